@@ -1,0 +1,11 @@
+//! pcapstat-core: capture reading, packet decoding, flow tracking and protocol parsing.
+//!
+//! This crate has no polars and prints nothing. It turns capture bytes into plain records.
+//! Timestamps are `i64` nanoseconds since the Unix epoch, taken only from the capture.
+#![deny(missing_docs)]
+
+pub mod capture;
+pub mod packet;
+
+pub use capture::{Capture, CaptureError, CaptureFormat, Damage, Frame, LinkType};
+pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
