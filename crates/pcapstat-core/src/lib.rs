@@ -7,5 +7,5 @@
 pub mod capture;
 pub mod packet;
 
-pub use capture::{Capture, CaptureError, CaptureFormat, Damage, Frame, LinkType};
+pub use capture::{Frame, LinkType};
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
