@@ -7,5 +7,7 @@
 pub mod capture;
 pub mod packet;
 
-pub use capture::{Frame, LinkType};
+pub use capture::{
+    Capture, CaptureError, CaptureFormat, Compression, Damage, Damaged, Frame, Interface, LinkType,
+};
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
