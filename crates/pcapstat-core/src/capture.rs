@@ -500,7 +500,7 @@ struct FrameMeta {
 ///
 /// ```
 /// use pcapstat_core::Capture;
-/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab-f-refused-syndrop.pcap");
+/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab/d_tls_resumption/capture.pcapng");
 /// # if !std::path::Path::new(path).exists() { return Ok(()); }
 /// let mut capture = Capture::open(path)?;
 /// let mut frames = 0;
