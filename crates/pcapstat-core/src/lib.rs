@@ -5,7 +5,11 @@
 #![deny(missing_docs)]
 
 pub mod capture;
+pub mod decode;
 pub mod packet;
 
 pub use capture::{Frame, LinkType};
+pub use decode::{
+    DecodeLimits, DecodeProblem, DecodeStats, Decoded, Decoder, IcmpError, Layers, ProblemCounts,
+};
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
