@@ -8,7 +8,9 @@ pub mod capture;
 pub mod decode;
 pub mod packet;
 
-pub use capture::{Frame, LinkType};
+pub use capture::{
+    Capture, CaptureError, CaptureFormat, Compression, Damage, Damaged, Frame, Interface, LinkType,
+};
 pub use decode::{
     DecodeLimits, DecodeProblem, DecodeStats, Decoded, Decoder, IcmpError, Layers, ProblemCounts,
 };
