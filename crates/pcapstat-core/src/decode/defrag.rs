@@ -189,6 +189,18 @@ impl FragPool {
         let Some(pending) = self.active.get_mut(&key) else {
             return Err(FragOutcome::Invalid);
         };
+        // Like tshark, data past a known end of the datagram is ignored rather than
+        // invalidating it (overlapping fragments that run past the last one).
+        let (more, payload) = match pending.buf.end().map(usize::from) {
+            Some(known_end) if end >= known_end => {
+                let keep = known_end.saturating_sub(usize::from(offset.byte_offset()));
+                if keep == 0 {
+                    return Err(FragOutcome::Pending);
+                }
+                (false, payload.get(..keep).unwrap_or(payload))
+            }
+            _ => (more, payload),
+        };
         let before = pending.buf.data().len();
         let res = pending.buf.add(offset, more, payload);
         let after = pending.buf.data().len();

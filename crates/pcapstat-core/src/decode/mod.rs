@@ -423,6 +423,14 @@ enum Ctx {
     Quoted,
 }
 
+/// Which IP version the enclosing layer announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    V4,
+    V6,
+    Any,
+}
+
 /// What an IP layer found out, handed back to an ICMP error that quoted it.
 #[derive(Debug, Default, Clone, Copy)]
 struct IpSummary {
@@ -453,30 +461,19 @@ impl<'a> Walk<'a, '_> {
         let lt = LinkType(self.frame.linktype.0 & 0xFFFF);
         match lt {
             LinkType::ETHERNET => self.ethernet(data, 0),
-            LinkType::NULL | LinkType::LOOP => {
-                let Some(raw) = be32(data, 0) else {
-                    return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
-                };
-                // NULL is in the capturing host's byte order: a family number never uses the
-                // upper 16 bits, so a value that does is byte-swapped (as Wireshark does).
-                let af = if lt == LinkType::NULL && raw & 0xFFFF_0000 != 0 {
-                    raw.swap_bytes()
-                } else {
-                    raw
-                };
-                let rest = tail(data, 4);
-                match af {
-                    2 | 10 | 24 | 28 | 30 => {
-                        self.ip(rest, 0, Ctx::Outer);
-                    }
-                    _ => {}
-                }
-            }
+            LinkType::NULL => self.null(data),
+            LinkType::LOOP => match be32(data, 0) {
+                Some(af) => self.address_family(af, tail(data, 4)),
+                None => self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader),
+            },
             LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 => {
-                self.ip(data, 0, Ctx::Outer);
+                self.ip(data, Expect::Any, 0, Ctx::Outer);
             }
-            LinkType::IPV4 | LinkType::IPV6 => {
-                self.ip(data, 0, Ctx::Outer);
+            LinkType::IPV4 => {
+                self.ip(data, Expect::V4, 0, Ctx::Outer);
+            }
+            LinkType::IPV6 => {
+                self.ip(data, Expect::V6, 0, Ctx::Outer);
             }
             LinkType::LINUX_SLL => {
                 let (Some(hatype), Some(proto)) = (be16(data, 2), be16(data, 14)) else {
@@ -508,6 +505,48 @@ impl<'a> Walk<'a, '_> {
                 self.llc(tail(data, 13), 0);
             }
             _ => self.problem(Ctx::Outer, DecodeProblem::UnsupportedLinkType),
+        }
+    }
+
+    /// BSD NULL: a 4-byte address family in the capturing host's byte order. Mirrors
+    /// Wireshark: 0xFF03 is PPP; a value with the upper 16 bits set is byte-swapped (or an
+    /// ether type in the wrong half); a value above 1500 is an ether type.
+    fn null(&mut self, data: &'a [u8]) {
+        if be16(data, 0) == Some(0xFF03) {
+            return self.ppp(data, 0);
+        }
+        let Some(raw) = be32(data, 0) else {
+            return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+        };
+        // Read as a little-endian host would (tshark's reference behaviour on x86).
+        let mut v = raw.swap_bytes();
+        if v & 0xFFFF_0000 != 0 {
+            if v & 0xFF00_0000 == 0 && v & 0x00FF_0000 < 0x0006_0000 {
+                v >>= 16;
+            } else {
+                v = v.swap_bytes();
+            }
+        } else if v & 0xFF == 0 && v & 0xFF00 < 0x0600 {
+            v >>= 8;
+        }
+        let rest = tail(data, 4);
+        if v > 1500 {
+            self.ether_type((v & 0xFFFF) as u16, rest, 0);
+        } else {
+            self.address_family(v, rest);
+        }
+    }
+
+    /// BSD address families used by NULL and LOOP.
+    fn address_family(&mut self, af: u32, rest: &'a [u8]) {
+        match af {
+            2 => {
+                self.ip(rest, Expect::V4, 0, Ctx::Outer);
+            }
+            10 | 24 | 28 | 30 => {
+                self.ip(rest, Expect::V6, 0, Ctx::Outer);
+            }
+            _ => {}
         }
     }
 
@@ -566,8 +605,11 @@ impl<'a> Walk<'a, '_> {
             et = next;
         }
         match et {
-            ET_IPV4 | ET_IPV6 => {
-                self.ip(data, depth, Ctx::Outer);
+            ET_IPV4 => {
+                self.ip(data, Expect::V4, depth, Ctx::Outer);
+            }
+            ET_IPV6 => {
+                self.ip(data, Expect::V6, depth, Ctx::Outer);
             }
             ET_MPLS | ET_MPLS_MC => {
                 // Pop labels down to the bottom of the stack, then guess IP by version.
@@ -583,7 +625,7 @@ impl<'a> Walk<'a, '_> {
                 }
                 match rest.first().map(|b| b >> 4) {
                     Some(4) | Some(6) => {
-                        self.ip(rest, depth, Ctx::Outer);
+                        self.ip(rest, Expect::Any, depth, Ctx::Outer);
                     }
                     _ => {}
                 }
@@ -619,29 +661,47 @@ impl<'a> Walk<'a, '_> {
             }
         };
         match proto {
-            0x0021 | 0x0057 => {
-                self.ip(rest, depth, Ctx::Outer);
+            0x0021 => {
+                self.ip(rest, Expect::V4, depth, Ctx::Outer);
+            }
+            0x0057 => {
+                self.ip(rest, Expect::V6, depth, Ctx::Outer);
             }
             _ => {}
         }
     }
 
     /// One IP layer (IPv4 or IPv6, chosen by the version nibble) and what it carries.
-    fn ip(&mut self, data: &'a [u8], depth: u8, ctx: Ctx) -> IpSummary {
+    ///
+    /// `expect` is the version the enclosing layer announced. Like tshark, an announced IPv4
+    /// header counts as IPv4 even when it turns out bogus (and as IPv6 too when its version
+    /// nibble is 6), an announced IPv6 header counts as IPv6; without announcement (raw IP,
+    /// MPLS) the version nibble decides.
+    fn ip(&mut self, data: &'a [u8], expect: Expect, depth: u8, ctx: Ctx) -> IpSummary {
         let mut summary = IpSummary::default();
         if depth > self.limits.max_depth {
             self.problem(ctx, DecodeProblem::TooDeep);
             return summary;
         }
-        let Some(&first) = data.first() else {
-            self.problem(ctx, DecodeProblem::TruncatedIpHeader);
-            return summary;
-        };
-        let version = first >> 4;
-        match version {
-            4 => self.out.layers.0 |= Layers::IPV4,
-            6 => self.out.layers.0 |= Layers::IPV6,
-            _ => {}
+        let version = data.first().map(|b| b >> 4);
+        match expect {
+            Expect::V4 => self.out.layers.0 |= Layers::IPV4,
+            Expect::V6 => self.out.layers.0 |= Layers::IPV6,
+            Expect::Any => {}
+        }
+        match (expect, version) {
+            (_, None) => {
+                self.problem(ctx, DecodeProblem::TruncatedIpHeader);
+                return summary;
+            }
+            (Expect::V4 | Expect::Any, Some(4)) => self.out.layers.0 |= Layers::IPV4,
+            (Expect::V4 | Expect::Any, Some(6)) | (Expect::V6, Some(6)) => {
+                self.out.layers.0 |= Layers::IPV6
+            }
+            _ => {
+                self.problem(ctx, DecodeProblem::BadIpHeader);
+                return summary;
+            }
         }
         let (slice, ext_err) = match LaxIpSlice::from_slice(data) {
             Ok(v) => v,
@@ -668,10 +728,15 @@ impl<'a> Walk<'a, '_> {
                 let h = v4.header();
                 let hdr = h.slice().len() + v4.extensions().auth.map_or(0, |a| a.slice().len());
                 let total = usize::from(h.total_len());
-                let wire = if total >= hdr {
+                let wire = if total == 0 {
+                    // TCP segmentation offload: the length is filled in later by the NIC.
+                    payload.payload.len()
+                } else if total >= hdr {
                     total - hdr
                 } else {
-                    payload.payload.len()
+                    // Shorter than its own header: tshark stops here, so do we.
+                    self.problem(ctx, DecodeProblem::BadIpHeader);
+                    return summary;
                 };
                 let frag = h.is_fragmenting_payload().then(|| {
                     let mut src = [0u8; 16];
@@ -734,18 +799,32 @@ impl<'a> Walk<'a, '_> {
         }
 
         if let Some((v6, src, dst, id, offset, more)) = frag {
-            if ctx == Ctx::Quoted {
-                // tshark does not reassemble quoted fragments; only the first one shows ports.
-                return summary;
+            let first = offset.value() == 0;
+            if ctx == Ctx::Outer {
+                self.out.fragment = true;
+                if payload.incomplete {
+                    self.problem(ctx, DecodeProblem::TruncatedFragment);
+                }
             }
-            self.out.fragment = true;
-            if payload.incomplete {
-                self.problem(ctx, DecodeProblem::TruncatedFragment);
-                return summary;
-            }
-            let Some(pool) = self.pool.take() else {
-                // Already handed out a reassembled datagram in this frame.
-                return summary;
+            // A fragment that cannot be reassembled (quoted in an ICMP error, cut short, or
+            // inside an already reassembled datagram) is dissected as it is when it is the
+            // first one, as tshark does; later fragments are opaque.
+            let pool = match self.pool.take() {
+                Some(pool) if ctx == Ctx::Outer && !payload.incomplete => pool,
+                other => {
+                    self.pool = other;
+                    if first {
+                        summary.ports = self.transport(
+                            payload.ip_number,
+                            payload.payload,
+                            wire_len,
+                            pair,
+                            depth,
+                            ctx,
+                        );
+                    }
+                    return summary;
+                }
             };
             let key = FragKey {
                 v6,
@@ -813,8 +892,12 @@ impl<'a> Walk<'a, '_> {
                 }
                 None
             }
-            PROTO_IPIP | PROTO_IPV6 => {
-                self.ip(data, depth.saturating_add(1), ctx);
+            PROTO_IPIP => {
+                self.ip(data, Expect::V4, depth.saturating_add(1), ctx);
+                None
+            }
+            PROTO_IPV6 => {
+                self.ip(data, Expect::V6, depth.saturating_add(1), ctx);
                 None
             }
             PROTO_GRE => {
@@ -826,6 +909,11 @@ impl<'a> Walk<'a, '_> {
     }
 
     fn tcp(&mut self, data: &'a [u8], wire_len: usize, ip: IpPair, ctx: Ctx) -> Option<(u16, u16)> {
+        if data.is_empty() {
+            // tshark does not call a dissector on zero captured bytes.
+            self.problem(ctx, DecodeProblem::TruncatedTcpHeader);
+            return None;
+        }
         self.out.layers.0 |= Layers::TCP;
         let ports = be16(data, 0).zip(be16(data, 2));
         let hdr = match TcpHeaderSlice::from_slice(data) {
@@ -872,6 +960,10 @@ impl<'a> Walk<'a, '_> {
         depth: u8,
         ctx: Ctx,
     ) -> Option<(u16, u16)> {
+        if data.is_empty() {
+            self.problem(ctx, DecodeProblem::TruncatedUdpHeader);
+            return None;
+        }
         self.out.layers.0 |= Layers::UDP;
         let ports = be16(data, 0).zip(be16(data, 2));
         let Some(udp_len) = be16(data, 4) else {
@@ -947,7 +1039,7 @@ impl<'a> Walk<'a, '_> {
         }
         // Only IPv6 with a plausible header is Teredo (tshark uses the same heuristic).
         if rest.len() >= 40 && rest.first().map(|b| b >> 4) == Some(6) {
-            self.ip(rest, depth, Ctx::Outer);
+            self.ip(rest, Expect::V6, depth, Ctx::Outer);
         }
     }
 
@@ -978,9 +1070,6 @@ impl<'a> Walk<'a, '_> {
         match proto {
             ET_TEB => self.ethernet(rest, depth),
             ET_PPP => self.ppp(rest, depth),
-            ET_IPV4 | ET_IPV6 => {
-                self.ip(rest, depth, ctx);
-            }
             et => self.ether_type(et, rest, depth),
         }
     }
@@ -1001,7 +1090,8 @@ impl<'a> Walk<'a, '_> {
         let summary = if quoted.is_empty() {
             IpSummary::default()
         } else {
-            self.ip(quoted, depth.saturating_add(1), Ctx::Quoted)
+            let expect = if v6 { Expect::V6 } else { Expect::V4 };
+            self.ip(quoted, expect, depth.saturating_add(1), Ctx::Quoted)
         };
         self.out.icmp_error = Some(IcmpError {
             ts_ns: self.frame.ts_ns,
