@@ -5,9 +5,13 @@
 #![deny(missing_docs)]
 
 pub mod capture;
+pub mod decode;
 pub mod packet;
 
 pub use capture::{
     Capture, CaptureError, CaptureFormat, Compression, Damage, Damaged, Frame, Interface, LinkType,
+};
+pub use decode::{
+    DecodeLimits, DecodeProblem, DecodeStats, Decoded, Decoder, IcmpError, Layers, ProblemCounts,
 };
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
