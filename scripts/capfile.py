@@ -3,11 +3,11 @@
 It only looks at container structure (headers, block types and lengths, interface link types);
 it never decodes packets. It is deliberately tolerant: on damage it stops and says where.
 """
-import gzip
 import os
 import shutil
 import struct
 import subprocess
+import zlib
 
 PCAP_MAGICS = {
     0xA1B2C3D4: "us",
@@ -44,15 +44,17 @@ def decompress(data):
 
     A damaged compressed stream yields the bytes that could be recovered."""
     if data[:2] == GZIP_MAGIC:
+        # zlib (not gzip.GzipFile) so that a truncated stream still yields what it holds.
         out = bytearray()
-        d = gzip.GzipFile(fileobj=__import__("io").BytesIO(data))
+        rest = data
         try:
-            while True:
-                chunk = d.read(65536)
-                if not chunk:
+            while rest[:2] == GZIP_MAGIC:  # concatenated members
+                d = zlib.decompressobj(wbits=31)
+                out += d.decompress(rest)
+                if not d.eof:
                     break
-                out += chunk
-        except (EOFError, OSError, gzip.BadGzipFile):
+                rest = d.unused_data
+        except zlib.error:
             pass
         return "gzip", bytes(out)
     if data[:4] == ZSTD_MAGIC:
