@@ -7,6 +7,7 @@
 pub mod capture;
 pub mod decode;
 pub mod packet;
+pub mod summary;
 
 pub use capture::{
     Capture, CaptureError, CaptureFormat, Compression, Damage, Damaged, Frame, Interface, LinkType,
@@ -15,3 +16,4 @@ pub use decode::{
     DecodeLimits, DecodeProblem, DecodeStats, Decoded, Decoder, IcmpError, Layers, ProblemCounts,
 };
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
+pub use summary::CaptureSummary;
