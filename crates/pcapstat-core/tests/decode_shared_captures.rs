@@ -23,19 +23,14 @@ fn captures(root: &Path) -> Vec<PathBuf> {
 fn decode_file(path: &Path) -> Option<DecodeStats> {
     let mut capture = Capture::open(path).ok()?;
     let mut decoder = Decoder::new(DecodeLimits::default());
-    loop {
-        match capture.next_frame() {
-            Ok(Some(frame)) => {
-                let d = decoder.decode(&frame);
-                // Every view must be consistent with its lengths.
-                if let Some(pcapstat_core::Transport::Tcp(t)) = d.transport {
-                    assert!(t.payload.len() as u64 <= u64::from(t.payload_len));
-                }
-                if let Some(pcapstat_core::Transport::Udp(u)) = d.transport {
-                    assert!(u.payload.len() as u64 <= u64::from(u.payload_len));
-                }
-            }
-            Ok(None) | Err(_) => break,
+    while let Ok(Some(frame)) = capture.next_frame() {
+        let d = decoder.decode(&frame);
+        // Every view must be consistent with its lengths.
+        if let Some(pcapstat_core::Transport::Tcp(t)) = d.transport {
+            assert!(t.payload.len() as u64 <= u64::from(t.payload_len));
+        }
+        if let Some(pcapstat_core::Transport::Udp(u)) = d.transport {
+            assert!(u.payload.len() as u64 <= u64::from(u.payload_len));
         }
     }
     Some(decoder.stats().clone())

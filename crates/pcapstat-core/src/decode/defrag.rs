@@ -164,7 +164,11 @@ impl FragPool {
         }
         // Bound the bytes buffered over all datagrams (a datagram grows to its furthest end).
         loop {
-            let cur = self.active.get(&key).map(|p| p.buf.data().len()).unwrap_or(0);
+            let cur = self
+                .active
+                .get(&key)
+                .map(|p| p.buf.data().len())
+                .unwrap_or(0);
             let growth = end.saturating_sub(cur);
             if self.bytes.saturating_add(growth) <= limits.max_fragment_bytes
                 || self.active.len() <= 1
