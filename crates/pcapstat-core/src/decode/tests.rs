@@ -687,6 +687,10 @@ fn truncation_sweep_every_prefix_decodes_or_gives_a_reason() {
                     ..frame(lt, cut)
                 };
                 let out = dec.decode(&f);
+                assert!(
+                    out.problem.is_some() || out.layers.ip(),
+                    "linktype {lt} prefix {n} of {pkt:02x?}: neither decoded nor a reason"
+                );
                 if orig_len as usize > n {
                     assert!(out.truncated);
                 }
