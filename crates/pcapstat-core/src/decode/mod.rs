@@ -55,7 +55,7 @@
 //!   in `ipv6-malformed-fragments-26/frag-26.pcap` (frame 6), though it does for a crafted
 //!   packet of the same shape with another byte value.
 //!
-//! On the 151 shared test captures (`/work/shared/captures`), per-file IPv4/IPv6/TCP/UDP
+//! On the 151 shared test captures (`../shared/captures`), per-file IPv4/IPv6/TCP/UDP
 //! frame counts equal tshark 4.0's on 148 of the 150 files the reader opens; the other
 //! difference is `bug-6875-01/fuzz.pcap`, where tshark's pcap reader guesses a different
 //! record layout for a corrupt file (a reader matter, not decoding).
