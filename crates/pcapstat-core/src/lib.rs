@@ -5,7 +5,16 @@
 #![deny(missing_docs)]
 
 pub mod capture;
+pub mod flow;
 pub mod packet;
+pub mod record;
+pub mod tcp;
 
 pub use capture::{Frame, LinkType};
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
+pub use flow::{shard_of, Endpoint, FlowKey, FlowTable};
+pub use record::{ConnectionRecord, DirectionStats, Outcome, Side};
+pub use tcp::{
+    ConnMeta, Direction, HandshakeOptions, NullSinkFactory, SeqNum, SinkFactory, StreamSink, TcpConfig,
+    TcpOutput, TcpStats, TcpTracker,
+};
