@@ -355,7 +355,7 @@ impl<S: StreamSink> Connection<S> {
         Some(mine.min(14))
     }
 
-    fn on_segment(&mut self, seg: &TcpSegment, cfg: &TcpConfig) {
+    fn on_segment(&mut self, seg: &TcpSegment, cfg: &TcpConfig) -> u32 {
         let dir = self.direction_of(seg);
         let d = dir.index();
         let f: TcpFlags = seg.flags;
@@ -443,7 +443,7 @@ impl<S: StreamSink> Connection<S> {
             let [c, s] = &mut self.dirs;
             c.reasm.finish(ts, &mut self.sink);
             s.reasm.finish(ts, &mut self.sink);
-            return;
+            return flags;
         }
 
         // Reassembly and RTT for this direction's data.
@@ -481,6 +481,7 @@ impl<S: StreamSink> Connection<S> {
             o.reasm.on_peer_ack(ts, SeqNum(seg.ack), &mut self.sink);
             o.rtt.on_ack(SeqNum(seg.ack), ts, cfg.rtt_sample_limit);
         }
+        flags
     }
 
     fn outcome(&self, live_at_end: bool) -> Outcome {
@@ -591,6 +592,9 @@ pub struct TcpTracker<F: SinkFactory = NullSinkFactory> {
     factory: F,
     records: Vec<ConnectionRecord>,
     stats: TcpStats,
+    /// Test hook: (frame, analysis flags) of every segment.
+    #[cfg(test)]
+    trace: Option<Vec<(u64, u32)>>,
 }
 
 /// What [`TcpTracker::finish`] returns.
@@ -620,6 +624,8 @@ impl<F: SinkFactory> TcpTracker<F> {
             factory,
             records: Vec::new(),
             stats: TcpStats::default(),
+            #[cfg(test)]
+            trace: None,
         }
     }
 
@@ -673,7 +679,11 @@ impl<F: SinkFactory> TcpTracker<F> {
         }
         if let Some(e) = self.table.get_mut(&key) {
             e.last_seen = e.last_seen.max(seg.ts_ns);
-            e.value.on_segment(seg, &self.cfg);
+            let _flags = e.value.on_segment(seg, &self.cfg);
+            #[cfg(test)]
+            if let Some(t) = &mut self.trace {
+                t.push((seg.frame, _flags));
+            }
         }
     }
 

@@ -1,0 +1,3 @@
+//! Scripted segment sequences and lab-capture validation.
+
+mod lab;
