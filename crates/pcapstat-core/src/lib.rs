@@ -11,10 +11,10 @@ pub mod record;
 pub mod tcp;
 
 pub use capture::{Frame, LinkType};
-pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 pub use flow::{shard_of, Endpoint, FlowKey, FlowTable};
+pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 pub use record::{ConnectionRecord, DirectionStats, Outcome, Side};
 pub use tcp::{
-    ConnMeta, Direction, HandshakeOptions, NullSinkFactory, SeqNum, SinkFactory, StreamSink, TcpConfig,
-    TcpOutput, TcpStats, TcpTracker,
+    ConnMeta, Direction, HandshakeOptions, NullSinkFactory, SeqNum, SinkFactory, StreamSink,
+    TcpConfig, TcpOutput, TcpStats, TcpTracker,
 };

@@ -31,8 +31,14 @@ pub struct FlowKey {
 impl FlowKey {
     /// The key of a packet from `ip.src:sport` to `ip.dst:dport`.
     pub fn new(ip: &IpPair, sport: u16, dport: u16) -> FlowKey {
-        let a = Endpoint { ip: ip.src, port: sport };
-        let b = Endpoint { ip: ip.dst, port: dport };
+        let a = Endpoint {
+            ip: ip.src,
+            port: sport,
+        };
+        let b = Endpoint {
+            ip: ip.dst,
+            port: dport,
+        };
         if a <= b {
             FlowKey { lo: a, hi: b }
         } else {

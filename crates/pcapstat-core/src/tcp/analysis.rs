@@ -82,7 +82,6 @@ impl Default for FlowAnalysis {
     }
 }
 
-
 /// The fields of one segment the analysis looks at.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SegFacts {
@@ -155,8 +154,11 @@ pub(crate) fn analyze(
         {
             f |= WINDOW_FULL;
         }
-        let same_as_last =
-            seglen == 0 && s.window == fwd.window && seq == fwd.nextseq && ack == fwd.lastack && !sfr;
+        let same_as_last = seglen == 0
+            && s.window == fwd.window
+            && seq == fwd.nextseq
+            && ack == fwd.lastack
+            && !sfr;
         // KEEP ALIVE ACK
         if same_as_last && s.window != 0 && rev.lastsegmentflags & KEEP_ALIVE != 0 {
             f |= KEEP_ALIVE_ACK;

@@ -385,7 +385,13 @@ impl<S: StreamSink> Connection<S> {
         let flags = {
             let [c, s] = &mut self.dirs;
             let (fwd, rev) = if d == 0 { (c, s) } else { (s, c) };
-            analysis::analyze(&mut fwd.an, &mut rev.an, facts, self.first_rtt, rev_scale_known)
+            analysis::analyze(
+                &mut fwd.an,
+                &mut rev.an,
+                facts,
+                self.first_rtt,
+                rev_scale_known,
+            )
         };
         count(&mut self.dirs[d].st, flags, seg.payload_len);
 
@@ -689,7 +695,13 @@ impl<F: SinkFactory> TcpTracker<F> {
 
     fn end(&mut self, e: FlowEntry<Connection<F::Sink>>, reason: EndReason) {
         let live = reason == EndReason::EndOfCapture;
-        end_into(&mut self.factory, &mut self.records, &mut self.stats, e, live);
+        end_into(
+            &mut self.factory,
+            &mut self.records,
+            &mut self.stats,
+            e,
+            live,
+        );
     }
 
     /// End of the capture at `end_ts` (capture time of the last packet): finish every
@@ -698,7 +710,13 @@ impl<F: SinkFactory> TcpTracker<F> {
     pub fn finish(mut self, end_ts: i64) -> TcpOutput<F> {
         for (_, e) in self.table.drain_sorted() {
             let live = end_ts.saturating_sub(e.last_seen) <= self.cfg.idle_timeout_ns;
-            end_into(&mut self.factory, &mut self.records, &mut self.stats, e, live);
+            end_into(
+                &mut self.factory,
+                &mut self.records,
+                &mut self.stats,
+                e,
+                live,
+            );
         }
         self.records.sort_unstable_by_key(|r| r.conn_id);
         TcpOutput {

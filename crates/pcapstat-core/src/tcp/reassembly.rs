@@ -53,6 +53,8 @@ pub(crate) struct Reassembler {
     next: Option<SeqNum>,
     next_off: u64,
     fin_off: Option<u64>,
+    /// Highest stream offset seen (end of the furthest segment).
+    high_off: u64,
     ooo: BTreeMap<u64, Chunk>,
     /// Bytes of `Data` chunks held in `ooo`.
     buffered: usize,
@@ -81,6 +83,7 @@ impl Reassembler {
             next: None,
             next_off: 0,
             fin_off: None,
+            high_off: 0,
             ooo: BTreeMap::new(),
             buffered: 0,
             closed: false,
@@ -146,13 +149,23 @@ impl Reassembler {
         limit: usize,
         sink: &mut S,
     ) {
-        if self.closed {
-            return;
-        }
         self.start_at(seq);
         let Some(next) = self.next else { return };
         let s = self.off(next, seq);
         let e = s + i64::from(wire_len);
+        if self.closed {
+            // Nothing is delivered after the stream ended (RST, FIN), but bytes still on the
+            // wire beyond everything seen are counted as payload.
+            if wire_len > 0 && e > self.high_off as i64 {
+                let n = e as u64 - self.high_off.max(self.next_off);
+                self.high_off = e as u64;
+                self.note_new(ts, n);
+            }
+            return;
+        }
+        if e > self.high_off as i64 {
+            self.high_off = e as u64;
+        }
         if fin && self.fin_off.is_none() && e >= self.next_off as i64 {
             self.fin_off = Some(e as u64);
         }

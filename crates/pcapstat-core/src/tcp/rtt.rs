@@ -27,7 +27,14 @@ pub(crate) struct RttTracker {
 
 impl RttTracker {
     /// A data segment `[start, end)` of this direction was sent at `ts`.
-    pub(crate) fn on_data(&mut self, start: SeqNum, end: SeqNum, ts: i64, resent: bool, limit: usize) {
+    pub(crate) fn on_data(
+        &mut self,
+        start: SeqNum,
+        end: SeqNum,
+        ts: i64,
+        resent: bool,
+        limit: usize,
+    ) {
         let old = resent || self.high.is_some_and(|h| start.lt(h));
         if old {
             for u in self.unacked.iter_mut() {

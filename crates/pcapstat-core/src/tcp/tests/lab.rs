@@ -17,7 +17,11 @@ const LAB: &str = "/work/shared/lab";
 /// Test-only reader of classic µs pcap with Ethernet/IPv4: feeds TCP segments to `f`.
 fn each_segment(path: &Path, mut f: impl FnMut(&TcpSegment)) -> i64 {
     let bytes = std::fs::read(path).unwrap();
-    assert_eq!(&bytes[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "LE µs pcap expected");
+    assert_eq!(
+        &bytes[..4],
+        &[0xd4, 0xc3, 0xb2, 0xa1],
+        "LE µs pcap expected"
+    );
     let mut off = 24;
     let mut frame = 0u64;
     let mut last = 0i64;
@@ -32,8 +36,9 @@ fn each_segment(path: &Path, mut f: impl FnMut(&TcpSegment)) -> i64 {
             if let (Some(NetSlice::Ipv4(ip)), Some(TransportSlice::Tcp(t))) = (&p.net, &p.transport)
             {
                 let h = ip.header();
-                let payload_len =
-                    u32::from(h.total_len()) - u32::from(h.ihl()) * 4 - u32::from(t.data_offset()) * 4;
+                let payload_len = u32::from(h.total_len())
+                    - u32::from(h.ihl()) * 4
+                    - u32::from(t.data_offset()) * 4;
                 let mut fl = 0u16;
                 for (b, v) in [
                     (t.fin(), TcpFlags::FIN),
@@ -96,7 +101,12 @@ fn run(scenario: &str) -> Option<Run> {
 fn tsv(scenario: &str, file: &str) -> Vec<HashMap<String, String>> {
     let text = std::fs::read_to_string(Path::new(LAB).join(scenario).join(file)).unwrap();
     let mut lines = text.lines();
-    let head: Vec<String> = lines.next().unwrap().split('\t').map(String::from).collect();
+    let head: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split('\t')
+        .map(String::from)
+        .collect();
     lines
         .map(|l| {
             head.iter()
@@ -110,7 +120,10 @@ fn tsv(scenario: &str, file: &str) -> Vec<HashMap<String, String>> {
 fn names(flags: u32) -> Vec<&'static str> {
     let mut v = Vec::new();
     for (b, n) in [
-        (RETRANSMISSION | FAST_RETRANSMISSION | SPURIOUS_RETRANSMISSION, "retransmission"),
+        (
+            RETRANSMISSION | FAST_RETRANSMISSION | SPURIOUS_RETRANSMISSION,
+            "retransmission",
+        ),
         (FAST_RETRANSMISSION, "fast_retransmission"),
         (SPURIOUS_RETRANSMISSION, "spurious_retransmission"),
         (OUT_OF_ORDER, "out_of_order"),
@@ -180,15 +193,52 @@ fn compare_streams(scenario: &str, run: &Run) {
         let n = |k: &str| -> u64 { s[k].parse().unwrap() };
         let both = |f: fn(&crate::record::DirectionStats) -> u64| f(&r.c2s) + f(&r.s2c);
         let ctx = format!("{scenario} port {port}");
-        assert_eq!(both(|d| d.retransmissions), n("n_retransmission"), "{ctx} retrans");
-        assert_eq!(both(|d| d.fast_retransmissions), n("n_fast_retransmission"), "{ctx} fast");
-        assert_eq!(both(|d| d.spurious_retransmissions), n("n_spurious_retransmission"), "{ctx}");
+        assert_eq!(
+            both(|d| d.retransmissions),
+            n("n_retransmission"),
+            "{ctx} retrans"
+        );
+        assert_eq!(
+            both(|d| d.fast_retransmissions),
+            n("n_fast_retransmission"),
+            "{ctx} fast"
+        );
+        assert_eq!(
+            both(|d| d.spurious_retransmissions),
+            n("n_spurious_retransmission"),
+            "{ctx}"
+        );
         assert_eq!(both(|d| d.out_of_order), n("n_out_of_order"), "{ctx} ooo");
         assert_eq!(both(|d| d.dup_acks), n("n_duplicate_ack"), "{ctx} dupack");
         assert_eq!(both(|d| d.lost_segments), n("n_lost_segment"), "{ctx} lost");
-        assert_eq!(both(|d| d.zero_windows), n("n_zero_window"), "{ctx} zero window");
-        assert_eq!(both(|d| d.keep_alives), n("n_keep_alive"), "{ctx} keep-alive");
-        assert_eq!(r.syn_retries as u64 + 1, n("syn_count").max(1), "{ctx} syns");
+        assert_eq!(
+            both(|d| d.zero_windows),
+            n("n_zero_window"),
+            "{ctx} zero window"
+        );
+        assert_eq!(
+            both(|d| d.keep_alives),
+            n("n_keep_alive"),
+            "{ctx} keep-alive"
+        );
+        assert_eq!(
+            r.syn_retries as u64 + 1,
+            n("syn_count").max(1),
+            "{ctx} syns"
+        );
+        // The oracle's bytes columns: server→client is the sequence-space extent (= our unique
+        // bytes when nothing was lost before the capture point); client→server sums tcp.len
+        // over all segments, retransmissions included.
+        assert_eq!(
+            r.s2c.payload_bytes + r.s2c.missed_bytes,
+            n("bytes_s2c"),
+            "{ctx} bytes s2c"
+        );
+        assert_eq!(
+            r.c2s.payload_bytes + r.c2s.retransmitted_bytes,
+            n("bytes_c2s"),
+            "{ctx} bytes c2s"
+        );
         let state = &s["state"];
         match state.as_str() {
             "refused" => assert_eq!(r.outcome, Outcome::Refused, "{ctx}"),
@@ -200,7 +250,11 @@ fn compare_streams(scenario: &str, run: &Run) {
                     r.outcome
                 );
                 assert_eq!(us(r.syn_to_ack_ns), parse_us(&s["irtt"]), "{ctx} iRTT");
-                assert_eq!(us(r.syn_to_synack_ns), parse_us(&s["syn_to_synack"]), "{ctx}");
+                assert_eq!(
+                    us(r.syn_to_synack_ns),
+                    parse_us(&s["syn_to_synack"]),
+                    "{ctx}"
+                );
             }
         }
     }
@@ -228,7 +282,11 @@ fn check(scenario: &str) {
         tot(|d| d.missed_bytes),
         diffs.len()
     );
-    assert!(diffs.is_empty(), "{scenario}: {} frames differ", diffs.len());
+    assert!(
+        diffs.is_empty(),
+        "{scenario}: {} frames differ",
+        diffs.len()
+    );
     compare_streams(scenario, &run);
 }
 
