@@ -1,3 +1,4 @@
 //! Scripted segment sequences and lab-capture validation.
 
 mod lab;
+mod scripted;
