@@ -76,8 +76,10 @@ pub enum Side {
 pub struct DirectionStats {
     /// Segments sent in this direction.
     pub packets: u64,
-    /// Unique stream bytes (on-wire lengths; retransmitted copies excluded; bytes lost before the
-    /// capture point are not included, they are in `missed_bytes`).
+    /// Unique stream bytes seen in the capture (on-wire lengths, so a snap-length-cut tail
+    /// counts; retransmitted copies excluded; bytes lost before the capture point are not
+    /// included — they are in `missed_bytes`). Data after a RST is still counted here (but not
+    /// delivered to the stream sink).
     pub payload_bytes: u64,
     /// Segments flagged as retransmission (tshark `tcp.analysis.retransmission`, incl. fast and spurious).
     pub retransmissions: u64,

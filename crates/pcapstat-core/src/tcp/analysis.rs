@@ -229,10 +229,8 @@ pub(crate) fn analyze(
 
     // finished_checking_retransmission_type
     let mut nextseq = seq.wrapping_add(seglen);
-    if seglen > 0 || syn_fin {
-        if syn_fin {
-            nextseq = nextseq.wrapping_add(1);
-        }
+    if syn_fin {
+        nextseq = nextseq.wrapping_add(1);
     }
     if (SeqNum(nextseq).gt(SeqNum(fwd.nextseq)) || fwd.nextseq == 0) && f & ZERO_WINDOW_PROBE == 0 {
         fwd.nextseq = nextseq;

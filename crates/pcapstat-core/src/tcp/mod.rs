@@ -222,10 +222,10 @@ struct DirState {
 }
 
 impl DirState {
-    fn new(dir: Direction) -> Self {
+    fn new(dir: Direction, ooo_limit: usize) -> Self {
         DirState {
             an: FlowAnalysis::default(),
-            reasm: Reassembler::new(dir),
+            reasm: Reassembler::new(dir, ooo_limit),
             rtt: RttTracker::default(),
             st: DirectionStats::default(),
         }
@@ -267,7 +267,11 @@ fn guess_client(src: Endpoint, dst: Endpoint) -> bool {
 }
 
 impl<S: StreamSink> Connection<S> {
-    fn new<F: SinkFactory<Sink = S>>(seg: &TcpSegment, factory: &mut F) -> (Self, bool) {
+    fn new<F: SinkFactory<Sink = S>>(
+        seg: &TcpSegment,
+        cfg: &TcpConfig,
+        factory: &mut F,
+    ) -> (Self, bool) {
         let src = Endpoint {
             ip: seg.ip.src,
             port: seg.src_port,
@@ -295,7 +299,7 @@ impl<S: StreamSink> Connection<S> {
             start_ts: seg.ts_ns,
         };
         let sink = factory.open(&meta);
-        let midstream = !(f.syn() && !f.ack());
+        let midstream = !f.syn() || f.ack();
         (
             Connection {
                 id: seg.frame,
@@ -316,8 +320,8 @@ impl<S: StreamSink> Connection<S> {
                 reset_by: None,
                 terminal: None,
                 dirs: [
-                    DirState::new(Direction::ClientToServer),
-                    DirState::new(Direction::ServerToClient),
+                    DirState::new(Direction::ClientToServer, cfg.ooo_limit_bytes),
+                    DirState::new(Direction::ServerToClient, cfg.ooo_limit_bytes),
                 ],
                 sink,
             },
@@ -453,29 +457,22 @@ impl<S: StreamSink> Connection<S> {
         }
 
         // Reassembly and RTT for this direction's data.
-        let data_seq = SeqNum(seg.seq).add(u32::from(syn));
+        let data_seq = SeqNum(seg.seq) + u32::from(syn);
         let cap = seg
             .payload
             .get(..(seg.payload_len as usize).min(seg.payload.len()))
             .unwrap_or(&[]);
         {
             let ds = &mut self.dirs[d];
-            if !(flags & analysis::KEEP_ALIVE != 0 && !ds.reasm.started()) {
-                ds.reasm.on_segment(
-                    ts,
-                    data_seq,
-                    cap,
-                    seg.payload_len,
-                    fin,
-                    cfg.ooo_limit_bytes,
-                    &mut self.sink,
-                );
+            if flags & analysis::KEEP_ALIVE == 0 || ds.reasm.started() {
+                ds.reasm
+                    .on_segment(ts, data_seq, cap, seg.payload_len, fin, &mut self.sink);
             }
             if seg.payload_len > 0 {
                 let resent = flags & (analysis::ANY_RETRANSMISSION | analysis::OUT_OF_ORDER) != 0;
                 ds.rtt.on_data(
                     data_seq,
-                    data_seq.add(seg.payload_len),
+                    data_seq + seg.payload_len,
                     ts,
                     resent,
                     cfg.unacked_limit,
@@ -670,7 +667,7 @@ impl<F: SinkFactory> TcpTracker<F> {
                     end_into(factory, records, stats, e, false);
                 });
             }
-            let (conn, midstream) = Connection::new(seg, &mut self.factory);
+            let (conn, midstream) = Connection::new(seg, &self.cfg, &mut self.factory);
             self.stats.connections += 1;
             self.stats.midstream_connections += u64::from(midstream);
             self.table.insert(

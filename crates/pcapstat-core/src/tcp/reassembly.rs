@@ -49,6 +49,8 @@ impl Chunk {
 #[derive(Debug)]
 pub(crate) struct Reassembler {
     dir: Direction,
+    /// Out-of-order byte limit.
+    limit: usize,
     /// Sequence number at offset `next_off` (None until the direction's start is known).
     next: Option<SeqNum>,
     next_off: u64,
@@ -77,9 +79,10 @@ pub(crate) struct Reassembler {
 const MAX_SPARE: usize = 8;
 
 impl Reassembler {
-    pub(crate) fn new(dir: Direction) -> Self {
+    pub(crate) fn new(dir: Direction, limit: usize) -> Self {
         Reassembler {
             dir,
+            limit,
             next: None,
             next_off: 0,
             fin_off: None,
@@ -117,7 +120,7 @@ impl Reassembler {
     fn set_next_off(&mut self, off: u64) {
         if let Some(n) = self.next {
             let delta = off.wrapping_sub(self.next_off) as u32;
-            self.next = Some(n.add(delta));
+            self.next = Some(n + delta);
         }
         self.next_off = off;
     }
@@ -146,7 +149,6 @@ impl Reassembler {
         data: &[u8],
         wire_len: u32,
         fin: bool,
-        limit: usize,
         sink: &mut S,
     ) {
         self.start_at(seq);
@@ -157,7 +159,7 @@ impl Reassembler {
             // Nothing is delivered after the stream ended (RST, FIN), but bytes still on the
             // wire beyond everything seen are counted as payload.
             if wire_len > 0 && e > self.high_off as i64 {
-                let n = e as u64 - self.high_off.max(self.next_off);
+                let n = (e as u64).saturating_sub(self.high_off.max(self.next_off));
                 self.high_off = e as u64;
                 self.note_new(ts, n);
             }
@@ -172,21 +174,13 @@ impl Reassembler {
         if wire_len > 0 && e > self.next_off as i64 {
             let cap = data.len().min(wire_len as usize);
             let data = data.get(..cap).unwrap_or(&[]);
-            self.insert(ts, s, data, e as u64, limit, sink);
+            self.insert(ts, s, data, e as u64, sink);
         }
         self.drain(ts, sink);
     }
 
     /// Insert the range `[s, e)` (offsets; `e > next_off`) of which `data` is the captured head.
-    fn insert<S: StreamSink>(
-        &mut self,
-        ts: i64,
-        s: i64,
-        data: &[u8],
-        e: u64,
-        limit: usize,
-        sink: &mut S,
-    ) {
+    fn insert<S: StreamSink>(&mut self, ts: i64, s: i64, data: &[u8], e: u64, sink: &mut S) {
         let cap_end = s + data.len() as i64;
         let mut pos = s.max(self.next_off as i64) as u64;
         let mut inconsistent = false;
@@ -227,9 +221,9 @@ impl Reassembler {
             } else {
                 &[][..]
             };
-            let missing = end - pos - piece.len() as u64;
+            let missing = (end - pos).saturating_sub(piece.len() as u64);
             self.note_new(ts, end - pos);
-            if pos != self.next_off && self.buffered + piece.len() > limit {
+            if pos != self.next_off && self.buffered + piece.len() > self.limit {
                 // Give up on every hole before `pos`.
                 self.limit_hits += 1;
                 self.skip_to(ts, pos, sink);
@@ -312,7 +306,7 @@ impl Reassembler {
         while a > self.next_off as i64 {
             let first = self.ooo.keys().next().copied().unwrap_or(u64::MAX);
             let target = (a as u64).min(first);
-            let gap = target - self.next_off;
+            let gap = target.saturating_sub(self.next_off);
             self.gap(ts, gap, sink);
             self.set_next_off(target);
             self.drain(ts, sink);

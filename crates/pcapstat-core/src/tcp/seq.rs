@@ -7,17 +7,25 @@ use std::fmt;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SeqNum(pub u32);
 
-impl SeqNum {
+impl std::ops::Add<u32> for SeqNum {
+    type Output = SeqNum;
     /// `self + n` modulo 2^32.
     #[inline]
-    pub fn add(self, n: u32) -> SeqNum {
+    fn add(self, n: u32) -> SeqNum {
         SeqNum(self.0.wrapping_add(n))
     }
+}
+
+impl std::ops::Sub<u32> for SeqNum {
+    type Output = SeqNum;
     /// `self - n` modulo 2^32.
     #[inline]
-    pub fn sub(self, n: u32) -> SeqNum {
+    fn sub(self, n: u32) -> SeqNum {
         SeqNum(self.0.wrapping_sub(n))
     }
+}
+
+impl SeqNum {
     /// Signed distance `self - other` (positive when `self` is after `other`).
     #[inline]
     pub fn diff(self, other: SeqNum) -> i32 {
@@ -58,13 +66,13 @@ mod tests {
     #[test]
     fn wraps() {
         let a = SeqNum(u32::MAX - 10);
-        let b = a.add(20);
+        let b = a + 20;
         assert_eq!(b, SeqNum(9));
         assert!(a.lt(b));
         assert!(b.gt(a));
         assert_eq!(b.diff(a), 20);
         assert_eq!(a.diff(b), -20);
         assert!(a.le(a) && a.ge(a));
-        assert_eq!(b.sub(20), a);
+        assert_eq!(b - 20, a);
     }
 }
