@@ -1,7 +1,28 @@
-//! Capture reading: pcap and pcapng (via pcap-parser), optionally gzip/zstd compressed.
-//! (Stub; the real reader is being written.)
+//! Capture reading: legacy pcap and pcapng (blocks parsed by pcap-parser), plain or gzip/zstd
+//! compressed, from a file, a reader or a byte buffer.
+//!
+//! Guarantees:
+//! - Every timestamp becomes `i64` nanoseconds since the Unix epoch here, exactly once (pcap µs/ns
+//!   magics; pcapng `if_tsresol`, powers of 10 and of 2, and `if_tsoffset`).
+//! - Nothing is allocated from an untrusted length without a bound: a record or block larger than
+//!   [`MAX_BLOCK_LEN`] is damage, not an allocation.
+//! - Damage (a cut or corrupt record) ends the frame sequence: [`Capture::next_frame`] returns
+//!   `Ok(None)` and [`Capture::damage`] tells where (byte offset in the uncompressed stream, number of
+//!   frames read before it) and why. Every frame before the damage has been delivered.
+//! - Real I/O errors are errors ([`CaptureError::Io`]), never mistaken for the end of the file.
+//!
+//! Plain files are memory-mapped; compressed files and standard input are streamed through a
+//! bounded buffer, never decompressed to disk or wholly into memory.
 
 use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use pcap_parser::pcapng::{
+    parse_block_be, parse_block_le, Block, EnhancedPacketBlock, InterfaceDescriptionBlock,
+};
+use pcap_parser::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified};
 
 /// A link-layer header type number (LINKTYPE_* from tcpdump.org), open so unknown values stay representable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -28,11 +49,10 @@ impl LinkType {
     pub const IPV6: LinkType = LinkType(229);
     /// Linux cooked capture v2.
     pub const LINUX_SLL2: LinkType = LinkType(276);
-}
 
-impl fmt::Display for LinkType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match *self {
+    /// A short human name, when pcapstat knows this link type.
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self {
             LinkType::NULL => "NULL",
             LinkType::ETHERNET => "Ethernet",
             LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 => "Raw IP",
@@ -41,9 +61,17 @@ impl fmt::Display for LinkType {
             LinkType::IPV4 => "Raw IPv4",
             LinkType::IPV6 => "Raw IPv6",
             LinkType::LINUX_SLL2 => "Linux cooked v2",
-            _ => return write!(f, "linktype {}", self.0),
-        };
-        write!(f, "{name} ({})", self.0)
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for LinkType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => write!(f, "{name} ({})", self.0),
+            None => write!(f, "linktype {}", self.0),
+        }
     }
 }
 
@@ -62,4 +90,1383 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
     /// Length of the packet on the wire (may exceed `data.len()` when cut by the snap length).
     pub orig_len: u32,
+}
+
+/// The container format of a capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CaptureFormat {
+    /// Legacy libpcap format.
+    Pcap {
+        /// Header and records are big-endian.
+        big_endian: bool,
+        /// Timestamps have nanosecond (not microsecond) resolution.
+        nanosecond: bool,
+        /// Kuznetzov's "modified" pcap (24-byte record headers).
+        modified: bool,
+    },
+    /// pcapng. The byte order is per section; this is the first section's.
+    PcapNg {
+        /// The first section is big-endian.
+        big_endian: bool,
+    },
+}
+
+impl fmt::Display for CaptureFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let order = |be: bool| if be { "big-endian" } else { "little-endian" };
+        match *self {
+            CaptureFormat::Pcap {
+                big_endian,
+                nanosecond,
+                modified,
+            } => write!(
+                f,
+                "pcap{} ({}, {} timestamps)",
+                if modified { " (modified)" } else { "" },
+                order(big_endian),
+                if nanosecond { "ns" } else { "µs" }
+            ),
+            CaptureFormat::PcapNg { big_endian } => write!(f, "pcapng ({})", order(big_endian)),
+        }
+    }
+}
+
+/// Compression wrapped around the capture, detected from magic bytes (never from the file name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Compression {
+    /// Not compressed.
+    None,
+    /// gzip (one or more members).
+    Gzip,
+    /// Zstandard.
+    Zstd,
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        })
+    }
+}
+
+/// One capture interface (pcapng IDB; legacy pcap has exactly one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interface {
+    /// Link-layer type.
+    pub linktype: LinkType,
+    /// Snap length (0 = unlimited).
+    pub snaplen: u32,
+    /// Timestamp units per second (1_000_000 for µs).
+    pub units_per_sec: u64,
+    /// `if_tsoffset`: seconds added to every timestamp.
+    pub ts_offset_sec: i64,
+}
+
+/// Why reading stopped before the end of the data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Damage {
+    /// The data ends inside a record or block.
+    Truncated {
+        /// Bytes the record or block needs.
+        needed: u64,
+        /// Bytes that were left.
+        available: u64,
+    },
+    /// A pcapng block length that cannot be right.
+    BadBlockLength {
+        /// The length read.
+        len: u64,
+        /// Why it was rejected.
+        why: &'static str,
+    },
+    /// A pcapng block whose trailing length differs from its leading one.
+    BlockLengthMismatch {
+        /// Leading length.
+        first: u32,
+        /// Trailing length.
+        second: u32,
+    },
+    /// A legacy pcap record larger than the snap length allows.
+    CaplenTooLarge {
+        /// Captured length in the record header.
+        caplen: u32,
+        /// The largest accepted.
+        max: u32,
+    },
+    /// A pcapng section header whose major version is not 1.
+    UnsupportedVersion {
+        /// Major version.
+        major: u16,
+        /// Minor version.
+        minor: u16,
+    },
+    /// A packet block naming an interface that was not described.
+    UnknownInterface {
+        /// The interface id.
+        id: u32,
+    },
+    /// A pcapng block with an unknown byte-order magic, or a block before any section header.
+    BadSection,
+    /// A block or record whose content does not parse.
+    Malformed {
+        /// Which block or record.
+        what: &'static str,
+    },
+    /// The compressed stream is corrupt or cut short.
+    Decompression(String),
+}
+
+impl fmt::Display for Damage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Damage::Truncated { needed, available } => write!(
+                f,
+                "file ends inside a record ({needed} bytes needed, {available} left)"
+            ),
+            Damage::BadBlockLength { len, why } => write!(f, "block length {len} is {why}"),
+            Damage::BlockLengthMismatch { first, second } => write!(
+                f,
+                "block length {first} does not match its trailing copy {second}"
+            ),
+            Damage::CaplenTooLarge { caplen, max } => write!(
+                f,
+                "record captured length {caplen} exceeds the maximum of {max}"
+            ),
+            Damage::UnsupportedVersion { major, minor } => {
+                write!(f, "unsupported pcapng section version {major}.{minor}")
+            }
+            Damage::UnknownInterface { id } => {
+                write!(f, "packet names interface {id}, which was not described")
+            }
+            Damage::BadSection => write!(f, "pcapng block outside a valid section"),
+            Damage::Malformed { what } => write!(f, "malformed {what}"),
+            Damage::Decompression(msg) => write!(f, "compressed stream damaged: {msg}"),
+        }
+    }
+}
+
+/// Where and why a capture was found damaged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damaged {
+    /// Byte offset (in the uncompressed stream) of the record or block that is damaged.
+    pub offset: u64,
+    /// Number of frames read before the damage.
+    pub frame: u64,
+    /// What is wrong.
+    pub reason: Damage,
+}
+
+impl fmt::Display for Damaged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "capture damaged at byte {} after frame {}: {}",
+            self.offset, self.frame, self.reason
+        )
+    }
+}
+
+/// Errors that stop a capture from being read at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaptureError {
+    /// The data is not a pcap or pcapng capture (nor a compressed one).
+    #[error("not a pcap or pcapng file (first bytes: {})", hex(first_bytes))]
+    UnknownFormat {
+        /// Up to the first 8 bytes of the (decompressed) data.
+        first_bytes: Vec<u8>,
+    },
+    /// The data is empty.
+    #[error("empty file: not a pcap or pcapng capture")]
+    Empty,
+    /// The capture is damaged and strict reading was requested, or it is damaged before its header.
+    #[error("{0}")]
+    Damaged(Damaged),
+    /// An I/O error while reading.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+fn hex(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        return "none".to_string();
+    }
+    let mut s = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        s.push_str(&format!("{b:02x}"));
+    }
+    let printable: String = bytes
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    format!("{s} \"{printable}\"")
+}
+
+/// The largest pcapng block or pcap record accepted (bytes). Larger lengths are damage: this bounds
+/// what one untrusted length field can make the reader allocate. (Wireshark's largest packet is 256 KiB
+/// for most link types; blocks may carry options and other data, hence the margin.)
+pub const MAX_BLOCK_LEN: usize = 16 * 1024 * 1024;
+
+/// The largest captured length accepted in a legacy pcap record when the snap length is smaller.
+const MAX_PACKET_LEN: u32 = 262_144;
+
+const READ_CHUNK: usize = 256 * 1024;
+
+/// The bytes behind a capture: a whole buffer (memory map or owned) or a bounded stream window.
+enum Source {
+    Whole {
+        bytes: Bytes,
+        pos: usize,
+    },
+    Stream {
+        reader: Box<dyn Read + Send>,
+        buf: Vec<u8>,
+        start: usize,
+        end: usize,
+        eof: bool,
+        /// Absolute offset of `buf[0]`.
+        base: u64,
+        /// Whether read errors come from a decompressor (and are damage, not I/O errors).
+        compressed: bool,
+    },
+}
+
+enum Bytes {
+    Map(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Bytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Map(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// A failure to fill the window: a real I/O error, or a damaged compressed stream.
+enum FillError {
+    Io(io::Error),
+    Decompression(String),
+}
+
+impl Source {
+    /// Makes at least `need` bytes available from the current position, unless the data ends
+    /// first. Returns how many are available.
+    fn ensure(&mut self, need: usize) -> Result<usize, FillError> {
+        match self {
+            Source::Whole { bytes, pos } => Ok(bytes.as_slice().len().saturating_sub(*pos)),
+            Source::Stream {
+                reader,
+                buf,
+                start,
+                end,
+                eof,
+                base,
+                compressed,
+            } => {
+                while *end - *start < need && !*eof {
+                    if *start > 0 && (*start >= buf.len() / 2 || buf.len() - *start < need) {
+                        buf.copy_within(*start..*end, 0);
+                        *base += *start as u64;
+                        *end -= *start;
+                        *start = 0;
+                    }
+                    let want = (need - (*end - *start)).max(READ_CHUNK);
+                    if buf.len() < *end + want {
+                        buf.resize(*end + want, 0);
+                    }
+                    match reader.read(&mut buf[*end..]) {
+                        Ok(0) => *eof = true,
+                        Ok(n) => *end += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) if *compressed => {
+                            *eof = true;
+                            return Err(FillError::Decompression(e.to_string()));
+                        }
+                        Err(e) => return Err(FillError::Io(e)),
+                    }
+                }
+                Ok(*end - *start)
+            }
+        }
+    }
+
+    /// The available bytes from the current position.
+    fn window(&self) -> &[u8] {
+        match self {
+            Source::Whole { bytes, pos } => bytes.as_slice().get(*pos..).unwrap_or(&[]),
+            Source::Stream {
+                buf, start, end, ..
+            } => buf.get(*start..*end).unwrap_or(&[]),
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        match self {
+            Source::Whole { pos, .. } => *pos += n,
+            Source::Stream { start, end, .. } => *start = (*start + n).min(*end),
+        }
+    }
+
+    fn offset(&self) -> u64 {
+        match self {
+            Source::Whole { pos, .. } => *pos as u64,
+            Source::Stream { start, base, .. } => *base + *start as u64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endian {
+    Little,
+    Big,
+}
+
+impl Endian {
+    fn u32(self, b: &[u8], at: usize) -> Option<u32> {
+        let a: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+        Some(match self {
+            Endian::Little => u32::from_le_bytes(a),
+            Endian::Big => u32::from_be_bytes(a),
+        })
+    }
+    fn u16(self, b: &[u8], at: usize) -> Option<u16> {
+        let a: [u8; 2] = b.get(at..at + 2)?.try_into().ok()?;
+        Some(match self {
+            Endian::Little => u16::from_le_bytes(a),
+            Endian::Big => u16::from_be_bytes(a),
+        })
+    }
+}
+
+/// Format-specific reading state.
+enum State {
+    Pcap {
+        endian: Endian,
+        nanosecond: bool,
+        modified: bool,
+        max_caplen: u32,
+    },
+    PcapNg {
+        /// Byte order of the current section; `None` before the first section header.
+        endian: Option<Endian>,
+    },
+}
+
+const SHB_TYPE: u32 = 0x0A0D_0D0A;
+const IDB_TYPE: u32 = 0x0000_0001;
+const OPB_TYPE: u32 = 0x0000_0002;
+const SPB_TYPE: u32 = 0x0000_0003;
+const EPB_TYPE: u32 = 0x0000_0006;
+const BOM: u32 = 0x1A2B_3C4D;
+
+/// What one step of the reading loop found.
+enum Step {
+    /// A frame at `range` of the window (relative to the current position); the block is `len` long.
+    Frame {
+        meta: FrameMeta,
+        data: std::ops::Range<usize>,
+        len: usize,
+    },
+    /// A block that carries no frame, `len` bytes long.
+    Skip(usize),
+}
+
+struct FrameMeta {
+    ts_ns: i64,
+    linktype: LinkType,
+    interface: u32,
+    orig_len: u32,
+}
+
+/// A capture being read, frame by frame.
+///
+/// ```
+/// use pcapstat_core::Capture;
+/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab/d_tls_resumption/capture.pcapng");
+/// # if !std::path::Path::new(path).exists() { return Ok(()); }
+/// let mut capture = Capture::open(path)?;
+/// let mut frames = 0;
+/// while let Some(frame) = capture.next_frame()? {
+///     assert!(frame.ts_ns > 0);
+///     frames += 1;
+/// }
+/// assert!(frames > 0 && capture.damage().is_none());
+/// # Ok::<(), pcapstat_core::CaptureError>(())
+/// ```
+pub struct Capture {
+    source: Source,
+    format: CaptureFormat,
+    compression: Compression,
+    state: State,
+    interfaces: Vec<Interface>,
+    sections: u64,
+    frames: u64,
+    /// Bytes of the previous frame's block, consumed at the next call (the frame borrowed them).
+    pending: usize,
+    last_ts_ns: i64,
+    damage: Option<Damaged>,
+}
+
+impl fmt::Debug for Capture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Capture")
+            .field("format", &self.format)
+            .field("compression", &self.compression)
+            .field("interfaces", &self.interfaces)
+            .field("frames", &self.frames)
+            .field("damage", &self.damage)
+            .finish_non_exhaustive()
+    }
+}
+
+fn compression_of(magic: &[u8]) -> Compression {
+    match magic {
+        [0x1f, 0x8b, ..] => Compression::Gzip,
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
+        _ => Compression::None,
+    }
+}
+
+impl Capture {
+    /// Opens a capture file: memory-mapped when plain, streamed when gzip or zstd compressed.
+    ///
+    /// # Errors
+    /// I/O errors opening or reading the file; [`CaptureError::Empty`] and
+    /// [`CaptureError::UnknownFormat`] when it is not a capture.
+    pub fn open(path: impl AsRef<Path>) -> Result<Capture, CaptureError> {
+        let path = path.as_ref();
+        let mut file = File::open(path)?;
+        let mut magic = [0u8; 4];
+        let n = read_up_to(&mut file, &mut magic)?;
+        match compression_of(&magic[..n]) {
+            Compression::None => {
+                let is_regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+                if is_regular {
+                    // SAFETY: the map is read-only and private to this reader. If another process
+                    // truncates the file while it is mapped, reads may fault (SIGBUS); this is the
+                    // accepted trade-off of every mmap-based reader (ripgrep documents the same), and
+                    // the alternative — reading a multi-GiB capture into memory — breaks the memory
+                    // bound. Files that cannot be mapped fall back to streaming below.
+                    #[allow(unsafe_code)]
+                    let map = unsafe { memmap2::Mmap::map(&file) };
+                    if let Ok(map) = map {
+                        return Self::from_source(
+                            Source::Whole {
+                                bytes: Bytes::Map(map),
+                                pos: 0,
+                            },
+                            Compression::None,
+                        );
+                    }
+                }
+                let reader = io::Cursor::new(magic[..n].to_vec()).chain(file);
+                Self::from_source(stream(Box::new(reader), false), Compression::None)
+            }
+            _ => {
+                let reader = io::Cursor::new(magic[..n].to_vec()).chain(file);
+                Self::from_reader(reader)
+            }
+        }
+    }
+
+    /// Reads a capture from a stream (for example standard input), decompressing gzip or zstd when
+    /// the first bytes say so. Memory use is bounded by the largest block, not the stream's size.
+    ///
+    /// # Errors
+    /// As [`Capture::open`].
+    pub fn from_reader(reader: impl Read + Send + 'static) -> Result<Capture, CaptureError> {
+        let mut reader: Box<dyn Read + Send> = Box::new(reader);
+        let mut magic = [0u8; 4];
+        let n = read_up_to(&mut reader, &mut magic)?;
+        let head = io::Cursor::new(magic[..n].to_vec()).chain(reader);
+        let compression = compression_of(&magic[..n]);
+        let source = match compression {
+            Compression::Gzip => stream(Box::new(flate2::read::MultiGzDecoder::new(head)), true),
+            Compression::Zstd => stream(Box::new(zstd::stream::read::Decoder::new(head)?), true),
+            Compression::None => stream(Box::new(head), false),
+        };
+        Self::from_source(source, compression)
+    }
+
+    /// Reads a capture held in memory (plain, gzip or zstd).
+    ///
+    /// # Errors
+    /// As [`Capture::open`].
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Capture, CaptureError> {
+        match compression_of(&bytes) {
+            Compression::None => Self::from_source(
+                Source::Whole {
+                    bytes: Bytes::Owned(bytes),
+                    pos: 0,
+                },
+                Compression::None,
+            ),
+            _ => Self::from_reader(io::Cursor::new(bytes)),
+        }
+    }
+
+    fn from_source(mut source: Source, compression: Compression) -> Result<Capture, CaptureError> {
+        let available = source.ensure(24).map_err(|e| match e {
+            FillError::Io(e) => CaptureError::Io(e),
+            FillError::Decompression(msg) => CaptureError::Damaged(Damaged {
+                offset: 0,
+                frame: 0,
+                reason: Damage::Decompression(msg),
+            }),
+        })?;
+        if available == 0 {
+            return Err(CaptureError::Empty);
+        }
+        let head = source.window();
+        let first_bytes = head.get(..head.len().min(8)).unwrap_or(&[]).to_vec();
+        let magic_le = Endian::Little.u32(head, 0);
+        let unknown = || CaptureError::UnknownFormat {
+            first_bytes: first_bytes.clone(),
+        };
+        let magic = magic_le.ok_or_else(unknown)?;
+        let (format, state) = match magic {
+            SHB_TYPE => {
+                // The byte order is read from the section header block itself, below.
+                let big_endian = head.get(8..12) == Some(&[0x1A, 0x2B, 0x3C, 0x4D]);
+                (
+                    CaptureFormat::PcapNg { big_endian },
+                    State::PcapNg { endian: None },
+                )
+            }
+            0xa1b2_c3d4 | 0xa1b2_3c4d | 0xa1b2_cd34 | 0xd4c3_b2a1 | 0x4d3c_b2a1 | 0x34cd_b2a1 => {
+                let big_endian = matches!(magic, 0xd4c3_b2a1 | 0x4d3c_b2a1 | 0x34cd_b2a1);
+                let nanosecond = matches!(magic, 0xa1b2_3c4d | 0x4d3c_b2a1);
+                let modified = matches!(magic, 0xa1b2_cd34 | 0x34cd_b2a1);
+                let endian = if big_endian {
+                    Endian::Big
+                } else {
+                    Endian::Little
+                };
+                if head.len() < 24 {
+                    return Err(CaptureError::Damaged(Damaged {
+                        offset: 0,
+                        frame: 0,
+                        reason: Damage::Truncated {
+                            needed: 24,
+                            available: head.len() as u64,
+                        },
+                    }));
+                }
+                let snaplen = endian.u32(head, 16).unwrap_or(0);
+                let network = endian.u32(head, 20).unwrap_or(0);
+                // The FCS-length bits share the link-type field (pcap spec, LINKTYPE_ field layout).
+                let linktype = LinkType(network & 0x0FFF_FFFF);
+                let interface = Interface {
+                    linktype,
+                    snaplen,
+                    units_per_sec: if nanosecond { 1_000_000_000 } else { 1_000_000 },
+                    ts_offset_sec: 0,
+                };
+                let format = CaptureFormat::Pcap {
+                    big_endian,
+                    nanosecond,
+                    modified,
+                };
+                let state = State::Pcap {
+                    endian,
+                    nanosecond,
+                    modified,
+                    max_caplen: snaplen.max(MAX_PACKET_LEN),
+                };
+                let mut capture = Capture::new(source, format, compression, state);
+                capture.interfaces.push(interface);
+                capture.source.consume(24);
+                return Ok(capture);
+            }
+            _ => return Err(unknown()),
+        };
+        Ok(Capture::new(source, format, compression, state))
+    }
+
+    fn new(
+        source: Source,
+        format: CaptureFormat,
+        compression: Compression,
+        state: State,
+    ) -> Capture {
+        Capture {
+            source,
+            format,
+            compression,
+            state,
+            interfaces: Vec::new(),
+            sections: 0,
+            frames: 0,
+            pending: 0,
+            last_ts_ns: 0,
+            damage: None,
+        }
+    }
+
+    /// The container format.
+    pub fn format(&self) -> CaptureFormat {
+        self.format
+    }
+
+    /// The compression detected around the capture.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// Interfaces described so far (for pcapng, the current section's).
+    pub fn interfaces(&self) -> &[Interface] {
+        &self.interfaces
+    }
+
+    /// Number of pcapng sections seen so far (0 for legacy pcap).
+    pub fn sections(&self) -> u64 {
+        self.sections
+    }
+
+    /// Number of frames delivered so far.
+    pub fn frames_read(&self) -> u64 {
+        self.frames
+    }
+
+    /// Bytes of the (uncompressed) capture consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.source.offset() + self.pending as u64
+    }
+
+    /// The damage that ended reading, if any (known once `next_frame` returned `Ok(None)`).
+    pub fn damage(&self) -> Option<&Damaged> {
+        self.damage.as_ref()
+    }
+
+    /// The next frame, `Ok(None)` at the end of the data or at damage (see [`Capture::damage`]).
+    ///
+    /// # Errors
+    /// [`CaptureError::Io`] when reading fails for a reason other than the data itself.
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        self.source.consume(std::mem::take(&mut self.pending));
+        if self.damage.is_some() {
+            return Ok(None);
+        }
+        loop {
+            let step = match self.step() {
+                Ok(Some(step)) => step,
+                Ok(None) => return Ok(None),
+                Err(StepError::Io(e)) => return Err(CaptureError::Io(e)),
+                Err(StepError::Damage(reason)) => {
+                    self.damage = Some(Damaged {
+                        offset: self.source.offset(),
+                        frame: self.frames,
+                        reason,
+                    });
+                    return Ok(None);
+                }
+            };
+            match step {
+                Step::Skip(len) => self.source.consume(len),
+                Step::Frame { meta, data, len } => {
+                    self.pending = len;
+                    let index = self.frames;
+                    self.frames += 1;
+                    self.last_ts_ns = meta.ts_ns;
+                    let bytes = self.source.window().get(data).unwrap_or(&[]);
+                    return Ok(Some(Frame {
+                        index,
+                        ts_ns: meta.ts_ns,
+                        linktype: meta.linktype,
+                        interface: meta.interface,
+                        data: bytes,
+                        orig_len: meta.orig_len,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Makes `need` bytes available or reports why not.
+    fn need(&mut self, need: usize) -> Result<(), StepError> {
+        let available = self.source.ensure(need).map_err(StepError::from)?;
+        if available < need {
+            return Err(StepError::Damage(Damage::Truncated {
+                needed: need as u64,
+                available: available as u64,
+            }));
+        }
+        Ok(())
+    }
+
+    fn step(&mut self) -> Result<Option<Step>, StepError> {
+        match self.state {
+            State::Pcap {
+                endian,
+                nanosecond,
+                modified,
+                max_caplen,
+            } => self.step_pcap(endian, nanosecond, modified, max_caplen),
+            State::PcapNg { endian } => self.step_pcapng(endian),
+        }
+    }
+
+    fn step_pcap(
+        &mut self,
+        endian: Endian,
+        nanosecond: bool,
+        modified: bool,
+        max_caplen: u32,
+    ) -> Result<Option<Step>, StepError> {
+        let header_len = if modified { 24 } else { 16 };
+        if self.source.ensure(1).map_err(StepError::from)? == 0 {
+            return Ok(None);
+        }
+        self.need(header_len)?;
+        let w = self.source.window();
+        let caplen = endian.u32(w, 8).unwrap_or(0);
+        if caplen > max_caplen {
+            return Err(StepError::Damage(Damage::CaplenTooLarge {
+                caplen,
+                max: max_caplen,
+            }));
+        }
+        let len = header_len + caplen as usize;
+        self.need(len)?;
+        let w = self.source.window();
+        let block = if modified {
+            parse_pcap_frame_modified(w)
+        } else if endian == Endian::Big {
+            parse_pcap_frame_be(w)
+        } else {
+            parse_pcap_frame(w)
+        };
+        let Ok((_, block)) = block else {
+            return Err(StepError::Damage(Damage::Malformed {
+                what: "pcap record",
+            }));
+        };
+        let frac = i64::from(block.ts_usec);
+        let ts_ns =
+            i64::from(block.ts_sec) * 1_000_000_000 + if nanosecond { frac } else { frac * 1_000 };
+        let linktype = self.interfaces.first().map_or(LinkType(0), |i| i.linktype);
+        Ok(Some(Step::Frame {
+            meta: FrameMeta {
+                ts_ns,
+                linktype,
+                interface: 0,
+                orig_len: block.origlen,
+            },
+            data: header_len..len,
+            len,
+        }))
+    }
+
+    fn step_pcapng(&mut self, endian: Option<Endian>) -> Result<Option<Step>, StepError> {
+        if self.source.ensure(1).map_err(StepError::from)? == 0 {
+            return Ok(None);
+        }
+        self.need(8)?;
+        let w = self.source.window();
+        let block_type_le = Endian::Little.u32(w, 0).unwrap_or(0);
+        let endian = if block_type_le == SHB_TYPE {
+            // A new section: its byte-order magic decides how to read everything in it.
+            self.need(12)?;
+            let w = self.source.window();
+            match Endian::Little.u32(w, 8) {
+                Some(BOM) => Endian::Little,
+                Some(0x4D3C_2B1A) => Endian::Big,
+                _ => return Err(StepError::Damage(Damage::BadSection)),
+            }
+        } else {
+            endian.ok_or(StepError::Damage(Damage::BadSection))?
+        };
+        let w = self.source.window();
+        let block_type = endian.u32(w, 0).unwrap_or(0);
+        let block_len = endian.u32(w, 4).unwrap_or(0);
+        if block_len < 12 {
+            return Err(bad_len(block_len, "smaller than the 12-byte minimum"));
+        }
+        if block_len % 4 != 0 {
+            return Err(bad_len(block_len, "not a multiple of 4"));
+        }
+        if block_len as usize > MAX_BLOCK_LEN {
+            return Err(bad_len(block_len, "larger than the 16 MiB limit"));
+        }
+        let len = block_len as usize;
+        self.need(len)?;
+        let w = self.source.window();
+        let trailing = endian.u32(w, len - 4).unwrap_or(0);
+        if trailing != block_len {
+            return Err(StepError::Damage(Damage::BlockLengthMismatch {
+                first: block_len,
+                second: trailing,
+            }));
+        }
+        let Some(bytes) = w.get(..len) else {
+            return Err(StepError::Damage(Damage::Malformed { what: "block" }));
+        };
+        match block_type {
+            SHB_TYPE | IDB_TYPE | EPB_TYPE | SPB_TYPE => {}
+            OPB_TYPE => return self.obsolete_packet(endian, bytes).map(Some),
+            // Interface statistics, name resolution, decryption secrets, custom and unknown
+            // blocks carry no frame: skipped by their (checked) length.
+            _ => return Ok(Some(Step::Skip(len))),
+        }
+        let parsed = match endian {
+            Endian::Little => parse_block_le(bytes),
+            Endian::Big => parse_block_be(bytes),
+        };
+        let block = match parsed {
+            Ok((_, block)) => block,
+            Err(_) => {
+                return Err(StepError::Damage(Damage::Malformed {
+                    what: block_name(block_type),
+                }))
+            }
+        };
+        match block {
+            Block::SectionHeader(shb) => {
+                if shb.major_version != 1 {
+                    return Err(StepError::Damage(Damage::UnsupportedVersion {
+                        major: shb.major_version,
+                        minor: shb.minor_version,
+                    }));
+                }
+                self.state = State::PcapNg {
+                    endian: Some(endian),
+                };
+                self.sections += 1;
+                self.interfaces.clear();
+                Ok(Some(Step::Skip(len)))
+            }
+            Block::InterfaceDescription(idb) => {
+                self.interfaces.push(interface_of(&idb)?);
+                Ok(Some(Step::Skip(len)))
+            }
+            Block::EnhancedPacket(epb) => {
+                let (meta, data) = self.enhanced_packet(&epb)?;
+                Ok(Some(Step::Frame { meta, data, len }))
+            }
+            Block::SimplePacket(spb) => {
+                let iface = self.interface(0)?;
+                // A simple packet block has no captured-length field: the captured bytes are the
+                // wire length cut by the snap length (and by the block body, which has padding).
+                let mut caplen = (spb.origlen as usize).min(spb.data.len());
+                if iface.snaplen > 0 {
+                    caplen = caplen.min(iface.snaplen as usize);
+                }
+                Ok(Some(Step::Frame {
+                    meta: FrameMeta {
+                        // It has no timestamp either: it inherits the previous frame's, so capture
+                        // time never goes backwards because of it.
+                        ts_ns: self.last_ts_ns,
+                        linktype: iface.linktype,
+                        interface: 0,
+                        orig_len: spb.origlen,
+                    },
+                    data: 12..12 + caplen,
+                    len,
+                }))
+            }
+            _ => Ok(Some(Step::Skip(len))),
+        }
+    }
+
+    fn interface(&self, id: u32) -> Result<Interface, StepError> {
+        self.interfaces
+            .get(id as usize)
+            .copied()
+            .ok_or(StepError::Damage(Damage::UnknownInterface { id }))
+    }
+
+    fn enhanced_packet(
+        &self,
+        epb: &EnhancedPacketBlock<'_>,
+    ) -> Result<(FrameMeta, std::ops::Range<usize>), StepError> {
+        let iface = self.interface(epb.if_id)?;
+        let ts = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+        let caplen = epb.caplen as usize;
+        if caplen > epb.data.len() {
+            return Err(StepError::Damage(Damage::Malformed {
+                what: "enhanced packet block",
+            }));
+        }
+        Ok((
+            FrameMeta {
+                ts_ns: to_ns(ts, iface),
+                linktype: iface.linktype,
+                interface: epb.if_id,
+                orig_len: epb.origlen,
+            },
+            28..28 + caplen,
+        ))
+    }
+
+    /// The obsolete Packet Block (type 2), which pcap-parser does not decode: interface id (u16),
+    /// drops (u16), timestamp high/low, captured length, wire length, data.
+    fn obsolete_packet(&self, endian: Endian, bytes: &[u8]) -> Result<Step, StepError> {
+        let malformed = || {
+            StepError::Damage(Damage::Malformed {
+                what: "packet block",
+            })
+        };
+        let field = |at| endian.u32(bytes, at).ok_or_else(malformed);
+        let if_id = endian.u16(bytes, 8).ok_or_else(malformed)?;
+        let ts = (u64::from(field(12)?) << 32) | u64::from(field(16)?);
+        let caplen = field(20)? as usize;
+        let orig_len = field(24)?;
+        if 28 + caplen > bytes.len().saturating_sub(4) {
+            return Err(malformed());
+        }
+        let iface = self.interface(u32::from(if_id))?;
+        Ok(Step::Frame {
+            meta: FrameMeta {
+                ts_ns: to_ns(ts, iface),
+                linktype: iface.linktype,
+                interface: u32::from(if_id),
+                orig_len,
+            },
+            data: 28..28 + caplen,
+            len: bytes.len(),
+        })
+    }
+}
+
+fn block_name(block_type: u32) -> &'static str {
+    match block_type {
+        SHB_TYPE => "section header block",
+        IDB_TYPE => "interface description block",
+        EPB_TYPE => "enhanced packet block",
+        SPB_TYPE => "simple packet block",
+        _ => "block",
+    }
+}
+
+fn bad_len(len: u32, why: &'static str) -> StepError {
+    StepError::Damage(Damage::BadBlockLength {
+        len: u64::from(len),
+        why,
+    })
+}
+
+fn interface_of(idb: &InterfaceDescriptionBlock<'_>) -> Result<Interface, StepError> {
+    Ok(Interface {
+        linktype: LinkType(u32::from(idb.linktype.0 as u16)),
+        snaplen: idb.snaplen,
+        units_per_sec: units_per_sec(idb.if_tsresol).ok_or(StepError::Damage(
+            Damage::Malformed {
+                what: "interface description block (if_tsresol)",
+            },
+        ))?,
+        ts_offset_sec: idb.ts_offset(),
+    })
+}
+
+/// Timestamp units per second from `if_tsresol`: 10^r, or 2^(r & 0x7f) when the top bit is set.
+/// (pcap-parser 0.17's `build_ts_resolution` rejects every power of 2 because it compares the byte
+/// with the top bit still set against 63, so pcapstat decodes the byte itself.)
+fn units_per_sec(tsresol: u8) -> Option<u64> {
+    if tsresol & 0x80 == 0 {
+        10u64.checked_pow(u32::from(tsresol))
+    } else {
+        1u64.checked_shl(u32::from(tsresol & 0x7f))
+            .filter(|_| tsresol & 0x7f < 64)
+    }
+}
+
+/// Converts a raw pcapng timestamp to nanoseconds since the epoch, exactly (integer arithmetic).
+fn to_ns(ts: u64, iface: Interface) -> i64 {
+    let units = i128::from(iface.units_per_sec.max(1));
+    let ns =
+        i128::from(ts) * 1_000_000_000 / units + i128::from(iface.ts_offset_sec) * 1_000_000_000;
+    ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+enum StepError {
+    Io(io::Error),
+    Damage(Damage),
+}
+
+impl From<FillError> for StepError {
+    fn from(e: FillError) -> Self {
+        match e {
+            FillError::Io(e) => StepError::Io(e),
+            FillError::Decompression(msg) => StepError::Damage(Damage::Decompression(msg)),
+        }
+    }
+}
+
+fn stream(reader: Box<dyn Read + Send>, compressed: bool) -> Source {
+    Source::Stream {
+        reader,
+        buf: Vec::new(),
+        start: 0,
+        end: 0,
+        eof: false,
+        base: 0,
+        compressed,
+    }
+}
+
+/// Reads until `buf` is full or the stream ends; returns the count read.
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match reader.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pcap_header(magic: u32, big: bool, snaplen: u32, linktype: u32) -> Vec<u8> {
+        let mut v = Vec::new();
+        let put32 = |v: &mut Vec<u8>, x: u32| {
+            v.extend_from_slice(&if big {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            })
+        };
+        let put16 = |v: &mut Vec<u8>, x: u16| {
+            v.extend_from_slice(&if big {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            })
+        };
+        put32(&mut v, magic);
+        put16(&mut v, 2);
+        put16(&mut v, 4);
+        put32(&mut v, 0);
+        put32(&mut v, 0);
+        put32(&mut v, snaplen);
+        put32(&mut v, linktype);
+        v
+    }
+
+    fn pcap_record(v: &mut Vec<u8>, big: bool, sec: u32, frac: u32, data: &[u8], orig: u32) {
+        for x in [sec, frac, data.len() as u32, orig] {
+            v.extend_from_slice(&if big {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            });
+        }
+        v.extend_from_slice(data);
+    }
+
+    fn read_all(c: &mut Capture) -> Vec<(u64, i64, Vec<u8>, u32)> {
+        let mut out = Vec::new();
+        while let Some(f) = c.next_frame().unwrap() {
+            out.push((f.index, f.ts_ns, f.data.to_vec(), f.orig_len));
+        }
+        out
+    }
+
+    #[test]
+    fn pcap_all_four_magics() {
+        for (big, ns) in [(false, false), (true, false), (false, true), (true, true)] {
+            let magic = if ns { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
+            let mut v = pcap_header(magic, big, 65535, 1);
+            pcap_record(&mut v, big, 1_700_000_000, 123_456, b"abcd", 60);
+            pcap_record(&mut v, big, 1_700_000_001, 7, b"ef", 2);
+            let mut c = Capture::from_bytes(v).unwrap();
+            assert_eq!(
+                c.format(),
+                CaptureFormat::Pcap {
+                    big_endian: big,
+                    nanosecond: ns,
+                    modified: false
+                }
+            );
+            let frames = read_all(&mut c);
+            let mult = if ns { 1 } else { 1000 };
+            assert_eq!(frames.len(), 2);
+            assert_eq!(frames[0].1, 1_700_000_000_000_000_000 + 123_456 * mult);
+            assert_eq!(frames[0].2, b"abcd");
+            assert_eq!(frames[0].3, 60);
+            assert_eq!(frames[1].1, 1_700_000_001_000_000_000 + 7 * mult);
+            assert!(c.damage().is_none());
+        }
+    }
+
+    #[test]
+    fn pcap_truncated_record_is_damage_after_good_frames() {
+        let mut v = pcap_header(0xa1b2_c3d4, false, 65535, 1);
+        pcap_record(&mut v, false, 1, 0, b"abcd", 4);
+        let second = v.len() as u64;
+        pcap_record(&mut v, false, 2, 0, b"efghij", 6);
+        v.truncate(v.len() - 3);
+        {
+            let mut c = Capture::from_bytes(v.clone()).unwrap();
+            assert_eq!(read_all(&mut c).len(), 1);
+            let d = c.damage().unwrap();
+            assert_eq!(d.offset, second);
+            assert_eq!(d.frame, 1);
+            assert_eq!(
+                d.reason,
+                Damage::Truncated {
+                    needed: 22,
+                    available: 19
+                }
+            );
+        }
+        // The same through the streaming path.
+        let mut c = Capture::from_reader(io::Cursor::new(v)).unwrap();
+        assert_eq!(read_all(&mut c).len(), 1);
+        assert_eq!(c.damage().unwrap().offset, second);
+    }
+
+    #[test]
+    fn pcap_absurd_caplen_is_damage_without_allocation() {
+        let mut v = pcap_header(0xa1b2_c3d4, false, 65535, 1);
+        for x in [1u32, 0, 0x7FFF_FFFF, 0x7FFF_FFFF] {
+            v.extend_from_slice(&x.to_le_bytes());
+        }
+        let mut c = Capture::from_reader(io::Cursor::new(v)).unwrap();
+        assert!(read_all(&mut c).is_empty());
+        assert!(matches!(
+            c.damage().unwrap().reason,
+            Damage::CaplenTooLarge { .. }
+        ));
+    }
+
+    #[test]
+    fn not_captures_are_errors() {
+        assert!(matches!(
+            Capture::from_bytes(Vec::new()),
+            Err(CaptureError::Empty)
+        ));
+        let err = Capture::from_bytes(b"hello world, not a capture".to_vec()).unwrap_err();
+        assert!(err.to_string().contains("68 65 6c 6c"), "{err}");
+        assert!(matches!(err, CaptureError::UnknownFormat { .. }));
+    }
+
+    fn ng_block(v: &mut Vec<u8>, big: bool, ty: u32, body: &[u8]) {
+        let len = 12 + body.len() as u32;
+        let p = |x: u32| {
+            if big {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            }
+        };
+        v.extend_from_slice(&p(ty));
+        v.extend_from_slice(&p(len));
+        v.extend_from_slice(body);
+        v.extend_from_slice(&p(len));
+    }
+
+    fn shb_body(big: bool) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&if big {
+            BOM.to_be_bytes()
+        } else {
+            BOM.to_le_bytes()
+        });
+        let p16 = |x: u16| {
+            if big {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            }
+        };
+        b.extend_from_slice(&p16(1));
+        b.extend_from_slice(&p16(0));
+        b.extend_from_slice(&(-1i64).to_le_bytes());
+        b
+    }
+
+    fn idb_body(big: bool, linktype: u16, tsresol: Option<u8>, tsoffset: Option<i64>) -> Vec<u8> {
+        let p16 = |x: u16| {
+            if big {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            }
+        };
+        let p32 = |x: u32| {
+            if big {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            }
+        };
+        let mut b = Vec::new();
+        b.extend_from_slice(&p16(linktype));
+        b.extend_from_slice(&p16(0));
+        b.extend_from_slice(&p32(0));
+        if let Some(r) = tsresol {
+            b.extend_from_slice(&p16(9));
+            b.extend_from_slice(&p16(1));
+            b.extend_from_slice(&[r, 0, 0, 0]);
+        }
+        if let Some(o) = tsoffset {
+            b.extend_from_slice(&p16(14));
+            b.extend_from_slice(&p16(8));
+            b.extend_from_slice(&if big {
+                o.to_be_bytes()
+            } else {
+                o.to_le_bytes()
+            });
+        }
+        if tsresol.is_some() || tsoffset.is_some() {
+            b.extend_from_slice(&[0, 0, 0, 0]);
+        }
+        b
+    }
+
+    fn epb_body(big: bool, if_id: u32, ts: u64, data: &[u8]) -> Vec<u8> {
+        let p32 = |x: u32| {
+            if big {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            }
+        };
+        let mut b = Vec::new();
+        for x in [
+            if_id,
+            (ts >> 32) as u32,
+            ts as u32,
+            data.len() as u32,
+            data.len() as u32,
+        ] {
+            b.extend_from_slice(&p32(x));
+        }
+        b.extend_from_slice(data);
+        while b.len() % 4 != 0 {
+            b.push(0);
+        }
+        b
+    }
+
+    #[test]
+    fn pcapng_sections_interfaces_resolutions() {
+        let mut v = Vec::new();
+        // Section 1, little-endian: µs default and 2^-20 resolution with an offset.
+        ng_block(&mut v, false, SHB_TYPE, &shb_body(false));
+        ng_block(&mut v, false, IDB_TYPE, &idb_body(false, 1, None, None));
+        ng_block(
+            &mut v,
+            false,
+            IDB_TYPE,
+            &idb_body(false, 101, Some(0x80 | 20), Some(10)),
+        );
+        ng_block(
+            &mut v,
+            false,
+            EPB_TYPE,
+            &epb_body(false, 0, 1_500_000, b"abc"),
+        );
+        ng_block(&mut v, false, 0x0000_0005, &[0; 8]); // interface statistics: skipped
+        ng_block(
+            &mut v,
+            false,
+            EPB_TYPE,
+            &epb_body(false, 1, 3 << 20, b"xyz12"),
+        );
+        // Section 2, big-endian: ns resolution.
+        ng_block(&mut v, true, SHB_TYPE, &shb_body(true));
+        ng_block(&mut v, true, IDB_TYPE, &idb_body(true, 113, Some(9), None));
+        ng_block(&mut v, true, EPB_TYPE, &epb_body(true, 0, 42, b"q"));
+        ng_block(&mut v, true, SPB_TYPE, &{
+            let mut b = 2u32.to_be_bytes().to_vec();
+            b.extend_from_slice(b"hi\0\0");
+            b
+        });
+        let mut c = Capture::from_bytes(v).unwrap();
+        assert_eq!(c.format(), CaptureFormat::PcapNg { big_endian: false });
+        let mut got = Vec::new();
+        while let Some(f) = c.next_frame().unwrap() {
+            got.push((f.ts_ns, f.linktype.0, f.data.to_vec()));
+        }
+        assert!(c.damage().is_none(), "{:?}", c.damage());
+        assert_eq!(
+            got,
+            vec![
+                (1_500_000_000, 1, b"abc".to_vec()),
+                (13_000_000_000, 101, b"xyz12".to_vec()),
+                (42, 113, b"q".to_vec()),
+                (42, 113, b"hi".to_vec()),
+            ]
+        );
+        assert_eq!(c.sections(), 2);
+    }
+
+    #[test]
+    fn pcapng_bad_block_lengths() {
+        let base = {
+            let mut v = Vec::new();
+            ng_block(&mut v, false, SHB_TYPE, &shb_body(false));
+            ng_block(&mut v, false, IDB_TYPE, &idb_body(false, 1, None, None));
+            ng_block(&mut v, false, EPB_TYPE, &epb_body(false, 0, 1, b"abcd"));
+            v
+        };
+        let good_len = base.len() as u64;
+        for (len, expect) in [
+            (8u32, "smaller"),
+            (30, "multiple of 4"),
+            (0xFFFF_FFF0, "16 MiB"),
+            (64, "ends inside"),
+        ] {
+            let mut v = base.clone();
+            v.extend_from_slice(&EPB_TYPE.to_le_bytes());
+            v.extend_from_slice(&len.to_le_bytes());
+            v.extend_from_slice(&[0; 40]);
+            let mut c = Capture::from_reader(io::Cursor::new(v)).unwrap();
+            assert_eq!(read_all(&mut c).len(), 1);
+            let d = c.damage().unwrap();
+            assert_eq!(d.offset, good_len);
+            assert_eq!(d.frame, 1);
+            assert!(d.to_string().contains(expect), "{d}");
+        }
+    }
+
+    #[test]
+    fn compressed_streams_are_detected_by_magic() {
+        use std::io::Write;
+        let mut v = pcap_header(0xa1b2_c3d4, false, 65535, 1);
+        pcap_record(&mut v, false, 5, 6, b"payload", 7);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&v).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::encode_all(&v[..], 3).unwrap();
+        for (bytes, comp) in [(gz.clone(), Compression::Gzip), (zst, Compression::Zstd)] {
+            let mut c = Capture::from_bytes(bytes).unwrap();
+            assert_eq!(c.compression(), comp);
+            assert_eq!(read_all(&mut c).len(), 1);
+            assert!(c.damage().is_none());
+        }
+        // A gzip stream cut short: damage, not an I/O error and not a silent end.
+        let cut = gz[..gz.len() - 10].to_vec();
+        let mut c = Capture::from_bytes(cut).unwrap();
+        let _ = read_all(&mut c);
+        assert!(matches!(
+            c.damage().map(|d| &d.reason),
+            Some(Damage::Decompression(_)) | Some(Damage::Truncated { .. })
+        ));
+    }
 }

@@ -5,12 +5,18 @@
 #![deny(missing_docs)]
 
 pub mod capture;
+pub mod decode;
 pub mod flow;
 pub mod packet;
 pub mod record;
 pub mod tcp;
 
-pub use capture::{Frame, LinkType};
+pub use capture::{
+    Capture, CaptureError, CaptureFormat, Compression, Damage, Damaged, Frame, Interface, LinkType,
+};
+pub use decode::{
+    DecodeLimits, DecodeProblem, DecodeStats, Decoded, Decoder, IcmpError, Layers, ProblemCounts,
+};
 pub use flow::{shard_of, Endpoint, FlowKey, FlowTable};
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 pub use record::{ConnectionRecord, DirectionStats, Outcome, Side};

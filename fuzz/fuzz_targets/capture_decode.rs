@@ -1,0 +1,12 @@
+//! Capture reading plus decoding of every frame, on arbitrary bytes (plain, gzip or zstd).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use pcapstat_core::decode::{DecodeLimits, Decoder};
+use pcapstat_core::{Capture, CaptureSummary};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(mut capture) = Capture::from_bytes(data.to_vec()) {
+        let _ = CaptureSummary::scan(&mut capture, &mut Decoder::new(DecodeLimits::default()));
+    }
+});
