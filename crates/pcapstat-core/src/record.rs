@@ -9,18 +9,19 @@ use crate::tcp::HandshakeOptions;
 /// this order:
 ///
 /// 1. [`Refused`](Outcome::Refused): the server answered the client's SYN with RST (no SYN/ACK
-///    was seen before it).
-/// 2. [`Timeout`](Outcome::Timeout): the client sent SYN(s), and neither a SYN/ACK nor a RST
-///    came back before tracking ended.
+///    was seen before it, nor after it in answer to a retried SYN).
+/// 2. [`Timeout`](Outcome::Timeout): the client sent SYN(s) and nothing at all came back from
+///    the server before tracking ended.
 /// 3. [`Reset`](Outcome::Reset): a RST after the SYN/ACK (or on a mid-stream connection),
 ///    before FINs were seen in both directions; see `reset_by`.
 /// 4. [`Closed`](Outcome::Closed): FIN seen in both directions (a RST after both FINs does not
 ///    change this).
 /// 5. [`Midstream`](Outcome::Midstream): no SYN from the client was seen (picked up
 ///    mid-stream) and none of the above happened.
-/// 6. [`Open`](Outcome::Open): the SYN/ACK was seen and the connection was still live at the
-///    end of the capture (its last packet within the idle timeout of the end).
-/// 7. [`Established`](Outcome::Established): the SYN/ACK was seen but tracking of the
+/// 6. [`Open`](Outcome::Open): the server answered the SYN (normally with a SYN/ACK) and the
+///    connection was still live at the end of the capture (its last packet within the idle
+///    timeout of the end).
+/// 7. [`Established`](Outcome::Established): the server answered the SYN but tracking of the
 ///    connection stopped *before* the end of the capture without a FIN pair or RST: it went
 ///    idle past the idle timeout, was evicted by the flow-table bound, or its ports were reused
 ///    by a new SYN. The handshake completed; how it ended is unknown.

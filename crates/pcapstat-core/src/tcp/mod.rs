@@ -25,9 +25,11 @@
 //!   completed. (tshark also reports an iRTT for a refused connection — SYN → RST/ACK — where
 //!   ours is `None`; the value tshark uses internally for its out-of-order threshold is mirrored
 //!   exactly.)
-//! * Differences to keep in mind: tshark puts a new SYN on the same ports into a new stream only
-//!   in some cases; we start a new connection on any SYN after a close/RST, with a new ISN, or
-//!   after the idle timeout.
+//! * Connection boundaries: a client SYN with the ISN already seen is a retransmission of the
+//!   same attempt (also after a RST: Windows retries a refused connect that way, and tshark keeps
+//!   it in one stream); a client SYN with another ISN starts a new connection (port reuse), as
+//!   does any segment after the idle timeout. A server-side SYN during the handshake
+//!   (simultaneous open, split handshake) stays in the connection.
 
 mod analysis;
 mod options;
@@ -337,16 +339,20 @@ impl<S: StreamSink> Connection<S> {
         }
     }
 
-    /// Whether a SYN (without ACK) on these ports starts a new connection.
+    /// Whether a SYN (without ACK) on these ports starts a new connection: a SYN with the
+    /// client's ISN is a retransmission of the same attempt (also after a RST, as Windows
+    /// retries a refused connect, and as tshark sees it); any other SYN after a close/RST, or
+    /// with another ISN, or on a connection picked up mid-stream, starts a new one.
+    /// A SYN from the server side during the handshake (simultaneous open, split handshake)
+    /// belongs to the same connection.
     fn new_syn_starts_new(&self, seg: &TcpSegment) -> bool {
-        self.terminal.is_some()
-            || match self.client_isn {
-                Some(isn) => {
-                    isn != SeqNum(seg.seq) || self.direction_of(seg) != Direction::ClientToServer
-                }
-                // picked up mid-stream: the old connection is gone
-                None => self.first_syn_ts.is_none(),
+        match (self.client_isn, self.direction_of(seg)) {
+            (Some(isn), Direction::ClientToServer) => isn != SeqNum(seg.seq),
+            (Some(_), Direction::ServerToClient) => {
+                self.terminal.is_some() || self.synack_ts.is_some() || self.hs_ack_ts.is_some()
             }
+            (None, _) => self.terminal.is_some() || self.first_syn_ts.is_none(),
+        }
     }
 
     /// Window scale shift for segments of `dir`, when both sides announced one.
@@ -414,6 +420,11 @@ impl<S: StreamSink> Connection<S> {
         if syn && ack && dir == Direction::ServerToClient && self.synack_ts.is_none() {
             self.synack_ts = Some(ts);
             self.answered_syn_ts = self.last_syn_ts;
+            if self.terminal == Some(Terminal::Refused) {
+                // A retried SYN got through after all.
+                self.terminal = None;
+                self.reset_by = None;
+            }
         }
         if ack && !syn {
             if self.first_rtt.is_none() {
@@ -493,7 +504,7 @@ impl<S: StreamSink> Connection<S> {
             Some(Terminal::Reset) => return Outcome::Reset,
             _ => {}
         }
-        if self.first_syn_ts.is_some() && self.synack_ts.is_none() {
+        if self.first_syn_ts.is_some() && self.dirs[1].st.packets == 0 {
             return Outcome::Timeout;
         }
         if self.terminal == Some(Terminal::Closed) {

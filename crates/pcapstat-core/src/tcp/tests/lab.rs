@@ -314,3 +314,41 @@ fn lab_all_other_scenarios() {
         check(s);
     }
 }
+
+/// Debug helper: `PCAPSTAT_TRACE_FILE=path cargo test -p pcapstat-core trace_file -- --ignored
+/// --nocapture` prints our flags per frame (1-based frame numbers, as tshark).
+#[test]
+#[ignore]
+fn trace_file() {
+    let Ok(path) = std::env::var("PCAPSTAT_TRACE_FILE") else {
+        return;
+    };
+    let mut capture = crate::capture::Capture::open(path).unwrap();
+    let mut decoder = crate::decode::Decoder::new(crate::decode::DecodeLimits::default());
+    let mut t = TcpTracker::new(TcpConfig::default());
+    t.trace = Some(Vec::new());
+    let mut end = 0;
+    while let Ok(Some(frame)) = capture.next_frame() {
+        end = frame.ts_ns;
+        if let Some(crate::packet::Transport::Tcp(seg)) = decoder.decode(&frame).transport {
+            t.on_segment(&seg);
+        }
+    }
+    for (frame, flags) in t.trace.take().unwrap_or_default() {
+        let n = names(flags);
+        if !n.is_empty() {
+            println!("{}\t{}", frame + 1, n.join(","));
+        }
+    }
+    for r in t.finish(end).records {
+        println!(
+            "conn {} {}:{} -> {}:{} {:?}",
+            r.conn_id + 1,
+            r.client_ip,
+            r.client_port,
+            r.server_ip,
+            r.server_port,
+            r.outcome
+        );
+    }
+}

@@ -677,3 +677,53 @@ fn stats_merge_adds() {
     a.merge(&b);
     assert_eq!((a.segments, a.evictions, a.max_concurrent), (7, 1, 5));
 }
+
+#[test]
+fn syn_retried_after_rst_with_same_isn_is_one_refused_attempt() {
+    // Windows retries a refused connect with the same ISN; tshark keeps it in one stream.
+    let mut t = Script::new();
+    t.c(0, "S", 1000, 0, b"")
+        .s(50, "RA", 0, 1001, b"")
+        .c(500_000, "S", 1000, 0, b"")
+        .s(500_050, "RA", 0, 1001, b"")
+        .c(1_000_000, "S", 1000, 0, b"")
+        .s(1_000_050, "RA", 0, 1001, b"");
+    let (v, stats) = t.finish();
+    assert_eq!(v.len(), 1);
+    let r = &v[0].0;
+    assert_eq!(r.outcome, Outcome::Refused);
+    assert_eq!(r.syn_retries, 2);
+    assert_eq!(r.c2s.retransmissions, 2);
+    assert_eq!(stats.port_reuses, 0);
+    // ... and a retried SYN that finally gets a SYN/ACK is not refused
+    let mut t = Script::new();
+    t.c(0, "S", 1000, 0, b"")
+        .s(50, "RA", 0, 1001, b"")
+        .c(500_000, "S", 1000, 0, b"")
+        .s(500_100, "SA", 5000, 1001, b"")
+        .c(500_150, "A", 1001, 5001, b"");
+    let (r, _) = t.one();
+    assert_eq!(r.outcome, Outcome::Open);
+    assert_eq!(r.reset_by, None);
+    assert_eq!(r.syn_to_ack_ns, Some(150_000));
+}
+
+#[test]
+fn split_handshake_stays_one_connection() {
+    let mut t = Script::new();
+    t.c(0, "S", 1000, 0, b"")
+        .s(10, "S", 3000, 0, b"")
+        .c(20, "SA", 1000, 3001, b"")
+        .s(30, "A", 3001, 1001, b"")
+        .c(40, "A", 1001, 3001, b"data")
+        .s(50, "A", 3001, 1005, b"");
+    let (v, _) = t.finish();
+    assert_eq!(v.len(), 1);
+    let (r, ev) = &v[0];
+    assert_eq!(r.outcome, Outcome::Open);
+    assert_eq!(
+        r.c2s.retransmissions, 1,
+        "tshark: the client's SYN/ACK repeats its SYN"
+    );
+    assert_eq!(ev[0], data(C2S, b"data"));
+}
