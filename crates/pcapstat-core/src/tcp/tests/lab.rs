@@ -331,6 +331,19 @@ fn trace_file() {
     while let Ok(Some(frame)) = capture.next_frame() {
         end = frame.ts_ns;
         if let Some(crate::packet::Transport::Tcp(seg)) = decoder.decode(&frame).transport {
+            if std::env::var("PCAPSTAT_TRACE_SEGS").is_ok() {
+                println!(
+                    "seg {} {} {} seq {} ack {} len {} cap {} flags {:#x}",
+                    seg.frame + 1,
+                    seg.src_port,
+                    seg.dst_port,
+                    seg.seq,
+                    seg.ack,
+                    seg.payload_len,
+                    seg.payload.len(),
+                    seg.flags.0
+                );
+            }
             t.on_segment(&seg);
         }
     }
