@@ -727,3 +727,77 @@ fn split_handshake_stays_one_connection() {
     );
     assert_eq!(ev[0], data(C2S, b"data"));
 }
+
+/// Adversarial random segments (deterministic LCG): never panics; per direction the sink sees
+/// at most one close, and gap events add up to `missed_bytes`.
+#[test]
+fn random_segments_never_panic_and_keep_invariants() {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n.max(1)
+    };
+    let cfg = TcpConfig {
+        idle_timeout_ns: 5_000_000_000,
+        max_connections: 4,
+        ooo_limit_bytes: 3000,
+        rtt_sample_limit: 16,
+        unacked_limit: 8,
+        ..TcpConfig::default()
+    };
+    let mut t = Script::with(cfg);
+    let payload = vec![7u8; 2000];
+    let flag_sets = ["S", "SA", "A", "PA", "FA", "RA", "R", "F", "SF", "SAFR", ""];
+    let mut us = 0i64;
+    for _ in 0..20_000 {
+        // mostly forward in time, sometimes backwards, sometimes a long pause
+        us += match rnd(100) {
+            0 => -(rnd(1000) as i64),
+            1 => 6_000_000,
+            _ => rnd(3000) as i64,
+        };
+        t.cport = 40000 + rnd(6) as u16;
+        t.sport = if rnd(10) == 0 { 40001 } else { 80 };
+        let base: u32 = if rnd(2) == 0 { 1000 } else { u32::MAX - 3000 };
+        let seq = base.wrapping_add(rnd(20_000) as u32);
+        let ack = base.wrapping_add(rnd(20_000) as u32);
+        let len = rnd(1500) as usize;
+        let cap = if rnd(5) == 0 {
+            rnd(len as u64 + 1) as usize
+        } else {
+            len
+        };
+        if rnd(8) == 0 {
+            t.opts(&[2, 4, 5, 180, 1, 3, 3, rnd(20) as u8, 4, 2, 8]);
+        }
+        t.win(rnd(3) as u16 * 100);
+        t.wire(len as u32);
+        let fl = flag_sets[rnd(flag_sets.len() as u64) as usize];
+        t.seg(rnd(2) == 0, us, fl, seq, ack, &payload[..cap]);
+    }
+    let (v, stats) = t.finish();
+    assert_eq!(stats.segments, 20_000);
+    assert_eq!(stats.connections as usize, v.len());
+    assert!(stats.evictions > 0 && stats.idle_timeouts > 0 && stats.port_reuses > 0);
+    for (r, ev) in &v {
+        for (dir, st) in [(C2S, &r.c2s), (S2C, &r.s2c)] {
+            let closes = ev.iter().filter(|e| **e == Ev::Close(dir)).count();
+            assert_eq!(closes, 1, "{r:?}");
+            let gaps: u64 = ev
+                .iter()
+                .map(|e| match e {
+                    Ev::Gap(d, n) if *d == dir => *n,
+                    _ => 0,
+                })
+                .sum();
+            assert_eq!(gaps, st.missed_bytes);
+            assert!(st.retransmissions >= st.fast_retransmissions + st.spurious_retransmissions);
+            if let (Some(a), Some(m), Some(b)) = (st.rtt_min_ns, st.rtt_median_ns, st.rtt_max_ns) {
+                assert!(a <= m && m <= b);
+            }
+        }
+        assert!(r.end_ts >= r.start_ts);
+    }
+}
