@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use pcapstat::core::CaptureSummary;
+use pcapstat::core::{CaptureSummary, DecodeProblem, LinkType};
 use serde_json::{json, Map, Value};
 
 /// Formats nanoseconds since the epoch as RFC 3339 UTC with nanoseconds.
@@ -127,14 +127,15 @@ pub fn text(out: &mut impl Write, file: &str, s: &CaptureSummary) -> io::Result<
             d.fragments_expired, d.fragments_evicted
         )?;
     }
-    let undecodable =
-        d.undecodable.total() + d.unsupported_link_types.values().copied().sum::<u64>();
-    writeln!(out, "  undecodable frames      {undecodable}")?;
+    writeln!(out, "  undecodable frames      {}", d.undecodable.total())?;
     for (problem, n) in d.undecodable.iter() {
-        writeln!(out, "    {problem}: {n}")?;
-    }
-    for (lt, n) in &d.unsupported_link_types {
-        writeln!(out, "    unsupported link type {lt}: {n}")?;
+        if problem == DecodeProblem::UnsupportedLinkType {
+            for (lt, n) in &d.unsupported_link_types {
+                writeln!(out, "    unsupported {}: {n}", LinkType(*lt))?;
+            }
+        } else {
+            writeln!(out, "    {}: {n}", problem.name().replace('_', " "))?;
+        }
     }
     if let Some(dmg) = &s.damaged {
         writeln!(out, "Warning: {dmg}")?;

@@ -199,6 +199,8 @@ pub enum Damage {
         /// The largest accepted.
         max: u32,
     },
+    /// A legacy pcap record that captured no byte.
+    ZeroLengthRecord,
     /// A pcapng section header whose major version is not 1.
     UnsupportedVersion {
         /// Major version.
@@ -236,8 +238,9 @@ impl fmt::Display for Damage {
             ),
             Damage::CaplenTooLarge { caplen, max } => write!(
                 f,
-                "record captured length {caplen} exceeds the maximum of {max}"
+                "record captured length {caplen} exceeds the snap length {max}"
             ),
+            Damage::ZeroLengthRecord => write!(f, "record with a captured length of 0"),
             Damage::UnsupportedVersion { major, minor } => {
                 write!(f, "unsupported pcapng section version {major}.{minor}")
             }
@@ -644,8 +647,15 @@ impl Capture {
         let magic = magic_le.ok_or_else(unknown)?;
         let (format, state) = match magic {
             SHB_TYPE => {
-                // The byte order is read from the section header block itself, below.
-                let big_endian = head.get(8..12) == Some(&[0x1A, 0x2B, 0x3C, 0x4D]);
+                // The byte order is read from the section header block itself, below. Four magic
+                // bytes alone do not make a pcapng file: its byte-order magic must be valid too.
+                let bom = head.get(8..12);
+                if bom
+                    .is_some_and(|b| b != [0x4D, 0x3C, 0x2B, 0x1A] && b != [0x1A, 0x2B, 0x3C, 0x4D])
+                {
+                    return Err(unknown());
+                }
+                let big_endian = bom == Some(&[0x1A, 0x2B, 0x3C, 0x4D]);
                 (
                     CaptureFormat::PcapNg { big_endian },
                     State::PcapNg { endian: None },
@@ -689,7 +699,13 @@ impl Capture {
                     endian,
                     nanosecond,
                     modified,
-                    max_caplen: snaplen.max(MAX_PACKET_LEN),
+                    // A record longer than the snap length the file declares is damage (the length
+                    // field is corrupt); a file that declares no snap length gets Wireshark's limit.
+                    max_caplen: if snaplen == 0 {
+                        MAX_PACKET_LEN
+                    } else {
+                        snaplen.min(MAX_BLOCK_LEN as u32)
+                    },
                 };
                 let mut capture = Capture::new(source, format, compression, state);
                 capture.interfaces.push(interface);
@@ -843,6 +859,11 @@ impl Capture {
                 caplen,
                 max: max_caplen,
             }));
+        }
+        if caplen == 0 {
+            // No captured byte at all: libpcap never writes such a record, so the length fields
+            // are corrupt (often a run of zero bytes where records should be).
+            return Err(StepError::Damage(Damage::ZeroLengthRecord));
         }
         let len = header_len + caplen as usize;
         self.need(len)?;

@@ -9,6 +9,7 @@ pub mod decode;
 pub mod flow;
 pub mod packet;
 pub mod record;
+pub mod summary;
 pub mod tcp;
 
 pub use capture::{
@@ -20,6 +21,7 @@ pub use decode::{
 pub use flow::{shard_of, Endpoint, FlowKey, FlowTable};
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 pub use record::{ConnectionRecord, DirectionStats, Outcome, Side};
+pub use summary::CaptureSummary;
 pub use tcp::{
     ConnMeta, Direction, HandshakeOptions, NullSinkFactory, SeqNum, SinkFactory, StreamSink,
     TcpConfig, TcpOutput, TcpStats, TcpTracker,

@@ -2,7 +2,8 @@
 //!
 //! etherparse's own `IpDefragPool` has no memory bound and keys on the outermost IP layer
 //! only, so the pool is kept here: datagrams in progress are keyed by version, addresses,
-//! identification, protocol, tunnel depth and capture interface; their number and buffered
+//! identification, protocol and tunnel depth — not by VLAN or capture interface, as in
+//! tshark, whose counts the decoder mirrors; their number and buffered
 //! bytes are bounded (the oldest is evicted) and they expire after a timeout measured in
 //! capture time, never wall-clock time.
 
@@ -23,7 +24,6 @@ pub(crate) struct FragKey {
     pub id: u32,
     pub proto: u8,
     pub depth: u8,
-    pub interface: u32,
 }
 
 #[derive(Debug)]

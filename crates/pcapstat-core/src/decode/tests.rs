@@ -1,1 +1,728 @@
+//! Byte fixtures per layer and link type, fragment reassembly, truncation sweeps.
 
+use std::net::{IpAddr, Ipv4Addr};
+
+use etherparse::PacketBuilder;
+
+use super::*;
+
+const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0, 1];
+const MAC_B: [u8; 6] = [0x02, 0, 0, 0, 0, 2];
+const V4_A: [u8; 4] = [10, 0, 0, 1];
+const V4_B: [u8; 4] = [10, 0, 0, 2];
+const V6_A: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+const V6_B: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+
+fn frame(linktype: u32, data: &[u8]) -> Frame<'_> {
+    Frame {
+        index: 7,
+        ts_ns: 1_000_000_000,
+        linktype: LinkType(linktype),
+        interface: 0,
+        data,
+        orig_len: data.len() as u32,
+    }
+}
+
+fn frame_at(linktype: u32, data: &[u8], index: u64, ts_ns: i64) -> Frame<'_> {
+    Frame {
+        index,
+        ts_ns,
+        ..frame(linktype, data)
+    }
+}
+
+/// IPv4 TCP segment (raw IP) with `payload`.
+fn ipv4_tcp(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4(V4_A, V4_B, 64)
+        .tcp(40000, 443, 1000, 512)
+        .syn()
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+/// IPv4 UDP datagram (raw IP) with `payload`.
+fn ipv4_udp(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4(V4_A, V4_B, 64)
+        .udp(5353, 53)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+/// IPv6 UDP datagram (raw IP).
+fn ipv6_udp(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv6(V6_A, V6_B, 64)
+        .udp(5353, 53)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+fn eth(ether_type: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&MAC_B);
+    out.extend_from_slice(&MAC_A);
+    out.extend_from_slice(&ether_type.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A bare IPv4 header (no options unless given) in front of `payload`.
+fn ipv4_hdr(proto: u8, id: u16, frag: u16, options: &[u8], payload: &[u8]) -> Vec<u8> {
+    assert_eq!(options.len() % 4, 0);
+    let ihl = 5 + options.len() / 4;
+    let total = ihl * 4 + payload.len();
+    let mut out = vec![0x40 | ihl as u8, 0];
+    out.extend_from_slice(&(total as u16).to_be_bytes());
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&frag.to_be_bytes());
+    out.extend_from_slice(&[64, proto, 0, 0]);
+    out.extend_from_slice(&V4_A);
+    out.extend_from_slice(&V4_B);
+    out.extend_from_slice(options);
+    out.extend_from_slice(payload);
+    out
+}
+
+fn ipv6_hdr(next: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x60, 0, 0, 0];
+    out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    out.extend_from_slice(&[next, 64]);
+    out.extend_from_slice(&V6_A);
+    out.extend_from_slice(&V6_B);
+    out.extend_from_slice(payload);
+    out
+}
+
+fn udp_hdr(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&sport.to_be_bytes());
+    out.extend_from_slice(&dport.to_be_bytes());
+    out.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(payload);
+    out
+}
+
+fn decode_one(linktype: u32, data: &[u8]) -> (Layers, Option<DecodeProblem>, bool) {
+    let mut d = Decoder::default();
+    let out = d.decode(&frame(linktype, data));
+    (out.layers, out.problem, out.truncated)
+}
+
+fn udp_of<'a>(d: &Decoded<'a>) -> UdpDatagram<'a> {
+    match d.transport {
+        Some(Transport::Udp(u)) => u,
+        other => panic!("expected UDP, got {other:?}"),
+    }
+}
+
+fn tcp_of<'a>(d: &Decoded<'a>) -> TcpSegment<'a> {
+    match d.transport {
+        Some(Transport::Tcp(t)) => t,
+        other => panic!("expected TCP, got {other:?}"),
+    }
+}
+
+#[test]
+fn ethernet_ipv4_tcp_fields_and_trailer_padding() {
+    let ip = ipv4_tcp(b"hello");
+    let mut data = eth(0x0800, &ip);
+    data.extend_from_slice(&[0u8; 6]); // Ethernet trailer padding
+    let mut dec = Decoder::default();
+    let out = dec.decode(&frame(1, &data));
+    assert!(out.layers.ipv4() && out.layers.tcp());
+    assert!(!out.layers.udp() && !out.layers.ipv6());
+    assert_eq!(out.problem, None);
+    assert!(!out.truncated);
+    let t = tcp_of(&out);
+    assert_eq!(t.src_port, 40000);
+    assert_eq!(t.dst_port, 443);
+    assert_eq!(t.seq, 1000);
+    assert_eq!(t.window, 512);
+    assert!(t.flags.syn() && !t.flags.ack());
+    assert_eq!(t.payload, b"hello");
+    assert_eq!(t.payload_len, 5);
+    assert_eq!(t.frame, 7);
+    assert_eq!(t.ts_ns, 1_000_000_000);
+    assert_eq!(t.ip.src, IpAddr::V4(Ipv4Addr::from(V4_A)));
+    assert!(t.options.is_empty());
+    let s = dec.stats();
+    assert_eq!((s.frames, s.ipv4, s.tcp, s.udp, s.other), (1, 1, 1, 0, 0));
+}
+
+#[test]
+fn vlan_and_qinq() {
+    let ip = ipv4_udp(b"q");
+    let mut single = eth(0x8100, &[0x00, 0x64]);
+    single.extend_from_slice(&0x0800u16.to_be_bytes());
+    single.extend_from_slice(&ip);
+    let mut dec = Decoder::default();
+    let out = dec.decode(&frame(1, &single));
+    assert_eq!(udp_of(&out).payload, b"q");
+
+    let mut qinq = eth(0x88A8, &[0x00, 0x0A, 0x81, 0x00, 0x00, 0x14]);
+    qinq.extend_from_slice(&0x86DDu16.to_be_bytes());
+    qinq.extend_from_slice(&ipv6_udp(b"qq"));
+    let out = dec.decode(&frame(1, &qinq));
+    assert!(out.layers.ipv6() && out.layers.udp());
+    assert_eq!(udp_of(&out).payload, b"qq");
+}
+
+#[test]
+fn linux_cooked_v1_and_v2() {
+    let ip = ipv4_udp(b"sll");
+    let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+    sll.extend_from_slice(&0x0800u16.to_be_bytes());
+    sll.extend_from_slice(&ip);
+    let mut dec = Decoder::default();
+    assert_eq!(udp_of(&dec.decode(&frame(113, &sll))).payload, b"sll");
+
+    let mut sll2 = Vec::new();
+    sll2.extend_from_slice(&0x0800u16.to_be_bytes());
+    // reserved, interface index, ARPHRD_ETHER, packet type, address length, address.
+    sll2.extend_from_slice(&[0, 0, 0, 0, 0, 2, 0, 1, 0, 6]);
+    sll2.extend_from_slice(&[1, 2, 3, 4, 5, 6, 0, 0]);
+    assert_eq!(sll2.len(), 20);
+    sll2.extend_from_slice(&ip);
+    assert_eq!(udp_of(&dec.decode(&frame(276, &sll2))).payload, b"sll");
+
+    // Netlink over SLL is "other", not an error.
+    let mut nl = vec![0, 4, 0x03, 0x38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    nl.extend_from_slice(&[1, 2, 3, 4]);
+    let out = dec.decode(&frame(113, &nl));
+    assert_eq!(out.layers, Layers::default());
+    assert_eq!(out.problem, None);
+    assert_eq!(dec.stats().other, 1);
+}
+
+#[test]
+fn null_loop_and_raw_link_types() {
+    let v4 = ipv4_udp(b"x");
+    let v6 = ipv6_udp(b"y");
+    for (lt, hdr, ip, is_v6) in [
+        (0u32, 2u32.to_le_bytes(), &v4, false),
+        (0, 2u32.to_be_bytes(), &v4, false),
+        (0, 24u32.to_le_bytes(), &v6, true),
+        (0, 28u32.to_be_bytes(), &v6, true),
+        (0, 30u32.to_le_bytes(), &v6, true),
+        (0, 10u32.to_le_bytes(), &v6, true),
+        (108, 2u32.to_be_bytes(), &v4, false),
+        (108, 24u32.to_be_bytes(), &v6, true),
+    ] {
+        let mut data = hdr.to_vec();
+        data.extend_from_slice(ip);
+        let (layers, problem, _) = decode_one(lt, &data);
+        assert_eq!(problem, None, "linktype {lt} header {hdr:?}");
+        assert_eq!(layers.ipv6(), is_v6, "linktype {lt} header {hdr:?}");
+        assert_eq!(layers.ipv4(), !is_v6, "linktype {lt} header {hdr:?}");
+        assert!(layers.udp());
+    }
+    for lt in [12u32, 14, 101, 228] {
+        let (layers, problem, _) = decode_one(lt, &v4);
+        assert!(
+            layers.ipv4() && layers.udp() && problem.is_none(),
+            "linktype {lt}"
+        );
+    }
+    for lt in [12u32, 14, 101, 229] {
+        let (layers, problem, _) = decode_one(lt, &v6);
+        assert!(
+            layers.ipv6() && layers.udp() && problem.is_none(),
+            "linktype {lt}"
+        );
+    }
+    // Link-type FCS bits in the upper half are ignored.
+    let (layers, _, _) = decode_one(0x3000_0065, &v4);
+    assert!(layers.ipv4());
+}
+
+#[test]
+fn unsupported_link_type_and_arp_are_counted_not_errors() {
+    let mut dec = Decoder::default();
+    let out = dec.decode(&frame(253, &[1, 2, 3, 4]));
+    assert_eq!(out.problem, Some(DecodeProblem::UnsupportedLinkType));
+    let arp = eth(0x0806, &[0u8; 28]);
+    let out = dec.decode(&frame(1, &arp));
+    assert_eq!(out.problem, None);
+    let s = dec.stats();
+    assert_eq!(s.unsupported_link_types.get(&253), Some(&1));
+    assert_eq!(s.undecodable.get(DecodeProblem::UnsupportedLinkType), 1);
+    assert_eq!(s.other, 1);
+    assert_eq!(s.frames, 2);
+}
+
+#[test]
+fn ipv4_options_are_skipped() {
+    let udp = udp_hdr(1000, 53, b"opt");
+    // Record-route-ish option padded to 8 bytes.
+    let ip = ipv4_hdr(17, 1, 0, &[0x07, 0x07, 0x04, 0, 0, 0, 0, 0x01], &udp);
+    let mut dec = Decoder::default();
+    let out = dec.decode(&frame(101, &ip));
+    let u = udp_of(&out);
+    assert_eq!((u.src_port, u.dst_port, u.payload), (1000, 53, &b"opt"[..]));
+    assert_eq!(u.payload_len, 3);
+}
+
+#[test]
+fn ipv6_extension_headers_are_walked() {
+    let udp = udp_hdr(1000, 53, b"ext");
+    // Hop-by-hop (8 bytes, PadN) then destination options (8 bytes) then UDP.
+    let mut exts = vec![60, 0, 1, 4, 0, 0, 0, 0];
+    exts.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]);
+    exts.extend_from_slice(&udp);
+    let ip = ipv6_hdr(0, &exts);
+    let mut dec = Decoder::default();
+    let out = dec.decode(&frame(229, &ip));
+    assert_eq!(out.problem, None);
+    let u = udp_of(&out);
+    assert_eq!(u.payload, b"ext");
+    assert_eq!(u.payload_len, 3);
+}
+
+/// The UDP datagram (header + 32 payload bytes) split into IPv4 fragments of 16, 16, 8 bytes.
+fn v4_fragments(id: u16) -> (Vec<u8>, [Vec<u8>; 3]) {
+    let payload: Vec<u8> = (0u8..32).collect();
+    let dgram = udp_hdr(4000, 53, &payload);
+    let f0 = ipv4_hdr(17, id, 0x2000, &[], &dgram[0..16]);
+    let f1 = ipv4_hdr(17, id, 0x2000 | 2, &[], &dgram[16..32]);
+    let f2 = ipv4_hdr(17, id, 4, &[], &dgram[32..40]);
+    (payload, [f0, f1, f2])
+}
+
+#[test]
+fn ipv4_fragments_in_order_count_udp_only_on_completion() {
+    let (payload, frags) = v4_fragments(0x42);
+    let mut dec = Decoder::default();
+    for (i, f) in frags.iter().enumerate() {
+        let out = dec.decode(&frame_at(101, f, i as u64, i as i64));
+        assert!(out.layers.ipv4() && out.fragment);
+        if i < 2 {
+            assert!(!out.layers.udp(), "fragment {i}");
+            assert!(out.transport.is_none());
+        } else {
+            let u = udp_of(&out);
+            assert_eq!(u.payload, &payload[..]);
+            assert_eq!(u.payload_len, 32);
+            assert_eq!(u.frame, 2);
+        }
+    }
+    let s = dec.stats();
+    assert_eq!((s.fragments, s.reassembled, s.udp, s.ipv4), (3, 1, 1, 3));
+    assert_eq!(dec.pending_fragments(), 0);
+    assert_eq!(dec.pending_fragment_bytes(), 0);
+}
+
+#[test]
+fn ipv4_fragments_out_of_order_and_overlapping() {
+    let (payload, [f0, f1, f2]) = v4_fragments(0x43);
+    let mut dec = Decoder::default();
+    for f in [&f2, &f0] {
+        assert!(dec.decode(&frame(101, f)).transport.is_none());
+    }
+    // A duplicate (overlapping) fragment does not complete or break anything.
+    assert!(dec.decode(&frame(101, &f0)).transport.is_none());
+    let out = dec.decode(&frame(101, &f1));
+    assert_eq!(udp_of(&out).payload, &payload[..]);
+
+    // Overlap running past the known end (tshark keeps the datagram).
+    let dgram = udp_hdr(4000, 53, &payload);
+    let mut long = dgram.clone();
+    long.extend_from_slice(&[0xEE; 24]);
+    let last = ipv4_hdr(17, 0x44, 4, &[], &dgram[32..40]);
+    let first_long = ipv4_hdr(17, 0x44, 0x2000, &[], &long[..56]);
+    let mut dec = Decoder::default();
+    assert!(dec.decode(&frame(101, &last)).transport.is_none());
+    let out = dec.decode(&frame(101, &first_long));
+    assert_eq!(udp_of(&out).payload, &payload[..]);
+    assert_eq!(dec.stats().undecodable.total(), 0);
+}
+
+#[test]
+fn ipv6_fragments_reassemble() {
+    let payload: Vec<u8> = (0u8..32).collect();
+    let dgram = udp_hdr(4000, 53, &payload);
+    let frag = |off: u16, more: bool, part: &[u8]| {
+        let mut p = vec![17, 0];
+        p.extend_from_slice(&((off << 3) | u16::from(more)).to_be_bytes());
+        p.extend_from_slice(&0xdead_beefu32.to_be_bytes());
+        p.extend_from_slice(part);
+        ipv6_hdr(44, &p)
+    };
+    let a = frag(0, true, &dgram[..24]);
+    let b = frag(3, false, &dgram[24..]);
+    let mut dec = Decoder::default();
+    let out = dec.decode(&frame(229, &b));
+    assert!(out.layers.ipv6() && !out.layers.udp() && out.fragment);
+    let out = dec.decode(&frame(229, &a));
+    assert_eq!(udp_of(&out).payload, &payload[..]);
+    assert_eq!(dec.stats().reassembled, 1);
+}
+
+#[test]
+fn fragments_expire_by_capture_time() {
+    let (_, [f0, f1, f2]) = v4_fragments(0x50);
+    let limits = DecodeLimits {
+        fragment_timeout_ns: 1_000,
+        ..DecodeLimits::default()
+    };
+    let mut dec = Decoder::new(limits);
+    dec.decode(&frame_at(101, &f0, 0, 0));
+    dec.decode(&frame_at(101, &f1, 1, 10));
+    // Much later (capture time): the datagram is gone; the last fragment starts a new one.
+    let out = dec.decode(&frame_at(101, &f2, 2, 1_000_000));
+    assert!(out.transport.is_none());
+    assert_eq!(dec.stats().fragments_expired, 1);
+    assert_eq!(dec.pending_fragments(), 1);
+}
+
+#[test]
+fn fragment_limits_evict_oldest() {
+    let limits = DecodeLimits {
+        max_fragment_datagrams: 2,
+        ..DecodeLimits::default()
+    };
+    let mut dec = Decoder::new(limits);
+    for id in 0..5u16 {
+        let (_, [f0, _, _]) = v4_fragments(id);
+        dec.decode(&frame_at(101, &f0, u64::from(id), i64::from(id)));
+    }
+    assert_eq!(dec.pending_fragments(), 2);
+    assert_eq!(dec.stats().fragments_evicted, 3);
+    // The newest datagrams can still complete.
+    let (payload, [_, f1, f2]) = v4_fragments(4);
+    dec.decode(&frame_at(101, &f1, 10, 10));
+    let out = dec.decode(&frame_at(101, &f2, 11, 11));
+    assert_eq!(udp_of(&out).payload, &payload[..]);
+
+    // Byte budget.
+    let limits = DecodeLimits {
+        max_fragment_bytes: 40,
+        ..DecodeLimits::default()
+    };
+    let mut dec = Decoder::new(limits);
+    for id in 0..4u16 {
+        let (_, [f0, f1, _]) = v4_fragments(id);
+        dec.decode(&frame_at(101, &f0, 0, 0));
+        dec.decode(&frame_at(101, &f1, 0, 0));
+        assert!(dec.pending_fragment_bytes() <= 40);
+    }
+    assert!(dec.stats().fragments_evicted >= 2);
+}
+
+#[test]
+fn snap_length_truncation() {
+    let ip = ipv4_tcp(&[0xAB; 100]);
+    let data = eth(0x0800, &ip);
+    let cut = &data[..14 + 20 + 20 + 10];
+    let f = Frame {
+        orig_len: data.len() as u32,
+        ..frame(1, cut)
+    };
+    let mut dec = Decoder::default();
+    let out = dec.decode(&f);
+    assert!(out.truncated);
+    assert_eq!(out.problem, None);
+    let t = tcp_of(&out);
+    assert_eq!(t.payload.len(), 10);
+    assert_eq!(t.payload_len, 100);
+    assert_eq!(dec.stats().truncated, 1);
+
+    // Cut inside the TCP header: still counted as TCP (as tshark does), with a reason.
+    let cut = &data[..14 + 20 + 6];
+    let f = Frame {
+        orig_len: data.len() as u32,
+        ..frame(1, cut)
+    };
+    let out = dec.decode(&f);
+    assert!(out.layers.tcp() && out.truncated);
+    assert!(out.transport.is_none());
+    assert_eq!(out.problem, Some(DecodeProblem::TruncatedTcpHeader));
+
+    // UDP payload_len comes from the UDP length field.
+    let ip = ipv4_udp(&[1; 50]);
+    let cut = &ip[..20 + 8 + 5];
+    let f = Frame {
+        orig_len: ip.len() as u32,
+        ..frame(101, cut)
+    };
+    let out = dec.decode(&f);
+    let u = udp_of(&out);
+    assert_eq!((u.payload.len(), u.payload_len), (5, 50));
+}
+
+#[test]
+fn icmp_port_unreachable_exposes_quoted_udp() {
+    let query = ipv4_udp(b"dns query bytes");
+    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&query[..28]);
+    // The error goes from B back to A.
+    let mut err = ipv4_hdr(1, 9, 0, &[], &icmp);
+    err[12..16].copy_from_slice(&V4_B);
+    err[16..20].copy_from_slice(&V4_A);
+    let mut dec = Decoder::default();
+    let out = dec.decode(&frame(101, &err));
+    assert!(out.layers.ipv4() && out.layers.udp());
+    assert!(out.transport.is_none());
+    let e = out.icmp_error.unwrap();
+    assert!(e.is_destination_unreachable() && e.is_port_unreachable());
+    assert_eq!((e.icmp_type, e.code, e.v6), (3, 3, false));
+    assert_eq!(e.quoted_protocol, Some(17));
+    assert_eq!(
+        (e.quoted_src_port, e.quoted_dst_port),
+        (Some(5353), Some(53))
+    );
+    let q = e.quoted_ip.unwrap();
+    assert_eq!(q.src, IpAddr::V4(Ipv4Addr::from(V4_A)));
+    assert_eq!(e.ip.src, IpAddr::V4(Ipv4Addr::from(V4_B)));
+    assert_eq!(e.frame, 7);
+    assert_eq!(out.problem, None);
+
+    // ICMPv6 port unreachable.
+    let q6 = ipv6_udp(b"x");
+    let mut icmp6 = vec![1, 4, 0, 0, 0, 0, 0, 0];
+    icmp6.extend_from_slice(&q6);
+    let err6 = ipv6_hdr(58, &icmp6);
+    let out = dec.decode(&frame(229, &err6));
+    let e = out.icmp_error.unwrap();
+    assert!(e.v6 && e.is_port_unreachable());
+    assert_eq!(e.quoted_dst_port, Some(53));
+    assert!(out.layers.udp());
+
+    // An echo request is not an error.
+    let mut echo = vec![8, 0, 0, 0, 0, 1, 0, 1];
+    echo.extend_from_slice(b"ping");
+    let pkt = ipv4_hdr(1, 1, 0, &[], &echo);
+    let out = dec.decode(&frame(101, &pkt));
+    assert!(out.icmp_error.is_none() && !out.layers.udp());
+}
+
+#[test]
+fn tunnels_pppoe_mpls_vxlan_gre_6in4() {
+    let inner = ipv4_tcp(b"in");
+    let mut dec = Decoder::default();
+
+    // PPPoE session.
+    let mut pppoe = vec![0x11, 0x00, 0x00, 0x01];
+    pppoe.extend_from_slice(&((inner.len() + 2) as u16).to_be_bytes());
+    pppoe.extend_from_slice(&[0x00, 0x21]);
+    pppoe.extend_from_slice(&inner);
+    let pkt = eth(0x8864, &pppoe);
+    let out = dec.decode(&frame(1, &pkt));
+    assert_eq!(tcp_of(&out).payload, b"in");
+
+    // MPLS, two labels.
+    let mut mpls = vec![0x00, 0x01, 0x00, 0x40, 0x00, 0x02, 0x01, 0x40];
+    mpls.extend_from_slice(&inner);
+    let pkt = eth(0x8847, &mpls);
+    let out = dec.decode(&frame(1, &pkt));
+    assert_eq!(tcp_of(&out).payload, b"in");
+
+    // VXLAN: the inner TCP is the transport; both UDP and TCP count.
+    let mut vx = vec![0x08, 0, 0, 0, 0, 0, 1, 0];
+    vx.extend_from_slice(&eth(0x0800, &inner));
+    let outer = ipv4_hdr(17, 1, 0, &[], &udp_hdr(50000, 4789, &vx));
+    let out = dec.decode(&frame(101, &outer));
+    assert!(out.layers.udp() && out.layers.tcp());
+    assert_eq!(tcp_of(&out).payload, b"in");
+
+    // GRE carrying IPv6.
+    let mut gre = vec![0x00, 0x00, 0x86, 0xDD];
+    gre.extend_from_slice(&ipv6_udp(b"g"));
+    let pkt = ipv4_hdr(47, 1, 0, &[], &gre);
+    let out = dec.decode(&frame(101, &pkt));
+    assert!(out.layers.ipv4() && out.layers.ipv6() && out.layers.udp());
+    assert_eq!(udp_of(&out).payload, b"g");
+
+    // 6in4.
+    let pkt = ipv4_hdr(41, 1, 0, &[], &ipv6_udp(b"6"));
+    let out = dec.decode(&frame(101, &pkt));
+    assert!(out.layers.ipv4() && out.layers.ipv6());
+    assert_eq!(udp_of(&out).payload, b"6");
+
+    // Cisco HDLC and FDDI/SNAP.
+    let mut chdlc = vec![0x0F, 0x00, 0x08, 0x00];
+    chdlc.extend_from_slice(&inner);
+    assert!(dec.decode(&frame(104, &chdlc)).layers.tcp());
+    let mut fddi = vec![0x50];
+    fddi.extend_from_slice(&[0u8; 12]);
+    fddi.extend_from_slice(&[0xAA, 0xAA, 0x03, 0, 0, 0, 0x08, 0x00]);
+    fddi.extend_from_slice(&inner);
+    assert!(dec.decode(&frame(10, &fddi)).layers.tcp());
+}
+
+#[test]
+fn tshark_counting_quirks() {
+    // Ether type IPv4 with a bogus version still counts as IPv4, with a reason.
+    let mut bad = ipv4_tcp(b"");
+    bad[0] = 0x35;
+    let (layers, problem, _) = decode_one(1, &eth(0x0800, &bad));
+    assert!(layers.ipv4() && !layers.tcp());
+    assert_eq!(problem, Some(DecodeProblem::BadIpHeader));
+    // Ether type IPv6 with a bogus version counts as IPv6.
+    let (layers, _, _) = decode_one(1, &eth(0x86DD, &bad));
+    assert!(layers.ipv6() && !layers.ipv4());
+    // IP with an empty payload does not count the transport.
+    let (layers, _, _) = decode_one(101, &ipv4_hdr(6, 1, 0, &[], &[]));
+    assert!(layers.ipv4() && !layers.tcp());
+    // A truncated TCP header within IP's length counts as TCP.
+    let (layers, problem, _) = decode_one(101, &ipv4_hdr(6, 1, 0, &[], &[0, 80, 1]));
+    assert!(layers.tcp());
+    assert_eq!(problem, Some(DecodeProblem::TruncatedTcpHeader));
+    // Total length shorter than the header: IPv4, nothing more.
+    let mut short = ipv4_udp(b"abc");
+    short[2..4].copy_from_slice(&10u16.to_be_bytes());
+    let (layers, problem, _) = decode_one(101, &short);
+    assert!(layers.ipv4() && !layers.udp());
+    assert_eq!(problem, Some(DecodeProblem::BadIpHeader));
+    // Total length 0 (segmentation offload): the captured length is used.
+    let mut tso = ipv4_udp(b"abc");
+    tso[2..4].copy_from_slice(&0u16.to_be_bytes());
+    let mut dec = Decoder::default();
+    let out = dec.decode(&frame(101, &tso));
+    assert_eq!(udp_of(&out).payload, b"abc");
+}
+
+#[test]
+fn stats_merge_adds_everything() {
+    let mut a = Decoder::default();
+    a.decode(&frame(101, &ipv4_udp(b"a")));
+    a.decode(&frame(253, &[0]));
+    let mut b = Decoder::default();
+    b.decode(&frame(101, &ipv4_tcp(b"b")));
+    b.decode(&frame(253, &[0]));
+    let mut total = a.stats().clone();
+    total.merge(b.stats());
+    assert_eq!(total.frames, 4);
+    assert_eq!((total.ipv4, total.tcp, total.udp), (2, 1, 1));
+    assert_eq!(total.unsupported_link_types.get(&253), Some(&2));
+    assert_eq!(
+        total.undecodable.iter().collect::<Vec<_>>(),
+        vec![(DecodeProblem::UnsupportedLinkType, 2)]
+    );
+}
+
+/// Every fixture packet used in the sweep, with its link type.
+fn sweep_fixtures() -> Vec<(u32, Vec<u8>)> {
+    let inner = ipv4_tcp(b"payload");
+    let mut out = vec![
+        (1, eth(0x0800, &ipv4_tcp(b"abc"))),
+        (1, eth(0x86DD, &ipv6_udp(b"abc"))),
+        (101, ipv4_hdr(17, 1, 0, &[1, 1, 1, 0], &udp_hdr(1, 2, b"x"))),
+        (229, {
+            let mut exts = vec![60, 0, 1, 4, 0, 0, 0, 0];
+            exts.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]);
+            exts.extend_from_slice(&udp_hdr(1, 2, b"ext"));
+            ipv6_hdr(0, &exts)
+        }),
+    ];
+    let mut vlan = eth(0x88A8, &[0x00, 0x0A, 0x81, 0x00, 0x00, 0x14, 0x08, 0x00]);
+    vlan.extend_from_slice(&inner);
+    out.push((1, vlan));
+    let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00];
+    sll.extend_from_slice(&inner);
+    out.push((113, sll));
+    let mut sll2 = vec![0x86, 0xDD];
+    sll2.extend_from_slice(&[0u8; 18]);
+    sll2.extend_from_slice(&ipv6_udp(b"s"));
+    out.push((276, sll2));
+    let mut null = 2u32.to_le_bytes().to_vec();
+    null.extend_from_slice(&inner);
+    out.push((0, null));
+    let mut lp = 24u32.to_be_bytes().to_vec();
+    lp.extend_from_slice(&ipv6_udp(b"l"));
+    out.push((108, lp));
+    let mut pppoe = vec![0x11, 0x00, 0x00, 0x01];
+    pppoe.extend_from_slice(&((inner.len() + 2) as u16).to_be_bytes());
+    pppoe.extend_from_slice(&[0x00, 0x21]);
+    pppoe.extend_from_slice(&inner);
+    out.push((1, eth(0x8864, &pppoe)));
+    let mut mpls = vec![0x00, 0x01, 0x01, 0x40];
+    mpls.extend_from_slice(&inner);
+    out.push((1, eth(0x8847, &mpls)));
+    let mut vx = vec![0x08, 0, 0, 0, 0, 0, 1, 0];
+    vx.extend_from_slice(&eth(0x0800, &inner));
+    out.push((101, ipv4_hdr(17, 1, 0, &[], &udp_hdr(50000, 4789, &vx))));
+    let mut gre = vec![0xB0, 0x00, 0x65, 0x58, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2];
+    gre.extend_from_slice(&eth(0x0800, &inner));
+    out.push((101, ipv4_hdr(47, 1, 0, &[], &gre)));
+    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&ipv4_udp(b"q")[..28]);
+    out.push((101, ipv4_hdr(1, 1, 0, &[], &icmp)));
+    let mut icmp6 = vec![1, 4, 0, 0, 0, 0, 0, 0];
+    icmp6.extend_from_slice(&ipv6_udp(b"q"));
+    out.push((229, ipv6_hdr(58, &icmp6)));
+    let (_, frags) = v4_fragments(3);
+    for f in frags {
+        out.push((101, f));
+    }
+    let mut teredo = vec![0x00, 0x00, 0, 0, 0, 0, 0, 0];
+    teredo.extend_from_slice(&ipv6_udp(b"t"));
+    out.push((101, ipv4_hdr(17, 1, 0, &[], &udp_hdr(3544, 40000, &teredo))));
+    let mut chdlc = vec![0x0F, 0x00, 0x08, 0x00];
+    chdlc.extend_from_slice(&inner);
+    out.push((104, chdlc));
+    out
+}
+
+#[test]
+fn truncation_sweep_every_prefix_decodes_or_gives_a_reason() {
+    let mut dec = Decoder::default();
+    for (lt, pkt) in sweep_fixtures() {
+        // The whole packet decodes without a problem.
+        let full = dec.decode(&frame(lt, &pkt));
+        assert_eq!(full.problem, None, "linktype {lt} packet {pkt:02x?}");
+        assert!(full.layers.ip(), "linktype {lt} packet {pkt:02x?}");
+        for n in 0..pkt.len() {
+            let cut = &pkt[..n];
+            // Both as a snap-length cut and as a frame that simply is that short.
+            for orig_len in [pkt.len() as u32, n as u32] {
+                let f = Frame {
+                    orig_len,
+                    ..frame(lt, cut)
+                };
+                let out = dec.decode(&f);
+                assert!(
+                    out.problem.is_some() || out.layers.ip(),
+                    "linktype {lt} prefix {n} of {pkt:02x?}: neither decoded nor a reason"
+                );
+                if orig_len as usize > n {
+                    assert!(out.truncated);
+                }
+                if let Some(Transport::Tcp(t)) = out.transport {
+                    assert!(t.payload.len() <= t.payload_len as usize);
+                }
+                if let Some(Transport::Udp(u)) = out.transport {
+                    assert!(u.payload.len() <= u.payload_len as usize);
+                }
+            }
+        }
+    }
+    // Every prefix also with every byte flipped at a few positions: no panics.
+    for (lt, pkt) in sweep_fixtures() {
+        for pos in 0..pkt.len() {
+            for v in [0x00u8, 0xFF, 0x45, 0x60, 0x0F] {
+                let mut p = pkt.clone();
+                p[pos] = v;
+                dec.decode(&frame(lt, &p));
+            }
+        }
+    }
+    assert!(dec.stats().frames > 1000);
+}
+
+#[test]
+fn every_link_type_number_is_safe() {
+    let mut dec = Decoder::default();
+    let pkt = eth(0x0800, &ipv4_tcp(b"abc"));
+    for lt in 0..300u32 {
+        for n in [0, 1, 3, 4, 13, 14, 16, 20, pkt.len()] {
+            dec.decode(&frame(lt, &pkt[..n]));
+        }
+    }
+}
