@@ -6,8 +6,11 @@
 
 pub mod capture;
 pub mod decode;
+pub mod flow;
 pub mod packet;
+pub mod record;
 pub mod summary;
+pub mod tcp;
 
 pub use capture::{
     Capture, CaptureError, CaptureFormat, Compression, Damage, Damaged, Frame, Interface, LinkType,
@@ -15,5 +18,11 @@ pub use capture::{
 pub use decode::{
     DecodeLimits, DecodeProblem, DecodeStats, Decoded, Decoder, IcmpError, Layers, ProblemCounts,
 };
+pub use flow::{shard_of, Endpoint, FlowKey, FlowTable};
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
+pub use record::{ConnectionRecord, DirectionStats, Outcome, Side};
 pub use summary::CaptureSummary;
+pub use tcp::{
+    ConnMeta, Direction, HandshakeOptions, NullSinkFactory, SeqNum, SinkFactory, StreamSink,
+    TcpConfig, TcpOutput, TcpStats, TcpTracker,
+};

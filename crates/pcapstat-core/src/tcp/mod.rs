@@ -1,0 +1,751 @@
+//! TCP connection tracking: handshake, tshark-compatible segment analysis, RTT, reassembly.
+//!
+//! Feed every [`TcpSegment`] of one shard (see [`crate::flow::shard_of`]) in capture order to a
+//! [`TcpTracker`]; call [`TcpTracker::finish`] at the end to get one [`ConnectionRecord`] per
+//! connection and the [`TcpStats`] counters. Reassembled bytes go to the [`StreamSink`] that
+//! your [`SinkFactory`] opens for each connection.
+//!
+//! # Correspondence with tshark
+//!
+//! * Per-segment classification mirrors Wireshark's `tcp_analyze_sequence_number()`
+//!   (epan/dissectors/packet-tcp.c), in its order of tests: zero-window probe, zero window,
+//!   lost segment, keep-alive, window update, window full, keep-alive ACK, zero-window-probe ACK,
+//!   duplicate ACK (no data, same window/seq/ack as the previous segment of that direction, not
+//!   SYN/FIN/RST), ACKed-unseen-segment, then for segments with data or SYN/FIN that do not
+//!   advance the sequence number (keep-alives excepted): spurious retransmission (entirely
+//!   below the peer's last ACK), fast retransmission (≥ 2 dup ACKs from the peer, seq equal to
+//!   their ack, within 20 ms of the peer's last ACK), out-of-order (within one iRTT — 3 ms if
+//!   unknown — of the segment with the highest sequence number), else retransmission.
+//!   `retransmissions` counts all three retransmission kinds, as tshark's display filter
+//!   `tcp.analysis.retransmission` does. SACK is ignored, as in tshark.
+//! * `syn_to_ack_ns` is tshark's `tcp.analysis.initial_rtt`: Wireshark stores the time of the
+//!   *most recent* SYN (`ts_mru_syn`, i.e. the last retransmitted SYN) and measures up to the
+//!   first segment with ACK and without SYN. We measure from the last SYN before the SYN/ACK to
+//!   the client's first ACK after it, which is the same segment pair whenever the handshake
+//!   completed. (tshark also reports an iRTT for a refused connection — SYN → RST/ACK — where
+//!   ours is `None`; the value tshark uses internally for its out-of-order threshold is mirrored
+//!   exactly.)
+//! * Connection boundaries: a client SYN with the ISN already seen is a retransmission of the
+//!   same attempt (also after a RST: Windows retries a refused connect that way, and tshark keeps
+//!   it in one stream); a client SYN with another ISN starts a new connection (port reuse), as
+//!   does any segment after the idle timeout. A server-side SYN during the handshake
+//!   (simultaneous open, split handshake) stays in the connection.
+
+mod analysis;
+mod options;
+mod reassembly;
+mod rtt;
+pub mod seq;
+
+use std::net::IpAddr;
+
+pub use options::HandshakeOptions;
+pub use reassembly::StreamSink;
+pub use seq::SeqNum;
+
+use crate::flow::{Endpoint, FlowEntry, FlowKey, FlowTable, DEFAULT_MAX_FLOWS};
+use crate::packet::{TcpFlags, TcpSegment};
+use crate::record::{ConnectionRecord, DirectionStats, Outcome, Side};
+use analysis::FlowAnalysis;
+use reassembly::Reassembler;
+use rtt::RttTracker;
+
+/// Direction of a segment within a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// From the client to the server.
+    ClientToServer,
+    /// From the server to the client.
+    ServerToClient,
+}
+
+impl Direction {
+    fn index(self) -> usize {
+        match self {
+            Direction::ClientToServer => 0,
+            Direction::ServerToClient => 1,
+        }
+    }
+    /// The other direction.
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::ClientToServer => Direction::ServerToClient,
+            Direction::ServerToClient => Direction::ClientToServer,
+        }
+    }
+    fn sender(self) -> Side {
+        match self {
+            Direction::ClientToServer => Side::Client,
+            Direction::ServerToClient => Side::Server,
+        }
+    }
+}
+
+/// Default idle timeout: 5 minutes of capture time.
+pub const DEFAULT_IDLE_TIMEOUT_NS: i64 = 300_000_000_000;
+/// Default out-of-order buffer per direction: 1 MiB.
+pub const DEFAULT_OOO_LIMIT_BYTES: usize = 1 << 20;
+/// Default number of RTT samples kept per direction for the median.
+pub const DEFAULT_RTT_SAMPLE_LIMIT: usize = 4096;
+/// Default number of unacknowledged data segments remembered per direction for RTT sampling.
+pub const DEFAULT_UNACKED_LIMIT: usize = 4096;
+
+/// Configuration of a [`TcpTracker`]. Start from `TcpConfig::default()` and set fields.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TcpConfig {
+    /// A connection without packets for longer than this (capture time, ns) is finished; a later
+    /// packet on the same ports starts a new connection. Default [`DEFAULT_IDLE_TIMEOUT_NS`].
+    pub idle_timeout_ns: i64,
+    /// Bound on concurrently tracked connections per tracker (shard); beyond it the least recently
+    /// active are finished early and counted in [`TcpStats::evictions`]. Default
+    /// [`DEFAULT_MAX_FLOWS`].
+    pub max_connections: usize,
+    /// Out-of-order bytes buffered per direction; beyond it the holes are given up (gap events)
+    /// and [`TcpStats::ooo_limit_hits`] counts it. Default [`DEFAULT_OOO_LIMIT_BYTES`].
+    pub ooo_limit_bytes: usize,
+    /// RTT samples kept per direction for the median (min/max stay exact). Default
+    /// [`DEFAULT_RTT_SAMPLE_LIMIT`].
+    pub rtt_sample_limit: usize,
+    /// Unacknowledged segments remembered per direction for RTT sampling. Default
+    /// [`DEFAULT_UNACKED_LIMIT`].
+    pub unacked_limit: usize,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            idle_timeout_ns: DEFAULT_IDLE_TIMEOUT_NS,
+            max_connections: DEFAULT_MAX_FLOWS,
+            ooo_limit_bytes: DEFAULT_OOO_LIMIT_BYTES,
+            rtt_sample_limit: DEFAULT_RTT_SAMPLE_LIMIT,
+            unacked_limit: DEFAULT_UNACKED_LIMIT,
+        }
+    }
+}
+
+/// Counters of one tracker; [`TcpStats::merge`] adds another shard's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TcpStats {
+    /// Segments processed.
+    pub segments: u64,
+    /// Connections created.
+    pub connections: u64,
+    /// Connections picked up without the client's SYN.
+    pub midstream_connections: u64,
+    /// Connections started by a new SYN on the ports of a previous one.
+    pub port_reuses: u64,
+    /// Connections finished by the idle timeout (a later packet came on the same ports).
+    pub idle_timeouts: u64,
+    /// Connections finished early because the flow table was full.
+    pub evictions: u64,
+    /// Times an out-of-order buffer reached its limit.
+    pub ooo_limit_hits: u64,
+    /// RTT samples not kept for the median because the per-direction limit was reached.
+    pub rtt_sample_limit_hits: u64,
+    /// Data segments not tracked for RTT because the per-direction limit was reached.
+    pub unacked_limit_hits: u64,
+    /// Largest number of connections tracked at once.
+    pub max_concurrent: u64,
+}
+
+impl TcpStats {
+    /// Add the counters of `other` (the maximum for `max_concurrent`).
+    pub fn merge(&mut self, other: &TcpStats) {
+        self.segments += other.segments;
+        self.connections += other.connections;
+        self.midstream_connections += other.midstream_connections;
+        self.port_reuses += other.port_reuses;
+        self.idle_timeouts += other.idle_timeouts;
+        self.evictions += other.evictions;
+        self.ooo_limit_hits += other.ooo_limit_hits;
+        self.rtt_sample_limit_hits += other.rtt_sample_limit_hits;
+        self.unacked_limit_hits += other.unacked_limit_hits;
+        self.max_concurrent = self.max_concurrent.max(other.max_concurrent);
+    }
+}
+
+/// What a [`SinkFactory`] knows about a connection when it opens its sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnMeta {
+    /// The future `ConnectionRecord::conn_id`.
+    pub conn_id: u64,
+    /// Client endpoint.
+    pub client: Endpoint,
+    /// Server endpoint.
+    pub server: Endpoint,
+    /// Whether client/server were guessed from the ports.
+    pub client_guessed: bool,
+    /// Capture time of the first packet.
+    pub start_ts: i64,
+}
+
+/// Creates one [`StreamSink`] per connection and receives it back, with the finished record,
+/// when the connection ends (this is where protocol parsers emit their records).
+pub trait SinkFactory {
+    /// The per-connection consumer.
+    type Sink: StreamSink;
+    /// A new connection starts.
+    fn open(&mut self, conn: &ConnMeta) -> Self::Sink;
+    /// The connection ended; all its data, gap and close events were delivered.
+    fn close(&mut self, sink: Self::Sink, record: &ConnectionRecord);
+}
+
+/// A factory whose sinks ignore the streams (connection records only).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NullSinkFactory;
+
+impl SinkFactory for NullSinkFactory {
+    type Sink = ();
+    fn open(&mut self, _: &ConnMeta) {}
+    fn close(&mut self, _: (), _: &ConnectionRecord) {}
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Terminal {
+    Refused,
+    Reset,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EndReason {
+    EndOfCapture,
+    Idle,
+    Reused,
+}
+
+#[derive(Debug)]
+struct DirState {
+    an: FlowAnalysis,
+    reasm: Reassembler,
+    rtt: RttTracker,
+    st: DirectionStats,
+}
+
+impl DirState {
+    fn new(dir: Direction, ooo_limit: usize) -> Self {
+        DirState {
+            an: FlowAnalysis::default(),
+            reasm: Reassembler::new(dir, ooo_limit),
+            rtt: RttTracker::default(),
+            st: DirectionStats::default(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Connection<S> {
+    id: u64,
+    client: Endpoint,
+    server: Endpoint,
+    client_guessed: bool,
+    start_ts: i64,
+    last_ts: i64,
+    syn_count: u32,
+    first_syn_ts: Option<i64>,
+    last_syn_ts: Option<i64>,
+    client_isn: Option<SeqNum>,
+    synack_ts: Option<i64>,
+    answered_syn_ts: Option<i64>,
+    hs_ack_ts: Option<i64>,
+    /// tshark's `ts_mru_syn` and `ts_first_rtt`.
+    mru_syn_ts: Option<i64>,
+    first_rtt: Option<i64>,
+    reset_by: Option<Side>,
+    terminal: Option<Terminal>,
+    dirs: [DirState; 2],
+    sink: S,
+}
+
+fn guess_client(src: Endpoint, dst: Endpoint) -> bool {
+    // true: the sender is the client.
+    let (s, d) = (src.port, dst.port);
+    match (s <= 1024, d <= 1024) {
+        (true, false) => false,
+        (false, true) => true,
+        _ => s >= d,
+    }
+}
+
+impl<S: StreamSink> Connection<S> {
+    fn new<F: SinkFactory<Sink = S>>(
+        seg: &TcpSegment,
+        cfg: &TcpConfig,
+        factory: &mut F,
+    ) -> (Self, bool) {
+        let src = Endpoint {
+            ip: seg.ip.src,
+            port: seg.src_port,
+        };
+        let dst = Endpoint {
+            ip: seg.ip.dst,
+            port: seg.dst_port,
+        };
+        let f = seg.flags;
+        let (sender_is_client, guessed) = if f.syn() {
+            (!f.ack(), false)
+        } else {
+            (guess_client(src, dst), true)
+        };
+        let (client, server) = if sender_is_client {
+            (src, dst)
+        } else {
+            (dst, src)
+        };
+        let meta = ConnMeta {
+            conn_id: seg.frame,
+            client,
+            server,
+            client_guessed: guessed,
+            start_ts: seg.ts_ns,
+        };
+        let sink = factory.open(&meta);
+        let midstream = !f.syn() || f.ack();
+        (
+            Connection {
+                id: seg.frame,
+                client,
+                server,
+                client_guessed: guessed,
+                start_ts: seg.ts_ns,
+                last_ts: seg.ts_ns,
+                syn_count: 0,
+                first_syn_ts: None,
+                last_syn_ts: None,
+                client_isn: None,
+                synack_ts: None,
+                answered_syn_ts: None,
+                hs_ack_ts: None,
+                mru_syn_ts: None,
+                first_rtt: None,
+                reset_by: None,
+                terminal: None,
+                dirs: [
+                    DirState::new(Direction::ClientToServer, cfg.ooo_limit_bytes),
+                    DirState::new(Direction::ServerToClient, cfg.ooo_limit_bytes),
+                ],
+                sink,
+            },
+            midstream,
+        )
+    }
+
+    fn direction_of(&self, seg: &TcpSegment) -> Direction {
+        if seg.ip.src == self.client.ip && seg.src_port == self.client.port {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        }
+    }
+
+    /// Whether a SYN (without ACK) on these ports starts a new connection: a SYN with the
+    /// client's ISN is a retransmission of the same attempt (also after a RST, as Windows
+    /// retries a refused connect, and as tshark sees it); any other SYN after a close/RST, or
+    /// with another ISN, or on a connection picked up mid-stream, starts a new one.
+    /// A SYN from the server side during the handshake (simultaneous open, split handshake)
+    /// belongs to the same connection.
+    fn new_syn_starts_new(&self, seg: &TcpSegment) -> bool {
+        match (self.client_isn, self.direction_of(seg)) {
+            (Some(isn), Direction::ClientToServer) => isn != SeqNum(seg.seq),
+            (Some(_), Direction::ServerToClient) => {
+                self.terminal.is_some() || self.synack_ts.is_some() || self.hs_ack_ts.is_some()
+            }
+            (None, _) => self.terminal.is_some() || self.first_syn_ts.is_none(),
+        }
+    }
+
+    /// Window scale shift for segments of `dir`, when both sides announced one.
+    fn scale(&self, dir: Direction) -> Option<u8> {
+        let mine = self.dirs[dir.index()].st.handshake_options?.window_scale?;
+        let _ = self.dirs[dir.reverse().index()]
+            .st
+            .handshake_options?
+            .window_scale?;
+        Some(mine.min(14))
+    }
+
+    fn on_segment(&mut self, seg: &TcpSegment, cfg: &TcpConfig) -> u32 {
+        let dir = self.direction_of(seg);
+        let d = dir.index();
+        let f: TcpFlags = seg.flags;
+        let (syn, ack, rst, fin) = (f.syn(), f.ack(), f.rst(), f.fin());
+        let ts = seg.ts_ns;
+        self.last_ts = self.last_ts.max(ts);
+
+        if syn {
+            self.dirs[d].st.handshake_options = Some(HandshakeOptions::parse(seg.options));
+        }
+        let window = match (syn, self.scale(dir)) {
+            (false, Some(s)) => u32::from(seg.window) << s,
+            _ => u32::from(seg.window),
+        };
+        let rev_scale_known = self.dirs[dir.reverse().index()]
+            .st
+            .handshake_options
+            .is_some();
+        let facts = analysis::SegFacts {
+            ts_ns: ts,
+            seq: seg.seq,
+            ack: seg.ack,
+            seglen: seg.payload_len,
+            flags: f.0,
+            window,
+        };
+        let flags = {
+            let [c, s] = &mut self.dirs;
+            let (fwd, rev) = if d == 0 { (c, s) } else { (s, c) };
+            analysis::analyze(
+                &mut fwd.an,
+                &mut rev.an,
+                facts,
+                self.first_rtt,
+                rev_scale_known,
+            )
+        };
+        count(&mut self.dirs[d].st, flags, seg.payload_len);
+
+        // Handshake.
+        if syn && !ack {
+            self.mru_syn_ts = Some(ts);
+            if dir == Direction::ClientToServer {
+                if self.synack_ts.is_none() {
+                    self.syn_count += 1;
+                    self.first_syn_ts.get_or_insert(ts);
+                    self.last_syn_ts = Some(ts);
+                }
+                self.client_isn.get_or_insert(SeqNum(seg.seq));
+            }
+        }
+        if syn && ack && dir == Direction::ServerToClient && self.synack_ts.is_none() {
+            self.synack_ts = Some(ts);
+            self.answered_syn_ts = self.last_syn_ts;
+            if self.terminal == Some(Terminal::Refused) {
+                // A retried SYN got through after all.
+                self.terminal = None;
+                self.reset_by = None;
+            }
+        }
+        if ack && !syn {
+            if self.first_rtt.is_none() {
+                if let Some(t) = self.mru_syn_ts {
+                    self.first_rtt = Some(ts - t);
+                }
+            }
+            if dir == Direction::ClientToServer
+                && !rst
+                && self.synack_ts.is_some()
+                && self.hs_ack_ts.is_none()
+            {
+                self.hs_ack_ts = Some(ts);
+            }
+        }
+        if fin && self.dirs[d].st.fin_ts.is_none() {
+            self.dirs[d].st.fin_ts = Some(ts);
+            if self.terminal.is_none() && self.dirs[1 - d].st.fin_ts.is_some() {
+                self.terminal = Some(Terminal::Closed);
+            }
+        }
+        if rst {
+            self.reset_by.get_or_insert(dir.sender());
+            if self.terminal.is_none() {
+                self.terminal = Some(
+                    if dir == Direction::ServerToClient
+                        && self.first_syn_ts.is_some()
+                        && self.synack_ts.is_none()
+                    {
+                        Terminal::Refused
+                    } else {
+                        Terminal::Reset
+                    },
+                );
+            }
+            // The streams end here.
+            let [c, s] = &mut self.dirs;
+            c.reasm.finish(ts, &mut self.sink);
+            s.reasm.finish(ts, &mut self.sink);
+            return flags;
+        }
+
+        // Reassembly and RTT for this direction's data.
+        let data_seq = SeqNum(seg.seq) + u32::from(syn);
+        let cap = seg
+            .payload
+            .get(..(seg.payload_len as usize).min(seg.payload.len()))
+            .unwrap_or(&[]);
+        {
+            let ds = &mut self.dirs[d];
+            if flags & analysis::KEEP_ALIVE == 0 || ds.reasm.started() {
+                ds.reasm
+                    .on_segment(ts, data_seq, cap, seg.payload_len, fin, &mut self.sink);
+            }
+            if seg.payload_len > 0 {
+                let resent = flags & (analysis::ANY_RETRANSMISSION | analysis::OUT_OF_ORDER) != 0;
+                ds.rtt.on_data(
+                    data_seq,
+                    data_seq + seg.payload_len,
+                    ts,
+                    resent,
+                    cfg.unacked_limit,
+                );
+            }
+        }
+        if ack {
+            let o = &mut self.dirs[1 - d];
+            o.reasm.on_peer_ack(ts, SeqNum(seg.ack), &mut self.sink);
+            o.rtt.on_ack(SeqNum(seg.ack), ts, cfg.rtt_sample_limit);
+        }
+        flags
+    }
+
+    fn outcome(&self, live_at_end: bool) -> Outcome {
+        match self.terminal {
+            Some(Terminal::Refused) => return Outcome::Refused,
+            Some(Terminal::Reset) => return Outcome::Reset,
+            _ => {}
+        }
+        if self.first_syn_ts.is_some() && self.dirs[1].st.packets == 0 {
+            return Outcome::Timeout;
+        }
+        if self.terminal == Some(Terminal::Closed) {
+            return Outcome::Closed;
+        }
+        if self.first_syn_ts.is_none() {
+            return Outcome::Midstream;
+        }
+        if live_at_end {
+            Outcome::Open
+        } else {
+            Outcome::Established
+        }
+    }
+
+    fn finish(mut self, live_at_end: bool, stats: &mut TcpStats) -> (ConnectionRecord, S) {
+        let ts = self.last_ts;
+        {
+            let [c, s] = &mut self.dirs;
+            c.reasm.finish(ts, &mut self.sink);
+            s.reasm.finish(ts, &mut self.sink);
+        }
+        let outcome = self.outcome(live_at_end);
+        let [c, s] = &mut self.dirs;
+        let c2s = dir_stats(c, stats);
+        let s2c = dir_stats(s, stats);
+        let sub = |a: Option<i64>, b: Option<i64>| Some(a? - b?);
+        let hs_ack = self.hs_ack_ts;
+        let rec = ConnectionRecord {
+            conn_id: self.id,
+            client_ip: self.client.ip,
+            client_port: self.client.port,
+            server_ip: self.server.ip,
+            server_port: self.server.port,
+            ip_version: match self.client.ip {
+                IpAddr::V4(_) => 4,
+                IpAddr::V6(_) => 6,
+            },
+            start_ts: self.start_ts,
+            end_ts: self.last_ts,
+            outcome,
+            reset_by: self.reset_by,
+            handshake_seen: self.first_syn_ts.is_some(),
+            client_guessed: self.client_guessed,
+            syn_retries: self.syn_count.saturating_sub(1),
+            connect_ns: sub(hs_ack, self.first_syn_ts),
+            syn_to_synack_ns: sub(self.synack_ts, self.answered_syn_ts),
+            synack_to_ack_ns: sub(hs_ack, self.synack_ts),
+            syn_to_ack_ns: sub(hs_ack, self.answered_syn_ts),
+            c2s,
+            s2c,
+        };
+        (rec, self.sink)
+    }
+}
+
+fn count(st: &mut DirectionStats, flags: u32, len: u32) {
+    use analysis::*;
+    let on = |b: u32| u64::from(flags & b != 0);
+    st.packets += 1;
+    let re = on(ANY_RETRANSMISSION);
+    st.retransmissions += re;
+    st.retransmitted_bytes += re * u64::from(len);
+    st.fast_retransmissions += on(FAST_RETRANSMISSION);
+    st.spurious_retransmissions += on(SPURIOUS_RETRANSMISSION);
+    st.out_of_order += on(OUT_OF_ORDER);
+    st.dup_acks += on(DUPLICATE_ACK);
+    st.zero_windows += on(ZERO_WINDOW);
+    st.zero_window_probes += on(ZERO_WINDOW_PROBE);
+    st.keep_alives += on(KEEP_ALIVE);
+    st.window_updates += on(WINDOW_UPDATE);
+    st.window_full += on(WINDOW_FULL);
+    st.lost_segments += on(LOST_SEGMENT);
+    st.ack_lost_segments += on(ACK_LOST_SEGMENT);
+}
+
+fn dir_stats(ds: &mut DirState, stats: &mut TcpStats) -> DirectionStats {
+    let mut st = std::mem::take(&mut ds.st);
+    st.payload_bytes = ds.reasm.payload_bytes;
+    st.missed_bytes = ds.reasm.missed_bytes;
+    st.inconsistent_overlaps = ds.reasm.inconsistent_overlaps;
+    st.first_payload_ts = ds.reasm.first_ts;
+    st.last_payload_ts = ds.reasm.last_ts;
+    st.rtt_samples = ds.rtt.count;
+    st.rtt_min_ns = ds.rtt.min;
+    st.rtt_max_ns = ds.rtt.max;
+    st.rtt_median_ns = ds.rtt.median();
+    stats.ooo_limit_hits += ds.reasm.limit_hits;
+    stats.rtt_sample_limit_hits += ds.rtt.sample_limit_hits;
+    stats.unacked_limit_hits += ds.rtt.unacked_limit_hits;
+    st
+}
+
+/// Per-shard TCP driver: owns a flow table (no locks), turns segments into connection records.
+#[derive(Debug)]
+pub struct TcpTracker<F: SinkFactory = NullSinkFactory> {
+    cfg: TcpConfig,
+    table: FlowTable<Connection<F::Sink>>,
+    factory: F,
+    records: Vec<ConnectionRecord>,
+    stats: TcpStats,
+    /// Test hook: (frame, analysis flags) of every segment.
+    #[cfg(test)]
+    trace: Option<Vec<(u64, u32)>>,
+}
+
+/// What [`TcpTracker::finish`] returns.
+#[derive(Debug)]
+pub struct TcpOutput<F> {
+    /// One record per connection, sorted by `conn_id`.
+    pub records: Vec<ConnectionRecord>,
+    /// Counters (merge shards with [`TcpStats::merge`]).
+    pub stats: TcpStats,
+    /// The sink factory, holding whatever the sinks produced.
+    pub factory: F,
+}
+
+impl TcpTracker<NullSinkFactory> {
+    /// A tracker that produces connection records only.
+    pub fn new(cfg: TcpConfig) -> Self {
+        TcpTracker::with_sinks(cfg, NullSinkFactory)
+    }
+}
+
+impl<F: SinkFactory> TcpTracker<F> {
+    /// A tracker that opens a stream sink per connection with `factory`.
+    pub fn with_sinks(cfg: TcpConfig, factory: F) -> Self {
+        TcpTracker {
+            table: FlowTable::new(cfg.max_connections),
+            cfg,
+            factory,
+            records: Vec::new(),
+            stats: TcpStats::default(),
+            #[cfg(test)]
+            trace: None,
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &TcpStats {
+        &self.stats
+    }
+
+    /// Process one segment (segments must come in capture order for their connection).
+    pub fn on_segment(&mut self, seg: &TcpSegment) {
+        self.stats.segments += 1;
+        let key = FlowKey::new(&seg.ip, seg.src_port, seg.dst_port);
+        let mut end: Option<EndReason> = None;
+        if let Some(e) = self.table.get_mut(&key) {
+            if seg.ts_ns.saturating_sub(e.last_seen) > self.cfg.idle_timeout_ns {
+                end = Some(EndReason::Idle);
+            } else if seg.flags.syn() && !seg.flags.ack() && e.value.new_syn_starts_new(seg) {
+                end = Some(EndReason::Reused);
+            }
+        }
+        if let Some(reason) = end {
+            if let Some(e) = self.table.remove(&key) {
+                match reason {
+                    EndReason::Idle => self.stats.idle_timeouts += 1,
+                    _ => self.stats.port_reuses += 1,
+                }
+                self.end(e, reason);
+            }
+        }
+        if self.table.get_mut(&key).is_none() {
+            if self.table.is_full() {
+                let (factory, records, stats) =
+                    (&mut self.factory, &mut self.records, &mut self.stats);
+                self.table.make_room(|_, e| {
+                    stats.evictions += 1;
+                    end_into(factory, records, stats, e, false);
+                });
+            }
+            let (conn, midstream) = Connection::new(seg, &self.cfg, &mut self.factory);
+            self.stats.connections += 1;
+            self.stats.midstream_connections += u64::from(midstream);
+            self.table.insert(
+                key,
+                FlowEntry {
+                    last_seen: seg.ts_ns,
+                    id: conn.id,
+                    value: conn,
+                },
+            );
+            self.stats.max_concurrent = self.stats.max_concurrent.max(self.table.len() as u64);
+        }
+        if let Some(e) = self.table.get_mut(&key) {
+            e.last_seen = e.last_seen.max(seg.ts_ns);
+            let _flags = e.value.on_segment(seg, &self.cfg);
+            #[cfg(test)]
+            if let Some(t) = &mut self.trace {
+                t.push((seg.frame, _flags));
+            }
+        }
+    }
+
+    fn end(&mut self, e: FlowEntry<Connection<F::Sink>>, reason: EndReason) {
+        let live = reason == EndReason::EndOfCapture;
+        end_into(
+            &mut self.factory,
+            &mut self.records,
+            &mut self.stats,
+            e,
+            live,
+        );
+    }
+
+    /// End of the capture at `end_ts` (capture time of the last packet): finish every
+    /// connection. A connection whose last packet is within the idle timeout of `end_ts` is
+    /// "live at the end" (outcome `Open` rather than `Established`).
+    pub fn finish(mut self, end_ts: i64) -> TcpOutput<F> {
+        for (_, e) in self.table.drain_sorted() {
+            let live = end_ts.saturating_sub(e.last_seen) <= self.cfg.idle_timeout_ns;
+            end_into(
+                &mut self.factory,
+                &mut self.records,
+                &mut self.stats,
+                e,
+                live,
+            );
+        }
+        self.records.sort_unstable_by_key(|r| r.conn_id);
+        TcpOutput {
+            records: self.records,
+            stats: self.stats,
+            factory: self.factory,
+        }
+    }
+}
+
+fn end_into<F: SinkFactory>(
+    factory: &mut F,
+    records: &mut Vec<ConnectionRecord>,
+    stats: &mut TcpStats,
+    e: FlowEntry<Connection<F::Sink>>,
+    live: bool,
+) {
+    let (rec, sink) = e.value.finish(live, stats);
+    factory.close(sink, &rec);
+    records.push(rec);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,369 @@
+//! Per-direction stream reassembly: in-order bytes to a [`StreamSink`], bounded out-of-order
+//! buffering, explicit gaps for bytes the capture never saw.
+
+use std::collections::BTreeMap;
+
+use super::seq::SeqNum;
+use super::Direction;
+
+/// Consumer of one connection's reassembled byte streams (sans-IO; the TLS/HTTP/DNS parsers
+/// implement it). Calls for one direction come in stream order; the two directions interleave in
+/// capture order.
+pub trait StreamSink {
+    /// In-order bytes of direction `dir`, delivered when the segment at `ts_ns` made them
+    /// contiguous.
+    fn on_data(&mut self, ts_ns: i64, dir: Direction, bytes: &[u8]);
+    /// `len` bytes of direction `dir` at this point of the stream will never be delivered (lost
+    /// before the capture point, cut by the snap length, or given up on at a buffer limit or at
+    /// the end of the connection).
+    fn on_gap(&mut self, ts_ns: i64, dir: Direction, len: u64);
+    /// Direction `dir` ended (FIN reached in order, RST, or end of tracking). Called at most once
+    /// per direction.
+    fn on_close(&mut self, ts_ns: i64, dir: Direction);
+}
+
+/// A sink that ignores everything.
+impl StreamSink for () {
+    fn on_data(&mut self, _: i64, _: Direction, _: &[u8]) {}
+    fn on_gap(&mut self, _: i64, _: Direction, _: u64) {}
+    fn on_close(&mut self, _: i64, _: Direction) {}
+}
+
+#[derive(Debug)]
+enum Chunk {
+    Data(Vec<u8>),
+    Missing(u64),
+}
+
+impl Chunk {
+    fn len(&self) -> u64 {
+        match self {
+            Chunk::Data(v) => v.len() as u64,
+            Chunk::Missing(n) => *n,
+        }
+    }
+}
+
+/// Reassembly state of one direction. Stream positions are 64-bit offsets from the first
+/// sequence number seen (`base`), so they never wrap.
+#[derive(Debug)]
+pub(crate) struct Reassembler {
+    dir: Direction,
+    /// Out-of-order byte limit.
+    limit: usize,
+    /// Sequence number at offset `next_off` (None until the direction's start is known).
+    next: Option<SeqNum>,
+    next_off: u64,
+    fin_off: Option<u64>,
+    /// Highest stream offset seen (end of the furthest segment).
+    high_off: u64,
+    ooo: BTreeMap<u64, Chunk>,
+    /// Bytes of `Data` chunks held in `ooo`.
+    buffered: usize,
+    closed: bool,
+    spare: Vec<Vec<u8>>,
+    /// Unique on-wire stream bytes seen.
+    pub payload_bytes: u64,
+    /// Bytes delivered as gaps.
+    pub missed_bytes: u64,
+    /// Segments whose bytes overlapped buffered bytes with different content.
+    pub inconsistent_overlaps: u64,
+    /// Times the out-of-order buffer limit forced holes to be given up.
+    pub limit_hits: u64,
+    /// Capture time of the first / last segment bringing new bytes.
+    pub first_ts: Option<i64>,
+    /// See `first_ts`.
+    pub last_ts: Option<i64>,
+}
+
+const MAX_SPARE: usize = 8;
+
+impl Reassembler {
+    pub(crate) fn new(dir: Direction, limit: usize) -> Self {
+        Reassembler {
+            dir,
+            limit,
+            next: None,
+            next_off: 0,
+            fin_off: None,
+            high_off: 0,
+            ooo: BTreeMap::new(),
+            buffered: 0,
+            closed: false,
+            spare: Vec::new(),
+            payload_bytes: 0,
+            missed_bytes: 0,
+            inconsistent_overlaps: 0,
+            limit_hits: 0,
+            first_ts: None,
+            last_ts: None,
+        }
+    }
+
+    /// Whether the start of the stream is known.
+    pub(crate) fn started(&self) -> bool {
+        self.next.is_some()
+    }
+
+    /// Set the sequence number of the first stream byte (ISN + 1, or the first seq seen).
+    pub(crate) fn start_at(&mut self, seq: SeqNum) {
+        if self.next.is_none() {
+            self.next = Some(seq);
+        }
+    }
+
+    /// Stream offset of `seq` (may be negative: before the delivered point).
+    fn off(&self, next: SeqNum, seq: SeqNum) -> i64 {
+        self.next_off as i64 + i64::from(seq.diff(next))
+    }
+
+    fn set_next_off(&mut self, off: u64) {
+        if let Some(n) = self.next {
+            let delta = off.wrapping_sub(self.next_off) as u32;
+            self.next = Some(n + delta);
+        }
+        self.next_off = off;
+    }
+
+    fn gap<S: StreamSink>(&mut self, ts: i64, len: u64, sink: &mut S) {
+        if len > 0 {
+            self.missed_bytes += len;
+            sink.on_gap(ts, self.dir, len);
+        }
+    }
+
+    fn note_new(&mut self, ts: i64, n: u64) {
+        if n > 0 {
+            self.payload_bytes += n;
+            self.first_ts.get_or_insert(ts);
+            self.last_ts = Some(ts);
+        }
+    }
+
+    /// One segment of this direction: `seq` is the sequence number of its first data byte
+    /// (after a SYN), `data` the captured payload, `wire_len` its on-wire length.
+    pub(crate) fn on_segment<S: StreamSink>(
+        &mut self,
+        ts: i64,
+        seq: SeqNum,
+        data: &[u8],
+        wire_len: u32,
+        fin: bool,
+        sink: &mut S,
+    ) {
+        self.start_at(seq);
+        let Some(next) = self.next else { return };
+        let s = self.off(next, seq);
+        let e = s + i64::from(wire_len);
+        if self.closed {
+            // Nothing is delivered after the stream ended (RST, FIN), but bytes still on the
+            // wire beyond everything seen are counted as payload.
+            if wire_len > 0 && e > self.high_off as i64 {
+                let n = (e as u64).saturating_sub(self.high_off.max(self.next_off));
+                self.high_off = e as u64;
+                self.note_new(ts, n);
+            }
+            return;
+        }
+        if e > self.high_off as i64 {
+            self.high_off = e as u64;
+        }
+        if fin && self.fin_off.is_none() && e >= self.next_off as i64 {
+            self.fin_off = Some(e as u64);
+        }
+        if wire_len > 0 && e > self.next_off as i64 {
+            let cap = data.len().min(wire_len as usize);
+            let data = data.get(..cap).unwrap_or(&[]);
+            self.insert(ts, s, data, e as u64, sink);
+        }
+        self.drain(ts, sink);
+    }
+
+    /// Insert the range `[s, e)` (offsets; `e > next_off`) of which `data` is the captured head.
+    fn insert<S: StreamSink>(&mut self, ts: i64, s: i64, data: &[u8], e: u64, sink: &mut S) {
+        let cap_end = s + data.len() as i64;
+        let mut pos = s.max(self.next_off as i64) as u64;
+        let mut inconsistent = false;
+        while pos < e {
+            // Already buffered at `pos`? Keep the first copy, compare the overlap.
+            if let Some((&cs, chunk)) = self.ooo.range(..=pos).next_back() {
+                let cend = cs + chunk.len();
+                if cend > pos {
+                    let end = cend.min(e);
+                    if let Chunk::Data(old) = chunk {
+                        let a = (pos as i64 - s).max(0) as usize;
+                        let b = ((end as i64).min(cap_end) - s).max(0) as usize;
+                        if a < b {
+                            let new = data.get(a..b).unwrap_or(&[]);
+                            let old = old
+                                .get((pos - cs) as usize..(pos - cs) as usize + new.len())
+                                .unwrap_or(&[]);
+                            if old != new {
+                                inconsistent = true;
+                            }
+                        }
+                    }
+                    pos = end;
+                    continue;
+                }
+            }
+            let next_start = self
+                .ooo
+                .range(pos + 1..)
+                .next()
+                .map_or(u64::MAX, |(&k, _)| k);
+            let end = next_start.min(e);
+            // Captured and missing parts of the new piece [pos, end).
+            let piece = if (pos as i64) < cap_end {
+                let d_end = (end as i64).min(cap_end);
+                data.get((pos as i64 - s) as usize..(d_end - s) as usize)
+                    .unwrap_or(&[])
+            } else {
+                &[][..]
+            };
+            let missing = (end - pos).saturating_sub(piece.len() as u64);
+            self.note_new(ts, end - pos);
+            if pos != self.next_off && self.buffered + piece.len() > self.limit {
+                // Give up on every hole before `pos`.
+                self.limit_hits += 1;
+                self.skip_to(ts, pos, sink);
+            }
+            if pos == self.next_off {
+                if !piece.is_empty() {
+                    sink.on_data(ts, self.dir, piece);
+                }
+                self.gap(ts, missing, sink);
+                self.set_next_off(end);
+            } else {
+                if !piece.is_empty() {
+                    let mut v = self.spare.pop().unwrap_or_default();
+                    v.extend_from_slice(piece);
+                    self.buffered += v.len();
+                    self.ooo.insert(pos, Chunk::Data(v));
+                }
+                if missing > 0 {
+                    self.ooo
+                        .insert(pos + piece.len() as u64, Chunk::Missing(missing));
+                }
+            }
+            pos = end;
+        }
+        if inconsistent {
+            self.inconsistent_overlaps += 1;
+        }
+    }
+
+    /// Deliver buffered chunks that became contiguous; close at the FIN.
+    fn drain<S: StreamSink>(&mut self, ts: i64, sink: &mut S) {
+        while let Some(entry) = self.ooo.first_entry() {
+            let k = *entry.key();
+            if k > self.next_off {
+                break;
+            }
+            let chunk = entry.remove();
+            let len = chunk.len();
+            let skip = self.next_off - k;
+            match chunk {
+                Chunk::Data(mut v) => {
+                    self.buffered -= v.len();
+                    if let Some(tail) = v.get(skip as usize..) {
+                        if !tail.is_empty() {
+                            sink.on_data(ts, self.dir, tail);
+                        }
+                    }
+                    if self.spare.len() < MAX_SPARE {
+                        v.clear();
+                        self.spare.push(v);
+                    }
+                }
+                Chunk::Missing(n) => {
+                    self.gap(ts, n.saturating_sub(skip), sink);
+                }
+            }
+            if k + len > self.next_off {
+                self.set_next_off(k + len);
+            }
+        }
+        if let Some(f) = self.fin_off {
+            if self.next_off >= f && !self.closed {
+                self.closed = true;
+                sink.on_close(ts, self.dir);
+            }
+        }
+    }
+
+    /// The peer acknowledged `ack`: bytes of this direction before it that were never seen are
+    /// declared lost (gap), then what became contiguous is delivered.
+    pub(crate) fn on_peer_ack<S: StreamSink>(&mut self, ts: i64, ack: SeqNum, sink: &mut S) {
+        if self.closed {
+            return;
+        }
+        let Some(next) = self.next else { return };
+        let mut a = self.off(next, ack);
+        if let Some(f) = self.fin_off {
+            a = a.min(f as i64);
+        }
+        while a > self.next_off as i64 {
+            let first = self.ooo.keys().next().copied().unwrap_or(u64::MAX);
+            let target = (a as u64).min(first);
+            let gap = target.saturating_sub(self.next_off);
+            self.gap(ts, gap, sink);
+            self.set_next_off(target);
+            self.drain(ts, sink);
+            if self.closed {
+                break;
+            }
+        }
+    }
+
+    /// Give up on the holes before offset `to` (no buffered chunk may straddle `to`).
+    fn skip_to<S: StreamSink>(&mut self, ts: i64, to: u64, sink: &mut S) {
+        while let Some(&first) = self.ooo.keys().next() {
+            if first >= to {
+                break;
+            }
+            if first > self.next_off {
+                let gap = first - self.next_off;
+                self.gap(ts, gap, sink);
+                self.set_next_off(first);
+            }
+            self.drain(ts, sink);
+        }
+        if to > self.next_off {
+            let gap = to - self.next_off;
+            self.gap(ts, gap, sink);
+            self.set_next_off(to);
+        }
+    }
+
+    /// Give up on every hole: deliver all buffered chunks with gaps between them.
+    pub(crate) fn flush<S: StreamSink>(&mut self, ts: i64, sink: &mut S) {
+        while let Some(&first) = self.ooo.keys().next() {
+            if first > self.next_off {
+                let gap = first - self.next_off;
+                self.gap(ts, gap, sink);
+                self.set_next_off(first);
+            }
+            self.drain(ts, sink);
+            if self.closed {
+                break;
+            }
+        }
+        // Release memory held by a closed or flushed stream.
+        self.ooo.clear();
+        self.buffered = 0;
+    }
+
+    /// End of the stream (RST or end of tracking): flush and close.
+    pub(crate) fn finish<S: StreamSink>(&mut self, ts: i64, sink: &mut S) {
+        if self.closed {
+            return;
+        }
+        self.flush(ts, sink);
+        if !self.closed {
+            self.closed = true;
+            sink.on_close(ts, self.dir);
+        }
+        self.spare = Vec::new();
+    }
+}

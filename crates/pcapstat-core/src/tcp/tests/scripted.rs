@@ -1,0 +1,803 @@
+//! Scripted segment sequences built with a tiny test-only builder.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::packet::{IpPair, TcpFlags, TcpSegment};
+use crate::record::{ConnectionRecord, Outcome, Side};
+use crate::tcp::{ConnMeta, Direction, SinkFactory, StreamSink, TcpConfig, TcpStats, TcpTracker};
+
+const C2S: Direction = Direction::ClientToServer;
+const S2C: Direction = Direction::ServerToClient;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Ev {
+    Data(Direction, Vec<u8>),
+    Gap(Direction, u64),
+    Close(Direction),
+}
+
+#[derive(Debug, Default)]
+struct Rec(Vec<Ev>);
+
+impl StreamSink for Rec {
+    fn on_data(&mut self, _: i64, dir: Direction, bytes: &[u8]) {
+        // merge adjacent data of the same direction to make assertions independent of chunking
+        if let Some(Ev::Data(d, v)) = self.0.last_mut() {
+            if *d == dir {
+                v.extend_from_slice(bytes);
+                return;
+            }
+        }
+        self.0.push(Ev::Data(dir, bytes.to_vec()));
+    }
+    fn on_gap(&mut self, _: i64, dir: Direction, len: u64) {
+        self.0.push(Ev::Gap(dir, len));
+    }
+    fn on_close(&mut self, _: i64, dir: Direction) {
+        self.0.push(Ev::Close(dir));
+    }
+}
+
+#[derive(Debug, Default)]
+struct Fac(Vec<(ConnectionRecord, Vec<Ev>)>);
+
+impl SinkFactory for Fac {
+    type Sink = Rec;
+    fn open(&mut self, _: &ConnMeta) -> Rec {
+        Rec::default()
+    }
+    fn close(&mut self, sink: Rec, record: &ConnectionRecord) {
+        self.0.push((record.clone(), sink.0));
+    }
+}
+
+/// Builder: `c`/`s` send a segment from the client/server at `us` microseconds.
+struct Script {
+    tr: TcpTracker<Fac>,
+    frame: u64,
+    cport: u16,
+    sport: u16,
+    win: u16,
+    opts: Vec<u8>,
+    wire: Option<u32>,
+    last_ts: i64,
+}
+
+const CIP: [u8; 4] = [10, 0, 0, 1];
+const SIP: [u8; 4] = [10, 0, 0, 2];
+
+impl Script {
+    fn new() -> Self {
+        Self::with(TcpConfig::default())
+    }
+    fn with(cfg: TcpConfig) -> Self {
+        Script {
+            tr: TcpTracker::with_sinks(cfg, Fac::default()),
+            frame: 0,
+            cport: 40000,
+            sport: 80,
+            win: 1000,
+            opts: Vec::new(),
+            wire: None,
+            last_ts: 0,
+        }
+    }
+    /// Window for the following segments.
+    fn win(&mut self, w: u16) -> &mut Self {
+        self.win = w;
+        self
+    }
+    /// Options for the next segment only.
+    fn opts(&mut self, o: &[u8]) -> &mut Self {
+        self.opts = o.to_vec();
+        self
+    }
+    /// On-wire payload length for the next segment only (snap-length cut).
+    fn wire(&mut self, n: u32) -> &mut Self {
+        self.wire = Some(n);
+        self
+    }
+    fn seg(
+        &mut self,
+        client: bool,
+        us: i64,
+        fl: &str,
+        seq: u32,
+        ack: u32,
+        data: &[u8],
+    ) -> &mut Self {
+        let mut f = 0;
+        for ch in fl.chars() {
+            f |= match ch {
+                'S' => TcpFlags::SYN,
+                'A' => TcpFlags::ACK,
+                'F' => TcpFlags::FIN,
+                'R' => TcpFlags::RST,
+                'P' => TcpFlags::PSH,
+                _ => panic!("flag {ch}"),
+            };
+        }
+        let (c, s) = (
+            IpAddr::V4(Ipv4Addr::from(CIP)),
+            IpAddr::V4(Ipv4Addr::from(SIP)),
+        );
+        let (ip, sp, dp) = if client {
+            (IpPair { src: c, dst: s }, self.cport, self.sport)
+        } else {
+            (IpPair { src: s, dst: c }, self.sport, self.cport)
+        };
+        let opts = std::mem::take(&mut self.opts);
+        let wire = self.wire.take().unwrap_or(data.len() as u32);
+        let seg = TcpSegment {
+            ts_ns: 1_700_000_000_000_000_000 + us * 1000,
+            frame: self.frame,
+            ip,
+            src_port: sp,
+            dst_port: dp,
+            seq,
+            ack,
+            flags: TcpFlags(f),
+            window: self.win,
+            options: &opts,
+            payload: data,
+            payload_len: wire,
+        };
+        self.last_ts = seg.ts_ns;
+        self.frame += 1;
+        self.tr.on_segment(&seg);
+        self
+    }
+    fn c(&mut self, us: i64, fl: &str, seq: u32, ack: u32, data: &[u8]) -> &mut Self {
+        self.seg(true, us, fl, seq, ack, data)
+    }
+    fn s(&mut self, us: i64, fl: &str, seq: u32, ack: u32, data: &[u8]) -> &mut Self {
+        self.seg(false, us, fl, seq, ack, data)
+    }
+    /// Standard handshake: client ISN 1000, server ISN 5000, SYN/ACK after 100 µs, ACK after 50.
+    fn handshake(&mut self) -> &mut Self {
+        self.c(0, "S", 1000, 0, b"")
+            .s(100, "SA", 5000, 1001, b"")
+            .c(150, "A", 1001, 5001, b"")
+    }
+    fn finish(self) -> (Vec<(ConnectionRecord, Vec<Ev>)>, TcpStats) {
+        let end = self.last_ts;
+        let out = self.tr.finish(end);
+        let mut v = out.factory.0;
+        v.sort_by_key(|(r, _)| r.conn_id);
+        assert_eq!(
+            v.iter().map(|(r, _)| r.conn_id).collect::<Vec<_>>(),
+            out.records.iter().map(|r| r.conn_id).collect::<Vec<_>>()
+        );
+        (v, out.stats)
+    }
+    fn one(self) -> (ConnectionRecord, Vec<Ev>) {
+        let (mut v, _) = self.finish();
+        assert_eq!(v.len(), 1, "{v:#?}");
+        v.remove(0)
+    }
+}
+
+fn data(dir: Direction, b: &[u8]) -> Ev {
+    Ev::Data(dir, b.to_vec())
+}
+
+#[test]
+fn handshake_request_response_close() {
+    let mut t = Script::new();
+    t.handshake()
+        .c(200, "PA", 1001, 5001, b"GET /")
+        .s(1200, "A", 5001, 1006, b"")
+        .s(1300, "PA", 5001, 1006, b"HTTP/1.1 200")
+        .c(1350, "A", 1006, 5013, b"")
+        .c(2000, "FA", 1006, 5013, b"")
+        .s(2100, "FA", 5013, 1007, b"")
+        .c(2150, "A", 1007, 5014, b"");
+    let (r, ev) = t.one();
+    assert_eq!(r.outcome, Outcome::Closed);
+    assert_eq!(r.conn_id, 0);
+    assert_eq!((r.client_port, r.server_port, r.ip_version), (40000, 80, 4));
+    assert!(r.handshake_seen && !r.client_guessed);
+    assert_eq!(r.syn_retries, 0);
+    assert_eq!(r.connect_ns, Some(150_000));
+    assert_eq!(r.syn_to_synack_ns, Some(100_000));
+    assert_eq!(r.synack_to_ack_ns, Some(50_000));
+    assert_eq!(r.syn_to_ack_ns, Some(150_000));
+    assert_eq!(r.reset_by, None);
+    assert_eq!((r.c2s.packets, r.s2c.packets), (6, 4));
+    assert_eq!((r.c2s.payload_bytes, r.s2c.payload_bytes), (5, 12));
+    // client data acked by the server 1000 µs later; server data acked 50 µs later
+    assert_eq!(r.c2s.rtt_samples, 1);
+    assert_eq!(r.c2s.rtt_median_ns, Some(1_000_000));
+    assert_eq!(r.s2c.rtt_min_ns, Some(50_000));
+    assert_eq!(r.c2s.first_payload_ts, Some(r.start_ts + 200_000));
+    assert_eq!(r.s2c.last_payload_ts, Some(r.start_ts + 1_300_000));
+    assert_eq!(r.end_ts - r.start_ts, 2_150_000);
+    let o = r.c2s.handshake_options.unwrap();
+    assert_eq!(o.mss, None);
+    assert_eq!(r.c2s.retransmissions + r.s2c.retransmissions, 0);
+    assert_eq!(
+        ev,
+        vec![
+            data(C2S, b"GET /"),
+            data(S2C, b"HTTP/1.1 200"),
+            Ev::Close(C2S),
+            Ev::Close(S2C)
+        ]
+    );
+}
+
+#[test]
+fn retransmission_is_counted_once_and_gives_no_rtt_sample() {
+    let mut t = Script::new();
+    t.handshake()
+        .c(1_000, "PA", 1001, 5001, b"hello")
+        .c(201_000, "PA", 1001, 5001, b"hello") // RTO
+        .s(201_500, "A", 5001, 1006, b"");
+    let (r, ev) = t.one();
+    assert_eq!(r.c2s.retransmissions, 1);
+    assert_eq!(r.c2s.retransmitted_bytes, 5);
+    assert_eq!(r.c2s.fast_retransmissions, 0);
+    assert_eq!(r.c2s.payload_bytes, 5);
+    assert_eq!(r.c2s.rtt_samples, 0, "Karn: ambiguous ACK");
+    assert_eq!(r.outcome, Outcome::Open);
+    assert_eq!(ev[0], data(C2S, b"hello"));
+}
+
+/// Server data, segment 2 lost before the capture point; the client's 3 dup ACKs, then the
+/// fast retransmission.
+fn fast_retransmit_script() -> Script {
+    let mut t = Script::new();
+    t.handshake().c(200, "PA", 1001, 5001, b"GET");
+    let seg = [b'a'; 10];
+    t.s(1000, "A", 5001, 1004, &seg) // 5001..5011
+        .c(1050, "A", 1004, 5011, b"")
+        // 5011..5021 lost
+        .s(1100, "A", 5021, 1004, &[b'c'; 10])
+        .c(1150, "A", 1004, 5011, b"") // dup 1
+        .s(1200, "A", 5031, 1004, &[b'd'; 10])
+        .c(1250, "A", 1004, 5011, b"") // dup 2
+        .s(1300, "A", 5041, 1004, &[b'e'; 10])
+        .c(1350, "A", 1004, 5011, b"") // dup 3
+        .s(5000, "A", 5011, 1004, &[b'b'; 10]) // fast retransmission
+        .c(5050, "A", 1004, 5051, b"");
+    t
+}
+
+#[test]
+fn fast_retransmission_after_three_dup_acks() {
+    let (r, ev) = fast_retransmit_script().one();
+    assert_eq!(r.c2s.dup_acks, 3);
+    assert_eq!(r.s2c.lost_segments, 1);
+    assert_eq!(r.s2c.fast_retransmissions, 1);
+    assert_eq!(
+        r.s2c.retransmissions, 1,
+        "fast retransmissions are retransmissions"
+    );
+    assert_eq!(r.s2c.out_of_order, 0);
+    assert_eq!(r.s2c.payload_bytes, 50);
+    assert_eq!(r.s2c.missed_bytes, 0);
+    let mut expect = Vec::new();
+    for ch in b"abcde" {
+        expect.extend_from_slice(&[*ch; 10]);
+    }
+    assert_eq!(ev[1], data(S2C, &expect));
+}
+
+#[test]
+fn spurious_retransmission_of_acked_data() {
+    let mut t = Script::new();
+    t.handshake()
+        .c(1_000, "PA", 1001, 5001, b"hello")
+        .s(2_000, "A", 5001, 1006, b"")
+        .c(300_000, "PA", 1001, 5001, b"hello");
+    let (r, _) = t.one();
+    assert_eq!(r.c2s.spurious_retransmissions, 1);
+    assert_eq!(r.c2s.retransmissions, 1);
+    assert_eq!(r.c2s.payload_bytes, 5);
+    assert_eq!(r.c2s.rtt_samples, 1);
+    assert_eq!(r.c2s.rtt_max_ns, Some(1_000_000));
+}
+
+#[test]
+fn overlap_with_different_bytes_keeps_first_copy() {
+    let mut t = Script::new();
+    t.handshake()
+        .c(1_000, "PA", 1011, 5001, b"KLMNOPQRST") // offsets 10..20 first (hole 0..10)
+        .c(1_100, "PA", 1006, 5001, b"fghijXXXXX") // 5..15: overlap 10..15 differs
+        .c(1_200, "PA", 1001, 5001, b"abcde");
+    let (r, ev) = t.one();
+    assert_eq!(r.c2s.inconsistent_overlaps, 1);
+    assert_eq!(r.c2s.payload_bytes, 20);
+    assert_eq!(ev[0], data(C2S, b"abcdefghijKLMNOPQRST"));
+}
+
+#[test]
+fn reordering_is_out_of_order_and_reassembled() {
+    let mut t = Script::new();
+    t.handshake()
+        .s(1_000, "PA", 5006, 1001, b"world") // arrives first
+        .s(1_010, "PA", 5001, 1001, b"hello") // 10 µs later: within the 150 µs iRTT
+        .c(1_050, "A", 1001, 5011, b"");
+    let (r, ev) = t.one();
+    assert_eq!(r.s2c.out_of_order, 1);
+    assert_eq!(r.s2c.retransmissions, 0);
+    assert_eq!(r.s2c.lost_segments, 1);
+    assert_eq!(ev[0], data(S2C, b"helloworld"));
+    // a late copy beyond the iRTT is a retransmission instead
+    let mut t = Script::new();
+    t.handshake()
+        .s(1_000, "PA", 5006, 1001, b"world")
+        .s(2_000, "PA", 5001, 1001, b"hello");
+    let (r, _) = t.one();
+    assert_eq!((r.s2c.out_of_order, r.s2c.retransmissions), (0, 1));
+}
+
+#[test]
+fn sequence_numbers_wrap_at_2_32() {
+    let isn = u32::MAX - 2; // first data byte at MAX-1
+    let mut t = Script::new();
+    t.c(0, "S", isn, 0, b"")
+        .s(100, "SA", 7, isn.wrapping_add(1), b"")
+        .c(150, "A", isn.wrapping_add(1), 8, b"")
+        .c(200, "PA", isn.wrapping_add(1), 8, b"0123456789")
+        .s(300, "A", 8, isn.wrapping_add(11), b"")
+        .c(400, "PA", isn.wrapping_add(11), 8, b"abc")
+        .s(500, "A", 8, isn.wrapping_add(14), b"")
+        .c(600, "FA", isn.wrapping_add(14), 8, b"")
+        .s(700, "FA", 8, isn.wrapping_add(15), b"")
+        .c(800, "A", isn.wrapping_add(15), 9, b"");
+    let (r, ev) = t.one();
+    assert_eq!(r.outcome, Outcome::Closed);
+    assert_eq!(r.c2s.payload_bytes, 13);
+    assert_eq!(
+        r.c2s.retransmissions + r.c2s.out_of_order + r.c2s.lost_segments,
+        0
+    );
+    assert_eq!(r.c2s.rtt_samples, 2);
+    assert_eq!(ev[0], data(C2S, b"0123456789abc"));
+    assert_eq!(r.c2s.missed_bytes, 0);
+}
+
+#[test]
+fn rst_answering_syn_is_refused() {
+    let mut t = Script::new();
+    t.sport = 81;
+    t.c(0, "S", 1000, 0, b"").s(88, "RA", 0, 1001, b"");
+    let (r, ev) = t.one();
+    assert_eq!(r.outcome, Outcome::Refused);
+    assert_eq!(r.reset_by, Some(Side::Server));
+    assert_eq!(r.connect_ns, None);
+    assert_eq!(r.syn_to_synack_ns, None);
+    assert_eq!(r.syn_to_ack_ns, None);
+    assert!(r.handshake_seen);
+    assert_eq!(ev, vec![Ev::Close(C2S), Ev::Close(S2C)]);
+}
+
+#[test]
+fn syn_retries_then_timeout() {
+    let mut t = Script::new();
+    t.c(0, "S", 1000, 0, b"")
+        .c(1_000_000, "S", 1000, 0, b"")
+        .c(3_000_000, "S", 1000, 0, b"");
+    let (r, _) = t.one();
+    assert_eq!(r.outcome, Outcome::Timeout);
+    assert_eq!(r.syn_retries, 2);
+    assert_eq!(r.c2s.retransmissions, 2, "tshark flags SYN retransmissions");
+    assert_eq!(r.connect_ns, None);
+    assert_eq!(r.s2c.packets, 0);
+    assert_eq!(r.s2c.handshake_options, None);
+}
+
+#[test]
+fn syn_retries_then_success() {
+    let mut t = Script::new();
+    t.c(0, "S", 1000, 0, b"")
+        .c(1_000_000, "S", 1000, 0, b"")
+        .s(1_000_400, "SA", 5000, 1001, b"")
+        .c(1_000_450, "A", 1001, 5001, b"");
+    let (r, _) = t.one();
+    assert_eq!(r.outcome, Outcome::Open);
+    assert_eq!(r.syn_retries, 1);
+    assert_eq!(r.connect_ns, Some(1_000_450_000), "first SYN → ACK");
+    assert_eq!(
+        r.syn_to_synack_ns,
+        Some(400_000),
+        "from the answered (last) SYN"
+    );
+    assert_eq!(r.synack_to_ack_ns, Some(50_000));
+    assert_eq!(
+        r.syn_to_ack_ns,
+        Some(450_000),
+        "tshark iRTT uses the last SYN"
+    );
+}
+
+#[test]
+fn port_reuse_after_fin_rst_and_idle() {
+    let cfg = TcpConfig {
+        idle_timeout_ns: 60_000_000_000,
+        ..TcpConfig::default()
+    };
+    let mut t = Script::with(cfg);
+    t.handshake()
+        .c(1_000, "FA", 1001, 5001, b"")
+        .s(1_100, "FA", 5001, 1002, b"")
+        .c(1_150, "A", 1002, 5002, b"");
+    // new SYN after FIN both ways
+    t.c(2_000, "S", 9000, 0, b"")
+        .s(2_100, "SA", 3000, 9001, b"")
+        .c(2_150, "A", 9001, 3001, b"")
+        .c(3_000, "RA", 9001, 3001, b"");
+    // new SYN after RST
+    t.c(4_000, "S", 20000, 0, b"")
+        .s(4_100, "SA", 30000, 20001, b"")
+        .c(4_150, "A", 20001, 30001, b"")
+        .c(5_000, "PA", 20001, 30001, b"x");
+    // a segment after 61 s of silence: new (mid-stream) connection
+    t.c(61_000_000, "PA", 20002, 30001, b"y");
+    let (v, stats) = t.finish();
+    let outcomes: Vec<_> = v.iter().map(|(r, _)| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            Outcome::Closed,
+            Outcome::Reset,
+            Outcome::Established,
+            Outcome::Midstream
+        ]
+    );
+    assert_eq!(v[1].0.reset_by, Some(Side::Client));
+    assert_eq!(
+        v.iter().map(|(r, _)| r.conn_id).collect::<Vec<_>>(),
+        vec![0, 6, 10, 14]
+    );
+    assert_eq!(stats.connections, 4);
+    assert_eq!(stats.port_reuses, 2);
+    assert_eq!(stats.idle_timeouts, 1);
+    assert_eq!(stats.midstream_connections, 1);
+    assert_eq!(
+        v[3].0.client_port, 40000,
+        "guess: ephemeral port is the client"
+    );
+}
+
+#[test]
+fn midstream_pickup_guesses_client_from_ports() {
+    let mut t = Script::new();
+    t.cport = 51000;
+    t.sport = 443;
+    t.s(0, "PA", 7000, 3000, b"server data")
+        .c(50, "A", 3000, 7011, b"")
+        .c(100, "PA", 3000, 7011, b"req");
+    let (r, ev) = t.one();
+    assert_eq!(r.outcome, Outcome::Midstream);
+    assert!(!r.handshake_seen && r.client_guessed);
+    assert_eq!((r.client_port, r.server_port), (51000, 443));
+    assert_eq!((r.s2c.payload_bytes, r.c2s.payload_bytes), (11, 3));
+    assert_eq!(r.connect_ns, None);
+    assert_eq!(r.s2c.handshake_options, None);
+    assert_eq!(ev[0], data(S2C, b"server data"));
+    // both ports unprivileged: the lower is the server
+    let mut t = Script::new();
+    t.cport = 50000;
+    t.sport = 8080;
+    t.c(0, "PA", 1, 1, b"x");
+    let (r, _) = t.one();
+    assert_eq!((r.client_port, r.server_port), (50000, 8080));
+}
+
+#[test]
+fn capture_gap_becomes_gap_event_when_acked() {
+    let mut t = Script::new();
+    t.handshake()
+        .s(1_000, "PA", 5001, 1001, b"0123456789")
+        // 5011..5021 never captured
+        .s(1_100, "PA", 5021, 1001, b"ABCDEFGHIJ")
+        .c(1_150, "A", 1001, 5031, b"");
+    let (r, ev) = t.one();
+    assert_eq!(r.s2c.missed_bytes, 10);
+    assert_eq!(r.s2c.payload_bytes, 20);
+    assert_eq!(r.s2c.lost_segments, 1);
+    assert_eq!(r.c2s.ack_lost_segments, 1);
+    assert_eq!(
+        &ev[..3],
+        &[
+            data(S2C, b"0123456789"),
+            Ev::Gap(S2C, 10),
+            data(S2C, b"ABCDEFGHIJ")
+        ]
+    );
+}
+
+#[test]
+fn hole_never_filled_is_flushed_as_gap_at_end() {
+    let mut t = Script::new();
+    t.handshake().s(1_000, "PA", 5011, 1001, b"late");
+    let (r, ev) = t.one();
+    assert_eq!(r.s2c.missed_bytes, 10);
+    assert_eq!(
+        ev,
+        vec![
+            Ev::Close(C2S),
+            Ev::Gap(S2C, 10),
+            data(S2C, b"late"),
+            Ev::Close(S2C)
+        ]
+    );
+}
+
+#[test]
+fn snap_length_cut_payload_is_data_then_gap() {
+    let mut t = Script::new();
+    t.handshake();
+    t.wire(100).s(1_000, "PA", 5001, 1001, b"0123456789");
+    t.s(1_100, "PA", 5101, 1001, b"next");
+    let (r, ev) = t.one();
+    assert_eq!(r.s2c.payload_bytes, 104);
+    assert_eq!(r.s2c.missed_bytes, 90);
+    assert_eq!(
+        r.s2c.lost_segments, 0,
+        "seq space is contiguous on the wire"
+    );
+    assert_eq!(
+        &ev[..3],
+        &[
+            data(S2C, b"0123456789"),
+            Ev::Gap(S2C, 90),
+            data(S2C, b"next")
+        ]
+    );
+}
+
+#[test]
+fn zero_window_is_counted() {
+    let mut t = Script::new();
+    t.handshake().s(1_000, "PA", 5001, 1001, b"abc");
+    t.win(0).c(1_050, "A", 1001, 5004, b"");
+    t.win(1000).c(9_000, "A", 1001, 5004, b"");
+    let (r, _) = t.one();
+    assert_eq!(r.c2s.zero_windows, 1);
+    assert_eq!(r.c2s.window_updates, 1);
+    assert_eq!(r.c2s.dup_acks, 0);
+}
+
+#[test]
+fn keep_alive_is_not_a_retransmission() {
+    let mut t = Script::new();
+    t.handshake()
+        .c(1_000, "PA", 1001, 5001, b"abc")
+        .s(1_100, "A", 5001, 1004, b"")
+        .c(60_000_000, "A", 1003, 5001, b"") // seq = next - 1, no data
+        .s(60_000_100, "A", 5001, 1004, b"")
+        .c(120_000_000, "A", 1003, 5001, b"x"); // one garbage byte
+    let (r, ev) = t.one();
+    assert_eq!(r.c2s.keep_alives, 2);
+    assert_eq!(r.c2s.retransmissions, 0);
+    assert_eq!(r.c2s.spurious_retransmissions, 0);
+    assert_eq!(r.c2s.payload_bytes, 3);
+    assert_eq!(ev[0], data(C2S, b"abc"));
+}
+
+#[test]
+fn tfo_data_on_syn_is_delivered() {
+    let mut t = Script::new();
+    t.c(0, "S", 1000, 0, b"hello")
+        .s(100, "SA", 5000, 1006, b"")
+        .c(150, "A", 1006, 5001, b"");
+    let (r, ev) = t.one();
+    assert_eq!(r.c2s.payload_bytes, 5);
+    assert_eq!(r.c2s.first_payload_ts, Some(r.start_ts));
+    assert_eq!(r.c2s.retransmissions, 0);
+    assert_eq!(r.connect_ns, Some(150_000));
+    assert_eq!(ev[0], data(C2S, b"hello"));
+}
+
+#[test]
+fn window_scaling_only_when_both_sides_announce_it() {
+    // NOP, WS 7
+    let ws7 = [1, 3, 3, 7];
+    let run = |server_ws: bool| {
+        let mut t = Script::new();
+        t.opts(&ws7).c(0, "S", 1000, 0, b"");
+        if server_ws {
+            t.opts(&[1, 3, 3, 2]);
+        }
+        t.s(100, "SA", 5000, 1001, b"");
+        // client window 10 << 7 = 1280 bytes
+        t.win(10).c(150, "A", 1001, 5001, b"");
+        t.win(1000).s(200, "A", 5001, 1001, &[0u8; 1280]);
+        t.one().0
+    };
+    let r = run(true);
+    assert_eq!(r.s2c.window_full, 1);
+    assert_eq!(r.c2s.handshake_options.unwrap().window_scale, Some(7));
+    assert_eq!(r.s2c.handshake_options.unwrap().window_scale, Some(2));
+    let r = run(false);
+    assert_eq!(r.s2c.window_full, 0, "unscaled: window is 10 bytes");
+}
+
+#[test]
+fn ooo_limit_gives_up_holes_and_is_counted() {
+    let cfg = TcpConfig {
+        ooo_limit_bytes: 8,
+        ..TcpConfig::default()
+    };
+    let mut t = Script::with(cfg);
+    t.handshake()
+        .s(1_000, "PA", 5011, 1001, b"abcde")
+        .s(1_100, "PA", 5021, 1001, b"fghij");
+    let (v, stats) = t.finish();
+    let (r, ev) = &v[0];
+    assert_eq!(stats.ooo_limit_hits, 1);
+    assert_eq!(r.s2c.missed_bytes, 15);
+    assert_eq!(
+        &ev[..4],
+        &[
+            Ev::Gap(S2C, 10),
+            data(S2C, b"abcde"),
+            Ev::Gap(S2C, 5),
+            data(S2C, b"fghij")
+        ]
+    );
+}
+
+#[test]
+fn flow_table_bound_evicts_least_recent() {
+    let cfg = TcpConfig {
+        max_connections: 2,
+        ..TcpConfig::default()
+    };
+    let mut t = Script::with(cfg);
+    for i in 0..3u16 {
+        t.cport = 40000 + i;
+        t.handshake();
+    }
+    let (v, stats) = t.finish();
+    assert_eq!(stats.evictions, 1);
+    assert_eq!(stats.connections, 3);
+    assert_eq!(stats.max_concurrent, 2);
+    assert_eq!(v[0].0.client_port, 40000);
+    assert_eq!(v[0].0.outcome, Outcome::Established);
+    assert_eq!(v[1].0.outcome, Outcome::Open);
+}
+
+#[test]
+fn stats_merge_adds() {
+    let mut a = TcpStats {
+        segments: 3,
+        max_concurrent: 5,
+        ..TcpStats::default()
+    };
+    let b = TcpStats {
+        segments: 4,
+        evictions: 1,
+        max_concurrent: 2,
+        ..TcpStats::default()
+    };
+    a.merge(&b);
+    assert_eq!((a.segments, a.evictions, a.max_concurrent), (7, 1, 5));
+}
+
+#[test]
+fn syn_retried_after_rst_with_same_isn_is_one_refused_attempt() {
+    // Windows retries a refused connect with the same ISN; tshark keeps it in one stream.
+    let mut t = Script::new();
+    t.c(0, "S", 1000, 0, b"")
+        .s(50, "RA", 0, 1001, b"")
+        .c(500_000, "S", 1000, 0, b"")
+        .s(500_050, "RA", 0, 1001, b"")
+        .c(1_000_000, "S", 1000, 0, b"")
+        .s(1_000_050, "RA", 0, 1001, b"");
+    let (v, stats) = t.finish();
+    assert_eq!(v.len(), 1);
+    let r = &v[0].0;
+    assert_eq!(r.outcome, Outcome::Refused);
+    assert_eq!(r.syn_retries, 2);
+    assert_eq!(r.c2s.retransmissions, 2);
+    assert_eq!(stats.port_reuses, 0);
+    // ... and a retried SYN that finally gets a SYN/ACK is not refused
+    let mut t = Script::new();
+    t.c(0, "S", 1000, 0, b"")
+        .s(50, "RA", 0, 1001, b"")
+        .c(500_000, "S", 1000, 0, b"")
+        .s(500_100, "SA", 5000, 1001, b"")
+        .c(500_150, "A", 1001, 5001, b"");
+    let (r, _) = t.one();
+    assert_eq!(r.outcome, Outcome::Open);
+    assert_eq!(r.reset_by, None);
+    assert_eq!(r.syn_to_ack_ns, Some(150_000));
+}
+
+#[test]
+fn split_handshake_stays_one_connection() {
+    let mut t = Script::new();
+    t.c(0, "S", 1000, 0, b"")
+        .s(10, "S", 3000, 0, b"")
+        .c(20, "SA", 1000, 3001, b"")
+        .s(30, "A", 3001, 1001, b"")
+        .c(40, "A", 1001, 3001, b"data")
+        .s(50, "A", 3001, 1005, b"");
+    let (v, _) = t.finish();
+    assert_eq!(v.len(), 1);
+    let (r, ev) = &v[0];
+    assert_eq!(r.outcome, Outcome::Open);
+    assert_eq!(
+        r.c2s.retransmissions, 1,
+        "tshark: the client's SYN/ACK repeats its SYN"
+    );
+    assert_eq!(ev[0], data(C2S, b"data"));
+}
+
+/// Adversarial random segments (deterministic LCG): never panics; per direction the sink sees
+/// at most one close, and gap events add up to `missed_bytes`.
+#[test]
+fn random_segments_never_panic_and_keep_invariants() {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n.max(1)
+    };
+    let cfg = TcpConfig {
+        idle_timeout_ns: 5_000_000_000,
+        max_connections: 4,
+        ooo_limit_bytes: 3000,
+        rtt_sample_limit: 16,
+        unacked_limit: 8,
+        ..TcpConfig::default()
+    };
+    let mut t = Script::with(cfg);
+    let payload = vec![7u8; 2000];
+    let flag_sets = ["S", "SA", "A", "PA", "FA", "RA", "R", "F", "SF", "SAFR", ""];
+    let mut us = 0i64;
+    for _ in 0..20_000 {
+        // mostly forward in time, sometimes backwards, sometimes a long pause
+        us += match rnd(100) {
+            0 => -(rnd(1000) as i64),
+            1 => 6_000_000,
+            _ => rnd(3000) as i64,
+        };
+        t.cport = 40000 + rnd(6) as u16;
+        t.sport = if rnd(10) == 0 { 40001 } else { 80 };
+        let base: u32 = if rnd(2) == 0 { 1000 } else { u32::MAX - 3000 };
+        let seq = base.wrapping_add(rnd(20_000) as u32);
+        let ack = base.wrapping_add(rnd(20_000) as u32);
+        let len = rnd(1500) as usize;
+        let cap = if rnd(5) == 0 {
+            rnd(len as u64 + 1) as usize
+        } else {
+            len
+        };
+        if rnd(8) == 0 {
+            t.opts(&[2, 4, 5, 180, 1, 3, 3, rnd(20) as u8, 4, 2, 8]);
+        }
+        t.win(rnd(3) as u16 * 100);
+        t.wire(len as u32);
+        let fl = flag_sets[rnd(flag_sets.len() as u64) as usize];
+        t.seg(rnd(2) == 0, us, fl, seq, ack, &payload[..cap]);
+    }
+    let (v, stats) = t.finish();
+    assert_eq!(stats.segments, 20_000);
+    assert_eq!(stats.connections as usize, v.len());
+    assert!(stats.evictions > 0 && stats.idle_timeouts > 0 && stats.port_reuses > 0);
+    for (r, ev) in &v {
+        for (dir, st) in [(C2S, &r.c2s), (S2C, &r.s2c)] {
+            let closes = ev.iter().filter(|e| **e == Ev::Close(dir)).count();
+            assert_eq!(closes, 1, "{r:?}");
+            let gaps: u64 = ev
+                .iter()
+                .map(|e| match e {
+                    Ev::Gap(d, n) if *d == dir => *n,
+                    _ => 0,
+                })
+                .sum();
+            assert_eq!(gaps, st.missed_bytes);
+            assert!(st.retransmissions >= st.fast_retransmissions + st.spurious_retransmissions);
+            if let (Some(a), Some(m), Some(b)) = (st.rtt_min_ns, st.rtt_median_ns, st.rtt_max_ns) {
+                assert!(a <= m && m <= b);
+            }
+        }
+        assert!(r.end_ts >= r.start_ts);
+    }
+}
