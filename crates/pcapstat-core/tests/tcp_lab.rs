@@ -1,4 +1,4 @@
-//! End to end over the lab captures (`/work/shared/lab`, skipped when absent): capture reader →
+//! End to end over the lab captures (`../shared/lab`, see tests/common): capture reader →
 //! decoder → sharded `TcpTracker`s, compared per connection with tshark's `ts_tcp_streams.tsv`
 //! (tcp.analysis counts, iRTT and SYN→SYN/ACK to the microsecond, outcome), for the pcap and
 //! the pcapng copy, and for 1 and 3 shards (the merged output must be identical).
@@ -12,7 +12,11 @@ use pcapstat_core::{
     TcpStats, TcpTracker, Transport,
 };
 
-const LAB: &str = "/work/shared/lab";
+mod common;
+
+fn lab() -> std::path::PathBuf {
+    common::shared().join("lab")
+}
 
 fn track(path: &Path, nshards: usize) -> (Vec<ConnectionRecord>, TcpStats) {
     let mut capture = Capture::open(path).unwrap();
@@ -68,7 +72,7 @@ fn parse_us(s: &str) -> Option<i64> {
 }
 
 fn compare(scenario: &str, records: &[ConnectionRecord]) {
-    let streams = tsv(&Path::new(LAB).join(scenario).join("ts_tcp_streams.tsv"));
+    let streams = tsv(&lab().join(scenario).join("ts_tcp_streams.tsv"));
     assert_eq!(records.len(), streams.len(), "{scenario}: connection count");
     for s in &streams {
         let port: u16 = s["client_port"].parse().unwrap();
@@ -138,11 +142,8 @@ fn lab_captures_match_tshark_per_connection() {
         "i_delay_rtt",
     ];
     for scenario in scenarios {
-        let dir = Path::new(LAB).join(scenario);
-        if !dir.join("capture.pcap").exists() {
-            eprintln!("{dir:?} absent: skipped");
-            continue;
-        }
+        let dir = lab().join(scenario);
+        assert!(dir.join("capture.pcap").exists(), "{dir:?} missing");
         let (one, stats) = track(&dir.join("capture.pcap"), 1);
         compare(scenario, &one);
         // The pcapng copy when present (g_load_tbf_retrans has none), else the pcap again.

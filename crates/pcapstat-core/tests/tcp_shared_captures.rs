@@ -1,4 +1,4 @@
-//! Runs the TCP tracker over every capture in `/work/shared/captures` (when present): it must
+//! Runs the TCP tracker over every capture in the shared captures (see tests/common): it must
 //! never panic. When `PCAPSTAT_TCP_REF` names a reference table (lines `path \t tcp frames \t
 //! retransmission \t fast \t spurious \t out_of_order \t duplicate_ack \t lost_segment \t
 //! zero_window \t keep_alive`, counts of tshark's `tcp.analysis.*` fields), per-file
@@ -9,7 +9,7 @@ use std::path::Path;
 
 use pcapstat_core::{Capture, DecodeLimits, Decoder, TcpConfig, TcpTracker, Transport};
 
-const SHARED: &str = "/work/shared/captures";
+mod common;
 
 fn counts(path: &Path) -> Option<[u64; 9]> {
     let mut capture = Capture::open(path).ok()?;
@@ -42,11 +42,9 @@ fn counts(path: &Path) -> Option<[u64; 9]> {
 
 #[test]
 fn shared_captures_never_panic_and_match_tshark() {
-    let root = Path::new(SHARED);
-    let Ok(manifest) = std::fs::read_to_string(root.join("MANIFEST.tsv")) else {
-        eprintln!("{SHARED} absent: skipped");
-        return;
-    };
+    let root = common::shared().join("captures");
+    let root = root.as_path();
+    let manifest = std::fs::read_to_string(root.join("MANIFEST.tsv")).expect("MANIFEST.tsv");
     let reference: HashMap<String, Vec<u64>> = std::env::var("PCAPSTAT_TCP_REF")
         .ok()
         .and_then(|p| std::fs::read_to_string(p).ok())
