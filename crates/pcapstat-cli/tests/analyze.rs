@@ -1,0 +1,124 @@
+//! `pcapstat analyze` end to end: output, JSON keys and exit codes.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn testdata(rel: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pcapstat"))
+        .args(args)
+        .output()
+        .expect("run pcapstat")
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+#[test]
+fn text_report_on_a_lab_capture() {
+    let out = run(&["analyze", &testdata("lab/f_refused_syndrop/capture.pcap")]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // capinfos: 30 packets; tshark io,stat: 30 ip, 30 tcp.
+    assert!(text.contains("frames        30"), "{text}");
+    assert!(text.contains("TCP           30 (100.0%)"), "{text}");
+    assert!(text.contains("Ethernet (1): 30"), "{text}");
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn json_has_the_documented_keys_and_values() {
+    let out = run(&[
+        "analyze",
+        "--format",
+        "json",
+        &testdata("lab/e_dns/capture.pcap"),
+        &testdata("compressed/compressed-zstd.bin"),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let objs = json_lines(&out);
+    assert_eq!(objs.len(), 2);
+    for key in [
+        "file", "format", "frames", "bytes", "ipv4", "ipv6", "tcp", "udp", "first_ts", "last_ts",
+        "damaged",
+    ] {
+        assert!(objs[0].get(key).is_some(), "missing {key}");
+    }
+    // e_dns: 62 frames (capinfos).
+    assert_eq!(objs[0]["frames"], 62);
+    assert_eq!(objs[0]["format"], "pcap");
+    assert!(objs[0]["damaged"].is_null());
+    assert!(objs[0]["first_ts"].as_i64().unwrap() <= objs[0]["last_ts"].as_i64().unwrap());
+    assert_eq!(objs[1]["compression"], "zstd");
+    // compressed-zstd.bin is lab/f_refused_syndrop/capture.pcap under zstd (testdata/SOURCES.tsv).
+    assert_eq!(objs[1]["format"], "pcap");
+    assert_eq!(objs[1]["frames"], 30);
+}
+
+#[test]
+fn not_a_capture_is_exit_2_with_the_first_bytes() {
+    let out = run(&["analyze", &testdata("broken/text-file.pcap")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a pcap or pcapng file"), "{err}");
+    assert!(err.contains("text-file.pcap"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn damaged_capture_warns_and_strict_fails() {
+    let file = testdata("broken/pcap-trunc-packet-data.pcap");
+    let out = run(&["analyze", "--format", "json", &file]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains("capture damaged at byte 1842 after frame 20"),
+        "{err}"
+    );
+    let obj = &json_lines(&out)[0];
+    assert_eq!(obj["frames"], 20);
+    assert_eq!(obj["damaged"]["offset"], 1842);
+    assert_eq!(obj["damaged"]["frame"], 20);
+
+    let strict = run(&["analyze", "--strict", &file]);
+    assert_eq!(strict.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("error"));
+}
+
+#[test]
+fn standard_input_is_read() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let bytes = std::fs::read(testdata("compressed/f_refused_syndrop.pcap.gz")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pcapstat"))
+        .args(["analyze", "--format", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let obj = &json_lines(&out)[0];
+    assert_eq!(obj["frames"], 30);
+    assert_eq!(obj["compression"], "gzip");
+}
+
+#[test]
+fn help_has_examples_and_version_works() {
+    let help = run(&["analyze", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Examples:"));
+    let version = run(&["--version"]);
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("pcapstat "));
+}
