@@ -11,7 +11,59 @@ mod common;
 use pcapstat_core::CaptureError;
 
 /// (path, field, pcapstat's value, reason).
-const KNOWN: &[(&str, &str, &str, &str)] = &[];
+const KNOWN: &[(&str, &str, &str, &str)] = &[
+    // Fuzzed pcap: Wireshark's reader guesses another record layout for it and reads 2 frames of
+    // noise; pcapstat reads the standard layout and stops at a record claiming 1.4 GB.
+    ("captures/suricata-verify/tests/bug-6875-01/fuzz.pcap", "frames", "1", WS_LAYOUT),
+    ("captures/suricata-verify/tests/bug-6875-01/fuzz.pcap", "ipv4", "1", WS_LAYOUT),
+    ("captures/suricata-verify/tests/bug-6875-01/fuzz.pcap", "tcp", "1", WS_LAYOUT),
+    ("testdata/pcap-fuzz-after-2.pcap", "frames", "1", WS_LAYOUT),
+    ("testdata/pcap-fuzz-after-2.pcap", "ipv4", "1", WS_LAYOUT),
+    ("testdata/pcap-fuzz-after-2.pcap", "tcp", "1", WS_LAYOUT),
+    // Frame 6: IPv6 atomic fragment with 1 byte of TCP; tshark does not dissect TCP there, but does
+    // for a packet of the same shape with another byte value. Not understood; pcapstat counts it.
+    (
+        "captures/suricata-verify/tests/ipv6-evasion/ipv6-malformed-fragments-26/frag-26.pcap",
+        "tcp",
+        "1",
+        "tshark skips the TCP header of one atomic fragment",
+    ),
+    // Link-type field 0x30000084: tshark refuses the file; pcapstat reads its frame and counts it
+    // as an unsupported link type.
+    ("captures/tcpdump/tests/hoobr_juniper3.pcap", "frames", "1", UNSUPPORTED),
+    ("captures/tcpdump/tests/hoobr_juniper3.pcap", "ipv4", "0", UNSUPPORTED),
+    ("captures/tcpdump/tests/hoobr_juniper3.pcap", "ipv6", "0", UNSUPPORTED),
+    ("captures/tcpdump/tests/hoobr_juniper3.pcap", "tcp", "0", UNSUPPORTED),
+    ("captures/tcpdump/tests/hoobr_juniper3.pcap", "udp", "0", UNSUPPORTED),
+    // Issue #2 defines these as damage; tshark reads on leniently.
+    ("testdata/broken/pcap-caplen-gt-snaplen.pcap", "frames", "13", SPEC),
+    ("testdata/broken/pcap-caplen-gt-snaplen.pcap", "ipv4", "13", SPEC),
+    ("testdata/broken/pcap-caplen-gt-snaplen.pcap", "tcp", "13", SPEC),
+    ("testdata/broken/pcap-zero-length-record.pcap", "frames", "3", SPEC),
+    ("testdata/broken/pcap-zero-length-record.pcap", "ipv4", "3", SPEC),
+    ("testdata/broken/pcap-zero-length-record.pcap", "tcp", "3", SPEC),
+    // An empty file is not a capture (error, exit 2); tshark reports 0 frames.
+    (
+        "testdata/broken/empty.pcap",
+        "frames",
+        "error: empty file: not a pcap or pcapng capture",
+        "empty input is an error, not an empty capture",
+    ),
+    // Cut inside the first section header: tshark's capinfos guesses another file type (MIME
+    // sniffing) and counts 1 record; pcapstat reports damage at byte 0.
+    ("testdata/broken/pcapng-trunc-shb.pcapng", "frames", "0", "no complete section header"),
+    // Half a zstd stream that yields no complete file header: damage at byte 0.
+    (
+        "testdata/broken/zstd-truncated.pcapng.zst",
+        "frames",
+        "error: capture damaged at byte 0 after frame 0: compressed stream damaged: incomplete frame",
+        "nothing readable before the compressed stream breaks",
+    ),
+];
+
+const WS_LAYOUT: &str = "Wireshark guesses another pcap record layout for this fuzzed file";
+const UNSUPPORTED: &str = "tshark refuses the link type; pcapstat counts it as unsupported";
+const SPEC: &str = "issue #2 makes caplen > snaplen and zero-length records damage";
 
 #[test]
 fn counts_equal_capinfos_and_tshark() {
@@ -21,6 +73,10 @@ fn counts_equal_capinfos_and_tshark() {
     let mut compared = 0;
     for row in &rows {
         let path = &row["path"];
+        // Expected-output text files of other tools that sit beside the shared captures.
+        if path.contains(".expected.") {
+            continue;
+        }
         let ours: Vec<(&str, String)> = match common::scan(&common::resolve(path)) {
             Ok(s) => {
                 // With a read error, the tools report the frames before it.
