@@ -504,7 +504,6 @@ struct FrameMeta {
 /// ```
 /// use pcapstat_core::Capture;
 /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab/d_tls_resumption/capture.pcapng");
-/// # if !std::path::Path::new(path).exists() { return Ok(()); }
 /// let mut capture = Capture::open(path)?;
 /// let mut frames = 0;
 /// while let Some(frame) = capture.next_frame()? {
