@@ -8,6 +8,7 @@ pub mod capture;
 pub mod decode;
 pub mod flow;
 pub mod packet;
+pub mod pipeline;
 pub mod record;
 pub mod summary;
 pub mod tcp;
@@ -20,8 +21,9 @@ pub use decode::{
 };
 pub use flow::{shard_of, Endpoint, FlowKey, FlowTable};
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
+pub use pipeline::{PipelineConfig, PipelineOutput};
 pub use record::{ConnectionRecord, DirectionStats, Outcome, Side};
-pub use summary::CaptureSummary;
+pub use summary::{CaptureSummary, SummaryBuilder};
 pub use tcp::{
     ConnMeta, Direction, HandshakeOptions, NullSinkFactory, SeqNum, SinkFactory, StreamSink,
     TcpConfig, TcpOutput, TcpStats, TcpTracker,

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::capture::{Capture, CaptureError, CaptureFormat, Compression, Damaged, LinkType};
+use crate::capture::{Capture, CaptureError, CaptureFormat, Compression, Damaged, Frame, LinkType};
 use crate::decode::{DecodeStats, Decoder};
 
 /// What a capture holds: container, link types, time range, sizes and what decoding found.
@@ -48,36 +48,64 @@ impl CaptureSummary {
     /// # Errors
     /// [`CaptureError::Io`] when reading fails.
     pub fn scan(capture: &mut Capture, decoder: &mut Decoder) -> Result<Self, CaptureError> {
-        let mut link_types = BTreeMap::new();
-        let (mut frames, mut bytes, mut captured_bytes, mut ooo) = (0u64, 0u64, 0u64, 0u64);
-        let (mut first_ts, mut last_ts, mut prev_ts): (Option<i64>, Option<i64>, Option<i64>) =
-            (None, None, None);
+        let mut b = SummaryBuilder::default();
         while let Some(frame) = capture.next_frame()? {
-            frames += 1;
-            bytes += u64::from(frame.orig_len.max(frame.data.len() as u32));
-            captured_bytes += frame.data.len() as u64;
-            *link_types.entry(frame.linktype).or_insert(0u64) += 1;
-            first_ts = Some(first_ts.map_or(frame.ts_ns, |t| t.min(frame.ts_ns)));
-            last_ts = Some(last_ts.map_or(frame.ts_ns, |t| t.max(frame.ts_ns)));
-            if prev_ts.is_some_and(|p| frame.ts_ns < p) {
-                ooo += 1;
-            }
-            prev_ts = Some(frame.ts_ns);
+            b.observe(&frame);
             let _ = decoder.decode(&frame);
         }
-        Ok(CaptureSummary {
+        Ok(b.finish(capture, decoder.stats().clone()))
+    }
+}
+
+/// Accumulates a [`CaptureSummary`] frame by frame, for readers that do more than summarise
+/// (see [`crate::pipeline`]).
+#[derive(Debug, Clone, Default)]
+pub struct SummaryBuilder {
+    link_types: BTreeMap<LinkType, u64>,
+    frames: u64,
+    bytes: u64,
+    captured_bytes: u64,
+    first_ts: Option<i64>,
+    last_ts: Option<i64>,
+    prev_ts: Option<i64>,
+    out_of_order: u64,
+}
+
+impl SummaryBuilder {
+    /// Count one frame.
+    pub fn observe(&mut self, frame: &Frame) {
+        self.frames += 1;
+        self.bytes += u64::from(frame.orig_len.max(frame.data.len() as u32));
+        self.captured_bytes += frame.data.len() as u64;
+        *self.link_types.entry(frame.linktype).or_insert(0u64) += 1;
+        self.first_ts = Some(self.first_ts.map_or(frame.ts_ns, |t| t.min(frame.ts_ns)));
+        self.last_ts = Some(self.last_ts.map_or(frame.ts_ns, |t| t.max(frame.ts_ns)));
+        if self.prev_ts.is_some_and(|p| frame.ts_ns < p) {
+            self.out_of_order += 1;
+        }
+        self.prev_ts = Some(frame.ts_ns);
+    }
+
+    /// Latest frame timestamp so far.
+    pub fn last_ts(&self) -> Option<i64> {
+        self.last_ts
+    }
+
+    /// The summary, with the container facts of `capture` and the decoder's counters.
+    pub fn finish(self, capture: &Capture, decode: DecodeStats) -> CaptureSummary {
+        CaptureSummary {
             format: capture.format(),
             compression: capture.compression(),
-            link_types,
+            link_types: self.link_types,
             sections: capture.sections(),
-            frames,
-            bytes,
-            captured_bytes,
-            first_ts,
-            last_ts,
-            out_of_order_timestamps: ooo,
-            decode: decoder.stats().clone(),
+            frames: self.frames,
+            bytes: self.bytes,
+            captured_bytes: self.captured_bytes,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            out_of_order_timestamps: self.out_of_order,
+            decode,
             damaged: capture.damage().cloned(),
-        })
+        }
     }
 }

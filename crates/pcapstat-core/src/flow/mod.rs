@@ -176,6 +176,27 @@ impl<V> FlowTable<V> {
             }
         }
     }
+    /// Remove the entries for which `pred` holds, in a deterministic order (by id).
+    pub fn drain_where(
+        &mut self,
+        mut pred: impl FnMut(&FlowEntry<V>) -> bool,
+    ) -> Vec<(FlowKey, FlowEntry<V>)> {
+        self.scratch.clear();
+        self.scratch.extend(
+            self.map
+                .iter()
+                .filter(|(_, e)| pred(e))
+                .map(|(k, e)| (e.last_seen, e.id, *k)),
+        );
+        self.scratch.sort_unstable_by_key(|&(_, id, _)| id);
+        let mut out = Vec::with_capacity(self.scratch.len());
+        for (_, _, k) in self.scratch.drain(..) {
+            if let Some(e) = self.map.remove(&k) {
+                out.push((k, e));
+            }
+        }
+        out
+    }
     /// Remove every entry, in a deterministic order (by id).
     pub fn drain_sorted(&mut self) -> Vec<(FlowKey, FlowEntry<V>)> {
         let mut v: Vec<_> = self.map.drain().collect();

@@ -83,6 +83,12 @@ impl Direction {
 
 /// Default idle timeout: 5 minutes of capture time.
 pub const DEFAULT_IDLE_TIMEOUT_NS: i64 = 300_000_000_000;
+/// Default time a closed, reset or refused connection stays in the flow table after its last
+/// packet, to collect late ACKs and retransmitted FINs/RSTs: 60 s of capture time (Linux's
+/// TIME-WAIT).
+pub const DEFAULT_CLOSED_LINGER_NS: i64 = 60_000_000_000;
+/// How often (capture time) a tracker sweeps its table for idle and closed connections: 1 s.
+pub const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
 /// Default out-of-order buffer per direction: 1 MiB.
 pub const DEFAULT_OOO_LIMIT_BYTES: usize = 1 << 20;
 /// Default number of RTT samples kept per direction for the median.
@@ -97,6 +103,11 @@ pub struct TcpConfig {
     /// A connection without packets for longer than this (capture time, ns) is finished; a later
     /// packet on the same ports starts a new connection. Default [`DEFAULT_IDLE_TIMEOUT_NS`].
     pub idle_timeout_ns: i64,
+    /// A closed, reset or refused connection is finished this long (capture time, ns) after its
+    /// last packet; a later packet on the same ports starts a new connection. Default
+    /// [`DEFAULT_CLOSED_LINGER_NS`]. Together with the idle timeout this keeps memory bounded by
+    /// the connections open at once, not by the file size.
+    pub closed_linger_ns: i64,
     /// Bound on concurrently tracked connections per tracker (shard); beyond it the least recently
     /// active are finished early and counted in [`TcpStats::evictions`]. Default
     /// [`DEFAULT_MAX_FLOWS`].
@@ -116,6 +127,7 @@ impl Default for TcpConfig {
     fn default() -> Self {
         TcpConfig {
             idle_timeout_ns: DEFAULT_IDLE_TIMEOUT_NS,
+            closed_linger_ns: DEFAULT_CLOSED_LINGER_NS,
             max_connections: DEFAULT_MAX_FLOWS,
             ooo_limit_bytes: DEFAULT_OOO_LIMIT_BYTES,
             rtt_sample_limit: DEFAULT_RTT_SAMPLE_LIMIT,
@@ -135,8 +147,11 @@ pub struct TcpStats {
     pub midstream_connections: u64,
     /// Connections started by a new SYN on the ports of a previous one.
     pub port_reuses: u64,
-    /// Connections finished by the idle timeout (a later packet came on the same ports).
+    /// Connections finished by the idle timeout before the end of the capture (found idle by a
+    /// sweep, or a later packet came on the same ports).
     pub idle_timeouts: u64,
+    /// Closed, reset or refused connections finished by a sweep once their linger time passed.
+    pub closed_swept: u64,
     /// Connections finished early because the flow table was full.
     pub evictions: u64,
     /// Times an out-of-order buffer reached its limit.
@@ -157,6 +172,7 @@ impl TcpStats {
         self.midstream_connections += other.midstream_connections;
         self.port_reuses += other.port_reuses;
         self.idle_timeouts += other.idle_timeouts;
+        self.closed_swept += other.closed_swept;
         self.evictions += other.evictions;
         self.ooo_limit_hits += other.ooo_limit_hits;
         self.rtt_sample_limit_hits += other.rtt_sample_limit_hits;
@@ -606,6 +622,10 @@ pub struct TcpTracker<F: SinkFactory = NullSinkFactory> {
     factory: F,
     records: Vec<ConnectionRecord>,
     stats: TcpStats,
+    /// Latest capture time seen (ns); the clock of the sweeps.
+    now: i64,
+    /// Capture time of the next sweep.
+    next_sweep: i64,
     /// Test hook: (frame, analysis flags) of every segment.
     #[cfg(test)]
     trace: Option<Vec<(u64, u32)>>,
@@ -638,6 +658,8 @@ impl<F: SinkFactory> TcpTracker<F> {
             factory,
             records: Vec::new(),
             stats: TcpStats::default(),
+            now: i64::MIN,
+            next_sweep: i64::MIN,
             #[cfg(test)]
             trace: None,
         }
@@ -651,6 +673,15 @@ impl<F: SinkFactory> TcpTracker<F> {
     /// Process one segment (segments must come in capture order for their connection).
     pub fn on_segment(&mut self, seg: &TcpSegment) {
         self.stats.segments += 1;
+        if seg.ts_ns > self.now {
+            self.now = seg.ts_ns;
+            if self.now >= self.next_sweep {
+                if self.next_sweep != i64::MIN {
+                    self.sweep();
+                }
+                self.next_sweep = self.now.saturating_add(SWEEP_INTERVAL_NS);
+            }
+        }
         let key = FlowKey::new(&seg.ip, seg.src_port, seg.dst_port);
         let mut end: Option<EndReason> = None;
         if let Some(e) = self.table.get_mut(&key) {
@@ -698,6 +729,29 @@ impl<F: SinkFactory> TcpTracker<F> {
             if let Some(t) = &mut self.trace {
                 t.push((seg.frame, _flags));
             }
+        }
+    }
+
+    /// Finish the connections idle for longer than the idle timeout, and the closed ones whose
+    /// linger time passed. Depends only on this tracker's segments, so the output does not
+    /// depend on how trackers are spread over threads.
+    fn sweep(&mut self) {
+        let (now, idle, linger) = (
+            self.now,
+            self.cfg.idle_timeout_ns,
+            self.cfg.closed_linger_ns,
+        );
+        let done = self.table.drain_where(|e| {
+            let quiet = now.saturating_sub(e.last_seen);
+            quiet > idle || (e.value.terminal.is_some() && quiet > linger)
+        });
+        for (_, e) in done {
+            if e.value.terminal.is_some() {
+                self.stats.closed_swept += 1;
+            } else {
+                self.stats.idle_timeouts += 1;
+            }
+            self.end(e, EndReason::Idle);
         }
     }
 

@@ -801,3 +801,48 @@ fn random_segments_never_panic_and_keep_invariants() {
         assert!(r.end_ts >= r.start_ts);
     }
 }
+
+#[test]
+fn closed_and_idle_connections_are_swept_so_the_table_stays_small() {
+    let mut t = Script::new();
+    // 2000 short connections, one every 0.5 s: only those within the 60 s linger stay tracked.
+    for i in 0..2000u16 {
+        let b = i64::from(i) * 500_000;
+        t.cport = 10_000 + i;
+        t.c(b, "S", 1000, 0, b"")
+            .s(b + 100, "SA", 5000, 1001, b"")
+            .c(b + 150, "A", 1001, 5001, b"")
+            .c(b + 200, "FA", 1001, 5001, b"")
+            .s(b + 300, "FA", 5001, 1002, b"")
+            .c(b + 350, "A", 1002, 5002, b"");
+    }
+    // A late ACK of the first connection, after its linger: a new mid-stream connection.
+    t.cport = 10_000;
+    t.c(1_000_000_000, "A", 1002, 5002, b"");
+    // One connection left idle for 6 minutes while another one talks: found idle by a sweep.
+    t.cport = 50_000;
+    t.c(1_001_000_000, "S", 1000, 0, b"")
+        .s(1_001_000_100, "SA", 5000, 1001, b"")
+        .c(1_001_000_150, "A", 1001, 5001, b"");
+    t.cport = 50_001;
+    t.c(1_361_000_000, "S", 1000, 0, b"")
+        .s(1_361_000_100, "SA", 5000, 1001, b"")
+        .c(1_361_000_150, "A", 1001, 5001, b"");
+    let (v, stats) = t.finish();
+    assert_eq!(v.len(), 2003);
+    assert!(v[..2000].iter().all(|(r, _)| r.outcome == Outcome::Closed));
+    assert_eq!(v[2000].0.outcome, Outcome::Midstream);
+    assert_eq!(v[2001].0.outcome, Outcome::Established, "idle, not open");
+    assert_eq!(v[2002].0.outcome, Outcome::Open);
+    // 60 s linger / 0.5 s per connection, plus up to one sweep interval of stragglers.
+    assert!(
+        (120..=124).contains(&stats.max_concurrent),
+        "{}",
+        stats.max_concurrent
+    );
+    assert_eq!(stats.closed_swept, 2000);
+    assert_eq!(
+        stats.idle_timeouts, 2,
+        "the mid-stream ACK's and the idle connection"
+    );
+}

@@ -1,0 +1,406 @@
+//! The analysis pipeline: a sequential reader and flow shards working in parallel.
+//!
+//! ```text
+//! reader (calling thread)          workers (rayon pool, threads - 1 of them)
+//!   capture → frame → decode  ──►  shard s = hash(flow) mod SHARDS, owned by worker s mod W
+//!   → summary counters              each shard: its own TcpTracker (flow table, reassembly,
+//!                                   sinks) — no locks, no sharing
+//! ```
+//!
+//! Container parsing and IP defragmentation are sequential by nature, so one reader does them and
+//! hands each TCP segment, copied into a batch, to the worker that owns its shard. Both directions
+//! of a connection hash to the same shard.
+//!
+//! The number of shards is fixed ([`SHARDS`]), whatever the thread count: a worker owns the shards
+//! `w, w + W, w + 2W, …`. Each tracker sees exactly the same segments in the same order for any
+//! number of threads, so the output — records, counters, what the sinks produced — is identical
+//! for any thread count, including when limits are hit.
+//!
+//! With one thread everything runs on the calling thread without copies or channels.
+
+use std::sync::mpsc;
+
+use crate::capture::{Capture, CaptureError};
+use crate::decode::{DecodeLimits, Decoder};
+use crate::flow::shard_of;
+use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport};
+use crate::record::ConnectionRecord;
+use crate::summary::{CaptureSummary, SummaryBuilder};
+use crate::tcp::{SinkFactory, TcpConfig, TcpOutput, TcpStats, TcpTracker};
+
+/// Number of flow shards (independent of the thread count, see the module doc).
+pub const SHARDS: usize = 64;
+
+/// Segments per batch handed from the reader to a worker.
+const BATCH_SEGMENTS: usize = 1024;
+/// Bytes (options and payload) per batch handed from the reader to a worker.
+const BATCH_BYTES: usize = 256 * 1024;
+/// Batches queued per worker before the reader waits (bounds memory in flight).
+const QUEUE_DEPTH: usize = 4;
+
+/// Configuration of [`run`]. Start from `PipelineConfig::default()` and set fields.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct PipelineConfig {
+    /// Threads to use in all, including the reader; `0` means one per available core.
+    /// With `1`, everything runs on the calling thread.
+    pub threads: usize,
+    /// TCP tracking options and limits. `max_connections` is for the whole capture; each shard
+    /// gets its share.
+    pub tcp: TcpConfig,
+    /// Decoder limits.
+    pub decode: DecodeLimits,
+}
+
+impl PipelineConfig {
+    /// The thread count `run` will use (resolving `0` to the number of cores).
+    pub fn effective_threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+/// What [`run`] returns.
+#[derive(Debug)]
+pub struct PipelineOutput<F> {
+    /// What the capture holds, frame by frame (including damage, if any).
+    pub summary: CaptureSummary,
+    /// One record per TCP connection, sorted by `conn_id`.
+    pub connections: Vec<ConnectionRecord>,
+    /// TCP counters summed over the shards.
+    pub tcp: TcpStats,
+    /// The sink factory of every shard, in shard order, holding what its sinks produced.
+    pub factories: Vec<F>,
+}
+
+/// Reads every frame of `capture`, decodes it and tracks TCP connections on
+/// `config.threads` threads. `make_factory(shard)` creates the sink factory of each shard (on
+/// the thread that will use it).
+///
+/// Damage ends the reading and is recorded in [`CaptureSummary::damaged`]; everything before it
+/// is analysed.
+///
+/// # Errors
+/// [`CaptureError::Io`] when reading fails; the work done so far is dropped.
+pub fn run<F, M>(
+    capture: &mut Capture,
+    config: &PipelineConfig,
+    make_factory: M,
+) -> Result<PipelineOutput<F>, CaptureError>
+where
+    F: SinkFactory + Send,
+    M: Fn(usize) -> F + Sync,
+{
+    let mut tcp_cfg = config.tcp.clone();
+    tcp_cfg.max_connections = tcp_cfg.max_connections.div_ceil(SHARDS).max(1);
+    let threads = config.effective_threads();
+    let (summary, outputs) = if threads <= 1 {
+        run_inline(capture, config, &tcp_cfg, &make_factory)?
+    } else {
+        run_parallel(capture, config, &tcp_cfg, &make_factory, threads - 1)?
+    };
+    Ok(merge(summary, outputs))
+}
+
+fn merge<F>(summary: CaptureSummary, mut outputs: Vec<(usize, TcpOutput<F>)>) -> PipelineOutput<F> {
+    outputs.sort_unstable_by_key(|(shard, _)| *shard);
+    let mut connections = Vec::new();
+    let mut tcp = TcpStats::default();
+    let mut factories = Vec::with_capacity(outputs.len());
+    for (_, out) in outputs {
+        connections.extend(out.records);
+        tcp.merge(&out.stats);
+        factories.push(out.factory);
+    }
+    connections.sort_by_key(|r| r.conn_id);
+    PipelineOutput {
+        summary,
+        connections,
+        tcp,
+        factories,
+    }
+}
+
+type Outputs<F> = Vec<(usize, TcpOutput<F>)>;
+
+fn run_inline<F, M>(
+    capture: &mut Capture,
+    config: &PipelineConfig,
+    tcp_cfg: &TcpConfig,
+    make_factory: &M,
+) -> Result<(CaptureSummary, Outputs<F>), CaptureError>
+where
+    F: SinkFactory,
+    M: Fn(usize) -> F,
+{
+    let mut trackers: Vec<TcpTracker<F>> = (0..SHARDS)
+        .map(|s| TcpTracker::with_sinks(tcp_cfg.clone(), make_factory(s)))
+        .collect();
+    let mut decoder = Decoder::new(config.decode);
+    let mut summary = SummaryBuilder::default();
+    while let Some(frame) = capture.next_frame()? {
+        summary.observe(&frame);
+        if let Some(Transport::Tcp(seg)) = decoder.decode(&frame).transport {
+            let shard = shard_of(&seg.ip, seg.src_port, seg.dst_port, SHARDS);
+            trackers[shard].on_segment(&seg);
+        }
+    }
+    let end = summary.last_ts().unwrap_or(0);
+    let outputs = trackers
+        .into_iter()
+        .enumerate()
+        .map(|(s, t)| (s, t.finish(end)))
+        .collect();
+    Ok((summary.finish(capture, decoder.stats().clone()), outputs))
+}
+
+/// A TCP segment without its borrowed bytes, which are in the batch's byte buffer.
+#[derive(Debug, Clone, Copy)]
+struct SegMeta {
+    ts_ns: i64,
+    frame: u64,
+    ip: IpPair,
+    src_port: u16,
+    dst_port: u16,
+    seq: u32,
+    ack: u32,
+    flags: TcpFlags,
+    window: u16,
+    payload_len: u32,
+    /// Start of the options in `Batch::bytes`; the payload follows them.
+    start: u32,
+    options_len: u32,
+    captured_len: u32,
+    /// Index of the tracker within the worker.
+    local: u32,
+}
+
+#[derive(Debug, Default)]
+struct Batch {
+    segs: Vec<SegMeta>,
+    bytes: Vec<u8>,
+}
+
+impl Batch {
+    fn push(&mut self, seg: &TcpSegment, local: usize) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(seg.options);
+        self.bytes.extend_from_slice(seg.payload);
+        self.segs.push(SegMeta {
+            ts_ns: seg.ts_ns,
+            frame: seg.frame,
+            ip: seg.ip,
+            src_port: seg.src_port,
+            dst_port: seg.dst_port,
+            seq: seg.seq,
+            ack: seg.ack,
+            flags: seg.flags,
+            window: seg.window,
+            payload_len: seg.payload_len,
+            // A batch is flushed at BATCH_BYTES plus one frame, far below u32::MAX.
+            start: start as u32,
+            options_len: seg.options.len() as u32,
+            captured_len: seg.payload.len() as u32,
+            local: local as u32,
+        });
+    }
+
+    fn is_full(&self) -> bool {
+        self.segs.len() >= BATCH_SEGMENTS || self.bytes.len() >= BATCH_BYTES
+    }
+
+    fn segments(&self) -> impl Iterator<Item = (usize, TcpSegment<'_>)> {
+        self.segs.iter().map(|m| {
+            let s = m.start as usize;
+            let o = s + m.options_len as usize;
+            let p = o + m.captured_len as usize;
+            let seg = TcpSegment {
+                ts_ns: m.ts_ns,
+                frame: m.frame,
+                ip: m.ip,
+                src_port: m.src_port,
+                dst_port: m.dst_port,
+                seq: m.seq,
+                ack: m.ack,
+                flags: m.flags,
+                window: m.window,
+                options: self.bytes.get(s..o).unwrap_or_default(),
+                payload: self.bytes.get(o..p).unwrap_or_default(),
+                payload_len: m.payload_len,
+            };
+            (m.local as usize, seg)
+        })
+    }
+
+    fn clear(&mut self) {
+        self.segs.clear();
+        self.bytes.clear();
+    }
+}
+
+enum Msg {
+    Batch(Batch),
+    /// End of the capture, with the capture time of the last frame.
+    End(i64),
+}
+
+/// The reader's end of one worker: the queue to it and the emptied batches coming back.
+struct Lane {
+    tx: mpsc::SyncSender<Msg>,
+    free: mpsc::Receiver<Batch>,
+    pending: Batch,
+}
+
+impl Lane {
+    /// Send the pending batch; `false` if the worker is gone (it panicked).
+    fn flush(&mut self) -> bool {
+        let next = self.free.try_recv().unwrap_or_default();
+        let full = std::mem::replace(&mut self.pending, next);
+        self.tx.send(Msg::Batch(full)).is_ok()
+    }
+}
+
+fn run_parallel<F, M>(
+    capture: &mut Capture,
+    config: &PipelineConfig,
+    tcp_cfg: &TcpConfig,
+    make_factory: &M,
+    workers: usize,
+) -> Result<(CaptureSummary, Outputs<F>), CaptureError>
+where
+    F: SinkFactory + Send,
+    M: Fn(usize) -> F + Sync,
+{
+    let workers = workers.min(SHARDS);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .thread_name(|i| format!("pcapstat-shard-{i}"))
+        .build()
+        .map_err(|e| CaptureError::Io(std::io::Error::other(e)))?;
+    let (out_tx, out_rx) = mpsc::channel::<Outputs<F>>();
+    let mut lanes = Vec::with_capacity(workers);
+    let mut ends = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let (tx, rx) = mpsc::sync_channel::<Msg>(QUEUE_DEPTH);
+        let (free_tx, free_rx) = mpsc::channel::<Batch>();
+        lanes.push(Lane {
+            tx,
+            free: free_rx,
+            pending: Batch::default(),
+        });
+        ends.push((rx, free_tx));
+    }
+    let read = pool.in_place_scope(move |scope| {
+        for (w, (rx, free_tx)) in ends.into_iter().enumerate() {
+            let out_tx = out_tx.clone();
+            let tcp_cfg = tcp_cfg.clone();
+            scope.spawn(move |_| {
+                let shards: Vec<usize> = (w..SHARDS).step_by(workers).collect();
+                let mut trackers: Vec<TcpTracker<F>> = shards
+                    .iter()
+                    .map(|&s| TcpTracker::with_sinks(tcp_cfg.clone(), make_factory(s)))
+                    .collect();
+                let mut end = None;
+                while let Ok(msg) = rx.recv() {
+                    match msg {
+                        Msg::Batch(mut batch) => {
+                            for (local, seg) in batch.segments() {
+                                if let Some(t) = trackers.get_mut(local) {
+                                    t.on_segment(&seg);
+                                }
+                            }
+                            batch.clear();
+                            let _ = free_tx.send(batch);
+                        }
+                        Msg::End(ts) => end = Some(ts),
+                    }
+                }
+                // Without `End` the reader failed: its error is what the caller gets.
+                if let Some(end) = end {
+                    let out = shards
+                        .into_iter()
+                        .zip(trackers)
+                        .map(|(s, t)| (s, t.finish(end)))
+                        .collect();
+                    let _ = out_tx.send(out);
+                }
+            });
+        }
+        drop(out_tx);
+        // The reader, on the calling thread. `lanes` is owned by this closure, so it is dropped
+        // on any return (also by `?`), which lets the workers end.
+        let mut decoder = Decoder::new(config.decode);
+        let mut summary = SummaryBuilder::default();
+        while let Some(frame) = capture.next_frame()? {
+            summary.observe(&frame);
+            if let Some(Transport::Tcp(seg)) = decoder.decode(&frame).transport {
+                let shard = shard_of(&seg.ip, seg.src_port, seg.dst_port, SHARDS);
+                let lane = &mut lanes[shard % workers];
+                lane.pending.push(&seg, shard / workers);
+                if lane.pending.is_full() && !lane.flush() {
+                    break; // a worker panicked; the scope re-raises its panic
+                }
+            }
+        }
+        let end = summary.last_ts().unwrap_or(0);
+        for lane in &mut lanes {
+            if lane.flush() {
+                let _ = lane.tx.send(Msg::End(end));
+            }
+        }
+        drop(lanes);
+        Ok::<_, CaptureError>(summary.finish(capture, decoder.stats().clone()))
+    });
+    let summary = read?;
+    let outputs = out_rx.into_iter().flatten().collect();
+    Ok((summary, outputs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg<'a>(frame: u64, options: &'a [u8], payload: &'a [u8]) -> TcpSegment<'a> {
+        TcpSegment {
+            ts_ns: 1_000 + frame as i64,
+            frame,
+            ip: IpPair {
+                src: [10, 0, 0, 1].into(),
+                dst: [10, 0, 0, 2].into(),
+            },
+            src_port: 40_000,
+            dst_port: 80,
+            seq: 7,
+            ack: 9,
+            flags: TcpFlags(TcpFlags::ACK | TcpFlags::PSH),
+            window: 512,
+            options,
+            payload,
+            payload_len: payload.len() as u32 + 3,
+        }
+    }
+
+    #[test]
+    fn batch_round_trips_segments() {
+        let mut b = Batch::default();
+        b.push(&seg(1, &[1, 1, 8, 10], b"hello"), 3);
+        b.push(&seg(2, &[], b""), 0);
+        b.push(&seg(3, &[2, 4, 5, 180], b"world!"), 1);
+        let got: Vec<_> = b.segments().collect();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].0, 3);
+        assert_eq!(got[0].1.options, &[1, 1, 8, 10]);
+        assert_eq!(got[0].1.payload, b"hello");
+        assert_eq!(got[0].1.payload_len, 8);
+        assert_eq!(got[1].1.options, &[] as &[u8]);
+        assert_eq!(got[1].1.payload, b"");
+        assert_eq!(got[2].1.options, &[2, 4, 5, 180]);
+        assert_eq!(got[2].1.payload, b"world!");
+        assert_eq!(got[2].1.frame, 3);
+        assert_eq!(got[2].1.ts_ns, 1_003);
+        b.clear();
+        assert_eq!(b.segments().count(), 0);
+    }
+}

@@ -1,0 +1,203 @@
+//! The parallel pipeline: the same output for any thread count (records, counters, what the
+//! sinks saw), the same records as one unsharded tracker, and errors that end it cleanly.
+#![allow(clippy::unwrap_used)]
+
+use std::io::Read;
+use std::path::Path;
+
+use pcapstat_core::pipeline::{self, PipelineConfig, PipelineOutput};
+use pcapstat_core::{
+    Capture, CaptureError, ConnMeta, ConnectionRecord, DecodeLimits, Decoder, Direction,
+    SinkFactory, StreamSink, TcpConfig, TcpTracker, Transport,
+};
+
+mod common;
+
+/// A sink that digests everything it is given, so that two runs can be compared.
+#[derive(Debug, Default)]
+struct Digest {
+    conn: u64,
+    events: Vec<(i64, u8, u64, u64)>,
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn dir_code(d: Direction) -> u8 {
+    match d {
+        Direction::ClientToServer => 0,
+        Direction::ServerToClient => 1,
+    }
+}
+
+impl StreamSink for Digest {
+    fn on_data(&mut self, ts: i64, dir: Direction, bytes: &[u8]) {
+        self.events
+            .push((ts, dir_code(dir), bytes.len() as u64, fnv(bytes)));
+    }
+    fn on_gap(&mut self, ts: i64, dir: Direction, len: u64) {
+        self.events.push((ts, 2 + dir_code(dir), len, 0));
+    }
+    fn on_close(&mut self, ts: i64, dir: Direction) {
+        self.events.push((ts, 4 + dir_code(dir), 0, 0));
+    }
+}
+
+/// Collects the digests of the closed connections of one shard.
+#[derive(Debug, Default)]
+struct Digests(Vec<(u64, Vec<(i64, u8, u64, u64)>)>);
+
+impl SinkFactory for Digests {
+    type Sink = Digest;
+    fn open(&mut self, conn: &ConnMeta) -> Digest {
+        Digest {
+            conn: conn.conn_id,
+            events: Vec::new(),
+        }
+    }
+    fn close(&mut self, sink: Digest, record: &ConnectionRecord) {
+        assert_eq!(sink.conn, record.conn_id);
+        self.0.push((sink.conn, sink.events));
+    }
+}
+
+fn run(path: &Path, threads: usize) -> Result<PipelineOutput<Digests>, CaptureError> {
+    let mut capture = Capture::open(path)?;
+    let mut cfg = PipelineConfig::default();
+    cfg.threads = threads;
+    pipeline::run(&mut capture, &cfg, |_| Digests::default())
+}
+
+/// Everything a run produced, in a comparable form (shard order is part of the contract).
+fn fingerprint(out: &PipelineOutput<Digests>) -> String {
+    let mut digests: Vec<_> = out.factories.iter().flat_map(|f| f.0.iter()).collect();
+    digests.sort_by_key(|(id, _)| *id);
+    format!(
+        "{:?}\n{:?}\n{:?}\n{:?}",
+        out.summary, out.connections, out.tcp, digests
+    )
+}
+
+fn check_thread_counts(files: &[std::path::PathBuf], counts: &[usize]) -> usize {
+    let mut connections = 0;
+    for path in files {
+        let Ok(one) = run(path, 1) else { continue };
+        connections += one.connections.len();
+        let want = fingerprint(&one);
+        for &n in counts {
+            let got = fingerprint(&run(path, n).unwrap());
+            assert!(
+                got == want,
+                "{}: output with {n} threads differs from 1 thread",
+                path.display()
+            );
+        }
+    }
+    connections
+}
+
+#[test]
+fn same_output_for_any_thread_count_on_testdata_and_lab() {
+    let mut files = common::files_under(&common::testdata());
+    files.retain(|p| !p.to_string_lossy().contains("/expected/"));
+    files.extend(common::files_under(&common::shared().join("lab")));
+    files.retain(|p| {
+        let s = p.to_string_lossy();
+        s.ends_with(".pcap") || s.ends_with(".pcapng") || s.ends_with(".gz") || s.ends_with(".zst")
+    });
+    assert!(files.len() > 40, "{} captures", files.len());
+    let conns = check_thread_counts(&files, &[2, 3, 8]);
+    assert!(conns > 400, "only {conns} connections compared");
+}
+
+#[test]
+fn same_output_for_any_thread_count_on_shared_captures() {
+    let mut files = common::files_under(&common::shared().join("captures"));
+    files.retain(|p| {
+        let s = p.to_string_lossy();
+        s.ends_with(".pcap") || s.ends_with(".pcapng") || s.ends_with(".cap")
+    });
+    assert!(files.len() > 100, "{} captures", files.len());
+    let conns = check_thread_counts(&files, &[4]);
+    assert!(conns > 1000, "only {conns} connections compared");
+}
+
+/// One unsharded tracker fed in capture order: the pipeline must give the same records.
+fn single_tracker(path: &Path) -> Vec<ConnectionRecord> {
+    let mut capture = Capture::open(path).unwrap();
+    let mut decoder = Decoder::new(DecodeLimits::default());
+    let mut t = TcpTracker::new(TcpConfig::default());
+    let mut end = i64::MIN;
+    while let Some(frame) = capture.next_frame().unwrap() {
+        end = end.max(frame.ts_ns);
+        if let Some(Transport::Tcp(seg)) = decoder.decode(&frame).transport {
+            t.on_segment(&seg);
+        }
+    }
+    t.finish(end).records
+}
+
+#[test]
+fn sharded_records_equal_one_unsharded_tracker() {
+    let lab = common::shared().join("lab");
+    let mut n = 0;
+    for path in common::files_under(&lab) {
+        let s = path.to_string_lossy();
+        if !(s.ends_with("capture.pcap") || s.ends_with("capture.pcapng")) {
+            continue;
+        }
+        let want = single_tracker(&path);
+        let got = run(&path, 3).unwrap().connections;
+        assert_eq!(got, want, "{}", path.display());
+        n += want.len();
+    }
+    assert!(n > 150, "only {n} connections");
+}
+
+/// A reader that fails after `left` bytes.
+struct Failing {
+    data: std::io::Cursor<Vec<u8>>,
+    left: usize,
+}
+
+impl Read for Failing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::Error::other("disk on fire"));
+        }
+        let n = buf.len().min(self.left);
+        let got = self.data.read(&mut buf[..n])?;
+        self.left -= got;
+        Ok(got)
+    }
+}
+
+#[test]
+fn read_error_ends_every_thread_count_with_the_error() {
+    let path = common::shared().join("lab/g_load_tbf_retrans/capture.pcap");
+    let bytes = std::fs::read(&path).unwrap();
+    for threads in [1, 2, 4] {
+        let reader = Failing {
+            left: bytes.len() / 2,
+            data: std::io::Cursor::new(bytes.clone()),
+        };
+        let mut capture = Capture::from_reader(reader).unwrap();
+        let mut cfg = PipelineConfig::default();
+        cfg.threads = threads;
+        let err = pipeline::run(&mut capture, &cfg, |_| Digests::default()).unwrap_err();
+        assert!(
+            matches!(err, CaptureError::Io(_)),
+            "{threads} threads: {err}"
+        );
+    }
+}
+
+#[test]
+fn zero_threads_means_all_cores() {
+    let cfg = PipelineConfig::default();
+    assert_eq!(cfg.threads, 0);
+    assert!(cfg.effective_threads() >= 1);
+}
