@@ -14,10 +14,13 @@ use pcapstat_core::{
 mod common;
 
 /// A sink that digests everything it is given, so that two runs can be compared.
+/// (time, kind and direction, length, hash of the bytes).
+type Event = (i64, u8, u64, u64);
+
 #[derive(Debug, Default)]
 struct Digest {
     conn: u64,
-    events: Vec<(i64, u8, u64, u64)>,
+    events: Vec<Event>,
 }
 
 fn fnv(bytes: &[u8]) -> u64 {
@@ -48,7 +51,7 @@ impl StreamSink for Digest {
 
 /// Collects the digests of the closed connections of one shard.
 #[derive(Debug, Default)]
-struct Digests(Vec<(u64, Vec<(i64, u8, u64, u64)>)>);
+struct Digests(Vec<(u64, Vec<Event>)>);
 
 impl SinkFactory for Digests {
     type Sink = Digest;
