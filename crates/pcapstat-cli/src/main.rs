@@ -10,15 +10,18 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use pcapstat::core::decode::{DecodeLimits, Decoder};
-use pcapstat::core::{Capture, CaptureError, CaptureSummary};
+use pcapstat::core::CaptureError;
+use pcapstat::polars::prelude::DataFrame;
+use pcapstat::{Analysis, Analyzer, ParquetSource};
 
 mod render;
+mod report;
 
 const EXAMPLES: &str = "\
 Examples:
   pcapstat analyze capture.pcap
-  pcapstat analyze a.pcap b.pcapng.zst --format json
+  pcapstat analyze capture.pcapng --parquet out/     # out/connections.parquet
+  pcapstat analyze a.pcap b.pcapng.zst --format json --threads 2
   tcpdump -w - -U | pcapstat analyze -
   pcapstat analyze --strict nightly.pcap.gz   # exit 2 if the capture is damaged";
 
@@ -32,8 +35,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Summarise what each capture holds: format, link types, time range, frames, bytes,
-    /// protocols, truncation, fragments and undecodable frames by reason.
+    /// Analyse captures: what each holds (format, time range, frames, protocols, damage) and
+    /// its TCP connections (outcomes, connect and RTT percentiles, retransmissions, the worst
+    /// connections); optionally write the tables as Parquet.
     #[command(after_help = EXAMPLES)]
     Analyze(AnalyzeArgs),
 }
@@ -49,6 +53,17 @@ struct AnalyzeArgs {
     /// Treat a damaged or truncated capture as an error (exit code 2) instead of a warning.
     #[arg(long)]
     strict: bool,
+    /// Threads to use; 0 means one per core. The output is identical for any value.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    threads: usize,
+    /// Write the tables as Parquet files into DIR (DIR/connections.parquet), one row per
+    /// connection of all the input files, with a `capture` column naming the file.
+    #[arg(long, value_name = "DIR")]
+    parquet: Option<PathBuf>,
+    /// Idle timeout in seconds: a connection silent for longer ends; a later packet on its ports
+    /// starts a new one.
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+    idle_timeout: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -67,26 +82,40 @@ fn main() -> ExitCode {
 }
 
 fn analyze(args: &AnalyzeArgs) -> ExitCode {
+    if !(args.idle_timeout.is_finite() && args.idle_timeout > 0.0) {
+        eprintln!("pcapstat: error: --idle-timeout must be a positive number of seconds");
+        return ExitCode::from(2);
+    }
+    let analyzer = Analyzer::new()
+        .threads(args.threads)
+        .idle_timeout_ns((args.idle_timeout * 1e9).round() as i64);
     let mut failed = false;
+    let mut tables: Vec<DataFrame> = Vec::new();
+    let mut sources: Vec<String> = Vec::new();
     let stdout = io::stdout();
     let mut out = stdout.lock();
     for (i, path) in args.files.iter().enumerate() {
         let name = path.display().to_string();
-        match summarize(path) {
-            Ok(summary) => {
+        match run_one(&analyzer, path) {
+            Ok(analysis) => {
+                let summary = analysis.summary();
                 if let Some(d) = &summary.damaged {
                     let level = if args.strict { "error" } else { "warning" };
                     eprintln!("pcapstat: {level}: {name}: {d}");
                     failed |= args.strict;
                 }
+                let records = analysis.connection_records();
+                let rep = report::ConnReport::new(records, analysis.tcp_stats());
                 let written = match args.format {
                     Format::Text => {
                         if i > 0 {
                             let _ = writeln!(out);
                         }
-                        render::text(&mut out, &name, &summary)
+                        render::text(&mut out, &name, summary)
+                            .and_then(|()| render::connections_text(&mut out, &rep, records))
+                            .and_then(|()| render::damage_text(&mut out, summary))
                     }
-                    Format::Json => render::json(&mut out, &name, &summary),
+                    Format::Json => render::json(&mut out, &name, summary, &rep, records),
                 };
                 if let Err(e) = written {
                     // A closed pipe (`| head`) is not an error worth a message.
@@ -94,6 +123,16 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                         eprintln!("pcapstat: error: writing output: {e}");
                     }
                     return ExitCode::from(2);
+                }
+                if args.parquet.is_some() {
+                    match analysis.connections() {
+                        Ok(df) => tables.push(df),
+                        Err(e) => {
+                            eprintln!("pcapstat: error: {name}: {e}");
+                            failed = true;
+                        }
+                    }
+                    sources.push(source_description(path, summary));
                 }
             }
             Err(e) => {
@@ -106,6 +145,12 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         }
     }
     let _ = out.flush();
+    if let Some(dir) = &args.parquet {
+        if let Err(e) = write_tables(dir, tables, sources, args) {
+            eprintln!("pcapstat: error: {e:#}");
+            failed = true;
+        }
+    }
     if failed {
         ExitCode::from(2)
     } else {
@@ -113,15 +158,60 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     }
 }
 
-fn summarize(path: &std::path::Path) -> anyhow::Result<CaptureSummary> {
-    let mut capture = if path.as_os_str() == "-" {
-        Capture::from_reader(io::stdin()).context("reading standard input")?
+fn run_one(analyzer: &Analyzer, path: &std::path::Path) -> anyhow::Result<Analysis> {
+    if path.as_os_str() == "-" {
+        let mut a = analyzer
+            .analyze_reader(io::stdin())
+            .context("reading standard input")?;
+        a.set_source("-");
+        Ok(a)
     } else {
-        Capture::open(path).map_err(|e| match e {
-            CaptureError::Io(io) => anyhow::Error::new(io).context("cannot read file"),
+        analyzer.analyze_path(path).map_err(|e| match e {
+            pcapstat::Error::Capture(CaptureError::Io(io)) => {
+                anyhow::Error::new(io).context("cannot read file")
+            }
             other => anyhow::Error::new(other),
-        })?
+        })
+    }
+}
+
+/// `name (N bytes, first_ts..last_ts)` for the Parquet metadata.
+fn source_description(path: &std::path::Path, s: &pcapstat::core::CaptureSummary) -> String {
+    let size = std::fs::metadata(path)
+        .map_or("unknown size".to_string(), |m| format!("{} bytes", m.len()));
+    let range = match (s.first_ts, s.last_ts) {
+        (Some(a), Some(b)) => format!("{}..{}", render::rfc3339(a), render::rfc3339(b)),
+        _ => "no frames".to_string(),
     };
-    let mut decoder = Decoder::new(DecodeLimits::default());
-    Ok(CaptureSummary::scan(&mut capture, &mut decoder)?)
+    format!("{} ({size}, {range})", path.display())
+}
+
+fn write_tables(
+    dir: &std::path::Path,
+    tables: Vec<DataFrame>,
+    sources: Vec<String>,
+    args: &AnalyzeArgs,
+) -> anyhow::Result<()> {
+    let mut iter = tables.into_iter();
+    let Some(mut all) = iter.next() else {
+        anyhow::bail!(
+            "no capture could be read: nothing written to {}",
+            dir.display()
+        );
+    };
+    for df in iter {
+        all.vstack_mut_owned(df).context("combining tables")?;
+    }
+    all.rechunk_mut();
+    let meta = ParquetSource {
+        metadata: vec![
+            ("pcapstat.sources".to_string(), sources.join("\n")),
+            (
+                "pcapstat.options".to_string(),
+                format!("idle_timeout={}s", args.idle_timeout),
+            ),
+        ],
+    };
+    pcapstat::write_parquet(dir, "connections", &mut all, &meta)?;
+    Ok(())
 }

@@ -1,8 +1,10 @@
-//! Rendering a capture summary as text or JSON.
+//! Rendering an analysis as text or JSON.
 
 use std::io::{self, Write};
 
-use pcapstat::core::{CaptureSummary, DecodeProblem, LinkType};
+use pcapstat::core::{CaptureSummary, ConnectionRecord, DecodeProblem, LinkType};
+
+use crate::report::{endpoint, ConnReport, Percentiles, Totals};
 use serde_json::{json, Map, Value};
 
 /// Formats nanoseconds since the epoch as RFC 3339 UTC with nanoseconds.
@@ -137,6 +139,11 @@ pub fn text(out: &mut impl Write, file: &str, s: &CaptureSummary) -> io::Result<
             writeln!(out, "    {}: {n}", problem.name().replace('_', " "))?;
         }
     }
+    Ok(())
+}
+
+/// The closing warning of the human report for a damaged capture.
+pub fn damage_text(out: &mut impl Write, s: &CaptureSummary) -> io::Result<()> {
     if let Some(dmg) = &s.damaged {
         writeln!(out, "Warning: {dmg}")?;
         writeln!(
@@ -148,8 +155,139 @@ pub fn text(out: &mut impl Write, file: &str, s: &CaptureSummary) -> io::Result<
     Ok(())
 }
 
-/// The machine-readable summary: one JSON object on one line.
-pub fn json(out: &mut impl Write, file: &str, s: &CaptureSummary) -> io::Result<()> {
+fn bytes(n: u64) -> String {
+    match n {
+        0..=9_999 => format!("{n} B"),
+        10_000..=9_999_999 => format!("{:.1} kB", n as f64 / 1e3),
+        10_000_000..=9_999_999_999 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.1} GB", n as f64 / 1e9),
+    }
+}
+
+fn phase(out: &mut impl Write, name: &str, p: Option<Percentiles>) -> io::Result<()> {
+    match p {
+        None => writeln!(out, "  {name:<13} - (no completed handshake)"),
+        Some(p) => writeln!(
+            out,
+            "  {name:<13} n={}  p50 {}  p90 {}  p95 {}  p99 {}  max {}",
+            p.count,
+            duration(p.p50),
+            duration(p.p90),
+            duration(p.p95),
+            duration(p.p99),
+            duration(p.max)
+        ),
+    }
+}
+
+fn direction(out: &mut impl Write, name: &str, t: &Totals) -> io::Result<()> {
+    writeln!(
+        out,
+        "  {name}  {} packets, {} payload; {} retransmissions ({} fast, {} spurious, {}); \
+         {} out of order, {} dup ACKs, {} zero windows, {} lost segments, {} missed",
+        t.packets,
+        bytes(t.payload_bytes),
+        t.retransmissions,
+        t.fast_retransmissions,
+        t.spurious_retransmissions,
+        bytes(t.retransmitted_bytes),
+        t.out_of_order,
+        t.dup_acks,
+        t.zero_windows,
+        t.lost_segments,
+        bytes(t.missed_bytes)
+    )
+}
+
+fn conn_line(r: &ConnectionRecord) -> String {
+    let mut extra = String::new();
+    if r.syn_retries > 0 {
+        extra.push_str(&format!(
+            ", {} SYN retr{}",
+            r.syn_retries,
+            if r.syn_retries == 1 { "y" } else { "ies" }
+        ));
+    }
+    let retx = r.c2s.retransmissions + r.s2c.retransmissions;
+    if retx > 0 {
+        extra.push_str(&format!(", {retx} retransmissions"));
+    }
+    format!(
+        "{} -> {}  connect {}  {}{extra}",
+        endpoint(&r.client_ip, r.client_port),
+        endpoint(&r.server_ip, r.server_port),
+        r.connect_ns.map_or("-".to_string(), duration),
+        r.outcome.as_str()
+    )
+}
+
+/// The TCP part of the human report.
+pub fn connections_text(
+    out: &mut impl Write,
+    rep: &ConnReport,
+    records: &[ConnectionRecord],
+) -> io::Result<()> {
+    let outcomes: Vec<String> = rep
+        .outcomes
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(o, n)| format!("{o} {n}"))
+        .collect();
+    writeln!(
+        out,
+        "TCP connections  {}{}",
+        rep.connections,
+        if outcomes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", outcomes.join(", "))
+        }
+    )?;
+    if rep.connections == 0 {
+        return Ok(());
+    }
+    phase(out, "connect", rep.connect)?;
+    phase(out, "initial RTT", rep.initial_rtt)?;
+    direction(out, "client->server", &rep.c2s)?;
+    direction(out, "server->client", &rep.s2c)?;
+    if !rep.failures.is_empty() {
+        writeln!(out, "Refused, timed out or reset")?;
+        for ((server, outcome), n) in &rep.failures {
+            writeln!(out, "  {outcome:<8} {n:>6}  to {server}")?;
+        }
+    }
+    if !rep.slowest.is_empty() {
+        writeln!(out, "Slowest connects")?;
+        for &i in &rep.slowest {
+            writeln!(out, "  {}", conn_line(&records[i]))?;
+        }
+    }
+    if !rep.most_retransmitted.is_empty() {
+        writeln!(out, "Most retransmissions")?;
+        for &i in &rep.most_retransmitted {
+            writeln!(out, "  {}", conn_line(&records[i]))?;
+        }
+    }
+    let l = &rep.limits;
+    if l.evictions + l.ooo_limit_hits + l.rtt_sample_limit_hits + l.unacked_limit_hits > 0 {
+        writeln!(
+            out,
+            "Limits hit: {} connections evicted (flow table full), {} out-of-order buffer overflows, \
+             {} RTT samples not kept for the median, {} segments not tracked for RTT",
+            l.evictions, l.ooo_limit_hits, l.rtt_sample_limit_hits, l.unacked_limit_hits
+        )?;
+    }
+    Ok(())
+}
+
+/// The machine-readable report: one JSON object on one line.
+pub fn json(
+    out: &mut impl Write,
+    file: &str,
+    s: &CaptureSummary,
+    tcp: &ConnReport,
+    records: &[ConnectionRecord],
+) -> io::Result<()> {
     let d = &s.decode;
     let mut undecodable = Map::new();
     for (problem, n) in d.undecodable.iter() {
@@ -196,6 +334,7 @@ pub fn json(out: &mut impl Write, file: &str, s: &CaptureSummary) -> io::Result<
             "frame": dm.frame,
             "reason": dm.reason.to_string(),
         })),
+        "tcp_connections": tcp.json(records),
     });
     serde_json::to_writer(&mut *out, &value)?;
     writeln!(out)

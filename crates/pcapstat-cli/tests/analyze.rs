@@ -122,3 +122,126 @@ fn help_has_examples_and_version_works() {
     let version = run(&["--version"]);
     assert!(String::from_utf8_lossy(&version.stdout).starts_with("pcapstat "));
 }
+
+#[test]
+fn connections_in_json_match_tshark_and_curl() {
+    // tshark (testdata/expected/tcp_conns/lab/f_refused_syndrop.tsv): streams 0-2 answered by a
+    // server RST, stream 3 four SYNs without answer, streams 4-5 FIN both ways; curl exit codes
+    // 7 (refused) x3 and 28 (timeout) agree.
+    let out = run(&[
+        "analyze",
+        "--format",
+        "json",
+        &testdata("lab/f_refused_syndrop/capture.pcapng"),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let obj = &json_lines(&out)[0];
+    let tcp = &obj["tcp_connections"];
+    assert_eq!(tcp["connections"], 6);
+    assert_eq!(tcp["outcomes"]["refused"], 3);
+    assert_eq!(tcp["outcomes"]["timeout"], 1);
+    assert_eq!(tcp["outcomes"]["closed"], 2);
+    assert_eq!(tcp["connect"]["count"], 2);
+    assert_eq!(tcp["initial_rtt"]["count"], 2);
+    // tshark tcp.analysis.initial_rtt of streams 4 and 5: 79 and 152 µs.
+    let max = tcp["initial_rtt"]["max_ns"].as_i64().unwrap();
+    assert_eq!((max + 500) / 1000, 152);
+    let failures = tcp["failures"].as_array().unwrap();
+    assert!(failures.contains(
+        &serde_json::json!({"server": "10.88.7.2:81", "outcome": "refused", "connections": 3})
+    ));
+    assert!(failures.contains(
+        &serde_json::json!({"server": "10.88.7.2:82", "outcome": "timeout", "connections": 1})
+    ));
+}
+
+#[test]
+fn text_report_has_connections_and_failures() {
+    let out = run(&["analyze", &testdata("lab/f_refused_syndrop/capture.pcap")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("TCP connections  6 (closed 2, refused 3, timeout 1)"),
+        "{text}"
+    );
+    assert!(text.contains("refused       3  to 10.88.7.2:81"), "{text}");
+    assert!(text.contains("timeout       1  to 10.88.7.2:82"), "{text}");
+}
+
+#[test]
+fn output_is_identical_for_any_thread_count() {
+    let file = testdata("lab/d_tls_resumption/capture.pcapng");
+    let one = run(&["analyze", "--format", "json", "--threads", "1", &file]);
+    assert_eq!(one.status.code(), Some(0));
+    for n in ["2", "5"] {
+        let many = run(&["analyze", "--format", "json", "--threads", n, &file]);
+        assert_eq!(one.stdout, many.stdout, "--threads {n}");
+    }
+}
+
+#[test]
+fn parquet_connections_table_is_written_and_reads_back() {
+    use pcapstat::polars::prelude::{DataType, ParquetReader, SerReader, TimeUnit, TimeZone};
+    let dir = std::env::temp_dir().join(format!("pcapstat-cli-parquet-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let a = testdata("lab/f_refused_syndrop/capture.pcapng");
+    let b = testdata("lab/d_tls_resumption/capture.pcap");
+    let out = run(&[
+        "analyze",
+        "--format",
+        "json",
+        "--parquet",
+        dir.to_str().unwrap(),
+        &a,
+        &b,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let objs = json_lines(&out);
+    let expected_rows: u64 = objs
+        .iter()
+        .map(|o| o["tcp_connections"]["connections"].as_u64().unwrap())
+        .sum();
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["connections.parquet".to_string()],
+        "no temporary files left"
+    );
+    let file = std::fs::File::open(dir.join("connections.parquet")).unwrap();
+    let df = ParquetReader::new(file).finish().unwrap();
+    assert_eq!(df.height() as u64, expected_rows);
+    let schema = df.schema();
+    assert_eq!(
+        schema.get("start"),
+        Some(&DataType::Datetime(
+            TimeUnit::Nanoseconds,
+            Some(TimeZone::UTC)
+        ))
+    );
+    assert_eq!(
+        schema.get("connect"),
+        Some(&DataType::Duration(TimeUnit::Nanoseconds))
+    );
+    assert_eq!(schema.get("client_port"), Some(&DataType::UInt16));
+    // the capture column names each row's file, in argument order
+    let capture = df.column("capture").unwrap().str().unwrap().clone();
+    assert_eq!(capture.get(0), Some(a.as_str()));
+    assert_eq!(capture.get(df.height() - 1), Some(b.as_str()));
+    let refused = df
+        .column("outcome")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .filter(|o| *o == Some("refused"))
+        .count();
+    assert_eq!(refused, 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

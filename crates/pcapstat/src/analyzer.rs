@@ -1,0 +1,151 @@
+//! The entry point: [`Analyzer`] (options) → [`Analysis`] (summary, records, tables).
+
+use std::io::Read;
+use std::path::Path;
+
+use polars::prelude::DataFrame;
+
+use pcapstat_core::pipeline::{self, PipelineConfig};
+use pcapstat_core::{
+    Capture, CaptureSummary, ConnectionRecord, DecodeLimits, NullSinkFactory, TcpConfig, TcpStats,
+};
+
+use crate::error::Error;
+use crate::tables;
+
+/// Analysis options; cheap to clone and reusable for many captures.
+///
+/// ```
+/// let analyzer = pcapstat::Analyzer::new()
+///     .threads(4)
+///     .idle_timeout_ns(60_000_000_000);
+/// # let _ = analyzer;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Analyzer {
+    config: PipelineConfig,
+}
+
+impl Analyzer {
+    /// Default options: all cores, the documented default limits.
+    pub fn new() -> Self {
+        Analyzer::default()
+    }
+
+    /// Threads to use in all (`0`, the default, means one per core). The output is identical
+    /// for any thread count.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.config.threads = threads;
+        self
+    }
+
+    /// A TCP connection silent for longer than this (capture time, nanoseconds) is finished; a
+    /// later packet on its ports starts a new connection. Default 5 minutes.
+    pub fn idle_timeout_ns(mut self, ns: i64) -> Self {
+        self.config.tcp.idle_timeout_ns = ns;
+        self
+    }
+
+    /// All TCP tracking options and limits at once (see [`TcpConfig`]).
+    pub fn tcp_config(mut self, tcp: TcpConfig) -> Self {
+        self.config.tcp = tcp;
+        self
+    }
+
+    /// Decoder limits (IP fragment reassembly buffers).
+    pub fn decode_limits(mut self, limits: DecodeLimits) -> Self {
+        self.config.decode = limits;
+        self
+    }
+
+    /// The options in effect.
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
+    /// Analyse a capture file (pcap or pcapng, optionally gzip or zstd compressed).
+    ///
+    /// A damaged or truncated capture is not an error: everything before the damage is
+    /// analysed and the damage is reported in [`CaptureSummary::damaged`].
+    ///
+    /// # Errors
+    /// [`Error::Capture`] when the file cannot be read or is not a capture.
+    pub fn analyze_path(&self, path: impl AsRef<Path>) -> Result<Analysis, Error> {
+        let path = path.as_ref();
+        let mut analysis = self.analyze(Capture::open(path)?)?;
+        analysis.source = Some(path.display().to_string());
+        Ok(analysis)
+    }
+
+    /// Analyse a capture read from a stream (standard input, a pipe, a socket).
+    ///
+    /// # Errors
+    /// [`Error::Capture`] when the stream cannot be read or is not a capture.
+    pub fn analyze_reader(&self, reader: impl Read + Send + 'static) -> Result<Analysis, Error> {
+        self.analyze(Capture::from_reader(reader)?)
+    }
+
+    /// Analyse a capture held in memory.
+    ///
+    /// # Errors
+    /// [`Error::Capture`] when the bytes are not a capture.
+    pub fn analyze_bytes(&self, bytes: Vec<u8>) -> Result<Analysis, Error> {
+        self.analyze(Capture::from_bytes(bytes)?)
+    }
+
+    fn analyze(&self, mut capture: Capture) -> Result<Analysis, Error> {
+        let out = pipeline::run(&mut capture, &self.config, |_| NullSinkFactory)?;
+        Ok(Analysis {
+            summary: out.summary,
+            connections: out.connections,
+            tcp: out.tcp,
+            source: None,
+        })
+    }
+}
+
+/// The result of analysing one capture.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    summary: CaptureSummary,
+    connections: Vec<ConnectionRecord>,
+    tcp: TcpStats,
+    source: Option<String>,
+}
+
+impl Analysis {
+    /// What the capture holds: format, frames, time range, decoding counters, damage.
+    pub fn summary(&self) -> &CaptureSummary {
+        &self.summary
+    }
+
+    /// One record per TCP connection, sorted by `conn_id`.
+    pub fn connection_records(&self) -> &[ConnectionRecord] {
+        &self.connections
+    }
+
+    /// TCP tracking counters (connections, limits hit, sweeps).
+    pub fn tcp_stats(&self) -> &TcpStats {
+        &self.tcp
+    }
+
+    /// The name of the capture, filling the `capture` column: the path given to
+    /// [`Analyzer::analyze_path`], else `None` (the column is null) until set.
+    pub fn source(&self) -> Option<&str> {
+        self.source.as_deref()
+    }
+
+    /// Set the name of the capture (for example `-` for standard input).
+    pub fn set_source(&mut self, name: impl Into<String>) {
+        self.source = Some(name.into());
+    }
+
+    /// The connections table: one row per TCP connection, sorted by `conn_id`, columns as in
+    /// `docs/metrics.md`.
+    ///
+    /// # Errors
+    /// [`Error::Table`] if polars fails to build the frame.
+    pub fn connections(&self) -> Result<DataFrame, Error> {
+        tables::connections_frame(self.source.as_deref(), &self.connections)
+    }
+}

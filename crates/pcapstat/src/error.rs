@@ -1,0 +1,25 @@
+//! The library's error type.
+
+use std::path::PathBuf;
+
+use pcapstat_core::CaptureError;
+
+/// What can go wrong when analysing a capture or writing its tables.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input is not a readable capture (unknown format, I/O error while reading).
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    /// Building a table failed (a bug, or memory exhausted).
+    #[error("building a table: {0}")]
+    Table(#[from] polars::error::PolarsError),
+    /// Writing an output file failed.
+    #[error("writing {}: {source}", path.display())]
+    Write {
+        /// The file or directory being written.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,180 @@
+//! Records → polars DataFrames. One function per table; every column is documented in
+//! `docs/metrics.md`, and a test checks that the two agree.
+
+use polars::prelude::*;
+
+use pcapstat_core::{ConnectionRecord, DirectionStats, Side};
+
+use crate::error::Error;
+
+/// Version of the table schemas: changes when a column is renamed, removed or changes meaning
+/// (adding a column does not change it). Written into every Parquet file's metadata.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Builds columns of one table from its records; the same row order for every column.
+struct Cols<'a, R> {
+    rows: &'a [R],
+    cols: Vec<Column>,
+}
+
+impl<'a, R> Cols<'a, R> {
+    fn new(rows: &'a [R]) -> Self {
+        Cols {
+            rows,
+            cols: Vec::new(),
+        }
+    }
+    fn push(&mut self, s: Series) {
+        self.cols.push(s.into_column());
+    }
+    fn u64(&mut self, name: &str, f: impl Fn(&R) -> u64) {
+        let v: Vec<u64> = self.rows.iter().map(f).collect();
+        self.push(Series::new(name.into(), v));
+    }
+    fn u32(&mut self, name: &str, f: impl Fn(&R) -> u32) {
+        let v: Vec<u32> = self.rows.iter().map(f).collect();
+        self.push(Series::new(name.into(), v));
+    }
+    fn u16(&mut self, name: &str, f: impl Fn(&R) -> u16) {
+        let v: Vec<u16> = self.rows.iter().map(f).collect();
+        self.push(Series::new(name.into(), v));
+    }
+    fn u8(&mut self, name: &str, f: impl Fn(&R) -> u8) {
+        let v: Vec<u8> = self.rows.iter().map(f).collect();
+        self.push(Series::new(name.into(), v));
+    }
+    fn opt_u16(&mut self, name: &str, f: impl Fn(&R) -> Option<u16>) {
+        let v: Vec<Option<u16>> = self.rows.iter().map(f).collect();
+        self.push(Series::new(name.into(), v));
+    }
+    fn opt_u8(&mut self, name: &str, f: impl Fn(&R) -> Option<u8>) {
+        let v: Vec<Option<u8>> = self.rows.iter().map(f).collect();
+        self.push(Series::new(name.into(), v));
+    }
+    fn bool(&mut self, name: &str, f: impl Fn(&R) -> bool) {
+        let v: Vec<bool> = self.rows.iter().map(f).collect();
+        self.push(Series::new(name.into(), v));
+    }
+    fn opt_bool(&mut self, name: &str, f: impl Fn(&R) -> Option<bool>) {
+        let v: Vec<Option<bool>> = self.rows.iter().map(f).collect();
+        self.push(Series::new(name.into(), v));
+    }
+    fn str(&mut self, name: &str, f: impl Fn(&R) -> Option<String>) {
+        let v: Vec<Option<String>> = self.rows.iter().map(f).collect();
+        self.push(Series::new(name.into(), v));
+    }
+    /// Absolute capture time, ns since the epoch → Datetime(ns, UTC).
+    fn ts(&mut self, name: &str, f: impl Fn(&R) -> Option<i64>) {
+        let v: Vec<Option<i64>> = self.rows.iter().map(f).collect();
+        self.push(
+            Series::new(name.into(), v).into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC)),
+        );
+    }
+    /// Time difference, ns → Duration(ns).
+    fn dur(&mut self, name: &str, f: impl Fn(&R) -> Option<i64>) {
+        let v: Vec<Option<i64>> = self.rows.iter().map(f).collect();
+        self.push(Series::new(name.into(), v).into_duration(TimeUnit::Nanoseconds));
+    }
+    fn finish(self) -> Result<DataFrame, Error> {
+        Ok(DataFrame::new(self.rows.len(), self.cols)?)
+    }
+}
+
+fn side(s: Side) -> &'static str {
+    match s {
+        Side::Client => "client",
+        Side::Server => "server",
+    }
+}
+
+/// The connections table (see `docs/metrics.md`, section "connections"): one row per TCP
+/// connection of `records`, in their order; `capture` fills the `capture` column (null if
+/// `None`).
+///
+/// # Errors
+/// [`Error::Table`] if polars fails to build the frame.
+pub fn connections_frame(
+    capture: Option<&str>,
+    records: &[ConnectionRecord],
+) -> Result<DataFrame, Error> {
+    let mut c = Cols::new(records);
+    c.str("capture", |_| capture.map(String::from));
+    c.u64("conn_id", |r| r.conn_id);
+    c.str("client_ip", |r| Some(r.client_ip.to_string()));
+    c.u16("client_port", |r| r.client_port);
+    c.str("server_ip", |r| Some(r.server_ip.to_string()));
+    c.u16("server_port", |r| r.server_port);
+    c.u8("ip_version", |r| r.ip_version);
+    c.ts("start", |r| Some(r.start_ts));
+    c.ts("end", |r| Some(r.end_ts));
+    c.dur("duration", |r| Some(r.end_ts.saturating_sub(r.start_ts)));
+    c.str("outcome", |r| Some(r.outcome.as_str().to_string()));
+    c.str("reset_by", |r| r.reset_by.map(|s| side(s).to_string()));
+    c.bool("handshake_seen", |r| r.handshake_seen);
+    c.bool("client_guessed", |r| r.client_guessed);
+    c.u32("syn_retries", |r| r.syn_retries);
+    c.dur("connect", |r| r.connect_ns);
+    c.dur("syn_to_synack", |r| r.syn_to_synack_ns);
+    c.dur("synack_to_ack", |r| r.synack_to_ack_ns);
+    c.dur("initial_rtt", |r| r.syn_to_ack_ns);
+    for (sfx, get) in [
+        (
+            "c2s",
+            (|r: &ConnectionRecord| &r.c2s) as fn(&ConnectionRecord) -> &DirectionStats,
+        ),
+        ("s2c", |r: &ConnectionRecord| &r.s2c),
+    ] {
+        let n = |base: &str| format!("{base}_{sfx}");
+        c.u64(&n("packets"), |r| get(r).packets);
+        c.u64(&n("payload_bytes"), |r| get(r).payload_bytes);
+        c.u64(&n("retransmissions"), |r| get(r).retransmissions);
+        c.u64(&n("retransmitted_bytes"), |r| get(r).retransmitted_bytes);
+        c.u64(&n("fast_retransmissions"), |r| get(r).fast_retransmissions);
+        c.u64(&n("spurious_retransmissions"), |r| {
+            get(r).spurious_retransmissions
+        });
+        c.u64(&n("out_of_order"), |r| get(r).out_of_order);
+        c.u64(&n("dup_acks"), |r| get(r).dup_acks);
+        c.u64(&n("zero_windows"), |r| get(r).zero_windows);
+        c.u64(&n("zero_window_probes"), |r| get(r).zero_window_probes);
+        c.u64(&n("keep_alives"), |r| get(r).keep_alives);
+        c.u64(&n("window_updates"), |r| get(r).window_updates);
+        c.u64(&n("window_full"), |r| get(r).window_full);
+        c.u64(&n("lost_segments"), |r| get(r).lost_segments);
+        c.u64(&n("ack_lost_segments"), |r| get(r).ack_lost_segments);
+        c.u64(&n("missed_bytes"), |r| get(r).missed_bytes);
+        c.u64(&n("inconsistent_overlaps"), |r| {
+            get(r).inconsistent_overlaps
+        });
+        c.u64(&n("rtt_samples"), |r| get(r).rtt_samples);
+        c.dur(&n("rtt_min"), |r| get(r).rtt_min_ns);
+        c.dur(&n("rtt_median"), |r| get(r).rtt_median_ns);
+        c.dur(&n("rtt_max"), |r| get(r).rtt_max_ns);
+        c.opt_u16(&n("mss"), |r| get(r).handshake_options.and_then(|o| o.mss));
+        c.opt_u8(&n("window_scale"), |r| {
+            get(r).handshake_options.and_then(|o| o.window_scale)
+        });
+        c.opt_bool(&n("sack_permitted"), |r| {
+            get(r).handshake_options.map(|o| o.sack_permitted)
+        });
+        c.opt_bool(&n("timestamps"), |r| {
+            get(r).handshake_options.map(|o| o.timestamps)
+        });
+        c.ts(&n("first_payload"), |r| get(r).first_payload_ts);
+        c.ts(&n("last_payload"), |r| get(r).last_payload_ts);
+        c.ts(&n("fin"), |r| get(r).fin_ts);
+    }
+    c.finish()
+}
+
+/// The type of a column as `docs/metrics.md` writes it (`UInt64`, `Datetime(ns, UTC)`, …).
+pub fn type_name(dtype: &DataType) -> String {
+    match dtype {
+        DataType::Datetime(TimeUnit::Nanoseconds, Some(tz)) => format!("Datetime(ns, {tz})"),
+        DataType::Duration(TimeUnit::Nanoseconds) => "Duration(ns)".to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

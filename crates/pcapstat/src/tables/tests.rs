@@ -1,0 +1,158 @@
+//! The column contract: docs/metrics.md and the frames built here agree; values are the
+//! records' values with the documented types and nulls.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::*;
+use crate::Analyzer;
+
+fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// One documented column: name (with `<dir>` expanded), type, and whether it may be null.
+#[derive(Debug, Clone, PartialEq)]
+struct DocColumn {
+    name: String,
+    dtype: String,
+    never_null: bool,
+}
+
+/// The rows of the table under `## {section}` in docs/metrics.md, `<dir>` rows expanded to all
+/// `_c2s` columns then all `_s2c` columns, after the other rows.
+fn documented(section: &str) -> Vec<DocColumn> {
+    let text = std::fs::read_to_string(repo().join("docs/metrics.md")).unwrap();
+    let start = text
+        .find(&format!("\n## {section}\n"))
+        .unwrap_or_else(|| panic!("no section {section}"));
+    let body = &text[start + 1..];
+    let body = &body[..body[3..].find("\n## ").map_or(body.len(), |i| i + 3)];
+    let (mut plain, mut per_dir) = (Vec::new(), Vec::new());
+    for line in body.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split(" | ").map(str::trim).collect();
+        let name = cells[0]
+            .trim_start_matches("| ")
+            .trim_matches('`')
+            .to_string();
+        let col = DocColumn {
+            name,
+            dtype: cells[1].to_string(),
+            never_null: cells.last().unwrap().trim_end_matches(" |") == "never",
+        };
+        if col.name.ends_with("_<dir>") {
+            per_dir.push(col);
+        } else {
+            plain.push(col);
+        }
+    }
+    for dir in ["c2s", "s2c"] {
+        for c in &per_dir {
+            plain.push(DocColumn {
+                name: c.name.replace("<dir>", dir),
+                ..c.clone()
+            });
+        }
+    }
+    plain
+}
+
+fn in_code(df: &DataFrame) -> Vec<(String, String)> {
+    df.schema()
+        .iter()
+        .map(|(n, t)| (n.to_string(), type_name(t)))
+        .collect()
+}
+
+#[test]
+fn connections_schema_equals_docs() {
+    let doc: Vec<(String, String)> = documented("connections")
+        .into_iter()
+        .map(|c| (c.name, c.dtype))
+        .collect();
+    let code = in_code(&connections_frame(None, &[]).unwrap());
+    assert!(doc.len() > 60, "{} documented columns", doc.len());
+    for (i, (d, c)) in doc.iter().zip(&code).enumerate() {
+        assert_eq!(d, c, "column {i}: docs/metrics.md vs code");
+    }
+    assert_eq!(doc.len(), code.len(), "number of columns");
+}
+
+fn lab_analysis() -> crate::Analysis {
+    Analyzer::new()
+        .threads(2)
+        .analyze_path(repo().join("testdata/lab/f_refused_syndrop/capture.pcapng"))
+        .unwrap()
+}
+
+#[test]
+fn never_null_columns_have_no_nulls_and_nullable_ones_do() {
+    let a = lab_analysis();
+    let df = a.connections().unwrap();
+    assert!(df.height() > 5);
+    for c in documented("connections") {
+        let nulls = df.column(&c.name).unwrap().null_count();
+        if c.never_null {
+            assert_eq!(nulls, 0, "{} is documented as never null", c.name);
+        }
+    }
+    // A refused connection has no handshake times: null, not 0.
+    let refused = a
+        .connection_records()
+        .iter()
+        .position(|r| r.outcome == pcapstat_core::Outcome::Refused)
+        .expect("the scenario has refused connections");
+    let connect = df.column("connect").unwrap();
+    assert!(connect.get(refused).unwrap().is_null());
+    let reset_by = df.column("reset_by").unwrap();
+    assert_eq!(reset_by.get(refused).unwrap(), AnyValue::String("server"));
+}
+
+#[test]
+fn values_are_the_records_values() {
+    let a = lab_analysis();
+    let df = a.connections().unwrap();
+    let recs = a.connection_records();
+    let path = a.source().unwrap().to_string();
+    for (i, r) in recs.iter().enumerate() {
+        let get = |name: &str| df.column(name).unwrap().get(i).unwrap().into_static();
+        assert_eq!(get("capture"), AnyValue::StringOwned(path.as_str().into()));
+        assert_eq!(get("conn_id"), AnyValue::UInt64(r.conn_id));
+        assert_eq!(get("client_port"), AnyValue::UInt16(r.client_port));
+        assert_eq!(
+            get("client_ip"),
+            AnyValue::StringOwned(r.client_ip.to_string().into())
+        );
+        assert_eq!(
+            get("start"),
+            AnyValue::DatetimeOwned(
+                r.start_ts,
+                TimeUnit::Nanoseconds,
+                Some(Arc::new(TimeZone::UTC))
+            )
+        );
+        let dur = |v: Option<i64>| {
+            v.map_or(AnyValue::Null, |n| {
+                AnyValue::Duration(n, TimeUnit::Nanoseconds)
+            })
+        };
+        assert_eq!(get("connect"), dur(r.connect_ns));
+        assert_eq!(get("initial_rtt"), dur(r.syn_to_ack_ns));
+        assert_eq!(get("duration"), dur(Some(r.end_ts - r.start_ts)));
+        assert_eq!(get("rtt_min_s2c"), dur(r.s2c.rtt_min_ns));
+        assert_eq!(get("packets_s2c"), AnyValue::UInt64(r.s2c.packets));
+        assert_eq!(
+            get("outcome"),
+            AnyValue::StringOwned(r.outcome.as_str().into())
+        );
+        assert_eq!(
+            get("mss_c2s"),
+            r.c2s
+                .handshake_options
+                .and_then(|o| o.mss)
+                .map_or(AnyValue::Null, AnyValue::UInt16)
+        );
+    }
+}
