@@ -51,9 +51,11 @@ const TS_BACKWARDS: &str = "end_ts is the latest time; tshark's the last frame's
 const SHORT_HEADER: &str = "segment shorter than its TCP header is not analysed (decode problem)";
 /// SYN whose options are cut by the snap length.
 const SNAP_CUT_HEADER: &str = "SYN with its TCP header cut by the snap length is not analysed";
-/// Decoder payload lengths (issue #3, being fixed).
-const PPPOE_PAD: &str = "PPPoE: Ethernet padding counted as TCP payload";
-const IP_LEN_BEYOND_FRAME: &str = "IP total length beyond the captured frame";
+/// zeek tcp/reassembly.pcap frames 8, 10, 12: the server repeats its FIN right after client data
+/// segments; tshark calls them fast retransmissions although the capture shows no duplicate ACK
+/// from the client (its condition needs two). Not understood yet; ours: plain retransmissions.
+const FAST_UNEXPLAINED: &str =
+    "tshark flags fast retransmission without 2 dup ACKs; not understood";
 
 /// Known differences: (fixture, tshark stream (`ours@<frame>` for a connection tshark does not
 /// have), field, ours, tshark, reason).
@@ -128,11 +130,7 @@ const KNOWN: &[(&str, &str, &str, &str, &str, &str)] = &[
     ("captures/zeek/testing/btest/Traces/nmap-vsn.pcap.tsv", "8", "irtt_us", "", "232841", REFUSED_IRTT),
     ("captures/zeek/testing/btest/Traces/pop3/pop3.pcap.tsv", "0", "irtt_us", "", "50692", REFUSED_IRTT),
     ("captures/zeek/testing/btest/Traces/pop3/pop3.pcap.tsv", "1", "irtt_us", "", "50705", REFUSED_IRTT),
-    ("captures/zeek/testing/btest/Traces/pppoe-over-qinq.pcap.tsv", "0", "duplicate_ack_s2c", "7", "8", PPPOE_PAD),
-    ("captures/zeek/testing/btest/Traces/pppoe-over-qinq.pcap.tsv", "0", "out_of_order_s2c", "3", "0", PPPOE_PAD),
-    ("captures/zeek/testing/btest/Traces/pppoe-over-qinq.pcap.tsv", "0", "retransmission_s2c", "16", "13", PPPOE_PAD),
-    ("captures/zeek/testing/btest/Traces/tcp/reassembly.pcap.tsv", "0", "fast_retransmission_s2c", "0", "3", IP_LEN_BEYOND_FRAME),
-    ("captures/zeek/testing/btest/Traces/tcp/reassembly.pcap.tsv", "0", "lost_segment_c2s", "6", "8", IP_LEN_BEYOND_FRAME),
+    ("captures/zeek/testing/btest/Traces/tcp/reassembly.pcap.tsv", "0", "fast_retransmission_s2c", "0", "3", FAST_UNEXPLAINED),
     ("captures/zeek/testing/btest/Traces/tcp/rst-inject-rae.pcap.tsv", "0", "irtt_us", "1267865", "233736", RST_BEFORE_SYNACK),
     ("captures/zeek/testing/btest/Traces/tcp/truncated-header.pcap.tsv", "0", "match", "-", "first frame 1", SNAP_CUT_HEADER),
     ("captures/zeek/testing/btest/Traces/tcp/truncated-header.pcap.tsv", "ours@2", "match", "201.186.157.67:60827 128.3.26.249:25", "-", SNAP_CUT_HEADER),
