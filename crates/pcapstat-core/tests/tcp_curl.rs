@@ -21,11 +21,7 @@
 
 mod common;
 
-use std::path::Path;
-
-use pcapstat_core::{
-    Capture, ConnectionRecord, DecodeLimits, Decoder, Outcome, TcpConfig, TcpTracker, Transport,
-};
+use pcapstat_core::Outcome;
 
 /// Capture and curl share one clock; a connect seen by curl cannot be shorter than on the wire
 /// except by the client ACK's kernel turnaround (µs).
@@ -34,21 +30,6 @@ const CLOCK_SLACK_NS: i64 = 50_000;
 const MAX_LATE_NS: i64 = 2_500_000;
 /// 2nd and later TLS connections of one curl process: stamped 2–5 ms late (README).
 const MAX_LATE_TLS_REUSE_NS: i64 = 6_000_000;
-
-fn track(path: &Path) -> Vec<ConnectionRecord> {
-    let mut capture =
-        Capture::open(path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-    let mut decoder = Decoder::new(DecodeLimits::default());
-    let mut t = TcpTracker::new(TcpConfig::default());
-    let mut end = 0;
-    while let Some(frame) = capture.next_frame().unwrap() {
-        end = frame.ts_ns;
-        if let Some(Transport::Tcp(seg)) = decoder.decode(&frame).transport {
-            t.on_segment(&seg);
-        }
-    }
-    t.finish(end).records
-}
 
 /// Seconds as printed by curl → ns.
 fn secs(s: &str) -> i64 {
@@ -78,7 +59,7 @@ fn lab_connections_match_curl() {
     let mut late = Vec::new();
     for f in files {
         let scenario = f.file_stem().unwrap().to_string_lossy().to_string();
-        let records = track(&lab.join(&scenario).join("capture.pcap"));
+        let records = common::track(&lab.join(&scenario).join("capture.pcap")).records;
         let rows = common::tsv(&f);
         let claimed: Vec<u16> = rows
             .iter()

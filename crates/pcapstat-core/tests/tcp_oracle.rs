@@ -19,10 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use pcapstat_core::{
-    Capture, ConnectionRecord, DecodeLimits, Decoder, DirectionStats, Outcome, Side, TcpConfig,
-    TcpTracker, Transport,
-};
+use pcapstat_core::{ConnectionRecord, DirectionStats, Outcome, Side};
 
 /// tshark reports `tcp.analysis.initial_rtt` (SYN → first ACK without SYN) also for a refused
 /// connection (SYN → RST/ACK); pcapstat's `syn_to_ack_ns` needs a handshake and is `None`.
@@ -177,23 +174,6 @@ fn fixtures() -> Vec<(String, PathBuf)> {
     out
 }
 
-/// Reader → decoder → one tracker, up to the end of what is readable (as tshark reads a
-/// damaged file up to the damage).
-fn track(path: &Path) -> Vec<ConnectionRecord> {
-    let mut capture =
-        Capture::open(path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-    let mut decoder = Decoder::new(DecodeLimits::default());
-    let mut t = TcpTracker::new(TcpConfig::default());
-    let mut end = 0;
-    while let Ok(Some(frame)) = capture.next_frame() {
-        end = frame.ts_ns;
-        if let Some(Transport::Tcp(seg)) = decoder.decode(&frame).transport {
-            t.on_segment(&seg);
-        }
-    }
-    t.finish(end).records
-}
-
 fn us(ns: Option<i64>) -> String {
     ns.map(|n| (n + 500).div_euclid(1000).to_string())
         .unwrap_or_default()
@@ -230,7 +210,7 @@ fn outcome_mismatch(r: &ConnectionRecord, s: &BTreeMap<String, String>) -> Optio
 /// Compares one capture; returns the differences.
 fn compare(file: &str, path: &Path) -> Vec<Diff> {
     let streams = common::tsv(&common::testdata().join("expected/tcp_conns").join(file));
-    let records = track(path);
+    let records = common::track(path).records;
     let mut diffs = Vec::new();
     let mut used = BTreeSet::new();
     for s in &streams {
