@@ -169,8 +169,9 @@ pub struct ConnectionRecord {
     pub syn_to_synack_ns: Option<i64>,
     /// SYN/ACK → the client's handshake ACK, ns.
     pub synack_to_ack_ns: Option<i64>,
-    /// Answered SYN → the client's handshake ACK, ns. Equals tshark's
-    /// `tcp.analysis.initial_rtt` for connections whose handshake completed.
+    /// The most recent SYN before the client's handshake ACK → that ACK, ns (a SYN retransmitted
+    /// after the SYN/ACK counts, as in tshark). Equals tshark's `tcp.analysis.initial_rtt` for
+    /// connections whose handshake completed (except a zero iRTT, which tshark skips).
     pub syn_to_ack_ns: Option<i64>,
     /// Client → server statistics.
     pub c2s: DirectionStats,

@@ -4,7 +4,6 @@
 //! the pcapng copy, and for 1 and 3 shards (the merged output must be identical).
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use pcapstat_core::{
@@ -44,25 +43,6 @@ fn track(path: &Path, nshards: usize) -> (Vec<ConnectionRecord>, TcpStats) {
     (records, stats)
 }
 
-fn tsv(path: &Path) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let head: Vec<String> = lines
-        .next()
-        .unwrap()
-        .split('\t')
-        .map(String::from)
-        .collect();
-    lines
-        .map(|l| {
-            head.iter()
-                .cloned()
-                .zip(l.split('\t').map(String::from))
-                .collect()
-        })
-        .collect()
-}
-
 fn us(ns: Option<i64>) -> Option<i64> {
     ns.map(|n| (n + 500).div_euclid(1000))
 }
@@ -72,7 +52,7 @@ fn parse_us(s: &str) -> Option<i64> {
 }
 
 fn compare(scenario: &str, records: &[ConnectionRecord]) {
-    let streams = tsv(&lab().join(scenario).join("ts_tcp_streams.tsv"));
+    let streams = common::tsv(&lab().join(scenario).join("ts_tcp_streams.tsv"));
     assert_eq!(records.len(), streams.len(), "{scenario}: connection count");
     for s in &streams {
         let port: u16 = s["client_port"].parse().unwrap();
@@ -103,6 +83,19 @@ fn compare(scenario: &str, records: &[ConnectionRecord]) {
         assert_eq!(both(|d| d.window_full), n("n_window_full"), "{ctx}");
         assert_eq!(both(|d| d.keep_alives), n("n_keep_alive"), "{ctx}");
         assert_eq!(r.c2s.packets + r.s2c.packets, n("packets"), "{ctx}");
+        // The oracle's bytes columns: server→client is the sequence-space extent (= our unique
+        // bytes when nothing was lost before the capture point); client→server sums tcp.len
+        // over all segments, retransmissions included.
+        assert_eq!(
+            r.s2c.payload_bytes + r.s2c.missed_bytes,
+            n("bytes_s2c"),
+            "{ctx} bytes s2c"
+        );
+        assert_eq!(
+            r.c2s.payload_bytes + r.c2s.retransmitted_bytes,
+            n("bytes_c2s"),
+            "{ctx} bytes c2s"
+        );
         assert_eq!(u64::from(r.syn_retries) + 1, n("syn_count").max(1), "{ctx}");
         assert!(r.handshake_seen && !r.client_guessed, "{ctx}");
         match s["state"].as_str() {

@@ -7,22 +7,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use pcapstat_core::{Capture, DecodeLimits, Decoder, TcpConfig, TcpTracker, Transport};
+use pcapstat_core::Capture;
 
 mod common;
 
 fn counts(path: &Path) -> Option<[u64; 9]> {
-    let mut capture = Capture::open(path).ok()?;
-    let mut decoder = Decoder::new(DecodeLimits::default());
-    let mut t = TcpTracker::new(TcpConfig::default());
-    let mut end = 0;
-    while let Ok(Some(frame)) = capture.next_frame() {
-        end = frame.ts_ns;
-        if let Some(Transport::Tcp(seg)) = decoder.decode(&frame).transport {
-            t.on_segment(&seg);
-        }
-    }
-    let out = t.finish(end);
+    Capture::open(path).ok()?;
+    let out = common::track(path);
     let mut c = [0u64; 9];
     c[0] = out.stats.segments;
     for r in &out.records {

@@ -15,7 +15,10 @@
 //! * **Snap length**: a frame cut short (`data.len() < orig_len`) is decoded as far as its
 //!   bytes go and flagged [`Decoded::truncated`]. `payload_len` of a [`TcpSegment`] or
 //!   [`UdpDatagram`] is the on-the-wire length from the IP (and UDP) length fields, while
-//!   `payload` holds only the captured bytes; Ethernet trailer padding is never payload.
+//!   `payload` holds only the captured bytes; Ethernet trailer padding is never payload. As in
+//!   tshark, an IP length field larger than what the enclosing layer carried on the wire (the
+//!   frame's original length less the link headers, or a PPPoE session's length field) is
+//!   capped to it.
 //!
 //! # Link types
 //!
@@ -458,6 +461,19 @@ struct Walk<'a, 's> {
 }
 
 impl<'a> Walk<'a, '_> {
+    /// Bytes `data` spanned on the wire: its captured bytes, plus the bytes the snap length cut
+    /// off when `data` runs to the end of the captured frame. This is tshark's "reported
+    /// length" of a layer: an IP length field beyond it is not believed.
+    fn reported_len(&self, data: &[u8]) -> usize {
+        let frame_end = self.frame.data.as_ptr_range().end;
+        let cut = (self.frame.orig_len as usize).saturating_sub(self.frame.data.len());
+        if data.as_ptr_range().end == frame_end {
+            data.len().saturating_add(cut)
+        } else {
+            data.len()
+        }
+    }
+
     fn problem(&mut self, ctx: Ctx, p: DecodeProblem) {
         if ctx == Ctx::Outer && self.out.problem.is_none() {
             self.out.problem = Some(p);
@@ -724,6 +740,10 @@ impl<'a> Walk<'a, '_> {
                 return summary;
             }
         };
+        // As tshark: the IP payload's length is the length field's, but never more than what
+        // the enclosing layer had on the wire (Ethernet frame, PPPoE length, ...): a length
+        // field larger than that is an error, and the bytes it claims do not exist.
+        let reported = self.reported_len(data);
         let pair = IpPair {
             src: slice.source_addr(),
             dst: slice.destination_addr(),
@@ -737,7 +757,7 @@ impl<'a> Walk<'a, '_> {
             LaxIpSlice::Ipv4(v4) => {
                 let h = v4.header();
                 let hdr = h.slice().len() + v4.extensions().auth.map_or(0, |a| a.slice().len());
-                let total = usize::from(h.total_len());
+                let total = usize::from(h.total_len()).min(reported);
                 let wire = if total == 0 {
                     // TCP segmentation offload: the length is filled in later by the NIC.
                     payload.payload.len()
@@ -770,7 +790,8 @@ impl<'a> Walk<'a, '_> {
                 let wire = if plen == 0 {
                     payload.payload.len()
                 } else {
-                    plen.saturating_sub(v6.extensions().slice().len())
+                    plen.min(reported.saturating_sub(h.slice().len()))
+                        .saturating_sub(v6.extensions().slice().len())
                 };
                 let mut frag = None;
                 if v6.is_payload_fragmented() {

@@ -456,6 +456,67 @@ fn snap_length_truncation() {
     assert_eq!((u.payload.len(), u.payload_len), (5, 50));
 }
 
+/// Sets the IPv4 total length of a raw IPv4 packet (header checksum not fixed: not verified).
+fn set_ipv4_total_len(ip: &mut [u8], total: u16) {
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+}
+
+/// zeek `tcp/reassembly.pcap` frame 7: IPv4 total length 1500 in a 1506-byte Ethernet frame (1492
+/// bytes of IP on the wire). tshark: "IPv4 total length exceeds packet length (1492 bytes)", TCP
+/// segment length 1492 - 20 - 32 = 1440 (not 1448).
+#[test]
+fn ipv4_length_beyond_the_frame_is_capped_as_tshark() {
+    let mut ip = ipv4_tcp(&[0x55; 1440 + 12]);
+    set_ipv4_total_len(&mut ip, 20 + 20 + 1440 + 12 + 8);
+    let data = eth(0x0800, &ip);
+    let mut dec = Decoder::default();
+    let out = dec.decode(&frame(1, &data));
+    let t = tcp_of(&out);
+    assert_eq!(t.payload_len, 1440 + 12);
+    assert_eq!(t.payload.len(), 1440 + 12);
+
+    // Cut by the snap length: the bytes beyond the capture still existed on the wire.
+    let f = Frame {
+        orig_len: data.len() as u32,
+        ..frame(1, &data[..14 + 40 + 100])
+    };
+    let out = dec.decode(&f);
+    let t = tcp_of(&out);
+    assert!(out.truncated);
+    assert_eq!((t.payload.len(), t.payload_len), (100, 1440 + 12));
+
+    // Same for IPv6: payload length beyond the frame.
+    let mut ip6 = Vec::new();
+    PacketBuilder::ipv6(V6_A, V6_B, 64)
+        .tcp(40000, 443, 1000, 512)
+        .write(&mut ip6, &[7; 30])
+        .unwrap();
+    ip6[4..6].copy_from_slice(&(20u16 + 30 + 10).to_be_bytes());
+    let out = dec.decode(&frame(101, &ip6));
+    assert_eq!(tcp_of(&out).payload_len, 30);
+}
+
+/// zeek `pppoe-over-qinq.pcap` frame 19: PPPoE length 42 (PPP protocol + 40 bytes of IPv4), IPv4
+/// total length 46, then 6 bytes of Ethernet padding. tshark: TCP segment length 0 — the IP
+/// length is capped by the PPPoE length, so the padding is not payload.
+#[test]
+fn pppoe_length_caps_ip_length_so_padding_is_not_payload() {
+    let mut inner = ipv4_tcp(b"");
+    set_ipv4_total_len(&mut inner, 46);
+    let mut pppoe = vec![0x11, 0x00, 0x0f, 0x07];
+    pppoe.extend_from_slice(&((inner.len() + 2) as u16).to_be_bytes());
+    pppoe.extend_from_slice(&[0x00, 0x21]);
+    pppoe.extend_from_slice(&inner);
+    let mut tagged = vec![0x09, 0xaa, 0x88, 0x64];
+    tagged.extend_from_slice(&pppoe);
+    let mut data = eth(0x8100, &tagged);
+    data.extend_from_slice(&[0; 6]);
+    let mut dec = Decoder::default();
+    let out = dec.decode(&frame(1, &data));
+    let t = tcp_of(&out);
+    assert_eq!((t.payload_len, t.payload.len()), (0, 0));
+}
+
 #[test]
 fn icmp_port_unreachable_exposes_quoted_udp() {
     let query = ipv4_udp(b"dns query bytes");

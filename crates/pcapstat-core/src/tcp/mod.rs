@@ -19,12 +19,14 @@
 //!   `retransmissions` counts all three retransmission kinds, as tshark's display filter
 //!   `tcp.analysis.retransmission` does. SACK is ignored, as in tshark.
 //! * `syn_to_ack_ns` is tshark's `tcp.analysis.initial_rtt`: Wireshark stores the time of the
-//!   *most recent* SYN (`ts_mru_syn`, i.e. the last retransmitted SYN) and measures up to the
-//!   first segment with ACK and without SYN. We measure from the last SYN before the SYN/ACK to
-//!   the client's first ACK after it, which is the same segment pair whenever the handshake
-//!   completed. (tshark also reports an iRTT for a refused connection — SYN → RST/ACK — where
-//!   ours is `None`; the value tshark uses internally for its out-of-order threshold is mirrored
-//!   exactly.)
+//!   *most recent* SYN (`ts_mru_syn`, i.e. the last retransmitted SYN, also one sent after the
+//!   SYN/ACK) and measures up to the first segment with ACK and without SYN (a zero result counts
+//!   as "not measured", and the next such segment is taken). We measure from the most recent SYN
+//!   to the client's handshake ACK (its first ACK after the SYN/ACK), which is the same segment
+//!   pair whenever the handshake completed and the iRTT is not zero. (tshark also reports an
+//!   iRTT for a refused connection — SYN → RST/ACK — and for one whose SYN/ACK was not captured,
+//!   where ours is `None`; the value tshark uses internally for its out-of-order threshold is
+//!   mirrored exactly.) `syn_to_synack_ns` is measured from the last SYN before the SYN/ACK.
 //! * Connection boundaries: a client SYN with the ISN already seen is a retransmission of the
 //!   same attempt (also after a RST: Windows retries a refused connect that way, and tshark keeps
 //!   it in one stream); a client SYN with another ISN starts a new connection (port reuse), as
@@ -265,6 +267,8 @@ struct Connection<S> {
     synack_ts: Option<i64>,
     answered_syn_ts: Option<i64>,
     hs_ack_ts: Option<i64>,
+    /// The most recent SYN (tshark's `ts_mru_syn`) when the handshake ACK came.
+    hs_syn_ts: Option<i64>,
     /// tshark's `ts_mru_syn` and `ts_first_rtt`.
     mru_syn_ts: Option<i64>,
     first_rtt: Option<i64>,
@@ -333,6 +337,7 @@ impl<S: StreamSink> Connection<S> {
                 synack_ts: None,
                 answered_syn_ts: None,
                 hs_ack_ts: None,
+                hs_syn_ts: None,
                 mru_syn_ts: None,
                 first_rtt: None,
                 reset_by: None,
@@ -443,7 +448,8 @@ impl<S: StreamSink> Connection<S> {
             }
         }
         if ack && !syn {
-            if self.first_rtt.is_none() {
+            // tshark keeps a zero iRTT as "not measured yet" and takes the next ACK.
+            if matches!(self.first_rtt, None | Some(0)) {
                 if let Some(t) = self.mru_syn_ts {
                     self.first_rtt = Some(ts - t);
                 }
@@ -454,6 +460,7 @@ impl<S: StreamSink> Connection<S> {
                 && self.hs_ack_ts.is_none()
             {
                 self.hs_ack_ts = Some(ts);
+                self.hs_syn_ts = self.mru_syn_ts;
             }
         }
         if fin && self.dirs[d].st.fin_ts.is_none() {
@@ -569,7 +576,7 @@ impl<S: StreamSink> Connection<S> {
             connect_ns: sub(hs_ack, self.first_syn_ts),
             syn_to_synack_ns: sub(self.synack_ts, self.answered_syn_ts),
             synack_to_ack_ns: sub(hs_ack, self.synack_ts),
-            syn_to_ack_ns: sub(hs_ack, self.answered_syn_ts),
+            syn_to_ack_ns: sub(hs_ack, self.hs_syn_ts),
             c2s,
             s2c,
         };

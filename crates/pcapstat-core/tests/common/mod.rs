@@ -4,7 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use pcapstat_core::{Capture, CaptureError, CaptureSummary, DecodeLimits, Decoder};
+use pcapstat_core::{
+    Capture, CaptureError, CaptureSummary, DecodeLimits, Decoder, NullSinkFactory, TcpConfig,
+    TcpOutput, TcpTracker, Transport,
+};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -92,4 +95,21 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Reader → decoder → one `TcpTracker` (default configuration) over a capture, up to the end of
+/// what is readable (as tshark reads a damaged file up to the damage).
+pub fn track(path: &Path) -> TcpOutput<NullSinkFactory> {
+    let mut capture =
+        Capture::open(path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let mut decoder = Decoder::new(DecodeLimits::default());
+    let mut t = TcpTracker::new(TcpConfig::default());
+    let mut end = 0;
+    while let Ok(Some(frame)) = capture.next_frame() {
+        end = frame.ts_ns;
+        if let Some(Transport::Tcp(seg)) = decoder.decode(&frame).transport {
+            t.on_segment(&seg);
+        }
+    }
+    t.finish(end)
 }

@@ -1,4 +1,5 @@
-//! Validation against tshark's analysis of the lab captures (`../shared/lab` beside the repository, or `$PCAPSTAT_SHARED/lab`; see its
+//! Frame-by-frame validation of the analysis flags (needs the tracker's test-only trace hook)
+//! against tshark's analysis of the lab captures (`../shared/lab` beside the repository, or `$PCAPSTAT_SHARED/lab`; see its
 //! README). Skipped when the lab directory is absent.
 
 use std::collections::HashMap;
@@ -8,7 +9,7 @@ use std::path::Path;
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 
 use crate::packet::{IpPair, TcpFlags, TcpSegment};
-use crate::record::{ConnectionRecord, Outcome};
+use crate::record::ConnectionRecord;
 use crate::tcp::analysis::*;
 use crate::tcp::{TcpConfig, TcpTracker};
 
@@ -174,99 +175,6 @@ fn frame_diff(scenario: &str, run: &Run) -> Vec<(u64, String, String)> {
     diffs
 }
 
-fn us(ns: Option<i64>) -> Option<i64> {
-    ns.map(|n| (n + 500) / 1000)
-}
-
-fn parse_us(s: &str) -> Option<i64> {
-    if s.is_empty() {
-        return None;
-    }
-    let f: f64 = s.parse().unwrap();
-    Some((f * 1e6).round() as i64)
-}
-
-/// Per connection: tcp.analysis counts and iRTT / SYN→SYN-ACK agree with tshark.
-fn compare_streams(scenario: &str, run: &Run) {
-    let streams = tsv(scenario, "ts_tcp_streams.tsv");
-    assert_eq!(run.records.len(), streams.len(), "connection count");
-    for s in &streams {
-        let port: u16 = s["client_port"].parse().unwrap();
-        let r = run
-            .records
-            .iter()
-            .find(|r| r.client_port == port)
-            .unwrap_or_else(|| panic!("no record for client port {port}"));
-        let n = |k: &str| -> u64 { s[k].parse().unwrap() };
-        let both = |f: fn(&crate::record::DirectionStats) -> u64| f(&r.c2s) + f(&r.s2c);
-        let ctx = format!("{scenario} port {port}");
-        assert_eq!(
-            both(|d| d.retransmissions),
-            n("n_retransmission"),
-            "{ctx} retrans"
-        );
-        assert_eq!(
-            both(|d| d.fast_retransmissions),
-            n("n_fast_retransmission"),
-            "{ctx} fast"
-        );
-        assert_eq!(
-            both(|d| d.spurious_retransmissions),
-            n("n_spurious_retransmission"),
-            "{ctx}"
-        );
-        assert_eq!(both(|d| d.out_of_order), n("n_out_of_order"), "{ctx} ooo");
-        assert_eq!(both(|d| d.dup_acks), n("n_duplicate_ack"), "{ctx} dupack");
-        assert_eq!(both(|d| d.lost_segments), n("n_lost_segment"), "{ctx} lost");
-        assert_eq!(
-            both(|d| d.zero_windows),
-            n("n_zero_window"),
-            "{ctx} zero window"
-        );
-        assert_eq!(
-            both(|d| d.keep_alives),
-            n("n_keep_alive"),
-            "{ctx} keep-alive"
-        );
-        assert_eq!(
-            r.syn_retries as u64 + 1,
-            n("syn_count").max(1),
-            "{ctx} syns"
-        );
-        // The oracle's bytes columns: server→client is the sequence-space extent (= our unique
-        // bytes when nothing was lost before the capture point); client→server sums tcp.len
-        // over all segments, retransmissions included.
-        assert_eq!(
-            r.s2c.payload_bytes + r.s2c.missed_bytes,
-            n("bytes_s2c"),
-            "{ctx} bytes s2c"
-        );
-        assert_eq!(
-            r.c2s.payload_bytes + r.c2s.retransmitted_bytes,
-            n("bytes_c2s"),
-            "{ctx} bytes c2s"
-        );
-        let state = &s["state"];
-        match state.as_str() {
-            "refused" => assert_eq!(r.outcome, Outcome::Refused, "{ctx}"),
-            "no_synack" => assert_eq!(r.outcome, Outcome::Timeout, "{ctx}"),
-            _ => {
-                assert!(
-                    matches!(r.outcome, Outcome::Closed | Outcome::Reset | Outcome::Open),
-                    "{ctx} {:?}",
-                    r.outcome
-                );
-                assert_eq!(us(r.syn_to_ack_ns), parse_us(&s["irtt"]), "{ctx} iRTT");
-                assert_eq!(
-                    us(r.syn_to_synack_ns),
-                    parse_us(&s["syn_to_synack"]),
-                    "{ctx}"
-                );
-            }
-        }
-    }
-}
-
 fn check(scenario: &str) {
     let Some(run) = run(scenario) else { return };
     let diffs = frame_diff(scenario, &run);
@@ -294,7 +202,7 @@ fn check(scenario: &str) {
         "{scenario}: {} frames differ",
         diffs.len()
     );
-    compare_streams(scenario, &run);
+    // Per-connection counts, iRTT and outcome: tests/tcp_lab.rs (and tests/tcp_oracle.rs).
 }
 
 #[test]
