@@ -125,7 +125,7 @@ fn same_output_for_any_thread_count_on_shared_captures() {
     });
     assert!(files.len() > 100, "{} captures", files.len());
     let conns = check_thread_counts(&files, &[4]);
-    assert!(conns > 1000, "only {conns} connections compared");
+    assert!(conns > 500, "only {conns} connections compared");
 }
 
 /// One unsharded tracker fed in capture order: the pipeline must give the same records.

@@ -86,9 +86,11 @@ impl Direction {
 /// Default idle timeout: 5 minutes of capture time.
 pub const DEFAULT_IDLE_TIMEOUT_NS: i64 = 300_000_000_000;
 /// Default time a closed, reset or refused connection stays in the flow table after its last
-/// packet, to collect late ACKs and retransmitted FINs/RSTs: 60 s of capture time (Linux's
-/// TIME-WAIT).
-pub const DEFAULT_CLOSED_LINGER_NS: i64 = 60_000_000_000;
+/// packet, to collect late ACKs, retransmitted FINs/RSTs and keep-alives: 5 minutes of capture
+/// time, as long as the idle timeout, so that late packets join their connection as in tshark
+/// (which never ends a connection without a new SYN). Lower it to bound memory on captures with
+/// very many short connections.
+pub const DEFAULT_CLOSED_LINGER_NS: i64 = DEFAULT_IDLE_TIMEOUT_NS;
 /// How often (capture time) a tracker sweeps its table for idle and closed connections: 1 s.
 pub const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
 /// Default out-of-order buffer per direction: 1 MiB.

@@ -804,7 +804,10 @@ fn random_segments_never_panic_and_keep_invariants() {
 
 #[test]
 fn closed_and_idle_connections_are_swept_so_the_table_stays_small() {
-    let mut t = Script::new();
+    let mut t = Script::with(TcpConfig {
+        closed_linger_ns: 60_000_000_000,
+        ..TcpConfig::default()
+    });
     // 2000 short connections, one every 0.5 s: only those within the 60 s linger stay tracked.
     for i in 0..2000u16 {
         let b = i64::from(i) * 500_000;
