@@ -9,6 +9,7 @@ pub mod decode;
 pub mod flow;
 pub mod packet;
 pub mod pipeline;
+pub mod proto;
 pub mod record;
 pub mod summary;
 pub mod tcp;
