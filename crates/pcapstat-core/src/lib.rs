@@ -23,7 +23,9 @@ pub use decode::{
 pub use flow::{shard_of, Endpoint, FlowKey, FlowTable};
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 pub use pipeline::{PipelineConfig, PipelineOutput};
-pub use record::{ConnectionRecord, DirectionStats, Outcome, Side};
+pub use record::{
+    ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, HttpRecord, Outcome, Side, TlsRecord,
+};
 pub use summary::{CaptureSummary, SummaryBuilder};
 pub use tcp::{
     ConnMeta, Direction, HandshakeOptions, NullSinkFactory, SeqNum, SinkFactory, StreamSink,

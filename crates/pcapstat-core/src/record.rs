@@ -178,3 +178,161 @@ pub struct ConnectionRecord {
     /// Server → client statistics.
     pub s2c: DirectionStats,
 }
+
+/// One TLS handshake (one row per TCP connection that carried a TLS ClientHello).
+///
+/// Times are capture timestamps (ns) of the segment that completed the message (the segment
+/// whose bytes made the message contiguous in the reassembled stream).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TlsRecord {
+    /// The connection (`ConnectionRecord::conn_id`).
+    pub conn_id: u64,
+    /// ClientHello time.
+    pub client_hello_ts: Option<i64>,
+    /// Server name indication (first host name).
+    pub sni: Option<String>,
+    /// ALPN protocols offered by the client, in order.
+    pub alpn_offered: Vec<String>,
+    /// Versions offered: the supported_versions extension if present (GREASE removed), else
+    /// the ClientHello's legacy version. Wire values (0x0303 = TLS 1.2, 0x0304 = TLS 1.3).
+    pub versions_offered: Vec<u16>,
+    /// Number of cipher suites offered (GREASE included).
+    pub cipher_suites_offered: u32,
+    /// Length of the ClientHello's legacy session id.
+    pub session_id_len: u8,
+    /// The ClientHello carried a non-empty session_ticket extension.
+    pub session_ticket_offered: bool,
+    /// The ClientHello carried a pre_shared_key extension.
+    pub psk_offered: bool,
+    /// JA3 fingerprint string (before hashing).
+    pub ja3: Option<String>,
+    /// MD5 of `ja3`, lower-case hex.
+    pub ja3_hash: Option<String>,
+    /// JA4 fingerprint (FoxIO), e.g. `t13d1516h2_8daaf6152771_02713d6af862`.
+    pub ja4: Option<String>,
+    /// ServerHello time (the final one after a HelloRetryRequest).
+    pub server_hello_ts: Option<i64>,
+    /// The server sent a HelloRetryRequest.
+    pub hello_retry: bool,
+    /// Negotiated version (supported_versions of the ServerHello when present, else its legacy
+    /// version), wire value.
+    pub version: Option<u16>,
+    /// Negotiated cipher suite, wire value.
+    pub cipher: Option<u16>,
+    /// ALPN protocol selected by the server.
+    pub alpn: Option<String>,
+    /// The ServerHello echoed the client's non-empty session id.
+    pub session_id_echoed: bool,
+    /// Certificates in the server's Certificate message (TLS ≤ 1.2, in clear).
+    pub cert_count: Option<u32>,
+    /// Total bytes of those certificates.
+    pub cert_chain_bytes: Option<u64>,
+    /// The server accepted resumption: a session id echo or ticket (TLS ≤ 1.2, abbreviated
+    /// handshake), or a pre_shared_key in the ServerHello (TLS 1.3).
+    pub resumed: Option<bool>,
+    /// When the client could send application data (see docs/tls.md for the packet per case).
+    pub handshake_done_ts: Option<i64>,
+    /// `handshake_done_ts - client_hello_ts`.
+    pub handshake_ns: Option<i64>,
+    /// First alert seen in clear: (level, description) wire values.
+    pub alert: Option<(u8, u8)>,
+    /// Who sent that alert.
+    pub alert_by: Option<Side>,
+    /// Time of that alert.
+    pub alert_ts: Option<i64>,
+    /// Bytes of the stream could not be parsed as TLS records (gap or garbage): parsing stopped.
+    pub incomplete: bool,
+}
+
+/// One HTTP/1.x request and its response (one row per request).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HttpRecord {
+    /// The connection (`ConnectionRecord::conn_id`).
+    pub conn_id: u64,
+    /// 0 for the first request on the connection, then 1, 2, …
+    pub request_index: u32,
+    /// Capture time of the first byte of the request.
+    pub request_start_ts: i64,
+    /// Capture time of the last byte of the request (head and body).
+    pub request_end_ts: Option<i64>,
+    /// Capture time of the first byte of the response.
+    pub response_start_ts: Option<i64>,
+    /// Capture time of the last byte of the response.
+    pub response_end_ts: Option<i64>,
+    /// Request method.
+    pub method: String,
+    /// Host header.
+    pub host: Option<String>,
+    /// Request target as sent.
+    pub path: String,
+    /// `1.0` or `1.1` as 0 / 1 (httparse's minor version).
+    pub version: u8,
+    /// Final response status (after any 1xx).
+    pub status: Option<u16>,
+    /// Request head bytes (request line and headers, with the blank line).
+    pub request_header_bytes: u64,
+    /// Request body bytes (by Content-Length or chunked, de-chunked size).
+    pub request_body_bytes: u64,
+    /// Response head bytes (of the final response).
+    pub response_header_bytes: Option<u64>,
+    /// Response body bytes.
+    pub response_body_bytes: Option<u64>,
+    /// The request and its response were both seen whole (no gap, no truncation).
+    pub complete: bool,
+    /// The response was `101 Switching Protocols`: HTTP/1 parsing stopped after it.
+    pub upgraded: bool,
+}
+
+/// Transport of a DNS message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DnsTransport {
+    /// UDP.
+    Udp,
+    /// TCP (two-byte length framing).
+    Tcp,
+}
+
+/// One DNS query and its response (one row per query message).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DnsRecord {
+    /// Capture time of the query.
+    pub query_ts: i64,
+    /// Frame index of the query.
+    pub query_frame: u64,
+    /// Client address and port.
+    pub client_ip: std::net::IpAddr,
+    /// Client port.
+    pub client_port: u16,
+    /// Server address.
+    pub server_ip: std::net::IpAddr,
+    /// Server port.
+    pub server_port: u16,
+    /// UDP or TCP.
+    pub transport: DnsTransport,
+    /// Transaction id.
+    pub id: u16,
+    /// Question name (lower-case, without the trailing dot; `.` for the root).
+    pub qname: String,
+    /// Question type (wire value).
+    pub qtype: u16,
+    /// Response code of the response.
+    pub rcode: Option<u8>,
+    /// Answer records in the response.
+    pub answers: Option<u32>,
+    /// A/AAAA addresses in the answer section.
+    pub addresses: Vec<std::net::IpAddr>,
+    /// The response had the TC (truncated) flag.
+    pub truncated: Option<bool>,
+    /// Capture time of the response.
+    pub response_ts: Option<i64>,
+    /// `response_ts - query_ts`.
+    pub latency_ns: Option<i64>,
+    /// An ICMP port-unreachable answered the query instead of a response.
+    pub icmp_unreachable: bool,
+    /// For unanswered queries: time waited until the next retry of the same question by the
+    /// same client, or until the end of the capture.
+    pub waited_ns: Option<i64>,
+    /// `query_frame` of the earlier query this one retries (same client, same question, sent
+    /// while the earlier one was unanswered), to the same or another server.
+    pub retry_of: Option<u64>,
+}
