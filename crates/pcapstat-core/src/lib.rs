@@ -13,6 +13,7 @@ pub mod proto;
 pub mod record;
 pub mod summary;
 pub mod tcp;
+pub mod timing;
 
 pub use capture::{
     Capture, CaptureError, CaptureFormat, Compression, Damage, Damaged, Frame, Interface, LinkType,
@@ -27,6 +28,7 @@ pub use record::{
     ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, HttpRecord, Outcome, Side, TlsRecord,
 };
 pub use summary::{CaptureSummary, SummaryBuilder};
+pub use timing::{request_timings, RequestTiming};
 pub use tcp::{
     ConnMeta, Direction, HandshakeOptions, NullSinkFactory, SeqNum, SinkFactory, StreamSink,
     TcpConfig, TcpOutput, TcpStats, TcpTracker,
