@@ -67,7 +67,7 @@ pub fn request_timings(
             answered.entry(d.qname.clone()).or_default().push(i);
         }
     }
-    let sub = |a: Option<i64>, b: Option<i64>| Some(a?.checked_sub(b?)?);
+    let sub = |a: Option<i64>, b: Option<i64>| a?.checked_sub(b?);
     http.iter()
         .enumerate()
         .map(|(http_index, h)| {
