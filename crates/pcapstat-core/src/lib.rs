@@ -28,8 +28,8 @@ pub use record::{
     ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, HttpRecord, Outcome, Side, TlsRecord,
 };
 pub use summary::{CaptureSummary, SummaryBuilder};
-pub use timing::{request_timings, RequestTiming};
 pub use tcp::{
     ConnMeta, Direction, HandshakeOptions, NullSinkFactory, SeqNum, SinkFactory, StreamSink,
     TcpConfig, TcpOutput, TcpStats, TcpTracker,
 };
+pub use timing::{request_timings, RequestTiming};

@@ -101,8 +101,16 @@ pub fn request_timings(
                 q.query_ts
             });
             let dns_ns = sub(lookup.and_then(|d| d.response_ts), lookup_start);
-            let connect_ns = if first { conn.and_then(|c| c.connect_ns) } else { None };
-            let tls_ns = if first { t.and_then(|t| t.handshake_ns) } else { None };
+            let connect_ns = if first {
+                conn.and_then(|c| c.connect_ns)
+            } else {
+                None
+            };
+            let tls_ns = if first {
+                t.and_then(|t| t.handshake_ns)
+            } else {
+                None
+            };
             let begin = if first {
                 lookup_start.or_else(|| {
                     conn.filter(|c| c.handshake_seen)

@@ -7,7 +7,8 @@ use polars::prelude::DataFrame;
 
 use pcapstat_core::pipeline::{self, PipelineConfig};
 use pcapstat_core::{
-    Capture, CaptureSummary, ConnectionRecord, DecodeLimits, NullSinkFactory, TcpConfig, TcpStats,
+    Capture, CaptureSummary, ConnectionRecord, DecodeLimits, DnsRecord, HttpRecord,
+    NullSinkFactory, RequestTiming, TcpConfig, TcpStats, TlsRecord,
 };
 
 use crate::error::Error;
@@ -99,6 +100,10 @@ impl Analyzer {
             summary: out.summary,
             connections: out.connections,
             tcp: out.tcp,
+            tls: Vec::new(),
+            http: Vec::new(),
+            dns: Vec::new(),
+            timings: Vec::new(),
             source: None,
         })
     }
@@ -110,6 +115,10 @@ pub struct Analysis {
     summary: CaptureSummary,
     connections: Vec<ConnectionRecord>,
     tcp: TcpStats,
+    tls: Vec<TlsRecord>,
+    http: Vec<HttpRecord>,
+    dns: Vec<DnsRecord>,
+    timings: Vec<RequestTiming>,
     source: Option<String>,
 }
 
@@ -122,6 +131,26 @@ impl Analysis {
     /// One record per TCP connection, sorted by `conn_id`.
     pub fn connection_records(&self) -> &[ConnectionRecord] {
         &self.connections
+    }
+
+    /// One record per TLS handshake, sorted by `conn_id`.
+    pub fn tls_records(&self) -> &[TlsRecord] {
+        &self.tls
+    }
+
+    /// One record per HTTP/1.x request, sorted by (`conn_id`, `request_index`).
+    pub fn http_records(&self) -> &[HttpRecord] {
+        &self.http
+    }
+
+    /// The HAR phases of each HTTP request (same order as [`Analysis::http_records`]).
+    pub fn request_timings(&self) -> &[RequestTiming] {
+        &self.timings
+    }
+
+    /// One record per DNS query, sorted by `query_frame`.
+    pub fn dns_records(&self) -> &[DnsRecord] {
+        &self.dns
     }
 
     /// TCP tracking counters (connections, limits hit, sweeps).
@@ -147,5 +176,35 @@ impl Analysis {
     /// [`Error::Table`] if polars fails to build the frame.
     pub fn connections(&self) -> Result<DataFrame, Error> {
         tables::connections_frame(self.source.as_deref(), &self.connections)
+    }
+
+    /// The tls table: one row per TLS handshake (`docs/metrics.md`, section "tls").
+    ///
+    /// # Errors
+    /// [`Error::Table`] if polars fails to build the frame.
+    pub fn tls(&self) -> Result<DataFrame, Error> {
+        tables::tls_frame(self.source.as_deref(), &self.tls)
+    }
+
+    /// The http table: one row per request with its DNS, connect, TLS, send, wait and receive
+    /// phases (`docs/metrics.md`, section "http").
+    ///
+    /// # Errors
+    /// [`Error::Table`] if polars fails to build the frame.
+    pub fn http(&self) -> Result<DataFrame, Error> {
+        tables::http_frame(
+            self.source.as_deref(),
+            &self.http,
+            &self.timings,
+            &self.connections,
+        )
+    }
+
+    /// The dns table: one row per query (`docs/metrics.md`, section "dns").
+    ///
+    /// # Errors
+    /// [`Error::Table`] if polars fails to build the frame.
+    pub fn dns(&self) -> Result<DataFrame, Error> {
+        tables::dns_frame(self.source.as_deref(), &self.dns)
     }
 }

@@ -35,5 +35,5 @@ pub use analyzer::{Analysis, Analyzer};
 pub use error::Error;
 pub use pcapstat_core as core;
 pub use polars;
-pub use tables::{connections_frame, type_name, SCHEMA_VERSION};
+pub use tables::{connections_frame, dns_frame, http_frame, tls_frame, type_name, SCHEMA_VERSION};
 pub use write::{write_parquet, ParquetSource};

@@ -5,6 +5,9 @@ use polars::prelude::*;
 
 use pcapstat_core::{ConnectionRecord, DirectionStats, Side};
 
+mod app;
+pub use app::{dns_frame, http_frame, tls_frame};
+
 use crate::error::Error;
 
 /// Version of the table schemas: changes when a column is renamed, removed or changes meaning
@@ -41,6 +44,14 @@ impl<'a, R> Cols<'a, R> {
     }
     fn u8(&mut self, name: &str, f: impl Fn(&R) -> u8) {
         let v: Vec<u8> = self.rows.iter().map(f).collect();
+        self.push(Series::new(name.into(), v));
+    }
+    fn opt_u64(&mut self, name: &str, f: impl Fn(&R) -> Option<u64>) {
+        let v: Vec<Option<u64>> = self.rows.iter().map(f).collect();
+        self.push(Series::new(name.into(), v));
+    }
+    fn opt_u32(&mut self, name: &str, f: impl Fn(&R) -> Option<u32>) {
+        let v: Vec<Option<u32>> = self.rows.iter().map(f).collect();
         self.push(Series::new(name.into(), v));
     }
     fn opt_u16(&mut self, name: &str, f: impl Fn(&R) -> Option<u16>) {

@@ -80,6 +80,30 @@ fn connections_schema_equals_docs() {
     assert_eq!(doc.len(), code.len(), "number of columns");
 }
 
+fn assert_schema_equals_docs(section: &str, df: &DataFrame) {
+    let doc: Vec<(String, String)> = documented(section)
+        .into_iter()
+        .map(|c| (c.name, c.dtype))
+        .collect();
+    let code = in_code(df);
+    assert!(
+        doc.len() > 10,
+        "{section}: {} documented columns",
+        doc.len()
+    );
+    for (i, (d, c)) in doc.iter().zip(&code).enumerate() {
+        assert_eq!(d, c, "{section} column {i}: docs/metrics.md vs code");
+    }
+    assert_eq!(doc.len(), code.len(), "{section}: number of columns");
+}
+
+#[test]
+fn application_schemas_equal_docs() {
+    assert_schema_equals_docs("tls", &tls_frame(None, &[]).unwrap());
+    assert_schema_equals_docs("http", &http_frame(None, &[], &[], &[]).unwrap());
+    assert_schema_equals_docs("dns", &dns_frame(None, &[]).unwrap());
+}
+
 fn lab_analysis() -> crate::Analysis {
     Analyzer::new()
         .threads(2)
