@@ -23,7 +23,7 @@ pub use decode::{
 };
 pub use flow::{shard_of, Endpoint, FlowKey, FlowTable};
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
-pub use pipeline::{PipelineConfig, PipelineOutput};
+pub use pipeline::{PipelineConfig, PipelineOutput, UdpConsumer};
 pub use record::{
     ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, HttpRecord, Outcome, Side, TlsRecord,
 };

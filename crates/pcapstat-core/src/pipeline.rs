@@ -21,9 +21,9 @@
 use std::sync::mpsc;
 
 use crate::capture::{Capture, CaptureError};
-use crate::decode::{DecodeLimits, Decoder};
+use crate::decode::{DecodeLimits, Decoder, IcmpError};
 use crate::flow::shard_of;
-use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport};
+use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 use crate::record::ConnectionRecord;
 use crate::summary::{CaptureSummary, SummaryBuilder};
 use crate::tcp::{SinkFactory, TcpConfig, TcpOutput, TcpStats, TcpTracker};
@@ -75,15 +75,26 @@ pub struct PipelineOutput<F> {
     pub factories: Vec<F>,
 }
 
-/// Reads every frame of `capture`, decodes it and tracks TCP connections on
-/// `config.threads` threads. `make_factory(shard)` creates the sink factory of each shard (on
-/// the thread that will use it).
-///
-/// Damage ends the reading and is recorded in [`CaptureSummary::damaged`]; everything before it
-/// is analysed.
+/// Receives the UDP datagrams and ICMP errors of the capture, in capture order, on the reading
+/// thread (where DNS over UDP is matched: it is light, and a retry to another server must meet
+/// the first query).
+pub trait UdpConsumer {
+    /// One UDP datagram.
+    fn on_udp(&mut self, datagram: &UdpDatagram);
+    /// One ICMP error message (unreachable, time exceeded, …) with what it quotes.
+    fn on_icmp_error(&mut self, error: &IcmpError);
+}
+
+/// Ignores UDP and ICMP.
+impl UdpConsumer for () {
+    fn on_udp(&mut self, _: &UdpDatagram) {}
+    fn on_icmp_error(&mut self, _: &IcmpError) {}
+}
+
+/// [`run_with_udp`] without a UDP consumer.
 ///
 /// # Errors
-/// [`CaptureError::Io`] when reading fails; the work done so far is dropped.
+/// As [`run_with_udp`].
 pub fn run<F, M>(
     capture: &mut Capture,
     config: &PipelineConfig,
@@ -93,13 +104,36 @@ where
     F: SinkFactory + Send,
     M: Fn(usize) -> F + Sync,
 {
+    run_with_udp(capture, config, make_factory, &mut ())
+}
+
+/// Reads every frame of `capture`, decodes it and tracks TCP connections on
+/// `config.threads` threads. `make_factory(shard)` creates the sink factory of each shard (on
+/// the thread that will use it).
+///
+/// Damage ends the reading and is recorded in [`CaptureSummary::damaged`]; everything before it
+/// is analysed.
+///
+/// # Errors
+/// [`CaptureError::Io`] when reading fails; the work done so far is dropped.
+pub fn run_with_udp<F, M, U>(
+    capture: &mut Capture,
+    config: &PipelineConfig,
+    make_factory: M,
+    udp: &mut U,
+) -> Result<PipelineOutput<F>, CaptureError>
+where
+    F: SinkFactory + Send,
+    M: Fn(usize) -> F + Sync,
+    U: UdpConsumer + Send,
+{
     let mut tcp_cfg = config.tcp.clone();
     tcp_cfg.max_connections = tcp_cfg.max_connections.div_ceil(SHARDS).max(1);
     let threads = config.effective_threads();
     let (summary, outputs) = if threads <= 1 {
-        run_inline(capture, config, &tcp_cfg, &make_factory)?
+        run_inline(capture, config, &tcp_cfg, &make_factory, udp)?
     } else {
-        run_parallel(capture, config, &tcp_cfg, &make_factory, threads - 1)?
+        run_parallel(capture, config, &tcp_cfg, &make_factory, udp, threads - 1)?
     };
     Ok(merge(summary, outputs))
 }
@@ -125,15 +159,17 @@ fn merge<F>(summary: CaptureSummary, mut outputs: Vec<(usize, TcpOutput<F>)>) ->
 
 type Outputs<F> = Vec<(usize, TcpOutput<F>)>;
 
-fn run_inline<F, M>(
+fn run_inline<F, M, U>(
     capture: &mut Capture,
     config: &PipelineConfig,
     tcp_cfg: &TcpConfig,
     make_factory: &M,
+    udp: &mut U,
 ) -> Result<(CaptureSummary, Outputs<F>), CaptureError>
 where
     F: SinkFactory,
     M: Fn(usize) -> F,
+    U: UdpConsumer,
 {
     let mut trackers: Vec<TcpTracker<F>> = (0..SHARDS)
         .map(|s| TcpTracker::with_sinks(tcp_cfg.clone(), make_factory(s)))
@@ -142,9 +178,17 @@ where
     let mut summary = SummaryBuilder::default();
     while let Some(frame) = capture.next_frame()? {
         summary.observe(&frame);
-        if let Some(Transport::Tcp(seg)) = decoder.decode(&frame).transport {
-            let shard = shard_of(&seg.ip, seg.src_port, seg.dst_port, SHARDS);
-            trackers[shard].on_segment(&seg);
+        let decoded = decoder.decode(&frame);
+        if let Some(e) = &decoded.icmp_error {
+            udp.on_icmp_error(e);
+        }
+        match decoded.transport {
+            Some(Transport::Tcp(seg)) => {
+                let shard = shard_of(&seg.ip, seg.src_port, seg.dst_port, SHARDS);
+                trackers[shard].on_segment(&seg);
+            }
+            Some(Transport::Udp(d)) => udp.on_udp(&d),
+            None => {}
         }
     }
     let end = summary.last_ts().unwrap_or(0);
@@ -262,16 +306,18 @@ impl Lane {
     }
 }
 
-fn run_parallel<F, M>(
+fn run_parallel<F, M, U>(
     capture: &mut Capture,
     config: &PipelineConfig,
     tcp_cfg: &TcpConfig,
     make_factory: &M,
+    udp: &mut U,
     workers: usize,
 ) -> Result<(CaptureSummary, Outputs<F>), CaptureError>
 where
     F: SinkFactory + Send,
     M: Fn(usize) -> F + Sync,
+    U: UdpConsumer + Send,
 {
     let workers = workers.min(SHARDS);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -335,13 +381,21 @@ where
         let mut summary = SummaryBuilder::default();
         while let Some(frame) = capture.next_frame()? {
             summary.observe(&frame);
-            if let Some(Transport::Tcp(seg)) = decoder.decode(&frame).transport {
-                let shard = shard_of(&seg.ip, seg.src_port, seg.dst_port, SHARDS);
-                let lane = &mut lanes[shard % workers];
-                lane.pending.push(&seg, shard / workers);
-                if lane.pending.is_full() && !lane.flush() {
-                    break; // a worker panicked; the scope re-raises its panic
+            let decoded = decoder.decode(&frame);
+            if let Some(e) = &decoded.icmp_error {
+                udp.on_icmp_error(e);
+            }
+            match decoded.transport {
+                Some(Transport::Tcp(seg)) => {
+                    let shard = shard_of(&seg.ip, seg.src_port, seg.dst_port, SHARDS);
+                    let lane = &mut lanes[shard % workers];
+                    lane.pending.push(&seg, shard / workers);
+                    if lane.pending.is_full() && !lane.flush() {
+                        break; // a worker panicked; the scope re-raises its panic
+                    }
                 }
+                Some(Transport::Udp(d)) => udp.on_udp(&d),
+                None => {}
             }
         }
         let end = summary.last_ts().unwrap_or(0);
