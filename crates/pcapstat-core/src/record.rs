@@ -234,6 +234,14 @@ pub struct TlsRecord {
     pub handshake_done_ts: Option<i64>,
     /// `handshake_done_ts - client_hello_ts`.
     pub handshake_ns: Option<i64>,
+    /// The client's Finished: TLS ≤ 1.2, the client's first handshake record after its
+    /// ChangeCipherSpec; TLS 1.3, the client's first application_data (23) record after the
+    /// ServerHello (without keys its Finished cannot be told apart from a client Certificate).
+    pub client_finished_ts: Option<i64>,
+    /// The server's Finished: TLS ≤ 1.2, the server's first handshake record after its
+    /// ChangeCipherSpec; TLS 1.3, the last server record before `client_finished_ts` (the end of
+    /// the server's first encrypted flight, which ends with its Finished).
+    pub server_finished_ts: Option<i64>,
     /// First alert seen in clear: (level, description) wire values.
     pub alert: Option<(u8, u8)>,
     /// Who sent that alert.
