@@ -356,25 +356,29 @@ impl TlsParser {
     }
 
     fn on_server_hello(&mut self, ts: i64, msg: &[u8]) -> bool {
-        let Ok((_, TlsMessage::Handshake(hs))) = parse_tls_message_handshake(msg) else {
-            return false;
-        };
-        let (legacy, random, sid, cipher, ext) = match &hs {
-            TlsMessageHandshake::ServerHello(sh) => (
-                sh.version.0,
-                sh.random,
-                sh.session_id.unwrap_or_default(),
-                sh.cipher.0,
-                sh.ext.unwrap_or_default(),
-            ),
-            TlsMessageHandshake::ServerHelloV13Draft18(sh) => (
-                sh.version.0,
-                sh.random,
-                &[][..],
-                sh.cipher.0,
-                sh.ext.unwrap_or_default(),
-            ),
-            _ => return false,
+        let parsed = parse_tls_message_handshake(msg);
+        let (legacy, random, sid, cipher, ext) = match &parsed {
+            Ok((_, TlsMessage::Handshake(hs))) => match hs {
+                TlsMessageHandshake::ServerHello(sh) => (
+                    sh.version.0,
+                    sh.random,
+                    sh.session_id.unwrap_or_default(),
+                    sh.cipher.0,
+                    sh.ext.unwrap_or_default(),
+                ),
+                TlsMessageHandshake::ServerHelloV13Draft18(sh) => (
+                    sh.version.0,
+                    sh.random,
+                    &[][..],
+                    sh.cipher.0,
+                    sh.ext.unwrap_or_default(),
+                ),
+                _ => return false,
+            },
+            _ => match draft_server_hello(msg) {
+                Some(sh) => sh,
+                None => return false,
+            },
         };
         let mut selected_version = None;
         let mut alpn = None;
@@ -445,6 +449,24 @@ impl StreamParser for TlsParser {
             self.stop(d);
         }
     }
+}
+
+/// (version, random, session id, cipher, extensions) of a ServerHello.
+type ServerHelloParts<'a> = (u16, &'a [u8], &'a [u8], u16, &'a [u8]);
+
+/// A ServerHello of TLS 1.3 drafts 19–21 (version 0x7f13–0x7f15), which tls-parser does not
+/// read: version, random, cipher suite, extensions — no session id, no compression method.
+fn draft_server_hello(msg: &[u8]) -> Option<ServerHelloParts<'_>> {
+    let body = msg.get(4..)?;
+    let version = u16::from_be_bytes([*body.first()?, *body.get(1)?]);
+    if version >> 8 != 0x7f {
+        return None;
+    }
+    let random = body.get(2..34)?;
+    let cipher = u16::from_be_bytes([*body.get(34)?, *body.get(35)?]);
+    let ext_len = usize::from(u16::from_be_bytes([*body.get(36)?, *body.get(37)?]));
+    let ext = body.get(38..38 + ext_len)?;
+    Some((version, random, &[], cipher, ext))
 }
 
 fn dir_index(dir: Direction) -> usize {
