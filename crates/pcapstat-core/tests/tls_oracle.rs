@@ -455,3 +455,74 @@ fn lab_handshake_time_matches_curl() {
     assert!(n >= 20, "{n} transfers");
     assert!(med_abs < 2_000_000, "median |diff| {med_abs} ns");
 }
+
+/// Where nDPI's JA4 departs from the FoxIO specification: (file, nDPI's value, the value by
+/// the specification — ours, reason).
+const KNOWN_JA4: &[(&str, &str, &str, &str)] = &[
+    (
+        "snapchat.pcap",
+        "t12d1407ht_efec8f3cafed_1b2d6ce873a4",
+        "t12d1407h1_efec8f3cafed_1b2d6ce873a4",
+        "ALPN http/1.1: the spec takes its first and last characters (h1), this nDPI the first two",
+    ),
+    (
+        "snapchat.pcap",
+        "t12d220300_5fd681855ab9_1ea9011b3dfa",
+        "t12i220300_5fd681855ab9_1ea9011b3dfa",
+        "the ClientHello of tcp.stream 0 has no server_name extension (types 11,10,13): the \
+         spec says i, this nDPI prints d",
+    ),
+    (
+        "tls_port_80.pcapng",
+        "t12d550500_168bb377f8c8_a1e935682795",
+        "t12i550500_168bb377f8c8_a1e935682795",
+        "no server_name extension (types 11,10,35,13,15): spec i, nDPI d",
+    ),
+];
+
+/// JA4 against the two other implementations whose expected outputs ship with the shared
+/// captures (tshark 4.0 has no JA4): Suricata's test expectation, and nDPI's per-flow `JA4:`
+/// values (compared as sets: nDPI prints one per flow, we one per connection).
+#[test]
+fn ja4_matches_suricata_and_ndpi() {
+    let caps = common::shared().join("captures");
+    let got = tls_records(&caps.join("suricata-verify/tests/ja4-tls/input.pcap"));
+    let ja4: Vec<_> = got.iter().filter_map(|(_, r)| r.ja4.clone()).collect();
+    assert_eq!(ja4, vec!["t12i1810s1_27d4652c4487_06a4338d0495"]);
+    let mut compared = 0;
+    for name in [
+        "chrome.pcap",
+        "snapchat.pcap",
+        "tls_ech.pcapng",
+        "tls_port_80.pcapng",
+        "tls_2_reasms.pcapng",
+        "tls_1.2_unidirectional_client.pcapng",
+    ] {
+        let pcap = caps.join("ndpi/tests/cfgs/default/pcap").join(name);
+        let expected =
+            std::fs::read_to_string(pcap.with_file_name(format!("{name}.expected.ndpiReader.out")))
+                .unwrap();
+        let mut want: BTreeSet<String> = expected
+            .split("JA4: ")
+            .skip(1)
+            .filter_map(|s| s.split(']').next().map(String::from))
+            .collect();
+        for (file, ndpi, spec, _why) in KNOWN_JA4 {
+            if *file == name {
+                assert!(
+                    want.remove(*ndpi),
+                    "{name}: listed nDPI value {ndpi} is gone"
+                );
+                want.insert(spec.to_string());
+            }
+        }
+        let ours: BTreeSet<String> = tls_records(&pcap)
+            .iter()
+            .filter_map(|(_, r)| r.ja4.clone())
+            .collect();
+        assert_eq!(ours, want, "{name}");
+        compared += want.len();
+    }
+    eprintln!("JA4: {compared} distinct nDPI values + 1 Suricata value agree");
+    assert!(compared >= 4, "{compared}");
+}
