@@ -264,7 +264,7 @@ impl TlsParser {
         if let Some(t) = done {
             self.done = true;
             self.rec.handshake_done_ts = Some(t);
-            self.rec.handshake_ns = self.rec.client_hello_ts.map(|c| t - c);
+            self.rec.handshake_ns = self.rec.client_hello_ts.and_then(|c| t.checked_sub(c));
             for st in &mut self.dirs {
                 st.buf = Vec::new();
                 st.hs = Vec::new();
