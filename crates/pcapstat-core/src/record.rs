@@ -230,17 +230,31 @@ pub struct TlsRecord {
     /// The server accepted resumption: a session id echo or ticket (TLS ≤ 1.2, abbreviated
     /// handshake), or a pre_shared_key in the ServerHello (TLS 1.3).
     pub resumed: Option<bool>,
-    /// When the client could send application data (see docs/tls.md for the packet per case).
+    /// When the client could send application data: both Finished messages seen. TLS ≤ 1.2:
+    /// the later of `client_finished_ts` and `server_finished_ts` (full handshake: the
+    /// server's Finished; abbreviated: the client's); TLS 1.3 (also after a HelloRetryRequest):
+    /// `client_finished_ts`. `None` if the handshake did not finish in the capture. See
+    /// docs/tls.md.
     pub handshake_done_ts: Option<i64>,
     /// `handshake_done_ts - client_hello_ts`.
     pub handshake_ns: Option<i64>,
+    /// The client's Finished: TLS ≤ 1.2, the client's first handshake record after its
+    /// ChangeCipherSpec; TLS 1.3, the client's first application_data (23) record after the
+    /// ServerHello (without keys its Finished cannot be told apart from a client Certificate).
+    pub client_finished_ts: Option<i64>,
+    /// The server's Finished: TLS ≤ 1.2, the server's first handshake record after its
+    /// ChangeCipherSpec; TLS 1.3, the last server record before `client_finished_ts` (the end of
+    /// the server's first encrypted flight, which ends with its Finished).
+    pub server_finished_ts: Option<i64>,
     /// First alert seen in clear: (level, description) wire values.
     pub alert: Option<(u8, u8)>,
     /// Who sent that alert.
     pub alert_by: Option<Side>,
     /// Time of that alert.
     pub alert_ts: Option<i64>,
-    /// Bytes of the stream could not be parsed as TLS records (gap or garbage): parsing stopped.
+    /// Before the handshake was done, a direction had a gap, bytes that are not TLS records,
+    /// an undecodable ClientHello/ServerHello, or ended inside a record: parsing of that
+    /// direction stopped there (later gaps change nothing: nothing more is read in clear).
     pub incomplete: bool,
 }
 

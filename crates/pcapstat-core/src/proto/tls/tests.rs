@@ -1,0 +1,459 @@
+//! Byte-string tests: handshakes built here, split at every byte boundary, truncated, garbage.
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+
+const C: Direction = Direction::ClientToServer;
+const S: Direction = Direction::ServerToClient;
+
+fn u16b(v: u16) -> [u8; 2] {
+    v.to_be_bytes()
+}
+
+fn record(ty: u8, payload: &[u8]) -> Vec<u8> {
+    let mut r = vec![ty, 3, 3];
+    r.extend_from_slice(&u16b(payload.len() as u16));
+    r.extend_from_slice(payload);
+    r
+}
+
+fn handshake(ty: u8, body: &[u8]) -> Vec<u8> {
+    let len = body.len() as u32;
+    let mut m = vec![ty, (len >> 16) as u8, (len >> 8) as u8, len as u8];
+    m.extend_from_slice(body);
+    m
+}
+
+fn ext(ty: u16, data: &[u8]) -> Vec<u8> {
+    let mut e = u16b(ty).to_vec();
+    e.extend_from_slice(&u16b(data.len() as u16));
+    e.extend_from_slice(data);
+    e
+}
+
+fn sni_ext(name: &str) -> Vec<u8> {
+    let n = name.as_bytes();
+    let mut d = u16b(n.len() as u16 + 3).to_vec();
+    d.push(0);
+    d.extend_from_slice(&u16b(n.len() as u16));
+    d.extend_from_slice(n);
+    ext(0, &d)
+}
+
+fn alpn_ext(protos: &[&str]) -> Vec<u8> {
+    let mut list = Vec::new();
+    for p in protos {
+        list.push(p.len() as u8);
+        list.extend_from_slice(p.as_bytes());
+    }
+    let mut d = u16b(list.len() as u16).to_vec();
+    d.extend_from_slice(&list);
+    ext(16, &d)
+}
+
+fn u16_list_ext(ty: u16, vals: &[u16], len_bytes: usize) -> Vec<u8> {
+    let mut d = Vec::new();
+    let n = vals.len() * 2;
+    if len_bytes == 1 {
+        d.push(n as u8);
+    } else {
+        d.extend_from_slice(&u16b(n as u16));
+    }
+    for v in vals {
+        d.extend_from_slice(&u16b(*v));
+    }
+    ext(ty, &d)
+}
+
+fn client_hello(sid: &[u8], ciphers: &[u16], exts: &[Vec<u8>]) -> Vec<u8> {
+    let mut b = u16b(0x0303).to_vec();
+    b.extend_from_slice(&[7; 32]);
+    b.push(sid.len() as u8);
+    b.extend_from_slice(sid);
+    b.extend_from_slice(&u16b(ciphers.len() as u16 * 2));
+    for c in ciphers {
+        b.extend_from_slice(&u16b(*c));
+    }
+    b.extend_from_slice(&[1, 0]);
+    let all: Vec<u8> = exts.concat();
+    b.extend_from_slice(&u16b(all.len() as u16));
+    b.extend_from_slice(&all);
+    handshake(1, &b)
+}
+
+fn server_hello(random: &[u8; 32], sid: &[u8], cipher: u16, exts: &[Vec<u8>]) -> Vec<u8> {
+    let mut b = u16b(0x0303).to_vec();
+    b.extend_from_slice(random);
+    b.push(sid.len() as u8);
+    b.extend_from_slice(sid);
+    b.extend_from_slice(&u16b(cipher));
+    b.push(0);
+    let all: Vec<u8> = exts.concat();
+    b.extend_from_slice(&u16b(all.len() as u16));
+    b.extend_from_slice(&all);
+    handshake(2, &b)
+}
+
+fn certificate(sizes: &[usize]) -> Vec<u8> {
+    let mut list = Vec::new();
+    for &n in sizes {
+        list.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+        list.extend(std::iter::repeat(0x30).take(n));
+    }
+    let n = list.len();
+    let mut b = vec![(n >> 16) as u8, (n >> 8) as u8, n as u8];
+    b.extend_from_slice(&list);
+    handshake(11, &b)
+}
+
+type Script = Vec<(i64, Direction, Vec<u8>)>;
+
+fn chrome_like_hello(sid: &[u8], tls13: bool) -> Vec<u8> {
+    let mut exts = vec![
+        ext(0x2a2a, &[]),
+        sni_ext("example.com"),
+        ext(23, &[]),
+        u16_list_ext(10, &[0x4a4a, 29, 23, 24], 2),
+        ext(11, &[1, 0]),
+        ext(35, &[]),
+        alpn_ext(&["h2", "http/1.1"]),
+        u16_list_ext(13, &[0x0403, 0x0804, 0x0401], 2),
+    ];
+    if tls13 {
+        exts.push(u16_list_ext(43, &[0x6a6a, 0x0304, 0x0303], 1));
+        exts.push(ext(51, &[0, 0]));
+    }
+    client_hello(sid, &[0x1a1a, 0x1301, 0xc02f, 0xc02b], &exts)
+}
+
+fn tls12_full() -> Script {
+    let mut server = server_hello(&[1; 32], &[9; 32], 0xc02f, &[alpn_ext(&["h2"])]);
+    server.extend(certificate(&[100, 50]));
+    server.extend(handshake(12, &[3, 0, 29, 1, 5]));
+    server.extend(handshake(14, &[]));
+    let mut cflight = record(22, &handshake(16, &[1, 4]));
+    cflight.extend(record(20, &[1]));
+    cflight.extend(record(22, &[0xee; 40]));
+    let mut sflight = record(22, &handshake(4, &[0, 0, 0, 1, 0, 2, 8, 8]));
+    sflight.extend(record(20, &[1]));
+    sflight.extend(record(22, &[0xdd; 40]));
+    vec![
+        (100, C, record(22, &chrome_like_hello(&[], false))),
+        (200, S, record(22, &server)),
+        (300, C, cflight),
+        (400, S, sflight),
+        (500, C, record(23, &[0xab; 64])),
+    ]
+}
+
+fn tls12_abbreviated() -> Script {
+    let mut sflight = record(22, &server_hello(&[1; 32], &[5; 32], 0xc02f, &[]));
+    sflight.extend(record(20, &[1]));
+    sflight.extend(record(22, &[0xdd; 40]));
+    let mut cflight = record(20, &[1]);
+    cflight.extend(record(22, &[0xee; 40]));
+    vec![
+        (100, C, record(22, &chrome_like_hello(&[5; 32], false))),
+        (200, S, sflight),
+        (300, C, cflight),
+    ]
+}
+
+fn tls13(psk: bool) -> Script {
+    let mut sh_exts = vec![ext(43, &u16b(0x0304)), ext(51, &[0, 29, 0, 0])];
+    if psk {
+        sh_exts.push(ext(41, &[0, 0]));
+    }
+    let mut sflight = record(22, &server_hello(&[1; 32], &[5; 32], 0x1301, &sh_exts));
+    sflight.extend(record(20, &[1]));
+    sflight.extend(record(23, &[0xaa; 30]));
+    let mut cflight = record(20, &[1]);
+    cflight.extend(record(23, &[0xbb; 53]));
+    vec![
+        (100, C, record(22, &chrome_like_hello(&[5; 32], true))),
+        (200, S, sflight),
+        (250, S, record(23, &[0xaa; 3000])),
+        (300, C, cflight),
+        (400, S, record(23, &[0xaa; 200])),
+    ]
+}
+
+fn run(script: &Script) -> TlsRecord {
+    let mut p = TlsParser::new();
+    for (ts, dir, bytes) in script {
+        p.on_data(*ts, *dir, bytes);
+    }
+    p.on_close(900, C);
+    p.on_close(900, S);
+    p.into_record()
+}
+
+#[test]
+fn tls12_full_handshake() {
+    let r = run(&tls12_full());
+    assert_eq!(r.client_hello_ts, Some(100));
+    assert_eq!(r.sni.as_deref(), Some("example.com"));
+    assert_eq!(r.alpn_offered, vec!["h2", "http/1.1"]);
+    assert_eq!(r.versions_offered, vec![0x0303]);
+    assert_eq!(r.cipher_suites_offered, 4);
+    assert_eq!(r.session_id_len, 0);
+    assert!(!r.session_ticket_offered, "empty session_ticket extension");
+    assert!(!r.psk_offered);
+    assert_eq!(
+        r.ja3.as_deref(),
+        Some("771,4865-49199-49195,0-23-10-11-35-16-13,29-23-24,0")
+    );
+    assert_eq!(r.ja3_hash.as_deref().map(str::len), Some(32));
+    let ja4 = r.ja4.clone().unwrap();
+    assert!(ja4.starts_with("t12d0307h2_"), "{ja4}");
+    assert_eq!(r.server_hello_ts, Some(200));
+    assert_eq!(r.version, Some(0x0303));
+    assert_eq!(r.cipher, Some(0xc02f));
+    assert_eq!(r.alpn.as_deref(), Some("h2"));
+    assert!(!r.session_id_echoed);
+    assert_eq!(r.cert_count, Some(2));
+    assert_eq!(r.cert_chain_bytes, Some(150));
+    assert_eq!(r.resumed, Some(false));
+    assert_eq!(r.client_finished_ts, Some(300));
+    assert_eq!(r.server_finished_ts, Some(400));
+    assert_eq!(r.handshake_done_ts, Some(400));
+    assert_eq!(r.handshake_ns, Some(300));
+    assert!(!r.incomplete);
+    assert_eq!(r.alert, None);
+}
+
+#[test]
+fn tls12_abbreviated_handshake_ends_with_client_finished() {
+    let r = run(&tls12_abbreviated());
+    assert!(r.session_id_echoed);
+    assert_eq!(r.resumed, Some(true));
+    assert_eq!(r.cert_count, None);
+    assert_eq!(r.server_finished_ts, Some(200));
+    assert_eq!(r.handshake_done_ts, Some(300));
+    assert_eq!(r.handshake_ns, Some(200));
+}
+
+#[test]
+fn tls12_ticket_resumption_without_session_id_echo() {
+    let mut s = tls12_abbreviated();
+    // Server does not echo; it sends a NewSessionTicket and CCS right after ServerHello.
+    let mut sflight = record(22, &server_hello(&[1; 32], &[], 0xc02f, &[]));
+    sflight.extend(record(22, &handshake(4, &[0, 0, 0, 1, 0, 2, 8, 8])));
+    sflight.extend(record(20, &[1]));
+    sflight.extend(record(22, &[0xdd; 40]));
+    s[1].2 = sflight;
+    let r = run(&s);
+    assert!(!r.session_id_echoed);
+    assert_eq!(r.resumed, Some(true));
+    assert_eq!(r.handshake_done_ts, Some(300));
+}
+
+#[test]
+fn tls13_full_and_psk() {
+    let r = run(&tls13(false));
+    assert_eq!(r.versions_offered, vec![0x0304, 0x0303]);
+    assert_eq!(r.version, Some(0x0304));
+    assert_eq!(r.cipher, Some(0x1301));
+    assert_eq!(r.resumed, Some(false));
+    assert!(r.session_id_echoed, "TLS 1.3 echoes the legacy session id");
+    assert_eq!(r.server_finished_ts, Some(250));
+    assert_eq!(r.client_finished_ts, Some(300));
+    assert_eq!(r.handshake_done_ts, Some(300));
+    assert_eq!(r.handshake_ns, Some(200));
+    assert!(r.ja4.unwrap().starts_with("t13d0309h2_"));
+    let r = run(&tls13(true));
+    assert_eq!(r.resumed, Some(true));
+}
+
+#[test]
+fn hello_retry_request() {
+    let hrr = server_hello(&HRR_RANDOM, &[5; 32], 0x1302, &[ext(43, &u16b(0x0304))]);
+    let mut s = tls13(false);
+    let ch = s[0].clone();
+    let mut second = record(20, &[1]);
+    second.extend(record(22, &chrome_like_hello(&[5; 32], true)));
+    s.insert(1, (150, S, record(22, &hrr)));
+    s.insert(2, (170, C, second));
+    let r = run(&s);
+    assert_eq!(ch.0, 100);
+    assert!(r.hello_retry);
+    assert_eq!(r.client_hello_ts, Some(100));
+    assert_eq!(r.server_hello_ts, Some(200));
+    assert_eq!(r.cipher, Some(0x1301), "from the final ServerHello");
+    assert_eq!(r.handshake_done_ts, Some(300));
+}
+
+#[test]
+fn alert_in_clear_and_who_sent_it() {
+    let s: Script = vec![
+        (100, C, record(22, &chrome_like_hello(&[], false))),
+        (200, S, record(21, &[2, 70])),
+    ];
+    let r = run(&s);
+    assert_eq!(r.alert, Some((2, 70)));
+    assert_eq!(r.alert_by, Some(Side::Server));
+    assert_eq!(r.alert_ts, Some(200));
+    assert_eq!(r.server_hello_ts, None);
+    assert_eq!(r.handshake_done_ts, None);
+    assert!(!r.incomplete);
+}
+
+#[test]
+fn gap_marks_incomplete_and_stops_that_direction() {
+    let s = tls12_full();
+    let mut p = TlsParser::new();
+    p.on_data(s[0].0, C, &s[0].2);
+    p.on_gap(150, S, 100);
+    for (ts, dir, bytes) in &s[1..] {
+        p.on_data(*ts, *dir, bytes);
+    }
+    let r = p.into_record();
+    assert!(r.incomplete);
+    assert_eq!(r.server_hello_ts, None);
+    assert_eq!(r.handshake_done_ts, None);
+    assert_eq!(r.sni.as_deref(), Some("example.com"));
+}
+
+#[test]
+fn gap_after_handshake_changes_nothing() {
+    let s = tls12_full();
+    let want = run(&s);
+    let mut p = TlsParser::new();
+    for (ts, dir, bytes) in &s {
+        p.on_data(*ts, *dir, bytes);
+    }
+    p.on_gap(600, S, 1000);
+    p.on_close(900, C);
+    p.on_close(900, S);
+    assert_eq!(p.into_record(), want);
+}
+
+/// Every script, with each event split in two at every byte boundary, and byte by byte,
+/// gives the same record.
+#[test]
+fn split_at_every_byte_boundary_gives_the_same_record() {
+    for script in [tls12_full(), tls12_abbreviated(), tls13(false), tls13(true)] {
+        let want = run(&script);
+        for i in 0..script.len() {
+            for k in 0..=script[i].2.len() {
+                let mut p = TlsParser::new();
+                for (j, (ts, dir, bytes)) in script.iter().enumerate() {
+                    if i == j {
+                        p.on_data(*ts, *dir, &bytes[..k]);
+                        p.on_data(*ts, *dir, &bytes[k..]);
+                    } else {
+                        p.on_data(*ts, *dir, bytes);
+                    }
+                }
+                p.on_close(900, C);
+                p.on_close(900, S);
+                assert_eq!(p.into_record(), want, "event {i} split at {k}");
+            }
+        }
+        let mut p = TlsParser::new();
+        for (ts, dir, bytes) in &script {
+            for b in bytes {
+                p.on_data(*ts, *dir, std::slice::from_ref(b));
+            }
+        }
+        p.on_close(900, C);
+        p.on_close(900, S);
+        assert_eq!(p.into_record(), want, "byte by byte");
+    }
+}
+
+#[test]
+fn truncated_streams_never_panic() {
+    for script in [tls12_full(), tls12_abbreviated(), tls13(false)] {
+        for i in 0..script.len() {
+            for k in 0..script[i].2.len() {
+                let mut p = TlsParser::new();
+                for (ts, dir, bytes) in &script[..i] {
+                    p.on_data(*ts, *dir, bytes);
+                }
+                p.on_data(script[i].0, script[i].1, &script[i].2[..k]);
+                p.on_close(900, C);
+                p.on_close(900, S);
+                let r = p.into_record();
+                assert!(r.handshake_done_ts.is_none() || i + 1 >= script.len() - 1);
+            }
+        }
+    }
+}
+
+/// Random bytes (and random bytes behind a valid record header or ClientHello) never panic.
+#[test]
+fn garbage_never_panics() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let hello = record(22, &chrome_like_hello(&[5; 32], true));
+    for round in 0..3000 {
+        let len = (next() % 300) as usize;
+        let mut junk: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        match round % 4 {
+            1 => junk
+                .splice(0..0, [22, 3, 3, (len >> 8) as u8, len as u8, 2])
+                .for_each(drop),
+            2 => {
+                // Corrupt a real ClientHello in a few places.
+                junk = hello.clone();
+                for _ in 0..4 {
+                    let i = (next() as usize) % junk.len();
+                    junk[i] = next() as u8;
+                }
+            }
+            3 => junk
+                .splice(0..0, [22, 3, 1, 0, 200, 11, 0, 0, 190])
+                .for_each(drop),
+            _ => {}
+        }
+        let _ = TlsParser::probe(&junk);
+        let mut p = TlsParser::new();
+        let cut = (next() as usize) % (junk.len() + 1);
+        p.on_data(1, C, &junk[..cut]);
+        p.on_data(2, S, &junk);
+        p.on_data(3, C, &junk[cut..]);
+        p.on_close(4, C);
+        p.on_close(4, S);
+        let _ = p.into_record();
+    }
+}
+
+#[test]
+fn probe_client_first_bytes() {
+    let hello = record(22, &chrome_like_hello(&[], false));
+    assert_eq!(TlsParser::probe(&hello), Probe::Yes);
+    assert_eq!(TlsParser::probe(&hello[..10]), Probe::Yes);
+    for k in 0..10 {
+        assert_eq!(TlsParser::probe(&hello[..k]), Probe::NeedMore, "{k}");
+    }
+    assert_eq!(TlsParser::probe(b"GET / HTTP/1.1\r\n"), Probe::No);
+    assert_eq!(TlsParser::probe(&record(23, &[0; 20])), Probe::No);
+    // SSL 2.0-style hello.
+    assert_eq!(TlsParser::probe(&[0x80, 0x2e, 1, 3, 1, 0, 0x15]), Probe::No);
+    // A handshake record that is not a ClientHello.
+    assert_eq!(
+        TlsParser::probe(&record(22, &handshake(2, &[3, 3, 0]))),
+        Probe::No
+    );
+}
+
+#[test]
+fn grease_and_ja4_details() {
+    assert!(is_grease(0x0a0a) && is_grease(0xfafa) && !is_grease(0x0a1a));
+    let info = ClientHelloInfo {
+        legacy_version: 0x0303,
+        ciphers: vec![0x1301],
+        ext_types: vec![],
+        alpn: vec![vec![0xab, b'x', 0xcd]],
+        ..Default::default()
+    };
+    // No extensions: empty c part; non-alphanumeric ALPN ends → first/last hex characters.
+    assert_eq!(info.ja4().split('_').collect::<Vec<_>>()[0], "t12i0100ad");
+    assert!(info.ja4().ends_with("_000000000000"));
+}
