@@ -80,6 +80,19 @@ pub struct HttpConfig {
     pub max_pending: usize,
 }
 
+impl HttpConfig {
+    /// Sets [`max_head_bytes`](HttpConfig::max_head_bytes).
+    pub fn with_max_head_bytes(mut self, n: usize) -> Self {
+        self.max_head_bytes = n;
+        self
+    }
+    /// Sets [`max_pending`](HttpConfig::max_pending).
+    pub fn with_max_pending(mut self, n: usize) -> Self {
+        self.max_pending = n;
+        self
+    }
+}
+
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
