@@ -1,2 +1,0 @@
-//! Placeholder: being written.
-#![allow(missing_docs)]

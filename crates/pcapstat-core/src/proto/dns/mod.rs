@@ -1,0 +1,533 @@
+//! DNS over UDP and TCP: message parsing, query/response matching, latency, retries,
+//! unanswered queries and ICMP port-unreachable answers.
+//!
+//! Layers, frame first then decode:
+//! * [`DnsMessage::parse`] decodes one message (the fixed 12-byte header is read directly; the
+//!   question and answer records are decoded by the `simple-dns` crate; see `docs/dns.md` for
+//!   why that crate).
+//! * [`DnsTcpParser`] cuts DNS-over-TCP streams into messages (two-byte length prefix, several
+//!   messages per connection, any split across segments).
+//! * [`DnsTracker`] is fed UDP payloads, TCP messages and ICMP errors — in any order — and
+//!   matches them in capture-time order when [`finish`](DnsTracker::finish)ed.
+//!
+//! ```
+//! use pcapstat_core::proto::dns::{DnsConfig, DnsTracker};
+//! use pcapstat_core::Endpoint;
+//!
+//! let client = Endpoint { ip: "10.0.0.1".parse().unwrap(), port: 40000 };
+//! let server = Endpoint { ip: "10.0.0.2".parse().unwrap(), port: 53 };
+//! // Query id 0x1234 for "a.test" A, then its response.
+//! let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01a\x04test\x00\x00\x01\x00\x01";
+//! let mut response = query.to_vec();
+//! response[2] = 0x81;
+//! response[3] = 0x80;
+//! let mut t = DnsTracker::new(DnsConfig::default());
+//! t.on_udp(1_000, 0, client, server, query);
+//! t.on_udp(3_000, 1, server, client, &response);
+//! let (records, _stats) = t.finish(10_000);
+//! assert_eq!(records[0].qname, "a.test");
+//! assert_eq!(records[0].latency_ns, Some(2_000));
+//! ```
+
+mod tcp;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+pub use tcp::{DnsTcpMessage, DnsTcpParser};
+
+use crate::flow::Endpoint;
+use crate::record::{DnsRecord, DnsTransport};
+use crate::tcp::Direction;
+
+/// Why a byte string is not a DNS message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DnsError {
+    /// Shorter than the 12-byte header.
+    #[error("DNS message too short: {len} bytes, the header needs 12")]
+    TooShort {
+        /// Bytes available.
+        len: usize,
+    },
+}
+
+/// What pcapstat reads from one DNS message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DnsMessage {
+    /// Transaction id.
+    pub id: u16,
+    /// QR bit: a response.
+    pub response: bool,
+    /// Opcode (0 = query).
+    pub opcode: u8,
+    /// The header's 4-bit RCODE (not extended by EDNS, as tshark's `dns.flags.rcode`).
+    pub rcode: u8,
+    /// TC bit.
+    pub truncated: bool,
+    /// QDCOUNT.
+    pub question_count: u16,
+    /// ANCOUNT (the header's count, whether or not the records could be decoded).
+    pub answer_count: u16,
+    /// First question's name: lower-case, no trailing dot, `.` for the root; `None` when the
+    /// message has no question or it could not be decoded.
+    pub qname: Option<String>,
+    /// First question's type (wire value).
+    pub qtype: Option<u16>,
+    /// A and AAAA addresses of the answer section, in order.
+    pub addresses: Vec<IpAddr>,
+    /// Whether every record of the message could be decoded (false: a damaged or truncated
+    /// message whose question alone was decoded, `addresses` then empty).
+    pub records_decoded: bool,
+}
+
+/// A name as pcapstat writes it: labels lower-cased, joined by dots; `.` for the root.
+fn name_text(name: &simple_dns::Name<'_>) -> String {
+    let labels: Vec<String> = name
+        .get_labels()
+        .iter()
+        .map(|l| l.to_string().to_ascii_lowercase())
+        .collect();
+    if labels.is_empty() {
+        ".".to_string()
+    } else {
+        labels.join(".")
+    }
+}
+
+impl DnsMessage {
+    /// Parses one message (a UDP payload, or a TCP message without its length prefix). Never
+    /// panics; fails only when the header is incomplete.
+    pub fn parse(bytes: &[u8]) -> Result<DnsMessage, DnsError> {
+        let Some(h) = bytes.get(..12) else {
+            return Err(DnsError::TooShort { len: bytes.len() });
+        };
+        let be = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
+        let mut msg = DnsMessage {
+            id: be(0),
+            response: h[2] & 0x80 != 0,
+            opcode: (h[2] >> 3) & 0x0f,
+            rcode: h[3] & 0x0f,
+            truncated: h[2] & 0x02 != 0,
+            question_count: be(4),
+            answer_count: be(6),
+            qname: None,
+            qtype: None,
+            addresses: Vec::new(),
+            records_decoded: false,
+        };
+        if let Ok(packet) = simple_dns::Packet::parse(bytes) {
+            msg.records_decoded = true;
+            if let Some(q) = packet.questions.first() {
+                msg.qname = Some(name_text(&q.qname));
+                msg.qtype = Some(u16::from(q.qtype));
+            }
+            for rr in &packet.answers {
+                match &rr.rdata {
+                    simple_dns::rdata::RData::A(a) => {
+                        msg.addresses.push(IpAddr::V4(Ipv4Addr::from(a.address)));
+                    }
+                    simple_dns::rdata::RData::AAAA(a) => {
+                        msg.addresses.push(IpAddr::V6(Ipv6Addr::from(a.address)));
+                    }
+                    _ => {}
+                }
+            }
+        } else if msg.question_count > 0 {
+            // Damaged or cut after the question: decode the header and first question alone
+            // (counts rewritten to one question, no records).
+            let mut head = bytes.to_vec();
+            head[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+            if let Ok(packet) = simple_dns::Packet::parse(&head) {
+                if let Some(q) = packet.questions.first() {
+                    msg.qname = Some(name_text(&q.qname));
+                    msg.qtype = Some(u16::from(q.qtype));
+                }
+            }
+        }
+        Ok(msg)
+    }
+}
+
+/// Limits of a [`DnsTracker`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DnsConfig {
+    /// Most messages (and ICMP errors) kept until [`DnsTracker::finish`]; more are counted in
+    /// [`DnsStats::messages_dropped`] and ignored.
+    pub max_messages: usize,
+    /// Most queries waiting for a response at one time; past it the oldest stops waiting
+    /// (stays unanswered; counted in [`DnsStats::pending_evicted`]).
+    pub max_pending: usize,
+}
+
+impl DnsConfig {
+    /// Sets [`max_messages`](DnsConfig::max_messages).
+    pub fn with_max_messages(mut self, n: usize) -> Self {
+        self.max_messages = n;
+        self
+    }
+    /// Sets [`max_pending`](DnsConfig::max_pending).
+    pub fn with_max_pending(mut self, n: usize) -> Self {
+        self.max_pending = n;
+        self
+    }
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            max_messages: 4_000_000,
+            max_pending: 100_000,
+        }
+    }
+}
+
+/// Counters of a [`DnsTracker`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DnsStats {
+    /// Messages fed that parsed (queries and responses).
+    pub messages: u64,
+    /// Payloads shorter than a DNS header.
+    pub unparsable: u64,
+    /// Queries (QR = 0) without a decodable question (no record).
+    pub queries_without_question: u64,
+    /// Responses matching no waiting query (unsolicited, duplicate, late, or their query was
+    /// not captured).
+    pub unmatched_responses: u64,
+    /// ICMP port-unreachable errors that answered a query.
+    pub icmp_matched: u64,
+    /// ICMP port-unreachable errors quoting no waiting query.
+    pub icmp_unmatched: u64,
+    /// Queries that stopped waiting at the `max_pending` limit.
+    pub pending_evicted: u64,
+    /// Messages ignored at the `max_messages` limit.
+    pub messages_dropped: u64,
+}
+
+#[derive(Debug, Clone)]
+enum What {
+    Message(DnsTransport, DnsMessage),
+    /// ICMP port unreachable quoting a UDP datagram `client → server`.
+    Unreachable,
+}
+
+#[derive(Debug, Clone)]
+struct Event {
+    ts: i64,
+    frame: u64,
+    seq: u64,
+    /// Source of the message (the quoted source for ICMP).
+    src: Endpoint,
+    /// Destination of the message (the quoted destination for ICMP).
+    dst: Endpoint,
+    what: What,
+}
+
+/// Query/response matching key: the same client socket, server socket, transport and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct MatchKey {
+    udp: bool,
+    client: Endpoint,
+    server: Endpoint,
+    id: u16,
+}
+
+/// Sans-IO DNS transaction tracker for one capture (or one shard of it: all messages between
+/// one client address and its servers must reach the same tracker).
+#[derive(Debug)]
+pub struct DnsTracker {
+    cfg: DnsConfig,
+    events: Vec<Event>,
+    stats: DnsStats,
+}
+
+impl DnsTracker {
+    /// An empty tracker.
+    pub fn new(cfg: DnsConfig) -> Self {
+        DnsTracker {
+            cfg,
+            events: Vec::new(),
+            stats: DnsStats::default(),
+        }
+    }
+
+    /// Whether a UDP or TCP port is the DNS port (53). Which datagrams to feed is the
+    /// caller's choice; this is the usual one.
+    pub fn is_dns_port(port: u16) -> bool {
+        port == 53
+    }
+
+    fn push(&mut self, ts: i64, frame: u64, src: Endpoint, dst: Endpoint, what: What) {
+        if self.events.len() >= self.cfg.max_messages {
+            self.stats.messages_dropped += 1;
+            return;
+        }
+        let seq = self.events.len() as u64;
+        self.events.push(Event {
+            ts,
+            frame,
+            seq,
+            src,
+            dst,
+            what,
+        });
+    }
+
+    fn message(
+        &mut self,
+        ts: i64,
+        frame: u64,
+        src: Endpoint,
+        dst: Endpoint,
+        t: DnsTransport,
+        bytes: &[u8],
+    ) {
+        match DnsMessage::parse(bytes) {
+            Ok(msg) => {
+                self.stats.messages += 1;
+                self.push(ts, frame, src, dst, What::Message(t, msg));
+            }
+            Err(DnsError::TooShort { .. }) => self.stats.unparsable += 1,
+        }
+    }
+
+    /// A UDP datagram's payload from `src` to `dst`, captured at `ts_ns` in frame `frame`.
+    pub fn on_udp(&mut self, ts_ns: i64, frame: u64, src: Endpoint, dst: Endpoint, payload: &[u8]) {
+        self.message(ts_ns, frame, src, dst, DnsTransport::Udp, payload);
+    }
+
+    /// One DNS-over-TCP message (without its length prefix, as [`DnsTcpParser`] gives it) of
+    /// the connection `client`–`server`, sent in direction `dir`, completed by the segment of
+    /// frame `frame` at `ts_ns`.
+    pub fn on_tcp_message(
+        &mut self,
+        ts_ns: i64,
+        frame: u64,
+        client: Endpoint,
+        server: Endpoint,
+        dir: Direction,
+        message: &[u8],
+    ) {
+        let (src, dst) = match dir {
+            Direction::ClientToServer => (client, server),
+            Direction::ServerToClient => (server, client),
+        };
+        self.message(ts_ns, frame, src, dst, DnsTransport::Tcp, message);
+    }
+
+    /// An ICMP/ICMPv6 port unreachable (destination unreachable) at `ts_ns` quoting a UDP
+    /// datagram sent from `quoted_src` to `quoted_dst`.
+    pub fn on_icmp_unreachable(
+        &mut self,
+        ts_ns: i64,
+        frame: u64,
+        quoted_src: Endpoint,
+        quoted_dst: Endpoint,
+    ) {
+        self.push(ts_ns, frame, quoted_src, quoted_dst, What::Unreachable);
+    }
+
+    /// Matches everything fed, in capture-time order, and returns one record per query
+    /// (sorted by `query_frame`) and the counters. `end_ts` is the end of the capture (for
+    /// `waited_ns` of queries never answered).
+    pub fn finish(mut self, end_ts: i64) -> (Vec<DnsRecord>, DnsStats) {
+        let mut events = std::mem::take(&mut self.events);
+        events.sort_by_key(|e| (e.ts, e.frame, e.seq));
+        let mut m = Matcher {
+            cfg: self.cfg,
+            recs: Vec::new(),
+            pending: HashMap::new(),
+            order: std::collections::VecDeque::new(),
+            pending_count: 0,
+            last_question: HashMap::new(),
+            stats: self.stats,
+        };
+        for e in events {
+            m.event(e);
+        }
+        let mut recs = m.recs;
+        for r in &mut recs {
+            if r.response_ts.is_none() && r.waited_ns.is_none() {
+                r.waited_ns = Some(end_ts.saturating_sub(r.query_ts).max(0));
+            }
+        }
+        recs.sort_by_key(|r| (r.query_frame, r.query_ts));
+        (recs, m.stats)
+    }
+}
+
+struct Matcher {
+    cfg: DnsConfig,
+    recs: Vec<DnsRecord>,
+    /// Waiting queries by key (record indices, oldest first).
+    pending: HashMap<MatchKey, Vec<usize>>,
+    /// Waiting queries in arrival order, for the `max_pending` bound (lazily pruned).
+    order: std::collections::VecDeque<(MatchKey, usize)>,
+    pending_count: usize,
+    /// Latest query per (client address, name, type), for retries.
+    last_question: HashMap<(IpAddr, String, u16), usize>,
+    stats: DnsStats,
+}
+
+impl Matcher {
+    fn event(&mut self, e: Event) {
+        match e.what {
+            What::Message(t, ref msg) if !msg.response => self.query(&e, t, msg),
+            What::Message(t, ref msg) => self.response(&e, t, msg),
+            What::Unreachable => self.unreachable(&e),
+        }
+    }
+
+    fn query(&mut self, e: &Event, t: DnsTransport, msg: &DnsMessage) {
+        let (Some(qname), Some(qtype)) = (msg.qname.clone(), msg.qtype) else {
+            self.stats.queries_without_question += 1;
+            return;
+        };
+        let idx = self.recs.len();
+        let qkey = (e.src.ip, qname.clone(), qtype);
+        let mut retry_of = None;
+        if let Some(&k) = self.last_question.get(&qkey) {
+            if let Some(prev) = self.recs.get_mut(k) {
+                // The earlier query got no DNS response (none yet, or an ICMP error).
+                if prev.rcode.is_none() {
+                    retry_of = Some(prev.query_frame);
+                    if prev.response_ts.is_none() {
+                        prev.waited_ns = Some(e.ts.saturating_sub(prev.query_ts));
+                    }
+                }
+            }
+        }
+        self.last_question.insert(qkey, idx);
+        self.recs.push(DnsRecord {
+            query_ts: e.ts,
+            query_frame: e.frame,
+            client_ip: e.src.ip,
+            client_port: e.src.port,
+            server_ip: e.dst.ip,
+            server_port: e.dst.port,
+            transport: t,
+            id: msg.id,
+            qname,
+            qtype,
+            rcode: None,
+            answers: None,
+            addresses: Vec::new(),
+            truncated: None,
+            response_ts: None,
+            latency_ns: None,
+            icmp_unreachable: false,
+            waited_ns: None,
+            retry_of,
+        });
+        let key = MatchKey {
+            udp: t == DnsTransport::Udp,
+            client: e.src,
+            server: e.dst,
+            id: msg.id,
+        };
+        self.pending.entry(key).or_default().push(idx);
+        self.order.push_back((key, idx));
+        self.pending_count += 1;
+        while self.pending_count > self.cfg.max_pending {
+            let Some((k, i)) = self.order.pop_front() else {
+                break;
+            };
+            if self.remove_pending(k, i) {
+                self.stats.pending_evicted += 1;
+            }
+        }
+    }
+
+    /// Removes record `i` from the waiting queries of `k`; false if it was not waiting.
+    fn remove_pending(&mut self, k: MatchKey, i: usize) -> bool {
+        let Some(list) = self.pending.get_mut(&k) else {
+            return false;
+        };
+        let Some(pos) = list.iter().position(|&x| x == i) else {
+            return false;
+        };
+        list.remove(pos);
+        if list.is_empty() {
+            self.pending.remove(&k);
+        }
+        self.pending_count = self.pending_count.saturating_sub(1);
+        true
+    }
+
+    fn response(&mut self, e: &Event, t: DnsTransport, msg: &DnsMessage) {
+        let key = MatchKey {
+            udp: t == DnsTransport::Udp,
+            client: e.dst,
+            server: e.src,
+            id: msg.id,
+        };
+        let Some(list) = self.pending.get(&key) else {
+            self.stats.unmatched_responses += 1;
+            return;
+        };
+        // Same question (a response without a question matches on the id alone). Identical
+        // waiting queries (a client resending on the same socket with the same id) are all
+        // answered by this response.
+        let matched: Vec<usize> = list
+            .iter()
+            .copied()
+            .filter(|&i| {
+                self.recs.get(i).is_some_and(|r| {
+                    msg.qname.is_none()
+                        || (msg.qname.as_ref() == Some(&r.qname) && msg.qtype == Some(r.qtype))
+                })
+            })
+            .collect();
+        if matched.is_empty() {
+            self.stats.unmatched_responses += 1;
+            return;
+        }
+        for i in matched {
+            self.remove_pending(key, i);
+            if let Some(r) = self.recs.get_mut(i) {
+                r.rcode = Some(msg.rcode);
+                r.answers = Some(u32::from(msg.answer_count));
+                r.addresses = msg.addresses.clone();
+                r.truncated = Some(msg.truncated);
+                r.response_ts = Some(e.ts);
+                r.latency_ns = Some(e.ts.saturating_sub(r.query_ts));
+                r.waited_ns = None;
+            }
+        }
+    }
+
+    fn unreachable(&mut self, e: &Event) {
+        // The latest waiting UDP query from the quoted source to the quoted destination.
+        let mut best: Option<(MatchKey, usize)> = None;
+        for (k, list) in &self.pending {
+            if k.udp && k.client == e.src && k.server == e.dst {
+                for &i in list {
+                    let newer = match best {
+                        Some((_, b)) => i > b,
+                        None => true,
+                    };
+                    if newer {
+                        best = Some((*k, i));
+                    }
+                }
+            }
+        }
+        let Some((k, i)) = best else {
+            self.stats.icmp_unmatched += 1;
+            return;
+        };
+        self.remove_pending(k, i);
+        self.stats.icmp_matched += 1;
+        if let Some(r) = self.recs.get_mut(i) {
+            r.icmp_unreachable = true;
+            r.response_ts = Some(e.ts);
+            r.latency_ns = Some(e.ts.saturating_sub(r.query_ts));
+            r.waited_ns = None;
+        }
+    }
+}

@@ -1,0 +1,320 @@
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::proto::StreamParser;
+use crate::tcp::Direction::{ClientToServer as C2S, ServerToClient as S2C};
+
+fn ep(ip: &str, port: u16) -> Endpoint {
+    Endpoint {
+        ip: ip.parse().unwrap(),
+        port,
+    }
+}
+
+fn name(n: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for l in n.split('.').filter(|l| !l.is_empty()) {
+        out.push(l.len() as u8);
+        out.extend_from_slice(l.as_bytes());
+    }
+    out.push(0);
+    out
+}
+
+fn query(id: u16, qname: &str, qtype: u16) -> Vec<u8> {
+    let mut m = id.to_be_bytes().to_vec();
+    m.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    m.extend(name(qname));
+    m.extend_from_slice(&qtype.to_be_bytes());
+    m.extend_from_slice(&[0, 1]);
+    m
+}
+
+/// A response to `query(id, qname, qtype)` with A answers (compressed names) and flags.
+fn response(id: u16, qname: &str, qtype: u16, rcode: u8, tc: bool, addrs: &[[u8; 4]]) -> Vec<u8> {
+    let mut m = query(id, qname, qtype);
+    m[2] = 0x81 | if tc { 0x02 } else { 0 };
+    m[3] = 0x80 | rcode;
+    m[7] = addrs.len() as u8;
+    for a in addrs {
+        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+        m.extend_from_slice(a);
+    }
+    m
+}
+
+#[test]
+fn message_fields() {
+    let m =
+        DnsMessage::parse(&response(7, "WWW.Example.com", 1, 3, true, &[[1, 2, 3, 4]])).unwrap();
+    assert_eq!(m.id, 7);
+    assert!(m.response);
+    assert!(m.truncated);
+    assert_eq!(m.rcode, 3);
+    assert_eq!(m.opcode, 0);
+    assert_eq!(m.qname.as_deref(), Some("www.example.com"));
+    assert_eq!(m.qtype, Some(1));
+    assert_eq!(m.answer_count, 1);
+    assert_eq!(m.addresses, vec!["1.2.3.4".parse::<IpAddr>().unwrap()]);
+    assert!(m.records_decoded);
+
+    let root = DnsMessage::parse(&query(1, "", 2)).unwrap();
+    assert_eq!(root.qname.as_deref(), Some("."));
+    assert!(matches!(
+        DnsMessage::parse(b"\x00\x01\x02"),
+        Err(DnsError::TooShort { len: 3 })
+    ));
+}
+
+#[test]
+fn a_cut_response_keeps_header_and_question() {
+    let full = response(9, "a.test", 1, 0, false, &[[1, 1, 1, 1], [2, 2, 2, 2]]);
+    let m = DnsMessage::parse(&full[..full.len() - 3]).unwrap();
+    assert!(!m.records_decoded);
+    assert_eq!(m.qname.as_deref(), Some("a.test"));
+    assert_eq!(m.answer_count, 2);
+    assert!(m.addresses.is_empty());
+}
+
+#[test]
+fn every_prefix_and_random_bytes_never_panic() {
+    let full = response(9, "a.b.c.test", 28, 0, false, &[[1, 1, 1, 1], [2, 2, 2, 2]]);
+    for n in 0..=full.len() {
+        let _ = DnsMessage::parse(&full[..n]);
+    }
+    let mut s = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..20_000 {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        let len = (s % 80) as usize;
+        let mut bytes: Vec<u8> = (0..len)
+            .map(|k| (s.rotate_left(k as u32 * 7) ^ k as u64) as u8)
+            .collect();
+        if len > 12 && s & 1 == 0 {
+            // Plausible header, random body: exercises name decoding.
+            bytes[4..12].copy_from_slice(&[0, 1, 0, 2, 0, 0, 0, 1]);
+        }
+        let _ = DnsMessage::parse(&bytes);
+        let mut t = DnsTcpParser::new();
+        t.on_data(0, C2S, &bytes);
+        let mut tr = DnsTracker::new(DnsConfig::default());
+        tr.on_udp(0, 0, ep("1.1.1.1", 1), ep("2.2.2.2", 53), &bytes);
+        let _ = tr.finish(1);
+    }
+}
+
+#[test]
+fn query_and_response_with_latency() {
+    let (c, s) = (ep("10.0.0.1", 4000), ep("10.0.0.2", 53));
+    let mut t = DnsTracker::new(DnsConfig::default());
+    t.on_udp(100, 0, c, s, &query(1, "a.test", 1));
+    t.on_udp(
+        350,
+        1,
+        s,
+        c,
+        &response(1, "a.test", 1, 0, false, &[[9, 9, 9, 9]]),
+    );
+    let (r, stats) = t.finish(1000);
+    assert_eq!(r.len(), 1);
+    let r = &r[0];
+    assert_eq!((r.client_ip, r.client_port), (c.ip, c.port));
+    assert_eq!((r.server_ip, r.server_port), (s.ip, s.port));
+    assert_eq!(r.transport, DnsTransport::Udp);
+    assert_eq!(r.latency_ns, Some(250));
+    assert_eq!(r.response_ts, Some(350));
+    assert_eq!(r.rcode, Some(0));
+    assert_eq!(r.answers, Some(1));
+    assert_eq!(r.truncated, Some(false));
+    assert_eq!(r.addresses, vec!["9.9.9.9".parse::<IpAddr>().unwrap()]);
+    assert_eq!(r.waited_ns, None);
+    assert_eq!(r.retry_of, None);
+    assert_eq!(stats.messages, 2);
+}
+
+#[test]
+fn response_must_match_endpoints_id_and_question() {
+    let (c, s) = (ep("10.0.0.1", 4000), ep("10.0.0.2", 53));
+    let mut t = DnsTracker::new(DnsConfig::default());
+    t.on_udp(100, 0, c, s, &query(1, "a.test", 1));
+    t.on_udp(200, 1, s, c, &response(2, "a.test", 1, 0, false, &[]));
+    t.on_udp(210, 2, s, c, &response(1, "b.test", 1, 0, false, &[]));
+    t.on_udp(
+        220,
+        3,
+        ep("10.0.0.3", 53),
+        c,
+        &response(1, "a.test", 1, 0, false, &[]),
+    );
+    t.on_udp(
+        230,
+        4,
+        s,
+        ep("10.0.0.1", 4001),
+        &response(1, "a.test", 1, 0, false, &[]),
+    );
+    let (r, stats) = t.finish(1000);
+    assert_eq!(r[0].response_ts, None);
+    assert_eq!(r[0].waited_ns, Some(900));
+    assert_eq!(stats.unmatched_responses, 4);
+}
+
+#[test]
+fn retries_to_same_and_other_server_then_answer() {
+    let c1 = ep("10.0.0.1", 4000);
+    let c2 = ep("10.0.0.1", 4001);
+    let (s1, s2) = (ep("10.0.0.2", 53), ep("10.0.0.3", 53));
+    let mut t = DnsTracker::new(DnsConfig::default());
+    // Fed out of order on purpose: the tracker sorts by time.
+    t.on_udp(
+        5_000,
+        12,
+        s2,
+        c2,
+        &response(2, "a.test", 1, 0, false, &[[1, 2, 3, 4]]),
+    );
+    t.on_udp(1_000, 10, c1, s1, &query(1, "a.test", 1));
+    t.on_udp(2_000, 11, c1, s1, &query(1, "a.test", 1)); // same socket, same id
+    t.on_udp(3_000, 11, c2, s2, &query(2, "a.test", 1)); // fallback server
+    t.on_udp(3_500, 13, c1, s1, &query(3, "other.test", 1));
+    let (r, _) = t.finish(10_000);
+    assert_eq!(r.len(), 4);
+    assert_eq!(r[0].retry_of, None);
+    assert_eq!(r[0].waited_ns, Some(1_000));
+    assert_eq!(r[1].retry_of, Some(10));
+    assert_eq!(r[1].waited_ns, Some(1_000));
+    assert_eq!(r[2].retry_of, Some(11));
+    assert_eq!(r[2].latency_ns, Some(2_000));
+    assert_eq!(r[2].server_ip, s2.ip);
+    assert_eq!(r[3].qname, "other.test");
+    assert_eq!(r[3].waited_ns, Some(6_500));
+}
+
+#[test]
+fn identical_resent_queries_are_all_answered() {
+    let (c, s) = (ep("10.0.0.1", 4000), ep("10.0.0.2", 53));
+    let mut t = DnsTracker::new(DnsConfig::default());
+    t.on_udp(1_000, 0, c, s, &query(5, "a.test", 1));
+    t.on_udp(2_000, 1, c, s, &query(5, "a.test", 1));
+    t.on_udp(2_500, 2, s, c, &response(5, "a.test", 1, 0, false, &[]));
+    let (r, stats) = t.finish(10_000);
+    assert_eq!(
+        r[0].latency_ns,
+        Some(1_500),
+        "first query, as tshark's dns.time"
+    );
+    assert_eq!(r[1].latency_ns, Some(500));
+    assert_eq!(r[1].retry_of, Some(0));
+    assert_eq!(r[0].waited_ns, None);
+    assert_eq!(stats.unmatched_responses, 0);
+}
+
+#[test]
+fn truncated_udp_then_tcp_is_not_a_retry() {
+    let (c, s) = (ep("10.0.0.1", 4000), ep("10.0.0.2", 53));
+    let ct = ep("10.0.0.1", 4002);
+    let mut t = DnsTracker::new(DnsConfig::default());
+    t.on_udp(1_000, 0, c, s, &query(5, "big.test", 16));
+    t.on_udp(1_200, 1, s, c, &response(5, "big.test", 16, 0, true, &[]));
+    t.on_tcp_message(2_000, 5, ct, s, C2S, &query(5, "big.test", 16));
+    t.on_tcp_message(
+        2_600,
+        7,
+        ct,
+        s,
+        S2C,
+        &response(5, "big.test", 16, 0, false, &[[1, 1, 1, 1]]),
+    );
+    let (r, _) = t.finish(10_000);
+    assert_eq!(r[0].truncated, Some(true));
+    assert_eq!(r[0].latency_ns, Some(200));
+    assert_eq!(r[1].transport, DnsTransport::Tcp);
+    assert_eq!(r[1].retry_of, None);
+    assert_eq!(r[1].truncated, Some(false));
+    assert_eq!(r[1].latency_ns, Some(600));
+    assert_eq!(r[1].query_frame, 5);
+}
+
+#[test]
+fn icmp_unreachable_answers_the_latest_query_of_the_socket_pair() {
+    let (c, s) = (ep("10.0.0.1", 4000), ep("10.0.0.2", 5354));
+    let mut t = DnsTracker::new(DnsConfig::default());
+    t.on_udp(1_000, 0, c, s, &query(5, "a.test", 1));
+    t.on_icmp_unreachable(1_200, 1, c, s);
+    t.on_icmp_unreachable(1_300, 2, c, s);
+    t.on_udp(1_400, 3, ep("10.0.0.1", 4001), s, &query(6, "a.test", 1));
+    let (r, stats) = t.finish(10_000);
+    assert!(r[0].icmp_unreachable);
+    assert_eq!(r[0].latency_ns, Some(200));
+    assert_eq!(r[0].rcode, None);
+    assert_eq!(r[0].waited_ns, None);
+    assert_eq!(
+        r[1].retry_of,
+        Some(0),
+        "a query after an ICMP error is a retry"
+    );
+    assert_eq!(stats.icmp_matched, 1);
+    assert_eq!(stats.icmp_unmatched, 1);
+}
+
+#[test]
+fn pending_queries_are_bounded() {
+    let (c, s) = (ep("10.0.0.1", 4000), ep("10.0.0.2", 53));
+    let mut t = DnsTracker::new(DnsConfig::default().with_max_pending(3));
+    for id in 0..10u16 {
+        t.on_udp(i64::from(id), u64::from(id), c, s, &query(id, "a.test", 1));
+    }
+    t.on_udp(20, 20, s, c, &response(0, "a.test", 1, 0, false, &[]));
+    t.on_udp(21, 21, s, c, &response(9, "a.test", 1, 0, false, &[]));
+    let (r, stats) = t.finish(100);
+    assert_eq!(stats.pending_evicted, 7);
+    assert_eq!(r[0].response_ts, None);
+    assert_eq!(r[9].response_ts, Some(21));
+    assert_eq!(stats.unmatched_responses, 1);
+}
+
+#[test]
+fn tcp_framing_split_at_every_byte() {
+    let q1 = query(1, "a.test", 1);
+    let q2 = query(2, "bb.test", 28);
+    let mut stream = Vec::new();
+    for q in [&q1, &q2] {
+        stream.extend_from_slice(&(q.len() as u16).to_be_bytes());
+        stream.extend_from_slice(q);
+    }
+    for cut in 0..=stream.len() {
+        let mut p = DnsTcpParser::new();
+        p.on_data(1, C2S, &stream[..cut]);
+        p.on_data(2, C2S, &stream[cut..]);
+        let msgs = p.take_messages();
+        assert_eq!(msgs.len(), 2, "cut {cut}");
+        assert_eq!(msgs[0].bytes, q1);
+        assert_eq!(msgs[1].bytes, q2);
+        assert_eq!(msgs[0].ts_ns, if cut >= q1.len() + 2 { 1 } else { 2 });
+        assert_eq!(msgs[1].ts_ns, if cut == stream.len() { 1 } else { 2 });
+        assert_eq!(p.dropped_bytes(), 0);
+    }
+    // One byte at a time.
+    let mut p = DnsTcpParser::new();
+    for (k, b) in stream.iter().enumerate() {
+        p.on_data(k as i64, S2C, std::slice::from_ref(b));
+    }
+    assert_eq!(p.take_messages().len(), 2);
+}
+
+#[test]
+fn tcp_gap_stops_framing_that_direction() {
+    let q = query(1, "a.test", 1);
+    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&q);
+    let mut p = DnsTcpParser::new();
+    p.on_data(1, C2S, &framed[..5]);
+    p.on_gap(2, C2S, 3);
+    p.on_data(3, C2S, &framed);
+    p.on_data(3, S2C, &framed);
+    let msgs = p.take_messages();
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].dir, S2C);
+    assert!(p.dropped_bytes() > 0);
+}

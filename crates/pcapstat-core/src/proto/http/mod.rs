@@ -1,0 +1,888 @@
+//! HTTP/1.x over one TCP connection: requests and responses matched in order (pipelining
+//! included), with capture timestamps of their first and last bytes and their sizes.
+//!
+//! Frame first, then decode: a message head is cut at its blank line and parsed by
+//! [`httparse`]; the body is then framed by `Content-Length`, by chunked encoding (decoded
+//! incrementally, whatever the segment boundaries) or, for a response without either, by the
+//! end of the server's stream. Nothing here reads a clock or does I/O.
+//!
+//! ```
+//! use pcapstat_core::proto::http::{HttpConfig, HttpParser};
+//! use pcapstat_core::proto::{Probe, StreamParser};
+//! use pcapstat_core::Direction::{ClientToServer as C2S, ServerToClient as S2C};
+//!
+//! assert_eq!(HttpParser::probe(b"GET / HTTP/1.1\r\n"), Probe::Yes);
+//! let mut p = HttpParser::new(HttpConfig::default());
+//! p.on_data(1_000, C2S, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+//! p.on_data(2_000, S2C, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+//! let recs = p.into_records();
+//! assert_eq!(recs[0].status, Some(200));
+//! assert_eq!(recs[0].response_body_bytes, Some(2));
+//! assert!(recs[0].complete);
+//! ```
+//!
+//! See `docs/http.md` for every field, the timing definitions and the limits.
+
+mod chunked;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+
+use chunked::{Chunked, Step};
+
+use super::{Probe, StreamParser};
+use crate::record::HttpRecord;
+use crate::tcp::Direction;
+
+/// Request methods recognised at the start of a request line (RFC 9110, WebDAV, PATCH).
+const METHODS: &[&[u8]] = &[
+    b"GET",
+    b"HEAD",
+    b"POST",
+    b"PUT",
+    b"DELETE",
+    b"CONNECT",
+    b"OPTIONS",
+    b"TRACE",
+    b"PATCH",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"MKCOL",
+    b"COPY",
+    b"MOVE",
+    b"LOCK",
+    b"UNLOCK",
+    b"REPORT",
+    b"SEARCH",
+    b"MKACTIVITY",
+    b"CHECKOUT",
+    b"MERGE",
+    b"NOTIFY",
+    b"SUBSCRIBE",
+    b"UNSUBSCRIBE",
+    b"PURGE",
+];
+
+/// Most headers accepted in one message head (more is a parse error, counted).
+const MAX_HEADERS: usize = 128;
+
+/// Limits of one [`HttpParser`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpConfig {
+    /// Largest message head (start line and headers, blank line included) buffered while it is
+    /// incomplete; a longer head is dropped and counted in [`HttpStats::heads_too_large`].
+    /// Also bounds the bytes kept while resynchronising and chunked trailer lines.
+    pub max_head_bytes: usize,
+    /// Most requests waiting for their response; past it the oldest is given up (counted in
+    /// [`HttpStats::pending_dropped`], its record stays with `complete = false`).
+    pub max_pending: usize,
+}
+
+impl HttpConfig {
+    /// Sets [`max_head_bytes`](HttpConfig::max_head_bytes).
+    pub fn with_max_head_bytes(mut self, n: usize) -> Self {
+        self.max_head_bytes = n;
+        self
+    }
+    /// Sets [`max_pending`](HttpConfig::max_pending).
+    pub fn with_max_pending(mut self, n: usize) -> Self {
+        self.max_pending = n;
+        self
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_head_bytes: 64 * 1024,
+            max_pending: 1024,
+        }
+    }
+}
+
+/// Counters of one [`HttpParser`] (sum them over connections for a capture).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpStats {
+    /// Request heads parsed.
+    pub requests: u64,
+    /// Final (non-1xx) response heads parsed.
+    pub responses: u64,
+    /// 1xx interim responses skipped (not 101).
+    pub interim_responses: u64,
+    /// Responses with no request to pair with (none pending, or the request was lost in a gap).
+    pub unmatched_responses: u64,
+    /// Gap events (bytes the capture did not have).
+    pub gaps: u64,
+    /// Heads longer than `max_head_bytes`.
+    pub heads_too_large: u64,
+    /// Heads rejected by httparse, bad `Content-Length` in a request, broken chunk framing.
+    pub parse_errors: u64,
+    /// Times parsing found a message start again after a gap or an error.
+    pub resyncs: u64,
+    /// Bytes skipped while looking for a message start.
+    pub skipped_bytes: u64,
+    /// Requests given up at the `max_pending` limit.
+    pub pending_dropped: u64,
+    /// Message heads cut by the end of their direction.
+    pub truncated_heads: u64,
+}
+
+/// How a message body is delimited.
+#[derive(Debug, Clone)]
+enum Body {
+    Length(u64),
+    Chunked(Chunked),
+    UntilClose,
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    /// Waiting for / accumulating a message head.
+    Head,
+    /// Inside a body.
+    Body(Body),
+    /// Framing lost: looking for a line that starts a message.
+    Resync,
+    /// Nothing more is parsed in this direction (closed, or upgraded to another protocol).
+    Stopped,
+}
+
+/// One direction's framing state and the bytes kept between segments (an incomplete head, or
+/// an incomplete line while resynchronising).
+#[derive(Debug)]
+struct Reader {
+    state: State,
+    buf: Vec<u8>,
+    /// Capture time of the segment that delivered `buf[start..]`, for each segment still in
+    /// `buf`, by increasing `start`.
+    chunks: Vec<(usize, i64)>,
+    /// `buf[0]` (or the next byte, when `buf` is empty) starts a line.
+    line_start: bool,
+    /// Last capture time of any byte of this direction.
+    last_ts: Option<i64>,
+}
+
+impl Reader {
+    fn new() -> Self {
+        Reader {
+            state: State::Head,
+            buf: Vec::new(),
+            chunks: Vec::new(),
+            line_start: true,
+            last_ts: None,
+        }
+    }
+
+    fn reset_buffer(&mut self) {
+        self.buf.clear();
+        self.chunks.clear();
+    }
+}
+
+/// Capture time of byte `i` of the bytes being processed.
+fn ts_at(chunks: &[(usize, i64)], i: usize) -> i64 {
+    let k = chunks.partition_point(|&(start, _)| start <= i);
+    chunks
+        .get(k.saturating_sub(1))
+        .map_or(i64::MIN, |&(_, ts)| ts)
+}
+
+/// A record with the parser's bookkeeping.
+#[derive(Debug)]
+struct Rec {
+    r: HttpRecord,
+    req_done: bool,
+    resp_done: bool,
+    damaged: bool,
+    is_head: bool,
+    is_connect: bool,
+}
+
+/// Whether `d` starts with a known method and a space: `Some(true)`; `None` when `d` is a
+/// proper prefix of such a start (need more bytes).
+fn starts_request(d: &[u8]) -> Option<bool> {
+    let mut need_more = false;
+    for m in METHODS {
+        let n = m.len();
+        if d.len() > n {
+            if &d[..n] == *m && d[n] == b' ' {
+                return Some(true);
+            }
+        } else if m.starts_with(d) || (d.len() == n && d == *m) {
+            need_more = true;
+        }
+    }
+    if need_more {
+        None
+    } else {
+        Some(false)
+    }
+}
+
+/// Whether `d` starts a status line (`HTTP/1.`); `None` when `d` is a proper prefix.
+fn starts_response(d: &[u8]) -> Option<bool> {
+    const P: &[u8] = b"HTTP/1.";
+    if d.len() >= P.len() {
+        Some(&d[..P.len()] == P)
+    } else if P.starts_with(d) {
+        None
+    } else {
+        Some(false)
+    }
+}
+
+/// The value of the first header `name` (case-insensitive).
+fn header<'h>(headers: &'h [httparse::Header<'_>], name: &str) -> Option<&'h [u8]> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+}
+
+/// Whether the last transfer coding is `chunked`.
+fn is_chunked(headers: &[httparse::Header<'_>]) -> bool {
+    headers
+        .iter()
+        .rfind(|h| h.name.eq_ignore_ascii_case("transfer-encoding"))
+        .and_then(|h| std::str::from_utf8(h.value).ok())
+        .and_then(|v| v.rsplit(',').next())
+        .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
+}
+
+/// `Content-Length`: `Ok(None)` when absent, `Err` when present but not one decimal number
+/// (differing repeated values included).
+fn content_length(headers: &[httparse::Header<'_>]) -> Result<Option<u64>, ()> {
+    let mut found: Option<u64> = None;
+    for h in headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("content-length"))
+    {
+        let s = std::str::from_utf8(h.value).map_err(|_| ())?.trim();
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(());
+        }
+        let v: u64 = s.parse().map_err(|_| ())?;
+        if found.is_some_and(|f| f != v) {
+            return Err(());
+        }
+        found = Some(v);
+    }
+    Ok(found)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Sans-IO HTTP/1.x parser of one TCP connection (both directions). Feed it through
+/// [`StreamParser`]; take the records with [`into_records`](HttpParser::into_records).
+#[derive(Debug)]
+pub struct HttpParser {
+    cfg: HttpConfig,
+    req: Reader,
+    resp: Reader,
+    recs: Vec<Rec>,
+    /// Requests waiting for a response, oldest first; `None` stands for a request lost in a
+    /// client-side gap (its response is consumed without a record).
+    pending: VecDeque<Option<usize>>,
+    /// The request whose body is being read.
+    cur_req: Option<usize>,
+    /// The record of the response whose body is being read (`None`: unmatched response).
+    cur_resp: Option<usize>,
+    /// The next response head follows a server-side resynchronisation.
+    resp_after_resync: bool,
+    stats: HttpStats,
+}
+
+impl HttpParser {
+    /// A parser for a new connection.
+    pub fn new(cfg: HttpConfig) -> Self {
+        HttpParser {
+            cfg,
+            req: Reader::new(),
+            resp: Reader::new(),
+            recs: Vec::new(),
+            pending: VecDeque::new(),
+            cur_req: None,
+            cur_resp: None,
+            resp_after_resync: false,
+            stats: HttpStats::default(),
+        }
+    }
+
+    /// Whether the client's first bytes start an HTTP/1.x request: a known method followed by a
+    /// space. `NeedMore` while `head` is a prefix of such a start.
+    pub fn probe(head: &[u8]) -> Probe {
+        match starts_request(head) {
+            Some(true) => Probe::Yes,
+            Some(false) => Probe::No,
+            None => Probe::NeedMore,
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &HttpStats {
+        &self.stats
+    }
+
+    /// The records, one per request in the order sent. Requests still waiting for their
+    /// response (or cut by the end of the capture) have `complete = false`.
+    pub fn into_records(self) -> Vec<HttpRecord> {
+        self.recs
+            .into_iter()
+            .map(|mut rec| {
+                rec.r.complete = rec.req_done && rec.resp_done && !rec.damaged;
+                rec.r
+            })
+            .collect()
+    }
+
+    /// Records and counters.
+    pub fn finish(self) -> (Vec<HttpRecord>, HttpStats) {
+        let stats = self.stats.clone();
+        (self.into_records(), stats)
+    }
+
+    fn feed(&mut self, ts: i64, dir: Direction, bytes: &[u8]) {
+        let client = dir == Direction::ClientToServer;
+        let reader = if client {
+            &mut self.req
+        } else {
+            &mut self.resp
+        };
+        if matches!(reader.state, State::Stopped) || bytes.is_empty() {
+            return;
+        }
+        reader.last_ts = Some(ts);
+        if reader.buf.is_empty() {
+            let chunks = [(0usize, ts)];
+            let used = self.process(client, bytes, &chunks);
+            let reader = if client {
+                &mut self.req
+            } else {
+                &mut self.resp
+            };
+            if let Some(rest) = bytes.get(used..).filter(|r| !r.is_empty()) {
+                if !matches!(reader.state, State::Stopped) {
+                    reader.buf.extend_from_slice(rest);
+                    reader.chunks = vec![(0, ts)];
+                }
+            }
+        } else {
+            let mut buf = std::mem::take(&mut reader.buf);
+            let mut chunks = std::mem::take(&mut reader.chunks);
+            chunks.push((buf.len(), ts));
+            buf.extend_from_slice(bytes);
+            let used = self.process(client, &buf, &chunks).min(buf.len());
+            buf.drain(..used);
+            // Re-base the segment starts on the kept bytes.
+            let k = chunks.partition_point(|&(start, _)| start <= used);
+            let first = k.saturating_sub(1);
+            let mut kept: Vec<(usize, i64)> = chunks
+                .get(first..)
+                .unwrap_or(&[])
+                .iter()
+                .map(|&(s, t)| (s.saturating_sub(used), t))
+                .collect();
+            if buf.is_empty() {
+                kept.clear();
+            }
+            let reader = if client {
+                &mut self.req
+            } else {
+                &mut self.resp
+            };
+            if matches!(reader.state, State::Stopped) {
+                buf.clear();
+                kept.clear();
+            }
+            reader.buf = buf;
+            reader.chunks = kept;
+        }
+        self.enforce_buffer_limit(client);
+    }
+
+    /// An incomplete head or resync line may not grow past `max_head_bytes`.
+    fn enforce_buffer_limit(&mut self, client: bool) {
+        let max = self.cfg.max_head_bytes;
+        let reader = if client {
+            &mut self.req
+        } else {
+            &mut self.resp
+        };
+        if reader.buf.len() <= max {
+            return;
+        }
+        if matches!(reader.state, State::Head) {
+            self.stats.heads_too_large += 1;
+        }
+        self.stats.skipped_bytes += reader.buf.len() as u64;
+        reader.reset_buffer();
+        reader.line_start = false;
+        reader.state = State::Resync;
+        if client {
+            // A request was there and is lost: its response must not pair with the next one.
+            self.push_pending(None);
+        } else {
+            self.resp_after_resync = true;
+        }
+    }
+
+    fn push_pending(&mut self, idx: Option<usize>) {
+        self.pending.push_back(idx);
+        while self.pending.len() > self.cfg.max_pending {
+            if let Some(Some(old)) = self.pending.pop_front() {
+                if let Some(rec) = self.recs.get_mut(old) {
+                    rec.damaged = true;
+                }
+            }
+            self.stats.pending_dropped += 1;
+        }
+    }
+
+    /// Processes `data` of one direction; returns how many bytes were used (the rest is kept
+    /// for the next segment).
+    fn process(&mut self, client: bool, data: &[u8], chunks: &[(usize, i64)]) -> usize {
+        let mut i = 0;
+        while i < data.len() {
+            let reader = if client {
+                &mut self.req
+            } else {
+                &mut self.resp
+            };
+            match &mut reader.state {
+                State::Stopped => return data.len(),
+                State::Head => {
+                    let d = &data[i..];
+                    if d[0] == b'\r' || d[0] == b'\n' {
+                        // Stray line ends between messages (RFC 9112 §2.2 allows them).
+                        reader.line_start = d[0] == b'\n';
+                        i += 1;
+                        continue;
+                    }
+                    let step = if client {
+                        self.request_head(d, chunks, i)
+                    } else {
+                        self.response_head(d, chunks, i)
+                    };
+                    match step {
+                        HeadStep::Done(n) => i += n,
+                        HeadStep::NeedMore => return i,
+                        HeadStep::Error => {
+                            self.stats.parse_errors += 1;
+                            self.lose_framing(client);
+                            // Do not find the same start again.
+                            i += 1;
+                            self.stats.skipped_bytes += 1;
+                            let reader = if client {
+                                &mut self.req
+                            } else {
+                                &mut self.resp
+                            };
+                            reader.line_start = false;
+                        }
+                    }
+                }
+                State::Body(body) => {
+                    let d = &data[i..];
+                    let (used, done, error, payload) = match body {
+                        Body::Length(left) => {
+                            let take = (*left).min(d.len() as u64);
+                            *left -= take;
+                            let used = usize::try_from(take).unwrap_or(d.len());
+                            (used, *left == 0, false, take)
+                        }
+                        Body::UntilClose => (d.len(), false, false, d.len() as u64),
+                        Body::Chunked(c) => {
+                            let before = c.payload;
+                            let step = c.feed(d);
+                            let payload = c.payload.saturating_sub(before);
+                            match step {
+                                Step::More => (d.len(), false, false, payload),
+                                Step::Done(n) => (n.min(d.len()), true, false, payload),
+                                Step::Error => (0, false, true, payload),
+                            }
+                        }
+                    };
+                    self.add_body(client, payload);
+                    if error {
+                        self.stats.parse_errors += 1;
+                        self.lose_framing(client);
+                        continue;
+                    }
+                    if used > 0 {
+                        self.set_end(client, ts_at(chunks, i + used - 1));
+                    }
+                    i += used;
+                    if done {
+                        self.end_body(client);
+                    }
+                }
+                State::Resync => {
+                    let line_start = reader.line_start;
+                    match find_start(client, &data[i..], line_start) {
+                        Search::At(p) => {
+                            self.stats.skipped_bytes += p as u64;
+                            self.stats.resyncs += 1;
+                            i += p;
+                            let reader = if client {
+                                &mut self.req
+                            } else {
+                                &mut self.resp
+                            };
+                            reader.state = State::Head;
+                            reader.line_start = true;
+                        }
+                        Search::MaybeAt(p) => {
+                            self.stats.skipped_bytes += p as u64;
+                            let reader = if client {
+                                &mut self.req
+                            } else {
+                                &mut self.resp
+                            };
+                            reader.line_start = true;
+                            return i + p;
+                        }
+                        Search::Missing { ends_line } => {
+                            self.stats.skipped_bytes += (data.len() - i) as u64;
+                            let reader = if client {
+                                &mut self.req
+                            } else {
+                                &mut self.resp
+                            };
+                            reader.line_start = ends_line;
+                            return data.len();
+                        }
+                    }
+                }
+            }
+        }
+        data.len()
+    }
+
+    fn add_body(&mut self, client: bool, n: u64) {
+        let idx = if client { self.cur_req } else { self.cur_resp };
+        if let Some(rec) = idx.and_then(|k| self.recs.get_mut(k)) {
+            if client {
+                rec.r.request_body_bytes = rec.r.request_body_bytes.saturating_add(n);
+            } else {
+                let b = rec.r.response_body_bytes.get_or_insert(0);
+                *b = b.saturating_add(n);
+            }
+        }
+    }
+
+    fn set_end(&mut self, client: bool, ts: i64) {
+        let idx = if client { self.cur_req } else { self.cur_resp };
+        if let Some(rec) = idx.and_then(|k| self.recs.get_mut(k)) {
+            if client {
+                rec.r.request_end_ts = Some(ts);
+            } else {
+                rec.r.response_end_ts = Some(ts);
+            }
+        }
+    }
+
+    /// The body of the current message ended.
+    fn end_body(&mut self, client: bool) {
+        if client {
+            if let Some(rec) = self.cur_req.take().and_then(|k| self.recs.get_mut(k)) {
+                rec.req_done = true;
+            }
+            self.req.state = State::Head;
+        } else {
+            if let Some(rec) = self.cur_resp.take().and_then(|k| self.recs.get_mut(k)) {
+                rec.resp_done = true;
+            }
+            self.resp.state = State::Head;
+        }
+    }
+
+    /// Framing of this direction is lost: the message in progress is damaged; look for the
+    /// next start line.
+    fn lose_framing(&mut self, client: bool) {
+        let idx = if client {
+            self.cur_req.take()
+        } else {
+            self.cur_resp.take()
+        };
+        if let Some(rec) = idx.and_then(|k| self.recs.get_mut(k)) {
+            rec.damaged = true;
+        }
+        let reader = if client {
+            &mut self.req
+        } else {
+            &mut self.resp
+        };
+        reader.state = State::Resync;
+        if !client {
+            self.resp_after_resync = true;
+        }
+    }
+
+    fn request_head(&mut self, d: &[u8], chunks: &[(usize, i64)], at: usize) -> HeadStep {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut headers);
+        let n = match req.parse(d) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => return HeadStep::NeedMore,
+            Err(_) => return HeadStep::Error,
+        };
+        let method = req.method.unwrap_or_default();
+        let path = req.path.unwrap_or_default();
+        let version = req.version.unwrap_or_default();
+        let body = if is_chunked(req.headers) {
+            Body::Chunked(Chunked::new(self.cfg.max_head_bytes))
+        } else {
+            match content_length(req.headers) {
+                Ok(len) => Body::Length(len.unwrap_or(0)),
+                Err(()) => return HeadStep::Error,
+            }
+        };
+        let host = header(req.headers, "host").map(|v| text(v).trim().to_string());
+        let head_end = ts_at(chunks, at + n - 1);
+        let rec = Rec {
+            r: HttpRecord {
+                conn_id: 0,
+                request_index: u32::try_from(self.recs.len()).unwrap_or(u32::MAX),
+                request_start_ts: ts_at(chunks, at),
+                request_end_ts: Some(head_end),
+                method: method.to_string(),
+                host,
+                path: path.to_string(),
+                version,
+                request_header_bytes: n as u64,
+                ..HttpRecord::default()
+            },
+            req_done: false,
+            resp_done: false,
+            damaged: false,
+            is_head: method.eq_ignore_ascii_case("HEAD"),
+            is_connect: method.eq_ignore_ascii_case("CONNECT"),
+        };
+        self.stats.requests += 1;
+        let idx = self.recs.len();
+        self.recs.push(rec);
+        self.push_pending(Some(idx));
+        self.cur_req = Some(idx);
+        if matches!(body, Body::Length(0)) {
+            self.end_body(true);
+        } else {
+            self.req.state = State::Body(body);
+        }
+        HeadStep::Done(n)
+    }
+
+    fn response_head(&mut self, d: &[u8], chunks: &[(usize, i64)], at: usize) -> HeadStep {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut headers);
+        let n = match resp.parse(d) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => return HeadStep::NeedMore,
+            Err(_) => return HeadStep::Error,
+        };
+        let code = resp.code.unwrap_or_default();
+        if (100..200).contains(&code) && code != 101 {
+            self.stats.interim_responses += 1;
+            return HeadStep::Done(n);
+        }
+        self.stats.responses += 1;
+        let target = match self.pending.pop_front() {
+            Some(Some(k)) => Some(k),
+            Some(None) | None => {
+                self.stats.unmatched_responses += 1;
+                None
+            }
+        };
+        let after_resync = std::mem::take(&mut self.resp_after_resync);
+        let (is_head, is_connect) = target
+            .and_then(|k| self.recs.get(k))
+            .map_or((false, false), |r| (r.is_head, r.is_connect));
+        let upgraded = code == 101 || (is_connect && (200..300).contains(&code));
+        let head_end = ts_at(chunks, at + n - 1);
+        if let Some(rec) = target.and_then(|k| self.recs.get_mut(k)) {
+            rec.r.status = Some(code);
+            rec.r.response_start_ts = Some(ts_at(chunks, at));
+            rec.r.response_end_ts = Some(head_end);
+            rec.r.response_header_bytes = Some(n as u64);
+            rec.r.response_body_bytes = Some(0);
+            rec.r.upgraded = upgraded;
+            rec.damaged |= after_resync;
+        }
+        self.cur_resp = target;
+        if upgraded {
+            // The connection now carries another protocol: stop both directions.
+            if let Some(rec) = target.and_then(|k| self.recs.get_mut(k)) {
+                rec.resp_done = true;
+            }
+            self.cur_resp = None;
+            self.resp.state = State::Stopped;
+            self.req.state = State::Stopped;
+            self.req.reset_buffer();
+            return HeadStep::Done(n);
+        }
+        let no_body = is_head || code == 204 || code == 304 || (100..200).contains(&code);
+        let body = if no_body {
+            Body::Length(0)
+        } else if is_chunked(resp.headers) {
+            Body::Chunked(Chunked::new(self.cfg.max_head_bytes))
+        } else {
+            match content_length(resp.headers) {
+                Ok(Some(len)) => Body::Length(len),
+                // No length (or an unusable one): the body runs to the end of the stream.
+                Ok(None) | Err(()) => Body::UntilClose,
+            }
+        };
+        if matches!(body, Body::Length(0)) {
+            self.end_body(false);
+        } else {
+            self.resp.state = State::Body(body);
+        }
+        HeadStep::Done(n)
+    }
+}
+
+enum HeadStep {
+    Done(usize),
+    NeedMore,
+    Error,
+}
+
+enum Search {
+    /// A message starts at this offset.
+    At(usize),
+    /// A message may start at this offset: need more bytes to tell.
+    MaybeAt(usize),
+    /// No start; `ends_line` = the bytes end with a line end.
+    Missing { ends_line: bool },
+}
+
+/// Looks for a line starting a request (client) or a status line (server).
+fn find_start(client: bool, d: &[u8], line_start: bool) -> Search {
+    let check = |s: &[u8]| {
+        if client {
+            starts_request(s)
+        } else {
+            starts_response(s)
+        }
+    };
+    let mut p = if line_start {
+        0
+    } else {
+        match d.iter().position(|&b| b == b'\n') {
+            Some(k) => k + 1,
+            None => return Search::Missing { ends_line: false },
+        }
+    };
+    loop {
+        if p >= d.len() {
+            return Search::Missing { ends_line: true };
+        }
+        match check(&d[p..]) {
+            Some(true) => return Search::At(p),
+            None => return Search::MaybeAt(p),
+            Some(false) => {}
+        }
+        match d[p..].iter().position(|&b| b == b'\n') {
+            Some(k) => p += k + 1,
+            None => return Search::Missing { ends_line: false },
+        }
+    }
+}
+
+impl StreamParser for HttpParser {
+    fn on_data(&mut self, ts_ns: i64, dir: Direction, bytes: &[u8]) {
+        self.feed(ts_ns, dir, bytes);
+    }
+
+    fn on_gap(&mut self, _ts_ns: i64, dir: Direction, len: u64) {
+        if len == 0 {
+            return;
+        }
+        self.stats.gaps += 1;
+        let client = dir == Direction::ClientToServer;
+        let reader = if client {
+            &mut self.req
+        } else {
+            &mut self.resp
+        };
+        let kept = reader.buf.len();
+        reader.reset_buffer();
+        reader.line_start = false;
+        let cur = if client { self.cur_req } else { self.cur_resp };
+        match &mut reader.state {
+            State::Stopped => {}
+            State::Body(Body::Length(left)) if len <= *left => {
+                // Length framing survives a gap: skip the missing bytes.
+                *left -= len;
+                let done = *left == 0;
+                if let Some(rec) = cur.and_then(|k| self.recs.get_mut(k)) {
+                    rec.damaged = true;
+                }
+                if done {
+                    self.end_body(client);
+                }
+            }
+            State::Body(Body::UntilClose) => {
+                if let Some(rec) = cur.and_then(|k| self.recs.get_mut(k)) {
+                    rec.damaged = true;
+                }
+            }
+            State::Body(_) => {
+                // Chunk framing lost, or the gap runs past the body into unknown messages.
+                self.lose_framing(client);
+                if client {
+                    self.push_pending(None);
+                }
+            }
+            State::Head => {
+                self.stats.skipped_bytes += kept as u64;
+                reader.state = State::Resync;
+                if client {
+                    self.push_pending(None);
+                } else {
+                    self.resp_after_resync = true;
+                }
+            }
+            State::Resync => {
+                self.stats.skipped_bytes += kept as u64;
+            }
+        }
+    }
+
+    fn on_close(&mut self, _ts_ns: i64, dir: Direction) {
+        let client = dir == Direction::ClientToServer;
+        let reader = if client {
+            &mut self.req
+        } else {
+            &mut self.resp
+        };
+        let state = std::mem::replace(&mut reader.state, State::Stopped);
+        let partial_head = matches!(state, State::Head) && !reader.buf.is_empty();
+        reader.reset_buffer();
+        if partial_head {
+            self.stats.truncated_heads += 1;
+        }
+        match state {
+            State::Body(Body::UntilClose) => {
+                if let Some(rec) = self.cur_resp.take().and_then(|k| self.recs.get_mut(k)) {
+                    rec.resp_done = true;
+                }
+            }
+            State::Body(_) => {
+                let cur = if client {
+                    self.cur_req.take()
+                } else {
+                    self.cur_resp.take()
+                };
+                if let Some(rec) = cur.and_then(|k| self.recs.get_mut(k)) {
+                    rec.damaged = true;
+                }
+            }
+            State::Head | State::Resync | State::Stopped => {}
+        }
+    }
+}

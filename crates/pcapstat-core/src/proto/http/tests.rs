@@ -1,0 +1,399 @@
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::tcp::Direction::{ClientToServer as C2S, ServerToClient as S2C};
+
+fn parser() -> HttpParser {
+    HttpParser::new(HttpConfig::default())
+}
+
+const GET_A: &[u8] = b"GET /a HTTP/1.1\r\nHost: example.com\r\n\r\n";
+const GET_B: &[u8] = b"GET /b HTTP/1.1\r\nHost: example.com\r\n\r\n";
+
+#[test]
+fn probe_needs_a_known_method_and_a_space() {
+    assert_eq!(HttpParser::probe(b"GET / HTTP/1.1"), Probe::Yes);
+    assert_eq!(HttpParser::probe(b"OPTIONS *"), Probe::Yes);
+    assert_eq!(HttpParser::probe(b"GE"), Probe::NeedMore);
+    assert_eq!(HttpParser::probe(b"GET"), Probe::NeedMore);
+    assert_eq!(HttpParser::probe(b""), Probe::NeedMore);
+    assert_eq!(HttpParser::probe(b"GETX /"), Probe::No);
+    assert_eq!(HttpParser::probe(b"\x16\x03\x01"), Probe::No);
+    assert_eq!(HttpParser::probe(b"HTTP/1.1 200"), Probe::No);
+}
+
+#[test]
+fn one_request_with_timestamps_and_sizes() {
+    let mut p = parser();
+    p.on_data(
+        10,
+        C2S,
+        b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nab",
+    );
+    p.on_data(11, C2S, b"cde");
+    p.on_data(
+        20,
+        S2C,
+        b"HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\n",
+    );
+    p.on_data(21, S2C, b"x");
+    p.on_data(22, S2C, b"yz");
+    let r = &p.into_records()[0];
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.path, "/up");
+    assert_eq!(r.host.as_deref(), Some("h"));
+    assert_eq!(r.version, 1);
+    assert_eq!(r.request_start_ts, 10);
+    assert_eq!(r.request_end_ts, Some(11));
+    assert_eq!(r.request_header_bytes, 49);
+    assert_eq!(r.request_body_bytes, 5);
+    assert_eq!(r.status, Some(201));
+    assert_eq!(r.response_start_ts, Some(20));
+    assert_eq!(r.response_end_ts, Some(22));
+    assert_eq!(r.response_header_bytes, Some(43));
+    assert_eq!(r.response_body_bytes, Some(3));
+    assert!(r.complete);
+    assert!(!r.upgraded);
+}
+
+#[test]
+fn pipelined_requests_match_responses_in_order() {
+    let mut p = parser();
+    let mut reqs = GET_A.to_vec();
+    reqs.extend_from_slice(GET_B);
+    reqs.extend_from_slice(b"HEAD /c HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    p.on_data(1, C2S, &reqs);
+    p.on_data(
+        5,
+        S2C,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nAHTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nB",
+    );
+    p.on_data(6, S2C, b"BHTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+    let r = p.into_records();
+    assert_eq!(r.len(), 3);
+    assert_eq!(
+        r.iter().map(|x| x.path.as_str()).collect::<Vec<_>>(),
+        ["/a", "/b", "/c"]
+    );
+    assert_eq!(r[0].status, Some(200));
+    assert_eq!(r[1].status, Some(404));
+    assert_eq!(r[2].status, Some(200));
+    assert_eq!(r[1].response_end_ts, Some(6));
+    assert_eq!(r[1].response_body_bytes, Some(2));
+    // HEAD: no body although Content-Length says 1000.
+    assert_eq!(r[2].response_body_bytes, Some(0));
+    assert_eq!(
+        r.iter().map(|x| x.request_index).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    assert!(r.iter().all(|x| x.complete));
+}
+
+const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Trailer: 1\r\n\r\n";
+
+#[test]
+fn chunked_split_at_every_byte_boundary() {
+    let mut tail = CHUNKED.to_vec();
+    tail.extend_from_slice(b"HTTP/1.1 204 No Content\r\n\r\n");
+    for cut in 0..=tail.len() {
+        for cut2 in [cut, (cut + 7).min(tail.len())] {
+            let mut p = parser();
+            p.on_data(1, C2S, GET_A);
+            p.on_data(1, C2S, GET_B);
+            p.on_data(10, S2C, &tail[..cut]);
+            p.on_data(11, S2C, &tail[cut..cut2]);
+            p.on_data(12, S2C, &tail[cut2..]);
+            let r = p.into_records();
+            assert_eq!(r[0].response_body_bytes, Some(31), "cut {cut}");
+            assert_eq!(r[0].status, Some(200), "cut {cut}");
+            assert!(r[0].complete, "cut {cut}");
+            assert_eq!(r[1].status, Some(204), "cut {cut}");
+            assert_eq!(r[1].response_body_bytes, Some(0), "cut {cut}");
+            assert!(r[1].complete, "cut {cut}");
+            let end = CHUNKED.len();
+            let want_end = if end <= cut {
+                10
+            } else if end <= cut2 {
+                11
+            } else {
+                12
+            };
+            assert_eq!(r[0].response_end_ts, Some(want_end), "cut {cut}/{cut2}");
+        }
+    }
+}
+
+#[test]
+fn chunked_request_body_is_dechunked() {
+    let mut p = parser();
+    p.on_data(
+        1,
+        C2S,
+        b"PUT /x HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    );
+    p.on_data(2, S2C, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    let r = &p.into_records()[0];
+    assert_eq!(r.request_body_bytes, 3);
+    assert!(r.complete);
+}
+
+#[test]
+fn interim_responses_are_skipped() {
+    let mut p = parser();
+    p.on_data(
+        1,
+        C2S,
+        b"POST /p HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+    );
+    p.on_data(2, S2C, b"HTTP/1.1 100 Continue\r\n\r\n");
+    p.on_data(3, C2S, b"ok");
+    p.on_data(
+        4,
+        S2C,
+        b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n!",
+    );
+    let stats = p.stats().clone();
+    let r = &p.into_records()[0];
+    assert_eq!(r.status, Some(200));
+    assert_eq!(r.response_start_ts, Some(4));
+    assert_eq!(r.request_end_ts, Some(3));
+    assert_eq!(r.response_header_bytes, Some(38));
+    assert_eq!(stats.interim_responses, 2);
+    assert!(r.complete);
+}
+
+#[test]
+fn no_body_statuses_and_upgrade() {
+    for (code, body) in [(204u16, false), (304, false), (200, true)] {
+        let mut p = parser();
+        p.on_data(1, C2S, GET_A);
+        p.on_data(1, C2S, GET_B);
+        let head = format!("HTTP/1.1 {code} X\r\nContent-Length: 3\r\n\r\n");
+        p.on_data(2, S2C, head.as_bytes());
+        if body {
+            p.on_data(3, S2C, b"abc");
+        }
+        p.on_data(4, S2C, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        let r = p.into_records();
+        assert_eq!(r[0].status, Some(code));
+        assert_eq!(r[0].response_body_bytes, Some(if body { 3 } else { 0 }));
+        assert_eq!(r[1].status, Some(200), "{code}");
+    }
+
+    let mut p = parser();
+    p.on_data(
+        1,
+        C2S,
+        b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+    );
+    p.on_data(
+        2,
+        S2C,
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello",
+    );
+    p.on_data(3, C2S, b"GET /not-http HTTP/1.1\r\n\r\n");
+    p.on_data(4, S2C, b"HTTP/1.1 200 OK\r\n\r\n");
+    let r = p.into_records();
+    assert_eq!(r.len(), 1);
+    assert!(r[0].upgraded);
+    assert_eq!(r[0].status, Some(101));
+    assert_eq!(r[0].response_end_ts, Some(2));
+    assert!(r[0].complete);
+}
+
+#[test]
+fn body_until_close_with_connection_close() {
+    let mut p = parser();
+    p.on_data(1, C2S, b"GET / HTTP/1.0\r\n\r\n");
+    p.on_data(2, S2C, b"HTTP/1.0 200 OK\r\nConnection: close\r\n\r\nabc");
+    p.on_data(3, S2C, b"defg");
+    p.on_close(9, S2C);
+    p.on_close(9, C2S);
+    let r = &p.into_records()[0];
+    assert_eq!(r.version, 0);
+    assert_eq!(r.response_body_bytes, Some(7));
+    assert_eq!(r.response_end_ts, Some(3));
+    assert!(r.complete);
+}
+
+#[test]
+fn response_cut_by_close_is_incomplete() {
+    let mut p = parser();
+    p.on_data(1, C2S, GET_A);
+    p.on_data(2, S2C, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+    p.on_close(3, S2C);
+    let r = &p.into_records()[0];
+    assert_eq!(r.response_body_bytes, Some(3));
+    assert!(!r.complete);
+}
+
+#[test]
+fn unanswered_request_is_incomplete() {
+    let mut p = parser();
+    p.on_data(1, C2S, GET_A);
+    let r = &p.into_records()[0];
+    assert_eq!(r.status, None);
+    assert_eq!(r.response_start_ts, None);
+    assert!(!r.complete);
+}
+
+#[test]
+fn gap_in_length_body_keeps_framing() {
+    let mut p = parser();
+    p.on_data(1, C2S, GET_A);
+    p.on_data(1, C2S, GET_B);
+    p.on_data(2, S2C, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab");
+    p.on_gap(3, S2C, 5);
+    p.on_data(4, S2C, b"cde");
+    p.on_data(5, S2C, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz");
+    let r = p.into_records();
+    assert!(!r[0].complete);
+    assert_eq!(r[0].response_body_bytes, Some(5), "only the bytes seen");
+    assert!(r[1].complete);
+    assert_eq!(r[1].response_start_ts, Some(5));
+}
+
+#[test]
+fn gap_in_chunked_body_resynchronises_on_status_line() {
+    let mut p = parser();
+    p.on_data(1, C2S, GET_A);
+    p.on_data(1, C2S, GET_B);
+    p.on_data(
+        2,
+        S2C,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n100\r\nab",
+    );
+    p.on_gap(3, S2C, 300);
+    p.on_data(4, S2C, b"junk\r\n0\r\n\r\nHTTP/1.1 20");
+    p.on_data(5, S2C, b"0 OK\r\nContent-Length: 0\r\n\r\n");
+    let stats = p.stats().clone();
+    let r = p.into_records();
+    assert!(!r[0].complete);
+    assert_eq!(r[1].status, Some(200));
+    assert_eq!(r[1].response_start_ts, Some(4));
+    // Found after a resynchronisation: cannot be sure it answers this request.
+    assert!(!r[1].complete);
+    assert_eq!(stats.resyncs, 1);
+}
+
+#[test]
+fn gap_in_request_head_resynchronises_on_request_line() {
+    let mut p = parser();
+    p.on_data(1, C2S, b"GET /lost HTTP/1.1\r\nHo");
+    p.on_gap(2, C2S, 100);
+    p.on_data(
+        3,
+        C2S,
+        b"st: x\r\n\r\nPOST /next HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+    );
+    p.on_data(4, S2C, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    p.on_data(5, S2C, b"HTTP/1.1 201 OK\r\nContent-Length: 0\r\n\r\n");
+    let stats = p.stats().clone();
+    let r = p.into_records();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].path, "/next");
+    assert_eq!(r[0].request_start_ts, 3);
+    // The first response answers the lost request.
+    assert_eq!(r[0].status, Some(201));
+    assert_eq!(stats.unmatched_responses, 1);
+}
+
+#[test]
+fn resync_across_segments_keeps_the_start_timestamp() {
+    let mut p = parser();
+    p.on_gap(1, C2S, 10);
+    p.on_data(2, C2S, b"xx\r\nGE");
+    p.on_data(3, C2S, b"T /z HTTP/1.1\r\n\r\n");
+    let r = p.into_records();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].request_start_ts, 2);
+    assert_eq!(r[0].request_end_ts, Some(3));
+}
+
+#[test]
+fn oversized_head_is_bounded_and_counted() {
+    let mut p = HttpParser::new(HttpConfig {
+        max_head_bytes: 100,
+        max_pending: 4,
+    });
+    p.on_data(1, C2S, b"GET / HTTP/1.1\r\nX: ");
+    for _ in 0..10 {
+        p.on_data(2, C2S, &[b'a'; 50]);
+    }
+    assert!(p.req.buf.len() <= 100);
+    p.on_data(3, C2S, b"\r\n\r\nGET /ok HTTP/1.1\r\n\r\n");
+    for _ in 0..10 {
+        p.on_data(4, C2S, GET_A);
+    }
+    let stats = p.stats().clone();
+    let r = p.into_records();
+    assert_eq!(stats.heads_too_large, 1);
+    assert_eq!(r[0].path, "/ok");
+    assert!(stats.pending_dropped > 0);
+}
+
+#[test]
+fn bad_heads_do_not_stop_parsing() {
+    let mut p = parser();
+    p.on_data(
+        1,
+        C2S,
+        b"GET / HTTP/1.1\r\nBad Header\r\n\r\nGET /good HTTP/1.1\r\n\r\n",
+    );
+    p.on_data(2, S2C, b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\nrest");
+    p.on_close(3, S2C);
+    let stats = p.stats().clone();
+    let r = p.into_records();
+    assert_eq!(stats.parse_errors, 1);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].path, "/good");
+    assert_eq!(r[0].response_body_bytes, Some(4));
+}
+
+/// A small deterministic generator (no dependency needed).
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[test]
+fn random_bytes_and_splits_never_panic() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let pieces: [&[u8]; 8] = [
+        GET_A,
+        CHUNKED,
+        b"HTTP/1.1 101 S\r\n\r\n",
+        b"HTTP/1.1 100 C\r\n\r\n",
+        b"Content-Length: 99999999999999999999999\r\n",
+        b"\r\n",
+        b"ffffffffffffffffff\r\n",
+        b"HEAD / HTTP/1.0\r\n\r\n",
+    ];
+    for _ in 0..3000 {
+        let mut p = HttpParser::new(HttpConfig {
+            max_head_bytes: 256,
+            max_pending: 8,
+        });
+        for _ in 0..(xorshift(&mut seed) % 20) {
+            let r = xorshift(&mut seed);
+            let dir = if r & 1 == 0 { C2S } else { S2C };
+            let bytes: Vec<u8> = if r & 2 == 0 {
+                (0..(r >> 8) % 64)
+                    .map(|_| xorshift(&mut seed) as u8)
+                    .collect()
+            } else {
+                let piece = pieces[((r >> 8) % 8) as usize];
+                let cut = (xorshift(&mut seed) as usize) % (piece.len() + 1);
+                piece[..cut].to_vec()
+            };
+            match (r >> 4) % 8 {
+                0 => p.on_gap(r as i64, dir, (r >> 16) % 100),
+                1 => p.on_close(r as i64, dir),
+                _ => p.on_data(r as i64, dir, &bytes),
+            }
+        }
+        let _ = p.into_records();
+    }
+}
