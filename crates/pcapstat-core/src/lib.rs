@@ -4,6 +4,7 @@
 //! Timestamps are `i64` nanoseconds since the Unix epoch, taken only from the capture.
 #![deny(missing_docs)]
 
+pub mod app;
 pub mod capture;
 pub mod decode;
 pub mod flow;

@@ -5,10 +5,12 @@ use std::path::Path;
 
 use polars::prelude::DataFrame;
 
+use pcapstat_core::app::{AppFactory, AppStats, UdpDns};
 use pcapstat_core::pipeline::{self, PipelineConfig};
+use pcapstat_core::proto::dns::DnsStats;
 use pcapstat_core::{
-    Capture, CaptureSummary, ConnectionRecord, DecodeLimits, DnsRecord, HttpRecord,
-    NullSinkFactory, RequestTiming, TcpConfig, TcpStats, TlsRecord,
+    request_timings, Capture, CaptureSummary, ConnectionRecord, DecodeLimits, DnsRecord,
+    HttpRecord, RequestTiming, TcpConfig, TcpStats, TlsRecord,
 };
 
 use crate::error::Error;
@@ -95,15 +97,37 @@ impl Analyzer {
     }
 
     fn analyze(&self, mut capture: Capture) -> Result<Analysis, Error> {
-        let out = pipeline::run(&mut capture, &self.config, |_| NullSinkFactory)?;
+        let mut udp = UdpDns::default();
+        let out = pipeline::run_with_udp(
+            &mut capture,
+            &self.config,
+            |_| AppFactory::default(),
+            &mut udp,
+        )?;
+        let (mut tls, mut http) = (Vec::new(), Vec::new());
+        let mut app = AppStats::default();
+        for f in &out.factories {
+            app.merge(&f.stats);
+        }
+        let end = out.summary.last_ts.unwrap_or(0);
+        let (dns, dns_stats) = udp.finish(out.factories.iter().flat_map(|f| &f.dns_tcp), end);
+        for f in out.factories {
+            tls.extend(f.tls);
+            http.extend(f.http);
+        }
+        tls.sort_by_key(|t| t.conn_id);
+        http.sort_by_key(|h| (h.conn_id, h.request_index));
+        let timings = request_timings(&out.connections, &tls, &http, &dns);
         Ok(Analysis {
             summary: out.summary,
             connections: out.connections,
             tcp: out.tcp,
-            tls: Vec::new(),
-            http: Vec::new(),
-            dns: Vec::new(),
-            timings: Vec::new(),
+            tls,
+            http,
+            dns,
+            timings,
+            app,
+            dns_stats,
             source: None,
         })
     }
@@ -119,6 +143,8 @@ pub struct Analysis {
     http: Vec<HttpRecord>,
     dns: Vec<DnsRecord>,
     timings: Vec<RequestTiming>,
+    app: AppStats,
+    dns_stats: DnsStats,
     source: Option<String>,
 }
 
@@ -151,6 +177,16 @@ impl Analysis {
     /// One record per DNS query, sorted by `query_frame`.
     pub fn dns_records(&self) -> &[DnsRecord] {
         &self.dns
+    }
+
+    /// Connections per application parser (TLS, HTTP, DNS over TCP, unrecognised).
+    pub fn app_stats(&self) -> &AppStats {
+        &self.app
+    }
+
+    /// DNS matching counters (unparsable messages, limits hit).
+    pub fn dns_stats(&self) -> &DnsStats {
+        &self.dns_stats
     }
 
     /// TCP tracking counters (connections, limits hit, sweeps).

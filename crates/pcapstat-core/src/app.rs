@@ -1,0 +1,356 @@
+//! Application layer on top of TCP reassembly and UDP: picks the parser of each connection
+//! (TLS, HTTP/1.x, DNS over TCP) from its first client bytes, and matches DNS over UDP.
+//!
+//! [`AppFactory`] is the [`SinkFactory`] of one shard; [`UdpDns`] is the [`UdpConsumer`] of the
+//! reading thread. Both only collect plain records.
+
+use crate::decode::IcmpError;
+use crate::flow::Endpoint;
+use crate::packet::UdpDatagram;
+use crate::pipeline::UdpConsumer;
+use crate::proto::dns::{DnsConfig, DnsStats, DnsTcpParser, DnsTracker};
+use crate::proto::http::{HttpConfig, HttpParser};
+use crate::proto::tls::TlsParser;
+use crate::proto::{Probe, StreamParser};
+use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
+use crate::tcp::{ConnMeta, Direction, SinkFactory, StreamSink};
+
+/// Client bytes buffered at most before giving up recognising a protocol.
+pub const PROBE_LIMIT_BYTES: usize = 4096;
+
+/// The well-known DNS port: TCP connections to or from it are parsed as DNS over TCP.
+pub const DNS_PORT: u16 = 53;
+
+/// How many connections each parser took.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppStats {
+    /// Connections parsed as TLS.
+    pub tls: u64,
+    /// Connections parsed as HTTP/1.x.
+    pub http: u64,
+    /// Connections parsed as DNS over TCP.
+    pub dns_tcp: u64,
+    /// Connections with payload that no parser recognised.
+    pub unrecognised: u64,
+    /// Connections whose protocol could not be told because the client's first bytes were lost.
+    pub unknown_after_gap: u64,
+}
+
+impl AppStats {
+    /// Add another shard's counters.
+    pub fn merge(&mut self, o: &AppStats) {
+        self.tls += o.tls;
+        self.http += o.http;
+        self.dns_tcp += o.dns_tcp;
+        self.unrecognised += o.unrecognised;
+        self.unknown_after_gap += o.unknown_after_gap;
+    }
+}
+
+/// Records produced by the application parsers of one shard.
+#[derive(Debug, Default)]
+pub struct AppFactory {
+    /// One per TLS connection.
+    pub tls: Vec<TlsRecord>,
+    /// One per HTTP request.
+    pub http: Vec<HttpRecord>,
+    /// DNS over TCP messages, to be matched with the UDP ones by [`UdpDns::finish`].
+    pub dns_tcp: Vec<DnsTcpItem>,
+    /// Counters.
+    pub stats: AppStats,
+}
+
+/// One DNS message from a TCP connection.
+#[derive(Debug, Clone)]
+pub struct DnsTcpItem {
+    /// Capture time of the segment completing the message.
+    pub ts_ns: i64,
+    /// The connection's `conn_id` (its first frame): DNS over TCP messages are not tied to a
+    /// frame by the reassembly, so they carry the connection's first frame.
+    pub frame: u64,
+    /// Client endpoint of the connection.
+    pub client: Endpoint,
+    /// Server endpoint of the connection.
+    pub server: Endpoint,
+    /// Sender.
+    pub dir: Direction,
+    /// The message, without its length prefix.
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug)]
+enum Event {
+    Data(i64, Direction, Vec<u8>),
+    Gap(i64, Direction, u64),
+    Close(i64, Direction),
+}
+
+#[derive(Debug)]
+enum State {
+    Probing {
+        events: Vec<Event>,
+        client_head: Vec<u8>,
+        buffered: usize,
+    },
+    Tls(Box<TlsParser>),
+    Http(Box<HttpParser>),
+    Dns(Box<DnsTcpParser>, Endpoint, Endpoint),
+    Other {
+        after_gap: bool,
+        had_data: bool,
+    },
+}
+
+/// The per-connection sink: buffers until the protocol is known, then feeds its parser.
+#[derive(Debug)]
+pub struct AppSink {
+    state: State,
+}
+
+impl AppSink {
+    fn new(meta: &ConnMeta) -> AppSink {
+        let state = if meta.server.port == DNS_PORT || meta.client.port == DNS_PORT {
+            State::Dns(Box::default(), meta.client, meta.server)
+        } else {
+            State::Probing {
+                events: Vec::new(),
+                client_head: Vec::new(),
+                buffered: 0,
+            }
+        };
+        AppSink { state }
+    }
+
+    fn parser(&mut self) -> Option<&mut dyn StreamParser> {
+        match &mut self.state {
+            State::Tls(p) => Some(p.as_mut()),
+            State::Http(p) => Some(p.as_mut()),
+            State::Dns(p, _, _) => Some(p.as_mut()),
+            _ => None,
+        }
+    }
+
+    /// Decide from the client's first bytes, then replay what was buffered.
+    fn decide(&mut self) {
+        let State::Probing {
+            events,
+            client_head,
+            buffered,
+        } = &mut self.state
+        else {
+            return;
+        };
+        let tls = TlsParser::probe(client_head);
+        let http = HttpParser::probe(client_head);
+        let next = if tls == Probe::Yes {
+            State::Tls(Box::new(TlsParser::new()))
+        } else if http == Probe::Yes {
+            State::Http(Box::new(HttpParser::new(HttpConfig::default())))
+        } else if (tls == Probe::No && http == Probe::No) || *buffered > PROBE_LIMIT_BYTES {
+            State::Other {
+                after_gap: false,
+                had_data: true,
+            }
+        } else {
+            return;
+        };
+        let events = std::mem::take(events);
+        self.state = next;
+        if let Some(p) = self.parser() {
+            for e in events {
+                match e {
+                    Event::Data(ts, d, b) => p.on_data(ts, d, &b),
+                    Event::Gap(ts, d, n) => p.on_gap(ts, d, n),
+                    Event::Close(ts, d) => p.on_close(ts, d),
+                }
+            }
+        }
+    }
+}
+
+impl StreamSink for AppSink {
+    fn on_data(&mut self, ts_ns: i64, dir: Direction, bytes: &[u8]) {
+        if let State::Probing {
+            events,
+            client_head,
+            buffered,
+        } = &mut self.state
+        {
+            events.push(Event::Data(ts_ns, dir, bytes.to_vec()));
+            *buffered += bytes.len();
+            if dir == Direction::ClientToServer {
+                client_head.extend_from_slice(bytes);
+                self.decide();
+            } else if *buffered > PROBE_LIMIT_BYTES {
+                self.state = State::Other {
+                    after_gap: false,
+                    had_data: true,
+                };
+            }
+            return;
+        }
+        if let Some(p) = self.parser() {
+            p.on_data(ts_ns, dir, bytes);
+        }
+    }
+
+    fn on_gap(&mut self, ts_ns: i64, dir: Direction, len: u64) {
+        if let State::Probing {
+            events,
+            client_head,
+            ..
+        } = &mut self.state
+        {
+            if dir == Direction::ClientToServer && client_head.is_empty() {
+                // The client's first bytes were lost: the protocol cannot be told.
+                self.state = State::Other {
+                    after_gap: true,
+                    had_data: true,
+                };
+            } else {
+                events.push(Event::Gap(ts_ns, dir, len));
+            }
+            return;
+        }
+        if let Some(p) = self.parser() {
+            p.on_gap(ts_ns, dir, len);
+        }
+    }
+
+    fn on_close(&mut self, ts_ns: i64, dir: Direction) {
+        if let State::Probing { events, .. } = &mut self.state {
+            events.push(Event::Close(ts_ns, dir));
+            return;
+        }
+        if let Some(p) = self.parser() {
+            p.on_close(ts_ns, dir);
+        }
+    }
+}
+
+impl SinkFactory for AppFactory {
+    type Sink = AppSink;
+
+    fn open(&mut self, conn: &ConnMeta) -> AppSink {
+        AppSink::new(conn)
+    }
+
+    fn close(&mut self, sink: AppSink, record: &ConnectionRecord) {
+        let id = record.conn_id;
+        match sink.state {
+            State::Tls(p) => {
+                self.stats.tls += 1;
+                let mut r = p.into_record();
+                r.conn_id = id;
+                self.tls.push(r);
+            }
+            State::Http(p) => {
+                self.stats.http += 1;
+                self.http.extend(p.into_records().into_iter().map(|mut r| {
+                    r.conn_id = id;
+                    r
+                }));
+            }
+            State::Dns(mut p, client, server) => {
+                self.stats.dns_tcp += 1;
+                self.dns_tcp
+                    .extend(p.take_messages().into_iter().map(|m| DnsTcpItem {
+                        ts_ns: m.ts_ns,
+                        frame: id,
+                        client,
+                        server,
+                        dir: m.dir,
+                        bytes: m.bytes,
+                    }));
+            }
+            State::Probing { client_head, .. } => {
+                if !client_head.is_empty() {
+                    self.stats.unrecognised += 1;
+                }
+            }
+            State::Other {
+                after_gap,
+                had_data,
+            } => {
+                if after_gap {
+                    self.stats.unknown_after_gap += 1;
+                } else if had_data {
+                    self.stats.unrecognised += 1;
+                }
+            }
+        }
+    }
+}
+
+/// DNS over UDP (and the ICMP errors answering it), matched on the reading thread.
+#[derive(Debug)]
+pub struct UdpDns {
+    tracker: DnsTracker,
+}
+
+impl Default for UdpDns {
+    fn default() -> Self {
+        UdpDns::new(DnsConfig::default())
+    }
+}
+
+impl UdpDns {
+    /// A consumer with these DNS limits.
+    pub fn new(cfg: DnsConfig) -> Self {
+        UdpDns {
+            tracker: DnsTracker::new(cfg),
+        }
+    }
+
+    /// Adds the DNS-over-TCP messages of the shards (in shard order), matches everything and
+    /// returns one record per query sorted by `query_frame`; `end_ts` is the capture's last
+    /// timestamp.
+    pub fn finish<'a>(
+        mut self,
+        tcp: impl IntoIterator<Item = &'a DnsTcpItem>,
+        end_ts: i64,
+    ) -> (Vec<DnsRecord>, DnsStats) {
+        for m in tcp {
+            self.tracker
+                .on_tcp_message(m.ts_ns, m.frame, m.client, m.server, m.dir, &m.bytes);
+        }
+        self.tracker.finish(end_ts)
+    }
+}
+
+impl UdpConsumer for UdpDns {
+    fn on_udp(&mut self, d: &UdpDatagram) {
+        if d.src_port == DNS_PORT || d.dst_port == DNS_PORT {
+            let src = Endpoint {
+                ip: d.ip.src,
+                port: d.src_port,
+            };
+            let dst = Endpoint {
+                ip: d.ip.dst,
+                port: d.dst_port,
+            };
+            self.tracker.on_udp(d.ts_ns, d.frame, src, dst, d.payload);
+        }
+    }
+
+    fn on_icmp_error(&mut self, e: &IcmpError) {
+        if !e.is_destination_unreachable() || e.quoted_protocol != Some(17) {
+            return;
+        }
+        if let (Some(ip), Some(sport), Some(dport)) =
+            (e.quoted_ip, e.quoted_src_port, e.quoted_dst_port)
+        {
+            if dport == DNS_PORT {
+                let src = Endpoint {
+                    ip: ip.src,
+                    port: sport,
+                };
+                let dst = Endpoint {
+                    ip: ip.dst,
+                    port: dport,
+                };
+                self.tracker.on_icmp_unreachable(e.ts_ns, e.frame, src, dst);
+            }
+        }
+    }
+}
