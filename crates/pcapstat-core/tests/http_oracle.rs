@@ -80,7 +80,7 @@ impl SinkFactory for Sinks {
     type Sink = Sink;
     fn open(&mut self, conn: &ConnMeta) -> Sink {
         Sink {
-            meta: conn.clone(),
+            meta: *conn,
             head: Vec::new(),
             decided: None,
             swapped: false,
@@ -114,7 +114,7 @@ fn run(path: &Path) -> Vec<(ConnMeta, HttpRecord)> {
     out.factory
         .0
         .into_iter()
-        .flat_map(|(m, recs)| recs.into_iter().map(move |r| (m.clone(), r)))
+        .flat_map(|(m, recs)| recs.into_iter().map(move |r| (m, r)))
         .collect()
 }
 
