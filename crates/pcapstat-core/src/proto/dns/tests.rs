@@ -204,7 +204,11 @@ fn identical_resent_queries_are_all_answered() {
         Some(1_500),
         "first query, as tshark's dns.time"
     );
-    assert_eq!(r[1].latency_ns, Some(500));
+    assert_eq!(
+        r[1].latency_ns,
+        Some(500),
+        "the last resend: tshark's dns.time"
+    );
     assert_eq!(r[1].retry_of, Some(0));
     assert_eq!(r[0].waited_ns, None);
     assert_eq!(stats.unmatched_responses, 0);

@@ -431,6 +431,17 @@ impl HttpParser {
         }
     }
 
+    /// The oldest waiting request's response fell in a gap: it gets none; the next response
+    /// found is paired with the request after it (and marked incomplete).
+    fn lose_front_response(&mut self) {
+        if let Some(Some(k)) = self.pending.pop_front() {
+            if let Some(rec) = self.recs.get_mut(k) {
+                rec.damaged = true;
+            }
+        }
+        self.resp_after_resync = true;
+    }
+
     fn push_pending(&mut self, idx: Option<usize>) {
         self.pending.push_back(idx);
         while self.pending.len() > self.cfg.max_pending {
@@ -831,11 +842,15 @@ impl StreamParser for HttpParser {
                     rec.damaged = true;
                 }
             }
-            State::Body(_) => {
+            State::Body(body) => {
                 // Chunk framing lost, or the gap runs past the body into unknown messages.
+                let past_length = matches!(body, Body::Length(_));
                 self.lose_framing(client);
                 if client {
                     self.push_pending(None);
+                } else if past_length {
+                    // The bytes after this body start the next response: it is lost.
+                    self.lose_front_response();
                 }
             }
             State::Head => {
@@ -844,7 +859,9 @@ impl StreamParser for HttpParser {
                 if client {
                     self.push_pending(None);
                 } else {
-                    self.resp_after_resync = true;
+                    // The gap starts at (or inside) the next response head: that response,
+                    // the oldest request's, is lost.
+                    self.lose_front_response();
                 }
             }
             State::Resync => {
