@@ -11,6 +11,8 @@ the file to warm the page cache, under `/usr/bin/time -v` (wall clock and peak R
     tshark -r FILE -q -z conv,tcp
     tcptrace -l -r FILE                                  (output to /dev/null)
     pcapstat-floor FILE
+    pcapstat-core-tcp FILE   (pcapstat-core's read → decode → TCP tracker loop on one thread;
+                              shown beside the CLI, which may do less at the commit measured)
 
 Then a memory check: pcapstat on the first --head-percent of the file's packets (cut with
 editcap) and on the whole file, each read from its path (memory-mapped: the peak RSS counts the
@@ -112,6 +114,9 @@ def main():
     ap.add_argument("file")
     ap.add_argument("--pcapstat", default=os.path.join(ROOT, "target/release/pcapstat"))
     ap.add_argument("--floor", default=os.path.join(ROOT, "target/release/pcapstat-floor"))
+    ap.add_argument("--core-tcp", default=os.path.join(ROOT, "target/release/pcapstat-core-tcp"))
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each program this many times and keep the median wall clock")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                     help="passed as --threads when pcapstat supports it (default: all CPUs)")
     ap.add_argument("--head-percent", type=float, default=10.0,
@@ -130,6 +135,7 @@ def main():
         "tshark": ["tshark", "-r", path, "-q", "-z", "conv,tcp"],
         "tcptrace": ["tcptrace", "-l", "-r", path],
         "floor": [args.floor, path],
+        "core-tcp": [args.core_tcp, path],
     }
     info = {
         "date": time.strftime("%Y-%m-%d"),
@@ -156,22 +162,35 @@ def main():
             pass
 
     runs = info["runs"]
-    for name in ["pcapstat", "tshark", "tcptrace", "floor"]:
+    info["repeat"] = args.repeat
+    names = ["pcapstat", "tshark", "tcptrace", "floor"]
+    if os.path.exists(args.core_tcp):
+        names.append("core-tcp")
+    for name in names:
         if name in args.skip:
             continue
         print(f"running {name}: {info['commands'][name]}", flush=True)
-        keep = name in ("pcapstat", "floor")
-        r = timed(cmds[name], stdout_path=None if keep else os.devnull)
+        keep = name in ("pcapstat", "floor", "core-tcp")
+        tries = []
+        for _ in range(max(1, args.repeat)):
+            r = timed(cmds[name], stdout_path=None if keep else os.devnull)
+            print(f"  {r['wall_s']:8.2f} s  peak RSS {r['rss_kib'] / 1024:8.1f} MiB  exit {r['rc']}",
+                  flush=True)
+            tries.append(r)
+        r = sorted(tries, key=lambda t: t["wall_s"])[len(tries) // 2]
+        r["all_wall_s"] = [round(t["wall_s"], 3) for t in tries]
+        r["rss_kib"] = max(t["rss_kib"] for t in tries)
         if name == "pcapstat":
             r["packets"] = frames_of(r["stdout"])
-        if name == "floor":
+        if name in ("floor", "core-tcp"):
             kv = dict(line.split(" ", 1) for line in r["stdout"].splitlines() if " " in line)
             r["packets"] = int(kv.get("packets", 0))
             r["internal_elapsed_s"] = float(kv.get("elapsed_s", 0))
+            if name == "core-tcp":
+                r["connections"] = int(kv.get("connections", 0))
+                r["retransmissions"] = int(kv.get("retransmissions", 0))
         r.pop("stdout")
         runs[name] = r
-        print(f"  {r['wall_s']:8.2f} s  peak RSS {r['rss_kib'] / 1024:8.1f} MiB  exit {r['rc']}",
-              flush=True)
 
     # Memory: the head of the file and the whole file, by path and by standard input.
     packets = runs.get("floor", {}).get("packets") or runs["pcapstat"].get("packets")
@@ -200,6 +219,13 @@ def main():
     if "tcptrace" in runs:
         ratios["tcptrace/pcapstat"] = runs["tcptrace"]["wall_s"] / ps["wall_s"]
     ratios["pcapstat/floor"] = ps["wall_s"] / runs["floor"]["wall_s"]
+    if "core-tcp" in runs:
+        ct = runs["core-tcp"]["wall_s"]
+        if "tshark" in runs:
+            ratios["tshark/core-tcp"] = runs["tshark"]["wall_s"] / ct
+        if "tcptrace" in runs:
+            ratios["tcptrace/core-tcp"] = runs["tcptrace"]["wall_s"] / ct
+        ratios["core-tcp/floor"] = ct / runs["floor"]["wall_s"]
     info["ratios"] = ratios
     info["pcapstat_packets_per_s"] = pps
     info["pcapstat_mb_per_s"] = mbps
@@ -217,7 +243,8 @@ def main():
     info["targets"] = targets
 
     print()
-    print(f"{'program':10} {'wall s':>9} {'peak RSS MiB':>13}")
+    med = f" (median of {args.repeat})" if args.repeat > 1 else ""
+    print(f"{'program':10} {'wall s':>9} {'peak RSS MiB':>13}{med}")
     for name, r in runs.items():
         print(f"{name:10} {r['wall_s']:9.2f} {r['rss_kib'] / 1024:13.1f}")
     print()
@@ -228,6 +255,10 @@ def main():
     fl = runs["floor"]
     print(f"floor:    {fl['packets']} packets, {fl['packets'] / fl['wall_s']:,.0f} packets/s "
           f"(wall clock; {fl['packets'] / fl['internal_elapsed_s']:,.0f} counting only its loop)")
+    if "core-tcp" in runs:
+        c = runs["core-tcp"]
+        print(f"core-tcp: {c['packets']} packets, {c['packets'] / c['wall_s']:,.0f} packets/s, "
+              f"{c['connections']} connections, {c['retransmissions']} retransmissions")
     print()
     print(f"memory (pcapstat peak RSS, MiB)   head {args.head_percent:g}% "
           f"({head_n} packets)   whole ({packets} packets)")
