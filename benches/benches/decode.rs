@@ -16,7 +16,7 @@ fn decode(c: &mut Criterion) {
     group
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
+        .measurement_time(Duration::from_secs(6));
     for input in all_inputs() {
         group.throughput(Throughput::ElementsAndBytes {
             elements: input.frames,

@@ -17,7 +17,7 @@ fn tcp(c: &mut Criterion) {
     group
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
+        .measurement_time(Duration::from_secs(6));
     for input in all_inputs() {
         let segs = OwnedSegments::from_capture(&input.bytes);
         if segs.is_empty() {
