@@ -17,7 +17,7 @@ the file to warm the page cache, under `/usr/bin/time -v` (wall clock and peak R
 Then a memory check: pcapstat on the first --head-percent of the file's packets (cut with
 editcap) and on the whole file, each read from its path (memory-mapped: the peak RSS counts the
 mapped file pages too) and from standard input (streamed: the peak RSS is the heap plus a bounded
-read buffer, so it is the figure to compare). Prints figures, ratios and whether the issue's
+read buffer, so it is the figure to compare); pcapstat-core-tcp too, from standard input. Prints figures, ratios and whether the issue's
 targets are met; --json writes them to a file too.
 """
 import argparse
@@ -146,7 +146,7 @@ def main():
         "pcapstat_version": version([args.pcapstat, "--version"]),
         "pcapstat_threads": threads[1] if threads else None,
         "tshark_version": version(["tshark", "--version"]),
-        "tcptrace_version": version(["tcptrace", "--version"]),
+        "tcptrace_version": version(["tcptrace", "-v"]),
         "commands": {k: " ".join(v).replace(ROOT + "/", "") for k, v in cmds.items()},
         "runs": {},
     }
@@ -207,6 +207,9 @@ def main():
             mem[label] = {"path_rss_kib": by_path["rss_kib"],
                           "stdin_rss_kib": by_stdin["rss_kib"],
                           "stdin_wall_s": by_stdin["wall_s"]}
+            if "core-tcp" in runs:
+                ct = timed([args.core_tcp, "-"], stdin_path=p)
+                mem[label]["core_tcp_stdin_rss_kib"] = ct["rss_kib"]
     info["memory"] = mem
 
     # Figures and targets.
@@ -266,6 +269,10 @@ def main():
           f" {mem['whole']['path_rss_kib'] / 1024:10.1f}")
     print(f"  standard input (heap + read buffer)   {head_heap / 1024:10.1f}"
           f" {whole_heap / 1024:10.1f}")
+    if "core_tcp_stdin_rss_kib" in mem["head"]:
+        print(f"  core-tcp, standard input              "
+              f"{mem['head']['core_tcp_stdin_rss_kib'] / 1024:10.1f}"
+              f" {mem['whole']['core_tcp_stdin_rss_kib'] / 1024:10.1f}")
     print()
     for k, v in targets.items():
         print(f"target {k}: {'met' if v else ('not measured' if v is None else 'NOT met')}")

@@ -1,4 +1,5 @@
-//! `pcapstat-core-tcp FILE [SHARDS]`: pcapstat-core's TCP pipeline on one thread, timed.
+//! `pcapstat-core-tcp FILE [SHARDS]`: pcapstat-core's TCP pipeline on one thread, timed
+//! (`FILE` may be `-` for standard input).
 //!
 //! The loop of `crates/pcapstat-core/tests/tcp_lab.rs`: `Capture::open` (memory map) →
 //! `Decoder::decode` → `shard_of` → one `TcpTracker` per shard (default 1) → `finish`. It is
@@ -34,7 +35,13 @@ fn main() -> ExitCode {
         }
     };
     let start = Instant::now();
-    let mut capture = match Capture::open(path) {
+    // `-` streams standard input (bounded buffer, no memory map), for heap measurements.
+    let opened = if path == "-" {
+        Capture::from_reader(std::io::stdin())
+    } else {
+        Capture::open(path)
+    };
+    let mut capture = match opened {
         Ok(c) => c,
         Err(e) => {
             eprintln!("pcapstat-core-tcp: error: {path}: {e}");
@@ -78,7 +85,11 @@ fn main() -> ExitCode {
         stats.merge(&out.stats);
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let file_bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+    let file_bytes = if path == "-" {
+        capture.offset()
+    } else {
+        std::fs::metadata(path).map_or(0, |m| m.len())
+    };
     println!("packets {packets}");
     println!("tcp_segments {}", stats.segments);
     println!("connections {connections}");
