@@ -87,9 +87,11 @@ def machine():
 
 
 def version(cmd):
+    # Some tools (tcptrace -v) exit non-zero after printing their version.
     try:
-        return sh(cmd).splitlines()[0].strip()
-    except (OSError, subprocess.CalledProcessError, IndexError):
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        return (p.stdout or p.stderr).splitlines()[0].strip()
+    except (OSError, IndexError):
         return "?"
 
 
