@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Time pcapstat against tshark, tcptrace and pcapstat-floor on one capture (issue #3).
+#
+#   benches/compare.sh FILE [compare.py options, e.g. --head-percent 10 --json out.json]
+#
+# Installs what is missing (GNU time, tshark/editcap, tcptrace) with apt-get when run as root,
+# builds the release binaries (cargo build --release -p pcapstat-cli -p pcapstat-benches; set
+# PCAPSTAT_NO_BUILD=1 to use target/release as it is), then runs benches/compare.py, which does
+# the timing and prints the figures. Make a capture with benches/make-capture.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ $# -lt 1 ]; then
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+fi
+
+need=()
+[ -x /usr/bin/time ] || need+=(time)
+command -v tshark >/dev/null || need+=(tshark)
+command -v editcap >/dev/null || need+=(wireshark-common)
+command -v tcptrace >/dev/null || need+=(tcptrace)
+command -v python3 >/dev/null || need+=(python3)
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "compare.sh: missing ${need[*]}; install them (apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ -z "${PCAPSTAT_NO_BUILD:-}" ]; then
+  cargo build --release -q -p pcapstat-cli -p pcapstat-benches
+fi
+exec python3 benches/compare.py "$@"
