@@ -56,8 +56,9 @@ struct AnalyzeArgs {
     /// Threads to use; 0 means one per core. The output is identical for any value.
     #[arg(long, default_value_t = 0, value_name = "N")]
     threads: usize,
-    /// Write the tables as Parquet files into DIR (DIR/connections.parquet), one row per
-    /// connection of all the input files, with a `capture` column naming the file.
+    /// Write the tables as Parquet files into DIR: connections.parquet, tls.parquet,
+    /// http.parquet and dns.parquet, with the rows of all the input files and a `capture`
+    /// column naming the file.
     #[arg(long, value_name = "DIR")]
     parquet: Option<PathBuf>,
     /// Idle timeout in seconds: a connection silent for longer ends; a later packet on its ports
@@ -90,7 +91,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         .threads(args.threads)
         .idle_timeout_ns((args.idle_timeout * 1e9).round() as i64);
     let mut failed = false;
-    let mut tables: Vec<DataFrame> = Vec::new();
+    let mut tables: Vec<[DataFrame; 4]> = Vec::new();
     let mut sources: Vec<String> = Vec::new();
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -106,6 +107,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                 }
                 let records = analysis.connection_records();
                 let rep = report::ConnReport::new(records, analysis.tcp_stats());
+                let app = report::AppReport::new(&analysis);
                 let written = match args.format {
                     Format::Text => {
                         if i > 0 {
@@ -113,9 +115,10 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                         }
                         render::text(&mut out, &name, summary)
                             .and_then(|()| render::connections_text(&mut out, &rep, records))
+                            .and_then(|()| render::app_text(&mut out, &app))
                             .and_then(|()| render::damage_text(&mut out, summary))
                     }
-                    Format::Json => render::json(&mut out, &name, summary, &rep, records),
+                    Format::Json => render::json(&mut out, &name, summary, &rep, records, &app),
                 };
                 if let Err(e) = written {
                     // A closed pipe (`| head`) is not an error worth a message.
@@ -125,8 +128,16 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                     return ExitCode::from(2);
                 }
                 if args.parquet.is_some() {
-                    match analysis.connections() {
-                        Ok(df) => tables.push(df),
+                    let frames = (|| {
+                        Ok::<_, pcapstat::Error>([
+                            analysis.connections()?,
+                            analysis.tls()?,
+                            analysis.http()?,
+                            analysis.dns()?,
+                        ])
+                    })();
+                    match frames {
+                        Ok(dfs) => tables.push(dfs),
                         Err(e) => {
                             eprintln!("pcapstat: error: {name}: {e}");
                             failed = true;
@@ -188,21 +199,16 @@ fn source_description(path: &std::path::Path, s: &pcapstat::core::CaptureSummary
 
 fn write_tables(
     dir: &std::path::Path,
-    tables: Vec<DataFrame>,
+    tables: Vec<[DataFrame; 4]>,
     sources: Vec<String>,
     args: &AnalyzeArgs,
 ) -> anyhow::Result<()> {
-    let mut iter = tables.into_iter();
-    let Some(mut all) = iter.next() else {
+    if tables.is_empty() {
         anyhow::bail!(
             "no capture could be read: nothing written to {}",
             dir.display()
         );
-    };
-    for df in iter {
-        all.vstack_mut_owned(df).context("combining tables")?;
     }
-    all.rechunk_mut();
     let meta = ParquetSource {
         metadata: vec![
             ("pcapstat.sources".to_string(), sources.join("\n")),
@@ -212,6 +218,19 @@ fn write_tables(
             ),
         ],
     };
-    pcapstat::write_parquet(dir, "connections", &mut all, &meta)?;
+    for (i, name) in TABLES.iter().enumerate() {
+        let mut iter = tables.iter().map(|t| t[i].clone());
+        let Some(mut all) = iter.next() else {
+            continue;
+        };
+        for df in iter {
+            all.vstack_mut_owned(df).context("combining tables")?;
+        }
+        all.rechunk_mut();
+        pcapstat::write_parquet(dir, name, &mut all, &meta)?;
+    }
     Ok(())
 }
+
+/// The tables written by `--parquet`, in the order of `write_tables`' arrays.
+const TABLES: [&str; 4] = ["connections", "tls", "http", "dns"];

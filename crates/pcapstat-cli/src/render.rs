@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use pcapstat::core::{CaptureSummary, ConnectionRecord, DecodeProblem, LinkType};
 
-use crate::report::{endpoint, ConnReport, Percentiles, Totals};
+use crate::report::{endpoint, AppReport, ConnReport, Percentiles, Totals};
 use serde_json::{json, Map, Value};
 
 /// Formats nanoseconds since the epoch as RFC 3339 UTC with nanoseconds.
@@ -166,7 +166,7 @@ fn bytes(n: u64) -> String {
 
 fn phase(out: &mut impl Write, name: &str, p: Option<Percentiles>) -> io::Result<()> {
     match p {
-        None => writeln!(out, "  {name:<13} - (no completed handshake)"),
+        None => writeln!(out, "  {name:<13} - (none measured)"),
         Some(p) => writeln!(
             out,
             "  {name:<13} n={}  p50 {}  p90 {}  p95 {}  p99 {}  max {}",
@@ -280,6 +280,71 @@ pub fn connections_text(
     Ok(())
 }
 
+fn counts(m: &std::collections::BTreeMap<String, usize>) -> String {
+    m.iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The TLS, HTTP and DNS part of the human report (sections without rows are left out).
+pub fn app_text(out: &mut impl Write, a: &AppReport) -> io::Result<()> {
+    if a.tls_handshakes > 0 {
+        writeln!(
+            out,
+            "TLS handshakes  {} ({}); {} resumed{}, {} with an alert",
+            a.tls_handshakes,
+            counts(&a.tls_versions),
+            a.tls_resumed,
+            pct(a.tls_resumed as u64, a.tls_handshakes as u64),
+            a.tls_alerts
+        )?;
+        phase(out, "handshake", a.tls_handshake)?;
+    }
+    if a.http_requests > 0 {
+        writeln!(
+            out,
+            "HTTP/1.x requests  {} on {} connections ({:.2} per connection); {} on reused connections{}; status {}",
+            a.http_requests,
+            a.http_connections,
+            a.http_requests as f64 / a.http_connections.max(1) as f64,
+            a.http_reused,
+            pct(a.http_reused as u64, a.http_requests as u64),
+            counts(&a.http_status)
+        )?;
+        if a.http_incomplete > 0 {
+            writeln!(out, "  incomplete (capture gaps): {}", a.http_incomplete)?;
+        }
+        phase(out, "wait (TTFB)", a.http_wait)?;
+        phase(out, "total", a.http_total)?;
+        if !a.new_connections_per_server.is_empty() {
+            let s: Vec<String> = a
+                .new_connections_per_server
+                .iter()
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect();
+            writeln!(out, "  new connections per server: {}", s.join(", "))?;
+        }
+    }
+    if a.dns_queries > 0 {
+        writeln!(
+            out,
+            "DNS queries  {}; {} answered, {} retries, {} ICMP unreachable; rcodes {}",
+            a.dns_queries,
+            a.dns_answered,
+            a.dns_retries,
+            a.dns_icmp,
+            if a.dns_rcodes.is_empty() {
+                "-".to_string()
+            } else {
+                counts(&a.dns_rcodes)
+            }
+        )?;
+        phase(out, "latency", a.dns_latency)?;
+    }
+    Ok(())
+}
+
 /// The machine-readable report: one JSON object on one line.
 pub fn json(
     out: &mut impl Write,
@@ -287,6 +352,7 @@ pub fn json(
     s: &CaptureSummary,
     tcp: &ConnReport,
     records: &[ConnectionRecord],
+    app: &AppReport,
 ) -> io::Result<()> {
     let d = &s.decode;
     let mut undecodable = Map::new();
@@ -335,6 +401,7 @@ pub fn json(
             "reason": dm.reason.to_string(),
         })),
         "tcp_connections": tcp.json(records),
+        "applications": app.json(),
     });
     serde_json::to_writer(&mut *out, &value)?;
     writeln!(out)

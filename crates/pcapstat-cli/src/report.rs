@@ -238,3 +238,133 @@ mod tests {
         assert_eq!((p.p50, p.p90), (20, 30));
     }
 }
+
+/// What the report says about TLS, HTTP and DNS.
+#[derive(Debug, Clone)]
+pub struct AppReport {
+    pub tls_handshakes: usize,
+    pub tls_versions: BTreeMap<String, usize>,
+    pub tls_resumed: usize,
+    pub tls_alerts: usize,
+    pub tls_handshake: Option<Percentiles>,
+    pub http_requests: usize,
+    pub http_connections: usize,
+    pub http_reused: usize,
+    pub http_incomplete: usize,
+    pub http_status: BTreeMap<String, usize>,
+    pub http_wait: Option<Percentiles>,
+    pub http_total: Option<Percentiles>,
+    pub dns_queries: usize,
+    pub dns_answered: usize,
+    pub dns_retries: usize,
+    pub dns_icmp: usize,
+    pub dns_rcodes: BTreeMap<String, usize>,
+    pub dns_latency: Option<Percentiles>,
+    /// New connections (request index 0) per server endpoint, most first (at most 5).
+    pub new_connections_per_server: Vec<(String, usize)>,
+}
+
+impl AppReport {
+    pub fn new(a: &pcapstat::Analysis) -> AppReport {
+        let tls = a.tls_records();
+        let http = a.http_records();
+        let timings = a.request_timings();
+        let dns = a.dns_records();
+        let mut tls_versions = BTreeMap::new();
+        for t in tls {
+            let v = t.version.map_or("unknown".to_string(), |v| {
+                pcapstat::tables::tls_version_name(v)
+            });
+            *tls_versions.entry(v).or_default() += 1;
+        }
+        let mut http_status = BTreeMap::new();
+        for h in http {
+            let k = h
+                .status
+                .map_or("none".to_string(), |s| format!("{}xx", s / 100));
+            *http_status.entry(k).or_default() += 1;
+        }
+        let mut dns_rcodes = BTreeMap::new();
+        for d in dns.iter().filter_map(|d| d.rcode) {
+            *dns_rcodes
+                .entry(pcapstat::tables::dns_rcode_name(d))
+                .or_default() += 1;
+        }
+        let conns: std::collections::HashMap<u64, &ConnectionRecord> = a
+            .connection_records()
+            .iter()
+            .map(|c| (c.conn_id, c))
+            .collect();
+        let mut per_server: BTreeMap<String, usize> = BTreeMap::new();
+        for h in http.iter().filter(|h| h.request_index == 0) {
+            if let Some(c) = conns.get(&h.conn_id) {
+                *per_server
+                    .entry(endpoint(&c.server_ip, c.server_port))
+                    .or_default() += 1;
+            }
+        }
+        let mut new_connections_per_server: Vec<(String, usize)> = per_server.into_iter().collect();
+        new_connections_per_server.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        new_connections_per_server.truncate(5);
+        AppReport {
+            tls_handshakes: tls.len(),
+            tls_versions,
+            tls_resumed: tls.iter().filter(|t| t.resumed == Some(true)).count(),
+            tls_alerts: tls.iter().filter(|t| t.alert.is_some()).count(),
+            tls_handshake: Percentiles::of(tls.iter().filter_map(|t| t.handshake_ns).collect()),
+            http_requests: http.len(),
+            http_connections: http.iter().filter(|h| h.request_index == 0).count(),
+            http_reused: http.iter().filter(|h| h.request_index > 0).count(),
+            http_incomplete: http.iter().filter(|h| !h.complete).count(),
+            http_status,
+            http_wait: Percentiles::of(timings.iter().filter_map(|t| t.wait_ns).collect()),
+            http_total: Percentiles::of(timings.iter().filter_map(|t| t.total_ns).collect()),
+            dns_queries: dns.len(),
+            dns_answered: dns
+                .iter()
+                .filter(|d| d.response_ts.is_some() && !d.icmp_unreachable)
+                .count(),
+            dns_retries: dns.iter().filter(|d| d.retry_of.is_some()).count(),
+            dns_icmp: dns.iter().filter(|d| d.icmp_unreachable).count(),
+            dns_rcodes,
+            dns_latency: Percentiles::of(
+                dns.iter()
+                    .filter(|d| !d.icmp_unreachable)
+                    .filter_map(|d| d.latency_ns)
+                    .collect(),
+            ),
+            new_connections_per_server,
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        json!({
+            "tls": {
+                "handshakes": self.tls_handshakes,
+                "versions": self.tls_versions,
+                "resumed": self.tls_resumed,
+                "alerts": self.tls_alerts,
+                "handshake": Percentiles::json(self.tls_handshake),
+            },
+            "http": {
+                "requests": self.http_requests,
+                "connections": self.http_connections,
+                "reused_requests": self.http_reused,
+                "incomplete": self.http_incomplete,
+                "status": self.http_status,
+                "wait": Percentiles::json(self.http_wait),
+                "total": Percentiles::json(self.http_total),
+                "new_connections_per_server": self.new_connections_per_server.iter()
+                    .map(|(s, n)| json!({"server": s, "connections": n})).collect::<Vec<_>>(),
+            },
+            "dns": {
+                "queries": self.dns_queries,
+                "answered": self.dns_answered,
+                "retries": self.dns_retries,
+                "icmp_unreachable": self.dns_icmp,
+                "rcodes": self.dns_rcodes,
+                "latency": Percentiles::json(self.dns_latency),
+            },
+        })
+    }
+}

@@ -209,11 +209,22 @@ fn parquet_connections_table_is_written_and_reads_back() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
+    let mut names = names;
+    names.sort();
     assert_eq!(
         names,
-        vec!["connections.parquet".to_string()],
-        "no temporary files left"
+        ["connections", "dns", "http", "tls"].map(|t| format!("{t}.parquet")),
+        "one file per table, no temporary files left"
     );
+    // tshark's ts_tls.tsv: 12 TLS streams in d_tls_resumption, 1 in f_refused_syndrop (the
+    // handshake the server ends with an alert).
+    let tls = ParquetReader::new(std::fs::File::open(dir.join("tls.parquet")).unwrap())
+        .finish()
+        .unwrap();
+    assert_eq!(tls.height(), 13);
+    let alerts = tls.column("alert").unwrap().str().unwrap().clone();
+    // tshark: server:protocol_version(70)
+    assert_eq!(alerts.get(0), Some("protocol_version"), "{tls}");
     let file = std::fs::File::open(dir.join("connections.parquet")).unwrap();
     let df = ParquetReader::new(file).finish().unwrap();
     assert_eq!(df.height() as u64, expected_rows);

@@ -90,6 +90,7 @@ enum State {
     Probing {
         events: Vec<Event>,
         client_head: Vec<u8>,
+        server_head: Vec<u8>,
         buffered: usize,
     },
     Tls(Box<TlsParser>),
@@ -105,6 +106,11 @@ enum State {
 #[derive(Debug)]
 pub struct AppSink {
     state: State,
+    /// Client and server were guessed from the ports (no SYN seen).
+    guessed: bool,
+    /// The guess was wrong (the "server" sent the request): directions are swapped for the
+    /// parser.
+    flip: bool,
 }
 
 impl AppSink {
@@ -115,10 +121,15 @@ impl AppSink {
             State::Probing {
                 events: Vec::new(),
                 client_head: Vec::new(),
+                server_head: Vec::new(),
                 buffered: 0,
             }
         };
-        AppSink { state }
+        AppSink {
+            state,
+            guessed: meta.client_guessed,
+            flip: false,
+        }
     }
 
     fn parser(&mut self) -> Option<&mut dyn StreamParser> {
@@ -135,13 +146,26 @@ impl AppSink {
         let State::Probing {
             events,
             client_head,
+            server_head,
             buffered,
         } = &mut self.state
         else {
             return;
         };
-        let tls = TlsParser::probe(client_head);
-        let http = HttpParser::probe(client_head);
+        let mut tls = TlsParser::probe(client_head);
+        let mut http = HttpParser::probe(client_head);
+        // A connection picked up mid-stream whose guessed server sends a request: the guess was
+        // wrong, parse with the directions swapped.
+        if self.guessed && tls != Probe::Yes && http != Probe::Yes && !server_head.is_empty() {
+            let (t, h) = (
+                TlsParser::probe(server_head),
+                HttpParser::probe(server_head),
+            );
+            if t == Probe::Yes || h == Probe::Yes {
+                (tls, http) = (t, h);
+                self.flip = true;
+            }
+        }
         let next = if tls == Probe::Yes {
             State::Tls(Box::new(TlsParser::new()))
         } else if http == Probe::Yes {
@@ -156,14 +180,24 @@ impl AppSink {
         };
         let events = std::mem::take(events);
         self.state = next;
+        let flip = self.flip;
+        let turn = |d: Direction| if flip { d.reverse() } else { d };
         if let Some(p) = self.parser() {
             for e in events {
                 match e {
-                    Event::Data(ts, d, b) => p.on_data(ts, d, &b),
-                    Event::Gap(ts, d, n) => p.on_gap(ts, d, n),
-                    Event::Close(ts, d) => p.on_close(ts, d),
+                    Event::Data(ts, d, b) => p.on_data(ts, turn(d), &b),
+                    Event::Gap(ts, d, n) => p.on_gap(ts, turn(d), n),
+                    Event::Close(ts, d) => p.on_close(ts, turn(d)),
                 }
             }
+        }
+    }
+
+    fn dir(&self, d: Direction) -> Direction {
+        if self.flip {
+            d.reverse()
+        } else {
+            d
         }
     }
 }
@@ -173,22 +207,34 @@ impl StreamSink for AppSink {
         if let State::Probing {
             events,
             client_head,
+            server_head,
             buffered,
         } = &mut self.state
         {
             events.push(Event::Data(ts_ns, dir, bytes.to_vec()));
             *buffered += bytes.len();
-            if dir == Direction::ClientToServer {
-                client_head.extend_from_slice(bytes);
+            let head = match dir {
+                Direction::ClientToServer => client_head,
+                Direction::ServerToClient => server_head,
+            };
+            if head.len() < PROBE_LIMIT_BYTES {
+                let n = bytes.len().min(PROBE_LIMIT_BYTES - head.len());
+                head.extend_from_slice(&bytes[..n]);
+            }
+            if dir == Direction::ClientToServer || self.guessed {
                 self.decide();
-            } else if *buffered > PROBE_LIMIT_BYTES {
-                self.state = State::Other {
-                    after_gap: false,
-                    had_data: true,
-                };
+            }
+            if let State::Probing { buffered, .. } = &self.state {
+                if *buffered > PROBE_LIMIT_BYTES {
+                    self.state = State::Other {
+                        after_gap: false,
+                        had_data: true,
+                    };
+                }
             }
             return;
         }
+        let dir = self.dir(dir);
         if let Some(p) = self.parser() {
             p.on_data(ts_ns, dir, bytes);
         }
@@ -212,6 +258,7 @@ impl StreamSink for AppSink {
             }
             return;
         }
+        let dir = self.dir(dir);
         if let Some(p) = self.parser() {
             p.on_gap(ts_ns, dir, len);
         }
@@ -222,6 +269,7 @@ impl StreamSink for AppSink {
             events.push(Event::Close(ts_ns, dir));
             return;
         }
+        let dir = self.dir(dir);
         if let Some(p) = self.parser() {
             p.on_close(ts_ns, dir);
         }

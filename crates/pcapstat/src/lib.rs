@@ -28,7 +28,7 @@
 
 mod analyzer;
 mod error;
-mod tables;
+pub mod tables;
 mod write;
 
 pub use analyzer::{Analysis, Analyzer};

@@ -1,4 +1,5 @@
-//! Records → polars DataFrames. One function per table; every column is documented in
+//! Records → polars DataFrames, and the names used for wire values (TLS versions, DNS types).
+//! One function per table; every column is documented in
 //! `docs/metrics.md`, and a test checks that the two agree.
 
 use polars::prelude::*;
@@ -6,7 +7,10 @@ use polars::prelude::*;
 use pcapstat_core::{ConnectionRecord, DirectionStats, Side};
 
 mod app;
-pub use app::{dns_frame, http_frame, tls_frame};
+pub use app::{
+    dns_frame, dns_rcode_name, dns_type_name, http_frame, tls_alert_name, tls_frame,
+    tls_version_name,
+};
 
 use crate::error::Error;
 
