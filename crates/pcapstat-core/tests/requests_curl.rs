@@ -146,7 +146,7 @@ fn http_rows_and_phases_agree_with_curl() {
                 };
                 let timing = &run.timings[i];
                 assert_eq!(timing.http_index, i);
-                assert_eq!(h.status.is_some(), true, "{scenario} {port}: no response");
+                assert!(h.status.is_some(), "{scenario} {port}: no response");
                 assert!(h.complete, "{scenario} {port}: incomplete");
                 assert_eq!(timing.reused, !new_conn, "{scenario} {port} #{k}: reused");
                 let ttfb = t("time_starttransfer") - t("time_pretransfer");
