@@ -330,10 +330,36 @@ impl SinkFactory for AppFactory {
     }
 }
 
+/// DNS flows learned on ports other than 53, at most (beyond, queries on other ports are not
+/// followed).
+pub const MAX_OTHER_PORT_FLOWS: usize = 65_536;
+
 /// DNS over UDP (and the ICMP errors answering it), matched on the reading thread.
+///
+/// Datagrams to or from port 53 are DNS. On other ports a datagram is taken as a DNS query only
+/// when its header is a standard query with exactly one question and no answer or authority
+/// records, and the whole message decodes; the replies (and ICMP errors) of such a flow then
+/// count too. That finds resolvers on odd ports (the lab's dead servers on 5353 and 5354)
+/// without mistaking other UDP traffic for DNS.
 #[derive(Debug)]
 pub struct UdpDns {
     tracker: DnsTracker,
+    /// (client, server) flows on other ports that carried a strict query.
+    other_flows: std::collections::HashSet<(Endpoint, Endpoint)>,
+}
+
+/// A standard query with one question and nothing else but at most an OPT record.
+fn looks_like_query(p: &[u8]) -> bool {
+    let Some(h) = p.get(..12) else {
+        return false;
+    };
+    let be = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
+    let flags_ok = h[2] & 0xf8 == 0; // QR = 0, opcode = 0, AA = 0
+    let counts_ok = be(4) == 1 && be(6) == 0 && be(8) == 0 && be(10) <= 1;
+    flags_ok
+        && counts_ok
+        && crate::proto::dns::DnsMessage::parse(p)
+            .is_ok_and(|m| m.records_decoded && m.qname.is_some())
 }
 
 impl Default for UdpDns {
@@ -347,6 +373,7 @@ impl UdpDns {
     pub fn new(cfg: DnsConfig) -> Self {
         UdpDns {
             tracker: DnsTracker::new(cfg),
+            other_flows: std::collections::HashSet::new(),
         }
     }
 
@@ -368,15 +395,22 @@ impl UdpDns {
 
 impl UdpConsumer for UdpDns {
     fn on_udp(&mut self, d: &UdpDatagram) {
-        if d.src_port == DNS_PORT || d.dst_port == DNS_PORT {
-            let src = Endpoint {
-                ip: d.ip.src,
-                port: d.src_port,
-            };
-            let dst = Endpoint {
-                ip: d.ip.dst,
-                port: d.dst_port,
-            };
+        let src = Endpoint {
+            ip: d.ip.src,
+            port: d.src_port,
+        };
+        let dst = Endpoint {
+            ip: d.ip.dst,
+            port: d.dst_port,
+        };
+        let dns = d.src_port == DNS_PORT
+            || d.dst_port == DNS_PORT
+            || self.other_flows.contains(&(src, dst))
+            || self.other_flows.contains(&(dst, src))
+            || (self.other_flows.len() < MAX_OTHER_PORT_FLOWS
+                && looks_like_query(d.payload)
+                && self.other_flows.insert((src, dst)));
+        if dns {
             self.tracker.on_udp(d.ts_ns, d.frame, src, dst, d.payload);
         }
     }
@@ -388,15 +422,15 @@ impl UdpConsumer for UdpDns {
         if let (Some(ip), Some(sport), Some(dport)) =
             (e.quoted_ip, e.quoted_src_port, e.quoted_dst_port)
         {
-            if dport == DNS_PORT {
-                let src = Endpoint {
-                    ip: ip.src,
-                    port: sport,
-                };
-                let dst = Endpoint {
-                    ip: ip.dst,
-                    port: dport,
-                };
+            let src = Endpoint {
+                ip: ip.src,
+                port: sport,
+            };
+            let dst = Endpoint {
+                ip: ip.dst,
+                port: dport,
+            };
+            if dport == DNS_PORT || self.other_flows.contains(&(src, dst)) {
                 self.tracker.on_icmp_unreachable(e.ts_ns, e.frame, src, dst);
             }
         }

@@ -184,3 +184,36 @@ fn http_rows_and_phases_agree_with_curl() {
     check("ttfb", &d.ttfb, 1_000_000, None);
     check("total", &d.total, 1_000_000, None);
 }
+
+/// DNS through the pipeline (UDP on the reading thread, TCP from the shards) on the lab's
+/// e_dns scenario, against tshark's queries (`-d udp.port==5353,dns -d udp.port==5354,dns`):
+/// 20 query messages (frame 54 is the ICMP error quoting frame 53, not a query).
+#[test]
+fn dns_through_the_pipeline_on_odd_ports() {
+    let path = common::shared().join("lab/e_dns/capture.pcap");
+    let mut capture = Capture::open(&path).unwrap();
+    let mut udp = UdpDns::default();
+    let out = pipeline::run_with_udp(
+        &mut capture,
+        &PipelineConfig::default(),
+        |_| AppFactory::default(),
+        &mut udp,
+    )
+    .unwrap();
+    let end = out.summary.last_ts.unwrap();
+    let (dns, _) = udp.finish(out.factories.iter().flat_map(|f| &f.dns_tcp), end);
+    let frames: Vec<u64> = dns.iter().map(|d| d.query_frame + 1).collect();
+    assert_eq!(dns.len(), 20, "{frames:?}");
+    let tcp = dns
+        .iter()
+        .filter(|d| d.transport == pcapstat_core::DnsTransport::Tcp)
+        .count();
+    assert_eq!(tcp, 3, "queries 1010, 1011 and 1012 over TCP");
+    // tshark frames 51, 52 (port 5353, no response; 52 retries 51) and 53 (port 5354, ICMP).
+    let by_frame = |f: u64| dns.iter().find(|d| d.query_frame + 1 == f).unwrap();
+    assert!(by_frame(51).response_ts.is_none() && by_frame(51).waited_ns.is_some());
+    assert_eq!(by_frame(52).retry_of, Some(50));
+    assert!(by_frame(53).icmp_unreachable);
+    let answered = dns.iter().filter(|d| d.rcode.is_some()).count();
+    assert_eq!(answered, 17);
+}
