@@ -176,6 +176,28 @@ where
         .collect();
     let mut decoder = Decoder::new(config.decode);
     let mut summary = SummaryBuilder::default();
+    read(capture, &mut decoder, &mut summary, udp, |shard, seg| {
+        trackers[shard].on_segment(seg);
+        true
+    })?;
+    let end = summary.last_ts().unwrap_or(0);
+    let outputs = trackers
+        .into_iter()
+        .enumerate()
+        .map(|(s, t)| (s, t.finish(end)))
+        .collect();
+    Ok((summary.finish(capture, decoder.stats().clone()), outputs))
+}
+
+/// The reading loop shared by both modes: every frame is counted and decoded; UDP and ICMP go
+/// to `udp`, each TCP segment to `tcp` with its shard. Stops early when `tcp` returns `false`.
+fn read<U: UdpConsumer>(
+    capture: &mut Capture,
+    decoder: &mut Decoder,
+    summary: &mut SummaryBuilder,
+    udp: &mut U,
+    mut tcp: impl FnMut(usize, &TcpSegment) -> bool,
+) -> Result<(), CaptureError> {
     while let Some(frame) = capture.next_frame()? {
         summary.observe(&frame);
         let decoded = decoder.decode(&frame);
@@ -185,19 +207,15 @@ where
         match decoded.transport {
             Some(Transport::Tcp(seg)) => {
                 let shard = shard_of(&seg.ip, seg.src_port, seg.dst_port, SHARDS);
-                trackers[shard].on_segment(&seg);
+                if !tcp(shard, &seg) {
+                    break;
+                }
             }
             Some(Transport::Udp(d)) => udp.on_udp(&d),
             None => {}
         }
     }
-    let end = summary.last_ts().unwrap_or(0);
-    let outputs = trackers
-        .into_iter()
-        .enumerate()
-        .map(|(s, t)| (s, t.finish(end)))
-        .collect();
-    Ok((summary.finish(capture, decoder.stats().clone()), outputs))
+    Ok(())
 }
 
 /// A TCP segment without its borrowed bytes, which are in the batch's byte buffer.
@@ -379,25 +397,12 @@ where
         // on any return (also by `?`), which lets the workers end.
         let mut decoder = Decoder::new(config.decode);
         let mut summary = SummaryBuilder::default();
-        while let Some(frame) = capture.next_frame()? {
-            summary.observe(&frame);
-            let decoded = decoder.decode(&frame);
-            if let Some(e) = &decoded.icmp_error {
-                udp.on_icmp_error(e);
-            }
-            match decoded.transport {
-                Some(Transport::Tcp(seg)) => {
-                    let shard = shard_of(&seg.ip, seg.src_port, seg.dst_port, SHARDS);
-                    let lane = &mut lanes[shard % workers];
-                    lane.pending.push(&seg, shard / workers);
-                    if lane.pending.is_full() && !lane.flush() {
-                        break; // a worker panicked; the scope re-raises its panic
-                    }
-                }
-                Some(Transport::Udp(d)) => udp.on_udp(&d),
-                None => {}
-            }
-        }
+        read(capture, &mut decoder, &mut summary, udp, |shard, seg| {
+            let lane = &mut lanes[shard % workers];
+            lane.pending.push(seg, shard / workers);
+            // `false` when a worker panicked: stop reading, the scope re-raises its panic.
+            !lane.pending.is_full() || lane.flush()
+        })?;
         let end = summary.last_ts().unwrap_or(0);
         for lane in &mut lanes {
             if lane.flush() {
