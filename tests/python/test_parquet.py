@@ -1,0 +1,147 @@
+"""Notebook ingestion: the Parquet tables of `pcapstat analyze --parquet` load in pyarrow, pandas,
+polars and DuckDB with the documented types, the row counts of the CLI's JSON summary, nulls (not
+zeros) where nothing was observed, and the joins and percentile queries notebooks run.
+
+Run: `python3 -m pytest tests/python` after `cargo build -p pcapstat-cli` (or set PCAPSTAT_BIN).
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TABLES = ["connections", "tls", "http", "dns"]
+CAPTURES = [
+    "testdata/lab/d_tls_resumption/capture.pcapng",
+    "testdata/lab/e_dns/capture.pcap",
+    "testdata/lab/f_refused_syndrop/capture.pcap",
+    "testdata/link-null-http.pcap",
+    "testdata/frag-ipv6-dns.pcap",
+]
+
+
+def binary() -> Path:
+    if os.environ.get("PCAPSTAT_BIN"):
+        return Path(os.environ["PCAPSTAT_BIN"])
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    return target / "debug" / "pcapstat"
+
+
+def analyze(capture: str, out: Path) -> dict:
+    res = subprocess.run(
+        [str(binary()), "analyze", "--format", "json", "--parquet", str(out), capture],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(res.stdout.splitlines()[0])
+
+
+@pytest.fixture(scope="module", params=CAPTURES)
+def run(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp("parquet")
+    summary = analyze(request.param, out)
+    return request.param, summary, out
+
+
+def expected_rows(summary: dict) -> dict:
+    apps = summary["applications"]
+    return {
+        "connections": summary["tcp_connections"]["connections"],
+        "tls": apps["tls"]["handshakes"],
+        "http": apps["http"]["requests"],
+        "dns": apps["dns"]["queries"],
+    }
+
+
+def test_files_rows_and_metadata(run):
+    capture, summary, out = run
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{t}.parquet" for t in TABLES)
+    for table, rows in expected_rows(summary).items():
+        meta = pq.read_metadata(out / f"{table}.parquet")
+        assert meta.num_rows == rows, table
+        kv = meta.metadata
+        assert kv[b"pcapstat.schema_version"] == b"1"
+        assert kv[b"pcapstat.table"] == table.encode()
+        assert capture.encode() in kv[b"pcapstat.sources"]
+
+
+def test_pyarrow_types(run):
+    _, _, out = run
+    t = pq.read_table(out / "connections.parquet")
+    assert t.schema.field("start").type == pa.timestamp("ns", tz="UTC")
+    assert t.schema.field("connect").type == pa.duration("ns")
+    assert t.schema.field("client_port").type == pa.uint16()
+    assert t.schema.field("packets_c2s").type == pa.uint64()
+    assert t.schema.field("client_ip").type in (pa.string(), pa.large_string(), pa.string_view())
+    assert t.schema.field("handshake_seen").type == pa.bool_()
+    d = pq.read_table(out / "dns.parquet")
+    assert d.schema.field("latency").type == pa.duration("ns")
+    h = pq.read_table(out / "http.parquet")
+    assert h.schema.field("total").type == pa.duration("ns")
+    assert h.schema.field("status").type == pa.uint16()
+
+
+def test_pandas_types(run):
+    _, _, out = run
+    df = pd.read_parquet(out / "connections.parquet")
+    assert str(df["start"].dtype) == "datetime64[ns, UTC]"
+    assert str(df["connect"].dtype) == "timedelta64[ns]"
+    assert str(df["client_port"].dtype) == "uint16"
+    if len(df):
+        assert df["start"].iloc[0].tzinfo is not None
+
+
+def test_polars_types(run):
+    _, _, out = run
+    df = pl.read_parquet(out / "connections.parquet")
+    assert df.schema["start"] == pl.Datetime("ns", "UTC")
+    assert df.schema["connect"] == pl.Duration("ns")
+    assert df.schema["client_port"] == pl.UInt16
+    dns = pl.read_parquet(out / "dns.parquet")
+    assert dns.schema["query_ts"] == pl.Datetime("ns", "UTC")
+
+
+def test_duckdb_join_and_percentile(run):
+    _, summary, out = run
+    con = duckdb.connect()
+    for t in TABLES:
+        con.execute(f"create view {t} as select * from read_parquet('{out / (t + '.parquet')}')")
+    types = dict(con.execute("select column_name, column_type from (describe connections)").fetchall())
+    # time-zone aware; recent DuckDB keeps the nanoseconds (TIMESTAMPTZ_NS)
+    assert types["start"] in ("TIMESTAMPTZ_NS", "TIMESTAMP WITH TIME ZONE")
+    # Parquet has no duration type: pyarrow, pandas and polars restore Duration(ns) from the Arrow
+    # schema stored in the file, DuckDB reads the plain INT64 nanoseconds (docs/metrics.md).
+    assert types["connect"] == "BIGINT"
+    (n,) = con.execute(
+        "select count(*) from http h join connections c using (capture, conn_id)"
+    ).fetchone()
+    assert n == expected_rows(summary)["http"], "every request has its connection"
+    p95 = con.execute("select quantile_disc(connect, 0.95) from connections").fetchone()[0]
+    stats = summary["tcp_connections"]["connect"]
+    if stats["count"]:
+        # nearest rank, as the CLI computes it
+        assert p95 == stats["p95_ns"]
+    else:
+        assert p95 is None
+
+
+def test_nulls_not_zeros_for_refused_connections(tmp_path):
+    summary = analyze("testdata/lab/f_refused_syndrop/capture.pcap", tmp_path)
+    df = pl.read_parquet(tmp_path / "connections.parquet")
+    refused = df.filter(pl.col("outcome") == "refused")
+    assert refused.height == summary["tcp_connections"]["outcomes"]["refused"] == 3
+    assert refused["connect"].null_count() == 3
+    assert refused["reset_by"].to_list() == ["server"] * 3
+    # the timed-out connection retried its SYN three times (tshark: 4 SYNs)
+    timeout = df.filter(pl.col("outcome") == "timeout")
+    assert timeout["syn_retries"].to_list() == [3]
