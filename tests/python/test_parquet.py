@@ -145,3 +145,30 @@ def test_nulls_not_zeros_for_refused_connections(tmp_path):
     # the timed-out connection retried its SYN three times (tshark: 4 SYNs)
     timeout = df.filter(pl.col("outcome") == "timeout")
     assert timeout["syn_retries"].to_list() == [3]
+
+
+@pytest.mark.parametrize("capture", CAPTURES)
+def test_csv_and_ndjson_have_the_parquet_columns_and_rows(capture, tmp_path):
+    subprocess.run(
+        [
+            str(binary()), "analyze", capture, "--parquet", str(tmp_path / "pq"),
+            "--csv", str(tmp_path / "csv"), "--ndjson", str(tmp_path / "nd"),
+        ],
+        cwd=REPO, capture_output=True, check=True,
+    )
+    for t in TABLES:
+        ref = pl.read_parquet(tmp_path / "pq" / f"{t}.parquet")
+        csv = pd.read_csv(tmp_path / "csv" / f"{t}.csv")
+        assert list(csv.columns) == ref.columns, t
+        assert len(csv) == ref.height, t
+        lines = (tmp_path / "nd" / f"{t}.ndjson").read_text().splitlines()
+        assert len(lines) == ref.height, t
+        if lines:
+            first = json.loads(lines[0])
+            assert list(first) == ref.columns, t
+        # durations are integer nanoseconds in text; the same values as the Parquet durations
+        durations = [c for c, d in ref.schema.items() if d == pl.Duration("ns")]
+        for c in durations:
+            want = ref[c].cast(pl.Int64).to_list()
+            got = [None if pd.isna(v) else int(v) for v in csv[c].tolist()]
+            assert got == want, (t, c)

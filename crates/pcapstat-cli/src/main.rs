@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use pcapstat::core::CaptureError;
 use pcapstat::polars::prelude::DataFrame;
-use pcapstat::{Analysis, Analyzer, ParquetSource};
+use pcapstat::{Analysis, Analyzer, ParquetSource, TextFormat};
 
 mod render;
 mod report;
@@ -61,6 +61,13 @@ struct AnalyzeArgs {
     /// column naming the file.
     #[arg(long, value_name = "DIR")]
     parquet: Option<PathBuf>,
+    /// Write the same tables as CSV files into DIR (TABLE.csv; durations as integer nanoseconds).
+    #[arg(long, value_name = "DIR")]
+    csv: Option<PathBuf>,
+    /// Write the same tables as NDJSON files into DIR (TABLE.ndjson, one object per row;
+    /// durations as integer nanoseconds).
+    #[arg(long, value_name = "DIR")]
+    ndjson: Option<PathBuf>,
     /// Idle timeout in seconds: a connection silent for longer ends; a later packet on its ports
     /// starts a new one.
     #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
@@ -79,6 +86,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Analyze(args) => analyze(&args),
+    }
+}
+
+impl AnalyzeArgs {
+    fn writes_tables(&self) -> bool {
+        self.parquet.is_some() || self.csv.is_some() || self.ndjson.is_some()
     }
 }
 
@@ -127,7 +140,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                     }
                     return ExitCode::from(2);
                 }
-                if args.parquet.is_some() {
+                if args.writes_tables() {
                     let frames = (|| {
                         Ok::<_, pcapstat::Error>([
                             analysis.connections()?,
@@ -156,8 +169,8 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         }
     }
     let _ = out.flush();
-    if let Some(dir) = &args.parquet {
-        if let Err(e) = write_tables(dir, tables, sources, args) {
+    if args.writes_tables() {
+        if let Err(e) = write_tables(tables, sources, args) {
             eprintln!("pcapstat: error: {e:#}");
             failed = true;
         }
@@ -198,16 +211,12 @@ fn source_description(path: &std::path::Path, s: &pcapstat::core::CaptureSummary
 }
 
 fn write_tables(
-    dir: &std::path::Path,
     tables: Vec<[DataFrame; 4]>,
     sources: Vec<String>,
     args: &AnalyzeArgs,
 ) -> anyhow::Result<()> {
     if tables.is_empty() {
-        anyhow::bail!(
-            "no capture could be read: nothing written to {}",
-            dir.display()
-        );
+        anyhow::bail!("no capture could be read: no table written");
     }
     let meta = ParquetSource {
         metadata: vec![
@@ -227,7 +236,15 @@ fn write_tables(
             all.vstack_mut_owned(df).context("combining tables")?;
         }
         all.rechunk_mut();
-        pcapstat::write_parquet(dir, name, &mut all, &meta)?;
+        if let Some(dir) = &args.parquet {
+            pcapstat::write_parquet(dir, name, &mut all, &meta)?;
+        }
+        if let Some(dir) = &args.csv {
+            pcapstat::write_text(dir, name, &all, TextFormat::Csv)?;
+        }
+        if let Some(dir) = &args.ndjson {
+            pcapstat::write_text(dir, name, &all, TextFormat::Ndjson)?;
+        }
     }
     Ok(())
 }

@@ -64,3 +64,74 @@ pub fn write_parquet(
     }
     result.map(|()| path)
 }
+
+/// Text formats for readers without Parquet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextFormat {
+    /// Comma-separated values with a header row; null is an empty field.
+    Csv,
+    /// One JSON object per row and line; null is `null`.
+    Ndjson,
+}
+
+impl TextFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            TextFormat::Csv => "csv",
+            TextFormat::Ndjson => "ndjson",
+        }
+    }
+}
+
+/// Writes `df` as `DIR/TABLE.csv` or `DIR/TABLE.ndjson`, with the same columns as the Parquet
+/// file. Text has no duration type, so durations are written as integer nanoseconds (the column
+/// names stay the same); timestamps as RFC 3339 text in UTC. Written under a temporary name and
+/// renamed, as [`write_parquet`]. Returns the path written.
+///
+/// # Errors
+/// [`Error::Write`] for I/O errors, [`Error::Table`] if polars fails to encode.
+pub fn write_text(
+    dir: &Path,
+    table: &str,
+    df: &DataFrame,
+    format: TextFormat,
+) -> Result<PathBuf, Error> {
+    use polars::prelude::{CsvWriter, DataType, JsonFormat, JsonWriter, SerWriter};
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Write { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let ext = format.extension();
+    let path = dir.join(format!("{table}.{ext}"));
+    let tmp = dir.join(format!(".{table}.{ext}.tmp-{}", std::process::id()));
+    let mut out = df.clone();
+    let durations: Vec<String> = df
+        .schema()
+        .iter()
+        .filter(|(_, t)| matches!(t, DataType::Duration(_)))
+        .map(|(n, _)| n.to_string())
+        .collect();
+    for name in &durations {
+        let ns = df.column(name)?.cast(&DataType::Int64)?;
+        out.with_column(ns)?;
+    }
+    let result = (|| {
+        let file = File::create(&tmp).map_err(io(&tmp))?;
+        let mut buf = std::io::BufWriter::new(&file);
+        match format {
+            TextFormat::Csv => CsvWriter::new(&mut buf).finish(&mut out)?,
+            TextFormat::Ndjson => JsonWriter::new(&mut buf)
+                .with_json_format(JsonFormat::JsonLines)
+                .finish(&mut out)?,
+        }
+        std::io::Write::flush(&mut buf).map_err(io(&tmp))?;
+        drop(buf);
+        file.sync_all().map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map(|()| path)
+}
