@@ -122,7 +122,7 @@ fn join<T>(items: &[T], f: impl Fn(&T) -> String) -> Option<String> {
 /// [`Error::Table`] if polars fails to build the frame.
 pub fn tls_frame(capture: Option<&str>, records: &[TlsRecord]) -> Result<DataFrame, Error> {
     let mut c = Cols::new(records);
-    c.str("capture", |_| capture.map(String::from));
+    c.capture(capture);
     c.u64("conn_id", |r| r.conn_id);
     c.ts("client_hello_ts", |r| r.client_hello_ts);
     c.str("sni", |r| r.sni.clone());
@@ -186,7 +186,7 @@ pub fn http_frame(
         .map(|(i, h)| (h, timings.get(i), conns.get(&h.conn_id).copied()))
         .collect();
     let mut c = Cols::new(&rows);
-    c.str("capture", |_| capture.map(String::from));
+    c.capture(capture);
     c.ts("request_start", |r| Some(r.0.request_start_ts));
     c.u64("conn_id", |r| r.0.conn_id);
     c.u32("request_index", |r| r.0.request_index);
@@ -233,7 +233,7 @@ pub fn http_frame(
 /// [`Error::Table`] if polars fails to build the frame.
 pub fn dns_frame(capture: Option<&str>, records: &[DnsRecord]) -> Result<DataFrame, Error> {
     let mut c = Cols::new(records);
-    c.str("capture", |_| capture.map(String::from));
+    c.capture(capture);
     c.ts("query_ts", |r| Some(r.query_ts));
     c.u64("query_frame", |r| r.query_frame);
     c.str("client_ip", |r| Some(r.client_ip.to_string()));

@@ -90,6 +90,15 @@ impl<'a, R> Cols<'a, R> {
         let v: Vec<Option<i64>> = self.rows.iter().map(f).collect();
         self.push(Series::new(name.into(), v).into_duration(TimeUnit::Nanoseconds));
     }
+    /// The `capture` column: one value for every row, built without a copy per row.
+    fn capture(&mut self, value: Option<&str>) {
+        let n = self.rows.len();
+        let s = match value {
+            Some(v) => StringChunked::full("capture".into(), v, n).into_series(),
+            None => Series::full_null("capture".into(), n, &DataType::String),
+        };
+        self.push(s);
+    }
     fn finish(self) -> Result<DataFrame, Error> {
         Ok(DataFrame::new(self.rows.len(), self.cols)?)
     }
@@ -113,7 +122,7 @@ pub fn connections_frame(
     records: &[ConnectionRecord],
 ) -> Result<DataFrame, Error> {
     let mut c = Cols::new(records);
-    c.str("capture", |_| capture.map(String::from));
+    c.capture(capture);
     c.u64("conn_id", |r| r.conn_id);
     c.str("client_ip", |r| Some(r.client_ip.to_string()));
     c.u16("client_port", |r| r.client_port);
