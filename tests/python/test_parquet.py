@@ -172,3 +172,16 @@ def test_csv_and_ndjson_have_the_parquet_columns_and_rows(capture, tmp_path):
             want = ref[c].cast(pl.Int64).to_list()
             got = [None if pd.isna(v) else int(v) for v in csv[c].tolist()]
             assert got == want, (t, c)
+
+
+def test_example_notebook_draws_its_figures(tmp_path):
+    """docs/notebook.py (the example notebook as a script) runs and saves both figures."""
+    env = dict(os.environ, PCAPSTAT_BIN=str(binary()), MPLBACKEND="Agg")
+    subprocess.run(
+        ["python3", str(REPO / "docs/notebook.py"), "testdata/link-raw12-ipv6-http.pcap",
+         str(tmp_path)],
+        cwd=REPO, env=env, capture_output=True, check=True,
+    )
+    for name in ["waterfall.png", "connect.png"]:
+        png = (tmp_path / name).read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 5000, name

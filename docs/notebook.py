@@ -1,0 +1,76 @@
+# %% [markdown]
+# # pcapstat tables in a notebook
+#
+# Cells of a notebook as a plain script (`# %%` markers: VS Code and Jupytext open it as a
+# notebook). It runs `pcapstat analyze --parquet` on a capture, loads the tables with polars and
+# draws the per-request phase waterfall and the connect-time distribution with matplotlib.
+#
+# Run: `python3 docs/notebook.py [CAPTURE] [OUTDIR]` (defaults: a bundled capture with 9 HTTP
+# requests on 4 connections, and `notebook-out/`). `tests/python` runs it.
+
+# %%
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+capture = sys.argv[1] if len(sys.argv) > 1 else str(REPO / "testdata/link-raw12-ipv6-http.pcap")
+outdir = Path(sys.argv[2] if len(sys.argv) > 2 else "notebook-out")
+outdir.mkdir(parents=True, exist_ok=True)
+pcapstat = os.environ.get("PCAPSTAT_BIN", str(REPO / "target/debug/pcapstat"))
+
+# %% Analyse the capture into Parquet tables
+tables = Path(tempfile.mkdtemp(prefix="pcapstat-"))
+subprocess.run([pcapstat, "analyze", capture, "--parquet", str(tables)], check=True,
+               stdout=subprocess.DEVNULL)
+conns = pl.read_parquet(tables / "connections.parquet")
+http = pl.read_parquet(tables / "http.parquet")
+print(conns.group_by("outcome").len().sort("outcome"))
+
+# %% Per-request phase waterfall: each request starts where its first phase started
+phases = ["dns", "connect", "tls", "send", "wait", "receive"]
+colors = ["#8c564b", "#1f77b4", "#9467bd", "#2ca02c", "#ff7f0e", "#17becf"]
+reqs = http.sort("request_start").with_columns(
+    [pl.col(p).dt.total_microseconds().fill_null(0).alias(p) for p in phases]
+)
+t0 = reqs["request_start"].min() if reqs.height else None
+fig, ax = plt.subplots(figsize=(9, 1 + 0.35 * max(reqs.height, 1)))
+for i, row in enumerate(reqs.iter_rows(named=True)):
+    # the pre-request phases end where the request starts
+    left = (row["request_start"] - t0).total_seconds() * 1e6 - (row["dns"] + row["connect"] + row["tls"])
+    for phase, color in zip(phases, colors):
+        width = row[phase] / 1000.0
+        ax.barh(i, width, left=left / 1000.0, color=color, label=phase if i == 0 else None)
+        left += row[phase]
+ax.set_yticks(range(reqs.height), [f"{r['method']} {r['path'][:30]}" for r in reqs.iter_rows(named=True)])
+ax.invert_yaxis()
+ax.set_xlabel("ms since the first request")
+ax.set_title("HTTP requests: DNS, connect, TLS, send, wait, receive")
+if reqs.height:
+    ax.legend(loc="lower right", fontsize="small")
+fig.tight_layout()
+fig.savefig(outdir / "waterfall.png", dpi=100)
+
+# %% Connect-time distribution (completed handshakes)
+connect_ms = conns.filter(pl.col("connect").is_not_null()).select(
+    (pl.col("connect").dt.total_microseconds() / 1000.0).alias("connect_ms")
+)["connect_ms"]
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.hist(connect_ms.to_list(), bins=20, color="#1f77b4")
+if connect_ms.len():
+    ax.axvline(connect_ms.quantile(0.95), color="red", linestyle="--", label="p95")
+    ax.legend()
+ax.set_xlabel("connect (ms)")
+ax.set_ylabel("connections")
+ax.set_title(f"TCP connect time, {connect_ms.len()} connections")
+fig.tight_layout()
+fig.savefig(outdir / "connect.png", dpi=100)
+print(f"figures written to {outdir}")
