@@ -96,9 +96,9 @@ enum State {
     Tls(Box<TlsParser>),
     Http(Box<HttpParser>),
     Dns(Box<DnsTcpParser>, Endpoint, Endpoint),
+    /// No parser; `after_gap`: the client's first bytes were lost.
     Other {
         after_gap: bool,
-        had_data: bool,
     },
 }
 
@@ -171,10 +171,7 @@ impl AppSink {
         } else if http == Probe::Yes {
             State::Http(Box::new(HttpParser::new(HttpConfig::default())))
         } else if (tls == Probe::No && http == Probe::No) || *buffered > PROBE_LIMIT_BYTES {
-            State::Other {
-                after_gap: false,
-                had_data: true,
-            }
+            State::Other { after_gap: false }
         } else {
             return;
         };
@@ -226,10 +223,7 @@ impl StreamSink for AppSink {
             }
             if let State::Probing { buffered, .. } = &self.state {
                 if *buffered > PROBE_LIMIT_BYTES {
-                    self.state = State::Other {
-                        after_gap: false,
-                        had_data: true,
-                    };
+                    self.state = State::Other { after_gap: false };
                 }
             }
             return;
@@ -249,10 +243,7 @@ impl StreamSink for AppSink {
         {
             if dir == Direction::ClientToServer && client_head.is_empty() {
                 // The client's first bytes were lost: the protocol cannot be told.
-                self.state = State::Other {
-                    after_gap: true,
-                    had_data: true,
-                };
+                self.state = State::Other { after_gap: true };
             } else {
                 events.push(Event::Gap(ts_ns, dir, len));
             }
@@ -316,16 +307,8 @@ impl SinkFactory for AppFactory {
                     self.stats.unrecognised += 1;
                 }
             }
-            State::Other {
-                after_gap,
-                had_data,
-            } => {
-                if after_gap {
-                    self.stats.unknown_after_gap += 1;
-                } else if had_data {
-                    self.stats.unrecognised += 1;
-                }
-            }
+            State::Other { after_gap: true } => self.stats.unknown_after_gap += 1,
+            State::Other { after_gap: false } => self.stats.unrecognised += 1,
         }
     }
 }
