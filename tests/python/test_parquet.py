@@ -185,3 +185,73 @@ def test_example_notebook_draws_its_figures(tmp_path):
     for name in ["waterfall.png", "connect.png"]:
         png = (tmp_path / name).read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 5000, name
+
+
+def test_partitioned_layout_reads_as_one_dataset_in_every_reader(tmp_path):
+    """--partition writes DIR/TABLE/capture=NAME/part.parquet; every reader decodes NAME back
+    to the capture column (names with '/', '=', '%' and spaces included) and sees the rows and
+    columns of the unpartitioned files."""
+    odd = tmp_path / "in" / "a b=c%d.pcap"
+    odd.parent.mkdir()
+    odd.write_bytes((REPO / CAPTURES[1]).read_bytes())
+    inputs = [CAPTURES[0], str(odd), CAPTURES[2]]
+    subprocess.run(
+        [str(binary()), "analyze", *inputs, "--parquet", str(tmp_path / "flat")],
+        cwd=REPO, capture_output=True, check=True,
+    )
+    subprocess.run(
+        [str(binary()), "analyze", *inputs, "--partition", "--parquet", str(tmp_path / "hive"),
+         "--csv", str(tmp_path / "hivecsv")],
+        cwd=REPO, capture_output=True, check=True,
+    )
+    import pyarrow.dataset as ds
+
+    for t in TABLES:
+        flat = pl.read_parquet(tmp_path / "flat" / f"{t}.parquet")
+        want = flat.group_by("capture").len().sort("capture").rows()
+        want = [(c, n) for c, n in want]
+        root = tmp_path / "hive" / t
+        dirs = sorted(p.name for p in root.iterdir())
+        assert len(dirs) == len(inputs), (t, dirs)
+        assert all(d.startswith("capture=") for d in dirs)
+        # the capture column is in the path, not in the file
+        one = pq.read_table(next(root.glob("*/part.parquet")))
+        assert "capture" not in one.column_names
+        assert sorted(one.column_names) == sorted(c for c in flat.columns if c != "capture")
+
+        def counts(values):
+            out = {}
+            for v in values:
+                out[v] = out.get(v, 0) + 1
+            return sorted((c, n) for c, n in out.items() if n)
+
+        got_pa = ds.dataset(root, partitioning="hive").to_table()
+        got_pd = pd.read_parquet(root)
+        got_pl = pl.scan_parquet(str(root / "**" / "*.parquet"), hive_partitioning=True).collect()
+        got_dd = duckdb.sql(
+            f"SELECT capture FROM read_parquet('{root}/*/*.parquet', hive_partitioning = true,"
+            " hive_types = {'capture': VARCHAR})"
+        ).fetchall()
+        nonempty = [(c, n) for c, n in want if n]
+        assert counts(got_pa.column("capture").to_pylist()) == nonempty, t
+        assert counts(got_pd["capture"].astype(str).tolist()) == nonempty, t
+        assert counts(got_pl["capture"].cast(pl.String).to_list()) == nonempty, t
+        assert counts(r[0] for r in got_dd) == nonempty, t
+        # types survive: the durations of the flat file are durations in the dataset too
+        for c, d in flat.schema.items():
+            if c != "capture":
+                assert got_pl.schema[c] == d, (t, c)
+        csv_parts = sorted(p.parent.name for p in (tmp_path / "hivecsv" / t).glob("*/part.csv"))
+        assert csv_parts == dirs, t
+    # every input appears (the names as the tables spell them), the odd one decoded
+    caps = set(pl.read_parquet(tmp_path / "flat" / "connections.parquet")["capture"].to_list())
+    assert str(odd) in caps
+
+
+def test_partition_without_an_output_is_a_usage_error():
+    res = subprocess.run(
+        [str(binary()), "analyze", CAPTURES[1], "--partition"],
+        cwd=REPO, capture_output=True, text=True,
+    )
+    assert res.returncode == 2
+    assert "--partition needs" in res.stderr

@@ -68,6 +68,11 @@ struct AnalyzeArgs {
     /// durations as integer nanoseconds).
     #[arg(long, value_name = "DIR")]
     ndjson: Option<PathBuf>,
+    /// Write the tables of --parquet, --csv and --ndjson in the Hive layout, one directory per
+    /// capture: DIR/TABLE/capture=NAME/part.parquet (NAME percent-encoded), which pyarrow,
+    /// pandas, polars, DuckDB and Spark read as one dataset with a `capture` column.
+    #[arg(long)]
+    partition: bool,
     /// Idle timeout in seconds: a connection silent for longer ends; a later packet on its ports
     /// starts a new one.
     #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
@@ -100,12 +105,27 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         eprintln!("pcapstat: error: --idle-timeout must be a positive number of seconds");
         return ExitCode::from(2);
     }
+    if args.partition && !args.writes_tables() {
+        eprintln!("pcapstat: error: --partition needs --parquet, --csv or --ndjson");
+        return ExitCode::from(2);
+    }
+    if args.partition {
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(dup) = args.files.iter().find(|f| !seen.insert(f.as_path())) {
+            eprintln!(
+                "pcapstat: error: --partition: {} is given twice; its partitions would overwrite each other",
+                dup.display()
+            );
+            return ExitCode::from(2);
+        }
+    }
     let analyzer = Analyzer::new()
         .threads(args.threads)
         .idle_timeout_ns((args.idle_timeout * 1e9).round() as i64);
     let mut failed = false;
     let mut tables: Vec<[DataFrame; 4]> = Vec::new();
     let mut sources: Vec<String> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     let stdout = io::stdout();
     let mut out = stdout.lock();
     for (i, path) in args.files.iter().enumerate() {
@@ -157,6 +177,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                         }
                     }
                     sources.push(source_description(path, summary));
+                    names.push(analysis.source().unwrap_or(&name).to_string());
                 }
             }
             Err(e) => {
@@ -170,7 +191,12 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     }
     let _ = out.flush();
     if args.writes_tables() {
-        if let Err(e) = write_tables(tables, sources, args) {
+        let written = if args.partition {
+            write_partitions(&tables, &sources, &names, args)
+        } else {
+            write_tables(tables, sources, args)
+        };
+        if let Err(e) = written {
             eprintln!("pcapstat: error: {e:#}");
             failed = true;
         }
@@ -244,6 +270,41 @@ fn write_tables(
         }
         if let Some(dir) = &args.ndjson {
             pcapstat::write_text(dir, name, &all, TextFormat::Ndjson)?;
+        }
+    }
+    Ok(())
+}
+
+/// `--partition`: each capture's tables in their own `capture=NAME` directory.
+fn write_partitions(
+    tables: &[[DataFrame; 4]],
+    sources: &[String],
+    names: &[String],
+    args: &AnalyzeArgs,
+) -> anyhow::Result<()> {
+    if tables.is_empty() {
+        anyhow::bail!("no capture could be read: no table written");
+    }
+    for ((dfs, source), capture) in tables.iter().zip(sources).zip(names) {
+        let meta = ParquetSource {
+            metadata: vec![
+                ("pcapstat.sources".to_string(), source.clone()),
+                (
+                    "pcapstat.options".to_string(),
+                    format!("idle_timeout={}s", args.idle_timeout),
+                ),
+            ],
+        };
+        for (df, table) in dfs.iter().zip(TABLES) {
+            if let Some(dir) = &args.parquet {
+                pcapstat::write_parquet_partition(dir, table, capture, df, &meta)?;
+            }
+            if let Some(dir) = &args.csv {
+                pcapstat::write_text_partition(dir, table, capture, df, TextFormat::Csv)?;
+            }
+            if let Some(dir) = &args.ndjson {
+                pcapstat::write_text_partition(dir, table, capture, df, TextFormat::Ndjson)?;
+            }
         }
     }
     Ok(())

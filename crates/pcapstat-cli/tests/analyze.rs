@@ -256,3 +256,62 @@ fn parquet_connections_table_is_written_and_reads_back() {
     assert_eq!(refused, 3);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn partition_refuses_usage_it_cannot_honour() {
+    let cap = testdata("lab/e_dns/capture.pcap");
+    let dir = std::env::temp_dir().join(format!("pcapstat-partition-{}", std::process::id()));
+    // The same input twice would write one partition over the other.
+    let out = run(&[
+        "analyze",
+        "--partition",
+        "--parquet",
+        &dir.display().to_string(),
+        &cap,
+        &cap,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is given twice"));
+    assert!(!dir.exists(), "nothing is written on a usage error");
+    // Nothing to partition.
+    let out = run(&["analyze", "--partition", &cap]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--partition needs"));
+}
+
+#[test]
+fn partition_writes_one_directory_per_capture() {
+    let a = testdata("lab/e_dns/capture.pcap");
+    let b = testdata("lab/f_refused_syndrop/capture.pcap");
+    let dir = std::env::temp_dir().join(format!("pcapstat-partition-ok-{}", std::process::id()));
+    let out = run(&[
+        "analyze",
+        "--format",
+        "json",
+        "--partition",
+        "--parquet",
+        &dir.display().to_string(),
+        &a,
+        &b,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for table in ["connections", "tls", "http", "dns"] {
+        for cap in [&a, &b] {
+            let part = dir
+                .join(table)
+                .join(format!("capture={}", pcapstat::partition_value(cap)))
+                .join("part.parquet");
+            assert!(part.is_file(), "{}", part.display());
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.join(table)).map(Iterator::count).ok(),
+            Some(2)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -36,4 +36,7 @@ pub use error::Error;
 pub use pcapstat_core as core;
 pub use polars;
 pub use tables::{connections_frame, dns_frame, http_frame, tls_frame, type_name, SCHEMA_VERSION};
-pub use write::{write_parquet, write_text, ParquetSource, TextFormat};
+pub use write::{
+    partition_value, write_parquet, write_parquet_partition, write_text, write_text_partition,
+    ParquetSource, TextFormat,
+};

@@ -31,13 +31,71 @@ pub fn write_parquet(
     df: &mut DataFrame,
     source: &ParquetSource,
 ) -> Result<PathBuf, Error> {
+    write_parquet_file(dir, table, table, df, source)
+}
+
+/// Writes the rows of one capture in the Hive layout `DIR/TABLE/capture=NAME/part.parquet`
+/// that pyarrow, pandas, polars (`scan_parquet(..., hive_partitioning=True)`), DuckDB
+/// (`hive_partitioning = true`) and Spark read as one dataset with a `capture` column.
+///
+/// `capture` is the value of the `capture` column (the path the capture was read from);
+/// it is percent-encoded into the directory name ([`partition_value`]), which all those
+/// readers decode. The `capture` column itself is left out of the file, as Hive writers do:
+/// the readers add it from the directory name (a file that also held it would make pandas fail
+/// to merge the two). Metadata, compression and the write-then-rename are those of
+/// [`write_parquet`]. Returns the path written.
+///
+/// # Errors
+/// [`Error::Write`] for I/O errors, [`Error::Table`] if polars fails to encode.
+pub fn write_parquet_partition(
+    dir: &Path,
+    table: &str,
+    capture: &str,
+    df: &DataFrame,
+    source: &ParquetSource,
+) -> Result<PathBuf, Error> {
+    let part = dir
+        .join(table)
+        .join(format!("capture={}", partition_value(capture)));
+    let mut df = match df.get_column_index("capture") {
+        Some(_) => df.drop("capture")?,
+        None => df.clone(),
+    };
+    write_parquet_file(&part, table, "part", &mut df, source)
+}
+
+/// The directory-name form of a partition value: bytes other than ASCII letters, digits, `-`,
+/// `_` and `.` are written as `%XX` (uppercase hex of each UTF-8 byte), so `/`, `=`, `%`,
+/// spaces and non-ASCII names survive the round trip through any Hive reader. A value
+/// starting with `.` or `_` has that first byte encoded too, since readers skip such names.
+pub fn partition_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for (i, b) in value.bytes().enumerate() {
+        let keep = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+        if keep && !(i == 0 && matches!(b, b'.' | b'_')) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Writes `df` as `DIR/FILE.parquet` with the metadata of table `table`.
+fn write_parquet_file(
+    dir: &Path,
+    table: &str,
+    file: &str,
+    df: &mut DataFrame,
+    source: &ParquetSource,
+) -> Result<PathBuf, Error> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| Error::Write { path, source }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let path = dir.join(format!("{table}.parquet"));
-    let tmp = dir.join(format!(".{table}.parquet.tmp-{}", std::process::id()));
+    let path = dir.join(format!("{file}.parquet"));
+    let tmp = dir.join(format!(".{file}.parquet.tmp-{}", std::process::id()));
     let mut kv = vec![
         (
             "pcapstat.version".to_string(),
@@ -96,6 +154,38 @@ pub fn write_text(
     df: &DataFrame,
     format: TextFormat,
 ) -> Result<PathBuf, Error> {
+    write_text_file(dir, table, df, format)
+}
+
+/// Writes the rows of one capture as `DIR/TABLE/capture=NAME/part.csv` (or `.ndjson`), the
+/// Hive layout of [`write_parquet_partition`]: the `capture` column is left out of the file and
+/// its percent-encoded value names the directory. Returns the path written.
+///
+/// # Errors
+/// [`Error::Write`] for I/O errors, [`Error::Table`] if polars fails to encode.
+pub fn write_text_partition(
+    dir: &Path,
+    table: &str,
+    capture: &str,
+    df: &DataFrame,
+    format: TextFormat,
+) -> Result<PathBuf, Error> {
+    let part = dir
+        .join(table)
+        .join(format!("capture={}", partition_value(capture)));
+    let df = match df.get_column_index("capture") {
+        Some(_) => df.drop("capture")?,
+        None => df.clone(),
+    };
+    write_text_file(&part, "part", &df, format)
+}
+
+fn write_text_file(
+    dir: &Path,
+    file: &str,
+    df: &DataFrame,
+    format: TextFormat,
+) -> Result<PathBuf, Error> {
     use polars::prelude::{CsvWriter, DataType, JsonFormat, JsonWriter, SerWriter};
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -103,8 +193,8 @@ pub fn write_text(
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let ext = format.extension();
-    let path = dir.join(format!("{table}.{ext}"));
-    let tmp = dir.join(format!(".{table}.{ext}.tmp-{}", std::process::id()));
+    let path = dir.join(format!("{file}.{ext}"));
+    let tmp = dir.join(format!(".{file}.{ext}.tmp-{}", std::process::id()));
     let mut out = df.clone();
     let durations: Vec<String> = df
         .schema()
@@ -134,4 +224,23 @@ pub fn write_text(
         let _ = std::fs::remove_file(&tmp);
     }
     result.map(|()| path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::partition_value;
+
+    #[test]
+    fn partition_values_escape_what_a_directory_name_cannot_hold() {
+        assert_eq!(partition_value("capture.pcap"), "capture.pcap");
+        assert_eq!(
+            partition_value("testdata/lab/e_dns/capture.pcap"),
+            "testdata%2Flab%2Fe_dns%2Fcapture.pcap"
+        );
+        assert_eq!(partition_value("a b=c%d"), "a%20b%3Dc%25d");
+        assert_eq!(partition_value(".hidden"), "%2Ehidden");
+        assert_eq!(partition_value("_tmp"), "%5Ftmp");
+        assert_eq!(partition_value("é"), "%C3%A9");
+        assert_eq!(partition_value("-"), "-");
+    }
 }

@@ -101,6 +101,11 @@ fn name_text(name: &simple_dns::Name<'_>) -> String {
 impl DnsMessage {
     /// Parses one message (a UDP payload, or a TCP message without its length prefix). Never
     /// panics; fails only when the header is incomplete.
+    ///
+    /// # Errors
+    /// [`DnsError::TooShort`] when `bytes` is shorter than the 12-byte header; anything after
+    /// the header that does not parse leaves the question and answers empty, with
+    /// `records_decoded` false.
     pub fn parse(bytes: &[u8]) -> Result<DnsMessage, DnsError> {
         let Some(h) = bytes.get(..12) else {
             return Err(DnsError::TooShort { len: bytes.len() });
