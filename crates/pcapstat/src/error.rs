@@ -11,6 +11,14 @@ pub enum Error {
     /// The input is not a readable capture (unknown format, I/O error while reading).
     #[error(transparent)]
     Capture(#[from] CaptureError),
+    /// One of several inputs ([`crate::Analyzer::analyze_paths`]) is not a readable capture.
+    #[error("{}: {source}", path.display())]
+    Input {
+        /// The input that failed.
+        path: PathBuf,
+        /// The cause.
+        source: CaptureError,
+    },
     /// Building a table failed (a bug, or memory exhausted).
     #[error("building a table: {0}")]
     Table(#[from] polars::error::PolarsError),

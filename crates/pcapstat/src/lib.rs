@@ -1,19 +1,36 @@
 //! pcapstat: network timing tables from packet captures.
 //!
-//! [`Analyzer`] reads a pcap or pcapng capture (plain, gzip or zstd), tracks every TCP
-//! connection on all cores and returns an [`Analysis`]: a summary of the capture and one table
-//! per kind of record, as [polars](https://docs.rs/polars) `DataFrame`s. [`write_parquet`]
-//! writes the tables as Parquet files.
+//! [`Analyzer`] reads a pcap or pcapng capture (plain, gzip or zstd; from a path, a reader or
+//! bytes in memory), tracks every TCP connection on all cores, parses TLS, HTTP/1.x and DNS, and
+//! returns an [`Analysis`]: a summary of the capture and one table per kind of record
+//! (connections, tls, http, dns) as [polars](https://docs.rs/polars) `DataFrame`s.
+//! [`Analyzer::analyze_paths`] does the same for several captures at once ([`Analyses`]).
+//! [`write_parquet`] writes a table as a Parquet file, [`write_parquet_partition`] in the Hive
+//! layout, [`write_text`] as CSV or NDJSON.
 //!
 //! ```
+//! use pcapstat::polars::prelude::ChunkCompareEq; // `equal` on a column
 //! use pcapstat::Analyzer;
 //!
-//! # fn main() -> Result<(), pcapstat::Error> {
-//! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab/f_refused_syndrop/capture.pcapng");
-//! let analysis = Analyzer::new().threads(2).analyze_path(path)?;
-//! let connections = analysis.connections()?;
-//! assert_eq!(connections.height(), analysis.connection_records().len());
-//! println!("{connections}");
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let lab = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab");
+//! let analyzer = Analyzer::new().threads(2); // the output is the same for any thread count
+//! let analysis = analyzer.analyze_path(format!("{lab}/f_refused_syndrop/capture.pcapng"))?;
+//! assert!(analysis.summary().damaged.is_none()); // frames, time range, decode counters, damage
+//!
+//! let conns = analysis.connections()?; // one row per TCP connection
+//! let outcome = conns.column("outcome")?.as_materialized_series().str()?.clone();
+//! assert_eq!(outcome.equal("refused").sum(), Some(3)); // three connects to a closed port
+//!
+//! let http = analysis.http()?; // one row per request: dns, connect, tls, send, wait, receive
+//! assert_eq!(http.height(), analysis.http_records().len());
+//!
+//! // Several captures: the rows of all of them, told apart by the `capture` column.
+//! let both = analyzer.analyze_paths([
+//!     format!("{lab}/f_refused_syndrop/capture.pcap"),
+//!     format!("{lab}/e_dns/capture.pcap"),
+//! ])?;
+//! println!("{}", both.dns()?); // every DNS query: latency, rcode, retries
 //! # Ok(())
 //! # }
 //! ```
@@ -28,11 +45,13 @@
 
 mod analyzer;
 mod error;
+mod multi;
 pub mod tables;
 mod write;
 
 pub use analyzer::{Analysis, Analyzer};
 pub use error::Error;
+pub use multi::Analyses;
 pub use pcapstat_core as core;
 pub use polars;
 pub use tables::{connections_frame, dns_frame, http_frame, tls_frame, type_name, SCHEMA_VERSION};
