@@ -245,23 +245,16 @@ fn dns_records_match_tshark() {
             }
         }
     }
-    let known: BTreeSet<String> = std::fs::read_to_string(dir.join("KNOWN_DIFFERENCES.tsv"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| l.split('\t').take(5).collect::<Vec<_>>().join("\t"))
-        .collect();
     eprintln!(
         "{files} captures, {queries} tshark queries, {answered} tshark responses with dns.time, {} differences",
         diffs.len()
     );
-    let new: Vec<_> = diffs.difference(&known).cloned().collect();
-    let gone: Vec<_> = known.difference(&diffs).cloned().collect();
-    assert!(
-        new.is_empty() && gone.is_empty(),
-        "new differences (capture, frame, field, ours, tshark):\n{}\nlisted but gone:\n{}",
-        new.join("\n"),
-        gone.join("\n")
+    common::check_known_differences(
+        &dir.join("KNOWN_DIFFERENCES.tsv"),
+        5,
+        |_| true,
+        &diffs,
+        "capture, frame, field, ours, tshark",
     );
     assert!(
         files >= 25 && queries >= 250,

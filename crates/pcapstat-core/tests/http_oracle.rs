@@ -207,30 +207,16 @@ fn http_records_match_tshark() {
             }
         }
     }
-    let known_path = dir.join("KNOWN_DIFFERENCES.tsv");
-    let known: BTreeSet<String> = std::fs::read_to_string(&known_path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| l.split('\t').take(5).collect::<Vec<_>>().join("\t"))
-        .collect();
     eprintln!(
         "{files} captures, {compared} requests paired, {equal} equal on all fields, {} differences",
         diffs.len()
     );
-    let new: Vec<_> = diffs.difference(&known).collect();
-    let gone: Vec<_> = known.difference(&diffs).collect();
-    assert!(
-        new.is_empty() && gone.is_empty(),
-        "new differences (capture, conn#i, field, ours, tshark):\n{}\nlisted but gone:\n{}",
-        new.iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join("\n"),
-        gone.iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
+    common::check_known_differences(
+        &dir.join("KNOWN_DIFFERENCES.tsv"),
+        5,
+        |_| true,
+        &diffs,
+        "capture, conn#i, field, ours, tshark",
     );
     assert!(
         files >= 40 && compared >= 1400,

@@ -15,9 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use pcapstat_core::app::{AppFactory, UdpDns};
-use pcapstat_core::pipeline::{self, PipelineConfig};
-use pcapstat_core::{request_timings, Capture, ConnectionRecord, HttpRecord, RequestTiming};
+use pcapstat_core::{request_timings, ConnectionRecord, HttpRecord, RequestTiming};
 
 mod common;
 
@@ -29,27 +27,13 @@ struct Run {
 }
 
 fn analyze(path: &Path) -> Run {
-    let mut capture = Capture::open(path).unwrap();
-    let mut cfg = PipelineConfig::default();
-    cfg.threads = 2;
-    let mut udp = UdpDns::default();
-    let out =
-        pipeline::run_with_udp(&mut capture, &cfg, |_| AppFactory::default(), &mut udp).unwrap();
-    let end = out.summary.last_ts.unwrap();
-    let (dns, _) = udp.finish(out.factories.iter().flat_map(|f| &f.dns_tcp), end);
-    let (mut tls, mut http) = (Vec::new(), Vec::new());
-    for f in out.factories {
-        tls.extend(f.tls);
-        http.extend(f.http);
-    }
-    tls.sort_by_key(|t| t.conn_id);
-    http.sort_by_key(|h| (h.conn_id, h.request_index));
-    let timings = request_timings(&out.connections, &tls, &http, &dns);
+    let a = common::analyze(path);
+    let timings = request_timings(&a.connections, &a.tls, &a.http, &a.dns);
     Run {
-        connections: out.connections,
-        http,
+        connections: a.connections,
+        http: a.http,
         timings,
-        tls,
+        tls: a.tls,
     }
 }
 
@@ -190,18 +174,7 @@ fn http_rows_and_phases_agree_with_curl() {
 /// 20 query messages (frame 54 is the ICMP error quoting frame 53, not a query).
 #[test]
 fn dns_through_the_pipeline_on_odd_ports() {
-    let path = common::shared().join("lab/e_dns/capture.pcap");
-    let mut capture = Capture::open(&path).unwrap();
-    let mut udp = UdpDns::default();
-    let out = pipeline::run_with_udp(
-        &mut capture,
-        &PipelineConfig::default(),
-        |_| AppFactory::default(),
-        &mut udp,
-    )
-    .unwrap();
-    let end = out.summary.last_ts.unwrap();
-    let (dns, _) = udp.finish(out.factories.iter().flat_map(|f| &f.dns_tcp), end);
+    let dns = common::analyze(&common::shared().join("lab/e_dns/capture.pcap")).dns;
     let frames: Vec<u64> = dns.iter().map(|d| d.query_frame + 1).collect();
     assert_eq!(dns.len(), 20, "{frames:?}");
     let tcp = dns

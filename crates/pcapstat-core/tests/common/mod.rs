@@ -2,11 +2,14 @@
 //! captures are, and a full scan of one capture.
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use pcapstat_core::app::{AppFactory, UdpDns};
+use pcapstat_core::pipeline::{self, PipelineConfig};
 use pcapstat_core::{
-    Capture, CaptureError, CaptureSummary, DecodeLimits, Decoder, NullSinkFactory, TcpConfig,
-    TcpOutput, TcpTracker, Transport,
+    Capture, CaptureError, CaptureSummary, ConnectionRecord, DecodeLimits, Decoder, DnsRecord,
+    HttpRecord, NullSinkFactory, TcpConfig, TcpOutput, TcpTracker, TlsRecord, Transport,
 };
 
 /// The repository root.
@@ -112,4 +115,102 @@ pub fn track(path: &Path) -> TcpOutput<NullSinkFactory> {
         }
     }
     t.finish(end)
+}
+
+/// What the whole pipeline (TCP, then TLS / HTTP / DNS over TCP by the client's first bytes, and
+/// DNS over UDP) produced for one capture, as the CLI runs it.
+#[derive(Debug)]
+pub struct Analysis {
+    /// Every TCP connection, in the pipeline's order.
+    pub connections: Vec<ConnectionRecord>,
+    /// TLS handshakes, sorted by `conn_id`.
+    pub tls: Vec<TlsRecord>,
+    /// HTTP requests, sorted by (`conn_id`, `request_index`).
+    pub http: Vec<HttpRecord>,
+    /// DNS queries, sorted by `query_frame`.
+    pub dns: Vec<DnsRecord>,
+}
+
+impl Analysis {
+    /// The connection of a `conn_id`.
+    pub fn connection(&self, conn_id: u64) -> &ConnectionRecord {
+        self.connections
+            .iter()
+            .find(|c| c.conn_id == conn_id)
+            .expect("every application record has its connection")
+    }
+}
+
+/// Runs the whole pipeline (two threads) on a capture, up to the end of what is readable.
+pub fn analyze(path: &Path) -> Analysis {
+    let mut capture =
+        Capture::open(path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let mut cfg = PipelineConfig::default();
+    cfg.threads = 2;
+    let mut udp = UdpDns::default();
+    let out = pipeline::run_with_udp(&mut capture, &cfg, |_| AppFactory::default(), &mut udp)
+        .unwrap_or_else(|e| panic!("pipeline failed on {}: {e}", path.display()));
+    let end = out.summary.last_ts.unwrap_or(0);
+    let (dns, _) = udp.finish(out.factories.iter().flat_map(|f| &f.dns_tcp), end);
+    let (mut tls, mut http) = (Vec::new(), Vec::new());
+    for f in out.factories {
+        tls.extend(f.tls);
+        http.extend(f.http);
+    }
+    tls.sort_by_key(|t| t.conn_id);
+    http.sort_by_key(|h| (h.conn_id, h.request_index));
+    Analysis {
+        connections: out.connections,
+        tls,
+        http,
+        dns,
+    }
+}
+
+/// Checks the differences found against an oracle with the list of known ones.
+///
+/// `known` is a TSV file (`#` lines are comments) whose first `key_columns` columns identify a
+/// difference the way the test formats it in `found` (tab-joined), followed by a reason. Only
+/// listed lines for which `selects` is true take part (one file may serve several tests). Fails
+/// when a difference is not listed, when a listed one is no longer found, and when a listed one
+/// has no reason: a difference is either fixed or explained.
+pub fn check_known_differences(
+    known: &Path,
+    key_columns: usize,
+    selects: impl Fn(&str) -> bool,
+    found: &BTreeSet<String>,
+    columns: &str,
+) {
+    let text = std::fs::read_to_string(known).unwrap_or_default();
+    let mut listed = BTreeSet::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let cells: Vec<&str> = line.split('\t').collect();
+        let key = cells
+            .iter()
+            .take(key_columns)
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\t");
+        if !selects(&key) {
+            continue;
+        }
+        assert!(
+            cells.get(key_columns).is_some_and(|r| !r.trim().is_empty()),
+            "{}: listed difference without a reason: {line}",
+            known.display()
+        );
+        listed.insert(key);
+    }
+    let new: Vec<&str> = found.difference(&listed).map(String::as_str).collect();
+    let gone: Vec<&str> = listed.difference(found).map(String::as_str).collect();
+    assert!(
+        new.is_empty() && gone.is_empty(),
+        "{}\nnew differences ({columns}):\n{}\nlisted but gone:\n{}",
+        known.display(),
+        new.join("\n"),
+        gone.join("\n")
+    );
 }
