@@ -397,3 +397,73 @@ fn random_bytes_and_splits_never_panic() {
         let _ = p.into_records();
     }
 }
+
+/// One connection's exchange as a script of (timestamp, direction, bytes): pipelining, a
+/// 100-continue upload, chunked with extensions and trailers, HEAD, 304, a body by length, and
+/// a final response delimited by the close.
+fn exchange() -> Vec<(i64, Direction, Vec<u8>)> {
+    let s = |t, d, b: &[u8]| (t, d, b.to_vec());
+    vec![
+        s(1, C2S, b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nHEAD /b HTTP/1.1\r\nHost: h\r\n\r\n"),
+        s(2, S2C, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcdHTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n"),
+        s(3, C2S, b"POST /up HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 6\r\n\r\n"),
+        s(4, S2C, b"HTTP/1.1 100 Continue\r\n\r\n"),
+        s(5, C2S, b"123456"),
+        s(6, S2C, CHUNKED),
+        s(7, C2S, b"GET /c HTTP/1.1\r\nIf-None-Match: \"x\"\r\n\r\nGET /d HTTP/1.0\r\n\r\n"),
+        s(8, S2C, b"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\nHTTP/1.0 200 OK\r\n\r\nuntil the close"),
+    ]
+}
+
+fn run_script(
+    script: &[(i64, Direction, Vec<u8>)],
+    split: impl Fn(usize, &[u8]) -> Vec<&[u8]>,
+) -> (Vec<HttpRecord>, HttpStats) {
+    let mut p = parser();
+    for (i, (ts, dir, bytes)) in script.iter().enumerate() {
+        for piece in split(i, bytes) {
+            p.on_data(*ts, *dir, piece);
+        }
+    }
+    p.on_close(9, S2C);
+    let stats = p.stats().clone();
+    (p.into_records(), stats)
+}
+
+/// The requirement for every parser: the same bytes cut at any boundary give the same
+/// records and counters as the bytes fed whole.
+#[test]
+fn whole_exchange_split_at_every_byte_boundary_gives_the_same_records() {
+    let script = exchange();
+    let (want, want_stats) = run_script(&script, |_, b| vec![b]);
+    assert_eq!(want.len(), 5, "{want:#?}");
+    assert!(want.iter().all(|r| r.complete), "{want:#?}");
+    assert_eq!(want[1].response_body_bytes, Some(0), "HEAD has no body");
+    assert_eq!(want[2].request_body_bytes, 6);
+    assert_eq!(want[2].response_body_bytes, Some(31), "chunked, de-chunked");
+    assert_eq!(want[3].status, Some(304));
+    assert_eq!(
+        want[4].response_body_bytes,
+        Some(15),
+        "body until the close"
+    );
+    for event in 0..script.len() {
+        for cut in 0..=script[event].2.len() {
+            let got = run_script(&script, |i, b| {
+                if i == event {
+                    vec![&b[..cut], &b[cut..]]
+                } else {
+                    vec![b]
+                }
+            });
+            assert_eq!(
+                got,
+                (want.clone(), want_stats.clone()),
+                "event {event} cut at {cut}"
+            );
+        }
+    }
+    // And every event byte by byte.
+    let got = run_script(&script, |_, b| b.chunks(1).collect());
+    assert_eq!(got, (want, want_stats), "byte by byte");
+}
