@@ -28,11 +28,15 @@
 
 mod analyzer;
 mod error;
+pub mod figures;
+pub mod filter;
 pub mod tables;
 mod write;
 
 pub use analyzer::{Analysis, Analyzer};
 pub use error::Error;
+pub use figures::{Figure, Figures, Percentiles, Unit, Value};
+pub use filter::Filter;
 pub use pcapstat_core as core;
 pub use polars;
 pub use tables::{connections_frame, dns_frame, http_frame, tls_frame, type_name, SCHEMA_VERSION};

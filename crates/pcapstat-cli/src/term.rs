@@ -1,0 +1,187 @@
+//! Terminal helpers: colour (only on a terminal, never with `NO_COLOR`), width, aligned tables.
+
+use std::io::{self, IsTerminal, Write};
+
+/// Colour of a table cell or a word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Color {
+    Red,
+    Green,
+    Yellow,
+    Bold,
+    Dim,
+}
+
+/// Whether to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    /// Colour when standard output is a terminal and `NO_COLOR` is not set (or empty).
+    pub fn for_stdout() -> Style {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style {
+            color: !no_color && io::stdout().is_terminal(),
+        }
+    }
+
+    pub fn paint(&self, color: Option<Color>, s: &str) -> String {
+        let code = match (self.color, color) {
+            (false, _) | (_, None) => return s.to_string(),
+            (true, Some(Color::Red)) => "31",
+            (true, Some(Color::Green)) => "32",
+            (true, Some(Color::Yellow)) => "33",
+            (true, Some(Color::Bold)) => "1",
+            (true, Some(Color::Dim)) => "2",
+        };
+        format!("\x1b[{code}m{s}\x1b[0m")
+    }
+}
+
+/// Columns available on standard output: the terminal's width, else 80.
+#[allow(dead_code)] // used by the report (next step)
+pub fn width() -> usize {
+    if io::stdout().is_terminal() {
+        if let Some((_, cols)) = console::Term::stdout().size_checked() {
+            return usize::from(cols).max(40);
+        }
+    }
+    80
+}
+
+/// One cell: text and an optional colour (applied after padding, so columns stay aligned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    pub text: String,
+    pub color: Option<Color>,
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Cell {
+        Cell { text, color: None }
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(text: &str) -> Cell {
+        Cell {
+            text: text.to_string(),
+            color: None,
+        }
+    }
+}
+
+pub fn cell(text: impl Into<String>, color: Option<Color>) -> Cell {
+    Cell {
+        text: text.into(),
+        color,
+    }
+}
+
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Writes `rows` under `headers`, columns separated by two spaces, indented by `indent`;
+/// columns listed in `right` are right-aligned. The last column is not padded.
+pub fn table(
+    out: &mut dyn Write,
+    style: Style,
+    indent: &str,
+    headers: &[&str],
+    right: &[usize],
+    rows: &[Vec<Cell>],
+) -> io::Result<()> {
+    let n = headers.len();
+    let mut widths: Vec<usize> = headers.iter().map(|h| chars(h)).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate().take(n) {
+            widths[i] = widths[i].max(chars(&c.text));
+        }
+    }
+    let line = |cells: Vec<Cell>| -> String {
+        let mut s = String::from(indent);
+        for (i, c) in cells.iter().enumerate() {
+            let pad = widths[i].saturating_sub(chars(&c.text));
+            let last = i + 1 == cells.len();
+            let text = style.paint(c.color, &c.text);
+            if right.contains(&i) {
+                s.push_str(&" ".repeat(pad));
+                s.push_str(&text);
+            } else {
+                s.push_str(&text);
+                if !last {
+                    s.push_str(&" ".repeat(pad));
+                }
+            }
+            if !last {
+                s.push_str("  ");
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let head: Vec<Cell> = headers.iter().map(|h| cell(*h, Some(Color::Dim))).collect();
+    writeln!(out, "{}", line(head))?;
+    for r in rows {
+        writeln!(out, "{}", line(r.clone()))?;
+    }
+    Ok(())
+}
+
+/// Escapes a markdown table cell.
+pub fn md(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Shortens `s` to `max` characters with an ellipsis in the middle.
+#[allow(dead_code)]
+pub fn shorten(s: &str, max: usize) -> String {
+    let n = chars(s);
+    if n <= max || max < 5 {
+        return s.to_string();
+    }
+    let keep = max - 1;
+    let head: String = s.chars().take(keep / 2).collect();
+    let tail: String = s.chars().skip(n - (keep - keep / 2)).collect();
+    format!("{head}…{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_and_colour_after_padding() {
+        let mut out = Vec::new();
+        let rows = vec![
+            vec![
+                cell("a", None),
+                cell("1", None),
+                cell("ok", Some(Color::Green)),
+            ],
+            vec![
+                cell("long", None),
+                cell("100", None),
+                cell("FAIL", Some(Color::Red)),
+            ],
+        ];
+        table(
+            &mut out,
+            Style::default(),
+            "  ",
+            &["X", "N", "V"],
+            &[1],
+            &rows,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "  X       N  V\n  a       1  ok\n  long  100  FAIL\n"
+        );
+        let coloured = Style { color: true }.paint(Some(Color::Red), "x");
+        assert_eq!(coloured, "\x1b[31mx\x1b[0m");
+        assert_eq!(shorten("abcdefghij", 7), "abc…hij");
+    }
+}
