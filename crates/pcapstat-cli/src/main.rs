@@ -137,6 +137,8 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let filter = args.filter.filter();
+    let style = term::Style::for_stdout();
+    let width = term::width();
     for (i, path) in args.files.iter().enumerate() {
         let name = path.display().to_string();
         match load(&analyzer, path) {
@@ -149,19 +151,28 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                     failed |= args.strict;
                 }
                 let records = analysis.connection_records();
-                let rep = report::ConnReport::new(records, analysis.tcp_stats());
-                let app = report::AppReport::new(&analysis);
+                let rep = report::ConnReport::new(records, analysis.tcp_stats(), args.top);
+                let app = report::AppReport::new(&analysis, args.top);
+                let ctx = render::Ctx {
+                    style,
+                    width,
+                    first_ts: summary.first_ts,
+                };
                 let written = match args.format {
-                    Format::Text | Format::Markdown => {
+                    Format::Text => {
                         if i > 0 {
                             let _ = writeln!(out);
                         }
-                        render::text(&mut out, &name, summary)
-                            .and_then(|()| render::connections_text(&mut out, &rep, records))
-                            .and_then(|()| render::app_text(&mut out, &app))
-                            .and_then(|()| render::damage_text(&mut out, summary))
+                        render::text(&mut out, &ctx, &name, summary, &filter)
+                            .and_then(|()| render::connections_text(&mut out, &ctx, &rep))
+                            .and_then(|()| render::app_text(&mut out, &ctx, &app, &analysis))
+                            .and_then(|()| render::offenders_text(&mut out, &ctx, &rep, records))
+                            .and_then(|()| render::damage_text(&mut out, &ctx, summary))
                     }
-                    Format::Json => render::json(&mut out, &name, summary, &rep, records, &app),
+                    Format::Markdown => {
+                        render::markdown(&mut out, &ctx, &name, &analysis, &rep, &app, &filter)
+                    }
+                    Format::Json => render::json(&mut out, &name, &analysis, &rep, &app, &filter),
                 };
                 if let Err(e) = written {
                     // A closed pipe (`| head`) is not an error worth a message.

@@ -41,7 +41,6 @@ impl Style {
 }
 
 /// Columns available on standard output: the terminal's width, else 80.
-#[allow(dead_code)] // used by the report (next step)
 pub fn width() -> usize {
     if io::stdout().is_terminal() {
         if let Some((_, cols)) = console::Term::stdout().size_checked() {
@@ -135,8 +134,27 @@ pub fn md(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// Wraps `text` at spaces to lines of at most `width` characters; lines after the first are
+/// indented by `indent` spaces.
+pub fn wrap(text: &str, width: usize, indent: usize) -> String {
+    let mut lines: Vec<String> = vec![String::new()];
+    for word in text.split(' ') {
+        let continued = lines.len() > 1;
+        let cur = lines.last_mut().expect("one line");
+        let len = cur.chars().count();
+        if len > indent && len + 1 + word.chars().count() > width {
+            lines.push(format!("{}{word}", " ".repeat(indent)));
+        } else {
+            if len > 0 && !(continued && len == indent) {
+                cur.push(' ');
+            }
+            cur.push_str(word);
+        }
+    }
+    lines.join("\n")
+}
+
 /// Shortens `s` to `max` characters with an ellipsis in the middle.
-#[allow(dead_code)]
 pub fn shorten(s: &str, max: usize) -> String {
     let n = chars(s);
     if n <= max || max < 5 {
@@ -183,5 +201,7 @@ mod tests {
         let coloured = Style { color: true }.paint(Some(Color::Red), "x");
         assert_eq!(coloured, "\x1b[31mx\x1b[0m");
         assert_eq!(shorten("abcdefghij", 7), "abc…hij");
+        assert_eq!(wrap("aaa bbb ccc", 7, 2), "aaa bbb\n  ccc");
+        assert_eq!(wrap("short", 80, 2), "short");
     }
 }
