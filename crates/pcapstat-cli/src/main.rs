@@ -18,6 +18,7 @@ use pcapstat::{Analysis, Analyzer, ParquetSource, TextFormat};
 mod check;
 mod diff;
 mod filter;
+mod progress;
 mod render;
 mod report;
 mod rules;
@@ -225,6 +226,8 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
 
 /// Reads and analyses one capture (`-`: standard input).
 pub(crate) fn load(analyzer: &Analyzer, path: &std::path::Path) -> anyhow::Result<Analysis> {
+    let size = std::fs::metadata(path).ok().map(|m| m.len());
+    let _progress = progress::Progress::start(&path.display().to_string(), size);
     if path.as_os_str() == "-" {
         let mut a = analyzer
             .analyze_reader(io::stdin())
