@@ -26,10 +26,10 @@ pub struct FilterArgs {
     pub port: Option<u16>,
     /// Only records starting at or after TIME: RFC 3339 (`2026-12-01T08:00:00Z`), seconds
     /// since the epoch, or `+DURATION` after the capture's first packet (`+1.5s`).
-    #[arg(long, value_name = "TIME", value_parser = parse_time, allow_hyphen_values = true, help_heading = "Filters")]
+    #[arg(long, value_name = "TIME", value_parser = parse_time, help_heading = "Filters")]
     pub since: Option<TimeBound>,
     /// Only records starting before TIME (same forms as --since).
-    #[arg(long, value_name = "TIME", value_parser = parse_time, allow_hyphen_values = true, help_heading = "Filters")]
+    #[arg(long, value_name = "TIME", value_parser = parse_time, help_heading = "Filters")]
     pub until: Option<TimeBound>,
 }
 

@@ -217,10 +217,10 @@ pub fn split_expression(expr: &str) -> Result<(Token, Op, Token), (usize, String
             format!(
                 "expected a comparison (<, <=, >, >=, ==, !=) after {:?}{}",
                 figure.text,
-                if j < expr.len() {
-                    format!(", found {:?}", &expr[j..j + op_len.max(1)])
-                } else {
-                    String::new()
+                match (op_len, expr[j..].chars().next()) {
+                    (0, Some(c)) => format!(", found {c:?}"),
+                    (0, None) => String::new(),
+                    _ => format!(", found {:?}", &expr[j..j + op_len]),
                 }
             ),
         )
@@ -682,6 +682,9 @@ port = 81
         assert_eq!((e.line, e.column), (2, 27), "{e}");
         let e = err("[[rule]]\nrule = 'connect.p95'\n");
         assert!(e.message.contains("expected a comparison"), "{e}");
+        let e = err("[[rule]]\nrule = 'connect.p95 é 1s'\n");
+        assert!(e.message.contains("found 'é'"), "{e}");
+        assert_eq!((e.line, e.column), (2, 21), "{e}");
     }
 
     #[test]

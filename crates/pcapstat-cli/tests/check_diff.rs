@@ -350,6 +350,16 @@ fn diff_exit_codes() {
 }
 
 #[test]
+fn diff_changed_lists_only_what_changed() {
+    let all = stdout(&run(&["diff", TLS, TLS]));
+    assert!(all.contains("connect.p95"), "{all}");
+    let changed = run(&["diff", TLS, TLS, "--changed"]);
+    assert_eq!(changed.status.code(), Some(0));
+    let text = stdout(&changed);
+    assert!(!text.contains("connect.p95"), "{text}");
+}
+
+#[test]
 fn diff_errors_exit_2() {
     let out = run(&["diff", REFUSED, TLS, "--fail-if", "connect.p95 >> 10%"]);
     assert_eq!(out.status.code(), Some(2));

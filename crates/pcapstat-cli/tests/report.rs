@@ -147,6 +147,56 @@ fn report_has_every_section() {
     );
 }
 
+/// The report's sections and the named figures come from the same records: they agree.
+#[test]
+fn figures_agree_with_the_report_sections() {
+    for (_, file) in CAPTURES {
+        let out = run(&["analyze", "--format", "json", file]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let f = &v["figures"];
+        let tcp = &v["tcp_connections"];
+        let app = &v["applications"];
+        let both = |k: &str| {
+            tcp["c2s"][k].as_u64().expect("count") + tcp["s2c"][k].as_u64().expect("count")
+        };
+        let pairs = [
+            ("capture.frames", v["frames"].clone()),
+            ("connections.count", tcp["connections"].clone()),
+            ("connections.refused", tcp["outcomes"]["refused"].clone()),
+            ("connections.reset", tcp["outcomes"]["reset"].clone()),
+            ("connect.count", tcp["connect"]["count"].clone()),
+            ("connect.p50", tcp["connect"]["p50_ns"].clone()),
+            ("connect.p95", tcp["connect"]["p95_ns"].clone()),
+            ("connect.max", tcp["connect"]["max_ns"].clone()),
+            ("initial_rtt.p99", tcp["initial_rtt"]["p99_ns"].clone()),
+            ("tcp.retransmissions", both("retransmissions").into()),
+            ("tcp.zero_windows", both("zero_windows").into()),
+            ("tcp.missed_bytes", both("missed_bytes").into()),
+            ("tcp.syn_retries", tcp["syn_retries"].clone()),
+            ("tls.handshakes", app["tls"]["handshakes"].clone()),
+            ("tls.resumed", app["tls"]["resumed"].clone()),
+            (
+                "tls.handshake.p90",
+                app["tls"]["handshake"]["p90_ns"].clone(),
+            ),
+            ("http.requests", app["http"]["requests"].clone()),
+            (
+                "http.reused_requests",
+                app["http"]["reused_requests"].clone(),
+            ),
+            ("http.wait.p99", app["http"]["wait"]["p99_ns"].clone()),
+            ("http.total.max", app["http"]["total"]["max_ns"].clone()),
+            ("dns.queries", app["dns"]["queries"].clone()),
+            ("dns.answered", app["dns"]["answered"].clone()),
+            ("dns.unanswered", app["dns"]["unanswered"].clone()),
+            ("dns.latency.p50", app["dns"]["latency"]["p50_ns"].clone()),
+        ];
+        for (name, section) in pairs {
+            assert_eq!(f[name], section, "{file}: {name}");
+        }
+    }
+}
+
 #[test]
 fn top_sets_the_list_lengths() {
     let file = "testdata/lab/f_refused_syndrop/capture.pcap";
