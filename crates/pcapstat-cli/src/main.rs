@@ -103,7 +103,7 @@ struct AnalyzeArgs {
 pub(crate) enum Format {
     /// A report for people.
     Text,
-    /// One JSON object per file, one per line.
+    /// JSON: `analyze` prints one object per file, one per line; `check` and `diff` one object.
     Json,
     /// Markdown (GitHub-flavoured tables), e.g. for a CI job summary.
     Markdown,

@@ -280,6 +280,34 @@ fn check_markdown_and_json() {
 }
 
 #[test]
+fn rule_scopes_select_records() {
+    // f_refused_syndrop: the timed-out connection (port 82) retried its SYN 3 times; the
+    // first connection (refused, port 81) starts at the first packet.
+    let r = rules(
+        "scopes",
+        r#"
+[[rule]]
+rule = 'tcp.syn_retries == 3'
+port = 82
+[[rule]]
+rule = 'tcp.syn_retries == 0'
+server = "10.88.7.2:81"
+[[rule]]
+rule = 'connections.count == 1'
+until = "+1ns"
+[[rule]]
+rule = 'connections.count == 6'
+client = "10.88.7.0/24"
+[[rule]]
+rule = 'tls.alerts == 1'
+sni = "lab.test"
+"#,
+    );
+    let out = run(&["check", REFUSED, "--rules", s(&r)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
 fn check_filters_from_the_command_line_scope_every_rule() {
     let r = rules("cli-filter", "[[rule]]\nrule = 'connections.count == 3'\n");
     let out = run(&[
@@ -450,6 +478,14 @@ fn filters_apply_to_records() {
     let since = format!("{}.{:09}", first / 1_000_000_000, first % 1_000_000_000 + 1);
     let v = tcp(&[REFUSED, "--since", &since]);
     assert_eq!(v["tcp_connections"]["connections"], 5);
+    // the JSON names the filter as flags that give the same result again
+    assert_eq!(v["filter"], format!("--since {since}"));
+    assert!(all["filter"].is_null());
+    // RFC 3339: f_refused_syndrop starts at 2026-11-22T02:27:54.6 or so; a day later is empty
+    let v = tcp(&[REFUSED, "--since", "2026-11-23T00:00:00Z"]);
+    assert_eq!(v["tcp_connections"]["connections"], 0);
+    let v = tcp(&[REFUSED, "--until", "2026-11-23T00:00:00+01:00"]);
+    assert_eq!(v["tcp_connections"]["connections"], 6);
     // SNI: all 12 handshakes of d_tls_resumption are for lab.test (tshark)
     let v = tcp(&[TLS, "--sni", "lab.test"]);
     assert_eq!(v["applications"]["tls"]["handshakes"], 12);

@@ -167,7 +167,11 @@ impl std::fmt::Display for Filter {
         }
         for (flag, b) in [("--since", self.since), ("--until", self.until)] {
             match b {
-                Some(TimeBound::At(t)) => parts.push(format!("{flag} @{t}ns")),
+                Some(TimeBound::At(t)) => parts.push(format!(
+                    "{flag} {}.{:09}",
+                    t.div_euclid(1_000_000_000),
+                    t.rem_euclid(1_000_000_000)
+                )),
                 Some(TimeBound::FromStart(d)) => {
                     parts.push(format!("{flag} +{}", crate::figures::format_duration(d)))
                 }
