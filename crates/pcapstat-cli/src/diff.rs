@@ -144,14 +144,19 @@ fn signed(v: Value) -> String {
     }
 }
 
+/// A relative change: `+12%`, `-3.5%` (one decimal below 10 %).
+fn percent(p: f64) -> String {
+    if p.abs() >= 9.95 {
+        format!("{p:+.0}%")
+    } else {
+        format!("{p:+.1}%")
+    }
+}
+
 fn change_text(r: &Row) -> String {
     match (r.delta, r.relative) {
         (Some(d), Some(p)) if r.assessment != Assessment::Same => {
-            format!(
-                "{} ({}%)",
-                signed(d),
-                signed(Value::Number((p * 10.0).round() / 10.0))
-            )
+            format!("{} ({})", signed(d), percent(p))
         }
         (Some(d), None) => signed(d),
         (Some(_), Some(_)) => "=".to_string(),
@@ -183,7 +188,7 @@ fn evaluate_gate(g: &Gate, r: &Row, missing: Missing) -> GateResult {
                 f64::NEG_INFINITY
             });
             let text = if rel.is_finite() {
-                format!("{}%", signed(Value::Number((rel * 10.0).round() / 10.0)))
+                percent(rel)
             } else {
                 format!("{} (from 0)", signed(delta(r.unit, b, a)))
             };
@@ -514,5 +519,8 @@ mod tests {
         );
         assert_eq!(signed(Value::Duration(1_500_000)), "+1.5ms");
         assert_eq!(signed(Value::Number(-0.25)), "-0.25");
+        assert_eq!(percent(4650.4), "+4650%");
+        assert_eq!(percent(-83.5), "-84%");
+        assert_eq!(percent(5.26), "+5.3%");
     }
 }
