@@ -332,6 +332,9 @@ fn diff_exit_codes() {
     let out = run(&["diff", REFUSED, TLS]);
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
+    for line in text.lines().skip(2) {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
     // reset 0 -> 11 is worse; refused 3 -> 0 is better
     let reset = text
         .lines()
