@@ -167,7 +167,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     let mut input_error = false;
     for path in &args.files {
         let file = path.display().to_string();
-        match crate::load(&analyzer, path) {
+        match crate::run_one(&analyzer, path) {
             Ok(analysis) => {
                 if let Some(d) = &analysis.summary().damaged {
                     let level = if args.strict { "error" } else { "warning" };

@@ -224,7 +224,7 @@ pub fn run(args: &DiffArgs) -> ExitCode {
     let filter = args.filter.filter();
     let mut figures = Vec::new();
     for path in [&args.before, &args.after] {
-        match crate::load(&analyzer, path) {
+        match crate::run_one(&analyzer, path) {
             Ok(a) => {
                 if let Some(d) = &a.summary().damaged {
                     eprintln!("pcapstat: warning: {}: {d}", path.display());

@@ -142,7 +142,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let width = term::width();
     for (i, path) in args.files.iter().enumerate() {
         let name = path.display().to_string();
-        match load(&analyzer, path) {
+        match run_one(&analyzer, path) {
             Ok(analysis) => {
                 // (filtered copies the records: only when there is a filter)
                 let analysis = if filter.is_empty() {
@@ -230,7 +230,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
 }
 
 /// Reads and analyses one capture (`-`: standard input).
-pub(crate) fn load(analyzer: &Analyzer, path: &std::path::Path) -> anyhow::Result<Analysis> {
+pub(crate) fn run_one(analyzer: &Analyzer, path: &std::path::Path) -> anyhow::Result<Analysis> {
     let size = std::fs::metadata(path).ok().map(|m| m.len());
     let _progress = progress::Progress::start(&path.display().to_string(), size);
     if path.as_os_str() == "-" {
