@@ -43,6 +43,9 @@ pub struct DiffArgs {
     /// Threads to use; 0 means one per core.
     #[arg(long, default_value_t = 0, value_name = "N")]
     threads: usize,
+    /// Idle timeout in seconds, as for `analyze`.
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+    idle_timeout: f64,
     #[command(flatten)]
     filter: FilterArgs,
 }
@@ -220,7 +223,13 @@ pub fn run(args: &DiffArgs) -> ExitCode {
             }
         }
     }
-    let analyzer = Analyzer::new().threads(args.threads);
+    if !(args.idle_timeout.is_finite() && args.idle_timeout > 0.0) {
+        eprintln!("pcapstat: error: --idle-timeout must be a positive number of seconds");
+        return ExitCode::from(2);
+    }
+    let analyzer = Analyzer::new()
+        .threads(args.threads)
+        .idle_timeout_ns((args.idle_timeout * 1e9).round() as i64);
     let filter = args.filter.filter();
     let mut figures = Vec::new();
     for path in [&args.before, &args.after] {

@@ -169,11 +169,18 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                         if i > 0 {
                             let _ = writeln!(out);
                         }
-                        render::text(&mut out, &ctx, &name, summary, &filter)
-                            .and_then(|()| render::connections_text(&mut out, &ctx, &rep))
-                            .and_then(|()| render::app_text(&mut out, &ctx, &app, &analysis))
-                            .and_then(|()| render::offenders_text(&mut out, &ctx, &rep, records))
-                            .and_then(|()| render::damage_text(&mut out, &ctx, summary))
+                        render::text(
+                            &mut out,
+                            &ctx,
+                            &name,
+                            summary,
+                            analysis.tcp_stats(),
+                            &filter,
+                        )
+                        .and_then(|()| render::connections_text(&mut out, &ctx, &rep))
+                        .and_then(|()| render::app_text(&mut out, &ctx, &app, &analysis))
+                        .and_then(|()| render::offenders_text(&mut out, &ctx, &rep, records))
+                        .and_then(|()| render::damage_text(&mut out, &ctx, summary))
                     }
                     Format::Markdown => {
                         render::markdown(&mut out, &ctx, &name, &analysis, &rep, &app, &filter)

@@ -76,6 +76,7 @@ pub fn text(
     ctx: &Ctx,
     file: &str,
     s: &CaptureSummary,
+    l: &pcapstat::core::TcpStats,
     filter: &pcapstat::Filter,
 ) -> io::Result<()> {
     let d = &s.decode;
@@ -166,6 +167,14 @@ pub fn text(
             writeln!(out, "    {}: {n}", problem.name().replace('_', " "))?;
         }
     }
+    let limits = l.evictions
+        + l.ooo_limit_hits
+        + l.rtt_sample_limit_hits
+        + l.unacked_limit_hits
+        + d.fragments_evicted;
+    let line = format!("  limits hit              {limits}");
+    let color = (limits > 0).then_some(Color::Yellow);
+    writeln!(out, "{}", ctx.style.paint(color, &line))?;
     Ok(())
 }
 
