@@ -19,11 +19,13 @@ pub struct Style {
 }
 
 impl Style {
-    /// Colour when standard output is a terminal and `NO_COLOR` is not set (or empty).
+    /// Colour when standard output is a terminal (or `CLICOLOR_FORCE` is set and not `0`),
+    /// never when `NO_COLOR` is set and not empty.
     pub fn for_stdout() -> Style {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let force = std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0");
         Style {
-            color: !no_color && io::stdout().is_terminal(),
+            color: !no_color && (force || io::stdout().is_terminal()),
         }
     }
 

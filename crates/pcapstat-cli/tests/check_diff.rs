@@ -14,6 +14,7 @@ fn run(args: &[&str]) -> Output {
         .args(args)
         .current_dir(repo())
         .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
         .output()
         .expect("run pcapstat")
 }

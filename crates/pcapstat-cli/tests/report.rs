@@ -19,7 +19,7 @@ fn run(args: &[&str]) -> Output {
         .args(args)
         .current_dir(repo())
         .env_remove("NO_COLOR")
-        .env_remove("COLUMNS")
+        .env_remove("CLICOLOR_FORCE")
         .output()
         .expect("run pcapstat")
 }
@@ -227,6 +227,29 @@ fn top_sets_the_list_lengths() {
     let out = run(&["analyze", "--top", "1", file]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Failed connections (first 1 of 4)"), "{text}");
+}
+
+#[test]
+fn colour_is_forced_by_clicolor_force_and_no_color_wins() {
+    let run_env = |vars: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pcapstat"));
+        c.args(["analyze", "testdata/lab/f_refused_syndrop/capture.pcap"])
+            .current_dir(repo())
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE");
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        String::from_utf8(c.output().expect("run").stdout).expect("UTF-8")
+    };
+    let coloured = run_env(&[("CLICOLOR_FORCE", "1")]);
+    assert!(
+        coloured.contains("\x1b[1mTCP connections  6\x1b[0m"),
+        "{coloured}"
+    );
+    assert!(coloured.contains("\x1b[31m  refused       3  to 10.88.7.2:81\x1b[0m"));
+    assert!(!run_env(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]).contains('\x1b'));
+    assert!(!run_env(&[("CLICOLOR_FORCE", "0")]).contains('\x1b'));
 }
 
 #[test]
