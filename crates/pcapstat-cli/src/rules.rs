@@ -117,7 +117,7 @@ impl Rule {
         format!("{} {} {}", self.figure.name, self.op, self.limit)
     }
 
-    /// ` [server 10.0.0.1:443]`, or empty without a scope.
+    /// The rule's own filters as flags (`--server 10.0.0.1:443`), or empty without a scope.
     pub fn scope(&self) -> String {
         if self.filter.is_empty() {
             String::new()
@@ -343,10 +343,11 @@ fn limit_from_toml(def: &Definition, v: &toml::Value) -> Result<Value, String> {
         toml::Value::Float(x) if def.unit != Unit::Duration && x.is_finite() => {
             Ok(Value::Number(*x))
         }
-        toml::Value::Float(_) => Err(format!(
+        toml::Value::Float(_) if def.unit == Unit::Duration => Err(format!(
             "{} is a duration: write the limit as a string with a unit, e.g. \"1.5s\"",
             def.name
         )),
+        toml::Value::Float(x) => Err(format!("{x} is not a finite number")),
         other => Err(format!(
             "the limit must be a number or a string, not a {}",
             other.type_str()
