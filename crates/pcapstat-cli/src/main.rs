@@ -17,6 +17,7 @@ use pcapstat::{Analysis, Analyzer, ParquetSource, TextFormat};
 
 mod check;
 mod diff;
+mod figures_cmd;
 mod filter;
 mod progress;
 mod render;
@@ -59,6 +60,9 @@ enum Command {
     /// `--fail-if` turns it into a regression gate (exit codes as `check`).
     #[command(after_help = EXAMPLES)]
     Diff(diff::DiffArgs),
+    /// List the named figures that rules and gates use (unit, definition), or their values
+    /// for one capture.
+    Figures(figures_cmd::FiguresArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze(&args),
         Command::Check(args) => check::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Figures(args) => figures_cmd::run(&args),
     }
 }
 

@@ -542,3 +542,35 @@ fn filters_apply_to_the_parquet_tables() {
     assert_eq!(csv.lines().count(), 1 + 3, "{csv}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn figures_lists_names_and_values() {
+    let out = run(&["figures"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(text.contains("connect.p95"), "{text}");
+    assert!(
+        text.contains("tcp.retransmission_rate        ratio, lower is better"),
+        "{text}"
+    );
+    let out = run(&["figures", REFUSED, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["connections.refused"], 3);
+    assert!(v["dns.latency.p99"].is_null());
+    let out = run(&["figures", REFUSED, "--port", "82"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("tcp.syn_retries                3\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("dns.latency.p99                no data\n"),
+        "{text}"
+    );
+    assert_eq!(
+        run(&["figures", "testdata/broken/text-file.pcap"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
