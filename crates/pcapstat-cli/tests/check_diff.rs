@@ -574,3 +574,41 @@ fn figures_lists_names_and_values() {
         Some(2)
     );
 }
+
+#[test]
+fn junit_reports_an_unreadable_capture_as_an_error() {
+    let r = rules(
+        "junit-error",
+        "[[rule]]\nrule = 'connections.refused < 100'\n",
+    );
+    let xml_path = r.with_file_name("report.xml");
+    let out = run(&[
+        "check",
+        "testdata/broken/text-file.pcap",
+        REFUSED,
+        "--rules",
+        s(&r),
+        "--junit",
+        s(&xml_path),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let xml = std::fs::read_to_string(&xml_path).expect("JUnit written despite the error");
+    assert!(
+        xml.contains(
+            "<testsuites name=\"pcapstat check\" tests=\"2\" failures=\"0\" errors=\"1\">"
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<error message=\"not a pcap or pcapng file"),
+        "{xml}"
+    );
+    // still well-formed
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            quick_xml::events::Event::Eof => break,
+            _ => continue,
+        }
+    }
+}
