@@ -455,15 +455,15 @@ pub fn app_text(
     if a.http_requests > 0 {
         writeln!(
             out,
-            "{} on {} connections ({:.2} per connection)",
+            "{} on {} ({:.2} per connection)",
             ctx.head(&format!("HTTP/1.x requests  {}", a.http_requests)),
-            a.http_connections,
+            plural(a.http_connections as u64, "connection", "connections"),
             a.http_requests as f64 / a.http_connections.max(1) as f64,
         )?;
         writeln!(
             out,
-            "  reused        {} requests on reused connections{}",
-            a.http_reused,
+            "  reused        {} on reused connections{}",
+            plural(a.http_reused as u64, "request", "requests"),
             pct(a.http_reused as u64, a.http_requests as u64),
         )?;
         writeln!(out, "  status        {}", counts(&a.http_status))?;
