@@ -42,8 +42,15 @@ impl Style {
     }
 }
 
-/// Columns available on standard output: the terminal's width, else 80.
+/// Columns available on standard output: `COLUMNS` when set to a number, else the terminal's
+/// width, else 80 (never below 40).
 pub fn width() -> usize {
+    if let Some(n) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+    {
+        return n.max(40);
+    }
     if io::stdout().is_terminal() {
         if let Some((_, cols)) = console::Term::stdout().size_checked() {
             return usize::from(cols).max(40);

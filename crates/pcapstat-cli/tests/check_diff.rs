@@ -15,6 +15,7 @@ fn run(args: &[&str]) -> Output {
         .current_dir(repo())
         .env_remove("NO_COLOR")
         .env_remove("CLICOLOR_FORCE")
+        .env_remove("COLUMNS")
         .output()
         .expect("run pcapstat")
 }

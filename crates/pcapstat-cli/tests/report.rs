@@ -20,6 +20,7 @@ fn run(args: &[&str]) -> Output {
         .current_dir(repo())
         .env_remove("NO_COLOR")
         .env_remove("CLICOLOR_FORCE")
+        .env_remove("COLUMNS")
         .output()
         .expect("run pcapstat")
 }
@@ -195,6 +196,29 @@ fn figures_agree_with_the_report_sections() {
             assert_eq!(f[name], section, "{file}: {name}");
         }
     }
+}
+
+#[test]
+fn a_wide_terminal_gets_p95_and_one_line_requests() {
+    let file = "testdata/link-null-http.pcap";
+    let narrow = String::from_utf8(run(&["analyze", file]).stdout).expect("UTF-8");
+    assert!(!narrow.contains(" p95 "), "{narrow}");
+    let out = Command::new(env!("CARGO_BIN_EXE_pcapstat"))
+        .args(["analyze", file])
+        .current_dir(repo())
+        .env("COLUMNS", "120")
+        .output()
+        .expect("run");
+    let wide = String::from_utf8(out.stdout).expect("UTF-8");
+    assert!(
+        wide.contains("  connect       n=1  p50 55µs  p90 55µs  p95 55µs  p99 55µs"),
+        "{wide}"
+    );
+    assert!(
+        wide.contains("127.0.0.1:54588 -> 127.0.0.1:8008  connect 55µs  send 0ns  wait 91µs"),
+        "{wide}"
+    );
+    assert!(wide.lines().all(|l| l.chars().count() <= 120));
 }
 
 #[test]
