@@ -1,8 +1,9 @@
 //! The `pcapstat` command-line tool: a thin layer over the `pcapstat` library.
 //!
-//! Exit codes: 0 success; 2 an input could not be read (not a capture, I/O error) or, with
-//! `--strict`, a capture was damaged; a damaged capture without `--strict` still exits 0, with a
-//! warning on stderr and `damaged` filled in the JSON output.
+//! Exit codes of `analyze`: 0 success; 2 an input could not be read (not a capture, I/O error)
+//! or, with `--strict`, a capture was damaged; a damaged capture without `--strict` still exits
+//! 0, with a warning on stderr and `damaged` filled in the JSON output. `check` and `diff`: 0 all
+//! rules (gates) passed, 1 one failed, 2 usage or input errors.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -14,8 +15,15 @@ use pcapstat::core::CaptureError;
 use pcapstat::polars::prelude::DataFrame;
 use pcapstat::{Analysis, Analyzer, ParquetSource, TextFormat};
 
+mod check;
+mod diff;
+mod figures_cmd;
+mod filter;
+mod progress;
 mod render;
 mod report;
+mod rules;
+mod term;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -23,7 +31,10 @@ Examples:
   pcapstat analyze capture.pcapng --parquet out/     # out/connections.parquet
   pcapstat analyze a.pcap b.pcapng.zst --format json --threads 2
   tcpdump -w - -U | pcapstat analyze -
-  pcapstat analyze --strict nightly.pcap.gz   # exit 2 if the capture is damaged";
+  pcapstat analyze --strict nightly.pcap.gz   # exit 2 if the capture is damaged
+  pcapstat analyze capture.pcap --server 10.0.0.2:443 --since +2s --format markdown
+  pcapstat check nightly.pcap --rules ci/rules.toml --junit report.xml
+  pcapstat diff before.pcap after.pcap --fail-if 'connect.p95 > +10%'";
 
 /// Network timing answers from packet captures (pcap, pcapng; plain, gzip or zstd).
 #[derive(Debug, Parser)]
@@ -40,6 +51,18 @@ enum Command {
     /// connections); optionally write the tables as Parquet.
     #[command(after_help = EXAMPLES)]
     Analyze(AnalyzeArgs),
+    /// Check rules over the figures of captures (`connect.p95 < "100ms"`): a table of rule,
+    /// measured value, limit and verdict; exit 0 when all pass, 1 when one fails, 2 on usage
+    /// or input errors.
+    #[command(after_help = EXAMPLES)]
+    Check(check::CheckArgs),
+    /// Compare the figures of two captures, with the absolute and relative change;
+    /// `--fail-if` turns it into a regression gate (exit codes as `check`).
+    #[command(after_help = EXAMPLES)]
+    Diff(diff::DiffArgs),
+    /// List the named figures that rules and gates use (unit, definition), or their values
+    /// for one capture.
+    Figures(figures_cmd::FiguresArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -50,6 +73,10 @@ struct AnalyzeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Entries in each list of the report (slowest connects and requests, most
+    /// retransmissions, top SNIs, ...).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    top: usize,
     /// Treat a damaged or truncated capture as an error (exit code 2) instead of a warning.
     #[arg(long)]
     strict: bool,
@@ -77,20 +104,27 @@ struct AnalyzeArgs {
     /// starts a new one.
     #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
     idle_timeout: f64,
+    #[command(flatten)]
+    filter: filter::FilterArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
+pub(crate) enum Format {
     /// A report for people.
     Text,
-    /// One JSON object per file, one per line.
+    /// JSON: `analyze` prints one object per file, one per line; `check` and `diff` one object.
     Json,
+    /// Markdown (GitHub-flavoured tables), e.g. for a CI job summary.
+    Markdown,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Analyze(args) => analyze(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Diff(args) => diff::run(&args),
+        Command::Figures(args) => figures_cmd::run(&args),
     }
 }
 
@@ -128,10 +162,19 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let mut names: Vec<String> = Vec::new();
     let stdout = io::stdout();
     let mut out = stdout.lock();
+    let filter = args.filter.filter();
+    let style = term::Style::for_stdout();
+    let width = term::width();
     for (i, path) in args.files.iter().enumerate() {
         let name = path.display().to_string();
         match run_one(&analyzer, path) {
             Ok(analysis) => {
+                // (filtered copies the records: only when there is a filter)
+                let analysis = if filter.is_empty() {
+                    analysis
+                } else {
+                    analysis.filtered(&filter)
+                };
                 let summary = analysis.summary();
                 if let Some(d) = &summary.damaged {
                     let level = if args.strict { "error" } else { "warning" };
@@ -139,19 +182,35 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                     failed |= args.strict;
                 }
                 let records = analysis.connection_records();
-                let rep = report::ConnReport::new(records, analysis.tcp_stats());
-                let app = report::AppReport::new(&analysis);
+                let rep = report::ConnReport::new(records, analysis.tcp_stats(), args.top);
+                let app = report::AppReport::new(&analysis, args.top);
+                let ctx = render::Ctx {
+                    style,
+                    width,
+                    first_ts: summary.first_ts,
+                };
                 let written = match args.format {
                     Format::Text => {
                         if i > 0 {
                             let _ = writeln!(out);
                         }
-                        render::text(&mut out, &name, summary)
-                            .and_then(|()| render::connections_text(&mut out, &rep, records))
-                            .and_then(|()| render::app_text(&mut out, &app))
-                            .and_then(|()| render::damage_text(&mut out, summary))
+                        render::text(
+                            &mut out,
+                            &ctx,
+                            &name,
+                            summary,
+                            analysis.tcp_stats(),
+                            &filter,
+                        )
+                        .and_then(|()| render::connections_text(&mut out, &ctx, &rep))
+                        .and_then(|()| render::app_text(&mut out, &ctx, &app, &analysis))
+                        .and_then(|()| render::offenders_text(&mut out, &ctx, &rep, records))
+                        .and_then(|()| render::damage_text(&mut out, &ctx, summary))
                     }
-                    Format::Json => render::json(&mut out, &name, summary, &rep, records, &app),
+                    Format::Markdown => {
+                        render::markdown(&mut out, &ctx, &name, &analysis, &rep, &app, &filter)
+                    }
+                    Format::Json => render::json(&mut out, &name, &analysis, &rep, &app, &filter),
                 };
                 if let Err(e) = written {
                     // A closed pipe (`| head`) is not an error worth a message.
@@ -208,7 +267,10 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     }
 }
 
-fn run_one(analyzer: &Analyzer, path: &std::path::Path) -> anyhow::Result<Analysis> {
+/// Reads and analyses one capture (`-`: standard input).
+pub(crate) fn run_one(analyzer: &Analyzer, path: &std::path::Path) -> anyhow::Result<Analysis> {
+    let size = std::fs::metadata(path).ok().map(|m| m.len());
+    let _progress = progress::Progress::start(&path.display().to_string(), size);
     if path.as_os_str() == "-" {
         let mut a = analyzer
             .analyze_reader(io::stdin())

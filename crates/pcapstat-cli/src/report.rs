@@ -6,45 +6,16 @@ use std::collections::BTreeMap;
 use pcapstat::core::{ConnectionRecord, Outcome, TcpStats};
 use serde_json::{json, Value};
 
-/// Nearest-rank percentiles of a set of durations (ns).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Percentiles {
-    pub count: usize,
-    pub p50: i64,
-    pub p90: i64,
-    pub p95: i64,
-    pub p99: i64,
-    pub max: i64,
-}
+pub use pcapstat::Percentiles;
 
-impl Percentiles {
-    /// `None` for an empty set. Nearest rank: the smallest value with at least p% of the values
-    /// at or below it.
-    pub fn of(mut values: Vec<i64>) -> Option<Percentiles> {
-        if values.is_empty() {
-            return None;
+/// `{count, p50_ns, p90_ns, p95_ns, p99_ns, max_ns}`, all null (count 0) without values.
+pub fn percentiles_json(this: Option<Percentiles>) -> Value {
+    match this {
+        None => {
+            json!({"count": 0, "p50_ns": null, "p90_ns": null, "p95_ns": null, "p99_ns": null, "max_ns": null})
         }
-        values.sort_unstable();
-        let n = values.len();
-        let rank = |p: usize| values[(n * p).div_ceil(100).clamp(1, n) - 1];
-        Some(Percentiles {
-            count: n,
-            p50: rank(50),
-            p90: rank(90),
-            p95: rank(95),
-            p99: rank(99),
-            max: values[n - 1],
-        })
-    }
-
-    pub fn json(this: Option<Percentiles>) -> Value {
-        match this {
-            None => {
-                json!({"count": 0, "p50_ns": null, "p90_ns": null, "p95_ns": null, "p99_ns": null, "max_ns": null})
-            }
-            Some(p) => {
-                json!({"count": p.count, "p50_ns": p.p50, "p90_ns": p.p90, "p95_ns": p.p95, "p99_ns": p.p99, "max_ns": p.max})
-            }
+        Some(p) => {
+            json!({"count": p.count, "p50_ns": p.p50, "p90_ns": p.p90, "p95_ns": p.p95, "p99_ns": p.p99, "max_ns": p.max})
         }
     }
 }
@@ -106,10 +77,15 @@ pub struct ConnReport {
     pub initial_rtt: Option<Percentiles>,
     pub c2s: Totals,
     pub s2c: Totals,
-    /// Indices of the connections with the longest `connect`, longest first (at most 5).
+    /// Indices of the connections with the longest `connect`, longest first (at most `top`).
     pub slowest: Vec<usize>,
-    /// Indices of the connections with the most retransmitted segments (at most 5, > 0).
+    /// Indices of the connections with the most retransmitted segments (at most `top`, > 0).
     pub most_retransmitted: Vec<usize>,
+    /// Indices of failed connections (refused, timeout, reset), earliest first (at most `top`).
+    pub failed: Vec<usize>,
+    /// Failed connections in all.
+    pub failed_total: usize,
+    pub syn_retries: u64,
     /// Failed connections (refused, timeout, reset) per server endpoint and outcome.
     pub failures: BTreeMap<(String, &'static str), usize>,
     pub limits: TcpStats,
@@ -126,7 +102,7 @@ const OUTCOMES: [Outcome; 7] = [
 ];
 
 impl ConnReport {
-    pub fn new(records: &[ConnectionRecord], stats: &TcpStats) -> ConnReport {
+    pub fn new(records: &[ConnectionRecord], stats: &TcpStats, top: usize) -> ConnReport {
         let mut outcomes: BTreeMap<&'static str, usize> =
             OUTCOMES.iter().map(|o| (o.as_str(), 0)).collect();
         let (mut c2s, mut s2c) = (Totals::default(), Totals::default());
@@ -147,14 +123,29 @@ impl ConnReport {
             .filter(|&i| records[i].connect_ns.is_some())
             .collect();
         slowest.sort_by_key(|&i| (std::cmp::Reverse(records[i].connect_ns), records[i].conn_id));
-        slowest.truncate(5);
+        slowest.truncate(top);
         let retx = |r: &ConnectionRecord| r.c2s.retransmissions + r.s2c.retransmissions;
         let mut most: Vec<usize> = (0..records.len())
             .filter(|&i| retx(&records[i]) > 0)
             .collect();
         most.sort_by_key(|&i| (std::cmp::Reverse(retx(&records[i])), records[i].conn_id));
-        most.truncate(5);
+        most.truncate(top);
+        let is_failed = |r: &ConnectionRecord| {
+            matches!(
+                r.outcome,
+                Outcome::Refused | Outcome::Timeout | Outcome::Reset
+            )
+        };
+        let mut failed: Vec<usize> = (0..records.len())
+            .filter(|&i| is_failed(&records[i]))
+            .collect();
+        let failed_total = failed.len();
+        failed.sort_by_key(|&i| (records[i].start_ts, records[i].conn_id));
+        failed.truncate(top);
         ConnReport {
+            failed,
+            failed_total,
+            syn_retries: records.iter().map(|r| u64::from(r.syn_retries)).sum(),
             connections: records.len(),
             outcomes,
             connect: Percentiles::of(records.iter().filter_map(|r| r.connect_ns).collect()),
@@ -176,6 +167,7 @@ impl ConnReport {
                 "client": endpoint(&r.client_ip, r.client_port),
                 "server": endpoint(&r.server_ip, r.server_port),
                 "outcome": r.outcome.as_str(),
+                "start_ts": r.start_ts,
                 "connect_ns": r.connect_ns,
                 "syn_retries": r.syn_retries,
                 "retransmissions": r.c2s.retransmissions + r.s2c.retransmissions,
@@ -190,12 +182,14 @@ impl ConnReport {
         json!({
             "connections": self.connections,
             "outcomes": self.outcomes,
-            "connect": Percentiles::json(self.connect),
-            "initial_rtt": Percentiles::json(self.initial_rtt),
+            "connect": percentiles_json(self.connect),
+            "initial_rtt": percentiles_json(self.initial_rtt),
             "c2s": self.c2s.json(),
             "s2c": self.s2c.json(),
             "slowest_connects": self.slowest.iter().map(conn).collect::<Vec<_>>(),
             "most_retransmissions": self.most_retransmitted.iter().map(conn).collect::<Vec<_>>(),
+            "failed_connections": self.failed.iter().map(conn).collect::<Vec<_>>(),
+            "syn_retries": self.syn_retries,
             "failures": failures,
             "tracking": {
                 "midstream_connections": l.midstream_connections,
@@ -220,25 +214,6 @@ pub fn endpoint(ip: &std::net::IpAddr, port: u16) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        assert_eq!(Percentiles::of(vec![]), None);
-        let p = Percentiles::of((1..=100).rev().collect()).unwrap();
-        assert_eq!(
-            (p.count, p.p50, p.p90, p.p95, p.p99, p.max),
-            (100, 50, 90, 95, 99, 100)
-        );
-        let one = Percentiles::of(vec![7]).unwrap();
-        assert_eq!((one.p50, one.p99, one.max), (7, 7, 7));
-        let p = Percentiles::of(vec![10, 20, 30]).unwrap();
-        assert_eq!((p.p50, p.p90), (20, 30));
-    }
-}
-
 /// What the report says about TLS, HTTP and DNS.
 #[derive(Debug, Clone)]
 pub struct AppReport {
@@ -247,6 +222,10 @@ pub struct AppReport {
     pub tls_resumed: usize,
     pub tls_alerts: usize,
     pub tls_handshake: Option<Percentiles>,
+    /// Handshakes per SNI, most first (at most `top`; `(none)` without SNI).
+    pub tls_top_snis: Vec<(String, usize)>,
+    /// Alerts by description name and sender (`server: protocol_version`).
+    pub tls_alert_names: BTreeMap<String, usize>,
     pub http_requests: usize,
     pub http_connections: usize,
     pub http_reused: usize,
@@ -254,18 +233,23 @@ pub struct AppReport {
     pub http_status: BTreeMap<String, usize>,
     pub http_wait: Option<Percentiles>,
     pub http_total: Option<Percentiles>,
+    /// Indices (into the http records) of the slowest requests by `total`, slowest first.
+    pub slowest_requests: Vec<usize>,
     pub dns_queries: usize,
     pub dns_answered: usize,
     pub dns_retries: usize,
     pub dns_icmp: usize,
+    pub dns_unanswered: usize,
+    pub dns_tcp: usize,
+    pub dns_truncated: usize,
     pub dns_rcodes: BTreeMap<String, usize>,
     pub dns_latency: Option<Percentiles>,
-    /// New connections (request index 0) per server endpoint, most first (at most 5).
+    /// New connections (request index 0) per server endpoint, most first (at most `top`).
     pub new_connections_per_server: Vec<(String, usize)>,
 }
 
 impl AppReport {
-    pub fn new(a: &pcapstat::Analysis) -> AppReport {
+    pub fn new(a: &pcapstat::Analysis, top: usize) -> AppReport {
         let tls = a.tls_records();
         let http = a.http_records();
         let timings = a.request_timings();
@@ -305,13 +289,46 @@ impl AppReport {
         }
         let mut new_connections_per_server: Vec<(String, usize)> = per_server.into_iter().collect();
         new_connections_per_server.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        new_connections_per_server.truncate(5);
+        new_connections_per_server.truncate(top);
+        let mut snis: BTreeMap<String, usize> = BTreeMap::new();
+        let mut tls_alert_names = BTreeMap::new();
+        for t in tls {
+            *snis
+                .entry(t.sni.clone().unwrap_or_else(|| "(none)".to_string()))
+                .or_default() += 1;
+            if let Some((_, desc)) = t.alert {
+                let by = match t.alert_by {
+                    Some(pcapstat::core::Side::Client) => "client: ",
+                    Some(pcapstat::core::Side::Server) => "server: ",
+                    None => "",
+                };
+                let name = format!("{by}{}", pcapstat::tables::tls_alert_name(desc));
+                *tls_alert_names.entry(name).or_default() += 1;
+            }
+        }
+        let mut tls_top_snis: Vec<(String, usize)> = snis.into_iter().collect();
+        tls_top_snis.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        tls_top_snis.truncate(top);
+        let mut slowest_requests: Vec<usize> = (0..http.len())
+            .filter(|&i| timings.get(i).is_some_and(|t| t.total_ns.is_some()))
+            .collect();
+        slowest_requests.sort_by_key(|&i| {
+            (
+                std::cmp::Reverse(timings.get(i).and_then(|t| t.total_ns)),
+                http[i].conn_id,
+                http[i].request_index,
+            )
+        });
+        slowest_requests.truncate(top);
         AppReport {
             tls_handshakes: tls.len(),
             tls_versions,
             tls_resumed: tls.iter().filter(|t| t.resumed == Some(true)).count(),
             tls_alerts: tls.iter().filter(|t| t.alert.is_some()).count(),
             tls_handshake: Percentiles::of(tls.iter().filter_map(|t| t.handshake_ns).collect()),
+            tls_top_snis,
+            tls_alert_names,
+            slowest_requests,
             http_requests: http.len(),
             http_connections: http.iter().filter(|h| h.request_index == 0).count(),
             http_reused: http.iter().filter(|h| h.request_index > 0).count(),
@@ -326,6 +343,15 @@ impl AppReport {
                 .count(),
             dns_retries: dns.iter().filter(|d| d.retry_of.is_some()).count(),
             dns_icmp: dns.iter().filter(|d| d.icmp_unreachable).count(),
+            dns_unanswered: dns
+                .iter()
+                .filter(|d| d.response_ts.is_none() && !d.icmp_unreachable)
+                .count(),
+            dns_tcp: dns
+                .iter()
+                .filter(|d| d.transport == pcapstat::core::DnsTransport::Tcp)
+                .count(),
+            dns_truncated: dns.iter().filter(|d| d.truncated == Some(true)).count(),
             dns_rcodes,
             dns_latency: Percentiles::of(
                 dns.iter()
@@ -337,14 +363,54 @@ impl AppReport {
         }
     }
 
-    pub fn json(&self) -> Value {
+    pub fn json(&self, a: &pcapstat::Analysis) -> Value {
+        let http = a.http_records();
+        let timings = a.request_timings();
+        let conns: std::collections::HashMap<u64, &ConnectionRecord> = a
+            .connection_records()
+            .iter()
+            .map(|c| (c.conn_id, c))
+            .collect();
+        let slowest: Vec<Value> = self
+            .slowest_requests
+            .iter()
+            .map(|&i| {
+                let h = &http[i];
+                let t = timings.get(i);
+                let c = conns.get(&h.conn_id);
+                json!({
+                    "conn_id": h.conn_id,
+                    "request_index": h.request_index,
+                    "client": c.map(|c| endpoint(&c.client_ip, c.client_port)),
+                    "server": c.map(|c| endpoint(&c.server_ip, c.server_port)),
+                    "method": h.method,
+                    "host": h.host,
+                    "path": h.path,
+                    "status": h.status,
+                    "complete": h.complete,
+                    "request_start_ts": h.request_start_ts,
+                    "response_start_ts": h.response_start_ts,
+                    "response_end_ts": h.response_end_ts,
+                    "dns_ns": t.and_then(|t| t.dns_ns),
+                    "connect_ns": t.and_then(|t| t.connect_ns),
+                    "tls_ns": t.and_then(|t| t.tls_ns),
+                    "send_ns": t.and_then(|t| t.send_ns),
+                    "wait_ns": t.and_then(|t| t.wait_ns),
+                    "receive_ns": t.and_then(|t| t.receive_ns),
+                    "total_ns": t.and_then(|t| t.total_ns),
+                })
+            })
+            .collect();
         json!({
             "tls": {
                 "handshakes": self.tls_handshakes,
                 "versions": self.tls_versions,
                 "resumed": self.tls_resumed,
                 "alerts": self.tls_alerts,
-                "handshake": Percentiles::json(self.tls_handshake),
+                "handshake": percentiles_json(self.tls_handshake),
+                "top_snis": self.tls_top_snis.iter()
+                    .map(|(s, n)| json!({"sni": s, "handshakes": n})).collect::<Vec<_>>(),
+                "alert_names": self.tls_alert_names,
             },
             "http": {
                 "requests": self.http_requests,
@@ -352,18 +418,22 @@ impl AppReport {
                 "reused_requests": self.http_reused,
                 "incomplete": self.http_incomplete,
                 "status": self.http_status,
-                "wait": Percentiles::json(self.http_wait),
-                "total": Percentiles::json(self.http_total),
+                "wait": percentiles_json(self.http_wait),
+                "total": percentiles_json(self.http_total),
                 "new_connections_per_server": self.new_connections_per_server.iter()
                     .map(|(s, n)| json!({"server": s, "connections": n})).collect::<Vec<_>>(),
+                "slowest_requests": slowest,
             },
             "dns": {
                 "queries": self.dns_queries,
                 "answered": self.dns_answered,
                 "retries": self.dns_retries,
                 "icmp_unreachable": self.dns_icmp,
+                "unanswered": self.dns_unanswered,
+                "tcp_queries": self.dns_tcp,
+                "truncated": self.dns_truncated,
                 "rcodes": self.dns_rcodes,
-                "latency": Percentiles::json(self.dns_latency),
+                "latency": percentiles_json(self.dns_latency),
             },
         })
     }

@@ -14,6 +14,8 @@ fn testdata(rel: &str) -> String {
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pcapstat"))
         .args(args)
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("COLUMNS")
         .output()
         .expect("run pcapstat")
 }

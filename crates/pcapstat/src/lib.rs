@@ -6,7 +6,10 @@
 //! (connections, tls, http, dns) as [polars](https://docs.rs/polars) `DataFrame`s.
 //! [`Analyzer::analyze_paths`] does the same for several captures at once ([`Analyses`]).
 //! [`write_parquet`] writes a table as a Parquet file, [`write_parquet_partition`] in the Hive
-//! layout, [`write_text`] as CSV or NDJSON.
+//! layout, [`write_text`] as CSV or NDJSON. [`Figures`] are the named figures of an analysis
+//! (`connect.p95`, `tcp.retransmission_rate`, …; `docs/figures.md`) that `pcapstat check` and
+//! `pcapstat diff` gate on, and [`Filter`] selects the records of some servers, clients, SNIs,
+//! ports or a time window.
 //!
 //! ```
 //! use pcapstat::polars::prelude::ChunkCompareEq; // `equal` on a column
@@ -45,12 +48,16 @@
 
 mod analyzer;
 mod error;
+pub mod figures;
+pub mod filter;
 mod multi;
 pub mod tables;
 mod write;
 
 pub use analyzer::{Analysis, Analyzer};
 pub use error::Error;
+pub use figures::{Figure, Figures, Percentiles, Unit, Value};
+pub use filter::Filter;
 pub use multi::Analyses;
 pub use pcapstat_core as core;
 pub use polars;

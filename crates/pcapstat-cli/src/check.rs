@@ -1,0 +1,539 @@
+//! `pcapstat check CAPTURE... --rules rules.toml`: rules over the figures of each capture.
+//!
+//! Exit codes: 0 every rule passed on every capture; 1 a rule failed; 2 a usage error, a rules
+//! file that cannot be read or parsed, or a capture that cannot be read (with `--strict`, a
+//! damaged one).
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use pcapstat::figures::{Figures, Value};
+use pcapstat::{Analysis, Analyzer, Filter};
+use serde_json::json;
+
+use crate::filter::FilterArgs;
+use crate::rules::{parse_rules, Missing, Rule};
+use crate::term::{cell, md, table, Color, Style};
+use crate::Format;
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Capture files (pcap or pcapng, optionally gzip or zstd compressed).
+    #[arg(required = true, value_name = "CAPTURE")]
+    files: Vec<PathBuf>,
+    /// The rules file (TOML; see docs/ci.md and docs/figures.md).
+    #[arg(long, value_name = "FILE")]
+    rules: PathBuf,
+    /// Also write the results as JUnit XML (one testsuite per capture, one testcase per rule).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Output format (markdown suits a CI job summary).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Treat a damaged or truncated capture as an error (exit code 2).
+    #[arg(long)]
+    strict: bool,
+    /// Threads to use; 0 means one per core.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    threads: usize,
+    /// Idle timeout in seconds, as for `analyze`.
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+    idle_timeout: f64,
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
+/// The verdict of one rule on one capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// No data, and the rule says `missing = "pass"`.
+    NoDataPass,
+    /// No data, and the rule says `missing = "fail"` (the default).
+    NoDataFail,
+}
+
+impl Verdict {
+    pub fn failed(self) -> bool {
+        matches!(self, Verdict::Fail | Verdict::NoDataFail)
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "FAIL",
+            Verdict::NoDataPass => "no data (pass)",
+            Verdict::NoDataFail => "NO DATA (fail)",
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::NoDataPass => "no_data_pass",
+            Verdict::NoDataFail => "no_data_fail",
+        }
+    }
+
+    fn color(self) -> Color {
+        if self.failed() {
+            Color::Red
+        } else if self == Verdict::Pass {
+            Color::Green
+        } else {
+            Color::Yellow
+        }
+    }
+}
+
+/// Evaluates one rule on a measured value.
+pub fn verdict(rule: &Rule, measured: Option<Value>) -> Verdict {
+    match measured {
+        None => match rule.missing {
+            Missing::Pass => Verdict::NoDataPass,
+            Missing::Fail => Verdict::NoDataFail,
+        },
+        Some(v) => match v.compare(rule.limit) {
+            Some(ord) if rule.op.holds(ord) => Verdict::Pass,
+            _ => Verdict::Fail,
+        },
+    }
+}
+
+struct RuleResult {
+    measured: Option<Value>,
+    verdict: Verdict,
+}
+
+struct CaptureResult {
+    file: String,
+    error: Option<String>,
+    results: Vec<RuleResult>,
+}
+
+/// Figures of `analysis` for each rule, computing each distinct scope once.
+fn evaluate(analysis: &Analysis, base: &Filter, rules: &[Rule]) -> Vec<RuleResult> {
+    let mut cache: Vec<(Filter, Figures)> = Vec::new();
+    rules
+        .iter()
+        .map(|r| {
+            let f = base.and(&r.filter);
+            let i = match cache.iter().position(|(k, _)| *k == f) {
+                Some(i) => i,
+                None => {
+                    let figures = if f.is_empty() {
+                        Figures::of(analysis)
+                    } else {
+                        Figures::of(&analysis.filtered(&f))
+                    };
+                    cache.push((f.clone(), figures));
+                    cache.len() - 1
+                }
+            };
+            let measured = cache[i].1.value(&r.figure.name).flatten();
+            RuleResult {
+                measured,
+                verdict: verdict(r, measured),
+            }
+        })
+        .collect()
+}
+
+pub fn run(args: &CheckArgs) -> ExitCode {
+    let text = match std::fs::read_to_string(&args.rules) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!(
+                "pcapstat: error: cannot read rules file {}: {e}",
+                args.rules.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let rules = match parse_rules(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pcapstat: error: {}:{e}", args.rules.display());
+            if let Some(line) = text.lines().nth(e.line.saturating_sub(1)) {
+                eprintln!("  {line}");
+                eprintln!("  {}^", " ".repeat(line.chars().take(e.column - 1).count()));
+            }
+            return ExitCode::from(2);
+        }
+    };
+    if !(args.idle_timeout.is_finite() && args.idle_timeout > 0.0) {
+        eprintln!("pcapstat: error: --idle-timeout must be a positive number of seconds");
+        return ExitCode::from(2);
+    }
+    let analyzer = Analyzer::new()
+        .threads(args.threads)
+        .idle_timeout_ns((args.idle_timeout * 1e9).round() as i64);
+    let base = args.filter.filter();
+    let mut captures = Vec::new();
+    let mut input_error = false;
+    for path in &args.files {
+        let file = path.display().to_string();
+        match crate::run_one(&analyzer, path) {
+            Ok(analysis) => {
+                if let Some(d) = &analysis.summary().damaged {
+                    let level = if args.strict { "error" } else { "warning" };
+                    eprintln!("pcapstat: {level}: {file}: {d}");
+                    if args.strict {
+                        input_error = true;
+                        captures.push(CaptureResult {
+                            file,
+                            error: Some(d.to_string()),
+                            results: Vec::new(),
+                        });
+                        continue;
+                    }
+                }
+                let results = evaluate(&analysis, &base, &rules);
+                captures.push(CaptureResult {
+                    file,
+                    error: None,
+                    results,
+                });
+            }
+            Err(e) => {
+                eprintln!("pcapstat: error: {file}: {e:#}");
+                input_error = true;
+                captures.push(CaptureResult {
+                    file,
+                    error: Some(format!("{e:#}")),
+                    results: Vec::new(),
+                });
+            }
+        }
+    }
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let written = match args.format {
+        Format::Text => write_text(&mut out, Style::for_stdout(), &rules, &captures),
+        Format::Markdown => write_markdown(&mut out, &rules, &captures),
+        Format::Json => write_json(&mut out, &rules, &captures),
+    };
+    if let Err(e) = written.and_then(|()| out.flush()) {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("pcapstat: error: writing output: {e}");
+        }
+        return ExitCode::from(2);
+    }
+    if let Some(path) = &args.junit {
+        let xml = junit(&rules, &captures);
+        if let Err(e) = std::fs::write(path, xml) {
+            eprintln!("pcapstat: error: writing {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    let failed = captures
+        .iter()
+        .any(|c| c.results.iter().any(|r| r.verdict.failed()));
+    if input_error {
+        ExitCode::from(2)
+    } else if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn measured_text(m: Option<Value>) -> String {
+    m.map_or("no data".to_string(), |v| v.to_string())
+}
+
+fn limit_text(r: &Rule) -> String {
+    format!("{} {}", r.op, r.limit)
+}
+
+struct Totals {
+    rules: usize,
+    passed: usize,
+    failed: usize,
+    errors: usize,
+}
+
+fn totals(captures: &[CaptureResult]) -> Totals {
+    let all = || captures.iter().flat_map(|c| &c.results);
+    Totals {
+        rules: all().count(),
+        passed: all().filter(|r| !r.verdict.failed()).count(),
+        failed: all().filter(|r| r.verdict.failed()).count(),
+        errors: captures.iter().filter(|c| c.error.is_some()).count(),
+    }
+}
+
+fn summary_line(t: &Totals, rules: usize, captures: usize) -> String {
+    let mut s = format!(
+        "{} rule{} on {} capture{}: {} passed, {} failed",
+        rules,
+        if rules == 1 { "" } else { "s" },
+        captures,
+        if captures == 1 { "" } else { "s" },
+        t.passed,
+        t.failed
+    );
+    if t.errors > 0 {
+        s.push_str(&format!(
+            ", {} capture{} not read",
+            t.errors,
+            if t.errors == 1 { "" } else { "s" }
+        ));
+    }
+    s
+}
+
+fn write_text(
+    out: &mut dyn Write,
+    style: Style,
+    rules: &[Rule],
+    captures: &[CaptureResult],
+) -> io::Result<()> {
+    for c in captures {
+        writeln!(
+            out,
+            "{}",
+            style.paint(Some(Color::Bold), &format!("Check {}", c.file))
+        )?;
+        if let Some(e) = &c.error {
+            writeln!(
+                out,
+                "  {}",
+                style.paint(Some(Color::Red), &format!("error: {e}"))
+            )?;
+            continue;
+        }
+        let rows: Vec<_> = rules
+            .iter()
+            .zip(&c.results)
+            .map(|(r, res)| {
+                vec![
+                    cell(r.label.clone(), None),
+                    cell(measured_text(res.measured), None),
+                    cell(limit_text(r), None),
+                    cell(res.verdict.word(), Some(res.verdict.color())),
+                ]
+            })
+            .collect();
+        table(
+            out,
+            style,
+            "  ",
+            &["RULE", "MEASURED", "LIMIT", "VERDICT"],
+            &[1],
+            &rows,
+        )?;
+    }
+    let t = totals(captures);
+    let line = summary_line(&t, rules.len(), captures.len());
+    let color = if t.failed + t.errors > 0 {
+        Color::Red
+    } else {
+        Color::Green
+    };
+    writeln!(out, "{}", style.paint(Some(color), &line))
+}
+
+fn write_markdown(
+    out: &mut dyn Write,
+    rules: &[Rule],
+    captures: &[CaptureResult],
+) -> io::Result<()> {
+    let t = totals(captures);
+    let status = if t.errors > 0 {
+        "error"
+    } else if t.failed > 0 {
+        "failed"
+    } else {
+        "passed"
+    };
+    writeln!(out, "### pcapstat check: {status}")?;
+    writeln!(out)?;
+    writeln!(out, "{}", summary_line(&t, rules.len(), captures.len()))?;
+    writeln!(out)?;
+    writeln!(out, "| capture | rule | measured | limit | verdict |")?;
+    writeln!(out, "|---|---|---:|---|---|")?;
+    for c in captures {
+        if let Some(e) = &c.error {
+            writeln!(out, "| `{}` | | | | :x: error: {} |", md(&c.file), md(e))?;
+            continue;
+        }
+        for (r, res) in rules.iter().zip(&c.results) {
+            let mark = match res.verdict {
+                Verdict::Pass => ":white_check_mark: pass",
+                Verdict::Fail => ":x: **fail**",
+                Verdict::NoDataPass => ":grey_question: no data (pass)",
+                Verdict::NoDataFail => ":x: **no data** (fail)",
+            };
+            writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {mark} |",
+                md(&c.file),
+                md(&r.label),
+                md(&measured_text(res.measured)),
+                md(&limit_text(r)),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A figure value as JSON: integers for counts and durations (ns), a number otherwise.
+pub fn value_json(v: Option<Value>) -> serde_json::Value {
+    match v {
+        None => serde_json::Value::Null,
+        Some(Value::Count(n)) => json!(n),
+        Some(Value::Duration(ns)) => json!(ns),
+        Some(Value::Number(x)) => json!(x),
+    }
+}
+
+fn write_json(out: &mut dyn Write, rules: &[Rule], captures: &[CaptureResult]) -> io::Result<()> {
+    let t = totals(captures);
+    let caps: Vec<_> = captures
+        .iter()
+        .map(|c| {
+            let results: Vec<_> = rules
+                .iter()
+                .zip(&c.results)
+                .map(|(r, res)| {
+                    json!({
+                        "rule": r.label,
+                        "figure": r.figure.name,
+                        "unit": r.figure.unit.as_str(),
+                        "op": r.op.as_str(),
+                        "limit": value_json(Some(r.limit)),
+                        "measured": value_json(res.measured),
+                        "scope": r.scope(),
+                        "line": r.line,
+                        "verdict": res.verdict.key(),
+                        "passed": !res.verdict.failed(),
+                    })
+                })
+                .collect();
+            json!({"file": c.file, "error": c.error, "rules": results})
+        })
+        .collect();
+    let v = json!({
+        "passed": t.failed == 0 && t.errors == 0,
+        "failed": t.failed,
+        "errors": t.errors,
+        "captures": caps,
+    });
+    serde_json::to_writer(&mut *out, &v)?;
+    writeln!(out)
+}
+
+/// Escapes text for XML attributes and content; characters XML 1.0 cannot hold are dropped.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// JUnit XML: one testsuite per capture, one testcase per rule; a failed rule has a
+/// `<failure>` with the measured value and the limit, a rule without data that passes is
+/// `<skipped>`, a capture that could not be read has one testcase with an `<error>`.
+fn junit(rules: &[Rule], captures: &[CaptureResult]) -> String {
+    let t = totals(captures);
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    x.push_str(&format!(
+        "<testsuites name=\"pcapstat check\" tests=\"{}\" failures=\"{}\" errors=\"{}\">\n",
+        t.rules + t.errors,
+        t.failed,
+        t.errors
+    ));
+    for c in captures {
+        let name = xml_escape(&c.file);
+        if let Some(e) = &c.error {
+            x.push_str(&format!(
+                "  <testsuite name=\"{name}\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\">\n    <testcase classname=\"{name}\" name=\"read capture\">\n      <error message=\"{}\" type=\"input\"/>\n    </testcase>\n  </testsuite>\n",
+                xml_escape(e)
+            ));
+            continue;
+        }
+        let failures = c.results.iter().filter(|r| r.verdict.failed()).count();
+        let skipped = c
+            .results
+            .iter()
+            .filter(|r| r.verdict == Verdict::NoDataPass)
+            .count();
+        x.push_str(&format!(
+            "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">\n",
+            c.results.len()
+        ));
+        for (r, res) in rules.iter().zip(&c.results) {
+            let case = format!(
+                "    <testcase classname=\"{name}\" name=\"{}\"",
+                xml_escape(&r.label)
+            );
+            let detail = format!(
+                "measured {}, limit {}",
+                measured_text(res.measured),
+                limit_text(r)
+            );
+            match res.verdict {
+                Verdict::Pass => x.push_str(&format!("{case}/>\n")),
+                Verdict::NoDataPass => x.push_str(&format!(
+                    "{case}>\n      <skipped message=\"no data (missing = pass)\"/>\n    </testcase>\n"
+                )),
+                Verdict::Fail | Verdict::NoDataFail => x.push_str(&format!(
+                    "{case}>\n      <failure message=\"{}\" type=\"{}\">{}: {}\nrules file line {}</failure>\n    </testcase>\n",
+                    xml_escape(&detail),
+                    if res.verdict == Verdict::Fail { "threshold" } else { "no data" },
+                    xml_escape(&r.expression()),
+                    xml_escape(&detail),
+                    r.line
+                )),
+            }
+        }
+        x.push_str("  </testsuite>\n");
+    }
+    x.push_str("</testsuites>\n");
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_is_escaped() {
+        assert_eq!(
+            xml_escape("a<b & \"c\" 'd'>\u{1}"),
+            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;"
+        );
+    }
+
+    #[test]
+    fn verdicts() {
+        let rules = parse_rules(
+            "[[rule]]\nrule = 'connect.p95 < 1ms'\n[[rule]]\nrule = 'connect.p95 < 1ms'\nmissing = 'pass'\n",
+        )
+        .unwrap();
+        assert_eq!(
+            verdict(&rules[0], Some(Value::Duration(999_999))),
+            Verdict::Pass
+        );
+        assert_eq!(
+            verdict(&rules[0], Some(Value::Duration(1_000_000))),
+            Verdict::Fail
+        );
+        assert_eq!(verdict(&rules[0], None), Verdict::NoDataFail);
+        assert_eq!(verdict(&rules[1], None), Verdict::NoDataPass);
+    }
+}

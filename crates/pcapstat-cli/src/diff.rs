@@ -1,0 +1,535 @@
+//! `pcapstat diff BEFORE AFTER`: the figures of two captures side by side, with the absolute
+//! and relative change and whether it is worse or better; `--fail-if` gates.
+//!
+//! Exit codes (as `check`): 0 no gate failed (or none given); 1 a gate failed; 2 a usage
+//! error, a malformed gate or a capture that cannot be read.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use pcapstat::figures::{format_number, Better, Figures, Unit, Value};
+use pcapstat::Analyzer;
+use serde_json::json;
+
+use crate::check::value_json;
+use crate::filter::FilterArgs;
+use crate::rules::{parse_gate, Change, Gate, Missing};
+use crate::term::{cell, md, table, Color, Style};
+use crate::Format;
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The baseline capture.
+    #[arg(value_name = "BEFORE")]
+    before: PathBuf,
+    /// The capture to compare with it.
+    #[arg(value_name = "AFTER")]
+    after: PathBuf,
+    /// Fail (exit 1) when a figure changed this way, e.g. `connect.p95 > +10%`,
+    /// `http.total.p99 > +50ms`, `connections.refused > 0`, `http.reuse_rate < -5%`.
+    /// Repeatable.
+    #[arg(long = "fail-if", value_name = "EXPR")]
+    fail_if: Vec<String>,
+    /// What a gate over a figure without data on either side does.
+    #[arg(long, value_enum, default_value_t = Missing::Fail)]
+    missing: Missing,
+    /// Only the figures that changed.
+    #[arg(long)]
+    changed: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Threads to use; 0 means one per core.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    threads: usize,
+    /// Idle timeout in seconds, as for `analyze`.
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+    idle_timeout: f64,
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
+/// How a change reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Assessment {
+    Worse,
+    Better,
+    Same,
+    Changed,
+    NoData,
+}
+
+impl Assessment {
+    fn word(self) -> &'static str {
+        match self {
+            Assessment::Worse => "worse",
+            Assessment::Better => "better",
+            Assessment::Same | Assessment::Changed | Assessment::NoData => "",
+        }
+    }
+
+    fn color(self) -> Option<Color> {
+        match self {
+            Assessment::Worse => Some(Color::Red),
+            Assessment::Better => Some(Color::Green),
+            _ => None,
+        }
+    }
+}
+
+struct Row {
+    name: &'static str,
+    unit: Unit,
+    before: Option<Value>,
+    after: Option<Value>,
+    delta: Option<Value>,
+    /// Relative change in percent; `None` when undefined (from 0 to non-zero, or no data).
+    relative: Option<f64>,
+    assessment: Assessment,
+}
+
+fn delta(unit: Unit, b: Value, a: Value) -> Value {
+    match (unit, b, a) {
+        (_, Value::Duration(x), Value::Duration(y)) => Value::Duration(y.saturating_sub(x)),
+        (_, Value::Count(x), Value::Count(y)) if y >= x => Value::Count(y - x),
+        (_, b, a) => Value::Number(a.as_f64() - b.as_f64()),
+    }
+}
+
+fn relative(b: Value, a: Value) -> Option<f64> {
+    let (x, y) = (b.as_f64(), a.as_f64());
+    if x == 0.0 {
+        (y == 0.0).then_some(0.0)
+    } else {
+        Some((y - x) / x.abs() * 100.0)
+    }
+}
+
+fn row(f_before: pcapstat::Figure<'static>, f_after: pcapstat::Figure<'static>) -> Row {
+    let def = f_before.def;
+    let (b, a) = (f_before.value, f_after.value);
+    let (d, rel, assessment) = match (b, a) {
+        (Some(b), Some(a)) => {
+            let ord = a.compare(b);
+            let assessment = match (ord, def.better) {
+                (Some(std::cmp::Ordering::Equal), _) => Assessment::Same,
+                (Some(std::cmp::Ordering::Greater), Better::Lower)
+                | (Some(std::cmp::Ordering::Less), Better::Higher) => Assessment::Worse,
+                (Some(_), Better::Lower | Better::Higher) => Assessment::Better,
+                _ => Assessment::Changed,
+            };
+            (Some(delta(def.unit, b, a)), relative(b, a), assessment)
+        }
+        (None, None) => (None, None, Assessment::NoData),
+        _ => (None, None, Assessment::Changed),
+    };
+    Row {
+        name: def.name.as_str(),
+        unit: def.unit,
+        before: b,
+        after: a,
+        delta: d,
+        relative: rel,
+        assessment,
+    }
+}
+
+fn signed(v: Value) -> String {
+    let s = match v {
+        Value::Number(x) => format_number(x),
+        other => other.to_string(),
+    };
+    if s.starts_with('-') || s == "0" || s == "0ns" {
+        s
+    } else {
+        format!("+{s}")
+    }
+}
+
+/// A relative change: `+12%`, `-3.5%` (one decimal below 10 %).
+fn percent(p: f64) -> String {
+    if p.abs() >= 9.95 {
+        format!("{p:+.0}%")
+    } else {
+        format!("{p:+.1}%")
+    }
+}
+
+fn change_text(r: &Row) -> String {
+    match (r.delta, r.relative) {
+        (Some(d), Some(p)) if r.assessment != Assessment::Same => {
+            format!("{} ({})", signed(d), percent(p))
+        }
+        (Some(d), None) => signed(d),
+        (Some(_), Some(_)) => "=".to_string(),
+        (None, _) if r.assessment == Assessment::NoData => String::new(),
+        (None, _) => "no data on one side".to_string(),
+    }
+}
+
+struct GateResult {
+    /// The change measured, as text.
+    measured: String,
+    failed: bool,
+    no_data: bool,
+}
+
+fn evaluate_gate(g: &Gate, r: &Row, missing: Missing) -> GateResult {
+    let (Some(b), Some(a)) = (r.before, r.after) else {
+        return GateResult {
+            measured: "no data".to_string(),
+            failed: missing == Missing::Fail,
+            no_data: true,
+        };
+    };
+    let (measured, ord) = match g.change {
+        Change::Percent(p) => {
+            let rel = relative(b, a).unwrap_or(if a.as_f64() > b.as_f64() {
+                f64::INFINITY
+            } else {
+                f64::NEG_INFINITY
+            });
+            let text = if rel.is_finite() {
+                percent(rel)
+            } else {
+                format!("{} (from 0)", signed(delta(r.unit, b, a)))
+            };
+            (text, rel.partial_cmp(&p))
+        }
+        Change::Absolute(v) => {
+            let d = delta(r.unit, b, a);
+            (signed(d), d.as_f64().partial_cmp(&v.as_f64()))
+        }
+    };
+    GateResult {
+        measured,
+        failed: ord.is_some_and(|o| g.op.holds(o)),
+        no_data: false,
+    }
+}
+
+pub fn run(args: &DiffArgs) -> ExitCode {
+    let mut gates = Vec::new();
+    for expr in &args.fail_if {
+        match parse_gate(expr) {
+            Ok(g) => gates.push(g),
+            Err((offset, msg)) => {
+                let col = expr[..offset.min(expr.len())].chars().count() + 1;
+                eprintln!("pcapstat: error: --fail-if {expr:?}: column {col}: {msg}");
+                eprintln!("  {expr}");
+                eprintln!("  {}^", " ".repeat(col - 1));
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if !(args.idle_timeout.is_finite() && args.idle_timeout > 0.0) {
+        eprintln!("pcapstat: error: --idle-timeout must be a positive number of seconds");
+        return ExitCode::from(2);
+    }
+    let analyzer = Analyzer::new()
+        .threads(args.threads)
+        .idle_timeout_ns((args.idle_timeout * 1e9).round() as i64);
+    let filter = args.filter.filter();
+    let mut figures = Vec::new();
+    for path in [&args.before, &args.after] {
+        match crate::run_one(&analyzer, path) {
+            Ok(a) => {
+                if let Some(d) = &a.summary().damaged {
+                    eprintln!("pcapstat: warning: {}: {d}", path.display());
+                }
+                figures.push(if filter.is_empty() {
+                    Figures::of(&a)
+                } else {
+                    Figures::of(&a.filtered(&filter))
+                });
+            }
+            Err(e) => {
+                eprintln!("pcapstat: error: {}: {e:#}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let rows: Vec<Row> = figures[0]
+        .iter()
+        .zip(figures[1].iter())
+        .map(|(b, a)| row(b, a))
+        .collect();
+    let results: Vec<(usize, GateResult)> = gates
+        .iter()
+        .map(|g| {
+            let i = rows
+                .iter()
+                .position(|r| r.name == g.figure.name)
+                .unwrap_or_default();
+            (i, evaluate_gate(g, &rows[i], args.missing))
+        })
+        .collect();
+    let shown: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.assessment != Assessment::NoData)
+        .filter(|r| !args.changed || r.assessment != Assessment::Same)
+        .collect();
+    let names = [
+        args.before.display().to_string(),
+        args.after.display().to_string(),
+    ];
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let written = match args.format {
+        Format::Text => write_text(
+            &mut out,
+            Style::for_stdout(),
+            &names,
+            &shown,
+            &gates,
+            &results,
+        ),
+        Format::Markdown => write_markdown(&mut out, &names, &shown, &gates, &results),
+        Format::Json => write_json(&mut out, &names, &shown, &gates, &results),
+    };
+    if let Err(e) = written.and_then(|()| out.flush()) {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("pcapstat: error: writing output: {e}");
+        }
+        return ExitCode::from(2);
+    }
+    if results.iter().any(|(_, r)| r.failed) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn opt(v: Option<Value>) -> String {
+    v.map_or("-".to_string(), |v| v.to_string())
+}
+
+fn gate_word(r: &GateResult) -> (&'static str, Color) {
+    match (r.failed, r.no_data) {
+        (true, true) => ("NO DATA (fail)", Color::Red),
+        (true, false) => ("FAIL", Color::Red),
+        (false, true) => ("no data (pass)", Color::Yellow),
+        (false, false) => ("pass", Color::Green),
+    }
+}
+
+fn gates_summary(results: &[(usize, GateResult)]) -> String {
+    let failed = results.iter().filter(|(_, r)| r.failed).count();
+    format!(
+        "{} gate{}: {} passed, {} failed",
+        results.len(),
+        if results.len() == 1 { "" } else { "s" },
+        results.len() - failed,
+        failed
+    )
+}
+
+fn write_text(
+    out: &mut dyn Write,
+    style: Style,
+    names: &[String; 2],
+    rows: &[&Row],
+    gates: &[Gate],
+    results: &[(usize, GateResult)],
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}",
+        style.paint(Some(Color::Bold), &format!("Diff  before {}", names[0]))
+    )?;
+    writeln!(
+        out,
+        "{}",
+        style.paint(Some(Color::Bold), &format!("      after  {}", names[1]))
+    )?;
+    let cells: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                cell(r.name, None),
+                cell(opt(r.before), None),
+                cell(opt(r.after), None),
+                cell(change_text(r), r.assessment.color()),
+                cell(r.assessment.word(), r.assessment.color()),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        style,
+        "  ",
+        &["FIGURE", "BEFORE", "AFTER", "CHANGE", ""],
+        &[1, 2],
+        &cells,
+    )?;
+    if !gates.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            style.paint(Some(Color::Bold), "Gates (--fail-if)")
+        )?;
+        let cells: Vec<_> = gates
+            .iter()
+            .zip(results)
+            .map(|(g, (_, r))| {
+                let (w, c) = gate_word(r);
+                vec![
+                    cell(g.text.clone(), None),
+                    cell(r.measured.clone(), None),
+                    cell(w, Some(c)),
+                ]
+            })
+            .collect();
+        table(
+            out,
+            style,
+            "  ",
+            &["GATE", "CHANGE", "VERDICT"],
+            &[1],
+            &cells,
+        )?;
+        let failed = results.iter().any(|(_, r)| r.failed);
+        writeln!(
+            out,
+            "{}",
+            style.paint(
+                Some(if failed { Color::Red } else { Color::Green }),
+                &gates_summary(results)
+            )
+        )?;
+    }
+    Ok(())
+}
+
+fn write_markdown(
+    out: &mut dyn Write,
+    names: &[String; 2],
+    rows: &[&Row],
+    gates: &[Gate],
+    results: &[(usize, GateResult)],
+) -> io::Result<()> {
+    let failed = results.iter().any(|(_, r)| r.failed);
+    writeln!(
+        out,
+        "### pcapstat diff{}",
+        if gates.is_empty() {
+            ""
+        } else if failed {
+            ": failed"
+        } else {
+            ": passed"
+        }
+    )?;
+    writeln!(out)?;
+    writeln!(out, "before `{}`, after `{}`", md(&names[0]), md(&names[1]))?;
+    writeln!(out)?;
+    if !gates.is_empty() {
+        writeln!(out, "| gate | change | verdict |")?;
+        writeln!(out, "|---|---:|---|")?;
+        for (g, (_, r)) in gates.iter().zip(results) {
+            let (w, _) = gate_word(r);
+            let mark = if r.failed {
+                ":x:"
+            } else {
+                ":white_check_mark:"
+            };
+            writeln!(
+                out,
+                "| `{}` | {} | {mark} {w} |",
+                md(&g.text),
+                md(&r.measured)
+            )?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out, "| figure | before | after | change | |")?;
+    writeln!(out, "|---|---:|---:|---:|---|")?;
+    for r in rows {
+        let mark = match r.assessment {
+            Assessment::Worse => ":small_red_triangle: worse",
+            Assessment::Better => ":white_check_mark: better",
+            _ => "",
+        };
+        writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {mark} |",
+            r.name,
+            md(&opt(r.before)),
+            md(&opt(r.after)),
+            md(&change_text(r))
+        )?;
+    }
+    Ok(())
+}
+
+fn write_json(
+    out: &mut dyn Write,
+    names: &[String; 2],
+    rows: &[&Row],
+    gates: &[Gate],
+    results: &[(usize, GateResult)],
+) -> io::Result<()> {
+    let figures: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "figure": r.name,
+                "unit": r.unit.as_str(),
+                "before": value_json(r.before),
+                "after": value_json(r.after),
+                "change": value_json(r.delta),
+                "relative_pct": r.relative,
+                "assessment": match r.assessment {
+                    Assessment::Worse => "worse",
+                    Assessment::Better => "better",
+                    Assessment::Same => "same",
+                    Assessment::Changed => "changed",
+                    Assessment::NoData => "no_data",
+                },
+            })
+        })
+        .collect();
+    let gates: Vec<_> = gates
+        .iter()
+        .zip(results)
+        .map(|(g, (_, r))| {
+            json!({"gate": g.text, "figure": g.figure.name, "change": r.measured,
+                   "no_data": r.no_data, "passed": !r.failed})
+        })
+        .collect();
+    let v = json!({
+        "before": names[0],
+        "after": names[1],
+        "passed": results.iter().all(|(_, r)| !r.failed),
+        "gates": gates,
+        "figures": figures,
+    });
+    serde_json::to_writer(&mut *out, &v)?;
+    writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_changes() {
+        assert_eq!(relative(Value::Count(10), Value::Count(11)), Some(10.0));
+        assert_eq!(relative(Value::Count(0), Value::Count(0)), Some(0.0));
+        assert_eq!(relative(Value::Count(0), Value::Count(3)), None);
+        assert_eq!(
+            delta(Unit::Duration, Value::Duration(5), Value::Duration(2)),
+            Value::Duration(-3)
+        );
+        assert_eq!(
+            delta(Unit::Count, Value::Count(5), Value::Count(2)),
+            Value::Number(-3.0)
+        );
+        assert_eq!(signed(Value::Duration(1_500_000)), "+1.5ms");
+        assert_eq!(signed(Value::Number(-0.25)), "-0.25");
+        assert_eq!(percent(4650.4), "+4650%");
+        assert_eq!(percent(-83.5), "-84%");
+        assert_eq!(percent(5.26), "+5.3%");
+    }
+}
