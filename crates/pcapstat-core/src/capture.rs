@@ -479,6 +479,19 @@ const OPB_TYPE: u32 = 0x0000_0002;
 const SPB_TYPE: u32 = 0x0000_0003;
 const EPB_TYPE: u32 = 0x0000_0006;
 const BOM: u32 = 0x1A2B_3C4D;
+const DSB_TYPE: u32 = 0x0000_000A;
+
+/// Most secrets bytes [`Capture::decryption_secrets`] returns (the rest is not read).
+pub const MAX_SECRETS_BYTES: usize = 64 * 1024 * 1024;
+
+/// One pcapng Decryption Secrets Block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecryptionSecrets {
+    /// Secrets type (0x544c534b "TLSK" = NSS key log, 0x57474b4c WireGuard, …).
+    pub secrets_type: u32,
+    /// The secrets (for TLSK: key log text).
+    pub data: Vec<u8>,
+}
 
 /// What one step of the reading loop found.
 enum Step {
@@ -734,6 +747,60 @@ impl Capture {
             last_ts_ns: 0,
             damage: None,
         }
+    }
+
+    /// The Decryption Secrets Blocks (pcapng block type 0x0000000A) of the whole file, in file
+    /// order, for a capture held whole (memory-mapped file or bytes): a pass over the block
+    /// headers only, stopping at the first block whose length is not sane (no error: the
+    /// reading proper reports damage). `None` for streamed input (standard input, gzip, zstd),
+    /// which cannot be read twice; classic pcap files have none (`Some(vec![])`).
+    /// At most [`MAX_SECRETS_BYTES`] of secrets are returned.
+    pub fn decryption_secrets(&self) -> Option<Vec<DecryptionSecrets>> {
+        let Source::Whole { bytes, .. } = &self.source else {
+            return None;
+        };
+        let all = bytes.as_slice();
+        let mut out = Vec::new();
+        if !matches!(self.format, CaptureFormat::PcapNg { .. }) {
+            return Some(out);
+        }
+        let (mut pos, mut endian, mut total) = (0usize, Endian::Little, 0usize);
+        while let Some(head) = all.get(pos..pos + 12) {
+            if Endian::Little.u32(head, 0) == Some(SHB_TYPE) {
+                endian = match Endian::Little.u32(head, 8) {
+                    Some(BOM) => Endian::Little,
+                    Some(0x4D3C_2B1A) => Endian::Big,
+                    _ => break,
+                };
+            }
+            let ty = endian.u32(head, 0).unwrap_or(0);
+            let len = endian.u32(head, 4).map_or(0, |l| l as usize);
+            if len < 12 || len % 4 != 0 || len > MAX_BLOCK_LEN {
+                break;
+            }
+            let Some(block) = all.get(pos..pos + len) else {
+                break;
+            };
+            if ty == DSB_TYPE {
+                let body = block.get(8..len - 4).unwrap_or_default();
+                let secrets_type = endian.u32(body, 0);
+                let n = endian.u32(body, 4).map(|n| n as usize);
+                if let (Some(secrets_type), Some(n)) = (secrets_type, n) {
+                    if let Some(data) = body.get(8..8 + n) {
+                        total += n;
+                        if total > MAX_SECRETS_BYTES {
+                            break;
+                        }
+                        out.push(DecryptionSecrets {
+                            secrets_type,
+                            data: data.to_vec(),
+                        });
+                    }
+                }
+            }
+            pos += len;
+        }
+        Some(out)
     }
 
     /// The container format.

@@ -197,6 +197,20 @@ impl KeyLog {
         self.add_text(&String::from_utf8_lossy(secrets));
     }
 
+    /// Adds the Decryption Secrets Blocks of a capture (see
+    /// [`Capture::decryption_secrets`](crate::Capture::decryption_secrets)): TLS key logs are
+    /// read, other secrets types counted in [`KeyLogStats::dsb_other`].
+    pub fn add_capture_secrets(&mut self, blocks: &[crate::capture::DecryptionSecrets]) {
+        for b in blocks {
+            self.stats.dsb_blocks += 1;
+            if b.secrets_type == DSB_TLS_KEY_LOG {
+                self.add_text(&String::from_utf8_lossy(&b.data));
+            } else {
+                self.stats.dsb_other += 1;
+            }
+        }
+    }
+
     fn add_line(&mut self, line: &str) {
         if line.is_empty() || line.starts_with('#') {
             self.stats.ignored += 1;

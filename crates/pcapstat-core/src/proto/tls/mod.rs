@@ -370,8 +370,24 @@ impl TlsParser {
                 break;
             }
             let ty = hs[0];
-            self.dirs[d].hs.drain(..4 + len);
+            let msg: Vec<u8> = self.dirs[d].hs.drain(..4 + len).collect();
             match ty {
+                // EncryptedExtensions: the TLS 1.3 server's ALPN choice.
+                8 if d == 1 => {
+                    let ext = msg
+                        .get(4..6)
+                        .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+                        .and_then(|n| msg.get(6..6 + n))
+                        .unwrap_or_default();
+                    for (ety, whole) in raw_extensions(ext) {
+                        let data = whole.get(4..).unwrap_or_default();
+                        if let (16, Some(&n)) = (ety, data.get(2)) {
+                            if let Some(name) = data.get(3..3 + usize::from(n)) {
+                                self.rec.alpn = Some(String::from_utf8_lossy(name).into_owned());
+                            }
+                        }
+                    }
+                }
                 20 => {
                     let server = d == 1;
                     if server {
