@@ -72,6 +72,11 @@ struct AnalyzeArgs {
     /// starts a new one.
     #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
     idle_timeout: f64,
+    /// TLS key log (NSS format, as written with SSLKEYLOGFILE): decrypt the TLS connections it
+    /// has secrets for and report their HTTP/1.x requests. Keys embedded in a pcapng file are
+    /// used without this flag.
+    #[arg(long, value_name = "FILE")]
+    keylog: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,9 +105,18 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         eprintln!("pcapstat: error: --idle-timeout must be a positive number of seconds");
         return ExitCode::from(2);
     }
-    let analyzer = Analyzer::new()
+    let mut analyzer = Analyzer::new()
         .threads(args.threads)
         .idle_timeout_ns((args.idle_timeout * 1e9).round() as i64);
+    if let Some(path) = &args.keylog {
+        analyzer = match analyzer.keylog_file(path) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("pcapstat: error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    }
     let mut failed = false;
     let mut tables: Vec<[DataFrame; 4]> = Vec::new();
     let mut sources: Vec<String> = Vec::new();

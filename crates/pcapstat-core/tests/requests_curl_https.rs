@@ -170,6 +170,8 @@ impl Diffs {
 fn https_rows_and_phases_agree_with_curl() {
     let mut d = Diffs::default();
     let mut transfers = 0;
+    // (transfers where curl says whether the session was resumed, of which resumed)
+    let mut session_checks = (0, 0);
     for scenario in SCENARIOS {
         let run = with_keyfile(scenario);
         let curl = jsonl(&lab(scenario).join("gt_curl.jsonl"));
@@ -218,6 +220,8 @@ fn https_rows_and_phases_agree_with_curl() {
                         Some(r),
                         "{scenario} {port} #{k}: tls_resumed"
                     );
+                    session_checks.0 += 1;
+                    session_checks.1 += usize::from(r);
                 }
                 let f = |name: &str| ns(&c[name]);
                 if new_conn {
@@ -277,6 +281,11 @@ fn https_rows_and_phases_agree_with_curl() {
         }
     }
     assert_eq!(transfers, 34, "curl HTTPS HTTP/1.1 transfers");
+    assert_eq!(
+        session_checks,
+        (29, 6),
+        "curl tls_session_reused: d 4, i 2 resumed"
+    );
     // d: the 2nd and 3rd connection of each of the two curl processes are left out (README).
     d.check("connect", 23, 1_000_000, Some(5_000_000));
     d.check("connect+tls", 29, 2_000_000, Some(6_000_000));

@@ -704,6 +704,58 @@ mod rfc8448 {
     }
 
     #[test]
+    fn gaps_truncation_and_garbage_after_the_handshake() {
+        let v = vectors();
+        let keys = Arc::new(keylog(&v));
+        let mut ch = vec![22, 3, 1, 0, 196];
+        ch.extend_from_slice(&v["client_hello"]);
+        let mut server = v["server_hello_record"].clone();
+        server.extend_from_slice(&v["server_flight_record"]);
+        let hs_end = server.len();
+        server.extend_from_slice(&v["server_ticket_record"]);
+        server.extend_from_slice(&v["server_application_record"]);
+        // Every truncation of the server stream, then its close: never a panic, and a record cut
+        // by the close is reported lost.
+        for cut in 0..server.len() {
+            let mut p = TlsParser::with_keylog(Some(keys.clone()));
+            p.on_data(1, C, &ch);
+            p.on_data(2, S, &server[..cut]);
+            p.on_close(3, S);
+            let app = p.take_app_data();
+            // Decrypting from the end of the ServerHello; the record boundaries lose nothing.
+            let sh = v["server_hello_record"].len();
+            let boundaries = [hs_end, hs_end + v["server_ticket_record"].len()];
+            let cut_inside = cut > sh && cut < server.len() && !boundaries.contains(&cut);
+            assert_eq!(
+                app.contains(&AppData::Lost { dir: S, ts: 3 }),
+                cut_inside,
+                "cut {cut}"
+            );
+        }
+        // A gap after the handshake: the server side is lost, the client side goes on.
+        let mut p = TlsParser::with_keylog(Some(keys.clone()));
+        p.on_data(1, C, &ch);
+        p.on_data(2, S, &server[..hs_end]);
+        p.on_data(3, C, &v["client_finished_record"]);
+        p.on_gap(4, S, 100);
+        p.on_data(5, S, &v["server_application_record"]);
+        p.on_data(6, C, &v["client_application_record"]);
+        let app = p.take_app_data();
+        assert_eq!(app[0], AppData::Lost { dir: S, ts: 4 });
+        assert!(matches!(&app[1], AppData::Data { dir: C, bytes, .. } if bytes.len() == 50));
+        assert_eq!(app.len(), 2);
+        assert_eq!(p.record().handshake_done_ts, Some(3));
+        assert!(!p.record().incomplete, "the gap came after the handshake");
+        // Bytes that are not TLS after the handshake: that direction stops, nothing panics.
+        let mut p = TlsParser::with_keylog(Some(keys));
+        p.on_data(1, C, &ch);
+        p.on_data(2, S, &server[..hs_end]);
+        p.on_data(3, C, &v["client_finished_record"]);
+        p.on_data(4, C, b"GET / HTTP/1.1\r\n\r\n");
+        assert_eq!(p.take_app_data(), vec![AppData::Lost { dir: C, ts: 4 }]);
+    }
+
+    #[test]
     fn any_split_gives_the_same_plaintext() {
         let v = vectors();
         let keys = Arc::new(keylog(&v));
