@@ -256,3 +256,33 @@ fn parquet_connections_table_is_written_and_reads_back() {
     assert_eq!(refused, 3);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn keylog_decrypts_https_requests() {
+    // d_tls_resumption: 12 HTTPS HTTP/1.1 requests (nginx access log), all encrypted.
+    let requests = |args: &[&str]| {
+        let out = run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_lines(&out)[0]["applications"]["http"]["requests"].clone()
+    };
+    let pcap = testdata("lab/d_tls_resumption/capture.pcap");
+    let keys = testdata("lab/d_tls_resumption/sslkeylog.txt");
+    assert_eq!(requests(&["analyze", "--format", "json", &pcap]), 0);
+    assert_eq!(
+        requests(&["analyze", "--format", "json", "--keylog", &keys, &pcap]),
+        12
+    );
+    // The same keys embedded in the pcapng file (Decryption Secrets Block): no flag needed.
+    let embedded = testdata("lab/d_tls_resumption/capture-with-keys.pcapng");
+    assert_eq!(requests(&["analyze", "--format", "json", &embedded]), 12);
+    // A key log that cannot be read is an error (exit 2), named.
+    let out = run(&["analyze", "--keylog", "/nonexistent/keys.txt", &pcap]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/keys.txt"), "{err}");
+}

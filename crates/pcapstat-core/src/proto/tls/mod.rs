@@ -270,7 +270,9 @@ impl TlsParser {
             self.decrypt_stats.no_key += 1;
             return;
         };
-        let Some(suite) = Suite::of(cipher).filter(|s| s.tls13 == self.tls13) else {
+        // TLS 1.3 drafts (0x7fxx) used other key-schedule labels: not decrypted.
+        let draft = self.rec.version.is_some_and(|v| v >> 8 == 0x7f);
+        let Some(suite) = Suite::of(cipher).filter(|s| s.tls13 == self.tls13 && !draft) else {
             self.decrypt_stats.unsupported_cipher += 1;
             return;
         };

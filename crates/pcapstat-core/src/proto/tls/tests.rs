@@ -696,6 +696,22 @@ mod rfc8448 {
         assert!(app
             .iter()
             .any(|a| matches!(a, AppData::Lost { dir: S, .. })));
+        // TLS_AES_128_CCM_SHA256 (0x1304) in the ServerHello: secrets found, suite not decrypted.
+        let mut ccm = v.clone();
+        let sh = ccm.get_mut("server_hello_record").unwrap();
+        assert_eq!(&sh[44..46], &[0x13, 0x01]);
+        sh[45] = 0x04;
+        let keys = Arc::new(keylog(&v));
+        let mut p = TlsParser::with_keylog(Some(keys));
+        let mut ch = vec![22, 3, 1, 0, 196];
+        ch.extend_from_slice(&v["client_hello"]);
+        p.on_data(1, C, &ch);
+        p.on_data(2, S, &ccm["server_hello_record"]);
+        p.on_data(3, S, &v["server_flight_record"]);
+        p.on_data(4, C, &v["client_finished_record"]);
+        let st = p.decrypt_stats();
+        assert_eq!((st.unsupported_cipher, st.sessions, st.records), (1, 0, 0));
+        assert_eq!(p.record().handshake_done_ts, Some(4), "timed without keys");
         let with = run(Some(keylog(&v))).0;
         for r in [plain.record(), other.record(), bad.record()] {
             assert_eq!(r.handshake_done_ts, with.record().handshake_done_ts);
