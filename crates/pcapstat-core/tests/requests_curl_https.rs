@@ -488,6 +488,29 @@ fn decryption_counters_and_the_no_key_path() {
     assert_eq!(none.stats.https, 0);
 }
 
+/// On the four lab scenarios, the keys embedded in `capture-with-keys.pcapng` give the same
+/// http and tls records as `sslkeylog.txt` on `capture.pcap`.
+#[test]
+fn embedded_secrets_equal_the_key_log_file_on_the_lab() {
+    let mut rows = 0;
+    for scenario in SCENARIOS {
+        let from_file = with_keyfile(scenario);
+        let capture = Capture::open(lab(scenario).join("capture-with-keys.pcapng")).unwrap();
+        let mut keys = KeyLog::new();
+        keys.add_capture_secrets(&capture.decryption_secrets().unwrap());
+        assert_eq!(keys.stats().dsb_blocks, 1, "{scenario}");
+        let from_dsb = analyze(capture, Some(keys), 2);
+        assert_eq!(from_file.http, from_dsb.http, "{scenario}");
+        assert_eq!(from_file.tls, from_dsb.tls, "{scenario}");
+        rows += from_dsb
+            .http
+            .iter()
+            .filter(|h| from_dsb.tls_of(h.conn_id).is_some())
+            .count();
+    }
+    assert_eq!(rows, 40, "HTTPS rows (as nginx logged)");
+}
+
 /// The bundled d_tls_resumption files: the key log file on capture.pcap and the key log embedded
 /// in capture-with-keys.pcapng (Decryption Secrets Block) give the same http rows: 12.
 #[test]
