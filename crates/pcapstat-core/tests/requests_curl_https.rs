@@ -478,6 +478,30 @@ fn decryption_counters_and_the_no_key_path() {
     // i_delay_rtt's h2 connection is decrypted and counted, not parsed.
     let i = with_keyfile("i_delay_rtt");
     assert_eq!(i.stats.tls_h2_not_parsed, 1);
+    // h_http2: curl's two h2 connections are decrypted and counted; nghttp wrote no key log.
+    let h = with_keyfile("h_http2");
+    let st = &h.stats.tls_decrypt;
+    assert_eq!(
+        (h.stats.tls, st.sessions, st.no_key, st.auth_failures),
+        (3, 2, 1, 0)
+    );
+    assert_eq!((h.stats.tls_h2_not_parsed, h.stats.https), (2, 0));
+    let alpn: Vec<Option<&str>> = h.tls.iter().map(|t| t.alpn.as_deref()).collect();
+    assert_eq!(
+        alpn,
+        [Some("h2"), Some("h2"), None],
+        "ts_tls.tsv: h2, h2, unknown(encrypted)"
+    );
+    let plain = analyze(
+        Capture::open(lab("h_http2").join("capture.pcap")).unwrap(),
+        None,
+        1,
+    );
+    assert_eq!(plain.tls.len(), 3);
+    for (w, wo) in h.tls.iter().zip(&plain.tls) {
+        assert_eq!(w.handshake_done_ts, wo.handshake_done_ts);
+        assert_eq!(w.client_finished_ts, wo.client_finished_ts);
+    }
     let keys = KeyLog::parse("");
     let none = analyze(
         Capture::open(lab("c_tls12_tls13").join("capture.pcap")).unwrap(),
