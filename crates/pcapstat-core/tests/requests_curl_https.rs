@@ -519,7 +519,7 @@ fn embedded_secrets_equal_the_key_log_file_on_the_lab() {
     let mut rows = 0;
     for scenario in SCENARIOS {
         let from_file = with_keyfile(scenario);
-        let capture = Capture::open(lab(scenario).join("capture-with-keys.pcapng")).unwrap();
+        let mut capture = Capture::open(lab(scenario).join("capture-with-keys.pcapng")).unwrap();
         let mut keys = KeyLog::new();
         keys.add_capture_secrets(&capture.decryption_secrets().unwrap());
         assert_eq!(keys.stats().dsb_blocks, 1, "{scenario}");
@@ -536,7 +536,8 @@ fn embedded_secrets_equal_the_key_log_file_on_the_lab() {
 }
 
 /// The bundled d_tls_resumption files: the key log file on capture.pcap and the key log embedded
-/// in capture-with-keys.pcapng (Decryption Secrets Block) give the same http rows: 12.
+/// in capture-with-keys.pcapng (Decryption Secrets Block; memory-mapped, streamed, gzip-streamed)
+/// give the same http rows: 12.
 #[test]
 fn bundled_keylog_file_and_embedded_secrets_agree() {
     let dir = common::testdata().join("lab/d_tls_resumption");
@@ -547,7 +548,7 @@ fn bundled_keylog_file_and_embedded_secrets_agree() {
         1,
     );
 
-    let capture = Capture::open(dir.join("capture-with-keys.pcapng")).unwrap();
+    let mut capture = Capture::open(dir.join("capture-with-keys.pcapng")).unwrap();
     let blocks = capture.decryption_secrets().unwrap();
     assert_eq!(blocks.len(), 1);
     let mut embedded = KeyLog::new();
@@ -565,12 +566,58 @@ fn bundled_keylog_file_and_embedded_secrets_agree() {
     assert_eq!(from_file.tls, from_dsb.tls);
     assert_eq!(from_file.stats.tls_decrypt, from_dsb.stats.tls_decrypt);
     // Without a DSB (classic pcap, or the pcapng without keys) there is nothing embedded.
-    let plain = Capture::open(dir.join("capture.pcap")).unwrap();
+    let mut plain = Capture::open(dir.join("capture.pcap")).unwrap();
     assert_eq!(plain.decryption_secrets(), Some(vec![]));
-    let ng = Capture::open(dir.join("capture.pcapng")).unwrap();
+    let mut ng = Capture::open(dir.join("capture.pcapng")).unwrap();
     assert_eq!(ng.decryption_secrets(), Some(vec![]));
-    // Streamed input cannot be pre-scanned.
+    // Streamed input, plain and gzip-compressed: the DSB before the first packet is found, and
+    // the frames read afterwards are all there.
     let bytes = std::fs::read(dir.join("capture-with-keys.pcapng")).unwrap();
-    let streamed = Capture::from_reader(std::io::Cursor::new(bytes)).unwrap();
-    assert_eq!(streamed.decryption_secrets(), None);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &bytes).unwrap();
+    let gz = gz.finish().unwrap();
+    for input in [bytes.clone(), gz] {
+        let mut streamed = Capture::from_reader(std::io::Cursor::new(input)).unwrap();
+        assert_eq!(streamed.decryption_secrets(), Some(blocks.clone()));
+        let mut keys = KeyLog::new();
+        keys.add_capture_secrets(&blocks);
+        let run = analyze(streamed, Some(keys), 2);
+        assert_eq!(run.http, from_file.http);
+    }
+    // Once frames were read from a stream, it is too late.
+    let mut late = Capture::from_reader(std::io::Cursor::new(bytes.clone())).unwrap();
+    assert!(late.next_frame().unwrap().is_some());
+    assert_eq!(late.decryption_secrets(), None);
+    // A damaged stream: with or without the look-ahead, the same frames, damage and sections
+    // (a decompression error met while looking ahead is given again to the reading).
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &bytes).unwrap();
+    let gz = gz.finish().unwrap();
+    let (mut before_first_packet, mut later) = (0, 0);
+    for at in (40..gz.len() / 2).step_by(211) {
+        let mut bad = gz.clone();
+        bad[at] ^= 0x55;
+        let damage = |look_ahead: bool| {
+            let mut c = Capture::from_reader(std::io::Cursor::new(bad.clone())).ok()?;
+            if look_ahead {
+                let _ = c.decryption_secrets();
+            }
+            let mut frames = 0;
+            while let Ok(Some(_)) = c.next_frame() {
+                frames += 1;
+            }
+            Some((frames, c.damage().cloned(), c.sections()))
+        };
+        let (plain, ahead) = (damage(false), damage(true));
+        assert_eq!(plain, ahead, "byte {at}");
+        match plain {
+            Some((0, Some(_), _)) => before_first_packet += 1,
+            Some((_, Some(_), _)) => later += 1,
+            _ => {}
+        }
+    }
+    assert!(
+        before_first_packet > 0 && later > 0,
+        "{before_first_packet} {later}"
+    );
 }

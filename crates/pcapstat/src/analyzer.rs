@@ -96,9 +96,10 @@ impl Analyzer {
     }
 
     /// Whether TLS key logs embedded in a pcapng file (Decryption Secrets Blocks) are used, in
-    /// addition to [`Analyzer::keylog`] (default `true`). They are read by a pre-scan of the
-    /// block headers when the capture is a plain file or bytes; streamed input (standard input,
-    /// gzip, zstd) is not pre-scanned: use a key log file there.
+    /// addition to [`Analyzer::keylog`] (default `true`). They are read ahead of the frames:
+    /// every DSB of a plain file or bytes (a pass over the block headers), the DSBs before the
+    /// first packet of streamed input (standard input, gzip, zstd); see
+    /// `pcapstat_core::Capture::decryption_secrets`.
     pub fn embedded_secrets(mut self, yes: bool) -> Self {
         self.embedded_secrets = yes;
         self
