@@ -78,10 +78,20 @@ pub enum KeyLogError {
 }
 
 /// TLS secrets by ClientHello random (see the module docs).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct KeyLog {
     by_random: HashMap<[u8; 32], SessionSecrets>,
     stats: KeyLogStats,
+}
+
+impl std::fmt::Debug for KeyLog {
+    // Neither the secrets nor thousands of randoms: the size and the counters.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyLog")
+            .field("sessions", &self.by_random.len())
+            .field("stats", &self.stats)
+            .finish()
+    }
 }
 
 /// pcapng Decryption Secrets Block type.

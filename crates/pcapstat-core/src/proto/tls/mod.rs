@@ -16,7 +16,7 @@
 //! is done nothing more can be learned in clear, and the parser ignores the rest of the stream —
 //! unless a [`KeyLog`] holds this session's secrets ([`TlsParser::with_keylog`]): then each
 //! encrypted record is buffered whole (one record at most per direction), decrypted
-//! ([`decrypt`] has the suites and the key schedule), TLS 1.3 handshake messages are read from
+//! (`decrypt.rs` has the suites and the key schedule), TLS 1.3 handshake messages are read from
 //! the plaintext (the client's Finished ends the handshake exactly), and the application data
 //! comes out as [`AppData`] for the caller to take with [`TlsParser::take_app_data`].
 
