@@ -66,6 +66,7 @@ COPIES = [
     ("lab/d_tls_resumption/capture.pcap", "lab/d_tls_resumption/capture.pcap", "project lab: TLS 1.2/1.3 full + resumed handshakes (pcap us LE)"),
     ("lab/d_tls_resumption/capture.pcapng", "lab/d_tls_resumption/capture.pcapng", "project lab: same packets as pcapng (tshark -F pcapng)"),
     ("lab/d_tls_resumption/capture-with-keys.pcapng", "lab/d_tls_resumption/capture-with-keys.pcapng", "project lab: pcapng with a Decryption Secrets Block (TLS key log)"),
+    ("lab/d_tls_resumption/sslkeylog.txt", "lab/d_tls_resumption/sslkeylog.txt", "project lab: NSS key log of that scenario (curl SSLKEYLOGFILE + openssl -keylogfile), the same secrets as the DSB"),
     ("lab/e_dns/capture.pcap", "lab/e_dns/capture.pcap", "project lab: DNS over UDP/TCP, timeouts, ICMP port unreachable"),
     ("lab/f_refused_syndrop/capture.pcap", "lab/f_refused_syndrop/capture.pcap", "project lab: refused connects (RST), dropped SYNs, TLS alert, HTTP 404"),
     ("lab/f_refused_syndrop/capture.pcapng", "lab/f_refused_syndrop/capture.pcapng", "project lab: same packets as pcapng"),

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use pcapstat::figures::{Figures, Value};
-use pcapstat::{Analysis, Analyzer, Filter};
+use pcapstat::{Analysis, Filter};
 use serde_json::json;
 
 use crate::filter::FilterArgs;
@@ -34,12 +34,8 @@ pub struct CheckArgs {
     /// Treat a damaged or truncated capture as an error (exit code 2).
     #[arg(long)]
     strict: bool,
-    /// Threads to use; 0 means one per core.
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    threads: usize,
-    /// Idle timeout in seconds, as for `analyze`.
-    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
-    idle_timeout: f64,
+    #[command(flatten)]
+    analysis: crate::AnalysisArgs,
     #[command(flatten)]
     filter: FilterArgs,
 }
@@ -164,13 +160,13 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if !(args.idle_timeout.is_finite() && args.idle_timeout > 0.0) {
-        eprintln!("pcapstat: error: --idle-timeout must be a positive number of seconds");
-        return ExitCode::from(2);
-    }
-    let analyzer = Analyzer::new()
-        .threads(args.threads)
-        .idle_timeout_ns((args.idle_timeout * 1e9).round() as i64);
+    let analyzer = match args.analysis.analyzer() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("pcapstat: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let base = args.filter.filter();
     let mut captures = Vec::new();
     let mut input_error = false;

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use pcapstat::figures::{format_number, Better, Figures, Unit, Value};
-use pcapstat::Analyzer;
 use serde_json::json;
 
 use crate::check::value_json;
@@ -40,12 +39,8 @@ pub struct DiffArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// Threads to use; 0 means one per core.
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    threads: usize,
-    /// Idle timeout in seconds, as for `analyze`.
-    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
-    idle_timeout: f64,
+    #[command(flatten)]
+    analysis: crate::AnalysisArgs,
     #[command(flatten)]
     filter: FilterArgs,
 }
@@ -223,13 +218,13 @@ pub fn run(args: &DiffArgs) -> ExitCode {
             }
         }
     }
-    if !(args.idle_timeout.is_finite() && args.idle_timeout > 0.0) {
-        eprintln!("pcapstat: error: --idle-timeout must be a positive number of seconds");
-        return ExitCode::from(2);
-    }
-    let analyzer = Analyzer::new()
-        .threads(args.threads)
-        .idle_timeout_ns((args.idle_timeout * 1e9).round() as i64);
+    let analyzer = match args.analysis.analyzer() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("pcapstat: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let filter = args.filter.filter();
     let mut figures = Vec::new();
     for path in [&args.before, &args.after] {

@@ -80,9 +80,6 @@ struct AnalyzeArgs {
     /// Treat a damaged or truncated capture as an error (exit code 2) instead of a warning.
     #[arg(long)]
     strict: bool,
-    /// Threads to use; 0 means one per core. The output is identical for any value.
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    threads: usize,
     /// Write the tables as Parquet files into DIR: connections.parquet, tls.parquet,
     /// http.parquet and dns.parquet, with the rows of all the input files and a `capture`
     /// column naming the file.
@@ -100,12 +97,43 @@ struct AnalyzeArgs {
     /// pandas, polars, DuckDB and Spark read as one dataset with a `capture` column.
     #[arg(long)]
     partition: bool,
+    #[command(flatten)]
+    filter: filter::FilterArgs,
+    #[command(flatten)]
+    analysis: AnalysisArgs,
+}
+
+/// How captures are analysed: shared by `analyze`, `check` and `diff`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct AnalysisArgs {
+    /// Threads to use; 0 means one per core. The output is identical for any value.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    threads: usize,
     /// Idle timeout in seconds: a connection silent for longer ends; a later packet on its ports
     /// starts a new one.
     #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
-    idle_timeout: f64,
-    #[command(flatten)]
-    filter: filter::FilterArgs,
+    pub(crate) idle_timeout: f64,
+    /// TLS key log (NSS format, as written with SSLKEYLOGFILE): decrypt the TLS connections it
+    /// has secrets for and report their HTTP/1.x requests. Keys embedded in a pcapng file are
+    /// used without this flag.
+    #[arg(long, value_name = "FILE")]
+    keylog: Option<PathBuf>,
+}
+
+impl AnalysisArgs {
+    /// The analyzer these options describe, or the message of a usage error (exit code 2).
+    pub(crate) fn analyzer(&self) -> Result<Analyzer, String> {
+        if !(self.idle_timeout.is_finite() && self.idle_timeout > 0.0) {
+            return Err("--idle-timeout must be a positive number of seconds".to_string());
+        }
+        let analyzer = Analyzer::new()
+            .threads(self.threads)
+            .idle_timeout_ns((self.idle_timeout * 1e9).round() as i64);
+        match &self.keylog {
+            Some(path) => analyzer.keylog_file(path).map_err(|e| e.to_string()),
+            None => Ok(analyzer),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -135,10 +163,13 @@ impl AnalyzeArgs {
 }
 
 fn analyze(args: &AnalyzeArgs) -> ExitCode {
-    if !(args.idle_timeout.is_finite() && args.idle_timeout > 0.0) {
-        eprintln!("pcapstat: error: --idle-timeout must be a positive number of seconds");
-        return ExitCode::from(2);
-    }
+    let analyzer = match args.analysis.analyzer() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("pcapstat: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if args.partition && !args.writes_tables() {
         eprintln!("pcapstat: error: --partition needs --parquet, --csv or --ndjson");
         return ExitCode::from(2);
@@ -153,9 +184,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let analyzer = Analyzer::new()
-        .threads(args.threads)
-        .idle_timeout_ns((args.idle_timeout * 1e9).round() as i64);
+
     let mut failed = false;
     let mut tables: Vec<[DataFrame; 4]> = Vec::new();
     let mut sources: Vec<String> = Vec::new();
@@ -311,7 +340,7 @@ fn write_tables(
             ("pcapstat.sources".to_string(), sources.join("\n")),
             (
                 "pcapstat.options".to_string(),
-                format!("idle_timeout={}s", args.idle_timeout),
+                format!("idle_timeout={}s", args.analysis.idle_timeout),
             ),
         ],
     };
@@ -353,7 +382,7 @@ fn write_partitions(
                 ("pcapstat.sources".to_string(), source.clone()),
                 (
                     "pcapstat.options".to_string(),
-                    format!("idle_timeout={}s", args.idle_timeout),
+                    format!("idle_timeout={}s", args.analysis.idle_timeout),
                 ),
             ],
         };

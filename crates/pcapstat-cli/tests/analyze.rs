@@ -317,3 +317,49 @@ fn partition_writes_one_directory_per_capture() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn keylog_decrypts_https_requests() {
+    // d_tls_resumption: 12 HTTPS HTTP/1.1 requests (nginx access log), all encrypted.
+    let requests = |args: &[&str]| {
+        let out = run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_lines(&out)[0]["applications"]["http"]["requests"].clone()
+    };
+    let pcap = testdata("lab/d_tls_resumption/capture.pcap");
+    let keys = testdata("lab/d_tls_resumption/sslkeylog.txt");
+    assert_eq!(requests(&["analyze", "--format", "json", &pcap]), 0);
+    assert_eq!(
+        requests(&["analyze", "--format", "json", "--keylog", &keys, &pcap]),
+        12
+    );
+    // The same keys embedded in the pcapng file (Decryption Secrets Block): no flag needed.
+    let embedded = testdata("lab/d_tls_resumption/capture-with-keys.pcapng");
+    assert_eq!(requests(&["analyze", "--format", "json", &embedded]), 12);
+    // On standard input too (the DSB comes before the first packet).
+    {
+        use std::io::Write;
+        use std::process::Stdio;
+        let bytes = std::fs::read(&embedded).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pcapstat"))
+            .args(["analyze", "--format", "json", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&bytes).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(json_lines(&out)[0]["applications"]["http"]["requests"], 12);
+    }
+    // A key log that cannot be read is an error (exit 2), named.
+    let out = run(&["analyze", "--keylog", "/nonexistent/keys.txt", &pcap]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/keys.txt"), "{err}");
+}

@@ -1,22 +1,31 @@
 //! The record-level API, without polars: every TCP connection of a capture with its outcome and
 //! connect time, and the HTTP requests with their phases.
 //!
-//! `cargo run -p pcapstat-core --example connections -- FILE`
+//! `cargo run -p pcapstat-core --example connections -- FILE [KEYLOG]`: with a TLS key log
+//! (or keys embedded in a pcapng file), HTTPS requests are listed too.
 
-use pcapstat_core::app::{AppFactory, UdpDns};
+use std::sync::Arc;
+
+use pcapstat_core::app::{AppConfig, AppFactory, UdpDns};
 use pcapstat_core::pipeline::{self, PipelineConfig};
-use pcapstat_core::{request_timings, Capture};
+use pcapstat_core::{request_timings, Capture, KeyLog};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "testdata/lab/f_refused_syndrop/capture.pcap".to_string());
     let mut capture = Capture::open(&path)?;
+    let mut keylog = match std::env::args().nth(2) {
+        Some(file) => KeyLog::from_file(file)?,
+        None => KeyLog::new(),
+    };
+    keylog.add_capture_secrets(&capture.decryption_secrets().unwrap_or_default());
+    let app = AppConfig::default().with_keylog((!keylog.is_empty()).then(|| Arc::new(keylog)));
     let mut udp = UdpDns::default();
     let out = pipeline::run_with_udp(
         &mut capture,
         &PipelineConfig::default(),
-        |_| AppFactory::default(),
+        |_| AppFactory::new(app.clone()),
         &mut udp,
     )?;
     let end = out.summary.last_ts.unwrap_or(0);

@@ -3,6 +3,15 @@
 //!
 //! [`AppFactory`] is the [`SinkFactory`] of one shard; [`UdpDns`] is the [`UdpConsumer`] of the
 //! reading thread. Both only collect plain records.
+//!
+//! With a key log ([`AppConfig::keylog`]) a TLS connection whose session secrets are logged is
+//! decrypted, and its application data goes to an HTTP/1.x parser when the server selected ALPN
+//! `http/1.1` or none (h2 and other protocols are counted, not parsed): HTTPS requests give
+//! [`HttpRecord`]s like clear-text ones. Each record's plaintext is fed with its first byte at the
+//! capture time of the segment where the record began and the rest at the time of the segment
+//! that completed it (docs/http.md).
+
+use std::sync::Arc;
 
 use crate::decode::IcmpError;
 use crate::flow::Endpoint;
@@ -10,7 +19,7 @@ use crate::packet::UdpDatagram;
 use crate::pipeline::UdpConsumer;
 use crate::proto::dns::{DnsConfig, DnsStats, DnsTcpParser, DnsTracker};
 use crate::proto::http::{HttpConfig, HttpParser};
-use crate::proto::tls::TlsParser;
+use crate::proto::tls::{AppData, KeyLog, TlsDecryptStats, TlsParser};
 use crate::proto::{Probe, StreamParser};
 use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
 use crate::tcp::{ConnMeta, Direction, SinkFactory, StreamSink};
@@ -34,6 +43,15 @@ pub struct AppStats {
     pub unrecognised: u64,
     /// Connections whose protocol could not be told because the client's first bytes were lost.
     pub unknown_after_gap: u64,
+    /// TLS connections whose decrypted application data was parsed as HTTP/1.x (ALPN
+    /// `http/1.1` or none).
+    pub https: u64,
+    /// Decrypted TLS connections with ALPN `h2`: HTTP/2 is not parsed.
+    pub tls_h2_not_parsed: u64,
+    /// Decrypted TLS connections with another ALPN protocol: not parsed.
+    pub tls_other_alpn: u64,
+    /// TLS decryption counters (all zero without a key log).
+    pub tls_decrypt: TlsDecryptStats,
 }
 
 impl AppStats {
@@ -44,6 +62,107 @@ impl AppStats {
         self.dns_tcp += o.dns_tcp;
         self.unrecognised += o.unrecognised;
         self.unknown_after_gap += o.unknown_after_gap;
+        self.https += o.https;
+        self.tls_h2_not_parsed += o.tls_h2_not_parsed;
+        self.tls_other_alpn += o.tls_other_alpn;
+        self.tls_decrypt.merge(&o.tls_decrypt);
+    }
+}
+
+/// Options of the application parsers (shared read-only by every shard).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct AppConfig {
+    /// TLS secrets: connections whose client random is in it are decrypted.
+    pub keylog: Option<Arc<KeyLog>>,
+}
+
+impl AppConfig {
+    /// Sets [`keylog`](AppConfig::keylog).
+    pub fn with_keylog(mut self, keylog: Option<Arc<KeyLog>>) -> Self {
+        self.keylog = keylog;
+        self
+    }
+}
+
+/// What a TLS connection's plaintext goes to.
+#[derive(Debug)]
+enum Inner {
+    /// No application data yet.
+    Undecided,
+    Http(Box<HttpParser>),
+    /// ALPN h2 (`true`) or another protocol: not parsed.
+    NotParsed {
+        h2: bool,
+    },
+}
+
+/// A TLS connection: the handshake parser and, with keys, the parser of its plaintext.
+#[derive(Debug)]
+pub struct TlsConn {
+    tls: TlsParser,
+    inner: Inner,
+}
+
+impl TlsConn {
+    fn new(keylog: Option<Arc<KeyLog>>) -> Self {
+        TlsConn {
+            tls: TlsParser::with_keylog(keylog),
+            inner: Inner::Undecided,
+        }
+    }
+
+    fn pump(&mut self) {
+        for item in self.tls.take_app_data() {
+            if matches!(self.inner, Inner::Undecided) {
+                self.inner = match self.tls.record().alpn.as_deref() {
+                    None | Some("http/1.1") => {
+                        Inner::Http(Box::new(HttpParser::new(HttpConfig::default())))
+                    }
+                    Some(a) => Inner::NotParsed { h2: a == "h2" },
+                };
+            }
+            let Inner::Http(http) = &mut self.inner else {
+                continue;
+            };
+            match item {
+                AppData::Data {
+                    dir,
+                    first_ts,
+                    last_ts,
+                    bytes,
+                } => {
+                    // First byte at the record's first segment, the rest at its last.
+                    if let Some((first, rest)) = bytes.split_first() {
+                        http.on_data(first_ts, dir, std::slice::from_ref(first));
+                        if !rest.is_empty() {
+                            http.on_data(last_ts, dir, rest);
+                        }
+                    }
+                }
+                AppData::Lost { dir, ts } => http.on_gap(ts, dir, u64::MAX),
+            }
+        }
+    }
+}
+
+impl StreamParser for TlsConn {
+    fn on_data(&mut self, ts_ns: i64, dir: Direction, bytes: &[u8]) {
+        self.tls.on_data(ts_ns, dir, bytes);
+        self.pump();
+    }
+
+    fn on_gap(&mut self, ts_ns: i64, dir: Direction, len: u64) {
+        self.tls.on_gap(ts_ns, dir, len);
+        self.pump();
+    }
+
+    fn on_close(&mut self, ts_ns: i64, dir: Direction) {
+        self.tls.on_close(ts_ns, dir);
+        self.pump();
+        if let Inner::Http(http) = &mut self.inner {
+            http.on_close(ts_ns, dir);
+        }
     }
 }
 
@@ -58,6 +177,18 @@ pub struct AppFactory {
     pub dns_tcp: Vec<DnsTcpItem>,
     /// Counters.
     pub stats: AppStats,
+    /// Options.
+    pub config: AppConfig,
+}
+
+impl AppFactory {
+    /// A factory with these options (`AppFactory::default()` has no key log).
+    pub fn new(config: AppConfig) -> Self {
+        AppFactory {
+            config,
+            ..Self::default()
+        }
+    }
 }
 
 /// One DNS message from a TCP connection.
@@ -93,7 +224,7 @@ enum State {
         server_head: Vec<u8>,
         buffered: usize,
     },
-    Tls(Box<TlsParser>),
+    Tls(Box<TlsConn>),
     Http(Box<HttpParser>),
     Dns(Box<DnsTcpParser>, Endpoint, Endpoint),
     /// No parser; `after_gap`: the client's first bytes were lost.
@@ -111,10 +242,11 @@ pub struct AppSink {
     /// The guess was wrong (the "server" sent the request): directions are swapped for the
     /// parser.
     flip: bool,
+    keylog: Option<Arc<KeyLog>>,
 }
 
 impl AppSink {
-    fn new(meta: &ConnMeta) -> AppSink {
+    fn new(meta: &ConnMeta, keylog: Option<Arc<KeyLog>>) -> AppSink {
         let state = if meta.server.port == DNS_PORT || meta.client.port == DNS_PORT {
             State::Dns(Box::default(), meta.client, meta.server)
         } else {
@@ -129,6 +261,7 @@ impl AppSink {
             state,
             guessed: meta.client_guessed,
             flip: false,
+            keylog,
         }
     }
 
@@ -167,7 +300,7 @@ impl AppSink {
             }
         }
         let next = if tls == Probe::Yes {
-            State::Tls(Box::new(TlsParser::new()))
+            State::Tls(Box::new(TlsConn::new(self.keylog.take())))
         } else if http == Probe::Yes {
             State::Http(Box::new(HttpParser::new(HttpConfig::default())))
         } else if (tls == Probe::No && http == Probe::No) || *buffered > PROBE_LIMIT_BYTES {
@@ -271,7 +404,7 @@ impl SinkFactory for AppFactory {
     type Sink = AppSink;
 
     fn open(&mut self, conn: &ConnMeta) -> AppSink {
-        AppSink::new(conn)
+        AppSink::new(conn, self.config.keylog.clone())
     }
 
     fn close(&mut self, sink: AppSink, record: &ConnectionRecord) {
@@ -279,7 +412,22 @@ impl SinkFactory for AppFactory {
         match sink.state {
             State::Tls(p) => {
                 self.stats.tls += 1;
-                let mut r = p.into_record();
+                let TlsConn { tls, inner } = *p;
+                self.stats.tls_decrypt.merge(tls.decrypt_stats());
+                match inner {
+                    Inner::Http(http) => {
+                        self.stats.https += 1;
+                        self.http
+                            .extend(http.into_records().into_iter().map(|mut r| {
+                                r.conn_id = id;
+                                r
+                            }));
+                    }
+                    Inner::NotParsed { h2: true } => self.stats.tls_h2_not_parsed += 1,
+                    Inner::NotParsed { h2: false } => self.stats.tls_other_alpn += 1,
+                    Inner::Undecided => {}
+                }
+                let mut r = tls.into_record();
                 r.conn_id = id;
                 self.tls.push(r);
             }

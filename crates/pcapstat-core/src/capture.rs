@@ -346,6 +346,9 @@ enum Source {
         base: u64,
         /// Whether read errors come from a decompressor (and are damage, not I/O errors).
         compressed: bool,
+        /// The decompressor's error, given again to every later call that needs more bytes
+        /// (so a look-ahead that met it does not hide it from the reading proper).
+        failed: Option<String>,
     },
 }
 
@@ -383,7 +386,13 @@ impl Source {
                 eof,
                 base,
                 compressed,
+                failed,
             } => {
+                if *end - *start < need {
+                    if let Some(msg) = failed {
+                        return Err(FillError::Decompression(msg.clone()));
+                    }
+                }
                 while *end - *start < need && !*eof {
                     if *start > 0 && (*start >= buf.len() / 2 || buf.len() - *start < need) {
                         buf.copy_within(*start..*end, 0);
@@ -401,6 +410,7 @@ impl Source {
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) if *compressed => {
                             *eof = true;
+                            *failed = Some(e.to_string());
                             return Err(FillError::Decompression(e.to_string()));
                         }
                         Err(e) => return Err(FillError::Io(e)),
@@ -479,6 +489,69 @@ const OPB_TYPE: u32 = 0x0000_0002;
 const SPB_TYPE: u32 = 0x0000_0003;
 const EPB_TYPE: u32 = 0x0000_0006;
 const BOM: u32 = 0x1A2B_3C4D;
+const DSB_TYPE: u32 = 0x0000_000A;
+
+/// Most secrets bytes [`Capture::decryption_secrets`] returns (the rest is not read).
+pub const MAX_SECRETS_BYTES: usize = 64 * 1024 * 1024;
+
+/// Type and total length of the pcapng block starting `bytes`; `endian` is the section's
+/// byte order, updated at a section header block. `None` when the length is not sane.
+fn block_head(bytes: &[u8], endian: &mut Endian) -> Option<(u32, usize)> {
+    let head = bytes.get(..12)?;
+    if Endian::Little.u32(head, 0) == Some(SHB_TYPE) {
+        *endian = match Endian::Little.u32(head, 8) {
+            Some(BOM) => Endian::Little,
+            Some(0x4D3C_2B1A) => Endian::Big,
+            _ => return None,
+        };
+    }
+    let ty = endian.u32(head, 0)?;
+    let len = endian.u32(head, 4)? as usize;
+    Some((ty, len)).filter(|_| len >= 12 && len % 4 == 0 && len <= MAX_BLOCK_LEN)
+}
+
+/// The DSBs of a run of pcapng blocks (`bytes` starts with a section header block), stopping at
+/// the first insane length; `leading`: stop at the first packet block too.
+fn scan_secrets(all: &[u8], leading: bool) -> Vec<DecryptionSecrets> {
+    let mut out = Vec::new();
+    let (mut pos, mut endian, mut total) = (0usize, Endian::Little, 0usize);
+    while let Some((ty, len)) = all.get(pos..).and_then(|b| block_head(b, &mut endian)) {
+        if leading && matches!(ty, EPB_TYPE | SPB_TYPE | OPB_TYPE) {
+            break;
+        }
+        let Some(block) = all.get(pos..pos + len) else {
+            break;
+        };
+        if ty == DSB_TYPE {
+            let body = block.get(8..len - 4).unwrap_or_default();
+            let secrets_type = endian.u32(body, 0);
+            let n = endian.u32(body, 4).map(|n| n as usize);
+            if let (Some(secrets_type), Some(n)) = (secrets_type, n) {
+                if let Some(data) = body.get(8..8 + n) {
+                    total += n;
+                    if total > MAX_SECRETS_BYTES {
+                        break;
+                    }
+                    out.push(DecryptionSecrets {
+                        secrets_type,
+                        data: data.to_vec(),
+                    });
+                }
+            }
+        }
+        pos += len;
+    }
+    out
+}
+
+/// One pcapng Decryption Secrets Block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecryptionSecrets {
+    /// Secrets type (0x544c534b "TLSK" = NSS key log, 0x57474b4c WireGuard, …).
+    pub secrets_type: u32,
+    /// The secrets (for TLSK: key log text).
+    pub data: Vec<u8>,
+}
 
 /// What one step of the reading loop found.
 enum Step {
@@ -734,6 +807,51 @@ impl Capture {
             last_ts_ns: 0,
             damage: None,
         }
+    }
+
+    /// The Decryption Secrets Blocks (pcapng block type 0x0000000A) of the capture, in file
+    /// order, read ahead of the frames (call it before the first [`Capture::next_frame`]):
+    ///
+    /// * a capture held whole (memory-mapped file or bytes): every DSB of the file, by a pass
+    ///   over the block headers only;
+    /// * streamed input (standard input, gzip, zstd): the DSBs before the first packet block
+    ///   (where `editcap --inject-secrets` puts them), by keeping the leading blocks in the read
+    ///   buffer (at most [`MAX_BLOCK_LEN`] bytes of them); later ones are not seen. `None` when
+    ///   frames were already read from the stream.
+    ///
+    /// The scan stops at the first block whose length is not sane, without error: the reading
+    /// proper reports damage as before (a decompression error met while looking ahead is given
+    /// again to it). Classic pcap files have none (`Some(vec![])`). At most
+    /// [`MAX_SECRETS_BYTES`] of secrets are returned.
+    pub fn decryption_secrets(&mut self) -> Option<Vec<DecryptionSecrets>> {
+        if !matches!(self.format, CaptureFormat::PcapNg { .. }) {
+            return Some(Vec::new());
+        }
+        if let Source::Whole { bytes, .. } = &self.source {
+            return Some(scan_secrets(bytes.as_slice(), false));
+        }
+        if self.frames > 0 || self.pending > 0 || self.source.offset() != 0 {
+            return None;
+        }
+        let (mut pos, mut endian) = (0usize, Endian::Little);
+        loop {
+            if !matches!(self.source.ensure(pos + 12), Ok(n) if n >= pos + 12) {
+                break;
+            }
+            let window = self.source.window().get(pos..).unwrap_or_default();
+            let Some((ty, len)) = block_head(window, &mut endian) else {
+                break;
+            };
+            if matches!(ty, EPB_TYPE | SPB_TYPE | OPB_TYPE) || pos + len > MAX_BLOCK_LEN {
+                break;
+            }
+            if !matches!(self.source.ensure(pos + len), Ok(n) if n >= pos + len) {
+                break;
+            }
+            pos += len;
+        }
+        let leading = self.source.window().get(..pos).unwrap_or_default();
+        Some(scan_secrets(leading, true))
     }
 
     /// The container format.
@@ -1139,6 +1257,7 @@ fn stream(reader: Box<dyn Read + Send>, compressed: bool) -> Source {
         eof: false,
         base: 0,
         compressed,
+        failed: None,
     }
 }
 

@@ -16,8 +16,10 @@ pub mod summary;
 pub mod tcp;
 pub mod timing;
 
+pub use app::{AppConfig, AppFactory, AppStats};
 pub use capture::{
-    Capture, CaptureError, CaptureFormat, Compression, Damage, Damaged, Frame, Interface, LinkType,
+    Capture, CaptureError, CaptureFormat, Compression, Damage, Damaged, DecryptionSecrets, Frame,
+    Interface, LinkType,
 };
 pub use decode::{
     DecodeLimits, DecodeProblem, DecodeStats, Decoded, Decoder, IcmpError, Layers, ProblemCounts,
@@ -25,6 +27,7 @@ pub use decode::{
 pub use flow::{shard_of, Endpoint, FlowKey, FlowTable};
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 pub use pipeline::{PipelineConfig, PipelineOutput, UdpConsumer};
+pub use proto::tls::{KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats};
 pub use record::{
     ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, HttpRecord, Outcome, Side, TlsRecord,
 };

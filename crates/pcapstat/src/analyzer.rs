@@ -3,15 +3,16 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 use polars::prelude::DataFrame;
 
-use pcapstat_core::app::{AppFactory, AppStats, UdpDns};
+use pcapstat_core::app::{AppConfig, AppFactory, AppStats, UdpDns};
 use pcapstat_core::pipeline::{self, PipelineConfig};
 use pcapstat_core::proto::dns::DnsStats;
 use pcapstat_core::{
     request_timings, Capture, CaptureSummary, ConnectionRecord, DecodeLimits, DnsRecord,
-    HttpRecord, RequestTiming, TcpConfig, TcpStats, TlsRecord,
+    HttpRecord, KeyLog, KeyLogStats, RequestTiming, TcpConfig, TcpStats, TlsRecord,
 };
 
 use crate::error::Error;
@@ -26,9 +27,21 @@ use crate::tables;
 ///     .idle_timeout_ns(60_000_000_000);
 /// # let _ = analyzer;
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Analyzer {
     config: PipelineConfig,
+    keylog: Option<Arc<KeyLog>>,
+    embedded_secrets: bool,
+}
+
+impl Default for Analyzer {
+    fn default() -> Self {
+        Analyzer {
+            config: PipelineConfig::default(),
+            keylog: None,
+            embedded_secrets: true,
+        }
+    }
 }
 
 impl Analyzer {
@@ -68,6 +81,32 @@ impl Analyzer {
         &self.config
     }
 
+    /// TLS secrets to decrypt with (NSS key log): TLS connections whose client random is in it
+    /// are decrypted and their HTTP/1.x requests become http rows (docs/tls.md, docs/http.md).
+    pub fn keylog(mut self, keylog: KeyLog) -> Self {
+        self.keylog = Some(Arc::new(keylog));
+        self
+    }
+
+    /// Reads an NSS key log file (`SSLKEYLOGFILE`) for [`Analyzer::keylog`]. Malformed lines
+    /// are skipped and counted ([`Analysis::keylog_stats`]), not an error.
+    ///
+    /// # Errors
+    /// [`Error::KeyLog`] when the file cannot be read.
+    pub fn keylog_file(self, path: impl AsRef<Path>) -> Result<Self, Error> {
+        Ok(self.keylog(KeyLog::from_file(path)?))
+    }
+
+    /// Whether TLS key logs embedded in a pcapng file (Decryption Secrets Blocks) are used, in
+    /// addition to [`Analyzer::keylog`] (default `true`). They are read ahead of the frames:
+    /// every DSB of a plain file or bytes (a pass over the block headers), the DSBs before the
+    /// first packet of streamed input (standard input, gzip, zstd); see
+    /// `pcapstat_core::Capture::decryption_secrets`.
+    pub fn embedded_secrets(mut self, yes: bool) -> Self {
+        self.embedded_secrets = yes;
+        self
+    }
+
     /// Analyse a capture file (pcap or pcapng, optionally gzip or zstd compressed).
     ///
     /// A damaged or truncated capture is not an error: everything before the damage is
@@ -99,11 +138,29 @@ impl Analyzer {
     }
 
     fn analyze(&self, mut capture: Capture) -> Result<Analysis, Error> {
+        let embedded = if self.embedded_secrets {
+            capture.decryption_secrets().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let keylog = if embedded.is_empty() {
+            self.keylog.clone()
+        } else {
+            // The embedded secrets, then the given key log's on top.
+            let mut k = KeyLog::new();
+            k.add_capture_secrets(&embedded);
+            if let Some(given) = &self.keylog {
+                k.merge(given.as_ref().clone());
+            }
+            Some(Arc::new(k))
+        };
+        let keylog_stats = keylog.as_ref().map(|k| k.stats().clone());
+        let app_config = AppConfig::default().with_keylog(keylog);
         let mut udp = UdpDns::default();
         let out = pipeline::run_with_udp(
             &mut capture,
             &self.config,
-            |_| AppFactory::default(),
+            |_| AppFactory::new(app_config.clone()),
             &mut udp,
         )?;
         let (mut tls, mut http) = (Vec::new(), Vec::new());
@@ -130,6 +187,7 @@ impl Analyzer {
             timings,
             app,
             dns_stats,
+            keylog_stats,
             source: None,
             join_connections: Vec::new(),
         })
@@ -148,6 +206,7 @@ pub struct Analysis {
     timings: Vec<RequestTiming>,
     app: AppStats,
     dns_stats: DnsStats,
+    keylog_stats: Option<KeyLogStats>,
     source: Option<String>,
     /// Connections of kept HTTP requests that a filter removed from `connections` (their
     /// endpoints still fill the http table's columns).
@@ -188,6 +247,13 @@ impl Analysis {
     /// Connections per application parser (TLS, HTTP, DNS over TCP, unrecognised).
     pub fn app_stats(&self) -> &AppStats {
         &self.app
+    }
+
+    /// What the key log used for this capture held (lines, secrets, malformed lines, embedded
+    /// Decryption Secrets Blocks); `None` without any key log. Decryption counters are in
+    /// [`AppStats::tls_decrypt`].
+    pub fn keylog_stats(&self) -> Option<&KeyLogStats> {
+        self.keylog_stats.as_ref()
     }
 
     /// DNS matching counters (unparsable messages, limits hit).
@@ -365,6 +431,7 @@ impl Analysis {
             dns_stats: self.dns_stats.clone(),
             source: self.source.clone(),
             join_connections,
+            keylog_stats: self.keylog_stats.clone(),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use pcapstat_core::CaptureError;
+use pcapstat_core::{CaptureError, KeyLogError};
 
 /// What can go wrong when analysing a capture or writing its tables.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +19,9 @@ pub enum Error {
         /// The cause.
         source: CaptureError,
     },
+    /// A TLS key log file could not be read.
+    #[error(transparent)]
+    KeyLog(#[from] KeyLogError),
     /// Building a table failed (a bug, or memory exhausted).
     #[error("building a table: {0}")]
     Table(#[from] polars::error::PolarsError),

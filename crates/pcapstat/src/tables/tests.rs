@@ -180,3 +180,44 @@ fn values_are_the_records_values() {
         );
     }
 }
+
+#[test]
+fn keylog_gives_https_rows_in_the_http_table() {
+    let dir = repo().join("testdata/lab/d_tls_resumption");
+    let plain = Analyzer::new()
+        .threads(1)
+        .analyze_path(dir.join("capture.pcap"))
+        .unwrap();
+    assert_eq!(plain.http().unwrap().height(), 0);
+    assert!(plain.keylog_stats().is_none());
+    let keyed = Analyzer::new()
+        .threads(2)
+        .keylog_file(dir.join("sslkeylog.txt"))
+        .unwrap()
+        .analyze_path(dir.join("capture.pcap"))
+        .unwrap();
+    let http = keyed.http().unwrap();
+    assert_eq!(http.height(), 12);
+    // nginx $ssl_session_reused: 'r' for 3 s_client and 4 curl connections.
+    let resumed = http.column("tls_resumed").unwrap().bool().unwrap().sum();
+    assert_eq!(resumed, Some(7));
+    assert_eq!(keyed.app_stats().tls_decrypt.sessions, 12);
+    assert_eq!(keyed.keylog_stats().map(|s| s.malformed), Some(0));
+    // Embedded keys (Decryption Secrets Block) give the same table; turned off, none.
+    let embedded = Analyzer::new()
+        .analyze_path(dir.join("capture-with-keys.pcapng"))
+        .unwrap();
+    assert_eq!(embedded.http_records(), keyed.http_records());
+    assert_eq!(embedded.keylog_stats().map(|s| s.dsb_blocks), Some(1));
+    let off = Analyzer::new()
+        .embedded_secrets(false)
+        .analyze_path(dir.join("capture-with-keys.pcapng"))
+        .unwrap();
+    assert_eq!(off.http_records().len(), 0);
+    // An unreadable key log is a typed error naming the file.
+    let err = Analyzer::new()
+        .keylog_file(dir.join("missing.txt"))
+        .unwrap_err();
+    assert!(matches!(err, crate::Error::KeyLog(_)), "{err}");
+    assert!(err.to_string().contains("missing.txt"));
+}

@@ -13,13 +13,25 @@
 //!
 //! A gap in a direction, or bytes that are not TLS records, before the handshake is done set
 //! `incomplete` and stop parsing that direction; nothing is guessed past it. Once the handshake
-//! is done nothing more can be learned in clear, and the parser ignores the rest of the stream.
+//! is done nothing more can be learned in clear, and the parser ignores the rest of the stream —
+//! unless a [`KeyLog`] holds this session's secrets ([`TlsParser::with_keylog`]): then each
+//! encrypted record is buffered whole (one record at most per direction), decrypted
+//! (`decrypt.rs` has the suites and the key schedule), TLS 1.3 handshake messages are read from
+//! the plaintext (the client's Finished ends the handshake exactly), and the application data
+//! comes out as [`AppData`] for the caller to take with [`TlsParser::take_app_data`].
 
+mod decrypt;
 mod fingerprint;
+pub mod keylog;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
+
 use tls_parser::{parse_tls_message_handshake, TlsMessage, TlsMessageHandshake};
+
+use decrypt::{RecordKey, Suite};
+pub use keylog::{KeyLog, KeyLogError, KeyLogStats, SessionSecrets};
 
 use crate::proto::{Probe, StreamParser};
 use crate::record::{Side, TlsRecord};
@@ -45,6 +57,82 @@ const CT_HANDSHAKE: u8 = 22;
 const CT_APPDATA: u8 = 23;
 const CT_HEARTBEAT: u8 = 24;
 
+/// Decrypted application data waiting in a parser beyond which more is dropped (counted in
+/// [`TlsDecryptStats::app_bytes_dropped`]) until the caller takes it.
+pub const MAX_PENDING_APP_DATA: usize = 4 << 20;
+
+/// What decryption did (sum over connections for a capture). All zero without a key log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsDecryptStats {
+    /// Connections whose records could be decrypted (key found, suite supported).
+    pub sessions: u64,
+    /// ServerHellos whose client random has no usable secrets in the key log (or, TLS 1.3, whose
+    /// application secrets are missing when the handshake ends).
+    pub no_key: u64,
+    /// ServerHellos with secrets but a cipher suite that is not decrypted (CBC, CCM, …).
+    pub unsupported_cipher: u64,
+    /// Records that failed authentication (wrong key, damaged bytes): that direction is not
+    /// decrypted further.
+    pub auth_failures: u64,
+    /// Records decrypted.
+    pub records: u64,
+    /// Application-data plaintext bytes delivered.
+    pub app_bytes: u64,
+    /// Application-data plaintext bytes dropped at [`MAX_PENDING_APP_DATA`].
+    pub app_bytes_dropped: u64,
+}
+
+impl TlsDecryptStats {
+    /// Add another parser's counters.
+    pub fn merge(&mut self, o: &TlsDecryptStats) {
+        self.sessions += o.sessions;
+        self.no_key += o.no_key;
+        self.unsupported_cipher += o.unsupported_cipher;
+        self.auth_failures += o.auth_failures;
+        self.records += o.records;
+        self.app_bytes += o.app_bytes;
+        self.app_bytes_dropped += o.app_bytes_dropped;
+    }
+}
+
+/// Decrypted application data of one record, or the loss of a direction's plaintext.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppData {
+    /// The plaintext of one application_data record.
+    Data {
+        /// Sender.
+        dir: Direction,
+        /// Capture time of the segment holding the record's first byte (its header).
+        first_ts: i64,
+        /// Capture time of the segment that completed the record.
+        last_ts: i64,
+        /// The plaintext (TLS 1.3: without content type and padding).
+        bytes: Vec<u8>,
+    },
+    /// From here on this direction's plaintext is missing (a gap, an authentication failure,
+    /// the stream ended inside a record, or plaintext dropped at the limit).
+    Lost {
+        /// Sender.
+        dir: Direction,
+        /// Capture time of the event.
+        ts: i64,
+    },
+}
+
+/// Decryption state of one connection.
+#[derive(Debug)]
+struct Crypto {
+    suite: Suite,
+    secrets: SessionSecrets,
+    /// Current key per direction (0 = client).
+    keys: [Option<RecordKey>; 2],
+    /// TLS ≤ 1.2: keys taking effect at each side's ChangeCipherSpec.
+    pending: [Option<RecordKey>; 2],
+    /// Direction no longer decrypted (authentication failure, missing secret, gap).
+    failed: [bool; 2],
+}
+
 /// Framing state of one direction.
 #[derive(Debug, Default)]
 struct DirState {
@@ -57,6 +145,8 @@ struct DirState {
     hs: Vec<u8>,
     /// This side sent ChangeCipherSpec: its later records are encrypted.
     ccs: bool,
+    /// Capture time of the segment holding the first byte of the record being read.
+    rec_start_ts: i64,
     /// Parsing of this direction stopped (gap or not TLS).
     stopped: bool,
 }
@@ -80,14 +170,275 @@ pub struct TlsParser {
     full_handshake: bool,
     /// Time of the last whole server record.
     last_server_record_ts: Option<i64>,
-    /// The handshake is done: nothing more to learn.
+    /// The handshake is done: nothing more to learn in clear.
     done: bool,
+    keylog: Option<Arc<KeyLog>>,
+    client_random: Option<[u8; 32]>,
+    crypto: Option<Box<Crypto>>,
+    app_data: Vec<AppData>,
+    app_data_bytes: usize,
+    decrypt_stats: TlsDecryptStats,
 }
 
 impl TlsParser {
     /// A parser for a new connection.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A parser that decrypts the connection when `keylog` holds its secrets (looked up once,
+    /// at the ServerHello). The caller must take the plaintext with
+    /// [`take_app_data`](TlsParser::take_app_data) after each call (at most
+    /// [`MAX_PENDING_APP_DATA`] bytes are kept).
+    pub fn with_keylog(keylog: Option<Arc<KeyLog>>) -> Self {
+        TlsParser {
+            keylog,
+            ..Self::default()
+        }
+    }
+
+    /// The application data decrypted since the last call, in stream order per direction.
+    pub fn take_app_data(&mut self) -> Vec<AppData> {
+        self.app_data_bytes = 0;
+        std::mem::take(&mut self.app_data)
+    }
+
+    /// Decryption counters of this connection.
+    pub fn decrypt_stats(&self) -> &TlsDecryptStats {
+        &self.decrypt_stats
+    }
+
+    /// Whether direction `d`'s records are being (or will be, TLS ≤ 1.2 before its CCS)
+    /// decrypted.
+    fn decrypting(&self, d: usize) -> bool {
+        self.crypto
+            .as_ref()
+            .is_some_and(|c| !c.failed[d] && (c.keys[d].is_some() || c.pending[d].is_some()))
+    }
+
+    fn push_app(&mut self, item: AppData) {
+        if let AppData::Data {
+            bytes,
+            dir,
+            last_ts,
+            ..
+        } = &item
+        {
+            if self.app_data_bytes + bytes.len() > MAX_PENDING_APP_DATA {
+                self.decrypt_stats.app_bytes_dropped += bytes.len() as u64;
+                let lost = AppData::Lost {
+                    dir: *dir,
+                    ts: *last_ts,
+                };
+                if self.app_data.last() != Some(&lost) {
+                    self.app_data.push(lost);
+                }
+                return;
+            }
+            self.app_data_bytes += bytes.len();
+            self.decrypt_stats.app_bytes += bytes.len() as u64;
+        }
+        self.app_data.push(item);
+    }
+
+    /// Direction `d` is not decrypted any further.
+    fn lose_plaintext(&mut self, ts: i64, d: usize) {
+        if let Some(c) = self.crypto.as_mut() {
+            if !c.failed[d] {
+                c.failed[d] = true;
+                c.keys[d] = None;
+                c.pending[d] = None;
+                self.app_data.push(AppData::Lost { dir: dir_of(d), ts });
+            }
+        }
+    }
+
+    /// At the final ServerHello: find the session's secrets and set up the keys.
+    fn setup_keys(&mut self, cipher: u16, server_random: &[u8]) {
+        let Some(keylog) = self.keylog.as_ref() else {
+            return;
+        };
+        let secrets = self.client_random.as_ref().and_then(|r| keylog.get(r));
+        let usable = secrets.is_some_and(|s| {
+            if self.tls13 {
+                s.client_handshake.is_some() && s.server_handshake.is_some()
+            } else {
+                s.master_secret.is_some()
+            }
+        });
+        let Some(secrets) = secrets.filter(|_| usable).cloned() else {
+            self.decrypt_stats.no_key += 1;
+            return;
+        };
+        // TLS 1.3 drafts (0x7fxx) used other key-schedule labels: not decrypted.
+        let draft = self.rec.version.is_some_and(|v| v >> 8 == 0x7f);
+        let Some(suite) = Suite::of(cipher).filter(|s| s.tls13 == self.tls13 && !draft) else {
+            self.decrypt_stats.unsupported_cipher += 1;
+            return;
+        };
+        let mut c = Crypto {
+            suite,
+            secrets,
+            keys: [None, None],
+            pending: [None, None],
+            failed: [false, false],
+        };
+        if self.tls13 {
+            let ch = c.secrets.client_handshake.as_deref().unwrap_or_default();
+            let sh = c.secrets.server_handshake.as_deref().unwrap_or_default();
+            c.keys = [RecordKey::tls13(suite, ch), RecordKey::tls13(suite, sh)];
+        } else if let (Some(ms), Some(cr)) =
+            (c.secrets.master_secret.as_deref(), self.client_random)
+        {
+            if let Some((ck, sk)) = decrypt::tls12_keys(suite, ms, &cr, server_random) {
+                c.pending = [Some(ck), Some(sk)];
+            }
+        }
+        if c.keys.iter().chain(&c.pending).all(Option::is_none) {
+            self.decrypt_stats.no_key += 1;
+            return;
+        }
+        self.decrypt_stats.sessions += 1;
+        self.crypto = Some(Box::new(c));
+    }
+
+    /// Whether a record of type `ty` from direction `d` is encrypted.
+    fn is_encrypted(&self, d: usize, ty: u8) -> bool {
+        if self.tls13 {
+            self.server_hello && ty == CT_APPDATA
+        } else {
+            self.dirs[d].ccs && ty != CT_CCS
+        }
+    }
+
+    /// One whole encrypted record of a direction being decrypted.
+    fn on_encrypted(&mut self, start_ts: i64, ts: i64, d: usize, record: &[u8]) {
+        let Some((header, payload)) = record.split_first_chunk::<5>() else {
+            return;
+        };
+        let ty = header[0];
+        let opened = self
+            .crypto
+            .as_mut()
+            .and_then(|c| c.keys[d].as_mut())
+            .map(|k| k.open(header, payload));
+        match opened {
+            Some(Some((inner, plain))) => {
+                self.decrypt_stats.records += 1;
+                match inner {
+                    CT_HANDSHAKE if self.tls13 => self.on_tls13_handshake(ts, d, &plain),
+                    CT_HANDSHAKE => self.on_record(ts, d, CT_HANDSHAKE, None),
+                    CT_APPDATA => {
+                        self.push_app(AppData::Data {
+                            dir: dir_of(d),
+                            first_ts: start_ts,
+                            last_ts: ts,
+                            bytes: plain,
+                        });
+                        self.after_record(ts, d);
+                    }
+                    _ => self.after_record(ts, d),
+                }
+            }
+            Some(None) => {
+                self.decrypt_stats.auth_failures += 1;
+                self.lose_plaintext(ts, d);
+                self.on_record(ts, d, ty, None);
+            }
+            None => {
+                // No key for this direction (TLS 1.2 record before its CCS cannot happen here).
+                self.lose_plaintext(ts, d);
+                self.on_record(ts, d, ty, None);
+            }
+        }
+    }
+
+    /// Decrypted TLS 1.3 handshake bytes (messages span records): Finished switches that
+    /// direction to its application key, KeyUpdate to the next one.
+    fn on_tls13_handshake(&mut self, ts: i64, d: usize, plain: &[u8]) {
+        self.dirs[d].hs.extend_from_slice(plain);
+        loop {
+            let hs = &self.dirs[d].hs;
+            if hs.len() < 4 {
+                break;
+            }
+            let len = (usize::from(hs[1]) << 16) | (usize::from(hs[2]) << 8) | usize::from(hs[3]);
+            if len > MAX_HANDSHAKE_MSG {
+                self.dirs[d].hs = Vec::new();
+                self.lose_plaintext(ts, d);
+                break;
+            }
+            if hs.len() < 4 + len {
+                break;
+            }
+            let ty = hs[0];
+            let msg: Vec<u8> = self.dirs[d].hs.drain(..4 + len).collect();
+            match ty {
+                // EncryptedExtensions: the TLS 1.3 server's ALPN choice.
+                8 if d == 1 => {
+                    let ext = msg
+                        .get(4..6)
+                        .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+                        .and_then(|n| msg.get(6..6 + n))
+                        .unwrap_or_default();
+                    for (ety, whole) in raw_extensions(ext) {
+                        let data = whole.get(4..).unwrap_or_default();
+                        if let (16, Some(&n)) = (ety, data.get(2)) {
+                            if let Some(name) = data.get(3..3 + usize::from(n)) {
+                                self.rec.alpn = Some(String::from_utf8_lossy(name).into_owned());
+                            }
+                        }
+                    }
+                }
+                20 => {
+                    let server = d == 1;
+                    if server {
+                        self.rec.server_finished_ts.get_or_insert(ts);
+                    } else {
+                        self.rec.client_finished_ts.get_or_insert(ts);
+                    }
+                    let next = self.crypto.as_ref().and_then(|c| {
+                        let s = if server {
+                            c.secrets.server_traffic.as_deref()
+                        } else {
+                            c.secrets.client_traffic.as_deref()
+                        };
+                        RecordKey::tls13(c.suite, s?)
+                    });
+                    match next {
+                        Some(k) => {
+                            if let Some(c) = self.crypto.as_mut() {
+                                c.keys[d] = Some(k);
+                            }
+                        }
+                        None => {
+                            self.decrypt_stats.no_key += 1;
+                            self.lose_plaintext(ts, d);
+                        }
+                    }
+                }
+                24 => {
+                    let next = self
+                        .crypto
+                        .as_ref()
+                        .and_then(|c| c.keys[d].as_ref())
+                        .and_then(RecordKey::updated);
+                    if let (Some(c), Some(k)) = (self.crypto.as_mut(), next) {
+                        c.keys[d] = Some(k);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.after_record(ts, d);
+    }
+
+    /// Bookkeeping after any whole record.
+    fn after_record(&mut self, ts: i64, d: usize) {
+        if d == 1 {
+            self.last_server_record_ts = Some(ts);
+        }
+        self.check_done();
     }
 
     /// Whether the client's first bytes start a TLS handshake record holding a ClientHello
@@ -128,6 +479,8 @@ impl TlsParser {
     }
 
     fn stop(&mut self, d: usize) {
+        let ts = self.dirs[d].rec_start_ts;
+        self.lose_plaintext(ts, d);
         let st = &mut self.dirs[d];
         st.stopped = true;
         st.buf = Vec::new();
@@ -139,8 +492,11 @@ impl TlsParser {
     }
 
     fn feed(&mut self, ts: i64, d: usize, mut bytes: &[u8]) {
-        while !bytes.is_empty() && !self.done && !self.dirs[d].stopped {
+        while !bytes.is_empty() && !self.dirs[d].stopped && (!self.done || self.decrypting(d)) {
             let (tls13, hrr) = (self.tls13, self.rec.hello_retry);
+            let decrypting = self.decrypting(d);
+            let ccs = self.dirs[d].ccs;
+            let server_hello = self.server_hello;
             let st = &mut self.dirs[d];
             if st.skip > 0 {
                 let n = st.skip.min(bytes.len());
@@ -153,6 +509,9 @@ impl TlsParser {
                 continue;
             }
             if st.buf.len() < 5 {
+                if st.buf.is_empty() {
+                    st.rec_start_ts = ts;
+                }
                 let n = (5 - st.buf.len()).min(bytes.len());
                 st.buf.extend_from_slice(&bytes[..n]);
                 bytes = &bytes[n..];
@@ -169,7 +528,16 @@ impl TlsParser {
                 // Keep the payload only when it can be read in clear and is needed.
                 // TLS 1.3 middlebox-compatibility CCS encrypts nothing (a ClientHello may follow it).
                 let encrypted = st.ccs && !tls13 && !hrr;
-                let keep = matches!(ty, CT_CCS | CT_ALERT) || (ty == CT_HANDSHAKE && !encrypted);
+                // With keys, encrypted records are kept whole to be decrypted.
+                let decrypt = decrypting
+                    && if tls13 {
+                        server_hello && ty == CT_APPDATA
+                    } else {
+                        ccs && ty != CT_CCS
+                    };
+                let keep = decrypt
+                    || matches!(ty, CT_CCS | CT_ALERT)
+                    || (ty == CT_HANDSHAKE && !encrypted);
                 if !keep {
                     st.buf.clear();
                     st.skip = len;
@@ -191,9 +559,14 @@ impl TlsParser {
             st.buf.extend_from_slice(&bytes[..n]);
             bytes = &bytes[n..];
             if st.buf.len() == 5 + len {
+                let start_ts = st.rec_start_ts;
                 let buf = std::mem::take(&mut self.dirs[d].buf);
                 let ty = buf[0];
-                self.on_record(ts, d, ty, buf.get(5..));
+                if self.decrypting(d) && self.is_encrypted(d, ty) {
+                    self.on_encrypted(start_ts, ts, d, &buf);
+                } else {
+                    self.on_record(ts, d, ty, buf.get(5..));
+                }
                 let mut buf = buf;
                 buf.clear();
                 if !self.dirs[d].stopped {
@@ -209,6 +582,13 @@ impl TlsParser {
         match ty {
             CT_CCS => {
                 self.dirs[d].ccs = true;
+                if !self.tls13 {
+                    if let Some(c) = self.crypto.as_mut() {
+                        if let Some(k) = c.pending[d].take() {
+                            c.keys[d] = Some(k);
+                        }
+                    }
+                }
                 // TLS ≤ 1.2 abbreviated handshake: the server's CCS follows its ServerHello
                 // (and possibly a NewSessionTicket) with no Certificate / key exchange.
                 if server && self.server_hello && !self.tls13 && !self.full_handshake {
@@ -243,10 +623,7 @@ impl TlsParser {
             }
             _ => {}
         }
-        if server {
-            self.last_server_record_ts = Some(ts);
-        }
-        self.check_done();
+        self.after_record(ts, d);
     }
 
     fn check_done(&mut self) {
@@ -265,9 +642,11 @@ impl TlsParser {
             self.done = true;
             self.rec.handshake_done_ts = Some(t);
             self.rec.handshake_ns = self.rec.client_hello_ts.and_then(|c| t.checked_sub(c));
-            for st in &mut self.dirs {
-                st.buf = Vec::new();
-                st.hs = Vec::new();
+            for d in 0..2 {
+                if !self.decrypting(d) {
+                    self.dirs[d].buf = Vec::new();
+                    self.dirs[d].hs = Vec::new();
+                }
             }
         }
     }
@@ -332,6 +711,7 @@ impl TlsParser {
                 r.ja3 = Some(ja3);
                 r.ja4 = Some(info.ja4());
                 self.client_session_id = info.session_id;
+                self.client_random = ch.random.try_into().ok();
             }
             (true, 2) => return self.on_server_hello(ts, msg),
             (true, 11) if !self.tls13 => {
@@ -425,6 +805,8 @@ impl TlsParser {
         } else if r.session_id_echoed {
             r.resumed = Some(true);
         }
+        let server_random = random.to_vec();
+        self.setup_keys(cipher, &server_random);
         true
     }
 }
@@ -434,18 +816,21 @@ impl StreamParser for TlsParser {
         self.feed(ts_ns, dir_index(dir), bytes);
     }
 
-    fn on_gap(&mut self, _ts_ns: i64, dir: Direction, _len: u64) {
+    fn on_gap(&mut self, ts_ns: i64, dir: Direction, _len: u64) {
         let d = dir_index(dir);
-        if !self.done && !self.dirs[d].stopped {
+        if (!self.done || self.decrypting(d)) && !self.dirs[d].stopped {
+            self.dirs[d].rec_start_ts = ts_ns;
             self.stop(d);
         }
     }
 
-    fn on_close(&mut self, _ts_ns: i64, dir: Direction) {
+    fn on_close(&mut self, ts_ns: i64, dir: Direction) {
         let d = dir_index(dir);
         let st = &self.dirs[d];
         // The direction ended inside a record: those bytes could not be parsed.
-        if !self.done && !st.stopped && (!st.buf.is_empty() || st.skip > 0) {
+        if (!self.done || self.decrypting(d)) && !st.stopped && (!st.buf.is_empty() || st.skip > 0)
+        {
+            self.dirs[d].rec_start_ts = ts_ns;
             self.stop(d);
         }
     }
@@ -467,6 +852,14 @@ fn draft_server_hello(msg: &[u8]) -> Option<ServerHelloParts<'_>> {
     let ext_len = usize::from(u16::from_be_bytes([*body.get(36)?, *body.get(37)?]));
     let ext = body.get(38..38 + ext_len)?;
     Some((version, random, &[], cipher, ext))
+}
+
+fn dir_of(d: usize) -> Direction {
+    if d == 0 {
+        Direction::ClientToServer
+    } else {
+        Direction::ServerToClient
+    }
 }
 
 fn dir_index(dir: Direction) -> usize {

@@ -457,3 +457,339 @@ fn grease_and_ja4_details() {
     assert_eq!(info.ja4().split('_').collect::<Vec<_>>()[0], "t12i0100ad");
     assert!(info.ja4().ends_with("_000000000000"));
 }
+
+// ---- decryption: RFC 8448 §3 (testdata/rfc8448/simple-1rtt.txt) ----
+
+mod rfc8448 {
+    use super::super::decrypt::{expand_label, prf12, Hash, RecordKey, Suite};
+    use super::super::{AppData, KeyLog, TlsParser};
+    use super::{C, S};
+    use crate::proto::StreamParser;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    const FIXTURE: &str = include_str!("../../../../../testdata/rfc8448/simple-1rtt.txt");
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn vectors() -> HashMap<&'static str, Vec<u8>> {
+        FIXTURE
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| {
+                let (k, v) = l.split_once('\t').unwrap();
+                (k, unhex(v))
+            })
+            .collect()
+    }
+
+    fn split(record: &[u8]) -> ([u8; 5], &[u8]) {
+        (record[..5].try_into().unwrap(), &record[5..])
+    }
+
+    #[test]
+    fn record_keys_are_the_rfc_ones() {
+        let v = vectors();
+        for (secret, key, iv) in [
+            (
+                "server_handshake_traffic_secret",
+                "server_handshake_key",
+                "server_handshake_iv",
+            ),
+            (
+                "client_handshake_traffic_secret",
+                "client_handshake_key",
+                "client_handshake_iv",
+            ),
+            (
+                "server_application_traffic_secret",
+                "server_application_key",
+                "server_application_iv",
+            ),
+        ] {
+            assert_eq!(
+                expand_label(Hash::Sha256, &v[secret], "key", 16).unwrap(),
+                v[key],
+                "{key}"
+            );
+            assert_eq!(
+                expand_label(Hash::Sha256, &v[secret], "iv", 12).unwrap(),
+                v[iv],
+                "{iv}"
+            );
+        }
+    }
+
+    #[test]
+    fn tls12_prf_known_answer() {
+        // The P_SHA256 vector circulated on the IETF TLS list (also `openssl kdf TLS1-PRF`).
+        let out = prf12(
+            Hash::Sha256,
+            &unhex("9bbe436ba940f017b17652849a71db35"),
+            b"test label",
+            &unhex("a0ba9f936cda311827a6f796ffd5198c"),
+            100,
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            unhex(concat!(
+                "e3f229ba727be17b8d122620557cd453c2aab21d07c3d495329b52d4e61edb5a",
+                "6b301791e90d35c9c9a46b4e14baf9af0fa022f7077def17abfd3797c0564bab",
+                "4fbc91666e9def9b97fce34f796789baa48082d122ee42c5a72e5a5110fff701",
+                "87347b66"
+            ))
+        );
+    }
+
+    #[test]
+    fn protected_records_decrypt_to_the_rfc_plaintext() {
+        let v = vectors();
+        let suite = Suite::of(0x1301).unwrap();
+        let mut s_hs = RecordKey::tls13(suite, &v["server_handshake_traffic_secret"]).unwrap();
+        let (h, p) = split(&v["server_flight_record"]);
+        let (ty, plain) = s_hs.open(&h, p).unwrap();
+        assert_eq!(ty, 22);
+        assert_eq!(
+            plain.len(),
+            657,
+            "RFC: payload (657 octets) of handshake messages"
+        );
+        assert_eq!(&plain[..4], &[0x08, 0, 0, 0x24], "EncryptedExtensions");
+        assert_eq!(
+            &plain[657 - 36..657 - 32],
+            &[0x14, 0, 0, 0x20],
+            "Finished last"
+        );
+
+        let mut c_hs = RecordKey::tls13(suite, &v["client_handshake_traffic_secret"]).unwrap();
+        let (h, p) = split(&v["client_finished_record"]);
+        let (ty, plain) = c_hs.open(&h, p).unwrap();
+        assert_eq!((ty, &plain[..4]), (22, &[0x14, 0, 0, 0x20][..]));
+
+        let mut s_ap = RecordKey::tls13(suite, &v["server_application_traffic_secret"]).unwrap();
+        let (h, p) = split(&v["server_ticket_record"]);
+        let (ty, plain) = s_ap.open(&h, p).unwrap();
+        assert_eq!((ty, plain[0]), (22, 4), "NewSessionTicket, server seq 0");
+        let (h, p) = split(&v["server_application_record"]);
+        assert_eq!(
+            s_ap.open(&h, p).unwrap(),
+            (23, (0..50).collect()),
+            "server seq 1"
+        );
+
+        let mut c_ap = RecordKey::tls13(suite, &v["client_application_traffic_secret"]).unwrap();
+        let (h, p) = split(&v["client_application_record"]);
+        assert_eq!(c_ap.open(&h, p).unwrap(), (23, (0..50).collect()));
+        let (h, p) = split(&v["client_alert_record"]);
+        assert_eq!(c_ap.open(&h, p).unwrap(), (21, vec![1, 0]), "close_notify");
+
+        // Wrong sequence number, wrong key, flipped bit: authentication fails.
+        let (h, p) = split(&v["client_application_record"]);
+        assert!(c_ap.open(&h, p).is_none(), "replayed at seq 2");
+        let mut wrong = RecordKey::tls13(suite, &v["server_application_traffic_secret"]).unwrap();
+        assert!(wrong.open(&h, p).is_none());
+        let mut bad = v["client_application_record"].clone();
+        bad[20] ^= 1;
+        let mut c_ap = RecordKey::tls13(suite, &v["client_application_traffic_secret"]).unwrap();
+        let (h, p) = split(&bad);
+        assert!(c_ap.open(&h, p).is_none());
+    }
+
+    fn keylog(v: &HashMap<&str, Vec<u8>>) -> KeyLog {
+        let random = &v["client_hello"][6..38];
+        let hx = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let r = hx(random);
+        KeyLog::parse(&format!(
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET {r} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {r} {}\n\
+             CLIENT_TRAFFIC_SECRET_0 {r} {}\nSERVER_TRAFFIC_SECRET_0 {r} {}\n",
+            hx(&v["client_handshake_traffic_secret"]),
+            hx(&v["server_handshake_traffic_secret"]),
+            hx(&v["client_application_traffic_secret"]),
+            hx(&v["server_application_traffic_secret"]),
+        ))
+    }
+
+    /// The RFC's handshake through the parser; the client's application record arrives in two
+    /// segments (ts 60 and 61).
+    fn run(keys: Option<KeyLog>) -> (TlsParser, Vec<AppData>) {
+        let v = vectors();
+        let mut p = TlsParser::with_keylog(keys.map(Arc::new));
+        let mut ch = vec![22, 3, 1, 0, 196];
+        ch.extend_from_slice(&v["client_hello"]);
+        let mut out = Vec::new();
+        p.on_data(10, C, &ch);
+        p.on_data(20, S, &v["server_hello_record"]);
+        p.on_data(30, S, &v["server_flight_record"]);
+        p.on_data(40, C, &v["client_finished_record"]);
+        p.on_data(50, S, &v["server_ticket_record"]);
+        let app = &v["client_application_record"];
+        p.on_data(60, C, &app[..30]);
+        out.extend(p.take_app_data());
+        p.on_data(61, C, &app[30..]);
+        p.on_data(70, S, &v["server_application_record"]);
+        p.on_data(80, C, &v["client_alert_record"]);
+        out.extend(p.take_app_data());
+        (p, out)
+    }
+
+    #[test]
+    fn the_parser_decrypts_the_rfc_handshake() {
+        let v = vectors();
+        let (p, app) = run(Some(keylog(&v)));
+        let r = p.record();
+        assert_eq!(r.cipher, Some(0x1301));
+        assert_eq!(r.client_finished_ts, Some(40));
+        assert_eq!(r.server_finished_ts, Some(30));
+        assert_eq!(r.handshake_done_ts, Some(40));
+        assert!(!r.incomplete);
+        let st = p.decrypt_stats();
+        assert_eq!(
+            (st.sessions, st.records, st.auth_failures, st.no_key),
+            (1, 6, 0, 0)
+        );
+        assert_eq!(st.app_bytes, 100);
+        let data: Vec<u8> = (0..50).collect();
+        assert_eq!(
+            app,
+            vec![
+                AppData::Data {
+                    dir: C,
+                    first_ts: 60,
+                    last_ts: 61,
+                    bytes: data.clone()
+                },
+                AppData::Data {
+                    dir: S,
+                    first_ts: 70,
+                    last_ts: 70,
+                    bytes: data
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn without_or_with_wrong_keys_nothing_is_decrypted_and_timing_is_unchanged() {
+        let v = vectors();
+        let (plain, app) = run(None);
+        assert!(app.is_empty());
+        assert_eq!(plain.decrypt_stats().records, 0);
+        let (other, _) = run(Some(KeyLog::parse("")));
+        assert_eq!(other.decrypt_stats().no_key, 1);
+        let mut wrong = v.clone();
+        wrong.insert(
+            "server_handshake_traffic_secret",
+            v["client_handshake_traffic_secret"].clone(),
+        );
+        let (bad, app) = run(Some(keylog(&wrong)));
+        assert_eq!(
+            bad.decrypt_stats().auth_failures,
+            1,
+            "server flight, then that side stops"
+        );
+        assert!(app
+            .iter()
+            .any(|a| matches!(a, AppData::Lost { dir: S, .. })));
+        // TLS_AES_128_CCM_SHA256 (0x1304) in the ServerHello: secrets found, suite not decrypted.
+        let mut ccm = v.clone();
+        let sh = ccm.get_mut("server_hello_record").unwrap();
+        assert_eq!(&sh[44..46], &[0x13, 0x01]);
+        sh[45] = 0x04;
+        let keys = Arc::new(keylog(&v));
+        let mut p = TlsParser::with_keylog(Some(keys));
+        let mut ch = vec![22, 3, 1, 0, 196];
+        ch.extend_from_slice(&v["client_hello"]);
+        p.on_data(1, C, &ch);
+        p.on_data(2, S, &ccm["server_hello_record"]);
+        p.on_data(3, S, &v["server_flight_record"]);
+        p.on_data(4, C, &v["client_finished_record"]);
+        let st = p.decrypt_stats();
+        assert_eq!((st.unsupported_cipher, st.sessions, st.records), (1, 0, 0));
+        assert_eq!(p.record().handshake_done_ts, Some(4), "timed without keys");
+        let with = run(Some(keylog(&v))).0;
+        for r in [plain.record(), other.record(), bad.record()] {
+            assert_eq!(r.handshake_done_ts, with.record().handshake_done_ts);
+            assert_eq!(r.client_hello_ts, with.record().client_hello_ts);
+        }
+    }
+
+    #[test]
+    fn gaps_truncation_and_garbage_after_the_handshake() {
+        let v = vectors();
+        let keys = Arc::new(keylog(&v));
+        let mut ch = vec![22, 3, 1, 0, 196];
+        ch.extend_from_slice(&v["client_hello"]);
+        let mut server = v["server_hello_record"].clone();
+        server.extend_from_slice(&v["server_flight_record"]);
+        let hs_end = server.len();
+        server.extend_from_slice(&v["server_ticket_record"]);
+        server.extend_from_slice(&v["server_application_record"]);
+        // Every truncation of the server stream, then its close: never a panic, and a record cut
+        // by the close is reported lost.
+        for cut in 0..server.len() {
+            let mut p = TlsParser::with_keylog(Some(keys.clone()));
+            p.on_data(1, C, &ch);
+            p.on_data(2, S, &server[..cut]);
+            p.on_close(3, S);
+            let app = p.take_app_data();
+            // Decrypting from the end of the ServerHello; the record boundaries lose nothing.
+            let sh = v["server_hello_record"].len();
+            let boundaries = [hs_end, hs_end + v["server_ticket_record"].len()];
+            let cut_inside = cut > sh && cut < server.len() && !boundaries.contains(&cut);
+            assert_eq!(
+                app.contains(&AppData::Lost { dir: S, ts: 3 }),
+                cut_inside,
+                "cut {cut}"
+            );
+        }
+        // A gap after the handshake: the server side is lost, the client side goes on.
+        let mut p = TlsParser::with_keylog(Some(keys.clone()));
+        p.on_data(1, C, &ch);
+        p.on_data(2, S, &server[..hs_end]);
+        p.on_data(3, C, &v["client_finished_record"]);
+        p.on_gap(4, S, 100);
+        p.on_data(5, S, &v["server_application_record"]);
+        p.on_data(6, C, &v["client_application_record"]);
+        let app = p.take_app_data();
+        assert_eq!(app[0], AppData::Lost { dir: S, ts: 4 });
+        assert!(matches!(&app[1], AppData::Data { dir: C, bytes, .. } if bytes.len() == 50));
+        assert_eq!(app.len(), 2);
+        assert_eq!(p.record().handshake_done_ts, Some(3));
+        assert!(!p.record().incomplete, "the gap came after the handshake");
+        // Bytes that are not TLS after the handshake: that direction stops, nothing panics.
+        let mut p = TlsParser::with_keylog(Some(keys));
+        p.on_data(1, C, &ch);
+        p.on_data(2, S, &server[..hs_end]);
+        p.on_data(3, C, &v["client_finished_record"]);
+        p.on_data(4, C, b"GET / HTTP/1.1\r\n\r\n");
+        assert_eq!(p.take_app_data(), vec![AppData::Lost { dir: C, ts: 4 }]);
+    }
+
+    #[test]
+    fn any_split_gives_the_same_plaintext() {
+        let v = vectors();
+        let keys = Arc::new(keylog(&v));
+        let mut stream = v["server_hello_record"].clone();
+        stream.extend_from_slice(&v["server_flight_record"]);
+        stream.extend_from_slice(&v["server_ticket_record"]);
+        stream.extend_from_slice(&v["server_application_record"]);
+        let mut ch = vec![22, 3, 1, 0, 196];
+        ch.extend_from_slice(&v["client_hello"]);
+        for cut in (1..stream.len()).step_by(7) {
+            let mut p = TlsParser::with_keylog(Some(keys.clone()));
+            p.on_data(1, C, &ch);
+            p.on_data(2, S, &stream[..cut]);
+            p.on_data(3, S, &stream[cut..]);
+            let app = p.take_app_data();
+            assert_eq!(app.len(), 1, "cut {cut}");
+            assert!(matches!(&app[0], AppData::Data { bytes, .. } if bytes.len() == 50));
+            assert_eq!(p.decrypt_stats().records, 3);
+        }
+    }
+}
