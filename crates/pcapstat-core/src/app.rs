@@ -1,5 +1,6 @@
 //! Application layer on top of TCP reassembly and UDP: picks the parser of each connection
-//! (TLS, HTTP/1.x, DNS over TCP) from its first client bytes, and matches DNS over UDP.
+//! (TLS, HTTP/1.x, HTTP/2 with prior knowledge, DNS over TCP) from its first client bytes, and
+//! matches DNS over UDP. (HTTP/2 after `Upgrade: h2c` is taken over inside the HTTP/1 parser.)
 //!
 //! [`AppFactory`] is the [`SinkFactory`] of one shard; [`UdpDns`] is the [`UdpConsumer`] of the
 //! reading thread. Both only collect plain records.
@@ -10,6 +11,7 @@ use crate::packet::UdpDatagram;
 use crate::pipeline::UdpConsumer;
 use crate::proto::dns::{DnsConfig, DnsStats, DnsTcpParser, DnsTracker};
 use crate::proto::http::{HttpConfig, HttpParser};
+use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
 use crate::proto::tls::TlsParser;
 use crate::proto::{Probe, StreamParser};
 use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
@@ -26,8 +28,14 @@ pub const DNS_PORT: u16 = 53;
 pub struct AppStats {
     /// Connections parsed as TLS.
     pub tls: u64,
-    /// Connections parsed as HTTP/1.x.
+    /// Connections parsed as HTTP/1.x (including those upgraded to h2c).
     pub http: u64,
+    /// Connections parsed as HTTP/2 from the client preface (h2c with prior knowledge).
+    pub http2: u64,
+    /// HTTP/1.1 connections upgraded to HTTP/2 (`Upgrade: h2c` answered by 101).
+    pub h2c_upgrades: u64,
+    /// Counters of the HTTP/2 parsers (prior knowledge and upgrades).
+    pub http2_stats: Http2Stats,
     /// Connections parsed as DNS over TCP.
     pub dns_tcp: u64,
     /// Connections with payload that no parser recognised.
@@ -41,6 +49,9 @@ impl AppStats {
     pub fn merge(&mut self, o: &AppStats) {
         self.tls += o.tls;
         self.http += o.http;
+        self.http2 += o.http2;
+        self.h2c_upgrades += o.h2c_upgrades;
+        self.http2_stats.merge(&o.http2_stats);
         self.dns_tcp += o.dns_tcp;
         self.unrecognised += o.unrecognised;
         self.unknown_after_gap += o.unknown_after_gap;
@@ -95,6 +106,7 @@ enum State {
     },
     Tls(Box<TlsParser>),
     Http(Box<HttpParser>),
+    Http2(Box<Http2Parser>),
     Dns(Box<DnsTcpParser>, Endpoint, Endpoint),
     /// No parser; `after_gap`: the client's first bytes were lost.
     Other {
@@ -136,6 +148,7 @@ impl AppSink {
         match &mut self.state {
             State::Tls(p) => Some(p.as_mut()),
             State::Http(p) => Some(p.as_mut()),
+            State::Http2(p) => Some(p.as_mut()),
             State::Dns(p, _, _) => Some(p.as_mut()),
             _ => None,
         }
@@ -154,9 +167,15 @@ impl AppSink {
         };
         let mut tls = TlsParser::probe(client_head);
         let mut http = HttpParser::probe(client_head);
+        let h2 = Http2Parser::probe(client_head);
         // A connection picked up mid-stream whose guessed server sends a request: the guess was
         // wrong, parse with the directions swapped.
-        if self.guessed && tls != Probe::Yes && http != Probe::Yes && !server_head.is_empty() {
+        if self.guessed
+            && tls != Probe::Yes
+            && http != Probe::Yes
+            && h2 != Probe::Yes
+            && !server_head.is_empty()
+        {
             let (t, h) = (
                 TlsParser::probe(server_head),
                 HttpParser::probe(server_head),
@@ -170,7 +189,11 @@ impl AppSink {
             State::Tls(Box::new(TlsParser::new()))
         } else if http == Probe::Yes {
             State::Http(Box::new(HttpParser::new(HttpConfig::default())))
-        } else if (tls == Probe::No && http == Probe::No) || *buffered > PROBE_LIMIT_BYTES {
+        } else if h2 == Probe::Yes {
+            State::Http2(Box::new(Http2Parser::new(Http2Config::default())))
+        } else if (tls == Probe::No && http == Probe::No && h2 == Probe::No)
+            || *buffered > PROBE_LIMIT_BYTES
+        {
             State::Other { after_gap: false }
         } else {
             return;
@@ -285,6 +308,18 @@ impl SinkFactory for AppFactory {
             }
             State::Http(p) => {
                 self.stats.http += 1;
+                if let Some(s) = p.http2_stats() {
+                    self.stats.h2c_upgrades += 1;
+                    self.stats.http2_stats.merge(s);
+                }
+                self.http.extend(p.into_records().into_iter().map(|mut r| {
+                    r.conn_id = id;
+                    r
+                }));
+            }
+            State::Http2(p) => {
+                self.stats.http2 += 1;
+                self.stats.http2_stats.merge(p.stats());
                 self.http.extend(p.into_records().into_iter().map(|mut r| {
                     r.conn_id = id;
                     r

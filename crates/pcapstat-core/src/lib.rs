@@ -26,7 +26,8 @@ pub use flow::{shard_of, Endpoint, FlowKey, FlowTable};
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 pub use pipeline::{PipelineConfig, PipelineOutput, UdpConsumer};
 pub use record::{
-    ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, HttpRecord, Outcome, Side, TlsRecord,
+    ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, HttpRecord, HttpVersion, Outcome,
+    Side, TlsRecord,
 };
 pub use summary::{CaptureSummary, SummaryBuilder};
 pub use tcp::{
