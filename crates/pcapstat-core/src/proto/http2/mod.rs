@@ -4,8 +4,9 @@
 //! Frame first, then decode: each direction is cut into frames (the 9-byte header, then the
 //! payload by its length, whatever the segment boundaries); only then is a frame interpreted.
 //! Header blocks (HEADERS + CONTINUATION, PUSH_PROMISE) are gathered whole and decoded with
-//! HPACK ([`loona_hpack`]), one decoder per direction, whose dynamic table is bounded by the
-//! peer's `SETTINGS_HEADER_TABLE_SIZE` (and by [`Http2Config::max_table_bytes`]). DATA payloads
+//! HPACK (a small decoder in this module, checked against RFC 7541 Appendix C and the
+//! `loona-hpack` crate), one decoder per direction, whose dynamic table is bounded by the
+//! decoding side's `SETTINGS_HEADER_TABLE_SIZE` (and by [`Http2Config::max_table_bytes`]). DATA payloads
 //! are counted, never buffered. Nothing here reads a clock or does I/O.
 //!
 //! The same parser serves the three ways HTTP/2 is reached: prior knowledge in clear text (the
@@ -38,6 +39,7 @@
 //!
 //! See `docs/http.md` (section "HTTP/2") for the fields, timing points, limits and counters.
 
+mod hpack;
 #[cfg(test)]
 mod tests;
 
@@ -88,8 +90,9 @@ pub struct Http2Config {
     /// Most streams open at once (request seen, not both ends closed nor reset); a new stream
     /// past it gets no record (counted in [`Http2Stats::streams_over_limit`]).
     pub max_open_streams: usize,
-    /// Largest HPACK dynamic table accepted, whatever `SETTINGS_HEADER_TABLE_SIZE` allows; a
-    /// size update above the allowed size is an HPACK error.
+    /// Largest HPACK dynamic table a size update may set, whatever
+    /// `SETTINGS_HEADER_TABLE_SIZE` allows (a larger update is an HPACK error). HPACK's initial
+    /// 4096 octets always apply until an update.
     pub max_table_bytes: usize,
 }
 
@@ -246,7 +249,7 @@ struct Reader {
     /// Capture time of the segment with the frame's first byte.
     frame_ts: i64,
     block: Option<Block>,
-    hpack: loona_hpack::Decoder<'static>,
+    hpack: hpack::Decoder,
     /// HPACK state lost: header blocks are no longer decoded.
     hpack_lost: bool,
 }
@@ -266,8 +269,8 @@ impl std::fmt::Debug for Reader {
 
 impl Reader {
     fn new(state: RState, max_table: usize) -> Self {
-        let mut hpack = loona_hpack::Decoder::new();
-        hpack.set_max_allowed_table_size(DEFAULT_TABLE_SIZE.min(max_table));
+        let mut hpack = hpack::Decoder::new(DEFAULT_TABLE_SIZE);
+        hpack.set_allowed(DEFAULT_TABLE_SIZE.min(max_table));
         Reader {
             state,
             hdr: [0; FRAME_HEADER],
@@ -577,7 +580,7 @@ impl Http2Parser {
                         // The sender's decoding table: it bounds the peer's encoder.
                         let max = self.cfg.max_table_bytes;
                         let v = usize::try_from(v).unwrap_or(usize::MAX).min(max);
-                        self.reader(!client).hpack.set_max_allowed_table_size(v);
+                        self.reader(!client).hpack.set_allowed(v);
                     }
                 }
             }
@@ -662,15 +665,13 @@ impl Http2Parser {
             return None;
         }
         let mut out = Fields::default();
-        let res = r.hpack.decode_with_cb(bytes, |name, value| match &*name {
-            b":method" => out.method = Some(text(&value)),
-            b":path" => out.path = Some(text(&value)),
-            b":authority" => out.authority = Some(text(&value)),
-            b"host" => out.host = Some(text(&value).trim().to_string()),
+        let res = r.hpack.decode(bytes, |name, value| match name {
+            b":method" => out.method = Some(text(value)),
+            b":path" => out.path = Some(text(value)),
+            b":authority" => out.authority = Some(text(value)),
+            b"host" => out.host = Some(text(value).trim().to_string()),
             b":status" => {
-                out.status = std::str::from_utf8(&value)
-                    .ok()
-                    .and_then(|s| s.parse().ok());
+                out.status = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok());
             }
             _ => {}
         });
