@@ -190,3 +190,19 @@ fn h2c_streams_match_tshark_nginx_and_curl() {
         assert!(median < 1_000_000, "{name}: median |diff| {median} ns");
     }
 }
+
+/// The pcapng copy of the capture gives the same HTTP/2 rows.
+#[test]
+fn pcapng_copy_gives_the_same_http2_rows() {
+    let dir = common::shared().join("lab/h_http2");
+    let h2 = |name: &str| {
+        let a = common::analyze(&dir.join(name));
+        a.http
+            .into_iter()
+            .filter(|r| r.version == HttpVersion::Http2)
+            .collect::<Vec<_>>()
+    };
+    let (pcap, pcapng) = (h2("capture.pcap"), h2("capture.pcapng"));
+    assert_eq!(pcap.len(), 4);
+    assert_eq!(pcap, pcapng);
+}
