@@ -1,15 +1,15 @@
 //! Application layer on top of TCP reassembly and UDP: picks the parser of each connection
-//! (TLS, HTTP/1.x, DNS over TCP) from its first client bytes, and matches DNS over UDP.
+//! (TLS, HTTP/1.x, HTTP/2 with prior knowledge, DNS over TCP) from its first client bytes, and
+//! matches DNS over UDP. (HTTP/2 after `Upgrade: h2c` is taken over inside the HTTP/1 parser.)
 //!
 //! [`AppFactory`] is the [`SinkFactory`] of one shard; [`UdpDns`] is the [`UdpConsumer`] of the
 //! reading thread. Both only collect plain records.
 //!
 //! With a key log ([`AppConfig::keylog`]) a TLS connection whose session secrets are logged is
 //! decrypted, and its application data goes to an HTTP/1.x parser when the server selected ALPN
-//! `http/1.1` or none (h2 and other protocols are counted, not parsed): HTTPS requests give
-//! [`HttpRecord`]s like clear-text ones. Each record's plaintext is fed with its first byte at the
-//! capture time of the segment where the record began and the rest at the time of the segment
-//! that completed it (docs/http.md).
+//! `http/1.1` or none, to an HTTP/2 parser when it selected `h2` (other protocols are counted, not
+//! parsed): HTTPS requests give [`HttpRecord`]s like clear-text ones. Each record's plaintext is
+//! fed at the capture time of the segment that completed the record (docs/http.md).
 
 use std::sync::Arc;
 
@@ -19,6 +19,7 @@ use crate::packet::UdpDatagram;
 use crate::pipeline::UdpConsumer;
 use crate::proto::dns::{DnsConfig, DnsStats, DnsTcpParser, DnsTracker};
 use crate::proto::http::{HttpConfig, HttpParser};
+use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
 use crate::proto::tls::{AppData, KeyLog, TlsDecryptStats, TlsParser};
 use crate::proto::{Probe, StreamParser};
 use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
@@ -35,8 +36,14 @@ pub const DNS_PORT: u16 = 53;
 pub struct AppStats {
     /// Connections parsed as TLS.
     pub tls: u64,
-    /// Connections parsed as HTTP/1.x.
+    /// Connections parsed as HTTP/1.x (including those upgraded to h2c).
     pub http: u64,
+    /// Connections parsed as HTTP/2 from the client preface (h2c with prior knowledge).
+    pub http2: u64,
+    /// HTTP/1.1 connections upgraded to HTTP/2 (`Upgrade: h2c` answered by 101).
+    pub h2c_upgrades: u64,
+    /// Counters of the HTTP/2 parsers (prior knowledge and upgrades).
+    pub http2_stats: Http2Stats,
     /// Connections parsed as DNS over TCP.
     pub dns_tcp: u64,
     /// Connections with payload that no parser recognised.
@@ -46,8 +53,8 @@ pub struct AppStats {
     /// TLS connections whose decrypted application data was parsed as HTTP/1.x (ALPN
     /// `http/1.1` or none).
     pub https: u64,
-    /// Decrypted TLS connections with ALPN `h2`: HTTP/2 is not parsed.
-    pub tls_h2_not_parsed: u64,
+    /// TLS connections whose decrypted application data was parsed as HTTP/2 (ALPN `h2`).
+    pub https2: u64,
     /// Decrypted TLS connections with another ALPN protocol: not parsed.
     pub tls_other_alpn: u64,
     /// TLS decryption counters (all zero without a key log).
@@ -59,11 +66,14 @@ impl AppStats {
     pub fn merge(&mut self, o: &AppStats) {
         self.tls += o.tls;
         self.http += o.http;
+        self.http2 += o.http2;
+        self.h2c_upgrades += o.h2c_upgrades;
+        self.http2_stats.merge(&o.http2_stats);
         self.dns_tcp += o.dns_tcp;
         self.unrecognised += o.unrecognised;
         self.unknown_after_gap += o.unknown_after_gap;
         self.https += o.https;
-        self.tls_h2_not_parsed += o.tls_h2_not_parsed;
+        self.https2 += o.https2;
         self.tls_other_alpn += o.tls_other_alpn;
         self.tls_decrypt.merge(&o.tls_decrypt);
     }
@@ -91,10 +101,9 @@ enum Inner {
     /// No application data yet.
     Undecided,
     Http(Box<HttpParser>),
-    /// ALPN h2 (`true`) or another protocol: not parsed.
-    NotParsed {
-        h2: bool,
-    },
+    Http2(Box<Http2Parser>),
+    /// Another ALPN protocol: not parsed.
+    NotParsed,
 }
 
 /// A TLS connection: the handshake parser and, with keys, the parser of its plaintext.
@@ -119,26 +128,25 @@ impl TlsConn {
                     None | Some("http/1.1") => {
                         Inner::Http(Box::new(HttpParser::new(HttpConfig::default())))
                     }
-                    Some(a) => Inner::NotParsed { h2: a == "h2" },
+                    Some("h2") => Inner::Http2(Box::new(Http2Parser::new(Http2Config::default()))),
+                    Some(_) => Inner::NotParsed,
                 };
             }
-            let Inner::Http(http) = &mut self.inner else {
-                continue;
+            let http: &mut dyn StreamParser = match &mut self.inner {
+                Inner::Http(p) => p.as_mut(),
+                Inner::Http2(p) => p.as_mut(),
+                Inner::Undecided | Inner::NotParsed => continue,
             };
             match item {
                 AppData::Data {
                     dir,
-                    first_ts,
                     last_ts,
                     bytes,
+                    ..
                 } => {
-                    // First byte at the record's first segment, the rest at its last.
-                    if let Some((first, rest)) = bytes.split_first() {
-                        http.on_data(first_ts, dir, std::slice::from_ref(first));
-                        if !rest.is_empty() {
-                            http.on_data(last_ts, dir, rest);
-                        }
-                    }
+                    // Plaintext exists once its record is complete: every byte at the segment
+                    // completing the record (docs/http.md, "Timing rule for decrypted bytes").
+                    http.on_data(last_ts, dir, &bytes);
                 }
                 AppData::Lost { dir, ts } => http.on_gap(ts, dir, u64::MAX),
             }
@@ -160,8 +168,10 @@ impl StreamParser for TlsConn {
     fn on_close(&mut self, ts_ns: i64, dir: Direction) {
         self.tls.on_close(ts_ns, dir);
         self.pump();
-        if let Inner::Http(http) = &mut self.inner {
-            http.on_close(ts_ns, dir);
+        match &mut self.inner {
+            Inner::Http(http) => http.on_close(ts_ns, dir),
+            Inner::Http2(http) => http.on_close(ts_ns, dir),
+            Inner::Undecided | Inner::NotParsed => {}
         }
     }
 }
@@ -226,6 +236,7 @@ enum State {
     },
     Tls(Box<TlsConn>),
     Http(Box<HttpParser>),
+    Http2(Box<Http2Parser>),
     Dns(Box<DnsTcpParser>, Endpoint, Endpoint),
     /// No parser; `after_gap`: the client's first bytes were lost.
     Other {
@@ -269,6 +280,7 @@ impl AppSink {
         match &mut self.state {
             State::Tls(p) => Some(p.as_mut()),
             State::Http(p) => Some(p.as_mut()),
+            State::Http2(p) => Some(p.as_mut()),
             State::Dns(p, _, _) => Some(p.as_mut()),
             _ => None,
         }
@@ -287,9 +299,15 @@ impl AppSink {
         };
         let mut tls = TlsParser::probe(client_head);
         let mut http = HttpParser::probe(client_head);
+        let h2 = Http2Parser::probe(client_head);
         // A connection picked up mid-stream whose guessed server sends a request: the guess was
         // wrong, parse with the directions swapped.
-        if self.guessed && tls != Probe::Yes && http != Probe::Yes && !server_head.is_empty() {
+        if self.guessed
+            && tls != Probe::Yes
+            && http != Probe::Yes
+            && h2 != Probe::Yes
+            && !server_head.is_empty()
+        {
             let (t, h) = (
                 TlsParser::probe(server_head),
                 HttpParser::probe(server_head),
@@ -303,7 +321,11 @@ impl AppSink {
             State::Tls(Box::new(TlsConn::new(self.keylog.take())))
         } else if http == Probe::Yes {
             State::Http(Box::new(HttpParser::new(HttpConfig::default())))
-        } else if (tls == Probe::No && http == Probe::No) || *buffered > PROBE_LIMIT_BYTES {
+        } else if h2 == Probe::Yes {
+            State::Http2(Box::new(Http2Parser::new(Http2Config::default())))
+        } else if (tls == Probe::No && http == Probe::No && h2 == Probe::No)
+            || *buffered > PROBE_LIMIT_BYTES
+        {
             State::Other { after_gap: false }
         } else {
             return;
@@ -423,8 +445,16 @@ impl SinkFactory for AppFactory {
                                 r
                             }));
                     }
-                    Inner::NotParsed { h2: true } => self.stats.tls_h2_not_parsed += 1,
-                    Inner::NotParsed { h2: false } => self.stats.tls_other_alpn += 1,
+                    Inner::Http2(http) => {
+                        self.stats.https2 += 1;
+                        self.stats.http2_stats.merge(http.stats());
+                        self.http
+                            .extend(http.into_records().into_iter().map(|mut r| {
+                                r.conn_id = id;
+                                r
+                            }));
+                    }
+                    Inner::NotParsed => self.stats.tls_other_alpn += 1,
                     Inner::Undecided => {}
                 }
                 let mut r = tls.into_record();
@@ -433,6 +463,18 @@ impl SinkFactory for AppFactory {
             }
             State::Http(p) => {
                 self.stats.http += 1;
+                if let Some(s) = p.http2_stats() {
+                    self.stats.h2c_upgrades += 1;
+                    self.stats.http2_stats.merge(s);
+                }
+                self.http.extend(p.into_records().into_iter().map(|mut r| {
+                    r.conn_id = id;
+                    r
+                }));
+            }
+            State::Http2(p) => {
+                self.stats.http2 += 1;
+                self.stats.http2_stats.merge(p.stats());
                 self.http.extend(p.into_records().into_iter().map(|mut r| {
                     r.conn_id = id;
                     r

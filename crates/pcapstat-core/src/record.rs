@@ -258,13 +258,39 @@ pub struct TlsRecord {
     pub incomplete: bool,
 }
 
-/// One HTTP/1.x request and its response (one row per request).
+/// The HTTP version of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum HttpVersion {
+    /// HTTP/1.0.
+    Http10,
+    /// HTTP/1.1.
+    #[default]
+    Http11,
+    /// HTTP/2 (one stream), prior knowledge, `Upgrade: h2c` or (decrypted) TLS with ALPN `h2`.
+    Http2,
+}
+
+impl HttpVersion {
+    /// The name used in tables: `HTTP/1.0`, `HTTP/1.1`, `HTTP/2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpVersion::Http10 => "HTTP/1.0",
+            HttpVersion::Http11 => "HTTP/1.1",
+            HttpVersion::Http2 => "HTTP/2",
+        }
+    }
+}
+
+/// One HTTP request and its response (one row per HTTP/1.x request or HTTP/2 stream).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HttpRecord {
     /// The connection (`ConnectionRecord::conn_id`).
     pub conn_id: u64,
-    /// 0 for the first request on the connection, then 1, 2, …
+    /// 0 for the first request on the connection, then 1, 2, … (HTTP/2: in the order the
+    /// streams' request HEADERS were sent).
     pub request_index: u32,
+    /// HTTP/2 stream identifier; `None` for HTTP/1.x.
+    pub stream_id: Option<u32>,
     /// Capture time of the first byte of the request.
     pub request_start_ts: i64,
     /// Capture time of the last byte of the request (head and body).
@@ -273,27 +299,33 @@ pub struct HttpRecord {
     pub response_start_ts: Option<i64>,
     /// Capture time of the last byte of the response.
     pub response_end_ts: Option<i64>,
-    /// Request method.
+    /// Request method (HTTP/2: `:method`).
     pub method: String,
-    /// Host header.
+    /// Host header (HTTP/2: `:authority`, else a `host` header).
     pub host: Option<String>,
-    /// Request target as sent.
+    /// Request target as sent (HTTP/2: `:path`).
     pub path: String,
-    /// `1.0` or `1.1` as 0 / 1 (httparse's minor version).
-    pub version: u8,
+    /// HTTP version.
+    pub version: HttpVersion,
     /// Final response status (after any 1xx).
     pub status: Option<u16>,
-    /// Request head bytes (request line and headers, with the blank line).
+    /// Request head bytes (request line and headers, with the blank line). HTTP/2: the
+    /// HPACK-encoded header block bytes (HEADERS and CONTINUATION payloads without padding and
+    /// priority fields, trailers included).
     pub request_header_bytes: u64,
     /// Request body bytes (by Content-Length or chunked, de-chunked size).
     pub request_body_bytes: u64,
-    /// Response head bytes (of the final response).
+    /// Response head bytes (of the final response). HTTP/2: HPACK-encoded bytes of the final
+    /// response's header block (and of trailers), as for the request.
     pub response_header_bytes: Option<u64>,
-    /// Response body bytes.
+    /// Response body bytes (HTTP/2: DATA payloads without padding).
     pub response_body_bytes: Option<u64>,
-    /// The request and its response were both seen whole (no gap, no truncation).
+    /// The request and its response were both seen whole (no gap, no truncation; HTTP/2: both
+    /// END_STREAM seen, no RST_STREAM).
     pub complete: bool,
-    /// The response was `101 Switching Protocols`: HTTP/1 parsing stopped after it.
+    /// The response was `101 Switching Protocols`: HTTP/1 parsing stopped after it. On an
+    /// `Upgrade: h2c` request answered by 101, the row is HTTP/2 stream 1 (the response fields
+    /// are the HTTP/2 response's).
     pub upgraded: bool,
 }
 

@@ -182,7 +182,7 @@ mod tests {
             method: "GET".into(),
             host: Some("Lab.Test:443".into()),
             path: "/".into(),
-            version: 1,
+            version: crate::record::HttpVersion::Http11,
             status: Some(200),
             complete: true,
             ..Default::default()

@@ -301,7 +301,11 @@ fn http_log_agrees() {
                             ("method", r.method.clone(), "method"),
                             ("host", r.host.clone().unwrap_or_default(), "host"),
                             ("uri", r.path.clone(), "uri"),
-                            ("version", format!("1.{}", r.version), "version"),
+                            (
+                                "version",
+                                r.version.as_str().trim_start_matches("HTTP/").to_string(),
+                                "version",
+                            ),
                             ("status_code", opt(r.status), "status_code"),
                             (
                                 "request_body_len",
@@ -722,7 +726,7 @@ fn suricata_count(ev: &str, f: &Row, a: &Analysis) -> usize {
                     && accepts(&f["hostname"], &host.to_ascii_lowercase())
                     && accepts(&f["url"], &r.path)
                     && accepts(&f["status"], &opt(r.status))
-                    && accepts(&f["protocol"], &format!("HTTP/1.{}", r.version))
+                    && accepts(&f["protocol"], r.version.as_str())
                     && accepts(&f["length"], &opt(r.response_body_bytes))
             })
             .count(),

@@ -9,6 +9,7 @@ use crate::tcp::Direction;
 
 pub mod dns;
 pub mod http;
+pub mod http2;
 pub mod tls;
 
 /// What the first bytes of a stream say about a protocol.

@@ -199,7 +199,8 @@ pub fn http_frame(
     c.str("method", |r| Some(r.0.method.clone()));
     c.str("host", |r| r.0.host.clone());
     c.str("path", |r| Some(r.0.path.clone()));
-    c.str("version", |r| Some(format!("HTTP/1.{}", r.0.version)));
+    c.str("version", |r| Some(r.0.version.as_str().to_string()));
+    c.opt_u32("stream_id", |r| r.0.stream_id);
     c.opt_u16("status", |r| r.0.status);
     c.dur("dns", |r| r.1.and_then(|t| t.dns_ns));
     c.dur("connect", |r| r.1.and_then(|t| t.connect_ns));

@@ -31,8 +31,9 @@ use std::collections::VecDeque;
 
 use chunked::{Chunked, Step};
 
+use super::http2::{Http2Config, Http2Parser, Http2Stats};
 use super::{Probe, StreamParser};
-use crate::record::HttpRecord;
+use crate::record::{HttpRecord, HttpVersion};
 use crate::tcp::Direction;
 
 /// Request methods recognised at the start of a request line (RFC 9110, WebDAV, PATCH).
@@ -199,6 +200,8 @@ struct Rec {
     damaged: bool,
     is_head: bool,
     is_connect: bool,
+    /// The request asked for `Upgrade: h2c`.
+    h2c: bool,
 }
 
 /// Whether `d` starts with a known method and a space: `Some(true)`; `None` when `d` is a
@@ -240,6 +243,16 @@ fn header<'h>(headers: &'h [httparse::Header<'_>], name: &str) -> Option<&'h [u8
         .iter()
         .find(|h| h.name.eq_ignore_ascii_case(name))
         .map(|h| h.value)
+}
+
+/// Whether a header `name` lists `token` (comma-separated, case-insensitive).
+fn has_token(headers: &[httparse::Header<'_>], name: &str, token: &str) -> bool {
+    headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case(name))
+        .filter_map(|h| std::str::from_utf8(h.value).ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
 /// Whether the last transfer coding is `chunked`.
@@ -295,6 +308,9 @@ pub struct HttpParser {
     /// The next response head follows a server-side resynchronisation.
     resp_after_resync: bool,
     stats: HttpStats,
+    /// After `101` to `Upgrade: h2c`: the HTTP/2 parser of the rest of the connection, and the
+    /// record it took over (as its stream 1).
+    h2: Option<(Box<Http2Parser>, usize)>,
 }
 
 impl HttpParser {
@@ -310,6 +326,7 @@ impl HttpParser {
             cur_resp: None,
             resp_after_resync: false,
             stats: HttpStats::default(),
+            h2: None,
         }
     }
 
@@ -328,15 +345,28 @@ impl HttpParser {
         &self.stats
     }
 
+    /// Counters of the HTTP/2 parser that took over after an `Upgrade: h2c`, if one did.
+    pub fn http2_stats(&self) -> Option<&Http2Stats> {
+        self.h2.as_ref().map(|(p, _)| p.stats())
+    }
+
     /// The records, one per request in the order sent. Requests still waiting for their
-    /// response (or cut by the end of the capture) have `complete = false`.
+    /// response (or cut by the end of the capture) have `complete = false`. After an
+    /// `Upgrade: h2c`, the upgraded request is HTTP/2 stream 1 and the HTTP/2 streams follow.
     pub fn into_records(self) -> Vec<HttpRecord> {
+        let (h2, moved) = match self.h2 {
+            Some((p, k)) => (p.into_records(), Some(k)),
+            None => (Vec::new(), None),
+        };
         self.recs
             .into_iter()
-            .map(|mut rec| {
+            .enumerate()
+            .filter(|(k, _)| Some(*k) != moved)
+            .map(|(_, mut rec)| {
                 rec.r.complete = rec.req_done && rec.resp_done && !rec.damaged;
                 rec.r
             })
+            .chain(h2)
             .collect()
     }
 
@@ -347,6 +377,10 @@ impl HttpParser {
     }
 
     fn feed(&mut self, ts: i64, dir: Direction, bytes: &[u8]) {
+        if let Some((h2, _)) = &mut self.h2 {
+            h2.on_data(ts, dir, bytes);
+            return;
+        }
         let client = dir == Direction::ClientToServer;
         let reader = if client {
             &mut self.req
@@ -654,6 +688,7 @@ impl HttpParser {
             }
         };
         let host = header(req.headers, "host").map(|v| text(v).trim().to_string());
+        let h2c = has_token(req.headers, "upgrade", "h2c");
         let head_end = ts_at(chunks, at + n - 1);
         let rec = Rec {
             r: HttpRecord {
@@ -664,7 +699,11 @@ impl HttpParser {
                 method: method.to_string(),
                 host,
                 path: path.to_string(),
-                version,
+                version: if version == 0 {
+                    HttpVersion::Http10
+                } else {
+                    HttpVersion::Http11
+                },
                 request_header_bytes: n as u64,
                 ..HttpRecord::default()
             },
@@ -673,6 +712,7 @@ impl HttpParser {
             damaged: false,
             is_head: method.eq_ignore_ascii_case("HEAD"),
             is_connect: method.eq_ignore_ascii_case("CONNECT"),
+            h2c,
         };
         self.stats.requests += 1;
         let idx = self.recs.len();
@@ -733,6 +773,23 @@ impl HttpParser {
             self.resp.state = State::Stopped;
             self.req.state = State::Stopped;
             self.req.reset_buffer();
+            let h2c = target
+                .and_then(|k| self.recs.get(k))
+                .is_some_and(|r| r.h2c && code == 101)
+                && has_token(resp.headers, "upgrade", "h2c");
+            if let (true, Some(k)) = (h2c, target) {
+                // RFC 7540 §3.2: the rest of the connection is HTTP/2; the request becomes
+                // stream 1. The server's HTTP/2 bytes may follow the 101 in this segment.
+                if let Some(rec) = self.recs.get(k) {
+                    let mut p =
+                        Http2Parser::upgraded(Http2Config::default(), rec.r.clone(), rec.req_done);
+                    if let Some(tail) = d.get(n..).filter(|t| !t.is_empty()) {
+                        p.on_data(head_end, Direction::ServerToClient, tail);
+                    }
+                    self.h2 = Some((Box::new(p), k));
+                }
+                return HeadStep::Done(d.len());
+            }
             return HeadStep::Done(n);
         }
         let no_body = is_head || code == 204 || code == 304 || (100..200).contains(&code);
@@ -809,7 +866,11 @@ impl StreamParser for HttpParser {
         self.feed(ts_ns, dir, bytes);
     }
 
-    fn on_gap(&mut self, _ts_ns: i64, dir: Direction, len: u64) {
+    fn on_gap(&mut self, ts_ns: i64, dir: Direction, len: u64) {
+        if let Some((h2, _)) = &mut self.h2 {
+            h2.on_gap(ts_ns, dir, len);
+            return;
+        }
         if len == 0 {
             return;
         }
@@ -870,7 +931,11 @@ impl StreamParser for HttpParser {
         }
     }
 
-    fn on_close(&mut self, _ts_ns: i64, dir: Direction) {
+    fn on_close(&mut self, ts_ns: i64, dir: Direction) {
+        if let Some((h2, _)) = &mut self.h2 {
+            h2.on_close(ts_ns, dir);
+            return;
+        }
         let client = dir == Direction::ClientToServer;
         let reader = if client {
             &mut self.req

@@ -42,7 +42,7 @@ fn one_request_with_timestamps_and_sizes() {
     assert_eq!(r.method, "POST");
     assert_eq!(r.path, "/up");
     assert_eq!(r.host.as_deref(), Some("h"));
-    assert_eq!(r.version, 1);
+    assert_eq!(r.version, crate::record::HttpVersion::Http11);
     assert_eq!(r.request_start_ts, 10);
     assert_eq!(r.request_end_ts, Some(11));
     assert_eq!(r.request_header_bytes, 49);
@@ -210,7 +210,7 @@ fn body_until_close_with_connection_close() {
     p.on_close(9, S2C);
     p.on_close(9, C2S);
     let r = &p.into_records()[0];
-    assert_eq!(r.version, 0);
+    assert_eq!(r.version, crate::record::HttpVersion::Http10);
     assert_eq!(r.response_body_bytes, Some(7));
     assert_eq!(r.response_end_ts, Some(3));
     assert!(r.complete);

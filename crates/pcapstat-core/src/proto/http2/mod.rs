@@ -1,0 +1,886 @@
+//! HTTP/2 (RFC 9113) over one connection: one record per request stream, with the capture
+//! timestamps of its request and response frames, its pseudo-headers and sizes.
+//!
+//! Frame first, then decode: each direction is cut into frames (the 9-byte header, then the
+//! payload by its length, whatever the segment boundaries); only then is a frame interpreted.
+//! Header blocks (HEADERS + CONTINUATION, PUSH_PROMISE) are gathered whole and decoded with
+//! HPACK (a small decoder in this module, checked against RFC 7541 Appendix C and the
+//! `loona-hpack` crate), one decoder per direction, whose dynamic table is bounded by the
+//! decoding side's `SETTINGS_HEADER_TABLE_SIZE` (and by [`Http2Config::max_table_bytes`]). DATA payloads
+//! are counted, never buffered. Nothing here reads a clock or does I/O.
+//!
+//! The same parser serves the three ways HTTP/2 is reached: prior knowledge in clear text (the
+//! client's first bytes are the preface `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`), the decrypted
+//! bytes of a TLS connection whose ALPN is `h2` (both [`Http2Parser::new`]), and `Upgrade: h2c`
+//! ([`Http2Parser::upgraded`], built by the HTTP/1 parser at the `101`).
+//!
+//! ```
+//! use pcapstat_core::proto::http2::{Http2Config, Http2Parser};
+//! use pcapstat_core::proto::{Probe, StreamParser};
+//! use pcapstat_core::Direction::{ClientToServer as C2S, ServerToClient as S2C};
+//!
+//! assert_eq!(Http2Parser::probe(b"PRI * HTTP/2.0\r\n"), Probe::NeedMore);
+//! let mut p = Http2Parser::new(Http2Config::default());
+//! let mut c = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+//! c.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // SETTINGS
+//! // HEADERS, stream 1, END_STREAM | END_HEADERS: :method GET, :path /, :scheme http
+//! c.extend_from_slice(&[0, 0, 3, 1, 5, 0, 0, 0, 1, 0x82, 0x84, 0x86]);
+//! p.on_data(1_000, C2S, &c);
+//! // HEADERS (:status 200), then DATA "hi" with END_STREAM
+//! p.on_data(2_000, S2C, &[0, 0, 1, 1, 4, 0, 0, 0, 1, 0x88]);
+//! p.on_data(3_000, S2C, &[0, 0, 2, 0, 1, 0, 0, 0, 1, b'h', b'i']);
+//! let recs = p.into_records();
+//! assert_eq!((recs[0].method.as_str(), recs[0].path.as_str()), ("GET", "/"));
+//! assert_eq!(recs[0].status, Some(200));
+//! assert_eq!(recs[0].response_body_bytes, Some(2));
+//! assert_eq!((recs[0].response_start_ts, recs[0].response_end_ts), (Some(2_000), Some(3_000)));
+//! assert!(recs[0].complete);
+//! ```
+//!
+//! See `docs/http.md` (section "HTTP/2") for the fields, timing points, limits and counters.
+
+mod hpack;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use super::{Probe, StreamParser};
+use crate::record::{HttpRecord, HttpVersion};
+use crate::tcp::Direction;
+
+/// The client connection preface (RFC 9113 §3.4).
+pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+const FRAME_HEADER: usize = 9;
+
+const DATA: u8 = 0;
+const HEADERS: u8 = 1;
+const PRIORITY: u8 = 2;
+const RST_STREAM: u8 = 3;
+const SETTINGS: u8 = 4;
+const PUSH_PROMISE: u8 = 5;
+const PING: u8 = 6;
+const GOAWAY: u8 = 7;
+const WINDOW_UPDATE: u8 = 8;
+const CONTINUATION: u8 = 9;
+
+const END_STREAM: u8 = 0x1;
+const ACK: u8 = 0x1;
+const END_HEADERS: u8 = 0x4;
+const PADDED: u8 = 0x8;
+const PRIORITY_FLAG: u8 = 0x20;
+
+/// `SETTINGS_HEADER_TABLE_SIZE`.
+const SETTINGS_HEADER_TABLE_SIZE: u16 = 1;
+/// HPACK's initial dynamic table size (RFC 9113 §6.5.2).
+const DEFAULT_TABLE_SIZE: usize = 4096;
+/// SETTINGS entries read from one frame at most (6 bytes each); the rest is skipped.
+const MAX_SETTINGS: usize = 64;
+
+/// Limits of one [`Http2Parser`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Http2Config {
+    /// Largest header block (HEADERS + CONTINUATION fragments, or PUSH_PROMISE) buffered for
+    /// decoding; a larger one is skipped and counted in
+    /// [`Http2Stats::header_blocks_too_large`]. Its direction's HPACK state is then lost: the
+    /// direction's later header blocks are not decoded (their streams are incomplete).
+    pub max_header_block_bytes: usize,
+    /// Most streams open at once (request seen, not both ends closed nor reset); a new stream
+    /// past it gets no record (counted in [`Http2Stats::streams_over_limit`]).
+    pub max_open_streams: usize,
+    /// Largest HPACK dynamic table a size update may set, whatever
+    /// `SETTINGS_HEADER_TABLE_SIZE` allows (a larger update is an HPACK error). HPACK's initial
+    /// 4096 octets always apply until an update.
+    pub max_table_bytes: usize,
+}
+
+impl Http2Config {
+    /// Sets [`max_header_block_bytes`](Http2Config::max_header_block_bytes).
+    pub fn with_max_header_block_bytes(mut self, n: usize) -> Self {
+        self.max_header_block_bytes = n;
+        self
+    }
+    /// Sets [`max_open_streams`](Http2Config::max_open_streams).
+    pub fn with_max_open_streams(mut self, n: usize) -> Self {
+        self.max_open_streams = n;
+        self
+    }
+    /// Sets [`max_table_bytes`](Http2Config::max_table_bytes).
+    pub fn with_max_table_bytes(mut self, n: usize) -> Self {
+        self.max_table_bytes = n;
+        self
+    }
+}
+
+impl Default for Http2Config {
+    fn default() -> Self {
+        Http2Config {
+            max_header_block_bytes: 64 * 1024,
+            max_open_streams: 1024,
+            max_table_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Counters of one [`Http2Parser`] (sum them over connections with [`Http2Stats::merge`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Http2Stats {
+    /// Connections (parsers) counted here.
+    pub connections: u64,
+    /// Frames whose header was read.
+    pub frames: u64,
+    /// Request streams given a record.
+    pub streams: u64,
+    /// The client's first bytes were not the connection preface: its direction was not parsed.
+    pub bad_preface: u64,
+    /// Header blocks HPACK could not decode (the direction's later blocks are not decoded).
+    pub hpack_errors: u64,
+    /// Header blocks over `max_header_block_bytes`.
+    pub header_blocks_too_large: u64,
+    /// New streams refused a record at `max_open_streams`.
+    pub streams_over_limit: u64,
+    /// RST_STREAM frames.
+    pub resets: u64,
+    /// GOAWAY frames.
+    pub goaways: u64,
+    /// PUSH_PROMISE frames (pushed streams get no record; their header blocks are decoded to
+    /// keep the HPACK state).
+    pub pushes: u64,
+    /// New request streams whose header block could not be decoded (HPACK state lost, block
+    /// too large): no record.
+    pub undecoded_streams: u64,
+    /// Server HEADERS or DATA on a stream without a record.
+    pub unmatched_frames: u64,
+    /// Gap events.
+    pub gaps: u64,
+    /// Gaps that cut framing (outside a DATA or skipped payload) or a header block: the rest
+    /// of that direction was not parsed and its open streams are incomplete.
+    pub directions_lost: u64,
+    /// Frames breaking the protocol in a way that matters here: CONTINUATION out of place,
+    /// padding longer than the frame, a header block on stream 0.
+    pub protocol_errors: u64,
+    /// A direction ended inside a frame.
+    pub truncated_frames: u64,
+}
+
+impl Http2Stats {
+    /// Add another parser's counters.
+    pub fn merge(&mut self, o: &Http2Stats) {
+        self.connections += o.connections;
+        self.frames += o.frames;
+        self.streams += o.streams;
+        self.bad_preface += o.bad_preface;
+        self.hpack_errors += o.hpack_errors;
+        self.header_blocks_too_large += o.header_blocks_too_large;
+        self.streams_over_limit += o.streams_over_limit;
+        self.undecoded_streams += o.undecoded_streams;
+        self.resets += o.resets;
+        self.goaways += o.goaways;
+        self.pushes += o.pushes;
+        self.unmatched_frames += o.unmatched_frames;
+        self.gaps += o.gaps;
+        self.directions_lost += o.directions_lost;
+        self.protocol_errors += o.protocol_errors;
+        self.truncated_frames += o.truncated_frames;
+    }
+}
+
+/// A frame header.
+#[derive(Debug, Clone, Copy, Default)]
+struct FrameHead {
+    len: u32,
+    typ: u8,
+    flags: u8,
+    stream: u32,
+}
+
+impl FrameHead {
+    fn parse(b: &[u8; FRAME_HEADER]) -> FrameHead {
+        FrameHead {
+            len: u32::from_be_bytes([0, b[0], b[1], b[2]]),
+            typ: b[3],
+            flags: b[4],
+            stream: u32::from_be_bytes([b[5], b[6], b[7], b[8]]) & 0x7fff_ffff,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RState {
+    /// Client: expecting the preface; bytes of it seen so far.
+    Preface(usize),
+    /// Reading a frame header (`hdr_n` bytes of it so far).
+    Header,
+    /// Inside a frame payload.
+    Payload,
+    /// Nothing more is parsed in this direction.
+    Stopped,
+}
+
+/// A header block being gathered (HEADERS or PUSH_PROMISE, then CONTINUATION).
+#[derive(Debug)]
+struct Block {
+    stream: u32,
+    push: bool,
+    end_stream: bool,
+    start_ts: i64,
+    bytes: Vec<u8>,
+    /// Encoded bytes of the fragments (also counted when the block is too large).
+    encoded: u64,
+    too_large: bool,
+}
+
+/// One direction's framing state and HPACK decoder.
+struct Reader {
+    state: RState,
+    hdr: [u8; FRAME_HEADER],
+    hdr_n: usize,
+    frame: FrameHead,
+    /// Payload bytes still to come.
+    left: u32,
+    /// Payload bytes to keep (a prefix of the payload).
+    keep: usize,
+    buf: Vec<u8>,
+    /// Payload bytes of this frame lost in gaps.
+    gapped: u64,
+    /// Capture time of the segment with the frame's first byte.
+    frame_ts: i64,
+    block: Option<Block>,
+    hpack: hpack::Decoder,
+    /// HPACK state lost: header blocks are no longer decoded.
+    hpack_lost: bool,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("state", &self.state)
+            .field("frame", &self.frame)
+            .field("left", &self.left)
+            .field("buffered", &self.buf.len())
+            .field("block", &self.block)
+            .field("hpack_lost", &self.hpack_lost)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reader {
+    fn new(state: RState, max_table: usize) -> Self {
+        let mut hpack = hpack::Decoder::new(DEFAULT_TABLE_SIZE);
+        hpack.set_allowed(DEFAULT_TABLE_SIZE.min(max_table));
+        Reader {
+            state,
+            hdr: [0; FRAME_HEADER],
+            hdr_n: 0,
+            frame: FrameHead::default(),
+            left: 0,
+            keep: 0,
+            buf: Vec::new(),
+            gapped: 0,
+            frame_ts: i64::MIN,
+            block: None,
+            hpack,
+            hpack_lost: false,
+        }
+    }
+}
+
+/// A stream's record with the parser's bookkeeping.
+#[derive(Debug)]
+struct Stream {
+    r: HttpRecord,
+    req_done: bool,
+    resp_done: bool,
+    got_final: bool,
+    damaged: bool,
+}
+
+/// What a decoded header block said.
+#[derive(Debug, Default)]
+struct Fields {
+    method: Option<String>,
+    path: Option<String>,
+    authority: Option<String>,
+    host: Option<String>,
+    status: Option<u16>,
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Sans-IO HTTP/2 parser of one connection (both directions). Feed it through
+/// [`StreamParser`]; take the records with [`into_records`](Http2Parser::into_records).
+#[derive(Debug)]
+pub struct Http2Parser {
+    cfg: Http2Config,
+    c2s: Reader,
+    s2c: Reader,
+    streams: Vec<Stream>,
+    /// Open streams: stream id → index in `streams`.
+    open: HashMap<u32, usize>,
+    /// Highest client stream id seen in a HEADERS frame.
+    last_client_stream: u32,
+    /// `request_index` of the next stream.
+    next_index: u32,
+    stats: Http2Stats,
+}
+
+impl Http2Parser {
+    /// A parser for a connection whose client starts with the connection preface: clear-text
+    /// h2c with prior knowledge, or the decrypted bytes of a TLS connection with ALPN `h2`.
+    pub fn new(cfg: Http2Config) -> Self {
+        Self::with_state(cfg, RState::Preface(0))
+    }
+
+    fn with_state(cfg: Http2Config, client: RState) -> Self {
+        Http2Parser {
+            cfg,
+            c2s: Reader::new(client, cfg.max_table_bytes),
+            s2c: Reader::new(RState::Header, cfg.max_table_bytes),
+            streams: Vec::new(),
+            open: HashMap::new(),
+            last_client_stream: 0,
+            next_index: 0,
+            stats: Http2Stats {
+                connections: 1,
+                ..Http2Stats::default()
+            },
+        }
+    }
+
+    /// A parser taking over after `101 Switching Protocols` answered an HTTP/1.1 request with
+    /// `Upgrade: h2c` (RFC 7540 §3.2): `request` (the HTTP/1 record of that request, with its
+    /// `request_index`) becomes stream 1, whose response comes in HTTP/2 frames;
+    /// `request_done` says whether the HTTP/1 request was seen whole. Later streams are
+    /// numbered after it. The client's next bytes are the preface, the server's its SETTINGS.
+    pub fn upgraded(cfg: Http2Config, request: HttpRecord, request_done: bool) -> Self {
+        let mut p = Self::with_state(cfg, RState::Preface(0));
+        let mut r = request;
+        r.stream_id = Some(1);
+        r.version = HttpVersion::Http2;
+        r.upgraded = true;
+        r.status = None;
+        r.response_start_ts = None;
+        r.response_end_ts = None;
+        r.response_header_bytes = None;
+        r.response_body_bytes = None;
+        r.complete = false;
+        p.next_index = r.request_index.saturating_add(1);
+        p.streams.push(Stream {
+            r,
+            req_done: request_done,
+            resp_done: false,
+            got_final: false,
+            damaged: false,
+        });
+        p.open.insert(1, 0);
+        p.last_client_stream = 1;
+        p.stats.streams += 1;
+        p
+    }
+
+    /// Whether the client's first bytes are the HTTP/2 connection preface; `NeedMore` while
+    /// they are a proper prefix of it.
+    pub fn probe(head: &[u8]) -> Probe {
+        let n = head.len().min(PREFACE.len());
+        if head[..n] != PREFACE[..n] {
+            Probe::No
+        } else if n < PREFACE.len() {
+            Probe::NeedMore
+        } else {
+            Probe::Yes
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &Http2Stats {
+        &self.stats
+    }
+
+    /// The records, one per request stream in the order the streams started. Streams without
+    /// both END_STREAMs, reset, or hit by a gap have `complete = false`.
+    pub fn into_records(self) -> Vec<HttpRecord> {
+        self.streams
+            .into_iter()
+            .map(|mut s| {
+                s.r.complete = s.req_done && s.resp_done && !s.damaged;
+                s.r
+            })
+            .collect()
+    }
+
+    /// Records and counters.
+    pub fn finish(self) -> (Vec<HttpRecord>, Http2Stats) {
+        let stats = self.stats.clone();
+        (self.into_records(), stats)
+    }
+
+    fn reader(&mut self, client: bool) -> &mut Reader {
+        if client {
+            &mut self.c2s
+        } else {
+            &mut self.s2c
+        }
+    }
+
+    fn feed(&mut self, ts: i64, client: bool, mut d: &[u8]) {
+        while !d.is_empty() {
+            let r = self.reader(client);
+            match r.state {
+                RState::Stopped => return,
+                RState::Preface(got) => {
+                    let n = d.len().min(PREFACE.len() - got);
+                    if d[..n] != PREFACE[got..got + n] {
+                        self.stats.bad_preface += 1;
+                        self.stop(client);
+                        return;
+                    }
+                    d = &d[n..];
+                    let r = self.reader(client);
+                    r.state = if got + n == PREFACE.len() {
+                        RState::Header
+                    } else {
+                        RState::Preface(got + n)
+                    };
+                }
+                RState::Header => {
+                    if r.hdr_n == 0 {
+                        r.frame_ts = ts;
+                    }
+                    let n = d.len().min(FRAME_HEADER - r.hdr_n);
+                    r.hdr[r.hdr_n..r.hdr_n + n].copy_from_slice(&d[..n]);
+                    r.hdr_n += n;
+                    d = &d[n..];
+                    if r.hdr_n == FRAME_HEADER {
+                        r.hdr_n = 0;
+                        self.start_frame(client, ts);
+                    }
+                }
+                RState::Payload => {
+                    let n = d.len().min(r.left as usize);
+                    let keep = r.keep.saturating_sub(r.buf.len()).min(n);
+                    r.buf.extend_from_slice(&d[..keep]);
+                    r.left -= n as u32;
+                    d = &d[n..];
+                    if r.left == 0 {
+                        self.end_frame(client, ts);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A frame header was read: decide what of the payload to keep.
+    fn start_frame(&mut self, client: bool, ts: i64) {
+        self.stats.frames += 1;
+        let max_block = self.cfg.max_header_block_bytes;
+        let r = self.reader(client);
+        let f = FrameHead::parse(&r.hdr);
+        r.frame = f;
+        r.left = f.len;
+        r.buf.clear();
+        r.gapped = 0;
+        let len = f.len as usize;
+        let so_far = r.block.as_ref().map_or(0, |b| b.bytes.len());
+        r.keep = match f.typ {
+            DATA => usize::from(f.flags & PADDED != 0),
+            HEADERS | PUSH_PROMISE | CONTINUATION if so_far.saturating_add(len) <= max_block => len,
+            HEADERS | PUSH_PROMISE | CONTINUATION => 0, // too large: skipped, counted at its end
+            SETTINGS => len.min(6 * MAX_SETTINGS),
+            RST_STREAM => len.min(4),
+            GOAWAY => len.min(8),
+            _ => 0, // PRIORITY, PING, WINDOW_UPDATE, unknown: skipped
+        };
+        r.state = RState::Payload;
+        if f.len == 0 {
+            self.end_frame(client, ts);
+        }
+    }
+
+    /// A frame's payload ended (in the segment captured at `ts`).
+    fn end_frame(&mut self, client: bool, ts: i64) {
+        let r = self.reader(client);
+        r.state = RState::Header;
+        let f = r.frame;
+        let payload = std::mem::take(&mut r.buf);
+        let gapped = r.gapped;
+        let start_ts = r.frame_ts;
+        // A header block in progress must be continued by CONTINUATION on its stream.
+        if r.block.is_some() && f.typ != CONTINUATION {
+            r.block = None;
+            self.stats.protocol_errors += 1;
+            self.lose_hpack(client);
+        }
+        match f.typ {
+            DATA => self.on_data_frame(client, f, &payload, gapped, ts),
+            HEADERS | PUSH_PROMISE => {
+                if f.stream == 0 {
+                    self.stats.protocol_errors += 1;
+                    self.lose_hpack(client);
+                    return;
+                }
+                let push = f.typ == PUSH_PROMISE;
+                if push {
+                    self.stats.pushes += 1;
+                }
+                let too_large = payload.len() as u64 != u64::from(f.len);
+                let frag = if too_large {
+                    Some(&[][..])
+                } else {
+                    fragment(f, &payload)
+                };
+                let Some(frag) = frag else {
+                    self.stats.protocol_errors += 1;
+                    self.lose_hpack(client);
+                    return;
+                };
+                let block = Block {
+                    stream: f.stream,
+                    push,
+                    end_stream: !push && f.flags & END_STREAM != 0,
+                    start_ts,
+                    bytes: frag.to_vec(),
+                    encoded: frag.len() as u64 + if too_large { u64::from(f.len) } else { 0 },
+                    too_large,
+                };
+                self.reader(client).block = Some(block);
+                if f.flags & END_HEADERS != 0 {
+                    self.end_block(client, ts);
+                }
+            }
+            CONTINUATION => {
+                let r = self.reader(client);
+                let Some(b) = r.block.as_mut().filter(|b| b.stream == f.stream) else {
+                    r.block = None;
+                    self.stats.protocol_errors += 1;
+                    self.lose_hpack(client);
+                    return;
+                };
+                if payload.len() as u64 == u64::from(f.len) && !b.too_large {
+                    b.bytes.extend_from_slice(&payload);
+                    b.encoded += payload.len() as u64;
+                } else {
+                    b.too_large = true;
+                    b.bytes.clear();
+                    b.encoded += u64::from(f.len);
+                }
+                if f.flags & END_HEADERS != 0 {
+                    self.end_block(client, ts);
+                }
+            }
+            SETTINGS if f.flags & ACK == 0 && f.stream == 0 => {
+                for s in payload.chunks_exact(6) {
+                    let id = u16::from_be_bytes([s[0], s[1]]);
+                    let v = u32::from_be_bytes([s[2], s[3], s[4], s[5]]);
+                    if id == SETTINGS_HEADER_TABLE_SIZE {
+                        // The sender's decoding table: it bounds the peer's encoder.
+                        let max = self.cfg.max_table_bytes;
+                        let v = usize::try_from(v).unwrap_or(usize::MAX).min(max);
+                        self.reader(!client).hpack.set_allowed(v);
+                    }
+                }
+            }
+            RST_STREAM => {
+                self.stats.resets += 1;
+                if let Some(k) = self.open.remove(&f.stream) {
+                    if let Some(s) = self.streams.get_mut(k) {
+                        s.damaged = true;
+                    }
+                }
+            }
+            GOAWAY => self.stats.goaways += 1,
+            PRIORITY | PING | WINDOW_UPDATE => {}
+            _ => {}
+        }
+    }
+
+    fn on_data_frame(&mut self, client: bool, f: FrameHead, payload: &[u8], gapped: u64, ts: i64) {
+        let mut n = u64::from(f.len);
+        if f.flags & PADDED != 0 {
+            match payload.first() {
+                Some(&pad) if u64::from(pad) < n => n -= 1 + u64::from(pad),
+                _ => {
+                    self.stats.protocol_errors += 1;
+                    n = 0;
+                }
+            }
+        }
+        let n = n.saturating_sub(gapped);
+        let Some(&k) = self.open.get(&f.stream) else {
+            if !client && f.stream != 0 {
+                self.stats.unmatched_frames += 1;
+            }
+            return;
+        };
+        let Some(s) = self.streams.get_mut(k) else {
+            return;
+        };
+        if gapped > 0 {
+            s.damaged = true;
+        }
+        let end = f.flags & END_STREAM != 0;
+        if client {
+            s.r.request_body_bytes = s.r.request_body_bytes.saturating_add(n);
+            s.r.request_end_ts = Some(ts);
+            s.req_done |= end;
+        } else {
+            let b = s.r.response_body_bytes.get_or_insert(0);
+            *b = b.saturating_add(n);
+            s.r.response_end_ts = Some(ts);
+            s.resp_done |= end;
+        }
+        self.maybe_close(f.stream);
+    }
+
+    /// A header block ended (END_HEADERS in the segment captured at `ts`): decode it.
+    fn end_block(&mut self, client: bool, ts: i64) {
+        let Some(b) = self.reader(client).block.take() else {
+            return;
+        };
+        let fields = if b.too_large {
+            self.stats.header_blocks_too_large += 1;
+            self.lose_hpack(client);
+            None
+        } else {
+            self.decode(client, &b.bytes)
+        };
+        if b.push {
+            return; // pushed streams get no record (counted in `pushes`)
+        }
+        if client {
+            self.client_block(b, fields, ts);
+        } else {
+            self.server_block(b, fields, ts);
+        }
+    }
+
+    /// HPACK-decodes a block; `None` when this direction's HPACK state is (now) lost.
+    fn decode(&mut self, client: bool, bytes: &[u8]) -> Option<Fields> {
+        let r = self.reader(client);
+        if r.hpack_lost {
+            return None;
+        }
+        let mut out = Fields::default();
+        let res = r.hpack.decode(bytes, |name, value| match name {
+            b":method" => out.method = Some(text(value)),
+            b":path" => out.path = Some(text(value)),
+            b":authority" => out.authority = Some(text(value)),
+            b"host" => out.host = Some(text(value).trim().to_string()),
+            b":status" => {
+                out.status = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok());
+            }
+            _ => {}
+        });
+        match res {
+            Ok(()) => Some(out),
+            Err(_) => {
+                self.stats.hpack_errors += 1;
+                self.lose_hpack(client);
+                None
+            }
+        }
+    }
+
+    fn client_block(&mut self, b: Block, fields: Option<Fields>, ts: i64) {
+        if let Some(&k) = self.open.get(&b.stream) {
+            // Trailers (or a block after the upgrade's stream 1).
+            if let Some(s) = self.streams.get_mut(k) {
+                s.r.request_header_bytes = s.r.request_header_bytes.saturating_add(b.encoded);
+                s.r.request_end_ts = Some(ts);
+                s.req_done |= b.end_stream;
+                s.damaged |= fields.is_none();
+            }
+            self.maybe_close(b.stream);
+            return;
+        }
+        if b.stream % 2 == 0 || b.stream <= self.last_client_stream {
+            return; // a block on a closed (or server) stream: nothing to attach it to
+        }
+        self.last_client_stream = b.stream;
+        if self.open.len() >= self.cfg.max_open_streams {
+            self.stats.streams_over_limit += 1;
+            return;
+        }
+        let Some(f) = fields else {
+            // HPACK state lost: the request cannot be told; no record is invented.
+            self.stats.undecoded_streams += 1;
+            return;
+        };
+        let lost = f.method.is_none();
+        let r = HttpRecord {
+            request_index: self.next_index,
+            stream_id: Some(b.stream),
+            request_start_ts: b.start_ts,
+            request_end_ts: Some(ts),
+            method: f.method.unwrap_or_default(),
+            host: f.authority.or(f.host),
+            path: f.path.unwrap_or_default(),
+            version: HttpVersion::Http2,
+            request_header_bytes: b.encoded,
+            ..HttpRecord::default()
+        };
+        self.next_index = self.next_index.saturating_add(1);
+        self.stats.streams += 1;
+        self.open.insert(b.stream, self.streams.len());
+        self.streams.push(Stream {
+            r,
+            req_done: b.end_stream,
+            resp_done: false,
+            got_final: false,
+            damaged: lost,
+        });
+    }
+
+    fn server_block(&mut self, b: Block, fields: Option<Fields>, ts: i64) {
+        let Some(s) = self
+            .open
+            .get(&b.stream)
+            .and_then(|&k| self.streams.get_mut(k))
+        else {
+            self.stats.unmatched_frames += 1;
+            return;
+        };
+        let status = fields.as_ref().and_then(|f| f.status);
+        if s.got_final {
+            // Trailers.
+            let h = s.r.response_header_bytes.get_or_insert(0);
+            *h = h.saturating_add(b.encoded);
+        } else if status.is_some_and(|c| (100..200).contains(&c)) && !b.end_stream {
+            // An interim (1xx) response: the final one follows.
+            return;
+        } else {
+            s.got_final = true;
+            s.r.status = status;
+            s.r.response_start_ts = Some(b.start_ts);
+            s.r.response_header_bytes = Some(b.encoded);
+            s.r.response_body_bytes.get_or_insert(0);
+        }
+        s.r.response_end_ts = Some(ts);
+        s.resp_done |= b.end_stream;
+        s.damaged |= fields.is_none();
+        self.maybe_close(b.stream);
+    }
+
+    /// Forget a stream once both ends are closed.
+    fn maybe_close(&mut self, stream: u32) {
+        if let Some(&k) = self.open.get(&stream) {
+            if self
+                .streams
+                .get(k)
+                .map_or(true, |s| s.req_done && s.resp_done)
+            {
+                self.open.remove(&stream);
+            }
+        }
+    }
+
+    /// This direction's HPACK state is lost: its later header blocks cannot be decoded, so the
+    /// streams still open are incomplete.
+    fn lose_hpack(&mut self, client: bool) {
+        let r = self.reader(client);
+        if r.hpack_lost {
+            return;
+        }
+        r.hpack_lost = true;
+        self.damage_open();
+    }
+
+    fn damage_open(&mut self) {
+        for &k in self.open.values() {
+            if let Some(s) = self.streams.get_mut(k) {
+                s.damaged = true;
+            }
+        }
+    }
+
+    /// Stop parsing one direction.
+    fn stop(&mut self, client: bool) {
+        let r = self.reader(client);
+        r.state = RState::Stopped;
+        r.buf = Vec::new();
+        r.block = None;
+        r.hpack_lost = true;
+        self.damage_open();
+    }
+}
+
+/// The header block fragment of a HEADERS or PUSH_PROMISE payload (padding, priority and the
+/// promised stream id removed); `None` when the padding does not fit.
+fn fragment(f: FrameHead, p: &[u8]) -> Option<&[u8]> {
+    let mut start = 0usize;
+    let mut end = p.len();
+    if f.flags & PADDED != 0 {
+        let pad = usize::from(*p.first()?);
+        start += 1;
+        end = end.checked_sub(pad)?;
+    }
+    if f.typ == HEADERS && f.flags & PRIORITY_FLAG != 0 {
+        start += 5;
+    }
+    if f.typ == PUSH_PROMISE {
+        start += 4;
+    }
+    p.get(start..end)
+}
+
+impl StreamParser for Http2Parser {
+    fn on_data(&mut self, ts_ns: i64, dir: Direction, bytes: &[u8]) {
+        self.feed(ts_ns, dir == Direction::ClientToServer, bytes);
+    }
+
+    fn on_gap(&mut self, ts_ns: i64, dir: Direction, len: u64) {
+        if len == 0 {
+            return;
+        }
+        self.stats.gaps += 1;
+        let client = dir == Direction::ClientToServer;
+        let r = self.reader(client);
+        let survivable = r.state == RState::Payload
+            && len <= u64::from(r.left)
+            && !matches!(r.frame.typ, HEADERS | PUSH_PROMISE | CONTINUATION);
+        match r.state {
+            RState::Stopped => {}
+            _ if survivable => {
+                // Framing survives a gap inside a payload we do not need whole.
+                r.left -= u32::try_from(len).unwrap_or(r.left);
+                r.gapped += len;
+                if r.buf.len() < r.keep {
+                    // What was to be read from it (SETTINGS, a DATA pad length) is lost.
+                    r.keep = 0;
+                    r.buf.clear();
+                    r.frame.flags &= !PADDED;
+                }
+                if r.left == 0 {
+                    self.end_frame(client, ts_ns);
+                }
+            }
+            _ => {
+                self.stats.directions_lost += 1;
+                self.stop(client);
+            }
+        }
+    }
+
+    fn on_close(&mut self, _ts_ns: i64, dir: Direction) {
+        let client = dir == Direction::ClientToServer;
+        let r = self.reader(client);
+        let inside = match r.state {
+            RState::Payload => true,
+            RState::Header => r.hdr_n > 0,
+            RState::Preface(n) => n > 0,
+            RState::Stopped => false,
+        };
+        let open_block = r.block.is_some();
+        r.state = RState::Stopped;
+        r.buf = Vec::new();
+        r.block = None;
+        if inside || open_block {
+            self.stats.truncated_frames += 1;
+            self.damage_open();
+        }
+    }
+}

@@ -1,0 +1,823 @@
+//! Unit tests of the HTTP/2 parser: frames split at every boundary, HPACK against RFC 7541
+//! Appendix C, multiplexing, resets, limits, gaps, the h2c upgrade.
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::proto::http::{HttpConfig, HttpParser};
+use Direction::{ClientToServer as C2S, ServerToClient as S2C};
+
+fn hex(s: &str) -> Vec<u8> {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn frame(typ: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+    let mut v = vec![len[1], len[2], len[3], typ, flags];
+    v.extend_from_slice(&stream.to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+// RFC 7541 Appendix C.3: requests without Huffman coding (one connection, shared table).
+const C31: &str = "8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d";
+const C32: &str = "8286 84be 5808 6e6f 2d63 6163 6865";
+const C33: &str = "8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65";
+// C.4: the same requests with Huffman coding.
+const C41: &str = "8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff";
+const C42: &str = "8286 84be 5886 a8eb 1064 9cbf";
+const C43: &str = "8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf";
+// C.5: responses without Huffman coding, dynamic table of 256 octets.
+const C51: &str =
+    "4803 3330 3258 0770 7269 7661 7465 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133 \
+                   2032 303a 3133 3a32 3120 474d 546e 1768 7474 7073 3a2f 2f77 7777 2e65 7861 6d70 \
+                   6c65 2e63 6f6d";
+const C52: &str = "4803 3330 37c1 c0bf";
+const C53: &str =
+    "88c1 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133 2032 303a 3133 3a32 3220 474d \
+                   54c0 5a04 677a 6970 7738 666f 6f3d 4153 444a 4b48 514b 425a 584f 5157 454f 5049 \
+                   5541 5851 5745 4f49 553b 206d 6178 2d61 6765 3d33 3630 303b 2076 6572 7369 6f6e \
+                   3d31";
+// C.6: the same responses with Huffman coding.
+const C61: &str =
+    "4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6 \
+                   2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3";
+const C62: &str = "4883 640e ffc1 c0bf";
+const C63: &str =
+    "88c1 6196 d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d 1bff c05a 839b d9ab \
+                   77ad 94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f \
+                   9587 3160 65c0 03ed 4ee5 b106 3d50 07";
+
+/// A dynamic table size update to 256 (RFC 7541 §6.3): the Appendix C.5/C.6 encoder's size.
+const SIZE_256: &str = "3fe1 01";
+
+fn request_lists() -> Vec<Vec<(&'static str, &'static str)>> {
+    let base = vec![
+        (":method", "GET"),
+        (":scheme", "http"),
+        (":path", "/"),
+        (":authority", "www.example.com"),
+    ];
+    let mut second = base.clone();
+    second.push(("cache-control", "no-cache"));
+    let third = vec![
+        (":method", "GET"),
+        (":scheme", "https"),
+        (":path", "/index.html"),
+        (":authority", "www.example.com"),
+        ("custom-key", "custom-value"),
+    ];
+    vec![base, second, third]
+}
+
+fn response_lists() -> Vec<Vec<(&'static str, &'static str)>> {
+    let loc = ("location", "https://www.example.com");
+    vec![
+        vec![
+            (":status", "302"),
+            ("cache-control", "private"),
+            ("date", "Mon, 21 Oct 2013 20:13:21 GMT"),
+            loc,
+        ],
+        vec![
+            (":status", "307"),
+            ("cache-control", "private"),
+            ("date", "Mon, 21 Oct 2013 20:13:21 GMT"),
+            loc,
+        ],
+        vec![
+            (":status", "200"),
+            ("cache-control", "private"),
+            ("date", "Mon, 21 Oct 2013 20:13:22 GMT"),
+            loc,
+            ("content-encoding", "gzip"),
+            (
+                "set-cookie",
+                "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1",
+            ),
+        ],
+    ]
+}
+
+fn decode_all(blocks: &[Vec<u8>]) -> Vec<Vec<(String, String)>> {
+    let mut d = loona_hpack::Decoder::new();
+    blocks
+        .iter()
+        .map(|b| {
+            d.decode(b)
+                .unwrap()
+                .into_iter()
+                .map(|(n, v)| (text(&n), text(&v)))
+                .collect()
+        })
+        .collect()
+}
+
+fn decode_mine(blocks: &[Vec<u8>]) -> Vec<Vec<(String, String)>> {
+    let mut d = hpack::Decoder::new(4096);
+    blocks
+        .iter()
+        .map(|b| {
+            let mut v = Vec::new();
+            d.decode(b, |n, val| v.push((text(n), text(val)))).unwrap();
+            v
+        })
+        .collect()
+}
+
+fn as_owned(l: &[Vec<(&str, &str)>]) -> Vec<Vec<(String, String)>> {
+    l.iter()
+        .map(|h| {
+            h.iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn hpack_rfc7541_appendix_c() {
+    for blocks in [[C31, C32, C33], [C41, C42, C43]] {
+        let b: Vec<Vec<u8>> = blocks.iter().map(|s| hex(s)).collect();
+        assert_eq!(decode_mine(&b), as_owned(&request_lists()));
+        assert_eq!(decode_all(&b), as_owned(&request_lists()), "oracle");
+    }
+    for blocks in [[C51, C52, C53], [C61, C62, C63]] {
+        let mut b: Vec<Vec<u8>> = blocks.iter().map(|s| hex(s)).collect();
+        b[0].splice(0..0, hex(SIZE_256));
+        assert_eq!(decode_mine(&b), as_owned(&response_lists()));
+        assert_eq!(decode_all(&b), as_owned(&response_lists()), "oracle");
+    }
+    // C.1: integers on a 5-bit prefix (10, 1337) and on 8 bits (42).
+    assert_eq!(hpack::integer(&[10], 5), Ok((10, 1)));
+    assert_eq!(hpack::integer(&[31, 154, 10], 5), Ok((1337, 3)));
+    assert_eq!(hpack::integer(&[42], 8), Ok((42, 1)));
+}
+
+#[test]
+fn hpack_errors_never_panic() {
+    use hpack::HpackError as E;
+    let err = |b: &[u8]| hpack::Decoder::new(4096).decode(b, |_, _| {}).unwrap_err();
+    assert_eq!(err(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), E::Integer);
+    assert_eq!(err(&[0xff, 0x80]), E::Truncated);
+    assert_eq!(
+        err(&[0x41]),
+        E::Truncated,
+        "literal cut after its name index"
+    );
+    assert_eq!(
+        err(&[0x41, 0x05, b'a']),
+        E::Truncated,
+        "value shorter than its length"
+    );
+    assert_eq!(err(&[0xbf, 0x7f]), E::Index, "index past the tables");
+    assert_eq!(err(&[0x80]), E::Index, "index 0");
+    assert_eq!(
+        err(&[0x82, 0x3f, 0xe1, 0x01]),
+        E::TableSize,
+        "size update after a field"
+    );
+    assert_eq!(
+        err(&[0x3f, 0xe2, 0x1f]),
+        E::TableSize,
+        "above the allowed 4096"
+    );
+    // Huffman: EOS inside (30 ones), padding of 8 bits, padding not all ones.
+    assert_eq!(
+        err(&[0x00, 0x01, b'x', 0x84, 0xff, 0xff, 0xff, 0xfc]),
+        E::Huffman
+    );
+    assert_eq!(err(&[0x00, 0x01, b'x', 0x82, 0x1f, 0xff]), E::Huffman);
+    assert_eq!(err(&[0x00, 0x01, b'x', 0x81, 0x00]), E::Huffman);
+    // random blocks
+    let mut seed: u32 = 99;
+    for _ in 0..20_000 {
+        let mut b = Vec::new();
+        for _ in 0..(seed % 40) {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            b.push((seed >> 16) as u8);
+        }
+        let _ = hpack::Decoder::new(4096).decode(&b, |_, _| {});
+    }
+}
+
+/// Every symbol's Huffman code (the table in hpack/tables.rs) against loona-hpack's decoder.
+#[test]
+fn huffman_table_agrees_with_loona() {
+    let mut strings: Vec<Vec<u8>> = (0..=255u8).map(|c| vec![c, b'a', c]).collect();
+    strings.push((0..=255u8).collect());
+    strings.push(Vec::new());
+    for s in strings {
+        let h = hpack::huffman_encode(&s);
+        let mut block = vec![0x00, 0x01, b'x'];
+        let mut len = loona_hpack::encoder::encode_integer(h.len(), 7);
+        len[0] |= 0x80;
+        block.extend(len);
+        block.extend(&h);
+        let oracle = loona_hpack::Decoder::new().decode(&block).unwrap();
+        assert_eq!(oracle[0].1, s, "loona decodes our encoding");
+        let mut mine = Vec::new();
+        hpack::Decoder::new(4096)
+            .decode(&block, |_, v| mine = v.to_vec())
+            .unwrap();
+        assert_eq!(mine, s);
+    }
+}
+
+/// Random header lists encoded by loona-hpack (literals with indexing, indexed names, indexed
+/// fields; a 256-octet table so entries are evicted): both decoders give the same lists.
+#[test]
+fn random_blocks_agree_with_loona() {
+    let names: [&[u8]; 6] = [
+        b":path",
+        b"x-a",
+        b"x-long-header-name",
+        b"cookie",
+        b":method",
+        b"y",
+    ];
+    let values: [&[u8]; 6] = [
+        b"/",
+        b"GET",
+        b"v1",
+        b"a-rather-long-value-0123456789",
+        b"",
+        b"z",
+    ];
+    let mut enc = loona_hpack::Encoder::new();
+    enc.set_max_table_size(256);
+    let mut oracle = loona_hpack::Decoder::new();
+    let mut mine = hpack::Decoder::new(4096);
+    let mut seed: u32 = 7;
+    for block_no in 0..500 {
+        let mut headers = Vec::new();
+        for _ in 0..(1 + seed % 8) {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let n = names[(seed >> 8) as usize % names.len()];
+            let v = values[(seed >> 16) as usize % values.len()];
+            headers.push((n, v));
+        }
+        let mut block = if block_no == 0 {
+            hex(SIZE_256)
+        } else {
+            Vec::new()
+        };
+        block.extend(enc.encode(headers.iter().copied()));
+        let want: Vec<(Vec<u8>, Vec<u8>)> = headers
+            .iter()
+            .map(|(n, v)| (n.to_vec(), v.to_vec()))
+            .collect();
+        assert_eq!(
+            oracle.decode(&block).unwrap(),
+            want,
+            "oracle, block {block_no}"
+        );
+        let mut got = Vec::new();
+        mine.decode(&block, |n, v| got.push((n.to_vec(), v.to_vec())))
+            .unwrap();
+        assert_eq!(got, want, "block {block_no}");
+    }
+}
+
+/// The bytes of one conversation and what is expected of it.
+struct Conv {
+    client: Vec<u8>,
+    server: Vec<u8>,
+}
+
+/// Three requests (C.3 blocks; stream 3's split into HEADERS + CONTINUATION, stream 5's padded
+/// and with a priority, and with a body), three responses (C.5 blocks behind a size update to
+/// 256; padded DATA; a 100 Continue before stream 5's final response), PING, WINDOW_UPDATE,
+/// PRIORITY, SETTINGS and GOAWAY in between.
+fn conversation(huffman: bool) -> Conv {
+    let (r1, r2, r3) = if huffman {
+        (hex(C41), hex(C42), hex(C43))
+    } else {
+        (hex(C31), hex(C32), hex(C33))
+    };
+    let (mut s1, s2, s3) = if huffman {
+        (hex(C61), hex(C62), hex(C63))
+    } else {
+        (hex(C51), hex(C52), hex(C53))
+    };
+    s1.splice(0..0, hex(SIZE_256));
+    let mut c = PREFACE.to_vec();
+    c.extend(frame(SETTINGS, 0, 0, &[0, 1, 0, 0, 1, 0])); // header table 256
+    c.extend(frame(WINDOW_UPDATE, 0, 0, &[0, 0, 0x10, 0]));
+    c.extend(frame(HEADERS, END_STREAM | END_HEADERS, 1, &r1));
+    c.extend(frame(HEADERS, END_STREAM, 3, &r2[..4]));
+    c.extend(frame(CONTINUATION, END_HEADERS, 3, &r2[4..]));
+    c.extend(frame(PRIORITY, 0, 3, &[0, 0, 0, 1, 16]));
+    let mut p = vec![3u8, 0, 0, 0, 0, 200]; // pad length 3, priority (5 bytes)
+    p.extend(&r3);
+    p.extend([0, 0, 0]);
+    c.extend(frame(HEADERS, END_HEADERS | PADDED | PRIORITY_FLAG, 5, &p));
+    c.extend(frame(DATA, 0, 5, b"abc"));
+    c.extend(frame(PING, 0, 0, &[0; 8]));
+    c.extend(frame(DATA, END_STREAM | PADDED, 5, b"\x02de\0\0"));
+    c.extend(frame(SETTINGS, ACK, 0, &[]));
+    let mut s = frame(SETTINGS, 0, 0, &[0, 3, 0, 0, 0, 100]);
+    s.extend(frame(SETTINGS, ACK, 0, &[]));
+    s.extend(frame(HEADERS, END_HEADERS, 1, &s1));
+    s.extend(frame(DATA, PADDED, 1, b"\x04hello\0\0\0\0"));
+    s.extend(frame(HEADERS, END_HEADERS, 3, &s2));
+    s.extend(frame(DATA, 0, 1, b" world"));
+    s.extend(frame(DATA, END_STREAM, 3, b""));
+    s.extend(frame(DATA, END_STREAM, 1, b"!"));
+    s.extend(frame(
+        HEADERS,
+        END_HEADERS,
+        5,
+        &[0x08, 0x03, b'1', b'0', b'0'],
+    )); // 100
+    s.extend(frame(WINDOW_UPDATE, 0, 5, &[0, 0, 1, 0]));
+    s.extend(frame(HEADERS, END_STREAM | END_HEADERS, 5, &s3));
+    s.extend(frame(GOAWAY, 0, 0, &[0, 0, 0, 5, 0, 0, 0, 0]));
+    Conv {
+        client: c,
+        server: s,
+    }
+}
+
+/// Runs a parser on the client bytes then the server bytes, each cut into segments at `cuts`
+/// (offsets), segment `i` of a direction captured at `ts(i, offset)`.
+fn run_split(
+    conv: &Conv,
+    cuts_c: &[usize],
+    cuts_s: &[usize],
+    ts: impl Fn(bool, usize) -> i64,
+) -> (Vec<HttpRecord>, Http2Stats) {
+    let mut p = Http2Parser::new(Http2Config::default());
+    for (client, bytes, cuts) in [(true, &conv.client, cuts_c), (false, &conv.server, cuts_s)] {
+        let mut at = 0;
+        for &cut in cuts.iter().chain([bytes.len()].iter()) {
+            if cut > at {
+                let dir = if client { C2S } else { S2C };
+                p.on_data(ts(client, at), dir, &bytes[at..cut]);
+                at = cut;
+            }
+        }
+    }
+    p.on_close(1_000_000, C2S);
+    p.on_close(1_000_000, S2C);
+    p.finish()
+}
+
+/// Byte by byte, with each byte's offset as its capture time (server offsets + 10 000): every
+/// timing point is the exact offset of its byte.
+fn bytewise(conv: &Conv) -> Vec<HttpRecord> {
+    let cuts_c: Vec<usize> = (1..conv.client.len()).collect();
+    let cuts_s: Vec<usize> = (1..conv.server.len()).collect();
+    let (recs, stats) = run_split(conv, &cuts_c, &cuts_s, |c, at| {
+        at as i64 + if c { 0 } else { 10_000 }
+    });
+    assert_eq!(stats.hpack_errors + stats.protocol_errors, 0, "{stats:?}");
+    recs
+}
+
+/// Where a frame starts in a byte string: offset of the `n`-th (0-based) frame of `typ` on
+/// `stream`, and its end (offset of its last byte).
+fn frame_at(bytes: &[u8], from: usize, typ: u8, stream: u32, n: usize) -> (usize, usize) {
+    let mut i = from;
+    let mut seen = 0;
+    while i + 9 <= bytes.len() {
+        let len = u32::from_be_bytes([0, bytes[i], bytes[i + 1], bytes[i + 2]]) as usize;
+        let sid = u32::from_be_bytes([bytes[i + 5], bytes[i + 6], bytes[i + 7], bytes[i + 8]]);
+        if bytes[i + 3] == typ && sid == stream {
+            if seen == n {
+                return (i, i + 9 + len - 1);
+            }
+            seen += 1;
+        }
+        i += 9 + len;
+    }
+    panic!("frame not found");
+}
+
+#[test]
+fn records_fields_and_timing_points() {
+    for huffman in [false, true] {
+        let conv = conversation(huffman);
+        let recs = bytewise(&conv);
+        assert_eq!(recs.len(), 3);
+        let (c, s) = (&conv.client, &conv.server);
+        let srv = |o: usize| Some(o as i64 + 10_000);
+        let p = PREFACE.len();
+        // stream 1
+        let r = &recs[0];
+        assert_eq!((r.stream_id, r.request_index), (Some(1), 0));
+        assert_eq!(r.version, HttpVersion::Http2);
+        assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/"));
+        assert_eq!(r.host.as_deref(), Some("www.example.com"));
+        assert_eq!(r.status, Some(302));
+        let h = frame_at(c, p, HEADERS, 1, 0);
+        assert_eq!(
+            (r.request_start_ts, r.request_end_ts),
+            (h.0 as i64, Some(h.1 as i64))
+        );
+        let rh = frame_at(s, 0, HEADERS, 1, 0);
+        assert_eq!(r.response_start_ts, srv(rh.0));
+        assert_eq!(r.response_end_ts, srv(frame_at(s, 0, DATA, 1, 2).1));
+        assert_eq!(
+            r.response_body_bytes,
+            Some(12),
+            "hello + ' world' + '!', padding excluded"
+        );
+        let enc = |x: &str| hex(x).len() as u64;
+        let (c1, c2, c3, s1) = if huffman {
+            (enc(C41), enc(C42), enc(C43), enc(C61))
+        } else {
+            (enc(C31), enc(C32), enc(C33), enc(C51))
+        };
+        assert_eq!(r.request_header_bytes, c1);
+        assert_eq!(
+            r.response_header_bytes,
+            Some(s1 + 3),
+            "with the size update"
+        );
+        assert_eq!(r.request_body_bytes, 0);
+        assert!(r.complete);
+        // stream 3: HEADERS + CONTINUATION
+        let r = &recs[1];
+        assert_eq!(
+            (r.stream_id, r.request_index, r.status),
+            (Some(3), 1, Some(307))
+        );
+        assert_eq!(r.request_header_bytes, c2);
+        assert_eq!(r.request_start_ts, frame_at(c, p, HEADERS, 3, 0).0 as i64);
+        assert_eq!(
+            r.request_end_ts,
+            Some(frame_at(c, p, CONTINUATION, 3, 0).1 as i64)
+        );
+        assert_eq!(r.response_end_ts, srv(frame_at(s, 0, DATA, 3, 0).1));
+        assert_eq!(r.response_body_bytes, Some(0));
+        assert!(r.complete);
+        // stream 5: padded + priority HEADERS, a body, a 100 before the final response
+        let r = &recs[2];
+        assert_eq!(
+            (r.stream_id, r.request_index, r.status),
+            (Some(5), 2, Some(200))
+        );
+        assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/index.html"));
+        assert_eq!(r.request_header_bytes, c3);
+        assert_eq!(r.request_body_bytes, 5, "abc + de");
+        assert_eq!(r.request_end_ts, Some(frame_at(c, p, DATA, 5, 1).1 as i64));
+        assert_eq!(
+            r.response_start_ts,
+            srv(frame_at(s, 0, HEADERS, 5, 1).0),
+            "final, not 100"
+        );
+        assert_eq!(r.response_end_ts, srv(frame_at(s, 0, HEADERS, 5, 1).1));
+        assert_eq!(r.response_body_bytes, Some(0));
+        assert!(r.complete);
+    }
+}
+
+#[test]
+fn same_records_whatever_the_segment_boundaries() {
+    let conv = conversation(true);
+    let reference = bytewise(&conv);
+    // The time of a byte at `offset` when the direction is cut once at `cut`: 1 before, 2 after.
+    let remap = |t: Option<i64>, client: bool, cut: usize| -> Option<i64> {
+        t.map(|t| {
+            let off = if client { t } else { t - 10_000 };
+            let seg = if (off as usize) < cut { 1 } else { 2 };
+            seg + if client { 0 } else { 10 }
+        })
+    };
+    for client in [true, false] {
+        let len = if client {
+            conv.client.len()
+        } else {
+            conv.server.len()
+        };
+        for cut in 0..=len {
+            let (cc, cs) = if client {
+                (vec![cut], vec![])
+            } else {
+                (vec![], vec![cut])
+            };
+            let (recs, stats) = run_split(&conv, &cc, &cs, |c, at| {
+                let seg = if at < cut || (c != client) { 1 } else { 2 };
+                seg + if c { 0 } else { 10 }
+            });
+            assert_eq!(stats.frames, 23, "cut {cut}");
+            let expected: Vec<HttpRecord> = reference
+                .iter()
+                .map(|r| {
+                    let mut e = r.clone();
+                    let (rc, sc) = if client {
+                        (cut, usize::MAX)
+                    } else {
+                        (usize::MAX, cut)
+                    };
+                    let req = |t| remap(t, true, rc);
+                    let resp = |t| remap(t, false, sc);
+                    e.request_start_ts = req(Some(e.request_start_ts)).unwrap();
+                    e.request_end_ts = req(e.request_end_ts);
+                    e.response_start_ts = resp(e.response_start_ts);
+                    e.response_end_ts = resp(e.response_end_ts);
+                    e
+                })
+                .collect();
+            assert_eq!(recs, expected, "client {client} cut {cut}");
+        }
+    }
+}
+
+#[test]
+fn probe_the_preface() {
+    assert_eq!(Http2Parser::probe(b""), Probe::NeedMore);
+    assert_eq!(Http2Parser::probe(b"PRI * HTTP/2"), Probe::NeedMore);
+    assert_eq!(Http2Parser::probe(PREFACE), Probe::Yes);
+    assert_eq!(
+        Http2Parser::probe(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0"),
+        Probe::Yes
+    );
+    assert_eq!(Http2Parser::probe(b"POST / HTTP/1.1\r\n"), Probe::No);
+    assert_eq!(Http2Parser::probe(b"\x16\x03\x01"), Probe::No);
+}
+
+fn get(stream: u32, flags: u8) -> Vec<u8> {
+    // :method GET, :scheme http, :path /, :authority (literal "a")
+    frame(
+        HEADERS,
+        flags,
+        stream,
+        &[0x82, 0x86, 0x84, 0x01, 0x01, b'a'],
+    )
+}
+
+fn ok(stream: u32) -> Vec<u8> {
+    frame(HEADERS, END_HEADERS, stream, &[0x88]) // :status 200
+}
+
+#[test]
+fn multiplexed_streams_each_get_their_row() {
+    let mut p = Http2Parser::new(Http2Config::default());
+    let mut c = PREFACE.to_vec();
+    c.extend(frame(SETTINGS, 0, 0, &[]));
+    c.extend(get(1, END_STREAM | END_HEADERS));
+    c.extend(get(3, END_STREAM | END_HEADERS));
+    p.on_data(10, C2S, &c);
+    p.on_data(20, S2C, &[ok(3), ok(1)].concat());
+    p.on_data(30, S2C, &frame(DATA, 0, 1, &[0; 100]));
+    p.on_data(40, S2C, &frame(DATA, END_STREAM, 3, &[0; 7]));
+    p.on_data(50, S2C, &frame(DATA, END_STREAM, 1, &[0; 5]));
+    let recs = p.into_records();
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0].host.as_deref(), Some("a"));
+    let f = |r: &HttpRecord| {
+        (
+            r.stream_id,
+            r.request_start_ts,
+            r.response_start_ts,
+            r.response_end_ts,
+            r.response_body_bytes,
+            r.complete,
+        )
+    };
+    assert_eq!(
+        f(&recs[0]),
+        (Some(1), 10, Some(20), Some(50), Some(105), true)
+    );
+    assert_eq!(
+        f(&recs[1]),
+        (Some(3), 10, Some(20), Some(40), Some(7), true)
+    );
+}
+
+#[test]
+fn reset_streams_are_incomplete() {
+    let mut p = Http2Parser::new(Http2Config::default());
+    let mut c = PREFACE.to_vec();
+    c.extend(get(1, END_STREAM | END_HEADERS));
+    c.extend(get(3, END_STREAM | END_HEADERS));
+    p.on_data(1, C2S, &c);
+    p.on_data(2, S2C, &[ok(1), ok(3)].concat());
+    p.on_data(3, C2S, &frame(RST_STREAM, 0, 3, &[0, 0, 0, 8]));
+    p.on_data(4, S2C, &frame(DATA, END_STREAM, 3, b"late"));
+    p.on_data(4, S2C, &frame(DATA, END_STREAM, 1, b"x"));
+    let (recs, stats) = p.finish();
+    assert!(recs[0].complete);
+    assert!(!recs[1].complete);
+    assert_eq!(
+        recs[1].response_body_bytes,
+        Some(0),
+        "DATA after the reset is not counted"
+    );
+    assert_eq!((stats.resets, stats.unmatched_frames), (1, 1));
+}
+
+#[test]
+fn gap_inside_data_keeps_framing_gap_elsewhere_loses_the_direction() {
+    let mut p = Http2Parser::new(Http2Config::default());
+    let mut c = PREFACE.to_vec();
+    c.extend(get(1, END_STREAM | END_HEADERS));
+    c.extend(get(3, END_STREAM | END_HEADERS));
+    p.on_data(1, C2S, &c);
+    let mut s = ok(1);
+    s.extend(ok(3));
+    let d = frame(DATA, END_STREAM, 1, &[7; 100]);
+    s.extend(&d[..30]);
+    p.on_data(2, S2C, &s);
+    p.on_gap(3, S2C, 50); // inside stream 1's DATA payload
+    p.on_data(4, S2C, &d[80..]);
+    p.on_data(5, S2C, &frame(DATA, END_STREAM, 3, b"ok"));
+    // a gap in the client's frame header: the client direction is lost
+    p.on_data(6, C2S, &get(5, END_STREAM | END_HEADERS)[..4]);
+    p.on_gap(7, C2S, 10);
+    p.on_data(8, C2S, &get(7, END_STREAM | END_HEADERS));
+    let (recs, stats) = p.finish();
+    assert_eq!(recs.len(), 2, "nothing invented after the lost direction");
+    assert_eq!(recs[0].response_body_bytes, Some(50), "seen bytes only");
+    assert_eq!(recs[0].response_end_ts, Some(4));
+    assert!(!recs[0].complete, "gap in its body");
+    assert!(recs[1].complete);
+    assert_eq!((stats.gaps, stats.directions_lost), (2, 1));
+}
+
+#[test]
+fn gap_in_a_header_block_breaks_hpack_of_open_streams() {
+    let mut p = Http2Parser::new(Http2Config::default());
+    let mut c = PREFACE.to_vec();
+    c.extend(get(1, END_STREAM | END_HEADERS));
+    p.on_data(1, C2S, &c);
+    let h = ok(1);
+    p.on_data(2, S2C, &h[..9]);
+    p.on_gap(3, S2C, 1);
+    let (recs, stats) = p.finish();
+    assert_eq!(recs.len(), 1);
+    assert!(!recs[0].complete);
+    assert_eq!(recs[0].status, None);
+    assert_eq!(stats.directions_lost, 1);
+}
+
+#[test]
+fn limits_are_counted() {
+    // open streams
+    let mut p = Http2Parser::new(Http2Config::default().with_max_open_streams(1));
+    let mut c = PREFACE.to_vec();
+    c.extend(get(1, END_STREAM | END_HEADERS));
+    c.extend(get(3, END_STREAM | END_HEADERS));
+    p.on_data(1, C2S, &c);
+    p.on_data(2, S2C, &[ok(1), frame(DATA, END_STREAM, 1, b"")].concat());
+    p.on_data(3, C2S, &get(5, END_STREAM | END_HEADERS));
+    let (recs, stats) = p.finish();
+    let ids: Vec<Option<u32>> = recs.iter().map(|r| r.stream_id).collect();
+    assert_eq!(
+        ids,
+        [Some(1), Some(5)],
+        "stream 3 was over the limit, 5 came after 1 closed"
+    );
+    assert_eq!(stats.streams_over_limit, 1);
+    assert_eq!(recs[1].request_index, 1);
+
+    // header block size: the block is skipped, HPACK of that direction is lost
+    let mut p = Http2Parser::new(Http2Config::default().with_max_header_block_bytes(8));
+    let mut c = PREFACE.to_vec();
+    c.extend(get(1, END_STREAM | END_HEADERS));
+    c.extend(frame(
+        HEADERS,
+        END_STREAM,
+        3,
+        &[0x82, 0x86, 0x84, 0x01, 0x01],
+    ));
+    c.extend(frame(
+        CONTINUATION,
+        END_HEADERS,
+        3,
+        &[b'a', 0x82, 0x82, 0x82],
+    ));
+    c.extend(get(5, END_STREAM | END_HEADERS));
+    p.on_data(1, C2S, &c);
+    let (recs, stats) = p.finish();
+    assert_eq!(recs.len(), 1);
+    assert!(!recs[0].complete);
+    assert_eq!(stats.header_blocks_too_large, 1);
+    assert_eq!(stats.undecoded_streams, 2);
+
+    // a dynamic table larger than the peer allowed is an HPACK error
+    let mut p = Http2Parser::new(Http2Config::default().with_max_table_bytes(1024));
+    let mut c = PREFACE.to_vec();
+    c.extend(frame(
+        HEADERS,
+        END_STREAM | END_HEADERS,
+        1,
+        &hex("3fe1 1f 82 86 84"),
+    )); // 4096
+    p.on_data(1, C2S, &c);
+    let (recs, stats) = p.finish();
+    assert!(recs.is_empty());
+    assert_eq!(stats.hpack_errors, 1);
+}
+
+#[test]
+fn bad_preface_and_truncation_and_protocol_errors() {
+    let mut p = Http2Parser::new(Http2Config::default());
+    p.on_data(1, C2S, b"PRI * HTTP/2.0\r\n\r\nXX");
+    p.on_data(2, C2S, &get(1, END_STREAM | END_HEADERS));
+    let (recs, stats) = p.finish();
+    assert!(recs.is_empty());
+    assert_eq!(stats.bad_preface, 1);
+
+    let mut p = Http2Parser::new(Http2Config::default());
+    let mut c = PREFACE.to_vec();
+    c.extend(get(1, END_STREAM | END_HEADERS));
+    c.extend(frame(CONTINUATION, END_HEADERS, 1, &[0x82])); // no block open
+    p.on_data(1, C2S, &c);
+    p.on_data(2, S2C, &ok(1)[..5]);
+    p.on_close(3, S2C);
+    let (recs, stats) = p.finish();
+    assert_eq!((stats.protocol_errors, stats.truncated_frames), (1, 1));
+    assert!(!recs[0].complete);
+    // padding longer than the frame
+    let mut p = Http2Parser::new(Http2Config::default());
+    let mut c = PREFACE.to_vec();
+    c.extend(frame(HEADERS, END_HEADERS | PADDED, 1, &[9, 0x82]));
+    p.on_data(1, C2S, &c);
+    assert_eq!(p.stats().protocol_errors, 1);
+}
+
+/// Feeds every prefix of arbitrary bytes after the preface: never panics.
+#[test]
+fn arbitrary_bytes_never_panic() {
+    let conv = conversation(false);
+    let mut seed: u32 = 12345;
+    for round in 0..200 {
+        let mut bytes = conv.server.clone();
+        for _ in 0..(round % 7 + 1) {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let i = (seed as usize >> 8) % bytes.len();
+            bytes[i] = (seed >> 24) as u8;
+        }
+        let mut p = Http2Parser::new(Http2Config::default());
+        p.on_data(1, C2S, &conv.client);
+        for chunk in bytes.chunks(17) {
+            p.on_data(2, S2C, chunk);
+        }
+        p.on_close(3, S2C);
+        let _ = p.finish();
+    }
+}
+
+/// HTTP/1.1 `Upgrade: h2c` answered by 101: the request is stream 1, the server's HTTP/2
+/// bytes follow the 101 in the same segment.
+#[test]
+fn h2c_upgrade_through_the_http1_parser() {
+    let req = b"GET /up HTTP/1.1\r\nHost: lab.test:8080\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+                Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n";
+    let mut s =
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".to_vec();
+    s.extend(frame(SETTINGS, 0, 0, &[]));
+    s.extend(ok(1));
+    s.extend(frame(DATA, END_STREAM, 1, b"body"));
+    let mut c = PREFACE.to_vec();
+    c.extend(frame(SETTINGS, 0, 0, &[]));
+    c.extend(get(3, END_STREAM | END_HEADERS));
+    let reference = {
+        let mut p = HttpParser::new(HttpConfig::default());
+        p.on_data(1, C2S, req);
+        p.on_data(2, S2C, &s);
+        p.on_data(3, C2S, &c);
+        p.on_data(4, S2C, &[ok(3), frame(DATA, END_STREAM, 3, b"x")].concat());
+        assert_eq!(p.http2_stats().map(|s| s.streams), Some(2));
+        p.into_records()
+    };
+    assert_eq!(reference.len(), 2);
+    let r = &reference[0];
+    assert_eq!(
+        (r.stream_id, r.request_index, r.version),
+        (Some(1), 0, HttpVersion::Http2)
+    );
+    assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/up"));
+    assert_eq!(r.host.as_deref(), Some("lab.test:8080"));
+    assert_eq!((r.status, r.response_body_bytes), (Some(200), Some(4)));
+    assert_eq!((r.response_start_ts, r.response_end_ts), (Some(2), Some(2)));
+    assert_eq!(r.request_header_bytes, req.len() as u64, "the HTTP/1 head");
+    assert!(r.upgraded && r.complete);
+    let r = &reference[1];
+    assert_eq!(
+        (r.stream_id, r.request_index, r.status),
+        (Some(3), 1, Some(200))
+    );
+    assert!(r.complete && !r.upgraded);
+    // the 101 and the HTTP/2 bytes split anywhere
+    for cut in 1..s.len() {
+        let mut p = HttpParser::new(HttpConfig::default());
+        p.on_data(1, C2S, req);
+        p.on_data(2, S2C, &s[..cut]);
+        p.on_data(2, S2C, &s[cut..]);
+        p.on_data(3, C2S, &c);
+        p.on_data(4, S2C, &[ok(3), frame(DATA, END_STREAM, 3, b"x")].concat());
+        assert_eq!(p.into_records(), reference, "cut {cut}");
+    }
+    // a 101 to another protocol stays HTTP/1
+    let mut p = HttpParser::new(HttpConfig::default());
+    p.on_data(1, C2S, b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n");
+    p.on_data(2, S2C, b"HTTP/1.1 101 S\r\nUpgrade: websocket\r\n\r\n");
+    assert!(p.http2_stats().is_none());
+}
