@@ -125,7 +125,7 @@ pub fn tls_frame(capture: Option<&str>, records: &[TlsRecord]) -> Result<DataFra
     c.capture(capture);
     c.u64("conn_id", |r| r.conn_id);
     c.ts("client_hello_ts", |r| r.client_hello_ts);
-    c.str("sni", |r| r.sni.clone());
+    c.str_ref("sni", |r| r.sni.as_deref().map(Into::into));
     c.str("alpn_offered", |r| join(&r.alpn_offered, String::clone));
     c.str("versions_offered", |r| {
         join(&r.versions_offered, |v| tls_version_name(*v))
@@ -134,14 +134,14 @@ pub fn tls_frame(capture: Option<&str>, records: &[TlsRecord]) -> Result<DataFra
     c.u8("session_id_len", |r| r.session_id_len);
     c.bool("session_ticket_offered", |r| r.session_ticket_offered);
     c.bool("psk_offered", |r| r.psk_offered);
-    c.str("ja3", |r| r.ja3.clone());
-    c.str("ja3_hash", |r| r.ja3_hash.clone());
-    c.str("ja4", |r| r.ja4.clone());
+    c.str_ref("ja3", |r| r.ja3.as_deref().map(Into::into));
+    c.str_ref("ja3_hash", |r| r.ja3_hash.as_deref().map(Into::into));
+    c.str_ref("ja4", |r| r.ja4.as_deref().map(Into::into));
     c.ts("server_hello_ts", |r| r.server_hello_ts);
     c.bool("hello_retry", |r| r.hello_retry);
     c.str("version", |r| r.version.map(tls_version_name));
     c.str("cipher", |r| r.cipher.map(|v| format!("0x{v:04x}")));
-    c.str("alpn", |r| r.alpn.clone());
+    c.str_ref("alpn", |r| r.alpn.as_deref().map(Into::into));
     c.bool("session_id_echoed", |r| r.session_id_echoed);
     c.opt_u32("cert_count", |r| r.cert_count);
     c.opt_u64("cert_chain_bytes", |r| r.cert_chain_bytes);
@@ -156,7 +156,7 @@ pub fn tls_frame(capture: Option<&str>, records: &[TlsRecord]) -> Result<DataFra
             other => other.to_string(),
         })
     });
-    c.str("alert_by", |r| r.alert_by.map(|s| side(s).to_string()));
+    c.str_ref("alert_by", |r| r.alert_by.map(|s| side(s).into()));
     c.ts("alert_ts", |r| r.alert_ts);
     c.bool("incomplete", |r| r.incomplete);
     c.finish()
@@ -192,14 +192,14 @@ pub fn http_frame(
     c.u32("request_index", |r| r.0.request_index);
     c.bool("reused", |r| r.0.request_index > 0);
     c.opt_bool("tls_resumed", |r| r.1.and_then(|t| t.tls_resumed));
-    c.str("client_ip", |r| r.2.map(|c| c.client_ip.to_string()));
+    c.str_fmt("client_ip", |r| r.2.map(|c| c.client_ip));
     c.opt_u16("client_port", |r| r.2.map(|c| c.client_port));
-    c.str("server_ip", |r| r.2.map(|c| c.server_ip.to_string()));
+    c.str_fmt("server_ip", |r| r.2.map(|c| c.server_ip));
     c.opt_u16("server_port", |r| r.2.map(|c| c.server_port));
-    c.str("method", |r| Some(r.0.method.clone()));
-    c.str("host", |r| r.0.host.clone());
-    c.str("path", |r| Some(r.0.path.clone()));
-    c.str("version", |r| Some(r.0.version.as_str().to_string()));
+    c.str_ref("method", |r| Some(r.0.method.as_str().into()));
+    c.str_ref("host", |r| r.0.host.as_deref().map(Into::into));
+    c.str_ref("path", |r| Some(r.0.path.as_str().into()));
+    c.str_ref("version", |r| Some(r.0.version.as_str().into()));
     c.opt_u32("stream_id", |r| r.0.stream_id);
     c.opt_u16("status", |r| r.0.status);
     c.dur("dns", |r| r.1.and_then(|t| t.dns_ns));
@@ -237,9 +237,9 @@ pub fn dns_frame(capture: Option<&str>, records: &[DnsRecord]) -> Result<DataFra
     c.capture(capture);
     c.ts("query_ts", |r| Some(r.query_ts));
     c.u64("query_frame", |r| r.query_frame);
-    c.str("client_ip", |r| Some(r.client_ip.to_string()));
+    c.str_fmt("client_ip", |r| Some(r.client_ip));
     c.u16("client_port", |r| r.client_port);
-    c.str("server_ip", |r| Some(r.server_ip.to_string()));
+    c.str_fmt("server_ip", |r| Some(r.server_ip));
     c.u16("server_port", |r| r.server_port);
     c.str("transport", |r| {
         Some(
@@ -251,7 +251,7 @@ pub fn dns_frame(capture: Option<&str>, records: &[DnsRecord]) -> Result<DataFra
         )
     });
     c.u16("id", |r| r.id);
-    c.str("qname", |r| Some(r.qname.clone()));
+    c.str_ref("qname", |r| Some(r.qname.as_str().into()));
     c.str("qtype", |r| Some(dns_type_name(r.qtype)));
     c.str("rcode", |r| r.rcode.map(dns_rcode_name));
     c.opt_u32("answers", |r| r.answers);

@@ -74,9 +74,42 @@ impl<'a, R> Cols<'a, R> {
         let v: Vec<Option<bool>> = self.rows.iter().map(f).collect();
         self.push(Series::new(name.into(), v));
     }
+    /// A string column of owned values (for values made per row; prefer [`Cols::str_ref`] and
+    /// [`Cols::str_fmt`], which allocate nothing per row).
     fn str(&mut self, name: &str, f: impl Fn(&R) -> Option<String>) {
-        let v: Vec<Option<String>> = self.rows.iter().map(f).collect();
-        self.push(Series::new(name.into(), v));
+        self.str_ref(name, |r| f(r).map(std::borrow::Cow::Owned));
+    }
+    /// A string column of values borrowed from the records (or static names).
+    fn str_ref<'s>(&mut self, name: &str, f: impl Fn(&'s R) -> Option<std::borrow::Cow<'s, str>>)
+    where
+        'a: 's,
+    {
+        let rows: &'s [R] = self.rows;
+        let mut b = StringChunkedBuilder::new(name.into(), rows.len());
+        for r in rows {
+            match f(r) {
+                Some(v) => b.append_value(v.as_ref()),
+                None => b.append_null(),
+            }
+        }
+        self.push(b.finish().into_series());
+    }
+    /// A string column of values written with `Display` into one reused buffer (addresses).
+    fn str_fmt<D: std::fmt::Display>(&mut self, name: &str, f: impl Fn(&R) -> Option<D>) {
+        use std::fmt::Write as _;
+        let mut b = StringChunkedBuilder::new(name.into(), self.rows.len());
+        let mut buf = String::new();
+        for r in self.rows {
+            match f(r) {
+                Some(v) => {
+                    buf.clear();
+                    let _ = write!(buf, "{v}");
+                    b.append_value(&buf);
+                }
+                None => b.append_null(),
+            }
+        }
+        self.push(b.finish().into_series());
     }
     /// Absolute capture time, ns since the epoch → Datetime(ns, UTC).
     fn ts(&mut self, name: &str, f: impl Fn(&R) -> Option<i64>) {
@@ -124,16 +157,16 @@ pub fn connections_frame(
     let mut c = Cols::new(records);
     c.capture(capture);
     c.u64("conn_id", |r| r.conn_id);
-    c.str("client_ip", |r| Some(r.client_ip.to_string()));
+    c.str_fmt("client_ip", |r| Some(r.client_ip));
     c.u16("client_port", |r| r.client_port);
-    c.str("server_ip", |r| Some(r.server_ip.to_string()));
+    c.str_fmt("server_ip", |r| Some(r.server_ip));
     c.u16("server_port", |r| r.server_port);
     c.u8("ip_version", |r| r.ip_version);
     c.ts("start", |r| Some(r.start_ts));
     c.ts("end", |r| Some(r.end_ts));
     c.dur("duration", |r| Some(r.end_ts.saturating_sub(r.start_ts)));
-    c.str("outcome", |r| Some(r.outcome.as_str().to_string()));
-    c.str("reset_by", |r| r.reset_by.map(|s| side(s).to_string()));
+    c.str_ref("outcome", |r| Some(r.outcome.as_str().into()));
+    c.str_ref("reset_by", |r| r.reset_by.map(|s| side(s).into()));
     c.bool("handshake_seen", |r| r.handshake_seen);
     c.bool("client_guessed", |r| r.client_guessed);
     c.u32("syn_retries", |r| r.syn_retries);
