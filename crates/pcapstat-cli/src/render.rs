@@ -468,7 +468,11 @@ pub fn app_text(
         )?;
         writeln!(out, "  status        {}", counts(&a.http_status))?;
         if a.http_incomplete > 0 {
-            writeln!(out, "  incomplete    {} (capture gaps)", a.http_incomplete)?;
+            writeln!(
+                out,
+                "  incomplete    {} (response not seen whole: reset, gap or capture end)",
+                a.http_incomplete
+            )?;
         }
         phase(out, ctx, "wait (TTFB)", a.http_wait)?;
         phase(out, ctx, "total", a.http_total)?;

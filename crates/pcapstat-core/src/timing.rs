@@ -128,8 +128,11 @@ pub fn request_timings(
                 tls_ns,
                 send_ns: sub(h.request_end_ts, Some(h.request_start_ts)),
                 wait_ns: sub(h.response_start_ts, h.request_end_ts),
-                receive_ns: sub(h.response_end_ts, h.response_start_ts),
-                total_ns: sub(h.response_end_ts, begin),
+                // A response not seen whole (reset, cut by the end of the capture, a gap) has
+                // a last byte *so far*, not a last byte: no receive, no total (the row keeps
+                // `response_end` and `complete = false`).
+                receive_ns: sub(h.response_end_ts, h.response_start_ts).filter(|_| h.complete),
+                total_ns: sub(h.response_end_ts, begin).filter(|_| h.complete),
                 reused: !first,
                 tls_resumed: t.and_then(|t| t.resumed),
             }
@@ -259,6 +262,17 @@ mod tests {
         assert_eq!(t[0].dns_ns, None);
         assert_eq!(t[0].total_ns, Some(1_650 - 1_000), "from the first SYN");
         assert_eq!(t[0].tls_resumed, None);
+    }
+
+    #[test]
+    fn a_response_not_seen_whole_has_no_receive_and_no_total() {
+        let conns = [conn(5, 1_000, Some(100))];
+        let mut cut = req(5, 0, 1_500);
+        cut.complete = false; // reset mid-body: response_end is the last byte seen so far
+        let t = request_timings(&conns, &[], &[cut], &[]);
+        assert_eq!((t[0].send_ns, t[0].wait_ns), (Some(10), Some(100)));
+        assert_eq!((t[0].receive_ns, t[0].total_ns), (None, None));
+        assert_eq!(t[0].connect_ns, Some(100));
     }
 
     #[test]

@@ -345,7 +345,7 @@ const TABLE: &[(&str, Unit, Better, &str)] = {
         ("http.status_4xx", Count, Lower, "requests whose final status is 4xx"),
         ("http.status_5xx", Count, Lower, "requests whose final status is 5xx"),
         ("http.no_response", Count, Lower, "requests without a response in the capture"),
-        ("http.incomplete", Count, Lower, "requests or responses not seen whole (capture gaps)"),
+        ("http.incomplete", Count, Lower, "requests or responses not seen whole (reset, capture gap, or cut by the end of the capture); they have no receive or total"),
         ("http.wait.*", Duration, Lower, "wait (last request byte to first response byte: time to first byte)"),
         ("http.total.*", Duration, Lower, "total (DNS, else first SYN, for a connection's first request; else the first request byte; to the last response byte)"),
         ("dns.queries", Count, Neither, "DNS queries"),
