@@ -456,7 +456,11 @@ pub fn app_text(
         writeln!(
             out,
             "{} on {} ({:.2} per connection)",
-            ctx.head(&format!("HTTP/1.x requests  {}", a.http_requests)),
+            ctx.head(&format!(
+                "HTTP requests  {} ({})",
+                a.http_requests,
+                counts(&a.http_versions)
+            )),
             plural(a.http_connections as u64, "connection", "connections"),
             a.http_requests as f64 / a.http_connections.max(1) as f64,
         )?;

@@ -231,6 +231,8 @@ pub struct AppReport {
     pub http_reused: usize,
     pub http_incomplete: usize,
     pub http_status: BTreeMap<String, usize>,
+    /// Requests per HTTP version (`HTTP/1.1`, `HTTP/2`, ...).
+    pub http_versions: BTreeMap<String, usize>,
     pub http_wait: Option<Percentiles>,
     pub http_total: Option<Percentiles>,
     /// Indices (into the http records) of the slowest requests by `total`, slowest first.
@@ -334,6 +336,10 @@ impl AppReport {
             http_reused: http.iter().filter(|h| h.request_index > 0).count(),
             http_incomplete: http.iter().filter(|h| !h.complete).count(),
             http_status,
+            http_versions: http.iter().fold(BTreeMap::new(), |mut m, h| {
+                *m.entry(h.version.as_str().to_string()).or_default() += 1;
+                m
+            }),
             http_wait: Percentiles::of(timings.iter().filter_map(|t| t.wait_ns).collect()),
             http_total: Percentiles::of(timings.iter().filter_map(|t| t.total_ns).collect()),
             dns_queries: dns.len(),
@@ -418,6 +424,7 @@ impl AppReport {
                 "reused_requests": self.http_reused,
                 "incomplete": self.http_incomplete,
                 "status": self.http_status,
+                "versions": self.http_versions,
                 "wait": percentiles_json(self.http_wait),
                 "total": percentiles_json(self.http_total),
                 "new_connections_per_server": self.new_connections_per_server.iter()

@@ -130,7 +130,7 @@ fn report_has_every_section() {
         "  SYN retries   3",
         "TLS handshakes  1",
         "  alerts        server: protocol_version 1",
-        "HTTP/1.x requests  1",
+        "HTTP requests  1 (HTTP/1.1 1)",
         "Slowest requests",
         "Worst offenders",
         "Slowest connects",
