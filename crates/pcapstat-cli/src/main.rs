@@ -298,8 +298,18 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
 
 /// Reads and analyses one capture (`-`: standard input).
 pub(crate) fn run_one(analyzer: &Analyzer, path: &std::path::Path) -> anyhow::Result<Analysis> {
-    let size = std::fs::metadata(path).ok().map(|m| m.len());
-    let _progress = progress::Progress::start(&path.display().to_string(), size);
+    let consumed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let analyzer = &analyzer.clone().progress(consumed.clone());
+    let total = if path.as_os_str() == "-" {
+        None
+    } else {
+        progress::plain_size(path)
+    };
+    let short = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let _progress = progress::Progress::start(&short, total, consumed);
     if path.as_os_str() == "-" {
         let mut a = analyzer
             .analyze_reader(io::stdin())

@@ -18,7 +18,8 @@
 //!
 //! With one thread everything runs on the calling thread without copies or channels.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 
 use crate::capture::{Capture, CaptureError};
 use crate::decode::{DecodeLimits, Decoder, IcmpError};
@@ -50,7 +51,14 @@ pub struct PipelineConfig {
     pub tcp: TcpConfig,
     /// Decoder limits.
     pub decode: DecodeLimits,
+    /// Where to publish progress: the reading thread stores the bytes of the (uncompressed)
+    /// capture consumed so far every [`PROGRESS_EVERY`] frames and at the end, with relaxed
+    /// ordering (one store per batch of frames: no lock, no cost per packet). For progress bars.
+    pub progress: Option<Arc<AtomicU64>>,
 }
+
+/// Frames between two progress updates ([`PipelineConfig::progress`]).
+pub const PROGRESS_EVERY: u64 = 4096;
 
 impl PipelineConfig {
     /// The thread count `run` will use (resolving `0` to the number of cores).
@@ -176,10 +184,17 @@ where
         .collect();
     let mut decoder = Decoder::new(config.decode);
     let mut summary = SummaryBuilder::default();
-    read(capture, &mut decoder, &mut summary, udp, |shard, seg| {
-        trackers[shard].on_segment(seg);
-        true
-    })?;
+    read(
+        capture,
+        config.progress.as_deref(),
+        &mut decoder,
+        &mut summary,
+        udp,
+        |shard, seg| {
+            trackers[shard].on_segment(seg);
+            true
+        },
+    )?;
     let end = summary.last_ts().unwrap_or(0);
     let outputs = trackers
         .into_iter()
@@ -193,12 +208,24 @@ where
 /// to `udp`, each TCP segment to `tcp` with its shard. Stops early when `tcp` returns `false`.
 fn read<U: UdpConsumer>(
     capture: &mut Capture,
+    progress: Option<&AtomicU64>,
     decoder: &mut Decoder,
     summary: &mut SummaryBuilder,
     udp: &mut U,
     mut tcp: impl FnMut(usize, &TcpSegment) -> bool,
 ) -> Result<(), CaptureError> {
-    while let Some(frame) = capture.next_frame()? {
+    let mut until_progress = PROGRESS_EVERY;
+    loop {
+        if let Some(p) = progress {
+            until_progress -= 1;
+            if until_progress == 0 {
+                until_progress = PROGRESS_EVERY;
+                p.store(capture.offset(), Ordering::Relaxed);
+            }
+        }
+        let Some(frame) = capture.next_frame()? else {
+            break;
+        };
         summary.observe(&frame);
         let decoded = decoder.decode(&frame);
         if let Some(e) = &decoded.icmp_error {
@@ -214,6 +241,9 @@ fn read<U: UdpConsumer>(
             Some(Transport::Udp(d)) => udp.on_udp(&d),
             None => {}
         }
+    }
+    if let Some(p) = progress {
+        p.store(capture.offset(), Ordering::Relaxed);
     }
     Ok(())
 }
@@ -397,12 +427,19 @@ where
         // on any return (also by `?`), which lets the workers end.
         let mut decoder = Decoder::new(config.decode);
         let mut summary = SummaryBuilder::default();
-        read(capture, &mut decoder, &mut summary, udp, |shard, seg| {
-            let lane = &mut lanes[shard % workers];
-            lane.pending.push(seg, shard / workers);
-            // `false` when a worker panicked: stop reading, the scope re-raises its panic.
-            !lane.pending.is_full() || lane.flush()
-        })?;
+        read(
+            capture,
+            config.progress.as_deref(),
+            &mut decoder,
+            &mut summary,
+            udp,
+            |shard, seg| {
+                let lane = &mut lanes[shard % workers];
+                lane.pending.push(seg, shard / workers);
+                // `false` when a worker panicked: stop reading, the scope re-raises its panic.
+                !lane.pending.is_full() || lane.flush()
+            },
+        )?;
         let end = summary.last_ts().unwrap_or(0);
         for lane in &mut lanes {
             if lane.flush() {

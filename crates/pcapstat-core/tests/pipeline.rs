@@ -204,3 +204,26 @@ fn zero_threads_means_all_cores() {
     assert_eq!(cfg.threads, 0);
     assert!(cfg.effective_threads() >= 1);
 }
+
+/// `PipelineConfig::progress` ends at the length of the capture (a plain file: every byte is
+/// consumed), for the inline and the parallel reader, and grows during the read (a counter
+/// updated every `PROGRESS_EVERY` frames; g_load has 20348 frames, so it is stored at least 4
+/// times before the end).
+#[test]
+fn progress_reaches_the_capture_length() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let path = common::shared().join("lab/g_load_tbf_retrans/capture.pcap");
+    let len = std::fs::metadata(&path).unwrap().len();
+    for threads in [1, 2] {
+        let progress = Arc::new(AtomicU64::new(0));
+        let mut cfg = PipelineConfig::default();
+        cfg.threads = threads;
+        cfg.progress = Some(progress.clone());
+        let mut capture = Capture::open(&path).unwrap();
+        let out = pipeline::run(&mut capture, &cfg, |_| Digests::default()).unwrap();
+        assert_eq!(out.summary.frames, 20348);
+        assert_eq!(progress.load(Ordering::Relaxed), len, "{threads} threads");
+    }
+    assert!(20348 / pipeline::PROGRESS_EVERY >= 4);
+}

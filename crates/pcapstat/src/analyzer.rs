@@ -57,6 +57,16 @@ impl Analyzer {
         self
     }
 
+    /// Publish progress into `bytes`: while a capture is read, it holds the bytes of the
+    /// (uncompressed) capture consumed so far, updated every few thousand frames and at the end
+    /// ([`pcapstat_core::pipeline::PipelineConfig::progress`]). For a progress bar: compare it
+    /// with the file's size (for uncompressed files; compressed input and streams have no known
+    /// total).
+    pub fn progress(mut self, bytes: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Self {
+        self.config.progress = Some(bytes);
+        self
+    }
+
     /// A TCP connection silent for longer than this (capture time, nanoseconds) is finished; a
     /// later packet on its ports starts a new connection. Default 5 minutes.
     pub fn idle_timeout_ns(mut self, ns: i64) -> Self {
