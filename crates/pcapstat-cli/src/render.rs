@@ -440,6 +440,25 @@ pub fn app_text(
             pct(a.tls_resumed as u64, a.tls_handshakes as u64),
             a.tls_alerts
         )?;
+        let d = &a.tls_decrypt;
+        if d.sessions + d.no_key + d.unsupported_cipher > 0 {
+            // Only with a key log: how many connections it opened, and why others stayed shut.
+            let mut line = format!(
+                "  decrypted     {} of {}",
+                d.sessions,
+                plural(a.tls_handshakes as u64, "connection", "connections")
+            );
+            for (n, what) in [
+                (d.no_key, "without a key"),
+                (d.unsupported_cipher, "with an unsupported cipher"),
+                (d.auth_failures, "records failing authentication"),
+            ] {
+                if n > 0 {
+                    line.push_str(&format!("; {n} {what}"));
+                }
+            }
+            writeln!(out, "{line}")?;
+        }
         phase(out, ctx, "handshake", a.tls_handshake)?;
         let snis: Vec<String> = a
             .tls_top_snis

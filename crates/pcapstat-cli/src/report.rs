@@ -221,6 +221,8 @@ pub struct AppReport {
     pub tls_versions: BTreeMap<String, usize>,
     pub tls_resumed: usize,
     pub tls_alerts: usize,
+    /// Decryption counters (all zero without a key log).
+    pub tls_decrypt: pcapstat::core::TlsDecryptStats,
     pub tls_handshake: Option<Percentiles>,
     /// Handshakes per SNI, most first (at most `top`; `(none)` without SNI).
     pub tls_top_snis: Vec<(String, usize)>,
@@ -327,6 +329,7 @@ impl AppReport {
             tls_versions,
             tls_resumed: tls.iter().filter(|t| t.resumed == Some(true)).count(),
             tls_alerts: tls.iter().filter(|t| t.alert.is_some()).count(),
+            tls_decrypt: a.app_stats().tls_decrypt.clone(),
             tls_handshake: Percentiles::of(tls.iter().filter_map(|t| t.handshake_ns).collect()),
             tls_top_snis,
             tls_alert_names,
@@ -413,6 +416,13 @@ impl AppReport {
                 "versions": self.tls_versions,
                 "resumed": self.tls_resumed,
                 "alerts": self.tls_alerts,
+                "decryption": {
+                    "sessions": self.tls_decrypt.sessions,
+                    "no_key": self.tls_decrypt.no_key,
+                    "unsupported_cipher": self.tls_decrypt.unsupported_cipher,
+                    "auth_failures": self.tls_decrypt.auth_failures,
+                    "records": self.tls_decrypt.records,
+                },
                 "handshake": percentiles_json(self.tls_handshake),
                 "top_snis": self.tls_top_snis.iter()
                     .map(|(s, n)| json!({"sni": s, "handshakes": n})).collect::<Vec<_>>(),
