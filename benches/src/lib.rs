@@ -198,7 +198,7 @@ fn connection(cfg: &SyntheticConfig, n: u32, data_counter: &mut u32) -> Vec<Pkt>
         sent += len;
         segs += 1;
         *data_counter += 1;
-        if cfg.retransmit_every > 0 && *data_counter % cfg.retransmit_every == 0 {
+        if cfg.retransmit_every > 0 && (*data_counter).is_multiple_of(cfg.retransmit_every) {
             pending_retx = Some((seg, 3));
         }
         if let Some((p, left)) = pending_retx.take() {
@@ -208,7 +208,7 @@ fn connection(cfg: &SyntheticConfig, n: u32, data_counter: &mut u32) -> Vec<Pkt>
                 pending_retx = Some((p, left - 1));
             }
         }
-        if segs % 2 == 0 || sent == cfg.response_bytes {
+        if segs.is_multiple_of(2) || sent == cfg.response_bytes {
             out.push(Pkt {
                 from_client: true,
                 flags: ack,

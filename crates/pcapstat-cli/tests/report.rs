@@ -533,7 +533,7 @@ fn loaded_lab_capture_matches_tshark() {
     let mut completed = std::collections::HashSet::new();
     for line in lines {
         let f: Vec<&str> = line.split('\t').collect();
-        if f.get(t_last).map_or(true, |s| s.is_empty()) {
+        if f.get(t_last).is_none_or(|s| s.is_empty()) {
             continue;
         }
         let req_us = epoch_ns(f[t_req]) / 1000;
@@ -544,7 +544,7 @@ fn loaded_lab_capture_matches_tshark() {
         assert_eq!(*ours_end, Some(last_us), "request at {req_us} µs");
         completed.insert(req_us);
         let tot = epoch_ns(f[total]) / 1000;
-        if tshark_slowest.map_or(true, |(t, _)| tot > t) {
+        if tshark_slowest.is_none_or(|(t, _)| tot > t) {
             tshark_slowest = Some((tot, req_us));
         }
     }

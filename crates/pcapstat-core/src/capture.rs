@@ -507,7 +507,7 @@ fn block_head(bytes: &[u8], endian: &mut Endian) -> Option<(u32, usize)> {
     }
     let ty = endian.u32(head, 0)?;
     let len = endian.u32(head, 4)? as usize;
-    Some((ty, len)).filter(|_| len >= 12 && len % 4 == 0 && len <= MAX_BLOCK_LEN)
+    Some((ty, len)).filter(|_| len >= 12 && len.is_multiple_of(4) && len <= MAX_BLOCK_LEN)
 }
 
 /// The DSBs of a run of pcapng blocks (`bytes` starts with a section header block), stopping at

@@ -306,7 +306,7 @@ impl Analysis {
             return self.clone();
         }
         let (lo, hi) = filter.window(self.summary.first_ts);
-        let in_window = |ts: i64| lo.map_or(true, |l| ts >= l) && hi.map_or(true, |h| ts < h);
+        let in_window = |ts: i64| lo.is_none_or(|l| ts >= l) && hi.is_none_or(|h| ts < h);
         let sni: HashMap<u64, &str> = self
             .tls
             .iter()
@@ -417,14 +417,14 @@ impl Analysis {
                 filter
                     .client
                     .as_ref()
-                    .map_or(true, |h| h.contains(&d.client_ip))
+                    .is_none_or(|h| h.contains(&d.client_ip))
                     && filter
                         .port
-                        .map_or(true, |p| d.client_port == p || d.server_port == p)
+                        .is_none_or(|p| d.client_port == p || d.server_port == p)
                     && filter
                         .sni
                         .as_ref()
-                        .map_or(true, |n| name_matches(n, &d.qname))
+                        .is_none_or(|n| name_matches(n, &d.qname))
                     && in_window(d.query_ts)
             })
             .cloned()

@@ -52,7 +52,7 @@ impl RttTracker {
         } else {
             self.unacked_limit_hits += 1;
         }
-        if self.high.map_or(true, |h| end.gt(h)) {
+        if self.high.is_none_or(|h| end.gt(h)) {
             self.high = Some(end);
         }
     }

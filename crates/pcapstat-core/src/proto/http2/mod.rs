@@ -697,7 +697,7 @@ impl Http2Parser {
             self.maybe_close(b.stream);
             return;
         }
-        if b.stream % 2 == 0 || b.stream <= self.last_client_stream {
+        if b.stream.is_multiple_of(2) || b.stream <= self.last_client_stream {
             return; // a block on a closed (or server) stream: nothing to attach it to
         }
         self.last_client_stream = b.stream;
@@ -771,7 +771,7 @@ impl Http2Parser {
             if self
                 .streams
                 .get(k)
-                .map_or(true, |s| s.req_done && s.resp_done)
+                .is_none_or(|s| s.req_done && s.resp_done)
             {
                 self.open.remove(&stream);
             }

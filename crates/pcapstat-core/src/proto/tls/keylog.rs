@@ -100,7 +100,7 @@ pub const DSB_BLOCK_TYPE: u32 = 0x0000_000A;
 pub const DSB_TLS_KEY_LOG: u32 = 0x544c_534b;
 
 fn hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let val = |c: u8| match c {

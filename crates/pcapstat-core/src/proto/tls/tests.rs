@@ -98,7 +98,7 @@ fn certificate(sizes: &[usize]) -> Vec<u8> {
     let mut list = Vec::new();
     for &n in sizes {
         list.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
-        list.extend(std::iter::repeat(0x30).take(n));
+        list.extend(std::iter::repeat_n(0x30, n));
     }
     let n = list.len();
     let mut b = vec![(n >> 16) as u8, (n >> 8) as u8, n as u8];
