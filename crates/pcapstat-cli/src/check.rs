@@ -160,12 +160,8 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let analyzer = match args.analysis.analyzer() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("pcapstat: error: {e}");
-            return ExitCode::from(2);
-        }
+    let Some(analyzer) = args.analysis.analyzer() else {
+        return ExitCode::from(2);
     };
     let base = args.filter.filter();
     let mut captures = Vec::new();

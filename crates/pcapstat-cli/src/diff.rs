@@ -218,12 +218,8 @@ pub fn run(args: &DiffArgs) -> ExitCode {
             }
         }
     }
-    let analyzer = match args.analysis.analyzer() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("pcapstat: error: {e}");
-            return ExitCode::from(2);
-        }
+    let Some(analyzer) = args.analysis.analyzer() else {
+        return ExitCode::from(2);
     };
     let filter = args.filter.filter();
     let mut figures = Vec::new();

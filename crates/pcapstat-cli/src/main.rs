@@ -121,18 +121,21 @@ pub(crate) struct AnalysisArgs {
 }
 
 impl AnalysisArgs {
-    /// The analyzer these options describe, or the message of a usage error (exit code 2).
-    pub(crate) fn analyzer(&self) -> Result<Analyzer, String> {
-        if !(self.idle_timeout.is_finite() && self.idle_timeout > 0.0) {
-            return Err("--idle-timeout must be a positive number of seconds".to_string());
-        }
-        let analyzer = Analyzer::new()
-            .threads(self.threads)
-            .idle_timeout_ns((self.idle_timeout * 1e9).round() as i64);
-        match &self.keylog {
-            Some(path) => analyzer.keylog_file(path).map_err(|e| e.to_string()),
-            None => Ok(analyzer),
-        }
+    /// The analyzer these options describe; `None` after printing a usage error (the caller
+    /// exits with code 2).
+    pub(crate) fn analyzer(&self) -> Option<Analyzer> {
+        let made = if self.idle_timeout.is_finite() && self.idle_timeout > 0.0 {
+            let analyzer = Analyzer::new()
+                .threads(self.threads)
+                .idle_timeout_ns((self.idle_timeout * 1e9).round() as i64);
+            match &self.keylog {
+                Some(path) => analyzer.keylog_file(path).map_err(|e| e.to_string()),
+                None => Ok(analyzer),
+            }
+        } else {
+            Err("--idle-timeout must be a positive number of seconds".to_string())
+        };
+        made.map_err(|e| eprintln!("pcapstat: error: {e}")).ok()
     }
 }
 
@@ -163,12 +166,8 @@ impl AnalyzeArgs {
 }
 
 fn analyze(args: &AnalyzeArgs) -> ExitCode {
-    let analyzer = match args.analysis.analyzer() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("pcapstat: error: {e}");
-            return ExitCode::from(2);
-        }
+    let Some(analyzer) = args.analysis.analyzer() else {
+        return ExitCode::from(2);
     };
     if args.partition && !args.writes_tables() {
         eprintln!("pcapstat: error: --partition needs --parquet, --csv or --ndjson");

@@ -2,23 +2,10 @@
 //! filters shared by all commands.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Runs pcapstat in the repository root, so that paths (and outputs) are relative.
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pcapstat"))
-        .args(args)
-        .current_dir(repo())
-        .env_remove("NO_COLOR")
-        .env_remove("CLICOLOR_FORCE")
-        .env_remove("COLUMNS")
-        .output()
-        .expect("run pcapstat")
-}
+mod common;
+use common::{repo, run};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

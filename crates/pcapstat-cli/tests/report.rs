@@ -6,24 +6,10 @@
 //! pcapstat-cli --test report` rewrites them (review the diff before committing).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Runs pcapstat in the repository root with relative paths, so that outputs do not depend on
-/// where the repository is.
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pcapstat"))
-        .args(args)
-        .current_dir(repo())
-        .env_remove("NO_COLOR")
-        .env_remove("CLICOLOR_FORCE")
-        .env_remove("COLUMNS")
-        .output()
-        .expect("run pcapstat")
-}
+mod common;
+use common::{repo, run};
 
 const CAPTURES: [(&str, &str); 6] = [
     (
