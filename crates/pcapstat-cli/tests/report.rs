@@ -6,7 +6,7 @@
 //! pcapstat-cli --test report` rewrites them (review the diff before committing).
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::Command;
 
 mod common;
 use common::{repo, run};
