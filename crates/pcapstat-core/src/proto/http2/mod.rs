@@ -628,6 +628,12 @@ impl Http2Parser {
             s.r.request_end_ts = Some(ts);
             s.req_done |= end;
         } else {
+            if !s.got_final {
+                // DATA before the final response's HEADERS (a protocol error, RFC 9113 §8.1):
+                // the response has no head, so the stream cannot be complete.
+                self.stats.protocol_errors += 1;
+                s.damaged = true;
+            }
             let b = s.r.response_body_bytes.get_or_insert(0);
             *b = b.saturating_add(n);
             s.r.response_end_ts = Some(ts);
@@ -754,6 +760,9 @@ impl Http2Parser {
             return;
         } else {
             s.got_final = true;
+            // A response head without a valid `:status` is malformed (RFC 9113 §8.3.2): like a
+            // request without `:method`, its row cannot be complete.
+            s.damaged |= status.is_none();
             s.r.status = status;
             s.r.response_start_ts = Some(b.start_ts);
             s.r.response_header_bytes = Some(b.encoded);
