@@ -43,6 +43,14 @@ mod hpack;
 #[cfg(test)]
 mod tests;
 
+/// Fuzzing entry point (fuzz target `http2`), not part of the API: HPACK-decodes the header
+/// blocks framed in `data` on one decoder (format in `hpack.rs`, `fuzz_blocks`).
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub fn fuzz_hpack(data: &[u8]) -> usize {
+    hpack::fuzz_blocks(data)
+}
+
 use std::collections::HashMap;
 
 use super::{Probe, StreamParser};
