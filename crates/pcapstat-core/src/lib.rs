@@ -8,6 +8,9 @@ pub mod app;
 pub mod capture;
 pub mod decode;
 pub mod flow;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod packet;
 pub mod pipeline;
 pub mod proto;

@@ -108,6 +108,9 @@ fn truncated_plain_capture_reports_the_cut_record() {
     assert_eq!(damage.frame, 9);
 }
 
+/// The seeds of `capture_decode`; those of the other fuzz targets are replayed through their
+/// harnesses by `fuzzing::tests::seeds_replay_without_panic` (src/fuzzing.rs), which needs the
+/// crate's private items.
 #[test]
 fn fuzz_seeds_replay_without_panic() {
     let seeds = common::files_under(&common::repo().join("fuzz/seeds/capture_decode"));

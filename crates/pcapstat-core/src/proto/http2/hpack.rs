@@ -147,6 +147,42 @@ impl Decoder {
     }
 }
 
+/// The fuzzing entry of the decoder (fuzz target `http2`, and the seed replay in `cargo test`):
+/// `data` is the allowed table size (2 bytes, big endian), then header blocks, each behind a
+/// 2-byte big-endian length (a length past the end takes what is left). The blocks are decoded
+/// in order on one decoder until the first error, as the HTTP/2 parser does; the table's
+/// bookkeeping is checked after each block. Returns the number of fields decoded.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn fuzz_blocks(data: &[u8]) -> usize {
+    let Some((head, mut rest)) = data.split_first_chunk::<2>() else {
+        return 0;
+    };
+    let allowed = usize::from(u16::from_be_bytes(*head));
+    let mut dec = Decoder::new(4096);
+    dec.set_allowed(allowed);
+    let mut fields = 0usize;
+    while !rest.is_empty() {
+        let (block, next) = match rest.split_first_chunk::<2>() {
+            Some((len, tail)) => {
+                tail.split_at(usize::from(u16::from_be_bytes(*len)).min(tail.len()))
+            }
+            None => (rest, &[][..]),
+        };
+        rest = next;
+        if dec.decode(block, |_, _| fields += 1).is_err() {
+            break;
+        }
+        let size: usize = dec
+            .table
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + ENTRY_OVERHEAD)
+            .sum();
+        assert_eq!(size, dec.size, "table size bookkeeping");
+        assert!(dec.size <= dec.max_size, "table over its maximum size");
+    }
+    fields
+}
+
 /// An integer with an `prefix`-bit prefix (RFC 7541 §5.1): (value, bytes used).
 pub(super) fn integer(b: &[u8], prefix: u8) -> Result<(usize, usize), HpackError> {
     let mask = u8::try_from((1u16 << prefix.min(8)) - 1).unwrap_or(u8::MAX);

@@ -43,6 +43,14 @@ mod hpack;
 #[cfg(test)]
 mod tests;
 
+/// Fuzzing entry point (fuzz target `http2`), not part of the API: HPACK-decodes the header
+/// blocks framed in `data` on one decoder (format in `hpack.rs`, `fuzz_blocks`).
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub fn fuzz_hpack(data: &[u8]) -> usize {
+    hpack::fuzz_blocks(data)
+}
+
 use std::collections::HashMap;
 
 use super::{Probe, StreamParser};
@@ -628,6 +636,12 @@ impl Http2Parser {
             s.r.request_end_ts = Some(ts);
             s.req_done |= end;
         } else {
+            if !s.got_final {
+                // DATA before the final response's HEADERS (a protocol error, RFC 9113 §8.1):
+                // the response has no head, so the stream cannot be complete.
+                self.stats.protocol_errors += 1;
+                s.damaged = true;
+            }
             let b = s.r.response_body_bytes.get_or_insert(0);
             *b = b.saturating_add(n);
             s.r.response_end_ts = Some(ts);
@@ -754,6 +768,9 @@ impl Http2Parser {
             return;
         } else {
             s.got_final = true;
+            // A response head without a valid `:status` is malformed (RFC 9113 §8.3.2): like a
+            // request without `:method`, its row cannot be complete.
+            s.damaged |= status.is_none();
             s.r.status = status;
             s.r.response_start_ts = Some(b.start_ts);
             s.r.response_header_bytes = Some(b.encoded);

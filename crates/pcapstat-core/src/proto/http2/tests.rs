@@ -821,3 +821,53 @@ fn h2c_upgrade_through_the_http1_parser() {
     p.on_data(2, S2C, b"HTTP/1.1 101 S\r\nUpgrade: websocket\r\n\r\n");
     assert!(p.http2_stats().is_none());
 }
+
+/// Found by the fuzz target `http2` (seed `data-before-response-headers-complete.bin`): server
+/// DATA with END_STREAM before any response HEADERS made a `complete` row without a status or
+/// response start.
+#[test]
+fn data_before_the_response_headers_is_not_a_complete_response() {
+    for upgraded in [false, true] {
+        let mut p = if upgraded {
+            let req = HttpRecord {
+                method: "GET".into(),
+                ..HttpRecord::default()
+            };
+            Http2Parser::upgraded(Http2Config::default(), req, true)
+        } else {
+            Http2Parser::new(Http2Config::default())
+        };
+        let mut c = PREFACE.to_vec();
+        if !upgraded {
+            c.extend(get(1, END_STREAM | END_HEADERS));
+        }
+        p.on_data(1, C2S, &c);
+        p.on_data(2, S2C, &frame(DATA, END_STREAM, 1, b"hello"));
+        let (recs, stats) = p.finish();
+        assert_eq!(recs.len(), 1);
+        assert_eq!((recs[0].status, recs[0].response_start_ts), (None, None));
+        assert_eq!(recs[0].response_body_bytes, Some(5));
+        assert!(!recs[0].complete, "upgraded: {upgraded}");
+        assert_eq!(stats.protocol_errors, 1);
+    }
+}
+
+/// Found by the fuzz target `http2` (seed `response-headers-without-status-complete.bin`): a
+/// final response HEADERS without `:status` (or with one that is not a number) made a
+/// `complete` row whose status is null.
+#[test]
+fn response_headers_without_status_are_not_a_complete_response() {
+    // :scheme http (no :status); then a literal :status "2x0".
+    for block in [&[0x86u8][..], &[0x08, 0x03, b'2', b'x', b'0'][..]] {
+        let mut p = Http2Parser::new(Http2Config::default());
+        let mut c = PREFACE.to_vec();
+        c.extend(get(1, END_STREAM | END_HEADERS));
+        p.on_data(1, C2S, &c);
+        p.on_data(2, S2C, &frame(HEADERS, END_STREAM | END_HEADERS, 1, block));
+        let recs = p.into_records();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].status, None);
+        assert_eq!(recs[0].response_start_ts, Some(2));
+        assert!(!recs[0].complete, "{block:?}");
+    }
+}

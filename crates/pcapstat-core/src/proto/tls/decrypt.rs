@@ -315,6 +315,62 @@ impl RecordKey {
     }
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
+impl RecordKey {
+    /// Protects one record of content type `ty` (the inverse of [`open`](RecordKey::open), at
+    /// the same sequence number), for the fuzz harness: the whole record, header included. TLS
+    /// 1.3 records go out as application_data with `ty` as the inner type; TLS 1.2 GCM records
+    /// carry the sequence number as explicit nonce. `None` when `plain` does not fit a record.
+    pub fn seal(&mut self, ty: u8, plain: &[u8]) -> Option<Vec<u8>> {
+        use aes_gcm::aead::AeadInOut;
+        fn seal_with<A: AeadInOut>(a: &A, nonce: &[u8; 12], aad: &[u8], buf: &mut Vec<u8>) -> bool {
+            let Ok(n) = aes_gcm::aead::Nonce::<A>::try_from(&nonce[..]) else {
+                return false;
+            };
+            a.encrypt_in_place(&n, aad, buf).is_ok()
+        }
+        let seq = self.seq;
+        self.seq = self.seq.wrapping_add(1);
+        let mut nonce = self.iv;
+        let mut buf = plain.to_vec();
+        let (outer, explicit, aad) = match self.framing {
+            Framing::Tls13 => {
+                xor_seq(&mut nonce, seq);
+                buf.push(ty);
+                let len = u16::try_from(buf.len() + 16).ok()?.to_be_bytes();
+                (23, Vec::new(), vec![23, 3, 3, len[0], len[1]])
+            }
+            Framing::Tls12Explicit | Framing::Tls12Xor => {
+                let explicit = if self.framing == Framing::Tls12Explicit {
+                    nonce.get_mut(4..)?.copy_from_slice(&seq.to_be_bytes());
+                    seq.to_be_bytes().to_vec()
+                } else {
+                    xor_seq(&mut nonce, seq);
+                    Vec::new()
+                };
+                let mut aad = seq.to_be_bytes().to_vec();
+                aad.extend_from_slice(&[ty, 3, 3]);
+                aad.extend_from_slice(&u16::try_from(plain.len()).ok()?.to_be_bytes());
+                (ty, explicit, aad)
+            }
+        };
+        let ok = match &self.aead {
+            Aead::Aes128(a) => seal_with(a.as_ref(), &nonce, &aad, &mut buf),
+            Aead::Aes256(a) => seal_with(a.as_ref(), &nonce, &aad, &mut buf),
+            Aead::ChaCha(a) => seal_with(a.as_ref(), &nonce, &aad, &mut buf),
+        };
+        if !ok {
+            return None;
+        }
+        let body = explicit.len() + buf.len();
+        let mut out = vec![outer, 3, 3];
+        out.extend_from_slice(&u16::try_from(body).ok()?.to_be_bytes());
+        out.extend_from_slice(&explicit);
+        out.extend_from_slice(&buf);
+        Some(out)
+    }
+}
+
 fn xor_seq(nonce: &mut [u8; 12], seq: u64) {
     for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
         *n ^= s;

@@ -20,7 +20,7 @@
 //! the plaintext (the client's Finished ends the handshake exactly), and the application data
 //! comes out as [`AppData`] for the caller to take with [`TlsParser::take_app_data`].
 
-mod decrypt;
+pub(crate) mod decrypt;
 mod fingerprint;
 pub mod keylog;
 #[cfg(test)]

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Writes the hand-made seeds of the fuzz targets http2, keylog and tls_decrypt (and the small
+pcapng seeds of analyze) into fuzz/seeds/<target>/. The input formats are those of the harnesses
+in crates/pcapstat-core/src/fuzzing.rs. Seeds that come from fuzzing (crashes, minimised
+corpus entries) are committed as they are and are not made here. Run from the repository root:
+python3 fuzz/seeds/make-seeds.py"""
+
+import os
+import struct
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)))
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def write(target, name, data):
+    d = os.path.join(ROOT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def frame(ty, flags, stream, payload):
+    return struct.pack(">I", len(payload))[1:] + bytes([ty, flags]) + struct.pack(">I", stream) + payload
+
+
+def http2_input(mode, client, server, ctl=b""):
+    total = len(client) + len(server)
+    ratio = 255 if total == 0 else min(255, (len(client) * 255 + total - 1) // total)
+    return bytes([mode, ratio, len(ctl)]) + ctl + client + server
+
+
+# --- http2 -------------------------------------------------------------------------------
+SETTINGS = frame(4, 0, 0, b"\x00\x01\x00\x00\x10\x00")  # HEADER_TABLE_SIZE 4096
+SETTINGS_ACK = frame(4, 1, 0, b"")
+GET = frame(1, 5, 1, b"\x82\x84\x86\x41\x8a\x08\x9d\x5c\x0b\x81\x70\xdc\x78\x0f\x03")  # GET / http :authority (huffman)
+OK = frame(1, 4, 1, b"\x88")  # :status 200
+DATA = frame(0, 1, 1, b"hello")
+# Prior knowledge, preface sent by the harness, ctl: client chunks of 7, server chunks of 3.
+write("http2", "prior-knowledge-get.bin",
+      http2_input(4, SETTINGS + GET, SETTINGS + SETTINGS_ACK + OK + DATA, bytes([6, 0x82])))
+# Preface in the input; padded HEADERS + CONTINUATION; interim 103; trailers; RST; GOAWAY; a gap.
+hdr = b"\x82\x84\x86"
+client = (PREFACE + SETTINGS
+          + frame(1, 0x8 | 0x20, 3, b"\x02" + b"\x00\x00\x00\x00\x10" + hdr[:2] + b"\x00\x00")
+          + frame(9, 4, 3, hdr[2:])
+          + frame(0, 0, 3, b"body") + frame(1, 5, 3, b"\x40\x01x\x01y")  # trailers, END_STREAM
+          + frame(1, 5, 5, b"\x83\x84\x86") + frame(3, 0, 5, b"\x00\x00\x00\x08")
+          + frame(7, 0, 0, b"\x00\x00\x00\x05\x00\x00\x00\x00"))
+server = (SETTINGS + frame(1, 4, 3, b"\x48\x03103") + frame(1, 4, 3, b"\x89")
+          + frame(0, 8, 3, b"\x03abc\x00\x00\x00") + frame(6, 0, 0, b"\x00" * 8)
+          + frame(0, 1, 3, b"x" * 40))
+write("http2", "continuation-padding-trailers.bin",
+      http2_input(0, client, server, bytes([0x3f, 0xbf, 0x10, 0x90])))
+write("http2", "gap-in-data.bin",
+      http2_input(4, SETTINGS + GET, OK + frame(0, 1, 1, b"y" * 200), bytes([0x3f, 0x8f, 0xfa, 0xbf])))
+# Upgrade: stream 1 answered in HTTP/2; small limits.
+write("http2", "upgraded-small-limits.bin",
+      http2_input(2 | 8 | 16, PREFACE + SETTINGS, SETTINGS + OK + DATA))
+# HPACK alone: RFC 7541 C.3 (no Huffman) then C.4 (Huffman) request blocks, a size update.
+c3 = [bytes.fromhex(h) for h in [
+    "828684410f7777772e6578616d706c652e636f6d",
+    "828684be58086e6f2d6361636865",
+    "828785bf400a637573746f6d2d6b65790c637573746f6d2d76616c7565"]]
+c4 = [bytes.fromhex(h) for h in [
+    "828684418cf1e3c2e5f23a6ba0ab90f4ff",
+    "828684be5886a8eb10649cbf",
+    "828785bf408825a849e95ba97d7f8925a849e95bb8e8b4bf"]]
+def hpack_input(allowed, blocks):
+    return bytes([1]) + struct.pack(">H", allowed) + b"".join(struct.pack(">H", len(b)) + b for b in blocks)
+write("http2", "hpack-rfc7541-c3.bin", hpack_input(4096, c3))
+write("http2", "hpack-rfc7541-c4-size-update.bin", hpack_input(256, c4 + [b"\x3f\xe1\x01" + c4[0]]))
+
+# --- keylog ------------------------------------------------------------------------------
+R = "cb34ecb1e78163ba1c38c6dacb196a6dffa21a8d9912ec18a2ef6283024dece7"
+text = (f"# comment\nCLIENT_RANDOM {R} {'ab' * 48}\n"
+        f"CLIENT_HANDSHAKE_TRAFFIC_SECRET {R} {'01' * 32}\n"
+        f"SERVER_TRAFFIC_SECRET_0 {R} {'02' * 48}\nRSA 0011223344556677 {'00' * 48}\n"
+        "EXPORTER_SECRET x y\nCLIENT_RANDOM zz\n\n")
+write("keylog", "text.bin", b"\x00" + text.encode())
+dsb_body = struct.pack("<II", 0x544C534B, len(text)) + text.encode()
+write("keylog", "dsb-body-le.bin", b"\x01" + dsb_body)
+
+
+def block(ty, body, be=False):
+    e = ">" if be else "<"
+    body += b"\x00" * (-len(body) % 4)
+    n = 12 + len(body)
+    return struct.pack(e + "II", ty, n) + body + struct.pack(e + "I", n)
+
+
+def pcapng(be=False, packets=1, secrets=text.encode()):
+    e = ">" if be else "<"
+    shb = block(0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1), be)
+    dsb = block(0x0000000A, struct.pack(e + "II", 0x544C534B, len(secrets)) + secrets, be)
+    idb = block(1, struct.pack(e + "HHI", 1, 0, 65535), be)
+    pkt = bytes(range(60))
+    epbs = b"".join(block(6, struct.pack(e + "IIIII", 0, 0, 1000 + i, 60, 60) + pkt, be)
+                    for i in range(packets))
+    late = block(0x0000000A, struct.pack(e + "II", 0x57474B4C, 4) + b"wgkl", be)
+    return shb + dsb + idb + epbs + late
+
+
+write("keylog", "pcapng-dsb-whole.bin", b"\x02" + pcapng())
+write("keylog", "pcapng-dsb-streamed-be.bin", b"\x03" + pcapng(be=True, packets=2))
+
+# --- analyze -----------------------------------------------------------------------------
+write("analyze", "pcapng-dsb-no-packets.pcapng", pcapng(packets=0))
+
+
+
+def lab_tls_connection():
+    """The smallest TLS connection of testdata/lab/d_tls_resumption/capture-with-keys.pcapng
+    (a resumed TLS 1.2 one, no certificate) with only its own key line in the DSB."""
+    import collections
+    src = os.path.join(ROOT, "../../testdata/lab/d_tls_resumption/capture-with-keys.pcapng")
+    data = open(src, "rb").read()
+    pos, blocks = 0, []
+    while pos + 12 <= len(data):
+        ty, ln = struct.unpack_from("<II", data, pos)
+        blocks.append((ty, data[pos:pos + ln]))
+        pos += ln
+    conns = collections.OrderedDict()
+    for i, (t, b) in enumerate(blocks):
+        if t != 6:
+            continue
+        pkt = b[28:28 + struct.unpack_from("<I", b, 20)[0]]
+        if pkt[12:14] != b"\x08\x00" or pkt[23] != 6:
+            continue
+        ip = pkt[14:]
+        ihl = (ip[0] & 15) * 4
+        tcp = ip[ihl:]
+        sp, dp = struct.unpack_from(">HH", tcp, 0)
+        payload = tcp[(tcp[12] >> 4) * 4:struct.unpack_from(">H", ip, 2)[0] - ihl]
+        c = conns.setdefault(tuple(sorted([(ip[12:16], sp), (ip[16:20], dp)])),
+                             {"blocks": [], "bytes": 0, "cr": None})
+        c["blocks"].append(i)
+        c["bytes"] += len(b)
+        if payload[:1] == b"\x16" and len(payload) > 43 and payload[5] == 1 and c["cr"] is None:
+            c["cr"] = payload[11:43].hex()
+    best = min((c for c in conns.values() if c["cr"]), key=lambda c: c["bytes"])
+    keys = blocks[1][1]
+    text = keys[16:16 + struct.unpack_from("<I", keys, 12)[0]].decode()
+    sec = ("\n".join(l for l in text.splitlines() if best["cr"] in l) + "\n").encode()
+    body = struct.pack("<II", 0x544C534B, len(sec)) + sec
+    body += b"\0" * (-len(body) % 4)
+    dsb = struct.pack("<II", 0xA, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+    return blocks[0][1] + dsb + blocks[2][1] + b"".join(blocks[i][1] for i in best["blocks"])
+
+
+write("analyze", "tls12-resumed-conn-with-dsb.pcapng", lab_tls_connection())
+
+# --- tls_decrypt -------------------------------------------------------------------------
+def op_sealed(d, ty_idx, plain, split=False):
+    o = d | (ty_idx << 3) | 0x20 | (0x40 if split else 0)
+    return bytes([o]) + struct.pack(">H", len(plain)) + plain
+
+
+def op_raw(d, raw):
+    return bytes([2 + d | 0x20]) + struct.pack(">H", len(raw)) + raw
+
+
+H1_REQ = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n"
+H1_RESP = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+H2_REQ = PREFACE + SETTINGS + GET
+H2_RESP = SETTINGS + OK + DATA
+# cfg: bits 0-2 suite (0x1301 0x1302 0x1303 0xc02f 0xc030 0xcca8), 3-4 ALPN, 5 full handshake.
+write("tls_decrypt", "tls13-aes128-h2.bin",
+      bytes([0x20 | (1 << 3) | 0]) + op_sealed(0, 0, H2_REQ) + op_sealed(1, 0, H2_RESP))
+write("tls_decrypt", "tls12-gcm-http11.bin",
+      bytes([0x20 | (2 << 3) | 3]) + op_sealed(0, 0, H1_REQ, split=True) + op_sealed(1, 0, H1_RESP))
+# ChaCha20 TLS 1.3 with a client KeyUpdate (handshake record, then the harness's next key).
+write("tls_decrypt", "tls13-chacha-keyupdate.bin",
+      bytes([0x20 | 2]) + op_sealed(0, 1, b"\x18\x00\x00\x01\x00") + bytes([5])
+      + op_sealed(0, 0, H1_REQ) + op_sealed(1, 0, H1_RESP) + op_sealed(0, 2, b"\x01\x00"))
+# TLS 1.2 ChaCha20 handshake driven by the ops: CCS, encrypted Finished each side, then data.
+fin12 = b"\x14\x00\x00\x0c" + b"\xf1" * 12
+write("tls_decrypt", "tls12-chacha-ops-handshake.bin",
+      bytes([(1 << 3) | 5]) + bytes([7]) + op_sealed(0, 1, fin12) + bytes([0x0f])
+      + op_sealed(1, 1, fin12) + op_sealed(0, 0, H2_REQ) + op_sealed(1, 0, H2_RESP))
+# TLS 1.3 AES-256 handshake driven by the ops (EncryptedExtensions with ALPN http/1.1), then a
+# gap, garbage and a close.
+alpn = b"\x00\x10\x00\x0b\x00\x09http/1.1"
+ee = b"\x08\x00\x00" + bytes([len(alpn) + 2]) + struct.pack(">H", len(alpn)) + alpn
+fin13 = b"\x14\x00\x00\x30" + b"\xf1" * 48
+write("tls_decrypt", "tls13-aes256-ops-handshake-gap.bin",
+      bytes([1]) + op_sealed(1, 1, ee + fin13) + bytes([5 | 8]) + op_sealed(0, 1, fin13) + bytes([5])
+      + op_sealed(0, 0, H1_REQ) + bytes([4 | 8, 3]) + op_raw(1, b"\x17\x03\x03\x00\x05abcde")
+      + bytes([6]))
