@@ -35,27 +35,30 @@ conns = pl.read_parquet(tables / "connections.parquet")
 http = pl.read_parquet(tables / "http.parquet")
 print(conns.group_by("outcome").len().sort("outcome"))
 
-# %% Per-request phase waterfall: each request starts where its first phase started
+# %% Per-request phase waterfall: where each request's time went, from its first phase (the DNS
+# lookup, else the connect, for the request that opened its connection; the first request byte
+# otherwise), in the order the requests started. Relative bars stay readable when the requests
+# of a capture are spread over minutes; `request_start` gives the absolute times.
 phases = ["dns", "connect", "tls", "send", "wait", "receive"]
 colors = ["#8c564b", "#1f77b4", "#9467bd", "#2ca02c", "#ff7f0e", "#17becf"]
 reqs = http.sort("request_start").with_columns(
-    [pl.col(p).dt.total_microseconds().fill_null(0).alias(p) for p in phases]
+    [(pl.col(p).dt.total_microseconds().fill_null(0) / 1000.0).alias(p) for p in phases]
 )
-t0 = reqs["request_start"].min() if reqs.height else None
 fig, ax = plt.subplots(figsize=(9, 1 + 0.35 * max(reqs.height, 1)))
 for i, row in enumerate(reqs.iter_rows(named=True)):
-    # the pre-request phases end where the request starts
-    left = (row["request_start"] - t0).total_seconds() * 1e6 - (row["dns"] + row["connect"] + row["tls"])
+    left = 0.0
     for phase, color in zip(phases, colors):
-        width = row[phase] / 1000.0
-        ax.barh(i, width, left=left / 1000.0, color=color, label=phase if i == 0 else None)
+        ax.barh(i, row[phase], left=left, color=color, label=phase if i == 0 else None)
         left += row[phase]
-ax.set_yticks(range(reqs.height), [f"{r['method']} {r['path'][:30]}" for r in reqs.iter_rows(named=True)])
+    if not row["complete"]:
+        ax.text(left, i, "  incomplete", va="center", fontsize="small", color="gray")
+labels = [f"{r['method']} {r['path'][:30]}" for r in reqs.iter_rows(named=True)]
+ax.set_yticks(range(reqs.height), labels)
 ax.invert_yaxis()
-ax.set_xlabel("ms since the first request")
+ax.set_xlabel("ms since the request's first phase")
 ax.set_title("HTTP requests: DNS, connect, TLS, send, wait, receive")
 if reqs.height:
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
 fig.tight_layout()
 fig.savefig(outdir / "waterfall.png", dpi=100)
 
