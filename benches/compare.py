@@ -32,6 +32,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where cargo put the release binaries: $CARGO_TARGET_DIR (as .ci/run sets it), else target/.
+RELEASE = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "release")
 
 
 def sh(cmd, **kw):
@@ -114,9 +116,9 @@ def frames_of(json_line):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("file")
-    ap.add_argument("--pcapstat", default=os.path.join(ROOT, "target/release/pcapstat"))
-    ap.add_argument("--floor", default=os.path.join(ROOT, "target/release/pcapstat-floor"))
-    ap.add_argument("--core-tcp", default=os.path.join(ROOT, "target/release/pcapstat-core-tcp"))
+    ap.add_argument("--pcapstat", default=os.path.join(RELEASE, "pcapstat"))
+    ap.add_argument("--floor", default=os.path.join(RELEASE, "pcapstat-floor"))
+    ap.add_argument("--core-tcp", default=os.path.join(RELEASE, "pcapstat-core-tcp"))
     ap.add_argument("--repeat", type=int, default=1,
                     help="run each program this many times and keep the median wall clock")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,

@@ -5,7 +5,7 @@
 #
 # Installs what is missing (GNU time, tshark/editcap, tcptrace) with apt-get when run as root,
 # builds the release binaries (cargo build --release -p pcapstat-cli -p pcapstat-benches; set
-# PCAPSTAT_NO_BUILD=1 to use target/release as it is), then runs benches/compare.py, which does
+# PCAPSTAT_NO_BUILD=1 to use the release binaries as they are; $CARGO_TARGET_DIR is honoured), then runs benches/compare.py, which does
 # the timing and prints the figures. Make a capture with benches/make-capture.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
