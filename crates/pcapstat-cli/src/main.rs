@@ -185,9 +185,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     }
 
     let mut failed = false;
-    let mut tables: Vec<[DataFrame; 4]> = Vec::new();
-    let mut sources: Vec<String> = Vec::new();
-    let mut names: Vec<String> = Vec::new();
+    let mut tables: Vec<CaptureTables> = Vec::new();
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let filter = args.filter.filter();
@@ -257,14 +255,16 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                         ])
                     })();
                     match frames {
-                        Ok(dfs) => tables.push(dfs),
+                        Ok(frames) => tables.push(CaptureTables {
+                            frames,
+                            source: source_description(path, summary),
+                            capture: analysis.source().unwrap_or(&name).to_string(),
+                        }),
                         Err(e) => {
                             eprintln!("pcapstat: error: {name}: {e}");
                             failed = true;
                         }
                     }
-                    sources.push(source_description(path, summary));
-                    names.push(analysis.source().unwrap_or(&name).to_string());
                 }
             }
             Err(e) => {
@@ -279,9 +279,9 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let _ = out.flush();
     if args.writes_tables() {
         let written = if args.partition {
-            write_partitions(&tables, &sources, &names, args)
+            write_partitions(&tables, args)
         } else {
-            write_tables(tables, sources, args)
+            write_tables(&tables, args)
         };
         if let Err(e) = written {
             eprintln!("pcapstat: error: {e:#}");
@@ -336,25 +336,38 @@ fn source_description(path: &std::path::Path, s: &pcapstat::core::CaptureSummary
     format!("{} ({size}, {range})", path.display())
 }
 
-fn write_tables(
-    tables: Vec<[DataFrame; 4]>,
-    sources: Vec<String>,
-    args: &AnalyzeArgs,
-) -> anyhow::Result<()> {
+/// The four tables of one capture, with what names it in the output.
+struct CaptureTables {
+    /// In the order of [`TABLES`].
+    frames: [DataFrame; 4],
+    /// For the Parquet metadata: `name (N bytes, first..last)`.
+    source: String,
+    /// The `capture` column's value (the partition name with `--partition`).
+    capture: String,
+}
+
+/// Parquet key-value metadata: the sources and the options that shaped the tables.
+fn parquet_meta(sources: String, args: &AnalyzeArgs) -> ParquetSource {
+    let mut options = format!("idle_timeout={}s", args.analysis.idle_timeout);
+    if let Some(k) = &args.analysis.keylog {
+        options.push_str(&format!(" keylog={}", k.display()));
+    }
+    ParquetSource {
+        metadata: vec![
+            ("pcapstat.sources".to_string(), sources),
+            ("pcapstat.options".to_string(), options),
+        ],
+    }
+}
+
+fn write_tables(tables: &[CaptureTables], args: &AnalyzeArgs) -> anyhow::Result<()> {
     if tables.is_empty() {
         anyhow::bail!("no capture could be read: no table written");
     }
-    let meta = ParquetSource {
-        metadata: vec![
-            ("pcapstat.sources".to_string(), sources.join("\n")),
-            (
-                "pcapstat.options".to_string(),
-                format!("idle_timeout={}s", args.analysis.idle_timeout),
-            ),
-        ],
-    };
+    let sources: Vec<&str> = tables.iter().map(|t| t.source.as_str()).collect();
+    let meta = parquet_meta(sources.join("\n"), args);
     for (i, name) in TABLES.iter().enumerate() {
-        let mut iter = tables.iter().map(|t| t[i].clone());
+        let mut iter = tables.iter().map(|t| t.frames[i].clone());
         let Some(mut all) = iter.next() else {
             continue;
         };
@@ -376,26 +389,14 @@ fn write_tables(
 }
 
 /// `--partition`: each capture's tables in their own `capture=NAME` directory.
-fn write_partitions(
-    tables: &[[DataFrame; 4]],
-    sources: &[String],
-    names: &[String],
-    args: &AnalyzeArgs,
-) -> anyhow::Result<()> {
+fn write_partitions(tables: &[CaptureTables], args: &AnalyzeArgs) -> anyhow::Result<()> {
     if tables.is_empty() {
         anyhow::bail!("no capture could be read: no table written");
     }
-    for ((dfs, source), capture) in tables.iter().zip(sources).zip(names) {
-        let meta = ParquetSource {
-            metadata: vec![
-                ("pcapstat.sources".to_string(), source.clone()),
-                (
-                    "pcapstat.options".to_string(),
-                    format!("idle_timeout={}s", args.analysis.idle_timeout),
-                ),
-            ],
-        };
-        for (df, table) in dfs.iter().zip(TABLES) {
+    for t in tables {
+        let meta = parquet_meta(t.source.clone(), args);
+        for (df, table) in t.frames.iter().zip(TABLES) {
+            let capture = t.capture.as_str();
             if let Some(dir) = &args.parquet {
                 pcapstat::write_parquet_partition(dir, table, capture, df, &meta)?;
             }

@@ -201,6 +201,14 @@ impl AppFactory {
     }
 }
 
+/// Appends the records of one connection's HTTP parser, with the connection's `conn_id`.
+fn push_http(out: &mut Vec<HttpRecord>, conn_id: u64, records: Vec<HttpRecord>) {
+    out.extend(records.into_iter().map(|mut r| {
+        r.conn_id = conn_id;
+        r
+    }));
+}
+
 /// One DNS message from a TCP connection.
 #[derive(Debug, Clone)]
 pub struct DnsTcpItem {
@@ -439,20 +447,12 @@ impl SinkFactory for AppFactory {
                 match inner {
                     Inner::Http(http) => {
                         self.stats.https += 1;
-                        self.http
-                            .extend(http.into_records().into_iter().map(|mut r| {
-                                r.conn_id = id;
-                                r
-                            }));
+                        push_http(&mut self.http, id, http.into_records());
                     }
                     Inner::Http2(http) => {
                         self.stats.https2 += 1;
                         self.stats.http2_stats.merge(http.stats());
-                        self.http
-                            .extend(http.into_records().into_iter().map(|mut r| {
-                                r.conn_id = id;
-                                r
-                            }));
+                        push_http(&mut self.http, id, http.into_records());
                     }
                     Inner::NotParsed => self.stats.tls_other_alpn += 1,
                     Inner::Undecided => {}
@@ -467,18 +467,12 @@ impl SinkFactory for AppFactory {
                     self.stats.h2c_upgrades += 1;
                     self.stats.http2_stats.merge(s);
                 }
-                self.http.extend(p.into_records().into_iter().map(|mut r| {
-                    r.conn_id = id;
-                    r
-                }));
+                push_http(&mut self.http, id, p.into_records());
             }
             State::Http2(p) => {
                 self.stats.http2 += 1;
                 self.stats.http2_stats.merge(p.stats());
-                self.http.extend(p.into_records().into_iter().map(|mut r| {
-                    r.conn_id = id;
-                    r
-                }));
+                push_http(&mut self.http, id, p.into_records());
             }
             State::Dns(mut p, client, server) => {
                 self.stats.dns_tcp += 1;

@@ -214,14 +214,9 @@ fn read<U: UdpConsumer>(
     udp: &mut U,
     mut tcp: impl FnMut(usize, &TcpSegment) -> bool,
 ) -> Result<(), CaptureError> {
-    let mut until_progress = PROGRESS_EVERY;
     loop {
-        if let Some(p) = progress {
-            until_progress -= 1;
-            if until_progress == 0 {
-                until_progress = PROGRESS_EVERY;
-                p.store(capture.offset(), Ordering::Relaxed);
-            }
+        if let Some(p) = progress.filter(|_| capture.frames_read().is_multiple_of(PROGRESS_EVERY)) {
+            p.store(capture.offset(), Ordering::Relaxed);
         }
         let Some(frame) = capture.next_frame()? else {
             break;

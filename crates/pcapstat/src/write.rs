@@ -54,14 +54,26 @@ pub fn write_parquet_partition(
     df: &DataFrame,
     source: &ParquetSource,
 ) -> Result<PathBuf, Error> {
+    let (part, mut df) = partition(dir, table, capture, df)?;
+    write_parquet_file(&part, table, "part", &mut df, source)
+}
+
+/// The Hive partition of one capture's rows: `DIR/TABLE/capture=NAME`, and the frame without
+/// its `capture` column (the readers rebuild it from the directory name).
+fn partition(
+    dir: &Path,
+    table: &str,
+    capture: &str,
+    df: &DataFrame,
+) -> Result<(PathBuf, DataFrame), Error> {
     let part = dir
         .join(table)
         .join(format!("capture={}", partition_value(capture)));
-    let mut df = match df.get_column_index("capture") {
+    let df = match df.get_column_index("capture") {
         Some(_) => df.drop("capture")?,
         None => df.clone(),
     };
-    write_parquet_file(&part, table, "part", &mut df, source)
+    Ok((part, df))
 }
 
 /// The directory-name form of a partition value: bytes other than ASCII letters, digits, `-`,
@@ -170,13 +182,7 @@ pub fn write_text_partition(
     df: &DataFrame,
     format: TextFormat,
 ) -> Result<PathBuf, Error> {
-    let part = dir
-        .join(table)
-        .join(format!("capture={}", partition_value(capture)));
-    let df = match df.get_column_index("capture") {
-        Some(_) => df.drop("capture")?,
-        None => df.clone(),
-    };
+    let (part, df) = partition(dir, table, capture, df)?;
     write_text_file(&part, "part", &df, format)
 }
 
