@@ -92,7 +92,8 @@ impl Analyzer {
     }
 
     /// TLS secrets to decrypt with (NSS key log): TLS connections whose client random is in it
-    /// are decrypted and their HTTP/1.x requests become http rows (docs/tls.md, docs/http.md).
+    /// are decrypted and their HTTP/1.x and HTTP/2 requests become http rows (docs/tls.md,
+    /// docs/http.md).
     pub fn keylog(mut self, keylog: KeyLog) -> Self {
         self.keylog = Some(Arc::new(keylog));
         self
