@@ -22,7 +22,7 @@ use crate::proto::http::{HttpConfig, HttpParser};
 use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
 use crate::proto::tls::{AppData, KeyLog, TlsDecryptStats, TlsParser};
 use crate::proto::{Probe, StreamParser};
-use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
+use crate::record::{ConnectionRecord, DnsRecord, Failure, HttpRecord, Outcome, TlsRecord};
 use crate::tcp::{ConnMeta, Direction, SinkFactory, StreamSink};
 
 /// Client bytes buffered at most before giving up recognising a protocol.
@@ -201,8 +201,19 @@ impl AppFactory {
     }
 }
 
-/// Appends the records of one connection's HTTP parser, with the connection's `conn_id`.
-fn push_http(out: &mut Vec<HttpRecord>, conn_id: u64, records: Vec<HttpRecord>) {
+/// Appends the records of one connection's HTTP parser, with the connection's `conn_id`; a
+/// reset connection whose requests the parser knows failed exactly when one of them has no
+/// complete response (docs/tcp.md, "Failed connections").
+fn push_http(out: &mut Vec<HttpRecord>, conn: &mut ConnectionRecord, records: Vec<HttpRecord>) {
+    if conn.outcome == Outcome::Reset && !records.is_empty() {
+        let unanswered = records.iter().any(|r| !r.complete);
+        conn.failure = match conn.failure {
+            Some(Failure::ResetBeforeResponse) => Some(Failure::ResetBeforeResponse),
+            _ if unanswered => Some(Failure::ResetUnanswered),
+            _ => None,
+        };
+    }
+    let conn_id = conn.conn_id;
     out.extend(records.into_iter().map(|mut r| {
         r.conn_id = conn_id;
         r
@@ -437,7 +448,7 @@ impl SinkFactory for AppFactory {
         AppSink::new(conn, self.config.keylog.clone())
     }
 
-    fn close(&mut self, sink: AppSink, record: &ConnectionRecord) {
+    fn close(&mut self, sink: AppSink, record: &mut ConnectionRecord) {
         let id = record.conn_id;
         match sink.state {
             State::Tls(p) => {
@@ -447,12 +458,12 @@ impl SinkFactory for AppFactory {
                 match inner {
                     Inner::Http(http) => {
                         self.stats.https += 1;
-                        push_http(&mut self.http, id, http.into_records());
+                        push_http(&mut self.http, record, http.into_records());
                     }
                     Inner::Http2(http) => {
                         self.stats.https2 += 1;
                         self.stats.http2_stats.merge(http.stats());
-                        push_http(&mut self.http, id, http.into_records());
+                        push_http(&mut self.http, record, http.into_records());
                     }
                     Inner::NotParsed => self.stats.tls_other_alpn += 1,
                     Inner::Undecided => {}
@@ -467,12 +478,12 @@ impl SinkFactory for AppFactory {
                     self.stats.h2c_upgrades += 1;
                     self.stats.http2_stats.merge(s);
                 }
-                push_http(&mut self.http, id, p.into_records());
+                push_http(&mut self.http, record, p.into_records());
             }
             State::Http2(p) => {
                 self.stats.http2 += 1;
                 self.stats.http2_stats.merge(p.stats());
-                push_http(&mut self.http, id, p.into_records());
+                push_http(&mut self.http, record, p.into_records());
             }
             State::Dns(mut p, client, server) => {
                 self.stats.dns_tcp += 1;

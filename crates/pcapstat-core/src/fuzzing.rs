@@ -535,7 +535,7 @@ fn tls_decrypt_run(data: &[u8]) -> Option<AppFactory> {
     sink.on_close(ts + 1, C2S);
     sink.on_close(ts + 2, S2C);
     let ip4 = std::net::IpAddr::from([10, 0, 0, 1]);
-    let record = ConnectionRecord {
+    let mut record = ConnectionRecord {
         conn_id: 1,
         client_ip: ip4,
         client_port: 40_000,
@@ -546,6 +546,7 @@ fn tls_decrypt_run(data: &[u8]) -> Option<AppFactory> {
         end_ts: ts + 2,
         outcome: Outcome::Closed,
         reset_by: None,
+        failure: None,
         handshake_seen: true,
         client_guessed: false,
         syn_retries: 0,
@@ -556,7 +557,7 @@ fn tls_decrypt_run(data: &[u8]) -> Option<AppFactory> {
         c2s: Default::default(),
         s2c: Default::default(),
     };
-    factory.close(sink, &record);
+    factory.close(sink, &mut record);
     Some(factory)
 }
 

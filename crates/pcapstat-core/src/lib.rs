@@ -32,8 +32,8 @@ pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 pub use pipeline::{PipelineConfig, PipelineOutput, UdpConsumer};
 pub use proto::tls::{KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats};
 pub use record::{
-    ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, HttpRecord, HttpVersion, Outcome,
-    Side, TlsRecord,
+    ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpRecord, HttpVersion,
+    Outcome, Side, TlsRecord,
 };
 pub use summary::{CaptureSummary, SummaryBuilder};
 pub use tcp::{

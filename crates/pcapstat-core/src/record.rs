@@ -16,12 +16,16 @@ use crate::tcp::HandshakeOptions;
 ///    before FINs were seen in both directions; see `reset_by`.
 /// 4. [`Closed`](Outcome::Closed): FIN seen in both directions (a RST after both FINs does not
 ///    change this).
-/// 5. [`Midstream`](Outcome::Midstream): no SYN from the client was seen (picked up
+/// 5. [`OneDirection`](Outcome::OneDirection): only one direction's packets were captured (an
+///    asymmetric tap or a capture filter), yet they show the other side answered: the captured
+///    side sent its SYN (or SYN/ACK) and then ACKs or data, which need the other side. No RST
+///    was seen. What happened on the other side is unknown, so it is never a failure.
+/// 6. [`Midstream`](Outcome::Midstream): no SYN from the client was seen (picked up
 ///    mid-stream) and none of the above happened.
-/// 6. [`Open`](Outcome::Open): the server answered the SYN (normally with a SYN/ACK) and the
+/// 7. [`Open`](Outcome::Open): the server answered the SYN (normally with a SYN/ACK) and the
 ///    connection was still live at the end of the capture (its last packet within the idle
 ///    timeout of the end).
-/// 7. [`Established`](Outcome::Established): the server answered the SYN but tracking of the
+/// 8. [`Established`](Outcome::Established): the server answered the SYN but tracking of the
 ///    connection stopped *before* the end of the capture without a FIN pair or RST: it went
 ///    idle past the idle timeout, was evicted by the flow-table bound, or its ports were reused
 ///    by a new SYN. The handshake completed; how it ended is unknown.
@@ -41,6 +45,8 @@ pub enum Outcome {
     Open,
     /// No SYN seen: picked up mid-stream, not closed or reset.
     Midstream,
+    /// Only one direction was captured, and it shows the other side took part.
+    OneDirection,
 }
 
 impl Outcome {
@@ -54,6 +60,38 @@ impl Outcome {
             Outcome::Closed => "closed",
             Outcome::Open => "open",
             Outcome::Midstream => "midstream",
+            Outcome::OneDirection => "one_direction",
+        }
+    }
+}
+
+/// Why a connection failed (`ConnectionRecord::failure`). A connection that ended with a reset
+/// after a complete exchange (nginx and many servers end with FIN then RST) did not fail: its
+/// outcome stays `reset` and its `failure` is `None`, as Zeek's `conn_state` keeps an orderly
+/// exchange (`RSTO`/`RSTR` with a full history) apart from a rejected one (`REJ`, `S0`). The
+/// rule is in docs/tcp.md ("Failed connections").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Failure {
+    /// The server answered the SYN with RST.
+    Refused,
+    /// The SYN(s) got no answer.
+    Timeout,
+    /// Reset before the server sent its first payload byte.
+    ResetBeforeResponse,
+    /// Reset while a request was unanswered: an application parser had a request without a
+    /// complete response, or (no parser knew the requests) the client sent bytes after the
+    /// server's last ones and no FIN preceded the reset.
+    ResetUnanswered,
+}
+
+impl Failure {
+    /// Lower-case name used in tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Failure::Refused => "refused",
+            Failure::Timeout => "timeout",
+            Failure::ResetBeforeResponse => "reset_before_response",
+            Failure::ResetUnanswered => "reset_unanswered",
         }
     }
 }
@@ -157,6 +195,8 @@ pub struct ConnectionRecord {
     pub outcome: Outcome,
     /// Who sent the first RST, if any RST was seen.
     pub reset_by: Option<Side>,
+    /// Why the connection failed; `None` when it did not (see [`Failure`]).
+    pub failure: Option<Failure>,
     /// Whether the client's SYN was seen.
     pub handshake_seen: bool,
     /// Whether client and server were guessed from the ports (no SYN nor SYN/ACK seen).

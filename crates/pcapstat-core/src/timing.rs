@@ -162,6 +162,7 @@ mod tests {
             end_ts: start + 10_000,
             outcome: Outcome::Closed,
             reset_by: None,
+            failure: None,
             handshake_seen: true,
             client_guessed: false,
             syn_retries: 0,

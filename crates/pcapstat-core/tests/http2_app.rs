@@ -54,6 +54,7 @@ fn record() -> ConnectionRecord {
         end_ts: 100,
         outcome: Outcome::Closed,
         reset_by: None,
+        failure: None,
         handshake_seen: true,
         client_guessed: false,
         syn_retries: 0,
@@ -84,7 +85,7 @@ fn the_preface_selects_http2_even_split() {
     s.on_data(3, S2C, &r);
     s.on_close(4, C2S);
     s.on_close(4, S2C);
-    f.close(s, &record());
+    f.close(s, &mut record());
     assert_eq!(
         (f.stats.http2, f.stats.http, f.stats.unrecognised),
         (1, 0, 0)
@@ -141,7 +142,7 @@ fn upgrade_h2c_goes_through_http1_into_http2() {
     s.on_data(4, S2C, &r);
     s.on_data(5, C2S, &get(3));
     s.on_data(6, S2C, &frame(1, 5, 3, &[0x88]));
-    f.close(s, &record());
+    f.close(s, &mut record());
     assert_eq!(
         (f.stats.http, f.stats.h2c_upgrades, f.stats.http2),
         (1, 1, 0)

@@ -200,6 +200,9 @@ fn outcome_mismatch(r: &ConnectionRecord, s: &BTreeMap<String, String>) -> Optio
         Outcome::Reset => rst != "none",
         Outcome::Closed => fin_c && fin_s,
         Outcome::Midstream => syns == 0 && rst == "none" && !(fin_c && fin_s),
+        Outcome::OneDirection => {
+            (n("frames_s2c") == 0 || n("frames_c2s") == 0) && rst == "none" && (syns > 0 || synack)
+        }
         Outcome::Open | Outcome::Established => {
             (syns > 0 || synack) && rst == "none" && !(fin_c && fin_s)
         }

@@ -442,8 +442,11 @@ fn zeek_outcome(state: &str) -> Option<&'static [&'static str]> {
     Some(match state {
         "SF" => &["closed"],
         "REJ" => &["refused"],
-        // SYN(s) without any answer (SH: the originator also sent a FIN; RSTOS0: a RST).
-        "S0" | "SH" | "RSTOS0" => &["timeout"],
+        // SYN(s) without any answer (SH: the originator also sent a FIN; RSTOS0: a RST). Zeek
+        // does not tell a SYN left unanswered from a capture holding only the originator's
+        // direction (its ACKs and data, history `SAD…`): ours does (`one_direction`).
+        "S0" | "SH" => &["timeout", "one_direction"],
+        "RSTOS0" => &["timeout"],
         "RSTO" => &["reset by orig"],
         "RSTR" | "RSTRH" => &["reset by resp"],
         // Established, not closed by both sides: open at the end or dropped by the idle timeout.

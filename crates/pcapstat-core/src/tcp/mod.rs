@@ -47,7 +47,7 @@ pub use seq::SeqNum;
 
 use crate::flow::{Endpoint, FlowEntry, FlowKey, FlowTable, DEFAULT_MAX_FLOWS};
 use crate::packet::{TcpFlags, TcpSegment};
-use crate::record::{ConnectionRecord, DirectionStats, Outcome, Side};
+use crate::record::{ConnectionRecord, DirectionStats, Failure, Outcome, Side};
 use analysis::FlowAnalysis;
 use reassembly::Reassembler;
 use rtt::RttTracker;
@@ -91,6 +91,12 @@ pub const DEFAULT_IDLE_TIMEOUT_NS: i64 = 300_000_000_000;
 /// (which never ends a connection without a new SYN). Lower it to bound memory on captures with
 /// very many short connections.
 pub const DEFAULT_CLOSED_LINGER_NS: i64 = DEFAULT_IDLE_TIMEOUT_NS;
+/// A client SYN that comes after the SYN/ACK answering it (capture-point reordering, common on
+/// mirrored ports) joins that connection when its sequence number is the one the SYN/ACK
+/// acknowledged and it comes at most this long (capture time) after the connection's first
+/// packet: 1 s, far above a reordering on a switch and far below a SYN retry (1 s on Linux is
+/// the first retry, but a retry would have its own SYN/ACK).
+pub const REORDERED_HANDSHAKE_WINDOW_NS: i64 = 1_000_000_000;
 /// How often (capture time) a tracker sweeps its table for idle and closed connections: 1 s.
 pub const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
 /// Default out-of-order buffer per direction: 1 MiB.
@@ -151,6 +157,9 @@ pub struct TcpStats {
     pub midstream_connections: u64,
     /// Connections started by a new SYN on the ports of a previous one.
     pub port_reuses: u64,
+    /// Handshakes whose SYN came after its SYN/ACK in the capture (kept as one connection, see
+    /// [`REORDERED_HANDSHAKE_WINDOW_NS`]); not counted in `midstream_connections`.
+    pub reordered_handshakes: u64,
     /// Connections finished by the idle timeout before the end of the capture (found idle by a
     /// sweep, or a later packet came on the same ports).
     pub idle_timeouts: u64,
@@ -175,6 +184,7 @@ impl TcpStats {
         self.connections += other.connections;
         self.midstream_connections += other.midstream_connections;
         self.port_reuses += other.port_reuses;
+        self.reordered_handshakes += other.reordered_handshakes;
         self.idle_timeouts += other.idle_timeouts;
         self.closed_swept += other.closed_swept;
         self.evictions += other.evictions;
@@ -207,8 +217,10 @@ pub trait SinkFactory {
     type Sink: StreamSink;
     /// A new connection starts.
     fn open(&mut self, conn: &ConnMeta) -> Self::Sink;
-    /// The connection ended; all its data, gap and close events were delivered.
-    fn close(&mut self, sink: Self::Sink, record: &ConnectionRecord);
+    /// The connection ended; all its data, gap and close events were delivered. The factory may
+    /// refine what only the application layer knows: the roles (a parser saw who sent the
+    /// requests) and whether a reset connection failed (a request was unanswered).
+    fn close(&mut self, sink: Self::Sink, record: &mut ConnectionRecord);
 }
 
 /// A factory whose sinks ignore the streams (connection records only).
@@ -218,7 +230,7 @@ pub struct NullSinkFactory;
 impl SinkFactory for NullSinkFactory {
     type Sink = ();
     fn open(&mut self, _: &ConnMeta) {}
-    fn close(&mut self, _: (), _: &ConnectionRecord) {}
+    fn close(&mut self, _: (), _: &mut ConnectionRecord) {}
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,8 +288,27 @@ struct Connection<S> {
     first_rtt: Option<i64>,
     reset_by: Option<Side>,
     terminal: Option<Terminal>,
+    /// The ACK number of the first SYN/ACK (the client ISN + 1 it answers).
+    synack_ack: Option<SeqNum>,
+    /// The client SYN came after its SYN/ACK in the capture.
+    reordered_handshake: bool,
+    /// What was known when the first RST came (for [`Failure`]).
+    rst: Option<RstFacts>,
+    /// Per direction: a segment showed the peer took part (an ACK without SYN, or data).
+    engaged: [bool; 2],
     dirs: [DirState; 2],
     sink: S,
+}
+
+/// What was known when the first RST came.
+#[derive(Debug, Clone, Copy)]
+struct RstFacts {
+    /// The server had sent payload.
+    server_data: bool,
+    /// The client's last payload came after the server's last payload.
+    client_after_server: bool,
+    /// A FIN had been seen (from either side).
+    fin_before: bool,
 }
 
 fn guess_client(src: Endpoint, dst: Endpoint) -> bool {
@@ -344,6 +375,10 @@ impl<S: StreamSink> Connection<S> {
                 first_rtt: None,
                 reset_by: None,
                 terminal: None,
+                synack_ack: None,
+                reordered_handshake: false,
+                rst: None,
+                engaged: [false; 2],
                 dirs: [
                     DirState::new(Direction::ClientToServer, cfg.ooo_limit_bytes),
                     DirState::new(Direction::ServerToClient, cfg.ooo_limit_bytes),
@@ -369,6 +404,9 @@ impl<S: StreamSink> Connection<S> {
     /// A SYN from the server side during the handshake (simultaneous open, split handshake)
     /// belongs to the same connection.
     fn new_syn_starts_new(&self, seg: &TcpSegment) -> bool {
+        if self.joins_reordered_handshake(seg) {
+            return false;
+        }
         match (self.client_isn, self.direction_of(seg)) {
             (Some(isn), Direction::ClientToServer) => isn != SeqNum(seg.seq),
             (Some(_), Direction::ServerToClient) => {
@@ -376,6 +414,18 @@ impl<S: StreamSink> Connection<S> {
             }
             (None, _) => self.terminal.is_some() || self.first_syn_ts.is_none(),
         }
+    }
+
+    /// A client SYN that the connection's SYN/ACK already answered (it came after it in the
+    /// capture): same 4-tuple and direction, its ISN + 1 is the SYN/ACK's ACK number, within
+    /// [`REORDERED_HANDSHAKE_WINDOW_NS`] of the first packet, no SYN seen yet, not ended.
+    fn joins_reordered_handshake(&self, seg: &TcpSegment) -> bool {
+        self.client_isn.is_none()
+            && self.first_syn_ts.is_none()
+            && self.terminal.is_none()
+            && self.direction_of(seg) == Direction::ClientToServer
+            && self.synack_ack == Some(SeqNum(seg.seq) + 1)
+            && seg.ts_ns.saturating_sub(self.start_ts) <= REORDERED_HANDSHAKE_WINDOW_NS
     }
 
     /// Window scale shift for segments of `dir`, when both sides announced one.
@@ -427,9 +477,22 @@ impl<S: StreamSink> Connection<S> {
             )
         };
         count(&mut self.dirs[d].st, flags, seg.payload_len);
+        if (ack && !syn) || (seg.payload_len > 0 && !syn) {
+            self.engaged[d] = true;
+        }
 
         // Handshake.
         if syn && !ack {
+            if dir == Direction::ClientToServer && self.joins_reordered_handshake(seg) {
+                // The SYN/ACK came first in the capture: this is the SYN it answered.
+                self.reordered_handshake = true;
+                self.syn_count = 1;
+                self.first_syn_ts = Some(ts);
+                self.last_syn_ts = Some(ts);
+                self.answered_syn_ts = Some(ts);
+                // The client's ACK may also have come before it (tshark then measures no
+                // iRTT either: its ACK precedes the SYN).
+            }
             self.mru_syn_ts = Some(ts);
             if dir == Direction::ClientToServer {
                 if self.synack_ts.is_none() {
@@ -442,6 +505,7 @@ impl<S: StreamSink> Connection<S> {
         }
         if syn && ack && dir == Direction::ServerToClient && self.synack_ts.is_none() {
             self.synack_ts = Some(ts);
+            self.synack_ack = Some(SeqNum(seg.ack));
             self.answered_syn_ts = self.last_syn_ts;
             if self.terminal == Some(Terminal::Refused) {
                 // A retried SYN got through after all.
@@ -472,6 +536,16 @@ impl<S: StreamSink> Connection<S> {
             }
         }
         if rst {
+            if self.rst.is_none() {
+                let (c, s) = (&self.dirs[0].reasm, &self.dirs[1].reasm);
+                self.rst = Some(RstFacts {
+                    server_data: s.first_ts.is_some(),
+                    client_after_server: matches!((c.last_ts, s.last_ts),
+                        (Some(c), Some(s)) if c > s),
+                    fin_before: self.dirs[0].st.fin_ts.is_some()
+                        || self.dirs[1].st.fin_ts.is_some(),
+                });
+            }
             self.reset_by.get_or_insert(dir.sender());
             if self.terminal.is_none() {
                 self.terminal = Some(
@@ -529,7 +603,16 @@ impl<S: StreamSink> Connection<S> {
             Some(Terminal::Reset) => return Outcome::Reset,
             _ => {}
         }
-        if self.first_syn_ts.is_some() && self.dirs[1].st.packets == 0 {
+        let [c, s] = [&self.dirs[0].st, &self.dirs[1].st];
+        // A handshake packet of the captured side and then traffic that needs the other side
+        // (an ACK of its SYN/ACK, data): only one direction was captured. Without a handshake
+        // packet a lone segment stays `midstream`.
+        if (s.packets == 0 && self.engaged[0] && self.first_syn_ts.is_some())
+            || (c.packets == 0 && self.engaged[1] && self.synack_ts.is_some())
+        {
+            return Outcome::OneDirection;
+        }
+        if self.first_syn_ts.is_some() && s.packets == 0 {
             return Outcome::Timeout;
         }
         if self.terminal == Some(Terminal::Closed) {
@@ -553,6 +636,17 @@ impl<S: StreamSink> Connection<S> {
             s.reasm.finish(ts, &mut self.sink);
         }
         let outcome = self.outcome(live_at_end);
+        let handshake = self.first_syn_ts.is_some() || self.synack_ts.is_some();
+        let failure = match outcome {
+            Outcome::Refused => Some(Failure::Refused),
+            Outcome::Timeout => Some(Failure::Timeout),
+            Outcome::Reset => match self.rst {
+                Some(r) if !r.server_data && handshake => Some(Failure::ResetBeforeResponse),
+                Some(r) if r.client_after_server && !r.fin_before => Some(Failure::ResetUnanswered),
+                _ => None,
+            },
+            _ => None,
+        };
         let [c, s] = &mut self.dirs;
         let c2s = dir_stats(c, stats);
         let s2c = dir_stats(s, stats);
@@ -572,13 +666,15 @@ impl<S: StreamSink> Connection<S> {
             end_ts: self.last_ts,
             outcome,
             reset_by: self.reset_by,
+            failure,
             handshake_seen: self.first_syn_ts.is_some(),
             client_guessed: self.client_guessed,
             syn_retries: self.syn_count.saturating_sub(1),
-            connect_ns: sub(hs_ack, self.first_syn_ts),
-            syn_to_synack_ns: sub(self.synack_ts, self.answered_syn_ts),
+            connect_ns: sub(hs_ack, self.first_syn_ts).filter(|d| *d >= 0),
+            // A reordered handshake has its SYN after the SYN/ACK: that span is not measured.
+            syn_to_synack_ns: sub(self.synack_ts, self.answered_syn_ts).filter(|d| *d >= 0),
             synack_to_ack_ns: sub(hs_ack, self.synack_ts),
-            syn_to_ack_ns: sub(hs_ack, self.hs_syn_ts),
+            syn_to_ack_ns: sub(hs_ack, self.hs_syn_ts).filter(|d| *d >= 0),
             c2s,
             s2c,
         };
@@ -805,8 +901,12 @@ fn end_into<F: SinkFactory>(
     e: FlowEntry<Connection<F::Sink>>,
     live: bool,
 ) {
-    let (rec, sink) = e.value.finish(live, stats);
-    factory.close(sink, &rec);
+    if e.value.reordered_handshake {
+        stats.reordered_handshakes += 1;
+        stats.midstream_connections = stats.midstream_connections.saturating_sub(1);
+    }
+    let (mut rec, sink) = e.value.finish(live, stats);
+    factory.close(sink, &mut rec);
     records.push(rec);
 }
 

@@ -31,14 +31,16 @@ impl StreamSink for () {
 
 #[derive(Debug)]
 enum Chunk {
-    Data(Vec<u8>),
+    /// Captured bytes and the capture time of the segment that carried them.
+    Data(Vec<u8>, i64),
+    /// Bytes on the wire but not in the capture (cut by the snap length).
     Missing(u64),
 }
 
 impl Chunk {
     fn len(&self) -> u64 {
         match self {
-            Chunk::Data(v) => v.len() as u64,
+            Chunk::Data(v, _) => v.len() as u64,
             Chunk::Missing(n) => *n,
         }
     }
@@ -70,6 +72,9 @@ pub(crate) struct Reassembler {
     pub inconsistent_overlaps: u64,
     /// Times the out-of-order buffer limit forced holes to be given up.
     pub limit_hits: u64,
+    /// Capture time of the last event given to the sink (data or gap): deliveries after a hole
+    /// that was given up keep their own segment's time but never go back before it.
+    delivered_ts: i64,
     /// Capture time of the first / last segment bringing new bytes.
     pub first_ts: Option<i64>,
     /// See `first_ts`.
@@ -95,6 +100,7 @@ impl Reassembler {
             missed_bytes: 0,
             inconsistent_overlaps: 0,
             limit_hits: 0,
+            delivered_ts: i64::MIN,
             first_ts: None,
             last_ts: None,
         }
@@ -127,8 +133,27 @@ impl Reassembler {
 
     fn gap<S: StreamSink>(&mut self, ts: i64, len: u64, sink: &mut S) {
         if len > 0 {
+            let ts = ts.max(self.delivered_ts);
+            self.delivered_ts = ts;
             self.missed_bytes += len;
             sink.on_gap(ts, self.dir, len);
+        }
+    }
+
+    fn data<S: StreamSink>(&mut self, ts: i64, bytes: &[u8], sink: &mut S) {
+        if !bytes.is_empty() {
+            let ts = ts.max(self.delivered_ts);
+            self.delivered_ts = ts;
+            sink.on_data(ts, self.dir, bytes);
+        }
+    }
+
+    /// The time of a hole given up before the first buffered chunk: when the bytes after it
+    /// arrived (the hole was evident then), else `now`.
+    fn hole_ts(&self, now: i64) -> i64 {
+        match self.ooo.first_key_value() {
+            Some((_, Chunk::Data(_, t))) => (*t).min(now),
+            _ => now,
         }
     }
 
@@ -176,7 +201,7 @@ impl Reassembler {
             let data = data.get(..cap).unwrap_or(&[]);
             self.insert(ts, s, data, e as u64, sink);
         }
-        self.drain(ts, sink);
+        self.drain(Some(ts), sink);
     }
 
     /// Insert the range `[s, e)` (offsets; `e > next_off`) of which `data` is the captured head.
@@ -190,7 +215,7 @@ impl Reassembler {
                 let cend = cs + chunk.len();
                 if cend > pos {
                     let end = cend.min(e);
-                    if let Chunk::Data(old) = chunk {
+                    if let Chunk::Data(old, _) = chunk {
                         let a = (pos as i64 - s).max(0) as usize;
                         let b = ((end as i64).min(cap_end) - s).max(0) as usize;
                         if a < b {
@@ -229,9 +254,7 @@ impl Reassembler {
                 self.skip_to(ts, pos, sink);
             }
             if pos == self.next_off {
-                if !piece.is_empty() {
-                    sink.on_data(ts, self.dir, piece);
-                }
+                self.data(ts, piece, sink);
                 self.gap(ts, missing, sink);
                 self.set_next_off(end);
             } else {
@@ -239,7 +262,7 @@ impl Reassembler {
                     let mut v = self.spare.pop().unwrap_or_default();
                     v.extend_from_slice(piece);
                     self.buffered += v.len();
-                    self.ooo.insert(pos, Chunk::Data(v));
+                    self.ooo.insert(pos, Chunk::Data(v, ts));
                 }
                 if missing > 0 {
                     self.ooo
@@ -253,8 +276,12 @@ impl Reassembler {
         }
     }
 
-    /// Deliver buffered chunks that became contiguous; close at the FIN.
-    fn drain<S: StreamSink>(&mut self, ts: i64, sink: &mut S) {
+    /// Deliver buffered chunks that became contiguous; close at the FIN. `filled`: the time of
+    /// the segment that made them contiguous by filling a hole (they are delivered then); `None`
+    /// when a hole was given up (lost for good): each chunk keeps the capture time of the
+    /// segment that carried it, not the time of the ACK, limit or end of tracking that gave the
+    /// hole up (docs/tcp.md, "Delivery times").
+    fn drain<S: StreamSink>(&mut self, filled: Option<i64>, sink: &mut S) {
         while let Some(entry) = self.ooo.first_entry() {
             let k = *entry.key();
             if k > self.next_off {
@@ -264,12 +291,10 @@ impl Reassembler {
             let len = chunk.len();
             let skip = self.next_off - k;
             match chunk {
-                Chunk::Data(mut v) => {
+                Chunk::Data(mut v, own) => {
                     self.buffered -= v.len();
                     if let Some(tail) = v.get(skip as usize..) {
-                        if !tail.is_empty() {
-                            sink.on_data(ts, self.dir, tail);
-                        }
+                        self.data(filled.unwrap_or(own), tail, sink);
                     }
                     if self.spare.len() < MAX_SPARE {
                         v.clear();
@@ -277,6 +302,7 @@ impl Reassembler {
                     }
                 }
                 Chunk::Missing(n) => {
+                    let ts = filled.unwrap_or(self.delivered_ts);
                     self.gap(ts, n.saturating_sub(skip), sink);
                 }
             }
@@ -287,7 +313,7 @@ impl Reassembler {
         if let Some(f) = self.fin_off {
             if self.next_off >= f && !self.closed {
                 self.closed = true;
-                sink.on_close(ts, self.dir);
+                sink.on_close(filled.unwrap_or(self.delivered_ts), self.dir);
             }
         }
     }
@@ -307,9 +333,10 @@ impl Reassembler {
             let first = self.ooo.keys().next().copied().unwrap_or(u64::MAX);
             let target = (a as u64).min(first);
             let gap = target.saturating_sub(self.next_off);
-            self.gap(ts, gap, sink);
+            let hole_ts = self.hole_ts(ts);
+            self.gap(hole_ts, gap, sink);
             self.set_next_off(target);
-            self.drain(ts, sink);
+            self.drain(None, sink);
             if self.closed {
                 break;
             }
@@ -324,10 +351,11 @@ impl Reassembler {
             }
             if first > self.next_off {
                 let gap = first - self.next_off;
-                self.gap(ts, gap, sink);
+                let hole_ts = self.hole_ts(ts);
+                self.gap(hole_ts, gap, sink);
                 self.set_next_off(first);
             }
-            self.drain(ts, sink);
+            self.drain(None, sink);
         }
         if to > self.next_off {
             let gap = to - self.next_off;
@@ -341,10 +369,11 @@ impl Reassembler {
         while let Some(&first) = self.ooo.keys().next() {
             if first > self.next_off {
                 let gap = first - self.next_off;
-                self.gap(ts, gap, sink);
+                let hole_ts = self.hole_ts(ts);
+                self.gap(hole_ts, gap, sink);
                 self.set_next_off(first);
             }
-            self.drain(ts, sink);
+            self.drain(None, sink);
             if self.closed {
                 break;
             }

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::packet::{IpPair, TcpFlags, TcpSegment};
-use crate::record::{ConnectionRecord, Outcome, Side};
+use crate::record::{ConnectionRecord, Failure, Outcome, Side};
 use crate::tcp::{ConnMeta, Direction, SinkFactory, StreamSink, TcpConfig, TcpStats, TcpTracker};
 
 const C2S: Direction = Direction::ClientToServer;
@@ -16,11 +16,13 @@ enum Ev {
     Close(Direction),
 }
 
+/// Events (merged per direction) and the raw (kind, direction, time) of every event.
 #[derive(Debug, Default)]
-struct Rec(Vec<Ev>);
+struct Rec(Vec<Ev>, Vec<(char, Direction, i64)>);
 
 impl StreamSink for Rec {
-    fn on_data(&mut self, _: i64, dir: Direction, bytes: &[u8]) {
+    fn on_data(&mut self, ts: i64, dir: Direction, bytes: &[u8]) {
+        self.1.push(('d', dir, ts));
         // merge adjacent data of the same direction to make assertions independent of chunking
         if let Some(Ev::Data(d, v)) = self.0.last_mut() {
             if *d == dir {
@@ -30,23 +32,29 @@ impl StreamSink for Rec {
         }
         self.0.push(Ev::Data(dir, bytes.to_vec()));
     }
-    fn on_gap(&mut self, _: i64, dir: Direction, len: u64) {
+    fn on_gap(&mut self, ts: i64, dir: Direction, len: u64) {
+        self.1.push(('g', dir, ts));
         self.0.push(Ev::Gap(dir, len));
     }
-    fn on_close(&mut self, _: i64, dir: Direction) {
+    fn on_close(&mut self, ts: i64, dir: Direction) {
+        self.1.push(('c', dir, ts));
         self.0.push(Ev::Close(dir));
     }
 }
 
 #[derive(Debug, Default)]
-struct Fac(Vec<(ConnectionRecord, Vec<Ev>)>);
+struct Fac(
+    Vec<(ConnectionRecord, Vec<Ev>)>,
+    Vec<(u64, Vec<(char, Direction, i64)>)>,
+);
 
 impl SinkFactory for Fac {
     type Sink = Rec;
     fn open(&mut self, _: &ConnMeta) -> Rec {
         Rec::default()
     }
-    fn close(&mut self, sink: Rec, record: &ConnectionRecord) {
+    fn close(&mut self, sink: Rec, record: &mut ConnectionRecord) {
+        self.1.push((record.conn_id, sink.1));
         self.0.push((record.clone(), sink.0));
     }
 }
@@ -169,6 +177,18 @@ impl Script {
             out.records.iter().map(|r| r.conn_id).collect::<Vec<_>>()
         );
         (v, out.stats)
+    }
+    /// The one connection's raw events with their times, in µs after the script's origin.
+    fn one_timed(self) -> Vec<(char, Direction, i64)> {
+        let end = self.last_ts;
+        let out = self.tr.finish(end);
+        assert_eq!(out.factory.1.len(), 1);
+        let origin = 1_700_000_000_000_000_000;
+        out.factory.1[0]
+            .1
+            .iter()
+            .map(|&(k, d, t)| (k, d, (t - origin) / 1000))
+            .collect()
     }
     fn one(self) -> (ConnectionRecord, Vec<Ev>) {
         let (mut v, _) = self.finish();
@@ -848,4 +868,148 @@ fn closed_and_idle_connections_are_swept_so_the_table_stays_small() {
         stats.idle_timeouts, 2,
         "the mid-stream ACK's and the idle connection"
     );
+}
+
+/// Issue #11, bug 3: bytes after a hole that is never filled keep the capture time of the
+/// segment that carried them, not the time of the ACK (or end of tracking) that gave the hole up.
+#[test]
+fn data_after_unfilled_gap_keeps_its_own_capture_time() {
+    let mut t = Script::new();
+    t.handshake()
+        .c(200, "PA", 1001, 5001, b"req1")
+        // bytes 1005..1009 lost before the capture point
+        .c(300, "PA", 1009, 5001, b"req3")
+        .s(400, "PA", 5001, 1013, b"resp")
+        .c(5_000_000, "A", 1013, 5005, b"");
+    let ev = t.one_timed();
+    let c2s: Vec<_> = ev
+        .iter()
+        .filter(|e| e.1 == C2S)
+        .map(|e| (e.0, e.2))
+        .collect();
+    // The hole is evident when the bytes after it arrive (300 µs); they keep that time.
+    assert_eq!(c2s[..3], [('d', 200), ('g', 300), ('d', 300)], "{ev:?}");
+}
+
+/// A hole given up at the end of tracking: the buffered bytes keep their own times, and delivery
+/// times never go backwards.
+#[test]
+fn hole_flushed_at_end_keeps_chunk_times_and_is_monotonic() {
+    let mut t = Script::new();
+    t.handshake()
+        .c(200, "PA", 1001, 5001, b"aaaa")
+        .c(300, "PA", 1009, 5001, b"cccc")
+        .c(400, "PA", 1013, 5001, b"dddd")
+        .s(900_000, "A", 5001, 1005, b"");
+    let ev = t.one_timed();
+    let c2s: Vec<_> = ev
+        .iter()
+        .filter(|e| e.1 == C2S)
+        .map(|e| (e.0, e.2))
+        .collect();
+    assert_eq!(
+        c2s[..4],
+        [('d', 200), ('g', 300), ('d', 300), ('d', 400)],
+        "{ev:?}"
+    );
+    assert!(c2s.windows(2).all(|w| w[0].1 <= w[1].1), "{c2s:?}");
+}
+
+/// Issue #11, bug 2: a SYN/ACK before its SYN in the file (capture-point reordering) is one
+/// connection with its handshake, not a 1-packet mid-stream one plus a second one.
+#[test]
+fn synack_before_its_syn_is_one_connection_with_its_handshake() {
+    let mut t = Script::new();
+    t.s(100, "SA", 5000, 1001, b"")
+        .c(120, "S", 1000, 0, b"")
+        .c(300, "A", 1001, 5001, b"")
+        .c(400, "PA", 1001, 5001, b"GET /")
+        .s(900, "PA", 5001, 1006, b"HTTP/1.1 200");
+    let (v, stats) = t.finish();
+    assert_eq!(v.len(), 1, "{v:#?}");
+    let r = &v[0].0;
+    assert!(r.handshake_seen && !r.client_guessed);
+    assert_eq!((r.client_port, r.server_port), (40000, 80));
+    assert_eq!(r.syn_to_ack_ns, Some(180_000), "tshark's iRTT: SYN -> ACK");
+    assert_eq!(r.connect_ns, Some(180_000));
+    assert_eq!(r.synack_to_ack_ns, Some(200_000));
+    assert_eq!(r.syn_to_synack_ns, None, "the SYN came after the SYN/ACK");
+    assert_eq!(r.syn_retries, 0);
+    assert_eq!((stats.reordered_handshakes, stats.midstream_connections), (1, 0));
+    assert_eq!(v[0].1[0], data(C2S, b"GET /"));
+}
+
+/// A SYN with another ISN after a SYN/ACK (a new attempt on reused ports) is still a new
+/// connection, and so is one that comes after the reordering window.
+#[test]
+fn synack_then_unrelated_syn_stays_two_connections() {
+    let mut t = Script::new();
+    t.s(100, "SA", 5000, 1001, b"").c(120, "S", 7000, 0, b"");
+    let (v, stats) = t.finish();
+    assert_eq!(v.len(), 2);
+    assert_eq!(stats.reordered_handshakes, 0);
+    let mut t = Script::new();
+    t.s(100, "SA", 5000, 1001, b"").c(2_000_000, "S", 1000, 0, b"");
+    assert_eq!(t.finish().0.len(), 2);
+}
+
+/// Issue #11, bug 10: a capture holding only the client's direction is not a timeout.
+#[test]
+fn one_direction_capture_is_not_a_timeout() {
+    let mut t = Script::new();
+    t.c(0, "S", 1000, 0, b"")
+        .c(150, "A", 1001, 5001, b"")
+        .c(200, "PA", 1001, 5001, b"GET /")
+        .c(900, "A", 1006, 5100, b"")
+        .c(1000, "FA", 1006, 5100, b"");
+    let (r, _) = t.one();
+    assert_eq!(r.outcome, Outcome::OneDirection);
+    assert_eq!(r.failure, None);
+    // Only SYNs: a real timeout.
+    let mut t = Script::new();
+    t.c(0, "S", 1000, 0, b"").c(1_000_000, "S", 1000, 0, b"");
+    let (r, _) = t.one();
+    assert_eq!((r.outcome, r.failure), (Outcome::Timeout, Some(Failure::Timeout)));
+    // Only the server's side: SYN/ACK then data.
+    let mut t = Script::new();
+    t.s(100, "SA", 5000, 1001, b"").s(900, "PA", 5001, 1006, b"HTTP/1.1 200");
+    let (r, _) = t.one();
+    assert_eq!(r.outcome, Outcome::OneDirection);
+}
+
+/// Issue #11, bug 9: a reset after a complete exchange (server FIN, then the client's late bytes
+/// answered by RST, as nginx does) is not a failure; a reset before any response byte, or with
+/// the client's last bytes unanswered and no FIN, is.
+#[test]
+fn reset_is_a_failure_only_before_the_response_or_with_a_request_unanswered() {
+    let mut t = Script::new();
+    t.handshake()
+        .c(200, "PA", 1001, 5001, b"GET /")
+        .s(900, "PA", 5001, 1006, b"HTTP/1.1 200")
+        .s(950, "FA", 5013, 1006, b"")
+        .c(960, "PA", 1006, 5014, b"bye")
+        .s(970, "R", 5014, 0, b"");
+    let (r, _) = t.one();
+    assert_eq!((r.outcome, r.failure), (Outcome::Reset, None));
+
+    let mut t = Script::new();
+    t.handshake()
+        .c(200, "PA", 1001, 5001, b"GET /")
+        .s(900, "RA", 5001, 1006, b"");
+    let (r, _) = t.one();
+    assert_eq!(r.failure, Some(Failure::ResetBeforeResponse));
+
+    let mut t = Script::new();
+    t.handshake()
+        .c(200, "PA", 1001, 5001, b"GET /")
+        .s(900, "PA", 5001, 1006, b"HTTP/1.1 200")
+        .c(1900, "PA", 1006, 5013, b"GET /2")
+        .s(9900, "RA", 5013, 1012, b"");
+    let (r, _) = t.one();
+    assert_eq!(r.failure, Some(Failure::ResetUnanswered));
+
+    let mut t = Script::new();
+    t.c(0, "S", 1000, 0, b"").s(100, "RA", 0, 1001, b"");
+    let (r, _) = t.one();
+    assert_eq!((r.outcome, r.failure), (Outcome::Refused, Some(Failure::Refused)));
 }
