@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use pcapstat::core::{CaptureSummary, ConnectionRecord, DecodeProblem, LinkType};
+use pcapstat::core::{CaptureSummary, ConnectionRecord, DecodeProblem, LinkType, Outcome};
 
 use crate::report::{endpoint, AppReport, ConnReport, Percentiles, Totals};
 use crate::term::{md, shorten, wrap, Color, Style};
@@ -271,10 +271,14 @@ fn conn_line(ctx: &Ctx, r: &ConnectionRecord) -> String {
         endpoint(&r.client_ip, r.client_port),
         endpoint(&r.server_ip, r.server_port)
     );
+    let outcome = match r.failure {
+        // A reset is named by why it failed.
+        Some(f) if r.outcome == Outcome::Reset => f.as_str(),
+        _ => r.outcome.as_str(),
+    };
     let tail = format!(
-        "connect {}  {}{extra}",
+        "connect {}  {outcome}{extra}",
         r.connect_ns.map_or("-".to_string(), duration),
-        r.outcome.as_str()
     );
     let one = format!("{:>9}  {ends}  {tail}", ctx.at(r.start_ts));
     // 2 columns of indent are added by the caller.
@@ -312,6 +316,22 @@ pub fn connections_text(out: &mut impl Write, ctx: &Ctx, rep: &ConnReport) -> io
     if rep.connections == 0 {
         return Ok(());
     }
+    let failed = format!(
+        "{} of {} ({})",
+        rep.failed_total,
+        rep.connections,
+        ratio(rep.failed_total as u64, rep.connections as u64)
+    );
+    let color = (rep.failed_total > 0).then_some(Color::Red);
+    let after = match rep.reset_after_exchange {
+        0 => String::new(),
+        n => format!("; {n} reset after a complete exchange (not failed)"),
+    };
+    writeln!(
+        out,
+        "  failed        {}{after}",
+        ctx.style.paint(color, &failed)
+    )?;
     phase(out, ctx, "connect", rep.connect)?;
     phase(out, ctx, "initial RTT", rep.initial_rtt)?;
     let (c, s) = (&rep.c2s, &rep.s2c);
@@ -352,9 +372,9 @@ pub fn connections_text(out: &mut impl Write, ctx: &Ctx, rep: &ConnReport) -> io
     direction(out, "client->server", c)?;
     direction(out, "server->client", s)?;
     if !rep.failures.is_empty() {
-        writeln!(out, "{}", ctx.head("Refused, timed out or reset"))?;
-        for ((server, outcome), n) in &rep.failures {
-            let line = format!("  {outcome:<8} {n:>6}  to {server}");
+        writeln!(out, "{}", ctx.head("Failed connections per server"))?;
+        for ((server, failure), n) in &rep.failures {
+            let line = format!("  {failure:<21} {n:>6}  to {server}");
             writeln!(out, "{}", ctx.style.paint(Some(Color::Red), &line))?;
         }
     }

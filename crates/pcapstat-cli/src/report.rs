@@ -86,16 +86,19 @@ pub struct ConnReport {
     /// Failed connections in all.
     pub failed_total: usize,
     pub syn_retries: u64,
-    /// Failed connections (refused, timeout, reset) per server endpoint and outcome.
+    /// Reset connections that did not fail (the reset came after a complete exchange).
+    pub reset_after_exchange: usize,
+    /// Failed connections (`ConnectionRecord::failure`) per server endpoint and failure.
     pub failures: BTreeMap<(String, &'static str), usize>,
     pub limits: TcpStats,
 }
 
-const OUTCOMES: [Outcome; 7] = [
+const OUTCOMES: [Outcome; 8] = [
     Outcome::Closed,
     Outcome::Open,
     Outcome::Established,
     Outcome::Midstream,
+    Outcome::OneDirection,
     Outcome::Reset,
     Outcome::Refused,
     Outcome::Timeout,
@@ -111,12 +114,9 @@ impl ConnReport {
             *outcomes.entry(r.outcome.as_str()).or_default() += 1;
             c2s.add(&r.c2s);
             s2c.add(&r.s2c);
-            if matches!(
-                r.outcome,
-                Outcome::Refused | Outcome::Timeout | Outcome::Reset
-            ) {
+            if let Some(f) = r.failure {
                 let server = endpoint(&r.server_ip, r.server_port);
-                *failures.entry((server, r.outcome.as_str())).or_default() += 1;
+                *failures.entry((server, f.as_str())).or_default() += 1;
             }
         }
         let mut slowest: Vec<usize> = (0..records.len())
@@ -130,12 +130,7 @@ impl ConnReport {
             .collect();
         most.sort_by_key(|&i| (std::cmp::Reverse(retx(&records[i])), records[i].conn_id));
         most.truncate(top);
-        let is_failed = |r: &ConnectionRecord| {
-            matches!(
-                r.outcome,
-                Outcome::Refused | Outcome::Timeout | Outcome::Reset
-            )
-        };
+        let is_failed = |r: &ConnectionRecord| r.failure.is_some();
         let mut failed: Vec<usize> = (0..records.len())
             .filter(|&i| is_failed(&records[i]))
             .collect();
@@ -145,6 +140,10 @@ impl ConnReport {
         ConnReport {
             failed,
             failed_total,
+            reset_after_exchange: records
+                .iter()
+                .filter(|r| r.outcome == Outcome::Reset && r.failure.is_none())
+                .count(),
             syn_retries: records.iter().map(|r| u64::from(r.syn_retries)).sum(),
             connections: records.len(),
             outcomes,
@@ -167,6 +166,7 @@ impl ConnReport {
                 "client": endpoint(&r.client_ip, r.client_port),
                 "server": endpoint(&r.server_ip, r.server_port),
                 "outcome": r.outcome.as_str(),
+                "failure": r.failure.map(|f| f.as_str()),
                 "start_ts": r.start_ts,
                 "connect_ns": r.connect_ns,
                 "syn_retries": r.syn_retries,
@@ -176,7 +176,7 @@ impl ConnReport {
         let failures: Vec<Value> = self
             .failures
             .iter()
-            .map(|((server, outcome), n)| json!({"server": server, "outcome": outcome, "connections": n}))
+            .map(|((server, failure), n)| json!({"server": server, "failure": failure, "connections": n}))
             .collect();
         let l = &self.limits;
         json!({
@@ -188,12 +188,15 @@ impl ConnReport {
             "s2c": self.s2c.json(),
             "slowest_connects": self.slowest.iter().map(conn).collect::<Vec<_>>(),
             "most_retransmissions": self.most_retransmitted.iter().map(conn).collect::<Vec<_>>(),
+            "failed": self.failed_total,
+            "reset_after_exchange": self.reset_after_exchange,
             "failed_connections": self.failed.iter().map(conn).collect::<Vec<_>>(),
             "syn_retries": self.syn_retries,
             "failures": failures,
             "tracking": {
                 "midstream_connections": l.midstream_connections,
                 "port_reuses": l.port_reuses,
+                "reordered_handshakes": l.reordered_handshakes,
                 "idle_timeouts": l.idle_timeouts,
                 "closed_swept": l.closed_swept,
                 "max_concurrent": l.max_concurrent,

@@ -273,6 +273,21 @@ pub struct AppSink {
     /// parser.
     flip: bool,
     keylog: Option<Arc<KeyLog>>,
+    /// TLS: the client's last bytes were one record small enough to be only an alert (a
+    /// close_notify: 19 bytes encrypted in TLS 1.3, 26 in TLS 1.2 AES-GCM), not a request.
+    client_tls_close: bool,
+}
+
+/// Whether `b` is exactly one TLS alert record, or one encrypted record no longer than an
+/// encrypted alert can be (TLS 1.3 hides alerts as application data).
+fn is_tls_close(b: &[u8]) -> bool {
+    match b {
+        [ty @ (21 | 23), 3, _, hi, lo, rest @ ..] => {
+            let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+            rest.len() == len && (*ty == 21 || len <= 32)
+        }
+        _ => false,
+    }
 }
 
 impl AppSink {
@@ -292,6 +307,7 @@ impl AppSink {
             guessed: meta.client_guessed,
             flip: false,
             keylog,
+            client_tls_close: false,
         }
     }
 
@@ -403,6 +419,9 @@ impl StreamSink for AppSink {
             return;
         }
         let dir = self.dir(dir);
+        if dir == Direction::ClientToServer && matches!(self.state, State::Tls(_)) {
+            self.client_tls_close = is_tls_close(bytes);
+        }
         if let Some(p) = self.parser() {
             p.on_data(ts_ns, dir, bytes);
         }
@@ -450,6 +469,11 @@ impl SinkFactory for AppFactory {
 
     fn close(&mut self, sink: AppSink, record: &mut ConnectionRecord) {
         let id = record.conn_id;
+        if sink.client_tls_close && record.failure == Some(Failure::ResetUnanswered) {
+            // The client's last bytes after the server's were its close_notify, not a request
+            // (nginx answers it with RST when it closed first without FIN).
+            record.failure = None;
+        }
         match sink.state {
             State::Tls(p) => {
                 self.stats.tls += 1;

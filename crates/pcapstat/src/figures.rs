@@ -311,7 +311,9 @@ const TABLE: &[(&str, Unit, Better, &str)] = {
         ("connections.reset", Count, Lower, "connections with outcome reset (RST after the handshake)"),
         ("connections.refused", Count, Lower, "connections with outcome refused (RST answering the SYN)"),
         ("connections.timeout", Count, Lower, "connections with outcome timeout (SYNs without answer)"),
-        ("connections.failed", Count, Lower, "refused + timeout + reset"),
+        ("connections.one_direction", Count, Neither, "connections with outcome one_direction (only one direction captured; never a failure)"),
+        ("connections.failed", Count, Lower, "connections with a failure: refused, timeout, reset before the first response byte, or reset with a request unanswered (the connections table's failure column; docs/tcp.md)"),
+        ("connections.reset_after_exchange", Count, Neither, "connections with outcome reset that did not fail: the reset came after a complete exchange (e.g. nginx's FIN then RST)"),
         ("connections.failure_rate", Ratio, Lower, "connections.failed / connections.count; null without connections"),
         ("connect.*", Duration, Lower, "connect (first SYN to the client's handshake ACK, SYN retries included) of the connections where it was measured"),
         ("initial_rtt.*", Duration, Lower, "initial RTT (the last SYN before the handshake ACK to that ACK; tshark's tcp.analysis.initial_rtt)"),
@@ -446,8 +448,11 @@ impl Figures {
 
         let conns = analysis.connection_records();
         let outcome = |o: Outcome| conns.iter().filter(|c| c.outcome == o).count();
-        let failed =
-            outcome(Outcome::Refused) + outcome(Outcome::Timeout) + outcome(Outcome::Reset);
+        let failed = conns.iter().filter(|c| c.failure.is_some()).count();
+        let reset_ok = conns
+            .iter()
+            .filter(|c| c.outcome == Outcome::Reset && c.failure.is_none())
+            .count();
         v.push(("connections.count", count(conns.len())));
         for (name, o) in [
             ("connections.closed", Outcome::Closed),
@@ -457,10 +462,12 @@ impl Figures {
             ("connections.reset", Outcome::Reset),
             ("connections.refused", Outcome::Refused),
             ("connections.timeout", Outcome::Timeout),
+            ("connections.one_direction", Outcome::OneDirection),
         ] {
             v.push((name, count(outcome(o))));
         }
         v.push(("connections.failed", count(failed)));
+        v.push(("connections.reset_after_exchange", count(reset_ok)));
         v.push((
             "connections.failure_rate",
             ratio(failed as u64, conns.len() as u64),

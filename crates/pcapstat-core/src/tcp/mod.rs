@@ -490,8 +490,10 @@ impl<S: StreamSink> Connection<S> {
                 self.first_syn_ts = Some(ts);
                 self.last_syn_ts = Some(ts);
                 self.answered_syn_ts = Some(ts);
-                // The client's ACK may also have come before it (tshark then measures no
-                // iRTT either: its ACK precedes the SYN).
+                // The client's ACK may also have come before it: as tshark, measure to the
+                // client's next ACK after the SYN.
+                self.hs_ack_ts = None;
+                self.hs_syn_ts = None;
             }
             self.mru_syn_ts = Some(ts);
             if dir == Direction::ClientToServer {

@@ -167,6 +167,7 @@ pub fn connections_frame(
     c.dur("duration", |r| Some(r.end_ts.saturating_sub(r.start_ts)));
     c.str_ref("outcome", |r| Some(r.outcome.as_str().into()));
     c.str_ref("reset_by", |r| r.reset_by.map(|s| side(s).into()));
+    c.str_ref("failure", |r| r.failure.map(|f| f.as_str().into()));
     c.bool("handshake_seen", |r| r.handshake_seen);
     c.bool("client_guessed", |r| r.client_guessed);
     c.u32("syn_retries", |r| r.syn_retries);

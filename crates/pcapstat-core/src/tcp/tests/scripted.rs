@@ -935,7 +935,10 @@ fn synack_before_its_syn_is_one_connection_with_its_handshake() {
     assert_eq!(r.synack_to_ack_ns, Some(200_000));
     assert_eq!(r.syn_to_synack_ns, None, "the SYN came after the SYN/ACK");
     assert_eq!(r.syn_retries, 0);
-    assert_eq!((stats.reordered_handshakes, stats.midstream_connections), (1, 0));
+    assert_eq!(
+        (stats.reordered_handshakes, stats.midstream_connections),
+        (1, 0)
+    );
     assert_eq!(v[0].1[0], data(C2S, b"GET /"));
 }
 
@@ -949,7 +952,8 @@ fn synack_then_unrelated_syn_stays_two_connections() {
     assert_eq!(v.len(), 2);
     assert_eq!(stats.reordered_handshakes, 0);
     let mut t = Script::new();
-    t.s(100, "SA", 5000, 1001, b"").c(2_000_000, "S", 1000, 0, b"");
+    t.s(100, "SA", 5000, 1001, b"")
+        .c(2_000_000, "S", 1000, 0, b"");
     assert_eq!(t.finish().0.len(), 2);
 }
 
@@ -969,10 +973,14 @@ fn one_direction_capture_is_not_a_timeout() {
     let mut t = Script::new();
     t.c(0, "S", 1000, 0, b"").c(1_000_000, "S", 1000, 0, b"");
     let (r, _) = t.one();
-    assert_eq!((r.outcome, r.failure), (Outcome::Timeout, Some(Failure::Timeout)));
+    assert_eq!(
+        (r.outcome, r.failure),
+        (Outcome::Timeout, Some(Failure::Timeout))
+    );
     // Only the server's side: SYN/ACK then data.
     let mut t = Script::new();
-    t.s(100, "SA", 5000, 1001, b"").s(900, "PA", 5001, 1006, b"HTTP/1.1 200");
+    t.s(100, "SA", 5000, 1001, b"")
+        .s(900, "PA", 5001, 1006, b"HTTP/1.1 200");
     let (r, _) = t.one();
     assert_eq!(r.outcome, Outcome::OneDirection);
 }
@@ -1011,5 +1019,8 @@ fn reset_is_a_failure_only_before_the_response_or_with_a_request_unanswered() {
     let mut t = Script::new();
     t.c(0, "S", 1000, 0, b"").s(100, "RA", 0, 1001, b"");
     let (r, _) = t.one();
-    assert_eq!((r.outcome, r.failure), (Outcome::Refused, Some(Failure::Refused)));
+    assert_eq!(
+        (r.outcome, r.failure),
+        (Outcome::Refused, Some(Failure::Refused))
+    );
 }
