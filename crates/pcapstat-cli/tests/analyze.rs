@@ -150,10 +150,10 @@ fn connections_in_json_match_tshark_and_curl() {
     assert_eq!((max + 500) / 1000, 152);
     let failures = tcp["failures"].as_array().unwrap();
     assert!(failures.contains(
-        &serde_json::json!({"server": "10.88.7.2:81", "outcome": "refused", "connections": 3})
+        &serde_json::json!({"server": "10.88.7.2:81", "failure": "refused", "connections": 3})
     ));
     assert!(failures.contains(
-        &serde_json::json!({"server": "10.88.7.2:82", "outcome": "timeout", "connections": 1})
+        &serde_json::json!({"server": "10.88.7.2:82", "failure": "timeout", "connections": 1})
     ));
 }
 
@@ -165,8 +165,38 @@ fn text_report_has_connections_and_failures() {
         text.contains("TCP connections  6 (closed 2, refused 3, timeout 1)"),
         "{text}"
     );
-    assert!(text.contains("refused       3  to 10.88.7.2:81"), "{text}");
-    assert!(text.contains("timeout       1  to 10.88.7.2:82"), "{text}");
+    assert!(text.contains("failed        4 of 6 (66.67%)"), "{text}");
+    assert!(
+        text.contains("  refused                    3  to 10.88.7.2:81"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  timeout                    1  to 10.88.7.2:82"),
+        "{text}"
+    );
+}
+
+/// Issue #11, bug 9: the README's capture — 12 requests all answered 200 (curl's log in
+/// ../shared/lab/d_tls_resumption), 11 connections ended by nginx with a reset — has no failed
+/// connection; the resets are named as what they are.
+#[test]
+fn resets_after_complete_exchanges_are_not_failures_in_the_report() {
+    let file = testdata("lab/d_tls_resumption/capture-with-keys.pcapng");
+    let out = run(&["analyze", &file]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("reset 11"), "{text}");
+    assert!(
+        text.contains("failed        0 of 12 (0.00%); 11 reset after a complete exchange"),
+        "{text}"
+    );
+    assert!(!text.contains("Failed connections"), "{text}");
+    let out = run(&["analyze", "--format", "json", &file]);
+    let obj = &json_lines(&out)[0];
+    assert_eq!(obj["tcp_connections"]["failed"], 0);
+    assert_eq!(obj["tcp_connections"]["reset_after_exchange"], 11);
+    let figures = &obj["figures"];
+    assert_eq!(figures["connections.failed"], 0, "{figures}");
+    assert_eq!(figures["connections.failure_rate"], 0.0);
 }
 
 #[test]

@@ -257,7 +257,7 @@ fn colour_is_forced_by_clicolor_force_and_no_color_wins() {
         coloured.contains("\x1b[1mTCP connections  6\x1b[0m"),
         "{coloured}"
     );
-    assert!(coloured.contains("\x1b[31m  refused       3  to 10.88.7.2:81\x1b[0m"));
+    assert!(coloured.contains("\x1b[31m  refused                    3  to 10.88.7.2:81\x1b[0m"));
     assert!(!run_env(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]).contains('\x1b'));
     assert!(!run_env(&[("CLICOLOR_FORCE", "0")]).contains('\x1b'));
 }
