@@ -3,6 +3,8 @@
 //! script): one connection per tshark stream, tshark's iRTT, the capture time of the last
 //! segment carrying a message, and which requests tshark saw answered.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -477,7 +477,7 @@ impl<S: StreamSink> Connection<S> {
             )
         };
         count(&mut self.dirs[d].st, flags, seg.payload_len);
-        if (ack && !syn) || (seg.payload_len > 0 && !syn) {
+        if !syn && (ack || seg.payload_len > 0) {
             self.engaged[d] = true;
         }
 

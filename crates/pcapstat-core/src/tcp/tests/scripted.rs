@@ -16,9 +16,12 @@ enum Ev {
     Close(Direction),
 }
 
-/// Events (merged per direction) and the raw (kind, direction, time) of every event.
+/// One raw sink event: kind (`d`ata, `g`ap, `c`lose), direction, capture time.
+type Timed = (char, Direction, i64);
+
+/// Events (merged per direction) and the raw events with their times.
 #[derive(Debug, Default)]
-struct Rec(Vec<Ev>, Vec<(char, Direction, i64)>);
+struct Rec(Vec<Ev>, Vec<Timed>);
 
 impl StreamSink for Rec {
     fn on_data(&mut self, ts: i64, dir: Direction, bytes: &[u8]) {
@@ -43,10 +46,7 @@ impl StreamSink for Rec {
 }
 
 #[derive(Debug, Default)]
-struct Fac(
-    Vec<(ConnectionRecord, Vec<Ev>)>,
-    Vec<(u64, Vec<(char, Direction, i64)>)>,
-);
+struct Fac(Vec<(ConnectionRecord, Vec<Ev>)>, Vec<(u64, Vec<Timed>)>);
 
 impl SinkFactory for Fac {
     type Sink = Rec;
@@ -179,7 +179,7 @@ impl Script {
         (v, out.stats)
     }
     /// The one connection's raw events with their times, in µs after the script's origin.
-    fn one_timed(self) -> Vec<(char, Direction, i64)> {
+    fn one_timed(self) -> Vec<Timed> {
         let end = self.last_ts;
         let out = self.tr.finish(end);
         assert_eq!(out.factory.1.len(), 1);
