@@ -82,7 +82,7 @@ use crate::capture::{Frame, LinkType};
 use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 
 use defrag::{FragKey, FragOutcome, FragPool};
-pub use stats::{DecodeStats, ProblemCounts};
+pub use stats::{DecodeStats, Encapsulation, ProblemCounts, MAX_ENCAPSULATION_KINDS};
 
 /// Limits on what the decoder buffers (all bounded; hitting them is counted, never an error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,11 +174,15 @@ pub enum DecodeProblem {
     TruncatedTunnelHeader = 9,
     /// More nested encapsulations than [`DecodeLimits::max_depth`].
     TooDeep = 10,
+    /// An encapsulation that carries packets but is not decoded (a GRE protocol type, an ether
+    /// type such as MACsec, an IP protocol such as ESP, ...): counted by name in
+    /// [`DecodeStats::undecoded_encapsulations`].
+    UndecodedEncapsulation = 11,
 }
 
 impl DecodeProblem {
     /// Every problem, in declaration order.
-    pub const ALL: [DecodeProblem; 11] = [
+    pub const ALL: [DecodeProblem; 12] = [
         DecodeProblem::UnsupportedLinkType,
         DecodeProblem::TruncatedLinkHeader,
         DecodeProblem::TruncatedIpHeader,
@@ -190,6 +194,7 @@ impl DecodeProblem {
         DecodeProblem::TruncatedFragment,
         DecodeProblem::TruncatedTunnelHeader,
         DecodeProblem::TooDeep,
+        DecodeProblem::UndecodedEncapsulation,
     ];
 
     /// A stable snake_case name (for reports and JSON keys).
@@ -206,6 +211,7 @@ impl DecodeProblem {
             DecodeProblem::TruncatedFragment => "truncated_fragment",
             DecodeProblem::TruncatedTunnelHeader => "truncated_tunnel_header",
             DecodeProblem::TooDeep => "too_deep",
+            DecodeProblem::UndecodedEncapsulation => "undecoded_encapsulation",
         }
     }
 }
@@ -350,10 +356,12 @@ impl Decoder {
             limits,
             frame: *frame,
             out: Decoded::empty(),
+            encapsulation: None,
         };
         walk.out.truncated = frame.data.len() < frame.orig_len as usize;
         walk.link();
         let out = walk.out;
+        let encapsulation = walk.encapsulation;
 
         let st = &mut self.stats;
         if out.layers.ipv4() {
@@ -381,6 +389,10 @@ impl Decoder {
                     .entry(frame.linktype.0)
                     .or_insert(0) += 1;
             }
+            Some(DecodeProblem::UndecodedEncapsulation) => {
+                st.undecodable.add(DecodeProblem::UndecodedEncapsulation);
+                st.add_encapsulation(encapsulation.unwrap_or(Encapsulation::Other), 1);
+            }
             Some(p) => st.undecodable.add(p),
             None if !out.layers.ip() => st.other += 1,
             None => {}
@@ -401,6 +413,17 @@ const ET_MPLS_MC: u16 = 0x8848;
 const ET_PPPOE_SESSION: u16 = 0x8864;
 const ET_TEB: u16 = 0x6558;
 const ET_PPP: u16 = 0x880B;
+const ET_ERSPAN_2: u16 = 0x88BE;
+const ET_ERSPAN_3: u16 = 0x22EB;
+const ET_WCCP: u16 = 0x883E;
+const ET_PBB: u16 = 0x88E7;
+const ET_ETAG: u16 = 0x893F;
+const ET_VNTAG: u16 = 0x8926;
+const ET_CMD: u16 = 0x8909;
+const ET_NSH: u16 = 0x894F;
+const ET_MACSEC: u16 = 0x88E5;
+/// Protocols seen over GRE that carry no packets (keepalives use protocol 0 with no payload).
+const GRE_NOT_ENCAPSULATION: [u16; 4] = [0x0806, 0x8035, 0x2001, 0x2000];
 
 const PROTO_ICMP: u8 = 1;
 const PROTO_IPIP: u8 = 4;
@@ -458,6 +481,8 @@ struct Walk<'a, 's> {
     limits: &'s DecodeLimits,
     frame: Frame<'a>,
     out: Decoded<'a>,
+    /// What [`DecodeProblem::UndecodedEncapsulation`] stopped on, when it did.
+    encapsulation: Option<Encapsulation>,
 }
 
 impl<'a> Walk<'a, '_> {
@@ -477,6 +502,14 @@ impl<'a> Walk<'a, '_> {
     fn problem(&mut self, ctx: Ctx, p: DecodeProblem) {
         if ctx == Ctx::Outer && self.out.problem.is_none() {
             self.out.problem = Some(p);
+        }
+    }
+
+    /// Decoding stops on an encapsulation that is recognised but not decoded.
+    fn undecoded(&mut self, ctx: Ctx, e: Encapsulation) {
+        if ctx == Ctx::Outer && self.out.problem.is_none() {
+            self.out.problem = Some(DecodeProblem::UndecodedEncapsulation);
+            self.encapsulation = Some(e);
         }
     }
 
@@ -500,6 +533,7 @@ impl<'a> Walk<'a, '_> {
             LinkType::IPV6 => {
                 self.ip(data, Expect::V6, 0, Ctx::Outer);
             }
+            LinkType::NFLOG => self.nflog(data),
             LinkType::LINUX_SLL => {
                 let (Some(hatype), Some(proto)) = (be16(data, 2), be16(data, 14)) else {
                     return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
@@ -517,7 +551,9 @@ impl<'a> Walk<'a, '_> {
             }
             // Cisco HDLC: address, control, ether type.
             LinkType(104) => match be16(data, 2) {
-                Some(et) => self.ether_type(et, tail(data, 4), 0),
+                Some(et) => {
+                    self.ether_type(et, tail(data, 4), 0);
+                }
                 None => self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader),
             },
             // PPP and PPP in HDLC-like framing.
@@ -562,6 +598,66 @@ impl<'a> Walk<'a, '_> {
         }
     }
 
+    /// LINKTYPE_NFLOG: family (u8), version (u8), resource id (u16), then attributes (TLVs:
+    /// length and type as u16 in the capturing host's byte order, value padded to 4 bytes).
+    /// Attribute 9 holds the packet. As tshark, the packet's protocol is the ether type in
+    /// attribute 1 (packet header) when that is present and non-zero, else the family (2
+    /// IPv4, 10 IPv6). tshark reads the byte order from the file; the decoder, which sees only
+    /// the frame, takes the order in which the first attribute's type is small (types are
+    /// below 256), little-endian by default.
+    fn nflog(&mut self, data: &'a [u8]) {
+        const NFULA_PACKET_HDR: u16 = 1;
+        const NFULA_PAYLOAD: u16 = 9;
+        let Some(&family) = data.first() else {
+            return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+        };
+        if data.len() < 4 {
+            return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+        }
+        let u16_at = |at: usize, big: bool| -> Option<u16> {
+            let b: [u8; 2] = data.get(at..at.checked_add(2)?)?.try_into().ok()?;
+            Some(if big {
+                u16::from_be_bytes(b)
+            } else {
+                u16::from_le_bytes(b)
+            })
+        };
+        let big = u16_at(6, false).is_some_and(|t| t & 0x7FFF >= 0x100)
+            && u16_at(6, true).is_some_and(|t| t & 0x7FFF < 0x100);
+        let mut at = 4usize;
+        let mut hw_protocol = 0u16;
+        let mut payload = None;
+        while let (Some(len), Some(ty)) = (u16_at(at, big), u16_at(at + 2, big)) {
+            let len = usize::from(len);
+            if len < 4 {
+                break;
+            }
+            let value = tail(data, at + 4);
+            let value = value.get(..len - 4).unwrap_or(value);
+            match ty & 0x7FFF {
+                NFULA_PACKET_HDR if len == 8 => hw_protocol = be16(value, 0).unwrap_or(0),
+                NFULA_PAYLOAD => payload = Some(value),
+                _ => {}
+            }
+            at += (len + 3) & !3;
+        }
+        // No packet attribute: a log entry without the packet (nothing to decode).
+        let Some(payload) = payload else { return };
+        if hw_protocol != 0 {
+            self.ether_type(hw_protocol, payload, 0);
+            return;
+        }
+        match family {
+            2 => {
+                self.ip(payload, Expect::V4, 0, Ctx::Outer);
+            }
+            10 => {
+                self.ip(payload, Expect::V6, 0, Ctx::Outer);
+            }
+            f => self.undecoded(Ctx::Outer, Encapsulation::NflogFamily(f)),
+        }
+    }
+
     /// BSD address families used by NULL and LOOP.
     fn address_family(&mut self, af: u32, rest: &'a [u8]) {
         match af {
@@ -581,9 +677,11 @@ impl<'a> Walk<'a, '_> {
         const ARPHRD_IPGRE: u16 = 778;
         match (hatype, proto) {
             (ARPHRD_NETLINK, _) => {}
-            // GRE devices report the GRE protocol type, which is an ether type as well.
-            (ARPHRD_IPGRE, et) => self.ether_type(et, rest, 0),
-            (_, et) if et >= 0x0600 => self.ether_type(et, rest, 0),
+            // GRE devices report the GRE protocol type (the GRE header itself is gone).
+            (ARPHRD_IPGRE, et) => self.gre_payload(None, et, rest, 0, Ctx::Outer),
+            (_, et) if et >= 0x0600 => {
+                self.ether_type(et, rest, 0);
+            }
             // 0x0004: 802.2 LLC frames.
             (_, 0x0004) => self.llc(rest, 0),
             _ => {}
@@ -608,24 +706,31 @@ impl<'a> Walk<'a, '_> {
     fn llc(&mut self, data: &'a [u8], depth: u8) {
         if data.get(..3) == Some(&[0xAA, 0xAA, 0x03][..]) {
             match be16(data, 6) {
-                Some(et) => self.ether_type(et, tail(data, 8), depth),
+                Some(et) => {
+                    self.ether_type(et, tail(data, 8), depth);
+                }
                 None => self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader),
             }
         }
     }
 
-    fn ether_type(&mut self, et: u16, data: &'a [u8], depth: u8) {
+    /// What an ether type carries. Returns whether the ether type is known: decoded, or
+    /// counted as an undecoded encapsulation. Unknown ones (ARP, LLDP, ...) are left to the
+    /// caller: non-IP traffic on a link, an undecoded protocol type in a tunnel.
+    fn ether_type(&mut self, et: u16, data: &'a [u8], depth: u8) -> bool {
         let mut et = et;
         let mut data = data;
         // VLAN tags (any depth), each 4 bytes: TCI then the next ether type.
         while matches!(et, ET_VLAN | ET_QINQ | ET_QINQ_OLD | ET_QINQ_OLD2) {
             let Some(next) = be16(data, 2) else {
-                return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+                self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+                return true;
             };
             data = tail(data, 4);
             if next < 0x0600 {
                 let len = usize::from(next).min(data.len());
-                return self.llc(data.get(..len).unwrap_or(data), depth);
+                self.llc(data.get(..len).unwrap_or(data), depth);
+                return true;
             }
             et = next;
         }
@@ -641,7 +746,8 @@ impl<'a> Walk<'a, '_> {
                 let mut rest = data;
                 loop {
                     let Some(label) = be32(rest, 0) else {
-                        return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+                        self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+                        return true;
                     };
                     rest = tail(rest, 4);
                     if label & 0x100 != 0 {
@@ -653,18 +759,78 @@ impl<'a> Walk<'a, '_> {
                         self.ip(rest, Expect::Any, depth, Ctx::Outer);
                     }
                     None => self.problem(Ctx::Outer, DecodeProblem::TruncatedIpHeader),
-                    _ => {}
+                    // A pseudowire (Ethernet, with or without control word) or other payload.
+                    _ => self.undecoded(Ctx::Outer, Encapsulation::MplsNonIp),
                 }
             }
             ET_PPPOE_SESSION => {
                 let Some(len) = be16(data, 4) else {
-                    return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+                    self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+                    return true;
                 };
                 let rest = tail(data, 6);
                 let rest = rest.get(..usize::from(len)).unwrap_or(rest);
                 self.ppp(rest, depth);
             }
-            _ => {}
+            // Tags that put an ether type (or a whole Ethernet header) after a fixed header.
+            ET_PBB | ET_ETAG | ET_VNTAG | ET_CMD | ET_NSH => self.tag(et, data, depth),
+            ET_MACSEC => self.undecoded(Ctx::Outer, Encapsulation::EtherType(et)),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Fixed-size tags after an ether type, as tshark dissects them: 802.1ah PBB (I-TAG, then
+    /// the customer's Ethernet header), 802.1BR E-tag (6 bytes, then an ether type), VN-tag (4
+    /// bytes, then an ether type), Cisco MetaData (6 bytes, then an ether type) and NSH
+    /// (length in its header; next protocol IPv4, IPv6 or Ethernet).
+    fn tag(&mut self, et: u16, data: &'a [u8], depth: u8) {
+        // Tags may nest; each one counts towards the depth limit.
+        let depth = depth.saturating_add(1);
+        if depth > self.limits.max_depth {
+            return self.problem(Ctx::Outer, DecodeProblem::TooDeep);
+        }
+        let next = |at: usize| be16(data, at).map(|et| (et, tail(data, at + 2)));
+        let inner = match et {
+            ET_PBB => {
+                if data.len() < 4 {
+                    return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+                }
+                return self.ethernet(tail(data, 4), depth);
+            }
+            ET_ETAG => next(6),
+            ET_VNTAG => next(4),
+            ET_CMD => next(6),
+            _ => {
+                // NSH: length (6 bits, 4-byte words) in byte 1, next protocol in byte 3.
+                let (Some(&b1), Some(&np)) = (data.get(1), data.get(3)) else {
+                    return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+                };
+                let hlen = usize::from(b1 & 0x3F) * 4;
+                if hlen < 8 || data.len() < hlen {
+                    return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+                }
+                let rest = tail(data, hlen);
+                return match np {
+                    1 => {
+                        self.ip(rest, Expect::V4, depth, Ctx::Outer);
+                    }
+                    2 => {
+                        self.ip(rest, Expect::V6, depth, Ctx::Outer);
+                    }
+                    3 => self.ethernet(rest, depth),
+                    _ => self.undecoded(Ctx::Outer, Encapsulation::EtherType(ET_NSH)),
+                };
+            }
+        };
+        let Some((et, rest)) = inner else {
+            return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+        };
+        if et < 0x0600 {
+            let len = usize::from(et).min(rest.len());
+            self.llc(rest.get(..len).unwrap_or(rest), depth);
+        } else {
+            self.ether_type(et, rest, depth);
         }
     }
 
@@ -934,6 +1100,11 @@ impl<'a> Walk<'a, '_> {
                 self.gre(data, depth.saturating_add(1), ctx);
                 None
             }
+            p if stats::ip_protocol_name(p).is_some() => {
+                // Carries packets we do not decode (encrypted, compressed, or not supported).
+                self.undecoded(ctx, Encapsulation::IpProtocol(p));
+                None
+            }
             _ => None,
         }
     }
@@ -1047,7 +1218,10 @@ impl<'a> Walk<'a, '_> {
             } else if et == ET_TEB {
                 self.ethernet(tail(payload, hlen), depth);
             } else {
-                self.ether_type(et, tail(payload, hlen), depth);
+                let inner = tail(payload, hlen);
+                if !self.ether_type(et, inner, depth) && !inner.is_empty() {
+                    self.undecoded(ctx, Encapsulation::GeneveProtocol(et));
+                }
             }
         } else if port(PORT_TEREDO) {
             self.teredo(payload, depth);
@@ -1096,12 +1270,68 @@ impl<'a> Walk<'a, '_> {
             self.problem(ctx, DecodeProblem::TruncatedTunnelHeader);
             return;
         }
-        let rest = tail(data, hlen);
+        self.gre_payload(Some(flags), proto, tail(data, hlen), depth, ctx);
+    }
+
+    /// What GRE carries, by protocol type. `flags` are the GRE header's first 16 bits (flags
+    /// and version), `None` on a Linux GRE device, which strips the header.
+    fn gre_payload(&mut self, flags: Option<u16>, proto: u16, data: &'a [u8], depth: u8, ctx: Ctx) {
         match proto {
-            ET_TEB => self.ethernet(rest, depth),
-            ET_PPP => self.ppp(rest, depth),
-            et => self.ether_type(et, rest, depth),
+            ET_TEB => self.ethernet(data, depth),
+            ET_PPP => self.ppp(data, depth),
+            ET_ERSPAN_2 | ET_ERSPAN_3 => self.erspan(flags, data, depth),
+            ET_WCCP => {
+                // As tshark: WCCPv2 adds a 4-byte redirect header before the IPv4 packet,
+                // recognised by the first byte not looking like IPv4.
+                let ip = if data.first().map(|b| b >> 4) == Some(4) {
+                    data
+                } else {
+                    tail(data, 4)
+                };
+                self.ip(ip, Expect::V4, depth, Ctx::Outer);
+            }
+            et => {
+                if !self.ether_type(et, data, depth)
+                    && !data.is_empty()
+                    && !GRE_NOT_ENCAPSULATION.contains(&et)
+                {
+                    self.undecoded(ctx, Encapsulation::GreProtocol(et));
+                }
+            }
         }
+    }
+
+    /// ERSPAN, Cisco's mirrored frames over GRE (0x88BE, 0x22EB), as tshark tells its types
+    /// apart: a GRE header with no flag and version 0 (or none, on a Linux GRE device) is type
+    /// I, with no ERSPAN header; otherwise the ERSPAN header's version field says type II (1:
+    /// 8 bytes) or type III (2: 12 bytes, plus an 8-byte platform-specific subheader when its O
+    /// bit is set). The mirrored Ethernet frame follows.
+    fn erspan(&mut self, gre_flags: Option<u16>, data: &'a [u8], depth: u8) {
+        let hlen = if gre_flags.unwrap_or(0) == 0 {
+            0
+        } else {
+            let Some(word) = be16(data, 0) else {
+                return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+            };
+            match word >> 12 {
+                1 => 8,
+                2 => match be16(data, 10) {
+                    Some(w) if w & 1 != 0 => 20,
+                    Some(_) => 12,
+                    None => {
+                        return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader)
+                    }
+                },
+                v => {
+                    let v = (v & 0xF) as u8;
+                    return self.undecoded(Ctx::Outer, Encapsulation::ErspanVersion(v));
+                }
+            }
+        };
+        if data.len() < hlen {
+            return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+        }
+        self.ethernet(tail(data, hlen), depth);
     }
 
     fn icmp(&mut self, v6: bool, data: &'a [u8], ip: IpPair, depth: u8) {
