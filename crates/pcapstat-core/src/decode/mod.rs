@@ -627,22 +627,30 @@ impl<'a> Walk<'a, '_> {
         let mut at = 4usize;
         let mut hw_protocol = 0u16;
         let mut payload = None;
+        let mut cut = false;
         while let (Some(len), Some(ty)) = (u16_at(at, big), u16_at(at + 2, big)) {
             let len = usize::from(len);
             if len < 4 {
                 break;
             }
             let value = tail(data, at + 4);
+            cut |= value.len() < len - 4;
             let value = value.get(..len - 4).unwrap_or(value);
             match ty & 0x7FFF {
                 NFULA_PACKET_HDR if len == 8 => hw_protocol = be16(value, 0).unwrap_or(0),
                 NFULA_PAYLOAD => payload = Some(value),
                 _ => {}
             }
-            at += (len + 3) & !3;
+            at = at.saturating_add((len + 3) & !3);
         }
-        // No packet attribute: a log entry without the packet (nothing to decode).
-        let Some(payload) = payload else { return };
+        let Some(payload) = payload else {
+            // No packet attribute: cut short, or a log entry without the packet (nothing to
+            // decode, counted as non-IP).
+            if cut || self.out.truncated || (at < data.len() && data.len() - at < 4) {
+                self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+            }
+            return;
+        };
         if hw_protocol != 0 {
             self.ether_type(hw_protocol, payload, 0);
             return;
