@@ -4,9 +4,10 @@
 //!
 //! * **Never panics** on any input, and never returns an error: what cannot be decoded becomes
 //!   a [`DecodeProblem`] on the frame and a counted reason in [`DecodeStats::undecodable`];
-//!   an unsupported link type is counted by number in [`DecodeStats::unsupported_link_types`].
-//!   Non-IP traffic (ARP, LLDP, netlink, ...) is counted as [`DecodeStats::other`], not as a
-//!   problem. Checksums are not verified (NICs offload them), so a bad checksum is not a reason.
+//!   an unsupported link type is counted by number in [`DecodeStats::unsupported_link_types`],
+//!   and an encapsulation that carries packets but is not decoded (see below) by name in
+//!   [`DecodeStats::undecoded_encapsulations`]. Non-IP traffic (ARP, LLDP, netlink, ...) is
+//!   counted as [`DecodeStats::other`], not as a problem. Checksums are not verified (NICs offload them), so a bad checksum is not a reason.
 //! * **No allocation per packet** on the common path: everything returned borrows the frame.
 //!   Only fragment reassembly allocates, and its buffers are re-used and bounded by
 //!   [`DecodeLimits`] (datagrams in progress, bytes buffered); datagrams expire after a
@@ -22,10 +23,33 @@
 //!
 //! # Link types
 //!
-//! Ethernet (802.1Q / 802.1ad / QinQ VLAN tags, MPLS, PPPoE session), Linux cooked v1 (113)
-//! and v2 (276), raw IP (12, 14, 101, 228, 229), BSD NULL (0, address family in either byte
-//! order) and LOOP (108), Cisco HDLC (104), PPP (9, 50) and FDDI with LLC/SNAP (10). The
+//! Ethernet (802.1Q / 802.1ad / QinQ VLAN tags, MPLS, PPPoE session, and the 802.1ah PBB,
+//! VN-tag, 802.1BR E-tag, Cisco MetaData and NSH headers), Linux cooked v1 (113) and v2 (276),
+//! raw IP (12, 14, 101, 228, 229), BSD NULL (0, address family in either byte order) and LOOP
+//! (108), Cisco HDLC (104), PPP (9, 50), FDDI with LLC/SNAP (10) and Linux NFLOG (239). The
 //! upper 16 bits of the link-type number (FCS length flags) are ignored.
+//!
+//! # Tunnels
+//!
+//! IPv4/IPv6 in IP (protocols 4 and 41); GRE (protocol 47, versions 0 and 1) carrying IPv4,
+//! IPv6, Ethernet (0x6558), PPP (0x880B), MPLS, VLAN-tagged frames, WCCP redirects (0x883E)
+//! and ERSPAN (0x88BE and 0x22EB: as in tshark, type I when the GRE header has no flag set,
+//! else the ERSPAN header's version tells type II from type III); VXLAN (UDP 4789), Geneve
+//! (UDP 6081) and Teredo (UDP 3544).
+//!
+//! # Undecoded encapsulations
+//!
+//! What is known to carry packets but is not decoded stops the frame with
+//! [`DecodeProblem::UndecodedEncapsulation`] and is counted by name
+//! ([`Encapsulation`]): a GRE or Geneve protocol type other than the above, with bytes
+//! behind it (GRE keepalives carry none; ARP, RARP, NHRP and CDP over GRE are traffic, not
+//! tunnels); MACsec (0x88E5); an NSH next protocol other than IPv4/IPv6/Ethernet; the IP
+//! protocols ESP (50), EtherIP (97), IPComp (108), L2TPv3 (115) and MPLS in IP (137); an MPLS
+//! payload that is not IP (pseudowires); an ERSPAN version other than 1 and 2; an NFLOG
+//! packet of a family other than IPv4/IPv6 without hardware protocol. The map keeps at most
+//! [`MAX_ENCAPSULATION_KINDS`] names. Tunnels over UDP other than VXLAN, Geneve and Teredo
+//! (GTP-U, L2TP, ...) are not recognised: UDP ports alone do not tell them apart from
+//! ordinary traffic.
 //!
 //! # Counting semantics (mirrors `tshark -z io,stat,0,ip,ipv6,tcp,udp`)
 //!
@@ -35,8 +59,7 @@
 //! * the IP header and the start of the TCP/UDP header quoted inside an ICMP or ICMPv6 error
 //!   (destination unreachable, time exceeded, parameter problem, packet too big, source
 //!   quench, redirect) count — even when only 8 bytes of the transport header are quoted;
-//! * tunnelled IP counts: IPv4/IPv6 in IP (protocols 4 and 41), GRE, VXLAN (UDP 4789) and
-//!   Geneve (UDP 6081) to inner Ethernet, Teredo (UDP 3544);
+//! * tunnelled IP counts: every tunnel listed above;
 //! * a fragmented datagram counts TCP/UDP only on the frame that completes its reassembly;
 //!   the other fragments (including the first one) count only as IP;
 //! * a truncated TCP/UDP header still counts (tshark adds the protocol before it runs out of
@@ -49,8 +72,10 @@
 //!   tshark keeps every fragment forever, so a datagram completed after the timeout counts
 //!   as UDP/TCP in tshark but not here;
 //! * fragments nested inside a reassembled datagram are not reassembled again;
-//! * tunnels and protocols other than those listed above (GTP, L2TP, IPsec ESP, SCTP, ...)
-//!   are not decoded; tshark counts IP/UDP/TCP found inside them;
+//! * tunnels and protocols other than those listed above (GTP, L2TP, SCTP, ...) are not
+//!   decoded; tshark counts IP/UDP/TCP found inside them;
+//! * NFLOG attributes are in the capturing host's byte order, which tshark takes from the
+//!   file; the decoder takes the order in which the first attribute type is below 256;
 //! * UDP tunnels are recognised on either port; tshark tries the lower port's dissector
 //!   first, so e.g. a VXLAN source port towards port 53 would be DNS in tshark;
 //! * an IPv6 atomic fragment (offset 0, no more fragments) whose payload is a single byte
