@@ -14,6 +14,10 @@ its client and server, packets per direction and HTTP status codes).
                                (hw protocol 0x0800), IPv6 records without (family 10)
   ether-tags.pcap              802.1ah PBB, VN-tag, 802.1BR E-tag, Cisco MetaData and NSH, one
                                connection each
+  gtpu.pcap                    GTP-U G-PDUs (UDP 2152): plain, with sequence number, with a PDU
+                               session container extension header
+  l2tp.pcap                    L2TPv2 data messages (UDP 1701), with and without length / Ns-Nr,
+                               carrying PPP and IPv4
   gre-unknown.pcap             GRE protocol 0x1234 (not decoded: counted as undecodable), a GRE
                                keepalive (protocol 0, no payload: not a problem), ESP (IP protocol 50)
 
@@ -147,6 +151,53 @@ def nsh(et, ip, f):
     return struct.pack("!HHHI", 0x894F, (63 << 6) | 2, (2 << 8) | np, (10 << 8) | 255) + ip
 
 
+def gtpu(frames, client):
+    """GTP-U G-PDUs over UDP 2152 between a base station and a gateway; the client's packets go
+    uplink. Frames alternate: no optional fields, a sequence number, a PDU session container
+    extension header."""
+    out = []
+    for i, (t, f) in enumerate(frames):
+        ip = f[14:]
+        up = ipaddress_of(f) == client
+        src, dst = ("172.16.0.1", "172.16.0.2") if up else ("172.16.0.2", "172.16.0.1")
+        kind = i % 3
+        if kind == 0:
+            opt = b""
+            flags = 0x30
+        elif kind == 1:
+            opt = struct.pack("!HBB", i, 0, 0)
+            flags = 0x32
+        else:
+            # next extension 0x85 (PDU session container): 1 word, QFI 9, then no more
+            opt = struct.pack("!HBB", 0, 0, 0x85) + bytes([1, 0x10 if up else 0x00, 9, 0])
+            flags = 0x34
+        gtp = struct.pack("!BBHI", flags, 0xFF, len(opt) + len(ip), 0x1000 + int(up)) + opt + ip
+        out.append((t, pb.ether(pb.ipv4(src, dst, 17, pb.udp(src, dst, 2152, 2152, gtp)), src=0x20, dst=0x21)))
+    return out
+
+
+def l2tp(frames, client):
+    """L2TPv2 data messages over UDP 1701 carrying PPP (address/control, protocol 0x0021)."""
+    out = []
+    for i, (t, f) in enumerate(frames):
+        up = ipaddress_of(f) == client
+        src, dst = ("203.0.113.1", "203.0.113.2") if up else ("203.0.113.2", "203.0.113.1")
+        ppp = b"\xff\x03\x00\x21" + f[14:]
+        if i % 2:
+            # L and S bits: length, tunnel, session, Ns, Nr
+            body = struct.pack("!HHHH", 7, 3, i, i) + ppp
+            msg = struct.pack("!HH", 0x4802, 4 + len(body)) + body
+        else:
+            msg = struct.pack("!HHH", 0x0002, 7, 3) + ppp
+        out.append((t, pb.ether(pb.ipv4(src, dst, 17, pb.udp(src, dst, 1701, 1701, msg)), src=0x30, dst=0x31)))
+    return out
+
+
+def ipaddress_of(frame):
+    """The IPv4 source address of an Ethernet/IPv4 frame, dotted."""
+    return ".".join(str(b) for b in frame[26:30])
+
+
 def gre_unknown():
     frames = []
     inner = http_exchange("10.9.0.1", "10.9.0.2", 45000, T0)[:3]
@@ -179,6 +230,8 @@ def files():
         + retag(http_exchange("10.5.0.1", "10.5.0.2", 40012, T0 + 100 * ms), etag)
         + retag(http_exchange("10.5.0.1", "10.5.0.2", 40013, T0 + 150 * ms), cmd)
         + retag(http_exchange("2001:db8::5:1", "2001:db8::5:2", 40014, T0 + 200 * ms), nsh),
+        "gtpu.pcap": gtpu(http_exchange("10.45.0.7", "93.184.216.34", 40020, T0), "10.45.0.7"),
+        "l2tp.pcap": l2tp(http_exchange("10.6.0.1", "10.6.0.2", 40021, T0), "10.6.0.1"),
         "gre-unknown.pcap": gre_unknown(),
     }
 

@@ -1,5 +1,6 @@
 //! Tunnels and link types that used to be dropped silently (issue #11): ERSPAN types I, II and
-//! III, LINKTYPE_NFLOG, the 802.1ah / VN-tag / E-tag / Cisco MetaData / NSH tags, and an
+//! III, LINKTYPE_NFLOG, the 802.1ah / VN-tag / E-tag / Cisco MetaData / NSH tags, GTP-U and
+//! L2TPv2, and an
 //! encapsulation that is not decoded (GRE protocol 0x1234, ESP), which must be counted by name.
 //!
 //! The captures and tshark's view of them (`testdata/regress/tunnels/expected.tsv`: frame counts
@@ -43,7 +44,7 @@ fn tunnels_frame_counts_equal_tshark() {
         );
         files += 1;
     }
-    assert_eq!(files, 7);
+    assert_eq!(files, 9);
 }
 
 #[test]
@@ -79,7 +80,7 @@ fn tunnels_connections_and_http_equal_tshark() {
         assert_eq!(ours, want, "{name}: client server c2s s2c http_status");
         compared += want.len();
     }
-    assert_eq!(compared, 12);
+    assert_eq!(compared, 14);
 }
 
 #[test]

@@ -35,7 +35,8 @@
 //! IPv6, Ethernet (0x6558), PPP (0x880B), MPLS, VLAN-tagged frames, WCCP redirects (0x883E)
 //! and ERSPAN (0x88BE and 0x22EB: as in tshark, type I when the GRE header has no flag set,
 //! else the ERSPAN header's version tells type II from type III); VXLAN (UDP 4789), Geneve
-//! (UDP 6081) and Teredo (UDP 3544).
+//! (UDP 6081), Teredo (UDP 3544), GTP-U G-PDUs (UDP 2152) and L2TPv2 data messages (UDP
+//! 1701), the last two only when their header's fixed bits and length field check out.
 //!
 //! # Undecoded encapsulations
 //!
@@ -47,8 +48,8 @@
 //! protocols ESP (50), EtherIP (97), IPComp (108), L2TPv3 (115) and MPLS in IP (137); an MPLS
 //! payload that is not IP (pseudowires); an ERSPAN version other than 1 and 2; an NFLOG
 //! packet of a family other than IPv4/IPv6 without hardware protocol. The map keeps at most
-//! [`MAX_ENCAPSULATION_KINDS`] names. Tunnels over UDP other than VXLAN, Geneve and Teredo
-//! (GTP-U, L2TP, ...) are not recognised: UDP ports alone do not tell them apart from
+//! [`MAX_ENCAPSULATION_KINDS`] names. Other tunnels over UDP (VXLAN-GPE, MPLS over UDP,
+//! L2TPv3 over UDP, ...) are not recognised: UDP ports alone do not tell them apart from
 //! ordinary traffic.
 //!
 //! # Counting semantics (mirrors `tshark -z io,stat,0,ip,ipv6,tcp,udp`)
@@ -72,7 +73,7 @@
 //!   tshark keeps every fragment forever, so a datagram completed after the timeout counts
 //!   as UDP/TCP in tshark but not here;
 //! * fragments nested inside a reassembled datagram are not reassembled again;
-//! * tunnels and protocols other than those listed above (GTP, L2TP, SCTP, ...) are not
+//! * tunnels and protocols other than those listed above (GTP-C, L2TPv3, SCTP, ...) are not
 //!   decoded; tshark counts IP/UDP/TCP found inside them;
 //! * NFLOG attributes are in the capturing host's byte order, which tshark takes from the
 //!   file; the decoder takes the order in which the first attribute type is below 256;
@@ -461,6 +462,8 @@ const PROTO_ICMPV6: u8 = 58;
 const PORT_VXLAN: u16 = 4789;
 const PORT_GENEVE: u16 = 6081;
 const PORT_TEREDO: u16 = 3544;
+const PORT_GTPU: u16 = 2152;
+const PORT_L2TP: u16 = 1701;
 
 fn be16(data: &[u8], at: usize) -> Option<u16> {
     let b: [u8; 2] = data.get(at..at.checked_add(2)?)?.try_into().ok()?;
@@ -1258,8 +1261,92 @@ impl<'a> Walk<'a, '_> {
             }
         } else if port(PORT_TEREDO) {
             self.teredo(payload, depth);
+        } else if port(PORT_GTPU) {
+            self.gtpu(payload, payload_len, depth);
+        } else if port(PORT_L2TP) {
+            self.l2tp(payload, payload_len, depth);
         }
         ports
+    }
+
+    /// GTP-U (3GPP TS 29.281) G-PDUs: the user's IP packet after the 8-byte header, the
+    /// optional sequence / N-PDU / next-extension word and the extension headers. Recognised
+    /// only with version 1, protocol type GTP, message type 255 and a length field that
+    /// matches the UDP payload, so other traffic on port 2152 is left alone.
+    fn gtpu(&mut self, data: &'a [u8], wire_len: usize, depth: u8) {
+        let (Some(&flags), Some(&msg), Some(len)) = (data.first(), data.get(1), be16(data, 2))
+        else {
+            return;
+        };
+        if flags & 0xF0 != 0x30 || msg != 0xFF || usize::from(len) + 8 != wire_len {
+            return;
+        }
+        let mut at = 8usize;
+        if flags & 0x07 != 0 {
+            // Sequence number, N-PDU number, next extension header type.
+            let Some(&next) = data.get(11) else {
+                return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+            };
+            at = 12;
+            let mut next = next;
+            while next != 0 {
+                // Extension header: length in 4-byte units, content, next type in its last byte.
+                let Some(&units) = data.get(at) else {
+                    return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+                };
+                if units == 0 {
+                    return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+                }
+                at += usize::from(units) * 4;
+                let Some(&n) = data.get(at - 1) else {
+                    return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+                };
+                next = n;
+            }
+        }
+        let inner = tail(data, at);
+        match inner.first().map(|b| b >> 4) {
+            Some(4) | Some(6) => {
+                self.ip(inner, Expect::Any, depth, Ctx::Outer);
+            }
+            None if data.len() < at => {
+                self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader)
+            }
+            _ => {}
+        }
+    }
+
+    /// L2TPv2 (RFC 2661) data messages: flags and version 2, optional length, tunnel and
+    /// session ids, optional Ns/Nr and offset, then a PPP frame. Recognised only with the
+    /// reserved bits clear and, when present, a length field that matches the UDP payload.
+    fn l2tp(&mut self, data: &'a [u8], wire_len: usize, depth: u8) {
+        let Some(word) = be16(data, 0) else { return };
+        // T (control message) clear, reserved bits clear, version 2.
+        if word & 0x8000 != 0 || word & 0x34F0 != 0 || word & 0x000F != 2 {
+            return;
+        }
+        let mut at = 2usize;
+        if word & 0x4000 != 0 {
+            match be16(data, 2) {
+                Some(len) if usize::from(len) == wire_len => at += 2,
+                Some(_) => return,
+                None => return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader),
+            }
+        }
+        at += 4; // tunnel id, session id
+        if word & 0x0800 != 0 {
+            at += 4; // Ns, Nr
+        }
+        if word & 0x0200 != 0 {
+            let Some(offset) = be16(data, at) else {
+                return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+            };
+            at += 2 + usize::from(offset);
+        }
+        if data.len() < at {
+            return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+        }
+        self.ppp(tail(data, at), depth);
     }
 
     /// Teredo: optional authentication and origin indicators, then IPv6.

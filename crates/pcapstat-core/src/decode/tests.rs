@@ -968,7 +968,61 @@ fn sweep_fixtures() -> Vec<(u32, Vec<u8>)> {
     let mut nsh = vec![0x0F, 0xC2, 0x02, 0x03, 0, 0, 0x0A, 0xFF];
     nsh.extend_from_slice(&mirrored);
     out.push((1, eth(0x894F, &nsh)));
+    out.push((101, ipv4_hdr(17, 1, 0, &[], &udp_hdr(2152, 2152, &gtpu(&inner, true)))));
+    out.push((101, ipv4_hdr(17, 1, 0, &[], &udp_hdr(1701, 1701, &l2tp(&inner)))));
     out
+}
+
+/// A GTP-U G-PDU carrying `ip`, optionally with a sequence number and one extension header.
+fn gtpu(ip: &[u8], ext: bool) -> Vec<u8> {
+    let opt: &[u8] = if ext {
+        &[0, 1, 0, 0x85, 1, 0x10, 9, 0]
+    } else {
+        &[]
+    };
+    let mut out = vec![if ext { 0x34 } else { 0x30 }, 0xFF];
+    out.extend_from_slice(&((opt.len() + ip.len()) as u16).to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0x10, 0x01]);
+    out.extend_from_slice(opt);
+    out.extend_from_slice(ip);
+    out
+}
+
+/// An L2TPv2 data message with length and Ns/Nr, carrying PPP with `ip`.
+fn l2tp(ip: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x48, 0x02];
+    out.extend_from_slice(&((16 + ip.len()) as u16).to_be_bytes());
+    out.extend_from_slice(&[0, 7, 0, 3, 0, 1, 0, 1, 0xFF, 0x03, 0x00, 0x21]);
+    out.extend_from_slice(ip);
+    out
+}
+
+#[test]
+fn gtpu_and_l2tp_only_when_their_headers_check_out() {
+    let inner = ipv4_tcp(b"mobile");
+    let mut dec = Decoder::default();
+    for data in [gtpu(&inner, false), gtpu(&inner, true)] {
+        let pkt = ipv4_hdr(17, 1, 0, &[], &udp_hdr(40000, 2152, &data));
+        let out = dec.decode(&frame(101, &pkt));
+        assert_eq!(tcp_of(&out).payload, b"mobile");
+    }
+    let pkt = ipv4_hdr(17, 1, 0, &[], &udp_hdr(1701, 1701, &l2tp(&inner)));
+    let out = dec.decode(&frame(101, &pkt));
+    assert_eq!(tcp_of(&out).payload, b"mobile");
+    // A wrong length field, another message type, a control message: plain UDP.
+    let mut bad_len = gtpu(&inner, false);
+    bad_len[3] ^= 1;
+    let mut echo = gtpu(&inner, false);
+    echo[1] = 1;
+    let mut control = l2tp(&inner);
+    control[0] |= 0x80;
+    for (port, data) in [(2152, bad_len), (2152, echo), (1701, control)] {
+        let pkt = ipv4_hdr(17, 1, 0, &[], &udp_hdr(port, 53, &data));
+        let out = dec.decode(&frame(101, &pkt));
+        assert_eq!(out.problem, None);
+        assert_eq!(udp_of(&out).dst_port, 53);
+        assert!(!out.layers.tcp());
+    }
 }
 
 #[test]
