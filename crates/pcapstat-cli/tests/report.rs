@@ -89,8 +89,14 @@ fn undecoded_encapsulations_are_named_in_every_format() {
     let file = "testdata/regress/tunnels/gre-unknown.pcap";
     let text = run(&["analyze", file]);
     let text = String::from_utf8(text.stdout).expect("UTF-8 output");
-    assert!(text.contains("    undecoded gre protocol 0x1234: 3\n"), "{text}");
-    assert!(text.contains("    undecoded ip protocol 50 (esp): 1\n"), "{text}");
+    assert!(
+        text.contains("    undecoded gre protocol 0x1234: 3\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    undecoded ip protocol 50 (esp): 1\n"),
+        "{text}"
+    );
     let json = run(&["analyze", "--format", "json", file]);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
     assert_eq!(

@@ -70,10 +70,17 @@ fn tunnels_connections_and_http_equal_tshark() {
             .connections
             .iter()
             .map(|c| {
-                let st = status.get(&c.conn_id).map_or("-".to_string(), |v| v.join(","));
+                let st = status
+                    .get(&c.conn_id)
+                    .map_or("-".to_string(), |v| v.join(","));
                 format!(
                     "{}:{} {}:{} {} {} {st}",
-                    c.client_ip, c.client_port, c.server_ip, c.server_port, c.c2s.packets, c.s2c.packets
+                    c.client_ip,
+                    c.client_port,
+                    c.server_ip,
+                    c.server_port,
+                    c.c2s.packets,
+                    c.s2c.packets
                 )
             })
             .collect();

@@ -1438,9 +1438,7 @@ impl<'a> Walk<'a, '_> {
                 2 => match be16(data, 10) {
                     Some(w) if w & 1 != 0 => 20,
                     Some(_) => 12,
-                    None => {
-                        return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader)
-                    }
+                    None => return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader),
                 },
                 v => {
                     let v = (v & 0xF) as u8;

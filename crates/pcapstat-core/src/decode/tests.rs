@@ -699,7 +699,13 @@ fn erspan(version: u16, o_bit: bool, frame: &[u8]) -> Vec<u8> {
 /// An NFLOG record: header, optional packet-header attribute with `hw`, a prefix, then the
 /// packet attribute (when given), lengths and types in little or big endian.
 fn nflog(family: u8, hw: Option<u16>, packet: Option<&[u8]>, big: bool) -> Vec<u8> {
-    let u16b = |v: u16| if big { v.to_be_bytes() } else { v.to_le_bytes() };
+    let u16b = |v: u16| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
     let mut out = vec![family, 0, 0, 3];
     let mut attr = |ty: u16, value: &[u8]| {
         out.extend_from_slice(&u16b(4 + value.len() as u16));
@@ -813,23 +819,41 @@ fn undecoded_encapsulations_are_named_and_bounded() {
         assert_eq!(out.problem, Some(DecodeProblem::UndecodedEncapsulation));
     }
     // GRE keepalive (nothing inside) and ARP over GRE: not problems.
-    assert_eq!(dec.decode(&frame(101, &gre_over_ipv4(0, 0, &[]))).problem, None);
+    assert_eq!(
+        dec.decode(&frame(101, &gre_over_ipv4(0, 0, &[]))).problem,
+        None
+    );
     let arp = gre_over_ipv4(0, 0x0806, &[0; 28]);
     assert_eq!(dec.decode(&frame(101, &arp)).problem, None);
     let st = dec.stats();
-    assert_eq!(st.undecoded_encapsulations.len(), MAX_ENCAPSULATION_KINDS + 1);
-    assert_eq!(st.undecoded_encapsulations.get(&Encapsulation::Other), Some(&8));
+    assert_eq!(
+        st.undecoded_encapsulations.len(),
+        MAX_ENCAPSULATION_KINDS + 1
+    );
+    assert_eq!(
+        st.undecoded_encapsulations.get(&Encapsulation::Other),
+        Some(&8)
+    );
     assert_eq!(
         st.undecoded_encapsulations
             .get(&Encapsulation::GreProtocol(0x1000)),
         Some(&1)
     );
-    assert_eq!(st.undecodable.get(DecodeProblem::UndecodedEncapsulation), 40);
+    assert_eq!(
+        st.undecodable.get(DecodeProblem::UndecodedEncapsulation),
+        40
+    );
     // Merging keeps the bound.
     let mut total = st.clone();
     total.merge(st);
-    assert_eq!(total.undecoded_encapsulations.len(), MAX_ENCAPSULATION_KINDS + 1);
-    assert_eq!(total.undecoded_encapsulations.get(&Encapsulation::Other), Some(&16));
+    assert_eq!(
+        total.undecoded_encapsulations.len(),
+        MAX_ENCAPSULATION_KINDS + 1
+    );
+    assert_eq!(
+        total.undecoded_encapsulations.get(&Encapsulation::Other),
+        Some(&16)
+    );
 
     let mut dec = Decoder::default();
     // ESP, MACsec, Geneve with an unknown protocol, an MPLS pseudowire.
@@ -961,15 +985,27 @@ fn sweep_fixtures() -> Vec<(u32, Vec<u8>)> {
     out.push((104, chdlc));
     let mirrored = eth(0x0800, &inner);
     out.push((101, gre_over_ipv4(0, 0x88BE, &mirrored)));
-    out.push((101, gre_over_ipv4(0x1000, 0x88BE, &erspan(1, false, &mirrored))));
-    out.push((101, gre_over_ipv4(0x1000, 0x22EB, &erspan(2, true, &mirrored))));
+    out.push((
+        101,
+        gre_over_ipv4(0x1000, 0x88BE, &erspan(1, false, &mirrored)),
+    ));
+    out.push((
+        101,
+        gre_over_ipv4(0x1000, 0x22EB, &erspan(2, true, &mirrored)),
+    ));
     out.push((239, nflog(2, Some(0x0800), Some(&inner), false)));
     out.push((239, nflog(10, None, Some(&ipv6_udp(b"n")), true)));
     let mut nsh = vec![0x0F, 0xC2, 0x02, 0x03, 0, 0, 0x0A, 0xFF];
     nsh.extend_from_slice(&mirrored);
     out.push((1, eth(0x894F, &nsh)));
-    out.push((101, ipv4_hdr(17, 1, 0, &[], &udp_hdr(2152, 2152, &gtpu(&inner, true)))));
-    out.push((101, ipv4_hdr(17, 1, 0, &[], &udp_hdr(1701, 1701, &l2tp(&inner)))));
+    out.push((
+        101,
+        ipv4_hdr(17, 1, 0, &[], &udp_hdr(2152, 2152, &gtpu(&inner, true))),
+    ));
+    out.push((
+        101,
+        ipv4_hdr(17, 1, 0, &[], &udp_hdr(1701, 1701, &l2tp(&inner))),
+    ));
     out
 }
 
