@@ -7,7 +7,8 @@
 //!   an unsupported link type is counted by number in [`DecodeStats::unsupported_link_types`],
 //!   and an encapsulation that carries packets but is not decoded (see below) by name in
 //!   [`DecodeStats::undecoded_encapsulations`]. Non-IP traffic (ARP, LLDP, netlink, ...) is
-//!   counted as [`DecodeStats::other`], not as a problem. Checksums are not verified (NICs offload them), so a bad checksum is not a reason.
+//!   counted as [`DecodeStats::other`], not as a problem. Checksums are not verified (NICs
+//!   offload them), so a bad checksum is not a reason.
 //! * **No allocation per packet** on the common path: everything returned borrows the frame.
 //!   Only fragment reassembly allocates, and its buffers are re-used and bounded by
 //!   [`DecodeLimits`] (datagrams in progress, bytes buffered); datagrams expire after a
@@ -659,6 +660,8 @@ impl<'a> Walk<'a, '_> {
         while let (Some(len), Some(ty)) = (u16_at(at, big), u16_at(at + 2, big)) {
             let len = usize::from(len);
             if len < 4 {
+                // A broken attribute chain: what follows cannot be framed.
+                cut = true;
                 break;
             }
             let value = tail(data, at + 4);
