@@ -767,6 +767,20 @@ fn erspan_types_i_ii_iii() {
 }
 
 #[test]
+fn gre_wccp_redirect_with_and_without_its_header() {
+    // As tshark: a first byte that does not look like IPv4 is the 4-byte WCCPv2 header.
+    let inner = ipv4_tcp(b"redirected");
+    let mut with_hdr = vec![0, 0, 0, 1];
+    with_hdr.extend_from_slice(&inner);
+    let mut dec = Decoder::default();
+    for body in [inner.clone(), with_hdr] {
+        let pkt = gre_over_ipv4(0, 0x883E, &body);
+        let out = dec.decode(&frame(101, &pkt));
+        assert_eq!(tcp_of(&out).payload, b"redirected");
+    }
+}
+
+#[test]
 fn nflog_by_hw_protocol_or_family_in_either_byte_order() {
     let v4 = ipv4_tcp(b"logged");
     let mut v6 = Vec::new();
