@@ -163,6 +163,10 @@ pub fn text(
             for (lt, n) in &d.unsupported_link_types {
                 writeln!(out, "    unsupported {}: {n}", LinkType(*lt))?;
             }
+        } else if problem == DecodeProblem::UndecodedEncapsulation {
+            for (encap, n) in &d.undecoded_encapsulations {
+                writeln!(out, "    undecoded {encap}: {n}")?;
+            }
         } else {
             writeln!(out, "    {}: {n}", problem.name().replace('_', " "))?;
         }
@@ -677,6 +681,19 @@ pub fn markdown(
         d.undecodable.total(),
         d.truncated
     )?;
+    let not_decoded: Vec<String> = d
+        .unsupported_link_types
+        .iter()
+        .map(|(lt, n)| format!("unsupported {} ×{n}", LinkType(*lt)))
+        .chain(
+            d.undecoded_encapsulations
+                .iter()
+                .map(|(e, n)| format!("{e} ×{n}")),
+        )
+        .collect();
+    if !not_decoded.is_empty() {
+        writeln!(out, "| not decoded | {} |", md(&not_decoded.join(", ")))?;
+    }
     writeln!(out, "| limits hit | {} |", v("capture.limits_hit"))?;
     if let Some(dm) = &s.damaged {
         writeln!(out, "| **damaged** | {} |", md(&dm.to_string()))?;
@@ -903,6 +920,11 @@ pub fn json(
         .iter()
         .map(|(lt, n)| (lt.to_string(), json!(n)))
         .collect();
+    let encapsulations: Map<String, Value> = d
+        .undecoded_encapsulations
+        .iter()
+        .map(|(e, n)| (e.to_string(), json!(n)))
+        .collect();
     let link_types: Vec<Value> = s
         .link_types
         .iter()
@@ -934,6 +956,7 @@ pub fn json(
         "fragments_evicted": d.fragments_evicted,
         "undecodable": undecodable,
         "unsupported_link_types": unsupported,
+        "undecoded_encapsulations": encapsulations,
         "damaged": s.damaged.as_ref().map(|dm| json!({
             "offset": dm.offset,
             "frame": dm.frame,

@@ -83,6 +83,35 @@ fn report_snapshots() {
     assert!(errors.is_empty(), "{}", errors.join("\n"));
 }
 
+/// A tunnel that is not decoded is named in every format, never silent (issue #11).
+#[test]
+fn undecoded_encapsulations_are_named_in_every_format() {
+    let file = "testdata/regress/tunnels/gre-unknown.pcap";
+    let text = run(&["analyze", file]);
+    let text = String::from_utf8(text.stdout).expect("UTF-8 output");
+    assert!(
+        text.contains("    undecoded gre protocol 0x1234: 3\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    undecoded ip protocol 50 (esp): 1\n"),
+        "{text}"
+    );
+    let json = run(&["analyze", "--format", "json", file]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(
+        v["undecoded_encapsulations"],
+        serde_json::json!({"gre protocol 0x1234": 3, "ip protocol 50 (esp)": 1})
+    );
+    assert_eq!(v["undecodable"]["undecoded_encapsulation"], 4);
+    let md = run(&["analyze", "--format", "markdown", file]);
+    let md = String::from_utf8(md.stdout).expect("UTF-8 output");
+    assert!(
+        md.contains("| not decoded | gre protocol 0x1234 ×3, ip protocol 50 (esp) ×1 |"),
+        "{md}"
+    );
+}
+
 #[test]
 fn report_is_deterministic_and_fits_80_columns() {
     for (_, file) in CAPTURES {

@@ -47,6 +47,9 @@ impl LinkType {
     pub const IPV4: LinkType = LinkType(228);
     /// Raw IPv6.
     pub const IPV6: LinkType = LinkType(229);
+    /// Linux netfilter log (NFLOG): a 4-byte header, then type-length-value attributes, one of
+    /// which holds the logged IP packet.
+    pub const NFLOG: LinkType = LinkType(239);
     /// Linux cooked capture v2.
     pub const LINUX_SLL2: LinkType = LinkType(276);
 
@@ -60,6 +63,7 @@ impl LinkType {
             LinkType::LOOP => "LOOP",
             LinkType::IPV4 => "Raw IPv4",
             LinkType::IPV6 => "Raw IPv6",
+            LinkType::NFLOG => "NFLOG",
             LinkType::LINUX_SLL2 => "Linux cooked v2",
             _ => return None,
         })

@@ -25,7 +25,8 @@ pub use capture::{
     Interface, LinkType,
 };
 pub use decode::{
-    DecodeLimits, DecodeProblem, DecodeStats, Decoded, Decoder, IcmpError, Layers, ProblemCounts,
+    DecodeLimits, DecodeProblem, DecodeStats, Decoded, Decoder, Encapsulation, IcmpError, Layers,
+    ProblemCounts, MAX_ENCAPSULATION_KINDS,
 };
 pub use flow::{shard_of, Endpoint, FlowKey, FlowTable};
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};

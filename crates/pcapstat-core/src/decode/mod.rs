@@ -4,9 +4,11 @@
 //!
 //! * **Never panics** on any input, and never returns an error: what cannot be decoded becomes
 //!   a [`DecodeProblem`] on the frame and a counted reason in [`DecodeStats::undecodable`];
-//!   an unsupported link type is counted by number in [`DecodeStats::unsupported_link_types`].
-//!   Non-IP traffic (ARP, LLDP, netlink, ...) is counted as [`DecodeStats::other`], not as a
-//!   problem. Checksums are not verified (NICs offload them), so a bad checksum is not a reason.
+//!   an unsupported link type is counted by number in [`DecodeStats::unsupported_link_types`],
+//!   and an encapsulation that carries packets but is not decoded (see below) by name in
+//!   [`DecodeStats::undecoded_encapsulations`]. Non-IP traffic (ARP, LLDP, netlink, ...) is
+//!   counted as [`DecodeStats::other`], not as a problem. Checksums are not verified (NICs
+//!   offload them), so a bad checksum is not a reason.
 //! * **No allocation per packet** on the common path: everything returned borrows the frame.
 //!   Only fragment reassembly allocates, and its buffers are re-used and bounded by
 //!   [`DecodeLimits`] (datagrams in progress, bytes buffered); datagrams expire after a
@@ -22,10 +24,34 @@
 //!
 //! # Link types
 //!
-//! Ethernet (802.1Q / 802.1ad / QinQ VLAN tags, MPLS, PPPoE session), Linux cooked v1 (113)
-//! and v2 (276), raw IP (12, 14, 101, 228, 229), BSD NULL (0, address family in either byte
-//! order) and LOOP (108), Cisco HDLC (104), PPP (9, 50) and FDDI with LLC/SNAP (10). The
+//! Ethernet (802.1Q / 802.1ad / QinQ VLAN tags, MPLS, PPPoE session, and the 802.1ah PBB,
+//! VN-tag, 802.1BR E-tag, Cisco MetaData and NSH headers), Linux cooked v1 (113) and v2 (276),
+//! raw IP (12, 14, 101, 228, 229), BSD NULL (0, address family in either byte order) and LOOP
+//! (108), Cisco HDLC (104), PPP (9, 50), FDDI with LLC/SNAP (10) and Linux NFLOG (239). The
 //! upper 16 bits of the link-type number (FCS length flags) are ignored.
+//!
+//! # Tunnels
+//!
+//! IPv4/IPv6 in IP (protocols 4 and 41); GRE (protocol 47, versions 0 and 1) carrying IPv4,
+//! IPv6, Ethernet (0x6558), PPP (0x880B), MPLS, VLAN-tagged frames, WCCP redirects (0x883E)
+//! and ERSPAN (0x88BE and 0x22EB: as in tshark, type I when the GRE header has no flag set,
+//! else the ERSPAN header's version tells type II from type III); VXLAN (UDP 4789), Geneve
+//! (UDP 6081), Teredo (UDP 3544), GTP-U G-PDUs (UDP 2152) and L2TPv2 data messages (UDP
+//! 1701), the last two only when their header's fixed bits and length field check out.
+//!
+//! # Undecoded encapsulations
+//!
+//! What is known to carry packets but is not decoded stops the frame with
+//! [`DecodeProblem::UndecodedEncapsulation`] and is counted by name
+//! ([`Encapsulation`]): a GRE or Geneve protocol type other than the above, with bytes
+//! behind it (GRE keepalives carry none; ARP, RARP, NHRP and CDP over GRE are traffic, not
+//! tunnels); MACsec (0x88E5); an NSH next protocol other than IPv4/IPv6/Ethernet; the IP
+//! protocols ESP (50), EtherIP (97), IPComp (108), L2TPv3 (115) and MPLS in IP (137); an MPLS
+//! payload that is not IP (pseudowires); an ERSPAN version other than 1 and 2; an NFLOG
+//! packet of a family other than IPv4/IPv6 without hardware protocol. The map keeps at most
+//! [`MAX_ENCAPSULATION_KINDS`] names. Other tunnels over UDP (VXLAN-GPE, MPLS over UDP,
+//! L2TPv3 over UDP, ...) are not recognised: UDP ports alone do not tell them apart from
+//! ordinary traffic.
 //!
 //! # Counting semantics (mirrors `tshark -z io,stat,0,ip,ipv6,tcp,udp`)
 //!
@@ -35,8 +61,7 @@
 //! * the IP header and the start of the TCP/UDP header quoted inside an ICMP or ICMPv6 error
 //!   (destination unreachable, time exceeded, parameter problem, packet too big, source
 //!   quench, redirect) count — even when only 8 bytes of the transport header are quoted;
-//! * tunnelled IP counts: IPv4/IPv6 in IP (protocols 4 and 41), GRE, VXLAN (UDP 4789) and
-//!   Geneve (UDP 6081) to inner Ethernet, Teredo (UDP 3544);
+//! * tunnelled IP counts: every tunnel listed above;
 //! * a fragmented datagram counts TCP/UDP only on the frame that completes its reassembly;
 //!   the other fragments (including the first one) count only as IP;
 //! * a truncated TCP/UDP header still counts (tshark adds the protocol before it runs out of
@@ -49,8 +74,10 @@
 //!   tshark keeps every fragment forever, so a datagram completed after the timeout counts
 //!   as UDP/TCP in tshark but not here;
 //! * fragments nested inside a reassembled datagram are not reassembled again;
-//! * tunnels and protocols other than those listed above (GTP, L2TP, IPsec ESP, SCTP, ...)
-//!   are not decoded; tshark counts IP/UDP/TCP found inside them;
+//! * tunnels and protocols other than those listed above (GTP-C, L2TPv3, SCTP, ...) are not
+//!   decoded; tshark counts IP/UDP/TCP found inside them;
+//! * NFLOG attributes are in the capturing host's byte order, which tshark takes from the
+//!   file; the decoder takes the order in which the first attribute type is below 256;
 //! * UDP tunnels are recognised on either port; tshark tries the lower port's dissector
 //!   first, so e.g. a VXLAN source port towards port 53 would be DNS in tshark;
 //! * an IPv6 atomic fragment (offset 0, no more fragments) whose payload is a single byte
@@ -82,7 +109,7 @@ use crate::capture::{Frame, LinkType};
 use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 
 use defrag::{FragKey, FragOutcome, FragPool};
-pub use stats::{DecodeStats, ProblemCounts};
+pub use stats::{DecodeStats, Encapsulation, ProblemCounts, MAX_ENCAPSULATION_KINDS};
 
 /// Limits on what the decoder buffers (all bounded; hitting them is counted, never an error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,11 +201,15 @@ pub enum DecodeProblem {
     TruncatedTunnelHeader = 9,
     /// More nested encapsulations than [`DecodeLimits::max_depth`].
     TooDeep = 10,
+    /// An encapsulation that carries packets but is not decoded (a GRE protocol type, an ether
+    /// type such as MACsec, an IP protocol such as ESP, ...): counted by name in
+    /// [`DecodeStats::undecoded_encapsulations`].
+    UndecodedEncapsulation = 11,
 }
 
 impl DecodeProblem {
     /// Every problem, in declaration order.
-    pub const ALL: [DecodeProblem; 11] = [
+    pub const ALL: [DecodeProblem; 12] = [
         DecodeProblem::UnsupportedLinkType,
         DecodeProblem::TruncatedLinkHeader,
         DecodeProblem::TruncatedIpHeader,
@@ -190,6 +221,7 @@ impl DecodeProblem {
         DecodeProblem::TruncatedFragment,
         DecodeProblem::TruncatedTunnelHeader,
         DecodeProblem::TooDeep,
+        DecodeProblem::UndecodedEncapsulation,
     ];
 
     /// A stable snake_case name (for reports and JSON keys).
@@ -206,6 +238,7 @@ impl DecodeProblem {
             DecodeProblem::TruncatedFragment => "truncated_fragment",
             DecodeProblem::TruncatedTunnelHeader => "truncated_tunnel_header",
             DecodeProblem::TooDeep => "too_deep",
+            DecodeProblem::UndecodedEncapsulation => "undecoded_encapsulation",
         }
     }
 }
@@ -350,10 +383,12 @@ impl Decoder {
             limits,
             frame: *frame,
             out: Decoded::empty(),
+            encapsulation: None,
         };
         walk.out.truncated = frame.data.len() < frame.orig_len as usize;
         walk.link();
         let out = walk.out;
+        let encapsulation = walk.encapsulation;
 
         let st = &mut self.stats;
         if out.layers.ipv4() {
@@ -381,6 +416,10 @@ impl Decoder {
                     .entry(frame.linktype.0)
                     .or_insert(0) += 1;
             }
+            Some(DecodeProblem::UndecodedEncapsulation) => {
+                st.undecodable.add(DecodeProblem::UndecodedEncapsulation);
+                st.add_encapsulation(encapsulation.unwrap_or(Encapsulation::Other), 1);
+            }
             Some(p) => st.undecodable.add(p),
             None if !out.layers.ip() => st.other += 1,
             None => {}
@@ -401,6 +440,17 @@ const ET_MPLS_MC: u16 = 0x8848;
 const ET_PPPOE_SESSION: u16 = 0x8864;
 const ET_TEB: u16 = 0x6558;
 const ET_PPP: u16 = 0x880B;
+const ET_ERSPAN_2: u16 = 0x88BE;
+const ET_ERSPAN_3: u16 = 0x22EB;
+const ET_WCCP: u16 = 0x883E;
+const ET_PBB: u16 = 0x88E7;
+const ET_ETAG: u16 = 0x893F;
+const ET_VNTAG: u16 = 0x8926;
+const ET_CMD: u16 = 0x8909;
+const ET_NSH: u16 = 0x894F;
+const ET_MACSEC: u16 = 0x88E5;
+/// Protocols seen over GRE that carry no packets (keepalives use protocol 0 with no payload).
+const GRE_NOT_ENCAPSULATION: [u16; 4] = [0x0806, 0x8035, 0x2001, 0x2000];
 
 const PROTO_ICMP: u8 = 1;
 const PROTO_IPIP: u8 = 4;
@@ -413,6 +463,8 @@ const PROTO_ICMPV6: u8 = 58;
 const PORT_VXLAN: u16 = 4789;
 const PORT_GENEVE: u16 = 6081;
 const PORT_TEREDO: u16 = 3544;
+const PORT_GTPU: u16 = 2152;
+const PORT_L2TP: u16 = 1701;
 
 fn be16(data: &[u8], at: usize) -> Option<u16> {
     let b: [u8; 2] = data.get(at..at.checked_add(2)?)?.try_into().ok()?;
@@ -458,6 +510,8 @@ struct Walk<'a, 's> {
     limits: &'s DecodeLimits,
     frame: Frame<'a>,
     out: Decoded<'a>,
+    /// What [`DecodeProblem::UndecodedEncapsulation`] stopped on, when it did.
+    encapsulation: Option<Encapsulation>,
 }
 
 impl<'a> Walk<'a, '_> {
@@ -477,6 +531,14 @@ impl<'a> Walk<'a, '_> {
     fn problem(&mut self, ctx: Ctx, p: DecodeProblem) {
         if ctx == Ctx::Outer && self.out.problem.is_none() {
             self.out.problem = Some(p);
+        }
+    }
+
+    /// Decoding stops on an encapsulation that is recognised but not decoded.
+    fn undecoded(&mut self, ctx: Ctx, e: Encapsulation) {
+        if ctx == Ctx::Outer && self.out.problem.is_none() {
+            self.out.problem = Some(DecodeProblem::UndecodedEncapsulation);
+            self.encapsulation = Some(e);
         }
     }
 
@@ -500,6 +562,7 @@ impl<'a> Walk<'a, '_> {
             LinkType::IPV6 => {
                 self.ip(data, Expect::V6, 0, Ctx::Outer);
             }
+            LinkType::NFLOG => self.nflog(data),
             LinkType::LINUX_SLL => {
                 let (Some(hatype), Some(proto)) = (be16(data, 2), be16(data, 14)) else {
                     return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
@@ -517,7 +580,9 @@ impl<'a> Walk<'a, '_> {
             }
             // Cisco HDLC: address, control, ether type.
             LinkType(104) => match be16(data, 2) {
-                Some(et) => self.ether_type(et, tail(data, 4), 0),
+                Some(et) => {
+                    self.ether_type(et, tail(data, 4), 0);
+                }
                 None => self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader),
             },
             // PPP and PPP in HDLC-like framing.
@@ -562,6 +627,76 @@ impl<'a> Walk<'a, '_> {
         }
     }
 
+    /// LINKTYPE_NFLOG: family (u8), version (u8), resource id (u16), then attributes (TLVs:
+    /// length and type as u16 in the capturing host's byte order, value padded to 4 bytes).
+    /// Attribute 9 holds the packet. As tshark, the packet's protocol is the ether type in
+    /// attribute 1 (packet header) when that is present and non-zero, else the family (2
+    /// IPv4, 10 IPv6). tshark reads the byte order from the file; the decoder, which sees only
+    /// the frame, takes the order in which the first attribute's type is small (types are
+    /// below 256), little-endian by default.
+    fn nflog(&mut self, data: &'a [u8]) {
+        const NFULA_PACKET_HDR: u16 = 1;
+        const NFULA_PAYLOAD: u16 = 9;
+        let Some(&family) = data.first() else {
+            return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+        };
+        if data.len() < 4 {
+            return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+        }
+        let u16_at = |at: usize, big: bool| -> Option<u16> {
+            let b: [u8; 2] = data.get(at..at.checked_add(2)?)?.try_into().ok()?;
+            Some(if big {
+                u16::from_be_bytes(b)
+            } else {
+                u16::from_le_bytes(b)
+            })
+        };
+        let big = u16_at(6, false).is_some_and(|t| t & 0x7FFF >= 0x100)
+            && u16_at(6, true).is_some_and(|t| t & 0x7FFF < 0x100);
+        let mut at = 4usize;
+        let mut hw_protocol = 0u16;
+        let mut payload = None;
+        let mut cut = false;
+        while let (Some(len), Some(ty)) = (u16_at(at, big), u16_at(at + 2, big)) {
+            let len = usize::from(len);
+            if len < 4 {
+                // A broken attribute chain: what follows cannot be framed.
+                cut = true;
+                break;
+            }
+            let value = tail(data, at + 4);
+            cut |= value.len() < len - 4;
+            let value = value.get(..len - 4).unwrap_or(value);
+            match ty & 0x7FFF {
+                NFULA_PACKET_HDR if len == 8 => hw_protocol = be16(value, 0).unwrap_or(0),
+                NFULA_PAYLOAD => payload = Some(value),
+                _ => {}
+            }
+            at = at.saturating_add((len + 3) & !3);
+        }
+        let Some(payload) = payload else {
+            // No packet attribute: cut short, or a log entry without the packet (nothing to
+            // decode, counted as non-IP).
+            if cut || self.out.truncated || (at < data.len() && data.len() - at < 4) {
+                self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+            }
+            return;
+        };
+        if hw_protocol != 0 {
+            self.ether_type(hw_protocol, payload, 0);
+            return;
+        }
+        match family {
+            2 => {
+                self.ip(payload, Expect::V4, 0, Ctx::Outer);
+            }
+            10 => {
+                self.ip(payload, Expect::V6, 0, Ctx::Outer);
+            }
+            f => self.undecoded(Ctx::Outer, Encapsulation::NflogFamily(f)),
+        }
+    }
+
     /// BSD address families used by NULL and LOOP.
     fn address_family(&mut self, af: u32, rest: &'a [u8]) {
         match af {
@@ -581,9 +716,11 @@ impl<'a> Walk<'a, '_> {
         const ARPHRD_IPGRE: u16 = 778;
         match (hatype, proto) {
             (ARPHRD_NETLINK, _) => {}
-            // GRE devices report the GRE protocol type, which is an ether type as well.
-            (ARPHRD_IPGRE, et) => self.ether_type(et, rest, 0),
-            (_, et) if et >= 0x0600 => self.ether_type(et, rest, 0),
+            // GRE devices report the GRE protocol type (the GRE header itself is gone).
+            (ARPHRD_IPGRE, et) => self.gre_payload(None, et, rest, 0, Ctx::Outer),
+            (_, et) if et >= 0x0600 => {
+                self.ether_type(et, rest, 0);
+            }
             // 0x0004: 802.2 LLC frames.
             (_, 0x0004) => self.llc(rest, 0),
             _ => {}
@@ -608,24 +745,31 @@ impl<'a> Walk<'a, '_> {
     fn llc(&mut self, data: &'a [u8], depth: u8) {
         if data.get(..3) == Some(&[0xAA, 0xAA, 0x03][..]) {
             match be16(data, 6) {
-                Some(et) => self.ether_type(et, tail(data, 8), depth),
+                Some(et) => {
+                    self.ether_type(et, tail(data, 8), depth);
+                }
                 None => self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader),
             }
         }
     }
 
-    fn ether_type(&mut self, et: u16, data: &'a [u8], depth: u8) {
+    /// What an ether type carries. Returns whether the ether type is known: decoded, or
+    /// counted as an undecoded encapsulation. Unknown ones (ARP, LLDP, ...) are left to the
+    /// caller: non-IP traffic on a link, an undecoded protocol type in a tunnel.
+    fn ether_type(&mut self, et: u16, data: &'a [u8], depth: u8) -> bool {
         let mut et = et;
         let mut data = data;
         // VLAN tags (any depth), each 4 bytes: TCI then the next ether type.
         while matches!(et, ET_VLAN | ET_QINQ | ET_QINQ_OLD | ET_QINQ_OLD2) {
             let Some(next) = be16(data, 2) else {
-                return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+                self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+                return true;
             };
             data = tail(data, 4);
             if next < 0x0600 {
                 let len = usize::from(next).min(data.len());
-                return self.llc(data.get(..len).unwrap_or(data), depth);
+                self.llc(data.get(..len).unwrap_or(data), depth);
+                return true;
             }
             et = next;
         }
@@ -641,7 +785,8 @@ impl<'a> Walk<'a, '_> {
                 let mut rest = data;
                 loop {
                     let Some(label) = be32(rest, 0) else {
-                        return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+                        self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+                        return true;
                     };
                     rest = tail(rest, 4);
                     if label & 0x100 != 0 {
@@ -653,18 +798,78 @@ impl<'a> Walk<'a, '_> {
                         self.ip(rest, Expect::Any, depth, Ctx::Outer);
                     }
                     None => self.problem(Ctx::Outer, DecodeProblem::TruncatedIpHeader),
-                    _ => {}
+                    // A pseudowire (Ethernet, with or without control word) or other payload.
+                    _ => self.undecoded(Ctx::Outer, Encapsulation::MplsNonIp),
                 }
             }
             ET_PPPOE_SESSION => {
                 let Some(len) = be16(data, 4) else {
-                    return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+                    self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+                    return true;
                 };
                 let rest = tail(data, 6);
                 let rest = rest.get(..usize::from(len)).unwrap_or(rest);
                 self.ppp(rest, depth);
             }
-            _ => {}
+            // Tags that put an ether type (or a whole Ethernet header) after a fixed header.
+            ET_PBB | ET_ETAG | ET_VNTAG | ET_CMD | ET_NSH => self.tag(et, data, depth),
+            ET_MACSEC => self.undecoded(Ctx::Outer, Encapsulation::EtherType(et)),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Fixed-size tags after an ether type, as tshark dissects them: 802.1ah PBB (I-TAG, then
+    /// the customer's Ethernet header), 802.1BR E-tag (6 bytes, then an ether type), VN-tag (4
+    /// bytes, then an ether type), Cisco MetaData (6 bytes, then an ether type) and NSH
+    /// (length in its header; next protocol IPv4, IPv6 or Ethernet).
+    fn tag(&mut self, et: u16, data: &'a [u8], depth: u8) {
+        // Tags may nest; each one counts towards the depth limit.
+        let depth = depth.saturating_add(1);
+        if depth > self.limits.max_depth {
+            return self.problem(Ctx::Outer, DecodeProblem::TooDeep);
+        }
+        let next = |at: usize| be16(data, at).map(|et| (et, tail(data, at + 2)));
+        let inner = match et {
+            ET_PBB => {
+                if data.len() < 4 {
+                    return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+                }
+                return self.ethernet(tail(data, 4), depth);
+            }
+            ET_ETAG => next(6),
+            ET_VNTAG => next(4),
+            ET_CMD => next(6),
+            _ => {
+                // NSH: length (6 bits, 4-byte words) in byte 1, next protocol in byte 3.
+                let (Some(&b1), Some(&np)) = (data.get(1), data.get(3)) else {
+                    return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+                };
+                let hlen = usize::from(b1 & 0x3F) * 4;
+                if hlen < 8 || data.len() < hlen {
+                    return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+                }
+                let rest = tail(data, hlen);
+                return match np {
+                    1 => {
+                        self.ip(rest, Expect::V4, depth, Ctx::Outer);
+                    }
+                    2 => {
+                        self.ip(rest, Expect::V6, depth, Ctx::Outer);
+                    }
+                    3 => self.ethernet(rest, depth),
+                    _ => self.undecoded(Ctx::Outer, Encapsulation::EtherType(ET_NSH)),
+                };
+            }
+        };
+        let Some((et, rest)) = inner else {
+            return self.problem(Ctx::Outer, DecodeProblem::TruncatedLinkHeader);
+        };
+        if et < 0x0600 {
+            let len = usize::from(et).min(rest.len());
+            self.llc(rest.get(..len).unwrap_or(rest), depth);
+        } else {
+            self.ether_type(et, rest, depth);
         }
     }
 
@@ -934,6 +1139,11 @@ impl<'a> Walk<'a, '_> {
                 self.gre(data, depth.saturating_add(1), ctx);
                 None
             }
+            p if stats::ip_protocol_name(p).is_some() => {
+                // Carries packets we do not decode (encrypted, compressed, or not supported).
+                self.undecoded(ctx, Encapsulation::IpProtocol(p));
+                None
+            }
             _ => None,
         }
     }
@@ -1047,12 +1257,99 @@ impl<'a> Walk<'a, '_> {
             } else if et == ET_TEB {
                 self.ethernet(tail(payload, hlen), depth);
             } else {
-                self.ether_type(et, tail(payload, hlen), depth);
+                let inner = tail(payload, hlen);
+                if !self.ether_type(et, inner, depth) && !inner.is_empty() {
+                    self.undecoded(ctx, Encapsulation::GeneveProtocol(et));
+                }
             }
         } else if port(PORT_TEREDO) {
             self.teredo(payload, depth);
+        } else if port(PORT_GTPU) {
+            self.gtpu(payload, payload_len, depth);
+        } else if port(PORT_L2TP) {
+            self.l2tp(payload, payload_len, depth);
         }
         ports
+    }
+
+    /// GTP-U (3GPP TS 29.281) G-PDUs: the user's IP packet after the 8-byte header, the
+    /// optional sequence / N-PDU / next-extension word and the extension headers. Recognised
+    /// only with version 1, protocol type GTP, message type 255 and a length field that
+    /// matches the UDP payload, so other traffic on port 2152 is left alone.
+    fn gtpu(&mut self, data: &'a [u8], wire_len: usize, depth: u8) {
+        let (Some(&flags), Some(&msg), Some(len)) = (data.first(), data.get(1), be16(data, 2))
+        else {
+            return;
+        };
+        if flags & 0xF0 != 0x30 || msg != 0xFF || usize::from(len) + 8 != wire_len {
+            return;
+        }
+        let mut at = 8usize;
+        if flags & 0x07 != 0 {
+            // Sequence number, N-PDU number, next extension header type.
+            let Some(&next) = data.get(11) else {
+                return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+            };
+            at = 12;
+            let mut next = next;
+            while next != 0 {
+                // Extension header: length in 4-byte units, content, next type in its last byte.
+                let Some(&units) = data.get(at) else {
+                    return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+                };
+                if units == 0 {
+                    return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+                }
+                at += usize::from(units) * 4;
+                let Some(&n) = data.get(at - 1) else {
+                    return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+                };
+                next = n;
+            }
+        }
+        let inner = tail(data, at);
+        match inner.first().map(|b| b >> 4) {
+            Some(4) | Some(6) => {
+                self.ip(inner, Expect::Any, depth, Ctx::Outer);
+            }
+            None if data.len() < at => {
+                self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader)
+            }
+            _ => {}
+        }
+    }
+
+    /// L2TPv2 (RFC 2661) data messages: flags and version 2, optional length, tunnel and
+    /// session ids, optional Ns/Nr and offset, then a PPP frame. Recognised only with the
+    /// reserved bits clear and, when present, a length field that matches the UDP payload.
+    fn l2tp(&mut self, data: &'a [u8], wire_len: usize, depth: u8) {
+        let Some(word) = be16(data, 0) else { return };
+        // T (control message) clear, reserved bits clear, version 2.
+        if word & 0x8000 != 0 || word & 0x34F0 != 0 || word & 0x000F != 2 {
+            return;
+        }
+        let mut at = 2usize;
+        if word & 0x4000 != 0 {
+            match be16(data, 2) {
+                Some(len) if usize::from(len) == wire_len => at += 2,
+                Some(_) => return,
+                None => return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader),
+            }
+        }
+        at += 4; // tunnel id, session id
+        if word & 0x0800 != 0 {
+            at += 4; // Ns, Nr
+        }
+        if word & 0x0200 != 0 {
+            let Some(offset) = be16(data, at) else {
+                return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+            };
+            at += 2 + usize::from(offset);
+        }
+        if data.len() < at {
+            return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+        }
+        self.ppp(tail(data, at), depth);
     }
 
     /// Teredo: optional authentication and origin indicators, then IPv6.
@@ -1096,12 +1393,66 @@ impl<'a> Walk<'a, '_> {
             self.problem(ctx, DecodeProblem::TruncatedTunnelHeader);
             return;
         }
-        let rest = tail(data, hlen);
+        self.gre_payload(Some(flags), proto, tail(data, hlen), depth, ctx);
+    }
+
+    /// What GRE carries, by protocol type. `flags` are the GRE header's first 16 bits (flags
+    /// and version), `None` on a Linux GRE device, which strips the header.
+    fn gre_payload(&mut self, flags: Option<u16>, proto: u16, data: &'a [u8], depth: u8, ctx: Ctx) {
         match proto {
-            ET_TEB => self.ethernet(rest, depth),
-            ET_PPP => self.ppp(rest, depth),
-            et => self.ether_type(et, rest, depth),
+            ET_TEB => self.ethernet(data, depth),
+            ET_PPP => self.ppp(data, depth),
+            ET_ERSPAN_2 | ET_ERSPAN_3 => self.erspan(flags, data, depth),
+            ET_WCCP => {
+                // As tshark: WCCPv2 adds a 4-byte redirect header before the IPv4 packet,
+                // recognised by the first byte not looking like IPv4.
+                let ip = if data.first().map(|b| b >> 4) == Some(4) {
+                    data
+                } else {
+                    tail(data, 4)
+                };
+                self.ip(ip, Expect::V4, depth, Ctx::Outer);
+            }
+            et => {
+                if !self.ether_type(et, data, depth)
+                    && !data.is_empty()
+                    && !GRE_NOT_ENCAPSULATION.contains(&et)
+                {
+                    self.undecoded(ctx, Encapsulation::GreProtocol(et));
+                }
+            }
         }
+    }
+
+    /// ERSPAN, Cisco's mirrored frames over GRE (0x88BE, 0x22EB), as tshark tells its types
+    /// apart: a GRE header with no flag and version 0 (or none, on a Linux GRE device) is type
+    /// I, with no ERSPAN header; otherwise the ERSPAN header's version field says type II (1:
+    /// 8 bytes) or type III (2: 12 bytes, plus an 8-byte platform-specific subheader when its O
+    /// bit is set). The mirrored Ethernet frame follows.
+    fn erspan(&mut self, gre_flags: Option<u16>, data: &'a [u8], depth: u8) {
+        let hlen = if gre_flags.unwrap_or(0) == 0 {
+            0
+        } else {
+            let Some(word) = be16(data, 0) else {
+                return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+            };
+            match word >> 12 {
+                1 => 8,
+                2 => match be16(data, 10) {
+                    Some(w) if w & 1 != 0 => 20,
+                    Some(_) => 12,
+                    None => return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader),
+                },
+                v => {
+                    let v = (v & 0xF) as u8;
+                    return self.undecoded(Ctx::Outer, Encapsulation::ErspanVersion(v));
+                }
+            }
+        };
+        if data.len() < hlen {
+            return self.problem(Ctx::Outer, DecodeProblem::TruncatedTunnelHeader);
+        }
+        self.ethernet(tail(data, hlen), depth);
     }
 
     fn icmp(&mut self, v6: bool, data: &'a [u8], ip: IpPair, depth: u8) {

@@ -1,5 +1,6 @@
 //! Byte fixtures per layer and link type, fragment reassembly, truncation sweeps.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use etherparse::PacketBuilder;
@@ -668,6 +669,274 @@ fn stats_merge_adds_everything() {
     );
 }
 
+/// GRE (flags, protocol, optional sequence number) over raw IPv4, carrying `inner`.
+fn gre_over_ipv4(flags: u16, proto: u16, inner: &[u8]) -> Vec<u8> {
+    let mut gre = flags.to_be_bytes().to_vec();
+    gre.extend_from_slice(&proto.to_be_bytes());
+    if flags & 0x1000 != 0 {
+        gre.extend_from_slice(&[0, 0, 0, 9]);
+    }
+    gre.extend_from_slice(inner);
+    ipv4_hdr(47, 1, 0, &[], &gre)
+}
+
+/// An ERSPAN header of type II (version 1, 8 bytes) or III (version 2, 12 bytes, plus 8 with
+/// the O bit), then `frame`.
+fn erspan(version: u16, o_bit: bool, frame: &[u8]) -> Vec<u8> {
+    let mut out = ((version << 12) | 10).to_be_bytes().to_vec();
+    out.extend_from_slice(&[0x18, 0x2A]);
+    out.extend_from_slice(&[0, 0, 0, 7]);
+    if version == 2 {
+        out.extend_from_slice(&[0, 0, 0, 0x12 | u8::from(o_bit)]);
+        if o_bit {
+            out.extend_from_slice(&[0x0C, 0, 0, 0x11, 0, 0, 0, 0]);
+        }
+    }
+    out.extend_from_slice(frame);
+    out
+}
+
+/// An NFLOG record: header, optional packet-header attribute with `hw`, a prefix, then the
+/// packet attribute (when given), lengths and types in little or big endian.
+fn nflog(family: u8, hw: Option<u16>, packet: Option<&[u8]>, big: bool) -> Vec<u8> {
+    let u16b = |v: u16| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let mut out = vec![family, 0, 0, 3];
+    let mut attr = |ty: u16, value: &[u8]| {
+        out.extend_from_slice(&u16b(4 + value.len() as u16));
+        out.extend_from_slice(&u16b(ty));
+        out.extend_from_slice(value);
+        out.resize(out.len() + (4 - value.len() % 4) % 4, 0);
+    };
+    if let Some(hw) = hw {
+        let mut v = hw.to_be_bytes().to_vec();
+        v.extend_from_slice(&[1, 0]);
+        attr(1, &v);
+    }
+    attr(10, b"pfx\0");
+    if let Some(p) = packet {
+        attr(9, p);
+    }
+    out
+}
+
+#[test]
+fn erspan_types_i_ii_iii() {
+    let inner = eth(0x0800, &ipv4_tcp(b"mirrored"));
+    let vlan_inner = {
+        let mut v = eth(0x8100, &[0x00, 0x64, 0x08, 0x00]);
+        v.extend_from_slice(&ipv4_tcp(b"mirrored"));
+        v
+    };
+    let cases = [
+        // Type I: no GRE flag, Ethernet right after the GRE header.
+        gre_over_ipv4(0x0000, 0x88BE, &inner),
+        // Type II: sequence number, 8-byte ERSPAN header; a VLAN-tagged frame inside.
+        gre_over_ipv4(0x1000, 0x88BE, &erspan(1, false, &vlan_inner)),
+        // Type III, without and with the platform-specific subheader.
+        gre_over_ipv4(0x1000, 0x22EB, &erspan(2, false, &inner)),
+        gre_over_ipv4(0x1000, 0x22EB, &erspan(2, true, &inner)),
+        // tshark goes by the ERSPAN version, not the protocol type.
+        gre_over_ipv4(0x1000, 0x22EB, &erspan(1, false, &inner)),
+    ];
+    let mut dec = Decoder::default();
+    for pkt in &cases {
+        let out = dec.decode(&frame(101, pkt));
+        assert_eq!(out.problem, None, "{pkt:02x?}");
+        assert_eq!(tcp_of(&out).payload, b"mirrored");
+    }
+    // An ERSPAN version tshark does not know: counted by name.
+    let pkt = gre_over_ipv4(0x1000, 0x88BE, &erspan(3, false, &inner));
+    let out = dec.decode(&frame(101, &pkt));
+    assert_eq!(out.problem, Some(DecodeProblem::UndecodedEncapsulation));
+    assert!(out.transport.is_none());
+    // A Linux GRE device (cooked capture, ARPHRD_IPGRE) strips the GRE header: type I.
+    let mut sll = vec![0, 0, 0x03, 0x0A, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0x88, 0xBE];
+    sll.extend_from_slice(&inner);
+    let out = dec.decode(&frame(113, &sll));
+    assert_eq!(tcp_of(&out).payload, b"mirrored");
+    assert_eq!(
+        dec.stats().undecoded_encapsulations,
+        BTreeMap::from([(Encapsulation::ErspanVersion(3), 1)])
+    );
+}
+
+#[test]
+fn gre_wccp_redirect_with_and_without_its_header() {
+    // As tshark: a first byte that does not look like IPv4 is the 4-byte WCCPv2 header.
+    let inner = ipv4_tcp(b"redirected");
+    let mut with_hdr = vec![0, 0, 0, 1];
+    with_hdr.extend_from_slice(&inner);
+    let mut dec = Decoder::default();
+    for body in [inner.clone(), with_hdr] {
+        let pkt = gre_over_ipv4(0, 0x883E, &body);
+        let out = dec.decode(&frame(101, &pkt));
+        assert_eq!(tcp_of(&out).payload, b"redirected");
+    }
+}
+
+#[test]
+fn nflog_by_hw_protocol_or_family_in_either_byte_order() {
+    let v4 = ipv4_tcp(b"logged");
+    let mut v6 = Vec::new();
+    PacketBuilder::ipv6(V6_A, V6_B, 64)
+        .tcp(40000, 80, 1, 512)
+        .write(&mut v6, b"logged6")
+        .unwrap();
+    let mut dec = Decoder::default();
+    for big in [false, true] {
+        let pkt = nflog(2, Some(0x0800), Some(&v4), big);
+        let out = dec.decode(&frame(239, &pkt));
+        assert_eq!(tcp_of(&out).payload, b"logged", "big endian {big}");
+        let pkt = nflog(10, None, Some(&v6), big);
+        let out = dec.decode(&frame(239, &pkt));
+        assert_eq!(tcp_of(&out).payload, b"logged6", "big endian {big}");
+        assert!(out.layers.ipv6() && !out.layers.ipv4());
+    }
+    // The hardware protocol wins over the family (bridge family 7 logging IPv4).
+    let pkt = nflog(7, Some(0x0800), Some(&v4), false);
+    let out = dec.decode(&frame(239, &pkt));
+    assert_eq!(tcp_of(&out).payload, b"logged");
+    // ARP logged by arptables: non-IP, not a problem.
+    let pkt = nflog(3, Some(0x0806), Some(&[0; 28]), false);
+    let out = dec.decode(&frame(239, &pkt));
+    assert_eq!(out.problem, None);
+    // A family without hardware protocol: counted by name.
+    let pkt = nflog(7, None, Some(&v4), false);
+    let out = dec.decode(&frame(239, &pkt));
+    assert_eq!(out.problem, Some(DecodeProblem::UndecodedEncapsulation));
+    // No packet attribute: a log entry without packet, non-IP.
+    let pkt = nflog(2, Some(0x0800), None, false);
+    let out = dec.decode(&frame(239, &pkt));
+    assert_eq!(out.problem, None);
+    let st = dec.stats();
+    assert_eq!(st.other, 2);
+    assert_eq!(
+        st.undecoded_encapsulations,
+        BTreeMap::from([(Encapsulation::NflogFamily(7), 1)])
+    );
+}
+
+#[test]
+fn undecoded_encapsulations_are_named_and_bounded() {
+    let inner = ipv4_tcp(b"x");
+    let mut dec = Decoder::default();
+    // GRE protocols not decoded, with something inside: counted by protocol.
+    for proto in 0..40u16 {
+        let pkt = gre_over_ipv4(0, 0x1000 + proto, &inner);
+        let out = dec.decode(&frame(101, &pkt));
+        assert_eq!(out.problem, Some(DecodeProblem::UndecodedEncapsulation));
+    }
+    // GRE keepalive (nothing inside) and ARP over GRE: not problems.
+    assert_eq!(
+        dec.decode(&frame(101, &gre_over_ipv4(0, 0, &[]))).problem,
+        None
+    );
+    let arp = gre_over_ipv4(0, 0x0806, &[0; 28]);
+    assert_eq!(dec.decode(&frame(101, &arp)).problem, None);
+    let st = dec.stats();
+    assert_eq!(
+        st.undecoded_encapsulations.len(),
+        MAX_ENCAPSULATION_KINDS + 1
+    );
+    assert_eq!(
+        st.undecoded_encapsulations.get(&Encapsulation::Other),
+        Some(&8)
+    );
+    assert_eq!(
+        st.undecoded_encapsulations
+            .get(&Encapsulation::GreProtocol(0x1000)),
+        Some(&1)
+    );
+    assert_eq!(
+        st.undecodable.get(DecodeProblem::UndecodedEncapsulation),
+        40
+    );
+    // Merging keeps the bound.
+    let mut total = st.clone();
+    total.merge(st);
+    assert_eq!(
+        total.undecoded_encapsulations.len(),
+        MAX_ENCAPSULATION_KINDS + 1
+    );
+    assert_eq!(
+        total.undecoded_encapsulations.get(&Encapsulation::Other),
+        Some(&16)
+    );
+
+    let mut dec = Decoder::default();
+    // ESP, MACsec, Geneve with an unknown protocol, an MPLS pseudowire.
+    let esp = ipv4_hdr(50, 1, 0, &[], &[0, 0, 0x10, 0, 0, 0, 0, 1, 0xAB]);
+    let macsec = eth(0x88E5, &[0x2C, 0, 0, 0, 0, 1, 0xAB, 0xCD]);
+    let mut gen = vec![0x00, 0x00, 0x12, 0x34, 0, 0, 1, 0];
+    gen.extend_from_slice(&inner);
+    let geneve = ipv4_hdr(17, 1, 0, &[], &udp_hdr(50000, 6081, &gen));
+    let mut pw = vec![0x00, 0x01, 0x01, 0x40, 0, 0, 0, 0];
+    pw.extend_from_slice(&eth(0x0800, &inner));
+    let mpls = eth(0x8847, &pw);
+    for (lt, pkt) in [(101, &esp), (1, &macsec), (101, &geneve), (1, &mpls)] {
+        let out = dec.decode(&frame(lt, pkt));
+        assert_eq!(out.problem, Some(DecodeProblem::UndecodedEncapsulation));
+    }
+    let names: Vec<String> = dec
+        .stats()
+        .undecoded_encapsulations
+        .keys()
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "geneve protocol 0x1234",
+            "ether type 0x88e5 (macsec)",
+            "ip protocol 50 (esp)",
+            "mpls payload not ip"
+        ]
+    );
+}
+
+#[test]
+fn tags_before_the_ether_type() {
+    let inner = ipv4_tcp(b"tagged");
+    let mut pbb = vec![0, 0, 0x12, 0x34];
+    pbb.extend_from_slice(&eth(0x0800, &inner));
+    let mut vntag = vec![0x80, 0x01, 0x00, 0x02, 0x08, 0x00];
+    vntag.extend_from_slice(&inner);
+    let mut etag = vec![0, 0, 0, 5, 0, 0, 0x08, 0x00];
+    etag.extend_from_slice(&inner);
+    let mut cmd = vec![1, 1, 0, 1, 0, 100, 0x08, 0x00];
+    cmd.extend_from_slice(&inner);
+    let mut nsh = vec![0x0F, 0xC2, 0x02, 0x01, 0, 0, 0x0A, 0xFF];
+    nsh.extend_from_slice(&inner);
+    let mut dec = Decoder::default();
+    for (et, body) in [
+        (0x88E7, pbb),
+        (0x8926, vntag),
+        (0x893F, etag),
+        (0x8909, cmd),
+        (0x894F, nsh),
+    ] {
+        let pkt = eth(et, &body);
+        let out = dec.decode(&frame(1, &pkt));
+        assert_eq!(out.problem, None, "{et:#x}");
+        assert_eq!(tcp_of(&out).payload, b"tagged", "{et:#x}");
+    }
+    // PBB in PBB in ...: bounded by the depth limit.
+    let mut nested = eth(0x0800, &inner);
+    for _ in 0..20 {
+        let mut outer = vec![0, 0, 0x12, 0x34];
+        outer.extend_from_slice(&nested);
+        nested = eth(0x88E7, &outer);
+    }
+    let out = dec.decode(&frame(1, &nested));
+    assert_eq!(out.problem, Some(DecodeProblem::TooDeep));
+}
+
 /// Every fixture packet used in the sweep, with its link type.
 fn sweep_fixtures() -> Vec<(u32, Vec<u8>)> {
     let inner = ipv4_tcp(b"payload");
@@ -728,7 +997,82 @@ fn sweep_fixtures() -> Vec<(u32, Vec<u8>)> {
     let mut chdlc = vec![0x0F, 0x00, 0x08, 0x00];
     chdlc.extend_from_slice(&inner);
     out.push((104, chdlc));
+    let mirrored = eth(0x0800, &inner);
+    out.push((101, gre_over_ipv4(0, 0x88BE, &mirrored)));
+    out.push((
+        101,
+        gre_over_ipv4(0x1000, 0x88BE, &erspan(1, false, &mirrored)),
+    ));
+    out.push((
+        101,
+        gre_over_ipv4(0x1000, 0x22EB, &erspan(2, true, &mirrored)),
+    ));
+    out.push((239, nflog(2, Some(0x0800), Some(&inner), false)));
+    out.push((239, nflog(10, None, Some(&ipv6_udp(b"n")), true)));
+    let mut nsh = vec![0x0F, 0xC2, 0x02, 0x03, 0, 0, 0x0A, 0xFF];
+    nsh.extend_from_slice(&mirrored);
+    out.push((1, eth(0x894F, &nsh)));
+    out.push((
+        101,
+        ipv4_hdr(17, 1, 0, &[], &udp_hdr(2152, 2152, &gtpu(&inner, true))),
+    ));
+    out.push((
+        101,
+        ipv4_hdr(17, 1, 0, &[], &udp_hdr(1701, 1701, &l2tp(&inner))),
+    ));
     out
+}
+
+/// A GTP-U G-PDU carrying `ip`, optionally with a sequence number and one extension header.
+fn gtpu(ip: &[u8], ext: bool) -> Vec<u8> {
+    let opt: &[u8] = if ext {
+        &[0, 1, 0, 0x85, 1, 0x10, 9, 0]
+    } else {
+        &[]
+    };
+    let mut out = vec![if ext { 0x34 } else { 0x30 }, 0xFF];
+    out.extend_from_slice(&((opt.len() + ip.len()) as u16).to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0x10, 0x01]);
+    out.extend_from_slice(opt);
+    out.extend_from_slice(ip);
+    out
+}
+
+/// An L2TPv2 data message with length and Ns/Nr, carrying PPP with `ip`.
+fn l2tp(ip: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x48, 0x02];
+    out.extend_from_slice(&((16 + ip.len()) as u16).to_be_bytes());
+    out.extend_from_slice(&[0, 7, 0, 3, 0, 1, 0, 1, 0xFF, 0x03, 0x00, 0x21]);
+    out.extend_from_slice(ip);
+    out
+}
+
+#[test]
+fn gtpu_and_l2tp_only_when_their_headers_check_out() {
+    let inner = ipv4_tcp(b"mobile");
+    let mut dec = Decoder::default();
+    for data in [gtpu(&inner, false), gtpu(&inner, true)] {
+        let pkt = ipv4_hdr(17, 1, 0, &[], &udp_hdr(40000, 2152, &data));
+        let out = dec.decode(&frame(101, &pkt));
+        assert_eq!(tcp_of(&out).payload, b"mobile");
+    }
+    let pkt = ipv4_hdr(17, 1, 0, &[], &udp_hdr(1701, 1701, &l2tp(&inner)));
+    let out = dec.decode(&frame(101, &pkt));
+    assert_eq!(tcp_of(&out).payload, b"mobile");
+    // A wrong length field, another message type, a control message: plain UDP.
+    let mut bad_len = gtpu(&inner, false);
+    bad_len[3] ^= 1;
+    let mut echo = gtpu(&inner, false);
+    echo[1] = 1;
+    let mut control = l2tp(&inner);
+    control[0] |= 0x80;
+    for (port, data) in [(2152, bad_len), (2152, echo), (1701, control)] {
+        let pkt = ipv4_hdr(17, 1, 0, &[], &udp_hdr(port, 53, &data));
+        let out = dec.decode(&frame(101, &pkt));
+        assert_eq!(out.problem, None);
+        assert_eq!(udp_of(&out).dst_port, 53);
+        assert!(!out.layers.tcp());
+    }
 }
 
 #[test]
@@ -748,8 +1092,10 @@ fn truncation_sweep_every_prefix_decodes_or_gives_a_reason() {
                     ..frame(lt, cut)
                 };
                 let out = dec.decode(&f);
+                // An NFLOG record that ends between attributes is a log entry without packet.
+                let nflog_entry = lt == 239 && orig_len as usize == n;
                 assert!(
-                    out.problem.is_some() || out.layers.ip(),
+                    out.problem.is_some() || out.layers.ip() || nflog_entry,
                     "linktype {lt} prefix {n} of {pkt:02x?}: neither decoded nor a reason"
                 );
                 if orig_len as usize > n {
