@@ -371,6 +371,8 @@ impl DnsTracker {
             pending: HashMap::new(),
             order: std::collections::VecDeque::new(),
             pending_count: 0,
+            waiting: Vec::new(),
+            udp_pairs: HashMap::new(),
             questions: HashMap::new(),
             stats: self.stats,
         };
@@ -404,6 +406,11 @@ struct Matcher {
     /// Waiting queries in arrival order, for the `max_pending` bound (lazily pruned).
     order: std::collections::VecDeque<(MatchKey, usize)>,
     pending_count: usize,
+    /// Per record: still waiting (in `pending`).
+    waiting: Vec<bool>,
+    /// Waiting UDP queries per (client, server) socket pair, oldest first, for ICMP errors
+    /// (which quote no id); entries that stopped waiting are dropped lazily.
+    udp_pairs: HashMap<(Endpoint, Endpoint), Vec<usize>>,
     /// The latest queries of each question (record indices, oldest first; at most
     /// `RETRY_CANDIDATES`, none older than the retry window): candidates for `retry_of`.
     questions: HashMap<QuestionKey, std::collections::VecDeque<usize>>,
@@ -488,6 +495,13 @@ impl Matcher {
             id: msg.id,
         };
         self.pending.entry(key).or_default().push(idx);
+        self.waiting.push(true);
+        if key.udp {
+            self.udp_pairs
+                .entry((key.client, key.server))
+                .or_default()
+                .push(idx);
+        }
         self.order.push_back((key, idx));
         self.pending_count += 1;
         while self.pending_count > self.cfg.max_pending {
@@ -513,6 +527,9 @@ impl Matcher {
             self.pending.remove(&k);
         }
         self.pending_count = self.pending_count.saturating_sub(1);
+        if let Some(w) = self.waiting.get_mut(i) {
+            *w = false;
+        }
         true
     }
 
@@ -560,23 +577,29 @@ impl Matcher {
 
     fn unreachable(&mut self, e: &Event) {
         // The latest waiting UDP query from the quoted source to the quoted destination.
-        let mut best: Option<(MatchKey, usize)> = None;
-        for (k, list) in &self.pending {
-            if k.udp && k.client == e.src && k.server == e.dst {
-                for &i in list {
-                    let newer = match best {
-                        Some((_, b)) => i > b,
-                        None => true,
-                    };
-                    if newer {
-                        best = Some((*k, i));
-                    }
+        let pair = (e.src, e.dst);
+        let mut latest = None;
+        if let Some(list) = self.udp_pairs.get_mut(&pair) {
+            while let Some(&i) = list.last() {
+                if self.waiting.get(i).copied().unwrap_or(false) {
+                    latest = Some(i);
+                    break;
                 }
+                list.pop();
+            }
+            if list.is_empty() {
+                self.udp_pairs.remove(&pair);
             }
         }
-        let Some((k, i)) = best else {
+        let Some((i, id)) = latest.and_then(|i| Some((i, self.recs.get(i)?.id))) else {
             self.stats.icmp_unmatched += 1;
             return;
+        };
+        let k = MatchKey {
+            udp: true,
+            client: e.src,
+            server: e.dst,
+            id,
         };
         self.remove_pending(k, i);
         self.stats.icmp_matched += 1;

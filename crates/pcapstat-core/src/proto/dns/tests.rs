@@ -391,3 +391,42 @@ fn tcp_gap_stops_framing_that_direction() {
     assert_eq!(msgs[0].dir, S2C);
     assert!(p.dropped_bytes() > 0);
 }
+
+#[test]
+fn icmp_errors_take_the_latest_still_waiting_query_of_the_pair() {
+    let (c, s) = (ep("10.0.0.1", 4000), ep("10.0.0.2", 53));
+    let mut t = DnsTracker::new(DnsConfig::default());
+    t.on_udp(1_000, 0, c, s, &query(1, "a.test", 1));
+    t.on_udp(1_100, 1, c, s, &query(2, "b.test", 1));
+    t.on_udp(1_200, 2, c, s, &query(3, "c.test", 1));
+    t.on_udp(1_300, 3, s, c, &response(3, "c.test", 1, 0, false, &[]));
+    t.on_icmp_unreachable(1_400, 4, c, s); // query 2: the latest still waiting
+    t.on_icmp_unreachable(1_500, 5, c, s); // query 1
+    t.on_icmp_unreachable(1_600, 6, c, s); // none left
+    let (r, stats) = t.finish(10_000);
+    assert_eq!(r[1].icmp_error_ns, Some(300));
+    assert_eq!(r[0].icmp_error_ns, Some(500));
+    assert!(r[2].answered() && r[2].icmp_error_ns.is_none());
+    assert_eq!((stats.icmp_matched, stats.icmp_unmatched), (2, 1));
+}
+
+#[test]
+fn many_icmp_errors_against_many_waiting_queries_stay_linear() {
+    // Each ICMP error looks up its socket pair only (it used to scan every waiting query).
+    let s = ep("10.0.0.2", 53);
+    let mut t = DnsTracker::new(DnsConfig::default());
+    let n = 30_000u16;
+    for k in 0..n {
+        let c = ep("10.0.0.1", 1024 + k);
+        t.on_udp(i64::from(k), u64::from(k), c, s, &query(k, "a.test", 1));
+    }
+    for k in 0..n {
+        let c = ep("10.0.0.9", 1024 + k); // quoting nothing that waits
+        t.on_icmp_unreachable(100_000 + i64::from(k), 100_000 + u64::from(k), c, s);
+    }
+    t.on_icmp_unreachable(200_000, 200_000, ep("10.0.0.1", 1024), s);
+    let (r, stats) = t.finish(300_000);
+    assert_eq!(stats.icmp_unmatched, u64::from(n));
+    assert_eq!(stats.icmp_matched, 1);
+    assert!(r[0].icmp_unreachable);
+}
