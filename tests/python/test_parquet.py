@@ -70,7 +70,7 @@ def test_files_rows_and_metadata(run):
         meta = pq.read_metadata(out / f"{table}.parquet")
         assert meta.num_rows == rows, table
         kv = meta.metadata
-        assert kv[b"pcapstat.schema_version"] == b"1"
+        assert kv[b"pcapstat.schema_version"] == b"2"
         assert kv[b"pcapstat.table"] == table.encode()
         assert capture.encode() in kv[b"pcapstat.sources"]
 

@@ -349,28 +349,17 @@ impl AppReport {
             http_wait: Percentiles::of(timings.iter().filter_map(|t| t.wait_ns).collect()),
             http_total: Percentiles::of(timings.iter().filter_map(|t| t.total_ns).collect()),
             dns_queries: dns.len(),
-            dns_answered: dns
-                .iter()
-                .filter(|d| d.response_ts.is_some() && !d.icmp_unreachable)
-                .count(),
+            dns_answered: dns.iter().filter(|d| d.answered()).count(),
             dns_retries: dns.iter().filter(|d| d.retry_of.is_some()).count(),
             dns_icmp: dns.iter().filter(|d| d.icmp_unreachable).count(),
-            dns_unanswered: dns
-                .iter()
-                .filter(|d| d.response_ts.is_none() && !d.icmp_unreachable)
-                .count(),
+            dns_unanswered: dns.iter().filter(|d| d.unanswered()).count(),
             dns_tcp: dns
                 .iter()
                 .filter(|d| d.transport == pcapstat::core::DnsTransport::Tcp)
                 .count(),
             dns_truncated: dns.iter().filter(|d| d.truncated == Some(true)).count(),
             dns_rcodes,
-            dns_latency: Percentiles::of(
-                dns.iter()
-                    .filter(|d| !d.icmp_unreachable)
-                    .filter_map(|d| d.latency_ns)
-                    .collect(),
-            ),
+            dns_latency: Percentiles::of(dns.iter().filter_map(|d| d.latency_ns).collect()),
             new_connections_per_server,
         }
     }

@@ -166,7 +166,12 @@ fn report_has_every_section() {
 /// The report's sections and the named figures come from the same records: they agree.
 #[test]
 fn figures_agree_with_the_report_sections() {
-    for (_, file) in CAPTURES {
+    let dns_regress = [
+        "testdata/regress/dns/retries.pcap",
+        "testdata/regress/dns/waited.pcap",
+        "testdata/regress/dns/icmp-unreachable.pcap",
+    ];
+    for file in CAPTURES.iter().map(|(_, f)| *f).chain(dns_regress) {
         let out = run(&["analyze", "--format", "json", file]);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
         let f = &v["figures"];
@@ -205,6 +210,12 @@ fn figures_agree_with_the_report_sections() {
             ("dns.queries", app["dns"]["queries"].clone()),
             ("dns.answered", app["dns"]["answered"].clone()),
             ("dns.unanswered", app["dns"]["unanswered"].clone()),
+            ("dns.retries", app["dns"]["retries"].clone()),
+            (
+                "dns.icmp_unreachable",
+                app["dns"]["icmp_unreachable"].clone(),
+            ),
+            ("dns.latency.count", app["dns"]["latency"]["count"].clone()),
             ("dns.latency.p50", app["dns"]["latency"]["p50_ns"].clone()),
         ];
         for (name, section) in pairs {

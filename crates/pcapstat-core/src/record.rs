@@ -409,16 +409,35 @@ pub struct DnsRecord {
     pub addresses: Vec<std::net::IpAddr>,
     /// The response had the TC (truncated) flag.
     pub truncated: Option<bool>,
-    /// Capture time of the response.
+    /// Capture time of the DNS response (an ICMP error is not a response: `None`).
     pub response_ts: Option<i64>,
-    /// `response_ts - query_ts`.
+    /// `response_ts - query_ts`: DNS responses only.
     pub latency_ns: Option<i64>,
-    /// An ICMP port-unreachable answered the query instead of a response.
+    /// An ICMP/ICMPv6 destination unreachable quoting the query came back instead of a
+    /// response: the query failed (it is not answered).
     pub icmp_unreachable: bool,
-    /// For unanswered queries: time waited until the next retry of the same question by the
-    /// same client, or until the end of the capture.
+    /// Query → that ICMP error (the client's fail-fast time); `None` without one.
+    pub icmp_error_ns: Option<i64>,
+    /// A query with neither a DNS response nor an ICMP error: time until its first retry
+    /// (a query with `retry_of` = this `query_frame`), else until the end of the capture or
+    /// the retry window (`DnsConfig::retry_window_ns`, 10 s), whichever comes first.
     pub waited_ns: Option<i64>,
-    /// `query_frame` of the earlier query this one retries (same client, same question, sent
-    /// while the earlier one was unanswered), to the same or another server.
+    /// `query_frame` of the earlier query this one retries: the latest query with the same
+    /// question (name, type, class) from the same client address, with no DNS response yet,
+    /// sent at most the retry window before, from the same port or with the same id (see
+    /// `docs/dns.md`); to the same or another server.
     pub retry_of: Option<u64>,
+}
+
+impl DnsRecord {
+    /// A DNS response matched the query (whatever its rcode). The one definition of
+    /// "answered" used by the dns table, the figures and the report.
+    pub fn answered(&self) -> bool {
+        self.response_ts.is_some()
+    }
+
+    /// Neither a DNS response nor an ICMP error came back.
+    pub fn unanswered(&self) -> bool {
+        self.response_ts.is_none() && !self.icmp_unreachable
+    }
 }

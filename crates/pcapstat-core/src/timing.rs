@@ -216,6 +216,7 @@ mod tests {
             response_ts: answer,
             latency_ns: answer.map(|a| a - ts),
             icmp_unreachable: false,
+            icmp_error_ns: None,
             waited_ns: None,
             retry_of,
         }

@@ -263,24 +263,51 @@ fn dns_records_match_tshark() {
 }
 
 /// The lab's DNS scenario end to end: retries, unanswered queries, ICMP, TC then TCP.
+///
+/// Retries against what the clients did (`gt_dns.jsonl`: each dig/kdig command, its
+/// arguments and its "communications error" lines): a command that failed made one attempt per
+/// error, one that succeeded one more; each attempt after the first is a retry. In the lab only
+/// `dig -p 5353 +tries=2 +timeout=1` (id 1013) retried, once, on a new socket with the same
+/// id; the other commands asking www.lab.test A (other ids, other ports) are other processes.
 #[test]
 fn lab_e_dns_outcomes() {
-    let recs = run(
-        &common::shared().join("lab/e_dns/capture.pcap"),
-        &[53, 5353, 5354],
-    );
+    let lab = common::shared().join("lab/e_dns");
+    let recs = run(&lab.join("capture.pcap"), &[53, 5353, 5354]);
+    let mut client_retries = HashMap::new();
+    let gt = std::fs::read_to_string(lab.join("gt_dns.jsonl")).unwrap();
+    for line in gt.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let errors = v["comm_errors"].as_array().map_or(0, Vec::len);
+        let attempts = if v["exit"] == 0 { errors + 1 } else { errors };
+        if attempts > 1 {
+            let id = v["qid_requested"].as_u64().unwrap();
+            client_retries.insert(u16::try_from(id).unwrap(), attempts - 1);
+        }
+    }
+    assert_eq!(client_retries, HashMap::from([(1013, 1)]));
+    let mut our_retries = HashMap::new();
+    for r in recs.iter().filter(|r| r.retry_of.is_some()) {
+        *our_retries.entry(r.id).or_insert(0) += 1;
+    }
+    assert_eq!(our_retries, client_retries, "retries per query id");
+
     let by_id = |id: u16| recs.iter().filter(move |r| r.id == id).collect::<Vec<_>>();
     let silent = by_id(1013);
     assert_eq!(silent.len(), 2);
-    assert!(silent.iter().all(|r| r.response_ts.is_none()));
+    assert!(silent.iter().all(|r| r.unanswered()));
     assert_eq!(silent[1].retry_of, Some(silent[0].query_frame));
     assert_eq!(
         silent[0].waited_ns,
         Some(silent[1].query_ts - silent[0].query_ts)
     );
+    // The last try waited until the end of the capture (dig gave up after 1 s; the capture
+    // shows no more of it): not until the next, unrelated, query (id 1014).
+    let end = recs.iter().filter_map(|r| r.response_ts).max().unwrap();
+    assert_eq!(silent[1].waited_ns, Some(end - silent[1].query_ts));
     let icmp = by_id(1014);
-    assert!(icmp[0].icmp_unreachable);
-    assert_eq!(icmp[0].latency_ns, Some(200_000));
+    assert!(icmp[0].icmp_unreachable && !icmp[0].answered());
+    assert_eq!(icmp[0].icmp_error_ns, Some(200_000));
+    assert_eq!(icmp[0].latency_ns, None);
     let tc = by_id(1012);
     assert_eq!(tc.len(), 2);
     assert_eq!(tc[0].truncated, Some(true));

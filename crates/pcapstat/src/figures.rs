@@ -351,16 +351,16 @@ const TABLE: &[(&str, Unit, Better, &str)] = {
         ("http.wait.*", Duration, Lower, "wait (last request byte to first response byte: time to first byte)"),
         ("http.total.*", Duration, Lower, "total (DNS, else first SYN, for a connection's first request; else the first request byte; to the last response byte)"),
         ("dns.queries", Count, Neither, "DNS queries"),
-        ("dns.answered", Count, Neither, "queries answered by a DNS response"),
-        ("dns.unanswered", Count, Lower, "queries with neither a response nor an ICMP error"),
-        ("dns.retries", Count, Lower, "queries that retry an unanswered one (same client and question)"),
-        ("dns.icmp_unreachable", Count, Lower, "queries answered by an ICMP unreachable"),
+        ("dns.answered", Count, Neither, "queries answered by a DNS response (the dns table's answered; an ICMP error is not an answer)"),
+        ("dns.unanswered", Count, Lower, "queries with neither a DNS response nor an ICMP error"),
+        ("dns.retries", Count, Lower, "queries that retry an unanswered one (retry_of: the same client re-asking, see dns.md)"),
+        ("dns.icmp_unreachable", Count, Lower, "queries that failed with an ICMP destination unreachable (not answered)"),
         ("dns.errors", Count, Lower, "responses with an rcode other than NOERROR"),
         ("dns.nxdomain", Count, Neither, "responses with rcode NXDOMAIN"),
         ("dns.servfail", Count, Lower, "responses with rcode SERVFAIL"),
         ("dns.truncated", Count, Neither, "responses with the TC flag (the client should retry over TCP)"),
         ("dns.tcp_queries", Count, Neither, "queries over TCP (including fallbacks after a truncated UDP response)"),
-        ("dns.latency.*", Duration, Lower, "DNS latency (query to response) of the answered queries"),
+        ("dns.latency.*", Duration, Lower, "DNS latency (query to DNS response) of the answered queries"),
     ]
 };
 
@@ -599,17 +599,12 @@ impl Figures {
         );
 
         let dns = analysis.dns_records();
-        let answered =
-            |d: &&pcapstat_core::DnsRecord| d.response_ts.is_some() && !d.icmp_unreachable;
+        let answered = |d: &&pcapstat_core::DnsRecord| d.answered();
         v.push(("dns.queries", count(dns.len())));
         v.push(("dns.answered", count(dns.iter().filter(answered).count())));
         v.push((
             "dns.unanswered",
-            count(
-                dns.iter()
-                    .filter(|d| d.response_ts.is_none() && !d.icmp_unreachable)
-                    .count(),
-            ),
+            count(dns.iter().filter(|d| d.unanswered()).count()),
         ));
         v.push((
             "dns.retries",
@@ -645,12 +640,7 @@ impl Figures {
         push_percentiles(
             &mut v,
             "dns.latency",
-            Percentiles::of(
-                dns.iter()
-                    .filter(|d| !d.icmp_unreachable)
-                    .filter_map(|d| d.latency_ns)
-                    .collect(),
-            ),
+            Percentiles::of(dns.iter().filter_map(|d| d.latency_ns).collect()),
         );
 
         debug_assert_eq!(

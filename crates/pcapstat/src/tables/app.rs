@@ -259,8 +259,9 @@ pub fn dns_frame(capture: Option<&str>, records: &[DnsRecord]) -> Result<DataFra
     c.opt_bool("truncated", |r| r.truncated);
     c.ts("response_ts", |r| r.response_ts);
     c.dur("latency", |r| r.latency_ns);
-    c.bool("answered", |r| r.response_ts.is_some());
+    c.bool("answered", |r| r.answered());
     c.bool("icmp_unreachable", |r| r.icmp_unreachable);
+    c.dur("icmp_error", |r| r.icmp_error_ns);
     c.dur("waited", |r| r.waited_ns);
     c.opt_u64("retry_of", |r| r.retry_of);
     c.finish()

@@ -16,7 +16,7 @@ use crate::error::Error;
 
 /// Version of the table schemas: changes when a column is renamed, removed or changes meaning
 /// (adding a column does not change it). Written into every Parquet file's metadata.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Builds columns of one table from its records; the same row order for every column.
 struct Cols<'a, R> {

@@ -221,3 +221,60 @@ fn keylog_gives_https_rows_in_the_http_table() {
     assert!(matches!(err, crate::Error::KeyLog(_)), "{err}");
     assert!(err.to_string().contains("missing.txt"));
 }
+
+/// One definition of answered / unanswered / ICMP error: the dns table's columns and the
+/// `dns.*` figures count the same rows (an ICMP error is not an answer and has no latency).
+#[test]
+fn dns_table_and_figures_agree_on_answered_and_icmp() {
+    use crate::figures::{Figures, Value};
+    for name in ["icmp-unreachable", "retries", "waited"] {
+        let path = repo().join(format!("testdata/regress/dns/{name}.pcap"));
+        let a = Analyzer::new().threads(2).analyze_path(&path).unwrap();
+        let df = a.dns().unwrap();
+        let answered = df.column("answered").unwrap().bool().unwrap().clone();
+        let icmp = df
+            .column("icmp_unreachable")
+            .unwrap()
+            .bool()
+            .unwrap()
+            .clone();
+        let icmp_error = df.column("icmp_error").unwrap();
+        let latency = df.column("latency").unwrap();
+        let (mut n_answered, mut n_icmp, mut n_unanswered) = (0u64, 0u64, 0u64);
+        for i in 0..df.height() {
+            let (ans, failed) = (answered.get(i).unwrap(), icmp.get(i).unwrap());
+            assert!(!(ans && failed), "{name} row {i}: answered and failed");
+            assert_eq!(latency.get(i).unwrap().is_null(), !ans, "{name} row {i}");
+            assert_eq!(
+                icmp_error.get(i).unwrap().is_null(),
+                !failed,
+                "{name} row {i}"
+            );
+            n_answered += u64::from(ans);
+            n_icmp += u64::from(failed);
+            n_unanswered += u64::from(!ans && !failed);
+        }
+        let f = Figures::of(&a);
+        let count = |n: &str| f.value(n).flatten();
+        assert_eq!(
+            count("dns.answered"),
+            Some(Value::Count(n_answered)),
+            "{name}"
+        );
+        assert_eq!(
+            count("dns.icmp_unreachable"),
+            Some(Value::Count(n_icmp)),
+            "{name}"
+        );
+        assert_eq!(
+            count("dns.unanswered"),
+            Some(Value::Count(n_unanswered)),
+            "{name}"
+        );
+        assert_eq!(
+            count("dns.latency.count"),
+            Some(Value::Count(n_answered)),
+            "{name}"
+        );
+    }
+}

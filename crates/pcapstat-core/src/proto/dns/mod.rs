@@ -77,6 +77,8 @@ pub struct DnsMessage {
     pub qname: Option<String>,
     /// First question's type (wire value).
     pub qtype: Option<u16>,
+    /// First question's class (wire value without the mDNS unicast-response bit; 1 = IN).
+    pub qclass: Option<u16>,
     /// A and AAAA addresses of the answer section, in order.
     pub addresses: Vec<IpAddr>,
     /// Whether every record of the message could be decoded (false: a damaged or truncated
@@ -121,6 +123,7 @@ impl DnsMessage {
             answer_count: be(6),
             qname: None,
             qtype: None,
+            qclass: None,
             addresses: Vec::new(),
             records_decoded: false,
         };
@@ -129,6 +132,7 @@ impl DnsMessage {
             if let Some(q) = packet.questions.first() {
                 msg.qname = Some(name_text(&q.qname));
                 msg.qtype = Some(u16::from(q.qtype));
+                msg.qclass = Some(u16::from(q.qclass));
             }
             for rr in &packet.answers {
                 match &rr.rdata {
@@ -150,6 +154,7 @@ impl DnsMessage {
                 if let Some(q) = packet.questions.first() {
                     msg.qname = Some(name_text(&q.qname));
                     msg.qtype = Some(u16::from(q.qtype));
+                    msg.qclass = Some(u16::from(q.qclass));
                 }
             }
         }
@@ -157,7 +162,13 @@ impl DnsMessage {
     }
 }
 
-/// Limits of a [`DnsTracker`].
+/// Default [`DnsConfig::retry_window_ns`]: 10 s.
+pub const DEFAULT_RETRY_WINDOW_NS: i64 = 10_000_000_000;
+
+/// Most recent queries of one (client address, question) kept as retry candidates.
+const RETRY_CANDIDATES: usize = 16;
+
+/// Limits and the retry window of a [`DnsTracker`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DnsConfig {
@@ -167,6 +178,11 @@ pub struct DnsConfig {
     /// Most queries waiting for a response at one time; past it the oldest stops waiting
     /// (stays unanswered; counted in [`DnsStats::pending_evicted`]).
     pub max_pending: usize,
+    /// Retry window, ns: the longest time after an unanswered query that a related query of
+    /// the same question can be its retry (`retry_of`), and the most an unanswered query that
+    /// is not retried is said to have `waited`. Default 10 s: twice the 5 s per-attempt
+    /// timeout of dig, glibc and systemd-resolved (see `docs/dns.md`).
+    pub retry_window_ns: i64,
 }
 
 impl DnsConfig {
@@ -180,6 +196,11 @@ impl DnsConfig {
         self.max_pending = n;
         self
     }
+    /// Sets [`retry_window_ns`](DnsConfig::retry_window_ns) (negative values count as 0).
+    pub fn with_retry_window_ns(mut self, ns: i64) -> Self {
+        self.retry_window_ns = ns.max(0);
+        self
+    }
 }
 
 impl Default for DnsConfig {
@@ -187,6 +208,7 @@ impl Default for DnsConfig {
         DnsConfig {
             max_messages: 4_000_000,
             max_pending: 100_000,
+            retry_window_ns: DEFAULT_RETRY_WINDOW_NS,
         }
     }
 }
@@ -338,8 +360,8 @@ impl DnsTracker {
     }
 
     /// Matches everything fed, in capture-time order, and returns one record per query
-    /// (sorted by `query_frame`) and the counters. `end_ts` is the end of the capture (for
-    /// `waited_ns` of queries never answered).
+    /// (sorted by `query_frame`) and the counters. `end_ts` is the end of the capture (it
+    /// bounds `waited_ns` of queries neither answered nor retried).
     pub fn finish(mut self, end_ts: i64) -> (Vec<DnsRecord>, DnsStats) {
         let mut events = std::mem::take(&mut self.events);
         events.sort_by_key(|e| (e.ts, e.frame, e.seq));
@@ -349,22 +371,32 @@ impl DnsTracker {
             pending: HashMap::new(),
             order: std::collections::VecDeque::new(),
             pending_count: 0,
-            last_question: HashMap::new(),
+            waiting: Vec::new(),
+            udp_pairs: HashMap::new(),
+            questions: HashMap::new(),
             stats: self.stats,
         };
         for e in events {
             m.event(e);
         }
+        let window = self.cfg.retry_window_ns;
         let mut recs = m.recs;
         for r in &mut recs {
-            if r.response_ts.is_none() && r.waited_ns.is_none() {
-                r.waited_ns = Some(end_ts.saturating_sub(r.query_ts).max(0));
+            // Neither answered, nor failed by ICMP, nor retried: the client waited at most
+            // until the end of the capture, and no longer than the retry window as far as the
+            // capture can tell.
+            if r.unanswered() && r.waited_ns.is_none() {
+                let end = end_ts.min(r.query_ts.saturating_add(window));
+                r.waited_ns = Some(end.saturating_sub(r.query_ts).max(0));
             }
         }
         recs.sort_by_key(|r| (r.query_frame, r.query_ts));
         (recs, m.stats)
     }
 }
+
+/// The same question from the same client address: (client, qname, qtype, qclass).
+type QuestionKey = (IpAddr, String, u16, Option<u16>);
 
 struct Matcher {
     cfg: DnsConfig,
@@ -374,8 +406,14 @@ struct Matcher {
     /// Waiting queries in arrival order, for the `max_pending` bound (lazily pruned).
     order: std::collections::VecDeque<(MatchKey, usize)>,
     pending_count: usize,
-    /// Latest query per (client address, name, type), for retries.
-    last_question: HashMap<(IpAddr, String, u16), usize>,
+    /// Per record: still waiting (in `pending`).
+    waiting: Vec<bool>,
+    /// Waiting UDP queries per (client, server) socket pair, oldest first, for ICMP errors
+    /// (which quote no id); entries that stopped waiting are dropped lazily.
+    udp_pairs: HashMap<(Endpoint, Endpoint), Vec<usize>>,
+    /// The latest queries of each question (record indices, oldest first; at most
+    /// `RETRY_CANDIDATES`, none older than the retry window): candidates for `retry_of`.
+    questions: HashMap<QuestionKey, std::collections::VecDeque<usize>>,
     stats: DnsStats,
 }
 
@@ -388,26 +426,46 @@ impl Matcher {
         }
     }
 
+    /// The earlier query that a query of `qkey` from `src` with `id` at `ts` retries: the
+    /// latest query of the same question from the same client address, sent at most the retry
+    /// window before, that had no DNS response yet, and came from the same port or (a new
+    /// socket) carried the same id. Updates that query's `waited_ns`.
+    fn retry_of(&mut self, qkey: &QuestionKey, src: Endpoint, id: u16, ts: i64) -> Option<u64> {
+        let window = self.cfg.retry_window_ns;
+        let list = self.questions.get_mut(qkey)?;
+        let recs = &mut self.recs;
+        while list
+            .front()
+            .and_then(|&k| recs.get(k))
+            .is_some_and(|r| ts.saturating_sub(r.query_ts) > window)
+        {
+            list.pop_front();
+        }
+        let prev = list.iter().rev().copied().find(|&k| {
+            recs.get(k).is_some_and(|r| {
+                r.response_ts.is_none() && (r.client_port == src.port || r.id == id)
+            })
+        })?;
+        let prev = recs.get_mut(prev)?;
+        if prev.unanswered() && prev.waited_ns.is_none() {
+            prev.waited_ns = Some(ts.saturating_sub(prev.query_ts));
+        }
+        Some(prev.query_frame)
+    }
+
     fn query(&mut self, e: &Event, t: DnsTransport, msg: &DnsMessage) {
         let (Some(qname), Some(qtype)) = (msg.qname.clone(), msg.qtype) else {
             self.stats.queries_without_question += 1;
             return;
         };
         let idx = self.recs.len();
-        let qkey = (e.src.ip, qname.clone(), qtype);
-        let mut retry_of = None;
-        if let Some(&k) = self.last_question.get(&qkey) {
-            if let Some(prev) = self.recs.get_mut(k) {
-                // The earlier query got no DNS response (none yet, or an ICMP error).
-                if prev.rcode.is_none() {
-                    retry_of = Some(prev.query_frame);
-                    if prev.response_ts.is_none() {
-                        prev.waited_ns = Some(e.ts.saturating_sub(prev.query_ts));
-                    }
-                }
-            }
+        let qkey: QuestionKey = (e.src.ip, qname.clone(), qtype, msg.qclass);
+        let retry_of = self.retry_of(&qkey, e.src, msg.id, e.ts);
+        let list = self.questions.entry(qkey).or_default();
+        if list.len() >= RETRY_CANDIDATES {
+            list.pop_front();
         }
-        self.last_question.insert(qkey, idx);
+        list.push_back(idx);
         self.recs.push(DnsRecord {
             query_ts: e.ts,
             query_frame: e.frame,
@@ -426,6 +484,7 @@ impl Matcher {
             response_ts: None,
             latency_ns: None,
             icmp_unreachable: false,
+            icmp_error_ns: None,
             waited_ns: None,
             retry_of,
         });
@@ -436,6 +495,13 @@ impl Matcher {
             id: msg.id,
         };
         self.pending.entry(key).or_default().push(idx);
+        self.waiting.push(true);
+        if key.udp {
+            self.udp_pairs
+                .entry((key.client, key.server))
+                .or_default()
+                .push(idx);
+        }
         self.order.push_back((key, idx));
         self.pending_count += 1;
         while self.pending_count > self.cfg.max_pending {
@@ -461,6 +527,9 @@ impl Matcher {
             self.pending.remove(&k);
         }
         self.pending_count = self.pending_count.saturating_sub(1);
+        if let Some(w) = self.waiting.get_mut(i) {
+            *w = false;
+        }
         true
     }
 
@@ -508,30 +577,36 @@ impl Matcher {
 
     fn unreachable(&mut self, e: &Event) {
         // The latest waiting UDP query from the quoted source to the quoted destination.
-        let mut best: Option<(MatchKey, usize)> = None;
-        for (k, list) in &self.pending {
-            if k.udp && k.client == e.src && k.server == e.dst {
-                for &i in list {
-                    let newer = match best {
-                        Some((_, b)) => i > b,
-                        None => true,
-                    };
-                    if newer {
-                        best = Some((*k, i));
-                    }
+        let pair = (e.src, e.dst);
+        let mut latest = None;
+        if let Some(list) = self.udp_pairs.get_mut(&pair) {
+            while let Some(&i) = list.last() {
+                if self.waiting.get(i).copied().unwrap_or(false) {
+                    latest = Some(i);
+                    break;
                 }
+                list.pop();
+            }
+            if list.is_empty() {
+                self.udp_pairs.remove(&pair);
             }
         }
-        let Some((k, i)) = best else {
+        let Some((i, id)) = latest.and_then(|i| Some((i, self.recs.get(i)?.id))) else {
             self.stats.icmp_unmatched += 1;
             return;
+        };
+        let k = MatchKey {
+            udp: true,
+            client: e.src,
+            server: e.dst,
+            id,
         };
         self.remove_pending(k, i);
         self.stats.icmp_matched += 1;
         if let Some(r) = self.recs.get_mut(i) {
+            // Not an answer: the query failed; its time is kept apart from `latency_ns`.
             r.icmp_unreachable = true;
-            r.response_ts = Some(e.ts);
-            r.latency_ns = Some(e.ts.saturating_sub(r.query_ts));
+            r.icmp_error_ns = Some(e.ts.saturating_sub(r.query_ts));
             r.waited_ns = None;
         }
     }

@@ -172,11 +172,11 @@ fn retries_to_same_and_other_server_then_answer() {
         12,
         s2,
         c2,
-        &response(2, "a.test", 1, 0, false, &[[1, 2, 3, 4]]),
+        &response(1, "a.test", 1, 0, false, &[[1, 2, 3, 4]]),
     );
     t.on_udp(1_000, 10, c1, s1, &query(1, "a.test", 1));
     t.on_udp(2_000, 11, c1, s1, &query(1, "a.test", 1)); // same socket, same id
-    t.on_udp(3_000, 11, c2, s2, &query(2, "a.test", 1)); // fallback server
+    t.on_udp(3_000, 11, c2, s2, &query(1, "a.test", 1)); // next server: new socket, same id
     t.on_udp(3_500, 13, c1, s1, &query(3, "other.test", 1));
     let (r, _) = t.finish(10_000);
     assert_eq!(r.len(), 4);
@@ -189,6 +189,69 @@ fn retries_to_same_and_other_server_then_answer() {
     assert_eq!(r[2].server_ip, s2.ip);
     assert_eq!(r[3].qname, "other.test");
     assert_eq!(r[3].waited_ns, Some(6_500));
+}
+
+#[test]
+fn another_process_is_not_a_retry() {
+    let s = ep("10.0.0.2", 53);
+    let mut t = DnsTracker::new(DnsConfig::default());
+    t.on_udp(1_000, 0, ep("10.0.0.1", 4000), s, &query(1, "a.test", 1));
+    // Another port and another id: another client process.
+    t.on_udp(2_000, 1, ep("10.0.0.1", 4001), s, &query(2, "a.test", 1));
+    // The same socket, a new id: the same process re-asking.
+    t.on_udp(3_000, 2, ep("10.0.0.1", 4000), s, &query(3, "a.test", 1));
+    // Another address with the same port and id: another client.
+    t.on_udp(3_500, 3, ep("10.0.0.9", 4000), s, &query(3, "a.test", 1));
+    // The same id from a new socket, but another question (type, then class).
+    t.on_udp(3_600, 4, ep("10.0.0.1", 4002), s, &query(1, "a.test", 28));
+    let mut chaos = query(1, "a.test", 1);
+    let n = chaos.len();
+    chaos[n - 1] = 3;
+    t.on_udp(3_700, 5, ep("10.0.0.1", 4003), s, &chaos);
+    let (r, _) = t.finish(10_000);
+    let retries: Vec<_> = r.iter().map(|r| r.retry_of).collect();
+    assert_eq!(retries, [None, None, Some(0), None, None, None]);
+    // The first query waited until its retry, the second until the end (no retry of its own).
+    assert_eq!(r[0].waited_ns, Some(2_000));
+    assert_eq!(r[1].waited_ns, Some(8_000));
+}
+
+#[test]
+fn retry_window_bounds_retries_and_waited() {
+    let (c, s) = (ep("10.0.0.1", 4000), ep("10.0.0.2", 53));
+    let mut t = DnsTracker::new(DnsConfig::default().with_retry_window_ns(1_000));
+    t.on_udp(1_000, 0, c, s, &query(1, "a.test", 1));
+    t.on_udp(2_000, 1, c, s, &query(1, "a.test", 1)); // 1 000 after: a retry
+    t.on_udp(3_001, 2, c, s, &query(1, "a.test", 1)); // 1 001 after: not one
+    t.on_udp(3_500, 3, s, c, &response(1, "a.test", 1, 0, false, &[]));
+    t.on_udp(3_600, 4, c, s, &query(1, "a.test", 1)); // after the answer: not one
+    let (r, _) = t.finish(100_000);
+    let retries: Vec<_> = r.iter().map(|r| r.retry_of).collect();
+    assert_eq!(retries, [None, Some(0), None, None]);
+    assert_eq!(r[3].waited_ns, Some(1_000), "capped by the window");
+    assert_eq!(DnsConfig::default().retry_window_ns, 10_000_000_000);
+}
+
+#[test]
+fn a_chain_of_retries_links_each_to_the_previous_try() {
+    let s = ep("10.0.0.2", 53);
+    let mut t = DnsTracker::new(DnsConfig::default());
+    // dig +tries=3: a new socket each try, the same id.
+    for (k, port) in [4000u16, 4001, 4002].into_iter().enumerate() {
+        let k = k as i64;
+        t.on_udp(
+            k * 1_000,
+            k as u64,
+            ep("10.0.0.1", port),
+            s,
+            &query(7, "a.test", 1),
+        );
+    }
+    let (r, _) = t.finish(2_500);
+    let retries: Vec<_> = r.iter().map(|r| r.retry_of).collect();
+    assert_eq!(retries, [None, Some(0), Some(1)]);
+    let waited: Vec<_> = r.iter().map(|r| r.waited_ns).collect();
+    assert_eq!(waited, [Some(1_000), Some(1_000), Some(500)]);
 }
 
 #[test]
@@ -241,23 +304,29 @@ fn truncated_udp_then_tcp_is_not_a_retry() {
 }
 
 #[test]
-fn icmp_unreachable_answers_the_latest_query_of_the_socket_pair() {
+fn icmp_unreachable_fails_the_latest_query_of_the_socket_pair() {
     let (c, s) = (ep("10.0.0.1", 4000), ep("10.0.0.2", 5354));
     let mut t = DnsTracker::new(DnsConfig::default());
     t.on_udp(1_000, 0, c, s, &query(5, "a.test", 1));
     t.on_icmp_unreachable(1_200, 1, c, s);
     t.on_icmp_unreachable(1_300, 2, c, s);
-    t.on_udp(1_400, 3, ep("10.0.0.1", 4001), s, &query(6, "a.test", 1));
+    // glibc: the next nameserver from a new socket, the same id.
+    t.on_udp(1_400, 3, ep("10.0.0.1", 4001), s, &query(5, "a.test", 1));
+    // Another tool: another socket and id.
+    t.on_udp(1_500, 4, ep("10.0.0.1", 4002), s, &query(6, "a.test", 1));
     let (r, stats) = t.finish(10_000);
     assert!(r[0].icmp_unreachable);
-    assert_eq!(r[0].latency_ns, Some(200));
+    assert!(!r[0].answered() && !r[0].unanswered());
+    assert_eq!(r[0].icmp_error_ns, Some(200));
+    assert_eq!((r[0].response_ts, r[0].latency_ns), (None, None));
     assert_eq!(r[0].rcode, None);
     assert_eq!(r[0].waited_ns, None);
     assert_eq!(
         r[1].retry_of,
         Some(0),
-        "a query after an ICMP error is a retry"
+        "the same query after an ICMP error is a retry"
     );
+    assert_eq!(r[2].retry_of, None);
     assert_eq!(stats.icmp_matched, 1);
     assert_eq!(stats.icmp_unmatched, 1);
 }
@@ -321,4 +390,43 @@ fn tcp_gap_stops_framing_that_direction() {
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].dir, S2C);
     assert!(p.dropped_bytes() > 0);
+}
+
+#[test]
+fn icmp_errors_take_the_latest_still_waiting_query_of_the_pair() {
+    let (c, s) = (ep("10.0.0.1", 4000), ep("10.0.0.2", 53));
+    let mut t = DnsTracker::new(DnsConfig::default());
+    t.on_udp(1_000, 0, c, s, &query(1, "a.test", 1));
+    t.on_udp(1_100, 1, c, s, &query(2, "b.test", 1));
+    t.on_udp(1_200, 2, c, s, &query(3, "c.test", 1));
+    t.on_udp(1_300, 3, s, c, &response(3, "c.test", 1, 0, false, &[]));
+    t.on_icmp_unreachable(1_400, 4, c, s); // query 2: the latest still waiting
+    t.on_icmp_unreachable(1_500, 5, c, s); // query 1
+    t.on_icmp_unreachable(1_600, 6, c, s); // none left
+    let (r, stats) = t.finish(10_000);
+    assert_eq!(r[1].icmp_error_ns, Some(300));
+    assert_eq!(r[0].icmp_error_ns, Some(500));
+    assert!(r[2].answered() && r[2].icmp_error_ns.is_none());
+    assert_eq!((stats.icmp_matched, stats.icmp_unmatched), (2, 1));
+}
+
+#[test]
+fn many_icmp_errors_against_many_waiting_queries_stay_linear() {
+    // Each ICMP error looks up its socket pair only (it used to scan every waiting query).
+    let s = ep("10.0.0.2", 53);
+    let mut t = DnsTracker::new(DnsConfig::default());
+    let n = 30_000u16;
+    for k in 0..n {
+        let c = ep("10.0.0.1", 1024 + k);
+        t.on_udp(i64::from(k), u64::from(k), c, s, &query(k, "a.test", 1));
+    }
+    for k in 0..n {
+        let c = ep("10.0.0.9", 1024 + k); // quoting nothing that waits
+        t.on_icmp_unreachable(100_000 + i64::from(k), 100_000 + u64::from(k), c, s);
+    }
+    t.on_icmp_unreachable(200_000, 200_000, ep("10.0.0.1", 1024), s);
+    let (r, stats) = t.finish(300_000);
+    assert_eq!(stats.icmp_unmatched, u64::from(n));
+    assert_eq!(stats.icmp_matched, 1);
+    assert!(r[0].icmp_unreachable);
 }
