@@ -554,7 +554,8 @@ fn bad_server_and_client_forms_are_usage_errors_with_a_reason() {
         ("--client", "999.1.1.1", "not a valid IPv4 address"),
         ("--client", "::1:80x", "not an IPv6 address"),
         ("--client", "*.example.com", "not a name"),
-        ("--sni", "10.0.0.1", "not a valid IPv4 address"),
+        ("--sni", "10.0.0.1", "is not a host name (an IP address"),
+        ("--sni", "999.1.1.1", "not a valid IPv4 address"),
     ] {
         let out = run(&["analyze", REFUSED, flag, value]);
         let err = stderr(&out);

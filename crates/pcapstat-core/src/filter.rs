@@ -340,7 +340,12 @@ pub fn parse_host(input: &str) -> Result<Host, FilterSpecError> {
     if s.contains(['/', ':', '[', ']']) || looks_ipv4(s) || s.parse::<IpAddr>().is_ok() {
         return parse_address(s);
     }
-    parse_name(s).map(Host::Name)
+    name(s).map(Host::Name).map_err(|why| match why {
+        NameError::Ipv4 => not_ipv4(s),
+        NameError::Other(why) => spec_err(format!(
+            "{s:?} is not an IP address, network or host name ({why})"
+        )),
+    })
 }
 
 /// A client: an address or a network, not a name.
@@ -364,16 +369,28 @@ pub fn parse_client(input: &str) -> Result<Host, FilterSpecError> {
 /// # Errors
 /// [`FilterSpecError`] for anything else.
 pub fn parse_name(input: &str) -> Result<String, FilterSpecError> {
+    name(input).map_err(|why| match why {
+        NameError::Ipv4 => not_ipv4(input.trim()),
+        NameError::Other(why) => spec_err(format!("{:?} is not a host name ({why})", input.trim())),
+    })
+}
+
+enum NameError {
+    /// Digits and dots that are not an IPv4 address.
+    Ipv4,
+    Other(&'static str),
+}
+
+fn name(input: &str) -> Result<String, NameError> {
     let s = input.trim();
     let n = s.strip_suffix('.').unwrap_or(s);
     let body = n.strip_prefix("*.").unwrap_or(n);
-    let bad = |why: &str| {
-        spec_err(format!(
-            "{s:?} is not an IP address, network or host name ({why})"
-        ))
-    };
+    let bad = NameError::Other;
     if body.is_empty() {
         return Err(bad("empty name"));
+    }
+    if body.parse::<IpAddr>().is_ok() {
+        return Err(bad("an IP address, where a name is expected"));
     }
     if n.len() > MAX_NAME {
         return Err(bad("longer than 253 characters"));
@@ -398,7 +415,7 @@ pub fn parse_name(input: &str) -> Result<String, FilterSpecError> {
     }
     if last.bytes().all(|b| b.is_ascii_digit()) {
         return Err(if looks_ipv4(body) {
-            not_ipv4(s)
+            NameError::Ipv4
         } else {
             bad("its last label is all digits")
         });
@@ -818,7 +835,11 @@ mod tests {
             parse_name("*.Example.com."),
             Ok("*.example.com".to_string())
         );
-        assert!(parse_name("10.0.0.1").is_err());
+        let e = parse_name("10.0.0.1").expect_err("an address");
+        assert!(e.message.contains("an IP address, where a name"), "{e}");
+        assert!(parse_name("::1").is_err());
+        let e = parse_name("999.1.1.1").expect_err("not an address");
+        assert!(e.message.contains("not a valid IPv4 address"), "{e}");
         assert!(parse_name("é.example.com").is_err());
         assert!(parse_name("*").is_err());
     }
