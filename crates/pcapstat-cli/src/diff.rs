@@ -210,7 +210,8 @@ pub fn run(args: &DiffArgs) -> ExitCode {
         match parse_gate(expr) {
             Ok(g) => gates.push(g),
             Err((offset, msg)) => {
-                let col = expr[..offset.min(expr.len())].chars().count() + 1;
+                // Characters before the offset (never a byte slice: the offset may be anywhere).
+                let col = expr.char_indices().take_while(|(i, _)| *i < offset).count() + 1;
                 eprintln!("pcapstat: error: --fail-if {expr:?}: column {col}: {msg}");
                 eprintln!("  {expr}");
                 eprintln!("  {}^", " ".repeat(col - 1));

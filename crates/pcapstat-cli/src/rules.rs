@@ -18,64 +18,11 @@
 
 use std::fmt;
 
+use pcapstat::core::expression::split_expression;
+pub use pcapstat::core::expression::{line_col, Op};
 use pcapstat::figures::{self, parse_duration, Definition, Unit, Value};
-use pcapstat::filter::Filter;
+use pcapstat::filter::{self, Filter, FilterSpecError};
 use serde::Deserialize;
-
-/// A comparison operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Eq,
-    Ne,
-}
-
-impl Op {
-    fn parse(s: &str) -> Option<Op> {
-        Some(match s {
-            "<" => Op::Lt,
-            "<=" => Op::Le,
-            ">" => Op::Gt,
-            ">=" => Op::Ge,
-            "==" => Op::Eq,
-            "!=" => Op::Ne,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Op::Lt => "<",
-            Op::Le => "<=",
-            Op::Gt => ">",
-            Op::Ge => ">=",
-            Op::Eq => "==",
-            Op::Ne => "!=",
-        }
-    }
-
-    /// Whether `a OP b` holds.
-    pub fn holds(self, ord: std::cmp::Ordering) -> bool {
-        use std::cmp::Ordering::{Equal, Greater, Less};
-        match self {
-            Op::Lt => ord == Less,
-            Op::Le => ord != Greater,
-            Op::Gt => ord == Greater,
-            Op::Ge => ord != Less,
-            Op::Eq => ord == Equal,
-            Op::Ne => ord != Equal,
-        }
-    }
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What a rule over a figure without data does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -141,19 +88,6 @@ impl fmt::Display for RuleError {
     }
 }
 
-/// Line and column (1-based, columns in characters) of byte `offset` of `text`.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let mut offset = offset;
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
@@ -177,94 +111,6 @@ struct RawRule {
     port: Option<toml::Spanned<i64>>,
     since: Option<toml::Spanned<String>>,
     until: Option<toml::Spanned<String>>,
-}
-
-/// A token of an expression: where it starts (byte offset in the expression) and its text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
-    pub offset: usize,
-    pub text: String,
-    /// The token was quoted (`"100ms"`).
-    pub quoted: bool,
-}
-
-/// `FIGURE OP VALUE`, split; errors carry the byte offset in `expr`.
-pub fn split_expression(expr: &str) -> Result<(Token, Op, Token), (usize, String)> {
-    let skip = |i: usize| {
-        i + expr[i..]
-            .find(|c: char| !c.is_whitespace())
-            .unwrap_or(expr.len() - i)
-    };
-    let i = skip(0);
-    let name_end = i + expr[i..]
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
-        .unwrap_or(expr.len() - i);
-    if name_end == i {
-        return Err((i, "expected a figure name, e.g. connect.p95".to_string()));
-    }
-    let figure = Token {
-        offset: i,
-        text: expr[i..name_end].to_string(),
-        quoted: false,
-    };
-    let j = skip(name_end);
-    let op_len = expr[j..]
-        .find(|c: char| !matches!(c, '<' | '>' | '=' | '!'))
-        .unwrap_or(expr.len() - j);
-    let op = Op::parse(&expr[j..j + op_len]).ok_or_else(|| {
-        (
-            j,
-            format!(
-                "expected a comparison (<, <=, >, >=, ==, !=) after {:?}{}",
-                figure.text,
-                match (op_len, expr[j..].chars().next()) {
-                    (0, Some(c)) => format!(", found {c:?}"),
-                    (0, None) => String::new(),
-                    _ => format!(", found {:?}", &expr[j..j + op_len]),
-                }
-            ),
-        )
-    })?;
-    let k = skip(j + op_len);
-    if k >= expr.len() {
-        return Err((k, format!("expected a limit after {:?}", op.as_str())));
-    }
-    let (value, end) = match expr[k..].chars().next() {
-        Some(q @ ('"' | '\'')) => {
-            let close = expr[k + 1..]
-                .find(q)
-                .ok_or_else(|| (k, "unterminated string".to_string()))?;
-            (
-                Token {
-                    offset: k,
-                    text: expr[k + 1..k + 1 + close].to_string(),
-                    quoted: true,
-                },
-                k + close + 2,
-            )
-        }
-        _ => {
-            let end = k + expr[k..]
-                .find(char::is_whitespace)
-                .unwrap_or(expr.len() - k);
-            (
-                Token {
-                    offset: k,
-                    text: expr[k..end].to_string(),
-                    quoted: false,
-                },
-                end,
-            )
-        }
-    };
-    let rest = skip(end);
-    if rest < expr.len() {
-        return Err((
-            rest,
-            format!("unexpected {:?} after the limit", &expr[rest..]),
-        ));
-    }
-    Ok((figure, op, value))
 }
 
 /// The figure called `name`, or an error with a suggestion.
@@ -368,10 +214,10 @@ fn error_at(text: &str, offset: usize, message: String) -> RuleError {
 fn scoped<T>(
     text: &str,
     v: &Option<toml::Spanned<String>>,
-    parse: impl Fn(&str) -> Result<T, String>,
+    parse: impl Fn(&str) -> Result<T, FilterSpecError>,
 ) -> Result<Option<T>, RuleError> {
     v.as_ref()
-        .map(|s| parse(s.get_ref()).map_err(|m| error_at(text, s.span().start, m)))
+        .map(|s| parse(s.get_ref()).map_err(|e| error_at(text, s.span().start, e.message)))
         .transpose()
 }
 
@@ -480,14 +326,9 @@ pub fn parse_rules(text: &str) -> Result<Vec<Rule>, RuleError> {
             })?,
         };
         let filter = Filter {
-            server: scoped(text, &r.server, crate::filter::parse_server)?,
-            client: scoped(text, &r.client, |s| match crate::filter::parse_host(s)? {
-                pcapstat::filter::Host::Name(_) => {
-                    Err("the client must be an IP address or a network".to_string())
-                }
-                h => Ok(h),
-            })?,
-            sni: scoped(text, &r.sni, crate::filter::parse_name)?,
+            server: scoped(text, &r.server, filter::parse_server)?,
+            client: scoped(text, &r.client, filter::parse_client)?,
+            sni: scoped(text, &r.sni, filter::parse_name)?,
             port: r
                 .port
                 .as_ref()
@@ -500,8 +341,8 @@ pub fn parse_rules(text: &str) -> Result<Vec<Rule>, RuleError> {
                     })
                 })
                 .transpose()?,
-            since: scoped(text, &r.since, crate::filter::parse_time)?,
-            until: scoped(text, &r.until, crate::filter::parse_time)?,
+            since: scoped(text, &r.since, filter::parse_time)?,
+            until: scoped(text, &r.until, filter::parse_time)?,
         };
         let line = line_col(text, start).0;
         let mut rule = Rule {

@@ -513,6 +513,93 @@ fn bad_filter_values_are_usage_errors() {
     }
 }
 
+/// Server, client and name filters on testdata/regress/filter/names-and-ipv6.pcap select the
+/// connections tshark's display filters select (expected.tsv, written by
+/// scripts/make-regress-filter.py). Before issue #11's fix `--server ::1` was refused as a bad
+/// `:PORT` and `--server '*.example.com'` / `--sni '*.example.com'` panicked on the SNI and Host
+/// names with a multi-byte character at the cut.
+#[test]
+fn filters_select_the_connections_tshark_selects() {
+    const CAP: &str = "testdata/regress/filter/names-and-ipv6.pcap";
+    let expected =
+        std::fs::read_to_string(common::repo().join("testdata/regress/filter/expected.tsv"))
+            .unwrap();
+    assert_eq!(tcp(&[CAP])["tcp_connections"]["connections"], 9);
+    let mut rows = 0;
+    for line in expected.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (flag, value, streams) = (f[0], f[1], f[3].parse::<u64>().unwrap());
+        let v = tcp(&[CAP, flag, value]);
+        assert_eq!(
+            v["tcp_connections"]["connections"], streams,
+            "{flag} {value} (tshark -Y '{}')",
+            f[2]
+        );
+        rows += 1;
+    }
+    assert!(rows >= 15, "{rows}");
+}
+
+#[test]
+fn bad_server_and_client_forms_are_usage_errors_with_a_reason() {
+    for (flag, value, says) in [
+        ("--server", "999.1.1.1", "not a valid IPv4 address"),
+        ("--server", "1.2.3", "not a valid IPv4 address"),
+        ("--server", "999.1.1.1:443", "not a valid IPv4 address"),
+        ("--server", "10.0.0.0/33", "not a prefix length (0 to 32"),
+        ("--server", "::/129", "not a prefix length (0 to 128"),
+        ("--server", "[::1", "missing ']'"),
+        ("--server", "::1:443:x", "[ADDRESS]:PORT"),
+        ("--server", "a..b", "empty label"),
+        ("--client", "999.1.1.1", "not a valid IPv4 address"),
+        ("--client", "::1:80x", "not an IPv6 address"),
+        ("--client", "*.example.com", "not a name"),
+        ("--sni", "10.0.0.1", "is not a host name (an IP address"),
+        ("--sni", "999.1.1.1", "not a valid IPv4 address"),
+    ] {
+        let out = run(&["analyze", REFUSED, flag, value]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(
+            err.contains(flag) && err.contains(says),
+            "{flag} {value}: {err}"
+        );
+    }
+    // IPv6 forms are accepted (f_refused_syndrop is IPv4: nothing matches).
+    for (flag, value) in [
+        ("--server", "::1"),
+        ("--server", "::/0"),
+        ("--server", "[::1]:443"),
+        ("--server", "2001:db8::/32"),
+        ("--server", "[2001:db8::/32]:443"),
+        ("--client", "::1"),
+        ("--client", "fd00::/8"),
+    ] {
+        assert_eq!(
+            tcp(&[REFUSED, flag, value])["tcp_connections"]["connections"],
+            0,
+            "{flag} {value}"
+        );
+    }
+    // A rule's scope is parsed the same way, the error at the value.
+    let dir = std::env::temp_dir().join(format!("pcapstat-scope-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nrule = 'connect.p95 < \"1s\"'\nserver = \"999.1.1.1\"\n",
+    )
+    .unwrap();
+    let out = run(&["check", REFUSED, "--rules", rules.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("3:10") && err.contains("not a valid IPv4 address"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn filters_apply_to_the_parquet_tables() {
     let dir = std::env::temp_dir().join(format!("pcapstat-filter-csv-{}", std::process::id()));

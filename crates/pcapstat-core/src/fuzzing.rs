@@ -561,6 +561,114 @@ fn tls_decrypt_run(data: &[u8]) -> Option<AppFactory> {
     Some(factory)
 }
 
+/// Target `filter`. The input, read as UTF-8 (invalid bytes replaced), is a filter value, a
+/// newline, then a name as a capture may hold it (SNI, `Host` header, DNS question: any text).
+/// The value goes through every filter parser ([`filter::parse_server`] and the others); the
+/// name through [`filter::host_only`] and [`filter::name_matches`] against the value and every
+/// name parsed from it. Invariants checked: what parses prints back (`Display`) to text that
+/// parses to the same value; a parsed name matches itself (a wildcard, a sub-domain of its
+/// suffix); a parsed address or network contains itself.
+pub fn filter(data: &[u8]) {
+    use crate::filter::{self as f, Host};
+    let text = String::from_utf8_lossy(data);
+    let (spec, name) = text.split_once('\n').unwrap_or((&text, ""));
+    let mut names = vec![spec.to_string()];
+    let mut check_host = |h: &Host| match h {
+        Host::Name(n) => {
+            match n.strip_prefix("*.") {
+                Some(suffix) => assert!(f::name_matches(n, &format!("a.{suffix}")), "{n}"),
+                None => assert!(f::name_matches(n, n), "{n}"),
+            }
+            names.push(n.clone());
+        }
+        Host::Ip(ip) => assert!(h.contains(ip), "{h:?}"),
+        Host::Net(ip, _) => assert!(h.contains(ip), "{h:?}"),
+    };
+    if let Ok(s) = f::parse_server(spec) {
+        let back = f::parse_server(&s.to_string());
+        assert_eq!(back.as_ref(), Ok(&s), "{spec:?} printed as {s}");
+        if let Some(h) = &s.host {
+            check_host(h);
+        }
+    }
+    for parse in [f::parse_host, f::parse_client, f::parse_address] {
+        if let Ok(h) = parse(spec) {
+            assert_eq!(
+                parse(&h.to_string()).as_ref(),
+                Ok(&h),
+                "{spec:?} printed as {h}"
+            );
+            check_host(&h);
+        }
+    }
+    if let Ok(n) = f::parse_name(spec) {
+        assert_eq!(f::parse_name(&n).as_ref(), Ok(&n), "{spec:?}");
+        check_host(&Host::Name(n));
+    }
+    if let Ok(t) = f::parse_time(spec) {
+        let _ = t.resolve(Some(i64::MAX));
+        let _ = t.resolve(Some(i64::MIN));
+        let filter = f::Filter {
+            since: Some(t),
+            until: Some(t),
+            ..f::Filter::default()
+        };
+        let _ = filter.to_string();
+        let _ = filter.window(None);
+    }
+    let host = f::host_only(name);
+    for n in &names {
+        let _ = f::name_matches(n, name);
+        let _ = f::name_matches(n, host);
+        let _ = f::name_matches(name, n);
+    }
+    let _ = f::name_matches(name, host);
+}
+
+/// Target `rule_expression`. The input, read as UTF-8 (invalid bytes replaced), is the
+/// expression of a `pcapstat check` rule or a `diff --fail-if` gate (`connect.p95 < "100ms"`),
+/// split by [`crate::expression::split_expression`]; the limit goes through
+/// [`crate::units::parse_duration`] and the time and filter parsers, positions through
+/// [`crate::expression::line_col`]. Invariants checked: every offset returned is a character
+/// boundary where the token's text is found; the operator prints back to itself.
+pub fn rule_expression(data: &[u8]) {
+    use crate::expression::{line_col, split_expression, Op};
+    let text = String::from_utf8_lossy(data);
+    match split_expression(&text) {
+        Ok((figure, op, limit)) => {
+            assert_eq!(
+                text.get(figure.offset..)
+                    .map(|t| t.starts_with(&figure.text)),
+                Some(true)
+            );
+            let at = limit.offset + usize::from(limit.quoted);
+            assert_eq!(
+                text.get(at..).map(|t| t.starts_with(&limit.text)),
+                Some(true),
+                "{text:?}"
+            );
+            assert_eq!(Op::parse(op.as_str()), Some(op));
+            let _ = crate::units::parse_duration(&limit.text);
+            let _ = crate::filter::parse_time(&limit.text);
+            let _ = line_col(&text, limit.offset);
+        }
+        Err((offset, message)) => {
+            assert!(
+                text.is_char_boundary(offset),
+                "{text:?}: {offset} ({message})"
+            );
+            let (line, col) = line_col(&text, offset);
+            assert!(line >= 1 && col >= 1);
+        }
+    }
+    for offset in [0, data.len() / 2, text.len(), text.len() + 1, usize::MAX] {
+        let _ = line_col(&text, offset);
+    }
+    if let Ok(ns) = crate::units::parse_duration(&text) {
+        let _ = crate::units::format_duration(ns);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -632,11 +740,13 @@ mod tests {
     #[test]
     fn seeds_replay_without_panic() {
         type Harness = fn(&[u8]);
-        let targets: [(&str, Harness); 4] = [
+        let targets: [(&str, Harness); 6] = [
             ("http2", http2),
             ("keylog", keylog),
             ("tls_decrypt", tls_decrypt),
             ("analyze", analyze),
+            ("filter", filter),
+            ("rule_expression", rule_expression),
         ];
         for (name, run) in targets {
             let seeds = seeds(name);

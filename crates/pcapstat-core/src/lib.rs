@@ -7,6 +7,8 @@
 pub mod app;
 pub mod capture;
 pub mod decode;
+pub mod expression;
+pub mod filter;
 pub mod flow;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
@@ -18,6 +20,7 @@ pub mod record;
 pub mod summary;
 pub mod tcp;
 pub mod timing;
+pub mod units;
 
 pub use app::{AppConfig, AppFactory, AppStats};
 pub use capture::{
@@ -28,6 +31,7 @@ pub use decode::{
     DecodeLimits, DecodeProblem, DecodeStats, Decoded, Decoder, Encapsulation, IcmpError, Layers,
     ProblemCounts, MAX_ENCAPSULATION_KINDS,
 };
+pub use filter::{Filter, FilterSpecError, Host, Server, TimeBound};
 pub use flow::{shard_of, Endpoint, FlowKey, FlowTable};
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 pub use pipeline::{PipelineConfig, PipelineOutput, UdpConsumer};

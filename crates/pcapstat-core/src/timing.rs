@@ -37,16 +37,7 @@ pub struct RequestTiming {
 }
 
 fn host_only(host: &str) -> String {
-    let h = host.trim().trim_end_matches('.');
-    // [v6]:port, host:port
-    let h = if let Some(rest) = h.strip_prefix('[') {
-        rest.split(']').next().unwrap_or(rest)
-    } else if h.matches(':').count() == 1 {
-        h.split(':').next().unwrap_or(h)
-    } else {
-        h
-    };
-    h.to_ascii_lowercase()
+    crate::filter::host_only(host).to_ascii_lowercase()
 }
 
 /// Joins the records of one capture into one [`RequestTiming`] per HTTP record (same order).
