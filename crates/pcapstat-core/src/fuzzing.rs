@@ -17,7 +17,7 @@ use crate::proto::http2::{Http2Config, Http2Parser};
 use crate::proto::tls::decrypt::{tls12_keys, RecordKey, Suite};
 use crate::proto::tls::KeyLog;
 use crate::proto::StreamParser;
-use crate::record::{ConnectionRecord, HttpRecord, Outcome};
+use crate::record::{ConnectionRecord, HttpRecord, Outcome, RolesFrom};
 use crate::tcp::{ConnMeta, Direction, SinkFactory, StreamSink};
 use crate::timing::request_timings;
 
@@ -535,7 +535,7 @@ fn tls_decrypt_run(data: &[u8]) -> Option<AppFactory> {
     sink.on_close(ts + 1, C2S);
     sink.on_close(ts + 2, S2C);
     let ip4 = std::net::IpAddr::from([10, 0, 0, 1]);
-    let record = ConnectionRecord {
+    let mut record = ConnectionRecord {
         conn_id: 1,
         client_ip: ip4,
         client_port: 40_000,
@@ -548,6 +548,7 @@ fn tls_decrypt_run(data: &[u8]) -> Option<AppFactory> {
         reset_by: None,
         handshake_seen: true,
         client_guessed: false,
+        roles_from: RolesFrom::Syn,
         syn_retries: 0,
         connect_ns: None,
         syn_to_synack_ns: None,
@@ -556,7 +557,7 @@ fn tls_decrypt_run(data: &[u8]) -> Option<AppFactory> {
         c2s: Default::default(),
         s2c: Default::default(),
     };
-    factory.close(sink, &record);
+    factory.close(sink, &mut record);
     Some(factory)
 }
 

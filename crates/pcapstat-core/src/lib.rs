@@ -33,7 +33,7 @@ pub use pipeline::{PipelineConfig, PipelineOutput, UdpConsumer};
 pub use proto::tls::{KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats};
 pub use record::{
     ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, HttpRecord, HttpVersion, Outcome,
-    Side, TlsRecord,
+    RolesFrom, Side, TlsRecord,
 };
 pub use summary::{CaptureSummary, SummaryBuilder};
 pub use tcp::{

@@ -56,7 +56,7 @@ impl SinkFactory for Sinks {
             messages: Vec::new(),
         }
     }
-    fn close(&mut self, sink: Sink, _record: &ConnectionRecord) {
+    fn close(&mut self, sink: Sink, _record: &mut ConnectionRecord) {
         if self.ports.contains(&sink.meta.server.port) {
             self.out.push((sink.meta, sink.messages));
         }

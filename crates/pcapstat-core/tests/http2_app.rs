@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use pcapstat_core::app::AppFactory;
 use pcapstat_core::Direction::{ClientToServer as C2S, ServerToClient as S2C};
 use pcapstat_core::{
-    ConnMeta, ConnectionRecord, Endpoint, HttpVersion, Outcome, SinkFactory, StreamSink,
+    ConnMeta, ConnectionRecord, Endpoint, HttpVersion, Outcome, RolesFrom, SinkFactory, StreamSink,
 };
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -56,6 +56,7 @@ fn record() -> ConnectionRecord {
         reset_by: None,
         handshake_seen: true,
         client_guessed: false,
+        roles_from: RolesFrom::Syn,
         syn_retries: 0,
         connect_ns: None,
         syn_to_synack_ns: None,
@@ -84,7 +85,7 @@ fn the_preface_selects_http2_even_split() {
     s.on_data(3, S2C, &r);
     s.on_close(4, C2S);
     s.on_close(4, S2C);
-    f.close(s, &record());
+    f.close(s, &mut record());
     assert_eq!(
         (f.stats.http2, f.stats.http, f.stats.unrecognised),
         (1, 0, 0)
@@ -141,7 +142,7 @@ fn upgrade_h2c_goes_through_http1_into_http2() {
     s.on_data(4, S2C, &r);
     s.on_data(5, C2S, &get(3));
     s.on_data(6, S2C, &frame(1, 5, 3, &[0x88]));
-    f.close(s, &record());
+    f.close(s, &mut record());
     assert_eq!(
         (f.stats.http, f.stats.h2c_upgrades, f.stats.http2),
         (1, 1, 0)

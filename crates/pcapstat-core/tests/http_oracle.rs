@@ -87,7 +87,7 @@ impl SinkFactory for Sinks {
             parser: HttpParser::new(HttpConfig::default()),
         }
     }
-    fn close(&mut self, sink: Sink, record: &ConnectionRecord) {
+    fn close(&mut self, sink: Sink, record: &mut ConnectionRecord) {
         if sink.decided == Some(true) {
             let mut recs = sink.parser.into_records();
             for r in &mut recs {

@@ -61,7 +61,7 @@ impl SinkFactory for Digests {
             events: Vec::new(),
         }
     }
-    fn close(&mut self, sink: Digest, record: &ConnectionRecord) {
+    fn close(&mut self, sink: Digest, record: &mut ConnectionRecord) {
         assert_eq!(sink.conn, record.conn_id);
         self.0.push((sink.conn, sink.events));
     }

@@ -154,7 +154,7 @@ impl SinkFactory for Collect {
     fn open(&mut self, _: &ConnMeta) -> TlsSink {
         TlsSink::default()
     }
-    fn close(&mut self, sink: TlsSink, conn: &ConnectionRecord) {
+    fn close(&mut self, sink: TlsSink, conn: &mut ConnectionRecord) {
         if let Some(p) = sink.parser {
             let mut r = p.into_record();
             r.conn_id = conn.conn_id;

@@ -47,7 +47,7 @@ pub use seq::SeqNum;
 
 use crate::flow::{Endpoint, FlowEntry, FlowKey, FlowTable, DEFAULT_MAX_FLOWS};
 use crate::packet::{TcpFlags, TcpSegment};
-use crate::record::{ConnectionRecord, DirectionStats, Outcome, Side};
+use crate::record::{ConnectionRecord, DirectionStats, Outcome, RolesFrom, Side};
 use analysis::FlowAnalysis;
 use reassembly::Reassembler;
 use rtt::RttTracker;
@@ -208,7 +208,9 @@ pub trait SinkFactory {
     /// A new connection starts.
     fn open(&mut self, conn: &ConnMeta) -> Self::Sink;
     /// The connection ended; all its data, gap and close events were delivered.
-    fn close(&mut self, sink: Self::Sink, record: &ConnectionRecord);
+    /// The factory may correct the record's roles (`ConnectionRecord::swap_roles`,
+    /// `roles_from`) when its parser learned who the client is; the record is stored after.
+    fn close(&mut self, sink: Self::Sink, record: &mut ConnectionRecord);
 }
 
 /// A factory whose sinks ignore the streams (connection records only).
@@ -218,7 +220,7 @@ pub struct NullSinkFactory;
 impl SinkFactory for NullSinkFactory {
     type Sink = ();
     fn open(&mut self, _: &ConnMeta) {}
-    fn close(&mut self, _: (), _: &ConnectionRecord) {}
+    fn close(&mut self, _: (), _: &mut ConnectionRecord) {}
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,6 +262,7 @@ struct Connection<S> {
     client: Endpoint,
     server: Endpoint,
     client_guessed: bool,
+    roles_from: RolesFrom,
     start_ts: i64,
     last_ts: i64,
     syn_count: u32,
@@ -305,11 +308,12 @@ impl<S: StreamSink> Connection<S> {
             port: seg.dst_port,
         };
         let f = seg.flags;
-        let (sender_is_client, guessed) = if f.syn() {
-            (!f.ack(), false)
-        } else {
-            (guess_client(src, dst), true)
+        let (sender_is_client, roles_from) = match (f.syn(), f.ack()) {
+            (true, false) => (true, RolesFrom::Syn),
+            (true, true) => (false, RolesFrom::SynAck),
+            _ => (guess_client(src, dst), RolesFrom::Ports),
         };
+        let guessed = roles_from == RolesFrom::Ports;
         let (client, server) = if sender_is_client {
             (src, dst)
         } else {
@@ -330,6 +334,7 @@ impl<S: StreamSink> Connection<S> {
                 client,
                 server,
                 client_guessed: guessed,
+                roles_from,
                 start_ts: seg.ts_ns,
                 last_ts: seg.ts_ns,
                 syn_count: 0,
@@ -574,6 +579,7 @@ impl<S: StreamSink> Connection<S> {
             reset_by: self.reset_by,
             handshake_seen: self.first_syn_ts.is_some(),
             client_guessed: self.client_guessed,
+            roles_from: self.roles_from,
             syn_retries: self.syn_count.saturating_sub(1),
             connect_ns: sub(hs_ack, self.first_syn_ts),
             syn_to_synack_ns: sub(self.synack_ts, self.answered_syn_ts),
@@ -805,8 +811,8 @@ fn end_into<F: SinkFactory>(
     e: FlowEntry<Connection<F::Sink>>,
     live: bool,
 ) {
-    let (rec, sink) = e.value.finish(live, stats);
-    factory.close(sink, &rec);
+    let (mut rec, sink) = e.value.finish(live, stats);
+    factory.close(sink, &mut rec);
     records.push(rec);
 }
 

@@ -46,7 +46,7 @@ impl SinkFactory for Fac {
     fn open(&mut self, _: &ConnMeta) -> Rec {
         Rec::default()
     }
-    fn close(&mut self, sink: Rec, record: &ConnectionRecord) {
+    fn close(&mut self, sink: Rec, record: &mut ConnectionRecord) {
         self.0.push((record.clone(), sink.0));
     }
 }
