@@ -28,7 +28,7 @@ def req(path, host="example.test"):
     return f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: regress\r\n\r\n".encode()
 
 
-def resp(code=200, body=b"ok", extra=b""):
+def resp(code=200, body=b"ok\n", extra=b""):
     return (f"HTTP/1.1 {code} OK\r\nContent-Length: {len(body)}\r\n".encode() + extra
             + b"\r\n" + body)
 
@@ -64,7 +64,7 @@ def bad_response_head():
     c = TcpConn("10.1.0.1", "10.1.0.2", 40002, 80)
     bad = resp(extra=b"X-Tr\0ce: 1\r\n")
     frames = handshake(c, T0)
-    frames += keepalive(c, T0 + 10 * MS, [resp(), bad, resp(body=b"three"), resp(body=b"4")])
+    frames += keepalive(c, T0 + 10 * MS, [resp(), bad, resp(body=b"three\n"), resp(body=b"4\n")])
     return frames
 
 
