@@ -134,3 +134,130 @@ fn roles_follow_the_request_sender() {
         assert_eq!(h.host.as_deref(), Some("10.1.0.6:31600"));
     }
 }
+
+mod app_sink {
+    use std::net::IpAddr;
+
+    use pcapstat_core::app::{AppFactory, MIDSTREAM_PROBE_LIMIT_BYTES};
+    use pcapstat_core::Direction::{ClientToServer as C2S, ServerToClient as S2C};
+    use pcapstat_core::{
+        ConnMeta, ConnectionRecord, Endpoint, Outcome, RolesFrom, SinkFactory, StreamSink,
+    };
+
+    const GET: &[u8] = b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+    fn meta(guessed: bool) -> ConnMeta {
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        ConnMeta {
+            conn_id: 1,
+            client: Endpoint { ip, port: 40_000 },
+            server: Endpoint { ip, port: 8080 },
+            client_guessed: guessed,
+            start_ts: 0,
+        }
+    }
+
+    fn record(m: &ConnMeta, roles_from: RolesFrom) -> ConnectionRecord {
+        ConnectionRecord {
+            conn_id: m.conn_id,
+            client_ip: m.client.ip,
+            client_port: m.client.port,
+            server_ip: m.server.ip,
+            server_port: m.server.port,
+            ip_version: 4,
+            start_ts: 0,
+            end_ts: 100,
+            outcome: Outcome::Midstream,
+            reset_by: None,
+            handshake_seen: false,
+            client_guessed: m.client_guessed,
+            roles_from,
+            syn_retries: 0,
+            connect_ns: None,
+            syn_to_synack_ns: None,
+            synack_to_ack_ns: None,
+            syn_to_ack_ns: None,
+            c2s: Default::default(),
+            s2c: Default::default(),
+        }
+    }
+
+    /// With a handshake the client's first bytes decide alone: no re-probing.
+    #[test]
+    fn first_bytes_decide_when_the_handshake_was_seen() {
+        let mut f = AppFactory::default();
+        let m = meta(false);
+        let mut s = f.open(&m);
+        s.on_data(1, C2S, b"\n");
+        s.on_data(2, C2S, GET);
+        s.on_data(3, S2C, OK);
+        f.close(s, &mut record(&m, RolesFrom::Syn));
+        assert_eq!((f.stats.http, f.stats.unrecognised), (0, 1));
+        assert_eq!(f.stats.midstream_reprobed, 0);
+    }
+
+    /// Mid-stream: a 1-byte segment, then a request split over two segments, then its response.
+    #[test]
+    fn midstream_reprobes_at_segment_boundaries() {
+        let mut f = AppFactory::default();
+        let m = meta(true);
+        let mut s = f.open(&m);
+        s.on_data(1, C2S, b"\0");
+        s.on_data(2, S2C, b"end of something\r\n");
+        s.on_data(3, C2S, &GET[..2]);
+        s.on_data(4, C2S, &GET[2..]);
+        s.on_data(5, S2C, OK);
+        let mut r = record(&m, RolesFrom::Ports);
+        f.close(s, &mut r);
+        assert_eq!((f.stats.http, f.stats.midstream_reprobed), (1, 1));
+        assert_eq!(f.stats.midstream_probe_skipped_bytes, 19);
+        assert_eq!(f.http.len(), 1);
+        assert_eq!(f.http[0].status, Some(200));
+        assert_eq!(f.http[0].request_start_ts, 3);
+        assert!(f.http[0].complete);
+        assert_eq!(r.roles_from, RolesFrom::Payload);
+        assert_eq!(r.client_port, 40_000);
+    }
+
+    /// Mid-stream with a request from the guessed server: the record's roles are swapped.
+    #[test]
+    fn a_request_from_the_guessed_server_swaps_the_record() {
+        let mut f = AppFactory::default();
+        let m = meta(true);
+        let mut s = f.open(&m);
+        s.on_data(1, S2C, GET);
+        s.on_data(2, C2S, OK);
+        let mut r = record(&m, RolesFrom::Ports);
+        r.c2s.packets = 7;
+        r.reset_by = Some(pcapstat_core::Side::Client);
+        f.close(s, &mut r);
+        assert_eq!((r.client_port, r.server_port), (8080, 40_000));
+        assert_eq!((r.c2s.packets, r.s2c.packets), (0, 7));
+        assert_eq!(r.reset_by, Some(pcapstat_core::Side::Server));
+        assert_eq!(r.roles_from, RolesFrom::Payload);
+        assert_eq!((f.stats.roles_from_payload, f.stats.roles_swapped), (1, 1));
+        assert_eq!(f.http[0].status, Some(200));
+    }
+
+    /// Mid-stream bytes that never start a request are given up after the documented limit.
+    #[test]
+    fn midstream_probing_gives_up_after_its_limit() {
+        let mut f = AppFactory::default();
+        let m = meta(true);
+        let mut s = f.open(&m);
+        let junk = vec![0x17u8; 1400];
+        let mut sent = 0u64;
+        let mut ts = 0;
+        while sent <= MIDSTREAM_PROBE_LIMIT_BYTES + 2800 {
+            ts += 1;
+            s.on_data(ts, C2S, &junk);
+            sent += 1400;
+        }
+        s.on_data(ts + 1, C2S, GET);
+        f.close(s, &mut record(&m, RolesFrom::Ports));
+        assert_eq!(f.stats.midstream_probe_gave_up, 1);
+        assert_eq!((f.stats.http, f.stats.unrecognised), (0, 1));
+        assert!(f.http.is_empty());
+    }
+}
