@@ -269,7 +269,10 @@ enum Event {
 enum State {
     /// Buffering until a parser accepts a candidate start: `events` from the first candidate
     /// not yet rejected (plus the close events before it); `buffered` = data bytes in them.
-    Probing { events: Vec<Event>, buffered: usize },
+    Probing {
+        events: Vec<Event>,
+        buffered: usize,
+    },
     Tls(Box<TlsConn>),
     Http(Box<HttpParser>),
     Http2(Box<Http2Parser>),

@@ -15,8 +15,7 @@ use pcapstat_core::proto::http::{HttpConfig, HttpParser};
 use pcapstat_core::proto::{Probe, StreamParser};
 use pcapstat_core::{
     Capture, ConnMeta, ConnectionRecord, DecodeLimits, Decoder, Direction, Endpoint, HttpRecord,
-    SinkFactory,
-    StreamSink, TcpConfig, TcpTracker, Transport,
+    SinkFactory, StreamSink, TcpConfig, TcpTracker, Transport,
 };
 
 mod common;

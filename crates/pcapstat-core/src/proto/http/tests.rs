@@ -400,9 +400,8 @@ fn other_lenient_heads_are_accepted() {
 
 #[test]
 fn an_unparseable_response_head_does_not_shift_later_responses() {
-    let (r, stats) = keepalive_with(
-        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-B\0d: 1\r\n\r\nHTTP/",
-    );
+    let (r, stats) =
+        keepalive_with(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-B\0d: 1\r\n\r\nHTTP/");
     assert_eq!((stats.bad_response_heads, stats.parse_errors), (1, 1));
     let st: Vec<_> = r.iter().map(|r| r.status).collect();
     assert_eq!(st, [Some(200), Some(200), Some(200), Some(200)]);
@@ -424,8 +423,16 @@ fn an_unparseable_response_head_does_not_shift_later_responses() {
 #[test]
 fn no_response_pairs_across_a_bad_head_with_pipelined_requests() {
     let mut p = parser();
-    p.on_data(1, C2S, b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n");
-    p.on_data(2, S2C, b"HTTP/1.1 200 OK\r\nX\0: 1\r\nContent-Length: 1\r\n\r\na");
+    p.on_data(
+        1,
+        C2S,
+        b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n",
+    );
+    p.on_data(
+        2,
+        S2C,
+        b"HTTP/1.1 200 OK\r\nX\0: 1\r\nContent-Length: 1\r\n\r\na",
+    );
     p.on_data(3, S2C, b"HTTP/1.1 201 OK\r\nContent-Length: 1\r\n\r\nb");
     p.on_data(4, C2S, b"GET /4 HTTP/1.1\r\n\r\n");
     p.on_data(5, S2C, b"HTTP/1.1 202 OK\r\nContent-Length: 1\r\n\r\nc");
