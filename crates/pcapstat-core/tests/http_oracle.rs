@@ -1,4 +1,4 @@
-//! HTTP/1.x records against tshark (`testdata/expected/http/<name>.tsv`, made by
+//! HTTP/1.x records (from the whole pipeline) against tshark (`testdata/expected/http/<name>.tsv`, made by
 //! `scripts/gen-httpdns-fixtures.py`) on the lab captures and the shared captures with HTTP, and
 //! against curl's own timings in the lab (`gt_curl.jsonl`).
 //!
