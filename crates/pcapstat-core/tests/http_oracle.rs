@@ -1,6 +1,7 @@
-//! HTTP/1.x records (from the whole pipeline) against tshark (`testdata/expected/http/<name>.tsv`, made by
-//! `scripts/gen-httpdns-fixtures.py`) on the lab captures and the shared captures with HTTP, and
-//! against curl's own timings in the lab (`gt_curl.jsonl`).
+//! HTTP/1.x records against tshark (`testdata/expected/http/<name>.tsv`, made by
+//! `scripts/gen-httpdns-fixtures.py`) on the lab captures and the shared captures with HTTP
+//! (records from the whole pipeline, `app::AppFactory`), and against curl's own timings in the
+//! lab (`gt_curl.jsonl`).
 //!
 //! Requests are paired per (client port, server port) in time order. Every disagreement on
 //! method, host, path or status, and every request only one side has, must be listed in
