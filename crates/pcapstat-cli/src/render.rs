@@ -521,6 +521,15 @@ pub fn app_text(
                 a.http_incomplete
             )?;
         }
+        let p = &a.http_parse;
+        if p.bad_request_heads + p.bad_response_heads > 0 {
+            writeln!(
+                out,
+                "  bad heads     {} request, {} response (unparseable even leniently; {} \
+                 requests left unpaired after them)",
+                p.bad_request_heads, p.bad_response_heads, p.unpaired_after_bad_head
+            )?;
+        }
         phase(out, ctx, "wait (TTFB)", a.http_wait)?;
         phase(out, ctx, "total", a.http_total)?;
         if !a.new_connections_per_server.is_empty() {

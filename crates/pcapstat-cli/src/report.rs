@@ -235,6 +235,8 @@ pub struct AppReport {
     pub http_connections: usize,
     pub http_reused: usize,
     pub http_incomplete: usize,
+    /// HTTP/1.x parser counters (bad heads, resynchronisation).
+    pub http_parse: pcapstat::core::proto::http::HttpStats,
     pub http_status: BTreeMap<String, usize>,
     /// Requests per HTTP version (`HTTP/1.1`, `HTTP/2`, ...).
     pub http_versions: BTreeMap<String, usize>,
@@ -341,6 +343,7 @@ impl AppReport {
             http_connections: http.iter().filter(|h| h.request_index == 0).count(),
             http_reused: http.iter().filter(|h| h.request_index > 0).count(),
             http_incomplete: http.iter().filter(|h| !h.complete).count(),
+            http_parse: a.app_stats().http_stats.clone(),
             http_status,
             http_versions: http.iter().fold(BTreeMap::new(), |mut m, h| {
                 *m.entry(h.version.as_str().to_string()).or_default() += 1;
@@ -425,6 +428,13 @@ impl AppReport {
                 "connections": self.http_connections,
                 "reused_requests": self.http_reused,
                 "incomplete": self.http_incomplete,
+                "parse": {
+                    "bad_request_heads": self.http_parse.bad_request_heads,
+                    "bad_response_heads": self.http_parse.bad_response_heads,
+                    "unpaired_after_bad_head": self.http_parse.unpaired_after_bad_head,
+                    "resyncs": self.http_parse.resyncs,
+                    "skipped_bytes": self.http_parse.skipped_bytes,
+                },
                 "status": self.http_status,
                 "versions": self.http_versions,
                 "wait": percentiles_json(self.http_wait),

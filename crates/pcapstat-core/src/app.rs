@@ -18,15 +18,27 @@ use crate::flow::Endpoint;
 use crate::packet::UdpDatagram;
 use crate::pipeline::UdpConsumer;
 use crate::proto::dns::{DnsConfig, DnsStats, DnsTcpParser, DnsTracker};
-use crate::proto::http::{HttpConfig, HttpParser};
+use crate::proto::http::{HttpConfig, HttpParser, HttpStats};
 use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
 use crate::proto::tls::{AppData, KeyLog, TlsDecryptStats, TlsParser};
 use crate::proto::{Probe, StreamParser};
-use crate::record::{ConnectionRecord, DnsRecord, Failure, HttpRecord, Outcome, TlsRecord};
+use crate::record::{
+    ConnectionRecord, DnsRecord, Failure, HttpRecord, Outcome, RolesFrom, TlsRecord,
+};
 use crate::tcp::{ConnMeta, Direction, SinkFactory, StreamSink};
 
-/// Client bytes buffered at most before giving up recognising a protocol.
+/// Bytes buffered at most (both directions, from the candidate start) before giving up
+/// recognising a protocol at that start.
 pub const PROBE_LIMIT_BYTES: usize = 4096;
+
+/// On a connection picked up mid-stream, bytes (both directions) skipped at most while
+/// looking for a segment that starts a request, ClientHello or HTTP/2 preface; past it the
+/// connection is left unparsed (`AppStats::midstream_probe_gave_up`).
+pub const MIDSTREAM_PROBE_LIMIT_BYTES: u64 = 1 << 20;
+
+/// Bytes of a candidate start enough for every probe (the longest method plus a space, a TLS
+/// record and handshake header, the 24-byte HTTP/2 preface).
+const PROBE_HEAD_BYTES: usize = 32;
 
 /// The well-known DNS port: TCP connections to or from it are parsed as DNS over TCP.
 pub const DNS_PORT: u16 = 53;
@@ -59,6 +71,21 @@ pub struct AppStats {
     pub tls_other_alpn: u64,
     /// TLS decryption counters (all zero without a key log).
     pub tls_decrypt: TlsDecryptStats,
+    /// Counters of the HTTP/1.x parsers (clear text and decrypted), summed.
+    pub http_stats: HttpStats,
+    /// Connections picked up mid-stream whose parser was found at a later segment boundary
+    /// (their first bytes were not a message start: a keep-alive byte, the tail of a body).
+    pub midstream_reprobed: u64,
+    /// Bytes skipped on such connections before the segment where the parser started.
+    pub midstream_probe_skipped_bytes: u64,
+    /// Mid-stream connections given up after [`MIDSTREAM_PROBE_LIMIT_BYTES`] without a
+    /// message start.
+    pub midstream_probe_gave_up: u64,
+    /// Mid-stream connections whose roles were taken from the payload (`roles_from =
+    /// payload`).
+    pub roles_from_payload: u64,
+    /// Of those, connections where the port guess was wrong and the roles were swapped.
+    pub roles_swapped: u64,
 }
 
 impl AppStats {
@@ -76,6 +103,12 @@ impl AppStats {
         self.https2 += o.https2;
         self.tls_other_alpn += o.tls_other_alpn;
         self.tls_decrypt.merge(&o.tls_decrypt);
+        self.http_stats.merge(&o.http_stats);
+        self.midstream_reprobed += o.midstream_reprobed;
+        self.midstream_probe_skipped_bytes += o.midstream_probe_skipped_bytes;
+        self.midstream_probe_gave_up += o.midstream_probe_gave_up;
+        self.roles_from_payload += o.roles_from_payload;
+        self.roles_swapped += o.roles_swapped;
     }
 }
 
@@ -247,10 +280,10 @@ enum Event {
 
 #[derive(Debug)]
 enum State {
+    /// Buffering until a parser accepts a candidate start: `events` from the first candidate
+    /// not yet rejected (plus the close events before it); `buffered` = data bytes in them.
     Probing {
         events: Vec<Event>,
-        client_head: Vec<u8>,
-        server_head: Vec<u8>,
         buffered: usize,
     },
     Tls(Box<TlsConn>),
@@ -263,15 +296,50 @@ enum State {
     },
 }
 
+/// The first `PROBE_HEAD_BYTES` bytes of direction `dir` in `events`, up to its first gap.
+fn probe_head(events: &[Event], dir: Direction) -> Vec<u8> {
+    let mut head = Vec::new();
+    for e in events {
+        match e {
+            Event::Data(_, d, b) if *d == dir => {
+                let n = b.len().min(PROBE_HEAD_BYTES - head.len());
+                head.extend_from_slice(b.get(..n).unwrap_or(&[]));
+                if head.len() >= PROBE_HEAD_BYTES {
+                    break;
+                }
+            }
+            Event::Gap(_, d, _) if *d == dir => break,
+            _ => {}
+        }
+    }
+    head
+}
+
 /// The per-connection sink: buffers until the protocol is known, then feeds its parser.
+///
+/// The first client bytes decide, except on a connection picked up mid-stream (no SYN nor
+/// SYN/ACK: roles guessed from the ports), where each data segment of either side is a
+/// candidate start in capture order: the first one where a parser accepts a request (HTTP/1.x
+/// request line, TLS ClientHello, HTTP/2 preface) starts parsing and tells who the client is;
+/// the segments before it are skipped (docs/http.md, "Connections picked up mid-stream").
 #[derive(Debug)]
 pub struct AppSink {
     state: State,
     /// Client and server were guessed from the ports (no SYN seen).
     guessed: bool,
     /// The guess was wrong (the "server" sent the request): directions are swapped for the
-    /// parser.
+    /// parser, and the connection record is swapped at close.
     flip: bool,
+    /// A parser accepted on a guessed connection: the roles come from the payload.
+    roles_from_payload: bool,
+    /// Data bytes skipped by re-probing (rejected candidates).
+    skipped: u64,
+    /// Client data was seen while probing.
+    saw_data: bool,
+    /// The client's first bytes were lost (a gap before any client data).
+    lost_start: bool,
+    /// Re-probing went past [`MIDSTREAM_PROBE_LIMIT_BYTES`].
+    gave_up: bool,
     keylog: Option<Arc<KeyLog>>,
     /// TLS: the client's last bytes were one record small enough to be only an alert (a
     /// close_notify: 19 bytes encrypted in TLS 1.3, 26 in TLS 1.2 AES-GCM), not a request.
@@ -297,8 +365,6 @@ impl AppSink {
         } else {
             State::Probing {
                 events: Vec::new(),
-                client_head: Vec::new(),
-                server_head: Vec::new(),
                 buffered: 0,
             }
         };
@@ -306,6 +372,11 @@ impl AppSink {
             state,
             guessed: meta.client_guessed,
             flip: false,
+            roles_from_payload: false,
+            skipped: 0,
+            saw_data: false,
+            lost_start: false,
+            gave_up: false,
             keylog,
             client_tls_close: false,
         }
@@ -321,52 +392,95 @@ impl AppSink {
         }
     }
 
-    /// Decide from the client's first bytes, then replay what was buffered.
+    /// Probe the current candidate start; accept, wait for more bytes, or (mid-stream only)
+    /// reject it and try the next one.
     fn decide(&mut self) {
-        let State::Probing {
-            events,
-            client_head,
-            server_head,
-            buffered,
-        } = &mut self.state
-        else {
-            return;
-        };
-        let mut tls = TlsParser::probe(client_head);
-        let mut http = HttpParser::probe(client_head);
-        let h2 = Http2Parser::probe(client_head);
-        // A connection picked up mid-stream whose guessed server sends a request: the guess was
-        // wrong, parse with the directions swapped.
-        if self.guessed
-            && tls != Probe::Yes
-            && http != Probe::Yes
-            && h2 != Probe::Yes
-            && !server_head.is_empty()
-        {
-            let (t, h) = (
-                TlsParser::probe(server_head),
-                HttpParser::probe(server_head),
-            );
-            if t == Probe::Yes || h == Probe::Yes {
-                (tls, http) = (t, h);
-                self.flip = true;
+        loop {
+            let guessed = self.guessed;
+            let State::Probing { events, buffered } = &mut self.state else {
+                return;
+            };
+            let cand = events.iter().position(|e| match e {
+                Event::Data(_, d, _) => guessed || *d == Direction::ClientToServer,
+                _ => false,
+            });
+            let Some(c) = cand else {
+                return;
+            };
+            let Some(Event::Data(_, dir, _)) = events.get(c) else {
+                return;
+            };
+            let dir = *dir;
+            let head = probe_head(events.get(c..).unwrap_or(&[]), dir);
+            let tls = TlsParser::probe(&head);
+            let http = HttpParser::probe(&head);
+            let h2 = Http2Parser::probe(&head);
+            let next = if tls == Probe::Yes {
+                Some(State::Tls(Box::new(TlsConn::new(self.keylog.take()))))
+            } else if http == Probe::Yes {
+                Some(State::Http(Box::new(if guessed {
+                    HttpParser::midstream(HttpConfig::default())
+                } else {
+                    HttpParser::new(HttpConfig::default())
+                })))
+            } else if h2 == Probe::Yes {
+                Some(State::Http2(Box::new(Http2Parser::new(
+                    Http2Config::default(),
+                ))))
+            } else {
+                None
+            };
+            if let Some(next) = next {
+                let mut events = std::mem::take(events);
+                if guessed {
+                    // Only close events precede the candidate: the bytes before it are not
+                    // parsed.
+                    let tail = events.split_off(c);
+                    events.retain(|e| matches!(e, Event::Close(..)));
+                    events.extend(tail);
+                    self.roles_from_payload = true;
+                    self.flip = dir == Direction::ServerToClient;
+                }
+                self.state = next;
+                self.replay(events);
+                return;
+            }
+            let all_no = tls == Probe::No && http == Probe::No && h2 == Probe::No;
+            if !all_no && *buffered <= PROBE_LIMIT_BYTES {
+                return;
+            }
+            if !guessed {
+                self.state = State::Other { after_gap: false };
+                return;
+            }
+            // Reject this candidate: drop its segment and the gaps up to the next segment.
+            let mut k = c;
+            let mut dropped = 0usize;
+            if let Some(Event::Data(_, _, b)) = events.get(c) {
+                dropped = b.len();
+            }
+            events.remove(c);
+            while let Some(e) = events.get(k) {
+                match e {
+                    Event::Gap(..) => {
+                        events.remove(k);
+                    }
+                    Event::Close(..) => k += 1,
+                    Event::Data(..) => break,
+                }
+            }
+            *buffered = buffered.saturating_sub(dropped);
+            self.skipped = self.skipped.saturating_add(dropped as u64);
+            if self.skipped > MIDSTREAM_PROBE_LIMIT_BYTES {
+                self.gave_up = true;
+                self.state = State::Other { after_gap: false };
+                return;
             }
         }
-        let next = if tls == Probe::Yes {
-            State::Tls(Box::new(TlsConn::new(self.keylog.take())))
-        } else if http == Probe::Yes {
-            State::Http(Box::new(HttpParser::new(HttpConfig::default())))
-        } else if h2 == Probe::Yes {
-            State::Http2(Box::new(Http2Parser::new(Http2Config::default())))
-        } else if (tls == Probe::No && http == Probe::No && h2 == Probe::No)
-            || *buffered > PROBE_LIMIT_BYTES
-        {
-            State::Other { after_gap: false }
-        } else {
-            return;
-        };
-        let events = std::mem::take(events);
-        self.state = next;
+    }
+
+    /// Feeds the buffered events to the parser just chosen.
+    fn replay(&mut self, events: Vec<Event>) {
         let flip = self.flip;
         let turn = |d: Direction| if flip { d.reverse() } else { d };
         if let Some(p) = self.parser() {
@@ -391,28 +505,18 @@ impl AppSink {
 
 impl StreamSink for AppSink {
     fn on_data(&mut self, ts_ns: i64, dir: Direction, bytes: &[u8]) {
-        if let State::Probing {
-            events,
-            client_head,
-            server_head,
-            buffered,
-        } = &mut self.state
-        {
+        if let State::Probing { events, buffered } = &mut self.state {
+            if bytes.is_empty() {
+                return;
+            }
             events.push(Event::Data(ts_ns, dir, bytes.to_vec()));
             *buffered += bytes.len();
-            let head = match dir {
-                Direction::ClientToServer => client_head,
-                Direction::ServerToClient => server_head,
-            };
-            if head.len() < PROBE_LIMIT_BYTES {
-                let n = bytes.len().min(PROBE_LIMIT_BYTES - head.len());
-                head.extend_from_slice(&bytes[..n]);
-            }
+            self.saw_data |= dir == Direction::ClientToServer;
             if dir == Direction::ClientToServer || self.guessed {
                 self.decide();
             }
             if let State::Probing { buffered, .. } = &self.state {
-                if *buffered > PROBE_LIMIT_BYTES {
+                if *buffered > PROBE_LIMIT_BYTES && !self.guessed {
                     self.state = State::Other { after_gap: false };
                 }
             }
@@ -428,18 +532,20 @@ impl StreamSink for AppSink {
     }
 
     fn on_gap(&mut self, ts_ns: i64, dir: Direction, len: u64) {
-        if let State::Probing {
-            events,
-            client_head,
-            ..
-        } = &mut self.state
-        {
-            if dir == Direction::ClientToServer && client_head.is_empty() {
-                // The client's first bytes were lost: the protocol cannot be told.
-                self.state = State::Other { after_gap: true };
-            } else {
-                events.push(Event::Gap(ts_ns, dir, len));
+        if let State::Probing { events, .. } = &mut self.state {
+            let client_data = events
+                .iter()
+                .any(|e| matches!(e, Event::Data(_, Direction::ClientToServer, _)));
+            if dir == Direction::ClientToServer && !client_data {
+                // The client's first bytes were lost: the protocol cannot be told (except
+                // mid-stream, where a later segment may still start a request).
+                self.lost_start = true;
+                if !self.guessed {
+                    self.state = State::Other { after_gap: true };
+                    return;
+                }
             }
+            events.push(Event::Gap(ts_ns, dir, len));
             return;
         }
         let dir = self.dir(dir);
@@ -474,6 +580,23 @@ impl SinkFactory for AppFactory {
             // (nginx answers it with RST when it closed first without FIN).
             record.failure = None;
         }
+        if sink.roles_from_payload {
+            // The parser saw who sent the request: the connection row follows it.
+            self.stats.roles_from_payload += 1;
+            record.roles_from = RolesFrom::Payload;
+            if sink.flip {
+                self.stats.roles_swapped += 1;
+                record.swap_roles();
+            }
+        }
+        if sink.skipped > 0 {
+            self.stats.midstream_probe_skipped_bytes += sink.skipped;
+            if sink.gave_up {
+                self.stats.midstream_probe_gave_up += 1;
+            } else if sink.roles_from_payload {
+                self.stats.midstream_reprobed += 1;
+            }
+        }
         match sink.state {
             State::Tls(p) => {
                 self.stats.tls += 1;
@@ -482,6 +605,7 @@ impl SinkFactory for AppFactory {
                 match inner {
                     Inner::Http(http) => {
                         self.stats.https += 1;
+                        self.stats.http_stats.merge(http.stats());
                         push_http(&mut self.http, record, http.into_records());
                     }
                     Inner::Http2(http) => {
@@ -502,6 +626,7 @@ impl SinkFactory for AppFactory {
                     self.stats.h2c_upgrades += 1;
                     self.stats.http2_stats.merge(s);
                 }
+                self.stats.http_stats.merge(p.stats());
                 push_http(&mut self.http, record, p.into_records());
             }
             State::Http2(p) => {
@@ -521,8 +646,10 @@ impl SinkFactory for AppFactory {
                         bytes: m.bytes,
                     }));
             }
-            State::Probing { client_head, .. } => {
-                if !client_head.is_empty() {
+            State::Probing { .. } => {
+                if sink.lost_start {
+                    self.stats.unknown_after_gap += 1;
+                } else if sink.saw_data {
                     self.stats.unrecognised += 1;
                 }
             }

@@ -17,7 +17,7 @@ use crate::proto::http2::{Http2Config, Http2Parser};
 use crate::proto::tls::decrypt::{tls12_keys, RecordKey, Suite};
 use crate::proto::tls::KeyLog;
 use crate::proto::StreamParser;
-use crate::record::{ConnectionRecord, HttpRecord, Outcome};
+use crate::record::{ConnectionRecord, HttpRecord, Outcome, RolesFrom};
 use crate::tcp::{ConnMeta, Direction, SinkFactory, StreamSink};
 use crate::timing::request_timings;
 
@@ -549,6 +549,7 @@ fn tls_decrypt_run(data: &[u8]) -> Option<AppFactory> {
         failure: None,
         handshake_seen: true,
         client_guessed: false,
+        roles_from: RolesFrom::Syn,
         syn_retries: 0,
         connect_ns: None,
         syn_to_synack_ns: None,

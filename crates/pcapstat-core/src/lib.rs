@@ -38,7 +38,7 @@ pub use pipeline::{PipelineConfig, PipelineOutput, UdpConsumer};
 pub use proto::tls::{KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats};
 pub use record::{
     ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpRecord, HttpVersion,
-    Outcome, Side, TlsRecord,
+    Outcome, RolesFrom, Side, TlsRecord,
 };
 pub use summary::{CaptureSummary, SummaryBuilder};
 pub use tcp::{

@@ -105,6 +105,43 @@ pub enum Side {
     Server,
 }
 
+impl Side {
+    /// The other side.
+    pub fn other(self) -> Side {
+        match self {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        }
+    }
+}
+
+/// How a connection's client and server were decided (docs/tcp.md, "Roles").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RolesFrom {
+    /// The client's SYN was the connection's first packet.
+    Syn,
+    /// The connection's first packet was the server's SYN/ACK (the SYN was not captured).
+    SynAck,
+    /// Picked up mid-stream; an application parser saw which side sent the request (or
+    /// ClientHello, or HTTP/2 preface).
+    Payload,
+    /// Picked up mid-stream; only the port heuristic (the lower port, or a port ≤ 1024, is the
+    /// server's).
+    Ports,
+}
+
+impl RolesFrom {
+    /// Lower-case name used in tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RolesFrom::Syn => "syn",
+            RolesFrom::SynAck => "syn_ack",
+            RolesFrom::Payload => "payload",
+            RolesFrom::Ports => "ports",
+        }
+    }
+}
+
 /// Statistics of one direction of a TCP connection.
 ///
 /// The `tcp.analysis`-style counters follow tshark's definitions (see
@@ -199,8 +236,11 @@ pub struct ConnectionRecord {
     pub failure: Option<Failure>,
     /// Whether the client's SYN was seen.
     pub handshake_seen: bool,
-    /// Whether client and server were guessed from the ports (no SYN nor SYN/ACK seen).
+    /// Whether client and server were decided without a handshake packet (no SYN nor SYN/ACK
+    /// opened the connection): from the ports, or from the payload (see `roles_from`).
     pub client_guessed: bool,
+    /// How client and server were decided.
+    pub roles_from: RolesFrom,
     /// SYNs sent by the client before the SYN/ACK (or in total, if none came), minus one.
     pub syn_retries: u32,
     /// First SYN → the client's ACK completing the handshake (includes SYN retries), ns.
@@ -217,6 +257,21 @@ pub struct ConnectionRecord {
     pub c2s: DirectionStats,
     /// Server → client statistics.
     pub s2c: DirectionStats,
+}
+
+impl ConnectionRecord {
+    /// Swaps client and server: endpoints, per-direction statistics, `reset_by`. Used when an
+    /// application parser found that the side guessed as server sent the request; such a
+    /// connection had no handshake packet, so the handshake fields (`handshake_seen`,
+    /// `syn_retries`, `connect_ns`, `syn_to_synack_ns`, `synack_to_ack_ns`, `syn_to_ack_ns`)
+    /// are empty and direction-free, and `outcome` (`midstream`, `reset` or `closed` without a
+    /// SYN) does not depend on the roles. `roles_from` is left for the caller to set.
+    pub fn swap_roles(&mut self) {
+        std::mem::swap(&mut self.client_ip, &mut self.server_ip);
+        std::mem::swap(&mut self.client_port, &mut self.server_port);
+        std::mem::swap(&mut self.c2s, &mut self.s2c);
+        self.reset_by = self.reset_by.map(Side::other);
+    }
 }
 
 /// One TLS handshake (one row per TCP connection that carried a TLS ClientHello).

@@ -134,7 +134,7 @@ pub fn request_timings(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{DnsTransport, Outcome};
+    use crate::record::{DnsTransport, Outcome, RolesFrom};
     use std::net::IpAddr;
 
     fn ip(s: &str) -> IpAddr {
@@ -156,6 +156,7 @@ mod tests {
             failure: None,
             handshake_seen: true,
             client_guessed: false,
+            roles_from: RolesFrom::Syn,
             syn_retries: 0,
             connect_ns: connect,
             syn_to_synack_ns: None,

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use pcapstat_core::app::AppFactory;
 use pcapstat_core::Direction::{ClientToServer as C2S, ServerToClient as S2C};
 use pcapstat_core::{
-    ConnMeta, ConnectionRecord, Endpoint, HttpVersion, Outcome, SinkFactory, StreamSink,
+    ConnMeta, ConnectionRecord, Endpoint, HttpVersion, Outcome, RolesFrom, SinkFactory, StreamSink,
 };
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -57,6 +57,7 @@ fn record() -> ConnectionRecord {
         failure: None,
         handshake_seen: true,
         client_guessed: false,
+        roles_from: RolesFrom::Syn,
         syn_retries: 0,
         connect_ns: None,
         syn_to_synack_ns: None,

@@ -1,6 +1,7 @@
 //! HTTP/1.x records against tshark (`testdata/expected/http/<name>.tsv`, made by
-//! `scripts/gen-httpdns-fixtures.py`) on the lab captures and the shared captures with HTTP, and
-//! against curl's own timings in the lab (`gt_curl.jsonl`).
+//! `scripts/gen-httpdns-fixtures.py`) on the lab captures and the shared captures with HTTP
+//! (records from the whole pipeline, `app::AppFactory`), and against curl's own timings in the
+//! lab (`gt_curl.jsonl`).
 //!
 //! Requests are paired per (client port, server port) in time order. Every disagreement on
 //! method, host, path or status, and every request only one side has, must be listed in
@@ -14,8 +15,8 @@ use std::path::Path;
 use pcapstat_core::proto::http::{HttpConfig, HttpParser};
 use pcapstat_core::proto::{Probe, StreamParser};
 use pcapstat_core::{
-    Capture, ConnMeta, ConnectionRecord, DecodeLimits, Decoder, Direction, HttpRecord, SinkFactory,
-    StreamSink, TcpConfig, TcpTracker, Transport,
+    Capture, ConnMeta, ConnectionRecord, DecodeLimits, Decoder, Direction, Endpoint, HttpRecord,
+    SinkFactory, StreamSink, TcpConfig, TcpTracker, Transport,
 };
 
 mod common;
@@ -118,6 +119,32 @@ fn run(path: &Path) -> Vec<(ConnMeta, HttpRecord)> {
         .collect()
 }
 
+/// Every HTTP record of a capture with its connection, from the whole pipeline (the
+/// application layer's probing, re-probing mid-stream and roles).
+fn run_app(path: &Path) -> Vec<(ConnMeta, HttpRecord)> {
+    let a = common::analyze(path);
+    a.http
+        .iter()
+        .map(|h| {
+            let c = a.connection(h.conn_id);
+            let meta = ConnMeta {
+                conn_id: c.conn_id,
+                client: Endpoint {
+                    ip: c.client_ip,
+                    port: c.client_port,
+                },
+                server: Endpoint {
+                    ip: c.server_ip,
+                    port: c.server_port,
+                },
+                client_guessed: c.client_guessed,
+                start_ts: c.start_ts,
+            };
+            (meta, h.clone())
+        })
+        .collect()
+}
+
 fn capture_path(source: &str) -> std::path::PathBuf {
     common::shared().join(source)
 }
@@ -142,7 +169,7 @@ fn http_records_match_tshark() {
             continue;
         }
         files += 1;
-        let ours = run(&capture_path(&source_of(&fixture)));
+        let ours = run_app(&capture_path(&source_of(&fixture)));
         let mut by_conn: BTreeMap<(u16, u16), Vec<&HttpRecord>> = BTreeMap::new();
         for (m, r) in &ours {
             by_conn

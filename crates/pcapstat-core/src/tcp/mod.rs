@@ -47,7 +47,7 @@ pub use seq::SeqNum;
 
 use crate::flow::{Endpoint, FlowEntry, FlowKey, FlowTable, DEFAULT_MAX_FLOWS};
 use crate::packet::{TcpFlags, TcpSegment};
-use crate::record::{ConnectionRecord, DirectionStats, Failure, Outcome, Side};
+use crate::record::{ConnectionRecord, DirectionStats, Failure, Outcome, RolesFrom, Side};
 use analysis::FlowAnalysis;
 use reassembly::Reassembler;
 use rtt::RttTracker;
@@ -218,8 +218,9 @@ pub trait SinkFactory {
     /// A new connection starts.
     fn open(&mut self, conn: &ConnMeta) -> Self::Sink;
     /// The connection ended; all its data, gap and close events were delivered. The factory may
-    /// refine what only the application layer knows: the roles (a parser saw who sent the
-    /// requests) and whether a reset connection failed (a request was unanswered).
+    /// refine what only the application layer knows: the roles (`ConnectionRecord::swap_roles`,
+    /// `roles_from`, when its parser learned who the client is) and whether a reset connection
+    /// failed (a request was unanswered); the record is stored after.
     fn close(&mut self, sink: Self::Sink, record: &mut ConnectionRecord);
 }
 
@@ -272,6 +273,7 @@ struct Connection<S> {
     client: Endpoint,
     server: Endpoint,
     client_guessed: bool,
+    roles_from: RolesFrom,
     start_ts: i64,
     last_ts: i64,
     syn_count: u32,
@@ -336,11 +338,12 @@ impl<S: StreamSink> Connection<S> {
             port: seg.dst_port,
         };
         let f = seg.flags;
-        let (sender_is_client, guessed) = if f.syn() {
-            (!f.ack(), false)
-        } else {
-            (guess_client(src, dst), true)
+        let (sender_is_client, roles_from) = match (f.syn(), f.ack()) {
+            (true, false) => (true, RolesFrom::Syn),
+            (true, true) => (false, RolesFrom::SynAck),
+            _ => (guess_client(src, dst), RolesFrom::Ports),
         };
+        let guessed = roles_from == RolesFrom::Ports;
         let (client, server) = if sender_is_client {
             (src, dst)
         } else {
@@ -361,6 +364,7 @@ impl<S: StreamSink> Connection<S> {
                 client,
                 server,
                 client_guessed: guessed,
+                roles_from,
                 start_ts: seg.ts_ns,
                 last_ts: seg.ts_ns,
                 syn_count: 0,
@@ -671,6 +675,7 @@ impl<S: StreamSink> Connection<S> {
             failure,
             handshake_seen: self.first_syn_ts.is_some(),
             client_guessed: self.client_guessed,
+            roles_from: self.roles_from,
             syn_retries: self.syn_count.saturating_sub(1),
             connect_ns: sub(hs_ack, self.first_syn_ts).filter(|d| *d >= 0),
             // A reordered handshake has its SYN after the SYN/ACK: that span is not measured.

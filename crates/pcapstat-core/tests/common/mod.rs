@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use pcapstat_core::app::{AppFactory, UdpDns};
+use pcapstat_core::app::{AppFactory, AppStats, UdpDns};
 use pcapstat_core::pipeline::{self, PipelineConfig};
 use pcapstat_core::{
     Capture, CaptureError, CaptureSummary, ConnectionRecord, DecodeLimits, Decoder, DnsRecord,
@@ -129,6 +129,8 @@ pub struct Analysis {
     pub http: Vec<HttpRecord>,
     /// DNS queries, sorted by `query_frame`.
     pub dns: Vec<DnsRecord>,
+    /// Application counters, summed over the shards.
+    pub app: AppStats,
 }
 
 impl Analysis {
@@ -153,7 +155,9 @@ pub fn analyze(path: &Path) -> Analysis {
     let end = out.summary.last_ts.unwrap_or(0);
     let (dns, _) = udp.finish(out.factories.iter().flat_map(|f| &f.dns_tcp), end);
     let (mut tls, mut http) = (Vec::new(), Vec::new());
+    let mut app = AppStats::default();
     for f in out.factories {
+        app.merge(&f.stats);
         tls.extend(f.tls);
         http.extend(f.http);
     }
@@ -164,6 +168,7 @@ pub fn analyze(path: &Path) -> Analysis {
         tls,
         http,
         dns,
+        app,
     }
 }
 

@@ -170,6 +170,7 @@ pub fn connections_frame(
     c.str_ref("failure", |r| r.failure.map(|f| f.as_str().into()));
     c.bool("handshake_seen", |r| r.handshake_seen);
     c.bool("client_guessed", |r| r.client_guessed);
+    c.str_ref("roles_from", |r| Some(r.roles_from.as_str().into()));
     c.u32("syn_retries", |r| r.syn_retries);
     c.dur("connect", |r| r.connect_ns);
     c.dur("syn_to_synack", |r| r.syn_to_synack_ns);

@@ -129,6 +129,52 @@ pub struct HttpStats {
     pub pending_dropped: u64,
     /// Message heads cut by the end of their direction.
     pub truncated_heads: u64,
+    /// Request heads that could not be parsed even leniently (also in `parse_errors`); the
+    /// client side resynchronises on the next request line.
+    pub bad_request_heads: u64,
+    /// Response heads that could not be parsed even leniently (also in `parse_errors`); the
+    /// server side resynchronises on the next status line.
+    pub bad_response_heads: u64,
+    /// Requests left without a response because a response head before theirs could not be
+    /// parsed: no later response is paired with a request sent before the failure.
+    pub unpaired_after_bad_head: u64,
+}
+
+impl HttpStats {
+    /// Add another parser's counters.
+    pub fn merge(&mut self, o: &HttpStats) {
+        self.requests += o.requests;
+        self.responses += o.responses;
+        self.interim_responses += o.interim_responses;
+        self.unmatched_responses += o.unmatched_responses;
+        self.gaps += o.gaps;
+        self.heads_too_large += o.heads_too_large;
+        self.parse_errors += o.parse_errors;
+        self.resyncs += o.resyncs;
+        self.skipped_bytes += o.skipped_bytes;
+        self.pending_dropped += o.pending_dropped;
+        self.truncated_heads += o.truncated_heads;
+        self.bad_request_heads += o.bad_request_heads;
+        self.bad_response_heads += o.bad_response_heads;
+        self.unpaired_after_bad_head += o.unpaired_after_bad_head;
+    }
+}
+
+/// The leniency of browsers and tshark: a space before a header's colon
+/// (`Access-Control-Allow-Credentials : true`), obsolete line folding, runs of spaces in the
+/// start line, whitespace before the first header, and header lines that are not
+/// `name: value` (skipped) are accepted. A NUL or a lone CR in a head, a bad start line or
+/// too many headers still fail (docs/http.md, "Leniency").
+fn lenient() -> httparse::ParserConfig {
+    let mut c = httparse::ParserConfig::default();
+    c.allow_spaces_after_header_name_in_responses(true)
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_multiple_spaces_in_response_status_delimiters(true)
+        .allow_multiple_spaces_in_request_line_delimiters(true)
+        .allow_space_before_first_header_name(true)
+        .ignore_invalid_headers_in_responses(true)
+        .ignore_invalid_headers_in_requests(true);
+    c
 }
 
 /// How a message body is delimited.
@@ -311,6 +357,8 @@ pub struct HttpParser {
     /// After `101` to `Upgrade: h2c`: the HTTP/2 parser of the rest of the connection, and the
     /// record it took over (as its stream 1).
     h2: Option<(Box<Http2Parser>, usize)>,
+    /// The lenient httparse configuration (see [`lenient`]).
+    hp: httparse::ParserConfig,
 }
 
 impl HttpParser {
@@ -327,7 +375,20 @@ impl HttpParser {
             resp_after_resync: false,
             stats: HttpStats::default(),
             h2: None,
+            hp: lenient(),
         }
+    }
+
+    /// A parser for a connection picked up mid-stream whose client bytes start at a request
+    /// (found by the caller's probing): the server's bytes may start anywhere (the tail of an
+    /// earlier response), so its side looks for the first status line at a line start instead
+    /// of taking its first bytes for a head. Bytes skipped so are counted in `skipped_bytes`,
+    /// not as errors.
+    pub fn midstream(cfg: HttpConfig) -> Self {
+        let mut p = HttpParser::new(cfg);
+        p.resp.state = State::Resync;
+        p.resp.line_start = true;
+        p
     }
 
     /// Whether the client's first bytes start an HTTP/1.x request: a known method followed by a
@@ -391,6 +452,20 @@ impl HttpParser {
             return;
         }
         reader.last_ts = Some(ts);
+        if matches!(reader.state, State::Resync) {
+            // While resynchronising, a segment boundary is a candidate message start too: a
+            // body need not end with a line end, and a new message usually starts a segment.
+            let starts = if client {
+                starts_request(bytes)
+            } else {
+                starts_response(bytes)
+            };
+            if starts != Some(false) {
+                self.stats.skipped_bytes += reader.buf.len() as u64;
+                reader.reset_buffer();
+                reader.line_start = true;
+            }
+        }
         if reader.buf.is_empty() {
             let chunks = [(0usize, ts)];
             let used = self.process(client, bytes, &chunks);
@@ -519,6 +594,11 @@ impl HttpParser {
                         HeadStep::Error => {
                             self.stats.parse_errors += 1;
                             self.lose_framing(client);
+                            if client {
+                                self.bad_request_head(d, chunks, i);
+                            } else {
+                                self.bad_response_head(d, chunks, i);
+                            }
                             // Do not find the same start again.
                             i += 1;
                             self.stats.skipped_bytes += 1;
@@ -668,10 +748,115 @@ impl HttpParser {
         }
     }
 
+    /// A request head at `d` could not be parsed (the caller already lost framing). When its
+    /// request line alone parses, the request gets a record (`complete = false`, its body
+    /// unknown) so that its response pairs with it; when it at least starts with a method, a
+    /// placeholder keeps its response from pairing with the next request; other bytes (not a
+    /// request) leave the queue alone.
+    fn bad_request_head(&mut self, d: &[u8], chunks: &[(usize, i64)], at: usize) {
+        self.stats.bad_request_heads += 1;
+        let Some(line) = start_line(d) else {
+            if starts_request(d) == Some(true) {
+                self.push_pending(None);
+            }
+            return;
+        };
+        let mut headers = [httparse::EMPTY_HEADER; 1];
+        let mut req = httparse::Request::new(&mut headers);
+        match self.hp.parse_request(&mut req, &line) {
+            Ok(httparse::Status::Complete(_)) => {
+                let version = req.version.unwrap_or_default();
+                let method = req.method.unwrap_or_default();
+                let ts = ts_at(chunks, at);
+                let rec = Rec {
+                    r: HttpRecord {
+                        conn_id: 0,
+                        request_index: u32::try_from(self.recs.len()).unwrap_or(u32::MAX),
+                        request_start_ts: ts,
+                        request_end_ts: Some(ts),
+                        method: method.to_string(),
+                        host: None,
+                        path: req.path.unwrap_or_default().to_string(),
+                        version: if version == 0 {
+                            HttpVersion::Http10
+                        } else {
+                            HttpVersion::Http11
+                        },
+                        request_header_bytes: 0,
+                        ..HttpRecord::default()
+                    },
+                    req_done: false,
+                    resp_done: false,
+                    damaged: true,
+                    is_head: method.eq_ignore_ascii_case("HEAD"),
+                    is_connect: method.eq_ignore_ascii_case("CONNECT"),
+                    h2c: false,
+                };
+                self.stats.requests += 1;
+                let idx = self.recs.len();
+                self.recs.push(rec);
+                self.push_pending(Some(idx));
+            }
+            _ => {
+                if starts_request(d) == Some(true) {
+                    self.push_pending(None);
+                }
+            }
+        }
+    }
+
+    /// A response head at `d` could not be parsed (the caller already lost framing). When its
+    /// status line alone parses, it answers the oldest waiting request (which gets the status
+    /// and `complete = false`). Either way no later response may pair with a request sent
+    /// before this failure: how many responses the unparsed bytes hold is unknown. Those
+    /// requests stay without status (`unpaired_after_bad_head`); the next status line found
+    /// pairs with the next request sent.
+    fn bad_response_head(&mut self, d: &[u8], chunks: &[(usize, i64)], at: usize) {
+        self.stats.bad_response_heads += 1;
+        let code = start_line(d).and_then(|line| {
+            let mut headers = [httparse::EMPTY_HEADER; 1];
+            let mut resp = httparse::Response::new(&mut headers);
+            match self.hp.parse_response(&mut resp, &line) {
+                Ok(httparse::Status::Complete(_)) => resp.code,
+                _ => None,
+            }
+        });
+        if let Some(code) = code {
+            if (100..200).contains(&code) && code != 101 {
+                // An interim response: the final one is still to come.
+                self.stats.interim_responses += 1;
+                self.resp_after_resync = false;
+                return;
+            }
+            self.stats.responses += 1;
+            match self.pending.pop_front() {
+                Some(Some(k)) => {
+                    if let Some(rec) = self.recs.get_mut(k) {
+                        let ts = ts_at(chunks, at);
+                        rec.r.status = Some(code);
+                        rec.r.response_start_ts = Some(ts);
+                        rec.r.response_end_ts = Some(ts);
+                        rec.damaged = true;
+                    }
+                }
+                Some(None) | None => self.stats.unmatched_responses += 1,
+            }
+        }
+        for k in std::mem::take(&mut self.pending).into_iter().flatten() {
+            if let Some(rec) = self.recs.get_mut(k) {
+                rec.damaged = true;
+            }
+            self.stats.unpaired_after_bad_head += 1;
+        }
+        // The next response found pairs with a request sent after this one: nothing of it
+        // was lost.
+        self.resp_after_resync = false;
+    }
+
     fn request_head(&mut self, d: &[u8], chunks: &[(usize, i64)], at: usize) -> HeadStep {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut headers);
-        let n = match req.parse(d) {
+        let n = match self.hp.parse_request(&mut req, d) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => return HeadStep::NeedMore,
             Err(_) => return HeadStep::Error,
@@ -730,7 +915,7 @@ impl HttpParser {
     fn response_head(&mut self, d: &[u8], chunks: &[(usize, i64)], at: usize) -> HeadStep {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut resp = httparse::Response::new(&mut headers);
-        let n = match resp.parse(d) {
+        let n = match self.hp.parse_response(&mut resp, d) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => return HeadStep::NeedMore,
             Err(_) => return HeadStep::Error,
@@ -811,6 +996,15 @@ impl HttpParser {
         }
         HeadStep::Done(n)
     }
+}
+
+/// The first line of `d` (up to and including its `\n`) followed by an empty line, so that
+/// httparse can parse a start line alone; `None` when `d` holds no complete line.
+fn start_line(d: &[u8]) -> Option<Vec<u8>> {
+    let end = d.iter().position(|&b| b == b'\n')?;
+    let mut line = d.get(..=end)?.to_vec();
+    line.extend_from_slice(b"\r\n");
+    Some(line)
 }
 
 enum HeadStep {

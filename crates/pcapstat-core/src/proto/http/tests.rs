@@ -338,16 +338,123 @@ fn bad_heads_do_not_stop_parsing() {
     p.on_data(
         1,
         C2S,
-        b"GET / HTTP/1.1\r\nBad Header\r\n\r\nGET /good HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nBad\0Header: x\r\n\r\nGET /good HTTP/1.1\r\n\r\n",
     );
     p.on_data(2, S2C, b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\nrest");
     p.on_close(3, S2C);
     let stats = p.stats().clone();
     let r = p.into_records();
     assert_eq!(stats.parse_errors, 1);
-    assert_eq!(r.len(), 1);
-    assert_eq!(r[0].path, "/good");
+    assert_eq!(stats.bad_request_heads, 1);
+    // The request line of the broken head still makes a record, so the response pairs with it.
+    assert_eq!(r.len(), 2);
+    assert_eq!((r[0].path.as_str(), r[0].status), ("/", Some(200)));
+    assert!(!r[0].complete);
     assert_eq!(r[0].response_body_bytes, Some(4));
+    assert_eq!((r[1].path.as_str(), r[1].status), ("/good", None));
+}
+
+/// Four requests on a keep-alive connection, one response each; `resp2` replaces the second.
+fn keepalive_with(resp2: &[u8]) -> (Vec<HttpRecord>, HttpStats) {
+    let mut p = parser();
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    for k in 0..4i64 {
+        let req = format!("GET /{k} HTTP/1.1\r\nHost: h\r\n\r\n");
+        p.on_data(k * 10, C2S, req.as_bytes());
+        p.on_data(k * 10 + 1, S2C, if k == 1 { resp2 } else { ok });
+    }
+    p.finish()
+}
+
+#[test]
+fn space_before_a_header_colon_is_accepted_in_responses() {
+    let (r, stats) = keepalive_with(
+        b"HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Credentials : true\r\n\r\n",
+    );
+    assert_eq!(stats.parse_errors, 0);
+    let st: Vec<_> = r.iter().map(|r| r.status).collect();
+    assert_eq!(st, [Some(200), Some(204), Some(200), Some(200)]);
+    assert!(r.iter().all(|r| r.complete));
+    assert_eq!(r[2].response_start_ts, Some(21));
+}
+
+#[test]
+fn other_lenient_heads_are_accepted() {
+    for resp in [
+        &b"HTTP/1.1 204 No Content\r\nX-Folded: a\r\n b\r\n\r\n"[..],
+        b"HTTP/1.1  204  No Content\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\nno colon here\r\nX: y\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\nBad[Name]: v\r\n\r\n",
+    ] {
+        let (r, stats) = keepalive_with(resp);
+        assert_eq!(stats.parse_errors, 0, "{}", String::from_utf8_lossy(resp));
+        assert_eq!(r[1].status, Some(204));
+        assert!(r.iter().all(|r| r.complete));
+    }
+    let mut p = parser();
+    p.on_data(1, C2S, b"GET  /x  HTTP/1.1\r\nHost : h\r\n\r\n");
+    p.on_data(2, S2C, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    let r = p.into_records();
+    assert_eq!((r[0].path.as_str(), r[0].status), ("/x", Some(200)));
+}
+
+#[test]
+fn an_unparseable_response_head_does_not_shift_later_responses() {
+    let (r, stats) =
+        keepalive_with(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-B\0d: 1\r\n\r\nHTTP/");
+    assert_eq!((stats.bad_response_heads, stats.parse_errors), (1, 1));
+    let st: Vec<_> = r.iter().map(|r| r.status).collect();
+    assert_eq!(st, [Some(200), Some(200), Some(200), Some(200)]);
+    let complete: Vec<_> = r.iter().map(|r| r.complete).collect();
+    assert_eq!(complete, [true, false, true, true]);
+    // Each later response is paired with its own request (0.001 s later, not earlier).
+    for (k, rec) in r.iter().enumerate() {
+        assert_eq!(rec.response_start_ts, Some(k as i64 * 10 + 1));
+    }
+    // Garbage that is not even a status line: the request gets no status, later ones are
+    // still paired with their own responses.
+    let (r, stats) = keepalive_with(b"\0\0garbage\r\n\r\n");
+    assert_eq!(stats.bad_response_heads, 1);
+    let st: Vec<_> = r.iter().map(|r| r.status).collect();
+    assert_eq!(st, [Some(200), None, Some(200), Some(200)]);
+    assert_eq!(stats.unpaired_after_bad_head, 1);
+}
+
+#[test]
+fn no_response_pairs_across_a_bad_head_with_pipelined_requests() {
+    let mut p = parser();
+    p.on_data(
+        1,
+        C2S,
+        b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n",
+    );
+    p.on_data(
+        2,
+        S2C,
+        b"HTTP/1.1 200 OK\r\nX\0: 1\r\nContent-Length: 1\r\n\r\na",
+    );
+    p.on_data(3, S2C, b"HTTP/1.1 201 OK\r\nContent-Length: 1\r\n\r\nb");
+    p.on_data(4, C2S, b"GET /4 HTTP/1.1\r\n\r\n");
+    p.on_data(5, S2C, b"HTTP/1.1 202 OK\r\nContent-Length: 1\r\n\r\nc");
+    let (r, stats) = p.finish();
+    let st: Vec<_> = r.iter().map(|r| r.status).collect();
+    // /2 and /3 were sent before the failure: their responses cannot be told apart from the
+    // unparsed bytes, so none is paired with them; /4 gets the response sent after it.
+    assert_eq!(st, [Some(200), None, None, Some(202)]);
+    assert_eq!(stats.unpaired_after_bad_head, 2);
+    assert_eq!(stats.unmatched_responses, 1);
+}
+
+#[test]
+fn midstream_parser_skips_the_tail_of_an_earlier_response() {
+    let mut p = HttpParser::midstream(HttpConfig::default());
+    p.on_data(1, C2S, GET_A);
+    p.on_data(2, S2C, b"ail of an earlier body\r\n");
+    p.on_data(3, S2C, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    let (r, stats) = p.finish();
+    assert_eq!(r[0].status, Some(200));
+    assert!(r[0].complete);
+    assert_eq!(stats.parse_errors, 0);
 }
 
 /// A small deterministic generator (no dependency needed).
