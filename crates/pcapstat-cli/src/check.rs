@@ -138,8 +138,28 @@ fn evaluate(analysis: &Analysis, base: &Filter, rules: &[Rule]) -> Vec<RuleResul
         .collect()
 }
 
+/// Largest rules file `check` reads: 16 MiB (a device like `/dev/zero`, or not a rules file,
+/// is an error, not unbounded memory).
+pub const MAX_RULES_FILE_BYTES: u64 = 16 << 20;
+
+/// Reads a text file of at most `limit` bytes.
+fn read_limited(path: &std::path::Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::other(format!(
+            "larger than {limit} bytes: not a rules file?"
+        )));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()))
+}
+
 pub fn run(args: &CheckArgs) -> ExitCode {
-    let text = match std::fs::read_to_string(&args.rules) {
+    let text = match read_limited(&args.rules, MAX_RULES_FILE_BYTES) {
         Ok(t) => t,
         Err(e) => {
             eprintln!(

@@ -687,3 +687,17 @@ fn junit_reports_an_unreadable_capture_as_an_error() {
         }
     }
 }
+
+/// Issue #14: side files are read with a size limit: `check --rules /dev/zero` is a usage
+/// error naming the limit, not memory growing until the process is killed.
+#[cfg(unix)]
+#[test]
+fn endless_rules_file_is_an_error() {
+    let out = run(&["check", REFUSED, "--rules", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("larger than 16777216 bytes"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -35,7 +35,7 @@ pub use filter::{Filter, FilterSpecError, Host, Server, TimeBound};
 pub use flow::{shard_of, Endpoint, FlowKey, FlowTable};
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 pub use pipeline::{PipelineConfig, PipelineOutput, UdpConsumer};
-pub use proto::tls::{KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats};
+pub use proto::tls::{KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats, MAX_KEYLOG_FILE_BYTES};
 pub use record::{
     ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpRecord, HttpVersion,
     Outcome, RolesFrom, Side, TlsRecord,

@@ -75,7 +75,22 @@ pub enum KeyLogError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The file is larger than [`MAX_KEYLOG_FILE_BYTES`] (a device like `/dev/zero`, or not a
+    /// key log): nothing is read past the limit.
+    #[error("key log {} is larger than {limit} bytes: not a key log? (nothing was used)", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit, bytes.
+        limit: u64,
+    },
 }
+
+/// Largest key log file [`KeyLog::from_file`] reads: 256 MiB, about 1.4 million TLS 1.3
+/// sessions (5 lines of ~180 bytes each per session would be 300 k sessions per 256 MiB with
+/// every label; a TLS 1.2 session is one line). Past it the read stops with
+/// [`KeyLogError::TooLarge`] instead of growing memory without bound.
+pub const MAX_KEYLOG_FILE_BYTES: u64 = 256 << 20;
 
 /// TLS secrets by ClientHello random (see the module docs).
 #[derive(Clone, Default)]
@@ -128,17 +143,38 @@ impl KeyLog {
         k
     }
 
-    /// Reads a key log file.
+    /// Reads a key log file (at most [`MAX_KEYLOG_FILE_BYTES`]).
     ///
     /// # Errors
-    /// [`KeyLogError::Io`] when the file cannot be read. Its content never fails: bad lines are
-    /// counted in [`KeyLogStats::malformed`].
+    /// [`KeyLogError::Io`] when the file cannot be read, [`KeyLogError::TooLarge`] past the
+    /// size limit. Its content never fails: bad lines are counted in
+    /// [`KeyLogStats::malformed`].
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, KeyLogError> {
+        Self::from_file_limited(path, MAX_KEYLOG_FILE_BYTES)
+    }
+
+    /// [`KeyLog::from_file`] with another size limit, bytes.
+    ///
+    /// # Errors
+    /// As [`KeyLog::from_file`].
+    pub fn from_file_limited(path: impl AsRef<Path>, limit: u64) -> Result<Self, KeyLogError> {
+        use std::io::Read;
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| KeyLogError::Io {
+        let io = |source| KeyLogError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let mut bytes = Vec::new();
+        file.take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() as u64 > limit {
+            return Err(KeyLogError::TooLarge {
+                path: path.to_path_buf(),
+                limit,
+            });
+        }
         Ok(KeyLog::parse(&String::from_utf8_lossy(&bytes)))
     }
 
@@ -304,6 +340,20 @@ mod tests {
     use super::*;
 
     const R: &str = "f63e1ca7bf54ceb5d7863fd56f5955e5bdb45b9798d49c9c6870d7432f06a5fc";
+
+    /// Issue #14: `--keylog /dev/zero` grew ~1.2 GB/s until killed; the read now stops at the
+    /// limit with an error naming it.
+    #[cfg(unix)]
+    #[test]
+    fn an_endless_file_is_an_error_at_the_limit() {
+        let e = KeyLog::from_file_limited("/dev/zero", 1 << 20).map(|_| ());
+        assert!(
+            matches!(e, Err(KeyLogError::TooLarge { limit, .. }) if limit == 1 << 20),
+            "{e:?}"
+        );
+        let msg = e.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("larger than 1048576 bytes"), "{msg}");
+    }
 
     #[test]
     fn reads_labels_and_counts_the_rest() {

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use tls_parser::{parse_tls_message_handshake, TlsMessage, TlsMessageHandshake};
 
 use decrypt::{RecordKey, Suite};
-pub use keylog::{KeyLog, KeyLogError, KeyLogStats, SessionSecrets};
+pub use keylog::{KeyLog, KeyLogError, KeyLogStats, SessionSecrets, MAX_KEYLOG_FILE_BYTES};
 
 use crate::proto::{Probe, StreamParser};
 use crate::record::{Side, TlsRecord};
