@@ -38,6 +38,14 @@ fn client_port(rows: &[&BTreeMap<String, String>]) -> u16 {
     }
 }
 
+/// Our connection of a client port.
+fn connection(a: &common::Analysis, port: u16) -> &pcapstat_core::ConnectionRecord {
+    a.connections
+        .iter()
+        .find(|c| c.client_port == port)
+        .unwrap_or_else(|| panic!("no connection for client port {port}"))
+}
+
 fn streams(t: &[BTreeMap<String, String>]) -> BTreeMap<String, Vec<&BTreeMap<String, String>>> {
     let mut m: BTreeMap<String, Vec<_>> = BTreeMap::new();
     for r in t {
@@ -56,11 +64,7 @@ fn reordered_handshake_is_one_connection_with_tsharks_irtt() {
     assert_eq!(a.connections.len(), st.len(), "{:#?}", a.connections);
     for rows in st.values() {
         let port = client_port(rows);
-        let c = a
-            .connections
-            .iter()
-            .find(|c| c.client_port == port)
-            .unwrap_or_else(|| panic!("no connection for client port {port}"));
+        let c = connection(&a, port);
         assert!(c.handshake_seen, "{port}");
         assert!(!c.client_guessed, "{port}");
         assert_eq!(c.outcome, Outcome::Closed, "{port}");
@@ -151,11 +155,7 @@ fn one_direction_capture_is_neither_timeout_nor_failure() {
     assert_eq!(a.connections.len(), st.len());
     for rows in st.values() {
         let port = client_port(rows);
-        let c = a
-            .connections
-            .iter()
-            .find(|c| c.client_port == port)
-            .unwrap();
+        let c = connection(&a, port);
         // tshark: the client's ACKs acknowledge a server it never shows (ACK > 1 or data sent).
         let engaged = rows.iter().any(|r| r["ack"] == "1" || num(r, "len") > 0);
         if engaged {
@@ -179,11 +179,7 @@ fn reset_fails_only_when_tshark_sees_a_request_unanswered_or_no_response() {
     assert_eq!(a.connections.len(), st.len());
     for rows in st.values() {
         let port = client_port(rows);
-        let c = a
-            .connections
-            .iter()
-            .find(|c| c.client_port == port)
-            .unwrap();
+        let c = connection(&a, port);
         let server_rst_to_syn = rows
             .iter()
             .any(|r| r["rst"] == "1" && r["sport"].parse::<u16>().unwrap() < 1024)

@@ -179,6 +179,7 @@ impl Script {
         (v, out.stats)
     }
     /// The one connection's raw events with their times, in µs after the script's origin.
+    /// (See [`kinds_and_times`].)
     fn one_timed(self) -> Vec<Timed> {
         let end = self.last_ts;
         let out = self.tr.finish(end);
@@ -195,6 +196,14 @@ impl Script {
         assert_eq!(v.len(), 1, "{v:#?}");
         v.remove(0)
     }
+}
+
+/// (kind, µs) of the events of one direction.
+fn kinds_and_times(ev: &[Timed], dir: Direction) -> Vec<(char, i64)> {
+    ev.iter()
+        .filter(|e| e.1 == dir)
+        .map(|e| (e.0, e.2))
+        .collect()
 }
 
 fn data(dir: Direction, b: &[u8]) -> Ev {
@@ -882,11 +891,7 @@ fn data_after_unfilled_gap_keeps_its_own_capture_time() {
         .s(400, "PA", 5001, 1013, b"resp")
         .c(5_000_000, "A", 1013, 5005, b"");
     let ev = t.one_timed();
-    let c2s: Vec<_> = ev
-        .iter()
-        .filter(|e| e.1 == C2S)
-        .map(|e| (e.0, e.2))
-        .collect();
+    let c2s = kinds_and_times(&ev, C2S);
     // The hole is evident when the bytes after it arrive (300 µs); they keep that time.
     assert_eq!(c2s[..3], [('d', 200), ('g', 300), ('d', 300)], "{ev:?}");
 }
@@ -902,11 +907,7 @@ fn hole_flushed_at_end_keeps_chunk_times_and_is_monotonic() {
         .c(400, "PA", 1013, 5001, b"dddd")
         .s(900_000, "A", 5001, 1005, b"");
     let ev = t.one_timed();
-    let c2s: Vec<_> = ev
-        .iter()
-        .filter(|e| e.1 == C2S)
-        .map(|e| (e.0, e.2))
-        .collect();
+    let c2s = kinds_and_times(&ev, C2S);
     assert_eq!(
         c2s[..4],
         [('d', 200), ('g', 300), ('d', 300), ('d', 400)],
