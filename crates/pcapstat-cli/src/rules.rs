@@ -460,6 +460,66 @@ pub fn parse_gate(expr: &str) -> Result<Gate, (usize, String)> {
 mod tests {
     use super::*;
 
+    /// Issue #11, bug 8's class (slicing at a byte offset) for the rules parser: the bundled
+    /// rules file and the rule-expression fuzz seeds, each mutated many ways (bytes flipped,
+    /// cut at every offset, multi-byte characters spliced in), never panic the parser and every
+    /// error points inside the text. A deterministic, in-process complement to the
+    /// `rule_expression` fuzz target (the TOML layer links polars through the figure table, too
+    /// heavy to instrument).
+    #[test]
+    fn mutated_rules_files_never_panic() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut seeds = vec![std::fs::read(root.join("ci/rules.toml")).unwrap_or_default()];
+        if let Ok(dir) = std::fs::read_dir(root.join("fuzz/seeds/rule_expression")) {
+            let mut files: Vec<_> = dir.flatten().map(|e| e.path()).collect();
+            files.sort();
+            for f in files {
+                let expr = std::fs::read(&f).unwrap_or_default();
+                let mut doc = b"[[rule]]\nrule = '".to_vec();
+                doc.extend_from_slice(&expr);
+                doc.extend_from_slice(b"'\nserver = \"*.\xc3\xa9xample.com\"\n");
+                seeds.push(doc);
+            }
+        }
+        assert!(seeds[0].len() > 100, "ci/rules.toml is read");
+        let splice: [&[u8]; 5] = ["é".as_bytes(), "µ".as_bytes(), "😀".as_bytes(), b"'", b"\""];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut tried = 0;
+        for seed in &seeds {
+            let mut variants: Vec<Vec<u8>> = (0..=seed.len()).map(|n| seed[..n].to_vec()).collect();
+            for _ in 0..300 {
+                let mut v = seed.clone();
+                for _ in 0..1 + next() % 4 {
+                    let at = (next() as usize) % (v.len() + 1);
+                    match next() % 3 {
+                        0 if at < v.len() => v[at] ^= 1 << (next() % 8),
+                        1 => {
+                            let s = splice[(next() as usize) % splice.len()];
+                            v.splice(at..at, s.iter().copied());
+                        }
+                        _ => v.truncate(at),
+                    }
+                }
+                variants.push(v);
+            }
+            for v in variants {
+                let text = String::from_utf8_lossy(&v);
+                if let Err(e) = parse_rules(&text) {
+                    let lines = text.lines().count().max(1);
+                    assert!(e.line >= 1 && e.line <= lines + 1, "{e} in {text:?}");
+                }
+                tried += 1;
+            }
+        }
+        assert!(tried > 1000);
+    }
+
     fn err(text: &str) -> RuleError {
         parse_rules(text).unwrap_err()
     }
