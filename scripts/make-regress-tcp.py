@@ -9,6 +9,7 @@ crates/pcapstat-core/tests/regress_tcp.rs compares with pcapstat's records.
   gap-unfilled.pcap         a response / a request body with a segment the capture never saw
   one-direction.pcap        only the client's direction of two HTTP connections, and a real timeout
   resets.pcap               resets after a complete exchange and resets that are failures
+                            (before the response, a request unanswered, a response cut)
 
 Usage: python3 scripts/make-regress-tcp.py   (needs tshark on PATH; deterministic output)
 """
@@ -167,7 +168,15 @@ def resets():
     f, t = exchange(c, t + 21 * MS, "/answered", b"f" * 100, close=False)
     frames += f + [c.send(t + 10 * MS, "c", get("/unanswered")), c.ack(t + 20 * MS, "s"),
                    c.rst(t + 900 * MS, "s")]
-    # 5. Refused.
+    # 5. A download cut by the client's RST mid-response (a load generator stopping).
+    c = pb.TcpConn(CLIENT, SERVER, 43006, 80, cisn=6000, sisn=9000)
+    t = T0 + 400 * MS
+    frames += [c.syn(t), c.synack(t + 10 * MS), c.ack(t + 20 * MS),
+               c.send(t + 21 * MS, "c", get("/cut-download")), c.ack(t + 31 * MS, "s")]
+    head = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 100000\r\n\r\n"
+    frames += [c.send(t + 32 * MS, "s", head + b"g" * 1000), c.ack(t + 42 * MS, "c"),
+               c.rst(t + 50 * MS, "c")]
+    # 6. Refused.
     c = pb.TcpConn(CLIENT, SERVER, 43005, 82, cisn=5000, sisn=0)
     t = T0 + 1500 * MS
     frames += [c.syn(t), c.seg(t + 1 * MS, "s", pb.RST | pb.ACK, seq=0, ack=5001)]

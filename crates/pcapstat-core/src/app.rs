@@ -239,10 +239,12 @@ impl AppFactory {
 /// complete response (docs/tcp.md, "Failed connections").
 fn push_http(out: &mut Vec<HttpRecord>, conn: &mut ConnectionRecord, records: Vec<HttpRecord>) {
     if conn.outcome == Outcome::Reset && !records.is_empty() {
-        let unanswered = records.iter().any(|r| !r.complete);
+        let unanswered = records.iter().any(|r| r.response_start_ts.is_none());
+        let cut = records.iter().any(|r| !r.complete);
         conn.failure = match conn.failure {
             Some(Failure::ResetBeforeResponse) => Some(Failure::ResetBeforeResponse),
             _ if unanswered => Some(Failure::ResetUnanswered),
+            _ if cut => Some(Failure::ResetMidResponse),
             _ => None,
         };
     }

@@ -78,10 +78,13 @@ pub enum Failure {
     Timeout,
     /// Reset before the server sent its first payload byte.
     ResetBeforeResponse,
-    /// Reset while a request was unanswered: an application parser had a request without a
-    /// complete response, or (no parser knew the requests) the client sent bytes after the
+    /// Reset while a request was unanswered: an application parser had a request without any
+    /// response byte, or (no parser knew the requests) the client sent bytes after the
     /// server's last ones and no FIN preceded the reset.
     ResetUnanswered,
+    /// Reset while a response was being sent: every request had its response start, and one
+    /// of them was cut (an aborted download, a load generator stopping mid-transfer).
+    ResetMidResponse,
 }
 
 impl Failure {
@@ -92,6 +95,7 @@ impl Failure {
             Failure::Timeout => "timeout",
             Failure::ResetBeforeResponse => "reset_before_response",
             Failure::ResetUnanswered => "reset_unanswered",
+            Failure::ResetMidResponse => "reset_mid_response",
         }
     }
 }

@@ -185,14 +185,33 @@ fn reset_fails_only_when_tshark_sees_a_request_unanswered_or_no_response() {
             .any(|r| r["rst"] == "1" && r["sport"].parse::<u16>().unwrap() < 1024)
             && !rows.iter().any(|r| r["syn"] == "1" && r["ack"] == "1");
         let requests: Vec<_> = rows.iter().filter(|r| !r["method"].is_empty()).collect();
-        let unanswered = requests.iter().any(|r| r["response_in"].is_empty());
-        let responses = rows.iter().filter(|r| !r["status"].is_empty()).count();
+        // tshark's request without `http.response_in`: unanswered when no server payload came
+        // after it, a response cut by the reset when some did.
+        let server_bytes_after = |req: &BTreeMap<String, String>| {
+            rows.iter().any(|r| {
+                num(r, "frame") > num(req, "frame")
+                    && r["sport"].parse::<u16>().unwrap() < 1024
+                    && num(r, "len") > 0
+            })
+        };
+        let unanswered = requests
+            .iter()
+            .any(|r| r["response_in"].is_empty() && !server_bytes_after(r));
+        let cut = requests
+            .iter()
+            .any(|r| r["response_in"].is_empty() && server_bytes_after(r));
+        let responses = rows
+            .iter()
+            .filter(|r| r["sport"].parse::<u16>().unwrap() < 1024 && num(r, "len") > 0)
+            .count();
         let want = if server_rst_to_syn {
             Some(Failure::Refused)
         } else if responses == 0 {
             Some(Failure::ResetBeforeResponse)
         } else if unanswered {
             Some(Failure::ResetUnanswered)
+        } else if cut {
+            Some(Failure::ResetMidResponse)
         } else {
             None
         };

@@ -196,7 +196,7 @@ const TABLE: &[(&str, Unit, Better, &str)] = {
         ("connections.refused", Count, Lower, "connections with outcome refused (RST answering the SYN)"),
         ("connections.timeout", Count, Lower, "connections with outcome timeout (SYNs without answer)"),
         ("connections.one_direction", Count, Neither, "connections with outcome one_direction (only one direction captured; never a failure)"),
-        ("connections.failed", Count, Lower, "connections with a failure: refused, timeout, reset before the first response byte, or reset with a request unanswered (the connections table's failure column; docs/tcp.md)"),
+        ("connections.failed", Count, Lower, "connections with a failure: refused, timeout, reset before the first response byte, reset with a request unanswered or cutting a response (the connections table's failure column; docs/tcp.md)"),
         ("connections.reset_after_exchange", Count, Neither, "connections with outcome reset that did not fail: the reset came after a complete exchange (e.g. nginx's FIN then RST)"),
         ("connections.failure_rate", Ratio, Lower, "connections.failed / connections.count; null without connections"),
         ("connect.*", Duration, Lower, "connect (first SYN to the client's handshake ACK, SYN retries included) of the connections where it was measured"),
