@@ -71,11 +71,11 @@ def make_hpack(w, scale):
     for fr in (c.syn(t), c.synack(t + US), c.ack(t + 2 * US)):
         w.add(fr)
     t += 10 * US
-    # Server SETTINGS: HEADER_TABLE_SIZE = 65536.
-    w.add(c.send(t, "s", h2frame(4, 0, 0, struct.pack(">HI", 1, 65536))))
-    t += US
     pre = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2frame(4, 0, 0, b"")
     w.add(c.send(t, "c", pre))
+    t += US
+    # Server SETTINGS: HEADER_TABLE_SIZE = 65536.
+    w.add(c.send(t, "s", h2frame(4, 0, 0, struct.pack(">HI", 1, 65536))))
     t += US
     value = b"/" + b"a" * 64999
     block = hpack_int(65536, 5, 0x20) + b"\x82\x86" + hpack_int(4, 6, 0x40)
