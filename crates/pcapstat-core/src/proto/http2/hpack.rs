@@ -30,6 +30,9 @@ pub(crate) enum HpackError {
     TableSize,
 }
 
+/// A shared octet string (a dynamic table entry's name or value).
+type Octets = Arc<[u8]>;
+
 /// Per-entry overhead in the table size (RFC 7541 §4.1).
 const ENTRY_OVERHEAD: usize = 32;
 
@@ -38,7 +41,7 @@ const ENTRY_OVERHEAD: usize = 32;
 pub(crate) struct Decoder {
     /// Newest entry first. Shared (`Arc`) so that a literal naming an entry by index shares
     /// the name instead of copying it: decoding never copies a table entry.
-    table: VecDeque<(Arc<[u8]>, Arc<[u8]>)>,
+    table: VecDeque<(Octets, Octets)>,
     /// Sum of entry sizes.
     size: usize,
     /// Current maximum table size (set by size updates).
@@ -137,7 +140,7 @@ impl Decoder {
     }
 
     /// The name of entry `idx`, with its shared copy when it is in the dynamic table.
-    fn entry_shared(&self, idx: usize) -> Result<(&[u8], Option<Arc<[u8]>>), HpackError> {
+    fn entry_shared(&self, idx: usize) -> Result<(&[u8], Option<Octets>), HpackError> {
         if let Some(&(n, _)) = idx.checked_sub(1).and_then(|k| STATIC_TABLE.get(k)) {
             return Ok((n, None));
         }
@@ -157,7 +160,7 @@ impl Decoder {
         }
     }
 
-    fn insert(&mut self, name: Arc<[u8]>, value: Arc<[u8]>) {
+    fn insert(&mut self, name: Octets, value: Octets) {
         let size = name.len() + value.len() + ENTRY_OVERHEAD;
         if size > self.max_size {
             // Not an error: the table is emptied (RFC 7541 §4.4).
