@@ -301,6 +301,13 @@ pub struct TlsRecord {
     pub session_id_len: u8,
     /// The ClientHello carried a non-empty session_ticket extension.
     pub session_ticket_offered: bool,
+    /// A kept ClientHello field was cut at its cap (`sni` and the `ja3` string at
+    /// [`MAX_KEPT_NAME_BYTES`](crate::proto::tls::MAX_KEPT_NAME_BYTES) /
+    /// [`MAX_KEPT_JA3_BYTES`](crate::proto::tls::MAX_KEPT_JA3_BYTES) bytes, `alpn_offered` /
+    /// `versions_offered` at [`MAX_KEPT_LIST`](crate::proto::tls::MAX_KEPT_LIST) entries of
+    /// at most `MAX_KEPT_NAME_BYTES`). JA3, JA4, `ja3_hash` and `cipher_suites_offered` are
+    /// computed over the whole message all the same.
+    pub client_hello_truncated: bool,
     /// The ClientHello carried a pre_shared_key extension.
     pub psk_offered: bool,
     /// JA3 fingerprint string (before hashing).

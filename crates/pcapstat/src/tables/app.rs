@@ -134,6 +134,7 @@ pub fn tls_frame(capture: Option<&str>, records: &[TlsRecord]) -> Result<DataFra
     c.u8("session_id_len", |r| r.session_id_len);
     c.bool("session_ticket_offered", |r| r.session_ticket_offered);
     c.bool("psk_offered", |r| r.psk_offered);
+    c.bool("client_hello_truncated", |r| r.client_hello_truncated);
     c.str_ref("ja3", |r| r.ja3.as_deref().map(Into::into));
     c.str_ref("ja3_hash", |r| r.ja3_hash.as_deref().map(Into::into));
     c.str_ref("ja4", |r| r.ja4.as_deref().map(Into::into));

@@ -395,16 +395,30 @@ impl DnsTracker {
     }
 }
 
+/// Appends `idx` to a list of record indices from which entries that stopped waiting are
+/// dropped lazily: before the list would grow its allocation, they are pruned, and room for as
+/// many again is reserved (amortised O(1) per push; the list holds O(live entries)).
+fn push_pruned(list: &mut Vec<usize>, idx: usize, waiting: &[bool]) {
+    if list.len() == list.capacity() && list.len() >= 16 {
+        list.retain(|&i| waiting.get(i).copied().unwrap_or(false));
+        list.reserve(list.len().max(16));
+    }
+    list.push(idx);
+}
+
 /// The same question from the same client address: (client, qname, qtype, qclass).
 type QuestionKey = (IpAddr, String, u16, Option<u16>);
 
 struct Matcher {
     cfg: DnsConfig,
     recs: Vec<DnsRecord>,
-    /// Waiting queries by key (record indices, oldest first).
-    pending: HashMap<MatchKey, Vec<usize>>,
+    /// Waiting queries by key, then by question (record indices, oldest first). Keyed down
+    /// to the question so that a response finds its queries in O(1) however many queries
+    /// share its (client, server, id). Entries that stopped waiting (evicted, ICMP error) are
+    /// dropped lazily: `waiting` is the truth.
+    pending: HashMap<MatchKey, HashMap<(String, u16), Vec<usize>>>,
     /// Waiting queries in arrival order, for the `max_pending` bound (lazily pruned).
-    order: std::collections::VecDeque<(MatchKey, usize)>,
+    order: std::collections::VecDeque<usize>,
     pending_count: usize,
     /// Per record: still waiting (in `pending`).
     waiting: Vec<bool>,
@@ -460,6 +474,7 @@ impl Matcher {
         };
         let idx = self.recs.len();
         let qkey: QuestionKey = (e.src.ip, qname.clone(), qtype, msg.qclass);
+        let qkey_name = qname.clone();
         let retry_of = self.retry_of(&qkey, e.src, msg.id, e.ts);
         let list = self.questions.entry(qkey).or_default();
         if list.len() >= RETRY_CANDIDATES {
@@ -494,43 +509,47 @@ impl Matcher {
             server: e.dst,
             id: msg.id,
         };
-        self.pending.entry(key).or_default().push(idx);
-        self.waiting.push(true);
+        let waiting = &self.waiting;
+        let qlist = self
+            .pending
+            .entry(key)
+            .or_default()
+            .entry((qkey_name, qtype))
+            .or_default();
+        push_pruned(qlist, idx, waiting);
         if key.udp {
-            self.udp_pairs
-                .entry((key.client, key.server))
-                .or_default()
-                .push(idx);
+            let pair = self.udp_pairs.entry((key.client, key.server)).or_default();
+            push_pruned(pair, idx, waiting);
         }
-        self.order.push_back((key, idx));
+        self.waiting.push(true);
+        self.order.push_back(idx);
+        if self.order.len() > 2 * self.pending_count + 1024 {
+            let waiting = &self.waiting;
+            self.order
+                .retain(|&i| waiting.get(i).copied().unwrap_or(false));
+        }
         self.pending_count += 1;
         while self.pending_count > self.cfg.max_pending {
-            let Some((k, i)) = self.order.pop_front() else {
+            let Some(i) = self.order.pop_front() else {
                 break;
             };
-            if self.remove_pending(k, i) {
+            if self.remove_pending(i) {
                 self.stats.pending_evicted += 1;
             }
         }
     }
 
-    /// Removes record `i` from the waiting queries of `k`; false if it was not waiting.
-    fn remove_pending(&mut self, k: MatchKey, i: usize) -> bool {
-        let Some(list) = self.pending.get_mut(&k) else {
-            return false;
-        };
-        let Some(pos) = list.iter().position(|&x| x == i) else {
-            return false;
-        };
-        list.remove(pos);
-        if list.is_empty() {
-            self.pending.remove(&k);
+    /// Record `i` stops waiting (O(1): its entry in `pending` is dropped lazily); false if
+    /// it was not waiting.
+    fn remove_pending(&mut self, i: usize) -> bool {
+        match self.waiting.get_mut(i) {
+            Some(w) if *w => {
+                *w = false;
+                self.pending_count = self.pending_count.saturating_sub(1);
+                true
+            }
+            _ => false,
         }
-        self.pending_count = self.pending_count.saturating_sub(1);
-        if let Some(w) = self.waiting.get_mut(i) {
-            *w = false;
-        }
-        true
     }
 
     fn response(&mut self, e: &Event, t: DnsTransport, msg: &DnsMessage) {
@@ -540,29 +559,33 @@ impl Matcher {
             server: e.src,
             id: msg.id,
         };
-        let Some(list) = self.pending.get(&key) else {
+        let Some(by_question) = self.pending.get_mut(&key) else {
             self.stats.unmatched_responses += 1;
             return;
         };
         // Same question (a response without a question matches on the id alone). Identical
         // waiting queries (a client resending on the same socket with the same id) are all
-        // answered by this response.
-        let matched: Vec<usize> = list
-            .iter()
-            .copied()
-            .filter(|&i| {
-                self.recs.get(i).is_some_and(|r| {
-                    msg.qname.is_none()
-                        || (msg.qname.as_ref() == Some(&r.qname) && msg.qtype == Some(r.qtype))
-                })
-            })
+        // answered by this response. Each query is taken out once: O(1) per message.
+        let taken: Vec<usize> = match (&msg.qname, msg.qtype) {
+            (None, _) => by_question.drain().flat_map(|(_, l)| l).collect(),
+            (Some(q), Some(t)) => by_question.remove(&(q.clone(), t)).unwrap_or_default(),
+            (Some(_), None) => Vec::new(),
+        };
+        if by_question.is_empty() {
+            self.pending.remove(&key);
+        }
+        let waiting = &self.waiting;
+        let mut matched: Vec<usize> = taken
+            .into_iter()
+            .filter(|&i| waiting.get(i).copied().unwrap_or(false))
             .collect();
+        matched.sort_unstable();
         if matched.is_empty() {
             self.stats.unmatched_responses += 1;
             return;
         }
         for i in matched {
-            self.remove_pending(key, i);
+            self.remove_pending(i);
             if let Some(r) = self.recs.get_mut(i) {
                 r.rcode = Some(msg.rcode);
                 r.answers = Some(u32::from(msg.answer_count));
@@ -591,17 +614,11 @@ impl Matcher {
                 self.udp_pairs.remove(&pair);
             }
         }
-        let Some((i, id)) = latest.and_then(|i| Some((i, self.recs.get(i)?.id))) else {
+        let Some(i) = latest.filter(|&i| self.recs.get(i).is_some()) else {
             self.stats.icmp_unmatched += 1;
             return;
         };
-        let k = MatchKey {
-            udp: true,
-            client: e.src,
-            server: e.dst,
-            id,
-        };
-        self.remove_pending(k, i);
+        self.remove_pending(i);
         self.stats.icmp_matched += 1;
         if let Some(r) = self.recs.get_mut(i) {
             // Not an answer: the query failed; its time is kept apart from `latency_ns`.

@@ -210,6 +210,39 @@ struct Reader {
     line_start: bool,
     /// Last capture time of any byte of this direction.
     last_ts: Option<i64>,
+    /// Bytes of the head being buffered (from its first byte) already searched for the empty
+    /// line that ends it, and the length at which it is next parsed while incomplete: a head
+    /// arriving one byte per segment is searched once and parsed O(log n) times, not once per
+    /// segment (linear, not quadratic).
+    head_scan: HeadScan,
+}
+
+/// Progress on an incomplete head (see [`Reader::head_scan`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct HeadScan {
+    scanned: usize,
+    next_parse: usize,
+}
+
+impl HeadScan {
+    /// Whether the head `d` (from its first byte) must be parsed now: its end is in the bytes
+    /// not yet searched, or it doubled since the last parse (which finds a bad start line or
+    /// header early, as parsing on every segment did). Records the progress when not.
+    fn due(&mut self, d: &[u8]) -> bool {
+        let from = self.scanned.min(d.len()).saturating_sub(2);
+        let end = d
+            .get(from..)
+            .unwrap_or(&[])
+            .windows(2)
+            .any(|w| w == b"\n\n" || w == b"\n\r");
+        self.scanned = d.len();
+        if end || d.len() >= self.next_parse {
+            self.next_parse = d.len().saturating_mul(2);
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl Reader {
@@ -220,12 +253,14 @@ impl Reader {
             chunks: Vec::new(),
             line_start: true,
             last_ts: None,
+            head_scan: HeadScan::default(),
         }
     }
 
     fn reset_buffer(&mut self) {
         self.buf.clear();
         self.chunks.clear();
+        self.head_scan = HeadScan::default();
     }
 }
 
@@ -354,6 +389,9 @@ pub struct HttpParser {
     /// The next response head follows a server-side resynchronisation.
     resp_after_resync: bool,
     stats: HttpStats,
+    /// Bytes handed to httparse (a measure of the work, for the linearity test).
+    #[cfg(test)]
+    parsed_bytes: usize,
     /// After `101` to `Upgrade: h2c`: the HTTP/2 parser of the rest of the connection, and the
     /// record it took over (as its stream 1).
     h2: Option<(Box<Http2Parser>, usize)>,
@@ -374,6 +412,8 @@ impl HttpParser {
             cur_resp: None,
             resp_after_resync: false,
             stats: HttpStats::default(),
+            #[cfg(test)]
+            parsed_bytes: 0,
             h2: None,
             hp: lenient(),
         }
@@ -486,16 +526,17 @@ impl HttpParser {
             chunks.push((buf.len(), ts));
             buf.extend_from_slice(bytes);
             let used = self.process(client, &buf, &chunks).min(buf.len());
-            buf.drain(..used);
-            // Re-base the segment starts on the kept bytes.
-            let k = chunks.partition_point(|&(start, _)| start <= used);
-            let first = k.saturating_sub(1);
-            let mut kept: Vec<(usize, i64)> = chunks
-                .get(first..)
-                .unwrap_or(&[])
-                .iter()
-                .map(|&(s, t)| (s.saturating_sub(used), t))
-                .collect();
+            let mut kept = chunks;
+            if used > 0 {
+                buf.drain(..used);
+                // Re-base the segment starts on the kept bytes (only when bytes were used: a
+                // head growing by tiny segments must not cost a pass over its segments each).
+                let k = kept.partition_point(|&(start, _)| start <= used);
+                kept.drain(..k.saturating_sub(1));
+                for c in &mut kept {
+                    c.0 = c.0.saturating_sub(used);
+                }
+            }
             if buf.is_empty() {
                 kept.clear();
             }
@@ -583,11 +624,26 @@ impl HttpParser {
                         i += 1;
                         continue;
                     }
+                    if !reader.head_scan.due(d) {
+                        return i;
+                    }
+                    #[cfg(test)]
+                    {
+                        self.parsed_bytes += d.len();
+                    }
                     let step = if client {
                         self.request_head(d, chunks, i)
                     } else {
                         self.response_head(d, chunks, i)
                     };
+                    if !matches!(step, HeadStep::NeedMore) {
+                        let reader = if client {
+                            &mut self.req
+                        } else {
+                            &mut self.resp
+                        };
+                        reader.head_scan = HeadScan::default();
+                    }
                     match step {
                         HeadStep::Done(n) => i += n,
                         HeadStep::NeedMore => return i,
@@ -659,6 +715,7 @@ impl HttpParser {
                                 &mut self.resp
                             };
                             reader.state = State::Head;
+                            reader.head_scan = HeadScan::default();
                             reader.line_start = true;
                         }
                         Search::MaybeAt(p) => {

@@ -574,3 +574,53 @@ fn whole_exchange_split_at_every_byte_boundary_gives_the_same_records() {
     let got = run_script(&script, |_, b| b.chunks(1).collect());
     assert_eq!(got, (want, want_stats), "byte by byte");
 }
+
+/// Issue #14: a 60 KB head arriving one byte per segment is searched once and parsed a few
+/// times (O(log n) partial parses), not re-parsed from its start on every segment; the
+/// request is the same as when the head comes in one segment.
+#[test]
+fn head_in_one_byte_segments_is_parsed_in_linear_work() {
+    for client in [true, false] {
+        let head = if client {
+            format!(
+                "GET /x HTTP/1.1\r\nHost: h\r\nX-A: {}\r\n\r\n",
+                "a".repeat(60_000)
+            )
+        } else {
+            format!(
+                "HTTP/1.1 200 OK\r\nX-A: {}\r\nContent-Length: 0\r\n\r\n",
+                "a".repeat(60_000)
+            )
+        };
+        let mut p = parser();
+        if !client {
+            p.on_data(1, C2S, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        }
+        let dir = if client { C2S } else { S2C };
+        for (k, b) in head.as_bytes().iter().enumerate() {
+            p.on_data(10 + k as i64, dir, std::slice::from_ref(b));
+        }
+        // Quadratic re-parsing would hand httparse 60 000² / 2 = 1.8e9 bytes.
+        assert!(
+            p.parsed_bytes <= 4 * head.len(),
+            "{} parsed",
+            p.parsed_bytes
+        );
+        let recs = p.into_records();
+        assert_eq!(recs.len(), 1);
+        if client {
+            assert_eq!(
+                (recs[0].path.as_str(), recs[0].request_end_ts),
+                ("/x", Some(10 + head.len() as i64 - 1))
+            );
+        } else {
+            assert_eq!(recs[0].status, Some(200));
+            assert_eq!(recs[0].response_start_ts, Some(10));
+        }
+    }
+    // A bad start line is still found early (the first parse is on the first segment).
+    let mut p = parser();
+    p.on_data(1, C2S, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    p.on_data(2, S2C, b"HTTP/1.1 2x0 OK\r\n");
+    assert_eq!(p.stats().parse_errors, 1);
+}

@@ -8,7 +8,7 @@
 //! input: every length and index is checked, integers are bounded.
 
 use std::collections::VecDeque;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 mod tables;
 
@@ -30,14 +30,18 @@ pub(crate) enum HpackError {
     TableSize,
 }
 
+/// A shared octet string (a dynamic table entry's name or value).
+type Octets = Arc<[u8]>;
+
 /// Per-entry overhead in the table size (RFC 7541 §4.1).
 const ENTRY_OVERHEAD: usize = 32;
 
 /// One direction's HPACK decoding state.
 #[derive(Debug)]
 pub(crate) struct Decoder {
-    /// Newest entry first.
-    table: VecDeque<(Vec<u8>, Vec<u8>)>,
+    /// Newest entry first. Shared (`Arc`) so that a literal naming an entry by index shares
+    /// the name instead of copying it: decoding never copies a table entry.
+    table: VecDeque<(Octets, Octets)>,
     /// Sum of entry sizes.
     size: usize,
     /// Current maximum table size (set by size updates).
@@ -97,16 +101,28 @@ impl Decoder {
                 let name = if idx == 0 {
                     let (s, n) = string(block.get(i..).unwrap_or(&[]))?;
                     i += n;
-                    s
+                    Name::Literal(s)
                 } else {
-                    std::borrow::Cow::Owned(self.entry(idx)?.0.to_vec())
+                    Name::Indexed(idx)
                 };
                 let (value, n) = string(block.get(i..).unwrap_or(&[]))?;
                 i += n;
-                field(&name, &value);
+                let name_arc = match name {
+                    Name::Literal(s) => {
+                        field(&s, &value);
+                        indexing.then(|| Arc::from(s.as_ref()))
+                    }
+                    Name::Indexed(idx) => {
+                        let (n, shared) = self.entry_shared(idx)?;
+                        field(n, &value);
+                        // Only an indexed name kept in the table is shared; a static name is
+                        // short.
+                        indexing.then(|| shared.unwrap_or_else(|| Arc::from(n)))
+                    }
+                };
                 fields += 1;
-                if indexing {
-                    self.insert(name.into_owned(), value.into_owned());
+                if let Some(name) = name_arc {
+                    self.insert(name, Arc::from(value.as_ref()));
                 }
             }
         }
@@ -119,7 +135,18 @@ impl Decoder {
         }
         idx.checked_sub(STATIC_TABLE.len() + 1)
             .and_then(|k| self.table.get(k))
-            .map(|(n, v)| (n.as_slice(), v.as_slice()))
+            .map(|(n, v)| (&n[..], &v[..]))
+            .ok_or(HpackError::Index)
+    }
+
+    /// The name of entry `idx`, with its shared copy when it is in the dynamic table.
+    fn entry_shared(&self, idx: usize) -> Result<(&[u8], Option<Octets>), HpackError> {
+        if let Some(&(n, _)) = idx.checked_sub(1).and_then(|k| STATIC_TABLE.get(k)) {
+            return Ok((n, None));
+        }
+        idx.checked_sub(STATIC_TABLE.len() + 1)
+            .and_then(|k| self.table.get(k))
+            .map(|(n, _)| (&n[..], Some(Arc::clone(n))))
             .ok_or(HpackError::Index)
     }
 
@@ -133,7 +160,7 @@ impl Decoder {
         }
     }
 
-    fn insert(&mut self, name: Vec<u8>, value: Vec<u8>) {
+    fn insert(&mut self, name: Octets, value: Octets) {
         let size = name.len() + value.len() + ENTRY_OVERHEAD;
         if size > self.max_size {
             // Not an error: the table is emptied (RFC 7541 §4.4).
@@ -181,6 +208,12 @@ pub(crate) fn fuzz_blocks(data: &[u8]) -> usize {
         assert!(dec.size <= dec.max_size, "table over its maximum size");
     }
     fields
+}
+
+/// A literal's name: in the block, or an index into the tables.
+enum Name<'a> {
+    Literal(std::borrow::Cow<'a, [u8]>),
+    Indexed(usize),
 }
 
 /// An integer with an `prefix`-bit prefix (RFC 7541 §5.1): (value, bytes used).

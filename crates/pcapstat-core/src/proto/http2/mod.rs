@@ -102,6 +102,21 @@ pub struct Http2Config {
     /// `SETTINGS_HEADER_TABLE_SIZE` allows (a larger update is an HPACK error). HPACK's initial
     /// 4096 octets always apply until an update.
     pub max_table_bytes: usize,
+    /// Largest decoded header list kept from one header block: the sum, over its fields, of
+    /// name + value + 32 octets (the accounting of `SETTINGS_MAX_HEADER_LIST_SIZE`, RFC 9113
+    /// §6.5.2). The block is still decoded whole (the HPACK table stays in step) but the fields
+    /// past the cap are not looked at; counted in [`Http2Stats::header_lists_truncated`].
+    pub max_header_list_bytes: usize,
+    /// Decoded header bytes (same accounting) looked at over the whole connection, both
+    /// directions. An indexed reference is one octet on the wire but can name a 64 KiB table
+    /// entry: this budget keeps the work linear in the capture. Past it, header blocks are
+    /// still decoded (and streams still get rows, timings and sizes) but their fields are not
+    /// read: counted in [`Http2Stats::header_budget_exhausted`] (once per connection) and
+    /// [`Http2Stats::header_lists_truncated`] (per block).
+    pub max_decoded_header_bytes: u64,
+    /// Longest `:method`, `:path`, `:authority` / `host` value kept in a row (bytes, cut at a
+    /// character boundary); longer values are counted in [`Http2Stats::values_truncated`].
+    pub max_value_bytes: usize,
 }
 
 impl Http2Config {
@@ -120,6 +135,21 @@ impl Http2Config {
         self.max_table_bytes = n;
         self
     }
+    /// Sets [`max_header_list_bytes`](Http2Config::max_header_list_bytes).
+    pub fn with_max_header_list_bytes(mut self, n: usize) -> Self {
+        self.max_header_list_bytes = n;
+        self
+    }
+    /// Sets [`max_decoded_header_bytes`](Http2Config::max_decoded_header_bytes).
+    pub fn with_max_decoded_header_bytes(mut self, n: u64) -> Self {
+        self.max_decoded_header_bytes = n;
+        self
+    }
+    /// Sets [`max_value_bytes`](Http2Config::max_value_bytes).
+    pub fn with_max_value_bytes(mut self, n: usize) -> Self {
+        self.max_value_bytes = n;
+        self
+    }
 }
 
 impl Default for Http2Config {
@@ -128,6 +158,9 @@ impl Default for Http2Config {
             max_header_block_bytes: 64 * 1024,
             max_open_streams: 1024,
             max_table_bytes: 64 * 1024,
+            max_header_list_bytes: 256 * 1024,
+            max_decoded_header_bytes: 64 * 1024 * 1024,
+            max_value_bytes: 8 * 1024,
         }
     }
 }
@@ -172,6 +205,16 @@ pub struct Http2Stats {
     pub protocol_errors: u64,
     /// A direction ended inside a frame.
     pub truncated_frames: u64,
+    /// Header blocks whose fields were read only in part (or not at all) because of
+    /// `max_header_list_bytes` or `max_decoded_header_bytes`.
+    pub header_lists_truncated: u64,
+    /// Connections that used up `max_decoded_header_bytes`.
+    pub header_budget_exhausted: u64,
+    /// Kept values (`:method`, `:path`, `:authority`, `host`) cut at `max_value_bytes`.
+    pub values_truncated: u64,
+    /// Decoded header bytes read (name + value + 32 per field), the quantity the budgets
+    /// bound.
+    pub decoded_header_bytes: u64,
 }
 
 impl Http2Stats {
@@ -193,6 +236,10 @@ impl Http2Stats {
         self.directions_lost += o.directions_lost;
         self.protocol_errors += o.protocol_errors;
         self.truncated_frames += o.truncated_frames;
+        self.header_lists_truncated += o.header_lists_truncated;
+        self.header_budget_exhausted += o.header_budget_exhausted;
+        self.values_truncated += o.values_truncated;
+        self.decoded_header_bytes += o.decoded_header_bytes;
     }
 }
 
@@ -316,8 +363,23 @@ struct Fields {
     status: Option<u16>,
 }
 
+#[cfg(test)]
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// `b` as text (lossy UTF-8), at most `max` bytes cut at a character boundary; whether it
+/// was cut.
+fn text_capped(b: &[u8], max: usize) -> (String, bool) {
+    let cut = b.len() > max;
+    let mut s = String::from_utf8_lossy(b.get(..max).unwrap_or(b)).into_owned();
+    if cut {
+        // A multi-byte character cut at `max` became U+FFFD: drop it.
+        if s.ends_with('\u{fffd}') && std::str::from_utf8(b).is_ok() {
+            s.pop();
+        }
+    }
+    (s, cut)
 }
 
 /// Sans-IO HTTP/2 parser of one connection (both directions). Feed it through
@@ -335,6 +397,8 @@ pub struct Http2Parser {
     /// `request_index` of the next stream.
     next_index: u32,
     stats: Http2Stats,
+    /// `max_decoded_header_bytes` was reached (counted once).
+    budget_exhausted: bool,
 }
 
 impl Http2Parser {
@@ -353,6 +417,7 @@ impl Http2Parser {
             open: HashMap::new(),
             last_client_stream: 0,
             next_index: 0,
+            budget_exhausted: false,
             stats: Http2Stats {
                 connections: 1,
                 ..Http2Stats::default()
@@ -674,21 +739,54 @@ impl Http2Parser {
 
     /// HPACK-decodes a block; `None` when this direction's HPACK state is (now) lost.
     fn decode(&mut self, client: bool, bytes: &[u8]) -> Option<Fields> {
+        let max_value = self.cfg.max_value_bytes;
+        let list_cap = self.cfg.max_header_list_bytes as u64;
+        // What the connection's budget still allows.
+        let conn_left = self
+            .cfg
+            .max_decoded_header_bytes
+            .saturating_sub(self.stats.decoded_header_bytes);
         let r = self.reader(client);
         if r.hpack_lost {
             return None;
         }
         let mut out = Fields::default();
-        let res = r.hpack.decode(bytes, |name, value| match name {
-            b":method" => out.method = Some(text(value)),
-            b":path" => out.path = Some(text(value)),
-            b":authority" => out.authority = Some(text(value)),
-            b"host" => out.host = Some(text(value).trim().to_string()),
-            b":status" => {
-                out.status = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok());
+        let (mut read, mut cut, mut by_budget, mut values_cut) = (0u64, false, false, 0u64);
+        let res = r.hpack.decode(bytes, |name, value| {
+            // A field costs O(1) here unless it is read, and a read field costs at most its
+            // decoded size, which the two budgets bound.
+            let size = (name.len() + value.len()) as u64 + 32;
+            if cut || read + size > list_cap.min(conn_left) {
+                by_budget |= !cut && read + size > conn_left;
+                cut = true;
+                return;
             }
-            _ => {}
+            read += size;
+            let mut keep = |v: &[u8]| {
+                let (s, c) = text_capped(v, max_value);
+                values_cut += u64::from(c);
+                Some(s)
+            };
+            match name {
+                b":method" => out.method = keep(value),
+                b":path" => out.path = keep(value),
+                b":authority" => out.authority = keep(value),
+                b"host" => out.host = keep(value).map(|h| h.trim().to_string()),
+                b":status" => {
+                    out.status = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok());
+                }
+                _ => {}
+            }
         });
+        self.stats.decoded_header_bytes += read;
+        self.stats.values_truncated += values_cut;
+        if cut {
+            self.stats.header_lists_truncated += 1;
+        }
+        if by_budget && !self.budget_exhausted {
+            self.budget_exhausted = true;
+            self.stats.header_budget_exhausted += 1;
+        }
         match res {
             Ok(()) => Some(out),
             Err(_) => {

@@ -871,3 +871,45 @@ fn response_headers_without_status_are_not_a_complete_response() {
         assert!(!recs[0].complete, "{block:?}");
     }
 }
+
+/// Issue #14: one-byte indexed references to a large table entry. The decoded header bytes
+/// read stay under the per-block and per-connection budgets (work linear in the capture), the
+/// kept values are capped, and every stream still gets its row.
+#[test]
+fn hpack_references_to_a_large_entry_cost_is_bounded() {
+    let cfg = Http2Config::default()
+        .with_max_header_list_bytes(16 * 1024)
+        .with_max_decoded_header_bytes(256 * 1024)
+        .with_max_value_bytes(1024);
+    let mut p = Http2Parser::new(cfg);
+    let mut c = PREFACE.to_vec();
+    // :method GET, :scheme http, :path (literal, incremental indexing) of 3000 bytes.
+    let mut block = vec![0x82, 0x86, 0x44, 0x7f];
+    let len = 3000 - 127;
+    block.extend([(len & 0x7f) as u8 | 0x80, (len >> 7) as u8]);
+    block.push(b'/');
+    block.extend(std::iter::repeat_n(b'a', 2999));
+    c.extend(frame(HEADERS, END_STREAM | END_HEADERS, 1, &block));
+    p.on_data(1, C2S, &c);
+    let mut refs = vec![0x82, 0x86];
+    refs.extend(std::iter::repeat_n(0xbe, 1000)); // 1000 references to the 3 KB :path
+    for k in 0..200u32 {
+        p.on_data(
+            2 + i64::from(k),
+            C2S,
+            &frame(HEADERS, END_STREAM | END_HEADERS, 3 + 2 * k, &refs),
+        );
+    }
+    let (recs, stats) = p.finish();
+    assert_eq!(recs.len(), 201, "every stream keeps its row");
+    assert!(recs.iter().all(|r| r.path.len() <= 1024));
+    assert_eq!(recs[0].path.len(), 1024);
+    assert!(stats.values_truncated >= 1);
+    // Without the budgets: 200 × 1000 × 3 KB = 600 MB read.
+    assert!(stats.decoded_header_bytes <= 256 * 1024, "{stats:?}");
+    assert_eq!(stats.header_budget_exhausted, 1);
+    assert_eq!(stats.header_lists_truncated, 200);
+    // Fields read before the budget ran out: the first blocks still have their path.
+    assert_eq!(recs[1].path.len(), 1024);
+    assert!(recs[200].path.is_empty() && !recs[200].complete);
+}

@@ -42,6 +42,28 @@ use fingerprint::{is_grease, md5_hex, raw_extensions, ClientHelloInfo};
 /// Largest record payload accepted (2^14 plus the 2048 bytes of expansion TLS 1.2 allows);
 /// a header claiming more is not TLS.
 const MAX_RECORD_LEN: usize = 16384 + 2048;
+/// Most entries kept in a record's ClientHello lists (`alpn_offered`, `versions_offered`);
+/// more set [`TlsRecord::client_hello_truncated`](crate::record::TlsRecord).
+pub const MAX_KEPT_LIST: usize = 64;
+/// Longest name kept from a ClientHello (`sni`, each `alpn_offered` entry), in bytes (cut at
+/// a character boundary).
+pub const MAX_KEPT_NAME_BYTES: usize = 256;
+/// Longest JA3 string kept (bytes); `ja3_hash` is the MD5 of the whole string.
+pub const MAX_KEPT_JA3_BYTES: usize = 4096;
+
+/// `s`, at most `max` bytes cut at a character boundary; sets `cut` when it was cut.
+fn capped(s: &str, max: usize, cut: &mut bool) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    *cut = true;
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default().to_string()
+}
+
 /// Largest handshake message buffered (certificate chains are the big ones). A longer message
 /// stops parsing of that direction (`incomplete`), so memory per connection stays bounded.
 const MAX_HANDSHAKE_MSG: usize = 1 << 20;
@@ -695,21 +717,33 @@ impl TlsParser {
                 let info = ClientHelloInfo::from_hello(&ch);
                 let r = &mut self.rec;
                 r.client_hello_ts = Some(ts);
-                r.sni.clone_from(&info.sni);
+                // Kept fields are capped (a hostile ClientHello can offer 32 k names); the
+                // fingerprints below use the whole lists of `info`, which is dropped here.
+                let mut cut = false;
+                r.sni = info
+                    .sni
+                    .as_deref()
+                    .map(|s| capped(s, MAX_KEPT_NAME_BYTES, &mut cut));
+                cut |= info.alpn.len() > MAX_KEPT_LIST;
                 r.alpn_offered = info
                     .alpn
                     .iter()
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .take(MAX_KEPT_LIST)
+                    .map(|a| capped(&String::from_utf8_lossy(a), MAX_KEPT_NAME_BYTES, &mut cut))
                     .collect();
-                r.versions_offered = info.versions_offered();
+                let mut versions = info.versions_offered();
+                cut |= versions.len() > MAX_KEPT_LIST;
+                versions.truncate(MAX_KEPT_LIST);
+                r.versions_offered = versions;
                 r.cipher_suites_offered = u32::try_from(info.ciphers.len()).unwrap_or(u32::MAX);
                 r.session_id_len = u8::try_from(info.session_id.len()).unwrap_or(u8::MAX);
                 r.session_ticket_offered = info.session_ticket_non_empty;
                 r.psk_offered = info.psk;
                 let ja3 = info.ja3();
                 r.ja3_hash = Some(md5_hex(&ja3));
-                r.ja3 = Some(ja3);
+                r.ja3 = Some(capped(&ja3, MAX_KEPT_JA3_BYTES, &mut cut));
                 r.ja4 = Some(info.ja4());
+                r.client_hello_truncated = cut;
                 self.client_session_id = info.session_id;
                 self.client_random = ch.random.try_into().ok();
             }

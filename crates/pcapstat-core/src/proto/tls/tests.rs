@@ -793,3 +793,48 @@ mod rfc8448 {
         }
     }
 }
+
+/// Issue #14: a ClientHello offering 30 000 cipher suites and 30 000 ALPN names and a 1000-byte
+/// SNI keeps capped lists (flagged), while JA3 / JA4 / the suite count cover the whole message.
+#[test]
+fn client_hello_lists_are_capped_fingerprints_whole() {
+    let ciphers: Vec<u16> = (0..30_000u16).map(|i| 0x0a0a + i).collect();
+    let names: Vec<String> = (0..30_000)
+        .map(|i| ((b'a' + (i % 26) as u8) as char).to_string())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let sni = "s".repeat(1000);
+    let hello = client_hello(&[], &ciphers, &[alpn_ext(&names), sni_ext(&sni)]);
+    let mut wire = Vec::new();
+    for part in hello.chunks(16_000) {
+        wire.extend(record(22, part));
+    }
+    let rec = run(&vec![(100, C, wire)]);
+    assert!(rec.client_hello_truncated);
+    assert_eq!(rec.alpn_offered.len(), MAX_KEPT_LIST);
+    assert_eq!(rec.sni.as_deref().map(str::len), Some(MAX_KEPT_NAME_BYTES));
+    assert!(rec
+        .ja3
+        .as_deref()
+        .is_some_and(|j| j.len() <= MAX_KEPT_JA3_BYTES));
+    assert_eq!(rec.cipher_suites_offered, 30_000);
+    // The fingerprints of the whole message.
+    let Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch)))) =
+        parse_tls_message_handshake(&hello)
+    else {
+        panic!("hello does not parse");
+    };
+    let info = ClientHelloInfo::from_hello(&ch);
+    assert!(info.ja3().len() > MAX_KEPT_JA3_BYTES);
+    assert_eq!(rec.ja3_hash, Some(md5_hex(&info.ja3())));
+    assert_eq!(rec.ja4, Some(info.ja4()));
+    // An ordinary hello is not flagged.
+    let small = client_hello(
+        &[],
+        &[0x1301],
+        &[alpn_ext(&["h2", "http/1.1"]), sni_ext("example.com")],
+    );
+    let rec = run(&vec![(100, C, record(22, &small))]);
+    assert!(!rec.client_hello_truncated);
+    assert_eq!(rec.alpn_offered, ["h2", "http/1.1"]);
+}

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Hostile captures for the parser rows of issue #14 (stdlib only; deterministic).
+
+    python3 scripts/make-hostile.py KIND SCALE OUT.pcap
+
+KIND is one of:
+
+* ``hpack``  -- one h2c connection: the client inserts a 65 000-byte ``:path`` into its HPACK
+  dynamic table (after a table size update to 64 KiB the server allowed), then sends
+  ``64 * SCALE`` HEADERS frames on new streams, each a block of 16 000 one-byte indexed
+  references to that entry (about 1 MB of capture per SCALE).
+* ``http1``  -- ``SCALE`` HTTP/1.1 connections, each sending a 65 000-byte request head one
+  byte per TCP segment (about 3.6 MB per SCALE), then a small response.
+* ``dns``    -- ``100 000 * SCALE`` DNS queries from one client port with one id (distinct
+  names), every other one answered (about 8 MB per SCALE).
+* ``tls``    -- ``200 * SCALE`` TLS connections whose ClientHello offers 32 000 cipher suites
+  and 32 000 one-byte ALPN names (about 26 MB per SCALE).
+
+The sizes in ``cargo test`` are small (Rust generators in crates/pcapstat-core/tests/hostile.rs);
+this script makes the 1x / 10x inputs of docs/limits.md ("Measuring").
+"""
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from pktbuild import TcpConn, eth_udp  # noqa: E402
+
+T0 = 1_700_000_000 * 1_000_000_000
+US = 1_000
+
+
+class Writer:
+    """A streaming pcap writer (the inputs are too big to hold in memory)."""
+
+    def __init__(self, path):
+        self.f = open(path, "wb")
+        self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+
+    def add(self, fr):
+        ts, data = fr
+        self.f.write(struct.pack("<IIII", ts // 1_000_000_000, (ts % 1_000_000_000) // 1000,
+                                 len(data), len(data)))
+        self.f.write(data)
+
+    def close(self):
+        self.f.close()
+
+
+def h2frame(typ, flags, stream, payload):
+    return struct.pack(">I", len(payload))[1:] + bytes([typ, flags]) + struct.pack(">I", stream) + payload
+
+
+def hpack_int(value, prefix, first):
+    mask = (1 << prefix) - 1
+    if value < mask:
+        return bytes([first | value])
+    out = [first | mask]
+    value -= mask
+    while value >= 128:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def make_hpack(w, scale):
+    c = TcpConn("10.0.0.1", "10.0.0.2", 40000, 80)
+    t = T0
+    for fr in (c.syn(t), c.synack(t + US), c.ack(t + 2 * US)):
+        w.add(fr)
+    t += 10 * US
+    pre = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2frame(4, 0, 0, b"")
+    w.add(c.send(t, "c", pre))
+    t += US
+    # Server SETTINGS: HEADER_TABLE_SIZE = 65536.
+    w.add(c.send(t, "s", h2frame(4, 0, 0, struct.pack(">HI", 1, 65536))))
+    t += US
+    value = b"/" + b"a" * 64999
+    block = hpack_int(65536, 5, 0x20) + b"\x82\x86" + hpack_int(4, 6, 0x40)
+    block += hpack_int(len(value), 7, 0) + value
+    # One HEADERS + CONTINUATIONs carrying the 65 KB literal (frames of at most 16 KB).
+    chunks = [block[i:i + 16000] for i in range(0, len(block), 16000)]
+    for k, ch in enumerate(chunks):
+        typ = 1 if k == 0 else 9
+        flags = (0x1 if k == 0 else 0) | (0x4 if k == len(chunks) - 1 else 0)
+        w.add(c.send(t, "c", h2frame(typ, flags, 1, ch)))
+        t += US
+    refs = b"\x82\x86" + b"\xbe" * 16000
+    for k in range(64 * scale):
+        w.add(c.send(t, "c", h2frame(1, 0x5, 3 + 2 * k, refs)))
+        t += US
+
+
+def make_http1(w, scale):
+    head = b"GET / HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * (65000 - 32) + b"\r\n\r\n"
+    t = T0
+    for n in range(scale):
+        c = TcpConn("10.0.0.1", "10.0.0.2", 40000 + n, 80)
+        for fr in (c.syn(t), c.synack(t + US), c.ack(t + 2 * US)):
+            w.add(fr)
+        t += 10 * US
+        for i in range(len(head)):
+            w.add(c.send(t, "c", head[i:i + 1]))
+            t += US
+        w.add(c.send(t, "s", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+        t += US
+
+
+def dns_msg(ident, flags, name, answer=False):
+    q = b"".join(bytes([len(p)]) + p for p in name.split(b".")) + b"\0" + struct.pack(">HH", 1, 1)
+    msg = struct.pack(">HHHHHH", ident, flags, 1, 1 if answer else 0, 0, 0) + q
+    if answer:
+        msg += b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + bytes([192, 0, 2, 1])
+    return msg
+
+
+def make_dns(w, scale):
+    t = T0
+    for i in range(100_000 * scale):
+        name = b"q%d.example" % i
+        w.add((t, eth_udp("10.0.0.1", "10.0.0.53", 40000, 53, dns_msg(0x1234, 0x0100, name))))
+        t += US
+        if i % 2 == 0:
+            w.add((t, eth_udp("10.0.0.53", "10.0.0.1", 53, 40000,
+                              dns_msg(0x1234, 0x8180, name, answer=True))))
+            t += US
+
+
+def client_hello():
+    suites = b"".join(struct.pack(">H", 0x0a0a + i) for i in range(32000))
+    alpn_list = b"".join(b"\x01" + bytes([0x61 + i % 26]) for i in range(32000))
+    alpn = struct.pack(">HH", 16, len(alpn_list) + 2) + struct.pack(">H", len(alpn_list)) + alpn_list
+    body = b"\x03\x03" + b"\x11" * 32 + b"\x00"
+    body += struct.pack(">H", len(suites)) + suites + b"\x01\x00"
+    body += struct.pack(">H", len(alpn)) + alpn
+    hs = b"\x01" + struct.pack(">I", len(body))[1:] + body
+    recs = b""
+    for i in range(0, len(hs), 16000):
+        part = hs[i:i + 16000]
+        recs += b"\x16\x03\x01" + struct.pack(">H", len(part)) + part
+    return recs
+
+
+def make_tls(w, scale):
+    hello = client_hello()
+    t = T0
+    for n in range(200 * scale):
+        c = TcpConn("10.0.%d.%d" % (n // 250, n % 250 + 1), "10.1.0.2", 40000 + n % 20000, 443)
+        for fr in (c.syn(t), c.synack(t + US), c.ack(t + 2 * US)):
+            w.add(fr)
+        t += 10 * US
+        for i in range(0, len(hello), 32000):
+            w.add(c.send(t, "c", hello[i:i + 32000]))
+            t += US
+        w.add(c.rst(t, "s"))
+        t += US
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    kind, scale, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    gen = {"hpack": make_hpack, "http1": make_http1, "dns": make_dns, "tls": make_tls}[kind]
+    w = Writer(out)
+    gen(w, scale)
+    w.close()
+
+
+if __name__ == "__main__":
+    main()
