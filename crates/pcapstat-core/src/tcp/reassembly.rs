@@ -131,6 +131,7 @@ impl Reassembler {
 
     /// Memory cost of the buffered out-of-order chunks (payload plus per-chunk overhead); never
     /// above the limit.
+    #[cfg(test)]
     pub(crate) fn buffered_cost(&self) -> usize {
         self.buffered
     }
