@@ -100,6 +100,13 @@ pub struct AppStats {
 }
 
 impl AppStats {
+    /// Times a memory limit of the application layer was hit: probing buffers full
+    /// ([`probe_limit_hits`](AppStats::probe_limit_hits)), HTTP/1.x heads too large and
+    /// requests given up at the pending limit (docs/limits.md).
+    pub fn limit_hits(&self) -> u64 {
+        self.probe_limit_hits + self.http_stats.heads_too_large + self.http_stats.pending_dropped
+    }
+
     /// Add another shard's counters.
     pub fn merge(&mut self, o: &AppStats) {
         self.tls += o.tls;

@@ -538,7 +538,14 @@ mod tests {
         let mut r = started();
         let mut sink = Count::default();
         for i in 0..10_000u32 {
-            r.on_segment(i64::from(i), SeqNum(1_002 + i * 1_400), &[], 1_400, false, &mut sink);
+            r.on_segment(
+                i64::from(i),
+                SeqNum(1_002 + i * 1_400),
+                &[],
+                1_400,
+                false,
+                &mut sink,
+            );
         }
         assert_eq!(r.buffered_chunks(), 1);
         assert_eq!(r.buffered_cost(), CHUNK_COST);

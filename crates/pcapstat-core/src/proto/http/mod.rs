@@ -524,8 +524,7 @@ impl HttpParser {
         } else {
             &mut self.resp
         };
-        let cost =
-            reader.buf.len() + reader.chunks.len() * std::mem::size_of::<(usize, i64)>();
+        let cost = reader.buf.len() + reader.chunks.len() * std::mem::size_of::<(usize, i64)>();
         if reader.buf.len() <= max && cost <= max {
             return;
         }
