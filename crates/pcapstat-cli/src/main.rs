@@ -208,7 +208,11 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                     failed |= args.strict;
                 }
                 let records = analysis.connection_records();
-                let rep = report::ConnReport::new(records, analysis.tcp_stats(), args.top);
+                let mut rep = report::ConnReport::new(records, analysis.tcp_stats(), args.top);
+                let app_stats = analysis.app_stats();
+                rep.probe_limit_hits = app_stats.probe_limit_hits;
+                rep.http_heads_too_large = app_stats.http_stats.heads_too_large;
+                rep.http_pending_dropped = app_stats.http_stats.pending_dropped;
                 let app = report::AppReport::new(&analysis, args.top);
                 let ctx = render::Ctx {
                     style,
@@ -226,6 +230,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                             &name,
                             summary,
                             analysis.tcp_stats(),
+                            analysis.app_stats().limit_hits(),
                             &filter,
                         )
                         .and_then(|()| render::connections_text(&mut out, &ctx, &rep))

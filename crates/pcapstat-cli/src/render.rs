@@ -77,6 +77,7 @@ pub fn text(
     file: &str,
     s: &CaptureSummary,
     l: &pcapstat::core::TcpStats,
+    app_limit_hits: u64,
     filter: &pcapstat::Filter,
 ) -> io::Result<()> {
     let d = &s.decode;
@@ -175,6 +176,7 @@ pub fn text(
         + l.ooo_limit_hits
         + l.rtt_sample_limit_hits
         + l.unacked_limit_hits
+        + app_limit_hits
         + d.fragments_evicted;
     let line = format!("  limits hit              {limits}");
     let color = (limits > 0).then_some(Color::Yellow);
@@ -383,7 +385,15 @@ pub fn connections_text(out: &mut impl Write, ctx: &Ctx, rep: &ConnReport) -> io
         }
     }
     let l = &rep.limits;
-    if l.evictions + l.ooo_limit_hits + l.rtt_sample_limit_hits + l.unacked_limit_hits > 0 {
+    if l.evictions
+        + l.ooo_limit_hits
+        + l.rtt_sample_limit_hits
+        + l.unacked_limit_hits
+        + rep.probe_limit_hits
+        + rep.http_heads_too_large
+        + rep.http_pending_dropped
+        > 0
+    {
         writeln!(
             out,
             "{}",
@@ -404,6 +414,16 @@ pub fn connections_text(out: &mut impl Write, ctx: &Ctx, rep: &ConnReport) -> io
             out,
             "  {} segments not tracked for RTT",
             l.unacked_limit_hits
+        )?;
+        writeln!(
+            out,
+            "  {} connections whose protocol probing buffer was full",
+            rep.probe_limit_hits
+        )?;
+        writeln!(
+            out,
+            "  {} HTTP heads too large, {} HTTP requests given up waiting",
+            rep.http_heads_too_large, rep.http_pending_dropped
         )?;
     }
     Ok(())

@@ -91,6 +91,15 @@ pub struct ConnReport {
     /// Failed connections (`ConnectionRecord::failure`) per server endpoint and failure.
     pub failures: BTreeMap<(String, &'static str), usize>,
     pub limits: TcpStats,
+    /// Connections whose protocol probing buffer reached its limit
+    /// (`AppStats::probe_limit_hits`; set by the caller, 0 from [`ConnReport::new`]).
+    pub probe_limit_hits: u64,
+    /// HTTP/1.x heads dropped at `max_head_bytes` (`HttpStats::heads_too_large`; set by the
+    /// caller).
+    pub http_heads_too_large: u64,
+    /// HTTP/1.x requests given up at `max_pending` (`HttpStats::pending_dropped`; set by the
+    /// caller).
+    pub http_pending_dropped: u64,
 }
 
 const OUTCOMES: [Outcome; 8] = [
@@ -155,6 +164,9 @@ impl ConnReport {
             most_retransmitted: most,
             failures,
             limits: stats.clone(),
+            probe_limit_hits: 0,
+            http_heads_too_large: 0,
+            http_pending_dropped: 0,
         }
     }
 
@@ -204,6 +216,9 @@ impl ConnReport {
                 "ooo_limit_hits": l.ooo_limit_hits,
                 "rtt_sample_limit_hits": l.rtt_sample_limit_hits,
                 "unacked_limit_hits": l.unacked_limit_hits,
+                "probe_limit_hits": self.probe_limit_hits,
+                "http_heads_too_large": self.http_heads_too_large,
+                "http_pending_dropped": self.http_pending_dropped,
             },
         })
     }

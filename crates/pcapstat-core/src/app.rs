@@ -27,9 +27,15 @@ use crate::record::{
 };
 use crate::tcp::{ConnMeta, Direction, SinkFactory, StreamSink};
 
-/// Bytes buffered at most (both directions, from the candidate start) before giving up
-/// recognising a protocol at that start.
+/// Memory buffered at most (both directions, from the candidate start) before giving up
+/// recognising a protocol at that start: payload bytes plus [`PROBE_EVENT_COST`] per buffered
+/// event (data, gap or close), so that a flood of headers-only or one-byte segments before the
+/// protocol is known is bounded too (`AppStats::probe_limit_hits`, docs/limits.md).
 pub const PROBE_LIMIT_BYTES: usize = 4096;
+
+/// Bytes one buffered probing event costs besides its payload (its slot in the event list with
+/// the list's growth slack, and the heap block header of its bytes).
+pub const PROBE_EVENT_COST: usize = 64;
 
 /// On a connection picked up mid-stream, bytes (both directions) skipped at most while
 /// looking for a segment that starts a request, ClientHello or HTTP/2 preface; past it the
@@ -81,6 +87,11 @@ pub struct AppStats {
     /// Mid-stream connections given up after [`MIDSTREAM_PROBE_LIMIT_BYTES`] without a
     /// message start.
     pub midstream_probe_gave_up: u64,
+    /// Connections whose probing buffer reached [`PROBE_LIMIT_BYTES`] (payload plus
+    /// [`PROBE_EVENT_COST`] per event) before a parser was chosen: the candidate start was
+    /// given up (mid-stream: the next segment is tried; otherwise the connection is left
+    /// unparsed).
+    pub probe_limit_hits: u64,
     /// Mid-stream connections whose roles were taken from the payload (`roles_from =
     /// payload`).
     pub roles_from_payload: u64,
@@ -89,6 +100,13 @@ pub struct AppStats {
 }
 
 impl AppStats {
+    /// Times a memory limit of the application layer was hit: probing buffers full
+    /// ([`probe_limit_hits`](AppStats::probe_limit_hits)), HTTP/1.x heads too large and
+    /// requests given up at the pending limit (docs/limits.md).
+    pub fn limit_hits(&self) -> u64 {
+        self.probe_limit_hits + self.http_stats.heads_too_large + self.http_stats.pending_dropped
+    }
+
     /// Add another shard's counters.
     pub fn merge(&mut self, o: &AppStats) {
         self.tls += o.tls;
@@ -107,6 +125,7 @@ impl AppStats {
         self.midstream_reprobed += o.midstream_reprobed;
         self.midstream_probe_skipped_bytes += o.midstream_probe_skipped_bytes;
         self.midstream_probe_gave_up += o.midstream_probe_gave_up;
+        self.probe_limit_hits += o.probe_limit_hits;
         self.roles_from_payload += o.roles_from_payload;
         self.roles_swapped += o.roles_swapped;
     }
@@ -283,7 +302,8 @@ enum Event {
 #[derive(Debug)]
 enum State {
     /// Buffering until a parser accepts a candidate start: `events` from the first candidate
-    /// not yet rejected (plus the close events before it); `buffered` = data bytes in them.
+    /// not yet rejected (plus the close events before it); `buffered` = their memory cost
+    /// (payload bytes plus [`PROBE_EVENT_COST`] each).
     Probing {
         events: Vec<Event>,
         buffered: usize,
@@ -342,6 +362,8 @@ pub struct AppSink {
     lost_start: bool,
     /// Re-probing went past [`MIDSTREAM_PROBE_LIMIT_BYTES`].
     gave_up: bool,
+    /// The probing buffer reached [`PROBE_LIMIT_BYTES`].
+    probe_limit_hit: bool,
     keylog: Option<Arc<KeyLog>>,
     /// TLS: the client's last bytes were one record small enough to be only an alert (a
     /// close_notify: 19 bytes encrypted in TLS 1.3, 26 in TLS 1.2 AES-GCM), not a request.
@@ -379,6 +401,7 @@ impl AppSink {
             saw_data: false,
             lost_start: false,
             gave_up: false,
+            probe_limit_hit: false,
             keylog,
             client_tls_close: false,
         }
@@ -451,6 +474,9 @@ impl AppSink {
             if !all_no && *buffered <= PROBE_LIMIT_BYTES {
                 return;
             }
+            if !all_no {
+                self.probe_limit_hit = true;
+            }
             if !guessed {
                 self.state = State::Other { after_gap: false };
                 return;
@@ -458,20 +484,23 @@ impl AppSink {
             // Reject this candidate: drop its segment and the gaps up to the next segment.
             let mut k = c;
             let mut dropped = 0usize;
+            let mut freed = PROBE_EVENT_COST;
             if let Some(Event::Data(_, _, b)) = events.get(c) {
                 dropped = b.len();
+                freed += b.len();
             }
             events.remove(c);
             while let Some(e) = events.get(k) {
                 match e {
                     Event::Gap(..) => {
                         events.remove(k);
+                        freed += PROBE_EVENT_COST;
                     }
                     Event::Close(..) => k += 1,
                     Event::Data(..) => break,
                 }
             }
-            *buffered = buffered.saturating_sub(dropped);
+            *buffered = buffered.saturating_sub(freed);
             self.skipped = self.skipped.saturating_add(dropped as u64);
             if self.skipped > MIDSTREAM_PROBE_LIMIT_BYTES {
                 self.gave_up = true;
@@ -496,6 +525,32 @@ impl AppSink {
         }
     }
 
+    /// While probing, past [`PROBE_LIMIT_BYTES`]: give up the candidate start (mid-stream: try
+    /// the next one; otherwise leave the connection unparsed).
+    fn check_probe_limit(&mut self) {
+        let State::Probing { buffered, .. } = &self.state else {
+            return;
+        };
+        if *buffered <= PROBE_LIMIT_BYTES {
+            return;
+        }
+        if self.guessed {
+            // `decide` rejects candidates while over the limit (the limit hit is noted there).
+            self.decide();
+            if let State::Probing { events, buffered } = &mut self.state {
+                if *buffered > PROBE_LIMIT_BYTES {
+                    // No candidate left: only gaps and closes, which a start would drop.
+                    self.probe_limit_hit = true;
+                    events.retain(|e| matches!(e, Event::Close(..)));
+                    *buffered = events.len() * PROBE_EVENT_COST;
+                }
+            }
+        } else {
+            self.probe_limit_hit = true;
+            self.state = State::Other { after_gap: false };
+        }
+    }
+
     fn dir(&self, d: Direction) -> Direction {
         if self.flip {
             d.reverse()
@@ -512,16 +567,12 @@ impl StreamSink for AppSink {
                 return;
             }
             events.push(Event::Data(ts_ns, dir, bytes.to_vec()));
-            *buffered += bytes.len();
+            *buffered += PROBE_EVENT_COST + bytes.len();
             self.saw_data |= dir == Direction::ClientToServer;
             if dir == Direction::ClientToServer || self.guessed {
                 self.decide();
             }
-            if let State::Probing { buffered, .. } = &self.state {
-                if *buffered > PROBE_LIMIT_BYTES && !self.guessed {
-                    self.state = State::Other { after_gap: false };
-                }
-            }
+            self.check_probe_limit();
             return;
         }
         let dir = self.dir(dir);
@@ -534,7 +585,7 @@ impl StreamSink for AppSink {
     }
 
     fn on_gap(&mut self, ts_ns: i64, dir: Direction, len: u64) {
-        if let State::Probing { events, .. } = &mut self.state {
+        if let State::Probing { events, buffered } = &mut self.state {
             let client_data = events
                 .iter()
                 .any(|e| matches!(e, Event::Data(_, Direction::ClientToServer, _)));
@@ -547,7 +598,14 @@ impl StreamSink for AppSink {
                     return;
                 }
             }
+            if self.guessed && !events.iter().any(|e| matches!(e, Event::Data(..))) {
+                // Mid-stream, before any candidate start: the gap would be dropped with the
+                // events before the start a parser accepts.
+                return;
+            }
             events.push(Event::Gap(ts_ns, dir, len));
+            *buffered += PROBE_EVENT_COST;
+            self.check_probe_limit();
             return;
         }
         let dir = self.dir(dir);
@@ -557,8 +615,10 @@ impl StreamSink for AppSink {
     }
 
     fn on_close(&mut self, ts_ns: i64, dir: Direction) {
-        if let State::Probing { events, .. } = &mut self.state {
+        if let State::Probing { events, buffered } = &mut self.state {
             events.push(Event::Close(ts_ns, dir));
+            *buffered += PROBE_EVENT_COST;
+            self.check_probe_limit();
             return;
         }
         let dir = self.dir(dir);
@@ -590,6 +650,9 @@ impl SinkFactory for AppFactory {
                 self.stats.roles_swapped += 1;
                 record.swap_roles();
             }
+        }
+        if sink.probe_limit_hit {
+            self.stats.probe_limit_hits += 1;
         }
         if sink.skipped > 0 {
             self.stats.midstream_probe_skipped_bytes += sink.skipped;
@@ -765,5 +828,109 @@ impl UdpConsumer for UdpDns {
                 self.tracker.on_icmp_unreachable(e.ts_ns, e.frame, src, dst);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    const C2S: Direction = Direction::ClientToServer;
+    const S2C: Direction = Direction::ServerToClient;
+
+    fn sink(guessed: bool) -> AppSink {
+        let ep = |port| Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port,
+        };
+        let meta = ConnMeta {
+            conn_id: 1,
+            client: ep(40_000),
+            server: ep(8080),
+            client_guessed: guessed,
+            start_ts: 0,
+        };
+        AppSink::new(&meta, None)
+    }
+
+    /// Memory cost of the probing buffer (0 once a decision was made).
+    fn cost(s: &AppSink) -> usize {
+        match &s.state {
+            State::Probing { buffered, events } => {
+                let real: usize = events
+                    .iter()
+                    .map(|e| match e {
+                        Event::Data(_, _, b) => PROBE_EVENT_COST + b.len(),
+                        _ => PROBE_EVENT_COST,
+                    })
+                    .sum();
+                assert_eq!(*buffered, real, "accounting matches the events held");
+                real
+            }
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn headers_only_server_segments_before_the_request_are_bounded() {
+        // Snap-cut server segments (gaps) before the client's first bytes.
+        let mut s = sink(false);
+        for i in 0..100_000 {
+            s.on_gap(i, S2C, 1_400);
+            assert!(cost(&s) <= PROBE_LIMIT_BYTES);
+        }
+        assert!(s.probe_limit_hit);
+        assert!(matches!(s.state, State::Other { after_gap: false }));
+    }
+
+    #[test]
+    fn one_byte_server_segments_count_their_bookkeeping() {
+        let mut s = sink(false);
+        for i in 0..100_000 {
+            s.on_data(i, S2C, b"x");
+            assert!(cost(&s) <= PROBE_LIMIT_BYTES);
+        }
+        // Payload alone (100 000 bytes) would have passed the limit too, but much later.
+        assert!(s.probe_limit_hit);
+    }
+
+    #[test]
+    fn midstream_gaps_without_a_candidate_are_not_kept() {
+        let mut s = sink(true);
+        for i in 0..100_000 {
+            s.on_gap(i, S2C, 1_400);
+        }
+        assert_eq!(cost(&s), 0);
+        assert!(!s.probe_limit_hit);
+    }
+
+    #[test]
+    fn midstream_candidate_waiting_for_bytes_is_given_up_at_the_limit() {
+        // "GE" may start an HTTP request: more bytes are awaited while gaps pile up.
+        let mut s = sink(true);
+        s.on_data(0, C2S, b"GE");
+        assert!(matches!(s.state, State::Probing { .. }));
+        for i in 1..100_000 {
+            s.on_gap(i, S2C, 1_400);
+            assert!(cost(&s) <= PROBE_LIMIT_BYTES);
+        }
+        assert!(s.probe_limit_hit);
+        // A real request later is still recognised.
+        s.on_data(200_000, C2S, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert!(matches!(s.state, State::Http(_)));
+    }
+
+    #[test]
+    fn limit_hits_are_counted_per_connection_and_merged() {
+        let mut a = AppStats {
+            probe_limit_hits: 2,
+            ..AppStats::default()
+        };
+        a.merge(&AppStats {
+            probe_limit_hits: 3,
+            ..AppStats::default()
+        });
+        assert_eq!(a.probe_limit_hits, 5);
     }
 }

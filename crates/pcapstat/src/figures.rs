@@ -186,7 +186,7 @@ const TABLE: &[(&str, Unit, Better, &str)] = {
         ("capture.undecodable", Count, Lower, "frames the decoder stopped on (any reason)"),
         ("capture.truncated", Count, Lower, "frames cut by the snap length"),
         ("capture.damaged", Count, Lower, "1 when the capture is damaged (read stopped early), else 0"),
-        ("capture.limits_hit", Count, Lower, "connections evicted, out-of-order buffer overflows, RTT samples and segments not tracked, fragment datagrams evicted: anything a memory limit cut"),
+        ("capture.limits_hit", Count, Lower, "connections evicted, out-of-order buffer overflows, RTT samples and segments not tracked, protocol probing buffers full, HTTP heads too large and requests given up, fragment datagrams evicted: anything a memory limit cut"),
         ("connections.count", Count, Neither, "TCP connections"),
         ("connections.closed", Count, Neither, "connections with outcome closed (FIN both ways)"),
         ("connections.open", Count, Neither, "connections with outcome open (live at the end of the capture)"),
@@ -326,6 +326,7 @@ impl Figures {
                     + l.ooo_limit_hits
                     + l.rtt_sample_limit_hits
                     + l.unacked_limit_hits
+                    + analysis.app_stats().limit_hits()
                     + d.fragments_evicted,
             )),
         ));

@@ -44,14 +44,36 @@ impl Chunk {
             Chunk::Missing(n) => *n,
         }
     }
+
+    /// Memory this chunk costs while buffered (counted against the out-of-order limit).
+    fn cost(&self) -> usize {
+        match self {
+            Chunk::Data(v, _) => DATA_CHUNK_COST + v.capacity(),
+            Chunk::Missing(_) => CHUNK_COST,
+        }
+    }
 }
+
+/// Bytes one buffered chunk costs besides its payload: its share of the map node (key, value,
+/// node slack) — about 65 bytes measured with millions of entries. Counted against
+/// [`TcpConfig::ooo_limit_bytes`](super::TcpConfig) so that the limit bounds memory whatever
+/// the segment sizes (docs/limits.md, "Out-of-order buffer").
+pub(crate) const CHUNK_COST: usize = 64;
+
+/// Cost of a chunk holding captured bytes: [`CHUNK_COST`] plus the allocator's header of its
+/// heap block (the payload itself is counted at the block's capacity).
+pub(crate) const DATA_CHUNK_COST: usize = CHUNK_COST + 16;
+
+/// Spare buffers larger than this are not kept for reuse (they would hold memory the limit
+/// does not see).
+const MAX_SPARE_CAPACITY: usize = 4096;
 
 /// Reassembly state of one direction. Stream positions are 64-bit offsets from the first
 /// sequence number seen (`base`), so they never wrap.
 #[derive(Debug)]
 pub(crate) struct Reassembler {
     dir: Direction,
-    /// Out-of-order byte limit.
+    /// Out-of-order buffer limit, in bytes of memory ([`Chunk::cost`]).
     limit: usize,
     /// Sequence number at offset `next_off` (None until the direction's start is known).
     next: Option<SeqNum>,
@@ -60,7 +82,8 @@ pub(crate) struct Reassembler {
     /// Highest stream offset seen (end of the furthest segment).
     high_off: u64,
     ooo: BTreeMap<u64, Chunk>,
-    /// Bytes of `Data` chunks held in `ooo`.
+    /// Memory cost of the chunks held in `ooo` ([`Chunk::cost`]): payload plus per-chunk
+    /// overhead, never above `limit`.
     buffered: usize,
     closed: bool,
     spare: Vec<Vec<u8>>,
@@ -104,6 +127,19 @@ impl Reassembler {
             first_ts: None,
             last_ts: None,
         }
+    }
+
+    /// Memory cost of the buffered out-of-order chunks (payload plus per-chunk overhead); never
+    /// above the limit.
+    #[cfg(test)]
+    pub(crate) fn buffered_cost(&self) -> usize {
+        self.buffered
+    }
+
+    /// Out-of-order chunks buffered.
+    #[cfg(test)]
+    pub(crate) fn buffered_chunks(&self) -> usize {
+        self.ooo.len()
     }
 
     /// Whether the start of the stream is known.
@@ -248,7 +284,23 @@ impl Reassembler {
             };
             let missing = (end - pos).saturating_sub(piece.len() as u64);
             self.note_new(ts, end - pos);
-            if pos != self.next_off && self.buffered + piece.len() > self.limit {
+            // Would extending a `Missing` chunk that ends at `pos` take the missing part?
+            let merge_missing = missing > 0
+                && piece.is_empty()
+                && matches!(
+                    self.ooo.range(..pos).next_back(),
+                    Some((&k, Chunk::Missing(n))) if k + n == pos
+                );
+            let cost = if piece.is_empty() {
+                0
+            } else {
+                DATA_CHUNK_COST + piece.len()
+            } + if missing > 0 && !merge_missing {
+                CHUNK_COST
+            } else {
+                0
+            };
+            if pos != self.next_off && self.buffered + cost > self.limit {
                 // Give up on every hole before `pos`.
                 self.limit_hits += 1;
                 self.skip_to(ts, pos, sink);
@@ -259,14 +311,29 @@ impl Reassembler {
                 self.set_next_off(end);
             } else {
                 if !piece.is_empty() {
-                    let mut v = self.spare.pop().unwrap_or_default();
+                    let mut v = match self.spare.pop() {
+                        Some(v) if v.capacity() <= 2 * piece.len() + CHUNK_COST => v,
+                        _ => Vec::with_capacity(piece.len()),
+                    };
                     v.extend_from_slice(piece);
-                    self.buffered += v.len();
-                    self.ooo.insert(pos, Chunk::Data(v, ts));
+                    let chunk = Chunk::Data(v, ts);
+                    self.buffered += chunk.cost();
+                    self.ooo.insert(pos, chunk);
                 }
                 if missing > 0 {
-                    self.ooo
-                        .insert(pos + piece.len() as u64, Chunk::Missing(missing));
+                    let at = pos + piece.len() as u64;
+                    let merged = match self.ooo.range_mut(..at).next_back() {
+                        Some((&k, Chunk::Missing(n))) if k + *n == at => {
+                            *n += missing;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !merged {
+                        let chunk = Chunk::Missing(missing);
+                        self.buffered += chunk.cost();
+                        self.ooo.insert(at, chunk);
+                    }
                 }
             }
             pos = end;
@@ -289,14 +356,14 @@ impl Reassembler {
             }
             let chunk = entry.remove();
             let len = chunk.len();
+            self.buffered = self.buffered.saturating_sub(chunk.cost());
             let skip = self.next_off - k;
             match chunk {
                 Chunk::Data(mut v, own) => {
-                    self.buffered -= v.len();
                     if let Some(tail) = v.get(skip as usize..) {
                         self.data(filled.unwrap_or(own), tail, sink);
                     }
-                    if self.spare.len() < MAX_SPARE {
+                    if self.spare.len() < MAX_SPARE && v.capacity() <= MAX_SPARE_CAPACITY {
                         v.clear();
                         self.spare.push(v);
                     }
@@ -394,5 +461,111 @@ impl Reassembler {
             sink.on_close(ts, self.dir);
         }
         self.spare = Vec::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts what the sink is given.
+    #[derive(Default)]
+    struct Count {
+        data: u64,
+        gaps: u64,
+    }
+
+    impl StreamSink for Count {
+        fn on_data(&mut self, _: i64, _: Direction, b: &[u8]) {
+            self.data += b.len() as u64;
+        }
+        fn on_gap(&mut self, _: i64, _: Direction, n: u64) {
+            self.gaps += n;
+        }
+        fn on_close(&mut self, _: i64, _: Direction) {}
+    }
+
+    const LIMIT: usize = 64 * 1024;
+
+    /// Segments every other `stride` bytes from `start` (a hole before each), `cap` bytes of
+    /// each captured; returns the highest cost seen.
+    fn flood(r: &mut Reassembler, sink: &mut Count, n: u32, len: u32, cap: usize) -> usize {
+        let payload = vec![b'x'; len as usize];
+        let mut peak = 0;
+        for i in 0..n {
+            // Out of order: a one-byte hole before each segment.
+            let seq = SeqNum(1_001 + 1 + i * (len + 1));
+            r.on_segment(i64::from(i), seq, &payload[..cap], len, false, sink);
+            peak = peak.max(r.buffered_cost());
+        }
+        peak
+    }
+
+    fn started() -> Reassembler {
+        let mut r = Reassembler::new(Direction::ClientToServer, LIMIT);
+        r.start_at(SeqNum(1_001));
+        r
+    }
+
+    #[test]
+    fn snap_cut_segments_count_against_the_limit() {
+        // Headers only (cut by the snap length): nothing captured, every chunk `Missing`.
+        let mut r = started();
+        let mut sink = Count::default();
+        let peak = flood(&mut r, &mut sink, 20_000, 1_400, 0);
+        assert!(peak <= LIMIT, "cost {peak} > limit {LIMIT}");
+        assert!(r.buffered_chunks() <= LIMIT / CHUNK_COST);
+        assert!(r.limit_hits > 0);
+    }
+
+    #[test]
+    fn tiny_segments_count_their_bookkeeping() {
+        let mut r = started();
+        let mut sink = Count::default();
+        let peak = flood(&mut r, &mut sink, 20_000, 1, 1);
+        assert!(peak <= LIMIT, "cost {peak} > limit {LIMIT}");
+        // Before, the limit counted payload bytes only: 20 000 one-byte chunks all stayed.
+        assert!(r.buffered_chunks() <= LIMIT / DATA_CHUNK_COST);
+        assert!(r.limit_hits > 0);
+        r.finish(30_000, &mut sink);
+        assert_eq!(sink.data, 20_000, "every byte delivered once");
+        assert_eq!(r.buffered_cost(), 0);
+    }
+
+    #[test]
+    fn adjacent_missing_chunks_merge() {
+        // Contiguous snap-cut segments after one hole: one `Missing` chunk, not thousands.
+        let mut r = started();
+        let mut sink = Count::default();
+        for i in 0..10_000u32 {
+            r.on_segment(
+                i64::from(i),
+                SeqNum(1_002 + i * 1_400),
+                &[],
+                1_400,
+                false,
+                &mut sink,
+            );
+        }
+        assert_eq!(r.buffered_chunks(), 1);
+        assert_eq!(r.buffered_cost(), CHUNK_COST);
+        assert_eq!(r.limit_hits, 0);
+        // The hole filled: one gap for all of them.
+        r.on_segment(20_000, SeqNum(1_001), b"a", 1, false, &mut sink);
+        assert_eq!(sink.data, 1);
+        assert_eq!(sink.gaps, 14_000_000);
+        assert_eq!(r.buffered_cost(), 0);
+    }
+
+    #[test]
+    fn cost_returns_to_zero_when_drained() {
+        let mut r = started();
+        let mut sink = Count::default();
+        let peak = flood(&mut r, &mut sink, 100, 100, 60);
+        assert!(peak > 0 && peak <= LIMIT);
+        r.on_peer_ack(1_000, SeqNum(1_001 + 100 * 101), &mut sink);
+        assert_eq!(r.buffered_cost(), 0);
+        assert_eq!(sink.data, 100 * 60);
+        assert_eq!(sink.gaps, 100 + 100 * 40);
     }
 }

@@ -555,7 +555,9 @@ impl HttpParser {
         self.enforce_buffer_limit(client);
     }
 
-    /// An incomplete head or resync line may not grow past `max_head_bytes`.
+    /// An incomplete head or resync line may not grow past `max_head_bytes`, counting the
+    /// bookkeeping of the segments it came in (one `(start, time)` entry each), so that a head
+    /// sent one byte per segment costs at most `max_head_bytes` of memory too.
     fn enforce_buffer_limit(&mut self, client: bool) {
         let max = self.cfg.max_head_bytes;
         let reader = if client {
@@ -563,7 +565,8 @@ impl HttpParser {
         } else {
             &mut self.resp
         };
-        if reader.buf.len() <= max {
+        let cost = reader.buf.len() + reader.chunks.len() * std::mem::size_of::<(usize, i64)>();
+        if reader.buf.len() <= max && cost <= max {
             return;
         }
         if matches!(reader.state, State::Head) {

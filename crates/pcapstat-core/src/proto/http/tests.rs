@@ -592,7 +592,9 @@ fn head_in_one_byte_segments_is_parsed_in_linear_work() {
                 "a".repeat(60_000)
             )
         };
-        let mut p = parser();
+        // Room for the head and its per-segment bookkeeping (16 bytes a segment, counted
+        // against the limit since #14's bounded buffers).
+        let mut p = HttpParser::new(HttpConfig::default().with_max_head_bytes(2 << 20));
         if !client {
             p.on_data(1, C2S, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
         }
@@ -623,4 +625,25 @@ fn head_in_one_byte_segments_is_parsed_in_linear_work() {
     p.on_data(1, C2S, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
     p.on_data(2, S2C, b"HTTP/1.1 2x0 OK\r\n");
     assert_eq!(p.stats().parse_errors, 1);
+}
+
+/// A head sent one byte per segment: the per-segment bookkeeping (16 bytes each) counts
+/// against `max_head_bytes`, so memory stays bounded whatever the segment sizes (#14).
+#[test]
+fn one_byte_segments_count_their_bookkeeping_against_the_head_limit() {
+    let max = 4096;
+    let mut p = HttpParser::new(HttpConfig::default().with_max_head_bytes(max));
+    let mut head = b"GET /a HTTP/1.1\r\nHost: h\r\nX-Pad: ".to_vec();
+    head.resize(1000, b'a');
+    for (i, b) in head.iter().enumerate() {
+        p.on_data(i as i64, C2S, std::slice::from_ref(b));
+        let cost = p.req.buf.len() + p.req.chunks.len() * 16;
+        assert!(cost <= max + 16, "cost {cost}");
+    }
+    // 1000 bytes of head, 16 000 of bookkeeping: over the limit.
+    assert_eq!(p.stats().heads_too_large, 1);
+    // The same head in one segment fits.
+    let mut p = HttpParser::new(HttpConfig::default().with_max_head_bytes(max));
+    p.on_data(0, C2S, &head);
+    assert_eq!(p.stats().heads_too_large, 0);
 }

@@ -647,8 +647,9 @@ fn window_scaling_only_when_both_sides_announce_it() {
 
 #[test]
 fn ooo_limit_gives_up_holes_and_is_counted() {
+    // Room for one 5-byte chunk with its bookkeeping, not two.
     let cfg = TcpConfig {
-        ooo_limit_bytes: 8,
+        ooo_limit_bytes: crate::tcp::reassembly::DATA_CHUNK_COST + 8,
         ..TcpConfig::default()
     };
     let mut t = Script::with(cfg);
