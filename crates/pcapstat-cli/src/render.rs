@@ -550,6 +550,24 @@ pub fn app_text(
                 p.bad_request_heads, p.bad_response_heads, p.unpaired_after_bad_head
             )?;
         }
+        let h2 = &a.http2;
+        let h2_limits = h2.header_lists_truncated
+            + h2.header_budget_exhausted
+            + h2.values_truncated
+            + h2.header_blocks_too_large
+            + h2.streams_over_limit;
+        if h2_limits > 0 {
+            let line = format!(
+                "  HTTP/2 limits header lists read in part {}, values cut {}\n                \
+                 out of header budget {}, blocks too large {}, streams over {}",
+                h2.header_lists_truncated,
+                h2.values_truncated,
+                h2.header_budget_exhausted,
+                h2.header_blocks_too_large,
+                h2.streams_over_limit
+            );
+            writeln!(out, "{}", ctx.style.paint(Some(Color::Yellow), &line))?;
+        }
         phase(out, ctx, "wait (TTFB)", a.http_wait)?;
         phase(out, ctx, "total", a.http_total)?;
         if !a.new_connections_per_server.is_empty() {

@@ -252,6 +252,8 @@ pub struct AppReport {
     pub http_incomplete: usize,
     /// HTTP/1.x parser counters (bad heads, resynchronisation).
     pub http_parse: pcapstat::core::proto::http::HttpStats,
+    /// HTTP/2 parser counters (errors and the #14 header budgets).
+    pub http2: pcapstat::core::proto::http2::Http2Stats,
     pub http_status: BTreeMap<String, usize>,
     /// Requests per HTTP version (`HTTP/1.1`, `HTTP/2`, ...).
     pub http_versions: BTreeMap<String, usize>,
@@ -359,6 +361,7 @@ impl AppReport {
             http_reused: http.iter().filter(|h| h.request_index > 0).count(),
             http_incomplete: http.iter().filter(|h| !h.complete).count(),
             http_parse: a.app_stats().http_stats.clone(),
+            http2: a.app_stats().http2_stats.clone(),
             http_status,
             http_versions: http.iter().fold(BTreeMap::new(), |mut m, h| {
                 *m.entry(h.version.as_str().to_string()).or_default() += 1;
@@ -449,6 +452,28 @@ impl AppReport {
                     "unpaired_after_bad_head": self.http_parse.unpaired_after_bad_head,
                     "resyncs": self.http_parse.resyncs,
                     "skipped_bytes": self.http_parse.skipped_bytes,
+                },
+                "http2": {
+                    "connections": self.http2.connections,
+                    "frames": self.http2.frames,
+                    "streams": self.http2.streams,
+                    "bad_preface": self.http2.bad_preface,
+                    "hpack_errors": self.http2.hpack_errors,
+                    "header_blocks_too_large": self.http2.header_blocks_too_large,
+                    "streams_over_limit": self.http2.streams_over_limit,
+                    "resets": self.http2.resets,
+                    "goaways": self.http2.goaways,
+                    "pushes": self.http2.pushes,
+                    "undecoded_streams": self.http2.undecoded_streams,
+                    "unmatched_frames": self.http2.unmatched_frames,
+                    "gaps": self.http2.gaps,
+                    "directions_lost": self.http2.directions_lost,
+                    "protocol_errors": self.http2.protocol_errors,
+                    "truncated_frames": self.http2.truncated_frames,
+                    "header_lists_truncated": self.http2.header_lists_truncated,
+                    "header_budget_exhausted": self.http2.header_budget_exhausted,
+                    "values_truncated": self.http2.values_truncated,
+                    "decoded_header_bytes": self.http2.decoded_header_bytes,
                 },
                 "status": self.http_status,
                 "versions": self.http_versions,
