@@ -62,7 +62,7 @@ def reordered_handshake():
     # 2. A normal handshake beside it.
     c = pb.TcpConn(CLIENT, SERVER, 40002, 80, cisn=2000, sisn=6000)
     t = T0 + 100 * MS
-    frames += [c.syn(t), c.synack(t + 10 * MS), c.ack(t + 20 * MS)]
+    frames += c.handshake(t, 20 * MS)
     f, _ = exchange(c, t + 21 * MS, "/normal", b"b" * 100)
     frames += f
     # 3. SYN/ACK, then the client's ACK, then the SYN.
@@ -83,7 +83,7 @@ def gap_unfilled():
     # cumulative ACK comes 300 ms later (after a retransmission the capture also missed).
     c = pb.TcpConn(CLIENT, SERVER, 41001, 80, cisn=1000, sisn=5000)
     t = T0
-    frames += [c.syn(t), c.synack(t + 10 * MS), c.ack(t + 20 * MS)]
+    frames += c.handshake(t, 20 * MS)
     t += 21 * MS
     frames.append(c.send(t, "c", get("/first")))
     body = b"x" * 3000
@@ -105,7 +105,7 @@ def gap_unfilled():
     # body comes 200 ms after its last segment, with the response.
     c = pb.TcpConn(CLIENT, SERVER, 41002, 80, cisn=9000, sisn=9900)
     t = T0 + 2000 * MS
-    frames += [c.syn(t), c.synack(t + 10 * MS), c.ack(t + 20 * MS)]
+    frames += c.handshake(t, 20 * MS)
     t += 21 * MS
     body = b"p" * 2400
     head = ("POST /upload HTTP/1.1\r\nHost: example.test\r\nContent-Length: %d\r\n\r\n"
@@ -128,7 +128,7 @@ def one_direction():
     for i, port in enumerate((42001, 42002)):
         c = pb.TcpConn(CLIENT, SERVER, port, 80, cisn=1000 + i, sisn=5000 + i)
         t = T0 + i * 100 * MS
-        both = [c.syn(t), c.synack(t + 10 * MS), c.ack(t + 20 * MS)]
+        both = c.handshake(t, 20 * MS)
         f, _ = exchange(c, t + 21 * MS, "/one-way-%d" % i, b"z" * 100)
         both += f
         src = pb.eth_tcp(CLIENT, SERVER, port, 80, 0, 0, 0)[26:30]  # client address bytes
@@ -146,32 +146,32 @@ def resets():
     # 1. Request, complete response, then the client aborts with RST (not a failure).
     c = pb.TcpConn(CLIENT, SERVER, 43001, 80, cisn=1000, sisn=5000)
     t = T0
-    frames += [c.syn(t), c.synack(t + 10 * MS), c.ack(t + 20 * MS)]
+    frames += c.handshake(t, 20 * MS)
     f, t = exchange(c, t + 21 * MS, "/done-then-rst", b"d" * 100, close=False)
     frames += f + [c.rst(t + 5 * MS, "c")]
     # 2. nginx: response, server FIN, the client's late bytes, server RST (not a failure).
     c = pb.TcpConn(CLIENT, SERVER, 43002, 80, cisn=2000, sisn=6000)
     t = T0 + 100 * MS
-    frames += [c.syn(t), c.synack(t + 10 * MS), c.ack(t + 20 * MS)]
+    frames += c.handshake(t, 20 * MS)
     f, t = exchange(c, t + 21 * MS, "/nginx-close", b"e" * 100, close=False)
     frames += f + [c.fin(t + 1 * MS, "s"), c.send(t + 2 * MS, "c", b"\x15\x03\x03\x00\x02\x01\x00"),
                    c.rst(t + 3 * MS, "s", with_ack=False)]
     # 3. Request, then the server resets before any response byte (failure).
     c = pb.TcpConn(CLIENT, SERVER, 43003, 80, cisn=3000, sisn=7000)
     t = T0 + 200 * MS
-    frames += [c.syn(t), c.synack(t + 10 * MS), c.ack(t + 20 * MS),
+    frames += c.handshake(t, 20 * MS) + [
                c.send(t + 21 * MS, "c", get("/reset-before-response")), c.rst(t + 40 * MS, "s")]
     # 4. Request 1 answered, request 2 reset without an answer (failure).
     c = pb.TcpConn(CLIENT, SERVER, 43004, 80, cisn=4000, sisn=8000)
     t = T0 + 300 * MS
-    frames += [c.syn(t), c.synack(t + 10 * MS), c.ack(t + 20 * MS)]
+    frames += c.handshake(t, 20 * MS)
     f, t = exchange(c, t + 21 * MS, "/answered", b"f" * 100, close=False)
     frames += f + [c.send(t + 10 * MS, "c", get("/unanswered")), c.ack(t + 20 * MS, "s"),
                    c.rst(t + 900 * MS, "s")]
     # 5. A download cut by the client's RST mid-response (a load generator stopping).
     c = pb.TcpConn(CLIENT, SERVER, 43006, 80, cisn=6000, sisn=9000)
     t = T0 + 400 * MS
-    frames += [c.syn(t), c.synack(t + 10 * MS), c.ack(t + 20 * MS),
+    frames += c.handshake(t, 20 * MS) + [
                c.send(t + 21 * MS, "c", get("/cut-download")), c.ack(t + 31 * MS, "s")]
     head = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 100000\r\n\r\n"
     frames += [c.send(t + 32 * MS, "s", head + b"g" * 1000), c.ack(t + 42 * MS, "c"),

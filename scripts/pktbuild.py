@@ -121,6 +121,10 @@ class TcpConn:
             self.nxt[who] = (s + len(payload) + (1 if flags & (SYN | FIN) else 0)) & 0xFFFFFFFF
         return (t, frame)
 
+    def handshake(self, t, rtt):
+        """SYN at t, SYN/ACK at t + rtt/2, the client's ACK at t + rtt: three frames."""
+        return [self.syn(t), self.synack(t + rtt // 2), self.ack(t + rtt)]
+
     def syn(self, t):
         return self.seg(t, "c", SYN, ack=0)
 

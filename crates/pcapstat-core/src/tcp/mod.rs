@@ -94,8 +94,9 @@ pub const DEFAULT_CLOSED_LINGER_NS: i64 = DEFAULT_IDLE_TIMEOUT_NS;
 /// A client SYN that comes after the SYN/ACK answering it (capture-point reordering, common on
 /// mirrored ports) joins that connection when its sequence number is the one the SYN/ACK
 /// acknowledged and it comes at most this long (capture time) after the connection's first
-/// packet: 1 s, far above a reordering on a switch and far below a SYN retry (1 s on Linux is
-/// the first retry, but a retry would have its own SYN/ACK).
+/// packet: 1 s, far above a reordering on a switch (microseconds). A retried SYN carries the
+/// same ISN and would be answered by its own SYN/ACK, so the window only bounds how long an
+/// unanswered-looking SYN/ACK waits for its SYN.
 pub const REORDERED_HANDSHAKE_WINDOW_NS: i64 = 1_000_000_000;
 /// How often (capture time) a tracker sweeps its table for idle and closed connections: 1 s.
 pub const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
