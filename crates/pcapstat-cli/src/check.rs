@@ -393,16 +393,6 @@ fn write_markdown(
     Ok(())
 }
 
-/// A figure value as JSON: integers for counts and durations (ns), a number otherwise.
-pub fn value_json(v: Option<Value>) -> serde_json::Value {
-    match v {
-        None => serde_json::Value::Null,
-        Some(Value::Count(n)) => json!(n),
-        Some(Value::Duration(ns)) => json!(ns),
-        Some(Value::Number(x)) => json!(x),
-    }
-}
-
 fn write_json(out: &mut dyn Write, rules: &[Rule], captures: &[CaptureResult]) -> io::Result<()> {
     let t = totals(captures);
     let caps: Vec<_> = captures
@@ -417,8 +407,8 @@ fn write_json(out: &mut dyn Write, rules: &[Rule], captures: &[CaptureResult]) -
                         "figure": r.figure.name,
                         "unit": r.figure.unit.as_str(),
                         "op": r.op.as_str(),
-                        "limit": value_json(Some(r.limit)),
-                        "measured": value_json(res.measured),
+                        "limit": json!(r.limit),
+                        "measured": json!(res.measured),
                         "scope": r.scope(),
                         "line": r.line,
                         "verdict": res.verdict.key(),

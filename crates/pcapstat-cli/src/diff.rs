@@ -11,7 +11,6 @@ use std::process::ExitCode;
 use pcapstat::figures::{format_number, Better, Figures, Unit, Value};
 use serde_json::json;
 
-use crate::check::value_json;
 use crate::filter::FilterArgs;
 use crate::rules::{parse_gate, Change, Gate, Missing};
 use crate::term::{cell, md, table, Color, Style};
@@ -468,9 +467,9 @@ fn write_json(
             json!({
                 "figure": r.name,
                 "unit": r.unit.as_str(),
-                "before": value_json(r.before),
-                "after": value_json(r.after),
-                "change": value_json(r.delta),
+                "before": json!(r.before),
+                "after": json!(r.after),
+                "change": json!(r.delta),
                 "relative_pct": r.relative,
                 "assessment": match r.assessment {
                     Assessment::Worse => "worse",

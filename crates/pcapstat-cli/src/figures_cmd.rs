@@ -47,7 +47,8 @@ pub fn run(args: &FiguresArgs) -> ExitCode {
         match args.format {
             Format::Json => {
                 let v = match &values {
-                    Some(f) => crate::render::figures_json(f),
+                    // sorted by name, as every JSON object pcapstat writes
+                    Some(f) => serde_json::to_value(f)?,
                     None => serde_json::Value::Array(
                         definitions()
                             .iter()

@@ -12,8 +12,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use pcapstat::core::CaptureError;
-use pcapstat::polars::prelude::DataFrame;
-use pcapstat::{Analysis, Analyzer, ParquetSource, TextFormat};
+use pcapstat::{Analyses, Analysis, Analyzer, ParquetSource, Report, ReportOptions, TextFormat};
 
 mod check;
 mod diff;
@@ -21,7 +20,6 @@ mod figures_cmd;
 mod filter;
 mod progress;
 mod render;
-mod report;
 mod rules;
 mod term;
 
@@ -185,7 +183,8 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     }
 
     let mut failed = false;
-    let mut tables: Vec<CaptureTables> = Vec::new();
+    // Each capture's analysis, with its description for the Parquet metadata.
+    let mut tables: Vec<(Analysis, String)> = Vec::new();
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let filter = args.filter.filter();
@@ -201,47 +200,30 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                 } else {
                     analysis.filtered(&filter)
                 };
-                let summary = analysis.summary();
-                if let Some(d) = &summary.damaged {
+                let report = Report::of(&analysis, &ReportOptions { top: args.top });
+                if let Some(d) = &report.summary.damaged {
                     let level = if args.strict { "error" } else { "warning" };
                     eprintln!("pcapstat: {level}: {name}: {d}");
                     failed |= args.strict;
                 }
-                let records = analysis.connection_records();
-                let mut rep = report::ConnReport::new(records, analysis.tcp_stats(), args.top);
-                let app_stats = analysis.app_stats();
-                rep.probe_limit_hits = app_stats.probe_limit_hits;
-                rep.http_heads_too_large = app_stats.http_stats.heads_too_large;
-                rep.http_pending_dropped = app_stats.http_stats.pending_dropped;
-                let app = report::AppReport::new(&analysis, args.top);
                 let ctx = render::Ctx {
                     style,
                     width,
-                    first_ts: summary.first_ts,
+                    first_ts: report.summary.first_ts,
                 };
                 let written = match args.format {
                     Format::Text => {
                         if i > 0 {
                             let _ = writeln!(out);
                         }
-                        render::text(
-                            &mut out,
-                            &ctx,
-                            &name,
-                            summary,
-                            analysis.tcp_stats(),
-                            analysis.app_stats().limit_hits(),
-                            &filter,
-                        )
-                        .and_then(|()| render::connections_text(&mut out, &ctx, &rep))
-                        .and_then(|()| render::app_text(&mut out, &ctx, &app, &analysis))
-                        .and_then(|()| render::offenders_text(&mut out, &ctx, &rep, records))
-                        .and_then(|()| render::damage_text(&mut out, &ctx, summary))
+                        render::text(&mut out, &ctx, &name, &report, &filter)
+                            .and_then(|()| render::connections_text(&mut out, &ctx, &report))
+                            .and_then(|()| render::app_text(&mut out, &ctx, &report))
+                            .and_then(|()| render::offenders_text(&mut out, &ctx, &report))
+                            .and_then(|()| render::damage_text(&mut out, &ctx, &report.summary))
                     }
-                    Format::Markdown => {
-                        render::markdown(&mut out, &ctx, &name, &analysis, &rep, &app, &filter)
-                    }
-                    Format::Json => render::json(&mut out, &name, &analysis, &rep, &app, &filter),
+                    Format::Markdown => render::markdown(&mut out, &ctx, &name, &report, &filter),
+                    Format::Json => render::json(&mut out, &name, &report, &filter),
                 };
                 if let Err(e) = written {
                     // A closed pipe (`| head`) is not an error worth a message.
@@ -251,25 +233,8 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                     return ExitCode::from(2);
                 }
                 if args.writes_tables() {
-                    let frames = (|| {
-                        Ok::<_, pcapstat::Error>([
-                            analysis.connections()?,
-                            analysis.tls()?,
-                            analysis.http()?,
-                            analysis.dns()?,
-                        ])
-                    })();
-                    match frames {
-                        Ok(frames) => tables.push(CaptureTables {
-                            frames,
-                            source: source_description(path, summary),
-                            capture: analysis.source().unwrap_or(&name).to_string(),
-                        }),
-                        Err(e) => {
-                            eprintln!("pcapstat: error: {name}: {e}");
-                            failed = true;
-                        }
-                    }
+                    let source = source_description(path, &report.summary);
+                    tables.push((analysis, source));
                 }
             }
             Err(e) => {
@@ -286,7 +251,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         let written = if args.partition {
             write_partitions(&tables, args)
         } else {
-            write_tables(&tables, args)
+            write_tables(tables, args)
         };
         if let Err(e) = written {
             eprintln!("pcapstat: error: {e:#}");
@@ -341,16 +306,6 @@ fn source_description(path: &std::path::Path, s: &pcapstat::core::CaptureSummary
     format!("{} ({size}, {range})", path.display())
 }
 
-/// The four tables of one capture, with what names it in the output.
-struct CaptureTables {
-    /// In the order of [`TABLES`].
-    frames: [DataFrame; 4],
-    /// For the Parquet metadata: `name (N bytes, first..last)`.
-    source: String,
-    /// The `capture` column's value (the partition name with `--partition`).
-    capture: String,
-}
-
 /// Parquet key-value metadata: the sources and the options that shaped the tables.
 fn parquet_meta(sources: String, args: &AnalyzeArgs) -> ParquetSource {
     let mut options = format!("idle_timeout={}s", args.analysis.idle_timeout);
@@ -365,21 +320,21 @@ fn parquet_meta(sources: String, args: &AnalyzeArgs) -> ParquetSource {
     }
 }
 
-fn write_tables(tables: &[CaptureTables], args: &AnalyzeArgs) -> anyhow::Result<()> {
+/// The tables, with the rows of every capture (`Analyses` stacks them).
+fn write_tables(tables: Vec<(Analysis, String)>, args: &AnalyzeArgs) -> anyhow::Result<()> {
     if tables.is_empty() {
         anyhow::bail!("no capture could be read: no table written");
     }
-    let sources: Vec<&str> = tables.iter().map(|t| t.source.as_str()).collect();
+    let sources: Vec<&str> = tables.iter().map(|t| t.1.as_str()).collect();
     let meta = parquet_meta(sources.join("\n"), args);
-    for (i, name) in TABLES.iter().enumerate() {
-        let mut iter = tables.iter().map(|t| t.frames[i].clone());
-        let Some(mut all) = iter.next() else {
-            continue;
-        };
-        for df in iter {
-            all.vstack_mut_owned(df).context("combining tables")?;
-        }
-        all.rechunk_mut();
+    let all = Analyses::new(tables.into_iter().map(|t| t.0).collect());
+    for (name, table) in [
+        ("connections", Analyses::connections as fn(&Analyses) -> _),
+        ("tls", Analyses::tls),
+        ("http", Analyses::http),
+        ("dns", Analyses::dns),
+    ] {
+        let mut all = table(&all)?;
         if let Some(dir) = &args.parquet {
             pcapstat::write_parquet(dir, name, &mut all, &meta)?;
         }
@@ -394,27 +349,30 @@ fn write_tables(tables: &[CaptureTables], args: &AnalyzeArgs) -> anyhow::Result<
 }
 
 /// `--partition`: each capture's tables in their own `capture=NAME` directory.
-fn write_partitions(tables: &[CaptureTables], args: &AnalyzeArgs) -> anyhow::Result<()> {
+fn write_partitions(tables: &[(Analysis, String)], args: &AnalyzeArgs) -> anyhow::Result<()> {
     if tables.is_empty() {
         anyhow::bail!("no capture could be read: no table written");
     }
-    for t in tables {
-        let meta = parquet_meta(t.source.clone(), args);
-        for (df, table) in t.frames.iter().zip(TABLES) {
-            let capture = t.capture.as_str();
+    for (analysis, source) in tables {
+        let meta = parquet_meta(source.clone(), args);
+        let capture = analysis.source().unwrap_or_default();
+        for (table, frame) in [
+            ("connections", Analysis::connections as fn(&Analysis) -> _),
+            ("tls", Analysis::tls),
+            ("http", Analysis::http),
+            ("dns", Analysis::dns),
+        ] {
+            let df = frame(analysis)?;
             if let Some(dir) = &args.parquet {
-                pcapstat::write_parquet_partition(dir, table, capture, df, &meta)?;
+                pcapstat::write_parquet_partition(dir, table, capture, &df, &meta)?;
             }
             if let Some(dir) = &args.csv {
-                pcapstat::write_text_partition(dir, table, capture, df, TextFormat::Csv)?;
+                pcapstat::write_text_partition(dir, table, capture, &df, TextFormat::Csv)?;
             }
             if let Some(dir) = &args.ndjson {
-                pcapstat::write_text_partition(dir, table, capture, df, TextFormat::Ndjson)?;
+                pcapstat::write_text_partition(dir, table, capture, &df, TextFormat::Ndjson)?;
             }
         }
     }
     Ok(())
 }
-
-/// The tables written by `--parquet`, in the order of `write_tables`' arrays.
-const TABLES: [&str; 4] = ["connections", "tls", "http", "dns"];

@@ -1,12 +1,14 @@
-//! Rendering an analysis as text or JSON.
+//! Laying a [`Report`] out as text, markdown or JSON (the numbers all come from the report).
 
 use std::io::{self, Write};
 
-use pcapstat::core::{CaptureSummary, ConnectionRecord, DecodeProblem, LinkType, Outcome};
+use pcapstat::core::{CaptureSummary, DecodeProblem, LinkType, Outcome};
+use pcapstat::figures::Percentiles;
+use pcapstat::report::{ConnRow, Share, Totals};
+use pcapstat::Report;
 
-use crate::report::{endpoint, AppReport, ConnReport, Percentiles, Totals};
 use crate::term::{md, shorten, wrap, Color, Style};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// Formats nanoseconds since the epoch as RFC 3339 UTC with nanoseconds.
 pub fn rfc3339(ts_ns: i64) -> String {
@@ -75,11 +77,10 @@ pub fn text(
     out: &mut impl Write,
     ctx: &Ctx,
     file: &str,
-    s: &CaptureSummary,
-    l: &pcapstat::core::TcpStats,
-    app_limit_hits: u64,
+    report: &Report,
     filter: &pcapstat::Filter,
 ) -> io::Result<()> {
+    let s = &report.summary;
     let d = &s.decode;
     writeln!(out, "{}", ctx.head(&format!("Capture {file}")))?;
     let mut format = s.format.to_string();
@@ -140,14 +141,21 @@ pub fn text(
         ("UDP", d.udp),
         ("non-IP", d.other),
     ] {
-        writeln!(out, "  {name:<12}  {n}{}", pct(n, s.frames))?;
+        let share = Share {
+            part: n,
+            whole: s.frames,
+        };
+        writeln!(out, "  {name:<12}  {n}{}", pct(share))?;
     }
     writeln!(out, "{}", ctx.head("Decoding"))?;
     writeln!(
         out,
         "  truncated frames        {}{}",
         d.truncated,
-        pct(d.truncated, s.frames)
+        pct(Share {
+            part: d.truncated,
+            whole: s.frames
+        })
     )?;
     writeln!(out, "  IP fragments            {}", d.fragments)?;
     writeln!(out, "  datagrams reassembled   {}", d.reassembled)?;
@@ -172,12 +180,7 @@ pub fn text(
             writeln!(out, "    {}: {n}", problem.name().replace('_', " "))?;
         }
     }
-    let limits = l.evictions
-        + l.ooo_limit_hits
-        + l.rtt_sample_limit_hits
-        + l.unacked_limit_hits
-        + app_limit_hits
-        + d.fragments_evicted;
+    let limits = report.limits_hit();
     let line = format!("  limits hit              {limits}");
     let color = (limits > 0).then_some(Color::Yellow);
     writeln!(out, "{}", ctx.style.paint(color, &line))?;
@@ -235,12 +238,11 @@ fn phase(out: &mut impl Write, ctx: &Ctx, name: &str, p: Option<Percentiles>) ->
     writeln!(out, "  {name:<13} {}", percentiles(ctx, p))
 }
 
-fn ratio(part: u64, whole: u64) -> String {
-    if whole == 0 {
-        "-".to_string()
-    } else {
-        format!("{:.2}%", part as f64 * 100.0 / whole as f64)
-    }
+/// `12.34%`, `-` without a whole.
+fn ratio(share: Share) -> String {
+    share
+        .percent()
+        .map_or("-".to_string(), |p| format!("{p:.2}%"))
 }
 
 fn direction(out: &mut impl Write, name: &str, t: &Totals) -> io::Result<()> {
@@ -260,7 +262,7 @@ fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
 }
 
 /// One connection of a worst-offenders list: time, endpoints, what was bad.
-fn conn_line(ctx: &Ctx, r: &ConnectionRecord) -> String {
+fn conn_line(ctx: &Ctx, r: &ConnRow) -> String {
     let mut extra = String::new();
     if r.syn_retries > 0 {
         extra.push_str(&format!(
@@ -268,15 +270,10 @@ fn conn_line(ctx: &Ctx, r: &ConnectionRecord) -> String {
             plural(r.syn_retries, "SYN retry", "SYN retries")
         ));
     }
-    let retx = r.c2s.retransmissions + r.s2c.retransmissions;
-    if retx > 0 {
-        extra.push_str(&format!(", {retx} retransmitted"));
+    if r.retransmissions > 0 {
+        extra.push_str(&format!(", {} retransmitted", r.retransmissions));
     }
-    let ends = format!(
-        "{} -> {}",
-        endpoint(&r.client_ip, r.client_port),
-        endpoint(&r.server_ip, r.server_port)
-    );
+    let ends = format!("{} -> {}", r.client, r.server);
     let outcome = match r.failure {
         // A reset is named by why it failed.
         Some(f) if r.outcome == Outcome::Reset => f.as_str(),
@@ -302,7 +299,8 @@ fn conn_line(ctx: &Ctx, r: &ConnectionRecord) -> String {
 }
 
 /// The TCP part of the human report.
-pub fn connections_text(out: &mut impl Write, ctx: &Ctx, rep: &ConnReport) -> io::Result<()> {
+pub fn connections_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<()> {
+    let rep = &report.connections;
     let outcomes: Vec<String> = rep
         .outcomes
         .iter()
@@ -324,11 +322,11 @@ pub fn connections_text(out: &mut impl Write, ctx: &Ctx, rep: &ConnReport) -> io
     }
     let failed = format!(
         "{} of {} ({})",
-        rep.failed_total,
+        rep.failed,
         rep.connections,
-        ratio(rep.failed_total as u64, rep.connections as u64)
+        ratio(rep.failure_rate())
     );
-    let color = (rep.failed_total > 0).then_some(Color::Red);
+    let color = (rep.failed > 0).then_some(Color::Red);
     let after = match rep.reset_after_exchange {
         0 => String::new(),
         n => format!("; {n} reset after a complete exchange (not failed)"),
@@ -340,115 +338,84 @@ pub fn connections_text(out: &mut impl Write, ctx: &Ctx, rep: &ConnReport) -> io
     )?;
     phase(out, ctx, "connect", rep.connect)?;
     phase(out, ctx, "initial RTT", rep.initial_rtt)?;
-    let (c, s) = (&rep.c2s, &rep.s2c);
-    let segments = c.packets + s.packets;
-    let retx = c.retransmissions + s.retransmissions;
-    let retx_bytes = c.retransmitted_bytes + s.retransmitted_bytes;
-    let payload = c.payload_bytes + s.payload_bytes;
-    let rate = format!("{retx} of {segments} segments ({})", ratio(retx, segments));
-    let color = (retx > 0).then_some(Color::Yellow);
+    let t = &rep.both;
+    let (segments, sent) = (t.retransmission_rate(), t.retransmission_byte_rate());
+    let rate = format!(
+        "{} of {} segments ({})",
+        segments.part,
+        segments.whole,
+        ratio(segments)
+    );
+    let color = (t.retransmissions > 0).then_some(Color::Yellow);
     writeln!(
         out,
         "  retransmitted {}; fast {}, spurious {}",
         ctx.style.paint(color, &rate),
-        c.fast_retransmissions + s.fast_retransmissions,
-        c.spurious_retransmissions + s.spurious_retransmissions,
+        t.fast_retransmissions,
+        t.spurious_retransmissions,
     )?;
     writeln!(
         out,
         "                {} of {} payload sent ({})",
-        bytes(retx_bytes),
-        bytes(payload + retx_bytes),
-        ratio(retx_bytes, payload + retx_bytes)
+        bytes(sent.part),
+        bytes(sent.whole),
+        ratio(sent)
     )?;
     writeln!(
         out,
         "  reordering    out of order {}, dup ACKs {}, lost segments {}",
-        c.out_of_order + s.out_of_order,
-        c.dup_acks + s.dup_acks,
-        c.lost_segments + s.lost_segments
+        t.out_of_order, t.dup_acks, t.lost_segments
     )?;
     writeln!(
         out,
         "  SYN retries   {};  zero windows {};  missed bytes {}",
         rep.syn_retries,
-        c.zero_windows + s.zero_windows,
-        bytes(c.missed_bytes + s.missed_bytes)
+        t.zero_windows,
+        bytes(t.missed_bytes)
     )?;
-    direction(out, "client->server", c)?;
-    direction(out, "server->client", s)?;
+    direction(out, "client->server", &rep.c2s)?;
+    direction(out, "server->client", &rep.s2c)?;
     if !rep.failures.is_empty() {
         writeln!(out, "{}", ctx.head("Failed connections per server"))?;
-        for ((server, failure), n) in &rep.failures {
-            let line = format!("  {failure:<21} {n:>6}  to {server}");
+        for f in &rep.failures {
+            let line = format!(
+                "  {:<21} {:>6}  to {}",
+                f.failure.as_str(),
+                f.connections,
+                f.server
+            );
             writeln!(out, "{}", ctx.style.paint(Some(Color::Red), &line))?;
         }
     }
-    let l = &rep.limits;
-    if l.evictions
-        + l.ooo_limit_hits
-        + l.rtt_sample_limit_hits
-        + l.unacked_limit_hits
-        + rep.probe_limit_hits
-        + rep.http_heads_too_large
-        + rep.http_pending_dropped
-        > 0
-    {
+    if report.limits_hit() > 0 {
         writeln!(
             out,
             "{}",
             ctx.style.paint(Some(Color::Yellow), "Limits hit")
         )?;
-        writeln!(
-            out,
-            "  {} connections evicted (flow table full)",
-            l.evictions
-        )?;
-        writeln!(out, "  {} out-of-order buffer overflows", l.ooo_limit_hits)?;
-        writeln!(
-            out,
-            "  {} RTT samples not kept for the median",
-            l.rtt_sample_limit_hits
-        )?;
-        writeln!(
-            out,
-            "  {} segments not tracked for RTT",
-            l.unacked_limit_hits
-        )?;
-        writeln!(
-            out,
-            "  {} connections whose protocol probing buffer was full",
-            rep.probe_limit_hits
-        )?;
-        writeln!(
-            out,
-            "  {} HTTP heads too large, {} HTTP requests given up waiting",
-            rep.http_heads_too_large, rep.http_pending_dropped
-        )?;
+        for l in &report.limits {
+            writeln!(out, "  {} {}", l.count, l.message)?;
+        }
     }
     Ok(())
 }
 
-fn counts(m: &std::collections::BTreeMap<String, usize>) -> String {
+fn counts(m: &std::collections::BTreeMap<String, u64>) -> String {
     m.iter()
         .map(|(k, n)| format!("{k} {n}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn pct(part: u64, whole: u64) -> String {
-    if whole == 0 {
-        String::new()
-    } else {
-        format!(" ({:.1}%)", part as f64 * 100.0 / whole as f64)
-    }
+/// ` (12.3%)`, nothing without a whole.
+fn pct(share: Share) -> String {
+    share
+        .percent()
+        .map_or(String::new(), |p| format!(" ({p:.1}%)"))
 }
 
 /// The phases of a request that were measured: `connect 24µs  wait 6.1ms  receive 6.74s`.
-fn phases(t: Option<&pcapstat::core::RequestTiming>) -> String {
-    let Some(t) = t else {
-        return String::new();
-    };
+fn phases(t: &pcapstat::report::RequestRow) -> String {
     [
         ("dns", t.dns_ns),
         ("connect", t.connect_ns),
@@ -464,33 +431,33 @@ fn phases(t: Option<&pcapstat::core::RequestTiming>) -> String {
 }
 
 /// The TLS, HTTP and DNS part of the human report (sections without rows are left out).
-pub fn app_text(
-    out: &mut impl Write,
-    ctx: &Ctx,
-    a: &AppReport,
-    analysis: &pcapstat::Analysis,
-) -> io::Result<()> {
-    if a.tls_handshakes > 0 {
+pub fn app_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<()> {
+    let (tls, http, dns) = (
+        &report.applications.tls,
+        &report.applications.http,
+        &report.applications.dns,
+    );
+    if tls.handshakes > 0 {
         writeln!(
             out,
             "{} ({})",
-            ctx.head(&format!("TLS handshakes  {}", a.tls_handshakes)),
-            counts(&a.tls_versions),
+            ctx.head(&format!("TLS handshakes  {}", tls.handshakes)),
+            counts(&tls.versions),
         )?;
         writeln!(
             out,
             "  resumed       {}{};  with an alert {}",
-            a.tls_resumed,
-            pct(a.tls_resumed as u64, a.tls_handshakes as u64),
-            a.tls_alerts
+            tls.resumed,
+            pct(tls.resumption_rate()),
+            tls.alerts
         )?;
-        let d = &a.tls_decrypt;
-        if d.sessions + d.no_key + d.unsupported_cipher > 0 {
+        let d = &tls.decryption;
+        if d.sessions > 0 || d.no_key > 0 || d.unsupported_cipher > 0 {
             // Only with a key log: how many connections it opened, and why others stayed shut.
             let mut line = format!(
                 "  decrypted     {} of {}",
                 d.sessions,
-                plural(a.tls_handshakes as u64, "connection", "connections")
+                plural(tls.handshakes, "connection", "connections")
             );
             for (n, what) in [
                 (d.no_key, "without a key"),
@@ -503,46 +470,50 @@ pub fn app_text(
             }
             writeln!(out, "{line}")?;
         }
-        phase(out, ctx, "handshake", a.tls_handshake)?;
-        let snis: Vec<String> = a
-            .tls_top_snis
+        phase(out, ctx, "handshake", tls.handshake)?;
+        let snis: Vec<String> = tls
+            .top_snis
             .iter()
-            .map(|(s, n)| format!("{s} {n}"))
+            .map(|s| format!("{} {}", s.name, s.count))
             .collect();
         writeln!(out, "  top SNIs      {}", snis.join(", "))?;
-        if !a.tls_alert_names.is_empty() {
-            let line = format!("  alerts        {}", counts(&a.tls_alert_names));
+        if !tls.alert_names.is_empty() {
+            let line = format!("  alerts        {}", counts(&tls.alert_names));
             writeln!(out, "{}", ctx.style.paint(Some(Color::Red), &line))?;
         }
     }
-    if a.http_requests > 0 {
+    if http.requests > 0 {
+        // Requests on no connection's first request (a time window cut it off) read as one.
+        let per_connection = http
+            .requests_per_connection()
+            .ratio()
+            .unwrap_or(http.requests as f64);
         writeln!(
             out,
-            "{} on {} ({:.2} per connection)",
+            "{} on {} ({per_connection:.2} per connection)",
             ctx.head(&format!(
                 "HTTP requests  {} ({})",
-                a.http_requests,
-                counts(&a.http_versions)
+                http.requests,
+                counts(&http.versions)
             )),
-            plural(a.http_connections as u64, "connection", "connections"),
-            a.http_requests as f64 / a.http_connections.max(1) as f64,
+            plural(http.connections, "connection", "connections"),
         )?;
         writeln!(
             out,
             "  reused        {} on reused connections{}",
-            plural(a.http_reused as u64, "request", "requests"),
-            pct(a.http_reused as u64, a.http_requests as u64),
+            plural(http.reused_requests, "request", "requests"),
+            pct(http.reuse_rate()),
         )?;
-        writeln!(out, "  status        {}", counts(&a.http_status))?;
-        if a.http_incomplete > 0 {
+        writeln!(out, "  status        {}", counts(&http.status))?;
+        if http.incomplete > 0 {
             writeln!(
                 out,
                 "  incomplete    {} (response not seen whole: reset, gap or capture end)",
-                a.http_incomplete
+                http.incomplete
             )?;
         }
-        let p = &a.http_parse;
-        if p.bad_request_heads + p.bad_response_heads > 0 {
+        let p = &http.parse;
+        if p.bad_request_heads > 0 || p.bad_response_heads > 0 {
             writeln!(
                 out,
                 "  bad heads     {} request, {} response (unparseable even leniently; {} \
@@ -550,13 +521,8 @@ pub fn app_text(
                 p.bad_request_heads, p.bad_response_heads, p.unpaired_after_bad_head
             )?;
         }
-        let h2 = &a.http2;
-        let h2_limits = h2.header_lists_truncated
-            + h2.header_budget_exhausted
-            + h2.values_truncated
-            + h2.header_blocks_too_large
-            + h2.streams_over_limit;
-        if h2_limits > 0 {
+        let h2 = &http.http2;
+        if http.http2_limits_hit() > 0 {
             let line = format!(
                 "  HTTP/2 limits header lists read in part {}, values cut {}\n                \
                  out of header budget {}, blocks too large {}, streams over {}",
@@ -568,29 +534,20 @@ pub fn app_text(
             );
             writeln!(out, "{}", ctx.style.paint(Some(Color::Yellow), &line))?;
         }
-        phase(out, ctx, "wait (TTFB)", a.http_wait)?;
-        phase(out, ctx, "total", a.http_total)?;
-        if !a.new_connections_per_server.is_empty() {
-            let s: Vec<String> = a
+        phase(out, ctx, "wait (TTFB)", http.wait)?;
+        phase(out, ctx, "total", http.total)?;
+        if !http.new_connections_per_server.is_empty() {
+            let s: Vec<String> = http
                 .new_connections_per_server
                 .iter()
-                .map(|(s, n)| format!("{s} {n}"))
+                .map(|s| format!("{} {}", s.name, s.count))
                 .collect();
             writeln!(out, "  new connections per server: {}", s.join(", "))?;
         }
-        if !a.slowest_requests.is_empty() {
+        if !http.slowest_requests.is_empty() {
             writeln!(out, "{}", ctx.head("Slowest requests"))?;
-            let http = analysis.http_records();
-            let timings = analysis.request_timings();
-            let conns: std::collections::HashMap<u64, &ConnectionRecord> = analysis
-                .connection_records()
-                .iter()
-                .map(|c| (c.conn_id, c))
-                .collect();
-            for &i in &a.slowest_requests {
-                let h = &http[i];
-                let t = timings.get(i);
-                let total = t.and_then(|t| t.total_ns).map_or("-".to_string(), duration);
+            for h in &http.slowest_requests {
+                let total = h.total_ns.map_or("-".to_string(), duration);
                 let status = h.status.map_or("-".to_string(), |s| s.to_string());
                 let head = format!(
                     "{:>9}  {total:>6}  {status}  {} ",
@@ -600,14 +557,11 @@ pub fn app_text(
                 let target = format!("{}{}", h.host.as_deref().unwrap_or(""), h.path);
                 let room = ctx.width.saturating_sub(head.chars().count() + 2);
                 writeln!(out, "  {head}{}", shorten(&target, room.max(10)))?;
-                let ends = conns.get(&h.conn_id).map_or(String::new(), |c| {
-                    format!(
-                        "{} -> {}",
-                        endpoint(&c.client_ip, c.client_port),
-                        endpoint(&c.server_ip, c.server_port)
-                    )
-                });
-                let detail = phases(t);
+                let ends = match (&h.client, &h.server) {
+                    (Some(c), Some(s)) => format!("{c} -> {s}"),
+                    _ => String::new(),
+                };
+                let detail = phases(h);
                 let indent = " ".repeat(13);
                 if ctx.width >= 13 + ends.chars().count() + 2 + detail.chars().count() {
                     writeln!(out, "{indent}{ends}  {detail}")?;
@@ -618,42 +572,52 @@ pub fn app_text(
             }
         }
     }
-    if a.dns_queries > 0 {
+    if dns.queries > 0 {
         writeln!(
             out,
             "{}; {} answered, {} unanswered, {} ICMP unreachable",
-            ctx.head(&format!("DNS queries  {}", a.dns_queries)),
-            a.dns_answered,
-            a.dns_unanswered,
-            a.dns_icmp,
+            ctx.head(&format!("DNS queries  {}", dns.queries)),
+            dns.answered,
+            dns.unanswered,
+            dns.icmp_unreachable,
         )?;
         writeln!(
             out,
             "  rcodes        {}",
-            if a.dns_rcodes.is_empty() {
+            if dns.rcodes.is_empty() {
                 "-".to_string()
             } else {
-                counts(&a.dns_rcodes)
+                counts(&dns.rcodes)
             }
         )?;
         writeln!(
             out,
             "  retries       {};  over TCP {};  truncated responses {}",
-            a.dns_retries, a.dns_tcp, a.dns_truncated
+            dns.retries, dns.tcp_queries, dns.truncated
         )?;
-        phase(out, ctx, "latency", a.dns_latency)?;
+        phase(out, ctx, "latency", dns.latency)?;
     }
     Ok(())
 }
 
+/// The worst-N lists of connections, with their titles for text and markdown.
+fn conn_lists(report: &Report) -> [(&'static str, &'static str, &[ConnRow]); 3] {
+    let c = &report.connections;
+    [
+        ("Slowest connects", "slowest connect", &c.slowest_connects),
+        (
+            "Most retransmissions",
+            "most retransmissions",
+            &c.most_retransmissions,
+        ),
+        ("Failed connections", "failed", &c.failed_connections),
+    ]
+}
+
 /// The worst offenders: slowest connects, most retransmitting and failed connections.
-pub fn offenders_text(
-    out: &mut impl Write,
-    ctx: &Ctx,
-    rep: &ConnReport,
-    records: &[ConnectionRecord],
-) -> io::Result<()> {
-    if rep.slowest.is_empty() && rep.most_retransmitted.is_empty() && rep.failed.is_empty() {
+pub fn offenders_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<()> {
+    let lists = conn_lists(report);
+    if lists.iter().all(|(_, _, l)| l.is_empty()) {
         return Ok(());
     }
     writeln!(
@@ -661,23 +625,19 @@ pub fn offenders_text(
         "{}",
         ctx.head("Worst offenders (time after the first packet)")
     )?;
-    let lists = [
-        ("Slowest connects", &rep.slowest),
-        ("Most retransmissions", &rep.most_retransmitted),
-        ("Failed connections", &rep.failed),
-    ];
-    for (title, list) in lists {
+    let failed = report.connections.failed;
+    for (title, _, list) in lists {
         if list.is_empty() {
             continue;
         }
-        let more = if title == "Failed connections" && rep.failed_total > list.len() {
-            format!(" (first {} of {})", list.len(), rep.failed_total)
+        let more = if title == "Failed connections" && failed > list.len() as u64 {
+            format!(" (first {} of {failed})", list.len())
         } else {
             String::new()
         };
         writeln!(out, "{title}{more}")?;
-        for &i in list {
-            writeln!(out, "  {}", conn_line(ctx, &records[i]))?;
+        for r in list {
+            writeln!(out, "  {}", conn_line(ctx, r))?;
         }
     }
     Ok(())
@@ -688,14 +648,16 @@ pub fn markdown(
     out: &mut impl Write,
     ctx: &Ctx,
     file: &str,
-    analysis: &pcapstat::Analysis,
-    rep: &ConnReport,
-    app: &AppReport,
+    report: &Report,
     filter: &pcapstat::Filter,
 ) -> io::Result<()> {
-    let s = analysis.summary();
-    let records = analysis.connection_records();
-    let f = pcapstat::Figures::of(analysis);
+    let s = &report.summary;
+    let (tls, http, dns) = (
+        &report.applications.tls,
+        &report.applications.http,
+        &report.applications.dns,
+    );
+    let f = &report.figures;
     let v = |name: &str| {
         f.value(name)
             .flatten()
@@ -787,17 +749,17 @@ pub fn markdown(
     writeln!(out, "|---|---:|---:|---:|---:|---:|---:|")?;
     pct_row(out, "connect", "connect")?;
     pct_row(out, "initial RTT", "initial_rtt")?;
-    if app.tls_handshakes > 0 {
+    if tls.handshakes > 0 {
         pct_row(out, "TLS handshake", "tls.handshake")?;
     }
-    if app.http_requests > 0 {
+    if http.requests > 0 {
         pct_row(out, "HTTP wait (TTFB)", "http.wait")?;
         pct_row(out, "HTTP total", "http.total")?;
     }
-    if app.dns_queries > 0 {
+    if dns.queries > 0 {
         pct_row(out, "DNS latency", "dns.latency")?;
     }
-    if app.tls_handshakes > 0 {
+    if tls.handshakes > 0 {
         writeln!(out)?;
         writeln!(out, "### TLS")?;
         writeln!(out)?;
@@ -806,26 +768,26 @@ pub fn markdown(
             "| handshakes | versions | resumption rate | alerts | top SNIs |"
         )?;
         writeln!(out, "|---:|---|---:|---|---|")?;
-        let snis: Vec<String> = app
-            .tls_top_snis
+        let snis: Vec<String> = tls
+            .top_snis
             .iter()
-            .map(|(s, n)| format!("{s} {n}"))
+            .map(|s| format!("{} {}", s.name, s.count))
             .collect();
         writeln!(
             out,
             "| {} | {} | {} | {} | {} |",
-            app.tls_handshakes,
-            md(&counts(&app.tls_versions)),
+            tls.handshakes,
+            md(&counts(&tls.versions)),
             v("tls.resumption_rate"),
-            if app.tls_alert_names.is_empty() {
+            if tls.alert_names.is_empty() {
                 "0".to_string()
             } else {
-                md(&counts(&app.tls_alert_names))
+                md(&counts(&tls.alert_names))
             },
             md(&snis.join(", "))
         )?;
     }
-    if app.http_requests > 0 {
+    if http.requests > 0 {
         writeln!(out)?;
         writeln!(out, "### HTTP")?;
         writeln!(out)?;
@@ -845,7 +807,7 @@ pub fn markdown(
             v("http.status_5xx"),
             v("http.no_response")
         )?;
-        if !app.slowest_requests.is_empty() {
+        if !http.slowest_requests.is_empty() {
             writeln!(out)?;
             writeln!(out, "Slowest requests:")?;
             writeln!(out)?;
@@ -854,13 +816,7 @@ pub fn markdown(
                 "| time | request | status | server | total | connect | tls | wait | receive |"
             )?;
             writeln!(out, "|---:|---|---:|---|---:|---:|---:|---:|---:|")?;
-            let http = analysis.http_records();
-            let timings = analysis.request_timings();
-            let conns: std::collections::HashMap<u64, &ConnectionRecord> =
-                records.iter().map(|c| (c.conn_id, c)).collect();
-            for &i in &app.slowest_requests {
-                let h = &http[i];
-                let t = timings.get(i);
+            for h in &http.slowest_requests {
                 let o = |x: Option<i64>| x.map_or("-".to_string(), duration);
                 writeln!(
                     out,
@@ -870,19 +826,17 @@ pub fn markdown(
                     md(h.host.as_deref().unwrap_or("")),
                     md(&h.path),
                     h.status.map_or("-".to_string(), |s| s.to_string()),
-                    conns
-                        .get(&h.conn_id)
-                        .map_or(String::new(), |c| endpoint(&c.server_ip, c.server_port)),
-                    o(t.and_then(|t| t.total_ns)),
-                    o(t.and_then(|t| t.connect_ns)),
-                    o(t.and_then(|t| t.tls_ns)),
-                    o(t.and_then(|t| t.wait_ns)),
-                    o(t.and_then(|t| t.receive_ns)),
+                    h.server.as_deref().unwrap_or(""),
+                    o(h.total_ns),
+                    o(h.connect_ns),
+                    o(h.tls_ns),
+                    o(h.wait_ns),
+                    o(h.receive_ns),
                 )?;
             }
         }
     }
-    if app.dns_queries > 0 {
+    if dns.queries > 0 {
         writeln!(out)?;
         writeln!(out, "### DNS")?;
         writeln!(out)?;
@@ -894,21 +848,17 @@ pub fn markdown(
         writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} |",
-            app.dns_queries,
-            app.dns_answered,
-            app.dns_unanswered,
-            app.dns_retries,
-            app.dns_icmp,
-            app.dns_tcp,
-            md(&counts(&app.dns_rcodes))
+            dns.queries,
+            dns.answered,
+            dns.unanswered,
+            dns.retries,
+            dns.icmp_unreachable,
+            dns.tcp_queries,
+            md(&counts(&dns.rcodes))
         )?;
     }
-    let lists = [
-        ("slowest connect", &rep.slowest),
-        ("most retransmissions", &rep.most_retransmitted),
-        ("failed", &rep.failed),
-    ];
-    if lists.iter().any(|(_, l)| !l.is_empty()) {
+    let lists = conn_lists(report);
+    if lists.iter().any(|(_, _, l)| !l.is_empty()) {
         writeln!(out)?;
         writeln!(out, "### Worst offenders")?;
         writeln!(out)?;
@@ -917,19 +867,18 @@ pub fn markdown(
             "| list | time | client | server | connect | outcome | SYN retries | retransmissions |"
         )?;
         writeln!(out, "|---|---:|---|---|---:|---|---:|---:|")?;
-        for (title, list) in lists {
-            for &i in list {
-                let r = &records[i];
+        for (_, title, list) in lists {
+            for r in list {
                 writeln!(
                     out,
                     "| {title} | {} | {} | {} | {} | {} | {} | {} |",
                     ctx.at(r.start_ts),
-                    endpoint(&r.client_ip, r.client_port),
-                    endpoint(&r.server_ip, r.server_port),
+                    r.client,
+                    r.server,
                     r.connect_ns.map_or("-".to_string(), duration),
                     r.outcome.as_str(),
                     r.syn_retries,
-                    r.c2s.retransmissions + r.s2c.retransmissions
+                    r.retransmissions
                 )?;
             }
         }
@@ -937,83 +886,22 @@ pub fn markdown(
     writeln!(out)
 }
 
-/// `{name: value}` of every figure (durations in ns, null for no data).
-pub fn figures_json(f: &pcapstat::Figures) -> Value {
-    let mut m = Map::new();
-    for fig in f.iter() {
-        m.insert(fig.def.name.clone(), crate::check::value_json(fig.value));
-    }
-    Value::Object(m)
-}
-
-/// The machine-readable report: one JSON object on one line.
+/// The machine-readable report: one JSON object on one line (the report's keys, sorted, with
+/// the file and the filter).
 pub fn json(
     out: &mut impl Write,
     file: &str,
-    analysis: &pcapstat::Analysis,
-    tcp: &ConnReport,
-    app: &AppReport,
+    report: &Report,
     filter: &pcapstat::Filter,
 ) -> io::Result<()> {
-    let s = analysis.summary();
-    let records = analysis.connection_records();
-    let d = &s.decode;
-    let mut undecodable = Map::new();
-    for (problem, n) in d.undecodable.iter() {
-        undecodable.insert(problem.to_string(), json!(n));
+    let mut value = serde_json::to_value(report)?;
+    if let Value::Object(m) = &mut value {
+        m.insert("file".into(), json!(file));
+        m.insert(
+            "filter".into(),
+            json!((!filter.is_empty()).then(|| filter.to_string())),
+        );
     }
-    let unsupported: Map<String, Value> = d
-        .unsupported_link_types
-        .iter()
-        .map(|(lt, n)| (lt.to_string(), json!(n)))
-        .collect();
-    let encapsulations: Map<String, Value> = d
-        .undecoded_encapsulations
-        .iter()
-        .map(|(e, n)| (e.to_string(), json!(n)))
-        .collect();
-    let link_types: Vec<Value> = s
-        .link_types
-        .iter()
-        .map(|(lt, n)| json!({"linktype": lt.0, "name": lt.name(), "frames": n}))
-        .collect();
-    let value = json!({
-        "file": file,
-        "format": format_key(s),
-        "format_description": s.format.to_string(),
-        "compression": s.compression.to_string(),
-        "sections": s.sections,
-        "link_types": link_types,
-        "frames": s.frames,
-        "bytes": s.bytes,
-        "captured_bytes": s.captured_bytes,
-        "first_ts": s.first_ts,
-        "last_ts": s.last_ts,
-        "duration_ns": s.duration_ns(),
-        "out_of_order_timestamps": s.out_of_order_timestamps,
-        "ipv4": d.ipv4,
-        "ipv6": d.ipv6,
-        "tcp": d.tcp,
-        "udp": d.udp,
-        "other": d.other,
-        "truncated": d.truncated,
-        "fragments": d.fragments,
-        "reassembled": d.reassembled,
-        "fragments_expired": d.fragments_expired,
-        "fragments_evicted": d.fragments_evicted,
-        "undecodable": undecodable,
-        "unsupported_link_types": unsupported,
-        "undecoded_encapsulations": encapsulations,
-        "damaged": s.damaged.as_ref().map(|dm| json!({
-            "offset": dm.offset,
-            "frame": dm.frame,
-            "reason": dm.reason.to_string(),
-        })),
-        "tcp_connections": tcp.json(records),
-        "applications": app.json(analysis),
-        "filter": (!filter.is_empty()).then(|| filter.to_string()),
-        "figures": figures_json(&pcapstat::Figures::of(analysis)),
-    });
     serde_json::to_writer(&mut *out, &value)?;
     writeln!(out)
 }
@@ -1022,13 +910,6 @@ pub fn json(
 pub fn json_error(out: &mut impl Write, file: &str, error: &str) -> io::Result<()> {
     serde_json::to_writer(&mut *out, &json!({"file": file, "error": error}))?;
     writeln!(out)
-}
-
-fn format_key(s: &CaptureSummary) -> &'static str {
-    match s.format {
-        pcapstat::core::CaptureFormat::PcapNg { .. } => "pcapng",
-        _ => "pcap",
-    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,9 @@ use std::cmp::Ordering;
 use std::sync::OnceLock;
 
 use pcapstat_core::Outcome;
+use serde::{Serialize, Serializer};
 
+use crate::report::{Report, ReportOptions, Share};
 use crate::Analysis;
 
 pub use pcapstat_core::units::{
@@ -288,57 +290,51 @@ pub fn definition(name: &str) -> Option<&'static Definition> {
     definitions().iter().find(|d| d.name == name)
 }
 
-/// The figures of one analysis, in the order of [`definitions`].
-#[derive(Debug, Clone, PartialEq)]
+/// The figures of one analysis, in the order of [`definitions`]: a view over its
+/// [`Report`] (JSON: `{name: value}`).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Figures {
     values: Vec<Option<Value>>,
 }
 
-fn ratio(part: u64, whole: u64) -> Option<Value> {
-    (whole > 0).then(|| Value::Number(part as f64 / whole as f64))
+impl Serialize for Figures {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter().map(|f| (&f.def.name, f.value)))
+    }
+}
+
+impl Serialize for Value {
+    /// Counts and durations (ns) as integers, other numbers as reals.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Value::Count(n) => s.serialize_u64(n),
+            Value::Duration(ns) => s.serialize_i64(ns),
+            Value::Number(x) => s.serialize_f64(x),
+        }
+    }
 }
 
 impl Figures {
-    /// Computes every figure of `analysis` (filter it first with [`Analysis::filtered`] to
-    /// scope them).
+    /// Every figure of `analysis` (filter it first with [`Analysis::filtered`] to scope them):
+    /// those of its [`Report`].
     pub fn of(analysis: &Analysis) -> Figures {
-        let mut v: Vec<(&str, Option<Value>)> = Vec::with_capacity(definitions().len());
-        let count = |n: usize| Some(Value::Count(n as u64));
-        let s = analysis.summary();
-        let d = &s.decode;
-        let l = analysis.tcp_stats();
-        v.push(("capture.frames", Some(Value::Count(s.frames))));
-        v.push(("capture.bytes", Some(Value::Count(s.bytes))));
-        v.push(("capture.duration", s.duration_ns().map(Value::Duration)));
-        v.push((
-            "capture.undecodable",
-            Some(Value::Count(d.undecodable.total())),
-        ));
-        v.push(("capture.truncated", Some(Value::Count(d.truncated))));
-        v.push((
-            "capture.damaged",
-            Some(Value::Count(u64::from(s.damaged.is_some()))),
-        ));
-        v.push((
-            "capture.limits_hit",
-            Some(Value::Count(
-                l.evictions
-                    + l.ooo_limit_hits
-                    + l.rtt_sample_limit_hits
-                    + l.unacked_limit_hits
-                    + analysis.app_stats().limit_hits()
-                    + d.fragments_evicted,
-            )),
-        ));
+        Report::of(analysis, &ReportOptions { top: 0 }).figures
+    }
 
-        let conns = analysis.connection_records();
-        let outcome = |o: Outcome| conns.iter().filter(|c| c.outcome == o).count();
-        let failed = conns.iter().filter(|c| c.failure.is_some()).count();
-        let reset_ok = conns
-            .iter()
-            .filter(|c| c.outcome == Outcome::Reset && c.failure.is_none())
-            .count();
-        v.push(("connections.count", count(conns.len())));
+    /// Reads every figure from the values of `r` (nothing is computed here but the lookup).
+    pub(crate) fn read(r: &Report) -> Figures {
+        let mut v: Vec<(&str, Option<Value>)> = Vec::with_capacity(definitions().len());
+        let count = |n: u64| Some(Value::Count(n));
+        let ratio = |s: Share| s.ratio().map(Value::Number);
+        let (s, c, apps) = (&r.summary, &r.connections, &r.applications);
+        v.push(("capture.frames", count(s.frames)));
+        v.push(("capture.bytes", count(s.bytes)));
+        v.push(("capture.duration", s.duration_ns().map(Value::Duration)));
+        v.push(("capture.undecodable", count(s.decode.undecodable.total())));
+        v.push(("capture.truncated", count(s.decode.truncated)));
+        v.push(("capture.damaged", count(u64::from(s.damaged.is_some()))));
+        v.push(("capture.limits_hit", count(r.limits_hit())));
+        v.push(("connections.count", count(c.connections)));
         for (name, o) in [
             ("connections.closed", Outcome::Closed),
             ("connections.open", Outcome::Open),
@@ -349,184 +345,74 @@ impl Figures {
             ("connections.timeout", Outcome::Timeout),
             ("connections.one_direction", Outcome::OneDirection),
         ] {
-            v.push((name, count(outcome(o))));
+            v.push((name, count(c.outcome(o))));
         }
-        v.push(("connections.failed", count(failed)));
-        v.push(("connections.reset_after_exchange", count(reset_ok)));
-        v.push((
-            "connections.failure_rate",
-            ratio(failed as u64, conns.len() as u64),
-        ));
-        let mut pct: Vec<(&str, Option<Percentiles>)> = vec![
-            (
-                "connect",
-                Percentiles::of(conns.iter().filter_map(|c| c.connect_ns).collect()),
-            ),
-            (
-                "initial_rtt",
-                Percentiles::of(conns.iter().filter_map(|c| c.syn_to_ack_ns).collect()),
-            ),
-        ];
-        for (family, p) in pct.drain(..) {
-            push_percentiles(&mut v, family, p);
-        }
-        let sum = |f: fn(&pcapstat_core::DirectionStats) -> u64| -> u64 {
-            conns.iter().map(|c| f(&c.c2s) + f(&c.s2c)).sum()
-        };
-        let segments = sum(|d| d.packets);
-        let payload = sum(|d| d.payload_bytes);
-        let retx = sum(|d| d.retransmissions);
-        let retx_bytes = sum(|d| d.retransmitted_bytes);
-        v.push((
-            "tcp.syn_retries",
-            Some(Value::Count(
-                conns.iter().map(|c| u64::from(c.syn_retries)).sum(),
-            )),
-        ));
-        v.push(("tcp.segments", Some(Value::Count(segments))));
-        v.push(("tcp.payload_bytes", Some(Value::Count(payload))));
-        v.push(("tcp.retransmissions", Some(Value::Count(retx))));
-        v.push(("tcp.retransmitted_bytes", Some(Value::Count(retx_bytes))));
-        v.push(("tcp.retransmission_rate", ratio(retx, segments)));
+        v.push(("connections.failed", count(c.failed)));
+        v.push(("connections.reset_after_exchange", count(c.reset_after_exchange)));
+        v.push(("connections.failure_rate", ratio(c.failure_rate())));
+        push_percentiles(&mut v, "connect", c.connect);
+        push_percentiles(&mut v, "initial_rtt", c.initial_rtt);
+        let t = &c.both;
+        v.push(("tcp.syn_retries", count(c.syn_retries)));
+        v.push(("tcp.segments", count(t.packets)));
+        v.push(("tcp.payload_bytes", count(t.payload_bytes)));
+        v.push(("tcp.retransmissions", count(t.retransmissions)));
+        v.push(("tcp.retransmitted_bytes", count(t.retransmitted_bytes)));
+        v.push(("tcp.retransmission_rate", ratio(t.retransmission_rate())));
         v.push((
             "tcp.retransmission_byte_rate",
-            ratio(retx_bytes, payload + retx_bytes),
+            ratio(t.retransmission_byte_rate()),
         ));
-        v.push((
-            "tcp.fast_retransmissions",
-            Some(Value::Count(sum(|d| d.fast_retransmissions))),
-        ));
-        v.push((
-            "tcp.spurious_retransmissions",
-            Some(Value::Count(sum(|d| d.spurious_retransmissions))),
-        ));
-        v.push((
-            "tcp.out_of_order",
-            Some(Value::Count(sum(|d| d.out_of_order))),
-        ));
-        v.push(("tcp.dup_acks", Some(Value::Count(sum(|d| d.dup_acks)))));
-        v.push((
-            "tcp.zero_windows",
-            Some(Value::Count(sum(|d| d.zero_windows))),
-        ));
-        v.push((
-            "tcp.lost_segments",
-            Some(Value::Count(sum(|d| d.lost_segments))),
-        ));
-        v.push((
-            "tcp.missed_bytes",
-            Some(Value::Count(sum(|d| d.missed_bytes))),
-        ));
+        v.push(("tcp.fast_retransmissions", count(t.fast_retransmissions)));
+        v.push(("tcp.spurious_retransmissions", count(t.spurious_retransmissions)));
+        v.push(("tcp.out_of_order", count(t.out_of_order)));
+        v.push(("tcp.dup_acks", count(t.dup_acks)));
+        v.push(("tcp.zero_windows", count(t.zero_windows)));
+        v.push(("tcp.lost_segments", count(t.lost_segments)));
+        v.push(("tcp.missed_bytes", count(t.missed_bytes)));
 
-        let tls = analysis.tls_records();
-        let resumed = tls.iter().filter(|t| t.resumed == Some(true)).count();
-        v.push(("tls.handshakes", count(tls.len())));
-        v.push(("tls.resumed", count(resumed)));
-        v.push((
-            "tls.resumption_rate",
-            ratio(resumed as u64, tls.len() as u64),
-        ));
-        v.push((
-            "tls.alerts",
-            count(tls.iter().filter(|t| t.alert.is_some()).count()),
-        ));
-        push_percentiles(
-            &mut v,
-            "tls.handshake",
-            Percentiles::of(tls.iter().filter_map(|t| t.handshake_ns).collect()),
-        );
+        let tls = &apps.tls;
+        v.push(("tls.handshakes", count(tls.handshakes)));
+        v.push(("tls.resumed", count(tls.resumed)));
+        v.push(("tls.resumption_rate", ratio(tls.resumption_rate())));
+        v.push(("tls.alerts", count(tls.alerts)));
+        push_percentiles(&mut v, "tls.handshake", tls.handshake);
 
-        let http = analysis.http_records();
-        let timings = analysis.request_timings();
-        let first = http.iter().filter(|h| h.request_index == 0).count();
-        let reused = http.iter().filter(|h| h.request_index > 0).count();
-        v.push(("http.requests", count(http.len())));
-        v.push(("http.connections", count(first)));
-        v.push(("http.reused_requests", count(reused)));
-        v.push(("http.reuse_rate", ratio(reused as u64, http.len() as u64)));
+        let http = &apps.http;
+        v.push(("http.requests", count(http.requests)));
+        v.push(("http.connections", count(http.connections)));
+        v.push(("http.reused_requests", count(http.reused_requests)));
+        v.push(("http.reuse_rate", ratio(http.reuse_rate())));
         v.push((
             "http.requests_per_connection",
-            ratio(http.len() as u64, first as u64),
+            ratio(http.requests_per_connection()),
         ));
         for (name, class) in [
-            ("http.status_1xx", 1),
-            ("http.status_2xx", 2),
-            ("http.status_3xx", 3),
-            ("http.status_4xx", 4),
-            ("http.status_5xx", 5),
+            ("http.status_1xx", "1xx"),
+            ("http.status_2xx", "2xx"),
+            ("http.status_3xx", "3xx"),
+            ("http.status_4xx", "4xx"),
+            ("http.status_5xx", "5xx"),
+            ("http.no_response", "none"),
         ] {
-            v.push((
-                name,
-                count(
-                    http.iter()
-                        .filter(|h| h.status.is_some_and(|s| s / 100 == class))
-                        .count(),
-                ),
-            ));
+            v.push((name, count(http.status(class))));
         }
-        v.push((
-            "http.no_response",
-            count(http.iter().filter(|h| h.status.is_none()).count()),
-        ));
-        v.push((
-            "http.incomplete",
-            count(http.iter().filter(|h| !h.complete).count()),
-        ));
-        push_percentiles(
-            &mut v,
-            "http.wait",
-            Percentiles::of(timings.iter().filter_map(|t| t.wait_ns).collect()),
-        );
-        push_percentiles(
-            &mut v,
-            "http.total",
-            Percentiles::of(timings.iter().filter_map(|t| t.total_ns).collect()),
-        );
+        v.push(("http.incomplete", count(http.incomplete)));
+        push_percentiles(&mut v, "http.wait", http.wait);
+        push_percentiles(&mut v, "http.total", http.total);
 
-        let dns = analysis.dns_records();
-        let answered = |d: &&pcapstat_core::DnsRecord| d.answered();
-        v.push(("dns.queries", count(dns.len())));
-        v.push(("dns.answered", count(dns.iter().filter(answered).count())));
-        v.push((
-            "dns.unanswered",
-            count(dns.iter().filter(|d| d.unanswered()).count()),
-        ));
-        v.push((
-            "dns.retries",
-            count(dns.iter().filter(|d| d.retry_of.is_some()).count()),
-        ));
-        v.push((
-            "dns.icmp_unreachable",
-            count(dns.iter().filter(|d| d.icmp_unreachable).count()),
-        ));
-        let rcode = |f: fn(u8) -> bool| {
-            count(
-                dns.iter()
-                    .filter(answered)
-                    .filter(|d| d.rcode.is_some_and(f))
-                    .count(),
-            )
-        };
-        v.push(("dns.errors", rcode(|r| r != 0)));
-        v.push(("dns.nxdomain", rcode(|r| r == 3)));
-        v.push(("dns.servfail", rcode(|r| r == 2)));
-        v.push((
-            "dns.truncated",
-            count(dns.iter().filter(|d| d.truncated == Some(true)).count()),
-        ));
-        v.push((
-            "dns.tcp_queries",
-            count(
-                dns.iter()
-                    .filter(|d| d.transport == pcapstat_core::DnsTransport::Tcp)
-                    .count(),
-            ),
-        ));
-        push_percentiles(
-            &mut v,
-            "dns.latency",
-            Percentiles::of(dns.iter().filter_map(|d| d.latency_ns).collect()),
-        );
+        let dns = &apps.dns;
+        v.push(("dns.queries", count(dns.queries)));
+        v.push(("dns.answered", count(dns.answered)));
+        v.push(("dns.unanswered", count(dns.unanswered)));
+        v.push(("dns.retries", count(dns.retries)));
+        v.push(("dns.icmp_unreachable", count(dns.icmp_unreachable)));
+        v.push(("dns.errors", count(dns.errors)));
+        v.push(("dns.nxdomain", count(dns.nxdomain)));
+        v.push(("dns.servfail", count(dns.servfail)));
+        v.push(("dns.truncated", count(dns.truncated)));
+        v.push(("dns.tcp_queries", count(dns.tcp_queries)));
+        push_percentiles(&mut v, "dns.latency", dns.latency);
 
         debug_assert_eq!(
             v.iter().map(|(n, _)| *n).collect::<Vec<_>>(),

@@ -6,10 +6,11 @@
 //! (connections, tls, http, dns) as [polars](https://docs.rs/polars) `DataFrame`s.
 //! [`Analyzer::analyze_paths`] does the same for several captures at once ([`Analyses`]).
 //! [`write_parquet`] writes a table as a Parquet file, [`write_parquet_partition`] in the Hive
-//! layout, [`write_text`] as CSV or NDJSON. [`Figures`] are the named figures of an analysis
-//! (`connect.p95`, `tcp.retransmission_rate`, …; `docs/figures.md`) that `pcapstat check` and
-//! `pcapstat diff` gate on, and [`Filter`] selects the records of some servers, clients, SNIs,
-//! ports or a time window.
+//! layout, [`write_text`] as CSV or NDJSON. [`Report`] is everything a report of an analysis
+//! shows (counts, percentiles, the worst connections and requests, the limits hit), computed
+//! once; its [`Figures`] are the named figures (`connect.p95`, `tcp.retransmission_rate`, …;
+//! `docs/figures.md`) that `pcapstat check` and `pcapstat diff` gate on. [`Filter`] selects
+//! the records of some servers, clients, SNIs, ports or a time window.
 //!
 //! ```
 //! use pcapstat::polars::prelude::ChunkCompareEq; // `equal` on a column
@@ -51,6 +52,7 @@ mod error;
 pub mod figures;
 pub mod filter;
 mod multi;
+pub mod report;
 pub mod tables;
 mod write;
 
@@ -61,6 +63,7 @@ pub use filter::Filter;
 pub use multi::Analyses;
 pub use pcapstat_core as core;
 pub use polars;
+pub use report::{Report, ReportOptions};
 pub use tables::{connections_frame, dns_frame, http_frame, tls_frame, type_name, SCHEMA_VERSION};
 pub use write::{
     partition_value, write_parquet, write_parquet_partition, write_text, write_text_partition,

@@ -1,0 +1,992 @@
+//! The report of an [`Analysis`]: every number the text, markdown and JSON reports,
+//! `pcapstat check`, `diff` and `figures` show, computed once from the records.
+//!
+//! [`Report::of`] counts, takes percentiles, picks the worst-N lists (copied rows) and lists the
+//! limits hit; its [`Figures`] are read from those same values (never computed apart), so every
+//! output agrees. A `Report` serialises (serde) to the JSON report's shape (docs/summary.md;
+//! the CLI adds `file` and `filter`).
+//!
+//! ```
+//! # fn main() -> Result<(), pcapstat::Error> {
+//! use pcapstat::figures::Value;
+//! use pcapstat::report::{Report, ReportOptions};
+//! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab/f_refused_syndrop/capture.pcap");
+//! let report = Report::of(&pcapstat::Analyzer::new().analyze_path(path)?, &ReportOptions::default());
+//! assert_eq!(report.connections.failed, 6);
+//! assert_eq!(report.figures.value("connections.failed"), Some(Some(Value::Count(6))));
+//! assert_eq!(report.connections.failed_connections.len(), 5); // --top 5
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+use pcapstat_core::proto::http::HttpStats;
+use pcapstat_core::proto::http2::Http2Stats;
+use pcapstat_core::{
+    CaptureFormat, CaptureSummary, ConnectionRecord, DirectionStats, DnsTransport, Failure,
+    Outcome, Side, TlsDecryptStats,
+};
+
+use crate::figures::{Figures, Percentiles};
+use crate::tables::{dns_rcode_name, tls_alert_name, tls_version_name};
+use crate::Analysis;
+
+/// A serde map of `key => value` pairs.
+macro_rules! ser_map {
+    ($ser:expr, $($k:literal => $v:expr),* $(,)?) => {{
+        let mut m = $ser.serialize_map(None)?;
+        $(m.serialize_entry($k, &$v)?;)*
+        m.end()
+    }};
+}
+
+/// What a [`Report`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportOptions {
+    /// Entries in each list: slowest connects and requests, most retransmissions, failed
+    /// connections, top SNIs, new connections per server (default 5).
+    pub top: usize,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions { top: 5 }
+    }
+}
+
+/// A count out of a count: the ratios of the figures and the percentages of the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Share {
+    /// The part.
+    pub part: u64,
+    /// The whole.
+    pub whole: u64,
+}
+
+impl Share {
+    /// `part / whole`; `None` when the whole is 0.
+    pub fn ratio(self) -> Option<f64> {
+        (self.whole > 0).then(|| self.part as f64 / self.whole as f64)
+    }
+
+    /// `part * 100 / whole`; `None` when the whole is 0.
+    pub fn percent(self) -> Option<f64> {
+        (self.whole > 0).then(|| self.part as f64 * 100.0 / self.whole as f64)
+    }
+}
+
+/// A limit that input can hit: its counter, the setting that bounds it and what a hit means
+/// (docs/limits.md). The report's one list of limits: the text report's "Limits hit" lines and
+/// the figure `capture.limits_hit` (their sum) are made from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Limit {
+    /// The counter's name (the JSON key that also carries it).
+    pub name: &'static str,
+    /// Times the limit was hit.
+    pub count: u64,
+    /// The setting that bounds it.
+    pub setting: &'static str,
+    /// What was cut, after the count: `connections evicted (flow table full)`.
+    pub message: &'static str,
+}
+
+/// The report of one analysis (see the [module docs](self)).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// What the capture holds: format, frames, time range, decoding counters, damage (the
+    /// whole capture: filters do not apply).
+    #[serde(flatten, serialize_with = "summary")]
+    pub summary: CaptureSummary,
+    /// TCP connections.
+    #[serde(rename = "tcp_connections")]
+    pub connections: ConnectionsReport,
+    /// TLS, HTTP and DNS.
+    pub applications: Applications,
+    /// Every limit, hit or not, in the order the report lists them.
+    #[serde(skip)]
+    pub limits: Vec<Limit>,
+    /// The named figures, read from the values above.
+    pub figures: Figures,
+}
+
+/// Per-direction totals over all connections.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[allow(missing_docs)] // the DirectionStats fields of the same names, summed
+pub struct Totals {
+    pub packets: u64,
+    pub payload_bytes: u64,
+    pub retransmissions: u64,
+    pub retransmitted_bytes: u64,
+    pub fast_retransmissions: u64,
+    pub spurious_retransmissions: u64,
+    pub out_of_order: u64,
+    pub dup_acks: u64,
+    pub zero_windows: u64,
+    pub lost_segments: u64,
+    pub missed_bytes: u64,
+}
+
+impl Totals {
+    fn add(&mut self, d: &DirectionStats) {
+        self.packets += d.packets;
+        self.payload_bytes += d.payload_bytes;
+        self.retransmissions += d.retransmissions;
+        self.retransmitted_bytes += d.retransmitted_bytes;
+        self.fast_retransmissions += d.fast_retransmissions;
+        self.spurious_retransmissions += d.spurious_retransmissions;
+        self.out_of_order += d.out_of_order;
+        self.dup_acks += d.dup_acks;
+        self.zero_windows += d.zero_windows;
+        self.lost_segments += d.lost_segments;
+        self.missed_bytes += d.missed_bytes;
+    }
+
+    /// Retransmitted segments out of all segments.
+    pub fn retransmission_rate(&self) -> Share {
+        Share {
+            part: self.retransmissions,
+            whole: self.packets,
+        }
+    }
+
+    /// Retransmitted payload bytes out of all payload bytes sent (unique plus copies).
+    pub fn retransmission_byte_rate(&self) -> Share {
+        Share {
+            part: self.retransmitted_bytes,
+            whole: self.payload_bytes + self.retransmitted_bytes,
+        }
+    }
+}
+
+/// One connection of a worst-N list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnRow {
+    /// `conn_id` of the connection.
+    pub conn_id: u64,
+    /// Client `ip:port`.
+    pub client: String,
+    /// Server `ip:port`.
+    pub server: String,
+    /// How it ended.
+    #[serde(serialize_with = "outcome_str")]
+    pub outcome: Outcome,
+    /// Why it failed, if it did.
+    #[serde(serialize_with = "opt_failure_str")]
+    pub failure: Option<Failure>,
+    /// First packet, ns since the epoch.
+    pub start_ts: i64,
+    /// Connect time.
+    pub connect_ns: Option<i64>,
+    /// SYNs retransmitted by the client.
+    pub syn_retries: u32,
+    /// Retransmitted segments, both directions.
+    pub retransmissions: u64,
+}
+
+/// Failed connections to one server for one failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailureCount {
+    /// Server `ip:port`.
+    pub server: String,
+    /// The failure.
+    #[serde(serialize_with = "failure_str")]
+    pub failure: Failure,
+    /// Connections.
+    pub connections: u64,
+}
+
+/// TCP tracking counters (the JSON `tracking` block).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[allow(missing_docs)] // TcpStats, AppStats and HttpStats fields of the same names
+pub struct Tracking {
+    pub midstream_connections: u64,
+    pub port_reuses: u64,
+    pub reordered_handshakes: u64,
+    pub idle_timeouts: u64,
+    pub closed_swept: u64,
+    pub max_concurrent: u64,
+    pub evictions: u64,
+    pub ooo_limit_hits: u64,
+    pub rtt_sample_limit_hits: u64,
+    pub unacked_limit_hits: u64,
+    pub probe_limit_hits: u64,
+    pub http_heads_too_large: u64,
+    pub http_pending_dropped: u64,
+}
+
+/// What the report says about TCP connections.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionsReport {
+    /// Connections.
+    pub connections: u64,
+    /// Connections per outcome name, every outcome (0 included).
+    pub outcomes: BTreeMap<&'static str, u64>,
+    /// Connect times.
+    #[serde(serialize_with = "percentiles")]
+    pub connect: Option<Percentiles>,
+    /// Initial RTTs.
+    #[serde(serialize_with = "percentiles")]
+    pub initial_rtt: Option<Percentiles>,
+    /// Client to server totals.
+    pub c2s: Totals,
+    /// Server to client totals.
+    pub s2c: Totals,
+    /// Both directions.
+    #[serde(skip)]
+    pub both: Totals,
+    /// The longest connects, longest first.
+    pub slowest_connects: Vec<ConnRow>,
+    /// The most retransmitted segments (at least one), most first.
+    pub most_retransmissions: Vec<ConnRow>,
+    /// Failed connections (`failure` set).
+    pub failed: u64,
+    /// Reset connections that did not fail (the reset came after a complete exchange).
+    pub reset_after_exchange: u64,
+    /// The first failed connections, earliest first.
+    pub failed_connections: Vec<ConnRow>,
+    /// SYNs retransmitted by clients, summed.
+    pub syn_retries: u64,
+    /// Failed connections per server and failure, by server then failure.
+    pub failures: Vec<FailureCount>,
+    /// Tracking counters.
+    pub tracking: Tracking,
+}
+
+impl ConnectionsReport {
+    /// Connections with outcome `o`.
+    pub fn outcome(&self, o: Outcome) -> u64 {
+        self.outcomes.get(o.as_str()).copied().unwrap_or(0)
+    }
+
+    /// Failed connections out of all.
+    pub fn failure_rate(&self) -> Share {
+        Share {
+            part: self.failed,
+            whole: self.connections,
+        }
+    }
+}
+
+/// TLS, HTTP and DNS.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applications {
+    /// TLS handshakes.
+    pub tls: TlsReport,
+    /// HTTP requests.
+    pub http: HttpReport,
+    /// DNS queries.
+    pub dns: DnsReport,
+}
+
+/// A name and how many times it was seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameCount {
+    /// SNI (`sni` in JSON) or server `ip:port` (`server`).
+    pub name: String,
+    /// Handshakes (`handshakes`) or connections (`connections`).
+    pub count: u64,
+}
+
+/// What the report says about TLS.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsReport {
+    /// Handshakes (rows of the tls table).
+    pub handshakes: u64,
+    /// Handshakes per negotiated version name (`unknown` without ServerHello).
+    pub versions: BTreeMap<String, u64>,
+    /// Handshakes resumed.
+    pub resumed: u64,
+    /// Handshakes with a clear-text alert.
+    pub alerts: u64,
+    /// Decryption counters (all zero without a key log).
+    #[serde(serialize_with = "decryption")]
+    pub decryption: TlsDecryptStats,
+    /// Handshake times.
+    #[serde(serialize_with = "percentiles")]
+    pub handshake: Option<Percentiles>,
+    /// Handshakes per SNI (`(none)` without), most first.
+    #[serde(serialize_with = "snis")]
+    pub top_snis: Vec<NameCount>,
+    /// Alerts by sender and description name (`server: protocol_version`).
+    pub alert_names: BTreeMap<String, u64>,
+}
+
+impl TlsReport {
+    /// Resumed handshakes out of all.
+    pub fn resumption_rate(&self) -> Share {
+        Share {
+            part: self.resumed,
+            whole: self.handshakes,
+        }
+    }
+}
+
+/// One request of the slowest list, with its phases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[allow(missing_docs)] // the http table's columns of the same names (docs/metrics.md)
+pub struct RequestRow {
+    pub conn_id: u64,
+    pub request_index: u32,
+    /// Client `ip:port` (`None` if its connection is not in the analysis).
+    pub client: Option<String>,
+    /// Server `ip:port` (`None` if its connection is not in the analysis).
+    pub server: Option<String>,
+    pub method: String,
+    pub host: Option<String>,
+    pub path: String,
+    pub status: Option<u16>,
+    pub complete: bool,
+    pub request_start_ts: i64,
+    pub response_start_ts: Option<i64>,
+    pub response_end_ts: Option<i64>,
+    pub dns_ns: Option<i64>,
+    pub connect_ns: Option<i64>,
+    pub tls_ns: Option<i64>,
+    pub send_ns: Option<i64>,
+    pub wait_ns: Option<i64>,
+    pub receive_ns: Option<i64>,
+    pub total_ns: Option<i64>,
+}
+
+/// What the report says about HTTP.
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpReport {
+    /// Requests (rows of the http table).
+    pub requests: u64,
+    /// Connections that carried requests (requests with index 0).
+    pub connections: u64,
+    /// Requests that were not the first on their connection.
+    pub reused_requests: u64,
+    /// Requests or responses not seen whole.
+    pub incomplete: u64,
+    /// HTTP/1.x parser counters.
+    #[serde(serialize_with = "http_parse")]
+    pub parse: HttpStats,
+    /// HTTP/2 parser counters.
+    #[serde(serialize_with = "http2")]
+    pub http2: Http2Stats,
+    /// Requests per final status class (`2xx`; `none` without response).
+    pub status: BTreeMap<String, u64>,
+    /// Requests per HTTP version (`HTTP/1.1`, `HTTP/2`).
+    pub versions: BTreeMap<String, u64>,
+    /// Wait (time to first byte).
+    #[serde(serialize_with = "percentiles")]
+    pub wait: Option<Percentiles>,
+    /// Total.
+    #[serde(serialize_with = "percentiles")]
+    pub total: Option<Percentiles>,
+    /// New connections (request index 0) per server, most first.
+    #[serde(serialize_with = "servers")]
+    pub new_connections_per_server: Vec<NameCount>,
+    /// The complete requests with the longest total, slowest first.
+    pub slowest_requests: Vec<RequestRow>,
+}
+
+impl HttpReport {
+    /// Requests out of connections (`whole`: connections).
+    pub fn requests_per_connection(&self) -> Share {
+        Share {
+            part: self.requests,
+            whole: self.connections,
+        }
+    }
+
+    /// Reused requests out of all.
+    pub fn reuse_rate(&self) -> Share {
+        Share {
+            part: self.reused_requests,
+            whole: self.requests,
+        }
+    }
+
+    /// Requests whose status class is `class` (`2xx`), or `none`.
+    pub fn status(&self, class: &str) -> u64 {
+        self.status.get(class).copied().unwrap_or(0)
+    }
+
+    /// HTTP/2 limits hit: header lists read in part, values cut, header budget exhausted,
+    /// header blocks too large, streams over the limit.
+    pub fn http2_limits_hit(&self) -> u64 {
+        let h = &self.http2;
+        h.header_lists_truncated
+            + h.header_budget_exhausted
+            + h.values_truncated
+            + h.header_blocks_too_large
+            + h.streams_over_limit
+    }
+}
+
+/// What the report says about DNS. Every query is exactly one of answered, failed by ICMP and
+/// unanswered (`DnsRecord::answered`, `unanswered`; docs/dns.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct DnsReport {
+    /// Queries (rows of the dns table).
+    pub queries: u64,
+    /// Queries answered by a DNS response (the dns table's `answered`).
+    pub answered: u64,
+    /// Queries retrying an earlier one.
+    pub retries: u64,
+    /// Queries failed by an ICMP destination unreachable (not answered).
+    pub icmp_unreachable: u64,
+    /// Queries with neither a DNS response nor an ICMP error.
+    pub unanswered: u64,
+    /// Queries over TCP.
+    pub tcp_queries: u64,
+    /// Responses with the TC flag.
+    pub truncated: u64,
+    /// Responses per rcode name.
+    pub rcodes: BTreeMap<String, u64>,
+    /// Responses with an rcode other than NOERROR.
+    #[serde(skip)]
+    pub errors: u64,
+    /// NXDOMAIN responses.
+    #[serde(skip)]
+    pub nxdomain: u64,
+    /// SERVFAIL responses.
+    #[serde(skip)]
+    pub servfail: u64,
+    /// Latency (query to DNS response) of the answered queries.
+    #[serde(serialize_with = "percentiles")]
+    pub latency: Option<Percentiles>,
+}
+
+impl Report {
+    /// The report of `analysis` (filter it first with [`Analysis::filtered`] to scope it).
+    pub fn of(analysis: &Analysis, options: &ReportOptions) -> Report {
+        let mut report = Report {
+            summary: analysis.summary().clone(),
+            connections: connections(analysis, options.top),
+            applications: Applications {
+                tls: tls(analysis, options.top),
+                http: http(analysis, options.top),
+                dns: dns(analysis),
+            },
+            limits: Vec::new(),
+            figures: Figures::default(),
+        };
+        report.limits = limits(&report);
+        report.figures = Figures::read(&report);
+        report
+    }
+
+    /// The limits hit, summed (figure `capture.limits_hit`).
+    pub fn limits_hit(&self) -> u64 {
+        self.limits.iter().map(|l| l.count).sum()
+    }
+}
+
+/// `ip:port`, with brackets around IPv6 addresses.
+fn endpoint(ip: &IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+const OUTCOMES: [Outcome; 8] = [
+    Outcome::Closed,
+    Outcome::Open,
+    Outcome::Established,
+    Outcome::Midstream,
+    Outcome::OneDirection,
+    Outcome::Reset,
+    Outcome::Refused,
+    Outcome::Timeout,
+];
+
+/// The first `top` indices of `0..n` that `keep`, ordered by `key`.
+fn top_by<K: Ord>(
+    n: usize,
+    top: usize,
+    keep: impl Fn(usize) -> bool,
+    key: impl Fn(usize) -> K,
+) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..n).filter(|&i| keep(i)).collect();
+    v.sort_by_key(|&i| key(i));
+    v.truncate(top);
+    v
+}
+
+/// `(name, count)` pairs, most first then by name, at most `top`.
+fn most(counts: BTreeMap<String, u64>, top: usize) -> Vec<NameCount> {
+    let mut v: Vec<NameCount> = counts
+        .into_iter()
+        .map(|(name, count)| NameCount { name, count })
+        .collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+    v.truncate(top);
+    v
+}
+
+fn conn_row(r: &ConnectionRecord) -> ConnRow {
+    ConnRow {
+        conn_id: r.conn_id,
+        client: endpoint(&r.client_ip, r.client_port),
+        server: endpoint(&r.server_ip, r.server_port),
+        outcome: r.outcome,
+        failure: r.failure,
+        start_ts: r.start_ts,
+        connect_ns: r.connect_ns,
+        syn_retries: r.syn_retries,
+        retransmissions: r.c2s.retransmissions + r.s2c.retransmissions,
+    }
+}
+
+fn connections(a: &Analysis, top: usize) -> ConnectionsReport {
+    let records = a.connection_records();
+    let mut outcomes: BTreeMap<&'static str, u64> =
+        OUTCOMES.iter().map(|o| (o.as_str(), 0)).collect();
+    let (mut c2s, mut s2c, mut both) = (Totals::default(), Totals::default(), Totals::default());
+    let mut failures: BTreeMap<(String, &'static str), (Failure, u64)> = BTreeMap::new();
+    let (mut failed, mut reset_after_exchange, mut syn_retries) = (0, 0, 0);
+    for r in records {
+        *outcomes.entry(r.outcome.as_str()).or_default() += 1;
+        c2s.add(&r.c2s);
+        s2c.add(&r.s2c);
+        both.add(&r.c2s);
+        both.add(&r.s2c);
+        syn_retries += u64::from(r.syn_retries);
+        match r.failure {
+            Some(f) => {
+                failed += 1;
+                let server = endpoint(&r.server_ip, r.server_port);
+                failures.entry((server, f.as_str())).or_insert((f, 0)).1 += 1;
+            }
+            None if r.outcome == Outcome::Reset => reset_after_exchange += 1,
+            None => {}
+        }
+    }
+    let n = records.len();
+    let rows = |v: Vec<usize>| v.into_iter().map(|i| conn_row(&records[i])).collect();
+    let retx = |i: usize| records[i].c2s.retransmissions + records[i].s2c.retransmissions;
+    let durations = |f: fn(&ConnectionRecord) -> Option<i64>| {
+        Percentiles::of(records.iter().filter_map(f).collect())
+    };
+    ConnectionsReport {
+        connections: n as u64,
+        outcomes,
+        connect: durations(|r| r.connect_ns),
+        initial_rtt: durations(|r| r.syn_to_ack_ns),
+        c2s,
+        s2c,
+        both,
+        slowest_connects: rows(top_by(
+            n,
+            top,
+            |i| records[i].connect_ns.is_some(),
+            |i| (std::cmp::Reverse(records[i].connect_ns), records[i].conn_id),
+        )),
+        most_retransmissions: rows(top_by(
+            n,
+            top,
+            |i| retx(i) > 0,
+            |i| (std::cmp::Reverse(retx(i)), records[i].conn_id),
+        )),
+        failed,
+        reset_after_exchange,
+        failed_connections: rows(top_by(
+            n,
+            top,
+            |i| records[i].failure.is_some(),
+            |i| (records[i].start_ts, records[i].conn_id),
+        )),
+        syn_retries,
+        failures: failures
+            .into_iter()
+            .map(|((server, _), (failure, connections))| FailureCount {
+                server,
+                failure,
+                connections,
+            })
+            .collect(),
+        tracking: {
+            let (l, app) = (a.tcp_stats(), a.app_stats());
+            Tracking {
+                midstream_connections: l.midstream_connections,
+                port_reuses: l.port_reuses,
+                reordered_handshakes: l.reordered_handshakes,
+                idle_timeouts: l.idle_timeouts,
+                closed_swept: l.closed_swept,
+                max_concurrent: l.max_concurrent,
+                evictions: l.evictions,
+                ooo_limit_hits: l.ooo_limit_hits,
+                rtt_sample_limit_hits: l.rtt_sample_limit_hits,
+                unacked_limit_hits: l.unacked_limit_hits,
+                probe_limit_hits: app.probe_limit_hits,
+                http_heads_too_large: app.http_stats.heads_too_large,
+                http_pending_dropped: app.http_stats.pending_dropped,
+            }
+        },
+    }
+}
+
+fn tls(a: &Analysis, top: usize) -> TlsReport {
+    let records = a.tls_records();
+    let (mut versions, mut snis, mut alert_names) =
+        (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    let (mut resumed, mut alerts) = (0, 0);
+    for t in records {
+        let v = t.version.map_or("unknown".to_string(), tls_version_name);
+        *versions.entry(v).or_default() += 1;
+        let sni = t.sni.clone().unwrap_or_else(|| "(none)".to_string());
+        *snis.entry(sni).or_default() += 1;
+        resumed += u64::from(t.resumed == Some(true));
+        if let Some((_, desc)) = t.alert {
+            alerts += 1;
+            let by = match t.alert_by {
+                Some(Side::Client) => "client: ",
+                Some(Side::Server) => "server: ",
+                None => "",
+            };
+            *alert_names
+                .entry(format!("{by}{}", tls_alert_name(desc)))
+                .or_default() += 1;
+        }
+    }
+    TlsReport {
+        handshakes: records.len() as u64,
+        versions,
+        resumed,
+        alerts,
+        decryption: a.app_stats().tls_decrypt.clone(),
+        handshake: Percentiles::of(records.iter().filter_map(|t| t.handshake_ns).collect()),
+        top_snis: most(snis, top),
+        alert_names,
+    }
+}
+
+fn http(a: &Analysis, top: usize) -> HttpReport {
+    let records = a.http_records();
+    let timings = a.request_timings();
+    let conns: HashMap<u64, &ConnectionRecord> = a
+        .connection_records()
+        .iter()
+        .map(|c| (c.conn_id, c))
+        .collect();
+    let (mut status, mut versions, mut per_server) =
+        (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    let (mut connections, mut incomplete) = (0, 0);
+    for h in records {
+        let class = h
+            .status
+            .map_or("none".to_string(), |s| format!("{}xx", s / 100));
+        *status.entry(class).or_default() += 1;
+        *versions.entry(h.version.as_str().to_string()).or_default() += 1;
+        incomplete += u64::from(!h.complete);
+        if h.request_index == 0 {
+            connections += 1;
+            if let Some(c) = conns.get(&h.conn_id) {
+                *per_server
+                    .entry(endpoint(&c.server_ip, c.server_port))
+                    .or_default() += 1;
+            }
+        }
+    }
+    let total = |i: usize| timings.get(i).and_then(|t| t.total_ns);
+    let slowest = top_by(
+        records.len(),
+        top,
+        |i| total(i).is_some(),
+        |i| {
+            let h = &records[i];
+            (std::cmp::Reverse(total(i)), h.conn_id, h.request_index)
+        },
+    );
+    let durations = |f: fn(&pcapstat_core::RequestTiming) -> Option<i64>| {
+        Percentiles::of(timings.iter().filter_map(f).collect())
+    };
+    HttpReport {
+        requests: records.len() as u64,
+        connections,
+        reused_requests: records.len() as u64 - connections,
+        incomplete,
+        parse: a.app_stats().http_stats.clone(),
+        http2: a.app_stats().http2_stats.clone(),
+        status,
+        versions,
+        wait: durations(|t| t.wait_ns),
+        total: durations(|t| t.total_ns),
+        new_connections_per_server: most(per_server, top),
+        slowest_requests: slowest
+            .into_iter()
+            .map(|i| {
+                let (h, t) = (&records[i], timings.get(i));
+                let c = conns.get(&h.conn_id);
+                let phase = |f: fn(&pcapstat_core::RequestTiming) -> Option<i64>| t.and_then(f);
+                RequestRow {
+                    conn_id: h.conn_id,
+                    request_index: h.request_index,
+                    client: c.map(|c| endpoint(&c.client_ip, c.client_port)),
+                    server: c.map(|c| endpoint(&c.server_ip, c.server_port)),
+                    method: h.method.clone(),
+                    host: h.host.clone(),
+                    path: h.path.clone(),
+                    status: h.status,
+                    complete: h.complete,
+                    request_start_ts: h.request_start_ts,
+                    response_start_ts: h.response_start_ts,
+                    response_end_ts: h.response_end_ts,
+                    dns_ns: phase(|t| t.dns_ns),
+                    connect_ns: phase(|t| t.connect_ns),
+                    tls_ns: phase(|t| t.tls_ns),
+                    send_ns: phase(|t| t.send_ns),
+                    wait_ns: phase(|t| t.wait_ns),
+                    receive_ns: phase(|t| t.receive_ns),
+                    total_ns: phase(|t| t.total_ns),
+                }
+            })
+            .collect(),
+    }
+}
+
+fn dns(a: &Analysis) -> DnsReport {
+    let records = a.dns_records();
+    let mut r = DnsReport {
+        queries: records.len() as u64,
+        answered: 0,
+        retries: 0,
+        icmp_unreachable: 0,
+        unanswered: 0,
+        tcp_queries: 0,
+        truncated: 0,
+        rcodes: BTreeMap::new(),
+        errors: 0,
+        nxdomain: 0,
+        servfail: 0,
+        latency: Percentiles::of(records.iter().filter_map(|d| d.latency_ns).collect()),
+    };
+    for d in records {
+        r.answered += u64::from(d.answered());
+        r.unanswered += u64::from(d.unanswered());
+        r.icmp_unreachable += u64::from(d.icmp_unreachable);
+        r.retries += u64::from(d.retry_of.is_some());
+        r.tcp_queries += u64::from(d.transport == DnsTransport::Tcp);
+        r.truncated += u64::from(d.truncated == Some(true));
+        // An rcode comes with a DNS response: only answered queries have one.
+        if let Some(code) = d.rcode.filter(|_| d.answered()) {
+            *r.rcodes.entry(dns_rcode_name(code)).or_default() += 1;
+            r.errors += u64::from(code != 0);
+            r.nxdomain += u64::from(code == 3);
+            r.servfail += u64::from(code == 2);
+        }
+    }
+    r
+}
+
+fn limits(r: &Report) -> Vec<Limit> {
+    let t = &r.connections.tracking;
+    let limit = |name, count, setting, message| Limit {
+        name,
+        count,
+        setting,
+        message,
+    };
+    vec![
+        limit(
+            "evictions",
+            t.evictions,
+            "TcpConfig::max_connections",
+            "connections evicted (flow table full)",
+        ),
+        limit(
+            "ooo_limit_hits",
+            t.ooo_limit_hits,
+            "TcpConfig::ooo_limit_bytes",
+            "out-of-order buffer overflows",
+        ),
+        limit(
+            "rtt_sample_limit_hits",
+            t.rtt_sample_limit_hits,
+            "TcpConfig::rtt_sample_limit",
+            "RTT samples not kept for the median",
+        ),
+        limit(
+            "unacked_limit_hits",
+            t.unacked_limit_hits,
+            "TcpConfig::unacked_limit",
+            "segments not tracked for RTT",
+        ),
+        limit(
+            "probe_limit_hits",
+            t.probe_limit_hits,
+            "app::PROBE_LIMIT_BYTES",
+            "connections whose protocol probing buffer was full",
+        ),
+        limit(
+            "http_heads_too_large",
+            t.http_heads_too_large,
+            "HttpConfig::max_head_bytes",
+            "HTTP heads too large",
+        ),
+        limit(
+            "http_pending_dropped",
+            t.http_pending_dropped,
+            "HttpConfig::max_pending",
+            "HTTP requests given up waiting",
+        ),
+        limit(
+            "fragments_evicted",
+            r.summary.decode.fragments_evicted,
+            "DecodeLimits::max_fragment_datagrams",
+            "IP fragment datagrams evicted (fragment table full)",
+        ),
+    ]
+}
+
+// Serialisation into the JSON report's shape (docs/summary.md).
+
+fn outcome_str<S: Serializer>(o: &Outcome, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(o.as_str())
+}
+
+fn failure_str<S: Serializer>(f: &Failure, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(f.as_str())
+}
+
+fn opt_failure_str<S: Serializer>(f: &Option<Failure>, s: S) -> Result<S::Ok, S::Error> {
+    f.map(Failure::as_str).serialize(s)
+}
+
+/// `{count, p50_ns, p90_ns, p95_ns, p99_ns, max_ns}`, all null (count 0) without values.
+fn percentiles<S: Serializer>(p: &Option<Percentiles>, s: S) -> Result<S::Ok, S::Error> {
+    let v = |f: fn(&Percentiles) -> i64| p.as_ref().map(f);
+    ser_map!(s,
+        "count" => p.map_or(0, |p| p.count),
+        "p50_ns" => v(|p| p.p50),
+        "p90_ns" => v(|p| p.p90),
+        "p95_ns" => v(|p| p.p95),
+        "p99_ns" => v(|p| p.p99),
+        "max_ns" => v(|p| p.max),
+    )
+}
+
+fn snis<S: Serializer>(v: &[NameCount], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Sni<'a> {
+        sni: &'a str,
+        handshakes: u64,
+    }
+    s.collect_seq(v.iter().map(|n| Sni {
+        sni: &n.name,
+        handshakes: n.count,
+    }))
+}
+
+fn servers<S: Serializer>(v: &[NameCount], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Server<'a> {
+        server: &'a str,
+        connections: u64,
+    }
+    s.collect_seq(v.iter().map(|n| Server {
+        server: &n.name,
+        connections: n.count,
+    }))
+}
+
+fn decryption<S: Serializer>(d: &TlsDecryptStats, s: S) -> Result<S::Ok, S::Error> {
+    ser_map!(s,
+        "sessions" => d.sessions,
+        "no_key" => d.no_key,
+        "unsupported_cipher" => d.unsupported_cipher,
+        "auth_failures" => d.auth_failures,
+        "records" => d.records,
+    )
+}
+
+fn http_parse<S: Serializer>(p: &HttpStats, s: S) -> Result<S::Ok, S::Error> {
+    ser_map!(s,
+        "bad_request_heads" => p.bad_request_heads,
+        "bad_response_heads" => p.bad_response_heads,
+        "unpaired_after_bad_head" => p.unpaired_after_bad_head,
+        "resyncs" => p.resyncs,
+        "skipped_bytes" => p.skipped_bytes,
+    )
+}
+
+fn http2<S: Serializer>(h: &Http2Stats, s: S) -> Result<S::Ok, S::Error> {
+    ser_map!(s,
+        "connections" => h.connections,
+        "frames" => h.frames,
+        "streams" => h.streams,
+        "bad_preface" => h.bad_preface,
+        "hpack_errors" => h.hpack_errors,
+        "header_blocks_too_large" => h.header_blocks_too_large,
+        "streams_over_limit" => h.streams_over_limit,
+        "resets" => h.resets,
+        "goaways" => h.goaways,
+        "pushes" => h.pushes,
+        "undecoded_streams" => h.undecoded_streams,
+        "unmatched_frames" => h.unmatched_frames,
+        "gaps" => h.gaps,
+        "directions_lost" => h.directions_lost,
+        "protocol_errors" => h.protocol_errors,
+        "truncated_frames" => h.truncated_frames,
+        "header_lists_truncated" => h.header_lists_truncated,
+        "header_budget_exhausted" => h.header_budget_exhausted,
+        "values_truncated" => h.values_truncated,
+        "decoded_header_bytes" => h.decoded_header_bytes,
+    )
+}
+
+/// The capture keys at the top of the JSON report.
+fn summary<S: Serializer>(s: &CaptureSummary, ser: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Link {
+        linktype: u32,
+        name: Option<&'static str>,
+        frames: u64,
+    }
+    #[derive(Serialize)]
+    struct Damage {
+        offset: u64,
+        frame: u64,
+        reason: String,
+    }
+    let d = &s.decode;
+    let names = |m: &mut dyn Iterator<Item = (String, u64)>| m.collect::<BTreeMap<_, _>>();
+    ser_map!(ser,
+        "format" => match s.format {
+            CaptureFormat::PcapNg { .. } => "pcapng",
+            _ => "pcap",
+        },
+        "format_description" => s.format.to_string(),
+        "compression" => s.compression.to_string(),
+        "sections" => s.sections,
+        "link_types" => s.link_types.iter().map(|(lt, n)| Link {
+            linktype: lt.0,
+            name: lt.name(),
+            frames: *n,
+        }).collect::<Vec<_>>(),
+        "frames" => s.frames,
+        "bytes" => s.bytes,
+        "captured_bytes" => s.captured_bytes,
+        "first_ts" => s.first_ts,
+        "last_ts" => s.last_ts,
+        "duration_ns" => s.duration_ns(),
+        "out_of_order_timestamps" => s.out_of_order_timestamps,
+        "ipv4" => d.ipv4,
+        "ipv6" => d.ipv6,
+        "tcp" => d.tcp,
+        "udp" => d.udp,
+        "other" => d.other,
+        "truncated" => d.truncated,
+        "fragments" => d.fragments,
+        "reassembled" => d.reassembled,
+        "fragments_expired" => d.fragments_expired,
+        "fragments_evicted" => d.fragments_evicted,
+        "undecodable" => names(&mut d.undecodable.iter().map(|(p, n)| (p.to_string(), n))),
+        "unsupported_link_types" => names(&mut d.unsupported_link_types.iter().map(|(lt, n)| (lt.to_string(), *n))),
+        "undecoded_encapsulations" => names(&mut d.undecoded_encapsulations.iter().map(|(e, n)| (e.to_string(), *n))),
+        "damaged" => s.damaged.as_ref().map(|dm| Damage {
+            offset: dm.offset,
+            frame: dm.frame,
+            reason: dm.reason.to_string(),
+        }),
+    )
+}
