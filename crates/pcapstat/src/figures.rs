@@ -177,76 +177,91 @@ pub struct Figure<'a> {
 /// The percentile suffixes of a percentile family, in order.
 pub const PERCENTILE_SUFFIXES: [&str; 6] = ["count", "p50", "p90", "p95", "p99", "max"];
 
-// (name, unit, better, definition); a name ending in ".*" is a percentile family.
-const TABLE: &[(&str, Unit, Better, &str)] = {
+/// How a figure is read from a [`Report`]: the figures compute nothing of their own.
+#[derive(Clone, Copy)]
+enum Get {
+    /// A count.
+    N(fn(&Report) -> u64),
+    /// A ratio, or another quotient (requests per connection).
+    R(fn(&Report) -> Share),
+    /// A duration, `None` for no data.
+    D(fn(&Report) -> Option<i64>),
+    /// A percentile family: `.count`, `.p50`, ..., `.max`.
+    P(fn(&Report) -> Option<Percentiles>),
+}
+
+// (name, unit, better, definition, value); a name ending in ".*" is a percentile family.
+#[rustfmt::skip]
+const TABLE: &[(&str, Unit, Better, &str, Get)] = {
     use Better::{Higher, Lower, Neither};
+    use Get::{D, N, P, R};
     use Unit::{Count, Duration, Number, Ratio};
     &[
-        ("capture.frames", Count, Neither, "frames read (the whole capture: filters do not apply to capture.*)"),
-        ("capture.bytes", Count, Neither, "sum of the frames' on-the-wire lengths, bytes"),
-        ("capture.duration", Duration, Neither, "last minus first frame timestamp; null without frames"),
-        ("capture.undecodable", Count, Lower, "frames the decoder stopped on (any reason)"),
-        ("capture.truncated", Count, Lower, "frames cut by the snap length"),
-        ("capture.damaged", Count, Lower, "1 when the capture is damaged (read stopped early), else 0"),
-        ("capture.limits_hit", Count, Lower, "connections evicted, out-of-order buffer overflows, RTT samples and segments not tracked, protocol probing buffers full, HTTP heads too large and requests given up, fragment datagrams evicted: anything a memory limit cut"),
-        ("connections.count", Count, Neither, "TCP connections"),
-        ("connections.closed", Count, Neither, "connections with outcome closed (FIN both ways)"),
-        ("connections.open", Count, Neither, "connections with outcome open (live at the end of the capture)"),
-        ("connections.established", Count, Neither, "connections with outcome established (handshake done, tracking ended without FIN or RST)"),
-        ("connections.midstream", Count, Neither, "connections with outcome midstream (no SYN seen)"),
-        ("connections.reset", Count, Lower, "connections with outcome reset (RST after the handshake)"),
-        ("connections.refused", Count, Lower, "connections with outcome refused (RST answering the SYN)"),
-        ("connections.timeout", Count, Lower, "connections with outcome timeout (SYNs without answer)"),
-        ("connections.one_direction", Count, Neither, "connections with outcome one_direction (only one direction captured; never a failure)"),
-        ("connections.failed", Count, Lower, "connections with a failure: refused, timeout, reset before the first response byte, reset with a request unanswered or cutting a response (the connections table's failure column; docs/tcp.md)"),
-        ("connections.reset_after_exchange", Count, Neither, "connections with outcome reset that did not fail: the reset came after a complete exchange (e.g. nginx's FIN then RST)"),
-        ("connections.failure_rate", Ratio, Lower, "connections.failed / connections.count; null without connections"),
-        ("connect.*", Duration, Lower, "connect (first SYN to the client's handshake ACK, SYN retries included) of the connections where it was measured"),
-        ("initial_rtt.*", Duration, Lower, "initial RTT (the last SYN before the handshake ACK to that ACK; tshark's tcp.analysis.initial_rtt)"),
-        ("tcp.syn_retries", Count, Lower, "SYNs retransmitted by clients, summed over connections"),
-        ("tcp.segments", Count, Neither, "TCP segments, both directions"),
-        ("tcp.payload_bytes", Count, Neither, "unique payload bytes, both directions"),
-        ("tcp.retransmissions", Count, Lower, "segments flagged as retransmissions (tshark tcp.analysis.retransmission, fast and spurious included), both directions"),
-        ("tcp.retransmitted_bytes", Count, Lower, "payload bytes of those segments"),
-        ("tcp.retransmission_rate", Ratio, Lower, "tcp.retransmissions / tcp.segments; null without segments"),
-        ("tcp.retransmission_byte_rate", Ratio, Lower, "tcp.retransmitted_bytes / (tcp.payload_bytes + tcp.retransmitted_bytes): the share of payload bytes sent that were copies; null without payload"),
-        ("tcp.fast_retransmissions", Count, Lower, "segments flagged tcp.analysis.fast_retransmission"),
-        ("tcp.spurious_retransmissions", Count, Lower, "segments flagged tcp.analysis.spurious_retransmission"),
-        ("tcp.out_of_order", Count, Lower, "segments flagged tcp.analysis.out_of_order"),
-        ("tcp.dup_acks", Count, Lower, "segments flagged tcp.analysis.duplicate_ack"),
-        ("tcp.zero_windows", Count, Lower, "segments flagged tcp.analysis.zero_window"),
-        ("tcp.lost_segments", Count, Lower, "segments flagged tcp.analysis.lost_segment (a hole before them)"),
-        ("tcp.missed_bytes", Count, Lower, "stream bytes the capture never saw (holes, snap-length cuts)"),
-        ("tls.handshakes", Count, Neither, "TLS handshakes (connections with a ClientHello)"),
-        ("tls.resumed", Count, Neither, "handshakes where the server accepted resumption"),
-        ("tls.resumption_rate", Ratio, Higher, "tls.resumed / tls.handshakes; null without handshakes"),
-        ("tls.alerts", Count, Lower, "handshakes with a clear-text alert"),
-        ("tls.handshake.*", Duration, Lower, "TLS handshake (ClientHello to both Finished)"),
-        ("http.requests", Count, Neither, "HTTP requests (HTTP/1.x requests and HTTP/2 streams)"),
-        ("http.connections", Count, Neither, "connections that carried HTTP requests"),
-        ("http.reused_requests", Count, Neither, "requests that were not the first on their connection"),
-        ("http.reuse_rate", Ratio, Higher, "http.reused_requests / http.requests; null without requests"),
-        ("http.requests_per_connection", Number, Higher, "http.requests / http.connections; null without connections"),
-        ("http.status_1xx", Count, Neither, "requests whose final status is 1xx"),
-        ("http.status_2xx", Count, Neither, "requests whose final status is 2xx"),
-        ("http.status_3xx", Count, Neither, "requests whose final status is 3xx"),
-        ("http.status_4xx", Count, Lower, "requests whose final status is 4xx"),
-        ("http.status_5xx", Count, Lower, "requests whose final status is 5xx"),
-        ("http.no_response", Count, Lower, "requests without a response in the capture"),
-        ("http.incomplete", Count, Lower, "requests or responses not seen whole (reset, capture gap, or cut by the end of the capture); they have no receive or total"),
-        ("http.wait.*", Duration, Lower, "wait (last request byte to first response byte: time to first byte)"),
-        ("http.total.*", Duration, Lower, "total (DNS, else first SYN, for a connection's first request; else the first request byte; to the last response byte)"),
-        ("dns.queries", Count, Neither, "DNS queries"),
-        ("dns.answered", Count, Neither, "queries answered by a DNS response (the dns table's answered; an ICMP error is not an answer)"),
-        ("dns.unanswered", Count, Lower, "queries with neither a DNS response nor an ICMP error"),
-        ("dns.retries", Count, Lower, "queries that retry an unanswered one (retry_of: the same client re-asking, see dns.md)"),
-        ("dns.icmp_unreachable", Count, Lower, "queries that failed with an ICMP destination unreachable (not answered)"),
-        ("dns.errors", Count, Lower, "responses with an rcode other than NOERROR"),
-        ("dns.nxdomain", Count, Neither, "responses with rcode NXDOMAIN"),
-        ("dns.servfail", Count, Lower, "responses with rcode SERVFAIL"),
-        ("dns.truncated", Count, Neither, "responses with the TC flag (the client should retry over TCP)"),
-        ("dns.tcp_queries", Count, Neither, "queries over TCP (including fallbacks after a truncated UDP response)"),
-        ("dns.latency.*", Duration, Lower, "DNS latency (query to DNS response) of the answered queries"),
+        ("capture.frames", Count, Neither, "frames read (the whole capture: filters do not apply to capture.*)", N(|r| r.summary.frames)),
+        ("capture.bytes", Count, Neither, "sum of the frames' on-the-wire lengths, bytes", N(|r| r.summary.bytes)),
+        ("capture.duration", Duration, Neither, "last minus first frame timestamp; null without frames", D(|r| r.summary.duration_ns())),
+        ("capture.undecodable", Count, Lower, "frames the decoder stopped on (any reason)", N(|r| r.summary.decode.undecodable.total())),
+        ("capture.truncated", Count, Lower, "frames cut by the snap length", N(|r| r.summary.decode.truncated)),
+        ("capture.damaged", Count, Lower, "1 when the capture is damaged (read stopped early), else 0", N(|r| u64::from(r.summary.damaged.is_some()))),
+        ("capture.limits_hit", Count, Lower, "connections evicted, out-of-order buffer overflows, RTT samples and segments not tracked, protocol probing buffers full, HTTP heads too large and requests given up, fragment datagrams evicted: anything a memory limit cut", N(Report::limits_hit)),
+        ("connections.count", Count, Neither, "TCP connections", N(|r| r.connections.connections)),
+        ("connections.closed", Count, Neither, "connections with outcome closed (FIN both ways)", N(|r| r.connections.outcome(Outcome::Closed))),
+        ("connections.open", Count, Neither, "connections with outcome open (live at the end of the capture)", N(|r| r.connections.outcome(Outcome::Open))),
+        ("connections.established", Count, Neither, "connections with outcome established (handshake done, tracking ended without FIN or RST)", N(|r| r.connections.outcome(Outcome::Established))),
+        ("connections.midstream", Count, Neither, "connections with outcome midstream (no SYN seen)", N(|r| r.connections.outcome(Outcome::Midstream))),
+        ("connections.reset", Count, Lower, "connections with outcome reset (RST after the handshake)", N(|r| r.connections.outcome(Outcome::Reset))),
+        ("connections.refused", Count, Lower, "connections with outcome refused (RST answering the SYN)", N(|r| r.connections.outcome(Outcome::Refused))),
+        ("connections.timeout", Count, Lower, "connections with outcome timeout (SYNs without answer)", N(|r| r.connections.outcome(Outcome::Timeout))),
+        ("connections.one_direction", Count, Neither, "connections with outcome one_direction (only one direction captured; never a failure)", N(|r| r.connections.outcome(Outcome::OneDirection))),
+        ("connections.failed", Count, Lower, "connections with a failure: refused, timeout, reset before the first response byte, reset with a request unanswered or cutting a response (the connections table's failure column; docs/tcp.md)", N(|r| r.connections.failed)),
+        ("connections.reset_after_exchange", Count, Neither, "connections with outcome reset that did not fail: the reset came after a complete exchange (e.g. nginx's FIN then RST)", N(|r| r.connections.reset_after_exchange)),
+        ("connections.failure_rate", Ratio, Lower, "connections.failed / connections.count; null without connections", R(|r| r.connections.failure_rate())),
+        ("connect.*", Duration, Lower, "connect (first SYN to the client's handshake ACK, SYN retries included) of the connections where it was measured", P(|r| r.connections.connect)),
+        ("initial_rtt.*", Duration, Lower, "initial RTT (the last SYN before the handshake ACK to that ACK; tshark's tcp.analysis.initial_rtt)", P(|r| r.connections.initial_rtt)),
+        ("tcp.syn_retries", Count, Lower, "SYNs retransmitted by clients, summed over connections", N(|r| r.connections.syn_retries)),
+        ("tcp.segments", Count, Neither, "TCP segments, both directions", N(|r| r.connections.both.packets)),
+        ("tcp.payload_bytes", Count, Neither, "unique payload bytes, both directions", N(|r| r.connections.both.payload_bytes)),
+        ("tcp.retransmissions", Count, Lower, "segments flagged as retransmissions (tshark tcp.analysis.retransmission, fast and spurious included), both directions", N(|r| r.connections.both.retransmissions)),
+        ("tcp.retransmitted_bytes", Count, Lower, "payload bytes of those segments", N(|r| r.connections.both.retransmitted_bytes)),
+        ("tcp.retransmission_rate", Ratio, Lower, "tcp.retransmissions / tcp.segments; null without segments", R(|r| r.connections.both.retransmission_rate())),
+        ("tcp.retransmission_byte_rate", Ratio, Lower, "tcp.retransmitted_bytes / (tcp.payload_bytes + tcp.retransmitted_bytes): the share of payload bytes sent that were copies; null without payload", R(|r| r.connections.both.retransmission_byte_rate())),
+        ("tcp.fast_retransmissions", Count, Lower, "segments flagged tcp.analysis.fast_retransmission", N(|r| r.connections.both.fast_retransmissions)),
+        ("tcp.spurious_retransmissions", Count, Lower, "segments flagged tcp.analysis.spurious_retransmission", N(|r| r.connections.both.spurious_retransmissions)),
+        ("tcp.out_of_order", Count, Lower, "segments flagged tcp.analysis.out_of_order", N(|r| r.connections.both.out_of_order)),
+        ("tcp.dup_acks", Count, Lower, "segments flagged tcp.analysis.duplicate_ack", N(|r| r.connections.both.dup_acks)),
+        ("tcp.zero_windows", Count, Lower, "segments flagged tcp.analysis.zero_window", N(|r| r.connections.both.zero_windows)),
+        ("tcp.lost_segments", Count, Lower, "segments flagged tcp.analysis.lost_segment (a hole before them)", N(|r| r.connections.both.lost_segments)),
+        ("tcp.missed_bytes", Count, Lower, "stream bytes the capture never saw (holes, snap-length cuts)", N(|r| r.connections.both.missed_bytes)),
+        ("tls.handshakes", Count, Neither, "TLS handshakes (connections with a ClientHello)", N(|r| r.applications.tls.handshakes)),
+        ("tls.resumed", Count, Neither, "handshakes where the server accepted resumption", N(|r| r.applications.tls.resumed)),
+        ("tls.resumption_rate", Ratio, Higher, "tls.resumed / tls.handshakes; null without handshakes", R(|r| r.applications.tls.resumption_rate())),
+        ("tls.alerts", Count, Lower, "handshakes with a clear-text alert", N(|r| r.applications.tls.alerts)),
+        ("tls.handshake.*", Duration, Lower, "TLS handshake (ClientHello to both Finished)", P(|r| r.applications.tls.handshake)),
+        ("http.requests", Count, Neither, "HTTP requests (HTTP/1.x requests and HTTP/2 streams)", N(|r| r.applications.http.requests)),
+        ("http.connections", Count, Neither, "connections that carried HTTP requests", N(|r| r.applications.http.connections)),
+        ("http.reused_requests", Count, Neither, "requests that were not the first on their connection", N(|r| r.applications.http.reused_requests)),
+        ("http.reuse_rate", Ratio, Higher, "http.reused_requests / http.requests; null without requests", R(|r| r.applications.http.reuse_rate())),
+        ("http.requests_per_connection", Number, Higher, "http.requests / http.connections; null without connections", R(|r| r.applications.http.requests_per_connection())),
+        ("http.status_1xx", Count, Neither, "requests whose final status is 1xx", N(|r| r.applications.http.status("1xx"))),
+        ("http.status_2xx", Count, Neither, "requests whose final status is 2xx", N(|r| r.applications.http.status("2xx"))),
+        ("http.status_3xx", Count, Neither, "requests whose final status is 3xx", N(|r| r.applications.http.status("3xx"))),
+        ("http.status_4xx", Count, Lower, "requests whose final status is 4xx", N(|r| r.applications.http.status("4xx"))),
+        ("http.status_5xx", Count, Lower, "requests whose final status is 5xx", N(|r| r.applications.http.status("5xx"))),
+        ("http.no_response", Count, Lower, "requests without a response in the capture", N(|r| r.applications.http.status("none"))),
+        ("http.incomplete", Count, Lower, "requests or responses not seen whole (reset, capture gap, or cut by the end of the capture); they have no receive or total", N(|r| r.applications.http.incomplete)),
+        ("http.wait.*", Duration, Lower, "wait (last request byte to first response byte: time to first byte)", P(|r| r.applications.http.wait)),
+        ("http.total.*", Duration, Lower, "total (DNS, else first SYN, for a connection's first request; else the first request byte; to the last response byte)", P(|r| r.applications.http.total)),
+        ("dns.queries", Count, Neither, "DNS queries", N(|r| r.applications.dns.queries)),
+        ("dns.answered", Count, Neither, "queries answered by a DNS response (the dns table's answered; an ICMP error is not an answer)", N(|r| r.applications.dns.answered)),
+        ("dns.unanswered", Count, Lower, "queries with neither a DNS response nor an ICMP error", N(|r| r.applications.dns.unanswered)),
+        ("dns.retries", Count, Lower, "queries that retry an unanswered one (retry_of: the same client re-asking, see dns.md)", N(|r| r.applications.dns.retries)),
+        ("dns.icmp_unreachable", Count, Lower, "queries that failed with an ICMP destination unreachable (not answered)", N(|r| r.applications.dns.icmp_unreachable)),
+        ("dns.errors", Count, Lower, "responses with an rcode other than NOERROR", N(|r| r.applications.dns.errors)),
+        ("dns.nxdomain", Count, Neither, "responses with rcode NXDOMAIN", N(|r| r.applications.dns.nxdomain)),
+        ("dns.servfail", Count, Lower, "responses with rcode SERVFAIL", N(|r| r.applications.dns.servfail)),
+        ("dns.truncated", Count, Neither, "responses with the TC flag (the client should retry over TCP)", N(|r| r.applications.dns.truncated)),
+        ("dns.tcp_queries", Count, Neither, "queries over TCP (including fallbacks after a truncated UDP response)", N(|r| r.applications.dns.tcp_queries)),
+        ("dns.latency.*", Duration, Lower, "DNS latency (query to DNS response) of the answered queries", P(|r| r.applications.dns.latency)),
     ]
 };
 
@@ -257,7 +272,7 @@ pub fn definitions() -> &'static [Definition] {
     static DEFS: OnceLock<Vec<Definition>> = OnceLock::new();
     DEFS.get_or_init(|| {
         let mut defs = Vec::new();
-        for &(name, unit, better, definition) in TABLE {
+        for &(name, unit, better, definition, _) in TABLE {
             if let Some(family) = name.strip_suffix(".*") {
                 for suffix in PERCENTILE_SUFFIXES {
                     let (unit, better, what) = if suffix == "count" {
@@ -321,109 +336,29 @@ impl Figures {
         Report::of(analysis, &ReportOptions { top: 0 }).figures
     }
 
-    /// Reads every figure from the values of `r` (nothing is computed here but the lookup).
+    /// Reads every figure from the values of `r` (in the order of [`definitions`]).
     pub(crate) fn read(r: &Report) -> Figures {
-        let mut v: Vec<(&str, Option<Value>)> = Vec::with_capacity(definitions().len());
-        let count = |n: u64| Some(Value::Count(n));
-        let ratio = |s: Share| s.ratio().map(Value::Number);
-        let (s, c, apps) = (&r.summary, &r.connections, &r.applications);
-        v.push(("capture.frames", count(s.frames)));
-        v.push(("capture.bytes", count(s.bytes)));
-        v.push(("capture.duration", s.duration_ns().map(Value::Duration)));
-        v.push(("capture.undecodable", count(s.decode.undecodable.total())));
-        v.push(("capture.truncated", count(s.decode.truncated)));
-        v.push(("capture.damaged", count(u64::from(s.damaged.is_some()))));
-        v.push(("capture.limits_hit", count(r.limits_hit())));
-        v.push(("connections.count", count(c.connections)));
-        for (name, o) in [
-            ("connections.closed", Outcome::Closed),
-            ("connections.open", Outcome::Open),
-            ("connections.established", Outcome::Established),
-            ("connections.midstream", Outcome::Midstream),
-            ("connections.reset", Outcome::Reset),
-            ("connections.refused", Outcome::Refused),
-            ("connections.timeout", Outcome::Timeout),
-            ("connections.one_direction", Outcome::OneDirection),
-        ] {
-            v.push((name, count(c.outcome(o))));
+        let mut values = Vec::with_capacity(definitions().len());
+        for (.., get) in TABLE {
+            match *get {
+                Get::N(f) => values.push(Some(Value::Count(f(r)))),
+                Get::R(f) => values.push(f(r).ratio().map(Value::Number)),
+                Get::D(f) => values.push(f(r).map(Value::Duration)),
+                Get::P(f) => {
+                    let p = f(r);
+                    let d = |g: fn(&Percentiles) -> i64| p.as_ref().map(|p| Value::Duration(g(p)));
+                    values.extend([
+                        Some(Value::Count(p.map_or(0, |p| p.count as u64))),
+                        d(|p| p.p50),
+                        d(|p| p.p90),
+                        d(|p| p.p95),
+                        d(|p| p.p99),
+                        d(|p| p.max),
+                    ]);
+                }
+            }
         }
-        v.push(("connections.failed", count(c.failed)));
-        v.push(("connections.reset_after_exchange", count(c.reset_after_exchange)));
-        v.push(("connections.failure_rate", ratio(c.failure_rate())));
-        push_percentiles(&mut v, "connect", c.connect);
-        push_percentiles(&mut v, "initial_rtt", c.initial_rtt);
-        let t = &c.both;
-        v.push(("tcp.syn_retries", count(c.syn_retries)));
-        v.push(("tcp.segments", count(t.packets)));
-        v.push(("tcp.payload_bytes", count(t.payload_bytes)));
-        v.push(("tcp.retransmissions", count(t.retransmissions)));
-        v.push(("tcp.retransmitted_bytes", count(t.retransmitted_bytes)));
-        v.push(("tcp.retransmission_rate", ratio(t.retransmission_rate())));
-        v.push((
-            "tcp.retransmission_byte_rate",
-            ratio(t.retransmission_byte_rate()),
-        ));
-        v.push(("tcp.fast_retransmissions", count(t.fast_retransmissions)));
-        v.push(("tcp.spurious_retransmissions", count(t.spurious_retransmissions)));
-        v.push(("tcp.out_of_order", count(t.out_of_order)));
-        v.push(("tcp.dup_acks", count(t.dup_acks)));
-        v.push(("tcp.zero_windows", count(t.zero_windows)));
-        v.push(("tcp.lost_segments", count(t.lost_segments)));
-        v.push(("tcp.missed_bytes", count(t.missed_bytes)));
-
-        let tls = &apps.tls;
-        v.push(("tls.handshakes", count(tls.handshakes)));
-        v.push(("tls.resumed", count(tls.resumed)));
-        v.push(("tls.resumption_rate", ratio(tls.resumption_rate())));
-        v.push(("tls.alerts", count(tls.alerts)));
-        push_percentiles(&mut v, "tls.handshake", tls.handshake);
-
-        let http = &apps.http;
-        v.push(("http.requests", count(http.requests)));
-        v.push(("http.connections", count(http.connections)));
-        v.push(("http.reused_requests", count(http.reused_requests)));
-        v.push(("http.reuse_rate", ratio(http.reuse_rate())));
-        v.push((
-            "http.requests_per_connection",
-            ratio(http.requests_per_connection()),
-        ));
-        for (name, class) in [
-            ("http.status_1xx", "1xx"),
-            ("http.status_2xx", "2xx"),
-            ("http.status_3xx", "3xx"),
-            ("http.status_4xx", "4xx"),
-            ("http.status_5xx", "5xx"),
-            ("http.no_response", "none"),
-        ] {
-            v.push((name, count(http.status(class))));
-        }
-        v.push(("http.incomplete", count(http.incomplete)));
-        push_percentiles(&mut v, "http.wait", http.wait);
-        push_percentiles(&mut v, "http.total", http.total);
-
-        let dns = &apps.dns;
-        v.push(("dns.queries", count(dns.queries)));
-        v.push(("dns.answered", count(dns.answered)));
-        v.push(("dns.unanswered", count(dns.unanswered)));
-        v.push(("dns.retries", count(dns.retries)));
-        v.push(("dns.icmp_unreachable", count(dns.icmp_unreachable)));
-        v.push(("dns.errors", count(dns.errors)));
-        v.push(("dns.nxdomain", count(dns.nxdomain)));
-        v.push(("dns.servfail", count(dns.servfail)));
-        v.push(("dns.truncated", count(dns.truncated)));
-        v.push(("dns.tcp_queries", count(dns.tcp_queries)));
-        push_percentiles(&mut v, "dns.latency", dns.latency);
-
-        debug_assert_eq!(
-            v.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
-            definitions()
-                .iter()
-                .map(|d| d.name.as_str())
-                .collect::<Vec<_>>()
-        );
-        Figures {
-            values: v.into_iter().map(|(_, x)| x).collect(),
-        }
+        Figures { values }
     }
 
     /// The figure called `name`; `None` for an unknown name.
@@ -447,24 +382,6 @@ impl Figures {
             .iter()
             .zip(&self.values)
             .map(|(def, value)| Figure { def, value: *value })
-    }
-}
-
-fn push_percentiles(v: &mut Vec<(&str, Option<Value>)>, family: &str, p: Option<Percentiles>) {
-    // The names must be 'static for the debug check; look them up in the definitions.
-    for (suffix, value) in PERCENTILE_SUFFIXES.iter().zip([
-        p.map(|p| Value::Count(p.count as u64))
-            .or(Some(Value::Count(0))),
-        p.map(|p| Value::Duration(p.p50)),
-        p.map(|p| Value::Duration(p.p90)),
-        p.map(|p| Value::Duration(p.p95)),
-        p.map(|p| Value::Duration(p.p99)),
-        p.map(|p| Value::Duration(p.max)),
-    ]) {
-        let name = format!("{family}.{suffix}");
-        if let Some(d) = definition(&name) {
-            v.push((d.name.as_str(), value));
-        }
     }
 }
 

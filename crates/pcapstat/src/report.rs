@@ -11,10 +11,11 @@
 //! use pcapstat::figures::Value;
 //! use pcapstat::report::{Report, ReportOptions};
 //! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab/f_refused_syndrop/capture.pcap");
-//! let report = Report::of(&pcapstat::Analyzer::new().analyze_path(path)?, &ReportOptions::default());
-//! assert_eq!(report.connections.failed, 6);
-//! assert_eq!(report.figures.value("connections.failed"), Some(Some(Value::Count(6))));
-//! assert_eq!(report.connections.failed_connections.len(), 5); // --top 5
+//! let analysis = pcapstat::Analyzer::new().analyze_path(path)?;
+//! let report = Report::of(&analysis, &ReportOptions { top: 2 });
+//! assert_eq!(report.connections.failed, 4); // 3 refused, 1 timed out
+//! assert_eq!(report.figures.value("connections.failed"), Some(Some(Value::Count(4))));
+//! assert_eq!(report.connections.failed_connections.len(), 2); // the first 2 of them
 //! # Ok(())
 //! # }
 //! ```
@@ -423,7 +424,7 @@ impl HttpReport {
 
 /// What the report says about DNS. Every query is exactly one of answered, failed by ICMP and
 /// unanswered (`DnsRecord::answered`, `unanswered`; docs/dns.md).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct DnsReport {
     /// Queries (rows of the dns table).
     pub queries: u64,
@@ -748,17 +749,8 @@ fn dns(a: &Analysis) -> DnsReport {
     let records = a.dns_records();
     let mut r = DnsReport {
         queries: records.len() as u64,
-        answered: 0,
-        retries: 0,
-        icmp_unreachable: 0,
-        unanswered: 0,
-        tcp_queries: 0,
-        truncated: 0,
-        rcodes: BTreeMap::new(),
-        errors: 0,
-        nxdomain: 0,
-        servfail: 0,
         latency: Percentiles::of(records.iter().filter_map(|d| d.latency_ns).collect()),
+        ..DnsReport::default()
     };
     for d in records {
         r.answered += u64::from(d.answered());
@@ -778,64 +770,41 @@ fn dns(a: &Analysis) -> DnsReport {
     r
 }
 
+/// (name, setting, message) of every limit, in the order of [`limits`]' counts.
+#[rustfmt::skip]
+const LIMITS: [(&str, &str, &str); 8] = [
+    ("evictions", "TcpConfig::max_connections", "connections evicted (flow table full)"),
+    ("ooo_limit_hits", "TcpConfig::ooo_limit_bytes", "out-of-order buffer overflows"),
+    ("rtt_sample_limit_hits", "TcpConfig::rtt_sample_limit", "RTT samples not kept for the median"),
+    ("unacked_limit_hits", "TcpConfig::unacked_limit", "segments not tracked for RTT"),
+    ("probe_limit_hits", "app::PROBE_LIMIT_BYTES", "connections whose protocol probing buffer was full"),
+    ("http_heads_too_large", "HttpConfig::max_head_bytes", "HTTP heads too large"),
+    ("http_pending_dropped", "HttpConfig::max_pending", "HTTP requests given up waiting"),
+    ("fragments_evicted", "DecodeLimits::max_fragment_datagrams", "IP fragment datagrams evicted (fragment table full)"),
+];
+
 fn limits(r: &Report) -> Vec<Limit> {
     let t = &r.connections.tracking;
-    let limit = |name, count, setting, message| Limit {
-        name,
-        count,
-        setting,
-        message,
-    };
-    vec![
-        limit(
-            "evictions",
-            t.evictions,
-            "TcpConfig::max_connections",
-            "connections evicted (flow table full)",
-        ),
-        limit(
-            "ooo_limit_hits",
-            t.ooo_limit_hits,
-            "TcpConfig::ooo_limit_bytes",
-            "out-of-order buffer overflows",
-        ),
-        limit(
-            "rtt_sample_limit_hits",
-            t.rtt_sample_limit_hits,
-            "TcpConfig::rtt_sample_limit",
-            "RTT samples not kept for the median",
-        ),
-        limit(
-            "unacked_limit_hits",
-            t.unacked_limit_hits,
-            "TcpConfig::unacked_limit",
-            "segments not tracked for RTT",
-        ),
-        limit(
-            "probe_limit_hits",
-            t.probe_limit_hits,
-            "app::PROBE_LIMIT_BYTES",
-            "connections whose protocol probing buffer was full",
-        ),
-        limit(
-            "http_heads_too_large",
-            t.http_heads_too_large,
-            "HttpConfig::max_head_bytes",
-            "HTTP heads too large",
-        ),
-        limit(
-            "http_pending_dropped",
-            t.http_pending_dropped,
-            "HttpConfig::max_pending",
-            "HTTP requests given up waiting",
-        ),
-        limit(
-            "fragments_evicted",
-            r.summary.decode.fragments_evicted,
-            "DecodeLimits::max_fragment_datagrams",
-            "IP fragment datagrams evicted (fragment table full)",
-        ),
-    ]
+    let counts = [
+        t.evictions,
+        t.ooo_limit_hits,
+        t.rtt_sample_limit_hits,
+        t.unacked_limit_hits,
+        t.probe_limit_hits,
+        t.http_heads_too_large,
+        t.http_pending_dropped,
+        r.summary.decode.fragments_evicted,
+    ];
+    LIMITS
+        .iter()
+        .zip(counts)
+        .map(|(&(name, setting, message), count)| Limit {
+            name,
+            count,
+            setting,
+            message,
+        })
+        .collect()
 }
 
 // Serialisation into the JSON report's shape (docs/summary.md).
@@ -989,4 +958,189 @@ fn summary<S: Serializer>(s: &CaptureSummary, ser: S) -> Result<S::Ok, S::Error>
             reason: dm.reason.to_string(),
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::figures::Value;
+    use crate::Analyzer;
+
+    fn analyze(rel: &str) -> Analysis {
+        let path = format!("{}/../../testdata/{rel}", env!("CARGO_MANIFEST_DIR"));
+        Analyzer::new().threads(2).analyze_path(&path).expect(rel)
+    }
+
+    const CAPTURES: [&str; 8] = [
+        "lab/f_refused_syndrop/capture.pcap",
+        "lab/d_tls_resumption/capture.pcapng",
+        "lab/e_dns/capture.pcap",
+        "link-null-http.pcap",
+        "snaplen-truncated-http.pcap",
+        "regress/dns/icmp-unreachable.pcap",
+        "regress/dns/retries.pcap",
+        "broken/pcap-trunc-packet-data.pcap",
+    ];
+
+    fn fig(r: &Report, name: &str) -> Option<Value> {
+        r.figures.value(name).expect(name)
+    }
+
+    fn pct_figures(r: &Report, family: &str, p: Option<Percentiles>) {
+        let count = p.map_or(0, |p| p.count as u64);
+        assert_eq!(
+            fig(r, &format!("{family}.count")),
+            Some(Value::Count(count))
+        );
+        for (suffix, get) in [
+            ("p50", (|p: Percentiles| p.p50) as fn(Percentiles) -> i64),
+            ("p90", |p| p.p90),
+            ("p95", |p| p.p95),
+            ("p99", |p| p.p99),
+            ("max", |p| p.max),
+        ] {
+            let want = p.map(|p| Value::Duration(get(p)));
+            assert_eq!(
+                fig(r, &format!("{family}.{suffix}")),
+                want,
+                "{family}.{suffix}"
+            );
+        }
+    }
+
+    /// Every figure is a value of the report, and the report's values are the records'.
+    #[test]
+    fn figures_are_the_report_values() {
+        for rel in CAPTURES {
+            let a = analyze(rel);
+            let r = Report::of(&a, &ReportOptions::default());
+            let count = |n: u64| Some(Value::Count(n));
+            let conns = a.connection_records();
+            let c = &r.connections;
+            assert_eq!(c.connections, conns.len() as u64, "{rel}");
+            assert_eq!(fig(&r, "connections.count"), count(c.connections));
+            let failed = conns.iter().filter(|c| c.failure.is_some()).count() as u64;
+            assert_eq!(c.failed, failed, "{rel}");
+            assert_eq!(fig(&r, "connections.failed"), count(c.failed));
+            assert_eq!(
+                fig(&r, "connections.failure_rate"),
+                c.failure_rate().ratio().map(Value::Number)
+            );
+            assert_eq!(c.outcomes.values().sum::<u64>(), c.connections);
+            for o in OUTCOMES {
+                let name = format!("connections.{}", o.as_str());
+                assert_eq!(fig(&r, &name), count(c.outcome(o)), "{rel} {name}");
+            }
+            pct_figures(&r, "connect", c.connect);
+            pct_figures(&r, "initial_rtt", c.initial_rtt);
+            let t = &c.both;
+            assert_eq!(t.packets, c.c2s.packets + c.s2c.packets);
+            assert_eq!(fig(&r, "tcp.segments"), count(t.packets));
+            assert_eq!(fig(&r, "tcp.retransmissions"), count(t.retransmissions));
+            assert_eq!(fig(&r, "tcp.syn_retries"), count(c.syn_retries));
+            assert_eq!(
+                fig(&r, "tcp.retransmission_rate"),
+                t.retransmission_rate().ratio().map(Value::Number)
+            );
+            assert_eq!(fig(&r, "capture.limits_hit"), count(r.limits_hit()));
+            assert_eq!(fig(&r, "capture.frames"), count(r.summary.frames));
+
+            let (tls, http, dns) = (
+                &r.applications.tls,
+                &r.applications.http,
+                &r.applications.dns,
+            );
+            assert_eq!(tls.handshakes, a.tls_records().len() as u64);
+            assert_eq!(fig(&r, "tls.handshakes"), count(tls.handshakes));
+            assert_eq!(fig(&r, "tls.resumed"), count(tls.resumed));
+            assert_eq!(fig(&r, "tls.alerts"), count(tls.alerts));
+            pct_figures(&r, "tls.handshake", tls.handshake);
+            assert_eq!(http.requests, a.http_records().len() as u64);
+            assert_eq!(fig(&r, "http.requests"), count(http.requests));
+            assert_eq!(fig(&r, "http.connections"), count(http.connections));
+            assert_eq!(fig(&r, "http.incomplete"), count(http.incomplete));
+            assert_eq!(fig(&r, "http.no_response"), count(http.status("none")));
+            assert_eq!(http.status.values().sum::<u64>(), http.requests);
+            pct_figures(&r, "http.wait", http.wait);
+            pct_figures(&r, "http.total", http.total);
+            assert_eq!(dns.queries, a.dns_records().len() as u64);
+            for (name, n) in [
+                ("dns.queries", dns.queries),
+                ("dns.answered", dns.answered),
+                ("dns.unanswered", dns.unanswered),
+                ("dns.icmp_unreachable", dns.icmp_unreachable),
+                ("dns.retries", dns.retries),
+                ("dns.errors", dns.errors),
+                ("dns.truncated", dns.truncated),
+                ("dns.tcp_queries", dns.tcp_queries),
+            ] {
+                assert_eq!(fig(&r, name), count(n), "{rel} {name}");
+            }
+            pct_figures(&r, "dns.latency", dns.latency);
+            // The figures of an analysis are those of its report, whatever the list lengths.
+            assert_eq!(crate::Figures::of(&a), r.figures, "{rel}");
+        }
+    }
+
+    /// The dns table, the report and the figures count the same rows as answered, failed by
+    /// ICMP and unanswered (docs/dns.md): every query is exactly one of them, an ICMP error
+    /// has no latency and no rcode.
+    #[test]
+    fn dns_icmp_counts_agree_between_table_report_and_figures() {
+        let mut icmp_seen = 0;
+        for rel in [
+            "regress/dns/icmp-unreachable.pcap",
+            "regress/dns/retries.pcap",
+            "regress/dns/waited.pcap",
+            "lab/e_dns/capture.pcap",
+        ] {
+            let a = analyze(rel);
+            let df = a.dns().expect("dns table");
+            let col = |name: &str| {
+                let c = df.column(name).expect(name).bool().expect(name).clone();
+                (0..c.len())
+                    .map(|i| c.get(i) == Some(true))
+                    .collect::<Vec<_>>()
+            };
+            let (answered, icmp) = (col("answered"), col("icmp_unreachable"));
+            let n = |v: &[bool]| v.iter().filter(|&&b| b).count() as u64;
+            let neither = answered.iter().zip(&icmp).filter(|(a, i)| !**a && !**i);
+            let r = Report::of(&a, &ReportOptions::default());
+            let dns = &r.applications.dns;
+            assert_eq!(dns.answered, n(&answered), "{rel}");
+            assert_eq!(dns.icmp_unreachable, n(&icmp), "{rel}");
+            assert_eq!(dns.unanswered, neither.count() as u64, "{rel}");
+            assert_eq!(
+                dns.answered + dns.icmp_unreachable + dns.unanswered,
+                dns.queries,
+                "{rel}: answered, ICMP and unanswered overlap"
+            );
+            assert_eq!(dns.latency.map_or(0, |p| p.count as u64), dns.answered);
+            assert_eq!(dns.rcodes.values().sum::<u64>(), dns.answered, "{rel}");
+            let f = |name: &str| r.figures.value(name).flatten();
+            assert_eq!(f("dns.answered"), Some(Value::Count(dns.answered)));
+            assert_eq!(
+                f("dns.icmp_unreachable"),
+                Some(Value::Count(dns.icmp_unreachable))
+            );
+            assert_eq!(f("dns.unanswered"), Some(Value::Count(dns.unanswered)));
+            icmp_seen += dns.icmp_unreachable;
+        }
+        assert!(icmp_seen >= 2, "the captures have ICMP-failed queries");
+    }
+
+    #[test]
+    fn shares_and_limits() {
+        let s = Share { part: 1, whole: 8 };
+        assert_eq!((s.ratio(), s.percent()), (Some(0.125), Some(12.5)));
+        assert_eq!(Share::default().ratio(), None);
+        let r = Report::of(
+            &analyze("lab/f_refused_syndrop/capture.pcap"),
+            &ReportOptions { top: 2 },
+        );
+        assert_eq!(r.limits.len(), 8);
+        assert_eq!(r.limits_hit(), 0);
+        assert_eq!(r.connections.failed_connections.len(), 2);
+        assert!(r.connections.failed > 2);
+    }
 }
