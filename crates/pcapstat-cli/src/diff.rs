@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use pcapstat::figures::{format_number, Better, Figures, Unit, Value};
+use pcapstat::figures::{format_number, Assessment, Comparison as Row, Figures, Value};
 use serde_json::json;
 
 use crate::filter::FilterArgs;
@@ -44,88 +44,18 @@ pub struct DiffArgs {
     filter: FilterArgs,
 }
 
-/// How a change reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Assessment {
-    Worse,
-    Better,
-    Same,
-    Changed,
-    NoData,
-}
-
-impl Assessment {
-    fn word(self) -> &'static str {
-        match self {
-            Assessment::Worse => "worse",
-            Assessment::Better => "better",
-            Assessment::Same | Assessment::Changed | Assessment::NoData => "",
-        }
-    }
-
-    fn color(self) -> Option<Color> {
-        match self {
-            Assessment::Worse => Some(Color::Red),
-            Assessment::Better => Some(Color::Green),
-            _ => None,
-        }
+fn word(a: Assessment) -> &'static str {
+    match a {
+        Assessment::Worse | Assessment::Better => a.as_str(),
+        Assessment::Same | Assessment::Changed | Assessment::NoData => "",
     }
 }
 
-struct Row {
-    name: &'static str,
-    unit: Unit,
-    before: Option<Value>,
-    after: Option<Value>,
-    delta: Option<Value>,
-    /// Relative change in percent; `None` when undefined (from 0 to non-zero, or no data).
-    relative: Option<f64>,
-    assessment: Assessment,
-}
-
-fn delta(unit: Unit, b: Value, a: Value) -> Value {
-    match (unit, b, a) {
-        (_, Value::Duration(x), Value::Duration(y)) => Value::Duration(y.saturating_sub(x)),
-        (_, Value::Count(x), Value::Count(y)) if y >= x => Value::Count(y - x),
-        (_, b, a) => Value::Number(a.as_f64() - b.as_f64()),
-    }
-}
-
-fn relative(b: Value, a: Value) -> Option<f64> {
-    let (x, y) = (b.as_f64(), a.as_f64());
-    if x == 0.0 {
-        (y == 0.0).then_some(0.0)
-    } else {
-        Some((y - x) / x.abs() * 100.0)
-    }
-}
-
-fn row(f_before: pcapstat::Figure<'static>, f_after: pcapstat::Figure<'static>) -> Row {
-    let def = f_before.def;
-    let (b, a) = (f_before.value, f_after.value);
-    let (d, rel, assessment) = match (b, a) {
-        (Some(b), Some(a)) => {
-            let ord = a.compare(b);
-            let assessment = match (ord, def.better) {
-                (Some(std::cmp::Ordering::Equal), _) => Assessment::Same,
-                (Some(std::cmp::Ordering::Greater), Better::Lower)
-                | (Some(std::cmp::Ordering::Less), Better::Higher) => Assessment::Worse,
-                (Some(_), Better::Lower | Better::Higher) => Assessment::Better,
-                _ => Assessment::Changed,
-            };
-            (Some(delta(def.unit, b, a)), relative(b, a), assessment)
-        }
-        (None, None) => (None, None, Assessment::NoData),
-        _ => (None, None, Assessment::Changed),
-    };
-    Row {
-        name: def.name.as_str(),
-        unit: def.unit,
-        before: b,
-        after: a,
-        delta: d,
-        relative: rel,
-        assessment,
+fn color(a: Assessment) -> Option<Color> {
+    match a {
+        Assessment::Worse => Some(Color::Red),
+        Assessment::Better => Some(Color::Green),
+        _ => None,
     }
 }
 
@@ -151,7 +81,7 @@ fn percent(p: f64) -> String {
 }
 
 fn change_text(r: &Row) -> String {
-    match (r.delta, r.relative) {
+    match (r.delta, r.relative_pct) {
         (Some(d), Some(p)) if r.assessment != Assessment::Same => {
             format!("{} ({})", signed(d), percent(p))
         }
@@ -179,20 +109,22 @@ fn evaluate_gate(g: &Gate, r: &Row, missing: Missing) -> GateResult {
     };
     let (measured, ord) = match g.change {
         Change::Percent(p) => {
-            let rel = relative(b, a).unwrap_or(if a.as_f64() > b.as_f64() {
-                f64::INFINITY
-            } else {
-                f64::NEG_INFINITY
-            });
+            let rel = b
+                .relative_change_pct(a)
+                .unwrap_or(if a.as_f64() > b.as_f64() {
+                    f64::INFINITY
+                } else {
+                    f64::NEG_INFINITY
+                });
             let text = if rel.is_finite() {
                 percent(rel)
             } else {
-                format!("{} (from 0)", signed(delta(r.unit, b, a)))
+                format!("{} (from 0)", signed(b.delta_to(a)))
             };
             (text, rel.partial_cmp(&p))
         }
         Change::Absolute(v) => {
-            let d = delta(r.unit, b, a);
+            let d = b.delta_to(a);
             (signed(d), d.as_f64().partial_cmp(&v.as_f64()))
         }
     };
@@ -241,17 +173,13 @@ pub fn run(args: &DiffArgs) -> ExitCode {
             }
         }
     }
-    let rows: Vec<Row> = figures[0]
-        .iter()
-        .zip(figures[1].iter())
-        .map(|(b, a)| row(b, a))
-        .collect();
+    let rows = figures[0].compare(&figures[1]);
     let results: Vec<(usize, GateResult)> = gates
         .iter()
         .map(|g| {
             let i = rows
                 .iter()
-                .position(|r| r.name == g.figure.name)
+                .position(|r| r.def.name == g.figure.name)
                 .unwrap_or_default();
             (i, evaluate_gate(g, &rows[i], args.missing))
         })
@@ -338,11 +266,11 @@ fn write_text(
         .iter()
         .map(|r| {
             vec![
-                cell(r.name, None),
+                cell(r.def.name.as_str(), None),
                 cell(opt(r.before), None),
                 cell(opt(r.after), None),
-                cell(change_text(r), r.assessment.color()),
-                cell(r.assessment.word(), r.assessment.color()),
+                cell(change_text(r), color(r.assessment)),
+                cell(word(r.assessment), color(r.assessment)),
             ]
         })
         .collect();
@@ -445,7 +373,7 @@ fn write_markdown(
         writeln!(
             out,
             "| `{}` | {} | {} | {} | {mark} |",
-            r.name,
+            r.def.name,
             md(&opt(r.before)),
             md(&opt(r.after)),
             md(&change_text(r))
@@ -465,19 +393,13 @@ fn write_json(
         .iter()
         .map(|r| {
             json!({
-                "figure": r.name,
-                "unit": r.unit.as_str(),
+                "figure": r.def.name,
+                "unit": r.def.unit.as_str(),
                 "before": json!(r.before),
                 "after": json!(r.after),
                 "change": json!(r.delta),
-                "relative_pct": r.relative,
-                "assessment": match r.assessment {
-                    Assessment::Worse => "worse",
-                    Assessment::Better => "better",
-                    Assessment::Same => "same",
-                    Assessment::Changed => "changed",
-                    Assessment::NoData => "no_data",
-                },
+                "relative_pct": r.relative_pct,
+                "assessment": r.assessment.as_str(),
             })
         })
         .collect();
@@ -505,18 +427,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn relative_changes() {
-        assert_eq!(relative(Value::Count(10), Value::Count(11)), Some(10.0));
-        assert_eq!(relative(Value::Count(0), Value::Count(0)), Some(0.0));
-        assert_eq!(relative(Value::Count(0), Value::Count(3)), None);
-        assert_eq!(
-            delta(Unit::Duration, Value::Duration(5), Value::Duration(2)),
-            Value::Duration(-3)
-        );
-        assert_eq!(
-            delta(Unit::Count, Value::Count(5), Value::Count(2)),
-            Value::Number(-3.0)
-        );
+    fn changes_read_signed() {
         assert_eq!(signed(Value::Duration(1_500_000)), "+1.5ms");
         assert_eq!(signed(Value::Number(-0.25)), "-0.25");
         assert_eq!(percent(4650.4), "+4650%");

@@ -130,6 +130,27 @@ impl Value {
         }
     }
 
+    /// `after - self`: a duration between durations, a count when a count did not fall, else
+    /// a number (a count that fell is negative).
+    pub fn delta_to(self, after: Value) -> Value {
+        match (self, after) {
+            (Value::Duration(x), Value::Duration(y)) => Value::Duration(y.saturating_sub(x)),
+            (Value::Count(x), Value::Count(y)) if y >= x => Value::Count(y - x),
+            (b, a) => Value::Number(a.as_f64() - b.as_f64()),
+        }
+    }
+
+    /// The change from `self` to `after` in percent of `self`: 0 from 0 to 0, `None` from 0
+    /// to another value.
+    pub fn relative_change_pct(self, after: Value) -> Option<f64> {
+        let (x, y) = (self.as_f64(), after.as_f64());
+        if x == 0.0 {
+            (y == 0.0).then_some(0.0)
+        } else {
+            Some((y - x) / x.abs() * 100.0)
+        }
+    }
+
     /// Compares two values: exactly for two counts or two durations, as reals otherwise.
     /// `None` when a value is NaN.
     pub fn compare(self, other: Value) -> Option<Ordering> {
@@ -172,6 +193,78 @@ pub struct Figure<'a> {
     pub def: &'a Definition,
     /// The value, `None` when it cannot be computed (see the [module docs](self)).
     pub value: Option<Value>,
+}
+
+/// A figure of two analyses side by side (`pcapstat diff`; [`Figures::compare`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Comparison {
+    /// The figure.
+    pub def: &'static Definition,
+    /// The value before (`None`: no data).
+    pub before: Option<Value>,
+    /// The value after.
+    pub after: Option<Value>,
+    /// [`Value::delta_to`], when both sides have data.
+    pub delta: Option<Value>,
+    /// [`Value::relative_change_pct`], when both sides have data.
+    pub relative_pct: Option<f64>,
+    /// How the change reads.
+    pub assessment: Assessment,
+}
+
+/// How the change of a figure reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assessment {
+    /// Changed in the direction that is worse ([`Better`]).
+    Worse,
+    /// Changed in the direction that is better.
+    Better,
+    /// Equal.
+    Same,
+    /// Changed, neither better nor worse; or data on one side only.
+    Changed,
+    /// No data on either side.
+    NoData,
+}
+
+impl Assessment {
+    /// `worse`, `better`, `same`, `changed` or `no_data`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Assessment::Worse => "worse",
+            Assessment::Better => "better",
+            Assessment::Same => "same",
+            Assessment::Changed => "changed",
+            Assessment::NoData => "no_data",
+        }
+    }
+}
+
+impl Comparison {
+    fn new(def: &'static Definition, before: Option<Value>, after: Option<Value>) -> Self {
+        let (delta, relative_pct, assessment) = match (before, after) {
+            (Some(b), Some(a)) => {
+                let assessment = match (a.compare(b), def.better) {
+                    (Some(Ordering::Equal), _) => Assessment::Same,
+                    (Some(Ordering::Greater), Better::Lower)
+                    | (Some(Ordering::Less), Better::Higher) => Assessment::Worse,
+                    (Some(_), Better::Lower | Better::Higher) => Assessment::Better,
+                    _ => Assessment::Changed,
+                };
+                (Some(b.delta_to(a)), b.relative_change_pct(a), assessment)
+            }
+            (None, None) => (None, None, Assessment::NoData),
+            _ => (None, None, Assessment::Changed),
+        };
+        Comparison {
+            def,
+            before,
+            after,
+            delta,
+            relative_pct,
+            assessment,
+        }
+    }
 }
 
 /// The percentile suffixes of a percentile family, in order.
@@ -361,6 +454,14 @@ impl Figures {
         Figures { values }
     }
 
+    /// Every figure of `self` (before) beside the same of `after`, with the change.
+    pub fn compare(&self, after: &Figures) -> Vec<Comparison> {
+        self.iter()
+            .zip(after.iter())
+            .map(|(b, a)| Comparison::new(b.def, b.value, a.value))
+            .collect()
+    }
+
     /// The figure called `name`; `None` for an unknown name.
     pub fn get(&self, name: &str) -> Option<Figure<'static>> {
         let i = definitions().iter().position(|d| d.name == name)?;
@@ -481,6 +582,23 @@ mod tests {
         );
         assert_eq!(suggest("conect.p95"), Some("connect.p95"));
         assert_eq!(suggest("zzzzzzzzzzzz"), None);
+    }
+
+    #[test]
+    fn changes() {
+        let rel = |b, a| Value::relative_change_pct(Value::Count(b), Value::Count(a));
+        assert_eq!(
+            (rel(10, 11), rel(0, 0), rel(0, 3)),
+            (Some(10.0), Some(0.0), None)
+        );
+        assert_eq!(
+            Value::Duration(5).delta_to(Value::Duration(2)),
+            Value::Duration(-3)
+        );
+        assert_eq!(
+            Value::Count(5).delta_to(Value::Count(2)),
+            Value::Number(-3.0)
+        );
     }
 
     #[test]
