@@ -141,10 +141,7 @@ pub fn text(
         ("UDP", d.udp),
         ("non-IP", d.other),
     ] {
-        let share = Share {
-            part: n,
-            whole: s.frames,
-        };
+        let share = Share::new(n, s.frames);
         writeln!(out, "  {name:<12}  {n}{}", pct(share))?;
     }
     writeln!(out, "{}", ctx.head("Decoding"))?;
@@ -152,10 +149,7 @@ pub fn text(
         out,
         "  truncated frames        {}{}",
         d.truncated,
-        pct(Share {
-            part: d.truncated,
-            whole: s.frames
-        })
+        pct(Share::new(d.truncated, s.frames))
     )?;
     writeln!(out, "  IP fragments            {}", d.fragments)?;
     writeln!(out, "  datagrams reassembled   {}", d.reassembled)?;
@@ -474,7 +468,7 @@ pub fn app_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<
         let snis: Vec<String> = tls
             .top_snis
             .iter()
-            .map(|s| format!("{} {}", s.name, s.count))
+            .map(|s| format!("{} {}", s.sni, s.handshakes))
             .collect();
         writeln!(out, "  top SNIs      {}", snis.join(", "))?;
         if !tls.alert_names.is_empty() {
@@ -540,7 +534,7 @@ pub fn app_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<
             let s: Vec<String> = http
                 .new_connections_per_server
                 .iter()
-                .map(|s| format!("{} {}", s.name, s.count))
+                .map(|s| format!("{} {}", s.server, s.connections))
                 .collect();
             writeln!(out, "  new connections per server: {}", s.join(", "))?;
         }
@@ -771,7 +765,7 @@ pub fn markdown(
         let snis: Vec<String> = tls
             .top_snis
             .iter()
-            .map(|s| format!("{} {}", s.name, s.count))
+            .map(|s| format!("{} {}", s.sni, s.handshakes))
             .collect();
         writeln!(
             out,

@@ -70,6 +70,11 @@ pub struct Share {
 }
 
 impl Share {
+    /// `part` out of `whole`.
+    pub fn new(part: u64, whole: u64) -> Share {
+        Share { part, whole }
+    }
+
     /// `part / whole`; `None` when the whole is 0.
     pub fn ratio(self) -> Option<f64> {
         (self.whole > 0).then(|| self.part as f64 / self.whole as f64)
@@ -149,18 +154,15 @@ impl Totals {
 
     /// Retransmitted segments out of all segments.
     pub fn retransmission_rate(&self) -> Share {
-        Share {
-            part: self.retransmissions,
-            whole: self.packets,
-        }
+        Share::new(self.retransmissions, self.packets)
     }
 
     /// Retransmitted payload bytes out of all payload bytes sent (unique plus copies).
     pub fn retransmission_byte_rate(&self) -> Share {
-        Share {
-            part: self.retransmitted_bytes,
-            whole: self.payload_bytes + self.retransmitted_bytes,
-        }
+        Share::new(
+            self.retransmitted_bytes,
+            self.payload_bytes + self.retransmitted_bytes,
+        )
     }
 }
 
@@ -266,10 +268,7 @@ impl ConnectionsReport {
 
     /// Failed connections out of all.
     pub fn failure_rate(&self) -> Share {
-        Share {
-            part: self.failed,
-            whole: self.connections,
-        }
+        Share::new(self.failed, self.connections)
     }
 }
 
@@ -284,13 +283,22 @@ pub struct Applications {
     pub dns: DnsReport,
 }
 
-/// A name and how many times it was seen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NameCount {
-    /// SNI (`sni` in JSON) or server `ip:port` (`server`).
-    pub name: String,
-    /// Handshakes (`handshakes`) or connections (`connections`).
-    pub count: u64,
+/// Handshakes with one SNI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SniCount {
+    /// The SNI, `(none)` for a ClientHello without.
+    pub sni: String,
+    /// Handshakes.
+    pub handshakes: u64,
+}
+
+/// New connections to one server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerCount {
+    /// Server `ip:port`.
+    pub server: String,
+    /// Connections.
+    pub connections: u64,
 }
 
 /// What the report says about TLS.
@@ -311,8 +319,7 @@ pub struct TlsReport {
     #[serde(serialize_with = "percentiles")]
     pub handshake: Option<Percentiles>,
     /// Handshakes per SNI (`(none)` without), most first.
-    #[serde(serialize_with = "snis")]
-    pub top_snis: Vec<NameCount>,
+    pub top_snis: Vec<SniCount>,
     /// Alerts by sender and description name (`server: protocol_version`).
     pub alert_names: BTreeMap<String, u64>,
 }
@@ -320,10 +327,7 @@ pub struct TlsReport {
 impl TlsReport {
     /// Resumed handshakes out of all.
     pub fn resumption_rate(&self) -> Share {
-        Share {
-            part: self.resumed,
-            whole: self.handshakes,
-        }
+        Share::new(self.resumed, self.handshakes)
     }
 }
 
@@ -382,8 +386,7 @@ pub struct HttpReport {
     #[serde(serialize_with = "percentiles")]
     pub total: Option<Percentiles>,
     /// New connections (request index 0) per server, most first.
-    #[serde(serialize_with = "servers")]
-    pub new_connections_per_server: Vec<NameCount>,
+    pub new_connections_per_server: Vec<ServerCount>,
     /// The complete requests with the longest total, slowest first.
     pub slowest_requests: Vec<RequestRow>,
 }
@@ -391,18 +394,12 @@ pub struct HttpReport {
 impl HttpReport {
     /// Requests out of connections (`whole`: connections).
     pub fn requests_per_connection(&self) -> Share {
-        Share {
-            part: self.requests,
-            whole: self.connections,
-        }
+        Share::new(self.requests, self.connections)
     }
 
     /// Reused requests out of all.
     pub fn reuse_rate(&self) -> Share {
-        Share {
-            part: self.reused_requests,
-            whole: self.requests,
-        }
+        Share::new(self.reused_requests, self.requests)
     }
 
     /// Requests whose status class is `class` (`2xx`), or `none`.
@@ -513,15 +510,11 @@ fn top_by<K: Ord>(
     v
 }
 
-/// `(name, count)` pairs, most first then by name, at most `top`.
-fn most(counts: BTreeMap<String, u64>, top: usize) -> Vec<NameCount> {
-    let mut v: Vec<NameCount> = counts
-        .into_iter()
-        .map(|(name, count)| NameCount { name, count })
-        .collect();
-    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
-    v.truncate(top);
-    v
+/// `(name, count)` pairs, most first then by name, at most `top`, as `T`s.
+fn most<T>(counts: BTreeMap<String, u64>, top: usize, row: fn(String, u64) -> T) -> Vec<T> {
+    let mut v: Vec<(String, u64)> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.into_iter().take(top).map(|(n, c)| row(n, c)).collect()
 }
 
 fn conn_row(r: &ConnectionRecord) -> ConnRow {
@@ -656,7 +649,7 @@ fn tls(a: &Analysis, top: usize) -> TlsReport {
         alerts,
         decryption: a.app_stats().tls_decrypt.clone(),
         handshake: Percentiles::of(records.iter().filter_map(|t| t.handshake_ns).collect()),
-        top_snis: most(snis, top),
+        top_snis: most(snis, top, |sni, handshakes| SniCount { sni, handshakes }),
         alert_names,
     }
 }
@@ -712,7 +705,10 @@ fn http(a: &Analysis, top: usize) -> HttpReport {
         versions,
         wait: durations(|t| t.wait_ns),
         total: durations(|t| t.total_ns),
-        new_connections_per_server: most(per_server, top),
+        new_connections_per_server: most(per_server, top, |server, connections| ServerCount {
+            server,
+            connections,
+        }),
         slowest_requests: slowest
             .into_iter()
             .map(|i| {
@@ -832,30 +828,6 @@ fn percentiles<S: Serializer>(p: &Option<Percentiles>, s: S) -> Result<S::Ok, S:
         "p99_ns" => v(|p| p.p99),
         "max_ns" => v(|p| p.max),
     )
-}
-
-fn snis<S: Serializer>(v: &[NameCount], s: S) -> Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct Sni<'a> {
-        sni: &'a str,
-        handshakes: u64,
-    }
-    s.collect_seq(v.iter().map(|n| Sni {
-        sni: &n.name,
-        handshakes: n.count,
-    }))
-}
-
-fn servers<S: Serializer>(v: &[NameCount], s: S) -> Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct Server<'a> {
-        server: &'a str,
-        connections: u64,
-    }
-    s.collect_seq(v.iter().map(|n| Server {
-        server: &n.name,
-        connections: n.count,
-    }))
 }
 
 fn decryption<S: Serializer>(d: &TlsDecryptStats, s: S) -> Result<S::Ok, S::Error> {
