@@ -17,6 +17,7 @@ pub mod packet;
 pub mod pipeline;
 pub mod proto;
 pub mod record;
+pub mod stats;
 pub mod summary;
 pub mod tcp;
 pub mod timing;
@@ -40,6 +41,7 @@ pub use record::{
     ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpRecord, HttpVersion,
     Outcome, RolesFrom, Side, TlsRecord,
 };
+pub use stats::{Counters, Limit, LimitHit, Stats, LIMITS};
 pub use summary::{CaptureSummary, SummaryBuilder};
 pub use tcp::{
     ConnMeta, Direction, HandshakeOptions, NullSinkFactory, SeqNum, SinkFactory, StreamSink,

@@ -12,7 +12,7 @@ use pcapstat_core::pipeline::{self, PipelineConfig};
 use pcapstat_core::proto::dns::DnsStats;
 use pcapstat_core::{
     request_timings, Capture, CaptureSummary, ConnectionRecord, DecodeLimits, DnsRecord,
-    HttpRecord, KeyLog, KeyLogStats, RequestTiming, TcpConfig, TcpStats, TlsRecord,
+    HttpRecord, KeyLog, KeyLogStats, RequestTiming, Stats, TcpConfig, TcpStats, TlsRecord,
 };
 
 use crate::error::Error;
@@ -275,6 +275,19 @@ impl Analysis {
     /// TCP tracking counters (connections, limits hit, sweeps).
     pub fn tcp_stats(&self) -> &TcpStats {
         &self.tcp
+    }
+
+    /// Every counter of the analysis in one tree (decoding, TCP, application parsers, DNS,
+    /// key log; docs/summary.md, "Counters"), with [`Stats::limits`] the limits that were hit.
+    /// Built on each call.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            decode: self.summary.decode.clone(),
+            tcp: self.tcp.clone(),
+            app: self.app.clone(),
+            dns: self.dns_stats.clone(),
+            keylog: self.keylog_stats.clone().unwrap_or_default(),
+        }
     }
 
     /// The name of the capture, filling the `capture` column: the path given to

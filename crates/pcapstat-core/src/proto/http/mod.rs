@@ -27,6 +27,7 @@ mod chunked;
 #[cfg(test)]
 mod tests;
 
+use crate::stats::counters;
 use std::collections::VecDeque;
 
 use chunked::{Chunked, Step};
@@ -103,60 +104,42 @@ impl Default for HttpConfig {
     }
 }
 
-/// Counters of one [`HttpParser`] (sum them over connections for a capture).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct HttpStats {
-    /// Request heads parsed.
-    pub requests: u64,
-    /// Final (non-1xx) response heads parsed.
-    pub responses: u64,
-    /// 1xx interim responses skipped (not 101).
-    pub interim_responses: u64,
-    /// Responses with no request to pair with (none pending, or the request was lost in a gap).
-    pub unmatched_responses: u64,
-    /// Gap events (bytes the capture did not have).
-    pub gaps: u64,
-    /// Heads longer than `max_head_bytes`.
-    pub heads_too_large: u64,
-    /// Heads rejected by httparse, bad `Content-Length` in a request, broken chunk framing.
-    pub parse_errors: u64,
-    /// Times parsing found a message start again after a gap or an error.
-    pub resyncs: u64,
-    /// Bytes skipped while looking for a message start.
-    pub skipped_bytes: u64,
-    /// Requests given up at the `max_pending` limit.
-    pub pending_dropped: u64,
-    /// Message heads cut by the end of their direction.
-    pub truncated_heads: u64,
-    /// Request heads that could not be parsed even leniently (also in `parse_errors`); the
-    /// client side resynchronises on the next request line.
-    pub bad_request_heads: u64,
-    /// Response heads that could not be parsed even leniently (also in `parse_errors`); the
-    /// server side resynchronises on the next status line.
-    pub bad_response_heads: u64,
-    /// Requests left without a response because a response head before theirs could not be
-    /// parsed: no later response is paired with a request sent before the failure.
-    pub unpaired_after_bad_head: u64,
-}
-
-impl HttpStats {
-    /// Add another parser's counters.
-    pub fn merge(&mut self, o: &HttpStats) {
-        self.requests += o.requests;
-        self.responses += o.responses;
-        self.interim_responses += o.interim_responses;
-        self.unmatched_responses += o.unmatched_responses;
-        self.gaps += o.gaps;
-        self.heads_too_large += o.heads_too_large;
-        self.parse_errors += o.parse_errors;
-        self.resyncs += o.resyncs;
-        self.skipped_bytes += o.skipped_bytes;
-        self.pending_dropped += o.pending_dropped;
-        self.truncated_heads += o.truncated_heads;
-        self.bad_request_heads += o.bad_request_heads;
-        self.bad_response_heads += o.bad_response_heads;
-        self.unpaired_after_bad_head += o.unpaired_after_bad_head;
+counters! {
+    /// Counters of one [`HttpParser`] (sum them over connections for a capture).
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub struct HttpStats {
+        /// Request heads parsed.
+        pub requests: u64,
+        /// Final (non-1xx) response heads parsed.
+        pub responses: u64,
+        /// 1xx interim responses skipped (not 101).
+        pub interim_responses: u64,
+        /// Responses with no request to pair with (none pending, or the request was lost in a gap).
+        pub unmatched_responses: u64,
+        /// Gap events (bytes the capture did not have).
+        pub gaps: u64,
+        /// Heads longer than `max_head_bytes`.
+        pub heads_too_large: u64,
+        /// Heads rejected by httparse, bad `Content-Length` in a request, broken chunk framing.
+        pub parse_errors: u64,
+        /// Times parsing found a message start again after a gap or an error.
+        pub resyncs: u64,
+        /// Bytes skipped while looking for a message start.
+        pub skipped_bytes: u64,
+        /// Requests given up at the `max_pending` limit.
+        pub pending_dropped: u64,
+        /// Message heads cut by the end of their direction.
+        pub truncated_heads: u64,
+        /// Request heads that could not be parsed even leniently (also in `parse_errors`); the
+        /// client side resynchronises on the next request line.
+        pub bad_request_heads: u64,
+        /// Response heads that could not be parsed even leniently (also in `parse_errors`); the
+        /// server side resynchronises on the next status line.
+        pub bad_response_heads: u64,
+        /// Requests left without a response because a response head before theirs could not be
+        /// parsed: no later response is paired with a request sent before the failure.
+        pub unpaired_after_bad_head: u64,
     }
 }
 

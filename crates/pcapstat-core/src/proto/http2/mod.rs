@@ -51,6 +51,7 @@ pub fn fuzz_hpack(data: &[u8]) -> usize {
     hpack::fuzz_blocks(data)
 }
 
+use crate::stats::counters;
 use std::collections::HashMap;
 
 use super::{Probe, StreamParser};
@@ -165,81 +166,57 @@ impl Default for Http2Config {
     }
 }
 
-/// Counters of one [`Http2Parser`] (sum them over connections with [`Http2Stats::merge`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Http2Stats {
-    /// Connections (parsers) counted here.
-    pub connections: u64,
-    /// Frames whose header was read.
-    pub frames: u64,
-    /// Request streams given a record.
-    pub streams: u64,
-    /// The client's first bytes were not the connection preface: its direction was not parsed.
-    pub bad_preface: u64,
-    /// Header blocks HPACK could not decode (the direction's later blocks are not decoded).
-    pub hpack_errors: u64,
-    /// Header blocks over `max_header_block_bytes`.
-    pub header_blocks_too_large: u64,
-    /// New streams refused a record at `max_open_streams`.
-    pub streams_over_limit: u64,
-    /// RST_STREAM frames.
-    pub resets: u64,
-    /// GOAWAY frames.
-    pub goaways: u64,
-    /// PUSH_PROMISE frames (pushed streams get no record; their header blocks are decoded to
-    /// keep the HPACK state).
-    pub pushes: u64,
-    /// New request streams whose header block could not be decoded (HPACK state lost, block
-    /// too large): no record.
-    pub undecoded_streams: u64,
-    /// Server HEADERS or DATA on a stream without a record.
-    pub unmatched_frames: u64,
-    /// Gap events.
-    pub gaps: u64,
-    /// Gaps that cut framing (outside a DATA or skipped payload) or a header block: the rest
-    /// of that direction was not parsed and its open streams are incomplete.
-    pub directions_lost: u64,
-    /// Frames breaking the protocol in a way that matters here: CONTINUATION out of place,
-    /// padding longer than the frame, a header block on stream 0.
-    pub protocol_errors: u64,
-    /// A direction ended inside a frame.
-    pub truncated_frames: u64,
-    /// Header blocks whose fields were read only in part (or not at all) because of
-    /// `max_header_list_bytes` or `max_decoded_header_bytes`.
-    pub header_lists_truncated: u64,
-    /// Connections that used up `max_decoded_header_bytes`.
-    pub header_budget_exhausted: u64,
-    /// Kept values (`:method`, `:path`, `:authority`, `host`) cut at `max_value_bytes`.
-    pub values_truncated: u64,
-    /// Decoded header bytes read (name + value + 32 per field), the quantity the budgets
-    /// bound.
-    pub decoded_header_bytes: u64,
-}
-
-impl Http2Stats {
-    /// Add another parser's counters.
-    pub fn merge(&mut self, o: &Http2Stats) {
-        self.connections += o.connections;
-        self.frames += o.frames;
-        self.streams += o.streams;
-        self.bad_preface += o.bad_preface;
-        self.hpack_errors += o.hpack_errors;
-        self.header_blocks_too_large += o.header_blocks_too_large;
-        self.streams_over_limit += o.streams_over_limit;
-        self.undecoded_streams += o.undecoded_streams;
-        self.resets += o.resets;
-        self.goaways += o.goaways;
-        self.pushes += o.pushes;
-        self.unmatched_frames += o.unmatched_frames;
-        self.gaps += o.gaps;
-        self.directions_lost += o.directions_lost;
-        self.protocol_errors += o.protocol_errors;
-        self.truncated_frames += o.truncated_frames;
-        self.header_lists_truncated += o.header_lists_truncated;
-        self.header_budget_exhausted += o.header_budget_exhausted;
-        self.values_truncated += o.values_truncated;
-        self.decoded_header_bytes += o.decoded_header_bytes;
+counters! {
+    /// Counters of one [`Http2Parser`] (sum them over connections with [`Http2Stats::merge`]).
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub struct Http2Stats {
+        /// Connections (parsers) counted here.
+        pub connections: u64,
+        /// Frames whose header was read.
+        pub frames: u64,
+        /// Request streams given a record.
+        pub streams: u64,
+        /// The client's first bytes were not the connection preface: its direction was not parsed.
+        pub bad_preface: u64,
+        /// Header blocks HPACK could not decode (the direction's later blocks are not decoded).
+        pub hpack_errors: u64,
+        /// Header blocks over `max_header_block_bytes`.
+        pub header_blocks_too_large: u64,
+        /// New streams refused a record at `max_open_streams`.
+        pub streams_over_limit: u64,
+        /// RST_STREAM frames.
+        pub resets: u64,
+        /// GOAWAY frames.
+        pub goaways: u64,
+        /// PUSH_PROMISE frames (pushed streams get no record; their header blocks are decoded to
+        /// keep the HPACK state).
+        pub pushes: u64,
+        /// New request streams whose header block could not be decoded (HPACK state lost, block
+        /// too large): no record.
+        pub undecoded_streams: u64,
+        /// Server HEADERS or DATA on a stream without a record.
+        pub unmatched_frames: u64,
+        /// Gap events.
+        pub gaps: u64,
+        /// Gaps that cut framing (outside a DATA or skipped payload) or a header block: the rest
+        /// of that direction was not parsed and its open streams are incomplete.
+        pub directions_lost: u64,
+        /// Frames breaking the protocol in a way that matters here: CONTINUATION out of place,
+        /// padding longer than the frame, a header block on stream 0.
+        pub protocol_errors: u64,
+        /// A direction ended inside a frame.
+        pub truncated_frames: u64,
+        /// Header blocks whose fields were read only in part (or not at all) because of
+        /// `max_header_list_bytes` or `max_decoded_header_bytes`.
+        pub header_lists_truncated: u64,
+        /// Connections that used up `max_decoded_header_bytes`.
+        pub header_budget_exhausted: u64,
+        /// Kept values (`:method`, `:path`, `:authority`, `host`) cut at `max_value_bytes`.
+        pub values_truncated: u64,
+        /// Decoded header bytes read (name + value + 32 per field), the quantity the budgets
+        /// bound.
+        pub decoded_header_bytes: u64,
     }
 }
 

@@ -26,6 +26,7 @@ pub mod keylog;
 #[cfg(test)]
 mod tests;
 
+use crate::stats::counters;
 use std::sync::Arc;
 
 use tls_parser::{parse_tls_message_handshake, TlsMessage, TlsMessageHandshake};
@@ -83,38 +84,27 @@ const CT_HEARTBEAT: u8 = 24;
 /// [`TlsDecryptStats::app_bytes_dropped`]) until the caller takes it.
 pub const MAX_PENDING_APP_DATA: usize = 4 << 20;
 
-/// What decryption did (sum over connections for a capture). All zero without a key log.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TlsDecryptStats {
-    /// Connections whose records could be decrypted (key found, suite supported).
-    pub sessions: u64,
-    /// ServerHellos whose client random has no usable secrets in the key log (or, TLS 1.3, whose
-    /// application secrets are missing when the handshake ends).
-    pub no_key: u64,
-    /// ServerHellos with secrets but a cipher suite that is not decrypted (CBC, CCM, …).
-    pub unsupported_cipher: u64,
-    /// Records that failed authentication (wrong key, damaged bytes): that direction is not
-    /// decrypted further.
-    pub auth_failures: u64,
-    /// Records decrypted.
-    pub records: u64,
-    /// Application-data plaintext bytes delivered.
-    pub app_bytes: u64,
-    /// Application-data plaintext bytes dropped at [`MAX_PENDING_APP_DATA`].
-    pub app_bytes_dropped: u64,
-}
-
-impl TlsDecryptStats {
-    /// Add another parser's counters.
-    pub fn merge(&mut self, o: &TlsDecryptStats) {
-        self.sessions += o.sessions;
-        self.no_key += o.no_key;
-        self.unsupported_cipher += o.unsupported_cipher;
-        self.auth_failures += o.auth_failures;
-        self.records += o.records;
-        self.app_bytes += o.app_bytes;
-        self.app_bytes_dropped += o.app_bytes_dropped;
+counters! {
+    /// What decryption did (sum over connections for a capture). All zero without a key log.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub struct TlsDecryptStats {
+        /// Connections whose records could be decrypted (key found, suite supported).
+        pub sessions: u64,
+        /// ServerHellos whose client random has no usable secrets in the key log (or, TLS 1.3, whose
+        /// application secrets are missing when the handshake ends).
+        pub no_key: u64,
+        /// ServerHellos with secrets but a cipher suite that is not decrypted (CBC, CCM, …).
+        pub unsupported_cipher: u64,
+        /// Records that failed authentication (wrong key, damaged bytes): that direction is not
+        /// decrypted further.
+        pub auth_failures: u64,
+        /// Records decrypted.
+        pub records: u64,
+        /// Application-data plaintext bytes delivered.
+        pub app_bytes: u64,
+        /// Application-data plaintext bytes dropped at [`MAX_PENDING_APP_DATA`].
+        pub app_bytes_dropped: u64,
     }
 }
 
