@@ -195,12 +195,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         let name = path.display().to_string();
         match run_one(&analyzer, path) {
             Ok(analysis) => {
-                // (filtered copies the records: only when there is a filter)
-                let analysis = if filter.is_empty() {
-                    analysis
-                } else {
-                    analysis.filtered(&filter)
-                };
+                let analysis = analysis.filtered(&filter);
                 let summary = analysis.summary();
                 if let Some(d) = &summary.damaged {
                     let level = if args.strict { "error" } else { "warning" };

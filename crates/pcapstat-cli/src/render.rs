@@ -126,7 +126,7 @@ pub fn text(
         s.bytes, s.captured_bytes
     )?;
     if !filter.is_empty() {
-        writeln!(out, "  filter        {filter}")?;
+        writeln!(out, "  filter        {}", crate::filter::flags(filter))?;
         writeln!(
             out,
             "                (the sections after Decoding cover the matching records only)"
@@ -595,9 +595,13 @@ pub fn app_text(
                 let head = format!(
                     "{:>9}  {total:>6}  {status}  {} ",
                     ctx.at(h.request_start_ts),
-                    h.method
+                    h.method.as_deref().unwrap_or("")
                 );
-                let target = format!("{}{}", h.host.as_deref().unwrap_or(""), h.path);
+                let target = format!(
+                    "{}{}",
+                    h.host.as_deref().unwrap_or(""),
+                    h.path.as_deref().unwrap_or("")
+                );
                 let room = ctx.width.saturating_sub(head.chars().count() + 2);
                 writeln!(out, "  {head}{}", shorten(&target, room.max(10)))?;
                 let ends = conns.get(&h.conn_id).map_or(String::new(), |c| {
@@ -746,7 +750,7 @@ pub fn markdown(
         writeln!(out, "| **damaged** | {} |", md(&dm.to_string()))?;
     }
     if !filter.is_empty() {
-        writeln!(out, "| filter | `{}` |", md(&filter.to_string()))?;
+        writeln!(out, "| filter | `{}` |", md(&crate::filter::flags(filter)))?;
     }
     writeln!(out)?;
     writeln!(out, "### Connections")?;
@@ -866,9 +870,9 @@ pub fn markdown(
                     out,
                     "| {} | `{} {}{}` | {} | {} | {} | {} | {} | {} | {} |",
                     ctx.at(h.request_start_ts),
-                    md(&h.method),
+                    md(h.method.as_deref().unwrap_or("")),
                     md(h.host.as_deref().unwrap_or("")),
-                    md(&h.path),
+                    md(h.path.as_deref().unwrap_or("")),
                     h.status.map_or("-".to_string(), |s| s.to_string()),
                     conns
                         .get(&h.conn_id)
@@ -1011,7 +1015,7 @@ pub fn json(
         })),
         "tcp_connections": tcp.json(records),
         "applications": app.json(analysis),
-        "filter": (!filter.is_empty()).then(|| filter.to_string()),
+        "filter": (!filter.is_empty()).then(|| crate::filter::flags(filter)),
         "figures": figures_json(&pcapstat::Figures::of(analysis)),
     });
     serde_json::to_writer(&mut *out, &value)?;

@@ -24,7 +24,7 @@ use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
 use crate::proto::tls::{AppData, KeyLog, TlsDecryptStats, TlsParser};
 use crate::proto::{Probe, StreamParser};
 use crate::record::{
-    ConnectionRecord, DnsRecord, Failure, HttpRecord, Outcome, RolesFrom, TlsRecord,
+    ConnectionRecord, DnsRecord, Failure, HttpExchange, HttpRecord, Outcome, RolesFrom, TlsRecord,
 };
 use crate::tcp::{ConnMeta, Direction, SinkFactory, StreamSink};
 
@@ -236,10 +236,11 @@ impl AppFactory {
     }
 }
 
-/// Appends the records of one connection's HTTP parser, with the connection's `conn_id`; a
+/// Appends the records of one connection's HTTP parser, with the connection's `conn_id` and
+/// endpoints; a
 /// reset connection whose requests the parser knows failed exactly when one of them has no
 /// complete response (docs/tcp.md, "Failed connections").
-fn push_http(out: &mut Vec<HttpRecord>, conn: &mut ConnectionRecord, records: Vec<HttpRecord>) {
+fn push_http(out: &mut Vec<HttpRecord>, conn: &mut ConnectionRecord, records: Vec<HttpExchange>) {
     if conn.outcome == Outcome::Reset && !records.is_empty() {
         let unanswered = records.iter().any(|r| r.response_start_ts.is_none());
         let cut = records.iter().any(|r| !r.complete);
@@ -250,10 +251,11 @@ fn push_http(out: &mut Vec<HttpRecord>, conn: &mut ConnectionRecord, records: Ve
             _ => None,
         };
     }
-    let conn_id = conn.conn_id;
-    out.extend(records.into_iter().map(|mut r| {
-        r.conn_id = conn_id;
-        r
+    out.extend(records.into_iter().map(|exchange| HttpRecord {
+        conn_id: conn.conn_id,
+        client: conn.client(),
+        server: conn.server(),
+        exchange,
     }));
 }
 

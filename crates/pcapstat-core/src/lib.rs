@@ -32,13 +32,13 @@ pub use decode::{
     DecodeLimits, DecodeProblem, DecodeStats, Decoded, Decoder, Encapsulation, IcmpError, Layers,
     ProblemCounts, MAX_ENCAPSULATION_KINDS,
 };
-pub use filter::{Filter, FilterSpecError, Host, Server, TimeBound};
+pub use filter::{ConnNames, Filter, FilterSpecError, Host, Server, TimeBound};
 pub use flow::{shard_of, Endpoint, FlowKey, FlowTable};
 pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 pub use pipeline::{PipelineConfig, PipelineOutput, UdpConsumer};
 pub use proto::tls::{KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats, MAX_KEYLOG_FILE_BYTES};
 pub use record::{
-    ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpRecord, HttpVersion,
+    ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpExchange, HttpRecord, HttpVersion,
     Outcome, RolesFrom, Side, TlsRecord,
 };
 pub use stats::{Counters, Limit, LimitHit, Stats, LIMITS};

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use crate::flow::Endpoint;
 use crate::tcp::HandshakeOptions;
 
 /// How a TCP connection ended, as far as the capture shows. Exactly one applies, tested in
@@ -264,6 +265,22 @@ pub struct ConnectionRecord {
 }
 
 impl ConnectionRecord {
+    /// The client's address and port.
+    pub fn client(&self) -> Endpoint {
+        Endpoint {
+            ip: self.client_ip,
+            port: self.client_port,
+        }
+    }
+
+    /// The server's address and port.
+    pub fn server(&self) -> Endpoint {
+        Endpoint {
+            ip: self.server_ip,
+            port: self.server_port,
+        }
+    }
+
     /// Swaps client and server: endpoints, per-direction statistics, `reset_by`. Used when an
     /// application parser found that the side guessed as server sent the request; such a
     /// connection had no handshake packet, so the handshake fields (`handshake_seen`,
@@ -387,11 +404,38 @@ impl HttpVersion {
     }
 }
 
-/// One HTTP request and its response (one row per HTTP/1.x request or HTTP/2 stream).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One HTTP request and its response (one row per HTTP/1.x request or HTTP/2 stream): the
+/// connection it was sent on and what an HTTP parser saw. The exchange's fields read through
+/// the record (`record.method`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct HttpRecord {
     /// The connection (`ConnectionRecord::conn_id`).
     pub conn_id: u64,
+    /// The connection's client (after the application layer settled the roles).
+    pub client: Endpoint,
+    /// The connection's server.
+    pub server: Endpoint,
+    /// The request and its response.
+    pub exchange: HttpExchange,
+}
+
+impl std::ops::Deref for HttpRecord {
+    type Target = HttpExchange;
+    fn deref(&self) -> &HttpExchange {
+        &self.exchange
+    }
+}
+
+impl std::ops::DerefMut for HttpRecord {
+    fn deref_mut(&mut self) -> &mut HttpExchange {
+        &mut self.exchange
+    }
+}
+
+/// What an HTTP parser gives for one request and its response, without the connection (the
+/// application layer makes it an [`HttpRecord`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HttpExchange {
     /// 0 for the first request on the connection, then 1, 2, … (HTTP/2: in the order the
     /// streams' request HEADERS were sent).
     pub request_index: u32,
@@ -405,12 +449,12 @@ pub struct HttpRecord {
     pub response_start_ts: Option<i64>,
     /// Capture time of the last byte of the response.
     pub response_end_ts: Option<i64>,
-    /// Request method (HTTP/2: `:method`).
-    pub method: String,
+    /// Request method (HTTP/2: `:method`; `None` when a stream's `:method` was not read).
+    pub method: Option<String>,
     /// Host header (HTTP/2: `:authority`, else a `host` header).
     pub host: Option<String>,
-    /// Request target as sent (HTTP/2: `:path`).
-    pub path: String,
+    /// Request target as sent (HTTP/2: `:path`; `None` when not read).
+    pub path: Option<String>,
     /// HTTP version.
     pub version: HttpVersion,
     /// Final response status (after any 1xx).

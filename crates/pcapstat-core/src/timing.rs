@@ -168,20 +168,28 @@ mod tests {
     }
 
     fn req(conn: u64, index: u32, start: i64) -> HttpRecord {
+        let ep = |port| crate::Endpoint {
+            ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            port,
+        };
         HttpRecord {
             conn_id: conn,
+            client: ep(40_000),
+            server: ep(443),
+            exchange: crate::HttpExchange {
             request_index: index,
             request_start_ts: start,
             request_end_ts: Some(start + 10),
             response_start_ts: Some(start + 110),
             response_end_ts: Some(start + 150),
-            method: "GET".into(),
+            method: Some("GET".into()),
             host: Some("Lab.Test:443".into()),
-            path: "/".into(),
+            path: Some("/".into()),
             version: crate::record::HttpVersion::Http11,
             status: Some(200),
             complete: true,
             ..Default::default()
+        },
         }
     }
 

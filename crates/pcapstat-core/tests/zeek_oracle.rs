@@ -298,9 +298,9 @@ fn http_log_agrees() {
                                 (r.request_index + 1).to_string(),
                                 "trans_depth",
                             ),
-                            ("method", r.method.clone(), "method"),
+                            ("method", r.method.clone().unwrap_or_default(), "method"),
                             ("host", r.host.clone().unwrap_or_default(), "host"),
-                            ("uri", r.path.clone(), "uri"),
+                            ("uri", r.path.clone().unwrap_or_default(), "uri"),
                             (
                                 "version",
                                 r.version.as_str().trim_start_matches("HTTP/").to_string(),
@@ -327,7 +327,11 @@ fn http_log_agrees() {
                         &cap,
                         &at,
                         "only_ours",
-                        &format!("{} {}", r.method, r.path),
+                        &format!(
+                            "{} {}",
+                            r.method.as_deref().unwrap_or(""),
+                            r.path.as_deref().unwrap_or("")
+                        ),
                         "",
                     ),
                     (None, Some(z)) => t.only(
@@ -725,9 +729,9 @@ fn suricata_count(ev: &str, f: &Row, a: &Analysis) -> usize {
                     }
                 });
                 endpoints_accept(f, client(c), server(c))
-                    && accepts(&f["method"], &r.method)
+                    && accepts(&f["method"], r.method.as_deref().unwrap_or(""))
                     && accepts(&f["hostname"], &host.to_ascii_lowercase())
-                    && accepts(&f["url"], &r.path)
+                    && accepts(&f["url"], r.path.as_deref().unwrap_or(""))
                     && accepts(&f["status"], &opt(r.status))
                     && accepts(&f["protocol"], r.version.as_str())
                     && accepts(&f["length"], &opt(r.response_body_bytes))

@@ -80,7 +80,7 @@ impl Analyses {
     /// [`Error::Table`] if polars fails to build or stack the frames.
     pub fn http(&self) -> Result<DataFrame, Error> {
         self.stack(Analysis::http, || {
-            crate::tables::http_frame(None, &[], &[], &[])
+            crate::tables::http_frame(None, &[], &[])
         })
     }
 

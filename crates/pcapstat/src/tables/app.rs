@@ -1,11 +1,9 @@
 //! The application tables: tls, http (one row per request, with the HAR phases) and dns.
 
-use std::collections::HashMap;
-
 use polars::prelude::DataFrame;
 
 use pcapstat_core::{
-    ConnectionRecord, DnsRecord, DnsTransport, HttpRecord, RequestTiming, TlsRecord,
+    DnsRecord, DnsTransport, HttpRecord, RequestTiming, TlsRecord,
 };
 
 use super::{side, Cols};
@@ -165,7 +163,7 @@ pub fn tls_frame(capture: Option<&str>, records: &[TlsRecord]) -> Result<DataFra
 
 /// The http table (see `docs/metrics.md`, section "http"): one row per request, with the
 /// HAR phases of `timings` (one per record, same order, from
-/// [`pcapstat_core::request_timings`]) and the endpoints of its connection.
+/// [`pcapstat_core::request_timings`]).
 ///
 /// # Errors
 /// [`Error::Table`] if polars fails to build the frame.
@@ -173,18 +171,11 @@ pub fn http_frame(
     capture: Option<&str>,
     records: &[HttpRecord],
     timings: &[RequestTiming],
-    connections: &[ConnectionRecord],
 ) -> Result<DataFrame, Error> {
-    let conns: HashMap<u64, &ConnectionRecord> =
-        connections.iter().map(|c| (c.conn_id, c)).collect();
-    let rows: Vec<(
-        &HttpRecord,
-        Option<&RequestTiming>,
-        Option<&ConnectionRecord>,
-    )> = records
+    let rows: Vec<(&HttpRecord, Option<&RequestTiming>)> = records
         .iter()
         .enumerate()
-        .map(|(i, h)| (h, timings.get(i), conns.get(&h.conn_id).copied()))
+        .map(|(i, h)| (h, timings.get(i)))
         .collect();
     let mut c = Cols::new(&rows);
     c.capture(capture);
@@ -193,13 +184,13 @@ pub fn http_frame(
     c.u32("request_index", |r| r.0.request_index);
     c.bool("reused", |r| r.0.request_index > 0);
     c.opt_bool("tls_resumed", |r| r.1.and_then(|t| t.tls_resumed));
-    c.str_fmt("client_ip", |r| r.2.map(|c| c.client_ip));
-    c.opt_u16("client_port", |r| r.2.map(|c| c.client_port));
-    c.str_fmt("server_ip", |r| r.2.map(|c| c.server_ip));
-    c.opt_u16("server_port", |r| r.2.map(|c| c.server_port));
-    c.str_ref("method", |r| Some(r.0.method.as_str().into()));
+    c.str_fmt("client_ip", |r| Some(r.0.client.ip));
+    c.opt_u16("client_port", |r| Some(r.0.client.port));
+    c.str_fmt("server_ip", |r| Some(r.0.server.ip));
+    c.opt_u16("server_port", |r| Some(r.0.server.port));
+    c.str_ref("method", |r| r.0.method.as_deref().map(Into::into));
     c.str_ref("host", |r| r.0.host.as_deref().map(Into::into));
-    c.str_ref("path", |r| Some(r.0.path.as_str().into()));
+    c.str_ref("path", |r| r.0.path.as_deref().map(Into::into));
     c.str_ref("version", |r| Some(r.0.version.as_str().into()));
     c.opt_u32("stream_id", |r| r.0.stream_id);
     c.opt_u16("status", |r| r.0.status);

@@ -34,7 +34,7 @@ use chunked::{Chunked, Step};
 
 use super::http2::{Http2Config, Http2Parser, Http2Stats};
 use super::{Probe, StreamParser};
-use crate::record::{HttpRecord, HttpVersion};
+use crate::record::{HttpExchange, HttpVersion};
 use crate::tcp::Direction;
 
 /// Request methods recognised at the start of a request line (RFC 9110, WebDAV, PATCH).
@@ -258,7 +258,7 @@ fn ts_at(chunks: &[(usize, i64)], i: usize) -> i64 {
 /// A record with the parser's bookkeeping.
 #[derive(Debug)]
 struct Rec {
-    r: HttpRecord,
+    r: HttpExchange,
     req_done: bool,
     resp_done: bool,
     damaged: bool,
@@ -437,7 +437,7 @@ impl HttpParser {
     /// The records, one per request in the order sent. Requests still waiting for their
     /// response (or cut by the end of the capture) have `complete = false`. After an
     /// `Upgrade: h2c`, the upgraded request is HTTP/2 stream 1 and the HTTP/2 streams follow.
-    pub fn into_records(self) -> Vec<HttpRecord> {
+    pub fn into_records(self) -> Vec<HttpExchange> {
         let (h2, moved) = match self.h2 {
             Some((p, k)) => (p.into_records(), Some(k)),
             None => (Vec::new(), None),
@@ -455,7 +455,7 @@ impl HttpParser {
     }
 
     /// Records and counters.
-    pub fn finish(self) -> (Vec<HttpRecord>, HttpStats) {
+    pub fn finish(self) -> (Vec<HttpExchange>, HttpStats) {
         let stats = self.stats.clone();
         (self.into_records(), stats)
     }
@@ -812,21 +812,20 @@ impl HttpParser {
                 let method = req.method.unwrap_or_default();
                 let ts = ts_at(chunks, at);
                 let rec = Rec {
-                    r: HttpRecord {
-                        conn_id: 0,
+                    r: HttpExchange {
                         request_index: u32::try_from(self.recs.len()).unwrap_or(u32::MAX),
                         request_start_ts: ts,
                         request_end_ts: Some(ts),
-                        method: method.to_string(),
+                        method: Some(method.to_string()),
                         host: None,
-                        path: req.path.unwrap_or_default().to_string(),
+                        path: Some(req.path.unwrap_or_default().to_string()),
                         version: if version == 0 {
                             HttpVersion::Http10
                         } else {
                             HttpVersion::Http11
                         },
                         request_header_bytes: 0,
-                        ..HttpRecord::default()
+                        ..HttpExchange::default()
                     },
                     req_done: false,
                     resp_done: false,
@@ -919,21 +918,20 @@ impl HttpParser {
         let h2c = has_token(req.headers, "upgrade", "h2c");
         let head_end = ts_at(chunks, at + n - 1);
         let rec = Rec {
-            r: HttpRecord {
-                conn_id: 0,
+            r: HttpExchange {
                 request_index: u32::try_from(self.recs.len()).unwrap_or(u32::MAX),
                 request_start_ts: ts_at(chunks, at),
                 request_end_ts: Some(head_end),
-                method: method.to_string(),
+                method: Some(method.to_string()),
                 host,
-                path: path.to_string(),
+                path: Some(path.to_string()),
                 version: if version == 0 {
                     HttpVersion::Http10
                 } else {
                     HttpVersion::Http11
                 },
                 request_header_bytes: n as u64,
-                ..HttpRecord::default()
+                ..HttpExchange::default()
             },
             req_done: false,
             resp_done: false,

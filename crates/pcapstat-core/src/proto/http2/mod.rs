@@ -30,7 +30,7 @@
 //! p.on_data(2_000, S2C, &[0, 0, 1, 1, 4, 0, 0, 0, 1, 0x88]);
 //! p.on_data(3_000, S2C, &[0, 0, 2, 0, 1, 0, 0, 0, 1, b'h', b'i']);
 //! let recs = p.into_records();
-//! assert_eq!((recs[0].method.as_str(), recs[0].path.as_str()), ("GET", "/"));
+//! assert_eq!((recs[0].method.as_deref().unwrap_or(""), recs[0].path.as_deref().unwrap_or("")), ("GET", "/"));
 //! assert_eq!(recs[0].status, Some(200));
 //! assert_eq!(recs[0].response_body_bytes, Some(2));
 //! assert_eq!((recs[0].response_start_ts, recs[0].response_end_ts), (Some(2_000), Some(3_000)));
@@ -55,7 +55,7 @@ use crate::stats::counters;
 use std::collections::HashMap;
 
 use super::{Probe, StreamParser};
-use crate::record::{HttpRecord, HttpVersion};
+use crate::record::{HttpExchange, HttpVersion};
 use crate::tcp::Direction;
 
 /// The client connection preface (RFC 9113 §3.4).
@@ -323,7 +323,7 @@ impl Reader {
 /// A stream's record with the parser's bookkeeping.
 #[derive(Debug)]
 struct Stream {
-    r: HttpRecord,
+    r: HttpExchange,
     req_done: bool,
     resp_done: bool,
     got_final: bool,
@@ -407,7 +407,7 @@ impl Http2Parser {
     /// `request_index`) becomes stream 1, whose response comes in HTTP/2 frames;
     /// `request_done` says whether the HTTP/1 request was seen whole. Later streams are
     /// numbered after it. The client's next bytes are the preface, the server's its SETTINGS.
-    pub fn upgraded(cfg: Http2Config, request: HttpRecord, request_done: bool) -> Self {
+    pub fn upgraded(cfg: Http2Config, request: HttpExchange, request_done: bool) -> Self {
         let mut p = Self::with_state(cfg, RState::Preface(0));
         let mut r = request;
         r.stream_id = Some(1);
@@ -453,7 +453,7 @@ impl Http2Parser {
 
     /// The records, one per request stream in the order the streams started. Streams without
     /// both END_STREAMs, reset, or hit by a gap have `complete = false`.
-    pub fn into_records(self) -> Vec<HttpRecord> {
+    pub fn into_records(self) -> Vec<HttpExchange> {
         self.streams
             .into_iter()
             .map(|mut s| {
@@ -464,7 +464,7 @@ impl Http2Parser {
     }
 
     /// Records and counters.
-    pub fn finish(self) -> (Vec<HttpRecord>, Http2Stats) {
+    pub fn finish(self) -> (Vec<HttpExchange>, Http2Stats) {
         let stats = self.stats.clone();
         (self.into_records(), stats)
     }
@@ -800,17 +800,17 @@ impl Http2Parser {
             return;
         };
         let lost = f.method.is_none();
-        let r = HttpRecord {
+        let r = HttpExchange {
             request_index: self.next_index,
             stream_id: Some(b.stream),
             request_start_ts: b.start_ts,
             request_end_ts: Some(ts),
-            method: f.method.unwrap_or_default(),
+            method: f.method,
             host: f.authority.or(f.host),
-            path: f.path.unwrap_or_default(),
+            path: f.path,
             version: HttpVersion::Http2,
             request_header_bytes: b.encoded,
-            ..HttpRecord::default()
+            ..HttpExchange::default()
         };
         self.next_index = self.next_index.saturating_add(1);
         self.stats.streams += 1;
