@@ -283,7 +283,7 @@ impl AppReport {
         let mut tls_versions = BTreeMap::new();
         for t in tls {
             let v = t.version.map_or("unknown".to_string(), |v| {
-                pcapstat::tables::tls_version_name(v)
+                v.to_string()
             });
             *tls_versions.entry(v).or_default() += 1;
         }
@@ -297,7 +297,7 @@ impl AppReport {
         let mut dns_rcodes = BTreeMap::new();
         for d in dns.iter().filter_map(|d| d.rcode) {
             *dns_rcodes
-                .entry(pcapstat::tables::dns_rcode_name(d))
+                .entry(d.to_string())
                 .or_default() += 1;
         }
         let conns: std::collections::HashMap<u64, &ConnectionRecord> = a
@@ -322,13 +322,12 @@ impl AppReport {
             *snis
                 .entry(t.sni.clone().unwrap_or_else(|| "(none)".to_string()))
                 .or_default() += 1;
-            if let Some((_, desc)) = t.alert {
-                let by = match t.alert_by {
-                    Some(pcapstat::core::Side::Client) => "client: ",
-                    Some(pcapstat::core::Side::Server) => "server: ",
-                    None => "",
+            if let Some(alert) = t.alert {
+                let by = match alert.by {
+                    pcapstat::core::Side::Client => "client: ",
+                    pcapstat::core::Side::Server => "server: ",
                 };
-                let name = format!("{by}{}", pcapstat::tables::tls_alert_name(desc));
+                let name = format!("{by}{}", alert.description);
                 *tls_alert_names.entry(name).or_default() += 1;
             }
         }

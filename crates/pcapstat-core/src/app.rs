@@ -666,9 +666,10 @@ impl SinkFactory for AppFactory {
                     Inner::NotParsed => self.stats.tls_other_alpn += 1,
                     Inner::Undecided => {}
                 }
-                let mut r = tls.into_record();
-                r.conn_id = id;
-                self.tls.push(r);
+                self.tls.push(TlsRecord {
+                    conn_id: id,
+                    handshake: tls.into_record(),
+                });
             }
             State::Http(p) => {
                 self.stats.http += 1;

@@ -22,6 +22,7 @@ pub mod summary;
 pub mod tcp;
 pub mod timing;
 pub mod units;
+pub mod wire;
 
 pub use app::{AppConfig, AppFactory, AppStats};
 pub use capture::{
@@ -38,8 +39,8 @@ pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 pub use pipeline::{PipelineConfig, PipelineOutput, UdpConsumer};
 pub use proto::tls::{KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats, MAX_KEYLOG_FILE_BYTES};
 pub use record::{
-    ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpExchange, HttpRecord, HttpVersion,
-    Outcome, RolesFrom, Side, TlsRecord,
+    Alert, ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpExchange, HttpRecord, HttpVersion,
+    Outcome, RolesFrom, Side, TlsHandshake, TlsRecord,
 };
 pub use stats::{Counters, Limit, LimitHit, Stats, LIMITS};
 pub use summary::{CaptureSummary, SummaryBuilder};
@@ -47,4 +48,5 @@ pub use tcp::{
     ConnMeta, Direction, HandshakeOptions, NullSinkFactory, SeqNum, SinkFactory, StreamSink,
     TcpConfig, TcpOutput, TcpStats, TcpTracker,
 };
+pub use wire::{AlertDescription, AlertLevel, CipherSuite, DnsType, Rcode, TlsVersion};
 pub use timing::{request_timings, RequestTiming};

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use crate::flow::Endpoint;
 use crate::tcp::HandshakeOptions;
+use crate::wire::{AlertDescription, AlertLevel, CipherSuite, DnsType, Rcode, TlsVersion};
 
 /// How a TCP connection ended, as far as the capture shows. Exactly one applies, tested in
 /// this order:
@@ -299,10 +300,44 @@ impl ConnectionRecord {
 ///
 /// Times are capture timestamps (ns) of the segment that completed the message (the segment
 /// whose bytes made the message contiguous in the reassembled stream).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TlsRecord {
     /// The connection (`ConnectionRecord::conn_id`).
     pub conn_id: u64,
+    /// What the TLS parser saw.
+    pub handshake: TlsHandshake,
+}
+
+impl std::ops::Deref for TlsRecord {
+    type Target = TlsHandshake;
+    fn deref(&self) -> &TlsHandshake {
+        &self.handshake
+    }
+}
+
+impl std::ops::DerefMut for TlsRecord {
+    fn deref_mut(&mut self) -> &mut TlsHandshake {
+        &mut self.handshake
+    }
+}
+
+/// A TLS alert seen in clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Alert {
+    /// Level (wire value).
+    pub level: AlertLevel,
+    /// Description (wire value).
+    pub description: AlertDescription,
+    /// Who sent it.
+    pub by: Side,
+    /// Capture time of its record.
+    pub ts: i64,
+}
+
+/// What the TLS parser gives for one connection, without the connection (the application
+/// layer makes it a [`TlsRecord`]). Times are as in [`TlsRecord`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TlsHandshake {
     /// ClientHello time.
     pub client_hello_ts: Option<i64>,
     /// Server name indication (first host name).
@@ -310,8 +345,8 @@ pub struct TlsRecord {
     /// ALPN protocols offered by the client, in order.
     pub alpn_offered: Vec<String>,
     /// Versions offered: the supported_versions extension if present (GREASE removed), else
-    /// the ClientHello's legacy version. Wire values (0x0303 = TLS 1.2, 0x0304 = TLS 1.3).
-    pub versions_offered: Vec<u16>,
+    /// the ClientHello's legacy version.
+    pub versions_offered: Vec<TlsVersion>,
     /// Number of cipher suites offered (GREASE included).
     pub cipher_suites_offered: u32,
     /// Length of the ClientHello's legacy session id.
@@ -338,10 +373,10 @@ pub struct TlsRecord {
     /// The server sent a HelloRetryRequest.
     pub hello_retry: bool,
     /// Negotiated version (supported_versions of the ServerHello when present, else its legacy
-    /// version), wire value.
-    pub version: Option<u16>,
-    /// Negotiated cipher suite, wire value.
-    pub cipher: Option<u16>,
+    /// version).
+    pub version: Option<TlsVersion>,
+    /// Negotiated cipher suite.
+    pub cipher: Option<CipherSuite>,
     /// ALPN protocol selected by the server.
     pub alpn: Option<String>,
     /// The ServerHello echoed the client's non-empty session id.
@@ -369,12 +404,8 @@ pub struct TlsRecord {
     /// ChangeCipherSpec; TLS 1.3, the last server record before `client_finished_ts` (the end of
     /// the server's first encrypted flight, which ends with its Finished).
     pub server_finished_ts: Option<i64>,
-    /// First alert seen in clear: (level, description) wire values.
-    pub alert: Option<(u8, u8)>,
-    /// Who sent that alert.
-    pub alert_by: Option<Side>,
-    /// Time of that alert.
-    pub alert_ts: Option<i64>,
+    /// The first alert seen in clear.
+    pub alert: Option<Alert>,
     /// Before the handshake was done, a direction had a gap, bytes that are not TLS records,
     /// an undecodable ClientHello/ServerHello, or ended inside a record: parsing of that
     /// direction stopped there (later gaps change nothing: nothing more is read in clear).
@@ -509,10 +540,10 @@ pub struct DnsRecord {
     pub id: u16,
     /// Question name (lower-case, without the trailing dot; `.` for the root).
     pub qname: String,
-    /// Question type (wire value).
-    pub qtype: u16,
+    /// Question type.
+    pub qtype: DnsType,
     /// Response code of the response.
-    pub rcode: Option<u8>,
+    pub rcode: Option<Rcode>,
     /// Answer records in the response.
     pub answers: Option<u32>,
     /// A/AAAA addresses in the answer section.

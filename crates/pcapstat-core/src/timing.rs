@@ -204,8 +204,8 @@ mod tests {
             transport: DnsTransport::Udp,
             id: 1,
             qname: "lab.test".into(),
-            qtype: 1,
-            rcode: answer.map(|_| 0),
+            qtype: crate::DnsType(1),
+            rcode: answer.map(|_| crate::Rcode(0)),
             answers: answer.map(|_| 1),
             addresses: if answer.is_some() {
                 vec![ip("10.0.0.2")]
@@ -227,9 +227,11 @@ mod tests {
         let conns = [conn(5, 1_000, Some(100))];
         let tls = [TlsRecord {
             conn_id: 5,
-            handshake_ns: Some(300),
-            resumed: Some(false),
-            ..Default::default()
+            handshake: crate::TlsHandshake {
+                handshake_ns: Some(300),
+                resumed: Some(false),
+                ..Default::default()
+            },
         }];
         let http = [req(5, 0, 1_500), req(5, 1, 2_000)];
         // a retried lookup: first query at 400, retry at 600, answered at 700

@@ -439,7 +439,7 @@ fn decryption_counters_and_the_no_key_path() {
             .count();
         assert_eq!(alpn(&with), ts_alpn, "{scenario}");
         for (w, wo) in with.tls.iter().zip(&without.tls) {
-            let clear = if w.version == Some(0x0303) {
+            let clear = if w.version == Some(pcapstat_core::TlsVersion(0x0303)) {
                 w.alpn.clone()
             } else {
                 None

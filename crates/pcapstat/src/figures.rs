@@ -503,7 +503,7 @@ impl Figures {
             count(
                 dns.iter()
                     .filter(answered)
-                    .filter(|d| d.rcode.is_some_and(f))
+                    .filter(|d| d.rcode.is_some_and(|r| f(r.0)))
                     .count(),
             )
         };

@@ -33,6 +33,7 @@ mod tcp;
 #[cfg(test)]
 mod tests;
 
+use crate::wire::{DnsType, Rcode};
 use crate::stats::counters;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -494,7 +495,7 @@ impl Matcher {
             transport: t,
             id: msg.id,
             qname,
-            qtype,
+            qtype: DnsType(qtype),
             rcode: None,
             answers: None,
             addresses: Vec::new(),
@@ -590,7 +591,7 @@ impl Matcher {
         for i in matched {
             self.remove_pending(i);
             if let Some(r) = self.recs.get_mut(i) {
-                r.rcode = Some(msg.rcode);
+                r.rcode = Some(Rcode(msg.rcode));
                 r.answers = Some(u32::from(msg.answer_count));
                 r.addresses = msg.addresses.clone();
                 r.truncated = Some(msg.truncated);

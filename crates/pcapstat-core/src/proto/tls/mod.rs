@@ -1,4 +1,4 @@
-//! TLS handshake parser: one [`TlsRecord`] per connection whose client opened with a ClientHello.
+//! TLS handshake parser: one [`TlsHandshake`] per connection whose client opened with a ClientHello.
 //!
 //! Frame first, then decode: each direction is cut into TLS records (5-byte header, buffered
 //! until the record is whole — records span TCP segments); clear-text handshake records are
@@ -9,7 +9,7 @@
 //!
 //! Times are the capture time of the segment that completed the record (or the message).
 //! What ends the handshake in each case is in `docs/tls.md` and on
-//! [`TlsRecord::handshake_done_ts`].
+//! [`TlsHandshake::handshake_done_ts`].
 //!
 //! A gap in a direction, or bytes that are not TLS records, before the handshake is done set
 //! `incomplete` and stop parsing that direction; nothing is guessed past it. Once the handshake
@@ -35,7 +35,8 @@ use decrypt::{RecordKey, Suite};
 pub use keylog::{KeyLog, KeyLogError, KeyLogStats, SessionSecrets, MAX_KEYLOG_FILE_BYTES};
 
 use crate::proto::{Probe, StreamParser};
-use crate::record::{Side, TlsRecord};
+use crate::record::{Alert, Side, TlsHandshake};
+use crate::wire::{AlertDescription, AlertLevel, CipherSuite, TlsVersion};
 use crate::tcp::Direction;
 
 use fingerprint::{is_grease, md5_hex, raw_extensions, ClientHelloInfo};
@@ -44,7 +45,7 @@ use fingerprint::{is_grease, md5_hex, raw_extensions, ClientHelloInfo};
 /// a header claiming more is not TLS.
 const MAX_RECORD_LEN: usize = 16384 + 2048;
 /// Most entries kept in a record's ClientHello lists (`alpn_offered`, `versions_offered`);
-/// more set [`TlsRecord::client_hello_truncated`](crate::record::TlsRecord).
+/// more set [`TlsHandshake::client_hello_truncated`](crate::record::TlsHandshake).
 pub const MAX_KEPT_LIST: usize = 64;
 /// Longest name kept from a ClientHello (`sni`, each `alpn_offered` entry), in bytes (cut at
 /// a character boundary).
@@ -170,7 +171,7 @@ struct DirState {
 /// [`TlsParser::into_record`]. `conn_id` of the record is left 0 for the caller to set.
 #[derive(Debug, Default)]
 pub struct TlsParser {
-    rec: TlsRecord,
+    rec: TlsHandshake,
     dirs: [DirState; 2],
     client_session_id: Vec<u8>,
     /// The final (non-HRR) ServerHello was seen.
@@ -283,7 +284,7 @@ impl TlsParser {
             return;
         };
         // TLS 1.3 drafts (0x7fxx) used other key-schedule labels: not decrypted.
-        let draft = self.rec.version.is_some_and(|v| v >> 8 == 0x7f);
+        let draft = self.rec.version.is_some_and(|v| v.0 >> 8 == 0x7f);
         let Some(suite) = Suite::of(cipher).filter(|s| s.tls13 == self.tls13 && !draft) else {
             self.decrypt_stats.unsupported_cipher += 1;
             return;
@@ -481,12 +482,12 @@ impl TlsParser {
     }
 
     /// The record as far as the stream has been parsed.
-    pub fn record(&self) -> &TlsRecord {
+    pub fn record(&self) -> &TlsHandshake {
         &self.rec
     }
 
     /// The finished record (call after the connection ended).
-    pub fn into_record(self) -> TlsRecord {
+    pub fn into_record(self) -> TlsHandshake {
         self.rec
     }
 
@@ -609,11 +610,12 @@ impl TlsParser {
             }
             CT_ALERT => {
                 if let Some(&[level, desc]) = payload {
-                    if self.rec.alert.is_none() {
-                        self.rec.alert = Some((level, desc));
-                        self.rec.alert_by = Some(if server { Side::Server } else { Side::Client });
-                        self.rec.alert_ts = Some(ts);
-                    }
+                    self.rec.alert.get_or_insert(Alert {
+                        level: AlertLevel(level),
+                        description: AlertDescription(desc),
+                        by: if server { Side::Server } else { Side::Client },
+                        ts,
+                    });
                 }
             }
             CT_HANDSHAKE => match payload {
@@ -724,7 +726,7 @@ impl TlsParser {
                 let mut versions = info.versions_offered();
                 cut |= versions.len() > MAX_KEPT_LIST;
                 versions.truncate(MAX_KEPT_LIST);
-                r.versions_offered = versions;
+                r.versions_offered = versions.into_iter().map(TlsVersion).collect();
                 r.cipher_suites_offered = u32::try_from(info.ciphers.len()).unwrap_or(u32::MAX);
                 r.session_id_len = u8::try_from(info.session_id.len()).unwrap_or(u8::MAX);
                 r.session_ticket_offered = info.session_ticket_non_empty;
@@ -810,8 +812,8 @@ impl TlsParser {
         }
         let version = selected_version.unwrap_or(legacy);
         let r = &mut self.rec;
-        r.version = Some(version);
-        r.cipher = Some(cipher);
+        r.version = Some(TlsVersion(version));
+        r.cipher = Some(CipherSuite(cipher));
         if random == HRR_RANDOM {
             r.hello_retry = true;
             return true;
