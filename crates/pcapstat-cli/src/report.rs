@@ -282,9 +282,7 @@ impl AppReport {
         let dns = a.dns_records();
         let mut tls_versions = BTreeMap::new();
         for t in tls {
-            let v = t.version.map_or("unknown".to_string(), |v| {
-                v.to_string()
-            });
+            let v = t.version.map_or("unknown".to_string(), |v| v.to_string());
             *tls_versions.entry(v).or_default() += 1;
         }
         let mut http_status = BTreeMap::new();
@@ -296,9 +294,7 @@ impl AppReport {
         }
         let mut dns_rcodes = BTreeMap::new();
         for d in dns.iter().filter_map(|d| d.rcode) {
-            *dns_rcodes
-                .entry(d.to_string())
-                .or_default() += 1;
+            *dns_rcodes.entry(d.to_string()).or_default() += 1;
         }
         let conns: std::collections::HashMap<u64, &ConnectionRecord> = a
             .connection_records()

@@ -59,7 +59,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "{} {} -> {:?}  wait {:?} ns  total {:?} ns",
             h.method.as_deref().unwrap_or(""),
             h.path.as_deref().unwrap_or(""),
-            h.status, t.wait_ns, t.total_ns
+            h.status,
+            t.wait_ns,
+            t.total_ns
         );
     }
     println!(

@@ -260,7 +260,11 @@ impl<'a> ConnNames<'a> {
     fn any(&self, pattern: &str) -> bool {
         self.sni
             .into_iter()
-            .chain(self.http.iter().filter_map(|h| h.host.as_deref().map(host_only)))
+            .chain(
+                self.http
+                    .iter()
+                    .filter_map(|h| h.host.as_deref().map(host_only)),
+            )
             .any(|n| name_matches(pattern, n))
     }
 }
@@ -302,7 +306,9 @@ impl Filter {
         });
         server_ok
             && self.client.as_ref().is_none_or(|h| h.contains(&client.ip))
-            && self.port.is_none_or(|p| client.port == p || server.port == p)
+            && self
+                .port
+                .is_none_or(|p| client.port == p || server.port == p)
             && self
                 .sni
                 .as_ref()
@@ -361,7 +367,10 @@ impl Filter {
                 }
         });
         server_ok
-            && self.client.as_ref().is_none_or(|h| h.contains(&d.client_ip))
+            && self
+                .client
+                .as_ref()
+                .is_none_or(|h| h.contains(&d.client_ip))
             && self
                 .port
                 .is_none_or(|p| d.client_port == p || d.server_port == p)

@@ -39,8 +39,8 @@ pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 pub use pipeline::{PipelineConfig, PipelineOutput, UdpConsumer};
 pub use proto::tls::{KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats, MAX_KEYLOG_FILE_BYTES};
 pub use record::{
-    Alert, ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpExchange, HttpRecord, HttpVersion,
-    Outcome, RolesFrom, Side, TlsHandshake, TlsRecord,
+    Alert, ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpExchange,
+    HttpRecord, HttpVersion, Outcome, RolesFrom, Side, TlsHandshake, TlsRecord,
 };
 pub use stats::{Counters, Limit, LimitHit, Stats, LIMITS};
 pub use summary::{CaptureSummary, SummaryBuilder};
@@ -48,5 +48,5 @@ pub use tcp::{
     ConnMeta, Direction, HandshakeOptions, NullSinkFactory, SeqNum, SinkFactory, StreamSink,
     TcpConfig, TcpOutput, TcpStats, TcpTracker,
 };
-pub use wire::{AlertDescription, AlertLevel, CipherSuite, DnsType, Rcode, TlsVersion};
 pub use timing::{request_timings, RequestTiming};
+pub use wire::{AlertDescription, AlertLevel, CipherSuite, DnsType, Rcode, TlsVersion};

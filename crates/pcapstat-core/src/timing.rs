@@ -177,19 +177,19 @@ mod tests {
             client: ep(40_000),
             server: ep(443),
             exchange: crate::HttpExchange {
-            request_index: index,
-            request_start_ts: start,
-            request_end_ts: Some(start + 10),
-            response_start_ts: Some(start + 110),
-            response_end_ts: Some(start + 150),
-            method: Some("GET".into()),
-            host: Some("Lab.Test:443".into()),
-            path: Some("/".into()),
-            version: crate::record::HttpVersion::Http11,
-            status: Some(200),
-            complete: true,
-            ..Default::default()
-        },
+                request_index: index,
+                request_start_ts: start,
+                request_end_ts: Some(start + 10),
+                response_start_ts: Some(start + 110),
+                response_end_ts: Some(start + 150),
+                method: Some("GET".into()),
+                host: Some("Lab.Test:443".into()),
+                path: Some("/".into()),
+                version: crate::record::HttpVersion::Http11,
+                status: Some(200),
+                complete: true,
+                ..Default::default()
+            },
         }
     }
 

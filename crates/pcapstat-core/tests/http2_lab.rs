@@ -120,7 +120,11 @@ fn h2c_streams_match_tshark_nginx_and_curl() {
         // nginx
         let n = nginx[&t["uri"]];
         let req = json_field(n, "request").unwrap();
-        assert_eq!(req.split(' ').next(), Some(r.method.as_deref().unwrap_or("")), "{at}");
+        assert_eq!(
+            req.split(' ').next(),
+            Some(r.method.as_deref().unwrap_or("")),
+            "{at}"
+        );
         assert_eq!(json_field(n, "status"), Some(&*t["status"]));
         assert_eq!(
             json_field(n, "body_bytes_sent").unwrap(),

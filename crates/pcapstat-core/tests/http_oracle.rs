@@ -195,8 +195,16 @@ fn http_records_match_tshark() {
                     (Some((_, r)), Some(row)) => {
                         compared += 1;
                         let fields = [
-                            ("method", r.method.clone().unwrap_or_default(), row["method"].clone()),
-                            ("path", r.path.clone().unwrap_or_default(), row["uri"].clone()),
+                            (
+                                "method",
+                                r.method.clone().unwrap_or_default(),
+                                row["method"].clone(),
+                            ),
+                            (
+                                "path",
+                                r.path.clone().unwrap_or_default(),
+                                row["uri"].clone(),
+                            ),
                             (
                                 "host",
                                 r.host.clone().unwrap_or_default(),

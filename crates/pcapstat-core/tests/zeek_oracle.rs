@@ -403,7 +403,11 @@ fn dns_log_agrees() {
                             ("rtt_ns", opt(r.latency_ns.map(rtt_us)), "rtt_ns"),
                             // Zeek's TC and rejected default to F when no response was seen.
                             ("tc", tf(r.truncated.unwrap_or(false)), "tc"),
-                            ("rejected", tf(r.rcode.is_some_and(|c| c.0 != 0)), "rejected"),
+                            (
+                                "rejected",
+                                tf(r.rcode.is_some_and(|c| c.0 != 0)),
+                                "rejected",
+                            ),
                         ];
                         for (name, ours, col) in fields {
                             t.field("dns", &cap, &at, name, ours, &z[col]);
@@ -708,7 +712,10 @@ fn suricata_count(ev: &str, f: &Row, a: &Analysis) -> usize {
                 let c = a.connection(r.conn_id);
                 endpoints_accept(f, client(c), server(c))
                     && accepts(&f["sni"], r.sni.as_deref().unwrap_or(""))
-                    && accepts(&f["version"], &opt(r.version.map(|v| format!("0x{:04x}", v.0))))
+                    && accepts(
+                        &f["version"],
+                        &opt(r.version.map(|v| format!("0x{:04x}", v.0))),
+                    )
                     && accepts(&f["ja4"], r.ja4.as_deref().unwrap_or(""))
                     && accepts(&f["client_alpns"], &r.alpn_offered.join("|"))
                     && accepts(&f["server_alpns"], r.alpn.as_deref().unwrap_or(""))

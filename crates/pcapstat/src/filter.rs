@@ -27,6 +27,6 @@
 //! `pcapstat-core`, without polars; this module re-exports them.
 
 pub use pcapstat_core::filter::{
-    host_only, name_matches, ConnNames, parse_address, parse_client, parse_host, parse_name, parse_server,
-    parse_time, Filter, FilterSpecError, Host, Server, TimeBound,
+    host_only, name_matches, parse_address, parse_client, parse_host, parse_name, parse_server,
+    parse_time, ConnNames, Filter, FilterSpecError, Host, Server, TimeBound,
 };

@@ -2,9 +2,7 @@
 
 use polars::prelude::DataFrame;
 
-use pcapstat_core::{
-    DnsRecord, DnsTransport, HttpRecord, RequestTiming, TlsRecord,
-};
+use pcapstat_core::{DnsRecord, DnsTransport, HttpRecord, RequestTiming, TlsRecord};
 
 use super::{side, Cols};
 use crate::error::Error;

@@ -33,8 +33,8 @@ mod tcp;
 #[cfg(test)]
 mod tests;
 
-use crate::wire::{DnsType, Rcode};
 use crate::stats::counters;
+use crate::wire::{DnsType, Rcode};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -72,7 +72,9 @@ fn pipelined_requests_match_responses_in_order() {
     let r = p.into_records();
     assert_eq!(r.len(), 3);
     assert_eq!(
-        r.iter().map(|x| x.path.as_deref().unwrap_or("")).collect::<Vec<_>>(),
+        r.iter()
+            .map(|x| x.path.as_deref().unwrap_or(""))
+            .collect::<Vec<_>>(),
         ["/a", "/b", "/c"]
     );
     assert_eq!(r[0].status, Some(200));
@@ -348,10 +350,16 @@ fn bad_heads_do_not_stop_parsing() {
     assert_eq!(stats.bad_request_heads, 1);
     // The request line of the broken head still makes a record, so the response pairs with it.
     assert_eq!(r.len(), 2);
-    assert_eq!((r[0].path.as_deref().unwrap_or(""), r[0].status), ("/", Some(200)));
+    assert_eq!(
+        (r[0].path.as_deref().unwrap_or(""), r[0].status),
+        ("/", Some(200))
+    );
     assert!(!r[0].complete);
     assert_eq!(r[0].response_body_bytes, Some(4));
-    assert_eq!((r[1].path.as_deref().unwrap_or(""), r[1].status), ("/good", None));
+    assert_eq!(
+        (r[1].path.as_deref().unwrap_or(""), r[1].status),
+        ("/good", None)
+    );
 }
 
 /// Four requests on a keep-alive connection, one response each; `resp2` replaces the second.
@@ -395,7 +403,10 @@ fn other_lenient_heads_are_accepted() {
     p.on_data(1, C2S, b"GET  /x  HTTP/1.1\r\nHost : h\r\n\r\n");
     p.on_data(2, S2C, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
     let r = p.into_records();
-    assert_eq!((r[0].path.as_deref().unwrap_or(""), r[0].status), ("/x", Some(200)));
+    assert_eq!(
+        (r[0].path.as_deref().unwrap_or(""), r[0].status),
+        ("/x", Some(200))
+    );
 }
 
 #[test]
@@ -612,7 +623,10 @@ fn head_in_one_byte_segments_is_parsed_in_linear_work() {
         assert_eq!(recs.len(), 1);
         if client {
             assert_eq!(
-                (recs[0].path.as_deref().unwrap_or(""), recs[0].request_end_ts),
+                (
+                    recs[0].path.as_deref().unwrap_or(""),
+                    recs[0].request_end_ts
+                ),
                 ("/x", Some(10 + head.len() as i64 - 1))
             );
         } else {

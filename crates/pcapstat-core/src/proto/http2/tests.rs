@@ -410,7 +410,13 @@ fn records_fields_and_timing_points() {
         let r = &recs[0];
         assert_eq!((r.stream_id, r.request_index), (Some(1), 0));
         assert_eq!(r.version, HttpVersion::Http2);
-        assert_eq!((r.method.as_deref().unwrap_or(""), r.path.as_deref().unwrap_or("")), ("GET", "/"));
+        assert_eq!(
+            (
+                r.method.as_deref().unwrap_or(""),
+                r.path.as_deref().unwrap_or("")
+            ),
+            ("GET", "/")
+        );
         assert_eq!(r.host.as_deref(), Some("www.example.com"));
         assert_eq!(r.status, Some(302));
         let h = frame_at(c, p, HEADERS, 1, 0);
@@ -461,7 +467,13 @@ fn records_fields_and_timing_points() {
             (r.stream_id, r.request_index, r.status),
             (Some(5), 2, Some(200))
         );
-        assert_eq!((r.method.as_deref().unwrap_or(""), r.path.as_deref().unwrap_or("")), ("GET", "/index.html"));
+        assert_eq!(
+            (
+                r.method.as_deref().unwrap_or(""),
+                r.path.as_deref().unwrap_or("")
+            ),
+            ("GET", "/index.html")
+        );
         assert_eq!(r.request_header_bytes, c3);
         assert_eq!(r.request_body_bytes, 5, "abc + de");
         assert_eq!(r.request_end_ts, Some(frame_at(c, p, DATA, 5, 1).1 as i64));
@@ -595,12 +607,24 @@ fn a_stream_without_method_and_path_has_none_not_empty_strings() {
     let mut p = Http2Parser::new(Http2Config::default());
     let mut c = PREFACE.to_vec();
     // Only :scheme http and :authority "a": no :method, no :path.
-    c.extend(frame(HEADERS, END_STREAM | END_HEADERS, 1, &[0x86, 0x01, 0x01, b'a']));
+    c.extend(frame(
+        HEADERS,
+        END_STREAM | END_HEADERS,
+        1,
+        &[0x86, 0x01, 0x01, b'a'],
+    ));
     p.on_data(1, C2S, &c);
-    p.on_data(2, S2C, &frame(HEADERS, END_STREAM | END_HEADERS, 1, &[0x88]));
+    p.on_data(
+        2,
+        S2C,
+        &frame(HEADERS, END_STREAM | END_HEADERS, 1, &[0x88]),
+    );
     let recs = p.into_records();
     assert_eq!(recs.len(), 1);
-    assert_eq!((recs[0].method.as_deref(), recs[0].path.as_deref()), (None, None));
+    assert_eq!(
+        (recs[0].method.as_deref(), recs[0].path.as_deref()),
+        (None, None)
+    );
     assert_eq!(recs[0].host.as_deref(), Some("a"));
     assert!(!recs[0].complete, "a request without :method is malformed");
 }
@@ -808,7 +832,10 @@ fn h2c_upgrade_through_the_http1_parser() {
         (r.stream_id, r.request_index, r.version),
         (Some(1), 0, HttpVersion::Http2)
     );
-    assert_eq!((r.method.as_deref(), r.path.as_deref()), (Some("GET"), Some("/up")));
+    assert_eq!(
+        (r.method.as_deref(), r.path.as_deref()),
+        (Some("GET"), Some("/up"))
+    );
     assert_eq!(r.host.as_deref(), Some("lab.test:8080"));
     assert_eq!((r.status, r.response_body_bytes), (Some(200), Some(4)));
     assert_eq!((r.response_start_ts, r.response_end_ts), (Some(2), Some(2)));
@@ -917,7 +944,9 @@ fn hpack_references_to_a_large_entry_cost_is_bounded() {
     }
     let (recs, stats) = p.finish();
     assert_eq!(recs.len(), 201, "every stream keeps its row");
-    assert!(recs.iter().all(|r| r.path.as_ref().is_none_or(|p| p.len() <= 1024)));
+    assert!(recs
+        .iter()
+        .all(|r| r.path.as_ref().is_none_or(|p| p.len() <= 1024)));
     assert_eq!(recs[0].path.as_ref().map(String::len), Some(1024));
     assert!(stats.values_truncated >= 1);
     // Without the budgets: 200 × 1000 × 3 KB = 600 MB read.

@@ -36,8 +36,8 @@ pub use keylog::{KeyLog, KeyLogError, KeyLogStats, SessionSecrets, MAX_KEYLOG_FI
 
 use crate::proto::{Probe, StreamParser};
 use crate::record::{Alert, Side, TlsHandshake};
-use crate::wire::{AlertDescription, AlertLevel, CipherSuite, TlsVersion};
 use crate::tcp::Direction;
+use crate::wire::{AlertDescription, AlertLevel, CipherSuite, TlsVersion};
 
 use fingerprint::{is_grease, md5_hex, raw_extensions, ClientHelloInfo};
 

@@ -282,7 +282,11 @@ fn hello_retry_request() {
     assert!(r.hello_retry);
     assert_eq!(r.client_hello_ts, Some(100));
     assert_eq!(r.server_hello_ts, Some(200));
-    assert_eq!(r.cipher, Some(CipherSuite(0x1301)), "from the final ServerHello");
+    assert_eq!(
+        r.cipher,
+        Some(CipherSuite(0x1301)),
+        "from the final ServerHello"
+    );
     assert_eq!(r.handshake_done_ts, Some(300));
 }
 
