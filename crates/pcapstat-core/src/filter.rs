@@ -1,8 +1,9 @@
 //! Record filters as values: which servers, clients, TLS names, ports and time window to keep,
-//! how they are written (`--server [2001:db8::1]:443`, `--sni '*.example.com'`, `--since +1.5s`)
-//! and how a name matches. Pure string and address code (no polars): `pcapstat::filter`
-//! re-exports it and applies a [`Filter`] to an analysis (`Analysis::filtered`, where the
-//! meaning of each condition is documented); the CLI parses its flags and the rules' scopes with
+//! how they are written (`[2001:db8::1]:443`, `*.example.com`, `+1.5s`; `FromStr` on each
+//! value type), how a name matches, and which records match ([`Filter::matches_connection`],
+//! [`Filter::matches_tls`], [`Filter::matches_http`], [`Filter::matches_dns`]). No polars:
+//! `pcapstat::filter` re-exports it and documents the meaning of each condition, and
+//! `Analysis::filtered` applies it; the CLI parses its flags and the rules' scopes with
 //! [`parse_server`], [`parse_client`], [`parse_name`] and [`parse_time`].
 //!
 //! Accepted forms of a server (`--server`):
@@ -1027,5 +1028,51 @@ mod tests {
         ] {
             assert!(parse_time(bad).is_err(), "{bad}");
         }
+    }
+
+    fn ep(ip: &str, port: u16) -> Endpoint {
+        Endpoint {
+            ip: ip.parse().unwrap(),
+            port,
+        }
+    }
+
+    #[test]
+    fn http_requests_match_by_their_endpoints_names_and_start() {
+        let h = HttpRecord {
+            conn_id: 1,
+            client: ep("10.0.0.1", 40_000),
+            server: ep("10.0.0.2", 443),
+            exchange: crate::HttpExchange {
+                request_start_ts: 2_000_000_000,
+                host: Some("API.example.com:443".into()),
+                ..Default::default()
+            },
+        };
+        let http = [h.clone()];
+        let names = ConnNames::of(1, &[], &http);
+        let f = |spec: &str| Filter {
+            server: Some(spec.parse().unwrap()),
+            ..Filter::default()
+        };
+        assert!(f("10.0.0.2:443").matches_http(&h, &names, None));
+        assert!(f("*.example.com").matches_http(&h, &names, None));
+        assert!(!f(":80").matches_http(&h, &names, None));
+        assert!(!f("other.example").matches_http(&h, &names, None));
+        let window = Filter {
+            since: Some("+1s".parse().unwrap()),
+            until: Some("+2s".parse().unwrap()),
+            ..Filter::default()
+        };
+        assert!(
+            !window.matches_http(&h, &names, Some(0)),
+            "until is exclusive"
+        );
+        assert!(window.matches_http(&h, &names, Some(500_000_000)));
+        assert_eq!(
+            window.to_string(),
+            "since +1s, until +2s",
+            "Display prints no CLI flags"
+        );
     }
 }
