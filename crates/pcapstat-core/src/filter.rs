@@ -317,20 +317,10 @@ impl Filter {
     }
 
     /// Whether the connection matches the endpoint and name conditions (whatever its start
-    /// time: see [`Filter::matches_connection_in`] for the time window too).
+    /// time: a connection is kept when, besides, [`Filter::in_window`] holds for its
+    /// `start_ts`).
     pub fn matches_connection(&self, c: &ConnectionRecord, names: &ConnNames) -> bool {
         self.matches_endpoints(c.client(), c.server(), names)
-    }
-
-    /// Whether the connection is kept: [`Filter::matches_connection`] and its first packet in
-    /// the time window.
-    pub fn matches_connection_in(
-        &self,
-        c: &ConnectionRecord,
-        names: &ConnNames,
-        first_ts: Option<i64>,
-    ) -> bool {
-        self.matches_connection(c, names) && self.in_window(first_ts, c.start_ts)
     }
 
     /// Whether the TLS handshake of connection `c` is kept: the connection matches the endpoint

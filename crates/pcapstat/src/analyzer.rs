@@ -339,7 +339,8 @@ impl Analysis {
         }
         Cow::Owned(Analysis {
             connections: keep(&self.connections, |c| {
-                filter.matches_connection_in(c, &names(c.conn_id), first)
+                filter.matches_connection(c, &names(c.conn_id))
+                    && filter.in_window(first, c.start_ts)
             }),
             tls: keep(&self.tls, |t| {
                 conn(t.conn_id).is_some_and(|c| filter.matches_tls(t, c, &names(t.conn_id), first))
