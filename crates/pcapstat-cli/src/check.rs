@@ -120,11 +120,7 @@ fn evaluate(analysis: &Analysis, base: &Filter, rules: &[Rule]) -> Vec<RuleResul
             let i = match cache.iter().position(|(k, _)| *k == f) {
                 Some(i) => i,
                 None => {
-                    let figures = if f.is_empty() {
-                        Figures::of(analysis)
-                    } else {
-                        Figures::of(&analysis.filtered(&f))
-                    };
+                    let figures = Figures::of(&analysis.filtered(&f));
                     cache.push((f.clone(), figures));
                     cache.len() - 1
                 }

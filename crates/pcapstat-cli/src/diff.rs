@@ -161,11 +161,7 @@ pub fn run(args: &DiffArgs) -> ExitCode {
                 if let Some(d) = &a.summary().damaged {
                     eprintln!("pcapstat: warning: {}: {d}", path.display());
                 }
-                figures.push(if filter.is_empty() {
-                    Figures::of(&a)
-                } else {
-                    Figures::of(&a.filtered(&filter))
-                });
+                figures.push(Figures::of(&a.filtered(&filter)));
             }
             Err(e) => {
                 eprintln!("pcapstat: error: {}: {e:#}", path.display());

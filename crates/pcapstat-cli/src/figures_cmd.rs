@@ -29,11 +29,7 @@ pub fn run(args: &FiguresArgs) -> ExitCode {
         Some(path) => match crate::run_one(&Analyzer::new(), path) {
             Ok(a) => {
                 let f = args.filter.filter();
-                Some(if f.is_empty() {
-                    Figures::of(&a)
-                } else {
-                    Figures::of(&a.filtered(&f))
-                })
+                Some(Figures::of(&a.filtered(&f)))
             }
             Err(e) => {
                 eprintln!("pcapstat: error: {}: {e:#}", path.display());

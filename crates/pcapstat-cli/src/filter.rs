@@ -47,3 +47,14 @@ impl FilterArgs {
         }
     }
 }
+
+/// The conditions of `filter` as command-line flags, e.g. `--server 10.0.0.1:443 --port 443`
+/// (empty without a condition).
+pub fn flags(filter: &Filter) -> String {
+    let flags: Vec<String> = filter
+        .conditions()
+        .into_iter()
+        .map(|(name, value)| format!("--{name} {value}"))
+        .collect();
+    flags.join(" ")
+}

@@ -194,11 +194,11 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         let name = path.display().to_string();
         match run_one(&analyzer, path) {
             Ok(analysis) => {
-                // (filtered copies the records: only when there is a filter)
+                // The tables take the analysis: copy only the kept records, and only with a filter.
                 let analysis = if filter.is_empty() {
                     analysis
                 } else {
-                    analysis.filtered(&filter)
+                    analysis.filtered(&filter).into_owned()
                 };
                 let report = Report::of(&analysis, &ReportOptions { top: args.top });
                 if let Some(d) = &report.summary.damaged {

@@ -127,7 +127,7 @@ pub fn text(
         s.bytes, s.captured_bytes
     )?;
     if !filter.is_empty() {
-        writeln!(out, "  filter        {filter}")?;
+        writeln!(out, "  filter        {}", crate::filter::flags(filter))?;
         writeln!(
             out,
             "                (the sections after Decoding cover the matching records only)"
@@ -546,15 +546,16 @@ pub fn app_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<
                 let head = format!(
                     "{:>9}  {total:>6}  {status}  {} ",
                     ctx.at(h.request_start_ts),
-                    h.method
+                    h.method.as_deref().unwrap_or("")
                 );
-                let target = format!("{}{}", h.host.as_deref().unwrap_or(""), h.path);
+                let target = format!(
+                    "{}{}",
+                    h.host.as_deref().unwrap_or(""),
+                    h.path.as_deref().unwrap_or("")
+                );
                 let room = ctx.width.saturating_sub(head.chars().count() + 2);
                 writeln!(out, "  {head}{}", shorten(&target, room.max(10)))?;
-                let ends = match (&h.client, &h.server) {
-                    (Some(c), Some(s)) => format!("{c} -> {s}"),
-                    _ => String::new(),
-                };
+                let ends = format!("{} -> {}", h.client, h.server);
                 let detail = phases(h);
                 let indent = " ".repeat(13);
                 if ctx.width >= 13 + ends.chars().count() + 2 + detail.chars().count() {
@@ -702,7 +703,7 @@ pub fn markdown(
         writeln!(out, "| **damaged** | {} |", md(&dm.to_string()))?;
     }
     if !filter.is_empty() {
-        writeln!(out, "| filter | `{}` |", md(&filter.to_string()))?;
+        writeln!(out, "| filter | `{}` |", md(&crate::filter::flags(filter)))?;
     }
     writeln!(out)?;
     writeln!(out, "### Connections")?;
@@ -816,11 +817,11 @@ pub fn markdown(
                     out,
                     "| {} | `{} {}{}` | {} | {} | {} | {} | {} | {} | {} |",
                     ctx.at(h.request_start_ts),
-                    md(&h.method),
+                    md(h.method.as_deref().unwrap_or("")),
                     md(h.host.as_deref().unwrap_or("")),
-                    md(&h.path),
+                    md(h.path.as_deref().unwrap_or("")),
                     h.status.map_or("-".to_string(), |s| s.to_string()),
-                    h.server.as_deref().unwrap_or(""),
+                    h.server,
                     o(h.total_ns),
                     o(h.connect_ns),
                     o(h.tls_ns),
@@ -893,7 +894,7 @@ pub fn json(
         m.insert("file".into(), json!(file));
         m.insert(
             "filter".into(),
-            json!((!filter.is_empty()).then(|| filter.to_string())),
+            json!((!filter.is_empty()).then(|| crate::filter::flags(filter))),
         );
     }
     serde_json::to_writer(&mut *out, &value)?;

@@ -66,11 +66,7 @@ impl Rule {
 
     /// The rule's own filters as flags (`--server 10.0.0.1:443`), or empty without a scope.
     pub fn scope(&self) -> String {
-        if self.filter.is_empty() {
-            String::new()
-        } else {
-            self.filter.to_string()
-        }
+        crate::filter::flags(&self.filter)
     }
 }
 

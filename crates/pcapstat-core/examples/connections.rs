@@ -57,7 +57,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         println!(
             "{} {} -> {:?}  wait {:?} ns  total {:?} ns",
-            h.method, h.path, h.status, t.wait_ns, t.total_ns
+            h.method.as_deref().unwrap_or(""),
+            h.path.as_deref().unwrap_or(""),
+            h.status,
+            t.wait_ns,
+            t.total_ns
         );
     }
     println!(

@@ -11,6 +11,7 @@
 //! parsed): HTTPS requests give [`HttpRecord`]s like clear-text ones. Each record's plaintext is
 //! fed at the capture time of the segment that completed the record (docs/http.md).
 
+use crate::stats::counters;
 use std::sync::Arc;
 
 use crate::decode::IcmpError;
@@ -23,7 +24,7 @@ use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
 use crate::proto::tls::{AppData, KeyLog, TlsDecryptStats, TlsParser};
 use crate::proto::{Probe, StreamParser};
 use crate::record::{
-    ConnectionRecord, DnsRecord, Failure, HttpRecord, Outcome, RolesFrom, TlsRecord,
+    ConnectionRecord, DnsRecord, Failure, HttpExchange, HttpRecord, Outcome, RolesFrom, TlsRecord,
 };
 use crate::tcp::{ConnMeta, Direction, SinkFactory, StreamSink};
 
@@ -49,54 +50,59 @@ const PROBE_HEAD_BYTES: usize = 32;
 /// The well-known DNS port: TCP connections to or from it are parsed as DNS over TCP.
 pub const DNS_PORT: u16 = 53;
 
-/// How many connections each parser took.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AppStats {
-    /// Connections parsed as TLS.
-    pub tls: u64,
-    /// Connections parsed as HTTP/1.x (including those upgraded to h2c).
-    pub http: u64,
-    /// Connections parsed as HTTP/2 from the client preface (h2c with prior knowledge).
-    pub http2: u64,
-    /// HTTP/1.1 connections upgraded to HTTP/2 (`Upgrade: h2c` answered by 101).
-    pub h2c_upgrades: u64,
-    /// Counters of the HTTP/2 parsers (prior knowledge and upgrades).
-    pub http2_stats: Http2Stats,
-    /// Connections parsed as DNS over TCP.
-    pub dns_tcp: u64,
-    /// Connections with payload that no parser recognised.
-    pub unrecognised: u64,
-    /// Connections whose protocol could not be told because the client's first bytes were lost.
-    pub unknown_after_gap: u64,
-    /// TLS connections whose decrypted application data was parsed as HTTP/1.x (ALPN
-    /// `http/1.1` or none).
-    pub https: u64,
-    /// TLS connections whose decrypted application data was parsed as HTTP/2 (ALPN `h2`).
-    pub https2: u64,
-    /// Decrypted TLS connections with another ALPN protocol: not parsed.
-    pub tls_other_alpn: u64,
-    /// TLS decryption counters (all zero without a key log).
-    pub tls_decrypt: TlsDecryptStats,
-    /// Counters of the HTTP/1.x parsers (clear text and decrypted), summed.
-    pub http_stats: HttpStats,
-    /// Connections picked up mid-stream whose parser was found at a later segment boundary
-    /// (their first bytes were not a message start: a keep-alive byte, the tail of a body).
-    pub midstream_reprobed: u64,
-    /// Bytes skipped on such connections before the segment where the parser started.
-    pub midstream_probe_skipped_bytes: u64,
-    /// Mid-stream connections given up after [`MIDSTREAM_PROBE_LIMIT_BYTES`] without a
-    /// message start.
-    pub midstream_probe_gave_up: u64,
-    /// Connections whose probing buffer reached [`PROBE_LIMIT_BYTES`] (payload plus
-    /// [`PROBE_EVENT_COST`] per event) before a parser was chosen: the candidate start was
-    /// given up (mid-stream: the next segment is tried; otherwise the connection is left
-    /// unparsed).
-    pub probe_limit_hits: u64,
-    /// Mid-stream connections whose roles were taken from the payload (`roles_from =
-    /// payload`).
-    pub roles_from_payload: u64,
-    /// Of those, connections where the port guess was wrong and the roles were swapped.
-    pub roles_swapped: u64,
+counters! {
+    /// How many connections each parser took.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct AppStats {
+        /// Connections parsed as TLS.
+        pub tls: u64,
+        /// Connections parsed as HTTP/1.x (including those upgraded to h2c).
+        pub http: u64,
+        /// Connections parsed as HTTP/2 from the client preface (h2c with prior knowledge).
+        pub http2: u64,
+        /// HTTP/1.1 connections upgraded to HTTP/2 (`Upgrade: h2c` answered by 101).
+        pub h2c_upgrades: u64,
+        /// Counters of the HTTP/2 parsers (prior knowledge and upgrades).
+        pub http2_stats: Http2Stats,
+        /// Connections parsed as DNS over TCP.
+        pub dns_tcp: u64,
+        /// DNS-over-TCP bytes that could not be framed: after a gap, or in a message cut by the
+        /// end of its direction.
+        pub dns_tcp_dropped_bytes: u64,
+        /// Connections with payload that no parser recognised.
+        pub unrecognised: u64,
+        /// Connections whose protocol could not be told because the client's first bytes were lost.
+        pub unknown_after_gap: u64,
+        /// TLS connections whose decrypted application data was parsed as HTTP/1.x (ALPN
+        /// `http/1.1` or none).
+        pub https: u64,
+        /// TLS connections whose decrypted application data was parsed as HTTP/2 (ALPN `h2`).
+        pub https2: u64,
+        /// Decrypted TLS connections with another ALPN protocol: not parsed.
+        pub tls_other_alpn: u64,
+        /// TLS decryption counters (all zero without a key log).
+        pub tls_decrypt: TlsDecryptStats,
+        /// Counters of the HTTP/1.x parsers (clear text and decrypted), summed.
+        pub http_stats: HttpStats,
+        /// Connections picked up mid-stream whose parser was found at a later segment boundary
+        /// (their first bytes were not a message start: a keep-alive byte, the tail of a body).
+        pub midstream_reprobed: u64,
+        /// Bytes skipped on such connections before the segment where the parser started.
+        pub midstream_probe_skipped_bytes: u64,
+        /// Mid-stream connections given up after [`MIDSTREAM_PROBE_LIMIT_BYTES`] without a
+        /// message start.
+        pub midstream_probe_gave_up: u64,
+        /// Connections whose probing buffer reached [`PROBE_LIMIT_BYTES`] (payload plus
+        /// [`PROBE_EVENT_COST`] per event) before a parser was chosen: the candidate start was
+        /// given up (mid-stream: the next segment is tried; otherwise the connection is left
+        /// unparsed).
+        pub probe_limit_hits: u64,
+        /// Mid-stream connections whose roles were taken from the payload (`roles_from =
+        /// payload`).
+        pub roles_from_payload: u64,
+        /// Of those, connections where the port guess was wrong and the roles were swapped.
+        pub roles_swapped: u64,
+    }
 }
 
 impl AppStats {
@@ -105,29 +111,6 @@ impl AppStats {
     /// requests given up at the pending limit (docs/limits.md).
     pub fn limit_hits(&self) -> u64 {
         self.probe_limit_hits + self.http_stats.heads_too_large + self.http_stats.pending_dropped
-    }
-
-    /// Add another shard's counters.
-    pub fn merge(&mut self, o: &AppStats) {
-        self.tls += o.tls;
-        self.http += o.http;
-        self.http2 += o.http2;
-        self.h2c_upgrades += o.h2c_upgrades;
-        self.http2_stats.merge(&o.http2_stats);
-        self.dns_tcp += o.dns_tcp;
-        self.unrecognised += o.unrecognised;
-        self.unknown_after_gap += o.unknown_after_gap;
-        self.https += o.https;
-        self.https2 += o.https2;
-        self.tls_other_alpn += o.tls_other_alpn;
-        self.tls_decrypt.merge(&o.tls_decrypt);
-        self.http_stats.merge(&o.http_stats);
-        self.midstream_reprobed += o.midstream_reprobed;
-        self.midstream_probe_skipped_bytes += o.midstream_probe_skipped_bytes;
-        self.midstream_probe_gave_up += o.midstream_probe_gave_up;
-        self.probe_limit_hits += o.probe_limit_hits;
-        self.roles_from_payload += o.roles_from_payload;
-        self.roles_swapped += o.roles_swapped;
     }
 }
 
@@ -253,10 +236,11 @@ impl AppFactory {
     }
 }
 
-/// Appends the records of one connection's HTTP parser, with the connection's `conn_id`; a
+/// Appends the records of one connection's HTTP parser, with the connection's `conn_id` and
+/// endpoints; a
 /// reset connection whose requests the parser knows failed exactly when one of them has no
 /// complete response (docs/tcp.md, "Failed connections").
-fn push_http(out: &mut Vec<HttpRecord>, conn: &mut ConnectionRecord, records: Vec<HttpRecord>) {
+fn push_http(out: &mut Vec<HttpRecord>, conn: &mut ConnectionRecord, records: Vec<HttpExchange>) {
     if conn.outcome == Outcome::Reset && !records.is_empty() {
         let unanswered = records.iter().any(|r| r.response_start_ts.is_none());
         let cut = records.iter().any(|r| !r.complete);
@@ -267,10 +251,11 @@ fn push_http(out: &mut Vec<HttpRecord>, conn: &mut ConnectionRecord, records: Ve
             _ => None,
         };
     }
-    let conn_id = conn.conn_id;
-    out.extend(records.into_iter().map(|mut r| {
-        r.conn_id = conn_id;
-        r
+    out.extend(records.into_iter().map(|exchange| HttpRecord {
+        conn_id: conn.conn_id,
+        client: conn.client(),
+        server: conn.server(),
+        exchange,
     }));
 }
 
@@ -681,9 +666,10 @@ impl SinkFactory for AppFactory {
                     Inner::NotParsed => self.stats.tls_other_alpn += 1,
                     Inner::Undecided => {}
                 }
-                let mut r = tls.into_record();
-                r.conn_id = id;
-                self.tls.push(r);
+                self.tls.push(TlsRecord {
+                    conn_id: id,
+                    handshake: tls.into_record(),
+                });
             }
             State::Http(p) => {
                 self.stats.http += 1;
@@ -701,6 +687,7 @@ impl SinkFactory for AppFactory {
             }
             State::Dns(mut p, client, server) => {
                 self.stats.dns_tcp += 1;
+                self.stats.dns_tcp_dropped_bytes += p.dropped_bytes();
                 self.dns_tcp
                     .extend(p.take_messages().into_iter().map(|m| DnsTcpItem {
                         ts_ns: m.ts_ns,

@@ -1,8 +1,9 @@
 //! Record filters as values: which servers, clients, TLS names, ports and time window to keep,
-//! how they are written (`--server [2001:db8::1]:443`, `--sni '*.example.com'`, `--since +1.5s`)
-//! and how a name matches. Pure string and address code (no polars): `pcapstat::filter`
-//! re-exports it and applies a [`Filter`] to an analysis (`Analysis::filtered`, where the
-//! meaning of each condition is documented); the CLI parses its flags and the rules' scopes with
+//! how they are written (`[2001:db8::1]:443`, `*.example.com`, `+1.5s`; `FromStr` on each
+//! value type), how a name matches, and which records match ([`Filter::matches_connection`],
+//! [`Filter::matches_tls`], [`Filter::matches_http`], [`Filter::matches_dns`]). No polars:
+//! `pcapstat::filter` re-exports it and documents the meaning of each condition, and
+//! `Analysis::filtered` applies it; the CLI parses its flags and the rules' scopes with
 //! [`parse_server`], [`parse_client`], [`parse_name`] and [`parse_time`].
 //!
 //! Accepted forms of a server (`--server`):
@@ -27,6 +28,8 @@
 
 use std::net::IpAddr;
 
+use crate::flow::Endpoint;
+use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
 use crate::units::{format_duration, parse_duration};
 
 /// A filter value that is not one of the accepted forms (see the [module docs](self)).
@@ -192,35 +195,178 @@ impl Filter {
 }
 
 impl std::fmt::Display for Filter {
-    /// The conditions as command-line flags, e.g. `--server 10.0.0.1:443 --port 443`.
+    /// The conditions, e.g. `server 10.0.0.1:443, port 443, since +1.5s` (empty for none).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut parts = Vec::new();
-        if let Some(s) = &self.server {
-            parts.push(format!("--server {s}"));
+        let mut sep = "";
+        for (name, value) in self.conditions() {
+            write!(f, "{sep}{name} {value}")?;
+            sep = ", ";
         }
-        if let Some(c) = &self.client {
-            parts.push(format!("--client {c}"));
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for TimeBound {
+    /// `+1.5s` after the first packet, or seconds since the epoch (`1795314480.500000000`);
+    /// both parse back with [`parse_time`].
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            TimeBound::At(t) => write!(
+                f,
+                "{}.{:09}",
+                t.div_euclid(1_000_000_000),
+                t.rem_euclid(1_000_000_000)
+            ),
+            TimeBound::FromStart(d) => write!(f, "+{}", format_duration(d)),
         }
-        if let Some(s) = &self.sni {
-            parts.push(format!("--sni {s}"));
+    }
+}
+
+impl std::str::FromStr for TimeBound {
+    type Err = FilterSpecError;
+
+    /// [`parse_time`].
+    fn from_str(s: &str) -> Result<TimeBound, FilterSpecError> {
+        parse_time(s)
+    }
+}
+
+/// The names a connection answers to for a server *name* condition: its TLS SNI and the
+/// `Host` headers of its HTTP requests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConnNames<'a> {
+    /// The TLS server name.
+    pub sni: Option<&'a str>,
+    /// The connection's HTTP requests (their `host`, port removed, is a name).
+    pub http: &'a [HttpRecord],
+}
+
+impl<'a> ConnNames<'a> {
+    /// The names of connection `conn_id` in `tls` (sorted by `conn_id`) and `http` (sorted
+    /// by `conn_id`, then `request_index`), as an analysis holds them.
+    pub fn of(conn_id: u64, tls: &'a [TlsRecord], http: &'a [HttpRecord]) -> Self {
+        let sni = tls
+            .binary_search_by_key(&conn_id, |t| t.conn_id)
+            .ok()
+            .and_then(|i| tls.get(i))
+            .and_then(|t| t.sni.as_deref());
+        let lo = http.partition_point(|h| h.conn_id < conn_id);
+        let hi = http.partition_point(|h| h.conn_id <= conn_id);
+        ConnNames {
+            sni,
+            http: http.get(lo..hi).unwrap_or(&[]),
         }
-        if let Some(p) = self.port {
-            parts.push(format!("--port {p}"));
-        }
-        for (flag, b) in [("--since", self.since), ("--until", self.until)] {
-            match b {
-                Some(TimeBound::At(t)) => parts.push(format!(
-                    "{flag} {}.{:09}",
-                    t.div_euclid(1_000_000_000),
-                    t.rem_euclid(1_000_000_000)
-                )),
-                Some(TimeBound::FromStart(d)) => {
-                    parts.push(format!("{flag} +{}", format_duration(d)))
-                }
-                None => {}
+    }
+
+    fn any(&self, pattern: &str) -> bool {
+        self.sni
+            .into_iter()
+            .chain(
+                self.http
+                    .iter()
+                    .filter_map(|h| h.host.as_deref().map(host_only)),
+            )
+            .any(|n| name_matches(pattern, n))
+    }
+}
+
+impl Filter {
+    /// The conditions set, as (name, value) pairs in a fixed order (`server`, `client`, `sni`,
+    /// `port`, `since`, `until`): what a caller formats (the CLI as `--server VALUE`).
+    pub fn conditions(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let mut push = |name, v: Option<String>| {
+            if let Some(v) = v {
+                out.push((name, v));
             }
-        }
-        f.write_str(&parts.join(" "))
+        };
+        push("server", self.server.as_ref().map(ToString::to_string));
+        push("client", self.client.as_ref().map(ToString::to_string));
+        push("sni", self.sni.clone());
+        push("port", self.port.map(|p| p.to_string()));
+        push("since", self.since.map(|b| b.to_string()));
+        push("until", self.until.map(|b| b.to_string()));
+        out
+    }
+
+    /// Whether `ts` is in the time window, for a capture whose first packet is at `first_ts`.
+    pub fn in_window(&self, first_ts: Option<i64>, ts: i64) -> bool {
+        let (lo, hi) = self.window(first_ts);
+        lo.is_none_or(|l| ts >= l) && hi.is_none_or(|h| ts < h)
+    }
+
+    /// The endpoint and name conditions on a connection between `client` and `server`.
+    fn matches_endpoints(&self, client: Endpoint, server: Endpoint, names: &ConnNames) -> bool {
+        let server_ok = self.server.as_ref().is_none_or(|s| {
+            s.port.is_none_or(|p| p == server.port)
+                && match &s.host {
+                    None => true,
+                    Some(Host::Name(n)) => names.any(n),
+                    Some(h) => h.contains(&server.ip),
+                }
+        });
+        server_ok
+            && self.client.as_ref().is_none_or(|h| h.contains(&client.ip))
+            && self
+                .port
+                .is_none_or(|p| client.port == p || server.port == p)
+            && self
+                .sni
+                .as_ref()
+                .is_none_or(|n| names.sni.is_some_and(|x| name_matches(n, x)))
+    }
+
+    /// Whether the connection matches the endpoint and name conditions (whatever its start
+    /// time: a connection is kept when, besides, [`Filter::in_window`] holds for its
+    /// `start_ts`).
+    pub fn matches_connection(&self, c: &ConnectionRecord, names: &ConnNames) -> bool {
+        self.matches_endpoints(c.client(), c.server(), names)
+    }
+
+    /// Whether the TLS handshake of connection `c` is kept: the connection matches the endpoint
+    /// and name conditions, and the ClientHello (else the connection's first packet) is in the
+    /// time window.
+    pub fn matches_tls(
+        &self,
+        t: &TlsRecord,
+        c: &ConnectionRecord,
+        names: &ConnNames,
+        first_ts: Option<i64>,
+    ) -> bool {
+        self.matches_connection(c, names)
+            && self.in_window(first_ts, t.client_hello_ts.unwrap_or(c.start_ts))
+    }
+
+    /// Whether the HTTP request is kept: its connection matches the endpoint and name
+    /// conditions, and its first byte is in the time window.
+    pub fn matches_http(&self, h: &HttpRecord, names: &ConnNames, first_ts: Option<i64>) -> bool {
+        self.matches_endpoints(h.client, h.server, names)
+            && self.in_window(first_ts, h.request_start_ts)
+    }
+
+    /// Whether the DNS query is kept: by its server address and port (a server *name*, without
+    /// a port, matches the question name), client address, either port, the question name
+    /// for `sni`, and its query time in the window.
+    pub fn matches_dns(&self, d: &DnsRecord, first_ts: Option<i64>) -> bool {
+        let server_ok = self.server.as_ref().is_none_or(|s| {
+            s.port.is_none_or(|p| p == d.server_port)
+                && match &s.host {
+                    None => true,
+                    // A name matches the queries for it (not a DNS server on the port).
+                    Some(Host::Name(n)) => s.port.is_none() && name_matches(n, &d.qname),
+                    Some(h) => h.contains(&d.server_ip),
+                }
+        });
+        server_ok
+            && self
+                .client
+                .as_ref()
+                .is_none_or(|h| h.contains(&d.client_ip))
+            && self
+                .port
+                .is_none_or(|p| d.client_port == p || d.server_port == p)
+            && self.sni.as_ref().is_none_or(|n| name_matches(n, &d.qname))
+            && self.in_window(first_ts, d.query_ts)
     }
 }
 
@@ -872,5 +1018,51 @@ mod tests {
         ] {
             assert!(parse_time(bad).is_err(), "{bad}");
         }
+    }
+
+    fn ep(ip: &str, port: u16) -> Endpoint {
+        Endpoint {
+            ip: ip.parse().unwrap(),
+            port,
+        }
+    }
+
+    #[test]
+    fn http_requests_match_by_their_endpoints_names_and_start() {
+        let h = HttpRecord {
+            conn_id: 1,
+            client: ep("10.0.0.1", 40_000),
+            server: ep("10.0.0.2", 443),
+            exchange: crate::HttpExchange {
+                request_start_ts: 2_000_000_000,
+                host: Some("API.example.com:443".into()),
+                ..Default::default()
+            },
+        };
+        let http = [h.clone()];
+        let names = ConnNames::of(1, &[], &http);
+        let f = |spec: &str| Filter {
+            server: Some(spec.parse().unwrap()),
+            ..Filter::default()
+        };
+        assert!(f("10.0.0.2:443").matches_http(&h, &names, None));
+        assert!(f("*.example.com").matches_http(&h, &names, None));
+        assert!(!f(":80").matches_http(&h, &names, None));
+        assert!(!f("other.example").matches_http(&h, &names, None));
+        let window = Filter {
+            since: Some("+1s".parse().unwrap()),
+            until: Some("+2s".parse().unwrap()),
+            ..Filter::default()
+        };
+        assert!(
+            !window.matches_http(&h, &names, Some(0)),
+            "until is exclusive"
+        );
+        assert!(window.matches_http(&h, &names, Some(500_000_000)));
+        assert_eq!(
+            window.to_string(),
+            "since +1s, until +2s",
+            "Display prints no CLI flags"
+        );
     }
 }

@@ -17,7 +17,7 @@ use crate::proto::http2::{Http2Config, Http2Parser};
 use crate::proto::tls::decrypt::{tls12_keys, RecordKey, Suite};
 use crate::proto::tls::KeyLog;
 use crate::proto::StreamParser;
-use crate::record::{ConnectionRecord, HttpRecord, Outcome, RolesFrom};
+use crate::record::{ConnectionRecord, HttpExchange, HttpRecord, Outcome, RolesFrom};
 use crate::tcp::{ConnMeta, Direction, SinkFactory, StreamSink};
 use crate::timing::request_timings;
 
@@ -54,11 +54,11 @@ pub fn http2(data: &[u8]) {
             .with_max_table_bytes(256);
     }
     let mut p = if mode & 2 != 0 {
-        let request = HttpRecord {
+        let request = HttpExchange {
             request_index: u32::from(*ratio),
-            method: "GET".into(),
-            path: "/".into(),
-            ..HttpRecord::default()
+            method: Some("GET".into()),
+            path: Some("/".into()),
+            ..HttpExchange::default()
         };
         Http2Parser::upgraded(cfg, request, mode & 16 != 0)
     } else {
@@ -95,13 +95,13 @@ pub fn http2(data: &[u8]) {
     p.on_close(ts + 2, S2C);
     let (records, stats) = p.finish();
     assert!(records.len() as u64 <= stats.streams, "a record per stream");
-    check_http(&records, Some(ts + 2));
+    check_http(records.iter(), Some(ts + 2));
 }
 
 /// What every HTTP record must hold, whatever the input: a complete request has its response
 /// head; with timestamps fed in order up to `last_ts` (`Some`), its times are in order and
 /// within the input's.
-fn check_http(records: &[HttpRecord], last_ts: Option<i64>) {
+fn check_http<'a>(records: impl IntoIterator<Item = &'a HttpExchange>, last_ts: Option<i64>) {
     for r in records {
         if r.complete {
             assert!(
@@ -243,7 +243,7 @@ fn analyze_run(data: &[u8]) -> Option<(crate::AppStats, Vec<HttpRecord>)> {
     }
     let _ = request_timings(&out.connections, &tls, &http, &dns);
     // Capture timestamps need not be in order: only what holds whatever they are.
-    check_http(&http, None);
+    check_http(http.iter().map(|r| &r.exchange), None);
     Some((stats, http))
 }
 
@@ -365,7 +365,7 @@ impl Keys {
 pub fn tls_decrypt(data: &[u8]) {
     if let Some(f) = tls_decrypt_run(data) {
         assert_eq!(f.tls.len(), 1, "one TLS record per connection");
-        check_http(&f.http, Some(i64::MAX));
+        check_http(f.http.iter().map(|r| &r.exchange), Some(i64::MAX));
     }
 }
 

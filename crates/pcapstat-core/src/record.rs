@@ -3,7 +3,9 @@
 
 use std::net::IpAddr;
 
+use crate::flow::Endpoint;
 use crate::tcp::HandshakeOptions;
+use crate::wire::{AlertDescription, AlertLevel, CipherSuite, DnsType, Rcode, TlsVersion};
 
 /// How a TCP connection ended, as far as the capture shows. Exactly one applies, tested in
 /// this order:
@@ -264,6 +266,22 @@ pub struct ConnectionRecord {
 }
 
 impl ConnectionRecord {
+    /// The client's address and port.
+    pub fn client(&self) -> Endpoint {
+        Endpoint {
+            ip: self.client_ip,
+            port: self.client_port,
+        }
+    }
+
+    /// The server's address and port.
+    pub fn server(&self) -> Endpoint {
+        Endpoint {
+            ip: self.server_ip,
+            port: self.server_port,
+        }
+    }
+
     /// Swaps client and server: endpoints, per-direction statistics, `reset_by`. Used when an
     /// application parser found that the side guessed as server sent the request; such a
     /// connection had no handshake packet, so the handshake fields (`handshake_seen`,
@@ -282,10 +300,44 @@ impl ConnectionRecord {
 ///
 /// Times are capture timestamps (ns) of the segment that completed the message (the segment
 /// whose bytes made the message contiguous in the reassembled stream).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TlsRecord {
     /// The connection (`ConnectionRecord::conn_id`).
     pub conn_id: u64,
+    /// What the TLS parser saw.
+    pub handshake: TlsHandshake,
+}
+
+impl std::ops::Deref for TlsRecord {
+    type Target = TlsHandshake;
+    fn deref(&self) -> &TlsHandshake {
+        &self.handshake
+    }
+}
+
+impl std::ops::DerefMut for TlsRecord {
+    fn deref_mut(&mut self) -> &mut TlsHandshake {
+        &mut self.handshake
+    }
+}
+
+/// A TLS alert seen in clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Alert {
+    /// Level (wire value).
+    pub level: AlertLevel,
+    /// Description (wire value).
+    pub description: AlertDescription,
+    /// Who sent it.
+    pub by: Side,
+    /// Capture time of its record.
+    pub ts: i64,
+}
+
+/// What the TLS parser gives for one connection, without the connection (the application
+/// layer makes it a [`TlsRecord`]). Times are as in [`TlsRecord`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TlsHandshake {
     /// ClientHello time.
     pub client_hello_ts: Option<i64>,
     /// Server name indication (first host name).
@@ -293,8 +345,8 @@ pub struct TlsRecord {
     /// ALPN protocols offered by the client, in order.
     pub alpn_offered: Vec<String>,
     /// Versions offered: the supported_versions extension if present (GREASE removed), else
-    /// the ClientHello's legacy version. Wire values (0x0303 = TLS 1.2, 0x0304 = TLS 1.3).
-    pub versions_offered: Vec<u16>,
+    /// the ClientHello's legacy version.
+    pub versions_offered: Vec<TlsVersion>,
     /// Number of cipher suites offered (GREASE included).
     pub cipher_suites_offered: u32,
     /// Length of the ClientHello's legacy session id.
@@ -321,10 +373,10 @@ pub struct TlsRecord {
     /// The server sent a HelloRetryRequest.
     pub hello_retry: bool,
     /// Negotiated version (supported_versions of the ServerHello when present, else its legacy
-    /// version), wire value.
-    pub version: Option<u16>,
-    /// Negotiated cipher suite, wire value.
-    pub cipher: Option<u16>,
+    /// version).
+    pub version: Option<TlsVersion>,
+    /// Negotiated cipher suite.
+    pub cipher: Option<CipherSuite>,
     /// ALPN protocol selected by the server.
     pub alpn: Option<String>,
     /// The ServerHello echoed the client's non-empty session id.
@@ -352,12 +404,8 @@ pub struct TlsRecord {
     /// ChangeCipherSpec; TLS 1.3, the last server record before `client_finished_ts` (the end of
     /// the server's first encrypted flight, which ends with its Finished).
     pub server_finished_ts: Option<i64>,
-    /// First alert seen in clear: (level, description) wire values.
-    pub alert: Option<(u8, u8)>,
-    /// Who sent that alert.
-    pub alert_by: Option<Side>,
-    /// Time of that alert.
-    pub alert_ts: Option<i64>,
+    /// The first alert seen in clear.
+    pub alert: Option<Alert>,
     /// Before the handshake was done, a direction had a gap, bytes that are not TLS records,
     /// an undecodable ClientHello/ServerHello, or ended inside a record: parsing of that
     /// direction stopped there (later gaps change nothing: nothing more is read in clear).
@@ -387,11 +435,38 @@ impl HttpVersion {
     }
 }
 
-/// One HTTP request and its response (one row per HTTP/1.x request or HTTP/2 stream).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One HTTP request and its response (one row per HTTP/1.x request or HTTP/2 stream): the
+/// connection it was sent on and what an HTTP parser saw. The exchange's fields read through
+/// the record (`record.method`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct HttpRecord {
     /// The connection (`ConnectionRecord::conn_id`).
     pub conn_id: u64,
+    /// The connection's client (after the application layer settled the roles).
+    pub client: Endpoint,
+    /// The connection's server.
+    pub server: Endpoint,
+    /// The request and its response.
+    pub exchange: HttpExchange,
+}
+
+impl std::ops::Deref for HttpRecord {
+    type Target = HttpExchange;
+    fn deref(&self) -> &HttpExchange {
+        &self.exchange
+    }
+}
+
+impl std::ops::DerefMut for HttpRecord {
+    fn deref_mut(&mut self) -> &mut HttpExchange {
+        &mut self.exchange
+    }
+}
+
+/// What an HTTP parser gives for one request and its response, without the connection (the
+/// application layer makes it an [`HttpRecord`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HttpExchange {
     /// 0 for the first request on the connection, then 1, 2, … (HTTP/2: in the order the
     /// streams' request HEADERS were sent).
     pub request_index: u32,
@@ -405,12 +480,12 @@ pub struct HttpRecord {
     pub response_start_ts: Option<i64>,
     /// Capture time of the last byte of the response.
     pub response_end_ts: Option<i64>,
-    /// Request method (HTTP/2: `:method`).
-    pub method: String,
+    /// Request method (HTTP/2: `:method`; `None` when a stream's `:method` was not read).
+    pub method: Option<String>,
     /// Host header (HTTP/2: `:authority`, else a `host` header).
     pub host: Option<String>,
-    /// Request target as sent (HTTP/2: `:path`).
-    pub path: String,
+    /// Request target as sent (HTTP/2: `:path`; `None` when not read).
+    pub path: Option<String>,
     /// HTTP version.
     pub version: HttpVersion,
     /// Final response status (after any 1xx).
@@ -465,10 +540,10 @@ pub struct DnsRecord {
     pub id: u16,
     /// Question name (lower-case, without the trailing dot; `.` for the root).
     pub qname: String,
-    /// Question type (wire value).
-    pub qtype: u16,
+    /// Question type.
+    pub qtype: DnsType,
     /// Response code of the response.
-    pub rcode: Option<u8>,
+    pub rcode: Option<Rcode>,
     /// Answer records in the response.
     pub answers: Option<u32>,
     /// A/AAAA addresses in the answer section.

@@ -168,20 +168,28 @@ mod tests {
     }
 
     fn req(conn: u64, index: u32, start: i64) -> HttpRecord {
+        let ep = |port| crate::Endpoint {
+            ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            port,
+        };
         HttpRecord {
             conn_id: conn,
-            request_index: index,
-            request_start_ts: start,
-            request_end_ts: Some(start + 10),
-            response_start_ts: Some(start + 110),
-            response_end_ts: Some(start + 150),
-            method: "GET".into(),
-            host: Some("Lab.Test:443".into()),
-            path: "/".into(),
-            version: crate::record::HttpVersion::Http11,
-            status: Some(200),
-            complete: true,
-            ..Default::default()
+            client: ep(40_000),
+            server: ep(443),
+            exchange: crate::HttpExchange {
+                request_index: index,
+                request_start_ts: start,
+                request_end_ts: Some(start + 10),
+                response_start_ts: Some(start + 110),
+                response_end_ts: Some(start + 150),
+                method: Some("GET".into()),
+                host: Some("Lab.Test:443".into()),
+                path: Some("/".into()),
+                version: crate::record::HttpVersion::Http11,
+                status: Some(200),
+                complete: true,
+                ..Default::default()
+            },
         }
     }
 
@@ -196,8 +204,8 @@ mod tests {
             transport: DnsTransport::Udp,
             id: 1,
             qname: "lab.test".into(),
-            qtype: 1,
-            rcode: answer.map(|_| 0),
+            qtype: crate::DnsType(1),
+            rcode: answer.map(|_| crate::Rcode(0)),
             answers: answer.map(|_| 1),
             addresses: if answer.is_some() {
                 vec![ip("10.0.0.2")]
@@ -219,9 +227,11 @@ mod tests {
         let conns = [conn(5, 1_000, Some(100))];
         let tls = [TlsRecord {
             conn_id: 5,
-            handshake_ns: Some(300),
-            resumed: Some(false),
-            ..Default::default()
+            handshake: crate::TlsHandshake {
+                handshake_ns: Some(300),
+                resumed: Some(false),
+                ..Default::default()
+            },
         }];
         let http = [req(5, 0, 1_500), req(5, 1, 2_000)];
         // a retried lookup: first query at 400, retry at 600, answered at 700

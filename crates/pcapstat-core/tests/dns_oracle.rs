@@ -193,7 +193,7 @@ fn dns_records_match_tshark() {
                 for (f, a, b) in [
                     ("id", r.id.to_string(), row["id"].clone()),
                     ("qname", r.qname.clone(), qname.to_string()),
-                    ("qtype", r.qtype.to_string(), row["qtype"].clone()),
+                    ("qtype", r.qtype.0.to_string(), row["qtype"].clone()),
                 ] {
                     if a != b {
                         diffs.insert(format!("{at}\t{f}\t{a}\t{b}"));
@@ -214,7 +214,7 @@ fn dns_records_match_tshark() {
                 for (f, a, b) in [
                     (
                         "rcode",
-                        r.rcode.map(|x| x.to_string()).unwrap_or_default(),
+                        r.rcode.map(|x| x.0.to_string()).unwrap_or_default(),
                         row["rcode"].clone(),
                     ),
                     (

@@ -151,7 +151,7 @@ fn upgrade_h2c_goes_through_http1_into_http2() {
     assert_eq!(f.http.len(), 2);
     let a = &f.http[0];
     assert_eq!(
-        (a.path.as_str(), a.stream_id, a.status),
+        (a.path.as_deref().unwrap_or(""), a.stream_id, a.status),
         ("/a", Some(1), Some(200))
     );
     assert_eq!(a.version, HttpVersion::Http2);

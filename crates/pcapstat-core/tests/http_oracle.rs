@@ -15,7 +15,7 @@ use std::path::Path;
 use pcapstat_core::proto::http::{HttpConfig, HttpParser};
 use pcapstat_core::proto::{Probe, StreamParser};
 use pcapstat_core::{
-    Capture, ConnMeta, ConnectionRecord, DecodeLimits, Decoder, Direction, Endpoint, HttpRecord,
+    Capture, ConnMeta, ConnectionRecord, DecodeLimits, Decoder, Direction, Endpoint, HttpExchange,
     SinkFactory, StreamSink, TcpConfig, TcpTracker, Transport,
 };
 
@@ -75,7 +75,7 @@ impl StreamSink for Sink {
 }
 
 #[derive(Debug, Default)]
-struct Sinks(Vec<(ConnMeta, Vec<HttpRecord>)>);
+struct Sinks(Vec<(ConnMeta, Vec<HttpExchange>)>);
 
 impl SinkFactory for Sinks {
     type Sink = Sink;
@@ -90,17 +90,14 @@ impl SinkFactory for Sinks {
     }
     fn close(&mut self, sink: Sink, record: &mut ConnectionRecord) {
         if sink.decided == Some(true) {
-            let mut recs = sink.parser.into_records();
-            for r in &mut recs {
-                r.conn_id = record.conn_id;
-            }
-            self.0.push((sink.meta, recs));
+            let _ = record;
+            self.0.push((sink.meta, sink.parser.into_records()));
         }
     }
 }
 
 /// Every HTTP record of a capture with its connection.
-fn run(path: &Path) -> Vec<(ConnMeta, HttpRecord)> {
+fn run(path: &Path) -> Vec<(ConnMeta, HttpExchange)> {
     let mut capture = Capture::open(path).unwrap();
     let mut decoder = Decoder::new(DecodeLimits::default());
     let mut t = TcpTracker::with_sinks(TcpConfig::default(), Sinks::default());
@@ -121,7 +118,7 @@ fn run(path: &Path) -> Vec<(ConnMeta, HttpRecord)> {
 
 /// Every HTTP record of a capture with its connection, from the whole pipeline (the
 /// application layer's probing, re-probing mid-stream and roles).
-fn run_app(path: &Path) -> Vec<(ConnMeta, HttpRecord)> {
+fn run_app(path: &Path) -> Vec<(ConnMeta, HttpExchange)> {
     let a = common::analyze(path);
     a.http
         .iter()
@@ -140,7 +137,7 @@ fn run_app(path: &Path) -> Vec<(ConnMeta, HttpRecord)> {
                 client_guessed: c.client_guessed,
                 start_ts: c.start_ts,
             };
-            (meta, h.clone())
+            (meta, h.exchange.clone())
         })
         .collect()
 }
@@ -170,15 +167,15 @@ fn http_records_match_tshark() {
         }
         files += 1;
         let ours = run_app(&capture_path(&source_of(&fixture)));
-        let mut by_conn: BTreeMap<(u16, u16), Vec<&HttpRecord>> = BTreeMap::new();
+        let mut by_conn: BTreeMap<(u16, u16), Vec<(u64, &HttpExchange)>> = BTreeMap::new();
         for (m, r) in &ours {
             by_conn
                 .entry((m.client.port, m.server.port))
                 .or_default()
-                .push(r);
+                .push((m.conn_id, r));
         }
         for v in by_conn.values_mut() {
-            v.sort_by_key(|r| (r.request_start_ts, r.conn_id, r.request_index));
+            v.sort_by_key(|(id, r)| (r.request_start_ts, *id, r.request_index));
         }
         let mut theirs: BTreeMap<(u16, u16), Vec<BTreeMap<String, String>>> = BTreeMap::new();
         for row in common::tsv(&fixture) {
@@ -195,11 +192,19 @@ fn http_records_match_tshark() {
             for i in 0..o.len().max(t.len()) {
                 let at = format!("{name}\t{}:{}#{i}", key.0, key.1);
                 match (o.get(i), t.get(i)) {
-                    (Some(r), Some(row)) => {
+                    (Some((_, r)), Some(row)) => {
                         compared += 1;
                         let fields = [
-                            ("method", r.method.clone(), row["method"].clone()),
-                            ("path", r.path.clone(), row["uri"].clone()),
+                            (
+                                "method",
+                                r.method.clone().unwrap_or_default(),
+                                row["method"].clone(),
+                            ),
+                            (
+                                "path",
+                                r.path.clone().unwrap_or_default(),
+                                row["uri"].clone(),
+                            ),
                             (
                                 "host",
                                 r.host.clone().unwrap_or_default(),
@@ -220,8 +225,12 @@ fn http_records_match_tshark() {
                         }
                         equal += usize::from(same);
                     }
-                    (Some(r), None) => {
-                        diffs.insert(format!("{at}\tonly_ours\t{} {}\t", r.method, r.path));
+                    (Some((_, r)), None) => {
+                        diffs.insert(format!(
+                            "{at}\tonly_ours\t{} {}\t",
+                            r.method.as_deref().unwrap_or(""),
+                            r.path.as_deref().unwrap_or("")
+                        ));
                     }
                     (None, Some(row)) => {
                         diffs.insert(format!(
@@ -301,7 +310,7 @@ fn lab_http_matches_curl() {
             let path = &url[url[7..].find('/').unwrap() + 7..];
             let mine: Vec<_> = recs
                 .iter()
-                .filter(|(m, r)| m.client.port == port && r.path == path)
+                .filter(|(m, r)| m.client.port == port && r.path.as_deref() == Some(path))
                 .collect();
             assert_eq!(mine.len(), 1, "{scen} {url} port {port}");
             let r = &mine[0].1;

@@ -38,8 +38,8 @@ fn ours(name: &str) -> (Vec<Vec<String>>, common::Analysis) {
                 vec![
                     endpoint(c.client_ip, c.client_port),
                     endpoint(c.server_ip, c.server_port),
-                    h.method.clone(),
-                    h.path.clone(),
+                    h.method.clone().unwrap_or_default(),
+                    h.path.clone().unwrap_or_default(),
                     h.host.clone().unwrap_or_default(),
                     h.status.map(|s| s.to_string()).unwrap_or_default(),
                     time,

@@ -112,7 +112,7 @@ fn data_after_an_unfilled_gap_keeps_its_capture_time() {
     let first = a
         .http
         .iter()
-        .find(|h| h.path == "/first")
+        .find(|h| h.path.as_deref() == Some("/first"))
         .expect("row for /first");
     assert_eq!(first.response_start_ts, Some(s1[0]));
     assert_eq!(
@@ -124,7 +124,7 @@ fn data_after_an_unfilled_gap_keeps_its_capture_time() {
     let second = a
         .http
         .iter()
-        .find(|h| h.path == "/second")
+        .find(|h| h.path.as_deref() == Some("/second"))
         .expect("row for /second");
     assert_eq!(second.status, Some(200));
     // Connection 2: the POST's body ends in its own (second) segment.
@@ -132,7 +132,7 @@ fn data_after_an_unfilled_gap_keeps_its_capture_time() {
     let post = a
         .http
         .iter()
-        .find(|h| h.path == "/upload")
+        .find(|h| h.path.as_deref() == Some("/upload"))
         .expect("row for /upload");
     assert_eq!(post.request_start_ts, c2[0]);
     assert_eq!(

@@ -61,7 +61,7 @@ impl Run {
         self.http
             .iter()
             .enumerate()
-            .filter(|(_, h)| h.path == path)
+            .filter(|(_, h)| h.path.as_deref() == Some(path))
             .collect()
     }
 }
@@ -208,7 +208,7 @@ fn https_rows_and_phases_agree_with_curl() {
                 let i = rows[k];
                 let (h, t) = (&run.http[i], &run.timings[i]);
                 let url = c["url_effective"].as_str().unwrap();
-                assert_eq!(h.path, target(url), "{scenario} {port} #{k}");
+                assert_eq!(h.path, Some(target(url)), "{scenario} {port} #{k}");
                 assert_eq!(h.status, c["http_code"].as_u64().map(|s| s as u16));
                 assert!(h.complete, "{scenario} {port} #{k}: incomplete");
                 let new_conn = c["num_connects"] == 1;
@@ -439,7 +439,7 @@ fn decryption_counters_and_the_no_key_path() {
             .count();
         assert_eq!(alpn(&with), ts_alpn, "{scenario}");
         for (w, wo) in with.tls.iter().zip(&without.tls) {
-            let clear = if w.version == Some(0x0303) {
+            let clear = if w.version == Some(pcapstat_core::TlsVersion(0x0303)) {
                 w.alpn.clone()
             } else {
                 None
@@ -654,7 +654,7 @@ fn h2_over_tls_rows_agree_with_tshark_nginx_and_curl() {
             assert_eq!(ours.len(), 1, "{at}: one row");
             let h = ours[0];
             assert!(run.tls_of(h.conn_id).is_some(), "{at}");
-            assert_eq!(h.path, t["uri"], "{at}");
+            assert_eq!(h.path.as_deref(), Some(t["uri"].as_str()), "{at}");
             assert_eq!(
                 h.status.map(|s| s.to_string()),
                 Some(t["status"].clone()),

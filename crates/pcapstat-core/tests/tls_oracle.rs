@@ -156,8 +156,10 @@ impl SinkFactory for Collect {
     }
     fn close(&mut self, sink: TlsSink, conn: &mut ConnectionRecord) {
         if let Some(p) = sink.parser {
-            let mut r = p.into_record();
-            r.conn_id = conn.conn_id;
+            let r = TlsRecord {
+                conn_id: conn.conn_id,
+                handshake: p.into_record(),
+            };
             self.0.push((conn.clone(), r));
         }
     }
@@ -200,7 +202,7 @@ fn ours(c: &ConnectionRecord, r: &TlsRecord) -> BTreeMap<&'static str, String> {
     let versions: Vec<String> = r
         .versions_offered
         .iter()
-        .map(|v| format!("0x{v:04x}"))
+        .map(|v| format!("0x{:04x}", v.0))
         .collect();
     m.insert("versions_offered", versions.join(","));
     m.insert("alpn_offered", r.alpn_offered.join(","));
@@ -208,20 +210,22 @@ fn ours(c: &ConnectionRecord, r: &TlsRecord) -> BTreeMap<&'static str, String> {
     m.insert("ja3_full", r.ja3.clone().unwrap_or_default());
     m.insert("hello_retry", r.hello_retry.to_string());
     m.insert("server_hello_ts", opt(r.server_hello_ts));
-    m.insert("version", hex16(r.version));
-    m.insert("cipher", hex16(r.cipher));
+    m.insert("version", hex16(r.version.map(|v| v.0)));
+    m.insert("cipher", hex16(r.cipher.map(|c| c.0)));
     m.insert("alpn", r.alpn.clone().unwrap_or_default());
     m.insert(
         "alert",
-        r.alert.map(|(l, d)| format!("{l}:{d}")).unwrap_or_default(),
+        r.alert
+            .map(|a| format!("{}:{}", a.level.0, a.description.0))
+            .unwrap_or_default(),
     );
     m.insert(
         "alert_by",
-        r.alert_by
-            .map(|s| format!("{s:?}").to_lowercase())
+        r.alert
+            .map(|a| format!("{:?}", a.by).to_lowercase())
             .unwrap_or_default(),
     );
-    m.insert("alert_ts", opt(r.alert_ts));
+    m.insert("alert_ts", opt(r.alert.map(|a| a.ts)));
     m
 }
 

@@ -206,12 +206,12 @@ fn ssl_log_agrees() {
                         let fields = [
                             (
                                 "version",
-                                opt(r.version.map(|v| format!("0x{v:04x}"))),
+                                opt(r.version.map(|v| format!("0x{:04x}", v.0))),
                                 "version",
                             ),
                             (
                                 "cipher",
-                                opt(r.cipher.map(|v| format!("0x{v:04x}"))),
+                                opt(r.cipher.map(|v| format!("0x{:04x}", v.0))),
                                 "cipher",
                             ),
                             (
@@ -232,7 +232,7 @@ fn ssl_log_agrees() {
                             ),
                             (
                                 "last_alert",
-                                opt(r.alert.map(|(_, d)| alert_name(d))),
+                                opt(r.alert.map(|a| alert_name(a.description.0))),
                                 "last_alert",
                             ),
                         ];
@@ -298,9 +298,9 @@ fn http_log_agrees() {
                                 (r.request_index + 1).to_string(),
                                 "trans_depth",
                             ),
-                            ("method", r.method.clone(), "method"),
+                            ("method", r.method.clone().unwrap_or_default(), "method"),
                             ("host", r.host.clone().unwrap_or_default(), "host"),
-                            ("uri", r.path.clone(), "uri"),
+                            ("uri", r.path.clone().unwrap_or_default(), "uri"),
                             (
                                 "version",
                                 r.version.as_str().trim_start_matches("HTTP/").to_string(),
@@ -327,7 +327,11 @@ fn http_log_agrees() {
                         &cap,
                         &at,
                         "only_ours",
-                        &format!("{} {}", r.method, r.path),
+                        &format!(
+                            "{} {}",
+                            r.method.as_deref().unwrap_or(""),
+                            r.path.as_deref().unwrap_or("")
+                        ),
                         "",
                     ),
                     (None, Some(z)) => t.only(
@@ -392,14 +396,18 @@ fn dns_log_agrees() {
                         let fields = [
                             ("proto", proto.to_string(), "proto"),
                             ("query", r.qname.clone(), "query"),
-                            ("qtype", r.qtype.to_string(), "qtype"),
-                            ("rcode", opt(r.rcode), "rcode"),
+                            ("qtype", r.qtype.0.to_string(), "qtype"),
+                            ("rcode", opt(r.rcode.map(|c| c.0)), "rcode"),
                             ("answers", opt(r.answers), "answers"),
                             ("addresses", addrs.join("|"), "addresses"),
                             ("rtt_ns", opt(r.latency_ns.map(rtt_us)), "rtt_ns"),
                             // Zeek's TC and rejected default to F when no response was seen.
                             ("tc", tf(r.truncated.unwrap_or(false)), "tc"),
-                            ("rejected", tf(r.rcode.is_some_and(|c| c != 0)), "rejected"),
+                            (
+                                "rejected",
+                                tf(r.rcode.is_some_and(|c| c.0 != 0)),
+                                "rejected",
+                            ),
                         ];
                         for (name, ours, col) in fields {
                             t.field("dns", &cap, &at, name, ours, &z[col]);
@@ -704,7 +712,10 @@ fn suricata_count(ev: &str, f: &Row, a: &Analysis) -> usize {
                 let c = a.connection(r.conn_id);
                 endpoints_accept(f, client(c), server(c))
                     && accepts(&f["sni"], r.sni.as_deref().unwrap_or(""))
-                    && accepts(&f["version"], &opt(r.version.map(|v| format!("0x{v:04x}"))))
+                    && accepts(
+                        &f["version"],
+                        &opt(r.version.map(|v| format!("0x{:04x}", v.0))),
+                    )
                     && accepts(&f["ja4"], r.ja4.as_deref().unwrap_or(""))
                     && accepts(&f["client_alpns"], &r.alpn_offered.join("|"))
                     && accepts(&f["server_alpns"], r.alpn.as_deref().unwrap_or(""))
@@ -725,9 +736,9 @@ fn suricata_count(ev: &str, f: &Row, a: &Analysis) -> usize {
                     }
                 });
                 endpoints_accept(f, client(c), server(c))
-                    && accepts(&f["method"], &r.method)
+                    && accepts(&f["method"], r.method.as_deref().unwrap_or(""))
                     && accepts(&f["hostname"], &host.to_ascii_lowercase())
-                    && accepts(&f["url"], &r.path)
+                    && accepts(&f["url"], r.path.as_deref().unwrap_or(""))
                     && accepts(&f["status"], &opt(r.status))
                     && accepts(&f["protocol"], r.version.as_str())
                     && accepts(&f["length"], &opt(r.response_body_bytes))
@@ -747,7 +758,7 @@ fn suricata_count(ev: &str, f: &Row, a: &Analysis) -> usize {
                     && endpoints_accept(f, cl, sv);
                 let response = r.response_ts.is_some()
                     && accepts(&f["type"], "response")
-                    && accepts(&f["rcode"], &opt(r.rcode))
+                    && accepts(&f["rcode"], &opt(r.rcode.map(|c| c.0)))
                     && accepts(&f["answers_len"], &opt(r.answers))
                     && endpoints_accept(f, sv, cl);
                 usize::from(common && request) + usize::from(common && response)

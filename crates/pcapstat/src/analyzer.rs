@@ -1,6 +1,6 @@
 //! The entry point: [`Analyzer`] (options) → [`Analysis`] (summary, records, tables).
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
@@ -12,11 +12,11 @@ use pcapstat_core::pipeline::{self, PipelineConfig};
 use pcapstat_core::proto::dns::DnsStats;
 use pcapstat_core::{
     request_timings, Capture, CaptureSummary, ConnectionRecord, DecodeLimits, DnsRecord,
-    HttpRecord, KeyLog, KeyLogStats, RequestTiming, TcpConfig, TcpStats, TlsRecord,
+    HttpRecord, KeyLog, KeyLogStats, RequestTiming, Stats, TcpConfig, TcpStats, TlsRecord,
 };
 
 use crate::error::Error;
-use crate::filter::{host_only, name_matches, Filter, Host};
+use crate::filter::{ConnNames, Filter};
 use crate::tables;
 
 /// Analysis options; cheap to clone and reusable for many captures.
@@ -200,9 +200,13 @@ impl Analyzer {
             dns_stats,
             keylog_stats,
             source: None,
-            join_connections: Vec::new(),
         })
     }
+}
+
+/// The items of `items` that `f` keeps, copied.
+fn keep<T: Clone>(items: &[T], f: impl Fn(&T) -> bool) -> Vec<T> {
+    items.iter().filter(|x| f(x)).cloned().collect()
 }
 
 /// The result of analysing one capture.
@@ -219,9 +223,6 @@ pub struct Analysis {
     dns_stats: DnsStats,
     keylog_stats: Option<KeyLogStats>,
     source: Option<String>,
-    /// Connections of kept HTTP requests that a filter removed from `connections` (their
-    /// endpoints still fill the http table's columns).
-    join_connections: Vec<ConnectionRecord>,
 }
 
 impl Analysis {
@@ -277,6 +278,19 @@ impl Analysis {
         &self.tcp
     }
 
+    /// Every counter of the analysis in one tree (decoding, TCP, application parsers, DNS,
+    /// key log; docs/summary.md, "Counters"), with [`Stats::limits`] the limits that were hit.
+    /// Built on each call.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            decode: self.summary.decode.clone(),
+            tcp: self.tcp.clone(),
+            app: self.app.clone(),
+            dns: self.dns_stats.clone(),
+            keylog: self.keylog_stats.clone().unwrap_or_default(),
+        }
+    }
+
     /// The name of the capture, filling the `capture` column: the path given to
     /// [`Analyzer::analyze_path`], else `None` (the column is null) until set.
     pub fn source(&self) -> Option<&str> {
@@ -289,7 +303,8 @@ impl Analysis {
     }
 
     /// The records that pass `filter` (see [`crate::filter`]); the summary and the tracking
-    /// counters stay those of the whole capture.
+    /// counters stay those of the whole capture. Without a condition this is the analysis
+    /// itself (borrowed); otherwise only the kept records are copied.
     ///
     /// ```
     /// # fn main() -> Result<(), pcapstat::Error> {
@@ -302,148 +317,44 @@ impl Analysis {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn filtered(&self, filter: &Filter) -> Analysis {
+    pub fn filtered(&self, filter: &Filter) -> Cow<'_, Analysis> {
         if filter.is_empty() {
-            return self.clone();
+            return Cow::Borrowed(self);
         }
-        let (lo, hi) = filter.window(self.summary.first_ts);
-        let in_window = |ts: i64| lo.is_none_or(|l| ts >= l) && hi.is_none_or(|h| ts < h);
-        let sni: HashMap<u64, &str> = self
-            .tls
-            .iter()
-            .filter_map(|t| t.sni.as_deref().map(|s| (t.conn_id, s)))
-            .collect();
-        let mut hosts: HashMap<u64, Vec<&str>> = HashMap::new();
-        for h in &self.http {
-            if let Some(host) = &h.host {
-                hosts.entry(h.conn_id).or_default().push(host_only(host));
-            }
-        }
-        let conn_matches = |c: &ConnectionRecord| {
-            let names = || {
-                sni.get(&c.conn_id)
-                    .into_iter()
-                    .copied()
-                    .chain(hosts.get(&c.conn_id).into_iter().flatten().copied())
-            };
-            if let Some(s) = &filter.server {
-                if s.port.is_some_and(|p| p != c.server_port) {
-                    return false;
-                }
-                let host_ok = match &s.host {
-                    None => true,
-                    Some(Host::Name(n)) => names().any(|x| name_matches(n, x)),
-                    Some(h) => h.contains(&c.server_ip),
-                };
-                if !host_ok {
-                    return false;
-                }
-            }
-            if let Some(h) = &filter.client {
-                if !h.contains(&c.client_ip) {
-                    return false;
-                }
-            }
-            if let Some(p) = filter.port {
-                if c.client_port != p && c.server_port != p {
-                    return false;
-                }
-            }
-            if let Some(n) = &filter.sni {
-                if !sni.get(&c.conn_id).is_some_and(|x| name_matches(n, x)) {
-                    return false;
-                }
-            }
-            true
+        let first = self.summary.first_ts;
+        let names = |id| ConnNames::of(id, &self.tls, &self.http);
+        let conn = |id| {
+            let i = self.connections.binary_search_by_key(&id, |c| c.conn_id);
+            i.ok().and_then(|i| self.connections.get(i))
         };
-        let matching: HashMap<u64, &ConnectionRecord> = self
-            .connections
-            .iter()
-            .filter(|c| conn_matches(c))
-            .map(|c| (c.conn_id, c))
-            .collect();
-        let connections: Vec<ConnectionRecord> = self
-            .connections
-            .iter()
-            .filter(|c| matching.contains_key(&c.conn_id) && in_window(c.start_ts))
-            .cloned()
-            .collect();
-        let tls: Vec<TlsRecord> = self
-            .tls
-            .iter()
-            .filter(|t| {
-                matching
-                    .get(&t.conn_id)
-                    .is_some_and(|c| in_window(t.client_hello_ts.unwrap_or(c.start_ts)))
-            })
-            .cloned()
-            .collect();
-        let mut http = Vec::new();
-        let mut timings = Vec::new();
-        for (i, h) in self.http.iter().enumerate() {
-            if matching.contains_key(&h.conn_id) && in_window(h.request_start_ts) {
-                if let Some(t) = self.timings.get(i) {
-                    let mut t = t.clone();
-                    t.http_index = http.len();
-                    timings.push(t);
-                }
+        let (mut http, mut timings) = (Vec::new(), Vec::new());
+        for (h, t) in self.http.iter().zip(&self.timings) {
+            if filter.matches_http(h, &names(h.conn_id), first) {
+                timings.push(RequestTiming {
+                    http_index: http.len(),
+                    ..t.clone()
+                });
                 http.push(h.clone());
             }
         }
-        let kept: std::collections::HashSet<u64> = connections.iter().map(|c| c.conn_id).collect();
-        let mut join_connections: Vec<ConnectionRecord> = http
-            .iter()
-            .filter(|h| !kept.contains(&h.conn_id))
-            .filter_map(|h| matching.get(&h.conn_id).map(|c| (*c).clone()))
-            .collect();
-        join_connections.dedup_by_key(|c| c.conn_id);
-        let dns: Vec<DnsRecord> = self
-            .dns
-            .iter()
-            .filter(|d| {
-                if let Some(s) = &filter.server {
-                    if s.port.is_some_and(|p| p != d.server_port) {
-                        return false;
-                    }
-                    // A name matches the queries for it (not a DNS server on the port).
-                    let host_ok = match &s.host {
-                        None => true,
-                        Some(Host::Name(n)) => s.port.is_none() && name_matches(n, &d.qname),
-                        Some(h) => h.contains(&d.server_ip),
-                    };
-                    if !host_ok {
-                        return false;
-                    }
-                }
-                filter
-                    .client
-                    .as_ref()
-                    .is_none_or(|h| h.contains(&d.client_ip))
-                    && filter
-                        .port
-                        .is_none_or(|p| d.client_port == p || d.server_port == p)
-                    && filter
-                        .sni
-                        .as_ref()
-                        .is_none_or(|n| name_matches(n, &d.qname))
-                    && in_window(d.query_ts)
-            })
-            .cloned()
-            .collect();
-        Analysis {
-            summary: self.summary.clone(),
-            connections,
-            tcp: self.tcp.clone(),
-            tls,
+        Cow::Owned(Analysis {
+            connections: keep(&self.connections, |c| {
+                filter.matches_connection(c, &names(c.conn_id))
+                    && filter.in_window(first, c.start_ts)
+            }),
+            tls: keep(&self.tls, |t| {
+                conn(t.conn_id).is_some_and(|c| filter.matches_tls(t, c, &names(t.conn_id), first))
+            }),
             http,
-            dns,
             timings,
+            dns: keep(&self.dns, |d| filter.matches_dns(d, first)),
+            summary: self.summary.clone(),
+            tcp: self.tcp.clone(),
             app: self.app.clone(),
             dns_stats: self.dns_stats.clone(),
             source: self.source.clone(),
-            join_connections,
             keylog_stats: self.keylog_stats.clone(),
-        }
+        })
     }
 
     /// The connections table: one row per TCP connection, sorted by `conn_id`, columns as in
@@ -469,18 +380,7 @@ impl Analysis {
     /// # Errors
     /// [`Error::Table`] if polars fails to build the frame.
     pub fn http(&self) -> Result<DataFrame, Error> {
-        if self.join_connections.is_empty() {
-            tables::http_frame(
-                self.source.as_deref(),
-                &self.http,
-                &self.timings,
-                &self.connections,
-            )
-        } else {
-            let mut all = self.connections.clone();
-            all.extend(self.join_connections.iter().cloned());
-            tables::http_frame(self.source.as_deref(), &self.http, &self.timings, &all)
-        }
+        tables::http_frame(self.source.as_deref(), &self.http, &self.timings)
     }
 
     /// The dns table: one row per query (`docs/metrics.md`, section "dns").

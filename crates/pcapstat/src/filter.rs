@@ -28,5 +28,5 @@
 
 pub use pcapstat_core::filter::{
     host_only, name_matches, parse_address, parse_client, parse_host, parse_name, parse_server,
-    parse_time, Filter, FilterSpecError, Host, Server, TimeBound,
+    parse_time, ConnNames, Filter, FilterSpecError, Host, Server, TimeBound,
 };

@@ -79,9 +79,7 @@ impl Analyses {
     /// # Errors
     /// [`Error::Table`] if polars fails to build or stack the frames.
     pub fn http(&self) -> Result<DataFrame, Error> {
-        self.stack(Analysis::http, || {
-            crate::tables::http_frame(None, &[], &[], &[])
-        })
+        self.stack(Analysis::http, || crate::tables::http_frame(None, &[], &[]))
     }
 
     /// The DNS queries of every capture (see [`Analysis::dns`]).

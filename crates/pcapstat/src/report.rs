@@ -20,7 +20,7 @@
 //! # }
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::ser::{SerializeMap, Serializer};
@@ -34,7 +34,6 @@ use pcapstat_core::{
 };
 
 use crate::figures::{Figures, Percentiles};
-use crate::tables::{dns_rcode_name, tls_alert_name, tls_version_name};
 use crate::Analysis;
 
 /// A serde map of `key => value` pairs.
@@ -337,13 +336,13 @@ impl TlsReport {
 pub struct RequestRow {
     pub conn_id: u64,
     pub request_index: u32,
-    /// Client `ip:port` (`None` if its connection is not in the analysis).
-    pub client: Option<String>,
-    /// Server `ip:port` (`None` if its connection is not in the analysis).
-    pub server: Option<String>,
-    pub method: String,
+    /// Client `ip:port`.
+    pub client: String,
+    /// Server `ip:port`.
+    pub server: String,
+    pub method: Option<String>,
     pub host: Option<String>,
-    pub path: String,
+    pub path: Option<String>,
     pub status: Option<u16>,
     pub complete: bool,
     pub request_start_ts: i64,
@@ -625,20 +624,19 @@ fn tls(a: &Analysis, top: usize) -> TlsReport {
         (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     let (mut resumed, mut alerts) = (0, 0);
     for t in records {
-        let v = t.version.map_or("unknown".to_string(), tls_version_name);
+        let v = t.version.map_or("unknown".to_string(), |v| v.to_string());
         *versions.entry(v).or_default() += 1;
         let sni = t.sni.clone().unwrap_or_else(|| "(none)".to_string());
         *snis.entry(sni).or_default() += 1;
         resumed += u64::from(t.resumed == Some(true));
-        if let Some((_, desc)) = t.alert {
+        if let Some(alert) = t.alert {
             alerts += 1;
-            let by = match t.alert_by {
-                Some(Side::Client) => "client: ",
-                Some(Side::Server) => "server: ",
-                None => "",
+            let by = match alert.by {
+                Side::Client => "client: ",
+                Side::Server => "server: ",
             };
             *alert_names
-                .entry(format!("{by}{}", tls_alert_name(desc)))
+                .entry(format!("{by}{}", alert.description))
                 .or_default() += 1;
         }
     }
@@ -657,11 +655,6 @@ fn tls(a: &Analysis, top: usize) -> TlsReport {
 fn http(a: &Analysis, top: usize) -> HttpReport {
     let records = a.http_records();
     let timings = a.request_timings();
-    let conns: HashMap<u64, &ConnectionRecord> = a
-        .connection_records()
-        .iter()
-        .map(|c| (c.conn_id, c))
-        .collect();
     let (mut status, mut versions, mut per_server) =
         (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     let (mut connections, mut incomplete) = (0, 0);
@@ -674,11 +667,9 @@ fn http(a: &Analysis, top: usize) -> HttpReport {
         incomplete += u64::from(!h.complete);
         if h.request_index == 0 {
             connections += 1;
-            if let Some(c) = conns.get(&h.conn_id) {
-                *per_server
-                    .entry(endpoint(&c.server_ip, c.server_port))
-                    .or_default() += 1;
-            }
+            *per_server
+                .entry(endpoint(&h.server.ip, h.server.port))
+                .or_default() += 1;
         }
     }
     let total = |i: usize| timings.get(i).and_then(|t| t.total_ns);
@@ -713,13 +704,12 @@ fn http(a: &Analysis, top: usize) -> HttpReport {
             .into_iter()
             .map(|i| {
                 let (h, t) = (&records[i], timings.get(i));
-                let c = conns.get(&h.conn_id);
                 let phase = |f: fn(&pcapstat_core::RequestTiming) -> Option<i64>| t.and_then(f);
                 RequestRow {
                     conn_id: h.conn_id,
                     request_index: h.request_index,
-                    client: c.map(|c| endpoint(&c.client_ip, c.client_port)),
-                    server: c.map(|c| endpoint(&c.server_ip, c.server_port)),
+                    client: endpoint(&h.client.ip, h.client.port),
+                    server: endpoint(&h.server.ip, h.server.port),
                     method: h.method.clone(),
                     host: h.host.clone(),
                     path: h.path.clone(),
@@ -757,10 +747,10 @@ fn dns(a: &Analysis) -> DnsReport {
         r.truncated += u64::from(d.truncated == Some(true));
         // An rcode comes with a DNS response: only answered queries have one.
         if let Some(code) = d.rcode.filter(|_| d.answered()) {
-            *r.rcodes.entry(dns_rcode_name(code)).or_default() += 1;
-            r.errors += u64::from(code != 0);
-            r.nxdomain += u64::from(code == 3);
-            r.servfail += u64::from(code == 2);
+            *r.rcodes.entry(code.to_string()).or_default() += 1;
+            r.errors += u64::from(code.0 != 0);
+            r.nxdomain += u64::from(code.0 == 3);
+            r.servfail += u64::from(code.0 == 2);
         }
     }
     r

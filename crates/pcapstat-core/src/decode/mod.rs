@@ -109,6 +109,7 @@ use crate::capture::{Frame, LinkType};
 use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 
 use defrag::{FragKey, FragOutcome, FragPool};
+pub(crate) use stats::add_encapsulation;
 pub use stats::{DecodeStats, Encapsulation, ProblemCounts, MAX_ENCAPSULATION_KINDS};
 
 /// Limits on what the decoder buffers (all bounded; hitting them is counted, never an error).
@@ -418,7 +419,11 @@ impl Decoder {
             }
             Some(DecodeProblem::UndecodedEncapsulation) => {
                 st.undecodable.add(DecodeProblem::UndecodedEncapsulation);
-                st.add_encapsulation(encapsulation.unwrap_or(Encapsulation::Other), 1);
+                stats::add_encapsulation(
+                    &mut st.undecoded_encapsulations,
+                    encapsulation.unwrap_or(Encapsulation::Other),
+                    1,
+                );
             }
             Some(p) => st.undecodable.add(p),
             None if !out.layers.ip() => st.other += 1,

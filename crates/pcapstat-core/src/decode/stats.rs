@@ -3,46 +3,49 @@
 use std::collections::BTreeMap;
 
 use super::DecodeProblem;
+use crate::stats::{counters, join, Counters};
 
-/// Frame counts by what the decoder found, and counted reasons for what it could not decode.
-///
-/// Every field is a plain counter; [`DecodeStats::merge`] adds another set of counters (for
-/// example from another shard or another file).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DecodeStats {
-    /// Frames handed to the decoder.
-    pub frames: u64,
-    /// Frames in which at least one IPv4 header was decoded (tshark `ip`).
-    pub ipv4: u64,
-    /// Frames in which at least one IPv6 header was decoded (tshark `ipv6`).
-    pub ipv6: u64,
-    /// Frames in which at least one TCP header was decoded (tshark `tcp`).
-    pub tcp: u64,
-    /// Frames in which at least one UDP header was decoded (tshark `udp`).
-    pub udp: u64,
-    /// Frames without any IP layer that were not an error either (ARP, LLDP, STP, netlink, ...).
-    pub other: u64,
-    /// Frames cut by the snap length (`data.len() < orig_len`) or whose IP length says more
-    /// bytes were on the wire than were captured.
-    pub truncated: u64,
-    /// Frames carrying an IP fragment (a datagram with MF set or a non-zero offset).
-    pub fragments: u64,
-    /// Datagrams completed by fragment reassembly.
-    pub reassembled: u64,
-    /// Incomplete datagrams dropped because their first fragment is older than the timeout
-    /// (capture time).
-    pub fragments_expired: u64,
-    /// Incomplete datagrams dropped to stay within the fragment buffer limits.
-    pub fragments_evicted: u64,
-    /// Frames the decoder stopped on, by reason (see [`DecodeProblem`]).
-    pub undecodable: ProblemCounts,
-    /// Frames on link types the decoder does not support, by link-type number.
-    pub unsupported_link_types: BTreeMap<u32, u64>,
-    /// Frames that stopped on an encapsulation the decoder recognised but does not decode
-    /// (the frames of [`DecodeProblem::UndecodedEncapsulation`]), by encapsulation. At most
-    /// [`MAX_ENCAPSULATION_KINDS`] keys: beyond them, frames count under
-    /// [`Encapsulation::Other`].
-    pub undecoded_encapsulations: BTreeMap<Encapsulation, u64>,
+counters! {
+    /// Frame counts by what the decoder found, and counted reasons for what it could not decode.
+    ///
+    /// Every field is a plain counter; [`DecodeStats::merge`] adds another set of counters (for
+    /// example from another shard or another file).
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct DecodeStats {
+        /// Frames handed to the decoder.
+        pub frames: u64,
+        /// Frames in which at least one IPv4 header was decoded (tshark `ip`).
+        pub ipv4: u64,
+        /// Frames in which at least one IPv6 header was decoded (tshark `ipv6`).
+        pub ipv6: u64,
+        /// Frames in which at least one TCP header was decoded (tshark `tcp`).
+        pub tcp: u64,
+        /// Frames in which at least one UDP header was decoded (tshark `udp`).
+        pub udp: u64,
+        /// Frames without any IP layer that were not an error either (ARP, LLDP, STP, netlink, ...).
+        pub other: u64,
+        /// Frames cut by the snap length (`data.len() < orig_len`) or whose IP length says more
+        /// bytes were on the wire than were captured.
+        pub truncated: u64,
+        /// Frames carrying an IP fragment (a datagram with MF set or a non-zero offset).
+        pub fragments: u64,
+        /// Datagrams completed by fragment reassembly.
+        pub reassembled: u64,
+        /// Incomplete datagrams dropped because their first fragment is older than the timeout
+        /// (capture time).
+        pub fragments_expired: u64,
+        /// Incomplete datagrams dropped to stay within the fragment buffer limits.
+        pub fragments_evicted: u64,
+        /// Frames the decoder stopped on, by reason (see [`DecodeProblem`]).
+        pub undecodable: ProblemCounts,
+        /// Frames on link types the decoder does not support, by link-type number.
+        pub unsupported_link_types: BTreeMap<u32, u64>,
+        /// Frames that stopped on an encapsulation the decoder recognised but does not decode
+        /// (the frames of [`DecodeProblem::UndecodedEncapsulation`]), by encapsulation. At most
+        /// [`MAX_ENCAPSULATION_KINDS`] keys: beyond them, frames count under
+        /// [`Encapsulation::Other`].
+        pub undecoded_encapsulations: BTreeMap<Encapsulation, u64>,
+    }
 }
 
 /// Most distinct keys kept in [`DecodeStats::undecoded_encapsulations`] (plus
@@ -132,40 +135,15 @@ pub(super) fn ip_protocol_name(p: u8) -> Option<&'static str> {
     })
 }
 
-impl DecodeStats {
-    /// Add `other`'s counters to these.
-    pub fn merge(&mut self, other: &DecodeStats) {
-        self.frames += other.frames;
-        self.ipv4 += other.ipv4;
-        self.ipv6 += other.ipv6;
-        self.tcp += other.tcp;
-        self.udp += other.udp;
-        self.other += other.other;
-        self.truncated += other.truncated;
-        self.fragments += other.fragments;
-        self.reassembled += other.reassembled;
-        self.fragments_expired += other.fragments_expired;
-        self.fragments_evicted += other.fragments_evicted;
-        self.undecodable.merge(&other.undecodable);
-        for (lt, n) in &other.unsupported_link_types {
-            *self.unsupported_link_types.entry(*lt).or_insert(0) += n;
-        }
-        for (e, n) in &other.undecoded_encapsulations {
-            self.add_encapsulation(*e, *n);
-        }
-    }
-
-    /// Count `n` frames under `e`, within [`MAX_ENCAPSULATION_KINDS`] keys.
-    pub(crate) fn add_encapsulation(&mut self, e: Encapsulation, n: u64) {
-        let map = &mut self.undecoded_encapsulations;
-        let kinds = map.len() - usize::from(map.contains_key(&Encapsulation::Other));
-        let key = if map.contains_key(&e) || kinds < MAX_ENCAPSULATION_KINDS {
-            e
-        } else {
-            Encapsulation::Other
-        };
-        *map.entry(key).or_insert(0) += n;
-    }
+/// Count `n` frames under `e` in `map`, within [`MAX_ENCAPSULATION_KINDS`] keys.
+pub(crate) fn add_encapsulation(map: &mut BTreeMap<Encapsulation, u64>, e: Encapsulation, n: u64) {
+    let kinds = map.len() - usize::from(map.contains_key(&Encapsulation::Other));
+    let key = if map.contains_key(&e) || kinds < MAX_ENCAPSULATION_KINDS {
+        e
+    } else {
+        Encapsulation::Other
+    };
+    *map.entry(key).or_insert(0) += n;
 }
 
 /// How many frames stopped on each [`DecodeProblem`].
@@ -194,16 +172,23 @@ impl ProblemCounts {
             .map(|(p, n)| (*p, *n))
     }
 
-    /// Add `other`'s counts to these.
-    pub fn merge(&mut self, other: &ProblemCounts) {
+    pub(crate) fn add(&mut self, problem: DecodeProblem) {
+        if let Some(c) = self.counts.get_mut(problem as usize) {
+            *c += 1;
+        }
+    }
+}
+
+/// Every problem, zero or not, as `path.<problem name>`.
+impl Counters for ProblemCounts {
+    fn merge(&mut self, other: &Self) {
         for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
             *a += b;
         }
     }
-
-    pub(crate) fn add(&mut self, problem: DecodeProblem) {
-        if let Some(c) = self.counts.get_mut(problem as usize) {
-            *c += 1;
+    fn visit(&self, path: &str, f: &mut dyn FnMut(&str, u64)) {
+        for p in DecodeProblem::ALL {
+            f(&join(path, p.name()), self.get(p));
         }
     }
 }

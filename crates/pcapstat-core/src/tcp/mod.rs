@@ -39,6 +39,7 @@ mod reassembly;
 mod rtt;
 pub mod seq;
 
+use crate::stats::counters;
 use std::net::IpAddr;
 
 pub use options::HandshakeOptions;
@@ -147,52 +148,36 @@ impl Default for TcpConfig {
     }
 }
 
-/// Counters of one tracker; [`TcpStats::merge`] adds another shard's.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TcpStats {
-    /// Segments processed.
-    pub segments: u64,
-    /// Connections created.
-    pub connections: u64,
-    /// Connections picked up without the client's SYN.
-    pub midstream_connections: u64,
-    /// Connections started by a new SYN on the ports of a previous one.
-    pub port_reuses: u64,
-    /// Handshakes whose SYN came after its SYN/ACK in the capture (kept as one connection, see
-    /// [`REORDERED_HANDSHAKE_WINDOW_NS`]); not counted in `midstream_connections`.
-    pub reordered_handshakes: u64,
-    /// Connections finished by the idle timeout before the end of the capture (found idle by a
-    /// sweep, or a later packet came on the same ports).
-    pub idle_timeouts: u64,
-    /// Closed, reset or refused connections finished by a sweep once their linger time passed.
-    pub closed_swept: u64,
-    /// Connections finished early because the flow table was full.
-    pub evictions: u64,
-    /// Times an out-of-order buffer reached its limit.
-    pub ooo_limit_hits: u64,
-    /// RTT samples not kept for the median because the per-direction limit was reached.
-    pub rtt_sample_limit_hits: u64,
-    /// Data segments not tracked for RTT because the per-direction limit was reached.
-    pub unacked_limit_hits: u64,
-    /// Largest number of connections tracked at once.
-    pub max_concurrent: u64,
-}
-
-impl TcpStats {
-    /// Add the counters of `other` (the maximum for `max_concurrent`).
-    pub fn merge(&mut self, other: &TcpStats) {
-        self.segments += other.segments;
-        self.connections += other.connections;
-        self.midstream_connections += other.midstream_connections;
-        self.port_reuses += other.port_reuses;
-        self.reordered_handshakes += other.reordered_handshakes;
-        self.idle_timeouts += other.idle_timeouts;
-        self.closed_swept += other.closed_swept;
-        self.evictions += other.evictions;
-        self.ooo_limit_hits += other.ooo_limit_hits;
-        self.rtt_sample_limit_hits += other.rtt_sample_limit_hits;
-        self.unacked_limit_hits += other.unacked_limit_hits;
-        self.max_concurrent = self.max_concurrent.max(other.max_concurrent);
+counters! {
+    /// Counters of one tracker; [`TcpStats::merge`] adds another shard's.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct TcpStats {
+        /// Segments processed.
+        pub segments: u64,
+        /// Connections created.
+        pub connections: u64,
+        /// Connections picked up without the client's SYN.
+        pub midstream_connections: u64,
+        /// Connections started by a new SYN on the ports of a previous one.
+        pub port_reuses: u64,
+        /// Handshakes whose SYN came after its SYN/ACK in the capture (kept as one connection, see
+        /// [`REORDERED_HANDSHAKE_WINDOW_NS`]); not counted in `midstream_connections`.
+        pub reordered_handshakes: u64,
+        /// Connections finished by the idle timeout before the end of the capture (found idle by a
+        /// sweep, or a later packet came on the same ports).
+        pub idle_timeouts: u64,
+        /// Closed, reset or refused connections finished by a sweep once their linger time passed.
+        pub closed_swept: u64,
+        /// Connections finished early because the flow table was full.
+        pub evictions: u64,
+        /// Times an out-of-order buffer reached its limit.
+        pub ooo_limit_hits: u64,
+        /// RTT samples not kept for the median because the per-direction limit was reached.
+        pub rtt_sample_limit_hits: u64,
+        /// Data segments not tracked for RTT because the per-direction limit was reached.
+        pub unacked_limit_hits: u64,
+        /// Largest number of connections tracked at once.
+        pub max_concurrent: u64 [max],
     }
 }
 

@@ -1,4 +1,4 @@
-//! Records → polars DataFrames, and the names used for wire values (TLS versions, DNS types).
+//! Records → polars DataFrames (wire values are named by their `pcapstat_core::wire` types).
 //! One function per table; every column is documented in
 //! `docs/metrics.md`, and a test checks that the two agree.
 
@@ -7,10 +7,7 @@ use polars::prelude::*;
 use pcapstat_core::{ConnectionRecord, DirectionStats, Side};
 
 mod app;
-pub use app::{
-    dns_frame, dns_rcode_name, dns_type_name, http_frame, tls_alert_name, tls_frame,
-    tls_version_name,
-};
+pub use app::{dns_frame, http_frame, tls_frame};
 
 use crate::error::Error;
 

@@ -100,7 +100,7 @@ fn assert_schema_equals_docs(section: &str, df: &DataFrame) {
 #[test]
 fn application_schemas_equal_docs() {
     assert_schema_equals_docs("tls", &tls_frame(None, &[]).unwrap());
-    assert_schema_equals_docs("http", &http_frame(None, &[], &[], &[]).unwrap());
+    assert_schema_equals_docs("http", &http_frame(None, &[], &[]).unwrap());
     assert_schema_equals_docs("dns", &dns_frame(None, &[]).unwrap());
 }
 

@@ -33,6 +33,8 @@ mod tcp;
 #[cfg(test)]
 mod tests;
 
+use crate::stats::counters;
+use crate::wire::{DnsType, Rcode};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -213,27 +215,29 @@ impl Default for DnsConfig {
     }
 }
 
-/// Counters of a [`DnsTracker`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DnsStats {
-    /// Messages fed that parsed (queries and responses).
-    pub messages: u64,
-    /// Payloads shorter than a DNS header.
-    pub unparsable: u64,
-    /// Queries (QR = 0) without a decodable question (no record).
-    pub queries_without_question: u64,
-    /// Responses matching no waiting query (unsolicited, duplicate, late, or their query was
-    /// not captured).
-    pub unmatched_responses: u64,
-    /// ICMP port-unreachable errors that answered a query.
-    pub icmp_matched: u64,
-    /// ICMP port-unreachable errors quoting no waiting query.
-    pub icmp_unmatched: u64,
-    /// Queries that stopped waiting at the `max_pending` limit.
-    pub pending_evicted: u64,
-    /// Messages ignored at the `max_messages` limit.
-    pub messages_dropped: u64,
+counters! {
+    /// Counters of a [`DnsTracker`].
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub struct DnsStats {
+        /// Messages fed that parsed (queries and responses).
+        pub messages: u64,
+        /// Payloads shorter than a DNS header.
+        pub unparsable: u64,
+        /// Queries (QR = 0) without a decodable question (no record).
+        pub queries_without_question: u64,
+        /// Responses matching no waiting query (unsolicited, duplicate, late, or their query was
+        /// not captured).
+        pub unmatched_responses: u64,
+        /// ICMP port-unreachable errors that answered a query.
+        pub icmp_matched: u64,
+        /// ICMP port-unreachable errors quoting no waiting query.
+        pub icmp_unmatched: u64,
+        /// Queries that stopped waiting at the `max_pending` limit.
+        pub pending_evicted: u64,
+        /// Messages ignored at the `max_messages` limit.
+        pub messages_dropped: u64,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -491,7 +495,7 @@ impl Matcher {
             transport: t,
             id: msg.id,
             qname,
-            qtype,
+            qtype: DnsType(qtype),
             rcode: None,
             answers: None,
             addresses: Vec::new(),
@@ -587,7 +591,7 @@ impl Matcher {
         for i in matched {
             self.remove_pending(i);
             if let Some(r) = self.recs.get_mut(i) {
-                r.rcode = Some(msg.rcode);
+                r.rcode = Some(Rcode(msg.rcode));
                 r.answers = Some(u32::from(msg.answer_count));
                 r.addresses = msg.addresses.clone();
                 r.truncated = Some(msg.truncated);

@@ -124,7 +124,7 @@ fn query_and_response_with_latency() {
     assert_eq!(r.transport, DnsTransport::Udp);
     assert_eq!(r.latency_ns, Some(250));
     assert_eq!(r.response_ts, Some(350));
-    assert_eq!(r.rcode, Some(0));
+    assert_eq!(r.rcode, Some(crate::Rcode(0)));
     assert_eq!(r.answers, Some(1));
     assert_eq!(r.truncated, Some(false));
     assert_eq!(r.addresses, vec!["9.9.9.9".parse::<IpAddr>().unwrap()]);

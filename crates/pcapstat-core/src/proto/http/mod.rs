@@ -27,13 +27,14 @@ mod chunked;
 #[cfg(test)]
 mod tests;
 
+use crate::stats::counters;
 use std::collections::VecDeque;
 
 use chunked::{Chunked, Step};
 
 use super::http2::{Http2Config, Http2Parser, Http2Stats};
 use super::{Probe, StreamParser};
-use crate::record::{HttpRecord, HttpVersion};
+use crate::record::{HttpExchange, HttpVersion};
 use crate::tcp::Direction;
 
 /// Request methods recognised at the start of a request line (RFC 9110, WebDAV, PATCH).
@@ -103,60 +104,42 @@ impl Default for HttpConfig {
     }
 }
 
-/// Counters of one [`HttpParser`] (sum them over connections for a capture).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct HttpStats {
-    /// Request heads parsed.
-    pub requests: u64,
-    /// Final (non-1xx) response heads parsed.
-    pub responses: u64,
-    /// 1xx interim responses skipped (not 101).
-    pub interim_responses: u64,
-    /// Responses with no request to pair with (none pending, or the request was lost in a gap).
-    pub unmatched_responses: u64,
-    /// Gap events (bytes the capture did not have).
-    pub gaps: u64,
-    /// Heads longer than `max_head_bytes`.
-    pub heads_too_large: u64,
-    /// Heads rejected by httparse, bad `Content-Length` in a request, broken chunk framing.
-    pub parse_errors: u64,
-    /// Times parsing found a message start again after a gap or an error.
-    pub resyncs: u64,
-    /// Bytes skipped while looking for a message start.
-    pub skipped_bytes: u64,
-    /// Requests given up at the `max_pending` limit.
-    pub pending_dropped: u64,
-    /// Message heads cut by the end of their direction.
-    pub truncated_heads: u64,
-    /// Request heads that could not be parsed even leniently (also in `parse_errors`); the
-    /// client side resynchronises on the next request line.
-    pub bad_request_heads: u64,
-    /// Response heads that could not be parsed even leniently (also in `parse_errors`); the
-    /// server side resynchronises on the next status line.
-    pub bad_response_heads: u64,
-    /// Requests left without a response because a response head before theirs could not be
-    /// parsed: no later response is paired with a request sent before the failure.
-    pub unpaired_after_bad_head: u64,
-}
-
-impl HttpStats {
-    /// Add another parser's counters.
-    pub fn merge(&mut self, o: &HttpStats) {
-        self.requests += o.requests;
-        self.responses += o.responses;
-        self.interim_responses += o.interim_responses;
-        self.unmatched_responses += o.unmatched_responses;
-        self.gaps += o.gaps;
-        self.heads_too_large += o.heads_too_large;
-        self.parse_errors += o.parse_errors;
-        self.resyncs += o.resyncs;
-        self.skipped_bytes += o.skipped_bytes;
-        self.pending_dropped += o.pending_dropped;
-        self.truncated_heads += o.truncated_heads;
-        self.bad_request_heads += o.bad_request_heads;
-        self.bad_response_heads += o.bad_response_heads;
-        self.unpaired_after_bad_head += o.unpaired_after_bad_head;
+counters! {
+    /// Counters of one [`HttpParser`] (sum them over connections for a capture).
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub struct HttpStats {
+        /// Request heads parsed.
+        pub requests: u64,
+        /// Final (non-1xx) response heads parsed.
+        pub responses: u64,
+        /// 1xx interim responses skipped (not 101).
+        pub interim_responses: u64,
+        /// Responses with no request to pair with (none pending, or the request was lost in a gap).
+        pub unmatched_responses: u64,
+        /// Gap events (bytes the capture did not have).
+        pub gaps: u64,
+        /// Heads longer than `max_head_bytes`.
+        pub heads_too_large: u64,
+        /// Heads rejected by httparse, bad `Content-Length` in a request, broken chunk framing.
+        pub parse_errors: u64,
+        /// Times parsing found a message start again after a gap or an error.
+        pub resyncs: u64,
+        /// Bytes skipped while looking for a message start.
+        pub skipped_bytes: u64,
+        /// Requests given up at the `max_pending` limit.
+        pub pending_dropped: u64,
+        /// Message heads cut by the end of their direction.
+        pub truncated_heads: u64,
+        /// Request heads that could not be parsed even leniently (also in `parse_errors`); the
+        /// client side resynchronises on the next request line.
+        pub bad_request_heads: u64,
+        /// Response heads that could not be parsed even leniently (also in `parse_errors`); the
+        /// server side resynchronises on the next status line.
+        pub bad_response_heads: u64,
+        /// Requests left without a response because a response head before theirs could not be
+        /// parsed: no later response is paired with a request sent before the failure.
+        pub unpaired_after_bad_head: u64,
     }
 }
 
@@ -275,7 +258,7 @@ fn ts_at(chunks: &[(usize, i64)], i: usize) -> i64 {
 /// A record with the parser's bookkeeping.
 #[derive(Debug)]
 struct Rec {
-    r: HttpRecord,
+    r: HttpExchange,
     req_done: bool,
     resp_done: bool,
     damaged: bool,
@@ -454,7 +437,7 @@ impl HttpParser {
     /// The records, one per request in the order sent. Requests still waiting for their
     /// response (or cut by the end of the capture) have `complete = false`. After an
     /// `Upgrade: h2c`, the upgraded request is HTTP/2 stream 1 and the HTTP/2 streams follow.
-    pub fn into_records(self) -> Vec<HttpRecord> {
+    pub fn into_records(self) -> Vec<HttpExchange> {
         let (h2, moved) = match self.h2 {
             Some((p, k)) => (p.into_records(), Some(k)),
             None => (Vec::new(), None),
@@ -472,7 +455,7 @@ impl HttpParser {
     }
 
     /// Records and counters.
-    pub fn finish(self) -> (Vec<HttpRecord>, HttpStats) {
+    pub fn finish(self) -> (Vec<HttpExchange>, HttpStats) {
         let stats = self.stats.clone();
         (self.into_records(), stats)
     }
@@ -829,21 +812,20 @@ impl HttpParser {
                 let method = req.method.unwrap_or_default();
                 let ts = ts_at(chunks, at);
                 let rec = Rec {
-                    r: HttpRecord {
-                        conn_id: 0,
+                    r: HttpExchange {
                         request_index: u32::try_from(self.recs.len()).unwrap_or(u32::MAX),
                         request_start_ts: ts,
                         request_end_ts: Some(ts),
-                        method: method.to_string(),
+                        method: Some(method.to_string()),
                         host: None,
-                        path: req.path.unwrap_or_default().to_string(),
+                        path: Some(req.path.unwrap_or_default().to_string()),
                         version: if version == 0 {
                             HttpVersion::Http10
                         } else {
                             HttpVersion::Http11
                         },
                         request_header_bytes: 0,
-                        ..HttpRecord::default()
+                        ..HttpExchange::default()
                     },
                     req_done: false,
                     resp_done: false,
@@ -936,21 +918,20 @@ impl HttpParser {
         let h2c = has_token(req.headers, "upgrade", "h2c");
         let head_end = ts_at(chunks, at + n - 1);
         let rec = Rec {
-            r: HttpRecord {
-                conn_id: 0,
+            r: HttpExchange {
                 request_index: u32::try_from(self.recs.len()).unwrap_or(u32::MAX),
                 request_start_ts: ts_at(chunks, at),
                 request_end_ts: Some(head_end),
-                method: method.to_string(),
+                method: Some(method.to_string()),
                 host,
-                path: path.to_string(),
+                path: Some(path.to_string()),
                 version: if version == 0 {
                     HttpVersion::Http10
                 } else {
                     HttpVersion::Http11
                 },
                 request_header_bytes: n as u64,
-                ..HttpRecord::default()
+                ..HttpExchange::default()
             },
             req_done: false,
             resp_done: false,

@@ -30,7 +30,7 @@
 //! p.on_data(2_000, S2C, &[0, 0, 1, 1, 4, 0, 0, 0, 1, 0x88]);
 //! p.on_data(3_000, S2C, &[0, 0, 2, 0, 1, 0, 0, 0, 1, b'h', b'i']);
 //! let recs = p.into_records();
-//! assert_eq!((recs[0].method.as_str(), recs[0].path.as_str()), ("GET", "/"));
+//! assert_eq!((recs[0].method.as_deref().unwrap_or(""), recs[0].path.as_deref().unwrap_or("")), ("GET", "/"));
 //! assert_eq!(recs[0].status, Some(200));
 //! assert_eq!(recs[0].response_body_bytes, Some(2));
 //! assert_eq!((recs[0].response_start_ts, recs[0].response_end_ts), (Some(2_000), Some(3_000)));
@@ -51,10 +51,11 @@ pub fn fuzz_hpack(data: &[u8]) -> usize {
     hpack::fuzz_blocks(data)
 }
 
+use crate::stats::counters;
 use std::collections::HashMap;
 
 use super::{Probe, StreamParser};
-use crate::record::{HttpRecord, HttpVersion};
+use crate::record::{HttpExchange, HttpVersion};
 use crate::tcp::Direction;
 
 /// The client connection preface (RFC 9113 §3.4).
@@ -165,81 +166,57 @@ impl Default for Http2Config {
     }
 }
 
-/// Counters of one [`Http2Parser`] (sum them over connections with [`Http2Stats::merge`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Http2Stats {
-    /// Connections (parsers) counted here.
-    pub connections: u64,
-    /// Frames whose header was read.
-    pub frames: u64,
-    /// Request streams given a record.
-    pub streams: u64,
-    /// The client's first bytes were not the connection preface: its direction was not parsed.
-    pub bad_preface: u64,
-    /// Header blocks HPACK could not decode (the direction's later blocks are not decoded).
-    pub hpack_errors: u64,
-    /// Header blocks over `max_header_block_bytes`.
-    pub header_blocks_too_large: u64,
-    /// New streams refused a record at `max_open_streams`.
-    pub streams_over_limit: u64,
-    /// RST_STREAM frames.
-    pub resets: u64,
-    /// GOAWAY frames.
-    pub goaways: u64,
-    /// PUSH_PROMISE frames (pushed streams get no record; their header blocks are decoded to
-    /// keep the HPACK state).
-    pub pushes: u64,
-    /// New request streams whose header block could not be decoded (HPACK state lost, block
-    /// too large): no record.
-    pub undecoded_streams: u64,
-    /// Server HEADERS or DATA on a stream without a record.
-    pub unmatched_frames: u64,
-    /// Gap events.
-    pub gaps: u64,
-    /// Gaps that cut framing (outside a DATA or skipped payload) or a header block: the rest
-    /// of that direction was not parsed and its open streams are incomplete.
-    pub directions_lost: u64,
-    /// Frames breaking the protocol in a way that matters here: CONTINUATION out of place,
-    /// padding longer than the frame, a header block on stream 0.
-    pub protocol_errors: u64,
-    /// A direction ended inside a frame.
-    pub truncated_frames: u64,
-    /// Header blocks whose fields were read only in part (or not at all) because of
-    /// `max_header_list_bytes` or `max_decoded_header_bytes`.
-    pub header_lists_truncated: u64,
-    /// Connections that used up `max_decoded_header_bytes`.
-    pub header_budget_exhausted: u64,
-    /// Kept values (`:method`, `:path`, `:authority`, `host`) cut at `max_value_bytes`.
-    pub values_truncated: u64,
-    /// Decoded header bytes read (name + value + 32 per field), the quantity the budgets
-    /// bound.
-    pub decoded_header_bytes: u64,
-}
-
-impl Http2Stats {
-    /// Add another parser's counters.
-    pub fn merge(&mut self, o: &Http2Stats) {
-        self.connections += o.connections;
-        self.frames += o.frames;
-        self.streams += o.streams;
-        self.bad_preface += o.bad_preface;
-        self.hpack_errors += o.hpack_errors;
-        self.header_blocks_too_large += o.header_blocks_too_large;
-        self.streams_over_limit += o.streams_over_limit;
-        self.undecoded_streams += o.undecoded_streams;
-        self.resets += o.resets;
-        self.goaways += o.goaways;
-        self.pushes += o.pushes;
-        self.unmatched_frames += o.unmatched_frames;
-        self.gaps += o.gaps;
-        self.directions_lost += o.directions_lost;
-        self.protocol_errors += o.protocol_errors;
-        self.truncated_frames += o.truncated_frames;
-        self.header_lists_truncated += o.header_lists_truncated;
-        self.header_budget_exhausted += o.header_budget_exhausted;
-        self.values_truncated += o.values_truncated;
-        self.decoded_header_bytes += o.decoded_header_bytes;
+counters! {
+    /// Counters of one [`Http2Parser`] (sum them over connections with [`Http2Stats::merge`]).
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub struct Http2Stats {
+        /// Connections (parsers) counted here.
+        pub connections: u64,
+        /// Frames whose header was read.
+        pub frames: u64,
+        /// Request streams given a record.
+        pub streams: u64,
+        /// The client's first bytes were not the connection preface: its direction was not parsed.
+        pub bad_preface: u64,
+        /// Header blocks HPACK could not decode (the direction's later blocks are not decoded).
+        pub hpack_errors: u64,
+        /// Header blocks over `max_header_block_bytes`.
+        pub header_blocks_too_large: u64,
+        /// New streams refused a record at `max_open_streams`.
+        pub streams_over_limit: u64,
+        /// RST_STREAM frames.
+        pub resets: u64,
+        /// GOAWAY frames.
+        pub goaways: u64,
+        /// PUSH_PROMISE frames (pushed streams get no record; their header blocks are decoded to
+        /// keep the HPACK state).
+        pub pushes: u64,
+        /// New request streams whose header block could not be decoded (HPACK state lost, block
+        /// too large): no record.
+        pub undecoded_streams: u64,
+        /// Server HEADERS or DATA on a stream without a record.
+        pub unmatched_frames: u64,
+        /// Gap events.
+        pub gaps: u64,
+        /// Gaps that cut framing (outside a DATA or skipped payload) or a header block: the rest
+        /// of that direction was not parsed and its open streams are incomplete.
+        pub directions_lost: u64,
+        /// Frames breaking the protocol in a way that matters here: CONTINUATION out of place,
+        /// padding longer than the frame, a header block on stream 0.
+        pub protocol_errors: u64,
+        /// A direction ended inside a frame.
+        pub truncated_frames: u64,
+        /// Header blocks whose fields were read only in part (or not at all) because of
+        /// `max_header_list_bytes` or `max_decoded_header_bytes`.
+        pub header_lists_truncated: u64,
+        /// Connections that used up `max_decoded_header_bytes`.
+        pub header_budget_exhausted: u64,
+        /// Kept values (`:method`, `:path`, `:authority`, `host`) cut at `max_value_bytes`.
+        pub values_truncated: u64,
+        /// Decoded header bytes read (name + value + 32 per field), the quantity the budgets
+        /// bound.
+        pub decoded_header_bytes: u64,
     }
 }
 
@@ -346,7 +323,7 @@ impl Reader {
 /// A stream's record with the parser's bookkeeping.
 #[derive(Debug)]
 struct Stream {
-    r: HttpRecord,
+    r: HttpExchange,
     req_done: bool,
     resp_done: bool,
     got_final: bool,
@@ -430,7 +407,7 @@ impl Http2Parser {
     /// `request_index`) becomes stream 1, whose response comes in HTTP/2 frames;
     /// `request_done` says whether the HTTP/1 request was seen whole. Later streams are
     /// numbered after it. The client's next bytes are the preface, the server's its SETTINGS.
-    pub fn upgraded(cfg: Http2Config, request: HttpRecord, request_done: bool) -> Self {
+    pub fn upgraded(cfg: Http2Config, request: HttpExchange, request_done: bool) -> Self {
         let mut p = Self::with_state(cfg, RState::Preface(0));
         let mut r = request;
         r.stream_id = Some(1);
@@ -476,7 +453,7 @@ impl Http2Parser {
 
     /// The records, one per request stream in the order the streams started. Streams without
     /// both END_STREAMs, reset, or hit by a gap have `complete = false`.
-    pub fn into_records(self) -> Vec<HttpRecord> {
+    pub fn into_records(self) -> Vec<HttpExchange> {
         self.streams
             .into_iter()
             .map(|mut s| {
@@ -487,7 +464,7 @@ impl Http2Parser {
     }
 
     /// Records and counters.
-    pub fn finish(self) -> (Vec<HttpRecord>, Http2Stats) {
+    pub fn finish(self) -> (Vec<HttpExchange>, Http2Stats) {
         let stats = self.stats.clone();
         (self.into_records(), stats)
     }
@@ -823,17 +800,17 @@ impl Http2Parser {
             return;
         };
         let lost = f.method.is_none();
-        let r = HttpRecord {
+        let r = HttpExchange {
             request_index: self.next_index,
             stream_id: Some(b.stream),
             request_start_ts: b.start_ts,
             request_end_ts: Some(ts),
-            method: f.method.unwrap_or_default(),
+            method: f.method,
             host: f.authority.or(f.host),
-            path: f.path.unwrap_or_default(),
+            path: f.path,
             version: HttpVersion::Http2,
             request_header_bytes: b.encoded,
-            ..HttpRecord::default()
+            ..HttpExchange::default()
         };
         self.next_index = self.next_index.saturating_add(1);
         self.stats.streams += 1;

@@ -349,7 +349,7 @@ fn run_split(
     cuts_c: &[usize],
     cuts_s: &[usize],
     ts: impl Fn(bool, usize) -> i64,
-) -> (Vec<HttpRecord>, Http2Stats) {
+) -> (Vec<HttpExchange>, Http2Stats) {
     let mut p = Http2Parser::new(Http2Config::default());
     for (client, bytes, cuts) in [(true, &conv.client, cuts_c), (false, &conv.server, cuts_s)] {
         let mut at = 0;
@@ -368,7 +368,7 @@ fn run_split(
 
 /// Byte by byte, with each byte's offset as its capture time (server offsets + 10 000): every
 /// timing point is the exact offset of its byte.
-fn bytewise(conv: &Conv) -> Vec<HttpRecord> {
+fn bytewise(conv: &Conv) -> Vec<HttpExchange> {
     let cuts_c: Vec<usize> = (1..conv.client.len()).collect();
     let cuts_s: Vec<usize> = (1..conv.server.len()).collect();
     let (recs, stats) = run_split(conv, &cuts_c, &cuts_s, |c, at| {
@@ -410,7 +410,13 @@ fn records_fields_and_timing_points() {
         let r = &recs[0];
         assert_eq!((r.stream_id, r.request_index), (Some(1), 0));
         assert_eq!(r.version, HttpVersion::Http2);
-        assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/"));
+        assert_eq!(
+            (
+                r.method.as_deref().unwrap_or(""),
+                r.path.as_deref().unwrap_or("")
+            ),
+            ("GET", "/")
+        );
         assert_eq!(r.host.as_deref(), Some("www.example.com"));
         assert_eq!(r.status, Some(302));
         let h = frame_at(c, p, HEADERS, 1, 0);
@@ -461,7 +467,13 @@ fn records_fields_and_timing_points() {
             (r.stream_id, r.request_index, r.status),
             (Some(5), 2, Some(200))
         );
-        assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/index.html"));
+        assert_eq!(
+            (
+                r.method.as_deref().unwrap_or(""),
+                r.path.as_deref().unwrap_or("")
+            ),
+            ("GET", "/index.html")
+        );
         assert_eq!(r.request_header_bytes, c3);
         assert_eq!(r.request_body_bytes, 5, "abc + de");
         assert_eq!(r.request_end_ts, Some(frame_at(c, p, DATA, 5, 1).1 as i64));
@@ -505,7 +517,7 @@ fn same_records_whatever_the_segment_boundaries() {
                 seg + if c { 0 } else { 10 }
             });
             assert_eq!(stats.frames, 23, "cut {cut}");
-            let expected: Vec<HttpRecord> = reference
+            let expected: Vec<HttpExchange> = reference
                 .iter()
                 .map(|r| {
                     let mut e = r.clone();
@@ -570,7 +582,7 @@ fn multiplexed_streams_each_get_their_row() {
     let recs = p.into_records();
     assert_eq!(recs.len(), 2);
     assert_eq!(recs[0].host.as_deref(), Some("a"));
-    let f = |r: &HttpRecord| {
+    let f = |r: &HttpExchange| {
         (
             r.stream_id,
             r.request_start_ts,
@@ -588,6 +600,33 @@ fn multiplexed_streams_each_get_their_row() {
         f(&recs[1]),
         (Some(3), 10, Some(20), Some(40), Some(7), true)
     );
+}
+
+#[test]
+fn a_stream_without_method_and_path_has_none_not_empty_strings() {
+    let mut p = Http2Parser::new(Http2Config::default());
+    let mut c = PREFACE.to_vec();
+    // Only :scheme http and :authority "a": no :method, no :path.
+    c.extend(frame(
+        HEADERS,
+        END_STREAM | END_HEADERS,
+        1,
+        &[0x86, 0x01, 0x01, b'a'],
+    ));
+    p.on_data(1, C2S, &c);
+    p.on_data(
+        2,
+        S2C,
+        &frame(HEADERS, END_STREAM | END_HEADERS, 1, &[0x88]),
+    );
+    let recs = p.into_records();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(
+        (recs[0].method.as_deref(), recs[0].path.as_deref()),
+        (None, None)
+    );
+    assert_eq!(recs[0].host.as_deref(), Some("a"));
+    assert!(!recs[0].complete, "a request without :method is malformed");
 }
 
 #[test]
@@ -793,7 +832,10 @@ fn h2c_upgrade_through_the_http1_parser() {
         (r.stream_id, r.request_index, r.version),
         (Some(1), 0, HttpVersion::Http2)
     );
-    assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/up"));
+    assert_eq!(
+        (r.method.as_deref(), r.path.as_deref()),
+        (Some("GET"), Some("/up"))
+    );
     assert_eq!(r.host.as_deref(), Some("lab.test:8080"));
     assert_eq!((r.status, r.response_body_bytes), (Some(200), Some(4)));
     assert_eq!((r.response_start_ts, r.response_end_ts), (Some(2), Some(2)));
@@ -829,9 +871,9 @@ fn h2c_upgrade_through_the_http1_parser() {
 fn data_before_the_response_headers_is_not_a_complete_response() {
     for upgraded in [false, true] {
         let mut p = if upgraded {
-            let req = HttpRecord {
-                method: "GET".into(),
-                ..HttpRecord::default()
+            let req = HttpExchange {
+                method: Some("GET".into()),
+                ..HttpExchange::default()
             };
             Http2Parser::upgraded(Http2Config::default(), req, true)
         } else {
@@ -902,14 +944,16 @@ fn hpack_references_to_a_large_entry_cost_is_bounded() {
     }
     let (recs, stats) = p.finish();
     assert_eq!(recs.len(), 201, "every stream keeps its row");
-    assert!(recs.iter().all(|r| r.path.len() <= 1024));
-    assert_eq!(recs[0].path.len(), 1024);
+    assert!(recs
+        .iter()
+        .all(|r| r.path.as_ref().is_none_or(|p| p.len() <= 1024)));
+    assert_eq!(recs[0].path.as_ref().map(String::len), Some(1024));
     assert!(stats.values_truncated >= 1);
     // Without the budgets: 200 × 1000 × 3 KB = 600 MB read.
     assert!(stats.decoded_header_bytes <= 256 * 1024, "{stats:?}");
     assert_eq!(stats.header_budget_exhausted, 1);
     assert_eq!(stats.header_lists_truncated, 200);
     // Fields read before the budget ran out: the first blocks still have their path.
-    assert_eq!(recs[1].path.len(), 1024);
-    assert!(recs[200].path.is_empty() && !recs[200].complete);
+    assert_eq!(recs[1].path.as_ref().map(String::len), Some(1024));
+    assert!(recs[200].path.is_none() && !recs[200].complete);
 }

@@ -12,6 +12,7 @@
 //! A [`KeyLog`] is built once and shared read-only (`Arc<KeyLog>`) by every shard; the TLS
 //! parser looks a connection up once, at its ServerHello.
 
+use crate::stats::counters;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -44,23 +45,25 @@ impl std::fmt::Debug for SessionSecrets {
     }
 }
 
-/// Line counts of what was read into a [`KeyLog`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct KeyLogStats {
-    /// Lines read (all of them, blank and comment lines included).
-    pub lines: u64,
-    /// Secrets stored (one per used line; a repeated line replaces the earlier value).
-    pub secrets: u64,
-    /// Well-formed lines with a label that is not used (`EXPORTER_SECRET`, early data, `RSA`…),
-    /// blank lines and comments.
-    pub ignored: u64,
-    /// Lines that are not `LABEL <64 hex> <hex>` with the right lengths.
-    pub malformed: u64,
-    /// Decryption Secrets Blocks read from a pcapng file (any secrets type).
-    pub dsb_blocks: u64,
-    /// Of those, blocks whose secrets type is not TLS key log (`TLSK`): skipped.
-    pub dsb_other: u64,
+counters! {
+    /// Line counts of what was read into a [`KeyLog`].
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub struct KeyLogStats {
+        /// Lines read (all of them, blank and comment lines included).
+        pub lines: u64,
+        /// Secrets stored (one per used line; a repeated line replaces the earlier value).
+        pub secrets: u64,
+        /// Well-formed lines with a label that is not used (`EXPORTER_SECRET`, early data, `RSA`…),
+        /// blank lines and comments.
+        pub ignored: u64,
+        /// Lines that are not `LABEL <64 hex> <hex>` with the right lengths.
+        pub malformed: u64,
+        /// Decryption Secrets Blocks read from a pcapng file (any secrets type).
+        pub dsb_blocks: u64,
+        /// Of those, blocks whose secrets type is not TLS key log (`TLSK`): skipped.
+        pub dsb_other: u64,
+    }
 }
 
 /// Reading a key log file failed.
@@ -188,14 +191,7 @@ impl KeyLog {
 
     /// Adds every secret of `other` (its values win) and its counters.
     pub fn merge(&mut self, other: KeyLog) {
-        let s = &mut self.stats;
-        let o = &other.stats;
-        s.lines += o.lines;
-        s.secrets += o.secrets;
-        s.ignored += o.ignored;
-        s.malformed += o.malformed;
-        s.dsb_blocks += o.dsb_blocks;
-        s.dsb_other += o.dsb_other;
+        self.stats.merge(&other.stats);
         for (random, secrets) in other.by_random {
             let e = self.by_random.entry(random).or_default();
             let take = |dst: &mut Option<Vec<u8>>, src: Option<Vec<u8>>| {

@@ -1,4 +1,4 @@
-//! TLS handshake parser: one [`TlsRecord`] per connection whose client opened with a ClientHello.
+//! TLS handshake parser: one [`TlsHandshake`] per connection whose client opened with a ClientHello.
 //!
 //! Frame first, then decode: each direction is cut into TLS records (5-byte header, buffered
 //! until the record is whole — records span TCP segments); clear-text handshake records are
@@ -9,7 +9,7 @@
 //!
 //! Times are the capture time of the segment that completed the record (or the message).
 //! What ends the handshake in each case is in `docs/tls.md` and on
-//! [`TlsRecord::handshake_done_ts`].
+//! [`TlsHandshake::handshake_done_ts`].
 //!
 //! A gap in a direction, or bytes that are not TLS records, before the handshake is done set
 //! `incomplete` and stop parsing that direction; nothing is guessed past it. Once the handshake
@@ -26,6 +26,7 @@ pub mod keylog;
 #[cfg(test)]
 mod tests;
 
+use crate::stats::counters;
 use std::sync::Arc;
 
 use tls_parser::{parse_tls_message_handshake, TlsMessage, TlsMessageHandshake};
@@ -34,8 +35,9 @@ use decrypt::{RecordKey, Suite};
 pub use keylog::{KeyLog, KeyLogError, KeyLogStats, SessionSecrets, MAX_KEYLOG_FILE_BYTES};
 
 use crate::proto::{Probe, StreamParser};
-use crate::record::{Side, TlsRecord};
+use crate::record::{Alert, Side, TlsHandshake};
 use crate::tcp::Direction;
+use crate::wire::{AlertDescription, AlertLevel, CipherSuite, TlsVersion};
 
 use fingerprint::{is_grease, md5_hex, raw_extensions, ClientHelloInfo};
 
@@ -43,7 +45,7 @@ use fingerprint::{is_grease, md5_hex, raw_extensions, ClientHelloInfo};
 /// a header claiming more is not TLS.
 const MAX_RECORD_LEN: usize = 16384 + 2048;
 /// Most entries kept in a record's ClientHello lists (`alpn_offered`, `versions_offered`);
-/// more set [`TlsRecord::client_hello_truncated`](crate::record::TlsRecord).
+/// more set [`TlsHandshake::client_hello_truncated`](crate::record::TlsHandshake).
 pub const MAX_KEPT_LIST: usize = 64;
 /// Longest name kept from a ClientHello (`sni`, each `alpn_offered` entry), in bytes (cut at
 /// a character boundary).
@@ -83,38 +85,27 @@ const CT_HEARTBEAT: u8 = 24;
 /// [`TlsDecryptStats::app_bytes_dropped`]) until the caller takes it.
 pub const MAX_PENDING_APP_DATA: usize = 4 << 20;
 
-/// What decryption did (sum over connections for a capture). All zero without a key log.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TlsDecryptStats {
-    /// Connections whose records could be decrypted (key found, suite supported).
-    pub sessions: u64,
-    /// ServerHellos whose client random has no usable secrets in the key log (or, TLS 1.3, whose
-    /// application secrets are missing when the handshake ends).
-    pub no_key: u64,
-    /// ServerHellos with secrets but a cipher suite that is not decrypted (CBC, CCM, …).
-    pub unsupported_cipher: u64,
-    /// Records that failed authentication (wrong key, damaged bytes): that direction is not
-    /// decrypted further.
-    pub auth_failures: u64,
-    /// Records decrypted.
-    pub records: u64,
-    /// Application-data plaintext bytes delivered.
-    pub app_bytes: u64,
-    /// Application-data plaintext bytes dropped at [`MAX_PENDING_APP_DATA`].
-    pub app_bytes_dropped: u64,
-}
-
-impl TlsDecryptStats {
-    /// Add another parser's counters.
-    pub fn merge(&mut self, o: &TlsDecryptStats) {
-        self.sessions += o.sessions;
-        self.no_key += o.no_key;
-        self.unsupported_cipher += o.unsupported_cipher;
-        self.auth_failures += o.auth_failures;
-        self.records += o.records;
-        self.app_bytes += o.app_bytes;
-        self.app_bytes_dropped += o.app_bytes_dropped;
+counters! {
+    /// What decryption did (sum over connections for a capture). All zero without a key log.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub struct TlsDecryptStats {
+        /// Connections whose records could be decrypted (key found, suite supported).
+        pub sessions: u64,
+        /// ServerHellos whose client random has no usable secrets in the key log (or, TLS 1.3, whose
+        /// application secrets are missing when the handshake ends).
+        pub no_key: u64,
+        /// ServerHellos with secrets but a cipher suite that is not decrypted (CBC, CCM, …).
+        pub unsupported_cipher: u64,
+        /// Records that failed authentication (wrong key, damaged bytes): that direction is not
+        /// decrypted further.
+        pub auth_failures: u64,
+        /// Records decrypted.
+        pub records: u64,
+        /// Application-data plaintext bytes delivered.
+        pub app_bytes: u64,
+        /// Application-data plaintext bytes dropped at [`MAX_PENDING_APP_DATA`].
+        pub app_bytes_dropped: u64,
     }
 }
 
@@ -180,7 +171,7 @@ struct DirState {
 /// [`TlsParser::into_record`]. `conn_id` of the record is left 0 for the caller to set.
 #[derive(Debug, Default)]
 pub struct TlsParser {
-    rec: TlsRecord,
+    rec: TlsHandshake,
     dirs: [DirState; 2],
     client_session_id: Vec<u8>,
     /// The final (non-HRR) ServerHello was seen.
@@ -293,7 +284,7 @@ impl TlsParser {
             return;
         };
         // TLS 1.3 drafts (0x7fxx) used other key-schedule labels: not decrypted.
-        let draft = self.rec.version.is_some_and(|v| v >> 8 == 0x7f);
+        let draft = self.rec.version.is_some_and(|v| v.0 >> 8 == 0x7f);
         let Some(suite) = Suite::of(cipher).filter(|s| s.tls13 == self.tls13 && !draft) else {
             self.decrypt_stats.unsupported_cipher += 1;
             return;
@@ -491,12 +482,12 @@ impl TlsParser {
     }
 
     /// The record as far as the stream has been parsed.
-    pub fn record(&self) -> &TlsRecord {
+    pub fn record(&self) -> &TlsHandshake {
         &self.rec
     }
 
     /// The finished record (call after the connection ended).
-    pub fn into_record(self) -> TlsRecord {
+    pub fn into_record(self) -> TlsHandshake {
         self.rec
     }
 
@@ -619,11 +610,12 @@ impl TlsParser {
             }
             CT_ALERT => {
                 if let Some(&[level, desc]) = payload {
-                    if self.rec.alert.is_none() {
-                        self.rec.alert = Some((level, desc));
-                        self.rec.alert_by = Some(if server { Side::Server } else { Side::Client });
-                        self.rec.alert_ts = Some(ts);
-                    }
+                    self.rec.alert.get_or_insert(Alert {
+                        level: AlertLevel(level),
+                        description: AlertDescription(desc),
+                        by: if server { Side::Server } else { Side::Client },
+                        ts,
+                    });
                 }
             }
             CT_HANDSHAKE => match payload {
@@ -734,7 +726,7 @@ impl TlsParser {
                 let mut versions = info.versions_offered();
                 cut |= versions.len() > MAX_KEPT_LIST;
                 versions.truncate(MAX_KEPT_LIST);
-                r.versions_offered = versions;
+                r.versions_offered = versions.into_iter().map(TlsVersion).collect();
                 r.cipher_suites_offered = u32::try_from(info.ciphers.len()).unwrap_or(u32::MAX);
                 r.session_id_len = u8::try_from(info.session_id.len()).unwrap_or(u8::MAX);
                 r.session_ticket_offered = info.session_ticket_non_empty;
@@ -820,8 +812,8 @@ impl TlsParser {
         }
         let version = selected_version.unwrap_or(legacy);
         let r = &mut self.rec;
-        r.version = Some(version);
-        r.cipher = Some(cipher);
+        r.version = Some(TlsVersion(version));
+        r.cipher = Some(CipherSuite(cipher));
         if random == HRR_RANDOM {
             r.hello_retry = true;
             return true;

@@ -178,7 +178,7 @@ fn tls13(psk: bool) -> Script {
     ]
 }
 
-fn run(script: &Script) -> TlsRecord {
+fn run(script: &Script) -> TlsHandshake {
     let mut p = TlsParser::new();
     for (ts, dir, bytes) in script {
         p.on_data(*ts, *dir, bytes);
@@ -194,7 +194,7 @@ fn tls12_full_handshake() {
     assert_eq!(r.client_hello_ts, Some(100));
     assert_eq!(r.sni.as_deref(), Some("example.com"));
     assert_eq!(r.alpn_offered, vec!["h2", "http/1.1"]);
-    assert_eq!(r.versions_offered, vec![0x0303]);
+    assert_eq!(r.versions_offered, vec![TlsVersion(0x0303)]);
     assert_eq!(r.cipher_suites_offered, 4);
     assert_eq!(r.session_id_len, 0);
     assert!(!r.session_ticket_offered, "empty session_ticket extension");
@@ -207,8 +207,8 @@ fn tls12_full_handshake() {
     let ja4 = r.ja4.clone().unwrap();
     assert!(ja4.starts_with("t12d0307h2_"), "{ja4}");
     assert_eq!(r.server_hello_ts, Some(200));
-    assert_eq!(r.version, Some(0x0303));
-    assert_eq!(r.cipher, Some(0xc02f));
+    assert_eq!(r.version, Some(TlsVersion(0x0303)));
+    assert_eq!(r.cipher, Some(CipherSuite(0xc02f)));
     assert_eq!(r.alpn.as_deref(), Some("h2"));
     assert!(!r.session_id_echoed);
     assert_eq!(r.cert_count, Some(2));
@@ -251,9 +251,12 @@ fn tls12_ticket_resumption_without_session_id_echo() {
 #[test]
 fn tls13_full_and_psk() {
     let r = run(&tls13(false));
-    assert_eq!(r.versions_offered, vec![0x0304, 0x0303]);
-    assert_eq!(r.version, Some(0x0304));
-    assert_eq!(r.cipher, Some(0x1301));
+    assert_eq!(
+        r.versions_offered,
+        vec![TlsVersion(0x0304), TlsVersion(0x0303)]
+    );
+    assert_eq!(r.version, Some(TlsVersion(0x0304)));
+    assert_eq!(r.cipher, Some(CipherSuite(0x1301)));
     assert_eq!(r.resumed, Some(false));
     assert!(r.session_id_echoed, "TLS 1.3 echoes the legacy session id");
     assert_eq!(r.server_finished_ts, Some(250));
@@ -279,7 +282,11 @@ fn hello_retry_request() {
     assert!(r.hello_retry);
     assert_eq!(r.client_hello_ts, Some(100));
     assert_eq!(r.server_hello_ts, Some(200));
-    assert_eq!(r.cipher, Some(0x1301), "from the final ServerHello");
+    assert_eq!(
+        r.cipher,
+        Some(CipherSuite(0x1301)),
+        "from the final ServerHello"
+    );
     assert_eq!(r.handshake_done_ts, Some(300));
 }
 
@@ -290,9 +297,15 @@ fn alert_in_clear_and_who_sent_it() {
         (200, S, record(21, &[2, 70])),
     ];
     let r = run(&s);
-    assert_eq!(r.alert, Some((2, 70)));
-    assert_eq!(r.alert_by, Some(Side::Server));
-    assert_eq!(r.alert_ts, Some(200));
+    assert_eq!(
+        r.alert,
+        Some(Alert {
+            level: AlertLevel(2),
+            description: AlertDescription(70),
+            by: Side::Server,
+            ts: 200
+        })
+    );
     assert_eq!(r.server_hello_ts, None);
     assert_eq!(r.handshake_done_ts, None);
     assert!(!r.incomplete);
@@ -643,7 +656,7 @@ mod rfc8448 {
         let v = vectors();
         let (p, app) = run(Some(keylog(&v)));
         let r = p.record();
-        assert_eq!(r.cipher, Some(0x1301));
+        assert_eq!(r.cipher, Some(crate::CipherSuite(0x1301)));
         assert_eq!(r.client_finished_ts, Some(40));
         assert_eq!(r.server_finished_ts, Some(30));
         assert_eq!(r.handshake_done_ts, Some(40));
