@@ -21,7 +21,7 @@ use crate::proto::dns::{DnsConfig, DnsStats, DnsTcpParser, DnsTracker};
 use crate::proto::http::{HttpConfig, HttpParser, HttpStats};
 use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
 use crate::proto::tls::{AppData, KeyLog, TlsDecryptStats, TlsParser};
-use crate::proto::{Probe, StreamParser};
+use crate::proto::Probe;
 use crate::record::{
     ConnectionRecord, DnsRecord, Failure, HttpRecord, Outcome, RolesFrom, TlsRecord,
 };
@@ -184,7 +184,7 @@ impl TlsConn {
                     Some(_) => Inner::NotParsed,
                 };
             }
-            let http: &mut dyn StreamParser = match &mut self.inner {
+            let http: &mut dyn StreamSink = match &mut self.inner {
                 Inner::Http(p) => p.as_mut(),
                 Inner::Http2(p) => p.as_mut(),
                 Inner::Undecided | Inner::NotParsed => continue,
@@ -206,7 +206,7 @@ impl TlsConn {
     }
 }
 
-impl StreamParser for TlsConn {
+impl StreamSink for TlsConn {
     fn on_data(&mut self, ts_ns: i64, dir: Direction, bytes: &[u8]) {
         self.tls.on_data(ts_ns, dir, bytes);
         self.pump();
@@ -407,7 +407,7 @@ impl AppSink {
         }
     }
 
-    fn parser(&mut self) -> Option<&mut dyn StreamParser> {
+    fn parser(&mut self) -> Option<&mut dyn StreamSink> {
         match &mut self.state {
             State::Tls(p) => Some(p.as_mut()),
             State::Http(p) => Some(p.as_mut()),

@@ -4,45 +4,46 @@
 //! Timestamps are `i64` nanoseconds since the Unix epoch, taken only from the capture.
 #![deny(missing_docs)]
 
-pub mod app;
-pub mod capture;
-pub mod decode;
-pub mod expression;
-pub mod filter;
-pub mod flow;
+mod analysis;
+mod app;
+mod capture;
+mod decode;
+mod expression;
+mod filter;
+mod flow;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod packet;
-pub mod pipeline;
-pub mod proto;
-pub mod record;
-pub mod summary;
-pub mod tcp;
-pub mod timing;
-pub mod units;
+mod packet;
+mod pipeline;
+mod proto;
+mod record;
+mod summary;
+mod tcp;
+mod timing;
+mod units;
 
-pub use app::{AppConfig, AppFactory, AppStats};
+pub use analysis::{Analysis, Analyzer};
+pub use app::AppStats;
 pub use capture::{
     Capture, CaptureError, CaptureFormat, Compression, Damage, Damaged, DecryptionSecrets, Frame,
-    Interface, LinkType,
+    Interface, LinkType, MmapChoice,
 };
-pub use decode::{
-    DecodeLimits, DecodeProblem, DecodeStats, Decoded, Decoder, Encapsulation, IcmpError, Layers,
-    ProblemCounts, MAX_ENCAPSULATION_KINDS,
+pub use decode::{DecodeLimits, DecodeProblem, DecodeStats, Encapsulation, ProblemCounts};
+pub use expression::{line_col, split_expression, Op, Token};
+pub use filter::{
+    host_only, name_matches, parse_address, parse_client, parse_host, parse_name, parse_server,
+    parse_time, Filter, FilterSpecError, Host, Server, TimeBound,
 };
-pub use filter::{Filter, FilterSpecError, Host, Server, TimeBound};
-pub use flow::{shard_of, Endpoint, FlowKey, FlowTable};
-pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
-pub use pipeline::{PipelineConfig, PipelineOutput, UdpConsumer};
-pub use proto::tls::{KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats, MAX_KEYLOG_FILE_BYTES};
+pub use proto::dns::DnsStats;
+pub use proto::http::HttpStats;
+pub use proto::http2::Http2Stats;
+pub use proto::tls::{KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats};
 pub use record::{
     ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpRecord, HttpVersion,
     Outcome, RolesFrom, Side, TlsRecord,
 };
-pub use summary::{CaptureSummary, SummaryBuilder};
-pub use tcp::{
-    ConnMeta, Direction, HandshakeOptions, NullSinkFactory, SeqNum, SinkFactory, StreamSink,
-    TcpConfig, TcpOutput, TcpStats, TcpTracker,
-};
-pub use timing::{request_timings, RequestTiming};
+pub use summary::CaptureSummary;
+pub use tcp::{HandshakeOptions, TcpConfig, TcpStats};
+pub use timing::RequestTiming;
+pub use units::{format_duration, format_number, parse_duration, ParseDurationError};

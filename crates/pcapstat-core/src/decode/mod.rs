@@ -109,7 +109,7 @@ use crate::capture::{Frame, LinkType};
 use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 
 use defrag::{FragKey, FragOutcome, FragPool};
-pub use stats::{DecodeStats, Encapsulation, ProblemCounts, MAX_ENCAPSULATION_KINDS};
+pub use stats::{DecodeStats, Encapsulation, ProblemCounts};
 
 /// Limits on what the decoder buffers (all bounded; hitting them is counted, never an error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -756,6 +756,7 @@ pub struct TcpOutput<F> {
 }
 
 impl TcpTracker<NullSinkFactory> {
+    #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
     /// A tracker that produces connection records only.
     pub fn new(cfg: TcpConfig) -> Self {
         TcpTracker::with_sinks(cfg, NullSinkFactory)
@@ -778,6 +779,7 @@ impl<F: SinkFactory> TcpTracker<F> {
         }
     }
 
+    #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
     /// Counters so far.
     pub fn stats(&self) -> &TcpStats {
         &self.stats

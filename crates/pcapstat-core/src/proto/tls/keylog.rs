@@ -109,8 +109,6 @@ impl std::fmt::Debug for KeyLog {
     }
 }
 
-/// pcapng Decryption Secrets Block type.
-pub const DSB_BLOCK_TYPE: u32 = 0x0000_000A;
 /// Secrets type of a TLS key log in a Decryption Secrets Block ("TLSK").
 pub const DSB_TLS_KEY_LOG: u32 = 0x544c_534b;
 
