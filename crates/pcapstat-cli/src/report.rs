@@ -251,9 +251,9 @@ pub struct AppReport {
     pub http_reused: usize,
     pub http_incomplete: usize,
     /// HTTP/1.x parser counters (bad heads, resynchronisation).
-    pub http_parse: pcapstat::core::proto::http::HttpStats,
+    pub http_parse: pcapstat::core::HttpStats,
     /// HTTP/2 parser counters (errors and the #14 header budgets).
-    pub http2: pcapstat::core::proto::http2::Http2Stats,
+    pub http2: pcapstat::core::Http2Stats,
     pub http_status: BTreeMap<String, usize>,
     /// Requests per HTTP version (`HTTP/1.1`, `HTTP/2`, ...).
     pub http_versions: BTreeMap<String, usize>,

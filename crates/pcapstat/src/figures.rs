@@ -29,9 +29,7 @@ use pcapstat_core::Outcome;
 
 use crate::Analysis;
 
-pub use pcapstat_core::units::{
-    format_duration, format_number, parse_duration, ParseDurationError,
-};
+pub use pcapstat_core::{format_duration, format_number, parse_duration, ParseDurationError};
 
 /// Nearest-rank percentiles of a set of durations (ns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
