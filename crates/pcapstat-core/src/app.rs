@@ -84,11 +84,11 @@ pub struct AppStats {
     pub midstream_reprobed: u64,
     /// Bytes skipped on such connections before the segment where the parser started.
     pub midstream_probe_skipped_bytes: u64,
-    /// Mid-stream connections given up after [`MIDSTREAM_PROBE_LIMIT_BYTES`] without a
+    /// Mid-stream connections given up after `MIDSTREAM_PROBE_LIMIT_BYTES` without a
     /// message start.
     pub midstream_probe_gave_up: u64,
-    /// Connections whose probing buffer reached [`PROBE_LIMIT_BYTES`] (payload plus
-    /// [`PROBE_EVENT_COST`] per event) before a parser was chosen: the candidate start was
+    /// Connections whose probing buffer reached `PROBE_LIMIT_BYTES` (payload plus
+    /// `PROBE_EVENT_COST` per event) before a parser was chosen: the candidate start was
     /// given up (mid-stream: the next segment is tried; otherwise the connection is left
     /// unparsed).
     pub probe_limit_hits: u64,

@@ -889,13 +889,13 @@ impl Capture {
     ///   over the block headers only;
     /// * streamed input (standard input, gzip, zstd): the DSBs before the first packet block
     ///   (where `editcap --inject-secrets` puts them), by keeping the leading blocks in the read
-    ///   buffer (at most [`MAX_BLOCK_LEN`] bytes of them); later ones are not seen. `None` when
+    ///   buffer (at most `MAX_BLOCK_LEN` bytes of them); later ones are not seen. `None` when
     ///   frames were already read from the stream.
     ///
     /// The scan stops at the first block whose length is not sane, without error: the reading
     /// proper reports damage as before (a decompression error met while looking ahead is given
     /// again to it). Classic pcap files have none (`Some(vec![])`). At most
-    /// [`MAX_SECRETS_BYTES`] of secrets are returned.
+    /// `MAX_SECRETS_BYTES` of secrets are returned.
     pub fn decryption_secrets(&mut self) -> Option<Vec<DecryptionSecrets>> {
         if !matches!(self.format, CaptureFormat::PcapNg { .. }) {
             return Some(Vec::new());

@@ -29,7 +29,7 @@ use std::net::IpAddr;
 
 use crate::units::{format_duration, parse_duration};
 
-/// A filter value that is not one of the accepted forms (see the [module docs](self)).
+/// A filter value that is not one of the accepted forms (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 #[non_exhaustive]
@@ -432,7 +432,7 @@ fn parse_port(s: &str) -> Result<u16, FilterSpecError> {
 }
 
 /// A server: `ADDR`, `NET`, `ADDR:PORT` (IPv4), `[V6]`, `[V6]:PORT`, bare IPv6 (`::1`,
-/// `2001:db8::/32`, `::/0`), `:PORT`, `NAME` or `NAME:PORT` (see the [module docs](self)).
+/// `2001:db8::/32`, `::/0`), `:PORT`, `NAME` or `NAME:PORT` (see the module docs).
 ///
 /// # Errors
 /// [`FilterSpecError`] for anything else: an address that is not one (`999.1.1.1`), a prefix

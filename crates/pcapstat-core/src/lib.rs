@@ -2,6 +2,26 @@
 //!
 //! This crate has no polars and prints nothing. It turns capture bytes into plain records.
 //! Timestamps are `i64` nanoseconds since the Unix epoch, taken only from the capture.
+//!
+//! [`Analyzer`] is the entry point: it reads a [`Capture`] (pcap or pcapng, plain, gzip or zstd),
+//! tracks every TCP connection on all cores, parses TLS (decrypting with a [`KeyLog`]), HTTP/1.x,
+//! HTTP/2 and DNS, and returns an [`Analysis`]: the [`CaptureSummary`], one record per
+//! connection, TLS handshake, HTTP request ([`RequestTiming`] gives its phases) and DNS query,
+//! and the counters of every layer. The output is the same for any thread count. A [`Filter`]
+//! selects records; the text helpers ([`parse_duration`], [`split_expression`], ...) are the
+//! ones the `pcapstat` CLI parses its arguments with.
+//!
+//! ```
+//! let lab = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab");
+//! let a = pcapstat_core::Analyzer::new().analyze_path(format!("{lab}/e_dns/capture.pcap"))?;
+//! assert!(a.summary.damaged.is_none());
+//! for q in &a.dns {
+//!     println!("{} {:?} ns", q.qname, q.latency_ns);
+//! }
+//! # Ok::<(), pcapstat_core::CaptureError>(())
+//! ```
+//!
+//! The map of the crates and modules is `docs/architecture.md`.
 #![deny(missing_docs)]
 
 mod analysis;

@@ -214,7 +214,7 @@ impl Default for DnsConfig {
     }
 }
 
-/// Counters of a [`DnsTracker`].
+/// Counters of a `DnsTracker`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DnsStats {

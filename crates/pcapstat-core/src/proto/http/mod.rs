@@ -103,7 +103,7 @@ impl Default for HttpConfig {
     }
 }
 
-/// Counters of one [`HttpParser`] (sum them over connections for a capture).
+/// Counters of one `HttpParser` (sum them over connections for a capture).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HttpStats {

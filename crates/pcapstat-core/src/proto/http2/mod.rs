@@ -165,7 +165,7 @@ impl Default for Http2Config {
     }
 }
 
-/// Counters of one [`Http2Parser`] (sum them over connections with [`Http2Stats::merge`]).
+/// Counters of one `Http2Parser` (sum them over connections with [`Http2Stats::merge`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Http2Stats {

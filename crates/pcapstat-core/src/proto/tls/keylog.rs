@@ -75,7 +75,7 @@ pub enum KeyLogError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The file is larger than [`MAX_KEYLOG_FILE_BYTES`] (a device like `/dev/zero`, or not a
+    /// The file is larger than `MAX_KEYLOG_FILE_BYTES` (a device like `/dev/zero`, or not a
     /// key log): nothing is read past the limit.
     #[error("key log {} is larger than {limit} bytes: not a key log? (nothing was used)", path.display())]
     TooLarge {
@@ -141,7 +141,7 @@ impl KeyLog {
         k
     }
 
-    /// Reads a key log file (at most [`MAX_KEYLOG_FILE_BYTES`]).
+    /// Reads a key log file (at most `MAX_KEYLOG_FILE_BYTES`).
     ///
     /// # Errors
     /// [`KeyLogError::Io`] when the file cannot be read, [`KeyLogError::TooLarge`] past the

@@ -101,7 +101,7 @@ pub struct TlsDecryptStats {
     pub records: u64,
     /// Application-data plaintext bytes delivered.
     pub app_bytes: u64,
-    /// Application-data plaintext bytes dropped at [`MAX_PENDING_APP_DATA`].
+    /// Application-data plaintext bytes dropped at `MAX_PENDING_APP_DATA`.
     pub app_bytes_dropped: u64,
 }
 
