@@ -14,10 +14,10 @@ use crate::proto::tls::decrypt::{tls12_keys, RecordKey, Suite};
 
 // The internals that the integration tests (`tests/`, which drive the parsers and the TCP
 // tracker directly) and the benchmarks (`benches/`) use; not part of the API.
-pub use crate::app::{AppConfig, AppFactory, UdpDns, MIDSTREAM_PROBE_LIMIT_BYTES};
-pub use crate::decode::{Decoded, Decoder, IcmpError, Layers};
-pub use crate::flow::{shard_of, Endpoint, FlowKey};
-pub use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
+pub use crate::app::{AppFactory, MIDSTREAM_PROBE_LIMIT_BYTES};
+pub use crate::decode::Decoder;
+pub use crate::flow::{shard_of, Endpoint};
+pub use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport};
 pub use crate::pipeline::{run_with_udp, PipelineConfig, PipelineOutput};
 pub use crate::proto::dns::{DnsConfig, DnsTcpMessage, DnsTcpParser, DnsTracker};
 pub use crate::proto::http::{HttpConfig, HttpParser};
@@ -27,8 +27,8 @@ pub use crate::proto::Probe;
 pub use crate::tcp::{
     ConnMeta, Direction, NullSinkFactory, SinkFactory, StreamSink, TcpOutput, TcpTracker,
 };
-pub use crate::timing::request_timings;
 
+use crate::app::AppConfig;
 use crate::capture::Capture;
 use crate::proto::tls::KeyLog;
 use crate::record::{ConnectionRecord, HttpRecord, Outcome, RolesFrom};
