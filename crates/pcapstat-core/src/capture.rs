@@ -1578,6 +1578,53 @@ mod tests {
         b
     }
 
+    /// Every DSB of a plain file is found whether the file is read (a second pass over its
+    /// block heads) or mapped, as in the same bytes held in memory: before and after the
+    /// packets, in sections of either byte order.
+    #[test]
+    fn secrets_of_a_read_file_are_those_of_its_bytes() {
+        let dsb = |big: bool, text: &[u8]| {
+            let p = |x: u32| {
+                if big {
+                    x.to_be_bytes()
+                } else {
+                    x.to_le_bytes()
+                }
+            };
+            let mut b = p(0x544c_534b).to_vec();
+            b.extend_from_slice(&p(text.len() as u32));
+            b.extend_from_slice(text);
+            while b.len() % 4 != 0 {
+                b.push(0);
+            }
+            b
+        };
+        let mut v = Vec::new();
+        for (big, text) in [(false, &b"first"[..]), (true, &b"second one"[..])] {
+            ng_block(&mut v, big, SHB_TYPE, &shb_body(big));
+            ng_block(&mut v, big, DSB_TYPE, &dsb(big, text));
+            ng_block(&mut v, big, IDB_TYPE, &idb_body(big, 1, None, None));
+            ng_block(&mut v, big, EPB_TYPE, &epb_body(big, 0, 1, b"abcd"));
+            ng_block(&mut v, big, DSB_TYPE, &dsb(big, b"after"));
+        }
+        let want = Capture::from_bytes(v.clone())
+            .unwrap()
+            .decryption_secrets()
+            .unwrap();
+        assert_eq!(want.len(), 4);
+        let path = std::env::temp_dir().join(format!("pcapstat-dsb-{}.pcapng", std::process::id()));
+        std::fs::write(&path, &v).unwrap();
+        // SAFETY: the file is this test's own; nothing writes it while it is mapped.
+        #[allow(unsafe_code)]
+        let mapped = unsafe { MmapChoice::auto() };
+        for mmap in [MmapChoice::never(), mapped] {
+            let mut c = Capture::open_with(&path, mmap).unwrap();
+            assert_eq!(c.decryption_secrets().unwrap(), want, "{mmap:?}");
+            assert_eq!(read_all(&mut c).len(), 2);
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+
     #[test]
     fn pcapng_sections_interfaces_resolutions() {
         let mut v = Vec::new();
