@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use pcapstat_benches::all_inputs;
-use pcapstat_core::{Capture, DecodeLimits, Decoder};
+use pcapstat_core::fuzzing::Decoder;
+use pcapstat_core::{Capture, DecodeLimits};
 
 fn decode(c: &mut Criterion) {
     let mut group = c.benchmark_group("decode");

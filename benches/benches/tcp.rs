@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use pcapstat_benches::{all_inputs, OwnedSegments};
-use pcapstat_core::{Capture, DecodeLimits, Decoder, TcpConfig, TcpTracker, Transport};
+use pcapstat_core::fuzzing::{Decoder, TcpTracker, Transport};
+use pcapstat_core::{Capture, DecodeLimits, TcpConfig};
 
 fn tcp(c: &mut Criterion) {
     let mut group = c.benchmark_group("tcp");

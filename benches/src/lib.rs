@@ -15,7 +15,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use etherparse::{PacketBuilder, TcpOptionElement};
-use pcapstat_core::{Capture, DecodeLimits, Decoder, IpPair, TcpFlags, TcpSegment, Transport};
+use pcapstat_core::fuzzing::{Decoder, IpPair, TcpFlags, TcpSegment, Transport};
+use pcapstat_core::{Capture, DecodeLimits};
 
 /// One benchmark input: a name and the capture's bytes.
 #[derive(Debug, Clone)]
@@ -439,7 +440,8 @@ impl OwnedSegments {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pcapstat_core::{TcpConfig, TcpTracker};
+    use pcapstat_core::fuzzing::TcpTracker;
+    use pcapstat_core::TcpConfig;
 
     #[test]
     fn synthetic_capture_is_tracked_as_its_connections() {

@@ -2,8 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pcapstat_core::decode::{DecodeLimits, Decoder};
-use pcapstat_core::{Capture, CaptureSummary};
+use pcapstat_core::fuzzing::Decoder;
+use pcapstat_core::{Capture, CaptureSummary, DecodeLimits};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(mut capture) = Capture::from_bytes(data.to_vec()) {

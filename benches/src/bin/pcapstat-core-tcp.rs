@@ -1,7 +1,7 @@
 //! `pcapstat-core-tcp FILE [SHARDS]`: pcapstat-core's TCP pipeline on one thread, timed
 //! (`FILE` may be `-` for standard input).
 //!
-//! The loop of `crates/pcapstat-core/tests/tcp_lab.rs`: `Capture::open` (memory map) →
+//! The loop of `crates/pcapstat-core/tests/tcp_lab.rs`: `Capture::open_with` (memory map) →
 //! `Decoder::decode` → `shard_of` → one `TcpTracker` per shard (default 1) → `finish`. It is
 //! what the CLI's full TCP analysis does per shard, without threads, tables or output, so
 //! `benches/compare.py` can show the cost of the TCP layer next to the floor and the CLI whatever
@@ -14,9 +14,8 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use pcapstat_core::{
-    shard_of, Capture, DecodeLimits, Decoder, TcpConfig, TcpStats, TcpTracker, Transport,
-};
+use pcapstat_core::fuzzing::{shard_of, Decoder, TcpTracker, Transport};
+use pcapstat_core::{Capture, DecodeLimits, MmapChoice, TcpConfig, TcpStats};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,7 +38,11 @@ fn main() -> ExitCode {
     let opened = if path == "-" {
         Capture::from_reader(std::io::stdin())
     } else {
-        Capture::open(path)
+        // SAFETY: a benchmark tool run on files nobody is writing (a concurrent truncation
+        // could fault); mapped as the CLI maps them, so the comparison measures the same I/O.
+        #[allow(unsafe_code)]
+        let mmap = unsafe { MmapChoice::auto() };
+        Capture::open_with(path, mmap)
     };
     let mut capture = match opened {
         Ok(c) => c,

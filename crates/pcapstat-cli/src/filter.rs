@@ -1,5 +1,5 @@
 //! The filter flags shared by `analyze`, `check`, `diff` and `figures`. Their values are parsed
-//! by `pcapstat::filter` (`pcapstat-core`'s `filter` module, which lists the accepted forms),
+//! by `pcapstat::filter` (`pcapstat_core::Filter` lists the accepted forms),
 //! also for the per-rule scopes of a rules file.
 
 use pcapstat::filter::{

@@ -18,8 +18,8 @@
 
 use std::fmt;
 
-use pcapstat::core::expression::split_expression;
-pub use pcapstat::core::expression::{line_col, Op};
+use pcapstat::core::split_expression;
+pub use pcapstat::core::{line_col, Op};
 use pcapstat::figures::{self, parse_duration, Definition, Unit, Value};
 use pcapstat::filter::{self, Filter, FilterSpecError};
 use serde::Deserialize;

@@ -22,7 +22,7 @@ use crate::proto::dns::{DnsConfig, DnsStats, DnsTcpParser, DnsTracker};
 use crate::proto::http::{HttpConfig, HttpParser, HttpStats};
 use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
 use crate::proto::tls::{AppData, KeyLog, TlsDecryptStats, TlsParser};
-use crate::proto::{Probe, StreamParser};
+use crate::proto::Probe;
 use crate::record::{
     ConnectionRecord, DnsRecord, Failure, HttpExchange, HttpRecord, Outcome, RolesFrom, TlsRecord,
 };
@@ -89,11 +89,11 @@ counters! {
         pub midstream_reprobed: u64,
         /// Bytes skipped on such connections before the segment where the parser started.
         pub midstream_probe_skipped_bytes: u64,
-        /// Mid-stream connections given up after [`MIDSTREAM_PROBE_LIMIT_BYTES`] without a
+        /// Mid-stream connections given up after `MIDSTREAM_PROBE_LIMIT_BYTES` without a
         /// message start.
         pub midstream_probe_gave_up: u64,
-        /// Connections whose probing buffer reached [`PROBE_LIMIT_BYTES`] (payload plus
-        /// [`PROBE_EVENT_COST`] per event) before a parser was chosen: the candidate start was
+        /// Connections whose probing buffer reached `PROBE_LIMIT_BYTES` (payload plus
+        /// `PROBE_EVENT_COST` per event) before a parser was chosen: the candidate start was
         /// given up (mid-stream: the next segment is tried; otherwise the connection is left
         /// unparsed).
         pub probe_limit_hits: u64,
@@ -167,7 +167,7 @@ impl TlsConn {
                     Some(_) => Inner::NotParsed,
                 };
             }
-            let http: &mut dyn StreamParser = match &mut self.inner {
+            let http: &mut dyn StreamSink = match &mut self.inner {
                 Inner::Http(p) => p.as_mut(),
                 Inner::Http2(p) => p.as_mut(),
                 Inner::Undecided | Inner::NotParsed => continue,
@@ -189,7 +189,7 @@ impl TlsConn {
     }
 }
 
-impl StreamParser for TlsConn {
+impl StreamSink for TlsConn {
     fn on_data(&mut self, ts_ns: i64, dir: Direction, bytes: &[u8]) {
         self.tls.on_data(ts_ns, dir, bytes);
         self.pump();
@@ -392,7 +392,7 @@ impl AppSink {
         }
     }
 
-    fn parser(&mut self) -> Option<&mut dyn StreamParser> {
+    fn parser(&mut self) -> Option<&mut dyn StreamSink> {
         match &mut self.state {
             State::Tls(p) => Some(p.as_mut()),
             State::Http(p) => Some(p.as_mut()),

@@ -11,13 +11,14 @@
 //!   frames read before it) and why. Every frame before the damage has been delivered.
 //! - Real I/O errors are errors ([`CaptureError::Io`]), never mistaken for the end of the file.
 //!
-//! Plain files are memory-mapped; compressed files and standard input are streamed through a
-//! bounded buffer, never decompressed to disk or wholly into memory.
+//! Files, compressed files and standard input are streamed through a bounded buffer, never
+//! decompressed to disk or wholly into memory; plain files are memory-mapped instead when the
+//! caller chooses it ([`MmapChoice`]).
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read};
-use std::path::Path;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
 
 use pcap_parser::pcapng::{
     parse_block_be, parse_block_le, Block, EnhancedPacketBlock, InterfaceDescriptionBlock,
@@ -548,6 +549,66 @@ fn scan_secrets(all: &[u8], leading: bool) -> Vec<DecryptionSecrets> {
     out
 }
 
+/// The blocks of a pcapng file that [`scan_secrets`] reads (section headers and DSBs, in file
+/// order), found block head by block head: a second pass over the file through a buffer, as
+/// `scan_secrets` makes over a mapped file. Stops where `scan_secrets` would (an insane length),
+/// at a read error, and after [`MAX_SECRETS_BYTES`] of them.
+fn file_secret_blocks(path: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    let Ok(file) = File::open(path) else {
+        return out;
+    };
+    let mut reader = BufReader::with_capacity(READ_CHUNK, file);
+    let mut endian = Endian::Little;
+    let mut head = [0u8; 12];
+    while out.len() <= MAX_SECRETS_BYTES {
+        if !matches!(read_up_to(&mut reader, &mut head), Ok(12)) {
+            break;
+        }
+        let Some((ty, len)) = block_head(&head, &mut endian) else {
+            break;
+        };
+        if ty == SHB_TYPE || ty == DSB_TYPE {
+            let start = out.len();
+            out.extend_from_slice(&head);
+            out.resize(start + len, 0);
+            if !matches!(read_up_to(&mut reader, &mut out[start + 12..]), Ok(n) if n == len - 12) {
+                out.truncate(start);
+                break;
+            }
+        } else if reader.seek_relative(len as i64 - 12).is_err() {
+            break;
+        }
+    }
+    out
+}
+
+/// Whether [`Capture::open_with`] may memory-map a file (as ripgrep's `MmapChoice`). Mapping
+/// saves copying the file through a buffer; it is `unsafe` to choose because the map is only
+/// sound while nobody changes the file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MmapChoice(bool);
+
+impl MmapChoice {
+    /// Never map: files are read through a bounded buffer (the default).
+    pub fn never() -> Self {
+        MmapChoice(false)
+    }
+
+    /// Map plain regular files when the system allows it (else read them).
+    ///
+    /// # Safety
+    /// The capture is read from the map as if it were memory the program owns. The caller
+    /// promises that no process modifies or truncates a mapped file while it is read: a
+    /// truncated file may kill the process (SIGBUS), a modified one may change under the
+    /// parser (undefined behaviour). Captures a tool writes once and then hands over are fine;
+    /// a file `tcpdump -w` is still writing is not.
+    #[allow(unsafe_code)]
+    pub unsafe fn auto() -> Self {
+        MmapChoice(true)
+    }
+}
+
 /// One pcapng Decryption Secrets Block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecryptionSecrets {
@@ -602,6 +663,8 @@ pub struct Capture {
     pending: usize,
     last_ts_ns: i64,
     damage: Option<Damaged>,
+    /// The plain file being read through a buffer, for [`Capture::decryption_secrets`].
+    path: Option<PathBuf>,
 }
 
 impl fmt::Debug for Capture {
@@ -625,45 +688,50 @@ fn compression_of(magic: &[u8]) -> Compression {
 }
 
 impl Capture {
-    /// Opens a capture file: memory-mapped when plain, streamed when gzip or zstd compressed.
+    /// Opens a capture file, read through a bounded buffer (decompressing gzip or zstd when the
+    /// first bytes say so). [`Capture::open_with`] may memory-map it instead.
     ///
     /// # Errors
     /// I/O errors opening or reading the file; [`CaptureError::Empty`] and
     /// [`CaptureError::UnknownFormat`] when it is not a capture.
     pub fn open(path: impl AsRef<Path>) -> Result<Capture, CaptureError> {
+        Self::open_with(path, MmapChoice::never())
+    }
+
+    /// Opens a capture file as [`Capture::open`], memory-mapped when `mmap` allows it and the
+    /// file is a plain (uncompressed) regular file; files that cannot be mapped are read.
+    ///
+    /// # Errors
+    /// As [`Capture::open`].
+    pub fn open_with(path: impl AsRef<Path>, mmap: MmapChoice) -> Result<Capture, CaptureError> {
         let path = path.as_ref();
         let mut file = File::open(path)?;
         let mut magic = [0u8; 4];
         let n = read_up_to(&mut file, &mut magic)?;
-        match compression_of(&magic[..n]) {
-            Compression::None => {
-                let is_regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
-                if is_regular {
-                    // SAFETY: the map is read-only and private to this reader. If another process
-                    // truncates the file while it is mapped, reads may fault (SIGBUS); this is the
-                    // accepted trade-off of every mmap-based reader (ripgrep documents the same), and
-                    // the alternative — reading a multi-GiB capture into memory — breaks the memory
-                    // bound. Files that cannot be mapped fall back to streaming below.
-                    #[allow(unsafe_code)]
-                    let map = unsafe { memmap2::Mmap::map(&file) };
-                    if let Ok(map) = map {
-                        return Self::from_source(
-                            Source::Whole {
-                                bytes: Bytes::Map(map),
-                                pos: 0,
-                            },
-                            Compression::None,
-                        );
-                    }
-                }
-                let reader = io::Cursor::new(magic[..n].to_vec()).chain(file);
-                Self::from_source(stream(Box::new(reader), false), Compression::None)
-            }
-            _ => {
-                let reader = io::Cursor::new(magic[..n].to_vec()).chain(file);
-                Self::from_reader(reader)
+        let compression = compression_of(&magic[..n]);
+        let is_regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+        if compression == Compression::None && is_regular && mmap.0 {
+            // SAFETY: whoever made `mmap` with `MmapChoice::auto` promised that the file is not
+            // modified or truncated while it is mapped (see there). The map is read-only and
+            // private to this reader.
+            #[allow(unsafe_code)]
+            let map = unsafe { memmap2::Mmap::map(&file) };
+            if let Ok(map) = map {
+                return Self::from_source(
+                    Source::Whole {
+                        bytes: Bytes::Map(map),
+                        pos: 0,
+                    },
+                    Compression::None,
+                );
             }
         }
+        let reader = io::Cursor::new(magic[..n].to_vec()).chain(file);
+        let mut capture = Self::from_reader(reader)?;
+        if compression == Compression::None && is_regular {
+            capture.path = Some(path.to_path_buf());
+        }
+        Ok(capture)
     }
 
     /// Reads a capture from a stream (for example standard input), decompressing gzip or zstd when
@@ -810,6 +878,7 @@ impl Capture {
             pending: 0,
             last_ts_ns: 0,
             damage: None,
+            path: None,
         }
     }
 
@@ -820,19 +889,22 @@ impl Capture {
     ///   over the block headers only;
     /// * streamed input (standard input, gzip, zstd): the DSBs before the first packet block
     ///   (where `editcap --inject-secrets` puts them), by keeping the leading blocks in the read
-    ///   buffer (at most [`MAX_BLOCK_LEN`] bytes of them); later ones are not seen. `None` when
+    ///   buffer (at most `MAX_BLOCK_LEN` bytes of them); later ones are not seen. `None` when
     ///   frames were already read from the stream.
     ///
     /// The scan stops at the first block whose length is not sane, without error: the reading
     /// proper reports damage as before (a decompression error met while looking ahead is given
     /// again to it). Classic pcap files have none (`Some(vec![])`). At most
-    /// [`MAX_SECRETS_BYTES`] of secrets are returned.
+    /// `MAX_SECRETS_BYTES` of secrets are returned.
     pub fn decryption_secrets(&mut self) -> Option<Vec<DecryptionSecrets>> {
         if !matches!(self.format, CaptureFormat::PcapNg { .. }) {
             return Some(Vec::new());
         }
         if let Source::Whole { bytes, .. } = &self.source {
             return Some(scan_secrets(bytes.as_slice(), false));
+        }
+        if let Some(path) = &self.path {
+            return Some(scan_secrets(&file_secret_blocks(path), false));
         }
         if self.frames > 0 || self.pending > 0 || self.source.offset() != 0 {
             return None;
@@ -1504,6 +1576,53 @@ mod tests {
             b.push(0);
         }
         b
+    }
+
+    /// Every DSB of a plain file is found whether the file is read (a second pass over its
+    /// block heads) or mapped, as in the same bytes held in memory: before and after the
+    /// packets, in sections of either byte order.
+    #[test]
+    fn secrets_of_a_read_file_are_those_of_its_bytes() {
+        let dsb = |big: bool, text: &[u8]| {
+            let p = |x: u32| {
+                if big {
+                    x.to_be_bytes()
+                } else {
+                    x.to_le_bytes()
+                }
+            };
+            let mut b = p(0x544c_534b).to_vec();
+            b.extend_from_slice(&p(text.len() as u32));
+            b.extend_from_slice(text);
+            while b.len() % 4 != 0 {
+                b.push(0);
+            }
+            b
+        };
+        let mut v = Vec::new();
+        for (big, text) in [(false, &b"first"[..]), (true, &b"second one"[..])] {
+            ng_block(&mut v, big, SHB_TYPE, &shb_body(big));
+            ng_block(&mut v, big, DSB_TYPE, &dsb(big, text));
+            ng_block(&mut v, big, IDB_TYPE, &idb_body(big, 1, None, None));
+            ng_block(&mut v, big, EPB_TYPE, &epb_body(big, 0, 1, b"abcd"));
+            ng_block(&mut v, big, DSB_TYPE, &dsb(big, b"after"));
+        }
+        let want = Capture::from_bytes(v.clone())
+            .unwrap()
+            .decryption_secrets()
+            .unwrap();
+        assert_eq!(want.len(), 4);
+        let path = std::env::temp_dir().join(format!("pcapstat-dsb-{}.pcapng", std::process::id()));
+        std::fs::write(&path, &v).unwrap();
+        // SAFETY: the file is this test's own; nothing writes it while it is mapped.
+        #[allow(unsafe_code)]
+        let mapped = unsafe { MmapChoice::auto() };
+        for mmap in [MmapChoice::never(), mapped] {
+            let mut c = Capture::open_with(&path, mmap).unwrap();
+            assert_eq!(c.decryption_secrets().unwrap(), want, "{mmap:?}");
+            assert_eq!(read_all(&mut c).len(), 2);
+        }
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

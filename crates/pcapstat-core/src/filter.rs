@@ -5,26 +5,6 @@
 //! `pcapstat::filter` re-exports it and documents the meaning of each condition, and
 //! `Analysis::filtered` applies it; the CLI parses its flags and the rules' scopes with
 //! [`parse_server`], [`parse_client`], [`parse_name`] and [`parse_time`].
-//!
-//! Accepted forms of a server (`--server`):
-//!
-//! | form | example | meaning |
-//! |---|---|---|
-//! | `ADDR` | `10.0.0.1`, `::1`, `2001:db8::1` | that address, any port |
-//! | `NET` | `10.0.0.0/8`, `2001:db8::/32`, `::/0` | an address in that network |
-//! | `ADDR:PORT`, `NET:PORT` | `10.0.0.1:443`, `10.0.0.0/8:443` | IPv4 with a port |
-//! | `[V6]`, `[V6]:PORT`, `[NET]:PORT` | `[::1]:443`, `[2001:db8::/32]:443` | IPv6 with a port |
-//! | `:PORT` | `:443` | any server on that port |
-//! | `NAME`, `NAME:PORT` | `api.example.com`, `*.example.com:443` | TLS SNI or HTTP `Host` |
-//!
-//! A bare IPv6 address (two colons or more) never has a port: write `[::1]:443`. Text made of
-//! digits and dots that is not an IPv4 address (`999.1.1.1`, `1.2.3`, `010.0.0.1`) is an
-//! error, not a name, and so is a prefix length out of range (`10.0.0.0/33`). A client
-//! (`--client`) is an address or a network, never a name or a port.
-//!
-//! Names are compared byte by byte, ASCII case-insensitively, whatever bytes the capture's
-//! SNI or `Host` holds (`name_matches`): no byte offset of the capture's name is ever taken
-//! as a character boundary.
 
 use std::net::IpAddr;
 
@@ -32,7 +12,7 @@ use crate::flow::Endpoint;
 use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
 use crate::units::{format_duration, parse_duration};
 
-/// A filter value that is not one of the accepted forms (see the [module docs](self)).
+/// A filter value that is not one of the accepted forms (see [`Filter`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 #[non_exhaustive]
@@ -151,6 +131,26 @@ impl TimeBound {
 
 /// Which records to keep; the default keeps everything. `pcapstat::filter` documents what
 /// each condition selects.
+///
+/// Accepted forms of a server (`--server`):
+///
+/// | form | example | meaning |
+/// |---|---|---|
+/// | `ADDR` | `10.0.0.1`, `::1`, `2001:db8::1` | that address, any port |
+/// | `NET` | `10.0.0.0/8`, `2001:db8::/32`, `::/0` | an address in that network |
+/// | `ADDR:PORT`, `NET:PORT` | `10.0.0.1:443`, `10.0.0.0/8:443` | IPv4 with a port |
+/// | `[V6]`, `[V6]:PORT`, `[NET]:PORT` | `[::1]:443`, `[2001:db8::/32]:443` | IPv6 with a port |
+/// | `:PORT` | `:443` | any server on that port |
+/// | `NAME`, `NAME:PORT` | `api.example.com`, `*.example.com:443` | TLS SNI or HTTP `Host` |
+///
+/// A bare IPv6 address (two colons or more) never has a port: write `[::1]:443`. Text made of
+/// digits and dots that is not an IPv4 address (`999.1.1.1`, `1.2.3`, `010.0.0.1`) is an
+/// error, not a name, and so is a prefix length out of range (`10.0.0.0/33`). A client
+/// (`--client`) is an address or a network, never a name or a port.
+///
+/// Names are compared byte by byte, ASCII case-insensitively, whatever bytes the capture's
+/// SNI or `Host` holds (`name_matches`): no byte offset of the capture's name is ever taken
+/// as a character boundary.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
     /// Server endpoint or name.
@@ -578,7 +578,7 @@ fn parse_port(s: &str) -> Result<u16, FilterSpecError> {
 }
 
 /// A server: `ADDR`, `NET`, `ADDR:PORT` (IPv4), `[V6]`, `[V6]:PORT`, bare IPv6 (`::1`,
-/// `2001:db8::/32`, `::/0`), `:PORT`, `NAME` or `NAME:PORT` (see the [module docs](self)).
+/// `2001:db8::/32`, `::/0`), `:PORT`, `NAME` or `NAME:PORT` (see [`Filter`]).
 ///
 /// # Errors
 /// [`FilterSpecError`] for anything else: an address that is not one (`999.1.1.1`), a prefix

@@ -9,17 +9,29 @@
 
 use std::sync::{Arc, OnceLock};
 
-use crate::app::{AppConfig, AppFactory, UdpDns};
-use crate::capture::Capture;
-use crate::flow::Endpoint;
-use crate::pipeline::{self, PipelineConfig};
-use crate::proto::http2::{Http2Config, Http2Parser};
+use crate::analysis::Analyzer;
 use crate::proto::tls::decrypt::{tls12_keys, RecordKey, Suite};
+
+// The internals that the integration tests (`tests/`, which drive the parsers and the TCP
+// tracker directly) and the benchmarks (`benches/`) use; not part of the API.
+pub use crate::app::{AppFactory, MIDSTREAM_PROBE_LIMIT_BYTES};
+pub use crate::decode::Decoder;
+pub use crate::flow::{shard_of, Endpoint};
+pub use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport};
+pub use crate::pipeline::{run_with_udp, PipelineConfig, PipelineOutput};
+pub use crate::proto::dns::{DnsConfig, DnsTcpMessage, DnsTcpParser, DnsTracker};
+pub use crate::proto::http::{HttpConfig, HttpParser};
+pub use crate::proto::http2::{Http2Config, Http2Parser};
+pub use crate::proto::tls::TlsParser;
+pub use crate::proto::Probe;
+pub use crate::tcp::{
+    ConnMeta, Direction, NullSinkFactory, SinkFactory, StreamSink, TcpOutput, TcpTracker,
+};
+
+use crate::app::AppConfig;
+use crate::capture::Capture;
 use crate::proto::tls::KeyLog;
-use crate::proto::StreamParser;
 use crate::record::{ConnectionRecord, HttpExchange, HttpRecord, Outcome, RolesFrom};
-use crate::tcp::{ConnMeta, Direction, SinkFactory, StreamSink};
-use crate::timing::request_timings;
 
 const C2S: Direction = Direction::ClientToServer;
 const S2C: Direction = Direction::ServerToClient;
@@ -202,49 +214,17 @@ pub fn analyze(data: &[u8]) {
 
 /// [`analyze`], giving the application counters and the HTTP rows.
 fn analyze_run(data: &[u8]) -> Option<(crate::AppStats, Vec<HttpRecord>)> {
-    let mut capture = Capture::from_bytes(data.to_vec()).ok()?;
-    let embedded = capture.decryption_secrets().unwrap_or_default();
-    let given = (data.len() % 4 != 3).then(|| {
-        static LAB: OnceLock<Arc<KeyLog>> = OnceLock::new();
-        LAB.get_or_init(|| Arc::new(KeyLog::parse(LAB_KEYLOG)))
-            .clone()
-    });
-    let keylog = if embedded.is_empty() {
-        given
+    static WITH_LAB: OnceLock<Analyzer> = OnceLock::new();
+    static WITHOUT: OnceLock<Analyzer> = OnceLock::new();
+    let analyzer = if data.len() % 4 != 3 {
+        WITH_LAB.get_or_init(|| Analyzer::new().threads(2).keylog(KeyLog::parse(LAB_KEYLOG)))
     } else {
-        let mut k = KeyLog::new();
-        k.add_capture_secrets(&embedded);
-        if let Some(g) = given {
-            k.merge(g.as_ref().clone());
-        }
-        Some(Arc::new(k))
+        WITHOUT.get_or_init(|| Analyzer::new().threads(2))
     };
-    let app = AppConfig::default().with_keylog(keylog);
-    let cfg = PipelineConfig {
-        threads: 2,
-        ..PipelineConfig::default()
-    };
-    let mut udp = UdpDns::default();
-    let out = pipeline::run_with_udp(
-        &mut capture,
-        &cfg,
-        |_| AppFactory::new(app.clone()),
-        &mut udp,
-    )
-    .ok()?;
-    let end = out.summary.last_ts.unwrap_or(0);
-    let (dns, _) = udp.finish(out.factories.iter().flat_map(|f| &f.dns_tcp), end);
-    let (mut tls, mut http) = (Vec::new(), Vec::new());
-    let mut stats = crate::AppStats::default();
-    for f in out.factories {
-        stats.merge(&f.stats);
-        tls.extend(f.tls);
-        http.extend(f.http);
-    }
-    let _ = request_timings(&out.connections, &tls, &http, &dns);
+    let a = analyzer.analyze_bytes(data.to_vec()).ok()?;
     // Capture timestamps need not be in order: only what holds whatever they are.
-    check_http(http.iter().map(|r| &r.exchange), None);
-    Some((stats, http))
+    check_http(a.http.iter().map(|r| &r.exchange), None);
+    Some((a.app_stats, a.http))
 }
 
 /// Cipher suites of target `tls_decrypt` (TLS 1.3 ones first).

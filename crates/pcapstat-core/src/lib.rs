@@ -2,51 +2,73 @@
 //!
 //! This crate has no polars and prints nothing. It turns capture bytes into plain records.
 //! Timestamps are `i64` nanoseconds since the Unix epoch, taken only from the capture.
+//!
+//! [`Analyzer`] is the entry point: it reads a [`Capture`] (pcap or pcapng, plain, gzip or zstd),
+//! tracks every TCP connection on all cores, parses TLS (decrypting with a [`KeyLog`]), HTTP/1.x,
+//! HTTP/2 and DNS, and returns an [`Analysis`]: the [`CaptureSummary`], one record per
+//! connection, TLS handshake, HTTP request ([`RequestTiming`] gives its phases) and DNS query,
+//! and the counters of every layer. The output is the same for any thread count. A [`Filter`]
+//! selects records; the text helpers ([`parse_duration`], [`split_expression`], ...) are the
+//! ones the `pcapstat` CLI parses its arguments with.
+//!
+//! ```
+//! let lab = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab");
+//! let a = pcapstat_core::Analyzer::new().analyze_path(format!("{lab}/e_dns/capture.pcap"))?;
+//! assert!(a.summary.damaged.is_none());
+//! for q in &a.dns {
+//!     println!("{} {:?} ns", q.qname, q.latency_ns);
+//! }
+//! # Ok::<(), pcapstat_core::CaptureError>(())
+//! ```
+//!
+//! The map of the crates and modules is `docs/architecture.md`.
 #![deny(missing_docs)]
 
-pub mod app;
-pub mod capture;
-pub mod decode;
-pub mod expression;
-pub mod filter;
-pub mod flow;
+mod analysis;
+mod app;
+mod capture;
+mod decode;
+mod expression;
+mod filter;
+mod flow;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod packet;
-pub mod pipeline;
-pub mod proto;
-pub mod record;
-pub mod stats;
-pub mod summary;
-pub mod tcp;
-pub mod timing;
-pub mod units;
-pub mod wire;
+mod packet;
+mod pipeline;
+mod proto;
+mod record;
+mod stats;
+mod summary;
+mod tcp;
+mod timing;
+mod units;
+mod wire;
 
-pub use app::{AppConfig, AppFactory, AppStats};
+pub use analysis::{Analysis, Analyzer};
+pub use app::AppStats;
 pub use capture::{
     Capture, CaptureError, CaptureFormat, Compression, Damage, Damaged, DecryptionSecrets, Frame,
-    Interface, LinkType,
+    Interface, LinkType, MmapChoice,
 };
-pub use decode::{
-    DecodeLimits, DecodeProblem, DecodeStats, Decoded, Decoder, Encapsulation, IcmpError, Layers,
-    ProblemCounts, MAX_ENCAPSULATION_KINDS,
+pub use decode::{DecodeLimits, DecodeProblem, DecodeStats, Encapsulation, ProblemCounts};
+pub use expression::{line_col, split_expression, Op, Token};
+pub use filter::{
+    host_only, name_matches, parse_address, parse_client, parse_host, parse_name, parse_server,
+    parse_time, ConnNames, Filter, FilterSpecError, Host, Server, TimeBound,
 };
-pub use filter::{ConnNames, Filter, FilterSpecError, Host, Server, TimeBound};
-pub use flow::{shard_of, Endpoint, FlowKey, FlowTable};
-pub use packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
-pub use pipeline::{PipelineConfig, PipelineOutput, UdpConsumer};
-pub use proto::tls::{KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats, MAX_KEYLOG_FILE_BYTES};
+pub use flow::Endpoint;
+pub use proto::dns::DnsStats;
+pub use proto::http::HttpStats;
+pub use proto::http2::Http2Stats;
+pub use proto::tls::{KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats};
 pub use record::{
     Alert, ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpExchange,
     HttpRecord, HttpVersion, Outcome, RolesFrom, Side, TlsHandshake, TlsRecord,
 };
 pub use stats::{Counters, Limit, LimitHit, Stats, LIMITS};
-pub use summary::{CaptureSummary, SummaryBuilder};
-pub use tcp::{
-    ConnMeta, Direction, HandshakeOptions, NullSinkFactory, SeqNum, SinkFactory, StreamSink,
-    TcpConfig, TcpOutput, TcpStats, TcpTracker,
-};
-pub use timing::{request_timings, RequestTiming};
+pub use summary::CaptureSummary;
+pub use tcp::{HandshakeOptions, TcpConfig, TcpStats};
+pub use timing::RequestTiming;
+pub use units::{format_duration, format_number, parse_duration, ParseDurationError};
 pub use wire::{AlertDescription, AlertLevel, CipherSuite, DnsType, Rcode, TlsVersion};

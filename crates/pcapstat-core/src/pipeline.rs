@@ -39,7 +39,7 @@ const BATCH_BYTES: usize = 256 * 1024;
 /// Batches queued per worker before the reader waits (bounds memory in flight).
 const QUEUE_DEPTH: usize = 4;
 
-/// Configuration of [`run`]. Start from `PipelineConfig::default()` and set fields.
+/// Configuration of [`run_with_udp`]. Start from `PipelineConfig::default()` and set fields.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct PipelineConfig {
@@ -61,7 +61,7 @@ pub struct PipelineConfig {
 pub const PROGRESS_EVERY: u64 = 4096;
 
 impl PipelineConfig {
-    /// The thread count `run` will use (resolving `0` to the number of cores).
+    /// The thread count [`run_with_udp`] will use (resolving `0` to the number of cores).
     pub fn effective_threads(&self) -> usize {
         match self.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -70,7 +70,7 @@ impl PipelineConfig {
     }
 }
 
-/// What [`run`] returns.
+/// What [`run_with_udp`] returns.
 #[derive(Debug)]
 pub struct PipelineOutput<F> {
     /// What the capture holds, frame by frame (including damage, if any).
@@ -97,22 +97,6 @@ pub trait UdpConsumer {
 impl UdpConsumer for () {
     fn on_udp(&mut self, _: &UdpDatagram) {}
     fn on_icmp_error(&mut self, _: &IcmpError) {}
-}
-
-/// [`run_with_udp`] without a UDP consumer.
-///
-/// # Errors
-/// As [`run_with_udp`].
-pub fn run<F, M>(
-    capture: &mut Capture,
-    config: &PipelineConfig,
-    make_factory: M,
-) -> Result<PipelineOutput<F>, CaptureError>
-where
-    F: SinkFactory + Send,
-    M: Fn(usize) -> F + Sync,
-{
-    run_with_udp(capture, config, make_factory, &mut ())
 }
 
 /// Reads every frame of `capture`, decodes it and tracks TCP connections on

@@ -151,7 +151,7 @@ impl RolesFrom {
 /// Statistics of one direction of a TCP connection.
 ///
 /// The `tcp.analysis`-style counters follow tshark's definitions (see
-/// [`crate::tcp`] module docs): `retransmissions` counts every segment tshark would match
+/// docs/tcp.md): `retransmissions` counts every segment tshark would match
 /// with the display filter `tcp.analysis.retransmission`, which *includes* fast and spurious
 /// retransmissions; `fast_retransmissions` and `spurious_retransmissions` are subsets.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -354,9 +354,9 @@ pub struct TlsHandshake {
     /// The ClientHello carried a non-empty session_ticket extension.
     pub session_ticket_offered: bool,
     /// A kept ClientHello field was cut at its cap (`sni` and the `ja3` string at
-    /// [`MAX_KEPT_NAME_BYTES`](crate::proto::tls::MAX_KEPT_NAME_BYTES) /
-    /// [`MAX_KEPT_JA3_BYTES`](crate::proto::tls::MAX_KEPT_JA3_BYTES) bytes, `alpn_offered` /
-    /// `versions_offered` at [`MAX_KEPT_LIST`](crate::proto::tls::MAX_KEPT_LIST) entries of
+    /// `MAX_KEPT_NAME_BYTES` /
+    /// `MAX_KEPT_JA3_BYTES` bytes, `alpn_offered` /
+    /// `versions_offered` at `MAX_KEPT_LIST` entries of
     /// at most `MAX_KEPT_NAME_BYTES`). JA3, JA4, `ja3_hash` and `cipher_suites_offered` are
     /// computed over the whole message all the same.
     pub client_hello_truncated: bool,

@@ -8,7 +8,7 @@ use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
 /// The phases of one HTTP request. Durations are ns; `None` = not observed or not applicable.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestTiming {
-    /// Index of the request in the HTTP records given to [`request_timings`].
+    /// Index of the request in the HTTP records given to `request_timings`.
     pub http_index: usize,
     /// The DNS lookup that resolved this server's address for this host, finished before the
     /// connection started: from the first query of the lookup (retries included) to its answer.

@@ -4,7 +4,8 @@
 
 mod common;
 
-use pcapstat_core::{Capture, DecodeLimits, Decoder, Transport};
+use pcapstat_core::fuzzing::{Decoder, Transport};
+use pcapstat_core::{Capture, DecodeLimits};
 
 #[test]
 fn decode_every_shared_capture_without_panicking() {

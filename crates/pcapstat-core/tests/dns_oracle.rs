@@ -12,12 +12,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
-use pcapstat_core::proto::dns::{DnsConfig, DnsTcpMessage, DnsTcpParser, DnsTracker};
-use pcapstat_core::proto::StreamParser;
-use pcapstat_core::{
-    Capture, ConnMeta, ConnectionRecord, DecodeLimits, Decoder, Direction, DnsRecord, Endpoint,
-    SinkFactory, StreamSink, TcpConfig, TcpTracker, Transport,
+use pcapstat_core::fuzzing::{
+    ConnMeta, Decoder, Direction, DnsConfig, DnsTcpMessage, DnsTcpParser, DnsTracker, Endpoint,
+    SinkFactory, StreamSink, TcpTracker, Transport,
 };
+use pcapstat_core::{Capture, ConnectionRecord, DecodeLimits, DnsRecord, TcpConfig};
 
 mod common;
 

@@ -6,9 +6,7 @@
 
 use std::path::PathBuf;
 
-use pcapstat_core::app::{AppFactory, AppStats, UdpDns};
-use pcapstat_core::pipeline::{self, PipelineConfig};
-use pcapstat_core::{Capture, TcpStats};
+use pcapstat_core::{Analyzer, AppStats, TcpStats};
 
 const CLIENT: [u8; 4] = [10, 0, 0, 1];
 const SERVER: [u8; 4] = [10, 0, 0, 2];
@@ -94,17 +92,8 @@ impl Pcap {
     fn run(self, name: &str) -> (TcpStats, AppStats) {
         let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
         std::fs::write(&path, &self.0).unwrap();
-        let mut capture = Capture::open(&path).unwrap();
-        let mut cfg = PipelineConfig::default();
-        cfg.threads = 1;
-        let mut udp = UdpDns::default();
-        let out = pipeline::run_with_udp(&mut capture, &cfg, |_| AppFactory::default(), &mut udp)
-            .unwrap();
-        let mut app = AppStats::default();
-        for f in &out.factories {
-            app.merge(&f.stats);
-        }
-        (out.tcp, app)
+        let a = Analyzer::new().threads(1).analyze_path(&path).unwrap();
+        (a.tcp_stats, a.app_stats)
     }
 }
 

@@ -5,11 +5,11 @@
 
 use std::net::IpAddr;
 
-use pcapstat_core::app::AppFactory;
-use pcapstat_core::Direction::{ClientToServer as C2S, ServerToClient as S2C};
-use pcapstat_core::{
-    ConnMeta, ConnectionRecord, Endpoint, HttpVersion, Outcome, RolesFrom, SinkFactory, StreamSink,
+use pcapstat_core::fuzzing::{
+    AppFactory, ConnMeta, Direction::ClientToServer as C2S, Direction::ServerToClient as S2C,
+    Endpoint, SinkFactory, StreamSink,
 };
+use pcapstat_core::{ConnectionRecord, HttpVersion, Outcome, RolesFrom};
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 

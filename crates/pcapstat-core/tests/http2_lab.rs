@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use pcapstat_core::{request_timings, HttpVersion};
+use pcapstat_core::HttpVersion;
 
 mod common;
 
@@ -52,9 +52,9 @@ fn json_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 fn h2c_streams_match_tshark_nginx_and_curl() {
     let dir = common::shared().join("lab/h_http2");
     let a = common::analyze(&dir.join("capture.pcap"));
-    let timings = request_timings(&a.connections, &a.tls, &a.http, &a.dns);
-    let port_of = |conn_id: u64| a.connection(conn_id).client_port;
-    let server_port_of = |conn_id: u64| a.connection(conn_id).server_port;
+    let timings = &a.timings;
+    let port_of = |conn_id: u64| a.connection(conn_id).unwrap().client_port;
+    let server_port_of = |conn_id: u64| a.connection(conn_id).unwrap().server_port;
 
     // tshark: TCP streams → ports; HTTP/2 streams on :8080.
     let streams: BTreeMap<String, (u16, u16)> = common::tsv(&dir.join("ts_tcp_streams.tsv"))

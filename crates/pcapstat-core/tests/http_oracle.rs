@@ -12,12 +12,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use pcapstat_core::proto::http::{HttpConfig, HttpParser};
-use pcapstat_core::proto::{Probe, StreamParser};
-use pcapstat_core::{
-    Capture, ConnMeta, ConnectionRecord, DecodeLimits, Decoder, Direction, Endpoint, HttpExchange,
-    SinkFactory, StreamSink, TcpConfig, TcpTracker, Transport,
+use pcapstat_core::fuzzing::{
+    ConnMeta, Decoder, Direction, Endpoint, HttpConfig, HttpParser, Probe, SinkFactory, StreamSink,
+    TcpTracker, Transport,
 };
+use pcapstat_core::{Capture, ConnectionRecord, DecodeLimits, HttpExchange, TcpConfig};
 
 mod common;
 
@@ -123,7 +122,7 @@ fn run_app(path: &Path) -> Vec<(ConnMeta, HttpExchange)> {
     a.http
         .iter()
         .map(|h| {
-            let c = a.connection(h.conn_id);
+            let c = a.connection(h.conn_id).unwrap();
             let meta = ConnMeta {
                 conn_id: c.conn_id,
                 client: Endpoint {

@@ -28,7 +28,7 @@ fn ours(name: &str) -> (Vec<Vec<String>>, common::Analysis) {
         .http
         .iter()
         .map(|h| {
-            let c = a.connection(h.conn_id);
+            let c = a.connection(h.conn_id).unwrap();
             let time = h
                 .response_start_ts
                 .map(|t| format!("{:.6}", (t - h.request_start_ts) as f64 / 1e9))
@@ -86,7 +86,7 @@ fn check(name: &str) -> common::Analysis {
 fn space_before_a_header_colon() {
     let a = check("http-space-before-colon");
     assert!(a.http.iter().all(|h| h.complete));
-    assert_eq!(a.app.http_stats.parse_errors, 0);
+    assert_eq!(a.app_stats.http_stats.parse_errors, 0);
 }
 
 /// Item 1: a head no parser accepts (NUL in a header name) is counted; its request gets the
@@ -96,8 +96,8 @@ fn unparseable_response_head() {
     let a = check("http-bad-response-head");
     let complete: Vec<bool> = a.http.iter().map(|h| h.complete).collect();
     assert_eq!(complete, [true, false, true, true]);
-    assert_eq!(a.app.http_stats.bad_response_heads, 1);
-    assert_eq!(a.app.http_stats.unpaired_after_bad_head, 0);
+    assert_eq!(a.app_stats.http_stats.bad_response_heads, 1);
+    assert_eq!(a.app_stats.http_stats.unpaired_after_bad_head, 0);
 }
 
 /// Item 4: mid-stream connections whose first client bytes are a keep-alive byte or the tail
@@ -105,9 +105,9 @@ fn unparseable_response_head() {
 #[test]
 fn midstream_first_bytes_not_a_request() {
     let a = check("http-midstream-first-bytes");
-    assert_eq!(a.app.midstream_reprobed, 2);
-    assert_eq!(a.app.http, 2);
-    assert_eq!(a.app.unrecognised, 0);
+    assert_eq!(a.app_stats.midstream_reprobed, 2);
+    assert_eq!(a.app_stats.http, 2);
+    assert_eq!(a.app_stats.unrecognised, 0);
     assert!(a.http.iter().all(|h| h.complete));
     for c in &a.connections {
         assert_eq!(c.roles_from, RolesFrom::Payload);
@@ -129,7 +129,7 @@ fn roles_follow_the_request_sender() {
     // The client sent 3 requests and 3 ACKs; the server 3 responses.
     assert_eq!((c.c2s.packets, c.s2c.packets), (6, 3));
     assert!(c.c2s.payload_bytes < c.s2c.payload_bytes + 200);
-    assert_eq!(a.app.roles_swapped, 1);
+    assert_eq!(a.app_stats.roles_swapped, 1);
     for h in &a.http {
         assert_eq!(h.host.as_deref(), Some("10.1.0.6:31600"));
     }
@@ -138,11 +138,11 @@ fn roles_follow_the_request_sender() {
 mod app_sink {
     use std::net::IpAddr;
 
-    use pcapstat_core::app::{AppFactory, MIDSTREAM_PROBE_LIMIT_BYTES};
-    use pcapstat_core::Direction::{ClientToServer as C2S, ServerToClient as S2C};
-    use pcapstat_core::{
-        ConnMeta, ConnectionRecord, Endpoint, Outcome, RolesFrom, SinkFactory, StreamSink,
+    use pcapstat_core::fuzzing::Direction::{ClientToServer as C2S, ServerToClient as S2C};
+    use pcapstat_core::fuzzing::{
+        AppFactory, ConnMeta, Endpoint, SinkFactory, StreamSink, MIDSTREAM_PROBE_LIMIT_BYTES,
     };
+    use pcapstat_core::{ConnectionRecord, Outcome, RolesFrom};
 
     const GET: &[u8] = b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
     const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";

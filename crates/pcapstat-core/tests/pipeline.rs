@@ -5,11 +5,11 @@
 use std::io::Read;
 use std::path::Path;
 
-use pcapstat_core::pipeline::{self, PipelineConfig, PipelineOutput};
-use pcapstat_core::{
-    Capture, CaptureError, ConnMeta, ConnectionRecord, DecodeLimits, Decoder, Direction,
-    SinkFactory, StreamSink, TcpConfig, TcpTracker, Transport,
+use pcapstat_core::fuzzing::{
+    run_with_udp, ConnMeta, Decoder, Direction, PipelineConfig, PipelineOutput, SinkFactory,
+    StreamSink, TcpTracker, Transport,
 };
+use pcapstat_core::{Capture, CaptureError, ConnectionRecord, DecodeLimits, TcpConfig};
 
 mod common;
 
@@ -71,7 +71,7 @@ fn run(path: &Path, threads: usize) -> Result<PipelineOutput<Digests>, CaptureEr
     let mut capture = Capture::open(path)?;
     let mut cfg = PipelineConfig::default();
     cfg.threads = threads;
-    pipeline::run(&mut capture, &cfg, |_| Digests::default())
+    run_with_udp(&mut capture, &cfg, |_| Digests::default(), &mut ())
 }
 
 /// Everything a run produced, in a comparable form (shard order is part of the contract).
@@ -190,7 +190,7 @@ fn read_error_ends_every_thread_count_with_the_error() {
         let mut capture = Capture::from_reader(reader).unwrap();
         let mut cfg = PipelineConfig::default();
         cfg.threads = threads;
-        let err = pipeline::run(&mut capture, &cfg, |_| Digests::default()).unwrap_err();
+        let err = run_with_udp(&mut capture, &cfg, |_| Digests::default(), &mut ()).unwrap_err();
         assert!(
             matches!(err, CaptureError::Io(_)),
             "{threads} threads: {err}"
@@ -219,7 +219,7 @@ fn progress_reaches_the_capture_length() {
         cfg.threads = threads;
         cfg.progress = Some(progress.clone());
         let mut capture = Capture::open(&path).unwrap();
-        let out = pipeline::run(&mut capture, &cfg, |_| Digests::default()).unwrap();
+        let out = run_with_udp(&mut capture, &cfg, |_| Digests::default(), &mut ()).unwrap();
         assert_eq!(out.summary.frames, 20348);
         assert_eq!(progress.load(Ordering::Relaxed), len, "{threads} threads");
     }

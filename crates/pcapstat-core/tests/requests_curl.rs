@@ -13,30 +13,10 @@
 //! * total: `time_total - time_pretransfer` vs `send + wait + receive`, median < 1 ms.
 #![allow(clippy::unwrap_used)]
 
+use pcapstat_core::{ConnectionRecord, HttpRecord};
 use std::collections::BTreeMap;
-use std::path::Path;
-
-use pcapstat_core::{request_timings, ConnectionRecord, HttpRecord, RequestTiming};
 
 mod common;
-
-struct Run {
-    connections: Vec<ConnectionRecord>,
-    http: Vec<HttpRecord>,
-    timings: Vec<RequestTiming>,
-    tls: Vec<pcapstat_core::TlsRecord>,
-}
-
-fn analyze(path: &Path) -> Run {
-    let a = common::analyze(path);
-    let timings = request_timings(&a.connections, &a.tls, &a.http, &a.dns);
-    Run {
-        connections: a.connections,
-        http: a.http,
-        timings,
-        tls: a.tls,
-    }
-}
 
 fn secs_ns(s: &str) -> i64 {
     (s.parse::<f64>().unwrap() * 1e9).round() as i64
@@ -63,7 +43,7 @@ fn http_rows_and_phases_agree_with_curl() {
     let mut table = String::new();
     for fixture in common::files_under(&common::testdata().join("expected/lab_curl")) {
         let scenario = fixture.file_stem().unwrap().to_string_lossy().into_owned();
-        let run = analyze(
+        let run = common::analyze(
             &common::shared()
                 .join("lab")
                 .join(&scenario)

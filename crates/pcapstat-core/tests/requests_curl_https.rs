@@ -23,12 +23,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::Arc;
 
-use pcapstat_core::app::{AppConfig, AppFactory, AppStats, UdpDns};
-use pcapstat_core::pipeline::{self, PipelineConfig};
 use pcapstat_core::{
-    request_timings, Capture, ConnectionRecord, HttpRecord, KeyLog, RequestTiming, TlsRecord,
+    Analyzer, AppStats, Capture, ConnectionRecord, HttpRecord, KeyLog, RequestTiming, TlsRecord,
 };
 use serde_json::Value;
 
@@ -66,35 +63,18 @@ impl Run {
     }
 }
 
-fn analyze(mut capture: Capture, keylog: Option<KeyLog>, threads: usize) -> Run {
-    let mut cfg = PipelineConfig::default();
-    cfg.threads = threads;
-    let app = AppConfig::default().with_keylog(keylog.map(Arc::new));
-    let mut udp = UdpDns::default();
-    let out = pipeline::run_with_udp(
-        &mut capture,
-        &cfg,
-        |_| AppFactory::new(app.clone()),
-        &mut udp,
-    )
-    .unwrap();
-    let end = out.summary.last_ts.unwrap();
-    let (dns, _) = udp.finish(out.factories.iter().flat_map(|f| &f.dns_tcp), end);
-    let (mut tls, mut http, mut stats) = (Vec::new(), Vec::new(), AppStats::default());
-    for f in out.factories {
-        stats.merge(&f.stats);
-        tls.extend(f.tls);
-        http.extend(f.http);
+fn analyze(capture: Capture, keylog: Option<KeyLog>, threads: usize) -> Run {
+    let mut analyzer = Analyzer::new().threads(threads).embedded_secrets(false);
+    if let Some(keylog) = keylog {
+        analyzer = analyzer.keylog(keylog);
     }
-    tls.sort_by_key(|t| t.conn_id);
-    http.sort_by_key(|h| (h.conn_id, h.request_index));
-    let timings = request_timings(&out.connections, &tls, &http, &dns);
+    let a = analyzer.analyze(capture).unwrap();
     Run {
-        connections: out.connections,
-        http,
-        timings,
-        tls,
-        stats,
+        connections: a.connections,
+        http: a.http,
+        timings: a.timings,
+        tls: a.tls,
+        stats: a.app_stats,
     }
 }
 

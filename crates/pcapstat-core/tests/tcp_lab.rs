@@ -6,9 +6,9 @@
 
 use std::path::Path;
 
+use pcapstat_core::fuzzing::{shard_of, Decoder, TcpTracker, Transport};
 use pcapstat_core::{
-    shard_of, Capture, ConnectionRecord, DecodeLimits, Decoder, DirectionStats, Outcome, TcpConfig,
-    TcpStats, TcpTracker, Transport,
+    Capture, ConnectionRecord, DecodeLimits, DirectionStats, Outcome, TcpConfig, TcpStats,
 };
 
 mod common;

@@ -17,12 +17,10 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use pcapstat_core::proto::tls::TlsParser;
-use pcapstat_core::proto::{Probe, StreamParser};
-use pcapstat_core::{
-    Capture, ConnMeta, ConnectionRecord, DecodeLimits, Decoder, Direction, SinkFactory, StreamSink,
-    TcpConfig, TcpTracker, TlsRecord, Transport,
+use pcapstat_core::fuzzing::{
+    ConnMeta, Decoder, Direction, Probe, SinkFactory, StreamSink, TcpTracker, TlsParser, Transport,
 };
+use pcapstat_core::{Capture, ConnectionRecord, DecodeLimits, TcpConfig, TlsRecord};
 
 /// Known differences with tshark: (fixture name, tcp.stream, field, reason).
 const KNOWN: &[(&str, u64, &str, &str)] = &[

@@ -188,7 +188,7 @@ fn ssl_log_agrees() {
         }
         let mut ours: BTreeMap<String, Vec<_>> = BTreeMap::new();
         for r in &a.tls {
-            ours.entry(conn_tuple(a.connection(r.conn_id)))
+            ours.entry(conn_tuple(a.connection(r.conn_id).unwrap()))
                 .or_default()
                 .push(r);
         }
@@ -277,7 +277,7 @@ fn http_log_agrees() {
         }
         let mut ours: BTreeMap<String, Vec<_>> = BTreeMap::new();
         for r in &a.http {
-            ours.entry(conn_tuple(a.connection(r.conn_id)))
+            ours.entry(conn_tuple(a.connection(r.conn_id).unwrap()))
                 .or_default()
                 .push(r);
         }
@@ -709,7 +709,7 @@ fn suricata_count(ev: &str, f: &Row, a: &Analysis) -> usize {
             .tls
             .iter()
             .filter(|r| {
-                let c = a.connection(r.conn_id);
+                let c = a.connection(r.conn_id).unwrap();
                 endpoints_accept(f, client(c), server(c))
                     && accepts(&f["sni"], r.sni.as_deref().unwrap_or(""))
                     && accepts(
@@ -725,7 +725,7 @@ fn suricata_count(ev: &str, f: &Row, a: &Analysis) -> usize {
             .http
             .iter()
             .filter(|r| {
-                let c = a.connection(r.conn_id);
+                let c = a.connection(r.conn_id).unwrap();
                 // Suricata's hostname: the Host header without the port.
                 let host = r.host.as_deref().unwrap_or("");
                 let host = host.rsplit_once(':').map_or(host, |(h, p)| {

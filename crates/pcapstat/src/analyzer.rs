@@ -3,23 +3,24 @@
 use std::borrow::Cow;
 use std::io::Read;
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use polars::prelude::DataFrame;
 
-use pcapstat_core::app::{AppConfig, AppFactory, AppStats, UdpDns};
-use pcapstat_core::pipeline::{self, PipelineConfig};
-use pcapstat_core::proto::dns::DnsStats;
+use pcapstat_core as core;
 use pcapstat_core::{
-    request_timings, Capture, CaptureSummary, ConnectionRecord, DecodeLimits, DnsRecord,
-    HttpRecord, KeyLog, KeyLogStats, RequestTiming, Stats, TcpConfig, TcpStats, TlsRecord,
+    AppStats, Capture, CaptureSummary, ConnectionRecord, DecodeLimits, DnsRecord, DnsStats,
+    HttpRecord, KeyLog, KeyLogStats, MmapChoice, RequestTiming, Stats, TcpConfig, TcpStats,
+    TlsRecord,
 };
 
 use crate::error::Error;
 use crate::filter::{ConnNames, Filter};
 use crate::tables;
 
-/// Analysis options; cheap to clone and reusable for many captures.
+/// Analysis options: [`pcapstat_core::Analyzer`], whose results come with tables. Cheap to
+/// clone and reusable for many captures.
 ///
 /// ```
 /// let analyzer = pcapstat::Analyzer::new()
@@ -27,21 +28,17 @@ use crate::tables;
 ///     .idle_timeout_ns(60_000_000_000);
 /// # let _ = analyzer;
 /// ```
-#[derive(Debug, Clone)]
-pub struct Analyzer {
-    config: PipelineConfig,
-    keylog: Option<Arc<KeyLog>>,
-    embedded_secrets: bool,
-}
+#[derive(Debug, Clone, Default)]
+pub struct Analyzer(core::Analyzer);
 
-impl Default for Analyzer {
-    fn default() -> Self {
-        Analyzer {
-            config: PipelineConfig::default(),
-            keylog: None,
-            embedded_secrets: true,
+/// The options of [`pcapstat_core::Analyzer`], forwarded.
+macro_rules! options {
+    ($($name:ident($arg:ident: $ty:ty);)*) => {$(
+        #[doc = concat!("As [`pcapstat_core::Analyzer::", stringify!($name), "`].")]
+        pub fn $name(self, $arg: $ty) -> Self {
+            Analyzer(self.0.$name($arg))
         }
-    }
+    )*};
 }
 
 impl Analyzer {
@@ -50,53 +47,15 @@ impl Analyzer {
         Analyzer::default()
     }
 
-    /// Threads to use in all (`0`, the default, means one per core). The output is identical
-    /// for any thread count.
-    pub fn threads(mut self, threads: usize) -> Self {
-        self.config.threads = threads;
-        self
-    }
-
-    /// Publish progress into `bytes`: while a capture is read, it holds the bytes of the
-    /// (uncompressed) capture consumed so far, updated every few thousand frames and at the end
-    /// ([`pcapstat_core::pipeline::PipelineConfig::progress`]). For a progress bar: compare it
-    /// with the file's size (for uncompressed files; compressed input and streams have no known
-    /// total).
-    pub fn progress(mut self, bytes: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Self {
-        self.config.progress = Some(bytes);
-        self
-    }
-
-    /// A TCP connection silent for longer than this (capture time, nanoseconds) is finished; a
-    /// later packet on its ports starts a new connection. Default 5 minutes.
-    pub fn idle_timeout_ns(mut self, ns: i64) -> Self {
-        self.config.tcp.idle_timeout_ns = ns;
-        self
-    }
-
-    /// All TCP tracking options and limits at once (see [`TcpConfig`]).
-    pub fn tcp_config(mut self, tcp: TcpConfig) -> Self {
-        self.config.tcp = tcp;
-        self
-    }
-
-    /// Decoder limits (IP fragment reassembly buffers).
-    pub fn decode_limits(mut self, limits: DecodeLimits) -> Self {
-        self.config.decode = limits;
-        self
-    }
-
-    /// The options in effect.
-    pub fn config(&self) -> &PipelineConfig {
-        &self.config
-    }
-
-    /// TLS secrets to decrypt with (NSS key log): TLS connections whose client random is in it
-    /// are decrypted and their HTTP/1.x and HTTP/2 requests become http rows (docs/tls.md,
-    /// docs/http.md).
-    pub fn keylog(mut self, keylog: KeyLog) -> Self {
-        self.keylog = Some(Arc::new(keylog));
-        self
+    options! {
+        threads(threads: usize);
+        progress(bytes: Arc<AtomicU64>);
+        idle_timeout_ns(ns: i64);
+        tcp_config(tcp: TcpConfig);
+        decode_limits(limits: DecodeLimits);
+        keylog(keylog: KeyLog);
+        embedded_secrets(yes: bool);
+        memory_map(choice: MmapChoice);
     }
 
     /// Reads an NSS key log file (`SSLKEYLOGFILE`) for [`Analyzer::keylog`]. Malformed lines
@@ -105,20 +64,11 @@ impl Analyzer {
     /// # Errors
     /// [`Error::KeyLog`] when the file cannot be read.
     pub fn keylog_file(self, path: impl AsRef<Path>) -> Result<Self, Error> {
-        Ok(self.keylog(KeyLog::from_file(path)?))
+        Ok(Analyzer(self.0.keylog_file(path)?))
     }
 
-    /// Whether TLS key logs embedded in a pcapng file (Decryption Secrets Blocks) are used, in
-    /// addition to [`Analyzer::keylog`] (default `true`). They are read ahead of the frames:
-    /// every DSB of a plain file or bytes (a pass over the block headers), the DSBs before the
-    /// first packet of streamed input (standard input, gzip, zstd); see
-    /// `pcapstat_core::Capture::decryption_secrets`.
-    pub fn embedded_secrets(mut self, yes: bool) -> Self {
-        self.embedded_secrets = yes;
-        self
-    }
-
-    /// Analyse a capture file (pcap or pcapng, optionally gzip or zstd compressed).
+    /// Analyse a capture file (pcap or pcapng, optionally gzip or zstd compressed); its path
+    /// names the capture ([`Analysis::source`]).
     ///
     /// A damaged or truncated capture is not an error: everything before the damage is
     /// analysed and the damage is reported in [`CaptureSummary::damaged`].
@@ -127,7 +77,7 @@ impl Analyzer {
     /// [`Error::Capture`] when the file cannot be read or is not a capture.
     pub fn analyze_path(&self, path: impl AsRef<Path>) -> Result<Analysis, Error> {
         let path = path.as_ref();
-        let mut analysis = self.analyze(Capture::open(path)?)?;
+        let mut analysis = Analysis::from(self.0.analyze_path(path)?);
         analysis.source = Some(path.display().to_string());
         Ok(analysis)
     }
@@ -137,7 +87,7 @@ impl Analyzer {
     /// # Errors
     /// [`Error::Capture`] when the stream cannot be read or is not a capture.
     pub fn analyze_reader(&self, reader: impl Read + Send + 'static) -> Result<Analysis, Error> {
-        self.analyze(Capture::from_reader(reader)?)
+        Ok(self.0.analyze_reader(reader)?.into())
     }
 
     /// Analyse a capture held in memory.
@@ -145,62 +95,40 @@ impl Analyzer {
     /// # Errors
     /// [`Error::Capture`] when the bytes are not a capture.
     pub fn analyze_bytes(&self, bytes: Vec<u8>) -> Result<Analysis, Error> {
-        self.analyze(Capture::from_bytes(bytes)?)
+        Ok(self.0.analyze_bytes(bytes)?.into())
     }
 
-    fn analyze(&self, mut capture: Capture) -> Result<Analysis, Error> {
-        let embedded = if self.embedded_secrets {
-            capture.decryption_secrets().unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let keylog = if embedded.is_empty() {
-            self.keylog.clone()
-        } else {
-            // The embedded secrets, then the given key log's on top.
-            let mut k = KeyLog::new();
-            k.add_capture_secrets(&embedded);
-            if let Some(given) = &self.keylog {
-                k.merge(given.as_ref().clone());
-            }
-            Some(Arc::new(k))
-        };
-        let keylog_stats = keylog.as_ref().map(|k| k.stats().clone());
-        let app_config = AppConfig::default().with_keylog(keylog);
-        let mut udp = UdpDns::default();
-        let out = pipeline::run_with_udp(
-            &mut capture,
-            &self.config,
-            |_| AppFactory::new(app_config.clone()),
-            &mut udp,
-        )?;
-        let (mut tls, mut http) = (Vec::new(), Vec::new());
-        let mut app = AppStats::default();
-        for f in &out.factories {
-            app.merge(&f.stats);
-        }
-        let end = out.summary.last_ts.unwrap_or(0);
-        let (dns, dns_stats) = udp.finish(out.factories.iter().flat_map(|f| &f.dns_tcp), end);
-        for f in out.factories {
-            tls.extend(f.tls);
-            http.extend(f.http);
-        }
-        tls.sort_by_key(|t| t.conn_id);
-        http.sort_by_key(|h| (h.conn_id, h.request_index));
-        let timings = request_timings(&out.connections, &tls, &http, &dns);
-        Ok(Analysis {
-            summary: out.summary,
-            connections: out.connections,
-            tcp: out.tcp,
-            tls,
-            http,
-            dns,
-            timings,
-            app,
-            dns_stats,
-            keylog_stats,
+    /// Analyse an opened capture.
+    ///
+    /// # Errors
+    /// [`Error::Capture`] when reading fails.
+    pub fn analyze(&self, capture: Capture) -> Result<Analysis, Error> {
+        Ok(self.0.analyze(capture)?.into())
+    }
+}
+
+impl From<core::Analyzer> for Analyzer {
+    fn from(options: core::Analyzer) -> Self {
+        Analyzer(options)
+    }
+}
+
+impl From<core::Analysis> for Analysis {
+    /// The records and counters of `a`, without a name ([`Analysis::set_source`]).
+    fn from(a: core::Analysis) -> Self {
+        Analysis {
+            summary: a.summary,
+            connections: a.connections,
+            tcp: a.tcp_stats,
+            tls: a.tls,
+            http: a.http,
+            dns: a.dns,
+            timings: a.timings,
+            app: a.app_stats,
+            dns_stats: a.dns_stats,
+            keylog_stats: a.keylog_stats,
             source: None,
-        })
+        }
     }
 }
 

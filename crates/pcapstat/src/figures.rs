@@ -31,9 +31,7 @@ use serde::{Serialize, Serializer};
 use crate::report::{Report, ReportOptions, Share};
 use crate::Analysis;
 
-pub use pcapstat_core::units::{
-    format_duration, format_number, parse_duration, ParseDurationError,
-};
+pub use pcapstat_core::{format_duration, format_number, parse_duration, ParseDurationError};
 
 /// Nearest-rank percentiles of a set of durations (ns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

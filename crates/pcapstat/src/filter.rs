@@ -22,11 +22,11 @@
 //! filtered.
 //!
 //! The types, their parsing from text (`--server [::1]:443`, `10.0.0.0/8`, `*.example.com`,
-//! `+1.5s`; every accepted form is listed in [`pcapstat_core::filter`]) and the name
+//! `+1.5s`; every accepted form is listed in [`pcapstat_core::Filter`]) and the name
 //! matching (bytes, ASCII case-insensitive: any SNI or `Host` is safe) live in
 //! `pcapstat-core`, without polars; this module re-exports them.
 
-pub use pcapstat_core::filter::{
+pub use pcapstat_core::{
     host_only, name_matches, parse_address, parse_client, parse_host, parse_name, parse_server,
     parse_time, ConnNames, Filter, FilterSpecError, Host, Server, TimeBound,
 };

@@ -43,8 +43,9 @@
 //! `Datetime(ns, UTC)` taken from the capture; durations are `Duration(ns)`; null means "not
 //! observed", never 0 or "".
 //!
-//! Users who do not want polars can use the record-level API of [`core`] (`pcapstat-core`):
-//! [`core::pipeline::run`] returns plain [`core::ConnectionRecord`]s.
+//! Users who do not want polars can use [`core`] (`pcapstat-core`) alone: its
+//! [`core::Analyzer`] does the same analysis and returns plain records ([`core::Analysis`]);
+//! [`Analysis`] wraps that result and adds the tables.
 #![deny(missing_docs)]
 
 mod analyzer;

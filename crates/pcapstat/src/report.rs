@@ -26,8 +26,8 @@ use std::net::IpAddr;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use pcapstat_core::proto::http::HttpStats;
-use pcapstat_core::proto::http2::Http2Stats;
+use pcapstat_core::HttpStats;
+use pcapstat_core::Http2Stats;
 use pcapstat_core::{
     CaptureFormat, CaptureSummary, ConnectionRecord, DirectionStats, DnsTransport, Failure,
     Outcome, Side, TlsDecryptStats,

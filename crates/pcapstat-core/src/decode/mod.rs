@@ -110,7 +110,7 @@ use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 
 use defrag::{FragKey, FragOutcome, FragPool};
 pub(crate) use stats::add_encapsulation;
-pub use stats::{DecodeStats, Encapsulation, ProblemCounts, MAX_ENCAPSULATION_KINDS};
+pub use stats::{DecodeStats, Encapsulation, ProblemCounts};
 
 /// Limits on what the decoder buffers (all bounded; hitting them is counted, never an error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -42,7 +42,7 @@ counters! {
         pub unsupported_link_types: BTreeMap<u32, u64>,
         /// Frames that stopped on an encapsulation the decoder recognised but does not decode
         /// (the frames of [`DecodeProblem::UndecodedEncapsulation`]), by encapsulation. At most
-        /// [`MAX_ENCAPSULATION_KINDS`] keys: beyond them, frames count under
+        /// `MAX_ENCAPSULATION_KINDS` (32) keys: beyond them, frames count under
         /// [`Encapsulation::Other`].
         pub undecoded_encapsulations: BTreeMap<Encapsulation, u64>,
     }
@@ -74,7 +74,7 @@ pub enum Encapsulation {
     NflogFamily(u8),
     /// An MPLS label stack whose payload is not IP (an Ethernet pseudowire, for example).
     MplsNonIp,
-    /// Any encapsulation beyond the first [`MAX_ENCAPSULATION_KINDS`] distinct ones.
+    /// Any encapsulation beyond the first `MAX_ENCAPSULATION_KINDS` distinct ones.
     Other,
 }
 

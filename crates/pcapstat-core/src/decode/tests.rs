@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use etherparse::PacketBuilder;
 
+use super::stats::MAX_ENCAPSULATION_KINDS;
 use super::*;
 
 const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0, 1];

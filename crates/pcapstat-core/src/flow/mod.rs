@@ -45,14 +45,6 @@ impl FlowKey {
             FlowKey { lo: b, hi: a }
         }
     }
-    /// The smaller endpoint in canonical order.
-    pub fn lo(&self) -> Endpoint {
-        self.lo
-    }
-    /// The larger endpoint in canonical order.
-    pub fn hi(&self) -> Endpoint {
-        self.hi
-    }
     /// A stable 64-bit hash (FNV-1a over the canonical endpoints), independent of the process,
     /// the platform and the direction of the packet.
     pub fn stable_hash(&self) -> u64 {
@@ -134,10 +126,6 @@ impl<V> FlowTable<V> {
     /// Number of live entries.
     pub fn len(&self) -> usize {
         self.map.len()
-    }
-    /// Whether the table is empty.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
     }
     /// Whether inserting a new key would exceed the bound.
     pub fn is_full(&self) -> bool {
@@ -255,7 +243,7 @@ mod tests {
         }
         assert!(t.is_full());
         let mut ev = Vec::new();
-        t.make_room(|k, e| ev.push((k.lo().port.min(k.hi().port), k.hi().port, e.id)));
+        t.make_room(|k, e| ev.push((k.lo.port.min(k.hi.port), k.hi.port, e.id)));
         assert_eq!(ev.len(), 2);
         assert_eq!(ev[0].2, 15);
         assert_eq!(ev[1].2, 14);

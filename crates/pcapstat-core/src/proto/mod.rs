@@ -5,8 +5,6 @@
 //! does I/O and never reads a clock. What it recognised comes out as plain records
 //! (`Option` = not observed). Each parser is testable with a byte string and a timestamp.
 
-use crate::tcp::Direction;
-
 pub mod dns;
 pub mod http;
 pub mod http2;
@@ -21,14 +19,4 @@ pub enum Probe {
     No,
     /// Not enough bytes to decide.
     NeedMore,
-}
-
-/// A consumer of one TCP connection's reassembled streams.
-pub trait StreamParser {
-    /// In-order bytes of direction `dir`, made contiguous by the segment captured at `ts_ns`.
-    fn on_data(&mut self, ts_ns: i64, dir: Direction, bytes: &[u8]);
-    /// `len` bytes of `dir` at this point of the stream were not captured.
-    fn on_gap(&mut self, ts_ns: i64, dir: Direction, len: u64);
-    /// Direction `dir` ended (FIN, RST or end of tracking).
-    fn on_close(&mut self, ts_ns: i64, dir: Direction);
 }

@@ -108,30 +108,31 @@ pub const DEFAULT_RTT_SAMPLE_LIMIT: usize = 4096;
 /// Default number of unacknowledged data segments remembered per direction for RTT sampling.
 pub const DEFAULT_UNACKED_LIMIT: usize = 4096;
 
-/// Configuration of a [`TcpTracker`]. Start from `TcpConfig::default()` and set fields.
+/// TCP tracking options and limits ([`crate::Analyzer::tcp_config`]). Start from
+/// `TcpConfig::default()` and set fields.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct TcpConfig {
     /// A connection without packets for longer than this (capture time, ns) is finished; a later
-    /// packet on the same ports starts a new connection. Default [`DEFAULT_IDLE_TIMEOUT_NS`].
+    /// packet on the same ports starts a new connection. Default 5 minutes.
     pub idle_timeout_ns: i64,
     /// A closed, reset or refused connection is finished this long (capture time, ns) after its
     /// last packet; a later packet on the same ports starts a new connection. Default
-    /// [`DEFAULT_CLOSED_LINGER_NS`]. Together with the idle timeout this keeps memory bounded by
+    /// 5 minutes. Together with the idle timeout this keeps memory bounded by
     /// the connections open at once, not by the file size.
     pub closed_linger_ns: i64,
     /// Bound on concurrently tracked connections per tracker (shard); beyond it the least recently
     /// active are finished early and counted in [`TcpStats::evictions`]. Default
-    /// [`DEFAULT_MAX_FLOWS`].
+    /// 262 144 ([`crate::Analyzer`] divides it among its 64 shards).
     pub max_connections: usize,
     /// Out-of-order bytes buffered per direction; beyond it the holes are given up (gap events)
-    /// and [`TcpStats::ooo_limit_hits`] counts it. Default [`DEFAULT_OOO_LIMIT_BYTES`].
+    /// and [`TcpStats::ooo_limit_hits`] counts it. Default 1 MiB.
     pub ooo_limit_bytes: usize,
     /// RTT samples kept per direction for the median (min/max stay exact). Default
-    /// [`DEFAULT_RTT_SAMPLE_LIMIT`].
+    /// 4096.
     pub rtt_sample_limit: usize,
     /// Unacknowledged segments remembered per direction for RTT sampling. Default
-    /// [`DEFAULT_UNACKED_LIMIT`].
+    /// 4096.
     pub unacked_limit: usize,
 }
 
@@ -161,7 +162,7 @@ counters! {
         /// Connections started by a new SYN on the ports of a previous one.
         pub port_reuses: u64,
         /// Handshakes whose SYN came after its SYN/ACK in the capture (kept as one connection, see
-        /// [`REORDERED_HANDSHAKE_WINDOW_NS`]); not counted in `midstream_connections`.
+        /// `REORDERED_HANDSHAKE_WINDOW_NS`); not counted in `midstream_connections`.
         pub reordered_handshakes: u64,
         /// Connections finished by the idle timeout before the end of the capture (found idle by a
         /// sweep, or a later packet came on the same ports).
@@ -741,6 +742,7 @@ pub struct TcpOutput<F> {
 }
 
 impl TcpTracker<NullSinkFactory> {
+    #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
     /// A tracker that produces connection records only.
     pub fn new(cfg: TcpConfig) -> Self {
         TcpTracker::with_sinks(cfg, NullSinkFactory)
@@ -763,6 +765,7 @@ impl<F: SinkFactory> TcpTracker<F> {
         }
     }
 
+    #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
     /// Counters so far.
     pub fn stats(&self) -> &TcpStats {
         &self.stats

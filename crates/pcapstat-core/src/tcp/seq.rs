@@ -46,11 +46,6 @@ impl SeqNum {
     pub fn gt(self, other: SeqNum) -> bool {
         self.diff(other) > 0
     }
-    /// `self` is after or equal to `other`.
-    #[inline]
-    pub fn ge(self, other: SeqNum) -> bool {
-        self.diff(other) >= 0
-    }
 }
 
 impl fmt::Debug for SeqNum {
@@ -72,7 +67,7 @@ mod tests {
         assert!(b.gt(a));
         assert_eq!(b.diff(a), 20);
         assert_eq!(a.diff(b), -20);
-        assert!(a.le(a) && a.ge(a));
+        assert!(a.le(a) && !a.lt(a));
         assert_eq!(b - 20, a);
     }
 }

@@ -5,12 +5,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use pcapstat_core::app::{AppFactory, AppStats, UdpDns};
-use pcapstat_core::pipeline::{self, PipelineConfig};
-use pcapstat_core::{
-    Capture, CaptureError, CaptureSummary, ConnectionRecord, DecodeLimits, Decoder, DnsRecord,
-    HttpRecord, NullSinkFactory, TcpConfig, TcpOutput, TcpTracker, TlsRecord, Transport,
-};
+use pcapstat_core::fuzzing::{Decoder, NullSinkFactory, TcpOutput, TcpTracker, Transport};
+pub use pcapstat_core::Analysis;
+use pcapstat_core::{Analyzer, Capture, CaptureError, CaptureSummary, DecodeLimits, TcpConfig};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -117,59 +114,14 @@ pub fn track(path: &Path) -> TcpOutput<NullSinkFactory> {
     t.finish(end)
 }
 
-/// What the whole pipeline (TCP, then TLS / HTTP / DNS over TCP by the client's first bytes, and
-/// DNS over UDP) produced for one capture, as the CLI runs it.
-#[derive(Debug)]
-pub struct Analysis {
-    /// Every TCP connection, in the pipeline's order.
-    pub connections: Vec<ConnectionRecord>,
-    /// TLS handshakes, sorted by `conn_id`.
-    pub tls: Vec<TlsRecord>,
-    /// HTTP requests, sorted by (`conn_id`, `request_index`).
-    pub http: Vec<HttpRecord>,
-    /// DNS queries, sorted by `query_frame`.
-    pub dns: Vec<DnsRecord>,
-    /// Application counters, summed over the shards.
-    pub app: AppStats,
-}
-
-impl Analysis {
-    /// The connection of a `conn_id`.
-    pub fn connection(&self, conn_id: u64) -> &ConnectionRecord {
-        self.connections
-            .iter()
-            .find(|c| c.conn_id == conn_id)
-            .expect("every application record has its connection")
-    }
-}
-
-/// Runs the whole pipeline (two threads) on a capture, up to the end of what is readable.
+/// The whole analysis (TCP, then TLS / HTTP / DNS over TCP by the client's first bytes, DNS over
+/// UDP, the request join) of one capture on two threads, as the library runs it, up to the end
+/// of what is readable.
 pub fn analyze(path: &Path) -> Analysis {
-    let mut capture =
-        Capture::open(path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-    let mut cfg = PipelineConfig::default();
-    cfg.threads = 2;
-    let mut udp = UdpDns::default();
-    let out = pipeline::run_with_udp(&mut capture, &cfg, |_| AppFactory::default(), &mut udp)
-        .unwrap_or_else(|e| panic!("pipeline failed on {}: {e}", path.display()));
-    let end = out.summary.last_ts.unwrap_or(0);
-    let (dns, _) = udp.finish(out.factories.iter().flat_map(|f| &f.dns_tcp), end);
-    let (mut tls, mut http) = (Vec::new(), Vec::new());
-    let mut app = AppStats::default();
-    for f in out.factories {
-        app.merge(&f.stats);
-        tls.extend(f.tls);
-        http.extend(f.http);
-    }
-    tls.sort_by_key(|t| t.conn_id);
-    http.sort_by_key(|h| (h.conn_id, h.request_index));
-    Analysis {
-        connections: out.connections,
-        tls,
-        http,
-        dns,
-        app,
-    }
+    Analyzer::new()
+        .threads(2)
+        .analyze_path(path)
+        .unwrap_or_else(|e| panic!("cannot analyse {}: {e}", path.display()))
 }
 
 /// Checks the differences found against an oracle with the list of known ones.

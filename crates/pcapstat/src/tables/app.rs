@@ -54,7 +54,7 @@ pub fn tls_frame(capture: Option<&str>, records: &[TlsRecord]) -> Result<DataFra
 
 /// The http table (see `docs/metrics.md`, section "http"): one row per request, with the
 /// HAR phases of `timings` (one per record, same order, from
-/// [`pcapstat_core::request_timings`]).
+/// [`pcapstat_core::Analysis::timings`]).
 ///
 /// # Errors
 /// [`Error::Table`] if polars fails to build the frame.

@@ -11,8 +11,7 @@
 //!   matches them in capture-time order when [`finish`](DnsTracker::finish)ed.
 //!
 //! ```
-//! use pcapstat_core::proto::dns::{DnsConfig, DnsTracker};
-//! use pcapstat_core::Endpoint;
+//! use pcapstat_core::fuzzing::{DnsConfig, DnsTracker, Endpoint};
 //!
 //! let client = Endpoint { ip: "10.0.0.1".parse().unwrap(), port: 40000 };
 //! let server = Endpoint { ip: "10.0.0.2".parse().unwrap(), port: 53 };
@@ -38,6 +37,7 @@ use crate::wire::{DnsType, Rcode};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+#[cfg_attr(not(any(test, feature = "fuzzing")), allow(unused_imports))] // used by tests
 pub use tcp::{DnsTcpMessage, DnsTcpParser};
 
 use crate::flow::Endpoint;
@@ -187,6 +187,7 @@ pub struct DnsConfig {
     pub retry_window_ns: i64,
 }
 
+#[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
 impl DnsConfig {
     /// Sets [`max_messages`](DnsConfig::max_messages).
     pub fn with_max_messages(mut self, n: usize) -> Self {
@@ -216,7 +217,7 @@ impl Default for DnsConfig {
 }
 
 counters! {
-    /// Counters of a [`DnsTracker`].
+    /// Counters of a `DnsTracker`.
     #[derive(Debug, Clone, Default, PartialEq, Eq)]
     #[non_exhaustive]
     pub struct DnsStats {
@@ -285,12 +286,6 @@ impl DnsTracker {
             events: Vec::new(),
             stats: DnsStats::default(),
         }
-    }
-
-    /// Whether a UDP or TCP port is the DNS port (53). Which datagrams to feed is the
-    /// caller's choice; this is the usual one.
-    pub fn is_dns_port(port: u16) -> bool {
-        port == 53
     }
 
     fn push(&mut self, ts: i64, frame: u64, src: Endpoint, dst: Endpoint, what: What) {

@@ -1,8 +1,7 @@
 //! DNS over TCP framing (RFC 1035 §4.2.2, RFC 7766): each message is preceded by its length
 //! as two big-endian bytes; a connection carries any number of messages in each direction.
 
-use crate::proto::StreamParser;
-use crate::tcp::Direction;
+use crate::tcp::{Direction, StreamSink};
 
 /// One DNS message cut from a TCP stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +23,7 @@ struct Framer {
     lost: bool,
 }
 
-/// Sans-IO framer of one DNS-over-TCP connection; feed it as a [`StreamParser`], take the
+/// Sans-IO framer of one DNS-over-TCP connection; feed it as a [`StreamSink`], take the
 /// messages with [`take_messages`](DnsTcpParser::take_messages).
 #[derive(Debug, Default)]
 pub struct DnsTcpParser {
@@ -41,6 +40,7 @@ fn index(dir: Direction) -> usize {
     }
 }
 
+#[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
 impl DnsTcpParser {
     /// A framer for a new connection.
     pub fn new() -> Self {
@@ -60,7 +60,7 @@ impl DnsTcpParser {
     }
 }
 
-impl StreamParser for DnsTcpParser {
+impl StreamSink for DnsTcpParser {
     fn on_data(&mut self, ts_ns: i64, dir: Direction, bytes: &[u8]) {
         let f = &mut self.dirs[index(dir)];
         if f.lost {

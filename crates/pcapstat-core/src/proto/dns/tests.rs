@@ -1,8 +1,8 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
-use crate::proto::StreamParser;
 use crate::tcp::Direction::{ClientToServer as C2S, ServerToClient as S2C};
+use crate::tcp::StreamSink;
 
 fn ep(ip: &str, port: u16) -> Endpoint {
     Endpoint {

@@ -7,9 +7,8 @@
 //! end of the server's stream. Nothing here reads a clock or does I/O.
 //!
 //! ```
-//! use pcapstat_core::proto::http::{HttpConfig, HttpParser};
-//! use pcapstat_core::proto::{Probe, StreamParser};
-//! use pcapstat_core::Direction::{ClientToServer as C2S, ServerToClient as S2C};
+//! use pcapstat_core::fuzzing::{HttpConfig, HttpParser, Probe, StreamSink};
+//! use pcapstat_core::fuzzing::Direction::{ClientToServer as C2S, ServerToClient as S2C};
 //!
 //! assert_eq!(HttpParser::probe(b"GET / HTTP/1.1\r\n"), Probe::Yes);
 //! let mut p = HttpParser::new(HttpConfig::default());
@@ -33,9 +32,9 @@ use std::collections::VecDeque;
 use chunked::{Chunked, Step};
 
 use super::http2::{Http2Config, Http2Parser, Http2Stats};
-use super::{Probe, StreamParser};
+use super::Probe;
 use crate::record::{HttpExchange, HttpVersion};
-use crate::tcp::Direction;
+use crate::tcp::{Direction, StreamSink};
 
 /// Request methods recognised at the start of a request line (RFC 9110, WebDAV, PATCH).
 const METHODS: &[&[u8]] = &[
@@ -82,6 +81,7 @@ pub struct HttpConfig {
     pub max_pending: usize,
 }
 
+#[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
 impl HttpConfig {
     /// Sets [`max_head_bytes`](HttpConfig::max_head_bytes).
     pub fn with_max_head_bytes(mut self, n: usize) -> Self {
@@ -105,7 +105,7 @@ impl Default for HttpConfig {
 }
 
 counters! {
-    /// Counters of one [`HttpParser`] (sum them over connections for a capture).
+    /// Counters of one `HttpParser` (sum them over connections for a capture).
     #[derive(Debug, Clone, Default, PartialEq, Eq)]
     #[non_exhaustive]
     pub struct HttpStats {
@@ -355,7 +355,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// Sans-IO HTTP/1.x parser of one TCP connection (both directions). Feed it through
-/// [`StreamParser`]; take the records with [`into_records`](HttpParser::into_records).
+/// [`StreamSink`]; take the records with [`into_records`](HttpParser::into_records).
 #[derive(Debug)]
 pub struct HttpParser {
     cfg: HttpConfig,
@@ -454,6 +454,7 @@ impl HttpParser {
             .collect()
     }
 
+    #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
     /// Records and counters.
     pub fn finish(self) -> (Vec<HttpExchange>, HttpStats) {
         let stats = self.stats.clone();
@@ -1096,7 +1097,7 @@ fn find_start(client: bool, d: &[u8], line_start: bool) -> Search {
     }
 }
 
-impl StreamParser for HttpParser {
+impl StreamSink for HttpParser {
     fn on_data(&mut self, ts_ns: i64, dir: Direction, bytes: &[u8]) {
         self.feed(ts_ns, dir, bytes);
     }

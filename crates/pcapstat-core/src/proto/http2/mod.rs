@@ -15,9 +15,8 @@
 //! ([`Http2Parser::upgraded`], built by the HTTP/1 parser at the `101`).
 //!
 //! ```
-//! use pcapstat_core::proto::http2::{Http2Config, Http2Parser};
-//! use pcapstat_core::proto::{Probe, StreamParser};
-//! use pcapstat_core::Direction::{ClientToServer as C2S, ServerToClient as S2C};
+//! use pcapstat_core::fuzzing::{Http2Config, Http2Parser, Probe, StreamSink};
+//! use pcapstat_core::fuzzing::Direction::{ClientToServer as C2S, ServerToClient as S2C};
 //!
 //! assert_eq!(Http2Parser::probe(b"PRI * HTTP/2.0\r\n"), Probe::NeedMore);
 //! let mut p = Http2Parser::new(Http2Config::default());
@@ -54,9 +53,9 @@ pub fn fuzz_hpack(data: &[u8]) -> usize {
 use crate::stats::counters;
 use std::collections::HashMap;
 
-use super::{Probe, StreamParser};
+use super::Probe;
 use crate::record::{HttpExchange, HttpVersion};
-use crate::tcp::Direction;
+use crate::tcp::{Direction, StreamSink};
 
 /// The client connection preface (RFC 9113 §3.4).
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -120,6 +119,7 @@ pub struct Http2Config {
     pub max_value_bytes: usize,
 }
 
+#[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
 impl Http2Config {
     /// Sets [`max_header_block_bytes`](Http2Config::max_header_block_bytes).
     pub fn with_max_header_block_bytes(mut self, n: usize) -> Self {
@@ -167,7 +167,7 @@ impl Default for Http2Config {
 }
 
 counters! {
-    /// Counters of one [`Http2Parser`] (sum them over connections with [`Http2Stats::merge`]).
+    /// Counters of one `Http2Parser` (sum them over connections with [`Http2Stats::merge`]).
     #[derive(Debug, Clone, Default, PartialEq, Eq)]
     #[non_exhaustive]
     pub struct Http2Stats {
@@ -360,7 +360,7 @@ fn text_capped(b: &[u8], max: usize) -> (String, bool) {
 }
 
 /// Sans-IO HTTP/2 parser of one connection (both directions). Feed it through
-/// [`StreamParser`]; take the records with [`into_records`](Http2Parser::into_records).
+/// [`StreamSink`]; take the records with [`into_records`](Http2Parser::into_records).
 #[derive(Debug)]
 pub struct Http2Parser {
     cfg: Http2Config,
@@ -463,6 +463,7 @@ impl Http2Parser {
             .collect()
     }
 
+    #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
     /// Records and counters.
     pub fn finish(self) -> (Vec<HttpExchange>, Http2Stats) {
         let stats = self.stats.clone();
@@ -919,7 +920,7 @@ fn fragment(f: FrameHead, p: &[u8]) -> Option<&[u8]> {
     p.get(start..end)
 }
 
-impl StreamParser for Http2Parser {
+impl StreamSink for Http2Parser {
     fn on_data(&mut self, ts_ns: i64, dir: Direction, bytes: &[u8]) {
         self.feed(ts_ns, dir == Direction::ClientToServer, bytes);
     }

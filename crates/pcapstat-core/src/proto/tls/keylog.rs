@@ -78,7 +78,7 @@ pub enum KeyLogError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The file is larger than [`MAX_KEYLOG_FILE_BYTES`] (a device like `/dev/zero`, or not a
+    /// The file is larger than `MAX_KEYLOG_FILE_BYTES` (a device like `/dev/zero`, or not a
     /// key log): nothing is read past the limit.
     #[error("key log {} is larger than {limit} bytes: not a key log? (nothing was used)", path.display())]
     TooLarge {
@@ -112,8 +112,6 @@ impl std::fmt::Debug for KeyLog {
     }
 }
 
-/// pcapng Decryption Secrets Block type.
-pub const DSB_BLOCK_TYPE: u32 = 0x0000_000A;
 /// Secrets type of a TLS key log in a Decryption Secrets Block ("TLSK").
 pub const DSB_TLS_KEY_LOG: u32 = 0x544c_534b;
 
@@ -146,7 +144,7 @@ impl KeyLog {
         k
     }
 
-    /// Reads a key log file (at most [`MAX_KEYLOG_FILE_BYTES`]).
+    /// Reads a key log file (at most `MAX_KEYLOG_FILE_BYTES`).
     ///
     /// # Errors
     /// [`KeyLogError::Io`] when the file cannot be read, [`KeyLogError::TooLarge`] past the

@@ -32,11 +32,11 @@ use std::sync::Arc;
 use tls_parser::{parse_tls_message_handshake, TlsMessage, TlsMessageHandshake};
 
 use decrypt::{RecordKey, Suite};
-pub use keylog::{KeyLog, KeyLogError, KeyLogStats, SessionSecrets, MAX_KEYLOG_FILE_BYTES};
+pub use keylog::{KeyLog, KeyLogError, KeyLogStats, SessionSecrets};
 
-use crate::proto::{Probe, StreamParser};
+use crate::proto::Probe;
 use crate::record::{Alert, Side, TlsHandshake};
-use crate::tcp::Direction;
+use crate::tcp::{Direction, StreamSink};
 use crate::wire::{AlertDescription, AlertLevel, CipherSuite, TlsVersion};
 
 use fingerprint::{is_grease, md5_hex, raw_extensions, ClientHelloInfo};
@@ -104,7 +104,7 @@ counters! {
         pub records: u64,
         /// Application-data plaintext bytes delivered.
         pub app_bytes: u64,
-        /// Application-data plaintext bytes dropped at [`MAX_PENDING_APP_DATA`].
+        /// Application-data plaintext bytes dropped at `MAX_PENDING_APP_DATA`.
         pub app_bytes_dropped: u64,
     }
 }
@@ -166,8 +166,8 @@ struct DirState {
 
 /// Sans-IO TLS handshake parser for one TCP connection.
 ///
-/// Feed it with [`StreamParser::on_data`] / [`on_gap`](StreamParser::on_gap) /
-/// [`on_close`](StreamParser::on_close) and read the result with [`TlsParser::record`] or
+/// Feed it with [`StreamSink::on_data`] / [`on_gap`](StreamSink::on_gap) /
+/// [`on_close`](StreamSink::on_close) and read the result with [`TlsParser::record`] or
 /// [`TlsParser::into_record`]. `conn_id` of the record is left 0 for the caller to set.
 #[derive(Debug, Default)]
 pub struct TlsParser {
@@ -194,6 +194,7 @@ pub struct TlsParser {
 }
 
 impl TlsParser {
+    #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
     /// A parser for a new connection.
     pub fn new() -> Self {
         Self::default()
@@ -837,7 +838,7 @@ impl TlsParser {
     }
 }
 
-impl StreamParser for TlsParser {
+impl StreamSink for TlsParser {
     fn on_data(&mut self, ts_ns: i64, dir: Direction, bytes: &[u8]) {
         self.feed(ts_ns, dir_index(dir), bytes);
     }

@@ -477,7 +477,7 @@ mod rfc8448 {
     use super::super::decrypt::{expand_label, prf12, Hash, RecordKey, Suite};
     use super::super::{AppData, KeyLog, TlsParser};
     use super::{C, S};
-    use crate::proto::StreamParser;
+    use crate::tcp::StreamSink;
     use std::collections::HashMap;
     use std::sync::Arc;
 
