@@ -388,7 +388,7 @@ pub fn connections_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io:
             ctx.style.paint(Some(Color::Yellow), "Limits hit")
         )?;
         for l in &report.limits {
-            writeln!(out, "  {} {}", l.count, l.message)?;
+            writeln!(out, "  {} {} ({}: {})", l.count, l.message, l.name, l.setting)?;
         }
     }
     Ok(())
@@ -514,19 +514,6 @@ pub fn app_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<
                  requests left unpaired after them)",
                 p.bad_request_heads, p.bad_response_heads, p.unpaired_after_bad_head
             )?;
-        }
-        let h2 = &http.http2;
-        if http.http2_limits_hit() > 0 {
-            let line = format!(
-                "  HTTP/2 limits header lists read in part {}, values cut {}\n                \
-                 out of header budget {}, blocks too large {}, streams over {}",
-                h2.header_lists_truncated,
-                h2.values_truncated,
-                h2.header_budget_exhausted,
-                h2.header_blocks_too_large,
-                h2.streams_over_limit
-            );
-            writeln!(out, "{}", ctx.style.paint(Some(Color::Yellow), &line))?;
         }
         phase(out, ctx, "wait (TTFB)", http.wait)?;
         phase(out, ctx, "total", http.total)?;

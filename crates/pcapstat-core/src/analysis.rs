@@ -4,20 +4,22 @@
 //! application layer (TLS, HTTP/1.x, HTTP/2, DNS over TCP) in every shard, DNS over UDP on the
 //! reading thread, then DNS matching, the request join and the final sort.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use crate::app::{AppConfig, AppFactory, AppStats, UdpDns};
+use crate::filter::{ConnNames, Filter};
+use crate::stats::Stats;
 use crate::capture::{Capture, CaptureError, MmapChoice};
 use crate::decode::DecodeLimits;
 use crate::pipeline::{self, PipelineConfig};
-use crate::proto::dns::DnsStats;
-use crate::proto::tls::{KeyLog, KeyLogError, KeyLogStats};
+use crate::proto::tls::{KeyLog, KeyLogError};
 use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
 use crate::summary::CaptureSummary;
-use crate::tcp::{TcpConfig, TcpStats};
+use crate::tcp::TcpConfig;
 use crate::timing::{request_timings, RequestTiming};
 
 /// Analysis options; cheap to clone and reusable for many captures.
@@ -176,7 +178,7 @@ impl Analyzer {
             }
             Some(Arc::new(k))
         };
-        let keylog_stats = keylog.as_ref().map(|k| k.stats().clone());
+        let keylog_stats = keylog.as_ref().map(|k| k.stats().clone()).unwrap_or_default();
         let app_config = AppConfig::default().with_keylog(keylog);
         let mut udp = UdpDns::default();
         let out = pipeline::run_with_udp(
@@ -199,6 +201,13 @@ impl Analyzer {
         tls.sort_by_key(|t| t.conn_id);
         http.sort_by_key(|h| (h.conn_id, h.request_index));
         let timings = request_timings(&out.connections, &tls, &http, &dns);
+        let stats = Stats {
+            decode: out.summary.decode.clone(),
+            tcp: out.tcp,
+            app,
+            dns: dns_stats,
+            keylog: keylog_stats,
+        };
         Ok(Analysis {
             summary: out.summary,
             connections: out.connections,
@@ -206,10 +215,7 @@ impl Analyzer {
             http,
             dns,
             timings,
-            tcp_stats: out.tcp,
-            app_stats: app,
-            dns_stats,
-            keylog_stats,
+            stats,
         })
     }
 }
@@ -230,16 +236,10 @@ pub struct Analysis {
     pub dns: Vec<DnsRecord>,
     /// The HAR phases of each HTTP request (same order as `http`).
     pub timings: Vec<RequestTiming>,
-    /// TCP tracking counters (connections, limits hit, sweeps).
-    pub tcp_stats: TcpStats,
-    /// Connections per application parser (TLS, HTTP, DNS over TCP, unrecognised), parser and
-    /// decryption counters.
-    pub app_stats: AppStats,
-    /// DNS matching counters (unparsable messages, limits hit).
-    pub dns_stats: DnsStats,
-    /// What the key log used for this capture held (lines, secrets, malformed lines, embedded
-    /// Decryption Secrets Blocks); `None` without any key log.
-    pub keylog_stats: Option<KeyLogStats>,
+    /// Every counter of every layer, for the whole capture (filters do not change them):
+    /// decoding, TCP tracking, the application parsers, DNS matching, the key log (all zero
+    /// without one). [`Stats::limits`] names the limits that were hit.
+    pub stats: Stats,
 }
 
 impl Analysis {
@@ -250,4 +250,44 @@ impl Analysis {
             .ok()
             .and_then(|i| self.connections.get(i))
     }
+
+    /// The records that pass `filter` (see [`Filter`]); the summary and the counters stay those
+    /// of the whole capture. Without a condition this is the analysis itself (borrowed);
+    /// otherwise only the kept records are copied.
+    pub fn filtered(&self, filter: &Filter) -> Cow<'_, Analysis> {
+        if filter.is_empty() {
+            return Cow::Borrowed(self);
+        }
+        let first = self.summary.first_ts;
+        let names = |id| ConnNames::of(id, &self.tls, &self.http);
+        let (mut http, mut timings) = (Vec::new(), Vec::new());
+        for (h, t) in self.http.iter().zip(&self.timings) {
+            if filter.matches_http(h, &names(h.conn_id), first) {
+                timings.push(RequestTiming {
+                    http_index: http.len(),
+                    ..t.clone()
+                });
+                http.push(h.clone());
+            }
+        }
+        Cow::Owned(Analysis {
+            connections: keep(&self.connections, |c| {
+                filter.matches_connection(c, &names(c.conn_id))
+                    && filter.in_window(first, c.start_ts)
+            }),
+            tls: keep(&self.tls, |t| {
+                self.connection(t.conn_id)
+                    .is_some_and(|c| filter.matches_tls(t, c, &names(t.conn_id), first))
+            }),
+            http,
+            timings,
+            dns: keep(&self.dns, |d| filter.matches_dns(d, first)),
+            summary: self.summary.clone(),
+            stats: self.stats.clone(),
+        })
+    }
+}
+
+fn keep<T: Clone>(items: &[T], f: impl Fn(&T) -> bool) -> Vec<T> {
+    items.iter().filter(|x| f(x)).cloned().collect()
 }

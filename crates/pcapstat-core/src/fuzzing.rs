@@ -224,7 +224,7 @@ fn analyze_run(data: &[u8]) -> Option<(crate::AppStats, Vec<HttpRecord>)> {
     let a = analyzer.analyze_bytes(data.to_vec()).ok()?;
     // Capture timestamps need not be in order: only what holds whatever they are.
     check_http(a.http.iter().map(|r| &r.exchange), None);
-    Some((a.app_stats, a.http))
+    Some((a.stats.app, a.http))
 }
 
 /// Cipher suites of target `tls_decrypt` (TLS 1.3 ones first).

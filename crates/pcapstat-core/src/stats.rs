@@ -20,6 +20,9 @@ pub trait Counters {
     fn merge(&mut self, other: &Self);
     /// Calls `f` with every counter below `path` (dotted) and its value.
     fn visit(&self, path: &str, f: &mut dyn FnMut(&str, u64));
+    /// Calls `f` with every counter below `path` that [`Counters::visit`] lists, mutably
+    /// (map-like counters: the keys present).
+    fn visit_mut(&mut self, path: &str, f: &mut dyn FnMut(&str, &mut u64));
 }
 
 /// `path.field`, or `field` at the root.
@@ -38,6 +41,9 @@ impl Counters for u64 {
     fn visit(&self, path: &str, f: &mut dyn FnMut(&str, u64)) {
         f(path, *self);
     }
+    fn visit_mut(&mut self, path: &str, f: &mut dyn FnMut(&str, &mut u64)) {
+        f(path, self);
+    }
 }
 
 /// Frames by link-type number (`path.<number>`).
@@ -50,6 +56,11 @@ impl Counters for BTreeMap<u32, u64> {
     fn visit(&self, path: &str, f: &mut dyn FnMut(&str, u64)) {
         for (k, n) in self {
             f(&join(path, &k.to_string()), *n);
+        }
+    }
+    fn visit_mut(&mut self, path: &str, f: &mut dyn FnMut(&str, &mut u64)) {
+        for (k, n) in self {
+            f(&join(path, &k.to_string()), n);
         }
     }
 }
@@ -65,6 +76,11 @@ impl Counters for BTreeMap<Encapsulation, u64> {
     fn visit(&self, path: &str, f: &mut dyn FnMut(&str, u64)) {
         for (e, n) in self {
             f(&join(path, &e.name()), *n);
+        }
+    }
+    fn visit_mut(&mut self, path: &str, f: &mut dyn FnMut(&str, &mut u64)) {
+        for (e, n) in self {
+            f(&join(path, &e.name()), n);
         }
     }
 }
@@ -96,6 +112,15 @@ macro_rules! counters {
                 $(
                     $crate::stats::Counters::visit(
                         &self.$field,
+                        &$crate::stats::join(path, stringify!($field)),
+                        f,
+                    );
+                )*
+            }
+            fn visit_mut(&mut self, path: &str, f: &mut dyn FnMut(&str, &mut u64)) {
+                $(
+                    $crate::stats::Counters::visit_mut(
+                        &mut self.$field,
                         &$crate::stats::join(path, stringify!($field)),
                         f,
                     );
@@ -231,6 +256,19 @@ impl Stats {
         found
     }
 
+    /// Sets the counter at `path` to `value` (to build counters by hand, e.g. in tests of what
+    /// reads them); `false` when there is no such counter.
+    pub fn set(&mut self, path: &str, value: u64) -> bool {
+        let mut found = false;
+        Counters::visit_mut(self, "", &mut |p, v| {
+            if p == path {
+                *v = value;
+                found = true;
+            }
+        });
+        found
+    }
+
     /// Every limit of [`LIMITS`] that was hit (its counter is non-zero), in that order.
     pub fn limits(&self) -> Vec<LimitHit> {
         let mut values = BTreeMap::new();
@@ -337,5 +375,18 @@ mod tests {
         assert_eq!(a.tcp.max_concurrent, 5);
         assert_eq!(a.app.http2_stats.frames, 4);
         assert_eq!(a.get("decode.unsupported_link_types.7"), Some(2));
+    }
+
+    #[test]
+    fn every_limit_counter_can_be_set_and_is_reported_alone() {
+        for limit in LIMITS {
+            let mut stats = Stats::default();
+            assert!(stats.set(limit.counter, 7), "{}", limit.counter);
+            assert_eq!(stats.get(limit.counter), Some(7));
+            let hits = stats.limits();
+            assert_eq!(hits.len(), 1, "{}", limit.counter);
+            assert_eq!((hits[0].limit, hits[0].count), (limit, 7));
+        }
+        assert!(!Stats::default().set("tcp.no_such_counter", 1));
     }
 }

@@ -93,7 +93,7 @@ impl Pcap {
         let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
         std::fs::write(&path, &self.0).unwrap();
         let a = Analyzer::new().threads(1).analyze_path(&path).unwrap();
-        (a.tcp_stats, a.app_stats)
+        (a.stats.tcp, a.stats.app)
     }
 }
 

@@ -86,7 +86,7 @@ fn check(name: &str) -> common::Analysis {
 fn space_before_a_header_colon() {
     let a = check("http-space-before-colon");
     assert!(a.http.iter().all(|h| h.complete));
-    assert_eq!(a.app_stats.http_stats.parse_errors, 0);
+    assert_eq!(a.stats.app.http_stats.parse_errors, 0);
 }
 
 /// Item 1: a head no parser accepts (NUL in a header name) is counted; its request gets the
@@ -96,8 +96,8 @@ fn unparseable_response_head() {
     let a = check("http-bad-response-head");
     let complete: Vec<bool> = a.http.iter().map(|h| h.complete).collect();
     assert_eq!(complete, [true, false, true, true]);
-    assert_eq!(a.app_stats.http_stats.bad_response_heads, 1);
-    assert_eq!(a.app_stats.http_stats.unpaired_after_bad_head, 0);
+    assert_eq!(a.stats.app.http_stats.bad_response_heads, 1);
+    assert_eq!(a.stats.app.http_stats.unpaired_after_bad_head, 0);
 }
 
 /// Item 4: mid-stream connections whose first client bytes are a keep-alive byte or the tail
@@ -105,9 +105,9 @@ fn unparseable_response_head() {
 #[test]
 fn midstream_first_bytes_not_a_request() {
     let a = check("http-midstream-first-bytes");
-    assert_eq!(a.app_stats.midstream_reprobed, 2);
-    assert_eq!(a.app_stats.http, 2);
-    assert_eq!(a.app_stats.unrecognised, 0);
+    assert_eq!(a.stats.app.midstream_reprobed, 2);
+    assert_eq!(a.stats.app.http, 2);
+    assert_eq!(a.stats.app.unrecognised, 0);
     assert!(a.http.iter().all(|h| h.complete));
     for c in &a.connections {
         assert_eq!(c.roles_from, RolesFrom::Payload);
@@ -129,7 +129,7 @@ fn roles_follow_the_request_sender() {
     // The client sent 3 requests and 3 ACKs; the server 3 responses.
     assert_eq!((c.c2s.packets, c.s2c.packets), (6, 3));
     assert!(c.c2s.payload_bytes < c.s2c.payload_bytes + 200);
-    assert_eq!(a.app_stats.roles_swapped, 1);
+    assert_eq!(a.stats.app.roles_swapped, 1);
     for h in &a.http {
         assert_eq!(h.host.as_deref(), Some("10.1.0.6:31600"));
     }

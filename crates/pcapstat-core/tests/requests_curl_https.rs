@@ -74,7 +74,7 @@ fn analyze(capture: Capture, keylog: Option<KeyLog>, threads: usize) -> Run {
         http: a.http,
         timings: a.timings,
         tls: a.tls,
-        stats: a.app_stats,
+        stats: a.stats.app,
     }
 }
 

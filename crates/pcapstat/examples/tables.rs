@@ -9,6 +9,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("tls\n{}", analysis.tls()?);
     println!("http\n{}", analysis.http()?);
     println!("dns\n{}", analysis.dns()?);
-    println!("{:?}", analysis.app_stats());
+    println!("{:?}", analysis.stats().app);
     Ok(())
 }

@@ -10,13 +10,12 @@ use polars::prelude::DataFrame;
 
 use pcapstat_core as core;
 use pcapstat_core::{
-    AppStats, Capture, CaptureSummary, ConnectionRecord, DecodeLimits, DnsRecord, DnsStats,
-    HttpRecord, KeyLog, KeyLogStats, MmapChoice, RequestTiming, Stats, TcpConfig, TcpStats,
-    TlsRecord,
+    Capture, CaptureSummary, ConnectionRecord, DecodeLimits, DnsRecord, HttpRecord, KeyLog,
+    MmapChoice, RequestTiming, Stats, TcpConfig, TlsRecord,
 };
 
 use crate::error::Error;
-use crate::filter::{ConnNames, Filter};
+use crate::filter::Filter;
 use crate::tables;
 
 /// Analysis options: [`pcapstat_core::Analyzer`], whose results come with tables. Cheap to
@@ -59,7 +58,7 @@ impl Analyzer {
     }
 
     /// Reads an NSS key log file (`SSLKEYLOGFILE`) for [`Analyzer::keylog`]. Malformed lines
-    /// are skipped and counted ([`Analysis::keylog_stats`]), not an error.
+    /// are skipped and counted (`stats().keylog`), not an error.
     ///
     /// # Errors
     /// [`Error::KeyLog`] when the file cannot be read.
@@ -117,106 +116,61 @@ impl From<core::Analysis> for Analysis {
     /// The records and counters of `a`, without a name ([`Analysis::set_source`]).
     fn from(a: core::Analysis) -> Self {
         Analysis {
-            summary: a.summary,
-            connections: a.connections,
-            tcp: a.tcp_stats,
-            tls: a.tls,
-            http: a.http,
-            dns: a.dns,
-            timings: a.timings,
-            app: a.app_stats,
-            dns_stats: a.dns_stats,
-            keylog_stats: a.keylog_stats,
+            core: a,
             source: None,
         }
     }
 }
 
-/// The items of `items` that `f` keeps, copied.
-fn keep<T: Clone>(items: &[T], f: impl Fn(&T) -> bool) -> Vec<T> {
-    items.iter().filter(|x| f(x)).cloned().collect()
-}
-
-/// The result of analysing one capture.
+/// The result of analysing one capture: the records and counters of
+/// [`pcapstat_core::Analysis`], a name, and the tables.
 #[derive(Debug, Clone)]
 pub struct Analysis {
-    summary: CaptureSummary,
-    connections: Vec<ConnectionRecord>,
-    tcp: TcpStats,
-    tls: Vec<TlsRecord>,
-    http: Vec<HttpRecord>,
-    dns: Vec<DnsRecord>,
-    timings: Vec<RequestTiming>,
-    app: AppStats,
-    dns_stats: DnsStats,
-    keylog_stats: Option<KeyLogStats>,
+    core: core::Analysis,
     source: Option<String>,
 }
 
 impl Analysis {
+    /// The records and counters, as plain Rust values.
+    pub fn records(&self) -> &core::Analysis {
+        &self.core
+    }
+
     /// What the capture holds: format, frames, time range, decoding counters, damage.
     pub fn summary(&self) -> &CaptureSummary {
-        &self.summary
+        &self.core.summary
     }
 
     /// One record per TCP connection, sorted by `conn_id`.
     pub fn connection_records(&self) -> &[ConnectionRecord] {
-        &self.connections
+        &self.core.connections
     }
 
     /// One record per TLS handshake, sorted by `conn_id`.
     pub fn tls_records(&self) -> &[TlsRecord] {
-        &self.tls
+        &self.core.tls
     }
 
-    /// One record per HTTP/1.x request, sorted by (`conn_id`, `request_index`).
+    /// One record per HTTP request, sorted by (`conn_id`, `request_index`).
     pub fn http_records(&self) -> &[HttpRecord] {
-        &self.http
+        &self.core.http
     }
 
     /// The HAR phases of each HTTP request (same order as [`Analysis::http_records`]).
     pub fn request_timings(&self) -> &[RequestTiming] {
-        &self.timings
+        &self.core.timings
     }
 
     /// One record per DNS query, sorted by `query_frame`.
     pub fn dns_records(&self) -> &[DnsRecord] {
-        &self.dns
-    }
-
-    /// Connections per application parser (TLS, HTTP, DNS over TCP, unrecognised).
-    pub fn app_stats(&self) -> &AppStats {
-        &self.app
-    }
-
-    /// What the key log used for this capture held (lines, secrets, malformed lines, embedded
-    /// Decryption Secrets Blocks); `None` without any key log. Decryption counters are in
-    /// [`AppStats::tls_decrypt`].
-    pub fn keylog_stats(&self) -> Option<&KeyLogStats> {
-        self.keylog_stats.as_ref()
-    }
-
-    /// DNS matching counters (unparsable messages, limits hit).
-    pub fn dns_stats(&self) -> &DnsStats {
-        &self.dns_stats
-    }
-
-    /// TCP tracking counters (connections, limits hit, sweeps).
-    pub fn tcp_stats(&self) -> &TcpStats {
-        &self.tcp
+        &self.core.dns
     }
 
     /// Every counter of the analysis in one tree (decoding, TCP, application parsers, DNS,
-    /// key log; docs/summary.md, "Counters"), with [`Stats::limits`] the limits that were hit.
-    /// Built on each call.
-    pub fn stats(&self) -> Stats {
-        Stats {
-            decode: self.summary.decode.clone(),
-            tcp: self.tcp.clone(),
-            app: self.app.clone(),
-            dns: self.dns_stats.clone(),
-            keylog: self.keylog_stats.clone().unwrap_or_default(),
-        }
+    /// key log; docs/summary.md, "Counters"); [`Stats::limits`] gives the limits that were hit.
+    /// Filters do not change them.
+    pub fn stats(&self) -> &Stats {
+        &self.core.stats
     }
 
     /// The name of the capture, filling the `capture` column: the path given to
@@ -230,9 +184,9 @@ impl Analysis {
         self.source = Some(name.into());
     }
 
-    /// The records that pass `filter` (see [`crate::filter`]); the summary and the tracking
-    /// counters stay those of the whole capture. Without a condition this is the analysis
-    /// itself (borrowed); otherwise only the kept records are copied.
+    /// The records that pass `filter` ([`pcapstat_core::Analysis::filtered`], semantics in
+    /// [`crate::filter`]); the summary and the counters stay those of the whole capture.
+    /// Without a condition this is the analysis itself (borrowed).
     ///
     /// ```
     /// # fn main() -> Result<(), pcapstat::Error> {
@@ -246,43 +200,13 @@ impl Analysis {
     /// # }
     /// ```
     pub fn filtered(&self, filter: &Filter) -> Cow<'_, Analysis> {
-        if filter.is_empty() {
-            return Cow::Borrowed(self);
-        }
-        let first = self.summary.first_ts;
-        let names = |id| ConnNames::of(id, &self.tls, &self.http);
-        let conn = |id| {
-            let i = self.connections.binary_search_by_key(&id, |c| c.conn_id);
-            i.ok().and_then(|i| self.connections.get(i))
-        };
-        let (mut http, mut timings) = (Vec::new(), Vec::new());
-        for (h, t) in self.http.iter().zip(&self.timings) {
-            if filter.matches_http(h, &names(h.conn_id), first) {
-                timings.push(RequestTiming {
-                    http_index: http.len(),
-                    ..t.clone()
-                });
-                http.push(h.clone());
-            }
-        }
-        Cow::Owned(Analysis {
-            connections: keep(&self.connections, |c| {
-                filter.matches_connection(c, &names(c.conn_id))
-                    && filter.in_window(first, c.start_ts)
+        match self.core.filtered(filter) {
+            Cow::Borrowed(_) => Cow::Borrowed(self),
+            Cow::Owned(core) => Cow::Owned(Analysis {
+                core,
+                source: self.source.clone(),
             }),
-            tls: keep(&self.tls, |t| {
-                conn(t.conn_id).is_some_and(|c| filter.matches_tls(t, c, &names(t.conn_id), first))
-            }),
-            http,
-            timings,
-            dns: keep(&self.dns, |d| filter.matches_dns(d, first)),
-            summary: self.summary.clone(),
-            tcp: self.tcp.clone(),
-            app: self.app.clone(),
-            dns_stats: self.dns_stats.clone(),
-            source: self.source.clone(),
-            keylog_stats: self.keylog_stats.clone(),
-        })
+        }
     }
 
     /// The connections table: one row per TCP connection, sorted by `conn_id`, columns as in
@@ -291,7 +215,7 @@ impl Analysis {
     /// # Errors
     /// [`Error::Table`] if polars fails to build the frame.
     pub fn connections(&self) -> Result<DataFrame, Error> {
-        tables::connections_frame(self.source.as_deref(), &self.connections)
+        tables::connections_frame(self.source.as_deref(), &self.core.connections)
     }
 
     /// The tls table: one row per TLS handshake (`docs/metrics.md`, section "tls").
@@ -299,7 +223,7 @@ impl Analysis {
     /// # Errors
     /// [`Error::Table`] if polars fails to build the frame.
     pub fn tls(&self) -> Result<DataFrame, Error> {
-        tables::tls_frame(self.source.as_deref(), &self.tls)
+        tables::tls_frame(self.source.as_deref(), &self.core.tls)
     }
 
     /// The http table: one row per request with its DNS, connect, TLS, send, wait and receive
@@ -308,7 +232,7 @@ impl Analysis {
     /// # Errors
     /// [`Error::Table`] if polars fails to build the frame.
     pub fn http(&self) -> Result<DataFrame, Error> {
-        tables::http_frame(self.source.as_deref(), &self.http, &self.timings)
+        tables::http_frame(self.source.as_deref(), &self.core.http, &self.core.timings)
     }
 
     /// The dns table: one row per query (`docs/metrics.md`, section "dns").
@@ -316,6 +240,6 @@ impl Analysis {
     /// # Errors
     /// [`Error::Table`] if polars fails to build the frame.
     pub fn dns(&self) -> Result<DataFrame, Error> {
-        tables::dns_frame(self.source.as_deref(), &self.dns)
+        tables::dns_frame(self.source.as_deref(), &self.core.dns)
     }
 }

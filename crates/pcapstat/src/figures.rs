@@ -294,7 +294,7 @@ const TABLE: &[(&str, Unit, Better, &str, Get)] = {
         ("capture.undecodable", Count, Lower, "frames the decoder stopped on (any reason)", N(|r| r.summary.decode.undecodable.total())),
         ("capture.truncated", Count, Lower, "frames cut by the snap length", N(|r| r.summary.decode.truncated)),
         ("capture.damaged", Count, Lower, "1 when the capture is damaged (read stopped early), else 0", N(|r| u64::from(r.summary.damaged.is_some()))),
-        ("capture.limits_hit", Count, Lower, "connections evicted, out-of-order buffer overflows, RTT samples and segments not tracked, protocol probing buffers full, HTTP heads too large and requests given up, fragment datagrams evicted: anything a memory limit cut", N(Report::limits_hit)),
+        ("capture.limits_hit", Count, Lower, "the counts of every limit that was hit (docs/limits.md: flow table, reassembly and probing buffers, RTT samples, fragment buffers, parser limits of HTTP/1.x, HTTP/2, TLS and DNS): anything a limit cut", N(Report::limits_hit)),
         ("connections.count", Count, Neither, "TCP connections", N(|r| r.connections.connections)),
         ("connections.closed", Count, Neither, "connections with outcome closed (FIN both ways)", N(|r| r.connections.outcome(Outcome::Closed))),
         ("connections.open", Count, Neither, "connections with outcome open (live at the end of the capture)", N(|r| r.connections.outcome(Outcome::Open))),

@@ -30,7 +30,7 @@ use pcapstat_core::HttpStats;
 use pcapstat_core::Http2Stats;
 use pcapstat_core::{
     CaptureFormat, CaptureSummary, ConnectionRecord, DirectionStats, DnsTransport, Failure,
-    Outcome, Side, TlsDecryptStats,
+    Outcome, Side, Stats, TlsDecryptStats,
 };
 
 use crate::figures::{Figures, Percentiles};
@@ -85,13 +85,15 @@ impl Share {
     }
 }
 
-/// A limit that input can hit: its counter, the setting that bounds it and what a hit means
-/// (docs/limits.md). The report's one list of limits: the text report's "Limits hit" lines and
-/// the figure `capture.limits_hit` (their sum) are made from it.
+/// A limit that was hit: its counter, the setting that bounds it and what a hit means
+/// (docs/limits.md). The report's one list of limits: the text report's "Limits hit" lines, the
+/// JSON `limits` list and the figure `capture.limits_hit` (their sum) are made from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Limit {
-    /// The counter's name (the JSON key that also carries it).
+    /// Short name of the limit (`out-of-order buffer`).
     pub name: &'static str,
+    /// Dotted path of its counter in the JSON `stats` block (`tcp.ooo_limit_hits`).
+    pub counter: &'static str,
     /// Times the limit was hit.
     pub count: u64,
     /// The setting that bounds it.
@@ -112,9 +114,11 @@ pub struct Report {
     pub connections: ConnectionsReport,
     /// TLS, HTTP and DNS.
     pub applications: Applications,
-    /// Every limit, hit or not, in the order the report lists them.
-    #[serde(skip)]
+    /// The limits that were hit, in the order of [`pcapstat_core::LIMITS`].
     pub limits: Vec<Limit>,
+    /// Every counter of the analysis (the whole capture: filters do not apply).
+    #[serde(serialize_with = "stats_tree")]
+    pub stats: Stats,
     /// The named figures, read from the values above.
     pub figures: Figures,
 }
@@ -464,9 +468,10 @@ impl Report {
                 dns: dns(analysis),
             },
             limits: Vec::new(),
+            stats: analysis.stats().clone(),
             figures: Figures::default(),
         };
-        report.limits = limits(&report);
+        report.limits = limits(analysis.stats());
         report.figures = Figures::read(&report);
         report
     }
@@ -598,7 +603,7 @@ fn connections(a: &Analysis, top: usize) -> ConnectionsReport {
             })
             .collect(),
         tracking: {
-            let (l, app) = (a.tcp_stats(), a.app_stats());
+            let (l, app) = (&a.stats().tcp, &a.stats().app);
             Tracking {
                 midstream_connections: l.midstream_connections,
                 port_reuses: l.port_reuses,
@@ -645,7 +650,7 @@ fn tls(a: &Analysis, top: usize) -> TlsReport {
         versions,
         resumed,
         alerts,
-        decryption: a.app_stats().tls_decrypt.clone(),
+        decryption: a.stats().app.tls_decrypt.clone(),
         handshake: Percentiles::of(records.iter().filter_map(|t| t.handshake_ns).collect()),
         top_snis: most(snis, top, |sni, handshakes| SniCount { sni, handshakes }),
         alert_names,
@@ -690,8 +695,8 @@ fn http(a: &Analysis, top: usize) -> HttpReport {
         connections,
         reused_requests: records.len() as u64 - connections,
         incomplete,
-        parse: a.app_stats().http_stats.clone(),
-        http2: a.app_stats().http2_stats.clone(),
+        parse: a.stats().app.http_stats.clone(),
+        http2: a.stats().app.http2_stats.clone(),
         status,
         versions,
         wait: durations(|t| t.wait_ns),
@@ -756,41 +761,51 @@ fn dns(a: &Analysis) -> DnsReport {
     r
 }
 
-/// (name, setting, message) of every limit, in the order of [`limits`]' counts.
-#[rustfmt::skip]
-const LIMITS: [(&str, &str, &str); 8] = [
-    ("evictions", "TcpConfig::max_connections", "connections evicted (flow table full)"),
-    ("ooo_limit_hits", "TcpConfig::ooo_limit_bytes", "out-of-order buffer overflows"),
-    ("rtt_sample_limit_hits", "TcpConfig::rtt_sample_limit", "RTT samples not kept for the median"),
-    ("unacked_limit_hits", "TcpConfig::unacked_limit", "segments not tracked for RTT"),
-    ("probe_limit_hits", "app::PROBE_LIMIT_BYTES", "connections whose protocol probing buffer was full"),
-    ("http_heads_too_large", "HttpConfig::max_head_bytes", "HTTP heads too large"),
-    ("http_pending_dropped", "HttpConfig::max_pending", "HTTP requests given up waiting"),
-    ("fragments_evicted", "DecodeLimits::max_fragment_datagrams", "IP fragment datagrams evicted (fragment table full)"),
-];
-
-fn limits(r: &Report) -> Vec<Limit> {
-    let t = &r.connections.tracking;
-    let counts = [
-        t.evictions,
-        t.ooo_limit_hits,
-        t.rtt_sample_limit_hits,
-        t.unacked_limit_hits,
-        t.probe_limit_hits,
-        t.http_heads_too_large,
-        t.http_pending_dropped,
-        r.summary.decode.fragments_evicted,
-    ];
-    LIMITS
-        .iter()
-        .zip(counts)
-        .map(|(&(name, setting, message), count)| Limit {
-            name,
-            count,
-            setting,
-            message,
+/// The limits that were hit, from the counters ([`Stats::limits`], one table in core).
+pub fn limits(stats: &Stats) -> Vec<Limit> {
+    stats
+        .limits()
+        .into_iter()
+        .map(|hit| Limit {
+            name: hit.limit.name,
+            counter: hit.limit.counter,
+            count: hit.count,
+            setting: hit.limit.setting,
+            message: hit.limit.meaning,
         })
         .collect()
+}
+
+/// Every counter of `stats` as nested JSON objects, keyed by the parts of its dotted path
+/// (docs/summary.md, "Counters").
+fn stats_tree<S: Serializer>(stats: &Stats, s: S) -> Result<S::Ok, S::Error> {
+    fn insert(node: &mut Tree, path: &str, value: u64) {
+        match path.split_once('.') {
+            None => {
+                node.0.insert(path.to_string(), Node::Value(value));
+            }
+            Some((head, rest)) => {
+                let child = node
+                    .0
+                    .entry(head.to_string())
+                    .or_insert_with(|| Node::Tree(Tree::default()));
+                if let Node::Tree(t) = child {
+                    insert(t, rest, value);
+                }
+            }
+        }
+    }
+    #[derive(Default, Serialize)]
+    struct Tree(BTreeMap<String, Node>);
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum Node {
+        Value(u64),
+        Tree(Tree),
+    }
+    let mut root = Tree::default();
+    stats.counters(&mut |path, value| insert(&mut root, path, value));
+    root.serialize(s)
 }
 
 // Serialisation into the JSON report's shape (docs/summary.md).
@@ -925,6 +940,7 @@ fn summary<S: Serializer>(s: &CaptureSummary, ser: S) -> Result<S::Ok, S::Error>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pcapstat_core::LIMITS;
     use crate::figures::Value;
     use crate::Analyzer;
 
@@ -1100,9 +1116,38 @@ mod tests {
             &analyze("lab/f_refused_syndrop/capture.pcap"),
             &ReportOptions { top: 2 },
         );
-        assert_eq!(r.limits.len(), 8);
+        assert!(r.limits.is_empty());
         assert_eq!(r.limits_hit(), 0);
+        assert_eq!(
+            serde_json::to_value(&r).unwrap()["stats"]["tcp"]["connections"],
+            serde_json::json!(r.stats.tcp.connections)
+        );
         assert_eq!(r.connections.failed_connections.len(), 2);
         assert!(r.connections.failed > 2);
+    }
+
+    /// Each limit, when hit, is in the report's list (named, with its setting and count),
+    /// summed by `capture.limits_hit`, and its counter is in the JSON `stats` block.
+    #[test]
+    fn every_limit_hit_is_named() {
+        for limit in LIMITS {
+            let mut stats = Stats::default();
+            assert!(stats.set(limit.counter, 3), "{}", limit.counter);
+            let listed = limits(&stats);
+            assert_eq!(listed.len(), 1, "{}", limit.counter);
+            let l = &listed[0];
+            assert_eq!((l.name, l.counter, l.count), (limit.name, limit.counter, 3));
+            assert_eq!((l.setting, l.message), (limit.setting, limit.meaning));
+            let json = serde_json::to_string(&Wrap(&stats)).unwrap();
+            let leaf = limit.counter.rsplit('.').next().unwrap();
+            assert!(json.contains(&format!("\"{leaf}\":3")), "{json}");
+        }
+    }
+
+    struct Wrap<'a>(&'a Stats);
+    impl Serialize for Wrap<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            stats_tree(self.0, s)
+        }
     }
 }

@@ -191,4 +191,9 @@ impl Counters for ProblemCounts {
             f(&join(path, p.name()), self.get(p));
         }
     }
+    fn visit_mut(&mut self, path: &str, f: &mut dyn FnMut(&str, &mut u64)) {
+        for (p, n) in DecodeProblem::ALL.iter().zip(self.counts.iter_mut()) {
+            f(&join(path, p.name()), n);
+        }
+    }
 }

@@ -189,7 +189,7 @@ fn keylog_gives_https_rows_in_the_http_table() {
         .analyze_path(dir.join("capture.pcap"))
         .unwrap();
     assert_eq!(plain.http().unwrap().height(), 0);
-    assert!(plain.keylog_stats().is_none());
+    assert_eq!(plain.stats().keylog, Default::default());
     let keyed = Analyzer::new()
         .threads(2)
         .keylog_file(dir.join("sslkeylog.txt"))
@@ -201,14 +201,14 @@ fn keylog_gives_https_rows_in_the_http_table() {
     // nginx $ssl_session_reused: 'r' for 3 s_client and 4 curl connections.
     let resumed = http.column("tls_resumed").unwrap().bool().unwrap().sum();
     assert_eq!(resumed, Some(7));
-    assert_eq!(keyed.app_stats().tls_decrypt.sessions, 12);
-    assert_eq!(keyed.keylog_stats().map(|s| s.malformed), Some(0));
+    assert_eq!(keyed.stats().app.tls_decrypt.sessions, 12);
+    assert_eq!(keyed.stats().keylog.malformed, 0);
     // Embedded keys (Decryption Secrets Block) give the same table; turned off, none.
     let embedded = Analyzer::new()
         .analyze_path(dir.join("capture-with-keys.pcapng"))
         .unwrap();
     assert_eq!(embedded.http_records(), keyed.http_records());
-    assert_eq!(embedded.keylog_stats().map(|s| s.dsb_blocks), Some(1));
+    assert_eq!(embedded.stats().keylog.dsb_blocks, 1);
     let off = Analyzer::new()
         .embedded_secrets(false)
         .analyze_path(dir.join("capture-with-keys.pcapng"))
