@@ -388,7 +388,11 @@ pub fn connections_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io:
             ctx.style.paint(Some(Color::Yellow), "Limits hit")
         )?;
         for l in &report.limits {
-            writeln!(out, "  {} {} ({}: {})", l.count, l.message, l.name, l.setting)?;
+            writeln!(
+                out,
+                "  {} {} ({}: {})",
+                l.count, l.message, l.name, l.setting
+            )?;
         }
     }
     Ok(())

@@ -11,13 +11,13 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use crate::app::{AppConfig, AppFactory, AppStats, UdpDns};
-use crate::filter::{ConnNames, Filter};
-use crate::stats::Stats;
 use crate::capture::{Capture, CaptureError, MmapChoice};
 use crate::decode::DecodeLimits;
+use crate::filter::{ConnNames, Filter};
 use crate::pipeline::{self, PipelineConfig};
 use crate::proto::tls::{KeyLog, KeyLogError};
 use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
+use crate::stats::Stats;
 use crate::summary::CaptureSummary;
 use crate::tcp::TcpConfig;
 use crate::timing::{request_timings, RequestTiming};
@@ -101,7 +101,7 @@ impl Analyzer {
     }
 
     /// Reads an NSS key log file (`SSLKEYLOGFILE`) for [`Analyzer::keylog`]. Malformed lines
-    /// are skipped and counted ([`Analysis::keylog_stats`]), not an error.
+    /// are skipped and counted (`stats.keylog`), not an error.
     ///
     /// # Errors
     /// [`KeyLogError`] when the file cannot be read.
@@ -178,7 +178,10 @@ impl Analyzer {
             }
             Some(Arc::new(k))
         };
-        let keylog_stats = keylog.as_ref().map(|k| k.stats().clone()).unwrap_or_default();
+        let keylog_stats = keylog
+            .as_ref()
+            .map(|k| k.stats().clone())
+            .unwrap_or_default();
         let app_config = AppConfig::default().with_keylog(keylog);
         let mut udp = UdpDns::default();
         let out = pipeline::run_with_udp(

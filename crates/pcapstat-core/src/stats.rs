@@ -66,7 +66,7 @@ impl Counters for BTreeMap<u32, u64> {
 }
 
 /// Frames by encapsulation (`path.<name>`), within
-/// [`MAX_ENCAPSULATION_KINDS`](crate::decode::MAX_ENCAPSULATION_KINDS) keys.
+/// `MAX_ENCAPSULATION_KINDS` (32) keys.
 impl Counters for BTreeMap<Encapsulation, u64> {
     fn merge(&mut self, other: &Self) {
         for (e, n) in other {

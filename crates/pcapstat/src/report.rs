@@ -26,8 +26,8 @@ use std::net::IpAddr;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use pcapstat_core::HttpStats;
 use pcapstat_core::Http2Stats;
+use pcapstat_core::HttpStats;
 use pcapstat_core::{
     CaptureFormat, CaptureSummary, ConnectionRecord, DirectionStats, DnsTransport, Failure,
     Outcome, Side, Stats, TlsDecryptStats,
@@ -940,9 +940,9 @@ fn summary<S: Serializer>(s: &CaptureSummary, ser: S) -> Result<S::Ok, S::Error>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pcapstat_core::LIMITS;
     use crate::figures::Value;
     use crate::Analyzer;
+    use pcapstat_core::LIMITS;
 
     fn analyze(rel: &str) -> Analysis {
         let path = format!("{}/../../testdata/{rel}", env!("CARGO_MANIFEST_DIR"));
