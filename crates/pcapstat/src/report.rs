@@ -29,8 +29,8 @@ use serde::Serialize;
 use pcapstat_core::Http2Stats;
 use pcapstat_core::HttpStats;
 use pcapstat_core::{
-    CaptureFormat, CaptureSummary, ConnectionRecord, DirectionStats, DnsTransport, Failure,
-    Outcome, Side, Stats, TlsDecryptStats,
+    CaptureFormat, CaptureSummary, ConnectionRecord, Counters, DirectionStats, DnsTransport,
+    Failure, Outcome, Side, Stats, TlsDecryptStats,
 };
 
 use crate::figures::{Figures, Percentiles};
@@ -117,7 +117,7 @@ pub struct Report {
     /// The limits that were hit, in the order of [`pcapstat_core::LIMITS`].
     pub limits: Vec<Limit>,
     /// Every counter of the analysis (the whole capture: filters do not apply).
-    #[serde(serialize_with = "stats_tree")]
+    #[serde(serialize_with = "counters")]
     pub stats: Stats,
     /// The named figures, read from the values above.
     pub figures: Figures,
@@ -316,7 +316,7 @@ pub struct TlsReport {
     /// Handshakes with a clear-text alert.
     pub alerts: u64,
     /// Decryption counters (all zero without a key log).
-    #[serde(serialize_with = "decryption")]
+    #[serde(serialize_with = "counters")]
     pub decryption: TlsDecryptStats,
     /// Handshake times.
     #[serde(serialize_with = "percentiles")]
@@ -373,10 +373,10 @@ pub struct HttpReport {
     /// Requests or responses not seen whole.
     pub incomplete: u64,
     /// HTTP/1.x parser counters.
-    #[serde(serialize_with = "http_parse")]
+    #[serde(serialize_with = "counters")]
     pub parse: HttpStats,
     /// HTTP/2 parser counters.
-    #[serde(serialize_with = "http2")]
+    #[serde(serialize_with = "counters")]
     pub http2: Http2Stats,
     /// Requests per final status class (`2xx`; `none` without response).
     pub status: BTreeMap<String, u64>,
@@ -408,17 +408,6 @@ impl HttpReport {
     /// Requests whose status class is `class` (`2xx`), or `none`.
     pub fn status(&self, class: &str) -> u64 {
         self.status.get(class).copied().unwrap_or(0)
-    }
-
-    /// HTTP/2 limits hit: header lists read in part, values cut, header budget exhausted,
-    /// header blocks too large, streams over the limit.
-    pub fn http2_limits_hit(&self) -> u64 {
-        let h = &self.http2;
-        h.header_lists_truncated
-            + h.header_budget_exhausted
-            + h.values_truncated
-            + h.header_blocks_too_large
-            + h.streams_over_limit
     }
 }
 
@@ -776,9 +765,17 @@ pub fn limits(stats: &Stats) -> Vec<Limit> {
         .collect()
 }
 
-/// Every counter of `stats` as nested JSON objects, keyed by the parts of its dotted path
-/// (docs/summary.md, "Counters").
-fn stats_tree<S: Serializer>(stats: &Stats, s: S) -> Result<S::Ok, S::Error> {
+/// Every counter of a counter struct (the [`Stats`] tree or one of its parts) as nested JSON
+/// objects, keyed by the parts of its dotted path (docs/summary.md, "Counters").
+fn counters<S: Serializer, C: Counters>(counters: &C, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Default, Serialize)]
+    struct Tree(BTreeMap<String, Node>);
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum Node {
+        Value(u64),
+        Tree(Tree),
+    }
     fn insert(node: &mut Tree, path: &str, value: u64) {
         match path.split_once('.') {
             None => {
@@ -795,16 +792,8 @@ fn stats_tree<S: Serializer>(stats: &Stats, s: S) -> Result<S::Ok, S::Error> {
             }
         }
     }
-    #[derive(Default, Serialize)]
-    struct Tree(BTreeMap<String, Node>);
-    #[derive(Serialize)]
-    #[serde(untagged)]
-    enum Node {
-        Value(u64),
-        Tree(Tree),
-    }
     let mut root = Tree::default();
-    stats.counters(&mut |path, value| insert(&mut root, path, value));
+    counters.visit("", &mut |path, value| insert(&mut root, path, value));
     root.serialize(s)
 }
 
@@ -832,51 +821,6 @@ fn percentiles<S: Serializer>(p: &Option<Percentiles>, s: S) -> Result<S::Ok, S:
         "p95_ns" => v(|p| p.p95),
         "p99_ns" => v(|p| p.p99),
         "max_ns" => v(|p| p.max),
-    )
-}
-
-fn decryption<S: Serializer>(d: &TlsDecryptStats, s: S) -> Result<S::Ok, S::Error> {
-    ser_map!(s,
-        "sessions" => d.sessions,
-        "no_key" => d.no_key,
-        "unsupported_cipher" => d.unsupported_cipher,
-        "auth_failures" => d.auth_failures,
-        "records" => d.records,
-    )
-}
-
-fn http_parse<S: Serializer>(p: &HttpStats, s: S) -> Result<S::Ok, S::Error> {
-    ser_map!(s,
-        "bad_request_heads" => p.bad_request_heads,
-        "bad_response_heads" => p.bad_response_heads,
-        "unpaired_after_bad_head" => p.unpaired_after_bad_head,
-        "resyncs" => p.resyncs,
-        "skipped_bytes" => p.skipped_bytes,
-    )
-}
-
-fn http2<S: Serializer>(h: &Http2Stats, s: S) -> Result<S::Ok, S::Error> {
-    ser_map!(s,
-        "connections" => h.connections,
-        "frames" => h.frames,
-        "streams" => h.streams,
-        "bad_preface" => h.bad_preface,
-        "hpack_errors" => h.hpack_errors,
-        "header_blocks_too_large" => h.header_blocks_too_large,
-        "streams_over_limit" => h.streams_over_limit,
-        "resets" => h.resets,
-        "goaways" => h.goaways,
-        "pushes" => h.pushes,
-        "undecoded_streams" => h.undecoded_streams,
-        "unmatched_frames" => h.unmatched_frames,
-        "gaps" => h.gaps,
-        "directions_lost" => h.directions_lost,
-        "protocol_errors" => h.protocol_errors,
-        "truncated_frames" => h.truncated_frames,
-        "header_lists_truncated" => h.header_lists_truncated,
-        "header_budget_exhausted" => h.header_budget_exhausted,
-        "values_truncated" => h.values_truncated,
-        "decoded_header_bytes" => h.decoded_header_bytes,
     )
 }
 
@@ -1147,7 +1091,7 @@ mod tests {
     struct Wrap<'a>(&'a Stats);
     impl Serialize for Wrap<'_> {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            stats_tree(self.0, s)
+            counters(self.0, s)
         }
     }
 }
