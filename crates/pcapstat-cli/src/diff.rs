@@ -12,6 +12,7 @@ use pcapstat::figures::{format_number, Assessment, Comparison as Row, Figures, V
 use serde_json::json;
 
 use crate::filter::FilterArgs;
+use crate::render::plural;
 use crate::rules::{parse_gate, Change, Gate, Missing};
 use crate::term::{cell, md, table, Color, Style};
 use crate::Format;
@@ -231,12 +232,10 @@ fn gate_word(r: &GateResult) -> (&'static str, Color) {
 
 fn gates_summary(results: &[(usize, GateResult)]) -> String {
     let failed = results.iter().filter(|(_, r)| r.failed).count();
+    let gates = plural(results.len() as u64, "gate", "gates");
     format!(
-        "{} gate{}: {} passed, {} failed",
-        results.len(),
-        if results.len() == 1 { "" } else { "s" },
-        results.len() - failed,
-        failed
+        "{gates}: {} passed, {failed} failed",
+        results.len() - failed
     )
 }
 
@@ -248,16 +247,10 @@ fn write_text(
     gates: &[Gate],
     results: &[(usize, GateResult)],
 ) -> io::Result<()> {
-    writeln!(
-        out,
-        "{}",
-        style.paint(Some(Color::Bold), &format!("Diff  before {}", names[0]))
-    )?;
-    writeln!(
-        out,
-        "{}",
-        style.paint(Some(Color::Bold), &format!("      after  {}", names[1]))
-    )?;
+    for (label, name) in ["Diff  before", "      after "].iter().zip(names) {
+        let head = format!("{label} {name}");
+        writeln!(out, "{}", style.paint(Some(Color::Bold), &head))?;
+    }
     let cells: Vec<_> = rows
         .iter()
         .map(|r| {

@@ -39,15 +39,12 @@ impl Progress {
             if rx.recv_timeout(DELAY) != Err(mpsc::RecvTimeoutError::Timeout) {
                 return;
             }
-            let (bar, template) = match total {
-                Some(n) => (
-                    ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
-                    "{msg} [{bar:30}] {percent:>3}% {bytes}/{total_bytes} {elapsed} (eta {eta})",
-                ),
-                None => (
-                    ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-                    "{spinner} {msg} {bytes} read {elapsed}",
-                ),
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+            let template = match total {
+                Some(_) => {
+                    "{msg} [{bar:30}] {percent:>3}% {bytes}/{total_bytes} {elapsed} (eta {eta})"
+                }
+                None => "{spinner} {msg} {bytes} read {elapsed}",
             };
             if let Ok(style) = ProgressStyle::with_template(template) {
                 bar.set_style(style.progress_chars("=> "));
