@@ -45,18 +45,13 @@ pub struct DiffArgs {
     filter: FilterArgs,
 }
 
-fn word(a: Assessment) -> &'static str {
+/// How an assessment shows: its word, its colour and its markdown cell (nothing but for a
+/// change that is worse or better).
+fn shown(a: Assessment) -> (&'static str, Option<Color>, &'static str) {
     match a {
-        Assessment::Worse | Assessment::Better => a.as_str(),
-        Assessment::Same | Assessment::Changed | Assessment::NoData => "",
-    }
-}
-
-fn color(a: Assessment) -> Option<Color> {
-    match a {
-        Assessment::Worse => Some(Color::Red),
-        Assessment::Better => Some(Color::Green),
-        _ => None,
+        Assessment::Worse => ("worse", Some(Color::Red), ":small_red_triangle: worse"),
+        Assessment::Better => ("better", Some(Color::Green), ":white_check_mark: better"),
+        Assessment::Same | Assessment::Changed | Assessment::NoData => ("", None, ""),
     }
 }
 
@@ -258,8 +253,8 @@ fn write_text(
                 cell(r.def.name.as_str(), None),
                 cell(opt(r.before), None),
                 cell(opt(r.after), None),
-                cell(change_text(r), color(r.assessment)),
-                cell(word(r.assessment), color(r.assessment)),
+                cell(change_text(r), shown(r.assessment).1),
+                cell(shown(r.assessment).0, shown(r.assessment).1),
             ]
         })
         .collect();
@@ -354,18 +349,14 @@ fn write_markdown(
     writeln!(out, "| figure | before | after | change | |")?;
     writeln!(out, "|---|---:|---:|---:|---|")?;
     for r in rows {
-        let mark = match r.assessment {
-            Assessment::Worse => ":small_red_triangle: worse",
-            Assessment::Better => ":white_check_mark: better",
-            _ => "",
-        };
         writeln!(
             out,
-            "| `{}` | {} | {} | {} | {mark} |",
+            "| `{}` | {} | {} | {} | {} |",
             r.def.name,
             md(&opt(r.before)),
             md(&opt(r.after)),
-            md(&change_text(r))
+            md(&change_text(r)),
+            shown(r.assessment).2
         )?;
     }
     Ok(())

@@ -33,16 +33,6 @@ pub enum Missing {
     Pass,
 }
 
-impl Missing {
-    fn parse(s: &str) -> Option<Missing> {
-        match s {
-            "fail" => Some(Missing::Fail),
-            "pass" => Some(Missing::Pass),
-            _ => None,
-        }
-    }
-}
-
 /// One rule of a rules file.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -226,7 +216,7 @@ pub fn parse_rules(text: &str) -> Result<Vec<Rule>, RuleError> {
     })?;
     let missing = |m: &Option<toml::Spanned<String>>, default: Missing| match m {
         None => Ok(default),
-        Some(m) => Missing::parse(m.get_ref()).ok_or_else(|| {
+        Some(m) => clap::ValueEnum::from_str(m.get_ref(), false).map_err(|_| {
             let message = format!(
                 "missing must be \"fail\" or \"pass\", not {:?}",
                 m.get_ref()
