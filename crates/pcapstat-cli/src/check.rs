@@ -72,12 +72,10 @@ impl Verdict {
     }
 
     fn color(self) -> Color {
-        if self.failed() {
-            Color::Red
-        } else if self == Verdict::Pass {
-            Color::Green
-        } else {
-            Color::Yellow
+        match self {
+            Verdict::Pass => Color::Green,
+            Verdict::NoDataPass => Color::Yellow,
+            Verdict::Fail | Verdict::NoDataFail => Color::Red,
         }
     }
 }
