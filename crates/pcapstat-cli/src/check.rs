@@ -13,6 +13,7 @@ use pcapstat::{Analysis, Filter};
 use serde_json::json;
 
 use crate::filter::FilterArgs;
+use crate::render::plural;
 use crate::rules::{parse_rules, Missing, Rule};
 use crate::term::{cell, md, table, Color, Style};
 use crate::Format;
@@ -56,31 +57,25 @@ impl Verdict {
         matches!(self, Verdict::Fail | Verdict::NoDataFail)
     }
 
-    fn word(self) -> &'static str {
+    /// The verdict for people, its JSON key and its markdown cell.
+    fn texts(self) -> [&'static str; 3] {
         match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "FAIL",
-            Verdict::NoDataPass => "no data (pass)",
-            Verdict::NoDataFail => "NO DATA (fail)",
-        }
-    }
-
-    fn key(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::NoDataPass => "no_data_pass",
-            Verdict::NoDataFail => "no_data_fail",
+            Verdict::Pass => ["pass", "pass", ":white_check_mark: pass"],
+            Verdict::Fail => ["FAIL", "fail", ":x: **fail**"],
+            Verdict::NoDataPass => [
+                "no data (pass)",
+                "no_data_pass",
+                ":grey_question: no data (pass)",
+            ],
+            Verdict::NoDataFail => ["NO DATA (fail)", "no_data_fail", ":x: **no data** (fail)"],
         }
     }
 
     fn color(self) -> Color {
-        if self.failed() {
-            Color::Red
-        } else if self == Verdict::Pass {
-            Color::Green
-        } else {
-            Color::Yellow
+        match self {
+            Verdict::Pass => Color::Green,
+            Verdict::NoDataPass => Color::Yellow,
+            Verdict::Fail | Verdict::NoDataFail => Color::Red,
         }
     }
 }
@@ -184,38 +179,30 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     let mut input_error = false;
     for path in &args.files {
         let file = path.display().to_string();
-        match crate::run_one(&analyzer, path) {
-            Ok(analysis) => {
-                if let Some(d) = &analysis.summary().damaged {
-                    let level = if args.strict { "error" } else { "warning" };
-                    eprintln!("pcapstat: {level}: {file}: {d}");
-                    if args.strict {
-                        input_error = true;
-                        captures.push(CaptureResult {
-                            file,
-                            error: Some(d.to_string()),
-                            results: Vec::new(),
-                        });
-                        continue;
-                    }
-                }
-                let results = evaluate(&analysis, &base, &rules);
-                captures.push(CaptureResult {
-                    file,
-                    error: None,
-                    results,
-                });
-            }
+        let (error, results) = match crate::run_one(&analyzer, path) {
             Err(e) => {
                 eprintln!("pcapstat: error: {file}: {e:#}");
-                input_error = true;
-                captures.push(CaptureResult {
-                    file,
-                    error: Some(format!("{e:#}")),
-                    results: Vec::new(),
-                });
+                (Some(format!("{e:#}")), Vec::new())
             }
-        }
+            Ok(analysis) => match &analysis.summary().damaged {
+                Some(d) if args.strict => {
+                    eprintln!("pcapstat: error: {file}: {d}");
+                    (Some(d.to_string()), Vec::new())
+                }
+                damaged => {
+                    if let Some(d) = damaged {
+                        eprintln!("pcapstat: warning: {file}: {d}");
+                    }
+                    (None, evaluate(&analysis, &base, &rules))
+                }
+            },
+        };
+        input_error |= error.is_some();
+        captures.push(CaptureResult {
+            file,
+            error,
+            results,
+        });
     }
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -276,20 +263,15 @@ fn totals(captures: &[CaptureResult]) -> Totals {
 
 fn summary_line(t: &Totals, rules: usize, captures: usize) -> String {
     let mut s = format!(
-        "{} rule{} on {} capture{}: {} passed, {} failed",
-        rules,
-        if rules == 1 { "" } else { "s" },
-        captures,
-        if captures == 1 { "" } else { "s" },
+        "{} on {}: {} passed, {} failed",
+        plural(rules as u64, "rule", "rules"),
+        plural(captures as u64, "capture", "captures"),
         t.passed,
         t.failed
     );
     if t.errors > 0 {
-        s.push_str(&format!(
-            ", {} capture{} not read",
-            t.errors,
-            if t.errors == 1 { "" } else { "s" }
-        ));
+        let errors = plural(t.errors as u64, "capture", "captures");
+        s.push_str(&format!(", {errors} not read"));
     }
     s
 }
@@ -322,7 +304,7 @@ fn write_text(
                     cell(r.label.clone(), None),
                     cell(measured_text(res.measured), None),
                     cell(limit_text(r), None),
-                    cell(res.verdict.word(), Some(res.verdict.color())),
+                    cell(res.verdict.texts()[0], Some(res.verdict.color())),
                 ]
             })
             .collect();
@@ -370,19 +352,14 @@ fn write_markdown(
             continue;
         }
         for (r, res) in rules.iter().zip(&c.results) {
-            let mark = match res.verdict {
-                Verdict::Pass => ":white_check_mark: pass",
-                Verdict::Fail => ":x: **fail**",
-                Verdict::NoDataPass => ":grey_question: no data (pass)",
-                Verdict::NoDataFail => ":x: **no data** (fail)",
-            };
             writeln!(
                 out,
-                "| `{}` | {} | {} | {} | {mark} |",
+                "| `{}` | {} | {} | {} | {} |",
                 md(&c.file),
                 md(&r.label),
                 md(&measured_text(res.measured)),
                 md(&limit_text(r)),
+                res.verdict.texts()[2],
             )?;
         }
     }
@@ -407,7 +384,7 @@ fn write_json(out: &mut dyn Write, rules: &[Rule], captures: &[CaptureResult]) -
                         "measured": json!(res.measured),
                         "scope": r.scope(),
                         "line": r.line,
-                        "verdict": res.verdict.key(),
+                        "verdict": res.verdict.texts()[1],
                         "passed": !res.verdict.failed(),
                     })
                 })

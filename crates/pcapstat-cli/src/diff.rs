@@ -12,6 +12,7 @@ use pcapstat::figures::{format_number, Assessment, Comparison as Row, Figures, V
 use serde_json::json;
 
 use crate::filter::FilterArgs;
+use crate::render::plural;
 use crate::rules::{parse_gate, Change, Gate, Missing};
 use crate::term::{cell, md, table, Color, Style};
 use crate::Format;
@@ -44,18 +45,13 @@ pub struct DiffArgs {
     filter: FilterArgs,
 }
 
-fn word(a: Assessment) -> &'static str {
+/// How an assessment shows: its word, its colour and its markdown cell (nothing but for a
+/// change that is worse or better).
+fn shown(a: Assessment) -> (&'static str, Option<Color>, &'static str) {
     match a {
-        Assessment::Worse | Assessment::Better => a.as_str(),
-        Assessment::Same | Assessment::Changed | Assessment::NoData => "",
-    }
-}
-
-fn color(a: Assessment) -> Option<Color> {
-    match a {
-        Assessment::Worse => Some(Color::Red),
-        Assessment::Better => Some(Color::Green),
-        _ => None,
+        Assessment::Worse => ("worse", Some(Color::Red), ":small_red_triangle: worse"),
+        Assessment::Better => ("better", Some(Color::Green), ":white_check_mark: better"),
+        Assessment::Same | Assessment::Changed | Assessment::NoData => ("", None, ""),
     }
 }
 
@@ -231,12 +227,10 @@ fn gate_word(r: &GateResult) -> (&'static str, Color) {
 
 fn gates_summary(results: &[(usize, GateResult)]) -> String {
     let failed = results.iter().filter(|(_, r)| r.failed).count();
+    let gates = plural(results.len() as u64, "gate", "gates");
     format!(
-        "{} gate{}: {} passed, {} failed",
-        results.len(),
-        if results.len() == 1 { "" } else { "s" },
-        results.len() - failed,
-        failed
+        "{gates}: {} passed, {failed} failed",
+        results.len() - failed
     )
 }
 
@@ -248,16 +242,10 @@ fn write_text(
     gates: &[Gate],
     results: &[(usize, GateResult)],
 ) -> io::Result<()> {
-    writeln!(
-        out,
-        "{}",
-        style.paint(Some(Color::Bold), &format!("Diff  before {}", names[0]))
-    )?;
-    writeln!(
-        out,
-        "{}",
-        style.paint(Some(Color::Bold), &format!("      after  {}", names[1]))
-    )?;
+    for (label, name) in ["Diff  before", "      after "].iter().zip(names) {
+        let head = format!("{label} {name}");
+        writeln!(out, "{}", style.paint(Some(Color::Bold), &head))?;
+    }
     let cells: Vec<_> = rows
         .iter()
         .map(|r| {
@@ -265,8 +253,8 @@ fn write_text(
                 cell(r.def.name.as_str(), None),
                 cell(opt(r.before), None),
                 cell(opt(r.after), None),
-                cell(change_text(r), color(r.assessment)),
-                cell(word(r.assessment), color(r.assessment)),
+                cell(change_text(r), shown(r.assessment).1),
+                cell(shown(r.assessment).0, shown(r.assessment).1),
             ]
         })
         .collect();
@@ -361,18 +349,14 @@ fn write_markdown(
     writeln!(out, "| figure | before | after | change | |")?;
     writeln!(out, "|---|---:|---:|---:|---|")?;
     for r in rows {
-        let mark = match r.assessment {
-            Assessment::Worse => ":small_red_triangle: worse",
-            Assessment::Better => ":white_check_mark: better",
-            _ => "",
-        };
         writeln!(
             out,
-            "| `{}` | {} | {} | {} | {mark} |",
+            "| `{}` | {} | {} | {} | {} |",
             r.def.name,
             md(&opt(r.before)),
             md(&opt(r.after)),
-            md(&change_text(r))
+            md(&change_text(r)),
+            shown(r.assessment).2
         )?;
     }
     Ok(())

@@ -257,7 +257,11 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     }
     let _ = out.flush();
     if args.writes_tables() {
-        let written = if args.partition {
+        let written = if tables.is_empty() {
+            Err(anyhow::anyhow!(
+                "no capture could be read: no table written"
+            ))
+        } else if args.partition {
             write_partitions(&tables, args)
         } else {
             write_tables(tables, args)
@@ -331,9 +335,6 @@ fn parquet_meta(sources: String, args: &AnalyzeArgs) -> ParquetSource {
 
 /// The tables, with the rows of every capture (`Analyses` stacks them).
 fn write_tables(tables: Vec<(Analysis, String)>, args: &AnalyzeArgs) -> anyhow::Result<()> {
-    if tables.is_empty() {
-        anyhow::bail!("no capture could be read: no table written");
-    }
     let sources: Vec<&str> = tables.iter().map(|t| t.1.as_str()).collect();
     let meta = parquet_meta(sources.join("\n"), args);
     let all = Analyses::new(tables.into_iter().map(|t| t.0).collect());
@@ -359,9 +360,6 @@ fn write_tables(tables: Vec<(Analysis, String)>, args: &AnalyzeArgs) -> anyhow::
 
 /// `--partition`: each capture's tables in their own `capture=NAME` directory.
 fn write_partitions(tables: &[(Analysis, String)], args: &AnalyzeArgs) -> anyhow::Result<()> {
-    if tables.is_empty() {
-        anyhow::bail!("no capture could be read: no table written");
-    }
     for (analysis, source) in tables {
         let meta = parquet_meta(source.clone(), args);
         let capture = analysis.source().unwrap_or_default();

@@ -19,8 +19,8 @@ const TICK: Duration = Duration::from_millis(120);
 
 #[derive(Debug)]
 pub struct Progress {
-    done: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    /// The channel that stops the drawing thread, and the thread.
+    running: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
 }
 
 impl Progress {
@@ -28,10 +28,7 @@ impl Progress {
     /// `total` the size of an uncompressed file (`None`: compressed or a stream).
     pub fn start(name: &str, total: Option<u64>, consumed: Arc<AtomicU64>) -> Progress {
         if !std::io::stderr().is_terminal() {
-            return Progress {
-                done: None,
-                thread: None,
-            };
+            return Progress { running: None };
         }
         let (tx, rx) = mpsc::channel::<()>();
         let name = name.to_string();
@@ -39,15 +36,12 @@ impl Progress {
             if rx.recv_timeout(DELAY) != Err(mpsc::RecvTimeoutError::Timeout) {
                 return;
             }
-            let (bar, template) = match total {
-                Some(n) => (
-                    ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
-                    "{msg} [{bar:30}] {percent:>3}% {bytes}/{total_bytes} {elapsed} (eta {eta})",
-                ),
-                None => (
-                    ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-                    "{spinner} {msg} {bytes} read {elapsed}",
-                ),
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+            let template = match total {
+                Some(_) => {
+                    "{msg} [{bar:30}] {percent:>3}% {bytes}/{total_bytes} {elapsed} (eta {eta})"
+                }
+                None => "{spinner} {msg} {bytes} read {elapsed}",
             };
             if let Ok(style) = ProgressStyle::with_template(template) {
                 bar.set_style(style.progress_chars("=> "));
@@ -65,8 +59,7 @@ impl Progress {
             bar.finish_and_clear();
         });
         Progress {
-            done: Some(tx),
-            thread: Some(thread),
+            running: Some((tx, thread)),
         }
     }
 }
@@ -74,9 +67,9 @@ impl Progress {
 impl Drop for Progress {
     /// Stops the bar and clears its line before anything else is printed.
     fn drop(&mut self) {
-        drop(self.done.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        if let Some((done, thread)) = self.running.take() {
+            drop(done);
+            let _ = thread.join();
         }
     }
 }

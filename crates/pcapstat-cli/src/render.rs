@@ -1,5 +1,6 @@
 //! Laying a [`Report`] out as text, markdown or JSON (the numbers all come from the report).
 
+use std::fmt::Display;
 use std::io::{self, Write};
 
 use pcapstat::core::{CaptureSummary, DecodeProblem, LinkType, Outcome};
@@ -7,7 +8,7 @@ use pcapstat::figures::Percentiles;
 use pcapstat::report::{ConnRow, Share, Totals};
 use pcapstat::Report;
 
-use crate::term::{md, shorten, wrap, Color, Style};
+use crate::term::{md, md_table, shorten, wrap, Color, Style};
 use serde_json::{json, Value};
 
 /// Formats nanoseconds since the epoch as RFC 3339 UTC with nanoseconds.
@@ -96,15 +97,7 @@ pub fn text(
         .iter()
         .map(|(lt, n)| format!("{lt}: {n}"))
         .collect();
-    writeln!(
-        out,
-        "  link types    {}",
-        if links.is_empty() {
-            "-".to_string()
-        } else {
-            links.join(", ")
-        }
-    )?;
+    writeln!(out, "  link types    {}", or_dash(links.join(", ")))?;
     match (s.first_ts, s.last_ts, s.duration_ns()) {
         (Some(first), Some(last), Some(dur)) => {
             writeln!(out, "  first packet  {}", rfc3339(first))?;
@@ -206,26 +199,19 @@ fn bytes(n: u64) -> String {
 
 /// `n=12  p50 1.2ms  p90 ...  p99 ...  max ...` (p95 too on a wide terminal).
 fn percentiles(ctx: &Ctx, p: Option<Percentiles>) -> String {
-    match p {
-        None => "- (none measured)".to_string(),
-        Some(p) => {
-            let mut s = format!(
-                "n={}  p50 {}  p90 {}",
-                p.count,
-                duration(p.p50),
-                duration(p.p90)
-            );
-            if ctx.wide() {
-                s.push_str(&format!("  p95 {}", duration(p.p95)));
-            }
-            s.push_str(&format!(
-                "  p99 {}  max {}",
-                duration(p.p99),
-                duration(p.max)
-            ));
-            s
-        }
-    }
+    let Some(p) = p else {
+        return "- (none measured)".to_string();
+    };
+    let [p50, p90, p95, p99, max] = p.ranks().map(duration);
+    let p95 = if ctx.wide() {
+        format!("  p95 {p95}")
+    } else {
+        String::new()
+    };
+    format!(
+        "n={}  p50 {p50}  p90 {p90}{p95}  p99 {p99}  max {max}",
+        p.count
+    )
 }
 
 fn phase(out: &mut impl Write, ctx: &Ctx, name: &str, p: Option<Percentiles>) -> io::Result<()> {
@@ -250,7 +236,8 @@ fn direction(out: &mut impl Write, name: &str, t: &Totals) -> io::Result<()> {
     )
 }
 
-fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
+/// `1 request`, `2 requests`.
+pub fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
     let n = n.into();
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -295,22 +282,14 @@ fn conn_line(ctx: &Ctx, r: &ConnRow) -> String {
 /// The TCP part of the human report.
 pub fn connections_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<()> {
     let rep = &report.connections;
-    let outcomes: Vec<String> = rep
-        .outcomes
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(o, n)| format!("{o} {n}"))
-        .collect();
-    writeln!(
-        out,
-        "{}{}",
-        ctx.head(&format!("TCP connections  {}", rep.connections)),
-        if outcomes.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", outcomes.join(", "))
-        }
-    )?;
+    let outcomes = counts(rep.outcomes.iter().filter(|(_, n)| **n > 0));
+    let outcomes = if outcomes.is_empty() {
+        outcomes
+    } else {
+        format!(" ({outcomes})")
+    };
+    let head = ctx.head(&format!("TCP connections  {}", rep.connections));
+    writeln!(out, "{head}{outcomes}")?;
     if rep.connections == 0 {
         return Ok(());
     }
@@ -398,11 +377,24 @@ pub fn connections_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io:
     Ok(())
 }
 
-fn counts(m: &std::collections::BTreeMap<String, u64>) -> String {
-    m.iter()
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// `name n, name n, ...`.
+fn counts<K: Display, N: Display>(items: impl IntoIterator<Item = (K, N)>) -> String {
+    let items: Vec<String> = items.into_iter().map(|(k, n)| format!("{k} {n}")).collect();
+    items.join(", ")
+}
+
+/// The SNIs of the most handshakes, with their counts.
+fn top_snis(tls: &pcapstat::report::TlsReport) -> String {
+    counts(tls.top_snis.iter().map(|s| (&s.sni, s.handshakes)))
+}
+
+/// `s`, or `-` for nothing.
+fn or_dash(s: String) -> String {
+    if s.is_empty() {
+        "-".to_string()
+    } else {
+        s
+    }
 }
 
 /// ` (12.3%)`, nothing without a whole.
@@ -469,12 +461,7 @@ pub fn app_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<
             writeln!(out, "{line}")?;
         }
         phase(out, ctx, "handshake", tls.handshake)?;
-        let snis: Vec<String> = tls
-            .top_snis
-            .iter()
-            .map(|s| format!("{} {}", s.sni, s.handshakes))
-            .collect();
-        writeln!(out, "  top SNIs      {}", snis.join(", "))?;
+        writeln!(out, "  top SNIs      {}", top_snis(tls))?;
         if !tls.alert_names.is_empty() {
             let line = format!("  alerts        {}", counts(&tls.alert_names));
             writeln!(out, "{}", ctx.style.paint(Some(Color::Red), &line))?;
@@ -522,12 +509,9 @@ pub fn app_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<
         phase(out, ctx, "wait (TTFB)", http.wait)?;
         phase(out, ctx, "total", http.total)?;
         if !http.new_connections_per_server.is_empty() {
-            let s: Vec<String> = http
-                .new_connections_per_server
-                .iter()
-                .map(|s| format!("{} {}", s.server, s.connections))
-                .collect();
-            writeln!(out, "  new connections per server: {}", s.join(", "))?;
+            let per_server = http.new_connections_per_server.iter();
+            let s = counts(per_server.map(|s| (&s.server, s.connections)));
+            writeln!(out, "  new connections per server: {s}")?;
         }
         if !http.slowest_requests.is_empty() {
             writeln!(out, "{}", ctx.head("Slowest requests"))?;
@@ -567,15 +551,7 @@ pub fn app_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<
             dns.unanswered,
             dns.icmp_unreachable,
         )?;
-        writeln!(
-            out,
-            "  rcodes        {}",
-            if dns.rcodes.is_empty() {
-                "-".to_string()
-            } else {
-                counts(&dns.rcodes)
-            }
-        )?;
+        writeln!(out, "  rcodes        {}", or_dash(counts(&dns.rcodes)))?;
         writeln!(
             out,
             "  retries       {};  over TCP {};  truncated responses {}",
@@ -643,23 +619,18 @@ pub fn markdown(
         &report.applications.http,
         &report.applications.dns,
     );
-    let f = &report.figures;
     let v = |name: &str| {
-        f.value(name)
+        report
+            .figures
+            .value(name)
             .flatten()
             .map_or("-".to_string(), |v| v.to_string())
     };
-    let pct_row = |out: &mut dyn Write, label: &str, family: &str| -> io::Result<()> {
-        writeln!(
-            out,
-            "| {label} | {} | {} | {} | {} | {} | {} |",
-            v(&format!("{family}.count")),
-            v(&format!("{family}.p50")),
-            v(&format!("{family}.p90")),
-            v(&format!("{family}.p95")),
-            v(&format!("{family}.p99")),
-            v(&format!("{family}.max"))
-        )
+    // The figures `{family}.{key}` of each key (space-separated).
+    let vs = |family: &str, keys: &str| -> Vec<String> {
+        keys.split(' ')
+            .map(|k| v(&format!("{family}.{k}")))
+            .collect()
     };
     writeln!(out, "## pcapstat: `{}`", md(file))?;
     writeln!(out)?;
@@ -696,178 +667,160 @@ pub fn markdown(
     if !filter.is_empty() {
         writeln!(out, "| filter | `{}` |", md(&crate::filter::flags(filter)))?;
     }
-    writeln!(out)?;
-    writeln!(out, "### Connections")?;
-    writeln!(out)?;
-    writeln!(
+    writeln!(out, "\n### Connections\n")?;
+    md_table(
         out,
-        "| connections | closed | open | established | midstream | reset | refused | timeout |"
-    )?;
-    writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|")?;
-    writeln!(
-        out,
-        "| {} | {} | {} | {} | {} | {} | {} | {} |",
-        v("connections.count"),
-        v("connections.closed"),
-        v("connections.open"),
-        v("connections.established"),
-        v("connections.midstream"),
-        v("connections.reset"),
-        v("connections.refused"),
-        v("connections.timeout")
+        "connections | closed | open | established | midstream | reset | refused | timeout",
+        "rrrrrrrr",
+        &[vs(
+            "connections",
+            "count closed open established midstream reset refused timeout",
+        )],
     )?;
     writeln!(out)?;
-    writeln!(out, "| retransmitted segments | rate | retransmitted bytes | byte rate | SYN retries | zero windows | missed bytes |")?;
-    writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|")?;
-    writeln!(
+    md_table(
         out,
-        "| {} | {} | {} | {} | {} | {} | {} |",
-        v("tcp.retransmissions"),
-        v("tcp.retransmission_rate"),
-        v("tcp.retransmitted_bytes"),
-        v("tcp.retransmission_byte_rate"),
-        v("tcp.syn_retries"),
-        v("tcp.zero_windows"),
-        v("tcp.missed_bytes")
+        "retransmitted segments | rate | retransmitted bytes | byte rate | SYN retries | zero windows | missed bytes",
+        "rrrrrrr",
+        &[vs(
+            "tcp",
+            "retransmissions retransmission_rate retransmitted_bytes retransmission_byte_rate syn_retries zero_windows missed_bytes",
+        )],
     )?;
     writeln!(out)?;
-    writeln!(out, "| phase | n | p50 | p90 | p95 | p99 | max |")?;
-    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|")?;
-    pct_row(out, "connect", "connect")?;
-    pct_row(out, "initial RTT", "initial_rtt")?;
+    let mut phases = vec![("connect", "connect"), ("initial RTT", "initial_rtt")];
     if tls.handshakes > 0 {
-        pct_row(out, "TLS handshake", "tls.handshake")?;
+        phases.push(("TLS handshake", "tls.handshake"));
     }
     if http.requests > 0 {
-        pct_row(out, "HTTP wait (TTFB)", "http.wait")?;
-        pct_row(out, "HTTP total", "http.total")?;
+        phases.extend([
+            ("HTTP wait (TTFB)", "http.wait"),
+            ("HTTP total", "http.total"),
+        ]);
     }
     if dns.queries > 0 {
-        pct_row(out, "DNS latency", "dns.latency")?;
+        phases.push(("DNS latency", "dns.latency"));
     }
+    let rows: Vec<Vec<String>> = phases
+        .iter()
+        .map(|(label, family)| {
+            let mut row = vec![label.to_string()];
+            row.extend(vs(family, "count p50 p90 p95 p99 max"));
+            row
+        })
+        .collect();
+    md_table(
+        out,
+        "phase | n | p50 | p90 | p95 | p99 | max",
+        "lrrrrrr",
+        &rows,
+    )?;
     if tls.handshakes > 0 {
-        writeln!(out)?;
-        writeln!(out, "### TLS")?;
-        writeln!(out)?;
-        writeln!(
-            out,
-            "| handshakes | versions | resumption rate | alerts | top SNIs |"
-        )?;
-        writeln!(out, "|---:|---|---:|---|---|")?;
-        let snis: Vec<String> = tls
-            .top_snis
-            .iter()
-            .map(|s| format!("{} {}", s.sni, s.handshakes))
-            .collect();
-        writeln!(
-            out,
-            "| {} | {} | {} | {} | {} |",
-            tls.handshakes,
+        writeln!(out, "\n### TLS\n")?;
+        let alerts = if tls.alert_names.is_empty() {
+            "0".to_string()
+        } else {
+            md(&counts(&tls.alert_names))
+        };
+        let row = vec![
+            tls.handshakes.to_string(),
             md(&counts(&tls.versions)),
             v("tls.resumption_rate"),
-            if tls.alert_names.is_empty() {
-                "0".to_string()
-            } else {
-                md(&counts(&tls.alert_names))
-            },
-            md(&snis.join(", "))
+            alerts,
+            md(&top_snis(tls)),
+        ];
+        md_table(
+            out,
+            "handshakes | versions | resumption rate | alerts | top SNIs",
+            "rlrll",
+            &[row],
         )?;
     }
     if http.requests > 0 {
-        writeln!(out)?;
-        writeln!(out, "### HTTP")?;
-        writeln!(out)?;
-        writeln!(out, "| requests | connections | per connection | reuse rate | 1xx | 2xx | 3xx | 4xx | 5xx | no response |")?;
-        writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
-        writeln!(
+        writeln!(out, "\n### HTTP\n")?;
+        md_table(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            v("http.requests"),
-            v("http.connections"),
-            v("http.requests_per_connection"),
-            v("http.reuse_rate"),
-            v("http.status_1xx"),
-            v("http.status_2xx"),
-            v("http.status_3xx"),
-            v("http.status_4xx"),
-            v("http.status_5xx"),
-            v("http.no_response")
+            "requests | connections | per connection | reuse rate | 1xx | 2xx | 3xx | 4xx | 5xx | no response",
+            "rrrrrrrrrr",
+            &[vs(
+            "http",
+            "requests connections requests_per_connection reuse_rate status_1xx status_2xx status_3xx status_4xx status_5xx no_response",
+        )],
         )?;
         if !http.slowest_requests.is_empty() {
-            writeln!(out)?;
-            writeln!(out, "Slowest requests:")?;
-            writeln!(out)?;
-            writeln!(
+            writeln!(out, "\nSlowest requests:\n")?;
+            let o = |x: Option<i64>| x.map_or("-".to_string(), duration);
+            let text = |x: &Option<String>| md(x.as_deref().unwrap_or(""));
+            let rows: Vec<Vec<String>> = http
+                .slowest_requests
+                .iter()
+                .map(|h| {
+                    vec![
+                        ctx.at(h.request_start_ts),
+                        format!("`{} {}{}`", text(&h.method), text(&h.host), text(&h.path)),
+                        h.status.map_or("-".to_string(), |s| s.to_string()),
+                        h.server.clone(),
+                        o(h.total_ns),
+                        o(h.connect_ns),
+                        o(h.tls_ns),
+                        o(h.wait_ns),
+                        o(h.receive_ns),
+                    ]
+                })
+                .collect();
+            md_table(
                 out,
-                "| time | request | status | server | total | connect | tls | wait | receive |"
+                "time | request | status | server | total | connect | tls | wait | receive",
+                "rlrlrrrrr",
+                &rows,
             )?;
-            writeln!(out, "|---:|---|---:|---|---:|---:|---:|---:|---:|")?;
-            for h in &http.slowest_requests {
-                let o = |x: Option<i64>| x.map_or("-".to_string(), duration);
-                writeln!(
-                    out,
-                    "| {} | `{} {}{}` | {} | {} | {} | {} | {} | {} | {} |",
-                    ctx.at(h.request_start_ts),
-                    md(h.method.as_deref().unwrap_or("")),
-                    md(h.host.as_deref().unwrap_or("")),
-                    md(h.path.as_deref().unwrap_or("")),
-                    h.status.map_or("-".to_string(), |s| s.to_string()),
-                    h.server,
-                    o(h.total_ns),
-                    o(h.connect_ns),
-                    o(h.tls_ns),
-                    o(h.wait_ns),
-                    o(h.receive_ns),
-                )?;
-            }
         }
     }
     if dns.queries > 0 {
-        writeln!(out)?;
-        writeln!(out, "### DNS")?;
-        writeln!(out)?;
-        writeln!(
-            out,
-            "| queries | answered | unanswered | retries | ICMP unreachable | over TCP | rcodes |"
-        )?;
-        writeln!(out, "|---:|---:|---:|---:|---:|---:|---|")?;
-        writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+        writeln!(out, "\n### DNS\n")?;
+        let numbers = [
             dns.queries,
             dns.answered,
             dns.unanswered,
             dns.retries,
             dns.icmp_unreachable,
             dns.tcp_queries,
-            md(&counts(&dns.rcodes))
+        ];
+        let mut row: Vec<String> = numbers.iter().map(u64::to_string).collect();
+        row.push(md(&counts(&dns.rcodes)));
+        md_table(
+            out,
+            "queries | answered | unanswered | retries | ICMP unreachable | over TCP | rcodes",
+            "rrrrrrl",
+            &[row],
         )?;
     }
     let lists = conn_lists(report);
     if lists.iter().any(|(_, _, l)| !l.is_empty()) {
-        writeln!(out)?;
-        writeln!(out, "### Worst offenders")?;
-        writeln!(out)?;
-        writeln!(
+        writeln!(out, "\n### Worst offenders\n")?;
+        let rows: Vec<Vec<String>> = lists
+            .iter()
+            .flat_map(|(_, title, list)| {
+                list.iter().map(move |r| {
+                    vec![
+                        title.to_string(),
+                        ctx.at(r.start_ts),
+                        r.client.clone(),
+                        r.server.clone(),
+                        r.connect_ns.map_or("-".to_string(), duration),
+                        r.outcome.as_str().to_string(),
+                        r.syn_retries.to_string(),
+                        r.retransmissions.to_string(),
+                    ]
+                })
+            })
+            .collect();
+        md_table(
             out,
-            "| list | time | client | server | connect | outcome | SYN retries | retransmissions |"
+            "list | time | client | server | connect | outcome | SYN retries | retransmissions",
+            "lrllrlrr",
+            &rows,
         )?;
-        writeln!(out, "|---|---:|---|---|---:|---|---:|---:|")?;
-        for (_, title, list) in lists {
-            for r in list {
-                writeln!(
-                    out,
-                    "| {title} | {} | {} | {} | {} | {} | {} | {} |",
-                    ctx.at(r.start_ts),
-                    r.client,
-                    r.server,
-                    r.connect_ns.map_or("-".to_string(), duration),
-                    r.outcome.as_str(),
-                    r.syn_retries,
-                    r.retransmissions
-                )?;
-            }
-        }
     }
     writeln!(out)
 }

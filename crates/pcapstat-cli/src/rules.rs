@@ -33,16 +33,6 @@ pub enum Missing {
     Pass,
 }
 
-impl Missing {
-    fn parse(s: &str) -> Option<Missing> {
-        match s {
-            "fail" => Some(Missing::Fail),
-            "pass" => Some(Missing::Pass),
-            _ => None,
-        }
-    }
-}
-
 /// One rule of a rules file.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -224,18 +214,17 @@ pub fn parse_rules(text: &str) -> Result<Vec<Rule>, RuleError> {
         let offset = e.span().map_or(0, |s| s.start);
         at(offset, e.message().trim().to_string())
     })?;
-    let default_missing = match &raw.missing {
-        None => Missing::Fail,
-        Some(m) => Missing::parse(m.get_ref()).ok_or_else(|| {
-            at(
-                m.span().start,
-                format!(
-                    "missing must be \"fail\" or \"pass\", not {:?}",
-                    m.get_ref()
-                ),
-            )
-        })?,
+    let missing = |m: &Option<toml::Spanned<String>>, default: Missing| match m {
+        None => Ok(default),
+        Some(m) => clap::ValueEnum::from_str(m.get_ref(), false).map_err(|_| {
+            let message = format!(
+                "missing must be \"fail\" or \"pass\", not {:?}",
+                m.get_ref()
+            );
+            at(m.span().start, message)
+        }),
     };
+    let default_missing = missing(&raw.missing, Missing::Fail)?;
     if raw.rule.is_empty() {
         return Err(at(
             0,
@@ -309,18 +298,7 @@ pub fn parse_rules(text: &str) -> Result<Vec<Rule>, RuleError> {
                 ))
             }
         };
-        let missing = match &r.missing {
-            None => default_missing,
-            Some(m) => Missing::parse(m.get_ref()).ok_or_else(|| {
-                at(
-                    m.span().start,
-                    format!(
-                        "missing must be \"fail\" or \"pass\", not {:?}",
-                        m.get_ref()
-                    ),
-                )
-            })?,
-        };
+        let missing = missing(&r.missing, default_missing)?;
         let filter = Filter {
             server: scoped(text, &r.server, filter::parse_server)?,
             client: scoped(text, &r.client, filter::parse_client)?,

@@ -66,21 +66,6 @@ pub struct Cell {
     pub color: Option<Color>,
 }
 
-impl From<String> for Cell {
-    fn from(text: String) -> Cell {
-        Cell { text, color: None }
-    }
-}
-
-impl From<&str> for Cell {
-    fn from(text: &str) -> Cell {
-        Cell {
-            text: text.to_string(),
-            color: None,
-        }
-    }
-}
-
 pub fn cell(text: impl Into<String>, color: Option<Color>) -> Cell {
     Cell {
         text: text.into(),
@@ -134,6 +119,26 @@ pub fn table(
     writeln!(out, "{}", line(head))?;
     for r in rows {
         writeln!(out, "{}", line(r.clone()))?;
+    }
+    Ok(())
+}
+
+/// Writes a markdown table: the header cells as written (`a | b`), one alignment letter per
+/// column (`l`eft or `r`ight) and the rows (cells as written).
+pub fn md_table(
+    out: &mut dyn Write,
+    head: &str,
+    align: &str,
+    rows: &[Vec<String>],
+) -> io::Result<()> {
+    let align: String = align
+        .chars()
+        .map(|c| if c == 'r' { "---:|" } else { "---|" })
+        .collect();
+    writeln!(out, "| {head} |")?;
+    writeln!(out, "|{align}")?;
+    for r in rows {
+        writeln!(out, "| {} |", r.join(" | "))?;
     }
     Ok(())
 }

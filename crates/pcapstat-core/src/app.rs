@@ -24,7 +24,8 @@ use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
 use crate::proto::tls::{AppData, KeyLog, TlsDecryptStats, TlsParser};
 use crate::proto::Probe;
 use crate::record::{
-    ConnectionRecord, DnsRecord, Failure, HttpExchange, HttpRecord, Outcome, RolesFrom, TlsRecord,
+    endpoint, ConnectionRecord, DnsRecord, Failure, HttpExchange, HttpRecord, Outcome, RolesFrom,
+    TlsRecord,
 };
 use crate::tcp::{ConnMeta, Direction, SinkFactory, StreamSink};
 
@@ -776,14 +777,8 @@ impl UdpDns {
 
 impl UdpConsumer for UdpDns {
     fn on_udp(&mut self, d: &UdpDatagram) {
-        let src = Endpoint {
-            ip: d.ip.src,
-            port: d.src_port,
-        };
-        let dst = Endpoint {
-            ip: d.ip.dst,
-            port: d.dst_port,
-        };
+        let src = endpoint(d.ip.src, d.src_port);
+        let dst = endpoint(d.ip.dst, d.dst_port);
         let dns = d.src_port == DNS_PORT
             || d.dst_port == DNS_PORT
             || self.other_flows.contains(&(src, dst))
@@ -803,14 +798,7 @@ impl UdpConsumer for UdpDns {
         if let (Some(ip), Some(sport), Some(dport)) =
             (e.quoted_ip, e.quoted_src_port, e.quoted_dst_port)
         {
-            let src = Endpoint {
-                ip: ip.src,
-                port: sport,
-            };
-            let dst = Endpoint {
-                ip: ip.dst,
-                port: dport,
-            };
+            let (src, dst) = (endpoint(ip.src, sport), endpoint(ip.dst, dport));
             if dport == DNS_PORT || self.other_flows.contains(&(src, dst)) {
                 self.tracker.on_icmp_unreachable(e.ts_ns, e.frame, src, dst);
             }

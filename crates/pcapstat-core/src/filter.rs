@@ -596,7 +596,7 @@ pub fn parse_server(input: &str) -> Result<Server, FilterSpecError> {
                 "{s:?}: missing ']' (an IPv6 address with a port is [ADDRESS]:PORT)"
             ))
         })?;
-        let host = parse_address(inside)?;
+        let host = Some(parse_address(inside)?);
         let port = match after.strip_prefix(':') {
             Some(p) => Some(parse_port(p)?),
             None if after.is_empty() => None,
@@ -606,10 +606,7 @@ pub fn parse_server(input: &str) -> Result<Server, FilterSpecError> {
                 )))
             }
         };
-        return Ok(Server {
-            host: Some(host),
-            port,
-        });
+        return Ok(Server { host, port });
     }
     // Two colons or more: a bare IPv6 address or network (`::1`, `::/0`), without a port.
     if s.matches(':').count() >= 2 {
@@ -625,22 +622,15 @@ pub fn parse_server(input: &str) -> Result<Server, FilterSpecError> {
                 ))
             });
     }
-    if let Some(port) = s.strip_prefix(':') {
-        return Ok(Server {
-            host: None,
-            port: Some(parse_port(port)?),
-        });
-    }
-    if let Some((h, p)) = s.split_once(':') {
-        return Ok(Server {
-            host: Some(parse_host(h)?),
-            port: Some(parse_port(p)?),
-        });
-    }
-    Ok(Server {
-        host: Some(parse_host(s)?),
-        port: None,
-    })
+    // `HOST`, `HOST:PORT` or `:PORT`.
+    let (h, p) = s.split_once(':').map_or((s, None), |(h, p)| (h, Some(p)));
+    let host = if h.is_empty() {
+        None
+    } else {
+        Some(parse_host(h)?)
+    };
+    let port = p.map(parse_port).transpose()?;
+    Ok(Server { host, port })
 }
 
 /// A time bound: `+DURATION` after the capture's first packet (`+1.5s`), seconds since the

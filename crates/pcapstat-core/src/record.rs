@@ -5,110 +5,89 @@ use std::net::IpAddr;
 
 use crate::flow::Endpoint;
 use crate::tcp::HandshakeOptions;
-use crate::wire::{AlertDescription, AlertLevel, CipherSuite, DnsType, Rcode, TlsVersion};
+use crate::wire::{
+    named_enum, AlertDescription, AlertLevel, CipherSuite, DnsType, Rcode, TlsVersion,
+};
 
-/// How a TCP connection ended, as far as the capture shows. Exactly one applies, tested in
-/// this order:
-///
-/// 1. [`Refused`](Outcome::Refused): the server answered the client's SYN with RST (no SYN/ACK
-///    was seen before it, nor after it in answer to a retried SYN).
-/// 2. [`Timeout`](Outcome::Timeout): the client sent SYN(s) and nothing at all came back from
-///    the server before tracking ended.
-/// 3. [`Reset`](Outcome::Reset): a RST after the SYN/ACK (or on a mid-stream connection),
-///    before FINs were seen in both directions; see `reset_by`.
-/// 4. [`Closed`](Outcome::Closed): FIN seen in both directions (a RST after both FINs does not
-///    change this).
-/// 5. [`OneDirection`](Outcome::OneDirection): only one direction's packets were captured (an
-///    asymmetric tap or a capture filter), yet they show the other side answered: the captured
-///    side sent its SYN (or SYN/ACK) and then ACKs or data, which need the other side. No RST
-///    was seen. What happened on the other side is unknown, so it is never a failure.
-/// 6. [`Midstream`](Outcome::Midstream): no SYN from the client was seen (picked up
-///    mid-stream) and none of the above happened.
-/// 7. [`Open`](Outcome::Open): the server answered the SYN (normally with a SYN/ACK) and the
-///    connection was still live at the end of the capture (its last packet within the idle
-///    timeout of the end).
-/// 8. [`Established`](Outcome::Established): the server answered the SYN but tracking of the
-///    connection stopped *before* the end of the capture without a FIN pair or RST: it went
-///    idle past the idle timeout, was evicted by the flow-table bound, or its ports were reused
-///    by a new SYN. The handshake completed; how it ended is unknown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    /// Handshake completed; tracking ended before the end of capture without FIN/RST.
-    Established,
-    /// RST answering the SYN.
-    Refused,
-    /// SYN(s) without answer.
-    Timeout,
-    /// RST after establishment (see `reset_by`).
-    Reset,
-    /// FIN from both sides.
-    Closed,
-    /// Handshake completed and still open at the end of the capture.
-    Open,
-    /// No SYN seen: picked up mid-stream, not closed or reset.
-    Midstream,
-    /// Only one direction was captured, and it shows the other side took part.
-    OneDirection,
-}
-
-impl Outcome {
-    /// Lower-case name used in tables.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Established => "established",
-            Outcome::Refused => "refused",
-            Outcome::Timeout => "timeout",
-            Outcome::Reset => "reset",
-            Outcome::Closed => "closed",
-            Outcome::Open => "open",
-            Outcome::Midstream => "midstream",
-            Outcome::OneDirection => "one_direction",
-        }
+named_enum! {
+    /// How a TCP connection ended, as far as the capture shows. Exactly one applies, tested in
+    /// this order:
+    ///
+    /// 1. [`Refused`](Outcome::Refused): the server answered the client's SYN with RST (no SYN/ACK
+    ///    was seen before it, nor after it in answer to a retried SYN).
+    /// 2. [`Timeout`](Outcome::Timeout): the client sent SYN(s) and nothing at all came back from
+    ///    the server before tracking ended.
+    /// 3. [`Reset`](Outcome::Reset): a RST after the SYN/ACK (or on a mid-stream connection),
+    ///    before FINs were seen in both directions; see `reset_by`.
+    /// 4. [`Closed`](Outcome::Closed): FIN seen in both directions (a RST after both FINs does not
+    ///    change this).
+    /// 5. [`OneDirection`](Outcome::OneDirection): only one direction's packets were captured (an
+    ///    asymmetric tap or a capture filter), yet they show the other side answered: the captured
+    ///    side sent its SYN (or SYN/ACK) and then ACKs or data, which need the other side. No RST
+    ///    was seen. What happened on the other side is unknown, so it is never a failure.
+    /// 6. [`Midstream`](Outcome::Midstream): no SYN from the client was seen (picked up
+    ///    mid-stream) and none of the above happened.
+    /// 7. [`Open`](Outcome::Open): the server answered the SYN (normally with a SYN/ACK) and the
+    ///    connection was still live at the end of the capture (its last packet within the idle
+    ///    timeout of the end).
+    /// 8. [`Established`](Outcome::Established): the server answered the SYN but tracking of the
+    ///    connection stopped *before* the end of the capture without a FIN pair or RST: it went
+    ///    idle past the idle timeout, was evicted by the flow-table bound, or its ports were reused
+    ///    by a new SYN. The handshake completed; how it ended is unknown.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Outcome: as_str {
+        /// Handshake completed; tracking ended before the end of capture without FIN/RST.
+        Established => "established",
+        /// RST answering the SYN.
+        Refused => "refused",
+        /// SYN(s) without answer.
+        Timeout => "timeout",
+        /// RST after establishment (see `reset_by`).
+        Reset => "reset",
+        /// FIN from both sides.
+        Closed => "closed",
+        /// Handshake completed and still open at the end of the capture.
+        Open => "open",
+        /// No SYN seen: picked up mid-stream, not closed or reset.
+        Midstream => "midstream",
+        /// Only one direction was captured, and it shows the other side took part.
+        OneDirection => "one_direction",
     }
 }
 
-/// Why a connection failed (`ConnectionRecord::failure`). A connection that ended with a reset
-/// after a complete exchange (nginx and many servers end with FIN then RST) did not fail: its
-/// outcome stays `reset` and its `failure` is `None`, as Zeek's `conn_state` keeps an orderly
-/// exchange (`RSTO`/`RSTR` with a full history) apart from a rejected one (`REJ`, `S0`). The
-/// rule is in docs/tcp.md ("Failed connections").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Failure {
-    /// The server answered the SYN with RST.
-    Refused,
-    /// The SYN(s) got no answer.
-    Timeout,
-    /// Reset before the server sent its first payload byte.
-    ResetBeforeResponse,
-    /// Reset while a request was unanswered: an application parser had a request without any
-    /// response byte, or (no parser knew the requests) the client sent bytes after the
-    /// server's last ones and no FIN preceded the reset.
-    ResetUnanswered,
-    /// Reset while a response was being sent: every request had its response start, and one
-    /// of them was cut (an aborted download, a load generator stopping mid-transfer).
-    ResetMidResponse,
-}
-
-impl Failure {
-    /// Lower-case name used in tables.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Failure::Refused => "refused",
-            Failure::Timeout => "timeout",
-            Failure::ResetBeforeResponse => "reset_before_response",
-            Failure::ResetUnanswered => "reset_unanswered",
-            Failure::ResetMidResponse => "reset_mid_response",
-        }
+named_enum! {
+    /// Why a connection failed (`ConnectionRecord::failure`). A connection that ended with a reset
+    /// after a complete exchange (nginx and many servers end with FIN then RST) did not fail: its
+    /// outcome stays `reset` and its `failure` is `None`, as Zeek's `conn_state` keeps an orderly
+    /// exchange (`RSTO`/`RSTR` with a full history) apart from a rejected one (`REJ`, `S0`). The
+    /// rule is in docs/tcp.md ("Failed connections").
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Failure: as_str {
+        /// The server answered the SYN with RST.
+        Refused => "refused",
+        /// The SYN(s) got no answer.
+        Timeout => "timeout",
+        /// Reset before the server sent its first payload byte.
+        ResetBeforeResponse => "reset_before_response",
+        /// Reset while a request was unanswered: an application parser had a request without any
+        /// response byte, or (no parser knew the requests) the client sent bytes after the
+        /// server's last ones and no FIN preceded the reset.
+        ResetUnanswered => "reset_unanswered",
+        /// Reset while a response was being sent: every request had its response start, and one
+        /// of them was cut (an aborted download, a load generator stopping mid-transfer).
+        ResetMidResponse => "reset_mid_response",
     }
 }
 
-/// Which side of a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Side {
-    /// The client (SYN sender, or the guessed client).
-    Client,
-    /// The server.
-    Server,
+named_enum! {
+    /// Which side of a connection.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Side: as_str {
+        /// The client (SYN sender, or the guessed client).
+        Client => "client",
+        /// The server.
+        Server => "server",
+    }
 }
 
 impl Side {
@@ -121,30 +100,20 @@ impl Side {
     }
 }
 
-/// How a connection's client and server were decided (docs/tcp.md, "Roles").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RolesFrom {
-    /// The client's SYN was the connection's first packet.
-    Syn,
-    /// The connection's first packet was the server's SYN/ACK (the SYN was not captured).
-    SynAck,
-    /// Picked up mid-stream; an application parser saw which side sent the request (or
-    /// ClientHello, or HTTP/2 preface).
-    Payload,
-    /// Picked up mid-stream; only the port heuristic (the lower port, or a port ≤ 1024, is the
-    /// server's).
-    Ports,
-}
-
-impl RolesFrom {
-    /// Lower-case name used in tables.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RolesFrom::Syn => "syn",
-            RolesFrom::SynAck => "syn_ack",
-            RolesFrom::Payload => "payload",
-            RolesFrom::Ports => "ports",
-        }
+named_enum! {
+    /// How a connection's client and server were decided (docs/tcp.md, "Roles").
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum RolesFrom: as_str {
+        /// The client's SYN was the connection's first packet.
+        Syn => "syn",
+        /// The connection's first packet was the server's SYN/ACK (the SYN was not captured).
+        SynAck => "syn_ack",
+        /// Picked up mid-stream; an application parser saw which side sent the request (or
+        /// ClientHello, or HTTP/2 preface).
+        Payload => "payload",
+        /// Picked up mid-stream; only the port heuristic (the lower port, or a port ≤ 1024, is the
+        /// server's).
+        Ports => "ports",
     }
 }
 
@@ -214,6 +183,11 @@ pub struct DirectionStats {
     pub fin_ts: Option<i64>,
 }
 
+/// `ip` and `port` as an [`Endpoint`].
+pub(crate) fn endpoint(ip: IpAddr, port: u16) -> Endpoint {
+    Endpoint { ip, port }
+}
+
 /// One row per TCP connection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionRecord {
@@ -268,18 +242,12 @@ pub struct ConnectionRecord {
 impl ConnectionRecord {
     /// The client's address and port.
     pub fn client(&self) -> Endpoint {
-        Endpoint {
-            ip: self.client_ip,
-            port: self.client_port,
-        }
+        endpoint(self.client_ip, self.client_port)
     }
 
     /// The server's address and port.
     pub fn server(&self) -> Endpoint {
-        Endpoint {
-            ip: self.server_ip,
-            port: self.server_port,
-        }
+        endpoint(self.server_ip, self.server_port)
     }
 
     /// Swaps client and server: endpoints, per-direction statistics, `reset_by`. Used when an
@@ -412,26 +380,17 @@ pub struct TlsHandshake {
     pub incomplete: bool,
 }
 
-/// The HTTP version of a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum HttpVersion {
-    /// HTTP/1.0.
-    Http10,
-    /// HTTP/1.1.
-    #[default]
-    Http11,
-    /// HTTP/2 (one stream), prior knowledge, `Upgrade: h2c` or (decrypted) TLS with ALPN `h2`.
-    Http2,
-}
-
-impl HttpVersion {
-    /// The name used in tables: `HTTP/1.0`, `HTTP/1.1`, `HTTP/2`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HttpVersion::Http10 => "HTTP/1.0",
-            HttpVersion::Http11 => "HTTP/1.1",
-            HttpVersion::Http2 => "HTTP/2",
-        }
+named_enum! {
+    /// The HTTP version of a request.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub enum HttpVersion: as_str {
+        /// HTTP/1.0.
+        Http10 => "HTTP/1.0",
+        /// HTTP/1.1.
+        #[default]
+        Http11 => "HTTP/1.1",
+        /// HTTP/2 (one stream), prior knowledge, `Upgrade: h2c` or (decrypted) TLS with ALPN `h2`.
+        Http2 => "HTTP/2",
     }
 }
 
@@ -510,13 +469,15 @@ pub struct HttpExchange {
     pub upgraded: bool,
 }
 
-/// Transport of a DNS message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DnsTransport {
-    /// UDP.
-    Udp,
-    /// TCP (two-byte length framing).
-    Tcp,
+named_enum! {
+    /// Transport of a DNS message.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum DnsTransport: as_str {
+        /// UDP.
+        Udp => "udp",
+        /// TCP (two-byte length framing).
+        Tcp => "tcp",
+    }
 }
 
 /// One DNS query and its response (one row per query message).

@@ -36,6 +36,38 @@ macro_rules! wire_value {
     };
 }
 
+/// Declares a fieldless enum whose values have stable names: the method `$text` (the name of a
+/// value) and `ALL` (every value, in declaration order).
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident: $text:ident {
+            $(
+                $(#[$vmeta:meta])*
+                $variant:ident $(= $disc:literal)? => $str:literal,
+            )*
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum $name {
+            $( $(#[$vmeta])* $variant $(= $disc)?, )*
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: [$name; [$(stringify!($variant)),*].len()] = [$($name::$variant),*];
+
+            /// The stable name (table values, report and JSON keys).
+            pub fn $text(self) -> &'static str {
+                match self {
+                    $($name::$variant => $str,)*
+                }
+            }
+        }
+    };
+}
+pub(crate) use named_enum;
+
 wire_value! {
     /// A TLS protocol version as tshark names it (`TLSv1.2`); unknown ones print as hex
     /// (`0x7f1c`).

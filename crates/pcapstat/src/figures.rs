@@ -69,6 +69,11 @@ impl Percentiles {
             max: values[n - 1],
         })
     }
+
+    /// `p50`, `p90`, `p95`, `p99` and `max`, in that order.
+    pub fn ranks(&self) -> [i64; 5] {
+        [self.p50, self.p90, self.p95, self.p99, self.max]
+    }
 }
 
 /// The unit of a figure.
@@ -437,15 +442,8 @@ impl Figures {
                 Get::D(f) => values.push(f(r).map(Value::Duration)),
                 Get::P(f) => {
                     let p = f(r);
-                    let d = |g: fn(&Percentiles) -> i64| p.as_ref().map(|p| Value::Duration(g(p)));
-                    values.extend([
-                        Some(Value::Count(p.map_or(0, |p| p.count as u64))),
-                        d(|p| p.p50),
-                        d(|p| p.p90),
-                        d(|p| p.p95),
-                        d(|p| p.p99),
-                        d(|p| p.max),
-                    ]);
+                    values.push(Some(Value::Count(p.map_or(0, |p| p.count as u64))));
+                    values.extend((0..5).map(|i| p.map(|p| Value::Duration(p.ranks()[i]))));
                 }
             }
         }

@@ -30,7 +30,7 @@ use pcapstat_core::Http2Stats;
 use pcapstat_core::HttpStats;
 use pcapstat_core::{
     CaptureFormat, CaptureSummary, ConnectionRecord, Counters, DirectionStats, DnsTransport,
-    Failure, Outcome, Side, Stats, TlsDecryptStats,
+    Failure, Outcome, Stats, TlsDecryptStats,
 };
 
 use crate::figures::{Figures, Percentiles};
@@ -206,24 +206,22 @@ pub struct FailureCount {
     pub connections: u64,
 }
 
-/// TCP tracking counters (the JSON `tracking` block).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[allow(missing_docs)] // TcpStats, AppStats and HttpStats fields of the same names
-pub struct Tracking {
-    pub midstream_connections: u64,
-    pub port_reuses: u64,
-    pub reordered_handshakes: u64,
-    pub idle_timeouts: u64,
-    pub closed_swept: u64,
-    pub max_concurrent: u64,
-    pub evictions: u64,
-    pub ooo_limit_hits: u64,
-    pub rtt_sample_limit_hits: u64,
-    pub unacked_limit_hits: u64,
-    pub probe_limit_hits: u64,
-    pub http_heads_too_large: u64,
-    pub http_pending_dropped: u64,
-}
+/// The JSON `tracking` block: each name with the counter of the [`Stats`] tree it reads.
+const TRACKING: [(&str, &str); 13] = [
+    ("midstream_connections", "tcp.midstream_connections"),
+    ("port_reuses", "tcp.port_reuses"),
+    ("reordered_handshakes", "tcp.reordered_handshakes"),
+    ("idle_timeouts", "tcp.idle_timeouts"),
+    ("closed_swept", "tcp.closed_swept"),
+    ("max_concurrent", "tcp.max_concurrent"),
+    ("evictions", "tcp.evictions"),
+    ("ooo_limit_hits", "tcp.ooo_limit_hits"),
+    ("rtt_sample_limit_hits", "tcp.rtt_sample_limit_hits"),
+    ("unacked_limit_hits", "tcp.unacked_limit_hits"),
+    ("probe_limit_hits", "app.probe_limit_hits"),
+    ("http_heads_too_large", "app.http_stats.heads_too_large"),
+    ("http_pending_dropped", "app.http_stats.pending_dropped"),
+];
 
 /// What the report says about TCP connections.
 #[derive(Debug, Clone, Serialize)]
@@ -259,8 +257,10 @@ pub struct ConnectionsReport {
     pub syn_retries: u64,
     /// Failed connections per server and failure, by server then failure.
     pub failures: Vec<FailureCount>,
-    /// Tracking counters.
-    pub tracking: Tracking,
+    /// TCP tracking counters, and the application layer's that bound the connections' parsing:
+    /// `midstream_connections`, `port_reuses`, ..., `http_pending_dropped` (the JSON
+    /// `tracking` block; the same values are in [`Report::stats`]).
+    pub tracking: BTreeMap<&'static str, u64>,
 }
 
 impl ConnectionsReport {
@@ -479,17 +479,6 @@ fn endpoint(ip: &IpAddr, port: u16) -> String {
     }
 }
 
-const OUTCOMES: [Outcome; 8] = [
-    Outcome::Closed,
-    Outcome::Open,
-    Outcome::Established,
-    Outcome::Midstream,
-    Outcome::OneDirection,
-    Outcome::Reset,
-    Outcome::Refused,
-    Outcome::Timeout,
-];
-
 /// The first `top` indices of `0..n` that `keep`, ordered by `key`.
 fn top_by<K: Ord>(
     n: usize,
@@ -527,7 +516,7 @@ fn conn_row(r: &ConnectionRecord) -> ConnRow {
 fn connections(a: &Analysis, top: usize) -> ConnectionsReport {
     let records = a.connection_records();
     let mut outcomes: BTreeMap<&'static str, u64> =
-        OUTCOMES.iter().map(|o| (o.as_str(), 0)).collect();
+        Outcome::ALL.iter().map(|o| (o.as_str(), 0)).collect();
     let (mut c2s, mut s2c, mut both) = (Totals::default(), Totals::default(), Totals::default());
     let mut failures: BTreeMap<(String, &'static str), (Failure, u64)> = BTreeMap::new();
     let (mut failed, mut reset_after_exchange, mut syn_retries) = (0, 0, 0);
@@ -591,24 +580,10 @@ fn connections(a: &Analysis, top: usize) -> ConnectionsReport {
                 connections,
             })
             .collect(),
-        tracking: {
-            let (l, app) = (&a.stats().tcp, &a.stats().app);
-            Tracking {
-                midstream_connections: l.midstream_connections,
-                port_reuses: l.port_reuses,
-                reordered_handshakes: l.reordered_handshakes,
-                idle_timeouts: l.idle_timeouts,
-                closed_swept: l.closed_swept,
-                max_concurrent: l.max_concurrent,
-                evictions: l.evictions,
-                ooo_limit_hits: l.ooo_limit_hits,
-                rtt_sample_limit_hits: l.rtt_sample_limit_hits,
-                unacked_limit_hits: l.unacked_limit_hits,
-                probe_limit_hits: app.probe_limit_hits,
-                http_heads_too_large: app.http_stats.heads_too_large,
-                http_pending_dropped: app.http_stats.pending_dropped,
-            }
-        },
+        tracking: TRACKING
+            .iter()
+            .map(|&(name, path)| (name, a.stats().get(path).unwrap_or(0)))
+            .collect(),
     }
 }
 
@@ -625,13 +600,8 @@ fn tls(a: &Analysis, top: usize) -> TlsReport {
         resumed += u64::from(t.resumed == Some(true));
         if let Some(alert) = t.alert {
             alerts += 1;
-            let by = match alert.by {
-                Side::Client => "client: ",
-                Side::Server => "server: ",
-            };
-            *alert_names
-                .entry(format!("{by}{}", alert.description))
-                .or_default() += 1;
+            let name = format!("{}: {}", alert.by.as_str(), alert.description);
+            *alert_names.entry(name).or_default() += 1;
         }
     }
     TlsReport {
@@ -813,15 +783,15 @@ fn opt_failure_str<S: Serializer>(f: &Option<Failure>, s: S) -> Result<S::Ok, S:
 
 /// `{count, p50_ns, p90_ns, p95_ns, p99_ns, max_ns}`, all null (count 0) without values.
 fn percentiles<S: Serializer>(p: &Option<Percentiles>, s: S) -> Result<S::Ok, S::Error> {
-    let v = |f: fn(&Percentiles) -> i64| p.as_ref().map(f);
-    ser_map!(s,
-        "count" => p.map_or(0, |p| p.count),
-        "p50_ns" => v(|p| p.p50),
-        "p90_ns" => v(|p| p.p90),
-        "p95_ns" => v(|p| p.p95),
-        "p99_ns" => v(|p| p.p99),
-        "max_ns" => v(|p| p.max),
-    )
+    let mut m = s.serialize_map(None)?;
+    m.serialize_entry("count", &p.map_or(0, |p| p.count))?;
+    for (i, key) in ["p50_ns", "p90_ns", "p95_ns", "p99_ns", "max_ns"]
+        .iter()
+        .enumerate()
+    {
+        m.serialize_entry(key, &p.map(|p| p.ranks()[i]))?;
+    }
+    m.end()
 }
 
 /// The capture keys at the top of the JSON report.
@@ -949,7 +919,7 @@ mod tests {
                 c.failure_rate().ratio().map(Value::Number)
             );
             assert_eq!(c.outcomes.values().sum::<u64>(), c.connections);
-            for o in OUTCOMES {
+            for o in Outcome::ALL {
                 let name = format!("connections.{}", o.as_str());
                 assert_eq!(fig(&r, &name), count(c.outcome(o)), "{rel} {name}");
             }

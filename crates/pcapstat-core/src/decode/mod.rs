@@ -107,6 +107,7 @@ use etherparse::{IpNumber, LaxIpSlice, TcpHeaderSlice};
 
 use crate::capture::{Frame, LinkType};
 use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
+use crate::wire::named_enum;
 
 use defrag::{FragKey, FragOutcome, FragPool};
 pub(crate) use stats::add_encapsulation;
@@ -176,71 +177,37 @@ impl Layers {
     }
 }
 
-/// Why decoding of a frame stopped early (counted per frame in [`DecodeStats::undecodable`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum DecodeProblem {
-    /// The link type is not one the decoder knows.
-    UnsupportedLinkType = 0,
-    /// The frame is shorter than its link-layer header (including VLAN, MPLS, PPPoE).
-    TruncatedLinkHeader = 1,
-    /// The frame ends inside an IP header (or its IPv4 options / IPv6 extension headers).
-    TruncatedIpHeader = 2,
-    /// An IP header with an impossible version or header length, or a malformed extension.
-    BadIpHeader = 3,
-    /// The frame ends inside a TCP header.
-    TruncatedTcpHeader = 4,
-    /// A TCP header whose data offset is below 5.
-    BadTcpHeader = 5,
-    /// The frame ends inside a UDP header.
-    TruncatedUdpHeader = 6,
-    /// An IP fragment that conflicts with the other fragments of its datagram.
-    BadFragment = 7,
-    /// An IP fragment cut by the snap length (cannot be reassembled).
-    TruncatedFragment = 8,
-    /// The frame ends inside a tunnel header (GRE, VXLAN, Geneve, Teredo).
-    TruncatedTunnelHeader = 9,
-    /// More nested encapsulations than [`DecodeLimits::max_depth`].
-    TooDeep = 10,
-    /// An encapsulation that carries packets but is not decoded (a GRE protocol type, an ether
-    /// type such as MACsec, an IP protocol such as ESP, ...): counted by name in
-    /// [`DecodeStats::undecoded_encapsulations`].
-    UndecodedEncapsulation = 11,
-}
-
-impl DecodeProblem {
-    /// Every problem, in declaration order.
-    pub const ALL: [DecodeProblem; 12] = [
-        DecodeProblem::UnsupportedLinkType,
-        DecodeProblem::TruncatedLinkHeader,
-        DecodeProblem::TruncatedIpHeader,
-        DecodeProblem::BadIpHeader,
-        DecodeProblem::TruncatedTcpHeader,
-        DecodeProblem::BadTcpHeader,
-        DecodeProblem::TruncatedUdpHeader,
-        DecodeProblem::BadFragment,
-        DecodeProblem::TruncatedFragment,
-        DecodeProblem::TruncatedTunnelHeader,
-        DecodeProblem::TooDeep,
-        DecodeProblem::UndecodedEncapsulation,
-    ];
-
-    /// A stable snake_case name (for reports and JSON keys).
-    pub fn name(self) -> &'static str {
-        match self {
-            DecodeProblem::UnsupportedLinkType => "unsupported_link_type",
-            DecodeProblem::TruncatedLinkHeader => "truncated_link_header",
-            DecodeProblem::TruncatedIpHeader => "truncated_ip_header",
-            DecodeProblem::BadIpHeader => "bad_ip_header",
-            DecodeProblem::TruncatedTcpHeader => "truncated_tcp_header",
-            DecodeProblem::BadTcpHeader => "bad_tcp_header",
-            DecodeProblem::TruncatedUdpHeader => "truncated_udp_header",
-            DecodeProblem::BadFragment => "bad_fragment",
-            DecodeProblem::TruncatedFragment => "truncated_fragment",
-            DecodeProblem::TruncatedTunnelHeader => "truncated_tunnel_header",
-            DecodeProblem::TooDeep => "too_deep",
-            DecodeProblem::UndecodedEncapsulation => "undecoded_encapsulation",
-        }
+named_enum! {
+    /// Why decoding of a frame stopped early (counted per frame in [`DecodeStats::undecodable`]).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum DecodeProblem: name {
+        /// The link type is not one the decoder knows.
+        UnsupportedLinkType = 0 => "unsupported_link_type",
+        /// The frame is shorter than its link-layer header (including VLAN, MPLS, PPPoE).
+        TruncatedLinkHeader = 1 => "truncated_link_header",
+        /// The frame ends inside an IP header (or its IPv4 options / IPv6 extension headers).
+        TruncatedIpHeader = 2 => "truncated_ip_header",
+        /// An IP header with an impossible version or header length, or a malformed extension.
+        BadIpHeader = 3 => "bad_ip_header",
+        /// The frame ends inside a TCP header.
+        TruncatedTcpHeader = 4 => "truncated_tcp_header",
+        /// A TCP header whose data offset is below 5.
+        BadTcpHeader = 5 => "bad_tcp_header",
+        /// The frame ends inside a UDP header.
+        TruncatedUdpHeader = 6 => "truncated_udp_header",
+        /// An IP fragment that conflicts with the other fragments of its datagram.
+        BadFragment = 7 => "bad_fragment",
+        /// An IP fragment cut by the snap length (cannot be reassembled).
+        TruncatedFragment = 8 => "truncated_fragment",
+        /// The frame ends inside a tunnel header (GRE, VXLAN, Geneve, Teredo).
+        TruncatedTunnelHeader = 9 => "truncated_tunnel_header",
+        /// More nested encapsulations than [`DecodeLimits::max_depth`].
+        TooDeep = 10 => "too_deep",
+        /// An encapsulation that carries packets but is not decoded (a GRE protocol type, an ether
+        /// type such as MACsec, an IP protocol such as ESP, ...): counted by name in
+        /// [`DecodeStats::undecoded_encapsulations`].
+        UndecodedEncapsulation = 11 => "undecoded_encapsulation",
     }
 }
 

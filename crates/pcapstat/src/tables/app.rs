@@ -2,9 +2,9 @@
 
 use polars::prelude::DataFrame;
 
-use pcapstat_core::{DnsRecord, DnsTransport, HttpRecord, RequestTiming, TlsRecord};
+use pcapstat_core::{DnsRecord, HttpRecord, RequestTiming, TlsRecord};
 
-use super::{side, Cols};
+use super::Cols;
 use crate::error::Error;
 
 fn join<T>(items: &[T], f: impl Fn(&T) -> String) -> Option<String> {
@@ -18,37 +18,37 @@ fn join<T>(items: &[T], f: impl Fn(&T) -> String) -> Option<String> {
 pub fn tls_frame(capture: Option<&str>, records: &[TlsRecord]) -> Result<DataFrame, Error> {
     let mut c = Cols::new(records);
     c.capture(capture);
-    c.u64("conn_id", |r| r.conn_id);
+    c.col("conn_id", |r| r.conn_id);
     c.ts("client_hello_ts", |r| r.client_hello_ts);
     c.str_ref("sni", |r| r.sni.as_deref().map(Into::into));
     c.str("alpn_offered", |r| join(&r.alpn_offered, String::clone));
     c.str("versions_offered", |r| {
         join(&r.versions_offered, ToString::to_string)
     });
-    c.u32("cipher_suites_offered", |r| r.cipher_suites_offered);
-    c.u8("session_id_len", |r| r.session_id_len);
-    c.bool("session_ticket_offered", |r| r.session_ticket_offered);
-    c.bool("psk_offered", |r| r.psk_offered);
-    c.bool("client_hello_truncated", |r| r.client_hello_truncated);
+    c.col("cipher_suites_offered", |r| r.cipher_suites_offered);
+    c.col("session_id_len", |r| r.session_id_len);
+    c.col("session_ticket_offered", |r| r.session_ticket_offered);
+    c.col("psk_offered", |r| r.psk_offered);
+    c.col("client_hello_truncated", |r| r.client_hello_truncated);
     c.str_ref("ja3", |r| r.ja3.as_deref().map(Into::into));
     c.str_ref("ja3_hash", |r| r.ja3_hash.as_deref().map(Into::into));
     c.str_ref("ja4", |r| r.ja4.as_deref().map(Into::into));
     c.ts("server_hello_ts", |r| r.server_hello_ts);
-    c.bool("hello_retry", |r| r.hello_retry);
+    c.col("hello_retry", |r| r.hello_retry);
     c.str_fmt("version", |r| r.version);
     c.str_fmt("cipher", |r| r.cipher);
     c.str_ref("alpn", |r| r.alpn.as_deref().map(Into::into));
-    c.bool("session_id_echoed", |r| r.session_id_echoed);
-    c.opt_u32("cert_count", |r| r.cert_count);
-    c.opt_u64("cert_chain_bytes", |r| r.cert_chain_bytes);
-    c.opt_bool("resumed", |r| r.resumed);
+    c.col("session_id_echoed", |r| r.session_id_echoed);
+    c.col("cert_count", |r| r.cert_count);
+    c.col("cert_chain_bytes", |r| r.cert_chain_bytes);
+    c.col("resumed", |r| r.resumed);
     c.ts("handshake_done_ts", |r| r.handshake_done_ts);
     c.dur("handshake", |r| r.handshake_ns);
     c.str_fmt("alert", |r| r.alert.map(|a| a.description));
     c.str_fmt("alert_level", |r| r.alert.map(|a| a.level));
-    c.str_ref("alert_by", |r| r.alert.map(|a| side(a.by).into()));
+    c.str_ref("alert_by", |r| r.alert.map(|a| a.by.as_str().into()));
     c.ts("alert_ts", |r| r.alert.map(|a| a.ts));
-    c.bool("incomplete", |r| r.incomplete);
+    c.col("incomplete", |r| r.incomplete);
     c.finish()
 }
 
@@ -71,20 +71,20 @@ pub fn http_frame(
     let mut c = Cols::new(&rows);
     c.capture(capture);
     c.ts("request_start", |r| Some(r.0.request_start_ts));
-    c.u64("conn_id", |r| r.0.conn_id);
-    c.u32("request_index", |r| r.0.request_index);
-    c.bool("reused", |r| r.0.request_index > 0);
-    c.opt_bool("tls_resumed", |r| r.1.and_then(|t| t.tls_resumed));
+    c.col("conn_id", |r| r.0.conn_id);
+    c.col("request_index", |r| r.0.request_index);
+    c.col("reused", |r| r.0.request_index > 0);
+    c.col("tls_resumed", |r| r.1.and_then(|t| t.tls_resumed));
     c.str_fmt("client_ip", |r| Some(r.0.client.ip));
-    c.opt_u16("client_port", |r| Some(r.0.client.port));
+    c.col("client_port", |r| Some(r.0.client.port));
     c.str_fmt("server_ip", |r| Some(r.0.server.ip));
-    c.opt_u16("server_port", |r| Some(r.0.server.port));
+    c.col("server_port", |r| Some(r.0.server.port));
     c.str_ref("method", |r| r.0.method.as_deref().map(Into::into));
     c.str_ref("host", |r| r.0.host.as_deref().map(Into::into));
     c.str_ref("path", |r| r.0.path.as_deref().map(Into::into));
     c.str_ref("version", |r| Some(r.0.version.as_str().into()));
-    c.opt_u32("stream_id", |r| r.0.stream_id);
-    c.opt_u16("status", |r| r.0.status);
+    c.col("stream_id", |r| r.0.stream_id);
+    c.col("status", |r| r.0.status);
     c.dur("dns", |r| r.1.and_then(|t| t.dns_ns));
     c.dur("connect", |r| r.1.and_then(|t| t.connect_ns));
     c.dur("tls", |r| r.1.and_then(|t| t.tls_ns));
@@ -92,22 +92,22 @@ pub fn http_frame(
     c.dur("wait", |r| r.1.and_then(|t| t.wait_ns));
     c.dur("receive", |r| r.1.and_then(|t| t.receive_ns));
     c.dur("total", |r| r.1.and_then(|t| t.total_ns));
-    c.u64("request_bytes", |r| {
+    c.col("request_bytes", |r| {
         r.0.request_header_bytes + r.0.request_body_bytes
     });
-    c.opt_u64("response_bytes", |r| {
+    c.col("response_bytes", |r| {
         Some(r.0.response_header_bytes? + r.0.response_body_bytes?)
     });
-    c.u64("request_header_bytes", |r| r.0.request_header_bytes);
-    c.u64("request_body_bytes", |r| r.0.request_body_bytes);
-    c.opt_u64("response_header_bytes", |r| r.0.response_header_bytes);
-    c.opt_u64("response_body_bytes", |r| r.0.response_body_bytes);
+    c.col("request_header_bytes", |r| r.0.request_header_bytes);
+    c.col("request_body_bytes", |r| r.0.request_body_bytes);
+    c.col("response_header_bytes", |r| r.0.response_header_bytes);
+    c.col("response_body_bytes", |r| r.0.response_body_bytes);
     c.ts("request_end", |r| r.0.request_end_ts);
     c.ts("response_start", |r| r.0.response_start_ts);
     c.ts("response_end", |r| r.0.response_end_ts);
-    c.bool("complete", |r| r.0.complete);
-    c.bool("upgraded", |r| r.0.upgraded);
-    c.opt_u64("dns_query_frame", |r| r.1.and_then(|t| t.dns_query_frame));
+    c.col("complete", |r| r.0.complete);
+    c.col("upgraded", |r| r.0.upgraded);
+    c.col("dns_query_frame", |r| r.1.and_then(|t| t.dns_query_frame));
     c.finish()
 }
 
@@ -119,33 +119,25 @@ pub fn dns_frame(capture: Option<&str>, records: &[DnsRecord]) -> Result<DataFra
     let mut c = Cols::new(records);
     c.capture(capture);
     c.ts("query_ts", |r| Some(r.query_ts));
-    c.u64("query_frame", |r| r.query_frame);
+    c.col("query_frame", |r| r.query_frame);
     c.str_fmt("client_ip", |r| Some(r.client_ip));
-    c.u16("client_port", |r| r.client_port);
+    c.col("client_port", |r| r.client_port);
     c.str_fmt("server_ip", |r| Some(r.server_ip));
-    c.u16("server_port", |r| r.server_port);
-    c.str("transport", |r| {
-        Some(
-            match r.transport {
-                DnsTransport::Udp => "udp",
-                DnsTransport::Tcp => "tcp",
-            }
-            .to_string(),
-        )
-    });
-    c.u16("id", |r| r.id);
+    c.col("server_port", |r| r.server_port);
+    c.str_ref("transport", |r| Some(r.transport.as_str().into()));
+    c.col("id", |r| r.id);
     c.str_ref("qname", |r| Some(r.qname.as_str().into()));
     c.str_fmt("qtype", |r| Some(r.qtype));
     c.str_fmt("rcode", |r| r.rcode);
-    c.opt_u32("answers", |r| r.answers);
+    c.col("answers", |r| r.answers);
     c.str("addresses", |r| join(&r.addresses, |a| a.to_string()));
-    c.opt_bool("truncated", |r| r.truncated);
+    c.col("truncated", |r| r.truncated);
     c.ts("response_ts", |r| r.response_ts);
     c.dur("latency", |r| r.latency_ns);
-    c.bool("answered", |r| r.answered());
-    c.bool("icmp_unreachable", |r| r.icmp_unreachable);
+    c.col("answered", |r| r.answered());
+    c.col("icmp_unreachable", |r| r.icmp_unreachable);
     c.dur("icmp_error", |r| r.icmp_error_ns);
     c.dur("waited", |r| r.waited_ns);
-    c.opt_u64("retry_of", |r| r.retry_of);
+    c.col("retry_of", |r| r.retry_of);
     c.finish()
 }

@@ -4,7 +4,7 @@
 
 use polars::prelude::*;
 
-use pcapstat_core::{ConnectionRecord, DirectionStats, Side};
+use pcapstat_core::{ConnectionRecord, DirectionStats};
 
 mod app;
 pub use app::{dns_frame, http_frame, tls_frame};
@@ -31,44 +31,12 @@ impl<'a, R> Cols<'a, R> {
     fn push(&mut self, s: Series) {
         self.cols.push(s.into_column());
     }
-    fn u64(&mut self, name: &str, f: impl Fn(&R) -> u64) {
-        let v: Vec<u64> = self.rows.iter().map(f).collect();
-        self.push(Series::new(name.into(), v));
-    }
-    fn u32(&mut self, name: &str, f: impl Fn(&R) -> u32) {
-        let v: Vec<u32> = self.rows.iter().map(f).collect();
-        self.push(Series::new(name.into(), v));
-    }
-    fn u16(&mut self, name: &str, f: impl Fn(&R) -> u16) {
-        let v: Vec<u16> = self.rows.iter().map(f).collect();
-        self.push(Series::new(name.into(), v));
-    }
-    fn u8(&mut self, name: &str, f: impl Fn(&R) -> u8) {
-        let v: Vec<u8> = self.rows.iter().map(f).collect();
-        self.push(Series::new(name.into(), v));
-    }
-    fn opt_u64(&mut self, name: &str, f: impl Fn(&R) -> Option<u64>) {
-        let v: Vec<Option<u64>> = self.rows.iter().map(f).collect();
-        self.push(Series::new(name.into(), v));
-    }
-    fn opt_u32(&mut self, name: &str, f: impl Fn(&R) -> Option<u32>) {
-        let v: Vec<Option<u32>> = self.rows.iter().map(f).collect();
-        self.push(Series::new(name.into(), v));
-    }
-    fn opt_u16(&mut self, name: &str, f: impl Fn(&R) -> Option<u16>) {
-        let v: Vec<Option<u16>> = self.rows.iter().map(f).collect();
-        self.push(Series::new(name.into(), v));
-    }
-    fn opt_u8(&mut self, name: &str, f: impl Fn(&R) -> Option<u8>) {
-        let v: Vec<Option<u8>> = self.rows.iter().map(f).collect();
-        self.push(Series::new(name.into(), v));
-    }
-    fn bool(&mut self, name: &str, f: impl Fn(&R) -> bool) {
-        let v: Vec<bool> = self.rows.iter().map(f).collect();
-        self.push(Series::new(name.into(), v));
-    }
-    fn opt_bool(&mut self, name: &str, f: impl Fn(&R) -> Option<bool>) {
-        let v: Vec<Option<bool>> = self.rows.iter().map(f).collect();
+    /// A column of plain values (`u64`, `Option<u16>`, `bool`, ...).
+    fn col<T>(&mut self, name: &str, f: impl Fn(&R) -> T)
+    where
+        Series: NamedFrom<Vec<T>, [T]>,
+    {
+        let v: Vec<T> = self.rows.iter().map(f).collect();
         self.push(Series::new(name.into(), v));
     }
     /// A string column of owned values (for values made per row; prefer [`Cols::str_ref`] and
@@ -134,13 +102,6 @@ impl<'a, R> Cols<'a, R> {
     }
 }
 
-fn side(s: Side) -> &'static str {
-    match s {
-        Side::Client => "client",
-        Side::Server => "server",
-    }
-}
-
 /// The connections table (see `docs/metrics.md`, section "connections"): one row per TCP
 /// connection of `records`, in their order; `capture` fills the `capture` column (null if
 /// `None`).
@@ -153,22 +114,22 @@ pub fn connections_frame(
 ) -> Result<DataFrame, Error> {
     let mut c = Cols::new(records);
     c.capture(capture);
-    c.u64("conn_id", |r| r.conn_id);
+    c.col("conn_id", |r| r.conn_id);
     c.str_fmt("client_ip", |r| Some(r.client_ip));
-    c.u16("client_port", |r| r.client_port);
+    c.col("client_port", |r| r.client_port);
     c.str_fmt("server_ip", |r| Some(r.server_ip));
-    c.u16("server_port", |r| r.server_port);
-    c.u8("ip_version", |r| r.ip_version);
+    c.col("server_port", |r| r.server_port);
+    c.col("ip_version", |r| r.ip_version);
     c.ts("start", |r| Some(r.start_ts));
     c.ts("end", |r| Some(r.end_ts));
     c.dur("duration", |r| Some(r.end_ts.saturating_sub(r.start_ts)));
     c.str_ref("outcome", |r| Some(r.outcome.as_str().into()));
-    c.str_ref("reset_by", |r| r.reset_by.map(|s| side(s).into()));
+    c.str_ref("reset_by", |r| r.reset_by.map(|s| s.as_str().into()));
     c.str_ref("failure", |r| r.failure.map(|f| f.as_str().into()));
-    c.bool("handshake_seen", |r| r.handshake_seen);
-    c.bool("client_guessed", |r| r.client_guessed);
+    c.col("handshake_seen", |r| r.handshake_seen);
+    c.col("client_guessed", |r| r.client_guessed);
     c.str_ref("roles_from", |r| Some(r.roles_from.as_str().into()));
-    c.u32("syn_retries", |r| r.syn_retries);
+    c.col("syn_retries", |r| r.syn_retries);
     c.dur("connect", |r| r.connect_ns);
     c.dur("syn_to_synack", |r| r.syn_to_synack_ns);
     c.dur("synack_to_ack", |r| r.synack_to_ack_ns);
@@ -181,39 +142,39 @@ pub fn connections_frame(
         ("s2c", |r: &ConnectionRecord| &r.s2c),
     ] {
         let n = |base: &str| format!("{base}_{sfx}");
-        c.u64(&n("packets"), |r| get(r).packets);
-        c.u64(&n("payload_bytes"), |r| get(r).payload_bytes);
-        c.u64(&n("retransmissions"), |r| get(r).retransmissions);
-        c.u64(&n("retransmitted_bytes"), |r| get(r).retransmitted_bytes);
-        c.u64(&n("fast_retransmissions"), |r| get(r).fast_retransmissions);
-        c.u64(&n("spurious_retransmissions"), |r| {
+        c.col(&n("packets"), |r| get(r).packets);
+        c.col(&n("payload_bytes"), |r| get(r).payload_bytes);
+        c.col(&n("retransmissions"), |r| get(r).retransmissions);
+        c.col(&n("retransmitted_bytes"), |r| get(r).retransmitted_bytes);
+        c.col(&n("fast_retransmissions"), |r| get(r).fast_retransmissions);
+        c.col(&n("spurious_retransmissions"), |r| {
             get(r).spurious_retransmissions
         });
-        c.u64(&n("out_of_order"), |r| get(r).out_of_order);
-        c.u64(&n("dup_acks"), |r| get(r).dup_acks);
-        c.u64(&n("zero_windows"), |r| get(r).zero_windows);
-        c.u64(&n("zero_window_probes"), |r| get(r).zero_window_probes);
-        c.u64(&n("keep_alives"), |r| get(r).keep_alives);
-        c.u64(&n("window_updates"), |r| get(r).window_updates);
-        c.u64(&n("window_full"), |r| get(r).window_full);
-        c.u64(&n("lost_segments"), |r| get(r).lost_segments);
-        c.u64(&n("ack_lost_segments"), |r| get(r).ack_lost_segments);
-        c.u64(&n("missed_bytes"), |r| get(r).missed_bytes);
-        c.u64(&n("inconsistent_overlaps"), |r| {
+        c.col(&n("out_of_order"), |r| get(r).out_of_order);
+        c.col(&n("dup_acks"), |r| get(r).dup_acks);
+        c.col(&n("zero_windows"), |r| get(r).zero_windows);
+        c.col(&n("zero_window_probes"), |r| get(r).zero_window_probes);
+        c.col(&n("keep_alives"), |r| get(r).keep_alives);
+        c.col(&n("window_updates"), |r| get(r).window_updates);
+        c.col(&n("window_full"), |r| get(r).window_full);
+        c.col(&n("lost_segments"), |r| get(r).lost_segments);
+        c.col(&n("ack_lost_segments"), |r| get(r).ack_lost_segments);
+        c.col(&n("missed_bytes"), |r| get(r).missed_bytes);
+        c.col(&n("inconsistent_overlaps"), |r| {
             get(r).inconsistent_overlaps
         });
-        c.u64(&n("rtt_samples"), |r| get(r).rtt_samples);
+        c.col(&n("rtt_samples"), |r| get(r).rtt_samples);
         c.dur(&n("rtt_min"), |r| get(r).rtt_min_ns);
         c.dur(&n("rtt_median"), |r| get(r).rtt_median_ns);
         c.dur(&n("rtt_max"), |r| get(r).rtt_max_ns);
-        c.opt_u16(&n("mss"), |r| get(r).handshake_options.and_then(|o| o.mss));
-        c.opt_u8(&n("window_scale"), |r| {
+        c.col(&n("mss"), |r| get(r).handshake_options.and_then(|o| o.mss));
+        c.col(&n("window_scale"), |r| {
             get(r).handshake_options.and_then(|o| o.window_scale)
         });
-        c.opt_bool(&n("sack_permitted"), |r| {
+        c.col(&n("sack_permitted"), |r| {
             get(r).handshake_options.map(|o| o.sack_permitted)
         });
-        c.opt_bool(&n("timestamps"), |r| {
+        c.col(&n("timestamps"), |r| {
             get(r).handshake_options.map(|o| o.timestamps)
         });
         c.ts(&n("first_payload"), |r| get(r).first_payload_ts);

@@ -92,7 +92,7 @@ impl ClientHelloInfo {
     /// Versions offered: supported_versions without GREASE, else the legacy version.
     pub(crate) fn versions_offered(&self) -> Vec<u16> {
         match &self.supported_versions {
-            Some(v) => v.iter().copied().filter(|v| !is_grease(*v)).collect(),
+            Some(v) => no_grease(v),
             None => vec![self.legacy_version],
         }
     }
@@ -138,18 +138,7 @@ impl ClientHelloInfo {
         } else {
             'i'
         };
-        let ciphers: Vec<u16> = self
-            .ciphers
-            .iter()
-            .copied()
-            .filter(|c| !is_grease(*c))
-            .collect();
-        let exts: Vec<u16> = self
-            .ext_types
-            .iter()
-            .copied()
-            .filter(|e| !is_grease(*e))
-            .collect();
+        let (ciphers, exts) = (no_grease(&self.ciphers), no_grease(&self.ext_types));
         let alpn = match self.alpn.first() {
             Some(a) if !a.is_empty() => {
                 let (f, l) = (a[0], a[a.len() - 1]);
@@ -185,6 +174,11 @@ impl ClientHelloInfo {
         };
         format!("{a}_{b}_{c}")
     }
+}
+
+/// `v` without its GREASE values.
+fn no_grease(v: &[u16]) -> Vec<u16> {
+    v.iter().copied().filter(|v| !is_grease(*v)).collect()
 }
 
 fn hex_list(v: &[u16]) -> String {

@@ -31,6 +31,28 @@ pub struct SessionSecrets {
     pub server_traffic: Option<Vec<u8>>,
 }
 
+/// The key log labels of the secrets, in the order of [`SessionSecrets::slots`].
+const LABELS: [&str; 5] = [
+    "CLIENT_RANDOM",
+    "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+    "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+    "CLIENT_TRAFFIC_SECRET_0",
+    "SERVER_TRAFFIC_SECRET_0",
+];
+
+impl SessionSecrets {
+    /// Every secret, in the order of [`LABELS`].
+    fn slots(&mut self) -> [&mut Option<Vec<u8>>; 5] {
+        [
+            &mut self.master_secret,
+            &mut self.client_handshake,
+            &mut self.server_handshake,
+            &mut self.client_traffic,
+            &mut self.server_traffic,
+        ]
+    }
+}
+
 impl std::fmt::Debug for SessionSecrets {
     // Secrets are not printed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -190,18 +212,13 @@ impl KeyLog {
     /// Adds every secret of `other` (its values win) and its counters.
     pub fn merge(&mut self, other: KeyLog) {
         self.stats.merge(&other.stats);
-        for (random, secrets) in other.by_random {
+        for (random, mut secrets) in other.by_random {
             let e = self.by_random.entry(random).or_default();
-            let take = |dst: &mut Option<Vec<u8>>, src: Option<Vec<u8>>| {
+            for (dst, src) in e.slots().into_iter().zip(secrets.slots()) {
                 if src.is_some() {
-                    *dst = src;
+                    *dst = src.take();
                 }
-            };
-            take(&mut e.master_secret, secrets.master_secret);
-            take(&mut e.client_handshake, secrets.client_handshake);
-            take(&mut e.server_handshake, secrets.server_handshake);
-            take(&mut e.client_traffic, secrets.client_traffic);
-            take(&mut e.server_traffic, secrets.server_traffic);
+            }
         }
     }
 
@@ -274,37 +291,16 @@ impl KeyLog {
             }
             return;
         };
-        let tls13_len = matches!(secret.len(), 32 | 48);
-        let e = match label {
-            "CLIENT_RANDOM" if secret.len() == 48 => {
-                &mut self.by_random.entry(random).or_default().master_secret
-            }
-            "CLIENT_HANDSHAKE_TRAFFIC_SECRET" if tls13_len => {
-                &mut self.by_random.entry(random).or_default().client_handshake
-            }
-            "SERVER_HANDSHAKE_TRAFFIC_SECRET" if tls13_len => {
-                &mut self.by_random.entry(random).or_default().server_handshake
-            }
-            "CLIENT_TRAFFIC_SECRET_0" if tls13_len => {
-                &mut self.by_random.entry(random).or_default().client_traffic
-            }
-            "SERVER_TRAFFIC_SECRET_0" if tls13_len => {
-                &mut self.by_random.entry(random).or_default().server_traffic
-            }
-            "CLIENT_RANDOM"
-            | "CLIENT_HANDSHAKE_TRAFFIC_SECRET"
-            | "SERVER_HANDSHAKE_TRAFFIC_SECRET"
-            | "CLIENT_TRAFFIC_SECRET_0"
-            | "SERVER_TRAFFIC_SECRET_0" => {
-                self.stats.malformed += 1;
-                return;
-            }
-            _ => {
-                self.stats.ignored += 1;
-                return;
-            }
+        let Some(i) = LABELS.iter().position(|l| *l == label) else {
+            self.stats.ignored += 1;
+            return;
         };
-        *e = Some(secret);
+        // A master secret is 48 bytes; a TLS 1.3 secret 32 or 48 (SHA-256 or SHA-384).
+        if !(secret.len() == 48 || (i > 0 && secret.len() == 32)) {
+            self.stats.malformed += 1;
+            return;
+        }
+        *self.by_random.entry(random).or_default().slots()[i] = Some(secret);
         self.stats.secrets += 1;
     }
 
