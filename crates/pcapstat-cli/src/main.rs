@@ -6,7 +6,7 @@
 //! rules (gates) passed, 1 one failed, 2 usage or input errors.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -333,8 +333,44 @@ fn parquet_meta(sources: String, args: &AnalyzeArgs) -> ParquetSource {
     }
 }
 
+/// One all-or-nothing set per output directory given (`--parquet`, `--csv`, `--ndjson`; the
+/// same directory twice is one set): the files are staged, then moved into place together by
+/// [`commit`] once every table of every format is written.
+struct Outputs(Vec<(PathBuf, pcapstat::TableSet)>);
+
+impl Outputs {
+    fn begin(args: &AnalyzeArgs) -> anyhow::Result<Outputs> {
+        let mut sets: Vec<(PathBuf, pcapstat::TableSet)> = Vec::new();
+        for dir in [&args.parquet, &args.csv, &args.ndjson]
+            .into_iter()
+            .flatten()
+        {
+            if !sets.iter().any(|(d, _)| d == dir) {
+                sets.push((dir.clone(), pcapstat::TableSet::begin(dir)?));
+            }
+        }
+        Ok(Outputs(sets))
+    }
+
+    /// Where the files meant for `dir` are written until the commit.
+    fn staging<'a>(&'a self, dir: &'a Path) -> &'a Path {
+        self.0
+            .iter()
+            .find(|(d, _)| d == dir)
+            .map_or(dir, |(_, set)| set.staging_dir())
+    }
+
+    fn commit(self) -> anyhow::Result<()> {
+        for (_, set) in self.0 {
+            set.commit()?;
+        }
+        Ok(())
+    }
+}
+
 /// The tables, with the rows of every capture (`Analyses` stacks them).
 fn write_tables(tables: Vec<(Analysis, String)>, args: &AnalyzeArgs) -> anyhow::Result<()> {
+    let out = Outputs::begin(args)?;
     let sources: Vec<&str> = tables.iter().map(|t| t.1.as_str()).collect();
     let meta = parquet_meta(sources.join("\n"), args);
     let all = Analyses::new(tables.into_iter().map(|t| t.0).collect());
@@ -346,20 +382,21 @@ fn write_tables(tables: Vec<(Analysis, String)>, args: &AnalyzeArgs) -> anyhow::
     ] {
         let mut all = table(&all)?;
         if let Some(dir) = &args.parquet {
-            pcapstat::write_parquet(dir, name, &mut all, &meta)?;
+            pcapstat::write_parquet(out.staging(dir), name, &mut all, &meta)?;
         }
         if let Some(dir) = &args.csv {
-            pcapstat::write_text(dir, name, &all, TextFormat::Csv)?;
+            pcapstat::write_text(out.staging(dir), name, &all, TextFormat::Csv)?;
         }
         if let Some(dir) = &args.ndjson {
-            pcapstat::write_text(dir, name, &all, TextFormat::Ndjson)?;
+            pcapstat::write_text(out.staging(dir), name, &all, TextFormat::Ndjson)?;
         }
     }
-    Ok(())
+    out.commit()
 }
 
 /// `--partition`: each capture's tables in their own `capture=NAME` directory.
 fn write_partitions(tables: &[(Analysis, String)], args: &AnalyzeArgs) -> anyhow::Result<()> {
+    let out = Outputs::begin(args)?;
     for (analysis, source) in tables {
         let meta = parquet_meta(source.clone(), args);
         let capture = analysis.source().unwrap_or_default();
@@ -371,15 +408,18 @@ fn write_partitions(tables: &[(Analysis, String)], args: &AnalyzeArgs) -> anyhow
         ] {
             let df = frame(analysis)?;
             if let Some(dir) = &args.parquet {
+                let dir = out.staging(dir);
                 pcapstat::write_parquet_partition(dir, table, capture, &df, &meta)?;
             }
             if let Some(dir) = &args.csv {
+                let dir = out.staging(dir);
                 pcapstat::write_text_partition(dir, table, capture, &df, TextFormat::Csv)?;
             }
             if let Some(dir) = &args.ndjson {
+                let dir = out.staging(dir);
                 pcapstat::write_text_partition(dir, table, capture, &df, TextFormat::Ndjson)?;
             }
         }
     }
-    Ok(())
+    out.commit()
 }

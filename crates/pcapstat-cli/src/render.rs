@@ -189,12 +189,7 @@ pub fn damage_text(out: &mut impl Write, ctx: &Ctx, s: &CaptureSummary) -> io::R
 }
 
 fn bytes(n: u64) -> String {
-    match n {
-        0..=9_999 => format!("{n} B"),
-        10_000..=9_999_999 => format!("{:.1} kB", n as f64 / 1e3),
-        10_000_000..=9_999_999_999 => format!("{:.1} MB", n as f64 / 1e6),
-        _ => format!("{:.1} GB", n as f64 / 1e9),
-    }
+    pcapstat::core::format_bytes(n)
 }
 
 /// `n=12  p50 1.2ms  p90 ...  p99 ...  max ...` (p95 too on a wide terminal).

@@ -393,3 +393,84 @@ fn keylog_decrypts_https_requests() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/keys.txt"), "{err}");
 }
+
+/// `--parquet` writes the table set all-or-nothing: a run killed at any moment leaves the
+/// earlier run's four files as they were (never some new files beside old ones), and the next
+/// run cleans up what the killed one left (docs/limits.md, "Table sets").
+#[test]
+#[cfg(unix)]
+fn a_killed_run_leaves_the_old_table_set_whole() {
+    use std::collections::BTreeMap;
+    let base = std::env::temp_dir().join(format!("pcapstat-cli-killed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let (old_dir, new_dir, out) = (base.join("old"), base.join("new"), base.join("out"));
+    let old_input = [testdata("lab/e_dns/capture.pcap")];
+    // Many inputs: the run spends long enough writing to be killed in the middle of it.
+    let new_input: Vec<String> = (0..24)
+        .map(|i| {
+            let src = [
+                "lab/d_tls_resumption/capture.pcapng",
+                "lab/e_dns/capture.pcap",
+            ][i % 2];
+            testdata(src)
+        })
+        .collect();
+    let write = |inputs: &[String], dir: &std::path::Path| {
+        let mut args = vec!["analyze", "--format", "json", "--parquet"];
+        let dir = dir.display().to_string();
+        args.push(&dir);
+        args.extend(inputs.iter().map(String::as_str));
+        let out = run(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let tables = ["connections", "tls", "http", "dns"];
+    let read = |dir: &std::path::Path| -> BTreeMap<&str, Option<Vec<u8>>> {
+        tables
+            .iter()
+            .map(|t| (*t, std::fs::read(dir.join(format!("{t}.parquet"))).ok()))
+            .collect()
+    };
+    write(&old_input, &old_dir);
+    write(&new_input, &new_dir);
+    let (old, new) = (read(&old_dir), read(&new_dir));
+    assert_ne!(old, new);
+    let mut seen_old_after_kill = 0;
+    for delay_ms in (0..60).step_by(3) {
+        let _ = std::fs::remove_dir_all(&out);
+        write(&old_input, &out);
+        let mut args = vec!["analyze".to_string(), "--format".into(), "json".into()];
+        args.extend(["--parquet".to_string(), out.display().to_string()]);
+        args.extend(new_input.iter().cloned());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pcapstat"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL: no destructor runs
+        let _ = child.wait();
+        let now = read(&out);
+        assert!(
+            now == old || now == new,
+            "a mix after a kill at {delay_ms} ms"
+        );
+        seen_old_after_kill += usize::from(now == old);
+        // The next run finds what the killed one left and cleans it up.
+        write(&new_input, &out);
+        assert_eq!(read(&out), new);
+        let leftovers: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+    assert!(seen_old_after_kill > 0, "no kill landed before the commit");
+    std::fs::remove_dir_all(&base).ok();
+}

@@ -70,5 +70,5 @@ pub use stats::{Counters, Limit, LimitHit, Stats, LIMITS};
 pub use summary::CaptureSummary;
 pub use tcp::{HandshakeOptions, TcpConfig, TcpStats};
 pub use timing::RequestTiming;
-pub use units::{format_duration, format_number, parse_duration, ParseDurationError};
+pub use units::{format_bytes, format_duration, format_number, parse_duration, ParseDurationError};
 pub use wire::{AlertDescription, AlertLevel, CipherSuite, DnsType, Rcode, TlsVersion};

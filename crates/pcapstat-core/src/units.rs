@@ -20,6 +20,16 @@ fn trim_zeros(s: String) -> String {
     }
 }
 
+/// A byte count for people: `512 B`, `12.3 kB`, `4.5 MB`, `1.2 GB` (decimal units).
+pub fn format_bytes(n: u64) -> String {
+    match n {
+        0..=9_999 => format!("{n} B"),
+        10_000..=9_999_999 => format!("{:.1} kB", n as f64 / 1e3),
+        10_000_000..=9_999_999_999 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.1} GB", n as f64 / 1e9),
+    }
+}
+
 /// A duration for people, three significant digits: `12.3ms`, `1.5s`, `250µs`, `800ns`.
 pub fn format_duration(ns: i64) -> String {
     let sign = if ns < 0 { "-" } else { "" };

@@ -68,5 +68,5 @@ pub use report::{Report, ReportOptions};
 pub use tables::{connections_frame, dns_frame, http_frame, tls_frame, type_name, SCHEMA_VERSION};
 pub use write::{
     partition_value, write_parquet, write_parquet_partition, write_text, write_text_partition,
-    ParquetSource, TextFormat,
+    ParquetSource, TableSet, TextFormat,
 };

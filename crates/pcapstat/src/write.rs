@@ -1,7 +1,9 @@
-//! Writing tables to Parquet: zstd, key-value metadata, atomic rename.
+//! Writing tables to Parquet, CSV and NDJSON: zstd, key-value metadata, atomic rename, and
+//! [`TableSet`]: the tables of one run written all-or-nothing.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use polars::prelude::{DataFrame, KeyValueMetadata, ParquetCompression, ParquetWriter};
 
@@ -128,7 +130,8 @@ fn write_parquet_file(
             .finish(df)?;
         file.sync_all().map_err(io(&tmp))?;
         std::fs::rename(&tmp, &path).map_err(io(&path))
-    })();
+    })()
+    .map_err(|e| disk_full(e, &path, df));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -225,16 +228,233 @@ fn write_text_file(
         drop(buf);
         file.sync_all().map_err(io(&tmp))?;
         std::fs::rename(&tmp, &path).map_err(io(&path))
-    })();
+    })()
+    .map_err(|e| disk_full(e, &path, df));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map(|()| path)
 }
 
+/// `e` as [`Error::DiskFull`] when it says the device is full (directly, or inside polars'
+/// error), naming `path` and what the table needs; any other error unchanged.
+fn disk_full(e: Error, path: &Path, df: &DataFrame) -> Error {
+    let full = |io: &std::io::Error| {
+        io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28)
+    };
+    let is_full = match &e {
+        Error::Write { source, .. } => full(source),
+        Error::Table(polars::error::PolarsError::IO { error, .. }) => full(error),
+        Error::Table(other) => other.to_string().contains("No space left on device"),
+        _ => false,
+    };
+    if !is_full {
+        return e;
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    // The name the file will have: without a table set's staging directory.
+    let path: PathBuf = path
+        .components()
+        .filter(|c| !c.as_os_str().to_string_lossy().starts_with(STAGING))
+        .collect();
+    Error::DiskFull {
+        path,
+        needed: df.estimated_size() as u64,
+        available: fs4::available_space(dir).ok(),
+    }
+}
+
+/// The tables of one run, written all-or-nothing into a directory.
+///
+/// Every file is first written into a staging directory inside `dir`
+/// (`.pcapstat-staging-PID-N`, which Hive readers skip as a hidden name); [`TableSet::commit`]
+/// moves them into place at the end. Until then the files of an earlier run stay as they were;
+/// a run that fails or is dropped removes its staging directory. A run killed mid-write (`kill
+/// -9`, power loss) leaves its staging directory: the next [`TableSet::begin`] on the same
+/// directory removes it (its process is gone). A run killed while moving files into place (a
+/// window of a few renames) leaves a `.pcapstat-commit-PID-N` directory, which the next `begin`
+/// finishes moving, so the set that readers see is the old one or the new one, never a mix once
+/// a later run has started. Also removed: the `.FILE.tmp-PID` files of dead processes left by
+/// earlier versions.
+///
+/// ```
+/// # fn main() -> Result<(), pcapstat::Error> {
+/// # let out = std::env::temp_dir().join(format!("pcapstat-doc-{}", std::process::id()));
+/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab/e_dns/capture.pcap");
+/// let analysis = pcapstat::Analyzer::new().analyze_path(path)?;
+/// let set = pcapstat::TableSet::begin(&out)?;
+/// let meta = pcapstat::ParquetSource::default();
+/// pcapstat::write_parquet(set.staging_dir(), "dns", &mut analysis.dns()?, &meta)?;
+/// pcapstat::write_parquet(set.staging_dir(), "connections", &mut analysis.connections()?, &meta)?;
+/// set.commit()?; // both files appear together
+/// assert!(out.join("dns.parquet").exists() && out.join("connections.parquet").exists());
+/// # std::fs::remove_dir_all(&out).ok();
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct TableSet {
+    dir: PathBuf,
+    staging: PathBuf,
+    name: String,
+    committed: bool,
+}
+
+const STAGING: &str = ".pcapstat-staging-";
+const COMMIT: &str = ".pcapstat-commit-";
+
+impl TableSet {
+    /// Starts a set in `dir` (created if missing): cleans up after dead runs and creates this
+    /// run's staging directory.
+    ///
+    /// # Errors
+    /// [`Error::Write`] when the directories cannot be created or cleaned.
+    pub fn begin(dir: impl AsRef<Path>) -> Result<TableSet, Error> {
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(write_error(&dir))?;
+        recover(&dir)?;
+        let name = format!(
+            "{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let staging = dir.join(format!("{STAGING}{name}"));
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(write_error(&staging))?;
+        }
+        std::fs::create_dir(&staging).map_err(write_error(&staging))?;
+        Ok(TableSet {
+            dir,
+            staging,
+            name,
+            committed: false,
+        })
+    }
+
+    /// Where this run writes its files (with [`write_parquet`], [`write_text`] and their
+    /// partition forms), laid out as they will be in the target directory.
+    pub fn staging_dir(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Moves every staged file into place (replacing files of the same name) and removes the
+    /// staging directory. Returns the final paths.
+    ///
+    /// # Errors
+    /// [`Error::Write`] when a file cannot be moved; what was staged stays in a
+    /// `.pcapstat-commit-…` directory that the next [`TableSet::begin`] finishes moving.
+    pub fn commit(mut self) -> Result<Vec<PathBuf>, Error> {
+        let commit = self.dir.join(format!("{COMMIT}{}", self.name));
+        std::fs::rename(&self.staging, &commit).map_err(write_error(&commit))?;
+        self.committed = true;
+        let moved = move_into(&commit, &self.dir)?;
+        std::fs::remove_dir_all(&commit).map_err(write_error(&commit))?;
+        if let Ok(d) = File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(moved)
+    }
+}
+
+impl Drop for TableSet {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
+fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.to_path_buf();
+    move |source| Error::Write { path, source }
+}
+
+/// Moves every file below `from` to the same relative path below `to`; returns the new paths.
+fn move_into(from: &Path, to: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut moved = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(rel) = pending.pop() {
+        let src_dir = from.join(&rel);
+        let entries = std::fs::read_dir(&src_dir).map_err(write_error(&src_dir))?;
+        for entry in entries {
+            let entry = entry.map_err(write_error(&src_dir))?;
+            let rel = rel.join(entry.file_name());
+            if entry
+                .file_type()
+                .map_err(write_error(&entry.path()))?
+                .is_dir()
+            {
+                pending.push(rel);
+            } else {
+                let target = to.join(&rel);
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent).map_err(write_error(parent))?;
+                }
+                std::fs::rename(entry.path(), &target).map_err(write_error(&target))?;
+                moved.push(target);
+            }
+        }
+    }
+    moved.sort();
+    Ok(moved)
+}
+
+/// Whether the process `pid` is gone: `/proc/PID` is missing (on systems with `/proc`);
+/// elsewhere nothing is taken for dead.
+fn process_gone(pid: u32) -> bool {
+    Path::new("/proc/self").exists() && !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The PID in `.pcapstat-staging-PID-N`, `.pcapstat-commit-PID-N` or `.FILE.tmp-PID`.
+fn owner(name: &str) -> Option<u32> {
+    let rest = name
+        .strip_prefix(STAGING)
+        .or_else(|| name.strip_prefix(COMMIT))
+        .map(|r| r.split('-').next().unwrap_or(""))
+        .or_else(|| {
+            name.starts_with('.')
+                .then(|| name.rsplit_once(".tmp-").map(|(_, pid)| pid))
+                .flatten()
+        })?;
+    rest.parse().ok()
+}
+
+/// Cleans up after dead runs in `dir`: finishes their commits, removes their staging
+/// directories and temporary files (in `dir` and its table and partition directories).
+fn recover(dir: &Path) -> Result<(), Error> {
+    let mut dirs = vec![(dir.to_path_buf(), 0)];
+    while let Some((d, depth)) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            match owner(&name) {
+                Some(pid) if process_gone(pid) => {
+                    if depth == 0 && name.starts_with(COMMIT) {
+                        move_into(&path, dir)?;
+                    }
+                    let _ = if is_dir {
+                        std::fs::remove_dir_all(&path)
+                    } else {
+                        std::fs::remove_file(&path)
+                    };
+                }
+                Some(_) => {}
+                None if is_dir && depth < 2 => dirs.push((path, depth + 1)),
+                None => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::partition_value;
+    use super::*;
 
     #[test]
     fn partition_values_escape_what_a_directory_name_cannot_hold() {
@@ -248,5 +468,131 @@ mod tests {
         assert_eq!(partition_value("_tmp"), "%5Ftmp");
         assert_eq!(partition_value("é"), "%C3%A9");
         assert_eq!(partition_value("-"), "-");
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("pcapstat-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn frame() -> DataFrame {
+        polars::df!("x" => [1i64, 2, 3]).unwrap()
+    }
+
+    /// A PID that no process has (Linux PIDs stay below 2^22).
+    const DEAD: u32 = 4_000_000_000;
+
+    #[test]
+    fn a_set_appears_only_at_commit_and_a_dropped_set_leaves_nothing() {
+        let dir = scratch("set");
+        std::fs::write(dir.join("a.parquet"), b"old").unwrap();
+        let set = TableSet::begin(&dir).unwrap();
+        write_parquet(
+            set.staging_dir(),
+            "a",
+            &mut frame(),
+            &ParquetSource::default(),
+        )
+        .unwrap();
+        write_text_partition(set.staging_dir(), "b", "c.pcap", &frame(), TextFormat::Csv).unwrap();
+        assert_eq!(std::fs::read(dir.join("a.parquet")).unwrap(), b"old");
+        assert!(!dir.join("b").exists());
+        let written = set.commit().unwrap();
+        assert_eq!(written.len(), 2);
+        assert_ne!(std::fs::read(dir.join("a.parquet")).unwrap(), b"old");
+        assert!(dir.join("b/capture=c.pcap/part.csv").exists());
+        let names = |d: &Path| -> Vec<String> {
+            std::fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        };
+        assert!(
+            names(&dir).iter().all(|n| !n.starts_with('.')),
+            "{:?}",
+            names(&dir)
+        );
+
+        let set = TableSet::begin(&dir).unwrap();
+        let staging = set.staging_dir().to_path_buf();
+        write_parquet(
+            &staging,
+            "a",
+            &mut polars::df!("y" => [1i64]).unwrap(),
+            &ParquetSource::default(),
+        )
+        .unwrap();
+        drop(set);
+        assert!(!staging.exists());
+        assert_eq!(written[0], dir.join("a.parquet"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn begin_cleans_up_after_dead_runs_and_finishes_their_commits() {
+        let dir = scratch("recover");
+        // A run killed while writing: its staging directory and an old-style temporary file.
+        let staging = dir.join(format!("{STAGING}{DEAD}-0"));
+        std::fs::create_dir_all(staging.join("http")).unwrap();
+        std::fs::write(staging.join("dns.parquet"), b"half").unwrap();
+        std::fs::create_dir_all(dir.join("dns/capture=x")).unwrap();
+        std::fs::write(
+            dir.join(format!("dns/capture=x/.part.parquet.tmp-{DEAD}")),
+            b"t",
+        )
+        .unwrap();
+        // A run killed while moving its files into place: one moved, one not.
+        std::fs::write(dir.join("tls.parquet"), b"new").unwrap();
+        std::fs::write(dir.join("connections.parquet"), b"old").unwrap();
+        let commit = dir.join(format!("{COMMIT}{DEAD}-1"));
+        std::fs::create_dir_all(&commit).unwrap();
+        std::fs::write(commit.join("connections.parquet"), b"new").unwrap();
+        // A live run's staging directory (ours) is left alone.
+        let live = dir.join(format!("{STAGING}{}-99", std::process::id()));
+        std::fs::create_dir_all(&live).unwrap();
+
+        let set = TableSet::begin(&dir).unwrap();
+        assert!(!staging.exists() && !commit.exists());
+        assert!(!dir
+            .join(format!("dns/capture=x/.part.parquet.tmp-{DEAD}"))
+            .exists());
+        assert_eq!(
+            std::fs::read(dir.join("connections.parquet")).unwrap(),
+            b"new"
+        );
+        assert!(live.exists());
+        drop(set);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn owners_of_leftovers() {
+        assert_eq!(owner(".pcapstat-staging-123-4"), Some(123));
+        assert_eq!(owner(".pcapstat-commit-77-0"), Some(77));
+        assert_eq!(owner(".http.parquet.tmp-555"), Some(555));
+        assert_eq!(owner("http.parquet"), None);
+        assert_eq!(owner("capture=a.tmp-1"), None);
+    }
+
+    /// A full device (`/dev/full` behind the temporary file's name) gives one error that names
+    /// the file, what the table needs and the free space.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_full_device_is_named() {
+        let dir = scratch("full");
+        let tmp = dir.join(format!(".dns.parquet.tmp-{}", std::process::id()));
+        std::os::unix::fs::symlink("/dev/full", &tmp).unwrap();
+        let e = write_parquet(&dir, "dns", &mut frame(), &ParquetSource::default()).unwrap_err();
+        assert!(matches!(e, Error::DiskFull { .. }), "{e:?}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("no space left") && msg.contains("dns.parquet"),
+            "{msg}"
+        );
+        assert!(msg.contains("free"), "{msg}");
+        assert!(std::error::Error::source(&e).is_none());
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
