@@ -780,6 +780,35 @@ fn syn_only_connections_stay_inline_until_a_second_segment() {
     }
 }
 
+/// The state of a SYN flood does not grow with it: 10x the SYNs through a table bounded at 64
+/// keeps at most 64 connections, all SYN-only (no heap), and finishes the least recently active
+/// one per new SYN (evictions in SYN order, each a `timeout`). Work and state are counted, not
+/// timed (the wall-clock ratio is `scripts/synflood-ratio.sh`).
+#[test]
+fn syn_flood_state_is_bounded_and_evicts_in_order() {
+    for n in [1_000u32, 10_000] {
+        let cfg = TcpConfig {
+            max_connections: 64,
+            ..TcpConfig::default()
+        };
+        let mut t = Script::with(cfg);
+        for i in 0..n {
+            t.cport = 1024 + (i % 60_000) as u16;
+            t.c(i64::from(i), "S", i, 0, b"");
+            let (syn_only, full) = t.tr.table_kinds();
+            assert_eq!((syn_only, full), ((i + 1).min(64) as usize, 0));
+        }
+        let out = t.tr.finish(t.last_ts);
+        assert_eq!(out.stats.evictions, u64::from(n - 64));
+        assert_eq!(out.stats.max_concurrent, 64);
+        assert_eq!(out.records.len(), n as usize);
+        assert!(out.records.iter().all(|r| r.outcome == Outcome::Timeout));
+        // The evicted ones closed first, oldest first; the 64 left at the end close in id order.
+        let closed: Vec<u64> = out.factory.1.iter().map(|(id, _)| *id).collect();
+        assert_eq!(closed, (0..u64::from(n)).collect::<Vec<_>>());
+    }
+}
+
 #[test]
 fn stats_merge_adds() {
     let mut a = TcpStats {
