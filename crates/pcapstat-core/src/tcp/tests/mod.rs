@@ -16,6 +16,12 @@ fn syn_only_connection_state_is_at_most_200_bytes() {
     fn no_heap<T: Copy>() {}
     no_heap::<SynOnly>();
     let entry = FlowTable::<Conn<AppSink>>::BYTES_PER_ENTRY;
+    eprintln!(
+        "SYN-only table entry {entry} B, Conn {} B, full Connection {} B, record {} B",
+        size_of::<Conn<AppSink>>(),
+        size_of::<Connection<AppSink>>(),
+        size_of::<crate::record::ConnectionRecord>()
+    );
     assert!(entry <= 200, "SYN-only table entry: {entry} bytes");
     // The inline part stays small whatever the sink (the full connection is boxed).
     assert!(
