@@ -45,6 +45,10 @@ impl FlowKey {
             FlowKey { lo: b, hi: a }
         }
     }
+    /// The two endpoints, in canonical order (`lo`, `hi`).
+    pub(crate) fn endpoints(&self) -> (Endpoint, Endpoint) {
+        (self.lo, self.hi)
+    }
     /// A stable 64-bit hash (FNV-1a over the canonical endpoints), independent of the process,
     /// the platform and the direction of the packet.
     pub fn stable_hash(&self) -> u64 {
@@ -103,83 +107,190 @@ pub struct FlowEntry<V> {
     pub value: V,
 }
 
+/// "No slot": the end of the activity list.
+const NIL: u32 = u32::MAX;
+
+/// A slot of a [`FlowTable`]: one entry and its links in the activity list.
+#[derive(Debug)]
+struct Slot<V> {
+    key: FlowKey,
+    /// Previous (less recently active) and next (more recently active) slot, or [`NIL`].
+    prev: u32,
+    next: u32,
+    /// `None` while the slot is free.
+    entry: Option<FlowEntry<V>>,
+}
+
 /// A per-shard map from [`FlowKey`] to live state, with a bound on its size.
 ///
-/// When the table is full, [`FlowTable::make_room`] evicts the least recently active
-/// eighth of the entries (ties broken by id, so the choice is deterministic).
+/// The entries live in a slab (a vector of slots, reused after removal) indexed by a hash map
+/// from the key to the slot number, and form a doubly linked list in order of activity: an
+/// entry moves to the back when [`FlowTable::touch`] says a packet came for it. When the table
+/// is full, [`FlowTable::make_room`] evicts the front entry: the least recently active one
+/// (the one whose last packet came first in capture order). Every operation is O(1) (amortised,
+/// through the hash map) except the sweeps ([`FlowTable::drain_where`], once per second of
+/// capture time) and the final [`FlowTable::drain_sorted`].
 #[derive(Debug)]
 pub struct FlowTable<V> {
-    map: HashMap<FlowKey, FlowEntry<V>>,
+    index: HashMap<FlowKey, u32>,
+    slots: Vec<Slot<V>>,
+    /// Free slot numbers.
+    free: Vec<u32>,
+    /// Least and most recently active slots, or [`NIL`] when empty.
+    head: u32,
+    tail: u32,
     max: usize,
-    scratch: Vec<(i64, u64, FlowKey)>,
 }
 
 impl<V> FlowTable<V> {
-    /// An empty table holding at most `max` entries (at least 1).
+    /// An empty table holding at most `max` entries (at least 1, at most `u32::MAX - 1`).
     pub fn new(max: usize) -> Self {
         FlowTable {
-            map: HashMap::new(),
-            max: max.max(1),
-            scratch: Vec::new(),
+            index: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            max: max.clamp(1, (NIL - 1) as usize),
         }
     }
     /// Number of live entries.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
     /// Whether inserting a new key would exceed the bound.
     pub fn is_full(&self) -> bool {
-        self.map.len() >= self.max
+        self.index.len() >= self.max
+    }
+    fn slot(&self, i: u32) -> Option<&Slot<V>> {
+        self.slots.get(i as usize)
+    }
+    fn slot_mut(&mut self, i: u32) -> Option<&mut Slot<V>> {
+        self.slots.get_mut(i as usize)
     }
     /// The entry for `key`, if live.
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut FlowEntry<V>> {
-        self.map.get_mut(key)
+        let i = *self.index.get(key)?;
+        self.slot_mut(i)?.entry.as_mut()
+    }
+    /// Take slot `i` out of the activity list.
+    fn unlink(&mut self, i: u32) {
+        let Some(s) = self.slot(i) else { return };
+        let (p, n) = (s.prev, s.next);
+        match self.slot_mut(p) {
+            Some(ps) => ps.next = n,
+            None => self.head = n,
+        }
+        match self.slot_mut(n) {
+            Some(ns) => ns.prev = p,
+            None => self.tail = p,
+        }
+    }
+    /// Put slot `i` at the back (most recently active) of the activity list.
+    fn push_back(&mut self, i: u32) {
+        let t = self.tail;
+        if let Some(s) = self.slot_mut(i) {
+            s.prev = t;
+            s.next = NIL;
+        }
+        match self.slot_mut(t) {
+            Some(ts) => ts.next = i,
+            None => self.head = i,
+        }
+        self.tail = i;
+    }
+    /// A packet came for `key`: its entry becomes the most recently active. O(1).
+    pub fn touch(&mut self, key: &FlowKey) {
+        if let Some(&i) = self.index.get(key) {
+            if i != self.tail {
+                self.unlink(i);
+                self.push_back(i);
+            }
+        }
     }
     /// Remove and return the entry for `key`.
     pub fn remove(&mut self, key: &FlowKey) -> Option<FlowEntry<V>> {
-        self.map.remove(key)
+        let i = self.index.remove(key)?;
+        self.unlink(i);
+        self.free.push(i);
+        self.slot_mut(i)?.entry.take()
     }
-    /// Insert (or replace) the entry for `key`. Call [`FlowTable::make_room`] first when full.
+    /// Insert (or replace) the entry for `key`, as the most recently active. Call
+    /// [`FlowTable::make_room`] first when full.
     pub fn insert(&mut self, key: FlowKey, entry: FlowEntry<V>) -> Option<FlowEntry<V>> {
-        self.map.insert(key, entry)
+        let old = self.remove(&key);
+        let slot = Slot {
+            key,
+            prev: NIL,
+            next: NIL,
+            entry: Some(entry),
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                if let Some(s) = self.slot_mut(i) {
+                    *s = slot;
+                }
+                i
+            }
+            None => {
+                // `max` < NIL bounds the live entries, hence the slots.
+                let i = u32::try_from(self.slots.len()).unwrap_or(NIL - 1);
+                self.slots.push(slot);
+                i
+            }
+        };
+        self.index.insert(key, i);
+        self.push_back(i);
+        old
     }
-    /// When the table is full, remove the least recently active entries (about one eighth of
-    /// the table, at least one) and hand each to `evicted`. Amortised O(1) per insertion.
+    /// When the table is full, remove the least recently active entry and hand it to
+    /// `evicted`. O(1).
     pub fn make_room(&mut self, mut evicted: impl FnMut(FlowKey, FlowEntry<V>)) {
-        if !self.is_full() {
-            return;
-        }
-        self.scratch.clear();
-        self.scratch
-            .extend(self.map.iter().map(|(k, e)| (e.last_seen, e.id, *k)));
-        let n = (self.max / 8).max(1).min(self.scratch.len());
-        if n < self.scratch.len() {
-            self.scratch.select_nth_unstable(n);
-            self.scratch.truncate(n);
-        }
-        self.scratch.sort_unstable();
-        for (_, _, k) in self.scratch.drain(..) {
-            if let Some(e) = self.map.remove(&k) {
-                evicted(k, e);
+        while self.is_full() {
+            let Some(key) = self.slot(self.head).map(|s| s.key) else {
+                return;
+            };
+            if let Some(e) = self.remove(&key) {
+                evicted(key, e);
             }
         }
+    }
+    /// Memory of one live entry beside its value's own heap: its slot in the slab (key, links,
+    /// entry) and its index entry (key, slot number, the hash map's control byte), at full
+    /// occupancy (the slab and the map grow by doubling, so up to twice this is reserved).
+    #[cfg(test)]
+    pub(crate) const BYTES_PER_ENTRY: usize =
+        std::mem::size_of::<Slot<V>>() + std::mem::size_of::<(FlowKey, u32)>() + 1;
+    /// The live entries, in slot order (tests).
+    #[cfg(test)]
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &FlowEntry<V>> {
+        self.slots.iter().filter_map(|s| s.entry.as_ref())
+    }
+    /// The keys of the live entries, least recently active first (tests).
+    #[cfg(test)]
+    fn keys_by_activity(&self) -> Vec<FlowKey> {
+        let mut out = Vec::new();
+        let mut i = self.head;
+        while let Some(s) = self.slot(i) {
+            out.push(s.key);
+            i = s.next;
+        }
+        out
     }
     /// Remove the entries for which `pred` holds, in a deterministic order (by id).
     pub fn drain_where(
         &mut self,
         mut pred: impl FnMut(&FlowEntry<V>) -> bool,
     ) -> Vec<(FlowKey, FlowEntry<V>)> {
-        self.scratch.clear();
-        self.scratch.extend(
-            self.map
-                .iter()
-                .filter(|(_, e)| pred(e))
-                .map(|(k, e)| (e.last_seen, e.id, *k)),
-        );
-        self.scratch.sort_unstable_by_key(|&(_, id, _)| id);
-        let mut out = Vec::with_capacity(self.scratch.len());
-        for (_, _, k) in self.scratch.drain(..) {
-            if let Some(e) = self.map.remove(&k) {
+        let mut hit: Vec<(u64, FlowKey)> = self
+            .slots
+            .iter()
+            .filter_map(|s| s.entry.as_ref().filter(|e| pred(e)).map(|e| (e.id, s.key)))
+            .collect();
+        hit.sort_unstable_by_key(|&(id, _)| id);
+        let mut out = Vec::with_capacity(hit.len());
+        for (_, k) in hit {
+            if let Some(e) = self.remove(&k) {
                 out.push((k, e));
             }
         }
@@ -187,7 +298,14 @@ impl<V> FlowTable<V> {
     }
     /// Remove every entry, in a deterministic order (by id).
     pub fn drain_sorted(&mut self) -> Vec<(FlowKey, FlowEntry<V>)> {
-        let mut v: Vec<_> = self.map.drain().collect();
+        self.index.clear();
+        self.free.clear();
+        self.head = NIL;
+        self.tail = NIL;
+        let mut v: Vec<_> = std::mem::take(&mut self.slots)
+            .into_iter()
+            .filter_map(|s| s.entry.map(|e| (s.key, e)))
+            .collect();
         v.sort_unstable_by_key(|(_, e)| e.id);
         v
     }
@@ -226,27 +344,88 @@ mod tests {
         assert!(seen.iter().all(|&c| c > 150), "{seen:?}");
     }
 
+    fn entry(id: u64) -> FlowEntry<u32> {
+        FlowEntry {
+            last_seen: 0,
+            id,
+            value: 0,
+        }
+    }
+
     #[test]
     fn eviction_is_lru_and_bounded() {
         let mut t: FlowTable<u32> = FlowTable::new(16);
         let ip = pair([1, 1, 1, 1], [2, 2, 2, 2]);
+        let key = |i: u16| FlowKey::new(&ip, 1000 + i, 80);
         for i in 0..16u16 {
-            let k = FlowKey::new(&ip, 1000 + i, 80);
-            t.insert(
-                k,
-                FlowEntry {
-                    last_seen: i64::from(100 - i),
-                    id: u64::from(i),
-                    value: 0,
-                },
-            );
+            t.insert(key(i), entry(u64::from(i)));
         }
         assert!(t.is_full());
+        // Activity: 0 and 5 get a packet; 1 is now the least recently active.
+        t.touch(&key(0));
+        t.touch(&key(5));
         let mut ev = Vec::new();
-        t.make_room(|k, e| ev.push((k.lo.port.min(k.hi.port), k.hi.port, e.id)));
-        assert_eq!(ev.len(), 2);
-        assert_eq!(ev[0].2, 15);
-        assert_eq!(ev[1].2, 14);
-        assert_eq!(t.len(), 14);
+        t.make_room(|k, e| ev.push((k, e.id)));
+        assert_eq!(ev, vec![(key(1), 1)]);
+        assert_eq!(t.len(), 15);
+        t.insert(key(100), entry(100));
+        t.make_room(|k, e| ev.push((k, e.id)));
+        assert_eq!(ev[1], (key(2), 2));
+        let order: Vec<FlowKey> = t.keys_by_activity();
+        let want: Vec<FlowKey> = (3..16)
+            .filter(|&i| i != 5)
+            .chain([0, 5, 100])
+            .map(key)
+            .collect();
+        assert_eq!(order, want);
+        // Removing from the middle, the front and the back keeps the list whole; slots are reused.
+        assert!(t.remove(&key(7)).is_some());
+        assert!(t.remove(&key(3)).is_some());
+        assert!(t.remove(&key(100)).is_some());
+        t.insert(key(200), entry(200));
+        let order = t.keys_by_activity();
+        assert_eq!(order.first(), Some(&key(4)));
+        assert_eq!(order.last(), Some(&key(200)));
+        assert_eq!(order.len(), t.len());
+        assert_eq!(t.slots.len(), 16);
+        let drained: Vec<u64> = t.drain_sorted().iter().map(|(_, e)| e.id).collect();
+        assert_eq!(drained.len(), 13);
+        assert!(drained.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(t.len(), 0);
+        assert!(t.keys_by_activity().is_empty());
+    }
+
+    #[test]
+    fn eviction_order_over_many_inserts() {
+        // A bound of 8 and 1000 keys, every third one touched again: the table always holds the
+        // 8 most recently active keys, evicting one per insertion.
+        let mut t: FlowTable<u32> = FlowTable::new(8);
+        let ip = pair([1, 1, 1, 1], [2, 2, 2, 2]);
+        let key = |i: u16| FlowKey::new(&ip, 1000 + i, 80);
+        let mut recent: Vec<u16> = Vec::new();
+        let mut evicted = 0;
+        for i in 0..1000u16 {
+            t.make_room(|k, _| {
+                assert_eq!(k, key(recent.remove(0)));
+                evicted += 1;
+            });
+            t.insert(key(i), entry(u64::from(i)));
+            recent.push(i);
+            if i % 3 == 0 && i >= 4 {
+                let j = i - 4;
+                if let Some(p) = recent.iter().position(|&r| r == j) {
+                    recent.remove(p);
+                    recent.push(j);
+                    t.touch(&key(j));
+                }
+            }
+            assert!(t.len() <= 8);
+        }
+        assert_eq!(evicted, 992);
+        assert_eq!(
+            t.keys_by_activity(),
+            recent.iter().map(|&i| key(i)).collect::<Vec<_>>()
+        );
+        assert!(t.slots.len() <= 8);
     }
 }

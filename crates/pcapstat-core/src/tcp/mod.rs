@@ -47,7 +47,7 @@ pub use reassembly::StreamSink;
 pub use seq::SeqNum;
 
 use crate::flow::{Endpoint, FlowEntry, FlowKey, FlowTable, DEFAULT_MAX_FLOWS};
-use crate::packet::{TcpFlags, TcpSegment};
+use crate::packet::{IpPair, TcpFlags, TcpSegment};
 use crate::record::{ConnectionRecord, DirectionStats, Failure, Outcome, RolesFrom, Side};
 use analysis::FlowAnalysis;
 use reassembly::Reassembler;
@@ -203,6 +203,8 @@ pub trait SinkFactory {
     /// The per-connection consumer.
     type Sink: StreamSink;
     /// A new connection starts.
+    /// Opening must have no other effect than making the sink: a connection whose only packet is
+    /// its client's SYN opens its sink only when a second packet comes or when it ends.
     fn open(&mut self, conn: &ConnMeta) -> Self::Sink;
     /// The connection ended; all its data, gap and close events were delivered. The factory may
     /// refine what only the application layer knows: the roles (`ConnectionRecord::swap_roles`,
@@ -287,6 +289,127 @@ struct Connection<S> {
     engaged: [bool; 2],
     dirs: [DirState; 2],
     sink: S,
+}
+
+/// A connection that has seen only its client's first SYN (no ACK, FIN, RST nor payload): the
+/// few facts of that SYN, no heap, no sink. A SYN flood leaves millions of these; the full
+/// [`Connection`] is built from them (by replaying the SYN, so the result is the same as if it
+/// had been built at once) when a second segment comes or the connection ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SynOnly {
+    /// Frame index of the SYN (the connection id).
+    frame: u64,
+    ts_ns: i64,
+    seq: u32,
+    flags: TcpFlags,
+    window: u16,
+    /// The client is the key's `lo` endpoint (else `hi`).
+    client_is_lo: bool,
+    options: HandshakeOptions,
+}
+
+impl SynOnly {
+    /// The SYN-only state of a connection whose first segment is `seg`, when `seg` is a pure
+    /// client SYN.
+    fn of(seg: &TcpSegment, key: &FlowKey) -> Option<SynOnly> {
+        let f = seg.flags;
+        if !f.syn() || f.ack() || f.fin() || f.rst() || seg.payload_len > 0 {
+            return None;
+        }
+        let src = Endpoint {
+            ip: seg.ip.src,
+            port: seg.src_port,
+        };
+        Some(SynOnly {
+            frame: seg.frame,
+            ts_ns: seg.ts_ns,
+            seq: seg.seq,
+            flags: f,
+            window: seg.window,
+            client_is_lo: key.endpoints().0 == src,
+            options: HandshakeOptions::parse(seg.options),
+        })
+    }
+
+    /// The full connection: built and fed the SYN as [`TcpTracker::on_segment`] would have.
+    fn expand<S: StreamSink, F: SinkFactory<Sink = S>>(
+        &self,
+        key: &FlowKey,
+        cfg: &TcpConfig,
+        factory: &mut F,
+    ) -> Connection<S> {
+        let (lo, hi) = key.endpoints();
+        let (client, server) = if self.client_is_lo {
+            (lo, hi)
+        } else {
+            (hi, lo)
+        };
+        let seg = TcpSegment {
+            ts_ns: self.ts_ns,
+            frame: self.frame,
+            ip: IpPair {
+                src: client.ip,
+                dst: server.ip,
+            },
+            src_port: client.port,
+            dst_port: server.port,
+            seq: self.seq,
+            ack: 0,
+            flags: self.flags,
+            window: self.window,
+            options: &[],
+            payload: &[],
+            payload_len: 0,
+        };
+        let (mut c, _) = Connection::new(&seg, cfg, factory);
+        c.on_segment_with(&seg, cfg, Some(self.options));
+        c
+    }
+}
+
+/// A tracked connection: SYN-only (a few bytes inline) or full (boxed).
+#[derive(Debug)]
+enum Conn<S> {
+    SynOnly(SynOnly),
+    Full(Box<Connection<S>>),
+}
+
+impl<S: StreamSink> Conn<S> {
+    /// The full connection, expanding a SYN-only one first.
+    fn full<F: SinkFactory<Sink = S>>(
+        &mut self,
+        key: &FlowKey,
+        cfg: &TcpConfig,
+        factory: &mut F,
+    ) -> &mut Connection<S> {
+        if let Conn::SynOnly(so) = *self {
+            *self = Conn::Full(Box::new(so.expand(key, cfg, factory)));
+        }
+        match self {
+            Conn::Full(c) => c,
+            Conn::SynOnly(_) => unreachable!("expanded just above"),
+        }
+    }
+
+    fn into_full<F: SinkFactory<Sink = S>>(
+        self,
+        key: &FlowKey,
+        cfg: &TcpConfig,
+        factory: &mut F,
+    ) -> Connection<S> {
+        match self {
+            Conn::Full(c) => *c,
+            Conn::SynOnly(so) => so.expand(key, cfg, factory),
+        }
+    }
+
+    /// Whether the connection was closed, reset or refused (a SYN-only one was not).
+    fn ended(&self) -> bool {
+        match self {
+            Conn::Full(c) => c.terminal.is_some(),
+            Conn::SynOnly(_) => false,
+        }
+    }
 }
 
 /// What was known when the first RST came.
@@ -430,6 +553,17 @@ impl<S: StreamSink> Connection<S> {
     }
 
     fn on_segment(&mut self, seg: &TcpSegment, cfg: &TcpConfig) -> u32 {
+        self.on_segment_with(seg, cfg, None)
+    }
+
+    /// [`Connection::on_segment`], with the handshake options of a SYN given already parsed
+    /// (when replaying a [`SynOnly`]) rather than read from `seg.options`.
+    fn on_segment_with(
+        &mut self,
+        seg: &TcpSegment,
+        cfg: &TcpConfig,
+        syn_options: Option<HandshakeOptions>,
+    ) -> u32 {
         let dir = self.direction_of(seg);
         let d = dir.index();
         let f: TcpFlags = seg.flags;
@@ -438,7 +572,8 @@ impl<S: StreamSink> Connection<S> {
         self.last_ts = self.last_ts.max(ts);
 
         if syn {
-            self.dirs[d].st.handshake_options = Some(HandshakeOptions::parse(seg.options));
+            self.dirs[d].st.handshake_options =
+                Some(syn_options.unwrap_or_else(|| HandshakeOptions::parse(seg.options)));
         }
         let window = match (syn, self.scale(dir)) {
             (false, Some(s)) => u32::from(seg.window) << s,
@@ -717,7 +852,7 @@ fn dir_stats(ds: &mut DirState, stats: &mut TcpStats) -> DirectionStats {
 #[derive(Debug)]
 pub struct TcpTracker<F: SinkFactory = NullSinkFactory> {
     cfg: TcpConfig,
-    table: FlowTable<Connection<F::Sink>>,
+    table: FlowTable<Conn<F::Sink>>,
     factory: F,
     records: Vec<ConnectionRecord>,
     stats: TcpStats,
@@ -771,6 +906,17 @@ impl<F: SinkFactory> TcpTracker<F> {
         &self.stats
     }
 
+    /// (SYN-only, full) connections in the table (tests).
+    #[cfg(test)]
+    fn table_kinds(&self) -> (usize, usize) {
+        let syn_only = self
+            .table
+            .entries()
+            .filter(|e| matches!(e.value, Conn::SynOnly(_)))
+            .count();
+        (syn_only, self.table.len() - syn_only)
+    }
+
     /// Process one segment (segments must come in capture order for their connection).
     pub fn on_segment(&mut self, seg: &TcpSegment) {
         self.stats.segments += 1;
@@ -788,7 +934,12 @@ impl<F: SinkFactory> TcpTracker<F> {
         if let Some(e) = self.table.get_mut(&key) {
             if seg.ts_ns.saturating_sub(e.last_seen) > self.cfg.idle_timeout_ns {
                 end = Some(EndReason::Idle);
-            } else if seg.flags.syn() && !seg.flags.ack() && e.value.new_syn_starts_new(seg) {
+            } else if seg.flags.syn()
+                && !seg.flags.ack()
+                && e.value
+                    .full(&key, &self.cfg, &mut self.factory)
+                    .new_syn_starts_new(seg)
+            {
                 end = Some(EndReason::Reused);
             }
         }
@@ -798,34 +949,60 @@ impl<F: SinkFactory> TcpTracker<F> {
                     EndReason::Idle => self.stats.idle_timeouts += 1,
                     _ => self.stats.port_reuses += 1,
                 }
-                self.end(e, reason);
+                self.end(key, e, reason);
             }
         }
         if self.table.get_mut(&key).is_none() {
             if self.table.is_full() {
-                let (factory, records, stats) =
-                    (&mut self.factory, &mut self.records, &mut self.stats);
-                self.table.make_room(|_, e| {
+                let (factory, records, stats, cfg) = (
+                    &mut self.factory,
+                    &mut self.records,
+                    &mut self.stats,
+                    &self.cfg,
+                );
+                self.table.make_room(|k, e| {
                     stats.evictions += 1;
-                    end_into(factory, records, stats, e, false);
+                    end_into(factory, records, stats, cfg, k, e, false);
                 });
             }
-            let (conn, midstream) = Connection::new(seg, &self.cfg, &mut self.factory);
             self.stats.connections += 1;
+            if let Some(so) = SynOnly::of(seg, &key) {
+                // Nothing more to do for a lone SYN until a second segment comes.
+                self.table.insert(
+                    key,
+                    FlowEntry {
+                        last_seen: seg.ts_ns,
+                        id: seg.frame,
+                        value: Conn::SynOnly(so),
+                    },
+                );
+                self.stats.max_concurrent = self.stats.max_concurrent.max(self.table.len() as u64);
+                #[cfg(test)]
+                if let Some(t) = &mut self.trace {
+                    // A lone first SYN has no analysis flags.
+                    t.push((seg.frame, 0));
+                }
+                return;
+            }
+            let (conn, midstream) = Connection::new(seg, &self.cfg, &mut self.factory);
             self.stats.midstream_connections += u64::from(midstream);
             self.table.insert(
                 key,
                 FlowEntry {
                     last_seen: seg.ts_ns,
                     id: conn.id,
-                    value: conn,
+                    value: Conn::Full(Box::new(conn)),
                 },
             );
             self.stats.max_concurrent = self.stats.max_concurrent.max(self.table.len() as u64);
         }
+        self.table.touch(&key);
         if let Some(e) = self.table.get_mut(&key) {
             e.last_seen = e.last_seen.max(seg.ts_ns);
-            let _flags = e.value.on_segment(seg, &self.cfg);
+            let _flags = e
+                .value
+                .full(&key, &self.cfg, &mut self.factory)
+                .on_segment(seg, &self.cfg);
             #[cfg(test)]
             if let Some(t) = &mut self.trace {
                 t.push((seg.frame, _flags));
@@ -844,24 +1021,26 @@ impl<F: SinkFactory> TcpTracker<F> {
         );
         let done = self.table.drain_where(|e| {
             let quiet = now.saturating_sub(e.last_seen);
-            quiet > idle || (e.value.terminal.is_some() && quiet > linger)
+            quiet > idle || (e.value.ended() && quiet > linger)
         });
-        for (_, e) in done {
-            if e.value.terminal.is_some() {
+        for (k, e) in done {
+            if e.value.ended() {
                 self.stats.closed_swept += 1;
             } else {
                 self.stats.idle_timeouts += 1;
             }
-            self.end(e, EndReason::Idle);
+            self.end(k, e, EndReason::Idle);
         }
     }
 
-    fn end(&mut self, e: FlowEntry<Connection<F::Sink>>, reason: EndReason) {
+    fn end(&mut self, key: FlowKey, e: FlowEntry<Conn<F::Sink>>, reason: EndReason) {
         let live = reason == EndReason::EndOfCapture;
         end_into(
             &mut self.factory,
             &mut self.records,
             &mut self.stats,
+            &self.cfg,
+            key,
             e,
             live,
         );
@@ -871,12 +1050,14 @@ impl<F: SinkFactory> TcpTracker<F> {
     /// connection. A connection whose last packet is within the idle timeout of `end_ts` is
     /// "live at the end" (outcome `Open` rather than `Established`).
     pub fn finish(mut self, end_ts: i64) -> TcpOutput<F> {
-        for (_, e) in self.table.drain_sorted() {
+        for (k, e) in self.table.drain_sorted() {
             let live = end_ts.saturating_sub(e.last_seen) <= self.cfg.idle_timeout_ns;
             end_into(
                 &mut self.factory,
                 &mut self.records,
                 &mut self.stats,
+                &self.cfg,
+                k,
                 e,
                 live,
             );
@@ -894,14 +1075,17 @@ fn end_into<F: SinkFactory>(
     factory: &mut F,
     records: &mut Vec<ConnectionRecord>,
     stats: &mut TcpStats,
-    e: FlowEntry<Connection<F::Sink>>,
+    cfg: &TcpConfig,
+    key: FlowKey,
+    e: FlowEntry<Conn<F::Sink>>,
     live: bool,
 ) {
-    if e.value.reordered_handshake {
+    let conn = e.value.into_full(&key, cfg, factory);
+    if conn.reordered_handshake {
         stats.reordered_handshakes += 1;
         stats.midstream_connections = stats.midstream_connections.saturating_sub(1);
     }
-    let (mut rec, sink) = e.value.finish(live, stats);
+    let (mut rec, sink) = conn.finish(live, stats);
     factory.close(sink, &mut rec);
     records.push(rec);
 }

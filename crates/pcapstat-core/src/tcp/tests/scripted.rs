@@ -692,6 +692,124 @@ fn flow_table_bound_evicts_least_recent() {
 }
 
 #[test]
+fn flow_table_bound_evicts_the_least_recently_active_one_at_a_time() {
+    let cfg = TcpConfig {
+        max_connections: 3,
+        ..TcpConfig::default()
+    };
+    let mut t = Script::with(cfg);
+    // Three answered connections at 0, 1 and 2 ms; the first one then sends data at 3 ms.
+    for i in 0..3u16 {
+        t.cport = 40000 + i;
+        let us = i64::from(i) * 1000;
+        t.c(us, "S", 1000, 0, b"")
+            .s(us + 100, "SA", 5000, 1001, b"")
+            .c(us + 150, "A", 1001, 5001, b"");
+    }
+    t.cport = 40000;
+    t.c(3000, "PA", 1001, 5001, b"x");
+    // A fourth and a fifth: the least recently active (40001, then 40002) go, not 40000.
+    for i in 3..5u16 {
+        t.cport = 40000 + i;
+        let us = i64::from(i) * 1000 + 1000;
+        t.c(us, "S", 1000, 0, b"")
+            .s(us + 100, "SA", 5000, 1001, b"");
+        assert_eq!(t.tr.table_kinds().0 + t.tr.table_kinds().1, 3);
+    }
+    let (v, stats) = t.finish();
+    assert_eq!(stats.evictions, 2);
+    assert_eq!(stats.max_concurrent, 3);
+    let outcome = |port: u16| {
+        v.iter()
+            .find(|(r, _)| r.client_port == port)
+            .map(|(r, _)| r.outcome)
+    };
+    assert_eq!(outcome(40001), Some(Outcome::Established));
+    assert_eq!(outcome(40002), Some(Outcome::Established));
+    assert_eq!(outcome(40000), Some(Outcome::Open));
+    assert_eq!(outcome(40003), Some(Outcome::Open));
+    assert_eq!(outcome(40004), Some(Outcome::Open));
+}
+
+#[test]
+fn syn_only_connections_stay_inline_until_a_second_segment() {
+    // 10 SYNs: all SYN-only. The answer to one makes it full; the records are those of a
+    // tracker that built every connection at once (same outcome, options, counters).
+    let mut t = Script::new();
+    for i in 0..10u16 {
+        t.cport = 30000 + i;
+        t.opts(&[2, 4, 5, 180, 1, 3, 3, 7]);
+        t.c(i64::from(i) * 10, "S", 1000 + u32::from(i), 0, b"");
+    }
+    assert_eq!(t.tr.table_kinds(), (10, 0));
+    t.cport = 30003;
+    t.s(200, "SA", 5000, 1004, b"");
+    assert_eq!(t.tr.table_kinds(), (9, 1));
+    // A retried SYN also needs the full state (it is counted as a retransmission).
+    t.cport = 30005;
+    t.opts(&[2, 4, 5, 180, 1, 3, 3, 7]);
+    t.c(300, "S", 1005, 0, b"");
+    assert_eq!(t.tr.table_kinds(), (8, 2));
+    let (v, stats) = t.finish();
+    assert_eq!(stats.connections, 10);
+    assert_eq!(v.len(), 10);
+    for (r, ev) in &v {
+        assert_eq!(r.c2s.handshake_options.and_then(|o| o.mss), Some(1460));
+        assert_eq!(
+            r.c2s.handshake_options.and_then(|o| o.window_scale),
+            Some(7)
+        );
+        assert!(r.handshake_seen);
+        // Every sink was opened and closed (both directions).
+        assert_eq!(ev, &vec![Ev::Close(C2S), Ev::Close(S2C)]);
+        match r.client_port {
+            30003 => assert_eq!(r.outcome, Outcome::Open),
+            30005 => {
+                assert_eq!(r.outcome, Outcome::Timeout);
+                assert_eq!(
+                    (r.c2s.packets, r.c2s.retransmissions, r.syn_retries),
+                    (2, 1, 1)
+                );
+            }
+            _ => {
+                assert_eq!(r.outcome, Outcome::Timeout);
+                assert_eq!(r.failure, Some(Failure::Timeout));
+                assert_eq!((r.c2s.packets, r.s2c.packets), (1, 0));
+            }
+        }
+    }
+}
+
+/// The state of a SYN flood does not grow with it: 10x the SYNs through a table bounded at 64
+/// keeps at most 64 connections, all SYN-only (no heap), and finishes the least recently active
+/// one per new SYN (evictions in SYN order, each a `timeout`). Work and state are counted, not
+/// timed (the wall-clock ratio is `scripts/synflood-ratio.sh`).
+#[test]
+fn syn_flood_state_is_bounded_and_evicts_in_order() {
+    for n in [1_000u32, 10_000] {
+        let cfg = TcpConfig {
+            max_connections: 64,
+            ..TcpConfig::default()
+        };
+        let mut t = Script::with(cfg);
+        for i in 0..n {
+            t.cport = 1024 + (i % 60_000) as u16;
+            t.c(i64::from(i), "S", i, 0, b"");
+            let (syn_only, full) = t.tr.table_kinds();
+            assert_eq!((syn_only, full), ((i + 1).min(64) as usize, 0));
+        }
+        let out = t.tr.finish(t.last_ts);
+        assert_eq!(out.stats.evictions, u64::from(n - 64));
+        assert_eq!(out.stats.max_concurrent, 64);
+        assert_eq!(out.records.len(), n as usize);
+        assert!(out.records.iter().all(|r| r.outcome == Outcome::Timeout));
+        // The evicted ones closed first, oldest first; the 64 left at the end close in id order.
+        let closed: Vec<u64> = out.factory.1.iter().map(|(id, _)| *id).collect();
+        assert_eq!(closed, (0..u64::from(n)).collect::<Vec<_>>());
+    }
+}
+
+#[test]
 fn stats_merge_adds() {
     let mut a = TcpStats {
         segments: 3,
