@@ -723,7 +723,7 @@ fn with_dsb_after_block(at: usize) -> Vec<u8> {
     let mut body = 0x544c_534bu32.to_le_bytes().to_vec();
     body.extend_from_slice(&(keys.len() as u32).to_le_bytes());
     body.extend_from_slice(&keys);
-    while body.len() % 4 != 0 {
+    while !body.len().is_multiple_of(4) {
         body.push(0);
     }
     let len = (12 + body.len()) as u32;
