@@ -911,7 +911,9 @@ impl Capture {
     }
 
     /// The Decryption Secrets Blocks (pcapng block type 0x0000000A) of the capture, in file
-    /// order, read ahead of the frames (call it before the first [`Capture::next_frame`]):
+    /// order, read ahead of the frames (call it before the first [`Capture::next_frame`]). The
+    /// analysis does not use it: it takes each DSB at its place, in the same pass as the frames
+    /// ([`Capture::next_item`]). This look-ahead is for callers who want them first:
     ///
     /// * a capture held whole (memory-mapped file or bytes): every DSB of the file, by a pass
     ///   over the block headers only;
