@@ -15,7 +15,7 @@ use crate::capture::{Capture, CaptureError, MmapChoice};
 use crate::decode::DecodeLimits;
 use crate::filter::{ConnNames, Filter};
 use crate::pipeline::{self, PipelineConfig};
-use crate::proto::tls::{KeyLog, KeyLogError};
+use crate::proto::tls::{EmbeddedKeys, KeyLog, KeyLogError, KeyLogStats};
 use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
 use crate::stats::Stats;
 use crate::summary::CaptureSummary;
@@ -110,10 +110,11 @@ impl Analyzer {
     }
 
     /// Whether TLS key logs embedded in a pcapng file (Decryption Secrets Blocks) are used, in
-    /// addition to [`Analyzer::keylog`] (default `true`). They are read ahead of the frames:
-    /// every DSB of a file or bytes (a pass over the block headers), the DSBs before the first
-    /// packet of streamed input (standard input, gzip, zstd); see
-    /// [`Capture::decryption_secrets`].
+    /// addition to [`Analyzer::keylog`] (default `true`; the given key log's values win). They
+    /// are read in the same pass as the frames ([`Capture::next_item`]), whatever the input
+    /// (file, bytes, standard input, gzip, zstd): a DSB's secrets decrypt the TLS sessions
+    /// whose ServerHello comes after it in the file, as in Wireshark (the pcapng specification
+    /// puts a DSB before the packets that need it; `editcap --inject-secrets` puts it first).
     pub fn embedded_secrets(mut self, yes: bool) -> Self {
         self.embedded_secrets = yes;
         self
@@ -162,34 +163,26 @@ impl Analyzer {
     /// # Errors
     /// [`CaptureError::Io`] when reading fails.
     pub fn analyze(&self, mut capture: Capture) -> Result<Analysis, CaptureError> {
-        let embedded = if self.embedded_secrets {
-            capture.decryption_secrets().unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let keylog = if embedded.is_empty() {
-            self.keylog.clone()
-        } else {
-            // The embedded secrets, then the given key log's on top.
-            let mut k = KeyLog::new();
-            k.add_capture_secrets(&embedded);
-            if let Some(given) = &self.keylog {
-                k.merge(given.as_ref().clone());
-            }
-            Some(Arc::new(k))
-        };
-        let keylog_stats = keylog
-            .as_ref()
-            .map(|k| k.stats().clone())
-            .unwrap_or_default();
-        let app_config = AppConfig::default().with_keylog(keylog);
+        let app_config = AppConfig::default().with_keylog(self.keylog.clone());
         let mut udp = UdpDns::default();
-        let out = pipeline::run_with_udp(
-            &mut capture,
-            &self.config,
-            |_| AppFactory::new(app_config.clone()),
-            &mut udp,
-        )?;
+        let make = |_: usize, embedded: &EmbeddedKeys| {
+            AppFactory::new(app_config.clone().with_embedded(Some(embedded.clone())))
+        };
+        let (out, mut keylog_stats) = if self.embedded_secrets {
+            pipeline::run_with_secrets(&mut capture, &self.config, make, &mut udp)?
+        } else {
+            let out = pipeline::run_with_udp(
+                &mut capture,
+                &self.config,
+                |_| AppFactory::new(app_config.clone()),
+                &mut udp,
+            )?;
+            (out, KeyLogStats::default())
+        };
+        // The embedded secrets' counters and the given key log's (as merged, the given on top).
+        if let Some(given) = &self.keylog {
+            keylog_stats.merge(given.stats());
+        }
         let (mut tls, mut http) = (Vec::new(), Vec::new());
         let mut app = AppStats::default();
         for f in &out.factories {

@@ -21,7 +21,7 @@ use crate::pipeline::UdpConsumer;
 use crate::proto::dns::{DnsConfig, DnsStats, DnsTcpParser, DnsTracker};
 use crate::proto::http::{HttpConfig, HttpParser, HttpStats};
 use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
-use crate::proto::tls::{AppData, KeyLog, TlsDecryptStats, TlsParser};
+use crate::proto::tls::{AppData, EmbeddedKeys, KeyLog, Keys, TlsDecryptStats, TlsParser};
 use crate::proto::Probe;
 use crate::record::{
     endpoint, ConnectionRecord, DnsRecord, Failure, HttpExchange, HttpRecord, Outcome, RolesFrom,
@@ -121,12 +121,21 @@ impl AppStats {
 pub struct AppConfig {
     /// TLS secrets: connections whose client random is in it are decrypted.
     pub keylog: Option<Arc<KeyLog>>,
+    /// The secrets embedded in the capture met so far by this shard's worker (under
+    /// [`keylog`](AppConfig::keylog)'s).
+    pub embedded: Option<EmbeddedKeys>,
 }
 
 impl AppConfig {
     /// Sets [`keylog`](AppConfig::keylog).
     pub fn with_keylog(mut self, keylog: Option<Arc<KeyLog>>) -> Self {
         self.keylog = keylog;
+        self
+    }
+
+    /// Sets [`embedded`](AppConfig::embedded).
+    pub fn with_embedded(mut self, embedded: Option<EmbeddedKeys>) -> Self {
+        self.embedded = embedded;
         self
     }
 }
@@ -150,9 +159,9 @@ pub struct TlsConn {
 }
 
 impl TlsConn {
-    fn new(keylog: Option<Arc<KeyLog>>) -> Self {
+    fn new(keys: Keys) -> Self {
         TlsConn {
-            tls: TlsParser::with_keylog(keylog),
+            tls: TlsParser::with_keys(keys),
             inner: Inner::Undecided,
         }
     }
@@ -350,7 +359,7 @@ pub struct AppSink {
     gave_up: bool,
     /// The probing buffer reached [`PROBE_LIMIT_BYTES`].
     probe_limit_hit: bool,
-    keylog: Option<Arc<KeyLog>>,
+    keys: Keys,
     /// TLS: the client's last bytes were one record small enough to be only an alert (a
     /// close_notify: 19 bytes encrypted in TLS 1.3, 26 in TLS 1.2 AES-GCM), not a request.
     client_tls_close: bool,
@@ -369,7 +378,7 @@ fn is_tls_close(b: &[u8]) -> bool {
 }
 
 impl AppSink {
-    fn new(meta: &ConnMeta, keylog: Option<Arc<KeyLog>>) -> AppSink {
+    fn new(meta: &ConnMeta, keys: Keys) -> AppSink {
         let state = if meta.server.port == DNS_PORT || meta.client.port == DNS_PORT {
             State::Dns(Box::default(), meta.client, meta.server)
         } else {
@@ -388,7 +397,7 @@ impl AppSink {
             lost_start: false,
             gave_up: false,
             probe_limit_hit: false,
-            keylog,
+            keys,
             client_tls_close: false,
         }
     }
@@ -427,7 +436,9 @@ impl AppSink {
             let http = HttpParser::probe(&head);
             let h2 = Http2Parser::probe(&head);
             let next = if tls == Probe::Yes {
-                Some(State::Tls(Box::new(TlsConn::new(self.keylog.take()))))
+                Some(State::Tls(Box::new(TlsConn::new(std::mem::take(
+                    &mut self.keys,
+                )))))
             } else if http == Probe::Yes {
                 Some(State::Http(Box::new(if guessed {
                     HttpParser::midstream(HttpConfig::default())
@@ -618,7 +629,10 @@ impl SinkFactory for AppFactory {
     type Sink = AppSink;
 
     fn open(&mut self, conn: &ConnMeta) -> AppSink {
-        AppSink::new(conn, self.config.keylog.clone())
+        AppSink::new(
+            conn,
+            Keys::new(self.config.keylog.clone(), self.config.embedded.clone()),
+        )
     }
 
     fn close(&mut self, sink: AppSink, record: &mut ConnectionRecord) {
@@ -826,7 +840,7 @@ mod tests {
             client_guessed: guessed,
             start_ts: 0,
         };
-        AppSink::new(&meta, None)
+        AppSink::new(&meta, Keys::default())
     }
 
     /// Memory cost of the probing buffer (0 once a decision was made).

@@ -628,6 +628,30 @@ enum Step {
     },
     /// A block that carries no frame, `len` bytes long.
     Skip(usize),
+    /// A Decryption Secrets Block `len` bytes long: secrets type and the secrets' range of the
+    /// window.
+    Secrets {
+        secrets_type: u32,
+        data: std::ops::Range<usize>,
+        len: usize,
+    },
+}
+
+/// What [`Capture::next_item`] reads: a frame, or a Decryption Secrets Block met between frames.
+#[derive(Debug)]
+pub enum CaptureItem<'a> {
+    /// A captured frame.
+    Frame(Frame<'a>),
+    /// A pcapng Decryption Secrets Block, at its place in the file: the frames before it were
+    /// returned before it, the frames after it come after.
+    Secrets(DecryptionSecrets),
+}
+
+/// What [`Capture::advance`] stopped at.
+enum Advanced {
+    /// A frame: its metadata and its bytes' range of the window.
+    Frame(FrameMeta, std::ops::Range<usize>),
+    Secrets(DecryptionSecrets),
 }
 
 struct FrameMeta {
@@ -665,6 +689,9 @@ pub struct Capture {
     damage: Option<Damaged>,
     /// The plain file being read through a buffer, for [`Capture::decryption_secrets`].
     path: Option<PathBuf>,
+    /// Secrets bytes returned by [`Capture::next_item`] so far; past [`MAX_SECRETS_BYTES`] no
+    /// more DSB is returned.
+    secrets_bytes: usize,
 }
 
 impl fmt::Debug for Capture {
@@ -879,11 +906,14 @@ impl Capture {
             last_ts_ns: 0,
             damage: None,
             path: None,
+            secrets_bytes: 0,
         }
     }
 
     /// The Decryption Secrets Blocks (pcapng block type 0x0000000A) of the capture, in file
-    /// order, read ahead of the frames (call it before the first [`Capture::next_frame`]):
+    /// order, read ahead of the frames (call it before the first [`Capture::next_frame`]). The
+    /// analysis does not use it: it takes each DSB at its place, in the same pass as the frames
+    /// ([`Capture::next_item`]). This look-ahead is for callers who want them first:
     ///
     /// * a capture held whole (memory-mapped file or bytes): every DSB of the file, by a pass
     ///   over the block headers only;
@@ -970,6 +1000,63 @@ impl Capture {
     /// # Errors
     /// [`CaptureError::Io`] when reading fails for a reason other than the data itself.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        Ok(match self.advance(false)? {
+            Some(Advanced::Frame(meta, data)) => Some(self.frame(meta, data)),
+            Some(Advanced::Secrets(_)) | None => None,
+        })
+    }
+
+    /// The next frame or Decryption Secrets Block, in file order; `Ok(None)` at the end of the
+    /// data or at damage (see [`Capture::damage`]). This is how secrets embedded in a pcapng
+    /// file are read in the same pass as the frames: a DSB applies to the frames after it, as
+    /// the pcapng specification places it and as Wireshark reads it. At most
+    /// [`MAX_SECRETS_BYTES`] of secrets are returned (later DSBs are skipped); a DSB whose
+    /// secrets length exceeds its block is skipped.
+    ///
+    /// ```
+    /// use pcapstat_core::{Capture, CaptureItem};
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab/d_tls_resumption/capture-with-keys.pcapng");
+    /// let mut capture = Capture::open(path)?;
+    /// let (mut frames, mut dsbs) = (0, 0);
+    /// while let Some(item) = capture.next_item()? {
+    ///     match item {
+    ///         CaptureItem::Frame(_) => frames += 1,
+    ///         CaptureItem::Secrets(s) => {
+    ///             assert_eq!(frames, 0, "editcap --inject-secrets puts it first");
+    ///             assert_eq!(s.secrets_type, 0x544c_534b);
+    ///             dsbs += 1;
+    ///         }
+    ///     }
+    /// }
+    /// assert_eq!((frames, dsbs), (196, 1));
+    /// # Ok::<(), pcapstat_core::CaptureError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Capture::next_frame`].
+    pub fn next_item(&mut self) -> Result<Option<CaptureItem<'_>>, CaptureError> {
+        Ok(match self.advance(true)? {
+            Some(Advanced::Frame(meta, data)) => Some(CaptureItem::Frame(self.frame(meta, data))),
+            Some(Advanced::Secrets(s)) => Some(CaptureItem::Secrets(s)),
+            None => None,
+        })
+    }
+
+    /// The frame `advance` found, borrowed from the window.
+    fn frame(&self, meta: FrameMeta, data: std::ops::Range<usize>) -> Frame<'_> {
+        Frame {
+            index: self.frames - 1,
+            ts_ns: meta.ts_ns,
+            linktype: meta.linktype,
+            interface: meta.interface,
+            data: self.source.window().get(data).unwrap_or(&[]),
+            orig_len: meta.orig_len,
+        }
+    }
+
+    /// Reads up to the next frame (left in the window, consumed at the next call) or, when
+    /// `secrets`, the next DSB within the secrets limit (copied out and consumed).
+    fn advance(&mut self, secrets: bool) -> Result<Option<Advanced>, CaptureError> {
         self.source.consume(std::mem::take(&mut self.pending));
         if self.damage.is_some() {
             return Ok(None);
@@ -990,20 +1077,30 @@ impl Capture {
             };
             match step {
                 Step::Skip(len) => self.source.consume(len),
+                Step::Secrets {
+                    secrets_type,
+                    data,
+                    len,
+                } => {
+                    let within = self.secrets_bytes.saturating_add(data.len()) <= MAX_SECRETS_BYTES;
+                    let taken = (secrets && within).then(|| DecryptionSecrets {
+                        secrets_type,
+                        data: self.source.window().get(data).unwrap_or_default().to_vec(),
+                    });
+                    self.source.consume(len);
+                    if let Some(s) = taken {
+                        self.secrets_bytes += s.data.len();
+                        return Ok(Some(Advanced::Secrets(s)));
+                    } else if secrets {
+                        // As the look-ahead stops at the limit: no later DSB either.
+                        self.secrets_bytes = usize::MAX;
+                    }
+                }
                 Step::Frame { meta, data, len } => {
                     self.pending = len;
-                    let index = self.frames;
                     self.frames += 1;
                     self.last_ts_ns = meta.ts_ns;
-                    let bytes = self.source.window().get(data).unwrap_or(&[]);
-                    return Ok(Some(Frame {
-                        index,
-                        ts_ns: meta.ts_ns,
-                        linktype: meta.linktype,
-                        interface: meta.interface,
-                        data: bytes,
-                        orig_len: meta.orig_len,
-                    }));
+                    return Ok(Some(Advanced::Frame(meta, data)));
                 }
             }
         }
@@ -1136,6 +1233,19 @@ impl Capture {
         match block_type {
             SHB_TYPE | IDB_TYPE | EPB_TYPE | SPB_TYPE => {}
             OPB_TYPE => return self.obsolete_packet(endian, bytes).map(Some),
+            DSB_TYPE => {
+                // Secrets type, secrets length, secrets (padded), options. A length past the
+                // block is not a DSB to use: skipped, as the look-ahead does.
+                let n = endian.u32(bytes, 12).map(|n| n as usize);
+                return Ok(Some(match (endian.u32(bytes, 8), n) {
+                    (Some(secrets_type), Some(n)) if n <= len.saturating_sub(20) => Step::Secrets {
+                        secrets_type,
+                        data: 16..16 + n,
+                        len,
+                    },
+                    _ => Step::Skip(len),
+                }));
+            }
             // Interface statistics, name resolution, decryption secrets, custom and unknown
             // blocks carry no frame: skipped by their (checked) length.
             _ => return Ok(Some(Step::Skip(len))),
@@ -1623,6 +1733,180 @@ mod tests {
             assert_eq!(read_all(&mut c).len(), 2);
         }
         let _ = std::fs::remove_file(&path);
+    }
+
+    /// A reader that gives at most `sizes[i % len]` bytes per call (1-byte and odd-sized reads),
+    /// counting every byte it gives.
+    struct Chunked {
+        data: Vec<u8>,
+        pos: usize,
+        sizes: Vec<usize>,
+        call: usize,
+        given: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Read for Chunked {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let size = self.sizes[self.call % self.sizes.len()];
+            self.call += 1;
+            let n = size.min(buf.len()).min(self.data.len() - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            self.given
+                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            Ok(n)
+        }
+    }
+
+    /// Every item of a capture, frames and DSBs, owned, with the damage.
+    type Items = (
+        Vec<(u64, i64, u32, Vec<u8>)>,
+        Vec<(usize, DecryptionSecrets)>,
+        Option<Damaged>,
+    );
+
+    fn items(c: &mut Capture) -> Items {
+        let (mut frames, mut dsbs) = (Vec::new(), Vec::new());
+        while let Some(item) = c.next_item().unwrap() {
+            match item {
+                CaptureItem::Frame(f) => {
+                    frames.push((f.index, f.ts_ns, f.interface, f.data.to_vec()))
+                }
+                CaptureItem::Secrets(s) => dsbs.push((frames.len(), s)),
+            }
+        }
+        (frames, dsbs, c.damage().cloned())
+    }
+
+    fn dsb_body(big: bool, text: &[u8]) -> Vec<u8> {
+        let p = |x: u32| {
+            if big {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            }
+        };
+        let mut b = p(0x544c_534b).to_vec();
+        b.extend_from_slice(&p(text.len() as u32));
+        b.extend_from_slice(text);
+        while b.len() % 4 != 0 {
+            b.push(0);
+        }
+        b
+    }
+
+    /// A pcapng file of two sections (little- and big-endian) with DSBs before, between and
+    /// after packets of a few sizes, one packet larger than a pipe's 64 KiB.
+    fn pcapng_with_dsbs() -> Vec<u8> {
+        let mut v = Vec::new();
+        for big in [false, true] {
+            ng_block(&mut v, big, SHB_TYPE, &shb_body(big));
+            ng_block(
+                &mut v,
+                big,
+                DSB_TYPE,
+                &dsb_body(big, b"CLIENT_RANDOM first"),
+            );
+            ng_block(&mut v, big, IDB_TYPE, &idb_body(big, 1, None, None));
+            for i in 0..40u32 {
+                let data: Vec<u8> = (0..(i * 37 % 1500 + 1)).map(|b| b as u8).collect();
+                ng_block(
+                    &mut v,
+                    big,
+                    EPB_TYPE,
+                    &epb_body(big, 0, u64::from(i), &data),
+                );
+                if i == 17 {
+                    ng_block(&mut v, big, DSB_TYPE, &dsb_body(big, b"in the middle, odd"));
+                    ng_block(&mut v, big, DSB_TYPE, &dsb_body(big, b"two in a row"));
+                }
+            }
+            ng_block(
+                &mut v,
+                big,
+                EPB_TYPE,
+                &epb_body(big, 0, 99, &vec![7u8; 70_001]),
+            );
+            ng_block(&mut v, big, DSB_TYPE, &dsb_body(big, b"after the packets"));
+        }
+        v
+    }
+
+    /// Standard input and pipes give what they have, often a few bytes: a stream delivered in
+    /// 1-byte and odd-sized reads gives the frames and DSBs (each at its place between the
+    /// frames) of the whole file, pcap and pcapng, and is read once, to its last byte.
+    #[test]
+    fn tiny_reads_give_the_items_of_the_whole_file() {
+        let mut pcap = pcap_header(0xa1b2_c3d4, false, 0, 1);
+        for i in 0..50u32 {
+            let data: Vec<u8> = (0..(i * 53 % 2000 + 1)).map(|b| (b * 3) as u8).collect();
+            pcap_record(&mut pcap, false, i, i * 7, &data, data.len() as u32);
+        }
+        pcap_record(&mut pcap, false, 60, 0, &vec![1u8; 100_000], 100_000);
+        let ng = pcapng_with_dsbs();
+        for file in [pcap, ng] {
+            let want = items(&mut Capture::from_bytes(file.clone()).unwrap());
+            assert!(want.0.len() > 40 && want.2.is_none());
+            for sizes in [vec![1], vec![3, 1, 7, 13], vec![4093], vec![65_536, 5]] {
+                let given = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                let reader = Chunked {
+                    data: file.clone(),
+                    pos: 0,
+                    sizes: sizes.clone(),
+                    call: 0,
+                    given: given.clone(),
+                };
+                let mut c = Capture::from_reader(reader).unwrap();
+                assert_eq!(items(&mut c), want, "reads of {sizes:?}");
+                assert_eq!(c.offset(), file.len() as u64);
+                // One pass: every byte was read once, the DSBs with the frames.
+                assert_eq!(given.load(std::sync::atomic::Ordering::Relaxed), file.len());
+            }
+        }
+        let (frames, dsbs, _) = items(&mut Capture::from_bytes(pcapng_with_dsbs()).unwrap());
+        let at: Vec<(usize, &[u8])> = dsbs.iter().map(|(i, s)| (*i, &s.data[..])).collect();
+        assert_eq!(
+            at,
+            [
+                (0, &b"CLIENT_RANDOM first"[..]),
+                (18, b"in the middle, odd"),
+                (18, b"two in a row"),
+                (41, b"after the packets"),
+                (41, b"CLIENT_RANDOM first"),
+                (59, b"in the middle, odd"),
+                (59, b"two in a row"),
+                (82, b"after the packets"),
+            ]
+        );
+        assert_eq!(frames.len(), 82);
+        assert!(dsbs.iter().all(|(_, s)| s.secrets_type == 0x544c_534b));
+    }
+
+    /// `next_item` gives the DSBs the look-ahead ([`Capture::decryption_secrets`]) finds, in the
+    /// same order, and `next_frame` the same frames without them; a DSB whose secrets length
+    /// exceeds its block is skipped by both.
+    #[test]
+    fn next_item_agrees_with_the_look_ahead() {
+        let mut v = pcapng_with_dsbs();
+        let mut bad = Vec::new();
+        ng_block(&mut bad, false, SHB_TYPE, &shb_body(false));
+        let mut body = dsb_body(false, b"abcd");
+        body[4] = 200; // secrets length 200 in a block of 4
+        ng_block(&mut bad, false, DSB_TYPE, &body);
+        ng_block(&mut bad, false, DSB_TYPE, &dsb_body(false, b"good"));
+        v.extend_from_slice(&bad);
+        let ahead = Capture::from_bytes(v.clone())
+            .unwrap()
+            .decryption_secrets()
+            .unwrap();
+        let (frames, dsbs, damage) = items(&mut Capture::from_bytes(v.clone()).unwrap());
+        assert!(damage.is_none());
+        let dsbs: Vec<DecryptionSecrets> = dsbs.into_iter().map(|(_, s)| s).collect();
+        assert_eq!(dsbs, ahead);
+        assert_eq!(dsbs.last().map(|s| &s.data[..]), Some(&b"good"[..]));
+        let mut c = Capture::from_bytes(v).unwrap();
+        let only = read_all(&mut c);
+        assert_eq!(only.len(), frames.len());
     }
 
     #[test]

@@ -48,8 +48,8 @@ mod wire;
 pub use analysis::{Analysis, Analyzer};
 pub use app::AppStats;
 pub use capture::{
-    Capture, CaptureError, CaptureFormat, Compression, Damage, Damaged, DecryptionSecrets, Frame,
-    Interface, LinkType, MmapChoice,
+    Capture, CaptureError, CaptureFormat, CaptureItem, Compression, Damage, Damaged,
+    DecryptionSecrets, Frame, Interface, LinkType, MmapChoice,
 };
 pub use decode::{DecodeLimits, DecodeProblem, DecodeStats, Encapsulation, ProblemCounts};
 pub use expression::{line_col, split_expression, Op, Token};

@@ -21,10 +21,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
-use crate::capture::{Capture, CaptureError};
+use crate::capture::{Capture, CaptureError, CaptureItem};
 use crate::decode::{DecodeLimits, Decoder, IcmpError};
 use crate::flow::shard_of;
 use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
+use crate::proto::tls::{EmbeddedKeys, KeyLog, KeyLogStats};
 use crate::record::ConnectionRecord;
 use crate::summary::{CaptureSummary, SummaryBuilder};
 use crate::tcp::{SinkFactory, TcpConfig, TcpOutput, TcpStats, TcpTracker};
@@ -119,15 +120,83 @@ where
     M: Fn(usize) -> F + Sync,
     U: UdpConsumer + Send,
 {
+    let make = |shard: usize, _: &EmbeddedKeys| make_factory(shard);
+    run(capture, config, &make, udp, false).map(|(out, _)| out)
+}
+
+/// [`run_with_udp`], reading the secrets embedded in a pcapng capture (Decryption Secrets
+/// Blocks) in the same pass as the frames. `make_factory(shard, keys)` gets the
+/// [`EmbeddedKeys`] of the worker that owns the shard: each DSB is added to it after the
+/// segments read before the DSB and before those read after it (with one thread, when the
+/// reader meets it), so what a shard sees is the same for any thread count. Also returns the
+/// counters of the DSBs read ([`KeyLog::add_capture_secrets`]).
+///
+/// # Errors
+/// As [`run_with_udp`].
+pub fn run_with_secrets<F, M, U>(
+    capture: &mut Capture,
+    config: &PipelineConfig,
+    make_factory: M,
+    udp: &mut U,
+) -> Result<(PipelineOutput<F>, KeyLogStats), CaptureError>
+where
+    F: SinkFactory + Send,
+    M: Fn(usize, &EmbeddedKeys) -> F + Sync,
+    U: UdpConsumer + Send,
+{
+    run(capture, config, &make_factory, udp, true)
+}
+
+fn run<F, M, U>(
+    capture: &mut Capture,
+    config: &PipelineConfig,
+    make_factory: &M,
+    udp: &mut U,
+    secrets: bool,
+) -> Result<(PipelineOutput<F>, KeyLogStats), CaptureError>
+where
+    F: SinkFactory + Send,
+    M: Fn(usize, &EmbeddedKeys) -> F + Sync,
+    U: UdpConsumer + Send,
+{
     let mut tcp_cfg = config.tcp.clone();
     tcp_cfg.max_connections = tcp_cfg.max_connections.div_ceil(SHARDS).max(1);
     let threads = config.effective_threads();
-    let (summary, outputs) = if threads <= 1 {
-        run_inline(capture, config, &tcp_cfg, &make_factory, udp)?
-    } else {
-        run_parallel(capture, config, &tcp_cfg, &make_factory, udp, threads - 1)?
+    let mut reader = Reader {
+        config,
+        secrets,
+        keylog: KeyLogStats::default(),
     };
-    Ok(merge(summary, outputs))
+    let (summary, outputs) = if threads <= 1 {
+        run_inline(capture, &mut reader, &tcp_cfg, make_factory, udp)?
+    } else {
+        run_parallel(
+            capture,
+            &mut reader,
+            &tcp_cfg,
+            make_factory,
+            udp,
+            threads - 1,
+        )?
+    };
+    Ok((merge(summary, outputs), reader.keylog))
+}
+
+/// The reading side's options and what it counted besides frames.
+struct Reader<'a> {
+    config: &'a PipelineConfig,
+    /// Whether DSBs are read and handed on.
+    secrets: bool,
+    /// Counters of the DSBs read.
+    keylog: KeyLogStats,
+}
+
+/// What the reading loop hands on, in capture order.
+enum Out<'a, 's> {
+    /// A TCP segment and its shard.
+    Segment(usize, &'a TcpSegment<'s>),
+    /// The secrets of one DSB.
+    Secrets(Arc<KeyLog>),
 }
 
 fn merge<F>(summary: CaptureSummary, mut outputs: Vec<(usize, TcpOutput<F>)>) -> PipelineOutput<F> {
@@ -153,32 +222,29 @@ type Outputs<F> = Vec<(usize, TcpOutput<F>)>;
 
 fn run_inline<F, M, U>(
     capture: &mut Capture,
-    config: &PipelineConfig,
+    reader: &mut Reader<'_>,
     tcp_cfg: &TcpConfig,
     make_factory: &M,
     udp: &mut U,
 ) -> Result<(CaptureSummary, Outputs<F>), CaptureError>
 where
     F: SinkFactory,
-    M: Fn(usize) -> F,
+    M: Fn(usize, &EmbeddedKeys) -> F,
     U: UdpConsumer,
 {
+    let keys = EmbeddedKeys::default();
     let mut trackers: Vec<TcpTracker<F>> = (0..SHARDS)
-        .map(|s| TcpTracker::with_sinks(tcp_cfg.clone(), make_factory(s)))
+        .map(|s| TcpTracker::with_sinks(tcp_cfg.clone(), make_factory(s, &keys)))
         .collect();
-    let mut decoder = Decoder::new(config.decode);
+    let mut decoder = Decoder::new(reader.config.decode);
     let mut summary = SummaryBuilder::default();
-    read(
-        capture,
-        config.progress.as_deref(),
-        &mut decoder,
-        &mut summary,
-        udp,
-        |shard, seg| {
-            trackers[shard].on_segment(seg);
-            true
-        },
-    )?;
+    read(capture, reader, &mut decoder, &mut summary, udp, |out| {
+        match out {
+            Out::Segment(shard, seg) => trackers[shard].on_segment(seg),
+            Out::Secrets(dsb) => keys.add(&dsb),
+        }
+        true
+    })?;
     let end = summary.last_ts().unwrap_or(0);
     let outputs = trackers
         .into_iter()
@@ -189,21 +255,38 @@ where
 }
 
 /// The reading loop shared by both modes: every frame is counted and decoded; UDP and ICMP go
-/// to `udp`, each TCP segment to `tcp` with its shard. Stops early when `tcp` returns `false`.
+/// to `udp`, each TCP segment to `out` with its shard, and (when `reader.secrets`) each DSB's
+/// secrets, parsed, to `out` too. Stops early when `out` returns `false`.
 fn read<U: UdpConsumer>(
     capture: &mut Capture,
-    progress: Option<&AtomicU64>,
+    reader: &mut Reader<'_>,
     decoder: &mut Decoder,
     summary: &mut SummaryBuilder,
     udp: &mut U,
-    mut tcp: impl FnMut(usize, &TcpSegment) -> bool,
+    mut out: impl FnMut(Out<'_, '_>) -> bool,
 ) -> Result<(), CaptureError> {
+    let progress = reader.config.progress.as_deref();
     loop {
         if let Some(p) = progress.filter(|_| capture.frames_read().is_multiple_of(PROGRESS_EVERY)) {
             p.store(capture.offset(), Ordering::Relaxed);
         }
-        let Some(frame) = capture.next_frame()? else {
-            break;
+        let item = if reader.secrets {
+            capture.next_item()?
+        } else {
+            capture.next_frame()?.map(CaptureItem::Frame)
+        };
+        let frame = match item {
+            None => break,
+            Some(CaptureItem::Frame(frame)) => frame,
+            Some(CaptureItem::Secrets(dsb)) => {
+                let mut keys = KeyLog::new();
+                keys.add_capture_secrets(std::slice::from_ref(&dsb));
+                reader.keylog.merge(keys.stats());
+                if !out(Out::Secrets(Arc::new(keys))) {
+                    break;
+                }
+                continue;
+            }
         };
         summary.observe(&frame);
         let decoded = decoder.decode(&frame);
@@ -213,7 +296,7 @@ fn read<U: UdpConsumer>(
         match decoded.transport {
             Some(Transport::Tcp(seg)) => {
                 let shard = shard_of(&seg.ip, seg.src_port, seg.dst_port, SHARDS);
-                if !tcp(shard, &seg) {
+                if !out(Out::Segment(shard, &seg)) {
                     break;
                 }
             }
@@ -313,6 +396,8 @@ impl Batch {
 
 enum Msg {
     Batch(Batch),
+    /// The secrets of a DSB, for the segments that follow.
+    Secrets(Arc<KeyLog>),
     /// End of the capture, with the capture time of the last frame.
     End(i64),
 }
@@ -335,7 +420,7 @@ impl Lane {
 
 fn run_parallel<F, M, U>(
     capture: &mut Capture,
-    config: &PipelineConfig,
+    reader: &mut Reader<'_>,
     tcp_cfg: &TcpConfig,
     make_factory: &M,
     udp: &mut U,
@@ -343,7 +428,7 @@ fn run_parallel<F, M, U>(
 ) -> Result<(CaptureSummary, Outputs<F>), CaptureError>
 where
     F: SinkFactory + Send,
-    M: Fn(usize) -> F + Sync,
+    M: Fn(usize, &EmbeddedKeys) -> F + Sync,
     U: UdpConsumer + Send,
 {
     let workers = workers.min(SHARDS);
@@ -371,9 +456,10 @@ where
             let tcp_cfg = tcp_cfg.clone();
             scope.spawn(move |_| {
                 let shards: Vec<usize> = (w..SHARDS).step_by(workers).collect();
+                let keys = EmbeddedKeys::default();
                 let mut trackers: Vec<TcpTracker<F>> = shards
                     .iter()
-                    .map(|&s| TcpTracker::with_sinks(tcp_cfg.clone(), make_factory(s)))
+                    .map(|&s| TcpTracker::with_sinks(tcp_cfg.clone(), make_factory(s, &keys)))
                     .collect();
                 let mut end = None;
                 while let Ok(msg) = rx.recv() {
@@ -387,6 +473,7 @@ where
                             batch.clear();
                             let _ = free_tx.send(batch);
                         }
+                        Msg::Secrets(dsb) => keys.add(&dsb),
                         Msg::End(ts) => end = Some(ts),
                     }
                 }
@@ -404,19 +491,26 @@ where
         drop(out_tx);
         // The reader, on the calling thread. `lanes` is owned by this closure, so it is dropped
         // on any return (also by `?`), which lets the workers end.
-        let mut decoder = Decoder::new(config.decode);
+        let mut decoder = Decoder::new(reader.config.decode);
         let mut summary = SummaryBuilder::default();
         read(
             capture,
-            config.progress.as_deref(),
+            reader,
             &mut decoder,
             &mut summary,
             udp,
-            |shard, seg| {
-                let lane = &mut lanes[shard % workers];
-                lane.pending.push(seg, shard / workers);
-                // `false` when a worker panicked: stop reading, the scope re-raises its panic.
-                !lane.pending.is_full() || lane.flush()
+            |out| match out {
+                Out::Segment(shard, seg) => {
+                    let lane = &mut lanes[shard % workers];
+                    lane.pending.push(seg, shard / workers);
+                    // `false` when a worker panicked: stop reading, the scope re-raises its panic.
+                    !lane.pending.is_full() || lane.flush()
+                }
+                // Every worker gets the secrets after the segments read before them.
+                Out::Secrets(dsb) => lanes.iter_mut().all(|lane| {
+                    (lane.pending.segs.is_empty() || lane.flush())
+                        && lane.tx.send(Msg::Secrets(dsb.clone())).is_ok()
+                }),
             },
         )?;
         let end = summary.last_ts().unwrap_or(0);

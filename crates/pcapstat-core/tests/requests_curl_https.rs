@@ -713,3 +713,81 @@ fn h2_over_tls_rows_agree_with_tshark_nginx_and_curl() {
         );
     }
 }
+
+/// `capture.pcapng` of the bundled d_tls_resumption with its key log in one DSB inserted after
+/// block `at` (of 198: at 0 it comes before the section header, which is not a place for it).
+fn with_dsb_after_block(at: usize) -> Vec<u8> {
+    let dir = common::testdata().join("lab/d_tls_resumption");
+    let bytes = std::fs::read(dir.join("capture.pcapng")).unwrap();
+    let keys = std::fs::read(dir.join("sslkeylog.txt")).unwrap();
+    let mut body = 0x544c_534bu32.to_le_bytes().to_vec();
+    body.extend_from_slice(&(keys.len() as u32).to_le_bytes());
+    body.extend_from_slice(&keys);
+    while !body.len().is_multiple_of(4) {
+        body.push(0);
+    }
+    let len = (12 + body.len()) as u32;
+    let mut dsb = 0x0000_000Au32.to_le_bytes().to_vec();
+    dsb.extend_from_slice(&len.to_le_bytes());
+    dsb.extend_from_slice(&body);
+    dsb.extend_from_slice(&len.to_le_bytes());
+    let (mut pos, mut n, mut out) = (0, 0, Vec::new());
+    while pos < bytes.len() {
+        if n == at {
+            out.extend_from_slice(&dsb);
+        }
+        let l = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap()) as usize;
+        out.extend_from_slice(&bytes[pos..pos + l]);
+        pos += l;
+        n += 1;
+    }
+    if n == at {
+        out.extend_from_slice(&dsb);
+    }
+    out
+}
+
+/// Issue #13: a pcapng is read once, its DSBs taken as the reader meets them. A DSB decrypts
+/// the sessions whose ServerHello comes after it, as tshark reads it (`tshark -r` and
+/// `tshark -2 -r` alike: 12 HTTPS requests with the DSB first, 6 with it after block 99 of
+/// 198, none with it at the end); the same for any thread count and for a file, bytes, or a
+/// stream read to its last byte exactly once.
+#[test]
+fn embedded_secrets_apply_from_where_they_are() {
+    use std::io::Read;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    struct Counting(std::io::Cursor<Vec<u8>>, Arc<AtomicU64>);
+    impl Read for Counting {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            // Odd-sized reads, as a pipe gives them.
+            let max = buf.len().min(4099);
+            let n = self.0.read(&mut buf[..max])?;
+            self.1.fetch_add(n as u64, Ordering::Relaxed);
+            Ok(n)
+        }
+    }
+    for (at, want) in [(1, 12), (99, 6), (198, 0)] {
+        let bytes = with_dsb_after_block(at);
+        let mut runs = Vec::new();
+        for threads in [1, 2, 3] {
+            let analyzer = Analyzer::new().threads(threads);
+            let read = Arc::new(AtomicU64::new(0));
+            let streamed = analyzer
+                .analyze_reader(Counting(std::io::Cursor::new(bytes.clone()), read.clone()))
+                .unwrap();
+            assert_eq!(read.load(Ordering::Relaxed), bytes.len() as u64, "one pass");
+            let whole = analyzer.analyze_bytes(bytes.clone()).unwrap();
+            for a in [streamed, whole] {
+                let decrypted = a.http.iter().filter(|h| h.method.is_some()).count();
+                assert_eq!(decrypted, want, "DSB after block {at}, {threads} threads");
+                assert_eq!(a.stats.keylog.dsb_blocks, 1);
+                runs.push((a.http, a.tls, a.stats.app));
+            }
+        }
+        assert!(
+            runs.windows(2).all(|w| w[0] == w[1]),
+            "DSB after block {at}"
+        );
+    }
+}

@@ -15,6 +15,7 @@
 use crate::stats::counters;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// Secrets of one TLS session (one ClientHello random). `None` = not in the key log.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -134,6 +135,80 @@ impl std::fmt::Debug for KeyLog {
     }
 }
 
+/// Sets the fields of `dst` that `src` has (its values win).
+fn overlay(dst: &mut SessionSecrets, src: &SessionSecrets) {
+    let take = |dst: &mut Option<Vec<u8>>, src: &Option<Vec<u8>>| {
+        if src.is_some() {
+            dst.clone_from(src);
+        }
+    };
+    take(&mut dst.master_secret, &src.master_secret);
+    take(&mut dst.client_handshake, &src.client_handshake);
+    take(&mut dst.server_handshake, &src.server_handshake);
+    take(&mut dst.client_traffic, &src.client_traffic);
+    take(&mut dst.server_traffic, &src.server_traffic);
+}
+
+/// The secrets embedded in a capture (pcapng Decryption Secrets Blocks) as one pipeline worker
+/// has met them so far. The capture is read once: the reader parses each DSB as it meets it and
+/// hands it to every worker between the segments read before it and those read after it, so a
+/// TLS session is looked up (at its ServerHello) in the DSBs that precede it in the file,
+/// whatever the thread count — as Wireshark reads them (a DSB after the packets decrypts none
+/// of them). Cloned into every shard of the worker; only that worker locks it.
+#[derive(Debug, Clone, Default)]
+pub struct EmbeddedKeys(Arc<RwLock<Option<KeyLog>>>);
+
+impl EmbeddedKeys {
+    /// Adds the secrets of one DSB (parsed: [`KeyLog::add_capture_secrets`]).
+    pub fn add(&self, dsb: &KeyLog) {
+        let mut keys = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        keys.get_or_insert_with(KeyLog::new).merge_from(dsb);
+    }
+}
+
+/// Where a TLS parser looks its session's secrets up: the key log given by the caller and the
+/// secrets embedded in the capture so far (the given key log's values win, as
+/// [`KeyLog::merge`]).
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    given: Option<Arc<KeyLog>>,
+    embedded: Option<EmbeddedKeys>,
+}
+
+impl Keys {
+    /// Both sources (either may be absent).
+    pub fn new(given: Option<Arc<KeyLog>>, embedded: Option<EmbeddedKeys>) -> Self {
+        Keys { given, embedded }
+    }
+
+    /// `None` when there is no key log at all yet (no given one, no DSB met): nothing to look
+    /// up, nothing counted. Otherwise the secrets of `random`, if any.
+    pub fn lookup(&self, random: Option<&[u8; 32]>) -> Option<Option<SessionSecrets>> {
+        let embedded = self
+            .embedded
+            .as_ref()
+            .map(|e| e.0.read().unwrap_or_else(PoisonError::into_inner));
+        let embedded = embedded.as_ref().and_then(|e| e.as_ref());
+        if self.given.is_none() && embedded.is_none() {
+            return None;
+        }
+        let Some(random) = random else {
+            return Some(None);
+        };
+        let from_dsb = embedded.and_then(|k| k.get(random));
+        let given = self.given.as_ref().and_then(|k| k.get(random));
+        Some(match (from_dsb, given) {
+            (None, None) => None,
+            (Some(s), None) | (None, Some(s)) => Some(s.clone()),
+            (Some(d), Some(g)) => {
+                let mut s = d.clone();
+                overlay(&mut s, g);
+                Some(s)
+            }
+        })
+    }
+}
+
 /// Secrets type of a TLS key log in a Decryption Secrets Block ("TLSK").
 pub const DSB_TLS_KEY_LOG: u32 = 0x544c_534b;
 
@@ -211,14 +286,14 @@ impl KeyLog {
 
     /// Adds every secret of `other` (its values win) and its counters.
     pub fn merge(&mut self, other: KeyLog) {
+        self.merge_from(&other);
+    }
+
+    /// [`KeyLog::merge`] from a borrowed key log (its secrets are copied).
+    pub fn merge_from(&mut self, other: &KeyLog) {
         self.stats.merge(&other.stats);
-        for (random, mut secrets) in other.by_random {
-            let e = self.by_random.entry(random).or_default();
-            for (dst, src) in e.slots().into_iter().zip(secrets.slots()) {
-                if src.is_some() {
-                    *dst = src.take();
-                }
-            }
+        for (random, secrets) in &other.by_random {
+            overlay(self.by_random.entry(*random).or_default(), secrets);
         }
     }
 

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use tls_parser::{parse_tls_message_handshake, TlsMessage, TlsMessageHandshake};
 
 use decrypt::{RecordKey, Suite};
-pub use keylog::{KeyLog, KeyLogError, KeyLogStats, SessionSecrets};
+pub use keylog::{EmbeddedKeys, KeyLog, KeyLogError, KeyLogStats, Keys, SessionSecrets};
 
 use crate::proto::Probe;
 use crate::record::{Alert, Side, TlsHandshake};
@@ -185,7 +185,7 @@ pub struct TlsParser {
     last_server_record_ts: Option<i64>,
     /// The handshake is done: nothing more to learn in clear.
     done: bool,
-    keylog: Option<Arc<KeyLog>>,
+    keys: Keys,
     client_random: Option<[u8; 32]>,
     crypto: Option<Box<Crypto>>,
     app_data: Vec<AppData>,
@@ -204,9 +204,15 @@ impl TlsParser {
     /// at the ServerHello). The caller must take the plaintext with
     /// [`take_app_data`](TlsParser::take_app_data) after each call (at most
     /// [`MAX_PENDING_APP_DATA`] bytes are kept).
+    #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
     pub fn with_keylog(keylog: Option<Arc<KeyLog>>) -> Self {
+        Self::with_keys(Keys::new(keylog, None))
+    }
+
+    /// [`TlsParser::with_keylog`] with a given key log and the secrets embedded in the capture.
+    pub fn with_keys(keys: Keys) -> Self {
         TlsParser {
-            keylog,
+            keys,
             ..Self::default()
         }
     }
@@ -269,18 +275,17 @@ impl TlsParser {
 
     /// At the final ServerHello: find the session's secrets and set up the keys.
     fn setup_keys(&mut self, cipher: u16, server_random: &[u8]) {
-        let Some(keylog) = self.keylog.as_ref() else {
+        let Some(secrets) = self.keys.lookup(self.client_random.as_ref()) else {
             return;
         };
-        let secrets = self.client_random.as_ref().and_then(|r| keylog.get(r));
-        let usable = secrets.is_some_and(|s| {
+        let usable = secrets.as_ref().is_some_and(|s| {
             if self.tls13 {
                 s.client_handshake.is_some() && s.server_handshake.is_some()
             } else {
                 s.master_secret.is_some()
             }
         });
-        let Some(secrets) = secrets.filter(|_| usable).cloned() else {
+        let Some(secrets) = secrets.filter(|_| usable) else {
             self.decrypt_stats.no_key += 1;
             return;
         };
