@@ -158,6 +158,38 @@ impl Analyzer {
         self.analyze(Capture::from_bytes(bytes)?)
     }
 
+    /// Analyse an opened capture and hand its records to `sink` as they become final, keeping
+    /// only those that pass `filter` (as [`Analysis::filtered`]); memory then stays bounded by
+    /// what is open at once, not by the number of records (docs/performance.md, "Streaming").
+    ///
+    /// The batches come in the same order for any thread count. Concatenated, they hold the
+    /// same records as [`Analyzer::analyze`] filtered, in another order: sort connections and
+    /// TLS rows by `conn_id`, HTTP rows by (`conn_id`, `request_index`), DNS rows by
+    /// `query_frame` to get the order of [`Analysis`].
+    ///
+    /// # Errors
+    /// [`CaptureError::Io`] when reading fails.
+    pub fn analyze_into<S: RecordSink + ?Sized>(
+        &self,
+        capture: Capture,
+        filter: &Filter,
+        sink: &mut S,
+    ) -> Result<StreamEnd, CaptureError> {
+        let analysis = self.analyze(capture)?;
+        let kept = analysis.filtered(filter).into_owned();
+        sink.records(Records {
+            connections: kept.connections,
+            tls: kept.tls,
+            http: kept.http,
+            timings: kept.timings,
+            dns: kept.dns,
+        });
+        Ok(StreamEnd {
+            summary: kept.summary,
+            stats: kept.stats,
+        })
+    }
+
     /// Analyse an opened capture: every frame, up to the end or the first damage.
     ///
     /// # Errors
@@ -214,6 +246,57 @@ impl Analyzer {
             stats,
         })
     }
+}
+
+/// Records that became final during an analysis ([`Analyzer::analyze_into`]), a batch at a
+/// time. Within a batch, `timings[i]` belongs to `http[i]` (`http_index` counts within the batch).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Records {
+    /// Finished TCP connections.
+    pub connections: Vec<ConnectionRecord>,
+    /// Finished TLS handshakes.
+    pub tls: Vec<TlsRecord>,
+    /// Finished HTTP requests.
+    pub http: Vec<HttpRecord>,
+    /// The HAR phases of each HTTP request of this batch (same order as `http`).
+    pub timings: Vec<RequestTiming>,
+    /// Finished DNS queries.
+    pub dns: Vec<DnsRecord>,
+}
+
+impl Records {
+    /// No record at all.
+    pub fn is_empty(&self) -> bool {
+        self.connections.is_empty()
+            && self.tls.is_empty()
+            && self.http.is_empty()
+            && self.dns.is_empty()
+    }
+}
+
+/// Receives the records of an analysis while the capture is read ([`Analyzer::analyze_into`]):
+/// a table writer that writes them out as they come, a report that keeps only its figures.
+pub trait RecordSink {
+    /// Records that became final. Called any number of times, always in the same order for the
+    /// same capture and options, whatever the thread count.
+    fn records(&mut self, records: Records);
+}
+
+impl<S: RecordSink + ?Sized> RecordSink for &mut S {
+    fn records(&mut self, records: Records) {
+        (**self).records(records);
+    }
+}
+
+/// What [`Analyzer::analyze_into`] returns after the last batch of records.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StreamEnd {
+    /// What the capture holds: format, frames, time range, decoding counters, damage.
+    pub summary: CaptureSummary,
+    /// Every counter of every layer for the whole capture (as [`Analysis::stats`]).
+    pub stats: Stats,
 }
 
 /// The result of analysing one capture: plain records (`Option` = not observed) and counters.

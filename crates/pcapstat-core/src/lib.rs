@@ -45,7 +45,7 @@ mod timing;
 mod units;
 mod wire;
 
-pub use analysis::{Analysis, Analyzer};
+pub use analysis::{Analysis, Analyzer, RecordSink, Records, StreamEnd};
 pub use app::AppStats;
 pub use capture::{
     Capture, CaptureError, CaptureFormat, CaptureItem, Compression, Damage, Damaged,
