@@ -7,15 +7,15 @@
 use std::borrow::Cow;
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::app::{AppConfig, AppFactory, AppStats, UdpDns};
 use crate::capture::{Capture, CaptureError, MmapChoice};
 use crate::decode::DecodeLimits;
-use crate::filter::{ConnNames, Filter};
-use crate::pipeline::{self, PipelineConfig};
-use crate::proto::tls::{EmbeddedKeys, KeyLog, KeyLogError, KeyLogStats};
+use crate::filter::{ConnNames, Filter, TimeBound};
+use crate::pipeline::{self, Harvest, PipelineConfig};
+use crate::proto::tls::{EmbeddedKeys, KeyLog, KeyLogError};
 use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
 use crate::stats::Stats;
 use crate::summary::CaptureSummary;
@@ -159,8 +159,14 @@ impl Analyzer {
     }
 
     /// Analyse an opened capture and hand its records to `sink` as they become final, keeping
-    /// only those that pass `filter` (as [`Analysis::filtered`]); memory then stays bounded by
-    /// what is open at once, not by the number of records (docs/performance.md, "Streaming").
+    /// only those that pass `filter` (as [`Analysis::filtered`]). Memory then stays bounded by
+    /// what is open at once, not by the number of records (docs/performance.md, "Streaming"):
+    /// a connection's records leave when it is finished (closed and lingered, idle, or evicted
+    /// at the flow-table bound), DNS records at the end. Kept until the end as well: the first
+    /// request of a connection that may have a DNS lookup in the capture (a DNS message came
+    /// before the connection was finished), whose `dns` phase needs the matched queries; and,
+    /// with a `since`/`until` relative to the capture's start, everything (that start is the
+    /// earliest timestamp of the whole capture).
     ///
     /// The batches come in the same order for any thread count. Concatenated, they hold the
     /// same records as [`Analyzer::analyze`] filtered, in another order: sort connections and
@@ -169,66 +175,90 @@ impl Analyzer {
     ///
     /// # Errors
     /// [`CaptureError::Io`] when reading fails.
-    pub fn analyze_into<S: RecordSink + ?Sized>(
+    pub fn analyze_into<S: RecordSink + Send + ?Sized>(
         &self,
         capture: Capture,
         filter: &Filter,
         sink: &mut S,
     ) -> Result<StreamEnd, CaptureError> {
-        let analysis = self.analyze(capture)?;
-        let kept = analysis.filtered(filter).into_owned();
-        sink.records(Records {
-            connections: kept.connections,
-            tls: kept.tls,
-            http: kept.http,
-            timings: kept.timings,
-            dns: kept.dns,
-        });
-        Ok(StreamEnd {
-            summary: kept.summary,
-            stats: kept.stats,
-        })
+        let relative = |b: &Option<TimeBound>| matches!(b, Some(TimeBound::FromStart(_)));
+        if relative(&filter.since) || relative(&filter.until) {
+            let analysis = self.analyze(capture)?;
+            let kept = analysis.filtered(filter).into_owned();
+            sink.records(Records {
+                connections: kept.connections,
+                tls: kept.tls,
+                http: kept.http,
+                timings: kept.timings,
+                dns: kept.dns,
+            });
+            return Ok(StreamEnd {
+                summary: kept.summary,
+                stats: kept.stats,
+            });
+        }
+        self.stream(capture, filter, sink)
     }
 
     /// Analyse an opened capture: every frame, up to the end or the first damage.
     ///
     /// # Errors
     /// [`CaptureError::Io`] when reading fails.
-    pub fn analyze(&self, mut capture: Capture) -> Result<Analysis, CaptureError> {
+    pub fn analyze(&self, capture: Capture) -> Result<Analysis, CaptureError> {
+        let mut all = Collect::default();
+        let end = self.stream(capture, &Filter::default(), &mut all)?;
+        Ok(all.into_analysis(end))
+    }
+
+    fn stream<S: RecordSink + Send + ?Sized>(
+        &self,
+        mut capture: Capture,
+        filter: &Filter,
+        sink: &mut S,
+    ) -> Result<StreamEnd, CaptureError> {
         let app_config = AppConfig::default().with_keylog(self.keylog.clone());
-        let mut udp = UdpDns::default();
+        let first_dns = Arc::new(AtomicU64::new(u64::MAX));
+        let mut udp = UdpDns::default().with_mark(first_dns.clone());
         let make = |_: usize, embedded: &EmbeddedKeys| {
-            AppFactory::new(app_config.clone().with_embedded(Some(embedded.clone())))
+            let embedded = Some(embedded.clone()).filter(|_| self.embedded_secrets);
+            AppFactory::new(app_config.clone().with_embedded(embedded))
         };
-        let (out, mut keylog_stats) = if self.embedded_secrets {
-            pipeline::run_with_secrets(&mut capture, &self.config, make, &mut udp)?
-        } else {
-            let out = pipeline::run_with_udp(
-                &mut capture,
-                &self.config,
-                |_| AppFactory::new(app_config.clone()),
-                &mut udp,
-            )?;
-            (out, KeyLogStats::default())
+        let mut emitter = Emitter {
+            sink,
+            filter,
+            first_dns,
+            held: Group::default(),
         };
+        let (out, mut keylog_stats) = pipeline::run_streaming(
+            &mut capture,
+            &self.config,
+            make,
+            &mut udp,
+            self.embedded_secrets,
+            &AppHarvest,
+            |frame, group| emitter.group(frame, group, None),
+        )?;
         // The embedded secrets' counters and the given key log's (as merged, the given on top).
         if let Some(given) = &self.keylog {
             keylog_stats.merge(given.stats());
         }
-        let (mut tls, mut http) = (Vec::new(), Vec::new());
         let mut app = AppStats::default();
         for f in &out.factories {
             app.merge(&f.stats);
         }
         let end = out.summary.last_ts.unwrap_or(0);
+        let first = out.summary.first_ts;
         let (dns, dns_stats) = udp.finish(out.factories.iter().flat_map(|f| &f.dns_tcp), end);
+        let mut last = Group {
+            connections: out.connections,
+            ..Group::default()
+        };
         for f in out.factories {
-            tls.extend(f.tls);
-            http.extend(f.http);
+            last.tls.extend(f.tls);
+            last.http.extend(f.http);
         }
-        tls.sort_by_key(|t| t.conn_id);
-        http.sort_by_key(|h| (h.conn_id, h.request_index));
-        let timings = request_timings(&out.connections, &tls, &http, &dns);
+        emitter.group(u64::MAX, last, first);
+        emitter.finish(dns, first);
         let stats = Stats {
             decode: out.summary.decode.clone(),
             tcp: out.tcp,
@@ -236,13 +266,8 @@ impl Analyzer {
             dns: dns_stats,
             keylog: keylog_stats,
         };
-        Ok(Analysis {
+        Ok(StreamEnd {
             summary: out.summary,
-            connections: out.connections,
-            tls,
-            http,
-            dns,
-            timings,
             stats,
         })
     }
@@ -369,4 +394,176 @@ impl Analysis {
 
 fn keep<T: Clone>(items: &[T], f: impl Fn(&T) -> bool) -> Vec<T> {
     items.iter().filter(|x| f(x)).cloned().collect()
+}
+
+/// The connections a shard finished at one segment (or at the end), with their TLS and HTTP
+/// records.
+#[derive(Debug, Default)]
+struct Group {
+    connections: Vec<ConnectionRecord>,
+    tls: Vec<TlsRecord>,
+    http: Vec<HttpRecord>,
+}
+
+/// Takes a [`Group`] from a shard's factory: the factory holds the records of the connections
+/// it closed since the last harvest, which are exactly those just finished.
+struct AppHarvest;
+
+impl Harvest<AppFactory> for AppHarvest {
+    type Group = Group;
+    fn harvest(&self, closed: Vec<ConnectionRecord>, factory: &mut AppFactory) -> Group {
+        Group {
+            connections: closed,
+            tls: std::mem::take(&mut factory.tls),
+            http: std::mem::take(&mut factory.http),
+        }
+    }
+}
+
+/// Turns groups into batches for the sink: sorted, filtered, joined. The first request of a
+/// connection finished after a DNS message waits (with copies of its connection and TLS
+/// records) until the DNS queries are matched at the end, since its `dns` phase may need one.
+struct Emitter<'a, S: ?Sized> {
+    sink: &'a mut S,
+    filter: &'a Filter,
+    /// Lowest frame of a DNS message read so far (`u64::MAX`: none).
+    first_dns: Arc<AtomicU64>,
+    held: Group,
+}
+
+impl<S: RecordSink + ?Sized> Emitter<'_, S> {
+    /// The group finished at `frame` (`u64::MAX`: at the end of the capture). `first` is the
+    /// capture's first timestamp when known (only relative time bounds need it, and those do
+    /// not stream).
+    fn group(&mut self, frame: u64, mut g: Group, first: Option<i64>) {
+        g.connections.sort_by_key(|c| c.conn_id);
+        g.tls.sort_by_key(|t| t.conn_id);
+        g.http.sort_by_key(|h| (h.conn_id, h.request_index));
+        // The frames below `frame` were all read: whether a DNS message was among them does
+        // not depend on the thread count.
+        let may_have_dns = self.first_dns.load(Ordering::Relaxed) < frame;
+        let filter = self.filter;
+        let names = |id| ConnNames::of(id, &g.tls, &g.http);
+        let conn = |id: u64| {
+            g.connections
+                .binary_search_by_key(&id, |c| c.conn_id)
+                .ok()
+                .and_then(|i| g.connections.get(i))
+        };
+        let mut out = Records::default();
+        for (h, keep) in g
+            .http
+            .iter()
+            .map(|h| (h, filter.matches_http(h, &names(h.conn_id), first)))
+        {
+            if !keep {
+                continue;
+            }
+            if may_have_dns && h.request_index == 0 && h.host.is_some() {
+                self.held.http.push(h.clone());
+                self.held.connections.extend(conn(h.conn_id).cloned());
+                let tls = g.tls.binary_search_by_key(&h.conn_id, |t| t.conn_id).ok();
+                self.held
+                    .tls
+                    .extend(tls.and_then(|i| g.tls.get(i)).cloned());
+            } else {
+                out.http.push(h.clone());
+            }
+        }
+        out.timings = request_timings(&g.connections, &g.tls, &out.http, &[]);
+        out.tls = g
+            .tls
+            .iter()
+            .filter(|t| {
+                conn(t.conn_id).is_some_and(|c| filter.matches_tls(t, c, &names(t.conn_id), first))
+            })
+            .cloned()
+            .collect();
+        out.connections = g
+            .connections
+            .iter()
+            .filter(|c| {
+                filter.matches_connection(c, &names(c.conn_id))
+                    && filter.in_window(first, c.start_ts)
+            })
+            .cloned()
+            .collect();
+        if !out.is_empty() {
+            self.sink.records(out);
+        }
+    }
+
+    /// The last batch: the requests held for the DNS join, and the DNS records.
+    fn finish(&mut self, dns: Vec<DnsRecord>, first: Option<i64>) {
+        let mut held = std::mem::take(&mut self.held);
+        held.connections.sort_by_key(|c| c.conn_id);
+        held.connections.dedup_by_key(|c| c.conn_id);
+        held.tls.sort_by_key(|t| t.conn_id);
+        held.tls.dedup_by_key(|t| t.conn_id);
+        held.http.sort_by_key(|h| (h.conn_id, h.request_index));
+        let timings = request_timings(&held.connections, &held.tls, &held.http, &dns);
+        let dns = dns
+            .into_iter()
+            .filter(|d| self.filter.matches_dns(d, first))
+            .collect();
+        let out = Records {
+            http: held.http,
+            timings,
+            dns,
+            ..Records::default()
+        };
+        if !out.is_empty() {
+            self.sink.records(out);
+        }
+    }
+}
+
+/// Keeps every batch, for [`Analyzer::analyze`].
+#[derive(Debug, Default)]
+struct Collect(Records);
+
+impl RecordSink for Collect {
+    fn records(&mut self, mut r: Records) {
+        let base = self.0.http.len();
+        for t in &mut r.timings {
+            t.http_index += base;
+        }
+        self.0.connections.append(&mut r.connections);
+        self.0.tls.append(&mut r.tls);
+        self.0.http.append(&mut r.http);
+        self.0.timings.append(&mut r.timings);
+        self.0.dns.append(&mut r.dns);
+    }
+}
+
+impl Collect {
+    /// The records in the order of [`Analysis`].
+    fn into_analysis(self, end: StreamEnd) -> Analysis {
+        let Records {
+            mut connections,
+            mut tls,
+            http,
+            timings,
+            mut dns,
+        } = self.0;
+        connections.sort_by_key(|c| c.conn_id);
+        tls.sort_by_key(|t| t.conn_id);
+        dns.sort_by_key(|d| d.query_frame);
+        let mut rows: Vec<(HttpRecord, RequestTiming)> = http.into_iter().zip(timings).collect();
+        rows.sort_by_key(|(h, _)| (h.conn_id, h.request_index));
+        let (http, timings) = rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, (h, t))| (h, RequestTiming { http_index: i, ..t }))
+            .unzip();
+        Analysis {
+            summary: end.summary,
+            connections,
+            tls,
+            http,
+            dns,
+            timings,
+            stats: end.stats,
+        }
+    }
 }

@@ -740,6 +740,8 @@ pub const MAX_OTHER_PORT_FLOWS: usize = 65_536;
 #[derive(Debug)]
 pub struct UdpDns {
     tracker: DnsTracker,
+    /// Where to note the frame of the first DNS message (UDP, or TCP to or from port 53).
+    mark: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
     /// (client, server) flows on other ports that carried a strict query.
     other_flows: std::collections::HashSet<(Endpoint, Endpoint)>,
 }
@@ -769,7 +771,21 @@ impl UdpDns {
     pub fn new(cfg: DnsConfig) -> Self {
         UdpDns {
             tracker: DnsTracker::new(cfg),
+            mark: None,
             other_flows: std::collections::HashSet::new(),
+        }
+    }
+
+    /// Notes in `mark` the lowest frame of a DNS message seen (over UDP, or a TCP segment to or
+    /// from port 53), for readers on other threads.
+    pub(crate) fn with_mark(mut self, mark: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Self {
+        self.mark = Some(mark);
+        self
+    }
+
+    fn note(&self, frame: u64) {
+        if let Some(m) = &self.mark {
+            m.fetch_min(frame, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -801,7 +817,14 @@ impl UdpConsumer for UdpDns {
                 && looks_like_query(d.payload)
                 && self.other_flows.insert((src, dst)));
         if dns {
+            self.note(d.frame);
             self.tracker.on_udp(d.ts_ns, d.frame, src, dst, d.payload);
+        }
+    }
+
+    fn on_tcp_segment(&mut self, seg: &crate::packet::TcpSegment) {
+        if seg.src_port == DNS_PORT || seg.dst_port == DNS_PORT {
+            self.note(seg.frame);
         }
     }
 

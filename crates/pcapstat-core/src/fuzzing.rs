@@ -27,6 +27,7 @@ pub use crate::proto::Probe;
 pub use crate::tcp::{
     ConnMeta, Direction, NullSinkFactory, SinkFactory, StreamSink, TcpOutput, TcpTracker,
 };
+pub use crate::timing::request_timings;
 
 use crate::app::AppConfig;
 use crate::capture::Capture;

@@ -18,6 +18,7 @@
 //!
 //! With one thread everything runs on the calling thread without copies or channels.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
@@ -92,6 +93,29 @@ pub trait UdpConsumer {
     fn on_udp(&mut self, datagram: &UdpDatagram);
     /// One ICMP error message (unreachable, time exceeded, …) with what it quotes.
     fn on_icmp_error(&mut self, error: &IcmpError);
+    /// Every TCP segment, before it goes to its shard (the consumer may note that DNS over TCP
+    /// was seen); does nothing by default.
+    fn on_tcp_segment(&mut self, _segment: &TcpSegment) {}
+}
+
+/// Takes the records of the connections a shard finished before the end of the capture, on
+/// the worker's thread, so that they can leave memory while the capture is read
+/// ([`run_streaming`]).
+pub trait Harvest<F: SinkFactory>: Sync {
+    /// What the connections finished at one segment become.
+    type Group: Send;
+    /// `closed`: the connections finished at one segment, in the order they ended; `factory`:
+    /// their shard's factory, whose sinks were just closed for them.
+    fn harvest(&self, closed: Vec<ConnectionRecord>, factory: &mut F) -> Self::Group;
+}
+
+/// No harvest: every record stays in its tracker until the end ([`run_with_udp`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHarvest;
+
+impl<F: SinkFactory> Harvest<F> for NoHarvest {
+    type Group = ();
+    fn harvest(&self, _: Vec<ConnectionRecord>, _: &mut F) {}
 }
 
 /// Ignores UDP and ICMP.
@@ -109,6 +133,7 @@ impl UdpConsumer for () {
 ///
 /// # Errors
 /// [`CaptureError::Io`] when reading fails; the work done so far is dropped.
+#[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
 pub fn run_with_udp<F, M, U>(
     capture: &mut Capture,
     config: &PipelineConfig,
@@ -121,43 +146,72 @@ where
     U: UdpConsumer + Send,
 {
     let make = |shard: usize, _: &EmbeddedKeys| make_factory(shard);
-    run(capture, config, &make, udp, false).map(|(out, _)| out)
+    run(
+        capture,
+        config,
+        &make,
+        udp,
+        false,
+        None::<(&NoHarvest, fn(u64, ()))>,
+    )
+    .map(|(out, _)| out)
 }
 
 /// [`run_with_udp`], reading the secrets embedded in a pcapng capture (Decryption Secrets
-/// Blocks) in the same pass as the frames. `make_factory(shard, keys)` gets the
-/// [`EmbeddedKeys`] of the worker that owns the shard: each DSB is added to it after the
-/// segments read before the DSB and before those read after it (with one thread, when the
-/// reader meets it), so what a shard sees is the same for any thread count. Also returns the
-/// counters of the DSBs read ([`KeyLog::add_capture_secrets`]).
+/// Blocks) in the same pass as the frames when `secrets`, and handing on what each shard
+/// finishes before the end of the capture: after every segment that finished connections, the
+/// shard's worker calls `harvest` and `collect(frame, group)` receives the group, on one
+/// thread, in increasing order of the frame that finished it (so in the same order for any
+/// thread count; a worker's groups wait until every worker has read past their frame). The
+/// connections finished at the end are in the output, as with [`run_with_udp`].
+///
+/// `make_factory(shard, keys)` gets the [`EmbeddedKeys`] of the worker that owns the shard:
+/// each DSB is added to it after the segments read before the DSB and before those read after
+/// it (with one thread, when the reader meets it), so what a shard sees is the same for any
+/// thread count. Also returns the counters of the DSBs read ([`KeyLog::add_capture_secrets`]).
 ///
 /// # Errors
 /// As [`run_with_udp`].
-pub fn run_with_secrets<F, M, U>(
+pub fn run_streaming<F, M, U, H, C>(
     capture: &mut Capture,
     config: &PipelineConfig,
     make_factory: M,
     udp: &mut U,
+    secrets: bool,
+    harvest: &H,
+    collect: C,
 ) -> Result<(PipelineOutput<F>, KeyLogStats), CaptureError>
 where
     F: SinkFactory + Send,
     M: Fn(usize, &EmbeddedKeys) -> F + Sync,
     U: UdpConsumer + Send,
+    H: Harvest<F>,
+    C: FnMut(u64, H::Group) + Send,
 {
-    run(capture, config, &make_factory, udp, true)
+    run(
+        capture,
+        config,
+        &make_factory,
+        udp,
+        secrets,
+        Some((harvest, collect)),
+    )
 }
 
-fn run<F, M, U>(
+fn run<F, M, U, H, C>(
     capture: &mut Capture,
     config: &PipelineConfig,
     make_factory: &M,
     udp: &mut U,
     secrets: bool,
+    stream: Option<(&H, C)>,
 ) -> Result<(PipelineOutput<F>, KeyLogStats), CaptureError>
 where
     F: SinkFactory + Send,
     M: Fn(usize, &EmbeddedKeys) -> F + Sync,
     U: UdpConsumer + Send,
+    H: Harvest<F>,
+    C: FnMut(u64, H::Group) + Send,
 {
     let mut tcp_cfg = config.tcp.clone();
     tcp_cfg.max_connections = tcp_cfg.max_connections.div_ceil(SHARDS).max(1);
@@ -168,7 +222,7 @@ where
         keylog: KeyLogStats::default(),
     };
     let (summary, outputs) = if threads <= 1 {
-        run_inline(capture, &mut reader, &tcp_cfg, make_factory, udp)?
+        run_inline(capture, &mut reader, &tcp_cfg, make_factory, udp, stream)?
     } else {
         run_parallel(
             capture,
@@ -177,6 +231,7 @@ where
             make_factory,
             udp,
             threads - 1,
+            stream,
         )?
     };
     Ok((merge(summary, outputs), reader.keylog))
@@ -220,17 +275,20 @@ fn merge<F>(summary: CaptureSummary, mut outputs: Vec<(usize, TcpOutput<F>)>) ->
 
 type Outputs<F> = Vec<(usize, TcpOutput<F>)>;
 
-fn run_inline<F, M, U>(
+fn run_inline<F, M, U, H, C>(
     capture: &mut Capture,
     reader: &mut Reader<'_>,
     tcp_cfg: &TcpConfig,
     make_factory: &M,
     udp: &mut U,
+    mut stream: Option<(&H, C)>,
 ) -> Result<(CaptureSummary, Outputs<F>), CaptureError>
 where
     F: SinkFactory,
     M: Fn(usize, &EmbeddedKeys) -> F,
     U: UdpConsumer,
+    H: Harvest<F>,
+    C: FnMut(u64, H::Group),
 {
     let keys = EmbeddedKeys::default();
     let mut trackers: Vec<TcpTracker<F>> = (0..SHARDS)
@@ -240,7 +298,14 @@ where
     let mut summary = SummaryBuilder::default();
     read(capture, reader, &mut decoder, &mut summary, udp, |out| {
         match out {
-            Out::Segment(shard, seg) => trackers[shard].on_segment(seg),
+            Out::Segment(shard, seg) => {
+                let t = &mut trackers[shard];
+                t.on_segment(seg);
+                if let Some((harvest, collect)) = stream.as_mut().filter(|_| t.has_finished()) {
+                    let (closed, factory) = t.take_finished();
+                    collect(seg.frame, harvest.harvest(closed, factory));
+                }
+            }
             Out::Secrets(dsb) => keys.add(&dsb),
         }
         true
@@ -295,6 +360,7 @@ fn read<U: UdpConsumer>(
         }
         match decoded.transport {
             Some(Transport::Tcp(seg)) => {
+                udp.on_tcp_segment(&seg);
                 let shard = shard_of(&seg.ip, seg.src_port, seg.dst_port, SHARDS);
                 if !out(Out::Segment(shard, &seg)) {
                     break;
@@ -335,6 +401,8 @@ struct SegMeta {
 struct Batch {
     segs: Vec<SegMeta>,
     bytes: Vec<u8>,
+    /// The reader had read every frame below this when it sent the batch.
+    upto: u64,
 }
 
 impl Batch {
@@ -410,26 +478,31 @@ struct Lane {
 }
 
 impl Lane {
-    /// Send the pending batch; `false` if the worker is gone (it panicked).
-    fn flush(&mut self) -> bool {
+    /// Send the pending batch, saying that the frames below `upto` were all read; `false` if
+    /// the worker is gone (it panicked).
+    fn flush(&mut self, upto: u64) -> bool {
         let next = self.free.try_recv().unwrap_or_default();
-        let full = std::mem::replace(&mut self.pending, next);
+        let mut full = std::mem::replace(&mut self.pending, next);
+        full.upto = upto;
         self.tx.send(Msg::Batch(full)).is_ok()
     }
 }
 
-fn run_parallel<F, M, U>(
+fn run_parallel<F, M, U, H, C>(
     capture: &mut Capture,
     reader: &mut Reader<'_>,
     tcp_cfg: &TcpConfig,
     make_factory: &M,
     udp: &mut U,
     workers: usize,
+    stream: Option<(&H, C)>,
 ) -> Result<(CaptureSummary, Outputs<F>), CaptureError>
 where
     F: SinkFactory + Send,
     M: Fn(usize, &EmbeddedKeys) -> F + Sync,
     U: UdpConsumer + Send,
+    H: Harvest<F>,
+    C: FnMut(u64, H::Group) + Send,
 {
     let workers = workers.min(SHARDS);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -437,7 +510,12 @@ where
         .thread_name(|i| format!("pcapstat-shard-{i}"))
         .build()
         .map_err(|e| CaptureError::Io(std::io::Error::other(e)))?;
+    let (harvest, collect) = match stream {
+        Some((h, c)) => (Some(h), Some(c)),
+        None => (None, None),
+    };
     let (out_tx, out_rx) = mpsc::channel::<Outputs<F>>();
+    let (emit_tx, emit_rx) = mpsc::sync_channel::<Emit<H::Group>>(QUEUE_DEPTH * workers + 4);
     let mut lanes = Vec::with_capacity(workers);
     let mut ends = Vec::with_capacity(workers);
     for _ in 0..workers {
@@ -450,82 +528,155 @@ where
         });
         ends.push((rx, free_tx));
     }
-    let read = pool.in_place_scope(move |scope| {
-        for (w, (rx, free_tx)) in ends.into_iter().enumerate() {
-            let out_tx = out_tx.clone();
-            let tcp_cfg = tcp_cfg.clone();
-            scope.spawn(move |_| {
-                let shards: Vec<usize> = (w..SHARDS).step_by(workers).collect();
-                let keys = EmbeddedKeys::default();
-                let mut trackers: Vec<TcpTracker<F>> = shards
-                    .iter()
-                    .map(|&s| TcpTracker::with_sinks(tcp_cfg.clone(), make_factory(s, &keys)))
-                    .collect();
-                let mut end = None;
-                while let Ok(msg) = rx.recv() {
-                    match msg {
-                        Msg::Batch(mut batch) => {
-                            for (local, seg) in batch.segments() {
-                                if let Some(t) = trackers.get_mut(local) {
-                                    t.on_segment(&seg);
-                                }
-                            }
-                            batch.clear();
-                            let _ = free_tx.send(batch);
+    std::thread::scope(|threads| {
+        // The collector: hands on the workers' groups in frame order, each once every worker
+        // has read past its frame.
+        let collector = collect.map(|mut collect| {
+            threads.spawn(move || {
+                let mut marks = vec![0u64; workers];
+                let mut pending: BTreeMap<(u64, usize), H::Group> = BTreeMap::new();
+                for emit in emit_rx {
+                    if let Some(m) = marks.get_mut(emit.worker) {
+                        *m = (*m).max(emit.upto);
+                    }
+                    for (frame, group) in emit.groups {
+                        pending.insert((frame, emit.worker), group);
+                    }
+                    let low = marks.iter().copied().min().unwrap_or(0);
+                    while let Some(entry) = pending.first_entry() {
+                        if entry.key().0 >= low {
+                            break;
                         }
-                        Msg::Secrets(dsb) => keys.add(&dsb),
-                        Msg::End(ts) => end = Some(ts),
+                        let ((frame, _), group) = entry.remove_entry();
+                        collect(frame, group);
                     }
                 }
-                // Without `End` the reader failed: its error is what the caller gets.
-                if let Some(end) = end {
-                    let out = shards
-                        .into_iter()
-                        .zip(trackers)
-                        .map(|(s, t)| (s, t.finish(end)))
+                // Every worker is done: the rest is final.
+                for ((frame, _), group) in pending {
+                    collect(frame, group);
+                }
+            })
+        });
+        let read = pool.in_place_scope(move |scope| {
+            for (w, (rx, free_tx)) in ends.into_iter().enumerate() {
+                let out_tx = out_tx.clone();
+                let emit_tx = emit_tx.clone();
+                let tcp_cfg = tcp_cfg.clone();
+                scope.spawn(move |_| {
+                    let shards: Vec<usize> = (w..SHARDS).step_by(workers).collect();
+                    let keys = EmbeddedKeys::default();
+                    let mut trackers: Vec<TcpTracker<F>> = shards
+                        .iter()
+                        .map(|&s| TcpTracker::with_sinks(tcp_cfg.clone(), make_factory(s, &keys)))
                         .collect();
-                    let _ = out_tx.send(out);
+                    let mut end = None;
+                    let mut groups = Vec::new();
+                    while let Ok(msg) = rx.recv() {
+                        match msg {
+                            Msg::Batch(mut batch) => {
+                                for (local, seg) in batch.segments() {
+                                    if let Some(t) = trackers.get_mut(local) {
+                                        t.on_segment(&seg);
+                                        if let Some(h) = harvest.filter(|_| t.has_finished()) {
+                                            let (closed, factory) = t.take_finished();
+                                            groups.push((seg.frame, h.harvest(closed, factory)));
+                                        }
+                                    }
+                                }
+                                let upto = batch.upto;
+                                batch.clear();
+                                let _ = free_tx.send(batch);
+                                if harvest.is_some() {
+                                    let groups = std::mem::take(&mut groups);
+                                    let _ = emit_tx.send(Emit {
+                                        worker: w,
+                                        upto,
+                                        groups,
+                                    });
+                                }
+                            }
+                            Msg::Secrets(dsb) => keys.add(&dsb),
+                            Msg::End(ts) => end = Some(ts),
+                        }
+                    }
+                    // Without `End` the reader failed: its error is what the caller gets.
+                    if let Some(end) = end {
+                        let out = shards
+                            .into_iter()
+                            .zip(trackers)
+                            .map(|(s, t)| (s, t.finish(end)))
+                            .collect();
+                        let _ = out_tx.send(out);
+                    }
+                });
+            }
+            drop(out_tx);
+            drop(emit_tx);
+            // The reader, on the calling thread. `lanes` is owned by this closure, so it is
+            // dropped on any return (also by `?`), which lets the workers end.
+            let mut decoder = Decoder::new(reader.config.decode);
+            let mut summary = SummaryBuilder::default();
+            // Frames below `next` were all read; lanes are flushed at least every
+            // HEARTBEAT_FRAMES frames when streaming, so that every worker's mark advances.
+            let (mut next, mut beat) = (0u64, HEARTBEAT_FRAMES);
+            let streaming = harvest.is_some();
+            read(
+                capture,
+                reader,
+                &mut decoder,
+                &mut summary,
+                udp,
+                |out| match out {
+                    Out::Segment(shard, seg) => {
+                        next = seg.frame.saturating_add(1);
+                        let lane = &mut lanes[shard % workers];
+                        lane.pending.push(seg, shard / workers);
+                        // `false` when a worker panicked: stop reading, the scope re-raises
+                        // its panic.
+                        if streaming && seg.frame >= beat {
+                            beat = seg.frame.saturating_add(HEARTBEAT_FRAMES);
+                            return lanes.iter_mut().all(|lane| lane.flush(next));
+                        }
+                        !lane.pending.is_full() || lane.flush(next)
+                    }
+                    // Every worker gets the secrets after the segments read before them.
+                    Out::Secrets(dsb) => lanes.iter_mut().all(|lane| {
+                        (lane.pending.segs.is_empty() || lane.flush(next))
+                            && lane.tx.send(Msg::Secrets(dsb.clone())).is_ok()
+                    }),
+                },
+            )?;
+            let end = summary.last_ts().unwrap_or(0);
+            for lane in &mut lanes {
+                if lane.flush(u64::MAX) {
+                    let _ = lane.tx.send(Msg::End(end));
                 }
-            });
-        }
-        drop(out_tx);
-        // The reader, on the calling thread. `lanes` is owned by this closure, so it is dropped
-        // on any return (also by `?`), which lets the workers end.
-        let mut decoder = Decoder::new(reader.config.decode);
-        let mut summary = SummaryBuilder::default();
-        read(
-            capture,
-            reader,
-            &mut decoder,
-            &mut summary,
-            udp,
-            |out| match out {
-                Out::Segment(shard, seg) => {
-                    let lane = &mut lanes[shard % workers];
-                    lane.pending.push(seg, shard / workers);
-                    // `false` when a worker panicked: stop reading, the scope re-raises its panic.
-                    !lane.pending.is_full() || lane.flush()
-                }
-                // Every worker gets the secrets after the segments read before them.
-                Out::Secrets(dsb) => lanes.iter_mut().all(|lane| {
-                    (lane.pending.segs.is_empty() || lane.flush())
-                        && lane.tx.send(Msg::Secrets(dsb.clone())).is_ok()
-                }),
-            },
-        )?;
-        let end = summary.last_ts().unwrap_or(0);
-        for lane in &mut lanes {
-            if lane.flush() {
-                let _ = lane.tx.send(Msg::End(end));
+            }
+            drop(lanes);
+            Ok::<_, CaptureError>(summary.finish(capture, decoder.stats().clone()))
+        });
+        if let Some(collector) = collector {
+            if let Err(panic) = collector.join() {
+                std::panic::resume_unwind(panic);
             }
         }
-        drop(lanes);
-        Ok::<_, CaptureError>(summary.finish(capture, decoder.stats().clone()))
-    });
-    let summary = read?;
-    let outputs = out_rx.into_iter().flatten().collect();
-    Ok((summary, outputs))
+        let summary = read?;
+        let outputs = out_rx.into_iter().flatten().collect();
+        Ok((summary, outputs))
+    })
 }
+
+/// What a worker hands to the collector after each batch when streaming.
+struct Emit<G> {
+    worker: usize,
+    /// The worker processed every segment of its shards in frames below this.
+    upto: u64,
+    /// (frame, group) of what its shards finished in this batch, in frame order.
+    groups: Vec<(u64, G)>,
+}
+
+/// Frames between two flushes of every lane when streaming ([`run_streaming`]).
+const HEARTBEAT_FRAMES: u64 = 1 << 16;
 
 #[cfg(test)]
 mod tests {

@@ -906,6 +906,18 @@ impl<F: SinkFactory> TcpTracker<F> {
         &self.stats
     }
 
+    /// Whether connections finished since the last [`take_finished`](Self::take_finished)
+    /// (after a segment: idle, closed, reused or evicted ones).
+    pub fn has_finished(&self) -> bool {
+        !self.records.is_empty()
+    }
+
+    /// The records of the connections finished since the last call, in the order they ended,
+    /// and the factory, whose sinks were closed for them ([`SinkFactory::close`]).
+    pub fn take_finished(&mut self) -> (Vec<ConnectionRecord>, &mut F) {
+        (std::mem::take(&mut self.records), &mut self.factory)
+    }
+
     /// (SYN-only, full) connections in the table (tests).
     #[cfg(test)]
     fn table_kinds(&self) -> (usize, usize) {

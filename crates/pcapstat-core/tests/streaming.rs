@@ -1,0 +1,184 @@
+//! `Analyzer::analyze_into`: records leave while the capture is read, in batches whose order
+//! does not depend on the thread count, and which add up to `Analyzer::analyze`'s analysis.
+//! Short idle and linger times make connections finish in the middle of the lab captures, so
+//! that most records travel through the streaming path (the worker → collector merge, the
+//! filter per batch, the request join per batch and the DNS hold).
+#![allow(clippy::unwrap_used)]
+
+use pcapstat_core::fuzzing::request_timings;
+use pcapstat_core::{Analyzer, Capture, Filter, RecordSink, Records, TcpConfig};
+
+mod common;
+
+#[derive(Default)]
+struct Batches(Vec<Records>);
+
+impl RecordSink for Batches {
+    fn records(&mut self, records: Records) {
+        self.0.push(records);
+    }
+}
+
+fn analyzer(threads: usize) -> Analyzer {
+    let mut tcp = TcpConfig::default();
+    tcp.idle_timeout_ns = 2_000_000_000;
+    tcp.closed_linger_ns = 1_000_000;
+    Analyzer::new().threads(threads).tcp_config(tcp)
+}
+
+fn captures() -> Vec<std::path::PathBuf> {
+    let lab = common::shared().join("lab");
+    let mut v: Vec<_> = [
+        "a_http_newconn",
+        "b_http_keepalive",
+        "e_dns",
+        "h_http2",
+        "f_refused_syndrop",
+    ]
+    .iter()
+    .map(|s| lab.join(s).join("capture.pcap"))
+    .collect();
+    v.push(common::testdata().join("lab/d_tls_resumption/capture-with-keys.pcapng"));
+    v.push(common::testdata().join("stream/connections.pcap"));
+    v
+}
+
+fn stream(path: &std::path::Path, threads: usize, filter: &Filter) -> Vec<Records> {
+    let mut sink = Batches::default();
+    let capture = Capture::open(path).unwrap();
+    analyzer(threads)
+        .analyze_into(capture, filter, &mut sink)
+        .unwrap();
+    sink.0
+}
+
+#[test]
+fn batches_are_the_same_for_any_thread_count_and_add_up_to_the_analysis() {
+    let mut streamed_before_end = 0;
+    for path in captures() {
+        let one = stream(&path, 1, &Filter::default());
+        for threads in [2, 3, 5] {
+            let other = stream(&path, threads, &Filter::default());
+            assert_eq!(
+                format!("{one:?}"),
+                format!("{other:?}"),
+                "{}: batches differ with {threads} threads",
+                path.display()
+            );
+        }
+        // The last batch holds the DNS records and the requests held for the DNS join; every
+        // earlier one left memory before the end of the capture.
+        streamed_before_end += one
+            .iter()
+            .rev()
+            .skip(2)
+            .map(|b| b.connections.len() + b.http.len())
+            .sum::<usize>();
+        let mut all = Records::default();
+        for b in one {
+            let base = all.http.len();
+            all.connections.extend(b.connections);
+            all.tls.extend(b.tls);
+            all.dns.extend(b.dns);
+            all.http.extend(b.http);
+            all.timings.extend(b.timings.into_iter().map(|mut t| {
+                t.http_index += base;
+                t
+            }));
+        }
+        let a = analyzer(2).analyze(Capture::open(&path).unwrap()).unwrap();
+        let name = path.display();
+        assert_eq!(all.connections.len(), a.connections.len(), "{name}");
+        assert_eq!(all.tls.len(), a.tls.len(), "{name}");
+        assert_eq!(all.http.len(), a.http.len(), "{name}");
+        assert_eq!(all.dns.len(), a.dns.len(), "{name}");
+        all.connections.sort_by_key(|c| c.conn_id);
+        assert_eq!(
+            format!("{:?}", all.connections),
+            format!("{:?}", a.connections)
+        );
+        // Each row's phases equal a join computed afresh over the whole analysis: the join per
+        // batch (and the DNS hold) lose nothing.
+        let fresh = request_timings(&a.connections, &a.tls, &a.http, &a.dns);
+        assert_eq!(fresh, a.timings, "{name}");
+        for (h, t) in all.http.iter().zip(&all.timings) {
+            let i = a
+                .http
+                .iter()
+                .position(|x| x.conn_id == h.conn_id && x.request_index == h.request_index)
+                .unwrap();
+            let expected = &a.timings[i];
+            assert_eq!(
+                (t.dns_ns, t.connect_ns, t.tls_ns, t.total_ns, t.reused),
+                (
+                    expected.dns_ns,
+                    expected.connect_ns,
+                    expected.tls_ns,
+                    expected.total_ns,
+                    expected.reused
+                ),
+                "{name}: conn {} request {}",
+                h.conn_id,
+                h.request_index
+            );
+        }
+    }
+    // testdata/stream: a shard sweeps its finished connections when its own next segment comes
+    // (that keeps the order independent of the thread count), so about a third leave early.
+    assert!(
+        streamed_before_end > 80,
+        "only {streamed_before_end} records left before the end"
+    );
+}
+
+#[test]
+fn a_filter_keeps_the_same_records_streamed_or_not() {
+    for path in captures() {
+        let a = analyzer(2).analyze(Capture::open(&path).unwrap()).unwrap();
+        let Some(first) = a.connections.first() else {
+            continue;
+        };
+        let filter = Filter {
+            server: Some(first.server_ip.to_string().parse().unwrap()),
+            ..Filter::default()
+        };
+        let kept = a.filtered(&filter);
+        let batches = stream(&path, 2, &filter);
+        let count = |f: fn(&Records) -> usize| batches.iter().map(f).sum::<usize>();
+        let name = path.display();
+        assert_eq!(
+            count(|b| b.connections.len()),
+            kept.connections.len(),
+            "{name}"
+        );
+        assert_eq!(count(|b| b.tls.len()), kept.tls.len(), "{name}");
+        assert_eq!(count(|b| b.http.len()), kept.http.len(), "{name}");
+        assert_eq!(count(|b| b.dns.len()), kept.dns.len(), "{name}");
+    }
+}
+
+#[test]
+fn the_first_request_after_a_lookup_waits_for_the_dns_join() {
+    let path = common::testdata().join("stream/connections.pcap");
+    let batches = stream(&path, 2, &Filter::default());
+    assert!(batches.len() > 20, "{} batches", batches.len());
+    let last = batches.last().unwrap();
+    assert_eq!(last.dns.len(), 1);
+    // The held rows: first requests of connections finished after the lookup, with a Host.
+    assert!(last
+        .http
+        .iter()
+        .all(|h| h.request_index == 0 && h.host.is_some()));
+    let with_dns: Vec<_> = batches
+        .iter()
+        .flat_map(|b| b.http.iter().zip(&b.timings))
+        .filter(|(_, t)| t.dns_ns.is_some())
+        .collect();
+    // 10.2.1.1 connects to b.test at 36 s and 48 s, both after its lookup at 30.25 s.
+    assert_eq!(with_dns.len(), 2, "{with_dns:?}");
+    for (h, t) in with_dns {
+        assert_eq!(h.host.as_deref(), Some("b.test"));
+        assert_eq!(h.client.ip.to_string(), "10.2.1.1");
+        assert_eq!(t.dns_ns, Some(3_000_000));
+    }
+}
