@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A capture for the streaming tests (issue #13): many short HTTP/1.1 connections spread over a
-minute, two keep-alive connections running through it, and one DNS lookup in the middle, so
+minute, two keep-alive connections of 84 requests running through it (more than the 32 a live
+connection keeps before its finished requests leave), and one DNS lookup in the middle, so
 that connections finish all along the capture (with a short linger) and the first requests
 after the DNS lookup wait for the DNS join (stdlib only; deterministic).
 
@@ -60,11 +61,11 @@ def short(n, t):
 
 
 def keepalive(k, t, count):
-    """A keep-alive connection with `count` requests, one every 2 s."""
+    """A keep-alive connection with `count` requests, one every 700 ms."""
     c = TcpConn(f"10.2.2.{k}", SERVERS["a.test"], 40000 + k, 80, cisn=77 * k, sisn=88 * k)
     frames = c.handshake(t, 2 * MS)
     for i in range(count):
-        t0 = t + 10 * MS + i * 2000 * MS
+        t0 = t + 10 * MS + i * 700 * MS
         frames += [c.send(t0, "c", req(f"/ka/{k}/{i}", "a.test")),
                    c.send(t0 + 3 * MS, "s", resp(b"x" * 100)),
                    c.ack(t0 + 4 * MS, "c")]
@@ -75,8 +76,8 @@ def main():
     frames = []
     for n in range(120):
         frames += short(n, T0 + n * 500 * MS)
-    frames += keepalive(1, T0 + 100 * MS, 29)
-    frames += keepalive(2, T0 + 1100 * MS, 29)
+    frames += keepalive(1, T0 + 100 * MS, 84)
+    frames += keepalive(2, T0 + 1100 * MS, 84)
     # One lookup of b.test by 10.2.1.1 at 30 s (between two short connections).
     t = T0 + 30_250 * MS
     frames.append((t, pb.eth_udp("10.2.1.1", RESOLVER, 53001, 53, query(0x1234, "b.test"))))

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::app::{AppConfig, AppFactory, AppStats, UdpDns};
+use crate::app::{AppConfig, AppFactory, AppStats, OpenRows, UdpDns};
 use crate::capture::{Capture, CaptureError, MmapChoice};
 use crate::decode::DecodeLimits;
 use crate::filter::{ConnNames, Filter, TimeBound};
@@ -403,6 +403,8 @@ struct Group {
     connections: Vec<ConnectionRecord>,
     tls: Vec<TlsRecord>,
     http: Vec<HttpRecord>,
+    /// Finished requests of live connections.
+    open: Vec<OpenRows>,
 }
 
 /// Takes a [`Group`] from a shard's factory: the factory holds the records of the connections
@@ -416,6 +418,7 @@ impl Harvest<AppFactory> for AppHarvest {
             connections: closed,
             tls: std::mem::take(&mut factory.tls),
             http: std::mem::take(&mut factory.http),
+            open: std::mem::take(&mut factory.open),
         }
     }
 }
@@ -471,6 +474,32 @@ impl<S: RecordSink + ?Sized> Emitter<'_, S> {
             }
         }
         out.timings = request_timings(&g.connections, &g.tls, &out.http, &[]);
+        // Requests of live connections (never a first request): their phases need nothing
+        // but the row and whether the TLS session was resumed.
+        for o in &g.open {
+            let names = ConnNames {
+                sni: o.sni.as_deref(),
+                http: &o.http,
+            };
+            let rows: Vec<HttpRecord> = o
+                .http
+                .iter()
+                .filter(|h| filter.matches_http(h, &names, first))
+                .cloned()
+                .collect();
+            let base = out.http.len();
+            out.timings
+                .extend(
+                    request_timings(&[], &[], &rows, &[])
+                        .into_iter()
+                        .map(|t| RequestTiming {
+                            http_index: base + t.http_index,
+                            tls_resumed: o.tls_resumed,
+                            ..t
+                        }),
+                );
+            out.http.extend(rows);
+        }
         out.tls = g
             .tls
             .iter()

@@ -228,6 +228,9 @@ pub struct AppFactory {
     pub tls: Vec<TlsRecord>,
     /// One per HTTP request.
     pub http: Vec<HttpRecord>,
+    /// HTTP requests taken from live connections ([`SinkFactory::after_segment`]), not yet
+    /// handed on.
+    pub open: Vec<OpenRows>,
     /// DNS over TCP messages, to be matched with the UDP ones by [`UdpDns::finish`].
     pub dns_tcp: Vec<DnsTcpItem>,
     /// Counters.
@@ -246,14 +249,52 @@ impl AppFactory {
     }
 }
 
+/// Finished requests of a live connection (not its first one, which waits for the connection
+/// record: its phases need the connect and TLS times), with what their rows need from the rest
+/// of the connection.
+#[derive(Debug)]
+pub struct OpenRows {
+    /// The connection's TLS server name, for filters.
+    pub sni: Option<String>,
+    /// Whether its TLS session was resumed (`RequestTiming::tls_resumed`).
+    pub tls_resumed: Option<bool>,
+    /// The requests, in order.
+    pub http: Vec<HttpRecord>,
+}
+
+/// A live connection's HTTP requests are taken from its parser once it keeps this many
+/// (bounds the rows a keep-alive connection holds; docs/performance.md, "Streaming").
+pub const TAKE_FINISHED_AT: usize = 32;
+
+/// What was taken from a connection's parser before it ended.
+#[derive(Debug, Default)]
+struct Taken {
+    /// Something was taken.
+    any: bool,
+    /// A taken request was not complete.
+    incomplete: bool,
+    /// A taken request had no response.
+    unanswered: bool,
+    /// The first request (index 0), kept for the end of the connection.
+    first: Option<HttpExchange>,
+}
+
 /// Appends the records of one connection's HTTP parser, with the connection's `conn_id` and
 /// endpoints; a
 /// reset connection whose requests the parser knows failed exactly when one of them has no
 /// complete response (docs/tcp.md, "Failed connections").
-fn push_http(out: &mut Vec<HttpRecord>, conn: &mut ConnectionRecord, records: Vec<HttpExchange>) {
-    if conn.outcome == Outcome::Reset && !records.is_empty() {
-        let unanswered = records.iter().any(|r| r.response_start_ts.is_none());
-        let cut = records.iter().any(|r| !r.complete);
+fn push_http(
+    out: &mut Vec<HttpRecord>,
+    conn: &mut ConnectionRecord,
+    mut records: Vec<HttpExchange>,
+    taken: Taken,
+) {
+    if let Some(first) = taken.first {
+        records.insert(0, first);
+    }
+    if conn.outcome == Outcome::Reset && (taken.any || !records.is_empty()) {
+        let unanswered = taken.unanswered || records.iter().any(|r| r.response_start_ts.is_none());
+        let cut = taken.incomplete || records.iter().any(|r| !r.complete);
         conn.failure = match conn.failure {
             Some(Failure::ResetBeforeResponse) => Some(Failure::ResetBeforeResponse),
             _ if unanswered => Some(Failure::ResetUnanswered),
@@ -363,6 +404,12 @@ pub struct AppSink {
     /// TLS: the client's last bytes were one record small enough to be only an alert (a
     /// close_notify: 19 bytes encrypted in TLS 1.3, 26 in TLS 1.2 AES-GCM), not a request.
     client_tls_close: bool,
+    /// The connection's id and endpoints as opened (before `flip`).
+    conn_id: u64,
+    client: Endpoint,
+    server: Endpoint,
+    /// HTTP requests taken before the end ([`AppFactory::after_segment`]).
+    taken: Taken,
 }
 
 /// Whether `b` is exactly one TLS alert record, or one encrypted record no longer than an
@@ -399,6 +446,20 @@ impl AppSink {
             probe_limit_hit: false,
             keys,
             client_tls_close: false,
+            conn_id: meta.conn_id,
+            client: meta.client,
+            server: meta.server,
+            taken: Taken::default(),
+        }
+    }
+
+    /// (client, server) as the connection record will have them (swapped at close when the
+    /// parser found the guess wrong).
+    fn endpoints(&self) -> (Endpoint, Endpoint) {
+        if self.roles_from_payload && self.flip {
+            (self.server, self.client)
+        } else {
+            (self.client, self.server)
         }
     }
 
@@ -635,8 +696,53 @@ impl SinkFactory for AppFactory {
         )
     }
 
-    fn close(&mut self, sink: AppSink, record: &mut ConnectionRecord) {
+    fn after_segment(&mut self, sink: &mut AppSink) -> bool {
+        let (http, tls) = match &mut sink.state {
+            State::Http(p) => (p.as_mut(), None),
+            State::Tls(t) => match &mut t.inner {
+                Inner::Http(p) => (p.as_mut(), Some(t.tls.record())),
+                _ => return false,
+            },
+            _ => return false,
+        };
+        let mut taken = http.take_finished(TAKE_FINISHED_AT);
+        if taken.is_empty() {
+            return false;
+        }
+        let t = &mut sink.taken;
+        t.any = true;
+        for x in &taken {
+            t.incomplete |= !x.complete;
+            t.unanswered |= x.response_start_ts.is_none();
+        }
+        if let Some(i) = taken.iter().position(|x| x.request_index == 0) {
+            t.first = Some(taken.remove(i));
+        }
+        if taken.is_empty() {
+            return false;
+        }
+        let (sni, tls_resumed) = tls.map_or((None, None), |h| (h.sni.clone(), h.resumed));
+        let (client, server) = sink.endpoints();
+        let conn_id = sink.conn_id;
+        self.open.push(OpenRows {
+            sni,
+            tls_resumed,
+            http: taken
+                .into_iter()
+                .map(|exchange| HttpRecord {
+                    conn_id,
+                    client,
+                    server,
+                    exchange,
+                })
+                .collect(),
+        });
+        true
+    }
+
+    fn close(&mut self, mut sink: AppSink, record: &mut ConnectionRecord) {
         let id = record.conn_id;
+        let taken = std::mem::take(&mut sink.taken);
         if sink.client_tls_close && record.failure == Some(Failure::ResetUnanswered) {
             // The client's last bytes after the server's were its close_notify, not a request
             // (nginx answers it with RST when it closed first without FIN).
@@ -671,12 +777,12 @@ impl SinkFactory for AppFactory {
                     Inner::Http(http) => {
                         self.stats.https += 1;
                         self.stats.http_stats.merge(http.stats());
-                        push_http(&mut self.http, record, http.into_records());
+                        push_http(&mut self.http, record, http.into_records(), taken);
                     }
                     Inner::Http2(http) => {
                         self.stats.https2 += 1;
                         self.stats.http2_stats.merge(http.stats());
-                        push_http(&mut self.http, record, http.into_records());
+                        push_http(&mut self.http, record, http.into_records(), taken);
                     }
                     Inner::NotParsed => self.stats.tls_other_alpn += 1,
                     Inner::Undecided => {}
@@ -693,12 +799,12 @@ impl SinkFactory for AppFactory {
                     self.stats.http2_stats.merge(s);
                 }
                 self.stats.http_stats.merge(p.stats());
-                push_http(&mut self.http, record, p.into_records());
+                push_http(&mut self.http, record, p.into_records(), taken);
             }
             State::Http2(p) => {
                 self.stats.http2 += 1;
                 self.stats.http2_stats.merge(p.stats());
-                push_http(&mut self.http, record, p.into_records());
+                push_http(&mut self.http, record, p.into_records(), taken);
             }
             State::Dns(mut p, client, server) => {
                 self.stats.dns_tcp += 1;

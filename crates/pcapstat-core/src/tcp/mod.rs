@@ -211,6 +211,12 @@ pub trait SinkFactory {
     /// `roles_from`, when its parser learned who the client is) and whether a reset connection
     /// failed (a request was unanswered); the record is stored after.
     fn close(&mut self, sink: Self::Sink, record: &mut ConnectionRecord);
+    /// After each segment of a live connection: the factory may take from the sink what is
+    /// over (finished requests of a long keep-alive connection) and return `true`; the
+    /// tracker then reports it with [`TcpTracker::has_finished`]. Nothing by default.
+    fn after_segment(&mut self, _sink: &mut Self::Sink) -> bool {
+        false
+    }
 }
 
 /// A factory whose sinks ignore the streams (connection records only).
@@ -858,6 +864,9 @@ pub struct TcpTracker<F: SinkFactory = NullSinkFactory> {
     stats: TcpStats,
     /// Latest capture time seen (ns); the clock of the sweeps.
     now: i64,
+    /// The factory took something from a live connection's sink since the last
+    /// `take_finished`.
+    taken: bool,
     /// Capture time of the next sweep.
     next_sweep: i64,
     /// Test hook: (frame, analysis flags) of every segment.
@@ -892,6 +901,7 @@ impl<F: SinkFactory> TcpTracker<F> {
             cfg,
             factory,
             records: Vec::new(),
+            taken: false,
             stats: TcpStats::default(),
             now: i64::MIN,
             next_sweep: i64::MIN,
@@ -907,14 +917,16 @@ impl<F: SinkFactory> TcpTracker<F> {
     }
 
     /// Whether connections finished since the last [`take_finished`](Self::take_finished)
-    /// (after a segment: idle, closed, reused or evicted ones).
+    /// (after a segment: idle, closed, reused or evicted ones), or the factory took something
+    /// from a live connection's sink ([`SinkFactory::after_segment`]).
     pub fn has_finished(&self) -> bool {
-        !self.records.is_empty()
+        self.taken || !self.records.is_empty()
     }
 
     /// The records of the connections finished since the last call, in the order they ended,
     /// and the factory, whose sinks were closed for them ([`SinkFactory::close`]).
     pub fn take_finished(&mut self) -> (Vec<ConnectionRecord>, &mut F) {
+        self.taken = false;
         (std::mem::take(&mut self.records), &mut self.factory)
     }
 
@@ -1011,10 +1023,9 @@ impl<F: SinkFactory> TcpTracker<F> {
         self.table.touch(&key);
         if let Some(e) = self.table.get_mut(&key) {
             e.last_seen = e.last_seen.max(seg.ts_ns);
-            let _flags = e
-                .value
-                .full(&key, &self.cfg, &mut self.factory)
-                .on_segment(seg, &self.cfg);
+            let conn = e.value.full(&key, &self.cfg, &mut self.factory);
+            let _flags = conn.on_segment(seg, &self.cfg);
+            self.taken |= self.factory.after_segment(&mut conn.sink);
             #[cfg(test)]
             if let Some(t) = &mut self.trace {
                 t.push((seg.frame, _flags));

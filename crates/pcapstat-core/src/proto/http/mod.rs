@@ -255,6 +255,34 @@ fn ts_at(chunks: &[(usize, i64)], i: usize) -> i64 {
         .map_or(i64::MIN, |&(_, ts)| ts)
 }
 
+/// The records of a connection in the order sent. Finished ones at the front may be taken
+/// ([`HttpParser::take_finished`]); indices stay those of the whole connection.
+#[derive(Debug, Default)]
+struct Recs {
+    items: VecDeque<Rec>,
+    /// Records taken so far: `items[0]` is record `base`.
+    base: usize,
+}
+
+impl Recs {
+    /// Records of the connection so far, taken ones included.
+    fn len(&self) -> usize {
+        self.base + self.items.len()
+    }
+
+    fn get(&self, k: usize) -> Option<&Rec> {
+        self.items.get(k.checked_sub(self.base)?)
+    }
+
+    fn get_mut(&mut self, k: usize) -> Option<&mut Rec> {
+        self.items.get_mut(k.checked_sub(self.base)?)
+    }
+
+    fn push(&mut self, rec: Rec) {
+        self.items.push_back(rec);
+    }
+}
+
 /// A record with the parser's bookkeeping.
 #[derive(Debug)]
 struct Rec {
@@ -361,7 +389,7 @@ pub struct HttpParser {
     cfg: HttpConfig,
     req: Reader,
     resp: Reader,
-    recs: Vec<Rec>,
+    recs: Recs,
     /// Requests waiting for a response, oldest first; `None` stands for a request lost in a
     /// client-side gap (its response is consumed without a record).
     pending: VecDeque<Option<usize>>,
@@ -389,7 +417,7 @@ impl HttpParser {
             cfg,
             req: Reader::new(),
             resp: Reader::new(),
-            recs: Vec::new(),
+            recs: Recs::default(),
             pending: VecDeque::new(),
             cur_req: None,
             cur_resp: None,
@@ -442,16 +470,46 @@ impl HttpParser {
             Some((p, k)) => (p.into_records(), Some(k)),
             None => (Vec::new(), None),
         };
+        let base = self.recs.base;
         self.recs
+            .items
             .into_iter()
             .enumerate()
-            .filter(|(k, _)| Some(*k) != moved)
+            .filter(|(k, _)| Some(base + *k) != moved)
             .map(|(_, mut rec)| {
                 rec.r.complete = rec.req_done && rec.resp_done && !rec.damaged;
                 rec.r
             })
             .chain(h2)
             .collect()
+    }
+
+    /// Takes the exchanges at the front that are over (request and response read to their
+    /// end, nothing waiting before them), once at least `min` records are kept, so that a long
+    /// keep-alive connection does not keep all its requests; `complete` is set as
+    /// [`into_records`](HttpParser::into_records) would. Nothing is taken after an
+    /// `Upgrade: h2c`.
+    pub fn take_finished(&mut self, min: usize) -> Vec<HttpExchange> {
+        let mut out = Vec::new();
+        if self.h2.is_some() || self.recs.items.len() < min.max(1) {
+            return out;
+        }
+        while let Some(front) = self.recs.items.front() {
+            let k = self.recs.base;
+            let busy = self.cur_req == Some(k)
+                || self.cur_resp == Some(k)
+                || self.pending.contains(&Some(k));
+            if busy || !front.req_done || !front.resp_done || front.h2c {
+                break;
+            }
+            let Some(mut rec) = self.recs.items.pop_front() else {
+                break;
+            };
+            self.recs.base += 1;
+            rec.r.complete = !rec.damaged;
+            out.push(rec.r);
+        }
+        out
     }
 
     #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing

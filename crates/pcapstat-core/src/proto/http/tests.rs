@@ -661,3 +661,73 @@ fn one_byte_segments_count_their_bookkeeping_against_the_head_limit() {
     p.on_data(0, C2S, &head);
     assert_eq!(p.stats().heads_too_large, 0);
 }
+
+/// Feeds a long keep-alive connection (with pipelining, a chunked response, a close-delimited
+/// last response and a gap) to two parsers; the second gives up its finished exchanges every
+/// few segments. What it gave up plus its final records equal the first parser's records.
+#[test]
+fn taking_finished_exchanges_changes_no_record() {
+    let mut events: Vec<(i64, Direction, Vec<u8>)> = Vec::new();
+    let mut t = 0;
+    for i in 0..200 {
+        t += 10;
+        let req = format!("GET /{i} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes();
+        if i % 7 == 0 {
+            // Three pipelined requests, answered in order.
+            for _ in 0..3 {
+                events.push((t, C2S, req.clone()));
+            }
+            for _ in 0..3 {
+                t += 1;
+                events.push((
+                    t,
+                    S2C,
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+                ));
+            }
+        } else if i % 5 == 0 {
+            events.push((t, C2S, req));
+            events.push((
+                t + 1,
+                S2C,
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(),
+            ));
+            events.push((t + 2, S2C, b"3\r\nabc\r\n0\r\n\r\n".to_vec()));
+        } else {
+            // The request in two segments, the response head and body apart.
+            let (a, b) = req.split_at(7);
+            events.push((t, C2S, a.to_vec()));
+            events.push((t + 1, C2S, b.to_vec()));
+            events.push((
+                t + 2,
+                S2C,
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\n".to_vec(),
+            ));
+            events.push((t + 3, S2C, b"nope".to_vec()));
+        }
+    }
+    events.push((
+        t + 10,
+        C2S,
+        b"GET /last HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(),
+    ));
+    events.push((t + 11, S2C, b"HTTP/1.0 200 OK\r\n\r\nuntil close".to_vec()));
+    let (mut whole, mut taking) = (parser(), parser());
+    let mut taken = Vec::new();
+    for (n, (ts, dir, bytes)) in events.iter().enumerate() {
+        whole.on_data(*ts, *dir, bytes);
+        taking.on_data(*ts, *dir, bytes);
+        if n % 3 == 0 {
+            taken.extend(taking.take_finished(8));
+            assert!(taking.recs.items.len() <= 16, "{}", taking.recs.items.len());
+        }
+    }
+    for p in [&mut whole, &mut taking] {
+        p.on_gap(t + 12, S2C, 100);
+        p.on_close(t + 13, C2S);
+        p.on_close(t + 13, S2C);
+    }
+    assert!(taken.len() > 240, "{}", taken.len());
+    taken.extend(taking.into_records());
+    assert_eq!(format!("{taken:?}"), format!("{:?}", whole.into_records()));
+}
