@@ -780,11 +780,12 @@ impl ReportBuilder {
                 .failures
                 .into_iter()
                 .flat_map(|(server, by)| {
-                    by.into_values().map(move |(failure, connections)| FailureCount {
-                        server: server.clone(),
-                        failure,
-                        connections,
-                    })
+                    by.into_values()
+                        .map(move |(failure, connections)| FailureCount {
+                            server: server.clone(),
+                            failure,
+                            connections,
+                        })
                 })
                 .collect(),
             tracking: TRACKING
@@ -799,7 +800,10 @@ impl ReportBuilder {
             alerts: self.alerts,
             decryption: stats.app.tls_decrypt.clone(),
             handshake: Percentiles::of(self.handshake),
-            top_snis: most(self.snis, top, |sni, handshakes| SniCount { sni, handshakes }),
+            top_snis: most(self.snis, top, |sni, handshakes| SniCount {
+                sni,
+                handshakes,
+            }),
             alert_names: self.alert_names,
         };
         let http = HttpReport {
@@ -1244,6 +1248,72 @@ mod tests {
             let leaf = limit.counter.rsplit('.').next().unwrap();
             assert!(json.contains(&format!("\"{leaf}\":3")), "{json}");
         }
+    }
+
+    /// The report of records fed in many batches, in a mixed order, is the report of the
+    /// analysis: counts, percentiles, every top-N list (ties included) and the limits.
+    #[test]
+    fn a_report_built_batch_by_batch_in_any_order_is_the_same() {
+        use crate::stream::tests::{batches, testdata, CAPTURES as STREAMED};
+        let mut rels: Vec<&str> = CAPTURES.to_vec();
+        rels.extend(STREAMED);
+        for rel in rels {
+            let a = Analyzer::new()
+                .threads(1)
+                .analyze_path(testdata(rel))
+                .expect(rel);
+            for top in [0, 1, 2, 5, 1000] {
+                let options = ReportOptions { top };
+                let want = format!("{:?}", Report::of(&a, &options));
+                for (size, seed) in [(1, Some(3)), (2, Some(11)), (5, None), (3, Some(u64::MAX))] {
+                    let mut b = ReportBuilder::new(&options);
+                    for r in batches(&a, size, seed) {
+                        b.add(&r);
+                    }
+                    let got = format!("{:?}", b.finish(a.summary().clone(), a.stats().clone()));
+                    assert_eq!(got, want, "{rel} top {top} size {size} seed {seed:?}");
+                }
+            }
+        }
+    }
+
+    /// Past MAX_REPORT_KEYS names, a counting map counts no new name; what it left out is a
+    /// limit of the report, summed by `capture.limits_hit`.
+    #[test]
+    fn name_maps_are_capped_and_the_cap_is_a_limit() {
+        let a = analyze("lab/f_refused_syndrop/capture.pcap");
+        let failed = a
+            .connection_records()
+            .iter()
+            .find(|c| c.failure.is_some())
+            .expect("a failed connection")
+            .clone();
+        let extra = 7;
+        let many: Vec<ConnectionRecord> = (0..MAX_REPORT_KEYS + extra)
+            .map(|i| {
+                let mut c = failed.clone();
+                c.conn_id = i as u64;
+                c.server_port = (i % 60_000) as u16;
+                c.server_ip = IpAddr::from([10, 0, (i / 60_000) as u8, 1]);
+                c
+            })
+            .collect();
+        let mut b = ReportBuilder::new(&ReportOptions::default());
+        b.add_connections(&many);
+        let r = b.finish(a.summary().clone(), a.stats().clone());
+        assert_eq!(r.connections.failed, many.len() as u64);
+        assert_eq!(r.connections.failures.len(), MAX_REPORT_KEYS);
+        let limit = r
+            .limits
+            .iter()
+            .find(|l| l.name == KEYS_LIMIT_NAME)
+            .expect("the cap is listed");
+        assert_eq!(limit.count, extra as u64);
+        assert_eq!(r.limits_hit(), extra as u64);
+        assert_eq!(
+            r.figures.value("capture.limits_hit"),
+            Some(Some(Value::Count(extra as u64)))
+        );
     }
 
     struct Wrap<'a>(&'a Stats);

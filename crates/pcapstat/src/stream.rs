@@ -83,14 +83,14 @@ impl Out {
         }
     }
 
-    fn write(&mut self, df: &DataFrame) -> Result<(), Error> {
+    fn write(&mut self, df: &DataFrame, rows: usize) -> Result<(), Error> {
         match self {
             Out::Parquet { writer, .. } => {
                 let mut offset = 0;
                 while offset < df.height() {
-                    let part = df.slice(offset as i64, ROW_GROUP_ROWS);
+                    let part = df.slice(offset as i64, rows);
                     writer.write_batch(&part)?;
-                    offset += ROW_GROUP_ROWS;
+                    offset += rows;
                 }
                 Ok(())
             }
@@ -122,14 +122,12 @@ impl Out {
                 // Parquet's: durations, time zones), then the pairs given.
                 let arrow = polars_parquet::write::schema_to_metadata_key(guard.schema());
                 let mut kv = vec![arrow];
-                kv.extend(
-                    metadata
-                        .into_iter()
-                        .map(|(key, value)| polars_parquet::write::KeyValue {
-                            key,
-                            value: Some(value),
-                        }),
-                );
+                kv.extend(metadata.into_iter().map(|(key, value)| {
+                    polars_parquet::write::KeyValue {
+                        key,
+                        value: Some(value),
+                    }
+                }));
                 guard.end(Some(kv))?;
                 drop(guard);
                 file.sync_all().map_err(write_error(&path))
@@ -196,6 +194,8 @@ pub struct TableStream {
     formats: Vec<(PathBuf, Option<TextFormat>)>,
     partition: bool,
     metadata: Vec<(String, String)>,
+    /// Rows kept per table before they are written ([`ROW_GROUP_ROWS`]; smaller in tests).
+    row_group_rows: usize,
     /// The `capture` column of the rows to come.
     capture: Option<String>,
     /// Descriptions of the captures in the files being written (`pcapstat.sources`).
@@ -257,6 +257,7 @@ impl TableStream {
             formats,
             partition: outputs.partition,
             metadata: outputs.metadata.clone(),
+            row_group_rows: ROW_GROUP_ROWS,
             capture: None,
             sources: Vec::new(),
             error: None,
@@ -362,7 +363,7 @@ impl TableStream {
             let t = &mut self.tables[i];
             t.rows += df.height();
             t.pending.push(df);
-            if t.rows >= ROW_GROUP_ROWS {
+            if t.rows >= self.row_group_rows {
                 self.flush(i)?;
             }
         }
@@ -385,7 +386,7 @@ impl TableStream {
         }
         df.rechunk_mut();
         for out in &mut t.outs {
-            out.write(&df)
+            out.write(&df, self.row_group_rows.max(1))
                 .map_err(|e| disk_full(e, out.path(), &df))?;
         }
         Ok(())
@@ -480,5 +481,317 @@ impl RecordSink for ReportAndTables<'_> {
         if let Some(t) = self.tables.as_deref_mut() {
             t.records(records);
         }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::{Analysis, Analyzer};
+    use polars::prelude::{ParquetReader, SerReader, SortMultipleOptions};
+
+    pub(crate) fn testdata(rel: &str) -> String {
+        format!("{}/../../testdata/{rel}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// TLS with HTTP (decrypted with the embedded keys), DNS, failed connections, HTTP.
+    pub(crate) const CAPTURES: [&str; 4] = [
+        "lab/d_tls_resumption/capture-with-keys.pcapng",
+        "lab/e_dns/capture.pcap",
+        "lab/f_refused_syndrop/capture.pcap",
+        "link-null-http.pcap",
+    ];
+
+    /// The records of `a` cut into batches of 1 to `size` records of each kind, in an order
+    /// mixed by `seed` (deterministic; `None`: in order): batch `k` holds the `k`-th piece of
+    /// each kind.
+    pub(crate) fn batches(a: &Analysis, size: usize, seed: Option<u64>) -> Vec<Records> {
+        fn cut<T: Clone>(items: &[T], size: usize) -> Vec<Vec<T>> {
+            let mut out = Vec::new();
+            let mut at = 0;
+            while at < items.len() {
+                let n = (1 + (out.len() * 7) % size).min(items.len() - at);
+                out.push(items[at..at + n].to_vec());
+                at += n;
+            }
+            out
+        }
+        let c = cut(a.connection_records(), size);
+        let t = cut(a.tls_records(), size);
+        let h = cut(a.http_records(), size);
+        let tm = cut(a.request_timings(), size);
+        let d = cut(a.dns_records(), size);
+        let n = [c.len(), t.len(), h.len(), d.len()]
+            .into_iter()
+            .max()
+            .unwrap_or(0);
+        let mut out: Vec<(u64, Records)> = (0..n)
+            .map(|k| {
+                let mut r = Records::default();
+                r.connections = c.get(k).cloned().unwrap_or_default();
+                r.tls = t.get(k).cloned().unwrap_or_default();
+                r.http = h.get(k).cloned().unwrap_or_default();
+                r.timings = tm.get(k).cloned().unwrap_or_default();
+                for (i, timing) in r.timings.iter_mut().enumerate() {
+                    timing.http_index = i;
+                }
+                r.dns = d.get(k).cloned().unwrap_or_default();
+                let mix = seed.map_or(k as u64, |seed| {
+                    (k as u64 ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17
+                });
+                (mix, r)
+            })
+            .collect();
+        out.sort_by_key(|(mix, _)| *mix);
+        out.into_iter().map(|(_, r)| r).collect()
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("pcapstat-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn outputs(dir: &Path, partition: bool) -> TableOutputs {
+        TableOutputs {
+            parquet: Some(dir.join("pq")),
+            csv: Some(dir.join("csv")),
+            ndjson: Some(dir.join("nd")),
+            partition,
+            metadata: vec![("pcapstat.options".to_string(), "test".to_string())],
+        }
+    }
+
+    fn read_parquet(path: &Path) -> DataFrame {
+        let file = File::open(path).expect("parquet file");
+        ParquetReader::new(file).finish().expect("parquet")
+    }
+
+    /// The rows in capture order (as the tables of an [`Analysis`]).
+    fn sorted(table: &str, df: &DataFrame) -> DataFrame {
+        let by: &[&str] = match table {
+            "http" => &["conn_id", "request_index"],
+            "dns" => &["query_frame"],
+            _ => &["conn_id"],
+        };
+        df.sort(by, SortMultipleOptions::default().with_maintain_order(true))
+            .expect("sort")
+    }
+
+    fn in_memory(a: &Analysis, table: &str) -> DataFrame {
+        match table {
+            "connections" => a.connections(),
+            "tls" => a.tls(),
+            "http" => a.http(),
+            _ => a.dns(),
+        }
+        .expect("table")
+    }
+
+    fn same(table: &str, got: &DataFrame, want: &DataFrame, what: &str) {
+        assert_eq!(got.schema(), want.schema(), "{what} {table}");
+        assert!(got.equals_missing(want), "{what} {table}:\n{got}\n{want}");
+    }
+
+    /// Tables written while the capture is read hold the rows of the in-memory tables (sorted
+    /// back into capture order), with their columns and types, for 1 and 2 threads.
+    #[test]
+    fn streamed_tables_equal_the_in_memory_tables() {
+        for threads in [1, 2] {
+            let analyzer = Analyzer::new().threads(threads);
+            for rel in CAPTURES {
+                let path = testdata(rel);
+                let a = analyzer.analyze_path(&path).expect(rel);
+                assert!(a.connection_records().len() + a.dns_records().len() > 0);
+                let dir = scratch(&format!("stream-{threads}"));
+                let mut tables = TableStream::begin(&outputs(&dir, false)).expect("begin");
+                tables.row_group_rows = 3;
+                tables.start_capture(&path);
+                let mut report = ReportBuilder::new(&crate::ReportOptions::default());
+                let mut both = ReportAndTables {
+                    report: &mut report,
+                    tables: Some(&mut tables),
+                };
+                let end = analyzer
+                    .analyze_path_into(&path, &Default::default(), &mut both)
+                    .expect(rel);
+                tables.end_capture("described").expect("end");
+                tables.commit().expect("commit");
+                // The report made on the way is the report of the analysis.
+                let streamed = report.finish(end.summary, end.stats);
+                let whole = crate::Report::of(&a, &crate::ReportOptions::default());
+                assert_eq!(format!("{streamed:?}"), format!("{whole:?}"), "{rel}");
+                for table in TABLES {
+                    let want = in_memory(&a, table);
+                    let got = read_parquet(&dir.join(format!("pq/{table}.parquet")));
+                    same(table, &sorted(table, &got), &want, rel);
+                    let lines = std::fs::read_to_string(dir.join(format!("nd/{table}.ndjson")))
+                        .expect("ndjson");
+                    assert_eq!(lines.lines().count(), want.height(), "{rel} {table}");
+                    let csv =
+                        std::fs::read_to_string(dir.join(format!("csv/{table}.csv"))).expect("csv");
+                    assert_eq!(csv.lines().count(), want.height() + 1, "{rel} {table}");
+                }
+                std::fs::remove_dir_all(&dir).ok();
+            }
+        }
+    }
+
+    /// Many small batches in a mixed order give the rows of one batch; in the order given, the
+    /// same bytes in the text files and the same frames in Parquet (several row groups).
+    #[test]
+    fn small_batches_write_what_one_batch_writes() {
+        let analyzer = Analyzer::new().threads(2);
+        let path = testdata(CAPTURES[0]);
+        let second = testdata(CAPTURES[1]);
+        let a = analyzer.analyze_path(&path).expect("a");
+        let b = analyzer.analyze_path(&second).expect("b");
+        let write = |name: &str, parts: &[(&str, Vec<Records>)], partition: bool| {
+            let dir = scratch(name);
+            let mut t = TableStream::begin(&outputs(&dir, partition)).expect("begin");
+            t.row_group_rows = 5;
+            for (capture, batches) in parts {
+                t.start_capture(capture);
+                for r in batches {
+                    t.records(r.clone());
+                }
+                t.end_capture(capture).expect("end");
+            }
+            t.commit().expect("commit");
+            dir
+        };
+        let one = |x: &Analysis| batches(x, usize::MAX / 8, None);
+        for partition in [false, true] {
+            let whole = write(
+                &format!("whole-{partition}"),
+                &[(&path, one(&a)), (&second, one(&b))],
+                partition,
+            );
+            let ordered = [
+                (path.as_str(), batches(&a, 3, None)),
+                (second.as_str(), batches(&b, 3, None)),
+            ];
+            let mixed = [
+                (path.as_str(), batches(&a, 4, Some(7))),
+                (second.as_str(), batches(&b, 4, Some(7))),
+            ];
+            let small = write(&format!("mixed-{partition}"), &mixed, partition);
+            let files = |root: &Path| {
+                let mut v = Vec::new();
+                let mut todo = vec![root.to_path_buf()];
+                while let Some(d) = todo.pop() {
+                    for e in std::fs::read_dir(&d).expect("dir").flatten() {
+                        if e.path().is_dir() {
+                            todo.push(e.path());
+                        } else {
+                            v.push(e.path().strip_prefix(root).expect("under").to_path_buf());
+                        }
+                    }
+                }
+                v.sort();
+                v
+            };
+            assert_eq!(files(&whole), files(&small), "partition {partition}");
+            for rel in files(&whole) {
+                let name = rel.to_string_lossy().into_owned();
+                let inner: PathBuf = rel.components().skip(1).collect();
+                let table = TABLES
+                    .iter()
+                    .find(|t| inner.to_string_lossy().starts_with(*t))
+                    .expect("a table's file");
+                if name.ends_with(".parquet") {
+                    let (w, s) = (
+                        read_parquet(&whole.join(&rel)),
+                        read_parquet(&small.join(&rel)),
+                    );
+                    let by_capture = |df: &DataFrame| match df.get_column_index("capture") {
+                        Some(_) => df
+                            .sort(
+                                ["capture"],
+                                SortMultipleOptions::default().with_maintain_order(true),
+                            )
+                            .expect("sort"),
+                        None => df.clone(),
+                    };
+                    let w = by_capture(&sorted(table, &w));
+                    let s = by_capture(&sorted(table, &s));
+                    same(table, &s, &w, &name);
+                } else {
+                    let mut w: Vec<String> = std::fs::read_to_string(whole.join(&rel))
+                        .expect("text")
+                        .lines()
+                        .map(String::from)
+                        .collect();
+                    let mut s: Vec<String> = std::fs::read_to_string(small.join(&rel))
+                        .expect("text")
+                        .lines()
+                        .map(String::from)
+                        .collect();
+                    if name.ends_with(".csv") {
+                        assert_eq!(w.first(), s.first(), "{name}: header");
+                    }
+                    w.sort();
+                    s.sort();
+                    assert_eq!(w, s, "{name}");
+                }
+            }
+            std::fs::remove_dir_all(&small).ok();
+            // In capture order, batch by batch: the same bytes as one batch.
+            let small = write(&format!("ordered-{partition}"), &ordered, partition);
+            for rel in files(&whole) {
+                if !rel.to_string_lossy().ends_with(".parquet") {
+                    assert_eq!(
+                        std::fs::read(whole.join(&rel)).expect("whole"),
+                        std::fs::read(small.join(&rel)).expect("small"),
+                        "{}",
+                        rel.display()
+                    );
+                }
+            }
+            std::fs::remove_dir_all(&small).ok();
+            std::fs::remove_dir_all(&whole).ok();
+        }
+    }
+
+    /// A table without rows still gets its files, with its columns; an aborted capture leaves
+    /// no partition; a stream dropped without commit leaves nothing.
+    #[test]
+    fn empty_tables_aborted_captures_and_dropped_streams() {
+        let dir = scratch("stream-empty");
+        let mut t = TableStream::begin(&outputs(&dir, true)).expect("begin");
+        t.row_group_rows = 1;
+        t.start_capture("bad.pcap");
+        let path = testdata("lab/f_refused_syndrop/capture.pcap");
+        let a = Analyzer::new().analyze_path(&path).expect("a");
+        t.records(batches(&a, 2, Some(1)).remove(0));
+        t.abort_capture().expect("abort");
+        t.start_capture("empty");
+        t.end_capture("empty").expect("end");
+        t.commit().expect("commit");
+        assert!(!dir
+            .join("pq/connections/capture=bad.pcap/part.parquet")
+            .exists());
+        let df = read_parquet(&dir.join("pq/dns/capture=empty/part.parquet"));
+        assert_eq!(df.height(), 0);
+        let want = dns_frame(None, &[])
+            .expect("empty")
+            .drop("capture")
+            .expect("drop");
+        assert_eq!(df.schema(), want.schema());
+        let csv = std::fs::read_to_string(dir.join("csv/dns/capture=empty/part.csv")).expect("csv");
+        assert_eq!(csv.lines().count(), 1, "{csv}");
+        std::fs::remove_dir_all(&dir).ok();
+
+        let dir = scratch("stream-dropped");
+        let mut t = TableStream::begin(&outputs(&dir, false)).expect("begin");
+        t.start_capture("x");
+        t.records(batches(&a, 2, Some(1)).remove(0));
+        drop(t);
+        let left: Vec<_> = std::fs::read_dir(dir.join("pq"))
+            .expect("dir")
+            .flatten()
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
