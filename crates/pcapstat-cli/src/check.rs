@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use pcapstat::figures::{Figures, Value};
-use pcapstat::{Analysis, Filter};
+use pcapstat::{Analysis, Filter, ReportOptions};
 use serde_json::json;
 
 use crate::filter::FilterArgs;
@@ -105,6 +105,12 @@ struct CaptureResult {
     results: Vec<RuleResult>,
 }
 
+/// What was kept of a capture: the figures of the one scope of all rules, or every record.
+enum Read {
+    Figures(Figures),
+    Analysis(Box<Analysis>),
+}
+
 /// Figures of `analysis` for each rule, computing each distinct scope once.
 fn evaluate(analysis: &Analysis, base: &Filter, rules: &[Rule]) -> Vec<RuleResult> {
     let mut cache: Vec<(Filter, Figures)> = Vec::new();
@@ -175,16 +181,32 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         return ExitCode::from(2);
     };
     let base = args.filter.filter();
+    // Rules that all look at the same records are evaluated on a report made while the capture
+    // is read; rules with scopes of their own need every record kept.
+    let mut scopes: Vec<Filter> = Vec::new();
+    for r in &rules {
+        let f = base.and(&r.filter);
+        if !scopes.contains(&f) {
+            scopes.push(f);
+        }
+    }
+    let one_scope = (scopes.len() <= 1).then(|| scopes.pop().unwrap_or_else(|| base.clone()));
     let mut captures = Vec::new();
     let mut input_error = false;
     for path in &args.files {
         let file = path.display().to_string();
-        let (error, results) = match crate::run_one(&analyzer, path) {
+        let read = match &one_scope {
+            Some(scope) => crate::report_one(&analyzer, path, scope, &ReportOptions { top: 0 })
+                .map(|r| (r.summary.damaged, Read::Figures(r.figures))),
+            None => crate::run_one(&analyzer, path)
+                .map(|a| (a.summary().damaged.clone(), Read::Analysis(Box::new(a)))),
+        };
+        let (error, results) = match read {
             Err(e) => {
                 eprintln!("pcapstat: error: {file}: {e:#}");
                 (Some(format!("{e:#}")), Vec::new())
             }
-            Ok(analysis) => match &analysis.summary().damaged {
+            Ok((damaged, read)) => match &damaged {
                 Some(d) if args.strict => {
                     eprintln!("pcapstat: error: {file}: {d}");
                     (Some(d.to_string()), Vec::new())
@@ -193,7 +215,20 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                     if let Some(d) = damaged {
                         eprintln!("pcapstat: warning: {file}: {d}");
                     }
-                    (None, evaluate(&analysis, &base, &rules))
+                    let results = match read {
+                        Read::Figures(figures) => rules
+                            .iter()
+                            .map(|r| {
+                                let measured = figures.value(&r.figure.name).flatten();
+                                RuleResult {
+                                    measured,
+                                    verdict: verdict(r, measured),
+                                }
+                            })
+                            .collect(),
+                        Read::Analysis(analysis) => evaluate(&analysis, &base, &rules),
+                    };
+                    (None, results)
                 }
             },
         };

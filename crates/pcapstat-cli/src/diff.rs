@@ -8,7 +8,8 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use pcapstat::figures::{format_number, Assessment, Comparison as Row, Figures, Value};
+use pcapstat::figures::{format_number, Assessment, Comparison as Row, Value};
+use pcapstat::ReportOptions;
 use serde_json::json;
 
 use crate::filter::FilterArgs;
@@ -152,12 +153,12 @@ pub fn run(args: &DiffArgs) -> ExitCode {
     let filter = args.filter.filter();
     let mut figures = Vec::new();
     for path in [&args.before, &args.after] {
-        match crate::run_one(&analyzer, path) {
-            Ok(a) => {
-                if let Some(d) = &a.summary().damaged {
+        match crate::report_one(&analyzer, path, &filter, &ReportOptions { top: 0 }) {
+            Ok(report) => {
+                if let Some(d) = &report.summary.damaged {
                     eprintln!("pcapstat: warning: {}: {d}", path.display());
                 }
-                figures.push(Figures::of(&a.filtered(&filter)));
+                figures.push(report.figures);
             }
             Err(e) => {
                 eprintln!("pcapstat: error: {}: {e:#}", path.display());

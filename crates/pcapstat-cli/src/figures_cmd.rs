@@ -5,8 +5,8 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use pcapstat::figures::{definitions, Better, Figures};
-use pcapstat::Analyzer;
+use pcapstat::figures::{definitions, Better};
+use pcapstat::{Analyzer, ReportOptions};
 
 use crate::filter::FilterArgs;
 use crate::Format;
@@ -26,16 +26,16 @@ pub struct FiguresArgs {
 pub fn run(args: &FiguresArgs) -> ExitCode {
     let values = match &args.file {
         None => None,
-        Some(path) => match crate::run_one(&Analyzer::new(), path) {
-            Ok(a) => {
-                let f = args.filter.filter();
-                Some(Figures::of(&a.filtered(&f)))
+        Some(path) => {
+            let f = args.filter.filter();
+            match crate::report_one(&Analyzer::new(), path, &f, &ReportOptions { top: 0 }) {
+                Ok(report) => Some(report.figures),
+                Err(e) => {
+                    eprintln!("pcapstat: error: {}: {e:#}", path.display());
+                    return ExitCode::from(2);
+                }
             }
-            Err(e) => {
-                eprintln!("pcapstat: error: {}: {e:#}", path.display());
-                return ExitCode::from(2);
-            }
-        },
+        }
     };
     let stdout = io::stdout();
     let mut out = stdout.lock();

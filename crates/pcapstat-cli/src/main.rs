@@ -13,7 +13,11 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use pcapstat::core::CaptureError;
 use pcapstat::core::MmapChoice;
-use pcapstat::{Analyses, Analysis, Analyzer, ParquetSource, Report, ReportOptions, TextFormat};
+use pcapstat::core::{RecordSink, StreamEnd};
+use pcapstat::{
+    Analysis, Analyzer, Report, ReportAndTables, ReportBuilder, ReportOptions, TableOutputs,
+    TableStream,
+};
 
 mod check;
 mod diff;
@@ -192,8 +196,28 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     }
 
     let mut failed = false;
-    // Each capture's analysis, with its description for the Parquet metadata.
-    let mut tables: Vec<(Analysis, String)> = Vec::new();
+    // The table files, written while the captures are read; an error that stops them is
+    // reported after the reports, as the files are.
+    let mut table_error: Option<anyhow::Error> = None;
+    let mut tables = if args.writes_tables() {
+        let outputs = TableOutputs {
+            parquet: args.parquet.clone(),
+            csv: args.csv.clone(),
+            ndjson: args.ndjson.clone(),
+            partition: args.partition,
+            metadata: parquet_options(args),
+        };
+        match TableStream::begin(&outputs) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                table_error = Some(e.into());
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut captures_read = 0;
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let filter = args.filter.filter();
@@ -201,15 +225,17 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let width = term::width();
     for (i, path) in args.files.iter().enumerate() {
         let name = path.display().to_string();
-        match run_one(&analyzer, path) {
-            Ok(analysis) => {
-                // The tables take the analysis: copy only the kept records, and only with a filter.
-                let analysis = if filter.is_empty() {
-                    analysis
-                } else {
-                    analysis.filtered(&filter).into_owned()
-                };
-                let report = Report::of(&analysis, &ReportOptions { top: args.top });
+        let mut report = ReportBuilder::new(&ReportOptions { top: args.top });
+        if let Some(t) = tables.as_mut() {
+            t.start_capture(&name);
+        }
+        let mut sink = ReportAndTables {
+            report: &mut report,
+            tables: tables.as_mut(),
+        };
+        match run_one_into(&analyzer, path, &filter, &mut sink) {
+            Ok(end) => {
+                let report = report.finish(end.summary, end.stats);
                 if let Some(d) = &report.summary.damaged {
                     let level = if args.strict { "error" } else { "warning" };
                     eprintln!("pcapstat: {level}: {name}: {d}");
@@ -241,9 +267,13 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                     }
                     return ExitCode::from(2);
                 }
-                if args.writes_tables() {
+                captures_read += 1;
+                if let Some(t) = tables.as_mut() {
                     let source = source_description(path, &report.summary);
-                    tables.push((analysis, source));
+                    if let Err(e) = t.end_capture(&source) {
+                        table_error = Some(e.into());
+                        tables = None;
+                    }
                 }
             }
             Err(e) => {
@@ -252,19 +282,24 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                     let _ = render::json_error(&mut out, &name, &format!("{e:#}"));
                 }
                 failed = true;
+                if let Some(t) = tables.as_mut() {
+                    if let Err(e) = t.abort_capture() {
+                        table_error = Some(e.into());
+                        tables = None;
+                    }
+                }
             }
         }
     }
     let _ = out.flush();
     if args.writes_tables() {
-        let written = if tables.is_empty() {
-            Err(anyhow::anyhow!(
+        let written = match (table_error, tables) {
+            _ if captures_read == 0 => Err(anyhow::anyhow!(
                 "no capture could be read: no table written"
-            ))
-        } else if args.partition {
-            write_partitions(&tables, args)
-        } else {
-            write_tables(tables, args)
+            )),
+            (Some(e), _) => Err(e),
+            (None, Some(t)) => t.commit().map(drop).map_err(anyhow::Error::from),
+            (None, None) => Ok(()),
         };
         if let Err(e) = written {
             eprintln!("pcapstat: error: {e:#}");
@@ -278,10 +313,33 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     }
 }
 
-/// Reads and analyses one capture (`-`: standard input).
-pub(crate) fn run_one(analyzer: &Analyzer, path: &std::path::Path) -> anyhow::Result<Analysis> {
+/// Reads and analyses one capture (`-`: standard input), handing its records that pass
+/// `filter` to `sink` as they become final.
+pub(crate) fn run_one_into(
+    analyzer: &Analyzer,
+    path: &Path,
+    filter: &pcapstat::Filter,
+    sink: &mut dyn RecordSink,
+) -> anyhow::Result<StreamEnd> {
     let consumed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let analyzer = &analyzer.clone().progress(consumed.clone());
+    let _progress = progress_for(path, consumed);
+    if path.as_os_str() == "-" {
+        analyzer
+            .analyze_reader_into(io::stdin(), filter, sink)
+            .context("reading standard input")
+    } else {
+        analyzer
+            .analyze_path_into(path, filter, sink)
+            .map_err(read_error)
+    }
+}
+
+/// The progress bar of reading `path` (none for standard input's unknown size).
+fn progress_for(
+    path: &Path,
+    consumed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> progress::Progress {
     let total = if path.as_os_str() == "-" {
         None
     } else {
@@ -291,7 +349,36 @@ pub(crate) fn run_one(analyzer: &Analyzer, path: &std::path::Path) -> anyhow::Re
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let _progress = progress::Progress::start(&short, total, consumed);
+    progress::Progress::start(&short, total, consumed)
+}
+
+fn read_error(e: pcapstat::Error) -> anyhow::Error {
+    match e {
+        pcapstat::Error::Capture(CaptureError::Io(io)) => {
+            anyhow::Error::new(io).context("cannot read file")
+        }
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// The report of one capture (`-`: standard input) after `filter`, made while it is read.
+pub(crate) fn report_one(
+    analyzer: &Analyzer,
+    path: &Path,
+    filter: &pcapstat::Filter,
+    options: &ReportOptions,
+) -> anyhow::Result<Report> {
+    let mut report = ReportBuilder::new(options);
+    let end = run_one_into(analyzer, path, filter, &mut report)?;
+    Ok(report.finish(end.summary, end.stats))
+}
+
+/// Reads and analyses one capture (`-`: standard input), keeping every record (`check`, whose
+/// rules may each look at other records).
+pub(crate) fn run_one(analyzer: &Analyzer, path: &std::path::Path) -> anyhow::Result<Analysis> {
+    let consumed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let analyzer = &analyzer.clone().progress(consumed.clone());
+    let _progress = progress_for(path, consumed);
     if path.as_os_str() == "-" {
         let mut a = analyzer
             .analyze_reader(io::stdin())
@@ -299,12 +386,7 @@ pub(crate) fn run_one(analyzer: &Analyzer, path: &std::path::Path) -> anyhow::Re
         a.set_source("-");
         Ok(a)
     } else {
-        analyzer.analyze_path(path).map_err(|e| match e {
-            pcapstat::Error::Capture(CaptureError::Io(io)) => {
-                anyhow::Error::new(io).context("cannot read file")
-            }
-            other => anyhow::Error::new(other),
-        })
+        analyzer.analyze_path(path).map_err(read_error)
     }
 }
 
@@ -319,107 +401,11 @@ fn source_description(path: &std::path::Path, s: &pcapstat::core::CaptureSummary
     format!("{} ({size}, {range})", path.display())
 }
 
-/// Parquet key-value metadata: the sources and the options that shaped the tables.
-fn parquet_meta(sources: String, args: &AnalyzeArgs) -> ParquetSource {
+/// Parquet key-value metadata after `pcapstat.sources`: the options that shaped the tables.
+fn parquet_options(args: &AnalyzeArgs) -> Vec<(String, String)> {
     let mut options = format!("idle_timeout={}s", args.analysis.idle_timeout);
     if let Some(k) = &args.analysis.keylog {
         options.push_str(&format!(" keylog={}", k.display()));
     }
-    ParquetSource {
-        metadata: vec![
-            ("pcapstat.sources".to_string(), sources),
-            ("pcapstat.options".to_string(), options),
-        ],
-    }
-}
-
-/// One all-or-nothing set per output directory given (`--parquet`, `--csv`, `--ndjson`; the
-/// same directory twice is one set): the files are staged, then moved into place together by
-/// [`commit`] once every table of every format is written.
-struct Outputs(Vec<(PathBuf, pcapstat::TableSet)>);
-
-impl Outputs {
-    fn begin(args: &AnalyzeArgs) -> anyhow::Result<Outputs> {
-        let mut sets: Vec<(PathBuf, pcapstat::TableSet)> = Vec::new();
-        for dir in [&args.parquet, &args.csv, &args.ndjson]
-            .into_iter()
-            .flatten()
-        {
-            if !sets.iter().any(|(d, _)| d == dir) {
-                sets.push((dir.clone(), pcapstat::TableSet::begin(dir)?));
-            }
-        }
-        Ok(Outputs(sets))
-    }
-
-    /// Where the files meant for `dir` are written until the commit.
-    fn staging<'a>(&'a self, dir: &'a Path) -> &'a Path {
-        self.0
-            .iter()
-            .find(|(d, _)| d == dir)
-            .map_or(dir, |(_, set)| set.staging_dir())
-    }
-
-    fn commit(self) -> anyhow::Result<()> {
-        for (_, set) in self.0 {
-            set.commit()?;
-        }
-        Ok(())
-    }
-}
-
-/// The tables, with the rows of every capture (`Analyses` stacks them).
-fn write_tables(tables: Vec<(Analysis, String)>, args: &AnalyzeArgs) -> anyhow::Result<()> {
-    let out = Outputs::begin(args)?;
-    let sources: Vec<&str> = tables.iter().map(|t| t.1.as_str()).collect();
-    let meta = parquet_meta(sources.join("\n"), args);
-    let all = Analyses::new(tables.into_iter().map(|t| t.0).collect());
-    for (name, table) in [
-        ("connections", Analyses::connections as fn(&Analyses) -> _),
-        ("tls", Analyses::tls),
-        ("http", Analyses::http),
-        ("dns", Analyses::dns),
-    ] {
-        let mut all = table(&all)?;
-        if let Some(dir) = &args.parquet {
-            pcapstat::write_parquet(out.staging(dir), name, &mut all, &meta)?;
-        }
-        if let Some(dir) = &args.csv {
-            pcapstat::write_text(out.staging(dir), name, &all, TextFormat::Csv)?;
-        }
-        if let Some(dir) = &args.ndjson {
-            pcapstat::write_text(out.staging(dir), name, &all, TextFormat::Ndjson)?;
-        }
-    }
-    out.commit()
-}
-
-/// `--partition`: each capture's tables in their own `capture=NAME` directory.
-fn write_partitions(tables: &[(Analysis, String)], args: &AnalyzeArgs) -> anyhow::Result<()> {
-    let out = Outputs::begin(args)?;
-    for (analysis, source) in tables {
-        let meta = parquet_meta(source.clone(), args);
-        let capture = analysis.source().unwrap_or_default();
-        for (table, frame) in [
-            ("connections", Analysis::connections as fn(&Analysis) -> _),
-            ("tls", Analysis::tls),
-            ("http", Analysis::http),
-            ("dns", Analysis::dns),
-        ] {
-            let df = frame(analysis)?;
-            if let Some(dir) = &args.parquet {
-                let dir = out.staging(dir);
-                pcapstat::write_parquet_partition(dir, table, capture, &df, &meta)?;
-            }
-            if let Some(dir) = &args.csv {
-                let dir = out.staging(dir);
-                pcapstat::write_text_partition(dir, table, capture, &df, TextFormat::Csv)?;
-            }
-            if let Some(dir) = &args.ndjson {
-                let dir = out.staging(dir);
-                pcapstat::write_text_partition(dir, table, capture, &df, TextFormat::Ndjson)?;
-            }
-        }
-    }
-    out.commit()
+    vec![("pcapstat.options".to_string(), options)]
 }

@@ -11,7 +11,7 @@ use polars::prelude::DataFrame;
 use pcapstat_core as core;
 use pcapstat_core::{
     Capture, CaptureSummary, ConnectionRecord, DecodeLimits, DnsRecord, HttpRecord, KeyLog,
-    MmapChoice, RequestTiming, Stats, TcpConfig, TlsRecord,
+    MmapChoice, RecordSink, RequestTiming, Stats, StreamEnd, TcpConfig, TlsRecord,
 };
 
 use crate::error::Error;
@@ -28,14 +28,18 @@ use crate::tables;
 /// # let _ = analyzer;
 /// ```
 #[derive(Debug, Clone, Default)]
-pub struct Analyzer(core::Analyzer);
+pub struct Analyzer {
+    core: core::Analyzer,
+    /// The choice given to [`Analyzer::memory_map`], for the files the `_into` methods open.
+    mmap: MmapChoice,
+}
 
 /// The options of [`pcapstat_core::Analyzer`], forwarded.
 macro_rules! options {
     ($($name:ident($arg:ident: $ty:ty);)*) => {$(
         #[doc = concat!("As [`pcapstat_core::Analyzer::", stringify!($name), "`].")]
         pub fn $name(self, $arg: $ty) -> Self {
-            Analyzer(self.0.$name($arg))
+            Analyzer { core: self.core.$name($arg), ..self }
         }
     )*};
 }
@@ -54,7 +58,14 @@ impl Analyzer {
         decode_limits(limits: DecodeLimits);
         keylog(keylog: KeyLog);
         embedded_secrets(yes: bool);
-        memory_map(choice: MmapChoice);
+    }
+
+    /// As [`pcapstat_core::Analyzer::memory_map`].
+    pub fn memory_map(self, choice: MmapChoice) -> Self {
+        Analyzer {
+            core: self.core.memory_map(choice),
+            mmap: choice,
+        }
     }
 
     /// Reads an NSS key log file (`SSLKEYLOGFILE`) for [`Analyzer::keylog`]. Malformed lines
@@ -63,7 +74,10 @@ impl Analyzer {
     /// # Errors
     /// [`Error::KeyLog`] when the file cannot be read.
     pub fn keylog_file(self, path: impl AsRef<Path>) -> Result<Self, Error> {
-        Ok(Analyzer(self.0.keylog_file(path)?))
+        Ok(Analyzer {
+            core: self.core.keylog_file(path)?,
+            ..self
+        })
     }
 
     /// Analyse a capture file (pcap or pcapng, optionally gzip or zstd compressed); its path
@@ -76,7 +90,7 @@ impl Analyzer {
     /// [`Error::Capture`] when the file cannot be read or is not a capture.
     pub fn analyze_path(&self, path: impl AsRef<Path>) -> Result<Analysis, Error> {
         let path = path.as_ref();
-        let mut analysis = Analysis::from(self.0.analyze_path(path)?);
+        let mut analysis = Analysis::from(self.core.analyze_path(path)?);
         analysis.source = Some(path.display().to_string());
         Ok(analysis)
     }
@@ -86,7 +100,7 @@ impl Analyzer {
     /// # Errors
     /// [`Error::Capture`] when the stream cannot be read or is not a capture.
     pub fn analyze_reader(&self, reader: impl Read + Send + 'static) -> Result<Analysis, Error> {
-        Ok(self.0.analyze_reader(reader)?.into())
+        Ok(self.core.analyze_reader(reader)?.into())
     }
 
     /// Analyse a capture held in memory.
@@ -94,7 +108,7 @@ impl Analyzer {
     /// # Errors
     /// [`Error::Capture`] when the bytes are not a capture.
     pub fn analyze_bytes(&self, bytes: Vec<u8>) -> Result<Analysis, Error> {
-        Ok(self.0.analyze_bytes(bytes)?.into())
+        Ok(self.core.analyze_bytes(bytes)?.into())
     }
 
     /// Analyse an opened capture.
@@ -102,13 +116,66 @@ impl Analyzer {
     /// # Errors
     /// [`Error::Capture`] when reading fails.
     pub fn analyze(&self, capture: Capture) -> Result<Analysis, Error> {
-        Ok(self.0.analyze(capture)?.into())
+        Ok(self.core.analyze(capture)?.into())
+    }
+
+    /// Analyse a capture file and hand the records that pass `filter` to `sink` as they become
+    /// final ([`pcapstat_core::Analyzer::analyze_into`]): nothing keeps all records, so memory
+    /// stays bounded on captures of any size. Feed a [`crate::ReportBuilder`] for the report,
+    /// a [`crate::TableStream`] for the table files, or both ([`crate::ReportAndTables`]). Returns the
+    /// capture's summary and counters.
+    ///
+    /// # Errors
+    /// [`Error::Capture`] when the file cannot be read or is not a capture (records may have
+    /// been handed over before an I/O error in the middle of the file).
+    pub fn analyze_path_into<S: RecordSink + ?Sized>(
+        &self,
+        path: impl AsRef<Path>,
+        filter: &Filter,
+        sink: &mut S,
+    ) -> Result<StreamEnd, Error> {
+        let capture = Capture::open_with(path, self.mmap)?;
+        Ok(self.core.analyze_into(capture, filter, sink)?)
+    }
+
+    /// As [`Analyzer::analyze_path_into`], for a capture read from a stream (standard input,
+    /// a pipe, a socket).
+    ///
+    /// # Errors
+    /// [`Error::Capture`] when the stream cannot be read or is not a capture.
+    pub fn analyze_reader_into<S: RecordSink + ?Sized>(
+        &self,
+        reader: impl Read + Send + 'static,
+        filter: &Filter,
+        sink: &mut S,
+    ) -> Result<StreamEnd, Error> {
+        let capture = Capture::from_reader(reader)?;
+        Ok(self.core.analyze_into(capture, filter, sink)?)
+    }
+
+    /// As [`Analyzer::analyze_path_into`], for a capture held in memory.
+    ///
+    /// # Errors
+    /// [`Error::Capture`] when the bytes are not a capture.
+    pub fn analyze_bytes_into<S: RecordSink + ?Sized>(
+        &self,
+        bytes: Vec<u8>,
+        filter: &Filter,
+        sink: &mut S,
+    ) -> Result<StreamEnd, Error> {
+        let capture = Capture::from_bytes(bytes)?;
+        Ok(self.core.analyze_into(capture, filter, sink)?)
     }
 }
 
 impl From<core::Analyzer> for Analyzer {
+    /// The options of `options`; the `_into` methods then read files without mapping them
+    /// (core's choice is not readable: set it again with [`Analyzer::memory_map`]).
     fn from(options: core::Analyzer) -> Self {
-        Analyzer(options)
+        Analyzer {
+            core: options,
+            mmap: MmapChoice::never(),
+        }
     }
 }
 

@@ -6,7 +6,10 @@
 //! (connections, tls, http, dns) as [polars](https://docs.rs/polars) `DataFrame`s.
 //! [`Analyzer::analyze_paths`] does the same for several captures at once ([`Analyses`]).
 //! [`write_parquet`] writes a table as a Parquet file, [`write_parquet_partition`] in the Hive
-//! layout, [`write_text`] as CSV or NDJSON. [`Report`] is everything a report of an analysis
+//! layout, [`write_text`] as CSV or NDJSON. For captures of any size, the `_into` methods
+//! ([`Analyzer::analyze_path_into`]) hand the records over as they become final, to a
+//! [`ReportBuilder`] and a [`TableStream`] (tables written in row groups while the capture is
+//! read): memory stays bounded (docs/performance.md, "Streaming"). [`Report`] is everything a report of an analysis
 //! shows (counts, percentiles, the worst connections and requests, the limits hit), computed
 //! once; its [`Figures`] are the named figures (`connect.p95`, `tcp.retransmission_rate`, …;
 //! `docs/figures.md`) that `pcapstat check` and `pcapstat diff` gate on. [`Filter`] selects
@@ -54,6 +57,7 @@ pub mod figures;
 pub mod filter;
 mod multi;
 pub mod report;
+mod stream;
 pub mod tables;
 mod write;
 
@@ -64,7 +68,8 @@ pub use filter::Filter;
 pub use multi::Analyses;
 pub use pcapstat_core as core;
 pub use polars;
-pub use report::{Report, ReportOptions};
+pub use report::{Report, ReportBuilder, ReportOptions};
+pub use stream::{ReportAndTables, TableOutputs, TableStream, ROW_GROUP_ROWS};
 pub use tables::{connections_frame, dns_frame, http_frame, tls_frame, type_name, SCHEMA_VERSION};
 pub use write::{
     partition_value, write_parquet, write_parquet_partition, write_text, write_text_partition,

@@ -29,8 +29,9 @@ use serde::Serialize;
 use pcapstat_core::Http2Stats;
 use pcapstat_core::HttpStats;
 use pcapstat_core::{
-    CaptureFormat, CaptureSummary, ConnectionRecord, Counters, DirectionStats, DnsTransport,
-    Failure, Outcome, Stats, TlsDecryptStats,
+    CaptureFormat, CaptureSummary, ConnectionRecord, Counters, DirectionStats, DnsRecord,
+    DnsTransport, Failure, HttpRecord, Outcome, RecordSink, Records, RequestTiming, Stats,
+    TlsDecryptStats, TlsRecord,
 };
 
 use crate::figures::{Figures, Percentiles};
@@ -446,28 +447,414 @@ pub struct DnsReport {
 }
 
 impl Report {
-    /// The report of `analysis` (filter it first with [`Analysis::filtered`] to scope it).
+    /// The report of `analysis` (filter it first with [`Analysis::filtered`] to scope it): its
+    /// records fed to a [`ReportBuilder`] as one batch.
     pub fn of(analysis: &Analysis, options: &ReportOptions) -> Report {
-        let mut report = Report {
-            summary: analysis.summary().clone(),
-            connections: connections(analysis, options.top),
-            applications: Applications {
-                tls: tls(analysis, options.top),
-                http: http(analysis, options.top),
-                dns: dns(analysis),
-            },
-            limits: Vec::new(),
-            stats: analysis.stats().clone(),
-            figures: Figures::default(),
-        };
-        report.limits = limits(analysis.stats());
-        report.figures = Figures::read(&report);
-        report
+        let mut b = ReportBuilder::new(options);
+        b.add_connections(analysis.connection_records());
+        b.add_tls(analysis.tls_records());
+        b.add_http(analysis.http_records(), analysis.request_timings());
+        b.add_dns(analysis.dns_records());
+        b.finish(analysis.summary().clone(), analysis.stats().clone())
     }
 
     /// The limits hit, summed (figure `capture.limits_hit`).
     pub fn limits_hit(&self) -> u64 {
         self.limits.iter().map(|l| l.count).sum()
+    }
+}
+
+/// Distinct names kept in each counting map of a report (failures per server, SNIs, TLS
+/// versions, alert names, new connections per server, HTTP status classes and versions, DNS
+/// rcodes): the names come from the capture, so an attacker could make them all different. A
+/// record whose name would be one more is not counted in that map; [`ReportBuilder`] counts
+/// it and the report lists the limit [`KEYS_LIMIT_NAME`] (docs/limits.md).
+pub const MAX_REPORT_KEYS: usize = 10_000;
+
+/// The name of the report's own limit: records left out of a per-name count because the map
+/// already held [`MAX_REPORT_KEYS`] names. Listed after the limits of
+/// [`pcapstat_core::LIMITS`]; its counter (`report.keys_dropped`) is not part of the `stats`
+/// tree (which holds the analysis' counters).
+pub const KEYS_LIMIT_NAME: &str = "report names";
+
+/// The `count` of a name in a capped map: `false` (nothing counted) when `key` would be a new
+/// name past [`MAX_REPORT_KEYS`].
+fn count_in<V: Default>(
+    map: &mut BTreeMap<String, V>,
+    key: &str,
+    dropped: &mut u64,
+    f: impl FnOnce(&mut V),
+) {
+    if let Some(v) = map.get_mut(key) {
+        f(v);
+    } else if map.len() < MAX_REPORT_KEYS {
+        f(map.entry(key.to_string()).or_default());
+    } else {
+        *dropped += 1;
+    }
+}
+
+/// The first `top` rows by a key (smallest first), whatever the order rows are offered in:
+/// a sorted list of at most `top` entries. Keys hold a record id, so they are distinct and
+/// the list is the same for any batch order; between equal keys the one offered first wins
+/// (as a stable sort of all rows would).
+#[derive(Debug, Clone)]
+struct Top<K, R> {
+    top: usize,
+    rows: Vec<(K, R)>,
+}
+
+impl<K: Ord, R> Top<K, R> {
+    fn new(top: usize) -> Self {
+        Top {
+            top,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Offers the row of `key`; `row` is made only when it gets in.
+    fn offer(&mut self, key: K, row: impl FnOnce() -> R) {
+        let full = self.rows.len() >= self.top;
+        if full && self.rows.last().is_none_or(|(last, _)| key >= *last) {
+            return;
+        }
+        let at = self.rows.partition_point(|(k, _)| *k <= key);
+        self.rows.insert(at, (key, row()));
+        self.rows.truncate(self.top);
+    }
+
+    fn into_rows(self) -> Vec<R> {
+        self.rows.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
+type ConnKey<T> = (T, u64);
+
+/// A [`Report`] made a batch of records at a time, keeping only what it prints: counters, one
+/// compact store of values per percentile figure (8 bytes per value: connect and initial RTT per
+/// connection, handshake per TLS row, wait and total per request, latency per DNS query), the
+/// first `top` rows of each list and counting maps of at most [`MAX_REPORT_KEYS`] names. The
+/// report is the same for any split of the records into batches and any batch order (as long as
+/// no map reaches its cap); [`Report::of`] is this builder fed one batch.
+///
+/// ```
+/// # fn main() -> Result<(), pcapstat::Error> {
+/// use pcapstat::report::{ReportBuilder, ReportOptions};
+/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab/f_refused_syndrop/capture.pcap");
+/// let mut report = ReportBuilder::new(&ReportOptions::default());
+/// let end = pcapstat::Analyzer::new().analyze_path_into(path, &Default::default(), &mut report)?;
+/// let report = report.finish(end.summary, end.stats);
+/// assert_eq!(report.connections.failed, 4);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ReportBuilder {
+    top: usize,
+    keys_dropped: u64,
+    // connections
+    connections: u64,
+    outcomes: BTreeMap<&'static str, u64>,
+    c2s: Totals,
+    s2c: Totals,
+    both: Totals,
+    failures: BTreeMap<String, BTreeMap<&'static str, (Failure, u64)>>,
+    failed: u64,
+    reset_after_exchange: u64,
+    syn_retries: u64,
+    connect: Vec<i64>,
+    initial_rtt: Vec<i64>,
+    slowest_connects: Top<ConnKey<std::cmp::Reverse<Option<i64>>>, ConnRow>,
+    most_retransmissions: Top<ConnKey<std::cmp::Reverse<u64>>, ConnRow>,
+    failed_connections: Top<ConnKey<i64>, ConnRow>,
+    // tls
+    handshakes: u64,
+    tls_versions: BTreeMap<String, u64>,
+    snis: BTreeMap<String, u64>,
+    alert_names: BTreeMap<String, u64>,
+    resumed: u64,
+    alerts: u64,
+    handshake: Vec<i64>,
+    // http
+    requests: u64,
+    http_connections: u64,
+    incomplete: u64,
+    status: BTreeMap<String, u64>,
+    http_versions: BTreeMap<String, u64>,
+    per_server: BTreeMap<String, u64>,
+    wait: Vec<i64>,
+    total: Vec<i64>,
+    slowest_requests: Top<(std::cmp::Reverse<Option<i64>>, u64, u32), RequestRow>,
+    // dns
+    dns: DnsReport,
+    latency: Vec<i64>,
+}
+
+impl ReportBuilder {
+    /// An empty report listing `options.top` rows per list.
+    pub fn new(options: &ReportOptions) -> ReportBuilder {
+        let top = options.top;
+        ReportBuilder {
+            top,
+            keys_dropped: 0,
+            connections: 0,
+            outcomes: Outcome::ALL.iter().map(|o| (o.as_str(), 0)).collect(),
+            c2s: Totals::default(),
+            s2c: Totals::default(),
+            both: Totals::default(),
+            failures: BTreeMap::new(),
+            failed: 0,
+            reset_after_exchange: 0,
+            syn_retries: 0,
+            connect: Vec::new(),
+            initial_rtt: Vec::new(),
+            slowest_connects: Top::new(top),
+            most_retransmissions: Top::new(top),
+            failed_connections: Top::new(top),
+            handshakes: 0,
+            tls_versions: BTreeMap::new(),
+            snis: BTreeMap::new(),
+            alert_names: BTreeMap::new(),
+            resumed: 0,
+            alerts: 0,
+            handshake: Vec::new(),
+            requests: 0,
+            http_connections: 0,
+            incomplete: 0,
+            status: BTreeMap::new(),
+            http_versions: BTreeMap::new(),
+            per_server: BTreeMap::new(),
+            wait: Vec::new(),
+            total: Vec::new(),
+            slowest_requests: Top::new(top),
+            dns: DnsReport::default(),
+            latency: Vec::new(),
+        }
+    }
+
+    /// Adds a batch of records of any kind ([`pcapstat_core::Analyzer::analyze_into`]).
+    pub fn add(&mut self, records: &Records) {
+        self.add_connections(&records.connections);
+        self.add_tls(&records.tls);
+        self.add_http(&records.http, &records.timings);
+        self.add_dns(&records.dns);
+    }
+
+    /// Adds TCP connections.
+    pub fn add_connections(&mut self, records: &[ConnectionRecord]) {
+        for r in records {
+            self.connections += 1;
+            *self.outcomes.entry(r.outcome.as_str()).or_default() += 1;
+            self.c2s.add(&r.c2s);
+            self.s2c.add(&r.s2c);
+            self.both.add(&r.c2s);
+            self.both.add(&r.s2c);
+            self.syn_retries += u64::from(r.syn_retries);
+            match r.failure {
+                Some(f) => {
+                    self.failed += 1;
+                    let server = endpoint(&r.server_ip, r.server_port);
+                    count_in(&mut self.failures, &server, &mut self.keys_dropped, |m| {
+                        m.entry(f.as_str()).or_insert((f, 0)).1 += 1;
+                    });
+                    self.failed_connections
+                        .offer((r.start_ts, r.conn_id), || conn_row(r));
+                }
+                None if r.outcome == Outcome::Reset => self.reset_after_exchange += 1,
+                None => {}
+            }
+            if let Some(ns) = r.connect_ns {
+                self.connect.push(ns);
+                self.slowest_connects
+                    .offer((std::cmp::Reverse(Some(ns)), r.conn_id), || conn_row(r));
+            }
+            if let Some(ns) = r.syn_to_ack_ns {
+                self.initial_rtt.push(ns);
+            }
+            let retx = r.c2s.retransmissions + r.s2c.retransmissions;
+            if retx > 0 {
+                self.most_retransmissions
+                    .offer((std::cmp::Reverse(retx), r.conn_id), || conn_row(r));
+            }
+        }
+    }
+
+    /// Adds TLS handshakes.
+    pub fn add_tls(&mut self, records: &[TlsRecord]) {
+        let dropped = &mut self.keys_dropped;
+        for t in records {
+            self.handshakes += 1;
+            let version = t.version.map(|v| v.to_string());
+            let version = version.as_deref().unwrap_or("unknown");
+            count_in(&mut self.tls_versions, version, dropped, |n| *n += 1);
+            let sni = t.sni.as_deref().unwrap_or("(none)");
+            count_in(&mut self.snis, sni, dropped, |n| *n += 1);
+            self.resumed += u64::from(t.resumed == Some(true));
+            if let Some(alert) = t.alert {
+                self.alerts += 1;
+                let name = format!("{}: {}", alert.by.as_str(), alert.description);
+                count_in(&mut self.alert_names, &name, dropped, |n| *n += 1);
+            }
+            if let Some(ns) = t.handshake_ns {
+                self.handshake.push(ns);
+            }
+        }
+    }
+
+    /// Adds HTTP requests with their phases (`timings[i]` belongs to `records[i]`).
+    pub fn add_http(&mut self, records: &[HttpRecord], timings: &[RequestTiming]) {
+        let dropped = &mut self.keys_dropped;
+        for (i, h) in records.iter().enumerate() {
+            let t = timings.get(i);
+            self.requests += 1;
+            let class = h
+                .status
+                .map_or("none".to_string(), |s| format!("{}xx", s / 100));
+            count_in(&mut self.status, &class, dropped, |n| *n += 1);
+            count_in(&mut self.http_versions, h.version.as_str(), dropped, |n| {
+                *n += 1;
+            });
+            self.incomplete += u64::from(!h.complete);
+            if h.request_index == 0 {
+                self.http_connections += 1;
+                let server = endpoint(&h.server.ip, h.server.port);
+                count_in(&mut self.per_server, &server, dropped, |n| *n += 1);
+            }
+            if let Some(ns) = t.and_then(|t| t.wait_ns) {
+                self.wait.push(ns);
+            }
+            if let Some(ns) = t.and_then(|t| t.total_ns) {
+                self.total.push(ns);
+                self.slowest_requests.offer(
+                    (std::cmp::Reverse(Some(ns)), h.conn_id, h.request_index),
+                    || request_row(h, t),
+                );
+            }
+        }
+    }
+
+    /// Adds DNS queries.
+    pub fn add_dns(&mut self, records: &[DnsRecord]) {
+        let r = &mut self.dns;
+        for d in records {
+            r.queries += 1;
+            if let Some(ns) = d.latency_ns {
+                self.latency.push(ns);
+            }
+            r.answered += u64::from(d.answered());
+            r.unanswered += u64::from(d.unanswered());
+            r.icmp_unreachable += u64::from(d.icmp_unreachable);
+            r.retries += u64::from(d.retry_of.is_some());
+            r.tcp_queries += u64::from(d.transport == DnsTransport::Tcp);
+            r.truncated += u64::from(d.truncated == Some(true));
+            // An rcode comes with a DNS response: only answered queries have one.
+            if let Some(code) = d.rcode.filter(|_| d.answered()) {
+                let name = code.to_string();
+                count_in(&mut r.rcodes, &name, &mut self.keys_dropped, |n| *n += 1);
+                r.errors += u64::from(code.0 != 0);
+                r.nxdomain += u64::from(code.0 == 3);
+                r.servfail += u64::from(code.0 == 2);
+            }
+        }
+    }
+
+    /// The report: the records added, with the capture's `summary` and counters (`stats`, of
+    /// the whole capture: [`pcapstat_core::StreamEnd`] or [`Analysis`]).
+    pub fn finish(self, summary: CaptureSummary, stats: Stats) -> Report {
+        let top = self.top;
+        let connections = ConnectionsReport {
+            connections: self.connections,
+            outcomes: self.outcomes,
+            connect: Percentiles::of(self.connect),
+            initial_rtt: Percentiles::of(self.initial_rtt),
+            c2s: self.c2s,
+            s2c: self.s2c,
+            both: self.both,
+            slowest_connects: self.slowest_connects.into_rows(),
+            most_retransmissions: self.most_retransmissions.into_rows(),
+            failed: self.failed,
+            reset_after_exchange: self.reset_after_exchange,
+            failed_connections: self.failed_connections.into_rows(),
+            syn_retries: self.syn_retries,
+            failures: self
+                .failures
+                .into_iter()
+                .flat_map(|(server, by)| {
+                    by.into_values()
+                        .map(move |(failure, connections)| FailureCount {
+                            server: server.clone(),
+                            failure,
+                            connections,
+                        })
+                })
+                .collect(),
+            tracking: TRACKING
+                .iter()
+                .map(|&(name, path)| (name, stats.get(path).unwrap_or(0)))
+                .collect(),
+        };
+        let tls = TlsReport {
+            handshakes: self.handshakes,
+            versions: self.tls_versions,
+            resumed: self.resumed,
+            alerts: self.alerts,
+            decryption: stats.app.tls_decrypt.clone(),
+            handshake: Percentiles::of(self.handshake),
+            top_snis: most(self.snis, top, |sni, handshakes| SniCount {
+                sni,
+                handshakes,
+            }),
+            alert_names: self.alert_names,
+        };
+        let http = HttpReport {
+            requests: self.requests,
+            connections: self.http_connections,
+            reused_requests: self.requests - self.http_connections,
+            incomplete: self.incomplete,
+            parse: stats.app.http_stats.clone(),
+            http2: stats.app.http2_stats.clone(),
+            status: self.status,
+            versions: self.http_versions,
+            wait: Percentiles::of(self.wait),
+            total: Percentiles::of(self.total),
+            new_connections_per_server: most(self.per_server, top, |server, connections| {
+                ServerCount {
+                    server,
+                    connections,
+                }
+            }),
+            slowest_requests: self.slowest_requests.into_rows(),
+        };
+        let dns = DnsReport {
+            latency: Percentiles::of(self.latency),
+            ..self.dns
+        };
+        let mut limits = limits(&stats);
+        if self.keys_dropped > 0 {
+            limits.push(Limit {
+                name: KEYS_LIMIT_NAME,
+                counter: "report.keys_dropped",
+                count: self.keys_dropped,
+                setting: "report::MAX_REPORT_KEYS",
+                message: "records left out of a per-name count (servers, SNIs, versions, alerts, rcodes)",
+            });
+        }
+        let mut report = Report {
+            summary,
+            connections,
+            applications: Applications { tls, http, dns },
+            limits,
+            stats,
+            figures: Figures::default(),
+        };
+        report.figures = Figures::read(&report);
+        report
+    }
+}
+
+impl RecordSink for ReportBuilder {
+    fn records(&mut self, records: Records) {
+        self.add(&records);
     }
 }
 
@@ -477,19 +864,6 @@ fn endpoint(ip: &IpAddr, port: u16) -> String {
         IpAddr::V4(a) => format!("{a}:{port}"),
         IpAddr::V6(a) => format!("[{a}]:{port}"),
     }
-}
-
-/// The first `top` indices of `0..n` that `keep`, ordered by `key`.
-fn top_by<K: Ord>(
-    n: usize,
-    top: usize,
-    keep: impl Fn(usize) -> bool,
-    key: impl Fn(usize) -> K,
-) -> Vec<usize> {
-    let mut v: Vec<usize> = (0..n).filter(|&i| keep(i)).collect();
-    v.sort_by_key(|&i| key(i));
-    v.truncate(top);
-    v
 }
 
 /// `(name, count)` pairs, most first then by name, at most `top`, as `T`s.
@@ -513,211 +887,29 @@ fn conn_row(r: &ConnectionRecord) -> ConnRow {
     }
 }
 
-fn connections(a: &Analysis, top: usize) -> ConnectionsReport {
-    let records = a.connection_records();
-    let mut outcomes: BTreeMap<&'static str, u64> =
-        Outcome::ALL.iter().map(|o| (o.as_str(), 0)).collect();
-    let (mut c2s, mut s2c, mut both) = (Totals::default(), Totals::default(), Totals::default());
-    let mut failures: BTreeMap<(String, &'static str), (Failure, u64)> = BTreeMap::new();
-    let (mut failed, mut reset_after_exchange, mut syn_retries) = (0, 0, 0);
-    for r in records {
-        *outcomes.entry(r.outcome.as_str()).or_default() += 1;
-        c2s.add(&r.c2s);
-        s2c.add(&r.s2c);
-        both.add(&r.c2s);
-        both.add(&r.s2c);
-        syn_retries += u64::from(r.syn_retries);
-        match r.failure {
-            Some(f) => {
-                failed += 1;
-                let server = endpoint(&r.server_ip, r.server_port);
-                failures.entry((server, f.as_str())).or_insert((f, 0)).1 += 1;
-            }
-            None if r.outcome == Outcome::Reset => reset_after_exchange += 1,
-            None => {}
-        }
+fn request_row(h: &HttpRecord, t: Option<&RequestTiming>) -> RequestRow {
+    let phase = |f: fn(&RequestTiming) -> Option<i64>| t.and_then(f);
+    RequestRow {
+        conn_id: h.conn_id,
+        request_index: h.request_index,
+        client: endpoint(&h.client.ip, h.client.port),
+        server: endpoint(&h.server.ip, h.server.port),
+        method: h.method.clone(),
+        host: h.host.clone(),
+        path: h.path.clone(),
+        status: h.status,
+        complete: h.complete,
+        request_start_ts: h.request_start_ts,
+        response_start_ts: h.response_start_ts,
+        response_end_ts: h.response_end_ts,
+        dns_ns: phase(|t| t.dns_ns),
+        connect_ns: phase(|t| t.connect_ns),
+        tls_ns: phase(|t| t.tls_ns),
+        send_ns: phase(|t| t.send_ns),
+        wait_ns: phase(|t| t.wait_ns),
+        receive_ns: phase(|t| t.receive_ns),
+        total_ns: phase(|t| t.total_ns),
     }
-    let n = records.len();
-    let rows = |v: Vec<usize>| v.into_iter().map(|i| conn_row(&records[i])).collect();
-    let retx = |i: usize| records[i].c2s.retransmissions + records[i].s2c.retransmissions;
-    let durations = |f: fn(&ConnectionRecord) -> Option<i64>| {
-        Percentiles::of(records.iter().filter_map(f).collect())
-    };
-    ConnectionsReport {
-        connections: n as u64,
-        outcomes,
-        connect: durations(|r| r.connect_ns),
-        initial_rtt: durations(|r| r.syn_to_ack_ns),
-        c2s,
-        s2c,
-        both,
-        slowest_connects: rows(top_by(
-            n,
-            top,
-            |i| records[i].connect_ns.is_some(),
-            |i| (std::cmp::Reverse(records[i].connect_ns), records[i].conn_id),
-        )),
-        most_retransmissions: rows(top_by(
-            n,
-            top,
-            |i| retx(i) > 0,
-            |i| (std::cmp::Reverse(retx(i)), records[i].conn_id),
-        )),
-        failed,
-        reset_after_exchange,
-        failed_connections: rows(top_by(
-            n,
-            top,
-            |i| records[i].failure.is_some(),
-            |i| (records[i].start_ts, records[i].conn_id),
-        )),
-        syn_retries,
-        failures: failures
-            .into_iter()
-            .map(|((server, _), (failure, connections))| FailureCount {
-                server,
-                failure,
-                connections,
-            })
-            .collect(),
-        tracking: TRACKING
-            .iter()
-            .map(|&(name, path)| (name, a.stats().get(path).unwrap_or(0)))
-            .collect(),
-    }
-}
-
-fn tls(a: &Analysis, top: usize) -> TlsReport {
-    let records = a.tls_records();
-    let (mut versions, mut snis, mut alert_names) =
-        (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
-    let (mut resumed, mut alerts) = (0, 0);
-    for t in records {
-        let v = t.version.map_or("unknown".to_string(), |v| v.to_string());
-        *versions.entry(v).or_default() += 1;
-        let sni = t.sni.clone().unwrap_or_else(|| "(none)".to_string());
-        *snis.entry(sni).or_default() += 1;
-        resumed += u64::from(t.resumed == Some(true));
-        if let Some(alert) = t.alert {
-            alerts += 1;
-            let name = format!("{}: {}", alert.by.as_str(), alert.description);
-            *alert_names.entry(name).or_default() += 1;
-        }
-    }
-    TlsReport {
-        handshakes: records.len() as u64,
-        versions,
-        resumed,
-        alerts,
-        decryption: a.stats().app.tls_decrypt.clone(),
-        handshake: Percentiles::of(records.iter().filter_map(|t| t.handshake_ns).collect()),
-        top_snis: most(snis, top, |sni, handshakes| SniCount { sni, handshakes }),
-        alert_names,
-    }
-}
-
-fn http(a: &Analysis, top: usize) -> HttpReport {
-    let records = a.http_records();
-    let timings = a.request_timings();
-    let (mut status, mut versions, mut per_server) =
-        (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
-    let (mut connections, mut incomplete) = (0, 0);
-    for h in records {
-        let class = h
-            .status
-            .map_or("none".to_string(), |s| format!("{}xx", s / 100));
-        *status.entry(class).or_default() += 1;
-        *versions.entry(h.version.as_str().to_string()).or_default() += 1;
-        incomplete += u64::from(!h.complete);
-        if h.request_index == 0 {
-            connections += 1;
-            *per_server
-                .entry(endpoint(&h.server.ip, h.server.port))
-                .or_default() += 1;
-        }
-    }
-    let total = |i: usize| timings.get(i).and_then(|t| t.total_ns);
-    let slowest = top_by(
-        records.len(),
-        top,
-        |i| total(i).is_some(),
-        |i| {
-            let h = &records[i];
-            (std::cmp::Reverse(total(i)), h.conn_id, h.request_index)
-        },
-    );
-    let durations = |f: fn(&pcapstat_core::RequestTiming) -> Option<i64>| {
-        Percentiles::of(timings.iter().filter_map(f).collect())
-    };
-    HttpReport {
-        requests: records.len() as u64,
-        connections,
-        reused_requests: records.len() as u64 - connections,
-        incomplete,
-        parse: a.stats().app.http_stats.clone(),
-        http2: a.stats().app.http2_stats.clone(),
-        status,
-        versions,
-        wait: durations(|t| t.wait_ns),
-        total: durations(|t| t.total_ns),
-        new_connections_per_server: most(per_server, top, |server, connections| ServerCount {
-            server,
-            connections,
-        }),
-        slowest_requests: slowest
-            .into_iter()
-            .map(|i| {
-                let (h, t) = (&records[i], timings.get(i));
-                let phase = |f: fn(&pcapstat_core::RequestTiming) -> Option<i64>| t.and_then(f);
-                RequestRow {
-                    conn_id: h.conn_id,
-                    request_index: h.request_index,
-                    client: endpoint(&h.client.ip, h.client.port),
-                    server: endpoint(&h.server.ip, h.server.port),
-                    method: h.method.clone(),
-                    host: h.host.clone(),
-                    path: h.path.clone(),
-                    status: h.status,
-                    complete: h.complete,
-                    request_start_ts: h.request_start_ts,
-                    response_start_ts: h.response_start_ts,
-                    response_end_ts: h.response_end_ts,
-                    dns_ns: phase(|t| t.dns_ns),
-                    connect_ns: phase(|t| t.connect_ns),
-                    tls_ns: phase(|t| t.tls_ns),
-                    send_ns: phase(|t| t.send_ns),
-                    wait_ns: phase(|t| t.wait_ns),
-                    receive_ns: phase(|t| t.receive_ns),
-                    total_ns: phase(|t| t.total_ns),
-                }
-            })
-            .collect(),
-    }
-}
-
-fn dns(a: &Analysis) -> DnsReport {
-    let records = a.dns_records();
-    let mut r = DnsReport {
-        queries: records.len() as u64,
-        latency: Percentiles::of(records.iter().filter_map(|d| d.latency_ns).collect()),
-        ..DnsReport::default()
-    };
-    for d in records {
-        r.answered += u64::from(d.answered());
-        r.unanswered += u64::from(d.unanswered());
-        r.icmp_unreachable += u64::from(d.icmp_unreachable);
-        r.retries += u64::from(d.retry_of.is_some());
-        r.tcp_queries += u64::from(d.transport == DnsTransport::Tcp);
-        r.truncated += u64::from(d.truncated == Some(true));
-        // An rcode comes with a DNS response: only answered queries have one.
-        if let Some(code) = d.rcode.filter(|_| d.answered()) {
-            *r.rcodes.entry(code.to_string()).or_default() += 1;
-            r.errors += u64::from(code.0 != 0);
-            r.nxdomain += u64::from(code.0 == 3);
-            r.servfail += u64::from(code.0 == 2);
-        }
-    }
-    r
 }
 
 /// The limits that were hit, from the counters ([`Stats::limits`], one table in core).
@@ -1056,6 +1248,72 @@ mod tests {
             let leaf = limit.counter.rsplit('.').next().unwrap();
             assert!(json.contains(&format!("\"{leaf}\":3")), "{json}");
         }
+    }
+
+    /// The report of records fed in many batches, in a mixed order, is the report of the
+    /// analysis: counts, percentiles, every top-N list (ties included) and the limits.
+    #[test]
+    fn a_report_built_batch_by_batch_in_any_order_is_the_same() {
+        use crate::stream::tests::{batches, testdata, CAPTURES as STREAMED};
+        let mut rels: Vec<&str> = CAPTURES.to_vec();
+        rels.extend(STREAMED);
+        for rel in rels {
+            let a = Analyzer::new()
+                .threads(1)
+                .analyze_path(testdata(rel))
+                .expect(rel);
+            for top in [0, 1, 2, 5, 1000] {
+                let options = ReportOptions { top };
+                let want = format!("{:?}", Report::of(&a, &options));
+                for (size, seed) in [(1, Some(3)), (2, Some(11)), (5, None), (3, Some(u64::MAX))] {
+                    let mut b = ReportBuilder::new(&options);
+                    for r in batches(&a, size, seed) {
+                        b.add(&r);
+                    }
+                    let got = format!("{:?}", b.finish(a.summary().clone(), a.stats().clone()));
+                    assert_eq!(got, want, "{rel} top {top} size {size} seed {seed:?}");
+                }
+            }
+        }
+    }
+
+    /// Past MAX_REPORT_KEYS names, a counting map counts no new name; what it left out is a
+    /// limit of the report, summed by `capture.limits_hit`.
+    #[test]
+    fn name_maps_are_capped_and_the_cap_is_a_limit() {
+        let a = analyze("lab/f_refused_syndrop/capture.pcap");
+        let failed = a
+            .connection_records()
+            .iter()
+            .find(|c| c.failure.is_some())
+            .expect("a failed connection")
+            .clone();
+        let extra = 7;
+        let many: Vec<ConnectionRecord> = (0..MAX_REPORT_KEYS + extra)
+            .map(|i| {
+                let mut c = failed.clone();
+                c.conn_id = i as u64;
+                c.server_port = (i % 60_000) as u16;
+                c.server_ip = IpAddr::from([10, 0, (i / 60_000) as u8, 1]);
+                c
+            })
+            .collect();
+        let mut b = ReportBuilder::new(&ReportOptions::default());
+        b.add_connections(&many);
+        let r = b.finish(a.summary().clone(), a.stats().clone());
+        assert_eq!(r.connections.failed, many.len() as u64);
+        assert_eq!(r.connections.failures.len(), MAX_REPORT_KEYS);
+        let limit = r
+            .limits
+            .iter()
+            .find(|l| l.name == KEYS_LIMIT_NAME)
+            .expect("the cap is listed");
+        assert_eq!(limit.count, extra as u64);
+        assert_eq!(r.limits_hit(), extra as u64);
+        assert_eq!(
+            r.figures.value("capture.limits_hit"),
+            Some(Some(Value::Count(extra as u64)))
+        );
     }
 
     struct Wrap<'a>(&'a Stats);

@@ -62,7 +62,7 @@ pub fn write_parquet_partition(
 
 /// The Hive partition of one capture's rows: `DIR/TABLE/capture=NAME`, and the frame without
 /// its `capture` column (the readers rebuild it from the directory name).
-fn partition(
+pub(crate) fn partition(
     dir: &Path,
     table: &str,
     capture: &str,
@@ -110,18 +110,7 @@ fn write_parquet_file(
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let path = dir.join(format!("{file}.parquet"));
     let tmp = dir.join(format!(".{file}.parquet.tmp-{}", std::process::id()));
-    let mut kv = vec![
-        (
-            "pcapstat.version".to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        ),
-        (
-            "pcapstat.schema_version".to_string(),
-            SCHEMA_VERSION.to_string(),
-        ),
-        ("pcapstat.table".to_string(), table.to_string()),
-    ];
-    kv.extend(source.metadata.iter().cloned());
+    let kv = parquet_metadata(table, source);
     let result = (|| {
         let file = File::create(&tmp).map_err(io(&tmp))?;
         ParquetWriter::new(&file)
@@ -138,6 +127,24 @@ fn write_parquet_file(
     result.map(|()| path)
 }
 
+/// The key-value metadata of a Parquet file of table `table`: pcapstat's own keys, then the
+/// pairs of `source`.
+pub(crate) fn parquet_metadata(table: &str, source: &ParquetSource) -> Vec<(String, String)> {
+    let mut kv = vec![
+        (
+            "pcapstat.version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+        (
+            "pcapstat.schema_version".to_string(),
+            SCHEMA_VERSION.to_string(),
+        ),
+        ("pcapstat.table".to_string(), table.to_string()),
+    ];
+    kv.extend(source.metadata.iter().cloned());
+    kv
+}
+
 /// Text formats for readers without Parquet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TextFormat {
@@ -148,7 +155,7 @@ pub enum TextFormat {
 }
 
 impl TextFormat {
-    fn extension(self) -> &'static str {
+    pub(crate) fn extension(self) -> &'static str {
         match self {
             TextFormat::Csv => "csv",
             TextFormat::Ndjson => "ndjson",
@@ -195,7 +202,6 @@ fn write_text_file(
     df: &DataFrame,
     format: TextFormat,
 ) -> Result<PathBuf, Error> {
-    use polars::prelude::{CsvWriter, DataType, JsonFormat, JsonWriter, SerWriter};
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| Error::Write { path, source }
@@ -204,26 +210,10 @@ fn write_text_file(
     let ext = format.extension();
     let path = dir.join(format!("{file}.{ext}"));
     let tmp = dir.join(format!(".{file}.{ext}.tmp-{}", std::process::id()));
-    let mut out = df.clone();
-    let durations: Vec<String> = df
-        .schema()
-        .iter()
-        .filter(|(_, t)| matches!(t, DataType::Duration(_)))
-        .map(|(n, _)| n.to_string())
-        .collect();
-    for name in &durations {
-        let ns = df.column(name)?.cast(&DataType::Int64)?;
-        out.with_column(ns)?;
-    }
     let result = (|| {
         let file = File::create(&tmp).map_err(io(&tmp))?;
         let mut buf = std::io::BufWriter::new(&file);
-        match format {
-            TextFormat::Csv => CsvWriter::new(&mut buf).finish(&mut out)?,
-            TextFormat::Ndjson => JsonWriter::new(&mut buf)
-                .with_json_format(JsonFormat::JsonLines)
-                .finish(&mut out)?,
-        }
+        write_text_rows(&mut buf, df, format, true)?;
         std::io::Write::flush(&mut buf).map_err(io(&tmp))?;
         drop(buf);
         file.sync_all().map_err(io(&tmp))?;
@@ -236,9 +226,40 @@ fn write_text_file(
     result.map(|()| path)
 }
 
+/// Writes the rows of `df` as CSV (with a header row when `header`) or NDJSON: durations as
+/// integer nanoseconds (text has no duration type).
+pub(crate) fn write_text_rows(
+    out: &mut impl std::io::Write,
+    df: &DataFrame,
+    format: TextFormat,
+    header: bool,
+) -> Result<(), Error> {
+    use polars::prelude::{CsvWriter, DataType, JsonFormat, JsonWriter, SerWriter};
+    let mut text = df.clone();
+    let durations: Vec<String> = df
+        .schema()
+        .iter()
+        .filter(|(_, t)| matches!(t, DataType::Duration(_)))
+        .map(|(n, _)| n.to_string())
+        .collect();
+    for name in &durations {
+        let ns = df.column(name)?.cast(&DataType::Int64)?;
+        text.with_column(ns)?;
+    }
+    match format {
+        TextFormat::Csv => CsvWriter::new(out)
+            .include_header(header)
+            .finish(&mut text)?,
+        TextFormat::Ndjson => JsonWriter::new(out)
+            .with_json_format(JsonFormat::JsonLines)
+            .finish(&mut text)?,
+    }
+    Ok(())
+}
+
 /// `e` as [`Error::DiskFull`] when it says the device is full (directly, or inside polars'
 /// error), naming `path` and what the table needs; any other error unchanged.
-fn disk_full(e: Error, path: &Path, df: &DataFrame) -> Error {
+pub(crate) fn disk_full(e: Error, path: &Path, df: &DataFrame) -> Error {
     let full = |io: &std::io::Error| {
         io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28)
     };
@@ -365,7 +386,7 @@ impl Drop for TableSet {
     }
 }
 
-fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+pub(crate) fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.to_path_buf();
     move |source| Error::Write { path, source }
 }

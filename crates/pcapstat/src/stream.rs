@@ -1,0 +1,797 @@
+//! Table files written while captures are read: [`TableStream`], a
+//! [`RecordSink`](pcapstat_core::RecordSink) that turns each batch of records into rows of the
+//! same tables as [`Analysis`](crate::Analysis) (the builders of [`crate::tables`]), keeps at
+//! most [`ROW_GROUP_ROWS`] rows per table in memory and writes them out as Parquet row groups,
+//! CSV and NDJSON lines, into the staging directory of a [`TableSet`] committed at the end.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use polars::io::parquet::write::BatchedWriter;
+use polars::prelude::{DataFrame, KeyValueMetadata, ParquetCompression, ParquetWriter};
+
+use pcapstat_core::{RecordSink, Records};
+
+use crate::error::Error;
+use crate::report::ReportBuilder;
+use crate::tables::{connections_frame, dns_frame, http_frame, tls_frame};
+use crate::write::{
+    disk_full, parquet_metadata, partition_value, write_error, write_text_rows, ParquetSource,
+    TableSet, TextFormat,
+};
+
+/// Rows of one table kept in memory before they are written out: the size of a Parquet row
+/// group (at most; a capture's last rows, or a table's last rows, make a smaller one).
+pub const ROW_GROUP_ROWS: usize = 65_536;
+
+/// The tables, in the order they are written.
+const TABLES: [&str; 4] = ["connections", "tls", "http", "dns"];
+
+/// What [`TableStream`] writes, and where.
+#[derive(Debug, Clone, Default)]
+pub struct TableOutputs {
+    /// Directory of the Parquet files (`TABLE.parquet`).
+    pub parquet: Option<PathBuf>,
+    /// Directory of the CSV files (`TABLE.csv`).
+    pub csv: Option<PathBuf>,
+    /// Directory of the NDJSON files (`TABLE.ndjson`).
+    pub ndjson: Option<PathBuf>,
+    /// The Hive layout: `DIR/TABLE/capture=NAME/part.EXT`, one directory per capture, without
+    /// the `capture` column ([`crate::write_parquet_partition`]).
+    pub partition: bool,
+    /// Parquet key-value pairs written after `pcapstat.sources` (for example the options).
+    pub metadata: Vec<(String, String)>,
+}
+
+impl TableOutputs {
+    /// Whether any format is asked for.
+    pub fn any(&self) -> bool {
+        self.parquet.is_some() || self.csv.is_some() || self.ndjson.is_some()
+    }
+}
+
+/// One output file being written.
+enum Out {
+    Parquet {
+        path: PathBuf,
+        file: File,
+        writer: Box<BatchedWriter<File>>,
+    },
+    Text {
+        path: PathBuf,
+        file: BufWriter<File>,
+        format: TextFormat,
+        header: bool,
+    },
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Out::Parquet { path, .. } | Out::Text { path, .. } => {
+                f.debug_tuple("Out").field(path).finish()
+            }
+        }
+    }
+}
+
+impl Out {
+    fn path(&self) -> &Path {
+        match self {
+            Out::Parquet { path, .. } | Out::Text { path, .. } => path,
+        }
+    }
+
+    fn write(&mut self, df: &DataFrame, rows: usize) -> Result<(), Error> {
+        match self {
+            Out::Parquet { writer, .. } => {
+                let mut offset = 0;
+                while offset < df.height() {
+                    let part = df.slice(offset as i64, rows);
+                    writer.write_batch(&part)?;
+                    offset += rows;
+                }
+                Ok(())
+            }
+            Out::Text {
+                file,
+                format,
+                header,
+                ..
+            } => {
+                write_text_rows(file, df, *format, *header)?;
+                *header = false;
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes what is left (the footer, with `metadata`; a CSV header for a table without
+    /// rows) and syncs the file.
+    fn finish(self, empty: &DataFrame, metadata: Vec<(String, String)>) -> Result<(), Error> {
+        match self {
+            Out::Parquet {
+                path, file, writer, ..
+            } => {
+                let mut guard = writer
+                    .get_writer()
+                    .lock()
+                    .map_err(|_| polars::error::PolarsError::ComputeError("poisoned".into()))?;
+                // As polars' own writer does: the Arrow schema first (the column types beyond
+                // Parquet's: durations, time zones), then the pairs given.
+                let arrow = polars_parquet::write::schema_to_metadata_key(guard.schema());
+                let mut kv = vec![arrow];
+                kv.extend(metadata.into_iter().map(|(key, value)| {
+                    polars_parquet::write::KeyValue {
+                        key,
+                        value: Some(value),
+                    }
+                }));
+                guard.end(Some(kv))?;
+                drop(guard);
+                file.sync_all().map_err(write_error(&path))
+            }
+            Out::Text {
+                path,
+                mut file,
+                format,
+                header,
+            } => {
+                if header && format == TextFormat::Csv {
+                    write_text_rows(&mut file, empty, format, true)?;
+                }
+                std::io::Write::flush(&mut file).map_err(write_error(&path))?;
+                let file = file
+                    .into_inner()
+                    .map_err(|e| write_error(&path)(e.into_error()))?;
+                file.sync_all().map_err(write_error(&path))
+            }
+        }
+    }
+}
+
+/// The rows of one table not yet written, and its open files.
+#[derive(Debug)]
+struct Table {
+    name: &'static str,
+    pending: Vec<DataFrame>,
+    rows: usize,
+    outs: Vec<Out>,
+}
+
+/// Writes the tables of one or more captures while they are read (see the
+/// [module docs](self)): feed it the records of
+/// [`Analyzer::analyze_path_into`](crate::Analyzer::analyze_path_into) between
+/// [`TableStream::start_capture`] and [`TableStream::end_capture`], then
+/// [`TableStream::commit`]. The files have the columns of
+/// [`Analysis::connections`](crate::Analysis::connections) and its siblings (docs/metrics.md);
+/// their rows come in the order they became final (sort by `conn_id`, `request_index` or
+/// `query_frame` for capture order). Until the commit, the files of an earlier run stay whole;
+/// dropped without a commit, nothing is written.
+///
+/// ```
+/// # fn main() -> Result<(), pcapstat::Error> {
+/// # let out = std::env::temp_dir().join(format!("pcapstat-doc-stream-{}", std::process::id()));
+/// use pcapstat::{Analyzer, TableOutputs, TableStream};
+/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab/e_dns/capture.pcap");
+/// let outputs = TableOutputs { parquet: Some(out.clone()), ..TableOutputs::default() };
+/// let mut tables = TableStream::begin(&outputs)?;
+/// tables.start_capture(path);
+/// Analyzer::new().analyze_path_into(path, &Default::default(), &mut tables)?;
+/// tables.end_capture(path)?;
+/// tables.commit()?;
+/// assert!(out.join("dns.parquet").exists());
+/// # std::fs::remove_dir_all(&out).ok();
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct TableStream {
+    tables: Vec<Table>,
+    /// Empty frames with each table's columns (the schema of its files).
+    empty: Vec<DataFrame>,
+    formats: Vec<(PathBuf, Option<TextFormat>)>,
+    partition: bool,
+    metadata: Vec<(String, String)>,
+    /// Rows kept per table before they are written ([`ROW_GROUP_ROWS`]; smaller in tests).
+    row_group_rows: usize,
+    /// The `capture` column of the rows to come.
+    capture: Option<String>,
+    /// Descriptions of the captures in the files being written (`pcapstat.sources`).
+    sources: Vec<String>,
+    /// The first error met while handling a batch (reported by the next call that returns).
+    error: Option<Error>,
+    sets: Vec<(PathBuf, TableSet)>,
+}
+
+impl TableStream {
+    /// Starts a run: one [`TableSet`] per directory given (the same directory for two formats
+    /// is one set).
+    ///
+    /// # Errors
+    /// [`Error::Write`] when a directory cannot be created or cleaned.
+    pub fn begin(outputs: &TableOutputs) -> Result<TableStream, Error> {
+        let mut sets: Vec<(PathBuf, TableSet)> = Vec::new();
+        let mut formats = Vec::new();
+        for (dir, format) in [
+            (&outputs.parquet, None),
+            (&outputs.csv, Some(TextFormat::Csv)),
+            (&outputs.ndjson, Some(TextFormat::Ndjson)),
+        ] {
+            let Some(dir) = dir else { continue };
+            if !sets.iter().any(|(d, _)| d == dir) {
+                sets.push((dir.clone(), TableSet::begin(dir)?));
+            }
+            let staging = sets
+                .iter()
+                .find(|(d, _)| d == dir)
+                .map_or(dir.as_path(), |(_, s)| s.staging_dir());
+            formats.push((staging.to_path_buf(), format));
+        }
+        let empty = vec![
+            connections_frame(None, &[])?,
+            tls_frame(None, &[])?,
+            http_frame(None, &[], &[])?,
+            dns_frame(None, &[])?,
+        ];
+        let empty = if outputs.partition {
+            empty
+                .into_iter()
+                .map(|df| df.drop("capture"))
+                .collect::<Result<_, _>>()?
+        } else {
+            empty
+        };
+        Ok(TableStream {
+            tables: TABLES
+                .iter()
+                .map(|&name| Table {
+                    name,
+                    pending: Vec::new(),
+                    rows: 0,
+                    outs: Vec::new(),
+                })
+                .collect(),
+            empty,
+            formats,
+            partition: outputs.partition,
+            metadata: outputs.metadata.clone(),
+            row_group_rows: ROW_GROUP_ROWS,
+            capture: None,
+            sources: Vec::new(),
+            error: None,
+            sets,
+        })
+    }
+
+    /// The rows to come are those of the capture `name` (the `capture` column; in the Hive
+    /// layout, the name of its partition directory).
+    pub fn start_capture(&mut self, name: &str) {
+        self.capture = Some(name.to_string());
+    }
+
+    /// The capture's rows are all in: `description` joins `pcapstat.sources` in the Parquet
+    /// metadata. In the Hive layout, its files are finished.
+    ///
+    /// # Errors
+    /// The first error met while writing its rows ([`Error::Write`], [`Error::DiskFull`],
+    /// [`Error::Table`]); the stream is then unusable (drop it: nothing is committed).
+    pub fn end_capture(&mut self, description: &str) -> Result<(), Error> {
+        self.take_error()?;
+        self.sources.push(description.to_string());
+        if self.partition {
+            self.finish_files()?;
+            self.sources.clear();
+        }
+        self.capture = None;
+        Ok(())
+    }
+
+    /// The capture could not be read: in the Hive layout its partition is removed. In one file
+    /// per table, rows handed over before the error stay (reading fails before the first row
+    /// unless I/O fails in the middle of a file).
+    ///
+    /// # Errors
+    /// [`Error::Write`] when its partition cannot be removed.
+    pub fn abort_capture(&mut self) -> Result<(), Error> {
+        self.take_error()?;
+        if self.partition {
+            for t in &mut self.tables {
+                t.pending.clear();
+                t.rows = 0;
+                for out in t.outs.drain(..) {
+                    let path = out.path().to_path_buf();
+                    drop(out);
+                    std::fs::remove_file(&path).map_err(write_error(&path))?;
+                }
+            }
+        }
+        self.capture = None;
+        Ok(())
+    }
+
+    /// Writes what is left, finishes every file and moves the set into place; returns the
+    /// final paths.
+    ///
+    /// # Errors
+    /// The first error met while writing ([`Error::Write`], [`Error::DiskFull`],
+    /// [`Error::Table`]); nothing is committed then.
+    pub fn commit(mut self) -> Result<Vec<PathBuf>, Error> {
+        self.take_error()?;
+        if !self.partition {
+            self.finish_files()?;
+        }
+        let mut paths = Vec::new();
+        for (_, set) in std::mem::take(&mut self.sets) {
+            paths.extend(set.commit()?);
+        }
+        Ok(paths)
+    }
+
+    fn take_error(&mut self) -> Result<(), Error> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Adds the rows of a batch; writes a table's rows once it holds [`ROW_GROUP_ROWS`].
+    fn add(&mut self, r: &Records) -> Result<(), Error> {
+        let frames = [
+            (r.connections.len(), 0),
+            (r.tls.len(), 1),
+            (r.http.len(), 2),
+            (r.dns.len(), 3),
+        ];
+        for (n, i) in frames {
+            if n == 0 {
+                continue;
+            }
+            let capture = self.capture.as_deref();
+            let df = match i {
+                0 => connections_frame(capture, &r.connections)?,
+                1 => tls_frame(capture, &r.tls)?,
+                2 => http_frame(capture, &r.http, &r.timings)?,
+                _ => dns_frame(capture, &r.dns)?,
+            };
+            let df = if self.partition {
+                df.drop("capture")?
+            } else {
+                df
+            };
+            let t = &mut self.tables[i];
+            t.rows += df.height();
+            t.pending.push(df);
+            if t.rows >= self.row_group_rows {
+                self.flush(i)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the pending rows of table `i` into each of its files (opened on first use).
+    fn flush(&mut self, i: usize) -> Result<(), Error> {
+        if self.tables[i].outs.is_empty() {
+            self.open(i)?;
+        }
+        let t = &mut self.tables[i];
+        let mut pending = std::mem::take(&mut t.pending).into_iter();
+        t.rows = 0;
+        let Some(mut df) = pending.next() else {
+            return Ok(());
+        };
+        for more in pending {
+            df.vstack_mut_owned(more)?;
+        }
+        df.rechunk_mut();
+        for out in &mut t.outs {
+            out.write(&df, self.row_group_rows.max(1))
+                .map_err(|e| disk_full(e, out.path(), &df))?;
+        }
+        Ok(())
+    }
+
+    /// Creates the files of table `i` in the staging directories.
+    fn open(&mut self, i: usize) -> Result<(), Error> {
+        let name = self.tables[i].name;
+        let mut outs = Vec::new();
+        for (staging, format) in &self.formats {
+            let (dir, file) = if self.partition {
+                let capture = self.capture.as_deref().unwrap_or_default();
+                let part = staging
+                    .join(name)
+                    .join(format!("capture={}", partition_value(capture)));
+                (part, "part")
+            } else {
+                (staging.clone(), name)
+            };
+            std::fs::create_dir_all(&dir).map_err(write_error(&dir))?;
+            let ext = format.map_or("parquet", TextFormat::extension);
+            let path = dir.join(format!("{file}.{ext}"));
+            let created = File::create(&path).map_err(write_error(&path))?;
+            outs.push(match format {
+                None => {
+                    let clone = created.try_clone().map_err(write_error(&path))?;
+                    let writer = ParquetWriter::new(clone)
+                        .with_compression(ParquetCompression::Zstd(None))
+                        .with_key_value_metadata(Some(KeyValueMetadata::from_static(Vec::new())))
+                        .batched(self.empty[i].schema())?;
+                    Out::Parquet {
+                        path,
+                        file: created,
+                        writer: Box::new(writer),
+                    }
+                }
+                Some(format) => Out::Text {
+                    path,
+                    file: BufWriter::new(created),
+                    format: *format,
+                    header: true,
+                },
+            });
+        }
+        self.tables[i].outs = outs;
+        Ok(())
+    }
+
+    /// Writes every table's pending rows and finishes its files (a table without rows gets
+    /// files with its columns and no row).
+    fn finish_files(&mut self) -> Result<(), Error> {
+        let source = ParquetSource {
+            metadata: std::iter::once(("pcapstat.sources".to_string(), self.sources.join("\n")))
+                .chain(self.metadata.iter().cloned())
+                .collect(),
+        };
+        for i in 0..self.tables.len() {
+            self.flush(i)?;
+            let name = self.tables[i].name;
+            for out in std::mem::take(&mut self.tables[i].outs) {
+                let path = out.path().to_path_buf();
+                out.finish(&self.empty[i], parquet_metadata(name, &source))
+                    .map_err(|e| disk_full(e, &path, &self.empty[i]))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RecordSink for TableStream {
+    fn records(&mut self, records: Records) {
+        if self.error.is_none() {
+            if let Err(e) = self.add(&records) {
+                self.error = Some(e);
+            }
+        }
+    }
+}
+
+/// Records to a report and, when tables are written, to a [`TableStream`], in one pass.
+#[derive(Debug)]
+pub struct ReportAndTables<'a> {
+    /// The report being made.
+    pub report: &'a mut ReportBuilder,
+    /// The table files being written, if any.
+    pub tables: Option<&'a mut TableStream>,
+}
+
+impl RecordSink for ReportAndTables<'_> {
+    fn records(&mut self, records: Records) {
+        self.report.add(&records);
+        if let Some(t) = self.tables.as_deref_mut() {
+            t.records(records);
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::{Analysis, Analyzer};
+    use polars::prelude::{ParquetReader, SerReader, SortMultipleOptions};
+
+    pub(crate) fn testdata(rel: &str) -> String {
+        format!("{}/../../testdata/{rel}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// TLS with HTTP (decrypted with the embedded keys), DNS, failed connections, HTTP.
+    pub(crate) const CAPTURES: [&str; 4] = [
+        "lab/d_tls_resumption/capture-with-keys.pcapng",
+        "lab/e_dns/capture.pcap",
+        "lab/f_refused_syndrop/capture.pcap",
+        "link-null-http.pcap",
+    ];
+
+    /// The records of `a` cut into batches of 1 to `size` records of each kind, in an order
+    /// mixed by `seed` (deterministic; `None`: in order): batch `k` holds the `k`-th piece of
+    /// each kind.
+    pub(crate) fn batches(a: &Analysis, size: usize, seed: Option<u64>) -> Vec<Records> {
+        fn cut<T: Clone>(items: &[T], size: usize) -> Vec<Vec<T>> {
+            let mut out = Vec::new();
+            let mut at = 0;
+            while at < items.len() {
+                let n = (1 + (out.len() * 7) % size).min(items.len() - at);
+                out.push(items[at..at + n].to_vec());
+                at += n;
+            }
+            out
+        }
+        let c = cut(a.connection_records(), size);
+        let t = cut(a.tls_records(), size);
+        let h = cut(a.http_records(), size);
+        let tm = cut(a.request_timings(), size);
+        let d = cut(a.dns_records(), size);
+        let n = [c.len(), t.len(), h.len(), d.len()]
+            .into_iter()
+            .max()
+            .unwrap_or(0);
+        let mut out: Vec<(u64, Records)> = (0..n)
+            .map(|k| {
+                let mut r = Records::default();
+                r.connections = c.get(k).cloned().unwrap_or_default();
+                r.tls = t.get(k).cloned().unwrap_or_default();
+                r.http = h.get(k).cloned().unwrap_or_default();
+                r.timings = tm.get(k).cloned().unwrap_or_default();
+                for (i, timing) in r.timings.iter_mut().enumerate() {
+                    timing.http_index = i;
+                }
+                r.dns = d.get(k).cloned().unwrap_or_default();
+                let mix = seed.map_or(k as u64, |seed| {
+                    (k as u64 ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17
+                });
+                (mix, r)
+            })
+            .collect();
+        out.sort_by_key(|(mix, _)| *mix);
+        out.into_iter().map(|(_, r)| r).collect()
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("pcapstat-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn outputs(dir: &Path, partition: bool) -> TableOutputs {
+        TableOutputs {
+            parquet: Some(dir.join("pq")),
+            csv: Some(dir.join("csv")),
+            ndjson: Some(dir.join("nd")),
+            partition,
+            metadata: vec![("pcapstat.options".to_string(), "test".to_string())],
+        }
+    }
+
+    fn read_parquet(path: &Path) -> DataFrame {
+        let file = File::open(path).expect("parquet file");
+        ParquetReader::new(file).finish().expect("parquet")
+    }
+
+    /// The rows in capture order (as the tables of an [`Analysis`]).
+    fn sorted(table: &str, df: &DataFrame) -> DataFrame {
+        let by: &[&str] = match table {
+            "http" => &["conn_id", "request_index"],
+            "dns" => &["query_frame"],
+            _ => &["conn_id"],
+        };
+        df.sort(by, SortMultipleOptions::default().with_maintain_order(true))
+            .expect("sort")
+    }
+
+    fn in_memory(a: &Analysis, table: &str) -> DataFrame {
+        match table {
+            "connections" => a.connections(),
+            "tls" => a.tls(),
+            "http" => a.http(),
+            _ => a.dns(),
+        }
+        .expect("table")
+    }
+
+    fn same(table: &str, got: &DataFrame, want: &DataFrame, what: &str) {
+        assert_eq!(got.schema(), want.schema(), "{what} {table}");
+        assert!(got.equals_missing(want), "{what} {table}:\n{got}\n{want}");
+    }
+
+    /// Tables written while the capture is read hold the rows of the in-memory tables (sorted
+    /// back into capture order), with their columns and types, for 1 and 2 threads.
+    #[test]
+    fn streamed_tables_equal_the_in_memory_tables() {
+        for threads in [1, 2] {
+            let analyzer = Analyzer::new().threads(threads);
+            for rel in CAPTURES {
+                let path = testdata(rel);
+                let a = analyzer.analyze_path(&path).expect(rel);
+                assert!(a.connection_records().len() + a.dns_records().len() > 0);
+                let dir = scratch(&format!("stream-{threads}"));
+                let mut tables = TableStream::begin(&outputs(&dir, false)).expect("begin");
+                tables.row_group_rows = 3;
+                tables.start_capture(&path);
+                let mut report = ReportBuilder::new(&crate::ReportOptions::default());
+                let mut both = ReportAndTables {
+                    report: &mut report,
+                    tables: Some(&mut tables),
+                };
+                let end = analyzer
+                    .analyze_path_into(&path, &Default::default(), &mut both)
+                    .expect(rel);
+                tables.end_capture("described").expect("end");
+                tables.commit().expect("commit");
+                // The report made on the way is the report of the analysis.
+                let streamed = report.finish(end.summary, end.stats);
+                let whole = crate::Report::of(&a, &crate::ReportOptions::default());
+                assert_eq!(format!("{streamed:?}"), format!("{whole:?}"), "{rel}");
+                for table in TABLES {
+                    let want = in_memory(&a, table);
+                    let got = read_parquet(&dir.join(format!("pq/{table}.parquet")));
+                    same(table, &sorted(table, &got), &want, rel);
+                    let lines = std::fs::read_to_string(dir.join(format!("nd/{table}.ndjson")))
+                        .expect("ndjson");
+                    assert_eq!(lines.lines().count(), want.height(), "{rel} {table}");
+                    let csv =
+                        std::fs::read_to_string(dir.join(format!("csv/{table}.csv"))).expect("csv");
+                    assert_eq!(csv.lines().count(), want.height() + 1, "{rel} {table}");
+                }
+                std::fs::remove_dir_all(&dir).ok();
+            }
+        }
+    }
+
+    /// Many small batches in a mixed order give the rows of one batch; in the order given, the
+    /// same bytes in the text files and the same frames in Parquet (several row groups).
+    #[test]
+    fn small_batches_write_what_one_batch_writes() {
+        let analyzer = Analyzer::new().threads(2);
+        let path = testdata(CAPTURES[0]);
+        let second = testdata(CAPTURES[1]);
+        let a = analyzer.analyze_path(&path).expect("a");
+        let b = analyzer.analyze_path(&second).expect("b");
+        let write = |name: &str, parts: &[(&str, Vec<Records>)], partition: bool| {
+            let dir = scratch(name);
+            let mut t = TableStream::begin(&outputs(&dir, partition)).expect("begin");
+            t.row_group_rows = 5;
+            for (capture, batches) in parts {
+                t.start_capture(capture);
+                for r in batches {
+                    t.records(r.clone());
+                }
+                t.end_capture(capture).expect("end");
+            }
+            t.commit().expect("commit");
+            dir
+        };
+        let one = |x: &Analysis| batches(x, usize::MAX / 8, None);
+        for partition in [false, true] {
+            let whole = write(
+                &format!("whole-{partition}"),
+                &[(&path, one(&a)), (&second, one(&b))],
+                partition,
+            );
+            let ordered = [
+                (path.as_str(), batches(&a, 3, None)),
+                (second.as_str(), batches(&b, 3, None)),
+            ];
+            let mixed = [
+                (path.as_str(), batches(&a, 4, Some(7))),
+                (second.as_str(), batches(&b, 4, Some(7))),
+            ];
+            let small = write(&format!("mixed-{partition}"), &mixed, partition);
+            let files = |root: &Path| {
+                let mut v = Vec::new();
+                let mut todo = vec![root.to_path_buf()];
+                while let Some(d) = todo.pop() {
+                    for e in std::fs::read_dir(&d).expect("dir").flatten() {
+                        if e.path().is_dir() {
+                            todo.push(e.path());
+                        } else {
+                            v.push(e.path().strip_prefix(root).expect("under").to_path_buf());
+                        }
+                    }
+                }
+                v.sort();
+                v
+            };
+            assert_eq!(files(&whole), files(&small), "partition {partition}");
+            for rel in files(&whole) {
+                let name = rel.to_string_lossy().into_owned();
+                let inner: PathBuf = rel.components().skip(1).collect();
+                let table = TABLES
+                    .iter()
+                    .find(|t| inner.to_string_lossy().starts_with(*t))
+                    .expect("a table's file");
+                if name.ends_with(".parquet") {
+                    let (w, s) = (
+                        read_parquet(&whole.join(&rel)),
+                        read_parquet(&small.join(&rel)),
+                    );
+                    let by_capture = |df: &DataFrame| match df.get_column_index("capture") {
+                        Some(_) => df
+                            .sort(
+                                ["capture"],
+                                SortMultipleOptions::default().with_maintain_order(true),
+                            )
+                            .expect("sort"),
+                        None => df.clone(),
+                    };
+                    let w = by_capture(&sorted(table, &w));
+                    let s = by_capture(&sorted(table, &s));
+                    same(table, &s, &w, &name);
+                } else {
+                    let mut w: Vec<String> = std::fs::read_to_string(whole.join(&rel))
+                        .expect("text")
+                        .lines()
+                        .map(String::from)
+                        .collect();
+                    let mut s: Vec<String> = std::fs::read_to_string(small.join(&rel))
+                        .expect("text")
+                        .lines()
+                        .map(String::from)
+                        .collect();
+                    if name.ends_with(".csv") {
+                        assert_eq!(w.first(), s.first(), "{name}: header");
+                    }
+                    w.sort();
+                    s.sort();
+                    assert_eq!(w, s, "{name}");
+                }
+            }
+            std::fs::remove_dir_all(&small).ok();
+            // In capture order, batch by batch: the same bytes as one batch.
+            let small = write(&format!("ordered-{partition}"), &ordered, partition);
+            for rel in files(&whole) {
+                if !rel.to_string_lossy().ends_with(".parquet") {
+                    assert_eq!(
+                        std::fs::read(whole.join(&rel)).expect("whole"),
+                        std::fs::read(small.join(&rel)).expect("small"),
+                        "{}",
+                        rel.display()
+                    );
+                }
+            }
+            std::fs::remove_dir_all(&small).ok();
+            std::fs::remove_dir_all(&whole).ok();
+        }
+    }
+
+    /// A table without rows still gets its files, with its columns; an aborted capture leaves
+    /// no partition; a stream dropped without commit leaves nothing.
+    #[test]
+    fn empty_tables_aborted_captures_and_dropped_streams() {
+        let dir = scratch("stream-empty");
+        let mut t = TableStream::begin(&outputs(&dir, true)).expect("begin");
+        t.row_group_rows = 1;
+        t.start_capture("bad.pcap");
+        let path = testdata("lab/f_refused_syndrop/capture.pcap");
+        let a = Analyzer::new().analyze_path(&path).expect("a");
+        t.records(batches(&a, 2, Some(1)).remove(0));
+        t.abort_capture().expect("abort");
+        t.start_capture("empty");
+        t.end_capture("empty").expect("end");
+        t.commit().expect("commit");
+        assert!(!dir
+            .join("pq/connections/capture=bad.pcap/part.parquet")
+            .exists());
+        let df = read_parquet(&dir.join("pq/dns/capture=empty/part.parquet"));
+        assert_eq!(df.height(), 0);
+        let want = dns_frame(None, &[])
+            .expect("empty")
+            .drop("capture")
+            .expect("drop");
+        assert_eq!(df.schema(), want.schema());
+        let csv = std::fs::read_to_string(dir.join("csv/dns/capture=empty/part.csv")).expect("csv");
+        assert_eq!(csv.lines().count(), 1, "{csv}");
+        std::fs::remove_dir_all(&dir).ok();
+
+        let dir = scratch("stream-dropped");
+        let mut t = TableStream::begin(&outputs(&dir, false)).expect("begin");
+        t.start_capture("x");
+        t.records(batches(&a, 2, Some(1)).remove(0));
+        drop(t);
+        let left: Vec<_> = std::fs::read_dir(dir.join("pq"))
+            .expect("dir")
+            .flatten()
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
