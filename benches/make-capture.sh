@@ -20,7 +20,7 @@
 # MAX_ROUNDS is reached, which is an error). Everything runs inside the namespaces made here and
 # addresses only them. Namespaces and processes are removed on exit, including on Ctrl-C.
 #
-# Knobs (environment): LOSS (default 0.5%), DELAY (netem delay per router egress, default 0ms;
+# Knobs (environment): PROFILE (bulk, the default, or requests: see below), LOSS (default 0.5%), DELAY (netem delay per router egress, default 0ms;
 # ignored when the kernel has no sch_netem and loss falls back to an nftables random drop),
 # SNAPLEN (default 0 = whole packets), MIN_BYTES (default 1.1 GiB), MIN_PACKETS (default 1100000),
 # ROUND_SECS (default 5), MAX_ROUNDS (default 30), CONNS_BULK (4), CONNS_SMALL (64), CONNS_CLOSE (4).
@@ -28,7 +28,18 @@
 # nftables with apt-get if they are missing.
 set -euo pipefail
 
-OUT="${1:-$HOME/.cache/pcapstat/bench/http-loss.pcap}"
+# PROFILE=requests: the request-heavy capture of issue #13 (only the 64 keep-alive connections
+# fetching the 1 KiB object: ~2.5 packets per request), until MIN_PACKETS (default 1.1 M).
+PROFILE="${PROFILE:-bulk}"
+case "$PROFILE" in
+  bulk) DEFAULT_OUT="$HOME/.cache/pcapstat/bench/http-loss.pcap" ;;
+  requests)
+    DEFAULT_OUT="$HOME/.cache/pcapstat/bench/requests.pcap"
+    : "${CONNS_BULK:=0}" "${CONNS_CLOSE:=0}" "${MIN_BYTES:=0}"
+    ;;
+  *) echo "make-capture.sh: PROFILE is bulk or requests" >&2; exit 2 ;;
+esac
+OUT="${1:-$DEFAULT_OUT}"
 LOSS="${LOSS:-0.5%}"
 DELAY="${DELAY:-0ms}"
 SNAPLEN="${SNAPLEN:-0}"
@@ -186,20 +197,28 @@ done
 start=$(date +%s)
 size=0
 round=0
-while [ "$size" -lt "$MIN_BYTES" ]; do
+count_packets() { capinfos -c -M -T -r "$OUT" 2>/dev/null | awk -F'\t' 'NR==1{print $2+0}'; }
+while [ "$size" -lt "$MIN_BYTES" ] || { [ "$PROFILE" = requests ] && [ "$(count_packets)" -lt "$MIN_PACKETS" ]; }; do
   round=$((round + 1))
   if [ "$round" -gt "$MAX_ROUNDS" ]; then
     echo "make-capture.sh: only $size bytes after $MAX_ROUNDS rounds" >&2
     exit 1
   fi
-  ip netns exec "$NS_CLI" wrk -t1 -c"$CONNS_BULK" -d"${ROUND_SECS}s" -s "$WORK/bulk.lua" \
-    http://10.77.1.1/ >"$WORK/wrk-bulk.txt" 2>&1 &
+  # A load with 0 connections is skipped (wrk refuses -c0); `sleep` keeps the three slots.
+  run_wrk() { # NAME CONNS ARGS...
+    local name=$1 conns=$2
+    shift 2
+    if [ "$conns" -gt 0 ]; then
+      ip netns exec "$NS_CLI" wrk -t1 -c"$conns" -d"${ROUND_SECS}s" "$@" >"$WORK/wrk-$name.txt" 2>&1
+    else
+      echo "requests in: none (0 connections)" >"$WORK/wrk-$name.txt"
+    fi
+  }
+  run_wrk bulk "$CONNS_BULK" -s "$WORK/bulk.lua" http://10.77.1.1/ &
   w1=$!
-  ip netns exec "$NS_CLI" wrk -t1 -c"$CONNS_SMALL" -d"${ROUND_SECS}s" \
-    http://10.77.1.1/1k.bin >"$WORK/wrk-small.txt" 2>&1 &
+  run_wrk small "$CONNS_SMALL" http://10.77.1.1/1k.bin &
   w2=$!
-  ip netns exec "$NS_CLI" wrk -t1 -c"$CONNS_CLOSE" -d"${ROUND_SECS}s" -H 'Connection: close' \
-    http://10.77.1.1/1k.bin >"$WORK/wrk-close.txt" 2>&1 &
+  run_wrk close "$CONNS_CLOSE" -H 'Connection: close' http://10.77.1.1/1k.bin &
   w3=$!
   wrk_pids=("$w1" "$w2" "$w3")
   wait "$w1" "$w2" "$w3"

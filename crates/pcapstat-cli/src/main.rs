@@ -319,7 +319,7 @@ pub(crate) fn run_one_into(
     analyzer: &Analyzer,
     path: &Path,
     filter: &pcapstat::Filter,
-    sink: &mut dyn RecordSink,
+    sink: &mut (dyn RecordSink + Send),
 ) -> anyhow::Result<StreamEnd> {
     let consumed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let analyzer = &analyzer.clone().progress(consumed.clone());

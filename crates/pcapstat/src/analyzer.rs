@@ -128,7 +128,7 @@ impl Analyzer {
     /// # Errors
     /// [`Error::Capture`] when the file cannot be read or is not a capture (records may have
     /// been handed over before an I/O error in the middle of the file).
-    pub fn analyze_path_into<S: RecordSink + ?Sized>(
+    pub fn analyze_path_into<S: RecordSink + Send + ?Sized>(
         &self,
         path: impl AsRef<Path>,
         filter: &Filter,
@@ -143,7 +143,7 @@ impl Analyzer {
     ///
     /// # Errors
     /// [`Error::Capture`] when the stream cannot be read or is not a capture.
-    pub fn analyze_reader_into<S: RecordSink + ?Sized>(
+    pub fn analyze_reader_into<S: RecordSink + Send + ?Sized>(
         &self,
         reader: impl Read + Send + 'static,
         filter: &Filter,
@@ -157,7 +157,7 @@ impl Analyzer {
     ///
     /// # Errors
     /// [`Error::Capture`] when the bytes are not a capture.
-    pub fn analyze_bytes_into<S: RecordSink + ?Sized>(
+    pub fn analyze_bytes_into<S: RecordSink + Send + ?Sized>(
         &self,
         bytes: Vec<u8>,
         filter: &Filter,

@@ -132,7 +132,7 @@ struct Slot<V> {
 /// capture time) and the final [`FlowTable::drain_sorted`].
 #[derive(Debug)]
 pub struct FlowTable<V> {
-    index: HashMap<FlowKey, u32>,
+    index: HashMap<FlowKey, u32, foldhash::fast::RandomState>,
     slots: Vec<Slot<V>>,
     /// Free slot numbers.
     free: Vec<u32>,
@@ -146,7 +146,7 @@ impl<V> FlowTable<V> {
     /// An empty table holding at most `max` entries (at least 1, at most `u32::MAX - 1`).
     pub fn new(max: usize) -> Self {
         FlowTable {
-            index: HashMap::new(),
+            index: HashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
             head: NIL,
@@ -168,10 +168,21 @@ impl<V> FlowTable<V> {
     fn slot_mut(&mut self, i: u32) -> Option<&mut Slot<V>> {
         self.slots.get_mut(i as usize)
     }
-    /// The entry for `key`, if live.
-    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut FlowEntry<V>> {
-        let i = *self.index.get(key)?;
-        self.slot_mut(i)?.entry.as_mut()
+    /// Where the entry for `key` is, if live: the one hash lookup of a packet; then
+    /// [`FlowTable::at_mut`] and [`FlowTable::touch_at`] reach it without hashing.
+    pub fn find(&self, key: &FlowKey) -> Option<u32> {
+        self.index.get(key).copied()
+    }
+    /// The live entry at `slot` (from [`FlowTable::find`] or [`FlowTable::insert`]).
+    pub fn at_mut(&mut self, slot: u32) -> Option<&mut FlowEntry<V>> {
+        self.slot_mut(slot)?.entry.as_mut()
+    }
+    /// A packet came for the entry at `slot`: it becomes the most recently active. O(1).
+    pub fn touch_at(&mut self, slot: u32) {
+        if slot != self.tail && self.at_mut(slot).is_some() {
+            self.unlink(slot);
+            self.push_back(slot);
+        }
     }
     /// Take slot `i` out of the activity list.
     fn unlink(&mut self, i: u32) {
@@ -200,12 +211,10 @@ impl<V> FlowTable<V> {
         self.tail = i;
     }
     /// A packet came for `key`: its entry becomes the most recently active. O(1).
+    #[cfg(test)]
     pub fn touch(&mut self, key: &FlowKey) {
-        if let Some(&i) = self.index.get(key) {
-            if i != self.tail {
-                self.unlink(i);
-                self.push_back(i);
-            }
+        if let Some(i) = self.find(key) {
+            self.touch_at(i);
         }
     }
     /// Remove and return the entry for `key`.
@@ -217,8 +226,15 @@ impl<V> FlowTable<V> {
     }
     /// Insert (or replace) the entry for `key`, as the most recently active. Call
     /// [`FlowTable::make_room`] first when full.
+    #[cfg(test)]
     pub fn insert(&mut self, key: FlowKey, entry: FlowEntry<V>) -> Option<FlowEntry<V>> {
         let old = self.remove(&key);
+        self.insert_new(key, entry);
+        old
+    }
+    /// Insert the entry for `key`, which is not in the table, as the most recently active;
+    /// returns its slot. Call [`FlowTable::make_room`] first when full.
+    pub fn insert_new(&mut self, key: FlowKey, entry: FlowEntry<V>) -> u32 {
         let slot = Slot {
             key,
             prev: NIL,
@@ -241,7 +257,7 @@ impl<V> FlowTable<V> {
         };
         self.index.insert(key, i);
         self.push_back(i);
-        old
+        i
     }
     /// When the table is full, remove the least recently active entry and hand it to
     /// `evicted`. O(1).

@@ -955,7 +955,9 @@ impl<F: SinkFactory> TcpTracker<F> {
         }
         let key = FlowKey::new(&seg.ip, seg.src_port, seg.dst_port);
         let mut end: Option<EndReason> = None;
-        if let Some(e) = self.table.get_mut(&key) {
+        // The one hash lookup of this segment; the rest goes by slot.
+        let mut slot = self.table.find(&key);
+        if let Some(e) = slot.and_then(|i| self.table.at_mut(i)) {
             if seg.ts_ns.saturating_sub(e.last_seen) > self.cfg.idle_timeout_ns {
                 end = Some(EndReason::Idle);
             } else if seg.flags.syn()
@@ -968,6 +970,7 @@ impl<F: SinkFactory> TcpTracker<F> {
             }
         }
         if let Some(reason) = end {
+            slot = None;
             if let Some(e) = self.table.remove(&key) {
                 match reason {
                     EndReason::Idle => self.stats.idle_timeouts += 1,
@@ -976,52 +979,59 @@ impl<F: SinkFactory> TcpTracker<F> {
                 self.end(key, e, reason);
             }
         }
-        if self.table.get_mut(&key).is_none() {
-            if self.table.is_full() {
-                let (factory, records, stats, cfg) = (
-                    &mut self.factory,
-                    &mut self.records,
-                    &mut self.stats,
-                    &self.cfg,
-                );
-                self.table.make_room(|k, e| {
-                    stats.evictions += 1;
-                    end_into(factory, records, stats, cfg, k, e, false);
-                });
+        let slot = match slot {
+            Some(i) => {
+                self.table.touch_at(i);
+                i
             }
-            self.stats.connections += 1;
-            if let Some(so) = SynOnly::of(seg, &key) {
-                // Nothing more to do for a lone SYN until a second segment comes.
-                self.table.insert(
+            None => {
+                if self.table.is_full() {
+                    let (factory, records, stats, cfg) = (
+                        &mut self.factory,
+                        &mut self.records,
+                        &mut self.stats,
+                        &self.cfg,
+                    );
+                    self.table.make_room(|k, e| {
+                        stats.evictions += 1;
+                        end_into(factory, records, stats, cfg, k, e, false);
+                    });
+                }
+                self.stats.connections += 1;
+                if let Some(so) = SynOnly::of(seg, &key) {
+                    // Nothing more to do for a lone SYN until a second segment comes.
+                    self.table.insert_new(
+                        key,
+                        FlowEntry {
+                            last_seen: seg.ts_ns,
+                            id: seg.frame,
+                            value: Conn::SynOnly(so),
+                        },
+                    );
+                    self.stats.max_concurrent =
+                        self.stats.max_concurrent.max(self.table.len() as u64);
+                    #[cfg(test)]
+                    if let Some(t) = &mut self.trace {
+                        // A lone first SYN has no analysis flags.
+                        t.push((seg.frame, 0));
+                    }
+                    return;
+                }
+                let (conn, midstream) = Connection::new(seg, &self.cfg, &mut self.factory);
+                self.stats.midstream_connections += u64::from(midstream);
+                let i = self.table.insert_new(
                     key,
                     FlowEntry {
                         last_seen: seg.ts_ns,
-                        id: seg.frame,
-                        value: Conn::SynOnly(so),
+                        id: conn.id,
+                        value: Conn::Full(Box::new(conn)),
                     },
                 );
                 self.stats.max_concurrent = self.stats.max_concurrent.max(self.table.len() as u64);
-                #[cfg(test)]
-                if let Some(t) = &mut self.trace {
-                    // A lone first SYN has no analysis flags.
-                    t.push((seg.frame, 0));
-                }
-                return;
+                i
             }
-            let (conn, midstream) = Connection::new(seg, &self.cfg, &mut self.factory);
-            self.stats.midstream_connections += u64::from(midstream);
-            self.table.insert(
-                key,
-                FlowEntry {
-                    last_seen: seg.ts_ns,
-                    id: conn.id,
-                    value: Conn::Full(Box::new(conn)),
-                },
-            );
-            self.stats.max_concurrent = self.stats.max_concurrent.max(self.table.len() as u64);
-        }
-        self.table.touch(&key);
-        if let Some(e) = self.table.get_mut(&key) {
+        };
+        if let Some(e) = self.table.at_mut(slot) {
             e.last_seen = e.last_seen.max(seg.ts_ns);
             let conn = e.value.full(&key, &self.cfg, &mut self.factory);
             let _flags = conn.on_segment(seg, &self.cfg);
