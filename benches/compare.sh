@@ -2,6 +2,11 @@
 # Time pcapstat against tshark, tcptrace and pcapstat-floor on one capture (issue #3).
 #
 #   benches/compare.sh FILE [compare.py options, e.g. --head-percent 10 --json out.json]
+#   benches/compare.sh --suite [suite.py options]   # issue #13: request-heavy, bulk, SYN flood
+#
+# --suite makes the captures it lacks with benches/make-capture.sh (root: network namespaces)
+# into $HOME/.cache/pcapstat/bench/{requests,http-loss}.pcap and runs benches/suite.py, which
+# writes one table of every target.
 #
 # Installs what is missing (GNU time, tshark/editcap, tcptrace) with apt-get when run as root,
 # builds the release binaries (cargo build --release -p pcapstat-cli -p pcapstat-benches; set
@@ -32,5 +37,12 @@ fi
 
 if [ -z "${PCAPSTAT_NO_BUILD:-}" ]; then
   cargo build --release -q -p pcapstat-cli -p pcapstat-benches
+fi
+if [ "$1" = --suite ]; then
+  shift
+  bench="$HOME/.cache/pcapstat/bench"
+  [ -s "$bench/requests.pcap" ] || PROFILE=requests benches/make-capture.sh "$bench/requests.pcap"
+  [ -s "$bench/http-loss.pcap" ] || benches/make-capture.sh "$bench/http-loss.pcap"
+  exec python3 benches/suite.py --requests "$bench/requests.pcap" --bulk "$bench/http-loss.pcap" "$@"
 fi
 exec python3 benches/compare.py "$@"

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""The benchmark suite of issue #13: one table over a request-heavy capture, a bulk capture and a
+generated SYN flood, with the issue's targets (ratios within this one run).
+
+    python3 benches/suite.py --requests REQ.pcap --bulk BULK.pcap [--synflood N] [--json out.json]
+
+Usually started through `benches/compare.sh --suite`, which makes the two captures with
+benches/make-capture.sh (PROFILE=requests, and the default bulk profile) when they are missing,
+and builds the release binaries. For each capture, after one read to warm the page cache, each
+program runs --repeat times (median wall clock kept) under /usr/bin/time -v:
+
+    pcapstat analyze FILE --format json --threads 2      and --threads 1
+    pcapstat analyze - --format json --parquet DIR       (standard input: peak RSS = heap)
+    the same on the first 10 % of the packets (editcap)  (memory flat: whole / head)
+    pcapstat-floor FILE, tcptrace -l -r FILE, tshark -r FILE -q -z conv,tcp
+
+The SYN flood (scripts/make-synflood.py N, default 5 M SYNs, in the temporary directory) is
+analysed from its path; its peak RSS and the evictions the report names are kept.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import RELEASE, ROOT, git_commit, machine, sh, timed, version  # noqa: E402
+
+
+def median_run(cmd, repeat, **kw):
+    tries = [timed(cmd, **kw) for _ in range(max(1, repeat))]
+    r = sorted(tries, key=lambda t: t["wall_s"])[len(tries) // 2]
+    r["all_wall_s"] = [round(t["wall_s"], 3) for t in tries]
+    r["rss_kib"] = max(t["rss_kib"] for t in tries)
+    r.pop("stdout", None)
+    return r
+
+
+def warm(path):
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
+def capture_runs(path, args, tmp):
+    pcapstat = [args.pcapstat, "analyze"]
+    warm(path)
+    runs = {}
+    runs["t2"] = median_run(pcapstat + [path, "--format", "json", "--threads", "2"], args.repeat)
+    runs["t1"] = median_run(pcapstat + [path, "--format", "json", "--threads", "1"], args.repeat)
+    runs["floor"] = median_run([args.floor, path], args.repeat)
+    if "tcptrace" not in args.skip:
+        runs["tcptrace"] = median_run(["tcptrace", "-l", "-r", path], args.repeat)
+    if "tshark" not in args.skip:
+        runs["tshark"] = median_run(["tshark", "-r", path, "-q", "-z", "conv,tcp"], 1)
+    out = os.path.join(tmp, "tables")
+    runs["stdin"] = median_run(pcapstat + ["-", "--format", "json", "--threads", "2"],
+                               args.repeat, stdin_path=path)
+    runs["stdin_parquet"] = timed(pcapstat + ["-", "--format", "json", "--threads", "2",
+                                              "--parquet", out], stdin_path=path)
+    floor_out = subprocess.run([args.floor, path], capture_output=True, text=True).stdout
+    kv = dict(line.split(" ", 1) for line in floor_out.splitlines() if " " in line)
+    packets = int(kv.get("packets", 0))
+    head = os.path.join(tmp, "head.pcap")
+    sh(["editcap", "-r", path, head, f"1-{max(1, packets // 10)}"])
+    runs["head_stdin_parquet"] = timed(pcapstat + ["-", "--format", "json", "--threads", "2",
+                                                   "--parquet", out], stdin_path=head)
+    os.remove(head)
+    for r in runs.values():
+        r.pop("stdout", None)
+    return {"file": os.path.basename(path), "bytes": os.path.getsize(path), "packets": packets,
+            "runs": runs}
+
+
+def ratios(c):
+    r = c["runs"]
+    w = {k: v["wall_s"] for k, v in r.items()}
+    out = {
+        "floor_x": w["t2"] / w["floor"],
+        "threads_2_vs_1": w["t1"] / w["t2"],
+        "stdin_vs_path": w["stdin"] / w["t2"],
+        "parquet_stdin_rss_mib": r["stdin_parquet"]["rss_kib"] / 1024,
+        "rss_whole_vs_head": r["stdin_parquet"]["rss_kib"] / max(1, r["head_stdin_parquet"]["rss_kib"]),
+    }
+    if "tcptrace" in w:
+        out["tcptrace_x"] = w["tcptrace"] / w["t2"]
+    if "tshark" in w:
+        out["tshark_x"] = w["tshark"] / w["t2"]
+    return out
+
+
+TARGETS = {
+    # name: (key, requests target, bulk target, "<=" or ">=")
+    "vs the floor (wall)": ("floor_x", 2.0, 1.5, "<="),
+    "faster than tcptrace -l": ("tcptrace_x", 2.0, 3.0, ">="),
+    "faster than tshark -z conv,tcp": ("tshark_x", 50.0, 60.0, ">="),
+    "--threads 2 vs --threads 1": ("threads_2_vs_1", 1.6, 1.6, ">="),
+    "standard input vs path": ("stdin_vs_path", 1.3, 1.3, "<="),
+    "peak RSS, stdin + --parquet (MiB)": ("parquet_stdin_rss_mib", 256, 256, "<="),
+    "peak RSS whole / first 10 %": ("rss_whole_vs_head", 1.25, 1.25, "<="),
+}
+
+
+def verdict(value, target, op):
+    if value is None:
+        return "not measured"
+    ok = value <= target if op == "<=" else value >= target
+    return "met" if ok else "NOT met"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--requests", required=True)
+    ap.add_argument("--bulk", required=True)
+    ap.add_argument("--synflood", type=int, default=5_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--pcapstat", default=os.path.join(RELEASE, "pcapstat"))
+    ap.add_argument("--floor", default=os.path.join(RELEASE, "pcapstat-floor"))
+    ap.add_argument("--skip", action="append", default=[], choices=["tshark", "tcptrace"])
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    info = {"machine": machine(), "commit": git_commit(),
+            "tshark": version(["tshark", "--version"]), "tcptrace": version(["tcptrace", "-v"])}
+    with tempfile.TemporaryDirectory() as tmp:
+        caps = {}
+        for name, path in [("requests", args.requests), ("bulk", args.bulk)]:
+            print(f"== {name}: {path}", flush=True)
+            caps[name] = capture_runs(path, args, tmp)
+            caps[name]["ratios"] = ratios(caps[name])
+        syn = os.path.join(tmp, "synflood.pcap")
+        print(f"== SYN flood: {args.synflood} SYNs", flush=True)
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "make-synflood.py"),
+                        str(args.synflood), syn], check=True, capture_output=True)
+        warm(syn)
+        r = timed([args.pcapstat, "analyze", syn, "--format", "json"], stdout_path=None)
+        try:
+            stats = json.loads(r["stdout"])["stats"]
+            evictions = stats["tcp"]["evictions"]
+        except (ValueError, KeyError):
+            evictions = None
+        r.pop("stdout", None)
+        info["synflood"] = {"syns": args.synflood, "run": r, "evictions": evictions}
+    info["captures"] = caps
+
+    m = info["machine"]
+    print(f"\nmachine: {m['nproc']} CPUs, {m['cpu']}, {m['mem_gib']} GiB; commit {info['commit']}")
+    for name, c in caps.items():
+        w = {k: v["wall_s"] for k, v in c["runs"].items()}
+        print(f"{name}: {c['file']}, {c['bytes'] / 1e6:.0f} MB, {c['packets']} packets; wall s: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in w.items()))
+    print()
+    print("| target | request-heavy | bulk |")
+    print("|---|---|---|")
+    for label, (key, t_req, t_bulk, op) in TARGETS.items():
+        cells = []
+        for name, target in [("requests", t_req), ("bulk", t_bulk)]:
+            v = caps[name]["ratios"].get(key)
+            cells.append("—" if v is None else f"{v:.2f} ({op} {target:g}: {verdict(v, target, op)})")
+        print(f"| {label} | {cells[0]} | {cells[1]} |")
+    s = info["synflood"]
+    gib = s["run"]["rss_kib"] / 2**20
+    print(f"\nSYN flood, {s['syns']:,} SYNs: {s['run']['wall_s']:.2f} s, peak RSS {gib:.2f} GiB "
+          f"(<= 1 GiB: {'met' if gib <= 1 else 'NOT met'}), evictions reported: {s['evictions']}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(info, f, indent=2)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
