@@ -446,6 +446,7 @@ impl<S: RecordSink + ?Sized> Emitter<'_, S> {
         // not depend on the thread count.
         let may_have_dns = self.first_dns.load(Ordering::Relaxed) < frame;
         let filter = self.filter;
+        let all = filter.is_empty();
         let names = |id| ConnNames::of(id, &g.tls, &g.http);
         let conn = |id: u64| {
             g.connections
@@ -453,39 +454,62 @@ impl<S: RecordSink + ?Sized> Emitter<'_, S> {
                 .ok()
                 .and_then(|i| g.connections.get(i))
         };
-        let mut out = Records::default();
-        for (h, keep) in g
+        // What the filter keeps, decided on the whole group before its records are moved on.
+        let keep_http: Vec<bool> = g
             .http
             .iter()
-            .map(|h| (h, filter.matches_http(h, &names(h.conn_id), first)))
-        {
+            .map(|h| all || filter.matches_http(h, &names(h.conn_id), first))
+            .collect();
+        let keep_tls: Vec<bool> = g
+            .tls
+            .iter()
+            .map(|t| {
+                all || conn(t.conn_id)
+                    .is_some_and(|c| filter.matches_tls(t, c, &names(t.conn_id), first))
+            })
+            .collect();
+        let keep_conn: Vec<bool> = g
+            .connections
+            .iter()
+            .map(|c| {
+                all || (filter.matches_connection(c, &names(c.conn_id))
+                    && filter.in_window(first, c.start_ts))
+            })
+            .collect();
+        let mut out = Records::default();
+        for (h, keep) in std::mem::take(&mut g.http).into_iter().zip(keep_http) {
             if !keep {
                 continue;
             }
             if may_have_dns && h.request_index == 0 && h.host.is_some() {
-                self.held.http.push(h.clone());
                 self.held.connections.extend(conn(h.conn_id).cloned());
                 let tls = g.tls.binary_search_by_key(&h.conn_id, |t| t.conn_id).ok();
                 self.held
                     .tls
                     .extend(tls.and_then(|i| g.tls.get(i)).cloned());
+                self.held.http.push(h);
             } else {
-                out.http.push(h.clone());
+                out.http.push(h);
             }
         }
         out.timings = request_timings(&g.connections, &g.tls, &out.http, &[]);
         // Requests of live connections (never a first request): their phases need nothing
         // but the row and whether the TLS session was resumed.
-        for o in &g.open {
+        for o in std::mem::take(&mut g.open) {
             let names = ConnNames {
                 sni: o.sni.as_deref(),
                 http: &o.http,
             };
-            let rows: Vec<HttpRecord> = o
+            let keep: Vec<bool> = o
                 .http
                 .iter()
-                .filter(|h| filter.matches_http(h, &names, first))
-                .cloned()
+                .map(|h| all || filter.matches_http(h, &names, first))
+                .collect();
+            let rows: Vec<HttpRecord> = o
+                .http
+                .into_iter()
+                .zip(keep)
+                .filter_map(|(h, k)| k.then_some(h))
                 .collect();
             let base = out.http.len();
             out.timings
@@ -502,20 +526,15 @@ impl<S: RecordSink + ?Sized> Emitter<'_, S> {
         }
         out.tls = g
             .tls
-            .iter()
-            .filter(|t| {
-                conn(t.conn_id).is_some_and(|c| filter.matches_tls(t, c, &names(t.conn_id), first))
-            })
-            .cloned()
+            .into_iter()
+            .zip(keep_tls)
+            .filter_map(|(t, k)| k.then_some(t))
             .collect();
         out.connections = g
             .connections
-            .iter()
-            .filter(|c| {
-                filter.matches_connection(c, &names(c.conn_id))
-                    && filter.in_window(first, c.start_ts)
-            })
-            .cloned()
+            .into_iter()
+            .zip(keep_conn)
+            .filter_map(|(c, k)| k.then_some(c))
             .collect();
         if !out.is_empty() {
             self.sink.records(out);
