@@ -697,15 +697,17 @@ impl SinkFactory for AppFactory {
     }
 
     fn after_segment(&mut self, sink: &mut AppSink) -> bool {
-        let (http, tls) = match &mut sink.state {
-            State::Http(p) => (p.as_mut(), None),
+        // HTTP/1 (and HTTP/2 after its `Upgrade: h2c`) or HTTP/2, in clear or decrypted.
+        let (mut taken, tls) = match &mut sink.state {
+            State::Http(p) => (p.take_finished(TAKE_FINISHED_AT), None),
+            State::Http2(p) => (p.take_finished(TAKE_FINISHED_AT), None),
             State::Tls(t) => match &mut t.inner {
-                Inner::Http(p) => (p.as_mut(), Some(t.tls.record())),
+                Inner::Http(p) => (p.take_finished(TAKE_FINISHED_AT), Some(t.tls.record())),
+                Inner::Http2(p) => (p.take_finished(TAKE_FINISHED_AT), Some(t.tls.record())),
                 _ => return false,
             },
             _ => return false,
         };
-        let mut taken = http.take_finished(TAKE_FINISHED_AT);
         if taken.is_empty() {
             return false;
         }

@@ -166,3 +166,63 @@ fn upgrade_h2c_goes_through_http1_into_http2() {
         (1, Some(3), Some(200), true)
     );
 }
+
+/// A long HTTP/2 connection hands on its finished streams while it is open
+/// (`AppFactory::after_segment`), 32 at a time, whatever stream is still open before them;
+/// stream 1 (request 0) waits for the connection's row. The rows taken and those at the close
+/// are the rows of a factory that takes nothing, and the connection's failure is the same.
+#[test]
+fn a_long_http2_connection_hands_on_its_finished_streams() {
+    let run = |take: bool| {
+        let mut f = AppFactory::default();
+        let mut s = f.open(&meta());
+        let mut taken_while_open = 0;
+        let mut step = |f: &mut AppFactory, s: &mut _, ts, dir, bytes: &[u8]| {
+            StreamSink::on_data(s, ts, dir, bytes);
+            if take && f.after_segment(s) {
+                taken_while_open += 1;
+            }
+        };
+        let mut c = PREFACE.to_vec();
+        c.extend(frame(4, 0, 0, &[]));
+        c.extend(get(1));
+        // Stream 3 stays open to the end (request without END_STREAM, no response).
+        c.extend(frame(1, 4, 3, &[0x82, 0x86, 0x84, 0x41, 0x01, b'h']));
+        step(&mut f, &mut s, 1, C2S, &c);
+        step(&mut f, &mut s, 2, S2C, &frame(1, 5, 1, &[0x88]));
+        // Stream 5: reset by the client before any response (unanswered).
+        step(&mut f, &mut s, 3, C2S, &get(5));
+        step(&mut f, &mut s, 4, C2S, &frame(3, 0, 5, &[0, 0, 0, 8]));
+        for i in 0..200u32 {
+            let (a, b) = (7 + 4 * i, 9 + 4 * i);
+            let ts = 10 + 10 * i64::from(i);
+            step(&mut f, &mut s, ts, C2S, &[get(a), get(b)].concat());
+            step(&mut f, &mut s, ts + 1, S2C, &frame(1, 4, b, &[0x88]));
+            step(&mut f, &mut s, ts + 2, S2C, &frame(1, 5, a, &[0x8d]));
+            step(&mut f, &mut s, ts + 3, S2C, &frame(0, 1, b, b"yes"));
+        }
+        let mut rec = record();
+        rec.outcome = Outcome::Reset;
+        s.on_close(5_000, C2S);
+        s.on_close(5_000, S2C);
+        let open: Vec<_> = f.open.drain(..).flat_map(|o| o.http).collect();
+        f.close(s, &mut rec);
+        (taken_while_open, open, f.http, rec.failure)
+    };
+    let (n, open, closed, failure) = run(true);
+    let (zero, none, mut whole, failure_whole) = run(false);
+    assert_eq!((zero, none.len()), (0, 0));
+    assert_eq!(whole.len(), 403);
+    assert!(n >= 12, "{n} batches taken while open");
+    assert!(open.len() >= 350, "{}", open.len());
+    assert!(open
+        .iter()
+        .all(|h| h.request_index != 0 && h.stream_id != Some(3)));
+    assert_eq!(closed[0].request_index, 0, "request 0 waits for the close");
+    let mut all: Vec<_> = open.into_iter().chain(closed).collect();
+    all.sort_by_key(|h| h.request_index);
+    whole.sort_by_key(|h| h.request_index);
+    assert_eq!(format!("{all:?}"), format!("{whole:?}"));
+    assert_eq!(failure, failure_whole);
+    assert!(failure.is_some(), "a stream reset before its response");
+}

@@ -487,11 +487,16 @@ impl HttpParser {
     /// Takes the exchanges at the front that are over (request and response read to their
     /// end, nothing waiting before them), once at least `min` records are kept, so that a long
     /// keep-alive connection does not keep all its requests; `complete` is set as
-    /// [`into_records`](HttpParser::into_records) would. Nothing is taken after an
-    /// `Upgrade: h2c`.
+    /// [`into_records`](HttpParser::into_records) would. After an `Upgrade: h2c`, the HTTP/2
+    /// parser's finished streams are taken ([`Http2Parser::take_finished`]; the upgraded
+    /// request is its stream 1, with its HTTP/1 `request_index`): the HTTP/1 records left are
+    /// final by then (no byte reaches them) and stay until the end, as few as they were.
     pub fn take_finished(&mut self, min: usize) -> Vec<HttpExchange> {
+        if let Some((h2, _)) = &mut self.h2 {
+            return h2.take_finished(min);
+        }
         let mut out = Vec::new();
-        if self.h2.is_some() || self.recs.items.len() < min.max(1) {
+        if self.recs.items.len() < min.max(1) {
             return out;
         }
         while let Some(front) = self.recs.items.front() {
@@ -499,7 +504,9 @@ impl HttpParser {
             let busy = self.cur_req == Some(k)
                 || self.cur_resp == Some(k)
                 || self.pending.contains(&Some(k));
-            if busy || !front.req_done || !front.resp_done || front.h2c {
+            // A request asking for `Upgrade: h2c` whose response is over was not upgraded:
+            // the 101 that upgrades sets `h2` as it ends the response.
+            if busy || !front.req_done || !front.resp_done {
                 break;
             }
             let Some(mut rec) = self.recs.items.pop_front() else {

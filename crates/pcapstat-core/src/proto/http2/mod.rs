@@ -324,10 +324,21 @@ impl Reader {
 #[derive(Debug)]
 struct Stream {
     r: HttpExchange,
+    /// Position among the connection's request streams (the order they started).
+    seq: u64,
     req_done: bool,
     resp_done: bool,
     got_final: bool,
     damaged: bool,
+}
+
+impl Stream {
+    /// The record, `complete` set: both directions ended, not reset, nothing lost.
+    fn into_record(self) -> HttpExchange {
+        let mut r = self.r;
+        r.complete = self.req_done && self.resp_done && !self.damaged;
+        r
+    }
 }
 
 /// What a decoded header block said.
@@ -366,9 +377,14 @@ pub struct Http2Parser {
     cfg: Http2Config,
     c2s: Reader,
     s2c: Reader,
-    streams: Vec<Stream>,
-    /// Open streams: stream id → index in `streams`.
-    open: HashMap<u32, usize>,
+    /// Open streams (request seen, not both ends closed nor reset), by stream id. Only these
+    /// can change: every frame reaches a record through this map.
+    open: HashMap<u32, Stream>,
+    /// Streams no longer open, in the order they left it: their records are final (taken by
+    /// [`take_finished`](Http2Parser::take_finished)).
+    done: Vec<Stream>,
+    /// `seq` of the next stream.
+    next_seq: u64,
     /// Highest client stream id seen in a HEADERS frame.
     last_client_stream: u32,
     /// `request_index` of the next stream.
@@ -390,8 +406,9 @@ impl Http2Parser {
             cfg,
             c2s: Reader::new(client, cfg.max_table_bytes),
             s2c: Reader::new(RState::Header, cfg.max_table_bytes),
-            streams: Vec::new(),
             open: HashMap::new(),
+            done: Vec::new(),
+            next_seq: 0,
             last_client_stream: 0,
             next_index: 0,
             budget_exhausted: false,
@@ -420,14 +437,18 @@ impl Http2Parser {
         r.response_body_bytes = None;
         r.complete = false;
         p.next_index = r.request_index.saturating_add(1);
-        p.streams.push(Stream {
-            r,
-            req_done: request_done,
-            resp_done: false,
-            got_final: false,
-            damaged: false,
-        });
-        p.open.insert(1, 0);
+        p.next_seq = 1;
+        p.open.insert(
+            1,
+            Stream {
+                r,
+                seq: 0,
+                req_done: request_done,
+                resp_done: false,
+                got_final: false,
+                damaged: false,
+            },
+        );
         p.last_client_stream = 1;
         p.stats.streams += 1;
         p
@@ -454,13 +475,34 @@ impl Http2Parser {
     /// The records, one per request stream in the order the streams started. Streams without
     /// both END_STREAMs, reset, or hit by a gap have `complete = false`.
     pub fn into_records(self) -> Vec<HttpExchange> {
-        self.streams
-            .into_iter()
-            .map(|mut s| {
-                s.r.complete = s.req_done && s.resp_done && !s.damaged;
-                s.r
-            })
-            .collect()
+        let mut v = self.done;
+        v.extend(self.open.into_values());
+        v.sort_unstable_by_key(|s| s.seq);
+        v.into_iter().map(Stream::into_record).collect()
+    }
+
+    /// Takes the records of the streams that are over, once at least `min` of them are kept,
+    /// so that a long-lived connection does not keep all its streams (a stream is over when
+    /// both directions ended or it was reset; every frame reaches a record through the open
+    /// streams, so its record can no longer change). `complete` is set as
+    /// [`into_records`](Http2Parser::into_records) would, and `request_index` is unchanged.
+    /// The taken records are in the order their streams started; streams still open are not
+    /// taken, so a later call or `into_records` may return streams that started before them:
+    /// all the records, taken or not, sorted by `request_index`, are those `into_records`
+    /// would have returned without taking.
+    pub fn take_finished(&mut self, min: usize) -> Vec<HttpExchange> {
+        if self.done.len() < min.max(1) {
+            return Vec::new();
+        }
+        let mut v = std::mem::take(&mut self.done);
+        v.sort_unstable_by_key(|s| s.seq);
+        v.into_iter().map(Stream::into_record).collect()
+    }
+
+    /// Streams kept (open or over but not taken).
+    #[cfg(test)]
+    pub(crate) fn kept(&self) -> usize {
+        self.open.len() + self.done.len()
     }
 
     #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
@@ -637,10 +679,9 @@ impl Http2Parser {
             }
             RST_STREAM => {
                 self.stats.resets += 1;
-                if let Some(k) = self.open.remove(&f.stream) {
-                    if let Some(s) = self.streams.get_mut(k) {
-                        s.damaged = true;
-                    }
+                if let Some(mut s) = self.open.remove(&f.stream) {
+                    s.damaged = true;
+                    self.done.push(s);
                 }
             }
             GOAWAY => self.stats.goaways += 1,
@@ -661,13 +702,10 @@ impl Http2Parser {
             }
         }
         let n = n.saturating_sub(gapped);
-        let Some(&k) = self.open.get(&f.stream) else {
+        let Some(s) = self.open.get_mut(&f.stream) else {
             if !client && f.stream != 0 {
                 self.stats.unmatched_frames += 1;
             }
-            return;
-        };
-        let Some(s) = self.streams.get_mut(k) else {
             return;
         };
         if gapped > 0 {
@@ -776,14 +814,12 @@ impl Http2Parser {
     }
 
     fn client_block(&mut self, b: Block, fields: Option<Fields>, ts: i64) {
-        if let Some(&k) = self.open.get(&b.stream) {
+        if let Some(s) = self.open.get_mut(&b.stream) {
             // Trailers (or a block after the upgrade's stream 1).
-            if let Some(s) = self.streams.get_mut(k) {
-                s.r.request_header_bytes = s.r.request_header_bytes.saturating_add(b.encoded);
-                s.r.request_end_ts = Some(ts);
-                s.req_done |= b.end_stream;
-                s.damaged |= fields.is_none();
-            }
+            s.r.request_header_bytes = s.r.request_header_bytes.saturating_add(b.encoded);
+            s.r.request_end_ts = Some(ts);
+            s.req_done |= b.end_stream;
+            s.damaged |= fields.is_none();
             self.maybe_close(b.stream);
             return;
         }
@@ -815,22 +851,23 @@ impl Http2Parser {
         };
         self.next_index = self.next_index.saturating_add(1);
         self.stats.streams += 1;
-        self.open.insert(b.stream, self.streams.len());
-        self.streams.push(Stream {
-            r,
-            req_done: b.end_stream,
-            resp_done: false,
-            got_final: false,
-            damaged: lost,
-        });
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.open.insert(
+            b.stream,
+            Stream {
+                r,
+                seq,
+                req_done: b.end_stream,
+                resp_done: false,
+                got_final: false,
+                damaged: lost,
+            },
+        );
     }
 
     fn server_block(&mut self, b: Block, fields: Option<Fields>, ts: i64) {
-        let Some(s) = self
-            .open
-            .get(&b.stream)
-            .and_then(|&k| self.streams.get_mut(k))
-        else {
+        let Some(s) = self.open.get_mut(&b.stream) else {
             self.stats.unmatched_frames += 1;
             return;
         };
@@ -858,15 +895,15 @@ impl Http2Parser {
         self.maybe_close(b.stream);
     }
 
-    /// Forget a stream once both ends are closed.
+    /// Close a stream once both ends are closed: its record is final.
     fn maybe_close(&mut self, stream: u32) {
-        if let Some(&k) = self.open.get(&stream) {
-            if self
-                .streams
-                .get(k)
-                .is_none_or(|s| s.req_done && s.resp_done)
-            {
-                self.open.remove(&stream);
+        if self
+            .open
+            .get(&stream)
+            .is_some_and(|s| s.req_done && s.resp_done)
+        {
+            if let Some(s) = self.open.remove(&stream) {
+                self.done.push(s);
             }
         }
     }
@@ -883,10 +920,8 @@ impl Http2Parser {
     }
 
     fn damage_open(&mut self) {
-        for &k in self.open.values() {
-            if let Some(s) = self.streams.get_mut(k) {
-                s.damaged = true;
-            }
+        for s in self.open.values_mut() {
+            s.damaged = true;
         }
     }
 

@@ -957,3 +957,236 @@ fn hpack_references_to_a_large_entry_cost_is_bounded() {
     assert_eq!(recs[1].path.as_ref().map(String::len), Some(1024));
     assert!(recs[200].path.is_none() && !recs[200].complete);
 }
+
+/// A request HEADERS block: :method GET, :scheme http, :path `path` (literal without
+/// indexing), :authority "a".
+fn get_path(stream: u32, flags: u8, path: &str) -> Vec<u8> {
+    let mut b = vec![0x82, 0x86, 0x04, u8::try_from(path.len()).unwrap()];
+    b.extend_from_slice(path.as_bytes());
+    b.extend_from_slice(&[0x01, 0x01, b'a']);
+    frame(HEADERS, flags, stream, &b)
+}
+
+/// A trailer block (`grpc-status: 0`, literal with a new name) ending the stream.
+fn trailers(stream: u32) -> Vec<u8> {
+    let mut b = vec![0x00, 11];
+    b.extend_from_slice(b"grpc-status");
+    b.extend_from_slice(&[1, b'0']);
+    frame(HEADERS, END_STREAM | END_HEADERS, stream, &b)
+}
+
+/// A long HTTP/2 connection, as (capture time, direction, bytes) events: stream 1 is a
+/// long-lived call whose response never ends (when `upgraded`, the HTTP/1 request before it
+/// is that stream), then 3 × `batches` request streams from 3 on, interleaved: simple GETs,
+/// uploads with request and response trailers and an interim 100, streams reset mid-response
+/// by either side, a reset after both END_STREAMs (changes nothing), DATA and HEADERS after
+/// the end (unmatched), a GOAWAY near the end and a last stream never answered.
+fn long_connection(batches: u32, upgraded: bool) -> Vec<(i64, Direction, Vec<u8>)> {
+    let mut ev: Vec<(i64, Direction, Vec<u8>)> = Vec::new();
+    let mut t = 100;
+    let mut c = PREFACE.to_vec();
+    c.extend(frame(SETTINGS, 0, 0, &[]));
+    if !upgraded {
+        c.extend(get_path(1, END_HEADERS, "/stream"));
+    }
+    ev.push((t, C2S, c));
+    ev.push((t + 1, S2C, [frame(SETTINGS, 0, 0, &[]), ok(1)].concat()));
+    let interim = frame(HEADERS, END_HEADERS, 0, &[0x08, 3, b'1', b'0', b'0']);
+    for i in 0..batches {
+        t += 10;
+        let (a, b, x) = (3 + 6 * i, 5 + 6 * i, 7 + 6 * i);
+        // Three requests in one segment; b's body and trailers follow.
+        let c = [
+            get_path(a, END_STREAM | END_HEADERS, &format!("/a{i}")),
+            get_path(b, END_HEADERS, &format!("/b{i}")),
+            get_path(x, END_STREAM | END_HEADERS, &format!("/x{i}")),
+        ]
+        .concat();
+        ev.push((t, C2S, c));
+        ev.push((t + 1, C2S, frame(DATA, 0, b, &[1; 30])));
+        // Responses interleaved, with the long call's DATA among them.
+        let mut interim_b = interim.clone();
+        interim_b[5..9].copy_from_slice(&b.to_be_bytes());
+        ev.push((t + 2, S2C, [ok(x), interim_b, ok(a)].concat()));
+        ev.push((t + 3, S2C, frame(DATA, 0, 1, &[0; 5])));
+        ev.push((t + 4, C2S, trailers(b)));
+        ev.push((t + 5, S2C, [ok(b), frame(DATA, 0, x, &[0; 9])].concat()));
+        match i % 4 {
+            // x reset by the client mid-response; the server's late DATA is unmatched.
+            0 => {
+                ev.push((t + 6, C2S, frame(RST_STREAM, 0, x, &[0, 0, 0, 8])));
+                ev.push((t + 7, S2C, frame(DATA, END_STREAM, x, &[0; 3])));
+            }
+            // x reset by the server.
+            1 => ev.push((t + 6, S2C, frame(RST_STREAM, 0, x, &[0, 0, 0, 2]))),
+            // x ends, then a reset, DATA and trailers after its end change nothing.
+            2 => {
+                ev.push((t + 6, S2C, frame(DATA, END_STREAM, x, &[0; 4])));
+                ev.push((t + 7, C2S, frame(RST_STREAM, 0, x, &[0, 0, 0, 0])));
+                ev.push((t + 7, S2C, frame(DATA, END_STREAM, x, &[0; 4])));
+                ev.push((t + 8, S2C, trailers(x)));
+                ev.push((t + 8, C2S, trailers(x)));
+            }
+            // x's response ends with trailers.
+            _ => ev.push((t + 6, S2C, trailers(x))),
+        }
+        ev.push((t + 8, S2C, frame(DATA, END_STREAM, a, &[0; 2])));
+        ev.push((
+            t + 9,
+            S2C,
+            [frame(DATA, 0, b, &[0; 7]), trailers(b)].concat(),
+        ));
+        // A late RST on a finished stream.
+        if i % 3 == 0 {
+            ev.push((t + 9, C2S, frame(RST_STREAM, 0, a, &[0, 0, 0, 8])));
+        }
+    }
+    // GOAWAY, then one more request never answered.
+    let last = 3 + 6 * batches;
+    ev.push((t + 20, S2C, frame(GOAWAY, 0, 0, &[0, 0, 0, 0, 0, 0, 0, 0])));
+    ev.push((
+        t + 21,
+        C2S,
+        get_path(last, END_STREAM | END_HEADERS, "/last"),
+    ));
+    ev.push((t + 22, S2C, frame(DATA, 0, 1, &[0; 5])));
+    ev
+}
+
+/// Ends both directions as a capture that stops mid-connection would.
+fn end_connection<P: StreamSink>(p: &mut P, t: i64) {
+    p.on_gap(t, S2C, 100);
+    p.on_close(t + 1, C2S);
+    p.on_close(t + 1, S2C);
+}
+
+fn sorted(mut v: Vec<HttpExchange>) -> Vec<HttpExchange> {
+    v.sort_by_key(|r| r.request_index);
+    v
+}
+
+#[test]
+fn taking_finished_streams_changes_no_record() {
+    let events = long_connection(100, false);
+    let new = || Http2Parser::new(Http2Config::default());
+    let (mut whole, mut taking) = (new(), new());
+    let mut taken = Vec::new();
+    let mut most = 0;
+    for (n, (ts, dir, bytes)) in events.iter().enumerate() {
+        whole.on_data(*ts, *dir, bytes);
+        taking.on_data(*ts, *dir, bytes);
+        if n % 3 == 0 {
+            let batch = taking.take_finished(8);
+            // In the order the streams started.
+            assert!(batch
+                .windows(2)
+                .all(|w| w[0].request_index < w[1].request_index));
+            assert!(batch.is_empty() || batch.len() >= 8);
+            taken.extend(batch);
+            // Stream 1 never ends: taking is not held up by it.
+            most = most.max(taking.kept());
+            assert!(taking.done.len() < 8 + 12, "{}", taking.done.len());
+        }
+    }
+    assert!(most <= 30, "{most} streams kept at once");
+    end_connection(&mut whole, 1 << 20);
+    end_connection(&mut taking, 1 << 20);
+    assert!(taken.len() > 280, "{}", taken.len());
+    assert!(
+        taken.iter().all(|r| r.request_index != 0),
+        "stream 1 is open"
+    );
+    let rest = taking.into_records();
+    let rest_ids: Vec<_> = rest.iter().map(|r| r.stream_id).collect();
+    assert_eq!(rest_ids[0], Some(1));
+    assert!(rest_ids.contains(&Some(603)));
+    taken.extend(rest);
+    let whole = whole.into_records();
+    assert_eq!(whole.len(), 302);
+    assert_eq!(format!("{:?}", sorted(taken)), format!("{whole:?}"));
+    // The script exercises what it claims: resets, trailers, unfinished streams.
+    let incomplete: Vec<_> = whole.iter().filter(|r| !r.complete).collect();
+    assert_eq!(
+        incomplete.len(),
+        2 + 50,
+        "stream 1, the last one, x reset in half the batches"
+    );
+    let b0 = whole
+        .iter()
+        .find(|r| r.path.as_deref() == Some("/b0"))
+        .unwrap();
+    assert!(b0.complete && b0.request_body_bytes == 30 && b0.response_body_bytes == Some(7));
+    let x2 = whole
+        .iter()
+        .find(|r| r.path.as_deref() == Some("/x2"))
+        .unwrap();
+    assert!(x2.complete && x2.response_body_bytes == Some(13));
+}
+
+/// After `Upgrade: h2c`, the HTTP/1 parser hands on its HTTP/2 parser's finished streams; the
+/// upgraded request (HTTP/1 record, then stream 1) keeps its index. Before it, a request
+/// asking for h2c answered 200 does not stop HTTP/1 requests from being taken.
+#[test]
+fn taking_finished_streams_after_an_h2c_upgrade_changes_no_record() {
+    let mut events: Vec<(i64, Direction, Vec<u8>)> = Vec::new();
+    let up = "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n";
+    for i in 0..40 {
+        let ask = if i == 0 { up } else { "" };
+        let req = format!("GET /h1/{i} HTTP/1.1\r\nHost: h\r\n{ask}\r\n");
+        events.push((i, C2S, req.into_bytes()));
+        events.push((
+            i,
+            S2C,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+        ));
+    }
+    events.push((
+        50,
+        C2S,
+        format!("GET /up HTTP/1.1\r\nHost: h\r\n{up}\r\n").into_bytes(),
+    ));
+    events.push((
+        51,
+        S2C,
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".to_vec(),
+    ));
+    events.extend(long_connection(60, true));
+    let new = || HttpParser::new(HttpConfig::default());
+    let (mut whole, mut taking) = (new(), new());
+    let mut taken = Vec::new();
+    for (n, (ts, dir, bytes)) in events.iter().enumerate() {
+        whole.on_data(*ts, *dir, bytes);
+        taking.on_data(*ts, *dir, bytes);
+        if n % 3 == 0 {
+            taken.extend(taking.take_finished(8));
+        }
+    }
+    assert_eq!(taking.http2_stats().map(|s| s.streams), Some(182));
+    end_connection(&mut whole, 1 << 20);
+    end_connection(&mut taking, 1 << 20);
+    // HTTP/1 requests before the upgrade, then HTTP/2 streams.
+    assert!(
+        taken
+            .iter()
+            .filter(|r| r.version != HttpVersion::Http2)
+            .count()
+            >= 32
+    );
+    assert!(
+        taken
+            .iter()
+            .filter(|r| r.version == HttpVersion::Http2)
+            .count()
+            >= 170
+    );
+    assert!(
+        taken.iter().all(|r| r.request_index != 40),
+        "the upgraded stream 1 is open"
+    );
+    taken.extend(taking.into_records());
+    let whole = whole.into_records();
+    assert_eq!(whole.len(), 40 + 182);
+    let up = &whole[40];
+    assert_eq!((up.stream_id, up.path.as_deref()), (Some(1), Some("/up")));
+    assert_eq!(format!("{:?}", sorted(taken)), format!("{whole:?}"));
+}
