@@ -25,6 +25,11 @@ use crate::write::{
 /// group (at most; a capture's last rows, or a table's last rows, make a smaller one).
 pub const ROW_GROUP_ROWS: usize = 65_536;
 
+/// Rows of one table gathered as records before they become one DataFrame: a batch of the
+/// core is often a few rows (a connection, a live connection's finished requests), and a frame
+/// per batch would cost more than the rows.
+const FRAME_ROWS: usize = 4096;
+
 /// The tables, in the order they are written.
 const TABLES: [&str; 4] = ["connections", "tls", "http", "dns"];
 
@@ -198,6 +203,8 @@ pub struct TableStream {
     row_group_rows: usize,
     /// The `capture` column of the rows to come.
     capture: Option<String>,
+    /// Records not yet made into frames (at most [`FRAME_ROWS`] per table).
+    raw: Records,
     /// Descriptions of the captures in the files being written (`pcapstat.sources`).
     sources: Vec<String>,
     /// The first error met while handling a batch (reported by the next call that returns).
@@ -261,6 +268,7 @@ impl TableStream {
             capture: None,
             sources: Vec::new(),
             error: None,
+            raw: Records::default(),
             sets,
         })
     }
@@ -268,6 +276,10 @@ impl TableStream {
     /// The rows to come are those of the capture `name` (the `capture` column; in the Hive
     /// layout, the name of its partition directory).
     pub fn start_capture(&mut self, name: &str) {
+        // Rows of an earlier capture not ended keep its name.
+        if let Err(e) = self.make_frames() {
+            self.error.get_or_insert(e);
+        }
         self.capture = Some(name.to_string());
     }
 
@@ -279,6 +291,7 @@ impl TableStream {
     /// [`Error::Table`]); the stream is then unusable (drop it: nothing is committed).
     pub fn end_capture(&mut self, description: &str) -> Result<(), Error> {
         self.take_error()?;
+        self.make_frames()?;
         self.sources.push(description.to_string());
         if self.partition {
             self.finish_files()?;
@@ -296,6 +309,11 @@ impl TableStream {
     /// [`Error::Write`] when its partition cannot be removed.
     pub fn abort_capture(&mut self) -> Result<(), Error> {
         self.take_error()?;
+        if self.partition {
+            self.raw = Records::default();
+        } else {
+            self.make_frames()?;
+        }
         if self.partition {
             for t in &mut self.tables {
                 t.pending.clear();
@@ -336,42 +354,79 @@ impl TableStream {
         }
     }
 
-    /// Adds the rows of a batch; writes a table's rows once it holds [`ROW_GROUP_ROWS`].
-    fn add(&mut self, r: &Records) -> Result<(), Error> {
-        let frames = [
-            (r.connections.len(), 0),
-            (r.tls.len(), 1),
-            (r.http.len(), 2),
-            (r.dns.len(), 3),
-        ];
-        for (n, i) in frames {
-            if n == 0 {
-                continue;
-            }
-            let capture = self.capture.as_deref();
-            let df = match i {
-                0 => connections_frame(capture, &r.connections)?,
-                1 => tls_frame(capture, &r.tls)?,
-                2 => http_frame(capture, &r.http, &r.timings)?,
-                _ => dns_frame(capture, &r.dns)?,
-            };
-            let df = if self.partition {
-                df.drop("capture")?
-            } else {
-                df
-            };
-            let t = &mut self.tables[i];
-            t.rows += df.height();
-            t.pending.push(df);
-            if t.rows >= self.row_group_rows {
-                self.flush(i)?;
+    /// Adds the rows of a batch; makes them frames [`FRAME_ROWS`] at a time, and writes a
+    /// table's rows once it holds [`ROW_GROUP_ROWS`].
+    fn add(&mut self, mut r: Records) -> Result<(), Error> {
+        let raw = &mut self.raw;
+        raw.connections.append(&mut r.connections);
+        raw.tls.append(&mut r.tls);
+        raw.http.append(&mut r.http);
+        raw.timings.append(&mut r.timings);
+        raw.dns.append(&mut r.dns);
+        for i in 0..TABLES.len() {
+            if self.raw_rows(i) >= FRAME_ROWS.min(self.row_group_rows.max(1)) {
+                self.make_frame(i)?;
             }
         }
         Ok(())
     }
 
+    fn raw_rows(&self, i: usize) -> usize {
+        match i {
+            0 => self.raw.connections.len(),
+            1 => self.raw.tls.len(),
+            2 => self.raw.http.len(),
+            _ => self.raw.dns.len(),
+        }
+    }
+
+    /// Makes the records of table `i` not yet in a frame one frame (of the current capture);
+    /// writes the table's rows once it holds [`ROW_GROUP_ROWS`].
+    fn make_frame(&mut self, i: usize) -> Result<(), Error> {
+        if self.raw_rows(i) == 0 {
+            return Ok(());
+        }
+        let capture = self.capture.as_deref();
+        let raw = &mut self.raw;
+        let df = match i {
+            0 => connections_frame(capture, &std::mem::take(&mut raw.connections))?,
+            1 => tls_frame(capture, &std::mem::take(&mut raw.tls))?,
+            2 => http_frame(
+                capture,
+                &std::mem::take(&mut raw.http),
+                &std::mem::take(&mut raw.timings),
+            )?,
+            _ => dns_frame(capture, &std::mem::take(&mut raw.dns))?,
+        };
+        let df = if self.partition {
+            df.drop("capture")?
+        } else {
+            df
+        };
+        let t = &mut self.tables[i];
+        t.rows += df.height();
+        t.pending.push(df);
+        if t.rows >= self.row_group_rows {
+            self.flush(i)?;
+        }
+        Ok(())
+    }
+
+    /// Makes every table's records frames: before the capture (the `capture` column) changes.
+    fn make_frames(&mut self) -> Result<(), Error> {
+        (0..TABLES.len()).try_for_each(|i| self.make_frame(i))
+    }
+
     /// Writes the pending rows of table `i` into each of its files (opened on first use).
     fn flush(&mut self, i: usize) -> Result<(), Error> {
+        if self.raw_rows(i) > 0 {
+            // make_frame flushes once the rows are in a frame.
+            return self.make_frame(i).and_then(|()| self.flush_frames(i));
+        }
+        self.flush_frames(i)
+    }
+
+    fn flush_frames(&mut self, i: usize) -> Result<(), Error> {
         if self.tables[i].outs.is_empty() {
             self.open(i)?;
         }
@@ -459,7 +514,7 @@ impl TableStream {
 impl RecordSink for TableStream {
     fn records(&mut self, records: Records) {
         if self.error.is_none() {
-            if let Err(e) = self.add(&records) {
+            if let Err(e) = self.add(records) {
                 self.error = Some(e);
             }
         }
