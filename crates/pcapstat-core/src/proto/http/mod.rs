@@ -212,6 +212,13 @@ impl HeadScan {
     /// not yet searched, or it doubled since the last parse (which finds a bad start line or
     /// header early, as parsing on every segment did). Records the progress when not.
     fn due(&mut self, d: &[u8]) -> bool {
+        if self.scanned == 0 {
+            // The first bytes of a head: parse at once (most heads come whole in one segment;
+            // scanning them for their end first would read them twice).
+            self.scanned = d.len();
+            self.next_parse = d.len().saturating_mul(2);
+            return true;
+        }
         let from = self.scanned.min(d.len()).saturating_sub(2);
         let end = d
             .get(from..)
@@ -962,9 +969,13 @@ impl HttpParser {
     }
 
     fn request_head(&mut self, d: &[u8], chunks: &[(usize, i64)], at: usize) -> HeadStep {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut headers);
-        let n = match self.hp.parse_request(&mut req, d) {
+        // Uninitialised slots: a head has a few headers, zeroing 128 would cost more.
+        let mut headers = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut []);
+        let n = match self
+            .hp
+            .parse_request_with_uninit_headers(&mut req, d, &mut headers)
+        {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => return HeadStep::NeedMore,
             Err(_) => return HeadStep::Error,
@@ -1020,9 +1031,12 @@ impl HttpParser {
     }
 
     fn response_head(&mut self, d: &[u8], chunks: &[(usize, i64)], at: usize) -> HeadStep {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut resp = httparse::Response::new(&mut headers);
-        let n = match self.hp.parse_response(&mut resp, d) {
+        let mut headers = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut []);
+        let n = match self
+            .hp
+            .parse_response_with_uninit_headers(&mut resp, d, &mut headers)
+        {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => return HeadStep::NeedMore,
             Err(_) => return HeadStep::Error,
