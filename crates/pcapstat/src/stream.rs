@@ -23,7 +23,7 @@ use crate::write::{
 
 /// Rows of one table kept in memory before they are written out: the size of a Parquet row
 /// group (at most; a capture's last rows, or a table's last rows, make a smaller one).
-pub const ROW_GROUP_ROWS: usize = 65_536;
+pub const ROW_GROUP_ROWS: usize = 16_384;
 
 /// Rows of one table gathered as records before they become one DataFrame: a batch of the
 /// core is often a few rows (a connection, a live connection's finished requests), and a frame
