@@ -363,37 +363,91 @@ impl Analysis {
             return Cow::Borrowed(self);
         }
         let first = self.summary.first_ts;
-        let names = |id| ConnNames::of(id, &self.tls, &self.http);
+        let [keep_conn, keep_tls, keep_http] =
+            keep_masks(filter, first, &self.connections, &self.tls, &self.http);
         let (mut http, mut timings) = (Vec::new(), Vec::new());
-        for (h, t) in self.http.iter().zip(&self.timings) {
-            if filter.matches_http(h, &names(h.conn_id), first) {
-                timings.push(RequestTiming {
-                    http_index: http.len(),
-                    ..t.clone()
-                });
-                http.push(h.clone());
-            }
+        for ((h, t), _) in self
+            .http
+            .iter()
+            .zip(&self.timings)
+            .zip(&keep_http)
+            .filter(|(_, &k)| k)
+        {
+            timings.push(RequestTiming {
+                http_index: http.len(),
+                ..t.clone()
+            });
+            http.push(h.clone());
         }
+        let keep_dns: Vec<bool> = self
+            .dns
+            .iter()
+            .map(|d| filter.matches_dns(d, first))
+            .collect();
         Cow::Owned(Analysis {
-            connections: keep(&self.connections, |c| {
-                filter.matches_connection(c, &names(c.conn_id))
-                    && filter.in_window(first, c.start_ts)
-            }),
-            tls: keep(&self.tls, |t| {
-                self.connection(t.conn_id)
-                    .is_some_and(|c| filter.matches_tls(t, c, &names(t.conn_id), first))
-            }),
+            connections: keep(&self.connections, &keep_conn),
+            tls: keep(&self.tls, &keep_tls),
             http,
             timings,
-            dns: keep(&self.dns, |d| filter.matches_dns(d, first)),
+            dns: keep(&self.dns, &keep_dns),
             summary: self.summary.clone(),
             stats: self.stats.clone(),
         })
     }
 }
 
-fn keep<T: Clone>(items: &[T], f: impl Fn(&T) -> bool) -> Vec<T> {
-    items.iter().filter(|x| f(x)).cloned().collect()
+fn keep<T: Clone>(items: &[T], mask: &[bool]) -> Vec<T> {
+    items
+        .iter()
+        .zip(mask)
+        .filter(|(_, &k)| k)
+        .map(|(x, _)| x.clone())
+        .collect()
+}
+
+/// Which connection, TLS and HTTP records of `connections`, `tls` and `http` (each sorted by
+/// `conn_id`, HTTP then by `request_index`) pass `filter`: the one definition of
+/// [`Analysis::filtered`] and of the batches of [`Analyzer::analyze_into`]. A connection's
+/// names (SNI, HTTP hosts) are those of its records here. `first`: the capture's first
+/// timestamp, for time bounds relative to it.
+fn keep_masks(
+    filter: &Filter,
+    first: Option<i64>,
+    connections: &[ConnectionRecord],
+    tls: &[TlsRecord],
+    http: &[HttpRecord],
+) -> [Vec<bool>; 3] {
+    if filter.is_empty() {
+        return [
+            vec![true; connections.len()],
+            vec![true; tls.len()],
+            vec![true; http.len()],
+        ];
+    }
+    let names = |id| ConnNames::of(id, tls, http);
+    let conn = |id: u64| {
+        connections
+            .binary_search_by_key(&id, |c| c.conn_id)
+            .ok()
+            .and_then(|i| connections.get(i))
+    };
+    [
+        connections
+            .iter()
+            .map(|c| {
+                filter.matches_connection(c, &names(c.conn_id))
+                    && filter.in_window(first, c.start_ts)
+            })
+            .collect(),
+        tls.iter()
+            .map(|t| {
+                conn(t.conn_id).is_some_and(|c| filter.matches_tls(t, c, &names(t.conn_id), first))
+            })
+            .collect(),
+        http.iter()
+            .map(|h| filter.matches_http(h, &names(h.conn_id), first))
+            .collect(),
+    ]
 }
 
 /// The connections a shard finished at one segment (or at the end), with their TLS and HTTP
@@ -447,7 +501,6 @@ impl<S: RecordSink + ?Sized> Emitter<'_, S> {
         let may_have_dns = self.first_dns.load(Ordering::Relaxed) < frame;
         let filter = self.filter;
         let all = filter.is_empty();
-        let names = |id| ConnNames::of(id, &g.tls, &g.http);
         let conn = |id: u64| {
             g.connections
                 .binary_search_by_key(&id, |c| c.conn_id)
@@ -455,27 +508,8 @@ impl<S: RecordSink + ?Sized> Emitter<'_, S> {
                 .and_then(|i| g.connections.get(i))
         };
         // What the filter keeps, decided on the whole group before its records are moved on.
-        let keep_http: Vec<bool> = g
-            .http
-            .iter()
-            .map(|h| all || filter.matches_http(h, &names(h.conn_id), first))
-            .collect();
-        let keep_tls: Vec<bool> = g
-            .tls
-            .iter()
-            .map(|t| {
-                all || conn(t.conn_id)
-                    .is_some_and(|c| filter.matches_tls(t, c, &names(t.conn_id), first))
-            })
-            .collect();
-        let keep_conn: Vec<bool> = g
-            .connections
-            .iter()
-            .map(|c| {
-                all || (filter.matches_connection(c, &names(c.conn_id))
-                    && filter.in_window(first, c.start_ts))
-            })
-            .collect();
+        let [keep_conn, keep_tls, keep_http] =
+            keep_masks(filter, first, &g.connections, &g.tls, &g.http);
         let mut out = Records::default();
         for (h, keep) in std::mem::take(&mut g.http).into_iter().zip(keep_http) {
             if !keep {
