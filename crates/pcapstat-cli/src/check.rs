@@ -8,8 +8,9 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use pcapstat::core::RecordSink;
 use pcapstat::figures::{Figures, Value};
-use pcapstat::{Analysis, Filter, ReportOptions};
+use pcapstat::{Filter, ReportBuilder, ReportOptions};
 use serde_json::json;
 
 use crate::filter::FilterArgs;
@@ -105,36 +106,6 @@ struct CaptureResult {
     results: Vec<RuleResult>,
 }
 
-/// What was kept of a capture: the figures of the one scope of all rules, or every record.
-enum Read {
-    Figures(Figures),
-    Analysis(Box<Analysis>),
-}
-
-/// Figures of `analysis` for each rule, computing each distinct scope once.
-fn evaluate(analysis: &Analysis, base: &Filter, rules: &[Rule]) -> Vec<RuleResult> {
-    let mut cache: Vec<(Filter, Figures)> = Vec::new();
-    rules
-        .iter()
-        .map(|r| {
-            let f = base.and(&r.filter);
-            let i = match cache.iter().position(|(k, _)| *k == f) {
-                Some(i) => i,
-                None => {
-                    let figures = Figures::of(&analysis.filtered(&f));
-                    cache.push((f.clone(), figures));
-                    cache.len() - 1
-                }
-            };
-            let measured = cache[i].1.value(&r.figure.name).flatten();
-            RuleResult {
-                measured,
-                verdict: verdict(r, measured),
-            }
-        })
-        .collect()
-}
-
 /// Largest rules file `check` reads: 16 MiB (a device like `/dev/zero`, or not a rules file,
 /// is an error, not unbounded memory).
 pub const MAX_RULES_FILE_BYTES: u64 = 16 << 20;
@@ -181,32 +152,40 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         return ExitCode::from(2);
     };
     let base = args.filter.filter();
-    // Rules that all look at the same records are evaluated on a report made while the capture
-    // is read; rules with scopes of their own need every record kept.
+    // Each distinct scope (the common filter and a rule's own) gets a report made while the
+    // capture is read, all in one reading; a rule reads its figure from its scope's report.
     let mut scopes: Vec<Filter> = Vec::new();
-    for r in &rules {
-        let f = base.and(&r.filter);
-        if !scopes.contains(&f) {
-            scopes.push(f);
-        }
-    }
-    let one_scope = (scopes.len() <= 1).then(|| scopes.pop().unwrap_or_else(|| base.clone()));
+    let scope_of: Vec<usize> = rules
+        .iter()
+        .map(|r| {
+            let f = base.and(&r.filter);
+            scopes.iter().position(|s| *s == f).unwrap_or_else(|| {
+                scopes.push(f);
+                scopes.len() - 1
+            })
+        })
+        .collect();
     let mut captures = Vec::new();
     let mut input_error = false;
     for path in &args.files {
         let file = path.display().to_string();
-        let read = match &one_scope {
-            Some(scope) => crate::report_one(&analyzer, path, scope, &ReportOptions { top: 0 })
-                .map(|r| (r.summary.damaged, Read::Figures(r.figures))),
-            None => crate::run_one(&analyzer, path)
-                .map(|a| (a.summary().damaged.clone(), Read::Analysis(Box::new(a)))),
-        };
+        let options = ReportOptions { top: 0 };
+        let mut reports: Vec<ReportBuilder> = scopes
+            .iter()
+            .map(|_| ReportBuilder::new(&options))
+            .collect();
+        let mut outs: Vec<(&Filter, &mut (dyn RecordSink + Send))> = scopes
+            .iter()
+            .zip(reports.iter_mut())
+            .map(|(f, r)| (f, r as &mut (dyn RecordSink + Send)))
+            .collect();
+        let read = crate::run_one_into_each(&analyzer, path, &mut outs);
         let (error, results) = match read {
             Err(e) => {
                 eprintln!("pcapstat: error: {file}: {e:#}");
                 (Some(format!("{e:#}")), Vec::new())
             }
-            Ok((damaged, read)) => match &damaged {
+            Ok(end) => match &end.summary.damaged {
                 Some(d) if args.strict => {
                     eprintln!("pcapstat: error: {file}: {d}");
                     (Some(d.to_string()), Vec::new())
@@ -215,19 +194,23 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                     if let Some(d) = damaged {
                         eprintln!("pcapstat: warning: {file}: {d}");
                     }
-                    let results = match read {
-                        Read::Figures(figures) => rules
-                            .iter()
-                            .map(|r| {
-                                let measured = figures.value(&r.figure.name).flatten();
-                                RuleResult {
-                                    measured,
-                                    verdict: verdict(r, measured),
-                                }
-                            })
-                            .collect(),
-                        Read::Analysis(analysis) => evaluate(&analysis, &base, &rules),
-                    };
+                    let figures: Vec<Figures> = reports
+                        .into_iter()
+                        .map(|r| r.finish(end.summary.clone(), end.stats.clone()).figures)
+                        .collect();
+                    let results = rules
+                        .iter()
+                        .zip(&scope_of)
+                        .map(|(r, &i)| {
+                            let measured = figures
+                                .get(i)
+                                .and_then(|f| f.value(&r.figure.name).flatten());
+                            RuleResult {
+                                measured,
+                                verdict: verdict(r, measured),
+                            }
+                        })
+                        .collect();
                     (None, results)
                 }
             },

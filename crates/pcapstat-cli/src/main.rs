@@ -15,8 +15,7 @@ use pcapstat::core::CaptureError;
 use pcapstat::core::MmapChoice;
 use pcapstat::core::{RecordSink, StreamEnd};
 use pcapstat::{
-    Analysis, Analyzer, Report, ReportAndTables, ReportBuilder, ReportOptions, TableOutputs,
-    TableStream,
+    Analyzer, Report, ReportAndTables, ReportBuilder, ReportOptions, TableOutputs, TableStream,
 };
 
 mod check;
@@ -321,16 +320,25 @@ pub(crate) fn run_one_into(
     filter: &pcapstat::Filter,
     sink: &mut (dyn RecordSink + Send),
 ) -> anyhow::Result<StreamEnd> {
+    run_one_into_each(analyzer, path, &mut [(filter, sink)])
+}
+
+/// As [`run_one_into`], for several filters in one reading, each with its sink.
+pub(crate) fn run_one_into_each(
+    analyzer: &Analyzer,
+    path: &Path,
+    outs: &mut [(&pcapstat::Filter, &mut (dyn RecordSink + Send))],
+) -> anyhow::Result<StreamEnd> {
     let consumed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let analyzer = &analyzer.clone().progress(consumed.clone());
     let _progress = progress_for(path, consumed);
     if path.as_os_str() == "-" {
         analyzer
-            .analyze_reader_into(io::stdin(), filter, sink)
+            .analyze_reader_into_each(io::stdin(), outs)
             .context("reading standard input")
     } else {
         analyzer
-            .analyze_path_into(path, filter, sink)
+            .analyze_path_into_each(path, outs)
             .map_err(read_error)
     }
 }
@@ -371,23 +379,6 @@ pub(crate) fn report_one(
     let mut report = ReportBuilder::new(options);
     let end = run_one_into(analyzer, path, filter, &mut report)?;
     Ok(report.finish(end.summary, end.stats))
-}
-
-/// Reads and analyses one capture (`-`: standard input), keeping every record (`check`, whose
-/// rules may each look at other records).
-pub(crate) fn run_one(analyzer: &Analyzer, path: &std::path::Path) -> anyhow::Result<Analysis> {
-    let consumed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let analyzer = &analyzer.clone().progress(consumed.clone());
-    let _progress = progress_for(path, consumed);
-    if path.as_os_str() == "-" {
-        let mut a = analyzer
-            .analyze_reader(io::stdin())
-            .context("reading standard input")?;
-        a.set_source("-");
-        Ok(a)
-    } else {
-        analyzer.analyze_path(path).map_err(read_error)
-    }
 }
 
 /// `name (N bytes, first_ts..last_ts)` for the Parquet metadata.

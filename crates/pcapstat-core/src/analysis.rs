@@ -181,23 +181,42 @@ impl Analyzer {
         filter: &Filter,
         sink: &mut S,
     ) -> Result<StreamEnd, CaptureError> {
+        let mut sink = sink;
+        self.analyze_into_each(capture, &mut [(filter, &mut sink)])
+    }
+
+    /// [`Analyzer::analyze_into`] for several filters in one reading: each sink gets the
+    /// batches of its filter (`check` with rules of different scopes).
+    ///
+    /// # Errors
+    /// [`CaptureError::Io`] when reading fails.
+    pub fn analyze_into_each(
+        &self,
+        capture: Capture,
+        outs: &mut [(&Filter, &mut (dyn RecordSink + Send))],
+    ) -> Result<StreamEnd, CaptureError> {
         let relative = |b: &Option<TimeBound>| matches!(b, Some(TimeBound::FromStart(_)));
-        if relative(&filter.since) || relative(&filter.until) {
+        if outs
+            .iter()
+            .any(|(f, _)| relative(&f.since) || relative(&f.until))
+        {
             let analysis = self.analyze(capture)?;
-            let kept = analysis.filtered(filter).into_owned();
-            sink.records(Records {
-                connections: kept.connections,
-                tls: kept.tls,
-                http: kept.http,
-                timings: kept.timings,
-                dns: kept.dns,
-            });
+            for (filter, sink) in outs.iter_mut() {
+                let kept = analysis.filtered(filter).into_owned();
+                sink.records(Records {
+                    connections: kept.connections,
+                    tls: kept.tls,
+                    http: kept.http,
+                    timings: kept.timings,
+                    dns: kept.dns,
+                });
+            }
             return Ok(StreamEnd {
-                summary: kept.summary,
-                stats: kept.stats,
+                summary: analysis.summary,
+                stats: analysis.stats,
             });
         }
-        self.stream(capture, filter, sink)
+        self.stream(capture, outs)
     }
 
     /// Analyse an opened capture: every frame, up to the end or the first damage.
@@ -206,15 +225,14 @@ impl Analyzer {
     /// [`CaptureError::Io`] when reading fails.
     pub fn analyze(&self, capture: Capture) -> Result<Analysis, CaptureError> {
         let mut all = Collect::default();
-        let end = self.stream(capture, &Filter::default(), &mut all)?;
+        let end = self.stream(capture, &mut [(&Filter::default(), &mut all)])?;
         Ok(all.into_analysis(end))
     }
 
-    fn stream<S: RecordSink + Send + ?Sized>(
+    fn stream(
         &self,
         mut capture: Capture,
-        filter: &Filter,
-        sink: &mut S,
+        outs: &mut [(&Filter, &mut (dyn RecordSink + Send))],
     ) -> Result<StreamEnd, CaptureError> {
         let app_config = AppConfig::default().with_keylog(self.keylog.clone());
         let first_dns = Arc::new(AtomicU64::new(u64::MAX));
@@ -224,10 +242,15 @@ impl Analyzer {
             AppFactory::new(app_config.clone().with_embedded(embedded))
         };
         let mut emitter = Emitter {
-            sink,
-            filter,
+            outs: outs
+                .iter_mut()
+                .map(|(filter, sink)| Out {
+                    filter,
+                    sink: &mut **sink,
+                    held: Group::default(),
+                })
+                .collect(),
             first_dns,
-            held: Group::default(),
         };
         let (out, mut keylog_stats) = pipeline::run_streaming(
             &mut capture,
@@ -452,7 +475,7 @@ fn keep_masks(
 
 /// The connections a shard finished at one segment (or at the end), with their TLS and HTTP
 /// records.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Group {
     connections: Vec<ConnectionRecord>,
     tls: Vec<TlsRecord>,
@@ -480,18 +503,23 @@ impl Harvest<AppFactory> for AppHarvest {
 /// Turns groups into batches for the sink: sorted, filtered, joined. The first request of a
 /// connection finished after a DNS message waits (with copies of its connection and TLS
 /// records) until the DNS queries are matched at the end, since its `dns` phase may need one.
-struct Emitter<'a, S: ?Sized> {
-    sink: &'a mut S,
-    filter: &'a Filter,
+struct Emitter<'a> {
+    outs: Vec<Out<'a>>,
     /// Lowest frame of a DNS message read so far (`u64::MAX`: none).
     first_dns: Arc<AtomicU64>,
+}
+
+/// One filter, its sink and the requests it holds for the DNS join.
+struct Out<'a> {
+    filter: &'a Filter,
+    sink: &'a mut (dyn RecordSink + Send),
     held: Group,
 }
 
-impl<S: RecordSink + ?Sized> Emitter<'_, S> {
-    /// The group finished at `frame` (`u64::MAX`: at the end of the capture). `first` is the
-    /// capture's first timestamp when known (only relative time bounds need it, and those do
-    /// not stream).
+impl Emitter<'_> {
+    /// The group finished at `frame` (`u64::MAX`: at the end of the capture), to every sink.
+    /// `first` is the capture's first timestamp when known (only relative time bounds need
+    /// it, and those do not stream).
     fn group(&mut self, frame: u64, mut g: Group, first: Option<i64>) {
         g.connections.sort_by_key(|c| c.conn_id);
         g.tls.sort_by_key(|t| t.conn_id);
@@ -499,6 +527,28 @@ impl<S: RecordSink + ?Sized> Emitter<'_, S> {
         // The frames below `frame` were all read: whether a DNS message was among them does
         // not depend on the thread count.
         let may_have_dns = self.first_dns.load(Ordering::Relaxed) < frame;
+        if let Some((last, others)) = self.outs.split_last_mut() {
+            for out in others {
+                out.group(g.clone(), may_have_dns, first);
+            }
+            last.group(g, may_have_dns, first);
+        }
+    }
+
+    /// The last batch of every sink: the requests held for the DNS join, and the DNS records.
+    fn finish(&mut self, dns: Vec<DnsRecord>, first: Option<i64>) {
+        if let Some((last, others)) = self.outs.split_last_mut() {
+            for out in others {
+                out.finish(dns.clone(), first);
+            }
+            last.finish(dns, first);
+        }
+    }
+}
+
+impl Out<'_> {
+    /// A sorted group: the records that pass the filter, joined, to the sink.
+    fn group(&mut self, mut g: Group, may_have_dns: bool, first: Option<i64>) {
         let filter = self.filter;
         let all = filter.is_empty();
         let conn = |id: u64| {

@@ -252,7 +252,7 @@ impl AppFactory {
 /// Finished requests of a live connection (not its first one, which waits for the connection
 /// record: its phases need the connect and TLS times), with what their rows need from the rest
 /// of the connection.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct OpenRows {
     /// The connection's TLS server name, for filters.
     pub sni: Option<String>,

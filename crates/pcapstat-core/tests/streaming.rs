@@ -194,3 +194,42 @@ fn the_first_request_after_a_lookup_waits_for_the_dns_join() {
         assert_eq!(t.dns_ns, Some(3_000_000));
     }
 }
+
+#[test]
+fn several_filters_in_one_reading_give_what_each_gives_alone() {
+    for path in captures() {
+        let a = analyzer(2).analyze(Capture::open(&path).unwrap()).unwrap();
+        let Some(c) = a.connections.first() else {
+            continue;
+        };
+        let filters = [
+            Filter::default(),
+            Filter {
+                server: Some(c.server_ip.to_string().parse().unwrap()),
+                ..Filter::default()
+            },
+            Filter {
+                client: Some(c.client_ip.to_string().parse().unwrap()),
+                ..Filter::default()
+            },
+        ];
+        let mut sinks: Vec<Batches> = filters.iter().map(|_| Batches::default()).collect();
+        let mut outs: Vec<(&Filter, &mut (dyn RecordSink + Send))> = filters
+            .iter()
+            .zip(sinks.iter_mut())
+            .map(|(f, s)| (f, s as &mut (dyn RecordSink + Send)))
+            .collect();
+        analyzer(2)
+            .analyze_into_each(Capture::open(&path).unwrap(), &mut outs)
+            .unwrap();
+        for (f, s) in filters.iter().zip(&sinks) {
+            let alone = stream(&path, 2, f);
+            assert_eq!(
+                format!("{:?}", s.0),
+                format!("{alone:?}"),
+                "{}: {f:?}",
+                path.display()
+            );
+        }
+    }
+}

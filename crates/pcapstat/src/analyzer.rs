@@ -153,6 +153,33 @@ impl Analyzer {
         Ok(self.core.analyze_into(capture, filter, sink)?)
     }
 
+    /// As [`Analyzer::analyze_path_into`] for several filters in one reading, each with its
+    /// sink ([`pcapstat_core::Analyzer::analyze_into_each`]).
+    ///
+    /// # Errors
+    /// As [`Analyzer::analyze_path_into`].
+    pub fn analyze_path_into_each(
+        &self,
+        path: impl AsRef<Path>,
+        outs: &mut [(&Filter, &mut (dyn RecordSink + Send))],
+    ) -> Result<StreamEnd, Error> {
+        let capture = Capture::open_with(path, self.mmap)?;
+        Ok(self.core.analyze_into_each(capture, outs)?)
+    }
+
+    /// As [`Analyzer::analyze_reader_into`] for several filters in one reading.
+    ///
+    /// # Errors
+    /// As [`Analyzer::analyze_reader_into`].
+    pub fn analyze_reader_into_each(
+        &self,
+        reader: impl Read + Send + 'static,
+        outs: &mut [(&Filter, &mut (dyn RecordSink + Send))],
+    ) -> Result<StreamEnd, Error> {
+        let capture = Capture::from_reader(reader)?;
+        Ok(self.core.analyze_into_each(capture, outs)?)
+    }
+
     /// As [`Analyzer::analyze_path_into`], for a capture held in memory.
     ///
     /// # Errors
