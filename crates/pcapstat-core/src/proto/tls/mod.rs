@@ -146,10 +146,10 @@ struct Crypto {
     failed: [bool; 2],
 }
 
-/// Capacity a handshake buffer keeps between messages; a larger one (a message of up to
-/// `MAX_HANDSHAKE_MSG` came in pieces) is given back once that message is cut off, so that a
-/// connection lingering in the flow table after its close does not hold it.
-const KEPT_HS_CAPACITY: usize = 4096;
+/// Capacity a record or handshake buffer keeps between uses; a larger one (a 16 KiB record, a
+/// handshake message of up to `MAX_HANDSHAKE_MSG` that came in pieces) is given back once
+/// read, so that a connection lingering in the flow table after its close holds little.
+const KEPT_BUF_CAPACITY: usize = 4096;
 
 /// Cuts the first `n` bytes (at most `buf.len()`) off `buf`. When they are all of it, the
 /// buffer itself is handed over (no copy) and `buf` starts empty again; otherwise they are
@@ -160,8 +160,8 @@ fn take_front(buf: &mut Vec<u8>, n: usize) -> Vec<u8> {
     }
     let msg = buf[..n].to_vec();
     buf.drain(..n);
-    if buf.capacity() > KEPT_HS_CAPACITY && buf.len() <= KEPT_HS_CAPACITY / 2 {
-        buf.shrink_to(KEPT_HS_CAPACITY);
+    if buf.capacity() > KEPT_BUF_CAPACITY && buf.len() <= KEPT_BUF_CAPACITY / 2 {
+        buf.shrink_to(KEPT_BUF_CAPACITY);
     }
     msg
 }
@@ -608,7 +608,7 @@ impl TlsParser {
                 }
                 let mut buf = buf;
                 buf.clear();
-                if !self.dirs[d].stopped {
+                if !self.dirs[d].stopped && buf.capacity() <= KEPT_BUF_CAPACITY {
                     self.dirs[d].buf = buf;
                 }
             }
