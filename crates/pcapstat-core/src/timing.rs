@@ -1,7 +1,7 @@
 //! One row per HTTP request with the HAR timing model: DNS → connect → TLS → send → wait →
 //! receive, joined from the connection, TLS, HTTP and DNS records of one capture.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
 
@@ -50,14 +50,31 @@ pub fn request_timings(
     let conn_by_id: HashMap<u64, &ConnectionRecord> =
         connections.iter().map(|c| (c.conn_id, c)).collect();
     let tls_by_id: HashMap<u64, &TlsRecord> = tls.iter().map(|t| (t.conn_id, t)).collect();
-    let dns_by_frame: HashMap<u64, &DnsRecord> = dns.iter().map(|d| (d.query_frame, d)).collect();
-    // Answered lookups by name: (answer time, index).
-    let mut answered: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, d) in dns.iter().enumerate() {
-        if d.response_ts.is_some() && !d.addresses.is_empty() {
-            answered.entry(d.qname.clone()).or_default().push(i);
+    // The DNS records are indexed only for the names that first requests look up (a capture
+    // of a million queries and no HTTP builds nothing).
+    let wanted: HashSet<String> = http
+        .iter()
+        .filter(|h| h.request_index == 0)
+        .filter_map(|h| h.host.as_deref())
+        .map(host_only)
+        .collect();
+    // Answered lookups by name: record indices.
+    let mut answered: HashMap<&str, Vec<usize>> = HashMap::new();
+    if !wanted.is_empty() {
+        for (i, d) in dns.iter().enumerate() {
+            if d.response_ts.is_some()
+                && !d.addresses.is_empty()
+                && wanted.contains(d.qname.as_str())
+            {
+                answered.entry(d.qname.as_str()).or_default().push(i);
+            }
         }
     }
+    let dns_by_frame: HashMap<u64, &DnsRecord> = if answered.is_empty() {
+        HashMap::new()
+    } else {
+        dns.iter().map(|d| (d.query_frame, d)).collect()
+    };
     let sub = |a: Option<i64>, b: Option<i64>| a?.checked_sub(b?);
     http.iter()
         .enumerate()
@@ -69,7 +86,7 @@ pub fn request_timings(
             if let (true, Some(c), Some(host)) = (first, conn, h.host.as_deref()) {
                 let start = c.start_ts;
                 lookup = answered
-                    .get(&host_only(host))
+                    .get(host_only(host).as_str())
                     .into_iter()
                     .flatten()
                     .map(|&i| &dns[i])

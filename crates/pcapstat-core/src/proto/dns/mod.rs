@@ -35,7 +35,9 @@ mod tests;
 use crate::stats::counters;
 use crate::wire::{DnsType, Rcode};
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::rc::Rc;
 
 #[cfg_attr(not(any(test, feature = "fuzzing")), allow(unused_imports))] // used by tests
 pub use tcp::{DnsTcpMessage, DnsTcpParser};
@@ -367,12 +369,13 @@ impl DnsTracker {
         let mut m = Matcher {
             cfg: self.cfg,
             recs: Vec::new(),
-            pending: HashMap::new(),
+            names: std::hash::RandomState::new(),
+            pending: Map::default(),
             order: std::collections::VecDeque::new(),
             pending_count: 0,
             waiting: Vec::new(),
-            udp_pairs: HashMap::new(),
-            questions: HashMap::new(),
+            udp_pairs: Map::default(),
+            questions: Map::default(),
             stats: self.stats,
         };
         for e in events {
@@ -405,17 +408,56 @@ fn push_pruned(list: &mut Vec<usize>, idx: usize, waiting: &[bool]) {
     list.push(idx);
 }
 
+/// A question name with its hash computed once, from a keyed hasher. The matching maps hash
+/// (and rehash, as they grow) the stored hash alone: with a million waiting names, re-reading
+/// every name's text at each growth made the matching cost grow faster than the capture. One
+/// shared copy of the text serves both maps.
+#[derive(Debug, Clone)]
+struct QName {
+    hash: u64,
+    text: Rc<str>,
+}
+
+impl QName {
+    fn new(names: &std::hash::RandomState, text: &str) -> QName {
+        QName {
+            hash: names.hash_one(text),
+            text: Rc::from(text),
+        }
+    }
+}
+
+impl Hash for QName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl PartialEq for QName {
+    fn eq(&self, other: &QName) -> bool {
+        self.hash == other.hash && self.text == other.text
+    }
+}
+
+impl Eq for QName {}
+
+/// The maps of the matcher: their keys hold no text to hash (names are [`QName`]s), so the
+/// fast seeded hasher of the flow table serves.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// The same question from the same client address: (client, qname, qtype, qclass).
-type QuestionKey = (IpAddr, String, u16, Option<u16>);
+type QuestionKey = (IpAddr, QName, u16, Option<u16>);
 
 struct Matcher {
     cfg: DnsConfig,
     recs: Vec<DnsRecord>,
+    /// The keyed hasher of question names ([`QName`]).
+    names: std::hash::RandomState,
     /// Waiting queries by key, then by question (record indices, oldest first). Keyed down
     /// to the question so that a response finds its queries in O(1) however many queries
     /// share its (client, server, id). Entries that stopped waiting (evicted, ICMP error) are
     /// dropped lazily: `waiting` is the truth.
-    pending: HashMap<MatchKey, HashMap<(String, u16), Vec<usize>>>,
+    pending: Map<MatchKey, Map<(QName, u16), Vec<usize>>>,
     /// Waiting queries in arrival order, for the `max_pending` bound (lazily pruned).
     order: std::collections::VecDeque<usize>,
     pending_count: usize,
@@ -423,10 +465,10 @@ struct Matcher {
     waiting: Vec<bool>,
     /// Waiting UDP queries per (client, server) socket pair, oldest first, for ICMP errors
     /// (which quote no id); entries that stopped waiting are dropped lazily.
-    udp_pairs: HashMap<(Endpoint, Endpoint), Vec<usize>>,
+    udp_pairs: Map<(Endpoint, Endpoint), Vec<usize>>,
     /// The latest queries of each question (record indices, oldest first; at most
     /// `RETRY_CANDIDATES`, none older than the retry window): candidates for `retry_of`.
-    questions: HashMap<QuestionKey, std::collections::VecDeque<usize>>,
+    questions: Map<QuestionKey, std::collections::VecDeque<usize>>,
     stats: DnsStats,
 }
 
@@ -472,8 +514,8 @@ impl Matcher {
             return;
         };
         let idx = self.recs.len();
-        let qkey: QuestionKey = (e.src.ip, qname.clone(), qtype, msg.qclass);
-        let qkey_name = qname.clone();
+        let qkey_name = QName::new(&self.names, &qname);
+        let qkey: QuestionKey = (e.src.ip, qkey_name.clone(), qtype, msg.qclass);
         let retry_of = self.retry_of(&qkey, e.src, msg.id, e.ts);
         let list = self.questions.entry(qkey).or_default();
         if list.len() >= RETRY_CANDIDATES {
@@ -567,7 +609,9 @@ impl Matcher {
         // answered by this response. Each query is taken out once: O(1) per message.
         let taken: Vec<usize> = match (&msg.qname, msg.qtype) {
             (None, _) => by_question.drain().flat_map(|(_, l)| l).collect(),
-            (Some(q), Some(t)) => by_question.remove(&(q.clone(), t)).unwrap_or_default(),
+            (Some(q), Some(t)) => by_question
+                .remove(&(QName::new(&self.names, q), t))
+                .unwrap_or_default(),
             (Some(_), None) => Vec::new(),
         };
         if by_question.is_empty() {

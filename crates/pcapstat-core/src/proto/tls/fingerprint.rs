@@ -4,6 +4,8 @@
 //! values of every extension are kept even when one of them is malformed; the contents of the
 //! extensions we need are then decoded with tls-parser, one extension at a time.
 
+use std::fmt::Write as _;
+
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 use tls_parser::{parse_tls_client_hello_extension, SNIType, TlsClientHelloContents, TlsExtension};
@@ -12,6 +14,9 @@ use tls_parser::{parse_tls_client_hello_extension, SNIType, TlsClientHelloConten
 pub(crate) fn is_grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
 }
+
+/// Most ALPN names copied out of a ClientHello: one more than the row keeps.
+pub(crate) const MAX_ALPN_COPIED: usize = super::MAX_KEPT_LIST + 1;
 
 /// What the ClientHello says, in the form the record and the fingerprints need.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -22,6 +27,8 @@ pub(crate) struct ClientHelloInfo {
     /// Extension types in wire order (GREASE included).
     pub ext_types: Vec<u16>,
     pub sni: Option<String>,
+    /// The first ALPN names offered: at most [`MAX_ALPN_COPIED`], enough for the kept list
+    /// and to tell that it was cut (a hostile hello can offer 32 k names; JA4 reads the first).
     pub alpn: Vec<Vec<u8>>,
     /// supported_versions as sent (GREASE included); `None` without the extension.
     pub supported_versions: Option<Vec<u16>>,
@@ -69,7 +76,11 @@ impl ClientHelloInfo {
                         .map(|(_, n)| String::from_utf8_lossy(n).into_owned());
                 }
                 TlsExtension::ALPN(protos) => {
-                    info.alpn = protos.iter().map(|p| p.to_vec()).collect();
+                    info.alpn = protos
+                        .iter()
+                        .take(MAX_ALPN_COPIED)
+                        .map(|p| p.to_vec())
+                        .collect();
                 }
                 TlsExtension::SupportedVersions(v) => {
                     info.supported_versions = Some(v.iter().map(|v| v.0).collect());
@@ -100,18 +111,26 @@ impl ClientHelloInfo {
     /// JA3 string: `SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats`,
     /// decimal values joined by `-`, GREASE removed from every list.
     pub(crate) fn ja3(&self) -> String {
-        fn join<T: std::fmt::Display>(it: impl Iterator<Item = T>) -> String {
-            it.map(|v| v.to_string()).collect::<Vec<_>>().join("-")
+        // Written into one string (no string per value: a hostile hello offers 32 k suites).
+        fn join<T: std::fmt::Display>(out: &mut String, it: impl Iterator<Item = T>) {
+            for (i, v) in it.enumerate() {
+                if i > 0 {
+                    out.push('-');
+                }
+                let _ = write!(out, "{v}");
+            }
         }
         let ng = |v: &&u16| !is_grease(**v);
-        format!(
-            "{},{},{},{},{}",
-            self.legacy_version,
-            join(self.ciphers.iter().filter(ng)),
-            join(self.ext_types.iter().filter(ng)),
-            join(self.groups.iter().filter(ng)),
-            join(self.point_formats.iter()),
-        )
+        let mut out = self.legacy_version.to_string();
+        out.push(',');
+        join(&mut out, self.ciphers.iter().filter(ng));
+        out.push(',');
+        join(&mut out, self.ext_types.iter().filter(ng));
+        out.push(',');
+        join(&mut out, self.groups.iter().filter(ng));
+        out.push(',');
+        join(&mut out, self.point_formats.iter());
+        out
     }
 
     /// JA4 (FoxIO, TCP): `t{version}{d|i}{ciphers:02}{extensions:02}{alpn}_{b}_{c}`.
@@ -182,10 +201,14 @@ fn no_grease(v: &[u16]) -> Vec<u16> {
 }
 
 fn hex_list(v: &[u16]) -> String {
-    v.iter()
-        .map(|x| format!("{x:04x}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    let mut out = String::with_capacity(v.len() * 5);
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{x:04x}");
+    }
+    out
 }
 
 fn sha256_12(s: &str) -> String {
@@ -198,7 +221,11 @@ fn sha256_12(s: &str) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// MD5 of a string, lower-case hex.

@@ -146,6 +146,26 @@ struct Crypto {
     failed: [bool; 2],
 }
 
+/// Capacity a record or handshake buffer keeps between uses; a larger one (a 16 KiB record, a
+/// handshake message of up to `MAX_HANDSHAKE_MSG` that came in pieces) is given back once
+/// read, so that a connection lingering in the flow table after its close holds little.
+const KEPT_BUF_CAPACITY: usize = 4096;
+
+/// Cuts the first `n` bytes (at most `buf.len()`) off `buf`. When they are all of it, the
+/// buffer itself is handed over (no copy) and `buf` starts empty again; otherwise they are
+/// copied out and `buf` keeps the rest, its capacity cut back when large.
+fn take_front(buf: &mut Vec<u8>, n: usize) -> Vec<u8> {
+    if n >= buf.len() {
+        return std::mem::take(buf);
+    }
+    let msg = buf[..n].to_vec();
+    buf.drain(..n);
+    if buf.capacity() > KEPT_BUF_CAPACITY && buf.len() <= KEPT_BUF_CAPACITY / 2 {
+        buf.shrink_to(KEPT_BUF_CAPACITY);
+    }
+    msg
+}
+
 /// Framing state of one direction.
 #[derive(Debug, Default)]
 struct DirState {
@@ -391,7 +411,7 @@ impl TlsParser {
                 break;
             }
             let ty = hs[0];
-            let msg: Vec<u8> = self.dirs[d].hs.drain(..4 + len).collect();
+            let msg = take_front(&mut self.dirs[d].hs, 4 + len);
             match ty {
                 // EncryptedExtensions: the TLS 1.3 server's ALPN choice.
                 8 if d == 1 => {
@@ -588,7 +608,7 @@ impl TlsParser {
                 }
                 let mut buf = buf;
                 buf.clear();
-                if !self.dirs[d].stopped {
+                if !self.dirs[d].stopped && buf.capacity() <= KEPT_BUF_CAPACITY {
                     self.dirs[d].buf = buf;
                 }
             }
@@ -686,7 +706,7 @@ impl TlsParser {
             if hs.len() < 4 + len {
                 return;
             }
-            let msg: Vec<u8> = self.dirs[d].hs.drain(..4 + len).collect();
+            let msg = take_front(&mut self.dirs[d].hs, 4 + len);
             if !self.on_message(ts, d, &msg) {
                 self.stop(d);
                 return;
