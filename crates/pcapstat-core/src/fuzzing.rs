@@ -66,20 +66,36 @@ pub fn http2(data: &[u8]) {
             .with_max_open_streams(4)
             .with_max_table_bytes(256);
     }
-    let mut p = if mode & 2 != 0 {
-        let request = HttpExchange {
-            request_index: u32::from(*ratio),
-            method: Some("GET".into()),
-            path: Some("/".into()),
-            ..HttpExchange::default()
-        };
-        Http2Parser::upgraded(cfg, request, mode & 16 != 0)
-    } else {
-        Http2Parser::new(cfg)
+    let make = || {
+        if mode & 2 != 0 {
+            let request = HttpExchange {
+                request_index: u32::from(*ratio),
+                method: Some("GET".into()),
+                path: Some("/".into()),
+                ..HttpExchange::default()
+            };
+            Http2Parser::upgraded(cfg, request, mode & 16 != 0)
+        } else {
+            Http2Parser::new(cfg)
+        }
+    };
+    // With bit 5, a second parser fed the same events gives up its finished streams as it goes
+    // (`take_finished`, as a live connection does): what it gave up and kept must be the
+    // first parser's records.
+    let mut p = make();
+    let mut q = (mode & 32 != 0).then(make);
+    let min = usize::from(mode >> 6);
+    let mut taken = Vec::new();
+    let mut both = |f: &mut dyn FnMut(&mut Http2Parser)| {
+        f(&mut p);
+        if let Some(q) = &mut q {
+            f(q);
+            taken.extend(q.take_finished(min));
+        }
     };
     let mut ts = 1_000i64;
     if mode & 4 != 0 {
-        p.on_data(ts, C2S, crate::proto::http2::PREFACE);
+        both(&mut |p| p.on_data(ts, C2S, crate::proto::http2::PREFACE));
     }
     let mut pos = [0usize; 2];
     let streams = [client, server];
@@ -96,19 +112,32 @@ pub fn http2(data: &[u8]) {
         let left = streams[d].len() - pos[d];
         if b & 0x7f >= 0x78 {
             let len = 1usize << (2 * (b & 7));
-            p.on_gap(ts, dir, len as u64);
+            both(&mut |p| p.on_gap(ts, dir, len as u64));
             pos[d] += len.min(left);
         } else {
             let n = (usize::from(b & 0x3f) + 1).min(left);
-            p.on_data(ts, dir, &streams[d][pos[d]..pos[d] + n]);
+            let bytes = &streams[d][pos[d]..pos[d] + n];
+            both(&mut |p| p.on_data(ts, dir, bytes));
             pos[d] += n;
         }
     }
-    p.on_close(ts + 1, C2S);
-    p.on_close(ts + 2, S2C);
+    both(&mut |p| p.on_close(ts + 1, C2S));
+    both(&mut |p| p.on_close(ts + 2, S2C));
     let (records, stats) = p.finish();
     assert!(records.len() as u64 <= stats.streams, "a record per stream");
     check_http(records.iter(), Some(ts + 2));
+    if let Some(q) = q {
+        taken.extend(q.into_records());
+        let key = |r: &HttpExchange| (r.request_index, r.stream_id);
+        taken.sort_by_key(key);
+        let mut whole = records;
+        whole.sort_by_key(key);
+        assert_eq!(
+            format!("{taken:?}"),
+            format!("{whole:?}"),
+            "taking finished streams changed a record"
+        );
+    }
 }
 
 /// What every HTTP record must hold, whatever the input: a complete request has its response
