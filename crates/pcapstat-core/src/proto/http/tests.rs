@@ -731,3 +731,90 @@ fn taking_finished_exchanges_changes_no_record() {
     taken.extend(taking.into_records());
     assert_eq!(format!("{taken:?}"), format!("{:?}", whole.into_records()));
 }
+
+/// `taking_finished_exchanges_changes_no_record` on random conversations: pipelining, chunked
+/// and sized bodies, heads and bodies cut at random points, gaps and garbage in either
+/// direction (which make the parser resynchronise, damage records and give up requests).
+#[test]
+fn taking_finished_exchanges_changes_no_record_on_random_conversations() {
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n.max(1)
+        }
+    }
+    type Events = Vec<(Direction, Option<Vec<u8>>)>;
+    fn push(events: &mut Events, rng: &mut Rng, dir: Direction, bytes: &[u8], cuts: u64) {
+        let mut rest = bytes;
+        for _ in 0..cuts {
+            let at = rng.below(rest.len() as u64 + 1) as usize;
+            let (a, b) = rest.split_at(at);
+            events.push((dir, Some(a.to_vec())));
+            rest = b;
+        }
+        events.push((dir, Some(rest.to_vec())));
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut early = 0;
+    for round in 0..300 {
+        let mut events: Events = Vec::new();
+        let ev = &mut events;
+        for i in 0..(20 + rng.below(60)) {
+            let depth = 1 + rng.below(3);
+            for k in 0..depth {
+                let req = format!("GET /{i}/{k} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes();
+                let cuts = rng.below(3);
+                push(ev, &mut rng, C2S, &req, cuts);
+            }
+            for _ in 0..depth {
+                let resp: &[u8] = match rng.below(3) {
+                    0 => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+                    1 => {
+                        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n"
+                    }
+                    _ => b"HTTP/1.1 304 Not Modified\r\n\r\n",
+                };
+                let cuts = rng.below(4);
+                push(ev, &mut rng, S2C, resp, cuts);
+            }
+            match rng.below(40) {
+                0 => ev.push((C2S, None)),
+                1 => ev.push((S2C, None)),
+                2 => push(ev, &mut rng, S2C, b"garbage\r\n", 0),
+                _ => {}
+            }
+        }
+        let min = 1 + rng.below(8) as usize;
+        let (mut whole, mut taking) = (parser(), parser());
+        let mut taken = Vec::new();
+        for (n, (dir, bytes)) in events.iter().enumerate() {
+            let ts = n as i64;
+            for p in [&mut whole, &mut taking] {
+                match bytes {
+                    Some(b) => p.on_data(ts, *dir, b),
+                    None => p.on_gap(ts, *dir, 7),
+                }
+            }
+            taken.extend(taking.take_finished(min));
+        }
+        let end = events.len() as i64;
+        for p in [&mut whole, &mut taking] {
+            p.on_close(end, C2S);
+            p.on_close(end, S2C);
+        }
+        early += taken.len();
+        taken.extend(taking.into_records());
+        let key = |r: &HttpExchange| r.request_index;
+        taken.sort_by_key(key);
+        let mut all = whole.into_records();
+        all.sort_by_key(key);
+        assert_eq!(format!("{taken:?}"), format!("{all:?}"), "round {round}");
+    }
+    assert!(
+        early > 10_000,
+        "only {early} exchanges taken before the end"
+    );
+}
