@@ -419,6 +419,17 @@ impl Analysis {
     }
 }
 
+/// The items of `items` whose `mask` entry is true, moved.
+fn kept<T>(items: Vec<T>, mask: &[bool]) -> Vec<T> {
+    items
+        .into_iter()
+        .zip(mask)
+        .filter(|(_, &k)| k)
+        .map(|(x, _)| x)
+        .collect()
+}
+
+/// The items of `items` whose `mask` entry is true, copied.
 fn keep<T: Clone>(items: &[T], mask: &[bool]) -> Vec<T> {
     items
         .iter()
@@ -589,12 +600,7 @@ impl Out<'_> {
                 .iter()
                 .map(|h| all || filter.matches_http(h, &names, first))
                 .collect();
-            let rows: Vec<HttpRecord> = o
-                .http
-                .into_iter()
-                .zip(keep)
-                .filter_map(|(h, k)| k.then_some(h))
-                .collect();
+            let rows = kept(o.http, &keep);
             let base = out.http.len();
             out.timings
                 .extend(
@@ -608,18 +614,8 @@ impl Out<'_> {
                 );
             out.http.extend(rows);
         }
-        out.tls = g
-            .tls
-            .into_iter()
-            .zip(keep_tls)
-            .filter_map(|(t, k)| k.then_some(t))
-            .collect();
-        out.connections = g
-            .connections
-            .into_iter()
-            .zip(keep_conn)
-            .filter_map(|(c, k)| k.then_some(c))
-            .collect();
+        out.tls = kept(g.tls, &keep_tls);
+        out.connections = kept(g.connections, &keep_conn);
         if !out.is_empty() {
             self.sink.records(out);
         }

@@ -1693,22 +1693,7 @@ mod tests {
     /// packets, in sections of either byte order.
     #[test]
     fn secrets_of_a_read_file_are_those_of_its_bytes() {
-        let dsb = |big: bool, text: &[u8]| {
-            let p = |x: u32| {
-                if big {
-                    x.to_be_bytes()
-                } else {
-                    x.to_le_bytes()
-                }
-            };
-            let mut b = p(0x544c_534b).to_vec();
-            b.extend_from_slice(&p(text.len() as u32));
-            b.extend_from_slice(text);
-            while b.len() % 4 != 0 {
-                b.push(0);
-            }
-            b
-        };
+        let dsb = dsb_body;
         let mut v = Vec::new();
         for (big, text) in [(false, &b"first"[..]), (true, &b"second one"[..])] {
             ng_block(&mut v, big, SHB_TYPE, &shb_body(big));

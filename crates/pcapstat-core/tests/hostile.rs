@@ -25,6 +25,8 @@ use std::time::Instant;
 
 use pcapstat_core::{Analyzer, Capture, Filter, RecordSink, Records};
 
+mod common;
+
 const US: u64 = 1_000;
 
 /// A classic pcap (µs timestamps, Ethernet) built in memory.
@@ -32,14 +34,7 @@ struct Pcap(Vec<u8>);
 
 impl Pcap {
     fn new() -> Pcap {
-        let mut v = Vec::new();
-        v.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-        v.extend_from_slice(&2u16.to_le_bytes());
-        v.extend_from_slice(&4u16.to_le_bytes());
-        for x in [0u32, 0, 262_144, 1] {
-            v.extend_from_slice(&x.to_le_bytes());
-        }
-        Pcap(v)
+        Pcap(common::pcap_header())
     }
 
     /// One frame at `ns` (ns since the capture's first second).

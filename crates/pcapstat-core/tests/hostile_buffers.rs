@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use pcapstat_core::{Analyzer, AppStats, TcpStats};
 
+mod common;
+
 const CLIENT: [u8; 4] = [10, 0, 0, 1];
 const SERVER: [u8; 4] = [10, 0, 0, 2];
 const SYN: u8 = 0x02;
@@ -63,14 +65,7 @@ struct Pcap(Vec<u8>);
 
 impl Pcap {
     fn new() -> Pcap {
-        let mut v = Vec::new();
-        v.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-        v.extend_from_slice(&2u16.to_le_bytes());
-        v.extend_from_slice(&4u16.to_le_bytes());
-        for x in [0u32, 0, 262_144, 1] {
-            v.extend_from_slice(&x.to_le_bytes());
-        }
-        Pcap(v)
+        Pcap(common::pcap_header())
     }
 
     fn push(&mut self, us: u32, (f, wire): (Vec<u8>, usize)) {

@@ -407,7 +407,7 @@ impl TableStream {
         t.rows += df.height();
         t.pending.push(df);
         if t.rows >= self.row_group_rows {
-            self.flush(i)?;
+            self.write_frames(i)?;
         }
         Ok(())
     }
@@ -417,16 +417,15 @@ impl TableStream {
         (0..TABLES.len()).try_for_each(|i| self.make_frame(i))
     }
 
-    /// Writes the pending rows of table `i` into each of its files (opened on first use).
+    /// Writes every row of table `i` not yet written into each of its files (opened on first
+    /// use).
     fn flush(&mut self, i: usize) -> Result<(), Error> {
-        if self.raw_rows(i) > 0 {
-            // make_frame flushes once the rows are in a frame.
-            return self.make_frame(i).and_then(|()| self.flush_frames(i));
-        }
-        self.flush_frames(i)
+        self.make_frame(i)?;
+        self.write_frames(i)
     }
 
-    fn flush_frames(&mut self, i: usize) -> Result<(), Error> {
+    /// Writes the frames of table `i` into each of its files (opened on first use).
+    fn write_frames(&mut self, i: usize) -> Result<(), Error> {
         if self.tables[i].outs.is_empty() {
             self.open(i)?;
         }

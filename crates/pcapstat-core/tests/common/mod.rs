@@ -171,3 +171,16 @@ pub fn check_known_differences(
         gone.join("\n")
     );
 }
+
+/// The file header of a classic pcap (µs timestamps, snap length 262 144, Ethernet), for
+/// captures built in memory.
+pub fn pcap_header() -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&4u16.to_le_bytes());
+    for x in [0u32, 0, 262_144, 1] {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v
+}
