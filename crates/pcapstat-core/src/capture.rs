@@ -19,6 +19,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use pcap_parser::pcapng::{
     parse_block_be, parse_block_le, Block, EnhancedPacketBlock, InterfaceDescriptionBlock,
@@ -338,7 +339,7 @@ const READ_CHUNK: usize = 256 * 1024;
 /// The bytes behind a capture: a whole buffer (memory map or owned) or a bounded stream window.
 enum Source {
     Whole {
-        bytes: Bytes,
+        bytes: SharedBytes,
         pos: usize,
     },
     Stream {
@@ -357,17 +358,39 @@ enum Source {
     },
 }
 
+/// A whole capture in memory (mapped or owned), shared with the pipeline's workers, which read
+/// payloads in place ([`Capture::shared_bytes`]).
+#[derive(Clone)]
+pub(crate) struct SharedBytes(Arc<Bytes>);
+
 enum Bytes {
     Map(memmap2::Mmap),
     Owned(Vec<u8>),
 }
 
-impl Bytes {
-    fn as_slice(&self) -> &[u8] {
-        match self {
+impl SharedBytes {
+    fn new(bytes: Bytes) -> SharedBytes {
+        SharedBytes(Arc::new(bytes))
+    }
+
+    /// Bytes held in memory.
+    pub(crate) fn owned(bytes: Vec<u8>) -> SharedBytes {
+        SharedBytes::new(Bytes::Owned(bytes))
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match &*self.0 {
             Bytes::Map(m) => m,
             Bytes::Owned(v) => v,
         }
+    }
+
+    /// Where `part` lies in these bytes, when it is a slice of them (compared by address: a
+    /// frame read from a whole capture borrows from it; a reassembled IP datagram does not).
+    pub(crate) fn offset_of(&self, part: &[u8]) -> Option<usize> {
+        let whole = self.as_slice();
+        let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+        (start.checked_add(part.len())? <= whole.len()).then_some(start)
     }
 }
 
@@ -746,7 +769,7 @@ impl Capture {
             if let Ok(map) = map {
                 return Self::from_source(
                     Source::Whole {
-                        bytes: Bytes::Map(map),
+                        bytes: SharedBytes::new(Bytes::Map(map)),
                         pos: 0,
                     },
                     Compression::None,
@@ -788,7 +811,7 @@ impl Capture {
         match compression_of(&bytes) {
             Compression::None => Self::from_source(
                 Source::Whole {
-                    bytes: Bytes::Owned(bytes),
+                    bytes: SharedBytes::owned(bytes),
                     pos: 0,
                 },
                 Compression::None,
@@ -978,6 +1001,15 @@ impl Capture {
     /// Number of pcapng sections seen so far (0 for legacy pcap).
     pub fn sections(&self) -> u64 {
         self.sections
+    }
+
+    /// The whole capture's bytes when it is held in memory (mapped or owned): frames and their
+    /// payloads borrow from them, so the pipeline hands workers offsets instead of copies.
+    pub(crate) fn shared_bytes(&self) -> Option<SharedBytes> {
+        match &self.source {
+            Source::Whole { bytes, .. } => Some(bytes.clone()),
+            Source::Stream { .. } => None,
+        }
     }
 
     /// Number of frames delivered so far.

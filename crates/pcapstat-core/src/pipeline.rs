@@ -22,9 +22,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
-use crate::capture::{Capture, CaptureError, CaptureItem};
+use crate::capture::{Capture, CaptureError, CaptureItem, SharedBytes};
 use crate::decode::{DecodeLimits, Decoder, IcmpError};
-use crate::flow::shard_of;
+use crate::flow::FlowKey;
 use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 use crate::proto::tls::{EmbeddedKeys, KeyLog, KeyLogStats};
 use crate::record::ConnectionRecord;
@@ -248,8 +248,8 @@ struct Reader<'a> {
 
 /// What the reading loop hands on, in capture order.
 enum Out<'a, 's> {
-    /// A TCP segment and its shard.
-    Segment(usize, &'a TcpSegment<'s>),
+    /// A TCP segment, its shard and its flow key.
+    Segment(usize, FlowKey, &'a TcpSegment<'s>),
     /// The secrets of one DSB.
     Secrets(Arc<KeyLog>),
 }
@@ -298,9 +298,9 @@ where
     let mut summary = SummaryBuilder::default();
     read(capture, reader, &mut decoder, &mut summary, udp, |out| {
         match out {
-            Out::Segment(shard, seg) => {
+            Out::Segment(shard, key, seg) => {
                 let t = &mut trackers[shard];
-                t.on_segment(seg);
+                t.on_segment_keyed(seg, key);
                 if let Some((harvest, collect)) = stream.as_mut().filter(|_| t.has_finished()) {
                     let (closed, factory) = t.take_finished();
                     collect(seg.frame, harvest.harvest(closed, factory));
@@ -361,8 +361,9 @@ fn read<U: UdpConsumer>(
         match decoded.transport {
             Some(Transport::Tcp(seg)) => {
                 udp.on_tcp_segment(&seg);
-                let shard = shard_of(&seg.ip, seg.src_port, seg.dst_port, SHARDS);
-                if !out(Out::Segment(shard, &seg)) {
+                // The one key of the segment: its shard here, its flow-table entry in the worker.
+                let key = FlowKey::new(&seg.ip, seg.src_port, seg.dst_port);
+                if !out(Out::Segment(key.shard(SHARDS), key, &seg)) {
                     break;
                 }
             }
@@ -389,12 +390,15 @@ struct SegMeta {
     flags: TcpFlags,
     window: u16,
     payload_len: u32,
-    /// Start of the options in `Batch::bytes`; the payload follows them.
+    /// Start of the options in `Batch::bytes`; the payload follows them unless `in_place`.
     start: u32,
     options_len: u32,
     captured_len: u32,
+    /// The payload is read in place in the capture's shared bytes, at this offset.
+    in_place: Option<u64>,
     /// Index of the tracker within the worker.
     local: u32,
+    key: FlowKey,
 }
 
 #[derive(Debug, Default)]
@@ -406,10 +410,17 @@ struct Batch {
 }
 
 impl Batch {
-    fn push(&mut self, seg: &TcpSegment, local: usize) {
+    /// Adds `seg`; its payload is copied unless it lies in `whole` (the capture's shared bytes,
+    /// which the worker reads in place).
+    fn push(&mut self, seg: &TcpSegment, key: FlowKey, local: usize, whole: Option<&SharedBytes>) {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(seg.options);
-        self.bytes.extend_from_slice(seg.payload);
+        let in_place = whole
+            .and_then(|w| w.offset_of(seg.payload))
+            .map(|at| at as u64);
+        if in_place.is_none() {
+            self.bytes.extend_from_slice(seg.payload);
+        }
         self.segs.push(SegMeta {
             ts_ns: seg.ts_ns,
             frame: seg.frame,
@@ -425,7 +436,9 @@ impl Batch {
             start: start as u32,
             options_len: seg.options.len() as u32,
             captured_len: seg.payload.len() as u32,
+            in_place,
             local: local as u32,
+            key,
         });
     }
 
@@ -433,11 +446,26 @@ impl Batch {
         self.segs.len() >= BATCH_SEGMENTS || self.bytes.len() >= BATCH_BYTES
     }
 
-    fn segments(&self) -> impl Iterator<Item = (usize, TcpSegment<'_>)> {
-        self.segs.iter().map(|m| {
+    /// The segments, with the payloads read in place from `whole` (the bytes given to `push`).
+    fn segments<'b>(
+        &'b self,
+        whole: &'b [u8],
+    ) -> impl Iterator<Item = (usize, FlowKey, TcpSegment<'b>)> + 'b {
+        self.segs.iter().map(move |m| {
             let s = m.start as usize;
             let o = s + m.options_len as usize;
-            let p = o + m.captured_len as usize;
+            let payload = match m.in_place {
+                Some(at) => {
+                    let at = usize::try_from(at).unwrap_or(usize::MAX);
+                    whole
+                        .get(at..at.saturating_add(m.captured_len as usize))
+                        .unwrap_or_default()
+                }
+                None => self
+                    .bytes
+                    .get(o..o + m.captured_len as usize)
+                    .unwrap_or_default(),
+            };
             let seg = TcpSegment {
                 ts_ns: m.ts_ns,
                 frame: m.frame,
@@ -449,10 +477,10 @@ impl Batch {
                 flags: m.flags,
                 window: m.window,
                 options: self.bytes.get(s..o).unwrap_or_default(),
-                payload: self.bytes.get(o..p).unwrap_or_default(),
+                payload,
                 payload_len: m.payload_len,
             };
-            (m.local as usize, seg)
+            (m.local as usize, m.key, seg)
         })
     }
 
@@ -514,6 +542,10 @@ where
         Some((h, c)) => (Some(h), Some(c)),
         None => (None, None),
     };
+    // Payloads of a capture held in memory go to the workers as offsets into it.
+    let whole = capture.shared_bytes();
+    let whole = whole.as_ref();
+    let whole_bytes: &[u8] = whole.map_or(&[], SharedBytes::as_slice);
     let (out_tx, out_rx) = mpsc::channel::<Outputs<F>>();
     let (emit_tx, emit_rx) = mpsc::sync_channel::<Emit<H::Group>>(QUEUE_DEPTH * workers + 4);
     let mut lanes = Vec::with_capacity(workers);
@@ -574,9 +606,9 @@ where
                     while let Ok(msg) = rx.recv() {
                         match msg {
                             Msg::Batch(mut batch) => {
-                                for (local, seg) in batch.segments() {
+                                for (local, key, seg) in batch.segments(whole_bytes) {
                                     if let Some(t) = trackers.get_mut(local) {
-                                        t.on_segment(&seg);
+                                        t.on_segment_keyed(&seg, key);
                                         if let Some(h) = harvest.filter(|_| t.has_finished()) {
                                             let (closed, factory) = t.take_finished();
                                             groups.push((seg.frame, h.harvest(closed, factory)));
@@ -627,10 +659,10 @@ where
                 &mut summary,
                 udp,
                 |out| match out {
-                    Out::Segment(shard, seg) => {
+                    Out::Segment(shard, key, seg) => {
                         next = seg.frame.saturating_add(1);
                         let lane = &mut lanes[shard % workers];
-                        lane.pending.push(seg, shard / workers);
+                        lane.pending.push(seg, key, shard / workers, whole);
                         // `false` when a worker panicked: stop reading, the scope re-raises
                         // its panic.
                         if streaming && seg.frame >= beat {
@@ -702,25 +734,41 @@ mod tests {
         }
     }
 
+    fn key() -> FlowKey {
+        let s = seg(0, &[], &[]);
+        FlowKey::new(&s.ip, s.src_port, s.dst_port)
+    }
+
     #[test]
     fn batch_round_trips_segments() {
-        let mut b = Batch::default();
-        b.push(&seg(1, &[1, 1, 8, 10], b"hello"), 3);
-        b.push(&seg(2, &[], b""), 0);
-        b.push(&seg(3, &[2, 4, 5, 180], b"world!"), 1);
-        let got: Vec<_> = b.segments().collect();
-        assert_eq!(got.len(), 3);
-        assert_eq!(got[0].0, 3);
-        assert_eq!(got[0].1.options, &[1, 1, 8, 10]);
-        assert_eq!(got[0].1.payload, b"hello");
-        assert_eq!(got[0].1.payload_len, 8);
-        assert_eq!(got[1].1.options, &[] as &[u8]);
-        assert_eq!(got[1].1.payload, b"");
-        assert_eq!(got[2].1.options, &[2, 4, 5, 180]);
-        assert_eq!(got[2].1.payload, b"world!");
-        assert_eq!(got[2].1.frame, 3);
-        assert_eq!(got[2].1.ts_ns, 1_003);
-        b.clear();
-        assert_eq!(b.segments().count(), 0);
+        // Payloads copied (a stream), and read in place (a capture held in memory) except the
+        // one that is not in the capture's bytes (as a reassembled IP datagram).
+        let whole = SharedBytes::owned(b"..hello..world!".to_vec());
+        let (hello, world) = (&whole.as_slice()[2..7], &whole.as_slice()[9..15]);
+        for shared in [None, Some(&whole)] {
+            let mut b = Batch::default();
+            b.push(&seg(1, &[1, 1, 8, 10], hello), key(), 3, shared);
+            b.push(&seg(2, &[], b""), key(), 0, shared);
+            b.push(&seg(3, &[2, 4, 5, 180], world), key(), 1, shared);
+            b.push(&seg(4, &[], b"elsewhere"), key(), 2, shared);
+            let in_place = b.segs.iter().filter(|m| m.in_place.is_some()).count();
+            assert_eq!(in_place, if shared.is_some() { 2 } else { 0 });
+            let got: Vec<_> = b.segments(whole.as_slice()).collect();
+            assert_eq!(got.len(), 4);
+            assert_eq!(got[0].0, 3);
+            assert!(got.iter().all(|g| g.1 == key()));
+            assert_eq!(got[0].2.options, &[1, 1, 8, 10]);
+            assert_eq!(got[0].2.payload, b"hello");
+            assert_eq!(got[0].2.payload_len, 8);
+            assert_eq!(got[1].2.options, &[] as &[u8]);
+            assert_eq!(got[1].2.payload, b"");
+            assert_eq!(got[2].2.options, &[2, 4, 5, 180]);
+            assert_eq!(got[2].2.payload, b"world!");
+            assert_eq!(got[2].2.frame, 3);
+            assert_eq!(got[2].2.ts_ns, 1_003);
+            assert_eq!(got[3].2.payload, b"elsewhere");
+            b.clear();
+            assert_eq!(b.segments(whole.as_slice()).count(), 0);
+        }
     }
 }

@@ -49,6 +49,13 @@ impl FlowKey {
     pub(crate) fn endpoints(&self) -> (Endpoint, Endpoint) {
         (self.lo, self.hi)
     }
+    /// The shard of this key ([`shard_of`]).
+    pub(crate) fn shard(&self, nshards: usize) -> usize {
+        let n = nshards.max(1) as u64;
+        // Fold the high bits in: FNV's low bits are weaker.
+        let h = self.stable_hash();
+        ((h ^ (h >> 32)) % n) as usize
+    }
     /// A stable 64-bit hash (FNV-1a over the canonical endpoints), independent of the process,
     /// the platform and the direction of the packet.
     pub fn stable_hash(&self) -> u64 {
@@ -87,10 +94,7 @@ impl Fnv1a {
 /// The shard (in `0..nshards`) that owns the connection of this packet; both directions give
 /// the same shard. Deterministic (not randomly seeded). `nshards == 0` is treated as 1.
 pub fn shard_of(ip: &IpPair, sport: u16, dport: u16, nshards: usize) -> usize {
-    let n = nshards.max(1) as u64;
-    // Fold the high bits in: FNV's low bits are weaker.
-    let h = FlowKey::new(ip, sport, dport).stable_hash();
-    ((h ^ (h >> 32)) % n) as usize
+    FlowKey::new(ip, sport, dport).shard(nshards)
 }
 
 /// Default bound on concurrently tracked connections per flow table.

@@ -943,6 +943,12 @@ impl<F: SinkFactory> TcpTracker<F> {
 
     /// Process one segment (segments must come in capture order for their connection).
     pub fn on_segment(&mut self, seg: &TcpSegment) {
+        self.on_segment_keyed(seg, FlowKey::new(&seg.ip, seg.src_port, seg.dst_port));
+    }
+
+    /// [`TcpTracker::on_segment`] with the segment's key, already made by the reader.
+    pub(crate) fn on_segment_keyed(&mut self, seg: &TcpSegment, key: FlowKey) {
+        debug_assert_eq!(key, FlowKey::new(&seg.ip, seg.src_port, seg.dst_port));
         self.stats.segments += 1;
         if seg.ts_ns > self.now {
             self.now = seg.ts_ns;
@@ -953,7 +959,6 @@ impl<F: SinkFactory> TcpTracker<F> {
                 self.next_sweep = self.now.saturating_add(SWEEP_INTERVAL_NS);
             }
         }
-        let key = FlowKey::new(&seg.ip, seg.src_port, seg.dst_port);
         let mut end: Option<EndReason> = None;
         // The one hash lookup of this segment; the rest goes by slot.
         let mut slot = self.table.find(&key);

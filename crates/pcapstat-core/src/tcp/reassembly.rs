@@ -380,6 +380,9 @@ impl Reassembler {
         if let Some(f) = self.fin_off {
             if self.next_off >= f && !self.closed {
                 self.closed = true;
+                // A closed connection may stay in the flow table for minutes (its linger
+                // time): keep none of its spare buffers.
+                self.spare = Vec::new();
                 sink.on_close(filled.unwrap_or(self.delivered_ts), self.dir);
             }
         }

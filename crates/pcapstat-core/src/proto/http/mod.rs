@@ -286,6 +286,10 @@ impl Recs {
     }
 
     fn push(&mut self, rec: Rec) {
+        // Most connections carry one request: room for one, not the default four.
+        if self.items.capacity() == 0 {
+            self.items.reserve_exact(1);
+        }
         self.items.push_back(rec);
     }
 }
@@ -1259,6 +1263,10 @@ impl StreamSink for HttpParser {
         };
         let state = std::mem::replace(&mut reader.state, State::Stopped);
         let partial_head = matches!(state, State::Head) && !reader.buf.is_empty();
+        // Nothing more is read in this direction: release its buffers (a closed connection
+        // may stay in the flow table for minutes).
+        reader.buf = Vec::new();
+        reader.chunks = Vec::new();
         reader.reset_buffer();
         if partial_head {
             self.stats.truncated_heads += 1;
