@@ -208,12 +208,14 @@ pub struct FailureCount {
 }
 
 /// The JSON `tracking` block: each name with the counter of the [`Stats`] tree it reads.
-const TRACKING: [(&str, &str); 13] = [
+const TRACKING: [(&str, &str); 15] = [
     ("midstream_connections", "tcp.midstream_connections"),
     ("port_reuses", "tcp.port_reuses"),
     ("reordered_handshakes", "tcp.reordered_handshakes"),
     ("idle_timeouts", "tcp.idle_timeouts"),
     ("closed_swept", "tcp.closed_swept"),
+    ("finished_at_close", "tcp.finished_at_close"),
+    ("late_after_close", "tcp.late_after_close"),
     ("max_concurrent", "tcp.max_concurrent"),
     ("evictions", "tcp.evictions"),
     ("ooo_limit_hits", "tcp.ooo_limit_hits"),

@@ -93,6 +93,7 @@ impl Fnv1a {
 
 /// The shard (in `0..nshards`) that owns the connection of this packet; both directions give
 /// the same shard. Deterministic (not randomly seeded). `nshards == 0` is treated as 1.
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn shard_of(ip: &IpPair, sport: u16, dport: u16, nshards: usize) -> usize {
     FlowKey::new(ip, sport, dport).shard(nshards)
 }

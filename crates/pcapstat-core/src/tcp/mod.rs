@@ -92,6 +92,11 @@ pub const DEFAULT_IDLE_TIMEOUT_NS: i64 = 300_000_000_000;
 /// (which never ends a connection without a new SYN). Lower it to bound memory on captures with
 /// very many short connections.
 pub const DEFAULT_CLOSED_LINGER_NS: i64 = DEFAULT_IDLE_TIMEOUT_NS;
+/// Default time a connection whose close completed stays whole after its last packet: 3 s of
+/// capture time, beyond the retransmission timeouts of a FIN whose last ACK was lost (200 ms
+/// to 1 s on common stacks), so that such late packets still join their connection as in
+/// tshark.
+pub const DEFAULT_CLOSE_GRACE_NS: i64 = 3_000_000_000;
 /// A client SYN that comes after the SYN/ACK answering it (capture-point reordering, common on
 /// mirrored ports) joins that connection when its sequence number is the one the SYN/ACK
 /// acknowledged and it comes at most this long (capture time) after the connection's first
@@ -121,6 +126,13 @@ pub struct TcpConfig {
     /// 5 minutes. Together with the idle timeout this keeps memory bounded by
     /// the connections open at once, not by the file size.
     pub closed_linger_ns: i64,
+    /// A connection whose close completed (FINs both ways, delivered in order and
+    /// acknowledged) is finished once it has been quiet this long (capture time, ns), rather
+    /// than after `closed_linger_ns`: memory stays bounded by the connections open, not by
+    /// those closed in the last minutes. Its entry stays, without state, for the rest of the
+    /// linger time: a later packet of it is counted ([`TcpStats::late_after_close`]), a new
+    /// SYN starts a new connection. Default 3 s.
+    pub close_grace_ns: i64,
     /// Bound on concurrently tracked connections per tracker (shard); beyond it the least recently
     /// active are finished early and counted in [`TcpStats::evictions`]. Default
     /// 262 144 ([`crate::Analyzer`] divides it among its 64 shards).
@@ -141,6 +153,7 @@ impl Default for TcpConfig {
         TcpConfig {
             idle_timeout_ns: DEFAULT_IDLE_TIMEOUT_NS,
             closed_linger_ns: DEFAULT_CLOSED_LINGER_NS,
+            close_grace_ns: DEFAULT_CLOSE_GRACE_NS,
             max_connections: DEFAULT_MAX_FLOWS,
             ooo_limit_bytes: DEFAULT_OOO_LIMIT_BYTES,
             rtt_sample_limit: DEFAULT_RTT_SAMPLE_LIMIT,
@@ -169,6 +182,13 @@ counters! {
         pub idle_timeouts: u64,
         /// Closed, reset or refused connections finished by a sweep once their linger time passed.
         pub closed_swept: u64,
+        /// Connections finished by a sweep once their close had completed (both FINs delivered
+        /// in order and acknowledged) and they were quiet for `TcpConfig::close_grace_ns`,
+        /// rather than after their linger time.
+        pub finished_at_close: u64,
+        /// Packets that came, within the linger time, for a connection finished at its close
+        /// (counted only: its record had left).
+        pub late_after_close: u64,
         /// Connections finished early because the flow table was full.
         pub evictions: u64,
         /// Times an out-of-order buffer reached its limit.
@@ -378,22 +398,28 @@ impl SynOnly {
 enum Conn<S> {
     SynOnly(SynOnly),
     Full(Box<Connection<S>>),
+    /// A connection finished [`TcpConfig::close_grace_ns`] after its close completed
+    /// ([`Connection::close_completed`]): its record has left; the entry stays for the rest of
+    /// the linger time so that late packets of it (a FIN resent because the last ACK was lost
+    /// past the capture point) are counted ([`TcpStats::late_after_close`]) instead of starting
+    /// a mid-stream connection.
+    Finished,
 }
 
 impl<S: StreamSink> Conn<S> {
-    /// The full connection, expanding a SYN-only one first.
+    /// The full connection, expanding a SYN-only one first; `None` when finished.
     fn full<F: SinkFactory<Sink = S>>(
         &mut self,
         key: &FlowKey,
         cfg: &TcpConfig,
         factory: &mut F,
-    ) -> &mut Connection<S> {
+    ) -> Option<&mut Connection<S>> {
         if let Conn::SynOnly(so) = *self {
             *self = Conn::Full(Box::new(so.expand(key, cfg, factory)));
         }
         match self {
-            Conn::Full(c) => c,
-            Conn::SynOnly(_) => unreachable!("expanded just above"),
+            Conn::Full(c) => Some(c),
+            Conn::SynOnly(_) | Conn::Finished => None,
         }
     }
 
@@ -402,11 +428,17 @@ impl<S: StreamSink> Conn<S> {
         key: &FlowKey,
         cfg: &TcpConfig,
         factory: &mut F,
-    ) -> Connection<S> {
+    ) -> Option<Connection<S>> {
         match self {
-            Conn::Full(c) => *c,
-            Conn::SynOnly(so) => so.expand(key, cfg, factory),
+            Conn::Full(c) => Some(*c),
+            Conn::SynOnly(so) => Some(so.expand(key, cfg, factory)),
+            Conn::Finished => None,
         }
+    }
+
+    /// Whether the connection's close completed ([`Connection::close_completed`]).
+    fn close_completed(&self) -> bool {
+        matches!(self, Conn::Full(c) if c.close_completed())
     }
 
     /// Whether the connection was closed, reset or refused (a SYN-only one was not).
@@ -414,6 +446,7 @@ impl<S: StreamSink> Conn<S> {
         match self {
             Conn::Full(c) => c.terminal.is_some(),
             Conn::SynOnly(_) => false,
+            Conn::Finished => true,
         }
     }
 }
@@ -731,6 +764,13 @@ impl<S: StreamSink> Connection<S> {
         flags
     }
 
+    /// The close completed: FINs both ways, each delivered in order and acknowledged. Nothing
+    /// but a late retransmission can follow (the connection can be finished now).
+    fn close_completed(&self) -> bool {
+        self.terminal == Some(Terminal::Closed)
+            && self.dirs.iter().all(|d| d.reasm.closed_and_acked())
+    }
+
     fn outcome(&self, live_at_end: bool) -> Outcome {
         match self.terminal {
             Some(Terminal::Refused) => return Outcome::Refused,
@@ -942,6 +982,7 @@ impl<F: SinkFactory> TcpTracker<F> {
     }
 
     /// Process one segment (segments must come in capture order for their connection).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn on_segment(&mut self, seg: &TcpSegment) {
         self.on_segment_keyed(seg, FlowKey::new(&seg.ip, seg.src_port, seg.dst_port));
     }
@@ -963,13 +1004,24 @@ impl<F: SinkFactory> TcpTracker<F> {
         // The one hash lookup of this segment; the rest goes by slot.
         let mut slot = self.table.find(&key);
         if let Some(e) = slot.and_then(|i| self.table.at_mut(i)) {
-            if seg.ts_ns.saturating_sub(e.last_seen) > self.cfg.idle_timeout_ns {
+            let new_syn = seg.flags.syn() && !seg.flags.ack();
+            if matches!(e.value, Conn::Finished) {
+                if !new_syn && seg.ts_ns.saturating_sub(e.last_seen) <= self.cfg.closed_linger_ns {
+                    self.stats.late_after_close += 1;
+                    e.last_seen = e.last_seen.max(seg.ts_ns);
+                    return;
+                }
+                // A new connection on the same ports, or a packet after the linger time (which
+                // starts a mid-stream connection, as after a sweep).
+                self.stats.port_reuses += u64::from(new_syn);
+                self.table.remove(&key);
+                slot = None;
+            } else if seg.ts_ns.saturating_sub(e.last_seen) > self.cfg.idle_timeout_ns {
                 end = Some(EndReason::Idle);
-            } else if seg.flags.syn()
-                && !seg.flags.ack()
+            } else if new_syn
                 && e.value
                     .full(&key, &self.cfg, &mut self.factory)
-                    .new_syn_starts_new(seg)
+                    .is_some_and(|c| c.new_syn_starts_new(seg))
             {
                 end = Some(EndReason::Reused);
             }
@@ -998,8 +1050,10 @@ impl<F: SinkFactory> TcpTracker<F> {
                         &self.cfg,
                     );
                     self.table.make_room(|k, e| {
-                        stats.evictions += 1;
-                        end_into(factory, records, stats, cfg, k, e, false);
+                        if !matches!(e.value, Conn::Finished) {
+                            stats.evictions += 1;
+                            end_into(factory, records, stats, cfg, k, e, false);
+                        }
                     });
                 }
                 self.stats.connections += 1;
@@ -1036,15 +1090,18 @@ impl<F: SinkFactory> TcpTracker<F> {
                 i
             }
         };
-        if let Some(e) = self.table.at_mut(slot) {
-            e.last_seen = e.last_seen.max(seg.ts_ns);
-            let conn = e.value.full(&key, &self.cfg, &mut self.factory);
-            let _flags = conn.on_segment(seg, &self.cfg);
-            self.taken |= self.factory.after_segment(&mut conn.sink);
-            #[cfg(test)]
-            if let Some(t) = &mut self.trace {
-                t.push((seg.frame, _flags));
-            }
+        let Some(e) = self.table.at_mut(slot) else {
+            return;
+        };
+        e.last_seen = e.last_seen.max(seg.ts_ns);
+        let Some(conn) = e.value.full(&key, &self.cfg, &mut self.factory) else {
+            return;
+        };
+        let _flags = conn.on_segment(seg, &self.cfg);
+        self.taken |= self.factory.after_segment(&mut conn.sink);
+        #[cfg(test)]
+        if let Some(t) = &mut self.trace {
+            t.push((seg.frame, _flags));
         }
     }
 
@@ -1057,11 +1114,31 @@ impl<F: SinkFactory> TcpTracker<F> {
             self.cfg.idle_timeout_ns,
             self.cfg.closed_linger_ns,
         );
+        let grace = self.cfg.close_grace_ns;
         let done = self.table.drain_where(|e| {
             let quiet = now.saturating_sub(e.last_seen);
-            quiet > idle || (e.value.ended() && quiet > linger)
+            quiet > idle
+                || (e.value.ended() && quiet > linger)
+                || (e.value.close_completed() && quiet > grace)
         });
         for (k, e) in done {
+            if matches!(e.value, Conn::Finished) {
+                continue;
+            }
+            let quiet = now.saturating_sub(e.last_seen);
+            if e.value.close_completed() && quiet <= linger {
+                // Finished now, not after the linger time: memory stays bounded by the open
+                // connections. A light entry stays for the rest of the linger time.
+                self.stats.finished_at_close += 1;
+                let tombstone = FlowEntry {
+                    last_seen: e.last_seen,
+                    id: e.id,
+                    value: Conn::Finished,
+                };
+                self.end(k, e, EndReason::Idle);
+                self.table.insert_new(k, tombstone);
+                continue;
+            }
             if e.value.ended() {
                 self.stats.closed_swept += 1;
             } else {
@@ -1118,7 +1195,10 @@ fn end_into<F: SinkFactory>(
     e: FlowEntry<Conn<F::Sink>>,
     live: bool,
 ) {
-    let conn = e.value.into_full(&key, cfg, factory);
+    let Some(conn) = e.value.into_full(&key, cfg, factory) else {
+        // Finished at its close: its record has left.
+        return;
+    };
     if conn.reordered_handshake {
         stats.reordered_handshakes += 1;
         stats.midstream_connections = stats.midstream_connections.saturating_sub(1);

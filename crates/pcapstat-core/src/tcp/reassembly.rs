@@ -86,6 +86,8 @@ pub(crate) struct Reassembler {
     /// overhead, never above `limit`.
     buffered: usize,
     closed: bool,
+    /// The peer acknowledged the FIN.
+    fin_acked: bool,
     spare: Vec<Vec<u8>>,
     /// Unique on-wire stream bytes seen.
     pub payload_bytes: u64,
@@ -118,6 +120,7 @@ impl Reassembler {
             ooo: BTreeMap::new(),
             buffered: 0,
             closed: false,
+            fin_acked: false,
             spare: Vec::new(),
             payload_bytes: 0,
             missed_bytes: 0,
@@ -143,6 +146,12 @@ impl Reassembler {
     }
 
     /// Whether the start of the stream is known.
+    /// The stream ended with its FIN, delivered in order (no hole left before it), and the
+    /// peer acknowledged the FIN.
+    pub(crate) fn closed_and_acked(&self) -> bool {
+        self.closed && self.fin_acked && self.fin_off.is_some()
+    }
+
     pub(crate) fn started(&self) -> bool {
         self.next.is_some()
     }
@@ -391,10 +400,14 @@ impl Reassembler {
     /// The peer acknowledged `ack`: bytes of this direction before it that were never seen are
     /// declared lost (gap), then what became contiguous is delivered.
     pub(crate) fn on_peer_ack<S: StreamSink>(&mut self, ts: i64, ack: SeqNum, sink: &mut S) {
+        let Some(next) = self.next else { return };
+        if let Some(f) = self.fin_off {
+            // The FIN takes the sequence number after the last byte.
+            self.fin_acked |= self.off(next, ack) > f as i64;
+        }
         if self.closed {
             return;
         }
-        let Some(next) = self.next else { return };
         let mut a = self.off(next, ack);
         if let Some(f) = self.fin_off {
             a = a.min(f as i64);
