@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::{DataFrame, KeyValueMetadata, ParquetCompression, ParquetWriter};
 
-use pcapstat_core::{RecordSink, Records};
+use pcapstat_core::{ConnectionRecord, DnsRecord, HttpRecord, RecordSink, Records, TlsRecord};
 
 use crate::error::Error;
 use crate::report::ReportBuilder;
@@ -30,8 +30,49 @@ pub const ROW_GROUP_ROWS: usize = 16_384;
 /// per batch would cost more than the rows.
 const FRAME_ROWS: usize = 4096;
 
+/// Memory of one table's rows kept before they are written (the frames' estimated size): a
+/// row group ends at [`ROW_GROUP_ROWS`] rows or this many bytes, whichever comes first, so that
+/// long paths, hosts or TLS strings (up to the HTTP head limit, 64 KiB each) cannot make the
+/// rows kept grow with the capture.
+pub const ROW_GROUP_BYTES: usize = 16 << 20;
+
+/// Memory of one table's records gathered before they become a frame (estimated: the record
+/// and its strings); [`FRAME_ROWS`] bounds their number.
+const FRAME_BYTES: usize = 4 << 20;
+
 /// The tables, in the order they are written.
 const TABLES: [&str; 4] = ["connections", "tls", "http", "dns"];
+
+/// Estimated memory of records (their size and their strings' bytes), for [`FRAME_BYTES`].
+fn connection_bytes(_: &ConnectionRecord) -> usize {
+    std::mem::size_of::<ConnectionRecord>()
+}
+
+fn tls_bytes(r: &TlsRecord) -> usize {
+    let h = &r.handshake;
+    let strings = [&h.sni, &h.ja3, &h.ja3_hash, &h.ja4, &h.alpn]
+        .into_iter()
+        .map(|s| s.as_ref().map_or(0, String::len))
+        .sum::<usize>();
+    std::mem::size_of::<TlsRecord>()
+        + strings
+        + h.alpn_offered.iter().map(String::len).sum::<usize>()
+}
+
+fn http_bytes(r: &HttpRecord) -> usize {
+    let x = &r.exchange;
+    std::mem::size_of::<HttpRecord>()
+        + [&x.method, &x.host, &x.path]
+            .into_iter()
+            .map(|s| s.as_ref().map_or(0, String::len))
+            .sum::<usize>()
+}
+
+fn dns_bytes(r: &DnsRecord) -> usize {
+    std::mem::size_of::<DnsRecord>()
+        + r.qname.len()
+        + r.addresses.len() * std::mem::size_of::<std::net::IpAddr>()
+}
 
 /// What [`TableStream`] writes, and where.
 #[derive(Debug, Clone, Default)]
@@ -162,6 +203,8 @@ struct Table {
     name: &'static str,
     pending: Vec<DataFrame>,
     rows: usize,
+    /// Estimated size of `pending` ([`ROW_GROUP_BYTES`]).
+    bytes: usize,
     outs: Vec<Out>,
 }
 
@@ -205,6 +248,8 @@ pub struct TableStream {
     capture: Option<String>,
     /// Records not yet made into frames (at most [`FRAME_ROWS`] per table).
     raw: Records,
+    /// Estimated memory of `raw`, per table ([`FRAME_BYTES`]).
+    raw_bytes: [usize; 4],
     /// Descriptions of the captures in the files being written (`pcapstat.sources`).
     sources: Vec<String>,
     /// The first error met while handling a batch (reported by the next call that returns).
@@ -257,6 +302,7 @@ impl TableStream {
                     name,
                     pending: Vec::new(),
                     rows: 0,
+                    bytes: 0,
                     outs: Vec::new(),
                 })
                 .collect(),
@@ -269,6 +315,7 @@ impl TableStream {
             sources: Vec::new(),
             error: None,
             raw: Records::default(),
+            raw_bytes: [0; 4],
             sets,
         })
     }
@@ -357,6 +404,11 @@ impl TableStream {
     /// Adds the rows of a batch; makes them frames [`FRAME_ROWS`] at a time, and writes a
     /// table's rows once it holds [`ROW_GROUP_ROWS`].
     fn add(&mut self, mut r: Records) -> Result<(), Error> {
+        let b = &mut self.raw_bytes;
+        b[0] += r.connections.iter().map(connection_bytes).sum::<usize>();
+        b[1] += r.tls.iter().map(tls_bytes).sum::<usize>();
+        b[2] += r.http.iter().map(http_bytes).sum::<usize>();
+        b[3] += r.dns.iter().map(dns_bytes).sum::<usize>();
         let raw = &mut self.raw;
         raw.connections.append(&mut r.connections);
         raw.tls.append(&mut r.tls);
@@ -364,7 +416,9 @@ impl TableStream {
         raw.timings.append(&mut r.timings);
         raw.dns.append(&mut r.dns);
         for i in 0..TABLES.len() {
-            if self.raw_rows(i) >= FRAME_ROWS.min(self.row_group_rows.max(1)) {
+            if self.raw_rows(i) >= FRAME_ROWS.min(self.row_group_rows.max(1))
+                || self.raw_bytes[i] >= FRAME_BYTES
+            {
                 self.make_frame(i)?;
             }
         }
@@ -387,6 +441,7 @@ impl TableStream {
             return Ok(());
         }
         let capture = self.capture.as_deref();
+        self.raw_bytes[i] = 0;
         let raw = &mut self.raw;
         let df = match i {
             0 => connections_frame(capture, &std::mem::take(&mut raw.connections))?,
@@ -405,8 +460,9 @@ impl TableStream {
         };
         let t = &mut self.tables[i];
         t.rows += df.height();
+        t.bytes += df.estimated_size();
         t.pending.push(df);
-        if t.rows >= self.row_group_rows {
+        if t.rows >= self.row_group_rows || t.bytes >= ROW_GROUP_BYTES {
             self.write_frames(i)?;
         }
         Ok(())
@@ -432,6 +488,7 @@ impl TableStream {
         let t = &mut self.tables[i];
         let mut pending = std::mem::take(&mut t.pending).into_iter();
         t.rows = 0;
+        t.bytes = 0;
         let Some(mut df) = pending.next() else {
             return Ok(());
         };
@@ -649,6 +706,41 @@ pub(crate) mod tests {
 
     /// Tables written while the capture is read hold the rows of the in-memory tables (sorted
     /// back into capture order), with their columns and types, for 1 and 2 threads.
+    /// Rows with long strings (paths at the HTTP head limit) are written out by bytes, not
+    /// only every ROW_GROUP_ROWS rows: what is kept stays bounded however many come.
+    #[test]
+    fn long_rows_are_written_out_by_bytes() {
+        let a = Analyzer::new()
+            .analyze_path(testdata("link-null-http.pcap"))
+            .expect("capture");
+        let mut r = a.http_records().first().expect("an http row").clone();
+        let dir = scratch("long-rows");
+        let out = TableOutputs {
+            parquet: Some(dir.join("pq")),
+            ..TableOutputs::default()
+        };
+        let mut tables = TableStream::begin(&out).expect("begin");
+        tables.start_capture("long");
+        let n = 2000;
+        for k in 0..n {
+            r.exchange.path = Some(format!("/{k}/{}", "x".repeat(60_000)));
+            let mut batch = Records::default();
+            batch.http.push(r.clone());
+            tables.records(batch);
+            let kept = tables.raw_bytes[2] + tables.tables[2].bytes;
+            // 120 MB in all; at most a frame's and a row group's worth kept (plus one row).
+            assert!(
+                kept <= FRAME_BYTES + ROW_GROUP_BYTES + 2 * 61_000,
+                "row {k}: {kept}"
+            );
+        }
+        tables.end_capture("long").expect("end");
+        tables.commit().expect("commit");
+        let got = read_parquet(&dir.join("pq/http.parquet"));
+        assert_eq!(got.height(), n);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     #[test]
     fn streamed_tables_equal_the_in_memory_tables() {
         for threads in [1, 2] {

@@ -360,7 +360,9 @@ mod tests {
         let mut seen = [0usize; 64];
         for i in 0..6400u32 {
             let ip = IpPair {
-                src: IpAddr::V6(std::net::Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(i))),
+                src: IpAddr::V6(std::net::Ipv6Addr::from(
+                    0x2001_0db8_u128 << 96 | u128::from(i),
+                )),
                 dst: IpAddr::V6(std::net::Ipv6Addr::from(0x2001_0db8_u128 << 96 | 1)),
             };
             seen[shard_of(&ip, 40000, 443, 64)] += 1;

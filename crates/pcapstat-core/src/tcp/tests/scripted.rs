@@ -1201,7 +1201,10 @@ fn a_close_with_a_hole_waits_for_the_retransmission() {
     t.c(20_000_000, "S", 1000, 0, b"");
     let (v, stats) = t.finish();
     assert_eq!(v.len(), 2);
-    assert_eq!(v[0].0.s2c.packets, 3, "the resent data joins its connection");
+    assert_eq!(
+        v[0].0.s2c.packets, 3,
+        "the resent data joins its connection"
+    );
     assert_eq!(v[0].0.c2s.packets, 6);
     assert_eq!(stats.finished_at_close, 1);
     assert_eq!(stats.late_after_close, 0);
