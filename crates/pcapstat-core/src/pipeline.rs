@@ -19,7 +19,7 @@
 //! With one thread everything runs on the calling thread without copies or channels.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
 use crate::capture::{Capture, CaptureError, CaptureItem, SharedBytes};
@@ -220,6 +220,7 @@ where
         config,
         secrets,
         keylog: KeyLogStats::default(),
+        position: Arc::default(),
     };
     let (summary, outputs) = if threads <= 1 {
         run_inline(capture, &mut reader, &tcp_cfg, make_factory, udp, stream)?
@@ -244,6 +245,9 @@ struct Reader<'a> {
     secrets: bool,
     /// Counters of the DSBs read.
     keylog: KeyLogStats,
+    /// Bytes of the capture consumed so far, stored every [`PROGRESS_EVERY`] frames (for the
+    /// page populating thread of a mapped capture).
+    position: Arc<AtomicU64>,
 }
 
 /// What the reading loop hands on, in capture order.
@@ -332,8 +336,11 @@ fn read<U: UdpConsumer>(
 ) -> Result<(), CaptureError> {
     let progress = reader.config.progress.as_deref();
     loop {
-        if let Some(p) = progress.filter(|_| capture.frames_read().is_multiple_of(PROGRESS_EVERY)) {
-            p.store(capture.offset(), Ordering::Relaxed);
+        if capture.frames_read().is_multiple_of(PROGRESS_EVERY) {
+            reader.position.store(capture.offset(), Ordering::Relaxed);
+            if let Some(p) = progress {
+                p.store(capture.offset(), Ordering::Relaxed);
+            }
         }
         let item = if reader.secrets {
             capture.next_item()?
@@ -560,7 +567,14 @@ where
         });
         ends.push((rx, free_tx));
     }
+    let position = reader.position.clone();
+    let done = AtomicBool::new(false);
     std::thread::scope(|threads| {
+        // Page faults of a mapped capture are taken ahead of the reader, on another thread.
+        if let Some(whole) = whole.filter(|w| w.is_mapped()) {
+            let (position, done) = (&position, &done);
+            threads.spawn(move || populate_ahead(whole, position, done));
+        }
         // The collector: hands on the workers' groups in frame order, each once every worker
         // has read past its frame.
         let collector = collect.map(|mut collect| {
@@ -687,6 +701,7 @@ where
             drop(lanes);
             Ok::<_, CaptureError>(summary.finish(capture, decoder.stats().clone()))
         });
+        done.store(true, Ordering::Relaxed);
         if let Some(collector) = collector {
             if let Err(panic) = collector.join() {
                 std::panic::resume_unwind(panic);
@@ -696,6 +711,26 @@ where
         let outputs = out_rx.into_iter().flatten().collect();
         Ok((summary, outputs))
     })
+}
+
+/// Maps the pages of a mapped capture ahead of the reading thread (at most `POPULATE_AHEAD`
+/// bytes past `position`, the reader's offset), until the end or `done`: the kernel's work of
+/// the page faults moves off the reading thread, which is the pipeline's bottleneck on bulk
+/// traffic (every page holds a frame header to decode).
+fn populate_ahead(whole: &SharedBytes, position: &AtomicU64, done: &AtomicBool) {
+    const CHUNK: usize = 4 << 20;
+    const POPULATE_AHEAD: usize = 64 << 20;
+    let len = whole.as_slice().len();
+    let mut next = 0usize;
+    while next < len && !done.load(Ordering::Relaxed) {
+        let at = usize::try_from(position.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
+        if next >= at.saturating_add(POPULATE_AHEAD) {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            continue;
+        }
+        whole.populate(next, CHUNK);
+        next += CHUNK;
+    }
 }
 
 /// What a worker hands to the collector after each batch when streaming.
