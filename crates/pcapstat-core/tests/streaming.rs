@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use pcapstat_core::fuzzing::request_timings;
-use pcapstat_core::{Analyzer, Capture, Filter, RecordSink, Records, TcpConfig};
+use pcapstat_core::{Analyzer, Capture, Filter, MmapChoice, RecordSink, Records, TcpConfig};
 
 mod common;
 
@@ -129,6 +129,39 @@ fn batches_are_the_same_for_any_thread_count_and_add_up_to_the_analysis() {
         streamed_before_end > 80,
         "only {streamed_before_end} records left before the end"
     );
+}
+
+/// Payloads read in place by the workers (a mapped file, whose pages a thread maps ahead of
+/// the reader; bytes held in memory) give the batches of payloads copied from a stream.
+#[test]
+fn payloads_read_in_place_give_the_batches_of_copied_ones() {
+    let run = |capture: Capture, threads: usize| {
+        let mut sink = Batches::default();
+        analyzer(threads)
+            .analyze_into(capture, &Filter::default(), &mut sink)
+            .unwrap();
+        format!("{:?}", sink.0)
+    };
+    for path in captures() {
+        let copied = run(Capture::open(&path).unwrap(), 2);
+        // SAFETY: the test captures are not modified while the tests run.
+        #[allow(unsafe_code)]
+        let mmap = unsafe { MmapChoice::auto() };
+        for threads in [2, 3] {
+            let mapped = run(Capture::open_with(&path, mmap).unwrap(), threads);
+            assert_eq!(
+                copied,
+                mapped,
+                "{}: mapped, {threads} threads",
+                path.display()
+            );
+        }
+        let owned = run(
+            Capture::from_bytes(std::fs::read(&path).unwrap()).unwrap(),
+            2,
+        );
+        assert_eq!(copied, owned, "{}: in memory", path.display());
+    }
 }
 
 #[test]
