@@ -43,6 +43,7 @@ mod summary;
 mod tcp;
 mod timing;
 mod units;
+mod values;
 mod wire;
 
 pub use analysis::{Analysis, Analyzer, RecordSink, Records, StreamEnd};
@@ -71,4 +72,7 @@ pub use summary::CaptureSummary;
 pub use tcp::{HandshakeOptions, TcpConfig, TcpStats};
 pub use timing::RequestTiming;
 pub use units::{format_bytes, format_duration, format_number, parse_duration, ParseDurationError};
+// The report's percentile figures (crate pcapstat) keep their values in it; not an API of its own.
+#[doc(hidden)]
+pub use values::ValueStore;
 pub use wire::{AlertDescription, AlertLevel, CipherSuite, DnsType, Rcode, TlsVersion};

@@ -25,7 +25,7 @@
 use std::cmp::Ordering;
 use std::sync::OnceLock;
 
-use pcapstat_core::Outcome;
+use pcapstat_core::{Outcome, ValueStore};
 use serde::{Serialize, Serializer};
 
 use crate::report::{Report, ReportOptions, Share};
@@ -54,20 +54,37 @@ impl Percentiles {
     /// `None` for an empty set. Nearest rank: the smallest value with at least p % of the
     /// values at or below it (always an observed value).
     pub fn of(mut values: Vec<i64>) -> Option<Percentiles> {
-        if values.is_empty() {
-            return None;
-        }
         values.sort_unstable();
-        let n = values.len();
-        let rank = |p: usize| values[(n * p).div_ceil(100).clamp(1, n) - 1];
+        let [p50, p90, p95, p99, max] = Self::positions(values.len())?.map(|k| values[k]);
         Some(Percentiles {
-            count: n,
-            p50: rank(50),
-            p90: rank(90),
-            p95: rank(95),
-            p99: rank(99),
-            max: values[n - 1],
+            count: values.len(),
+            p50,
+            p90,
+            p95,
+            p99,
+            max,
         })
+    }
+
+    /// The same as [`Percentiles::of`], of the values of a store (read in one pass).
+    pub(crate) fn of_store(values: &ValueStore) -> Option<Percentiles> {
+        let [p50, p90, p95, p99, max] = values.select(Self::positions(values.len())?)?;
+        Some(Percentiles {
+            count: values.len(),
+            p50,
+            p90,
+            p95,
+            p99,
+            max,
+        })
+    }
+
+    /// The 0-based positions in `n` sorted values of p50, p90, p95, p99 and max; `None` for
+    /// `n = 0`.
+    fn positions(n: usize) -> Option<[usize; 5]> {
+        let last = n.checked_sub(1)?;
+        let rank = |p: usize| (n * p).div_ceil(100).clamp(1, n) - 1;
+        Some([rank(50), rank(90), rank(95), rank(99), last])
     }
 
     /// `p50`, `p90`, `p95`, `p99` and `max`, in that order.
@@ -524,6 +541,31 @@ mod tests {
         assert_eq!((one.p50, one.p99, one.max), (7, 7, 7));
         let p = Percentiles::of(vec![10, 20, 30]).unwrap();
         assert_eq!((p.p50, p.p90), (20, 30));
+    }
+
+    /// The report's percentiles (of a store) are those of the sorted values, for every count
+    /// around the ranks' rounding and the store's buffer size.
+    #[test]
+    fn percentiles_of_a_store_are_those_of_the_values() {
+        let mut x = 1u64;
+        let mut store = ValueStore::new();
+        let mut values = Vec::new();
+        assert_eq!(Percentiles::of_store(&store), None);
+        for n in 1..=1200 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let v = (x >> 40) as i64 - (1 << 22);
+            store.push(v);
+            values.push(v);
+            if n <= 300 || n % 97 == 0 {
+                assert_eq!(
+                    Percentiles::of_store(&store),
+                    Percentiles::of(values.clone()),
+                    "n={n}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ use pcapstat_core::HttpStats;
 use pcapstat_core::{
     CaptureFormat, CaptureSummary, ConnectionRecord, Counters, DirectionStats, DnsRecord,
     DnsTransport, Failure, HttpRecord, Outcome, RecordSink, Records, RequestTiming, Stats,
-    TlsDecryptStats, TlsRecord,
+    TlsDecryptStats, TlsRecord, ValueStore,
 };
 
 use crate::figures::{Figures, Percentiles};
@@ -533,8 +533,9 @@ impl<K: Ord, R> Top<K, R> {
 type ConnKey<T> = (T, u64);
 
 /// A [`Report`] made a batch of records at a time, keeping only what it prints: counters, one
-/// compact store of values per percentile figure (8 bytes per value: connect and initial RTT per
-/// connection, handshake per TLS row, wait and total per request, latency per DNS query), the
+/// compact store of values per percentile figure (a `pcapstat_core::ValueStore`, 1–3 bytes per
+/// value on timing data: connect and initial RTT per connection, handshake per TLS row, wait
+/// and total per request, latency per DNS query), the
 /// first `top` rows of each list and counting maps of at most [`MAX_REPORT_KEYS`] names. The
 /// report is the same for any split of the records into batches and any batch order (as long as
 /// no map reaches its cap); [`Report::of`] is this builder fed one batch.
@@ -564,8 +565,8 @@ pub struct ReportBuilder {
     failed: u64,
     reset_after_exchange: u64,
     syn_retries: u64,
-    connect: Vec<i64>,
-    initial_rtt: Vec<i64>,
+    connect: ValueStore,
+    initial_rtt: ValueStore,
     slowest_connects: Top<ConnKey<std::cmp::Reverse<Option<i64>>>, ConnRow>,
     most_retransmissions: Top<ConnKey<std::cmp::Reverse<u64>>, ConnRow>,
     failed_connections: Top<ConnKey<i64>, ConnRow>,
@@ -576,7 +577,7 @@ pub struct ReportBuilder {
     alert_names: BTreeMap<String, u64>,
     resumed: u64,
     alerts: u64,
-    handshake: Vec<i64>,
+    handshake: ValueStore,
     // http
     requests: u64,
     http_connections: u64,
@@ -584,12 +585,12 @@ pub struct ReportBuilder {
     status: BTreeMap<String, u64>,
     http_versions: BTreeMap<String, u64>,
     per_server: BTreeMap<String, u64>,
-    wait: Vec<i64>,
-    total: Vec<i64>,
+    wait: ValueStore,
+    total: ValueStore,
     slowest_requests: Top<(std::cmp::Reverse<Option<i64>>, u64, u32), RequestRow>,
     // dns
     dns: DnsReport,
-    latency: Vec<i64>,
+    latency: ValueStore,
 }
 
 impl ReportBuilder {
@@ -608,8 +609,8 @@ impl ReportBuilder {
             failed: 0,
             reset_after_exchange: 0,
             syn_retries: 0,
-            connect: Vec::new(),
-            initial_rtt: Vec::new(),
+            connect: ValueStore::new(),
+            initial_rtt: ValueStore::new(),
             slowest_connects: Top::new(top),
             most_retransmissions: Top::new(top),
             failed_connections: Top::new(top),
@@ -619,18 +620,18 @@ impl ReportBuilder {
             alert_names: BTreeMap::new(),
             resumed: 0,
             alerts: 0,
-            handshake: Vec::new(),
+            handshake: ValueStore::new(),
             requests: 0,
             http_connections: 0,
             incomplete: 0,
             status: BTreeMap::new(),
             http_versions: BTreeMap::new(),
             per_server: BTreeMap::new(),
-            wait: Vec::new(),
-            total: Vec::new(),
+            wait: ValueStore::new(),
+            total: ValueStore::new(),
             slowest_requests: Top::new(top),
             dns: DnsReport::default(),
-            latency: Vec::new(),
+            latency: ValueStore::new(),
         }
     }
 
@@ -767,8 +768,8 @@ impl ReportBuilder {
         let connections = ConnectionsReport {
             connections: self.connections,
             outcomes: self.outcomes,
-            connect: Percentiles::of(self.connect),
-            initial_rtt: Percentiles::of(self.initial_rtt),
+            connect: Percentiles::of_store(&self.connect),
+            initial_rtt: Percentiles::of_store(&self.initial_rtt),
             c2s: self.c2s,
             s2c: self.s2c,
             both: self.both,
@@ -801,7 +802,7 @@ impl ReportBuilder {
             resumed: self.resumed,
             alerts: self.alerts,
             decryption: stats.app.tls_decrypt.clone(),
-            handshake: Percentiles::of(self.handshake),
+            handshake: Percentiles::of_store(&self.handshake),
             top_snis: most(self.snis, top, |sni, handshakes| SniCount {
                 sni,
                 handshakes,
@@ -817,8 +818,8 @@ impl ReportBuilder {
             http2: stats.app.http2_stats.clone(),
             status: self.status,
             versions: self.http_versions,
-            wait: Percentiles::of(self.wait),
-            total: Percentiles::of(self.total),
+            wait: Percentiles::of_store(&self.wait),
+            total: Percentiles::of_store(&self.total),
             new_connections_per_server: most(self.per_server, top, |server, connections| {
                 ServerCount {
                     server,
@@ -828,7 +829,7 @@ impl ReportBuilder {
             slowest_requests: self.slowest_requests.into_rows(),
         };
         let dns = DnsReport {
-            latency: Percentiles::of(self.latency),
+            latency: Percentiles::of_store(&self.latency),
             ..self.dns
         };
         let mut limits = limits(&stats);

@@ -1097,7 +1097,14 @@ impl<F: SinkFactory> TcpTracker<F> {
         let Some(conn) = e.value.full(&key, &self.cfg, &mut self.factory) else {
             return;
         };
+        let was_ended = conn.terminal.is_some();
         let _flags = conn.on_segment(seg, &self.cfg);
+        if !was_ended && conn.terminal.is_some() {
+            // Closed, reset or refused: it may stay for the linger time; keep it small.
+            for d in &mut conn.dirs {
+                d.rtt.compact();
+            }
+        }
         self.taken |= self.factory.after_segment(&mut conn.sink);
         #[cfg(test)]
         if let Some(t) = &mut self.trace {

@@ -1,0 +1,501 @@
+//! An exact store of `i64` values for order statistics, in 1–3 bytes per value on timing data
+//! (about one once the store is large): the report's percentile figures
+//! (`pcapstat::ReportBuilder`) and the RTT median of each TCP direction (`tcp::rtt`).
+//!
+//! Values come unsorted into a buffer. A full buffer is sorted and kept as a *run*: its first
+//! value zigzag-LEB128 encoded, each next one as the LEB128 difference to the one before (never
+//! negative, the run being sorted). Durations of one kind lie close together, so in a long run
+//! most differences fit in one byte. The buffer holds up to a quarter as many values as the
+//! runs (at least [`MIN_RUN`], at most [`MAX_RUN`]): a store of a few values stays a few words,
+//! runs grow geometrically with the store, and each value is sorted and encoded once, about
+//! what the final sort of a `Vec` cost. Runs are never merged while values come (merging cost
+//! the reading thread more than the sort it replaces), so a store of n values has at most
+//! n / [`MAX_RUN`] + 25 runs. Ranks are read in one k-way merge over the runs that decodes as
+//! it goes: nothing is ever expanded to 8 bytes per value.
+
+use std::collections::binary_heap::{BinaryHeap, PeekMut};
+
+/// The smallest run made of a full buffer (2 KiB of buffer).
+const MIN_RUN: usize = 256;
+/// The largest run: the buffer holds at most this many values (256 KiB).
+const MAX_RUN: usize = 1 << 15;
+
+/// A multiset of `i64` values (any, duplicates kept) answering order statistics exactly:
+/// [`ValueStore::nth`], [`ValueStore::select`] (several ranks in one pass) and
+/// [`ValueStore::sorted`]. Memory: [`ValueStore::heap_bytes`]; see the module documentation.
+#[derive(Debug, Clone, Default)]
+pub struct ValueStore {
+    /// Values not yet in a run, unsorted.
+    buffer: Vec<i64>,
+    /// Sorted runs; together with `buffer`, every value once.
+    runs: Vec<Run>,
+    len: usize,
+}
+
+/// A sorted run: the first value zigzag-LEB128, then LEB128 differences.
+#[derive(Debug, Clone)]
+struct Run {
+    bytes: Box<[u8]>,
+}
+
+impl ValueStore {
+    /// An empty store (allocates nothing).
+    pub fn new() -> ValueStore {
+        ValueStore::default()
+    }
+
+    /// Adds a value.
+    pub fn push(&mut self, value: i64) {
+        let full = ((self.len - self.buffer.len()) / 4).clamp(MIN_RUN, MAX_RUN);
+        if self.buffer.len() == self.buffer.capacity() {
+            // Doubling as a Vec does, but never past the size at which the buffer becomes a
+            // run: no spare capacity beyond it.
+            let room = full.saturating_sub(self.buffer.len());
+            self.buffer
+                .reserve_exact(self.buffer.len().max(4).min(room));
+        }
+        self.buffer.push(value);
+        self.len += 1;
+        if self.buffer.len() >= full {
+            self.flush();
+        }
+    }
+
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the store has no value.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The value at 0-based position `k` of the values sorted in ascending order; `None` when
+    /// `k >= len()`.
+    pub fn nth(&self, k: usize) -> Option<i64> {
+        self.select([k]).map(|[v]| v)
+    }
+
+    /// The values at the 0-based positions `ranks` (in any order) of the values sorted in
+    /// ascending order, read in one pass; `None` when a rank is `>= len()`.
+    pub fn select<const N: usize>(&self, ranks: [usize; N]) -> Option<[i64; N]> {
+        if ranks.iter().any(|&k| k >= self.len) {
+            return None;
+        }
+        let mut order: [usize; N] = std::array::from_fn(|i| i);
+        order.sort_unstable_by_key(|&i| ranks[i]);
+        let mut out = [0; N];
+        let mut wanted = order.iter().peekable();
+        for (position, value) in self.sorted().enumerate() {
+            while let Some(&&i) = wanted.peek() {
+                if ranks[i] != position {
+                    break;
+                }
+                out[i] = value;
+                wanted.next();
+            }
+            if wanted.peek().is_none() {
+                return Some(out);
+            }
+        }
+        // Only reached with N = 0 or a store whose runs lost values (a bug): no answer.
+        wanted.peek().is_none().then_some(out)
+    }
+
+    /// Every value in ascending order, decoded as the iterator goes (a sorted copy of the
+    /// buffer, at most 2 KiB, is the only allocation).
+    pub fn sorted(&self) -> impl Iterator<Item = i64> + '_ {
+        let mut buffer = self.buffer.clone();
+        buffer.sort_unstable();
+        Merge::new(&self.runs, buffer)
+    }
+
+    /// The bytes this store holds on the heap: buffer and run list capacities, run bytes.
+    pub fn heap_bytes(&self) -> usize {
+        self.buffer.capacity() * size_of::<i64>()
+            + self.runs.capacity() * size_of::<Run>()
+            + self.runs.iter().map(|r| r.bytes.len()).sum::<usize>()
+    }
+
+    /// Releases spare capacity: the buffer becomes a run and the lists are shrunk to fit. More
+    /// values may still be added (the buffer then grows again).
+    pub fn compact(&mut self) {
+        self.flush();
+        self.buffer = Vec::new();
+        self.runs.shrink_to_fit();
+    }
+
+    /// Turns the buffer into a run.
+    fn flush(&mut self) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        self.buffer.sort_unstable();
+        self.runs.push(Run::encode(&self.buffer));
+        self.buffer.clear();
+    }
+}
+
+impl Run {
+    /// Encodes values given in ascending order.
+    fn encode(sorted: &[i64]) -> Run {
+        // One byte per difference is the common case; the Vec grows past it if need be.
+        let mut bytes = Vec::with_capacity(sorted.len() + 8);
+        let mut prev: Option<i64> = None;
+        for &v in sorted {
+            match prev {
+                None => write_varint(&mut bytes, zigzag(v)),
+                // Sorted, so v >= p: the difference modulo 2^64 is the exact difference, even
+                // from i64::MIN to i64::MAX.
+                Some(p) => write_varint(&mut bytes, (v as u64).wrapping_sub(p as u64)),
+            }
+            prev = Some(v);
+        }
+        Run {
+            bytes: bytes.into_boxed_slice(),
+        }
+    }
+
+    fn values(&self) -> Cursor<'_> {
+        Cursor {
+            bytes: &self.bytes,
+            pos: 0,
+            prev: None,
+        }
+    }
+}
+
+/// Decodes a run lazily.
+#[derive(Debug)]
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    prev: Option<i64>,
+}
+
+impl Iterator for Cursor<'_> {
+    type Item = i64;
+
+    fn next(&mut self) -> Option<i64> {
+        let v = match self.prev {
+            // One byte: the common case.
+            Some(p) if self.bytes.get(self.pos).is_some_and(|&b| b < 0x80) => {
+                let d = self.bytes[self.pos];
+                self.pos += 1;
+                p.wrapping_add(i64::from(d))
+            }
+            Some(p) => p.wrapping_add(read_varint(self.bytes, &mut self.pos)? as i64),
+            None => unzigzag(read_varint(self.bytes, &mut self.pos)?),
+        };
+        self.prev = Some(v);
+        Some(v)
+    }
+}
+
+/// A k-way merge of sorted runs and a sorted buffer.
+#[derive(Debug)]
+struct Merge<'a> {
+    runs: Vec<Cursor<'a>>,
+    buffer: std::vec::IntoIter<i64>,
+    /// The next value of each source that has one.
+    heads: BinaryHeap<Head>,
+}
+
+/// The next value of a source (`runs.len()` is the buffer), smallest first out of the heap.
+/// Ordered by the value alone: equal values are interchangeable, and one comparison per step
+/// is what the merge costs.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    value: i64,
+    source: usize,
+}
+
+impl Ord for Head {
+    fn cmp(&self, other: &Head) -> std::cmp::Ordering {
+        other.value.cmp(&self.value)
+    }
+}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Head) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Head {
+    fn eq(&self, other: &Head) -> bool {
+        self.value == other.value
+    }
+}
+
+impl Eq for Head {}
+
+impl<'a> Merge<'a> {
+    fn new(runs: &'a [Run], sorted_buffer: Vec<i64>) -> Merge<'a> {
+        let mut m = Merge {
+            runs: runs.iter().map(Run::values).collect(),
+            buffer: sorted_buffer.into_iter(),
+            heads: BinaryHeap::with_capacity(runs.len() + 1),
+        };
+        for source in 0..=m.runs.len() {
+            if let Some(value) = advance(&mut m.runs, &mut m.buffer, source) {
+                m.heads.push(Head { value, source });
+            }
+        }
+        m
+    }
+}
+
+fn advance(
+    runs: &mut [Cursor<'_>],
+    buffer: &mut impl Iterator<Item = i64>,
+    source: usize,
+) -> Option<i64> {
+    match runs.get_mut(source) {
+        Some(cursor) => cursor.next(),
+        None => buffer.next(),
+    }
+}
+
+impl Iterator for Merge<'_> {
+    type Item = i64;
+
+    fn next(&mut self) -> Option<i64> {
+        let mut head = self.heads.peek_mut()?;
+        let Head { value, source } = *head;
+        match advance(&mut self.runs, &mut self.buffer, source) {
+            Some(next) => head.value = next,
+            None => {
+                PeekMut::pop(head);
+            }
+        }
+        Some(value)
+    }
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(u: u64) -> i64 {
+    ((u >> 1) as i64) ^ -((u & 1) as i64)
+}
+
+fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// `None` at the end of the bytes (or on a varint longer than 64 bits, which the encoder never
+/// writes).
+fn read_varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *bytes.get(*pos)?;
+        *pos += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SplitMix64: deterministic pseudo-random values without a dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        /// Uniform in `[lo, lo + span)`.
+        fn around(&mut self, lo: i64, span: u64) -> i64 {
+            lo + (self.next() % span) as i64
+        }
+    }
+
+    fn store_of(values: &[i64]) -> ValueStore {
+        let mut s = ValueStore::new();
+        for &v in values {
+            s.push(v);
+        }
+        s
+    }
+
+    /// Every value in order, every nearest rank of the report and the lower median agree with
+    /// a sorted Vec; also after `compact` and after more values.
+    fn check(values: &[i64]) {
+        let mut sorted = values.to_vec();
+        sorted.sort_unstable();
+        let mut store = store_of(values);
+        for round in 0..2 {
+            assert_eq!(store.len(), sorted.len());
+            assert!(
+                store.sorted().eq(sorted.iter().copied()),
+                "n={}",
+                sorted.len()
+            );
+            let n = sorted.len();
+            if n == 0 {
+                assert_eq!(store.nth(0), None);
+                assert_eq!(store.select([0, 0]), None);
+            } else {
+                let rank = |p: usize| (n * p).div_ceil(100).clamp(1, n) - 1;
+                let ranks = [
+                    n - 1,
+                    rank(50),
+                    0,
+                    rank(99),
+                    rank(90),
+                    rank(95),
+                    (n - 1) / 2,
+                ];
+                assert_eq!(store.select(ranks), Some(ranks.map(|k| sorted[k])));
+                assert_eq!(store.nth((n - 1) / 2), Some(sorted[(n - 1) / 2]));
+                assert_eq!(store.nth(n), None);
+                assert_eq!(store.select([0, n]), None);
+            }
+            if round == 0 {
+                store.compact();
+            }
+        }
+        // Values added after a compaction join the others.
+        let extra = [i64::MIN, 0, i64::MAX];
+        for v in extra {
+            store.push(v);
+        }
+        sorted.extend(extra);
+        sorted.sort_unstable();
+        assert!(store.sorted().eq(sorted.iter().copied()));
+    }
+
+    #[test]
+    fn small_and_boundary_sizes_match_a_sorted_vec() {
+        // The sizes at which the buffer becomes a run, and one either side.
+        let mut boundaries = Vec::new();
+        let mut store = ValueStore::new();
+        for n in 1..=20_000 {
+            let runs = store.runs.len();
+            store.push(0);
+            if store.runs.len() > runs {
+                boundaries.extend([n - 1, n, n + 1]);
+            }
+        }
+        assert_eq!(&boundaries[..3], &[MIN_RUN - 1, MIN_RUN, MIN_RUN + 1]);
+        assert!(boundaries.len() > 3 * 8, "{boundaries:?}");
+        let mut rng = Rng(1);
+        for n in [0, 1, 2, 3].into_iter().chain(boundaries) {
+            let values: Vec<i64> = (0..n).map(|_| rng.around(50_000, 100_000)).collect();
+            check(&values);
+        }
+    }
+
+    #[test]
+    fn shapes_match_a_sorted_vec() {
+        let mut rng = Rng(2);
+        for n in [1, 2, 5, 300, 5000, 70_000] {
+            let random: Vec<i64> = (0..n).map(|_| rng.next() as i64).collect();
+            check(&random);
+            check(&vec![42; n]);
+            check(&(0..n as i64).collect::<Vec<_>>());
+            check(&(0..n as i64).rev().collect::<Vec<_>>());
+            check(&(0..n).map(|_| -rng.around(0, 1 << 40)).collect::<Vec<_>>());
+            // Extremes mixed with small values: the largest possible differences.
+            let extremes: Vec<i64> = (0..n)
+                .map(|_| match rng.next() % 4 {
+                    0 => i64::MIN,
+                    1 => i64::MAX,
+                    2 => -1,
+                    _ => rng.around(-5, 10),
+                })
+                .collect();
+            check(&extremes);
+        }
+    }
+
+    #[test]
+    fn a_million_values_match_a_sorted_vec() {
+        let mut rng = Rng(3);
+        let values: Vec<i64> = (0..1_000_000)
+            .map(|i| rng.around(0, 10_000_000) + i % 7)
+            .collect();
+        let store = store_of(&values);
+        assert!(
+            store.runs.len() <= values.len() / MAX_RUN + 25,
+            "{}",
+            store.runs.len()
+        );
+        check(&values);
+    }
+
+    /// The memory bounds stated in docs/performance.md, on durations of one kind (100 µs ±
+    /// 50 µs in ns), buffer and bookkeeping included: from 10 000 values on, at most 3 bytes
+    /// per value while the buffer grows with the store (up to a fifth of the values, just
+    /// before it becomes a run) and 1.5 once the buffer is a run or small beside the runs;
+    /// below, never more than a `Vec<i64>` plus the 2 KiB of the smallest buffer; a few
+    /// values keep a few words.
+    #[test]
+    fn timing_values_take_about_a_byte_each() {
+        let mut rng = Rng(4);
+        let mut store = ValueStore::new();
+        let mut worst: f64 = 0.0;
+        for n in 1..=1_000_000 {
+            store.push(rng.around(50_000, 100_000));
+            if n >= 10_000 && n % 100 == 0 {
+                worst = worst.max(store.heap_bytes() as f64 / n as f64);
+            } else if n < 10_000 {
+                assert!(store.heap_bytes() <= 8 * n + 8 * MIN_RUN + 64, "n={n}");
+            }
+            if n == 100_000 {
+                let mut compacted = store.clone();
+                compacted.compact();
+                let per_value = compacted.heap_bytes() as f64 / n as f64;
+                assert!(per_value <= 1.5, "{per_value:.2} B/value compacted");
+            }
+        }
+        assert!(worst <= 3.0, "{worst:.2} B/value");
+        let per_value = store.heap_bytes() as f64 / store.len() as f64;
+        assert!(per_value <= 1.5, "{per_value:.2} B/value at 1e6");
+        // An RTT direction at the sample limit (4096), compacted.
+        let mut rtt = ValueStore::new();
+        for _ in 0..4096 {
+            rtt.push(rng.around(50_000, 100_000));
+        }
+        rtt.compact();
+        assert!(rtt.heap_bytes() <= 2 * 4096, "{} B", rtt.heap_bytes());
+        // A few samples keep a few words.
+        let few = store_of(&[120_000, 80_000, 95_000]);
+        assert!(few.heap_bytes() <= 64, "{} B", few.heap_bytes());
+        assert_eq!(ValueStore::new().heap_bytes(), 0);
+    }
+
+    #[test]
+    fn varints_and_zigzag_round_trip() {
+        for v in [0, 1, -1, 63, -64, 64, i64::MIN, i64::MAX, 1 << 40] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+            let mut bytes = Vec::new();
+            write_varint(&mut bytes, zigzag(v));
+            write_varint(&mut bytes, v as u64);
+            let mut pos = 0;
+            assert_eq!(read_varint(&bytes, &mut pos), Some(zigzag(v)));
+            assert_eq!(read_varint(&bytes, &mut pos), Some(v as u64));
+            assert_eq!(read_varint(&bytes, &mut pos), None);
+        }
+        // Truncated or overlong: no value, no panic.
+        assert_eq!(read_varint(&[0x80], &mut 0), None);
+        assert_eq!(read_varint(&[0xff; 11], &mut 0), None);
+    }
+}
