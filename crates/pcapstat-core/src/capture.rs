@@ -362,6 +362,25 @@ enum Source {
 /// a few frames (best of 1, 4 and 8 KiB on both benchmark captures).
 const PREFETCH_AHEAD: usize = 4096;
 
+/// Asks the CPU to start loading the first cache line of `bytes` (a hint: nothing is read
+/// into the program, and a bad address is ignored).
+#[inline]
+pub(crate) fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has (it is in the target's
+        // baseline); a prefetch is a hint that reads nothing into the program and never
+        // faults, and the address is that of a live slice anyway.
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().cast());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
 /// A whole capture in memory (mapped or owned), shared with the pipeline's workers, which read
 /// payloads in place ([`Capture::shared_bytes`]).
 #[derive(Clone)]
@@ -395,19 +414,9 @@ impl SharedBytes {
     /// 5-10 % of the reading thread's time (`--threads 1`, page cache warm).
     #[inline]
     pub(crate) fn prefetch(&self, pos: usize) {
-        #[cfg(target_arch = "x86_64")]
         if let Some(ahead) = self.as_slice().get(pos.saturating_add(PREFETCH_AHEAD)..) {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has (it is in the
-            // target's baseline); a prefetch is a hint that reads nothing into the program and
-            // never faults, and the address is inside the slice anyway.
-            #[allow(unsafe_code)]
-            unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(ahead.as_ptr().cast());
-            }
+            prefetch(ahead);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = pos;
     }
 
     /// Whether the bytes are a memory-mapped file (whose pages are mapped on first touch).
