@@ -38,7 +38,7 @@ pub const ROW_GROUP_BYTES: usize = 16 << 20;
 
 /// Memory of one table's records gathered before they become a frame (estimated: the record
 /// and its strings); [`FRAME_ROWS`] bounds their number.
-const FRAME_BYTES: usize = 4 << 20;
+const FRAME_BYTES: usize = 1 << 20;
 
 /// The tables, in the order they are written.
 const TABLES: [&str; 4] = ["connections", "tls", "http", "dns"];
