@@ -797,6 +797,22 @@ mod tests {
         FlowKey::new(&s.ip, s.src_port, s.dst_port)
     }
 
+    /// The populating thread walks to the end when the reader does, waits while the reader is
+    /// far behind, and stops when told (a reader that failed) instead of waiting forever.
+    #[test]
+    fn populating_follows_the_reader_and_stops_when_told() {
+        let whole = SharedBytes::owned(vec![0u8; 200 << 20]);
+        let (position, done) = (AtomicU64::new(u64::MAX), AtomicBool::new(false));
+        populate_ahead(&whole, &position, &done);
+        position.store(0, Ordering::Relaxed);
+        std::thread::scope(|s| {
+            let t = s.spawn(|| populate_ahead(&whole, &position, &done));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            assert!(!t.is_finished(), "waits for a reader 64 MiB behind");
+            done.store(true, Ordering::Relaxed);
+        });
+    }
+
     #[test]
     fn batch_round_trips_segments() {
         // Payloads copied (a stream), and read in place (a capture held in memory) except the
