@@ -55,28 +55,26 @@ impl Percentiles {
     /// values at or below it (always an observed value).
     pub fn of(mut values: Vec<i64>) -> Option<Percentiles> {
         values.sort_unstable();
-        let [p50, p90, p95, p99, max] = Self::positions(values.len())?.map(|k| values[k]);
-        Some(Percentiles {
-            count: values.len(),
-            p50,
-            p90,
-            p95,
-            p99,
-            max,
-        })
+        let ranks = Self::positions(values.len())?.map(|k| values[k]);
+        Some(Self::from_ranks(values.len(), ranks))
     }
 
     /// The same as [`Percentiles::of`], of the values of a store (read in one pass).
     pub(crate) fn of_store(values: &ValueStore) -> Option<Percentiles> {
-        let [p50, p90, p95, p99, max] = values.select(Self::positions(values.len())?)?;
-        Some(Percentiles {
-            count: values.len(),
+        let ranks = values.select(Self::positions(values.len())?)?;
+        Some(Self::from_ranks(values.len(), ranks))
+    }
+
+    /// The figures from the values at [`Percentiles::positions`].
+    fn from_ranks(count: usize, [p50, p90, p95, p99, max]: [i64; 5]) -> Percentiles {
+        Percentiles {
+            count,
             p50,
             p90,
             p95,
             p99,
             max,
-        })
+        }
     }
 
     /// The 0-based positions in `n` sorted values of p50, p90, p95, p99 and max; `None` for
