@@ -276,9 +276,16 @@ struct MatchKey {
 #[derive(Debug)]
 pub struct DnsTracker {
     cfg: DnsConfig,
-    events: Vec<Event>,
+    /// The events fed, in chunks of [`EVENT_CHUNK`] (allocated once each: a growing `Vec`
+    /// would hold its old and new buffers at once, three times the events, at each doubling).
+    events: Vec<Vec<Event>>,
+    /// Events fed (all chunks).
+    fed: usize,
     stats: DnsStats,
 }
+
+/// Events per chunk of [`DnsTracker::events`].
+const EVENT_CHUNK: usize = 1 << 14;
 
 impl DnsTracker {
     /// An empty tracker.
@@ -286,17 +293,25 @@ impl DnsTracker {
         DnsTracker {
             cfg,
             events: Vec::new(),
+            fed: 0,
             stats: DnsStats::default(),
         }
     }
 
     fn push(&mut self, ts: i64, frame: u64, src: Endpoint, dst: Endpoint, what: What) {
-        if self.events.len() >= self.cfg.max_messages {
+        if self.fed >= self.cfg.max_messages {
             self.stats.messages_dropped += 1;
             return;
         }
-        let seq = self.events.len() as u64;
-        self.events.push(Event {
+        let seq = self.fed as u64;
+        self.fed += 1;
+        if self.events.last().is_none_or(|c| c.len() == EVENT_CHUNK) {
+            self.events.push(Vec::with_capacity(EVENT_CHUNK));
+        }
+        let Some(chunk) = self.events.last_mut() else {
+            return;
+        };
+        chunk.push(Event {
             ts,
             frame,
             seq,
@@ -364,11 +379,19 @@ impl DnsTracker {
     /// (sorted by `query_frame`) and the counters. `end_ts` is the end of the capture (it
     /// bounds `waited_ns` of queries neither answered nor retried).
     pub fn finish(mut self, end_ts: i64) -> (Vec<DnsRecord>, DnsStats) {
-        let mut events = std::mem::take(&mut self.events);
+        // One vector of exactly the events, each chunk freed once moved.
+        let mut events = Vec::with_capacity(self.fed);
+        for chunk in std::mem::take(&mut self.events) {
+            events.extend(chunk);
+        }
         events.sort_by_key(|e| (e.ts, e.frame, e.seq));
+        let queries = events
+            .iter()
+            .filter(|e| matches!(&e.what, What::Message(_, m) if !m.response))
+            .count();
         let mut m = Matcher {
             cfg: self.cfg,
-            recs: Vec::new(),
+            recs: Vec::with_capacity(queries),
             names: std::hash::RandomState::new(),
             pending: Map::default(),
             order: std::collections::VecDeque::new(),
@@ -473,10 +496,10 @@ struct Matcher {
 }
 
 impl Matcher {
-    fn event(&mut self, e: Event) {
-        match e.what {
-            What::Message(t, ref msg) if !msg.response => self.query(&e, t, msg),
-            What::Message(t, ref msg) => self.response(&e, t, msg),
+    fn event(&mut self, mut e: Event) {
+        match std::mem::replace(&mut e.what, What::Unreachable) {
+            What::Message(t, msg) if !msg.response => self.query(&e, t, msg),
+            What::Message(t, msg) => self.response(&e, t, &msg),
             What::Unreachable => self.unreachable(&e),
         }
     }
@@ -508,8 +531,8 @@ impl Matcher {
         Some(prev.query_frame)
     }
 
-    fn query(&mut self, e: &Event, t: DnsTransport, msg: &DnsMessage) {
-        let (Some(qname), Some(qtype)) = (msg.qname.clone(), msg.qtype) else {
+    fn query(&mut self, e: &Event, t: DnsTransport, msg: DnsMessage) {
+        let (Some(qname), Some(qtype)) = (msg.qname, msg.qtype) else {
             self.stats.queries_without_question += 1;
             return;
         };
