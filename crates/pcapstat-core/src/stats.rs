@@ -242,6 +242,8 @@ pub const LIMITS: &[Limit] = &[
         "DNS queries that stopped waiting for a response"),
     limit("DNS messages", "dns.messages_dropped", "DnsConfig::max_messages",
         "DNS messages ignored"),
+    limit("DNS retry candidates", "dns.retry_candidates_evicted", "DnsConfig::max_pending",
+        "DNS questions forgotten as retry candidates within the retry window"),
 ];
 
 impl Stats {

@@ -180,7 +180,9 @@ pub struct DnsConfig {
     /// [`DnsStats::messages_dropped`] and ignored.
     pub max_messages: usize,
     /// Most queries waiting for a response at one time; past it the oldest stops waiting
-    /// (stays unanswered; counted in [`DnsStats::pending_evicted`]).
+    /// (stays unanswered; counted in [`DnsStats::pending_evicted`]). Also the most queries
+    /// remembered as retry candidates (those older than the retry window are forgotten
+    /// anyway; within it, the oldest are, counted in [`DnsStats::retry_candidates_evicted`]).
     pub max_pending: usize,
     /// Retry window, ns: the longest time after an unanswered query that a related query of
     /// the same question can be its retry (`retry_of`), and the most an unanswered query that
@@ -238,6 +240,9 @@ counters! {
         pub icmp_unmatched: u64,
         /// Queries that stopped waiting at the `max_pending` limit.
         pub pending_evicted: u64,
+        /// Questions forgotten as retry candidates at the `max_pending` limit while still
+        /// within the retry window (a later try of them gets no `retry_of`).
+        pub retry_candidates_evicted: u64,
         /// Messages ignored at the `max_messages` limit.
         pub messages_dropped: u64,
     }
@@ -399,6 +404,7 @@ impl DnsTracker {
             waiting: Vec::new(),
             udp_pairs: Map::default(),
             questions: Map::default(),
+            question_order: std::collections::VecDeque::new(),
             stats: self.stats,
         };
         for e in events {
@@ -492,6 +498,10 @@ struct Matcher {
     /// The latest queries of each question (record indices, oldest first; at most
     /// `RETRY_CANDIDATES`, none older than the retry window): candidates for `retry_of`.
     questions: Map<QuestionKey, std::collections::VecDeque<usize>>,
+    /// Every query in `questions`, oldest first (record index and question), to forget them
+    /// once older than the retry window or beyond `max_pending` of them: the map holds the
+    /// questions of the last seconds, not of the whole capture.
+    question_order: std::collections::VecDeque<(usize, QuestionKey)>,
     stats: DnsStats,
 }
 
@@ -540,11 +550,12 @@ impl Matcher {
         let qkey_name = QName::new(&self.names, &qname);
         let qkey: QuestionKey = (e.src.ip, qkey_name.clone(), qtype, msg.qclass);
         let retry_of = self.retry_of(&qkey, e.src, msg.id, e.ts);
-        let list = self.questions.entry(qkey).or_default();
+        let list = self.questions.entry(qkey.clone()).or_default();
         if list.len() >= RETRY_CANDIDATES {
             list.pop_front();
         }
         list.push_back(idx);
+        self.question_order.push_back((idx, qkey));
         self.recs.push(DnsRecord {
             query_ts: e.ts,
             query_frame: e.frame,
@@ -567,6 +578,7 @@ impl Matcher {
             waited_ns: None,
             retry_of,
         });
+        self.forget_questions(e.ts);
         let key = MatchKey {
             udp: t == DnsTransport::Udp,
             client: e.src,
@@ -599,6 +611,31 @@ impl Matcher {
             };
             if self.remove_pending(i) {
                 self.stats.pending_evicted += 1;
+            }
+        }
+    }
+
+    /// Forgets the retry candidates older than the retry window at `ts` (events come in time
+    /// order, so no later query could take them: the records are unchanged) and, past
+    /// `max_pending` candidates, the oldest ones. A question leaves the map with its latest
+    /// query. Amortised O(1) per query.
+    fn forget_questions(&mut self, ts: i64) {
+        let window = self.cfg.retry_window_ns;
+        while let Some((idx, _)) = self.question_order.front() {
+            let old = self
+                .recs
+                .get(*idx)
+                .is_none_or(|r| ts.saturating_sub(r.query_ts) > window);
+            if !old && self.question_order.len() <= self.cfg.max_pending.max(1) {
+                break;
+            }
+            let Some((idx, key)) = self.question_order.pop_front() else {
+                break;
+            };
+            // The question's latest query: nothing newer keeps it.
+            if self.questions.get(&key).and_then(|l| l.back()) == Some(&idx) {
+                self.questions.remove(&key);
+                self.stats.retry_candidates_evicted += u64::from(!old);
             }
         }
     }

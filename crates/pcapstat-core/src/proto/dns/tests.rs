@@ -477,3 +477,43 @@ fn shared_ids_match_in_constant_work() {
     assert_eq!(stats.pending_evicted, 50_000 - 10);
     assert_eq!(recs.iter().filter(|r| r.response_ts.is_some()).count(), 10);
 }
+
+#[test]
+fn retry_candidates_are_forgotten_past_the_window_or_the_bound() {
+    let (c, s) = (ep("10.0.0.1", 4000), ep("10.0.0.2", 53));
+    // Past the window: forgetting changes nothing (a try that old is no candidate anyway).
+    let mut t = DnsTracker::new(DnsConfig::default().with_retry_window_ns(1_000));
+    for k in 0..100u16 {
+        let ts = i64::from(k) * 100;
+        t.on_udp(ts, u64::from(k), c, s, &query(k, &format!("q{k}.test"), 1));
+    }
+    t.on_udp(10_000, 100, c, s, &query(99, "q99.test", 1)); // 100 after q99: its retry
+    t.on_udp(10_001, 101, c, s, &query(0, "q0.test", 1)); // 10 001 after q0: not one
+    let (r, stats) = t.finish(20_000);
+    assert_eq!(r[100].retry_of, Some(99));
+    assert_eq!(r[101].retry_of, None);
+    assert_eq!(
+        stats.retry_candidates_evicted, 0,
+        "forgotten for their age: not a limit"
+    );
+    // Beyond `max_pending` questions within the window: the oldest are forgotten, counted.
+    let mut t = DnsTracker::new(DnsConfig::default().with_max_pending(3));
+    for k in 0..5u16 {
+        t.on_udp(
+            i64::from(k),
+            u64::from(k),
+            c,
+            s,
+            &query(k, &format!("q{k}.test"), 1),
+        );
+    }
+    t.on_udp(10, 5, c, s, &query(0, "q0.test", 1));
+    t.on_udp(11, 6, c, s, &query(4, "q4.test", 1));
+    let (r, stats) = t.finish(100);
+    assert_eq!(r[5].retry_of, None, "q0 was forgotten");
+    assert_eq!(r[6].retry_of, Some(4));
+    assert_eq!(
+        stats.retry_candidates_evicted, 4,
+        "q0, q1, q2 and q3, each as the bound passed"
+    );
+}
