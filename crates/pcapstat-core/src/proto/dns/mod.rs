@@ -611,6 +611,7 @@ impl Matcher {
             };
             if self.remove_pending(i) {
                 self.stats.pending_evicted += 1;
+                self.unlist(i);
             }
         }
     }
@@ -636,6 +637,42 @@ impl Matcher {
             if self.questions.get(&key).and_then(|l| l.back()) == Some(&idx) {
                 self.questions.remove(&key);
                 self.stats.retry_candidates_evicted += u64::from(!old);
+            }
+        }
+    }
+
+    /// Drops the entry of record `i`, which stopped waiting without a response, from
+    /// `pending` when no query of its list still waits and the list is short: otherwise the
+    /// questions never answered (one each, as in a flood of distinct names) would stay in the
+    /// map for the whole capture. Long lists (one question resent many times) are pruned as
+    /// they grow ([`push_pruned`]). O(1).
+    fn unlist(&mut self, i: usize) {
+        const SHORT: usize = 16;
+        let Some(r) = self.recs.get(i) else { return };
+        let key = MatchKey {
+            udp: r.transport == DnsTransport::Udp,
+            client: Endpoint {
+                ip: r.client_ip,
+                port: r.client_port,
+            },
+            server: Endpoint {
+                ip: r.server_ip,
+                port: r.server_port,
+            },
+            id: r.id,
+        };
+        let question = (QName::new(&self.names, &r.qname), r.qtype.0);
+        let Some(by_question) = self.pending.get_mut(&key) else {
+            return;
+        };
+        let waiting = &self.waiting;
+        let stale = by_question.get(&question).is_some_and(|l| {
+            l.len() <= SHORT && l.iter().all(|&k| !waiting.get(k).copied().unwrap_or(false))
+        });
+        if stale {
+            by_question.remove(&question);
+            if by_question.is_empty() {
+                self.pending.remove(&key);
             }
         }
     }
@@ -722,6 +759,7 @@ impl Matcher {
             return;
         };
         self.remove_pending(i);
+        self.unlist(i);
         self.stats.icmp_matched += 1;
         if let Some(r) = self.recs.get_mut(i) {
             // Not an answer: the query failed; its time is kept apart from `latency_ns`.
