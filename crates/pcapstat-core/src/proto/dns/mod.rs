@@ -384,16 +384,27 @@ impl DnsTracker {
     /// (sorted by `query_frame`) and the counters. `end_ts` is the end of the capture (it
     /// bounds `waited_ns` of queries neither answered nor retried).
     pub fn finish(mut self, end_ts: i64) -> (Vec<DnsRecord>, DnsStats) {
-        // One vector of exactly the events, each chunk freed once moved.
-        let mut events = Vec::with_capacity(self.fed);
-        for chunk in std::mem::take(&mut self.events) {
-            events.extend(chunk);
-        }
-        events.sort_by_key(|e| (e.ts, e.frame, e.seq));
-        let queries = events
+        let chunks = std::mem::take(&mut self.events);
+        let key = |e: &Event| (e.ts, e.frame, e.seq);
+        let queries = chunks
             .iter()
+            .flatten()
             .filter(|e| matches!(&e.what, What::Message(_, m) if !m.response))
             .count();
+        // Usually the events came in time order: they are matched chunk by chunk, each freed
+        // once read. Otherwise (timestamps out of order, DNS over TCP delivered at its
+        // connection's pace) in one vector sorted by time.
+        let in_order = chunks.iter().flatten().map(key).is_sorted();
+        let events: Box<dyn Iterator<Item = Event>> = if in_order {
+            Box::new(chunks.into_iter().flatten())
+        } else {
+            let mut all = Vec::with_capacity(self.fed);
+            for chunk in chunks {
+                all.extend(chunk);
+            }
+            all.sort_by_key(key);
+            Box::new(all.into_iter())
+        };
         let mut m = Matcher {
             cfg: self.cfg,
             recs: Vec::with_capacity(queries),

@@ -517,3 +517,33 @@ fn retry_candidates_are_forgotten_past_the_window_or_the_bound() {
         "q0, q1, q2 and q3, each as the bound passed"
     );
 }
+
+#[test]
+fn events_fed_out_of_time_order_are_matched_in_time_order() {
+    let (c, s) = (ep("10.0.0.1", 4000), ep("10.0.0.2", 53));
+    let events = [
+        (1_000, 0, c, s, query(1, "a.test", 1)),
+        (1_500, 1, c, s, query(2, "b.test", 1)),
+        (2_000, 2, c, s, query(1, "a.test", 1)),
+        (
+            2_500,
+            3,
+            s,
+            c,
+            response(1, "a.test", 1, 0, false, &[[10, 0, 0, 9]]),
+        ),
+        (3_000, 4, s, c, response(2, "b.test", 1, 3, false, &[])),
+    ];
+    let run = |order: &[usize]| {
+        let mut t = DnsTracker::new(DnsConfig::default());
+        for &k in order {
+            let (ts, frame, src, dst, bytes) = &events[k];
+            t.on_udp(*ts, *frame, *src, *dst, bytes);
+        }
+        format!("{:?}", t.finish(10_000))
+    };
+    let in_order = run(&[0, 1, 2, 3, 4]);
+    assert!(in_order.contains("retry_of: Some(0)"), "{in_order}");
+    assert_eq!(run(&[4, 2, 0, 3, 1]), in_order);
+    assert_eq!(run(&[1, 0, 3, 2, 4]), in_order);
+}
