@@ -104,7 +104,7 @@ impl ValueStore {
     }
 
     /// Every value in ascending order, decoded as the iterator goes (a sorted copy of the
-    /// buffer, at most 2 KiB, is the only allocation).
+    /// buffer, at most [`MAX_RUN`] values, is the only allocation besides one cursor per run).
     pub fn sorted(&self) -> impl Iterator<Item = i64> + '_ {
         let mut buffer = self.buffer.clone();
         buffer.sort_unstable();
