@@ -458,38 +458,29 @@ impl Batch {
         &'b self,
         whole: &'b [u8],
     ) -> impl Iterator<Item = (usize, FlowKey, TcpSegment<'b>)> + 'b {
-        let payload_at = move |m: &SegMeta| match m.in_place {
-            Some(at) => whole.get(usize::try_from(at).unwrap_or(usize::MAX)..),
-            None => None,
+        // A segment's payload: in place in `whole`, or after its options in `bytes`.
+        let payload = move |m: &SegMeta| -> &'b [u8] {
+            let (from, start) = match m.in_place {
+                Some(at) => (whole, usize::try_from(at).unwrap_or(usize::MAX)),
+                None => (&self.bytes[..], (m.start + m.options_len) as usize),
+            };
+            from.get(start..start.saturating_add(m.captured_len as usize))
+                .unwrap_or_default()
         };
         self.segs.iter().enumerate().map(move |(i, m)| {
             // The payloads read in place are in the mapped capture, not in a cache: ask for
             // the first KiB (an HTTP head) of the one a few segments on while this one is
             // processed (without it the worker, which parses the heads, waits on memory).
             if let Some(next) = self.segs.get(i + PREFETCH_SEGMENTS) {
-                if let Some(b) = payload_at(next) {
-                    let len = (next.captured_len as usize).min(PREFETCH_BYTES);
-                    for line in (0..len).step_by(64) {
-                        if let Some(x) = b.get(line..) {
-                            prefetch(x);
-                        }
+                if next.in_place.is_some() {
+                    let head = payload(next);
+                    for line in (0..head.len().min(PREFETCH_BYTES)).step_by(64) {
+                        prefetch(&head[line..]);
                     }
                 }
             }
             let s = m.start as usize;
             let o = s + m.options_len as usize;
-            let payload = match m.in_place {
-                Some(at) => {
-                    let at = usize::try_from(at).unwrap_or(usize::MAX);
-                    whole
-                        .get(at..at.saturating_add(m.captured_len as usize))
-                        .unwrap_or_default()
-                }
-                None => self
-                    .bytes
-                    .get(o..o + m.captured_len as usize)
-                    .unwrap_or_default(),
-            };
             let seg = TcpSegment {
                 ts_ns: m.ts_ns,
                 frame: m.frame,
@@ -501,7 +492,7 @@ impl Batch {
                 flags: m.flags,
                 window: m.window,
                 options: self.bytes.get(s..o).unwrap_or_default(),
-                payload,
+                payload: payload(m),
                 payload_len: m.payload_len,
             };
             (m.local as usize, m.key, seg)

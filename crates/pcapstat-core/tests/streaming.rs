@@ -44,8 +44,11 @@ fn captures() -> Vec<std::path::PathBuf> {
 }
 
 fn stream(path: &std::path::Path, threads: usize, filter: &Filter) -> Vec<Records> {
+    stream_capture(Capture::open(path).unwrap(), threads, filter)
+}
+
+fn stream_capture(capture: Capture, threads: usize, filter: &Filter) -> Vec<Records> {
     let mut sink = Batches::default();
-    let capture = Capture::open(path).unwrap();
     analyzer(threads)
         .analyze_into(capture, filter, &mut sink)
         .unwrap();
@@ -135,13 +138,8 @@ fn batches_are_the_same_for_any_thread_count_and_add_up_to_the_analysis() {
 /// the reader; bytes held in memory) give the batches of payloads copied from a stream.
 #[test]
 fn payloads_read_in_place_give_the_batches_of_copied_ones() {
-    let run = |capture: Capture, threads: usize| {
-        let mut sink = Batches::default();
-        analyzer(threads)
-            .analyze_into(capture, &Filter::default(), &mut sink)
-            .unwrap();
-        format!("{:?}", sink.0)
-    };
+    let run =
+        |capture, threads| format!("{:?}", stream_capture(capture, threads, &Filter::default()));
     for path in captures() {
         let copied = run(Capture::open(&path).unwrap(), 2);
         // SAFETY: the test captures are not modified while the tests run.

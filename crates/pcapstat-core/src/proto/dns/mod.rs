@@ -394,16 +394,15 @@ impl DnsTracker {
         // Usually the events came in time order: they are matched chunk by chunk, each freed
         // once read. Otherwise (timestamps out of order, DNS over TCP delivered at its
         // connection's pace) in one vector sorted by time.
-        let in_order = chunks.iter().flatten().map(key).is_sorted();
-        let events: Box<dyn Iterator<Item = Event>> = if in_order {
-            Box::new(chunks.into_iter().flatten())
+        let chunks = if chunks.iter().flatten().map(key).is_sorted() {
+            chunks
         } else {
             let mut all = Vec::with_capacity(self.fed);
             for chunk in chunks {
                 all.extend(chunk);
             }
             all.sort_by_key(key);
-            Box::new(all.into_iter())
+            vec![all]
         };
         let mut m = Matcher {
             cfg: self.cfg,
@@ -418,7 +417,7 @@ impl DnsTracker {
             question_order: std::collections::VecDeque::new(),
             stats: self.stats,
         };
-        for e in events {
+        for e in chunks.into_iter().flatten() {
             m.event(e);
         }
         let window = self.cfg.retry_window_ns;
