@@ -2,7 +2,8 @@
 //!
 //! This is the one place the whole analysis is assembled: the sharded TCP pipeline with the
 //! application layer (TLS, HTTP/1.x, HTTP/2, DNS over TCP) in every shard, DNS over UDP on the
-//! reading thread, then DNS matching, the request join and the final sort.
+//! reading thread, DNS matching and the request join on the collecting thread, as the capture
+//! is read.
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -10,7 +11,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::app::{AppConfig, AppFactory, AppStats, OpenRows, UdpDns};
+use crate::app::{
+    AppConfig, AppFactory, AppStats, DnsInput, DnsQueue, DnsTcpItem, OpenRows, UdpDns,
+};
 use crate::capture::{Capture, CaptureError, MmapChoice};
 use crate::decode::DecodeLimits;
 use crate::filter::{ConnNames, Filter, TimeBound};
@@ -20,7 +23,8 @@ use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
 use crate::stats::Stats;
 use crate::summary::CaptureSummary;
 use crate::tcp::TcpConfig;
-use crate::timing::{request_timings, RequestTiming};
+use crate::proto::dns::{DnsConfig, DnsTracker};
+use crate::timing::{request_timings_with, DnsLookups, RequestTiming};
 
 /// Analysis options; cheap to clone and reusable for many captures.
 ///
@@ -162,11 +166,12 @@ impl Analyzer {
     /// only those that pass `filter` (as [`Analysis::filtered`]). Memory then stays bounded by
     /// what is open at once, not by the number of records (docs/performance.md, "Streaming"):
     /// a connection's records leave when it is finished (closed and lingered, idle, or evicted
-    /// at the flow-table bound), DNS records at the end. Kept until the end as well: the first
-    /// request of a connection that may have a DNS lookup in the capture (a DNS message came
-    /// before the connection was finished), whose `dns` phase needs the matched queries; and,
-    /// with a `since`/`until` relative to the capture's start, everything (that start is the
-    /// earliest timestamp of the whole capture).
+    /// at the flow-table bound), a DNS record once its query is answered or has stopped waiting
+    /// and can no longer be retried. The first request of a connection that may have a DNS
+    /// lookup in the capture (a DNS message came before the connection was finished) waits,
+    /// if need be, until the DNS messages up to the connection's start are matched (its `dns`
+    /// phase). With a `since`/`until` relative to the capture's start, everything is kept
+    /// until the end (that start is the earliest timestamp of the whole capture).
     ///
     /// The batches come in the same order for any thread count. Concatenated, they hold the
     /// same records as [`Analyzer::analyze`] filtered, in another order: sort connections and
@@ -236,7 +241,8 @@ impl Analyzer {
     ) -> Result<StreamEnd, CaptureError> {
         let app_config = AppConfig::default().with_keylog(self.keylog.clone());
         let first_dns = Arc::new(AtomicU64::new(u64::MAX));
-        let mut udp = UdpDns::default().with_mark(first_dns.clone());
+        let dns_queue = Arc::new(DnsQueue::default());
+        let mut udp = UdpDns::new(dns_queue.clone()).with_mark(first_dns.clone());
         let make = |_: usize, embedded: &EmbeddedKeys| {
             let embedded = Some(embedded.clone()).filter(|_| self.embedded_secrets);
             AppFactory::new(app_config.clone().with_embedded(embedded))
@@ -247,10 +253,13 @@ impl Analyzer {
                 .map(|(filter, sink)| Out {
                     filter,
                     sink: &mut **sink,
-                    held: Group::default(),
+                    held: std::collections::BinaryHeap::new(),
                 })
                 .collect(),
             first_dns,
+            dns: DnsTracker::new(DnsConfig::default()),
+            dns_queue,
+            dns_inputs: Vec::new(),
         };
         let (out, mut keylog_stats) = pipeline::run_streaming(
             &mut capture,
@@ -261,6 +270,7 @@ impl Analyzer {
             &AppHarvest,
             |frame, group| emitter.group(frame, group, None),
         )?;
+        drop(udp);
         // The embedded secrets' counters and the given key log's (as merged, the given on top).
         if let Some(given) = &self.keylog {
             keylog_stats.merge(given.stats());
@@ -271,7 +281,6 @@ impl Analyzer {
         }
         let end = out.summary.last_ts.unwrap_or(0);
         let first = out.summary.first_ts;
-        let (dns, dns_stats) = udp.finish(out.factories.iter().flat_map(|f| &f.dns_tcp), end);
         let mut last = Group {
             connections: out.connections,
             ..Group::default()
@@ -279,14 +288,15 @@ impl Analyzer {
         for f in out.factories {
             last.tls.extend(f.tls);
             last.http.extend(f.http);
+            last.dns_tcp.extend(f.dns_tcp);
         }
-        emitter.group(u64::MAX, last, first);
-        emitter.finish(dns, first);
+        emitter.group(u64::MAX, Some(last), first);
+        emitter.finish(end, first);
         let stats = Stats {
             decode: out.summary.decode.clone(),
             tcp: out.tcp,
             app,
-            dns: dns_stats,
+            dns: emitter.dns.stats().clone(),
             keylog: keylog_stats,
         };
         Ok(StreamEnd {
@@ -485,7 +495,7 @@ fn keep_masks(
 }
 
 /// The connections a shard finished at one segment (or at the end), with their TLS and HTTP
-/// records.
+/// records, and the DNS over TCP messages its live connections completed.
 #[derive(Debug, Clone, Default)]
 struct Group {
     connections: Vec<ConnectionRecord>,
@@ -493,6 +503,7 @@ struct Group {
     http: Vec<HttpRecord>,
     /// Finished requests of live connections.
     open: Vec<OpenRows>,
+    dns_tcp: Vec<DnsTcpItem>,
 }
 
 /// Takes a [`Group`] from a shard's factory: the factory holds the records of the connections
@@ -507,59 +518,133 @@ impl Harvest<AppFactory> for AppHarvest {
             tls: std::mem::take(&mut factory.tls),
             http: std::mem::take(&mut factory.http),
             open: std::mem::take(&mut factory.open),
+            dns_tcp: std::mem::take(&mut factory.dns_tcp),
         }
     }
 }
 
-/// Turns groups into batches for the sink: sorted, filtered, joined. The first request of a
-/// connection finished after a DNS message waits (with copies of its connection and TLS
-/// records) until the DNS queries are matched at the end, since its `dns` phase may need one.
+/// Turns groups into batches for the sink: sorted, filtered, joined, with the DNS records
+/// that became final. DNS is matched here, on the collecting thread, in frame order: the UDP
+/// messages of the frames below a group's frame (sent by the reading thread), then the TCP
+/// ones of the group. The first request of a connection waits (with copies of its connection
+/// and TLS records) until the DNS messages up to the connection's start are matched, since
+/// its `dns` phase may need one.
 struct Emitter<'a> {
     outs: Vec<Out<'a>>,
     /// Lowest frame of a DNS message read so far (`u64::MAX`: none).
     first_dns: Arc<AtomicU64>,
+    dns: DnsTracker,
+    /// DNS over UDP from the reading thread, in frame order.
+    dns_queue: Arc<DnsQueue>,
+    /// The inputs taken from it (emptied at once; kept for its allocation).
+    dns_inputs: Vec<DnsInput>,
 }
 
-/// One filter, its sink and the requests it holds for the DNS join.
+/// One filter, its sink and the first requests it holds for the DNS join.
 struct Out<'a> {
     filter: &'a Filter,
     sink: &'a mut (dyn RecordSink + Send),
-    held: Group,
+    held: std::collections::BinaryHeap<std::cmp::Reverse<Held>>,
+}
+
+/// A connection's first request waiting for the DNS matching to reach the connection's start.
+#[derive(Debug)]
+struct Held {
+    conn: ConnectionRecord,
+    tls: Option<TlsRecord>,
+    http: HttpRecord,
+}
+
+impl Held {
+    fn key(&self) -> (i64, u64) {
+        (self.conn.start_ts, self.conn.conn_id)
+    }
+}
+
+impl PartialEq for Held {
+    fn eq(&self, other: &Held) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for Held {}
+impl PartialOrd for Held {
+    fn partial_cmp(&self, other: &Held) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Held {
+    fn cmp(&self, other: &Held) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
 }
 
 impl Emitter<'_> {
-    /// The group finished at `frame` (`u64::MAX`: at the end of the capture), to every sink.
-    /// `first` is the capture's first timestamp when known (only relative time bounds need
-    /// it, and those do not stream).
-    fn group(&mut self, frame: u64, mut g: Group, first: Option<i64>) {
+    /// The group finished at `frame` (`u64::MAX`: at the end of the capture; `None`: a tick
+    /// of the pipeline, no group), to every sink. `first` is the capture's first timestamp
+    /// when known (only relative time bounds need it, and those do not stream).
+    fn group(&mut self, frame: u64, g: Option<Group>, first: Option<i64>) {
+        // DNS over UDP of the frames below `frame` (all read: the reading thread sent them
+        // before the frames that finished this group), then over TCP, completed at `frame`.
+        self.dns_queue.take_below(frame, &mut self.dns_inputs);
+        for input in self.dns_inputs.drain(..) {
+            input.feed(&mut self.dns);
+        }
+        let mut g = g.unwrap_or_default();
+        for m in std::mem::take(&mut g.dns_tcp) {
+            self.dns
+                .on_tcp_message(m.ts_ns, m.frame, m.client, m.server, m.dir, &m.bytes);
+        }
+        // The capture reached the end of these connections.
+        if let Some(t) = g.connections.iter().map(|c| c.end_ts).max() {
+            self.dns.advance(t);
+        }
+        let mut dns = self.dns.take_records();
+        dns.sort_by_key(|d| (d.query_frame, d.query_ts));
         g.connections.sort_by_key(|c| c.conn_id);
         g.tls.sort_by_key(|t| t.conn_id);
         g.http.sort_by_key(|h| (h.conn_id, h.request_index));
         // The frames below `frame` were all read: whether a DNS message was among them does
         // not depend on the thread count.
         let may_have_dns = self.first_dns.load(Ordering::Relaxed) < frame;
+        let upto = self.dns.matched_upto();
+        let lookups = self.dns.lookups();
         if let Some((last, others)) = self.outs.split_last_mut() {
             for out in others {
-                out.group(g.clone(), may_have_dns, first);
+                out.group(g.clone(), dns.clone(), may_have_dns, upto, lookups, first);
             }
-            last.group(g, may_have_dns, first);
+            last.group(g, dns, may_have_dns, upto, lookups, first);
         }
     }
 
-    /// The last batch of every sink: the requests held for the DNS join, and the DNS records.
-    fn finish(&mut self, dns: Vec<DnsRecord>, first: Option<i64>) {
+    /// The last batch of every sink: the DNS records still open at the end, and the first
+    /// requests held for the DNS join.
+    fn finish(&mut self, end: i64, first: Option<i64>) {
+        self.dns.end(end);
+        let mut dns = self.dns.take_records();
+        dns.sort_by_key(|d| (d.query_frame, d.query_ts));
+        let lookups = self.dns.lookups();
         if let Some((last, others)) = self.outs.split_last_mut() {
             for out in others {
-                out.finish(dns.clone(), first);
+                out.finish(dns.clone(), lookups, first);
             }
-            last.finish(dns, first);
+            last.finish(dns, lookups, first);
         }
     }
 }
 
 impl Out<'_> {
-    /// A sorted group: the records that pass the filter, joined, to the sink.
-    fn group(&mut self, mut g: Group, may_have_dns: bool, first: Option<i64>) {
+    /// A sorted group: the records that pass the filter, joined, to the sink, with the DNS
+    /// records that became final and the held first requests whose connection started by
+    /// `upto` (the DNS matching's time).
+    fn group(
+        &mut self,
+        mut g: Group,
+        dns: Vec<DnsRecord>,
+        may_have_dns: bool,
+        upto: Option<i64>,
+        lookups: &DnsLookups,
+        first: Option<i64>,
+    ) {
         let filter = self.filter;
         let all = filter.is_empty();
         let conn = |id: u64| {
@@ -576,18 +661,24 @@ impl Out<'_> {
             if !keep {
                 continue;
             }
-            if may_have_dns && h.request_index == 0 && h.host.is_some() {
-                self.held.connections.extend(conn(h.conn_id).cloned());
-                let tls = g.tls.binary_search_by_key(&h.conn_id, |t| t.conn_id).ok();
-                self.held
-                    .tls
-                    .extend(tls.and_then(|i| g.tls.get(i)).cloned());
-                self.held.http.push(h);
-            } else {
-                out.http.push(h);
+            let c = conn(h.conn_id);
+            let waits = may_have_dns
+                && h.request_index == 0
+                && h.host.is_some()
+                && c.is_some_and(|c| upto.is_none_or(|u| u < c.start_ts));
+            match c.filter(|_| waits) {
+                Some(c) => {
+                    let tls = g.tls.binary_search_by_key(&h.conn_id, |t| t.conn_id).ok();
+                    self.held.push(std::cmp::Reverse(Held {
+                        conn: c.clone(),
+                        tls: tls.and_then(|i| g.tls.get(i)).cloned(),
+                        http: h,
+                    }));
+                }
+                None => out.http.push(h),
             }
         }
-        out.timings = request_timings(&g.connections, &g.tls, &out.http, &[]);
+        out.timings = request_timings_with(&g.connections, &g.tls, &out.http, lookups);
         // Requests of live connections (never a first request): their phases need nothing
         // but the row and whether the TLS session was resumed.
         for o in std::mem::take(&mut g.open) {
@@ -602,44 +693,79 @@ impl Out<'_> {
                 .collect();
             let rows = kept(o.http, &keep);
             let base = out.http.len();
-            out.timings
-                .extend(
-                    request_timings(&[], &[], &rows, &[])
-                        .into_iter()
-                        .map(|t| RequestTiming {
-                            http_index: base + t.http_index,
-                            tls_resumed: o.tls_resumed,
-                            ..t
-                        }),
-                );
+            out.timings.extend(
+                request_timings_with(&[], &[], &rows, lookups)
+                    .into_iter()
+                    .map(|t| RequestTiming {
+                        http_index: base + t.http_index,
+                        tls_resumed: o.tls_resumed,
+                        ..t
+                    }),
+            );
             out.http.extend(rows);
         }
+        // The held first requests whose connection started by `upto`.
+        let mut ready = Vec::new();
+        while let Some(std::cmp::Reverse(h)) = self.held.peek() {
+            if upto.is_none_or(|u| u < h.conn.start_ts) {
+                break;
+            }
+            if let Some(std::cmp::Reverse(h)) = self.held.pop() {
+                ready.push(h);
+            }
+        }
+        self.join_held(ready, lookups, &mut out);
         out.tls = kept(g.tls, &keep_tls);
         out.connections = kept(g.connections, &keep_conn);
+        out.dns = dns
+            .into_iter()
+            .filter(|d| filter.matches_dns(d, first))
+            .collect();
         if !out.is_empty() {
             self.sink.records(out);
         }
     }
 
-    /// The last batch: the requests held for the DNS join, and the DNS records.
-    fn finish(&mut self, dns: Vec<DnsRecord>, first: Option<i64>) {
-        let mut held = std::mem::take(&mut self.held);
-        held.connections.sort_by_key(|c| c.conn_id);
-        held.connections.dedup_by_key(|c| c.conn_id);
-        held.tls.sort_by_key(|t| t.conn_id);
-        held.tls.dedup_by_key(|t| t.conn_id);
-        held.http.sort_by_key(|h| (h.conn_id, h.request_index));
-        let timings = request_timings(&held.connections, &held.tls, &held.http, &dns);
-        let dns = dns
+    /// Joins `held` first requests (the DNS matching has passed their connections' start)
+    /// and appends them to `out`.
+    fn join_held(&self, mut held: Vec<Held>, lookups: &DnsLookups, out: &mut Records) {
+        if held.is_empty() {
+            return;
+        }
+        held.sort_by_key(|h| h.conn.conn_id);
+        let mut connections = Vec::with_capacity(held.len());
+        let mut tls = Vec::new();
+        let mut http = Vec::with_capacity(held.len());
+        for h in held {
+            connections.push(h.conn);
+            tls.extend(h.tls);
+            http.push(h.http);
+        }
+        let base = out.http.len();
+        out.timings.extend(
+            request_timings_with(&connections, &tls, &http, lookups)
+                .into_iter()
+                .map(|t| RequestTiming {
+                    http_index: base + t.http_index,
+                    ..t
+                }),
+        );
+        out.http.extend(http);
+    }
+
+    /// The last batch: the DNS records still open at the end, and the first requests held for
+    /// the DNS join.
+    fn finish(&mut self, dns: Vec<DnsRecord>, lookups: &DnsLookups, first: Option<i64>) {
+        let held: Vec<Held> = std::mem::take(&mut self.held)
+            .into_iter()
+            .map(|std::cmp::Reverse(h)| h)
+            .collect();
+        let mut out = Records::default();
+        self.join_held(held, lookups, &mut out);
+        out.dns = dns
             .into_iter()
             .filter(|d| self.filter.matches_dns(d, first))
             .collect();
-        let out = Records {
-            http: held.http,
-            timings,
-            dns,
-            ..Records::default()
-        };
         if !out.is_empty() {
             self.sink.records(out);
         }

@@ -18,13 +18,13 @@ use crate::decode::IcmpError;
 use crate::flow::Endpoint;
 use crate::packet::UdpDatagram;
 use crate::pipeline::UdpConsumer;
-use crate::proto::dns::{DnsConfig, DnsStats, DnsTcpParser, DnsTracker};
+use crate::proto::dns::{DnsTcpParser, DnsTracker};
 use crate::proto::http::{HttpConfig, HttpParser, HttpStats};
 use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
 use crate::proto::tls::{AppData, EmbeddedKeys, KeyLog, Keys, TlsDecryptStats, TlsParser};
 use crate::proto::Probe;
 use crate::record::{
-    endpoint, ConnectionRecord, DnsRecord, Failure, HttpExchange, HttpRecord, Outcome, RolesFrom,
+    endpoint, ConnectionRecord, Failure, HttpExchange, HttpRecord, Outcome, RolesFrom,
     TlsRecord,
 };
 use crate::tcp::{ConnMeta, Direction, SinkFactory, StreamSink};
@@ -231,7 +231,8 @@ pub struct AppFactory {
     /// HTTP requests taken from live connections ([`SinkFactory::after_segment`]), not yet
     /// handed on.
     pub open: Vec<OpenRows>,
-    /// DNS over TCP messages, to be matched with the UDP ones by [`UdpDns::finish`].
+    /// DNS over TCP messages completed since the last harvest, to be matched with the UDP
+    /// ones (`DnsTracker::on_tcp_message`).
     pub dns_tcp: Vec<DnsTcpItem>,
     /// Counters.
     pub stats: AppStats,
@@ -697,6 +698,25 @@ impl SinkFactory for AppFactory {
     }
 
     fn after_segment(&mut self, sink: &mut AppSink) -> bool {
+        // DNS over TCP: the messages leave as they are completed, to be matched while the
+        // capture is read.
+        if let State::Dns(p, client, server) = &mut sink.state {
+            let messages = p.take_messages();
+            if messages.is_empty() {
+                return false;
+            }
+            let (client, server, conn_id) = (*client, *server, sink.conn_id);
+            self.dns_tcp
+                .extend(messages.into_iter().map(|m| DnsTcpItem {
+                    ts_ns: m.ts_ns,
+                    frame: conn_id,
+                    client,
+                    server,
+                    dir: m.dir,
+                    bytes: m.bytes,
+                }));
+            return true;
+        }
         // HTTP/1 (and HTTP/2 after its `Upgrade: h2c`) or HTTP/2, in clear or decrypted.
         let (mut taken, tls) = match &mut sink.state {
             State::Http(p) => (p.take_finished(TAKE_FINISHED_AT), None),
@@ -838,7 +858,113 @@ impl SinkFactory for AppFactory {
 /// followed).
 pub const MAX_OTHER_PORT_FLOWS: usize = 65_536;
 
-/// DNS over UDP (and the ICMP errors answering it), matched on the reading thread.
+/// Most [`DnsInput`]s waiting in a [`DnsQueue`]: three ticks of frames (one input per frame
+/// at most). The collecting thread takes the inputs of the frames below each tick
+/// (`pipeline::HEARTBEAT_FRAMES`) and the reading thread is at most one tick ahead of the last
+/// tick it sent, so past the bound it waits only for the collecting thread to catch up.
+pub const DNS_QUEUE_INPUTS: usize = 3 * crate::pipeline::HEARTBEAT_FRAMES as usize;
+
+/// Inputs kept by [`UdpDns`] before they are handed on in one go.
+const DNS_BATCH: usize = 256;
+
+/// The DNS inputs on their way from the reading thread to the collecting thread, in frame
+/// order, bounded by [`DNS_QUEUE_INPUTS`]. Inputs go in and out in bulk, each side taking the
+/// lock once per batch.
+#[derive(Debug, Default)]
+pub struct DnsQueue {
+    items: std::sync::Mutex<std::collections::VecDeque<DnsInput>>,
+    room: std::sync::Condvar,
+}
+
+impl DnsQueue {
+    /// Appends `batch` (emptied), waiting while the queue is full.
+    fn put(&self, batch: &mut Vec<DnsInput>) {
+        let Ok(mut items) = self.items.lock() else {
+            return;
+        };
+        while items.len() >= DNS_QUEUE_INPUTS {
+            match self.room.wait(items) {
+                Ok(i) => items = i,
+                Err(_) => return,
+            }
+        }
+        items.extend(batch.drain(..));
+    }
+
+    /// Moves the inputs of the frames below `frame` to `out`, in order.
+    pub fn take_below(&self, frame: u64, out: &mut Vec<DnsInput>) {
+        let Ok(mut items) = self.items.lock() else {
+            return;
+        };
+        let full = items.len() >= DNS_QUEUE_INPUTS;
+        while items.front().is_some_and(|i| i.frame() < frame) {
+            out.extend(items.pop_front());
+        }
+        if full && items.len() < DNS_QUEUE_INPUTS {
+            self.room.notify_all();
+        }
+    }
+}
+
+/// What [`UdpDns`] hands on from the reading thread to the DNS matcher, in frame order.
+#[derive(Debug, Clone)]
+pub enum DnsInput {
+    /// A UDP datagram's payload from `src` to `dst`.
+    Udp {
+        /// Capture time.
+        ts_ns: i64,
+        /// Frame index.
+        frame: u64,
+        /// Sender.
+        src: Endpoint,
+        /// Receiver.
+        dst: Endpoint,
+        /// The DNS message.
+        payload: Vec<u8>,
+    },
+    /// An ICMP port unreachable quoting a UDP datagram from `src` to `dst`.
+    Unreachable {
+        /// Capture time.
+        ts_ns: i64,
+        /// Frame index.
+        frame: u64,
+        /// The quoted sender.
+        src: Endpoint,
+        /// The quoted receiver.
+        dst: Endpoint,
+    },
+}
+
+impl DnsInput {
+    /// The frame it came in.
+    pub fn frame(&self) -> u64 {
+        match self {
+            DnsInput::Udp { frame, .. } | DnsInput::Unreachable { frame, .. } => *frame,
+        }
+    }
+
+    /// Feeds it to `tracker`.
+    pub fn feed(self, tracker: &mut DnsTracker) {
+        match self {
+            DnsInput::Udp {
+                ts_ns,
+                frame,
+                src,
+                dst,
+                payload,
+            } => tracker.on_udp(ts_ns, frame, src, dst, &payload),
+            DnsInput::Unreachable {
+                ts_ns,
+                frame,
+                src,
+                dst,
+            } => tracker.on_icmp_unreachable(ts_ns, frame, src, dst),
+        }
+    }
+}
+
+/// DNS over UDP (and the ICMP errors answering it), picked out on the reading thread and sent
+/// on, in frame order, to the thread that matches it ([`DnsInput`]).
 ///
 /// Datagrams to or from port 53 are DNS. On other ports a datagram is taken as a DNS query only
 /// when its header is a standard query with exactly one question and no answer or authority
@@ -847,7 +973,9 @@ pub const MAX_OTHER_PORT_FLOWS: usize = 65_536;
 /// without mistaking other UDP traffic for DNS.
 #[derive(Debug)]
 pub struct UdpDns {
-    tracker: DnsTracker,
+    out: Arc<DnsQueue>,
+    /// Inputs not handed on yet (at most [`DNS_BATCH`]).
+    batch: Vec<DnsInput>,
     /// Where to note the frame of the first DNS message (UDP, or TCP to or from port 53).
     mark: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
     /// (client, server) flows on other ports that carried a strict query.
@@ -868,17 +996,12 @@ fn looks_like_query(p: &[u8]) -> bool {
             .is_ok_and(|m| m.records_decoded && m.qname.is_some())
 }
 
-impl Default for UdpDns {
-    fn default() -> Self {
-        UdpDns::new(DnsConfig::default())
-    }
-}
-
 impl UdpDns {
-    /// A consumer with these DNS limits.
-    pub fn new(cfg: DnsConfig) -> Self {
+    /// A consumer that hands what it picks out to `out`.
+    pub fn new(out: Arc<DnsQueue>) -> Self {
         UdpDns {
-            tracker: DnsTracker::new(cfg),
+            out,
+            batch: Vec::new(),
             mark: None,
             other_flows: std::collections::HashSet::new(),
         }
@@ -891,25 +1014,17 @@ impl UdpDns {
         self
     }
 
+    fn send(&mut self, input: DnsInput) {
+        self.batch.push(input);
+        if self.batch.len() >= DNS_BATCH {
+            self.out.put(&mut self.batch);
+        }
+    }
+
     fn note(&self, frame: u64) {
         if let Some(m) = &self.mark {
             m.fetch_min(frame, std::sync::atomic::Ordering::Relaxed);
         }
-    }
-
-    /// Adds the DNS-over-TCP messages of the shards (in shard order), matches everything and
-    /// returns one record per query sorted by `query_frame`; `end_ts` is the capture's last
-    /// timestamp.
-    pub fn finish<'a>(
-        mut self,
-        tcp: impl IntoIterator<Item = &'a DnsTcpItem>,
-        end_ts: i64,
-    ) -> (Vec<DnsRecord>, DnsStats) {
-        for m in tcp {
-            self.tracker
-                .on_tcp_message(m.ts_ns, m.frame, m.client, m.server, m.dir, &m.bytes);
-        }
-        self.tracker.finish(end_ts)
     }
 }
 
@@ -926,13 +1041,26 @@ impl UdpConsumer for UdpDns {
                 && self.other_flows.insert((src, dst)));
         if dns {
             self.note(d.frame);
-            self.tracker.on_udp(d.ts_ns, d.frame, src, dst, d.payload);
+            self.send(DnsInput::Udp {
+                ts_ns: d.ts_ns,
+                frame: d.frame,
+                src,
+                dst,
+                payload: d.payload.to_vec(),
+            });
         }
     }
 
     fn on_tcp_segment(&mut self, seg: &crate::packet::TcpSegment) {
+        self.flush();
         if seg.src_port == DNS_PORT || seg.dst_port == DNS_PORT {
             self.note(seg.frame);
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            self.out.put(&mut self.batch);
         }
     }
 
@@ -945,7 +1073,12 @@ impl UdpConsumer for UdpDns {
         {
             let (src, dst) = (endpoint(ip.src, sport), endpoint(ip.dst, dport));
             if dport == DNS_PORT || self.other_flows.contains(&(src, dst)) {
-                self.tracker.on_icmp_unreachable(e.ts_ns, e.frame, src, dst);
+                self.send(DnsInput::Unreachable {
+                    ts_ns: e.ts_ns,
+                    frame: e.frame,
+                    src,
+                    dst,
+                });
             }
         }
     }

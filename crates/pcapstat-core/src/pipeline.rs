@@ -96,6 +96,10 @@ pub trait UdpConsumer {
     /// Every TCP segment, before it goes to its shard (the consumer may note that DNS over TCP
     /// was seen); does nothing by default.
     fn on_tcp_segment(&mut self, _segment: &TcpSegment) {}
+    /// Before a tick and at the end of the capture: what the consumer keeps to hand on in
+    /// bulk must go now (the ticks say that the frames below them were all read). Also due
+    /// before each TCP segment ([`on_tcp_segment`](UdpConsumer::on_tcp_segment)).
+    fn flush(&mut self) {}
 }
 
 /// Takes the records of the connections a shard finished before the end of the capture, on
@@ -152,7 +156,7 @@ where
         &make,
         udp,
         false,
-        None::<(&NoHarvest, fn(u64, ()))>,
+        None::<(&NoHarvest, fn(u64, Option<()>))>,
     )
     .map(|(out, _)| out)
 }
@@ -160,10 +164,13 @@ where
 /// [`run_with_udp`], reading the secrets embedded in a pcapng capture (Decryption Secrets
 /// Blocks) in the same pass as the frames when `secrets`, and handing on what each shard
 /// finishes before the end of the capture: after every segment that finished connections, the
-/// shard's worker calls `harvest` and `collect(frame, group)` receives the group, on one
+/// shard's worker calls `harvest` and `collect(frame, Some(group))` receives the group, on one
 /// thread, in increasing order of the frame that finished it (so in the same order for any
-/// thread count; a worker's groups wait until every worker has read past their frame). The
-/// connections finished at the end are in the output, as with [`run_with_udp`].
+/// thread count; a worker's groups wait until every worker has read past their frame). Every
+/// 65 536 frames (`HEARTBEAT_FRAMES`) `collect(frame, None)` says that the frames below
+/// `frame` were all read and their groups handed on (a tick, in the same place among the
+/// groups for any thread count). The connections finished at the end are in the output, as
+/// with [`run_with_udp`].
 ///
 /// `make_factory(shard, keys)` gets the [`EmbeddedKeys`] of the worker that owns the shard:
 /// each DSB is added to it after the segments read before the DSB and before those read after
@@ -186,7 +193,7 @@ where
     M: Fn(usize, &EmbeddedKeys) -> F + Sync,
     U: UdpConsumer + Send,
     H: Harvest<F>,
-    C: FnMut(u64, H::Group) + Send,
+    C: FnMut(u64, Option<H::Group>) + Send,
 {
     run(
         capture,
@@ -211,7 +218,7 @@ where
     M: Fn(usize, &EmbeddedKeys) -> F + Sync,
     U: UdpConsumer + Send,
     H: Harvest<F>,
-    C: FnMut(u64, H::Group) + Send,
+    C: FnMut(u64, Option<H::Group>) + Send,
 {
     let mut tcp_cfg = config.tcp.clone();
     tcp_cfg.max_connections = tcp_cfg.max_connections.div_ceil(SHARDS).max(1);
@@ -256,6 +263,8 @@ enum Out<'a, 's> {
     Segment(usize, FlowKey, &'a TcpSegment<'s>),
     /// The secrets of one DSB.
     Secrets(Arc<KeyLog>),
+    /// Every [`HEARTBEAT_FRAMES`] frames, before that frame: the frames below it were read.
+    Tick(u64),
 }
 
 fn merge<F>(summary: CaptureSummary, mut outputs: Vec<(usize, TcpOutput<F>)>) -> PipelineOutput<F> {
@@ -292,7 +301,7 @@ where
     M: Fn(usize, &EmbeddedKeys) -> F,
     U: UdpConsumer,
     H: Harvest<F>,
-    C: FnMut(u64, H::Group),
+    C: FnMut(u64, Option<H::Group>),
 {
     let keys = EmbeddedKeys::default();
     let mut trackers: Vec<TcpTracker<F>> = (0..SHARDS)
@@ -307,10 +316,15 @@ where
                 t.on_segment_keyed(seg, key);
                 if let Some((harvest, collect)) = stream.as_mut().filter(|_| t.has_finished()) {
                     let (closed, factory) = t.take_finished();
-                    collect(seg.frame, harvest.harvest(closed, factory));
+                    collect(seg.frame, Some(harvest.harvest(closed, factory)));
                 }
             }
             Out::Secrets(dsb) => keys.add(&dsb),
+            Out::Tick(frame) => {
+                if let Some((_, collect)) = stream.as_mut() {
+                    collect(frame, None);
+                }
+            }
         }
         true
     })?;
@@ -360,6 +374,12 @@ fn read<U: UdpConsumer>(
                 continue;
             }
         };
+        if frame.index > 0 && frame.index.is_multiple_of(HEARTBEAT_FRAMES) {
+            udp.flush();
+            if !out(Out::Tick(frame.index)) {
+                break;
+            }
+        }
         summary.observe(&frame);
         let decoded = decoder.decode(&frame);
         if let Some(e) = &decoded.icmp_error {
@@ -378,6 +398,7 @@ fn read<U: UdpConsumer>(
             None => {}
         }
     }
+    udp.flush();
     if let Some(p) = progress {
         p.store(capture.offset(), Ordering::Relaxed);
     }
@@ -545,7 +566,7 @@ where
     M: Fn(usize, &EmbeddedKeys) -> F + Sync,
     U: UdpConsumer + Send,
     H: Harvest<F>,
-    C: FnMut(u64, H::Group) + Send,
+    C: FnMut(u64, Option<H::Group>) + Send,
 {
     let workers = workers.min(SHARDS);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -589,6 +610,9 @@ where
             threads.spawn(move || {
                 let mut marks = vec![0u64; workers];
                 let mut pending: BTreeMap<(u64, usize), H::Group> = BTreeMap::new();
+                // The next tick (`Out::Tick`): it comes after the groups of the frames below
+                // it, before the others, once every worker read the frames below it.
+                let mut tick = HEARTBEAT_FRAMES;
                 for emit in emit_rx {
                     if let Some(m) = marks.get_mut(emit.worker) {
                         *m = (*m).max(emit.upto);
@@ -597,17 +621,25 @@ where
                         pending.insert((frame, emit.worker), group);
                     }
                     let low = marks.iter().copied().min().unwrap_or(0);
-                    while let Some(entry) = pending.first_entry() {
-                        if entry.key().0 >= low {
+                    loop {
+                        let below = low.min(tick);
+                        while let Some(entry) = pending.first_entry() {
+                            if entry.key().0 >= below {
+                                break;
+                            }
+                            let ((frame, _), group) = entry.remove_entry();
+                            collect(frame, Some(group));
+                        }
+                        if tick > low {
                             break;
                         }
-                        let ((frame, _), group) = entry.remove_entry();
-                        collect(frame, group);
+                        collect(tick, None);
+                        tick = tick.saturating_add(HEARTBEAT_FRAMES);
                     }
                 }
                 // Every worker is done: the rest is final.
                 for ((frame, _), group) in pending {
-                    collect(frame, group);
+                    collect(frame, Some(group));
                 }
             })
         });
@@ -670,9 +702,9 @@ where
             // dropped on any return (also by `?`), which lets the workers end.
             let mut decoder = Decoder::new(reader.config.decode);
             let mut summary = SummaryBuilder::default();
-            // Frames below `next` were all read; lanes are flushed at least every
-            // HEARTBEAT_FRAMES frames when streaming, so that every worker's mark advances.
-            let (mut next, mut beat) = (0u64, HEARTBEAT_FRAMES);
+            // Frames below `next` were all read; lanes are flushed at every tick when
+            // streaming, so that every worker's mark advances (and the collector's ticks).
+            let mut next = 0u64;
             let streaming = harvest.is_some();
             read(
                 capture,
@@ -687,10 +719,6 @@ where
                         lane.pending.push(seg, key, shard / workers, whole);
                         // `false` when a worker panicked: stop reading, the scope re-raises
                         // its panic.
-                        if streaming && seg.frame >= beat {
-                            beat = seg.frame.saturating_add(HEARTBEAT_FRAMES);
-                            return lanes.iter_mut().all(|lane| lane.flush(next));
-                        }
                         !lane.pending.is_full() || lane.flush(next)
                     }
                     // Every worker gets the secrets after the segments read before them.
@@ -698,11 +726,17 @@ where
                         (lane.pending.segs.is_empty() || lane.flush(next))
                             && lane.tx.send(Msg::Secrets(dsb.clone())).is_ok()
                     }),
+                    Out::Tick(frame) => {
+                        next = frame;
+                        !streaming || lanes.iter_mut().all(|lane| lane.flush(frame))
+                    }
                 },
             )?;
             let end = summary.last_ts().unwrap_or(0);
+            // Every frame was read: the collector's last ticks are those below their count.
+            let total = capture.frames_read();
             for lane in &mut lanes {
-                if lane.flush(u64::MAX) {
+                if lane.flush(total) {
                     let _ = lane.tx.send(Msg::End(end));
                 }
             }
@@ -756,8 +790,9 @@ struct Emit<G> {
 const PREFETCH_SEGMENTS: usize = 8;
 const PREFETCH_BYTES: usize = 1024;
 
-/// Frames between two flushes of every lane when streaming ([`run_streaming`]).
-const HEARTBEAT_FRAMES: u64 = 1 << 16;
+/// Frames between two ticks ([`Out::Tick`]: the collector's `None` groups, and a flush of every
+/// lane when streaming, [`run_streaming`]).
+pub(crate) const HEARTBEAT_FRAMES: u64 = 1 << 16;
 
 #[cfg(test)]
 mod tests {

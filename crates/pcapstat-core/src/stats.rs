@@ -240,10 +240,12 @@ pub const LIMITS: &[Limit] = &[
         "decrypted bytes dropped"),
     limit("DNS pending queries", "dns.pending_evicted", "DnsConfig::max_pending",
         "DNS queries that stopped waiting for a response"),
-    limit("DNS messages", "dns.messages_dropped", "DnsConfig::max_messages",
-        "DNS messages ignored"),
+    limit("DNS reordering", "dns.reorder_early", "DnsConfig::max_reorder",
+        "DNS messages matched before their reordering window passed"),
     limit("DNS retry candidates", "dns.retry_candidates_evicted", "DnsConfig::max_pending",
-        "DNS questions forgotten as retry candidates within the retry window"),
+        "DNS queries forgotten as retry candidates within the retry window"),
+    limit("DNS lookups for the request join", "dns.lookups_forgotten", "DnsConfig::max_lookups",
+        "answered DNS lookups forgotten by the request join"),
 ];
 
 impl Stats {
@@ -345,7 +347,7 @@ mod tests {
     fn the_limits_hit_are_listed_in_table_order() {
         assert!(Stats::default().limits().is_empty());
         let mut s = Stats::default();
-        s.dns.messages_dropped = 4;
+        s.dns.reorder_early = 4;
         s.tcp.ooo_limit_hits = 1;
         s.decode.undecodable.add(crate::DecodeProblem::TooDeep);
         s.app.http2_stats.values_truncated = 2;
@@ -360,7 +362,7 @@ mod tests {
                 ("decode.undecodable.too_deep", 1),
                 ("tcp.ooo_limit_hits", 1),
                 ("app.http2_stats.values_truncated", 2),
-                ("dns.messages_dropped", 4),
+                ("dns.reorder_early", 4),
             ]
         );
     }

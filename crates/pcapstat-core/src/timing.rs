@@ -1,7 +1,9 @@
 //! One row per HTTP request with the HAR timing model: DNS → connect → TLS → send → wait →
 //! receive, joined from the connection, TLS, HTTP and DNS records of one capture.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
 
@@ -40,16 +42,129 @@ fn host_only(host: &str) -> String {
     crate::filter::host_only(host).to_ascii_lowercase()
 }
 
-/// Joins the records of one capture into one [`RequestTiming`] per HTTP record (same order).
+/// An answered DNS lookup, as the request join needs it ([`DnsLookups`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    /// The client that asked.
+    pub client_ip: IpAddr,
+    /// The A and AAAA addresses of the answer.
+    pub addresses: Vec<IpAddr>,
+    /// Capture time of the answer.
+    pub response_ts: i64,
+    /// `query_frame` of the answered query.
+    pub query_frame: u64,
+    /// `query_ts` of the first query of its retry chain (the lookup's start).
+    pub start_ts: i64,
+}
+
+/// The answered lookups (with addresses) the request join looks in, by question name: all of
+/// them ([`DnsLookups::from_records`]), or the last `cap` answered while the capture is read
+/// (`DnsTracker::lookups`).
+#[derive(Debug, Clone, Default)]
+pub struct DnsLookups {
+    by_name: HashMap<Arc<str>, VecDeque<Lookup>>,
+    /// Names in the order their lookups came, for the bound.
+    order: VecDeque<Arc<str>>,
+    cap: usize,
+}
+
+impl DnsLookups {
+    /// Empty, keeping at most `cap` lookups.
+    pub fn new(cap: usize) -> DnsLookups {
+        DnsLookups {
+            cap,
+            ..DnsLookups::default()
+        }
+    }
+
+    #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // tests and fuzzing
+    /// The answered lookups of `dns` (all of them) whose names are in `wanted` (all when
+    /// `None`); a lookup starts with the first query of its retry chain.
+    pub fn from_records(dns: &[DnsRecord], wanted: Option<&HashSet<String>>) -> DnsLookups {
+        let mut all = DnsLookups::new(usize::MAX);
+        let answered = |d: &&DnsRecord| {
+            d.response_ts.is_some()
+                && !d.addresses.is_empty()
+                && wanted.is_none_or(|w| w.contains(d.qname.as_str()))
+        };
+        if !dns.iter().any(|d| answered(&d)) {
+            return all;
+        }
+        let by_frame: HashMap<u64, &DnsRecord> = dns.iter().map(|d| (d.query_frame, d)).collect();
+        for d in dns.iter().filter(answered) {
+            let mut q = d;
+            let mut hops = 0;
+            while let Some(prev) = q.retry_of.and_then(|f| by_frame.get(&f)) {
+                q = prev;
+                hops += 1;
+                if hops > 64 {
+                    break;
+                }
+            }
+            all.insert(
+                &d.qname,
+                Lookup {
+                    client_ip: d.client_ip,
+                    addresses: d.addresses.clone(),
+                    response_ts: d.response_ts.unwrap_or(q.query_ts),
+                    query_frame: d.query_frame,
+                    start_ts: q.query_ts,
+                },
+            );
+        }
+        all
+    }
+
+    /// Adds the lookup of `name`; past the bound the oldest lookup is forgotten (returns
+    /// `true` then).
+    pub fn insert(&mut self, name: &str, lookup: Lookup) -> bool {
+        if self.cap == 0 {
+            return true;
+        }
+        let mut forgot = false;
+        if self.order.len() >= self.cap {
+            if let Some(old) = self.order.pop_front() {
+                if let Some(list) = self.by_name.get_mut(&old) {
+                    list.pop_front();
+                    if list.is_empty() {
+                        self.by_name.remove(&old);
+                    }
+                }
+                forgot = true;
+            }
+        }
+        let key = match self.by_name.get_key_value(name) {
+            Some((k, _)) => k.clone(),
+            None => Arc::from(name),
+        };
+        self.order.push_back(key.clone());
+        self.by_name.entry(key).or_default().push_back(lookup);
+        forgot
+    }
+
+    /// The lookup that resolved `server` for `host` (lower-case, without port) before a
+    /// connection of `client` started at `start`: the latest answered by then, from the same
+    /// client (or a loopback resolver client), whose answer holds the server's address.
+    pub fn find(&self, host: &str, client: IpAddr, server: IpAddr, start: i64) -> Option<&Lookup> {
+        self.by_name
+            .get(host)?
+            .iter()
+            .filter(|d| d.client_ip == client || d.client_ip.is_loopback())
+            .filter(|d| d.addresses.contains(&server))
+            .filter(|d| d.response_ts <= start)
+            .max_by_key(|d| (d.response_ts, d.query_frame))
+    }
+}
+
+/// Joins the records of one capture into one [`RequestTiming`] per HTTP record (same order),
+/// with every answered lookup of `dns`.
+#[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // tests and fuzzing
 pub fn request_timings(
     connections: &[ConnectionRecord],
     tls: &[TlsRecord],
     http: &[HttpRecord],
     dns: &[DnsRecord],
 ) -> Vec<RequestTiming> {
-    let conn_by_id: HashMap<u64, &ConnectionRecord> =
-        connections.iter().map(|c| (c.conn_id, c)).collect();
-    let tls_by_id: HashMap<u64, &TlsRecord> = tls.iter().map(|t| (t.conn_id, t)).collect();
     // The DNS records are indexed only for the names that first requests look up (a capture
     // of a million queries and no HTTP builds nothing).
     let wanted: HashSet<String> = http
@@ -58,23 +173,24 @@ pub fn request_timings(
         .filter_map(|h| h.host.as_deref())
         .map(host_only)
         .collect();
-    // Answered lookups by name: record indices.
-    let mut answered: HashMap<&str, Vec<usize>> = HashMap::new();
-    if !wanted.is_empty() {
-        for (i, d) in dns.iter().enumerate() {
-            if d.response_ts.is_some()
-                && !d.addresses.is_empty()
-                && wanted.contains(d.qname.as_str())
-            {
-                answered.entry(d.qname.as_str()).or_default().push(i);
-            }
-        }
-    }
-    let dns_by_frame: HashMap<u64, &DnsRecord> = if answered.is_empty() {
-        HashMap::new()
+    let lookups = if wanted.is_empty() {
+        DnsLookups::default()
     } else {
-        dns.iter().map(|d| (d.query_frame, d)).collect()
+        DnsLookups::from_records(dns, Some(&wanted))
     };
+    request_timings_with(connections, tls, http, &lookups)
+}
+
+/// [`request_timings`] with the lookups given: the one definition of the join.
+pub fn request_timings_with(
+    connections: &[ConnectionRecord],
+    tls: &[TlsRecord],
+    http: &[HttpRecord],
+    lookups: &DnsLookups,
+) -> Vec<RequestTiming> {
+    let conn_by_id: HashMap<u64, &ConnectionRecord> =
+        connections.iter().map(|c| (c.conn_id, c)).collect();
+    let tls_by_id: HashMap<u64, &TlsRecord> = tls.iter().map(|t| (t.conn_id, t)).collect();
     let sub = |a: Option<i64>, b: Option<i64>| a?.checked_sub(b?);
     http.iter()
         .enumerate()
@@ -82,33 +198,12 @@ pub fn request_timings(
             let conn = conn_by_id.get(&h.conn_id).copied();
             let t = tls_by_id.get(&h.conn_id).copied();
             let first = h.request_index == 0;
-            let mut lookup: Option<&DnsRecord> = None;
+            let mut lookup: Option<&Lookup> = None;
             if let (true, Some(c), Some(host)) = (first, conn, h.host.as_deref()) {
-                let start = c.start_ts;
-                lookup = answered
-                    .get(host_only(host).as_str())
-                    .into_iter()
-                    .flatten()
-                    .map(|&i| &dns[i])
-                    .filter(|d| d.client_ip == c.client_ip || d.client_ip.is_loopback())
-                    .filter(|d| d.addresses.contains(&c.server_ip))
-                    .filter(|d| d.response_ts.is_some_and(|r| r <= start))
-                    .max_by_key(|d| (d.response_ts, d.query_frame));
+                lookup = lookups.find(&host_only(host), c.client_ip, c.server_ip, c.start_ts);
             }
-            // The lookup began with the first query of its retry chain.
-            let lookup_start = lookup.map(|d| {
-                let mut q = d;
-                let mut hops = 0;
-                while let Some(prev) = q.retry_of.and_then(|f| dns_by_frame.get(&f)) {
-                    q = prev;
-                    hops += 1;
-                    if hops > 64 {
-                        break;
-                    }
-                }
-                q.query_ts
-            });
-            let dns_ns = sub(lookup.and_then(|d| d.response_ts), lookup_start);
+            let lookup_start = lookup.map(|d| d.start_ts);
+            let dns_ns = sub(lookup.map(|d| d.response_ts), lookup_start);
             let connect_ns = if first {
                 conn.and_then(|c| c.connect_ns)
             } else {

@@ -7,8 +7,9 @@
 //!   why that crate).
 //! * [`DnsTcpParser`] cuts DNS-over-TCP streams into messages (two-byte length prefix, several
 //!   messages per connection, any split across segments).
-//! * [`DnsTracker`] is fed UDP payloads, TCP messages and ICMP errors — in any order — and
-//!   matches them in capture-time order when [`finish`](DnsTracker::finish)ed.
+//! * [`DnsTracker`] is fed UDP payloads, TCP messages and ICMP errors as the capture is read
+//!   and matches them in capture-time order (within a reordering window), handing each
+//!   query's record on once it is final.
 //!
 //! ```
 //! use pcapstat_core::fuzzing::{DnsConfig, DnsTracker, Endpoint};
@@ -37,7 +38,7 @@ use crate::wire::{DnsType, Rcode};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::rc::Rc;
+use std::sync::Arc;
 
 #[cfg_attr(not(any(test, feature = "fuzzing")), allow(unused_imports))] // used by tests
 pub use tcp::{DnsTcpMessage, DnsTcpParser};
@@ -45,6 +46,7 @@ pub use tcp::{DnsTcpMessage, DnsTcpParser};
 use crate::flow::Endpoint;
 use crate::record::{DnsRecord, DnsTransport};
 use crate::tcp::Direction;
+use crate::timing::{DnsLookups, Lookup};
 
 /// Why a byte string is not a DNS message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -169,16 +171,21 @@ impl DnsMessage {
 /// Default [`DnsConfig::retry_window_ns`]: 10 s.
 pub const DEFAULT_RETRY_WINDOW_NS: i64 = 10_000_000_000;
 
+
+/// Default [`DnsConfig::reorder_window_ns`]: 2 s.
+pub const DEFAULT_REORDER_WINDOW_NS: i64 = 2_000_000_000;
+
 /// Most recent queries of one (client address, question) kept as retry candidates.
 const RETRY_CANDIDATES: usize = 16;
 
-/// Limits and the retry window of a [`DnsTracker`].
+/// Limits and windows of a [`DnsTracker`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DnsConfig {
-    /// Most messages (and ICMP errors) kept until [`DnsTracker::finish`]; more are counted in
-    /// [`DnsStats::messages_dropped`] and ignored.
-    pub max_messages: usize,
+    /// Most messages (and ICMP errors) held back to be matched in time order (those of the
+    /// last [`reorder_window_ns`](DnsConfig::reorder_window_ns)); past it the oldest is matched
+    /// at once, counted in [`DnsStats::reorder_early`].
+    pub max_reorder: usize,
     /// Most queries waiting for a response at one time; past it the oldest stops waiting
     /// (stays unanswered; counted in [`DnsStats::pending_evicted`]). Also the most queries
     /// remembered as retry candidates (those older than the retry window are forgotten
@@ -189,13 +196,22 @@ pub struct DnsConfig {
     /// is not retried is said to have `waited`. Default 10 s: twice the 5 s per-attempt
     /// timeout of dig, glibc and systemd-resolved (see `docs/dns.md`).
     pub retry_window_ns: i64,
+    /// How far back in capture time a message may come after later ones and still be matched
+    /// in time order, ns (captures merged from several interfaces, DNS over TCP completed by
+    /// a retransmission). Default 2 s. Older ones are matched as they come
+    /// ([`DnsStats::late_messages`]).
+    pub reorder_window_ns: i64,
+    /// Most answered lookups remembered for the request join (the `dns` phase of a
+    /// connection's first request); past it the oldest is forgotten, counted in
+    /// [`DnsStats::lookups_forgotten`].
+    pub max_lookups: usize,
 }
 
 #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
 impl DnsConfig {
-    /// Sets [`max_messages`](DnsConfig::max_messages).
-    pub fn with_max_messages(mut self, n: usize) -> Self {
-        self.max_messages = n;
+    /// Sets [`max_reorder`](DnsConfig::max_reorder) (at least 1).
+    pub fn with_max_reorder(mut self, n: usize) -> Self {
+        self.max_reorder = n.max(1);
         self
     }
     /// Sets [`max_pending`](DnsConfig::max_pending).
@@ -208,14 +224,26 @@ impl DnsConfig {
         self.retry_window_ns = ns.max(0);
         self
     }
+    /// Sets [`reorder_window_ns`](DnsConfig::reorder_window_ns) (negative values count as 0).
+    pub fn with_reorder_window_ns(mut self, ns: i64) -> Self {
+        self.reorder_window_ns = ns.max(0);
+        self
+    }
+    /// Sets [`max_lookups`](DnsConfig::max_lookups).
+    pub fn with_max_lookups(mut self, n: usize) -> Self {
+        self.max_lookups = n;
+        self
+    }
 }
 
 impl Default for DnsConfig {
     fn default() -> Self {
         DnsConfig {
-            max_messages: 4_000_000,
+            max_reorder: 65_536,
             max_pending: 100_000,
             retry_window_ns: DEFAULT_RETRY_WINDOW_NS,
+            reorder_window_ns: DEFAULT_REORDER_WINDOW_NS,
+            max_lookups: 100_000,
         }
     }
 }
@@ -240,11 +268,17 @@ counters! {
         pub icmp_unmatched: u64,
         /// Queries that stopped waiting at the `max_pending` limit.
         pub pending_evicted: u64,
-        /// Questions forgotten as retry candidates at the `max_pending` limit while still
+        /// Queries forgotten as retry candidates at the `max_pending` limit while still
         /// within the retry window (a later try of them gets no `retry_of`).
         pub retry_candidates_evicted: u64,
-        /// Messages ignored at the `max_messages` limit.
-        pub messages_dropped: u64,
+        /// Messages (and ICMP errors) matched before their reordering window passed, at the
+        /// `max_reorder` limit.
+        pub reorder_early: u64,
+        /// Messages (and ICMP errors) older than the reordering window when they came: matched
+        /// as they came, not in time order.
+        pub late_messages: u64,
+        /// Answered lookups forgotten by the request join at the `max_lookups` limit.
+        pub lookups_forgotten: u64,
     }
 }
 
@@ -267,6 +301,33 @@ struct Event {
     what: What,
 }
 
+impl Event {
+    fn key(&self) -> (i64, u64, u64) {
+        (self.ts, self.frame, self.seq)
+    }
+}
+
+/// An event in the reordering heap, ordered by (time, frame, arrival) alone.
+#[derive(Debug)]
+struct Queued(Event);
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Queued) -> bool {
+        self.0.key() == other.0.key()
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Queued) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Queued) -> std::cmp::Ordering {
+        self.0.key().cmp(&other.0.key())
+    }
+}
+
 /// Query/response matching key: the same client socket, server socket, transport and id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct MatchKey {
@@ -276,54 +337,106 @@ struct MatchKey {
     id: u16,
 }
 
-/// Sans-IO DNS transaction tracker for one capture (or one shard of it: all messages between
-/// one client address and its servers must reach the same tracker).
+/// Sans-IO DNS transaction tracker for one capture: fed UDP payloads, TCP messages and ICMP
+/// errors as the capture is read, it matches them in capture-time order (messages are held
+/// back for the reordering window, [`DnsConfig::reorder_window_ns`]) and hands each query's
+/// record on as soon as it is final ([`take_records`](DnsTracker::take_records)): when it is
+/// answered, or once it is neither waiting for a response nor a retry candidate. What it holds
+/// is bounded by its limits, not by the capture. The answered lookups of the last
+/// [`DnsConfig::max_lookups`] are kept for the request join ([`lookups`](DnsTracker::lookups)).
 #[derive(Debug)]
 pub struct DnsTracker {
     cfg: DnsConfig,
-    /// The events fed, in chunks of [`EVENT_CHUNK`] (allocated once each: a growing `Vec`
-    /// would hold its old and new buffers at once, three times the events, at each doubling).
-    events: Vec<Vec<Event>>,
-    /// Events fed (all chunks).
-    fed: usize,
-    stats: DnsStats,
+    /// Events waiting for their reordering window, earliest first.
+    queue: std::collections::BinaryHeap<std::cmp::Reverse<Queued>>,
+    /// Events fed (their arrival order breaks ties of time and frame).
+    fed: u64,
+    /// Latest capture time seen (events and [`advance`](DnsTracker::advance)).
+    latest: Option<i64>,
+    /// Every event at or before this time has been matched.
+    released: Option<i64>,
+    m: Matcher,
 }
-
-/// Events per chunk of [`DnsTracker::events`].
-const EVENT_CHUNK: usize = 1 << 14;
 
 impl DnsTracker {
     /// An empty tracker.
     pub fn new(cfg: DnsConfig) -> Self {
         DnsTracker {
             cfg,
-            events: Vec::new(),
+            queue: std::collections::BinaryHeap::new(),
             fed: 0,
-            stats: DnsStats::default(),
+            latest: None,
+            released: None,
+            m: Matcher::new(cfg),
         }
     }
 
     fn push(&mut self, ts: i64, frame: u64, src: Endpoint, dst: Endpoint, what: What) {
-        if self.fed >= self.cfg.max_messages {
-            self.stats.messages_dropped += 1;
-            return;
-        }
-        let seq = self.fed as u64;
+        let seq = self.fed;
         self.fed += 1;
-        if self.events.last().is_none_or(|c| c.len() == EVENT_CHUNK) {
-            self.events.push(Vec::with_capacity(EVENT_CHUNK));
-        }
-        let Some(chunk) = self.events.last_mut() else {
-            return;
-        };
-        chunk.push(Event {
+        let e = Event {
             ts,
             frame,
             seq,
             src,
             dst,
             what,
-        });
+        };
+        match self.released {
+            // Everything up to `released` was matched: this one can only be matched now.
+            Some(r) if ts <= r => {
+                if ts < r {
+                    self.m.stats.late_messages += 1;
+                }
+                self.m.event(e);
+                return;
+            }
+            _ => {}
+        }
+        self.queue.push(std::cmp::Reverse(Queued(e)));
+        if self.queue.len() > self.cfg.max_reorder {
+            if let Some(std::cmp::Reverse(Queued(e))) = self.queue.pop() {
+                self.m.stats.reorder_early += 1;
+                self.released = Some(self.released.map_or(e.ts, |r| r.max(e.ts)));
+                self.m.event(e);
+            }
+        }
+        self.advance(ts);
+    }
+
+    /// The capture has reached time `ts` (any frame, DNS or not): the messages more than the
+    /// reordering window older are matched, and the records that became final wait in
+    /// [`take_records`](DnsTracker::take_records).
+    pub fn advance(&mut self, ts: i64) {
+        let latest = self.latest.map_or(ts, |l| l.max(ts));
+        self.latest = Some(latest);
+        let upto = latest.saturating_sub(self.cfg.reorder_window_ns);
+        if self.released.is_some_and(|r| r >= upto) {
+            return;
+        }
+        self.release(upto);
+    }
+
+    /// Matches the events at or before `upto`, in time order.
+    fn release(&mut self, upto: i64) {
+        while let Some(std::cmp::Reverse(Queued(e))) = self.queue.peek() {
+            if e.ts > upto {
+                break;
+            }
+            if let Some(std::cmp::Reverse(Queued(e))) = self.queue.pop() {
+                self.m.event(e);
+            }
+        }
+        self.released = Some(self.released.map_or(upto, |r| r.max(upto)));
+        // No event of an earlier time will be matched in order: the retry candidates older
+        // than the window can go.
+        self.m.forget_questions(upto);
+    }
+
+    /// Every message at or before this capture time has been matched (`None`: none yet).
+    /// The request join waits for it to pass a connection's start.
+    pub fn matched_upto(&self) -> Option<i64> {
+        self.released
     }
 
     fn message(
@@ -337,10 +450,10 @@ impl DnsTracker {
     ) {
         match DnsMessage::parse(bytes) {
             Ok(msg) => {
-                self.stats.messages += 1;
+                self.m.stats.messages += 1;
                 self.push(ts, frame, src, dst, What::Message(t, msg));
             }
-            Err(DnsError::TooShort { .. }) => self.stats.unparsable += 1,
+            Err(DnsError::TooShort { .. }) => self.m.stats.unparsable += 1,
         }
     }
 
@@ -380,68 +493,52 @@ impl DnsTracker {
         self.push(ts_ns, frame, quoted_src, quoted_dst, What::Unreachable);
     }
 
-    /// Matches everything fed, in capture-time order, and returns one record per query
-    /// (sorted by `query_frame`) and the counters. `end_ts` is the end of the capture (it
-    /// bounds `waited_ns` of queries neither answered nor retried).
+    /// The records that became final since the last call, in the order they did.
+    pub fn take_records(&mut self) -> Vec<DnsRecord> {
+        std::mem::take(&mut self.m.done)
+    }
+
+    /// The answered lookups remembered for the request join.
+    pub fn lookups(&self) -> &DnsLookups {
+        &self.m.lookups
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> &DnsStats {
+        &self.m.stats
+    }
+
+    /// The capture ended at `end_ts`: everything is matched and every record is final (those
+    /// still waiting stay unanswered; `end_ts` bounds `waited_ns` of queries neither answered
+    /// nor retried). Their records wait in [`take_records`](DnsTracker::take_records).
+    pub fn end(&mut self, end_ts: i64) {
+        while let Some(std::cmp::Reverse(Queued(e))) = self.queue.pop() {
+            self.m.event(e);
+        }
+        let mut live: Vec<usize> = self.m.recs.keys().copied().collect();
+        live.sort_unstable();
+        for i in live {
+            self.m.emit(i, Some(end_ts));
+        }
+    }
+
+    /// [`end`](DnsTracker::end)s the capture at `end_ts` and returns the records not taken
+    /// yet, sorted by `query_frame`, and the counters.
+    #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // tests and fuzzing
     pub fn finish(mut self, end_ts: i64) -> (Vec<DnsRecord>, DnsStats) {
-        let chunks = std::mem::take(&mut self.events);
-        let key = |e: &Event| (e.ts, e.frame, e.seq);
-        let queries = chunks
-            .iter()
-            .flatten()
-            .filter(|e| matches!(&e.what, What::Message(_, m) if !m.response))
-            .count();
-        // Usually the events came in time order: they are matched chunk by chunk, each freed
-        // once read. Otherwise (timestamps out of order, DNS over TCP delivered at its
-        // connection's pace) in one vector sorted by time.
-        let chunks = if chunks.iter().flatten().map(key).is_sorted() {
-            chunks
-        } else {
-            let mut all = Vec::with_capacity(self.fed);
-            for chunk in chunks {
-                all.extend(chunk);
-            }
-            all.sort_by_key(key);
-            vec![all]
-        };
-        let mut m = Matcher {
-            cfg: self.cfg,
-            recs: Vec::with_capacity(queries),
-            names: std::hash::RandomState::new(),
-            pending: Map::default(),
-            order: std::collections::VecDeque::new(),
-            pending_count: 0,
-            waiting: Vec::new(),
-            udp_pairs: Map::default(),
-            questions: Map::default(),
-            question_order: std::collections::VecDeque::new(),
-            stats: self.stats,
-        };
-        for e in chunks.into_iter().flatten() {
-            m.event(e);
-        }
-        let window = self.cfg.retry_window_ns;
-        let mut recs = m.recs;
-        for r in &mut recs {
-            // Neither answered, nor failed by ICMP, nor retried: the client waited at most
-            // until the end of the capture, and no longer than the retry window as far as the
-            // capture can tell.
-            if r.unanswered() && r.waited_ns.is_none() {
-                let end = end_ts.min(r.query_ts.saturating_add(window));
-                r.waited_ns = Some(end.saturating_sub(r.query_ts).max(0));
-            }
-        }
+        self.end(end_ts);
+        let mut recs = self.take_records();
         recs.sort_by_key(|r| (r.query_frame, r.query_ts));
-        (recs, m.stats)
+        (recs, self.m.stats)
     }
 }
 
 /// Appends `idx` to a list of record indices from which entries that stopped waiting are
 /// dropped lazily: before the list would grow its allocation, they are pruned, and room for as
 /// many again is reserved (amortised O(1) per push; the list holds O(live entries)).
-fn push_pruned(list: &mut Vec<usize>, idx: usize, waiting: &[bool]) {
+fn push_pruned(list: &mut Vec<usize>, idx: usize, waiting: impl Fn(usize) -> bool) {
     if list.len() == list.capacity() && list.len() >= 16 {
-        list.retain(|&i| waiting.get(i).copied().unwrap_or(false));
+        list.retain(|&i| waiting(i));
         list.reserve(list.len().max(16));
     }
     list.push(idx);
@@ -454,14 +551,14 @@ fn push_pruned(list: &mut Vec<usize>, idx: usize, waiting: &[bool]) {
 #[derive(Debug, Clone)]
 struct QName {
     hash: u64,
-    text: Rc<str>,
+    text: Arc<str>,
 }
 
 impl QName {
     fn new(names: &std::hash::RandomState, text: &str) -> QName {
         QName {
             hash: names.hash_one(text),
-            text: Rc::from(text),
+            text: Arc::from(text),
         }
     }
 }
@@ -487,35 +584,71 @@ type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 /// The same question from the same client address: (client, qname, qtype, qclass).
 type QuestionKey = (IpAddr, QName, u16, Option<u16>);
 
+/// A query whose record is not final yet.
+#[derive(Debug)]
+struct Live {
+    rec: DnsRecord,
+    /// Waiting for a response (in `pending`).
+    waiting: bool,
+    /// A retry candidate (in `question_order`): a later query may still set its `waited_ns`.
+    candidate: bool,
+    /// `query_ts` of the first query of its retry chain.
+    chain_start: i64,
+}
+
+#[derive(Debug)]
 struct Matcher {
     cfg: DnsConfig,
-    recs: Vec<DnsRecord>,
+    /// The queries whose records are not final, by index (the order queries came in).
+    recs: Map<usize, Live>,
+    /// Index of the next query.
+    next: usize,
+    /// Final records not taken yet.
+    done: Vec<DnsRecord>,
+    /// Answered lookups, for the request join.
+    lookups: DnsLookups,
     /// The keyed hasher of question names ([`QName`]).
     names: std::hash::RandomState,
     /// Waiting queries by key, then by question (record indices, oldest first). Keyed down
     /// to the question so that a response finds its queries in O(1) however many queries
     /// share its (client, server, id). Entries that stopped waiting (evicted, ICMP error) are
-    /// dropped lazily: `waiting` is the truth.
+    /// dropped lazily: `Live::waiting` is the truth.
     pending: Map<MatchKey, Map<(QName, u16), Vec<usize>>>,
     /// Waiting queries in arrival order, for the `max_pending` bound (lazily pruned).
     order: std::collections::VecDeque<usize>,
     pending_count: usize,
-    /// Per record: still waiting (in `pending`).
-    waiting: Vec<bool>,
     /// Waiting UDP queries per (client, server) socket pair, oldest first, for ICMP errors
     /// (which quote no id); entries that stopped waiting are dropped lazily.
     udp_pairs: Map<(Endpoint, Endpoint), Vec<usize>>,
     /// The latest queries of each question (record indices, oldest first; at most
-    /// `RETRY_CANDIDATES`, none older than the retry window): candidates for `retry_of`.
+    /// `RETRY_CANDIDATES`): candidates for `retry_of` while `Live::candidate`.
     questions: Map<QuestionKey, std::collections::VecDeque<usize>>,
-    /// Every query in `questions`, oldest first (record index and question), to forget them
-    /// once older than the retry window or beyond `max_pending` of them: the map holds the
+    /// Every retry candidate, oldest first (record index and question), to forget them once
+    /// older than the retry window or beyond `max_pending` of them: the map holds the
     /// questions of the last seconds, not of the whole capture.
     question_order: std::collections::VecDeque<(usize, QuestionKey)>,
     stats: DnsStats,
 }
 
 impl Matcher {
+    fn new(cfg: DnsConfig) -> Matcher {
+        Matcher {
+            cfg,
+            recs: Map::default(),
+            next: 0,
+            done: Vec::new(),
+            lookups: DnsLookups::new(cfg.max_lookups),
+            names: std::hash::RandomState::new(),
+            pending: Map::default(),
+            order: std::collections::VecDeque::new(),
+            pending_count: 0,
+            udp_pairs: Map::default(),
+            questions: Map::default(),
+            question_order: std::collections::VecDeque::new(),
+            stats: DnsStats::default(),
+        }
+    }
+
     fn event(&mut self, mut e: Event) {
         match std::mem::replace(&mut e.what, What::Unreachable) {
             What::Message(t, msg) if !msg.response => self.query(&e, t, msg),
@@ -524,31 +657,60 @@ impl Matcher {
         }
     }
 
+    fn is_waiting(recs: &Map<usize, Live>, i: usize) -> bool {
+        recs.get(&i).is_some_and(|l| l.waiting)
+    }
+
+    /// Record `i` is final: it leaves for `done`. `end`: the capture ended there (else the
+    /// record is older than the retry window, or no longer a candidate). A query neither
+    /// answered, nor failed by ICMP, nor retried waited at most until the end of the capture,
+    /// and no longer than the retry window as far as the capture can tell.
+    fn emit(&mut self, i: usize, end: Option<i64>) {
+        let Some(Live { mut rec, .. }) = self.recs.remove(&i) else {
+            return;
+        };
+        if rec.unanswered() && rec.waited_ns.is_none() {
+            let window_end = rec.query_ts.saturating_add(self.cfg.retry_window_ns);
+            let until = end.map_or(window_end, |e| e.min(window_end));
+            rec.waited_ns = Some(until.saturating_sub(rec.query_ts).max(0));
+        }
+        self.done.push(rec);
+    }
+
     /// The earlier query that a query of `qkey` from `src` with `id` at `ts` retries: the
     /// latest query of the same question from the same client address, sent at most the retry
     /// window before, that had no DNS response yet, and came from the same port or (a new
-    /// socket) carried the same id. Updates that query's `waited_ns`.
-    fn retry_of(&mut self, qkey: &QuestionKey, src: Endpoint, id: u16, ts: i64) -> Option<u64> {
+    /// socket) carried the same id. Updates that query's `waited_ns`. Returns its frame and
+    /// the start of its retry chain.
+    fn retry_of(
+        &mut self,
+        qkey: &QuestionKey,
+        src: Endpoint,
+        id: u16,
+        ts: i64,
+    ) -> Option<(u64, i64)> {
         let window = self.cfg.retry_window_ns;
         let list = self.questions.get_mut(qkey)?;
         let recs = &mut self.recs;
         while list
             .front()
-            .and_then(|&k| recs.get(k))
-            .is_some_and(|r| ts.saturating_sub(r.query_ts) > window)
+            .and_then(|k| recs.get(k))
+            .is_some_and(|l| ts.saturating_sub(l.rec.query_ts) > window)
         {
             list.pop_front();
         }
-        let prev = list.iter().rev().copied().find(|&k| {
-            recs.get(k).is_some_and(|r| {
-                r.response_ts.is_none() && (r.client_port == src.port || r.id == id)
+        let prev = list.iter().rev().copied().find(|k| {
+            recs.get(k).is_some_and(|l| {
+                l.candidate
+                    && l.rec.response_ts.is_none()
+                    && (l.rec.client_port == src.port || l.rec.id == id)
             })
         })?;
-        let prev = recs.get_mut(prev)?;
-        if prev.unanswered() && prev.waited_ns.is_none() {
-            prev.waited_ns = Some(ts.saturating_sub(prev.query_ts));
+        let prev = recs.get_mut(&prev)?;
+        if prev.rec.unanswered() && prev.rec.waited_ns.is_none() {
+            prev.rec.waited_ns = Some(ts.saturating_sub(prev.rec.query_ts));
         }
-        Some(prev.query_frame)
+        Some((prev.rec.query_frame, prev.chain_start))
     }
 
     fn query(&mut self, e: &Event, t: DnsTransport, msg: DnsMessage) {
@@ -556,38 +718,47 @@ impl Matcher {
             self.stats.queries_without_question += 1;
             return;
         };
-        let idx = self.recs.len();
+        let idx = self.next;
+        self.next += 1;
         let qkey_name = QName::new(&self.names, &qname);
         let qkey: QuestionKey = (e.src.ip, qkey_name.clone(), qtype, msg.qclass);
-        let retry_of = self.retry_of(&qkey, e.src, msg.id, e.ts);
+        let retry = self.retry_of(&qkey, e.src, msg.id, e.ts);
         let list = self.questions.entry(qkey.clone()).or_default();
         if list.len() >= RETRY_CANDIDATES {
             list.pop_front();
         }
         list.push_back(idx);
         self.question_order.push_back((idx, qkey));
-        self.recs.push(DnsRecord {
-            query_ts: e.ts,
-            query_frame: e.frame,
-            client_ip: e.src.ip,
-            client_port: e.src.port,
-            server_ip: e.dst.ip,
-            server_port: e.dst.port,
-            transport: t,
-            id: msg.id,
-            qname,
-            qtype: DnsType(qtype),
-            rcode: None,
-            answers: None,
-            addresses: Vec::new(),
-            truncated: None,
-            response_ts: None,
-            latency_ns: None,
-            icmp_unreachable: false,
-            icmp_error_ns: None,
-            waited_ns: None,
-            retry_of,
-        });
+        self.recs.insert(
+            idx,
+            Live {
+                rec: DnsRecord {
+                    query_ts: e.ts,
+                    query_frame: e.frame,
+                    client_ip: e.src.ip,
+                    client_port: e.src.port,
+                    server_ip: e.dst.ip,
+                    server_port: e.dst.port,
+                    transport: t,
+                    id: msg.id,
+                    qname,
+                    qtype: DnsType(qtype),
+                    rcode: None,
+                    answers: None,
+                    addresses: Vec::new(),
+                    truncated: None,
+                    response_ts: None,
+                    latency_ns: None,
+                    icmp_unreachable: false,
+                    icmp_error_ns: None,
+                    waited_ns: None,
+                    retry_of: retry.map(|(frame, _)| frame),
+                },
+                waiting: true,
+                candidate: true,
+                chain_start: retry.map_or(e.ts, |(_, start)| start),
+            },
+        );
         self.forget_questions(e.ts);
         let key = MatchKey {
             udp: t == DnsTransport::Udp,
@@ -595,24 +766,22 @@ impl Matcher {
             server: e.dst,
             id: msg.id,
         };
-        let waiting = &self.waiting;
+        let recs = &self.recs;
         let qlist = self
             .pending
             .entry(key)
             .or_default()
             .entry((qkey_name, qtype))
             .or_default();
-        push_pruned(qlist, idx, waiting);
+        push_pruned(qlist, idx, |i| Self::is_waiting(recs, i));
         if key.udp {
             let pair = self.udp_pairs.entry((key.client, key.server)).or_default();
-            push_pruned(pair, idx, waiting);
+            push_pruned(pair, idx, |i| Self::is_waiting(recs, i));
         }
-        self.waiting.push(true);
         self.order.push_back(idx);
         if self.order.len() > 2 * self.pending_count + 1024 {
-            let waiting = &self.waiting;
-            self.order
-                .retain(|&i| waiting.get(i).copied().unwrap_or(false));
+            let recs = &self.recs;
+            self.order.retain(|&i| Self::is_waiting(recs, i));
         }
         self.pending_count += 1;
         while self.pending_count > self.cfg.max_pending {
@@ -622,21 +791,20 @@ impl Matcher {
             if self.remove_pending(i) {
                 self.stats.pending_evicted += 1;
                 self.unlist(i);
+                self.stopped(i);
             }
         }
     }
 
     /// Forgets the retry candidates older than the retry window at `ts` (events come in time
-    /// order, so no later query could take them: the records are unchanged) and, past
-    /// `max_pending` candidates, the oldest ones. A question leaves the map with its latest
-    /// query. Amortised O(1) per query.
+    /// order, so no later query could take them) and, past `max_pending` candidates, the
+    /// oldest ones. A question leaves the map with its latest query; a record that is no
+    /// longer a candidate nor waiting is final. Amortised O(1) per query.
     fn forget_questions(&mut self, ts: i64) {
         let window = self.cfg.retry_window_ns;
         while let Some((idx, _)) = self.question_order.front() {
-            let old = self
-                .recs
-                .get(*idx)
-                .is_none_or(|r| ts.saturating_sub(r.query_ts) > window);
+            let live = self.recs.get(idx);
+            let old = live.is_none_or(|l| ts.saturating_sub(l.rec.query_ts) > window);
             if !old && self.question_order.len() <= self.cfg.max_pending.max(1) {
                 break;
             }
@@ -646,8 +814,21 @@ impl Matcher {
             // The question's latest query: nothing newer keeps it.
             if self.questions.get(&key).and_then(|l| l.back()) == Some(&idx) {
                 self.questions.remove(&key);
-                self.stats.retry_candidates_evicted += u64::from(!old);
             }
+            if let Some(l) = self.recs.get_mut(&idx) {
+                l.candidate = false;
+                self.stats.retry_candidates_evicted += u64::from(!old);
+                if !l.waiting {
+                    self.emit(idx, None);
+                }
+            }
+        }
+    }
+
+    /// Record `i` stopped waiting without a response: final unless still a retry candidate.
+    fn stopped(&mut self, i: usize) {
+        if self.recs.get(&i).is_some_and(|l| !l.candidate) {
+            self.emit(i, None);
         }
     }
 
@@ -658,7 +839,9 @@ impl Matcher {
     /// they grow ([`push_pruned`]). O(1).
     fn unlist(&mut self, i: usize) {
         const SHORT: usize = 16;
-        let Some(r) = self.recs.get(i) else { return };
+        let Some(r) = self.recs.get(&i).map(|l| &l.rec) else {
+            return;
+        };
         let key = MatchKey {
             udp: r.transport == DnsTransport::Udp,
             client: Endpoint {
@@ -675,9 +858,9 @@ impl Matcher {
         let Some(by_question) = self.pending.get_mut(&key) else {
             return;
         };
-        let waiting = &self.waiting;
+        let recs = &self.recs;
         let stale = by_question.get(&question).is_some_and(|l| {
-            l.len() <= SHORT && l.iter().all(|&k| !waiting.get(k).copied().unwrap_or(false))
+            l.len() <= SHORT && l.iter().all(|&k| !Self::is_waiting(recs, k))
         });
         if stale {
             by_question.remove(&question);
@@ -690,9 +873,9 @@ impl Matcher {
     /// Record `i` stops waiting (O(1): its entry in `pending` is dropped lazily); false if
     /// it was not waiting.
     fn remove_pending(&mut self, i: usize) -> bool {
-        match self.waiting.get_mut(i) {
-            Some(w) if *w => {
-                *w = false;
+        match self.recs.get_mut(&i) {
+            Some(l) if l.waiting => {
+                l.waiting = false;
                 self.pending_count = self.pending_count.saturating_sub(1);
                 true
             }
@@ -724,10 +907,10 @@ impl Matcher {
         if by_question.is_empty() {
             self.pending.remove(&key);
         }
-        let waiting = &self.waiting;
+        let recs = &self.recs;
         let mut matched: Vec<usize> = taken
             .into_iter()
-            .filter(|&i| waiting.get(i).copied().unwrap_or(false))
+            .filter(|&i| Self::is_waiting(recs, i))
             .collect();
         matched.sort_unstable();
         if matched.is_empty() {
@@ -736,15 +919,31 @@ impl Matcher {
         }
         for i in matched {
             self.remove_pending(i);
-            if let Some(r) = self.recs.get_mut(i) {
-                r.rcode = Some(Rcode(msg.rcode));
-                r.answers = Some(u32::from(msg.answer_count));
-                r.addresses = msg.addresses.clone();
-                r.truncated = Some(msg.truncated);
-                r.response_ts = Some(e.ts);
-                r.latency_ns = Some(e.ts.saturating_sub(r.query_ts));
-                r.waited_ns = None;
+            let Some(l) = self.recs.get_mut(&i) else {
+                continue;
+            };
+            let r = &mut l.rec;
+            r.rcode = Some(Rcode(msg.rcode));
+            r.answers = Some(u32::from(msg.answer_count));
+            r.addresses = msg.addresses.clone();
+            r.truncated = Some(msg.truncated);
+            r.response_ts = Some(e.ts);
+            r.latency_ns = Some(e.ts.saturating_sub(r.query_ts));
+            r.waited_ns = None;
+            // Answered: no later query takes it as a retry, so it is final.
+            if !r.addresses.is_empty() {
+                let lookup = Lookup {
+                    client_ip: r.client_ip,
+                    addresses: r.addresses.clone(),
+                    response_ts: e.ts,
+                    query_frame: r.query_frame,
+                    start_ts: l.chain_start,
+                };
+                if self.lookups.insert(&r.qname, lookup) {
+                    self.stats.lookups_forgotten += 1;
+                }
             }
+            self.emit(i, None);
         }
     }
 
@@ -754,7 +953,7 @@ impl Matcher {
         let mut latest = None;
         if let Some(list) = self.udp_pairs.get_mut(&pair) {
             while let Some(&i) = list.last() {
-                if self.waiting.get(i).copied().unwrap_or(false) {
+                if Self::is_waiting(&self.recs, i) {
                     latest = Some(i);
                     break;
                 }
@@ -764,18 +963,19 @@ impl Matcher {
                 self.udp_pairs.remove(&pair);
             }
         }
-        let Some(i) = latest.filter(|&i| self.recs.get(i).is_some()) else {
+        let Some(i) = latest.filter(|i| self.recs.contains_key(i)) else {
             self.stats.icmp_unmatched += 1;
             return;
         };
         self.remove_pending(i);
         self.unlist(i);
         self.stats.icmp_matched += 1;
-        if let Some(r) = self.recs.get_mut(i) {
+        if let Some(l) = self.recs.get_mut(&i) {
             // Not an answer: the query failed; its time is kept apart from `latency_ns`.
-            r.icmp_unreachable = true;
-            r.icmp_error_ns = Some(e.ts.saturating_sub(r.query_ts));
-            r.waited_ns = None;
+            l.rec.icmp_unreachable = true;
+            l.rec.icmp_error_ns = Some(e.ts.saturating_sub(l.rec.query_ts));
+            l.rec.waited_ns = None;
         }
+        self.stopped(i);
     }
 }

@@ -547,3 +547,171 @@ fn events_fed_out_of_time_order_are_matched_in_time_order() {
     assert_eq!(run(&[4, 2, 0, 3, 1]), in_order);
     assert_eq!(run(&[1, 0, 3, 2, 4]), in_order);
 }
+
+const SEC: i64 = 1_000_000_000;
+
+#[test]
+fn records_leave_once_final_while_the_capture_is_read() {
+    let (c, s) = (ep("10.0.0.1", 4000), ep("10.0.0.2", 53));
+    let cfg = DnsConfig::default().with_retry_window_ns(5 * SEC);
+    let mut t = DnsTracker::new(cfg);
+    t.on_udp(0, 0, c, s, &query(1, "a.test", 1));
+    t.on_udp(SEC, 1, c, s, &query(2, "b.test", 1));
+    t.on_udp(
+        SEC / 2,
+        2,
+        s,
+        c,
+        &response(1, "a.test", 1, 0, false, &[[10, 0, 0, 9]]),
+    );
+    // Within the reordering window (2 s) nothing is matched yet.
+    assert!(t.take_records().is_empty());
+    assert_eq!(t.matched_upto(), Some(SEC - 2 * SEC));
+    // The capture goes on: the answered query is final at once.
+    t.advance(3 * SEC);
+    let r = t.take_records();
+    assert_eq!(r.len(), 1);
+    assert_eq!((r[0].qname.as_str(), r[0].latency_ns), ("a.test", Some(SEC / 2)));
+    assert_eq!(t.matched_upto(), Some(SEC));
+    // The unanswered one leaves once no retry can take it and it stopped waiting: not while
+    // it waits for a response...
+    t.advance(20 * SEC);
+    assert!(t.take_records().is_empty());
+    // ... but its answer, however late, still finds it.
+    t.on_udp(
+        19 * SEC,
+        3,
+        s,
+        c,
+        &response(2, "b.test", 1, 3, false, &[]),
+    );
+    t.advance(22 * SEC);
+    let r = t.take_records();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].latency_ns, Some(18 * SEC));
+    let (rest, stats) = t.finish(30 * SEC);
+    assert!(rest.is_empty());
+    assert_eq!(stats.late_messages, 0);
+}
+
+#[test]
+fn an_unanswered_query_leaves_when_it_stops_waiting_and_the_retry_window_passed() {
+    let (c, s) = (ep("10.0.0.1", 4000), ep("10.0.0.2", 53));
+    let cfg = DnsConfig::default().with_retry_window_ns(5 * SEC);
+    let mut t = DnsTracker::new(cfg);
+    t.on_udp(0, 0, c, s, &query(1, "a.test", 1));
+    // An ICMP error makes it stop waiting; it is still a retry candidate for 5 s.
+    t.on_icmp_unreachable(SEC / 10, 1, c, s);
+    t.advance(4 * SEC);
+    assert!(t.take_records().is_empty());
+    t.advance(8 * SEC);
+    let r = t.take_records();
+    assert_eq!(r.len(), 1);
+    assert!(r[0].icmp_unreachable);
+    assert_eq!(r[0].icmp_error_ns, Some(SEC / 10));
+    // A later try of it is no retry (the window passed).
+    t.on_udp(9 * SEC, 2, c, s, &query(1, "a.test", 1));
+    let (r, stats) = t.finish(10 * SEC);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].retry_of, None);
+    assert_eq!(r[0].waited_ns, Some(SEC));
+    assert_eq!(stats.icmp_matched, 1);
+}
+
+#[test]
+fn messages_later_than_the_reordering_window_are_counted_and_still_matched() {
+    let (c, s) = (ep("10.0.0.1", 4000), ep("10.0.0.2", 53));
+    let mut t = DnsTracker::new(DnsConfig::default());
+    t.on_udp(10 * SEC, 0, c, s, &query(1, "a.test", 1));
+    t.advance(20 * SEC);
+    // Ten seconds back in time: matched as it comes.
+    t.on_udp(
+        10 * SEC + 300,
+        1,
+        s,
+        c,
+        &response(1, "a.test", 1, 0, false, &[[10, 0, 0, 9]]),
+    );
+    let (r, stats) = t.finish(30 * SEC);
+    assert_eq!(stats.late_messages, 1);
+    assert_eq!(r[0].latency_ns, Some(300));
+}
+
+#[test]
+fn the_reordering_bound_matches_the_oldest_early() {
+    let (c, s) = (ep("10.0.0.1", 4000), ep("10.0.0.2", 53));
+    let run = |cfg: DnsConfig| {
+        let mut t = DnsTracker::new(cfg);
+        for k in 0..100u16 {
+            let ts = i64::from(k) * 1_000;
+            let name = format!("n{k}.test");
+            t.on_udp(ts, u64::from(k) * 2, c, s, &query(k, &name, 1));
+            t.on_udp(
+                ts + 500,
+                u64::from(k) * 2 + 1,
+                s,
+                c,
+                &response(k, &name, 1, 0, false, &[[10, 0, 0, 9]]),
+            );
+        }
+        // The queue holds at most `max_reorder` events.
+        assert!(t.queue.len() <= cfg.max_reorder);
+        t.finish(1_000_000)
+    };
+    let (all, stats) = run(DnsConfig::default());
+    assert_eq!(stats.reorder_early, 0);
+    let (bounded, stats) = run(DnsConfig::default().with_max_reorder(4));
+    assert_eq!(stats.reorder_early, 196);
+    // In time order, matching early changes nothing.
+    assert_eq!(bounded, all);
+    assert!(all.iter().all(|r| r.latency_ns == Some(500)));
+}
+
+#[test]
+fn lookups_keep_the_start_of_their_retry_chain_and_are_bounded() {
+    let s = ep("10.0.0.2", 53);
+    let cfg = DnsConfig::default().with_max_lookups(2);
+    let mut t = DnsTracker::new(cfg);
+    let client: IpAddr = "10.0.0.1".parse().unwrap();
+    let addr: IpAddr = "10.0.0.9".parse().unwrap();
+    // Two tries of a.test (the second answered), then b.test and c.test.
+    t.on_udp(0, 0, ep("10.0.0.1", 4000), s, &query(7, "a.test", 1));
+    t.on_udp(1_000, 1, ep("10.0.0.1", 4001), s, &query(7, "a.test", 1));
+    let answer = response(7, "a.test", 1, 0, false, &[[10, 0, 0, 9]]);
+    t.on_udp(1_500, 2, s, ep("10.0.0.1", 4001), &answer);
+    t.advance(10 * SEC);
+    let a = t.lookups().find("a.test", client, addr, 2_000).unwrap();
+    assert_eq!((a.start_ts, a.response_ts, a.query_frame), (0, 1_500, 1));
+    assert!(t.lookups().find("a.test", client, addr, 1_000).is_none());
+    for (k, name) in ["b.test", "c.test"].into_iter().enumerate() {
+        let ts = 11 * SEC + k as i64;
+        let frame = 3 + 2 * k as u64;
+        t.on_udp(ts, frame, ep("10.0.0.1", 4002), s, &query(8, name, 1));
+        let answer = response(8, name, 1, 0, false, &[[10, 0, 0, 9]]);
+        t.on_udp(ts, frame + 1, s, ep("10.0.0.1", 4002), &answer);
+    }
+    t.advance(20 * SEC);
+    // Two kept: a.test, the oldest, was forgotten.
+    assert!(t.lookups().find("a.test", client, addr, 20 * SEC).is_none());
+    assert!(t.lookups().find("c.test", client, addr, 20 * SEC).is_some());
+    assert_eq!(t.stats().lookups_forgotten, 1);
+}
+
+#[test]
+fn what_the_matcher_holds_is_bounded_by_its_limits() {
+    let s = ep("10.0.0.2", 53);
+    let cfg = DnsConfig::default().with_max_pending(100).with_max_reorder(64);
+    let mut t = DnsTracker::new(cfg);
+    let mut taken = 0;
+    for k in 0..20_000u64 {
+        let name = format!("q{k}.test");
+        t.on_udp(k as i64, k, ep("10.0.0.1", 4000), s, &query(1, &name, 1));
+        taken += t.take_records().len();
+        assert!(t.m.recs.len() <= 200, "{} live at {k}", t.m.recs.len());
+        assert!(t.queue.len() <= 64);
+    }
+    let (rest, stats) = t.finish(30_000);
+    assert_eq!(taken + rest.len(), 20_000);
+    assert!(taken >= 19_700, "{taken}");
+    assert_eq!(stats.pending_evicted, 20_000 - 100);
+}
