@@ -167,7 +167,7 @@ where
 /// shard's worker calls `harvest` and `collect(frame, Some(group))` receives the group, on one
 /// thread, in increasing order of the frame that finished it (so in the same order for any
 /// thread count; a worker's groups wait until every worker has read past their frame). Every
-/// 65 536 frames (`HEARTBEAT_FRAMES`) `collect(frame, None)` says that the frames below
+/// 16 384 frames (`HEARTBEAT_FRAMES`) `collect(frame, None)` says that the frames below
 /// `frame` were all read and their groups handed on (a tick, in the same place among the
 /// groups for any thread count). The connections finished at the end are in the output, as
 /// with [`run_with_udp`].
@@ -792,7 +792,7 @@ const PREFETCH_BYTES: usize = 1024;
 
 /// Frames between two ticks ([`Out::Tick`]: the collector's `None` groups, and a flush of every
 /// lane when streaming, [`run_streaming`]).
-pub(crate) const HEARTBEAT_FRAMES: u64 = 1 << 16;
+pub(crate) const HEARTBEAT_FRAMES: u64 = 1 << 14;
 
 #[cfg(test)]
 mod tests {

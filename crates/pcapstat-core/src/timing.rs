@@ -138,7 +138,11 @@ impl DnsLookups {
             None => Arc::from(name),
         };
         self.order.push_back(key.clone());
-        self.by_name.entry(key).or_default().push_back(lookup);
+        // Most names have one lookup: room for one (a default deque would take four).
+        self.by_name
+            .entry(key)
+            .or_insert_with(|| VecDeque::with_capacity(1))
+            .push_back(lookup);
         forgot
     }
 

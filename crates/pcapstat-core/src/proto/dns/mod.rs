@@ -239,7 +239,7 @@ impl DnsConfig {
 impl Default for DnsConfig {
     fn default() -> Self {
         DnsConfig {
-            max_reorder: 65_536,
+            max_reorder: 16_384,
             max_pending: 100_000,
             retry_window_ns: DEFAULT_RETRY_WINDOW_NS,
             reorder_window_ns: DEFAULT_REORDER_WINDOW_NS,
