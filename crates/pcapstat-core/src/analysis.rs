@@ -18,12 +18,12 @@ use crate::capture::{Capture, CaptureError, MmapChoice};
 use crate::decode::DecodeLimits;
 use crate::filter::{ConnNames, Filter, TimeBound};
 use crate::pipeline::{self, Harvest, PipelineConfig};
+use crate::proto::dns::{DnsConfig, DnsTracker};
 use crate::proto::tls::{EmbeddedKeys, KeyLog, KeyLogError};
 use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
 use crate::stats::Stats;
 use crate::summary::CaptureSummary;
 use crate::tcp::TcpConfig;
-use crate::proto::dns::{DnsConfig, DnsTracker};
 use crate::timing::{request_timings_with, DnsLookups, RequestTiming};
 
 /// Analysis options; cheap to clone and reusable for many captures.

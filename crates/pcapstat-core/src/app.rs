@@ -24,8 +24,7 @@ use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
 use crate::proto::tls::{AppData, EmbeddedKeys, KeyLog, Keys, TlsDecryptStats, TlsParser};
 use crate::proto::Probe;
 use crate::record::{
-    endpoint, ConnectionRecord, Failure, HttpExchange, HttpRecord, Outcome, RolesFrom,
-    TlsRecord,
+    endpoint, ConnectionRecord, Failure, HttpExchange, HttpRecord, Outcome, RolesFrom, TlsRecord,
 };
 use crate::tcp::{ConnMeta, Direction, SinkFactory, StreamSink};
 

@@ -281,7 +281,11 @@ fn dns_rows_leave_while_the_capture_is_read() {
         assert!(before_end.len() >= 3, "{:?}", batches.0);
         // The answered half leaves as it is matched (but the last tick's); the other half
         // waits for a response until the end (or the `max_pending` bound).
-        assert!(before_end.iter().sum::<usize>() >= 14_000, "{:?}", batches.0);
+        assert!(
+            before_end.iter().sum::<usize>() >= 14_000,
+            "{:?}",
+            batches.0
+        );
     }
 }
 

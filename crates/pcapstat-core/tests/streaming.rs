@@ -199,7 +199,11 @@ fn the_first_request_after_a_lookup_waits_for_the_dns_join() {
         .collect();
     assert_eq!(dns_at.len(), 1, "{dns_at:?}");
     assert_eq!(batches[dns_at[0]].dns.len(), 1);
-    assert!(dns_at[0] + 5 < batches.len(), "{dns_at:?} of {}", batches.len());
+    assert!(
+        dns_at[0] + 5 < batches.len(),
+        "{dns_at:?} of {}",
+        batches.len()
+    );
     // The first requests after it are joined while the capture is read: nothing waits for
     // the end but the connections finished there.
     let last = batches.last().unwrap();

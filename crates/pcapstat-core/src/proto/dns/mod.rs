@@ -171,7 +171,6 @@ impl DnsMessage {
 /// Default [`DnsConfig::retry_window_ns`]: 10 s.
 pub const DEFAULT_RETRY_WINDOW_NS: i64 = 10_000_000_000;
 
-
 /// Default [`DnsConfig::reorder_window_ns`]: 2 s.
 pub const DEFAULT_REORDER_WINDOW_NS: i64 = 2_000_000_000;
 
@@ -859,9 +858,9 @@ impl Matcher {
             return;
         };
         let recs = &self.recs;
-        let stale = by_question.get(&question).is_some_and(|l| {
-            l.len() <= SHORT && l.iter().all(|&k| !Self::is_waiting(recs, k))
-        });
+        let stale = by_question
+            .get(&question)
+            .is_some_and(|l| l.len() <= SHORT && l.iter().all(|&k| !Self::is_waiting(recs, k)));
         if stale {
             by_question.remove(&question);
             if by_question.is_empty() {

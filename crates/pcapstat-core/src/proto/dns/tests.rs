@@ -571,20 +571,17 @@ fn records_leave_once_final_while_the_capture_is_read() {
     t.advance(3 * SEC);
     let r = t.take_records();
     assert_eq!(r.len(), 1);
-    assert_eq!((r[0].qname.as_str(), r[0].latency_ns), ("a.test", Some(SEC / 2)));
+    assert_eq!(
+        (r[0].qname.as_str(), r[0].latency_ns),
+        ("a.test", Some(SEC / 2))
+    );
     assert_eq!(t.matched_upto(), Some(SEC));
     // The unanswered one leaves once no retry can take it and it stopped waiting: not while
     // it waits for a response...
     t.advance(20 * SEC);
     assert!(t.take_records().is_empty());
     // ... but its answer, however late, still finds it.
-    t.on_udp(
-        19 * SEC,
-        3,
-        s,
-        c,
-        &response(2, "b.test", 1, 3, false, &[]),
-    );
+    t.on_udp(19 * SEC, 3, s, c, &response(2, "b.test", 1, 3, false, &[]));
     t.advance(22 * SEC);
     let r = t.take_records();
     assert_eq!(r.len(), 1);
@@ -700,7 +697,9 @@ fn lookups_keep_the_start_of_their_retry_chain_and_are_bounded() {
 #[test]
 fn what_the_matcher_holds_is_bounded_by_its_limits() {
     let s = ep("10.0.0.2", 53);
-    let cfg = DnsConfig::default().with_max_pending(100).with_max_reorder(64);
+    let cfg = DnsConfig::default()
+        .with_max_pending(100)
+        .with_max_reorder(64);
     let mut t = DnsTracker::new(cfg);
     let mut taken = 0;
     for k in 0..20_000u64 {
