@@ -65,6 +65,19 @@ enum Command {
     /// List the named figures that rules and gates use (unit, definition), or their values
     /// for one capture.
     Figures(figures_cmd::FiguresArgs),
+    /// Print a shell completion script (e.g. `pcapstat completions bash >
+    /// ~/.local/share/bash-completion/completions/pcapstat`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of pcapstat or of one of its commands (e.g. `pcapstat man
+    /// analyze | man -l -`).
+    Man {
+        /// A command (`analyze`, `check`, `diff`, `figures`); none: the page of pcapstat.
+        command: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -166,6 +179,8 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Figures(args) => figures_cmd::run(&args),
+        Command::Completions { shell } => completions(shell),
+        Command::Man { command } => man(command.as_deref()),
     }
 }
 
@@ -399,4 +414,49 @@ fn parquet_options(args: &AnalyzeArgs) -> Vec<(String, String)> {
         options.push_str(&format!(" keylog={}", k.display()));
     }
     vec![("pcapstat.options".to_string(), options)]
+}
+
+/// `pcapstat completions SHELL`: the completion script on standard output.
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "pcapstat", &mut out);
+    write_stdout(&out, "the completion script")
+}
+
+/// Writes `bytes` to standard output; a closed pipe or a full disk is an error (exit 2), not
+/// a panic.
+fn write_stdout(bytes: &[u8], what: &str) -> ExitCode {
+    use std::io::Write;
+    match std::io::stdout().write_all(bytes) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: writing {what}: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `pcapstat man [COMMAND]`: the man page on standard output.
+fn man(command: Option<&str>) -> ExitCode {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let man = match command {
+        None => clap_mangen::Man::new(cmd),
+        Some(name) => match cmd.find_subcommand(name) {
+            Some(sub) => clap_mangen::Man::new(sub.clone()).title(format!("pcapstat-{name}")),
+            None => {
+                eprintln!("error: no command `{name}` (analyze, check, diff, figures)");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let mut out = Vec::new();
+    if let Err(e) = man.render(&mut out) {
+        eprintln!("error: writing the man page: {e}");
+        return ExitCode::from(2);
+    }
+    write_stdout(&out, "the man page")
 }
