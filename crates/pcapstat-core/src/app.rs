@@ -1,6 +1,7 @@
 //! Application layer on top of TCP reassembly and UDP: picks the parser of each connection
 //! (TLS, HTTP/1.x, HTTP/2 with prior knowledge, DNS over TCP) from its first client bytes, and
-//! picks out DNS over UDP for the matcher. (HTTP/2 after `Upgrade: h2c` is taken over inside the HTTP/1 parser.)
+//! picks out DNS over UDP for the matcher. (HTTP/2 after `Upgrade: h2c` is taken over inside
+//! the HTTP/1 parser.)
 //!
 //! [`AppFactory`] is the [`SinkFactory`] of one shard; [`UdpDns`] is the [`UdpConsumer`] of the
 //! reading thread. Both only collect plain records.
