@@ -9,6 +9,7 @@ use pcapstat_core::{Capture, DecodeLimits};
 
 #[test]
 fn decode_every_shared_capture_without_panicking() {
+    need_shared!();
     let root = common::shared().join("captures");
     let mut files = 0;
     for path in common::files_under(&root) {

@@ -146,6 +146,7 @@ fn ns(s: &str) -> i64 {
 
 #[test]
 fn dns_records_match_tshark() {
+    need_shared!();
     let dir = common::testdata().join("expected/dns");
     let mut diffs = BTreeSet::new();
     let (mut files, mut queries, mut answered) = (0, 0, 0);
@@ -270,6 +271,7 @@ fn dns_records_match_tshark() {
 /// id; the other commands asking www.lab.test A (other ids, other ports) are other processes.
 #[test]
 fn lab_e_dns_outcomes() {
+    need_shared!();
     let lab = common::shared().join("lab/e_dns");
     let recs = run(&lab.join("capture.pcap"), &[53, 5353, 5354]);
     let mut client_retries = HashMap::new();

@@ -50,6 +50,7 @@ fn json_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 
 #[test]
 fn h2c_streams_match_tshark_nginx_and_curl() {
+    need_shared!();
     let dir = common::shared().join("lab/h_http2");
     let a = common::analyze(&dir.join("capture.pcap"));
     let timings = &a.timings;
@@ -198,6 +199,7 @@ fn h2c_streams_match_tshark_nginx_and_curl() {
 /// The pcapng copy of the capture gives the same HTTP/2 rows.
 #[test]
 fn pcapng_copy_gives_the_same_http2_rows() {
+    need_shared!();
     let dir = common::shared().join("lab/h_http2");
     let h2 = |name: &str| {
         let a = common::analyze(&dir.join(name));

@@ -156,6 +156,7 @@ fn source_of(fixture: &Path) -> String {
 
 #[test]
 fn http_records_match_tshark() {
+    need_shared!();
     let dir = common::testdata().join("expected/http");
     let mut diffs = BTreeSet::new();
     let (mut files, mut compared, mut equal) = (0, 0, 0);
@@ -284,6 +285,7 @@ fn median(v: &mut [i64]) -> i64 {
 /// whose first-byte and total times agree with curl's (README tolerance: median |diff| < 1 ms).
 #[test]
 fn lab_http_matches_curl() {
+    need_shared!();
     let lab = common::shared().join("lab");
     let (mut ttfb, mut total) = (Vec::new(), Vec::new());
     let mut n = 0;

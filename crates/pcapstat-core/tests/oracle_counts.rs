@@ -67,6 +67,7 @@ const SPEC: &str = "issue #2 makes caplen > snaplen and zero-length records dama
 
 #[test]
 fn counts_equal_capinfos_and_tshark() {
+    need_shared!();
     let rows = common::tsv(&common::repo().join("testdata/expected/capture_counts.tsv"));
     assert!(rows.len() > 150, "fixture has {} rows", rows.len());
     let mut mismatches = Vec::new();

@@ -106,18 +106,24 @@ fn check_thread_counts(files: &[std::path::PathBuf], counts: &[usize]) -> usize 
 fn same_output_for_any_thread_count_on_testdata_and_lab() {
     let mut files = common::files_under(&common::testdata());
     files.retain(|p| !p.to_string_lossy().contains("/expected/"));
-    files.extend(common::files_under(&common::shared().join("lab")));
+    // Without the shared lab (outside CI), the bundled captures alone.
+    let lab = common::shared_opt("the lab part of this test").map(|d| d.join("lab"));
+    if let Some(lab) = &lab {
+        files.extend(common::files_under(lab));
+    }
     files.retain(|p| {
         let s = p.to_string_lossy();
         s.ends_with(".pcap") || s.ends_with(".pcapng") || s.ends_with(".gz") || s.ends_with(".zst")
     });
-    assert!(files.len() > 40, "{} captures", files.len());
+    let (min_files, min_conns) = if lab.is_some() { (40, 400) } else { (20, 50) };
+    assert!(files.len() > min_files, "{} captures", files.len());
     let conns = check_thread_counts(&files, &[2, 3, 8]);
-    assert!(conns > 400, "only {conns} connections compared");
+    assert!(conns > min_conns, "only {conns} connections compared");
 }
 
 #[test]
 fn same_output_for_any_thread_count_on_shared_captures() {
+    need_shared!();
     let mut files = common::files_under(&common::shared().join("captures"));
     files.retain(|p| {
         let s = p.to_string_lossy();
@@ -145,6 +151,7 @@ fn single_tracker(path: &Path) -> Vec<ConnectionRecord> {
 
 #[test]
 fn sharded_records_equal_one_unsharded_tracker() {
+    need_shared!();
     let lab = common::shared().join("lab");
     let mut n = 0;
     for path in common::files_under(&lab) {
@@ -180,6 +187,7 @@ impl Read for Failing {
 
 #[test]
 fn read_error_ends_every_thread_count_with_the_error() {
+    need_shared!();
     let path = common::shared().join("lab/g_load_tbf_retrans/capture.pcap");
     let bytes = std::fs::read(&path).unwrap();
     for threads in [1, 2, 4] {
@@ -209,6 +217,7 @@ fn zero_threads_means_all_cores() {
 /// consumed), for the inline and the parallel reader.
 #[test]
 fn progress_reaches_the_capture_length() {
+    need_shared!();
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
     let path = common::shared().join("lab/g_load_tbf_retrans/capture.pcap");

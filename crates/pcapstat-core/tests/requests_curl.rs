@@ -38,6 +38,7 @@ struct Diffs {
 
 #[test]
 fn http_rows_and_phases_agree_with_curl() {
+    need_shared!();
     let mut d = Diffs::default();
     let mut transfers = 0;
     let mut table = String::new();
@@ -158,6 +159,7 @@ fn http_rows_and_phases_agree_with_curl() {
 /// 20 query messages (frame 54 is the ICMP error quoting frame 53, not a query).
 #[test]
 fn dns_through_the_pipeline_on_odd_ports() {
+    need_shared!();
     let dns = common::analyze(&common::shared().join("lab/e_dns/capture.pcap")).dns;
     let frames: Vec<u64> = dns.iter().map(|d| d.query_frame + 1).collect();
     assert_eq!(dns.len(), 20, "{frames:?}");

@@ -148,6 +148,7 @@ impl Diffs {
 
 #[test]
 fn https_rows_and_phases_agree_with_curl() {
+    need_shared!();
     let mut d = Diffs::default();
     let mut transfers = 0;
     // (transfers where curl says whether the session was resumed, of which resumed)
@@ -279,6 +280,7 @@ fn https_rows_and_phases_agree_with_curl() {
 /// that client port, with nginx's keep-alive and session-reuse view.
 #[test]
 fn https_rows_agree_with_nginx_and_openssl() {
+    need_shared!();
     let (mut nginx, mut resumed) = (0, 0);
     for scenario in SCENARIOS {
         let run = with_keyfile(scenario);
@@ -337,6 +339,7 @@ fn https_rows_agree_with_nginx_and_openssl() {
 /// request / first response / last response frame times to the microsecond.
 #[test]
 fn https_rows_agree_with_tshark() {
+    need_shared!();
     let mut compared = 0;
     let mut lines = String::new();
     for scenario in SCENARIOS {
@@ -380,6 +383,7 @@ fn https_rows_agree_with_tshark() {
 /// nothing fails; without, nothing is decrypted and the TLS records are the same.
 #[test]
 fn decryption_counters_and_the_no_key_path() {
+    need_shared!();
     for scenario in SCENARIOS {
         let with = with_keyfile(scenario);
         let without = analyze(
@@ -475,6 +479,7 @@ fn decryption_counters_and_the_no_key_path() {
 /// http and tls records as `sslkeylog.txt` on `capture.pcap`.
 #[test]
 fn embedded_secrets_equal_the_key_log_file_on_the_lab() {
+    need_shared!();
     let mut rows = 0;
     for scenario in SCENARIOS {
         let from_file = with_keyfile(scenario);
@@ -591,6 +596,7 @@ fn bundled_keylog_file_and_embedded_secrets_agree() {
 /// `--parallel` transfers are left out there), and `reused` is curl's.
 #[test]
 fn h2_over_tls_rows_agree_with_tshark_nginx_and_curl() {
+    need_shared!();
     let mut compared = 0;
     let (mut ttfb, mut total) = (Vec::new(), Vec::new());
     for (scenario, want) in [("h_http2", 8), ("i_delay_rtt", 2)] {

@@ -49,6 +49,7 @@ fn url_port(url: &str) -> u16 {
 
 #[test]
 fn lab_connections_match_curl() {
+    need_shared!();
     let dir = common::testdata().join("expected/lab_curl");
     let files = common::files_under(&dir);
     assert!(files.len() >= 8, "lab_curl fixtures missing");

@@ -123,6 +123,7 @@ fn compare(scenario: &str, records: &[ConnectionRecord]) {
 
 #[test]
 fn lab_captures_match_tshark_per_connection() {
+    need_shared!();
     let scenarios = [
         "a_http_newconn",
         "b_http_keepalive",

@@ -322,6 +322,7 @@ fn compare(file: &str, path: &Path) -> Vec<Diff> {
 
 #[test]
 fn tcp_connections_match_tshark_per_stream() {
+    need_shared!();
     let fixtures = fixtures();
     let next = AtomicUsize::new(0);
     let diffs = Mutex::new(Vec::new());

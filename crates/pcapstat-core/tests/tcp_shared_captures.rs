@@ -33,6 +33,7 @@ fn counts(path: &Path) -> Option<[u64; 9]> {
 
 #[test]
 fn shared_captures_never_panic_and_match_tshark() {
+    need_shared!();
     let root = common::shared().join("captures");
     let root = root.as_path();
     let manifest = std::fs::read_to_string(root.join("MANIFEST.tsv")).expect("MANIFEST.tsv");

@@ -245,6 +245,7 @@ const COMPARED: &[&str] = &[
 
 #[test]
 fn tls_fields_match_tshark() {
+    need_shared!();
     let dir = common::testdata().join("expected/tls");
     let index = common::tsv(&dir.join("INDEX.tsv"));
     assert!(index.len() >= 40, "{} fixtures", index.len());
@@ -339,6 +340,7 @@ const LAB_TLS: &[&str] = &[
 /// and `resumed` the same.
 #[test]
 fn lab_handshake_end_is_the_packet_tshark_finds_with_the_key_log() {
+    need_shared!();
     let lab = common::shared().join("lab");
     let mut n = 0;
     for s in LAB_TLS {
@@ -400,6 +402,7 @@ fn median(v: &mut [i64]) -> i64 {
 /// it is checked within [-3 ms, +8 ms] and its median reported.
 #[test]
 fn lab_handshake_time_matches_curl() {
+    need_shared!();
     let lab = common::shared().join("lab");
     let (mut total_diffs, mut tls_diffs) = (Vec::new(), Vec::new());
     for s in LAB_TLS {
@@ -487,6 +490,7 @@ const KNOWN_JA4: &[(&str, &str, &str, &str)] = &[
 /// values (compared as sets: nDPI prints one per flow, we one per connection).
 #[test]
 fn ja4_matches_suricata_and_ndpi() {
+    need_shared!();
     let caps = common::shared().join("captures");
     let got = tls_records(&caps.join("suricata-verify/tests/ja4-tls/input.pcap"));
     let ja4: Vec<_> = got.iter().filter_map(|(_, r)| r.ja4.clone()).collect();

@@ -179,6 +179,7 @@ fn alert_name(d: u8) -> String {
 
 #[test]
 fn ssl_log_agrees() {
+    need_shared!();
     let mut t = Tally::default();
     for (cap, a, rows) in by_capture(fixture("zeek", "ssl")) {
         t.captures += 1;
@@ -261,6 +262,7 @@ fn ssl_log_agrees() {
 
 #[test]
 fn http_log_agrees() {
+    need_shared!();
     let mut t = Tally::default();
     for (cap, a, rows) in by_capture(fixture("zeek", "http")) {
         t.captures += 1;
@@ -359,6 +361,7 @@ fn http_log_agrees() {
 
 #[test]
 fn dns_log_agrees() {
+    need_shared!();
     let mut t = Tally::default();
     for (cap, a, rows) in by_capture(fixture("zeek", "dns")) {
         t.captures += 1;
@@ -538,6 +541,7 @@ fn our_outcome(c: &ConnectionRecord, orig_is_client: bool) -> String {
 
 #[test]
 fn conn_log_agrees() {
+    need_shared!();
     let mut t = Tally::default();
     let mut skipped = 0;
     for (cap, a, rows) in by_capture(fixture("zeek", "conn")) {
@@ -790,6 +794,7 @@ fn suricata_count(ev: &str, f: &Row, a: &Analysis) -> usize {
 
 #[test]
 fn suricata_checks_agree() {
+    need_shared!();
     let mut t = Tally::default();
     let mut per_type = BTreeMap::new();
     for ev in ["tls", "http", "dns", "flow"] {

@@ -90,11 +90,21 @@ struct Run {
 
 fn run(scenario: &str) -> Option<Run> {
     let path = lab().join(scenario).join("capture.pcap");
-    // An oracle test must not pass by having nothing to compare.
-    assert!(
-        path.exists(),
-        "lab capture {path:?} missing (set PCAPSTAT_SHARED)"
-    );
+    // An oracle test must not pass by having nothing to compare: in CI (`CI=true`) missing lab
+    // data fails; elsewhere (a clone without `../shared`) the test says it skipped.
+    if !path.exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "lab capture {path:?} missing (set PCAPSTAT_SHARED); CI=true: not skipped"
+        );
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped tcp lab scenario {scenario}: {path:?} not found (clone beside ../shared or \
+             set PCAPSTAT_SHARED)"
+        );
+        return None;
+    }
     let mut t = TcpTracker::new(TcpConfig::default());
     t.trace = Some(Vec::new());
     let end = each_segment(&path, |s| t.on_segment(s));
