@@ -6,10 +6,13 @@
 # draws the per-request phase waterfall and the connect-time distribution with matplotlib.
 #
 # Run: `python3 docs/notebook.py [CAPTURE] [OUTDIR]` (defaults: a bundled capture with 9 HTTP
-# requests on 4 connections, and `notebook-out/`). `tests/python` runs it.
+# requests on 4 connections, and `notebook-out/`). `tests/python` runs it. The binary:
+# `$PCAPSTAT_BIN`, else `pcapstat` on the PATH, else this repository's newest release or debug
+# build.
 
 # %%
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,7 +28,24 @@ REPO = Path(__file__).resolve().parents[1]
 capture = sys.argv[1] if len(sys.argv) > 1 else str(REPO / "testdata/link-raw12-ipv6-http.pcap")
 outdir = Path(sys.argv[2] if len(sys.argv) > 2 else "notebook-out")
 outdir.mkdir(parents=True, exist_ok=True)
-pcapstat = os.environ.get("PCAPSTAT_BIN", str(REPO / "target/debug/pcapstat"))
+
+
+def find_pcapstat():
+    """$PCAPSTAT_BIN, else `pcapstat` on the PATH (cargo install), else the newest release or
+    debug build of this repository (in $CARGO_TARGET_DIR or target/)."""
+    if os.environ.get("PCAPSTAT_BIN"):
+        return os.environ["PCAPSTAT_BIN"]
+    on_path = shutil.which("pcapstat")
+    if on_path:
+        return on_path
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    built = [p for p in (target / "release/pcapstat", target / "debug/pcapstat") if p.is_file()]
+    if not built:
+        sys.exit("pcapstat not found: cargo build --release -p pcapstat-cli, or set PCAPSTAT_BIN")
+    return str(max(built, key=lambda p: p.stat().st_mtime))
+
+
+pcapstat = find_pcapstat()
 
 # %% Analyse the capture into Parquet tables
 tables = Path(tempfile.mkdtemp(prefix="pcapstat-"))
