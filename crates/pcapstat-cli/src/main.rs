@@ -82,7 +82,9 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct AnalyzeArgs {
-    /// Capture files (pcap or pcapng, optionally gzip or zstd compressed); `-` reads standard input.
+    /// Capture files (pcap or pcapng, optionally gzip or zstd compressed); `-` reads standard
+    /// input; a directory stands for its capture files (not its subdirectories), in natural
+    /// name order (tcpdump `-C`/`-G` rotations), each analysed as a capture of its own.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
     /// Output format.
@@ -190,8 +192,38 @@ impl AnalyzeArgs {
     }
 }
 
+/// The files named, each directory replaced by its capture files (`capture_files`); `None`
+/// after saying why (an unreadable directory, or one without a capture).
+fn expand_dirs(files: &[PathBuf]) -> Option<Vec<PathBuf>> {
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        if !f.is_dir() {
+            out.push(f.clone());
+            continue;
+        }
+        match pcapstat_core::capture_files(f) {
+            Ok(found) if found.is_empty() => {
+                eprintln!(
+                    "pcapstat: error: {}: a directory without a capture file (pcap, pcapng, gzip or zstd)",
+                    f.display()
+                );
+                return None;
+            }
+            Ok(found) => out.extend(found),
+            Err(e) => {
+                eprintln!("pcapstat: error: {}: {e}", f.display());
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
 fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let Some(analyzer) = args.analysis.analyzer() else {
+        return ExitCode::from(2);
+    };
+    let Some(files) = expand_dirs(&args.files) else {
         return ExitCode::from(2);
     };
     if args.partition && !args.writes_tables() {
@@ -200,7 +232,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     }
     if args.partition {
         let mut seen = std::collections::BTreeSet::new();
-        if let Some(dup) = args.files.iter().find(|f| !seen.insert(f.as_path())) {
+        if let Some(dup) = files.iter().find(|f| !seen.insert(f.as_path())) {
             eprintln!(
                 "pcapstat: error: --partition: {} is given twice; its partitions would overwrite each other",
                 dup.display()
@@ -237,7 +269,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let filter = args.filter.filter();
     let style = term::Style::for_stdout();
     let width = term::width();
-    for (i, path) in args.files.iter().enumerate() {
+    for (i, path) in files.iter().enumerate() {
         let name = path.display().to_string();
         let mut report = ReportBuilder::new(&ReportOptions { top: args.top });
         if let Some(t) = tables.as_mut() {

@@ -474,3 +474,31 @@ fn a_killed_run_leaves_the_old_table_set_whole() {
     assert!(seen_old_after_kill > 0, "no kill landed before the commit");
     std::fs::remove_dir_all(&base).ok();
 }
+
+#[test]
+fn a_directory_stands_for_its_capture_files() {
+    let dir = testdata("lab/d_tls_resumption");
+    let out = run(&["analyze", "--format", "json", &dir]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let files: Vec<String> = json_lines(&out)
+        .iter()
+        .map(|o| o["file"].as_str().unwrap().to_string())
+        .collect();
+    // The key log beside them is not a capture; natural name order.
+    let names: Vec<&str> = files
+        .iter()
+        .map(|f| f.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["capture-with-keys.pcapng", "capture.pcap", "capture.pcapng"]
+    );
+    // A directory without a capture is an error.
+    let empty = std::env::temp_dir().join(format!("pcapstat-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("notes.txt"), "no capture here").unwrap();
+    let out = run(&["analyze", empty.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&empty);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a directory without a capture file"));
+}

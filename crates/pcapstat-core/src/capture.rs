@@ -789,6 +789,86 @@ impl fmt::Debug for Capture {
     }
 }
 
+/// Whether `head` (a file's first bytes) starts like a capture pcapstat reads: pcap (any of
+/// its magics, either byte order), pcapng (a section header block), or gzip or zstd (whose
+/// content is checked when the file is opened).
+pub fn looks_like_capture(head: &[u8]) -> bool {
+    const PCAP: [u32; 6] = [
+        0xa1b2_c3d4,
+        0xa1b2_3c4d,
+        0xa1b2_cd34,
+        0xd4c3_b2a1,
+        0x4d3c_b2a1,
+        0x34cd_b2a1,
+    ];
+    if compression_of(head) != Compression::None {
+        return true;
+    }
+    match Endian::Little.u32(head, 0) {
+        Some(SHB_TYPE) => true,
+        Some(m) => PCAP.contains(&m),
+        None => false,
+    }
+}
+
+/// The capture files of a directory (not of its subdirectories), for `pcapstat analyze DIR`:
+/// every regular file whose first bytes look like a capture ([`looks_like_capture`]; key logs,
+/// notes and the like are left out), in natural name order: `trace.pcap`, `trace.pcap1`, ...,
+/// `trace.pcap10` (tcpdump `-C` rotation), and `-G` names by their time.
+///
+/// # Errors
+/// The directory or one of its files cannot be read.
+pub fn capture_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if !entry.file_type()?.is_file() {
+            continue;
+        }
+        let path = entry.path();
+        let mut head = [0u8; 4];
+        let n = read_up_to(&mut File::open(&path)?, &mut head)?;
+        if looks_like_capture(&head[..n]) {
+            files.push(path);
+        }
+    }
+    files.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
+    Ok(files)
+}
+
+/// Compares names with their runs of digits as numbers (`a2` < `a10`), the rest byte-wise.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn runs(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            let boundary =
+                i == bytes.len() || bytes[i].is_ascii_digit() != bytes[i - 1].is_ascii_digit();
+            if boundary {
+                if let Some(run) = s.get(start..i) {
+                    out.push((bytes[start].is_ascii_digit(), run));
+                }
+                start = i;
+            }
+        }
+        out
+    }
+    let (ra, rb) = (runs(a), runs(b));
+    for ((da, x), (db, y)) in ra.iter().zip(&rb) {
+        let ord = if *da && *db {
+            let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+            x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+        } else {
+            x.cmp(y)
+        };
+        if ord.is_ne() {
+            return ord;
+        }
+    }
+    ra.len().cmp(&rb.len()).then_with(|| a.cmp(b))
+}
+
 fn compression_of(magic: &[u8]) -> Compression {
     match magic {
         [0x1f, 0x8b, ..] => Compression::Gzip,
@@ -1556,6 +1636,35 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capture_files_of_a_directory_in_natural_order() {
+        let dir = std::env::temp_dir().join(format!("pcapstat-capfiles-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        let pcap = [0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        for name in ["t.pcap", "t.pcap10", "t.pcap2", "t.pcap1", "sub/t.pcap3"] {
+            std::fs::write(dir.join(name), pcap).unwrap();
+        }
+        std::fs::write(dir.join("a.pcapng"), [0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0]).unwrap();
+        std::fs::write(dir.join("z.gz"), [0x1f, 0x8b, 8, 0]).unwrap();
+        std::fs::write(dir.join("keys.txt"), "CLIENT_RANDOM 00 00\n").unwrap();
+        std::fs::write(dir.join("empty"), "").unwrap();
+        let names: Vec<String> = capture_files(&dir)
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            names,
+            ["a.pcapng", "t.pcap", "t.pcap1", "t.pcap2", "t.pcap10", "z.gz"]
+        );
+        assert_eq!(
+            natural_cmp("cap-2026-12-06_10.pcap", "cap-2026-12-06_9.pcap"),
+            std::cmp::Ordering::Greater
+        );
+        assert_eq!(natural_cmp("a007", "a7"), std::cmp::Ordering::Less);
+    }
 
     fn pcap_header(magic: u32, big: bool, snaplen: u32, linktype: u32) -> Vec<u8> {
         let mut v = Vec::new();

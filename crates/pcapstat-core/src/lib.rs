@@ -49,8 +49,8 @@ mod wire;
 pub use analysis::{Analysis, Analyzer, RecordSink, Records, StreamEnd};
 pub use app::AppStats;
 pub use capture::{
-    Capture, CaptureError, CaptureFormat, CaptureItem, Compression, Damage, Damaged,
-    DecryptionSecrets, Frame, Interface, LinkType, MmapChoice,
+    capture_files, looks_like_capture, Capture, CaptureError, CaptureFormat, CaptureItem,
+    Compression, Damage, Damaged, DecryptionSecrets, Frame, Interface, LinkType, MmapChoice,
 };
 pub use decode::{DecodeLimits, DecodeProblem, DecodeStats, Encapsulation, ProblemCounts};
 pub use expression::{line_col, split_expression, Op, Token};
