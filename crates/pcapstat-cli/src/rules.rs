@@ -232,8 +232,19 @@ pub fn parse_rules(text: &str) -> Result<Vec<Rule>, RuleError> {
         ));
     }
     let mut rules = Vec::new();
+    // Line numbers counted as the rules go (they come in file order): one pass over the text,
+    // not one from its start per rule (16 000 rules took 3 s, 160 000 five minutes).
+    let (mut counted_to, mut line) = (0usize, 1usize);
     for spanned in &raw.rule {
         let start = spanned.span().start;
+        let rule_line = match text.get(counted_to..start) {
+            Some(between) => {
+                line += between.bytes().filter(|&b| b == b'\n').count();
+                counted_to = start;
+                line
+            }
+            None => line_col(text, start).0,
+        };
         let r = spanned.get_ref();
         let (fig, op, limit) = match (&r.rule, &r.figure) {
             (Some(_), Some(f)) => {
@@ -318,7 +329,7 @@ pub fn parse_rules(text: &str) -> Result<Vec<Rule>, RuleError> {
             since: scoped(text, &r.since, filter::parse_time)?,
             until: scoped(text, &r.until, filter::parse_time)?,
         };
-        let line = line_col(text, start).0;
+        let line = rule_line;
         let mut rule = Rule {
             label: String::new(),
             figure: fig,
@@ -542,6 +553,28 @@ port = 81
         assert_eq!(rules[2].label, "connections are reused");
         assert_eq!(rules[3].limit, Value::Count(0));
         assert_eq!(rules[3].filter.port, Some(81));
+    }
+
+    #[test]
+    fn each_rule_knows_its_line_in_one_pass() {
+        // Tables of 2 to 5 lines, comments and blank lines between them: every rule's line is
+        // the line of its `[[rule]]` header, as counting from the start of the file gives.
+        let mut text = String::from("missing = \"pass\"\n");
+        let mut headers = Vec::new();
+        for i in 0..2000 {
+            text.push_str(&"# note\n".repeat(i % 3));
+            headers.push(text.lines().count() + 1);
+            text.push_str("[[rule]]\n");
+            if i % 2 == 0 {
+                text.push_str(&format!("rule = 'connect.p95 < \"{}ms\"'\n", i + 1));
+            } else {
+                text.push_str("figure = \"tls.handshake.p99\"\nop = \"<\"\nlimit = \"50ms\"\n");
+            }
+            text.push_str(&"\n".repeat(i % 2));
+        }
+        let rules = parse_rules(&text).expect("valid");
+        let lines: Vec<usize> = rules.iter().map(|r| r.line).collect();
+        assert_eq!(lines, headers);
     }
 
     #[test]
