@@ -34,8 +34,10 @@ run() {
 }
 
 ratio_row() { # LABEL NAME1 NAME10
-    read -r w1 m1 x1 < "$W/$2.time"
-    read -r w10 m10 x10 < "$W/$3.time"
+    # GNU time writes "Command exited with non-zero status N" first: the figures are last.
+    set -- "$1" "$(tail -n 1 "$W/$2.time")" "$(tail -n 1 "$W/$3.time")"
+    w1=${2%% *}; rest=${2#* }; m1=${rest%% *}
+    w10=${3%% *}; rest=${3#* }; m10=${rest%% *}
     awk -v l="$1" -v w1="$w1" -v w10="$w10" -v m1="$m1" -v m10="$m10" 'BEGIN {
         printf "| %s | %.2f s / %.1f MiB | %.2f s / %.1f MiB | %.1fx | %.2fx |\n",
             l, w1, m1 / 1024, w10, m10 / 1024, (w1 > 0 ? w10 / w1 : 0), m10 / m1 }'
@@ -83,6 +85,7 @@ IN=/dev/null
 run keylog-zero "$PCAPSTAT" analyze --keylog /dev/zero "$SMALL"
 run rules-zero "$PCAPSTAT" check --rules /dev/zero "$SMALL"
 for k in keylog-zero rules-zero; do
-    read -r w m x < "$W/$k.time"
+    last=$(tail -n 1 "$W/$k.time")
+    w=${last%% *}; rest=${last#* }; m=${rest%% *}; x=${rest#* }
     echo "| \`$k\` | exit $x, $w s / $((m / 1024)) MiB: $(head -c 120 "$W/$k.err" | tr '\n' ' ') | | | |"
 done
