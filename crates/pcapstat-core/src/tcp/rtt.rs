@@ -42,10 +42,16 @@ impl RttTracker {
     ) {
         let old = resent || self.high.is_some_and(|h| start.lt(h));
         if old {
-            for u in self.unacked.iter_mut() {
-                if u.end.gt(start) && u.start.lt(end) {
-                    u.ambiguous = true;
+            // The entries are sorted and disjoint (only data past `high` is pushed): those
+            // overlapping [start, end) are one run, found by binary search. Scanning the whole
+            // list (up to `limit` entries) for every retransmitted or out-of-order segment made
+            // a flood of out-of-order new data (which overlaps nothing) `limit` times slower.
+            let first = self.unacked.partition_point(|u| u.end.le(start));
+            for u in self.unacked.range_mut(first..) {
+                if !u.start.lt(end) {
+                    break;
                 }
+                u.ambiguous = true;
             }
         } else if self.unacked.len() < limit {
             self.unacked.push_back(Unacked {
@@ -164,6 +170,110 @@ mod tests {
             assert_eq!(t.count, n as u64);
             assert_eq!(t.sample_limit_hits, n.saturating_sub(limit) as u64);
             assert_eq!(t.max, rtts.iter().copied().max());
+        }
+    }
+
+    /// The samples an unacknowledged list gives when every retransmitted or out-of-order
+    /// segment marks the entries it overlaps by a scan of the whole list (the rule before
+    /// the overlapping run was found by binary search).
+    fn scanned_samples(ops: &[(bool, u32, u32, bool)], limit: usize) -> Vec<i64> {
+        let mut unacked: VecDeque<Unacked> = VecDeque::new();
+        let mut high: Option<SeqNum> = None;
+        let mut samples = Vec::new();
+        for (k, &(ack, a, b, resent)) in ops.iter().enumerate() {
+            let ts = k as i64 * 1000;
+            if ack {
+                let ack = SeqNum(a);
+                let (mut newest, mut ambiguous) = (None, false);
+                while let Some(u) = unacked.front_mut() {
+                    if u.end.le(ack) {
+                        ambiguous |= u.ambiguous;
+                        newest = Some(*u);
+                        unacked.pop_front();
+                    } else {
+                        if u.start.lt(ack) {
+                            u.start = ack;
+                        }
+                        break;
+                    }
+                }
+                if let (Some(u), false) = (newest, ambiguous) {
+                    samples.push(ts - u.ts);
+                }
+                continue;
+            }
+            let (start, end) = (SeqNum(a), SeqNum(b));
+            if resent || high.is_some_and(|h| start.lt(h)) {
+                for u in unacked.iter_mut() {
+                    if u.end.gt(start) && u.start.lt(end) {
+                        u.ambiguous = true;
+                    }
+                }
+            } else if unacked.len() < limit {
+                unacked.push_back(Unacked {
+                    start,
+                    end,
+                    ts,
+                    ambiguous: false,
+                });
+            }
+            if high.is_none_or(|h| end.gt(h)) {
+                high = Some(end);
+            }
+        }
+        samples
+    }
+
+    #[test]
+    fn marking_the_overlapping_run_gives_the_samples_of_a_full_scan() {
+        let mut x = 0x9e37_79b9u64;
+        let mut rng = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for round in 0..200 {
+            let base = if round % 2 == 0 { 0 } else { u32::MAX - 40_000 };
+            let (mut next, mut acked) = (base, base);
+            let mut ops = Vec::new();
+            for _ in 0..400 {
+                match rng(10) {
+                    // New data, sometimes flagged out of order anyway.
+                    0..=4 => {
+                        let len = 1 + rng(1500) as u32;
+                        ops.push((false, next, next.wrapping_add(len), rng(8) == 0));
+                        next = next.wrapping_add(len);
+                    }
+                    // A retransmission of some range already sent.
+                    5..=7 => {
+                        let sent = next.wrapping_sub(acked).max(1);
+                        let from = acked.wrapping_add(rng(u64::from(sent)) as u32);
+                        let len = 1 + rng(6000) as u32;
+                        ops.push((false, from, from.wrapping_add(len), true));
+                    }
+                    // An ACK of part of what was sent.
+                    _ => {
+                        let sent = next.wrapping_sub(acked);
+                        acked = acked.wrapping_add(rng(u64::from(sent) + 1) as u32);
+                        ops.push((true, acked, 0, false));
+                    }
+                }
+            }
+            let limit = [4096, 8][round % 2];
+            let mut t = RttTracker::default();
+            for (k, &(ack, a, b, resent)) in ops.iter().enumerate() {
+                let ts = k as i64 * 1000;
+                if ack {
+                    t.on_ack(SeqNum(a), ts, usize::MAX);
+                } else {
+                    t.on_data(SeqNum(a), SeqNum(b), ts, resent, limit);
+                }
+            }
+            let expected = scanned_samples(&ops, limit);
+            assert_eq!(t.count, expected.len() as u64, "round {round}");
+            assert_eq!(t.min, expected.iter().copied().min(), "round {round}");
+            assert_eq!(t.max, expected.iter().copied().max(), "round {round}");
         }
     }
 
