@@ -127,8 +127,8 @@ pub struct TcpConfig {
     /// the connections open at once, not by the file size.
     pub closed_linger_ns: i64,
     /// A connection whose close completed (FINs both ways, delivered in order and
-    /// acknowledged) is finished once it has been quiet this long (capture time, ns), rather
-    /// than after `closed_linger_ns`: memory stays bounded by the connections open, not by
+    /// acknowledged), or that was reset, is finished once it has been quiet this long (capture
+    /// time, ns), rather than after `closed_linger_ns`: memory stays bounded by the connections open, not by
     /// those closed in the last minutes. Its entry stays, without state, for the rest of the
     /// linger time: a later packet of it is counted ([`TcpStats::late_after_close`]), a new
     /// SYN starts a new connection. Default 3 s.
@@ -183,8 +183,8 @@ counters! {
         /// Closed, reset or refused connections finished by a sweep once their linger time passed.
         pub closed_swept: u64,
         /// Connections finished by a sweep once their close had completed (both FINs delivered
-        /// in order and acknowledged) and they were quiet for `TcpConfig::close_grace_ns`,
-        /// rather than after their linger time.
+        /// in order and acknowledged) or they were reset, and they were quiet for
+        /// `TcpConfig::close_grace_ns`, rather than after their linger time.
         pub finished_at_close: u64,
         /// Packets that came, within the linger time, for a connection finished at its close
         /// (counted only: its record had left).
@@ -436,9 +436,9 @@ impl<S: StreamSink> Conn<S> {
         }
     }
 
-    /// Whether the connection's close completed ([`Connection::close_completed`]).
-    fn close_completed(&self) -> bool {
-        matches!(self, Conn::Full(c) if c.close_completed())
+    /// Whether the connection is over ([`Connection::over`]).
+    fn over(&self) -> bool {
+        matches!(self, Conn::Full(c) if c.over())
     }
 
     /// Whether the connection was closed, reset or refused (a SYN-only one was not).
@@ -764,11 +764,16 @@ impl<S: StreamSink> Connection<S> {
         flags
     }
 
-    /// The close completed: FINs both ways, each delivered in order and acknowledged. Nothing
-    /// but a late retransmission can follow (the connection can be finished now).
-    fn close_completed(&self) -> bool {
-        self.terminal == Some(Terminal::Closed)
-            && self.dirs.iter().all(|d| d.reasm.closed_and_acked())
+    /// The connection is over: its close completed (FINs both ways, each delivered in order
+    /// and acknowledged), or it was reset. Nothing but late retransmissions (or, after a
+    /// reset, what the peer sent before the reset reached it) can follow: the connection can
+    /// be finished once quiet for the close grace.
+    fn over(&self) -> bool {
+        match self.terminal {
+            Some(Terminal::Reset) => true,
+            Some(Terminal::Closed) => self.dirs.iter().all(|d| d.reasm.closed_and_acked()),
+            _ => false,
+        }
     }
 
     fn outcome(&self, live_at_end: bool) -> Outcome {
@@ -1124,16 +1129,14 @@ impl<F: SinkFactory> TcpTracker<F> {
         let grace = self.cfg.close_grace_ns;
         let done = self.table.drain_where(|e| {
             let quiet = now.saturating_sub(e.last_seen);
-            quiet > idle
-                || (e.value.ended() && quiet > linger)
-                || (e.value.close_completed() && quiet > grace)
+            quiet > idle || (e.value.ended() && quiet > linger) || (e.value.over() && quiet > grace)
         });
         for (k, e) in done {
             if matches!(e.value, Conn::Finished) {
                 continue;
             }
             let quiet = now.saturating_sub(e.last_seen);
-            if e.value.close_completed() && quiet <= linger {
+            if e.value.over() && quiet <= linger {
                 // Finished now, not after the linger time: memory stays bounded by the open
                 // connections. A light entry stays for the rest of the linger time.
                 self.stats.finished_at_close += 1;
