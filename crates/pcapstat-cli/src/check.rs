@@ -21,7 +21,8 @@ use crate::Format;
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// Capture files (pcap or pcapng, optionally gzip or zstd compressed).
+    /// Capture files (pcap or pcapng, optionally gzip or zstd compressed); a directory stands
+    /// for its capture files, as with `analyze`.
     #[arg(required = true, value_name = "CAPTURE")]
     files: Vec<PathBuf>,
     /// The rules file (TOML; see docs/ci.md and docs/figures.md).
@@ -165,9 +166,12 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             })
         })
         .collect();
+    let Some(files) = crate::expand_dirs(&args.files) else {
+        return ExitCode::from(2);
+    };
     let mut captures = Vec::new();
     let mut input_error = false;
-    for path in &args.files {
+    for path in &files {
         let file = path.display().to_string();
         let options = ReportOptions { top: 0 };
         let mut reports: Vec<ReportBuilder> = scopes

@@ -701,3 +701,27 @@ fn endless_rules_file_is_an_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn check_takes_a_directory_of_captures() {
+    let dir = common::repo().join("testdata/lab/f_refused_syndrop");
+    let rules =
+        std::env::temp_dir().join(format!("pcapstat-dir-rules-{}.toml", std::process::id()));
+    std::fs::write(&rules, "[[rule]]\nrule = 'connections.count > 0'\n").unwrap();
+    let out = run(&[
+        "check",
+        "--format",
+        "json",
+        "--rules",
+        rules.to_str().unwrap(),
+        dir.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_file(&rules);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Both captures of the directory, each checked.
+    assert!(
+        text.contains("capture.pcap\"") && text.contains("capture.pcapng\""),
+        "{text}"
+    );
+}
