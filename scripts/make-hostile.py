@@ -15,6 +15,9 @@ KIND is one of:
   names), every other one answered (about 8 MB per SCALE).
 * ``tls``    -- ``200 * SCALE`` TLS connections whose ClientHello offers 32 000 cipher suites
   and 32 000 one-byte ALPN names (about 26 MB per SCALE).
+* ``tls-spread`` -- the same, a connection every 30 ms (6 s of capture time per SCALE): each
+  connection is over (reset) well before the next ones, as when hellos come one after another
+  rather than all at once (``tls`` puts them all within 30 ms, all held by the 3 s close grace).
 
 The sizes in ``cargo test`` are small (Rust generators in crates/pcapstat-core/tests/hostile.rs);
 this script makes the 1x / 10x inputs of docs/limits.md ("Measuring").
@@ -143,10 +146,11 @@ def client_hello():
     return recs
 
 
-def make_tls(w, scale):
+def make_tls(w, scale, gap_us=0):
     hello = client_hello()
     t = T0
     for n in range(200 * scale):
+        t += gap_us * US
         c = TcpConn("10.0.%d.%d" % (n // 250, n % 250 + 1), "10.1.0.2", 40000 + n % 20000, 443)
         for fr in (c.syn(t), c.synack(t + US), c.ack(t + 2 * US)):
             w.add(fr)
@@ -162,7 +166,8 @@ def main():
     if len(sys.argv) != 4:
         sys.exit(__doc__)
     kind, scale, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    gen = {"hpack": make_hpack, "http1": make_http1, "dns": make_dns, "tls": make_tls}[kind]
+    gen = {"hpack": make_hpack, "http1": make_http1, "dns": make_dns, "tls": make_tls,
+           "tls-spread": lambda w, scale: make_tls(w, scale, gap_us=30_000)}[kind]
     w = Writer(out)
     gen(w, scale)
     w.close()
