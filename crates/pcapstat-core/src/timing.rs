@@ -62,7 +62,8 @@ pub struct Lookup {
 /// (`DnsTracker::lookups`).
 #[derive(Debug, Clone, Default)]
 pub struct DnsLookups {
-    by_name: HashMap<Arc<str>, VecDeque<Lookup>>,
+    /// Names come from the capture: a seeded hasher (as the flow table's).
+    by_name: HashMap<Arc<str>, VecDeque<Lookup>, foldhash::fast::RandomState>,
     /// Names in the order their lookups came, for the bound.
     order: VecDeque<Arc<str>>,
     cap: usize,

@@ -598,6 +598,18 @@ type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 /// The same question from the same client address: (client, qname, qtype, qclass).
 type QuestionKey = (IpAddr, QName, u16, Option<u16>);
 
+/// An entry of `Matcher::question_order`. Queries are pushed in index order and only popped
+/// from the front, so the entry of query `i` is at `i - front.idx`: a record that leaves is
+/// marked `gone` there in O(1), and the front is judged without a look in the records.
+#[derive(Debug)]
+struct Candidate {
+    idx: usize,
+    query_ts: i64,
+    /// Its record has left (answered, or final).
+    gone: bool,
+    key: QuestionKey,
+}
+
 /// A query whose record is not final yet.
 #[derive(Debug)]
 struct Live {
@@ -608,6 +620,8 @@ struct Live {
     candidate: bool,
     /// `query_ts` of the first query of its retry chain.
     chain_start: i64,
+    /// Its question name, hashed once (for `unlist`).
+    qname: QName,
 }
 
 #[derive(Debug)]
@@ -640,7 +654,7 @@ struct Matcher {
     /// Every retry candidate, oldest first (record index and question), to forget them once
     /// older than the retry window or beyond `max_pending` of them: the map holds the
     /// questions of the last seconds, not of the whole capture.
-    question_order: std::collections::VecDeque<(usize, QuestionKey)>,
+    question_order: std::collections::VecDeque<Candidate>,
     stats: DnsStats,
 }
 
@@ -683,6 +697,14 @@ impl Matcher {
         let Some(Live { mut rec, .. }) = self.recs.remove(&i) else {
             return;
         };
+        let base = self.question_order.front().map_or(usize::MAX, |c| c.idx);
+        if let Some(c) = i
+            .checked_sub(base)
+            .and_then(|k| self.question_order.get_mut(k))
+            .filter(|c| c.idx == i)
+        {
+            c.gone = true;
+        }
         if rec.unanswered() && rec.waited_ns.is_none() {
             let window_end = rec.query_ts.saturating_add(self.cfg.retry_window_ns);
             let until = end.map_or(window_end, |e| e.min(window_end));
@@ -742,7 +764,12 @@ impl Matcher {
             list.pop_front();
         }
         list.push_back(idx);
-        self.question_order.push_back((idx, qkey));
+        self.question_order.push_back(Candidate {
+            idx,
+            query_ts: e.ts,
+            gone: false,
+            key: qkey,
+        });
         self.recs.insert(
             idx,
             Live {
@@ -771,6 +798,7 @@ impl Matcher {
                 waiting: true,
                 candidate: true,
                 chain_start: retry.map_or(e.ts, |(_, start)| start),
+                qname: qkey_name.clone(),
             },
         );
         self.forget_questions(e.ts);
@@ -816,13 +844,12 @@ impl Matcher {
     /// longer a candidate nor waiting is final. Amortised O(1) per query.
     fn forget_questions(&mut self, ts: i64) {
         let window = self.cfg.retry_window_ns;
-        while let Some((idx, _)) = self.question_order.front() {
-            let live = self.recs.get(idx);
-            let old = live.is_none_or(|l| ts.saturating_sub(l.rec.query_ts) > window);
+        while let Some(c) = self.question_order.front() {
+            let old = c.gone || ts.saturating_sub(c.query_ts) > window;
             if !old && self.question_order.len() <= self.cfg.max_pending.max(1) {
                 break;
             }
-            let Some((idx, key)) = self.question_order.pop_front() else {
+            let Some(Candidate { idx, key, .. }) = self.question_order.pop_front() else {
                 break;
             };
             // The question's latest query: nothing newer keeps it.
@@ -853,9 +880,10 @@ impl Matcher {
     /// they grow ([`push_pruned`]). O(1).
     fn unlist(&mut self, i: usize) {
         const SHORT: usize = 16;
-        let Some(r) = self.recs.get(&i).map(|l| &l.rec) else {
+        let Some(live) = self.recs.get(&i) else {
             return;
         };
+        let r = &live.rec;
         let key = MatchKey {
             udp: r.transport == DnsTransport::Udp,
             client: Endpoint {
@@ -868,7 +896,7 @@ impl Matcher {
             },
             id: r.id,
         };
-        let question = (QName::new(&self.names, &r.qname), r.qtype.0);
+        let question = (live.qname.clone(), r.qtype.0);
         let Some(by_question) = self.pending.get_mut(&key) else {
             return;
         };
