@@ -821,11 +821,11 @@ pub fn looks_like_capture(head: &[u8]) -> bool {
 pub fn capture_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if !entry.file_type()?.is_file() {
+        let path = entry?.path();
+        // Regular files, also through symbolic links.
+        if !std::fs::metadata(&path)?.is_file() {
             continue;
         }
-        let path = entry.path();
         let mut head = [0u8; 4];
         let n = read_up_to(&mut File::open(&path)?, &mut head)?;
         if looks_like_capture(&head[..n]) {
