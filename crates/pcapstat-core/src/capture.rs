@@ -822,8 +822,8 @@ pub fn capture_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        // Regular files, also through symbolic links.
-        if !std::fs::metadata(&path)?.is_file() {
+        // Regular files, also through symbolic links (a dangling link is no capture).
+        if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
             continue;
         }
         let mut head = [0u8; 4];
