@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use crate::app::{
@@ -240,9 +240,8 @@ impl Analyzer {
         outs: &mut [(&Filter, &mut (dyn RecordSink + Send))],
     ) -> Result<StreamEnd, CaptureError> {
         let app_config = AppConfig::default().with_keylog(self.keylog.clone());
-        let first_dns = Arc::new(AtomicU64::new(u64::MAX));
         let dns_queue = Arc::new(DnsQueue::default());
-        let mut udp = UdpDns::new(dns_queue.clone()).with_mark(first_dns.clone());
+        let mut udp = UdpDns::new(dns_queue.clone());
         let make = |_: usize, embedded: &EmbeddedKeys| {
             let embedded = Some(embedded.clone()).filter(|_| self.embedded_secrets);
             AppFactory::new(app_config.clone().with_embedded(embedded))
@@ -256,7 +255,6 @@ impl Analyzer {
                     held: std::collections::BinaryHeap::new(),
                 })
                 .collect(),
-            first_dns,
             dns: DnsTracker::new(DnsConfig::default()),
             dns_queue,
             dns_inputs: Vec::new(),
@@ -531,8 +529,6 @@ impl Harvest<AppFactory> for AppHarvest {
 /// its `dns` phase may need one.
 struct Emitter<'a> {
     outs: Vec<Out<'a>>,
-    /// Lowest frame of a DNS message read so far (`u64::MAX`: none).
-    first_dns: Arc<AtomicU64>,
     dns: DnsTracker,
     /// DNS over UDP from the reading thread, in frame order.
     dns_queue: Arc<DnsQueue>,
@@ -603,9 +599,9 @@ impl Emitter<'_> {
         g.connections.sort_by_key(|c| c.conn_id);
         g.tls.sort_by_key(|t| t.conn_id);
         g.http.sort_by_key(|h| (h.conn_id, h.request_index));
-        // The frames below `frame` were all read: whether a DNS message was among them does
-        // not depend on the thread count.
-        let may_have_dns = self.first_dns.load(Ordering::Relaxed) < frame;
+        // Without a DNS message so far (all those of the frames below `frame` were fed) there
+        // is no lookup to wait for.
+        let may_have_dns = self.dns.fed_any();
         let upto = self.dns.matched_upto();
         let lookups = self.dns.lookups();
         if let Some((last, others)) = self.outs.split_last_mut() {

@@ -976,8 +976,6 @@ pub struct UdpDns {
     out: Arc<DnsQueue>,
     /// Inputs not handed on yet (at most [`DNS_BATCH`]).
     batch: Vec<DnsInput>,
-    /// Where to note the frame of the first DNS message (UDP, or TCP to or from port 53).
-    mark: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
     /// (client, server) flows on other ports that carried a strict query.
     other_flows: std::collections::HashSet<(Endpoint, Endpoint)>,
 }
@@ -1002,28 +1000,14 @@ impl UdpDns {
         UdpDns {
             out,
             batch: Vec::new(),
-            mark: None,
             other_flows: std::collections::HashSet::new(),
         }
-    }
-
-    /// Notes in `mark` the lowest frame of a DNS message seen (over UDP, or a TCP segment to or
-    /// from port 53), for readers on other threads.
-    pub(crate) fn with_mark(mut self, mark: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Self {
-        self.mark = Some(mark);
-        self
     }
 
     fn send(&mut self, input: DnsInput) {
         self.batch.push(input);
         if self.batch.len() >= DNS_BATCH {
             self.out.put(&mut self.batch);
-        }
-    }
-
-    fn note(&self, frame: u64) {
-        if let Some(m) = &self.mark {
-            m.fetch_min(frame, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }
@@ -1040,7 +1024,6 @@ impl UdpConsumer for UdpDns {
                 && looks_like_query(d.payload)
                 && self.other_flows.insert((src, dst)));
         if dns {
-            self.note(d.frame);
             self.send(DnsInput::Udp {
                 ts_ns: d.ts_ns,
                 frame: d.frame,
@@ -1051,11 +1034,8 @@ impl UdpConsumer for UdpDns {
         }
     }
 
-    fn on_tcp_segment(&mut self, seg: &crate::packet::TcpSegment) {
+    fn on_tcp_segment(&mut self, _seg: &crate::packet::TcpSegment) {
         self.flush();
-        if seg.src_port == DNS_PORT || seg.dst_port == DNS_PORT {
-            self.note(seg.frame);
-        }
     }
 
     fn flush(&mut self) {

@@ -447,6 +447,11 @@ impl DnsTracker {
         self.m.forget_questions(upto);
     }
 
+    /// Whether a message (or ICMP error) was fed at all.
+    pub fn fed_any(&self) -> bool {
+        self.fed > 0
+    }
+
     /// Every message at or before this capture time has been matched (`None`: none yet).
     /// The request join waits for it to pass a connection's start.
     pub fn matched_upto(&self) -> Option<i64> {
