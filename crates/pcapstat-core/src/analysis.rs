@@ -66,6 +66,14 @@ impl Analyzer {
         self
     }
 
+    /// Frames per chunk of the reading on several threads (`0`, the default: 4096). For
+    /// tests: small chunks put chunk boundaries everywhere in small captures.
+    #[doc(hidden)]
+    pub fn chunk_frames(mut self, frames: u64) -> Self {
+        self.config.chunk_frames = frames;
+        self
+    }
+
     /// Publish progress into `bytes`: while a capture is read, it holds the bytes of the
     /// (uncompressed) capture consumed so far, updated every few thousand frames and at the end
     /// (one relaxed store per batch of frames: no lock, no cost per packet). For a progress bar:

@@ -22,6 +22,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
+mod parallel;
+
 use crate::capture::{prefetch, Capture, CaptureError, CaptureItem, SharedBytes};
 use crate::decode::{DecodeLimits, Decoder, IcmpError};
 use crate::flow::FlowKey;
@@ -33,13 +35,6 @@ use crate::tcp::{SinkFactory, TcpConfig, TcpOutput, TcpStats, TcpTracker};
 
 /// Number of flow shards (independent of the thread count, see the module doc).
 pub const SHARDS: usize = 64;
-
-/// Segments per batch handed from the reader to a worker.
-const BATCH_SEGMENTS: usize = 1024;
-/// Bytes (options and payload) per batch handed from the reader to a worker.
-const BATCH_BYTES: usize = 256 * 1024;
-/// Batches queued per worker before the reader waits (bounds memory in flight).
-const QUEUE_DEPTH: usize = 4;
 
 /// Configuration of [`run_with_udp`]. Start from `PipelineConfig::default()` and set fields.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +52,10 @@ pub struct PipelineConfig {
     /// capture consumed so far every [`PROGRESS_EVERY`] frames and at the end, with relaxed
     /// ordering (one store per batch of frames: no lock, no cost per packet). For progress bars.
     pub progress: Option<Arc<AtomicU64>>,
+    /// Frames per chunk of the reading on several threads (`0`: 4096). Not a tuning knob:
+    /// tests set it small so that chunk boundaries fall everywhere in small captures.
+    #[doc(hidden)]
+    pub chunk_frames: u64,
 }
 
 /// Frames between two progress updates ([`PipelineConfig::progress`]).
@@ -232,13 +231,13 @@ where
     let (summary, outputs) = if threads <= 1 {
         run_inline(capture, &mut reader, &tcp_cfg, make_factory, udp, stream)?
     } else {
-        run_parallel(
+        parallel::run_parallel(
             capture,
             &mut reader,
             &tcp_cfg,
             make_factory,
             udp,
-            threads - 1,
+            threads,
             stream,
         )?
     };
@@ -433,18 +432,21 @@ struct SegMeta {
 struct Batch {
     segs: Vec<SegMeta>,
     bytes: Vec<u8>,
-    /// The reader had read every frame below this when it sent the batch.
+    /// The bytes payloads are read in place from, when not the capture's own (a chunk of a
+    /// stream, copied out of the reading window).
+    src: Option<Arc<Vec<u8>>>,
+    /// Every frame below this was read when the batch was made.
     upto: u64,
 }
 
 impl Batch {
-    /// Adds `seg`; its payload is copied unless it lies in `whole` (the capture's shared bytes,
-    /// which the worker reads in place).
-    fn push(&mut self, seg: &TcpSegment, key: FlowKey, local: usize, whole: Option<&SharedBytes>) {
+    /// Adds `seg`; its payload is copied unless it lies in `base` (the bytes the lane reads
+    /// in place: the capture's shared bytes, or `src`).
+    fn push(&mut self, seg: &TcpSegment, key: FlowKey, local: usize, base: Option<&[u8]>) {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(seg.options);
-        let in_place = whole
-            .and_then(|w| w.offset_of(seg.payload))
+        let in_place = base
+            .and_then(|b| parallel::offset_in(b, seg.payload))
             .map(|at| at as u64);
         if in_place.is_none() {
             self.bytes.extend_from_slice(seg.payload);
@@ -460,7 +462,8 @@ impl Batch {
             flags: seg.flags,
             window: seg.window,
             payload_len: seg.payload_len,
-            // A batch is flushed at BATCH_BYTES plus one frame, far below u32::MAX.
+            // A batch holds the options (at most 40 bytes each) of one chunk's frames and the
+            // payloads of at most one chunk's reassembled datagrams: far below u32::MAX.
             start: start as u32,
             options_len: seg.options.len() as u32,
             captured_len: seg.payload.len() as u32,
@@ -470,15 +473,13 @@ impl Batch {
         });
     }
 
-    fn is_full(&self) -> bool {
-        self.segs.len() >= BATCH_SEGMENTS || self.bytes.len() >= BATCH_BYTES
-    }
-
-    /// The segments, with the payloads read in place from `whole` (the bytes given to `push`).
+    /// The segments, with the payloads read in place from `src`, else from `whole` (the bytes
+    /// given to `push`).
     fn segments<'b>(
         &'b self,
         whole: &'b [u8],
     ) -> impl Iterator<Item = (usize, FlowKey, TcpSegment<'b>)> + 'b {
+        let whole: &'b [u8] = self.src.as_deref().map_or(whole, Vec::as_slice);
         // A segment's payload: in place in `whole`, or after its options in `bytes`.
         let payload = move |m: &SegMeta| -> &'b [u8] {
             let (from, start) = match m.in_place {
@@ -519,240 +520,62 @@ impl Batch {
             (m.local as usize, m.key, seg)
         })
     }
-
-    fn clear(&mut self) {
-        self.segs.clear();
-        self.bytes.clear();
-    }
 }
 
-enum Msg {
-    Batch(Batch),
-    /// The secrets of a DSB, for the segments that follow.
-    Secrets(Arc<KeyLog>),
-    /// End of the capture, with the capture time of the last frame.
-    End(i64),
-}
-
-/// The reader's end of one worker: the queue to it and the emptied batches coming back.
-struct Lane {
-    tx: mpsc::SyncSender<Msg>,
-    free: mpsc::Receiver<Batch>,
-    pending: Batch,
-}
-
-impl Lane {
-    /// Send the pending batch, saying that the frames below `upto` were all read; `false` if
-    /// the worker is gone (it panicked).
-    fn flush(&mut self, upto: u64) -> bool {
-        let next = self.free.try_recv().unwrap_or_default();
-        let mut full = std::mem::replace(&mut self.pending, next);
-        full.upto = upto;
-        self.tx.send(Msg::Batch(full)).is_ok()
-    }
-}
-
-fn run_parallel<F, M, U, H, C>(
-    capture: &mut Capture,
-    reader: &mut Reader<'_>,
-    tcp_cfg: &TcpConfig,
-    make_factory: &M,
-    udp: &mut U,
-    workers: usize,
-    stream: Option<(&H, C)>,
-) -> Result<(CaptureSummary, Outputs<F>), CaptureError>
-where
-    F: SinkFactory + Send,
-    M: Fn(usize, &EmbeddedKeys) -> F + Sync,
-    U: UdpConsumer + Send,
-    H: Harvest<F>,
-    C: FnMut(u64, Option<H::Group>) + Send,
-{
-    let workers = workers.min(SHARDS);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .thread_name(|i| format!("pcapstat-shard-{i}"))
-        .build()
-        .map_err(|e| CaptureError::Io(std::io::Error::other(e)))?;
-    let (harvest, collect) = match stream {
-        Some((h, c)) => (Some(h), Some(c)),
-        None => (None, None),
-    };
-    // Payloads of a capture held in memory go to the workers as offsets into it.
-    let whole = capture.shared_bytes();
-    let whole = whole.as_ref();
-    let whole_bytes: &[u8] = whole.map_or(&[], SharedBytes::as_slice);
-    let (out_tx, out_rx) = mpsc::channel::<Outputs<F>>();
-    let (emit_tx, emit_rx) = mpsc::sync_channel::<Emit<H::Group>>(QUEUE_DEPTH * workers + 4);
-    let mut lanes = Vec::with_capacity(workers);
-    let mut ends = Vec::with_capacity(workers);
-    for _ in 0..workers {
-        let (tx, rx) = mpsc::sync_channel::<Msg>(QUEUE_DEPTH);
-        let (free_tx, free_rx) = mpsc::channel::<Batch>();
-        lanes.push(Lane {
-            tx,
-            free: free_rx,
-            pending: Batch::default(),
-        });
-        ends.push((rx, free_tx));
-    }
-    let position = reader.position.clone();
-    let done = AtomicBool::new(false);
-    std::thread::scope(|threads| {
-        // Page faults of a mapped capture are taken ahead of the reader, on another thread.
-        if let Some(whole) = whole.filter(|w| w.is_mapped()) {
-            let (position, done) = (&position, &done);
-            threads.spawn(move || populate_ahead(whole, position, done));
-        }
-        // The collector: hands on the workers' groups in frame order, each once every worker
-        // has read past its frame.
-        let collector = collect.map(|mut collect| {
-            threads.spawn(move || {
-                let mut marks = vec![0u64; workers];
-                let mut pending: BTreeMap<(u64, usize), H::Group> = BTreeMap::new();
-                // The next tick (`Out::Tick`): it comes after the groups of the frames below
-                // it, before the others, once every worker read the frames below it.
-                let mut tick = HEARTBEAT_FRAMES;
-                for emit in emit_rx {
-                    if let Some(m) = marks.get_mut(emit.worker) {
-                        *m = (*m).max(emit.upto);
-                    }
-                    for (frame, group) in emit.groups {
-                        pending.insert((frame, emit.worker), group);
-                    }
-                    let low = marks.iter().copied().min().unwrap_or(0);
-                    loop {
-                        let below = low.min(tick);
-                        while let Some(entry) = pending.first_entry() {
-                            if entry.key().0 >= below {
-                                break;
-                            }
-                            let ((frame, _), group) = entry.remove_entry();
-                            collect(frame, Some(group));
-                        }
-                        if tick > low {
-                            break;
-                        }
-                        collect(tick, None);
-                        tick = tick.saturating_add(HEARTBEAT_FRAMES);
-                    }
-                }
-                // Every worker is done: the rest is final.
-                for ((frame, _), group) in pending {
-                    collect(frame, Some(group));
-                }
-            })
-        });
-        let read = pool.in_place_scope(move |scope| {
-            for (w, (rx, free_tx)) in ends.into_iter().enumerate() {
-                let out_tx = out_tx.clone();
-                let emit_tx = emit_tx.clone();
-                let tcp_cfg = tcp_cfg.clone();
-                scope.spawn(move |_| {
-                    let shards: Vec<usize> = (w..SHARDS).step_by(workers).collect();
-                    let keys = EmbeddedKeys::default();
-                    let mut trackers: Vec<TcpTracker<F>> = shards
-                        .iter()
-                        .map(|&s| TcpTracker::with_sinks(tcp_cfg.clone(), make_factory(s, &keys)))
-                        .collect();
-                    let mut end = None;
-                    let mut groups = Vec::new();
-                    while let Ok(msg) = rx.recv() {
-                        match msg {
-                            Msg::Batch(mut batch) => {
-                                for (local, key, seg) in batch.segments(whole_bytes) {
-                                    if let Some(t) = trackers.get_mut(local) {
-                                        t.on_segment_keyed(&seg, key);
-                                        if let Some(h) = harvest.filter(|_| t.has_finished()) {
-                                            let (closed, factory) = t.take_finished();
-                                            groups.push((seg.frame, h.harvest(closed, factory)));
-                                        }
-                                    }
-                                }
-                                let upto = batch.upto;
-                                batch.clear();
-                                let _ = free_tx.send(batch);
-                                if harvest.is_some() {
-                                    let groups = std::mem::take(&mut groups);
-                                    let _ = emit_tx.send(Emit {
-                                        worker: w,
-                                        upto,
-                                        groups,
-                                    });
-                                }
-                            }
-                            Msg::Secrets(dsb) => keys.add(&dsb),
-                            Msg::End(ts) => end = Some(ts),
-                        }
-                    }
-                    // Without `End` the reader failed: its error is what the caller gets.
-                    if let Some(end) = end {
-                        let out = shards
-                            .into_iter()
-                            .zip(trackers)
-                            .map(|(s, t)| (s, t.finish(end)))
-                            .collect();
-                        let _ = out_tx.send(out);
-                    }
-                });
-            }
-            drop(out_tx);
-            drop(emit_tx);
-            // The reader, on the calling thread. `lanes` is owned by this closure, so it is
-            // dropped on any return (also by `?`), which lets the workers end.
-            let mut decoder = Decoder::new(reader.config.decode);
-            let mut summary = SummaryBuilder::default();
-            // Frames below `next` were all read; lanes are flushed at every tick when
-            // streaming, so that every worker's mark advances (and the collector's ticks).
-            let mut next = 0u64;
-            let streaming = harvest.is_some();
-            read(
-                capture,
-                reader,
-                &mut decoder,
-                &mut summary,
-                udp,
-                |out| match out {
-                    Out::Segment(shard, key, seg) => {
-                        next = seg.frame.saturating_add(1);
-                        let lane = &mut lanes[shard % workers];
-                        lane.pending.push(seg, key, shard / workers, whole);
-                        // `false` when a worker panicked: stop reading, the scope re-raises
-                        // its panic.
-                        !lane.pending.is_full() || lane.flush(next)
-                    }
-                    // Every worker gets the secrets after the segments read before them.
-                    Out::Secrets(dsb) => lanes.iter_mut().all(|lane| {
-                        (lane.pending.segs.is_empty() || lane.flush(next))
-                            && lane.tx.send(Msg::Secrets(dsb.clone())).is_ok()
-                    }),
-                    Out::Tick(frame) => {
-                        next = frame;
-                        !streaming || lanes.iter_mut().all(|lane| lane.flush(frame))
-                    }
-                },
-            )?;
-            let end = summary.last_ts().unwrap_or(0);
-            // Every frame was read: the collector's last ticks are those below their count.
-            let total = capture.frames_read();
-            for lane in &mut lanes {
-                if lane.flush(total) {
-                    let _ = lane.tx.send(Msg::End(end));
-                }
-            }
-            drop(lanes);
-            Ok::<_, CaptureError>(summary.finish(capture, decoder.stats().clone()))
-        });
-        done.store(true, Ordering::Relaxed);
-        if let Some(collector) = collector {
-            if let Err(panic) = collector.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        let summary = read?;
-        let outputs = out_rx.into_iter().flatten().collect();
-        Ok((summary, outputs))
+/// The segments of `batch` and of `extra` (reassembled datagrams), merged by frame.
+fn merged<'b>(
+    batch: &'b Batch,
+    extra: &'b Batch,
+    whole: &'b [u8],
+) -> impl Iterator<Item = (usize, FlowKey, TcpSegment<'b>)> + 'b {
+    let mut a = batch.segments(whole).peekable();
+    let mut b = extra.segments(whole).peekable();
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if y.2.frame < x.2.frame => b.next(),
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
     })
+}
+
+/// The collector's loop: hands on the lanes' groups in frame order, each once every lane has
+/// tracked past its frame, and a tick every [`HEARTBEAT_FRAMES`] frames (after the groups of
+/// the frames below it, before the others, once every lane tracked the frames below it).
+fn collect_in_order<G>(
+    emits: mpsc::Receiver<Emit<G>>,
+    lanes: usize,
+    mut collect: impl FnMut(u64, Option<G>),
+) {
+    let mut marks = vec![0u64; lanes];
+    let mut pending: BTreeMap<(u64, usize), G> = BTreeMap::new();
+    let mut tick = HEARTBEAT_FRAMES;
+    for emit in emits {
+        if let Some(m) = marks.get_mut(emit.worker) {
+            *m = (*m).max(emit.upto);
+        }
+        for (frame, group) in emit.groups {
+            pending.insert((frame, emit.worker), group);
+        }
+        let low = marks.iter().copied().min().unwrap_or(0);
+        loop {
+            let below = low.min(tick);
+            while let Some(entry) = pending.first_entry() {
+                if entry.key().0 >= below {
+                    break;
+                }
+                let ((frame, _), group) = entry.remove_entry();
+                collect(frame, Some(group));
+            }
+            if tick > low {
+                break;
+            }
+            collect(tick, None);
+            tick = tick.saturating_add(HEARTBEAT_FRAMES);
+        }
+    }
+    // Every lane is done: the rest is final.
+    for ((frame, _), group) in pending {
+        collect(frame, Some(group));
+    }
 }
 
 /// Maps the pages of a mapped capture ahead of the reading thread (at most `POPULATE_AHEAD`
@@ -845,7 +668,7 @@ mod tests {
         // one that is not in the capture's bytes (as a reassembled IP datagram).
         let whole = SharedBytes::owned(b"..hello..world!".to_vec());
         let (hello, world) = (&whole.as_slice()[2..7], &whole.as_slice()[9..15]);
-        for shared in [None, Some(&whole)] {
+        for shared in [None, Some(whole.as_slice())] {
             let mut b = Batch::default();
             b.push(&seg(1, &[1, 1, 8, 10], hello), key(), 3, shared);
             b.push(&seg(2, &[], b""), key(), 0, shared);
@@ -867,8 +690,6 @@ mod tests {
             assert_eq!(got[2].2.frame, 3);
             assert_eq!(got[2].2.ts_ns, 1_003);
             assert_eq!(got[3].2.payload, b"elsewhere");
-            b.clear();
-            assert_eq!(b.segments(whole.as_slice()).count(), 0);
         }
     }
 }

@@ -68,9 +68,18 @@ impl SinkFactory for Digests {
 }
 
 fn run(path: &Path, threads: usize) -> Result<PipelineOutput<Digests>, CaptureError> {
+    run_chunked(path, threads, 0)
+}
+
+fn run_chunked(
+    path: &Path,
+    threads: usize,
+    chunk_frames: u64,
+) -> Result<PipelineOutput<Digests>, CaptureError> {
     let mut capture = Capture::open(path)?;
     let mut cfg = PipelineConfig::default();
     cfg.threads = threads;
+    cfg.chunk_frames = chunk_frames;
     run_with_udp(&mut capture, &cfg, |_| Digests::default(), &mut ())
 }
 
@@ -85,18 +94,26 @@ fn fingerprint(out: &PipelineOutput<Digests>) -> String {
 }
 
 fn check_thread_counts(files: &[std::path::PathBuf], counts: &[usize]) -> usize {
+    check_chunked(files, counts, &[0])
+}
+
+/// With several threads the capture is read in chunks (of `chunk_frames`; 0: the default):
+/// the output must not depend on where their boundaries fall either.
+fn check_chunked(files: &[std::path::PathBuf], counts: &[usize], chunks: &[u64]) -> usize {
     let mut connections = 0;
     for path in files {
         let Ok(one) = run(path, 1) else { continue };
         connections += one.connections.len();
         let want = fingerprint(&one);
         for &n in counts {
-            let got = fingerprint(&run(path, n).unwrap());
-            assert!(
-                got == want,
-                "{}: output with {n} threads differs from 1 thread",
-                path.display()
-            );
+            for &c in chunks {
+                let got = fingerprint(&run_chunked(path, n, c).unwrap());
+                assert!(
+                    got == want,
+                    "{}: output with {n} threads (chunks of {c} frames) differs from 1 thread",
+                    path.display()
+                );
+            }
         }
     }
     connections
@@ -119,6 +136,8 @@ fn same_output_for_any_thread_count_on_testdata_and_lab() {
     assert!(files.len() > min_files, "{} captures", files.len());
     let conns = check_thread_counts(&files, &[2, 3, 8]);
     assert!(conns > min_conns, "only {conns} connections compared");
+    // Chunk boundaries everywhere: after every frame, every 7th, every 64th.
+    check_chunked(&files, &[2, 3], &[1, 7, 64]);
 }
 
 #[test]
@@ -132,6 +151,9 @@ fn same_output_for_any_thread_count_on_shared_captures() {
     assert!(files.len() > 100, "{} captures", files.len());
     let conns = check_thread_counts(&files, &[4]);
     assert!(conns > 500, "only {conns} connections compared");
+    // These hold the IP fragments, tunnels and damaged files: chunk boundaries between
+    // the fragments of a datagram, and at the damage.
+    check_chunked(&files, &[2], &[1, 5]);
 }
 
 /// One unsharded tracker fed in capture order: the pipeline must give the same records.

@@ -280,6 +280,10 @@ pub struct Decoded<'a> {
     pub fragment: bool,
     /// Why decoding stopped early, if it did (the first problem met).
     pub problem: Option<DecodeProblem>,
+    /// A decoder that defers fragments ([`Decoder::deferring`]) met an IP fragment that needs
+    /// the reassembly pool: nothing else here is filled in, nothing was counted, and the frame
+    /// must be decoded again, in capture order, by a decoder with a pool.
+    pub(crate) deferred: bool,
 }
 
 impl Decoded<'_> {
@@ -291,6 +295,7 @@ impl Decoded<'_> {
             truncated: false,
             fragment: false,
             problem: None,
+            deferred: false,
         }
     }
 }
@@ -304,6 +309,12 @@ pub struct Decoder {
     limits: DecodeLimits,
     pool: FragPool,
     stats: DecodeStats,
+    /// Set by [`Decoder::deferring`]: outer IP fragments are handed back undecoded
+    /// ([`Decoded::deferred`]) and undecoded encapsulations are listed in `encapsulations`
+    /// instead of counted, so that counting them stays in capture order.
+    defer: bool,
+    /// The encapsulation the last frame stopped on, when `defer` ([`Decoder::take_encapsulation`]).
+    encapsulations: Vec<Encapsulation>,
 }
 
 impl Decoder {
@@ -313,7 +324,52 @@ impl Decoder {
             limits,
             pool: FragPool::default(),
             stats: DecodeStats::default(),
+            defer: false,
+            encapsulations: Vec::new(),
         }
+    }
+
+    /// A decoder for frames decoded out of capture order, on several threads (the pipeline's
+    /// chunks): it has no fragment pool, so an outer IP fragment that would go to one is
+    /// handed back with [`Decoded::deferred`] set and not counted (a decoder made by
+    /// [`Decoder::new`] decodes it later, in order), and the encapsulations that stopped
+    /// decoding are listed in order instead of counted ([`Decoder::take_encapsulation`]): their map is
+    /// capped by first appearance, so they are counted in capture order too.
+    pub(crate) fn deferring(limits: DecodeLimits) -> Self {
+        Decoder {
+            defer: true,
+            ..Decoder::new(limits)
+        }
+    }
+
+    /// The counters so far (reset).
+    pub(crate) fn take_stats(&mut self) -> DecodeStats {
+        std::mem::take(&mut self.stats)
+    }
+
+    /// For a [`Decoder::deferring`]: the encapsulation the last frame stopped on, which it
+    /// listed instead of counting.
+    pub(crate) fn take_encapsulation(&mut self) -> Option<Encapsulation> {
+        self.encapsulations.pop()
+    }
+
+    /// Adds counters taken from a [`Decoder::deferring`] ([`Decoder::take_stats`]).
+    pub(crate) fn add_counts(&mut self, stats: &DecodeStats) {
+        self.stats.merge(stats);
+    }
+
+    /// Counts one frame that stopped on `e`, listed by a [`Decoder::deferring`]
+    /// ([`Decoder::take_encapsulation`]), in capture order.
+    pub(crate) fn add_encapsulation(&mut self, e: Encapsulation) {
+        stats::add_encapsulation(&mut self.stats.undecoded_encapsulations, e, 1);
+    }
+
+    /// What decoding a frame at `ts_ns` does before the frame itself: datagrams waiting for
+    /// fragments longer than the timeout are dropped. For a decoder with a pool that does not
+    /// see every frame (the others were decoded by [`Decoder::deferring`] ones), called for
+    /// each of them in capture order, so that it drops what a decoder seeing every frame drops.
+    pub(crate) fn pass_time(&mut self, ts_ns: i64) {
+        self.pool.expire(ts_ns, &self.limits, &mut self.stats);
     }
 
     /// The limits this decoder was made with.
@@ -342,10 +398,14 @@ impl Decoder {
             limits,
             pool,
             stats,
+            defer,
+            ..
         } = self;
+        let defer = *defer;
         stats.frames += 1;
         pool.expire(frame.ts_ns, limits, stats);
         let mut walk = Walk {
+            defer,
             pool: Some(pool),
             stats,
             limits,
@@ -359,6 +419,10 @@ impl Decoder {
         let encapsulation = walk.encapsulation;
 
         let st = &mut self.stats;
+        if out.deferred {
+            st.frames -= 1;
+            return out;
+        }
         if out.layers.ipv4() {
             st.ipv4 += 1;
         }
@@ -386,11 +450,12 @@ impl Decoder {
             }
             Some(DecodeProblem::UndecodedEncapsulation) => {
                 st.undecodable.add(DecodeProblem::UndecodedEncapsulation);
-                stats::add_encapsulation(
-                    &mut st.undecoded_encapsulations,
-                    encapsulation.unwrap_or(Encapsulation::Other),
-                    1,
-                );
+                let e = encapsulation.unwrap_or(Encapsulation::Other);
+                if self.defer {
+                    self.encapsulations.push(e);
+                } else {
+                    stats::add_encapsulation(&mut st.undecoded_encapsulations, e, 1);
+                }
             }
             Some(p) => st.undecodable.add(p),
             None if !out.layers.ip() => st.other += 1,
@@ -476,6 +541,8 @@ struct IpSummary {
 }
 
 struct Walk<'a, 's> {
+    /// The decoder defers outer fragments ([`Decoder::deferring`]).
+    defer: bool,
     /// Taken when a reassembled datagram is handed out (at most one per frame).
     pool: Option<&'a mut FragPool>,
     stats: &'s mut DecodeStats,
@@ -1013,6 +1080,12 @@ impl<'a> Walk<'a, '_> {
                 if payload.incomplete {
                     self.problem(ctx, DecodeProblem::TruncatedFragment);
                 }
+            }
+            if self.defer && ctx == Ctx::Outer && !payload.incomplete {
+                // The first fragment of the frame that would go to the pool (a decoder with a
+                // pool always has it here: it is taken only below).
+                self.out.deferred = true;
+                return summary;
             }
             // A fragment that cannot be reassembled (quoted in an ICMP error, cut short, or
             // inside an already reassembled datagram) is dissected as it is when it is the

@@ -1,0 +1,760 @@
+//! The pipeline on several threads: the capture read in chunks, every thread both decoding
+//! chunks and tracking the connections of its own shards.
+//!
+//! ```text
+//!            (one at a time, in order)   (any thread)     (one at a time, in order)  (thread w)
+//! capture ──► scan chunk k ─────────────► decode chunk k ─► commit chunk k ─────────► lane w: track
+//!             frames' places, summary,    frames → TCP      UDP/ICMP to the consumer,  the shards
+//!             DSBs                        segments by lane  fragments reassembled      s ≡ w (mod T)
+//! ```
+//!
+//! A chunk is at most [`CHUNK_FRAMES`] frames, and every multiple of it ends one, so the
+//! pipeline's ticks fall between chunks. *Scanning* walks the container (the only part that
+//! must be sequential: a record's place is known once the previous one is read) and counts
+//! the frames in the summary; for a capture held in memory it only notes where each frame
+//! is, for a stream it copies the frames out of the reading window. *Decoding* (the
+//! link, IP and transport headers, the flow key) is spread over all threads: each TCP
+//! segment goes to the batch of the lane that owns its shard. *Committing*, in chunk order,
+//! hands UDP and ICMP to the consumer and decodes the IP fragments, which need the one
+//! reassembly pool in capture order (the decoding threads defer them,
+//! [`Decoder::deferring`]); then each lane gets its batch. Each lane tracks its chunks in
+//! order, so every tracker sees the same segments in the same order as with one thread, and
+//! the output is the same for any thread count.
+//!
+//! Every thread runs the same loop: track the next chunk of its own lane if it is ready,
+//! else scan and decode the next chunk (at most [`CHUNKS_AHEAD`] ahead of the slowest lane,
+//! which bounds the memory in flight), else wait. No lock is held while a chunk is scanned,
+//! decoded or tracked (the scanner and the committer have their own, taken by one thread at a
+//! time).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
+
+use super::{
+    merged, populate_ahead, Batch, Emit, Harvest, Outputs, Reader, UdpConsumer, HEARTBEAT_FRAMES,
+    PROGRESS_EVERY, SHARDS,
+};
+use crate::capture::{Capture, CaptureError, CaptureItem, Frame, LinkType, SharedBytes};
+use crate::decode::{DecodeLimits, DecodeProblem, DecodeStats, Decoder, Encapsulation, IcmpError};
+use crate::flow::FlowKey;
+use crate::packet::{IpPair, Transport, UdpDatagram};
+use crate::proto::tls::{EmbeddedKeys, KeyLog};
+use crate::summary::{CaptureSummary, SummaryBuilder};
+use crate::tcp::{SinkFactory, TcpConfig, TcpTracker};
+
+/// Most frames in a chunk; every multiple of it ends a chunk ([`HEARTBEAT_FRAMES`] is one).
+pub(super) const CHUNK_FRAMES: u64 = 4096;
+const _: () = assert!(HEARTBEAT_FRAMES.is_multiple_of(CHUNK_FRAMES));
+/// Most bytes of frames copied into one chunk of a stream.
+const CHUNK_BYTES: usize = 1 << 20;
+/// Chunks scanned ahead of the slowest lane. With the DNS queue's bound (three ticks of
+/// inputs), committing never waits on a queue that only a waiting lane could drain: the
+/// inputs queued span at most a tick plus `CHUNKS_AHEAD + 1` chunks.
+const CHUNKS_AHEAD: u64 = 4;
+
+/// Where one frame of a chunk is, and what the container said about it.
+#[derive(Debug, Clone, Copy)]
+struct FrameRef {
+    index: u64,
+    ts_ns: i64,
+    linktype: LinkType,
+    interface: u32,
+    orig_len: u32,
+    /// Offset of its bytes in the chunk's bytes (the capture's, or the chunk's own copy).
+    at: usize,
+    len: usize,
+}
+
+/// A chunk as the scanner read it.
+struct Scanned {
+    frames: Vec<FrameRef>,
+    /// The frames' bytes, for a capture read as a stream (else they are in its shared bytes).
+    own: Option<Arc<Vec<u8>>>,
+    /// Secrets of the DSBs met before its first frame (and after the previous chunk's last).
+    secrets: Vec<Arc<KeyLog>>,
+}
+
+/// What must be handed on in capture order, once a chunk is decoded.
+enum Event {
+    /// A UDP datagram (its payload at `at..at + len` of the chunk's bytes).
+    Udp {
+        ts_ns: i64,
+        frame: u64,
+        ip: IpPair,
+        src_port: u16,
+        dst_port: u16,
+        at: usize,
+        len: usize,
+        payload_len: u32,
+    },
+    /// An ICMP error.
+    Icmp(IcmpError),
+    /// An encapsulation that stopped decoding (counted in order: the map keeps the first kinds).
+    Encapsulation(Encapsulation),
+    /// A frame holding an IP fragment, decoded at commit.
+    Deferred,
+}
+
+/// A decoded chunk, waiting for its commit.
+struct ChunkOut {
+    scanned: Scanned,
+    /// One batch per lane.
+    batches: Vec<Batch>,
+    /// (position in `scanned.frames`, event), in frame order.
+    events: Vec<(usize, Event)>,
+    /// Counters of the frames decoded (deferred ones excluded).
+    stats: DecodeStats,
+}
+
+/// What a lane tracks for one chunk.
+struct LaneItem {
+    secrets: Vec<Arc<KeyLog>>,
+    batch: Batch,
+    /// Segments of reassembled fragments, copied (merged with `batch` by frame).
+    extra: Batch,
+}
+
+/// The reading side, used by one thread at a time.
+struct Scanner<'c, 'r, 'p> {
+    capture: &'c mut Capture,
+    reader: &'r mut Reader<'p>,
+    summary: SummaryBuilder,
+    whole: Option<SharedBytes>,
+    /// DSBs read after the last frame of the previous chunk, for the next one.
+    secrets: Vec<Arc<KeyLog>>,
+}
+
+impl Scanner<'_, '_, '_> {
+    /// The next chunk; `None` at the end of the capture (or at damage).
+    fn scan(&mut self) -> Result<Option<Scanned>, CaptureError> {
+        let progress = self.reader.config.progress.as_deref();
+        let mut frames = Vec::with_capacity(CHUNK_FRAMES as usize);
+        let mut own = self.whole.is_none().then(Vec::new);
+        let mut secrets = std::mem::take(&mut self.secrets);
+        let per = match self.reader.config.chunk_frames {
+            0 => CHUNK_FRAMES,
+            n => n,
+        };
+        loop {
+            let capture = &mut *self.capture;
+            if capture.frames_read().is_multiple_of(PROGRESS_EVERY) {
+                self.reader
+                    .position
+                    .store(capture.offset(), Ordering::Relaxed);
+                if let Some(p) = progress {
+                    p.store(capture.offset(), Ordering::Relaxed);
+                }
+            }
+            let item = if self.reader.secrets {
+                capture.next_item()?
+            } else {
+                capture.next_frame()?.map(CaptureItem::Frame)
+            };
+            let frame = match item {
+                None => {
+                    if let Some(p) = progress {
+                        p.store(capture.offset(), Ordering::Relaxed);
+                    }
+                    break;
+                }
+                Some(CaptureItem::Frame(frame)) => frame,
+                Some(CaptureItem::Secrets(dsb)) => {
+                    let mut keys = KeyLog::new();
+                    keys.add_capture_secrets(std::slice::from_ref(&dsb));
+                    self.reader.keylog.merge(keys.stats());
+                    if frames.is_empty() {
+                        secrets.push(Arc::new(keys));
+                        continue;
+                    }
+                    // For the frames after it: the next chunk.
+                    self.secrets.push(Arc::new(keys));
+                    break;
+                }
+            };
+            self.summary.observe(&frame);
+            let at = match (&mut own, &self.whole) {
+                (Some(own), _) => {
+                    own.extend_from_slice(frame.data);
+                    own.len() - frame.data.len()
+                }
+                (None, Some(whole)) => whole.offset_of(frame.data).ok_or_else(|| {
+                    CaptureError::Io(std::io::Error::other(
+                        "a frame lies outside the capture's bytes",
+                    ))
+                })?,
+                (None, None) => 0,
+            };
+            frames.push(FrameRef {
+                index: frame.index,
+                ts_ns: frame.ts_ns,
+                linktype: frame.linktype,
+                interface: frame.interface,
+                orig_len: frame.orig_len,
+                at,
+                len: frame.data.len(),
+            });
+            let full = own.as_ref().is_some_and(|o| o.len() >= CHUNK_BYTES);
+            if (frame.index + 1).is_multiple_of(per) || full {
+                break;
+            }
+        }
+        Ok((!frames.is_empty()).then(|| Scanned {
+            frames,
+            own: own.map(Arc::new),
+            secrets,
+        }))
+    }
+}
+
+fn frame_of<'b>(f: &FrameRef, bytes: &'b [u8]) -> Frame<'b> {
+    Frame {
+        index: f.index,
+        ts_ns: f.ts_ns,
+        linktype: f.linktype,
+        interface: f.interface,
+        data: bytes
+            .get(f.at..f.at.saturating_add(f.len))
+            .unwrap_or_default(),
+        orig_len: f.orig_len,
+    }
+}
+
+/// Where `part` starts in `base`, when it is a slice of it (compared by address).
+pub(super) fn offset_in(base: &[u8], part: &[u8]) -> Option<usize> {
+    let start = (part.as_ptr() as usize).checked_sub(base.as_ptr() as usize)?;
+    (start.checked_add(part.len())? <= base.len()).then_some(start)
+}
+
+/// Decodes a scanned chunk (any thread): TCP segments into the batches of their lanes, the
+/// rest into events for the commit.
+fn decode_chunk(
+    scanned: Scanned,
+    whole: &[u8],
+    decoder: &mut Decoder,
+    lanes: usize,
+    upto: u64,
+) -> ChunkOut {
+    let bytes: &[u8] = scanned.own.as_deref().map_or(whole, Vec::as_slice);
+    let mut batches: Vec<Batch> = (0..lanes)
+        .map(|_| Batch {
+            src: scanned.own.clone(),
+            upto,
+            ..Batch::default()
+        })
+        .collect();
+    let mut events = Vec::new();
+    for (pos, f) in scanned.frames.iter().enumerate() {
+        let frame = frame_of(f, bytes);
+        let decoded = decoder.decode(&frame);
+        if decoded.deferred {
+            events.push((pos, Event::Deferred));
+            continue;
+        }
+        let encapsulation = decoded.problem == Some(DecodeProblem::UndecodedEncapsulation);
+        if let Some(e) = decoded.icmp_error {
+            events.push((pos, Event::Icmp(e)));
+        }
+        match decoded.transport {
+            Some(Transport::Tcp(seg)) => {
+                let key = FlowKey::new(&seg.ip, seg.src_port, seg.dst_port);
+                let shard = key.shard(SHARDS);
+                if let Some(batch) = batches.get_mut(shard % lanes) {
+                    batch.push(&seg, key, shard / lanes, Some(bytes));
+                }
+            }
+            Some(Transport::Udp(d)) => events.push((
+                pos,
+                Event::Udp {
+                    ts_ns: d.ts_ns,
+                    frame: d.frame,
+                    ip: d.ip,
+                    src_port: d.src_port,
+                    dst_port: d.dst_port,
+                    at: offset_in(bytes, d.payload).unwrap_or(0),
+                    len: d.payload.len(),
+                    payload_len: d.payload_len,
+                },
+            )),
+            None => {}
+        }
+        if encapsulation {
+            if let Some(e) = decoder.take_encapsulation() {
+                events.push((pos, Event::Encapsulation(e)));
+            }
+        }
+    }
+    let stats = decoder.take_stats();
+    ChunkOut {
+        scanned,
+        batches,
+        events,
+        stats,
+    }
+}
+
+/// The in-order side of the chunks, used by one thread at a time.
+struct Committer<'u, U> {
+    udp: &'u mut U,
+    /// Decodes the deferred fragments in capture order; holds every chunk's counters.
+    decoder: Decoder,
+}
+
+impl<U: UdpConsumer> Committer<'_, U> {
+    /// Hands the chunk's events on in order; returns each lane's segments of reassembled
+    /// datagrams.
+    fn commit(&mut self, chunk: &ChunkOut, whole: &[u8], lanes: usize) -> Vec<Batch> {
+        let bytes: &[u8] = chunk.scanned.own.as_deref().map_or(whole, Vec::as_slice);
+        let frames = &chunk.scanned.frames;
+        let mut extra: Vec<Batch> = (0..lanes).map(|_| Batch::default()).collect();
+        self.decoder.add_counts(&chunk.stats);
+        // The frames before `next` were seen by the pool (see `Decoder::pass_time`).
+        let mut next = 0usize;
+        for (pos, event) in &chunk.events {
+            let pos = *pos;
+            if matches!(event, Event::Deferred) {
+                self.pass_time(&frames[next.min(pos)..pos]);
+            } else {
+                self.pass_time(&frames[next.min(pos + 1)..=pos]);
+            }
+            next = next.max(pos + 1);
+            match event {
+                Event::Udp {
+                    ts_ns,
+                    frame,
+                    ip,
+                    src_port,
+                    dst_port,
+                    at,
+                    len,
+                    payload_len,
+                } => self.udp.on_udp(&UdpDatagram {
+                    ts_ns: *ts_ns,
+                    frame: *frame,
+                    ip: *ip,
+                    src_port: *src_port,
+                    dst_port: *dst_port,
+                    payload: bytes.get(*at..at.saturating_add(*len)).unwrap_or_default(),
+                    payload_len: *payload_len,
+                }),
+                Event::Icmp(e) => self.udp.on_icmp_error(e),
+                Event::Encapsulation(e) => self.decoder.add_encapsulation(*e),
+                Event::Deferred => {
+                    let frame = frame_of(&frames[pos], bytes);
+                    let decoded = self.decoder.decode(&frame);
+                    if let Some(e) = &decoded.icmp_error {
+                        self.udp.on_icmp_error(e);
+                    }
+                    match decoded.transport {
+                        Some(Transport::Tcp(seg)) => {
+                            let key = FlowKey::new(&seg.ip, seg.src_port, seg.dst_port);
+                            let shard = key.shard(SHARDS);
+                            if let Some(batch) = extra.get_mut(shard % lanes) {
+                                batch.push(&seg, key, shard / lanes, None);
+                            }
+                        }
+                        Some(Transport::Udp(d)) => self.udp.on_udp(&d),
+                        None => {}
+                    }
+                }
+            }
+        }
+        self.pass_time(&frames[next.min(frames.len())..]);
+        // The chunk's DNS goes before any of its segments is tracked.
+        self.udp.flush();
+        extra
+    }
+
+    fn pass_time(&mut self, frames: &[FrameRef]) {
+        if self.decoder.pending_fragments() > 0 {
+            for f in frames {
+                self.decoder.pass_time(f.ts_ns);
+            }
+        }
+    }
+}
+
+/// What the threads share, under one lock held only to take or hand over work.
+struct State {
+    /// A thread is scanning.
+    scanning: bool,
+    /// Chunks scanned so far (the next chunk's number).
+    scanned: u64,
+    /// The scanner met the end (or damage, or an error).
+    scan_done: bool,
+    /// Capture time of the last frame, once `scan_done`.
+    end_ts: i64,
+    /// Decoded chunks waiting for their commit, by number.
+    decoded: BTreeMap<u64, ChunkOut>,
+    committing: bool,
+    /// Chunks committed so far.
+    committed: u64,
+    /// Each lane's committed chunks, in order.
+    queues: Vec<VecDeque<LaneItem>>,
+    /// Chunks each lane has tracked.
+    tracked: Vec<u64>,
+    /// Reading failed or a thread panicked: every thread stops.
+    failed: bool,
+    error: Option<CaptureError>,
+}
+
+struct Shared<'a, 'c, 'r, 'p, U> {
+    state: Mutex<State>,
+    changed: Condvar,
+    scanner: Mutex<Scanner<'c, 'r, 'p>>,
+    committer: Mutex<Committer<'a, U>>,
+}
+
+impl<U> Shared<'_, '_, '_, '_, U> {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panicking thread marks the state failed ([`FailOnPanic`]); the others stop.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Marks the shared state failed when its thread unwinds, so that no other thread waits for
+/// it forever (the scope then re-raises the panic).
+struct FailOnPanic<'s> {
+    state: &'s Mutex<State>,
+    changed: &'s Condvar,
+}
+
+impl Drop for FailOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut st = self
+                .state
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            st.failed = true;
+            drop(st);
+            self.changed.notify_all();
+        }
+    }
+}
+
+/// The next thing a thread does.
+enum Job {
+    Track(LaneItem),
+    Scan,
+    Finish(i64),
+    Stop,
+}
+
+pub(super) fn run_parallel<F, M, U, H, C>(
+    capture: &mut Capture,
+    reader: &mut Reader<'_>,
+    tcp_cfg: &TcpConfig,
+    make_factory: &M,
+    udp: &mut U,
+    threads: usize,
+    stream: Option<(&H, C)>,
+) -> Result<(CaptureSummary, Outputs<F>), CaptureError>
+where
+    F: SinkFactory + Send,
+    M: Fn(usize, &EmbeddedKeys) -> F + Sync,
+    U: UdpConsumer + Send,
+    H: Harvest<F>,
+    C: FnMut(u64, Option<H::Group>) + Send,
+{
+    let lanes = threads.clamp(1, SHARDS);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(lanes - 1)
+        .thread_name(|i| format!("pcapstat-lane-{}", i + 1))
+        .build()
+        .map_err(|e| CaptureError::Io(std::io::Error::other(e)))?;
+    let (harvest, collect) = match stream {
+        Some((h, c)) => (Some(h), Some(c)),
+        None => (None, None),
+    };
+    let whole = capture.shared_bytes();
+    let whole_bytes: &[u8] = whole.as_ref().map_or(&[], SharedBytes::as_slice);
+    let position = reader.position.clone();
+    let decode_limits = reader.config.decode;
+    let (out_tx, out_rx) = mpsc::channel::<Outputs<F>>();
+    let (emit_tx, emit_rx) = mpsc::sync_channel::<Emit<H::Group>>(4 * lanes + 4);
+    let shared = Shared {
+        state: Mutex::new(State {
+            scanning: false,
+            scanned: 0,
+            scan_done: false,
+            end_ts: 0,
+            decoded: BTreeMap::new(),
+            committing: false,
+            committed: 0,
+            queues: (0..lanes).map(|_| VecDeque::new()).collect(),
+            tracked: vec![0; lanes],
+            failed: false,
+            error: None,
+        }),
+        changed: Condvar::new(),
+        scanner: Mutex::new(Scanner {
+            capture,
+            reader,
+            summary: SummaryBuilder::default(),
+            whole: whole.clone(),
+            secrets: Vec::new(),
+        }),
+        committer: Mutex::new(Committer {
+            udp,
+            decoder: Decoder::new(decode_limits),
+        }),
+    };
+    let done = AtomicBool::new(false);
+    std::thread::scope(|threads| {
+        // Page faults of a mapped capture are taken ahead of the scanner, on another thread.
+        if let Some(whole) = whole.as_ref().filter(|w| w.is_mapped()) {
+            let (position, done) = (&position, &done);
+            threads.spawn(move || populate_ahead(whole, position, done));
+        }
+        let collector = collect
+            .map(|collect| threads.spawn(move || super::collect_in_order(emit_rx, lanes, collect)));
+        let shared = &shared;
+        pool.in_place_scope(|scope| {
+            for w in 1..lanes {
+                let (out_tx, emit_tx) = (out_tx.clone(), emit_tx.clone());
+                scope.spawn(move |_| {
+                    lane(
+                        shared,
+                        w,
+                        lanes,
+                        whole_bytes,
+                        decode_limits,
+                        tcp_cfg,
+                        make_factory,
+                        harvest,
+                        &out_tx,
+                        &emit_tx,
+                    );
+                });
+            }
+            lane(
+                shared,
+                0,
+                lanes,
+                whole_bytes,
+                decode_limits,
+                tcp_cfg,
+                make_factory,
+                harvest,
+                &out_tx,
+                &emit_tx,
+            );
+            drop(emit_tx);
+        });
+        done.store(true, Ordering::Relaxed);
+        if let Some(collector) = collector {
+            if let Err(panic) = collector.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+    drop(out_tx);
+    let state = shared
+        .state
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(e) = state.error {
+        return Err(e);
+    }
+    let scanner = shared
+        .scanner
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let committer = shared
+        .committer
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let summary = scanner
+        .summary
+        .finish(scanner.capture, committer.decoder.stats().clone());
+    let outputs = out_rx.into_iter().flatten().collect();
+    Ok((summary, outputs))
+}
+
+/// One thread's loop: lane `w`'s trackers, and whatever scanning, decoding and committing is
+/// due.
+#[allow(clippy::too_many_arguments)]
+fn lane<F, M, U, H>(
+    shared: &Shared<'_, '_, '_, '_, U>,
+    w: usize,
+    lanes: usize,
+    whole: &[u8],
+    limits: DecodeLimits,
+    tcp_cfg: &TcpConfig,
+    make_factory: &M,
+    harvest: Option<&H>,
+    out_tx: &mpsc::Sender<Outputs<F>>,
+    emit_tx: &mpsc::SyncSender<Emit<H::Group>>,
+) where
+    F: SinkFactory,
+    M: Fn(usize, &EmbeddedKeys) -> F,
+    U: UdpConsumer,
+    H: Harvest<F>,
+{
+    let _guard = FailOnPanic {
+        state: &shared.state,
+        changed: &shared.changed,
+    };
+    let shards: Vec<usize> = (w..SHARDS).step_by(lanes).collect();
+    let keys = EmbeddedKeys::default();
+    let mut trackers: Vec<TcpTracker<F>> = shards
+        .iter()
+        .map(|&s| TcpTracker::with_sinks(tcp_cfg.clone(), make_factory(s, &keys)))
+        .collect();
+    let mut decoder = Decoder::deferring(limits);
+    let mut groups = Vec::new();
+    loop {
+        let job = {
+            let mut st = shared.lock();
+            loop {
+                if st.failed {
+                    break Job::Stop;
+                }
+                if let Some(item) = st.queues[w].pop_front() {
+                    break Job::Track(item);
+                }
+                if st.scan_done && st.committed == st.scanned && st.decoded.is_empty() {
+                    break Job::Finish(st.end_ts);
+                }
+                let slowest = st.tracked.iter().copied().min().unwrap_or(0);
+                if !st.scanning && !st.scan_done && st.scanned < slowest + CHUNKS_AHEAD {
+                    st.scanning = true;
+                    break Job::Scan;
+                }
+                st = shared
+                    .changed
+                    .wait(st)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        };
+        match job {
+            Job::Stop => return,
+            Job::Finish(end) => {
+                let out = shards
+                    .into_iter()
+                    .zip(trackers)
+                    .map(|(s, t)| (s, t.finish(end)))
+                    .collect();
+                let _ = out_tx.send(out);
+                return;
+            }
+            Job::Track(item) => {
+                for dsb in &item.secrets {
+                    keys.add(dsb);
+                }
+                let upto = item.batch.upto;
+                for (local, key, seg) in merged(&item.batch, &item.extra, whole) {
+                    if let Some(t) = trackers.get_mut(local) {
+                        t.on_segment_keyed(&seg, key);
+                        if let Some(h) = harvest.filter(|_| t.has_finished()) {
+                            let (closed, factory) = t.take_finished();
+                            groups.push((seg.frame, h.harvest(closed, factory)));
+                        }
+                    }
+                }
+                drop(item);
+                if harvest.is_some() {
+                    let groups = std::mem::take(&mut groups);
+                    let _ = emit_tx.send(Emit {
+                        worker: w,
+                        upto,
+                        groups,
+                    });
+                }
+                let mut st = shared.lock();
+                st.tracked[w] += 1;
+                drop(st);
+                shared.changed.notify_all();
+            }
+            Job::Scan => {
+                let scanned = {
+                    let mut scanner = shared
+                        .scanner
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    let scanned = scanner.scan();
+                    let end_ts = scanner.summary.last_ts().unwrap_or(0);
+                    let frames = scanner.capture.frames_read();
+                    (scanned, end_ts, frames)
+                };
+                let (scanned, end_ts, frames_read) = scanned;
+                let (seq, chunk) = {
+                    let mut st = shared.lock();
+                    st.scanning = false;
+                    let seq = st.scanned;
+                    let chunk = match scanned {
+                        Ok(Some(chunk)) => {
+                            st.scanned += 1;
+                            Some(chunk)
+                        }
+                        Ok(None) => {
+                            st.scan_done = true;
+                            st.end_ts = end_ts;
+                            None
+                        }
+                        Err(e) => {
+                            st.scan_done = true;
+                            st.failed = true;
+                            st.error = Some(e);
+                            None
+                        }
+                    };
+                    (seq, chunk)
+                };
+                shared.changed.notify_all();
+                let Some(chunk) = chunk else {
+                    continue;
+                };
+                // The frames below the chunk's end were all read.
+                let upto = chunk
+                    .frames
+                    .last()
+                    .map_or(frames_read, |f| f.index.saturating_add(1));
+                let out = decode_chunk(chunk, whole, &mut decoder, lanes, upto);
+                let mut st = shared.lock();
+                st.decoded.insert(seq, out);
+                commit_ready(shared, st, whole, lanes);
+            }
+        }
+    }
+}
+
+/// Commits the decoded chunks that are next in order, unless another thread is committing
+/// (it will take them).
+fn commit_ready<'s, U: UdpConsumer>(
+    shared: &'s Shared<'_, '_, '_, '_, U>,
+    mut st: MutexGuard<'s, State>,
+    whole: &[u8],
+    lanes: usize,
+) {
+    while !st.committing {
+        let next = st.committed;
+        let Some(chunk) = st.decoded.remove(&next) else {
+            break;
+        };
+        st.committing = true;
+        drop(st);
+        let extra = shared
+            .committer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .commit(&chunk, whole, lanes);
+        st = shared.lock();
+        let ChunkOut {
+            scanned, batches, ..
+        } = chunk;
+        for ((queue, batch), extra) in st.queues.iter_mut().zip(batches).zip(extra) {
+            queue.push_back(LaneItem {
+                secrets: scanned.secrets.clone(),
+                batch,
+                extra,
+            });
+        }
+        st.committed += 1;
+        st.committing = false;
+        shared.changed.notify_all();
+    }
+}
