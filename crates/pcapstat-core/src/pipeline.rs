@@ -1,22 +1,19 @@
-//! The analysis pipeline: a sequential reader and flow shards working in parallel.
+//! The analysis pipeline: frames decoded, TCP segments tracked in flow shards.
 //!
 //! ```text
-//! reader (calling thread)          workers (rayon pool, threads - 1 of them)
-//!   capture → frame → decode  ──►  shard s = hash(flow) mod SHARDS, owned by worker s mod W
-//!   → summary counters              each shard: its own TcpTracker (flow table, reassembly,
-//!                                   sinks) — no locks, no sharing
+//! capture → frame → decode ──► shard s = hash(flow) mod SHARDS: its own TcpTracker (flow
+//!   → summary counters         table, reassembly, sinks) — no locks, no sharing
+//!   → UDP / ICMP consumer
 //! ```
 //!
-//! Container parsing and IP defragmentation are sequential by nature, so one reader does them and
-//! hands each TCP segment, copied into a batch, to the worker that owns its shard. Both directions
-//! of a connection hash to the same shard.
-//!
-//! The number of shards is fixed ([`SHARDS`]), whatever the thread count: a worker owns the shards
-//! `w, w + W, w + 2W, …`. Each tracker sees exactly the same segments in the same order for any
-//! number of threads, so the output — records, counters, what the sinks produced — is identical
-//! for any thread count, including when limits are hit.
-//!
-//! With one thread everything runs on the calling thread without copies or channels.
+//! Both directions of a connection hash to the same shard. The number of shards is fixed
+//! ([`SHARDS`]), whatever the thread count. With one thread everything runs on the calling
+//! thread, frame by frame, without copies or channels. With several (`parallel`), every thread
+//! scans, decodes and tracks: the capture is read in chunks, scanned and committed in order,
+//! decoded on any thread, and thread `w` of `W` tracks the shards `w, w + W, w + 2W, …` (its
+//! lane). Each tracker sees exactly the same segments in the same order for any number of
+//! threads, so the output — records, counters, what the sinks produced — is identical for any
+//! thread count, including when limits are hit.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -40,7 +37,7 @@ pub const SHARDS: usize = 64;
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct PipelineConfig {
-    /// Threads to use in all, including the reader; `0` means one per available core.
+    /// Threads to use in all; `0` means one per available core.
     /// With `1`, everything runs on the calling thread.
     pub threads: usize,
     /// TCP tracking options and limits. `max_connections` is for the whole capture; each shard
@@ -84,20 +81,23 @@ pub struct PipelineOutput<F> {
     pub factories: Vec<F>,
 }
 
-/// Receives the UDP datagrams and ICMP errors of the capture, in capture order, on the reading
-/// thread (where DNS over UDP is matched: it is light, and a retry to another server must meet
-/// the first query).
+/// Receives the UDP datagrams and ICMP errors of the capture, in capture order, on one thread
+/// at a time (the reading thread, or with several threads the one committing a chunk; DNS over
+/// UDP must be taken in capture order: a retry to another server must meet the first query).
 pub trait UdpConsumer {
     /// One UDP datagram.
     fn on_udp(&mut self, datagram: &UdpDatagram);
     /// One ICMP error message (unreachable, time exceeded, …) with what it quotes.
     fn on_icmp_error(&mut self, error: &IcmpError);
-    /// Every TCP segment, before it goes to its shard (the consumer may note that DNS over TCP
-    /// was seen); does nothing by default.
+    /// With one thread, every TCP segment, before its shard tracks it; does nothing by
+    /// default. (With several, the segments of a chunk are tracked after the chunk's
+    /// [`flush`](UdpConsumer::flush).)
     fn on_tcp_segment(&mut self, _segment: &TcpSegment) {}
-    /// Before a tick and at the end of the capture: what the consumer keeps to hand on in
-    /// bulk must go now (the ticks say that the frames below them were all read). Also due
-    /// before each TCP segment ([`on_tcp_segment`](UdpConsumer::on_tcp_segment)).
+    /// What the consumer keeps to hand on in bulk must go now: before a tick and at the end of
+    /// the capture (the ticks say that the frames below them were all read), and before a TCP
+    /// segment read after the datagrams is tracked: with one thread, before each TCP segment
+    /// ([`on_tcp_segment`](UdpConsumer::on_tcp_segment)); with several, at the end of each
+    /// chunk.
     fn flush(&mut self) {}
 }
 
@@ -163,17 +163,18 @@ where
 /// [`run_with_udp`], reading the secrets embedded in a pcapng capture (Decryption Secrets
 /// Blocks) in the same pass as the frames when `secrets`, and handing on what each shard
 /// finishes before the end of the capture: after every segment that finished connections, the
-/// shard's worker calls `harvest` and `collect(frame, Some(group))` receives the group, on one
-/// thread, in increasing order of the frame that finished it (so in the same order for any
-/// thread count; a worker's groups wait until every worker has read past their frame). Every
+/// thread tracking the shard calls `harvest` and `collect(frame, Some(group))` receives the
+/// group, on one thread, in increasing order of the frame that finished it (so in the same
+/// order for any thread count; a thread's groups wait until every thread has tracked past
+/// their frame). Every
 /// 16 384 frames (`HEARTBEAT_FRAMES`) `collect(frame, None)` says that the frames below
 /// `frame` were all read and their groups handed on (a tick, in the same place among the
 /// groups for any thread count). The connections finished at the end are in the output, as
 /// with [`run_with_udp`].
 ///
-/// `make_factory(shard, keys)` gets the [`EmbeddedKeys`] of the worker that owns the shard:
+/// `make_factory(shard, keys)` gets the [`EmbeddedKeys`] of the thread that tracks the shard:
 /// each DSB is added to it after the segments read before the DSB and before those read after
-/// it (with one thread, when the reader meets it), so what a shard sees is the same for any
+/// it (with one thread, when the reader meets it; with several, a DSB ends a chunk), so what a shard sees is the same for any
 /// thread count. Also returns the counters of the DSBs read ([`KeyLog::add_capture_secrets`]).
 ///
 /// # Errors
@@ -475,6 +476,14 @@ impl Batch {
 
     /// The segments, with the payloads read in place from `src`, else from `whole` (the bytes
     /// given to `push`).
+    /// Empties it, keeping its buffers.
+    fn clear(&mut self) {
+        self.segs.clear();
+        self.bytes.clear();
+        self.src = None;
+        self.upto = 0;
+    }
+
     fn segments<'b>(
         &'b self,
         whole: &'b [u8],
@@ -598,10 +607,10 @@ fn populate_ahead(whole: &SharedBytes, position: &AtomicU64, done: &AtomicBool) 
     }
 }
 
-/// What a worker hands to the collector after each batch when streaming.
+/// What a lane hands to the collector after each chunk when streaming.
 struct Emit<G> {
     worker: usize,
-    /// The worker processed every segment of its shards in frames below this.
+    /// The lane tracked every segment of its shards in frames below this.
     upto: u64,
     /// (frame, group) of what its shards finished in this batch, in frame order.
     groups: Vec<(u64, G)>,

@@ -127,9 +127,9 @@ struct Scanner<'c, 'r, 'p> {
 
 impl Scanner<'_, '_, '_> {
     /// The next chunk; `None` at the end of the capture (or at damage).
-    fn scan(&mut self) -> Result<Option<Scanned>, CaptureError> {
+    /// `frames`: an empty vector to fill (recycled, see [`Spares`]).
+    fn scan(&mut self, mut frames: Vec<FrameRef>) -> Result<Option<Scanned>, CaptureError> {
         let progress = self.reader.config.progress.as_deref();
-        let mut frames = Vec::with_capacity(CHUNK_FRAMES as usize);
         let mut own = self.whole.is_none().then(Vec::new);
         let mut secrets = std::mem::take(&mut self.secrets);
         let per = match self.reader.config.chunk_frames {
@@ -232,17 +232,15 @@ fn decode_chunk(
     scanned: Scanned,
     whole: &[u8],
     decoder: &mut Decoder,
-    lanes: usize,
+    mut batches: Vec<Batch>,
     upto: u64,
 ) -> ChunkOut {
     let bytes: &[u8] = scanned.own.as_deref().map_or(whole, Vec::as_slice);
-    let mut batches: Vec<Batch> = (0..lanes)
-        .map(|_| Batch {
-            src: scanned.own.clone(),
-            upto,
-            ..Batch::default()
-        })
-        .collect();
+    let lanes = batches.len();
+    for b in &mut batches {
+        b.src = scanned.own.clone();
+        b.upto = upto;
+    }
     let mut events = Vec::new();
     for (pos, f) in scanned.frames.iter().enumerate() {
         let frame = frame_of(f, bytes);
@@ -396,6 +394,59 @@ struct State {
     /// Reading failed or a thread panicked: every thread stops.
     failed: bool,
     error: Option<CaptureError>,
+    /// Threads waiting for a change (notified only when some are).
+    waiting: usize,
+    spares: Spares,
+}
+
+/// Emptied frame lists and batches, used again: a chunk's are a few hundred KB, and
+/// allocating them afresh costs page faults and the allocator's consolidations.
+#[derive(Default)]
+struct Spares {
+    frames: Vec<Vec<FrameRef>>,
+    batches: Vec<Batch>,
+}
+
+/// Most spare frame lists and batches kept (per lane for batches).
+const SPARES: usize = CHUNKS_AHEAD as usize + 2;
+
+impl Spares {
+    fn frames(&mut self) -> Vec<FrameRef> {
+        self.frames
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK_FRAMES as usize))
+    }
+
+    fn batches(&mut self, lanes: usize) -> Vec<Batch> {
+        (0..lanes)
+            .map(|_| self.batches.pop().unwrap_or_default())
+            .collect()
+    }
+
+    fn give_frames(&mut self, mut frames: Vec<FrameRef>) {
+        if self.frames.len() < SPARES {
+            frames.clear();
+            self.frames.push(frames);
+        }
+    }
+
+    fn give_batch(&mut self, mut batch: Batch, lanes: usize) {
+        if self.batches.len() < SPARES * lanes * 2 {
+            batch.clear();
+            self.batches.push(batch);
+        }
+    }
+}
+
+impl State {
+    /// Wakes the waiting threads, if any, after a change (`st` is dropped first).
+    fn changed(st: MutexGuard<'_, State>, cv: &Condvar) {
+        let wake = st.waiting > 0;
+        drop(st);
+        if wake {
+            cv.notify_all();
+        }
+    }
 }
 
 struct Shared<'a, 'c, 'r, 'p, U> {
@@ -438,7 +489,8 @@ impl Drop for FailOnPanic<'_> {
 /// The next thing a thread does.
 enum Job {
     Track(LaneItem),
-    Scan,
+    /// With an empty frame list and a batch per lane to fill.
+    Scan(Vec<FrameRef>, Vec<Batch>),
     Finish(i64),
     Stop,
 }
@@ -488,6 +540,8 @@ where
             tracked: vec![0; lanes],
             failed: false,
             error: None,
+            waiting: 0,
+            spares: Spares::default(),
         }),
         changed: Condvar::new(),
         scanner: Mutex::new(Scanner {
@@ -622,12 +676,16 @@ fn lane<F, M, U, H>(
                 let slowest = st.tracked.iter().copied().min().unwrap_or(0);
                 if !st.scanning && !st.scan_done && st.scanned < slowest + CHUNKS_AHEAD {
                     st.scanning = true;
-                    break Job::Scan;
+                    let frames = st.spares.frames();
+                    let batches = st.spares.batches(lanes);
+                    break Job::Scan(frames, batches);
                 }
+                st.waiting += 1;
                 st = shared
                     .changed
                     .wait(st)
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
+                st.waiting -= 1;
             }
         };
         match job {
@@ -655,7 +713,7 @@ fn lane<F, M, U, H>(
                         }
                     }
                 }
-                drop(item);
+                let LaneItem { batch, extra, .. } = item;
                 if harvest.is_some() {
                     let groups = std::mem::take(&mut groups);
                     let _ = emit_tx.send(Emit {
@@ -666,16 +724,17 @@ fn lane<F, M, U, H>(
                 }
                 let mut st = shared.lock();
                 st.tracked[w] += 1;
-                drop(st);
-                shared.changed.notify_all();
+                st.spares.give_batch(batch, lanes);
+                st.spares.give_batch(extra, lanes);
+                State::changed(st, &shared.changed);
             }
-            Job::Scan => {
+            Job::Scan(frames, batches) => {
                 let scanned = {
                     let mut scanner = shared
                         .scanner
                         .lock()
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    let scanned = scanner.scan();
+                    let scanned = scanner.scan(frames);
                     let end_ts = scanner.summary.last_ts().unwrap_or(0);
                     let frames = scanner.capture.frames_read();
                     (scanned, end_ts, frames)
@@ -702,9 +761,9 @@ fn lane<F, M, U, H>(
                             None
                         }
                     };
+                    State::changed(st, &shared.changed);
                     (seq, chunk)
                 };
-                shared.changed.notify_all();
                 let Some(chunk) = chunk else {
                     continue;
                 };
@@ -713,7 +772,7 @@ fn lane<F, M, U, H>(
                     .frames
                     .last()
                     .map_or(frames_read, |f| f.index.saturating_add(1));
-                let out = decode_chunk(chunk, whole, &mut decoder, lanes, upto);
+                let out = decode_chunk(chunk, whole, &mut decoder, batches, upto);
                 let mut st = shared.lock();
                 st.decoded.insert(seq, out);
                 commit_ready(shared, st, whole, lanes);
@@ -753,8 +812,11 @@ fn commit_ready<'s, U: UdpConsumer>(
                 extra,
             });
         }
+        st.spares.give_frames(scanned.frames);
         st.committed += 1;
         st.committing = false;
-        shared.changed.notify_all();
+        if st.waiting > 0 {
+            shared.changed.notify_all();
+        }
     }
 }
