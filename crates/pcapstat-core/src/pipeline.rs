@@ -537,13 +537,23 @@ fn merged<'b>(
     extra: &'b Batch,
     whole: &'b [u8],
 ) -> impl Iterator<Item = (usize, FlowKey, TcpSegment<'b>)> + 'b {
-    let mut a = batch.segments(whole).peekable();
-    let mut b = extra.segments(whole).peekable();
-    std::iter::from_fn(move || match (a.peek(), b.peek()) {
-        (Some(x), Some(y)) if y.2.frame < x.2.frame => b.next(),
-        (Some(_), _) => a.next(),
-        (None, _) => b.next(),
-    })
+    // Almost always no datagram was reassembled: then the batch alone, without the merge.
+    let (direct, merge) = if extra.segs.is_empty() {
+        (Some(batch.segments(whole)), None)
+    } else {
+        let mut a = batch.segments(whole).peekable();
+        let mut b = extra.segments(whole).peekable();
+        let merge = std::iter::from_fn(move || match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if y.2.frame < x.2.frame => b.next(),
+            (Some(_), _) => a.next(),
+            (None, _) => b.next(),
+        });
+        (None, Some(merge))
+    };
+    direct
+        .into_iter()
+        .flatten()
+        .chain(merge.into_iter().flatten())
 }
 
 /// The collector's loop: hands on the lanes' groups in frame order, each once every lane has
