@@ -236,8 +236,10 @@ const LAB_KEYLOG: &str = include_str!("../../../testdata/lab/d_tls_resumption/ss
 /// Target `analyze`: the whole analysis of arbitrary bytes as the `pcapstat` library runs it —
 /// capture reading, the secrets embedded in the capture (pcapng DSBs) merged with the bundled
 /// lab key log (left out when `data.len() % 4 == 3`, to keep the path without a key log), the
-/// sharded TCP pipeline on 2 threads, reassembly, the TLS (with decryption), HTTP/1, HTTP/2 and
-/// DNS parsers, DNS matching and the request join.
+/// sharded TCP pipeline on 2 threads (reading in chunks of 3 frames, so that chunk boundaries
+/// fall everywhere in small inputs), reassembly, the TLS (with decryption), HTTP/1, HTTP/2 and
+/// DNS parsers, DNS matching and the request join. For one input in eight, the same on one
+/// thread must give the same analysis.
 pub fn analyze(data: &[u8]) {
     let _ = analyze_run(data);
 }
@@ -246,12 +248,51 @@ pub fn analyze(data: &[u8]) {
 fn analyze_run(data: &[u8]) -> Option<(crate::AppStats, Vec<HttpRecord>)> {
     static WITH_LAB: OnceLock<Analyzer> = OnceLock::new();
     static WITHOUT: OnceLock<Analyzer> = OnceLock::new();
+    static ONE_THREAD: OnceLock<Analyzer> = OnceLock::new();
     let analyzer = if data.len() % 4 != 3 {
-        WITH_LAB.get_or_init(|| Analyzer::new().threads(2).keylog(KeyLog::parse(LAB_KEYLOG)))
+        WITH_LAB.get_or_init(|| {
+            Analyzer::new()
+                .threads(2)
+                .chunk_frames(3)
+                .keylog(KeyLog::parse(LAB_KEYLOG))
+        })
     } else {
-        WITHOUT.get_or_init(|| Analyzer::new().threads(2))
+        WITHOUT.get_or_init(|| Analyzer::new().threads(2).chunk_frames(3))
     };
     let a = analyzer.analyze_bytes(data.to_vec()).ok()?;
+    if data.len() % 8 == 0 {
+        let one = ONE_THREAD
+            .get_or_init(|| Analyzer::new().threads(1).keylog(KeyLog::parse(LAB_KEYLOG)))
+            .analyze_bytes(data.to_vec())
+            .ok()?;
+        assert_eq!(
+            format!(
+                "{:?}",
+                (
+                    &one.summary,
+                    &one.connections,
+                    &one.tls,
+                    &one.http,
+                    &one.dns,
+                    &one.timings,
+                    &one.stats
+                )
+            ),
+            format!(
+                "{:?}",
+                (
+                    &a.summary,
+                    &a.connections,
+                    &a.tls,
+                    &a.http,
+                    &a.dns,
+                    &a.timings,
+                    &a.stats
+                )
+            ),
+            "one thread and two threads disagree"
+        );
+    }
     // Capture timestamps need not be in order: only what holds whatever they are.
     check_http(a.http.iter().map(|r| &r.exchange), None);
     Some((a.stats.app, a.http))
