@@ -419,29 +419,6 @@ impl SharedBytes {
         }
     }
 
-    /// Whether the bytes are a memory-mapped file (whose pages are mapped on first touch).
-    pub(crate) fn is_mapped(&self) -> bool {
-        matches!(&*self.0, Bytes::Map(_))
-    }
-
-    /// Maps the pages of `[offset, offset + len)` of a mapped file now (`MADV_POPULATE_READ`),
-    /// so that the reading thread does not take their page faults. Best effort: nothing on
-    /// owned bytes, other systems, or kernels before Linux 5.14; `offset` is rounded down to a
-    /// page.
-    pub(crate) fn populate(&self, offset: usize, len: usize) {
-        #[cfg(target_os = "linux")]
-        if let Bytes::Map(m) = &*self.0 {
-            const PAGE: usize = 4096;
-            let start = offset - offset % PAGE;
-            let end = offset.saturating_add(len).min(m.len());
-            if end > start {
-                let _ = m.advise_range(memmap2::Advice::PopulateRead, start, end - start);
-            }
-        }
-        #[cfg(not(target_os = "linux"))]
-        let _ = (offset, len);
-    }
-
     /// Where `part` lies in these bytes, when it is a slice of them (compared by address: a
     /// frame read from a whole capture borrows from it; a reassembled IP datagram does not).
     pub(crate) fn offset_of(&self, part: &[u8]) -> Option<usize> {
@@ -1330,6 +1307,12 @@ impl Capture {
         let len = header_len + caplen as usize;
         self.need(len)?;
         let w = self.source.window();
+        // The next record's header, whose place is known only now: its load overlaps with the
+        // rest of this record's work instead of stalling the next step (records are read one
+        // after the other, each header's address depends on the previous one's length).
+        if let Some(next) = w.get(len..) {
+            prefetch(next);
+        }
         let block = if modified {
             parse_pcap_frame_modified(w)
         } else if endian == Endian::Big {
@@ -1392,6 +1375,10 @@ impl Capture {
         let len = block_len as usize;
         self.need(len)?;
         let w = self.source.window();
+        // The next block's header, as for pcap records.
+        if let Some(next) = w.get(len..) {
+            prefetch(next);
+        }
         let trailing = endian.u32(w, len - 4).unwrap_or(0);
         if trailing != block_len {
             return Err(StepError::Damage(Damage::BlockLengthMismatch {

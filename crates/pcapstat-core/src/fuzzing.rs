@@ -260,7 +260,7 @@ fn analyze_run(data: &[u8]) -> Option<(crate::AppStats, Vec<HttpRecord>)> {
         WITHOUT.get_or_init(|| Analyzer::new().threads(2).chunk_frames(3))
     };
     let a = analyzer.analyze_bytes(data.to_vec()).ok()?;
-    if data.len() % 8 == 0 {
+    if data.len().is_multiple_of(8) {
         let one = ONE_THREAD
             .get_or_init(|| Analyzer::new().threads(1).keylog(KeyLog::parse(LAB_KEYLOG)))
             .analyze_bytes(data.to_vec())

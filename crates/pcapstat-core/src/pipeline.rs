@@ -16,12 +16,12 @@
 //! thread count, including when limits are hit.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
 mod parallel;
 
-use crate::capture::{prefetch, Capture, CaptureError, CaptureItem, SharedBytes};
+use crate::capture::{prefetch, Capture, CaptureError, CaptureItem};
 use crate::decode::{DecodeLimits, Decoder, IcmpError};
 use crate::flow::FlowKey;
 use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
@@ -227,7 +227,6 @@ where
         config,
         secrets,
         keylog: KeyLogStats::default(),
-        position: Arc::default(),
     };
     let (summary, outputs) = if threads <= 1 {
         run_inline(capture, &mut reader, &tcp_cfg, make_factory, udp, stream)?
@@ -252,9 +251,6 @@ struct Reader<'a> {
     secrets: bool,
     /// Counters of the DSBs read.
     keylog: KeyLogStats,
-    /// Bytes of the capture consumed so far, stored every [`PROGRESS_EVERY`] frames (for the
-    /// page populating thread of a mapped capture).
-    position: Arc<AtomicU64>,
 }
 
 /// What the reading loop hands on, in capture order.
@@ -351,7 +347,6 @@ fn read<U: UdpConsumer>(
     let progress = reader.config.progress.as_deref();
     loop {
         if capture.frames_read().is_multiple_of(PROGRESS_EVERY) {
-            reader.position.store(capture.offset(), Ordering::Relaxed);
             if let Some(p) = progress {
                 p.store(capture.offset(), Ordering::Relaxed);
             }
@@ -597,26 +592,6 @@ fn collect_in_order<G>(
     }
 }
 
-/// Maps the pages of a mapped capture ahead of the reading thread (at most `POPULATE_AHEAD`
-/// bytes past `position`, the reader's offset), until the end or `done`: the kernel's work of
-/// the page faults moves off the reading thread, which is the pipeline's bottleneck on bulk
-/// traffic (every page holds a frame header to decode).
-fn populate_ahead(whole: &SharedBytes, position: &AtomicU64, done: &AtomicBool) {
-    const CHUNK: usize = 4 << 20;
-    const POPULATE_AHEAD: usize = 64 << 20;
-    let len = whole.as_slice().len();
-    let mut next = 0usize;
-    while next < len && !done.load(Ordering::Relaxed) {
-        let at = usize::try_from(position.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
-        if next >= at.saturating_add(POPULATE_AHEAD) {
-            std::thread::sleep(std::time::Duration::from_micros(200));
-            continue;
-        }
-        whole.populate(next, CHUNK);
-        next += CHUNK;
-    }
-}
-
 /// What a lane hands to the collector after each chunk when streaming.
 struct Emit<G> {
     worker: usize,
@@ -665,27 +640,11 @@ mod tests {
         FlowKey::new(&s.ip, s.src_port, s.dst_port)
     }
 
-    /// The populating thread walks to the end when the reader does, waits while the reader is
-    /// far behind, and stops when told (a reader that failed) instead of waiting forever.
-    #[test]
-    fn populating_follows_the_reader_and_stops_when_told() {
-        let whole = SharedBytes::owned(vec![0u8; 200 << 20]);
-        let (position, done) = (AtomicU64::new(u64::MAX), AtomicBool::new(false));
-        populate_ahead(&whole, &position, &done);
-        position.store(0, Ordering::Relaxed);
-        std::thread::scope(|s| {
-            let t = s.spawn(|| populate_ahead(&whole, &position, &done));
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            assert!(!t.is_finished(), "waits for a reader 64 MiB behind");
-            done.store(true, Ordering::Relaxed);
-        });
-    }
-
     #[test]
     fn batch_round_trips_segments() {
         // Payloads copied (a stream), and read in place (a capture held in memory) except the
         // one that is not in the capture's bytes (as a reassembled IP datagram).
-        let whole = SharedBytes::owned(b"..hello..world!".to_vec());
+        let whole = crate::capture::SharedBytes::owned(b"..hello..world!".to_vec());
         let (hello, world) = (&whole.as_slice()[2..7], &whole.as_slice()[9..15]);
         for shared in [None, Some(whole.as_slice())] {
             let mut b = Batch::default();

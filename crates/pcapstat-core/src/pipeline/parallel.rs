@@ -32,10 +32,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 
 use super::{
-    merged, populate_ahead, Batch, Emit, Harvest, Outputs, Reader, UdpConsumer, HEARTBEAT_FRAMES,
-    PROGRESS_EVERY, SHARDS,
+    merged, Batch, Emit, Harvest, Outputs, Reader, UdpConsumer, HEARTBEAT_FRAMES, PROGRESS_EVERY,
+    SHARDS,
 };
-use crate::capture::{Capture, CaptureError, CaptureItem, Frame, LinkType, SharedBytes};
+use crate::capture::{prefetch, Capture, CaptureError, CaptureItem, Frame, LinkType, SharedBytes};
 use crate::decode::{DecodeLimits, DecodeProblem, DecodeStats, Decoder, Encapsulation, IcmpError};
 use crate::flow::FlowKey;
 use crate::packet::{IpPair, Transport, UdpDatagram};
@@ -52,6 +52,9 @@ const CHUNK_BYTES: usize = 1 << 20;
 /// inputs), committing never waits on a queue that only a waiting lane could drain: the
 /// inputs queued span at most a tick plus `CHUNKS_AHEAD + 1` chunks.
 const CHUNKS_AHEAD: u64 = 4;
+
+/// How many frames ahead decoding asks for a frame's headers.
+const PREFETCH_FRAMES: usize = 8;
 
 /// Where one frame of a chunk is, and what the container said about it.
 #[derive(Debug, Clone, Copy)]
@@ -139,9 +142,6 @@ impl Scanner<'_, '_, '_> {
         loop {
             let capture = &mut *self.capture;
             if capture.frames_read().is_multiple_of(PROGRESS_EVERY) {
-                self.reader
-                    .position
-                    .store(capture.offset(), Ordering::Relaxed);
                 if let Some(p) = progress {
                     p.store(capture.offset(), Ordering::Relaxed);
                 }
@@ -243,6 +243,16 @@ fn decode_chunk(
     }
     let mut events = Vec::new();
     for (pos, f) in scanned.frames.iter().enumerate() {
+        // The headers of a frame a few on: scanning touched its first cache line a while ago
+        // (a chunk ago), the headers often run into the second.
+        if let Some(ahead) = scanned.frames.get(pos + PREFETCH_FRAMES) {
+            if let Some(head) = bytes.get(ahead.at..) {
+                prefetch(head);
+                if let Some(next) = head.get(64..) {
+                    prefetch(next);
+                }
+            }
+        }
         let frame = frame_of(f, bytes);
         let decoded = decoder.decode(&frame);
         if decoded.deferred {
@@ -431,7 +441,8 @@ impl Spares {
     }
 
     fn give_batch(&mut self, mut batch: Batch, lanes: usize) {
-        if self.batches.len() < SPARES * lanes * 2 {
+        // An `extra` batch is almost always empty, never allocated: not worth keeping.
+        if batch.segs.capacity() > 0 && self.batches.len() < SPARES * lanes {
             batch.clear();
             self.batches.push(batch);
         }
@@ -523,7 +534,6 @@ where
     };
     let whole = capture.shared_bytes();
     let whole_bytes: &[u8] = whole.as_ref().map_or(&[], SharedBytes::as_slice);
-    let position = reader.position.clone();
     let decode_limits = reader.config.decode;
     let (out_tx, out_rx) = mpsc::channel::<Outputs<F>>();
     let (emit_tx, emit_rx) = mpsc::sync_channel::<Emit<H::Group>>(4 * lanes + 4);
@@ -558,11 +568,6 @@ where
     };
     let done = AtomicBool::new(false);
     std::thread::scope(|threads| {
-        // Page faults of a mapped capture are taken ahead of the scanner, on another thread.
-        if let Some(whole) = whole.as_ref().filter(|w| w.is_mapped()) {
-            let (position, done) = (&position, &done);
-            threads.spawn(move || populate_ahead(whole, position, done));
-        }
         let collector = collect
             .map(|collect| threads.spawn(move || super::collect_in_order(emit_rx, lanes, collect)));
         let shared = &shared;
