@@ -352,3 +352,47 @@ def test_notebook_runs_on_the_package(tmp_path):
     for name in ["waterfall.png", "connect.png"]:
         png = (tmp_path / name).read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 5000, name
+
+
+def metadata(path: Path) -> dict:
+    import pyarrow.parquet as pq
+
+    kv = dict(pq.read_metadata(path).metadata)
+    kv.pop(b"ARROW:schema", None)
+    return kv
+
+
+@pytest.mark.parametrize("capture", [f"{LAB}/e_dns/capture.pcap", "testdata/pcap-empty.pcap"])
+def test_write_parquet_writes_the_clis_files(capture, tmp_path):
+    """Analysis.write_parquet: the files of `pcapstat analyze --parquet`, with their metadata."""
+    cli("analyze", capture, "--parquet", tmp_path / "cli")
+    a = pcapstat.analyze(capture)
+    written = a.write_parquet(tmp_path / "pkg")
+    assert sorted(Path(p).name for p in written) == sorted(f"{t}.parquet" for t in pcapstat.TABLES)
+    for t in pcapstat.TABLES:
+        want, got = tmp_path / "cli" / f"{t}.parquet", tmp_path / "pkg" / f"{t}.parquet"
+        assert_frame_equal(pl.read_parquet(got), pl.read_parquet(want))
+        assert metadata(got) == metadata(want), t
+
+
+def test_write_parquet_partitioned_as_the_cli(tmp_path):
+    odd = tmp_path / "in" / "a b=c%d.pcap"
+    odd.parent.mkdir()
+    odd.write_bytes((REPO / f"{LAB}/e_dns/capture.pcap").read_bytes())
+    inputs = [f"{LAB}/f_refused_syndrop/capture.pcap", str(odd)]
+    cli("analyze", *inputs, "--partition", "--parquet", tmp_path / "cli")
+    for capture in inputs:
+        pcapstat.analyze(capture).write_parquet(tmp_path / "pkg", partition=True)
+    for t in pcapstat.TABLES:
+        cli_parts = sorted(p.relative_to(tmp_path / "cli") for p in (tmp_path / "cli").rglob("*.parquet"))
+        pkg_parts = sorted(p.relative_to(tmp_path / "pkg") for p in (tmp_path / "pkg").rglob("*.parquet"))
+        assert cli_parts == pkg_parts
+        for rel in cli_parts:
+            assert_frame_equal(pl.read_parquet(tmp_path / "pkg" / rel),
+                               pl.read_parquet(tmp_path / "cli" / rel))
+            if rel.parts[0] == t:
+                assert metadata(tmp_path / "pkg" / rel)[b"pcapstat.table"] == t.encode()
+    assert (tmp_path / "pkg" / "dns" / f"capture={pcapstat.partition_value(str(odd))}").is_dir()
+    unnamed = pcapstat.analyze((REPO / inputs[0]).read_bytes())
+    with pytest.raises(ValueError, match="without a name"):
+        unnamed.write_parquet(tmp_path / "x", partition=True)

@@ -15,7 +15,7 @@ use pcapstat::core::{CaptureError, KeyLogError};
 use pcapstat::figures::{definitions, Value};
 use pcapstat::filter::{self, Filter};
 use pcapstat::polars::prelude::{CompatLevel, DataFrame, PolarsResult};
-use pcapstat::{Analysis, Analyzer, Report, ReportOptions};
+use pcapstat::{Analysis, Analyzer, ParquetSource, Report, ReportOptions};
 use polars_arrow::array::{Array, StructArray};
 use polars_arrow::datatypes::{ArrowDataType, Field};
 use polars_arrow::ffi::{export_iterator, ArrowArrayStream};
@@ -87,6 +87,8 @@ struct NativeAnalysis {
     summary_json: String,
     /// `NAME: capture damaged at byte …`: the CLI's warning, when the capture is damaged.
     damage: Option<String>,
+    /// The `pcapstat.options` Parquet metadata of the CLI (`idle_timeout=300s keylog=F`).
+    options: String,
 }
 
 #[pymethods]
@@ -121,10 +123,57 @@ impl NativeAnalysis {
         self.damage.as_deref()
     }
 
+    /// The CLI's `pcapstat.options` Parquet metadata for the options of this analysis.
+    #[getter]
+    fn parquet_options(&self) -> &str {
+        &self.options
+    }
+
     /// The name of the capture (the `capture` column), if it has one.
     #[getter]
     fn source(&self) -> Option<&str> {
         self.analysis.source()
+    }
+
+    /// Writes the four tables as Parquet with pcapstat's writer (the CLI's): `DIR/TABLE.parquet`,
+    /// or with `partition` `DIR/TABLE/capture=NAME/part.parquet` (Hive layout, NAME
+    /// percent-encoded). `metadata`: key-value pairs after pcapstat's own keys. Each file is
+    /// written under a temporary name and renamed. Returns the paths written.
+    fn write_parquet(
+        &self,
+        py: Python<'_>,
+        directory: PathBuf,
+        partition: bool,
+        metadata: Vec<(String, String)>,
+    ) -> PyResult<Vec<PathBuf>> {
+        let capture = match (partition, self.analysis.source()) {
+            (true, None) => {
+                return Err(PyValueError::new_err(
+                    "a capture without a name has no partition: analyze(data, name=...)",
+                ))
+            }
+            (_, name) => name.map(str::to_owned),
+        };
+        let source = ParquetSource { metadata };
+        py.detach(|| -> Result<Vec<PathBuf>, pcapstat::Error> {
+            let mut written = Vec::with_capacity(TABLES.len());
+            for table in TABLES {
+                let mut frame = match table {
+                    "connections" => self.analysis.connections()?,
+                    "tls" => self.analysis.tls()?,
+                    "http" => self.analysis.http()?,
+                    _ => self.analysis.dns()?,
+                };
+                written.push(match &capture {
+                    Some(c) if partition => {
+                        pcapstat::write_parquet_partition(&directory, table, c, &frame, &source)?
+                    }
+                    _ => pcapstat::write_parquet(&directory, table, &mut frame, &source)?,
+                });
+            }
+            Ok(written)
+        })
+        .map_err(|e| PcapstatError::new_err(chain(&e)))
     }
 
     /// The named figures: name → int (counts; durations in ns), float (ratios), or None.
@@ -254,6 +303,11 @@ fn analyze(
         .threads(threads)
         .idle_timeout_ns((idle_timeout * 1e9).round() as i64)
         .embedded_secrets(embedded_secrets);
+    // As the CLI's `parquet_options`.
+    let mut options = format!("idle_timeout={idle_timeout}s");
+    if let Some(k) = &keylog {
+        options.push_str(&format!(" keylog={}", k.display()));
+    }
     if let Some(k) = keylog {
         analyzer = py
             .detach(|| analyzer.keylog_file(k))
@@ -263,7 +317,7 @@ fn analyze(
         Input::Path(p) => Some(p.display().to_string()),
         Input::Bytes(_) => name,
     };
-    let options = ReportOptions { top };
+    let report_options = ReportOptions { top };
     let run = py.detach(|| -> Result<_, pcapstat::Error> {
         let mut analysis = match input {
             Input::Path(p) => analyzer.analyze_path(p)?,
@@ -276,7 +330,7 @@ fn analyze(
             Cow::Borrowed(_) => analysis,
             Cow::Owned(a) => a,
         };
-        let report = Report::of(&analysis, &options);
+        let report = Report::of(&analysis, &report_options);
         Ok((analysis, report))
     });
     let (analysis, report) = run.map_err(|e| analysis_error(name.as_deref(), &e))?;
@@ -298,6 +352,7 @@ fn analyze(
         report,
         summary_json: json.to_string(),
         damage,
+        options,
     })
 }
 
@@ -322,11 +377,19 @@ fn figure_definitions() -> Vec<(String, &'static str, &'static str, String)> {
         .collect()
 }
 
+/// The directory-name form of a capture name in the Hive layout (`capture=VALUE`):
+/// [`pcapstat::partition_value`].
+#[pyfunction]
+fn partition_value(name: &str) -> String {
+    pcapstat::partition_value(name)
+}
+
 /// The module `pcapstat._native`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
     m.add_function(wrap_pyfunction!(figure_definitions, m)?)?;
+    m.add_function(wrap_pyfunction!(partition_value, m)?)?;
     m.add_class::<NativeAnalysis>()?;
     m.add_class::<Table>()?;
     m.add("TABLES", TABLES.to_vec())?;

@@ -16,9 +16,10 @@ from __future__ import annotations
 import datetime as _dt
 import json as _json
 import os as _os
+import time as _clock
 import warnings as _warnings
 from functools import cached_property as _cached_property
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import polars as _pl
 
@@ -33,6 +34,7 @@ __all__ = [
     "ReadError",
     "TABLES",
     "analyze",
+    "partition_value",
 ]
 
 __version__: str = _native.VERSION
@@ -75,8 +77,9 @@ class Analysis:
     Returned by :func:`analyze`; the tables are built when first read, then kept.
     """
 
-    def __init__(self, native: "_native.NativeAnalysis") -> None:
+    def __init__(self, native: "_native.NativeAnalysis", size: Optional[int] = None) -> None:
         self._native = native
+        self._size = size
 
     def _table(self, name: str) -> _pl.DataFrame:
         return _pl.DataFrame(self._native.table(name))
@@ -129,6 +132,39 @@ class Analysis:
         None for an intact capture; ``summary["damaged"]`` has the same as fields."""
         return self._native.damage
 
+    def write_parquet(
+        self, directory: Union[str, "_os.PathLike[str]"], *, partition: bool = False
+    ) -> List[str]:
+        """Write the four tables as Parquet with the CLI's writer, types and metadata:
+        ``DIRECTORY/TABLE.parquet`` (as ``pcapstat analyze CAPTURE --parquet DIRECTORY``), or
+        with ``partition=True`` ``DIRECTORY/TABLE/capture=NAME/part.parquet`` (as
+        ``--partition``; NAME percent-encoded, see :func:`partition_value`). Each file is
+        written under a temporary name and renamed; the four are not one transaction. Returns
+        the paths written. Raises :class:`PcapstatError` when a file cannot be written."""
+        metadata = [
+            ("pcapstat.sources", self._source_description()),
+            ("pcapstat.options", self._native.parquet_options),
+        ]
+        paths = self._native.write_parquet(_os.fspath(directory), partition, metadata)
+        return [_os.fspath(p) for p in paths]
+
+    def _source_description(self) -> str:
+        """``NAME (N bytes, FIRST..LAST)``: the CLI's ``pcapstat.sources`` entry."""
+        s = self.summary
+        name = self.source or ""
+        size = self._size
+        if size is None and self.source is not None:
+            try:
+                size = _os.stat(self.source).st_size
+            except OSError:
+                size = None
+        size_text = "unknown size" if size is None else f"{size} bytes"
+        if s.get("first_ts") is None or s.get("last_ts") is None:
+            span = "no frames"
+        else:
+            span = f"{_rfc3339(s['first_ts'])}..{_rfc3339(s['last_ts'])}"
+        return f"{name} ({size_text}, {span})"
+
     def __repr__(self) -> str:
         s = self.summary
         apps = s.get("applications", {})
@@ -138,6 +174,19 @@ class Analysis:
             f"{apps['tls']['handshakes']} tls, {apps['http']['requests']} http, "
             f"{apps['dns']['queries']} dns{', damaged' if self.damaged else ''}>"
         )
+
+
+def _rfc3339(ns: int) -> str:
+    """Nanoseconds since the epoch as the CLI writes them: ``2023-11-14T22:13:20.123456789Z``."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    return _clock.strftime("%Y-%m-%dT%H:%M:%S", _clock.gmtime(secs)) + f".{frac:09d}Z"
+
+
+def partition_value(name: str) -> str:
+    """The directory name of capture ``name`` in the Hive layout, after ``capture=``: bytes
+    other than ASCII letters, digits, ``-``, ``_`` and ``.`` as ``%XX`` (pyarrow, polars,
+    DuckDB and Spark decode it back)."""
+    return _native.partition_value(name)
 
 
 def analyze(
@@ -198,13 +247,16 @@ def analyze(
         embedded_secrets=embedded_secrets,
     )
     if isinstance(source, (bytes, bytearray, memoryview)):
-        native = _native.analyze(data=bytes(source), name=name, **kwargs)
+        data = bytes(source)
+        native = _native.analyze(data=data, name=name, **kwargs)
+        size: Optional[int] = len(data)
     else:
         if name is not None:
             raise ValueError("name= is for bytes; a path names its capture")
         native = _native.analyze(path=_os.fspath(source), **kwargs)
+        size = None
     if native.damage is not None:
         if strict:
             raise PcapstatError(native.damage)
         _warnings.warn(native.damage, DamagedCaptureWarning, stacklevel=2)
-    return Analysis(native)
+    return Analysis(native, size)
