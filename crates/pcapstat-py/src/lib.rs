@@ -384,12 +384,33 @@ fn partition_value(name: &str) -> String {
     pcapstat::partition_value(name)
 }
 
+/// The capture files of a directory, as `pcapstat analyze DIR` lists them
+/// ([`pcapstat::core::capture_files`]): natural name order, files that look like captures.
+/// Errors carry the CLI's messages.
+#[pyfunction]
+fn capture_files(py: Python<'_>, directory: PathBuf) -> PyResult<Vec<String>> {
+    let found = py.detach(|| pcapstat::core::capture_files(&directory));
+    match found {
+        Ok(found) if found.is_empty() => Err(PcapstatError::new_err(format!(
+            "{}: a directory without a capture file (pcap, pcapng, gzip or zstd)",
+            directory.display()
+        ))),
+        Ok(found) => Ok(found.iter().map(|p| p.display().to_string()).collect()),
+        Err(e) => Err(ReadError::new_err(format!(
+            "{}: {}",
+            directory.display(),
+            chain(&e)
+        ))),
+    }
+}
+
 /// The module `pcapstat._native`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
     m.add_function(wrap_pyfunction!(figure_definitions, m)?)?;
     m.add_function(wrap_pyfunction!(partition_value, m)?)?;
+    m.add_function(wrap_pyfunction!(capture_files, m)?)?;
     m.add_class::<NativeAnalysis>()?;
     m.add_class::<Table>()?;
     m.add("TABLES", TABLES.to_vec())?;

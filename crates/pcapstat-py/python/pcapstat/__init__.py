@@ -34,6 +34,7 @@ __all__ = [
     "ReadError",
     "TABLES",
     "analyze",
+    "capture_files",
     "partition_value",
 ]
 
@@ -187,6 +188,14 @@ def partition_value(name: str) -> str:
     other than ASCII letters, digits, ``-``, ``_`` and ``.`` as ``%XX`` (pyarrow, polars,
     DuckDB and Spark decode it back)."""
     return _native.partition_value(name)
+
+
+def capture_files(directory: Union[str, "_os.PathLike[str]"]) -> List[str]:
+    """The capture files of a directory (not its subdirectories) as ``pcapstat analyze DIR``
+    takes them: files whose first bytes look like a capture, in natural name order (tcpdump
+    ``-C``/``-G`` rotations). Raises :class:`ReadError` when the directory cannot be read,
+    :class:`PcapstatError` when it holds no capture."""
+    return _native.capture_files(_os.fspath(directory))
 
 
 def analyze(
