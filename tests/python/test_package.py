@@ -396,3 +396,22 @@ def test_write_parquet_partitioned_as_the_cli(tmp_path):
     unnamed = pcapstat.analyze((REPO / inputs[0]).read_bytes())
     with pytest.raises(ValueError, match="without a name"):
         unnamed.write_parquet(tmp_path / "x", partition=True)
+
+
+def test_capture_files_lists_a_directory_as_the_cli(tmp_path):
+    rotated = tmp_path / "rotated"
+    rotated.mkdir()
+    for name in ["trace.pcap10", "trace.pcap", "trace.pcap2"]:
+        (rotated / name).write_bytes((REPO / f"{LAB}/e_dns/capture.pcap").read_bytes())
+    (rotated / "keys.txt").write_text("CLIENT_RANDOM 00 00\n")
+    res = cli("analyze", "--format", "json", rotated)
+    want = [json.loads(line)["file"] for line in res.stdout.splitlines()]
+    assert pcapstat.capture_files(rotated) == want
+    assert [Path(p).name for p in want] == ["trace.pcap", "trace.pcap2", "trace.pcap10"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(pcapstat.PcapstatError) as e:
+        pcapstat.capture_files(empty)
+    assert str(e.value) == cli_error("analyze", empty)
+    with pytest.raises(pcapstat.ReadError):
+        pcapstat.capture_files(tmp_path / "missing")
