@@ -2,13 +2,16 @@
 # # pcapstat tables in a notebook
 #
 # Cells of a notebook as a plain script (`# %%` markers: VS Code and Jupytext open it as a
-# notebook). It runs `pcapstat analyze --parquet` on a capture, loads the tables with polars and
-# draws the per-request phase waterfall and the connect-time distribution with matplotlib.
+# notebook). It analyses a capture with the `pcapstat` Python package (docs/python.md:
+# `pip install .`) — or, without the package, runs `pcapstat analyze --parquet` and loads the
+# Parquet tables with polars — and draws the per-request phase waterfall and the connect-time
+# distribution with matplotlib.
 #
 # Run: `python3 docs/notebook.py [CAPTURE] [OUTDIR]` (defaults: a bundled capture with 9 HTTP
-# requests on 4 connections, and `notebook-out/`). `tests/python` runs it. The binary:
-# `$PCAPSTAT_BIN`, else `pcapstat` on the PATH, else this repository's newest release or debug
-# build.
+# requests on 4 connections, and `notebook-out/`). `tests/python` runs it both ways.
+# `PCAPSTAT_NOTEBOOK=package` requires the package, `=binary` uses the binary: `$PCAPSTAT_BIN`,
+# else `pcapstat` on the PATH, else this repository's newest release or debug build. Unset:
+# the package when it is installed, else the binary.
 
 # %%
 import os
@@ -45,14 +48,34 @@ def find_pcapstat():
     return str(max(built, key=lambda p: p.stat().st_mtime))
 
 
-pcapstat = find_pcapstat()
+def package():
+    """The pcapstat package, unless PCAPSTAT_NOTEBOOK=binary (or it is not installed)."""
+    mode = os.environ.get("PCAPSTAT_NOTEBOOK", "")
+    if mode == "binary":
+        return None
+    try:
+        import pcapstat
+    except ImportError:
+        if mode == "package":
+            raise
+        return None
+    return pcapstat
 
-# %% Analyse the capture into Parquet tables
-tables = Path(tempfile.mkdtemp(prefix="pcapstat-"))
-subprocess.run([pcapstat, "analyze", capture, "--parquet", str(tables)], check=True,
-               stdout=subprocess.DEVNULL)
-conns = pl.read_parquet(tables / "connections.parquet")
-http = pl.read_parquet(tables / "http.parquet")
+
+# %% Analyse the capture: polars DataFrames from the package, else Parquet tables of the CLI
+pkg = package()
+if pkg is not None:
+    analysis = pkg.analyze(capture)
+    conns, http = analysis.connections, analysis.http
+    print("tables from the pcapstat package")
+else:
+    pcapstat = find_pcapstat()
+    tables = Path(tempfile.mkdtemp(prefix="pcapstat-"))
+    subprocess.run([pcapstat, "analyze", capture, "--parquet", str(tables)], check=True,
+                   stdout=subprocess.DEVNULL)
+    conns = pl.read_parquet(tables / "connections.parquet")
+    http = pl.read_parquet(tables / "http.parquet")
+    print(f"tables from {pcapstat} analyze --parquet")
 print(conns.group_by("outcome").len().sort("outcome"))
 
 # %% Per-request phase waterfall: where each request's time went, from its first phase (the DNS

@@ -175,8 +175,9 @@ def test_csv_and_ndjson_have_the_parquet_columns_and_rows(capture, tmp_path):
 
 
 def test_example_notebook_draws_its_figures(tmp_path):
-    """docs/notebook.py (the example notebook as a script) runs and saves both figures."""
-    env = dict(os.environ, PCAPSTAT_BIN=str(binary()), MPLBACKEND="Agg")
+    """docs/notebook.py (the example notebook as a script) runs on the binary's Parquet tables
+    and saves both figures (test_package.py runs it on the Python package)."""
+    env = dict(os.environ, PCAPSTAT_BIN=str(binary()), MPLBACKEND="Agg", PCAPSTAT_NOTEBOOK="binary")
     subprocess.run(
         ["python3", str(REPO / "docs/notebook.py"), "testdata/link-raw12-ipv6-http.pcap",
          str(tmp_path)],

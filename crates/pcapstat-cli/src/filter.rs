@@ -2,6 +2,8 @@
 //! by `pcapstat::filter` (`pcapstat_core::Filter` lists the accepted forms),
 //! also for the per-rule scopes of a rules file.
 
+/// The conditions of a filter as command-line flags (`--server 10.0.0.1:443 --port 443`).
+pub use pcapstat::filter::flags;
 use pcapstat::filter::{
     parse_client, parse_name, parse_server, parse_time, Filter, Host, Server, TimeBound,
 };
@@ -46,15 +48,4 @@ impl FilterArgs {
             until: self.until,
         }
     }
-}
-
-/// The conditions of `filter` as command-line flags, e.g. `--server 10.0.0.1:443 --port 443`
-/// (empty without a condition).
-pub fn flags(filter: &Filter) -> String {
-    let flags: Vec<String> = filter
-        .conditions()
-        .into_iter()
-        .map(|(name, value)| format!("--{name} {value}"))
-        .collect();
-    flags.join(" ")
 }

@@ -30,3 +30,15 @@ pub use pcapstat_core::{
     host_only, name_matches, parse_address, parse_client, parse_host, parse_name, parse_server,
     parse_time, ConnNames, Filter, FilterSpecError, Host, Server, TimeBound,
 };
+
+/// The conditions of `filter` as the command-line flags that set them, e.g.
+/// `--server 10.0.0.1:443 --port 443` (empty without a condition): the `filter` key of the
+/// JSON report, shared by the CLI and the Python package.
+pub fn flags(filter: &Filter) -> String {
+    let flags: Vec<String> = filter
+        .conditions()
+        .into_iter()
+        .map(|(name, value)| format!("--{name} {value}"))
+        .collect();
+    flags.join(" ")
+}
