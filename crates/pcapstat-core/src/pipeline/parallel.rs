@@ -133,7 +133,12 @@ impl Scanner<'_, '_, '_> {
     /// `frames`: an empty vector to fill (recycled, see [`Spares`]).
     fn scan(&mut self, mut frames: Vec<FrameRef>) -> Result<Option<Scanned>, CaptureError> {
         let progress = self.reader.config.progress.as_deref();
-        let mut own = self.whole.is_none().then(Vec::new);
+        // A stream's frames are copied into the chunk: room for the chunk's bytes and a frame
+        // more from the start, so that the copy is not copied again as the vector grows.
+        let mut own = self
+            .whole
+            .is_none()
+            .then(|| Vec::with_capacity(CHUNK_BYTES + (64 << 10)));
         let mut secrets = std::mem::take(&mut self.secrets);
         let per = match self.reader.config.chunk_frames {
             0 => CHUNK_FRAMES,
@@ -183,6 +188,7 @@ impl Scanner<'_, '_, '_> {
                         "a frame lies outside the capture's bytes",
                     ))
                 })?,
+                // Not met: `own` is made exactly when there are no shared bytes.
                 (None, None) => 0,
             };
             frames.push(FrameRef {
