@@ -402,27 +402,35 @@ fn read<U: UdpConsumer>(
 
 /// A TCP segment without its borrowed bytes, which are in the batch's byte buffer.
 #[derive(Debug, Clone, Copy)]
+///
+/// Every segment crosses from the thread that decoded it to the one that tracks it in this
+/// form, so it is kept small (96 bytes): the addresses and ports are the key's, in the order
+/// `forward` says.
 struct SegMeta {
     ts_ns: i64,
     frame: u64,
-    ip: IpPair,
-    src_port: u16,
-    dst_port: u16,
+    key: FlowKey,
+    /// The payload is read in place in the capture's shared bytes at this offset, unless
+    /// [`COPIED`].
+    in_place: u64,
     seq: u32,
     ack: u32,
-    flags: TcpFlags,
-    window: u16,
     payload_len: u32,
-    /// Start of the options in `Batch::bytes`; the payload follows them unless `in_place`.
+    /// Start of the options in `Batch::bytes`; the payload follows them when copied.
     start: u32,
-    options_len: u32,
     captured_len: u32,
-    /// The payload is read in place in the capture's shared bytes, at this offset.
-    in_place: Option<u64>,
-    /// Index of the tracker within the worker.
-    local: u32,
-    key: FlowKey,
+    window: u16,
+    flags: TcpFlags,
+    /// At most 40 (a TCP header's options).
+    options_len: u16,
+    /// Index of the tracker within the lane (below [`SHARDS`]).
+    local: u8,
+    /// The sender is the key's first endpoint.
+    forward: bool,
 }
+
+/// [`SegMeta::in_place`] of a payload copied into the batch.
+const COPIED: u64 = u64::MAX;
 
 #[derive(Debug, Default)]
 struct Batch {
@@ -443,34 +451,32 @@ impl Batch {
         self.bytes.extend_from_slice(seg.options);
         let in_place = base
             .and_then(|b| parallel::offset_in(b, seg.payload))
-            .map(|at| at as u64);
-        if in_place.is_none() {
+            .map_or(COPIED, |at| at as u64);
+        if in_place == COPIED {
             self.bytes.extend_from_slice(seg.payload);
         }
+        let (first, _) = key.endpoints();
         self.segs.push(SegMeta {
             ts_ns: seg.ts_ns,
             frame: seg.frame,
-            ip: seg.ip,
-            src_port: seg.src_port,
-            dst_port: seg.dst_port,
+            key,
+            in_place,
             seq: seg.seq,
             ack: seg.ack,
-            flags: seg.flags,
-            window: seg.window,
             payload_len: seg.payload_len,
             // A batch holds the options (at most 40 bytes each) of one chunk's frames and the
             // payloads of at most one chunk's reassembled datagrams: far below u32::MAX.
             start: start as u32,
-            options_len: seg.options.len() as u32,
             captured_len: seg.payload.len() as u32,
-            in_place,
-            local: local as u32,
-            key,
+            window: seg.window,
+            flags: seg.flags,
+            options_len: seg.options.len() as u16,
+            // Below SHARDS (64).
+            local: local as u8,
+            forward: first.ip == seg.ip.src && first.port == seg.src_port,
         });
     }
 
-    /// The segments, with the payloads read in place from `src`, else from `whole` (the bytes
-    /// given to `push`).
     /// Empties it, keeping its buffers.
     fn clear(&mut self) {
         self.segs.clear();
@@ -479,6 +485,8 @@ impl Batch {
         self.upto = 0;
     }
 
+    /// The segments, with the payloads read in place from `src`, else from `whole` (the bytes
+    /// given to `push`).
     fn segments<'b>(
         &'b self,
         whole: &'b [u8],
@@ -487,8 +495,11 @@ impl Batch {
         // A segment's payload: in place in `whole`, or after its options in `bytes`.
         let payload = move |m: &SegMeta| -> &'b [u8] {
             let (from, start) = match m.in_place {
-                Some(at) => (whole, usize::try_from(at).unwrap_or(usize::MAX)),
-                None => (&self.bytes[..], (m.start + m.options_len) as usize),
+                COPIED => (
+                    &self.bytes[..],
+                    m.start as usize + usize::from(m.options_len),
+                ),
+                at => (whole, usize::try_from(at).unwrap_or(usize::MAX)),
             };
             from.get(start..start.saturating_add(m.captured_len as usize))
                 .unwrap_or_default()
@@ -498,7 +509,7 @@ impl Batch {
             // the first KiB (an HTTP head) of the one a few segments on while this one is
             // processed (without it the worker, which parses the heads, waits on memory).
             if let Some(next) = self.segs.get(i + PREFETCH_SEGMENTS) {
-                if next.in_place.is_some() {
+                if next.in_place != COPIED {
                     let head = payload(next);
                     for line in (0..head.len().min(PREFETCH_BYTES)).step_by(64) {
                         prefetch(&head[line..]);
@@ -506,13 +517,18 @@ impl Batch {
                 }
             }
             let s = m.start as usize;
-            let o = s + m.options_len as usize;
+            let o = s + usize::from(m.options_len);
+            let (a, b) = m.key.endpoints();
+            let (src, dst) = if m.forward { (a, b) } else { (b, a) };
             let seg = TcpSegment {
                 ts_ns: m.ts_ns,
                 frame: m.frame,
-                ip: m.ip,
-                src_port: m.src_port,
-                dst_port: m.dst_port,
+                ip: IpPair {
+                    src: src.ip,
+                    dst: dst.ip,
+                },
+                src_port: src.port,
+                dst_port: dst.port,
                 seq: m.seq,
                 ack: m.ack,
                 flags: m.flags,
@@ -640,6 +656,12 @@ mod tests {
         FlowKey::new(&s.ip, s.src_port, s.dst_port)
     }
 
+    /// What crosses between threads for every segment stays small.
+    #[test]
+    fn a_segment_in_a_batch_is_96_bytes() {
+        assert!(std::mem::size_of::<SegMeta>() <= 96);
+    }
+
     #[test]
     fn batch_round_trips_segments() {
         // Payloads copied (a stream), and read in place (a capture held in memory) except the
@@ -652,7 +674,7 @@ mod tests {
             b.push(&seg(2, &[], b""), key(), 0, shared);
             b.push(&seg(3, &[2, 4, 5, 180], world), key(), 1, shared);
             b.push(&seg(4, &[], b"elsewhere"), key(), 2, shared);
-            let in_place = b.segs.iter().filter(|m| m.in_place.is_some()).count();
+            let in_place = b.segs.iter().filter(|m| m.in_place != COPIED).count();
             assert_eq!(in_place, if shared.is_some() { 2 } else { 0 });
             let got: Vec<_> = b.segments(whole.as_slice()).collect();
             assert_eq!(got.len(), 4);
