@@ -49,7 +49,7 @@ mod wire;
 pub use analysis::{Analysis, Analyzer, RecordSink, Records, StreamEnd};
 pub use app::AppStats;
 pub use capture::{
-    capture_files, looks_like_capture, Capture, CaptureError, CaptureFormat, CaptureItem,
+    capture_files, looks_like_capture, merged_name, Capture, CaptureError, CaptureFormat, CaptureItem,
     Compression, Damage, Damaged, DecryptionSecrets, Frame, Interface, LinkType, MmapChoice,
 };
 pub use decode::{DecodeLimits, DecodeProblem, DecodeStats, Encapsulation, ProblemCounts};
@@ -68,7 +68,7 @@ pub use record::{
     HttpRecord, HttpVersion, Outcome, RolesFrom, Side, TlsHandshake, TlsRecord,
 };
 pub use stats::{Counters, Limit, LimitHit, Stats, LIMITS};
-pub use summary::CaptureSummary;
+pub use summary::{CaptureSummary, InputSummary};
 pub use tcp::{HandshakeOptions, TcpConfig, TcpStats};
 pub use timing::RequestTiming;
 pub use units::{format_bytes, format_duration, format_number, parse_duration, ParseDurationError};
