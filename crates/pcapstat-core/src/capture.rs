@@ -88,13 +88,14 @@ impl fmt::Display for LinkType {
 /// One captured frame, borrowed from the capture's buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct Frame<'a> {
-    /// 0-based index of the frame in the file.
+    /// 0-based index of the frame in the file (in a merge: in the merged timeline).
     pub index: u64,
     /// Capture timestamp, nanoseconds since the Unix epoch.
     pub ts_ns: i64,
     /// Link-layer type of the interface the frame was captured on.
     pub linktype: LinkType,
-    /// pcapng interface id (0 for legacy pcap).
+    /// pcapng interface id (0 for legacy pcap); in a merge, a number of the merge's own
+    /// ([`Capture::interfaces`]), distinct for each input's interfaces.
     pub interface: u32,
     /// Captured bytes.
     pub data: &'a [u8],
