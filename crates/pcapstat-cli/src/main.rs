@@ -441,10 +441,9 @@ pub(crate) fn run_into_each(
             .iter()
             .map(|p| progress::plain_size(p))
             .sum::<Option<u64>>();
-        let short = Path::new(&target.name).file_name().map_or_else(
-            || target.name.clone(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let short = Path::new(&target.name)
+            .file_name()
+            .map_or_else(|| target.name.clone(), |n| n.to_string_lossy().into_owned());
         let _progress = progress::Progress::start(&short, total, consumed);
         return analyzer
             .analyze_merged_into_each(&target.paths, outs)

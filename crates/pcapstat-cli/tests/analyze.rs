@@ -505,6 +505,7 @@ fn a_directory_stands_for_its_capture_files() {
 
 /// Splits a little-endian pcap into files of `dir` named `names`, cut at the frame indices
 /// `cuts` (as `editcap -c`, with uneven sizes).
+#[allow(clippy::unwrap_used)]
 fn split_pcap(whole: &str, cuts: &[usize], dir: &std::path::Path, names: &[&str]) -> Vec<String> {
     let bytes = std::fs::read(whole).unwrap();
     let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
@@ -535,6 +536,7 @@ fn split_pcap(whole: &str, cuts: &[usize], dir: &std::path::Path, names: &[&str]
 }
 
 /// The JSON report without what names the input.
+#[allow(clippy::unwrap_used)]
 fn without_names(mut v: serde_json::Value) -> serde_json::Value {
     let o = v.as_object_mut().unwrap();
     o.remove("file");
@@ -561,7 +563,13 @@ fn merge_reads_rotated_files_as_one_capture() {
     let mut stdouts = Vec::new();
     for threads in ["1", "2", "3"] {
         let out = run(&[
-            "analyze", "--format", "json", "--merge", "--threads", threads, &dir_arg,
+            "analyze",
+            "--format",
+            "json",
+            "--merge",
+            "--threads",
+            threads,
+            &dir_arg,
         ]);
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         let objs = json_lines(&out);
@@ -590,11 +598,16 @@ fn merge_reads_rotated_files_as_one_capture() {
         "a connection spans the files"
     );
     // Files given one by one: named by the first and how many more.
-    let out = run(&["analyze", "--format", "json", "--merge", &parts[0], &parts[1], &parts[2]]);
+    let out = run(&[
+        "analyze", "--format", "json", "--merge", &parts[0], &parts[1], &parts[2],
+    ]);
     assert_eq!(json_lines(&out)[0]["file"], format!("{}+2", parts[0]));
     // One file: as without --merge.
     let one = run(&["analyze", "--format", "json", "--merge", &whole]);
-    assert_eq!(one.stdout, run(&["analyze", "--format", "json", &whole]).stdout);
+    assert_eq!(
+        one.stdout,
+        run(&["analyze", "--format", "json", &whole]).stdout
+    );
     // Standard input cannot be merged.
     let out = run(&["analyze", "--merge", "-"]);
     assert_eq!(out.status.code(), Some(2));
@@ -602,7 +615,12 @@ fn merge_reads_rotated_files_as_one_capture() {
     // A partition per merge, named by the directory.
     let tables = base.join("out");
     let out = run(&[
-        "analyze", "--merge", &dir_arg, "--partition", "--parquet", tables.to_str().unwrap(),
+        "analyze",
+        "--merge",
+        &dir_arg,
+        "--partition",
+        "--parquet",
+        tables.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let partitions: Vec<String> = std::fs::read_dir(tables.join("connections"))
@@ -628,7 +646,13 @@ fn merge_reads_rotated_files_as_one_capture() {
     assert!(obj["inputs"][1]["damaged"].is_object() && obj["inputs"][2]["damaged"].is_null());
     let strict = run(&["analyze", "--strict", "--merge", &dir_arg]);
     assert_eq!(strict.status.code(), Some(2));
-    let check = run(&["check", "--merge", &dir_arg, "--rules", "/nonexistent-rules.toml"]);
+    let check = run(&[
+        "check",
+        "--merge",
+        &dir_arg,
+        "--rules",
+        "/nonexistent-rules.toml",
+    ]);
     assert_eq!(check.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&base);
 }

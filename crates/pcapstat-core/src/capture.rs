@@ -767,6 +767,9 @@ pub struct Capture {
     inner: Inner,
 }
 
+// One `Capture` per analysis: the size does not matter, and the reader of one file (the hot
+// path, a call per frame) stays unboxed.
+#[allow(clippy::large_enum_variant)]
 enum Inner {
     One(Single),
     Merged(Box<merge::Merge>),
@@ -1199,7 +1202,6 @@ fn compression_of(magic: &[u8]) -> Compression {
 }
 
 impl Single {
-
     /// See [`Capture::open_with`].
     fn open_with(path: impl AsRef<Path>, mmap: MmapChoice) -> Result<Single, CaptureError> {
         let path = path.as_ref();

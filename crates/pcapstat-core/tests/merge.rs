@@ -15,7 +15,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("pcapstat-merge-{}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("pcapstat-merge-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -122,7 +123,13 @@ fn merged_equals_whole(whole: &Path, cuts: &[usize], keylog: Option<&Path>) {
     // The test can fail: the parts read one by one give other rows (a connection spans a cut).
     let separate: usize = parts
         .iter()
-        .map(|p| with_keys(analyzer(1)).analyze_path(p).unwrap().connections.len())
+        .map(|p| {
+            with_keys(analyzer(1))
+                .analyze_path(p)
+                .unwrap()
+                .connections
+                .len()
+        })
         .sum();
     assert_ne!(
         separate,
@@ -169,10 +176,18 @@ fn merged_equals_whole(whole: &Path, cuts: &[usize], keylog: Option<&Path>) {
 #[test]
 fn parts_of_a_capture_merge_into_the_whole() {
     let t = common::testdata();
-    merged_equals_whole(&t.join("lab/f_refused_syndrop/capture.pcap"), &[9, 20], None);
+    merged_equals_whole(
+        &t.join("lab/f_refused_syndrop/capture.pcap"),
+        &[9, 20],
+        None,
+    );
     merged_equals_whole(&t.join("lab/e_dns/capture.pcap"), &[25], None);
     merged_equals_whole(&t.join("stream/connections.pcap"), &[500, 501, 1000], None);
-    merged_equals_whole(&t.join("lab/d_tls_resumption/capture.pcapng"), &[60, 130], None);
+    merged_equals_whole(
+        &t.join("lab/d_tls_resumption/capture.pcapng"),
+        &[60, 130],
+        None,
+    );
 }
 
 #[test]
@@ -183,7 +198,10 @@ fn secrets_in_the_first_part_decrypt_the_later_parts() {
     // The same records as with the key log given: the DSB of part 0 was used in parts 1, 2.
     let dir = TempDir::new("keys-check");
     let parts = split(&whole, &[60, 130], &dir.0);
-    let merged = Analyzer::new().threads(2).analyze_paths_merged(&parts).unwrap();
+    let merged = Analyzer::new()
+        .threads(2)
+        .analyze_paths_merged(&parts)
+        .unwrap();
     assert!(!merged.http.is_empty());
     assert!(
         merged.http.iter().any(|h| h.conn_id >= 60),
@@ -258,9 +276,15 @@ fn interfaces_of_the_inputs_are_numbered_apart() {
     }
     // a's interface 0 and b's interface 1 are two interfaces (both Ethernet, µs and ns);
     // c has two more: four numbers, 0..4 in the order met.
-    assert_eq!(seen.keys().copied().collect::<Vec<_>>(), [0, 1, 2, 3], "{seen:?}");
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        [0, 1, 2, 3],
+        "{seen:?}"
+    );
     assert!(seen.values().any(|v| *v == (LinkType::ETHERNET, 1_000_000)));
-    assert!(seen.values().any(|v| *v == (LinkType::ETHERNET, 1_000_000_000)));
+    assert!(seen
+        .values()
+        .any(|v| *v == (LinkType::ETHERNET, 1_000_000_000)));
     assert!(seen.values().any(|(lt, _)| *lt == LinkType::LINUX_SLL));
     assert_eq!(n, 30 + 62 + 159);
 }
@@ -305,7 +329,10 @@ fn a_merge_of_one_capture_is_that_capture() {
         Capture::open_merged(&none, MmapChoice::never()),
         Err(pcapstat_core::CaptureError::NoInput)
     ));
-    let err = Capture::open_merged(&[path.as_path(), Path::new("/nonexistent.pcap")], MmapChoice::never())
-        .unwrap_err();
+    let err = Capture::open_merged(
+        &[path.as_path(), Path::new("/nonexistent.pcap")],
+        MmapChoice::never(),
+    )
+    .unwrap_err();
     assert!(err.to_string().starts_with("/nonexistent.pcap: "), "{err}");
 }

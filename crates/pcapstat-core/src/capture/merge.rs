@@ -7,8 +7,8 @@ use std::fmt;
 use std::ops::Range;
 
 use super::{
-    Advanced, CaptureError, CaptureItem, Damaged, DecryptionSecrets, Frame, FrameMeta,
-    Interface, Single,
+    Advanced, CaptureError, CaptureItem, Damaged, DecryptionSecrets, Frame, FrameMeta, Interface,
+    Single,
 };
 use crate::summary::InputSummary;
 
@@ -137,10 +137,13 @@ impl Merge {
             if input.ready.is_some() || input.done {
                 continue;
             }
-            let advanced = input.reader.advance(secrets).map_err(|e| CaptureError::Input {
-                file: input.name.clone(),
-                source: Box::new(e),
-            })?;
+            let advanced = input
+                .reader
+                .advance(secrets)
+                .map_err(|e| CaptureError::Input {
+                    file: input.name.clone(),
+                    source: Box::new(e),
+                })?;
             match advanced {
                 Some(Advanced::Frame(meta, data)) => input.ready = Some((meta, data)),
                 // Before the input's next frame, hence after the frame before it in its file.
@@ -178,12 +181,13 @@ impl Merge {
                 let n = self.interfaces.len() as u32;
                 // The reader checked the id when it read the frame (pcap: its one interface).
                 let described = input.reader.interfaces().get(meta.interface as usize);
-                self.interfaces.push(described.copied().unwrap_or(Interface {
-                    linktype: meta.linktype,
-                    snaplen: 0,
-                    units_per_sec: 1_000_000_000,
-                    ts_offset_sec: 0,
-                }));
+                self.interfaces
+                    .push(described.copied().unwrap_or(Interface {
+                        linktype: meta.linktype,
+                        snaplen: 0,
+                        units_per_sec: 1_000_000_000,
+                        ts_offset_sec: 0,
+                    }));
                 self.numbers.insert(key, n);
                 n
             }
