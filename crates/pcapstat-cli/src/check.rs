@@ -25,6 +25,9 @@ pub struct CheckArgs {
     /// for its capture files, as with `analyze`.
     #[arg(required = true, value_name = "CAPTURE")]
     files: Vec<PathBuf>,
+    /// Read all the files named (directories expanded) as ONE capture, as `analyze --merge`.
+    #[arg(long)]
+    merge: bool,
     /// The rules file (TOML; see docs/ci.md and docs/figures.md).
     #[arg(long, value_name = "FILE")]
     rules: PathBuf,
@@ -166,13 +169,13 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             })
         })
         .collect();
-    let Some(files) = crate::expand_dirs(&args.files) else {
+    let Some(targets) = crate::targets(&args.files, args.merge) else {
         return ExitCode::from(2);
     };
     let mut captures = Vec::new();
     let mut input_error = false;
-    for path in &files {
-        let file = path.display().to_string();
+    for target in &targets {
+        let file = target.name.clone();
         let options = ReportOptions { top: 0 };
         let mut reports: Vec<ReportBuilder> = scopes
             .iter()
@@ -183,7 +186,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             .zip(reports.iter_mut())
             .map(|(f, r)| (f, r as &mut (dyn RecordSink + Send)))
             .collect();
-        let read = crate::run_one_into_each(&analyzer, path, &mut outs);
+        let read = crate::run_into_each(&analyzer, target, &mut outs);
         let (error, results) = match read {
             Err(e) => {
                 eprintln!("pcapstat: error: {file}: {e:#}");
@@ -194,8 +197,8 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                     eprintln!("pcapstat: error: {file}: {d}");
                     (Some(d.to_string()), Vec::new())
                 }
-                damaged => {
-                    if let Some(d) = damaged {
+                _ => {
+                    for d in crate::damages(&end.summary) {
                         eprintln!("pcapstat: warning: {file}: {d}");
                     }
                     let figures: Vec<Figures> = reports

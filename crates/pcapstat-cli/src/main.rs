@@ -32,6 +32,7 @@ Examples:
   pcapstat analyze capture.pcap
   pcapstat analyze capture.pcapng --parquet out/     # out/connections.parquet
   pcapstat analyze a.pcap b.pcapng.zst --format json --threads 2
+  pcapstat analyze --merge rotated/           # tcpdump -C/-G files as one capture
   tcpdump -w - -U | pcapstat analyze -
   pcapstat analyze --strict nightly.pcap.gz   # exit 2 if the capture is damaged
   pcapstat analyze capture.pcap --server 10.0.0.2:443 --since +2s --format markdown
@@ -84,9 +85,16 @@ enum Command {
 struct AnalyzeArgs {
     /// Capture files (pcap or pcapng, optionally gzip or zstd compressed); `-` reads standard
     /// input; a directory stands for its capture files (not its subdirectories), in natural
-    /// name order (tcpdump `-C`/`-G` rotations), each analysed as a capture of its own.
+    /// name order (tcpdump `-C`/`-G` rotations), each analysed as a capture of its own
+    /// (unless --merge).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// Read all the files named (directories expanded) as ONE capture: the files of one
+    /// capture point (tcpdump `-C`/`-G` rotation, a capture split in parts), their frames in
+    /// timestamp order, so that a connection spanning files is one row. Named by the
+    /// directory when one directory is given, else `FIRST+N` (the first file, N more).
+    #[arg(long)]
+    merge: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -192,6 +200,45 @@ impl AnalyzeArgs {
     }
 }
 
+/// One capture to analyse: a file, or (`--merge`) several files read as one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// The name in reports, the `capture` column and partitions.
+    pub(crate) name: String,
+    /// The files (one unless merged); `-` for standard input.
+    pub(crate) paths: Vec<PathBuf>,
+}
+
+/// The captures the arguments name: each file one (directories expanded, [`expand_dirs`]);
+/// with `merge`, all of them one, named by the directory when one directory is given, else by
+/// [`pcapstat::core::merged_name`]. `None` after saying why.
+pub(crate) fn targets(files: &[PathBuf], merge: bool) -> Option<Vec<Target>> {
+    if merge && files.iter().any(|f| f.as_os_str() == "-") {
+        eprintln!(
+            "pcapstat: error: --merge reads files: standard input (-) cannot be merged (give the files, or a directory)"
+        );
+        return None;
+    }
+    let paths = expand_dirs(files)?;
+    if !merge {
+        return Some(
+            paths
+                .into_iter()
+                .map(|p| Target {
+                    name: p.display().to_string(),
+                    paths: vec![p],
+                })
+                .collect(),
+        );
+    }
+    let name = match files {
+        // `rot/` and `rot` alike.
+        [dir] if dir.is_dir() => dir.components().as_path().display().to_string(),
+        _ => pcapstat::core::merged_name(&paths),
+    };
+    Some(vec![Target { name, paths }])
+}
+
 /// The files named, each directory replaced by its capture files (`capture_files`); `None`
 /// after saying why (an unreadable directory, or one without a capture).
 fn expand_dirs(files: &[PathBuf]) -> Option<Vec<PathBuf>> {
@@ -223,7 +270,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let Some(analyzer) = args.analysis.analyzer() else {
         return ExitCode::from(2);
     };
-    let Some(files) = expand_dirs(&args.files) else {
+    let Some(targets) = targets(&args.files, args.merge) else {
         return ExitCode::from(2);
     };
     if args.partition && !args.writes_tables() {
@@ -232,10 +279,10 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     }
     if args.partition {
         let mut seen = std::collections::BTreeSet::new();
-        if let Some(dup) = files.iter().find(|f| !seen.insert(f.as_path())) {
+        if let Some(dup) = targets.iter().find(|t| !seen.insert(t.name.as_str())) {
             eprintln!(
                 "pcapstat: error: --partition: {} is given twice; its partitions would overwrite each other",
-                dup.display()
+                dup.name
             );
             return ExitCode::from(2);
         }
@@ -269,8 +316,8 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let filter = args.filter.filter();
     let style = term::Style::for_stdout();
     let width = term::width();
-    for (i, path) in files.iter().enumerate() {
-        let name = path.display().to_string();
+    for (i, target) in targets.iter().enumerate() {
+        let name = target.name.clone();
         let mut report = ReportBuilder::new(&ReportOptions { top: args.top });
         if let Some(t) = tables.as_mut() {
             t.start_capture(&name);
@@ -279,10 +326,11 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
             report: &mut report,
             tables: tables.as_mut(),
         };
-        match run_one_into(&analyzer, path, &filter, &mut sink) {
+        let sink: &mut (dyn RecordSink + Send) = &mut sink;
+        match run_into_each(&analyzer, target, &mut [(&filter, sink)]) {
             Ok(end) => {
                 let report = report.finish(end.summary, end.stats);
-                if let Some(d) = &report.summary.damaged {
+                for d in damages(&report.summary) {
                     let level = if args.strict { "error" } else { "warning" };
                     eprintln!("pcapstat: {level}: {name}: {d}");
                     failed |= args.strict;
@@ -315,7 +363,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                 }
                 captures_read += 1;
                 if let Some(t) = tables.as_mut() {
-                    let source = source_description(path, &report.summary);
+                    let source = source_description(target, &report.summary);
                     if let Err(e) = t.end_capture(&source) {
                         table_error = Some(e.into());
                         tables = None;
@@ -359,6 +407,14 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     }
 }
 
+/// Every damage of a capture: its one, or each input's of a merge.
+pub(crate) fn damages(
+    s: &pcapstat::core::CaptureSummary,
+) -> impl Iterator<Item = &pcapstat::core::Damaged> {
+    let each = s.inputs.iter().filter_map(|i| i.damaged.as_ref());
+    s.damaged.iter().filter(|_| s.inputs.is_empty()).chain(each)
+}
+
 /// Reads and analyses one capture (`-`: standard input), handing its records that pass
 /// `filter` to `sink` as they become final.
 pub(crate) fn run_one_into(
@@ -368,6 +424,32 @@ pub(crate) fn run_one_into(
     sink: &mut (dyn RecordSink + Send),
 ) -> anyhow::Result<StreamEnd> {
     run_one_into_each(analyzer, path, &mut [(filter, sink)])
+}
+
+/// Reads and analyses one capture, a file or several merged ([`Target`]), for several filters
+/// in one reading, each with its sink.
+pub(crate) fn run_into_each(
+    analyzer: &Analyzer,
+    target: &Target,
+    outs: &mut [(&pcapstat::Filter, &mut (dyn RecordSink + Send))],
+) -> anyhow::Result<StreamEnd> {
+    let [one] = target.paths.as_slice() else {
+        let consumed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let analyzer = &analyzer.clone().progress(consumed.clone());
+        let total = target
+            .paths
+            .iter()
+            .map(|p| progress::plain_size(p))
+            .sum::<Option<u64>>();
+        let short = Path::new(&target.name)
+            .file_name()
+            .map_or_else(|| target.name.clone(), |n| n.to_string_lossy().into_owned());
+        let _progress = progress::Progress::start(&short, total, consumed);
+        return analyzer
+            .analyze_merged_into_each(&target.paths, outs)
+            .map_err(read_error);
+    };
+    run_one_into_each(analyzer, one, outs)
 }
 
 /// As [`run_one_into`], for several filters in one reading, each with its sink.
@@ -428,15 +510,24 @@ pub(crate) fn report_one(
     Ok(report.finish(end.summary, end.stats))
 }
 
-/// `name (N bytes, first_ts..last_ts)` for the Parquet metadata.
-fn source_description(path: &std::path::Path, s: &pcapstat::core::CaptureSummary) -> String {
-    let size = std::fs::metadata(path)
-        .map_or("unknown size".to_string(), |m| format!("{} bytes", m.len()));
+/// `name (N bytes, first_ts..last_ts)` for the Parquet metadata; a merge: `name (N files, M
+/// bytes, ...)`.
+fn source_description(target: &Target, s: &pcapstat::core::CaptureSummary) -> String {
+    let size = target
+        .paths
+        .iter()
+        .map(|p| std::fs::metadata(p).ok().map(|m| m.len()))
+        .sum::<Option<u64>>()
+        .map_or("unknown size".to_string(), |n| format!("{n} bytes"));
+    let files = match target.paths.len() {
+        1 => String::new(),
+        n => format!("{n} files, "),
+    };
     let range = match (s.first_ts, s.last_ts) {
         (Some(a), Some(b)) => format!("{}..{}", render::rfc3339(a), render::rfc3339(b)),
         _ => "no frames".to_string(),
     };
-    format!("{} ({size}, {range})", path.display())
+    format!("{} ({files}{size}, {range})", target.name)
 }
 
 /// Parquet key-value metadata after `pcapstat.sources`: the options that shaped the tables.

@@ -92,6 +92,21 @@ pub fn text(
         format.push_str(&format!(", {} sections", s.sections));
     }
     writeln!(out, "  format        {format}")?;
+    if !s.inputs.is_empty() {
+        writeln!(
+            out,
+            "  merged        {} files, one timeline (format: the first file's)",
+            s.inputs.len()
+        )?;
+        for i in &s.inputs {
+            let range = match (i.first_ts, i.last_ts) {
+                (Some(a), Some(b)) => format!(", {} .. {}", rfc3339(a), rfc3339(b)),
+                _ => String::new(),
+            };
+            let damaged = if i.damaged.is_some() { ", damaged" } else { "" };
+            writeln!(out, "    {}  {} frames{range}{damaged}", i.file, i.frames)?;
+        }
+    }
     let links: Vec<String> = s
         .link_types
         .iter()
@@ -179,11 +194,19 @@ pub fn damage_text(out: &mut impl Write, ctx: &Ctx, s: &CaptureSummary) -> io::R
     if let Some(dmg) = &s.damaged {
         let text = wrap(&format!("Warning: {dmg}"), ctx.width, 2);
         writeln!(out, "{}", ctx.style.paint(Some(Color::Yellow), &text))?;
-        writeln!(
-            out,
-            "  (the figures above cover the {} frames before the damage)",
-            dmg.frame
-        )?;
+        match &dmg.file {
+            None => writeln!(
+                out,
+                "  (the figures above cover the {} frames before the damage)",
+                dmg.frame
+            )?,
+            Some(file) => writeln!(
+                out,
+                "  (the figures above cover the {} frames of {file} before the damage, and the \
+                 other files)",
+                dmg.frame
+            )?,
+        }
     }
     Ok(())
 }
@@ -633,6 +656,15 @@ pub fn markdown(
     writeln!(out, "| capture | |")?;
     writeln!(out, "|---|---|")?;
     writeln!(out, "| format | {} |", md(&s.format.to_string()))?;
+    if !s.inputs.is_empty() {
+        let files: Vec<&str> = s.inputs.iter().map(|i| i.file.as_str()).collect();
+        writeln!(
+            out,
+            "| merged | {} files: {} |",
+            files.len(),
+            md(&files.join(", "))
+        )?;
+    }
     writeln!(out, "| duration | {} |", v("capture.duration"))?;
     writeln!(out, "| frames | {} |", s.frames)?;
     writeln!(out, "| bytes | {} |", s.bytes)?;

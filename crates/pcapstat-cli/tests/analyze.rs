@@ -502,3 +502,157 @@ fn a_directory_stands_for_its_capture_files() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("a directory without a capture file"));
 }
+
+/// Splits a little-endian pcap into files of `dir` named `names`, cut at the frame indices
+/// `cuts` (as `editcap -c`, with uneven sizes).
+#[allow(clippy::unwrap_used)]
+fn split_pcap(whole: &str, cuts: &[usize], dir: &std::path::Path, names: &[&str]) -> Vec<String> {
+    let bytes = std::fs::read(whole).unwrap();
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    let mut records = Vec::new();
+    let mut pos = 24;
+    while pos < bytes.len() {
+        let len = 16 + u32_at(pos + 8);
+        records.push(&bytes[pos..pos + len]);
+        pos += len;
+    }
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(cuts);
+    bounds.push(records.len());
+    std::fs::create_dir_all(dir).unwrap();
+    bounds
+        .windows(2)
+        .zip(names)
+        .map(|(w, name)| {
+            let mut out = bytes[..24].to_vec();
+            for r in &records[w[0]..w[1]] {
+                out.extend_from_slice(r);
+            }
+            let path = dir.join(name);
+            std::fs::write(&path, out).unwrap();
+            path.display().to_string()
+        })
+        .collect()
+}
+
+/// The JSON report without what names the input.
+#[allow(clippy::unwrap_used)]
+fn without_names(mut v: serde_json::Value) -> serde_json::Value {
+    let o = v.as_object_mut().unwrap();
+    o.remove("file");
+    o.remove("inputs");
+    v
+}
+
+#[test]
+fn merge_reads_rotated_files_as_one_capture() {
+    let base = std::env::temp_dir().join(format!("pcapstat-cli-merge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let dir = base.join("rotated");
+    let whole = testdata("lab/d_tls_resumption/capture.pcap");
+    // tcpdump -C names; the connections of this capture span the cuts.
+    let parts = split_pcap(
+        &whole,
+        &[50, 120],
+        &dir,
+        &["trace.pcap", "trace.pcap1", "trace.pcap2"],
+    );
+    let dir_arg = format!("{}/", dir.display());
+    let reference = run(&["analyze", "--format", "json", &whole]);
+    let reference = without_names(json_lines(&reference).remove(0));
+    let mut stdouts = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let out = run(&[
+            "analyze",
+            "--format",
+            "json",
+            "--merge",
+            "--threads",
+            threads,
+            &dir_arg,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let objs = json_lines(&out);
+        assert_eq!(objs.len(), 1, "one capture");
+        // Named by the directory, trailing `/` dropped; its files listed.
+        assert_eq!(objs[0]["file"], dir.display().to_string());
+        let inputs: Vec<&str> = objs[0]["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["file"].as_str().unwrap())
+            .collect();
+        assert_eq!(inputs, parts);
+        assert_eq!(without_names(objs[0].clone()), reference);
+        stdouts.push(out.stdout);
+    }
+    assert!(stdouts.windows(2).all(|w| w[0] == w[1]));
+    // Without --merge: three captures, and other connections (the test can fail).
+    let separate = run(&["analyze", "--format", "json", &dir_arg]);
+    let separate = json_lines(&separate);
+    assert_eq!(separate.len(), 3);
+    let conns = |o: &serde_json::Value| o["tcp_connections"]["connections"].as_u64().unwrap();
+    assert_ne!(
+        separate.iter().map(conns).sum::<u64>(),
+        conns(&reference),
+        "a connection spans the files"
+    );
+    // Files given one by one: named by the first and how many more.
+    let out = run(&[
+        "analyze", "--format", "json", "--merge", &parts[0], &parts[1], &parts[2],
+    ]);
+    assert_eq!(json_lines(&out)[0]["file"], format!("{}+2", parts[0]));
+    // One file: as without --merge.
+    let one = run(&["analyze", "--format", "json", "--merge", &whole]);
+    assert_eq!(
+        one.stdout,
+        run(&["analyze", "--format", "json", &whole]).stdout
+    );
+    // Standard input cannot be merged.
+    let out = run(&["analyze", "--merge", "-"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("standard input (-) cannot be merged"));
+    // A partition per merge, named by the directory.
+    let tables = base.join("out");
+    let out = run(&[
+        "analyze",
+        "--merge",
+        &dir_arg,
+        "--partition",
+        "--parquet",
+        tables.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let partitions: Vec<String> = std::fs::read_dir(tables.join("connections"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let encoded = dir.display().to_string().replace('/', "%2F");
+    assert_eq!(partitions, [format!("capture={encoded}")]);
+    // Damage in one file: a warning naming it; the other files are read.
+    let last = std::fs::read(&parts[1]).unwrap();
+    std::fs::write(&parts[1], &last[..last.len() - 5]).unwrap();
+    let out = run(&["analyze", "--format", "json", "--merge", &dir_arg]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("capture damaged in {} at byte", parts[1])),
+        "{stderr}"
+    );
+    let obj = json_lines(&out).remove(0);
+    assert_eq!(obj["damaged"]["file"], parts[1].as_str());
+    assert_eq!(obj["damaged"]["frame"], 69);
+    assert_eq!(obj["frames"], 196 - 1);
+    assert!(obj["inputs"][1]["damaged"].is_object() && obj["inputs"][2]["damaged"].is_null());
+    let strict = run(&["analyze", "--strict", "--merge", &dir_arg]);
+    assert_eq!(strict.status.code(), Some(2));
+    let check = run(&[
+        "check",
+        "--merge",
+        &dir_arg,
+        "--rules",
+        "/nonexistent-rules.toml",
+    ]);
+    assert_eq!(check.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&base);
+}

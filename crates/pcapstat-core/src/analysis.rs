@@ -151,6 +151,30 @@ impl Analyzer {
         self.analyze(Capture::open_with(path, self.mmap)?)
     }
 
+    /// Analyse the files of one capture point (tcpdump `-C`/`-G` rotation, a capture split in
+    /// parts) as ONE capture: their frames in timestamp order ([`Capture::merge`] has the
+    /// rule), so that a connection spanning files is one record. Frame numbers (`conn_id`,
+    /// `query_frame`...) count the merged timeline; [`CaptureSummary::inputs`] lists the
+    /// files. Damage in a file ends that file only.
+    ///
+    /// ```
+    /// let lab = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab");
+    /// let files = [format!("{lab}/f_refused_syndrop/capture.pcap"), format!("{lab}/e_dns/capture.pcap")];
+    /// let merged = pcapstat_core::Analyzer::new().threads(2).analyze_paths_merged(&files)?;
+    /// assert_eq!(merged.summary.inputs.len(), 2);
+    /// # Ok::<(), pcapstat_core::CaptureError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`CaptureError::Input`] when a file cannot be read or is not a capture;
+    /// [`CaptureError::NoInput`] without a file.
+    pub fn analyze_paths_merged<P: AsRef<Path>>(
+        &self,
+        paths: &[P],
+    ) -> Result<Analysis, CaptureError> {
+        self.analyze(Capture::open_merged(paths, self.mmap)?)
+    }
+
     /// Analyse a capture read from a stream (standard input, a pipe, a socket).
     ///
     /// # Errors

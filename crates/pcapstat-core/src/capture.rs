@@ -26,6 +26,10 @@ use pcap_parser::pcapng::{
 };
 use pcap_parser::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified};
 
+use crate::summary::InputSummary;
+
+mod merge;
+
 /// A link-layer header type number (LINKTYPE_* from tcpdump.org), open so unknown values stay representable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LinkType(pub u32);
@@ -84,13 +88,14 @@ impl fmt::Display for LinkType {
 /// One captured frame, borrowed from the capture's buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct Frame<'a> {
-    /// 0-based index of the frame in the file.
+    /// 0-based index of the frame in the file (in a merge: in the merged timeline).
     pub index: u64,
     /// Capture timestamp, nanoseconds since the Unix epoch.
     pub ts_ns: i64,
     /// Link-layer type of the interface the frame was captured on.
     pub linktype: LinkType,
-    /// pcapng interface id (0 for legacy pcap).
+    /// pcapng interface id (0 for legacy pcap); in a merge, a number of the merge's own
+    /// ([`Capture::interfaces`]), distinct for each input's interfaces.
     pub interface: u32,
     /// Captured bytes.
     pub data: &'a [u8],
@@ -269,15 +274,25 @@ pub struct Damaged {
     pub frame: u64,
     /// What is wrong.
     pub reason: Damage,
+    /// The input file the damage is in, for a merge of several captures ([`Capture::merge`]);
+    /// `offset` and `frame` are then that file's. `None` for a single capture.
+    pub file: Option<String>,
 }
 
 impl fmt::Display for Damaged {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "capture damaged at byte {} after frame {}: {}",
-            self.offset, self.frame, self.reason
-        )
+        match &self.file {
+            None => write!(
+                f,
+                "capture damaged at byte {} after frame {}: {}",
+                self.offset, self.frame, self.reason
+            ),
+            Some(file) => write!(
+                f,
+                "capture damaged in {file} at byte {} after its frame {}: {}",
+                self.offset, self.frame, self.reason
+            ),
+        }
     }
 }
 
@@ -300,6 +315,17 @@ pub enum CaptureError {
     /// An I/O error while reading.
     #[error(transparent)]
     Io(#[from] io::Error),
+    /// A merge of no capture at all ([`Capture::merge`]).
+    #[error("no capture to merge")]
+    NoInput,
+    /// One input of a merge ([`Capture::merge`]) cannot be opened or read.
+    #[error("{file}: {source}")]
+    Input {
+        /// The input's name.
+        file: String,
+        /// What went wrong with it.
+        source: Box<CaptureError>,
+    },
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -735,7 +761,316 @@ struct FrameMeta {
 /// assert!(frames > 0 && capture.damage().is_none());
 /// # Ok::<(), pcapstat_core::CaptureError>(())
 /// ```
+///
+/// Several captures of one capture point (rotated files) read as one: [`Capture::merge`].
 pub struct Capture {
+    inner: Inner,
+}
+
+// One `Capture` per analysis: the size does not matter, and the reader of one file (the hot
+// path, a call per frame) stays unboxed.
+#[allow(clippy::large_enum_variant)]
+enum Inner {
+    One(Single),
+    Merged(Box<merge::Merge>),
+}
+
+impl fmt::Debug for Capture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            Inner::One(one) => one.fmt(f),
+            Inner::Merged(m) => m.fmt(f),
+        }
+    }
+}
+
+impl Capture {
+    fn one(single: Single) -> Capture {
+        Capture {
+            inner: Inner::One(single),
+        }
+    }
+
+    /// Opens a capture file, read through a bounded buffer (decompressing gzip or zstd when the
+    /// first bytes say so). [`Capture::open_with`] may memory-map it instead.
+    ///
+    /// # Errors
+    /// I/O errors opening or reading the file; [`CaptureError::Empty`] and
+    /// [`CaptureError::UnknownFormat`] when it is not a capture.
+    pub fn open(path: impl AsRef<Path>) -> Result<Capture, CaptureError> {
+        Self::open_with(path, MmapChoice::never())
+    }
+
+    /// Opens a capture file as [`Capture::open`], memory-mapped when `mmap` allows it and the
+    /// file is a plain (uncompressed) regular file; files that cannot be mapped are read.
+    ///
+    /// # Errors
+    /// As [`Capture::open`].
+    pub fn open_with(path: impl AsRef<Path>, mmap: MmapChoice) -> Result<Capture, CaptureError> {
+        Single::open_with(path, mmap).map(Capture::one)
+    }
+
+    /// Reads a capture from a stream (for example standard input), decompressing gzip or zstd when
+    /// the first bytes say so. Memory use is bounded by the largest block, not the stream's size.
+    ///
+    /// # Errors
+    /// As [`Capture::open`].
+    pub fn from_reader(reader: impl Read + Send + 'static) -> Result<Capture, CaptureError> {
+        Single::from_reader(reader).map(Capture::one)
+    }
+
+    /// Reads a capture held in memory (plain, gzip or zstd).
+    ///
+    /// # Errors
+    /// As [`Capture::open`].
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Capture, CaptureError> {
+        Single::from_bytes(bytes).map(Capture::one)
+    }
+
+    /// Several captures of one capture point read as one timeline (tcpdump `-C`/`-G` rotation,
+    /// files of one capture split by `editcap`): the frames of all inputs in timestamp order,
+    /// as `mergecap` (without `-a`) orders them. `inputs` are (name, capture) pairs; the name
+    /// is used in damage reports and [`Capture::inputs`]. Inputs that are themselves merges
+    /// are flattened.
+    ///
+    /// The rule:
+    /// - Each input is read in its own order. Of the next unread frame of every input, the one
+    ///   with the earliest timestamp comes next; a tie goes to the input given first. So the
+    ///   frames of one input keep their order even where its own timestamps go backwards.
+    /// - The frames are numbered anew: [`Frame::index`] counts the merged timeline from 0.
+    /// - Each frame keeps its link type. Its [`Frame::interface`] is renumbered, so that
+    ///   interfaces of different inputs (or pcapng sections) never share a number: one number
+    ///   per (input, section, interface id), in the order first met ([`Capture::interfaces`]).
+    /// - A Decryption Secrets Block comes out ([`Capture::next_item`]) as soon as its input is
+    ///   read past the frame before it: after that frame, before the input's next one.
+    /// - Damage ends its own input only (the frames before it are read); the others go on.
+    ///   [`Capture::damage`] is the first damage met, naming its input.
+    /// - Memory: one read window per input (a map, or a bounded buffer), nothing more. The
+    ///   frames do not share one buffer, so the pipeline copies them (no
+    ///   [`Capture::shared_bytes`]).
+    ///
+    /// ```
+    /// use pcapstat_core::Capture;
+    /// let lab = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab");
+    /// let a = Capture::open(format!("{lab}/f_refused_syndrop/capture.pcap"))?;
+    /// let b = Capture::open(format!("{lab}/e_dns/capture.pcap"))?;
+    /// let mut merged = Capture::merge(vec![("a".into(), a), ("b".into(), b)])?;
+    /// let (mut last, mut frames) = (i64::MIN, 0);
+    /// while let Some(frame) = merged.next_frame()? {
+    ///     assert_eq!(frame.index, frames);
+    ///     assert!(frame.ts_ns >= last); // both files are in time order
+    ///     (last, frames) = (frame.ts_ns, frames + 1);
+    /// }
+    /// assert_eq!(merged.inputs().len(), 2);
+    /// # Ok::<(), pcapstat_core::CaptureError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`CaptureError::NoInput`] when `inputs` is empty.
+    pub fn merge(inputs: Vec<(String, Capture)>) -> Result<Capture, CaptureError> {
+        let mut singles = Vec::with_capacity(inputs.len());
+        for (name, capture) in inputs {
+            match capture.inner {
+                Inner::One(one) => singles.push((name, one)),
+                Inner::Merged(m) => singles.extend(m.into_inputs()),
+            }
+        }
+        if singles.is_empty() {
+            return Err(CaptureError::NoInput);
+        }
+        Ok(Capture {
+            inner: Inner::Merged(Box::new(merge::Merge::new(singles))),
+        })
+    }
+
+    /// Opens capture files ([`Capture::open_with`]) and merges them ([`Capture::merge`]), each
+    /// named by its path.
+    ///
+    /// # Errors
+    /// [`CaptureError::Input`] naming the first file that cannot be opened, with its error;
+    /// [`CaptureError::NoInput`] when `paths` is empty.
+    pub fn open_merged<P: AsRef<Path>>(
+        paths: &[P],
+        mmap: MmapChoice,
+    ) -> Result<Capture, CaptureError> {
+        let mut inputs = Vec::with_capacity(paths.len());
+        for path in paths {
+            let name = path.as_ref().display().to_string();
+            match Capture::open_with(path, mmap) {
+                Ok(capture) => inputs.push((name, capture)),
+                Err(e) => {
+                    return Err(CaptureError::Input {
+                        file: name,
+                        source: Box::new(e),
+                    })
+                }
+            }
+        }
+        Capture::merge(inputs)
+    }
+
+    /// The Decryption Secrets Blocks (pcapng block type 0x0000000A) of the capture, in file
+    /// order, read ahead of the frames (call it before the first [`Capture::next_frame`]). The
+    /// analysis does not use it: it takes each DSB at its place, in the same pass as the frames
+    /// ([`Capture::next_item`]). This look-ahead is for callers who want them first:
+    ///
+    /// * a capture held whole (memory-mapped file or bytes): every DSB of the file, by a pass
+    ///   over the block headers only;
+    /// * streamed input (standard input, gzip, zstd): the DSBs before the first packet block
+    ///   (where `editcap --inject-secrets` puts them), by keeping the leading blocks in the read
+    ///   buffer (at most `MAX_BLOCK_LEN` bytes of them); later ones are not seen. `None` when
+    ///   frames were already read from the stream.
+    ///
+    /// The scan stops at the first block whose length is not sane, without error: the reading
+    /// proper reports damage as before (a decompression error met while looking ahead is given
+    /// again to it). Classic pcap files have none (`Some(vec![])`). At most
+    /// `MAX_SECRETS_BYTES` of secrets are returned.
+    ///
+    /// For a merge: the DSBs of each input in turn (`None` when one of them says `None`).
+    pub fn decryption_secrets(&mut self) -> Option<Vec<DecryptionSecrets>> {
+        match &mut self.inner {
+            Inner::One(one) => one.decryption_secrets(),
+            Inner::Merged(m) => m.decryption_secrets(),
+        }
+    }
+
+    /// The container format.
+    /// For a merge: the first input's ([`Capture::inputs`] has each one's).
+    pub fn format(&self) -> CaptureFormat {
+        match &self.inner {
+            Inner::One(one) => one.format(),
+            Inner::Merged(m) => m.first().format(),
+        }
+    }
+
+    /// The compression detected around the capture.
+    /// For a merge: the first input's.
+    pub fn compression(&self) -> Compression {
+        match &self.inner {
+            Inner::One(one) => one.compression(),
+            Inner::Merged(m) => m.first().compression(),
+        }
+    }
+
+    /// Interfaces described so far (for pcapng, the current section's).
+    /// For a merge: the interfaces that carried the frames read so far, numbered in the order
+    /// they were first met, as [`Frame::interface`] of a merge counts them.
+    pub fn interfaces(&self) -> &[Interface] {
+        match &self.inner {
+            Inner::One(one) => one.interfaces(),
+            Inner::Merged(m) => m.interfaces(),
+        }
+    }
+
+    /// Number of pcapng sections seen so far (0 for legacy pcap).
+    /// For a merge: of all inputs.
+    pub fn sections(&self) -> u64 {
+        match &self.inner {
+            Inner::One(one) => one.sections(),
+            Inner::Merged(m) => m.sections(),
+        }
+    }
+
+    /// The whole capture's bytes when it is held in memory (mapped or owned): frames and their
+    /// payloads borrow from them, so the pipeline hands workers offsets instead of copies.
+    /// A merge has none (its frames come from several buffers): the pipeline copies them.
+    pub(crate) fn shared_bytes(&self) -> Option<SharedBytes> {
+        match &self.inner {
+            Inner::One(one) => one.shared_bytes(),
+            Inner::Merged(_) => None,
+        }
+    }
+
+    /// Number of frames delivered so far.
+    pub fn frames_read(&self) -> u64 {
+        match &self.inner {
+            Inner::One(one) => one.frames_read(),
+            Inner::Merged(m) => m.frames_read(),
+        }
+    }
+
+    /// Bytes of the (uncompressed) capture consumed so far.
+    /// For a merge: the sum over its inputs.
+    pub fn offset(&self) -> u64 {
+        match &self.inner {
+            Inner::One(one) => one.offset(),
+            Inner::Merged(m) => m.offset(),
+        }
+    }
+
+    /// The damage that ended reading, if any (known once `next_frame` returned `Ok(None)`).
+    /// For a merge: the first damage met (its [`Damaged::file`] names the input); damage ends
+    /// only the input it is in ([`Capture::inputs`] has each input's).
+    pub fn damage(&self) -> Option<&Damaged> {
+        match &self.inner {
+            Inner::One(one) => one.damage(),
+            Inner::Merged(m) => m.damage(),
+        }
+    }
+
+    /// The inputs of a merge ([`Capture::merge`]), each with what was read of it so far; empty
+    /// for a single capture.
+    pub fn inputs(&self) -> Vec<InputSummary> {
+        match &self.inner {
+            Inner::One(_) => Vec::new(),
+            Inner::Merged(m) => m.inputs(),
+        }
+    }
+
+    /// The next frame, `Ok(None)` at the end of the data or at damage (see [`Capture::damage`]).
+    ///
+    /// # Errors
+    /// [`CaptureError::Io`] when reading fails for a reason other than the data itself.
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        Ok(match self.next(false)? {
+            Some(CaptureItem::Frame(frame)) => Some(frame),
+            Some(CaptureItem::Secrets(_)) | None => None,
+        })
+    }
+
+    /// The next frame or Decryption Secrets Block, in file order; `Ok(None)` at the end of the
+    /// data or at damage (see [`Capture::damage`]). This is how secrets embedded in a pcapng
+    /// file are read in the same pass as the frames: a DSB applies to the frames after it, as
+    /// the pcapng specification places it and as Wireshark reads it. At most
+    /// [`MAX_SECRETS_BYTES`] of secrets are returned (later DSBs are skipped); a DSB whose
+    /// secrets length exceeds its block is skipped.
+    ///
+    /// ```
+    /// use pcapstat_core::{Capture, CaptureItem};
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab/d_tls_resumption/capture-with-keys.pcapng");
+    /// let mut capture = Capture::open(path)?;
+    /// let (mut frames, mut dsbs) = (0, 0);
+    /// while let Some(item) = capture.next_item()? {
+    ///     match item {
+    ///         CaptureItem::Frame(_) => frames += 1,
+    ///         CaptureItem::Secrets(s) => {
+    ///             assert_eq!(frames, 0, "editcap --inject-secrets puts it first");
+    ///             assert_eq!(s.secrets_type, 0x544c_534b);
+    ///             dsbs += 1;
+    ///         }
+    ///     }
+    /// }
+    /// assert_eq!((frames, dsbs), (196, 1));
+    /// # Ok::<(), pcapstat_core::CaptureError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Capture::next_frame`].
+    pub fn next_item(&mut self) -> Result<Option<CaptureItem<'_>>, CaptureError> {
+        self.next(true)
+    }
+
+    fn next(&mut self, secrets: bool) -> Result<Option<CaptureItem<'_>>, CaptureError> {
+        match &mut self.inner {
+            Inner::One(one) => one.next(secrets),
+            Inner::Merged(m) => m.next(secrets),
+        }
+    }
+}
+
+/// One capture file or stream being read, frame by frame (a [`Capture`] reads one of them, or
+/// several merged).
+struct Single {
     source: Source,
     format: CaptureFormat,
     compression: Compression,
@@ -754,9 +1089,9 @@ pub struct Capture {
     secrets_bytes: usize,
 }
 
-impl fmt::Debug for Capture {
+impl fmt::Debug for Single {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Capture")
+        f.debug_struct("Single")
             .field("format", &self.format)
             .field("compression", &self.compression)
             .field("interfaces", &self.interfaces)
@@ -813,6 +1148,18 @@ pub fn capture_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The name of a merge of `paths` ([`Capture::open_merged`]) where a name is needed (the
+/// `capture` column, the report's `file`): the one path as given, or the first one and how
+/// many more: `rot/trace.pcap0+2` for three files. (`pcapstat analyze --merge DIR` names the
+/// merge by the directory instead.)
+pub fn merged_name<P: AsRef<Path>>(paths: &[P]) -> String {
+    match paths {
+        [] => String::new(),
+        [one] => one.as_ref().display().to_string(),
+        [first, rest @ ..] => format!("{}+{}", first.as_ref().display(), rest.len()),
+    }
+}
+
 /// Compares names with their runs of digits as numbers (`a2` < `a10`), the rest byte-wise.
 fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     fn runs(s: &str) -> Vec<(bool, &str)> {
@@ -854,23 +1201,9 @@ fn compression_of(magic: &[u8]) -> Compression {
     }
 }
 
-impl Capture {
-    /// Opens a capture file, read through a bounded buffer (decompressing gzip or zstd when the
-    /// first bytes say so). [`Capture::open_with`] may memory-map it instead.
-    ///
-    /// # Errors
-    /// I/O errors opening or reading the file; [`CaptureError::Empty`] and
-    /// [`CaptureError::UnknownFormat`] when it is not a capture.
-    pub fn open(path: impl AsRef<Path>) -> Result<Capture, CaptureError> {
-        Self::open_with(path, MmapChoice::never())
-    }
-
-    /// Opens a capture file as [`Capture::open`], memory-mapped when `mmap` allows it and the
-    /// file is a plain (uncompressed) regular file; files that cannot be mapped are read.
-    ///
-    /// # Errors
-    /// As [`Capture::open`].
-    pub fn open_with(path: impl AsRef<Path>, mmap: MmapChoice) -> Result<Capture, CaptureError> {
+impl Single {
+    /// See [`Capture::open_with`].
+    fn open_with(path: impl AsRef<Path>, mmap: MmapChoice) -> Result<Single, CaptureError> {
         let path = path.as_ref();
         let mut file = File::open(path)?;
         let mut magic = [0u8; 4];
@@ -901,12 +1234,8 @@ impl Capture {
         Ok(capture)
     }
 
-    /// Reads a capture from a stream (for example standard input), decompressing gzip or zstd when
-    /// the first bytes say so. Memory use is bounded by the largest block, not the stream's size.
-    ///
-    /// # Errors
-    /// As [`Capture::open`].
-    pub fn from_reader(reader: impl Read + Send + 'static) -> Result<Capture, CaptureError> {
+    /// See [`Capture::from_reader`].
+    fn from_reader(reader: impl Read + Send + 'static) -> Result<Single, CaptureError> {
         let mut reader: Box<dyn Read + Send> = Box::new(reader);
         let mut magic = [0u8; 4];
         let n = read_up_to(&mut reader, &mut magic)?;
@@ -920,11 +1249,8 @@ impl Capture {
         Self::from_source(source, compression)
     }
 
-    /// Reads a capture held in memory (plain, gzip or zstd).
-    ///
-    /// # Errors
-    /// As [`Capture::open`].
-    pub fn from_bytes(bytes: Vec<u8>) -> Result<Capture, CaptureError> {
+    /// See [`Capture::from_bytes`].
+    fn from_bytes(bytes: Vec<u8>) -> Result<Single, CaptureError> {
         match compression_of(&bytes) {
             Compression::None => Self::from_source(
                 Source::Whole {
@@ -937,13 +1263,14 @@ impl Capture {
         }
     }
 
-    fn from_source(mut source: Source, compression: Compression) -> Result<Capture, CaptureError> {
+    fn from_source(mut source: Source, compression: Compression) -> Result<Single, CaptureError> {
         let available = source.ensure(24).map_err(|e| match e {
             FillError::Io(e) => CaptureError::Io(e),
             FillError::Decompression(msg) => CaptureError::Damaged(Damaged {
                 offset: 0,
                 frame: 0,
                 reason: Damage::Decompression(msg),
+                file: None,
             }),
         })?;
         if available == 0 {
@@ -989,6 +1316,7 @@ impl Capture {
                             needed: 24,
                             available: head.len() as u64,
                         },
+                        file: None,
                     }));
                 }
                 let snaplen = endian.u32(head, 16).unwrap_or(0);
@@ -1018,14 +1346,14 @@ impl Capture {
                         snaplen.min(MAX_BLOCK_LEN as u32)
                     },
                 };
-                let mut capture = Capture::new(source, format, compression, state);
+                let mut capture = Single::new(source, format, compression, state);
                 capture.interfaces.push(interface);
                 capture.source.consume(24);
                 return Ok(capture);
             }
             _ => return Err(unknown()),
         };
-        Ok(Capture::new(source, format, compression, state))
+        Ok(Single::new(source, format, compression, state))
     }
 
     fn new(
@@ -1033,8 +1361,8 @@ impl Capture {
         format: CaptureFormat,
         compression: Compression,
         state: State,
-    ) -> Capture {
-        Capture {
+    ) -> Single {
+        Single {
             source,
             format,
             compression,
@@ -1050,23 +1378,8 @@ impl Capture {
         }
     }
 
-    /// The Decryption Secrets Blocks (pcapng block type 0x0000000A) of the capture, in file
-    /// order, read ahead of the frames (call it before the first [`Capture::next_frame`]). The
-    /// analysis does not use it: it takes each DSB at its place, in the same pass as the frames
-    /// ([`Capture::next_item`]). This look-ahead is for callers who want them first:
-    ///
-    /// * a capture held whole (memory-mapped file or bytes): every DSB of the file, by a pass
-    ///   over the block headers only;
-    /// * streamed input (standard input, gzip, zstd): the DSBs before the first packet block
-    ///   (where `editcap --inject-secrets` puts them), by keeping the leading blocks in the read
-    ///   buffer (at most `MAX_BLOCK_LEN` bytes of them); later ones are not seen. `None` when
-    ///   frames were already read from the stream.
-    ///
-    /// The scan stops at the first block whose length is not sane, without error: the reading
-    /// proper reports damage as before (a decompression error met while looking ahead is given
-    /// again to it). Classic pcap files have none (`Some(vec![])`). At most
-    /// `MAX_SECRETS_BYTES` of secrets are returned.
-    pub fn decryption_secrets(&mut self) -> Option<Vec<DecryptionSecrets>> {
+    /// See [`Capture::decryption_secrets`].
+    fn decryption_secrets(&mut self) -> Option<Vec<DecryptionSecrets>> {
         if !matches!(self.format, CaptureFormat::PcapNg { .. }) {
             return Some(Vec::new());
         }
@@ -1100,91 +1413,52 @@ impl Capture {
         Some(scan_secrets(leading, true))
     }
 
-    /// The container format.
-    pub fn format(&self) -> CaptureFormat {
+    /// See [`Capture::format`].
+    fn format(&self) -> CaptureFormat {
         self.format
     }
 
-    /// The compression detected around the capture.
-    pub fn compression(&self) -> Compression {
+    /// See [`Capture::compression`].
+    fn compression(&self) -> Compression {
         self.compression
     }
 
-    /// Interfaces described so far (for pcapng, the current section's).
-    pub fn interfaces(&self) -> &[Interface] {
+    /// See [`Capture::interfaces`].
+    fn interfaces(&self) -> &[Interface] {
         &self.interfaces
     }
 
-    /// Number of pcapng sections seen so far (0 for legacy pcap).
-    pub fn sections(&self) -> u64 {
+    /// See [`Capture::sections`].
+    fn sections(&self) -> u64 {
         self.sections
     }
 
-    /// The whole capture's bytes when it is held in memory (mapped or owned): frames and their
-    /// payloads borrow from them, so the pipeline hands workers offsets instead of copies.
-    pub(crate) fn shared_bytes(&self) -> Option<SharedBytes> {
+    /// See [`Capture::shared_bytes`].
+    fn shared_bytes(&self) -> Option<SharedBytes> {
         match &self.source {
             Source::Whole { bytes, .. } => Some(bytes.clone()),
             Source::Stream { .. } => None,
         }
     }
 
-    /// Number of frames delivered so far.
-    pub fn frames_read(&self) -> u64 {
+    /// See [`Capture::frames_read`].
+    fn frames_read(&self) -> u64 {
         self.frames
     }
 
-    /// Bytes of the (uncompressed) capture consumed so far.
-    pub fn offset(&self) -> u64 {
+    /// See [`Capture::offset`].
+    fn offset(&self) -> u64 {
         self.source.offset() + self.pending as u64
     }
 
-    /// The damage that ended reading, if any (known once `next_frame` returned `Ok(None)`).
-    pub fn damage(&self) -> Option<&Damaged> {
+    /// See [`Capture::damage`].
+    fn damage(&self) -> Option<&Damaged> {
         self.damage.as_ref()
     }
 
-    /// The next frame, `Ok(None)` at the end of the data or at damage (see [`Capture::damage`]).
-    ///
-    /// # Errors
-    /// [`CaptureError::Io`] when reading fails for a reason other than the data itself.
-    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
-        Ok(match self.advance(false)? {
-            Some(Advanced::Frame(meta, data)) => Some(self.frame(meta, data)),
-            Some(Advanced::Secrets(_)) | None => None,
-        })
-    }
-
-    /// The next frame or Decryption Secrets Block, in file order; `Ok(None)` at the end of the
-    /// data or at damage (see [`Capture::damage`]). This is how secrets embedded in a pcapng
-    /// file are read in the same pass as the frames: a DSB applies to the frames after it, as
-    /// the pcapng specification places it and as Wireshark reads it. At most
-    /// [`MAX_SECRETS_BYTES`] of secrets are returned (later DSBs are skipped); a DSB whose
-    /// secrets length exceeds its block is skipped.
-    ///
-    /// ```
-    /// use pcapstat_core::{Capture, CaptureItem};
-    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/lab/d_tls_resumption/capture-with-keys.pcapng");
-    /// let mut capture = Capture::open(path)?;
-    /// let (mut frames, mut dsbs) = (0, 0);
-    /// while let Some(item) = capture.next_item()? {
-    ///     match item {
-    ///         CaptureItem::Frame(_) => frames += 1,
-    ///         CaptureItem::Secrets(s) => {
-    ///             assert_eq!(frames, 0, "editcap --inject-secrets puts it first");
-    ///             assert_eq!(s.secrets_type, 0x544c_534b);
-    ///             dsbs += 1;
-    ///         }
-    ///     }
-    /// }
-    /// assert_eq!((frames, dsbs), (196, 1));
-    /// # Ok::<(), pcapstat_core::CaptureError>(())
-    /// ```
-    ///
-    /// # Errors
-    /// As [`Capture::next_frame`].
-    pub fn next_item(&mut self) -> Result<Option<CaptureItem<'_>>, CaptureError> {
-        Ok(match self.advance(true)? {
+    /// The next frame (or, when `secrets`, DSB): [`Capture::next_item`], [`Capture::next_frame`].
+    fn next(&mut self, secrets: bool) -> Result<Option<CaptureItem<'_>>, CaptureError> {
+        Ok(match self.advance(secrets)? {
             Some(Advanced::Frame(meta, data)) => Some(CaptureItem::Frame(self.frame(meta, data))),
             Some(Advanced::Secrets(s)) => Some(CaptureItem::Secrets(s)),
             None => None,
@@ -1220,6 +1494,7 @@ impl Capture {
                         offset: self.source.offset(),
                         frame: self.frames,
                         reason,
+                        file: None,
                     });
                     return Ok(None);
                 }

@@ -49,8 +49,9 @@ mod wire;
 pub use analysis::{Analysis, Analyzer, RecordSink, Records, StreamEnd};
 pub use app::AppStats;
 pub use capture::{
-    capture_files, looks_like_capture, Capture, CaptureError, CaptureFormat, CaptureItem,
-    Compression, Damage, Damaged, DecryptionSecrets, Frame, Interface, LinkType, MmapChoice,
+    capture_files, looks_like_capture, merged_name, Capture, CaptureError, CaptureFormat,
+    CaptureItem, Compression, Damage, Damaged, DecryptionSecrets, Frame, Interface, LinkType,
+    MmapChoice,
 };
 pub use decode::{DecodeLimits, DecodeProblem, DecodeStats, Encapsulation, ProblemCounts};
 pub use expression::{line_col, split_expression, Op, Token};
@@ -68,7 +69,7 @@ pub use record::{
     HttpRecord, HttpVersion, Outcome, RolesFrom, Side, TlsHandshake, TlsRecord,
 };
 pub use stats::{Counters, Limit, LimitHit, Stats, LIMITS};
-pub use summary::CaptureSummary;
+pub use summary::{CaptureSummary, InputSummary};
 pub use tcp::{HandshakeOptions, TcpConfig, TcpStats};
 pub use timing::RequestTiming;
 pub use units::{format_bytes, format_duration, format_number, parse_duration, ParseDurationError};

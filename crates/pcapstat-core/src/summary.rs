@@ -30,7 +30,32 @@ pub struct CaptureSummary {
     pub out_of_order_timestamps: u64,
     /// Decoding counters.
     pub decode: DecodeStats,
-    /// Where the capture was damaged, if it was.
+    /// Where the capture was damaged, if it was (for a merge: the first damage met, naming its
+    /// input; damage ends only its input).
+    pub damaged: Option<Damaged>,
+    /// The inputs of a merged capture ([`Capture::merge`]), in the order given; empty for a
+    /// single capture.
+    pub inputs: Vec<InputSummary>,
+}
+
+/// One input of a merged capture ([`Capture::merge`]): what was read of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputSummary {
+    /// The input's name (its path, for [`Capture::open_merged`]).
+    pub file: String,
+    /// Its container format.
+    pub format: CaptureFormat,
+    /// Its compression.
+    pub compression: Compression,
+    /// Its pcapng sections (0 for pcap).
+    pub sections: u64,
+    /// Its frames read (before its damage, if any).
+    pub frames: u64,
+    /// Timestamp of its first frame read, ns since the epoch (`None` without frames).
+    pub first_ts: Option<i64>,
+    /// Timestamp of its last frame read (in its own order).
+    pub last_ts: Option<i64>,
+    /// Where it was damaged, if it was (`file` set).
     pub damaged: Option<Damaged>,
 }
 
@@ -91,7 +116,7 @@ impl SummaryBuilder {
         self.last_ts
     }
 
-    /// The summary, with the container facts of `capture` and the decoder's counters.
+    /// The summary, with the container facts of `capture` (and of each input of a merge) and the decoder's counters.
     pub fn finish(self, capture: &Capture, decode: DecodeStats) -> CaptureSummary {
         CaptureSummary {
             format: capture.format(),
@@ -106,6 +131,7 @@ impl SummaryBuilder {
             out_of_order_timestamps: self.out_of_order,
             decode,
             damaged: capture.damage().cloned(),
+            inputs: capture.inputs(),
         }
     }
 }

@@ -95,6 +95,19 @@ impl Analyzer {
         Ok(analysis)
     }
 
+    /// Analyse the files of one capture point (rotated captures, a capture split in parts) as
+    /// ONE capture, their frames in timestamp order
+    /// ([`pcapstat_core::Analyzer::analyze_paths_merged`]); named by
+    /// [`pcapstat_core::merged_name`] (the first path and how many more).
+    ///
+    /// # Errors
+    /// [`Error::Capture`] when a file cannot be read or is not a capture, or without a file.
+    pub fn analyze_paths_merged<P: AsRef<Path>>(&self, paths: &[P]) -> Result<Analysis, Error> {
+        let mut analysis = Analysis::from(self.core.analyze_paths_merged(paths)?);
+        analysis.source = Some(core::merged_name(paths));
+        Ok(analysis)
+    }
+
     /// Analyse a capture read from a stream (standard input, a pipe, a socket).
     ///
     /// # Errors
@@ -164,6 +177,34 @@ impl Analyzer {
         outs: &mut [(&Filter, &mut (dyn RecordSink + Send))],
     ) -> Result<StreamEnd, Error> {
         let capture = Capture::open_with(path, self.mmap)?;
+        Ok(self.core.analyze_into_each(capture, outs)?)
+    }
+
+    /// As [`Analyzer::analyze_path_into`], for the files of one capture point read as one
+    /// capture ([`Analyzer::analyze_paths_merged`]).
+    ///
+    /// # Errors
+    /// As [`Analyzer::analyze_paths_merged`].
+    pub fn analyze_merged_into<P: AsRef<Path>, S: RecordSink + Send + ?Sized>(
+        &self,
+        paths: &[P],
+        filter: &Filter,
+        sink: &mut S,
+    ) -> Result<StreamEnd, Error> {
+        let capture = Capture::open_merged(paths, self.mmap)?;
+        Ok(self.core.analyze_into(capture, filter, sink)?)
+    }
+
+    /// As [`Analyzer::analyze_merged_into`] for several filters in one reading.
+    ///
+    /// # Errors
+    /// As [`Analyzer::analyze_paths_merged`].
+    pub fn analyze_merged_into_each<P: AsRef<Path>>(
+        &self,
+        paths: &[P],
+        outs: &mut [(&Filter, &mut (dyn RecordSink + Send))],
+    ) -> Result<StreamEnd, Error> {
+        let capture = Capture::open_merged(paths, self.mmap)?;
         Ok(self.core.analyze_into_each(capture, outs)?)
     }
 

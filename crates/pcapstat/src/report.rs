@@ -1002,14 +1002,36 @@ fn summary<S: Serializer>(s: &CaptureSummary, ser: S) -> Result<S::Ok, S::Error>
         offset: u64,
         frame: u64,
         reason: String,
+        /// Only for a merge: the input the damage is in.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
     }
+    let damage = |dm: &pcapstat_core::Damaged| Damage {
+        offset: dm.offset,
+        frame: dm.frame,
+        reason: dm.reason.to_string(),
+        file: dm.file.clone(),
+    };
+    #[derive(Serialize)]
+    struct Input {
+        file: String,
+        format: &'static str,
+        format_description: String,
+        compression: String,
+        sections: u64,
+        frames: u64,
+        first_ts: Option<i64>,
+        last_ts: Option<i64>,
+        damaged: Option<Damage>,
+    }
+    let format_name = |f: CaptureFormat| match f {
+        CaptureFormat::PcapNg { .. } => "pcapng",
+        _ => "pcap",
+    };
     let d = &s.decode;
     let names = |m: &mut dyn Iterator<Item = (String, u64)>| m.collect::<BTreeMap<_, _>>();
     ser_map!(ser,
-        "format" => match s.format {
-            CaptureFormat::PcapNg { .. } => "pcapng",
-            _ => "pcap",
-        },
+        "format" => format_name(s.format),
         "format_description" => s.format.to_string(),
         "compression" => s.compression.to_string(),
         "sections" => s.sections,
@@ -1038,11 +1060,18 @@ fn summary<S: Serializer>(s: &CaptureSummary, ser: S) -> Result<S::Ok, S::Error>
         "undecodable" => names(&mut d.undecodable.iter().map(|(p, n)| (p.to_string(), n))),
         "unsupported_link_types" => names(&mut d.unsupported_link_types.iter().map(|(lt, n)| (lt.to_string(), *n))),
         "undecoded_encapsulations" => names(&mut d.undecoded_encapsulations.iter().map(|(e, n)| (e.to_string(), *n))),
-        "damaged" => s.damaged.as_ref().map(|dm| Damage {
-            offset: dm.offset,
-            frame: dm.frame,
-            reason: dm.reason.to_string(),
-        }),
+        "damaged" => s.damaged.as_ref().map(damage),
+        "inputs" => (!s.inputs.is_empty()).then(|| s.inputs.iter().map(|i| Input {
+            file: i.file.clone(),
+            format: format_name(i.format),
+            format_description: i.format.to_string(),
+            compression: i.compression.to_string(),
+            sections: i.sections,
+            frames: i.frames,
+            first_ts: i.first_ts,
+            last_ts: i.last_ts,
+            damaged: i.damaged.as_ref().map(damage),
+        }).collect::<Vec<_>>()),
     )
 }
 
