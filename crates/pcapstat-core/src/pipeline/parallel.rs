@@ -130,15 +130,22 @@ struct Scanner<'c, 'r, 'p> {
 
 impl Scanner<'_, '_, '_> {
     /// The next chunk; `None` at the end of the capture (or at damage).
-    /// `frames`: an empty vector to fill (recycled, see [`Spares`]).
-    fn scan(&mut self, mut frames: Vec<FrameRef>) -> Result<Option<Scanned>, CaptureError> {
+    /// `frames`: an empty vector to fill; `buf`: one for a stream's bytes (both recycled, see
+    /// [`Spares`]).
+    fn scan(
+        &mut self,
+        mut frames: Vec<FrameRef>,
+        buf: Vec<u8>,
+    ) -> Result<Option<Scanned>, CaptureError> {
         let progress = self.reader.config.progress.as_deref();
         // A stream's frames are copied into the chunk: room for the chunk's bytes and a frame
         // more from the start, so that the copy is not copied again as the vector grows.
-        let mut own = self
-            .whole
-            .is_none()
-            .then(|| Vec::with_capacity(CHUNK_BYTES + (64 << 10)));
+        let mut own = self.whole.is_none().then(|| {
+            let mut buf = buf;
+            buf.clear();
+            buf.reserve(CHUNK_BYTES + (64 << 10));
+            buf
+        });
         let mut secrets = std::mem::take(&mut self.secrets);
         let per = match self.reader.config.chunk_frames {
             0 => CHUNK_FRAMES,
@@ -421,6 +428,8 @@ struct State {
 struct Spares {
     frames: Vec<Vec<FrameRef>>,
     batches: Vec<Batch>,
+    /// A stream's chunk buffers (a fresh one would be mapped and faulted in, 1 MiB a chunk).
+    bufs: Vec<Vec<u8>>,
 }
 
 /// Most spare frame lists and batches kept (per lane for batches).
@@ -446,7 +455,17 @@ impl Spares {
         }
     }
 
+    fn buf(&mut self) -> Vec<u8> {
+        self.bufs.pop().unwrap_or_default()
+    }
+
     fn give_batch(&mut self, mut batch: Batch, lanes: usize) {
+        // The last lane done with a stream's chunk gets its buffer back.
+        if let Some(buf) = batch.src.take().and_then(|b| Arc::try_unwrap(b).ok()) {
+            if self.bufs.len() < SPARES {
+                self.bufs.push(buf);
+            }
+        }
         // An `extra` batch is almost always empty, never allocated: not worth keeping.
         if batch.segs.capacity() > 0 && self.batches.len() < SPARES * lanes {
             batch.clear();
@@ -507,7 +526,7 @@ impl Drop for FailOnPanic<'_> {
 enum Job {
     Track(LaneItem),
     /// With an empty frame list and a batch per lane to fill.
-    Scan(Vec<FrameRef>, Vec<Batch>),
+    Scan(Vec<FrameRef>, Vec<Batch>, Vec<u8>),
     Finish(i64),
     Stop,
 }
@@ -689,7 +708,8 @@ fn lane<F, M, U, H>(
                     st.scanning = true;
                     let frames = st.spares.frames();
                     let batches = st.spares.batches(lanes);
-                    break Job::Scan(frames, batches);
+                    let buf = st.spares.buf();
+                    break Job::Scan(frames, batches, buf);
                 }
                 st.waiting += 1;
                 st = shared
@@ -739,13 +759,13 @@ fn lane<F, M, U, H>(
                 st.spares.give_batch(extra, lanes);
                 State::changed(st, &shared.changed);
             }
-            Job::Scan(frames, batches) => {
+            Job::Scan(frames, batches, buf) => {
                 let scanned = {
                     let mut scanner = shared
                         .scanner
                         .lock()
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    let scanned = scanner.scan(frames);
+                    let scanned = scanner.scan(frames, buf);
                     let end_ts = scanner.summary.last_ts().unwrap_or(0);
                     let frames = scanner.capture.frames_read();
                     (scanned, end_ts, frames)
