@@ -596,36 +596,26 @@ where
         let collector = collect
             .map(|collect| threads.spawn(move || super::collect_in_order(emit_rx, lanes, collect)));
         let shared = &shared;
-        pool.in_place_scope(|scope| {
-            for w in 1..lanes {
-                let (out_tx, emit_tx) = (out_tx.clone(), emit_tx.clone());
-                scope.spawn(move |_| {
-                    lane(
-                        shared,
-                        w,
-                        lanes,
-                        whole_bytes,
-                        decode_limits,
-                        tcp_cfg,
-                        make_factory,
-                        harvest,
-                        &out_tx,
-                        &emit_tx,
-                    );
-                });
-            }
+        let run_lane = |w, out_tx: &mpsc::Sender<Outputs<F>>, emit_tx: &_| {
             lane(
                 shared,
-                0,
+                w,
                 lanes,
                 whole_bytes,
                 decode_limits,
                 tcp_cfg,
                 make_factory,
                 harvest,
-                &out_tx,
-                &emit_tx,
+                out_tx,
+                emit_tx,
             );
+        };
+        pool.in_place_scope(|scope| {
+            for w in 1..lanes {
+                let (out_tx, emit_tx) = (out_tx.clone(), emit_tx.clone());
+                scope.spawn(move |_| run_lane(w, &out_tx, &emit_tx));
+            }
+            run_lane(0, &out_tx, &emit_tx);
             drop(emit_tx);
         });
         done.store(true, Ordering::Relaxed);
