@@ -445,6 +445,29 @@ impl SharedBytes {
         }
     }
 
+    /// Whether the bytes are a memory-mapped file (whose pages are mapped on first touch).
+    pub(crate) fn is_mapped(&self) -> bool {
+        matches!(&*self.0, Bytes::Map(_))
+    }
+
+    /// Maps the pages of `[offset, offset + len)` of a mapped file now (`MADV_POPULATE_READ`),
+    /// so that the thread reading them does not take their page faults. Best effort: nothing
+    /// on owned bytes, other systems, or kernels before Linux 5.14; `offset` is rounded down
+    /// to a page.
+    pub(crate) fn populate(&self, offset: usize, len: usize) {
+        #[cfg(target_os = "linux")]
+        if let Bytes::Map(m) = &*self.0 {
+            const PAGE: usize = 4096;
+            let start = offset - offset % PAGE;
+            let end = offset.saturating_add(len).min(m.len());
+            if end > start {
+                let _ = m.advise_range(memmap2::Advice::PopulateRead, start, end - start);
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (offset, len);
+    }
+
     /// Where `part` lies in these bytes, when it is a slice of them (compared by address: a
     /// frame read from a whole capture borrows from it; a reassembled IP datagram does not).
     pub(crate) fn offset_of(&self, part: &[u8]) -> Option<usize> {

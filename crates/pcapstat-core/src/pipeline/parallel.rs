@@ -48,6 +48,10 @@ pub(super) const CHUNK_FRAMES: u64 = 4096;
 const _: () = assert!(HEARTBEAT_FRAMES.is_multiple_of(CHUNK_FRAMES));
 /// Most bytes of frames copied into one chunk of a stream.
 const CHUNK_BYTES: usize = 1 << 20;
+/// How far past the scanner a thread with nothing else to do maps the pages of a mapped
+/// capture, and how much at a time ([`Job::Populate`]).
+const POPULATE_AHEAD: usize = 64 << 20;
+const POPULATE_STEP: usize = 4 << 20;
 /// Chunks scanned ahead of the slowest lane. With the DNS queue's bound (three ticks of
 /// inputs), committing never waits on a queue that only a waiting lane could drain: the
 /// inputs queued span at most a tick plus `CHUNKS_AHEAD + 1` chunks.
@@ -419,6 +423,9 @@ struct State {
     error: Option<CaptureError>,
     /// Threads waiting for a change (notified only when some are).
     waiting: usize,
+    /// Bytes of a mapped capture read by the scanner, and mapped ahead of it so far.
+    scan_at: usize,
+    populated: usize,
     spares: Spares,
 }
 
@@ -527,6 +534,9 @@ enum Job {
     Track(LaneItem),
     /// With an empty frame list and a batch per lane to fill.
     Scan(Vec<FrameRef>, Vec<Batch>, Vec<u8>),
+    /// Nothing else to do: map `POPULATE_STEP` bytes of a mapped capture from this offset, so
+    /// that the scanner (one thread at a time) does not take their page faults.
+    Populate(usize),
     Finish(i64),
     Stop,
 }
@@ -559,6 +569,8 @@ where
     };
     let whole = capture.shared_bytes();
     let whole_bytes: &[u8] = whole.as_ref().map_or(&[], SharedBytes::as_slice);
+    // A mapped file's pages are mapped ahead of the scanner by threads with nothing else to do.
+    let mapped = whole.as_ref().filter(|w| w.is_mapped());
     let decode_limits = reader.config.decode;
     let (out_tx, out_rx) = mpsc::channel::<Outputs<F>>();
     let (emit_tx, emit_rx) = mpsc::sync_channel::<Emit<H::Group>>(4 * lanes + 4);
@@ -576,6 +588,8 @@ where
             failed: false,
             error: None,
             waiting: 0,
+            scan_at: 0,
+            populated: 0,
             spares: Spares::default(),
         }),
         changed: Condvar::new(),
@@ -602,6 +616,7 @@ where
                 w,
                 lanes,
                 whole_bytes,
+                mapped,
                 decode_limits,
                 tcp_cfg,
                 make_factory,
@@ -656,6 +671,7 @@ fn lane<F, M, U, H>(
     w: usize,
     lanes: usize,
     whole: &[u8],
+    mapped: Option<&SharedBytes>,
     limits: DecodeLimits,
     tcp_cfg: &TcpConfig,
     make_factory: &M,
@@ -701,6 +717,12 @@ fn lane<F, M, U, H>(
                     let buf = st.spares.buf();
                     break Job::Scan(frames, batches, buf);
                 }
+                let mapped_len = mapped.map_or(0, |m| m.as_slice().len());
+                if st.populated < mapped_len.min(st.scan_at.saturating_add(POPULATE_AHEAD)) {
+                    let from = st.populated.max(st.scan_at);
+                    st.populated = from.saturating_add(POPULATE_STEP);
+                    break Job::Populate(from);
+                }
                 st.waiting += 1;
                 st = shared
                     .changed
@@ -711,6 +733,11 @@ fn lane<F, M, U, H>(
         };
         match job {
             Job::Stop => return,
+            Job::Populate(from) => {
+                if let Some(m) = mapped {
+                    m.populate(from, POPULATE_STEP);
+                }
+            }
             Job::Finish(end) => {
                 let out = shards
                     .into_iter()
@@ -758,12 +785,14 @@ fn lane<F, M, U, H>(
                     let scanned = scanner.scan(frames, buf);
                     let end_ts = scanner.summary.last_ts().unwrap_or(0);
                     let frames = scanner.capture.frames_read();
-                    (scanned, end_ts, frames)
+                    let at = usize::try_from(scanner.capture.offset()).unwrap_or(usize::MAX);
+                    (scanned, end_ts, frames, at)
                 };
-                let (scanned, end_ts, frames_read) = scanned;
+                let (scanned, end_ts, frames_read, scan_at) = scanned;
                 let (seq, chunk) = {
                     let mut st = shared.lock();
                     st.scanning = false;
+                    st.scan_at = scan_at;
                     let seq = st.scanned;
                     let chunk = match scanned {
                         Ok(Some(chunk)) => {
