@@ -506,10 +506,12 @@ impl HttpParser {
         if let Some((h2, _)) = &mut self.h2 {
             return h2.take_finished(min);
         }
-        let mut out = Vec::new();
         if self.recs.items.len() < min.max(1) {
-            return out;
+            return Vec::new();
         }
+        // At most every record kept: one allocation, not a growing one (large records: each
+        // reallocation also made the allocator consolidate its free lists).
+        let mut out = Vec::with_capacity(self.recs.items.len());
         while let Some(front) = self.recs.items.front() {
             let k = self.recs.base;
             let busy = self.cur_req == Some(k)
