@@ -87,6 +87,9 @@ impl CaptureSummary {
 #[derive(Debug, Clone, Default)]
 pub struct SummaryBuilder {
     link_types: BTreeMap<LinkType, u64>,
+    /// Frames of the link type of the latest frames not yet added to `link_types` (a capture
+    /// is mostly one link type: one map update per run instead of one per frame).
+    run: Option<(LinkType, u64)>,
     frames: u64,
     bytes: u64,
     captured_bytes: u64,
@@ -102,7 +105,14 @@ impl SummaryBuilder {
         self.frames += 1;
         self.bytes += u64::from(frame.orig_len.max(frame.data.len() as u32));
         self.captured_bytes += frame.data.len() as u64;
-        *self.link_types.entry(frame.linktype).or_insert(0u64) += 1;
+        match &mut self.run {
+            Some((lt, n)) if *lt == frame.linktype => *n += 1,
+            run => {
+                if let Some((lt, n)) = run.replace((frame.linktype, 1)) {
+                    *self.link_types.entry(lt).or_insert(0) += n;
+                }
+            }
+        }
         self.first_ts = Some(self.first_ts.map_or(frame.ts_ns, |t| t.min(frame.ts_ns)));
         self.last_ts = Some(self.last_ts.map_or(frame.ts_ns, |t| t.max(frame.ts_ns)));
         if self.prev_ts.is_some_and(|p| frame.ts_ns < p) {
@@ -117,7 +127,10 @@ impl SummaryBuilder {
     }
 
     /// The summary, with the container facts of `capture` (and of each input of a merge) and the decoder's counters.
-    pub fn finish(self, capture: &Capture, decode: DecodeStats) -> CaptureSummary {
+    pub fn finish(mut self, capture: &Capture, decode: DecodeStats) -> CaptureSummary {
+        if let Some((lt, n)) = self.run.take() {
+            *self.link_types.entry(lt).or_insert(0) += n;
+        }
         CaptureSummary {
             format: capture.format(),
             compression: capture.compression(),
