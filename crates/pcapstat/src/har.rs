@@ -656,7 +656,7 @@ mod tests {
             let mut found: Vec<String> = dirs
                 .flatten()
                 .flat_map(|d| {
-                    ["capture-with-keys.pcapng", "capture.pcapng"]
+                    ["capture-with-keys.pcapng", "capture.pcapng", "capture.pcap"]
                         .map(|f| d.path().join(f))
                         .into_iter()
                         .find(|p| p.exists())
