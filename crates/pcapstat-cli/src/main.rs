@@ -15,7 +15,8 @@ use pcapstat::core::CaptureError;
 use pcapstat::core::MmapChoice;
 use pcapstat::core::{RecordSink, StreamEnd};
 use pcapstat::{
-    Analyzer, HarBuilder, HarOptions, Report, ReportAndTables, ReportBuilder, ReportOptions, TableOutputs, TableStream,
+    Analyzer, HarBuilder, HarOptions, Report, ReportAndTables, ReportBuilder, ReportOptions,
+    TableOutputs, TableStream,
 };
 
 mod check;

@@ -666,11 +666,19 @@ fn har_is_one_capture_written_atomically() {
     let har_arg = har.display().to_string();
     let capture = testdata("lab/d_tls_resumption/capture-with-keys.pcapng");
     let out = run(&["analyze", "--format", "json", &capture, "--har", &har_arg]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&har).unwrap()).unwrap();
     let report = &json_lines(&out)[0];
     let entries = doc["log"]["entries"].as_array().unwrap();
-    assert_eq!(entries.len() as u64, report["applications"]["http"]["requests"].as_u64().unwrap());
+    assert_eq!(
+        entries.len() as u64,
+        report["applications"]["http"]["requests"].as_u64().unwrap()
+    );
     assert!(!entries.is_empty());
     let names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -680,7 +688,12 @@ fn har_is_one_capture_written_atomically() {
 
     // Filters apply to the HAR as to the tables.
     let out = run(&[
-        "analyze", &capture, "--har", &har_arg, "--server", "192.0.2.99",
+        "analyze",
+        &capture,
+        "--har",
+        &har_arg,
+        "--server",
+        "192.0.2.99",
     ]);
     assert_eq!(out.status.code(), Some(0));
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&har).unwrap()).unwrap();
@@ -692,7 +705,10 @@ fn har_is_one_capture_written_atomically() {
     let out = run(&["analyze", &capture, &other, "--har", &har_arg]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--har writes one capture") && err.contains("--merge"), "{err}");
+    assert!(
+        err.contains("--har writes one capture") && err.contains("--merge"),
+        "{err}"
+    );
     assert!(!har.exists());
 
     // Not a capture: exit 2, no HAR.

@@ -139,7 +139,8 @@ impl HarBuilder {
     /// # Errors
     /// The writer's I/O errors.
     pub fn write(mut self, out: impl Write) -> std::io::Result<()> {
-        self.rows.sort_by_key(|(h, t)| (t.start_ts, h.conn_id, h.request_index));
+        self.rows
+            .sort_by_key(|(h, t)| (t.start_ts, h.conn_id, h.request_index));
         let entries: Vec<Entry<'_>> = self
             .rows
             .iter()
@@ -650,7 +651,9 @@ mod tests {
         .collect();
         let shared = std::env::var_os("PCAPSTAT_SHARED")
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")))
+            .unwrap_or_else(|| {
+                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"))
+            })
             .join("lab");
         if let Ok(dirs) = std::fs::read_dir(&shared) {
             let mut found: Vec<String> = dirs
@@ -708,11 +711,18 @@ mod tests {
             let mut previous = String::new();
             for e in entries {
                 let started = e["startedDateTime"].as_str().expect("startedDateTime");
-                assert!(started >= previous.as_str(), "{path}: entries in time order");
+                assert!(
+                    started >= previous.as_str(),
+                    "{path}: entries in time order"
+                );
                 previous = started.to_string();
                 assert!(pages.contains(&e["pageref"].as_str().unwrap_or("")));
             }
-            for (h, t) in analysis.http_records().iter().zip(analysis.request_timings()) {
+            for (h, t) in analysis
+                .http_records()
+                .iter()
+                .zip(analysis.request_timings())
+            {
                 let key = (Some(h.conn_id), Some(u64::from(h.request_index)));
                 let e = by_key.get(&key).expect("the row's entry");
                 let tm = &e["timings"];
@@ -723,7 +733,11 @@ mod tests {
                     (Some(c), s) => Some(c + s.unwrap_or(0)),
                     (None, s) => s,
                 };
-                assert_eq!(f(&tm["connect"]), ms_of(connect), "{path}: connect includes ssl");
+                assert_eq!(
+                    f(&tm["connect"]),
+                    ms_of(connect),
+                    "{path}: connect includes ssl"
+                );
                 for (name, v) in [
                     ("send", t.send_ns),
                     ("wait", t.wait_ns),
@@ -737,7 +751,9 @@ mod tests {
                         .contains(&Value::from(name));
                     assert_eq!(listed, v.is_none(), "{path}: {name}");
                 }
-                for name in ["blocked", "dns", "connect", "ssl", "send", "wait", "receive"] {
+                for name in [
+                    "blocked", "dns", "connect", "ssl", "send", "wait", "receive",
+                ] {
                     assert!(f(&tm[name]) >= -1.0, "{path}: {name}");
                 }
                 if t.reused {
@@ -757,7 +773,10 @@ mod tests {
                     .filter(|v| *v >= 0.0)
                     .sum();
                 if t.total_ns.is_none() || f(&tm["blocked"]) >= 0.0 {
-                    assert!((time - sum).abs() < 0.01, "{path}: time {time} vs sum {sum}");
+                    assert!(
+                        (time - sum).abs() < 0.01,
+                        "{path}: time {time} vs sum {sum}"
+                    );
                 }
                 assert_eq!(e["startedDateTime"], iso8601_ms(t.start_ts));
                 assert_eq!(e["serverIPAddress"], h.server.ip.to_string());
@@ -777,8 +796,14 @@ mod tests {
                     Some(h.response_body_bytes.map_or(-1, to_i64))
                 );
                 let url = e["request"]["url"].as_str().expect("url");
-                let tls = analysis.tls_records().iter().any(|x| x.conn_id == h.conn_id);
-                assert!(url.starts_with(if tls { "https://" } else { "http://" }), "{url}");
+                let tls = analysis
+                    .tls_records()
+                    .iter()
+                    .any(|x| x.conn_id == h.conn_id);
+                assert!(
+                    url.starts_with(if tls { "https://" } else { "http://" }),
+                    "{url}"
+                );
                 if let Some(c) = analysis
                     .connection_records()
                     .iter()
@@ -842,7 +867,10 @@ mod tests {
                 ..Default::default()
             },
         };
-        assert_eq!(url(&h, true), "https://lab.test/a%20b/%C3%A9?x=1&y=a%20b+c&flag");
+        assert_eq!(
+            url(&h, true),
+            "https://lab.test/a%20b/%C3%A9?x=1&y=a%20b+c&flag"
+        );
         let q = query_string(h.path.as_deref().unwrap_or(""));
         let pairs: Vec<(&str, &str)> = q.iter().map(|q| (&*q.name, &*q.value)).collect();
         assert_eq!(pairs, [("x", "1"), ("y", "a b c"), ("flag", "")]);
@@ -864,7 +892,10 @@ mod tests {
     #[test]
     fn iso8601_with_milliseconds() {
         assert_eq!(iso8601_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso8601_ms(1_700_000_000_123_456_789), "2023-11-14T22:13:20.123Z");
+        assert_eq!(
+            iso8601_ms(1_700_000_000_123_456_789),
+            "2023-11-14T22:13:20.123Z"
+        );
         assert_eq!(iso8601_ms(-1), "1969-12-31T23:59:59.999Z");
     }
 }
