@@ -15,7 +15,8 @@ use pcapstat::core::CaptureError;
 use pcapstat::core::MmapChoice;
 use pcapstat::core::{RecordSink, StreamEnd};
 use pcapstat::{
-    Analyzer, Report, ReportAndTables, ReportBuilder, ReportOptions, TableOutputs, TableStream,
+    Analyzer, HarBuilder, HarOptions, Report, ReportAndTables, ReportBuilder, ReportOptions,
+    TableOutputs, TableStream,
 };
 
 mod check;
@@ -31,6 +32,7 @@ const EXAMPLES: &str = "\
 Examples:
   pcapstat analyze capture.pcap
   pcapstat analyze capture.pcapng --parquet out/     # out/connections.parquet
+  pcapstat analyze capture.pcapng --har out.har      # one HAR entry per HTTP request
   pcapstat analyze a.pcap b.pcapng.zst --format json --threads 2
   pcapstat analyze --merge rotated/           # tcpdump -C/-G files as one capture
   tcpdump -w - -U | pcapstat analyze -
@@ -122,6 +124,11 @@ struct AnalyzeArgs {
     /// pandas, polars, DuckDB and Spark read as one dataset with a `capture` column.
     #[arg(long)]
     partition: bool,
+    /// Write the HTTP requests of the capture as a HAR 1.2 file (docs/har.md): one entry per
+    /// row of the http table, with its timings. One capture only (several files: --merge, or
+    /// one run per file). Keeps the capture's HTTP rows in memory until the end.
+    #[arg(long, value_name = "FILE")]
+    har: Option<PathBuf>,
     #[command(flatten)]
     filter: filter::FilterArgs,
     #[command(flatten)]
@@ -277,6 +284,17 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         eprintln!("pcapstat: error: --partition needs --parquet, --csv or --ndjson");
         return ExitCode::from(2);
     }
+    if args.har.is_some() && targets.len() > 1 {
+        eprintln!(
+            "pcapstat: error: --har writes one capture and {} were given: use --merge to read them as one, or one run per file",
+            targets.len()
+        );
+        return ExitCode::from(2);
+    }
+    let mut har = args
+        .har
+        .as_ref()
+        .map(|_| HarBuilder::new(&HarOptions::default()));
     if args.partition {
         let mut seen = std::collections::BTreeSet::new();
         if let Some(dup) = targets.iter().find(|t| !seen.insert(t.name.as_str())) {
@@ -325,6 +343,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         let mut sink = ReportAndTables {
             report: &mut report,
             tables: tables.as_mut(),
+            har: har.as_mut(),
         };
         let sink: &mut (dyn RecordSink + Send) = &mut sink;
         match run_into_each(&analyzer, target, &mut [(&filter, sink)]) {
@@ -394,6 +413,17 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
             (Some(e), _) => Err(e),
             (None, Some(t)) => t.commit().map(drop).map_err(anyhow::Error::from),
             (None, None) => Ok(()),
+        };
+        if let Err(e) = written {
+            eprintln!("pcapstat: error: {e:#}");
+            failed = true;
+        }
+    }
+    if let (Some(path), Some(har)) = (&args.har, har) {
+        let written = if captures_read == 0 {
+            Err(anyhow::anyhow!("no capture could be read: no HAR written"))
+        } else {
+            har.write_file(path).map_err(anyhow::Error::from)
         };
         if let Err(e) = written {
             eprintln!("pcapstat: error: {e:#}");

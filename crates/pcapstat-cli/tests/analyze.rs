@@ -656,3 +656,64 @@ fn merge_reads_rotated_files_as_one_capture() {
     assert_eq!(check.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn har_is_one_capture_written_atomically() {
+    let dir = std::env::temp_dir().join(format!("pcapstat-cli-har-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let har = dir.join("out.har");
+    let har_arg = har.display().to_string();
+    let capture = testdata("lab/d_tls_resumption/capture-with-keys.pcapng");
+    let out = run(&["analyze", "--format", "json", &capture, "--har", &har_arg]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&har).unwrap()).unwrap();
+    let report = &json_lines(&out)[0];
+    let entries = doc["log"]["entries"].as_array().unwrap();
+    assert_eq!(
+        entries.len() as u64,
+        report["applications"]["http"]["requests"].as_u64().unwrap()
+    );
+    assert!(!entries.is_empty());
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["out.har"], "no temporary file left");
+
+    // Filters apply to the HAR as to the tables.
+    let out = run(&[
+        "analyze",
+        &capture,
+        "--har",
+        &har_arg,
+        "--server",
+        "192.0.2.99",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&har).unwrap()).unwrap();
+    assert_eq!(doc["log"]["entries"].as_array().map(Vec::len), Some(0));
+
+    // Several captures: an error before anything is read, the file left as it was.
+    std::fs::remove_file(&har).unwrap();
+    let other = testdata("lab/e_dns/capture.pcap");
+    let out = run(&["analyze", &capture, &other, "--har", &har_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--har writes one capture") && err.contains("--merge"),
+        "{err}"
+    );
+    assert!(!har.exists());
+
+    // Not a capture: exit 2, no HAR.
+    let out = run(&["analyze", &testdata("SOURCES.tsv"), "--har", &har_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!har.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -32,6 +32,11 @@ pub struct RequestTiming {
     /// SYN, for the request that opened the connection; else the first request byte) to the last
     /// response byte.
     pub total_ns: Option<i64>,
+    /// Capture time where `total_ns` counts from: the start of the first phase this request
+    /// includes (the first query of its DNS lookup, else the connection's first SYN, for the
+    /// request that opened the connection; else the first request byte). Known even when
+    /// `total_ns` is not (HAR's `startedDateTime`).
+    pub start_ts: i64,
     /// The request was not the first on its connection.
     pub reused: bool,
     /// The connection's TLS session was resumed (`None` for plain HTTP or unknown).
@@ -220,13 +225,11 @@ pub fn request_timings_with(
                 None
             };
             let begin = if first {
-                lookup_start.or_else(|| {
-                    conn.filter(|c| c.handshake_seen)
-                        .map(|c| c.start_ts)
-                        .or(Some(h.request_start_ts))
-                })
+                lookup_start
+                    .or_else(|| conn.filter(|c| c.handshake_seen).map(|c| c.start_ts))
+                    .unwrap_or(h.request_start_ts)
             } else {
-                Some(h.request_start_ts)
+                h.request_start_ts
             };
             RequestTiming {
                 http_index,
@@ -240,7 +243,8 @@ pub fn request_timings_with(
                 // a last byte *so far*, not a last byte: no receive, no total (the row keeps
                 // `response_end` and `complete = false`).
                 receive_ns: sub(h.response_end_ts, h.response_start_ts).filter(|_| h.complete),
-                total_ns: sub(h.response_end_ts, begin).filter(|_| h.complete),
+                total_ns: sub(h.response_end_ts, Some(begin)).filter(|_| h.complete),
+                start_ts: begin,
                 reused: !first,
                 tls_resumed: t.and_then(|t| t.resumed),
             }
@@ -363,12 +367,14 @@ mod tests {
             (Some(10), Some(100), Some(40))
         );
         assert_eq!(t[0].total_ns, Some(1_650 - 400));
+        assert_eq!(t[0].start_ts, 400, "the lookup's first query");
         assert!(!t[0].reused);
         assert_eq!(t[0].tls_resumed, Some(false));
         assert_eq!(t[1].dns_ns, None);
         assert_eq!(t[1].connect_ns, None);
         assert_eq!(t[1].tls_ns, None);
         assert_eq!(t[1].total_ns, Some(150));
+        assert_eq!(t[1].start_ts, 2_000, "its first request byte");
         assert!(t[1].reused);
     }
 
@@ -393,6 +399,7 @@ mod tests {
         let t = request_timings(&conns, &[], &[cut], &[]);
         assert_eq!((t[0].send_ns, t[0].wait_ns), (Some(10), Some(100)));
         assert_eq!((t[0].receive_ns, t[0].total_ns), (None, None));
+        assert_eq!(t[0].start_ts, 1_000, "the first SYN, even without a total");
         assert_eq!(t[0].connect_ns, Some(100));
     }
 

@@ -584,11 +584,16 @@ pub struct ReportAndTables<'a> {
     pub report: &'a mut ReportBuilder,
     /// The table files being written, if any.
     pub tables: Option<&'a mut TableStream>,
+    /// The HAR being gathered, if any.
+    pub har: Option<&'a mut crate::har::HarBuilder>,
 }
 
 impl RecordSink for ReportAndTables<'_> {
     fn records(&mut self, records: Records) {
         self.report.add(&records);
+        if let Some(h) = self.har.as_deref_mut() {
+            h.add(&records);
+        }
         if let Some(t) = self.tables.as_deref_mut() {
             t.records(records);
         }
@@ -757,6 +762,7 @@ pub(crate) mod tests {
                 let mut both = ReportAndTables {
                     report: &mut report,
                     tables: Some(&mut tables),
+                    har: None,
                 };
                 let end = analyzer
                     .analyze_path_into(&path, &Default::default(), &mut both)
