@@ -48,6 +48,10 @@ pub(super) const CHUNK_FRAMES: u64 = 4096;
 const _: () = assert!(HEARTBEAT_FRAMES.is_multiple_of(CHUNK_FRAMES));
 /// Most bytes of frames copied into one chunk of a stream.
 const CHUNK_BYTES: usize = 1 << 20;
+/// Most bytes of frames in one chunk of a capture held in memory: the frames are not copied,
+/// but the datagrams their IP fragments complete are (into the lanes' batches), so this bounds
+/// those copies too (with the reassembly pool's own limits).
+const CHUNK_BYTES_IN_PLACE: usize = 8 << 20;
 /// How far past the scanner a thread with nothing else to do maps the pages of a mapped
 /// capture, and how much at a time ([`Job::Populate`]).
 const POPULATE_AHEAD: usize = 64 << 20;
@@ -151,6 +155,7 @@ impl Scanner<'_, '_, '_> {
             buf
         });
         let mut secrets = std::mem::take(&mut self.secrets);
+        let mut in_chunk = 0usize;
         let per = match self.reader.config.chunk_frames {
             0 => CHUNK_FRAMES,
             n => n,
@@ -211,7 +216,11 @@ impl Scanner<'_, '_, '_> {
                 at,
                 len: frame.data.len(),
             });
-            let full = own.as_ref().is_some_and(|o| o.len() >= CHUNK_BYTES);
+            in_chunk += frame.data.len();
+            let full = match &own {
+                Some(own) => own.len() >= CHUNK_BYTES,
+                None => in_chunk >= CHUNK_BYTES_IN_PLACE,
+            };
             if (frame.index + 1).is_multiple_of(per) || full {
                 break;
             }
