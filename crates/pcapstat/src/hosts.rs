@@ -1,0 +1,475 @@
+//! The report's per-server table and DNS names (docs/summary.md, `hosts` and
+//! `applications.dns.failed_names` / `slowest_names`), built batch by batch with bounded memory.
+//!
+//! **Which server.** A request's server is named by its connection's TLS SNI, else its HTTP
+//! `Host` header (port and trailing dot removed), else the server's address; names are
+//! lower-cased. The server port is a column of its own, so `example.com` on 443 and on 8443 are
+//! two rows. A connection is named the same way: its TLS handshake's SNI, else the `Host` of its
+//! first request seen (lowest request index), else its address.
+//!
+//! **Bounds.** At most [`MAX_HOSTS`] rows; the records of any further server are counted in one
+//! `(other)` row and the report lists the limit [`HOSTS_LIMIT_NAME`]. Request columns are
+//! counted as the requests come (each request carries its SNI in its
+//! [`RequestTiming`](pcapstat_core::RequestTiming)). Connection columns (connections, failed
+//! connections, retransmissions) need the connection's name, which may come in another batch
+//! than the connection record: the builder keeps at most [`MAX_HOST_JOIN`] connections and
+//! names waiting for their join (resolved when the report is finished); past that, a connection
+//! is counted at once under the name known so far (else its address), and the report lists the
+//! limit [`JOIN_LIMIT_NAME`]. Within the bounds the table is the same for any batch split and
+//! order.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use pcapstat_core::{host_only, ConnectionRecord, DnsRecord, HttpRecord, RequestTiming, TlsRecord};
+use pcapstat_core::ValueStore;
+
+use crate::figures::Percentiles;
+use crate::report::Share;
+
+/// Servers (name and port) the per-server table keeps apart; the records of any further
+/// server are counted in the `(other)` row.
+pub const MAX_HOSTS: usize = 1_000;
+
+/// Connections (and connection names) kept waiting for the join of a connection record with
+/// its TLS SNI or HTTP `Host`.
+pub const MAX_HOST_JOIN: usize = 100_000;
+
+/// The limit of [`MAX_HOSTS`]: records counted in the `(other)` row.
+pub const HOSTS_LIMIT_NAME: &str = "report hosts";
+
+/// The limit of [`MAX_HOST_JOIN`]: connections counted under the name known when they came.
+pub const JOIN_LIMIT_NAME: &str = "report host join";
+
+/// The name of the row that counts the servers past [`MAX_HOSTS`].
+pub const OTHER_HOST: &str = "(other)";
+
+/// Where a row's name comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NameSource {
+    /// The TLS server name indication.
+    Sni,
+    /// The HTTP `Host` header.
+    Host,
+    /// The server's IP address.
+    Address,
+    /// The `(other)` row.
+    Other,
+}
+
+/// Requests per final status class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StatusClasses {
+    /// 1xx.
+    #[serde(rename = "1xx")]
+    pub s1xx: u64,
+    /// 2xx.
+    #[serde(rename = "2xx")]
+    pub s2xx: u64,
+    /// 3xx.
+    #[serde(rename = "3xx")]
+    pub s3xx: u64,
+    /// 4xx.
+    #[serde(rename = "4xx")]
+    pub s4xx: u64,
+    /// 5xx.
+    #[serde(rename = "5xx")]
+    pub s5xx: u64,
+    /// Any other status (600 and over).
+    pub other: u64,
+    /// No response.
+    pub none: u64,
+}
+
+impl StatusClasses {
+    fn add(&mut self, status: Option<u16>) {
+        let n = match status.map(|s| s / 100) {
+            None => &mut self.none,
+            Some(1) => &mut self.s1xx,
+            Some(2) => &mut self.s2xx,
+            Some(3) => &mut self.s3xx,
+            Some(4) => &mut self.s4xx,
+            Some(5) => &mut self.s5xx,
+            Some(_) => &mut self.other,
+        };
+        *n += 1;
+    }
+}
+
+/// One server of the per-server table.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostRow {
+    /// The server's name (SNI, else `Host`, else address; lower case) or `(other)`.
+    pub host: String,
+    /// The server port (`None` for the `(other)` row).
+    pub port: Option<u16>,
+    /// Where `host` comes from.
+    pub name_from: NameSource,
+    /// HTTP requests.
+    pub requests: u64,
+    /// Requests that opened their connection (request index 0).
+    pub new_connections: u64,
+    /// Requests on a reused connection (not the first on it).
+    pub reused_requests: u64,
+    /// New connections with a TLS handshake seen (`tls_resumed` known).
+    pub tls_connections: u64,
+    /// New connections whose TLS session was resumed.
+    pub tls_resumed: u64,
+    /// Requests per final status class.
+    pub status: StatusClasses,
+    /// Wait (time to first byte) of its requests.
+    #[serde(serialize_with = "crate::report::percentiles")]
+    pub wait: Option<Percentiles>,
+    /// Total of its requests.
+    #[serde(serialize_with = "crate::report::percentiles")]
+    pub total: Option<Percentiles>,
+    /// TCP connections to it.
+    pub connections: u64,
+    /// Failed connections (`failure` set).
+    pub failed_connections: u64,
+    /// TCP segments of its connections, both directions.
+    pub segments: u64,
+    /// Retransmitted segments of its connections.
+    pub retransmissions: u64,
+}
+
+impl HostRow {
+    /// Reused requests out of requests.
+    pub fn reuse_rate(&self) -> Share {
+        Share::new(self.reused_requests, self.requests)
+    }
+
+    /// Resumed TLS sessions out of new connections with TLS.
+    pub fn resumption_rate(&self) -> Share {
+        Share::new(self.tls_resumed, self.tls_connections)
+    }
+
+    /// Retransmitted segments out of segments.
+    pub fn retransmission_rate(&self) -> Share {
+        Share::new(self.retransmissions, self.segments)
+    }
+}
+
+/// Failed queries for one name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DnsNameFailures {
+    /// The question name (lower case, no trailing dot).
+    pub name: String,
+    /// Queries that failed: the sum of the columns below.
+    pub failures: u64,
+    /// Answered NXDOMAIN.
+    pub nxdomain: u64,
+    /// Answered SERVFAIL.
+    pub servfail: u64,
+    /// Answered with another rcode than NOERROR, NXDOMAIN or SERVFAIL.
+    pub other_rcode: u64,
+    /// Neither answered nor failed by ICMP.
+    pub unanswered: u64,
+    /// Failed by an ICMP destination unreachable.
+    pub icmp_unreachable: u64,
+}
+
+/// The answered queries of one name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DnsNameLatency {
+    /// The question name (lower case, no trailing dot).
+    pub name: String,
+    /// Answered queries.
+    pub answered: u64,
+    /// Longest latency (query to response), ns.
+    pub max_ns: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct HostAcc {
+    from: Option<NameSource>,
+    requests: u64,
+    new_connections: u64,
+    reused_requests: u64,
+    tls_connections: u64,
+    tls_resumed: u64,
+    status: StatusClasses,
+    wait: ValueStore,
+    total: ValueStore,
+    connections: u64,
+    failed_connections: u64,
+    segments: u64,
+    retransmissions: u64,
+}
+
+/// What a connection record brings to its server's row.
+#[derive(Debug, Clone)]
+struct ConnPart {
+    ip: IpAddr,
+    port: u16,
+    failed: bool,
+    segments: u64,
+    retransmissions: u64,
+}
+
+/// A connection's name for the join: `(rank, source, request index, name)`, the smallest wins.
+/// Rank 0 is final: the TLS SNI, or the name of the connection's first request (the row that
+/// request is counted in); rank 1 is the `Host` of a later request (the first was not seen).
+type ConnName = (u8, NameSource, u32, String);
+
+/// Builds the per-server table and the DNS name lists (see the module docs).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HostsBuilder {
+    rows: BTreeMap<(String, u16), HostAcc>,
+    other: HostAcc,
+    /// Records counted in the `(other)` row.
+    pub(crate) hosts_dropped: u64,
+    conns: BTreeMap<u64, ConnPart>,
+    names: BTreeMap<u64, ConnName>,
+    /// Connections already counted under a final name (a later name for them is not kept).
+    joined: std::collections::BTreeSet<u64>,
+    /// Connections or names that found no room to wait for their join.
+    pub(crate) join_dropped: u64,
+    dns_failed: BTreeMap<String, DnsNameFailures>,
+    dns_slow: BTreeMap<String, DnsNameLatency>,
+}
+
+/// A DNS name as the lists key it.
+fn dns_name(qname: &str) -> String {
+    qname.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// A `Host` header or SNI as a row name (`None` when empty).
+fn server_name(name: &str) -> Option<String> {
+    let n = host_only(name).to_ascii_lowercase();
+    (!n.is_empty()).then_some(n)
+}
+
+impl HostsBuilder {
+    /// The row of `(name, port)`, or the `(other)` row past [`MAX_HOSTS`].
+    fn row(&mut self, name: String, port: u16, from: NameSource) -> &mut HostAcc {
+        let key = (name, port);
+        if !self.rows.contains_key(&key) && self.rows.len() >= MAX_HOSTS {
+            self.hosts_dropped += 1;
+            return &mut self.other;
+        }
+        let row = self.rows.entry(key).or_default();
+        // The same name from two sources (an SNI equal to another connection's Host): the
+        // strongest source names the row.
+        row.from = Some(row.from.map_or(from, |f| f.min(from)));
+        row
+    }
+
+    pub(crate) fn add_http(&mut self, records: &[HttpRecord], timings: &[RequestTiming]) {
+        for (i, h) in records.iter().enumerate() {
+            let t = timings.get(i);
+            let first = h.request_index == 0;
+            let (name, from) = request_name(h, t);
+            if first {
+                self.name_connection(h.conn_id, (0, from, 0, name.clone()));
+            } else if let Some(host) = h.host.as_deref().and_then(server_name) {
+                self.name_connection(h.conn_id, (1, NameSource::Host, h.request_index, host));
+            }
+            let row = self.row(name, h.server.port, from);
+            row.requests += 1;
+            row.new_connections += u64::from(first);
+            row.reused_requests += u64::from(!first);
+            if first {
+                if let Some(resumed) = t.and_then(|t| t.tls_resumed) {
+                    row.tls_connections += 1;
+                    row.tls_resumed += u64::from(resumed);
+                }
+            }
+            row.status.add(h.status);
+            if let Some(ns) = t.and_then(|t| t.wait_ns) {
+                row.wait.push(ns);
+            }
+            if let Some(ns) = t.and_then(|t| t.total_ns) {
+                row.total.push(ns);
+            }
+        }
+    }
+
+    pub(crate) fn add_tls(&mut self, records: &[TlsRecord]) {
+        for t in records {
+            if let Some(sni) = t.sni.as_deref().and_then(server_name) {
+                self.name_connection(t.conn_id, (0, NameSource::Sni, 0, sni));
+            }
+        }
+    }
+
+    /// Keeps the name of connection `id` for the join, if it is better than the one kept; a
+    /// final name joins a connection record waiting for it at once.
+    fn name_connection(&mut self, id: u64, name: ConnName) {
+        if self.joined.contains(&id) {
+            return;
+        }
+        if name.0 == 0 {
+            if let Some(c) = self.conns.remove(&id) {
+                self.names.remove(&id);
+                self.joined_now(id);
+                self.count_connection(c, Some(name));
+                return;
+            }
+        }
+        if let Some(kept) = self.names.get_mut(&id) {
+            if name < *kept {
+                *kept = name;
+            }
+            return;
+        }
+        if self.names.len() >= MAX_HOST_JOIN {
+            // The oldest connection's name goes (or a name whose connection went before).
+            self.names.pop_first();
+            self.join_dropped += 1;
+        }
+        self.names.insert(id, name);
+    }
+
+    /// Remembers that connection `id` was counted under a final name (the oldest are
+    /// forgotten past [`MAX_HOST_JOIN`]).
+    fn joined_now(&mut self, id: u64) {
+        if self.joined.len() >= MAX_HOST_JOIN {
+            self.joined.pop_first();
+        }
+        self.joined.insert(id);
+    }
+
+    pub(crate) fn add_connections(&mut self, records: &[ConnectionRecord]) {
+        for c in records {
+            let part = ConnPart {
+                ip: c.server_ip,
+                port: c.server_port,
+                failed: c.failure.is_some(),
+                segments: c.c2s.packets + c.s2c.packets,
+                retransmissions: c.c2s.retransmissions + c.s2c.retransmissions,
+            };
+            if self.names.get(&c.conn_id).is_some_and(|n| n.0 == 0) {
+                let name = self.names.remove(&c.conn_id);
+                self.joined_now(c.conn_id);
+                self.count_connection(part, name);
+                continue;
+            }
+            if self.conns.len() >= MAX_HOST_JOIN {
+                // The oldest waiting connection is counted under the name known so far.
+                if let Some((id, old)) = self.conns.pop_first() {
+                    let name = self.names.remove(&id);
+                    self.join_dropped += 1;
+                    self.count_connection(old, name);
+                }
+            }
+            self.conns.insert(c.conn_id, part);
+        }
+    }
+
+    fn count_connection(&mut self, c: ConnPart, name: Option<ConnName>) {
+        let (name, from) = match name {
+            Some((_, from, _, name)) => (name, from),
+            None => (c.ip.to_string(), NameSource::Address),
+        };
+        let row = self.row(name, c.port, from);
+        row.connections += 1;
+        row.failed_connections += u64::from(c.failed);
+        row.segments += c.segments;
+        row.retransmissions += c.retransmissions;
+    }
+
+    pub(crate) fn add_dns(&mut self, records: &[DnsRecord], dropped: &mut u64) {
+        for d in records {
+            let rcode = d.rcode.filter(|_| d.answered()).map(|r| r.0);
+            let failed = d.unanswered() || d.icmp_unreachable || rcode.is_some_and(|r| r != 0);
+            if failed {
+                let name = dns_name(&d.qname);
+                crate::report::count_in(&mut self.dns_failed, &name, dropped, |f| {
+                    f.failures += 1;
+                    match rcode {
+                        Some(3) => f.nxdomain += 1,
+                        Some(2) => f.servfail += 1,
+                        Some(_) => f.other_rcode += 1,
+                        None if d.icmp_unreachable => f.icmp_unreachable += 1,
+                        None => f.unanswered += 1,
+                    }
+                });
+            }
+            if let Some(ns) = d.latency_ns.filter(|_| d.answered()) {
+                let name = dns_name(&d.qname);
+                crate::report::count_in(&mut self.dns_slow, &name, dropped, |s| {
+                    s.answered += 1;
+                    s.max_ns = s.max_ns.max(ns);
+                });
+            }
+        }
+    }
+
+    /// The per-server table, most requests first (then most connections, then by name and
+    /// port), the `(other)` row last when it counts anything; and the DNS lists, `top` each.
+    pub(crate) fn finish(
+        mut self,
+        top: usize,
+    ) -> (Vec<HostRow>, Vec<DnsNameFailures>, Vec<DnsNameLatency>) {
+        for (id, c) in std::mem::take(&mut self.conns) {
+            let name = self.names.remove(&id);
+            self.count_connection(c, name);
+        }
+        let mut rows: Vec<HostRow> = std::mem::take(&mut self.rows)
+            .into_iter()
+            .map(|((host, port), acc)| {
+                let from = acc.from.unwrap_or(NameSource::Address);
+                host_row(host, Some(port), from, acc)
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            b.requests
+                .cmp(&a.requests)
+                .then(b.connections.cmp(&a.connections))
+                .then_with(|| a.host.cmp(&b.host))
+                .then(a.port.cmp(&b.port))
+        });
+        if self.hosts_dropped > 0 {
+            let other = std::mem::take(&mut self.other);
+            rows.push(host_row(OTHER_HOST.to_string(), None, NameSource::Other, other));
+        }
+        let mut failed: Vec<DnsNameFailures> = std::mem::take(&mut self.dns_failed)
+            .into_iter()
+            .map(|(name, f)| DnsNameFailures { name, ..f })
+            .collect();
+        failed.sort_by(|a, b| b.failures.cmp(&a.failures).then_with(|| a.name.cmp(&b.name)));
+        failed.truncate(top);
+        let mut slow: Vec<DnsNameLatency> = std::mem::take(&mut self.dns_slow)
+            .into_iter()
+            .map(|(name, s)| DnsNameLatency { name, ..s })
+            .collect();
+        slow.sort_by(|a, b| b.max_ns.cmp(&a.max_ns).then_with(|| a.name.cmp(&b.name)));
+        slow.truncate(top);
+        (rows, failed, slow)
+    }
+}
+
+/// The name of a request's server and where it comes from.
+fn request_name(h: &HttpRecord, t: Option<&RequestTiming>) -> (String, NameSource) {
+    if let Some(sni) = t.and_then(|t| t.sni.as_deref()).and_then(server_name) {
+        return (sni, NameSource::Sni);
+    }
+    if let Some(host) = h.host.as_deref().and_then(server_name) {
+        return (host, NameSource::Host);
+    }
+    (h.server.ip.to_string(), NameSource::Address)
+}
+
+fn host_row(host: String, port: Option<u16>, name_from: NameSource, a: HostAcc) -> HostRow {
+    HostRow {
+        host,
+        port,
+        name_from,
+        requests: a.requests,
+        new_connections: a.new_connections,
+        reused_requests: a.reused_requests,
+        tls_connections: a.tls_connections,
+        tls_resumed: a.tls_resumed,
+        status: a.status,
+        wait: Percentiles::of_store(&a.wait),
+        total: Percentiles::of_store(&a.total),
+        connections: a.connections,
+        failed_connections: a.failed_connections,
+        segments: a.segments,
+        retransmissions: a.retransmissions,
+    }
+}
