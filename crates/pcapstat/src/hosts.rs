@@ -215,19 +215,28 @@ struct ConnPart {
 /// request is counted in); rank 1 is the `Host` of a later request (the first was not seen).
 type ConnName = (u8, NameSource, u32, String);
 
+/// What [`HostsBuilder::finish`] gives the report.
+pub(crate) struct HostsDone {
+    pub(crate) hosts: Vec<HostRow>,
+    pub(crate) failed_names: Vec<DnsNameFailures>,
+    pub(crate) slowest_names: Vec<DnsNameLatency>,
+    /// Records counted in the `(other)` row.
+    pub(crate) hosts_dropped: u64,
+    /// Connections counted under the name known when they came (the join was full).
+    pub(crate) join_dropped: u64,
+}
+
 /// Builds the per-server table and the DNS name lists (see the module docs).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct HostsBuilder {
     rows: BTreeMap<(String, u16), HostAcc>,
     other: HostAcc,
-    /// Records counted in the `(other)` row.
-    pub(crate) hosts_dropped: u64,
+    hosts_dropped: u64,
     conns: BTreeMap<u64, ConnPart>,
     names: BTreeMap<u64, ConnName>,
     /// Connections already counted under a final name (a later name for them is not kept).
     joined: std::collections::BTreeSet<u64>,
-    /// Connections or names that found no room to wait for their join.
-    pub(crate) join_dropped: u64,
+    join_dropped: u64,
     dns_failed: BTreeMap<String, DnsNameFailures>,
     dns_slow: BTreeMap<String, DnsNameLatency>,
 }
@@ -401,10 +410,7 @@ impl HostsBuilder {
 
     /// The per-server table, most requests first (then most connections, then by name and
     /// port), the `(other)` row last when it counts anything; and the DNS lists, `top` each.
-    pub(crate) fn finish(
-        mut self,
-        top: usize,
-    ) -> (Vec<HostRow>, Vec<DnsNameFailures>, Vec<DnsNameLatency>) {
+    pub(crate) fn finish(mut self, top: usize) -> HostsDone {
         for (id, c) in std::mem::take(&mut self.conns) {
             let name = self.names.remove(&id);
             self.count_connection(c, name);
@@ -439,7 +445,13 @@ impl HostsBuilder {
             .collect();
         slow.sort_by(|a, b| b.max_ns.cmp(&a.max_ns).then_with(|| a.name.cmp(&b.name)));
         slow.truncate(top);
-        (rows, failed, slow)
+        HostsDone {
+            hosts: rows,
+            failed_names: failed,
+            slowest_names: slow,
+            hosts_dropped: self.hosts_dropped,
+            join_dropped: self.join_dropped,
+        }
     }
 }
 
@@ -471,5 +483,285 @@ fn host_row(host: String, port: Option<u16>, name_from: NameSource, a: HostAcc) 
         failed_connections: a.failed_connections,
         segments: a.segments,
         retransmissions: a.retransmissions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::report::{Report, ReportBuilder, ReportOptions};
+    use crate::{Analysis, Analyzer};
+
+    fn path(rel: &str) -> String {
+        format!("{}/../../testdata/{rel}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// The bundled lab captures, and the shared lab set when it is there
+    /// (`$PCAPSTAT_SHARED/lab`).
+    fn captures() -> Vec<String> {
+        let mut v: Vec<String> = [
+            "lab/d_tls_resumption/capture-with-keys.pcapng",
+            "lab/d_tls_resumption/capture.pcapng",
+            "lab/e_dns/capture.pcap",
+            "lab/f_refused_syndrop/capture.pcap",
+            "link-null-http.pcap",
+            "snaplen-truncated-http.pcap",
+        ]
+        .iter()
+        .map(|r| path(r))
+        .collect();
+        if let Some(shared) = std::env::var_os("PCAPSTAT_SHARED") {
+            let lab = std::path::Path::new(&shared).join("lab");
+            for dir in std::fs::read_dir(&lab).into_iter().flatten().flatten() {
+                let p = dir.path().join("capture.pcap");
+                if p.is_file() {
+                    v.push(p.to_string_lossy().into_owned());
+                }
+            }
+        }
+        v
+    }
+
+    /// Nearest rank, written out: the value at `ceil(p * n / 100)` (1-based) of the sorted
+    /// values.
+    fn rank(mut v: Vec<i64>, p: usize) -> Option<i64> {
+        v.sort_unstable();
+        let n = v.len();
+        let k = (p * n).div_ceil(100).max(1);
+        v.get(k - 1).copied()
+    }
+
+    #[derive(Default, Debug, PartialEq)]
+    struct Want {
+        requests: u64,
+        new_connections: u64,
+        reused: u64,
+        tls: u64,
+        resumed: u64,
+        status: [u64; 7],
+        wait: Vec<i64>,
+        total: Vec<i64>,
+        connections: u64,
+        failed: u64,
+        segments: u64,
+        retx: u64,
+    }
+
+    /// The per-server table computed apart: the records grouped by the rule of the module
+    /// docs, with a map per join and a sort per percentile.
+    fn oracle(a: &Analysis) -> BTreeMap<(String, u16), Want> {
+        let lower = |s: &str| host_only(s).to_ascii_lowercase();
+        let sni: HashMap<u64, String> = a
+            .tls_records()
+            .iter()
+            .filter_map(|t| Some((t.conn_id, lower(t.sni.as_deref()?))))
+            .filter(|(_, s)| !s.is_empty())
+            .collect();
+        let http = a.http_records();
+        let timings = a.request_timings();
+        let name = |h: &HttpRecord| {
+            sni.get(&h.conn_id)
+                .cloned()
+                .or_else(|| h.host.as_deref().map(lower).filter(|s| !s.is_empty()))
+                .unwrap_or_else(|| h.server.ip.to_string())
+        };
+        let mut first_name: HashMap<u64, (u32, String)> = HashMap::new();
+        let mut want: BTreeMap<(String, u16), Want> = BTreeMap::new();
+        for (h, t) in http.iter().zip(timings) {
+            let n = name(h);
+            let e = first_name
+                .entry(h.conn_id)
+                .or_insert((h.request_index, n.clone()));
+            if h.request_index < e.0 {
+                *e = (h.request_index, n.clone());
+            }
+            let w = want.entry((n, h.server.port)).or_default();
+            w.requests += 1;
+            if h.request_index == 0 {
+                w.new_connections += 1;
+                if let Some(r) = t.tls_resumed {
+                    w.tls += 1;
+                    w.resumed += u64::from(r);
+                }
+            } else {
+                w.reused += 1;
+            }
+            let class = match h.status {
+                None => 6,
+                Some(s) if (100..600).contains(&s) => usize::from(s / 100 - 1),
+                Some(_) => 5,
+            };
+            w.status[class] += 1;
+            w.wait.extend(t.wait_ns);
+            w.total.extend(t.total_ns);
+        }
+        for c in a.connection_records() {
+            let n = sni
+                .get(&c.conn_id)
+                .cloned()
+                .or_else(|| first_name.get(&c.conn_id).map(|(_, n)| n.clone()))
+                .unwrap_or_else(|| c.server_ip.to_string());
+            let w = want.entry((n, c.server_port)).or_default();
+            w.connections += 1;
+            w.failed += u64::from(c.failure.is_some());
+            w.segments += c.c2s.packets + c.s2c.packets;
+            w.retx += c.c2s.retransmissions + c.s2c.retransmissions;
+        }
+        want
+    }
+
+    fn check(report: &Report, want: &BTreeMap<(String, u16), Want>, what: &str) {
+        assert_eq!(report.hosts.len(), want.len(), "{what}: rows");
+        for row in &report.hosts {
+            let port = row.port.expect("no (other) row under the bound");
+            let w = want
+                .get(&(row.host.clone(), port))
+                .unwrap_or_else(|| panic!("{what}: {} {port} not expected", row.host));
+            let s = row.status;
+            let got = (
+                row.requests,
+                row.new_connections,
+                row.reused_requests,
+                row.tls_connections,
+                row.tls_resumed,
+                [s.s1xx, s.s2xx, s.s3xx, s.s4xx, s.s5xx, s.other, s.none],
+                (row.connections, row.failed_connections),
+                (row.segments, row.retransmissions),
+            );
+            let exp = (
+                w.requests,
+                w.new_connections,
+                w.reused,
+                w.tls,
+                w.resumed,
+                w.status,
+                (w.connections, w.failed),
+                (w.segments, w.retx),
+            );
+            assert_eq!(got, exp, "{what}: {} {port}", row.host);
+            for (p, values) in [(row.wait, &w.wait), (row.total, &w.total)] {
+                assert_eq!(p.map_or(0, |p| p.count), values.len());
+                assert_eq!(p.map(|p| p.p50), rank(values.clone(), 50), "{what}");
+                assert_eq!(p.map(|p| p.p95), rank(values.clone(), 95), "{what}");
+                assert_eq!(p.map(|p| p.max), rank(values.clone(), 100), "{what}");
+            }
+        }
+        let order: Vec<u64> = report.hosts.iter().map(|r| r.requests).collect();
+        assert!(order.windows(2).all(|w| w[0] >= w[1]), "{what}: most first");
+    }
+
+    /// The per-server table of every lab capture is the records grouped apart, for one batch
+    /// and for many batches in a mixed order.
+    #[test]
+    fn per_server_table_is_the_records_grouped_by_server() {
+        let mut with_requests = 0;
+        for p in captures() {
+            let a = Analyzer::new().threads(2).analyze_path(&p).expect(&p);
+            let want = oracle(&a);
+            let r = Report::of(&a, &ReportOptions::default());
+            check(&r, &want, &p);
+            with_requests += usize::from(r.hosts.iter().any(|h| h.requests > 0));
+            for (size, seed) in [(1, Some(3)), (4, Some(17))] {
+                let mut b = ReportBuilder::new(&ReportOptions::default());
+                for batch in crate::stream::tests::batches(&a, size, seed) {
+                    b.add(&batch);
+                }
+                let r = b.finish(a.summary().clone(), a.stats().clone());
+                check(&r, &want, &format!("{p} batches of {size}"));
+            }
+        }
+        assert!(with_requests >= 2, "captures with requests");
+    }
+
+    /// Past MAX_HOSTS servers, the records of new servers go to one `(other)` row, and the
+    /// limit is listed.
+    #[test]
+    fn hosts_past_the_bound_are_counted_in_other() {
+        let a = Analyzer::new()
+            .analyze_path(path("lab/f_refused_syndrop/capture.pcap"))
+            .expect("capture");
+        let c = a.connection_records().first().expect("a connection").clone();
+        let extra = 5;
+        let many: Vec<ConnectionRecord> = (0..MAX_HOSTS + extra)
+            .map(|i| {
+                let mut c = c.clone();
+                c.conn_id = i as u64;
+                c.server_port = (i % 60_000) as u16;
+                c.server_ip = IpAddr::from([10, 1, (i / 60_000) as u8, 1]);
+                c
+            })
+            .collect();
+        let mut b = ReportBuilder::new(&ReportOptions::default());
+        b.add_connections(&many);
+        let r = b.finish(a.summary().clone(), a.stats().clone());
+        assert_eq!(r.hosts.len(), MAX_HOSTS + 1);
+        let other = r.hosts.last().expect("rows");
+        assert_eq!((other.host.as_str(), other.port), (OTHER_HOST, None));
+        assert_eq!(other.connections, extra as u64);
+        let limit = r.limits.iter().find(|l| l.name == HOSTS_LIMIT_NAME);
+        assert_eq!(limit.map(|l| l.count), Some(extra as u64));
+        let total: u64 = r.hosts.iter().map(|h| h.connections).sum();
+        assert_eq!(total, many.len() as u64);
+    }
+
+    /// The failed DNS names of e_dns: every failed query counted once under its name, by
+    /// kind, and the slowest names' maxima are the records'.
+    #[test]
+    fn dns_failed_and_slowest_names() {
+        let mut paths = vec![path("lab/e_dns/capture.pcap")];
+        if let Some(shared) = std::env::var_os("PCAPSTAT_SHARED") {
+            let p = std::path::Path::new(&shared).join("lab/e_dns/capture.pcap");
+            if p.is_file() {
+                paths.push(p.to_string_lossy().into_owned());
+            }
+        }
+        for p in paths {
+            let a = Analyzer::new().analyze_path(&p).expect(&p);
+            let r = Report::of(&a, &ReportOptions { top: 1000 });
+            let dns = &r.applications.dns;
+            let mut failed: BTreeMap<String, [u64; 5]> = BTreeMap::new();
+            let mut slow: BTreeMap<String, (u64, i64)> = BTreeMap::new();
+            for d in a.dns_records() {
+                let name = d.qname.trim_end_matches('.').to_ascii_lowercase();
+                let kind = if d.answered() {
+                    match d.rcode.map(|r| r.0) {
+                        Some(0) | None => None,
+                        Some(3) => Some(0),
+                        Some(2) => Some(1),
+                        Some(_) => Some(2),
+                    }
+                } else if d.icmp_unreachable {
+                    Some(4)
+                } else {
+                    Some(3)
+                };
+                if let Some(k) = kind {
+                    failed.entry(name.clone()).or_default()[k] += 1;
+                }
+                if let (true, Some(ns)) = (d.answered(), d.latency_ns) {
+                    let e = slow.entry(name).or_insert((0, i64::MIN));
+                    *e = (e.0 + 1, e.1.max(ns));
+                }
+            }
+            assert!(!failed.is_empty(), "{p}: e_dns has failed queries");
+            assert_eq!(dns.failed_names.len(), failed.len(), "{p}");
+            for f in &dns.failed_names {
+                let k = [f.nxdomain, f.servfail, f.other_rcode, f.unanswered, f.icmp_unreachable];
+                assert_eq!(Some(&k), failed.get(&f.name), "{p}: {}", f.name);
+                assert_eq!(f.failures, k.iter().sum::<u64>());
+            }
+            let by_failures: Vec<u64> = dns.failed_names.iter().map(|f| f.failures).collect();
+            assert!(by_failures.windows(2).all(|w| w[0] >= w[1]));
+            assert_eq!(dns.slowest_names.len(), slow.len(), "{p}");
+            for s in &dns.slowest_names {
+                assert_eq!(slow.get(&s.name), Some(&(s.answered, s.max_ns)), "{p}");
+            }
+            let by_max: Vec<i64> = dns.slowest_names.iter().map(|s| s.max_ns).collect();
+            assert!(by_max.windows(2).all(|w| w[0] >= w[1]));
+            let top2 = Report::of(&a, &ReportOptions { top: 2 });
+            assert_eq!(top2.applications.dns.failed_names, dns.failed_names[..2.min(dns.failed_names.len())]);
+        }
     }
 }

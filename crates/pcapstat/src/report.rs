@@ -848,8 +848,13 @@ impl ReportBuilder {
             }),
             slowest_requests: self.slowest_requests.into_rows(),
         };
-        let (hosts_dropped, join_dropped) = (self.hosts.hosts_dropped, self.hosts.join_dropped);
-        let (hosts, failed_names, slowest_names) = self.hosts.finish(top);
+        let crate::hosts::HostsDone {
+            hosts,
+            failed_names,
+            slowest_names,
+            hosts_dropped,
+            join_dropped,
+        } = self.hosts.finish(top);
         let dns = DnsReport {
             latency: Percentiles::of_store(&self.latency),
             failed_names,
