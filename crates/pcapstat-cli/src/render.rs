@@ -647,11 +647,10 @@ pub fn hosts_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Resul
             if h.requests > 0 {
                 writeln!(
                     out,
-                    "    {} on {} new (reuse {}, TLS resumed {});  {}",
+                    "    {} on {} new (reuse {});  {}",
                     plural(h.requests, "request", "requests"),
                     h.new_connections,
                     percent(h.reuse_rate()),
-                    percent(h.resumption_rate()),
                     status_classes(h),
                 )?;
                 writeln!(
@@ -662,8 +661,17 @@ pub fn hosts_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Resul
                 )?;
             }
             if h.connections > 0 {
+                let tls = if h.tls_connections > 0 {
+                    format!(
+                        "TLS resumed {} ({});  ",
+                        h.tls_resumed,
+                        percent(h.resumption_rate())
+                    )
+                } else {
+                    String::new()
+                };
                 let line = format!(
-                    "    {}, {} failed;  retransmitted {} of segments",
+                    "    {}, {} failed;  {tls}retransmitted {} of segments",
                     plural(h.connections, "connection", "connections"),
                     h.failed_connections,
                     percent(h.retransmission_rate()),

@@ -114,9 +114,9 @@ pub struct HostRow {
     pub new_connections: u64,
     /// Requests on a reused connection (not the first on it).
     pub reused_requests: u64,
-    /// New connections with a TLS handshake seen (`tls_resumed` known).
+    /// Its connections with a TLS handshake (a row of the tls table).
     pub tls_connections: u64,
-    /// New connections whose TLS session was resumed.
+    /// Of those, the handshakes that resumed a session (`resumed = true`).
     pub tls_resumed: u64,
     /// Requests per final status class.
     pub status: StatusClasses,
@@ -142,7 +142,7 @@ impl HostRow {
         Share::new(self.reused_requests, self.requests)
     }
 
-    /// Resumed TLS sessions out of new connections with TLS.
+    /// Resumed TLS handshakes out of its connections with TLS.
     pub fn resumption_rate(&self) -> Share {
         Share::new(self.tls_resumed, self.tls_connections)
     }
@@ -208,6 +208,8 @@ struct ConnPart {
     failed: bool,
     segments: u64,
     retransmissions: u64,
+    /// `Some(resumed)` once its TLS record was seen.
+    tls: Option<Option<bool>>,
 }
 
 /// A connection's name for the join: `(rank, source, request index, name)`, the smallest wins.
@@ -234,8 +236,11 @@ pub(crate) struct HostsBuilder {
     hosts_dropped: u64,
     conns: BTreeMap<u64, ConnPart>,
     names: BTreeMap<u64, ConnName>,
-    /// Connections already counted under a final name (a later name for them is not kept).
-    joined: std::collections::BTreeSet<u64>,
+    /// Connections already counted under a final name, with their row (a later name for
+    /// them is not kept; a later TLS record goes to that row).
+    joined: BTreeMap<u64, (String, u16)>,
+    /// TLS records (`resumed`) whose connection record did not come yet.
+    tls_pending: BTreeMap<u64, Option<bool>>,
     join_dropped: u64,
     dns_failed: BTreeMap<String, DnsNameFailures>,
     dns_slow: BTreeMap<String, DnsNameLatency>,
@@ -281,12 +286,6 @@ impl HostsBuilder {
             row.requests += 1;
             row.new_connections += u64::from(first);
             row.reused_requests += u64::from(!first);
-            if first {
-                if let Some(resumed) = t.and_then(|t| t.tls_resumed) {
-                    row.tls_connections += 1;
-                    row.tls_resumed += u64::from(resumed);
-                }
-            }
             row.status.add(h.status);
             if let Some(ns) = t.and_then(|t| t.wait_ns) {
                 row.wait.push(ns);
@@ -299,6 +298,22 @@ impl HostsBuilder {
 
     pub(crate) fn add_tls(&mut self, records: &[TlsRecord]) {
         for t in records {
+            let id = t.conn_id;
+            if let Some(key) = self.joined.get(&id) {
+                let row = match self.rows.get_mut(key) {
+                    Some(row) => row,
+                    None => &mut self.other,
+                };
+                count_tls(row, t.resumed);
+            } else if let Some(c) = self.conns.get_mut(&id) {
+                c.tls = Some(t.resumed);
+            } else {
+                if self.tls_pending.len() >= MAX_HOST_JOIN {
+                    self.tls_pending.pop_first();
+                    self.join_dropped += 1;
+                }
+                self.tls_pending.insert(id, t.resumed);
+            }
             if let Some(sni) = t.sni.as_deref().and_then(server_name) {
                 self.name_connection(t.conn_id, (0, NameSource::Sni, 0, sni));
             }
@@ -308,14 +323,14 @@ impl HostsBuilder {
     /// Keeps the name of connection `id` for the join, if it is better than the one kept; a
     /// final name joins a connection record waiting for it at once.
     fn name_connection(&mut self, id: u64, name: ConnName) {
-        if self.joined.contains(&id) {
+        if self.joined.contains_key(&id) {
             return;
         }
         if name.0 == 0 {
             if let Some(c) = self.conns.remove(&id) {
                 self.names.remove(&id);
-                self.joined_now(id);
-                self.count_connection(c, Some(name));
+                let key = self.count_connection(c, Some(name));
+                self.joined_now(id, key);
                 return;
             }
         }
@@ -335,11 +350,11 @@ impl HostsBuilder {
 
     /// Remembers that connection `id` was counted under a final name (the oldest are
     /// forgotten past [`MAX_HOST_JOIN`]).
-    fn joined_now(&mut self, id: u64) {
+    fn joined_now(&mut self, id: u64, key: (String, u16)) {
         if self.joined.len() >= MAX_HOST_JOIN {
             self.joined.pop_first();
         }
-        self.joined.insert(id);
+        self.joined.insert(id, key);
     }
 
     pub(crate) fn add_connections(&mut self, records: &[ConnectionRecord]) {
@@ -350,11 +365,12 @@ impl HostsBuilder {
                 failed: c.failure.is_some(),
                 segments: c.c2s.packets + c.s2c.packets,
                 retransmissions: c.c2s.retransmissions + c.s2c.retransmissions,
+                tls: self.tls_pending.remove(&c.conn_id),
             };
             if self.names.get(&c.conn_id).is_some_and(|n| n.0 == 0) {
                 let name = self.names.remove(&c.conn_id);
-                self.joined_now(c.conn_id);
-                self.count_connection(part, name);
+                let key = self.count_connection(part, name);
+                self.joined_now(c.conn_id, key);
                 continue;
             }
             if self.conns.len() >= MAX_HOST_JOIN {
@@ -362,23 +378,29 @@ impl HostsBuilder {
                 if let Some((id, old)) = self.conns.pop_first() {
                     let name = self.names.remove(&id);
                     self.join_dropped += 1;
-                    self.count_connection(old, name);
+                    let _ = self.count_connection(old, name);
                 }
             }
             self.conns.insert(c.conn_id, part);
         }
     }
 
-    fn count_connection(&mut self, c: ConnPart, name: Option<ConnName>) {
+    /// Counts connection `c` in the row of `name` (else its address); returns the row's key.
+    fn count_connection(&mut self, c: ConnPart, name: Option<ConnName>) -> (String, u16) {
         let (name, from) = match name {
             Some((_, from, _, name)) => (name, from),
             None => (c.ip.to_string(), NameSource::Address),
         };
-        let row = self.row(name, c.port, from);
+        let key = (name, c.port);
+        let row = self.row(key.0.clone(), c.port, from);
+        if let Some(resumed) = c.tls {
+            count_tls(row, resumed);
+        }
         row.connections += 1;
         row.failed_connections += u64::from(c.failed);
         row.segments += c.segments;
         row.retransmissions += c.retransmissions;
+        key
     }
 
     pub(crate) fn add_dns(&mut self, records: &[DnsRecord], dropped: &mut u64) {
@@ -413,7 +435,7 @@ impl HostsBuilder {
     pub(crate) fn finish(mut self, top: usize) -> HostsDone {
         for (id, c) in std::mem::take(&mut self.conns) {
             let name = self.names.remove(&id);
-            self.count_connection(c, name);
+            let _ = self.count_connection(c, name);
         }
         let mut rows: Vec<HostRow> = std::mem::take(&mut self.rows)
             .into_iter()
@@ -453,6 +475,12 @@ impl HostsBuilder {
             join_dropped: self.join_dropped,
         }
     }
+}
+
+/// A TLS handshake of a row's connection.
+fn count_tls(row: &mut HostAcc, resumed: Option<bool>) {
+    row.tls_connections += 1;
+    row.tls_resumed += u64::from(resumed == Some(true));
 }
 
 /// The name of a request's server and where it comes from.
@@ -559,6 +587,11 @@ mod tests {
             .filter_map(|t| Some((t.conn_id, lower(t.sni.as_deref()?))))
             .filter(|(_, s)| !s.is_empty())
             .collect();
+        let resumed: HashMap<u64, Option<bool>> = a
+            .tls_records()
+            .iter()
+            .map(|t| (t.conn_id, t.resumed))
+            .collect();
         let http = a.http_records();
         let timings = a.request_timings();
         let name = |h: &HttpRecord| {
@@ -581,10 +614,6 @@ mod tests {
             w.requests += 1;
             if h.request_index == 0 {
                 w.new_connections += 1;
-                if let Some(r) = t.tls_resumed {
-                    w.tls += 1;
-                    w.resumed += u64::from(r);
-                }
             } else {
                 w.reused += 1;
             }
@@ -605,6 +634,10 @@ mod tests {
                 .unwrap_or_else(|| c.server_ip.to_string());
             let w = want.entry((n, c.server_port)).or_default();
             w.connections += 1;
+            if let Some(r) = resumed.get(&c.conn_id) {
+                w.tls += 1;
+                w.resumed += u64::from(*r == Some(true));
+            }
             w.failed += u64::from(c.failure.is_some());
             w.segments += c.c2s.packets + c.s2c.packets;
             w.retx += c.c2s.retransmissions + c.s2c.retransmissions;
