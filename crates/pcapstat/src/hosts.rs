@@ -708,6 +708,90 @@ mod tests {
         assert!(with_requests >= 2, "captures with requests");
     }
 
+    /// A named row is the report scoped by `--server NAME:PORT` (what `check --server`
+    /// measures): requests, connections, failed connections and the total percentiles.
+    #[test]
+    fn a_row_is_the_report_scoped_by_server() {
+        use crate::figures::Value;
+        let mut named = 0;
+        for p in captures() {
+            let a = Analyzer::new().threads(2).analyze_path(&p).expect(&p);
+            let r = Report::of(&a, &ReportOptions::default());
+            // A `Host` that is an address selects by address in a filter: left out.
+            let names = r.hosts.iter().filter(|h| {
+                h.name_from != NameSource::Address && h.host.parse::<IpAddr>().is_err()
+            });
+            for row in names {
+                let Some(port) = row.port else { continue };
+                let server = crate::filter::parse_server(&format!("{}:{port}", row.host))
+                    .expect("a row's name is a server");
+                let filter = crate::Filter {
+                    server: Some(server),
+                    ..Default::default()
+                };
+                let scoped = Report::of(&a.filtered(&filter), &ReportOptions::default());
+                let f = |name: &str| scoped.figures.value(name).flatten();
+                let what = format!("{p}: {}:{port}", row.host);
+                assert_eq!(f("http.requests"), Some(Value::Count(row.requests)), "{what}");
+                assert_eq!(
+                    f("connections.count"),
+                    Some(Value::Count(row.connections)),
+                    "{what}"
+                );
+                assert_eq!(
+                    f("connections.failed"),
+                    Some(Value::Count(row.failed_connections)),
+                    "{what}"
+                );
+                assert_eq!(scoped.applications.http.total, row.total, "{what}");
+                assert_eq!(scoped.applications.http.wait, row.wait, "{what}");
+                named += 1;
+            }
+        }
+        assert!(named >= 3, "named rows");
+    }
+
+    /// Every JSON key of a `hosts` row and of the DNS name lists is documented in
+    /// docs/summary.md (the Servers section; the rows of `dns.failed_names` and
+    /// `dns.slowest_names`), and the documented keys exist.
+    #[test]
+    fn json_keys_are_documented() {
+        let doc = include_str!("../../../docs/summary.md");
+        let servers = doc
+            .split("## Servers (`hosts`)")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("a Servers section");
+        let a = Analyzer::new()
+            .analyze_path(path("lab/e_dns/capture.pcap"))
+            .expect("e_dns");
+        let json = serde_json::to_value(Report::of(&a, &ReportOptions::default())).expect("json");
+        let keys = |v: &serde_json::Value| -> Vec<String> {
+            v.as_object().expect("an object").keys().cloned().collect()
+        };
+        let row = keys(&json["hosts"][0]);
+        let documented: Vec<&str> = servers
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .flat_map(|l| l.split(" | ").next())
+            .flat_map(|k| k.split(", "))
+            .map(|k| k.trim_matches('`'))
+            .collect();
+        let mut sorted = documented.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, row, "docs/summary.md Servers table vs a hosts row");
+        for list in ["failed_names", "slowest_names"] {
+            let line = doc
+                .lines()
+                .find(|l| l.starts_with(&format!("| `dns.{list}`")))
+                .expect(list);
+            let entry = &json["applications"]["dns"][list][0];
+            for k in keys(entry) {
+                assert!(line.contains(&k), "{list}.{k} is not in docs/summary.md");
+            }
+        }
+    }
+
     /// Past MAX_HOSTS servers, the records of new servers go to one `(other)` row, and the
     /// limit is listed.
     #[test]
