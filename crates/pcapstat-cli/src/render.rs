@@ -602,7 +602,9 @@ fn p50_p95(p: Option<Percentiles>) -> String {
 
 /// `12.3%`, `-` without a whole.
 fn percent(share: Share) -> String {
-    share.percent().map_or("-".to_string(), |p| format!("{p:.1}%"))
+    share
+        .percent()
+        .map_or("-".to_string(), |p| format!("{p:.1}%"))
 }
 
 /// The status classes of a row that counted something: `2xx 118, 4xx 2, none 1`.
@@ -682,11 +684,7 @@ pub fn hosts_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Resul
         }
     }
     if !by_p95.is_empty() {
-        writeln!(
-            out,
-            "{}",
-            ctx.head("Slowest servers (by total p95)")
-        )?;
+        writeln!(out, "{}", ctx.head("Slowest servers (by total p95)"))?;
         for h in &by_p95 {
             let tail = format!(
                 "  total {}  n={}",
@@ -720,11 +718,7 @@ pub fn hosts_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Resul
     if !dns.slowest_names.is_empty() {
         writeln!(out, "{}", ctx.head("Slowest DNS names (longest answer)"))?;
         for s in &dns.slowest_names {
-            let tail = format!(
-                "  max {}  ({} answered)",
-                duration(s.max_ns),
-                s.answered
-            );
+            let tail = format!("  max {}  ({} answered)", duration(s.max_ns), s.answered);
             let room = ctx.width.saturating_sub(2 + tail.chars().count()).max(10);
             writeln!(out, "  {}{tail}", shorten(&s.name, room))?;
         }
@@ -763,17 +757,23 @@ fn hosts_markdown(out: &mut impl Write, report: &Report) -> io::Result<()> {
         if rows.is_empty() {
             continue;
         }
-        writeln!(out, "
+        writeln!(
+            out,
+            "
 ### {title}
-")?;
+"
+        )?;
         let rows: Vec<Vec<String>> = rows.iter().map(row).collect();
         md_table(out, head, "lrrrrrlrrrrrr", &rows)?;
     }
     let dns = &report.applications.dns;
     if !dns.failed_names.is_empty() {
-        writeln!(out, "
+        writeln!(
+            out,
+            "
 ### DNS names that failed
-")?;
+"
+        )?;
         let rows: Vec<Vec<String>> = dns
             .failed_names
             .iter()
@@ -801,9 +801,12 @@ fn hosts_markdown(out: &mut impl Write, report: &Report) -> io::Result<()> {
         )?;
     }
     if !dns.slowest_names.is_empty() {
-        writeln!(out, "
+        writeln!(
+            out,
+            "
 ### Slowest DNS names
-")?;
+"
+        )?;
         let rows: Vec<Vec<String>> = dns
             .slowest_names
             .iter()

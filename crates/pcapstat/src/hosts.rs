@@ -23,8 +23,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use pcapstat_core::{host_only, ConnectionRecord, DnsRecord, HttpRecord, RequestTiming, TlsRecord};
 use pcapstat_core::ValueStore;
+use pcapstat_core::{host_only, ConnectionRecord, DnsRecord, HttpRecord, RequestTiming, TlsRecord};
 
 use crate::figures::Percentiles;
 use crate::report::Share;
@@ -453,13 +453,22 @@ impl HostsBuilder {
         });
         if self.hosts_dropped > 0 {
             let other = std::mem::take(&mut self.other);
-            rows.push(host_row(OTHER_HOST.to_string(), None, NameSource::Other, other));
+            rows.push(host_row(
+                OTHER_HOST.to_string(),
+                None,
+                NameSource::Other,
+                other,
+            ));
         }
         let mut failed: Vec<DnsNameFailures> = std::mem::take(&mut self.dns_failed)
             .into_iter()
             .map(|(name, f)| DnsNameFailures { name, ..f })
             .collect();
-        failed.sort_by(|a, b| b.failures.cmp(&a.failures).then_with(|| a.name.cmp(&b.name)));
+        failed.sort_by(|a, b| {
+            b.failures
+                .cmp(&a.failures)
+                .then_with(|| a.name.cmp(&b.name))
+        });
         failed.truncate(top);
         let mut slow: Vec<DnsNameLatency> = std::mem::take(&mut self.dns_slow)
             .into_iter()
@@ -732,7 +741,11 @@ mod tests {
                 let scoped = Report::of(&a.filtered(&filter), &ReportOptions::default());
                 let f = |name: &str| scoped.figures.value(name).flatten();
                 let what = format!("{p}: {}:{port}", row.host);
-                assert_eq!(f("http.requests"), Some(Value::Count(row.requests)), "{what}");
+                assert_eq!(
+                    f("http.requests"),
+                    Some(Value::Count(row.requests)),
+                    "{what}"
+                );
                 assert_eq!(
                     f("connections.count"),
                     Some(Value::Count(row.connections)),
@@ -799,7 +812,11 @@ mod tests {
         let a = Analyzer::new()
             .analyze_path(path("lab/f_refused_syndrop/capture.pcap"))
             .expect("capture");
-        let c = a.connection_records().first().expect("a connection").clone();
+        let c = a
+            .connection_records()
+            .first()
+            .expect("a connection")
+            .clone();
         let extra = 5;
         let many: Vec<ConnectionRecord> = (0..MAX_HOSTS + extra)
             .map(|i| {
@@ -865,7 +882,13 @@ mod tests {
             assert!(!failed.is_empty(), "{p}: e_dns has failed queries");
             assert_eq!(dns.failed_names.len(), failed.len(), "{p}");
             for f in &dns.failed_names {
-                let k = [f.nxdomain, f.servfail, f.other_rcode, f.unanswered, f.icmp_unreachable];
+                let k = [
+                    f.nxdomain,
+                    f.servfail,
+                    f.other_rcode,
+                    f.unanswered,
+                    f.icmp_unreachable,
+                ];
                 assert_eq!(Some(&k), failed.get(&f.name), "{p}: {}", f.name);
                 assert_eq!(f.failures, k.iter().sum::<u64>());
             }
@@ -878,7 +901,10 @@ mod tests {
             let by_max: Vec<i64> = dns.slowest_names.iter().map(|s| s.max_ns).collect();
             assert!(by_max.windows(2).all(|w| w[0] >= w[1]));
             let top2 = Report::of(&a, &ReportOptions { top: 2 });
-            assert_eq!(top2.applications.dns.failed_names, dns.failed_names[..2.min(dns.failed_names.len())]);
+            assert_eq!(
+                top2.applications.dns.failed_names,
+                dns.failed_names[..2.min(dns.failed_names.len())]
+            );
         }
     }
 }

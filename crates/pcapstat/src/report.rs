@@ -35,11 +35,11 @@ use pcapstat_core::{
 };
 
 use crate::figures::{Figures, Percentiles};
+use crate::hosts::HostsBuilder;
 pub use crate::hosts::{
     DnsNameFailures, DnsNameLatency, HostRow, NameSource, StatusClasses, HOSTS_LIMIT_NAME,
     JOIN_LIMIT_NAME, MAX_HOSTS, MAX_HOST_JOIN, OTHER_HOST,
 };
-use crate::hosts::HostsBuilder;
 use crate::Analysis;
 
 /// A serde map of `key => value` pairs.
@@ -877,7 +877,8 @@ impl ReportBuilder {
                 counter: "report.hosts_dropped",
                 count: hosts_dropped,
                 setting: "report::MAX_HOSTS",
-                message: "requests and connections counted in the (other) row of the per-server table",
+                message:
+                    "requests and connections counted in the (other) row of the per-server table",
             });
         }
         if join_dropped > 0 {
