@@ -632,6 +632,21 @@ fn host_lists(report: &Report) -> (Vec<&HostRow>, Vec<&HostRow>) {
     (by_requests, by_p95)
 }
 
+/// `parts` after `indent` spaces, joined by `;  ` when they fit the width, else one a line.
+fn joined_lines(ctx: &Ctx, indent: usize, parts: &[String]) -> String {
+    let pad = " ".repeat(indent);
+    let one = format!("{pad}{}", parts.join(";  "));
+    if one.chars().count() <= ctx.width {
+        one
+    } else {
+        parts
+            .iter()
+            .map(|p| format!("{pad}{p}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
 /// The per-server part of the human report, and the DNS names that failed or were slowest.
 pub fn hosts_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<()> {
     let (by_requests, by_p95) = host_lists(report);
@@ -647,14 +662,16 @@ pub fn hosts_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Resul
             let name = shorten(&host_port(h), ctx.width.saturating_sub(4).max(10));
             writeln!(out, "  {name}")?;
             if h.requests > 0 {
-                writeln!(
-                    out,
-                    "    {} on {} new (reuse {});  {}",
-                    plural(h.requests, "request", "requests"),
-                    h.new_connections,
-                    percent(h.reuse_rate()),
+                let parts = [
+                    format!(
+                        "{} on {} new (reuse {})",
+                        plural(h.requests, "request", "requests"),
+                        h.new_connections,
+                        percent(h.reuse_rate()),
+                    ),
                     status_classes(h),
-                )?;
+                ];
+                writeln!(out, "{}", joined_lines(ctx, 4, &parts))?;
                 writeln!(
                     out,
                     "    wait {};  total {}",
@@ -663,23 +680,19 @@ pub fn hosts_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Resul
                 )?;
             }
             if h.connections > 0 {
-                let tls = if h.tls_connections > 0 {
-                    format!(
-                        "TLS resumed {} ({});  ",
-                        h.tls_resumed,
-                        percent(h.resumption_rate())
-                    )
-                } else {
-                    String::new()
-                };
-                let line = format!(
-                    "    {}, {} failed;  {tls}retransmitted {} of segments",
+                let mut parts = vec![format!(
+                    "{}, {} failed",
                     plural(h.connections, "connection", "connections"),
-                    h.failed_connections,
-                    percent(h.retransmission_rate()),
-                );
+                    h.failed_connections
+                )];
+                if h.tls_connections > 0 {
+                    parts.push(format!("TLS resumed {}", percent(h.resumption_rate())));
+                }
+                let retx = percent(h.retransmission_rate());
+                parts.push(format!("{retx} segments retransmitted"));
                 let color = (h.failed_connections > 0).then_some(Color::Red);
-                writeln!(out, "{}", ctx.style.paint(color, &line))?;
+                let text = joined_lines(ctx, 4, &parts);
+                writeln!(out, "{}", ctx.style.paint(color, &text))?;
             }
         }
     }
