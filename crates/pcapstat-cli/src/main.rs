@@ -367,6 +367,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                         render::text(&mut out, &ctx, &name, &report, &filter)
                             .and_then(|()| render::connections_text(&mut out, &ctx, &report))
                             .and_then(|()| render::app_text(&mut out, &ctx, &report))
+                            .and_then(|()| render::hosts_text(&mut out, &ctx, &report))
                             .and_then(|()| render::offenders_text(&mut out, &ctx, &report))
                             .and_then(|()| render::damage_text(&mut out, &ctx, &report.summary))
                     }

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use pcapstat::core::{CaptureSummary, DecodeProblem, LinkType, Outcome};
 use pcapstat::figures::Percentiles;
-use pcapstat::report::{ConnRow, Share, Totals};
+use pcapstat::report::{ConnRow, HostRow, Share, Totals};
 use pcapstat::Report;
 
 use crate::term::{md, md_table, shorten, wrap, Color, Style};
@@ -215,19 +215,20 @@ fn bytes(n: u64) -> String {
     pcapstat::core::format_bytes(n)
 }
 
-/// `n=12  p50 1.2ms  p90 ...  p99 ...  max ...` (p95 too on a wide terminal).
+/// `n=12  p50 1.2ms  p90 ...  p95 ...  p99 ...  max ...`; a narrow terminal drops max (p95
+/// and p99 always stay).
 fn percentiles(ctx: &Ctx, p: Option<Percentiles>) -> String {
     let Some(p) = p else {
         return "- (none measured)".to_string();
     };
     let [p50, p90, p95, p99, max] = p.ranks().map(duration);
-    let p95 = if ctx.wide() {
-        format!("  p95 {p95}")
+    let max = if ctx.wide() {
+        format!("  max {max}")
     } else {
         String::new()
     };
     format!(
-        "n={}  p50 {p50}  p90 {p90}{p95}  p99 {p99}  max {max}",
+        "n={}  p50 {p50}  p90 {p90}  p95 {p95}  p99 {p99}{max}",
         p.count
     )
 }
@@ -580,6 +581,255 @@ pub fn app_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<
     Ok(())
 }
 
+/// Rows of the text and markdown per-server lists.
+const HOST_ROWS: usize = 10;
+
+/// `host:port` of a row (`[v6]:port` for an IPv6 address), `(other)` alone.
+fn host_port(h: &HostRow) -> String {
+    match h.port {
+        None => h.host.clone(),
+        Some(p) if h.host.contains(':') => format!("[{}]:{p}", h.host),
+        Some(p) => format!("{}:{p}", h.host),
+    }
+}
+
+/// `p50 1.2ms p95 5.0ms`, `-` without values.
+fn p50_p95(p: Option<Percentiles>) -> String {
+    p.map_or("-".to_string(), |p| {
+        format!("p50 {} p95 {}", duration(p.p50), duration(p.p95))
+    })
+}
+
+/// `12.3%`, `-` without a whole.
+fn percent(share: Share) -> String {
+    share
+        .percent()
+        .map_or("-".to_string(), |p| format!("{p:.1}%"))
+}
+
+/// The status classes of a row that counted something: `2xx 118, 4xx 2, none 1`.
+fn status_classes(h: &HostRow) -> String {
+    let s = h.status;
+    let all = [
+        ("1xx", s.s1xx),
+        ("2xx", s.s2xx),
+        ("3xx", s.s3xx),
+        ("4xx", s.s4xx),
+        ("5xx", s.s5xx),
+        ("other", s.other),
+        ("none", s.none),
+    ];
+    or_dash(counts(all.into_iter().filter(|(_, n)| *n > 0)))
+}
+
+/// The per-server rows the text and markdown reports show: the first [`HOST_ROWS`] by
+/// requests (the report's order), and the first by total p95 (rows with a total only).
+fn host_lists(report: &Report) -> (Vec<&HostRow>, Vec<&HostRow>) {
+    let by_requests = report.hosts.iter().take(HOST_ROWS).collect();
+    let mut by_p95: Vec<&HostRow> = report.hosts.iter().filter(|h| h.total.is_some()).collect();
+    by_p95.sort_by_key(|h| std::cmp::Reverse(h.total.map(|p| p.p95)));
+    by_p95.truncate(HOST_ROWS);
+    (by_requests, by_p95)
+}
+
+/// `parts` after `indent` spaces, joined by `;  ` when they fit the width, else one a line.
+fn joined_lines(ctx: &Ctx, indent: usize, parts: &[String]) -> String {
+    let pad = " ".repeat(indent);
+    let one = format!("{pad}{}", parts.join(";  "));
+    if one.chars().count() <= ctx.width {
+        one
+    } else {
+        parts
+            .iter()
+            .map(|p| format!("{pad}{p}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// The per-server part of the human report, and the DNS names that failed or were slowest.
+pub fn hosts_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<()> {
+    let (by_requests, by_p95) = host_lists(report);
+    if !by_requests.is_empty() {
+        let shown = if by_requests.len() < report.hosts.len() {
+            format!("the first {} by requests", by_requests.len())
+        } else {
+            "by requests".to_string()
+        };
+        let head = format!("Servers  {} ({shown})", report.hosts.len());
+        writeln!(out, "{}", ctx.head(&head))?;
+        for h in &by_requests {
+            let name = shorten(&host_port(h), ctx.width.saturating_sub(4).max(10));
+            writeln!(out, "  {name}")?;
+            if h.requests > 0 {
+                let parts = [
+                    format!(
+                        "{} on {} new (reuse {})",
+                        plural(h.requests, "request", "requests"),
+                        h.new_connections,
+                        percent(h.reuse_rate()),
+                    ),
+                    status_classes(h),
+                ];
+                writeln!(out, "{}", joined_lines(ctx, 4, &parts))?;
+                writeln!(
+                    out,
+                    "    wait {};  total {}",
+                    p50_p95(h.wait),
+                    p50_p95(h.total)
+                )?;
+            }
+            if h.connections > 0 {
+                let mut parts = vec![format!(
+                    "{}, {} failed",
+                    plural(h.connections, "connection", "connections"),
+                    h.failed_connections
+                )];
+                if h.tls_connections > 0 {
+                    parts.push(format!("TLS resumed {}", percent(h.resumption_rate())));
+                }
+                let retx = percent(h.retransmission_rate());
+                parts.push(format!("{retx} segments retransmitted"));
+                let color = (h.failed_connections > 0).then_some(Color::Red);
+                let text = joined_lines(ctx, 4, &parts);
+                writeln!(out, "{}", ctx.style.paint(color, &text))?;
+            }
+        }
+    }
+    if !by_p95.is_empty() {
+        writeln!(out, "{}", ctx.head("Slowest servers (by total p95)"))?;
+        for h in &by_p95 {
+            let tail = format!(
+                "  total {}  n={}",
+                p50_p95(h.total),
+                h.total.map_or(0, |p| p.count)
+            );
+            let room = ctx.width.saturating_sub(2 + tail.chars().count()).max(10);
+            writeln!(out, "  {}{tail}", shorten(&host_port(h), room))?;
+        }
+    }
+    let dns = &report.applications.dns;
+    if !dns.failed_names.is_empty() {
+        writeln!(out, "{}", ctx.head("DNS names that failed"))?;
+        for f in &dns.failed_names {
+            let kinds = [
+                ("NXDOMAIN", f.nxdomain),
+                ("SERVFAIL", f.servfail),
+                ("other rcode", f.other_rcode),
+                ("unanswered", f.unanswered),
+                ("ICMP unreachable", f.icmp_unreachable),
+            ];
+            let tail = format!(
+                "  {} ({})",
+                f.failures,
+                counts(kinds.into_iter().filter(|(_, n)| *n > 0))
+            );
+            let room = ctx.width.saturating_sub(2 + tail.chars().count()).max(10);
+            writeln!(out, "  {}{tail}", shorten(&f.name, room))?;
+        }
+    }
+    if !dns.slowest_names.is_empty() {
+        writeln!(out, "{}", ctx.head("Slowest DNS names (longest answer)"))?;
+        for s in &dns.slowest_names {
+            let tail = format!("  max {}  ({} answered)", duration(s.max_ns), s.answered);
+            let room = ctx.width.saturating_sub(2 + tail.chars().count()).max(10);
+            writeln!(out, "  {}{tail}", shorten(&s.name, room))?;
+        }
+    }
+    Ok(())
+}
+
+/// The per-server and DNS name tables of the markdown report.
+fn hosts_markdown(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    let (by_requests, by_p95) = host_lists(report);
+    let row = |h: &&HostRow| {
+        let o = |p: Option<Percentiles>, f: fn(Percentiles) -> i64| {
+            p.map_or("-".to_string(), |p| duration(f(p)))
+        };
+        vec![
+            md(&h.host),
+            h.port.map_or("-".to_string(), |p| p.to_string()),
+            h.requests.to_string(),
+            h.new_connections.to_string(),
+            percent(h.reuse_rate()),
+            percent(h.resumption_rate()),
+            md(&status_classes(h)),
+            o(h.wait, |p| p.p50),
+            o(h.wait, |p| p.p95),
+            o(h.total, |p| p.p50),
+            o(h.total, |p| p.p95),
+            h.failed_connections.to_string(),
+            percent(h.retransmission_rate()),
+        ]
+    };
+    let head = "host | port | requests | new conns | reuse | TLS resumed | status | wait p50 | wait p95 | total p50 | total p95 | failed conns | retransmitted";
+    for (title, rows) in [
+        ("Servers by requests", &by_requests),
+        ("Servers by total p95", &by_p95),
+    ] {
+        if rows.is_empty() {
+            continue;
+        }
+        writeln!(
+            out,
+            "
+### {title}
+"
+        )?;
+        let rows: Vec<Vec<String>> = rows.iter().map(row).collect();
+        md_table(out, head, "lrrrrrlrrrrrr", &rows)?;
+    }
+    let dns = &report.applications.dns;
+    if !dns.failed_names.is_empty() {
+        writeln!(
+            out,
+            "
+### DNS names that failed
+"
+        )?;
+        let rows: Vec<Vec<String>> = dns
+            .failed_names
+            .iter()
+            .map(|f| {
+                let mut r = vec![md(&f.name)];
+                r.extend(
+                    [
+                        f.failures,
+                        f.nxdomain,
+                        f.servfail,
+                        f.other_rcode,
+                        f.unanswered,
+                        f.icmp_unreachable,
+                    ]
+                    .map(|n| n.to_string()),
+                );
+                r
+            })
+            .collect();
+        md_table(
+            out,
+            "name | failed | NXDOMAIN | SERVFAIL | other rcode | unanswered | ICMP unreachable",
+            "lrrrrrr",
+            &rows,
+        )?;
+    }
+    if !dns.slowest_names.is_empty() {
+        writeln!(
+            out,
+            "
+### Slowest DNS names
+"
+        )?;
+        let rows: Vec<Vec<String>> = dns
+            .slowest_names
+            .iter()
+            .map(|s| vec![md(&s.name), duration(s.max_ns), s.answered.to_string()])
+            .collect();
+        md_table(out, "name | max latency | answered", "lrr", &rows)?;
+    }
+    Ok(())
+}
+
 /// The worst-N lists of connections, with their titles for text and markdown.
 fn conn_lists(report: &Report) -> [(&'static str, &'static str, &[ConnRow]); 3] {
     let c = &report.connections;
@@ -822,6 +1072,7 @@ pub fn markdown(
             &[row],
         )?;
     }
+    hosts_markdown(out, report)?;
     let lists = conn_lists(report);
     if lists.iter().any(|(_, _, l)| !l.is_empty()) {
         writeln!(out, "\n### Worst offenders\n")?;

@@ -225,10 +225,15 @@ fn figures_agree_with_the_report_sections() {
 }
 
 #[test]
-fn a_wide_terminal_gets_p95_and_one_line_requests() {
+fn a_wide_terminal_gets_max_and_one_line_requests() {
     let file = "testdata/link-null-http.pcap";
     let narrow = String::from_utf8(run(&["analyze", file]).stdout).expect("UTF-8");
-    assert!(!narrow.contains(" p95 "), "{narrow}");
+    // p95 is always there; a narrow terminal drops max.
+    assert!(
+        narrow.contains("  connect       n=1  p50 55µs  p90 55µs  p95 55µs  p99 55µs\n"),
+        "{narrow}"
+    );
+    assert!(!narrow.contains("  max "), "{narrow}");
     let out = Command::new(env!("CARGO_BIN_EXE_pcapstat"))
         .args(["analyze", file])
         .current_dir(repo())
@@ -237,7 +242,7 @@ fn a_wide_terminal_gets_p95_and_one_line_requests() {
         .expect("run");
     let wide = String::from_utf8(out.stdout).expect("UTF-8");
     assert!(
-        wide.contains("  connect       n=1  p50 55µs  p90 55µs  p95 55µs  p99 55µs"),
+        wide.contains("  connect       n=1  p50 55µs  p90 55µs  p95 55µs  p99 55µs  max 55µs"),
         "{wide}"
     );
     assert!(
@@ -245,6 +250,34 @@ fn a_wide_terminal_gets_p95_and_one_line_requests() {
         "{wide}"
     );
     assert!(wide.lines().all(|l| l.chars().count() <= 120));
+}
+
+/// At 60 columns every percentile line still has p50, p95 and p99 (and fits), and the
+/// per-server lists keep their p95.
+#[test]
+fn a_narrow_terminal_keeps_p95() {
+    for file in [
+        "testdata/link-null-http.pcap",
+        "testdata/lab/d_tls_resumption/capture-with-keys.pcapng",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_pcapstat"))
+            .args(["analyze", file])
+            .current_dir(repo())
+            .env("COLUMNS", "60")
+            .output()
+            .expect("run");
+        let text = String::from_utf8(out.stdout).expect("UTF-8");
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(" n=")).collect();
+        assert!(lines.len() >= 3, "{text}");
+        for l in lines {
+            assert!(l.contains(" p95 "), "{file}: {l}");
+            if l.contains("  p50 ") {
+                assert!(l.contains(" p50 ") && l.contains(" p99 "), "{file}: {l}");
+                assert!(l.chars().count() <= 80, "{file}: {l}");
+            }
+        }
+        assert!(text.contains("Slowest servers (by total p95)"), "{text}");
+    }
 }
 
 #[test]

@@ -727,6 +727,7 @@ impl Out<'_> {
                     .map(|t| RequestTiming {
                         http_index: base + t.http_index,
                         tls_resumed: o.tls_resumed,
+                        sni: o.sni.clone(),
                         ..t
                     }),
             );

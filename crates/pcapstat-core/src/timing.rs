@@ -41,6 +41,9 @@ pub struct RequestTiming {
     pub reused: bool,
     /// The connection's TLS session was resumed (`None` for plain HTTP or unknown).
     pub tls_resumed: Option<bool>,
+    /// The connection's TLS server name (SNI), `None` for plain HTTP or a ClientHello without
+    /// one: the report's per-server table names the request's server by it.
+    pub sni: Option<String>,
 }
 
 fn host_only(host: &str) -> String {
@@ -247,6 +250,7 @@ pub fn request_timings_with(
                 start_ts: begin,
                 reused: !first,
                 tls_resumed: t.and_then(|t| t.resumed),
+                sni: t.and_then(|t| t.sni.clone()),
             }
         })
         .collect()

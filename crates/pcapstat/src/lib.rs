@@ -56,6 +56,7 @@ mod error;
 pub mod figures;
 pub mod filter;
 pub mod har;
+pub mod hosts;
 mod multi;
 pub mod report;
 mod stream;

@@ -35,6 +35,11 @@ use pcapstat_core::{
 };
 
 use crate::figures::{Figures, Percentiles};
+use crate::hosts::HostsBuilder;
+pub use crate::hosts::{
+    DnsNameFailures, DnsNameLatency, HostRow, NameSource, StatusClasses, HOSTS_LIMIT_NAME,
+    JOIN_LIMIT_NAME, MAX_HOSTS, MAX_HOST_JOIN, OTHER_HOST,
+};
 use crate::Analysis;
 
 /// A serde map of `key => value` pairs.
@@ -115,6 +120,9 @@ pub struct Report {
     pub connections: ConnectionsReport,
     /// TLS, HTTP and DNS.
     pub applications: Applications,
+    /// The per-server table: every server seen (at most [`MAX_HOSTS`], then one `(other)`
+    /// row), most requests first (module [`crate::hosts`] names the rule).
+    pub hosts: Vec<HostRow>,
     /// The limits that were hit, in the order of [`pcapstat_core::LIMITS`].
     pub limits: Vec<Limit>,
     /// Every counter of the analysis (the whole capture: filters do not apply).
@@ -446,6 +454,10 @@ pub struct DnsReport {
     /// Latency (query to DNS response) of the answered queries.
     #[serde(serialize_with = "percentiles")]
     pub latency: Option<Percentiles>,
+    /// The names with the most failed queries (an error rcode, unanswered, ICMP), most first.
+    pub failed_names: Vec<DnsNameFailures>,
+    /// The names with the longest answered query, longest first.
+    pub slowest_names: Vec<DnsNameLatency>,
 }
 
 impl Report {
@@ -481,7 +493,7 @@ pub const KEYS_LIMIT_NAME: &str = "report names";
 
 /// The `count` of a name in a capped map: `false` (nothing counted) when `key` would be a new
 /// name past [`MAX_REPORT_KEYS`].
-fn count_in<V: Default>(
+pub(crate) fn count_in<V: Default>(
     map: &mut BTreeMap<String, V>,
     key: &str,
     dropped: &mut u64,
@@ -591,6 +603,8 @@ pub struct ReportBuilder {
     // dns
     dns: DnsReport,
     latency: ValueStore,
+    // per server, DNS names
+    hosts: HostsBuilder,
 }
 
 impl ReportBuilder {
@@ -632,19 +646,22 @@ impl ReportBuilder {
             slowest_requests: Top::new(top),
             dns: DnsReport::default(),
             latency: ValueStore::new(),
+            hosts: HostsBuilder::default(),
         }
     }
 
     /// Adds a batch of records of any kind ([`pcapstat_core::Analyzer::analyze_into`]).
     pub fn add(&mut self, records: &Records) {
-        self.add_connections(&records.connections);
+        // Names before connections: a connection then usually finds its server's name.
         self.add_tls(&records.tls);
         self.add_http(&records.http, &records.timings);
+        self.add_connections(&records.connections);
         self.add_dns(&records.dns);
     }
 
     /// Adds TCP connections.
     pub fn add_connections(&mut self, records: &[ConnectionRecord]) {
+        self.hosts.add_connections(records);
         for r in records {
             self.connections += 1;
             *self.outcomes.entry(r.outcome.as_str()).or_default() += 1;
@@ -684,6 +701,7 @@ impl ReportBuilder {
 
     /// Adds TLS handshakes.
     pub fn add_tls(&mut self, records: &[TlsRecord]) {
+        self.hosts.add_tls(records);
         let dropped = &mut self.keys_dropped;
         for t in records {
             self.handshakes += 1;
@@ -706,6 +724,7 @@ impl ReportBuilder {
 
     /// Adds HTTP requests with their phases (`timings[i]` belongs to `records[i]`).
     pub fn add_http(&mut self, records: &[HttpRecord], timings: &[RequestTiming]) {
+        self.hosts.add_http(records, timings);
         let dropped = &mut self.keys_dropped;
         for (i, h) in records.iter().enumerate() {
             let t = timings.get(i);
@@ -738,6 +757,7 @@ impl ReportBuilder {
 
     /// Adds DNS queries.
     pub fn add_dns(&mut self, records: &[DnsRecord]) {
+        self.hosts.add_dns(records, &mut self.keys_dropped);
         let r = &mut self.dns;
         for d in records {
             r.queries += 1;
@@ -828,8 +848,17 @@ impl ReportBuilder {
             }),
             slowest_requests: self.slowest_requests.into_rows(),
         };
+        let crate::hosts::HostsDone {
+            hosts,
+            failed_names,
+            slowest_names,
+            hosts_dropped,
+            join_dropped,
+        } = self.hosts.finish(top);
         let dns = DnsReport {
             latency: Percentiles::of_store(&self.latency),
+            failed_names,
+            slowest_names,
             ..self.dns
         };
         let mut limits = limits(&stats);
@@ -839,13 +868,33 @@ impl ReportBuilder {
                 counter: "report.keys_dropped",
                 count: self.keys_dropped,
                 setting: "report::MAX_REPORT_KEYS",
-                message: "records left out of a per-name count (servers, SNIs, versions, alerts, rcodes)",
+                message: "records left out of a per-name count (servers, SNIs, versions, alerts, rcodes, DNS names)",
+            });
+        }
+        if hosts_dropped > 0 {
+            limits.push(Limit {
+                name: HOSTS_LIMIT_NAME,
+                counter: "report.hosts_dropped",
+                count: hosts_dropped,
+                setting: "report::MAX_HOSTS",
+                message:
+                    "requests and connections counted in the (other) row of the per-server table",
+            });
+        }
+        if join_dropped > 0 {
+            limits.push(Limit {
+                name: JOIN_LIMIT_NAME,
+                counter: "report.host_join_dropped",
+                count: join_dropped,
+                setting: "report::MAX_HOST_JOIN",
+                message: "connections counted under the server name known when they came (else their address)",
             });
         }
         let mut report = Report {
             summary,
             connections,
             applications: Applications { tls, http, dns },
+            hosts,
             limits,
             stats,
             figures: Figures::default(),
@@ -977,7 +1026,7 @@ fn opt_failure_str<S: Serializer>(f: &Option<Failure>, s: S) -> Result<S::Ok, S:
 }
 
 /// `{count, p50_ns, p90_ns, p95_ns, p99_ns, max_ns}`, all null (count 0) without values.
-fn percentiles<S: Serializer>(p: &Option<Percentiles>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn percentiles<S: Serializer>(p: &Option<Percentiles>, s: S) -> Result<S::Ok, S::Error> {
     let mut m = s.serialize_map(None)?;
     m.serialize_entry("count", &p.map_or(0, |p| p.count))?;
     for (i, key) in ["p50_ns", "p90_ns", "p95_ns", "p99_ns", "max_ns"]
@@ -1341,10 +1390,14 @@ mod tests {
             .find(|l| l.name == KEYS_LIMIT_NAME)
             .expect("the cap is listed");
         assert_eq!(limit.count, extra as u64);
-        assert_eq!(r.limits_hit(), extra as u64);
+        // The per-server table's own bound: the servers past MAX_HOSTS in its (other) row.
+        let hosts = r.limits.iter().find(|l| l.name == HOSTS_LIMIT_NAME);
+        let past_hosts = (many.len() - MAX_HOSTS) as u64;
+        assert_eq!(hosts.map(|l| l.count), Some(past_hosts));
+        assert_eq!(r.limits_hit(), extra as u64 + past_hosts);
         assert_eq!(
             r.figures.value("capture.limits_hit"),
-            Some(Some(Value::Count(extra as u64)))
+            Some(Some(Value::Count(extra as u64 + past_hosts)))
         );
     }
 
