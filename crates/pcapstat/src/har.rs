@@ -33,6 +33,7 @@ use pcapstat_core::{
 };
 
 use crate::error::Error;
+use crate::time::iso8601_ms;
 use crate::write::write_error;
 use crate::Analysis;
 
@@ -598,36 +599,6 @@ fn pages(entries: &[Entry<'_>], gap: i64) -> (Vec<Page>, Vec<String>) {
         }
     }
     (pages, refs)
-}
-
-/// Nanoseconds since the epoch as ISO 8601 UTC with milliseconds (`2024-05-01T12:00:00.123Z`).
-pub fn iso8601_ms(ts_ns: i64) -> String {
-    let ms = ts_ns.div_euclid(1_000_000);
-    let secs = ms.div_euclid(1_000);
-    let millis = ms.rem_euclid(1_000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]

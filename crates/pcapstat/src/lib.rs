@@ -61,6 +61,7 @@ mod multi;
 pub mod report;
 mod stream;
 pub mod tables;
+pub mod time;
 mod write;
 
 pub use analyzer::{Analysis, Analyzer};
