@@ -26,19 +26,7 @@ except ImportError:
     pytest.skip("the pcapstat package is not installed (docs/python.md)", allow_module_level=True)
 
 REPO = Path(__file__).resolve().parents[2]
-LAB = "testdata/lab"
-CAPTURES = [
-    f"{LAB}/d_tls_resumption/capture.pcapng",
-    f"{LAB}/d_tls_resumption/capture-with-keys.pcapng",
-    f"{LAB}/e_dns/capture.pcap",
-    f"{LAB}/f_refused_syndrop/capture.pcap",
-    f"{LAB}/f_refused_syndrop/capture.pcapng",
-    "testdata/link-null-http.pcap",
-    "testdata/link-raw12-ipv6-http.pcap",
-    "testdata/frag-ipv6-dns.pcap",
-    "testdata/pcap-empty.pcap",
-]
-KEYLOG = f"{LAB}/d_tls_resumption/sslkeylog.txt"
+from captures import CAPTURES, KEYLOG, LAB  # noqa: E402  (tests/python/captures.py)
 
 
 def binary() -> Path:

@@ -36,19 +36,10 @@ spec = importlib.util.spec_from_file_location("pcapstat_job", REPO / "examples/s
 job = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(job)
 
-LAB = "testdata/lab"
-CAPTURES = [
-    f"{LAB}/d_tls_resumption/capture.pcap",
-    f"{LAB}/d_tls_resumption/capture.pcapng",
-    f"{LAB}/d_tls_resumption/capture-with-keys.pcapng",
-    f"{LAB}/e_dns/capture.pcap",
-    f"{LAB}/f_refused_syndrop/capture.pcap",
-    f"{LAB}/f_refused_syndrop/capture.pcapng",
-    "testdata/link-null-http.pcap",
-    "testdata/link-raw12-ipv6-http.pcap",
-    "testdata/frag-ipv6-dns.pcap",
-    "testdata/pcap-empty.pcap",
-]
+from captures import CAPTURES as BUNDLED, LAB  # noqa: E402  (tests/python/captures.py)
+
+# The package's captures and the legacy-pcap twin of the TLS one.
+CAPTURES = [f"{LAB}/d_tls_resumption/capture.pcap", *BUNDLED]
 
 
 def binary() -> Path:
