@@ -279,8 +279,11 @@ impl HostsBuilder {
             let (name, from) = request_name(h, t);
             if first {
                 self.name_connection(h.conn_id, (0, from, 0, name.clone()));
-            } else if let Some(host) = h.host.as_deref().and_then(server_name) {
-                self.name_connection(h.conn_id, (1, NameSource::Host, h.request_index, host));
+            } else if !self.joined.contains_key(&h.conn_id) {
+                // (A joined connection keeps its name: no need to make this one.)
+                if let Some(host) = h.host.as_deref().and_then(server_name) {
+                    self.name_connection(h.conn_id, (1, NameSource::Host, h.request_index, host));
+                }
             }
             let row = self.row(name, h.server.port, from);
             row.requests += 1;
