@@ -310,11 +310,11 @@ pub struct Decoder {
     pool: FragPool,
     stats: DecodeStats,
     /// Set by [`Decoder::deferring`]: outer IP fragments are handed back undecoded
-    /// ([`Decoded::deferred`]) and undecoded encapsulations are listed in `encapsulations`
+    /// ([`Decoded::deferred`]) and an undecoded encapsulation is kept in `encapsulation`
     /// instead of counted, so that counting them stays in capture order.
     defer: bool,
     /// The encapsulation the last frame stopped on, when `defer` ([`Decoder::take_encapsulation`]).
-    encapsulations: Vec<Encapsulation>,
+    encapsulation: Option<Encapsulation>,
 }
 
 impl Decoder {
@@ -325,7 +325,7 @@ impl Decoder {
             pool: FragPool::default(),
             stats: DecodeStats::default(),
             defer: false,
-            encapsulations: Vec::new(),
+            encapsulation: None,
         }
     }
 
@@ -333,7 +333,7 @@ impl Decoder {
     /// chunks): it has no fragment pool, so an outer IP fragment that would go to one is
     /// handed back with [`Decoded::deferred`] set and not counted (a decoder made by
     /// [`Decoder::new`] decodes it later, in order), and the encapsulations that stopped
-    /// decoding are listed in order instead of counted ([`Decoder::take_encapsulation`]): their map is
+    /// decoding are handed to the caller instead of counted ([`Decoder::take_encapsulation`]): their map is
     /// capped by first appearance, so they are counted in capture order too.
     pub(crate) fn deferring(limits: DecodeLimits) -> Self {
         Decoder {
@@ -348,9 +348,9 @@ impl Decoder {
     }
 
     /// For a [`Decoder::deferring`]: the encapsulation the last frame stopped on, which it
-    /// listed instead of counting.
+    /// kept instead of counting.
     pub(crate) fn take_encapsulation(&mut self) -> Option<Encapsulation> {
-        self.encapsulations.pop()
+        self.encapsulation.take()
     }
 
     /// Adds counters taken from a [`Decoder::deferring`] ([`Decoder::take_stats`]).
@@ -452,7 +452,7 @@ impl Decoder {
                 st.undecodable.add(DecodeProblem::UndecodedEncapsulation);
                 let e = encapsulation.unwrap_or(Encapsulation::Other);
                 if self.defer {
-                    self.encapsulations.push(e);
+                    self.encapsulation = Some(e);
                 } else {
                     stats::add_encapsulation(&mut st.undecoded_encapsulations, e, 1);
                 }

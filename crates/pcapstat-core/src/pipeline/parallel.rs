@@ -88,10 +88,9 @@ struct Scanned {
 
 /// What must be handed on in capture order, once a chunk is decoded.
 enum Event {
-    /// A UDP datagram (its payload at `at..at + len` of the chunk's bytes).
+    /// A UDP datagram (its payload at `at..at + len` of the chunk's bytes; its time and frame
+    /// number are its frame's).
     Udp {
-        ts_ns: i64,
-        frame: u64,
         ip: IpPair,
         src_port: u16,
         dst_port: u16,
@@ -300,8 +299,6 @@ fn decode_chunk(
             Some(Transport::Udp(d)) => events.push((
                 pos,
                 Event::Udp {
-                    ts_ns: d.ts_ns,
-                    frame: d.frame,
                     ip: d.ip,
                     src_port: d.src_port,
                     dst_port: d.dst_port,
@@ -346,16 +343,20 @@ impl<U: UdpConsumer> Committer<'_, U> {
         let mut next = 0usize;
         for (pos, event) in &chunk.events {
             let pos = *pos;
-            if matches!(event, Event::Deferred) {
-                self.pass_time(&frames[next.min(pos)..pos]);
+            // The pool sees the time of every frame up to this one (a deferred frame's own
+            // decoding does it for that frame).
+            let upto = if matches!(event, Event::Deferred) {
+                pos
             } else {
-                self.pass_time(&frames[next.min(pos + 1)..=pos]);
+                pos + 1
+            };
+            if upto > next {
+                self.pass_time(&frames[next..upto]);
             }
             next = next.max(pos + 1);
+            let f = &frames[pos];
             match event {
                 Event::Udp {
-                    ts_ns,
-                    frame,
                     ip,
                     src_port,
                     dst_port,
@@ -363,8 +364,8 @@ impl<U: UdpConsumer> Committer<'_, U> {
                     len,
                     payload_len,
                 } => self.udp.on_udp(&UdpDatagram {
-                    ts_ns: *ts_ns,
-                    frame: *frame,
+                    ts_ns: f.ts_ns,
+                    frame: f.index,
                     ip: *ip,
                     src_port: *src_port,
                     dst_port: *dst_port,
@@ -374,7 +375,7 @@ impl<U: UdpConsumer> Committer<'_, U> {
                 Event::Icmp(e) => self.udp.on_icmp_error(e),
                 Event::Encapsulation(e) => self.decoder.add_encapsulation(*e),
                 Event::Deferred => {
-                    let frame = frame_of(&frames[pos], bytes);
+                    let frame = frame_of(f, bytes);
                     let decoded = self.decoder.decode(&frame);
                     if let Some(e) = &decoded.icmp_error {
                         self.udp.on_icmp_error(e);
