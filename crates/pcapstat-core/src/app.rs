@@ -811,6 +811,7 @@ impl SinkFactory for AppFactory {
                 }
                 self.tls.push(TlsRecord {
                     conn_id: id,
+                    transport: crate::record::TlsTransport::Tcp,
                     handshake: tls.into_record(),
                 });
             }

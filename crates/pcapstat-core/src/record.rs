@@ -270,8 +270,10 @@ impl ConnectionRecord {
 /// whose bytes made the message contiguous in the reassembled stream).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TlsRecord {
-    /// The connection (`ConnectionRecord::conn_id`).
+    /// The connection (`ConnectionRecord::conn_id`, or `QuicRecord::conn_id` for QUIC).
     pub conn_id: u64,
+    /// What carried the handshake: TLS records over TCP, or QUIC CRYPTO frames.
+    pub transport: TlsTransport,
     /// What the TLS parser saw.
     pub handshake: TlsHandshake,
 }
@@ -542,4 +544,103 @@ impl DnsRecord {
     pub fn unanswered(&self) -> bool {
         self.response_ts.is_none() && !self.icmp_unreachable
     }
+}
+
+named_enum! {
+    /// What carried a TLS handshake (`TlsRecord::transport`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub enum TlsTransport: as_str {
+        /// TLS records over a TCP connection.
+        #[default]
+        Tcp => "tcp",
+        /// CRYPTO frames of a QUIC connection (RFC 9001).
+        Quic => "quic",
+    }
+}
+
+named_enum! {
+    /// How a QUIC connection attempt went, as far as the capture shows (`QuicRecord::outcome`).
+    /// Exactly one applies, tested in this order.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum QuicOutcome: as_str {
+        /// The server sent a 1-RTT (short-header) packet, or the client finished its handshake
+        /// (its Finished, read with a key log).
+        Established => "established",
+        /// The server answered with long-header packets (Initial, Handshake, Retry) but no
+        /// 1-RTT packet was seen.
+        HandshakeIncomplete => "handshake_incomplete",
+        /// The server's only answer was a Version Negotiation packet.
+        VersionNegotiation => "version_negotiation",
+        /// An ICMP destination unreachable quoting the client's datagrams, nothing from the
+        /// server.
+        Unreachable => "unreachable",
+        /// Nothing came back from the server.
+        NoResponse => "no_response",
+    }
+}
+
+/// One QUIC connection (RFC 9000): keyed by its UDP 4-tuple and connection IDs. Read from the
+/// long headers in clear, the Initial packets (decrypted with the version's public keys) and,
+/// with a key log, the Handshake packets. See docs/quic.md.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuicRecord {
+    /// Frame index of the connection's first packet: unique among TCP and QUIC connections
+    /// (a frame holds one or the other), and the `conn_id` of its TLS row.
+    pub conn_id: u64,
+    /// The client (sender of the first Initial).
+    pub client: Endpoint,
+    /// The server.
+    pub server: Endpoint,
+    /// Time of the first packet.
+    pub start_ts: i64,
+    /// Time of the last packet.
+    pub end_ts: i64,
+    /// Version of the client's first Initial.
+    pub first_version: Option<u32>,
+    /// Version of the connection: of the server's last long-header packet (other than Version
+    /// Negotiation), else of the client's last one.
+    pub version: Option<u32>,
+    /// A Version Negotiation packet came from the server.
+    pub version_negotiation: bool,
+    /// The versions the server listed in its Version Negotiation packet.
+    pub vn_versions: Vec<u32>,
+    /// The server sent a Retry packet.
+    pub retry: bool,
+    /// Destination Connection ID of the client's first Initial (the original DCID).
+    pub original_dcid: Option<Vec<u8>>,
+    /// Source Connection ID of the client's first Initial.
+    pub client_cid: Option<Vec<u8>>,
+    /// Source Connection ID of the server's first Initial or Handshake packet (after a Retry
+    /// the Retry's SCID is the one the client then uses: the same in practice).
+    pub server_cid: Option<Vec<u8>>,
+    /// How it went.
+    pub outcome: QuicOutcome,
+    /// First client Initial.
+    pub client_initial_ts: Option<i64>,
+    /// First server Initial.
+    pub server_initial_ts: Option<i64>,
+    /// First server 1-RTT (short-header) packet; it may carry 0.5-RTT data before the
+    /// handshake is done.
+    pub server_1rtt_ts: Option<i64>,
+    /// When the client finished its handshake: with the Handshake keys (key log), the packet
+    /// with the client's Finished; without, the client's first Handshake packet after the
+    /// server's first Handshake packet (its Finished, or an ACK just before it).
+    pub handshake_done_ts: Option<i64>,
+    /// `handshake_done_ts - client_initial_ts`.
+    pub handshake_ns: Option<i64>,
+    /// The Handshake packets were decrypted with secrets from the key log.
+    pub handshake_decrypted: bool,
+    /// UDP datagrams client → server.
+    pub datagrams_c2s: u64,
+    /// UDP datagrams server → client.
+    pub datagrams_s2c: u64,
+    /// UDP payload bytes client → server (length on the wire).
+    pub bytes_c2s: u64,
+    /// UDP payload bytes server → client.
+    pub bytes_s2c: u64,
+    /// CRYPTO bytes received again at offsets already seen (Initial and, when decrypted,
+    /// Handshake packets): retransmissions of the handshake.
+    pub crypto_retransmitted_bytes: u64,
+    /// Error code of a CONNECTION_CLOSE read in an Initial or Handshake packet.
+    pub close_error: Option<u64>,
 }

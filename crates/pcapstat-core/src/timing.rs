@@ -352,6 +352,7 @@ mod tests {
         let conns = [conn(5, 1_000, Some(100))];
         let tls = [TlsRecord {
             conn_id: 5,
+            transport: crate::record::TlsTransport::Tcp,
             handshake: crate::TlsHandshake {
                 handshake_ns: Some(300),
                 resumed: Some(false),

@@ -156,6 +156,7 @@ impl SinkFactory for Collect {
         if let Some(p) = sink.parser {
             let r = TlsRecord {
                 conn_id: conn.conn_id,
+                transport: pcapstat_core::TlsTransport::Tcp,
                 handshake: p.into_record(),
             };
             self.0.push((conn.clone(), r));

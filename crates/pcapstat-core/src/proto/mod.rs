@@ -8,6 +8,7 @@
 pub mod dns;
 pub mod http;
 pub mod http2;
+pub mod quic;
 pub mod tls;
 
 /// What the first bytes of a stream say about a protocol.

@@ -243,6 +243,16 @@ impl TlsParser {
         std::mem::take(&mut self.app_data)
     }
 
+    /// The ClientHello's random, once read.
+    pub(crate) fn client_random(&self) -> Option<[u8; 32]> {
+        self.client_random
+    }
+
+    /// Sets the selected ALPN (QUIC: read from EncryptedExtensions outside TLS records).
+    pub(crate) fn set_alpn(&mut self, alpn: String) {
+        self.rec.alpn = Some(alpn);
+    }
+
     /// Decryption counters of this connection.
     pub fn decrypt_stats(&self) -> &TlsDecryptStats {
         &self.decrypt_stats

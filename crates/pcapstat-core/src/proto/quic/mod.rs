@@ -1,0 +1,819 @@
+//! QUIC (RFC 9000, RFC 9001; version 2, RFC 9369) over any UDP port: one [`QuicRecord`] per
+//! connection and, when its ClientHello could be read, one [`TlsRecord`] with transport
+//! `quic`.
+//!
+//! The reading thread picks out QUIC datagrams (`app::UdpDns`: a long header with the fixed
+//! bit and a known version, or Version Negotiation, opens a flow; the flow's later datagrams
+//! follow) and the collecting thread feeds them here in frame order, so the output is the same
+//! for any thread count. A connection is keyed by its UDP 4-tuple; a client Initial on that
+//! tuple whose Destination Connection ID is none of the connection's IDs starts a new one.
+//! Short-header packets count for the connection of their tuple; their Destination
+//! Connection ID is checked against the IDs the long headers announced
+//! (`QuicStats::short_unknown_dcid` otherwise: a new ID from NEW_CONNECTION_ID, which is
+//! encrypted).
+//!
+//! Initial packets are decrypted with the version's public keys (`packet.rs`); their CRYPTO
+//! frames are reassembled by offset (bounded: [`MAX_CRYPTO_BUFFER`] per connection) and the
+//! ClientHello and ServerHello go through the TLS parser of TCP (wrapped as TLS handshake
+//! records), which gives SNI, ALPN offered, versions, cipher, JA3 and JA4 (with the QUIC
+//! prefix `q`). With a key log holding the session's `CLIENT/SERVER_HANDSHAKE_TRAFFIC_SECRET`,
+//! the Handshake packets are decrypted too: the server's EncryptedExtensions give the
+//! selected ALPN and the client's Finished ends the handshake exactly.
+//!
+//! Nothing here panics on input: every read is checked, every malformed packet is counted in
+//! [`QuicStats`].
+
+pub mod packet;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use crate::flow::Endpoint;
+use crate::proto::tls::{Keys, TlsParser};
+use crate::record::{QuicOutcome, QuicRecord, TlsRecord, TlsTransport};
+use crate::stats::counters;
+use crate::tcp::{Direction, StreamSink};
+
+use packet::{InitialKeys, LongType, Malformed, PacketKey};
+
+/// Most QUIC connections tracked at once; past it the oldest is finished early
+/// (`QuicStats::evicted`).
+pub const MAX_QUIC_CONNECTIONS: usize = 16_384;
+/// Most CRYPTO bytes held out of order per connection (both directions and both packet number
+/// spaces); past it the connection stops reassembling (`QuicStats::crypto_limit_hits`).
+pub const MAX_CRYPTO_BUFFER: usize = 64 * 1024;
+/// Most CRYPTO bytes read per direction and packet number space (a ClientHello or a server's
+/// Handshake flight is far smaller); beyond it the stream is not read.
+pub const MAX_CRYPTO_STREAM: u64 = 256 * 1024;
+/// Most versions kept from a Version Negotiation packet.
+const MAX_VN_VERSIONS: usize = 16;
+/// Most Initial-key derivations per connection (one per version and client DCID: a Retry or
+/// a Version Negotiation adds one); a hostile client changing its DCID on every packet costs no
+/// more than this.
+const MAX_KEY_DERIVATIONS: u32 = 8;
+
+counters! {
+    /// Counters of the QUIC tracker.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub struct QuicStats {
+        /// Datagrams fed (taken as QUIC by the reading thread).
+        pub datagrams: u64,
+        /// Connections seen.
+        pub connections: u64,
+        /// Long-header packets read.
+        pub long_packets: u64,
+        /// Short-header (1-RTT) packets counted to a connection.
+        pub short_packets: u64,
+        /// Short-header packets on a tuple with no connection (not counted to any).
+        pub short_orphans: u64,
+        /// Short-header packets whose Destination Connection ID is none of the connection's
+        /// known IDs (still counted to it).
+        pub short_unknown_dcid: u64,
+        /// Initial packets decrypted.
+        pub initial_decrypted: u64,
+        /// Initial packets that failed authentication (not our keys: a middlebox, a changed
+        /// DCID we did not see, corruption).
+        pub initial_auth_failed: u64,
+        /// Handshake packets decrypted with key-log secrets.
+        pub handshake_decrypted: u64,
+        /// Handshake packets that failed authentication with key-log secrets.
+        pub handshake_auth_failed: u64,
+        /// Version Negotiation packets.
+        pub version_negotiation: u64,
+        /// Retry packets.
+        pub retry: u64,
+        /// Packets cut short (header or length past the datagram's end).
+        pub malformed_truncated: u64,
+        /// Long headers with a connection ID over 20 bytes.
+        pub malformed_cid_too_long: u64,
+        /// Datagrams of a QUIC flow whose first byte has the fixed bit clear.
+        pub malformed_fixed_bit: u64,
+        /// Decrypted payloads with a frame that could not be read (the rest of the packet is
+        /// skipped).
+        pub malformed_frames: u64,
+        /// Long-header packets of a version we cannot decrypt (counted, header read).
+        pub unknown_version: u64,
+        /// CRYPTO streams not read further at `MAX_CRYPTO_BUFFER` / `MAX_CRYPTO_STREAM`.
+        pub crypto_limit_hits: u64,
+        /// Connections finished early at `MAX_QUIC_CONNECTIONS`.
+        pub evicted: u64,
+        /// ICMP destination-unreachable errors quoting a QUIC client's datagram.
+        pub icmp_unreachable: u64,
+    }
+}
+
+/// One CRYPTO stream (one direction, one packet number space): the contiguous prefix is
+/// delivered as it grows; later pieces wait, bounded by the connection's budget.
+#[derive(Debug, Default)]
+struct CryptoStream {
+    delivered: u64,
+    pending: BTreeMap<u64, Vec<u8>>,
+    stopped: bool,
+}
+
+impl CryptoStream {
+    /// Adds `data` at `offset`; returns the bytes that became contiguous. `budget`: bytes the
+    /// connection may still hold out of order; `retrans`: bytes already seen.
+    fn insert(
+        &mut self,
+        offset: u64,
+        data: &[u8],
+        budget: &mut usize,
+        retrans: &mut u64,
+        limit_hit: &mut bool,
+    ) -> Vec<u8> {
+        if self.stopped || data.is_empty() {
+            return Vec::new();
+        }
+        let end = offset.saturating_add(data.len() as u64);
+        if end > MAX_CRYPTO_STREAM {
+            self.stop(budget);
+            *limit_hit = true;
+            return Vec::new();
+        }
+        let mut data = data;
+        let mut offset = offset;
+        if offset < self.delivered {
+            let skip = (self.delivered - offset).min(data.len() as u64);
+            *retrans += skip;
+            data = data.get(usize::try_from(skip).unwrap_or(data.len())..).unwrap_or(&[]);
+            offset = self.delivered;
+        }
+        if data.is_empty() {
+            return Vec::new();
+        }
+        if offset > self.delivered {
+            if self.pending.contains_key(&offset) {
+                *retrans += data.len() as u64;
+                return Vec::new();
+            }
+            if data.len() > *budget {
+                self.stop(budget);
+                *limit_hit = true;
+                return Vec::new();
+            }
+            *budget -= data.len();
+            self.pending.insert(offset, data.to_vec());
+            return Vec::new();
+        }
+        let mut out = data.to_vec();
+        self.delivered = end;
+        // Pieces now reached (overlaps cut).
+        while let Some((&o, _)) = self.pending.first_key_value() {
+            if o > self.delivered {
+                break;
+            }
+            let Some((o, piece)) = self.pending.pop_first() else {
+                break;
+            };
+            *budget += piece.len();
+            let piece_end = o + piece.len() as u64;
+            if piece_end <= self.delivered {
+                *retrans += piece.len() as u64;
+                continue;
+            }
+            let skip = usize::try_from(self.delivered - o).unwrap_or(0);
+            *retrans += skip as u64;
+            out.extend_from_slice(piece.get(skip..).unwrap_or(&[]));
+            self.delivered = piece_end;
+        }
+        out
+    }
+
+    fn stop(&mut self, budget: &mut usize) {
+        self.stopped = true;
+        for p in std::mem::take(&mut self.pending).into_values() {
+            *budget += p.len();
+        }
+    }
+}
+
+/// Handshake messages of one direction's Handshake-space CRYPTO stream, cut by their 4-byte
+/// header (bounded by `MAX_CRYPTO_STREAM`).
+#[derive(Debug, Default)]
+struct HsMessages {
+    buf: Vec<u8>,
+}
+
+/// State of one QUIC connection.
+#[derive(Debug)]
+struct Conn {
+    rec: QuicRecord,
+    /// Connection IDs seen in long headers (both sides), for matching short headers.
+    cids: Vec<Vec<u8>>,
+    /// The Initial keys in use: (version, client DCID, keys).
+    initial: Option<(u32, Vec<u8>, InitialKeys)>,
+    derivations: u32,
+    /// Largest packet number decrypted: [Initial, Handshake][client, server].
+    largest: [[Option<u64>; 2]; 2],
+    /// CRYPTO streams: [Initial, Handshake][client, server].
+    crypto: [[CryptoStream; 2]; 2],
+    budget: usize,
+    limit_counted: bool,
+    tls: TlsParser,
+    client_random: Option<[u8; 32]>,
+    /// Handshake keys from the key log: looked up once, after the ServerHello.
+    hs_keys: Option<[Option<PacketKey>; 2]>,
+    hs_looked_up: bool,
+    hs_msgs: [HsMessages; 2],
+    server_handshake_seen: bool,
+    unreachable: bool,
+    client_finished_exact: bool,
+}
+
+/// The tracker of every QUIC connection of a capture (one, on the collecting thread).
+#[derive(Debug)]
+pub struct QuicTracker {
+    conns: HashMap<(Endpoint, Endpoint), Conn>,
+    /// (conn_id, key) in creation order, for evicting the oldest (entries of replaced
+    /// connections are skipped).
+    order: VecDeque<(u64, (Endpoint, Endpoint))>,
+    keys: Keys,
+    max_connections: usize,
+    done: Vec<(QuicRecord, Option<TlsRecord>)>,
+    stats: QuicStats,
+}
+
+/// Lower-case hex of a connection ID.
+pub fn hex(b: &[u8]) -> String {
+    use std::fmt::Write;
+    b.iter().fold(String::with_capacity(2 * b.len()), |mut s, x| {
+        let _ = write!(s, "{x:02x}");
+        s
+    })
+}
+
+impl QuicTracker {
+    /// A tracker that decrypts Handshake packets with `keys` when they hold the session.
+    pub fn new(keys: Keys) -> Self {
+        Self::with_limit(keys, MAX_QUIC_CONNECTIONS)
+    }
+
+    /// [`QuicTracker::new`] with another connection bound (tests).
+    pub fn with_limit(keys: Keys, max_connections: usize) -> Self {
+        QuicTracker {
+            conns: HashMap::new(),
+            order: VecDeque::new(),
+            keys,
+            max_connections: max_connections.max(1),
+            done: Vec::new(),
+            stats: QuicStats::default(),
+        }
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> &QuicStats {
+        &self.stats
+    }
+
+    /// Records of the connections finished since the last call (evicted or replaced), in the
+    /// order they finished.
+    pub fn take_records(&mut self) -> Vec<(QuicRecord, Option<TlsRecord>)> {
+        std::mem::take(&mut self.done)
+    }
+
+    /// Finishes every connection (end of capture); their records come out sorted by
+    /// `conn_id`.
+    pub fn end(&mut self) {
+        let mut all: Vec<Conn> = self.conns.drain().map(|(_, c)| c).collect();
+        self.order.clear();
+        all.sort_by_key(|c| c.rec.conn_id);
+        for c in all {
+            let r = finish(c);
+            self.done.push(r);
+        }
+    }
+
+    /// An ICMP destination unreachable quoting a datagram from `src` to `dst`.
+    pub fn on_icmp_unreachable(&mut self, ts_ns: i64, src: Endpoint, dst: Endpoint) {
+        if let Some(c) = self.conns.get_mut(&(src, dst)) {
+            self.stats.icmp_unreachable += 1;
+            c.unreachable = true;
+            c.rec.end_ts = c.rec.end_ts.max(ts_ns);
+        }
+    }
+
+    /// One UDP datagram taken as QUIC: `payload` as captured (it may be cut short for a
+    /// short-header datagram: only its first bytes matter), `wire_len` its length on the wire.
+    pub fn on_datagram(
+        &mut self,
+        ts_ns: i64,
+        frame: u64,
+        src: Endpoint,
+        dst: Endpoint,
+        payload: &[u8],
+        wire_len: u32,
+    ) {
+        self.stats.datagrams += 1;
+        let (key, dir) = if self.conns.contains_key(&(src, dst)) {
+            ((src, dst), 0)
+        } else if self.conns.contains_key(&(dst, src)) {
+            ((dst, src), 1)
+        } else {
+            if !packet::is_long(payload) {
+                self.stats.short_orphans += 1;
+                return;
+            }
+            // The sender of a Version Negotiation or Retry is the server; of anything else,
+            // the client.
+            let from_server = match packet::split_long(payload) {
+                Ok((p, _)) => p.version == 0 || p.ty == LongType::Retry,
+                Err(_) => false,
+            };
+            let key = if from_server { (dst, src) } else { (src, dst) };
+            self.open(key, frame, ts_ns);
+            (key, usize::from(from_server))
+        };
+        // A new client Initial on a tuple whose connection has ended its handshake: a new
+        // connection (same ports reused).
+        if dir == 0 && self.starts_new(&key, payload) {
+            if let Some(old) = self.conns.remove(&key) {
+                self.done.push(finish(old));
+            }
+            self.open(key, frame, ts_ns);
+        }
+        let keys = &self.keys;
+        let stats = &mut self.stats;
+        let Some(c) = self.conns.get_mut(&key) else {
+            return;
+        };
+        c.rec.end_ts = c.rec.end_ts.max(ts_ns);
+        if dir == 0 {
+            c.rec.datagrams_c2s += 1;
+            c.rec.bytes_c2s += u64::from(wire_len);
+        } else {
+            c.rec.datagrams_s2c += 1;
+            c.rec.bytes_s2c += u64::from(wire_len);
+        }
+        c.on_datagram(ts_ns, dir, payload, keys, stats);
+    }
+
+    fn open(&mut self, key: (Endpoint, Endpoint), frame: u64, ts_ns: i64) {
+        while self.conns.len() >= self.max_connections {
+            let Some((id, k)) = self.order.pop_front() else {
+                break;
+            };
+            if self.conns.get(&k).is_some_and(|c| c.rec.conn_id == id) {
+                if let Some(c) = self.conns.remove(&k) {
+                    self.stats.evicted += 1;
+                    self.done.push(finish(c));
+                }
+            }
+        }
+        if self.order.len() > 2 * self.max_connections {
+            let conns = &self.conns;
+            self.order
+                .retain(|(id, k)| conns.get(k).is_some_and(|c| c.rec.conn_id == *id));
+        }
+        self.stats.connections += 1;
+        self.order.push_back((frame, key));
+        self.conns.insert(key, Conn::new(frame, key.0, key.1, ts_ns));
+    }
+
+    /// Whether `payload` (from the client of `key`) is the Initial of a new connection: the
+    /// connection has seen the server's 1-RTT packets and this Initial's DCID is none of its
+    /// IDs.
+    fn starts_new(&self, key: &(Endpoint, Endpoint), payload: &[u8]) -> bool {
+        let Some(c) = self.conns.get(key) else {
+            return false;
+        };
+        if c.rec.server_1rtt_ts.is_none() {
+            return false;
+        }
+        match packet::split_long(payload) {
+            Ok((p, _)) => {
+                p.ty == LongType::Initial
+                    && p.version != 0
+                    && !c.cids.iter().any(|id| id.as_slice() == p.dcid)
+                    && c.rec.original_dcid.as_deref() != Some(p.dcid)
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+fn finish(c: Conn) -> (QuicRecord, Option<TlsRecord>) {
+    let mut rec = c.rec;
+    rec.outcome = if rec.server_1rtt_ts.is_some() || c.client_finished_exact {
+        QuicOutcome::Established
+    } else if rec.server_initial_ts.is_some() || c.server_handshake_seen || rec.retry {
+        QuicOutcome::HandshakeIncomplete
+    } else if rec.version_negotiation {
+        QuicOutcome::VersionNegotiation
+    } else if c.unreachable {
+        QuicOutcome::Unreachable
+    } else {
+        QuicOutcome::NoResponse
+    };
+    rec.handshake_ns = match (rec.handshake_done_ts, rec.client_initial_ts) {
+        (Some(d), Some(s)) => d.checked_sub(s),
+        _ => None,
+    };
+    let tls = c.tls.record().client_hello_ts.is_some().then(|| {
+        let mut h = c.tls.into_record();
+        if let Some(j) = h.ja4.as_mut() {
+            // JA4's first character is the transport: `q` for QUIC.
+            if j.starts_with('t') {
+                j.replace_range(..1, "q");
+            }
+        }
+        h.client_finished_ts = rec.handshake_done_ts;
+        h.handshake_done_ts = rec.handshake_done_ts;
+        h.handshake_ns = match (h.handshake_done_ts, h.client_hello_ts) {
+            (Some(d), Some(s)) => d.checked_sub(s),
+            _ => None,
+        };
+        TlsRecord {
+            conn_id: rec.conn_id,
+            transport: TlsTransport::Quic,
+            handshake: h,
+        }
+    });
+    (rec, tls)
+}
+
+/// Index of a packet number space with CRYPTO frames.
+const INITIAL: usize = 0;
+const HANDSHAKE: usize = 1;
+
+impl Conn {
+    fn new(conn_id: u64, client: Endpoint, server: Endpoint, ts_ns: i64) -> Conn {
+        Conn {
+            rec: QuicRecord {
+                conn_id,
+                client,
+                server,
+                start_ts: ts_ns,
+                end_ts: ts_ns,
+                first_version: None,
+                version: None,
+                version_negotiation: false,
+                vn_versions: Vec::new(),
+                retry: false,
+                original_dcid: None,
+                client_cid: None,
+                server_cid: None,
+                outcome: QuicOutcome::NoResponse,
+                client_initial_ts: None,
+                server_initial_ts: None,
+                server_1rtt_ts: None,
+                handshake_done_ts: None,
+                handshake_ns: None,
+                handshake_decrypted: false,
+                datagrams_c2s: 0,
+                datagrams_s2c: 0,
+                bytes_c2s: 0,
+                bytes_s2c: 0,
+                crypto_retransmitted_bytes: 0,
+                close_error: None,
+            },
+            cids: Vec::new(),
+            initial: None,
+            derivations: 0,
+            largest: [[None; 2]; 2],
+            crypto: Default::default(),
+            budget: MAX_CRYPTO_BUFFER,
+            limit_counted: false,
+            tls: TlsParser::new(),
+            client_random: None,
+            hs_keys: None,
+            hs_looked_up: false,
+            hs_msgs: Default::default(),
+            server_handshake_seen: false,
+            unreachable: false,
+            client_finished_exact: false,
+        }
+    }
+
+    fn remember_cid(&mut self, cid: &[u8]) {
+        if !cid.is_empty() && self.cids.len() < 8 && !self.cids.iter().any(|c| c == cid) {
+            self.cids.push(cid.to_vec());
+        }
+    }
+
+    fn on_datagram(
+        &mut self,
+        ts: i64,
+        dir: usize,
+        payload: &[u8],
+        keys: &Keys,
+        stats: &mut QuicStats,
+    ) {
+        let mut rest = payload;
+        while !rest.is_empty() {
+            if !packet::is_long(rest) {
+                self.on_short(ts, dir, rest, stats);
+                return;
+            }
+            match packet::split_long(rest) {
+                Ok((p, next)) => {
+                    stats.long_packets += 1;
+                    self.on_long(ts, dir, &p, keys, stats);
+                    rest = next;
+                }
+                Err(e) => {
+                    match e {
+                        Malformed::Truncated => stats.malformed_truncated += 1,
+                        Malformed::CidTooLong => stats.malformed_cid_too_long += 1,
+                        Malformed::FixedBitClear => stats.malformed_fixed_bit += 1,
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_short(&mut self, ts: i64, dir: usize, b: &[u8], stats: &mut QuicStats) {
+        if b.first().is_some_and(|&x| x & 0x40 == 0) {
+            stats.malformed_fixed_bit += 1;
+            return;
+        }
+        stats.short_packets += 1;
+        let dcid = b.get(1..).unwrap_or_default();
+        if !self.cids.iter().any(|c| dcid.starts_with(c)) && !self.cids.is_empty() {
+            stats.short_unknown_dcid += 1;
+        }
+        if dir == 1 && self.rec.server_1rtt_ts.is_none() {
+            self.rec.server_1rtt_ts = Some(ts);
+        }
+    }
+
+    fn on_long(
+        &mut self,
+        ts: i64,
+        dir: usize,
+        p: &packet::LongPacket<'_>,
+        keys: &Keys,
+        stats: &mut QuicStats,
+    ) {
+        if p.version == 0 {
+            stats.version_negotiation += 1;
+            if dir == 1 {
+                self.rec.version_negotiation = true;
+                let list = p.bytes.get(7 + p.dcid.len() + p.scid.len()..).unwrap_or_default();
+                for v in list.chunks_exact(4).take(MAX_VN_VERSIONS) {
+                    let v = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
+                    if !self.rec.vn_versions.contains(&v) {
+                        self.rec.vn_versions.push(v);
+                    }
+                }
+            }
+            return;
+        }
+        if !packet::known_version(p.version) {
+            stats.unknown_version += 1;
+        }
+        if dir == 0 {
+            self.remember_cid(p.scid);
+        } else {
+            self.remember_cid(p.scid);
+            self.rec.version = Some(p.version);
+        }
+        if self.rec.version.is_none() || (dir == 0 && self.rec.server_initial_ts.is_none()) {
+            self.rec.version = Some(p.version);
+        }
+        match (p.ty, dir) {
+            (LongType::Retry, 1) => {
+                stats.retry += 1;
+                self.rec.retry = true;
+                return;
+            }
+            (LongType::Retry, _) => return,
+            (LongType::Initial, 0) => {
+                self.rec.client_initial_ts.get_or_insert(ts);
+                self.rec.first_version.get_or_insert(p.version);
+                if self.rec.original_dcid.is_none() {
+                    self.rec.original_dcid = Some(p.dcid.to_vec());
+                }
+                self.rec.client_cid.get_or_insert_with(|| p.scid.to_vec());
+                self.use_initial_keys(p.version, p.dcid);
+            }
+            (LongType::Initial, _) => {
+                self.rec.server_initial_ts.get_or_insert(ts);
+                self.rec.server_cid.get_or_insert_with(|| p.scid.to_vec());
+            }
+            (LongType::Handshake, 1) => {
+                self.rec.server_cid.get_or_insert_with(|| p.scid.to_vec());
+                self.server_handshake_seen = true;
+            }
+            (LongType::Handshake, _) => {
+                if self.server_handshake_seen && self.rec.handshake_done_ts.is_none() {
+                    // Without keys: the client's first Handshake packet after the server's.
+                    self.rec.handshake_done_ts = Some(ts);
+                }
+            }
+            (LongType::ZeroRtt, _) => return,
+        }
+        if !packet::known_version(p.version) {
+            return;
+        }
+        match p.ty {
+            LongType::Initial => {
+                let Some((v, _, k)) = &self.initial else {
+                    return;
+                };
+                if *v != p.version {
+                    return;
+                }
+                let key = if dir == 0 { &k.client } else { &k.server };
+                match key.open(p.bytes, p.pn_offset, self.largest[INITIAL][dir]) {
+                    Some(o) => {
+                        stats.initial_decrypted += 1;
+                        self.on_packet(ts, dir, INITIAL, o, keys, stats);
+                    }
+                    None => stats.initial_auth_failed += 1,
+                }
+            }
+            LongType::Handshake => {
+                self.lookup_handshake_keys(keys);
+                let Some(key) = self.hs_keys.as_ref().and_then(|k| k[dir].as_ref()) else {
+                    return;
+                };
+                match key.open(p.bytes, p.pn_offset, self.largest[HANDSHAKE][dir]) {
+                    Some(o) => {
+                        stats.handshake_decrypted += 1;
+                        self.rec.handshake_decrypted = true;
+                        self.on_packet(ts, dir, HANDSHAKE, o, keys, stats);
+                    }
+                    None => stats.handshake_auth_failed += 1,
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Switches to the Initial keys of (`version`, client `dcid`) — the first Initial, or a
+    /// new attempt after a Retry or a Version Negotiation, which restarts the handshake.
+    fn use_initial_keys(&mut self, version: u32, dcid: &[u8]) {
+        if self
+            .initial
+            .as_ref()
+            .is_some_and(|(v, d, _)| *v == version && d.as_slice() == dcid)
+        {
+            return;
+        }
+        if self.derivations >= MAX_KEY_DERIVATIONS {
+            return;
+        }
+        self.derivations += 1;
+        let Some(k) = InitialKeys::new(version, dcid) else {
+            return;
+        };
+        if self.initial.is_some() {
+            // A new attempt: the client sends a new ClientHello from offset 0.
+            let budget = &mut self.budget;
+            for s in self.crypto.iter_mut().flatten() {
+                s.stop(budget);
+                *s = CryptoStream::default();
+            }
+            self.largest = [[None; 2]; 2];
+            self.tls = TlsParser::new();
+            self.client_random = None;
+        }
+        self.initial = Some((version, dcid.to_vec(), k));
+    }
+
+    fn lookup_handshake_keys(&mut self, keys: &Keys) {
+        if self.hs_looked_up {
+            return;
+        }
+        let (Some(cipher), Some(version)) = (self.tls.record().cipher, self.rec.version) else {
+            return;
+        };
+        self.hs_looked_up = true;
+        let Some(Some(s)) = keys.lookup(self.client_random.as_ref()) else {
+            return;
+        };
+        let key = |secret: &Option<Vec<u8>>| {
+            secret
+                .as_deref()
+                .and_then(|s| PacketKey::from_secret(version, cipher.0, s))
+        };
+        self.hs_keys = Some([key(&s.client_handshake), key(&s.server_handshake)]);
+    }
+
+    fn on_packet(
+        &mut self,
+        ts: i64,
+        dir: usize,
+        space: usize,
+        o: packet::Opened,
+        keys: &Keys,
+        stats: &mut QuicStats,
+    ) {
+        let l = &mut self.largest[space][dir];
+        *l = Some(l.map_or(o.pn, |x| x.max(o.pn)));
+        let frames = match packet::frames(&o.payload) {
+            Ok(f) => f,
+            Err(f) => {
+                stats.malformed_frames += 1;
+                f
+            }
+        };
+        for f in frames {
+            match f {
+                packet::Frame::Crypto { offset, data } => {
+                    let mut hit = false;
+                    let bytes = self.crypto[space][dir].insert(
+                        offset,
+                        data,
+                        &mut self.budget,
+                        &mut self.rec.crypto_retransmitted_bytes,
+                        &mut hit,
+                    );
+                    if hit && !self.limit_counted {
+                        self.limit_counted = true;
+                        stats.crypto_limit_hits += 1;
+                    }
+                    if !bytes.is_empty() {
+                        if space == INITIAL {
+                            self.on_initial_crypto(ts, dir, &bytes);
+                        } else {
+                            self.on_handshake_crypto(ts, dir, &bytes);
+                        }
+                    }
+                }
+                packet::Frame::Close { code } => {
+                    self.rec.close_error.get_or_insert(code);
+                }
+                packet::Frame::Ack { .. } | packet::Frame::HandshakeDone | packet::Frame::Other => {
+                }
+            }
+        }
+        if space == INITIAL && dir == 1 {
+            self.lookup_handshake_keys(keys);
+        }
+    }
+
+    /// Initial CRYPTO bytes in order: handed to the TLS parser as TLS handshake records.
+    fn on_initial_crypto(&mut self, ts: i64, dir: usize, bytes: &[u8]) {
+        let d = if dir == 0 {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        };
+        for chunk in bytes.chunks(16_384) {
+            let mut record = Vec::with_capacity(5 + chunk.len());
+            record.extend_from_slice(&[22, 3, 3]);
+            record.extend_from_slice(&u16::try_from(chunk.len()).unwrap_or(0).to_be_bytes());
+            record.extend_from_slice(chunk);
+            self.tls.on_data(ts, d, &record);
+        }
+        if dir == 0 && self.client_random.is_none() {
+            self.client_random = self.tls.client_random();
+        }
+    }
+
+    /// Handshake CRYPTO bytes in order (decrypted with the key log): EncryptedExtensions (the
+    /// selected ALPN) and the Finished messages.
+    fn on_handshake_crypto(&mut self, ts: i64, dir: usize, bytes: &[u8]) {
+        let buf = &mut self.hs_msgs[dir].buf;
+        buf.extend_from_slice(bytes);
+        loop {
+            let buf = &mut self.hs_msgs[dir].buf;
+            let Some(h) = buf.get(..4) else {
+                return;
+            };
+            let len = (usize::from(h[1]) << 16) | (usize::from(h[2]) << 8) | usize::from(h[3]);
+            if buf.len() < 4 + len {
+                return;
+            }
+            let msg: Vec<u8> = buf.drain(..4 + len).collect();
+            let ty = msg[0];
+            if ty == 8 && dir == 1 {
+                if let Some(alpn) = alpn_of_encrypted_extensions(&msg) {
+                    self.tls_alpn(alpn);
+                }
+            }
+            if ty == 20 && dir == 0 {
+                self.rec.handshake_done_ts = Some(ts);
+                self.client_finished_exact = true;
+            }
+        }
+    }
+
+    fn tls_alpn(&mut self, alpn: String) {
+        // The TLS parser never reads EncryptedExtensions in QUIC (they are not in TLS records):
+        // the selection is set on its record here.
+        self.tls.set_alpn(alpn);
+    }
+}
+
+/// The protocol of an EncryptedExtensions message's ALPN extension (RFC 7301).
+fn alpn_of_encrypted_extensions(msg: &[u8]) -> Option<String> {
+    let n = usize::from(u16::from_be_bytes([*msg.get(4)?, *msg.get(5)?]));
+    let mut ext = msg.get(6..6 + n)?;
+    while ext.len() >= 4 {
+        let ty = u16::from_be_bytes([ext[0], ext[1]]);
+        let len = usize::from(u16::from_be_bytes([ext[2], ext[3]]));
+        let data = ext.get(4..4 + len)?;
+        if ty == 16 {
+            let l = usize::from(*data.get(2)?);
+            return Some(String::from_utf8_lossy(data.get(3..3 + l)?).into_owned());
+        }
+        ext = ext.get(4 + len..)?;
+    }
+    None
+}

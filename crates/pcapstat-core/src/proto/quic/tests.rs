@@ -1,0 +1,253 @@
+//! QUIC packet protection against the test vectors of RFC 9001 Appendix A (v1) and RFC 9369
+//! Appendix A (v2), and the tracker on packets built from them.
+
+use super::packet::{self, InitialKeys, LongType, PacketKey, VERSION_1, VERSION_2};
+use super::*;
+use crate::proto::tls::Keys;
+use std::net::{IpAddr, Ipv4Addr};
+
+fn unhex(s: &str) -> Vec<u8> {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// RFC 9001 A.1: the client's Destination Connection ID.
+const DCID: &str = "8394c8f03e515708";
+
+/// RFC 9001 A.2 / RFC 9369 A.2: the client Initial's CRYPTO frame (a ClientHello for
+/// example.com offering ALPN "alpn"); the packet is padded to 1162 bytes of payload.
+const CLIENT_CRYPTO: &str = "060040f1010000ed0303ebf8fa56f129 39b9584a3896472ec40bb863cfd3e868
+ 04fe3a47f06a2b69484c000004130113 02010000c000000010000e00000b6578 616d706c652e636f6dff01000100000a
+ 00080006001d00170018001000070005 04616c706e0005000501000000000033 00260024001d00209370b2c9caa47fba
+ baf4559fedba753de171fa71f50f1ce1 5d43e994ec74d748002b000302030400 0d0010000e0403050306030203080408
+ 050806002d00020101001c0002400100 3900320408ffffffffffffffff050480 00ffff07048000ffff08011001048000
+ 75300901100f088394c8f03e51570806 048000ffff";
+
+/// RFC 9001 A.3 / RFC 9369 A.3: the server Initial's frames (ACK, CRYPTO with a ServerHello).
+const SERVER_FRAMES: &str = "02000000000600405a020000560303eefce7f7b37ba1d1632e96677825ddf739
+ 88cfc79825df566dc5430b9a045a1200130100002e00330024001d00209d3c940d89690b84d08a60993c144eca684d10
+ 81287c834d5311bcf32bb9da1a002b00020304";
+
+/// RFC 9001 A.3: the protected server Initial (135 bytes).
+const SERVER_V1: &str = "cf000000010008f067a5502a4262b5004075c0d95a482cd0991cd25b0aac406a
+ 5816b6394100f37a1c69797554780bb38cc5a99f5ede4cf73c3ec2493a1839b3dbcba3f6ea46c5b7684df3548e7ddeb9
+ c3bf9c73cc3f3bded74b562bfb19fb84022f8ef4cdd93795d77d06edbb7aaf2f58891850abbdca3d20398c276456cbc4
+ 2158407dd074ee";
+
+/// RFC 9369 A.3: the same for QUIC version 2.
+const SERVER_V2: &str = "dc6b3343cf0008f067a5502a4262b5004075d92faaf16f05d8a4398c47089698
+ baeea26b91eb761d9b89237bbf87263017915358230035f7fd3945d88965cf17f9af6e16886c61bfc703106fbaf3cb4c
+ fa52382dd16a393e42757507698075b2c984c707f0a0812d8cd5a6881eaf21ceda98f4bd23f6fe1a3e2c43edd9ce7ca8
+ 4bed8521e2e140";
+
+/// The client Initial of RFC 9001 A.2 (v1) / RFC 9369 A.2 (v2), sealed with our code, and the
+/// RFC's first 38 bytes (protected header and sample) and last 16 (the AEAD tag).
+fn client_initial(version: u32) -> (Vec<u8>, &'static str, &'static str) {
+    let (header, start, tag) = if version == VERSION_1 {
+        (
+            "c300000001088394c8f03e5157080000449e00000002",
+            "c000000001088394c8f03e5157080000449e7b9aec34d1b1c98dd7689fb8ec11d242b123dc9b",
+            "e221af44860018ab0856972e194cd934",
+        )
+    } else {
+        (
+            "d36b3343cf088394c8f03e5157080000449e00000002",
+            "d76b3343cf088394c8f03e5157080000449ea0c95e82ffe67b6abcdb4298b485dd04de806071",
+            "a18b2faa745b6fe189cf772a9f84cbfc",
+        )
+    };
+    let keys = InitialKeys::new(version, &unhex(DCID)).expect("keys");
+    let mut payload = unhex(CLIENT_CRYPTO);
+    payload.resize(1162, 0);
+    let packet = keys
+        .client
+        .seal(&unhex(header), 2, &payload)
+        .expect("sealed");
+    (packet, start, tag)
+}
+
+#[test]
+fn client_initial_matches_rfc_9001_and_9369_appendix_a() {
+    for version in [VERSION_1, VERSION_2] {
+        let (packet, start, tag) = client_initial(version);
+        assert_eq!(packet.len(), 1200);
+        assert_eq!(packet[..38], unhex(start)[..], "{version:#x} header + sample");
+        assert_eq!(packet[1184..], unhex(tag)[..], "{version:#x} tag");
+        // And back: header protection removed, packet number 2, the frames.
+        let (p, rest) = packet::split_long(&packet).expect("long header");
+        assert!(rest.is_empty());
+        assert_eq!(p.ty, LongType::Initial);
+        assert_eq!(p.dcid, unhex(DCID));
+        let keys = InitialKeys::new(version, p.dcid).expect("keys");
+        let o = keys.client.open(p.bytes, p.pn_offset, None).expect("opened");
+        assert_eq!(o.pn, 2);
+        assert_eq!(o.payload[..245], unhex(CLIENT_CRYPTO)[..]);
+    }
+}
+
+#[test]
+fn server_initial_matches_rfc_9001_and_9369_appendix_a() {
+    for (version, wire, header) in [
+        (VERSION_1, SERVER_V1, "c1000000010008f067a5502a4262b50040750001"),
+        (VERSION_2, SERVER_V2, "d16b3343cf0008f067a5502a4262b50040750001"),
+    ] {
+        let keys = InitialKeys::new(version, &unhex(DCID)).expect("keys");
+        let sealed = keys
+            .server
+            .seal(&unhex(header), 1, &unhex(SERVER_FRAMES))
+            .expect("sealed");
+        assert_eq!(sealed, unhex(wire), "{version:#x}");
+        let wire = unhex(wire);
+        let (p, _) = packet::split_long(&wire).expect("long header");
+        assert_eq!(p.ty, LongType::Initial);
+        let o = keys.server.open(p.bytes, p.pn_offset, None).expect("opened");
+        assert_eq!(o.pn, 1);
+        assert_eq!(o.payload, unhex(SERVER_FRAMES));
+        // The client's keys do not open it.
+        assert!(keys.client.open(p.bytes, p.pn_offset, None).is_none());
+    }
+}
+
+#[test]
+fn v1_keys_do_not_open_v2_packets() {
+    let wire = unhex(SERVER_V2);
+    let (p, _) = packet::split_long(&wire).expect("long header");
+    let v1 = InitialKeys::new(VERSION_1, &unhex(DCID)).expect("keys");
+    assert!(v1.server.open(p.bytes, p.pn_offset, None).is_none());
+}
+
+#[test]
+fn packet_numbers_decode_as_rfc_9000_appendix_a3() {
+    // RFC 9000 A.3 example: largest 0xa82f30ea, 16-bit 0x9b32 → 0xa82f9b32.
+    assert_eq!(packet::decode_pn(Some(0xa82f_30ea), 0x9b32, 16), 0xa82f_9b32);
+    assert_eq!(packet::decode_pn(None, 0, 8), 0);
+    assert_eq!(packet::decode_pn(Some(255), 1, 8), 257);
+}
+
+#[test]
+fn varints_decode_as_rfc_9000_appendix_a1() {
+    assert_eq!(
+        packet::varint(&unhex("c2197c5eff14e88c")),
+        Some((151_288_809_941_952_652, 8))
+    );
+    assert_eq!(packet::varint(&unhex("9d7f3e7d")), Some((494_878_333, 4)));
+    assert_eq!(packet::varint(&unhex("7bbd")), Some((15_293, 2)));
+    assert_eq!(packet::varint(&unhex("25")), Some((37, 1)));
+    assert_eq!(packet::varint(&unhex("40")), None);
+}
+
+fn ep(last: u8, port: u16) -> Endpoint {
+    Endpoint {
+        ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
+        port,
+    }
+}
+
+#[test]
+fn tracker_reads_the_rfc_handshake_for_both_versions() {
+    for (version, server) in [(VERSION_1, SERVER_V1), (VERSION_2, SERVER_V2)] {
+        let (c, s) = (ep(1, 50_000), ep(2, 443));
+        let mut t = QuicTracker::new(Keys::default());
+        let (client, _, _) = client_initial(version);
+        t.on_datagram(1_000, 7, c, s, &client, 1200);
+        let server = unhex(server);
+        t.on_datagram(2_000, 8, s, c, &server, 135);
+        // A 1-RTT packet from the server to the client's (empty) CID.
+        t.on_datagram(3_000, 9, s, c, &[0x40, 1, 2, 3], 40);
+        t.end();
+        let out = t.take_records();
+        assert_eq!(out.len(), 1);
+        let (q, tls) = &out[0];
+        assert_eq!(q.conn_id, 7);
+        assert_eq!((q.client, q.server), (c, s));
+        assert_eq!(q.version, Some(version));
+        assert_eq!(q.original_dcid.as_deref(), Some(&unhex(DCID)[..]));
+        assert_eq!(q.server_cid.as_deref(), Some(&unhex("f067a5502a4262b5")[..]));
+        assert_eq!(q.outcome, QuicOutcome::Established);
+        assert_eq!(q.server_1rtt_ts, Some(3_000));
+        assert_eq!((q.datagrams_c2s, q.datagrams_s2c), (1, 2));
+        assert_eq!((q.bytes_c2s, q.bytes_s2c), (1200, 175));
+        let tls = tls.as_ref().expect("tls row");
+        assert_eq!(tls.transport, TlsTransport::Quic);
+        assert_eq!(tls.sni.as_deref(), Some("example.com"));
+        assert_eq!(tls.alpn_offered, ["alpn"]);
+        assert_eq!(tls.version, Some(crate::wire::TlsVersion(0x0304)));
+        assert_eq!(tls.cipher, Some(crate::wire::CipherSuite(0x1301)));
+        assert!(tls.ja4.as_deref().is_some_and(|j| j.starts_with("q13d")));
+        assert_eq!(t.stats().initial_decrypted, 2);
+    }
+}
+
+#[test]
+fn crypto_frames_out_of_order_are_reassembled_and_retransmissions_counted() {
+    let mut s = CryptoStream::default();
+    let (mut budget, mut retrans, mut hit) = (100, 0, false);
+    assert!(s.insert(5, b"fghij", &mut budget, &mut retrans, &mut hit).is_empty());
+    assert_eq!(budget, 95);
+    assert_eq!(s.insert(0, b"abcdefg", &mut budget, &mut retrans, &mut hit), b"abcdefghij");
+    assert_eq!((budget, retrans), (100, 2));
+    assert!(s.insert(3, b"def", &mut budget, &mut retrans, &mut hit).is_empty());
+    assert_eq!(retrans, 5);
+    // Past the budget the stream stops, counted.
+    assert!(s.insert(200, &[0; 101], &mut budget, &mut retrans, &mut hit).is_empty());
+    assert!(hit && s.stopped);
+    assert!(s.insert(10, b"k", &mut budget, &mut retrans, &mut hit).is_empty());
+}
+
+#[test]
+fn the_oldest_connection_is_evicted_at_the_bound() {
+    let mut t = QuicTracker::with_limit(Keys::default(), 2);
+    let (client, _, _) = client_initial(VERSION_1);
+    for i in 0..5u16 {
+        t.on_datagram(i64::from(i), u64::from(i), ep(1, 1000 + i), ep(2, 443), &client, 1200);
+    }
+    assert_eq!(t.stats().evicted, 3);
+    let evicted: Vec<u64> = t.take_records().iter().map(|(q, _)| q.conn_id).collect();
+    assert_eq!(evicted, [0, 1, 2]);
+    t.end();
+    assert_eq!(t.take_records().len(), 2);
+}
+
+#[test]
+fn every_prefix_and_bit_flip_of_a_datagram_is_handled() {
+    let (client, _, _) = client_initial(VERSION_1);
+    let server = unhex(SERVER_V1);
+    for cut in 0..server.len() {
+        let mut t = QuicTracker::new(Keys::default());
+        t.on_datagram(0, 0, ep(1, 1), ep(2, 2), &client, 1200);
+        t.on_datagram(1, 1, ep(2, 2), ep(1, 1), &server[..cut], 1);
+        t.end();
+        assert_eq!(t.take_records().len(), 1);
+    }
+    for i in 0..server.len() * 8 {
+        let mut bad = server.clone();
+        bad[i / 8] ^= 1 << (i % 8);
+        let mut t = QuicTracker::new(Keys::default());
+        t.on_datagram(0, 0, ep(1, 1), ep(2, 2), &client, 1200);
+        t.on_datagram(1, 1, ep(2, 2), ep(1, 1), &bad, 1);
+        t.end();
+        let out = t.take_records();
+        // A flipped bit never decrypts: no ServerHello is read.
+        assert!(out[0].1.as_ref().is_some_and(|t| t.version.is_none()));
+    }
+}
+
+#[test]
+fn version_negotiation_alone_is_its_outcome() {
+    let mut t = QuicTracker::new(Keys::default());
+    let (client, _, _) = client_initial(VERSION_2);
+    t.on_datagram(0, 0, ep(1, 1), ep(2, 2), &client, 1200);
+    // VN: form bit, version 0, DCID = client's SCID (empty), SCID = the DCID, versions.
+    let mut vn = vec![0x80, 0, 0, 0, 0, 0, 8];
+    vn.extend_from_slice(&unhex(DCID));
+    vn.extend_from_slice(&1u32.to_be_bytes());
+    t.on_datagram(1, 1, ep(2, 2), ep(1, 1), &vn, 1);
+    t.end();
+    let (q, _) = &t.take_records()[0];
+    assert!(q.version_negotiation);
+    assert_eq!(q.vn_versions, [1]);
+    assert_eq!(q.outcome, QuicOutcome::VersionNegotiation);
+}
