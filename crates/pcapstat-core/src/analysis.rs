@@ -19,8 +19,9 @@ use crate::decode::DecodeLimits;
 use crate::filter::{ConnNames, Filter, TimeBound};
 use crate::pipeline::{self, Harvest, PipelineConfig};
 use crate::proto::dns::{DnsConfig, DnsTracker};
+use crate::proto::quic::QuicTracker;
 use crate::proto::tls::{EmbeddedKeys, KeyLog, KeyLogError};
-use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
+use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, QuicRecord, TlsRecord};
 use crate::stats::Stats;
 use crate::summary::CaptureSummary;
 use crate::tcp::TcpConfig;
@@ -246,6 +247,7 @@ impl Analyzer {
                     http: kept.http,
                     timings: kept.timings,
                     dns: kept.dns,
+                    quic: kept.quic,
                 });
             }
             return Ok(StreamEnd {
@@ -288,6 +290,7 @@ impl Analyzer {
                 })
                 .collect(),
             dns: DnsTracker::new(DnsConfig::default()),
+            quic: QuicTracker::new(crate::proto::tls::Keys::new(self.keylog.clone(), None)),
             dns_queue,
             dns_inputs: Vec::new(),
         };
@@ -328,6 +331,7 @@ impl Analyzer {
             app,
             dns: emitter.dns.stats().clone(),
             keylog: keylog_stats,
+            quic: emitter.quic.stats().clone(),
         };
         Ok(StreamEnd {
             summary: out.summary,
@@ -351,6 +355,8 @@ pub struct Records {
     pub timings: Vec<RequestTiming>,
     /// Finished DNS queries.
     pub dns: Vec<DnsRecord>,
+    /// Finished QUIC connections (their TLS rows are in `tls`).
+    pub quic: Vec<QuicRecord>,
 }
 
 impl Records {
@@ -360,6 +366,7 @@ impl Records {
             && self.tls.is_empty()
             && self.http.is_empty()
             && self.dns.is_empty()
+            && self.quic.is_empty()
     }
 }
 
@@ -395,12 +402,14 @@ pub struct Analysis {
     pub summary: CaptureSummary,
     /// One record per TCP connection, sorted by `conn_id`.
     pub connections: Vec<ConnectionRecord>,
-    /// One record per TLS handshake, sorted by `conn_id`.
+    /// One record per TLS handshake (over TCP or QUIC), sorted by `conn_id`.
     pub tls: Vec<TlsRecord>,
     /// One record per HTTP request, sorted by (`conn_id`, `request_index`).
     pub http: Vec<HttpRecord>,
     /// One record per DNS query, sorted by `query_frame`.
     pub dns: Vec<DnsRecord>,
+    /// One record per QUIC connection, sorted by `conn_id`.
+    pub quic: Vec<QuicRecord>,
     /// The HAR phases of each HTTP request (same order as `http`).
     pub timings: Vec<RequestTiming>,
     /// Every counter of every layer, for the whole capture (filters do not change them):
@@ -426,8 +435,9 @@ impl Analysis {
             return Cow::Borrowed(self);
         }
         let first = self.summary.first_ts;
-        let [keep_conn, keep_tls, keep_http] =
+        let [keep_conn, mut keep_tls, keep_http] =
             keep_masks(filter, first, &self.connections, &self.tls, &self.http);
+        let keep_quic = quic_mask(filter, first, &self.quic, &self.tls, &mut keep_tls);
         let (mut http, mut timings) = (Vec::new(), Vec::new());
         for ((h, t), _) in self
             .http
@@ -453,10 +463,45 @@ impl Analysis {
             http,
             timings,
             dns: keep(&self.dns, &keep_dns),
+            quic: keep(&self.quic, &keep_quic),
             summary: self.summary.clone(),
             stats: self.stats.clone(),
         })
     }
+}
+
+/// Which QUIC records `filter` keeps (by their endpoints, SNI and start), and the same for
+/// their TLS rows in `keep_tls` (whose entries for QUIC rows `keep_masks` cannot decide: they
+/// have no TCP connection).
+fn quic_mask(
+    filter: &Filter,
+    first: Option<i64>,
+    quic: &[QuicRecord],
+    tls: &[TlsRecord],
+    keep_tls: &mut [bool],
+) -> Vec<bool> {
+    use crate::record::TlsTransport;
+    if filter.is_empty() {
+        return vec![true; quic.len()];
+    }
+    let sni = |id: u64| {
+        tls.iter()
+            .find(|t| t.conn_id == id && t.transport == TlsTransport::Quic)
+            .and_then(|t| t.sni.as_deref())
+    };
+    let keep: Vec<bool> = quic
+        .iter()
+        .map(|q| filter.matches_quic(q, sni(q.conn_id), first))
+        .collect();
+    for (t, k) in tls.iter().zip(keep_tls.iter_mut()) {
+        if t.transport == TlsTransport::Quic {
+            *k = quic
+                .iter()
+                .position(|q| q.conn_id == t.conn_id)
+                .is_some_and(|i| keep.get(i).copied().unwrap_or(false));
+        }
+    }
+    keep
 }
 
 /// The items of `items` whose `mask` entry is true, moved.
@@ -562,6 +607,8 @@ impl Harvest<AppFactory> for AppHarvest {
 struct Emitter<'a> {
     outs: Vec<Out<'a>>,
     dns: DnsTracker,
+    /// QUIC, fed in frame order from the same queue as DNS over UDP.
+    quic: QuicTracker,
     /// DNS over UDP from the reading thread, in frame order.
     dns_queue: Arc<DnsQueue>,
     /// The inputs taken from it (emptied at once; kept for its allocation).
@@ -615,8 +662,9 @@ impl Emitter<'_> {
         // before the frames that finished this group), then over TCP, completed at `frame`.
         self.dns_queue.take_below(frame, &mut self.dns_inputs);
         for input in self.dns_inputs.drain(..) {
-            input.feed(&mut self.dns);
+            input.feed(&mut self.dns, &mut self.quic);
         }
+        let quic = self.quic.take_records();
         let mut g = g.unwrap_or_default();
         for m in std::mem::take(&mut g.dns_tcp) {
             self.dns
@@ -639,8 +687,10 @@ impl Emitter<'_> {
         if let Some((last, others)) = self.outs.split_last_mut() {
             for out in others {
                 out.group(g.clone(), dns.clone(), may_have_dns, upto, lookups, first);
+                out.quic(&quic, first);
             }
             last.group(g, dns, may_have_dns, upto, lookups, first);
+            last.quic(&quic, first);
         }
     }
 
@@ -648,19 +698,38 @@ impl Emitter<'_> {
     /// requests held for the DNS join.
     fn finish(&mut self, end: i64, first: Option<i64>) {
         self.dns.end(end);
+        self.quic.end();
+        let quic = self.quic.take_records();
         let mut dns = self.dns.take_records();
         dns.sort_by_key(|d| (d.query_frame, d.query_ts));
         let lookups = self.dns.lookups();
         if let Some((last, others)) = self.outs.split_last_mut() {
             for out in others {
+                out.quic(&quic, first);
                 out.finish(dns.clone(), lookups, first);
             }
+            last.quic(&quic, first);
             last.finish(dns, lookups, first);
         }
     }
 }
 
 impl Out<'_> {
+    /// Finished QUIC connections and their TLS rows that pass the filter, to the sink.
+    fn quic(&mut self, quic: &[(QuicRecord, Option<TlsRecord>)], first: Option<i64>) {
+        let mut out = Records::default();
+        for (q, t) in quic {
+            let sni = t.as_ref().and_then(|t| t.sni.as_deref());
+            if self.filter.is_empty() || self.filter.matches_quic(q, sni, first) {
+                out.quic.push(q.clone());
+                out.tls.extend(t.clone());
+            }
+        }
+        if !out.is_empty() {
+            self.sink.records(out);
+        }
+    }
+
     /// A sorted group: the records that pass the filter, joined, to the sink, with the DNS
     /// records that became final and the held first requests whose connection started by
     /// `upto` (the DNS matching's time).
@@ -816,6 +885,7 @@ impl RecordSink for Collect {
         self.0.http.append(&mut r.http);
         self.0.timings.append(&mut r.timings);
         self.0.dns.append(&mut r.dns);
+        self.0.quic.append(&mut r.quic);
     }
 }
 
@@ -828,7 +898,9 @@ impl Collect {
             http,
             timings,
             mut dns,
+            mut quic,
         } = self.0;
+        quic.sort_by_key(|q| q.conn_id);
         connections.sort_by_key(|c| c.conn_id);
         tls.sort_by_key(|t| t.conn_id);
         dns.sort_by_key(|d| d.query_frame);
@@ -845,6 +917,7 @@ impl Collect {
             tls,
             http,
             dns,
+            quic,
             timings,
             stats: end.stats,
         }

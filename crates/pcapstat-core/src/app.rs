@@ -22,6 +22,7 @@ use crate::pipeline::UdpConsumer;
 use crate::proto::dns::{DnsTcpParser, DnsTracker};
 use crate::proto::http::{HttpConfig, HttpParser, HttpStats};
 use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
+use crate::proto::quic::QuicTracker;
 use crate::proto::tls::{AppData, EmbeddedKeys, KeyLog, Keys, TlsDecryptStats, TlsParser};
 use crate::proto::Probe;
 use crate::record::{
@@ -923,6 +924,33 @@ pub enum DnsInput {
         /// The DNS message.
         payload: Vec<u8>,
     },
+    /// A QUIC datagram from `src` to `dst` (`proto::quic`): whole when it starts with a long
+    /// header, else its first [`QUIC_SHORT_KEPT`] bytes (the header's connection ID).
+    Quic {
+        /// Capture time.
+        ts_ns: i64,
+        /// Frame index.
+        frame: u64,
+        /// Sender.
+        src: Endpoint,
+        /// Receiver.
+        dst: Endpoint,
+        /// The datagram's payload (see above).
+        payload: Vec<u8>,
+        /// Its length on the wire.
+        wire_len: u32,
+    },
+    /// An ICMP destination unreachable quoting a QUIC datagram from `src` to `dst`.
+    QuicUnreachable {
+        /// Capture time.
+        ts_ns: i64,
+        /// Frame index.
+        frame: u64,
+        /// The quoted sender.
+        src: Endpoint,
+        /// The quoted receiver.
+        dst: Endpoint,
+    },
     /// An ICMP port unreachable quoting a UDP datagram from `src` to `dst`.
     Unreachable {
         /// Capture time.
@@ -940,13 +968,27 @@ impl DnsInput {
     /// The frame it came in.
     pub fn frame(&self) -> u64 {
         match self {
-            DnsInput::Udp { frame, .. } | DnsInput::Unreachable { frame, .. } => *frame,
+            DnsInput::Udp { frame, .. }
+            | DnsInput::Unreachable { frame, .. }
+            | DnsInput::Quic { frame, .. }
+            | DnsInput::QuicUnreachable { frame, .. } => *frame,
         }
     }
 
-    /// Feeds it to `tracker`.
-    pub fn feed(self, tracker: &mut DnsTracker) {
+    /// Feeds it to `tracker` (DNS) or `quic`.
+    pub fn feed(self, tracker: &mut DnsTracker, quic: &mut QuicTracker) {
         match self {
+            DnsInput::Quic {
+                ts_ns,
+                frame,
+                src,
+                dst,
+                payload,
+                wire_len,
+            } => quic.on_datagram(ts_ns, frame, src, dst, &payload, wire_len),
+            DnsInput::QuicUnreachable {
+                ts_ns, src, dst, ..
+            } => quic.on_icmp_unreachable(ts_ns, src, dst),
             DnsInput::Udp {
                 ts_ns,
                 frame,
@@ -979,6 +1021,34 @@ pub struct UdpDns {
     batch: Vec<DnsInput>,
     /// (client, server) flows on other ports that carried a strict query.
     other_flows: std::collections::HashSet<(Endpoint, Endpoint)>,
+    /// (sender, receiver) of the datagram that opened each QUIC flow, at most
+    /// [`MAX_QUIC_FLOWS`]; `quic_order` holds them oldest first (the oldest is forgotten).
+    quic_flows: std::collections::HashSet<(Endpoint, Endpoint)>,
+    quic_order: std::collections::VecDeque<(Endpoint, Endpoint)>,
+}
+
+/// QUIC flows the reading thread follows at once (four times the tracker's connection bound,
+/// `proto::quic::MAX_QUIC_CONNECTIONS`); past it the oldest is forgotten (its later
+/// short-header datagrams are no longer sent on).
+pub const MAX_QUIC_FLOWS: usize = 4 * crate::proto::quic::MAX_QUIC_CONNECTIONS;
+/// Bytes of a short-header QUIC datagram sent on: the first byte and a connection ID of up to
+/// 20 bytes (the rest is encrypted).
+pub const QUIC_SHORT_KEPT: usize = 21;
+
+/// A long header with the fixed bit and a version we can read, or a Version Negotiation
+/// packet (version 0, with its two connection ID lengths within the datagram).
+fn looks_like_quic(p: &[u8]) -> bool {
+    use crate::proto::quic::packet;
+    let Some(&first) = p.first() else {
+        return false;
+    };
+    match packet::long_version(p) {
+        Some(0) => first & 0x80 != 0 && packet::split_long(p).is_ok() && p.len() >= 11,
+        Some(v) => {
+            first & 0xc0 == 0xc0 && packet::known_version(v) && packet::split_long(p).is_ok()
+        }
+        None => false,
+    }
 }
 
 /// A standard query with one question and nothing else but at most an OPT record.
@@ -1002,7 +1072,44 @@ impl UdpDns {
             out,
             batch: Vec::new(),
             other_flows: std::collections::HashSet::new(),
+            quic_flows: std::collections::HashSet::new(),
+            quic_order: std::collections::VecDeque::new(),
         }
+    }
+
+    fn is_quic_flow(&self, src: Endpoint, dst: Endpoint) -> bool {
+        !self.quic_flows.is_empty()
+            && (self.quic_flows.contains(&(src, dst)) || self.quic_flows.contains(&(dst, src)))
+    }
+
+    /// Sends `d` on to the QUIC tracker when its flow is QUIC or it opens one.
+    fn quic(&mut self, d: &UdpDatagram, src: Endpoint, dst: Endpoint) {
+        if !self.is_quic_flow(src, dst) {
+            if !looks_like_quic(d.payload) {
+                return;
+            }
+            if self.quic_flows.len() >= MAX_QUIC_FLOWS {
+                if let Some(old) = self.quic_order.pop_front() {
+                    self.quic_flows.remove(&old);
+                }
+            }
+            self.quic_flows.insert((src, dst));
+            self.quic_order.push_back((src, dst));
+        }
+        let long = d.payload.first().is_some_and(|&b| b & 0x80 != 0);
+        let kept = if long {
+            d.payload
+        } else {
+            d.payload.get(..QUIC_SHORT_KEPT).unwrap_or(d.payload)
+        };
+        self.send(DnsInput::Quic {
+            ts_ns: d.ts_ns,
+            frame: d.frame,
+            src,
+            dst,
+            payload: kept.to_vec(),
+            wire_len: d.payload_len,
+        });
     }
 
     fn send(&mut self, input: DnsInput) {
@@ -1032,6 +1139,8 @@ impl UdpConsumer for UdpDns {
                 dst,
                 payload: d.payload.to_vec(),
             });
+        } else {
+            self.quic(d, src, dst);
         }
     }
 
@@ -1053,6 +1162,15 @@ impl UdpConsumer for UdpDns {
             (e.quoted_ip, e.quoted_src_port, e.quoted_dst_port)
         {
             let (src, dst) = (endpoint(ip.src, sport), endpoint(ip.dst, dport));
+            if self.is_quic_flow(src, dst) {
+                self.send(DnsInput::QuicUnreachable {
+                    ts_ns: e.ts_ns,
+                    frame: e.frame,
+                    src,
+                    dst,
+                });
+                return;
+            }
             if dport == DNS_PORT || self.other_flows.contains(&(src, dst)) {
                 self.send(DnsInput::Unreachable {
                     ts_ns: e.ts_ns,

@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 
 use crate::flow::Endpoint;
-use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
+use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, QuicRecord, TlsRecord};
 use crate::units::{format_duration, parse_duration};
 
 /// A filter value that is not one of the accepted forms (see [`Filter`]).
@@ -335,6 +335,13 @@ impl Filter {
     ) -> bool {
         self.matches_connection(c, names)
             && self.in_window(first_ts, t.client_hello_ts.unwrap_or(c.start_ts))
+    }
+
+    /// Whether the QUIC connection (and its TLS row) is kept: its endpoints and its SNI match
+    /// the endpoint and name conditions, and its first packet is in the time window.
+    pub fn matches_quic(&self, q: &QuicRecord, sni: Option<&str>, first_ts: Option<i64>) -> bool {
+        let names = ConnNames { sni, http: &[] };
+        self.matches_endpoints(q.client, q.server, &names) && self.in_window(first_ts, q.start_ts)
     }
 
     /// Whether the HTTP request is kept: its connection matches the endpoint and name

@@ -63,10 +63,15 @@ pub use flow::Endpoint;
 pub use proto::dns::DnsStats;
 pub use proto::http::HttpStats;
 pub use proto::http2::Http2Stats;
+pub use proto::quic::{
+    cid_hex, quic_version_name, QuicStats, MAX_CRYPTO_BUFFER, MAX_CRYPTO_STREAM,
+    MAX_QUIC_CONNECTIONS,
+};
 pub use proto::tls::{KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats};
 pub use record::{
     Alert, ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpExchange,
-    HttpRecord, HttpVersion, Outcome, RolesFrom, Side, TlsHandshake, TlsRecord,
+    HttpRecord, HttpVersion, Outcome, QuicOutcome, QuicRecord, RolesFrom, Side, TlsHandshake,
+    TlsRecord, TlsTransport,
 };
 pub use stats::{Counters, Limit, LimitHit, Stats, LIMITS};
 pub use summary::{CaptureSummary, InputSummary};

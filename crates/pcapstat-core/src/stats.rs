@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use crate::app::AppStats;
 use crate::decode::{DecodeStats, Encapsulation};
 use crate::proto::dns::DnsStats;
+use crate::proto::quic::QuicStats;
 use crate::proto::tls::KeyLogStats;
 use crate::tcp::TcpStats;
 
@@ -164,6 +165,8 @@ counters! {
         pub dns: DnsStats,
         /// The key log (all zero without one).
         pub keylog: KeyLogStats,
+        /// QUIC (`proto::quic`).
+        pub quic: QuicStats,
     }
 }
 
@@ -244,6 +247,10 @@ pub const LIMITS: &[Limit] = &[
         "DNS messages matched before their reordering window passed"),
     limit("DNS retry candidates", "dns.retry_candidates_evicted", "DnsConfig::max_pending",
         "DNS queries forgotten as retry candidates within the retry window"),
+    limit("QUIC connections", "quic.evicted", "proto::quic::MAX_QUIC_CONNECTIONS",
+        "QUIC connections finished early because the tracker was full"),
+    limit("QUIC CRYPTO reassembly", "quic.crypto_limit_hits", "proto::quic::MAX_CRYPTO_BUFFER, MAX_CRYPTO_STREAM",
+        "QUIC connections whose handshake stream was not read further"),
     limit("DNS lookups for the request join", "dns.lookups_forgotten", "DnsConfig::max_lookups",
         "answered DNS lookups forgotten by the request join"),
 ];

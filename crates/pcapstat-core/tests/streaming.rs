@@ -35,6 +35,7 @@ fn captures() -> Vec<std::path::PathBuf> {
         "e_dns",
         "h_http2",
         "f_refused_syndrop",
+        "j_quic",
     ]
     .iter()
     .filter_map(|s| Some(lab.as_ref()?.join(s).join("capture.pcap")))
@@ -90,6 +91,7 @@ fn batches_are_the_same_for_any_thread_count_and_add_up_to_the_analysis() {
             all.connections.extend(b.connections);
             all.tls.extend(b.tls);
             all.dns.extend(b.dns);
+            all.quic.extend(b.quic);
             all.http.extend(b.http);
             all.timings.extend(b.timings.into_iter().map(|mut t| {
                 t.http_index += base;
@@ -102,6 +104,8 @@ fn batches_are_the_same_for_any_thread_count_and_add_up_to_the_analysis() {
         assert_eq!(all.tls.len(), a.tls.len(), "{name}");
         assert_eq!(all.http.len(), a.http.len(), "{name}");
         assert_eq!(all.dns.len(), a.dns.len(), "{name}");
+        all.quic.sort_by_key(|q| q.conn_id);
+        assert_eq!(format!("{:?}", all.quic), format!("{:?}", a.quic), "{name}");
         all.connections.sort_by_key(|c| c.conn_id);
         assert_eq!(
             format!("{:?}", all.connections),
@@ -284,6 +288,46 @@ fn several_filters_in_one_reading_give_what_each_gives_alone() {
                 format!("{alone:?}"),
                 "{}: {f:?}",
                 path.display()
+            );
+        }
+    }
+}
+
+/// QUIC goes from the reading thread to the collecting one with DNS: the same batches for any
+/// thread count and chunk boundaries anywhere (a chunk per frame, per 5, 7 and 64 frames), with
+/// and without the key log (Handshake packets decrypted).
+#[test]
+fn quic_batches_are_the_same_for_any_thread_count_and_chunking() {
+    let Some(lab) = common::shared_opt("quic_batches").map(|d| d.join("lab/j_quic")) else {
+        return;
+    };
+    let path = lab.join("capture.pcap");
+    let keylog = pcapstat_core::KeyLog::from_file(lab.join("sslkeylog.txt")).unwrap();
+    for keys in [false, true] {
+        let make = |threads: usize| {
+            let a = analyzer(threads);
+            if keys {
+                a.keylog(keylog.clone())
+            } else {
+                a
+            }
+        };
+        let mut one = Batches::default();
+        make(1)
+            .analyze_into(Capture::open(&path).unwrap(), &Filter::default(), &mut one)
+            .unwrap();
+        let quic: usize = one.0.iter().map(|b| b.quic.len()).sum();
+        assert_eq!(quic, 9);
+        for (threads, chunk) in [(2, 1), (2, 5), (3, 7), (2, 64), (4, 0)] {
+            let mut sink = Batches::default();
+            make(threads)
+                .chunk_frames(chunk)
+                .analyze_into(Capture::open(&path).unwrap(), &Filter::default(), &mut sink)
+                .unwrap();
+            assert_eq!(
+                format!("{:?}", one.0),
+                format!("{:?}", sink.0),
+                "keys {keys}: batches differ with {threads} threads (chunks of {chunk} frames)"
             );
         }
     }

@@ -11,7 +11,7 @@ use polars::prelude::DataFrame;
 use pcapstat_core as core;
 use pcapstat_core::{
     Capture, CaptureSummary, ConnectionRecord, DecodeLimits, DnsRecord, HttpRecord, KeyLog,
-    MmapChoice, RecordSink, RequestTiming, Stats, StreamEnd, TcpConfig, TlsRecord,
+    MmapChoice, QuicRecord, RecordSink, RequestTiming, Stats, StreamEnd, TcpConfig, TlsRecord,
 };
 
 use crate::error::Error;
@@ -301,6 +301,11 @@ impl Analysis {
         &self.core.dns
     }
 
+    /// One record per QUIC connection, sorted by `conn_id`.
+    pub fn quic_records(&self) -> &[QuicRecord] {
+        &self.core.quic
+    }
+
     /// Every counter of the analysis in one tree (decoding, TCP, application parsers, DNS,
     /// key log; docs/summary.md, "Counters"); [`Stats::limits`] gives the limits that were hit.
     /// Filters do not change them.
@@ -376,5 +381,14 @@ impl Analysis {
     /// [`Error::Table`] if polars fails to build the frame.
     pub fn dns(&self) -> Result<DataFrame, Error> {
         tables::dns_frame(self.source.as_deref(), &self.core.dns)
+    }
+
+    /// The quic table: one row per QUIC connection (`docs/metrics.md`, section "quic"; its
+    /// TLS handshake is a row of the tls table with `transport` `quic`).
+    ///
+    /// # Errors
+    /// [`Error::Table`] if polars fails to build the frame.
+    pub fn quic(&self) -> Result<DataFrame, Error> {
+        tables::quic_frame(self.source.as_deref(), &self.core.quic)
     }
 }

@@ -90,6 +90,14 @@ impl Analyses {
         self.stack(Analysis::dns, || crate::tables::dns_frame(None, &[]))
     }
 
+    /// The QUIC connections of every capture (see [`Analysis::quic`]).
+    ///
+    /// # Errors
+    /// [`Error::Table`] if polars fails to build or stack the frames.
+    pub fn quic(&self) -> Result<DataFrame, Error> {
+        self.stack(Analysis::quic, || crate::tables::quic_frame(None, &[]))
+    }
+
     fn stack(
         &self,
         table: impl Fn(&Analysis) -> Result<DataFrame, Error>,

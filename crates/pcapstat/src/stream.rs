@@ -11,11 +11,13 @@ use std::path::{Path, PathBuf};
 use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::{DataFrame, KeyValueMetadata, ParquetCompression, ParquetWriter};
 
-use pcapstat_core::{ConnectionRecord, DnsRecord, HttpRecord, RecordSink, Records, TlsRecord};
+use pcapstat_core::{
+    ConnectionRecord, DnsRecord, HttpRecord, QuicRecord, RecordSink, Records, TlsRecord,
+};
 
 use crate::error::Error;
 use crate::report::ReportBuilder;
-use crate::tables::{connections_frame, dns_frame, http_frame, tls_frame};
+use crate::tables::{connections_frame, dns_frame, http_frame, quic_frame, tls_frame};
 use crate::write::{
     disk_full, parquet_metadata, partition_value, write_error, write_text_rows, ParquetSource,
     TableSet, TextFormat,
@@ -41,7 +43,7 @@ pub const ROW_GROUP_BYTES: usize = 16 << 20;
 const FRAME_BYTES: usize = 1 << 20;
 
 /// The tables, in the order they are written.
-const TABLES: [&str; 4] = ["connections", "tls", "http", "dns"];
+const TABLES: [&str; 5] = ["connections", "tls", "http", "dns", "quic"];
 
 /// Estimated memory of records (their size and their strings' bytes), for [`FRAME_BYTES`].
 fn connection_bytes(_: &ConnectionRecord) -> usize {
@@ -66,6 +68,15 @@ fn http_bytes(r: &HttpRecord) -> usize {
             .into_iter()
             .map(|s| s.as_ref().map_or(0, String::len))
             .sum::<usize>()
+}
+
+fn quic_bytes(r: &QuicRecord) -> usize {
+    std::mem::size_of::<QuicRecord>()
+        + [&r.original_dcid, &r.client_cid, &r.server_cid]
+            .into_iter()
+            .map(|s| s.as_ref().map_or(0, Vec::len))
+            .sum::<usize>()
+        + 4 * r.vn_versions.len()
 }
 
 fn dns_bytes(r: &DnsRecord) -> usize {
@@ -249,7 +260,7 @@ pub struct TableStream {
     /// Records not yet made into frames (at most [`FRAME_ROWS`] per table).
     raw: Records,
     /// Estimated memory of `raw`, per table ([`FRAME_BYTES`]).
-    raw_bytes: [usize; 4],
+    raw_bytes: [usize; TABLES.len()],
     /// Descriptions of the captures in the files being written (`pcapstat.sources`).
     sources: Vec<String>,
     /// The first error met while handling a batch (reported by the next call that returns).
@@ -286,6 +297,7 @@ impl TableStream {
             tls_frame(None, &[])?,
             http_frame(None, &[], &[])?,
             dns_frame(None, &[])?,
+            quic_frame(None, &[])?,
         ];
         let empty = if outputs.partition {
             empty
@@ -315,7 +327,7 @@ impl TableStream {
             sources: Vec::new(),
             error: None,
             raw: Records::default(),
-            raw_bytes: [0; 4],
+            raw_bytes: [0; TABLES.len()],
             sets,
         })
     }
@@ -409,12 +421,14 @@ impl TableStream {
         b[1] += r.tls.iter().map(tls_bytes).sum::<usize>();
         b[2] += r.http.iter().map(http_bytes).sum::<usize>();
         b[3] += r.dns.iter().map(dns_bytes).sum::<usize>();
+        b[4] += r.quic.iter().map(quic_bytes).sum::<usize>();
         let raw = &mut self.raw;
         raw.connections.append(&mut r.connections);
         raw.tls.append(&mut r.tls);
         raw.http.append(&mut r.http);
         raw.timings.append(&mut r.timings);
         raw.dns.append(&mut r.dns);
+        raw.quic.append(&mut r.quic);
         for i in 0..TABLES.len() {
             if self.raw_rows(i) >= FRAME_ROWS.min(self.row_group_rows.max(1))
                 || self.raw_bytes[i] >= FRAME_BYTES
@@ -430,7 +444,8 @@ impl TableStream {
             0 => self.raw.connections.len(),
             1 => self.raw.tls.len(),
             2 => self.raw.http.len(),
-            _ => self.raw.dns.len(),
+            3 => self.raw.dns.len(),
+            _ => self.raw.quic.len(),
         }
     }
 
@@ -451,7 +466,8 @@ impl TableStream {
                 &std::mem::take(&mut raw.http),
                 &std::mem::take(&mut raw.timings),
             )?,
-            _ => dns_frame(capture, &std::mem::take(&mut raw.dns))?,
+            3 => dns_frame(capture, &std::mem::take(&mut raw.dns))?,
+            _ => quic_frame(capture, &std::mem::take(&mut raw.quic))?,
         };
         let df = if self.partition {
             df.drop("capture")?
@@ -637,7 +653,8 @@ pub(crate) mod tests {
         let h = cut(a.http_records(), size);
         let tm = cut(a.request_timings(), size);
         let d = cut(a.dns_records(), size);
-        let n = [c.len(), t.len(), h.len(), d.len()]
+        let q = cut(a.quic_records(), size);
+        let n = [c.len(), t.len(), h.len(), d.len(), q.len()]
             .into_iter()
             .max()
             .unwrap_or(0);
@@ -652,6 +669,7 @@ pub(crate) mod tests {
                     timing.http_index = i;
                 }
                 r.dns = d.get(k).cloned().unwrap_or_default();
+                r.quic = q.get(k).cloned().unwrap_or_default();
                 let mix = seed.map_or(k as u64, |seed| {
                     (k as u64 ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17
                 });
@@ -699,6 +717,7 @@ pub(crate) mod tests {
             "connections" => a.connections(),
             "tls" => a.tls(),
             "http" => a.http(),
+            "quic" => a.quic(),
             _ => a.dns(),
         }
         .expect("table")

@@ -2,7 +2,9 @@
 
 use polars::prelude::DataFrame;
 
-use pcapstat_core::{DnsRecord, HttpRecord, RequestTiming, TlsRecord};
+use pcapstat_core::{
+    cid_hex, quic_version_name, DnsRecord, HttpRecord, QuicRecord, RequestTiming, TlsRecord,
+};
 
 use super::Cols;
 use crate::error::Error;
@@ -19,6 +21,7 @@ pub fn tls_frame(capture: Option<&str>, records: &[TlsRecord]) -> Result<DataFra
     let mut c = Cols::new(records);
     c.capture(capture);
     c.col("conn_id", |r| r.conn_id);
+    c.str_ref("transport", |r| Some(r.transport.as_str().into()));
     c.ts("client_hello_ts", |r| r.client_hello_ts);
     c.str_ref("sni", |r| r.sni.as_deref().map(Into::into));
     c.str("alpn_offered", |r| join(&r.alpn_offered, String::clone));
@@ -139,5 +142,48 @@ pub fn dns_frame(capture: Option<&str>, records: &[DnsRecord]) -> Result<DataFra
     c.dur("icmp_error", |r| r.icmp_error_ns);
     c.dur("waited", |r| r.waited_ns);
     c.col("retry_of", |r| r.retry_of);
+    c.finish()
+}
+
+/// The quic table (see `docs/metrics.md`, section "quic"): one row per QUIC connection.
+///
+/// # Errors
+/// [`Error::Table`] if polars fails to build the frame.
+pub fn quic_frame(capture: Option<&str>, records: &[QuicRecord]) -> Result<DataFrame, Error> {
+    let mut c = Cols::new(records);
+    c.capture(capture);
+    c.col("conn_id", |r| r.conn_id);
+    c.str_fmt("client_ip", |r| Some(r.client.ip));
+    c.col("client_port", |r| r.client.port);
+    c.str_fmt("server_ip", |r| Some(r.server.ip));
+    c.col("server_port", |r| r.server.port);
+    c.ts("start", |r| Some(r.start_ts));
+    c.ts("end", |r| Some(r.end_ts));
+    c.dur("duration", |r| Some(r.end_ts.saturating_sub(r.start_ts)));
+    c.str("version", |r| r.version.map(quic_version_name));
+    c.str("first_version", |r| r.first_version.map(quic_version_name));
+    c.col("version_negotiation", |r| r.version_negotiation);
+    c.str("vn_versions", |r| {
+        join(&r.vn_versions, |v| quic_version_name(*v))
+    });
+    c.col("retry", |r| r.retry);
+    c.str("original_dcid", |r| r.original_dcid.as_deref().map(cid_hex));
+    c.str("client_cid", |r| r.client_cid.as_deref().map(cid_hex));
+    c.str("server_cid", |r| r.server_cid.as_deref().map(cid_hex));
+    c.str_ref("outcome", |r| Some(r.outcome.as_str().into()));
+    c.ts("client_initial_ts", |r| r.client_initial_ts);
+    c.ts("server_initial_ts", |r| r.server_initial_ts);
+    c.ts("server_1rtt_ts", |r| r.server_1rtt_ts);
+    c.ts("handshake_done_ts", |r| r.handshake_done_ts);
+    c.dur("handshake", |r| r.handshake_ns);
+    c.col("handshake_decrypted", |r| r.handshake_decrypted);
+    c.col("datagrams_c2s", |r| r.datagrams_c2s);
+    c.col("datagrams_s2c", |r| r.datagrams_s2c);
+    c.col("bytes_c2s", |r| r.bytes_c2s);
+    c.col("bytes_s2c", |r| r.bytes_s2c);
+    c.col("crypto_retransmitted_bytes", |r| {
+        r.crypto_retransmitted_bytes
+    });
+    c.col("close_error", |r| r.close_error);
     c.finish()
 }

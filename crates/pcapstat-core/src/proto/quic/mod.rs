@@ -35,6 +35,7 @@ use crate::record::{QuicOutcome, QuicRecord, TlsRecord, TlsTransport};
 use crate::stats::counters;
 use crate::tcp::{Direction, StreamSink};
 
+pub use packet::version_name as quic_version_name;
 use packet::{InitialKeys, LongType, Malformed, PacketKey};
 
 /// Most QUIC connections tracked at once; past it the oldest is finished early
@@ -42,10 +43,10 @@ use packet::{InitialKeys, LongType, Malformed, PacketKey};
 pub const MAX_QUIC_CONNECTIONS: usize = 16_384;
 /// Most CRYPTO bytes held out of order per connection (both directions and both packet number
 /// spaces); past it the connection stops reassembling (`QuicStats::crypto_limit_hits`).
-pub const MAX_CRYPTO_BUFFER: usize = 64 * 1024;
+pub const MAX_CRYPTO_BUFFER: usize = 32 * 1024;
 /// Most CRYPTO bytes read per direction and packet number space (a ClientHello or a server's
 /// Handshake flight is far smaller); beyond it the stream is not read.
-pub const MAX_CRYPTO_STREAM: u64 = 256 * 1024;
+pub const MAX_CRYPTO_STREAM: u64 = 64 * 1024;
 /// Most versions kept from a Version Negotiation packet.
 const MAX_VN_VERSIONS: usize = 16;
 /// Most Initial-key derivations per connection (one per version and client DCID: a Retry or
@@ -138,7 +139,9 @@ impl CryptoStream {
         if offset < self.delivered {
             let skip = (self.delivered - offset).min(data.len() as u64);
             *retrans += skip;
-            data = data.get(usize::try_from(skip).unwrap_or(data.len())..).unwrap_or(&[]);
+            data = data
+                .get(usize::try_from(skip).unwrap_or(data.len())..)
+                .unwrap_or(&[]);
             offset = self.delivered;
         }
         if data.is_empty() {
@@ -205,6 +208,9 @@ struct Conn {
     cids: Vec<Vec<u8>>,
     /// The Initial keys in use: (version, client DCID, keys).
     initial: Option<(u32, Vec<u8>, InitialKeys)>,
+    /// The SCID of the server's Retry: the client's next Initial goes to it, with keys
+    /// derived from it.
+    retry_scid: Option<Vec<u8>>,
     derivations: u32,
     /// Largest packet number decrypted: [Initial, Handshake][client, server].
     largest: [[Option<u64>; 2]; 2],
@@ -219,6 +225,10 @@ struct Conn {
     hs_looked_up: bool,
     hs_msgs: [HsMessages; 2],
     server_handshake_seen: bool,
+    /// The server's Finished: with keys, its packet; without, the server's last Handshake
+    /// packet before the client's first.
+    server_finished_ts: Option<i64>,
+    server_finished_exact: bool,
     unreachable: bool,
     client_finished_exact: bool,
 }
@@ -236,13 +246,14 @@ pub struct QuicTracker {
     stats: QuicStats,
 }
 
-/// Lower-case hex of a connection ID.
-pub fn hex(b: &[u8]) -> String {
+/// Lower-case hex of a connection ID (the `quic` table's CID columns).
+pub fn cid_hex(b: &[u8]) -> String {
     use std::fmt::Write;
-    b.iter().fold(String::with_capacity(2 * b.len()), |mut s, x| {
-        let _ = write!(s, "{x:02x}");
-        s
-    })
+    b.iter()
+        .fold(String::with_capacity(2 * b.len()), |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        })
 }
 
 impl QuicTracker {
@@ -369,7 +380,8 @@ impl QuicTracker {
         }
         self.stats.connections += 1;
         self.order.push_back((frame, key));
-        self.conns.insert(key, Conn::new(frame, key.0, key.1, ts_ns));
+        self.conns
+            .insert(key, Conn::new(frame, key.0, key.1, ts_ns));
     }
 
     /// Whether `payload` (from the client of `key`) is the Initial of a new connection: the
@@ -420,6 +432,9 @@ fn finish(c: Conn) -> (QuicRecord, Option<TlsRecord>) {
             }
         }
         h.client_finished_ts = rec.handshake_done_ts;
+        h.server_finished_ts = c
+            .server_finished_ts
+            .filter(|_| rec.handshake_done_ts.is_some());
         h.handshake_done_ts = rec.handshake_done_ts;
         h.handshake_ns = match (h.handshake_done_ts, h.client_hello_ts) {
             (Some(d), Some(s)) => d.checked_sub(s),
@@ -471,6 +486,7 @@ impl Conn {
             },
             cids: Vec::new(),
             initial: None,
+            retry_scid: None,
             derivations: 0,
             largest: [[None; 2]; 2],
             crypto: Default::default(),
@@ -482,6 +498,8 @@ impl Conn {
             hs_looked_up: false,
             hs_msgs: Default::default(),
             server_handshake_seen: false,
+            server_finished_ts: None,
+            server_finished_exact: false,
             unreachable: false,
             client_finished_exact: false,
         }
@@ -503,6 +521,11 @@ impl Conn {
     ) {
         let mut rest = payload;
         while !rest.is_empty() {
+            if rest.len() < payload.len() && rest.iter().all(|&b| b == 0) {
+                // Zero padding after the datagram's packets (RFC 9000 §14.1 lets a sender pad
+                // datagrams): nothing to read.
+                return;
+            }
             if !packet::is_long(rest) {
                 self.on_short(ts, dir, rest, stats);
                 return;
@@ -552,7 +575,10 @@ impl Conn {
             stats.version_negotiation += 1;
             if dir == 1 {
                 self.rec.version_negotiation = true;
-                let list = p.bytes.get(7 + p.dcid.len() + p.scid.len()..).unwrap_or_default();
+                let list = p
+                    .bytes
+                    .get(7 + p.dcid.len() + p.scid.len()..)
+                    .unwrap_or_default();
                 for v in list.chunks_exact(4).take(MAX_VN_VERSIONS) {
                     let v = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
                     if !self.rec.vn_versions.contains(&v) {
@@ -578,6 +604,7 @@ impl Conn {
             (LongType::Retry, 1) => {
                 stats.retry += 1;
                 self.rec.retry = true;
+                self.retry_scid = Some(p.scid.to_vec());
                 return;
             }
             (LongType::Retry, _) => return,
@@ -597,6 +624,9 @@ impl Conn {
             (LongType::Handshake, 1) => {
                 self.rec.server_cid.get_or_insert_with(|| p.scid.to_vec());
                 self.server_handshake_seen = true;
+                if self.rec.handshake_done_ts.is_none() && !self.server_finished_exact {
+                    self.server_finished_ts = Some(ts);
+                }
             }
             (LongType::Handshake, _) => {
                 if self.server_handshake_seen && self.rec.handshake_done_ts.is_none() {
@@ -647,12 +677,14 @@ impl Conn {
     /// Switches to the Initial keys of (`version`, client `dcid`) — the first Initial, or a
     /// new attempt after a Retry or a Version Negotiation, which restarts the handshake.
     fn use_initial_keys(&mut self, version: u32, dcid: &[u8]) {
-        if self
-            .initial
-            .as_ref()
-            .is_some_and(|(v, d, _)| *v == version && d.as_slice() == dcid)
-        {
-            return;
+        if let Some((v, d, _)) = &self.initial {
+            // Once the server answered, the client sends its Initials to the server's CID
+            // with the same keys (RFC 9001 §5.2); only a Retry (to the Retry's SCID) or a
+            // Version Negotiation (another version) starts over.
+            let after_retry = self.retry_scid.as_deref() == Some(dcid) && d.as_slice() != dcid;
+            if *v == version && !after_retry {
+                return;
+            }
         }
         if self.derivations >= MAX_KEY_DERIVATIONS {
             return;
@@ -786,6 +818,10 @@ impl Conn {
                 if let Some(alpn) = alpn_of_encrypted_extensions(&msg) {
                     self.tls_alpn(alpn);
                 }
+            }
+            if ty == 20 && dir == 1 && !self.server_finished_exact {
+                self.server_finished_ts = Some(ts);
+                self.server_finished_exact = true;
             }
             if ty == 20 && dir == 0 {
                 self.rec.handshake_done_ts = Some(ts);

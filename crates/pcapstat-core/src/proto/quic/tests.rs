@@ -74,7 +74,11 @@ fn client_initial_matches_rfc_9001_and_9369_appendix_a() {
     for version in [VERSION_1, VERSION_2] {
         let (packet, start, tag) = client_initial(version);
         assert_eq!(packet.len(), 1200);
-        assert_eq!(packet[..38], unhex(start)[..], "{version:#x} header + sample");
+        assert_eq!(
+            packet[..38],
+            unhex(start)[..],
+            "{version:#x} header + sample"
+        );
         assert_eq!(packet[1184..], unhex(tag)[..], "{version:#x} tag");
         // And back: header protection removed, packet number 2, the frames.
         let (p, rest) = packet::split_long(&packet).expect("long header");
@@ -82,7 +86,10 @@ fn client_initial_matches_rfc_9001_and_9369_appendix_a() {
         assert_eq!(p.ty, LongType::Initial);
         assert_eq!(p.dcid, unhex(DCID));
         let keys = InitialKeys::new(version, p.dcid).expect("keys");
-        let o = keys.client.open(p.bytes, p.pn_offset, None).expect("opened");
+        let o = keys
+            .client
+            .open(p.bytes, p.pn_offset, None)
+            .expect("opened");
         assert_eq!(o.pn, 2);
         assert_eq!(o.payload[..245], unhex(CLIENT_CRYPTO)[..]);
     }
@@ -91,8 +98,16 @@ fn client_initial_matches_rfc_9001_and_9369_appendix_a() {
 #[test]
 fn server_initial_matches_rfc_9001_and_9369_appendix_a() {
     for (version, wire, header) in [
-        (VERSION_1, SERVER_V1, "c1000000010008f067a5502a4262b50040750001"),
-        (VERSION_2, SERVER_V2, "d16b3343cf0008f067a5502a4262b50040750001"),
+        (
+            VERSION_1,
+            SERVER_V1,
+            "c1000000010008f067a5502a4262b50040750001",
+        ),
+        (
+            VERSION_2,
+            SERVER_V2,
+            "d16b3343cf0008f067a5502a4262b50040750001",
+        ),
     ] {
         let keys = InitialKeys::new(version, &unhex(DCID)).expect("keys");
         let sealed = keys
@@ -103,7 +118,10 @@ fn server_initial_matches_rfc_9001_and_9369_appendix_a() {
         let wire = unhex(wire);
         let (p, _) = packet::split_long(&wire).expect("long header");
         assert_eq!(p.ty, LongType::Initial);
-        let o = keys.server.open(p.bytes, p.pn_offset, None).expect("opened");
+        let o = keys
+            .server
+            .open(p.bytes, p.pn_offset, None)
+            .expect("opened");
         assert_eq!(o.pn, 1);
         assert_eq!(o.payload, unhex(SERVER_FRAMES));
         // The client's keys do not open it.
@@ -122,7 +140,10 @@ fn v1_keys_do_not_open_v2_packets() {
 #[test]
 fn packet_numbers_decode_as_rfc_9000_appendix_a3() {
     // RFC 9000 A.3 example: largest 0xa82f30ea, 16-bit 0x9b32 → 0xa82f9b32.
-    assert_eq!(packet::decode_pn(Some(0xa82f_30ea), 0x9b32, 16), 0xa82f_9b32);
+    assert_eq!(
+        packet::decode_pn(Some(0xa82f_30ea), 0x9b32, 16),
+        0xa82f_9b32
+    );
     assert_eq!(packet::decode_pn(None, 0, 8), 0);
     assert_eq!(packet::decode_pn(Some(255), 1, 8), 257);
 }
@@ -165,7 +186,10 @@ fn tracker_reads_the_rfc_handshake_for_both_versions() {
         assert_eq!((q.client, q.server), (c, s));
         assert_eq!(q.version, Some(version));
         assert_eq!(q.original_dcid.as_deref(), Some(&unhex(DCID)[..]));
-        assert_eq!(q.server_cid.as_deref(), Some(&unhex("f067a5502a4262b5")[..]));
+        assert_eq!(
+            q.server_cid.as_deref(),
+            Some(&unhex("f067a5502a4262b5")[..])
+        );
         assert_eq!(q.outcome, QuicOutcome::Established);
         assert_eq!(q.server_1rtt_ts, Some(3_000));
         assert_eq!((q.datagrams_c2s, q.datagrams_s2c), (1, 2));
@@ -185,16 +209,27 @@ fn tracker_reads_the_rfc_handshake_for_both_versions() {
 fn crypto_frames_out_of_order_are_reassembled_and_retransmissions_counted() {
     let mut s = CryptoStream::default();
     let (mut budget, mut retrans, mut hit) = (100, 0, false);
-    assert!(s.insert(5, b"fghij", &mut budget, &mut retrans, &mut hit).is_empty());
+    assert!(s
+        .insert(5, b"fghij", &mut budget, &mut retrans, &mut hit)
+        .is_empty());
     assert_eq!(budget, 95);
-    assert_eq!(s.insert(0, b"abcdefg", &mut budget, &mut retrans, &mut hit), b"abcdefghij");
+    assert_eq!(
+        s.insert(0, b"abcdefg", &mut budget, &mut retrans, &mut hit),
+        b"abcdefghij"
+    );
     assert_eq!((budget, retrans), (100, 2));
-    assert!(s.insert(3, b"def", &mut budget, &mut retrans, &mut hit).is_empty());
+    assert!(s
+        .insert(3, b"def", &mut budget, &mut retrans, &mut hit)
+        .is_empty());
     assert_eq!(retrans, 5);
     // Past the budget the stream stops, counted.
-    assert!(s.insert(200, &[0; 101], &mut budget, &mut retrans, &mut hit).is_empty());
+    assert!(s
+        .insert(200, &[0; 101], &mut budget, &mut retrans, &mut hit)
+        .is_empty());
     assert!(hit && s.stopped);
-    assert!(s.insert(10, b"k", &mut budget, &mut retrans, &mut hit).is_empty());
+    assert!(s
+        .insert(10, b"k", &mut budget, &mut retrans, &mut hit)
+        .is_empty());
 }
 
 #[test]
@@ -202,7 +237,14 @@ fn the_oldest_connection_is_evicted_at_the_bound() {
     let mut t = QuicTracker::with_limit(Keys::default(), 2);
     let (client, _, _) = client_initial(VERSION_1);
     for i in 0..5u16 {
-        t.on_datagram(i64::from(i), u64::from(i), ep(1, 1000 + i), ep(2, 443), &client, 1200);
+        t.on_datagram(
+            i64::from(i),
+            u64::from(i),
+            ep(1, 1000 + i),
+            ep(2, 443),
+            &client,
+            1200,
+        );
     }
     assert_eq!(t.stats().evicted, 3);
     let evicted: Vec<u64> = t.take_records().iter().map(|(q, _)| q.conn_id).collect();

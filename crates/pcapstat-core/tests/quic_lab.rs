@@ -1,0 +1,236 @@
+//! QUIC on the lab's `j_quic` scenario (aioquic 1.7.2 client and server) against two
+//! independent oracles: the client's own per-connection log (`gt_quic.jsonl`: version, CIDs,
+//! SNI, ALPN, outcome, resumption, the client's HandshakeCompleted time) and tshark 4.0's
+//! per-packet QUIC fields (`tshark_quic.tsv`: datagrams per direction, CIDs, SNI).
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use pcapstat_core::{Analysis, Analyzer, KeyLog, QuicOutcome, QuicRecord, TlsRecord, TlsTransport};
+
+mod common;
+
+fn lab() -> Option<PathBuf> {
+    Some(common::shared_opt("quic_lab")?.join("lab/j_quic"))
+}
+
+fn hex(b: &Option<Vec<u8>>) -> String {
+    b.as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+fn analyze(dir: &Path, file: &str, keys: bool) -> Analysis {
+    let mut a = Analyzer::new();
+    if keys {
+        a = a.keylog(KeyLog::from_file(dir.join("sslkeylog.txt")).unwrap());
+    }
+    a.analyze_path(dir.join(file)).unwrap()
+}
+
+fn tls_of<'a>(a: &'a Analysis, q: &QuicRecord) -> Option<&'a TlsRecord> {
+    a.tls
+        .iter()
+        .find(|t| t.conn_id == q.conn_id && t.transport == TlsTransport::Quic)
+}
+
+/// Slack for comparing the capture's timestamps with the client's `time.time()` (same clock,
+/// but tcpdump stamps a datagram when the kernel hands it over: a fraction of a millisecond).
+const SLACK_NS: i64 = 500_000;
+
+#[test]
+fn every_connection_matches_the_client_log() {
+    let Some(dir) = lab() else { return };
+    let gt: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("gt_quic.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for (file, keys) in [
+        ("capture.pcap", true),
+        ("capture.pcapng", true),
+        ("capture.pcap", false),
+    ] {
+        let a = analyze(&dir, file, keys);
+        assert_eq!(
+            a.quic.len(),
+            gt.len(),
+            "{file}: one row per client connection"
+        );
+        for g in &gt {
+            let label = g["label"].as_str().unwrap();
+            let server_port: u16 = g["server"]
+                .as_str()
+                .unwrap()
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let q = match g["local_port"].as_u64() {
+                Some(p) => a.quic.iter().find(|q| u64::from(q.client.port) == p),
+                // no-server: the only connection to its port.
+                None => a.quic.iter().find(|q| q.server.port == server_port),
+            };
+            let q = q.unwrap_or_else(|| panic!("{label}: no QUIC row"));
+            assert_eq!(q.server.port, server_port, "{label}");
+            let tls = tls_of(&a, q).unwrap_or_else(|| panic!("{label}: no TLS row"));
+            assert_eq!(tls.sni.as_deref(), g["sni"].as_str(), "{label}");
+            assert!(tls.ja4.as_deref().unwrap().starts_with("q13d"), "{label}");
+            if g["outcome"] == "ok" {
+                assert_eq!(q.outcome, QuicOutcome::Established, "{label}");
+                let v = u32::from_str_radix(
+                    g["version"].as_str().unwrap().trim_start_matches("0x"),
+                    16,
+                )
+                .unwrap();
+                assert_eq!(q.version, Some(v), "{label}");
+                assert_eq!(
+                    hex(&q.client_cid),
+                    g["client_cid"].as_str().unwrap(),
+                    "{label}"
+                );
+                assert_eq!(
+                    hex(&q.original_dcid),
+                    g["original_dcid"].as_str().unwrap(),
+                    "{label}"
+                );
+                assert_eq!(
+                    tls.resumed,
+                    Some(g["session_resumed"].as_bool().unwrap()),
+                    "{label}"
+                );
+                let alpn = g["alpn"].as_str().unwrap();
+                assert!(tls.alpn_offered.iter().any(|x| x == alpn), "{label}");
+                assert_eq!(q.handshake_decrypted, keys, "{label}");
+                if keys {
+                    // The selection is in EncryptedExtensions (Handshake packets).
+                    assert_eq!(tls.alpn.as_deref(), Some(alpn), "{label}");
+                }
+                // The client's HandshakeCompleted (its log) falls between the server's Finished
+                // reaching it and its own Finished leaving: aioquic raises the event while
+                // processing the server's flight and sends its Finished after that (the gap is
+                // the client's Python work, up to 4.4 ms here), so the capture brackets it.
+                let done = (g["t_handshake_done"].as_f64().unwrap() * 1e9) as i64;
+                let ours = q.handshake_done_ts.unwrap();
+                let server_fin = tls.server_finished_ts.unwrap();
+                eprintln!(
+                    "{file} keys={keys} {label}: server Finished {:+.3} ms, client Finished {:+.3} ms from the client's HandshakeCompleted; handshake {:.3} ms (client log {:.3} ms, from before its first Initial)",
+                    (server_fin - done) as f64 / 1e6,
+                    (ours - done) as f64 / 1e6,
+                    q.handshake_ns.unwrap() as f64 / 1e6,
+                    g["handshake_ms"].as_f64().unwrap()
+                );
+                assert!(
+                    server_fin - SLACK_NS <= done && done <= ours + SLACK_NS,
+                    "{label}"
+                );
+                // And the client log's start is before the first Initial.
+                let start = (g["t_start"].as_f64().unwrap() * 1e9) as i64;
+                assert!(start <= q.client_initial_ts.unwrap() + SLACK_NS, "{label}");
+                assert_eq!(tls.handshake_done_ts, q.handshake_done_ts, "{label}");
+            } else {
+                assert_eq!(q.outcome, QuicOutcome::Unreachable, "{label}");
+                assert_eq!(q.handshake_done_ts, None, "{label}");
+            }
+            match label {
+                "v2" => assert_eq!(q.first_version, Some(0x6b33_43cf)),
+                "version-negotiation" => {
+                    assert!(q.version_negotiation);
+                    assert_eq!(q.first_version, Some(0x6b33_43cf));
+                    assert!(q.vn_versions.contains(&1));
+                }
+                "retry" => assert!(q.retry),
+                _ => {
+                    assert!(!q.retry && !q.version_negotiation, "{label}");
+                }
+            }
+        }
+        assert_eq!(a.stats.quic.initial_auth_failed, 0, "{file}");
+        assert_eq!(a.stats.quic.short_orphans, 0, "{file}");
+        assert!(a.stats.quic.icmp_unreachable > 0, "{file}");
+        assert_eq!(a.stats.quic.malformed_fixed_bit, 0, "{file}");
+        if keys {
+            assert_eq!(a.stats.quic.handshake_auth_failed, 0, "{file}");
+        }
+    }
+}
+
+#[test]
+fn datagrams_and_connection_ids_match_tshark() {
+    let Some(dir) = lab() else { return };
+    let tsv = std::fs::read_to_string(dir.join("tshark_quic.tsv")).unwrap();
+    let mut lines = tsv.lines();
+    let head: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = |n: &str| head.iter().position(|h| *h == n).unwrap();
+    let (sport, dport, scid, sni) = (
+        col("udp.srcport"),
+        col("udp.dstport"),
+        col("quic.scid"),
+        col("tls.handshake.extensions_server_name"),
+    );
+    // (client port) → [datagrams c2s, s2c], client SCIDs, server SCIDs, SNI.
+    #[derive(Default, Debug)]
+    struct Conn {
+        datagrams: [u64; 2],
+        client_scids: Vec<String>,
+        server_scids: Vec<String>,
+        sni: Option<String>,
+    }
+    let mut by_port: BTreeMap<u16, Conn> = BTreeMap::new();
+    for l in lines {
+        let f: Vec<&str> = l.split('\t').collect();
+        let (s, d): (u16, u16) = (f[sport].parse().unwrap(), f[dport].parse().unwrap());
+        // Servers listen on 4433–4436 and 4499.
+        let (client, dir) = if (4433..=4499).contains(&d) {
+            (s, 0)
+        } else {
+            (d, 1)
+        };
+        let c = by_port.entry(client).or_default();
+        c.datagrams[dir] += 1;
+        for id in f[scid].split(',').filter(|x| !x.is_empty()) {
+            let v = if dir == 0 {
+                &mut c.client_scids
+            } else {
+                &mut c.server_scids
+            };
+            if !v.iter().any(|x| x == id) {
+                v.push(id.to_string());
+            }
+        }
+        if !f[sni].is_empty() {
+            c.sni = Some(f[sni].to_string());
+        }
+    }
+    let a = analyze(&dir, "capture.pcap", true);
+    assert_eq!(a.quic.len(), by_port.len());
+    for q in &a.quic {
+        let t = &by_port[&q.client.port];
+        let name = q.client.port;
+        // tshark also dissects the datagram an ICMP error quotes (the no-server connection:
+        // each Initial comes back quoted in a port unreachable).
+        let quoted = if q.outcome == QuicOutcome::Unreachable {
+            a.stats.quic.icmp_unreachable
+        } else {
+            0
+        };
+        assert_eq!(
+            [q.datagrams_c2s + quoted, q.datagrams_s2c],
+            t.datagrams,
+            "{name}"
+        );
+        assert_eq!(t.client_scids, [hex(&q.client_cid)], "{name}");
+        if q.outcome == QuicOutcome::Established {
+            // The server's CID is the SCID of its last long headers (a Version Negotiation
+            // packet echoes the client's DCID, a Retry brings its own CID, before it).
+            assert_eq!(t.server_scids.last(), Some(&hex(&q.server_cid)), "{name}");
+            let extra = usize::from(q.version_negotiation) + usize::from(q.retry);
+            assert_eq!(t.server_scids.len(), 1 + extra, "{name}");
+        }
+        assert_eq!(tls_of(&a, q).and_then(|t| t.sni.clone()), t.sni, "{name}");
+    }
+}
