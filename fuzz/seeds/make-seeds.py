@@ -186,3 +186,42 @@ write("tls_decrypt", "tls13-aes256-ops-handshake-gap.bin",
       bytes([1]) + op_sealed(1, 1, ee + fin13) + bytes([5 | 8]) + op_sealed(0, 1, fin13) + bytes([5])
       + op_sealed(0, 0, H1_REQ) + bytes([4 | 8, 3]) + op_raw(1, b"\x17\x03\x03\x00\x05abcde")
       + bytes([6]))
+
+# quic: the ClientHello and ServerHello frames of RFC 9001 Appendix A (A.2 CRYPTO frame, A.3
+# ACK + CRYPTO), sealed by the harness as Initial packets of v1 or v2, then a 1-RTT packet.
+QUIC_CH = bytes.fromhex(
+    "060040f1010000ed0303ebf8fa56f12939b9584a3896472ec40bb863cfd3e86804fe3a47f06a2b69484c"
+    "00000413011302010000c000000010000e00000b6578616d706c652e636f6dff01000100000a00080006"
+    "001d0017001800100007000504616c706e000500050100000000003300260024001d00209370b2c9caa4"
+    "7fbabaf4559fedba753de171fa71f50f1ce15d43e994ec74d748002b0003020304000d0010000e040305"
+    "0306030203080408050806002d00020101001c00024001003900320408ffffffffffffffff05048000ff"
+    "ff07048000ffff0801100104800075300901100f088394c8f03e51570806048000ffff")
+QUIC_SH = bytes.fromhex(
+    "02000000000600405a020000560303eefce7f7b37ba1d1632e96677825ddf73988cfc79825df566dc543"
+    "0b9a045a1200130100002e00330024001d00209d3c940d89690b84d08a60993c144eca684d1081287c83"
+    "4d5311bcf32bb9da1a002b00020304")
+
+
+def quic_op(o, data):
+    return bytes([o]) + struct.pack(">H", len(data)) + data
+
+
+def crypto(offset, data):
+    # CRYPTO frame with 2-byte varints for offset and length.
+    return b"\x06" + struct.pack(">HH", 0x4000 | offset, 0x4000 | len(data)) + data
+
+
+short = quic_op(0x80, b"\x40\x01\x02\x03\x04")
+for cfg, name in [(0, "v1-handshake.bin"), (1, "v2-handshake.bin")]:
+    write("quic", name, bytes([cfg]) + quic_op(0x40 | 2, QUIC_CH) + quic_op(0xC0 | 1, QUIC_SH) + short)
+# The ClientHello's CRYPTO data in two frames, the later half first, and one retransmitted.
+ch = QUIC_CH[4:]
+write("quic", "v1-crypto-out-of-order.bin",
+      bytes([0]) + quic_op(0x40 | 0, crypto(100, ch[100:])) + quic_op(0x40 | 1, crypto(0, ch[:120]))
+      + quic_op(0x40 | 2, crypto(0, ch[:50])) + quic_op(0xC0, QUIC_SH))
+# Version Negotiation answering a v2 Initial, then the v1 attempt; a Retry; trailing padding.
+vn = b"\x80\x00\x00\x00\x00\x00\x08" + bytes.fromhex("8394c8f03e515708") + b"\x00\x00\x00\x01"
+retry = b"\xf0\x00\x00\x00\x01\x00\x08" + bytes.fromhex("f067a5502a4262b5") + b"token" + b"\x00" * 16
+write("quic", "vn-retry-padding.bin",
+      bytes([3]) + quic_op(0x40, QUIC_CH) + quic_op(0x80, vn) + quic_op(0x80, retry)
+      + quic_op(0x20 | 0x40, QUIC_CH + b"\x00" * 30) + quic_op(0x00, b"\xc0\x00\x00\x00\x01\x15" + b"\x00" * 40))

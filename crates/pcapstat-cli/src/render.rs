@@ -551,6 +551,22 @@ pub fn app_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<
         )?;
         phase(out, ctx, "latency", dns.latency)?;
     }
+    let quic = &report.applications.quic;
+    if quic.connections > 0 {
+        writeln!(
+            out,
+            "{} ({}); {}",
+            ctx.head(&format!("QUIC connections  {}", quic.connections)),
+            or_dash(counts(&quic.versions)),
+            or_dash(counts(&quic.outcomes)),
+        )?;
+        writeln!(
+            out,
+            "  version negotiation {};  retry {};  handshake decrypted {}",
+            quic.version_negotiation, quic.retry, quic.handshake_decrypted
+        )?;
+        phase(out, ctx, "handshake", quic.handshake)?;
+    }
     Ok(())
 }
 
@@ -951,6 +967,9 @@ pub fn markdown(
     if dns.queries > 0 {
         phases.push(("DNS latency", "dns.latency"));
     }
+    if report.applications.quic.connections > 0 {
+        phases.push(("QUIC handshake", "quic.handshake"));
+    }
     let rows: Vec<Vec<String>> = phases
         .iter()
         .map(|(label, family)| {
@@ -1042,6 +1061,27 @@ pub fn markdown(
             out,
             "queries | answered | unanswered | retries | ICMP unreachable | over TCP | rcodes",
             "rrrrrrl",
+            &[row],
+        )?;
+    }
+    let quic = &report.applications.quic;
+    if quic.connections > 0 {
+        writeln!(out, "\n### QUIC\n")?;
+        let mut row: Vec<String> = [
+            quic.connections,
+            quic.outcome(pcapstat::core::QuicOutcome::Established),
+            quic.failed(),
+            quic.version_negotiation,
+            quic.retry,
+        ]
+        .iter()
+        .map(u64::to_string)
+        .collect();
+        row.push(md(&counts(&quic.versions)));
+        md_table(
+            out,
+            "connections | established | failed | version negotiation | retry | versions",
+            "rrrrrl",
             &[row],
         )?;
     }

@@ -1037,7 +1037,7 @@ pub const QUIC_SHORT_KEPT: usize = 21;
 
 /// A long header with the fixed bit and a version we can read, or a Version Negotiation
 /// packet (version 0, with its two connection ID lengths within the datagram).
-fn looks_like_quic(p: &[u8]) -> bool {
+pub(crate) fn looks_like_quic(p: &[u8]) -> bool {
     use crate::proto::quic::packet;
     let Some(&first) = p.first() else {
         return false;

@@ -37,6 +37,130 @@ use crate::record::{ConnectionRecord, HttpExchange, HttpRecord, Outcome, RolesFr
 const C2S: Direction = Direction::ClientToServer;
 const S2C: Direction = Direction::ServerToClient;
 
+/// Target `quic`: QUIC datagrams of one UDP 4-tuple through the reading thread's QUIC test
+/// (`app::looks_like_quic`) and the [`QuicTracker`], with Initial packets the harness protects
+/// with the right keys (so that header protection, AEAD, CRYPTO reassembly and the ClientHello /
+/// ServerHello parsing are reached) mixed with raw bytes.
+///
+/// `data[0]`: bit 0 = QUIC version 2 (else 1), bit 1 = small connection bound (2: evictions).
+/// Then operations, each an op byte `o` and a 2-byte big-endian length `len` (at most 1500)
+/// followed by `len` bytes: bit 7 of `o` = from the server; bit 6 = the bytes are the frames
+/// of an Initial packet the harness seals (client: to DCID `8394c8f03e515708`, packet number
+/// `o & 0x3f`; server: from SCID `f067a5502a4262b5`), else they are a raw datagram; bit 5 =
+/// the datagram comes from another client port (a second connection).
+pub fn quic(data: &[u8]) {
+    let _ = quic_run(data);
+}
+
+type QuicOut = (
+    Vec<(crate::record::QuicRecord, Option<crate::record::TlsRecord>)>,
+    crate::proto::quic::QuicStats,
+);
+
+fn quic_run(data: &[u8]) -> Option<QuicOut> {
+    use crate::proto::quic::packet::{InitialKeys, VERSION_1, VERSION_2};
+    use crate::proto::quic::QuicTracker;
+    let (&cfg, mut ops) = data.split_first()?;
+    let version = if cfg & 1 != 0 { VERSION_2 } else { VERSION_1 };
+    let bound = if cfg & 2 != 0 { 2 } else { 1024 };
+    let dcid = [0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08];
+    let scid = [0xf0, 0x67, 0xa5, 0x50, 0x2a, 0x42, 0x62, 0xb5];
+    let keys = InitialKeys::new(version, &dcid)?;
+    let mut t = QuicTracker::with_limit(crate::proto::tls::Keys::default(), bound);
+    let ip = std::net::IpAddr::from([10, 0, 0, 1]);
+    let server = Endpoint { ip, port: 443 };
+    let mut fed = 0u64;
+    let mut frame = 0u64;
+    while let [o, a, b, rest @ ..] = ops {
+        let len = usize::from(u16::from_be_bytes([*a, *b]))
+            .min(1500)
+            .min(rest.len());
+        let (bytes, next) = rest.split_at(len);
+        ops = next;
+        let from_server = o & 0x80 != 0;
+        let client = Endpoint {
+            ip,
+            port: if o & 0x20 != 0 { 40_001 } else { 40_000 },
+        };
+        let datagram = if o & 0x40 != 0 {
+            let pn = u64::from(o & 0x3f);
+            // Long header, Initial, 1-byte packet number; length = pn + frames + tag.
+            let ty = if version == VERSION_2 { 0x01 } else { 0x00 };
+            let mut h = vec![0xc0 | (ty << 4), 0, 0, 0, 0];
+            h[1..5].copy_from_slice(&version.to_be_bytes());
+            let (d, sc): (&[u8], &[u8]) = if from_server {
+                (&[], &scid)
+            } else {
+                (&dcid, &[])
+            };
+            h.push(u8::try_from(d.len()).unwrap_or(0));
+            h.extend_from_slice(d);
+            h.push(u8::try_from(sc.len()).unwrap_or(0));
+            h.extend_from_slice(sc);
+            h.push(0); // token length
+            let body = 1 + bytes.len().max(20) + 16;
+            h.extend_from_slice(&(0x4000u16 | u16::try_from(body).unwrap_or(0)).to_be_bytes());
+            h.push(u8::try_from(pn).unwrap_or(0));
+            let mut frames = bytes.to_vec();
+            frames.resize(bytes.len().max(20), 0); // PADDING: room for the sample
+            let key = if from_server {
+                &keys.server
+            } else {
+                &keys.client
+            };
+            match key.seal(&h, pn, &frames) {
+                Some(p) => p,
+                None => continue,
+            }
+        } else {
+            bytes.to_vec()
+        };
+        let _ = crate::app::looks_like_quic(&datagram);
+        let (src, dst) = if from_server {
+            (server, client)
+        } else {
+            (client, server)
+        };
+        let wire = u32::try_from(datagram.len()).unwrap_or(u32::MAX);
+        t.on_datagram(
+            i64::try_from(frame).unwrap_or(0),
+            frame,
+            src,
+            dst,
+            &datagram,
+            wire,
+        );
+        fed += 1;
+        frame += 1;
+        if frame % 7 == 0 {
+            t.on_icmp_unreachable(0, client, server);
+        }
+    }
+    t.end();
+    let out = t.take_records();
+    assert!(
+        out.len() as u64 <= t.stats().connections,
+        "a row per connection at most"
+    );
+    assert!(t.stats().datagrams == fed);
+    let counted: u64 = out
+        .iter()
+        .map(|(q, _)| q.datagrams_c2s + q.datagrams_s2c)
+        .sum();
+    assert!(counted <= fed);
+    for (q, tls) in &out {
+        assert!(q.start_ts <= q.end_ts);
+        if let (Some(d), Some(s)) = (q.handshake_done_ts, q.client_initial_ts) {
+            assert_eq!(q.handshake_ns, d.checked_sub(s));
+        }
+        if let Some(t) = tls {
+            assert_eq!(t.conn_id, q.conn_id);
+            assert!(t.ja4.as_deref().is_none_or(|j| j.starts_with('q')));
+        }
+    }
+    Some((out, t.stats().clone()))
+}
+
 /// Target `http2`. `data[0]` is a mode: bit 0 = HPACK decoder alone on the rest
 /// ([`crate::proto::http2::fuzz_hpack`]); otherwise bit 1 = [`Http2Parser::upgraded`] (else
 /// prior knowledge), bit 2 = the harness sends the client preface itself, bit 3 = small limits,
@@ -764,6 +888,34 @@ mod tests {
         }
     }
 
+    /// The hand-made seeds of `quic` (fuzz/seeds/make-seeds.py) reach what the target is for:
+    /// the Initial packets the harness seals are decrypted and the ClientHello / ServerHello
+    /// read (RFC 9001 Appendix A's), also from CRYPTO frames out of order.
+    #[test]
+    fn quic_seeds_decrypt_and_read_the_hellos() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/quic");
+        for name in [
+            "v1-handshake.bin",
+            "v2-handshake.bin",
+            "v1-crypto-out-of-order.bin",
+        ] {
+            let (out, stats) = quic_run(&std::fs::read(dir.join(name)).unwrap()).unwrap();
+            assert_eq!(stats.initial_auth_failed, 0, "{name}: {stats:?}");
+            assert!(stats.initial_decrypted >= 2, "{name}: {stats:?}");
+            let tls = out[0].1.as_ref().unwrap();
+            assert_eq!(tls.sni.as_deref(), Some("example.com"), "{name}");
+            assert!(tls.version.is_some(), "{name}: ServerHello read");
+        }
+        let (out, stats) =
+            quic_run(&std::fs::read(dir.join("vn-retry-padding.bin")).unwrap()).unwrap();
+        assert_eq!(
+            (stats.version_negotiation, stats.retry),
+            (1, 1),
+            "{stats:?}"
+        );
+        assert!(out.iter().any(|(q, _)| q.version_negotiation && q.retry));
+    }
+
     /// The small `analyze` seed cut from the lab capture (one resumed TLS 1.2 connection and
     /// its key in a DSB) is decrypted through the whole pipeline, with or without the bundled
     /// key log.
@@ -792,8 +944,9 @@ mod tests {
     #[test]
     fn seeds_replay_without_panic() {
         type Harness = fn(&[u8]);
-        let targets: [(&str, Harness); 6] = [
+        let targets: [(&str, Harness); 7] = [
             ("http2", http2),
+            ("quic", quic),
             ("keylog", keylog),
             ("tls_decrypt", tls_decrypt),
             ("analyze", analyze),

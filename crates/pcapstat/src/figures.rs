@@ -25,7 +25,7 @@
 use std::cmp::Ordering;
 use std::sync::OnceLock;
 
-use pcapstat_core::{Outcome, ValueStore};
+use pcapstat_core::{Outcome, QuicOutcome, ValueStore};
 use serde::{Serialize, Serializer};
 
 use crate::report::{Report, ReportOptions, Share};
@@ -343,7 +343,7 @@ const TABLE: &[(&str, Unit, Better, &str, Get)] = {
         ("tcp.zero_windows", Count, Lower, "segments flagged tcp.analysis.zero_window", N(|r| r.connections.both.zero_windows)),
         ("tcp.lost_segments", Count, Lower, "segments flagged tcp.analysis.lost_segment (a hole before them)", N(|r| r.connections.both.lost_segments)),
         ("tcp.missed_bytes", Count, Lower, "stream bytes the capture never saw (holes, snap-length cuts)", N(|r| r.connections.both.missed_bytes)),
-        ("tls.handshakes", Count, Neither, "TLS handshakes (connections with a ClientHello)", N(|r| r.applications.tls.handshakes)),
+        ("tls.handshakes", Count, Neither, "TLS handshakes (TCP and QUIC connections with a ClientHello)", N(|r| r.applications.tls.handshakes)),
         ("tls.resumed", Count, Neither, "handshakes where the server accepted resumption", N(|r| r.applications.tls.resumed)),
         ("tls.resumption_rate", Ratio, Higher, "tls.resumed / tls.handshakes; null without handshakes", R(|r| r.applications.tls.resumption_rate())),
         ("tls.alerts", Count, Lower, "handshakes with a clear-text alert", N(|r| r.applications.tls.alerts)),
@@ -373,6 +373,12 @@ const TABLE: &[(&str, Unit, Better, &str, Get)] = {
         ("dns.truncated", Count, Neither, "responses with the TC flag (the client should retry over TCP)", N(|r| r.applications.dns.truncated)),
         ("dns.tcp_queries", Count, Neither, "queries over TCP (including fallbacks after a truncated UDP response)", N(|r| r.applications.dns.tcp_queries)),
         ("dns.latency.*", Duration, Lower, "DNS latency (query to DNS response) of the answered queries", P(|r| r.applications.dns.latency)),
+        ("quic.connections", Count, Neither, "QUIC connections (rows of the quic table)", N(|r| r.applications.quic.connections)),
+        ("quic.established", Count, Neither, "QUIC connections with outcome established (a server 1-RTT packet, or the client's Finished decrypted)", N(|r| r.applications.quic.outcome(QuicOutcome::Established))),
+        ("quic.failed", Count, Lower, "QUIC connections that did not establish: handshake_incomplete, version_negotiation, unreachable or no_response", N(|r| r.applications.quic.failed())),
+        ("quic.version_negotiation", Count, Neither, "QUIC connections that got a Version Negotiation packet", N(|r| r.applications.quic.version_negotiation)),
+        ("quic.retry", Count, Neither, "QUIC connections that got a Retry packet", N(|r| r.applications.quic.retry)),
+        ("quic.handshake.*", Duration, Lower, "QUIC handshake (the client's first Initial to its Finished; docs/quic.md)", P(|r| r.applications.quic.handshake)),
     ]
 };
 

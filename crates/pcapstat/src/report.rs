@@ -30,8 +30,8 @@ use pcapstat_core::Http2Stats;
 use pcapstat_core::HttpStats;
 use pcapstat_core::{
     CaptureFormat, CaptureSummary, ConnectionRecord, Counters, DirectionStats, DnsRecord,
-    DnsTransport, Failure, HttpRecord, Outcome, RecordSink, Records, RequestTiming, Stats,
-    TlsDecryptStats, TlsRecord, ValueStore,
+    DnsTransport, Failure, HttpRecord, Outcome, QuicOutcome, QuicRecord, RecordSink, Records,
+    RequestTiming, Stats, TlsDecryptStats, TlsRecord, ValueStore,
 };
 
 use crate::figures::{Figures, Percentiles};
@@ -295,6 +295,42 @@ pub struct Applications {
     pub http: HttpReport,
     /// DNS queries.
     pub dns: DnsReport,
+    /// QUIC connections.
+    pub quic: QuicReport,
+}
+
+/// What the report says about QUIC (docs/quic.md): connections by outcome and version, and
+/// the handshake time (the quic table's `handshake`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct QuicReport {
+    /// Connections (rows of the quic table).
+    pub connections: u64,
+    /// Connections per outcome (`established`, `handshake_incomplete`, `version_negotiation`,
+    /// `unreachable`, `no_response`).
+    pub outcomes: BTreeMap<String, u64>,
+    /// Connections per version in use (`v1`, `v2`, ...).
+    pub versions: BTreeMap<String, u64>,
+    /// Connections that got a Version Negotiation packet.
+    pub version_negotiation: u64,
+    /// Connections that got a Retry.
+    pub retry: u64,
+    /// Connections whose Handshake packets were decrypted with the key log.
+    pub handshake_decrypted: u64,
+    /// Handshake time (first client Initial to the client's Finished).
+    #[serde(serialize_with = "percentiles")]
+    pub handshake: Option<Percentiles>,
+}
+
+impl QuicReport {
+    /// Connections with `outcome`.
+    pub fn outcome(&self, outcome: QuicOutcome) -> u64 {
+        self.outcomes.get(outcome.as_str()).copied().unwrap_or(0)
+    }
+
+    /// Connections that did not establish: every outcome but `established`.
+    pub fn failed(&self) -> u64 {
+        self.connections - self.outcome(QuicOutcome::Established).min(self.connections)
+    }
 }
 
 /// Handshakes with one SNI.
@@ -469,6 +505,7 @@ impl Report {
         b.add_tls(analysis.tls_records());
         b.add_http(analysis.http_records(), analysis.request_timings());
         b.add_dns(analysis.dns_records());
+        b.add_quic(analysis.quic_records());
         b.finish(analysis.summary().clone(), analysis.stats().clone())
     }
 
@@ -603,6 +640,9 @@ pub struct ReportBuilder {
     // dns
     dns: DnsReport,
     latency: ValueStore,
+    // quic
+    quic: QuicReport,
+    quic_handshake: ValueStore,
     // per server, DNS names
     hosts: HostsBuilder,
 }
@@ -646,6 +686,8 @@ impl ReportBuilder {
             slowest_requests: Top::new(top),
             dns: DnsReport::default(),
             latency: ValueStore::new(),
+            quic: QuicReport::default(),
+            quic_handshake: ValueStore::new(),
             hosts: HostsBuilder::default(),
         }
     }
@@ -657,6 +699,33 @@ impl ReportBuilder {
         self.add_http(&records.http, &records.timings);
         self.add_connections(&records.connections);
         self.add_dns(&records.dns);
+        self.add_quic(&records.quic);
+    }
+
+    /// Adds QUIC connections.
+    pub fn add_quic(&mut self, records: &[QuicRecord]) {
+        let r = &mut self.quic;
+        for q in records {
+            r.connections += 1;
+            count_in(
+                &mut r.outcomes,
+                q.outcome.as_str(),
+                &mut self.keys_dropped,
+                |n| {
+                    *n += 1;
+                },
+            );
+            if let Some(v) = q.version {
+                let name = pcapstat_core::quic_version_name(v);
+                count_in(&mut r.versions, &name, &mut self.keys_dropped, |n| *n += 1);
+            }
+            r.version_negotiation += u64::from(q.version_negotiation);
+            r.retry += u64::from(q.retry);
+            r.handshake_decrypted += u64::from(q.handshake_decrypted);
+            if let Some(ns) = q.handshake_ns {
+                self.quic_handshake.push(ns);
+            }
+        }
     }
 
     /// Adds TCP connections.
@@ -893,7 +962,15 @@ impl ReportBuilder {
         let mut report = Report {
             summary,
             connections,
-            applications: Applications { tls, http, dns },
+            applications: Applications {
+                tls,
+                http,
+                dns,
+                quic: QuicReport {
+                    handshake: Percentiles::of_store(&self.quic_handshake),
+                    ..self.quic
+                },
+            },
             hosts,
             limits,
             stats,

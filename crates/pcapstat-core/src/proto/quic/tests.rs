@@ -1,7 +1,7 @@
 //! QUIC packet protection against the test vectors of RFC 9001 Appendix A (v1) and RFC 9369
 //! Appendix A (v2), and the tracker on packets built from them.
 
-use super::packet::{self, InitialKeys, LongType, PacketKey, VERSION_1, VERSION_2};
+use super::packet::{self, InitialKeys, LongType, VERSION_1, VERSION_2};
 use super::*;
 use crate::proto::tls::Keys;
 use std::net::{IpAddr, Ipv4Addr};
