@@ -150,7 +150,7 @@ fn every_connection_matches_the_client_log() {
             }
         }
         assert_eq!(a.stats.quic.initial_auth_failed, 0, "{file}");
-        assert_eq!(a.stats.quic.short_orphans, 0, "{file}");
+        assert_eq!(a.stats.quic.orphans, 0, "{file}");
         assert!(a.stats.quic.icmp_unreachable > 0, "{file}");
         assert_eq!(a.stats.quic.malformed_fixed_bit, 0, "{file}");
         if keys {

@@ -1,4 +1,4 @@
-//! Prints the four tables of a capture: `cargo run -p pcapstat --example tables -- FILE`.
+//! Prints the tables of a capture: `cargo run -p pcapstat --example tables -- FILE`.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("tls\n{}", analysis.tls()?);
     println!("http\n{}", analysis.http()?);
     println!("dns\n{}", analysis.dns()?);
+    println!("quic\n{}", analysis.quic()?);
     println!("{:?}", analysis.stats().app);
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! [`Analyzer`] reads a pcap or pcapng capture (plain, gzip or zstd; from a path, a reader or
 //! bytes in memory), tracks every TCP connection on all cores, parses TLS, HTTP/1.x and DNS, and
 //! returns an [`Analysis`]: a summary of the capture and one table per kind of record
-//! (connections, tls, http, dns) as [polars](https://docs.rs/polars) `DataFrame`s.
+//! (connections, tls, http, dns, quic) as [polars](https://docs.rs/polars) `DataFrame`s.
 //! [`Analyzer::analyze_paths`] does the same for several captures at once ([`Analyses`]).
 //! [`write_parquet`] writes a table as a Parquet file, [`write_parquet_partition`] in the Hive
 //! layout, [`write_text`] as CSV or NDJSON. For captures of any size, the `_into` methods

@@ -73,7 +73,7 @@ def _time(what: str, value: Optional[Time]) -> Optional[str]:
 
 
 class Analysis:
-    """One capture's analysis: the four tables, the report and the figures.
+    """One capture's analysis: the five tables, the report and the figures.
 
     Returned by :func:`analyze`; the tables are built when first read, then kept.
     """
@@ -105,9 +105,14 @@ class Analysis:
         """One row per DNS query (docs/metrics.md, "dns")."""
         return self._table("dns")
 
+    @_cached_property
+    def quic(self) -> _pl.DataFrame:
+        """One row per QUIC connection (docs/metrics.md, "quic")."""
+        return self._table("quic")
+
     @property
     def tables(self) -> Dict[str, _pl.DataFrame]:
-        """The four tables by name (``connections``, ``tls``, ``http``, ``dns``)."""
+        """The five tables by name (``connections``, ``tls``, ``http``, ``dns``, ``quic``)."""
         return {name: getattr(self, name) for name in TABLES}
 
     @_cached_property
@@ -136,11 +141,11 @@ class Analysis:
     def write_parquet(
         self, directory: Union[str, "_os.PathLike[str]"], *, partition: bool = False
     ) -> List[str]:
-        """Write the four tables as Parquet with the CLI's writer, types and metadata:
+        """Write the five tables as Parquet with the CLI's writer, types and metadata:
         ``DIRECTORY/TABLE.parquet`` (as ``pcapstat analyze CAPTURE --parquet DIRECTORY``), or
         with ``partition=True`` ``DIRECTORY/TABLE/capture=NAME/part.parquet`` (as
         ``--partition``; NAME percent-encoded, see :func:`partition_value`). Each file is
-        written under a temporary name and renamed; the four are not one transaction. Returns
+        written under a temporary name and renamed; the five are not one transaction. Returns
         the paths written. Raises :class:`PcapstatError` when a file cannot be written."""
         metadata = [
             ("pcapstat.sources", self._source_description()),

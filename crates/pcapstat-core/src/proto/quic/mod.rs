@@ -67,8 +67,10 @@ counters! {
         pub long_packets: u64,
         /// Short-header (1-RTT) packets counted to a connection.
         pub short_packets: u64,
-        /// Short-header packets on a tuple with no connection (not counted to any).
-        pub short_orphans: u64,
+        /// Datagrams on a tuple with no connection that cannot open one (a short header, a
+        /// Handshake or 0-RTT packet, a malformed long header): counted to no connection (the
+        /// capture began mid-connection, or its connection was evicted).
+        pub orphans: u64,
         /// Short-header packets whose Destination Connection ID is none of the connection's
         /// known IDs (still counted to it).
         pub short_unknown_dcid: u64,
@@ -323,15 +325,15 @@ impl QuicTracker {
         } else if self.conns.contains_key(&(dst, src)) {
             ((dst, src), 1)
         } else {
-            if !packet::is_long(payload) {
-                self.stats.short_orphans += 1;
-                return;
-            }
-            // The sender of a Version Negotiation or Retry is the server; of anything else,
-            // the client.
+            // Only a client's Initial, or a server's Version Negotiation or Retry, opens a
+            // connection (the sender of a Handshake or 1-RTT packet could be either side).
             let from_server = match packet::split_long(payload) {
-                Ok((p, _)) => p.version == 0 || p.ty == LongType::Retry,
-                Err(_) => false,
+                Ok((p, _)) if p.version == 0 || p.ty == LongType::Retry => true,
+                Ok((p, _)) if p.ty == LongType::Initial => false,
+                _ => {
+                    self.stats.orphans += 1;
+                    return;
+                }
             };
             let key = if from_server { (dst, src) } else { (src, dst) };
             self.open(key, frame, ts_ns);
