@@ -275,7 +275,7 @@ impl Analyzer {
     ) -> Result<StreamEnd, CaptureError> {
         let app_config = AppConfig::default().with_keylog(self.keylog.clone());
         let dns_queue = Arc::new(DnsQueue::default());
-        let mut udp = UdpDns::new(dns_queue.clone());
+        let mut udp = UdpDns::new(dns_queue.clone()).with_whole_quic(self.keylog.is_some());
         let make = |_: usize, embedded: &EmbeddedKeys| {
             let embedded = Some(embedded.clone()).filter(|_| self.embedded_secrets);
             AppFactory::new(app_config.clone().with_embedded(embedded))

@@ -1025,6 +1025,9 @@ pub struct UdpDns {
     /// [`MAX_QUIC_FLOWS`]; `quic_order` holds them oldest first (the oldest is forgotten).
     quic_flows: std::collections::HashSet<(Endpoint, Endpoint)>,
     quic_order: std::collections::VecDeque<(Endpoint, Endpoint)>,
+    /// Short-header QUIC datagrams are sent on whole (a key log may open them), not cut to
+    /// [`QUIC_SHORT_KEPT`] bytes.
+    quic_whole: bool,
 }
 
 /// QUIC flows the reading thread follows at once (four times the tracker's connection bound,
@@ -1074,7 +1077,15 @@ impl UdpDns {
             other_flows: std::collections::HashSet::new(),
             quic_flows: std::collections::HashSet::new(),
             quic_order: std::collections::VecDeque::new(),
+            quic_whole: false,
         }
+    }
+
+    /// Sends short-header QUIC datagrams on whole (when a key log is given: their 1-RTT
+    /// packets may be decrypted).
+    pub fn with_whole_quic(mut self, whole: bool) -> Self {
+        self.quic_whole = whole;
+        self
     }
 
     fn is_quic_flow(&self, src: Endpoint, dst: Endpoint) -> bool {
@@ -1097,7 +1108,7 @@ impl UdpDns {
             self.quic_order.push_back((src, dst));
         }
         let long = d.payload.first().is_some_and(|&b| b & 0x80 != 0);
-        let kept = if long {
+        let kept = if long || self.quic_whole {
             d.payload
         } else {
             d.payload.get(..QUIC_SHORT_KEPT).unwrap_or(d.payload)

@@ -641,6 +641,26 @@ pub struct QuicRecord {
     /// CRYPTO bytes received again at offsets already seen (Initial and, when decrypted,
     /// Handshake packets): retransmissions of the handshake.
     pub crypto_retransmitted_bytes: u64,
-    /// Error code of a CONNECTION_CLOSE read in an Initial or Handshake packet.
+    /// Error code of a CONNECTION_CLOSE read in a decrypted packet (Initial, Handshake, or
+    /// 1-RTT with the key log).
     pub close_error: Option<u64>,
+    /// 1-RTT packets were decrypted with `CLIENT/SERVER_TRAFFIC_SECRET_0` from the key log
+    /// (the fields below need it).
+    pub one_rtt_decrypted: bool,
+    /// The server's HANDSHAKE_DONE frame (1-RTT, with the key log).
+    pub server_handshake_done_ts: Option<i64>,
+    /// Key updates seen (a 1-RTT packet opened with the next key phase's key).
+    pub key_updates: u64,
+    /// 1-RTT packet numbers the client skipped: lost before the capture point (or never
+    /// sent); [client, server].
+    pub pn_gaps: [Option<u64>; 2],
+    /// RTT samples from ACK frames, per direction of the acknowledged packets ([client's
+    /// packets acknowledged by the server, server's packets acknowledged by the client]): an
+    /// ACK whose Largest Acknowledged newly acknowledges an ack-eliciting 1-RTT packet, minus
+    /// that packet's capture time (ACK delay included).
+    pub rtt_samples: [u64; 2],
+    /// The smallest of those samples.
+    pub rtt_min: [Option<i64>; 2],
+    /// Their median (of at most `MAX_RTT_SAMPLES` kept).
+    pub rtt_median: [Option<i64>; 2],
 }

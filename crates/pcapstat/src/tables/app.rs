@@ -185,5 +185,14 @@ pub fn quic_frame(capture: Option<&str>, records: &[QuicRecord]) -> Result<DataF
         r.crypto_retransmitted_bytes
     });
     c.col("close_error", |r| r.close_error);
+    c.col("one_rtt_decrypted", |r| r.one_rtt_decrypted);
+    c.ts("server_handshake_done_ts", |r| r.server_handshake_done_ts);
+    c.col("key_updates", |r| r.key_updates);
+    for (d, sfx) in ["c2s", "s2c"].into_iter().enumerate() {
+        c.col(&format!("pn_gaps_{sfx}"), |r| r.pn_gaps[d]);
+        c.col(&format!("rtt_samples_{sfx}"), |r| r.rtt_samples[d]);
+        c.dur(&format!("rtt_min_{sfx}"), |r| r.rtt_min[d]);
+        c.dur(&format!("rtt_median_{sfx}"), |r| r.rtt_median[d]);
+    }
     c.finish()
 }

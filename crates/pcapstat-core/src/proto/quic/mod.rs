@@ -47,6 +47,12 @@ pub const MAX_CRYPTO_BUFFER: usize = 32 * 1024;
 /// Most CRYPTO bytes read per direction and packet number space (a ClientHello or a server's
 /// Handshake flight is far smaller); beyond it the stream is not read.
 pub const MAX_CRYPTO_STREAM: u64 = 64 * 1024;
+/// Most RTT samples kept per connection and direction for the median (more are counted and
+/// taken into the minimum).
+pub const MAX_RTT_SAMPLES: usize = 4096;
+/// Most ack-eliciting 1-RTT packets remembered per direction for RTT samples (the oldest is
+/// forgotten first: an ACK of it gives no sample).
+const MAX_SENT_REMEMBERED: usize = 4096;
 /// Most versions kept from a Version Negotiation packet.
 const MAX_VN_VERSIONS: usize = 16;
 /// Most Initial-key derivations per connection (one per version and client DCID: a Retry or
@@ -83,6 +89,11 @@ counters! {
         pub handshake_decrypted: u64,
         /// Handshake packets that failed authentication with key-log secrets.
         pub handshake_auth_failed: u64,
+        /// 1-RTT packets decrypted with key-log secrets.
+        pub one_rtt_decrypted: u64,
+        /// 1-RTT packets that failed authentication with key-log secrets (with the current
+        /// and the next key phase's keys).
+        pub one_rtt_auth_failed: u64,
         /// Version Negotiation packets.
         pub version_negotiation: u64,
         /// Retry packets.
@@ -226,6 +237,16 @@ struct Conn {
     hs_keys: Option<[Option<PacketKey>; 2]>,
     hs_looked_up: bool,
     hs_msgs: [HsMessages; 2],
+    /// 1-RTT keys from the key log, per direction, and the next key phase's (derived when
+    /// first needed).
+    app_keys: [Option<PacketKey>; 2],
+    app_next: [Option<PacketKey>; 2],
+    largest_app: [Option<u64>; 2],
+    /// Ack-eliciting 1-RTT packets (number, capture time) per direction, oldest first.
+    sent: [VecDeque<(u64, i64)>; 2],
+    /// Largest Acknowledged so far of the packets of each direction.
+    acked: [Option<u64>; 2],
+    rtt: [Vec<i64>; 2],
     server_handshake_seen: bool,
     /// The server's Finished: with keys, its packet; without, the server's last Handshake
     /// packet before the client's first.
@@ -421,6 +442,10 @@ fn finish(c: Conn) -> (QuicRecord, Option<TlsRecord>) {
     } else {
         QuicOutcome::NoResponse
     };
+    for (d, mut v) in c.rtt.into_iter().enumerate() {
+        v.sort_unstable();
+        rec.rtt_median[d] = v.get(v.len().saturating_sub(1) / 2).copied();
+    }
     rec.handshake_ns = match (rec.handshake_done_ts, rec.client_initial_ts) {
         (Some(d), Some(s)) => d.checked_sub(s),
         _ => None,
@@ -485,6 +510,13 @@ impl Conn {
                 bytes_s2c: 0,
                 crypto_retransmitted_bytes: 0,
                 close_error: None,
+                one_rtt_decrypted: false,
+                server_handshake_done_ts: None,
+                key_updates: 0,
+                pn_gaps: [None; 2],
+                rtt_samples: [0; 2],
+                rtt_min: [None; 2],
+                rtt_median: [None; 2],
             },
             cids: Vec::new(),
             initial: None,
@@ -499,6 +531,12 @@ impl Conn {
             hs_keys: None,
             hs_looked_up: false,
             hs_msgs: Default::default(),
+            app_keys: [None, None],
+            app_next: [None, None],
+            largest_app: [None; 2],
+            sent: Default::default(),
+            acked: [None; 2],
+            rtt: Default::default(),
             server_handshake_seen: false,
             server_finished_ts: None,
             server_finished_exact: false,
@@ -562,6 +600,104 @@ impl Conn {
         }
         if dir == 1 && self.rec.server_1rtt_ts.is_none() {
             self.rec.server_1rtt_ts = Some(ts);
+        }
+        if self.app_keys[dir].is_some() {
+            self.open_one_rtt(ts, dir, b, stats);
+        }
+    }
+
+    /// Decrypts a 1-RTT packet with the key log's keys: the current key phase's, else the
+    /// next one's (a key update: it becomes the current).
+    fn open_one_rtt(&mut self, ts: i64, dir: usize, b: &[u8], stats: &mut QuicStats) {
+        // The Destination Connection ID is the receiver's: the server's for the client's
+        // packets, the client's for the server's.
+        let cid = if dir == 0 {
+            &self.rec.server_cid
+        } else {
+            &self.rec.client_cid
+        };
+        let pn_offset = 1 + cid.as_ref().map_or(0, Vec::len);
+        let largest = self.largest_app[dir];
+        let Some(key) = &self.app_keys[dir] else {
+            return;
+        };
+        let mut opened = key.open(b, pn_offset, largest);
+        if opened.is_none() {
+            if self.app_next[dir].is_none() {
+                self.app_next[dir] = key.updated();
+            }
+            if let Some(next) = &self.app_next[dir] {
+                opened = next.open(b, pn_offset, largest);
+                if opened.is_some() {
+                    self.app_keys[dir] = self.app_next[dir].take();
+                    self.rec.key_updates += 1;
+                }
+            }
+        }
+        let Some(o) = opened else {
+            stats.one_rtt_auth_failed += 1;
+            return;
+        };
+        stats.one_rtt_decrypted += 1;
+        self.rec.one_rtt_decrypted = true;
+        let gaps = self.rec.pn_gaps[dir].get_or_insert(0);
+        match largest {
+            Some(l) if o.pn > l => *gaps += o.pn - l - 1,
+            // A late packet fills a gap counted before.
+            Some(l) if o.pn < l => *gaps = gaps.saturating_sub(1),
+            _ => {}
+        }
+        self.largest_app[dir] = Some(largest.map_or(o.pn, |l| l.max(o.pn)));
+        let frames = match packet::frames(&o.payload) {
+            Ok(f) => f,
+            Err(f) => {
+                stats.malformed_frames += 1;
+                f
+            }
+        };
+        if frames.iter().any(packet::Frame::ack_eliciting) {
+            let sent = &mut self.sent[dir];
+            if sent.len() >= MAX_SENT_REMEMBERED {
+                sent.pop_front();
+            }
+            sent.push_back((o.pn, ts));
+        }
+        for f in frames {
+            match f {
+                packet::Frame::Ack { largest, .. } => self.on_ack(ts, 1 - dir, largest),
+                packet::Frame::HandshakeDone if dir == 1 => {
+                    self.rec.server_handshake_done_ts.get_or_insert(ts);
+                }
+                packet::Frame::Close { code } => {
+                    self.rec.close_error.get_or_insert(code);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// An ACK of the packets of direction `of` with Largest Acknowledged `largest`: an RTT
+    /// sample when it newly acknowledges an ack-eliciting packet we saw.
+    fn on_ack(&mut self, ts: i64, of: usize, largest: u64) {
+        if self.acked[of].is_some_and(|a| largest <= a) {
+            return;
+        }
+        self.acked[of] = Some(largest);
+        let sent = &self.sent[of];
+        let Ok(i) = sent.binary_search_by_key(&largest, |&(pn, _)| pn) else {
+            return;
+        };
+        let Some(&(_, at)) = sent.get(i) else {
+            return;
+        };
+        let Some(sample) = ts.checked_sub(at).filter(|s| *s >= 0) else {
+            return;
+        };
+        self.rec.rtt_samples[of] += 1;
+        let min = &mut self.rec.rtt_min[of];
+        *min = Some(min.map_or(sample, |m| m.min(sample)));
+        if self.rtt[of].len() < MAX_RTT_SAMPLES {
+            self.rtt[of].push(sample);
         }
     }
 
@@ -726,6 +862,7 @@ impl Conn {
                 .and_then(|s| PacketKey::from_secret(version, cipher.0, s))
         };
         self.hs_keys = Some([key(&s.client_handshake), key(&s.server_handshake)]);
+        self.app_keys = [key(&s.client_traffic), key(&s.server_traffic)];
     }
 
     fn on_packet(
@@ -772,8 +909,7 @@ impl Conn {
                 packet::Frame::Close { code } => {
                     self.rec.close_error.get_or_insert(code);
                 }
-                packet::Frame::Ack { .. } | packet::Frame::HandshakeDone | packet::Frame::Other => {
-                }
+                _ => {}
             }
         }
         if space == INITIAL && dir == 1 {

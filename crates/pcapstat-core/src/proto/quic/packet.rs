@@ -270,6 +270,11 @@ pub struct PacketKey {
     aead: Aead,
     iv: [u8; 12],
     hp: Hp,
+    /// What a key update derives the next key from (RFC 9001 §6): the secret, its hash, the
+    /// version's label.
+    secret: Vec<u8>,
+    hash: Hash,
+    version: u32,
 }
 
 impl std::fmt::Debug for PacketKey {
@@ -318,18 +323,56 @@ impl PacketKey {
         let key = expand_label(hash, secret, lk, key_len)?;
         let iv: [u8; 12] = expand_label(hash, secret, liv, 12)?.try_into().ok()?;
         let hp = expand_label(hash, secret, lhp, key_len)?;
-        Some(if key_len == 16 {
-            PacketKey {
-                aead: Aead::Aes128(Box::new(Aes128Gcm::new_from_slice(&key).ok()?)),
-                iv,
-                hp: Hp::Aes128(Box::new(aes::Aes128::new_from_slice(&hp).ok()?)),
-            }
+        let (aead, hp) = if key_len == 16 {
+            (
+                Aead::Aes128(Box::new(Aes128Gcm::new_from_slice(&key).ok()?)),
+                Hp::Aes128(Box::new(aes::Aes128::new_from_slice(&hp).ok()?)),
+            )
         } else {
-            PacketKey {
-                aead: Aead::Aes256(Box::new(Aes256Gcm::new_from_slice(&key).ok()?)),
-                iv,
-                hp: Hp::Aes256(Box::new(aes::Aes256::new_from_slice(&hp).ok()?)),
-            }
+            (
+                Aead::Aes256(Box::new(Aes256Gcm::new_from_slice(&key).ok()?)),
+                Hp::Aes256(Box::new(aes::Aes256::new_from_slice(&hp).ok()?)),
+            )
+        };
+        Some(PacketKey {
+            aead,
+            iv,
+            hp,
+            secret: secret.to_vec(),
+            hash,
+            version,
+        })
+    }
+
+    /// The key of the next key phase (RFC 9001 §6.1): `secret' = HKDF-Expand-Label(secret,
+    /// "quic ku", "", Hash.length)` (v2: `quicv2 ku`), new AEAD key and IV from it; the header
+    /// protection key does not change.
+    pub fn updated(&self) -> Option<PacketKey> {
+        let label = if self.version == VERSION_2 {
+            "quicv2 ku"
+        } else {
+            "quic ku"
+        };
+        let next = expand_label(self.hash, &self.secret, label, self.secret.len())?;
+        let [lk, liv, _] = labels(self.version);
+        let key_len = match self.aead {
+            Aead::Aes128(_) => 16,
+            Aead::Aes256(_) => 32,
+        };
+        let key = expand_label(self.hash, &next, lk, key_len)?;
+        let iv: [u8; 12] = expand_label(self.hash, &next, liv, 12)?.try_into().ok()?;
+        let aead = if key_len == 16 {
+            Aead::Aes128(Box::new(Aes128Gcm::new_from_slice(&key).ok()?))
+        } else {
+            Aead::Aes256(Box::new(Aes256Gcm::new_from_slice(&key).ok()?))
+        };
+        Some(PacketKey {
+            aead,
+            iv,
+            hp: self.hp.clone(),
+            secret: next,
+            hash: self.hash,
+            version: self.version,
         })
     }
 
@@ -447,15 +490,19 @@ impl InitialKeys {
     }
 }
 
-/// One frame of an Initial or Handshake packet, as far as we read them.
+/// One frame (RFC 9000 §19), as far as we read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Frame<'a> {
-    /// PADDING or PING (nothing to read).
+    /// PADDING (not ack-eliciting).
+    Padding,
+    /// Any other ack-eliciting frame whose content we skip (PING, MAX_DATA, NEW_TOKEN, ...).
     Other,
-    /// ACK (0x02/0x03): largest acknowledged and the ACK delay field (unscaled).
+    /// ACK (0x02/0x03): largest acknowledged and the ACK Delay field (unscaled).
     Ack {
         /// Largest Acknowledged.
         largest: u64,
+        /// ACK Delay, in units of 2^ack_delay_exponent µs.
+        delay: u64,
     },
     /// CRYPTO: offset and data.
     Crypto {
@@ -463,6 +510,17 @@ pub enum Frame<'a> {
         offset: u64,
         /// The data.
         data: &'a [u8],
+    },
+    /// STREAM (0x08–0x0f).
+    Stream {
+        /// Stream ID.
+        id: u64,
+        /// Offset of `data` in the stream.
+        offset: u64,
+        /// The data.
+        data: &'a [u8],
+        /// FIN bit.
+        fin: bool,
     },
     /// CONNECTION_CLOSE (0x1c transport, 0x1d application): error code.
     Close {
@@ -473,16 +531,27 @@ pub enum Frame<'a> {
     HandshakeDone,
 }
 
+impl Frame<'_> {
+    /// Whether the frame makes its packet ack-eliciting (all but PADDING, ACK and
+    /// CONNECTION_CLOSE, RFC 9002 §2).
+    pub fn ack_eliciting(&self) -> bool {
+        !matches!(
+            self,
+            Frame::Padding | Frame::Ack { .. } | Frame::Close { .. }
+        )
+    }
+}
+
 /// Reads the frames of a decrypted payload, stopping at the first one that cannot be read
-/// (returned as `Err(frames so far)` — a frame type not allowed in these packets, or
-/// truncated).
+/// (returned as `Err(frames so far)`: an unknown frame type, or truncated). Runs of PADDING
+/// come out as one.
 pub fn frames(p: &[u8]) -> Result<Vec<Frame<'_>>, Vec<Frame<'_>>> {
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < p.len() {
         match frame(p, &mut pos) {
             Some(f) => {
-                if !matches!(f, Frame::Other) || out.last() != Some(&Frame::Other) {
+                if f != Frame::Padding || out.last() != Some(&Frame::Padding) {
                     out.push(f);
                 }
             }
@@ -492,45 +561,134 @@ pub fn frames(p: &[u8]) -> Result<Vec<Frame<'_>>, Vec<Frame<'_>>> {
     Ok(out)
 }
 
+/// Skips `n` varints.
+fn skip_varints(p: &[u8], pos: &mut usize, n: usize) -> Option<()> {
+    for _ in 0..n {
+        read_varint(p, pos)?;
+    }
+    Some(())
+}
+
+/// `len` bytes at `*pos` (advanced past them).
+fn take<'a>(p: &'a [u8], pos: &mut usize, len: u64) -> Option<&'a [u8]> {
+    let len = usize::try_from(len).ok()?;
+    let data = p.get(*pos..pos.checked_add(len)?)?;
+    *pos += len;
+    Some(data)
+}
+
 fn frame<'a>(p: &'a [u8], pos: &mut usize) -> Option<Frame<'a>> {
     let ty = read_varint(p, pos)?;
     Some(match ty {
-        0x00 | 0x01 => Frame::Other,
+        0x00 => Frame::Padding,
+        0x01 | 0x1e => {
+            if ty == 0x1e {
+                Frame::HandshakeDone
+            } else {
+                Frame::Other
+            }
+        }
         0x02 | 0x03 => {
             let largest = read_varint(p, pos)?;
-            let _delay = read_varint(p, pos)?;
+            let delay = read_varint(p, pos)?;
             let ranges = read_varint(p, pos)?;
             let _first = read_varint(p, pos)?;
             for _ in 0..ranges {
                 // Each range is two varints of at least one byte: the loop ends with the bytes.
-                read_varint(p, pos)?;
-                read_varint(p, pos)?;
+                skip_varints(p, pos, 2)?;
             }
             if ty == 0x03 {
-                for _ in 0..3 {
-                    read_varint(p, pos)?;
-                }
+                skip_varints(p, pos, 3)?;
             }
-            Frame::Ack { largest }
+            Frame::Ack { largest, delay }
+        }
+        // RESET_STREAM: id, error, final size.
+        0x04 => {
+            skip_varints(p, pos, 3)?;
+            Frame::Other
+        }
+        // STOP_SENDING: id, error.
+        0x05 => {
+            skip_varints(p, pos, 2)?;
+            Frame::Other
         }
         0x06 => {
             let offset = read_varint(p, pos)?;
-            let len = usize::try_from(read_varint(p, pos)?).ok()?;
-            let data = p.get(*pos..pos.checked_add(len)?)?;
-            *pos += len;
+            let len = read_varint(p, pos)?;
+            let data = take(p, pos, len)?;
             Frame::Crypto { offset, data }
+        }
+        // NEW_TOKEN: length, token.
+        0x07 => {
+            let len = read_varint(p, pos)?;
+            take(p, pos, len)?;
+            Frame::Other
+        }
+        0x08..=0x0f => {
+            let id = read_varint(p, pos)?;
+            let offset = if ty & 0x04 != 0 {
+                read_varint(p, pos)?
+            } else {
+                0
+            };
+            let data = if ty & 0x02 != 0 {
+                let len = read_varint(p, pos)?;
+                take(p, pos, len)?
+            } else {
+                let rest = p.get(*pos..)?;
+                *pos = p.len();
+                rest
+            };
+            Frame::Stream {
+                id,
+                offset,
+                data,
+                fin: ty & 0x01 != 0,
+            }
+        }
+        // MAX_DATA, MAX_STREAMS (2), DATA_BLOCKED, STREAMS_BLOCKED (2), RETIRE_CONNECTION_ID:
+        // one varint.
+        0x10 | 0x12 | 0x13 | 0x14 | 0x16 | 0x17 | 0x19 => {
+            skip_varints(p, pos, 1)?;
+            Frame::Other
+        }
+        // MAX_STREAM_DATA, STREAM_DATA_BLOCKED: id and a value.
+        0x11 | 0x15 => {
+            skip_varints(p, pos, 2)?;
+            Frame::Other
+        }
+        // NEW_CONNECTION_ID: sequence, retire prior to, length, ID, 16-byte reset token.
+        0x18 => {
+            skip_varints(p, pos, 2)?;
+            let len = u64::from(*p.get(*pos)?);
+            *pos += 1;
+            take(p, pos, len.checked_add(16)?)?;
+            Frame::Other
+        }
+        // PATH_CHALLENGE, PATH_RESPONSE: 8 bytes.
+        0x1a | 0x1b => {
+            take(p, pos, 8)?;
+            Frame::Other
         }
         0x1c | 0x1d => {
             let code = read_varint(p, pos)?;
             if ty == 0x1c {
                 read_varint(p, pos)?;
             }
-            let len = usize::try_from(read_varint(p, pos)?).ok()?;
-            p.get(*pos..pos.checked_add(len)?)?;
-            *pos += len;
+            let len = read_varint(p, pos)?;
+            take(p, pos, len)?;
             Frame::Close { code }
         }
-        0x1e => Frame::HandshakeDone,
+        // DATAGRAM (RFC 9221): without / with a length.
+        0x30 => {
+            *pos = p.len();
+            Frame::Other
+        }
+        0x31 => {
+            let len = read_varint(p, pos)?;
+            take(p, pos, len)?;
+            Frame::Other
+        }
         _ => return None,
     })
 }

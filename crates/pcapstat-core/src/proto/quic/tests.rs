@@ -1,7 +1,7 @@
 //! QUIC packet protection against the test vectors of RFC 9001 Appendix A (v1) and RFC 9369
 //! Appendix A (v2), and the tracker on packets built from them.
 
-use super::packet::{self, InitialKeys, LongType, VERSION_1, VERSION_2};
+use super::packet::{self, InitialKeys, LongType, PacketKey, VERSION_1, VERSION_2};
 use super::*;
 use crate::proto::tls::Keys;
 use std::net::{IpAddr, Ipv4Addr};
@@ -292,4 +292,87 @@ fn version_negotiation_alone_is_its_outcome() {
     assert!(q.version_negotiation);
     assert_eq!(q.vn_versions, [1]);
     assert_eq!(q.outcome, QuicOutcome::VersionNegotiation);
+}
+
+/// 1-RTT with a key log (secrets made up for the RFC's ClientHello random): the server's
+/// HANDSHAKE_DONE, a skipped packet number, a key update, and an RTT sample from the client's
+/// ACK.
+#[test]
+fn one_rtt_packets_open_with_the_key_log_and_follow_a_key_update() {
+    use crate::proto::tls::KeyLog;
+    let random = "ebf8fa56f12939b9584a3896472ec40bb863cfd3e86804fe3a47f06a2b69484c";
+    let (cs, ss) = ([0x11u8; 32], [0x22u8; 32]);
+    let hexs = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let text = format!(
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET {random} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {random} {}\n\
+         CLIENT_TRAFFIC_SECRET_0 {random} {}\nSERVER_TRAFFIC_SECRET_0 {random} {}\n",
+        hexs(&[0x33; 32]),
+        hexs(&[0x44; 32]),
+        hexs(&cs),
+        hexs(&ss)
+    );
+    let keys = Keys::new(Some(std::sync::Arc::new(KeyLog::parse(&text))), None);
+    let server_key = PacketKey::from_secret(VERSION_1, 0x1301, &ss).expect("key");
+    let client_key = PacketKey::from_secret(VERSION_1, 0x1301, &cs).expect("key");
+    let (c, s) = (ep(1, 50_000), ep(2, 443));
+    let mut t = QuicTracker::new(keys);
+    let (client, _, _) = client_initial(VERSION_1);
+    t.on_datagram(1_000, 0, c, s, &client, 1200);
+    t.on_datagram(2_000, 1, s, c, &unhex(SERVER_V1), 135);
+    // Server → client (empty client CID): pn 0 with HANDSHAKE_DONE and PING, then pn 2 (1
+    // skipped) under the next key phase.
+    let mut frames = vec![0x1e, 0x01];
+    frames.resize(24, 0);
+    let p0 = server_key.seal(&[0x40, 0], 0, &frames).expect("sealed");
+    t.on_datagram(3_000, 2, s, c, &p0, 60);
+    let p2 = server_key
+        .updated()
+        .expect("next phase")
+        .seal(&[0x44, 2], 2, &frames)
+        .expect("sealed");
+    t.on_datagram(4_000, 3, s, c, &p2, 60);
+    // Client → server (DCID = the server's CID): an ACK of pn 2, delay 0, no more ranges.
+    let mut ack = vec![0x02, 0x02, 0x00, 0x00, 0x00];
+    ack.resize(24, 0);
+    let mut header = vec![0x40];
+    header.extend_from_slice(&unhex("f067a5502a4262b5"));
+    header.push(0);
+    let a0 = client_key.seal(&header, 0, &ack).expect("sealed");
+    t.on_datagram(4_500, 4, c, s, &a0, 60);
+    t.end();
+    let (q, _) = &t.take_records()[0];
+    assert!(q.one_rtt_decrypted);
+    assert_eq!(q.server_handshake_done_ts, Some(3_000));
+    assert_eq!(q.key_updates, 1);
+    assert_eq!(q.pn_gaps, [Some(0), Some(1)]);
+    assert_eq!(q.rtt_samples, [0, 1]);
+    assert_eq!(q.rtt_min[1], Some(500));
+    assert_eq!(q.rtt_median[1], Some(500));
+    assert_eq!(t.stats().one_rtt_decrypted, 3);
+    assert_eq!(t.stats().one_rtt_auth_failed, 0);
+}
+
+#[test]
+fn every_frame_type_is_read_or_skipped_by_its_length() {
+    // PING, MAX_DATA, NEW_CONNECTION_ID (len 8 + token), STREAM with offset and length,
+    // PATH_CHALLENGE, DATAGRAM with length, HANDSHAKE_DONE, PADDING.
+    let mut p = vec![0x01, 0x10, 0x05, 0x18, 0x01, 0x00, 0x08];
+    p.extend_from_slice(&[7; 8 + 16]);
+    p.extend_from_slice(&[0x0e, 0x04, 0x05, 0x03, b'a', b'b', b'c', 0x1a]);
+    p.extend_from_slice(&[9; 8]);
+    p.extend_from_slice(&[0x31, 0x01, 0xff, 0x1e, 0x00, 0x00]);
+    let f = packet::frames(&p).expect("all read");
+    assert_eq!(f.len(), 8);
+    assert_eq!(
+        f[3],
+        packet::Frame::Stream {
+            id: 4,
+            offset: 5,
+            data: b"abc",
+            fin: false
+        }
+    );
+    assert_eq!(f[6], packet::Frame::HandshakeDone);
+    // An unknown type stops the reading with what came before.
+    assert_eq!(packet::frames(&[0x01, 0x40, 0x25]).unwrap_err().len(), 1);
 }
