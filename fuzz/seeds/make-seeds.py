@@ -225,3 +225,12 @@ retry = b"\xf0\x00\x00\x00\x01\x00\x08" + bytes.fromhex("f067a5502a4262b5") + b"
 write("quic", "vn-retry-padding.bin",
       bytes([3]) + quic_op(0x40, QUIC_CH) + quic_op(0x80, vn) + quic_op(0x80, retry)
       + quic_op(0x20 | 0x40, QUIC_CH + b"\x00" * 30) + quic_op(0x00, b"\xc0\x00\x00\x00\x01\x15" + b"\x00" * 40))
+# With the harness's key log: 1-RTT packets both ways (sealed ops with bit 4 set): the server's
+# HANDSHAKE_DONE + PING (pn 0), its next packet under the next key phase (pn 2, one skipped),
+# the client's ACK of pn 2.
+ping_done = b"\x1e\x01"
+ack2 = b"\x02\x02\x00\x00\x00"
+write("quic", "v1-one-rtt-key-update.bin",
+      bytes([4]) + quic_op(0x40 | 2, QUIC_CH) + quic_op(0xC0 | 1, QUIC_SH)
+      + quic_op(0x80 | 0x50, ping_done) + quic_op(0x80 | 0x50 | 0x08 | 2, ping_done)
+      + quic_op(0x50, ack2))

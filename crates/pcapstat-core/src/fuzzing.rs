@@ -42,12 +42,15 @@ const S2C: Direction = Direction::ServerToClient;
 /// with the right keys (so that header protection, AEAD, CRYPTO reassembly and the ClientHello /
 /// ServerHello parsing are reached) mixed with raw bytes.
 ///
-/// `data[0]`: bit 0 = QUIC version 2 (else 1), bit 1 = small connection bound (2: evictions).
-/// Then operations, each an op byte `o` and a 2-byte big-endian length `len` (at most 1500)
+/// `data[0]`: bit 0 = QUIC version 2 (else 1), bit 1 = small connection bound (2: evictions),
+/// bit 2 = a key log holds the session of the RFC's ClientHello random (made-up secrets: the
+/// Handshake and 1-RTT packets the harness seals are decrypted). Then operations, each an op byte `o` and a 2-byte big-endian length `len` (at most 1500)
 /// followed by `len` bytes: bit 7 of `o` = from the server; bit 6 = the bytes are the frames
 /// of an Initial packet the harness seals (client: to DCID `8394c8f03e515708`, packet number
 /// `o & 0x3f`; server: from SCID `f067a5502a4262b5`), else they are a raw datagram; bit 5 =
-/// the datagram comes from another client port (a second connection).
+/// the datagram comes from another client port (a second connection). With bit 2 of `data[0]`,
+/// a sealed op with bit 4 set is a 1-RTT packet instead (to the server's or the client's CID,
+/// 1-byte packet number `o & 0x07`; bit 3 = the key phase: sealed with the next phase's key).
 pub fn quic(data: &[u8]) {
     let _ = quic_run(data);
 }
@@ -58,7 +61,7 @@ type QuicOut = (
 );
 
 fn quic_run(data: &[u8]) -> Option<QuicOut> {
-    use crate::proto::quic::packet::{InitialKeys, VERSION_1, VERSION_2};
+    use crate::proto::quic::packet::{InitialKeys, PacketKey, VERSION_1, VERSION_2};
     use crate::proto::quic::QuicTracker;
     let (&cfg, mut ops) = data.split_first()?;
     let version = if cfg & 1 != 0 { VERSION_2 } else { VERSION_1 };
@@ -66,7 +69,23 @@ fn quic_run(data: &[u8]) -> Option<QuicOut> {
     let dcid = [0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08];
     let scid = [0xf0, 0x67, 0xa5, 0x50, 0x2a, 0x42, 0x62, 0xb5];
     let keys = InitialKeys::new(version, &dcid)?;
-    let mut t = QuicTracker::with_limit(crate::proto::tls::Keys::default(), bound);
+    let one_rtt = cfg & 4 != 0;
+    let app = if one_rtt {
+        let random = "ebf8fa56f12939b9584a3896472ec40bb863cfd3e86804fe3a47f06a2b69484c";
+        let text = format!(
+            "CLIENT_TRAFFIC_SECRET_0 {random} {}\nSERVER_TRAFFIC_SECRET_0 {random} {}\n",
+            "11".repeat(32),
+            "22".repeat(32)
+        );
+        let keys = crate::proto::tls::Keys::new(Some(Arc::new(KeyLog::parse(&text))), None);
+        let c = PacketKey::from_secret(version, 0x1301, &[0x11; 32])?;
+        let s = PacketKey::from_secret(version, 0x1301, &[0x22; 32])?;
+        Some((keys, [c, s]))
+    } else {
+        None
+    };
+    let keylog = app.as_ref().map(|(k, _)| k.clone()).unwrap_or_default();
+    let mut t = QuicTracker::with_limit(keylog, bound);
     let ip = std::net::IpAddr::from([10, 0, 0, 1]);
     let server = Endpoint { ip, port: 443 };
     let mut fed = 0u64;
@@ -82,7 +101,29 @@ fn quic_run(data: &[u8]) -> Option<QuicOut> {
             ip,
             port: if o & 0x20 != 0 { 40_001 } else { 40_000 },
         };
-        let datagram = if o & 0x40 != 0 {
+        let datagram = if let Some((_, keys)) = app.as_ref().filter(|_| o & 0x50 == 0x50) {
+            // 1-RTT: DCID of the receiver (the server's CID, or the client's empty one).
+            let pn = u64::from(o & 0x07);
+            let mut h = vec![0x40 | if o & 0x08 != 0 { 0x04 } else { 0 }];
+            if !from_server {
+                h.extend_from_slice(&scid);
+            }
+            h.push(u8::try_from(pn).unwrap_or(0));
+            let key = &keys[usize::from(from_server)];
+            let next;
+            let key = if o & 0x08 != 0 {
+                next = key.updated()?;
+                &next
+            } else {
+                key
+            };
+            let mut frames = bytes.to_vec();
+            frames.resize(bytes.len().max(20), 0);
+            match key.seal(&h, pn, &frames) {
+                Some(p) => p,
+                None => continue,
+            }
+        } else if o & 0x40 != 0 {
             let pn = u64::from(o & 0x3f);
             // Long header, Initial, 1-byte packet number; length = pn + frames + tag.
             let ty = if version == VERSION_2 { 0x01 } else { 0x00 };
@@ -906,6 +947,19 @@ mod tests {
             assert_eq!(tls.sni.as_deref(), Some("example.com"), "{name}");
             assert!(tls.version.is_some(), "{name}: ServerHello read");
         }
+        let (out, stats) =
+            quic_run(&std::fs::read(dir.join("v1-one-rtt-key-update.bin")).unwrap()).unwrap();
+        assert_eq!(
+            (stats.one_rtt_decrypted, stats.one_rtt_auth_failed),
+            (3, 0),
+            "{stats:?} {out:?}"
+        );
+        let q = &out[0].0;
+        assert_eq!(
+            (q.key_updates, q.pn_gaps, q.rtt_samples),
+            (1, [Some(0), Some(1)], [0, 1])
+        );
+        assert!(q.server_handshake_done_ts.is_some());
         let (out, stats) =
             quic_run(&std::fs::read(dir.join("vn-retry-padding.bin")).unwrap()).unwrap();
         assert_eq!(
