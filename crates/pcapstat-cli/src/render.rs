@@ -562,8 +562,12 @@ pub fn app_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<
         )?;
         writeln!(
             out,
-            "  version negotiation {};  retry {};  handshake decrypted {}",
-            quic.version_negotiation, quic.retry, quic.handshake_decrypted
+            "  version negotiation {};  retry {};  decrypted: handshake {}, 1-RTT {} ({} packet numbers skipped)",
+            quic.version_negotiation,
+            quic.retry,
+            quic.handshake_decrypted,
+            quic.one_rtt_decrypted,
+            quic.pn_gaps
         )?;
         phase(out, ctx, "handshake", quic.handshake)?;
     }

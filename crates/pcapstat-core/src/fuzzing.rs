@@ -173,7 +173,7 @@ fn quic_run(data: &[u8]) -> Option<QuicOut> {
         );
         fed += 1;
         frame += 1;
-        if frame % 7 == 0 {
+        if frame.is_multiple_of(7) {
             t.on_icmp_unreachable(0, client, server);
         }
     }

@@ -378,6 +378,7 @@ const TABLE: &[(&str, Unit, Better, &str, Get)] = {
         ("quic.failed", Count, Lower, "QUIC connections that did not establish: handshake_incomplete, version_negotiation, unreachable or no_response", N(|r| r.applications.quic.failed())),
         ("quic.version_negotiation", Count, Neither, "QUIC connections that got a Version Negotiation packet", N(|r| r.applications.quic.version_negotiation)),
         ("quic.retry", Count, Neither, "QUIC connections that got a Retry packet", N(|r| r.applications.quic.retry)),
+        ("quic.pn_gaps", Count, Lower, "1-RTT packet numbers skipped (packets lost before the capture point), both directions, of the QUIC connections decrypted with the key log (0 without one)", N(|r| r.applications.quic.pn_gaps)),
         ("quic.handshake.*", Duration, Lower, "QUIC handshake (the client's first Initial to its Finished; docs/quic.md)", P(|r| r.applications.quic.handshake)),
     ]
 };

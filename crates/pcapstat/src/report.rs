@@ -316,6 +316,11 @@ pub struct QuicReport {
     pub retry: u64,
     /// Connections whose Handshake packets were decrypted with the key log.
     pub handshake_decrypted: u64,
+    /// Connections whose 1-RTT packets were decrypted with the key log.
+    pub one_rtt_decrypted: u64,
+    /// 1-RTT packet numbers skipped (lost before the capture point), both directions, over
+    /// the connections decrypted.
+    pub pn_gaps: u64,
     /// Handshake time (first client Initial to the client's Finished).
     #[serde(serialize_with = "percentiles")]
     pub handshake: Option<Percentiles>,
@@ -722,6 +727,8 @@ impl ReportBuilder {
             r.version_negotiation += u64::from(q.version_negotiation);
             r.retry += u64::from(q.retry);
             r.handshake_decrypted += u64::from(q.handshake_decrypted);
+            r.one_rtt_decrypted += u64::from(q.one_rtt_decrypted);
+            r.pn_gaps += q.pn_gaps.iter().flatten().sum::<u64>();
             if let Some(ns) = q.handshake_ns {
                 self.quic_handshake.push(ns);
             }
