@@ -663,4 +663,11 @@ pub struct QuicRecord {
     pub rtt_min: [Option<i64>; 2],
     /// Their median (of at most `MAX_RTT_SAMPLES` kept).
     pub rtt_median: [Option<i64>; 2],
+    /// Client-initiated bidirectional streams (HTTP/3: one per request): the highest such
+    /// stream ID seen in a STREAM frame, divided by 4, plus one (streams of a type open in
+    /// order, RFC 9000 §2.1). `None` without 1-RTT decryption or such a stream.
+    pub client_bidi_streams: Option<u64>,
+    /// STREAM frame data bytes [client → server, server → client] (copies sent again
+    /// included).
+    pub stream_bytes: [u64; 2],
 }

@@ -132,6 +132,23 @@ fn every_connection_matches_the_client_log() {
                 let start = (g["t_start"].as_f64().unwrap() * 1e9) as i64;
                 assert!(start <= q.client_initial_ts.unwrap() + SLACK_NS, "{label}");
                 assert_eq!(tls.handshake_done_ts, q.handshake_done_ts, "{label}");
+                // With the 1-RTT keys: one client bidirectional stream per request, and the
+                // server's STREAM bytes hold at least the response bodies.
+                let requests = g["requests"].as_array().unwrap();
+                if keys {
+                    assert_eq!(
+                        q.client_bidi_streams,
+                        Some(requests.len() as u64),
+                        "{label}"
+                    );
+                    let bodies: u64 = requests
+                        .iter()
+                        .map(|r| r["body_bytes"].as_u64().unwrap())
+                        .sum();
+                    assert!(q.stream_bytes[1] >= bodies, "{label}");
+                } else {
+                    assert_eq!(q.client_bidi_streams, None, "{label}");
+                }
             } else {
                 assert_eq!(q.outcome, QuicOutcome::Unreachable, "{label}");
                 assert_eq!(q.handshake_done_ts, None, "{label}");

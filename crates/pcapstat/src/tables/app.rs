@@ -193,6 +193,8 @@ pub fn quic_frame(capture: Option<&str>, records: &[QuicRecord]) -> Result<DataF
         c.col(&format!("rtt_samples_{sfx}"), |r| r.rtt_samples[d]);
         c.dur(&format!("rtt_min_{sfx}"), |r| r.rtt_min[d]);
         c.dur(&format!("rtt_median_{sfx}"), |r| r.rtt_median[d]);
+        c.col(&format!("stream_bytes_{sfx}"), |r| r.stream_bytes[d]);
     }
+    c.col("client_bidi_streams", |r| r.client_bidi_streams);
     c.finish()
 }

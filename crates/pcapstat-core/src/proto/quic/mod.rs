@@ -517,6 +517,8 @@ impl Conn {
                 rtt_samples: [0; 2],
                 rtt_min: [None; 2],
                 rtt_median: [None; 2],
+                client_bidi_streams: None,
+                stream_bytes: [0; 2],
             },
             cids: Vec::new(),
             initial: None,
@@ -667,6 +669,14 @@ impl Conn {
                 packet::Frame::Ack { largest, .. } => self.on_ack(ts, 1 - dir, largest),
                 packet::Frame::HandshakeDone if dir == 1 => {
                     self.rec.server_handshake_done_ts.get_or_insert(ts);
+                }
+                packet::Frame::Stream { id, data, .. } => {
+                    self.rec.stream_bytes[dir] += data.len() as u64;
+                    if id % 4 == 0 {
+                        let n = id / 4 + 1;
+                        let s = self.rec.client_bidi_streams.get_or_insert(n);
+                        *s = (*s).max(n);
+                    }
                 }
                 packet::Frame::Close { code } => {
                     self.rec.close_error.get_or_insert(code);
