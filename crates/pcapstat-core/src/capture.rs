@@ -1083,6 +1083,19 @@ impl Capture {
         self.next(true)
     }
 
+    /// Hands the next frames to `each`, in file order, until it returns `false` or the data
+    /// ends; the same frames, numbering and damage as [`Capture::next_frame`] called as many
+    /// times. A tight loop for a legacy pcap file held whole in memory (mapped or bytes), where
+    /// a record is its 16-byte header and its data: `None` (nothing read) for any other
+    /// capture, which the caller reads frame by frame. `Some(more)`: `more` is false at the end
+    /// of the data or at damage.
+    pub(crate) fn frames_in_place<F: FnMut(Frame<'_>) -> bool>(&mut self, each: F) -> Option<bool> {
+        match &mut self.inner {
+            Inner::One(one) => one.pcap_frames_in_place(each),
+            Inner::Merged(_) => None,
+        }
+    }
+
     fn next(&mut self, secrets: bool) -> Result<Option<CaptureItem<'_>>, CaptureError> {
         match &mut self.inner {
             Inner::One(one) => one.next(secrets),
@@ -1486,6 +1499,86 @@ impl Single {
             Some(Advanced::Secrets(s)) => Some(CaptureItem::Secrets(s)),
             None => None,
         })
+    }
+
+    /// See [`Capture::frames_in_place`]: the records of a whole legacy pcap file, read
+    /// without the general step (which `step_pcap` is for every other source). The checks, and
+    /// the damage they report, are `step_pcap`'s.
+    fn pcap_frames_in_place<F: FnMut(Frame<'_>) -> bool>(&mut self, mut each: F) -> Option<bool> {
+        let State::Pcap {
+            endian,
+            nanosecond,
+            modified: false,
+            max_caplen,
+        } = self.state
+        else {
+            return None;
+        };
+        let Source::Whole { bytes, pos } = &mut self.source else {
+            return None;
+        };
+        *pos += std::mem::take(&mut self.pending);
+        if self.damage.is_some() {
+            return Some(false);
+        }
+        let linktype = self.interfaces.first().map_or(LinkType(0), |i| i.linktype);
+        let all = bytes.as_slice();
+        loop {
+            let rest = all.get(*pos..).unwrap_or_default();
+            if rest.is_empty() {
+                return Some(false);
+            }
+            let caplen = endian.u32(rest, 8).filter(|_| rest.len() >= 16);
+            let reason = match caplen {
+                None => Some(Damage::Truncated {
+                    needed: 16,
+                    available: rest.len() as u64,
+                }),
+                Some(c) if c > max_caplen => Some(Damage::CaplenTooLarge {
+                    caplen: c,
+                    max: max_caplen,
+                }),
+                Some(0) => Some(Damage::ZeroLengthRecord),
+                Some(c) if rest.len() < 16 + c as usize => Some(Damage::Truncated {
+                    needed: 16 + u64::from(c),
+                    available: rest.len() as u64,
+                }),
+                Some(_) => None,
+            };
+            let (Some(caplen), None) = (caplen, &reason) else {
+                self.damage = reason.map(|reason| Damaged {
+                    offset: *pos as u64,
+                    frame: self.frames,
+                    reason,
+                    file: None,
+                });
+                return Some(false);
+            };
+            let len = 16 + caplen as usize;
+            // As in `step_pcap`: the next record's header, known only now.
+            if let Some(next) = rest.get(len..) {
+                prefetch(next);
+            }
+            let field = |at| endian.u32(rest, at).unwrap_or(0);
+            let frac = i64::from(field(4));
+            let ts_ns =
+                i64::from(field(0)) * 1_000_000_000 + if nanosecond { frac } else { frac * 1_000 };
+            self.frames += 1;
+            self.last_ts_ns = ts_ns;
+            *pos += len;
+            bytes.prefetch(*pos);
+            let frame = Frame {
+                index: self.frames - 1,
+                ts_ns,
+                linktype,
+                interface: 0,
+                data: rest.get(16..len).unwrap_or_default(),
+                orig_len: field(12),
+            };
+            if !each(frame) {
+                return Some(true);
+            }
+        }
     }
 
     /// The frame `advance` found, borrowed from the window.
@@ -1921,6 +2014,89 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The frames of `bytes` as `next_frame` gives them, and as `frames_in_place` does (taking
+    /// `per` frames per call), each with the damage, offset and frame count at the end.
+    fn both_ways(bytes: &[u8], per: usize) -> Option<[String; 2]> {
+        let show = |f: &Frame<'_>| {
+            format!(
+                "{} {} {:?} {} {} {:?}\n",
+                f.index, f.ts_ns, f.linktype, f.interface, f.orig_len, f.data
+            )
+        };
+        let end = |c: &Capture| format!("{:?} {} {}", c.damage(), c.offset(), c.frames_read());
+        let mut general = Capture::from_bytes(bytes.to_vec()).ok()?;
+        let mut one = String::new();
+        while let Some(f) = general.next_frame().ok()? {
+            one += &show(&f);
+        }
+        one += &end(&general);
+        let mut fast = Capture::from_bytes(bytes.to_vec()).ok()?;
+        let mut other = String::new();
+        loop {
+            let mut taken = 0;
+            let more = fast.frames_in_place(|f| {
+                other += &show(&f);
+                taken += 1;
+                taken < per
+            })?;
+            if !more {
+                break;
+            }
+        }
+        other += &end(&fast);
+        Some([one, other])
+    }
+
+    /// The in-place loop reads what the general step reads: the same frames, numbers, times,
+    /// damage and offsets, for every bundled and broken legacy pcap file and every cut of two
+    /// of them (both byte orders, µs and ns), whatever the number of frames taken per call.
+    #[test]
+    fn in_place_pcap_frames_equal_the_general_step() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        let mut files = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "pcap") {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        let mut compared = 0;
+        for path in &files {
+            let bytes = std::fs::read(path).unwrap();
+            for per in [1, 3, usize::MAX] {
+                if let Some([a, b]) = both_ways(&bytes, per) {
+                    assert_eq!(a, b, "{} ({per} per call)", path.display());
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared >= 3 * 20, "only {compared} pcap files compared");
+        let mut cut_files = 0;
+        for name in [
+            "lab/f_refused_syndrop/capture.pcap",
+            "broken/pcap-ns-be-trunc-packet-data.pcap",
+        ] {
+            let bytes = std::fs::read(root.join(name)).unwrap();
+            for cut in (0..bytes.len().min(3000)).chain((3000..bytes.len()).step_by(97)) {
+                if let Some([a, b]) = both_ways(&bytes[..cut], 2) {
+                    assert_eq!(a, b, "{name} cut at {cut}");
+                }
+            }
+            cut_files += 1;
+        }
+        assert_eq!(cut_files, 2);
+        // Not a legacy pcap in memory: left to the general step.
+        let ng = std::fs::read(root.join("lab/d_tls_resumption/capture-with-keys.pcapng")).unwrap();
+        let mut capture = Capture::from_bytes(ng).unwrap();
+        assert!(capture.frames_in_place(|_| true).is_none());
+    }
 
     #[test]
     fn capture_files_of_a_directory_in_natural_order() {
