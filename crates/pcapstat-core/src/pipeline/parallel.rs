@@ -35,7 +35,9 @@ use super::{
     merged, Batch, Emit, Harvest, Outputs, Reader, UdpConsumer, HEARTBEAT_FRAMES, PROGRESS_EVERY,
     SHARDS,
 };
-use crate::capture::{prefetch, Capture, CaptureError, CaptureItem, Frame, LinkType, SharedBytes};
+use crate::capture::{
+    prefetch, Capture, CaptureError, CaptureItem, Frame, InPlace, LinkType, SharedBytes,
+};
 use crate::decode::{DecodeLimits, DecodeProblem, DecodeStats, Decoder, Encapsulation, IcmpError};
 use crate::flow::FlowKey;
 use crate::packet::{IpPair, Transport, UdpDatagram};
@@ -159,51 +161,42 @@ impl Scanner<'_, '_, '_> {
             0 => CHUNK_FRAMES,
             n => n,
         };
-        // A legacy pcap file in memory: its records in a tight loop (the scan is the one
-        // sequential part of the reading).
-        if let Some(whole) = &self.whole {
-            let summary = &mut self.summary;
-            let mut outside = false;
-            let read = self.capture.frames_in_place(|frame| {
-                if frame.index.is_multiple_of(PROGRESS_EVERY) {
-                    if let Some(p) = progress {
-                        p.store(whole_offset(whole, frame.data), Ordering::Relaxed);
+        loop {
+            // A capture in memory: its common records in a tight loop (the scan is the one
+            // sequential part of the reading); any other record, the end and damage below.
+            if let Some(whole) = &self.whole {
+                let summary = &mut self.summary;
+                let mut outside = false;
+                let read = self.capture.frames_in_place(|frame| {
+                    if frame.index.is_multiple_of(PROGRESS_EVERY) {
+                        if let Some(p) = progress {
+                            p.store(whole_offset(whole, frame.data), Ordering::Relaxed);
+                        }
                     }
-                }
-                summary.observe(&frame);
-                let Some(at) = whole.offset_of(frame.data) else {
-                    outside = true;
-                    return false;
-                };
-                frames.push(FrameRef {
-                    index: frame.index,
-                    ts_ns: frame.ts_ns,
-                    linktype: frame.linktype,
-                    interface: frame.interface,
-                    orig_len: frame.orig_len,
-                    at,
-                    len: frame.data.len(),
+                    summary.observe(&frame);
+                    let Some(at) = whole.offset_of(frame.data) else {
+                        outside = true;
+                        return false;
+                    };
+                    frames.push(FrameRef {
+                        index: frame.index,
+                        ts_ns: frame.ts_ns,
+                        linktype: frame.linktype,
+                        interface: frame.interface,
+                        orig_len: frame.orig_len,
+                        at,
+                        len: frame.data.len(),
+                    });
+                    in_chunk += frame.data.len();
+                    !((frame.index + 1).is_multiple_of(per) || in_chunk >= CHUNK_BYTES_IN_PLACE)
                 });
-                in_chunk += frame.data.len();
-                !((frame.index + 1).is_multiple_of(per) || in_chunk >= CHUNK_BYTES_IN_PLACE)
-            });
-            if let Some(more) = read {
                 if outside {
                     return Err(outside_error());
                 }
-                if !more {
-                    if let Some(p) = progress {
-                        p.store(self.capture.offset(), Ordering::Relaxed);
-                    }
+                if read == Some(InPlace::Stopped) {
+                    break;
                 }
-                return Ok((!frames.is_empty()).then(|| Scanned {
-                    frames,
-                    own: None,
-                    secrets,
-                }));
             }
-        }
-        loop {
             let capture = &mut *self.capture;
             if capture.frames_read().is_multiple_of(PROGRESS_EVERY) {
                 if let Some(p) = progress {
