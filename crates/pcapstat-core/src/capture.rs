@@ -2001,7 +2001,19 @@ fn units_per_sec(tsresol: u8) -> Option<u64> {
 
 /// Converts a raw pcapng timestamp to nanoseconds since the epoch, exactly (integer arithmetic).
 fn to_ns(ts: u64, iface: Interface) -> i64 {
-    let units = i128::from(iface.units_per_sec.max(1));
+    // The common resolutions (µs, ns, ms) divide a second's nanoseconds: a multiplication in
+    // 64 bits, unless it overflows (then the general 128-bit form, which clamps).
+    let units_per_sec = iface.units_per_sec.max(1);
+    if 1_000_000_000 % units_per_sec == 0 {
+        let fast = i64::try_from(ts)
+            .ok()
+            .and_then(|t| t.checked_mul((1_000_000_000 / units_per_sec) as i64))
+            .and_then(|ns| ns.checked_add(iface.ts_offset_sec.checked_mul(1_000_000_000)?));
+        if let Some(ns) = fast {
+            return ns;
+        }
+    }
+    let units = i128::from(units_per_sec);
     let ns =
         i128::from(ts) * 1_000_000_000 / units + i128::from(iface.ts_offset_sec) * 1_000_000_000;
     ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
@@ -2148,6 +2160,56 @@ mod tests {
         let path = root.join("lab/f_refused_syndrop/capture.pcap");
         let mut capture = Capture::open(path).unwrap();
         assert!(capture.frames_in_place(|_| true).is_none());
+    }
+
+    /// The 64-bit shortcut of `to_ns` gives the 128-bit form's value, clamping included.
+    #[test]
+    fn timestamps_in_64_bits_equal_the_general_form() {
+        let general = |ts: u64, i: Interface| {
+            let units = i128::from(i.units_per_sec.max(1));
+            let ns = i128::from(ts) * 1_000_000_000 / units
+                + i128::from(i.ts_offset_sec) * 1_000_000_000;
+            ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+        };
+        let stamps = [
+            0,
+            1,
+            999_999,
+            1_796_487_209_339_211,
+            1_796_487_209_339_211_234,
+            u64::from(u32::MAX) << 32,
+            i64::MAX as u64 / 1000,
+            i64::MAX as u64 / 1000 + 1,
+            i64::MAX as u64,
+            u64::MAX,
+        ];
+        for units_per_sec in [
+            0,
+            1,
+            10,
+            1000,
+            1_000_000,
+            1_000_000_000,
+            1 << 20,
+            7,
+            10_000_000_000,
+        ] {
+            for ts_offset_sec in [0, 1, -1, 1_700_000_000, i64::MAX / 2, i64::MIN / 2] {
+                let i = Interface {
+                    linktype: LinkType(1),
+                    snaplen: 0,
+                    units_per_sec,
+                    ts_offset_sec,
+                };
+                for ts in stamps {
+                    assert_eq!(
+                        to_ns(ts, i),
+                        general(ts, i),
+                        "{ts} {units_per_sec} {ts_offset_sec}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
