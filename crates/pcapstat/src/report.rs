@@ -493,6 +493,19 @@ pub const KEYS_LIMIT_NAME: &str = "report names";
 
 /// The `count` of a name in a capped map: `false` (nothing counted) when `key` would be a new
 /// name past [`MAX_REPORT_KEYS`].
+/// A response's status class as the report counts it: `2xx`, …, `none` without a response
+/// (made without a copy for the usual ones).
+fn status_class(status: Option<u16>) -> std::borrow::Cow<'static, str> {
+    const CLASSES: [&str; 6] = ["0xx", "1xx", "2xx", "3xx", "4xx", "5xx"];
+    match status {
+        None => "none".into(),
+        Some(s) => match CLASSES.get(usize::from(s / 100)) {
+            Some(c) => (*c).into(),
+            None => format!("{}xx", s / 100).into(),
+        },
+    }
+}
+
 pub(crate) fn count_in<V: Default>(
     map: &mut BTreeMap<String, V>,
     key: &str,
@@ -729,10 +742,9 @@ impl ReportBuilder {
         for (i, h) in records.iter().enumerate() {
             let t = timings.get(i);
             self.requests += 1;
-            let class = h
-                .status
-                .map_or("none".to_string(), |s| format!("{}xx", s / 100));
-            count_in(&mut self.status, &class, dropped, |n| *n += 1);
+            count_in(&mut self.status, &status_class(h.status), dropped, |n| {
+                *n += 1
+            });
             count_in(&mut self.http_versions, h.version.as_str(), dropped, |n| {
                 *n += 1;
             });
@@ -1129,6 +1141,14 @@ mod tests {
     use super::*;
     use crate::figures::Value;
     use crate::Analyzer;
+
+    #[test]
+    fn status_classes_are_the_hundreds() {
+        assert_eq!(status_class(None), "none");
+        for s in 0..=u16::MAX {
+            assert_eq!(status_class(Some(s)), format!("{}xx", s / 100), "{s}");
+        }
+    }
     use pcapstat_core::LIMITS;
 
     fn analyze(rel: &str) -> Analysis {
