@@ -22,7 +22,7 @@ T0 = 1_700_000_000 * 1_000_000_000
 MS = 1_000_000
 
 HOST = '<script>document.title="pwned-host"</script>'
-PATH = "/</script><script>document.title='pwned-path'</script><!--?q=<img src=x onerror=alert(1)>"
+PATH = "/</script><script>document.title='pwned-path'</script><!--?q=<img/src=x/onerror=alert(1)>"
 PATH2 = "/\u2028\u2029\"'&amp;<b>bold</b>"
 QNAME = '<img src=x onerror=document.title="pwned-dns">.example.test'
 

@@ -708,6 +708,8 @@ struct Row {
     method: Option<String>,
     url: String,
     host: Option<String>,
+    /// The request target as sent.
+    path: Option<String>,
     status: Option<u16>,
     version: &'static str,
     client: String,
@@ -812,6 +814,7 @@ fn row(r: &RowAbs, ms: &impl Fn(i64) -> f64) -> Row {
         method: h.method.clone(),
         url: crate::har::url(h, tls),
         host: h.host.clone(),
+        path: h.path.clone(),
         status: h.status,
         version: h.version.as_str(),
         client: endpoint(&h.client.ip, h.client.port),

@@ -47,10 +47,16 @@
     if (ms === null || ms === undefined) return '–';
     const a = Math.abs(ms);
     if (a === 0) return '0';
-    if (a < 1) return (ms * 1000).toPrecision(3).replace(/\.?0+$/, '') + ' µs';
+    if (a < 1) return trimZeros((ms * 1000).toPrecision(3)) + ' µs';
     if (a < 1000) return (a < 10 ? ms.toFixed(2) : a < 100 ? ms.toFixed(1) : ms.toFixed(0)) + ' ms';
     if (a < 60000) return (ms / 1000).toFixed(a < 10000 ? 3 : 2) + ' s';
     return (ms / 60000).toFixed(1) + ' min';
+  }
+  function trimZeros (s) { return s.indexOf('.') >= 0 ? s.replace(/0+$/, '').replace(/\.$/, '') : s; }
+  function fmtTick (ms) {
+    if (ms < 1) return trimZeros((ms * 1000).toPrecision(3)) + ' µs';
+    if (ms < 1000) return trimZeros(ms.toPrecision(3)) + ' ms';
+    return trimZeros((ms / 1000).toPrecision(3)) + ' s';
   }
   function fmtNs (ns) { return ns === null || ns === undefined ? '–' : fmtMs(ns / 1e6); }
   function fmtInt (n) { return n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US'); }
@@ -86,8 +92,8 @@
     if (step >= 1000 || Math.abs(ms) >= 10000) return (ms / 1000).toFixed(step >= 1000 ? 0 : step >= 100 ? 1 : step >= 10 ? 2 : 3) + ' s';
     return ms.toFixed(step >= 1 ? 0 : step >= 0.1 ? 1 : step >= 0.01 ? 2 : 3) + ' ms';
   }
-  function niceStep (span, target) {
-    const raw = span / Math.max(1, target);
+  function niceStep (span, target, integer) {
+    const raw = Math.max(integer ? 1 : 0, span / Math.max(1, target));
     const p = Math.pow(10, Math.floor(Math.log10(raw)));
     for (const m of [1, 2, 5, 10]) if (raw <= m * p) return m * p;
     return 10 * p;
@@ -225,9 +231,10 @@
   const frag = document.createDocumentFragment();
   rows.forEach((r, i) => {
     const g = groups[groupOf[i]];
-    let hostPart = ''; let pathPart = r.url;
-    const m = /^(https?:\/\/[^/]*)(.*)$/.exec(r.url);
-    if (m) { hostPart = m[1]; pathPart = m[2] || '/'; }
+    // The Host and target as sent (the URL is percent-encoded as HAR has it).
+    const scheme = r.url.startsWith('https:') ? 'https://' : 'http://';
+    const hostPart = r.path !== null && /^https?:\/\//i.test(r.path) ? '' : scheme + (r.host !== null ? r.host : r.server);
+    const pathPart = r.path !== null ? r.path : '';
     const row = el('div', { class: 'wf-row' + (groupOf[i] % 2 ? ' alt' : ''), 'data-i': i },
       el('span', { class: 'cb', style: 'background:' + connColor(r.conn_id) }),
       el('span', { class: 'cid' + (r.reused ? ' reuse' : '') }, i === g[0] ? '#' + r.conn_id : '↳' + r.request_index),
@@ -457,19 +464,20 @@
     const max = Math.max(1, ...h.counts);
     const y = c => mt + ph - c / max * ph;
     const svg = sv('svg', { viewBox: '0 0 ' + w + ' ' + hh, role: 'img' });
-    const yStep = niceStep(max, 4);
+    const yStep = niceStep(max, 4, true);
     for (let c = 0; c <= max; c += yStep) {
       svg.appendChild(sv('line', { class: 'grid', x1: ml, x2: w - mr, y1: y(c), y2: y(c) }));
       svg.appendChild(sv('text', { x: ml - 6, y: y(c) + 3, 'text-anchor': 'end' }, shortNum(c)));
     }
     // log ticks
+    const mults = hi - lo > 4.5 ? [1] : hi - lo > 2.2 ? [1, 3] : [1, 2, 5];
     for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
-      for (const m of [1, 2, 5]) {
+      for (const m of mults) {
         const v = m * Math.pow(10, e); const lv = Math.log10(v);
         if (lv < lo - 1e-9 || lv > hi + 1e-9) continue;
         const xx = x(v);
         svg.appendChild(sv('line', { class: 'axis', x1: xx, x2: xx, y1: mt + ph, y2: mt + ph + 4 }));
-        svg.appendChild(sv('text', { x: xx, y: mt + ph + 15, 'text-anchor': 'middle' }, fmtMs(v)));
+        svg.appendChild(sv('text', { x: xx, y: mt + ph + 15, 'text-anchor': 'middle' }, fmtTick(v)));
       }
     }
     h.counts.forEach((c, i) => {
@@ -520,17 +528,17 @@
     const data = series.map(get);
     const total = data.reduce((a, d) => a + d.reduce((x, y) => x + y, 0), 0);
     if (!series.length || total === 0) box.appendChild(el('div', { class: 'empty' }, id === 'throughput' ? 'no TCP payload' : 'none in this capture'));
-    else box.appendChild(stackedSvg(title, data, fmt));
+    else box.appendChild(stackedSvg(title, data, fmt, null, id === 'connections'));
     otGrid.appendChild(box);
   }
   {
     const box = el('div', { class: 'chart', 'data-chart': 'requests' });
     box.appendChild(el('h3', null, 'HTTP requests started per bucket'));
-    if (OT.requests.some(v => v > 0)) box.appendChild(stackedSvg('Requests started', [OT.requests], v => v.toFixed(0), ['#3867d6']));
+    if (OT.requests.some(v => v > 0)) box.appendChild(stackedSvg('Requests started', [OT.requests], v => v.toFixed(0), ['#3867d6'], true));
     else box.appendChild(el('div', { class: 'empty' }, 'no HTTP request'));
     otGrid.appendChild(box);
   }
-  function stackedSvg (title, data, fmt, colors) {
+  function stackedSvg (title, data, fmt, colors, integer) {
     colors = colors || SERIES_COLORS;
     const w = 560; const hh = 170; const ml = 58; const mr = 12; const mt = 10; const mb = 24;
     const pw = w - ml - mr; const ph = hh - mt - mb;
@@ -542,7 +550,7 @@
     const x = t => ml + (t - t0) / (t1 - t0 || 1) * pw;
     const y = v => mt + ph - v / max * ph;
     const svg = sv('svg', { viewBox: '0 0 ' + w + ' ' + hh, role: 'img' });
-    const yStep = niceStep(max, 4);
+    const yStep = niceStep(max, 4, integer);
     for (let v = 0; v <= max * 1.0001; v += yStep) {
       svg.appendChild(sv('line', { class: 'grid', x1: ml, x2: w - mr, y1: y(v), y2: y(v) }));
       svg.appendChild(sv('text', { x: ml - 6, y: y(v) + 3, 'text-anchor': 'end' }, fmt === fmtBits ? shortNum(v) : shortNum(v)));
@@ -604,7 +612,7 @@
       [...thead.querySelectorAll('th')].forEach((th, ci) => { th.classList.toggle('sorted', ci === sortCol); th.classList.toggle('asc', ci === sortCol && asc); });
     }
     render();
-    return el('div', { class: 'tablewrap' }, t);
+    return el('div', { class: 'tablewrap' + (opts.scroll ? ' scroll' : '') }, t);
   }
   const hostCard = el('section', { class: 'card', id: 'servers' },
     el('h2', null, 'Servers', el('span', { class: 'sub' }, 'named by SNI, else Host, else address (the report\'s per-server table) · click a column to sort')));
@@ -653,7 +661,7 @@
         { name: 'Server', left: true, get: c => c.server, cls: 'mono' },
         { name: 'Failure', left: true, get: c => c.failure },
         { name: 'SYN retries', get: c => c.syn_retries }
-      ], C.failed_connections));
+      ], C.failed_connections, { scroll: true }));
     } else box.appendChild(el('div', { class: 'none' }, 'No failed connection.'));
     cols3.appendChild(box);
   }
@@ -682,15 +690,18 @@
   }
   {
     const E = D.http_errors;
-    const box = el('div', { id: 'http-errors' }, el('h3', null, 'HTTP errors · ' + fmtInt(E.count_4xx) + ' 4xx · ' + fmtInt(E.count_5xx) + ' 5xx'));
+    const box = el('div', { id: 'http-errors', class: 'wide' }, el('h3', null, 'HTTP errors · ' + fmtInt(E.count_4xx) + ' 4xx · ' + fmtInt(E.count_5xx) + ' 5xx'));
     if (E.first.length) {
       box.appendChild(table('http-errors-table', [
         { name: 'Start', get: r => r.start_ms, fmt: v => '+' + fmtMs(v) },
         { name: 'Status', get: r => r.status, fmt: v => el('span', { class: 'bad' }, v) },
         { name: 'Method', left: true, get: r => r.method, cls: 'mono' },
-        { name: 'URL', left: true, get: r => r.url, cls: 'mono wrap' },
+        { name: 'Host', left: true, get: r => r.host, cls: 'mono wrap' },
+        { name: 'Target', left: true, get: r => r.path, cls: 'mono wrap' },
+        { name: 'Server', left: true, get: r => r.server, cls: 'mono' },
+        { name: 'Wait', get: r => r.wait_ms, fmt: fmtMs },
         { name: 'Conn', get: r => r.conn_id }
-      ], E.first));
+      ], E.first, { scroll: true }));
       if (E.first.length < E.count_4xx + E.count_5xx) box.appendChild(el('div', { class: 'note pad' }, 'The first ' + E.first.length + ' by start time.'));
     } else box.appendChild(el('div', { class: 'none' }, 'No 4xx or 5xx response.'));
     cols3.appendChild(box);
@@ -701,8 +712,9 @@
     'Waterfall: drag or Shift + wheel to pan, Ctrl + wheel or double-click to zoom, drag in the overview to choose a window.'));
 
   draw(); drawAxis(); drawOverview();
-  const ms = performance.now() - T0;
-  document.body.setAttribute('data-render-ms', ms.toFixed(1));
+  // Script time, and time since the navigation started (what a reader waits).
+  document.body.setAttribute('data-script-ms', (performance.now() - T0).toFixed(1));
+  document.body.setAttribute('data-ready-ms', performance.now().toFixed(1));
   app.setAttribute('aria-busy', 'false');
   document.body.setAttribute('data-ready', 'true');
 })();
