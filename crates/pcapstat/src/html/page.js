@@ -185,7 +185,15 @@
   if (!rows.length) { fullStart = 0; fullEnd = Math.max(1, D.end_ms); }
   const padMs = (fullEnd - fullStart) * 0.01;
   fullStart -= padMs; fullEnd += padMs;
-  v0 = fullStart; v1 = fullEnd;
+  // The first view: the drawn requests (the whole capture is one click away).
+  let fitStart = fullStart; let fitEnd = fullEnd;
+  if (rows.length) {
+    fitStart = Infinity; fitEnd = -Infinity;
+    for (const r of rows) { fitStart = Math.min(fitStart, r.start_ms); fitEnd = Math.max(fitEnd, r.end_ms); }
+    const pad = Math.max(0.001, (fitEnd - fitStart) * 0.03);
+    fitStart = Math.max(fullStart, fitStart - pad); fitEnd = Math.min(fullEnd, fitEnd + pad);
+  }
+  v0 = fitStart; v1 = fitEnd;
 
   const rangeLabel = el('span', { class: 'range' });
   const toolbar = el('div', { class: 'wf-toolbar' },
@@ -193,7 +201,8 @@
     el('button', { type: 'button', title: 'Zoom out', onclick: () => zoomAt(2, (v0 + v1) / 2) }, 'Zoom out'),
     el('button', { type: 'button', title: 'Pan left (or Shift + wheel, or drag)', onclick: () => pan(-(v1 - v0) * 0.25) }, '◀'),
     el('button', { type: 'button', title: 'Pan right', onclick: () => pan((v1 - v0) * 0.25) }, '▶'),
-    el('button', { type: 'button', title: 'Whole capture', id: 'wf-reset', onclick: () => setView(fullStart, fullEnd) }, 'Reset'),
+    el('button', { type: 'button', title: 'The span of the drawn requests', id: 'wf-reset', onclick: () => setView(fitStart, fitEnd) }, 'Fit requests'),
+    el('button', { type: 'button', title: 'The whole capture, first to last frame', onclick: () => setView(fullStart, fullEnd) }, 'Whole capture'),
     rangeLabel,
     el('div', { class: 'legend' }, PHASE_LABELS.map((l, i) => el('span', null, el('i', { style: 'background:' + PHASE_COLORS[i] }), l))));
   wfCard.appendChild(toolbar);
