@@ -720,7 +720,7 @@ fn har_is_one_capture_written_atomically() {
 
 /// The data blob of an HTML report (`--html`), as JSON.
 fn html_data(path: &std::path::Path) -> serde_json::Value {
-    let page = std::fs::read_to_string(path).unwrap();
+    let page = std::fs::read_to_string(path).expect("the page");
     let open = "<script type=\"application/json\" id=\"pcapstat-data\">";
     let start = page.find(open).expect("the data element") + open.len();
     let end = start + page[start..].find("</script>").expect("its end");
@@ -752,7 +752,10 @@ fn html_is_one_capture_written_atomically() {
     );
     // The page's report is the JSON report (lists of the page's own length).
     assert_eq!(data["report"]["hosts"], report["hosts"]);
-    assert_eq!(data["report"]["tcp_connections"]["connect"], report["tcp_connections"]["connect"]);
+    assert_eq!(
+        data["report"]["tcp_connections"]["connect"],
+        report["tcp_connections"]["connect"]
+    );
     assert_eq!(data["title"], capture.as_str());
     let names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -774,7 +777,10 @@ fn html_is_one_capture_written_atomically() {
     assert_eq!(out.status.code(), Some(0));
     let data = html_data(&html);
     assert_eq!(data["waterfall"]["rows"].as_array().map(Vec::len), Some(3));
-    assert_eq!(data["waterfall"]["requests"], report["applications"]["http"]["requests"]);
+    assert_eq!(
+        data["waterfall"]["requests"],
+        report["applications"]["http"]["requests"]
+    );
     assert!(data["waterfall"]["hidden"]["requests"].as_u64() > Some(0));
     assert_eq!(data["filter"], "port 443");
 
@@ -783,7 +789,10 @@ fn html_is_one_capture_written_atomically() {
     let out = run(&["analyze", "--merge", &capture, &other, "--html", &html_arg]);
     assert_eq!(out.status.code(), Some(0));
     let data = html_data(&html);
-    assert_eq!(data["waterfall"]["rows"].as_array().map(Vec::len), Some(rows.len()));
+    assert_eq!(
+        data["waterfall"]["rows"].as_array().map(Vec::len),
+        Some(rows.len())
+    );
     assert!(data["report"]["applications"]["dns"]["queries"].as_u64() > Some(0));
 
     // Several captures without --merge: an error before anything is read.

@@ -144,6 +144,9 @@ const METRICS: usize = 5;
 /// Counts (retransmissions, zero windows, connections, requests) are spread in thousandths.
 const MILLI: u64 = 1_000;
 
+/// The sums of one series per bucket index.
+type Buckets = BTreeMap<i64, [u64; METRICS]>;
+
 /// Sums per bucket of 2^`shift` ns on the epoch grid, at most [`MAX_BUCKETS`] buckets from the
 /// first to the last one used: a span that does not fit doubles the bucket width (buckets
 /// merged two by two). An amount spread over a span goes to each bucket in proportion to its
@@ -153,7 +156,7 @@ const MILLI: u64 = 1_000;
 struct Timeline {
     shift: u32,
     range: Option<(i64, i64)>,
-    series: BTreeMap<SeriesKey, BTreeMap<i64, [u64; METRICS]>>,
+    series: BTreeMap<SeriesKey, Buckets>,
 }
 
 impl Default for Timeline {
@@ -177,7 +180,7 @@ impl Timeline {
             lo >>= 1;
             hi >>= 1;
             for buckets in self.series.values_mut() {
-                let mut merged: BTreeMap<i64, [u64; METRICS]> = BTreeMap::new();
+                let mut merged: Buckets = BTreeMap::new();
                 for (i, v) in std::mem::take(buckets) {
                     let m = merged.entry(i >> 1).or_default();
                     for (x, y) in m.iter_mut().zip(v) {
@@ -242,6 +245,8 @@ pub struct HtmlBuilder {
     errors_4xx: u64,
     errors_5xx: u64,
     names: BTreeMap<String, (i64, String)>,
+    /// Servers with a series of their own.
+    series_servers: usize,
 }
 
 impl RecordSink for HtmlBuilder {
@@ -269,6 +274,7 @@ impl HtmlBuilder {
             errors_4xx: 0,
             errors_5xx: 0,
             names: BTreeMap::new(),
+            series_servers: 0,
         }
     }
 
@@ -295,7 +301,12 @@ impl HtmlBuilder {
             self.first.offer(key, row);
             let slow = t.total_ns.unwrap_or(i64::MAX);
             self.slowest.offer(
-                (std::cmp::Reverse(slow), t.start_ts, h.conn_id, h.request_index),
+                (
+                    std::cmp::Reverse(slow),
+                    t.start_ts,
+                    h.conn_id,
+                    h.request_index,
+                ),
                 row,
             );
             self.timeline
@@ -334,17 +345,13 @@ impl HtmlBuilder {
                 self.connect.push(ns);
             }
             let server = endpoint(&c.server_ip, c.server_port);
-            let key = if self.timeline.series.contains_key(&SeriesKey::Server(server.clone())) {
-                SeriesKey::Server(server)
-            } else if self
-                .timeline
-                .series
-                .keys()
-                .filter(|k| matches!(k, SeriesKey::Server(_)))
-                .count()
-                < MAX_SERIES
-            {
-                SeriesKey::Server(server)
+            let key = SeriesKey::Server(server);
+            let key = if self.timeline.series.contains_key(&key) {
+                key
+            } else if self.series_servers < MAX_SERIES {
+                // (Its series is made by the first spread below.)
+                self.series_servers += 1;
+                key
             } else {
                 SeriesKey::Other
             };
@@ -480,7 +487,12 @@ impl HtmlBuilder {
         let errors = HttpErrors {
             count_4xx: self.errors_4xx,
             count_5xx: self.errors_5xx,
-            first: self.errors.into_rows().iter().map(|r| row(r, &ms)).collect(),
+            first: self
+                .errors
+                .into_rows()
+                .iter()
+                .map(|r| row(r, &ms))
+                .collect(),
         };
         HtmlPage {
             data: PageData {
@@ -555,7 +567,11 @@ impl HtmlPage {
         let (head, rest) = PAGE.split_once("/*DATA*/").unwrap_or((PAGE, ""));
         let (mid, tail) = rest.split_once("/*SCRIPT*/").unwrap_or((rest, ""));
         let (head_a, head_b) = head.split_once("/*CSS*/").unwrap_or((head, ""));
-        out.write_all(head_a.replace("{{TITLE}}", &escape_text(&self.data.title)).as_bytes())?;
+        out.write_all(
+            head_a
+                .replace("{{TITLE}}", &escape_text(&self.data.title))
+                .as_bytes(),
+        )?;
         out.write_all(CSS.as_bytes())?;
         out.write_all(head_b.as_bytes())?;
         out.write_all(script_safe(&json).as_bytes())?;
@@ -756,7 +772,10 @@ fn segments(h: &HttpRecord, t: &RequestTiming) -> Vec<(u8, i64, i64)> {
         push(DNS, start, start.saturating_add(d));
         at = start.saturating_add(d);
     }
-    let hs = t.connect_ns.unwrap_or(0).saturating_add(t.tls_ns.unwrap_or(0));
+    let hs = t
+        .connect_ns
+        .unwrap_or(0)
+        .saturating_add(t.tls_ns.unwrap_or(0));
     if t.connect_ns.is_some() || t.tls_ns.is_some() {
         let from = if t.dns_ns.is_none() && t.connect_ns.is_some() {
             start
@@ -872,8 +891,10 @@ fn histogram(
         p99_ms: p.map(|p| ms_of(p.p99)),
         max_ms: p.map(|p| ms_of(p.max)),
     };
-    let (Some(min), Some(max)) = (store.nth(0), store.len().checked_sub(1).and_then(|k| store.nth(k)))
-    else {
+    let (Some(min), Some(max)) = (
+        store.nth(0),
+        store.len().checked_sub(1).and_then(|k| store.nth(k)),
+    ) else {
         return h;
     };
     let mut lo = (min.max(1_000)) as f64;
@@ -936,7 +957,7 @@ fn over_time(tl: &Timeline, names: &BTreeMap<String, (i64, String)>, origin: i64
     let (lo, hi) = tl.range.unwrap_or((origin >> tl.shift, origin >> tl.shift));
     let buckets = (i128::from(hi) - i128::from(lo) + 1).max(0) as usize;
     let start = i128::from(lo) * width - i128::from(origin);
-    let series_of = |server: String, name: Option<String>, parts: &[&BTreeMap<i64, [u64; METRICS]>]| {
+    let series_of = |server: String, name: Option<String>, parts: &[&Buckets]| {
         let col = |m: usize, scale: f64| -> Vec<f64> {
             (lo..=hi)
                 .map(|i| {
@@ -965,7 +986,7 @@ fn over_time(tl: &Timeline, names: &BTreeMap<String, (i64, String)>, origin: i64
             total_bytes,
         }
     };
-    let mut servers: Vec<(&SeriesKey, &BTreeMap<i64, [u64; METRICS]>, u64)> = tl
+    let mut servers: Vec<(&SeriesKey, &Buckets, u64)> = tl
         .series
         .iter()
         .filter(|(k, _)| **k != SeriesKey::Requests)

@@ -257,6 +257,8 @@
   }
   labels.appendChild(frag);
 
+  // The over-time charts show the waterfall's window as a band.
+  const viewListeners = [];
   let hoverRow = -1;
   const dpr = window.devicePixelRatio || 1;
   function sizeCanvas (c, w, h) {
@@ -375,6 +377,7 @@
     if (a < fullStart) { b += fullStart - a; a = fullStart; }
     if (b > fullEnd) { a -= b - fullEnd; b = fullEnd; }
     v0 = a; v1 = b; redraw();
+    for (const f of viewListeners) f();
   }
   function zoomAt (f, c) { setView(c - (c - v0) * f, c + (v1 - c) * f); }
   function pan (d) { setView(v0 + d, v1 + d); }
@@ -513,7 +516,7 @@
   // ---- over time ----
   const otCard = el('section', { class: 'card', id: 'over-time' },
     el('h2', null, 'Over time', el('span', { class: 'sub' }, 'per server · buckets of ' + fmtMs(OT.bucket_ms) +
-      ' · each connection\'s totals (connections table) spread over its data transfer')));
+      ' · each connection\'s totals (connections table) spread over its data transfer · dashed band: the waterfall\'s window')));
   main.appendChild(otCard);
   const series = OT.series;
   if (series.length) {
@@ -579,6 +582,15 @@
       });
     });
     svg.appendChild(sv('line', { class: 'axis', x1: ml, x2: w - mr, y1: mt + ph + 0.5, y2: mt + ph + 0.5 }));
+    const band = sv('rect', { y: mt, height: ph, fill: 'rgba(37,99,235,0.07)', stroke: 'rgba(37,99,235,0.35)', 'stroke-dasharray': '3 3', class: 'view-band' });
+    const placeBand = () => {
+      const a = Math.max(ml, x(v0)); const b = Math.min(w - mr, x(v1));
+      const whole = v0 <= fullStart + 1e-9 && v1 >= fullEnd - 1e-9;
+      band.setAttribute('x', a); band.setAttribute('width', Math.max(0, b - a));
+      band.setAttribute('visibility', whole || b <= a ? 'hidden' : 'visible');
+    };
+    placeBand(); viewListeners.push(placeBand);
+    svg.appendChild(band);
     const hover = sv('rect', { x: ml, y: mt, width: pw, height: ph, fill: 'transparent' });
     hover.addEventListener('mousemove', ev => {
       const rect = svg.getBoundingClientRect();

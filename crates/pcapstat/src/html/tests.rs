@@ -42,7 +42,9 @@ fn lab_captures() -> Vec<String> {
 }
 
 fn data_of(a: &Analysis, options: &HtmlOptions) -> Value {
-    html_page(a, options).data_json().expect("the page's data is JSON")
+    html_page(a, options)
+        .data_json()
+        .expect("the page's data is JSON")
 }
 
 /// Nearest rank, written out: the value at `ceil(p * n / 100)` (1-based) of the sorted values.
@@ -78,7 +80,10 @@ fn rows_are_the_http_rows_with_their_phases_at_their_times() {
         let mut by_key = BTreeMap::new();
         for r in rows {
             let key = (r["conn_id"].as_u64(), r["request_index"].as_u64());
-            assert!(by_key.insert(key, r).is_none(), "{path}: one row per request");
+            assert!(
+                by_key.insert(key, r).is_none(),
+                "{path}: one row per request"
+            );
         }
         // Grouped: a connection's rows are together.
         let order: Vec<u64> = rows.iter().filter_map(|r| r["conn_id"].as_u64()).collect();
@@ -179,11 +184,17 @@ fn histograms_count_the_table_values_and_mark_the_percentiles() {
             ),
             (
                 "dns",
-                a.dns_records().iter().filter_map(|q| q.latency_ns).collect(),
+                a.dns_records()
+                    .iter()
+                    .filter_map(|q| q.latency_ns)
+                    .collect(),
             ),
             (
                 "wait",
-                a.request_timings().iter().filter_map(|t| t.wait_ns).collect(),
+                a.request_timings()
+                    .iter()
+                    .filter_map(|t| t.wait_ns)
+                    .collect(),
             ),
         ]
         .into_iter()
@@ -201,7 +212,12 @@ fn histograms_count_the_table_values_and_mark_the_percentiles() {
                 .filter_map(Value::as_u64)
                 .collect();
             assert_eq!(counts.iter().sum::<u64>(), v.len() as u64, "{path} {name}");
-            for (key, p) in [("p50_ms", 50), ("p95_ms", 95), ("p99_ms", 99), ("max_ms", 100)] {
+            for (key, p) in [
+                ("p50_ms", 50),
+                ("p95_ms", 95),
+                ("p99_ms", 99),
+                ("max_ms", 100),
+            ] {
                 assert_eq!(h[key].as_f64(), rank(v, p).map(ms), "{path} {name} {key}");
             }
             if v.is_empty() {
@@ -225,13 +241,12 @@ fn histograms_count_the_table_values_and_mark_the_percentiles() {
                     .unwrap_or(counts.len() - 1);
                 want[bin] += 1;
             }
-            let moved: u64 = want
-                .iter()
-                .zip(&counts)
-                .map(|(a, b)| a.abs_diff(*b))
-                .sum();
+            let moved: u64 = want.iter().zip(&counts).map(|(a, b)| a.abs_diff(*b)).sum();
             // Floating edges: a value equal to an edge may fall either side (at most one bin).
-            assert!(moved <= 2 * v.len() as u64 / 50 + 2, "{path} {name}: {want:?} {counts:?}");
+            assert!(
+                moved <= 2 * v.len() as u64 / 50 + 2,
+                "{path} {name}: {want:?} {counts:?}"
+            );
             let p99 = h["p99_ms"].as_f64().expect("p99");
             assert!(p99 <= edges[counts.len()] && h["max_ms"].as_f64() <= edges.last().copied());
         }
@@ -276,14 +291,25 @@ fn over_time_adds_up_to_the_tables() {
             .iter()
             .map(|c| c.c2s.retransmissions + c.s2c.retransmissions)
             .sum();
-        assert!((sum("retransmissions") - retx as f64).abs() < 1e-6, "{path}");
+        assert!(
+            (sum("retransmissions") - retx as f64).abs() < 1e-6,
+            "{path}"
+        );
         let zw: u64 = conns
             .iter()
             .map(|c| c.c2s.zero_windows + c.s2c.zero_windows)
             .sum();
         assert!((sum("zero_windows") - zw as f64).abs() < 1e-6, "{path}");
-        assert!((sum("connections") - conns.len() as f64).abs() < 1e-6, "{path}");
-        let started: f64 = ot["requests"].as_array().expect("requests").iter().map(f).sum();
+        assert!(
+            (sum("connections") - conns.len() as f64).abs() < 1e-6,
+            "{path}"
+        );
+        let started: f64 = ot["requests"]
+            .as_array()
+            .expect("requests")
+            .iter()
+            .map(f)
+            .sum();
         assert_eq!(started, a.http_records().len() as f64, "{path}");
         assert!(ot["series"].as_array().map_or(0, Vec::len) <= SHOWN_SERIES + 1);
     }
@@ -333,7 +359,12 @@ fn the_row_cap_keeps_the_first_and_the_slowest() {
         assert_eq!(w["requests"].as_u64(), Some(n as u64));
         let hidden = &w["hidden"];
         assert_eq!(hidden["requests"].as_u64(), Some((n - cap) as u64));
-        let buckets: f64 = hidden["buckets"].as_array().expect("buckets").iter().map(f).sum();
+        let buckets: f64 = hidden["buckets"]
+            .as_array()
+            .expect("buckets")
+            .iter()
+            .map(f)
+            .sum();
         assert_eq!(buckets, (n - cap) as f64, "cap {cap}");
     }
 }
@@ -476,7 +507,12 @@ fn hostile_strings_stay_in_the_data() {
     assert_eq!(data["title"], hostile);
     assert_eq!(data["waterfall"]["rows"][0]["host"], hostile);
     assert_eq!(data["http_errors"]["first"][0]["server_name"], hostile);
-    assert_eq!(data["report"]["hosts"][0]["host"].as_str().map(|s| s.contains("script")), Some(true));
+    assert_eq!(
+        data["report"]["hosts"][0]["host"]
+            .as_str()
+            .map(|s| s.contains("script")),
+        Some(true)
+    );
     // The page has exactly its own two scripts, and the title is text.
     assert_eq!(html.to_ascii_lowercase().matches("<script").count(), 2);
     assert_eq!(html.to_ascii_lowercase().matches("</script").count(), 2);
