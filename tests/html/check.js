@@ -94,6 +94,12 @@ async function checkPage (browser, p, o) {
     await page.click('text=Zoom in')
     await page.waitForFunction(b => document.querySelector('.wf-toolbar .range').textContent !== b, before, { timeout: 2000 }).catch(() => problems.push('zoom did not change the range'))
     await page.click('#wf-reset')
+    // The filter box: nothing matches a string no row holds; the hostile page's 404 is one row.
+    await page.fill('input.filter', p.hostile ? '404' : 'no-such-request-zz')
+    const dimmed = await page.evaluate(() => document.querySelectorAll('#wf-labels .wf-row.dim').length)
+    const wantDim = p.hostile ? dom.rows - 1 : dom.rows
+    if (dimmed !== wantDim) problems.push(`filter dimmed ${dimmed} rows, expected ${wantDim}`)
+    await page.fill('input.filter', '')
     await page.mouse.move(0, 0)
   }
   fs.mkdirSync(o.out, { recursive: true })

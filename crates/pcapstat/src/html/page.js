@@ -196,6 +196,24 @@
   v0 = fitStart; v1 = fitEnd;
 
   const rangeLabel = el('span', { class: 'range' });
+  // A text filter: matching rows stay, the others are dimmed (as DevTools' filter box).
+  const filterBox = el('input', { type: 'search', class: 'filter', placeholder: 'Filter: URL, host, status, method, #conn', 'aria-label': 'Filter requests' });
+  const filterCount = el('span', { class: 'range' });
+  let match = null; // null: no filter; else a Uint8Array per row
+  filterBox.addEventListener('input', () => {
+    const q = filterBox.value.trim().toLowerCase();
+    if (!q) { match = null; filterCount.textContent = ''; } else {
+      match = new Uint8Array(rows.length);
+      let n = 0;
+      rows.forEach((r, i) => {
+        const hay = [r.url, r.host || '', r.path || '', r.method || '', r.status === null ? 'none' : String(r.status), '#' + r.conn_id, r.server, r.server_name || ''].join(' ').toLowerCase();
+        if (hay.includes(q)) { match[i] = 1; n++; }
+      });
+      filterCount.textContent = n + ' of ' + rows.length + ' match';
+    }
+    for (let i = 0; i < rows.length; i++) labels.children[i].classList.toggle('dim', !!match && !match[i]);
+    redraw();
+  });
   const toolbar = el('div', { class: 'wf-toolbar' },
     el('button', { type: 'button', title: 'Zoom in (or Ctrl + wheel)', onclick: () => zoomAt(0.5, (v0 + v1) / 2) }, 'Zoom in'),
     el('button', { type: 'button', title: 'Zoom out', onclick: () => zoomAt(2, (v0 + v1) / 2) }, 'Zoom out'),
@@ -204,6 +222,7 @@
     el('button', { type: 'button', title: 'The span of the drawn requests', id: 'wf-reset', onclick: () => setView(fitStart, fitEnd) }, 'Fit requests'),
     el('button', { type: 'button', title: 'The whole capture, first to last frame', onclick: () => setView(fullStart, fullEnd) }, 'Whole capture'),
     rangeLabel,
+    filterBox, filterCount,
     el('div', { class: 'legend' }, PHASE_LABELS.map((l, i) => el('span', null, el('i', { style: 'background:' + PHASE_COLORS[i] }), l))));
   wfCard.appendChild(toolbar);
   const ovBox = el('div', { class: 'wf-overview', title: 'Overview: drag to choose the window' });
@@ -336,6 +355,7 @@
         ctx.beginPath(); ctx.moveTo(Math.max(-1, a), y + ROW_H / 2 + 0.5); ctx.lineTo(Math.min(w + 1, b), y + ROW_H / 2 + 0.5); ctx.stroke();
         ctx.globalAlpha = 1;
       }
+      ctx.globalAlpha = match && !match[i] ? 0.18 : 1;
       for (const [p, a0, b0] of r.segments) {
         const a = xOf(a0, w); const b = xOf(b0, w);
         if (b < -2 || a > w + 2) continue;
@@ -355,6 +375,7 @@
         if (b > 0 && b < w - 50) { ctx.fillStyle = '#98a2b3'; ctx.font = '10px system-ui, "DejaVu Sans", sans-serif'; ctx.fillText(fmtMs(r.total_ms), b, y + 14); }
       }
     }
+    ctx.globalAlpha = 1;
     if (hidden && last >= rows.length) {
       const y = off + (rows.length - first) * ROW_H;
       const max = Math.max(1, ...hidden.buckets);
@@ -394,6 +415,17 @@
   window.addEventListener('mousemove', ev => {
     if (drag) { const w = trackWidth(); const d = (ev.clientX - drag.x) / w * (drag.b - drag.a); setView(drag.a - d, drag.b - d); }
     if (ovDrag) { const rect = ovBox.getBoundingClientRect(); const t = fullStart + (ev.clientX - rect.left) / rect.width * (fullEnd - fullStart); setView(Math.min(ovDrag, t), Math.max(ovDrag, t)); }
+  });
+  body.tabIndex = 0;
+  body.addEventListener('keydown', ev => {
+    const c = (v0 + v1) / 2;
+    if (ev.key === '+' || ev.key === '=') zoomAt(0.5, c);
+    else if (ev.key === '-') zoomAt(2, c);
+    else if (ev.key === 'ArrowLeft') pan(-(v1 - v0) * 0.2);
+    else if (ev.key === 'ArrowRight') pan((v1 - v0) * 0.2);
+    else if (ev.key === '0') setView(fitStart, fitEnd);
+    else return;
+    ev.preventDefault();
   });
   canvas.addEventListener('dblclick', ev => { const rect = canvas.getBoundingClientRect(); zoomAt(0.5, v0 + (ev.clientX - rect.left) / rect.width * (v1 - v0)); });
   let ovDrag = null;
@@ -730,7 +762,7 @@
 
   app.appendChild(el('footer', null, 'Made by ' + D.generator + ' from the capture alone (capture timestamps; no clock of this machine). ' +
     'Data: the http, connections, tls and dns tables and the JSON report (docs/html.md, docs/metrics.md, docs/summary.md). ' +
-    'Waterfall: drag or Shift + wheel to pan, Ctrl + wheel or double-click to zoom, drag in the overview to choose a window.'));
+    'Waterfall: drag or Shift + wheel to pan, Ctrl + wheel or double-click to zoom, drag in the overview to choose a window; keys + − ← → 0 when the waterfall has the focus.'));
 
   draw(); drawAxis(); drawOverview();
   // Script time, and time since the navigation started (what a reader waits).
