@@ -244,7 +244,10 @@
   const grid = el('div', { class: 'wf-grid', style: 'height:' + (nLines * ROW_H) + 'px' }, labels, track);
   body.appendChild(grid);
   wfCard.appendChild(body);
-  if (!rows.length) wfCard.appendChild(el('div', { class: 'none' }, 'No HTTP request in this capture (HTTP/1.x and HTTP/2; TLS needs a key log to be read).'));
+  if (!rows.length) {
+    for (const e of [toolbar, ovBox, wfCard.querySelector('.wf-head'), body]) e.style.display = 'none';
+    wfCard.appendChild(el('div', { class: 'none', style: 'padding-top:12px' }, 'No HTTP request in this capture (HTTP/1.x and HTTP/2; HTTPS needs its TLS keys: --keylog, or keys embedded in the pcapng).'));
+  }
 
   // Connection groups: colour stripe and alternating bands.
   const groups = []; // [firstRow, lastRow, conn_id, minStart, maxEnd]
@@ -352,7 +355,7 @@
       if (g[1] > g[0]) {
         ctx.strokeStyle = connColor(r.conn_id); ctx.globalAlpha = 0.45;
         const a = xOf(g[3], w); const b = xOf(g[4], w);
-        ctx.beginPath(); ctx.moveTo(Math.max(-1, a), y + ROW_H / 2 + 0.5); ctx.lineTo(Math.min(w + 1, b), y + ROW_H / 2 + 0.5); ctx.stroke();
+        ctx.beginPath(); ctx.moveTo(Math.max(-1, a), y + ROW_H - 3.5); ctx.lineTo(Math.min(w + 1, b), y + ROW_H - 3.5); ctx.stroke();
         ctx.globalAlpha = 1;
       }
       ctx.globalAlpha = match && !match[i] ? 0.18 : 1;
@@ -514,11 +517,18 @@
       svg.appendChild(sv('text', { x: ml - 6, y: y(c) + 3, 'text-anchor': 'end' }, shortNum(c)));
     }
     // log ticks
-    const mults = hi - lo > 4.5 ? [1] : hi - lo > 2.2 ? [1, 3] : [1, 2, 5];
+    const mults = hi - lo > 4.5 ? [1] : hi - lo > 2.2 ? [1, 3] : hi - lo > 0.7 ? [1, 2, 5] : [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9];
+    let tickVals = [];
     for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
       for (const m of mults) {
         const v = m * Math.pow(10, e); const lv = Math.log10(v);
-        if (lv < lo - 1e-9 || lv > hi + 1e-9) continue;
+        if (lv >= lo - 1e-9 && lv <= hi + 1e-9) tickVals.push(v);
+      }
+    }
+    // A narrow range without round values in it: its two ends.
+    if (tickVals.length < 2) tickVals = [h.edges_ms[0], h.edges_ms[h.edges_ms.length - 1]];
+    {
+      for (const v of tickVals) {
         const xx = x(v);
         svg.appendChild(sv('line', { class: 'axis', x1: xx, x2: xx, y1: mt + ph, y2: mt + ph + 4 }));
         svg.appendChild(sv('text', { x: xx, y: mt + ph + 15, 'text-anchor': 'middle' }, fmtTick(v)));
