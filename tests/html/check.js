@@ -100,6 +100,11 @@ async function checkPage (browser, p, o) {
     const wantDim = p.hostile ? dom.rows - 1 : dom.rows
     if (dimmed !== wantDim) problems.push(`filter dimmed ${dimmed} rows, expected ${wantDim}`)
     await page.fill('input.filter', '')
+    // Another order keeps every row.
+    await page.selectOption('select.order', 'total')
+    const reordered = await page.evaluate(() => document.querySelectorAll('#wf-labels .wf-row').length)
+    if (reordered !== dom.rows) problems.push(`${reordered} rows slowest first, expected ${dom.rows}`)
+    await page.selectOption('select.order', 'connection')
     await page.mouse.move(0, 0)
   }
   fs.mkdirSync(o.out, { recursive: true })

@@ -170,7 +170,7 @@
   const wfCard = el('section', { class: 'card', id: 'waterfall' });
   main.appendChild(wfCard);
   wfCard.appendChild(el('h2', null, 'Waterfall',
-    el('span', { class: 'sub' }, fmtInt(W.shown) + ' of ' + fmtInt(W.requests) + ' requests, grouped by connection · time since the first frame (' + absTime(0) + ')')));
+    el('span', { class: 'sub' }, fmtInt(W.shown) + ' of ' + fmtInt(W.requests) + ' requests, one row each · time since the first frame (' + absTime(0) + ')')));
   if (hidden) {
     wfCard.appendChild(el('div', { class: 'banner info', style: 'margin:10px 12px 0', id: 'wf-cap' },
       'This capture has ' + fmtInt(W.requests) + ' requests; the waterfall draws ' + fmtInt(W.shown) +
@@ -199,6 +199,10 @@
   // A text filter: matching rows stay, the others are dimmed (as DevTools' filter box).
   const filterBox = el('input', { type: 'search', class: 'filter', placeholder: 'Filter: URL, host, status, method, #conn', 'aria-label': 'Filter requests' });
   const filterCount = el('span', { class: 'range' });
+  const orderBox = el('select', { class: 'order', 'aria-label': 'Row order' },
+    el('option', { value: 'connection' }, 'Grouped by connection'),
+    el('option', { value: 'start' }, 'By start time'),
+    el('option', { value: 'total' }, 'Slowest first'));
   let match = null; // null: no filter; else a Uint8Array per row
   filterBox.addEventListener('input', () => {
     const q = filterBox.value.trim().toLowerCase();
@@ -222,7 +226,7 @@
     el('button', { type: 'button', title: 'The span of the drawn requests', id: 'wf-reset', onclick: () => setView(fitStart, fitEnd) }, 'Fit requests'),
     el('button', { type: 'button', title: 'The whole capture, first to last frame', onclick: () => setView(fullStart, fullEnd) }, 'Whole capture'),
     rangeLabel,
-    filterBox, filterCount,
+    orderBox, filterBox, filterCount,
     el('div', { class: 'legend' }, PHASE_LABELS.map((l, i) => el('span', null, el('i', { style: 'background:' + PHASE_COLORS[i] }), l))));
   wfCard.appendChild(toolbar);
   const ovBox = el('div', { class: 'wf-overview', title: 'Overview: drag to choose the window' });
@@ -249,35 +253,54 @@
     wfCard.appendChild(el('div', { class: 'none', style: 'padding-top:12px' }, 'No HTTP request in this capture (HTTP/1.x and HTTP/2; HTTPS needs its TLS keys: --keylog, or keys embedded in the pcapng).'));
   }
 
-  // Connection groups: colour stripe and alternating bands.
-  const groups = []; // [firstRow, lastRow, conn_id, minStart, maxEnd]
-  rows.forEach((r, i) => {
-    const g = groups[groups.length - 1];
-    if (g && g[2] === r.conn_id) { g[1] = i; g[3] = Math.min(g[3], r.start_ms); g[4] = Math.max(g[4], r.end_ms); } else groups.push([i, i, r.conn_id, r.start_ms, r.end_ms]);
-  });
-  const groupOf = new Int32Array(rows.length);
-  groups.forEach((g, gi) => { for (let i = g[0]; i <= g[1]; i++) groupOf[i] = gi; });
+  // Row order: grouped by connection (as the data comes), or by start, or slowest first.
+  // Connection groups: colour stripe and alternating bands (each row its own group when the
+  // rows are not grouped).
+  const byConnection = rows.slice();
+  let groups = []; // [firstRow, lastRow, conn_id, minStart, maxEnd]
+  let groupOf = new Int32Array(rows.length);
+  let grouped = true;
   function connColor (id) { return 'hsl(' + ((id * 137.508) % 360).toFixed(0) + ',62%,52%)'; }
   function statusClass (s) { return s === null ? 's0' : 's' + Math.floor(s / 100); }
-  const frag = document.createDocumentFragment();
-  rows.forEach((r, i) => {
-    const g = groups[groupOf[i]];
-    // The Host and target as sent (the URL is percent-encoded as HAR has it).
-    const scheme = r.url.startsWith('https:') ? 'https://' : 'http://';
-    const hostPart = r.path !== null && /^https?:\/\//i.test(r.path) ? '' : scheme + (r.host !== null ? r.host : r.server);
-    const pathPart = r.path !== null ? r.path : '';
-    const row = el('div', { class: 'wf-row' + (groupOf[i] % 2 ? ' alt' : ''), 'data-i': i },
-      el('span', { class: 'cb', style: 'background:' + connColor(r.conn_id) }),
-      el('span', { class: 'cid' + (r.reused ? ' reuse' : '') }, i === g[0] ? '#' + r.conn_id : '↳' + r.request_index),
-      el('span', { class: 'st ' + statusClass(r.status) }, r.status === null ? '—' : r.status),
-      el('span', { class: 'm' }, r.method === null ? '?' : r.method),
-      el('span', { class: 'u' }, el('span', { class: 'h' }, hostPart), pathPart));
-    frag.appendChild(row);
-  });
-  if (hidden) {
-    frag.appendChild(el('div', { class: 'wf-agg', id: 'wf-hidden' }, '+ ' + fmtInt(hidden.requests) + ' requests not drawn: started per bucket →'));
+  function layoutRows (order) {
+    grouped = order === 'connection';
+    const sorted = byConnection.slice();
+    if (order === 'start') sorted.sort((a, b) => a.start_ms - b.start_ms || a.conn_id - b.conn_id || a.request_index - b.request_index);
+    if (order === 'total') sorted.sort((a, b) => (b.total_ms === null ? Infinity : b.total_ms) - (a.total_ms === null ? Infinity : a.total_ms) || a.start_ms - b.start_ms);
+    sorted.forEach((r, i) => { rows[i] = r; });
+    groups = [];
+    rows.forEach((r, i) => {
+      const g = groups[groups.length - 1];
+      if (grouped && g && g[2] === r.conn_id) { g[1] = i; g[3] = Math.min(g[3], r.start_ms); g[4] = Math.max(g[4], r.end_ms); } else groups.push([i, i, r.conn_id, r.start_ms, r.end_ms]);
+    });
+    groupOf = new Int32Array(rows.length);
+    groups.forEach((g, gi) => { for (let i = g[0]; i <= g[1]; i++) groupOf[i] = gi; });
+    const frag = document.createDocumentFragment();
+    rows.forEach((r, i) => {
+      const g = groups[groupOf[i]];
+      // The Host and target as sent (the URL is percent-encoded as HAR has it).
+      const scheme = r.url.startsWith('https:') ? 'https://' : 'http://';
+      const hostPart = r.path !== null && /^https?:\/\//i.test(r.path) ? '' : scheme + (r.host !== null ? r.host : r.server);
+      const pathPart = r.path !== null ? r.path : '';
+      const cid = !grouped ? '#' + r.conn_id + (r.request_index ? '·' + r.request_index : '') : i === g[0] ? '#' + r.conn_id : '↳' + r.request_index;
+      const row = el('div', { class: 'wf-row' + (groupOf[i] % 2 ? ' alt' : ''), 'data-i': i },
+        el('span', { class: 'cb', style: 'background:' + connColor(r.conn_id) }),
+        el('span', { class: 'cid' + (r.reused ? ' reuse' : '') }, cid),
+        el('span', { class: 'st ' + statusClass(r.status) }, r.status === null ? '—' : r.status),
+        el('span', { class: 'm' }, r.method === null ? '?' : r.method),
+        el('span', { class: 'u' }, el('span', { class: 'h' }, hostPart), pathPart));
+      frag.appendChild(row);
+    });
+    if (hidden) {
+      frag.appendChild(el('div', { class: 'wf-agg', id: 'wf-hidden' }, '+ ' + fmtInt(hidden.requests) + ' requests not drawn: started per bucket →'));
+    }
+    labels.replaceChildren(frag);
   }
-  labels.appendChild(frag);
+  layoutRows('connection');
+  orderBox.addEventListener('change', () => {
+    layoutRows(orderBox.value);
+    filterBox.dispatchEvent(new Event('input'));
+  });
 
   // The over-time charts show the waterfall's window as a band.
   const viewListeners = [];
