@@ -581,3 +581,62 @@ fn docs_name_the_limits() {
         );
     }
 }
+
+/// An oracle outside pcapstat: in the lab's load test the server's sending was shaped by a
+/// token bucket (`gt_tc_config.txt`: `tbf rate 20Mbit`) and the link was kept busy, so the
+/// over-time throughput, while the load ran, sits just under that rate (payload only: the
+/// headers are part of the shaped rate).
+#[test]
+fn load_test_throughput_is_the_shaped_rate() {
+    let shared = std::env::var_os("PCAPSTAT_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"))
+        });
+    let dir = shared.join("lab/g_load_tbf_retrans");
+    let Ok(tc) = std::fs::read_to_string(dir.join("gt_tc_config.txt")) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{} missing; CI=true: not skipped",
+            dir.display()
+        );
+        eprintln!(
+            "skipped load_test_throughput_is_the_shaped_rate: no {}",
+            dir.display()
+        );
+        return;
+    };
+    let rate = tc
+        .split_whitespace()
+        .skip_while(|w| *w != "rate")
+        .nth(1)
+        .and_then(|r| r.strip_suffix("Mbit"))
+        .and_then(|r| r.parse::<f64>().ok())
+        .expect("a tbf rate in Mbit")
+        * 1e6;
+    let a = Analyzer::new()
+        .analyze_path(dir.join("capture.pcap"))
+        .expect("the load capture");
+    let d = data_of(&a, &HtmlOptions::default());
+    let ot = &d["over_time"];
+    let seconds = f(&ot["bucket_ms"]) / 1_000.0;
+    let n = ot["buckets"].as_u64().expect("buckets") as usize;
+    let mut bits: Vec<f64> = (0..n)
+        .map(|i| {
+            ot["series"]
+                .as_array()
+                .expect("series")
+                .iter()
+                .map(|s| f(&s["c2s_bytes"][i]) + f(&s["s2c_bytes"][i]))
+                .sum::<f64>()
+                * 8.0
+                / seconds
+        })
+        .collect();
+    bits.sort_by(f64::total_cmp);
+    let median = bits[n / 2];
+    assert!(
+        median > 0.9 * rate && median <= rate * 1.02,
+        "median bucket {median} bit/s, shaped at {rate}"
+    );
+}
