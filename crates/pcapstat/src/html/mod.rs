@@ -75,6 +75,10 @@ pub const SHOWN_SERIES: usize = 8;
 /// Bins of each histogram.
 pub const HISTOGRAM_BINS: usize = 40;
 
+/// Bytes kept of a string from the capture (Host, request target, method, server name) for the
+/// page; a longer one is cut at a character boundary and ends with `…`.
+pub const MAX_TEXT: usize = 1_024;
+
 /// Server names kept to label the series (the names of the first requests to each address).
 const MAX_NAMES: usize = 10_000;
 
@@ -294,7 +298,7 @@ impl HtmlBuilder {
             };
             self.requests += 1;
             let row = || RowAbs {
-                h: h.clone(),
+                h: trimmed(h),
                 t: t.clone(),
             };
             let key = (t.start_ts, h.conn_id, h.request_index);
@@ -326,7 +330,7 @@ impl HtmlBuilder {
                 .sni
                 .as_deref()
                 .or(h.host.as_deref())
-                .map(|n| host_only(n).to_ascii_lowercase())
+                .map(|n| cut(&host_only(n).to_ascii_lowercase()))
                 .filter(|n| !n.is_empty());
             if let Some(name) = name {
                 let server = endpoint(&h.server.ip, h.server.port);
@@ -510,6 +514,35 @@ impl HtmlBuilder {
             },
         }
     }
+}
+
+/// `s`, or its first [`MAX_TEXT`] bytes (at a character boundary) and `…`.
+fn cut(s: &str) -> String {
+    if s.len() <= MAX_TEXT {
+        return s.to_string();
+    }
+    let mut end = MAX_TEXT;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// A copy of a request for the page, its strings cut to [`MAX_TEXT`] bytes.
+fn trimmed(h: &HttpRecord) -> HttpRecord {
+    let mut h = h.clone();
+    for field in [
+        &mut h.exchange.method,
+        &mut h.exchange.host,
+        &mut h.exchange.path,
+    ] {
+        if let Some(v) = field.as_mut() {
+            if v.len() > MAX_TEXT {
+                *v = cut(v);
+            }
+        }
+    }
+    h
 }
 
 /// Milliseconds from `origin` to `ts`, to the microsecond.

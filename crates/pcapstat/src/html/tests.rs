@@ -500,9 +500,16 @@ fn hostile_strings_stay_in_the_data() {
         tls_resumed: None,
         sni: Some(hostile.into()),
     };
+    let mut long = h.clone();
+    long.request_index = 1;
+    long.request_start_ts = 20_000;
+    long.path = Some(format!("/{}", "é".repeat(100_000)));
+    let mut t2 = t.clone();
+    t2.http_index = 1;
+    t2.start_ts = 20_000;
     let mut records = Records::default();
-    records.http = vec![h];
-    records.timings = vec![t];
+    records.http = vec![h, long];
+    records.timings = vec![t, t2];
     let mut b = HtmlBuilder::new(&HtmlOptions {
         title: hostile.into(),
         filter: Some(hostile.into()),
@@ -525,6 +532,15 @@ fn hostile_strings_stay_in_the_data() {
     }
     let data: Value = serde_json::from_str(blob).expect("the blob is JSON");
     assert_eq!(data["title"], hostile);
+    // A long target is cut at a character boundary.
+    let long = &data["waterfall"]["rows"][1]["path"];
+    let long = long.as_str().expect("the long path");
+    assert!(
+        long.len() <= MAX_TEXT + "…".len() && long.ends_with('…'),
+        "{}",
+        long.len()
+    );
+    assert!(long.starts_with("/é"));
     assert_eq!(data["waterfall"]["rows"][0]["host"], hostile);
     assert_eq!(data["http_errors"]["first"][0]["server_name"], hostile);
     assert_eq!(
@@ -567,6 +583,7 @@ fn docs_name_the_limits() {
         ("SHOWN_SERIES", SHOWN_SERIES),
         ("HTML_TOP", HTML_TOP),
         ("HISTOGRAM_BINS", HISTOGRAM_BINS),
+        ("MAX_TEXT", MAX_TEXT),
     ] {
         let n = n.to_string();
         let with_sep = if n.len() > 3 {
