@@ -415,7 +415,18 @@
     }
   }
   let pending = false;
-  function redraw () { if (pending) return; pending = true; requestAnimationFrame(() => { pending = false; draw(); drawAxis(); drawOverview(); }); }
+  // The rows on every change; the axis and the overview (all rows) only when the window moves.
+  let pendingFull = false;
+  function redraw (full) {
+    pendingFull = pendingFull || full !== false;
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false; draw();
+      if (pendingFull) { pendingFull = false; drawAxis(); drawOverview(); }
+    });
+  }
+  function redrawRows () { redraw(false); }
   function setView (a, b) {
     const minSpan = 0.001;
     if (b - a < minSpan) { const c = (a + b) / 2; a = c - minSpan / 2; b = c + minSpan / 2; }
@@ -428,7 +439,7 @@
   }
   function zoomAt (f, c) { setView(c - (c - v0) * f, c + (v1 - c) * f); }
   function pan (d) { setView(v0 + d, v1 + d); }
-  body.addEventListener('scroll', redraw, { passive: true });
+  body.addEventListener('scroll', redrawRows, { passive: true });
   window.addEventListener('resize', redraw);
   canvas.addEventListener('wheel', ev => {
     const rect = canvas.getBoundingClientRect();
@@ -486,7 +497,7 @@
     const old = labels.children[hoverRow]; if (old) old.classList.remove('hover');
     hoverRow = i;
     const cur = labels.children[i]; if (cur && i < rows.length) cur.classList.add('hover');
-    redraw();
+    redrawRows();
   }
   canvas.addEventListener('mousemove', ev => {
     if (drag) { hideTip(); return; }
