@@ -526,13 +526,13 @@ pub(crate) fn count_in<V: Default>(
 /// the list is the same for any batch order; between equal keys the one offered first wins
 /// (as a stable sort of all rows would).
 #[derive(Debug, Clone)]
-struct Top<K, R> {
+pub(crate) struct Top<K, R> {
     top: usize,
     rows: Vec<(K, R)>,
 }
 
 impl<K: Ord, R> Top<K, R> {
-    fn new(top: usize) -> Self {
+    pub(crate) fn new(top: usize) -> Self {
         Top {
             top,
             rows: Vec::new(),
@@ -540,7 +540,7 @@ impl<K: Ord, R> Top<K, R> {
     }
 
     /// Offers the row of `key`; `row` is made only when it gets in.
-    fn offer(&mut self, key: K, row: impl FnOnce() -> R) {
+    pub(crate) fn offer(&mut self, key: K, row: impl FnOnce() -> R) {
         let full = self.rows.len() >= self.top;
         if full && self.rows.last().is_none_or(|(last, _)| key >= *last) {
             return;
@@ -550,7 +550,7 @@ impl<K: Ord, R> Top<K, R> {
         self.rows.truncate(self.top);
     }
 
-    fn into_rows(self) -> Vec<R> {
+    pub(crate) fn into_rows(self) -> Vec<R> {
         self.rows.into_iter().map(|(_, r)| r).collect()
     }
 }
@@ -923,7 +923,7 @@ impl RecordSink for ReportBuilder {
 }
 
 /// `ip:port`, with brackets around IPv6 addresses.
-fn endpoint(ip: &IpAddr, port: u16) -> String {
+pub(crate) fn endpoint(ip: &IpAddr, port: u16) -> String {
     match ip {
         IpAddr::V4(a) => format!("{a}:{port}"),
         IpAddr::V6(a) => format!("[{a}]:{port}"),

@@ -586,12 +586,17 @@ pub struct ReportAndTables<'a> {
     pub tables: Option<&'a mut TableStream>,
     /// The HAR being gathered, if any.
     pub har: Option<&'a mut crate::har::HarBuilder>,
+    /// The HTML report being gathered, if any.
+    pub html: Option<&'a mut crate::html::HtmlBuilder>,
 }
 
 impl RecordSink for ReportAndTables<'_> {
     fn records(&mut self, records: Records) {
         self.report.add(&records);
         if let Some(h) = self.har.as_deref_mut() {
+            h.add(&records);
+        }
+        if let Some(h) = self.html.as_deref_mut() {
             h.add(&records);
         }
         if let Some(t) = self.tables.as_deref_mut() {
@@ -763,6 +768,7 @@ pub(crate) mod tests {
                     report: &mut report,
                     tables: Some(&mut tables),
                     har: None,
+                    html: None,
                 };
                 let end = analyzer
                     .analyze_path_into(&path, &Default::default(), &mut both)
