@@ -23,6 +23,7 @@ pub use crate::proto::dns::{DnsConfig, DnsTcpMessage, DnsTcpParser, DnsTracker};
 pub use crate::proto::http::{HttpConfig, HttpParser};
 pub use crate::proto::http2::{Http2Config, Http2Parser};
 pub use crate::proto::tls::TlsParser;
+pub use crate::proto::websocket::{FrameError, FrameHead, FrameReader, Piece, WebSocketParser};
 pub use crate::proto::Probe;
 pub use crate::tcp::{
     ConnMeta, Direction, NullSinkFactory, SinkFactory, StreamSink, TcpOutput, TcpTracker,
