@@ -544,7 +544,7 @@ impl DnsRecord {
     }
 }
 
-/// One direction of a WebSocket connection (`WebSocketSession::client` / `server`).
+/// One direction of a WebSocket connection (`WebSocketSession::from_client` / `from_server`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WsDirection {
     /// Frames read whole (data and control).
@@ -580,9 +580,9 @@ pub struct WebSocketSession {
     /// The server accepted `permessage-deflate` (`Sec-WebSocket-Extensions` of the `101`).
     pub deflate: bool,
     /// Frames sent by the client.
-    pub client: WsDirection,
+    pub from_client: WsDirection,
     /// Frames sent by the server.
-    pub server: WsDirection,
+    pub from_server: WsDirection,
     /// Pongs matched with a ping of the other side (same payload).
     pub ping_rtts: u64,
     /// Median round trip ping → pong over the first `MAX_RTT_SAMPLES` (lower median).

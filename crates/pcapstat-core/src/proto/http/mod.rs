@@ -480,6 +480,7 @@ impl HttpParser {
         self.h2.as_ref().map(|(p, _)| p.stats())
     }
 
+    #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // tests and fuzzing
     /// The WebSocket parser that took over after a `101` to `Upgrade: websocket`, if one did.
     pub fn websocket(&self) -> Option<&WebSocketParser> {
         self.ws.as_deref()

@@ -20,7 +20,7 @@
 //! p.on_data(2_000, C2S, &[0x81, 0x82, 0, 0, 0, 0, b'h', b'i']);
 //! p.on_data(3_000, S2C, &[0x81, 0x02, b'h', b'i']);
 //! let (s, _) = p.finish(4_000);
-//! assert_eq!((s.client.messages, s.server.payload_bytes), (1, 2));
+//! assert_eq!((s.from_client.messages, s.from_server.payload_bytes), (1, 2));
 //! assert_eq!(s.close_initiator, None); // no close frame: an abnormal end
 //! ```
 //!
@@ -403,6 +403,7 @@ impl WebSocketParser {
         self
     }
 
+    #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // tests and fuzzing
     /// Counters so far.
     pub fn stats(&self) -> &WebSocketStats {
         &self.stats
@@ -420,8 +421,8 @@ impl WebSocketParser {
             }
         }
         let [c, s] = self.dirs;
-        self.session.client = c.out;
-        self.session.server = s.out;
+        self.session.from_client = c.out;
+        self.session.from_server = s.out;
         let mut rtts = self.rtts;
         rtts.sort_unstable();
         if !rtts.is_empty() {

@@ -126,19 +126,19 @@ fn session_counts_messages_pings_close_and_silence() {
     p.on_data(17_000, S2C, &frame(true, 0, 8, None, b"\x03\xe9going", false));
     p.on_data(18_000, C2S, &frame(true, 0, 8, k, b"\x03\xe9", false));
     let (s, st) = p.finish(100_000);
-    assert_eq!(s.client.messages, 2);
-    assert_eq!(s.client.compressed_messages, 1);
-    assert_eq!(s.client.frames, 6);
-    assert_eq!(s.client.payload_bytes, 3 + 15);
-    assert_eq!((s.client.pings, s.server.pongs), (2, 3));
+    assert_eq!(s.from_client.messages, 2);
+    assert_eq!(s.from_client.compressed_messages, 1);
+    assert_eq!(s.from_client.frames, 6);
+    assert_eq!(s.from_client.payload_bytes, 3 + 15);
+    assert_eq!((s.from_client.pings, s.from_server.pongs), (2, 3));
     assert_eq!(s.ping_rtts, 1);
     assert_eq!((s.ping_rtt_median_ns, s.ping_rtt_max_ns), (Some(500), Some(500)));
     assert_eq!(s.close_initiator, Some(Side::Server));
     assert_eq!((s.close_code, s.close_reason.as_deref()), (Some(1001), Some("going")));
     assert_eq!(s.close_ts, Some(17_000));
-    assert_eq!(s.client.max_idle_ns, 10_000, "6 000 → 16 000");
+    assert_eq!(s.from_client.max_idle_ns, 10_000, "6 000 → 16 000");
     // Server: the 101 → 3 000, … 5 500 → 17 000 (11 500); it closed, so no tail.
-    assert_eq!(s.server.max_idle_ns, 11_500);
+    assert_eq!(s.from_server.max_idle_ns, 11_500);
     assert!(!s.damaged);
     assert_eq!(st.frames, 11);
 }
@@ -150,8 +150,8 @@ fn abnormal_end_and_tail_silence() {
     p.on_close(50, S2C);
     let (s, _) = p.finish(1_000);
     assert_eq!(s.close_initiator, None);
-    assert_eq!(s.client.max_idle_ns, 990);
-    assert_eq!(s.server.max_idle_ns, 1_000);
+    assert_eq!(s.from_client.max_idle_ns, 990);
+    assert_eq!(s.from_server.max_idle_ns, 1_000);
 }
 
 #[test]
@@ -187,7 +187,7 @@ fn gap_inside_a_payload_is_skipped_elsewhere_it_stops() {
     p.on_gap(5, S2C, 10);
     p.on_data(6, S2C, &frame(true, 0, 1, None, b"lost", false));
     let (s, st) = p.finish(10);
-    assert_eq!((s.server.messages, s.server.payload_bytes), (2, 1002));
+    assert_eq!((s.from_server.messages, s.from_server.payload_bytes), (2, 1002));
     assert!(s.damaged);
     assert_eq!(st.gaps, 1);
 }
@@ -215,7 +215,7 @@ fn http_upgrade_hands_the_stream_over() {
     assert_eq!(s.open_ts, 2_000);
     assert!(s.deflate);
     assert_eq!((s.host.as_deref(), s.path.as_deref()), (Some("example.test"), Some("/chat")));
-    assert_eq!((s.client.messages, s.server.messages), (1, 1));
+    assert_eq!((s.from_client.messages, s.from_server.messages), (1, 1));
     let recs = h.into_records();
     assert_eq!((recs[0].status, recs[0].upgraded), (Some(101), true));
 }
