@@ -31,7 +31,7 @@ use pcapstat_core::HttpStats;
 use pcapstat_core::{
     CaptureFormat, CaptureSummary, ConnectionRecord, Counters, DirectionStats, DnsRecord,
     DnsTransport, Failure, HttpRecord, Outcome, RecordSink, Records, RequestTiming, Stats,
-    TlsDecryptStats, TlsRecord, ValueStore,
+    Side, TlsDecryptStats, TlsRecord, ValueStore, WebSocketRecord,
 };
 
 use crate::figures::{Figures, Percentiles};
@@ -295,6 +295,49 @@ pub struct Applications {
     pub http: HttpReport,
     /// DNS queries.
     pub dns: DnsReport,
+    /// WebSocket connections (left out of the JSON report when there are none).
+    #[serde(skip_serializing_if = "WebSocketReport::is_empty")]
+    pub websocket: WebSocketReport,
+}
+
+/// What the report says about WebSocket connections (the websocket table; docs/websocket.md).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WebSocketReport {
+    /// Connections (rows of the websocket table).
+    pub connections: u64,
+    /// Of those, over decrypted TLS (`wss`).
+    pub secure: u64,
+    /// Connections ended without a close frame (the table's `abnormal`).
+    pub abnormal_closes: u64,
+    /// Connections whose first close frame was the client's.
+    pub closed_by_client: u64,
+    /// Connections whose first close frame was the server's.
+    pub closed_by_server: u64,
+    /// First close frames per status code (`none`: a close frame without a payload).
+    pub close_codes: BTreeMap<String, u64>,
+    /// Messages sent by clients.
+    pub messages_c2s: u64,
+    /// Messages sent by servers.
+    pub messages_s2c: u64,
+    /// Data payload bytes sent by clients (on the wire).
+    pub payload_bytes_c2s: u64,
+    /// Data payload bytes sent by servers (on the wire).
+    pub payload_bytes_s2c: u64,
+    /// Ping round trips matched with their pong.
+    pub ping_rtts: u64,
+    /// The connections' median ping round trip (one value per connection with a round trip).
+    #[serde(serialize_with = "percentiles")]
+    pub ping_rtt: Option<Percentiles>,
+    /// The connections' longest silence in either direction (one value per connection).
+    #[serde(serialize_with = "percentiles")]
+    pub max_idle: Option<Percentiles>,
+}
+
+impl WebSocketReport {
+    /// No WebSocket connection.
+    pub fn is_empty(&self) -> bool {
+        self.connections == 0
+    }
 }
 
 /// Handshakes with one SNI.
@@ -469,6 +512,7 @@ impl Report {
         b.add_tls(analysis.tls_records());
         b.add_http(analysis.http_records(), analysis.request_timings());
         b.add_dns(analysis.dns_records());
+        b.add_websocket(analysis.websocket_records());
         b.finish(analysis.summary().clone(), analysis.stats().clone())
     }
 
@@ -603,6 +647,10 @@ pub struct ReportBuilder {
     // dns
     dns: DnsReport,
     latency: ValueStore,
+    // websocket
+    websocket: WebSocketReport,
+    ws_rtt: ValueStore,
+    ws_idle: ValueStore,
     // per server, DNS names
     hosts: HostsBuilder,
 }
@@ -646,6 +694,9 @@ impl ReportBuilder {
             slowest_requests: Top::new(top),
             dns: DnsReport::default(),
             latency: ValueStore::new(),
+            websocket: WebSocketReport::default(),
+            ws_rtt: ValueStore::new(),
+            ws_idle: ValueStore::new(),
             hosts: HostsBuilder::default(),
         }
     }
@@ -657,6 +708,38 @@ impl ReportBuilder {
         self.add_http(&records.http, &records.timings);
         self.add_connections(&records.connections);
         self.add_dns(&records.dns);
+        self.add_websocket(&records.websocket);
+    }
+
+    /// Adds WebSocket connections.
+    pub fn add_websocket(&mut self, records: &[WebSocketRecord]) {
+        let r = &mut self.websocket;
+        for w in records {
+            r.connections += 1;
+            r.secure += u64::from(w.secure);
+            r.abnormal_closes += u64::from(w.abnormal());
+            match w.close_initiator {
+                Some(Side::Client) => r.closed_by_client += 1,
+                Some(Side::Server) => r.closed_by_server += 1,
+                None => {}
+            }
+            if w.close_initiator.is_some() {
+                let code = w.close_code.map_or("none".to_string(), |c| c.to_string());
+                count_in(&mut r.close_codes, &code, &mut self.keys_dropped, |n| {
+                    *n += 1;
+                });
+            }
+            r.messages_c2s += w.from_client.messages;
+            r.messages_s2c += w.from_server.messages;
+            r.payload_bytes_c2s += w.from_client.payload_bytes;
+            r.payload_bytes_s2c += w.from_server.payload_bytes;
+            r.ping_rtts += w.ping_rtts;
+            if let Some(ns) = w.ping_rtt_median_ns {
+                self.ws_rtt.push(ns);
+            }
+            self.ws_idle
+                .push(w.from_client.max_idle_ns.max(w.from_server.max_idle_ns));
+        }
     }
 
     /// Adds TCP connections.
@@ -729,9 +812,13 @@ impl ReportBuilder {
         for (i, h) in records.iter().enumerate() {
             let t = timings.get(i);
             self.requests += 1;
-            let class = h
-                .status
-                .map_or("none".to_string(), |s| format!("{}xx", s / 100));
+            // A 101 that upgraded the connection ends HTTP on it (WebSocket, h2c): not an
+            // interim 1xx response, its own class.
+            let class = match h.status {
+                Some(101) if h.upgraded => "upgraded".to_string(),
+                Some(s) => format!("{}xx", s / 100),
+                None => "none".to_string(),
+            };
             count_in(&mut self.status, &class, dropped, |n| *n += 1);
             count_in(&mut self.http_versions, h.version.as_str(), dropped, |n| {
                 *n += 1;
@@ -861,6 +948,11 @@ impl ReportBuilder {
             slowest_names,
             ..self.dns
         };
+        let websocket = WebSocketReport {
+            ping_rtt: Percentiles::of_store(&self.ws_rtt),
+            max_idle: Percentiles::of_store(&self.ws_idle),
+            ..self.websocket
+        };
         let mut limits = limits(&stats);
         if self.keys_dropped > 0 {
             limits.push(Limit {
@@ -893,7 +985,12 @@ impl ReportBuilder {
         let mut report = Report {
             summary,
             connections,
-            applications: Applications { tls, http, dns },
+            applications: Applications {
+                tls,
+                http,
+                dns,
+                websocket,
+            },
             hosts,
             limits,
             stats,
