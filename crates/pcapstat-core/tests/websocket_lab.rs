@@ -153,6 +153,53 @@ fn check(a: &pcapstat_core::Analysis, dir: &std::path::Path, what: &str) {
     assert_eq!(a.stats.app.websocket.protocol_errors, 0);
 }
 
+/// The bundled copy (`testdata/lab/k_websocket`, without the `push` connection) against the
+/// fixture made from the same two oracles (`scripts/gen-websocket-fixture.py`): runs without
+/// `../shared`.
+#[test]
+fn bundled_k_websocket_matches_the_fixture() {
+    let dir = common::testdata().join("lab/k_websocket");
+    let a = analyze(&dir.join("capture.pcap"), &dir.join("sslkeylog.txt"), 2);
+    let rows = common::tsv(&common::testdata().join("expected/websocket/k_websocket.tsv"));
+    assert_eq!(rows.len(), 6);
+    assert_eq!(a.websocket.len(), rows.len(), "one row per WebSocket connection");
+    let num = |s: &str| -> u64 { s.parse().unwrap() };
+    for r in &rows {
+        let ctx = &r["label"];
+        let w = a
+            .websocket
+            .iter()
+            .find(|w| w.client.port.to_string() == r["client_port"])
+            .unwrap_or_else(|| panic!("{ctx}: no row"));
+        assert_eq!(w.url(), r["url"], "{ctx}");
+        assert_eq!(w.deflate, r["compression"] == "true", "{ctx}");
+        assert_eq!(w.from_client.messages, num(&r["messages_c2s"]), "{ctx}");
+        assert_eq!(w.from_server.messages, num(&r["messages_s2c"]), "{ctx}");
+        if !w.deflate {
+            assert_eq!(w.from_client.payload_bytes, num(&r["bytes_c2s"]), "{ctx}");
+            assert_eq!(w.from_server.payload_bytes, num(&r["bytes_s2c"]), "{ctx}");
+        }
+        assert_eq!(w.from_client.frames, num(&r["frames_c2s"]), "{ctx}");
+        assert_eq!(w.from_server.frames, num(&r["frames_s2c"]), "{ctx}");
+        assert_eq!(w.from_client.pings, num(&r["pings_c2s"]), "{ctx}");
+        assert_eq!(w.from_server.pongs, num(&r["pongs_s2c"]), "{ctx}");
+        assert_eq!(w.ping_rtts, num(&r["pings"]), "{ctx}");
+        let side = w.close_initiator.map_or("none", Side::as_str);
+        assert_eq!(side, r["close_initiator"], "{ctx}");
+        assert_eq!(w.abnormal(), side == "none", "{ctx}");
+        let code = w.close_code.map(|c| c.to_string()).unwrap_or_default();
+        assert_eq!(code, r["close_code"], "{ctx}: the client's log");
+        assert_eq!(code, r["first_close_code"], "{ctx}: tshark");
+        assert_eq!(w.close_reason.as_deref().unwrap_or(""), r["close_reason"], "{ctx}");
+        if let Some(max) = w.ping_rtt_max_ns {
+            // The client times its pings around its event loop: longer than on the wire.
+            assert!(max > 0 && max / 1000 <= num(&r["ping_rtt_max_us"]) as i64, "{ctx}");
+        }
+        let stall = (1_500_000_000..1_600_000_000).contains(&w.from_server.max_idle_ns);
+        assert_eq!(stall, *ctx == "stall", "{ctx}: the server's 1.5 s silences");
+    }
+}
+
 #[test]
 fn k_websocket_matches_the_client_log_and_tshark() {
     need_shared!();
