@@ -1344,6 +1344,44 @@ mod tests {
         }
     }
 
+    /// The websocket table, the report's section and the figures say the same of the bundled
+    /// WebSocket capture (its values are checked against the client's log and tshark in
+    /// pcapstat-core's tests/websocket_lab.rs); without rows the JSON report has no section.
+    #[test]
+    fn websocket_table_report_and_figures_agree() {
+        let dir = format!("{}/../../testdata/lab/k_websocket", env!("CARGO_MANIFEST_DIR"));
+        let a = Analyzer::new()
+            .keylog_file(format!("{dir}/sslkeylog.txt"))
+            .expect("key log")
+            .analyze_path(format!("{dir}/capture.pcap"))
+            .expect("capture");
+        let df = a.websocket().expect("websocket table");
+        assert_eq!(df.height(), 6);
+        let abnormal = df.column("abnormal").expect("abnormal").bool().expect("bool").sum();
+        let secure = df.column("secure").expect("secure").bool().expect("bool").sum();
+        let r = Report::of(&a, &ReportOptions::default());
+        let ws = &r.applications.websocket;
+        assert_eq!((ws.connections, ws.secure), (6, 1));
+        assert_eq!(Some(ws.abnormal_closes), abnormal.map(u64::from));
+        assert_eq!(Some(ws.secure), secure.map(u64::from));
+        assert_eq!((ws.closed_by_client, ws.closed_by_server), (4, 1));
+        assert_eq!(ws.close_codes.get("1000"), Some(&4));
+        assert_eq!(ws.ping_rtt.map(|p| p.count), Some(3));
+        let f = |name: &str| r.figures.value(name).flatten();
+        assert_eq!(f("websocket.abnormal_closes"), Some(Value::Count(1)));
+        assert_eq!(f("websocket.connections"), Some(Value::Count(6)));
+        // The 101 of each upgrade is its own status class, not 1xx.
+        assert_eq!(f("http.upgraded"), Some(Value::Count(6)));
+        assert_eq!(f("http.status_1xx"), Some(Value::Count(0)));
+        assert!(matches!(f("websocket.max_idle.max"), Some(Value::Duration(ns)) if ns >= 1_500_000_000));
+        let json = serde_json::to_value(&r).expect("json");
+        assert_eq!(json["applications"]["websocket"]["abnormal_closes"], 1);
+        let none = Report::of(&analyze("lab/e_dns/capture.pcap"), &ReportOptions::default());
+        let json = serde_json::to_value(&none).expect("json");
+        assert!(json["applications"].get("websocket").is_none());
+        assert_eq!(none.figures.value("websocket.abnormal_closes").flatten(), Some(Value::Count(0)));
+    }
+
     /// The dns table, the report and the figures count the same rows as answered, failed by
     /// ICMP and unanswered (docs/dns.md): every query is exactly one of them, an ICMP error
     /// has no latency and no rcode.
