@@ -40,7 +40,7 @@ __all__ = [
 
 __version__: str = _native.VERSION
 
-#: The table names: ``connections``, ``tls``, ``http``, ``dns``.
+#: The table names: ``connections``, ``tls``, ``http``, ``dns``, ``websocket``.
 TABLES = tuple(_native.TABLES)
 
 #: Every named figure (docs/figures.md): name -> {"unit", "better", "definition"}. ``unit`` is
@@ -105,9 +105,14 @@ class Analysis:
         """One row per DNS query (docs/metrics.md, "dns")."""
         return self._table("dns")
 
+    @_cached_property
+    def websocket(self) -> _pl.DataFrame:
+        """One row per WebSocket connection (docs/metrics.md, "websocket")."""
+        return self._table("websocket")
+
     @property
     def tables(self) -> Dict[str, _pl.DataFrame]:
-        """The four tables by name (``connections``, ``tls``, ``http``, ``dns``)."""
+        """The tables by name (``connections``, ``tls``, ``http``, ``dns``, ``websocket``)."""
         return {name: getattr(self, name) for name in TABLES}
 
     @_cached_property
