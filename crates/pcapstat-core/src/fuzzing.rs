@@ -724,7 +724,11 @@ pub fn rule_expression(data: &[u8]) {
 
 /// One direction's frames as [`FrameReader`] cuts `chunks`: (opcode, FIN, length, control
 /// payload) of each whole frame, the payload bytes seen, and the error that stopped it.
-type Cut = (Vec<(u8, bool, u64, Vec<u8>)>, u64, Option<crate::proto::websocket::FrameError>);
+type Cut = (
+    Vec<(u8, bool, u64, Vec<u8>)>,
+    u64,
+    Option<crate::proto::websocket::FrameError>,
+);
 
 fn cut_frames(chunks: &[&[u8]]) -> Cut {
     let mut r = FrameReader::default();
@@ -757,9 +761,16 @@ pub fn websocket(data: &[u8]) {
     let step = 1 + usize::from(mode & 0x3f);
     let chunks: Vec<&[u8]> = rest.chunks(step).collect();
     let whole = cut_frames(&[rest]);
-    assert_eq!(cut_frames(&chunks), whole, "frames depend on segment boundaries");
+    assert_eq!(
+        cut_frames(&chunks),
+        whole,
+        "frames depend on segment boundaries"
+    );
     let total: u64 = whole.0.iter().map(|f| f.2).sum();
-    assert!(whole.1 >= total, "the payload of every whole frame is counted");
+    assert!(
+        whole.1 >= total,
+        "the payload of every whole frame is counted"
+    );
 
     let mut http = None;
     let mut bare = None;

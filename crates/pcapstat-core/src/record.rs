@@ -630,7 +630,10 @@ impl WebSocketRecord {
                 IpAddr::V6(ip) => format!("[{ip}]:{}", self.server.port),
                 IpAddr::V4(ip) => format!("{ip}:{}", self.server.port),
             });
-        format!("{scheme}://{host}{}", self.session.path.as_deref().unwrap_or(""))
+        format!(
+            "{scheme}://{host}{}",
+            self.session.path.as_deref().unwrap_or("")
+        )
     }
 
     /// From the `101` to the connection's last packet (ns).

@@ -19,7 +19,11 @@ use serde_json::Value;
 
 mod common;
 
-fn analyze(path: &std::path::Path, keys: &std::path::Path, threads: usize) -> pcapstat_core::Analysis {
+fn analyze(
+    path: &std::path::Path,
+    keys: &std::path::Path,
+    threads: usize,
+) -> pcapstat_core::Analysis {
     Analyzer::new()
         .threads(threads)
         .keylog(KeyLog::from_file(keys).unwrap())
@@ -27,8 +31,13 @@ fn analyze(path: &std::path::Path, keys: &std::path::Path, threads: usize) -> pc
         .unwrap()
 }
 
+/// Frames per (client port, sent by the client, opcode).
+type FrameCounts = BTreeMap<(u16, bool, u8), u64>;
+/// Close codes per (client port, sent by the client).
+type CloseCodes = BTreeMap<(u16, bool), u16>;
+
 /// Frames per (client port, sent by the client, opcode), and the close codes, from tshark.
-fn tshark_frames(dir: &std::path::Path) -> (BTreeMap<(u16, bool, u8), u64>, BTreeMap<(u16, bool), u16>) {
+fn tshark_frames(dir: &std::path::Path) -> (FrameCounts, CloseCodes) {
     let mut frames = BTreeMap::new();
     let mut closes = BTreeMap::new();
     for r in common::tsv(&dir.join("tshark_ws.tsv")) {
@@ -37,7 +46,9 @@ fn tshark_frames(dir: &std::path::Path) -> (BTreeMap<(u16, bool, u8), u64>, BTre
         let from_client = dst == 8765 || dst == 8766;
         let port = if from_client { src } else { dst };
         for op in r["websocket.opcode"].split(',') {
-            *frames.entry((port, from_client, op.parse().unwrap())).or_insert(0) += 1;
+            *frames
+                .entry((port, from_client, op.parse().unwrap()))
+                .or_insert(0) += 1;
         }
         let code = &r["websocket.payload.close.status_code"];
         if !code.is_empty() {
@@ -53,7 +64,11 @@ fn check(a: &pcapstat_core::Analysis, dir: &std::path::Path, what: &str) {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(a.websocket.len(), gt.len(), "{what}: one row per WebSocket connection");
+    assert_eq!(
+        a.websocket.len(),
+        gt.len(),
+        "{what}: one row per WebSocket connection"
+    );
     let (frames, closes) = tshark_frames(dir);
     for g in &gt {
         let label = g["label"].as_str().unwrap();
@@ -69,16 +84,38 @@ fn check(a: &pcapstat_core::Analysis, dir: &std::path::Path, what: &str) {
         assert_eq!(w.deflate, g["compression"].as_bool().unwrap(), "{ctx}");
         assert!(!w.damaged, "{ctx}");
         let (sent, recv) = (&g["sent"], &g["received"]);
-        assert_eq!(w.from_client.messages, sent["messages"].as_u64().unwrap(), "{ctx}");
-        assert_eq!(w.from_server.messages, recv["messages"].as_u64().unwrap(), "{ctx}");
+        assert_eq!(
+            w.from_client.messages,
+            sent["messages"].as_u64().unwrap(),
+            "{ctx}"
+        );
+        assert_eq!(
+            w.from_server.messages,
+            recv["messages"].as_u64().unwrap(),
+            "{ctx}"
+        );
         if w.deflate {
             // Every data message was compressed (RSV1), and its wire bytes are fewer.
-            assert_eq!(w.from_client.compressed_messages, w.from_client.messages, "{ctx}");
-            assert!(w.from_client.payload_bytes < sent["bytes"].as_u64().unwrap(), "{ctx}");
+            assert_eq!(
+                w.from_client.compressed_messages, w.from_client.messages,
+                "{ctx}"
+            );
+            assert!(
+                w.from_client.payload_bytes < sent["bytes"].as_u64().unwrap(),
+                "{ctx}"
+            );
         } else {
             assert_eq!(w.from_client.compressed_messages, 0, "{ctx}");
-            assert_eq!(w.from_client.payload_bytes, sent["bytes"].as_u64().unwrap(), "{ctx}");
-            assert_eq!(w.from_server.payload_bytes, recv["bytes"].as_u64().unwrap(), "{ctx}");
+            assert_eq!(
+                w.from_client.payload_bytes,
+                sent["bytes"].as_u64().unwrap(),
+                "{ctx}"
+            );
+            assert_eq!(
+                w.from_server.payload_bytes,
+                recv["bytes"].as_u64().unwrap(),
+                "{ctx}"
+            );
         }
         // Close: the initiator's frame.
         match g["close_initiator"].as_str().unwrap() {
@@ -87,14 +124,14 @@ fn check(a: &pcapstat_core::Analysis, dir: &std::path::Path, what: &str) {
                 assert_eq!((w.close_code, &w.close_reason), (None, &None), "{ctx}");
             }
             who => {
-                let side = if who == "client" { Side::Client } else { Side::Server };
+                let side = if who == "client" {
+                    Side::Client
+                } else {
+                    Side::Server
+                };
                 assert_eq!(w.close_initiator, Some(side), "{ctx}");
                 let c = &g["close_received"];
-                assert_eq!(
-                    w.close_code.map(u64::from),
-                    c["code"].as_u64(),
-                    "{ctx}"
-                );
+                assert_eq!(w.close_code.map(u64::from), c["code"].as_u64(), "{ctx}");
                 assert_eq!(w.close_reason.as_deref(), c["reason"].as_str(), "{ctx}");
             }
         }
@@ -110,7 +147,10 @@ fn check(a: &pcapstat_core::Analysis, dir: &std::path::Path, what: &str) {
         assert_eq!(w.ping_rtts, rtts.len() as u64, "{ctx}");
         if let Some(max) = w.ping_rtt_max_ns {
             let gt_max = rtts.iter().copied().fold(0.0, f64::max);
-            assert!(max > 0 && (max as f64) <= gt_max + 50_000.0, "{ctx}: {max} vs {gt_max}");
+            assert!(
+                max > 0 && (max as f64) <= gt_max + 50_000.0,
+                "{ctx}: {max} vs {gt_max}"
+            );
             let median = w.ping_rtt_median_ns.unwrap();
             assert!(median > 0 && median <= max, "{ctx}");
         } else {
@@ -125,7 +165,11 @@ fn check(a: &pcapstat_core::Analysis, dir: &std::path::Path, what: &str) {
         assert!((w.end_ts - t_closed).abs() < 250_000_000, "{ctx}: end");
         // Stalls: the server answers after 1.5 s of silence in `stall` only.
         let stall = 1_500_000_000..1_600_000_000;
-        assert_eq!(stall.contains(&w.from_server.max_idle_ns), label == "stall", "{ctx}");
+        assert_eq!(
+            stall.contains(&w.from_server.max_idle_ns),
+            label == "stall",
+            "{ctx}"
+        );
         if label != "stall" && label != "abort" {
             assert!(w.from_server.max_idle_ns < 100_000_000, "{ctx}");
         }
@@ -142,7 +186,11 @@ fn check(a: &pcapstat_core::Analysis, dir: &std::path::Path, what: &str) {
             Some(Side::Server) => closes.get(&(port, false)),
             None => None,
         };
-        assert_eq!(w.close_code, first_close.copied(), "{ctx}: tshark close code");
+        assert_eq!(
+            w.close_code,
+            first_close.copied(),
+            "{ctx}: tshark close code"
+        );
     }
     // The upgrade request is an http row answered by 101 (and nothing after it is HTTP).
     let upgraded: Vec<_> = a.http.iter().filter(|h| h.upgraded).collect();
@@ -162,7 +210,11 @@ fn bundled_k_websocket_matches_the_fixture() {
     let a = analyze(&dir.join("capture.pcap"), &dir.join("sslkeylog.txt"), 2);
     let rows = common::tsv(&common::testdata().join("expected/websocket/k_websocket.tsv"));
     assert_eq!(rows.len(), 6);
-    assert_eq!(a.websocket.len(), rows.len(), "one row per WebSocket connection");
+    assert_eq!(
+        a.websocket.len(),
+        rows.len(),
+        "one row per WebSocket connection"
+    );
     let num = |s: &str| -> u64 { s.parse().unwrap() };
     for r in &rows {
         let ctx = &r["label"];
@@ -190,10 +242,17 @@ fn bundled_k_websocket_matches_the_fixture() {
         let code = w.close_code.map(|c| c.to_string()).unwrap_or_default();
         assert_eq!(code, r["close_code"], "{ctx}: the client's log");
         assert_eq!(code, r["first_close_code"], "{ctx}: tshark");
-        assert_eq!(w.close_reason.as_deref().unwrap_or(""), r["close_reason"], "{ctx}");
+        assert_eq!(
+            w.close_reason.as_deref().unwrap_or(""),
+            r["close_reason"],
+            "{ctx}"
+        );
         if let Some(max) = w.ping_rtt_max_ns {
             // The client times its pings around its event loop: longer than on the wire.
-            assert!(max > 0 && max / 1000 <= num(&r["ping_rtt_max_us"]) as i64, "{ctx}");
+            assert!(
+                max > 0 && max / 1000 <= num(&r["ping_rtt_max_us"]) as i64,
+                "{ctx}"
+            );
         }
         let stall = (1_500_000_000..1_600_000_000).contains(&w.from_server.max_idle_ns);
         assert_eq!(stall, *ctx == "stall", "{ctx}: the server's 1.5 s silences");
@@ -209,7 +268,10 @@ fn k_websocket_matches_the_client_log_and_tshark() {
     check(&one, &dir, "pcap");
     let ng = analyze(&dir.join("capture.pcapng"), &keys, 2);
     check(&ng, &dir, "pcapng, 2 threads");
-    assert_eq!(one.websocket, ng.websocket, "same rows from both files and thread counts");
+    assert_eq!(
+        one.websocket, ng.websocket,
+        "same rows from both files and thread counts"
+    );
 }
 
 #[test]

@@ -678,7 +678,9 @@ mod tests {
                 row.reused_requests,
                 row.tls_connections,
                 row.tls_resumed,
-                [s.s1xx, s.s2xx, s.s3xx, s.s4xx, s.s5xx, s.other, s.upgraded, s.none],
+                [
+                    s.s1xx, s.s2xx, s.s3xx, s.s4xx, s.s5xx, s.other, s.upgraded, s.none,
+                ],
                 (row.connections, row.failed_connections),
                 (row.segments, row.retransmissions),
             );

@@ -30,8 +30,8 @@ use pcapstat_core::Http2Stats;
 use pcapstat_core::HttpStats;
 use pcapstat_core::{
     CaptureFormat, CaptureSummary, ConnectionRecord, Counters, DirectionStats, DnsRecord,
-    DnsTransport, Failure, HttpRecord, Outcome, RecordSink, Records, RequestTiming, Stats,
-    Side, TlsDecryptStats, TlsRecord, ValueStore, WebSocketRecord,
+    DnsTransport, Failure, HttpRecord, Outcome, RecordSink, Records, RequestTiming, Side, Stats,
+    TlsDecryptStats, TlsRecord, ValueStore, WebSocketRecord,
 };
 
 use crate::figures::{Figures, Percentiles};
@@ -1349,7 +1349,10 @@ mod tests {
     /// pcapstat-core's tests/websocket_lab.rs); without rows the JSON report has no section.
     #[test]
     fn websocket_table_report_and_figures_agree() {
-        let dir = format!("{}/../../testdata/lab/k_websocket", env!("CARGO_MANIFEST_DIR"));
+        let dir = format!(
+            "{}/../../testdata/lab/k_websocket",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let a = Analyzer::new()
             .keylog_file(format!("{dir}/sslkeylog.txt"))
             .expect("key log")
@@ -1357,8 +1360,18 @@ mod tests {
             .expect("capture");
         let df = a.websocket().expect("websocket table");
         assert_eq!(df.height(), 6);
-        let abnormal = df.column("abnormal").expect("abnormal").bool().expect("bool").sum();
-        let secure = df.column("secure").expect("secure").bool().expect("bool").sum();
+        let abnormal = df
+            .column("abnormal")
+            .expect("abnormal")
+            .bool()
+            .expect("bool")
+            .sum();
+        let secure = df
+            .column("secure")
+            .expect("secure")
+            .bool()
+            .expect("bool")
+            .sum();
         let r = Report::of(&a, &ReportOptions::default());
         let ws = &r.applications.websocket;
         assert_eq!((ws.connections, ws.secure), (6, 1));
@@ -1373,13 +1386,21 @@ mod tests {
         // The 101 of each upgrade is its own status class, not 1xx.
         assert_eq!(f("http.upgraded"), Some(Value::Count(6)));
         assert_eq!(f("http.status_1xx"), Some(Value::Count(0)));
-        assert!(matches!(f("websocket.max_idle.max"), Some(Value::Duration(ns)) if ns >= 1_500_000_000));
+        assert!(
+            matches!(f("websocket.max_idle.max"), Some(Value::Duration(ns)) if ns >= 1_500_000_000)
+        );
         let json = serde_json::to_value(&r).expect("json");
         assert_eq!(json["applications"]["websocket"]["abnormal_closes"], 1);
-        let none = Report::of(&analyze("lab/e_dns/capture.pcap"), &ReportOptions::default());
+        let none = Report::of(
+            &analyze("lab/e_dns/capture.pcap"),
+            &ReportOptions::default(),
+        );
         let json = serde_json::to_value(&none).expect("json");
         assert!(json["applications"].get("websocket").is_none());
-        assert_eq!(none.figures.value("websocket.abnormal_closes").flatten(), Some(Value::Count(0)));
+        assert_eq!(
+            none.figures.value("websocket.abnormal_closes").flatten(),
+            Some(Value::Count(0))
+        );
     }
 
     /// The dns table, the report and the figures count the same rows as answered, failed by

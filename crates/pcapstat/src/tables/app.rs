@@ -2,7 +2,9 @@
 
 use polars::prelude::DataFrame;
 
-use pcapstat_core::{DnsRecord, HttpRecord, RequestTiming, TlsRecord, WebSocketRecord, WsDirection};
+use pcapstat_core::{
+    DnsRecord, HttpRecord, RequestTiming, TlsRecord, WebSocketRecord, WsDirection,
+};
 
 use super::Cols;
 use crate::error::Error;
@@ -173,7 +175,9 @@ pub fn websocket_frame(
         r.close_initiator.map(|s| s.as_str().into())
     });
     c.col("close_code", |r| r.close_code);
-    c.str_ref("close_reason", |r| r.close_reason.as_deref().map(Into::into));
+    c.str_ref("close_reason", |r| {
+        r.close_reason.as_deref().map(Into::into)
+    });
     c.ts("close", |r| r.close_ts);
     c.col("abnormal", |r| r.abnormal());
     c.col("damaged", |r| r.damaged);

@@ -1128,9 +1128,7 @@ impl HttpParser {
                 return HeadStep::Done(d.len());
             }
             let ws = code == 101
-                && target
-                    .and_then(|k| self.recs.get(k))
-                    .is_some_and(|r| r.ws)
+                && target.and_then(|k| self.recs.get(k)).is_some_and(|r| r.ws)
                 && has_token(resp.headers, "upgrade", "websocket");
             if ws {
                 // RFC 6455 §4.1: after the 101 both directions carry frames; the server's may

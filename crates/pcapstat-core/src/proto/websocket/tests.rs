@@ -4,7 +4,14 @@ use Direction::{ClientToServer as C2S, ServerToClient as S2C};
 
 /// A frame as a sender writes it (RFC 6455 §5.2), with the shortest length encoding unless
 /// `long` forces the 64-bit one.
-fn frame(fin: bool, rsv: u8, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8], long: bool) -> Vec<u8> {
+fn frame(
+    fin: bool,
+    rsv: u8,
+    opcode: u8,
+    mask: Option<[u8; 4]>,
+    payload: &[u8],
+    long: bool,
+) -> Vec<u8> {
     let mut out = vec![(u8::from(fin) << 7) | (rsv << 4) | opcode];
     let m = if mask.is_some() { 0x80 } else { 0 };
     let n = payload.len();
@@ -30,7 +37,10 @@ fn frame(fin: bool, rsv: u8, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8], 
 }
 
 /// (opcode, fin, len, control payload) of every frame, and the payload bytes counted.
-fn cut(chunks: &[&[u8]]) -> (Vec<(u8, bool, u64, Vec<u8>)>, u64, Result<(), FrameError>) {
+/// Frames (opcode, FIN, length, control payload), payload bytes, the end of the feeding.
+type Cut = (Vec<(u8, bool, u64, Vec<u8>)>, u64, Result<(), FrameError>);
+
+fn cut(chunks: &[&[u8]]) -> Cut {
     let mut r = FrameReader::default();
     let mut frames = Vec::new();
     let mut bytes = 0u64;
@@ -91,7 +101,10 @@ fn hostile_frames_stop_the_direction() {
         (&[0x8b, 0x00], FrameError::ReservedOpcode(11)),
         (&[0x09, 0x00], FrameError::BadControl),
         (&[0x89, 0x7e, 0x00, 0x7e], FrameError::BadControl),
-        (&[0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0], FrameError::LengthTooLarge),
+        (
+            &[0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0],
+            FrameError::LengthTooLarge,
+        ),
         (&[0x80, 0x00], FrameError::UnexpectedContinuation),
         (&[0x01, 0x00, 0x81, 0x00], FrameError::MessageInFragment),
     ];
@@ -123,7 +136,11 @@ fn session_counts_messages_pings_close_and_silence() {
     let f = frame(false, 0, 2, k, &[0; 10], false);
     p.on_data(6_000, C2S, &f);
     p.on_data(16_000, C2S, &frame(true, 0, 0, k, &[0; 5], false));
-    p.on_data(17_000, S2C, &frame(true, 0, 8, None, b"\x03\xe9going", false));
+    p.on_data(
+        17_000,
+        S2C,
+        &frame(true, 0, 8, None, b"\x03\xe9going", false),
+    );
     p.on_data(18_000, C2S, &frame(true, 0, 8, k, b"\x03\xe9", false));
     let (s, st) = p.finish(100_000);
     assert_eq!(s.from_client.messages, 2);
@@ -132,9 +149,15 @@ fn session_counts_messages_pings_close_and_silence() {
     assert_eq!(s.from_client.payload_bytes, 3 + 15);
     assert_eq!((s.from_client.pings, s.from_server.pongs), (2, 3));
     assert_eq!(s.ping_rtts, 1);
-    assert_eq!((s.ping_rtt_median_ns, s.ping_rtt_max_ns), (Some(500), Some(500)));
+    assert_eq!(
+        (s.ping_rtt_median_ns, s.ping_rtt_max_ns),
+        (Some(500), Some(500))
+    );
     assert_eq!(s.close_initiator, Some(Side::Server));
-    assert_eq!((s.close_code, s.close_reason.as_deref()), (Some(1001), Some("going")));
+    assert_eq!(
+        (s.close_code, s.close_reason.as_deref()),
+        (Some(1001), Some("going"))
+    );
     assert_eq!(s.close_ts, Some(17_000));
     assert_eq!(s.from_client.max_idle_ns, 10_000, "6 000 → 16 000");
     // Server: the 101 → 3 000, … 5 500 → 17 000 (11 500); it closed, so no tail.
@@ -187,7 +210,10 @@ fn gap_inside_a_payload_is_skipped_elsewhere_it_stops() {
     p.on_gap(5, S2C, 10);
     p.on_data(6, S2C, &frame(true, 0, 1, None, b"lost", false));
     let (s, st) = p.finish(10);
-    assert_eq!((s.from_server.messages, s.from_server.payload_bytes), (2, 1002));
+    assert_eq!(
+        (s.from_server.messages, s.from_server.payload_bytes),
+        (2, 1002)
+    );
     assert!(s.damaged);
     assert_eq!(st.gaps, 1);
 }
@@ -202,19 +228,27 @@ fn http_upgrade_hands_the_stream_over() {
           Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
     );
     // The 101 and the server's first frame in one segment.
-    let mut resp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    let mut resp =
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
           Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
           Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n\r\n"
-        .to_vec();
+            .to_vec();
     resp.extend(frame(true, 0, 1, None, b"GET / HTTP/1.1\r\n\r\n", false));
     h.on_data(2_000, S2C, &resp);
-    h.on_data(3_000, C2S, &frame(true, 0, 1, Some([9; 4]), b"POST / HTTP/1.1", false));
+    h.on_data(
+        3_000,
+        C2S,
+        &frame(true, 0, 1, Some([9; 4]), b"POST / HTTP/1.1", false),
+    );
     assert_eq!(h.stats().requests, 1, "frames are not read as HTTP");
     let ws = h.take_websocket().expect("upgraded");
     let (s, _) = ws.finish(4_000);
     assert_eq!(s.open_ts, 2_000);
     assert!(s.deflate);
-    assert_eq!((s.host.as_deref(), s.path.as_deref()), (Some("example.test"), Some("/chat")));
+    assert_eq!(
+        (s.host.as_deref(), s.path.as_deref()),
+        (Some("example.test"), Some("/chat"))
+    );
     assert_eq!((s.from_client.messages, s.from_server.messages), (1, 1));
     let recs = h.into_records();
     assert_eq!((recs[0].status, recs[0].upgraded), (Some(101), true));
@@ -224,13 +258,19 @@ fn http_upgrade_hands_the_stream_over() {
 fn a_101_to_another_protocol_is_not_websocket() {
     let mut h = HttpParser::new(HttpConfig::default());
     h.on_data(1, C2S, b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: foo\r\n\r\n");
-    h.on_data(2, S2C, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\n\r\n\x81\x00");
+    h.on_data(
+        2,
+        S2C,
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\n\r\n\x81\x00",
+    );
     assert!(h.websocket().is_none());
 }
 
 #[test]
 fn deflate_extension_names() {
     assert!(has_deflate("permessage-deflate"));
-    assert!(has_deflate("x-foo, permessage-deflate; server_no_context_takeover"));
+    assert!(has_deflate(
+        "x-foo, permessage-deflate; server_no_context_takeover"
+    ));
     assert!(!has_deflate("permessage-deflated"));
 }
