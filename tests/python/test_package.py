@@ -334,7 +334,7 @@ def test_figure_definitions_match_the_cli():
 def test_repr_and_tables():
     a = pcapstat.analyze(f"{LAB}/f_refused_syndrop/capture.pcap")
     assert "connections" in repr(a) and "f_refused_syndrop" in repr(a)
-    assert list(a.tables) == ["connections", "tls", "http", "dns"]
+    assert list(a.tables) == ["connections", "tls", "http", "dns", "websocket"]
     assert a.tables["connections"] is a.connections  # built once
 
 

@@ -137,7 +137,7 @@ impl NativeAnalysis {
         self.analysis.source()
     }
 
-    /// Writes the four tables as Parquet with pcapstat's writer (the CLI's): `DIR/TABLE.parquet`,
+    /// Writes the tables as Parquet with pcapstat's writer (the CLI's): `DIR/TABLE.parquet`,
     /// or with `partition` `DIR/TABLE/capture=NAME/part.parquet` (Hive layout, NAME
     /// percent-encoded). `metadata`: key-value pairs after pcapstat's own keys. Each file is
     /// written under a temporary name and renamed. Returns the paths written.
@@ -164,7 +164,8 @@ impl NativeAnalysis {
                     "connections" => self.analysis.connections()?,
                     "tls" => self.analysis.tls()?,
                     "http" => self.analysis.http()?,
-                    _ => self.analysis.dns()?,
+                    "dns" => self.analysis.dns()?,
+                    _ => self.analysis.websocket()?,
                 };
                 written.push(match &capture {
                     Some(c) if partition => {

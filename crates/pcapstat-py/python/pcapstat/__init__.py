@@ -73,7 +73,7 @@ def _time(what: str, value: Optional[Time]) -> Optional[str]:
 
 
 class Analysis:
-    """One capture's analysis: the four tables, the report and the figures.
+    """One capture's analysis: the tables, the report and the figures.
 
     Returned by :func:`analyze`; the tables are built when first read, then kept.
     """
@@ -141,7 +141,7 @@ class Analysis:
     def write_parquet(
         self, directory: Union[str, "_os.PathLike[str]"], *, partition: bool = False
     ) -> List[str]:
-        """Write the four tables as Parquet with the CLI's writer, types and metadata:
+        """Write the tables as Parquet with the CLI's writer, types and metadata:
         ``DIRECTORY/TABLE.parquet`` (as ``pcapstat analyze CAPTURE --parquet DIRECTORY``), or
         with ``partition=True`` ``DIRECTORY/TABLE/capture=NAME/part.parquet`` (as
         ``--partition``; NAME percent-encoded, see :func:`partition_value`). Each file is
