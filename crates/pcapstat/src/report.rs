@@ -537,6 +537,19 @@ pub const KEYS_LIMIT_NAME: &str = "report names";
 
 /// The `count` of a name in a capped map: `false` (nothing counted) when `key` would be a new
 /// name past [`MAX_REPORT_KEYS`].
+/// A response's status class as the report counts it: `2xx`, …, `none` without a response
+/// (made without a copy for the usual ones).
+fn status_class(status: Option<u16>) -> std::borrow::Cow<'static, str> {
+    const CLASSES: [&str; 6] = ["0xx", "1xx", "2xx", "3xx", "4xx", "5xx"];
+    match status {
+        None => "none".into(),
+        Some(s) => match CLASSES.get(usize::from(s / 100)) {
+            Some(c) => (*c).into(),
+            None => format!("{}xx", s / 100).into(),
+        },
+    }
+}
+
 pub(crate) fn count_in<V: Default>(
     map: &mut BTreeMap<String, V>,
     key: &str,
@@ -812,12 +825,12 @@ impl ReportBuilder {
         for (i, h) in records.iter().enumerate() {
             let t = timings.get(i);
             self.requests += 1;
-            // A 101 that upgraded the connection ends HTTP on it (WebSocket, h2c): not an
-            // interim 1xx response, its own class.
-            let class = match h.status {
-                Some(101) if h.upgraded => "upgraded".to_string(),
-                Some(s) => format!("{}xx", s / 100),
-                None => "none".to_string(),
+            // A 101 that upgraded the connection ends HTTP on it (WebSocket): not an interim
+            // 1xx response, its own class.
+            let class = if h.upgraded && h.status == Some(101) {
+                "upgraded".into()
+            } else {
+                status_class(h.status)
             };
             count_in(&mut self.status, &class, dropped, |n| *n += 1);
             count_in(&mut self.http_versions, h.version.as_str(), dropped, |n| {
@@ -1226,6 +1239,14 @@ mod tests {
     use super::*;
     use crate::figures::Value;
     use crate::Analyzer;
+
+    #[test]
+    fn status_classes_are_the_hundreds() {
+        assert_eq!(status_class(None), "none");
+        for s in 0..=u16::MAX {
+            assert_eq!(status_class(Some(s)), format!("{}xx", s / 100), "{s}");
+        }
+    }
     use pcapstat_core::LIMITS;
 
     fn analyze(rel: &str) -> Analysis {

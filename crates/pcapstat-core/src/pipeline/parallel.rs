@@ -35,7 +35,9 @@ use super::{
     merged, Batch, Emit, Harvest, Outputs, Reader, UdpConsumer, HEARTBEAT_FRAMES, PROGRESS_EVERY,
     SHARDS,
 };
-use crate::capture::{prefetch, Capture, CaptureError, CaptureItem, Frame, LinkType, SharedBytes};
+use crate::capture::{
+    prefetch, Capture, CaptureError, CaptureItem, Frame, InPlace, LinkType, SharedBytes,
+};
 use crate::decode::{DecodeLimits, DecodeProblem, DecodeStats, Decoder, Encapsulation, IcmpError};
 use crate::flow::FlowKey;
 use crate::packet::{IpPair, Transport, UdpDatagram};
@@ -160,6 +162,41 @@ impl Scanner<'_, '_, '_> {
             n => n,
         };
         loop {
+            // A capture in memory: its common records in a tight loop (the scan is the one
+            // sequential part of the reading); any other record, the end and damage below.
+            if let Some(whole) = &self.whole {
+                let summary = &mut self.summary;
+                let mut outside = false;
+                let read = self.capture.frames_in_place(|frame| {
+                    if frame.index.is_multiple_of(PROGRESS_EVERY) {
+                        if let Some(p) = progress {
+                            p.store(whole_offset(whole, frame.data), Ordering::Relaxed);
+                        }
+                    }
+                    summary.observe(&frame);
+                    let Some(at) = whole.offset_of(frame.data) else {
+                        outside = true;
+                        return false;
+                    };
+                    frames.push(FrameRef {
+                        index: frame.index,
+                        ts_ns: frame.ts_ns,
+                        linktype: frame.linktype,
+                        interface: frame.interface,
+                        orig_len: frame.orig_len,
+                        at,
+                        len: frame.data.len(),
+                    });
+                    in_chunk += frame.data.len();
+                    !((frame.index + 1).is_multiple_of(per) || in_chunk >= CHUNK_BYTES_IN_PLACE)
+                });
+                if outside {
+                    return Err(outside_error());
+                }
+                if read == Some(InPlace::Stopped) {
+                    break;
+                }
+            }
             let capture = &mut *self.capture;
             if capture.frames_read().is_multiple_of(PROGRESS_EVERY) {
                 if let Some(p) = progress {
@@ -198,11 +235,7 @@ impl Scanner<'_, '_, '_> {
                     own.extend_from_slice(frame.data);
                     own.len() - frame.data.len()
                 }
-                (None, Some(whole)) => whole.offset_of(frame.data).ok_or_else(|| {
-                    CaptureError::Io(std::io::Error::other(
-                        "a frame lies outside the capture's bytes",
-                    ))
-                })?,
+                (None, Some(whole)) => whole.offset_of(frame.data).ok_or_else(outside_error)?,
                 // Not met: `own` is made exactly when there are no shared bytes.
                 (None, None) => 0,
             };
@@ -230,6 +263,17 @@ impl Scanner<'_, '_, '_> {
             secrets,
         }))
     }
+}
+
+fn outside_error() -> CaptureError {
+    CaptureError::Io(std::io::Error::other(
+        "a frame lies outside the capture's bytes",
+    ))
+}
+
+/// The offset in the capture of a frame's data (for the progress counter: past its header).
+fn whole_offset(whole: &SharedBytes, data: &[u8]) -> u64 {
+    whole.offset_of(data).unwrap_or(0) as u64
 }
 
 fn frame_of<'b>(f: &FrameRef, bytes: &'b [u8]) -> Frame<'b> {
