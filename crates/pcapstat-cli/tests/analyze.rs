@@ -245,7 +245,7 @@ fn parquet_connections_table_is_written_and_reads_back() {
     names.sort();
     assert_eq!(
         names,
-        ["connections", "dns", "http", "tls"].map(|t| format!("{t}.parquet")),
+        ["connections", "dns", "http", "tls", "websocket"].map(|t| format!("{t}.parquet")),
         "one file per table, no temporary files left"
     );
     // tshark's ts_tls.tsv: 12 TLS streams in d_tls_resumption, 1 in f_refused_syndrop (the
@@ -332,7 +332,7 @@ fn partition_writes_one_directory_per_capture() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for table in ["connections", "tls", "http", "dns"] {
+    for table in ["connections", "tls", "http", "dns", "websocket"] {
         for cap in [&a, &b] {
             let part = dir
                 .join(table)
@@ -428,7 +428,7 @@ fn a_killed_run_leaves_the_old_table_set_whole() {
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    let tables = ["connections", "tls", "http", "dns"];
+    let tables = ["connections", "tls", "http", "dns", "websocket"];
     let read = |dir: &std::path::Path| -> BTreeMap<&str, Option<Vec<u8>>> {
         tables
             .iter()

@@ -20,7 +20,7 @@ use crate::filter::{ConnNames, Filter, TimeBound};
 use crate::pipeline::{self, Harvest, PipelineConfig};
 use crate::proto::dns::{DnsConfig, DnsTracker};
 use crate::proto::tls::{EmbeddedKeys, KeyLog, KeyLogError};
-use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
+use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord, WebSocketRecord};
 use crate::stats::Stats;
 use crate::summary::CaptureSummary;
 use crate::tcp::TcpConfig;
@@ -246,6 +246,7 @@ impl Analyzer {
                     http: kept.http,
                     timings: kept.timings,
                     dns: kept.dns,
+                    websocket: kept.websocket,
                 });
             }
             return Ok(StreamEnd {
@@ -317,6 +318,7 @@ impl Analyzer {
         };
         for f in out.factories {
             last.tls.extend(f.tls);
+            last.websocket.extend(f.websocket);
             last.http.extend(f.http);
             last.dns_tcp.extend(f.dns_tcp);
         }
@@ -351,6 +353,8 @@ pub struct Records {
     pub timings: Vec<RequestTiming>,
     /// Finished DNS queries.
     pub dns: Vec<DnsRecord>,
+    /// Finished WebSocket connections.
+    pub websocket: Vec<WebSocketRecord>,
 }
 
 impl Records {
@@ -360,6 +364,7 @@ impl Records {
             && self.tls.is_empty()
             && self.http.is_empty()
             && self.dns.is_empty()
+            && self.websocket.is_empty()
     }
 }
 
@@ -401,6 +406,8 @@ pub struct Analysis {
     pub http: Vec<HttpRecord>,
     /// One record per DNS query, sorted by `query_frame`.
     pub dns: Vec<DnsRecord>,
+    /// One record per WebSocket connection, sorted by `conn_id`.
+    pub websocket: Vec<WebSocketRecord>,
     /// The HAR phases of each HTTP request (same order as `http`).
     pub timings: Vec<RequestTiming>,
     /// Every counter of every layer, for the whole capture (filters do not change them):
@@ -447,7 +454,14 @@ impl Analysis {
             .iter()
             .map(|d| filter.matches_dns(d, first))
             .collect();
+        let websocket = self
+            .websocket
+            .iter()
+            .filter(|w| conn_kept(&self.connections, &keep_conn, w.conn_id))
+            .cloned()
+            .collect();
         Cow::Owned(Analysis {
+            websocket,
             connections: keep(&self.connections, &keep_conn),
             tls: keep(&self.tls, &keep_tls),
             http,
@@ -457,6 +471,17 @@ impl Analysis {
             stats: self.stats.clone(),
         })
     }
+}
+
+/// Whether the connection `id` of `connections` (sorted by `conn_id`) is kept by `mask`: a
+/// WebSocket row follows its connection.
+fn conn_kept(connections: &[ConnectionRecord], mask: &[bool], id: u64) -> bool {
+    connections
+        .binary_search_by_key(&id, |c| c.conn_id)
+        .ok()
+        .and_then(|i| mask.get(i))
+        .copied()
+        .unwrap_or(false)
 }
 
 /// The items of `items` whose `mask` entry is true, moved.
@@ -531,6 +556,7 @@ struct Group {
     connections: Vec<ConnectionRecord>,
     tls: Vec<TlsRecord>,
     http: Vec<HttpRecord>,
+    websocket: Vec<WebSocketRecord>,
     /// Finished requests of live connections.
     open: Vec<OpenRows>,
     dns_tcp: Vec<DnsTcpItem>,
@@ -547,6 +573,7 @@ impl Harvest<AppFactory> for AppHarvest {
             connections: closed,
             tls: std::mem::take(&mut factory.tls),
             http: std::mem::take(&mut factory.http),
+            websocket: std::mem::take(&mut factory.websocket),
             open: std::mem::take(&mut factory.open),
             dns_tcp: std::mem::take(&mut factory.dns_tcp),
         }
@@ -630,6 +657,7 @@ impl Emitter<'_> {
         dns.sort_by_key(|d| (d.query_frame, d.query_ts));
         g.connections.sort_by_key(|c| c.conn_id);
         g.tls.sort_by_key(|t| t.conn_id);
+        g.websocket.sort_by_key(|w| w.conn_id);
         g.http.sort_by_key(|h| (h.conn_id, h.request_index));
         // Without a DNS message so far (all those of the frames below `frame` were fed) there
         // is no lookup to wait for.
@@ -745,6 +773,10 @@ impl Out<'_> {
         }
         self.join_held(ready, lookups, &mut out);
         out.tls = kept(g.tls, &keep_tls);
+        out.websocket = std::mem::take(&mut g.websocket)
+            .into_iter()
+            .filter(|w| all || conn_kept(&g.connections, &keep_conn, w.conn_id))
+            .collect();
         out.connections = kept(g.connections, &keep_conn);
         out.dns = dns
             .into_iter()
@@ -816,6 +848,7 @@ impl RecordSink for Collect {
         self.0.http.append(&mut r.http);
         self.0.timings.append(&mut r.timings);
         self.0.dns.append(&mut r.dns);
+        self.0.websocket.append(&mut r.websocket);
     }
 }
 
@@ -828,7 +861,9 @@ impl Collect {
             http,
             timings,
             mut dns,
+            mut websocket,
         } = self.0;
+        websocket.sort_by_key(|w| w.conn_id);
         connections.sort_by_key(|c| c.conn_id);
         tls.sort_by_key(|t| t.conn_id);
         dns.sort_by_key(|d| d.query_frame);
@@ -845,6 +880,7 @@ impl Collect {
             tls,
             http,
             dns,
+            websocket,
             timings,
             stats: end.stats,
         }

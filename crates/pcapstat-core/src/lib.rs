@@ -64,9 +64,11 @@ pub use proto::dns::DnsStats;
 pub use proto::http::HttpStats;
 pub use proto::http2::Http2Stats;
 pub use proto::tls::{KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats};
+pub use proto::websocket::WebSocketStats;
 pub use record::{
     Alert, ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpExchange,
-    HttpRecord, HttpVersion, Outcome, RolesFrom, Side, TlsHandshake, TlsRecord,
+    HttpRecord, HttpVersion, Outcome, RolesFrom, Side, TlsHandshake, TlsRecord, WebSocketRecord,
+    WebSocketSession, WsDirection,
 };
 pub use stats::{Counters, Limit, LimitHit, Stats, LIMITS};
 pub use summary::{CaptureSummary, InputSummary};

@@ -29,7 +29,7 @@ pyo3::import_exception!(pcapstat._errors, PcapstatError);
 pyo3::import_exception!(pcapstat._errors, ReadError);
 
 /// The table names, in the order of the CLI's outputs.
-const TABLES: [&str; 4] = ["connections", "tls", "http", "dns"];
+const TABLES: [&str; 5] = ["connections", "tls", "http", "dns", "websocket"];
 
 /// `error` and its causes as anyhow's `{:#}` prints them (`outer: cause: cause`), the form of
 /// the CLI's messages.
@@ -93,16 +93,18 @@ struct NativeAnalysis {
 
 #[pymethods]
 impl NativeAnalysis {
-    /// The table `name` (`connections`, `tls`, `http` or `dns`) as an Arrow C stream source.
+    /// The table `name` (`connections`, `tls`, `http`, `dns` or `websocket`) as an Arrow C
+    /// stream source.
     fn table(&self, name: &str) -> PyResult<Table> {
         let frame = match name {
             "connections" => self.analysis.connections(),
             "tls" => self.analysis.tls(),
             "http" => self.analysis.http(),
             "dns" => self.analysis.dns(),
+            "websocket" => self.analysis.websocket(),
             _ => {
                 return Err(PyValueError::new_err(format!(
-                    "no table {name:?}: connections, tls, http or dns"
+                    "no table {name:?}: connections, tls, http, dns or websocket"
                 )))
             }
         };
@@ -135,7 +137,7 @@ impl NativeAnalysis {
         self.analysis.source()
     }
 
-    /// Writes the four tables as Parquet with pcapstat's writer (the CLI's): `DIR/TABLE.parquet`,
+    /// Writes the tables as Parquet with pcapstat's writer (the CLI's): `DIR/TABLE.parquet`,
     /// or with `partition` `DIR/TABLE/capture=NAME/part.parquet` (Hive layout, NAME
     /// percent-encoded). `metadata`: key-value pairs after pcapstat's own keys. Each file is
     /// written under a temporary name and renamed. Returns the paths written.
@@ -162,7 +164,8 @@ impl NativeAnalysis {
                     "connections" => self.analysis.connections()?,
                     "tls" => self.analysis.tls()?,
                     "http" => self.analysis.http()?,
-                    _ => self.analysis.dns()?,
+                    "dns" => self.analysis.dns()?,
+                    _ => self.analysis.websocket()?,
                 };
                 written.push(match &capture {
                     Some(c) if partition => {

@@ -353,7 +353,8 @@ const TABLE: &[(&str, Unit, Better, &str, Get)] = {
         ("http.reused_requests", Count, Neither, "requests that were not the first on their connection", N(|r| r.applications.http.reused_requests)),
         ("http.reuse_rate", Ratio, Higher, "http.reused_requests / http.requests; null without requests", R(|r| r.applications.http.reuse_rate())),
         ("http.requests_per_connection", Number, Higher, "http.requests / http.connections; null without connections", R(|r| r.applications.http.requests_per_connection())),
-        ("http.status_1xx", Count, Neither, "requests whose final status is 1xx", N(|r| r.applications.http.status("1xx"))),
+        ("http.status_1xx", Count, Neither, "requests whose final status is 1xx (a 101 that upgraded the connection is http.upgraded)", N(|r| r.applications.http.status("1xx"))),
+        ("http.upgraded", Count, Neither, "requests answered by 101 Switching Protocols that upgraded the connection (WebSocket; not counted in http.status_1xx)", N(|r| r.applications.http.status("upgraded"))),
         ("http.status_2xx", Count, Neither, "requests whose final status is 2xx", N(|r| r.applications.http.status("2xx"))),
         ("http.status_3xx", Count, Neither, "requests whose final status is 3xx", N(|r| r.applications.http.status("3xx"))),
         ("http.status_4xx", Count, Lower, "requests whose final status is 4xx", N(|r| r.applications.http.status("4xx"))),
@@ -373,6 +374,12 @@ const TABLE: &[(&str, Unit, Better, &str, Get)] = {
         ("dns.truncated", Count, Neither, "responses with the TC flag (the client should retry over TCP)", N(|r| r.applications.dns.truncated)),
         ("dns.tcp_queries", Count, Neither, "queries over TCP (including fallbacks after a truncated UDP response)", N(|r| r.applications.dns.tcp_queries)),
         ("dns.latency.*", Duration, Lower, "DNS latency (query to DNS response) of the answered queries", P(|r| r.applications.dns.latency)),
+        ("websocket.connections", Count, Neither, "WebSocket connections (rows of the websocket table)", N(|r| r.applications.websocket.connections)),
+        ("websocket.abnormal_closes", Count, Lower, "WebSocket connections ended without a close frame (FIN, RST or the end of the capture: the table's abnormal)", N(|r| r.applications.websocket.abnormal_closes)),
+        ("websocket.closed_by_server", Count, Neither, "WebSocket connections whose first close frame was the server's", N(|r| r.applications.websocket.closed_by_server)),
+        ("websocket.ping_rtts", Count, Neither, "WebSocket pings answered by a pong", N(|r| r.applications.websocket.ping_rtts)),
+        ("websocket.ping_rtt.*", Duration, Lower, "WebSocket ping round trip: each connection's median", P(|r| r.applications.websocket.ping_rtt)),
+        ("websocket.max_idle.*", Duration, Lower, "WebSocket stream stalls: each connection's longest silence in either direction", P(|r| r.applications.websocket.max_idle)),
     ]
 };
 

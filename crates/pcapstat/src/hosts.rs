@@ -81,12 +81,18 @@ pub struct StatusClasses {
     pub s5xx: u64,
     /// Any other status (600 and over).
     pub other: u64,
+    /// A `101 Switching Protocols` that upgraded the connection (WebSocket): not 1xx.
+    pub upgraded: u64,
     /// No response.
     pub none: u64,
 }
 
 impl StatusClasses {
-    fn add(&mut self, status: Option<u16>) {
+    fn add(&mut self, status: Option<u16>, upgraded: bool) {
+        if upgraded && status == Some(101) {
+            self.upgraded += 1;
+            return;
+        }
         let n = match status.map(|s| s / 100) {
             None => &mut self.none,
             Some(1) => &mut self.s1xx,
@@ -360,7 +366,7 @@ impl HostsBuilder {
             row.requests += 1;
             row.new_connections += u64::from(first);
             row.reused_requests += u64::from(!first);
-            row.status.add(h.status);
+            row.status.add(h.status, h.upgraded);
             if let Some(ns) = t.and_then(|t| t.wait_ns) {
                 row.wait.push(ns);
             }
@@ -681,7 +687,7 @@ mod tests {
         reused: u64,
         tls: u64,
         resumed: u64,
-        status: [u64; 7],
+        status: [u64; 8],
         wait: Vec<i64>,
         total: Vec<i64>,
         connections: u64,
@@ -731,7 +737,8 @@ mod tests {
                 w.reused += 1;
             }
             let class = match h.status {
-                None => 6,
+                None => 7,
+                Some(101) if h.upgraded => 6,
                 Some(s) if (100..600).contains(&s) => usize::from(s / 100 - 1),
                 Some(_) => 5,
             };
@@ -772,7 +779,9 @@ mod tests {
                 row.reused_requests,
                 row.tls_connections,
                 row.tls_resumed,
-                [s.s1xx, s.s2xx, s.s3xx, s.s4xx, s.s5xx, s.other, s.none],
+                [
+                    s.s1xx, s.s2xx, s.s3xx, s.s4xx, s.s5xx, s.other, s.upgraded, s.none,
+                ],
                 (row.connections, row.failed_connections),
                 (row.segments, row.retransmissions),
             );

@@ -76,7 +76,9 @@ pub use pcapstat_core as core;
 pub use polars;
 pub use report::{Report, ReportBuilder, ReportOptions};
 pub use stream::{ReportAndTables, TableOutputs, TableStream, ROW_GROUP_BYTES, ROW_GROUP_ROWS};
-pub use tables::{connections_frame, dns_frame, http_frame, tls_frame, type_name, SCHEMA_VERSION};
+pub use tables::{
+    connections_frame, dns_frame, http_frame, tls_frame, type_name, websocket_frame, SCHEMA_VERSION,
+};
 pub use write::{
     partition_value, write_parquet, write_parquet_partition, write_text, write_text_partition,
     ParquetSource, TableSet, TextFormat,

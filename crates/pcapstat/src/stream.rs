@@ -15,7 +15,7 @@ use pcapstat_core::{ConnectionRecord, DnsRecord, HttpRecord, RecordSink, Records
 
 use crate::error::Error;
 use crate::report::ReportBuilder;
-use crate::tables::{connections_frame, dns_frame, http_frame, tls_frame};
+use crate::tables::{connections_frame, dns_frame, http_frame, tls_frame, websocket_frame};
 use crate::write::{
     disk_full, parquet_metadata, partition_value, write_error, write_text_rows, ParquetSource,
     TableSet, TextFormat,
@@ -41,7 +41,7 @@ pub const ROW_GROUP_BYTES: usize = 16 << 20;
 const FRAME_BYTES: usize = 1 << 20;
 
 /// The tables, in the order they are written.
-const TABLES: [&str; 4] = ["connections", "tls", "http", "dns"];
+const TABLES: [&str; 5] = ["connections", "tls", "http", "dns", "websocket"];
 
 /// Estimated memory of records (their size and their strings' bytes), for [`FRAME_BYTES`].
 fn connection_bytes(_: &ConnectionRecord) -> usize {
@@ -67,6 +67,10 @@ fn http_bytes(r: &HttpRecord) -> usize {
             .map(|s| s.as_ref().map_or(0, String::len))
             .sum::<usize>()
 }
+
+/// Memory of one websocket row, roughly (its strings are short: the host, path and close
+/// reason are bounded by the HTTP head and the 123-byte reason).
+const WEBSOCKET_ROW_BYTES: usize = 512;
 
 fn dns_bytes(r: &DnsRecord) -> usize {
     std::mem::size_of::<DnsRecord>()
@@ -249,7 +253,7 @@ pub struct TableStream {
     /// Records not yet made into frames (at most [`FRAME_ROWS`] per table).
     raw: Records,
     /// Estimated memory of `raw`, per table ([`FRAME_BYTES`]).
-    raw_bytes: [usize; 4],
+    raw_bytes: [usize; 5],
     /// Descriptions of the captures in the files being written (`pcapstat.sources`).
     sources: Vec<String>,
     /// The first error met while handling a batch (reported by the next call that returns).
@@ -286,6 +290,7 @@ impl TableStream {
             tls_frame(None, &[])?,
             http_frame(None, &[], &[])?,
             dns_frame(None, &[])?,
+            websocket_frame(None, &[])?,
         ];
         let empty = if outputs.partition {
             empty
@@ -315,7 +320,7 @@ impl TableStream {
             sources: Vec::new(),
             error: None,
             raw: Records::default(),
-            raw_bytes: [0; 4],
+            raw_bytes: [0; 5],
             sets,
         })
     }
@@ -409,12 +414,14 @@ impl TableStream {
         b[1] += r.tls.iter().map(tls_bytes).sum::<usize>();
         b[2] += r.http.iter().map(http_bytes).sum::<usize>();
         b[3] += r.dns.iter().map(dns_bytes).sum::<usize>();
+        b[4] += r.websocket.len() * WEBSOCKET_ROW_BYTES;
         let raw = &mut self.raw;
         raw.connections.append(&mut r.connections);
         raw.tls.append(&mut r.tls);
         raw.http.append(&mut r.http);
         raw.timings.append(&mut r.timings);
         raw.dns.append(&mut r.dns);
+        raw.websocket.append(&mut r.websocket);
         for i in 0..TABLES.len() {
             if self.raw_rows(i) >= FRAME_ROWS.min(self.row_group_rows.max(1))
                 || self.raw_bytes[i] >= FRAME_BYTES
@@ -430,7 +437,8 @@ impl TableStream {
             0 => self.raw.connections.len(),
             1 => self.raw.tls.len(),
             2 => self.raw.http.len(),
-            _ => self.raw.dns.len(),
+            3 => self.raw.dns.len(),
+            _ => self.raw.websocket.len(),
         }
     }
 
@@ -451,7 +459,8 @@ impl TableStream {
                 &std::mem::take(&mut raw.http),
                 &std::mem::take(&mut raw.timings),
             )?,
-            _ => dns_frame(capture, &std::mem::take(&mut raw.dns))?,
+            3 => dns_frame(capture, &std::mem::take(&mut raw.dns))?,
+            _ => websocket_frame(capture, &std::mem::take(&mut raw.websocket))?,
         };
         let df = if self.partition {
             df.drop("capture")?
@@ -642,7 +651,8 @@ pub(crate) mod tests {
         let h = cut(a.http_records(), size);
         let tm = cut(a.request_timings(), size);
         let d = cut(a.dns_records(), size);
-        let n = [c.len(), t.len(), h.len(), d.len()]
+        let w = cut(a.websocket_records(), size);
+        let n = [c.len(), t.len(), h.len(), d.len(), w.len()]
             .into_iter()
             .max()
             .unwrap_or(0);
@@ -657,6 +667,7 @@ pub(crate) mod tests {
                     timing.http_index = i;
                 }
                 r.dns = d.get(k).cloned().unwrap_or_default();
+                r.websocket = w.get(k).cloned().unwrap_or_default();
                 let mix = seed.map_or(k as u64, |seed| {
                     (k as u64 ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17
                 });
@@ -704,6 +715,7 @@ pub(crate) mod tests {
             "connections" => a.connections(),
             "tls" => a.tls(),
             "http" => a.http(),
+            "websocket" => a.websocket(),
             _ => a.dns(),
         }
         .expect("table")

@@ -40,7 +40,7 @@ __all__ = [
 
 __version__: str = _native.VERSION
 
-#: The table names: ``connections``, ``tls``, ``http``, ``dns``.
+#: The table names: ``connections``, ``tls``, ``http``, ``dns``, ``websocket``.
 TABLES = tuple(_native.TABLES)
 
 #: Every named figure (docs/figures.md): name -> {"unit", "better", "definition"}. ``unit`` is
@@ -73,7 +73,7 @@ def _time(what: str, value: Optional[Time]) -> Optional[str]:
 
 
 class Analysis:
-    """One capture's analysis: the four tables, the report and the figures.
+    """One capture's analysis: the tables, the report and the figures.
 
     Returned by :func:`analyze`; the tables are built when first read, then kept.
     """
@@ -105,9 +105,14 @@ class Analysis:
         """One row per DNS query (docs/metrics.md, "dns")."""
         return self._table("dns")
 
+    @_cached_property
+    def websocket(self) -> _pl.DataFrame:
+        """One row per WebSocket connection (docs/metrics.md, "websocket")."""
+        return self._table("websocket")
+
     @property
     def tables(self) -> Dict[str, _pl.DataFrame]:
-        """The four tables by name (``connections``, ``tls``, ``http``, ``dns``)."""
+        """The tables by name (``connections``, ``tls``, ``http``, ``dns``, ``websocket``)."""
         return {name: getattr(self, name) for name in TABLES}
 
     @_cached_property
@@ -136,7 +141,7 @@ class Analysis:
     def write_parquet(
         self, directory: Union[str, "_os.PathLike[str]"], *, partition: bool = False
     ) -> List[str]:
-        """Write the four tables as Parquet with the CLI's writer, types and metadata:
+        """Write the tables as Parquet with the CLI's writer, types and metadata:
         ``DIRECTORY/TABLE.parquet`` (as ``pcapstat analyze CAPTURE --parquet DIRECTORY``), or
         with ``partition=True`` ``DIRECTORY/TABLE/capture=NAME/part.parquet`` (as
         ``--partition``; NAME percent-encoded, see :func:`partition_value`). Each file is
