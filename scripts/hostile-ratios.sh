@@ -59,7 +59,7 @@ for k in ooo-snap ooo-tiny probe-gaps; do
 done
 
 # Parsers and the DNS matcher (scripts/make-hostile.py).
-for k in hpack http1 tls tls-spread dns; do
+for k in hpack http1 tls tls-spread websocket dns; do
     if [ "$k" = dns ]; then s1=3; s10=30; else s1=1; s10=10; fi
     for s in $s1 $s10; do
         f="$W/$k-$s.pcap"

@@ -15,6 +15,11 @@ KIND is one of:
   names), every other one answered (about 8 MB per SCALE).
 * ``tls``    -- ``200 * SCALE`` TLS connections whose ClientHello offers 32 000 cipher suites
   and 32 000 one-byte ALPN names (about 26 MB per SCALE).
+* ``websocket`` -- one WebSocket connection (HTTP/1.1 upgrade, then ``400 000 * SCALE`` masked
+  frames from the client, 7 bytes each, 200 per TCP segment: 1-byte text messages, every tenth
+  frame a ping with a new payload that is never answered, every hundredth a fragment pair with
+  a ping between its parts; the server answers each segment with a 126-byte-length binary frame
+  and an unsolicited pong (about 3 MB per SCALE).
 * ``tls-spread`` -- the same, a connection every 30 ms (6 s of capture time per SCALE): each
   connection is over (reset) well before the next ones, as when hellos come one after another
   rather than all at once (``tls`` puts them all within 30 ms, all held by the 3 s close grace).
@@ -162,12 +167,58 @@ def make_tls(w, scale, gap_us=0):
         t += US
 
 
+def ws_frame(fin, opcode, payload, mask):
+    n = len(payload)
+    head = bytes([(0x80 if fin else 0) | opcode])
+    m = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([m | n])
+    else:
+        head += bytes([m | 126]) + struct.pack(">H", n)
+    if mask:
+        return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + payload
+
+
+def make_websocket(w, scale):
+    c = TcpConn("10.0.0.1", "10.0.0.2", 40000, 8765)
+    t = T0
+    for fr in (c.syn(t), c.synack(t + US), c.ack(t + 2 * US)):
+        w.add(fr)
+    t += 10 * US
+    w.add(c.send(t, "c", b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                            b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+    t += US
+    w.add(c.send(t, "s", b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                            b"Connection: Upgrade\r\n\r\n"))
+    t += US
+    k = b"\x01\x02\x03\x04"
+    reply = ws_frame(True, 2, b"r" * 200, None) + ws_frame(True, 10, b"hb", None)
+    n = 0
+    for _ in range(2000 * scale):
+        seg = bytearray()
+        for _ in range(200):
+            if n % 100 == 99:
+                seg += ws_frame(False, 1, b"a", k) + ws_frame(True, 9, b"p", k)
+                seg += ws_frame(True, 0, b"b", k)
+            elif n % 10 == 9:
+                seg += ws_frame(True, 9, struct.pack(">I", n)[1:], k)
+            else:
+                seg += ws_frame(True, 1, b"m", k)
+            n += 1
+        w.add(c.send(t, "c", bytes(seg)))
+        t += US
+        w.add(c.send(t, "s", reply))
+        t += US
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit(__doc__)
     kind, scale, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     gen = {"hpack": make_hpack, "http1": make_http1, "dns": make_dns, "tls": make_tls,
-           "tls-spread": lambda w, scale: make_tls(w, scale, gap_us=30_000)}[kind]
+           "tls-spread": lambda w, scale: make_tls(w, scale, gap_us=30_000),
+           "websocket": make_websocket}[kind]
     w = Writer(out)
     gen(w, scale)
     w.close()

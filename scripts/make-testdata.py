@@ -68,6 +68,7 @@ COPIES = [
     ("lab/d_tls_resumption/capture-with-keys.pcapng", "lab/d_tls_resumption/capture-with-keys.pcapng", "project lab: pcapng with a Decryption Secrets Block (TLS key log)"),
     ("lab/d_tls_resumption/sslkeylog.txt", "lab/d_tls_resumption/sslkeylog.txt", "project lab: NSS key log of that scenario (curl SSLKEYLOGFILE + openssl -keylogfile), the same secrets as the DSB"),
     ("lab/e_dns/capture.pcap", "lab/e_dns/capture.pcap", "project lab: DNS over UDP/TCP, timeouts, ICMP port unreachable"),
+    ("lab/k_websocket/sslkeylog.txt", "lab/k_websocket/sslkeylog.txt", "project lab: key log of the wss-echo connection (Python ssl, websockets client)"),
     ("lab/f_refused_syndrop/capture.pcap", "lab/f_refused_syndrop/capture.pcap", "project lab: refused connects (RST), dropped SYNs, TLS alert, HTTP 404"),
     ("lab/f_refused_syndrop/capture.pcapng", "lab/f_refused_syndrop/capture.pcapng", "project lab: same packets as pcapng"),
 ]
@@ -187,6 +188,26 @@ def derived(lab_f_pcapng, sll, null):
     ]
 
 
+def drop_tcp_port(pcap, port):
+    """A classic pcap (Ethernet, IPv4) without the TCP segments to or from `port`; the header and
+    every other record byte-identical."""
+    out = bytearray(pcap[:24])
+    endian = "<" if pcap[:4] == b"\xd4\xc3\xb2\xa1" else ">"
+    at = 24
+    while at + 16 <= len(pcap):
+        caplen = struct.unpack(endian + "I", pcap[at + 8:at + 12])[0]
+        rec = pcap[at:at + 16 + caplen]
+        frame = rec[16:]
+        at += 16 + caplen
+        if len(frame) >= 34 and frame[12:14] == b"\x08\x00" and frame[23] == 6:
+            ihl = (frame[14] & 0x0F) * 4
+            sport, dport = struct.unpack(">HH", frame[14 + ihl:18 + ihl])
+            if port in (sport, dport):
+                continue
+        out += rec
+    return bytes(out)
+
+
 def run(cmd, data):
     return subprocess.run(cmd, input=data, capture_output=True, check=True).stdout
 
@@ -212,8 +233,15 @@ def main():
         rows.append((dest, "copy", src, origin, lic, what))
 
     lab_f_pcapng = read_shared("lab/f_refused_syndrop/capture.pcapng")
+    ws = ("lab/k_websocket/capture.pcap",
+          drop_tcp_port(read_shared("lab/k_websocket/capture.pcap"), 33182),
+          "lab/k_websocket/capture.pcap",
+          "project lab: websockets client and server (ws echo, permessage-deflate, server close, abort, "
+          "1.5 s stalls, wss with the key log beside it), without the `push` connection (TCP port "
+          "33182: its 300 000-byte message is 5/6 of the file); expectations in "
+          "expected/websocket/ (scripts/gen-websocket-fixture.py)")
     for dest, data, src, what in derived(lab_f_pcapng, read_shared(PP + "sll.pcap"),
-                                         read_shared(PP + "null_loopback.pcap")):
+                                         read_shared(PP + "null_loopback.pcap")) + [ws]:
         write(dest, data)
         m = man.get(src)
         origin = "%s %s@%s" % (m["source_repo"], m["orig_path"], m["commit"][:12]) if m else "pcapstat capture lab (shared/%s)" % src

@@ -167,7 +167,7 @@ def run(
         manifest = df.mapInArrow(_analyze_partitions(str(staging), options), MANIFEST_SCHEMA)
         rows = [r.asDict() for r in manifest.collect()]
     except Exception as e:  # a failed task: keep OUT as it was, say which capture and why
-        shutil.rmtree(staging, ignore_errors=True)
+        _discard(spark, staging)
         raise RuntimeError(f"pcapstat Spark job failed: {_python_error(e)}") from e
     names = [capture_name(c if "://" in c else os.path.abspath(c)) for c in captures] if binary \
         else list(captures)
@@ -184,6 +184,30 @@ def run(
         r["file"] = str(out) + r["file"][len(prefix):]
     order = {n: i for i, n in enumerate(names)}
     return sorted(rows, key=lambda r: (order[r["capture"]], pcapstat.TABLES.index(r["table"])))
+
+
+def _discard(spark, staging: Path, timeout: float = 120.0, settle: float = 3.0) -> None:
+    """Removes ``staging`` after a failed job. Spark fails the job as soon as one task fails,
+    while the job's other tasks may still be writing into ``staging``: removed under them, it
+    would come back with what they write next. So the other tasks are cancelled, and
+    ``staging`` is removed once no task runs (or after ``timeout`` seconds), then again if a
+    killed task's Python worker, which Spark stops within ``spark.python.task.killTimeout``
+    (2 s), wrote after that, for ``settle`` seconds."""
+    sc = spark.sparkContext
+    sc.cancelAllJobs()
+    tracker = sc._jsc.sc().statusTracker()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        infos = tracker.getExecutorInfos()
+        if sum(infos[i].numRunningTasks() for i in range(len(infos))) == 0:
+            break
+        time.sleep(0.05)
+    shutil.rmtree(staging, ignore_errors=True)
+    settled = time.monotonic() + settle
+    while time.monotonic() < settled:
+        time.sleep(0.1)
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _python_error(e: BaseException) -> str:

@@ -187,6 +187,38 @@ write("tls_decrypt", "tls13-aes256-ops-handshake-gap.bin",
       + op_sealed(0, 0, H1_REQ) + bytes([4 | 8, 3]) + op_raw(1, b"\x17\x03\x03\x00\x05abcde")
       + bytes([6]))
 
+
+# --- websocket -----------------------------------------------------------------------------
+# mode: bits 0-5 + 1 = chunk size, bit 6 = through an HTTP/1 101, bit 7 = every seventh chunk a
+# gap; then frame bytes (RFC 6455 §5.2).
+def ws_frame(fin, rsv, opcode, payload, mask=None, long=False):
+    out = bytes([(fin << 7) | (rsv << 4) | opcode])
+    m = 0x80 if mask else 0
+    n = len(payload)
+    if long or n > 0xFFFF:
+        out += bytes([m | 127]) + struct.pack(">Q", n)
+    elif n >= 126:
+        out += bytes([m | 126]) + struct.pack(">H", n)
+    else:
+        out += bytes([m | n])
+    if mask:
+        out += mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    else:
+        out += payload
+    return out
+
+
+K = b"\x12\x34\x56\x78"
+echo = (ws_frame(1, 0, 1, b"hello", K) + ws_frame(1, 0, 1, b"hello")
+        + ws_frame(1, 0, 9, b"ping", K) + ws_frame(1, 0, 10, b"ping")
+        + ws_frame(1, 0, 8, b"\x03\xe8bye", K) + ws_frame(1, 0, 8, b"\x03\xe8bye"))
+write("websocket", "echo-ping-close.bin", bytes([0]) + echo)
+write("websocket", "echo-through-101-chunks-of-3.bin", bytes([0x40 | 2]) + echo)
+frag = (ws_frame(0, 4, 1, b"abc", K) + ws_frame(1, 0, 9, b"x", K) + ws_frame(0, 0, 0, b"d" * 300, K)
+        + ws_frame(1, 0, 0, b"end", None, long=True) + ws_frame(1, 0, 2, b"z" * 600, None, long=True))
+write("websocket", "fragmented-16-64-bit-lengths-gaps.bin", bytes([0x80 | 0x3f]) + frag)
+write("websocket", "reserved-opcode.bin", bytes([5]) + ws_frame(1, 0, 1, b"a") + b"\x83\x00")
+write("websocket", "huge-64-bit-length.bin", bytes([0]) + b"\x82\x7f\x7f" + b"\xff" * 7 + b"x" * 64)
 # quic: the ClientHello and ServerHello frames of RFC 9001 Appendix A (A.2 CRYPTO frame, A.3
 # ACK + CRYPTO), sealed by the harness as Initial packets of v1 or v2, then a 1-RTT packet.
 QUIC_CH = bytes.fromhex(

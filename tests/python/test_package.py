@@ -199,6 +199,18 @@ def test_keylog_decrypts_as_the_cli(tmp_path):
     assert_same_tables(a, tmp_path)
 
 
+def test_websocket_table_as_the_cli(tmp_path):
+    capture = "testdata/lab/k_websocket/capture.pcap"
+    keylog = "testdata/lab/k_websocket/sslkeylog.txt"
+    summary = cli_analyze(capture, tmp_path, "--keylog", keylog)
+    a = pcapstat.analyze(capture, keylog=keylog)
+    assert_same_tables(a, tmp_path)
+    ws = a.websocket
+    assert ws.height == summary["applications"]["websocket"]["connections"] == 6
+    assert ws["abnormal"].sum() == a.figures["websocket.abnormal_closes"] == 1
+    assert ws.filter(pl.col("secure"))["url"].to_list() == ["wss://10.88.11.2:8766/echo"]
+
+
 def test_embedded_secrets_can_be_ignored():
     capture = f"{LAB}/d_tls_resumption/capture-with-keys.pcapng"
     assert pcapstat.analyze(capture).http.height > pcapstat.analyze(
@@ -322,7 +334,7 @@ def test_figure_definitions_match_the_cli():
 def test_repr_and_tables():
     a = pcapstat.analyze(f"{LAB}/f_refused_syndrop/capture.pcap")
     assert "connections" in repr(a) and "f_refused_syndrop" in repr(a)
-    assert list(a.tables) == ["connections", "tls", "http", "dns", "quic"]
+    assert list(a.tables) == ["connections", "tls", "http", "dns", "websocket", "quic"]
     assert a.tables["connections"] is a.connections  # built once
 
 

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TABLES = ["connections", "tls", "http", "dns", "quic"]
+TABLES = ["connections", "tls", "http", "dns", "websocket", "quic"]
 CAPTURES = [
     "testdata/lab/d_tls_resumption/capture.pcapng",
     "testdata/lab/e_dns/capture.pcap",
@@ -60,6 +60,8 @@ def expected_rows(summary: dict) -> dict:
         "tls": apps["tls"]["handshakes"],
         "http": apps["http"]["requests"],
         "dns": apps["dns"]["queries"],
+        # The report has a websocket section only when there are WebSocket connections.
+        "websocket": apps.get("websocket", {}).get("connections", 0),
         "quic": apps["quic"]["connections"],
     }
 

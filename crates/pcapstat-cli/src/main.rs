@@ -15,8 +15,8 @@ use pcapstat::core::CaptureError;
 use pcapstat::core::MmapChoice;
 use pcapstat::core::{RecordSink, StreamEnd};
 use pcapstat::{
-    Analyzer, HarBuilder, HarOptions, Report, ReportAndTables, ReportBuilder, ReportOptions,
-    TableOutputs, TableStream,
+    Analyzer, HarBuilder, HarOptions, HtmlBuilder, HtmlOptions, Report, ReportAndTables,
+    ReportBuilder, ReportOptions, TableOutputs, TableStream,
 };
 
 mod check;
@@ -33,6 +33,7 @@ Examples:
   pcapstat analyze capture.pcap
   pcapstat analyze capture.pcapng --parquet out/     # out/connections.parquet
   pcapstat analyze capture.pcapng --har out.har      # one HAR entry per HTTP request
+  pcapstat analyze capture.pcapng --html report.html # waterfall, histograms, servers, failures
   pcapstat analyze a.pcap b.pcapng.zst --format json --threads 2
   pcapstat analyze --merge rotated/           # tcpdump -C/-G files as one capture
   tcpdump -w - -U | pcapstat analyze -
@@ -129,6 +130,16 @@ struct AnalyzeArgs {
     /// one run per file). Keeps the capture's HTTP rows in memory until the end.
     #[arg(long, value_name = "FILE")]
     har: Option<PathBuf>,
+    /// Write a self-contained HTML report of the capture (docs/html.md): a waterfall of the
+    /// HTTP requests grouped by connection, latency histograms, retransmissions, throughput
+    /// and zero windows over time, the per-server table and the failures. One file, no
+    /// network access. One capture only (several files: --merge, or one run per file).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Waterfall rows of --html at most; past it the first half by start and the slowest of
+    /// the others are drawn, the rest counted per time bucket.
+    #[arg(long, value_name = "N", default_value_t = pcapstat::html::MAX_ROWS, requires = "html")]
+    html_max_rows: usize,
     #[command(flatten)]
     filter: filter::FilterArgs,
     #[command(flatten)]
@@ -291,10 +302,26 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    if args.html.is_some() && targets.len() > 1 {
+        eprintln!(
+            "pcapstat: error: --html writes one capture and {} were given: use --merge to read them as one, or one run per file",
+            targets.len()
+        );
+        return ExitCode::from(2);
+    }
     let mut har = args
         .har
         .as_ref()
         .map(|_| HarBuilder::new(&HarOptions::default()));
+    let mut html = args.html.as_ref().map(|_| {
+        let filter = args.filter.filter();
+        HtmlBuilder::new(&HtmlOptions {
+            max_rows: args.html_max_rows,
+            title: targets.first().map_or_else(String::new, |t| t.name.clone()),
+            filter: Some(filter.to_string()).filter(|f| !f.is_empty()),
+        })
+    });
+    let mut html_end = None;
     if args.partition {
         let mut seen = std::collections::BTreeSet::new();
         if let Some(dup) = targets.iter().find(|t| !seen.insert(t.name.as_str())) {
@@ -344,10 +371,14 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
             report: &mut report,
             tables: tables.as_mut(),
             har: har.as_mut(),
+            html: html.as_mut(),
         };
         let sink: &mut (dyn RecordSink + Send) = &mut sink;
         match run_into_each(&analyzer, target, &mut [(&filter, sink)]) {
             Ok(end) => {
+                if html.is_some() {
+                    html_end = Some((end.summary.clone(), end.stats.clone()));
+                }
                 let report = report.finish(end.summary, end.stats);
                 for d in damages(&report.summary) {
                     let level = if args.strict { "error" } else { "warning" };
@@ -425,6 +456,21 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
             Err(anyhow::anyhow!("no capture could be read: no HAR written"))
         } else {
             har.write_file(path).map_err(anyhow::Error::from)
+        };
+        if let Err(e) = written {
+            eprintln!("pcapstat: error: {e:#}");
+            failed = true;
+        }
+    }
+    if let (Some(path), Some(html)) = (&args.html, html) {
+        let written = match html_end {
+            None => Err(anyhow::anyhow!(
+                "no capture could be read: no HTML report written"
+            )),
+            Some((summary, stats)) => html
+                .finish(summary, stats)
+                .write_file(path)
+                .map_err(anyhow::Error::from),
         };
         if let Err(e) = written {
             eprintln!("pcapstat: error: {e:#}");

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use pcapstat::core::{CaptureSummary, DecodeProblem, LinkType, Outcome};
 use pcapstat::figures::Percentiles;
-use pcapstat::report::{ConnRow, HostRow, Share, Totals};
+use pcapstat::report::{ConnRow, HostRow, Share, Totals, WebSocketReport};
 use pcapstat::Report;
 
 use crate::term::{md, md_table, shorten, wrap, Color, Style};
@@ -551,6 +551,7 @@ pub fn app_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<
         )?;
         phase(out, ctx, "latency", dns.latency)?;
     }
+    websocket_text(out, ctx, &report.applications.websocket)?;
     let quic = &report.applications.quic;
     if quic.connections > 0 {
         writeln!(
@@ -572,6 +573,33 @@ pub fn app_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<
         phase(out, ctx, "handshake", quic.handshake)?;
     }
     Ok(())
+}
+
+/// The WebSocket lines of the human report (none without WebSocket connections).
+fn websocket_text(out: &mut impl Write, ctx: &Ctx, ws: &WebSocketReport) -> io::Result<()> {
+    if ws.connections == 0 {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{}; {} closed by the client, {} by the server, {} abnormal (no close frame)",
+        ctx.head(&format!("WebSocket connections  {}", ws.connections)),
+        ws.closed_by_client,
+        ws.closed_by_server,
+        ws.abnormal_closes,
+    )?;
+    writeln!(out, "  close codes   {}", or_dash(counts(&ws.close_codes)))?;
+    writeln!(
+        out,
+        "  messages      {} client → server ({}), {} server → client ({})",
+        ws.messages_c2s,
+        bytes(ws.payload_bytes_c2s),
+        ws.messages_s2c,
+        bytes(ws.payload_bytes_s2c),
+    )?;
+    writeln!(out, "  ping RTTs     {}", ws.ping_rtts)?;
+    phase(out, ctx, "ping RTT", ws.ping_rtt)?;
+    phase(out, ctx, "stall", ws.max_idle)
 }
 
 /// Rows of the text and markdown per-server lists.
@@ -610,6 +638,7 @@ fn status_classes(h: &HostRow) -> String {
         ("4xx", s.s4xx),
         ("5xx", s.s5xx),
         ("other", s.other),
+        ("upgraded", s.upgraded),
         ("none", s.none),
     ];
     or_dash(counts(all.into_iter().filter(|(_, n)| *n > 0)))
@@ -1065,6 +1094,31 @@ pub fn markdown(
             out,
             "queries | answered | unanswered | retries | ICMP unreachable | over TCP | rcodes",
             "rrrrrrl",
+            &[row],
+        )?;
+    }
+    let ws = &report.applications.websocket;
+    if ws.connections > 0 {
+        writeln!(out, "\n### WebSocket\n")?;
+        let mut row: Vec<String> = [
+            ws.connections,
+            ws.closed_by_client,
+            ws.closed_by_server,
+            ws.abnormal_closes,
+            ws.messages_c2s,
+            ws.messages_s2c,
+            ws.ping_rtts,
+        ]
+        .iter()
+        .map(u64::to_string)
+        .collect();
+        row.push(p50_p95(ws.ping_rtt));
+        row.push(p50_p95(ws.max_idle));
+        row.push(md(&counts(&ws.close_codes)));
+        md_table(
+            out,
+            "connections | closed by client | closed by server | abnormal | messages c→s | messages s→c | ping RTTs | ping RTT p50 / p95 | longest stall p50 / p95 | close codes",
+            "rrrrrrrrrl",
             &[row],
         )?;
     }

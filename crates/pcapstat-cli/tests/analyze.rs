@@ -245,7 +245,7 @@ fn parquet_connections_table_is_written_and_reads_back() {
     names.sort();
     assert_eq!(
         names,
-        ["connections", "dns", "http", "quic", "tls"].map(|t| format!("{t}.parquet")),
+        ["connections", "dns", "http", "quic", "tls", "websocket"].map(|t| format!("{t}.parquet")),
         "one file per table, no temporary files left"
     );
     // tshark's ts_tls.tsv: 12 TLS streams in d_tls_resumption, 1 in f_refused_syndrop (the
@@ -332,7 +332,7 @@ fn partition_writes_one_directory_per_capture() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for table in ["connections", "tls", "http", "dns", "quic"] {
+    for table in ["connections", "tls", "http", "dns", "websocket", "quic"] {
         for cap in [&a, &b] {
             let part = dir
                 .join(table)
@@ -428,7 +428,7 @@ fn a_killed_run_leaves_the_old_table_set_whole() {
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    let tables = ["connections", "tls", "http", "dns", "quic"];
+    let tables = ["connections", "tls", "http", "dns", "websocket", "quic"];
     let read = |dir: &std::path::Path| -> BTreeMap<&str, Option<Vec<u8>>> {
         tables
             .iter()
@@ -715,5 +715,103 @@ fn har_is_one_capture_written_atomically() {
     let out = run(&["analyze", &testdata("SOURCES.tsv"), "--har", &har_arg]);
     assert_eq!(out.status.code(), Some(2));
     assert!(!har.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The data blob of an HTML report (`--html`), as JSON.
+fn html_data(path: &std::path::Path) -> serde_json::Value {
+    let page = std::fs::read_to_string(path).expect("the page");
+    let open = "<script type=\"application/json\" id=\"pcapstat-data\">";
+    let start = page.find(open).expect("the data element") + open.len();
+    let end = start + page[start..].find("</script>").expect("its end");
+    serde_json::from_str(&page[start..end]).expect("the data is JSON")
+}
+
+#[test]
+fn html_is_one_capture_written_atomically() {
+    let dir = std::env::temp_dir().join(format!("pcapstat-cli-html-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("report.html");
+    let html_arg = html.display().to_string();
+    let capture = testdata("lab/d_tls_resumption/capture-with-keys.pcapng");
+    let out = run(&["analyze", "--format", "json", &capture, "--html", &html_arg]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = &json_lines(&out)[0];
+    let data = html_data(&html);
+    let rows = data["waterfall"]["rows"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert_eq!(
+        rows.len() as u64,
+        report["applications"]["http"]["requests"].as_u64().unwrap()
+    );
+    // The page's report is the JSON report (lists of the page's own length).
+    assert_eq!(data["report"]["hosts"], report["hosts"]);
+    assert_eq!(
+        data["report"]["tcp_connections"]["connect"],
+        report["tcp_connections"]["connect"]
+    );
+    assert_eq!(data["title"], capture.as_str());
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["report.html"], "no temporary file left");
+
+    // The row cap, and a filter named on the page.
+    let out = run(&[
+        "analyze",
+        &capture,
+        "--html",
+        &html_arg,
+        "--html-max-rows",
+        "3",
+        "--port",
+        "443",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let data = html_data(&html);
+    assert_eq!(data["waterfall"]["rows"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        data["waterfall"]["requests"],
+        report["applications"]["http"]["requests"]
+    );
+    assert!(data["waterfall"]["hidden"]["requests"].as_u64() > Some(0));
+    assert_eq!(data["filter"], "port 443");
+
+    // --merge: one page of several files.
+    let other = testdata("lab/e_dns/capture.pcap");
+    let out = run(&["analyze", "--merge", &capture, &other, "--html", &html_arg]);
+    assert_eq!(out.status.code(), Some(0));
+    let data = html_data(&html);
+    assert_eq!(
+        data["waterfall"]["rows"].as_array().map(Vec::len),
+        Some(rows.len())
+    );
+    assert!(data["report"]["applications"]["dns"]["queries"].as_u64() > Some(0));
+
+    // Several captures without --merge: an error before anything is read.
+    std::fs::remove_file(&html).unwrap();
+    let out = run(&["analyze", &capture, &other, "--html", &html_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--html writes one capture") && err.contains("--merge"),
+        "{err}"
+    );
+    assert!(!html.exists());
+
+    // Not a capture: exit 2, no page.
+    let out = run(&["analyze", &testdata("SOURCES.tsv"), "--html", &html_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!html.exists());
+    // --html-max-rows needs --html.
+    let out = run(&["analyze", &capture, "--html-max-rows", "3"]);
+    assert_eq!(out.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -725,3 +725,31 @@ fn check_takes_a_directory_of_captures() {
         "{text}"
     );
 }
+
+/// WebSocket figures in rules: the bundled k_websocket capture has one connection the server
+/// dropped without a close frame and 1.5 s server stalls (docs/websocket.md).
+#[test]
+fn check_websocket_figures() {
+    let cap = "testdata/lab/k_websocket/capture.pcap";
+    let keys = "testdata/lab/k_websocket/sslkeylog.txt";
+    let r = rules(
+        "websocket",
+        "[[rule]]\nrule = 'websocket.abnormal_closes == 0'\n\
+         [[rule]]\nrule = 'websocket.max_idle.max < 1s'\n\
+         [[rule]]\nrule = 'websocket.ping_rtt.p50 < 1ms'\n\
+         [[rule]]\nrule = 'websocket.connections == 6'\n",
+    );
+    let out = run(&["check", cap, "--keylog", keys, "--rules", s(&r)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("2 passed, 2 failed"), "{text}");
+    let line = |rule: &str| {
+        text.lines()
+            .find(|l| l.contains(rule))
+            .unwrap_or_else(|| panic!("{rule}: {text}"))
+            .to_string()
+    };
+    assert!(line("websocket.abnormal_closes").contains("FAIL"), "{text}");
+    assert!(line("websocket.max_idle.max").contains("1.5s"), "{text}");
+    assert!(line("websocket.ping_rtt.p50").contains("pass"), "{text}");
+}

@@ -3,9 +3,10 @@
 //! once (docs/performance.md, "Streaming"); `scripts/synflood-ratio.sh N
 //! target/release/examples/stream` measures it.
 //!
-//! `cargo run -p pcapstat-core --example stream -- FILE` (`-` reads standard input).
+//! `cargo run -p pcapstat-core --example stream -- FILE [--mmap]` (`-` reads standard input;
+//! `--mmap` maps a plain file as the CLI does, for profiling the reading the CLI does).
 
-use pcapstat_core::{Analyzer, Capture, Filter, RecordSink, Records};
+use pcapstat_core::{Analyzer, Capture, Filter, MmapChoice, RecordSink, Records};
 
 #[derive(Default)]
 struct Count {
@@ -32,6 +33,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "testdata/stream/connections.pcap".to_string());
     let capture = if path == "-" {
         Capture::from_reader(std::io::stdin())?
+    } else if std::env::args().any(|a| a == "--mmap") {
+        // SAFETY: the benchmark captures this is for are written once, before it runs, and not
+        // changed while it reads them (the promise `MmapChoice::auto` asks for; the CLI maps
+        // files on the same terms).
+        #[allow(unsafe_code)]
+        let mmap = unsafe { MmapChoice::auto() };
+        Capture::open_with(&path, mmap)?
     } else {
         Capture::open(&path)?
     };

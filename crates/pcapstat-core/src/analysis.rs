@@ -21,7 +21,9 @@ use crate::pipeline::{self, Harvest, PipelineConfig};
 use crate::proto::dns::{DnsConfig, DnsTracker};
 use crate::proto::quic::QuicTracker;
 use crate::proto::tls::{EmbeddedKeys, KeyLog, KeyLogError};
-use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, QuicRecord, TlsRecord};
+use crate::record::{
+    ConnectionRecord, DnsRecord, HttpRecord, QuicRecord, TlsRecord, WebSocketRecord,
+};
 use crate::stats::Stats;
 use crate::summary::CaptureSummary;
 use crate::tcp::TcpConfig;
@@ -247,6 +249,7 @@ impl Analyzer {
                     http: kept.http,
                     timings: kept.timings,
                     dns: kept.dns,
+                    websocket: kept.websocket,
                     quic: kept.quic,
                 });
             }
@@ -320,6 +323,7 @@ impl Analyzer {
         };
         for f in out.factories {
             last.tls.extend(f.tls);
+            last.websocket.extend(f.websocket);
             last.http.extend(f.http);
             last.dns_tcp.extend(f.dns_tcp);
         }
@@ -355,6 +359,8 @@ pub struct Records {
     pub timings: Vec<RequestTiming>,
     /// Finished DNS queries.
     pub dns: Vec<DnsRecord>,
+    /// Finished WebSocket connections.
+    pub websocket: Vec<WebSocketRecord>,
     /// Finished QUIC connections (their TLS rows are in `tls`).
     pub quic: Vec<QuicRecord>,
 }
@@ -366,6 +372,7 @@ impl Records {
             && self.tls.is_empty()
             && self.http.is_empty()
             && self.dns.is_empty()
+            && self.websocket.is_empty()
             && self.quic.is_empty()
     }
 }
@@ -408,6 +415,8 @@ pub struct Analysis {
     pub http: Vec<HttpRecord>,
     /// One record per DNS query, sorted by `query_frame`.
     pub dns: Vec<DnsRecord>,
+    /// One record per WebSocket connection, sorted by `conn_id`.
+    pub websocket: Vec<WebSocketRecord>,
     /// One record per QUIC connection, sorted by `conn_id`.
     pub quic: Vec<QuicRecord>,
     /// The HAR phases of each HTTP request (same order as `http`).
@@ -457,7 +466,14 @@ impl Analysis {
             .iter()
             .map(|d| filter.matches_dns(d, first))
             .collect();
+        let websocket = self
+            .websocket
+            .iter()
+            .filter(|w| conn_kept(&self.connections, &keep_conn, w.conn_id))
+            .cloned()
+            .collect();
         Cow::Owned(Analysis {
+            websocket,
             connections: keep(&self.connections, &keep_conn),
             tls: keep(&self.tls, &keep_tls),
             http,
@@ -468,6 +484,17 @@ impl Analysis {
             stats: self.stats.clone(),
         })
     }
+}
+
+/// Whether the connection `id` of `connections` (sorted by `conn_id`) is kept by `mask`: a
+/// WebSocket row follows its connection.
+fn conn_kept(connections: &[ConnectionRecord], mask: &[bool], id: u64) -> bool {
+    connections
+        .binary_search_by_key(&id, |c| c.conn_id)
+        .ok()
+        .and_then(|i| mask.get(i))
+        .copied()
+        .unwrap_or(false)
 }
 
 /// Which QUIC records `filter` keeps (by their endpoints, SNI and start), and the same for
@@ -576,6 +603,7 @@ struct Group {
     connections: Vec<ConnectionRecord>,
     tls: Vec<TlsRecord>,
     http: Vec<HttpRecord>,
+    websocket: Vec<WebSocketRecord>,
     /// Finished requests of live connections.
     open: Vec<OpenRows>,
     dns_tcp: Vec<DnsTcpItem>,
@@ -592,6 +620,7 @@ impl Harvest<AppFactory> for AppHarvest {
             connections: closed,
             tls: std::mem::take(&mut factory.tls),
             http: std::mem::take(&mut factory.http),
+            websocket: std::mem::take(&mut factory.websocket),
             open: std::mem::take(&mut factory.open),
             dns_tcp: std::mem::take(&mut factory.dns_tcp),
         }
@@ -678,6 +707,7 @@ impl Emitter<'_> {
         dns.sort_by_key(|d| (d.query_frame, d.query_ts));
         g.connections.sort_by_key(|c| c.conn_id);
         g.tls.sort_by_key(|t| t.conn_id);
+        g.websocket.sort_by_key(|w| w.conn_id);
         g.http.sort_by_key(|h| (h.conn_id, h.request_index));
         // Without a DNS message so far (all those of the frames below `frame` were fed) there
         // is no lookup to wait for.
@@ -814,6 +844,10 @@ impl Out<'_> {
         }
         self.join_held(ready, lookups, &mut out);
         out.tls = kept(g.tls, &keep_tls);
+        out.websocket = std::mem::take(&mut g.websocket)
+            .into_iter()
+            .filter(|w| all || conn_kept(&g.connections, &keep_conn, w.conn_id))
+            .collect();
         out.connections = kept(g.connections, &keep_conn);
         out.dns = dns
             .into_iter()
@@ -885,6 +919,7 @@ impl RecordSink for Collect {
         self.0.http.append(&mut r.http);
         self.0.timings.append(&mut r.timings);
         self.0.dns.append(&mut r.dns);
+        self.0.websocket.append(&mut r.websocket);
         self.0.quic.append(&mut r.quic);
     }
 }
@@ -898,8 +933,10 @@ impl Collect {
             http,
             timings,
             mut dns,
+            mut websocket,
             mut quic,
         } = self.0;
+        websocket.sort_by_key(|w| w.conn_id);
         quic.sort_by_key(|q| q.conn_id);
         connections.sort_by_key(|c| c.conn_id);
         tls.sort_by_key(|t| t.conn_id);
@@ -917,6 +954,7 @@ impl Collect {
             tls,
             http,
             dns,
+            websocket,
             quic,
             timings,
             stats: end.stats,

@@ -24,9 +24,11 @@ use crate::proto::http::{HttpConfig, HttpParser, HttpStats};
 use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
 use crate::proto::quic::QuicTracker;
 use crate::proto::tls::{AppData, EmbeddedKeys, KeyLog, Keys, TlsDecryptStats, TlsParser};
+use crate::proto::websocket::{WebSocketParser, WebSocketStats};
 use crate::proto::Probe;
 use crate::record::{
     endpoint, ConnectionRecord, Failure, HttpExchange, HttpRecord, Outcome, RolesFrom, TlsRecord,
+    WebSocketRecord,
 };
 use crate::tcp::{ConnMeta, Direction, SinkFactory, StreamSink};
 
@@ -104,6 +106,8 @@ counters! {
         pub roles_from_payload: u64,
         /// Of those, connections where the port guess was wrong and the roles were swapped.
         pub roles_swapped: u64,
+        /// Counters of the WebSocket parsers (HTTP/1.1 connections upgraded by a `101`).
+        pub websocket: WebSocketStats,
     }
 }
 
@@ -229,6 +233,8 @@ pub struct AppFactory {
     pub tls: Vec<TlsRecord>,
     /// One per HTTP request.
     pub http: Vec<HttpRecord>,
+    /// One per WebSocket connection.
+    pub websocket: Vec<WebSocketRecord>,
     /// HTTP requests taken from live connections ([`SinkFactory::after_segment`]), not yet
     /// handed on.
     pub open: Vec<OpenRows>,
@@ -688,6 +694,22 @@ impl StreamSink for AppSink {
     }
 }
 
+impl AppFactory {
+    /// The WebSocket row of a closed connection (`secure`: over decrypted TLS).
+    fn push_websocket(&mut self, ws: WebSocketParser, conn: &ConnectionRecord, secure: bool) {
+        let (session, stats) = ws.finish(conn.end_ts);
+        self.stats.websocket.merge(&stats);
+        self.websocket.push(WebSocketRecord {
+            conn_id: conn.conn_id,
+            client: conn.client(),
+            server: conn.server(),
+            secure,
+            end_ts: conn.end_ts,
+            session,
+        });
+    }
+}
+
 impl SinkFactory for AppFactory {
     type Sink = AppSink;
 
@@ -797,9 +819,12 @@ impl SinkFactory for AppFactory {
                 let TlsConn { tls, inner } = *p;
                 self.stats.tls_decrypt.merge(tls.decrypt_stats());
                 match inner {
-                    Inner::Http(http) => {
+                    Inner::Http(mut http) => {
                         self.stats.https += 1;
                         self.stats.http_stats.merge(http.stats());
+                        if let Some(ws) = http.take_websocket() {
+                            self.push_websocket(ws, record, true);
+                        }
                         push_http(&mut self.http, record, http.into_records(), taken);
                     }
                     Inner::Http2(http) => {
@@ -816,8 +841,11 @@ impl SinkFactory for AppFactory {
                     handshake: tls.into_record(),
                 });
             }
-            State::Http(p) => {
+            State::Http(mut p) => {
                 self.stats.http += 1;
+                if let Some(ws) = p.take_websocket() {
+                    self.push_websocket(ws, record, false);
+                }
                 if let Some(s) = p.http2_stats() {
                     self.stats.h2c_upgrades += 1;
                     self.stats.http2_stats.merge(s);

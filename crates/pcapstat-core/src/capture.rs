@@ -1083,12 +1083,37 @@ impl Capture {
         self.next(true)
     }
 
+    /// Hands the next frames to `each`, in file order, while it returns `true`: the frames
+    /// [`Capture::next_frame`] would return, numbered the same, read in a tight loop. For a
+    /// capture held whole in memory (mapped or bytes), whose frames need no copy; it reads the
+    /// common records only (see `Single::frames_in_place`) and stops before any other, which
+    /// the caller reads with [`Capture::next_item`] before calling this again. `None` (nothing
+    /// read) for a stream or a merge.
+    pub(crate) fn frames_in_place<F: FnMut(Frame<'_>) -> bool>(
+        &mut self,
+        each: F,
+    ) -> Option<InPlace> {
+        match &mut self.inner {
+            Inner::One(one) => one.frames_in_place(each),
+            Inner::Merged(_) => None,
+        }
+    }
+
     fn next(&mut self, secrets: bool) -> Result<Option<CaptureItem<'_>>, CaptureError> {
         match &mut self.inner {
             Inner::One(one) => one.next(secrets),
             Inner::Merged(m) => m.next(secrets),
         }
     }
+}
+
+/// Where [`Capture::frames_in_place`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InPlace {
+    /// The callback returned `false`.
+    Stopped,
+    /// The next record is for the general step (or the data ended, or is damaged).
+    Other,
 }
 
 /// One capture file or stream being read, frame by frame (a [`Capture`] reads one of them, or
@@ -1488,6 +1513,111 @@ impl Single {
         })
     }
 
+    /// See [`Capture::frames_in_place`]. Only the common records are read here: a legacy pcap
+    /// record whose lengths are sound, and a pcapng Enhanced Packet Block without options of
+    /// a known interface. Anything else (the first record, a new section, an interface,
+    /// secrets, options, damage) is left to the general step ([`InPlace::Other`]), so that
+    /// what it reports and how it numbers stays its own.
+    fn frames_in_place<F: FnMut(Frame<'_>) -> bool>(&mut self, mut each: F) -> Option<InPlace> {
+        let Source::Whole { bytes, pos } = &mut self.source else {
+            return None;
+        };
+        if self.damage.is_some() {
+            return Some(InPlace::Other);
+        }
+        *pos += std::mem::take(&mut self.pending);
+        let all = bytes.as_slice();
+        match self.state {
+            State::Pcap {
+                endian,
+                nanosecond,
+                modified: false,
+                max_caplen,
+            } => {
+                let linktype = self.interfaces.first().map_or(LinkType(0), |i| i.linktype);
+                loop {
+                    let rest = all.get(*pos..).unwrap_or_default();
+                    let Some(caplen) = endian.u32(rest, 8).filter(|_| rest.len() >= 16) else {
+                        return Some(InPlace::Other);
+                    };
+                    let len = 16 + caplen as usize;
+                    if caplen == 0 || caplen > max_caplen || rest.len() < len {
+                        return Some(InPlace::Other);
+                    }
+                    // As in `step_pcap`: the next record's header, known only now.
+                    if let Some(next) = rest.get(len..) {
+                        prefetch(next);
+                    }
+                    let field = |at| endian.u32(rest, at).unwrap_or(0);
+                    let frac = i64::from(field(4));
+                    let ts_ns = i64::from(field(0)) * 1_000_000_000
+                        + if nanosecond { frac } else { frac * 1_000 };
+                    self.frames += 1;
+                    self.last_ts_ns = ts_ns;
+                    *pos += len;
+                    bytes.prefetch(*pos);
+                    let frame = Frame {
+                        index: self.frames - 1,
+                        ts_ns,
+                        linktype,
+                        interface: 0,
+                        data: rest.get(16..len).unwrap_or_default(),
+                        orig_len: field(12),
+                    };
+                    if !each(frame) {
+                        return Some(InPlace::Stopped);
+                    }
+                }
+            }
+            State::PcapNg {
+                endian: Some(endian),
+            } => loop {
+                let rest = all.get(*pos..).unwrap_or_default();
+                let field = |at| endian.u32(rest, at);
+                // An EPB of this section's byte order, with its whole block here and no
+                // options: its length is the 32 bytes around the data and the padded data.
+                let (Some(EPB_TYPE), Some(block_len), Some(if_id), Some(caplen)) =
+                    (field(0), field(4), field(8), field(20))
+                else {
+                    return Some(InPlace::Other);
+                };
+                let len = block_len as usize;
+                if caplen >= u32::MAX - 4
+                    || u64::from(block_len) != 32 + u64::from(caplen.next_multiple_of(4))
+                    || len > MAX_BLOCK_LEN
+                    || field(len.saturating_sub(4)) != Some(block_len)
+                {
+                    return Some(InPlace::Other);
+                }
+                let Some(iface) = self.interfaces.get(if_id as usize).copied() else {
+                    return Some(InPlace::Other);
+                };
+                if let Some(next) = rest.get(len..) {
+                    prefetch(next);
+                }
+                let ts =
+                    (u64::from(field(12).unwrap_or(0)) << 32) | u64::from(field(16).unwrap_or(0));
+                let ts_ns = to_ns(ts, iface);
+                self.frames += 1;
+                self.last_ts_ns = ts_ns;
+                *pos += len;
+                bytes.prefetch(*pos);
+                let frame = Frame {
+                    index: self.frames - 1,
+                    ts_ns,
+                    linktype: iface.linktype,
+                    interface: if_id,
+                    data: rest.get(28..28 + caplen as usize).unwrap_or_default(),
+                    orig_len: field(24).unwrap_or(0),
+                };
+                if !each(frame) {
+                    return Some(InPlace::Stopped);
+                }
+            },
+            _ => Some(InPlace::Other),
+        }
+    }
+
     /// The frame `advance` found, borrowed from the window.
     fn frame(&self, meta: FrameMeta, data: std::ops::Range<usize>) -> Frame<'_> {
         Frame {
@@ -1871,7 +2001,19 @@ fn units_per_sec(tsresol: u8) -> Option<u64> {
 
 /// Converts a raw pcapng timestamp to nanoseconds since the epoch, exactly (integer arithmetic).
 fn to_ns(ts: u64, iface: Interface) -> i64 {
-    let units = i128::from(iface.units_per_sec.max(1));
+    // The common resolutions (µs, ns, ms) divide a second's nanoseconds: a multiplication in
+    // 64 bits, unless it overflows (then the general 128-bit form, which clamps).
+    let units_per_sec = iface.units_per_sec.max(1);
+    if 1_000_000_000 % units_per_sec == 0 {
+        let fast = i64::try_from(ts)
+            .ok()
+            .and_then(|t| t.checked_mul((1_000_000_000 / units_per_sec) as i64))
+            .and_then(|ns| ns.checked_add(iface.ts_offset_sec.checked_mul(1_000_000_000)?));
+        if let Some(ns) = fast {
+            return ns;
+        }
+    }
+    let units = i128::from(units_per_sec);
     let ns =
         i128::from(ts) * 1_000_000_000 / units + i128::from(iface.ts_offset_sec) * 1_000_000_000;
     ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
@@ -1921,6 +2063,154 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The frames of `bytes` as `next_item` gives them, and as `frames_in_place` does (taking
+    /// `per` frames per call, the other records with `next_item`, as the pipeline's scan
+    /// does), each with the damage, offset and frame count at the end.
+    fn both_ways(bytes: &[u8], per: usize) -> Option<[String; 2]> {
+        let show = |f: &Frame<'_>| {
+            format!(
+                "{} {} {:?} {} {} {:?}\n",
+                f.index, f.ts_ns, f.linktype, f.interface, f.orig_len, f.data
+            )
+        };
+        let item = |i: CaptureItem<'_>| match i {
+            CaptureItem::Frame(f) => show(&f),
+            CaptureItem::Secrets(s) => format!("{s:?}\n"),
+        };
+        let end = |c: &Capture| format!("{:?} {} {}", c.damage(), c.offset(), c.frames_read());
+        let mut general = Capture::from_bytes(bytes.to_vec()).ok()?;
+        let mut one = String::new();
+        while let Some(i) = general.next_item().ok()? {
+            one += &item(i);
+        }
+        one += &end(&general);
+        let mut fast = Capture::from_bytes(bytes.to_vec()).ok()?;
+        let mut other = String::new();
+        let mut in_place = 0;
+        loop {
+            let mut taken = 0;
+            let read = fast.frames_in_place(|f| {
+                other += &show(&f);
+                taken += 1;
+                taken < per
+            });
+            in_place += taken;
+            if read == Some(InPlace::Stopped) {
+                continue;
+            }
+            match fast.next_item().ok()? {
+                Some(i) => other += &item(i),
+                None => break,
+            }
+        }
+        other += &end(&fast);
+        // A capture of more than a few frames has most read in place.
+        assert!(fast.frames_read() < 10 || in_place > 0);
+        Some([one, other])
+    }
+
+    /// The in-place loop reads what the general step reads: the same frames, numbers, times,
+    /// secrets, damage and offsets, for every bundled and broken pcap and pcapng file and
+    /// every cut of three of them (both byte orders, µs and ns), whatever the number of frames
+    /// taken per call.
+    #[test]
+    fn in_place_frames_equal_the_general_step() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        let mut files = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path
+                    .extension()
+                    .is_some_and(|e| e == "pcap" || e == "pcapng")
+                {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        let mut compared = 0;
+        for path in &files {
+            let bytes = std::fs::read(path).unwrap();
+            for per in [1, 3, usize::MAX] {
+                if let Some([a, b]) = both_ways(&bytes, per) {
+                    assert_eq!(a, b, "{} ({per} per call)", path.display());
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared >= 3 * 40, "only {compared} captures compared");
+        for name in [
+            "lab/f_refused_syndrop/capture.pcap",
+            "broken/pcap-ns-be-trunc-packet-data.pcap",
+            "lab/d_tls_resumption/capture-with-keys.pcapng",
+        ] {
+            let bytes = std::fs::read(root.join(name)).unwrap();
+            for cut in (0..bytes.len().min(3000)).chain((3000..bytes.len()).step_by(97)) {
+                if let Some([a, b]) = both_ways(&bytes[..cut], 2) {
+                    assert_eq!(a, b, "{name} cut at {cut}");
+                }
+            }
+        }
+        // Not in memory: left to the general step.
+        let path = root.join("lab/f_refused_syndrop/capture.pcap");
+        let mut capture = Capture::open(path).unwrap();
+        assert!(capture.frames_in_place(|_| true).is_none());
+    }
+
+    /// The 64-bit shortcut of `to_ns` gives the 128-bit form's value, clamping included.
+    #[test]
+    fn timestamps_in_64_bits_equal_the_general_form() {
+        let general = |ts: u64, i: Interface| {
+            let units = i128::from(i.units_per_sec.max(1));
+            let ns = i128::from(ts) * 1_000_000_000 / units
+                + i128::from(i.ts_offset_sec) * 1_000_000_000;
+            ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+        };
+        let stamps = [
+            0,
+            1,
+            999_999,
+            1_796_487_209_339_211,
+            1_796_487_209_339_211_234,
+            u64::from(u32::MAX) << 32,
+            i64::MAX as u64 / 1000,
+            i64::MAX as u64 / 1000 + 1,
+            i64::MAX as u64,
+            u64::MAX,
+        ];
+        for units_per_sec in [
+            0,
+            1,
+            10,
+            1000,
+            1_000_000,
+            1_000_000_000,
+            1 << 20,
+            7,
+            10_000_000_000,
+        ] {
+            for ts_offset_sec in [0, 1, -1, 1_700_000_000, i64::MAX / 2, i64::MIN / 2] {
+                let i = Interface {
+                    linktype: LinkType(1),
+                    snaplen: 0,
+                    units_per_sec,
+                    ts_offset_sec,
+                };
+                for ts in stamps {
+                    assert_eq!(
+                        to_ns(ts, i),
+                        general(ts, i),
+                        "{ts} {units_per_sec} {ts_offset_sec}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn capture_files_of_a_directory_in_natural_order() {

@@ -406,11 +406,13 @@ pub fn name_matches(pattern: &str, name: &str) -> bool {
 pub fn host_only(host: &str) -> &str {
     let h = host.trim().trim_end_matches('.');
     if let Some(rest) = h.strip_prefix('[') {
-        rest.split(']').next().unwrap_or(rest)
-    } else if h.matches(':').count() == 1 {
-        h.split(':').next().unwrap_or(h).trim_end_matches('.')
-    } else {
-        h
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    // One colon: a name or IPv4 address with a port (more: an IPv6 address, kept whole).
+    let mut colons = h.bytes().enumerate().filter(|&(_, b)| b == b':');
+    match (colons.next(), colons.next()) {
+        (Some((at, _)), None) => h.get(..at).unwrap_or(h).trim_end_matches('.'),
+        _ => h,
     }
 }
 
@@ -764,6 +766,32 @@ mod tests {
         assert_eq!(host_only("[::1]:80"), "::1");
         assert_eq!(host_only("2001:db8::1"), "2001:db8::1");
         assert_eq!(host_only("[::1"), "::1");
+        // The colon count by bytes equals the former `matches(':').count()` form.
+        let former = |host: &str| -> String {
+            let h = host.trim().trim_end_matches('.');
+            if let Some(rest) = h.strip_prefix('[') {
+                rest.split(']').next().unwrap_or(rest).to_string()
+            } else if h.matches(':').count() == 1 {
+                h.split(':')
+                    .next()
+                    .unwrap_or(h)
+                    .trim_end_matches('.')
+                    .to_string()
+            } else {
+                h.to_string()
+            }
+        };
+        let parts = [
+            "", ":", "a", ".", " ", "é", "[", "]", "80", "::", "1.2.3.4", "😀", "x.",
+        ];
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    let s = format!("{a}{b}{c}");
+                    assert_eq!(host_only(&s), former(&s), "{s:?}");
+                }
+            }
+        }
     }
 
     /// Regression (issue #11): `name_matches` sliced the capture's name as a `str` at

@@ -23,6 +23,7 @@ pub use crate::proto::dns::{DnsConfig, DnsTcpMessage, DnsTcpParser, DnsTracker};
 pub use crate::proto::http::{HttpConfig, HttpParser};
 pub use crate::proto::http2::{Http2Config, Http2Parser};
 pub use crate::proto::tls::TlsParser;
+pub use crate::proto::websocket::{FrameError, FrameHead, FrameReader, Piece, WebSocketParser};
 pub use crate::proto::Probe;
 pub use crate::tcp::{
     ConnMeta, Direction, NullSinkFactory, SinkFactory, StreamSink, TcpOutput, TcpTracker,
@@ -886,6 +887,111 @@ pub fn rule_expression(data: &[u8]) {
     }
 }
 
+/// One direction's frames as [`FrameReader`] cuts `chunks`: (opcode, FIN, length, control
+/// payload) of each whole frame, the payload bytes seen, and the error that stopped it.
+type Cut = (
+    Vec<(u8, bool, u64, Vec<u8>)>,
+    u64,
+    Option<crate::proto::websocket::FrameError>,
+);
+
+fn cut_frames(chunks: &[&[u8]]) -> Cut {
+    let mut r = FrameReader::default();
+    let (mut frames, mut bytes, mut err) = (Vec::new(), 0u64, None);
+    for c in chunks {
+        let res = r.feed(c, &mut |p| match p {
+            Piece::Payload(_, n) => bytes += n as u64,
+            Piece::End(h, ctrl) => frames.push((h.opcode, h.fin, h.len, ctrl.to_vec())),
+            Piece::Head(_) => {}
+        });
+        if let Err(e) = res {
+            err = Some(e);
+            break;
+        }
+    }
+    (frames, bytes, err)
+}
+
+/// Target `websocket`. `data[0]` is a mode: bits 0–5 + 1 = the chunk size; bit 6 = the
+/// session goes through an HTTP/1 `101` upgrade (the harness writes the handshake, with
+/// `permessage-deflate`) instead of a bare [`WebSocketParser`]; bit 7 = every seventh chunk is
+/// a gap. The rest is frame bytes. [`FrameReader`] must cut them into the same frames whole and
+/// in chunks; the session gets the chunks alternately as client and server bytes, then both
+/// directions close, and its counts must be consistent (messages and pings within frames,
+/// round trips within pongs).
+pub fn websocket(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let step = 1 + usize::from(mode & 0x3f);
+    let chunks: Vec<&[u8]> = rest.chunks(step).collect();
+    let whole = cut_frames(&[rest]);
+    assert_eq!(
+        cut_frames(&chunks),
+        whole,
+        "frames depend on segment boundaries"
+    );
+    let total: u64 = whole.0.iter().map(|f| f.2).sum();
+    assert!(
+        whole.1 >= total,
+        "the payload of every whole frame is counted"
+    );
+
+    let mut http = None;
+    let mut bare = None;
+    let sink: &mut dyn StreamSink = if mode & 0x40 != 0 {
+        let mut h = HttpParser::new(HttpConfig::default());
+        h.on_data(
+            1,
+            C2S,
+            b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        );
+        h.on_data(
+            2,
+            S2C,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+              Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+        );
+        http.insert(h)
+    } else {
+        bare.insert(WebSocketParser::new(2, false))
+    };
+    for (i, c) in chunks.iter().enumerate() {
+        let dir = if i % 2 == 0 { C2S } else { S2C };
+        let ts = 3 + i as i64;
+        if mode & 0x80 != 0 && i % 7 == 6 {
+            sink.on_gap(ts, dir, c.len() as u64);
+        } else {
+            sink.on_data(ts, dir, c);
+        }
+    }
+    let end = 3 + chunks.len() as i64;
+    sink.on_close(end, C2S);
+    sink.on_close(end, S2C);
+    let ws = match (http, bare) {
+        (Some(mut h), _) => {
+            let ws = h.take_websocket();
+            assert!(ws.is_some(), "the 101 upgrades");
+            assert_eq!(h.into_records().len(), 1, "no frame read as HTTP");
+            ws
+        }
+        (None, b) => b,
+    };
+    let Some(ws) = ws else {
+        return;
+    };
+    let (s, st) = ws.finish(end);
+    for d in [&s.from_client, &s.from_server] {
+        assert!(d.messages + d.pings + d.pongs <= d.frames);
+        assert!(d.compressed_messages <= d.messages);
+        assert!((0..=end).contains(&d.max_idle_ns));
+    }
+    assert_eq!(st.frames, s.from_client.frames + s.from_server.frames);
+    assert!(s.ping_rtts <= s.from_client.pongs + s.from_server.pongs);
+    assert!(s.ping_rtt_median_ns <= s.ping_rtt_max_ns);
+    assert_eq!(s.close_initiator.is_some(), s.close_ts.is_some());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -998,8 +1104,9 @@ mod tests {
     #[test]
     fn seeds_replay_without_panic() {
         type Harness = fn(&[u8]);
-        let targets: [(&str, Harness); 7] = [
+        let targets: [(&str, Harness); 8] = [
             ("http2", http2),
+            ("websocket", websocket),
             ("quic", quic),
             ("keylog", keylog),
             ("tls_decrypt", tls_decrypt),

@@ -68,10 +68,11 @@ pub use proto::quic::{
     MAX_QUIC_CONNECTIONS,
 };
 pub use proto::tls::{KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats};
+pub use proto::websocket::WebSocketStats;
 pub use record::{
     Alert, ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpExchange,
     HttpRecord, HttpVersion, Outcome, QuicOutcome, QuicRecord, RolesFrom, Side, TlsHandshake,
-    TlsRecord, TlsTransport,
+    TlsRecord, TlsTransport, WebSocketRecord, WebSocketSession, WsDirection,
 };
 pub use stats::{Counters, Limit, LimitHit, Stats, LIMITS};
 pub use summary::{CaptureSummary, InputSummary};

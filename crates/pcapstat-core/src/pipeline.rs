@@ -145,6 +145,7 @@ pub fn run_with_udp<F, M, U>(
 ) -> Result<PipelineOutput<F>, CaptureError>
 where
     F: SinkFactory + Send,
+    F::Sink: Send,
     M: Fn(usize) -> F + Sync,
     U: UdpConsumer + Send,
 {
@@ -190,6 +191,7 @@ pub fn run_streaming<F, M, U, H, C>(
 ) -> Result<(PipelineOutput<F>, KeyLogStats), CaptureError>
 where
     F: SinkFactory + Send,
+    F::Sink: Send,
     M: Fn(usize, &EmbeddedKeys) -> F + Sync,
     U: UdpConsumer + Send,
     H: Harvest<F>,
@@ -215,6 +217,7 @@ fn run<F, M, U, H, C>(
 ) -> Result<(PipelineOutput<F>, KeyLogStats), CaptureError>
 where
     F: SinkFactory + Send,
+    F::Sink: Send,
     M: Fn(usize, &EmbeddedKeys) -> F + Sync,
     U: UdpConsumer + Send,
     H: Harvest<F>,

@@ -546,6 +546,116 @@ impl DnsRecord {
     }
 }
 
+/// One direction of a WebSocket connection (`WebSocketSession::from_client` / `from_server`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WsDirection {
+    /// Frames read whole (data and control).
+    pub frames: u64,
+    /// Messages read whole (a text or binary frame with FIN, or the FIN continuation of a
+    /// fragmented one).
+    pub messages: u64,
+    /// Of those, messages whose first frame had RSV1 set (`permessage-deflate`).
+    pub compressed_messages: u64,
+    /// Payload bytes of data frames (text, binary, continuation) as on the wire: compressed
+    /// ones are not inflated; control frames are not counted.
+    pub payload_bytes: u64,
+    /// Ping frames.
+    pub pings: u64,
+    /// Pong frames.
+    pub pongs: u64,
+    /// The longest silence (ns): between the `101` and this direction's first bytes, between
+    /// two of its segments, or, when it sent no close frame, from its last bytes to the
+    /// connection's end.
+    pub max_idle_ns: i64,
+}
+
+/// What the WebSocket parser saw on one connection, without the connection (the application
+/// layer makes it a [`WebSocketRecord`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebSocketSession {
+    /// The upgrade request's `Host` header.
+    pub host: Option<String>,
+    /// The upgrade request's target.
+    pub path: Option<String>,
+    /// Capture time of the end of the `101 Switching Protocols` head.
+    pub open_ts: i64,
+    /// The server accepted `permessage-deflate` (`Sec-WebSocket-Extensions` of the `101`).
+    pub deflate: bool,
+    /// Frames sent by the client.
+    pub from_client: WsDirection,
+    /// Frames sent by the server.
+    pub from_server: WsDirection,
+    /// Pongs matched with a ping of the other side (same payload).
+    pub ping_rtts: u64,
+    /// Median round trip ping → pong over the first `MAX_RTT_SAMPLES` (lower median).
+    pub ping_rtt_median_ns: Option<i64>,
+    /// Longest round trip ping → pong.
+    pub ping_rtt_max_ns: Option<i64>,
+    /// Who sent the first close frame; `None`: no close frame (an abnormal end).
+    pub close_initiator: Option<Side>,
+    /// Status code of the first close frame (`None` when it had no payload).
+    pub close_code: Option<u16>,
+    /// Reason of the first close frame (invalid UTF-8 replaced).
+    pub close_reason: Option<String>,
+    /// Capture time of the first close frame.
+    pub close_ts: Option<i64>,
+    /// A gap in the capture or a frame breaking RFC 6455 affected the counts.
+    pub damaged: bool,
+}
+
+/// One WebSocket connection (one row of the websocket table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSocketRecord {
+    /// The connection (`ConnectionRecord::conn_id`).
+    pub conn_id: u64,
+    /// The connection's client.
+    pub client: Endpoint,
+    /// The connection's server.
+    pub server: Endpoint,
+    /// Over TLS (decrypted with a key log): `wss`.
+    pub secure: bool,
+    /// Capture time of the connection's last packet.
+    pub end_ts: i64,
+    /// What the parser saw.
+    pub session: WebSocketSession,
+}
+
+impl WebSocketRecord {
+    /// `ws://host/path` (`wss` over TLS); the server's address stands for a missing `Host`.
+    pub fn url(&self) -> String {
+        let scheme = if self.secure { "wss" } else { "ws" };
+        let host = self
+            .session
+            .host
+            .clone()
+            .unwrap_or_else(|| match self.server.ip {
+                IpAddr::V6(ip) => format!("[{ip}]:{}", self.server.port),
+                IpAddr::V4(ip) => format!("{ip}:{}", self.server.port),
+            });
+        format!(
+            "{scheme}://{host}{}",
+            self.session.path.as_deref().unwrap_or("")
+        )
+    }
+
+    /// From the `101` to the connection's last packet (ns).
+    pub fn duration_ns(&self) -> i64 {
+        self.end_ts.saturating_sub(self.session.open_ts).max(0)
+    }
+
+    /// Ended without a close frame from either side (FIN, RST or the end of the capture).
+    pub fn abnormal(&self) -> bool {
+        self.session.close_initiator.is_none()
+    }
+}
+
+impl std::ops::Deref for WebSocketRecord {
+    type Target = WebSocketSession;
+    fn deref(&self) -> &WebSocketSession {
+        &self.session
+    }
+}
+
 named_enum! {
     /// What carried a TLS handshake (`TlsRecord::transport`).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

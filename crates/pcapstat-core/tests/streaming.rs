@@ -170,6 +170,25 @@ fn payloads_read_in_place_give_the_batches_of_copied_ones() {
             2,
         );
         assert_eq!(copied, owned, "{}: in memory", path.display());
+        // A legacy pcap file in memory is scanned in a loop of its own
+        // (`Capture::frames_in_place`): chunk boundaries everywhere.
+        for chunk in [1, 7] {
+            let mut sink = Batches::default();
+            analyzer(3)
+                .chunk_frames(chunk)
+                .analyze_into(
+                    Capture::open_with(&path, mmap).unwrap(),
+                    &Filter::default(),
+                    &mut sink,
+                )
+                .unwrap();
+            assert_eq!(
+                copied,
+                format!("{:?}", sink.0),
+                "{}: mapped, chunks of {chunk}",
+                path.display()
+            );
+        }
     }
 }
 

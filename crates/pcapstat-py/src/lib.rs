@@ -29,7 +29,7 @@ pyo3::import_exception!(pcapstat._errors, PcapstatError);
 pyo3::import_exception!(pcapstat._errors, ReadError);
 
 /// The table names, in the order of the CLI's outputs.
-const TABLES: [&str; 5] = ["connections", "tls", "http", "dns", "quic"];
+const TABLES: [&str; 6] = ["connections", "tls", "http", "dns", "websocket", "quic"];
 
 /// `error` and its causes as anyhow's `{:#}` prints them (`outer: cause: cause`), the form of
 /// the CLI's messages.
@@ -93,18 +93,19 @@ struct NativeAnalysis {
 
 #[pymethods]
 impl NativeAnalysis {
-    /// The table `name` (`connections`, `tls`, `http`, `dns` or `quic`) as an Arrow C stream
-    /// source.
+    /// The table `name` (`connections`, `tls`, `http`, `dns`, `websocket` or `quic`) as an
+    /// Arrow C stream source.
     fn table(&self, name: &str) -> PyResult<Table> {
         let frame = match name {
             "connections" => self.analysis.connections(),
             "tls" => self.analysis.tls(),
             "http" => self.analysis.http(),
             "dns" => self.analysis.dns(),
+            "websocket" => self.analysis.websocket(),
             "quic" => self.analysis.quic(),
             _ => {
                 return Err(PyValueError::new_err(format!(
-                    "no table {name:?}: connections, tls, http, dns or quic"
+                    "no table {name:?}: connections, tls, http, dns, websocket or quic"
                 )))
             }
         };
@@ -137,7 +138,7 @@ impl NativeAnalysis {
         self.analysis.source()
     }
 
-    /// Writes the five tables as Parquet with pcapstat's writer (the CLI's): `DIR/TABLE.parquet`,
+    /// Writes the tables as Parquet with pcapstat's writer (the CLI's): `DIR/TABLE.parquet`,
     /// or with `partition` `DIR/TABLE/capture=NAME/part.parquet` (Hive layout, NAME
     /// percent-encoded). `metadata`: key-value pairs after pcapstat's own keys. Each file is
     /// written under a temporary name and renamed. Returns the paths written.
@@ -164,7 +165,8 @@ impl NativeAnalysis {
                     "connections" => self.analysis.connections()?,
                     "tls" => self.analysis.tls()?,
                     "http" => self.analysis.http()?,
-                    _ => self.analysis.dns()?,
+                    "dns" => self.analysis.dns()?,
+                    _ => self.analysis.websocket()?,
                 };
                 written.push(match &capture {
                     Some(c) if partition => {

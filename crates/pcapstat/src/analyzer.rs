@@ -12,6 +12,7 @@ use pcapstat_core as core;
 use pcapstat_core::{
     Capture, CaptureSummary, ConnectionRecord, DecodeLimits, DnsRecord, HttpRecord, KeyLog,
     MmapChoice, QuicRecord, RecordSink, RequestTiming, Stats, StreamEnd, TcpConfig, TlsRecord,
+    WebSocketRecord,
 };
 
 use crate::error::Error;
@@ -301,6 +302,11 @@ impl Analysis {
         &self.core.dns
     }
 
+    /// One record per WebSocket connection, sorted by `conn_id`.
+    pub fn websocket_records(&self) -> &[WebSocketRecord] {
+        &self.core.websocket
+    }
+
     /// One record per QUIC connection, sorted by `conn_id`.
     pub fn quic_records(&self) -> &[QuicRecord] {
         &self.core.quic
@@ -373,6 +379,15 @@ impl Analysis {
     /// [`Error::Table`] if polars fails to build the frame.
     pub fn http(&self) -> Result<DataFrame, Error> {
         tables::http_frame(self.source.as_deref(), &self.core.http, &self.core.timings)
+    }
+
+    /// The websocket table: one row per WebSocket connection (`docs/metrics.md`, section
+    /// "websocket").
+    ///
+    /// # Errors
+    /// [`Error::Table`] if polars fails to build the frame.
+    pub fn websocket(&self) -> Result<DataFrame, Error> {
+        tables::websocket_frame(self.source.as_deref(), &self.core.websocket)
     }
 
     /// The dns table: one row per query (`docs/metrics.md`, section "dns").

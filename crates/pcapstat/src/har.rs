@@ -472,7 +472,7 @@ fn request_headers(h: &HttpRecord) -> Vec<Header<'_>> {
 /// the server's address and port) as authority; the target as sent (an absolute-form target
 /// as it is; CONNECT's authority-form as the authority). Characters a URI cannot hold are
 /// percent-encoded.
-fn url(h: &HttpRecord, tls: bool) -> String {
+pub(crate) fn url(h: &HttpRecord, tls: bool) -> String {
     let scheme = if tls { "https" } else { "http" };
     let target = h.path.as_deref().unwrap_or("");
     let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();

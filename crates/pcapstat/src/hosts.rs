@@ -18,6 +18,7 @@
 //! limit [`JOIN_LIMIT_NAME`]. Within the bounds the table is the same for any batch split and
 //! order.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -80,12 +81,18 @@ pub struct StatusClasses {
     pub s5xx: u64,
     /// Any other status (600 and over).
     pub other: u64,
+    /// A `101 Switching Protocols` that upgraded the connection (WebSocket): not 1xx.
+    pub upgraded: u64,
     /// No response.
     pub none: u64,
 }
 
 impl StatusClasses {
-    fn add(&mut self, status: Option<u16>) {
+    fn add(&mut self, status: Option<u16>, upgraded: bool) {
+        if upgraded && status == Some(101) {
+            self.upgraded += 1;
+            return;
+        }
         let n = match status.map(|s| s / 100) {
             None => &mut self.none,
             Some(1) => &mut self.s1xx,
@@ -253,19 +260,83 @@ fn dns_name(qname: &str) -> String {
 
 /// A `Host` header or SNI as a row name (`None` when empty).
 fn server_name(name: &str) -> Option<String> {
-    let n = host_only(name).to_ascii_lowercase();
-    (!n.is_empty()).then_some(n)
+    server_name_ref(name).map(Cow::into_owned)
+}
+
+/// [`server_name`], borrowed when the name is already in lower case (a copy per request
+/// otherwise).
+fn server_name_ref(name: &str) -> Option<Cow<'_, str>> {
+    let n = host_only(name);
+    if n.is_empty() {
+        None
+    } else if n.bytes().any(|b| b.is_ascii_uppercase()) {
+        Some(Cow::Owned(n.to_ascii_lowercase()))
+    } else {
+        Some(Cow::Borrowed(n))
+    }
+}
+
+/// A row's key, `(name, port)`, looked up by a borrowed name (see [`HostsBuilder::row`]).
+trait RowKey {
+    fn key(&self) -> (&str, u16);
+}
+
+impl RowKey for (String, u16) {
+    fn key(&self) -> (&str, u16) {
+        (&self.0, self.1)
+    }
+}
+
+impl RowKey for (&str, u16) {
+    fn key(&self) -> (&str, u16) {
+        (self.0, self.1)
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn RowKey + 'a> for (String, u16) {
+    fn borrow(&self) -> &(dyn RowKey + 'a) {
+        self
+    }
+}
+
+impl PartialEq for dyn RowKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for dyn RowKey + '_ {}
+
+impl PartialOrd for dyn RowKey + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+// The order of `(String, u16)` itself: the map's order is unchanged.
+impl Ord for dyn RowKey + '_ {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
 }
 
 impl HostsBuilder {
     /// The row of `(name, port)`, or the `(other)` row past [`MAX_HOSTS`].
-    fn row(&mut self, name: String, port: u16, from: NameSource) -> &mut HostAcc {
-        let key = (name, port);
-        if !self.rows.contains_key(&key) && self.rows.len() >= MAX_HOSTS {
-            self.hosts_dropped += 1;
-            return &mut self.other;
+    /// The name is borrowed: a row's key is made once, when the row is.
+    fn row(&mut self, name: &str, port: u16, from: NameSource) -> &mut HostAcc {
+        let key: &dyn RowKey = &(name, port);
+        if !self.rows.contains_key(key) {
+            if self.rows.len() >= MAX_HOSTS {
+                self.hosts_dropped += 1;
+                return &mut self.other;
+            }
+            self.rows
+                .insert((name.to_string(), port), HostAcc::default());
         }
-        let row = self.rows.entry(key).or_default();
+        let Some(row) = self.rows.get_mut(key) else {
+            // Not met: the row was just made.
+            return &mut self.other;
+        };
         // The same name from two sources (an SNI equal to another connection's Host): the
         // strongest source names the row.
         row.from = Some(row.from.map_or(from, |f| f.min(from)));
@@ -278,18 +349,24 @@ impl HostsBuilder {
             let first = h.request_index == 0;
             let (name, from) = request_name(h, t);
             if first {
-                self.name_connection(h.conn_id, (0, from, 0, name.clone()));
-            } else if !self.joined.contains_key(&h.conn_id) {
-                // (A joined connection keeps its name: no need to make this one.)
+                self.name_connection(h.conn_id, (0, from, 0, name.clone().into_owned()));
+            } else if !self.joined.contains_key(&h.conn_id)
+                && !self.names.get(&h.conn_id).is_some_and(|kept| {
+                    (kept.0, kept.1, kept.2) < (1, NameSource::Host, h.request_index)
+                })
+            {
+                // (A joined connection keeps its name, and so does one whose kept name comes
+                // first whatever this request's Host is (`name_connection` keeps the smallest):
+                // no need to make this one.)
                 if let Some(host) = h.host.as_deref().and_then(server_name) {
                     self.name_connection(h.conn_id, (1, NameSource::Host, h.request_index, host));
                 }
             }
-            let row = self.row(name, h.server.port, from);
+            let row = self.row(&name, h.server.port, from);
             row.requests += 1;
             row.new_connections += u64::from(first);
             row.reused_requests += u64::from(!first);
-            row.status.add(h.status);
+            row.status.add(h.status, h.upgraded);
             if let Some(ns) = t.and_then(|t| t.wait_ns) {
                 row.wait.push(ns);
             }
@@ -395,7 +472,7 @@ impl HostsBuilder {
             None => (c.ip.to_string(), NameSource::Address),
         };
         let key = (name, c.port);
-        let row = self.row(key.0.clone(), c.port, from);
+        let row = self.row(&key.0, c.port, from);
         if let Some(resumed) = c.tls {
             count_tls(row, resumed);
         }
@@ -496,14 +573,14 @@ fn count_tls(row: &mut HostAcc, resumed: Option<bool>) {
 }
 
 /// The name of a request's server and where it comes from.
-fn request_name(h: &HttpRecord, t: Option<&RequestTiming>) -> (String, NameSource) {
-    if let Some(sni) = t.and_then(|t| t.sni.as_deref()).and_then(server_name) {
+fn request_name<'a>(h: &'a HttpRecord, t: Option<&'a RequestTiming>) -> (Cow<'a, str>, NameSource) {
+    if let Some(sni) = t.and_then(|t| t.sni.as_deref()).and_then(server_name_ref) {
         return (sni, NameSource::Sni);
     }
-    if let Some(host) = h.host.as_deref().and_then(server_name) {
+    if let Some(host) = h.host.as_deref().and_then(server_name_ref) {
         return (host, NameSource::Host);
     }
-    (h.server.ip.to_string(), NameSource::Address)
+    (Cow::Owned(h.server.ip.to_string()), NameSource::Address)
 }
 
 fn host_row(host: String, port: Option<u16>, name_from: NameSource, a: HostAcc) -> HostRow {
@@ -531,6 +608,36 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    /// A row found by a borrowed name is the row of the owned key; the map's order is that of
+    /// `(String, u16)`.
+    #[test]
+    fn rows_are_found_by_borrowed_names() {
+        let mut b = HostsBuilder::default();
+        for (name, port) in [("b", 80), ("a", 443), ("a", 80), ("ab", 1), ("", 0)] {
+            b.row(name, port, NameSource::Host).requests += 1;
+            b.row(name, port, NameSource::Host).requests += 1;
+        }
+        let keys: Vec<_> = b
+            .rows
+            .iter()
+            .map(|(k, v)| (k.clone(), v.requests))
+            .collect();
+        let mut want: Vec<_> = [("b", 80), ("a", 443), ("a", 80), ("ab", 1), ("", 0)]
+            .map(|(n, p)| ((n.to_string(), p), 2))
+            .to_vec();
+        want.sort();
+        assert_eq!(keys, want);
+        assert_eq!(
+            server_name_ref("Example.COM:8080").as_deref(),
+            Some("example.com")
+        );
+        assert!(matches!(
+            server_name_ref("example.com:80"),
+            Some(Cow::Borrowed("example.com"))
+        ));
+        assert_eq!(server_name_ref(" : "), None);
+    }
     use crate::report::{Report, ReportBuilder, ReportOptions};
     use crate::{Analysis, Analyzer};
 
@@ -580,7 +687,7 @@ mod tests {
         reused: u64,
         tls: u64,
         resumed: u64,
-        status: [u64; 7],
+        status: [u64; 8],
         wait: Vec<i64>,
         total: Vec<i64>,
         connections: u64,
@@ -630,7 +737,8 @@ mod tests {
                 w.reused += 1;
             }
             let class = match h.status {
-                None => 6,
+                None => 7,
+                Some(101) if h.upgraded => 6,
                 Some(s) if (100..600).contains(&s) => usize::from(s / 100 - 1),
                 Some(_) => 5,
             };
@@ -671,7 +779,9 @@ mod tests {
                 row.reused_requests,
                 row.tls_connections,
                 row.tls_resumed,
-                [s.s1xx, s.s2xx, s.s3xx, s.s4xx, s.s5xx, s.other, s.none],
+                [
+                    s.s1xx, s.s2xx, s.s3xx, s.s4xx, s.s5xx, s.other, s.upgraded, s.none,
+                ],
                 (row.connections, row.failed_connections),
                 (row.segments, row.retransmissions),
             );

@@ -57,6 +57,7 @@ pub mod figures;
 pub mod filter;
 pub mod har;
 pub mod hosts;
+pub mod html;
 mod multi;
 pub mod report;
 mod stream;
@@ -69,13 +70,15 @@ pub use error::Error;
 pub use figures::{Figure, Figures, Percentiles, Unit, Value};
 pub use filter::Filter;
 pub use har::{write_har, HarBuilder, HarOptions};
+pub use html::{write_html, HtmlBuilder, HtmlOptions};
 pub use multi::Analyses;
 pub use pcapstat_core as core;
 pub use polars;
 pub use report::{Report, ReportBuilder, ReportOptions};
 pub use stream::{ReportAndTables, TableOutputs, TableStream, ROW_GROUP_BYTES, ROW_GROUP_ROWS};
 pub use tables::{
-    connections_frame, dns_frame, http_frame, quic_frame, tls_frame, type_name, SCHEMA_VERSION,
+    connections_frame, dns_frame, http_frame, quic_frame, tls_frame, type_name, websocket_frame,
+    SCHEMA_VERSION,
 };
 pub use write::{
     partition_value, write_parquet, write_parquet_partition, write_text, write_text_partition,

@@ -90,6 +90,16 @@ impl Analyses {
         self.stack(Analysis::dns, || crate::tables::dns_frame(None, &[]))
     }
 
+    /// The WebSocket connections of every capture (see [`Analysis::websocket`]).
+    ///
+    /// # Errors
+    /// [`Error::Table`] if polars fails to build or stack the frames.
+    pub fn websocket(&self) -> Result<DataFrame, Error> {
+        self.stack(Analysis::websocket, || {
+            crate::tables::websocket_frame(None, &[])
+        })
+    }
+
     /// The QUIC connections of every capture (see [`Analysis::quic`]).
     ///
     /// # Errors

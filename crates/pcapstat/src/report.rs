@@ -31,7 +31,7 @@ use pcapstat_core::HttpStats;
 use pcapstat_core::{
     CaptureFormat, CaptureSummary, ConnectionRecord, Counters, DirectionStats, DnsRecord,
     DnsTransport, Failure, HttpRecord, Outcome, QuicOutcome, QuicRecord, RecordSink, Records,
-    RequestTiming, Stats, TlsDecryptStats, TlsRecord, ValueStore,
+    RequestTiming, Side, Stats, TlsDecryptStats, TlsRecord, ValueStore, WebSocketRecord,
 };
 
 use crate::figures::{Figures, Percentiles};
@@ -295,8 +295,51 @@ pub struct Applications {
     pub http: HttpReport,
     /// DNS queries.
     pub dns: DnsReport,
+    /// WebSocket connections (left out of the JSON report when there are none).
+    #[serde(skip_serializing_if = "WebSocketReport::is_empty")]
+    pub websocket: WebSocketReport,
     /// QUIC connections.
     pub quic: QuicReport,
+}
+
+/// What the report says about WebSocket connections (the websocket table; docs/websocket.md).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WebSocketReport {
+    /// Connections (rows of the websocket table).
+    pub connections: u64,
+    /// Of those, over decrypted TLS (`wss`).
+    pub secure: u64,
+    /// Connections ended without a close frame (the table's `abnormal`).
+    pub abnormal_closes: u64,
+    /// Connections whose first close frame was the client's.
+    pub closed_by_client: u64,
+    /// Connections whose first close frame was the server's.
+    pub closed_by_server: u64,
+    /// First close frames per status code (`none`: a close frame without a payload).
+    pub close_codes: BTreeMap<String, u64>,
+    /// Messages sent by clients.
+    pub messages_c2s: u64,
+    /// Messages sent by servers.
+    pub messages_s2c: u64,
+    /// Data payload bytes sent by clients (on the wire).
+    pub payload_bytes_c2s: u64,
+    /// Data payload bytes sent by servers (on the wire).
+    pub payload_bytes_s2c: u64,
+    /// Ping round trips matched with their pong.
+    pub ping_rtts: u64,
+    /// The connections' median ping round trip (one value per connection with a round trip).
+    #[serde(serialize_with = "percentiles")]
+    pub ping_rtt: Option<Percentiles>,
+    /// The connections' longest silence in either direction (one value per connection).
+    #[serde(serialize_with = "percentiles")]
+    pub max_idle: Option<Percentiles>,
+}
+
+impl WebSocketReport {
+    /// No WebSocket connection.
+    pub fn is_empty(&self) -> bool {
+        self.connections == 0
+    }
 }
 
 /// What the report says about QUIC (docs/quic.md): connections by outcome and version, and
@@ -510,6 +553,7 @@ impl Report {
         b.add_tls(analysis.tls_records());
         b.add_http(analysis.http_records(), analysis.request_timings());
         b.add_dns(analysis.dns_records());
+        b.add_websocket(analysis.websocket_records());
         b.add_quic(analysis.quic_records());
         b.finish(analysis.summary().clone(), analysis.stats().clone())
     }
@@ -535,6 +579,19 @@ pub const KEYS_LIMIT_NAME: &str = "report names";
 
 /// The `count` of a name in a capped map: `false` (nothing counted) when `key` would be a new
 /// name past [`MAX_REPORT_KEYS`].
+/// A response's status class as the report counts it: `2xx`, …, `none` without a response
+/// (made without a copy for the usual ones).
+fn status_class(status: Option<u16>) -> std::borrow::Cow<'static, str> {
+    const CLASSES: [&str; 6] = ["0xx", "1xx", "2xx", "3xx", "4xx", "5xx"];
+    match status {
+        None => "none".into(),
+        Some(s) => match CLASSES.get(usize::from(s / 100)) {
+            Some(c) => (*c).into(),
+            None => format!("{}xx", s / 100).into(),
+        },
+    }
+}
+
 pub(crate) fn count_in<V: Default>(
     map: &mut BTreeMap<String, V>,
     key: &str,
@@ -555,13 +612,13 @@ pub(crate) fn count_in<V: Default>(
 /// the list is the same for any batch order; between equal keys the one offered first wins
 /// (as a stable sort of all rows would).
 #[derive(Debug, Clone)]
-struct Top<K, R> {
+pub(crate) struct Top<K, R> {
     top: usize,
     rows: Vec<(K, R)>,
 }
 
 impl<K: Ord, R> Top<K, R> {
-    fn new(top: usize) -> Self {
+    pub(crate) fn new(top: usize) -> Self {
         Top {
             top,
             rows: Vec::new(),
@@ -569,7 +626,7 @@ impl<K: Ord, R> Top<K, R> {
     }
 
     /// Offers the row of `key`; `row` is made only when it gets in.
-    fn offer(&mut self, key: K, row: impl FnOnce() -> R) {
+    pub(crate) fn offer(&mut self, key: K, row: impl FnOnce() -> R) {
         let full = self.rows.len() >= self.top;
         if full && self.rows.last().is_none_or(|(last, _)| key >= *last) {
             return;
@@ -579,7 +636,7 @@ impl<K: Ord, R> Top<K, R> {
         self.rows.truncate(self.top);
     }
 
-    fn into_rows(self) -> Vec<R> {
+    pub(crate) fn into_rows(self) -> Vec<R> {
         self.rows.into_iter().map(|(_, r)| r).collect()
     }
 }
@@ -645,6 +702,10 @@ pub struct ReportBuilder {
     // dns
     dns: DnsReport,
     latency: ValueStore,
+    // websocket
+    websocket: WebSocketReport,
+    ws_rtt: ValueStore,
+    ws_idle: ValueStore,
     // quic
     quic: QuicReport,
     quic_handshake: ValueStore,
@@ -691,6 +752,9 @@ impl ReportBuilder {
             slowest_requests: Top::new(top),
             dns: DnsReport::default(),
             latency: ValueStore::new(),
+            websocket: WebSocketReport::default(),
+            ws_rtt: ValueStore::new(),
+            ws_idle: ValueStore::new(),
             quic: QuicReport::default(),
             quic_handshake: ValueStore::new(),
             hosts: HostsBuilder::default(),
@@ -704,7 +768,39 @@ impl ReportBuilder {
         self.add_http(&records.http, &records.timings);
         self.add_connections(&records.connections);
         self.add_dns(&records.dns);
+        self.add_websocket(&records.websocket);
         self.add_quic(&records.quic);
+    }
+
+    /// Adds WebSocket connections.
+    pub fn add_websocket(&mut self, records: &[WebSocketRecord]) {
+        let r = &mut self.websocket;
+        for w in records {
+            r.connections += 1;
+            r.secure += u64::from(w.secure);
+            r.abnormal_closes += u64::from(w.abnormal());
+            match w.close_initiator {
+                Some(Side::Client) => r.closed_by_client += 1,
+                Some(Side::Server) => r.closed_by_server += 1,
+                None => {}
+            }
+            if w.close_initiator.is_some() {
+                let code = w.close_code.map_or("none".to_string(), |c| c.to_string());
+                count_in(&mut r.close_codes, &code, &mut self.keys_dropped, |n| {
+                    *n += 1;
+                });
+            }
+            r.messages_c2s += w.from_client.messages;
+            r.messages_s2c += w.from_server.messages;
+            r.payload_bytes_c2s += w.from_client.payload_bytes;
+            r.payload_bytes_s2c += w.from_server.payload_bytes;
+            r.ping_rtts += w.ping_rtts;
+            if let Some(ns) = w.ping_rtt_median_ns {
+                self.ws_rtt.push(ns);
+            }
+            self.ws_idle
+                .push(w.from_client.max_idle_ns.max(w.from_server.max_idle_ns));
+        }
     }
 
     /// Adds QUIC connections.
@@ -805,9 +901,13 @@ impl ReportBuilder {
         for (i, h) in records.iter().enumerate() {
             let t = timings.get(i);
             self.requests += 1;
-            let class = h
-                .status
-                .map_or("none".to_string(), |s| format!("{}xx", s / 100));
+            // A 101 that upgraded the connection ends HTTP on it (WebSocket): not an interim
+            // 1xx response, its own class.
+            let class = if h.upgraded && h.status == Some(101) {
+                "upgraded".into()
+            } else {
+                status_class(h.status)
+            };
             count_in(&mut self.status, &class, dropped, |n| *n += 1);
             count_in(&mut self.http_versions, h.version.as_str(), dropped, |n| {
                 *n += 1;
@@ -937,6 +1037,11 @@ impl ReportBuilder {
             slowest_names,
             ..self.dns
         };
+        let websocket = WebSocketReport {
+            ping_rtt: Percentiles::of_store(&self.ws_rtt),
+            max_idle: Percentiles::of_store(&self.ws_idle),
+            ..self.websocket
+        };
         let mut limits = limits(&stats);
         if self.keys_dropped > 0 {
             limits.push(Limit {
@@ -973,6 +1078,7 @@ impl ReportBuilder {
                 tls,
                 http,
                 dns,
+                websocket,
                 quic: QuicReport {
                     handshake: Percentiles::of_store(&self.quic_handshake),
                     ..self.quic
@@ -995,7 +1101,7 @@ impl RecordSink for ReportBuilder {
 }
 
 /// `ip:port`, with brackets around IPv6 addresses.
-fn endpoint(ip: &IpAddr, port: u16) -> String {
+pub(crate) fn endpoint(ip: &IpAddr, port: u16) -> String {
     match ip {
         IpAddr::V4(a) => format!("{a}:{port}"),
         IpAddr::V6(a) => format!("[{a}]:{port}"),
@@ -1213,6 +1319,14 @@ mod tests {
     use super::*;
     use crate::figures::Value;
     use crate::Analyzer;
+
+    #[test]
+    fn status_classes_are_the_hundreds() {
+        assert_eq!(status_class(None), "none");
+        for s in 0..=u16::MAX {
+            assert_eq!(status_class(Some(s)), format!("{}xx", s / 100), "{s}");
+        }
+    }
     use pcapstat_core::LIMITS;
 
     fn analyze(rel: &str) -> Analysis {
@@ -1329,6 +1443,65 @@ mod tests {
             // The figures of an analysis are those of its report, whatever the list lengths.
             assert_eq!(crate::Figures::of(&a), r.figures, "{rel}");
         }
+    }
+
+    /// The websocket table, the report's section and the figures say the same of the bundled
+    /// WebSocket capture (its values are checked against the client's log and tshark in
+    /// pcapstat-core's tests/websocket_lab.rs); without rows the JSON report has no section.
+    #[test]
+    fn websocket_table_report_and_figures_agree() {
+        let dir = format!(
+            "{}/../../testdata/lab/k_websocket",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let a = Analyzer::new()
+            .keylog_file(format!("{dir}/sslkeylog.txt"))
+            .expect("key log")
+            .analyze_path(format!("{dir}/capture.pcap"))
+            .expect("capture");
+        let df = a.websocket().expect("websocket table");
+        assert_eq!(df.height(), 6);
+        let abnormal = df
+            .column("abnormal")
+            .expect("abnormal")
+            .bool()
+            .expect("bool")
+            .sum();
+        let secure = df
+            .column("secure")
+            .expect("secure")
+            .bool()
+            .expect("bool")
+            .sum();
+        let r = Report::of(&a, &ReportOptions::default());
+        let ws = &r.applications.websocket;
+        assert_eq!((ws.connections, ws.secure), (6, 1));
+        assert_eq!(Some(ws.abnormal_closes), abnormal.map(u64::from));
+        assert_eq!(Some(ws.secure), secure.map(u64::from));
+        assert_eq!((ws.closed_by_client, ws.closed_by_server), (4, 1));
+        assert_eq!(ws.close_codes.get("1000"), Some(&4));
+        assert_eq!(ws.ping_rtt.map(|p| p.count), Some(3));
+        let f = |name: &str| r.figures.value(name).flatten();
+        assert_eq!(f("websocket.abnormal_closes"), Some(Value::Count(1)));
+        assert_eq!(f("websocket.connections"), Some(Value::Count(6)));
+        // The 101 of each upgrade is its own status class, not 1xx.
+        assert_eq!(f("http.upgraded"), Some(Value::Count(6)));
+        assert_eq!(f("http.status_1xx"), Some(Value::Count(0)));
+        assert!(
+            matches!(f("websocket.max_idle.max"), Some(Value::Duration(ns)) if ns >= 1_500_000_000)
+        );
+        let json = serde_json::to_value(&r).expect("json");
+        assert_eq!(json["applications"]["websocket"]["abnormal_closes"], 1);
+        let none = Report::of(
+            &analyze("lab/e_dns/capture.pcap"),
+            &ReportOptions::default(),
+        );
+        let json = serde_json::to_value(&none).expect("json");
+        assert!(json["applications"].get("websocket").is_none());
+        assert_eq!(
+            none.figures.value("websocket.abnormal_closes").flatten(),
+            Some(Value::Count(0))
+        );
     }
 
     /// The dns table, the report and the figures count the same rows as answered, failed by

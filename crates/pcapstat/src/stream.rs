@@ -17,7 +17,9 @@ use pcapstat_core::{
 
 use crate::error::Error;
 use crate::report::ReportBuilder;
-use crate::tables::{connections_frame, dns_frame, http_frame, quic_frame, tls_frame};
+use crate::tables::{
+    connections_frame, dns_frame, http_frame, quic_frame, tls_frame, websocket_frame,
+};
 use crate::write::{
     disk_full, parquet_metadata, partition_value, write_error, write_text_rows, ParquetSource,
     TableSet, TextFormat,
@@ -43,7 +45,7 @@ pub const ROW_GROUP_BYTES: usize = 16 << 20;
 const FRAME_BYTES: usize = 1 << 20;
 
 /// The tables, in the order they are written.
-const TABLES: [&str; 5] = ["connections", "tls", "http", "dns", "quic"];
+const TABLES: [&str; 6] = ["connections", "tls", "http", "dns", "websocket", "quic"];
 
 /// Estimated memory of records (their size and their strings' bytes), for [`FRAME_BYTES`].
 fn connection_bytes(_: &ConnectionRecord) -> usize {
@@ -70,6 +72,9 @@ fn http_bytes(r: &HttpRecord) -> usize {
             .sum::<usize>()
 }
 
+/// Memory of one websocket row, roughly (its strings are short: the host, path and close
+/// reason are bounded by the HTTP head and the 123-byte reason).
+const WEBSOCKET_ROW_BYTES: usize = 512;
 fn quic_bytes(r: &QuicRecord) -> usize {
     std::mem::size_of::<QuicRecord>()
         + [&r.original_dcid, &r.client_cid, &r.server_cid]
@@ -297,6 +302,7 @@ impl TableStream {
             tls_frame(None, &[])?,
             http_frame(None, &[], &[])?,
             dns_frame(None, &[])?,
+            websocket_frame(None, &[])?,
             quic_frame(None, &[])?,
         ];
         let empty = if outputs.partition {
@@ -421,13 +427,15 @@ impl TableStream {
         b[1] += r.tls.iter().map(tls_bytes).sum::<usize>();
         b[2] += r.http.iter().map(http_bytes).sum::<usize>();
         b[3] += r.dns.iter().map(dns_bytes).sum::<usize>();
-        b[4] += r.quic.iter().map(quic_bytes).sum::<usize>();
+        b[4] += r.websocket.len() * WEBSOCKET_ROW_BYTES;
+        b[5] += r.quic.iter().map(quic_bytes).sum::<usize>();
         let raw = &mut self.raw;
         raw.connections.append(&mut r.connections);
         raw.tls.append(&mut r.tls);
         raw.http.append(&mut r.http);
         raw.timings.append(&mut r.timings);
         raw.dns.append(&mut r.dns);
+        raw.websocket.append(&mut r.websocket);
         raw.quic.append(&mut r.quic);
         for i in 0..TABLES.len() {
             if self.raw_rows(i) >= FRAME_ROWS.min(self.row_group_rows.max(1))
@@ -445,6 +453,7 @@ impl TableStream {
             1 => self.raw.tls.len(),
             2 => self.raw.http.len(),
             3 => self.raw.dns.len(),
+            4 => self.raw.websocket.len(),
             _ => self.raw.quic.len(),
         }
     }
@@ -467,6 +476,7 @@ impl TableStream {
                 &std::mem::take(&mut raw.timings),
             )?,
             3 => dns_frame(capture, &std::mem::take(&mut raw.dns))?,
+            4 => websocket_frame(capture, &std::mem::take(&mut raw.websocket))?,
             _ => quic_frame(capture, &std::mem::take(&mut raw.quic))?,
         };
         let df = if self.partition {
@@ -602,12 +612,17 @@ pub struct ReportAndTables<'a> {
     pub tables: Option<&'a mut TableStream>,
     /// The HAR being gathered, if any.
     pub har: Option<&'a mut crate::har::HarBuilder>,
+    /// The HTML report being gathered, if any.
+    pub html: Option<&'a mut crate::html::HtmlBuilder>,
 }
 
 impl RecordSink for ReportAndTables<'_> {
     fn records(&mut self, records: Records) {
         self.report.add(&records);
         if let Some(h) = self.har.as_deref_mut() {
+            h.add(&records);
+        }
+        if let Some(h) = self.html.as_deref_mut() {
             h.add(&records);
         }
         if let Some(t) = self.tables.as_deref_mut() {
@@ -653,8 +668,9 @@ pub(crate) mod tests {
         let h = cut(a.http_records(), size);
         let tm = cut(a.request_timings(), size);
         let d = cut(a.dns_records(), size);
+        let w = cut(a.websocket_records(), size);
         let q = cut(a.quic_records(), size);
-        let n = [c.len(), t.len(), h.len(), d.len(), q.len()]
+        let n = [c.len(), t.len(), h.len(), d.len(), w.len(), q.len()]
             .into_iter()
             .max()
             .unwrap_or(0);
@@ -669,6 +685,7 @@ pub(crate) mod tests {
                     timing.http_index = i;
                 }
                 r.dns = d.get(k).cloned().unwrap_or_default();
+                r.websocket = w.get(k).cloned().unwrap_or_default();
                 r.quic = q.get(k).cloned().unwrap_or_default();
                 let mix = seed.map_or(k as u64, |seed| {
                     (k as u64 ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17
@@ -717,6 +734,7 @@ pub(crate) mod tests {
             "connections" => a.connections(),
             "tls" => a.tls(),
             "http" => a.http(),
+            "websocket" => a.websocket(),
             "quic" => a.quic(),
             _ => a.dns(),
         }
@@ -782,6 +800,7 @@ pub(crate) mod tests {
                     report: &mut report,
                     tables: Some(&mut tables),
                     har: None,
+                    html: None,
                 };
                 let end = analyzer
                     .analyze_path_into(&path, &Default::default(), &mut both)

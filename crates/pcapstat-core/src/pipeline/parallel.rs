@@ -35,7 +35,9 @@ use super::{
     merged, Batch, Emit, Harvest, Outputs, Reader, UdpConsumer, HEARTBEAT_FRAMES, PROGRESS_EVERY,
     SHARDS,
 };
-use crate::capture::{prefetch, Capture, CaptureError, CaptureItem, Frame, LinkType, SharedBytes};
+use crate::capture::{
+    prefetch, Capture, CaptureError, CaptureItem, Frame, InPlace, LinkType, SharedBytes,
+};
 use crate::decode::{DecodeLimits, DecodeProblem, DecodeStats, Decoder, Encapsulation, IcmpError};
 use crate::flow::FlowKey;
 use crate::packet::{IpPair, Transport, UdpDatagram};
@@ -160,6 +162,41 @@ impl Scanner<'_, '_, '_> {
             n => n,
         };
         loop {
+            // A capture in memory: its common records in a tight loop (the scan is the one
+            // sequential part of the reading); any other record, the end and damage below.
+            if let Some(whole) = &self.whole {
+                let summary = &mut self.summary;
+                let mut outside = false;
+                let read = self.capture.frames_in_place(|frame| {
+                    if frame.index.is_multiple_of(PROGRESS_EVERY) {
+                        if let Some(p) = progress {
+                            p.store(whole_offset(whole, frame.data), Ordering::Relaxed);
+                        }
+                    }
+                    summary.observe(&frame);
+                    let Some(at) = whole.offset_of(frame.data) else {
+                        outside = true;
+                        return false;
+                    };
+                    frames.push(FrameRef {
+                        index: frame.index,
+                        ts_ns: frame.ts_ns,
+                        linktype: frame.linktype,
+                        interface: frame.interface,
+                        orig_len: frame.orig_len,
+                        at,
+                        len: frame.data.len(),
+                    });
+                    in_chunk += frame.data.len();
+                    !((frame.index + 1).is_multiple_of(per) || in_chunk >= CHUNK_BYTES_IN_PLACE)
+                });
+                if outside {
+                    return Err(outside_error());
+                }
+                if read == Some(InPlace::Stopped) {
+                    break;
+                }
+            }
             let capture = &mut *self.capture;
             if capture.frames_read().is_multiple_of(PROGRESS_EVERY) {
                 if let Some(p) = progress {
@@ -198,11 +235,7 @@ impl Scanner<'_, '_, '_> {
                     own.extend_from_slice(frame.data);
                     own.len() - frame.data.len()
                 }
-                (None, Some(whole)) => whole.offset_of(frame.data).ok_or_else(|| {
-                    CaptureError::Io(std::io::Error::other(
-                        "a frame lies outside the capture's bytes",
-                    ))
-                })?,
+                (None, Some(whole)) => whole.offset_of(frame.data).ok_or_else(outside_error)?,
                 // Not met: `own` is made exactly when there are no shared bytes.
                 (None, None) => 0,
             };
@@ -230,6 +263,17 @@ impl Scanner<'_, '_, '_> {
             secrets,
         }))
     }
+}
+
+fn outside_error() -> CaptureError {
+    CaptureError::Io(std::io::Error::other(
+        "a frame lies outside the capture's bytes",
+    ))
+}
+
+/// The offset in the capture of a frame's data (for the progress counter: past its header).
+fn whole_offset(whole: &SharedBytes, data: &[u8]) -> u64 {
+    whole.offset_of(data).unwrap_or(0) as u64
 }
 
 fn frame_of<'b>(f: &FrameRef, bytes: &'b [u8]) -> Frame<'b> {
@@ -428,6 +472,10 @@ struct State {
     queues: Vec<VecDeque<LaneItem>>,
     /// Chunks each lane has tracked.
     tracked: Vec<u64>,
+    /// A thread is tracking the lane (its trackers are out of their slot).
+    busy: Vec<bool>,
+    /// The lane's trackers were finished and their outputs sent.
+    lane_done: Vec<bool>,
     /// Reading failed or a thread panicked: every thread stops.
     failed: bool,
     error: Option<CaptureError>,
@@ -541,15 +589,30 @@ impl Drop for FailOnPanic<'_> {
 
 /// The next thing a thread does.
 enum Job {
-    Track(LaneItem),
+    /// The lane's next chunk.
+    Track(usize, LaneItem),
     /// With an empty frame list and a batch per lane to fill.
     Scan(Vec<FrameRef>, Vec<Batch>, Vec<u8>),
     /// Nothing else to do: map `POPULATE_STEP` bytes of a mapped capture from this offset, so
     /// that the scanner (one thread at a time) does not take their page faults.
     Populate(usize),
-    Finish(i64),
+    /// The lane's trackers, at the capture's end time.
+    Finish(usize, i64),
     Stop,
 }
+
+/// A lane's trackers (one per shard it owns) and key store, in its slot between chunks: the
+/// thread that tracks the lane's next chunk takes them out.
+struct LaneState<F: SinkFactory> {
+    shards: Vec<usize>,
+    trackers: Vec<TcpTracker<F>>,
+    keys: EmbeddedKeys,
+}
+
+/// Lanes per thread. More lanes than threads let a thread with nothing else to do track
+/// another lane's chunk: the work follows the traffic even when a few heavy connections hash
+/// to the shards of one lane (with one lane per thread, the busiest lane bounds the wall clock).
+const LANES_PER_THREAD: usize = 4;
 
 pub(super) fn run_parallel<F, M, U, H, C>(
     capture: &mut Capture,
@@ -562,14 +625,16 @@ pub(super) fn run_parallel<F, M, U, H, C>(
 ) -> Result<(CaptureSummary, Outputs<F>), CaptureError>
 where
     F: SinkFactory + Send,
+    F::Sink: Send,
     M: Fn(usize, &EmbeddedKeys) -> F + Sync,
     U: UdpConsumer + Send,
     H: Harvest<F>,
     C: FnMut(u64, Option<H::Group>) + Send,
 {
-    let lanes = threads.clamp(1, SHARDS);
+    let threads = threads.clamp(1, SHARDS);
+    let lanes = (threads * LANES_PER_THREAD).min(SHARDS);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(lanes - 1)
+        .num_threads(threads - 1)
         .thread_name(|i| format!("pcapstat-lane-{}", i + 1))
         .build()
         .map_err(|e| CaptureError::Io(std::io::Error::other(e)))?;
@@ -595,6 +660,8 @@ where
             committed: 0,
             queues: (0..lanes).map(|_| VecDeque::new()).collect(),
             tracked: vec![0; lanes],
+            busy: vec![false; lanes],
+            lane_done: vec![false; lanes],
             failed: false,
             error: None,
             waiting: 0,
@@ -615,28 +682,43 @@ where
             decoder: Decoder::new(decode_limits),
         }),
     };
+    // Lane `v` of `lanes` owns shards `v, v + lanes, …`.
+    let slots: Vec<Mutex<Option<LaneState<F>>>> = (0..lanes)
+        .map(|v| {
+            let shards: Vec<usize> = (v..SHARDS).step_by(lanes).collect();
+            let keys = EmbeddedKeys::default();
+            let trackers = shards
+                .iter()
+                .map(|&s| TcpTracker::with_sinks(tcp_cfg.clone(), make_factory(s, &keys)))
+                .collect();
+            Mutex::new(Some(LaneState {
+                shards,
+                trackers,
+                keys,
+            }))
+        })
+        .collect();
     let done = AtomicBool::new(false);
-    std::thread::scope(|threads| {
+    std::thread::scope(|scoped| {
         let collector = collect
-            .map(|collect| threads.spawn(move || super::collect_in_order(emit_rx, lanes, collect)));
-        let shared = &shared;
+            .map(|collect| scoped.spawn(move || super::collect_in_order(emit_rx, lanes, collect)));
+        let (shared, slots) = (&shared, &slots);
         let run_lane = |w, out_tx: &mpsc::Sender<Outputs<F>>, emit_tx: &_| {
             lane(
                 shared,
+                slots,
                 w,
-                lanes,
+                threads,
                 whole_bytes,
                 mapped,
                 decode_limits,
-                tcp_cfg,
-                make_factory,
                 harvest,
                 out_tx,
                 emit_tx,
             );
         };
         pool.in_place_scope(|scope| {
-            for w in 1..lanes {
+            for w in 1..threads {
                 let (out_tx, emit_tx) = (out_tx.clone(), emit_tx.clone());
                 scope.spawn(move |_| run_lane(w, &out_tx, &emit_tx));
             }
@@ -673,24 +755,23 @@ where
     Ok((summary, outputs))
 }
 
-/// One thread's loop: lane `w`'s trackers, and whatever scanning, decoding and committing is
-/// due.
+/// Thread `w`'s loop (of `threads`): the next chunk of a lane that waits for one (its
+/// trackers taken from their slot; the lanes of this thread first, `v % threads == w`), and
+/// whatever scanning, decoding and committing is due.
 #[allow(clippy::too_many_arguments)]
-fn lane<F, M, U, H>(
+fn lane<F, U, H>(
     shared: &Shared<'_, '_, '_, '_, U>,
+    slots: &[Mutex<Option<LaneState<F>>>],
     w: usize,
-    lanes: usize,
+    threads: usize,
     whole: &[u8],
     mapped: Option<&SharedBytes>,
     limits: DecodeLimits,
-    tcp_cfg: &TcpConfig,
-    make_factory: &M,
     harvest: Option<&H>,
     out_tx: &mpsc::Sender<Outputs<F>>,
     emit_tx: &mpsc::SyncSender<Emit<H::Group>>,
 ) where
     F: SinkFactory,
-    M: Fn(usize, &EmbeddedKeys) -> F,
     U: UdpConsumer,
     H: Harvest<F>,
 {
@@ -698,12 +779,19 @@ fn lane<F, M, U, H>(
         state: &shared.state,
         changed: &shared.changed,
     };
-    let shards: Vec<usize> = (w..SHARDS).step_by(lanes).collect();
-    let keys = EmbeddedKeys::default();
-    let mut trackers: Vec<TcpTracker<F>> = shards
-        .iter()
-        .map(|&s| TcpTracker::with_sinks(tcp_cfg.clone(), make_factory(s, &keys)))
-        .collect();
+    let lanes = slots.len();
+    let take = |v: usize| {
+        slots.get(v).and_then(|slot| {
+            slot.lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take()
+        })
+    };
+    let give = |v: usize, lane: LaneState<F>| {
+        if let Some(slot) = slots.get(v) {
+            *slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(lane);
+        }
+    };
     let mut decoder = Decoder::deferring(limits);
     let mut groups = Vec::new();
     loop {
@@ -713,25 +801,39 @@ fn lane<F, M, U, H>(
                 if st.failed {
                     break Job::Stop;
                 }
-                if let Some(item) = st.queues[w].pop_front() {
-                    break Job::Track(item);
+                // The lane furthest behind among those with a chunk and no thread.
+                let ready = (0..lanes)
+                    .filter(|&v| !st.busy[v] && !st.queues[v].is_empty())
+                    .min_by_key(|&v| (st.tracked[v], v % threads != w, v));
+                if let Some(item) = ready.and_then(|v| Some((v, st.queues[v].pop_front()?))) {
+                    st.busy[item.0] = true;
+                    break Job::Track(item.0, item.1);
                 }
                 if st.scan_done && st.committed == st.scanned && st.decoded.is_empty() {
-                    break Job::Finish(st.end_ts);
-                }
-                let slowest = st.tracked.iter().copied().min().unwrap_or(0);
-                if !st.scanning && !st.scan_done && st.scanned < slowest + CHUNKS_AHEAD {
-                    st.scanning = true;
-                    let frames = st.spares.frames();
-                    let batches = st.spares.batches(lanes);
-                    let buf = st.spares.buf();
-                    break Job::Scan(frames, batches, buf);
-                }
-                let mapped_len = mapped.map_or(0, |m| m.as_slice().len());
-                if st.populated < mapped_len.min(st.scan_at.saturating_add(POPULATE_AHEAD)) {
-                    let from = st.populated.max(st.scan_at);
-                    st.populated = from.saturating_add(POPULATE_STEP);
-                    break Job::Populate(from);
+                    // Every chunk is in a queue: a lane with none left and no thread is done.
+                    if let Some(v) = (0..lanes).find(|&v| !st.busy[v] && !st.lane_done[v]) {
+                        st.busy[v] = true;
+                        st.lane_done[v] = true;
+                        break Job::Finish(v, st.end_ts);
+                    }
+                    if st.lane_done.iter().all(|&d| d) {
+                        break Job::Stop;
+                    }
+                } else {
+                    let slowest = st.tracked.iter().copied().min().unwrap_or(0);
+                    if !st.scanning && !st.scan_done && st.scanned < slowest + CHUNKS_AHEAD {
+                        st.scanning = true;
+                        let frames = st.spares.frames();
+                        let batches = st.spares.batches(lanes);
+                        let buf = st.spares.buf();
+                        break Job::Scan(frames, batches, buf);
+                    }
+                    let mapped_len = mapped.map_or(0, |m| m.as_slice().len());
+                    if st.populated < mapped_len.min(st.scan_at.saturating_add(POPULATE_AHEAD)) {
+                        let from = st.populated.max(st.scan_at);
+                        st.populated = from.saturating_add(POPULATE_STEP);
+                        break Job::Populate(from);
+                    }
                 }
                 st.waiting += 1;
                 st = shared
@@ -748,40 +850,50 @@ fn lane<F, M, U, H>(
                     m.populate(from, POPULATE_STEP);
                 }
             }
-            Job::Finish(end) => {
-                let out = shards
-                    .into_iter()
-                    .zip(trackers)
-                    .map(|(s, t)| (s, t.finish(end)))
-                    .collect();
-                let _ = out_tx.send(out);
-                return;
-            }
-            Job::Track(item) => {
-                for dsb in &item.secrets {
-                    keys.add(dsb);
-                }
-                let upto = item.batch.upto;
-                for (local, key, seg) in merged(&item.batch, &item.extra, whole) {
-                    if let Some(t) = trackers.get_mut(local) {
-                        t.on_segment_keyed(&seg, key);
-                        if let Some(h) = harvest.filter(|_| t.has_finished()) {
-                            let (closed, factory) = t.take_finished();
-                            groups.push((seg.frame, h.harvest(closed, factory)));
-                        }
-                    }
-                }
-                let LaneItem { batch, extra, .. } = item;
-                if harvest.is_some() {
-                    let groups = std::mem::take(&mut groups);
-                    let _ = emit_tx.send(Emit {
-                        worker: w,
-                        upto,
-                        groups,
-                    });
+            Job::Finish(v, end) => {
+                if let Some(lane) = take(v) {
+                    let out = lane
+                        .shards
+                        .into_iter()
+                        .zip(lane.trackers)
+                        .map(|(s, t)| (s, t.finish(end)))
+                        .collect();
+                    let _ = out_tx.send(out);
                 }
                 let mut st = shared.lock();
-                st.tracked[w] += 1;
+                st.busy[v] = false;
+                State::changed(st, &shared.changed);
+            }
+            Job::Track(v, item) => {
+                let upto = item.batch.upto;
+                if let Some(mut lane) = take(v) {
+                    for dsb in &item.secrets {
+                        lane.keys.add(dsb);
+                    }
+                    for (local, key, seg) in merged(&item.batch, &item.extra, whole) {
+                        if let Some(t) = lane.trackers.get_mut(local) {
+                            t.on_segment_keyed(&seg, key);
+                            if let Some(h) = harvest.filter(|_| t.has_finished()) {
+                                let (closed, factory) = t.take_finished();
+                                groups.push((seg.frame, h.harvest(closed, factory)));
+                            }
+                        }
+                    }
+                    // Sent before the lane is free again: a lane's emits stay in order.
+                    if harvest.is_some() {
+                        let groups = std::mem::take(&mut groups);
+                        let _ = emit_tx.send(Emit {
+                            worker: v,
+                            upto,
+                            groups,
+                        });
+                    }
+                    give(v, lane);
+                }
+                let LaneItem { batch, extra, .. } = item;
+                let mut st = shared.lock();
+                st.tracked[v] += 1;
+                st.busy[v] = false;
                 st.spares.give_batch(batch, lanes);
                 st.spares.give_batch(extra, lanes);
                 State::changed(st, &shared.changed);

@@ -10,6 +10,7 @@ pub mod http;
 pub mod http2;
 pub mod quic;
 pub mod tls;
+pub mod websocket;
 
 /// What the first bytes of a stream say about a protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -40,7 +40,7 @@ __all__ = [
 
 __version__: str = _native.VERSION
 
-#: The table names: ``connections``, ``tls``, ``http``, ``dns``.
+#: The table names: ``connections``, ``tls``, ``http``, ``dns``, ``websocket``.
 TABLES = tuple(_native.TABLES)
 
 #: Every named figure (docs/figures.md): name -> {"unit", "better", "definition"}. ``unit`` is
@@ -73,7 +73,7 @@ def _time(what: str, value: Optional[Time]) -> Optional[str]:
 
 
 class Analysis:
-    """One capture's analysis: the five tables, the report and the figures.
+    """One capture's analysis: the tables, the report and the figures.
 
     Returned by :func:`analyze`; the tables are built when first read, then kept.
     """
@@ -106,13 +106,19 @@ class Analysis:
         return self._table("dns")
 
     @_cached_property
+    def websocket(self) -> _pl.DataFrame:
+        """One row per WebSocket connection (docs/metrics.md, "websocket")."""
+        return self._table("websocket")
+
+    @_cached_property
     def quic(self) -> _pl.DataFrame:
         """One row per QUIC connection (docs/metrics.md, "quic")."""
         return self._table("quic")
 
     @property
     def tables(self) -> Dict[str, _pl.DataFrame]:
-        """The five tables by name (``connections``, ``tls``, ``http``, ``dns``, ``quic``)."""
+        """The tables by name (``connections``, ``tls``, ``http``, ``dns``, ``websocket``,
+        ``quic``)."""
         return {name: getattr(self, name) for name in TABLES}
 
     @_cached_property
@@ -141,11 +147,11 @@ class Analysis:
     def write_parquet(
         self, directory: Union[str, "_os.PathLike[str]"], *, partition: bool = False
     ) -> List[str]:
-        """Write the five tables as Parquet with the CLI's writer, types and metadata:
+        """Write the tables as Parquet with the CLI's writer, types and metadata:
         ``DIRECTORY/TABLE.parquet`` (as ``pcapstat analyze CAPTURE --parquet DIRECTORY``), or
         with ``partition=True`` ``DIRECTORY/TABLE/capture=NAME/part.parquet`` (as
         ``--partition``; NAME percent-encoded, see :func:`partition_value`). Each file is
-        written under a temporary name and renamed; the five are not one transaction. Returns
+        written under a temporary name and renamed; the files are not one transaction. Returns
         the paths written. Raises :class:`PcapstatError` when a file cannot be written."""
         metadata = [
             ("pcapstat.sources", self._source_description()),

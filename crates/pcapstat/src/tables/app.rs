@@ -4,6 +4,7 @@ use polars::prelude::DataFrame;
 
 use pcapstat_core::{
     cid_hex, quic_version_name, DnsRecord, HttpRecord, QuicRecord, RequestTiming, TlsRecord,
+    WebSocketRecord, WsDirection,
 };
 
 use super::Cols;
@@ -142,6 +143,62 @@ pub fn dns_frame(capture: Option<&str>, records: &[DnsRecord]) -> Result<DataFra
     c.dur("icmp_error", |r| r.icmp_error_ns);
     c.dur("waited", |r| r.waited_ns);
     c.col("retry_of", |r| r.retry_of);
+    c.finish()
+}
+
+/// The websocket table (see `docs/metrics.md`, section "websocket"): one row per WebSocket
+/// connection (an HTTP/1.1 connection upgraded by a `101` to `Upgrade: websocket`).
+///
+/// # Errors
+/// [`Error::Table`] if polars fails to build the frame.
+pub fn websocket_frame(
+    capture: Option<&str>,
+    records: &[WebSocketRecord],
+) -> Result<DataFrame, Error> {
+    let mut c = Cols::new(records);
+    c.capture(capture);
+    c.col("conn_id", |r| r.conn_id);
+    c.str_fmt("client_ip", |r| Some(r.client.ip));
+    c.col("client_port", |r| r.client.port);
+    c.str_fmt("server_ip", |r| Some(r.server.ip));
+    c.col("server_port", |r| r.server.port);
+    c.str("url", |r| Some(r.url()));
+    c.str_ref("host", |r| r.host.as_deref().map(Into::into));
+    c.str_ref("path", |r| r.path.as_deref().map(Into::into));
+    c.col("secure", |r| r.secure);
+    c.col("deflate", |r| r.deflate);
+    c.ts("open", |r| Some(r.open_ts));
+    c.ts("end", |r| Some(r.end_ts));
+    c.dur("duration", |r| Some(r.duration_ns()));
+    c.col("ping_rtts", |r| r.ping_rtts);
+    c.dur("ping_rtt_median", |r| r.ping_rtt_median_ns);
+    c.dur("ping_rtt_max", |r| r.ping_rtt_max_ns);
+    c.str_ref("close_initiator", |r| {
+        r.close_initiator.map(|s| s.as_str().into())
+    });
+    c.col("close_code", |r| r.close_code);
+    c.str_ref("close_reason", |r| {
+        r.close_reason.as_deref().map(Into::into)
+    });
+    c.ts("close", |r| r.close_ts);
+    c.col("abnormal", |r| r.abnormal());
+    c.col("damaged", |r| r.damaged);
+    for (sfx, get) in [
+        (
+            "c2s",
+            (|r: &WebSocketRecord| &r.session.from_client) as fn(&WebSocketRecord) -> &WsDirection,
+        ),
+        ("s2c", |r: &WebSocketRecord| &r.session.from_server),
+    ] {
+        let n = |base: &str| format!("{base}_{sfx}");
+        c.col(&n("messages"), |r| get(r).messages);
+        c.col(&n("payload_bytes"), |r| get(r).payload_bytes);
+        c.col(&n("frames"), |r| get(r).frames);
+        c.col(&n("compressed_messages"), |r| get(r).compressed_messages);
+        c.col(&n("pings"), |r| get(r).pings);
+        c.col(&n("pongs"), |r| get(r).pongs);
+        c.dur(&n("max_idle"), |r| Some(get(r).max_idle_ns));
+    }
     c.finish()
 }
 

@@ -7,7 +7,7 @@ use polars::prelude::*;
 use pcapstat_core::{ConnectionRecord, DirectionStats};
 
 mod app;
-pub use app::{dns_frame, http_frame, quic_frame, tls_frame};
+pub use app::{dns_frame, http_frame, quic_frame, tls_frame, websocket_frame};
 
 use crate::error::Error;
 

@@ -102,6 +102,7 @@ fn application_schemas_equal_docs() {
     assert_schema_equals_docs("tls", &tls_frame(None, &[]).unwrap());
     assert_schema_equals_docs("http", &http_frame(None, &[], &[]).unwrap());
     assert_schema_equals_docs("dns", &dns_frame(None, &[]).unwrap());
+    assert_schema_equals_docs("websocket", &websocket_frame(None, &[]).unwrap());
     assert_schema_equals_docs("quic", &quic_frame(None, &[]).unwrap());
 }
 

@@ -32,6 +32,7 @@ use std::collections::VecDeque;
 use chunked::{Chunked, Step};
 
 use super::http2::{Http2Config, Http2Parser, Http2Stats};
+use super::websocket::{has_deflate, WebSocketParser};
 use super::Probe;
 use crate::record::{HttpExchange, HttpVersion};
 use crate::tcp::{Direction, StreamSink};
@@ -305,6 +306,8 @@ struct Rec {
     is_connect: bool,
     /// The request asked for `Upgrade: h2c`.
     h2c: bool,
+    /// The request asked for `Upgrade: websocket`.
+    ws: bool,
 }
 
 /// Whether `d` starts with a known method and a space: `Some(true)`; `None` when `d` is a
@@ -417,6 +420,9 @@ pub struct HttpParser {
     /// After `101` to `Upgrade: h2c`: the HTTP/2 parser of the rest of the connection, and the
     /// record it took over (as its stream 1).
     h2: Option<(Box<Http2Parser>, usize)>,
+    /// After `101` to `Upgrade: websocket`: the WebSocket parser of the rest of the connection
+    /// (docs/websocket.md).
+    ws: Option<Box<WebSocketParser>>,
     /// The lenient httparse configuration (see [`lenient`]).
     hp: httparse::ParserConfig,
 }
@@ -437,6 +443,7 @@ impl HttpParser {
             #[cfg(test)]
             parsed_bytes: 0,
             h2: None,
+            ws: None,
             hp: lenient(),
         }
     }
@@ -471,6 +478,17 @@ impl HttpParser {
     /// Counters of the HTTP/2 parser that took over after an `Upgrade: h2c`, if one did.
     pub fn http2_stats(&self) -> Option<&Http2Stats> {
         self.h2.as_ref().map(|(p, _)| p.stats())
+    }
+
+    #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // tests and fuzzing
+    /// The WebSocket parser that took over after a `101` to `Upgrade: websocket`, if one did.
+    pub fn websocket(&self) -> Option<&WebSocketParser> {
+        self.ws.as_deref()
+    }
+
+    /// Takes the WebSocket parser (see [`websocket`](HttpParser::websocket)).
+    pub fn take_websocket(&mut self) -> Option<WebSocketParser> {
+        self.ws.take().map(|p| *p)
     }
 
     /// The records, one per request in the order sent. Requests still waiting for their
@@ -542,6 +560,10 @@ impl HttpParser {
     fn feed(&mut self, ts: i64, dir: Direction, bytes: &[u8]) {
         if let Some((h2, _)) = &mut self.h2 {
             h2.on_data(ts, dir, bytes);
+            return;
+        }
+        if let Some(ws) = &mut self.ws {
+            ws.on_data(ts, dir, bytes);
             return;
         }
         let client = dir == Direction::ClientToServer;
@@ -912,6 +934,7 @@ impl HttpParser {
                     is_head: method.eq_ignore_ascii_case("HEAD"),
                     is_connect: method.eq_ignore_ascii_case("CONNECT"),
                     h2c: false,
+                    ws: false,
                 };
                 self.stats.requests += 1;
                 let idx = self.recs.len();
@@ -999,6 +1022,7 @@ impl HttpParser {
         };
         let host = header(req.headers, "host").map(|v| text(v).trim().to_string());
         let h2c = has_token(req.headers, "upgrade", "h2c");
+        let ws = has_token(req.headers, "upgrade", "websocket");
         let head_end = ts_at(chunks, at + n - 1);
         let rec = Rec {
             r: HttpExchange {
@@ -1022,6 +1046,7 @@ impl HttpParser {
             is_head: method.eq_ignore_ascii_case("HEAD"),
             is_connect: method.eq_ignore_ascii_case("CONNECT"),
             h2c,
+            ws,
         };
         self.stats.requests += 1;
         let idx = self.recs.len();
@@ -1100,6 +1125,28 @@ impl HttpParser {
                     }
                     self.h2 = Some((Box::new(p), k));
                 }
+                return HeadStep::Done(d.len());
+            }
+            let ws = code == 101
+                && target.and_then(|k| self.recs.get(k)).is_some_and(|r| r.ws)
+                && has_token(resp.headers, "upgrade", "websocket");
+            if ws {
+                // RFC 6455 §4.1: after the 101 both directions carry frames; the server's may
+                // follow the 101 in this segment.
+                let deflate = resp
+                    .headers
+                    .iter()
+                    .filter(|h| h.name.eq_ignore_ascii_case("sec-websocket-extensions"))
+                    .filter_map(|h| std::str::from_utf8(h.value).ok())
+                    .any(has_deflate);
+                let (host, path) = target
+                    .and_then(|k| self.recs.get(k))
+                    .map_or((None, None), |r| (r.r.host.clone(), r.r.path.clone()));
+                let mut p = WebSocketParser::new(head_end, deflate).with_request(host, path);
+                if let Some(tail) = d.get(n..).filter(|t| !t.is_empty()) {
+                    p.on_data(head_end, Direction::ServerToClient, tail);
+                }
+                self.ws = Some(Box::new(p));
                 return HeadStep::Done(d.len());
             }
             return HeadStep::Done(n);
@@ -1192,6 +1239,10 @@ impl StreamSink for HttpParser {
             h2.on_gap(ts_ns, dir, len);
             return;
         }
+        if let Some(ws) = &mut self.ws {
+            ws.on_gap(ts_ns, dir, len);
+            return;
+        }
         if len == 0 {
             return;
         }
@@ -1255,6 +1306,10 @@ impl StreamSink for HttpParser {
     fn on_close(&mut self, ts_ns: i64, dir: Direction) {
         if let Some((h2, _)) = &mut self.h2 {
             h2.on_close(ts_ns, dir);
+            return;
+        }
+        if let Some(ws) = &mut self.ws {
+            ws.on_close(ts_ns, dir);
             return;
         }
         let client = dir == Direction::ClientToServer;
