@@ -392,10 +392,6 @@ fn content_length(headers: &[httparse::Header<'_>]) -> Result<Option<u64>, ()> {
     Ok(found)
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// Sans-IO HTTP/1.x parser of one TCP connection (both directions). Feed it through
 /// [`StreamSink`]; take the records with [`into_records`](HttpParser::into_records).
 #[derive(Debug)]
@@ -1020,7 +1016,9 @@ impl HttpParser {
                 Err(()) => return HeadStep::Error,
             }
         };
-        let host = header(req.headers, "host").map(|v| text(v).trim().to_string());
+        // One copy: the lossy text is borrowed when the header is UTF-8 (as it is).
+        let host =
+            header(req.headers, "host").map(|v| String::from_utf8_lossy(v).trim().to_string());
         let h2c = has_token(req.headers, "upgrade", "h2c");
         let ws = has_token(req.headers, "upgrade", "websocket");
         let head_end = ts_at(chunks, at + n - 1);
