@@ -145,7 +145,6 @@ pub fn run_with_udp<F, M, U>(
 ) -> Result<PipelineOutput<F>, CaptureError>
 where
     F: SinkFactory + Send,
-    F::Sink: Send,
     M: Fn(usize) -> F + Sync,
     U: UdpConsumer + Send,
 {
@@ -191,7 +190,6 @@ pub fn run_streaming<F, M, U, H, C>(
 ) -> Result<(PipelineOutput<F>, KeyLogStats), CaptureError>
 where
     F: SinkFactory + Send,
-    F::Sink: Send,
     M: Fn(usize, &EmbeddedKeys) -> F + Sync,
     U: UdpConsumer + Send,
     H: Harvest<F>,
@@ -217,7 +215,6 @@ fn run<F, M, U, H, C>(
 ) -> Result<(PipelineOutput<F>, KeyLogStats), CaptureError>
 where
     F: SinkFactory + Send,
-    F::Sink: Send,
     M: Fn(usize, &EmbeddedKeys) -> F + Sync,
     U: UdpConsumer + Send,
     H: Harvest<F>,

@@ -472,10 +472,6 @@ struct State {
     queues: Vec<VecDeque<LaneItem>>,
     /// Chunks each lane has tracked.
     tracked: Vec<u64>,
-    /// A thread is tracking the lane (its trackers are out of their slot).
-    busy: Vec<bool>,
-    /// The lane's trackers were finished and their outputs sent.
-    lane_done: Vec<bool>,
     /// Reading failed or a thread panicked: every thread stops.
     failed: bool,
     error: Option<CaptureError>,
@@ -589,30 +585,15 @@ impl Drop for FailOnPanic<'_> {
 
 /// The next thing a thread does.
 enum Job {
-    /// The lane's next chunk.
-    Track(usize, LaneItem),
+    Track(LaneItem),
     /// With an empty frame list and a batch per lane to fill.
     Scan(Vec<FrameRef>, Vec<Batch>, Vec<u8>),
     /// Nothing else to do: map `POPULATE_STEP` bytes of a mapped capture from this offset, so
     /// that the scanner (one thread at a time) does not take their page faults.
     Populate(usize),
-    /// The lane's trackers, at the capture's end time.
-    Finish(usize, i64),
+    Finish(i64),
     Stop,
 }
-
-/// A lane's trackers (one per shard it owns) and key store, in its slot between chunks: the
-/// thread that tracks the lane's next chunk takes them out.
-struct LaneState<F: SinkFactory> {
-    shards: Vec<usize>,
-    trackers: Vec<TcpTracker<F>>,
-    keys: EmbeddedKeys,
-}
-
-/// Lanes per thread. More lanes than threads let a thread with nothing else to do track
-/// another lane's chunk: the work follows the traffic even when a few heavy connections hash
-/// to the shards of one lane (with one lane per thread, the busiest lane bounds the wall clock).
-const LANES_PER_THREAD: usize = 4;
 
 pub(super) fn run_parallel<F, M, U, H, C>(
     capture: &mut Capture,
@@ -625,16 +606,14 @@ pub(super) fn run_parallel<F, M, U, H, C>(
 ) -> Result<(CaptureSummary, Outputs<F>), CaptureError>
 where
     F: SinkFactory + Send,
-    F::Sink: Send,
     M: Fn(usize, &EmbeddedKeys) -> F + Sync,
     U: UdpConsumer + Send,
     H: Harvest<F>,
     C: FnMut(u64, Option<H::Group>) + Send,
 {
-    let threads = threads.clamp(1, SHARDS);
-    let lanes = (threads * LANES_PER_THREAD).min(SHARDS);
+    let lanes = threads.clamp(1, SHARDS);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads - 1)
+        .num_threads(lanes - 1)
         .thread_name(|i| format!("pcapstat-lane-{}", i + 1))
         .build()
         .map_err(|e| CaptureError::Io(std::io::Error::other(e)))?;
@@ -660,8 +639,6 @@ where
             committed: 0,
             queues: (0..lanes).map(|_| VecDeque::new()).collect(),
             tracked: vec![0; lanes],
-            busy: vec![false; lanes],
-            lane_done: vec![false; lanes],
             failed: false,
             error: None,
             waiting: 0,
@@ -682,43 +659,28 @@ where
             decoder: Decoder::new(decode_limits),
         }),
     };
-    // Lane `v` of `lanes` owns shards `v, v + lanes, …`.
-    let slots: Vec<Mutex<Option<LaneState<F>>>> = (0..lanes)
-        .map(|v| {
-            let shards: Vec<usize> = (v..SHARDS).step_by(lanes).collect();
-            let keys = EmbeddedKeys::default();
-            let trackers = shards
-                .iter()
-                .map(|&s| TcpTracker::with_sinks(tcp_cfg.clone(), make_factory(s, &keys)))
-                .collect();
-            Mutex::new(Some(LaneState {
-                shards,
-                trackers,
-                keys,
-            }))
-        })
-        .collect();
     let done = AtomicBool::new(false);
-    std::thread::scope(|scoped| {
+    std::thread::scope(|threads| {
         let collector = collect
-            .map(|collect| scoped.spawn(move || super::collect_in_order(emit_rx, lanes, collect)));
-        let (shared, slots) = (&shared, &slots);
+            .map(|collect| threads.spawn(move || super::collect_in_order(emit_rx, lanes, collect)));
+        let shared = &shared;
         let run_lane = |w, out_tx: &mpsc::Sender<Outputs<F>>, emit_tx: &_| {
             lane(
                 shared,
-                slots,
                 w,
-                threads,
+                lanes,
                 whole_bytes,
                 mapped,
                 decode_limits,
+                tcp_cfg,
+                make_factory,
                 harvest,
                 out_tx,
                 emit_tx,
             );
         };
         pool.in_place_scope(|scope| {
-            for w in 1..threads {
+            for w in 1..lanes {
                 let (out_tx, emit_tx) = (out_tx.clone(), emit_tx.clone());
                 scope.spawn(move |_| run_lane(w, &out_tx, &emit_tx));
             }
@@ -755,23 +717,24 @@ where
     Ok((summary, outputs))
 }
 
-/// Thread `w`'s loop (of `threads`): the next chunk of a lane that waits for one (its
-/// trackers taken from their slot; the lanes of this thread first, `v % threads == w`), and
-/// whatever scanning, decoding and committing is due.
+/// One thread's loop: lane `w`'s trackers, and whatever scanning, decoding and committing is
+/// due.
 #[allow(clippy::too_many_arguments)]
-fn lane<F, U, H>(
+fn lane<F, M, U, H>(
     shared: &Shared<'_, '_, '_, '_, U>,
-    slots: &[Mutex<Option<LaneState<F>>>],
     w: usize,
-    threads: usize,
+    lanes: usize,
     whole: &[u8],
     mapped: Option<&SharedBytes>,
     limits: DecodeLimits,
+    tcp_cfg: &TcpConfig,
+    make_factory: &M,
     harvest: Option<&H>,
     out_tx: &mpsc::Sender<Outputs<F>>,
     emit_tx: &mpsc::SyncSender<Emit<H::Group>>,
 ) where
     F: SinkFactory,
+    M: Fn(usize, &EmbeddedKeys) -> F,
     U: UdpConsumer,
     H: Harvest<F>,
 {
@@ -779,19 +742,12 @@ fn lane<F, U, H>(
         state: &shared.state,
         changed: &shared.changed,
     };
-    let lanes = slots.len();
-    let take = |v: usize| {
-        slots.get(v).and_then(|slot| {
-            slot.lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .take()
-        })
-    };
-    let give = |v: usize, lane: LaneState<F>| {
-        if let Some(slot) = slots.get(v) {
-            *slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(lane);
-        }
-    };
+    let shards: Vec<usize> = (w..SHARDS).step_by(lanes).collect();
+    let keys = EmbeddedKeys::default();
+    let mut trackers: Vec<TcpTracker<F>> = shards
+        .iter()
+        .map(|&s| TcpTracker::with_sinks(tcp_cfg.clone(), make_factory(s, &keys)))
+        .collect();
     let mut decoder = Decoder::deferring(limits);
     let mut groups = Vec::new();
     loop {
@@ -801,39 +757,25 @@ fn lane<F, U, H>(
                 if st.failed {
                     break Job::Stop;
                 }
-                // The lane furthest behind among those with a chunk and no thread.
-                let ready = (0..lanes)
-                    .filter(|&v| !st.busy[v] && !st.queues[v].is_empty())
-                    .min_by_key(|&v| (st.tracked[v], v % threads != w, v));
-                if let Some(item) = ready.and_then(|v| Some((v, st.queues[v].pop_front()?))) {
-                    st.busy[item.0] = true;
-                    break Job::Track(item.0, item.1);
+                if let Some(item) = st.queues[w].pop_front() {
+                    break Job::Track(item);
                 }
                 if st.scan_done && st.committed == st.scanned && st.decoded.is_empty() {
-                    // Every chunk is in a queue: a lane with none left and no thread is done.
-                    if let Some(v) = (0..lanes).find(|&v| !st.busy[v] && !st.lane_done[v]) {
-                        st.busy[v] = true;
-                        st.lane_done[v] = true;
-                        break Job::Finish(v, st.end_ts);
-                    }
-                    if st.lane_done.iter().all(|&d| d) {
-                        break Job::Stop;
-                    }
-                } else {
-                    let slowest = st.tracked.iter().copied().min().unwrap_or(0);
-                    if !st.scanning && !st.scan_done && st.scanned < slowest + CHUNKS_AHEAD {
-                        st.scanning = true;
-                        let frames = st.spares.frames();
-                        let batches = st.spares.batches(lanes);
-                        let buf = st.spares.buf();
-                        break Job::Scan(frames, batches, buf);
-                    }
-                    let mapped_len = mapped.map_or(0, |m| m.as_slice().len());
-                    if st.populated < mapped_len.min(st.scan_at.saturating_add(POPULATE_AHEAD)) {
-                        let from = st.populated.max(st.scan_at);
-                        st.populated = from.saturating_add(POPULATE_STEP);
-                        break Job::Populate(from);
-                    }
+                    break Job::Finish(st.end_ts);
+                }
+                let slowest = st.tracked.iter().copied().min().unwrap_or(0);
+                if !st.scanning && !st.scan_done && st.scanned < slowest + CHUNKS_AHEAD {
+                    st.scanning = true;
+                    let frames = st.spares.frames();
+                    let batches = st.spares.batches(lanes);
+                    let buf = st.spares.buf();
+                    break Job::Scan(frames, batches, buf);
+                }
+                let mapped_len = mapped.map_or(0, |m| m.as_slice().len());
+                if st.populated < mapped_len.min(st.scan_at.saturating_add(POPULATE_AHEAD)) {
+                    let from = st.populated.max(st.scan_at);
+                    st.populated = from.saturating_add(POPULATE_STEP);
+                    break Job::Populate(from);
                 }
                 st.waiting += 1;
                 st = shared
@@ -850,50 +792,40 @@ fn lane<F, U, H>(
                     m.populate(from, POPULATE_STEP);
                 }
             }
-            Job::Finish(v, end) => {
-                if let Some(lane) = take(v) {
-                    let out = lane
-                        .shards
-                        .into_iter()
-                        .zip(lane.trackers)
-                        .map(|(s, t)| (s, t.finish(end)))
-                        .collect();
-                    let _ = out_tx.send(out);
-                }
-                let mut st = shared.lock();
-                st.busy[v] = false;
-                State::changed(st, &shared.changed);
+            Job::Finish(end) => {
+                let out = shards
+                    .into_iter()
+                    .zip(trackers)
+                    .map(|(s, t)| (s, t.finish(end)))
+                    .collect();
+                let _ = out_tx.send(out);
+                return;
             }
-            Job::Track(v, item) => {
+            Job::Track(item) => {
+                for dsb in &item.secrets {
+                    keys.add(dsb);
+                }
                 let upto = item.batch.upto;
-                if let Some(mut lane) = take(v) {
-                    for dsb in &item.secrets {
-                        lane.keys.add(dsb);
-                    }
-                    for (local, key, seg) in merged(&item.batch, &item.extra, whole) {
-                        if let Some(t) = lane.trackers.get_mut(local) {
-                            t.on_segment_keyed(&seg, key);
-                            if let Some(h) = harvest.filter(|_| t.has_finished()) {
-                                let (closed, factory) = t.take_finished();
-                                groups.push((seg.frame, h.harvest(closed, factory)));
-                            }
+                for (local, key, seg) in merged(&item.batch, &item.extra, whole) {
+                    if let Some(t) = trackers.get_mut(local) {
+                        t.on_segment_keyed(&seg, key);
+                        if let Some(h) = harvest.filter(|_| t.has_finished()) {
+                            let (closed, factory) = t.take_finished();
+                            groups.push((seg.frame, h.harvest(closed, factory)));
                         }
                     }
-                    // Sent before the lane is free again: a lane's emits stay in order.
-                    if harvest.is_some() {
-                        let groups = std::mem::take(&mut groups);
-                        let _ = emit_tx.send(Emit {
-                            worker: v,
-                            upto,
-                            groups,
-                        });
-                    }
-                    give(v, lane);
                 }
                 let LaneItem { batch, extra, .. } = item;
+                if harvest.is_some() {
+                    let groups = std::mem::take(&mut groups);
+                    let _ = emit_tx.send(Emit {
+                        worker: w,
+                        upto,
+                        groups,
+                    });
+                }
                 let mut st = shared.lock();
-                st.tracked[v] += 1;
-                st.busy[v] = false;
+                st.tracked[w] += 1;
                 st.spares.give_batch(batch, lanes);
                 st.spares.give_batch(extra, lanes);
                 State::changed(st, &shared.changed);
