@@ -1527,94 +1527,30 @@ impl Single {
         }
         *pos += std::mem::take(&mut self.pending);
         let all = bytes.as_slice();
-        match self.state {
-            State::Pcap {
-                endian,
-                nanosecond,
-                modified: false,
-                max_caplen,
-            } => {
-                let linktype = self.interfaces.first().map_or(LinkType(0), |i| i.linktype);
-                loop {
-                    let rest = all.get(*pos..).unwrap_or_default();
-                    let Some(caplen) = endian.u32(rest, 8).filter(|_| rest.len() >= 16) else {
-                        return Some(InPlace::Other);
-                    };
-                    let len = 16 + caplen as usize;
-                    if caplen == 0 || caplen > max_caplen || rest.len() < len {
-                        return Some(InPlace::Other);
-                    }
-                    // As in `step_pcap`: the next record's header, known only now.
-                    if let Some(next) = rest.get(len..) {
-                        prefetch(next);
-                    }
-                    let field = |at| endian.u32(rest, at).unwrap_or(0);
-                    let frac = i64::from(field(4));
-                    let ts_ns = i64::from(field(0)) * 1_000_000_000
-                        + if nanosecond { frac } else { frac * 1_000 };
-                    self.frames += 1;
-                    self.last_ts_ns = ts_ns;
-                    *pos += len;
-                    bytes.prefetch(*pos);
-                    let frame = Frame {
-                        index: self.frames - 1,
-                        ts_ns,
-                        linktype,
-                        interface: 0,
-                        data: rest.get(16..len).unwrap_or_default(),
-                        orig_len: field(12),
-                    };
-                    if !each(frame) {
-                        return Some(InPlace::Stopped);
-                    }
-                }
+        loop {
+            let rest = all.get(*pos..).unwrap_or_default();
+            let Some((meta, data, len)) = common_record(&self.state, &self.interfaces, rest) else {
+                return Some(InPlace::Other);
+            };
+            // As in `step_pcap`: the next record's header, known only now.
+            if let Some(next) = rest.get(len..) {
+                prefetch(next);
             }
-            State::PcapNg {
-                endian: Some(endian),
-            } => loop {
-                let rest = all.get(*pos..).unwrap_or_default();
-                let field = |at| endian.u32(rest, at);
-                // An EPB of this section's byte order, with its whole block here and no
-                // options: its length is the 32 bytes around the data and the padded data.
-                let (Some(EPB_TYPE), Some(block_len), Some(if_id), Some(caplen)) =
-                    (field(0), field(4), field(8), field(20))
-                else {
-                    return Some(InPlace::Other);
-                };
-                let len = block_len as usize;
-                if caplen >= u32::MAX - 4
-                    || u64::from(block_len) != 32 + u64::from(caplen.next_multiple_of(4))
-                    || len > MAX_BLOCK_LEN
-                    || field(len.saturating_sub(4)) != Some(block_len)
-                {
-                    return Some(InPlace::Other);
-                }
-                let Some(iface) = self.interfaces.get(if_id as usize).copied() else {
-                    return Some(InPlace::Other);
-                };
-                if let Some(next) = rest.get(len..) {
-                    prefetch(next);
-                }
-                let ts =
-                    (u64::from(field(12).unwrap_or(0)) << 32) | u64::from(field(16).unwrap_or(0));
-                let ts_ns = to_ns(ts, iface);
-                self.frames += 1;
-                self.last_ts_ns = ts_ns;
-                *pos += len;
-                bytes.prefetch(*pos);
-                let frame = Frame {
-                    index: self.frames - 1,
-                    ts_ns,
-                    linktype: iface.linktype,
-                    interface: if_id,
-                    data: rest.get(28..28 + caplen as usize).unwrap_or_default(),
-                    orig_len: field(24).unwrap_or(0),
-                };
-                if !each(frame) {
-                    return Some(InPlace::Stopped);
-                }
-            },
-            _ => Some(InPlace::Other),
+            self.frames += 1;
+            self.last_ts_ns = meta.ts_ns;
+            *pos += len;
+            bytes.prefetch(*pos);
+            let frame = Frame {
+                index: self.frames - 1,
+                ts_ns: meta.ts_ns,
+                linktype: meta.linktype,
+                interface: meta.interface,
+                data: rest.get(data).unwrap_or_default(),
+                orig_len: meta.orig_len,
+            };
+            if !each(frame) {
+                return Some(InPlace::Stopped);
+            }
         }
     }
 
@@ -1996,6 +1932,70 @@ fn units_per_sec(tsresol: u8) -> Option<u64> {
     } else {
         1u64.checked_shl(u32::from(tsresol & 0x7f))
             .filter(|_| tsresol & 0x7f < 64)
+    }
+}
+
+/// A common record at the start of `rest` ([`Single::frames_in_place`]): a legacy pcap record
+/// with sound lengths, or a pcapng Enhanced Packet Block of this section's byte order, whole,
+/// without options, of a known interface. Its frame's metadata, the data's place in `rest`
+/// and the record's length; `None` for anything else (left to the general step).
+fn common_record(
+    state: &State,
+    interfaces: &[Interface],
+    rest: &[u8],
+) -> Option<(FrameMeta, std::ops::Range<usize>, usize)> {
+    match *state {
+        State::Pcap {
+            endian,
+            nanosecond,
+            modified: false,
+            max_caplen,
+        } => {
+            let caplen = endian.u32(rest, 8).filter(|_| rest.len() >= 16)?;
+            let len = 16 + caplen as usize;
+            if caplen == 0 || caplen > max_caplen || rest.len() < len {
+                return None;
+            }
+            let field = |at| endian.u32(rest, at).unwrap_or(0);
+            let frac = i64::from(field(4));
+            let meta = FrameMeta {
+                ts_ns: i64::from(field(0)) * 1_000_000_000
+                    + if nanosecond { frac } else { frac * 1_000 },
+                linktype: interfaces.first().map_or(LinkType(0), |i| i.linktype),
+                interface: 0,
+                orig_len: field(12),
+            };
+            Some((meta, 16..len, len))
+        }
+        State::PcapNg {
+            endian: Some(endian),
+        } => {
+            let field = |at| endian.u32(rest, at);
+            // Its length is the 32 bytes around the data and the padded data.
+            let (Some(EPB_TYPE), Some(block_len), Some(if_id), Some(caplen)) =
+                (field(0), field(4), field(8), field(20))
+            else {
+                return None;
+            };
+            let len = block_len as usize;
+            if caplen >= u32::MAX - 4
+                || u64::from(block_len) != 32 + u64::from(caplen.next_multiple_of(4))
+                || len > MAX_BLOCK_LEN
+                || field(len.saturating_sub(4)) != Some(block_len)
+            {
+                return None;
+            }
+            let iface = interfaces.get(if_id as usize).copied()?;
+            let ts = (u64::from(field(12)?) << 32) | u64::from(field(16)?);
+            let meta = FrameMeta {
+                ts_ns: to_ns(ts, iface),
+                linktype: iface.linktype,
+                interface: if_id,
+                orig_len: field(24)?,
+            };
+            Some((meta, 28..28 + caplen as usize, len))
+        }
+        _ => None,
     }
 }
 

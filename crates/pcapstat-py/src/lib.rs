@@ -91,23 +91,30 @@ struct NativeAnalysis {
     options: String,
 }
 
-#[pymethods]
 impl NativeAnalysis {
-    /// The table `name` (`connections`, `tls`, `http`, `dns`, `websocket` or `quic`) as an
-    /// Arrow C stream source.
-    fn table(&self, name: &str) -> PyResult<Table> {
-        let frame = match name {
+    /// The table `name` as a DataFrame; `None` for a name that is not one of [`TABLES`].
+    fn frame(&self, name: &str) -> Option<Result<DataFrame, pcapstat::Error>> {
+        Some(match name {
             "connections" => self.analysis.connections(),
             "tls" => self.analysis.tls(),
             "http" => self.analysis.http(),
             "dns" => self.analysis.dns(),
             "websocket" => self.analysis.websocket(),
             "quic" => self.analysis.quic(),
-            _ => {
-                return Err(PyValueError::new_err(format!(
-                    "no table {name:?}: connections, tls, http, dns, websocket or quic"
-                )))
-            }
+            _ => return None,
+        })
+    }
+}
+
+#[pymethods]
+impl NativeAnalysis {
+    /// The table `name` (`connections`, `tls`, `http`, `dns`, `websocket` or `quic`) as an
+    /// Arrow C stream source.
+    fn table(&self, name: &str) -> PyResult<Table> {
+        let Some(frame) = self.frame(name) else {
+            return Err(PyValueError::new_err(format!(
+                "no table {name:?}: connections, tls, http, dns, websocket or quic"
+            )));
         };
         frame
             .map(|frame| Table { frame })
@@ -161,13 +168,11 @@ impl NativeAnalysis {
         py.detach(|| -> Result<Vec<PathBuf>, pcapstat::Error> {
             let mut written = Vec::with_capacity(TABLES.len());
             for table in TABLES {
-                let mut frame = match table {
-                    "connections" => self.analysis.connections()?,
-                    "tls" => self.analysis.tls()?,
-                    "http" => self.analysis.http()?,
-                    "dns" => self.analysis.dns()?,
-                    _ => self.analysis.websocket()?,
+                // Every name of TABLES is a table (`frame` knows them all).
+                let Some(frame) = self.frame(table) else {
+                    continue;
                 };
+                let mut frame = frame?;
                 written.push(match &capture {
                     Some(c) if partition => {
                         pcapstat::write_parquet_partition(&directory, table, c, &frame, &source)?

@@ -21,7 +21,6 @@
 //! ```
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -34,7 +33,7 @@ use pcapstat_core::{
 
 use crate::error::Error;
 use crate::time::iso8601_ms;
-use crate::write::write_error;
+use crate::write::write_file_atomically;
 use crate::Analysis;
 
 /// The default page rule: a client's requests belong to one page until it has had no request
@@ -178,24 +177,7 @@ impl HarBuilder {
     /// # Errors
     /// [`Error::Write`] for I/O errors (a full device among them).
     pub fn write_file(self, path: &Path) -> Result<(), Error> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = path
-            .file_name()
-            .map_or_else(|| "har".into(), |n| n.to_string_lossy().into_owned());
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let result = (|| {
-            let file = File::create(&tmp).map_err(write_error(&tmp))?;
-            self.write(&file).map_err(write_error(&tmp))?;
-            file.sync_all().map_err(write_error(&tmp))?;
-            std::fs::rename(&tmp, path).map_err(write_error(path))
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        write_file_atomically(path, "har", |file| self.write(file))
     }
 }
 

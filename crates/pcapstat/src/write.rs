@@ -386,6 +386,34 @@ impl Drop for TableSet {
     }
 }
 
+/// Writes one file at `path` atomically: `write` fills a hidden temporary file in the same
+/// directory (named after `path`, else `fallback`), which is synced, then renamed over `path`;
+/// an interrupted or failed run leaves no partial file at `path`.
+pub(crate) fn write_file_atomically(
+    path: &Path,
+    fallback: &str,
+    write: impl FnOnce(&std::fs::File) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map_or_else(|| fallback.into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let file = std::fs::File::create(&tmp).map_err(write_error(&tmp))?;
+        write(&file).map_err(write_error(&tmp))?;
+        file.sync_all().map_err(write_error(&tmp))?;
+        std::fs::rename(&tmp, path).map_err(write_error(path))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 pub(crate) fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.to_path_buf();
     move |source| Error::Write { path, source }

@@ -79,6 +79,21 @@ struct FrameRef {
     len: usize,
 }
 
+impl FrameRef {
+    /// `frame`, whose bytes are at `at` in the chunk's bytes.
+    fn new(frame: &Frame<'_>, at: usize) -> FrameRef {
+        FrameRef {
+            index: frame.index,
+            ts_ns: frame.ts_ns,
+            linktype: frame.linktype,
+            interface: frame.interface,
+            orig_len: frame.orig_len,
+            at,
+            len: frame.data.len(),
+        }
+    }
+}
+
 /// A chunk as the scanner read it.
 struct Scanned {
     frames: Vec<FrameRef>,
@@ -178,15 +193,7 @@ impl Scanner<'_, '_, '_> {
                         outside = true;
                         return false;
                     };
-                    frames.push(FrameRef {
-                        index: frame.index,
-                        ts_ns: frame.ts_ns,
-                        linktype: frame.linktype,
-                        interface: frame.interface,
-                        orig_len: frame.orig_len,
-                        at,
-                        len: frame.data.len(),
-                    });
+                    frames.push(FrameRef::new(&frame, at));
                     in_chunk += frame.data.len();
                     !((frame.index + 1).is_multiple_of(per) || in_chunk >= CHUNK_BYTES_IN_PLACE)
                 });
@@ -239,15 +246,7 @@ impl Scanner<'_, '_, '_> {
                 // Not met: `own` is made exactly when there are no shared bytes.
                 (None, None) => 0,
             };
-            frames.push(FrameRef {
-                index: frame.index,
-                ts_ns: frame.ts_ns,
-                linktype: frame.linktype,
-                interface: frame.interface,
-                orig_len: frame.orig_len,
-                at,
-                len: frame.data.len(),
-            });
+            frames.push(FrameRef::new(&frame, at));
             in_chunk += frame.data.len();
             let full = match &own {
                 Some(own) => own.len() >= CHUNK_BYTES,

@@ -37,7 +37,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -52,7 +51,7 @@ use crate::error::Error;
 use crate::figures::Percentiles;
 use crate::report::{endpoint, Report, ReportBuilder, ReportOptions, Top};
 use crate::time::rfc3339;
-use crate::write::write_error;
+use crate::write::write_file_atomically;
 use crate::Analysis;
 
 /// The default cap of waterfall rows.
@@ -620,24 +619,7 @@ impl HtmlPage {
     /// # Errors
     /// [`Error::Write`] for I/O errors.
     pub fn write_file(&self, path: &Path) -> Result<(), Error> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = path
-            .file_name()
-            .map_or_else(|| "html".into(), |n| n.to_string_lossy().into_owned());
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let result = (|| {
-            let file = File::create(&tmp).map_err(write_error(&tmp))?;
-            self.write(&file).map_err(write_error(&tmp))?;
-            file.sync_all().map_err(write_error(&tmp))?;
-            std::fs::rename(&tmp, path).map_err(write_error(path))
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        write_file_atomically(path, "html", |file| self.write(file))
     }
 }
 
