@@ -586,7 +586,7 @@ fn pages(entries: &[Entry<'_>], gap: i64) -> (Vec<Page>, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::tests::testdata;
+    use crate::stream::tests::{shared_lab_captures, testdata};
     use crate::Analyzer;
     use serde_json::Value;
 
@@ -602,26 +602,7 @@ mod tests {
         .into_iter()
         .map(testdata)
         .collect();
-        let shared = std::env::var_os("PCAPSTAT_SHARED")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"))
-            })
-            .join("lab");
-        if let Ok(dirs) = std::fs::read_dir(&shared) {
-            let mut found: Vec<String> = dirs
-                .flatten()
-                .flat_map(|d| {
-                    ["capture-with-keys.pcapng", "capture.pcapng", "capture.pcap"]
-                        .map(|f| d.path().join(f))
-                        .into_iter()
-                        .find(|p| p.exists())
-                })
-                .map(|p| p.display().to_string())
-                .collect();
-            found.sort();
-            all.extend(found);
-        }
+        all.extend(shared_lab_captures("HAR tests"));
         all
     }
 

@@ -641,6 +641,50 @@ pub(crate) mod tests {
         format!("{}/../../testdata/{rel}", env!("CARGO_MANIFEST_DIR"))
     }
 
+    /// The shared captures' directory: `$PCAPSTAT_SHARED`, else `../shared` beside the
+    /// repository.
+    pub(crate) fn shared() -> std::path::PathBuf {
+        std::env::var_os("PCAPSTAT_SHARED")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"))
+            })
+    }
+
+    /// One capture per scenario of the shared lab set (`shared()/lab`), with the key log
+    /// embedded where there is one, sorted. Without the set: none, said so for `what`, except
+    /// with `CI=true`, where it fails.
+    pub(crate) fn shared_lab_captures(what: &str) -> Vec<String> {
+        let lab = shared().join("lab");
+        if !lab.is_dir() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "shared lab captures not found at {} (set PCAPSTAT_SHARED); CI=true: not skipped",
+                lab.display()
+            );
+            eprintln!(
+                "skipped the shared lab captures in {what}: not found at {}",
+                lab.display()
+            );
+            return Vec::new();
+        }
+        let mut found: Vec<String> = std::fs::read_dir(&lab)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|d| {
+                ["capture-with-keys.pcapng", "capture.pcapng", "capture.pcap"]
+                    .map(|f| d.path().join(f))
+                    .into_iter()
+                    .find(|p| p.exists())
+            })
+            .map(|p| p.display().to_string())
+            .collect();
+        found.sort();
+        assert!(found.len() >= 5, "{found:?}");
+        found
+    }
+
     /// TLS with HTTP (decrypted with the embedded keys), DNS, failed connections, HTTP.
     pub(crate) const CAPTURES: [&str; 4] = [
         "lab/d_tls_resumption/capture-with-keys.pcapng",

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use serde_json::Value;
 
 use super::*;
-use crate::stream::tests::testdata;
+use crate::stream::tests::{shared, shared_lab_captures, testdata};
 use crate::Analyzer;
 
 /// The lab captures of the repository (with the embedded keys where there are some) and one
@@ -23,41 +23,7 @@ fn lab_captures() -> Vec<String> {
     .into_iter()
     .map(testdata)
     .collect();
-    let shared = std::env::var_os("PCAPSTAT_SHARED")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"))
-        });
-    let lab = shared.join("lab");
-    if !lab.is_dir() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "shared lab captures not found at {} (set PCAPSTAT_SHARED); CI=true: not skipped",
-            lab.display()
-        );
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped the shared lab captures in html tests: not found at {}",
-            lab.display()
-        );
-        return all;
-    }
-    let mut found: Vec<String> = std::fs::read_dir(&lab)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .flat_map(|d| {
-            ["capture-with-keys.pcapng", "capture.pcapng", "capture.pcap"]
-                .map(|f| d.path().join(f))
-                .into_iter()
-                .find(|p| p.exists())
-        })
-        .map(|p| p.display().to_string())
-        .collect();
-    found.sort();
-    assert!(found.len() >= 5, "{found:?}");
-    all.extend(found);
+    all.extend(shared_lab_captures("html tests"));
     all
 }
 
@@ -605,12 +571,7 @@ fn docs_name_the_limits() {
 /// headers are part of the shaped rate).
 #[test]
 fn load_test_throughput_is_the_shaped_rate() {
-    let shared = std::env::var_os("PCAPSTAT_SHARED")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"))
-        });
-    let dir = shared.join("lab/g_load_tbf_retrans");
+    let dir = shared().join("lab/g_load_tbf_retrans");
     let Ok(tc) = std::fs::read_to_string(dir.join("gt_tc_config.txt")) else {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
