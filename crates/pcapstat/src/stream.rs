@@ -8,8 +8,13 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use polars::io::parquet::write::BatchedWriter;
-use polars::prelude::{DataFrame, KeyValueMetadata, ParquetCompression, ParquetWriter};
+use polars::io::parquet::write::{get_encodings, BatchedWriter, StatisticsOptions};
+use polars::prelude::{
+    CompatLevel, DataFrame, KeyValueMetadata, ParquetCompression, ParquetWriter,
+};
+use polars_parquet::write::{
+    array_to_columns, compress, CompressedPage, Encoding, ParquetType, Version, WriteOptions,
+};
 
 use pcapstat_core::{
     ConnectionRecord, DnsRecord, HttpRecord, QuicRecord, RecordSink, Records, TlsRecord,
@@ -46,6 +51,16 @@ const FRAME_BYTES: usize = 1 << 20;
 
 /// The tables, in the order they are written.
 const TABLES: [&str; 6] = ["connections", "tls", "http", "dns", "websocket", "quic"];
+
+/// The first `k` values of `v`, taken out of it.
+fn front<T>(v: &mut Vec<T>, k: usize) -> Vec<T> {
+    if k >= v.len() {
+        std::mem::take(v)
+    } else {
+        let rest = v.split_off(k);
+        std::mem::replace(v, rest)
+    }
+}
 
 /// Estimated memory of records (their size and their strings' bytes), for [`FRAME_BYTES`].
 fn connection_bytes(_: &ConnectionRecord) -> usize {
@@ -119,6 +134,7 @@ enum Out {
         path: PathBuf,
         file: File,
         writer: Box<BatchedWriter<File>>,
+        group: Box<RowGroup>,
     },
     Text {
         path: PathBuf,
@@ -145,17 +161,11 @@ impl Out {
         }
     }
 
-    fn write(&mut self, df: &DataFrame, rows: usize) -> Result<(), Error> {
+    /// Adds the rows of `df` to the open row group (Parquet: encoded and compressed now, the
+    /// frame is not kept) or writes them (CSV, NDJSON).
+    fn write(&mut self, df: &DataFrame) -> Result<(), Error> {
         match self {
-            Out::Parquet { writer, .. } => {
-                let mut offset = 0;
-                while offset < df.height() {
-                    let part = df.slice(offset as i64, rows);
-                    writer.write_batch(&part)?;
-                    offset += rows;
-                }
-                Ok(())
-            }
+            Out::Parquet { group, .. } => group.add(df),
             Out::Text {
                 file,
                 format,
@@ -169,13 +179,25 @@ impl Out {
         }
     }
 
+    /// Ends the open row group (Parquet): writes its pages.
+    fn end_row_group(&mut self) -> Result<(), Error> {
+        match self {
+            Out::Parquet { group, writer, .. } => group.end(writer),
+            Out::Text { .. } => Ok(()),
+        }
+    }
+
     /// Writes what is left (the footer, with `metadata`; a CSV header for a table without
     /// rows) and syncs the file.
     fn finish(self, empty: &DataFrame, metadata: Vec<(String, String)>) -> Result<(), Error> {
         match self {
             Out::Parquet {
-                path, file, writer, ..
+                path,
+                file,
+                mut writer,
+                mut group,
             } => {
+                group.end(&mut writer)?;
                 let mut guard = writer
                     .get_writer()
                     .lock()
@@ -213,13 +235,116 @@ impl Out {
     }
 }
 
+/// The Parquet row group being made: each frame's columns are encoded and compressed as they
+/// come, and only these pages are kept until the row group ends ([`ROW_GROUP_ROWS`] rows). The
+/// frames themselves are dropped at once and never concatenated, so what a table keeps while the
+/// capture is read is its compressed pages, not its rows (about a fifth of the memory). The
+/// pages of one column chunk come from several frames, so every column is PLAIN-encoded (zstd
+/// still compresses repeated values): polars would dictionary-encode each frame on its own,
+/// and a column chunk can hold one dictionary page only.
+struct RowGroup {
+    /// The Parquet types of the columns (polars' mapping of the table's schema).
+    fields: Vec<ParquetType>,
+    /// The encoding of each column's leaves: PLAIN.
+    encodings: Vec<Vec<Encoding>>,
+    options: WriteOptions,
+    /// The compressed pages of each leaf column, in order.
+    pages: Vec<Vec<CompressedPage>>,
+    rows: usize,
+}
+
+impl RowGroup {
+    fn new(
+        writer: &mut BatchedWriter<File>,
+        schema: &polars::prelude::Schema,
+        compression: ParquetCompression,
+    ) -> RowGroup {
+        let arrow = polars::prelude::SchemaExt::to_arrow(schema, CompatLevel::newest());
+        let encodings = get_encodings(&arrow)
+            .iter()
+            .map(|leaves| vec![Encoding::Plain; leaves.len()])
+            .collect();
+        let fields = writer.parquet_schema().fields().to_vec();
+        let leaves = writer.parquet_schema().columns().len();
+        RowGroup {
+            fields,
+            encodings,
+            // As polars' writer (`ParquetWriter::new`) with our compression.
+            options: WriteOptions {
+                statistics: StatisticsOptions::default(),
+                compression: compression.into(),
+                version: Version::V1,
+                data_page_size: None,
+            },
+            pages: (0..leaves).map(|_| Vec::new()).collect(),
+            rows: 0,
+        }
+    }
+
+    /// Encodes and compresses the columns of `df` into the row group's pages.
+    fn add(&mut self, df: &DataFrame) -> Result<(), Error> {
+        let parquet = |e: polars_parquet::parquet::error::ParquetError| {
+            polars::error::PolarsError::ComputeError(e.to_string().into())
+        };
+        for batch in df.iter_chunks(CompatLevel::newest(), false) {
+            let mut leaf = 0;
+            for ((array, field), encoding) in batch
+                .columns()
+                .iter()
+                .zip(&self.fields)
+                .zip(&self.encodings)
+            {
+                let columns = array_to_columns(array, field.clone(), self.options, encoding)?;
+                for pages in columns {
+                    let kept = self.pages.get_mut(leaf).ok_or_else(|| {
+                        polars::error::PolarsError::ComputeError(
+                            "more Parquet leaves than the schema's".into(),
+                        )
+                    })?;
+                    for page in pages {
+                        let page = page?;
+                        let mut page = compress(page, Vec::new(), self.options.compression)
+                            .map_err(parquet)?;
+                        // The compressor reserves its worst case (more than the page's
+                        // uncompressed size): kept pages keep only their bytes.
+                        match &mut page {
+                            CompressedPage::Data(data) => data.slice_mut().to_mut().shrink_to_fit(),
+                            // Only a dictionary-typed column would make one (no table has one).
+                            CompressedPage::Dict(_) => {
+                                return Err(polars::error::PolarsError::ComputeError(
+                                    "a dictionary page in a streamed row group".into(),
+                                )
+                                .into())
+                            }
+                        }
+                        kept.push(page);
+                    }
+                    leaf += 1;
+                }
+            }
+            self.rows += batch.len();
+        }
+        Ok(())
+    }
+
+    /// Writes the row group (if it has rows) and starts the next one.
+    fn end(&mut self, writer: &mut BatchedWriter<File>) -> Result<(), Error> {
+        if self.rows > 0 {
+            writer.write_row_group(self.rows as u64, &self.pages)?;
+        }
+        self.pages.iter_mut().for_each(|p| *p = Vec::new());
+        self.rows = 0;
+        Ok(())
+    }
+}
+
 /// The rows of one table not yet written, and its open files.
 #[derive(Debug)]
 struct Table {
     name: &'static str,
-    pending: Vec<DataFrame>,
+    /// Rows in the open row group.
     rows: usize,
-    /// Estimated size of `pending` ([`ROW_GROUP_BYTES`]).
+    /// Estimated size of the open row group's frames ([`ROW_GROUP_BYTES`]).
     bytes: usize,
     outs: Vec<Out>,
 }
@@ -318,7 +443,6 @@ impl TableStream {
                 .iter()
                 .map(|&name| Table {
                     name,
-                    pending: Vec::new(),
                     rows: 0,
                     bytes: 0,
                     outs: Vec::new(),
@@ -381,8 +505,8 @@ impl TableStream {
         }
         if self.partition {
             for t in &mut self.tables {
-                t.pending.clear();
                 t.rows = 0;
+                t.bytes = 0;
                 for out in t.outs.drain(..) {
                     let path = out.path().to_path_buf();
                     drop(out);
@@ -458,40 +582,58 @@ impl TableStream {
         }
     }
 
-    /// Makes the records of table `i` not yet in a frame one frame (of the current capture);
-    /// writes the table's rows once it holds [`ROW_GROUP_ROWS`].
+    /// Makes the records of table `i` not yet in a frame frames (of the current capture) and
+    /// hands them to the table's files; a row group ends at exactly [`ROW_GROUP_ROWS`] rows
+    /// (or [`ROW_GROUP_BYTES`]), the records beyond it start the next one.
     fn make_frame(&mut self, i: usize) -> Result<(), Error> {
-        if self.raw_rows(i) == 0 {
-            return Ok(());
+        loop {
+            let raw_rows = self.raw_rows(i);
+            if raw_rows == 0 {
+                return Ok(());
+            }
+            let room = self
+                .row_group_rows
+                .max(1)
+                .saturating_sub(self.tables[i].rows)
+                .max(1);
+            let k = raw_rows.min(room);
+            let capture = self.capture.as_deref();
+            // What is left keeps its share of the estimate.
+            self.raw_bytes[i] -= self.raw_bytes[i] / raw_rows * k;
+            if k == raw_rows {
+                self.raw_bytes[i] = 0;
+            }
+            let raw = &mut self.raw;
+            let df = match i {
+                0 => connections_frame(capture, &front(&mut raw.connections, k))?,
+                1 => tls_frame(capture, &front(&mut raw.tls, k))?,
+                2 => http_frame(
+                    capture,
+                    &front(&mut raw.http, k),
+                    &front(&mut raw.timings, k),
+                )?,
+                3 => dns_frame(capture, &front(&mut raw.dns, k))?,
+                4 => websocket_frame(capture, &front(&mut raw.websocket, k))?,
+                _ => quic_frame(capture, &front(&mut raw.quic, k))?,
+            };
+            let df = if self.partition {
+                df.drop("capture")?
+            } else {
+                df
+            };
+            if self.tables[i].outs.is_empty() {
+                self.open(i)?;
+            }
+            let t = &mut self.tables[i];
+            t.rows += df.height();
+            t.bytes += df.estimated_size();
+            for out in &mut t.outs {
+                out.write(&df).map_err(|e| disk_full(e, out.path(), &df))?;
+            }
+            if t.rows >= self.row_group_rows || t.bytes >= ROW_GROUP_BYTES {
+                self.end_row_group(i)?;
+            }
         }
-        let capture = self.capture.as_deref();
-        self.raw_bytes[i] = 0;
-        let raw = &mut self.raw;
-        let df = match i {
-            0 => connections_frame(capture, &std::mem::take(&mut raw.connections))?,
-            1 => tls_frame(capture, &std::mem::take(&mut raw.tls))?,
-            2 => http_frame(
-                capture,
-                &std::mem::take(&mut raw.http),
-                &std::mem::take(&mut raw.timings),
-            )?,
-            3 => dns_frame(capture, &std::mem::take(&mut raw.dns))?,
-            4 => websocket_frame(capture, &std::mem::take(&mut raw.websocket))?,
-            _ => quic_frame(capture, &std::mem::take(&mut raw.quic))?,
-        };
-        let df = if self.partition {
-            df.drop("capture")?
-        } else {
-            df
-        };
-        let t = &mut self.tables[i];
-        t.rows += df.height();
-        t.bytes += df.estimated_size();
-        t.pending.push(df);
-        if t.rows >= self.row_group_rows || t.bytes >= ROW_GROUP_BYTES {
-            self.write_frames(i)?;
-        }
-        Ok(())
     }
 
     /// Makes every table's records frames: before the capture (the `capture` column) changes.
@@ -503,28 +645,20 @@ impl TableStream {
     /// use).
     fn flush(&mut self, i: usize) -> Result<(), Error> {
         self.make_frame(i)?;
-        self.write_frames(i)
-    }
-
-    /// Writes the frames of table `i` into each of its files (opened on first use).
-    fn write_frames(&mut self, i: usize) -> Result<(), Error> {
         if self.tables[i].outs.is_empty() {
             self.open(i)?;
         }
+        self.end_row_group(i)
+    }
+
+    /// Ends the open row group of table `i` in each of its files.
+    fn end_row_group(&mut self, i: usize) -> Result<(), Error> {
         let t = &mut self.tables[i];
-        let mut pending = std::mem::take(&mut t.pending).into_iter();
         t.rows = 0;
         t.bytes = 0;
-        let Some(mut df) = pending.next() else {
-            return Ok(());
-        };
-        for more in pending {
-            df.vstack_mut_owned(more)?;
-        }
-        df.rechunk_mut();
         for out in &mut t.outs {
-            out.write(&df, self.row_group_rows.max(1))
-                .map_err(|e| disk_full(e, out.path(), &df))?;
+            out.end_row_group()
+                .map_err(|e| disk_full(e, out.path(), &self.empty[i]))?;
         }
         Ok(())
     }
@@ -550,14 +684,17 @@ impl TableStream {
             outs.push(match format {
                 None => {
                     let clone = created.try_clone().map_err(write_error(&path))?;
-                    let writer = ParquetWriter::new(clone)
-                        .with_compression(ParquetCompression::Zstd(None))
+                    let compression = ParquetCompression::Zstd(None);
+                    let mut writer = ParquetWriter::new(clone)
+                        .with_compression(compression)
                         .with_key_value_metadata(Some(KeyValueMetadata::from_static(Vec::new())))
                         .batched(self.empty[i].schema())?;
+                    let group = RowGroup::new(&mut writer, self.empty[i].schema(), compression);
                     Out::Parquet {
                         path,
                         file: created,
                         writer: Box::new(writer),
+                        group: Box::new(group),
                     }
                 }
                 Some(format) => Out::Text {
@@ -950,6 +1087,20 @@ pub(crate) mod tests {
                     let w = by_capture(&sorted(table, &w));
                     let s = by_capture(&sorted(table, &s));
                     same(table, &s, &w, &name);
+                    // Row groups of exactly `row_group_rows` rows, however the rows came,
+                    // the file's last one excepted.
+                    for dir in [&whole, &small] {
+                        let mut file = File::open(dir.join(&rel)).expect("parquet file");
+                        let meta = polars_parquet::read::read_metadata(&mut file).expect("footer");
+                        let rows: Vec<usize> =
+                            meta.row_groups.iter().map(|g| g.num_rows()).collect();
+                        let n = rows.len();
+                        assert!(
+                            rows.iter().take(n.saturating_sub(1)).all(|&r| r == 5)
+                                && rows.last().is_none_or(|&r| (1..=5).contains(&r)),
+                            "{name}: row groups of {rows:?}"
+                        );
+                    }
                 } else {
                     let mut w: Vec<String> = std::fs::read_to_string(whole.join(&rel))
                         .expect("text")
