@@ -52,13 +52,17 @@ const FRAME_BYTES: usize = 1 << 20;
 /// The tables, in the order they are written.
 const TABLES: [&str; 6] = ["connections", "tls", "http", "dns", "websocket", "quic"];
 
-/// The first `k` values of `v`, taken out of it.
-fn front<T>(v: &mut Vec<T>, k: usize) -> Vec<T> {
+/// The first `k` values of `v` (all of them if fewer).
+fn front<T>(v: &[T], k: usize) -> &[T] {
+    &v[..k.min(v.len())]
+}
+
+/// Removes the first `k` values of `v` (all of them if fewer); a whole buffer is given back.
+fn drop_front<T>(v: &mut Vec<T>, k: usize) {
     if k >= v.len() {
-        std::mem::take(v)
+        *v = Vec::new();
     } else {
-        let rest = v.split_off(k);
-        std::mem::replace(v, rest)
+        v.drain(..k);
     }
 }
 
@@ -605,17 +609,25 @@ impl TableStream {
             }
             let raw = &mut self.raw;
             let df = match i {
-                0 => connections_frame(capture, &front(&mut raw.connections, k))?,
-                1 => tls_frame(capture, &front(&mut raw.tls, k))?,
-                2 => http_frame(
-                    capture,
-                    &front(&mut raw.http, k),
-                    &front(&mut raw.timings, k),
-                )?,
-                3 => dns_frame(capture, &front(&mut raw.dns, k))?,
-                4 => websocket_frame(capture, &front(&mut raw.websocket, k))?,
-                _ => quic_frame(capture, &front(&mut raw.quic, k))?,
+                0 => connections_frame(capture, front(&raw.connections, k))?,
+                1 => tls_frame(capture, front(&raw.tls, k))?,
+                2 => http_frame(capture, front(&raw.http, k), front(&raw.timings, k))?,
+                3 => dns_frame(capture, front(&raw.dns, k))?,
+                4 => websocket_frame(capture, front(&raw.websocket, k))?,
+                _ => quic_frame(capture, front(&raw.quic, k))?,
             };
+            // Taken out in place: the rest moves to the front of the same buffer.
+            match i {
+                0 => drop_front(&mut raw.connections, k),
+                1 => drop_front(&mut raw.tls, k),
+                2 => {
+                    drop_front(&mut raw.http, k);
+                    drop_front(&mut raw.timings, k);
+                }
+                3 => drop_front(&mut raw.dns, k),
+                4 => drop_front(&mut raw.websocket, k),
+                _ => drop_front(&mut raw.quic, k),
+            }
             let df = if self.partition {
                 df.drop("capture")?
             } else {
