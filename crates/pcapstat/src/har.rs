@@ -243,7 +243,7 @@ struct Entry<'a> {
     started_date_time: String,
     time: f64,
     request: Request<'a>,
-    response: Response,
+    response: Response<'a>,
     cache: Empty,
     timings: Timings,
     #[serde(rename = "serverIPAddress")]
@@ -269,6 +269,23 @@ struct Header<'a> {
     value: &'a str,
 }
 
+/// A HAR cookie (from `Cookie` or `Set-Cookie`; `expires` is not given: HAR wants an ISO
+/// 8601 date and the header has an HTTP date).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Cookie<'a> {
+    name: &'a str,
+    value: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_only: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secure: Option<bool>,
+}
+
 #[derive(Serialize)]
 struct Query {
     name: String,
@@ -283,31 +300,31 @@ struct Request<'a> {
     http_version: &'static str,
     headers: Vec<Header<'a>>,
     query_string: Vec<Query>,
-    cookies: [(); 0],
+    cookies: Vec<Cookie<'a>>,
     headers_size: i64,
     body_size: i64,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Response {
+struct Response<'a> {
     status: u16,
-    status_text: &'static str,
+    status_text: &'a str,
     http_version: &'static str,
-    headers: [(); 0],
-    cookies: [(); 0],
-    content: Content,
+    headers: Vec<Header<'a>>,
+    cookies: Vec<Cookie<'a>>,
+    content: Content<'a>,
     #[serde(rename = "redirectURL")]
-    redirect_url: &'static str,
+    redirect_url: &'a str,
     headers_size: i64,
     body_size: i64,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Content {
+struct Content<'a> {
     size: i64,
-    mime_type: &'static str,
+    mime_type: &'a str,
 }
 
 #[derive(Serialize)]
@@ -335,6 +352,13 @@ struct EntryPcapstat {
     total_ms: Option<f64>,
     dns_query_frame: Option<u64>,
     unobserved: Vec<&'static str>,
+    /// The header block sizes of the row (HTTP/2: HPACK-encoded bytes; `headersSize` is -1).
+    request_header_bytes: u64,
+    response_header_bytes: Option<u64>,
+    /// Header fields not kept or cut by the bounds (request and response together; docs/har.md);
+    /// `null` when headers were not captured.
+    headers_dropped: Option<u32>,
+    headers_truncated: Option<u32>,
 }
 
 /// Nanoseconds as HAR milliseconds (to the microsecond).
@@ -374,6 +398,26 @@ fn entry<'a>(h: &'a HttpRecord, t: &RequestTiming, conn: Option<&ConnInfo>) -> E
     let blocked = t.total_ns.map(|total| total - phases).filter(|b| *b >= 0);
     let time_ns = t.total_ns.unwrap_or(phases);
     let responded = h.response_start_ts.is_some();
+    let kept = h.headers.as_deref();
+    let response_headers: Vec<Header<'_>> = kept.map_or_else(Vec::new, |k| {
+        k.response
+            .iter()
+            .map(|(name, value)| Header { name, value })
+            .collect()
+    });
+    let first = |name: &'static str| kept.and_then(|k| k.response.values(name).next());
+    // HAR 1.2: the bytes from the start of the message to the blank line, both included: an
+    // HTTP/1 head. HTTP/2 has no such bytes (HPACK): -1, as HAR allows.
+    let http1 = h.version != HttpVersion::Http2;
+    let request_headers_size = if http1 {
+        to_i64(h.request_header_bytes)
+    } else {
+        -1
+    };
+    let response_headers_size = match h.response_header_bytes {
+        Some(n) if http1 => to_i64(n),
+        _ => -1,
+    };
     Entry {
         started_date_time: iso8601_ms(t.start_ts),
         time: ms(time_ns),
@@ -383,22 +427,29 @@ fn entry<'a>(h: &'a HttpRecord, t: &RequestTiming, conn: Option<&ConnInfo>) -> E
             http_version: h.version.as_str(),
             headers: request_headers(h),
             query_string: query_string(h.path.as_deref().unwrap_or("")),
-            cookies: [],
-            headers_size: to_i64(h.request_header_bytes),
+            cookies: kept.map_or_else(Vec::new, |k| {
+                k.request.values("cookie").flat_map(request_cookies).collect()
+            }),
+            headers_size: request_headers_size,
             body_size: to_i64(h.request_body_bytes),
         },
         response: Response {
             status: h.status.unwrap_or(0),
-            status_text: "",
+            status_text: kept.and_then(|k| k.status_text.as_deref()).unwrap_or(""),
             http_version: if responded { h.version.as_str() } else { "" },
-            headers: [],
-            cookies: [],
+            headers: response_headers,
+            cookies: kept.map_or_else(Vec::new, |k| {
+                k.response
+                    .values("set-cookie")
+                    .filter_map(set_cookie)
+                    .collect()
+            }),
             content: Content {
                 size: h.response_body_bytes.map_or(0, to_i64),
-                mime_type: "x-unknown",
+                mime_type: first("content-type").unwrap_or("x-unknown"),
             },
-            redirect_url: "",
-            headers_size: h.response_header_bytes.map_or(-1, to_i64),
+            redirect_url: first("location").unwrap_or(""),
+            headers_size: response_headers_size,
             body_size: h.response_body_bytes.map_or(-1, to_i64),
         },
         cache: Empty {},
@@ -426,6 +477,11 @@ fn entry<'a>(h: &'a HttpRecord, t: &RequestTiming, conn: Option<&ConnInfo>) -> E
             total_ms: t.total_ns.map(ms),
             dns_query_frame: t.dns_query_frame,
             unobserved,
+            request_header_bytes: h.request_header_bytes,
+            response_header_bytes: h.response_header_bytes,
+            headers_dropped: kept.map(|k| k.request.dropped.saturating_add(k.response.dropped)),
+            headers_truncated: kept
+                .map(|k| k.request.truncated.saturating_add(k.response.truncated)),
         },
         client: h.client.ip,
         start_ts: t.start_ts,
@@ -437,8 +493,16 @@ fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// The one request header pcapstat keeps: `Host` (HTTP/2: `:authority`).
+/// The request's header fields as kept (header capture on); without them, the one header every
+/// row has: `Host` (HTTP/2: `:authority`).
 fn request_headers(h: &HttpRecord) -> Vec<Header<'_>> {
+    if let Some(k) = h.headers.as_deref() {
+        return k
+            .request
+            .iter()
+            .map(|(name, value)| Header { name, value })
+            .collect();
+    }
     let name = match h.version {
         HttpVersion::Http2 => ":authority",
         _ => "Host",
@@ -492,6 +556,56 @@ fn uri_escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// The cookies of one `Cookie` header: `name=value` pairs separated by `;` (RFC 6265 §4.2.1;
+/// a pair without `=` is a value with an empty name, as browsers read it).
+fn request_cookies(header: &str) -> impl Iterator<Item = Cookie<'_>> {
+    header
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or(("", pair));
+            Cookie {
+                name: name.trim(),
+                value: value.trim(),
+                path: None,
+                domain: None,
+                http_only: None,
+                secure: None,
+            }
+        })
+}
+
+/// The cookie a `Set-Cookie` header sets (RFC 6265 §5.2): its `name=value` (none without `=`)
+/// and the `Path`, `Domain`, `HttpOnly` and `Secure` attributes (`Expires` / `Max-Age` are not
+/// given: HAR wants an ISO 8601 date).
+fn set_cookie(header: &str) -> Option<Cookie<'_>> {
+    let mut parts = header.split(';');
+    let (name, value) = parts.next()?.split_once('=')?;
+    let mut c = Cookie {
+        name: name.trim(),
+        value: value.trim(),
+        path: None,
+        domain: None,
+        http_only: None,
+        secure: None,
+    };
+    for attr in parts {
+        let (k, v) = attr.split_once('=').unwrap_or((attr, ""));
+        let (k, v) = (k.trim(), v.trim());
+        if k.eq_ignore_ascii_case("path") {
+            c.path = Some(v);
+        } else if k.eq_ignore_ascii_case("domain") {
+            c.domain = Some(v);
+        } else if k.eq_ignore_ascii_case("httponly") {
+            c.http_only = Some(true);
+        } else if k.eq_ignore_ascii_case("secure") {
+            c.secure = Some(true);
+        }
+    }
+    Some(c)
 }
 
 /// The query string of a request target, split at `&` and the first `=`, percent-decoded
@@ -721,10 +835,12 @@ mod tests {
                     e["response"]["status"].as_u64(),
                     Some(u64::from(h.status.unwrap_or(0)))
                 );
-                assert_eq!(
-                    e["request"]["headersSize"].as_u64(),
-                    Some(h.request_header_bytes)
-                );
+                let headers_size = if h.version == HttpVersion::Http2 {
+                    -1
+                } else {
+                    to_i64(h.request_header_bytes)
+                };
+                assert_eq!(e["request"]["headersSize"].as_i64(), Some(headers_size));
                 assert_eq!(
                     e["response"]["bodySize"].as_i64(),
                     Some(h.response_body_bytes.map_or(-1, to_i64))
