@@ -1262,7 +1262,7 @@ mod tests {
             client_guessed: guessed,
             start_ts: 0,
         };
-        AppSink::new(&meta, Keys::default())
+        AppSink::new(&meta, Keys::default(), None)
     }
 
     /// Memory cost of the probing buffer (0 once a decision was made).
