@@ -42,7 +42,7 @@ OUT = os.path.join(REPO, "testdata", "expected", "headers")
 
 BUNDLED = [
     ("testdata/lab/d_tls_resumption/capture-with-keys.pcapng", None),
-    ("testdata/lab/h_http2/h2c.pcap", None),
+    ("testdata/lab/h_http2/capture-h2c.pcap", None),
     ("testdata/lab/k_websocket/capture.pcap", "testdata/lab/k_websocket/sslkeylog.txt"),
 ]
 

@@ -259,7 +259,7 @@ def main():
           "1.5 s stalls, wss with the key log beside it), without the `push` connection (TCP port "
           "33182: its 300 000-byte message is 5/6 of the file); expectations in "
           "expected/websocket/ (scripts/gen-websocket-fixture.py)")
-    h2c = ("lab/h_http2/h2c.pcap",
+    h2c = ("lab/h_http2/capture-h2c.pcap",
            keep_tcp_ports(read_shared("lab/h_http2/capture.pcap"), (55252, 36390)),
            "lab/h_http2/capture.pcap",
            "project lab: the two small HTTP/2 cleartext (prior knowledge) connections of h_http2 "

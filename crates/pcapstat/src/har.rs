@@ -712,6 +712,7 @@ mod tests {
             "lab/d_tls_resumption/capture.pcap",
             "lab/e_dns/capture.pcap",
             "lab/f_refused_syndrop/capture.pcap",
+            "lab/h_http2/capture-h2c.pcap",
         ]
         .into_iter()
         .map(testdata)
@@ -732,7 +733,9 @@ mod tests {
 
     #[test]
     fn every_lab_capture_gives_one_entry_per_http_row_with_its_phases() {
-        let analyzer = Analyzer::new().threads(2);
+        let analyzer = Analyzer::new()
+            .threads(2)
+            .capture_headers(Some(pcapstat_core::HeaderLimits::default()));
         let mut with_entries = 0;
         for path in lab_captures() {
             let analysis = analyzer.analyze_path(&path).expect("analyse");
@@ -841,6 +844,30 @@ mod tests {
                     to_i64(h.request_header_bytes)
                 };
                 assert_eq!(e["request"]["headersSize"].as_i64(), Some(headers_size));
+                // The kept headers, in order, as name/value objects.
+                let kept = h.headers.as_deref().expect("headers captured");
+                let pairs = |v: &Value| -> Vec<(String, String)> {
+                    v.as_array()
+                        .expect("headers")
+                        .iter()
+                        .map(|x| {
+                            let s = |k: &str| x[k].as_str().expect("a string").to_string();
+                            (s("name"), s("value"))
+                        })
+                        .collect()
+                };
+                let own = |l: &pcapstat_core::HeaderList| -> Vec<(String, String)> {
+                    l.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+                };
+                assert_eq!(pairs(&e["request"]["headers"]), own(&kept.request));
+                assert_eq!(pairs(&e["response"]["headers"]), own(&kept.response));
+                assert!(!kept.request.is_empty(), "{path}: request headers kept");
+                if h.version == HttpVersion::Http2 {
+                    assert_eq!(e["response"]["headersSize"], -1);
+                    assert_eq!(e["request"]["headers"][0]["name"], ":method");
+                } else if let Some(n) = h.response_header_bytes {
+                    assert_eq!(e["response"]["headersSize"].as_u64(), Some(n));
+                }
                 assert_eq!(
                     e["response"]["bodySize"].as_i64(),
                     Some(h.response_body_bytes.map_or(-1, to_i64))
@@ -937,6 +964,110 @@ mod tests {
         h.path = Some("*".into());
         assert_eq!(url(&h, false), "http://lab.test/*");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+
+    #[test]
+    fn cookies_of_cookie_and_set_cookie_headers() {
+        let c: Vec<(&str, &str)> = request_cookies("a=1; b = x=y ;flag; ;c=")
+            .map(|c| (c.name, c.value))
+            .collect();
+        assert_eq!(c, [("a", "1"), ("b", "x=y"), ("", "flag"), ("c", "")]);
+        let s = set_cookie("id=42; Path=/app; Domain=lab.test; Secure; HttpOnly; Max-Age=60")
+            .expect("a cookie");
+        assert_eq!(
+            (s.name, s.value, s.path, s.domain, s.secure, s.http_only),
+            ("id", "42", Some("/app"), Some("lab.test"), Some(true), Some(true))
+        );
+        let json = serde_json::to_value(&s).expect("JSON");
+        assert!(json.get("expires").is_none(), "no HTTP date where HAR wants ISO 8601");
+        assert!(set_cookie("no-equals-sign").is_none());
+    }
+
+    /// Header capture on: headers, cookies, statusText, mimeType and redirectURL come from the
+    /// kept fields; HTTP/2's headersSize is -1; the `_pcapstat` counts of cut fields.
+    #[test]
+    fn entry_fields_from_the_kept_headers() {
+        let mut kept = pcapstat_core::HttpHeaders::default();
+        let lim = pcapstat_core::HeaderLimits::default();
+        let mut h = HttpRecord {
+            conn_id: 1,
+            client: pcapstat_core::Endpoint {
+                ip: IpAddr::from([10, 0, 0, 1]),
+                port: 40_000,
+            },
+            server: pcapstat_core::Endpoint {
+                ip: IpAddr::from([10, 0, 0, 2]),
+                port: 80,
+            },
+            exchange: pcapstat_core::HttpExchange {
+                method: Some("GET".into()),
+                host: Some("lab.test".into()),
+                path: Some("/".into()),
+                status: Some(302),
+                request_header_bytes: 77,
+                response_header_bytes: Some(120),
+                response_start_ts: Some(2),
+                ..Default::default()
+            },
+        };
+        let fields = [("Host", "lab.test"), ("Cookie", "a=1; b=2")];
+        let resp = [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Location", "/next"),
+            ("Set-Cookie", "s=3; Path=/"),
+        ];
+        kept.request = test_list(&lim, &fields);
+        kept.response = test_list(&lim, &resp);
+        kept.status_text = Some("Found".into());
+        h.headers = Some(Box::new(kept));
+        let t = RequestTiming {
+            http_index: 0,
+            dns_ns: None,
+            dns_query_frame: None,
+            connect_ns: None,
+            tls_ns: None,
+            send_ns: Some(1),
+            wait_ns: Some(1),
+            receive_ns: Some(1),
+            total_ns: Some(3),
+            start_ts: 0,
+            reused: true,
+            tls_resumed: None,
+            sni: None,
+        };
+        let e = serde_json::to_value(entry(&h, &t, None)).expect("JSON");
+        assert_eq!(e["request"]["headers"][1]["name"], "Cookie");
+        assert_eq!(e["request"]["cookies"][1]["value"], "2");
+        assert_eq!(e["request"]["headersSize"], 77);
+        assert_eq!(e["response"]["statusText"], "Found");
+        assert_eq!(e["response"]["content"]["mimeType"], "text/html; charset=utf-8");
+        assert_eq!(e["response"]["redirectURL"], "/next");
+        assert_eq!(e["response"]["cookies"][0]["path"], "/");
+        assert_eq!(e["response"]["headersSize"], 120);
+        assert_eq!(e["_pcapstat"]["headers_dropped"], 0);
+        h.version = HttpVersion::Http2;
+        let e = serde_json::to_value(entry(&h, &t, None)).expect("JSON");
+        assert_eq!(
+            (e["request"]["headersSize"].clone(), e["response"]["headersSize"].clone()),
+            (Value::from(-1), Value::from(-1))
+        );
+        assert_eq!(e["_pcapstat"]["request_header_bytes"], 77);
+        h.headers = None;
+        let e = serde_json::to_value(entry(&h, &t, None)).expect("JSON");
+        assert_eq!(e["request"]["headers"][0]["name"], ":authority", "capture off: Host only");
+        assert_eq!(e["response"]["content"]["mimeType"], "x-unknown");
+        assert!(e["_pcapstat"]["headers_dropped"].is_null());
+    }
+
+    fn test_list(
+        lim: &pcapstat_core::HeaderLimits,
+        fields: &[(&str, &str)],
+    ) -> pcapstat_core::HeaderList {
+        let mut l = pcapstat_core::HeaderList::default();
+        for (n, v) in fields {
+            l.push_field(lim, n.as_bytes(), v.as_bytes());
+        }
+        l
     }
 
     #[test]

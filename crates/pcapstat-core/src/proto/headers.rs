@@ -163,6 +163,13 @@ impl HeaderList {
         }
     }
 
+    /// Keeps one field within `limits`, counting in [`dropped`](HeaderList::dropped) /
+    /// [`truncated`](HeaderList::truncated) what the bounds cut (for lists built outside the
+    /// parsers, e.g. in tests).
+    pub fn push_field(&mut self, limits: &HeaderLimits, name: &[u8], value: &[u8]) {
+        self.push(limits, name, value);
+    }
+
     /// Counts a field the parser did not read (past one of its own budgets).
     pub(crate) fn skip(&mut self) {
         self.dropped = self.dropped.saturating_add(1);
