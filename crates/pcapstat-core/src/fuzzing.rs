@@ -225,7 +225,8 @@ pub fn http2(data: &[u8]) {
     let (ctl, payload) = rest.split_at(usize::from(*ctl_len).min(rest.len()));
     let k = payload.len() * usize::from(*ratio) / 255;
     let (client, server) = payload.split_at(k);
-    let mut cfg = Http2Config::default().with_headers(Some(fuzz_header_limits()).filter(|_| ratio & 1 == 1));
+    let mut cfg =
+        Http2Config::default().with_headers(Some(fuzz_header_limits()).filter(|_| ratio & 1 == 1));
     if mode & 8 != 0 {
         cfg = cfg
             .with_max_header_block_bytes(256)
@@ -333,7 +334,10 @@ fn check_headers(r: &HttpExchange) {
         }
         assert!(text <= lim.max_message_bytes, "{r:?}");
     }
-    assert!(h.status_text.as_ref().is_none_or(|t| t.len() <= lim.max_value_bytes));
+    assert!(h
+        .status_text
+        .as_ref()
+        .is_none_or(|t| t.len() <= lim.max_value_bytes));
 }
 
 fn check_http<'a>(records: impl IntoIterator<Item = &'a HttpExchange>, last_ts: Option<i64>) {

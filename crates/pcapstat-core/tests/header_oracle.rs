@@ -124,10 +124,9 @@ struct Figures {
 fn compare(name: &str, theirs: &Heads, ours: &Heads, f: &mut Figures) {
     for (key, t) in theirs {
         let Some(o) = ours.get(key) else {
-            if !KNOWN
-                .iter()
-                .any(|k| k.0 == name && k.1 == key.0 && k.2 == key.2 && k.3 == key.3 && k.4 == "tshark")
-            {
+            if !KNOWN.iter().any(|k| {
+                k.0 == name && k.1 == key.0 && k.2 == key.2 && k.3 == key.3 && k.4 == "tshark"
+            }) {
                 f.mismatches
                     .push(format!("{name} {key:?}: only tshark has this head"));
             }

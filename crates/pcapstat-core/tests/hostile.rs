@@ -387,20 +387,34 @@ fn hostile_headers_are_kept_within_the_bounds_and_counted() {
         .unwrap();
     assert_eq!(rows.http, 20);
     let bound = 2 * (lim.max_message_bytes + lim.max_fields * 8);
-    assert!(rows.http_headers_max_bytes <= bound, "{}", rows.http_headers_max_bytes);
+    assert!(
+        rows.http_headers_max_bytes <= bound,
+        "{}",
+        rows.http_headers_max_bytes
+    );
     // Per request: the first ~30 fields of 500 bytes fill 16 KiB, the rest are dropped; the
     // 300-byte name is cut. Per response: the cookie cut to 8 KiB.
     let http = &end.stats.app.http_stats;
     assert_eq!(http.kept_headers_dropped, rows.http_headers_dropped);
     assert_eq!(http.kept_headers_truncated, rows.http_headers_truncated);
-    assert_eq!(http.kept_headers_truncated, 40, "one name and one cookie per exchange");
+    assert_eq!(
+        http.kept_headers_truncated, 40,
+        "one name and one cookie per exchange"
+    );
     assert!(http.kept_headers_dropped >= 20 * 80, "{http:?}");
     let hits: Vec<&str> = end.stats.limits().iter().map(|h| h.limit.name).collect();
-    assert!(hits.contains(&"HTTP/1.x kept headers") && hits.contains(&"HTTP/1.x kept header size"), "{hits:?}");
+    assert!(
+        hits.contains(&"HTTP/1.x kept headers") && hits.contains(&"HTTP/1.x kept header size"),
+        "{hits:?}"
+    );
     // Off: no header kept, no counter, the same rows.
     let mut plain = Rows::default();
     let end = Analyzer::new()
-        .analyze_into(Capture::from_bytes(bytes).unwrap(), &Filter::default(), &mut plain)
+        .analyze_into(
+            Capture::from_bytes(bytes).unwrap(),
+            &Filter::default(),
+            &mut plain,
+        )
         .unwrap();
     assert_eq!((plain.http, plain.http_headers_max_bytes), (20, 0));
     assert_eq!(end.stats.app.http_stats.kept_headers_dropped, 0);

@@ -428,7 +428,10 @@ fn entry<'a>(h: &'a HttpRecord, t: &RequestTiming, conn: Option<&ConnInfo>) -> E
             headers: request_headers(h),
             query_string: query_string(h.path.as_deref().unwrap_or("")),
             cookies: kept.map_or_else(Vec::new, |k| {
-                k.request.values("cookie").flat_map(request_cookies).collect()
+                k.request
+                    .values("cookie")
+                    .flat_map(request_cookies)
+                    .collect()
             }),
             headers_size: request_headers_size,
             body_size: to_i64(h.request_body_bytes),
@@ -857,7 +860,9 @@ mod tests {
                         .collect()
                 };
                 let own = |l: &pcapstat_core::HeaderList| -> Vec<(String, String)> {
-                    l.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+                    l.iter()
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .collect()
                 };
                 assert_eq!(pairs(&e["request"]["headers"]), own(&kept.request));
                 assert_eq!(pairs(&e["response"]["headers"]), own(&kept.response));
@@ -976,10 +981,20 @@ mod tests {
             .expect("a cookie");
         assert_eq!(
             (s.name, s.value, s.path, s.domain, s.secure, s.http_only),
-            ("id", "42", Some("/app"), Some("lab.test"), Some(true), Some(true))
+            (
+                "id",
+                "42",
+                Some("/app"),
+                Some("lab.test"),
+                Some(true),
+                Some(true)
+            )
         );
         let json = serde_json::to_value(&s).expect("JSON");
-        assert!(json.get("expires").is_none(), "no HTTP date where HAR wants ISO 8601");
+        assert!(
+            json.get("expires").is_none(),
+            "no HTTP date where HAR wants ISO 8601"
+        );
         assert!(set_cookie("no-equals-sign").is_none());
     }
 
@@ -1040,7 +1055,10 @@ mod tests {
         assert_eq!(e["request"]["cookies"][1]["value"], "2");
         assert_eq!(e["request"]["headersSize"], 77);
         assert_eq!(e["response"]["statusText"], "Found");
-        assert_eq!(e["response"]["content"]["mimeType"], "text/html; charset=utf-8");
+        assert_eq!(
+            e["response"]["content"]["mimeType"],
+            "text/html; charset=utf-8"
+        );
         assert_eq!(e["response"]["redirectURL"], "/next");
         assert_eq!(e["response"]["cookies"][0]["path"], "/");
         assert_eq!(e["response"]["headersSize"], 120);
@@ -1048,13 +1066,19 @@ mod tests {
         h.version = HttpVersion::Http2;
         let e = serde_json::to_value(entry(&h, &t, None)).expect("JSON");
         assert_eq!(
-            (e["request"]["headersSize"].clone(), e["response"]["headersSize"].clone()),
+            (
+                e["request"]["headersSize"].clone(),
+                e["response"]["headersSize"].clone()
+            ),
             (Value::from(-1), Value::from(-1))
         );
         assert_eq!(e["_pcapstat"]["request_header_bytes"], 77);
         h.headers = None;
         let e = serde_json::to_value(entry(&h, &t, None)).expect("JSON");
-        assert_eq!(e["request"]["headers"][0]["name"], ":authority", "capture off: Host only");
+        assert_eq!(
+            e["request"]["headers"][0]["name"], ":authority",
+            "capture off: Host only"
+        );
         assert_eq!(e["response"]["content"]["mimeType"], "x-unknown");
         assert!(e["_pcapstat"]["headers_dropped"].is_null());
     }

@@ -151,6 +151,21 @@ impl HeaderList {
             self.dropped = self.dropped.saturating_add(1);
             return Kept::Dropped;
         }
+        // Grow by doubling, but never past the bounds: a list's heap stays within
+        // `max_message_bytes` + 8 bytes per field (`heap_bytes`).
+        if end_value > self.text.capacity() {
+            let target = (self.text.capacity() * 2)
+                .max(end_value)
+                .min(limits.max_message_bytes.max(end_value));
+            self.text.reserve_exact(target - self.text.len());
+        }
+        if self.ends.len() == self.ends.capacity() {
+            let target = (self.ends.capacity() * 2)
+                .max(4)
+                .min(limits.max_fields.max(1));
+            self.ends
+                .reserve_exact(target.saturating_sub(self.ends.len()).max(1));
+        }
         self.text.push_str(name);
         let end_name = self.text.len() as u32;
         self.text.push_str(value);
@@ -289,6 +304,25 @@ mod tests {
         assert_eq!(h.push(&l, b"e", b"f"), Kept::Whole);
         assert_eq!((h.len(), h.dropped), (2, 1));
         assert!(h.heap_bytes() >= 6);
+    }
+
+    #[test]
+    fn heap_stays_within_the_bounds_whatever_the_fields() {
+        let l = HeaderLimits::default()
+            .with_max_fields(50)
+            .with_max_message_bytes(3000);
+        for size in [0usize, 1, 7, 100, 999, 5000] {
+            let mut h = HeaderList::with_capacity(&l, 1, 1);
+            for i in 0..200 {
+                h.push(&l, format!("n{i}").as_bytes(), &vec![b'v'; size]);
+            }
+            assert!(
+                h.heap_bytes() <= 3000 + 50 * 8,
+                "{size}: {}",
+                h.heap_bytes()
+            );
+            assert_eq!(h.len() as u32 + h.dropped, 200);
+        }
     }
 
     #[test]

@@ -931,7 +931,10 @@ impl Http2Parser {
             s.r.response_header_bytes = Some(b.encoded);
             s.r.response_body_bytes.get_or_insert(0);
             if let Some(list) = fields.as_mut().and_then(|f| f.list.take()) {
-                s.r.headers.get_or_insert_with(Box::default).response = list;
+                let h = s.r.headers.get_or_insert_with(Box::default);
+                h.response = list;
+                // After `Upgrade: h2c`, the 101's reason phrase is not this response's.
+                h.status_text = None;
             }
         }
         s.r.response_end_ts = Some(ts);

@@ -1213,7 +1213,9 @@ fn kept_headers_split_at_every_byte_boundary_are_the_same() {
         let (want, stats) = run_split_with(cfg, &conv, &[], &[], |_, _| 1);
         assert_eq!(want.len(), 3);
         let owned = |l: &crate::proto::headers::HeaderList| -> Vec<(String, String)> {
-            l.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+            l.iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
         };
         for (k, r) in want.iter().enumerate() {
             let h = r.headers.as_deref().unwrap();
@@ -1221,15 +1223,26 @@ fn kept_headers_split_at_every_byte_boundary_are_the_same() {
             assert_eq!(owned(&h.response), as_owned(&response_lists()[k..=k])[0]);
             assert_eq!(h.status_text, None);
         }
-        assert_eq!((stats.kept_headers_dropped, stats.kept_headers_truncated), (0, 0));
+        assert_eq!(
+            (stats.kept_headers_dropped, stats.kept_headers_truncated),
+            (0, 0)
+        );
         let (plain, _) = run_split(&conv, &[], &[], |_, _| 1);
         let mut stripped = want.clone();
         stripped.iter_mut().for_each(|r| r.headers = None);
         assert_eq!(stripped, plain, "everything else as without the capture");
         for client in [true, false] {
-            let len = if client { conv.client.len() } else { conv.server.len() };
+            let len = if client {
+                conv.client.len()
+            } else {
+                conv.server.len()
+            };
             for cut in 0..=len {
-                let (cc, cs) = if client { (vec![cut], vec![]) } else { (vec![], vec![cut]) };
+                let (cc, cs) = if client {
+                    (vec![cut], vec![])
+                } else {
+                    (vec![], vec![cut])
+                };
                 let (got, _) = run_split_with(cfg, &conv, &cc, &cs, |_, _| 1);
                 let heads = |v: &[HttpExchange]| -> Vec<_> {
                     v.iter().map(|r| r.headers.clone()).collect()
@@ -1263,7 +1276,11 @@ fn kept_headers_are_bounded_and_counted() {
     block.extend(std::iter::repeat_n(0xbe, 500)); // indexed 62
     c.extend(frame(HEADERS, END_STREAM | END_HEADERS, 1, &block));
     p.on_data(1, C2S, &c);
-    p.on_data(2, S2C, &frame(HEADERS, END_STREAM | END_HEADERS, 1, &[0x88]));
+    p.on_data(
+        2,
+        S2C,
+        &frame(HEADERS, END_STREAM | END_HEADERS, 1, &[0x88]),
+    );
     let (recs, stats) = p.finish();
     assert_eq!(stats.hpack_errors, 0, "{stats:?}");
     let h = recs[0].headers.as_deref().unwrap();
