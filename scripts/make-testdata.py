@@ -208,6 +208,25 @@ def drop_tcp_port(pcap, port):
     return bytes(out)
 
 
+def keep_tcp_ports(pcap, ports):
+    """A classic pcap (Ethernet, IPv4) with only the TCP segments to or from one of `ports`; the
+    header and every kept record byte-identical."""
+    out = bytearray(pcap[:24])
+    endian = "<" if pcap[:4] == b"\xd4\xc3\xb2\xa1" else ">"
+    at = 24
+    while at + 16 <= len(pcap):
+        caplen = struct.unpack(endian + "I", pcap[at + 8:at + 12])[0]
+        rec = pcap[at:at + 16 + caplen]
+        frame = rec[16:]
+        at += 16 + caplen
+        if len(frame) >= 34 and frame[12:14] == b"\x08\x00" and frame[23] == 6:
+            ihl = (frame[14] & 0x0F) * 4
+            sport, dport = struct.unpack(">HH", frame[14 + ihl:18 + ihl])
+            if sport in ports or dport in ports:
+                out += rec
+    return bytes(out)
+
+
 def run(cmd, data):
     return subprocess.run(cmd, input=data, capture_output=True, check=True).stdout
 
@@ -240,8 +259,14 @@ def main():
           "1.5 s stalls, wss with the key log beside it), without the `push` connection (TCP port "
           "33182: its 300 000-byte message is 5/6 of the file); expectations in "
           "expected/websocket/ (scripts/gen-websocket-fixture.py)")
+    h2c = ("lab/h_http2/capture-h2c.pcap",
+           keep_tcp_ports(read_shared("lab/h_http2/capture.pcap"), (55252, 36390)),
+           "lab/h_http2/capture.pcap",
+           "project lab: the two small HTTP/2 cleartext (prior knowledge) connections of h_http2 "
+           "(client ports 55252: curl, one 1 KB GET; 36390: nghttp, two GETs), for the header "
+           "capture tests; expectations in expected/headers/ (scripts/gen-header-fixtures.py)")
     for dest, data, src, what in derived(lab_f_pcapng, read_shared(PP + "sll.pcap"),
-                                         read_shared(PP + "null_loopback.pcap")) + [ws]:
+                                         read_shared(PP + "null_loopback.pcap")) + [ws, h2c]:
         write(dest, data)
         m = man.get(src)
         origin = "%s %s@%s" % (m["source_repo"], m["orig_path"], m["commit"][:12]) if m else "pcapstat capture lab (shared/%s)" % src

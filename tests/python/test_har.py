@@ -25,6 +25,7 @@ BUNDLED = [
     ("testdata/lab/d_tls_resumption/capture.pcap", []),
     ("testdata/lab/e_dns/capture.pcap", []),
     ("testdata/lab/f_refused_syndrop/capture.pcap", []),
+    ("testdata/lab/h_http2/capture-h2c.pcap", []),
 ]
 
 
@@ -111,6 +112,17 @@ def test_har_is_valid_and_matches_the_http_table(tmp_path, capture, flags):
             assert (t["dns"], t["connect"], t["ssl"]) == (-1, -1, -1)
         if row["total"] is not None:
             assert e["time"] == ms(row["total"])
+        # --har keeps the headers: HTTP/1 heads in wire case with their size, HTTP/2 blocks
+        # with their pseudo-headers first and no headersSize (-1).
+        names = [h["name"] for h in e["request"]["headers"]]
+        if row["version"] == "HTTP/2":
+            assert names[0] == ":method" and e["request"]["headersSize"] == -1
+            assert e["response"]["headersSize"] == -1
+        else:
+            assert e["request"]["headersSize"] == row["request_header_bytes"]
+            if row["method"]:
+                assert any(n.lower() == "host" for n in names), names
+        assert e["_pcapstat"]["headers_dropped"] == 0
         assert e["_pcapstat"]["reused"] == row["reused"]
         assert e["_pcapstat"]["tls_resumed"] == row["tls_resumed"]
         assert e["request"]["url"].startswith("https://" if row["tls_resumed"] is not None else "http")

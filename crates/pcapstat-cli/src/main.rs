@@ -288,6 +288,12 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let Some(analyzer) = args.analysis.analyzer() else {
         return ExitCode::from(2);
     };
+    // The HAR writes the request and response headers: only then are they kept (docs/har.md).
+    let analyzer = if args.har.is_some() {
+        analyzer.capture_headers(Some(pcapstat::core::HeaderLimits::default()))
+    } else {
+        analyzer
+    };
     let Some(targets) = targets(&args.files, args.merge) else {
         return ExitCode::from(2);
     };

@@ -680,6 +680,22 @@ fn har_is_one_capture_written_atomically() {
         report["applications"]["http"]["requests"].as_u64().unwrap()
     );
     assert!(!entries.is_empty());
+    // `--har` keeps the headers: the request's and response's fields, the reason phrase.
+    let names_of = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let first = &entries[0];
+    assert_eq!(
+        names_of(&first["request"]["headers"]),
+        ["Host", "User-Agent", "Connection"]
+    );
+    assert!(names_of(&first["response"]["headers"]).contains(&"Content-Type".to_string()));
+    assert_eq!(first["response"]["statusText"], "OK");
+    assert_eq!(first["_pcapstat"]["headers_dropped"], 0);
     let names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

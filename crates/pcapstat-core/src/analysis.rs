@@ -19,6 +19,7 @@ use crate::decode::DecodeLimits;
 use crate::filter::{ConnNames, Filter, TimeBound};
 use crate::pipeline::{self, Harvest, PipelineConfig};
 use crate::proto::dns::{DnsConfig, DnsTracker};
+use crate::proto::headers::HeaderLimits;
 use crate::proto::quic::QuicTracker;
 use crate::proto::tls::{EmbeddedKeys, KeyLog, KeyLogError};
 use crate::record::{
@@ -43,6 +44,7 @@ pub struct Analyzer {
     keylog: Option<Arc<KeyLog>>,
     embedded_secrets: bool,
     mmap: MmapChoice,
+    headers: Option<HeaderLimits>,
 }
 
 impl Default for Analyzer {
@@ -52,6 +54,7 @@ impl Default for Analyzer {
             keylog: None,
             embedded_secrets: true,
             mmap: MmapChoice::never(),
+            headers: None,
         }
     }
 }
@@ -132,6 +135,16 @@ impl Analyzer {
     /// puts a DSB before the packets that need it; `editcap --inject-secrets` puts it first).
     pub fn embedded_secrets(mut self, yes: bool) -> Self {
         self.embedded_secrets = yes;
+        self
+    }
+
+    /// Keep the header fields of every HTTP request and response (HTTP/1.x in wire case,
+    /// HTTP/2 with its pseudo-headers) within `limits`, in [`HttpExchange::headers`](crate::HttpExchange::headers)
+    /// (what the HAR export writes; docs/har.md). `None` (the default) keeps none and costs
+    /// nothing. Fields past the bounds are counted (`http_stats.kept_headers_dropped`, ...,
+    /// docs/limits.md).
+    pub fn capture_headers(mut self, limits: Option<HeaderLimits>) -> Self {
+        self.headers = limits;
         self
     }
 
@@ -276,7 +289,9 @@ impl Analyzer {
         mut capture: Capture,
         outs: &mut [(&Filter, &mut (dyn RecordSink + Send))],
     ) -> Result<StreamEnd, CaptureError> {
-        let app_config = AppConfig::default().with_keylog(self.keylog.clone());
+        let app_config = AppConfig::default()
+            .with_keylog(self.keylog.clone())
+            .with_headers(self.headers);
         let dns_queue = Arc::new(DnsQueue::default());
         let mut udp = UdpDns::new(dns_queue.clone()).with_whole_quic(self.keylog.is_some());
         let make = |_: usize, embedded: &EmbeddedKeys| {

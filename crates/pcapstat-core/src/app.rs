@@ -20,6 +20,7 @@ use crate::flow::Endpoint;
 use crate::packet::UdpDatagram;
 use crate::pipeline::UdpConsumer;
 use crate::proto::dns::{DnsTcpParser, DnsTracker};
+use crate::proto::headers::HeaderLimits;
 use crate::proto::http::{HttpConfig, HttpParser, HttpStats};
 use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
 use crate::proto::quic::QuicTracker;
@@ -129,12 +130,21 @@ pub struct AppConfig {
     /// The secrets embedded in the capture met so far by this shard's worker (under
     /// [`keylog`](AppConfig::keylog)'s).
     pub embedded: Option<EmbeddedKeys>,
+    /// Keep the header fields of HTTP requests and responses within these bounds
+    /// (`HttpExchange::headers`, for the HAR); `None` (the default): no header is kept.
+    pub headers: Option<HeaderLimits>,
 }
 
 impl AppConfig {
     /// Sets [`keylog`](AppConfig::keylog).
     pub fn with_keylog(mut self, keylog: Option<Arc<KeyLog>>) -> Self {
         self.keylog = keylog;
+        self
+    }
+
+    /// Sets [`headers`](AppConfig::headers).
+    pub fn with_headers(mut self, headers: Option<HeaderLimits>) -> Self {
+        self.headers = headers;
         self
     }
 
@@ -161,13 +171,16 @@ enum Inner {
 pub struct TlsConn {
     tls: TlsParser,
     inner: Inner,
+    /// Header capture of the plaintext's HTTP parser.
+    headers: Option<HeaderLimits>,
 }
 
 impl TlsConn {
-    fn new(keys: Keys) -> Self {
+    fn new(keys: Keys, headers: Option<HeaderLimits>) -> Self {
         TlsConn {
             tls: TlsParser::with_keys(keys),
             inner: Inner::Undecided,
+            headers,
         }
     }
 
@@ -175,10 +188,12 @@ impl TlsConn {
         for item in self.tls.take_app_data() {
             if matches!(self.inner, Inner::Undecided) {
                 self.inner = match self.tls.record().alpn.as_deref() {
-                    None | Some("http/1.1") => {
-                        Inner::Http(Box::new(HttpParser::new(HttpConfig::default())))
-                    }
-                    Some("h2") => Inner::Http2(Box::new(Http2Parser::new(Http2Config::default()))),
+                    None | Some("http/1.1") => Inner::Http(Box::new(HttpParser::new(
+                        HttpConfig::default().with_headers(self.headers),
+                    ))),
+                    Some("h2") => Inner::Http2(Box::new(Http2Parser::new(
+                        Http2Config::default().with_headers(self.headers),
+                    ))),
                     Some(_) => Inner::NotParsed,
                 };
             }
@@ -418,6 +433,8 @@ pub struct AppSink {
     server: Endpoint,
     /// HTTP requests taken before the end ([`AppFactory::after_segment`]).
     taken: Taken,
+    /// Header capture of the HTTP parsers ([`AppConfig::headers`]).
+    headers: Option<HeaderLimits>,
 }
 
 /// Whether `b` is exactly one TLS alert record, or one encrypted record no longer than an
@@ -433,7 +450,7 @@ fn is_tls_close(b: &[u8]) -> bool {
 }
 
 impl AppSink {
-    fn new(meta: &ConnMeta, keys: Keys) -> AppSink {
+    fn new(meta: &ConnMeta, keys: Keys, headers: Option<HeaderLimits>) -> AppSink {
         let state = if meta.server.port == DNS_PORT || meta.client.port == DNS_PORT {
             State::Dns(Box::default(), meta.client, meta.server)
         } else {
@@ -458,6 +475,7 @@ impl AppSink {
             client: meta.client,
             server: meta.server,
             taken: Taken::default(),
+            headers,
         }
     }
 
@@ -505,18 +523,19 @@ impl AppSink {
             let http = HttpParser::probe(&head);
             let h2 = Http2Parser::probe(&head);
             let next = if tls == Probe::Yes {
-                Some(State::Tls(Box::new(TlsConn::new(std::mem::take(
-                    &mut self.keys,
-                )))))
+                Some(State::Tls(Box::new(TlsConn::new(
+                    std::mem::take(&mut self.keys),
+                    self.headers,
+                ))))
             } else if http == Probe::Yes {
                 Some(State::Http(Box::new(if guessed {
-                    HttpParser::midstream(HttpConfig::default())
+                    HttpParser::midstream(HttpConfig::default().with_headers(self.headers))
                 } else {
-                    HttpParser::new(HttpConfig::default())
+                    HttpParser::new(HttpConfig::default().with_headers(self.headers))
                 })))
             } else if h2 == Probe::Yes {
                 Some(State::Http2(Box::new(Http2Parser::new(
-                    Http2Config::default(),
+                    Http2Config::default().with_headers(self.headers),
                 ))))
             } else {
                 None
@@ -717,6 +736,7 @@ impl SinkFactory for AppFactory {
         AppSink::new(
             conn,
             Keys::new(self.config.keylog.clone(), self.config.embedded.clone()),
+            self.config.headers,
         )
     }
 
@@ -816,7 +836,7 @@ impl SinkFactory for AppFactory {
         match sink.state {
             State::Tls(p) => {
                 self.stats.tls += 1;
-                let TlsConn { tls, inner } = *p;
+                let TlsConn { tls, inner, .. } = *p;
                 self.stats.tls_decrypt.merge(tls.decrypt_stats());
                 match inner {
                     Inner::Http(mut http) => {
@@ -1242,7 +1262,7 @@ mod tests {
             client_guessed: guessed,
             start_ts: 0,
         };
-        AppSink::new(&meta, Keys::default())
+        AppSink::new(&meta, Keys::default(), None)
     }
 
     /// Memory cost of the probing buffer (0 once a decision was made).

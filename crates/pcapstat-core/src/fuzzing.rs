@@ -225,7 +225,8 @@ pub fn http2(data: &[u8]) {
     let (ctl, payload) = rest.split_at(usize::from(*ctl_len).min(rest.len()));
     let k = payload.len() * usize::from(*ratio) / 255;
     let (client, server) = payload.split_at(k);
-    let mut cfg = Http2Config::default();
+    let mut cfg =
+        Http2Config::default().with_headers(Some(fuzz_header_limits()).filter(|_| ratio & 1 == 1));
     if mode & 8 != 0 {
         cfg = cfg
             .with_max_header_block_bytes(256)
@@ -309,8 +310,39 @@ pub fn http2(data: &[u8]) {
 /// What every HTTP record must hold, whatever the input: a complete request has its response
 /// head; with timestamps fed in order up to `last_ts` (`Some`), its times are in order and
 /// within the input's.
+/// The header capture's bounds in the fuzz targets: small, so that inputs reach them often.
+fn fuzz_header_limits() -> crate::HeaderLimits {
+    crate::HeaderLimits::default()
+        .with_max_fields(12)
+        .with_max_name_bytes(24)
+        .with_max_value_bytes(48)
+        .with_max_message_bytes(256)
+}
+
+/// Kept headers stay within [`fuzz_header_limits`].
+fn check_headers(r: &HttpExchange) {
+    let Some(h) = r.headers.as_deref() else {
+        return;
+    };
+    let lim = fuzz_header_limits();
+    for list in [&h.request, &h.response] {
+        assert!(list.len() <= lim.max_fields, "{r:?}");
+        let mut text = 0;
+        for (n, v) in list.iter() {
+            assert!(n.len() <= lim.max_name_bytes && v.len() <= lim.max_value_bytes);
+            text += n.len() + v.len();
+        }
+        assert!(text <= lim.max_message_bytes, "{r:?}");
+    }
+    assert!(h
+        .status_text
+        .as_ref()
+        .is_none_or(|t| t.len() <= lim.max_value_bytes));
+}
+
 fn check_http<'a>(records: impl IntoIterator<Item = &'a HttpExchange>, last_ts: Option<i64>) {
     for r in records {
+        check_headers(r);
         if r.complete {
             assert!(
                 r.status.is_some() && r.response_start_ts.is_some(),
@@ -421,6 +453,7 @@ fn analyze_run(data: &[u8]) -> Option<(crate::AppStats, Vec<HttpRecord>)> {
                 .threads(2)
                 .chunk_frames(3)
                 .keylog(KeyLog::parse(LAB_KEYLOG))
+                .capture_headers(Some(fuzz_header_limits()))
         })
     } else {
         WITHOUT.get_or_init(|| Analyzer::new().threads(2).chunk_frames(3))
@@ -428,7 +461,12 @@ fn analyze_run(data: &[u8]) -> Option<(crate::AppStats, Vec<HttpRecord>)> {
     let a = analyzer.analyze_bytes(data.to_vec()).ok()?;
     if data.len().is_multiple_of(8) {
         let one = ONE_THREAD
-            .get_or_init(|| Analyzer::new().threads(1).keylog(KeyLog::parse(LAB_KEYLOG)))
+            .get_or_init(|| {
+                Analyzer::new()
+                    .threads(1)
+                    .keylog(KeyLog::parse(LAB_KEYLOG))
+                    .capture_headers(Some(fuzz_header_limits()))
+            })
             .analyze_bytes(data.to_vec())
             .ok()?;
         assert_eq!(
@@ -594,7 +632,12 @@ fn tls_decrypt_run(data: &[u8]) -> Option<AppFactory> {
     let alpn = ALPNS[usize::from(cfg >> 3) & 3];
     let full = cfg & 0x20 != 0;
 
-    let mut factory = AppFactory::new(AppConfig::default().with_keylog(Some(harness_keylog())));
+    let headers = Some(fuzz_header_limits()).filter(|_| cfg & 0x40 != 0);
+    let mut factory = AppFactory::new(
+        AppConfig::default()
+            .with_keylog(Some(harness_keylog()))
+            .with_headers(headers),
+    );
     let ip = std::net::IpAddr::from([10, 0, 0, 1]);
     let meta = ConnMeta {
         conn_id: 1,

@@ -61,6 +61,7 @@ pub use filter::{
 };
 pub use flow::Endpoint;
 pub use proto::dns::DnsStats;
+pub use proto::headers::{HeaderLimits, HeaderList, HttpHeaders};
 pub use proto::http::HttpStats;
 pub use proto::http2::Http2Stats;
 pub use proto::quic::{

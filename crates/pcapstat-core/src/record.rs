@@ -469,6 +469,10 @@ pub struct HttpExchange {
     /// `Upgrade: h2c` request answered by 101, the row is HTTP/2 stream 1 (the response fields
     /// are the HTTP/2 response's).
     pub upgraded: bool,
+    /// The request's and response's header fields, only when header capture is on
+    /// (`Analyzer::capture_headers`, the CLI's `--har`; docs/har.md); `None` otherwise (no
+    /// allocation) and for a request whose head was not parsed.
+    pub headers: Option<Box<crate::proto::headers::HttpHeaders>>,
 }
 
 named_enum! {

@@ -59,6 +59,7 @@ impl Analyzer {
         decode_limits(limits: DecodeLimits);
         keylog(keylog: KeyLog);
         embedded_secrets(yes: bool);
+        capture_headers(limits: Option<pcapstat_core::HeaderLimits>);
     }
 
     /// As [`pcapstat_core::Analyzer::memory_map`].

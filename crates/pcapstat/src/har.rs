@@ -243,7 +243,7 @@ struct Entry<'a> {
     started_date_time: String,
     time: f64,
     request: Request<'a>,
-    response: Response,
+    response: Response<'a>,
     cache: Empty,
     timings: Timings,
     #[serde(rename = "serverIPAddress")]
@@ -269,6 +269,23 @@ struct Header<'a> {
     value: &'a str,
 }
 
+/// A HAR cookie (from `Cookie` or `Set-Cookie`; `expires` is not given: HAR wants an ISO
+/// 8601 date and the header has an HTTP date).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Cookie<'a> {
+    name: &'a str,
+    value: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_only: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secure: Option<bool>,
+}
+
 #[derive(Serialize)]
 struct Query {
     name: String,
@@ -283,31 +300,31 @@ struct Request<'a> {
     http_version: &'static str,
     headers: Vec<Header<'a>>,
     query_string: Vec<Query>,
-    cookies: [(); 0],
+    cookies: Vec<Cookie<'a>>,
     headers_size: i64,
     body_size: i64,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Response {
+struct Response<'a> {
     status: u16,
-    status_text: &'static str,
+    status_text: &'a str,
     http_version: &'static str,
-    headers: [(); 0],
-    cookies: [(); 0],
-    content: Content,
+    headers: Vec<Header<'a>>,
+    cookies: Vec<Cookie<'a>>,
+    content: Content<'a>,
     #[serde(rename = "redirectURL")]
-    redirect_url: &'static str,
+    redirect_url: &'a str,
     headers_size: i64,
     body_size: i64,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Content {
+struct Content<'a> {
     size: i64,
-    mime_type: &'static str,
+    mime_type: &'a str,
 }
 
 #[derive(Serialize)]
@@ -335,6 +352,13 @@ struct EntryPcapstat {
     total_ms: Option<f64>,
     dns_query_frame: Option<u64>,
     unobserved: Vec<&'static str>,
+    /// The header block sizes of the row (HTTP/2: HPACK-encoded bytes; `headersSize` is -1).
+    request_header_bytes: u64,
+    response_header_bytes: Option<u64>,
+    /// Header fields not kept or cut by the bounds (request and response together; docs/har.md);
+    /// `null` when headers were not captured.
+    headers_dropped: Option<u32>,
+    headers_truncated: Option<u32>,
 }
 
 /// Nanoseconds as HAR milliseconds (to the microsecond).
@@ -374,6 +398,26 @@ fn entry<'a>(h: &'a HttpRecord, t: &RequestTiming, conn: Option<&ConnInfo>) -> E
     let blocked = t.total_ns.map(|total| total - phases).filter(|b| *b >= 0);
     let time_ns = t.total_ns.unwrap_or(phases);
     let responded = h.response_start_ts.is_some();
+    let kept = h.headers.as_deref();
+    let response_headers: Vec<Header<'_>> = kept.map_or_else(Vec::new, |k| {
+        k.response
+            .iter()
+            .map(|(name, value)| Header { name, value })
+            .collect()
+    });
+    let first = |name: &'static str| kept.and_then(|k| k.response.values(name).next());
+    // HAR 1.2: the bytes from the start of the message to the blank line, both included: an
+    // HTTP/1 head. HTTP/2 has no such bytes (HPACK): -1, as HAR allows.
+    let http1 = h.version != HttpVersion::Http2;
+    let request_headers_size = if http1 {
+        to_i64(h.request_header_bytes)
+    } else {
+        -1
+    };
+    let response_headers_size = match h.response_header_bytes {
+        Some(n) if http1 => to_i64(n),
+        _ => -1,
+    };
     Entry {
         started_date_time: iso8601_ms(t.start_ts),
         time: ms(time_ns),
@@ -383,22 +427,32 @@ fn entry<'a>(h: &'a HttpRecord, t: &RequestTiming, conn: Option<&ConnInfo>) -> E
             http_version: h.version.as_str(),
             headers: request_headers(h),
             query_string: query_string(h.path.as_deref().unwrap_or("")),
-            cookies: [],
-            headers_size: to_i64(h.request_header_bytes),
+            cookies: kept.map_or_else(Vec::new, |k| {
+                k.request
+                    .values("cookie")
+                    .flat_map(request_cookies)
+                    .collect()
+            }),
+            headers_size: request_headers_size,
             body_size: to_i64(h.request_body_bytes),
         },
         response: Response {
             status: h.status.unwrap_or(0),
-            status_text: "",
+            status_text: kept.and_then(|k| k.status_text.as_deref()).unwrap_or(""),
             http_version: if responded { h.version.as_str() } else { "" },
-            headers: [],
-            cookies: [],
+            headers: response_headers,
+            cookies: kept.map_or_else(Vec::new, |k| {
+                k.response
+                    .values("set-cookie")
+                    .filter_map(set_cookie)
+                    .collect()
+            }),
             content: Content {
                 size: h.response_body_bytes.map_or(0, to_i64),
-                mime_type: "x-unknown",
+                mime_type: first("content-type").unwrap_or("x-unknown"),
             },
-            redirect_url: "",
-            headers_size: h.response_header_bytes.map_or(-1, to_i64),
+            redirect_url: first("location").unwrap_or(""),
+            headers_size: response_headers_size,
             body_size: h.response_body_bytes.map_or(-1, to_i64),
         },
         cache: Empty {},
@@ -426,6 +480,11 @@ fn entry<'a>(h: &'a HttpRecord, t: &RequestTiming, conn: Option<&ConnInfo>) -> E
             total_ms: t.total_ns.map(ms),
             dns_query_frame: t.dns_query_frame,
             unobserved,
+            request_header_bytes: h.request_header_bytes,
+            response_header_bytes: h.response_header_bytes,
+            headers_dropped: kept.map(|k| k.request.dropped.saturating_add(k.response.dropped)),
+            headers_truncated: kept
+                .map(|k| k.request.truncated.saturating_add(k.response.truncated)),
         },
         client: h.client.ip,
         start_ts: t.start_ts,
@@ -437,8 +496,16 @@ fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// The one request header pcapstat keeps: `Host` (HTTP/2: `:authority`).
+/// The request's header fields as kept (header capture on); without them, the one header every
+/// row has: `Host` (HTTP/2: `:authority`).
 fn request_headers(h: &HttpRecord) -> Vec<Header<'_>> {
+    if let Some(k) = h.headers.as_deref() {
+        return k
+            .request
+            .iter()
+            .map(|(name, value)| Header { name, value })
+            .collect();
+    }
     let name = match h.version {
         HttpVersion::Http2 => ":authority",
         _ => "Host",
@@ -492,6 +559,56 @@ fn uri_escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// The cookies of one `Cookie` header: `name=value` pairs separated by `;` (RFC 6265 §4.2.1;
+/// a pair without `=` is a value with an empty name, as browsers read it).
+fn request_cookies(header: &str) -> impl Iterator<Item = Cookie<'_>> {
+    header
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or(("", pair));
+            Cookie {
+                name: name.trim(),
+                value: value.trim(),
+                path: None,
+                domain: None,
+                http_only: None,
+                secure: None,
+            }
+        })
+}
+
+/// The cookie a `Set-Cookie` header sets (RFC 6265 §5.2): its `name=value` (none without `=`)
+/// and the `Path`, `Domain`, `HttpOnly` and `Secure` attributes (`Expires` / `Max-Age` are not
+/// given: HAR wants an ISO 8601 date).
+fn set_cookie(header: &str) -> Option<Cookie<'_>> {
+    let mut parts = header.split(';');
+    let (name, value) = parts.next()?.split_once('=')?;
+    let mut c = Cookie {
+        name: name.trim(),
+        value: value.trim(),
+        path: None,
+        domain: None,
+        http_only: None,
+        secure: None,
+    };
+    for attr in parts {
+        let (k, v) = attr.split_once('=').unwrap_or((attr, ""));
+        let (k, v) = (k.trim(), v.trim());
+        if k.eq_ignore_ascii_case("path") {
+            c.path = Some(v);
+        } else if k.eq_ignore_ascii_case("domain") {
+            c.domain = Some(v);
+        } else if k.eq_ignore_ascii_case("httponly") {
+            c.http_only = Some(true);
+        } else if k.eq_ignore_ascii_case("secure") {
+            c.secure = Some(true);
+        }
+    }
+    Some(c)
 }
 
 /// The query string of a request target, split at `&` and the first `=`, percent-decoded
@@ -598,6 +715,7 @@ mod tests {
             "lab/d_tls_resumption/capture.pcap",
             "lab/e_dns/capture.pcap",
             "lab/f_refused_syndrop/capture.pcap",
+            "lab/h_http2/capture-h2c.pcap",
         ]
         .into_iter()
         .map(testdata)
@@ -618,7 +736,9 @@ mod tests {
 
     #[test]
     fn every_lab_capture_gives_one_entry_per_http_row_with_its_phases() {
-        let analyzer = Analyzer::new().threads(2);
+        let analyzer = Analyzer::new()
+            .threads(2)
+            .capture_headers(Some(pcapstat_core::HeaderLimits::default()));
         let mut with_entries = 0;
         for path in lab_captures() {
             let analysis = analyzer.analyze_path(&path).expect("analyse");
@@ -721,10 +841,38 @@ mod tests {
                     e["response"]["status"].as_u64(),
                     Some(u64::from(h.status.unwrap_or(0)))
                 );
-                assert_eq!(
-                    e["request"]["headersSize"].as_u64(),
-                    Some(h.request_header_bytes)
-                );
+                let headers_size = if h.version == HttpVersion::Http2 {
+                    -1
+                } else {
+                    to_i64(h.request_header_bytes)
+                };
+                assert_eq!(e["request"]["headersSize"].as_i64(), Some(headers_size));
+                // The kept headers, in order, as name/value objects.
+                let kept = h.headers.as_deref().expect("headers captured");
+                let pairs = |v: &Value| -> Vec<(String, String)> {
+                    v.as_array()
+                        .expect("headers")
+                        .iter()
+                        .map(|x| {
+                            let s = |k: &str| x[k].as_str().expect("a string").to_string();
+                            (s("name"), s("value"))
+                        })
+                        .collect()
+                };
+                let own = |l: &pcapstat_core::HeaderList| -> Vec<(String, String)> {
+                    l.iter()
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .collect()
+                };
+                assert_eq!(pairs(&e["request"]["headers"]), own(&kept.request));
+                assert_eq!(pairs(&e["response"]["headers"]), own(&kept.response));
+                assert!(!kept.request.is_empty(), "{path}: request headers kept");
+                if h.version == HttpVersion::Http2 {
+                    assert_eq!(e["response"]["headersSize"], -1);
+                    assert_eq!(e["request"]["headers"][0]["name"], ":method");
+                } else if let Some(n) = h.response_header_bytes {
+                    assert_eq!(e["response"]["headersSize"].as_u64(), Some(n));
+                }
                 assert_eq!(
                     e["response"]["bodySize"].as_i64(),
                     Some(h.response_body_bytes.map_or(-1, to_i64))
@@ -821,6 +969,129 @@ mod tests {
         h.path = Some("*".into());
         assert_eq!(url(&h, false), "http://lab.test/*");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+
+    #[test]
+    fn cookies_of_cookie_and_set_cookie_headers() {
+        let c: Vec<(&str, &str)> = request_cookies("a=1; b = x=y ;flag; ;c=")
+            .map(|c| (c.name, c.value))
+            .collect();
+        assert_eq!(c, [("a", "1"), ("b", "x=y"), ("", "flag"), ("c", "")]);
+        let s = set_cookie("id=42; Path=/app; Domain=lab.test; Secure; HttpOnly; Max-Age=60")
+            .expect("a cookie");
+        assert_eq!(
+            (s.name, s.value, s.path, s.domain, s.secure, s.http_only),
+            (
+                "id",
+                "42",
+                Some("/app"),
+                Some("lab.test"),
+                Some(true),
+                Some(true)
+            )
+        );
+        let json = serde_json::to_value(&s).expect("JSON");
+        assert!(
+            json.get("expires").is_none(),
+            "no HTTP date where HAR wants ISO 8601"
+        );
+        assert!(set_cookie("no-equals-sign").is_none());
+    }
+
+    /// Header capture on: headers, cookies, statusText, mimeType and redirectURL come from the
+    /// kept fields; HTTP/2's headersSize is -1; the `_pcapstat` counts of cut fields.
+    #[test]
+    fn entry_fields_from_the_kept_headers() {
+        let mut kept = pcapstat_core::HttpHeaders::default();
+        let lim = pcapstat_core::HeaderLimits::default();
+        let mut h = HttpRecord {
+            conn_id: 1,
+            client: pcapstat_core::Endpoint {
+                ip: IpAddr::from([10, 0, 0, 1]),
+                port: 40_000,
+            },
+            server: pcapstat_core::Endpoint {
+                ip: IpAddr::from([10, 0, 0, 2]),
+                port: 80,
+            },
+            exchange: pcapstat_core::HttpExchange {
+                method: Some("GET".into()),
+                host: Some("lab.test".into()),
+                path: Some("/".into()),
+                status: Some(302),
+                request_header_bytes: 77,
+                response_header_bytes: Some(120),
+                response_start_ts: Some(2),
+                ..Default::default()
+            },
+        };
+        let fields = [("Host", "lab.test"), ("Cookie", "a=1; b=2")];
+        let resp = [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Location", "/next"),
+            ("Set-Cookie", "s=3; Path=/"),
+        ];
+        kept.request = test_list(&lim, &fields);
+        kept.response = test_list(&lim, &resp);
+        kept.status_text = Some("Found".into());
+        h.headers = Some(Box::new(kept));
+        let t = RequestTiming {
+            http_index: 0,
+            dns_ns: None,
+            dns_query_frame: None,
+            connect_ns: None,
+            tls_ns: None,
+            send_ns: Some(1),
+            wait_ns: Some(1),
+            receive_ns: Some(1),
+            total_ns: Some(3),
+            start_ts: 0,
+            reused: true,
+            tls_resumed: None,
+            sni: None,
+        };
+        let e = serde_json::to_value(entry(&h, &t, None)).expect("JSON");
+        assert_eq!(e["request"]["headers"][1]["name"], "Cookie");
+        assert_eq!(e["request"]["cookies"][1]["value"], "2");
+        assert_eq!(e["request"]["headersSize"], 77);
+        assert_eq!(e["response"]["statusText"], "Found");
+        assert_eq!(
+            e["response"]["content"]["mimeType"],
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(e["response"]["redirectURL"], "/next");
+        assert_eq!(e["response"]["cookies"][0]["path"], "/");
+        assert_eq!(e["response"]["headersSize"], 120);
+        assert_eq!(e["_pcapstat"]["headers_dropped"], 0);
+        h.version = HttpVersion::Http2;
+        let e = serde_json::to_value(entry(&h, &t, None)).expect("JSON");
+        assert_eq!(
+            (
+                e["request"]["headersSize"].clone(),
+                e["response"]["headersSize"].clone()
+            ),
+            (Value::from(-1), Value::from(-1))
+        );
+        assert_eq!(e["_pcapstat"]["request_header_bytes"], 77);
+        h.headers = None;
+        let e = serde_json::to_value(entry(&h, &t, None)).expect("JSON");
+        assert_eq!(
+            e["request"]["headers"][0]["name"], ":authority",
+            "capture off: Host only"
+        );
+        assert_eq!(e["response"]["content"]["mimeType"], "x-unknown");
+        assert!(e["_pcapstat"]["headers_dropped"].is_null());
+    }
+
+    fn test_list(
+        lim: &pcapstat_core::HeaderLimits,
+        fields: &[(&str, &str)],
+    ) -> pcapstat_core::HeaderList {
+        let mut l = pcapstat_core::HeaderList::default();
+        for (n, v) in fields {
+            l.push_field(lim, n.as_bytes(), v.as_bytes());
+        }
+        l
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! (`Option` = not observed). Each parser is testable with a byte string and a timestamp.
 
 pub mod dns;
+pub mod headers;
 pub mod http;
 pub mod http2;
 pub mod quic;

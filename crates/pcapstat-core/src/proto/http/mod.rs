@@ -31,6 +31,7 @@ use std::collections::VecDeque;
 
 use chunked::{Chunked, Step};
 
+use super::headers::{self, HeaderLimits, HeaderList, HttpHeaders};
 use super::http2::{Http2Config, Http2Parser, Http2Stats};
 use super::websocket::{has_deflate, WebSocketParser};
 use super::Probe;
@@ -80,6 +81,9 @@ pub struct HttpConfig {
     /// Most requests waiting for their response; past it the oldest is given up (counted in
     /// [`HttpStats::pending_dropped`], its record stays with `complete = false`).
     pub max_pending: usize,
+    /// Keep the header fields of requests and responses within these bounds
+    /// ([`HttpExchange::headers`]); `None` (the default): no header is kept.
+    pub headers: Option<HeaderLimits>,
 }
 
 #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
@@ -96,11 +100,20 @@ impl HttpConfig {
     }
 }
 
+impl HttpConfig {
+    /// Sets [`headers`](HttpConfig::headers).
+    pub fn with_headers(mut self, headers: Option<HeaderLimits>) -> Self {
+        self.headers = headers;
+        self
+    }
+}
+
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             max_head_bytes: 64 * 1024,
             max_pending: 1024,
+            headers: None,
         }
     }
 }
@@ -141,6 +154,12 @@ counters! {
         /// Requests left without a response because a response head before theirs could not be
         /// parsed: no later response is paired with a request sent before the failure.
         pub unpaired_after_bad_head: u64,
+        /// Header fields not kept (header capture on: past `HeaderLimits::max_fields` or
+        /// `max_message_bytes`).
+        pub kept_headers_dropped: u64,
+        /// Header fields kept with their name or value cut (header capture on:
+        /// `HeaderLimits::max_name_bytes`, `max_value_bytes`; a reason phrase too).
+        pub kept_headers_truncated: u64,
     }
 }
 
@@ -993,6 +1012,25 @@ impl HttpParser {
         self.resp_after_resync = false;
     }
 
+    /// The header fields of a parsed head (of `n` bytes) within `lim`, counted.
+    fn keep_headers(
+        &mut self,
+        lim: &HeaderLimits,
+        fields: &[httparse::Header<'_>],
+        n: usize,
+    ) -> HeaderList {
+        let mut list = HeaderList::with_capacity(lim, fields.len(), n);
+        for f in fields {
+            let kept = list.push(lim, f.name.as_bytes(), f.value);
+            headers::count(
+                kept,
+                &mut self.stats.kept_headers_dropped,
+                &mut self.stats.kept_headers_truncated,
+            );
+        }
+        list
+    }
+
     fn request_head(&mut self, d: &[u8], chunks: &[(usize, i64)], at: usize) -> HeadStep {
         // Uninitialised slots: a head has a few headers, zeroing 128 would cost more.
         let mut headers = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
@@ -1022,6 +1060,12 @@ impl HttpParser {
         let h2c = has_token(req.headers, "upgrade", "h2c");
         let ws = has_token(req.headers, "upgrade", "websocket");
         let head_end = ts_at(chunks, at + n - 1);
+        let kept = self.cfg.headers.map(|lim| {
+            Box::new(HttpHeaders {
+                request: self.keep_headers(&lim, req.headers, n),
+                ..HttpHeaders::default()
+            })
+        });
         let rec = Rec {
             r: HttpExchange {
                 request_index: u32::try_from(self.recs.len()).unwrap_or(u32::MAX),
@@ -1036,6 +1080,7 @@ impl HttpParser {
                     HttpVersion::Http11
                 },
                 request_header_bytes: n as u64,
+                headers: kept,
                 ..HttpExchange::default()
             },
             req_done: false,
@@ -1098,6 +1143,16 @@ impl HttpParser {
             rec.r.upgraded = upgraded;
             rec.damaged |= after_resync;
         }
+        if let (Some(lim), Some(k)) = (self.cfg.headers, target) {
+            let list = self.keep_headers(&lim, resp.headers, n);
+            let (reason, cut) = headers::status_text(&lim, resp.reason.unwrap_or(""));
+            self.stats.kept_headers_truncated += u64::from(cut);
+            if let Some(rec) = self.recs.get_mut(k) {
+                let h = rec.r.headers.get_or_insert_with(Box::default);
+                h.response = list;
+                h.status_text = Some(reason);
+            }
+        }
         self.cur_resp = target;
         if upgraded {
             // The connection now carries another protocol: stop both directions.
@@ -1116,8 +1171,8 @@ impl HttpParser {
                 // RFC 7540 §3.2: the rest of the connection is HTTP/2; the request becomes
                 // stream 1. The server's HTTP/2 bytes may follow the 101 in this segment.
                 if let Some(rec) = self.recs.get(k) {
-                    let mut p =
-                        Http2Parser::upgraded(Http2Config::default(), rec.r.clone(), rec.req_done);
+                    let cfg = Http2Config::default().with_headers(self.cfg.headers);
+                    let mut p = Http2Parser::upgraded(cfg, rec.r.clone(), rec.req_done);
                     if let Some(tail) = d.get(n..).filter(|t| !t.is_empty()) {
                         p.on_data(head_end, Direction::ServerToClient, tail);
                     }

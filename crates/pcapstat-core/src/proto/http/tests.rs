@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
+use crate::proto::headers::HeaderLimits;
 use crate::tcp::Direction::{ClientToServer as C2S, ServerToClient as S2C};
 
 fn parser() -> HttpParser {
@@ -317,6 +318,7 @@ fn oversized_head_is_bounded_and_counted() {
     let mut p = HttpParser::new(HttpConfig {
         max_head_bytes: 100,
         max_pending: 4,
+        headers: None,
     });
     p.on_data(1, C2S, b"GET / HTTP/1.1\r\nX: ");
     for _ in 0..10 {
@@ -493,6 +495,7 @@ fn random_bytes_and_splits_never_panic() {
         let mut p = HttpParser::new(HttpConfig {
             max_head_bytes: 256,
             max_pending: 8,
+            headers: Some(HeaderLimits::default().with_max_message_bytes(64)),
         });
         for _ in 0..(xorshift(&mut seed) % 20) {
             let r = xorshift(&mut seed);
@@ -537,7 +540,15 @@ fn run_script(
     script: &[(i64, Direction, Vec<u8>)],
     split: impl Fn(usize, &[u8]) -> Vec<&[u8]>,
 ) -> (Vec<HttpExchange>, HttpStats) {
-    let mut p = parser();
+    run_script_with(HttpConfig::default(), script, split)
+}
+
+fn run_script_with(
+    cfg: HttpConfig,
+    script: &[(i64, Direction, Vec<u8>)],
+    split: impl Fn(usize, &[u8]) -> Vec<&[u8]>,
+) -> (Vec<HttpExchange>, HttpStats) {
+    let mut p = HttpParser::new(cfg);
     for (i, (ts, dir, bytes)) in script.iter().enumerate() {
         for piece in split(i, bytes) {
             p.on_data(*ts, *dir, piece);
@@ -817,4 +828,131 @@ fn taking_finished_exchanges_changes_no_record_on_random_conversations() {
         early > 10_000,
         "only {early} exchanges taken before the end"
     );
+}
+
+/// A head's fields as `(name, value)` pairs.
+type Fields<'a> = Vec<(&'a str, &'a str)>;
+
+fn kept(r: &HttpExchange) -> (Fields<'_>, Fields<'_>, Option<&str>) {
+    let h = r.headers.as_deref().expect("headers kept");
+    (
+        h.request.iter().collect(),
+        h.response.iter().collect(),
+        h.status_text.as_deref(),
+    )
+}
+
+/// Header capture (for the HAR): the fields of each request and final response in wire order
+/// and case, the reason phrase, nothing of the 100 Continue nor of the chunked trailer; the
+/// same whatever the segment boundaries (every cut of every event, and byte by byte).
+#[test]
+fn kept_headers_split_at_every_byte_boundary_are_the_same() {
+    let cfg = HttpConfig::default().with_headers(Some(HeaderLimits::default()));
+    let script = exchange();
+    let (want, want_stats) = run_script_with(cfg, &script, |_, b| vec![b]);
+    assert_eq!(want.len(), 5);
+    assert_eq!(
+        kept(&want[0]),
+        (
+            vec![("Host", "h")],
+            vec![("Content-Length", "4")],
+            Some("OK")
+        )
+    );
+    assert_eq!(
+        kept(&want[2]),
+        (
+            vec![
+                ("Host", "h"),
+                ("Expect", "100-continue"),
+                ("Content-Length", "6")
+            ],
+            vec![("Transfer-Encoding", "chunked")],
+            Some("OK")
+        )
+    );
+    assert_eq!(
+        kept(&want[3]),
+        (
+            vec![("If-None-Match", "\"x\"")],
+            vec![("ETag", "\"x\"")],
+            Some("Not Modified")
+        )
+    );
+    assert_eq!(kept(&want[4]), (vec![], vec![], Some("OK")));
+    assert_eq!(
+        (
+            want_stats.kept_headers_dropped,
+            want_stats.kept_headers_truncated
+        ),
+        (0, 0)
+    );
+    // Everything else as without the capture.
+    let (plain, _) = run_script(&script, |_, b| vec![b]);
+    let mut stripped = want.clone();
+    stripped.iter_mut().for_each(|r| r.headers = None);
+    assert_eq!(stripped, plain);
+    assert!(plain.iter().all(|r| r.headers.is_none()), "off: none kept");
+    for event in 0..script.len() {
+        for cut in 0..=script[event].2.len() {
+            let got = run_script_with(cfg, &script, |i, b| {
+                if i == event {
+                    vec![&b[..cut], &b[cut..]]
+                } else {
+                    vec![b]
+                }
+            });
+            assert_eq!(
+                got,
+                (want.clone(), want_stats.clone()),
+                "event {event} cut at {cut}"
+            );
+        }
+    }
+    let got = run_script_with(cfg, &script, |_, b| b.chunks(1).collect());
+    assert_eq!(got, (want, want_stats), "byte by byte");
+}
+
+/// Hostile heads: many fields, huge names and values. The capture keeps at most its bounds per
+/// message, counts what it cut or dropped, and its work stays linear (the heads are read
+/// once; the kept bytes are bounded whatever the head's size).
+#[test]
+fn kept_headers_are_bounded_and_counted() {
+    let lim = HeaderLimits::default()
+        .with_max_fields(10)
+        .with_max_name_bytes(16)
+        .with_max_value_bytes(64)
+        .with_max_message_bytes(400);
+    let cfg = HttpConfig::default().with_headers(Some(lim));
+    let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+    for i in 0..120 {
+        head.extend_from_slice(format!("X-Many-{i}: v\r\n").as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+    let mut resp = b"HTTP/1.1 200 ".to_vec();
+    resp.extend(std::iter::repeat_n(b'r', 200));
+    resp.extend_from_slice(b"\r\n");
+    resp.extend(std::iter::repeat_n(b'N', 1000));
+    resp.extend_from_slice(b": ");
+    resp.extend(std::iter::repeat_n(b'v', 30_000));
+    resp.extend_from_slice(b"\r\nContent-Length: 0\r\n\r\n");
+    let mut p = HttpParser::new(cfg);
+    p.on_data(1, C2S, &head);
+    p.on_data(2, S2C, &resp);
+    let (recs, stats) = p.finish();
+    let h = recs[0].headers.as_deref().unwrap();
+    assert_eq!((h.request.len(), h.request.dropped), (10, 110));
+    assert_eq!(h.request.iter().nth(9), Some(("X-Many-9", "v")));
+    assert_eq!((h.response.len(), h.response.truncated), (2, 1));
+    let first = h.response.iter().next().unwrap();
+    assert_eq!((first.0.len(), first.1.len()), (16, 64));
+    assert_eq!(h.status_text.as_deref().map(str::len), Some(64));
+    assert_eq!(stats.kept_headers_dropped, 110);
+    assert_eq!(
+        stats.kept_headers_truncated, 2,
+        "the long field and the reason"
+    );
+    assert!(h.request.heap_bytes() <= 400 + 10 * 8);
+    assert!(h.response.heap_bytes() <= 400 + 10 * 8);
+    assert!(recs[0].complete);
 }

@@ -53,6 +53,7 @@ pub fn fuzz_hpack(data: &[u8]) -> usize {
 use crate::stats::counters;
 use std::collections::HashMap;
 
+use super::headers::{self, HeaderLimits, HeaderList, HttpHeaders};
 use super::Probe;
 use crate::record::{HttpExchange, HttpVersion};
 use crate::tcp::{Direction, StreamSink};
@@ -117,6 +118,10 @@ pub struct Http2Config {
     /// Longest `:method`, `:path`, `:authority` / `host` value kept in a row (bytes, cut at a
     /// character boundary); longer values are counted in [`Http2Stats::values_truncated`].
     pub max_value_bytes: usize,
+    /// Keep every header field of requests and final responses within these bounds
+    /// ([`HttpExchange::headers`], pseudo-headers included); `None` (the default): only the
+    /// values above are kept.
+    pub headers: Option<HeaderLimits>,
 }
 
 #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
@@ -153,6 +158,14 @@ impl Http2Config {
     }
 }
 
+impl Http2Config {
+    /// Sets [`headers`](Http2Config::headers).
+    pub fn with_headers(mut self, headers: Option<HeaderLimits>) -> Self {
+        self.headers = headers;
+        self
+    }
+}
+
 impl Default for Http2Config {
     fn default() -> Self {
         Http2Config {
@@ -162,6 +175,7 @@ impl Default for Http2Config {
             max_header_list_bytes: 256 * 1024,
             max_decoded_header_bytes: 64 * 1024 * 1024,
             max_value_bytes: 8 * 1024,
+            headers: None,
         }
     }
 }
@@ -217,6 +231,12 @@ counters! {
         /// Decoded header bytes read (name + value + 32 per field), the quantity the budgets
         /// bound.
         pub decoded_header_bytes: u64,
+        /// Header fields not kept (header capture on: past `HeaderLimits::max_fields` or
+        /// `max_message_bytes`; fields the budgets above left unread are not counted here).
+        pub kept_headers_dropped: u64,
+        /// Header fields kept with their name or value cut (header capture on:
+        /// `HeaderLimits::max_name_bytes`, `max_value_bytes`).
+        pub kept_headers_truncated: u64,
     }
 }
 
@@ -349,6 +369,8 @@ struct Fields {
     authority: Option<String>,
     host: Option<String>,
     status: Option<u16>,
+    /// Every field, when header capture is on.
+    list: Option<HeaderList>,
 }
 
 #[cfg(test)]
@@ -741,7 +763,7 @@ impl Http2Parser {
             self.lose_hpack(client);
             None
         } else {
-            self.decode(client, &b.bytes)
+            self.decode(client, &b.bytes, !b.push)
         };
         if b.push {
             return; // pushed streams get no record (counted in `pushes`)
@@ -754,8 +776,9 @@ impl Http2Parser {
     }
 
     /// HPACK-decodes a block; `None` when this direction's HPACK state is (now) lost.
-    fn decode(&mut self, client: bool, bytes: &[u8]) -> Option<Fields> {
+    fn decode(&mut self, client: bool, bytes: &[u8], capture: bool) -> Option<Fields> {
         let max_value = self.cfg.max_value_bytes;
+        let lim = self.cfg.headers.filter(|_| capture);
         let list_cap = self.cfg.max_header_list_bytes as u64;
         // What the connection's budget still allows.
         let conn_left = self
@@ -766,8 +789,12 @@ impl Http2Parser {
         if r.hpack_lost {
             return None;
         }
-        let mut out = Fields::default();
+        let mut out = Fields {
+            list: lim.map(|l| HeaderList::with_capacity(&l, 16, bytes.len().saturating_mul(2))),
+            ..Fields::default()
+        };
         let (mut read, mut cut, mut by_budget, mut values_cut) = (0u64, false, false, 0u64);
+        let (mut kept_dropped, mut kept_cut) = (0u64, 0u64);
         let res = r.hpack.decode(bytes, |name, value| {
             // A field costs O(1) here unless it is read, and a read field costs at most its
             // decoded size, which the two budgets bound.
@@ -775,9 +802,15 @@ impl Http2Parser {
             if cut || read + size > list_cap.min(conn_left) {
                 by_budget |= !cut && read + size > conn_left;
                 cut = true;
+                if let Some(list) = &mut out.list {
+                    list.skip();
+                }
                 return;
             }
             read += size;
+            if let (Some(list), Some(l)) = (&mut out.list, &lim) {
+                headers::count(list.push(l, name, value), &mut kept_dropped, &mut kept_cut);
+            }
             let mut keep = |v: &[u8]| {
                 let (s, c) = text_capped(v, max_value);
                 values_cut += u64::from(c);
@@ -796,6 +829,8 @@ impl Http2Parser {
         });
         self.stats.decoded_header_bytes += read;
         self.stats.values_truncated += values_cut;
+        self.stats.kept_headers_dropped += kept_dropped;
+        self.stats.kept_headers_truncated += kept_cut;
         if cut {
             self.stats.header_lists_truncated += 1;
         }
@@ -847,6 +882,12 @@ impl Http2Parser {
             path: f.path,
             version: HttpVersion::Http2,
             request_header_bytes: b.encoded,
+            headers: f.list.map(|request| {
+                Box::new(HttpHeaders {
+                    request,
+                    ..HttpHeaders::default()
+                })
+            }),
             ..HttpExchange::default()
         };
         self.next_index = self.next_index.saturating_add(1);
@@ -872,6 +913,7 @@ impl Http2Parser {
             return;
         };
         let status = fields.as_ref().and_then(|f| f.status);
+        let mut fields = fields;
         if s.got_final {
             // Trailers.
             let h = s.r.response_header_bytes.get_or_insert(0);
@@ -888,6 +930,12 @@ impl Http2Parser {
             s.r.response_start_ts = Some(b.start_ts);
             s.r.response_header_bytes = Some(b.encoded);
             s.r.response_body_bytes.get_or_insert(0);
+            if let Some(list) = fields.as_mut().and_then(|f| f.list.take()) {
+                let h = s.r.headers.get_or_insert_with(Box::default);
+                h.response = list;
+                // After `Upgrade: h2c`, the 101's reason phrase is not this response's.
+                h.status_text = None;
+            }
         }
         s.r.response_end_ts = Some(ts);
         s.resp_done |= b.end_stream;

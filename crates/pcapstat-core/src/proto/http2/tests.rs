@@ -350,7 +350,17 @@ fn run_split(
     cuts_s: &[usize],
     ts: impl Fn(bool, usize) -> i64,
 ) -> (Vec<HttpExchange>, Http2Stats) {
-    let mut p = Http2Parser::new(Http2Config::default());
+    run_split_with(Http2Config::default(), conv, cuts_c, cuts_s, ts)
+}
+
+fn run_split_with(
+    cfg: Http2Config,
+    conv: &Conv,
+    cuts_c: &[usize],
+    cuts_s: &[usize],
+    ts: impl Fn(bool, usize) -> i64,
+) -> (Vec<HttpExchange>, Http2Stats) {
+    let mut p = Http2Parser::new(cfg);
     for (client, bytes, cuts) in [(true, &conv.client, cuts_c), (false, &conv.server, cuts_s)] {
         let mut at = 0;
         for &cut in cuts.iter().chain([bytes.len()].iter()) {
@@ -1189,4 +1199,103 @@ fn taking_finished_streams_after_an_h2c_upgrade_changes_no_record() {
     let up = &whole[40];
     assert_eq!((up.stream_id, up.path.as_deref()), (Some(1), Some("/up")));
     assert_eq!(format!("{:?}", sorted(taken)), format!("{whole:?}"));
+}
+
+/// Header capture (for the HAR): every field of each request and final response block, pseudo-
+/// headers included, in order (RFC 7541 C.3 / C.5 lists), nothing of the 100 nor of
+/// pushes; the same for every cut of either direction.
+#[test]
+fn kept_headers_split_at_every_byte_boundary_are_the_same() {
+    use crate::proto::headers::HeaderLimits;
+    let cfg = Http2Config::default().with_headers(Some(HeaderLimits::default()));
+    for huffman in [false, true] {
+        let conv = conversation(huffman);
+        let (want, stats) = run_split_with(cfg, &conv, &[], &[], |_, _| 1);
+        assert_eq!(want.len(), 3);
+        let owned = |l: &crate::proto::headers::HeaderList| -> Vec<(String, String)> {
+            l.iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        for (k, r) in want.iter().enumerate() {
+            let h = r.headers.as_deref().unwrap();
+            assert_eq!(owned(&h.request), as_owned(&request_lists()[k..=k])[0]);
+            assert_eq!(owned(&h.response), as_owned(&response_lists()[k..=k])[0]);
+            assert_eq!(h.status_text, None);
+        }
+        assert_eq!(
+            (stats.kept_headers_dropped, stats.kept_headers_truncated),
+            (0, 0)
+        );
+        let (plain, _) = run_split(&conv, &[], &[], |_, _| 1);
+        let mut stripped = want.clone();
+        stripped.iter_mut().for_each(|r| r.headers = None);
+        assert_eq!(stripped, plain, "everything else as without the capture");
+        for client in [true, false] {
+            let len = if client {
+                conv.client.len()
+            } else {
+                conv.server.len()
+            };
+            for cut in 0..=len {
+                let (cc, cs) = if client {
+                    (vec![cut], vec![])
+                } else {
+                    (vec![], vec![cut])
+                };
+                let (got, _) = run_split_with(cfg, &conv, &cc, &cs, |_, _| 1);
+                let heads = |v: &[HttpExchange]| -> Vec<_> {
+                    v.iter().map(|r| r.headers.clone()).collect()
+                };
+                assert_eq!(heads(&got), heads(&want), "client {client} cut {cut}");
+            }
+        }
+    }
+}
+
+/// Hostile header blocks: many fields, and indexed references to one large table entry (one
+/// octet each on the wire). The kept fields stay within the bounds, what is dropped or cut is
+/// counted, and no row keeps more than `max_message_bytes` of text per message.
+#[test]
+fn kept_headers_are_bounded_and_counted() {
+    use crate::proto::headers::HeaderLimits;
+    let lim = HeaderLimits::default()
+        .with_max_fields(20)
+        .with_max_value_bytes(100)
+        .with_max_message_bytes(1000);
+    let cfg = Http2Config::default().with_headers(Some(lim));
+    let mut p = Http2Parser::new(cfg);
+    let mut c = PREFACE.to_vec();
+    c.extend(frame(SETTINGS, 0, 0, &[]));
+    // :method GET, :path /, then a literal with incremental indexing of a 3000-byte value
+    // (x-big), then 500 references to it (index 62).
+    let mut block = vec![0x82, 0x84, 0x40, 5];
+    block.extend_from_slice(b"x-big");
+    block.extend([0x7f, 0xb9, 0x16]); // 3000 = 127 + 0x39 + 0x16 * 128 (HPACK integer, 7-bit prefix)
+    block.extend(std::iter::repeat_n(b'v', 3000));
+    block.extend(std::iter::repeat_n(0xbe, 500)); // indexed 62
+    c.extend(frame(HEADERS, END_STREAM | END_HEADERS, 1, &block));
+    p.on_data(1, C2S, &c);
+    p.on_data(
+        2,
+        S2C,
+        &frame(HEADERS, END_STREAM | END_HEADERS, 1, &[0x88]),
+    );
+    let (recs, stats) = p.finish();
+    assert_eq!(stats.hpack_errors, 0, "{stats:?}");
+    let h = recs[0].headers.as_deref().unwrap();
+    // :method, :path, x-big (cut to 100), then references until 1000 bytes: 8 more.
+    assert!(h.request.len() <= 20);
+    let text: usize = h.request.iter().map(|(n, v)| n.len() + v.len()).sum();
+    assert!(text <= 1000, "{text}");
+    assert_eq!(h.request.len() as u32 + h.request.dropped, 503);
+    assert!(h.request.iter().all(|(_, v)| v.len() <= 100));
+    // The fields past `max_header_list_bytes` (256 KiB of 3 KB references) are not read: in
+    // the list's `dropped`, counted by the parser as a truncated header list, not again here.
+    assert_eq!(stats.header_lists_truncated, 1);
+    assert!(stats.kept_headers_dropped > 0);
+    assert!(stats.kept_headers_dropped < u64::from(h.request.dropped));
+    assert_eq!(stats.kept_headers_truncated, h.request.len() as u64 - 2);
+    assert!(h.request.heap_bytes() <= 1000 + 20 * 8);
+    assert_eq!(h.response.iter().collect::<Vec<_>>(), [(":status", "200")]);
 }
