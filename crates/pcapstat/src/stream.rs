@@ -1,8 +1,10 @@
 //! Table files written while captures are read: [`TableStream`], a
 //! [`RecordSink`](pcapstat_core::RecordSink) that turns each batch of records into rows of the
-//! same tables as [`Analysis`](crate::Analysis) (the builders of [`crate::tables`]), keeps at
-//! most [`ROW_GROUP_ROWS`] rows per table in memory and writes them out as Parquet row groups,
-//! CSV and NDJSON lines, into the staging directory of a [`TableSet`] committed at the end.
+//! same tables as [`Analysis`](crate::Analysis) (the builders of [`crate::tables`]) a frame of
+//! at most 4096 rows at a time, and writes each frame at once as CSV and NDJSON lines and as
+//! compressed Parquet pages of the open row group ([`ROW_GROUP_ROWS`] rows), into the staging
+//! directory of a [`TableSet`] committed at the end. What a table keeps is its compressed pages
+//! until the row group ends, never its rows.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -30,8 +32,8 @@ use crate::write::{
     TableSet, TextFormat,
 };
 
-/// Rows of one table kept in memory before they are written out: the size of a Parquet row
-/// group (at most; a capture's last rows, or a table's last rows, make a smaller one).
+/// Rows of a Parquet row group: each has exactly this many, but the file's last one (or one
+/// ended by [`ROW_GROUP_BYTES`]).
 pub const ROW_GROUP_ROWS: usize = 16_384;
 
 /// Rows of one table gathered as records before they become one DataFrame: a batch of the
@@ -39,10 +41,10 @@ pub const ROW_GROUP_ROWS: usize = 16_384;
 /// per batch would cost more than the rows.
 const FRAME_ROWS: usize = 4096;
 
-/// Memory of one table's rows kept before they are written (the frames' estimated size): a
-/// row group ends at [`ROW_GROUP_ROWS`] rows or this many bytes, whichever comes first, so that
-/// long paths, hosts or TLS strings (up to the HTTP head limit, 64 KiB each) cannot make the
-/// rows kept grow with the capture.
+/// Uncompressed size of a row group (its frames' estimated size): a row group ends at
+/// [`ROW_GROUP_ROWS`] rows or this many bytes, whichever comes first, so that long paths, hosts
+/// or TLS strings (up to the HTTP head limit, 64 KiB each) cannot make the pages kept grow with
+/// the capture.
 pub const ROW_GROUP_BYTES: usize = 16 << 20;
 
 /// Memory of one table's records gathered before they become a frame (estimated: the record
