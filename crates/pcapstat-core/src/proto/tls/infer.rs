@@ -43,6 +43,10 @@ pub const H2_PREFACE_MAX: u64 = 82;
 /// TLS 1.3: NewSessionTicket records skipped at most after the request (same length as one seen
 /// before it).
 const MAX_LATE_TICKETS: u8 = 4;
+/// TLS 1.3: estimated plaintext bytes at most of a record taken for a NewSessionTicket when
+/// it and the next server record, both after the request and before any response, have the
+/// same length (OpenSSL sends two equal tickets).
+pub const TICKET_MAX: u64 = 1024;
 
 /// Which HTTP the application data is, from ALPN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +113,9 @@ pub(crate) struct Inference {
     first_client_len: Option<u64>,
     second_client_ts: Option<i64>,
     late_tickets: u8,
+    /// TLS 1.3: the first server record of the first response was counted but may be a ticket
+    /// (its length, while the next server record may still show it).
+    tentative: Option<u64>,
     cur: Option<Open>,
     next_index: u32,
     cut: bool,
@@ -146,6 +153,7 @@ impl Inference {
             first_client_len: None,
             second_client_ts: None,
             late_tickets: 0,
+            tentative: None,
             cur: None,
             next_index: 0,
             cut: false,
@@ -225,6 +233,7 @@ impl Inference {
             self.stats.records += 1;
             return;
         }
+        let plain = self.plaintext(len);
         let Some(o) = self.cur.as_mut() else {
             if self.tls13 && !self.response_seen && self.ticket_len.is_none() {
                 self.ticket_len = Some(len);
@@ -241,7 +250,25 @@ impl Inference {
             self.stats.unsolicited_records += 1;
             return;
         }
-        self.response_seen = true;
+        if let Some(first) = self.tentative.take() {
+            if first == len {
+                // Two equal records before the response: session tickets.
+                o.resp_start = None;
+                o.resp_bytes = o.resp_bytes.saturating_sub(first);
+                self.ticket_len = Some(len);
+                self.late_tickets = 2;
+                self.stats.records = self.stats.records.saturating_sub(1);
+                self.stats.unsolicited_records += 2;
+                return;
+            }
+        } else if self.tls13
+            && !self.response_seen
+            && self.ticket_len.is_none()
+            && plain <= TICKET_MAX
+        {
+            self.tentative = Some(len);
+        }
+        self.response_seen = self.tentative.is_none();
         o.resp_start.get_or_insert(ts);
         o.resp_end = ts;
         o.resp_bytes += len;
@@ -262,8 +289,14 @@ impl Inference {
             }
             return;
         }
-        let ticket = self.ticket_len == Some(len) || (self.cur.is_none() && p > H2_PREFACE_MAX);
-        if p <= TLS_CONTROL_MAX || ticket {
+        // Decided by the first exchange only (a small HTTP/1.1 chunk later is no SETTINGS).
+        if self.next_index > 0 {
+            self.proto = Proto::Http1;
+            return;
+        }
+        // A session ticket, or a small HTTP/1.1 response: no decision yet (HTTP/1.1 rules).
+        let ambiguous = self.ticket_len == Some(len) || (H2_PREFACE_MAX < p && p <= TICKET_MAX);
+        if p <= TLS_CONTROL_MAX || ambiguous {
             return;
         }
         if p > H2_PREFACE_MAX {
@@ -271,6 +304,13 @@ impl Inference {
             return;
         }
         self.proto = Proto::Http2;
+        // The server's SETTINGS comes before any response: what was counted as one was tickets.
+        self.tentative = None;
+        if let Some(o) = self.cur.as_mut() {
+            if o.resp_start.take().is_some() {
+                o.resp_bytes = 0;
+            }
+        }
         // The exchange opened by the client's preface starts at its next record.
         let preface = self
             .first_client_len
@@ -301,6 +341,8 @@ impl Inference {
     }
 
     fn finish(&mut self) {
+        self.tentative = None;
+        self.response_seen |= self.cur.is_some_and(|o| o.resp_start.is_some());
         let Some(o) = self.cur.take() else {
             return;
         };
