@@ -459,6 +459,20 @@ pub fn app_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<
             writeln!(out, "{}", ctx.style.paint(Some(Color::Red), &line))?;
         }
     }
+    let inf = &http.inferred;
+    if inf.requests > 0 {
+        writeln!(
+            out,
+            "{} on {} (estimates from record sizes and times; not in the HTTP figures)",
+            ctx.head(&format!(
+                "{} inferred from encrypted records (no keys)",
+                plural(inf.requests, "request", "requests")
+            )),
+            plural(inf.connections, "TLS connection", "TLS connections"),
+        )?;
+        phase(out, ctx, "wait (TTFB)", inf.wait)?;
+        phase(out, ctx, "total", inf.total)?;
+    }
     if http.requests > 0 {
         // Requests on no connection's first request (a time window cut it off) read as one.
         let per_connection = http

@@ -118,7 +118,9 @@ impl HarBuilder {
             self.conns.entry(t.conn_id).or_default().tls = true;
         }
         for t in timings {
-            if let Some(h) = http.get(t.http_index) {
+            // Rows inferred from encrypted records (no method, URL nor status) are left out
+            // (docs/har.md).
+            if let Some(h) = http.get(t.http_index).filter(|h| !h.inferred) {
                 self.rows.push((h.clone(), t.clone()));
             }
         }
