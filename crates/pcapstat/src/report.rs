@@ -1482,7 +1482,10 @@ mod tests {
             assert_eq!(fig(&r, "tls.resumed"), count(tls.resumed));
             assert_eq!(fig(&r, "tls.alerts"), count(tls.alerts));
             pct_figures(&r, "tls.handshake", tls.handshake);
-            assert_eq!(http.requests, a.http_records().len() as u64);
+            let inferred = a.http_records().iter().filter(|h| h.inferred).count() as u64;
+            assert_eq!(http.requests + http.inferred.requests, a.http_records().len() as u64);
+            assert_eq!(http.inferred.requests, inferred);
+            assert_eq!(http.inferred.stats.exchanges, inferred);
             assert_eq!(fig(&r, "http.requests"), count(http.requests));
             assert_eq!(fig(&r, "http.connections"), count(http.connections));
             assert_eq!(fig(&r, "http.incomplete"), count(http.incomplete));
