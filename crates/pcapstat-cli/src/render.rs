@@ -463,11 +463,15 @@ pub fn app_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<
     if inf.requests > 0 {
         writeln!(
             out,
-            "{} on {} (estimates from record sizes and times; not in the HTTP figures)",
+            "{}",
             ctx.head(&format!(
                 "{} inferred from encrypted records (no keys)",
                 plural(inf.requests, "request", "requests")
             )),
+        )?;
+        writeln!(
+            out,
+            "  on {}: estimates, kept out of the HTTP figures",
             plural(inf.connections, "TLS connection", "TLS connections"),
         )?;
         phase(out, ctx, "wait (TTFB)", inf.wait)?;
@@ -1050,6 +1054,19 @@ pub fn markdown(
             "handshakes | versions | resumption rate | alerts | top SNIs",
             "rlrll",
             &[row],
+        )?;
+    }
+    let inf = &http.inferred;
+    if inf.requests > 0 {
+        let p50 = |p: Option<Percentiles>| p.map_or("-".to_string(), |p| duration(p.p50));
+        writeln!(
+            out,
+            "\n{} inferred from encrypted records (no keys) on {}: estimates, kept out of the \
+             HTTP figures (wait p50 {}, total p50 {}).",
+            plural(inf.requests, "request", "requests"),
+            plural(inf.connections, "TLS connection", "TLS connections"),
+            p50(inf.wait),
+            p50(inf.total),
         )?;
     }
     if http.requests > 0 {
