@@ -231,3 +231,45 @@ fn lab_inferred_against_curl_timings() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// Without `../shared`: the bundled `testdata/lab/d_tls_resumption/capture.pcap` (TLS 1.2 and
+/// 1.3, full and resumed, HTTP/1.1; s_client and curl) run without its key log gives one
+/// inferred exchange per request tshark decrypts with the key log
+/// (`testdata/expected/inferred/d_tls_resumption.tsv`, `scripts/gen-inferred-fixture.py`), on
+/// the same connection, at the request, first response and last response frames; nothing extra;
+/// the same rows for 1 and 3 threads.
+#[test]
+fn inferred_bundled_capture_against_tshark() {
+    let dir = common::testdata().join("lab/d_tls_resumption");
+    let want = common::tsv(&common::testdata().join("expected/inferred/d_tls_resumption.tsv"));
+    assert_eq!(want.len(), 12);
+    let got = rows(&dir.join("capture.pcap"), None);
+    let three = Analyzer::new()
+        .threads(3)
+        .embedded_secrets(false)
+        .analyze(Capture::open(dir.join("capture.pcap")).unwrap())
+        .unwrap()
+        .http;
+    assert_eq!(got, three, "same rows for any thread count");
+    assert!(got.iter().all(|r| r.inferred));
+    assert_eq!(got.len(), want.len(), "one exchange per request, nothing extra");
+    let mut next: BTreeMap<u16, usize> = BTreeMap::new();
+    for w in &want {
+        let port: u16 = w["client_port"].parse().unwrap();
+        let k = next.entry(port).or_default();
+        let r = got
+            .iter()
+            .filter(|r| r.client.port == port)
+            .nth(*k)
+            .unwrap_or_else(|| panic!("{}: no inferred exchange", w["uri"]));
+        *k += 1;
+        let ns = |c: &str| w[c].parse::<i64>().unwrap();
+        let at = &w["uri"];
+        assert_eq!(r.request_start_ts, ns("request_ns"), "{at}");
+        assert_eq!(r.response_start_ts, Some(ns("response_start_ns")), "{at}");
+        assert_eq!(r.response_end_ts, Some(ns("response_end_ns")), "{at}");
+        assert!(r.complete && r.method.is_none() && r.status.is_none(), "{at}");
+        assert_eq!(r.host.as_deref(), Some("lab.test"), "{at}: the SNI");
+        assert!(r.request_body_bytes > 0 && r.response_body_bytes > Some(1024), "{at}");
+    }
+}

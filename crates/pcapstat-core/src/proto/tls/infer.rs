@@ -203,9 +203,12 @@ impl Inference {
             self.decide(ts, client, len);
         }
         let control = self.is_control(client, len);
+        // The server's first HTTP/2 frame is its SETTINGS; session tickets (larger, TLS
+        // records) may come before it.
+        let plain = self.plaintext(len);
         if client {
             self.client_seen = true;
-        } else {
+        } else if plain <= H2_PREFACE_MAX {
             self.server_seen = true;
         }
         if control {
@@ -233,7 +236,6 @@ impl Inference {
             self.stats.records += 1;
             return;
         }
-        let plain = self.plaintext(len);
         let Some(o) = self.cur.as_mut() else {
             if self.tls13 && !self.response_seen && self.ticket_len.is_none() {
                 self.ticket_len = Some(len);
@@ -269,6 +271,7 @@ impl Inference {
             self.tentative = Some(len);
         }
         self.response_seen = self.tentative.is_none();
+        self.server_seen = true;
         o.resp_start.get_or_insert(ts);
         o.resp_end = ts;
         o.resp_bytes += len;
@@ -306,6 +309,7 @@ impl Inference {
         self.proto = Proto::Http2;
         // The server's SETTINGS comes before any response: what was counted as one was tickets.
         self.tentative = None;
+        self.server_seen = false;
         if let Some(o) = self.cur.as_mut() {
             if o.resp_start.take().is_some() {
                 o.resp_bytes = 0;
@@ -386,5 +390,185 @@ impl Inference {
     pub fn into_records(mut self) -> (Vec<HttpExchange>, InferStats) {
         self.finish();
         (self.rows, self.stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: usize = 0;
+    const S: usize = 1;
+    const AD: u8 = super::super::CT_APPDATA;
+
+    /// Runs records `(ts, dir, length)` of application data through an inference; the rows as
+    /// (start, request end, response start, response end, request bytes, response bytes).
+    fn run(proto: Proto, tls13: bool, recs: &[(i64, usize, u64)]) -> Vec<[Option<i64>; 6]> {
+        let mut i = Inference::new(proto, tls13, if tls13 { 0x1301 } else { 0xc02f }, None);
+        for &(ts, d, len) in recs {
+            i.on_record(ts, d, AD, len);
+        }
+        let (rows, stats) = i.into_records();
+        assert_eq!(stats.exchanges, rows.len() as u64);
+        rows.iter()
+            .map(|r| {
+                [
+                    Some(r.request_start_ts),
+                    r.request_end_ts,
+                    r.response_start_ts,
+                    r.response_end_ts,
+                    Some(r.request_body_bytes as i64),
+                    r.response_body_bytes.map(|b| b as i64),
+                ]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_client_burst_then_the_servers_is_one_exchange() {
+        let rows = run(
+            Proto::Http1,
+            false,
+            &[
+                (10, C, 200),
+                (11, C, 300),
+                (20, S, 1000),
+                (25, S, 16408),
+                (30, C, 200),
+                (40, S, 500),
+            ],
+        );
+        assert_eq!(
+            rows,
+            [
+                [Some(10), Some(11), Some(20), Some(25), Some(500), Some(17408)],
+                [Some(30), Some(30), Some(40), Some(40), Some(200), Some(500)],
+            ]
+        );
+    }
+
+    #[test]
+    fn alerts_and_other_record_types_are_no_exchange() {
+        let mut i = Inference::new(Proto::Http1, true, 0x1301, None);
+        i.on_record(1, C, AD, 200);
+        i.on_record(2, S, AD, 600);
+        // TLS 1.3 close_notify (2 + 1 + 16 bytes) from the client, a TLS 1.2-style alert.
+        i.on_record(3, C, AD, 19);
+        i.on_record(4, C, super::super::CT_ALERT, 26);
+        let (rows, stats) = i.into_records();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].response_end_ts, Some(2));
+        assert_eq!(stats.control_records, 1);
+    }
+
+    #[test]
+    fn http2_control_frames_and_prefaces_are_left_out() {
+        // TLS 1.3: 17 bytes of overhead. Server SETTINGS (57), client preface (81), SETTINGS
+        // ack (26) both ways, HEADERS (66), response; a client WINDOW_UPDATE (30) in the middle
+        // of the download and a PING ack (34) do not split it.
+        let recs = [
+            (1, S, 57),
+            (2, C, 81),
+            (3, S, 26),
+            (4, C, 66),
+            (5, C, 26),
+            (6, S, 139),
+            (7, S, 16401),
+            (8, C, 30),
+            (9, S, 16401),
+            (10, C, 34),
+            (11, S, 4000),
+            (20, C, 47),
+            (21, S, 1176),
+        ];
+        let rows = run(Proto::Http2, true, &recs);
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows[0][0..4], [Some(4), Some(4), Some(6), Some(11)]);
+        assert_eq!(rows[1][0..4], [Some(20), Some(20), Some(21), Some(21)]);
+        // The same records read as HTTP/1.1 split at every client record.
+        assert!(run(Proto::Http1, true, &recs).len() > 2);
+    }
+
+    #[test]
+    fn undecided_alpn_becomes_http2_at_the_servers_settings() {
+        // Client Finished + preface + HEADERS leave together; tickets, then SETTINGS.
+        let recs = [
+            (1, C, 81),
+            (1, C, 66),
+            (5, S, 282),
+            (5, S, 282),
+            (5, S, 57),
+            (6, S, 26),
+            (7, C, 26),
+            (8, S, 139),
+        ];
+        let rows = run(Proto::Undecided, true, &recs);
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0][0..4], [Some(1), Some(1), Some(8), Some(8)]);
+        assert_eq!(rows[0][4], Some(66), "the preface is not request bytes");
+        // One ticket only before the SETTINGS: still not the response.
+        let rows = run(
+            Proto::Undecided,
+            true,
+            &[(1, C, 81), (2, C, 66), (5, S, 282), (5, S, 57), (8, S, 139)],
+        );
+        assert_eq!(rows[0][0..4], [Some(2), Some(2), Some(8), Some(8)]);
+        // An HTTP/1.1 server's first large record decides HTTP/1.1.
+        let rows = run(
+            Proto::Undecided,
+            true,
+            &[(1, C, 120), (5, S, 1300), (9, C, 30), (10, S, 500)],
+        );
+        assert_eq!(rows.len(), 2, "{rows:?}");
+    }
+
+    #[test]
+    fn tls13_session_tickets_are_not_the_response() {
+        // A ticket before the request, its twin after it.
+        let rows = run(
+            Proto::Http1,
+            true,
+            &[(1, S, 282), (2, C, 113), (3, S, 282), (4, S, 1295)],
+        );
+        assert_eq!(rows[0][2..], [Some(4), Some(4), Some(113), Some(1295)]);
+        // Both after the request (client Finished and request left together).
+        let rows = run(
+            Proto::Http1,
+            true,
+            &[(2, C, 113), (3, S, 282), (3, S, 282), (4, S, 1295)],
+        );
+        assert_eq!(rows[0][2..4], [Some(4), Some(4)]);
+        // TLS 1.2 has its tickets in clear: equal records are response.
+        let rows = run(
+            Proto::Http1,
+            false,
+            &[(2, C, 113), (3, S, 282), (3, S, 282), (4, S, 1295)],
+        );
+        assert_eq!(rows[0][2], Some(3));
+    }
+
+    #[test]
+    fn a_cut_ends_the_inference_and_the_open_exchange_is_incomplete() {
+        let mut i = Inference::new(Proto::Http1, false, 0xc02f, Some("x.test".into()));
+        i.on_record(1, C, AD, 200);
+        i.on_record(2, S, AD, 600);
+        i.on_record(3, C, AD, 200);
+        i.on_record(4, S, AD, 600);
+        i.cut();
+        i.on_record(5, C, AD, 200);
+        assert!(i.take_finished(3).is_empty());
+        let (rows, stats) = i.into_records();
+        assert_eq!(rows.len(), 2);
+        assert!(rows[0].complete && !rows[1].complete);
+        assert!(rows.iter().all(|r| r.inferred && r.host.as_deref() == Some("x.test")));
+        assert_eq!(stats.cut, 1);
+    }
+
+    #[test]
+    fn overhead_by_suite() {
+        assert_eq!(record_overhead(true, 0x1302), 17);
+        assert_eq!(record_overhead(false, 0xc030), 24);
+        assert_eq!(record_overhead(false, 0xcca9), 16);
+        assert_eq!(record_overhead(false, 0x002f), 37);
     }
 }
