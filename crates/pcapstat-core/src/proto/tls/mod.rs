@@ -785,9 +785,11 @@ impl TlsParser {
             self.rec.handshake_ns = self.rec.client_hello_ts.and_then(|c| t.checked_sub(c));
             self.start_inference();
             for d in 0..2 {
-                // While inferring, a direction may be inside a record: its framing goes on.
-                if !self.decrypting(d) && self.infer.is_none() {
-                    self.dirs[d].buf = Vec::new();
+                if !self.decrypting(d) {
+                    // While inferring, a direction may be inside a record: its framing goes on.
+                    if self.infer.is_none() {
+                        self.dirs[d].buf = Vec::new();
+                    }
                     self.dirs[d].hs = Vec::new();
                 }
             }
