@@ -1068,7 +1068,10 @@ mod tests {
             assert_eq!(f.stats.inferred.connections, 1, "{name}");
             assert_eq!(f.http.len(), 2, "{name}: {:?}", f.http);
             for r in &f.http {
-                assert!(r.inferred && r.complete && r.version == version, "{name}: {r:?}");
+                assert!(
+                    r.inferred && r.complete && r.version == version,
+                    "{name}: {r:?}"
+                );
             }
         }
     }

@@ -159,17 +159,24 @@ fn lab_tls_scenarios_inferred_against_decrypted_truth() {
             println!("{line}");
         }
         if share < min_share || acc.extra > max_extra {
-            failures.push(format!("{line}: share {share:.2} < {min_share} or extra > {max_extra}"));
+            failures.push(format!(
+                "{line}: share {share:.2} < {min_share} or extra > {max_extra}"
+            ));
         }
-        for ((name, p95), max) in ["start", "ttfb", "last"].iter().zip([s.1, t.1, l.1]).zip(p95_max) {
+        for ((name, p95), max) in ["start", "ttfb", "last"]
+            .iter()
+            .zip([s.1, t.1, l.1])
+            .zip(p95_max)
+        {
             if p95 > max {
-                failures.push(format!("{scenario}: p95 {name} error {p95:.3} ms > {max} ms"));
+                failures.push(format!(
+                    "{scenario}: p95 {name} error {p95:.3} ms > {max} ms"
+                ));
             }
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
-
 
 /// curl's own timings of each HTTPS transfer (`gt_curl.jsonl`, not `--parallel`: the lab README
 /// leaves those out) against the inferred exchange of its connection (client port) in order:
@@ -252,7 +259,11 @@ fn inferred_bundled_capture_against_tshark() {
         .http;
     assert_eq!(got, three, "same rows for any thread count");
     assert!(got.iter().all(|r| r.inferred));
-    assert_eq!(got.len(), want.len(), "one exchange per request, nothing extra");
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "one exchange per request, nothing extra"
+    );
     let mut next: BTreeMap<u16, usize> = BTreeMap::new();
     for w in &want {
         let port: u16 = w["client_port"].parse().unwrap();
@@ -268,8 +279,14 @@ fn inferred_bundled_capture_against_tshark() {
         assert_eq!(r.request_start_ts, ns("request_ns"), "{at}");
         assert_eq!(r.response_start_ts, Some(ns("response_start_ns")), "{at}");
         assert_eq!(r.response_end_ts, Some(ns("response_end_ns")), "{at}");
-        assert!(r.complete && r.method.is_none() && r.status.is_none(), "{at}");
+        assert!(
+            r.complete && r.method.is_none() && r.status.is_none(),
+            "{at}"
+        );
         assert_eq!(r.host.as_deref(), Some("lab.test"), "{at}: the SNI");
-        assert!(r.request_body_bytes > 0 && r.response_body_bytes > Some(1024), "{at}");
+        assert!(
+            r.request_body_bytes > 0 && r.response_body_bytes > Some(1024),
+            "{at}"
+        );
     }
 }

@@ -1483,7 +1483,10 @@ mod tests {
             assert_eq!(fig(&r, "tls.alerts"), count(tls.alerts));
             pct_figures(&r, "tls.handshake", tls.handshake);
             let inferred = a.http_records().iter().filter(|h| h.inferred).count() as u64;
-            assert_eq!(http.requests + http.inferred.requests, a.http_records().len() as u64);
+            assert_eq!(
+                http.requests + http.inferred.requests,
+                a.http_records().len() as u64
+            );
             assert_eq!(http.inferred.requests, inferred);
             assert_eq!(http.inferred.stats.exchanges, inferred);
             assert_eq!(fig(&r, "http.requests"), count(http.requests));

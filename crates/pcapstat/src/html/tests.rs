@@ -186,10 +186,7 @@ fn histograms_count_the_table_values_and_mark_the_percentiles() {
             ),
             (
                 "wait",
-                parsed(&a)
-                    .iter()
-                    .filter_map(|(_, t)| t.wait_ns)
-                    .collect(),
+                parsed(&a).iter().filter_map(|(_, t)| t.wait_ns).collect(),
             ),
         ]
         .into_iter()

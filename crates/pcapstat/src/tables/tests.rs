@@ -196,7 +196,10 @@ fn keylog_gives_https_rows_in_the_http_table() {
     let inferred = http.column("inferred").unwrap().bool().unwrap();
     assert_eq!(inferred.sum(), Some(12));
     assert_eq!(http.column("method").unwrap().null_count(), 12);
-    assert_eq!(http.column("request_header_bytes").unwrap().null_count(), 12);
+    assert_eq!(
+        http.column("request_header_bytes").unwrap().null_count(),
+        12
+    );
     assert_eq!(http.column("request_bytes").unwrap().null_count(), 0);
     assert_eq!(plain.stats().keylog, Default::default());
     let keyed = Analyzer::new()

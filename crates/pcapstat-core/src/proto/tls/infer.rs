@@ -324,7 +324,9 @@ impl Inference {
                 match self.second_client_ts {
                     Some(t) => {
                         o.start = t;
-                        o.req_bytes = o.req_bytes.saturating_sub(self.first_client_len.unwrap_or(0));
+                        o.req_bytes = o
+                            .req_bytes
+                            .saturating_sub(self.first_client_len.unwrap_or(0));
                     }
                     None => self.cur = None,
                 }
@@ -441,7 +443,14 @@ mod tests {
         assert_eq!(
             rows,
             [
-                [Some(10), Some(11), Some(20), Some(25), Some(500), Some(17408)],
+                [
+                    Some(10),
+                    Some(11),
+                    Some(20),
+                    Some(25),
+                    Some(500),
+                    Some(17408)
+                ],
                 [Some(30), Some(30), Some(40), Some(40), Some(200), Some(500)],
             ]
         );
@@ -560,7 +569,9 @@ mod tests {
         let (rows, stats) = i.into_records();
         assert_eq!(rows.len(), 2);
         assert!(rows[0].complete && !rows[1].complete);
-        assert!(rows.iter().all(|r| r.inferred && r.host.as_deref() == Some("x.test")));
+        assert!(rows
+            .iter()
+            .all(|r| r.inferred && r.host.as_deref() == Some("x.test")));
         assert_eq!(stats.cut, 1);
     }
 
