@@ -186,6 +186,15 @@ write("tls_decrypt", "tls13-aes256-ops-handshake-gap.bin",
       bytes([1]) + op_sealed(1, 1, ee + fin13) + bytes([5 | 8]) + op_sealed(0, 1, fin13) + bytes([5])
       + op_sealed(0, 0, H1_REQ) + bytes([4 | 8, 3]) + op_raw(1, b"\x17\x03\x03\x00\x05abcde")
       + bytes([6]))
+# cfg bits 6 and 7 both set: no key log, so nothing is decrypted and the exchanges are inferred
+# from the records' sizes and order (crates/pcapstat-core/src/proto/tls/infer.rs).
+write("tls_decrypt", "nokey-tls13-aes128-h2.bin",
+      bytes([0xc0 | 0x20 | (1 << 3) | 0]) + op_sealed(0, 0, H2_REQ) + op_sealed(1, 0, H2_RESP)
+      + op_sealed(0, 0, GET) + op_sealed(1, 0, OK + DATA))
+write("tls_decrypt", "nokey-tls12-gcm-http11.bin",
+      bytes([0xc0 | 0x20 | (2 << 3) | 3]) + op_sealed(0, 0, H1_REQ, split=True)
+      + op_sealed(1, 0, H1_RESP) + op_sealed(0, 0, H1_REQ) + op_sealed(1, 0, H1_RESP)
+      + op_sealed(0, 2, b"\x01\x00"))
 
 
 # --- websocket -----------------------------------------------------------------------------

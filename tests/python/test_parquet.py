@@ -58,7 +58,8 @@ def expected_rows(summary: dict) -> dict:
     return {
         "connections": summary["tcp_connections"]["connections"],
         "tls": apps["tls"]["handshakes"],
-        "http": apps["http"]["requests"],
+        # parsed requests and those inferred from encrypted records (counted apart)
+        "http": apps["http"]["requests"] + apps["http"]["inferred"]["requests"],
         "dns": apps["dns"]["queries"],
         # The report has a websocket section only when there are WebSocket connections.
         "websocket": apps.get("websocket", {}).get("connections", 0),

@@ -459,6 +459,24 @@ pub fn app_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<
             writeln!(out, "{}", ctx.style.paint(Some(Color::Red), &line))?;
         }
     }
+    let inf = &http.inferred;
+    if inf.requests > 0 {
+        writeln!(
+            out,
+            "{}",
+            ctx.head(&format!(
+                "{} inferred from encrypted records (no keys)",
+                plural(inf.requests, "request", "requests")
+            )),
+        )?;
+        writeln!(
+            out,
+            "  on {}: estimates, kept out of the HTTP figures",
+            plural(inf.connections, "TLS connection", "TLS connections"),
+        )?;
+        phase(out, ctx, "wait (TTFB)", inf.wait)?;
+        phase(out, ctx, "total", inf.total)?;
+    }
     if http.requests > 0 {
         // Requests on no connection's first request (a time window cut it off) read as one.
         let per_connection = http
@@ -1036,6 +1054,19 @@ pub fn markdown(
             "handshakes | versions | resumption rate | alerts | top SNIs",
             "rlrll",
             &[row],
+        )?;
+    }
+    let inf = &http.inferred;
+    if inf.requests > 0 {
+        let p50 = |p: Option<Percentiles>| p.map_or("-".to_string(), |p| duration(p.p50));
+        writeln!(
+            out,
+            "\n{} inferred from encrypted records (no keys) on {}: estimates, kept out of the \
+             HTTP figures (wait p50 {}, total p50 {}).",
+            plural(inf.requests, "request", "requests"),
+            plural(inf.connections, "TLS connection", "TLS connections"),
+            p50(inf.wait),
+            p50(inf.total),
         )?;
     }
     if http.requests > 0 {

@@ -24,7 +24,9 @@ use crate::proto::headers::HeaderLimits;
 use crate::proto::http::{HttpConfig, HttpParser, HttpStats};
 use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
 use crate::proto::quic::QuicTracker;
-use crate::proto::tls::{AppData, EmbeddedKeys, KeyLog, Keys, TlsDecryptStats, TlsParser};
+use crate::proto::tls::{
+    AppData, EmbeddedKeys, InferStats, KeyLog, Keys, TlsDecryptStats, TlsParser,
+};
 use crate::proto::websocket::{WebSocketParser, WebSocketStats};
 use crate::proto::Probe;
 use crate::record::{
@@ -109,6 +111,8 @@ counters! {
         pub roles_swapped: u64,
         /// Counters of the WebSocket parsers (HTTP/1.1 connections upgraded by a `101`).
         pub websocket: WebSocketStats,
+        /// Exchanges inferred from encrypted records (TLS connections not decrypted).
+        pub inferred: InferStats,
     }
 }
 
@@ -175,10 +179,16 @@ pub struct TlsConn {
     headers: Option<HeaderLimits>,
 }
 
+/// The server port on which a TLS connection without ALPN is taken for HTTP/1.1 when its
+/// exchanges are inferred from the records (docs/http.md, "HTTPS without keys").
+pub const HTTPS_PORT: u16 = 443;
+
 impl TlsConn {
-    fn new(keys: Keys, headers: Option<HeaderLimits>) -> Self {
+    fn new(keys: Keys, headers: Option<HeaderLimits>, server_port: u16) -> Self {
+        let mut tls = TlsParser::with_keys(keys);
+        tls.infer_http(server_port == HTTPS_PORT);
         TlsConn {
-            tls: TlsParser::with_keys(keys),
+            tls,
             inner: Inner::Undecided,
             headers,
         }
@@ -315,9 +325,11 @@ fn push_http(
     if let Some(first) = taken.first {
         records.insert(0, first);
     }
-    if conn.outcome == Outcome::Reset && (taken.any || !records.is_empty()) {
-        let unanswered = taken.unanswered || records.iter().any(|r| r.response_start_ts.is_none());
-        let cut = taken.incomplete || records.iter().any(|r| !r.complete);
+    // Inferred rows (estimates) do not decide the failure.
+    let exact = || records.iter().filter(|r| !r.inferred);
+    if conn.outcome == Outcome::Reset && (taken.any || exact().next().is_some()) {
+        let unanswered = taken.unanswered || exact().any(|r| r.response_start_ts.is_none());
+        let cut = taken.incomplete || exact().any(|r| !r.complete);
         conn.failure = match conn.failure {
             Some(Failure::ResetBeforeResponse) => Some(Failure::ResetBeforeResponse),
             _ if unanswered => Some(Failure::ResetUnanswered),
@@ -523,9 +535,15 @@ impl AppSink {
             let http = HttpParser::probe(&head);
             let h2 = Http2Parser::probe(&head);
             let next = if tls == Probe::Yes {
+                let server_port = if guessed && dir == Direction::ServerToClient {
+                    self.client.port
+                } else {
+                    self.server.port
+                };
                 Some(State::Tls(Box::new(TlsConn::new(
                     std::mem::take(&mut self.keys),
                     self.headers,
+                    server_port,
                 ))))
             } else if http == Probe::Yes {
                 Some(State::Http(Box::new(if guessed {
@@ -767,6 +785,10 @@ impl SinkFactory for AppFactory {
             State::Tls(t) => match &mut t.inner {
                 Inner::Http(p) => (p.take_finished(TAKE_FINISHED_AT), Some(t.tls.record())),
                 Inner::Http2(p) => (p.take_finished(TAKE_FINISHED_AT), Some(t.tls.record())),
+                _ if t.tls.inferring() => {
+                    let rows = t.tls.take_inferred(TAKE_FINISHED_AT);
+                    (rows, Some(t.tls.record()))
+                }
                 _ => return false,
             },
             _ => return false,
@@ -775,8 +797,9 @@ impl SinkFactory for AppFactory {
             return false;
         }
         let t = &mut sink.taken;
-        t.any = true;
-        for x in &taken {
+        // Inferred rows say nothing exact about a reset connection's failure (push_http).
+        for x in taken.iter().filter(|x| !x.inferred) {
+            t.any = true;
             t.incomplete |= !x.complete;
             t.unanswered |= x.response_start_ts.is_none();
         }
@@ -836,8 +859,10 @@ impl SinkFactory for AppFactory {
         match sink.state {
             State::Tls(p) => {
                 self.stats.tls += 1;
-                let TlsConn { tls, inner, .. } = *p;
+                let TlsConn { mut tls, inner, .. } = *p;
                 self.stats.tls_decrypt.merge(tls.decrypt_stats());
+                let (inferred, infer_stats) = tls.take_all_inferred();
+                self.stats.inferred.merge(&infer_stats);
                 match inner {
                     Inner::Http(mut http) => {
                         self.stats.https += 1;
@@ -853,7 +878,8 @@ impl SinkFactory for AppFactory {
                         push_http(&mut self.http, record, http.into_records(), taken);
                     }
                     Inner::NotParsed => self.stats.tls_other_alpn += 1,
-                    Inner::Undecided => {}
+                    // Not decrypted: the rows inferred from the records, if any.
+                    Inner::Undecided => push_http(&mut self.http, record, inferred, taken),
                 }
                 self.tls.push(TlsRecord {
                     conn_id: id,

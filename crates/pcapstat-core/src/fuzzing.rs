@@ -343,7 +343,18 @@ fn check_headers(r: &HttpExchange) {
 fn check_http<'a>(records: impl IntoIterator<Item = &'a HttpExchange>, last_ts: Option<i64>) {
     for r in records {
         check_headers(r);
-        if r.complete {
+        if r.inferred {
+            // Inferred from encrypted records (proto/tls/infer.rs): nothing read of HTTP, and
+            // the response follows the request's last record.
+            assert!(
+                r.method.is_none() && r.path.is_none() && r.status.is_none(),
+                "an inferred row with HTTP fields: {r:?}"
+            );
+            assert!(
+                !r.complete || r.response_start_ts.is_some(),
+                "complete without a response: {r:?}"
+            );
+        } else if r.complete {
             assert!(
                 r.status.is_some() && r.response_start_ts.is_some(),
                 "complete without a response head: {r:?}"
@@ -369,6 +380,10 @@ fn check_http<'a>(records: impl IntoIterator<Item = &'a HttpExchange>, last_ts: 
         }
         if let (Some(a), Some(b)) = (r.response_start_ts, r.response_end_ts) {
             assert!(a <= b, "response ends before it starts: {r:?}");
+        }
+        // Inferred: the response's records follow the request's (times in order only).
+        if let (true, Some(e), Some(s)) = (r.inferred, r.request_end_ts, r.response_start_ts) {
+            assert!(e <= s, "response before the request's end: {r:?}");
         }
     }
 }
@@ -610,7 +625,8 @@ impl Keys {
 ///
 /// `data[0]`: bits 0–2 the cipher suite (`SUITES`, modulo 6), bits 3–4 the server's ALPN
 /// (`ALPNS`), bit 5 = the harness completes the handshake (server flight with Finished, client
-/// Finished; else only ClientHello and ServerHello are sent). Then operations, each an op byte
+/// Finished; else only ClientHello and ServerHello are sent), bits 6 and 7 both set = no key
+/// log: nothing is decrypted and the exchanges are inferred from the records (`infer.rs`). Then operations, each an op byte
 /// `o` whose bits 0–2 say: 0/1 = a record from the client/server encrypted with its current key
 /// (inner type `[23, 22, 21, 20]` by bits 3–4; bit 5: 2-byte length; bit 6: delivered in two
 /// pieces), its plaintext the next `len` bytes; 2/3 = `len` raw bytes from the client/server;
@@ -632,10 +648,12 @@ fn tls_decrypt_run(data: &[u8]) -> Option<AppFactory> {
     let alpn = ALPNS[usize::from(cfg >> 3) & 3];
     let full = cfg & 0x20 != 0;
 
+    // Bit 6: header capture on; bits 6 and 7: no key log (the inference).
     let headers = Some(fuzz_header_limits()).filter(|_| cfg & 0x40 != 0);
+    let keylog = (cfg & 0xc0 != 0xc0).then(harness_keylog);
     let mut factory = AppFactory::new(
         AppConfig::default()
-            .with_keylog(Some(harness_keylog()))
+            .with_keylog(keylog)
             .with_headers(headers),
     );
     let ip = std::net::IpAddr::from([10, 0, 0, 1]);
@@ -1075,6 +1093,31 @@ mod tests {
             );
             assert!(!f.http.is_empty(), "{name}: no HTTP rows");
             assert!(f.tls[0].handshake_done_ts.is_some(), "{name}");
+        }
+    }
+
+    /// The `nokey-*` seeds of `tls_decrypt` (no key log) reach the inference from encrypted
+    /// records (proto/tls/infer.rs): two exchanges each, nothing decrypted.
+    #[test]
+    fn tls_decrypt_nokey_seeds_infer_exchanges() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/tls_decrypt");
+        for (name, version) in [
+            // RFC 8448's ClientHello offers no ALPN and TLS 1.3 encrypts the server's choice:
+            // HTTP/1.1 rules on port 443.
+            ("nokey-tls13-aes128-h2.bin", crate::HttpVersion::Http11),
+            ("nokey-tls12-gcm-http11.bin", crate::HttpVersion::Http11),
+        ] {
+            let f = tls_decrypt_run(&std::fs::read(dir.join(name)).unwrap()).unwrap();
+            assert_eq!(f.stats.tls_decrypt.sessions, 0, "{name}");
+            assert_eq!(f.stats.inferred.connections, 1, "{name}");
+            assert_eq!(f.http.len(), 2, "{name}: {:?}", f.http);
+            for r in &f.http {
+                assert!(
+                    r.inferred && r.complete && r.version == version,
+                    "{name}: {r:?}"
+                );
+            }
         }
     }
 

@@ -68,7 +68,7 @@ pub use proto::quic::{
     cid_hex, quic_version_name, QuicStats, MAX_CRYPTO_BUFFER, MAX_CRYPTO_STREAM,
     MAX_QUIC_CONNECTIONS,
 };
-pub use proto::tls::{KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats};
+pub use proto::tls::{InferStats, KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats};
 pub use proto::websocket::WebSocketStats;
 pub use record::{
     Alert, ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpExchange,

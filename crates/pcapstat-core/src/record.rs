@@ -473,6 +473,14 @@ pub struct HttpExchange {
     /// (`Analyzer::capture_headers`, the CLI's `--har`; docs/har.md); `None` otherwise (no
     /// allocation) and for a request whose head was not parsed.
     pub headers: Option<Box<crate::proto::headers::HttpHeaders>>,
+    /// Inferred from the sizes and order of encrypted TLS records, without keys (docs/http.md,
+    /// "HTTPS without keys"): `method`, `path` and `status` are `None`, `host` is the TLS
+    /// server name, the times are estimates (each one the capture time of the segment
+    /// completing a record), `request_body_bytes` / `response_body_bytes` hold the TLS record
+    /// payload bytes of the request and the response (ciphertext with its overhead; the header
+    /// sizes are 0 / `None`), and `complete` means a response was seen and the records could
+    /// be framed to the end. False for rows parsed from HTTP bytes.
+    pub inferred: bool,
 }
 
 named_enum! {

@@ -146,14 +146,18 @@ fn h2c_streams_match_tshark_nginx_and_curl() {
     eprintln!("{compared} h2c streams equal to tshark (max |diff| {max_diff_us} us)");
 
     // No row beyond tshark's streams on the h2c connections (nghttp's PRIORITY-only streams
-    // 3..11 make none), and none yet on the TLS connections (no key log applied).
+    // 3..11 make none), and on the TLS connections (no key log applied) only rows inferred
+    // from the encrypted records (tests/https_inferred.rs).
     let h2c_rows = a
         .http
         .iter()
         .filter(|r| server_port_of(r.conn_id) == 8080)
         .count();
     assert_eq!(h2c_rows, ts_rows.len());
-    assert!(a.http.iter().all(|r| server_port_of(r.conn_id) != 443));
+    assert!(a
+        .http
+        .iter()
+        .all(|r| server_port_of(r.conn_id) != 443 || r.inferred));
 
     // curl's own timings of the h2c transfers (README tolerance: median |diff| < 1 ms).
     let curl_text = std::fs::read_to_string(dir.join("gt_curl.jsonl")).unwrap();
@@ -205,7 +209,7 @@ fn pcapng_copy_gives_the_same_http2_rows() {
         let a = common::analyze(&dir.join(name));
         a.http
             .into_iter()
-            .filter(|r| r.version == HttpVersion::Http2)
+            .filter(|r| r.version == HttpVersion::Http2 && !r.inferred)
             .collect::<Vec<_>>()
     };
     let (pcap, pcapng) = (h2("capture.pcap"), h2("capture.pcapng"));

@@ -487,6 +487,28 @@ pub struct HttpReport {
     pub new_connections_per_server: Vec<ServerCount>,
     /// The complete requests with the longest total, slowest first.
     pub slowest_requests: Vec<RequestRow>,
+    /// Exchanges inferred from encrypted TLS records without keys (http rows with `inferred`
+    /// true): estimates, kept apart from every figure above (docs/http.md, "HTTPS without
+    /// keys").
+    pub inferred: InferredReport,
+}
+
+/// The report's figures of the http rows inferred from encrypted records (estimates).
+#[derive(Debug, Clone, Serialize)]
+pub struct InferredReport {
+    /// Inferred exchanges (rows).
+    pub requests: u64,
+    /// Connections they were inferred on.
+    pub connections: u64,
+    /// Estimated wait (first server record after the request burst's last record).
+    #[serde(serialize_with = "percentiles")]
+    pub wait: Option<Percentiles>,
+    /// Estimated total.
+    #[serde(serialize_with = "percentiles")]
+    pub total: Option<Percentiles>,
+    /// Counters of the inference.
+    #[serde(serialize_with = "counters")]
+    pub stats: pcapstat_core::InferStats,
 }
 
 impl HttpReport {
@@ -698,6 +720,10 @@ pub struct ReportBuilder {
     per_server: BTreeMap<String, u64>,
     wait: ValueStore,
     total: ValueStore,
+    inferred_requests: u64,
+    inferred_connections: u64,
+    inferred_wait: ValueStore,
+    inferred_total: ValueStore,
     slowest_requests: Top<(std::cmp::Reverse<Option<i64>>, u64, u32), RequestRow>,
     // dns
     dns: DnsReport,
@@ -748,6 +774,10 @@ impl ReportBuilder {
             http_versions: BTreeMap::new(),
             per_server: BTreeMap::new(),
             wait: ValueStore::new(),
+            inferred_requests: 0,
+            inferred_connections: 0,
+            inferred_wait: ValueStore::new(),
+            inferred_total: ValueStore::new(),
             total: ValueStore::new(),
             slowest_requests: Top::new(top),
             dns: DnsReport::default(),
@@ -894,8 +924,35 @@ impl ReportBuilder {
         }
     }
 
-    /// Adds HTTP requests with their phases (`timings[i]` belongs to `records[i]`).
+    /// Adds HTTP requests with their phases (`timings[i]` belongs to `records[i]`). Rows
+    /// inferred from encrypted records are counted apart ([`InferredReport`]).
     pub fn add_http(&mut self, records: &[HttpRecord], timings: &[RequestTiming]) {
+        if !records.iter().any(|h| h.inferred) {
+            return self.add_exact_http(records, timings);
+        }
+        let (mut exact, mut exact_timings) = (Vec::new(), Vec::new());
+        for (i, h) in records.iter().enumerate() {
+            let t = timings.get(i);
+            if h.inferred {
+                self.inferred_requests += 1;
+                self.inferred_connections += u64::from(h.request_index == 0);
+                if let Some(ns) = t.and_then(|t| t.wait_ns) {
+                    self.inferred_wait.push(ns);
+                }
+                if let Some(ns) = t.and_then(|t| t.total_ns) {
+                    self.inferred_total.push(ns);
+                }
+            } else if let Some(t) = t {
+                let mut t = t.clone();
+                t.http_index = exact.len();
+                exact.push(h.clone());
+                exact_timings.push(t);
+            }
+        }
+        self.add_exact_http(&exact, &exact_timings);
+    }
+
+    fn add_exact_http(&mut self, records: &[HttpRecord], timings: &[RequestTiming]) {
         self.hosts.add_http(records, timings);
         let dropped = &mut self.keys_dropped;
         for (i, h) in records.iter().enumerate() {
@@ -1023,6 +1080,13 @@ impl ReportBuilder {
                 }
             }),
             slowest_requests: self.slowest_requests.into_rows(),
+            inferred: InferredReport {
+                requests: self.inferred_requests,
+                connections: self.inferred_connections,
+                wait: Percentiles::of_store(&self.inferred_wait),
+                total: Percentiles::of_store(&self.inferred_total),
+                stats: stats.app.inferred.clone(),
+            },
         };
         let crate::hosts::HostsDone {
             hosts,
@@ -1418,7 +1482,13 @@ mod tests {
             assert_eq!(fig(&r, "tls.resumed"), count(tls.resumed));
             assert_eq!(fig(&r, "tls.alerts"), count(tls.alerts));
             pct_figures(&r, "tls.handshake", tls.handshake);
-            assert_eq!(http.requests, a.http_records().len() as u64);
+            let inferred = a.http_records().iter().filter(|h| h.inferred).count() as u64;
+            assert_eq!(
+                http.requests + http.inferred.requests,
+                a.http_records().len() as u64
+            );
+            assert_eq!(http.inferred.requests, inferred);
+            assert_eq!(http.inferred.stats.exchanges, inferred);
             assert_eq!(fig(&r, "http.requests"), count(http.requests));
             assert_eq!(fig(&r, "http.connections"), count(http.connections));
             assert_eq!(fig(&r, "http.incomplete"), count(http.incomplete));

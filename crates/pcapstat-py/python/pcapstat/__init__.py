@@ -180,10 +180,14 @@ class Analysis:
     def __repr__(self) -> str:
         s = self.summary
         apps = s.get("applications", {})
+        inferred = apps["http"].get("inferred", {}).get("requests", 0)
+        http = f"{apps['http']['requests'] + inferred} http"
+        if inferred:
+            http += f" ({inferred} inferred)"
         return (
             f"<pcapstat.Analysis {self.source or '(unnamed)'}: "
             f"{s['tcp_connections']['connections']} connections, "
-            f"{apps['tls']['handshakes']} tls, {apps['http']['requests']} http, "
+            f"{apps['tls']['handshakes']} tls, {http}, "
             f"{apps['dns']['queries']} dns{', damaged' if self.damaged else ''}>"
         )
 

@@ -292,7 +292,9 @@ impl HtmlBuilder {
 
     fn add_http(&mut self, http: &[HttpRecord], timings: &[RequestTiming]) {
         for t in timings {
-            let Some(h) = http.get(t.http_index) else {
+            // Rows inferred from encrypted records are estimates: counted apart in the
+            // page's report, not drawn (docs/html.md).
+            let Some(h) = http.get(t.http_index).filter(|h| !h.inferred) else {
                 continue;
             };
             self.requests += 1;

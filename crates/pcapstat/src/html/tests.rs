@@ -7,6 +7,15 @@ use super::*;
 use crate::stream::tests::{shared, shared_lab_captures, testdata};
 use crate::Analyzer;
 
+/// The parsed http rows with their phases: rows inferred from encrypted records are not drawn.
+fn parsed(a: &crate::Analysis) -> Vec<(&HttpRecord, &RequestTiming)> {
+    a.http_records()
+        .iter()
+        .zip(a.request_timings())
+        .filter(|(h, _)| !h.inferred)
+        .collect()
+}
+
 /// The lab captures of the repository (with the embedded keys where there are some) and one
 /// capture per scenario of the shared lab set (`$PCAPSTAT_SHARED/lab`, else `../shared/lab`
 /// beside the repository), with keys if any. Without the shared set the shared part is skipped
@@ -59,7 +68,7 @@ fn rows_are_the_http_rows_with_their_phases_at_their_times() {
         let origin = a.summary().first_ts.expect("frames");
         assert_eq!(d["origin_ns"].as_i64(), Some(origin));
         let rows = d["waterfall"]["rows"].as_array().expect("rows");
-        assert_eq!(rows.len(), a.http_records().len(), "{path}");
+        assert_eq!(rows.len(), parsed(&a).len(), "{path}");
         assert_eq!(d["waterfall"]["requests"].as_u64(), Some(rows.len() as u64));
         assert!(d["waterfall"]["hidden"].is_null());
         with_rows += usize::from(!rows.is_empty());
@@ -80,7 +89,7 @@ fn rows_are_the_http_rows_with_their_phases_at_their_times() {
             }
         }
         let at = |ts: i64| ms_between(origin, ts);
-        for (h, t) in a.http_records().iter().zip(a.request_timings()) {
+        for (h, t) in parsed(&a) {
             let r = by_key
                 .get(&(Some(h.conn_id), Some(u64::from(h.request_index))))
                 .expect("the row of a request");
@@ -177,10 +186,7 @@ fn histograms_count_the_table_values_and_mark_the_percentiles() {
             ),
             (
                 "wait",
-                a.request_timings()
-                    .iter()
-                    .filter_map(|t| t.wait_ns)
-                    .collect(),
+                parsed(&a).iter().filter_map(|(_, t)| t.wait_ns).collect(),
             ),
         ]
         .into_iter()
@@ -296,7 +302,7 @@ fn over_time_adds_up_to_the_tables() {
             .iter()
             .map(f)
             .sum();
-        assert_eq!(started, a.http_records().len() as f64, "{path}");
+        assert_eq!(started, parsed(&a).len() as f64, "{path}");
         assert!(ot["series"].as_array().map_or(0, Vec::len) <= SHOWN_SERIES + 1);
     }
 }
@@ -324,8 +330,7 @@ fn the_row_cap_keeps_the_first_and_the_slowest() {
             .iter()
             .filter_map(|r| Some((r["conn_id"].as_u64()?, r["request_index"].as_u64()?)))
             .collect();
-        let mut all: Vec<(&HttpRecord, &RequestTiming)> =
-            a.http_records().iter().zip(a.request_timings()).collect();
+        let mut all: Vec<(&HttpRecord, &RequestTiming)> = parsed(&a);
         all.sort_by_key(|(h, t)| (t.start_ts, h.conn_id, h.request_index));
         let key = |h: &HttpRecord| (h.conn_id, u64::from(h.request_index));
         let mut want: BTreeSet<(u64, u64)> =

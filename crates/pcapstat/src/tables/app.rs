@@ -100,18 +100,32 @@ pub fn http_frame(
         r.0.request_header_bytes + r.0.request_body_bytes
     });
     c.col("response_bytes", |r| {
+        if r.0.inferred {
+            return r.0.response_body_bytes;
+        }
         Some(r.0.response_header_bytes? + r.0.response_body_bytes?)
     });
-    c.col("request_header_bytes", |r| r.0.request_header_bytes);
-    c.col("request_body_bytes", |r| r.0.request_body_bytes);
-    c.col("response_header_bytes", |r| r.0.response_header_bytes);
-    c.col("response_body_bytes", |r| r.0.response_body_bytes);
+    // Inferred rows: TLS record bytes in the totals, no head / body split.
+    let parsed = |r: &(&HttpRecord, _)| !r.0.inferred;
+    c.col("request_header_bytes", |r| {
+        parsed(r).then_some(r.0.request_header_bytes)
+    });
+    c.col("request_body_bytes", |r| {
+        parsed(r).then_some(r.0.request_body_bytes)
+    });
+    c.col("response_header_bytes", |r| {
+        r.0.response_header_bytes.filter(|_| parsed(r))
+    });
+    c.col("response_body_bytes", |r| {
+        r.0.response_body_bytes.filter(|_| parsed(r))
+    });
     c.ts("request_end", |r| r.0.request_end_ts);
     c.ts("response_start", |r| r.0.response_start_ts);
     c.ts("response_end", |r| r.0.response_end_ts);
     c.col("complete", |r| r.0.complete);
     c.col("upgraded", |r| r.0.upgraded);
     c.col("dns_query_frame", |r| r.1.and_then(|t| t.dns_query_frame));
+    c.col("inferred", |r| r.0.inferred);
     c.finish()
 }
 

@@ -190,7 +190,17 @@ fn keylog_gives_https_rows_in_the_http_table() {
         .threads(1)
         .analyze_path(dir.join("capture.pcap"))
         .unwrap();
-    assert_eq!(plain.http().unwrap().height(), 0);
+    // Without keys: the 12 exchanges inferred from the encrypted records, and nothing else.
+    let http = plain.http().unwrap();
+    assert_eq!(http.height(), 12);
+    let inferred = http.column("inferred").unwrap().bool().unwrap();
+    assert_eq!(inferred.sum(), Some(12));
+    assert_eq!(http.column("method").unwrap().null_count(), 12);
+    assert_eq!(
+        http.column("request_header_bytes").unwrap().null_count(),
+        12
+    );
+    assert_eq!(http.column("request_bytes").unwrap().null_count(), 0);
     assert_eq!(plain.stats().keylog, Default::default());
     let keyed = Analyzer::new()
         .threads(2)
@@ -205,7 +215,8 @@ fn keylog_gives_https_rows_in_the_http_table() {
     assert_eq!(resumed, Some(7));
     assert_eq!(keyed.stats().app.tls_decrypt.sessions, 12);
     assert_eq!(keyed.stats().keylog.malformed, 0);
-    // Embedded keys (Decryption Secrets Block) give the same table; turned off, none.
+    // Embedded keys (Decryption Secrets Block) give the same table; turned off, inferred rows
+    // only.
     let embedded = Analyzer::new()
         .analyze_path(dir.join("capture-with-keys.pcapng"))
         .unwrap();
@@ -215,7 +226,8 @@ fn keylog_gives_https_rows_in_the_http_table() {
         .embedded_secrets(false)
         .analyze_path(dir.join("capture-with-keys.pcapng"))
         .unwrap();
-    assert_eq!(off.http_records().len(), 0);
+    assert!(off.http_records().iter().all(|h| h.inferred));
+    assert_eq!(off.http_records(), plain.http_records());
     // An unreadable key log is a typed error naming the file.
     let err = Analyzer::new()
         .keylog_file(dir.join("missing.txt"))

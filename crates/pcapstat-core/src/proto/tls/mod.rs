@@ -22,6 +22,7 @@
 
 pub(crate) mod decrypt;
 mod fingerprint;
+pub(crate) mod infer;
 pub mod keylog;
 #[cfg(test)]
 mod tests;
@@ -32,10 +33,13 @@ use std::sync::Arc;
 use tls_parser::{parse_tls_message_handshake, TlsMessage, TlsMessageHandshake};
 
 use decrypt::{RecordKey, Suite};
+pub use infer::InferStats;
 pub use keylog::{EmbeddedKeys, KeyLog, KeyLogError, KeyLogStats, Keys, SessionSecrets};
 
+use infer::{Inference, Proto};
+
 use crate::proto::Probe;
-use crate::record::{Alert, Side, TlsHandshake};
+use crate::record::{Alert, HttpExchange, Side, TlsHandshake};
 use crate::tcp::{Direction, StreamSink};
 use crate::wire::{AlertDescription, AlertLevel, CipherSuite, TlsVersion};
 
@@ -180,6 +184,8 @@ struct DirState {
     ccs: bool,
     /// Capture time of the segment holding the first byte of the record being read.
     rec_start_ts: i64,
+    /// Payload length of the record being read or skipped.
+    rec_len: u16,
     /// Parsing of this direction stopped (gap or not TLS).
     stopped: bool,
 }
@@ -211,6 +217,11 @@ pub struct TlsParser {
     app_data: Vec<AppData>,
     app_data_bytes: usize,
     decrypt_stats: TlsDecryptStats,
+    /// Infer exchanges from the records when not decrypted ([`TlsParser::infer_http`]): the
+    /// protocol assumed without ALPN (`None`: no inference without ALPN).
+    infer_default: Option<Option<Proto>>,
+    /// The inference, from the end of the handshake of a connection that is not decrypted.
+    infer: Option<Box<Inference>>,
 }
 
 impl TlsParser {
@@ -241,6 +252,70 @@ impl TlsParser {
     pub fn take_app_data(&mut self) -> Vec<AppData> {
         self.app_data_bytes = 0;
         std::mem::take(&mut self.app_data)
+    }
+
+    /// Infer request/response exchanges from the encrypted records when this connection is not
+    /// decrypted (`infer.rs`): with ALPN `h2` as HTTP/2, `http/1.1` as HTTP/1.1, and without ALPN
+    /// as HTTP/1.1 when `no_alpn_is_http` (the server port is 443).
+    pub fn infer_http(&mut self, no_alpn_is_http: bool) {
+        self.infer_default = Some(no_alpn_is_http.then_some(Proto::Http1));
+    }
+
+    /// The inferred exchanges finished so far, when at least `min` are waiting.
+    pub fn take_inferred(&mut self, min: usize) -> Vec<HttpExchange> {
+        self.infer
+            .as_mut()
+            .map(|i| i.take_finished(min))
+            .unwrap_or_default()
+    }
+
+    /// Every inferred exchange (the open one included) and the inference counters (the
+    /// connection ended).
+    pub fn take_all_inferred(&mut self) -> (Vec<HttpExchange>, InferStats) {
+        self.infer
+            .take()
+            .map(|i| i.into_records())
+            .unwrap_or_default()
+    }
+
+    /// Whether exchanges are being inferred (the handshake is done and not decrypted).
+    pub fn inferring(&self) -> bool {
+        self.infer.is_some()
+    }
+
+    /// At the end of the handshake: start inferring when asked and not decrypting.
+    fn start_inference(&mut self) {
+        let Some(default) = self.infer_default else {
+            return;
+        };
+        if self.crypto.is_some() {
+            return;
+        }
+        let offered = |p: &str| self.rec.alpn_offered.iter().any(|a| a == p);
+        let proto = match self.rec.alpn.as_deref() {
+            Some("h2") => Some(Proto::Http2),
+            Some("http/1.1") => Some(Proto::Http1),
+            Some(_) => None,
+            // TLS 1.3: the server's choice is encrypted; the client's offer narrows it.
+            None if self.tls13 && !self.rec.alpn_offered.is_empty() => {
+                match (offered("h2"), offered("http/1.1")) {
+                    (true, true) => Some(Proto::Undecided),
+                    (true, false) => Some(Proto::Http2),
+                    (false, true) => Some(Proto::Http1),
+                    (false, false) => None,
+                }
+            }
+            None => default,
+        };
+        let (Some(proto), Some(cipher)) = (proto, self.rec.cipher) else {
+            return;
+        };
+        self.infer = Some(Box::new(Inference::new(
+            proto,
+            self.tls13,
+            cipher.0,
+            self.rec.sni.clone(),
+        )));
     }
 
     /// The ClientHello's random, once read.
@@ -528,6 +603,9 @@ impl TlsParser {
     }
 
     fn stop(&mut self, d: usize) {
+        if let Some(i) = self.infer.as_mut() {
+            i.cut();
+        }
         let ts = self.dirs[d].rec_start_ts;
         self.lose_plaintext(ts, d);
         let st = &mut self.dirs[d];
@@ -541,9 +619,14 @@ impl TlsParser {
     }
 
     fn feed(&mut self, ts: i64, d: usize, mut bytes: &[u8]) {
-        while !bytes.is_empty() && !self.dirs[d].stopped && (!self.done || self.decrypting(d)) {
+        while !bytes.is_empty()
+            && !self.dirs[d].stopped
+            && (!self.done || self.decrypting(d) || self.infer.is_some())
+        {
             let (tls13, hrr) = (self.tls13, self.rec.hello_retry);
             let decrypting = self.decrypting(d);
+            // Inferring: after the handshake every record is only counted, never kept.
+            let counted = self.done && self.infer.is_some();
             let ccs = self.dirs[d].ccs;
             let server_hello = self.server_hello;
             let st = &mut self.dirs[d];
@@ -574,6 +657,7 @@ impl TlsParser {
                     self.stop(d);
                     return;
                 }
+                st.rec_len = u16::try_from(len).unwrap_or(u16::MAX);
                 // Keep the payload only when it can be read in clear and is needed.
                 // TLS 1.3 middlebox-compatibility CCS encrypts nothing (a ClientHello may follow it).
                 let encrypted = st.ccs && !tls13 && !hrr;
@@ -584,9 +668,10 @@ impl TlsParser {
                     } else {
                         ccs && ty != CT_CCS
                     };
-                let keep = decrypt
-                    || matches!(ty, CT_CCS | CT_ALERT)
-                    || (ty == CT_HANDSHAKE && !encrypted);
+                let keep = !counted
+                    && (decrypt
+                        || matches!(ty, CT_CCS | CT_ALERT)
+                        || (ty == CT_HANDSHAKE && !encrypted));
                 if !keep {
                     st.buf.clear();
                     st.skip = len;
@@ -627,6 +712,12 @@ impl TlsParser {
 
     /// A whole record: `payload` is `Some` for the records kept in clear.
     fn on_record(&mut self, ts: i64, d: usize, ty: u8, payload: Option<&[u8]>) {
+        if self.done {
+            if let Some(i) = self.infer.as_mut() {
+                i.on_record(ts, d, ty, u64::from(self.dirs[d].rec_len));
+                return;
+            }
+        }
         let server = d == 1;
         match ty {
             CT_CCS => {
@@ -692,9 +783,13 @@ impl TlsParser {
             self.done = true;
             self.rec.handshake_done_ts = Some(t);
             self.rec.handshake_ns = self.rec.client_hello_ts.and_then(|c| t.checked_sub(c));
+            self.start_inference();
             for d in 0..2 {
                 if !self.decrypting(d) {
-                    self.dirs[d].buf = Vec::new();
+                    // While inferring, a direction may be inside a record: its framing goes on.
+                    if self.infer.is_none() {
+                        self.dirs[d].buf = Vec::new();
+                    }
                     self.dirs[d].hs = Vec::new();
                 }
             }
@@ -880,7 +975,7 @@ impl StreamSink for TlsParser {
 
     fn on_gap(&mut self, ts_ns: i64, dir: Direction, _len: u64) {
         let d = dir_index(dir);
-        if (!self.done || self.decrypting(d)) && !self.dirs[d].stopped {
+        if (!self.done || self.decrypting(d) || self.infer.is_some()) && !self.dirs[d].stopped {
             self.dirs[d].rec_start_ts = ts_ns;
             self.stop(d);
         }
@@ -890,7 +985,9 @@ impl StreamSink for TlsParser {
         let d = dir_index(dir);
         let st = &self.dirs[d];
         // The direction ended inside a record: those bytes could not be parsed.
-        if (!self.done || self.decrypting(d)) && !st.stopped && (!st.buf.is_empty() || st.skip > 0)
+        if (!self.done || self.decrypting(d) || self.infer.is_some())
+            && !st.stopped
+            && (!st.buf.is_empty() || st.skip > 0)
         {
             self.dirs[d].rec_start_ts = ts_ns;
             self.stop(d);
