@@ -393,6 +393,8 @@ named_enum! {
         Http11 => "HTTP/1.1",
         /// HTTP/2 (one stream), prior knowledge, `Upgrade: h2c` or (decrypted) TLS with ALPN `h2`.
         Http2 => "HTTP/2",
+        /// HTTP/3 (one request stream) over QUIC, decrypted with a key log.
+        Http3 => "HTTP/3",
     }
 }
 
@@ -780,4 +782,9 @@ pub struct QuicRecord {
     /// STREAM frame data bytes [client → server, server → client] (copies sent again
     /// included).
     pub stream_bytes: [u64; 2],
+    /// STREAM data bytes received again at offsets of their stream already seen (both
+    /// directions; with the key log): retransmissions, and copies of data of a request
+    /// stream already finished. Counted only while the connection's HTTP/3 streams are read
+    /// (`QuicStats::h3_stream_limit` stops it).
+    pub stream_retransmitted_bytes: u64,
 }

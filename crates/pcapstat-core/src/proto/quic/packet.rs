@@ -522,6 +522,11 @@ pub enum Frame<'a> {
         /// FIN bit.
         fin: bool,
     },
+    /// RESET_STREAM (0x04): the sender abandons its side of a stream.
+    ResetStream {
+        /// Stream ID.
+        id: u64,
+    },
     /// CONNECTION_CLOSE (0x1c transport, 0x1d application): error code.
     Close {
         /// Error code.
@@ -604,8 +609,9 @@ fn frame<'a>(p: &'a [u8], pos: &mut usize) -> Option<Frame<'a>> {
         }
         // RESET_STREAM: id, error, final size.
         0x04 => {
-            skip_varints(p, pos, 3)?;
-            Frame::Other
+            let id = read_varint(p, pos)?;
+            skip_varints(p, pos, 2)?;
+            Frame::ResetStream { id }
         }
         // STOP_SENDING: id, error.
         0x05 => {
