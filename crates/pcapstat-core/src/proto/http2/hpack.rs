@@ -315,7 +315,7 @@ pub(crate) fn huffman_decode(raw: &[u8]) -> Result<Vec<u8>, HpackError> {
 }
 
 #[cfg(test)]
-pub(super) fn huffman_encode(s: &[u8]) -> Vec<u8> {
+pub(crate) fn huffman_encode(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let (mut acc, mut bits) = (0u64, 0u32);
     for &c in s {

@@ -24,6 +24,8 @@
 //! [`QuicStats`].
 
 mod h3;
+#[cfg(test)]
+mod h3_tests;
 pub mod packet;
 pub mod qpack;
 #[cfg(test)]
