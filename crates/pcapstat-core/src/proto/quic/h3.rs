@@ -718,3 +718,44 @@ fn exchange(r: Req) -> Option<HttpExchange> {
         && r.response_final;
     Some(ex)
 }
+
+/// Fuzzing (target `h3`, `fuzzing::h3`): `data[0]` bit 0 = QPACK alone (the rest as
+/// `qpack::fuzz`); else operations, each a flag byte `o`, a 2-byte big-endian offset, a
+/// 1-byte length and that many bytes: a STREAM frame on stream `[0, 4, 8, 2, 3, 6, 7, 1][o &
+/// 7]` from the server when bit 7 is set, with FIN when bit 6 is set, a RESET_STREAM instead
+/// when bit 5 is set. Returns the rows given; checks that every buffer is given back at the end.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn fuzz(data: &[u8]) -> usize {
+    let Some((&mode, mut rest)) = data.split_first() else {
+        return 0;
+    };
+    if mode & 1 == 1 {
+        return super::qpack::fuzz(rest);
+    }
+    let mut h = H3Conn::default();
+    let mut total = MAX_H3_BUFFER_TOTAL;
+    let mut retrans = 0;
+    let mut stats = QuicStats::default();
+    let mut ts = 0;
+    while let [o, a, b, len, more @ ..] = rest {
+        let len = usize::from(*len).min(more.len());
+        let (bytes, next) = more.split_at(len);
+        rest = next;
+        ts += 1;
+        let id = [0u64, 4, 8, 2, 3, 6, 7, 1][usize::from(o & 7)];
+        let dir = usize::from(o & 0x80 != 0);
+        if o & 0x20 != 0 {
+            h.on_reset(dir, id, &mut total);
+        } else {
+            let offset = u64::from(u16::from_be_bytes([*a, *b]));
+            h.on_stream(ts, dir, id, offset, bytes, o & 0x40 != 0, &mut total, &mut retrans, &mut stats);
+        }
+    }
+    h.end(&mut total, &mut stats);
+    assert_eq!(total, MAX_H3_BUFFER_TOTAL, "every HTTP/3 buffer given back");
+    assert_eq!(h.budget, MAX_H3_BUFFER, "every HTTP/3 buffer given back");
+    for r in &h.finished {
+        assert!(r.response_end_ts >= r.response_start_ts);
+    }
+    h.finished.len()
+}

@@ -289,3 +289,21 @@ fn limits_stop_reading_and_are_counted() {
     f.stream(1, 0, 0, 0, &head, false);
     assert_eq!(f.stats.h3_field_section_too_large, 1);
 }
+
+#[test]
+fn the_fuzz_seeds_give_their_rows() {
+    let seed = |b: &[u8]| super::h3::fuzz(b);
+    assert_eq!(
+        seed(include_bytes!("../../../../../fuzz/seeds/h3/request-out-of-order.bin")),
+        1
+    );
+    assert_eq!(
+        seed(include_bytes!("../../../../../fuzz/seeds/h3/blocked-then-encoder.bin")),
+        2
+    );
+    // QPACK alone: B.2's two fields and B.1's one.
+    assert_eq!(
+        seed(include_bytes!("../../../../../fuzz/seeds/h3/qpack-rfc9204-b2.bin")),
+        3
+    );
+}

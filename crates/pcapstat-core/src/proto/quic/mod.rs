@@ -41,6 +41,8 @@ use crate::tcp::{Direction, StreamSink};
 
 pub use h3::{MAX_H3_BUFFER, MAX_H3_BUFFER_TOTAL, MAX_H3_FIELD_SECTION, MAX_H3_STREAMS};
 pub use packet::version_name as quic_version_name;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use h3::fuzz as fuzz_h3;
 pub use qpack::MAX_QPACK_CAPACITY;
 use packet::{InitialKeys, LongType, Malformed, PacketKey};
 
