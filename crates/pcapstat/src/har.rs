@@ -440,7 +440,7 @@ fn to_i64(n: u64) -> i64 {
 /// The one request header pcapstat keeps: `Host` (HTTP/2: `:authority`).
 fn request_headers(h: &HttpRecord) -> Vec<Header<'_>> {
     let name = match h.version {
-        HttpVersion::Http2 => ":authority",
+        HttpVersion::Http2 | HttpVersion::Http3 => ":authority",
         _ => "Host",
     };
     h.host
@@ -450,12 +450,17 @@ fn request_headers(h: &HttpRecord) -> Vec<Header<'_>> {
         .collect()
 }
 
-/// The request's absolute URL: `https` when the connection carried TLS; the Host header (else
+/// The request's absolute URL: `https` when the connection carried TLS (HTTP/3 always); the Host header (else
 /// the server's address and port) as authority; the target as sent (an absolute-form target
 /// as it is; CONNECT's authority-form as the authority). Characters a URI cannot hold are
 /// percent-encoded.
 pub(crate) fn url(h: &HttpRecord, tls: bool) -> String {
-    let scheme = if tls { "https" } else { "http" };
+    // HTTP/3 is always over QUIC's TLS.
+    let scheme = if tls || h.version == HttpVersion::Http3 {
+        "https"
+    } else {
+        "http"
+    };
     let target = h.path.as_deref().unwrap_or("");
     let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {

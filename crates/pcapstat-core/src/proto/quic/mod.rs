@@ -332,6 +332,11 @@ impl QuicTracker {
         }
     }
 
+    /// Adds the secrets of a pcapng Decryption Secrets Block (in capture order).
+    pub fn add_secrets(&mut self, dsb: &crate::proto::tls::KeyLog) {
+        self.keys.add_embedded(dsb);
+    }
+
     /// The counters so far.
     pub fn stats(&self) -> &QuicStats {
         &self.stats
