@@ -18,9 +18,11 @@ pub struct RequestTiming {
     pub dns_ns: Option<i64>,
     /// `query_frame` of that lookup's answered query.
     pub dns_query_frame: Option<u64>,
-    /// The connection's `connect`, on the request that opened the connection (index 0).
+    /// The connection's `connect`, on the request that opened the connection (index 0); never
+    /// for HTTP/3 (QUIC has no TCP handshake).
     pub connect_ns: Option<i64>,
-    /// The TLS handshake (`TlsRecord::handshake_ns`), on the request that opened the connection.
+    /// The TLS handshake (`TlsRecord::handshake_ns`), on the request that opened the connection
+    /// (HTTP/3: the QUIC handshake, its tls row with transport `quic`).
     pub tls_ns: Option<i64>,
     /// First to last request byte.
     pub send_ns: Option<i64>,

@@ -22,9 +22,8 @@ fn bundled_http3_requests_match_the_client_log_and_tshark() {
         .analyze_path(repo.join("testdata/quic/j_quic-h3.pcapng"))
         .unwrap();
     assert_eq!(a.quic.len(), 4);
-    let n = |r: &std::collections::BTreeMap<String, String>, k: &str| -> i64 {
-        r[k].parse().unwrap()
-    };
+    let n =
+        |r: &std::collections::BTreeMap<String, String>, k: &str| -> i64 { r[k].parse().unwrap() };
     let mut with_keys = 0;
     for r in &rows {
         let port = n(r, "client_port");
@@ -34,10 +33,9 @@ fn bundled_http3_requests_match_the_client_log_and_tshark() {
             .find(|q| i64::from(q.client.port) == port)
             .unwrap();
         let at = format!("{} stream {}", r["label"], r["stream_id"]);
-        let h = a
-            .http
-            .iter()
-            .find(|h| h.conn_id == q.conn_id && h.stream_id.map(i64::from) == Some(n(r, "stream_id")));
+        let h = a.http.iter().find(|h| {
+            h.conn_id == q.conn_id && h.stream_id.map(i64::from) == Some(n(r, "stream_id"))
+        });
         if r["keys"] == "0" {
             assert!(h.is_none(), "{at}: no key, no row");
             assert!(!q.one_rtt_decrypted, "{at}");
@@ -60,12 +58,25 @@ fn bundled_http3_requests_match_the_client_log_and_tshark() {
         // The capture sees the request after the client's send call, and the response before
         // the client reads it.
         assert!(h.request_start_ts >= n(r, "t_sent_ns") - SLACK_NS, "{at}");
-        assert!(h.response_start_ts.unwrap() <= n(r, "t_first_byte_ns") + SLACK_NS, "{at}");
-        assert!(h.response_end_ts.unwrap() <= n(r, "t_done_ns") + SLACK_NS, "{at}");
-        assert!(h.request_end_ts.unwrap() <= h.response_start_ts.unwrap(), "{at}");
+        assert!(
+            h.response_start_ts.unwrap() <= n(r, "t_first_byte_ns") + SLACK_NS,
+            "{at}"
+        );
+        assert!(
+            h.response_end_ts.unwrap() <= n(r, "t_done_ns") + SLACK_NS,
+            "{at}"
+        );
+        assert!(
+            h.request_end_ts.unwrap() <= h.response_start_ts.unwrap(),
+            "{at}"
+        );
         // tshark's HEADERS frame lengths, where it dissected them: the field section bytes.
         if !r["tshark_req_headers"].is_empty() {
-            assert_eq!(h.request_header_bytes as i64, n(r, "tshark_req_headers"), "{at}");
+            assert_eq!(
+                h.request_header_bytes as i64,
+                n(r, "tshark_req_headers"),
+                "{at}"
+            );
         }
         if !r["tshark_resp_headers"].is_empty() {
             assert_eq!(
@@ -76,7 +87,11 @@ fn bundled_http3_requests_match_the_client_log_and_tshark() {
         }
     }
     assert_eq!(with_keys, 4);
-    assert_eq!(a.http.len(), 4, "one row per request with keys, nothing else");
+    assert_eq!(
+        a.http.len(),
+        4,
+        "one row per request with keys, nothing else"
+    );
     // The resumed connection's request says so; no TCP connect phase on any.
     for (h, t) in a.http.iter().zip(&a.timings) {
         assert_eq!(t.connect_ns, None);
@@ -100,7 +115,11 @@ fn bundled_http3_rows_are_the_same_for_any_thread_count_and_need_the_embedded_ke
             .chunk_frames(chunk)
             .analyze_path(&path)
             .unwrap();
-        assert_eq!(format!("{:?}", a.http), format!("{:?}", one.http), "{threads} {chunk}");
+        assert_eq!(
+            format!("{:?}", a.http),
+            format!("{:?}", one.http),
+            "{threads} {chunk}"
+        );
         assert_eq!(format!("{:?}", a.timings), format!("{:?}", one.timings));
         assert_eq!(format!("{:?}", a.quic), format!("{:?}", one.quic));
     }

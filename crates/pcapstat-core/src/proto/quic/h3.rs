@@ -217,7 +217,12 @@ enum Item {
 }
 
 /// Cuts in-order bytes into frames (or passes an encoder stream on).
-fn cut(h: &mut Half, mut bytes: &[u8], budget: &mut Budget<'_>, stats: &mut QuicStats) -> Vec<Item> {
+fn cut(
+    h: &mut Half,
+    mut bytes: &[u8],
+    budget: &mut Budget<'_>,
+    stats: &mut QuicStats,
+) -> Vec<Item> {
     let mut items = Vec::new();
     if h.broken {
         return items;
@@ -225,7 +230,8 @@ fn cut(h: &mut Half, mut bytes: &[u8], budget: &mut Budget<'_>, stats: &mut Quic
     if h.kind.is_none() {
         // A unidirectional stream's type: one varint.
         let need = 8usize.saturating_sub(h.head.len()).min(bytes.len());
-        h.head.extend_from_slice(bytes.get(..need).unwrap_or_default());
+        h.head
+            .extend_from_slice(bytes.get(..need).unwrap_or_default());
         let mut pos = 0;
         let Some(ty) = read_varint(&h.head, &mut pos) else {
             return items;
@@ -255,7 +261,8 @@ fn cut(h: &mut Half, mut bytes: &[u8], budget: &mut Budget<'_>, stats: &mut Quic
                 // A frame header: type and length, two varints of up to 8 bytes each.
                 let before = h.head.len();
                 let need = 16usize.saturating_sub(before).min(bytes.len());
-                h.head.extend_from_slice(bytes.get(..need).unwrap_or_default());
+                h.head
+                    .extend_from_slice(bytes.get(..need).unwrap_or_default());
                 let mut pos = 0;
                 let (Some(ty), Some(len)) = (
                     read_varint(&h.head, &mut pos),
@@ -269,7 +276,10 @@ fn cut(h: &mut Half, mut bytes: &[u8], budget: &mut Budget<'_>, stats: &mut Quic
                 bytes = bytes.get(used..).unwrap_or_default();
                 h.head.clear();
                 h.frame = Some((ty, len));
-                let collect = matches!((h.kind, ty), (Some(Kind::Request), 0x01) | (Some(Kind::Control), 0x04));
+                let collect = matches!(
+                    (h.kind, ty),
+                    (Some(Kind::Request), 0x01) | (Some(Kind::Control), 0x04)
+                );
                 h.payload = None;
                 if collect {
                     let fits = usize::try_from(len)
@@ -347,6 +357,9 @@ pub(crate) struct H3Conn {
     stopped: bool,
     /// Requests finished, in the order they finished (taken by the tracker).
     pub(crate) finished: Vec<HttpExchange>,
+    /// Request streams finished without a byte from the client (taken by the tracker:
+    /// `QuicStats::h3_without_request`).
+    pub(crate) without_request: u64,
 }
 
 impl Default for H3Conn {
@@ -360,6 +373,7 @@ impl Default for H3Conn {
             budget: MAX_H3_BUFFER,
             stopped: false,
             finished: Vec::new(),
+            without_request: 0,
         }
     }
 }
@@ -389,9 +403,7 @@ impl H3Conn {
             self.uni.contains_key(&id)
         };
         if !known {
-            if request
-                && (self.done.contains(&id) || self.done_floor.is_some_and(|f| id <= f))
-            {
+            if request && (self.done.contains(&id) || self.done_floor.is_some_and(|f| id <= f)) {
                 *retrans += data.len() as u64;
                 return;
             }
@@ -405,7 +417,10 @@ impl H3Conn {
                 self.reqs.insert(
                     id,
                     Req {
-                        halves: [Half::new(Some(Kind::Request)), Half::new(Some(Kind::Request))],
+                        halves: [
+                            Half::new(Some(Kind::Request)),
+                            Half::new(Some(Kind::Request)),
+                        ],
                         blocked: Vec::new(),
                         ex: HttpExchange {
                             request_index: index,
@@ -460,13 +475,11 @@ impl H3Conn {
         let mut retry = [false; 2];
         for item in items {
             match item {
-                Item::Encoder(b) => {
-                    match self.tables[dir].on_encoder_stream(&b) {
-                        Ok(n) if n > 0 => retry[dir] = true,
-                        Ok(_) => {}
-                        Err(_) => stats.h3_qpack_errors += 1,
-                    }
-                }
+                Item::Encoder(b) => match self.tables[dir].on_encoder_stream(&b) {
+                    Ok(n) if n > 0 => retry[dir] = true,
+                    Ok(_) => {}
+                    Err(_) => stats.h3_qpack_errors += 1,
+                },
                 Item::Settings(p) if kind == Some(Kind::Control) => {
                     if let Some(cap) = qpack_capacity(&p) {
                         // The sender's decoder capacity: for the peer's encoder.
@@ -586,8 +599,9 @@ impl H3Conn {
         }
         if let Some(r) = self.reqs.remove(&id) {
             self.remember_done(id);
-            if let Some(ex) = exchange(r) {
-                self.finished.push(ex);
+            match exchange(r) {
+                Some(ex) => self.finished.push(ex),
+                None => self.without_request += 1,
             }
         }
     }
@@ -633,8 +647,9 @@ impl H3Conn {
                 }
                 r.qpack_failed = true;
             }
-            if let Some(ex) = exchange(r) {
-                self.finished.push(ex);
+            match exchange(r) {
+                Some(ex) => self.finished.push(ex),
+                None => self.without_request += 1,
             }
         }
         for (_, mut h) in std::mem::take(&mut self.uni) {
@@ -660,7 +675,11 @@ fn decode_into(r: &mut Req, dir: usize, block: &[u8], table: &Table) -> Option<Q
         b":path" => path = Some(text(value)),
         b":authority" => authority = Some(text(value)),
         b"host" => host = Some(text(value)),
-        b":status" => status = std::str::from_utf8(value).ok().and_then(|s| s.parse::<u16>().ok()),
+        b":status" => {
+            status = std::str::from_utf8(value)
+                .ok()
+                .and_then(|s| s.parse::<u16>().ok())
+        }
         _ => {}
     });
     if res == Err(QpackError::Blocked) {
@@ -748,7 +767,17 @@ pub(crate) fn fuzz(data: &[u8]) -> usize {
             h.on_reset(dir, id, &mut total);
         } else {
             let offset = u64::from(u16::from_be_bytes([*a, *b]));
-            h.on_stream(ts, dir, id, offset, bytes, o & 0x40 != 0, &mut total, &mut retrans, &mut stats);
+            h.on_stream(
+                ts,
+                dir,
+                id,
+                offset,
+                bytes,
+                o & 0x40 != 0,
+                &mut total,
+                &mut retrans,
+                &mut stats,
+            );
         }
     }
     h.end(&mut total, &mut stats);

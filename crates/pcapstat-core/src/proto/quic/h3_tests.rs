@@ -27,7 +27,9 @@ fn fields(t: &Table, block: &[u8]) -> Result<Vec<(String, String)>, QpackError> 
 }
 
 fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-    p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    p.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 #[test]
@@ -216,7 +218,11 @@ fn a_request_stream_out_of_order_with_overlaps_gives_one_row() {
     // A late copy of the finished stream opens nothing.
     f.stream(500, 1, 0, 0, &resp[..4], false);
     assert!(f.h3.finished.is_empty());
-    assert_eq!(f.total, super::h3::MAX_H3_BUFFER_TOTAL, "all buffers given back");
+    assert_eq!(
+        f.total,
+        super::h3::MAX_H3_BUFFER_TOTAL,
+        "all buffers given back"
+    );
 }
 
 #[test]
@@ -262,7 +268,11 @@ fn a_blocked_response_waits_for_the_encoder_stream_and_a_reset_ends_the_stream()
     assert_eq!(rows.len(), 1);
     assert!(!rows[0].complete);
     assert_eq!(f.stats.h3_qpack_blocked, 1);
-    assert_eq!(f.total, super::h3::MAX_H3_BUFFER_TOTAL, "all buffers given back");
+    assert_eq!(
+        f.total,
+        super::h3::MAX_H3_BUFFER_TOTAL,
+        "all buffers given back"
+    );
 }
 
 #[test]
@@ -294,16 +304,22 @@ fn limits_stop_reading_and_are_counted() {
 fn the_fuzz_seeds_give_their_rows() {
     let seed = |b: &[u8]| super::h3::fuzz(b);
     assert_eq!(
-        seed(include_bytes!("../../../../../fuzz/seeds/h3/request-out-of-order.bin")),
+        seed(include_bytes!(
+            "../../../../../fuzz/seeds/h3/request-out-of-order.bin"
+        )),
         1
     );
     assert_eq!(
-        seed(include_bytes!("../../../../../fuzz/seeds/h3/blocked-then-encoder.bin")),
+        seed(include_bytes!(
+            "../../../../../fuzz/seeds/h3/blocked-then-encoder.bin"
+        )),
         2
     );
     // QPACK alone: B.2's two fields and B.1's one.
     assert_eq!(
-        seed(include_bytes!("../../../../../fuzz/seeds/h3/qpack-rfc9204-b2.bin")),
+        seed(include_bytes!(
+            "../../../../../fuzz/seeds/h3/qpack-rfc9204-b2.bin"
+        )),
         3
     );
 }

@@ -39,12 +39,12 @@ use crate::record::{HttpRecord, QuicOutcome, QuicRecord, TlsHandshake, TlsRecord
 use crate::stats::counters;
 use crate::tcp::{Direction, StreamSink};
 
-pub use h3::{MAX_H3_BUFFER, MAX_H3_BUFFER_TOTAL, MAX_H3_FIELD_SECTION, MAX_H3_STREAMS};
-pub use packet::version_name as quic_version_name;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use h3::fuzz as fuzz_h3;
-pub use qpack::MAX_QPACK_CAPACITY;
+pub use h3::{MAX_H3_BUFFER, MAX_H3_BUFFER_TOTAL, MAX_H3_FIELD_SECTION, MAX_H3_STREAMS};
+pub use packet::version_name as quic_version_name;
 use packet::{InitialKeys, LongType, Malformed, PacketKey};
+pub use qpack::MAX_QPACK_CAPACITY;
 
 /// Most QUIC connections tracked at once; past it the oldest is finished early
 /// (`QuicStats::evicted`).
@@ -381,6 +381,7 @@ impl QuicTracker {
         let Some(h) = c.h3.as_mut() else {
             return;
         };
+        self.stats.h3_without_request += std::mem::take(&mut h.without_request);
         if h.finished.is_empty() {
             return;
         }
@@ -463,7 +464,10 @@ impl QuicTracker {
             c.rec.bytes_s2c += u64::from(wire_len);
         }
         c.on_datagram(ts_ns, dir, payload, keys, h3_total, stats);
-        if c.h3.as_ref().is_some_and(|h| !h.finished.is_empty()) {
+        if c.h3
+            .as_ref()
+            .is_some_and(|h| !h.finished.is_empty() || h.without_request > 0)
+        {
             if let Some(mut c) = self.conns.remove(&key) {
                 self.take_requests(&mut c);
                 self.conns.insert(key, c);
@@ -548,11 +552,7 @@ fn finish(c: Conn) -> (QuicRecord, Option<TlsRecord>) {
 }
 
 /// The TLS record of a QUIC connection from its ClientHello's parser record.
-fn tls_record(
-    rec: &QuicRecord,
-    mut h: TlsHandshake,
-    server_finished_ts: Option<i64>,
-) -> TlsRecord {
+fn tls_record(rec: &QuicRecord, mut h: TlsHandshake, server_finished_ts: Option<i64>) -> TlsRecord {
     if let Some(j) = h.ja4.as_mut() {
         // JA4's first character is the transport: `q` for QUIC.
         if j.starts_with('t') {
@@ -796,9 +796,17 @@ impl Conn {
                         let s = self.rec.client_bidi_streams.get_or_insert(n);
                         *s = (*s).max(n);
                     }
-                    self.h3
-                        .get_or_insert_with(Box::default)
-                        .on_stream(ts, dir, id, offset, data, fin, h3_total, &mut self.rec.stream_retransmitted_bytes, stats);
+                    self.h3.get_or_insert_with(Box::default).on_stream(
+                        ts,
+                        dir,
+                        id,
+                        offset,
+                        data,
+                        fin,
+                        h3_total,
+                        &mut self.rec.stream_retransmitted_bytes,
+                        stats,
+                    );
                 }
                 packet::Frame::ResetStream { id } => {
                     if let Some(h) = self.h3.as_mut() {

@@ -184,7 +184,9 @@ impl Keys {
     /// Adds the secrets of one DSB, in capture order (for a reader that does not share the
     /// pipeline's [`EmbeddedKeys`]: the QUIC tracker).
     pub fn add_embedded(&mut self, dsb: &KeyLog) {
-        self.embedded.get_or_insert_with(EmbeddedKeys::default).add(dsb);
+        self.embedded
+            .get_or_insert_with(EmbeddedKeys::default)
+            .add(dsb);
     }
 
     /// `None` when there is no key log at all yet (no given one, no DSB met): nothing to look
