@@ -25,6 +25,8 @@ BUNDLED = [
     ("testdata/lab/d_tls_resumption/capture.pcap", []),
     ("testdata/lab/e_dns/capture.pcap", []),
     ("testdata/lab/f_refused_syndrop/capture.pcap", []),
+    # HTTP/3 (httpVersion "HTTP/3"), keys in the file's DSB.
+    ("testdata/quic/j_quic-h3.pcapng", []),
 ]
 
 
