@@ -38,7 +38,7 @@ pub const MAX_H3_STREAMS: usize = 1024;
 pub const MAX_H3_FIELD_SECTION: usize = 64 * 1024;
 /// Finished request stream IDs remembered so that a late retransmission does not open them
 /// again (below the oldest forgotten one, an unknown request stream is taken as finished).
-const DONE_REMEMBERED: usize = 4096;
+const DONE_REMEMBERED: usize = 1024;
 
 /// Bytes held for HTTP/3: the connection's budget and the tracker's.
 pub(crate) struct Budget<'a> {
@@ -180,8 +180,10 @@ struct Half {
     head: Vec<u8>,
     /// The frame being read: type and bytes left.
     frame: Option<(u64, u64)>,
-    /// A HEADERS or SETTINGS payload being collected (`None`: skipped).
+    /// A HEADERS or SETTINGS payload being collected (`None`: skipped), and the bytes of the
+    /// budget reserved for it.
     payload: Option<Vec<u8>>,
+    reserved: usize,
     /// The stream cannot be read further (a frame error or a limit).
     broken: bool,
 }
@@ -198,12 +200,20 @@ impl Half {
             head: Vec::new(),
             frame: None,
             payload: None,
+            reserved: 0,
             broken: false,
         }
     }
 
     fn done(&self) -> bool {
         self.reset || self.reasm.stopped || self.broken || self.whole_ts.is_some()
+    }
+
+    /// Gives back every byte the half holds (its stream is finished).
+    fn release(&mut self, budget: &mut Budget<'_>) {
+        self.reasm.stop(budget);
+        self.payload = None;
+        budget.give(std::mem::take(&mut self.reserved));
     }
 }
 
@@ -286,7 +296,10 @@ fn cut(
                         .ok()
                         .filter(|&l| l <= MAX_H3_FIELD_SECTION);
                     match fits {
-                        Some(l) if budget.take(l) => h.payload = Some(Vec::with_capacity(l)),
+                        Some(l) if budget.take(l) => {
+                            h.payload = Some(Vec::with_capacity(l));
+                            h.reserved = l;
+                        }
                         Some(_) => {
                             stats.h3_buffer_limit += 1;
                             h.broken = true;
@@ -324,7 +337,7 @@ fn cut(
 fn finish_frame(h: &mut Half, ty: u64, budget: &mut Budget<'_>, items: &mut Vec<Item>) {
     h.frame = None;
     if let Some(p) = h.payload.take() {
-        budget.give(p.capacity());
+        budget.give(std::mem::take(&mut h.reserved));
         match ty {
             0x01 => items.push(Item::Headers(p)),
             _ => items.push(Item::Settings(p)),
@@ -396,7 +409,7 @@ impl H3Conn {
         if self.stopped {
             return;
         }
-        let request = id % 4 == 0;
+        let request = id.is_multiple_of(4);
         let known = if request {
             self.reqs.contains_key(&id)
         } else {
@@ -534,7 +547,7 @@ impl H3Conn {
             }
         }
         if request {
-            self.finish_if_done(id);
+            self.finish_if_done(id, total);
         }
     }
 
@@ -547,7 +560,7 @@ impl H3Conn {
         if let Some(r) = self.reqs.get_mut(&id) {
             r.halves[dir].reset = true;
             r.halves[dir].reasm.stop(&mut budget);
-            self.finish_if_done(id);
+            self.finish_if_done(id, total);
         } else if let Some(h) = self.uni.get_mut(&id) {
             h.reset = true;
             h.reasm.stop(&mut budget);
@@ -585,19 +598,27 @@ impl H3Conn {
         }
         .give(freed);
         for id in ready {
-            self.finish_if_done(id);
+            self.finish_if_done(id, total);
         }
     }
 
-    /// Moves the request to `finished` when both halves ended and nothing is blocked.
-    fn finish_if_done(&mut self, id: u64) {
+    /// Moves the request to `finished` when both halves ended and nothing is blocked (what
+    /// its halves still hold is given back: bytes past a FIN, a HEADERS frame cut by a reset).
+    fn finish_if_done(&mut self, id: u64, total: &mut usize) {
         let Some(r) = self.reqs.get(&id) else {
             return;
         };
         if !(r.halves[0].done() && r.halves[1].done() && r.blocked.is_empty()) {
             return;
         }
-        if let Some(r) = self.reqs.remove(&id) {
+        if let Some(mut r) = self.reqs.remove(&id) {
+            let mut budget = Budget {
+                conn: &mut self.budget,
+                total,
+            };
+            for h in &mut r.halves {
+                h.release(&mut budget);
+            }
             self.remember_done(id);
             match exchange(r) {
                 Some(ex) => self.finished.push(ex),
@@ -633,10 +654,7 @@ impl H3Conn {
         };
         for (_, mut r) in std::mem::take(&mut self.reqs) {
             for h in &mut r.halves {
-                h.reasm.stop(&mut budget);
-                if let Some(p) = h.payload.take() {
-                    budget.give(p.capacity());
-                }
+                h.release(&mut budget);
             }
             if !r.blocked.is_empty() {
                 if let Some(s) = stats.as_deref_mut() {
@@ -653,10 +671,7 @@ impl H3Conn {
             }
         }
         for (_, mut h) in std::mem::take(&mut self.uni) {
-            h.reasm.stop(&mut budget);
-            if let Some(p) = h.payload.take() {
-                budget.give(p.capacity());
-            }
+            h.release(&mut budget);
         }
     }
 }

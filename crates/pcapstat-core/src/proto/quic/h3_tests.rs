@@ -323,3 +323,22 @@ fn the_fuzz_seeds_give_their_rows() {
         3
     );
 }
+
+#[test]
+fn a_stream_finished_mid_frame_or_past_its_fin_gives_its_buffers_back() {
+    let mut f = Feed::new();
+    // The client starts a 100-byte HEADERS frame, sends 10 bytes of it, then resets; data
+    // beyond the server's FIN waits out of order; the server's side ends.
+    let mut head = varint(1);
+    head.extend(varint(100));
+    head.extend_from_slice(&[0; 10]);
+    f.stream(1, 0, 0, 0, &head, false);
+    f.h3.on_reset(0, 0, &mut f.total);
+    f.stream(2, 1, 0, 50, b"past the end", false);
+    f.stream(3, 1, 0, 0, &frame(1, &[0, 0, 0xc0 | 25]), true);
+    let rows = std::mem::take(&mut f.h3.finished);
+    assert_eq!(rows.len(), 1);
+    assert!(!rows[0].complete);
+    assert_eq!(rows[0].status, Some(200));
+    assert_eq!(f.total, super::h3::MAX_H3_BUFFER_TOTAL, "all buffers given back");
+}

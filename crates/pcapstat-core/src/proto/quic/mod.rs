@@ -796,6 +796,12 @@ impl Conn {
                         let s = self.rec.client_bidi_streams.get_or_insert(n);
                         *s = (*s).max(n);
                     }
+                    // HTTP/3 unless the server selected another protocol (DNS over QUIC,
+                    // ...): ALPN `h3` (or a draft's `h3-NN`), or not known.
+                    let alpn = self.tls.record().alpn.as_deref();
+                    if !alpn.is_none_or(|a| a.starts_with("h3")) {
+                        continue;
+                    }
                     self.h3.get_or_insert_with(Box::default).on_stream(
                         ts,
                         dir,

@@ -394,6 +394,10 @@ fn chacha20_poly1305_short_header_matches_rfc_9001_appendix_a5() {
     let sealed = key.seal(&unhex("4200bff4"), o.pn, &[0x01]).expect("seal");
     assert_eq!(sealed, packet);
     // A key update's key does not open it; a wrong suite gives no key.
-    assert!(key.updated().expect("ku").open(&packet, 1, Some(654_360_563)).is_none());
+    assert!(key
+        .updated()
+        .expect("ku")
+        .open(&packet, 1, Some(654_360_563))
+        .is_none());
     assert!(PacketKey::from_secret(VERSION_1, 0x1303, &secret[..31]).is_none());
 }
