@@ -17,6 +17,11 @@ Outputs:
       tshark 4.0 does not decode QPACK, so it gives no method, path or status).
   testdata/expected/h3/j_quic-tshark-headers.tsv   the same HEADERS lengths for every request
       stream tshark dissects in the whole lab capture (with its key log).
+  testdata/expected/h3/j_quic-qlog-lost.tsv   per connection of the client log, from the
+      server's qlog (qlog/<original_dcid>.qlog): the 1-RTT packets it declared lost
+      (recovery:packet_lost) and the STREAM frame bytes those packets carried (their
+      transport:packet_sent); each such byte is sent again, so when the lost packet did reach
+      the wire (a spurious loss) the capture holds it twice.
 
 Run from anywhere: python3 scripts/make-quic-h3.py
 """
@@ -36,6 +41,7 @@ LAB = os.path.join(capfile.shared_root(), "lab", "j_quic")
 OUT = os.path.join(ROOT, "testdata", "quic", "j_quic-h3.pcapng")
 FIXTURE = os.path.join(ROOT, "testdata", "expected", "h3", "j_quic-h3.tsv")
 LAB_FIXTURE = os.path.join(ROOT, "testdata", "expected", "h3", "j_quic-tshark-headers.tsv")
+QLOG_FIXTURE = os.path.join(ROOT, "testdata", "expected", "h3", "j_quic-qlog-lost.tsv")
 # client port -> whether its secrets go into the file.
 PORTS = {56575: True, 58426: True, 38209: True, 49835: False}
 SERVER_PORTS = range(4433, 4437)
@@ -213,7 +219,33 @@ def make_lab_fixture():
     print("%s: %d streams" % (LAB_FIXTURE, len(heads)))
 
 
+def make_qlog_fixture():
+    rows = []
+    for line in open(os.path.join(LAB, "gt_quic.jsonl")):
+        g = json.loads(line)
+        if not g.get("original_dcid"):
+            continue
+        qlog = json.load(open(os.path.join(LAB, "qlog", g["original_dcid"] + ".qlog")))
+        events = qlog["traces"][0]["events"]
+        sent = {}
+        for e in events:
+            if e["name"] == "transport:packet_sent" and e["data"]["header"].get("packet_type") == "1RTT":
+                sent[e["data"]["header"]["packet_number"]] = sum(
+                    f.get("length", 0) for f in e["data"].get("frames", []) if f.get("frame_type") == "stream")
+        lost = [e["data"]["packet_number"] for e in events
+                if e["name"] == "recovery:packet_lost" and e["data"].get("type") == "1RTT"]
+        rows.append((g["label"], g["local_port"], len(lost), sum(sent.get(p, 0) for p in lost)))
+    with open(QLOG_FIXTURE, "w") as f:
+        f.write("# from lab/j_quic/qlog/*.qlog (the aioquic servers' own logs): 1-RTT packets declared "
+                "lost and their STREAM bytes (python3 scripts/make-quic-h3.py)\n")
+        f.write("label\tclient_port\tlost_packets\tlost_stream_bytes\n")
+        for r in rows:
+            f.write("%s\t%d\t%d\t%d\n" % r)
+    print("%s: %d connections" % (QLOG_FIXTURE, len(rows)))
+
+
 if __name__ == "__main__":
+    make_qlog_fixture()
     make_capture()
     make_fixture()
     make_lab_fixture()

@@ -461,6 +461,25 @@ fn http3_requests_match_the_client_log() {
                 "{port} {id}"
             );
         }
+        // Retransmitted STREAM data against the servers' qlogs: every byte of a 1-RTT packet
+        // the server declared lost is sent again; when the lost packet did reach the wire (no
+        // packet number missing: a spurious loss, v1-serial and v1-parallel) the capture holds
+        // it twice, when it never did (the `loss` server drops them before the wire: as many
+        // numbers missing as declared lost) it holds it once.
+        let qlog = common::tsv(&common::repo().join("testdata/expected/h3/j_quic-qlog-lost.tsv"));
+        assert_eq!(qlog.len(), 8);
+        for row in &qlog {
+            let port: u16 = row["client_port"].parse().unwrap();
+            let lost: u64 = row["lost_packets"].parse().unwrap();
+            let bytes: u64 = row["lost_stream_bytes"].parse().unwrap();
+            let q = a.quic.iter().find(|q| q.client.port == port).unwrap();
+            let expected = match q.pn_gaps[1] {
+                Some(0) => bytes,
+                Some(g) if g == lost => 0,
+                other => panic!("{port}: {other:?} numbers missing, {lost} declared lost"),
+            };
+            assert_eq!(q.stream_retransmitted_bytes, expected, "{file} {}", row["label"]);
+        }
         // The phases of the request join: no TCP connect; the QUIC handshake as `tls` on the
         // first request of each connection.
         for (h, t) in a.http.iter().zip(&a.timings) {
