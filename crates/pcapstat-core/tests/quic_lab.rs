@@ -478,7 +478,11 @@ fn http3_requests_match_the_client_log() {
                 Some(g) if g == lost => 0,
                 other => panic!("{port}: {other:?} numbers missing, {lost} declared lost"),
             };
-            assert_eq!(q.stream_retransmitted_bytes, expected, "{file} {}", row["label"]);
+            assert_eq!(
+                q.stream_retransmitted_bytes, expected,
+                "{file} {}",
+                row["label"]
+            );
         }
         // The phases of the request join: no TCP connect; the QUIC handshake as `tls` on the
         // first request of each connection.

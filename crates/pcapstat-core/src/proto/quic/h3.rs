@@ -13,8 +13,8 @@
 //! request stream from the client (whatever its offset: the first byte on the wire); request
 //! end = the datagram that made the client's side whole up to its FIN (the last byte needed);
 //! response start = the first STREAM frame of the stream from the server; response end = the
-//! datagram that made the server's side whole up to its FIN. Without a FIN: the last datagram
-//! that added in-order bytes.
+//! datagram that made the server's side whole up to its FIN. Not whole: the last datagram
+//! with bytes of the stream from that side (any offset).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -468,7 +468,10 @@ impl H3Conn {
             }
         };
         if !data.is_empty() || fin {
+            // The first and the last datagram with bytes (or the FIN) of this side, at any
+            // offset: a side never made whole ends at the last one seen.
             half.first_ts.get_or_insert(ts);
+            half.last_ts = Some(ts);
         }
         let bytes = match half.reasm.insert(offset, data, fin, &mut budget, retrans) {
             Ok(b) => b,
@@ -477,9 +480,6 @@ impl H3Conn {
                 Vec::new()
             }
         };
-        if !bytes.is_empty() {
-            half.last_ts = Some(ts);
-        }
         let items = cut(half, &bytes, &mut budget, stats);
         if half.reasm.whole() && half.whole_ts.is_none() {
             half.whole_ts = Some(ts);
@@ -799,7 +799,10 @@ pub(crate) fn fuzz(data: &[u8]) -> usize {
     assert_eq!(total, MAX_H3_BUFFER_TOTAL, "every HTTP/3 buffer given back");
     assert_eq!(h.budget, MAX_H3_BUFFER, "every HTTP/3 buffer given back");
     for r in &h.finished {
+        // Each side's end is there with its start, and not before it (times only grow here).
+        assert_eq!(r.response_end_ts.is_some(), r.response_start_ts.is_some());
         assert!(r.response_end_ts >= r.response_start_ts);
+        assert!(r.request_end_ts.is_some_and(|e| e >= r.request_start_ts));
     }
     h.finished.len()
 }

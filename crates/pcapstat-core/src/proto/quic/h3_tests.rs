@@ -340,5 +340,9 @@ fn a_stream_finished_mid_frame_or_past_its_fin_gives_its_buffers_back() {
     assert_eq!(rows.len(), 1);
     assert!(!rows[0].complete);
     assert_eq!(rows[0].status, Some(200));
-    assert_eq!(f.total, super::h3::MAX_H3_BUFFER_TOTAL, "all buffers given back");
+    assert_eq!(
+        f.total,
+        super::h3::MAX_H3_BUFFER_TOTAL,
+        "all buffers given back"
+    );
 }
