@@ -508,10 +508,15 @@ impl H3Conn {
                         } else {
                             *r.ex.response_header_bytes.get_or_insert(0) += p.len() as u64;
                         }
-                        if r.blocked.iter().any(|(d, _)| *d == dir) {
-                            r.blocked.push((dir, p));
+                        // A section after a blocked one of the same side waits behind it (the
+                        // fields are taken in order).
+                        let behind = r.blocked.iter().any(|(d, _)| *d == dir);
+                        let reason = if behind {
+                            Some(QpackError::Blocked)
                         } else {
-                            let reason = decode_into(r, dir, &p, &self.tables[dir]);
+                            decode_into(r, dir, &p, &self.tables[dir])
+                        };
+                        {
                             match reason {
                                 Some(QpackError::Blocked) => {
                                     if budget.take(p.len()) {
