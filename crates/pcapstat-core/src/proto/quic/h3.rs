@@ -410,6 +410,11 @@ impl H3Conn {
             return;
         }
         let request = id.is_multiple_of(4);
+        if id % 4 >= 2 && usize::from(id % 2 == 1) != dir {
+            // A unidirectional stream carries bytes from its initiator only (bit 0 of the
+            // ID: 0 the client, 1 the server); the other way is not HTTP/3.
+            return;
+        }
         let known = if request {
             self.reqs.contains_key(&id)
         } else {
