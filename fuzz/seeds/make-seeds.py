@@ -275,3 +275,36 @@ write("quic", "v1-one-rtt-key-update.bin",
       bytes([4]) + quic_op(0x40 | 2, QUIC_CH) + quic_op(0xC0 | 1, QUIC_SH)
       + quic_op(0x80 | 0x50, ping_done) + quic_op(0x80 | 0x50 | 0x08 | 2, ping_done)
       + quic_op(0x50, ack2))
+
+# --- h3 ----------------------------------------------------------------------------------
+# Operations: flag byte (bits 0-2: stream [0, 4, 8, 2, 3, 6, 7, 1]; bit 7: from the server;
+# bit 6: FIN; bit 5: RESET_STREAM), 2-byte offset, 1-byte length, bytes.
+
+
+def h3_op(o, offset, data):
+    return bytes([o]) + struct.pack(">H", offset) + bytes([len(data)]) + data
+
+
+def h3_frame(ty, payload):
+    return bytes([ty, len(payload)]) + payload
+
+
+# GET https://a.test/x (static :method GET, :scheme https; :authority and :path literals with
+# static names); response :status 200 and two DATA frames.
+H3_REQ = h3_frame(1, b"\x00\x00\xd1\xd7\x50\x06a.test\x51\x02/x")
+H3_RESP = h3_frame(1, b"\x00\x00\xd9") + h3_frame(0, b"hello") + h3_frame(0, b"world!")
+write("h3", "request-out-of-order.bin",
+      b"\x00" + h3_op(0x40, 0, H3_REQ) + h3_op(0xC0, 6, H3_RESP[6:]) + h3_op(0x80, 2, H3_RESP[2:9])
+      + h3_op(0x80, 0, H3_RESP[:4]))
+# Control stream SETTINGS (QPACK capacity 4096) from the client, a response blocked on the
+# server's encoder stream (capacity 220, insert :status 204), a reset stream.
+ctl = b"\x00" + h3_frame(4, b"\x01\x50\x00")
+enc = b"\x02" + bytes.fromhex("3fbd01") + b"\xd8\x03204"
+write("h3", "blocked-then-encoder.bin",
+      b"\x00" + h3_op(0x03, 0, ctl) + h3_op(0x40, 0, H3_REQ) + h3_op(0xC0, 0, h3_frame(1, b"\x02\x00\x80") + h3_frame(0, b"ok"))
+      + h3_op(0x84, 0, enc) + h3_op(0x41, 0, H3_REQ) + h3_op(0xA1, 0, b""))
+# QPACK alone: RFC 9204 B.2 (encoder bytes, then the section with post-base indices) and B.1.
+b2_enc = bytes.fromhex("3fbd01c00f7777772e6578616d706c652e636f6dc10c2f73616d706c652f70617468")
+write("h3", "qpack-rfc9204-b2.bin",
+      b"\x01" + bytes([len(b2_enc)]) + b2_enc + b"\x04" + bytes.fromhex("03811011")
+      + bytes([15]) + bytes.fromhex("0000510b2f696e6465782e68746d6c"))

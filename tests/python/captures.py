@@ -1,6 +1,6 @@
 """The bundled captures the package and Spark tests run on (paths relative to the repository):
 lab captures with TLS (and its key log), DNS, refused connections, other link types, IPv6
-fragments and an empty file."""
+fragments, an empty file, and QUIC with HTTP/3 (keys embedded in the pcapng)."""
 
 LAB = "testdata/lab"
 CAPTURES = [
@@ -13,5 +13,6 @@ CAPTURES = [
     "testdata/link-raw12-ipv6-http.pcap",
     "testdata/frag-ipv6-dns.pcap",
     "testdata/pcap-empty.pcap",
+    "testdata/quic/j_quic-h3.pcapng",
 ]
 KEYLOG = f"{LAB}/d_tls_resumption/sslkeylog.txt"

@@ -26,6 +26,8 @@ BUNDLED = [
     ("testdata/lab/e_dns/capture.pcap", []),
     ("testdata/lab/f_refused_syndrop/capture.pcap", []),
     ("testdata/lab/h_http2/capture-h2c.pcap", []),
+    # HTTP/3 (httpVersion "HTTP/3"), keys in the file's DSB.
+    ("testdata/quic/j_quic-h3.pcapng", []),
 ]
 
 

@@ -421,3 +421,20 @@ def test_capture_files_lists_a_directory_as_the_cli(tmp_path):
     assert str(e.value) == cli_error("analyze", empty)
     with pytest.raises(pcapstat.ReadError):
         pcapstat.capture_files(tmp_path / "missing")
+
+
+def test_http3_rows_with_the_keys_embedded_in_the_pcapng():
+    # testdata/quic/j_quic-h3.pcapng: 4 aioquic connections, the keys of 3 in the file (DSB).
+    a = pcapstat.analyze("testdata/quic/j_quic-h3.pcapng")
+    assert a.quic.height == 4
+    http = a.http
+    assert http.height == 4
+    assert set(http["version"]) == {"HTTP/3"}
+    assert sorted(http["path"]) == ["/10K.bin", "/10K.bin", "/1K.bin", "/1K.bin"]
+    assert set(http["status"]) == {200}
+    # QUIC has no TCP connect phase; the QUIC handshake is `tls` on each connection's first
+    # request.
+    assert http["connect"].null_count() == 4
+    first = http.filter(pl.col("request_index") == 0)
+    assert first["tls"].null_count() == 0
+    assert set(http["conn_id"]) <= set(a.quic["conn_id"])

@@ -157,8 +157,8 @@ pub(crate) struct AnalysisArgs {
     #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
     pub(crate) idle_timeout: f64,
     /// TLS key log (NSS format, as written with SSLKEYLOGFILE): decrypt the TLS connections it
-    /// has secrets for and report their HTTP/1.x and HTTP/2 requests. Keys embedded in a pcapng file are
-    /// used without this flag.
+    /// has secrets for and report their HTTP/1.x and HTTP/2 requests (QUIC: HTTP/3). Keys embedded in a
+    /// pcapng file are used without this flag.
     #[arg(long, value_name = "FILE")]
     keylog: Option<PathBuf>,
 }

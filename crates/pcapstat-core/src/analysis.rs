@@ -709,6 +709,7 @@ impl Emitter<'_> {
             input.feed(&mut self.dns, &mut self.quic);
         }
         let quic = self.quic.take_records();
+        let h3 = self.quic.take_http();
         let mut g = g.unwrap_or_default();
         for m in std::mem::take(&mut g.dns_tcp) {
             self.dns
@@ -732,10 +733,10 @@ impl Emitter<'_> {
         if let Some((last, others)) = self.outs.split_last_mut() {
             for out in others {
                 out.group(g.clone(), dns.clone(), may_have_dns, upto, lookups, first);
-                out.quic(&quic, first);
+                out.quic(&quic, &h3, lookups, first);
             }
             last.group(g, dns, may_have_dns, upto, lookups, first);
-            last.quic(&quic, first);
+            last.quic(&quic, &h3, lookups, first);
         }
     }
 
@@ -745,23 +746,32 @@ impl Emitter<'_> {
         self.dns.end(end);
         self.quic.end();
         let quic = self.quic.take_records();
+        let h3 = self.quic.take_http();
         let mut dns = self.dns.take_records();
         dns.sort_by_key(|d| (d.query_frame, d.query_ts));
         let lookups = self.dns.lookups();
         if let Some((last, others)) = self.outs.split_last_mut() {
             for out in others {
-                out.quic(&quic, first);
+                out.quic(&quic, &h3, lookups, first);
                 out.finish(dns.clone(), lookups, first);
             }
-            last.quic(&quic, first);
+            last.quic(&quic, &h3, lookups, first);
             last.finish(dns, lookups, first);
         }
     }
 }
 
 impl Out<'_> {
-    /// Finished QUIC connections and their TLS rows that pass the filter, to the sink.
-    fn quic(&mut self, quic: &[(QuicRecord, Option<TlsRecord>)], first: Option<i64>) {
+    /// Finished QUIC connections and their TLS rows that pass the filter, and finished
+    /// HTTP/3 requests (joined with their connection's TLS record so far and the DNS lookups
+    /// matched by now), to the sink.
+    fn quic(
+        &mut self,
+        quic: &[(QuicRecord, Option<TlsRecord>)],
+        h3: &[(HttpRecord, Option<TlsRecord>)],
+        lookups: &DnsLookups,
+        first: Option<i64>,
+    ) {
         let mut out = Records::default();
         for (q, t) in quic {
             let sni = t.as_ref().and_then(|t| t.sni.as_deref());
@@ -769,6 +779,20 @@ impl Out<'_> {
                 out.quic.push(q.clone());
                 out.tls.extend(t.clone());
             }
+        }
+        let mut tls = Vec::new();
+        for (h, t) in h3 {
+            let names = ConnNames {
+                sni: t.as_ref().and_then(|t| t.sni.as_deref()),
+                http: std::slice::from_ref(h),
+            };
+            if self.filter.is_empty() || self.filter.matches_http(h, &names, first) {
+                out.http.push(h.clone());
+                tls.extend(t.clone());
+            }
+        }
+        if !out.http.is_empty() {
+            out.timings = request_timings_with(&[], &tls, &out.http, lookups);
         }
         if !out.is_empty() {
             self.sink.records(out);

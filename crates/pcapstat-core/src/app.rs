@@ -1014,6 +1014,14 @@ pub enum DnsInput {
         /// Its length on the wire.
         wire_len: u32,
     },
+    /// The secrets of a pcapng Decryption Secrets Block, for the QUIC tracker's key lookups
+    /// (TCP's TLS parsers get them through the pipeline's `EmbeddedKeys`).
+    Secrets {
+        /// The frame after the last datagram read before the DSB (its place in frame order).
+        frame: u64,
+        /// The DSB's secrets.
+        keys: Arc<crate::proto::tls::KeyLog>,
+    },
     /// An ICMP destination unreachable quoting a QUIC datagram from `src` to `dst`.
     QuicUnreachable {
         /// Capture time.
@@ -1045,7 +1053,8 @@ impl DnsInput {
             DnsInput::Udp { frame, .. }
             | DnsInput::Unreachable { frame, .. }
             | DnsInput::Quic { frame, .. }
-            | DnsInput::QuicUnreachable { frame, .. } => *frame,
+            | DnsInput::QuicUnreachable { frame, .. }
+            | DnsInput::Secrets { frame, .. } => *frame,
         }
     }
 
@@ -1063,6 +1072,7 @@ impl DnsInput {
             DnsInput::QuicUnreachable {
                 ts_ns, src, dst, ..
             } => quic.on_icmp_unreachable(ts_ns, src, dst),
+            DnsInput::Secrets { keys, .. } => quic.add_secrets(&keys),
             DnsInput::Udp {
                 ts_ns,
                 frame,
@@ -1100,8 +1110,10 @@ pub struct UdpDns {
     quic_flows: std::collections::HashSet<(Endpoint, Endpoint)>,
     quic_order: std::collections::VecDeque<(Endpoint, Endpoint)>,
     /// Short-header QUIC datagrams are sent on whole (a key log may open them), not cut to
-    /// [`QUIC_SHORT_KEPT`] bytes.
+    /// [`QUIC_SHORT_KEPT`] bytes; also from the first Decryption Secrets Block on.
     quic_whole: bool,
+    /// The frame after the last datagram read (where a DSB's secrets go in frame order).
+    next_frame: u64,
 }
 
 /// QUIC flows the reading thread follows at once (four times the tracker's connection bound,
@@ -1152,6 +1164,7 @@ impl UdpDns {
             quic_flows: std::collections::HashSet::new(),
             quic_order: std::collections::VecDeque::new(),
             quic_whole: false,
+            next_frame: 0,
         }
     }
 
@@ -1206,7 +1219,17 @@ impl UdpDns {
 }
 
 impl UdpConsumer for UdpDns {
+    fn on_secrets(&mut self, secrets: &Arc<crate::proto::tls::KeyLog>) {
+        // Keys in the capture: short-header datagrams may now be decrypted, and go on whole.
+        self.quic_whole = true;
+        self.send(DnsInput::Secrets {
+            frame: self.next_frame,
+            keys: secrets.clone(),
+        });
+    }
+
     fn on_udp(&mut self, d: &UdpDatagram) {
+        self.next_frame = d.frame + 1;
         let src = endpoint(d.ip.src, d.src_port);
         let dst = endpoint(d.ip.dst, d.dst_port);
         let dns = d.src_port == DNS_PORT

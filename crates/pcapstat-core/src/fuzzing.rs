@@ -38,6 +38,14 @@ use crate::record::{ConnectionRecord, HttpExchange, HttpRecord, Outcome, RolesFr
 const C2S: Direction = Direction::ClientToServer;
 const S2C: Direction = Direction::ServerToClient;
 
+/// Target `h3`: HTTP/3 request and unidirectional streams from STREAM frames (reassembly,
+/// HTTP/3 frames, QPACK with the encoder stream) and QPACK field sections alone; the input
+/// format is `proto::quic::h3::fuzz`'s (`fuzz/seeds/README.md`). Checks that every buffer the
+/// streams held is given back.
+pub fn h3(data: &[u8]) {
+    let _ = crate::proto::quic::fuzz_h3(data);
+}
+
 /// Target `quic`: QUIC datagrams of one UDP 4-tuple through the reading thread's QUIC test
 /// (`app::looks_like_quic`) and the [`QuicTracker`], with Initial packets the harness protects
 /// with the right keys (so that header protection, AEAD, CRYPTO reassembly and the ClientHello /
@@ -1190,8 +1198,9 @@ mod tests {
     #[test]
     fn seeds_replay_without_panic() {
         type Harness = fn(&[u8]);
-        let targets: [(&str, Harness); 8] = [
+        let targets: [(&str, Harness); 9] = [
             ("http2", http2),
+            ("h3", h3),
             ("websocket", websocket),
             ("quic", quic),
             ("keylog", keylog),

@@ -65,7 +65,8 @@ pub use proto::headers::{HeaderLimits, HeaderList, HttpHeaders};
 pub use proto::http::HttpStats;
 pub use proto::http2::Http2Stats;
 pub use proto::quic::{
-    cid_hex, quic_version_name, QuicStats, MAX_CRYPTO_BUFFER, MAX_CRYPTO_STREAM,
+    cid_hex, quic_version_name, QuicStats, MAX_CRYPTO_BUFFER, MAX_CRYPTO_STREAM, MAX_H3_BUFFER,
+    MAX_H3_BUFFER_TOTAL, MAX_H3_FIELD_SECTION, MAX_H3_STREAMS, MAX_QPACK_CAPACITY,
     MAX_QUIC_CONNECTIONS,
 };
 pub use proto::tls::{InferStats, KeyLog, KeyLogError, KeyLogStats, TlsDecryptStats};

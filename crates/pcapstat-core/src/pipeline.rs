@@ -89,6 +89,9 @@ pub trait UdpConsumer {
     fn on_udp(&mut self, datagram: &UdpDatagram);
     /// One ICMP error message (unreachable, time exceeded, …) with what it quotes.
     fn on_icmp_error(&mut self, error: &IcmpError);
+    /// The secrets of a pcapng Decryption Secrets Block, in capture order among the datagrams
+    /// (read only when the pipeline reads secrets); does nothing by default.
+    fn on_secrets(&mut self, _secrets: &Arc<KeyLog>) {}
     /// With one thread, every TCP segment, before its shard tracks it; does nothing by
     /// default. (With several, the segments of a chunk are tracked after the chunk's
     /// [`flush`](UdpConsumer::flush).)
@@ -363,7 +366,9 @@ fn read<U: UdpConsumer>(
                 let mut keys = KeyLog::new();
                 keys.add_capture_secrets(std::slice::from_ref(&dsb));
                 reader.keylog.merge(keys.stats());
-                if !out(Out::Secrets(Arc::new(keys))) {
+                let keys = Arc::new(keys);
+                udp.on_secrets(&keys);
+                if !out(Out::Secrets(keys)) {
                     break;
                 }
                 continue;

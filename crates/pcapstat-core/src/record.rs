@@ -393,6 +393,8 @@ named_enum! {
         Http11 => "HTTP/1.1",
         /// HTTP/2 (one stream), prior knowledge, `Upgrade: h2c` or (decrypted) TLS with ALPN `h2`.
         Http2 => "HTTP/2",
+        /// HTTP/3 (one request stream) over QUIC, decrypted with a key log.
+        Http3 => "HTTP/3",
     }
 }
 
@@ -431,7 +433,8 @@ pub struct HttpExchange {
     /// 0 for the first request on the connection, then 1, 2, … (HTTP/2: in the order the
     /// streams' request HEADERS were sent).
     pub request_index: u32,
-    /// HTTP/2 stream identifier; `None` for HTTP/1.x.
+    /// HTTP/2 stream identifier, or HTTP/3's QUIC stream ID; `None` for HTTP/1.x (and an
+    /// HTTP/3 stream ID above `u32::MAX`).
     pub stream_id: Option<u32>,
     /// Capture time of the first byte of the request.
     pub request_start_ts: i64,
@@ -453,7 +456,8 @@ pub struct HttpExchange {
     pub status: Option<u16>,
     /// Request head bytes (request line and headers, with the blank line). HTTP/2: the
     /// HPACK-encoded header block bytes (HEADERS and CONTINUATION payloads without padding and
-    /// priority fields, trailers included).
+    /// priority fields, trailers included). HTTP/3: the QPACK-encoded field section bytes
+    /// (HEADERS frame payloads, trailers included).
     pub request_header_bytes: u64,
     /// Request body bytes (by Content-Length or chunked, de-chunked size).
     pub request_body_bytes: u64,
@@ -792,4 +796,9 @@ pub struct QuicRecord {
     /// STREAM frame data bytes [client → server, server → client] (copies sent again
     /// included).
     pub stream_bytes: [u64; 2],
+    /// STREAM data bytes received again at offsets of their stream already seen (both
+    /// directions; with the key log): retransmissions, and copies of data of a request
+    /// stream already finished. Counted only while the connection's HTTP/3 streams are read
+    /// (`QuicStats::h3_stream_limit` stops it).
+    pub stream_retransmitted_bytes: u64,
 }

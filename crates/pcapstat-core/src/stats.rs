@@ -263,6 +263,12 @@ pub const LIMITS: &[Limit] = &[
         "QUIC connections finished early because the tracker was full"),
     limit("QUIC CRYPTO reassembly", "quic.crypto_limit_hits", "proto::quic::MAX_CRYPTO_BUFFER, MAX_CRYPTO_STREAM",
         "QUIC connections whose handshake stream was not read further"),
+    limit("HTTP/3 buffer", "quic.h3_buffer_limit", "proto::quic::MAX_H3_BUFFER, MAX_H3_BUFFER_TOTAL",
+        "HTTP/3 streams not read further (bytes held out of order, HEADERS, blocked field sections)"),
+    limit("HTTP/3 streams", "quic.h3_stream_limit", "proto::quic::MAX_H3_STREAMS",
+        "QUIC connections whose HTTP/3 parsing stopped (too many open streams)"),
+    limit("HTTP/3 field section", "quic.h3_field_section_too_large", "proto::quic::MAX_H3_FIELD_SECTION",
+        "HTTP/3 HEADERS frames too large to decode"),
     limit("DNS lookups for the request join", "dns.lookups_forgotten", "DnsConfig::max_lookups",
         "answered DNS lookups forgotten by the request join"),
 ];

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord};
+use crate::record::{ConnectionRecord, DnsRecord, HttpRecord, TlsRecord, TlsTransport};
 
 /// The phases of one HTTP request. Durations are ns; `None` = not observed or not applicable.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,9 +18,11 @@ pub struct RequestTiming {
     pub dns_ns: Option<i64>,
     /// `query_frame` of that lookup's answered query.
     pub dns_query_frame: Option<u64>,
-    /// The connection's `connect`, on the request that opened the connection (index 0).
+    /// The connection's `connect`, on the request that opened the connection (index 0); never
+    /// for HTTP/3 (QUIC has no TCP handshake).
     pub connect_ns: Option<i64>,
-    /// The TLS handshake (`TlsRecord::handshake_ns`), on the request that opened the connection.
+    /// The TLS handshake (`TlsRecord::handshake_ns`), on the request that opened the connection
+    /// (HTTP/3: the QUIC handshake, its tls row with transport `quic`).
     pub tls_ns: Option<i64>,
     /// First to last request byte.
     pub send_ns: Option<i64>,
@@ -211,9 +213,18 @@ pub fn request_timings_with(
             let conn = conn_by_id.get(&h.conn_id).copied();
             let t = tls_by_id.get(&h.conn_id).copied();
             let first = h.request_index == 0;
+            // An HTTP/3 request: its connection is QUIC (no TCP record, no connect phase); it
+            // starts with the client's ClientHello (its first Initial).
+            let quic_start = t
+                .filter(|t| conn.is_none() && t.transport == TlsTransport::Quic)
+                .and_then(|t| t.client_hello_ts);
             let mut lookup: Option<&Lookup> = None;
-            if let (true, Some(c), Some(host)) = (first, conn, h.host.as_deref()) {
-                lookup = lookups.find(&host_only(host), c.client_ip, c.server_ip, c.start_ts);
+            if let (true, Some(host)) = (first, h.host.as_deref()) {
+                if let Some(c) = conn {
+                    lookup = lookups.find(&host_only(host), c.client_ip, c.server_ip, c.start_ts);
+                } else if let Some(start) = quic_start {
+                    lookup = lookups.find(&host_only(host), h.client.ip, h.server.ip, start);
+                }
             }
             let lookup_start = lookup.map(|d| d.start_ts);
             let dns_ns = sub(lookup.map(|d| d.response_ts), lookup_start);
@@ -230,6 +241,7 @@ pub fn request_timings_with(
             let begin = if first {
                 lookup_start
                     .or_else(|| conn.filter(|c| c.handshake_seen).map(|c| c.start_ts))
+                    .or(quic_start)
                     .unwrap_or(h.request_start_ts)
             } else {
                 h.request_start_ts

@@ -346,3 +346,157 @@ fn one_rtt_packet_numbers_match_tshark() {
         .iter()
         .all(|q| !q.one_rtt_decrypted && q.pn_gaps == [None, None]));
 }
+
+/// HTTP/3 with the key log: every request of the client's log (`gt_quic.jsonl`: stream ID,
+/// path, status, body bytes, and its `time.time()` when it sent the request, got the first
+/// response byte and the last) has one http row on its connection with the same stream, path,
+/// status and body size, and the capture's times bracket the client's: the capture sees a
+/// datagram after the client's send call and before the client reads it, so
+/// `t_sent <= request_start`, `response_start <= t_first_byte`, `response_end <= t_done`
+/// (within `SLACK_NS`, as above). Without the key log: no http row at all.
+#[test]
+fn http3_requests_match_the_client_log() {
+    let Some(dir) = lab() else { return };
+    let gt: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("gt_quic.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let none = analyze(&dir, "capture.pcap", false);
+    assert!(none.http.is_empty(), "no key, no row");
+    for file in ["capture.pcap", "capture.pcapng"] {
+        let a = analyze(&dir, file, true);
+        let s = &a.stats.quic;
+        assert_eq!(
+            (
+                s.h3_qpack_errors,
+                s.h3_qpack_blocked,
+                s.h3_buffer_limit,
+                s.h3_stream_limit
+            ),
+            (0, 0, 0, 0),
+            "{file}"
+        );
+        let mut matched = 0;
+        // Most margin seen per phase (ms): capture time minus the client's, signed so that a
+        // positive value is the expected side.
+        let mut worst = [f64::MAX; 3];
+        let mut widest = [0f64; 3];
+        for g in &gt {
+            let label = g["label"].as_str().unwrap();
+            let Some(port) = g["local_port"].as_u64() else {
+                continue;
+            };
+            let q = a
+                .quic
+                .iter()
+                .find(|q| u64::from(q.client.port) == port)
+                .unwrap();
+            let rows: Vec<_> = a.http.iter().filter(|h| h.conn_id == q.conn_id).collect();
+            let requests = g["requests"].as_array().unwrap();
+            assert_eq!(rows.len(), requests.len(), "{file} {label}");
+            for r in requests {
+                let id = r["stream_id"].as_u64().unwrap();
+                let h = rows
+                    .iter()
+                    .find(|h| h.stream_id.map(u64::from) == Some(id))
+                    .unwrap_or_else(|| panic!("{label}: no row for stream {id}"));
+                let at = format!("{file} {label} stream {id}");
+                assert_eq!(h.version, pcapstat_core::HttpVersion::Http3, "{at}");
+                assert_eq!(h.path.as_deref(), r["path"].as_str(), "{at}");
+                assert_eq!(h.method.as_deref(), Some("GET"), "{at}");
+                assert_eq!(h.host.as_deref(), g["sni"].as_str(), "{at}");
+                assert_eq!(h.status.map(u64::from), r["status"].as_u64(), "{at}");
+                assert_eq!(h.response_body_bytes, r["body_bytes"].as_u64(), "{at}");
+                assert_eq!(h.request_body_bytes, 0, "{at}");
+                assert!(h.complete, "{at}");
+                let t = |k: &str| (r[k].as_f64().unwrap() * 1e9) as i64;
+                let margins = [
+                    h.request_start_ts - t("t_sent"),
+                    t("t_first_byte") - h.response_start_ts.unwrap(),
+                    t("t_done") - h.response_end_ts.unwrap(),
+                ];
+                for (k, m) in margins.into_iter().enumerate() {
+                    assert!(m >= -SLACK_NS, "{at}: phase {k} margin {m} ns");
+                    worst[k] = worst[k].min(m as f64 / 1e6);
+                    widest[k] = widest[k].max(m as f64 / 1e6);
+                }
+                assert!(h.request_start_ts <= h.request_end_ts.unwrap(), "{at}");
+                assert!(h.request_end_ts <= h.response_start_ts, "{at}");
+                assert!(h.response_start_ts <= h.response_end_ts, "{at}");
+                matched += 1;
+            }
+        }
+        eprintln!(
+            "{file}: {matched} requests matched; margins (ms, capture vs client log) min/max: \
+             start-t_sent {:.3}/{:.3}, t_first_byte-response_start {:.3}/{:.3}, \
+             t_done-response_end {:.3}/{:.3}",
+            worst[0], widest[0], worst[1], widest[1], worst[2], widest[2]
+        );
+        assert_eq!(matched, 17, "{file}");
+        assert_eq!(a.http.len(), 17, "{file}: no other row");
+        // tshark 4.0 (with the key log) gives HTTP/3 frame lengths but no fields (it does not
+        // decode QPACK): the first request and response HEADERS of the streams it dissects
+        // (`scripts/make-quic-h3.py`) are the field section bytes we count.
+        let tshark =
+            common::tsv(&common::repo().join("testdata/expected/h3/j_quic-tshark-headers.tsv"));
+        assert_eq!(tshark.len(), 10);
+        for t in &tshark {
+            let port: u16 = t["client_port"].parse().unwrap();
+            let id: u32 = t["stream_id"].parse().unwrap();
+            let q = a.quic.iter().find(|q| q.client.port == port).unwrap();
+            let h = a
+                .http
+                .iter()
+                .find(|h| h.conn_id == q.conn_id && h.stream_id == Some(id))
+                .unwrap();
+            assert_eq!(
+                h.request_header_bytes.to_string(),
+                t["tshark_req_headers"],
+                "{port} {id}"
+            );
+            assert_eq!(
+                h.response_header_bytes.unwrap().to_string(),
+                t["tshark_resp_headers"],
+                "{port} {id}"
+            );
+        }
+        // Retransmitted STREAM data against the servers' qlogs: every byte of a 1-RTT packet
+        // the server declared lost is sent again; when the lost packet did reach the wire (no
+        // packet number missing: a spurious loss, v1-serial and v1-parallel) the capture holds
+        // it twice, when it never did (the `loss` server drops them before the wire: as many
+        // numbers missing as declared lost) it holds it once.
+        let qlog = common::tsv(&common::repo().join("testdata/expected/h3/j_quic-qlog-lost.tsv"));
+        assert_eq!(qlog.len(), 8);
+        for row in &qlog {
+            let port: u16 = row["client_port"].parse().unwrap();
+            let lost: u64 = row["lost_packets"].parse().unwrap();
+            let bytes: u64 = row["lost_stream_bytes"].parse().unwrap();
+            let q = a.quic.iter().find(|q| q.client.port == port).unwrap();
+            let expected = match q.pn_gaps[1] {
+                Some(0) => bytes,
+                Some(g) if g == lost => 0,
+                other => panic!("{port}: {other:?} numbers missing, {lost} declared lost"),
+            };
+            assert_eq!(
+                q.stream_retransmitted_bytes, expected,
+                "{file} {}",
+                row["label"]
+            );
+        }
+        // The phases of the request join: no TCP connect; the QUIC handshake as `tls` on the
+        // first request of each connection.
+        for (h, t) in a.http.iter().zip(&a.timings) {
+            assert_eq!(t.connect_ns, None);
+            let tls = a.tls.iter().find(|x| x.conn_id == h.conn_id).unwrap();
+            if h.request_index == 0 {
+                assert_eq!(t.tls_ns, tls.handshake_ns);
+                assert_eq!(t.start_ts, tls.client_hello_ts.unwrap());
+            } else {
+                assert_eq!(t.tls_ns, None);
+                assert_eq!(t.start_ts, h.request_start_ts);
+            }
+            assert_eq!(t.sni.as_deref(), Some("lab.test"));
+        }
+    }
+}

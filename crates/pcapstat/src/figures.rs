@@ -348,7 +348,7 @@ const TABLE: &[(&str, Unit, Better, &str, Get)] = {
         ("tls.resumption_rate", Ratio, Higher, "tls.resumed / tls.handshakes; null without handshakes", R(|r| r.applications.tls.resumption_rate())),
         ("tls.alerts", Count, Lower, "handshakes with a clear-text alert", N(|r| r.applications.tls.alerts)),
         ("tls.handshake.*", Duration, Lower, "TLS handshake (ClientHello to both Finished)", P(|r| r.applications.tls.handshake)),
-        ("http.requests", Count, Neither, "HTTP requests (HTTP/1.x requests and HTTP/2 streams)", N(|r| r.applications.http.requests)),
+        ("http.requests", Count, Neither, "HTTP requests (HTTP/1.x requests, HTTP/2 streams and HTTP/3 request streams)", N(|r| r.applications.http.requests)),
         ("http.connections", Count, Neither, "connections that carried HTTP requests", N(|r| r.applications.http.connections)),
         ("http.reused_requests", Count, Neither, "requests that were not the first on their connection", N(|r| r.applications.http.reused_requests)),
         ("http.reuse_rate", Ratio, Higher, "http.reused_requests / http.requests; null without requests", R(|r| r.applications.http.reuse_rate())),

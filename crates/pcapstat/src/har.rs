@@ -409,8 +409,8 @@ fn entry<'a>(h: &'a HttpRecord, t: &RequestTiming, conn: Option<&ConnInfo>) -> E
     });
     let first = |name: &'static str| kept.and_then(|k| k.response.values(name).next());
     // HAR 1.2: the bytes from the start of the message to the blank line, both included: an
-    // HTTP/1 head. HTTP/2 has no such bytes (HPACK): -1, as HAR allows.
-    let http1 = h.version != HttpVersion::Http2;
+    // HTTP/1 head. HTTP/2 and HTTP/3 have no such bytes (HPACK, QPACK): -1, as HAR allows.
+    let http1 = matches!(h.version, HttpVersion::Http10 | HttpVersion::Http11);
     let request_headers_size = if http1 {
         to_i64(h.request_header_bytes)
     } else {
@@ -509,7 +509,7 @@ fn request_headers(h: &HttpRecord) -> Vec<Header<'_>> {
             .collect();
     }
     let name = match h.version {
-        HttpVersion::Http2 => ":authority",
+        HttpVersion::Http2 | HttpVersion::Http3 => ":authority",
         _ => "Host",
     };
     h.host
@@ -519,12 +519,17 @@ fn request_headers(h: &HttpRecord) -> Vec<Header<'_>> {
         .collect()
 }
 
-/// The request's absolute URL: `https` when the connection carried TLS; the Host header (else
+/// The request's absolute URL: `https` when the connection carried TLS (HTTP/3 always); the Host header (else
 /// the server's address and port) as authority; the target as sent (an absolute-form target
 /// as it is; CONNECT's authority-form as the authority). Characters a URI cannot hold are
 /// percent-encoded.
 pub(crate) fn url(h: &HttpRecord, tls: bool) -> String {
-    let scheme = if tls { "https" } else { "http" };
+    // HTTP/3 is always over QUIC's TLS.
+    let scheme = if tls || h.version == HttpVersion::Http3 {
+        "https"
+    } else {
+        "http"
+    };
     let target = h.path.as_deref().unwrap_or("");
     let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
@@ -846,11 +851,12 @@ mod tests {
                     e["response"]["status"].as_u64(),
                     Some(u64::from(h.status.unwrap_or(0)))
                 );
-                let headers_size = if h.version == HttpVersion::Http2 {
-                    -1
-                } else {
-                    to_i64(h.request_header_bytes)
-                };
+                let headers_size =
+                    if !matches!(h.version, HttpVersion::Http10 | HttpVersion::Http11) {
+                        -1
+                    } else {
+                        to_i64(h.request_header_bytes)
+                    };
                 assert_eq!(e["request"]["headersSize"].as_i64(), Some(headers_size));
                 // The kept headers, in order, as name/value objects.
                 let kept = h.headers.as_deref().expect("headers captured");
@@ -872,7 +878,7 @@ mod tests {
                 assert_eq!(pairs(&e["request"]["headers"]), own(&kept.request));
                 assert_eq!(pairs(&e["response"]["headers"]), own(&kept.response));
                 assert!(!kept.request.is_empty(), "{path}: request headers kept");
-                if h.version == HttpVersion::Http2 {
+                if !matches!(h.version, HttpVersion::Http10 | HttpVersion::Http11) {
                     assert_eq!(e["response"]["headersSize"], -1);
                     assert_eq!(e["request"]["headers"][0]["name"], ":method");
                 } else if let Some(n) = h.response_header_bytes {

@@ -380,6 +380,10 @@ impl<U: UdpConsumer> Committer<'_, U> {
     fn commit(&mut self, chunk: &ChunkOut, whole: &[u8], lanes: usize) -> Vec<Batch> {
         let bytes: &[u8] = chunk.scanned.own.as_deref().map_or(whole, Vec::as_slice);
         let frames = &chunk.scanned.frames;
+        // The DSBs met before the chunk's first frame.
+        for s in &chunk.scanned.secrets {
+            self.udp.on_secrets(s);
+        }
         let mut extra: Vec<Batch> = (0..lanes).map(|_| Batch::default()).collect();
         self.decoder.add_counts(&chunk.stats);
         // The frames before `next` were seen by the pool (see `Decoder::pass_time`).

@@ -250,7 +250,7 @@
   wfCard.appendChild(body);
   if (!rows.length) {
     for (const e of [toolbar, ovBox, wfCard.querySelector('.wf-head'), body]) e.style.display = 'none';
-    wfCard.appendChild(el('div', { class: 'none', style: 'padding-top:12px' }, 'No HTTP request in this capture (HTTP/1.x and HTTP/2; HTTPS needs its TLS keys: --keylog, or keys embedded in the pcapng).'));
+    wfCard.appendChild(el('div', { class: 'none', style: 'padding-top:12px' }, 'No HTTP request in this capture (HTTP/1.x, HTTP/2 and HTTP/3; HTTPS and HTTP/3 need their TLS keys: --keylog, or keys embedded in the pcapng).'));
   }
 
   // Row order: grouped by connection (as the data comes), or by start, or slowest first.

@@ -267,5 +267,8 @@ pub fn quic_frame(capture: Option<&str>, records: &[QuicRecord]) -> Result<DataF
         c.col(&format!("stream_bytes_{sfx}"), |r| r.stream_bytes[d]);
     }
     c.col("client_bidi_streams", |r| r.client_bidi_streams);
+    c.col("stream_retransmitted_bytes", |r| {
+        r.stream_retransmitted_bytes
+    });
     c.finish()
 }

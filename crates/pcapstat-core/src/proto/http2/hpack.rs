@@ -217,7 +217,7 @@ enum Name<'a> {
 }
 
 /// An integer with an `prefix`-bit prefix (RFC 7541 §5.1): (value, bytes used).
-pub(super) fn integer(b: &[u8], prefix: u8) -> Result<(usize, usize), HpackError> {
+pub(crate) fn integer(b: &[u8], prefix: u8) -> Result<(usize, usize), HpackError> {
     let mask = u8::try_from((1u16 << prefix.min(8)) - 1).unwrap_or(u8::MAX);
     let first = *b.first().ok_or(HpackError::Truncated)? & mask;
     if first < mask {
@@ -283,7 +283,7 @@ fn tree() -> &'static [[u16; 2]] {
 }
 
 /// Decodes a Huffman-coded string (RFC 7541 §5.2, Appendix B).
-fn huffman_decode(raw: &[u8]) -> Result<Vec<u8>, HpackError> {
+pub(crate) fn huffman_decode(raw: &[u8]) -> Result<Vec<u8>, HpackError> {
     let t = tree();
     let mut out = Vec::with_capacity(raw.len() * 8 / 5);
     let mut node = 0usize;
@@ -315,7 +315,7 @@ fn huffman_decode(raw: &[u8]) -> Result<Vec<u8>, HpackError> {
 }
 
 #[cfg(test)]
-pub(super) fn huffman_encode(s: &[u8]) -> Vec<u8> {
+pub(crate) fn huffman_encode(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let (mut acc, mut bits) = (0u64, 0u32);
     for &c in s {

@@ -38,7 +38,7 @@
 //!
 //! See `docs/http.md` (section "HTTP/2") for the fields, timing points, limits and counters.
 
-mod hpack;
+pub(crate) mod hpack;
 #[cfg(test)]
 mod tests;
 

@@ -23,7 +23,11 @@
 //! Nothing here panics on input: every read is checked, every malformed packet is counted in
 //! [`QuicStats`].
 
+mod h3;
+#[cfg(test)]
+mod h3_tests;
 pub mod packet;
+pub mod qpack;
 #[cfg(test)]
 mod tests;
 
@@ -31,12 +35,16 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::flow::Endpoint;
 use crate::proto::tls::{Keys, TlsParser};
-use crate::record::{QuicOutcome, QuicRecord, TlsRecord, TlsTransport};
+use crate::record::{HttpRecord, QuicOutcome, QuicRecord, TlsHandshake, TlsRecord, TlsTransport};
 use crate::stats::counters;
 use crate::tcp::{Direction, StreamSink};
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use h3::fuzz as fuzz_h3;
+pub use h3::{MAX_H3_BUFFER, MAX_H3_BUFFER_TOTAL, MAX_H3_FIELD_SECTION, MAX_H3_STREAMS};
 pub use packet::version_name as quic_version_name;
 use packet::{InitialKeys, LongType, Malformed, PacketKey};
+pub use qpack::MAX_QPACK_CAPACITY;
 
 /// Most QUIC connections tracked at once; past it the oldest is finished early
 /// (`QuicStats::evicted`).
@@ -115,6 +123,25 @@ counters! {
         pub evicted: u64,
         /// ICMP destination-unreachable errors quoting a QUIC client's datagram.
         pub icmp_unreachable: u64,
+        /// HTTP/3 request streams given as http rows.
+        pub h3_requests: u64,
+        /// HTTP/3 streams that stopped being read at `MAX_H3_BUFFER` /
+        /// `MAX_H3_BUFFER_TOTAL` (bytes held out of order, HEADERS frames, blocked field
+        /// sections).
+        pub h3_buffer_limit: u64,
+        /// Connections whose HTTP/3 parsing stopped at `MAX_H3_STREAMS` open streams.
+        pub h3_stream_limit: u64,
+        /// HEADERS frames over `MAX_H3_FIELD_SECTION`, skipped (their fields not read).
+        pub h3_field_section_too_large: u64,
+        /// Field sections or QPACK encoder streams that could not be decoded (a bad index,
+        /// Huffman code or insert count, a table over `MAX_QPACK_CAPACITY`).
+        pub h3_qpack_errors: u64,
+        /// Request streams whose field section was still blocked on the QPACK encoder stream
+        /// when the connection ended (its fields not read).
+        pub h3_qpack_blocked: u64,
+        /// Request streams whose first bytes from the client were never seen (only the
+        /// server's side): no row.
+        pub h3_without_request: u64,
     }
 }
 
@@ -254,6 +281,8 @@ struct Conn {
     server_finished_exact: bool,
     unreachable: bool,
     client_finished_exact: bool,
+    /// HTTP/3 over the 1-RTT STREAM frames (with the key log's 1-RTT keys).
+    h3: Option<Box<h3::H3Conn>>,
 }
 
 /// The tracker of every QUIC connection of a capture (one, on the collecting thread).
@@ -266,6 +295,10 @@ pub struct QuicTracker {
     keys: Keys,
     max_connections: usize,
     done: Vec<(QuicRecord, Option<TlsRecord>)>,
+    /// HTTP/3 requests finished, with their connection's TLS record so far.
+    http: Vec<(HttpRecord, Option<TlsRecord>)>,
+    /// Bytes all connections may still hold for HTTP/3 (`MAX_H3_BUFFER_TOTAL`).
+    h3_total: usize,
     stats: QuicStats,
 }
 
@@ -293,8 +326,15 @@ impl QuicTracker {
             keys,
             max_connections: max_connections.max(1),
             done: Vec::new(),
+            http: Vec::new(),
+            h3_total: MAX_H3_BUFFER_TOTAL,
             stats: QuicStats::default(),
         }
+    }
+
+    /// Adds the secrets of a pcapng Decryption Secrets Block (in capture order).
+    pub fn add_secrets(&mut self, dsb: &crate::proto::tls::KeyLog) {
+        self.keys.add_embedded(dsb);
     }
 
     /// The counters so far.
@@ -308,6 +348,13 @@ impl QuicTracker {
         std::mem::take(&mut self.done)
     }
 
+    /// HTTP/3 requests finished since the last call, each with its connection's TLS record
+    /// as it is when the request finished (for the request join: handshake time, SNI,
+    /// resumption), in the order they finished.
+    pub fn take_http(&mut self) -> Vec<(HttpRecord, Option<TlsRecord>)> {
+        std::mem::take(&mut self.http)
+    }
+
     /// Finishes every connection (end of capture); their records come out sorted by
     /// `conn_id`.
     pub fn end(&mut self) {
@@ -315,8 +362,42 @@ impl QuicTracker {
         self.order.clear();
         all.sort_by_key(|c| c.rec.conn_id);
         for c in all {
-            let r = finish(c);
-            self.done.push(r);
+            self.finish_conn(c);
+        }
+    }
+
+    /// Finishes `c`: its open HTTP/3 requests, then its records.
+    fn finish_conn(&mut self, mut c: Conn) {
+        if let Some(h) = c.h3.as_mut() {
+            h.end(&mut self.h3_total, &mut self.stats);
+        }
+        self.take_requests(&mut c);
+        let r = finish(c);
+        self.done.push(r);
+    }
+
+    /// The HTTP/3 requests `c` finished, to `http`.
+    fn take_requests(&mut self, c: &mut Conn) {
+        let Some(h) = c.h3.as_mut() else {
+            return;
+        };
+        self.stats.h3_without_request += std::mem::take(&mut h.without_request);
+        if h.finished.is_empty() {
+            return;
+        }
+        let tls = (c.tls.record().client_hello_ts.is_some())
+            .then(|| tls_record(&c.rec, c.tls.record().clone(), c.server_finished_ts));
+        for ex in std::mem::take(&mut h.finished) {
+            self.stats.h3_requests += 1;
+            self.http.push((
+                HttpRecord {
+                    conn_id: c.rec.conn_id,
+                    client: c.rec.client,
+                    server: c.rec.server,
+                    exchange: ex,
+                },
+                tls.clone(),
+            ));
         }
     }
 
@@ -364,12 +445,13 @@ impl QuicTracker {
         // connection (same ports reused).
         if dir == 0 && self.starts_new(&key, payload) {
             if let Some(old) = self.conns.remove(&key) {
-                self.done.push(finish(old));
+                self.finish_conn(old);
             }
             self.open(key, frame, ts_ns);
         }
         let keys = &self.keys;
         let stats = &mut self.stats;
+        let h3_total = &mut self.h3_total;
         let Some(c) = self.conns.get_mut(&key) else {
             return;
         };
@@ -381,7 +463,16 @@ impl QuicTracker {
             c.rec.datagrams_s2c += 1;
             c.rec.bytes_s2c += u64::from(wire_len);
         }
-        c.on_datagram(ts_ns, dir, payload, keys, stats);
+        c.on_datagram(ts_ns, dir, payload, keys, h3_total, stats);
+        if c.h3
+            .as_ref()
+            .is_some_and(|h| !h.finished.is_empty() || h.without_request > 0)
+        {
+            if let Some(mut c) = self.conns.remove(&key) {
+                self.take_requests(&mut c);
+                self.conns.insert(key, c);
+            }
+        }
     }
 
     fn open(&mut self, key: (Endpoint, Endpoint), frame: u64, ts_ns: i64) {
@@ -392,7 +483,7 @@ impl QuicTracker {
             if self.conns.get(&k).is_some_and(|c| c.rec.conn_id == id) {
                 if let Some(c) = self.conns.remove(&k) {
                     self.stats.evicted += 1;
-                    self.done.push(finish(c));
+                    self.finish_conn(c);
                 }
             }
         }
@@ -450,30 +541,36 @@ fn finish(c: Conn) -> (QuicRecord, Option<TlsRecord>) {
         (Some(d), Some(s)) => d.checked_sub(s),
         _ => None,
     };
-    let tls = c.tls.record().client_hello_ts.is_some().then(|| {
-        let mut h = c.tls.into_record();
-        if let Some(j) = h.ja4.as_mut() {
-            // JA4's first character is the transport: `q` for QUIC.
-            if j.starts_with('t') {
-                j.replace_range(..1, "q");
-            }
-        }
-        h.client_finished_ts = rec.handshake_done_ts;
-        h.server_finished_ts = c
-            .server_finished_ts
-            .filter(|_| rec.handshake_done_ts.is_some());
-        h.handshake_done_ts = rec.handshake_done_ts;
-        h.handshake_ns = match (h.handshake_done_ts, h.client_hello_ts) {
-            (Some(d), Some(s)) => d.checked_sub(s),
-            _ => None,
-        };
-        TlsRecord {
-            conn_id: rec.conn_id,
-            transport: TlsTransport::Quic,
-            handshake: h,
-        }
-    });
+    let server_finished_ts = c.server_finished_ts;
+    let tls = c
+        .tls
+        .record()
+        .client_hello_ts
+        .is_some()
+        .then(|| tls_record(&rec, c.tls.into_record(), server_finished_ts));
     (rec, tls)
+}
+
+/// The TLS record of a QUIC connection from its ClientHello's parser record.
+fn tls_record(rec: &QuicRecord, mut h: TlsHandshake, server_finished_ts: Option<i64>) -> TlsRecord {
+    if let Some(j) = h.ja4.as_mut() {
+        // JA4's first character is the transport: `q` for QUIC.
+        if j.starts_with('t') {
+            j.replace_range(..1, "q");
+        }
+    }
+    h.client_finished_ts = rec.handshake_done_ts;
+    h.server_finished_ts = server_finished_ts.filter(|_| rec.handshake_done_ts.is_some());
+    h.handshake_done_ts = rec.handshake_done_ts;
+    h.handshake_ns = match (h.handshake_done_ts, h.client_hello_ts) {
+        (Some(d), Some(s)) => d.checked_sub(s),
+        _ => None,
+    };
+    TlsRecord {
+        conn_id: rec.conn_id,
+        transport: TlsTransport::Quic,
+        handshake: h,
+    }
 }
 
 /// Index of a packet number space with CRYPTO frames.
@@ -519,6 +616,7 @@ impl Conn {
                 rtt_median: [None; 2],
                 client_bidi_streams: None,
                 stream_bytes: [0; 2],
+                stream_retransmitted_bytes: 0,
             },
             cids: Vec::new(),
             initial: None,
@@ -544,6 +642,7 @@ impl Conn {
             server_finished_exact: false,
             unreachable: false,
             client_finished_exact: false,
+            h3: None,
         }
     }
 
@@ -559,6 +658,7 @@ impl Conn {
         dir: usize,
         payload: &[u8],
         keys: &Keys,
+        h3_total: &mut usize,
         stats: &mut QuicStats,
     ) {
         let mut rest = payload;
@@ -569,7 +669,7 @@ impl Conn {
                 return;
             }
             if !packet::is_long(rest) {
-                self.on_short(ts, dir, rest, stats);
+                self.on_short(ts, dir, rest, h3_total, stats);
                 return;
             }
             match packet::split_long(rest) {
@@ -590,7 +690,14 @@ impl Conn {
         }
     }
 
-    fn on_short(&mut self, ts: i64, dir: usize, b: &[u8], stats: &mut QuicStats) {
+    fn on_short(
+        &mut self,
+        ts: i64,
+        dir: usize,
+        b: &[u8],
+        h3_total: &mut usize,
+        stats: &mut QuicStats,
+    ) {
         if b.first().is_some_and(|&x| x & 0x40 == 0) {
             stats.malformed_fixed_bit += 1;
             return;
@@ -604,13 +711,20 @@ impl Conn {
             self.rec.server_1rtt_ts = Some(ts);
         }
         if self.app_keys[dir].is_some() {
-            self.open_one_rtt(ts, dir, b, stats);
+            self.open_one_rtt(ts, dir, b, h3_total, stats);
         }
     }
 
     /// Decrypts a 1-RTT packet with the key log's keys: the current key phase's, else the
     /// next one's (a key update: it becomes the current).
-    fn open_one_rtt(&mut self, ts: i64, dir: usize, b: &[u8], stats: &mut QuicStats) {
+    fn open_one_rtt(
+        &mut self,
+        ts: i64,
+        dir: usize,
+        b: &[u8],
+        h3_total: &mut usize,
+        stats: &mut QuicStats,
+    ) {
         // The Destination Connection ID is the receiver's: the server's for the client's
         // packets, the client's for the server's.
         let cid = if dir == 0 {
@@ -670,12 +784,39 @@ impl Conn {
                 packet::Frame::HandshakeDone if dir == 1 => {
                     self.rec.server_handshake_done_ts.get_or_insert(ts);
                 }
-                packet::Frame::Stream { id, data, .. } => {
+                packet::Frame::Stream {
+                    id,
+                    offset,
+                    data,
+                    fin,
+                } => {
                     self.rec.stream_bytes[dir] += data.len() as u64;
                     if id % 4 == 0 {
                         let n = id / 4 + 1;
                         let s = self.rec.client_bidi_streams.get_or_insert(n);
                         *s = (*s).max(n);
+                    }
+                    // HTTP/3 unless the server selected another protocol (DNS over QUIC,
+                    // ...): ALPN `h3` (or a draft's `h3-NN`), or not known.
+                    let alpn = self.tls.record().alpn.as_deref();
+                    if !alpn.is_none_or(|a| a.starts_with("h3")) {
+                        continue;
+                    }
+                    self.h3.get_or_insert_with(Box::default).on_stream(
+                        ts,
+                        dir,
+                        id,
+                        offset,
+                        data,
+                        fin,
+                        h3_total,
+                        &mut self.rec.stream_retransmitted_bytes,
+                        stats,
+                    );
+                }
+                packet::Frame::ResetStream { id } => {
+                    if let Some(h) = self.h3.as_mut() {
+                        h.on_reset(dir, id, h3_total);
                     }
                 }
                 packet::Frame::Close { code } => {

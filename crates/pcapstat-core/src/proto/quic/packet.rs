@@ -6,12 +6,14 @@
 //!   length);
 //! * [`InitialKeys::new`] derives the Initial keys of a version from the client's first
 //!   Destination Connection ID with the version's public salt and labels;
-//! * [`PacketKey::open`] removes header protection (AES-ECB of a 16-byte sample) and the AEAD
-//!   protection of one long-header packet and returns its packet number and plaintext frames.
+//! * [`PacketKey::open`] removes header protection (AES-ECB of a 16-byte sample, or ChaCha20
+//!   keyed by it, RFC 9001 §5.4.3–5.4.4) and the AEAD protection (AES-GCM or
+//!   ChaCha20-Poly1305) of one packet and returns its packet number and plaintext frames.
 
 use aes::cipher::{BlockCipherEncrypt, KeyInit as _};
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
+use chacha20poly1305::ChaCha20Poly1305;
 use sha2::Sha256;
 
 use crate::proto::tls::decrypt::{expand_label, Hash};
@@ -254,6 +256,27 @@ fn labels(version: u32) -> [&'static str; 3] {
 enum Aead {
     Aes128(Box<Aes128Gcm>),
     Aes256(Box<Aes256Gcm>),
+    ChaCha(Box<ChaCha20Poly1305>),
+}
+
+impl Aead {
+    /// The AEAD of `suite` (TLS 1.3 cipher suite) with `key`.
+    fn new(suite: u16, key: &[u8]) -> Option<Aead> {
+        Some(match suite {
+            0x1301 => Aead::Aes128(Box::new(Aes128Gcm::new_from_slice(key).ok()?)),
+            0x1302 => Aead::Aes256(Box::new(Aes256Gcm::new_from_slice(key).ok()?)),
+            0x1303 => Aead::ChaCha(Box::new(ChaCha20Poly1305::new_from_slice(key).ok()?)),
+            _ => return None,
+        })
+    }
+
+    fn suite(&self) -> u16 {
+        match self {
+            Aead::Aes128(_) => 0x1301,
+            Aead::Aes256(_) => 0x1302,
+            Aead::ChaCha(_) => 0x1303,
+        }
+    }
 }
 
 /// The header protection cipher.
@@ -261,6 +284,8 @@ enum Aead {
 enum Hp {
     Aes128(Box<aes::Aes128>),
     Aes256(Box<aes::Aes256>),
+    /// ChaCha20's 32-byte key (RFC 9001 §5.4.4).
+    ChaCha(Box<[u8; 32]>),
 }
 
 /// One direction's packet protection in one packet number space: AEAD key, IV, header
@@ -310,29 +335,25 @@ pub fn decode_pn(largest: Option<u64>, truncated: u64, bits: u32) -> u64 {
 }
 
 impl PacketKey {
-    /// The key of a TLS 1.3 secret for `version`: AES-128-GCM (32-byte secret, SHA-256) or
-    /// AES-256-GCM (48-byte secret, SHA-384). `None` for other suites (ChaCha20 header
-    /// protection is not implemented) or a secret of the wrong length.
+    /// The key of a TLS 1.3 secret for `version`: AES-128-GCM (32-byte secret, SHA-256),
+    /// AES-256-GCM (48-byte secret, SHA-384) or ChaCha20-Poly1305 (32-byte secret, SHA-256).
+    /// `None` for other suites or a secret of the wrong length.
     pub fn from_secret(version: u32, cipher_suite: u16, secret: &[u8]) -> Option<PacketKey> {
         let [lk, liv, lhp] = labels(version);
         let (hash, key_len) = match (cipher_suite, secret.len()) {
             (0x1301, 32) => (Hash::Sha256, 16),
             (0x1302, 48) => (Hash::Sha384, 32),
+            (0x1303, 32) => (Hash::Sha256, 32),
             _ => return None,
         };
         let key = expand_label(hash, secret, lk, key_len)?;
         let iv: [u8; 12] = expand_label(hash, secret, liv, 12)?.try_into().ok()?;
         let hp = expand_label(hash, secret, lhp, key_len)?;
-        let (aead, hp) = if key_len == 16 {
-            (
-                Aead::Aes128(Box::new(Aes128Gcm::new_from_slice(&key).ok()?)),
-                Hp::Aes128(Box::new(aes::Aes128::new_from_slice(&hp).ok()?)),
-            )
-        } else {
-            (
-                Aead::Aes256(Box::new(Aes256Gcm::new_from_slice(&key).ok()?)),
-                Hp::Aes256(Box::new(aes::Aes256::new_from_slice(&hp).ok()?)),
-            )
+        let aead = Aead::new(cipher_suite, &key)?;
+        let hp = match cipher_suite {
+            0x1301 => Hp::Aes128(Box::new(aes::Aes128::new_from_slice(&hp).ok()?)),
+            0x1302 => Hp::Aes256(Box::new(aes::Aes256::new_from_slice(&hp).ok()?)),
+            _ => Hp::ChaCha(Box::new(hp.try_into().ok()?)),
         };
         Some(PacketKey {
             aead,
@@ -355,17 +376,11 @@ impl PacketKey {
         };
         let next = expand_label(self.hash, &self.secret, label, self.secret.len())?;
         let [lk, liv, _] = labels(self.version);
-        let key_len = match self.aead {
-            Aead::Aes128(_) => 16,
-            Aead::Aes256(_) => 32,
-        };
+        let suite = self.aead.suite();
+        let key_len = if suite == 0x1301 { 16 } else { 32 };
         let key = expand_label(self.hash, &next, lk, key_len)?;
         let iv: [u8; 12] = expand_label(self.hash, &next, liv, 12)?.try_into().ok()?;
-        let aead = if key_len == 16 {
-            Aead::Aes128(Box::new(Aes128Gcm::new_from_slice(&key).ok()?))
-        } else {
-            Aead::Aes256(Box::new(Aes256Gcm::new_from_slice(&key).ok()?))
-        };
+        let aead = Aead::new(suite, &key)?;
         Some(PacketKey {
             aead,
             iv,
@@ -382,6 +397,13 @@ impl PacketKey {
         match &self.hp {
             Hp::Aes128(c) => c.encrypt_block(&mut block),
             Hp::Aes256(c) => c.encrypt_block(&mut block),
+            Hp::ChaCha(key) => {
+                // RFC 9001 §5.4.4: counter = the sample's first 4 bytes (little-endian), nonce
+                // the other 12; the mask is ChaCha20's keystream (of five zero bytes).
+                let s: &[u8; 16] = sample.try_into().ok()?;
+                let out = chacha20_block(key, s);
+                return out.get(..5)?.try_into().ok();
+            }
         }
         block.get(..5)?.try_into().ok()
     }
@@ -413,6 +435,7 @@ impl PacketKey {
         let ok = match &self.aead {
             Aead::Aes128(a) => open_with(a.as_ref(), &nonce, &header, &mut payload),
             Aead::Aes256(a) => open_with(a.as_ref(), &nonce, &header, &mut payload),
+            Aead::ChaCha(a) => open_with(a.as_ref(), &nonce, &header, &mut payload),
         };
         ok.then_some(Opened { pn, payload })
     }
@@ -433,6 +456,7 @@ impl PacketKey {
         let ok = match &self.aead {
             Aead::Aes128(a) => seal_with(a.as_ref(), &nonce, header, &mut body),
             Aead::Aes256(a) => seal_with(a.as_ref(), &nonce, header, &mut body),
+            Aead::ChaCha(a) => seal_with(a.as_ref(), &nonce, header, &mut body),
         };
         if !ok {
             return None;
@@ -448,6 +472,46 @@ impl PacketKey {
         }
         Some(out)
     }
+}
+
+/// One ChaCha20 block (RFC 8439 §2.3) of `key` with the 32-bit little-endian counter and the
+/// 96-bit nonce of `counter_nonce` (a header protection sample): 64 keystream bytes.
+fn chacha20_block(key: &[u8; 32], counter_nonce: &[u8; 16]) -> [u8; 64] {
+    fn qr(s: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize) {
+        s[a] = s[a].wrapping_add(s[b]);
+        s[d] = (s[d] ^ s[a]).rotate_left(16);
+        s[c] = s[c].wrapping_add(s[d]);
+        s[b] = (s[b] ^ s[c]).rotate_left(12);
+        s[a] = s[a].wrapping_add(s[b]);
+        s[d] = (s[d] ^ s[a]).rotate_left(8);
+        s[c] = s[c].wrapping_add(s[d]);
+        s[b] = (s[b] ^ s[c]).rotate_left(7);
+    }
+    let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let mut init = [0u32; 16];
+    init[..4].copy_from_slice(&[0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574]);
+    for (i, c) in key.chunks_exact(4).enumerate() {
+        init[4 + i] = word(c);
+    }
+    for (i, c) in counter_nonce.chunks_exact(4).enumerate() {
+        init[12 + i] = word(c);
+    }
+    let mut s = init;
+    for _ in 0..10 {
+        qr(&mut s, 0, 4, 8, 12);
+        qr(&mut s, 1, 5, 9, 13);
+        qr(&mut s, 2, 6, 10, 14);
+        qr(&mut s, 3, 7, 11, 15);
+        qr(&mut s, 0, 5, 10, 15);
+        qr(&mut s, 1, 6, 11, 12);
+        qr(&mut s, 2, 7, 8, 13);
+        qr(&mut s, 3, 4, 9, 14);
+    }
+    let mut out = [0u8; 64];
+    for (i, chunk) in out.chunks_exact_mut(4).enumerate() {
+        chunk.copy_from_slice(&s[i].wrapping_add(init[i]).to_le_bytes());
+    }
+    out
 }
 
 fn open_with<A: AeadInOut>(a: &A, nonce: &[u8; 12], aad: &[u8], buf: &mut Vec<u8>) -> bool {
@@ -521,6 +585,11 @@ pub enum Frame<'a> {
         data: &'a [u8],
         /// FIN bit.
         fin: bool,
+    },
+    /// RESET_STREAM (0x04): the sender abandons its side of a stream.
+    ResetStream {
+        /// Stream ID.
+        id: u64,
     },
     /// CONNECTION_CLOSE (0x1c transport, 0x1d application): error code.
     Close {
@@ -604,8 +673,9 @@ fn frame<'a>(p: &'a [u8], pos: &mut usize) -> Option<Frame<'a>> {
         }
         // RESET_STREAM: id, error, final size.
         0x04 => {
-            skip_varints(p, pos, 3)?;
-            Frame::Other
+            let id = read_varint(p, pos)?;
+            skip_varints(p, pos, 2)?;
+            Frame::ResetStream { id }
         }
         // STOP_SENDING: id, error.
         0x05 => {

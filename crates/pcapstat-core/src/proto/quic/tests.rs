@@ -376,3 +376,28 @@ fn every_frame_type_is_read_or_skipped_by_its_length() {
     // An unknown type stops the reading with what came before.
     assert_eq!(packet::frames(&[0x01, 0x40, 0x25]).unwrap_err().len(), 1);
 }
+
+/// RFC 9001 Appendix A.5: a short-header packet protected with ChaCha20-Poly1305 (header
+/// protection with ChaCha20 keyed by the sample). The AEAD tag only verifies with the right
+/// header protection mask (it gives the packet number, hence the nonce).
+#[test]
+fn chacha20_poly1305_short_header_matches_rfc_9001_appendix_a5() {
+    let secret = unhex("9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b");
+    let key = PacketKey::from_secret(VERSION_1, 0x1303, &secret).expect("key");
+    let packet = unhex("4cfe4189655e5cd55c41f69080575d7999c25a5bfb");
+    // Empty Destination Connection ID: the packet number at offset 1; the previous packet
+    // number makes the 3-byte truncated one decode to 654360564.
+    let o = key.open(&packet, 1, Some(654_360_563)).expect("opens");
+    assert_eq!(o.pn, 654_360_564);
+    assert_eq!(o.payload, [0x01], "a PING frame");
+    // Sealing it again gives the same bytes.
+    let sealed = key.seal(&unhex("4200bff4"), o.pn, &[0x01]).expect("seal");
+    assert_eq!(sealed, packet);
+    // A key update's key does not open it; a wrong suite gives no key.
+    assert!(key
+        .updated()
+        .expect("ku")
+        .open(&packet, 1, Some(654_360_563))
+        .is_none());
+    assert!(PacketKey::from_secret(VERSION_1, 0x1303, &secret[..31]).is_none());
+}

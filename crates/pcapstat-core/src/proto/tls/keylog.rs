@@ -181,6 +181,14 @@ impl Keys {
         Keys { given, embedded }
     }
 
+    /// Adds the secrets of one DSB, in capture order (for a reader that does not share the
+    /// pipeline's [`EmbeddedKeys`]: the QUIC tracker).
+    pub fn add_embedded(&mut self, dsb: &KeyLog) {
+        self.embedded
+            .get_or_insert_with(EmbeddedKeys::default)
+            .add(dsb);
+    }
+
     /// `None` when there is no key log at all yet (no given one, no DSB met): nothing to look
     /// up, nothing counted. Otherwise the secrets of `random`, if any.
     pub fn lookup(&self, random: Option<&[u8; 32]>) -> Option<Option<SessionSecrets>> {
