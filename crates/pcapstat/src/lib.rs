@@ -59,6 +59,7 @@ pub mod har;
 pub mod hosts;
 pub mod html;
 mod multi;
+mod parquet_file;
 pub mod report;
 mod stream;
 pub mod tables;

@@ -10,10 +10,8 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use polars::io::parquet::write::{get_encodings, BatchedWriter, StatisticsOptions};
-use polars::prelude::{
-    CompatLevel, DataFrame, KeyValueMetadata, ParquetCompression, ParquetWriter,
-};
+use polars::io::parquet::write::{get_encodings, StatisticsOptions};
+use polars::prelude::{CompatLevel, DataFrame, ParquetCompression};
 use polars_parquet::write::{
     array_to_columns, compress, CompressedPage, Encoding, ParquetType, Version, WriteOptions,
 };
@@ -23,6 +21,7 @@ use pcapstat_core::{
 };
 
 use crate::error::Error;
+use crate::parquet_file::ParquetFile;
 use crate::report::ReportBuilder;
 use crate::tables::{
     connections_frame, dns_frame, http_frame, quic_frame, tls_frame, websocket_frame,
@@ -134,12 +133,38 @@ impl TableOutputs {
     }
 }
 
+/// Gives the memory the allocator holds free back to the system, once a row group is written
+/// (its pages, the frames' buffers and the records gathered for them were just freed).
+///
+/// glibc keeps freed memory in each thread's arena for reuse; with records made on the reading
+/// threads and freed on the collector's, and buffers of every size between, the free memory it
+/// keeps grew with the capture (about 6 MiB of the peak RSS on the 2.4 GB bulk capture,
+/// docs/performance.md). `malloc_trim(0)` returns every free page of every arena; it costs a
+/// walk of the free lists, once per row group (16 384 rows), not per row. Other allocators and
+/// platforms: nothing.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::os::raw::c_int;
+        }
+        // SAFETY: `malloc_trim` is glibc's (this target links glibc); it takes a byte count,
+        // touches only the allocator's own free memory under the allocator's locks, and is safe
+        // to call from any thread at any time. Rust's global allocator on this target is glibc's
+        // malloc unless a program sets another one, and then this only trims glibc's (unused)
+        // arenas.
+        #[allow(unsafe_code)]
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
 /// One output file being written.
 enum Out {
     Parquet {
         path: PathBuf,
-        file: File,
-        writer: Box<BatchedWriter<File>>,
+        writer: Box<ParquetFile>,
         group: Box<RowGroup>,
     },
     Text {
@@ -198,19 +223,14 @@ impl Out {
     fn finish(self, empty: &DataFrame, metadata: Vec<(String, String)>) -> Result<(), Error> {
         match self {
             Out::Parquet {
-                path,
-                file,
+                path: _,
                 mut writer,
                 mut group,
             } => {
                 group.end(&mut writer)?;
-                let mut guard = writer
-                    .get_writer()
-                    .lock()
-                    .map_err(|_| polars::error::PolarsError::ComputeError("poisoned".into()))?;
                 // As polars' own writer does: the Arrow schema first (the column types beyond
                 // Parquet's: durations, time zones), then the pairs given.
-                let arrow = polars_parquet::write::schema_to_metadata_key(guard.schema());
+                let arrow = polars_parquet::write::schema_to_metadata_key(writer.schema());
                 let mut kv = vec![arrow];
                 kv.extend(metadata.into_iter().map(|(key, value)| {
                     polars_parquet::write::KeyValue {
@@ -218,9 +238,7 @@ impl Out {
                         value: Some(value),
                     }
                 }));
-                guard.end(Some(kv))?;
-                drop(guard);
-                file.sync_all().map_err(write_error(&path))
+                writer.finish(kv)
             }
             Out::Text {
                 path,
@@ -260,13 +278,8 @@ struct RowGroup {
 }
 
 impl RowGroup {
-    fn new(
-        writer: &mut BatchedWriter<File>,
-        schema: &polars::prelude::Schema,
-        compression: ParquetCompression,
-    ) -> RowGroup {
-        let arrow = polars::prelude::SchemaExt::to_arrow(schema, CompatLevel::newest());
-        let encodings = get_encodings(&arrow)
+    fn new(writer: &ParquetFile, schema: &polars_arrow::datatypes::ArrowSchema) -> RowGroup {
+        let encodings = get_encodings(schema)
             .iter()
             .map(|leaves| vec![Encoding::Plain; leaves.len()])
             .collect();
@@ -275,13 +288,7 @@ impl RowGroup {
         RowGroup {
             fields,
             encodings,
-            // As polars' writer (`ParquetWriter::new`) with our compression.
-            options: WriteOptions {
-                statistics: StatisticsOptions::default(),
-                compression: compression.into(),
-                version: Version::V1,
-                data_page_size: None,
-            },
+            options: writer.options(),
             pages: (0..leaves).map(|_| Vec::new()).collect(),
             rows: 0,
         }
@@ -334,7 +341,7 @@ impl RowGroup {
     }
 
     /// Writes the row group (if it has rows) and starts the next one.
-    fn end(&mut self, writer: &mut BatchedWriter<File>) -> Result<(), Error> {
+    fn end(&mut self, writer: &mut ParquetFile) -> Result<(), Error> {
         if self.rows > 0 {
             writer.write_row_group(self.rows as u64, &self.pages)?;
         }
@@ -674,6 +681,7 @@ impl TableStream {
             out.end_row_group()
                 .map_err(|e| disk_full(e, out.path(), &self.empty[i]))?;
         }
+        release_freed_memory();
         Ok(())
     }
 
@@ -697,16 +705,23 @@ impl TableStream {
             let created = File::create(&path).map_err(write_error(&path))?;
             outs.push(match format {
                 None => {
-                    let clone = created.try_clone().map_err(write_error(&path))?;
-                    let compression = ParquetCompression::Zstd(None);
-                    let mut writer = ParquetWriter::new(clone)
-                        .with_compression(compression)
-                        .with_key_value_metadata(Some(KeyValueMetadata::from_static(Vec::new())))
-                        .batched(self.empty[i].schema())?;
-                    let group = RowGroup::new(&mut writer, self.empty[i].schema(), compression);
+                    let schema = polars::prelude::SchemaExt::to_arrow(
+                        &**self.empty[i].schema(),
+                        CompatLevel::newest(),
+                    );
+                    let parquet_schema = polars_parquet::write::to_parquet_schema(&schema)?;
+                    // As polars' writer (`ParquetWriter::new`) with our compression.
+                    let options = WriteOptions {
+                        statistics: StatisticsOptions::default(),
+                        compression: ParquetCompression::Zstd(None).into(),
+                        version: Version::V1,
+                        data_page_size: None,
+                    };
+                    let writer =
+                        ParquetFile::new(path.clone(), created, schema, parquet_schema, options)?;
+                    let group = RowGroup::new(&writer, writer.schema());
                     Out::Parquet {
                         path,
-                        file: created,
                         writer: Box::new(writer),
                         group: Box::new(group),
                     }
@@ -908,6 +923,110 @@ pub(crate) mod tests {
         }
     }
 
+    /// Checks, from the file's bytes, that each column chunk's page index (written at the end
+    /// by [`ParquetFile`], moved from where polars put it) describes the pages where they are:
+    /// each offset index entry points at a page header whose page has that size, the entries
+    /// cover the chunk's bytes and rows, and the column index has an entry per page.
+    fn check_page_index(path: &Path) {
+        use polars_parquet_format::thrift::protocol::TCompactInputProtocol;
+        use polars_parquet_format::{ColumnIndex, FileMetaData, OffsetIndex, PageHeader};
+        let bytes = std::fs::read(path).expect("parquet file");
+        let name = path.display();
+        assert!(
+            bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"),
+            "{name}"
+        );
+        let n = bytes.len();
+        let len = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().expect("4")) as usize;
+        let footer = &bytes[n - 8 - len..n - 8];
+        let meta = FileMetaData::read_from_in_protocol(&mut TCompactInputProtocol::new(
+            footer,
+            usize::MAX,
+        ))
+        .expect("footer");
+        let at = |offset: Option<i64>, length: Option<i32>| {
+            let (o, l) = (
+                offset.expect("offset") as usize,
+                length.expect("length") as usize,
+            );
+            &bytes[o..o + l]
+        };
+        assert_eq!(
+            meta.num_rows,
+            meta.row_groups.iter().map(|g| g.num_rows).sum::<i64>(),
+            "{name}"
+        );
+        for (g, group) in meta.row_groups.iter().enumerate() {
+            assert_eq!(group.ordinal, Some(g as i16), "{name}");
+            let first = group.columns.first().and_then(|c| c.meta_data.as_ref());
+            assert_eq!(
+                group.file_offset,
+                first.map(|m| m.data_page_offset),
+                "{name}"
+            );
+            for chunk in &group.columns {
+                let m = chunk.meta_data.as_ref().expect("column metadata");
+                let raw = at(chunk.offset_index_offset, chunk.offset_index_length);
+                let index = OffsetIndex::read_from_in_protocol(&mut TCompactInputProtocol::new(
+                    raw,
+                    usize::MAX,
+                ))
+                .expect("offset index");
+                let pages = &index.page_locations;
+                assert!(!pages.is_empty(), "{name}");
+                assert_eq!(pages[0].offset, m.data_page_offset, "{name}");
+                let (mut size, mut values) = (0i64, 0i64);
+                for (i, page) in pages.iter().enumerate() {
+                    let at_page = &bytes[page.offset as usize..];
+                    let mut input = TCompactInputProtocol::new(at_page, usize::MAX);
+                    let header =
+                        PageHeader::read_from_in_protocol(&mut input).expect("page header");
+                    let header_len = {
+                        // The header's length: parse it again from a counting reader.
+                        let mut cursor = std::io::Cursor::new(at_page);
+                        PageHeader::read_from_in_protocol(&mut TCompactInputProtocol::new(
+                            &mut cursor,
+                            usize::MAX,
+                        ))
+                        .expect("page header");
+                        cursor.position() as i64
+                    };
+                    assert_eq!(
+                        header_len + i64::from(header.compressed_page_size),
+                        i64::from(page.compressed_page_size),
+                        "{name}: page {i}"
+                    );
+                    if i > 0 {
+                        assert_eq!(
+                            page.offset,
+                            pages[i - 1].offset + i64::from(pages[i - 1].compressed_page_size),
+                            "{name}: pages one after the other"
+                        );
+                        assert!(
+                            page.first_row_index > pages[i - 1].first_row_index,
+                            "{name}"
+                        );
+                    } else {
+                        assert_eq!(page.first_row_index, 0, "{name}");
+                    }
+                    assert!(page.first_row_index < group.num_rows, "{name}");
+                    size += i64::from(page.compressed_page_size);
+                    values += i64::from(header.data_page_header.expect("a data page").num_values);
+                }
+                assert_eq!(size, m.total_compressed_size, "{name}");
+                assert_eq!(values, m.num_values, "{name}");
+                if chunk.column_index_offset.is_some() {
+                    let raw = at(chunk.column_index_offset, chunk.column_index_length);
+                    let index = ColumnIndex::read_from_in_protocol(
+                        &mut TCompactInputProtocol::new(raw, usize::MAX),
+                    )
+                    .expect("column index");
+                    assert_eq!(index.null_pages.len(), pages.len(), "{name}");
+                }
+            }
+        }
+    }
+
     fn read_parquet(path: &Path) -> DataFrame {
         let file = File::open(path).expect("parquet file");
         ParquetReader::new(file).finish().expect("parquet")
@@ -1104,6 +1223,7 @@ pub(crate) mod tests {
                     // Row groups of exactly `row_group_rows` rows, however the rows came,
                     // the file's last one excepted.
                     for dir in [&whole, &small] {
+                        check_page_index(&dir.join(&rel));
                         let mut file = File::open(dir.join(&rel)).expect("parquet file");
                         let meta = polars_parquet::read::read_metadata(&mut file).expect("footer");
                         let rows: Vec<usize> =
