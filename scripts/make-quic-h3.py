@@ -22,8 +22,14 @@ Outputs:
       (recovery:packet_lost) and the STREAM frame bytes those packets carried (their
       transport:packet_sent); each such byte is sent again, so when the lost packet did reach
       the wire (a spurious loss) the capture holds it twice.
+  testdata/expected/h3/j_quic-qlog-headers.tsv   per request stream of the client log's
+      connections, from the server's qlog: the fields of the request's HEADERS frame as the
+      server parsed it (http:frame_parsed) and of its final response's as the server made it
+      (http:frame_created, the first with a :status of 200 or more), in order: label,
+      client_port, stream_id, side (request, response), index, name, value.
 
-Run from anywhere: python3 scripts/make-quic-h3.py
+Run from anywhere: python3 scripts/make-quic-h3.py (or `python3 scripts/make-quic-h3.py
+qlog-headers` for that fixture alone: it needs neither tshark nor the capture).
 """
 
 import json
@@ -42,6 +48,7 @@ OUT = os.path.join(ROOT, "testdata", "quic", "j_quic-h3.pcapng")
 FIXTURE = os.path.join(ROOT, "testdata", "expected", "h3", "j_quic-h3.tsv")
 LAB_FIXTURE = os.path.join(ROOT, "testdata", "expected", "h3", "j_quic-tshark-headers.tsv")
 QLOG_FIXTURE = os.path.join(ROOT, "testdata", "expected", "h3", "j_quic-qlog-lost.tsv")
+QLOG_HEADERS = os.path.join(ROOT, "testdata", "expected", "h3", "j_quic-qlog-headers.tsv")
 # client port -> whether its secrets go into the file.
 PORTS = {56575: True, 58426: True, 38209: True, 49835: False}
 SERVER_PORTS = range(4433, 4437)
@@ -244,7 +251,45 @@ def make_qlog_fixture():
     print("%s: %d connections" % (QLOG_FIXTURE, len(rows)))
 
 
+def make_qlog_headers():
+    rows = []
+    for line in open(os.path.join(LAB, "gt_quic.jsonl")):
+        g = json.loads(line)
+        if not g.get("original_dcid"):
+            continue
+        qlog = json.load(open(os.path.join(LAB, "qlog", g["original_dcid"] + ".qlog")))
+        seen = set()
+        for e in qlog["traces"][0]["events"]:
+            side = {"http:frame_parsed": "request", "http:frame_created": "response"}.get(e["name"])
+            frame = e.get("data", {}).get("frame", {})
+            if side is None or frame.get("frame_type") != "headers":
+                continue
+            stream = e["data"]["stream_id"]
+            fields = [(h["name"], h["value"]) for h in frame["headers"]]
+            if side == "response":
+                status = dict(fields).get(":status", "")
+                if not (status.isdigit() and int(status) >= 200):
+                    continue  # interim responses and trailers are not the row's
+            if (stream, side) in seen:
+                continue
+            seen.add((stream, side))
+            for i, (name, value) in enumerate(fields):
+                rows.append((g["label"], g["local_port"], stream, side, i, name, value))
+    with open(QLOG_HEADERS, "w") as f:
+        f.write("# from lab/j_quic/qlog/*.qlog (the aioquic servers' own logs): the fields of each request "
+                "stream's request HEADERS (parsed) and final response HEADERS (created) "
+                "(python3 scripts/make-quic-h3.py qlog-headers)\n")
+        f.write("label\tclient_port\tstream_id\tside\tindex\tname\tvalue\n")
+        for r in rows:
+            f.write("%s\t%d\t%d\t%s\t%d\t%s\t%s\n" % r)
+    print("%s: %d fields" % (QLOG_HEADERS, len(rows)))
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["qlog-headers"]:
+        make_qlog_headers()
+        sys.exit(0)
+    make_qlog_headers()
     make_qlog_fixture()
     make_capture()
     make_fixture()

@@ -117,22 +117,19 @@ def test_har_is_valid_and_matches_the_http_table(tmp_path, capture, flags):
         if row["total"] is not None:
             assert e["time"] == ms(row["total"])
         # --har keeps the headers: HTTP/1 heads in wire case with their size, HTTP/2 blocks
-        # with their pseudo-headers first and no headersSize (-1). HTTP/3 (QPACK): no
-        # headersSize either, and its fields are not kept yet: `:authority` only (docs/har.md).
+        # and HTTP/3 field sections with their pseudo-headers first and no headersSize (-1).
         names = [h["name"] for h in e["request"]["headers"]]
-        if row["version"] == "HTTP/2":
+        if row["version"] in ("HTTP/2", "HTTP/3"):
             assert names[0] == ":method" and e["request"]["headersSize"] == -1
             assert e["response"]["headersSize"] == -1
-        elif row["version"] == "HTTP/3":
-            assert e["request"]["headersSize"] == -1 and e["response"]["headersSize"] == -1
-            assert e["request"]["headers"] == [{"name": ":authority", "value": row["host"]}]
-            assert e["_pcapstat"]["headers_dropped"] is None, "nothing kept, nothing counted"
+            assert {"name": ":authority", "value": row["host"]} in e["request"]["headers"]
+            if row["status"]:
+                assert e["response"]["headers"][0] == {"name": ":status", "value": str(row["status"])}
         else:
             assert e["request"]["headersSize"] == row["request_header_bytes"]
             if row["method"]:
                 assert any(n.lower() == "host" for n in names), names
-        if row["version"] != "HTTP/3":
-            assert e["_pcapstat"]["headers_dropped"] == 0
+        assert e["_pcapstat"]["headers_dropped"] == 0
         assert e["_pcapstat"]["reused"] == row["reused"]
         assert e["_pcapstat"]["tls_resumed"] == row["tls_resumed"]
         assert e["request"]["url"].startswith("https://" if row["tls_resumed"] is not None else "http")

@@ -139,7 +139,7 @@ impl Analyzer {
     }
 
     /// Keep the header fields of every HTTP request and response (HTTP/1.x in wire case,
-    /// HTTP/2 with its pseudo-headers) within `limits`, in [`HttpExchange::headers`](crate::HttpExchange::headers)
+    /// HTTP/2 and HTTP/3 with their pseudo-headers) within `limits`, in [`HttpExchange::headers`](crate::HttpExchange::headers)
     /// (what the HAR export writes; docs/har.md). `None` (the default) keeps none and costs
     /// nothing. Fields past the bounds are counted (`http_stats.kept_headers_dropped`, ...,
     /// docs/limits.md).
@@ -308,7 +308,8 @@ impl Analyzer {
                 })
                 .collect(),
             dns: DnsTracker::new(DnsConfig::default()),
-            quic: QuicTracker::new(crate::proto::tls::Keys::new(self.keylog.clone(), None)),
+            quic: QuicTracker::new(crate::proto::tls::Keys::new(self.keylog.clone(), None))
+                .with_headers(self.headers),
             dns_queue,
             dns_inputs: Vec::new(),
         };

@@ -269,6 +269,10 @@ pub const LIMITS: &[Limit] = &[
         "QUIC connections whose HTTP/3 parsing stopped (too many open streams)"),
     limit("HTTP/3 field section", "quic.h3_field_section_too_large", "proto::quic::MAX_H3_FIELD_SECTION",
         "HTTP/3 HEADERS frames too large to decode"),
+    limit("HTTP/3 kept headers", "quic.h3_kept_headers_dropped", "HeaderLimits::max_fields, max_message_bytes",
+        "HTTP/3 header fields not kept for the HAR"),
+    limit("HTTP/3 kept header size", "quic.h3_kept_headers_truncated", "HeaderLimits::max_name_bytes, max_value_bytes",
+        "HTTP/3 header fields kept cut for the HAR"),
     limit("DNS lookups for the request join", "dns.lookups_forgotten", "DnsConfig::max_lookups",
         "answered DNS lookups forgotten by the request join"),
 ];

@@ -130,3 +130,42 @@ fn bundled_http3_rows_are_the_same_for_any_thread_count_and_need_the_embedded_ke
     assert!(without.http.is_empty());
     assert!(without.quic.iter().all(|q| !q.one_rtt_decrypted));
 }
+
+/// With the header capture on (`--har`), the bundled requests keep the fields the aioquic
+/// servers logged (`testdata/expected/h3/j_quic-qlog-headers.tsv`, from their qlogs, made by
+/// `scripts/make-quic-h3.py qlog-headers`): request and final response, in order.
+#[test]
+fn bundled_http3_header_fields_match_the_server_qlog() {
+    let repo = common::repo();
+    let fixture = common::tsv(&repo.join("testdata/expected/h3/j_quic-qlog-headers.tsv"));
+    let a = Analyzer::new()
+        .capture_headers(Some(pcapstat_core::HeaderLimits::default()))
+        .analyze_path(repo.join("testdata/quic/j_quic-h3.pcapng"))
+        .unwrap();
+    assert_eq!(a.http.len(), 4);
+    let mut lists = 0;
+    for h in &a.http {
+        let q = a.quic.iter().find(|q| q.conn_id == h.conn_id).unwrap();
+        let kept = h.headers.as_deref().expect("headers kept");
+        for (side, list) in [("request", &kept.request), ("response", &kept.response)] {
+            let want: Vec<(String, String)> = fixture
+                .iter()
+                .filter(|r| {
+                    r["client_port"] == q.client.port.to_string()
+                        && Some(r["stream_id"].parse::<u32>().unwrap()) == h.stream_id
+                        && r["side"] == side
+                })
+                .map(|r| (r["name"].clone(), r["value"].clone()))
+                .collect();
+            assert!(!want.is_empty(), "{} {side}: in the fixture", q.client.port);
+            let got: Vec<(String, String)> = list
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            assert_eq!(got, want, "{} {side}", q.client.port);
+            lists += 1;
+        }
+    }
+    assert_eq!(lists, 8);
+    assert_eq!(a.stats.quic.h3_kept_headers_dropped, 0);
+}

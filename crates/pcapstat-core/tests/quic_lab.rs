@@ -500,3 +500,103 @@ fn http3_requests_match_the_client_log() {
         }
     }
 }
+
+/// HTTP/3 header capture (`Analyzer::capture_headers`, the HAR export) against the aioquic
+/// servers' qlogs (`testdata/expected/h3/j_quic-qlog-headers.tsv`, made by
+/// `scripts/make-quic-h3.py qlog-headers`): every request stream's kept request fields are
+/// those the server parsed from its HEADERS frame and its kept response fields those the server
+/// put in its final response's, names and values in order, pseudo-header fields included. With
+/// a bound of 2 fields, the first two are kept and the rest counted. Without the capture:
+/// nothing kept.
+#[test]
+fn http3_header_fields_match_the_server_qlog() {
+    let Some(dir) = lab() else { return };
+    let fixture = common::tsv(&common::repo().join("testdata/expected/h3/j_quic-qlog-headers.tsv"));
+    // (port, stream, side) -> fields in order.
+    let mut want: BTreeMap<(u16, u32, String), Vec<(String, String)>> = BTreeMap::new();
+    for r in &fixture {
+        want.entry((
+            r["client_port"].parse().unwrap(),
+            r["stream_id"].parse().unwrap(),
+            r["side"].clone(),
+        ))
+        .or_default()
+        .push((r["name"].clone(), r["value"].clone()));
+    }
+    assert_eq!(
+        want.len(),
+        34,
+        "17 request streams, a request and a response each"
+    );
+    let keylog = || KeyLog::from_file(dir.join("sslkeylog.txt")).unwrap();
+    for file in ["capture.pcap", "capture.pcapng"] {
+        let a = Analyzer::new()
+            .keylog(keylog())
+            .capture_headers(Some(pcapstat_core::HeaderLimits::default()))
+            .analyze_path(dir.join(file))
+            .unwrap();
+        assert_eq!(a.stats.quic.h3_kept_headers_dropped, 0, "{file}");
+        assert_eq!(a.stats.quic.h3_kept_headers_truncated, 0, "{file}");
+        let mut fields = 0;
+        for ((port, stream, side), want) in &want {
+            let q = a.quic.iter().find(|q| q.client.port == *port).unwrap();
+            let h = a
+                .http
+                .iter()
+                .find(|h| h.conn_id == q.conn_id && h.stream_id == Some(*stream))
+                .unwrap_or_else(|| panic!("{file}: no row for {port} stream {stream}"));
+            let kept = h.headers.as_deref().expect("headers kept");
+            let list = if side == "request" {
+                &kept.request
+            } else {
+                &kept.response
+            };
+            let got: Vec<(String, String)> = list
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            assert_eq!(&got, want, "{file} {port} stream {stream} {side}");
+            assert_eq!((list.dropped, list.truncated), (0, 0));
+            assert_eq!(kept.status_text, None);
+            fields += got.len();
+        }
+        assert_eq!(fields, fixture.len(), "{file}");
+        eprintln!("{file}: {fields} HTTP/3 header fields equal to the servers' qlogs");
+    }
+    // Bounded: two fields a message, the rest counted.
+    let a = Analyzer::new()
+        .keylog(keylog())
+        .capture_headers(Some(
+            pcapstat_core::HeaderLimits::default().with_max_fields(2),
+        ))
+        .analyze_path(dir.join("capture.pcap"))
+        .unwrap();
+    let mut dropped = 0u64;
+    for ((port, stream, side), want) in &want {
+        let q = a.quic.iter().find(|q| q.client.port == *port).unwrap();
+        let h = a
+            .http
+            .iter()
+            .find(|h| h.conn_id == q.conn_id && h.stream_id == Some(*stream))
+            .unwrap();
+        let kept = h.headers.as_deref().unwrap();
+        let list = if side == "request" {
+            &kept.request
+        } else {
+            &kept.response
+        };
+        let got: Vec<(String, String)> = list
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(got, want[..2.min(want.len())].to_vec());
+        assert_eq!(u64::from(list.dropped), want.len().saturating_sub(2) as u64);
+        dropped += u64::from(list.dropped);
+    }
+    assert!(dropped > 0);
+    assert_eq!(a.stats.quic.h3_kept_headers_dropped, dropped);
+    // Off by default.
+    let a = analyze(&dir, "capture.pcap", true);
+    assert_eq!(a.http.len(), 17);
+    assert!(a.http.iter().all(|h| h.headers.is_none()));
+}

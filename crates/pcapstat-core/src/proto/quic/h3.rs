@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::packet::read_varint;
 use super::qpack::{QpackError, Table};
 use super::QuicStats;
+use crate::proto::headers::{self, HeaderLimits, HeaderList, HttpHeaders};
 use crate::record::{HttpExchange, HttpVersion};
 
 /// Most bytes one connection holds for HTTP/3: STREAM data out of order, incomplete HEADERS
@@ -373,6 +374,8 @@ pub(crate) struct H3Conn {
     /// Request streams finished without a byte from the client (taken by the tracker:
     /// `QuicStats::h3_without_request`).
     pub(crate) without_request: u64,
+    /// Bounds of the header capture (`Analyzer::capture_headers`); `None`: no field kept.
+    headers: Option<HeaderLimits>,
 }
 
 impl Default for H3Conn {
@@ -387,11 +390,21 @@ impl Default for H3Conn {
             stopped: false,
             finished: Vec::new(),
             without_request: 0,
+            headers: None,
         }
     }
 }
 
 impl H3Conn {
+    /// A connection's HTTP/3 state keeping the request's and the final response's header
+    /// fields within `headers` (`None`: none kept).
+    pub(crate) fn new(headers: Option<HeaderLimits>) -> H3Conn {
+        H3Conn {
+            headers,
+            ..H3Conn::default()
+        }
+    }
+
     /// A STREAM frame in direction `dir` (0: from the client).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn on_stream(
@@ -519,7 +532,7 @@ impl H3Conn {
                         let reason = if behind {
                             Some(QpackError::Blocked)
                         } else {
-                            decode_into(r, dir, &p, &self.tables[dir])
+                            decode_into(r, dir, &p, &self.tables[dir], self.headers.as_ref(), stats)
                         };
                         {
                             match reason {
@@ -585,7 +598,7 @@ impl H3Conn {
         for (&id, r) in self.reqs.iter_mut() {
             while let Some(pos) = r.blocked.iter().position(|(d, _)| *d == dir) {
                 let p = std::mem::take(&mut r.blocked[pos].1);
-                match decode_into(r, dir, &p, table) {
+                match decode_into(r, dir, &p, table, self.headers.as_ref(), stats) {
                     Some(QpackError::Blocked) => {
                         r.blocked[pos].1 = p;
                         break;
@@ -687,41 +700,82 @@ impl H3Conn {
 }
 
 /// Decodes one field section of direction `dir` into the request's fields; the reason when
-/// it could not be.
-fn decode_into(r: &mut Req, dir: usize, block: &[u8], table: &Table) -> Option<QpackError> {
+/// it could not be. With `limits` (header capture on), the fields of the request's section
+/// and of the final response's are kept in wire order, pseudo-header fields first as sent
+/// (those of 1xx interim responses and trailers are not); a section QPACK could not decode
+/// keeps none.
+fn decode_into(
+    r: &mut Req,
+    dir: usize,
+    block: &[u8],
+    table: &Table,
+    limits: Option<&HeaderLimits>,
+    stats: &mut QuicStats,
+) -> Option<QpackError> {
     let mut method = None;
     let mut path = None;
     let mut authority = None;
     let mut host = None;
     let mut status = None;
+    // Only a section whose fields can still be the row's: the request's first, the response's
+    // until its final one.
+    let wanted = if dir == 0 {
+        !r.request_fields
+    } else {
+        !r.response_final
+    };
+    let limits = limits.filter(|_| wanted);
+    let mut list = limits.map(|l| HeaderList::with_capacity(l, 16, block.len().saturating_mul(2)));
+    let (mut dropped, mut cut) = (0u64, 0u64);
     let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
-    let res = table.decode(block, |name, value| match name {
-        b":method" => method = Some(text(value)),
-        b":path" => path = Some(text(value)),
-        b":authority" => authority = Some(text(value)),
-        b"host" => host = Some(text(value)),
-        b":status" => {
-            status = std::str::from_utf8(value)
-                .ok()
-                .and_then(|s| s.parse::<u16>().ok())
+    let res = table.decode(block, |name, value| {
+        if let (Some(list), Some(l)) = (&mut list, limits) {
+            headers::count(list.push(l, name, value), &mut dropped, &mut cut);
         }
-        _ => {}
+        match name {
+            b":method" => method = Some(text(value)),
+            b":path" => path = Some(text(value)),
+            b":authority" => authority = Some(text(value)),
+            b"host" => host = Some(text(value)),
+            b":status" => {
+                status = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|s| s.parse::<u16>().ok())
+            }
+            _ => {}
+        }
     });
     if res == Err(QpackError::Blocked) {
         return Some(QpackError::Blocked);
     }
+    // What was kept stays only when the whole section was read.
+    let mut list = list.filter(|_| res.is_ok());
+    let mut keep = |r: &mut Req, response: bool| {
+        if let Some(list) = list.take() {
+            stats.h3_kept_headers_dropped += dropped;
+            stats.h3_kept_headers_truncated += cut;
+            let h = r.ex.headers.get_or_insert_with(Box::<HttpHeaders>::default);
+            if response {
+                h.response = list;
+            } else {
+                h.request = list;
+            }
+        }
+    };
     if dir == 0 {
         if !r.request_fields {
             r.request_fields = true;
             r.ex.method = method;
             r.ex.path = path;
             r.ex.host = authority.or(host);
+            keep(r, false);
         }
     } else if !r.response_final {
         // The first final (non-1xx) status; trailers have none.
         if let Some(s) = status.filter(|s| *s >= 200) {
             r.ex.status = Some(s);
             r.response_final = true;
+            keep(r, true);
         }
     }
     res.err()
@@ -764,7 +818,9 @@ fn exchange(r: Req) -> Option<HttpExchange> {
 }
 
 /// Fuzzing (target `h3`, `fuzzing::h3`): `data[0]` bit 0 = QPACK alone (the rest as
-/// `qpack::fuzz`); else operations, each a flag byte `o`, a 2-byte big-endian offset, a
+/// `qpack::fuzz`); bit 1 = header capture on, with small bounds (3 fields, 8-byte names,
+/// 16-byte values, 40 bytes a message: the bounds are checked on every kept list); then
+/// operations, each a flag byte `o`, a 2-byte big-endian offset, a
 /// 1-byte length and that many bytes: a STREAM frame on stream `[0, 4, 8, 2, 3, 6, 7, 1][o &
 /// 7]` from the server when bit 7 is set, with FIN when bit 6 is set, a RESET_STREAM instead
 /// when bit 5 is set. Returns the rows given; checks that every buffer is given back at the end.
@@ -776,7 +832,12 @@ pub(crate) fn fuzz(data: &[u8]) -> usize {
     if mode & 1 == 1 {
         return super::qpack::fuzz(rest);
     }
-    let mut h = H3Conn::default();
+    let limits = HeaderLimits::default()
+        .with_max_fields(3)
+        .with_max_name_bytes(8)
+        .with_max_value_bytes(16)
+        .with_max_message_bytes(40);
+    let mut h = H3Conn::new((mode & 2 != 0).then_some(limits));
     let mut total = MAX_H3_BUFFER_TOTAL;
     let mut retrans = 0;
     let mut stats = QuicStats::default();
@@ -813,6 +874,18 @@ pub(crate) fn fuzz(data: &[u8]) -> usize {
         assert_eq!(r.response_end_ts.is_some(), r.response_start_ts.is_some());
         assert!(r.response_end_ts >= r.response_start_ts);
         assert!(r.request_end_ts.is_some_and(|e| e >= r.request_start_ts));
+        if let Some(k) = r.headers.as_deref() {
+            assert!(mode & 2 != 0, "no field kept without the capture");
+            for list in [&k.request, &k.response] {
+                assert!(list.len() <= limits.max_fields);
+                let bytes: usize = list.iter().map(|(n, v)| n.len() + v.len()).sum();
+                assert!(bytes <= limits.max_message_bytes);
+                assert!(list
+                    .iter()
+                    .all(|(n, v)| n.len() <= limits.max_name_bytes
+                        && v.len() <= limits.max_value_bytes));
+            }
+        }
     }
     h.finished.len()
 }

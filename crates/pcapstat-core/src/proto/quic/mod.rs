@@ -34,6 +34,7 @@ mod tests;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::flow::Endpoint;
+use crate::proto::headers::HeaderLimits;
 use crate::proto::tls::{Keys, TlsParser};
 use crate::record::{HttpRecord, QuicOutcome, QuicRecord, TlsHandshake, TlsRecord, TlsTransport};
 use crate::stats::counters;
@@ -142,6 +143,12 @@ counters! {
         /// Request streams whose first bytes from the client were never seen (only the
         /// server's side): no row.
         pub h3_without_request: u64,
+        /// HTTP/3 header fields not kept (header capture on, `--har`: past
+        /// `HeaderLimits::max_fields` or `max_message_bytes`).
+        pub h3_kept_headers_dropped: u64,
+        /// HTTP/3 header fields kept cut (past `HeaderLimits::max_name_bytes` or
+        /// `max_value_bytes`).
+        pub h3_kept_headers_truncated: u64,
     }
 }
 
@@ -283,6 +290,8 @@ struct Conn {
     client_finished_exact: bool,
     /// HTTP/3 over the 1-RTT STREAM frames (with the key log's 1-RTT keys).
     h3: Option<Box<h3::H3Conn>>,
+    /// Bounds of the HTTP/3 header capture (the tracker's).
+    headers: Option<HeaderLimits>,
 }
 
 /// The tracker of every QUIC connection of a capture (one, on the collecting thread).
@@ -300,6 +309,8 @@ pub struct QuicTracker {
     /// Bytes all connections may still hold for HTTP/3 (`MAX_H3_BUFFER_TOTAL`).
     h3_total: usize,
     stats: QuicStats,
+    /// Bounds of the HTTP/3 header capture; `None`: no field kept.
+    headers: Option<HeaderLimits>,
 }
 
 /// Lower-case hex of a connection ID (the `quic` table's CID columns).
@@ -329,7 +340,15 @@ impl QuicTracker {
             http: Vec::new(),
             h3_total: MAX_H3_BUFFER_TOTAL,
             stats: QuicStats::default(),
+            headers: None,
         }
+    }
+
+    /// Keeps the header fields of every HTTP/3 request and its final response within
+    /// `limits` (`Analyzer::capture_headers`: the HAR export); `None` (the default) keeps none.
+    pub fn with_headers(mut self, limits: Option<HeaderLimits>) -> Self {
+        self.headers = limits;
+        self
     }
 
     /// Adds the secrets of a pcapng Decryption Secrets Block (in capture order).
@@ -494,8 +513,9 @@ impl QuicTracker {
         }
         self.stats.connections += 1;
         self.order.push_back((frame, key));
-        self.conns
-            .insert(key, Conn::new(frame, key.0, key.1, ts_ns));
+        let mut conn = Conn::new(frame, key.0, key.1, ts_ns);
+        conn.headers = self.headers;
+        self.conns.insert(key, conn);
     }
 
     /// Whether `payload` (from the client of `key`) is the Initial of a new connection: the
@@ -643,6 +663,7 @@ impl Conn {
             unreachable: false,
             client_finished_exact: false,
             h3: None,
+            headers: None,
         }
     }
 
@@ -802,17 +823,20 @@ impl Conn {
                     if !alpn.is_none_or(|a| a.starts_with("h3")) {
                         continue;
                     }
-                    self.h3.get_or_insert_with(Box::default).on_stream(
-                        ts,
-                        dir,
-                        id,
-                        offset,
-                        data,
-                        fin,
-                        h3_total,
-                        &mut self.rec.stream_retransmitted_bytes,
-                        stats,
-                    );
+                    let headers = self.headers;
+                    self.h3
+                        .get_or_insert_with(|| Box::new(h3::H3Conn::new(headers)))
+                        .on_stream(
+                            ts,
+                            dir,
+                            id,
+                            offset,
+                            data,
+                            fin,
+                            h3_total,
+                            &mut self.rec.stream_retransmitted_bytes,
+                            stats,
+                        );
                 }
                 packet::Frame::ResetStream { id } => {
                     if let Some(h) = self.h3.as_mut() {
