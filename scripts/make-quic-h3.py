@@ -226,14 +226,19 @@ def make_lab_fixture():
     print("%s: %d streams" % (LAB_FIXTURE, len(heads)))
 
 
-def make_qlog_fixture():
-    rows = []
+def server_qlogs():
+    """(client log entry, the server's qlog events) of each connection of the client log."""
     for line in open(os.path.join(LAB, "gt_quic.jsonl")):
         g = json.loads(line)
         if not g.get("original_dcid"):
             continue
         qlog = json.load(open(os.path.join(LAB, "qlog", g["original_dcid"] + ".qlog")))
-        events = qlog["traces"][0]["events"]
+        yield g, qlog["traces"][0]["events"]
+
+
+def make_qlog_fixture():
+    rows = []
+    for g, events in server_qlogs():
         sent = {}
         for e in events:
             if e["name"] == "transport:packet_sent" and e["data"]["header"].get("packet_type") == "1RTT":
@@ -253,13 +258,9 @@ def make_qlog_fixture():
 
 def make_qlog_headers():
     rows = []
-    for line in open(os.path.join(LAB, "gt_quic.jsonl")):
-        g = json.loads(line)
-        if not g.get("original_dcid"):
-            continue
-        qlog = json.load(open(os.path.join(LAB, "qlog", g["original_dcid"] + ".qlog")))
+    for g, events in server_qlogs():
         seen = set()
-        for e in qlog["traces"][0]["events"]:
+        for e in events:
             side = {"http:frame_parsed": "request", "http:frame_created": "response"}.get(e["name"])
             frame = e.get("data", {}).get("frame", {})
             if side is None or frame.get("frame_type") != "headers":
