@@ -5,7 +5,8 @@
 //! `Host` header (port and trailing dot removed), else the server's address; names are
 //! lower-cased. The server port is a column of its own, so `example.com` on 443 and on 8443 are
 //! two rows. A connection is named the same way: its TLS handshake's SNI, else the `Host` of its
-//! first request seen (lowest request index), else its address.
+//! first request seen (lowest request index), else its address. QUIC connections count as
+//! connections of their server like TCP ones (failed: a handshake that did not complete).
 //!
 //! **Bounds.** At most [`MAX_HOSTS`] rows; the records of any further server are counted in one
 //! `(other)` row and the report lists the limit [`HOSTS_LIMIT_NAME`]. Request columns are
@@ -25,7 +26,10 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use pcapstat_core::ValueStore;
-use pcapstat_core::{host_only, ConnectionRecord, DnsRecord, HttpRecord, RequestTiming, TlsRecord};
+use pcapstat_core::{
+    host_only, ConnectionRecord, DnsRecord, HttpRecord, QuicOutcome, QuicRecord, RequestTiming,
+    TlsRecord,
+};
 
 use crate::figures::Percentiles;
 use crate::report::Share;
@@ -133,9 +137,9 @@ pub struct HostRow {
     /// Total of its requests.
     #[serde(serialize_with = "crate::report::percentiles")]
     pub total: Option<Percentiles>,
-    /// TCP connections to it.
+    /// TCP and QUIC connections to it.
     pub connections: u64,
-    /// Failed connections (`failure` set).
+    /// Failed connections (TCP: `failure` set; QUIC: an outcome other than `established`).
     pub failed_connections: u64,
     /// TCP segments of its connections, both directions.
     pub segments: u64,
@@ -447,22 +451,44 @@ impl HostsBuilder {
                 retransmissions: c.c2s.retransmissions + c.s2c.retransmissions,
                 tls: self.tls_pending.remove(&c.conn_id),
             };
-            if self.names.get(&c.conn_id).is_some_and(|n| n.0 == 0) {
-                let name = self.names.remove(&c.conn_id);
-                let key = self.count_connection(part, name);
-                self.joined_now(c.conn_id, key);
-                continue;
-            }
-            if self.conns.len() >= MAX_HOST_JOIN {
-                // The oldest waiting connection is counted under the name known so far.
-                if let Some((id, old)) = self.conns.pop_first() {
-                    let name = self.names.remove(&id);
-                    self.join_dropped += 1;
-                    let _ = self.count_connection(old, name);
-                }
-            }
-            self.conns.insert(c.conn_id, part);
+            self.add_connection(c.conn_id, part);
         }
+    }
+
+    /// QUIC connections are connections of their server's row as TCP ones are (its TLS row,
+    /// transport `quic`, gives the resumption): failed when the handshake did not complete
+    /// (an outcome other than `established`); they have no TCP segments.
+    pub(crate) fn add_quic(&mut self, records: &[QuicRecord]) {
+        for q in records {
+            let part = ConnPart {
+                ip: q.server.ip,
+                port: q.server.port,
+                failed: q.outcome != QuicOutcome::Established,
+                segments: 0,
+                retransmissions: 0,
+                tls: self.tls_pending.remove(&q.conn_id),
+            };
+            self.add_connection(q.conn_id, part);
+        }
+    }
+
+    /// Counts connection `id` now if its final name is known, else keeps it for the join.
+    fn add_connection(&mut self, id: u64, part: ConnPart) {
+        if self.names.get(&id).is_some_and(|n| n.0 == 0) {
+            let name = self.names.remove(&id);
+            let key = self.count_connection(part, name);
+            self.joined_now(id, key);
+            return;
+        }
+        if self.conns.len() >= MAX_HOST_JOIN {
+            // The oldest waiting connection is counted under the name known so far.
+            if let Some((old_id, old)) = self.conns.pop_first() {
+                let name = self.names.remove(&old_id);
+                self.join_dropped += 1;
+                let _ = self.count_connection(old, name);
+            }
+        }
+        self.conns.insert(id, part);
     }
 
     /// Counts connection `c` in the row of `name` (else its address); returns the row's key.
@@ -655,6 +681,7 @@ mod tests {
             "lab/f_refused_syndrop/capture.pcap",
             "link-null-http.pcap",
             "snaplen-truncated-http.pcap",
+            "quic/j_quic-h3.pcapng",
         ]
         .iter()
         .map(|r| path(r))
@@ -763,6 +790,22 @@ mod tests {
             w.segments += c.c2s.packets + c.s2c.packets;
             w.retx += c.c2s.retransmissions + c.s2c.retransmissions;
         }
+        // QUIC connections: connections of their server too, failed when not established, no
+        // TCP segments.
+        for q in a.quic_records() {
+            let n = sni
+                .get(&q.conn_id)
+                .cloned()
+                .or_else(|| first_name.get(&q.conn_id).map(|(_, n)| n.clone()))
+                .unwrap_or_else(|| q.server.ip.to_string());
+            let w = want.entry((n, q.server.port)).or_default();
+            w.connections += 1;
+            if let Some(r) = resumed.get(&q.conn_id) {
+                w.tls += 1;
+                w.resumed += u64::from(*r == Some(true));
+            }
+            w.failed += u64::from(q.outcome != pcapstat_core::QuicOutcome::Established);
+        }
         want
     }
 
@@ -860,13 +903,19 @@ mod tests {
                     Some(Value::Count(row.requests)),
                     "{what}"
                 );
+                // TCP and QUIC connections.
+                let sum = |a: &str, b: &str| match (f(a), f(b)) {
+                    (Some(Value::Count(x)), Some(Value::Count(y))) => Some(Value::Count(x + y)),
+                    (Some(Value::Count(x)), None) => Some(Value::Count(x)),
+                    other => panic!("{what}: {a}, {b}: {other:?}"),
+                };
                 assert_eq!(
-                    f("connections.count"),
+                    sum("connections.count", "quic.connections"),
                     Some(Value::Count(row.connections)),
                     "{what}"
                 );
                 assert_eq!(
-                    f("connections.failed"),
+                    sum("connections.failed", "quic.failed"),
                     Some(Value::Count(row.failed_connections)),
                     "{what}"
                 );
@@ -876,6 +925,66 @@ mod tests {
             }
         }
         assert!(named >= 3, "named rows");
+    }
+
+    /// QUIC connections in the per-server table against the aioquic client's own log of the
+    /// lab's `j_quic` scenario (`gt_quic.jsonl`, one line per connection: its outcome, `ok` or
+    /// `failed`, and whether it resumed a session): as many connections, failed ones and
+    /// resumed handshakes over the servers' rows.
+    #[test]
+    fn quic_connections_count_in_their_servers_rows() {
+        let Some(shared) = std::env::var_os("PCAPSTAT_SHARED") else {
+            eprintln!(
+                "skipped quic_connections_count_in_their_servers_rows: PCAPSTAT_SHARED not set"
+            );
+            return;
+        };
+        let dir = std::path::Path::new(&shared).join("lab/j_quic");
+        let Ok(log) = std::fs::read_to_string(dir.join("gt_quic.jsonl")) else {
+            eprintln!("skipped quic_connections_count_in_their_servers_rows: no lab/j_quic");
+            return;
+        };
+        let gt: Vec<serde_json::Value> = log
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        // Per server port: (connections, failed, resumed) of the client's log.
+        let mut want: BTreeMap<u16, (u64, u64, u64)> = BTreeMap::new();
+        for g in &gt {
+            let server = g["server"].as_str().expect("server");
+            let port: u16 = server
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("port");
+            let w = want.entry(port).or_default();
+            w.0 += 1;
+            w.1 += u64::from(g["outcome"] == "failed");
+            w.2 += u64::from(g["session_resumed"] == true);
+        }
+        let total = |i: usize| want.values().map(|w| [w.0, w.1, w.2][i]).sum::<u64>();
+        assert!(total(1) >= 1 && total(2) >= 1, "the scenario has both");
+        for keys in [false, true] {
+            let mut an = Analyzer::new();
+            if keys {
+                let log = pcapstat_core::KeyLog::from_file(dir.join("sslkeylog.txt"));
+                an = an.keylog(log.expect("key log"));
+            }
+            let a = an
+                .analyze_path(dir.join("capture.pcapng"))
+                .expect("capture");
+            let r = Report::of(&a, &ReportOptions::default());
+            let mut got: BTreeMap<u16, (u64, u64, u64)> = BTreeMap::new();
+            for h in &r.hosts {
+                let g = got.entry(h.port.expect("a port")).or_default();
+                g.0 += h.connections;
+                g.1 += h.failed_connections;
+                g.2 += h.tls_resumed;
+            }
+            assert_eq!(got, want, "keys {keys}");
+            let requests: u64 = r.hosts.iter().map(|h| h.requests).sum();
+            assert_eq!(requests, if keys { 17 } else { 0 }, "keys {keys}");
+        }
     }
 
     /// Every JSON key of a `hosts` row and of the DNS name lists is documented in

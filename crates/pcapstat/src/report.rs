@@ -835,6 +835,7 @@ impl ReportBuilder {
 
     /// Adds QUIC connections.
     pub fn add_quic(&mut self, records: &[QuicRecord]) {
+        self.hosts.add_quic(records);
         let r = &mut self.quic;
         for q in records {
             r.connections += 1;
