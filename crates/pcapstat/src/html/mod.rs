@@ -43,8 +43,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use pcapstat_core::{
-    host_only, CaptureSummary, ConnectionRecord, DnsRecord, HttpRecord, RecordSink, Records,
-    RequestTiming, Stats, TlsRecord, ValueStore,
+    host_only, CaptureSummary, ConnectionRecord, DnsRecord, HttpRecord, QuicRecord, RecordSink,
+    Records, RequestTiming, Stats, TlsRecord, ValueStore,
 };
 
 use crate::error::Error;
@@ -286,6 +286,7 @@ impl HtmlBuilder {
         self.report.add(records);
         self.add_http(&records.http, &records.timings);
         self.add_connections(&records.connections);
+        self.add_quic(&records.quic);
         self.add_tls(&records.tls);
         self.add_dns(&records.dns);
     }
@@ -344,22 +345,36 @@ impl HtmlBuilder {
         }
     }
 
+    /// The over-time series of a server (its own, or `Other` past [`MAX_SERIES`]).
+    fn series_key(&mut self, server: String) -> SeriesKey {
+        let key = SeriesKey::Server(server);
+        if self.timeline.series.contains_key(&key) {
+            key
+        } else if self.series_servers < MAX_SERIES {
+            // (Its series is made by the caller's first spread.)
+            self.series_servers += 1;
+            key
+        } else {
+            SeriesKey::Other
+        }
+    }
+
+    /// QUIC connections: a new connection of their server at their first packet (their
+    /// payload is encrypted datagrams, not in the TCP series).
+    fn add_quic(&mut self, quic: &[QuicRecord]) {
+        for q in quic {
+            let key = self.series_key(endpoint(&q.server.ip, q.server.port));
+            self.timeline
+                .spread(key, q.start_ts, q.start_ts, CONNS, MILLI);
+        }
+    }
+
     fn add_connections(&mut self, connections: &[ConnectionRecord]) {
         for c in connections {
             if let Some(ns) = c.connect_ns {
                 self.connect.push(ns);
             }
-            let server = endpoint(&c.server_ip, c.server_port);
-            let key = SeriesKey::Server(server);
-            let key = if self.timeline.series.contains_key(&key) {
-                key
-            } else if self.series_servers < MAX_SERIES {
-                // (Its series is made by the first spread below.)
-                self.series_servers += 1;
-                key
-            } else {
-                SeriesKey::Other
-            };
+            let key = self.series_key(endpoint(&c.server_ip, c.server_port));
             let tl = &mut self.timeline;
             tl.spread(key.clone(), c.start_ts, c.start_ts, CONNS, MILLI);
             for (d, which) in [(&c.c2s, C2S), (&c.s2c, S2C)] {
@@ -646,12 +661,17 @@ pub fn write_html(
 pub fn html_page(analysis: &Analysis, options: &HtmlOptions) -> HtmlPage {
     let mut b = HtmlBuilder::new(options);
     let records = analysis.records();
+    // Every kind of record, as `HtmlBuilder::add` feeds a streamed page (the report's
+    // WebSocket and QUIC sections and the per-server rows of QUIC connections included).
     b.report.add_connections(&records.connections);
     b.report.add_tls(&records.tls);
     b.report.add_http(&records.http, &records.timings);
     b.report.add_dns(&records.dns);
+    b.report.add_websocket(&records.websocket);
+    b.report.add_quic(&records.quic);
     b.add_http(&records.http, &records.timings);
     b.add_connections(&records.connections);
+    b.add_quic(&records.quic);
     b.add_tls(&records.tls);
     b.add_dns(&records.dns);
     b.finish(analysis.summary().clone(), analysis.stats().clone())
