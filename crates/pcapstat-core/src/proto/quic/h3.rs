@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::packet::read_varint;
 use super::qpack::{QpackError, Table};
+use super::reasm::{HoldBudget, OffsetReasm};
 use super::QuicStats;
 use crate::proto::headers::{self, HeaderLimits, HeaderList, HttpHeaders};
 use crate::record::{HttpExchange, HttpVersion};
@@ -47,7 +48,7 @@ pub(crate) struct Budget<'a> {
     pub(crate) total: &'a mut usize,
 }
 
-impl Budget<'_> {
+impl HoldBudget for Budget<'_> {
     fn take(&mut self, n: usize) -> bool {
         if n > *self.conn || n > *self.total {
             return false;
@@ -62,12 +63,10 @@ impl Budget<'_> {
     }
 }
 
-/// One direction of one stream: reassembly by offset.
+/// One direction of one stream: reassembly by offset, and its FIN.
 #[derive(Debug, Default)]
 struct Reasm {
-    delivered: u64,
-    pending: BTreeMap<u64, Vec<u8>>,
-    held: usize,
+    bytes: OffsetReasm,
     fin: Option<u64>,
     stopped: bool,
 }
@@ -86,74 +85,24 @@ impl Reasm {
         if self.stopped {
             return Ok(Vec::new());
         }
-        let end = offset.saturating_add(data.len() as u64);
         if fin {
-            self.fin.get_or_insert(end);
+            self.fin
+                .get_or_insert(offset.saturating_add(data.len() as u64));
         }
-        let (mut data, mut offset) = (data, offset);
-        if offset < self.delivered {
-            let skip = (self.delivered - offset).min(data.len() as u64);
-            *retrans += skip;
-            data = data
-                .get(usize::try_from(skip).unwrap_or(data.len())..)
-                .unwrap_or_default();
-            offset = self.delivered;
+        let bytes = self.bytes.insert(offset, data, budget, retrans);
+        if bytes.is_err() {
+            self.stop(budget);
         }
-        if data.is_empty() {
-            return Ok(Vec::new());
-        }
-        if offset > self.delivered {
-            if let Some(old) = self.pending.get(&offset) {
-                if old.len() >= data.len() {
-                    *retrans += data.len() as u64;
-                    return Ok(Vec::new());
-                }
-            }
-            if !budget.take(data.len()) {
-                self.stop(budget);
-                return Err(());
-            }
-            self.held += data.len();
-            if let Some(old) = self.pending.insert(offset, data.to_vec()) {
-                *retrans += old.len() as u64;
-                self.held -= old.len();
-                budget.give(old.len());
-            }
-            return Ok(Vec::new());
-        }
-        let mut out = data.to_vec();
-        self.delivered = end;
-        while let Some((&o, _)) = self.pending.first_key_value() {
-            if o > self.delivered {
-                break;
-            }
-            let Some((o, piece)) = self.pending.pop_first() else {
-                break;
-            };
-            self.held -= piece.len();
-            budget.give(piece.len());
-            let piece_end = o + piece.len() as u64;
-            if piece_end <= self.delivered {
-                *retrans += piece.len() as u64;
-                continue;
-            }
-            let skip = usize::try_from(self.delivered - o).unwrap_or(0);
-            *retrans += skip as u64;
-            out.extend_from_slice(piece.get(skip..).unwrap_or_default());
-            self.delivered = piece_end;
-        }
-        Ok(out)
+        bytes
     }
 
     fn whole(&self) -> bool {
-        self.fin.is_some_and(|f| self.delivered >= f)
+        self.fin.is_some_and(|f| self.bytes.delivered >= f)
     }
 
     fn stop(&mut self, budget: &mut Budget<'_>) {
         self.stopped = true;
-        budget.give(self.held);
-        self.held = 0;
-        self.pending = BTreeMap::new();
+        self.bytes.release(budget);
     }
 }
 

@@ -28,10 +28,11 @@ mod h3;
 mod h3_tests;
 pub mod packet;
 pub mod qpack;
+mod reasm;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use crate::flow::Endpoint;
 use crate::proto::headers::HeaderLimits;
@@ -39,6 +40,7 @@ use crate::proto::tls::{Keys, TlsParser};
 use crate::record::{HttpRecord, QuicOutcome, QuicRecord, TlsHandshake, TlsRecord, TlsTransport};
 use crate::stats::counters;
 use crate::tcp::{Direction, StreamSink};
+use reasm::OffsetReasm;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use h3::fuzz as fuzz_h3;
@@ -156,14 +158,14 @@ counters! {
 /// delivered as it grows; later pieces wait, bounded by the connection's budget.
 #[derive(Debug, Default)]
 struct CryptoStream {
-    delivered: u64,
-    pending: BTreeMap<u64, Vec<u8>>,
+    reasm: OffsetReasm,
     stopped: bool,
 }
 
 impl CryptoStream {
     /// Adds `data` at `offset`; returns the bytes that became contiguous. `budget`: bytes the
-    /// connection may still hold out of order; `retrans`: bytes already seen.
+    /// connection may still hold out of order; `retrans`: bytes already seen. Past
+    /// `MAX_CRYPTO_STREAM` or the budget the stream stops (`limit_hit`).
     fn insert(
         &mut self,
         offset: u64,
@@ -175,68 +177,24 @@ impl CryptoStream {
         if self.stopped || data.is_empty() {
             return Vec::new();
         }
-        let end = offset.saturating_add(data.len() as u64);
-        if end > MAX_CRYPTO_STREAM {
+        if offset.saturating_add(data.len() as u64) > MAX_CRYPTO_STREAM {
             self.stop(budget);
             *limit_hit = true;
             return Vec::new();
         }
-        let mut data = data;
-        let mut offset = offset;
-        if offset < self.delivered {
-            let skip = (self.delivered - offset).min(data.len() as u64);
-            *retrans += skip;
-            data = data
-                .get(usize::try_from(skip).unwrap_or(data.len())..)
-                .unwrap_or(&[]);
-            offset = self.delivered;
-        }
-        if data.is_empty() {
-            return Vec::new();
-        }
-        if offset > self.delivered {
-            if self.pending.contains_key(&offset) {
-                *retrans += data.len() as u64;
-                return Vec::new();
-            }
-            if data.len() > *budget {
+        match self.reasm.insert(offset, data, budget, retrans) {
+            Ok(bytes) => bytes,
+            Err(()) => {
                 self.stop(budget);
                 *limit_hit = true;
-                return Vec::new();
+                Vec::new()
             }
-            *budget -= data.len();
-            self.pending.insert(offset, data.to_vec());
-            return Vec::new();
         }
-        let mut out = data.to_vec();
-        self.delivered = end;
-        // Pieces now reached (overlaps cut).
-        while let Some((&o, _)) = self.pending.first_key_value() {
-            if o > self.delivered {
-                break;
-            }
-            let Some((o, piece)) = self.pending.pop_first() else {
-                break;
-            };
-            *budget += piece.len();
-            let piece_end = o + piece.len() as u64;
-            if piece_end <= self.delivered {
-                *retrans += piece.len() as u64;
-                continue;
-            }
-            let skip = usize::try_from(self.delivered - o).unwrap_or(0);
-            *retrans += skip as u64;
-            out.extend_from_slice(piece.get(skip..).unwrap_or(&[]));
-            self.delivered = piece_end;
-        }
-        out
     }
 
     fn stop(&mut self, budget: &mut usize) {
         self.stopped = true;
-        for p in std::mem::take(&mut self.pending).into_values() {
-            *budget += p.len();
-        }
+        self.reasm.release(budget);
     }
 }
 
