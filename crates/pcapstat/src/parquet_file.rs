@@ -251,10 +251,8 @@ impl ParquetFile {
         if let Some(o) = &mut group.file_offset {
             *o += shift;
         }
-        group.ordinal = Some(
-            i16::try_from(self.row_groups.len())
-                .map_err(|_| PolarsError::ComputeError("more than 32767 row groups".into()))?,
-        );
+        // As polars writes it: none past the 32 767 an i16 holds (not an error).
+        group.ordinal = i16::try_from(self.row_groups.len()).ok();
         self.position += forwarded;
         self.row_groups.push(group);
         self.indexes.push(indexes);
