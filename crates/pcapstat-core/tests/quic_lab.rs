@@ -31,6 +31,15 @@ fn analyze(dir: &Path, file: &str, keys: bool) -> Analysis {
     a.analyze_path(dir.join(file)).unwrap()
 }
 
+/// The aioquic client's log, one JSON object per connection (`gt_quic.jsonl`).
+fn client_log(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("gt_quic.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 fn tls_of<'a>(a: &'a Analysis, q: &QuicRecord) -> Option<&'a TlsRecord> {
     a.tls
         .iter()
@@ -44,11 +53,7 @@ const SLACK_NS: i64 = 500_000;
 #[test]
 fn every_connection_matches_the_client_log() {
     let Some(dir) = lab() else { return };
-    let gt: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("gt_quic.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let gt = client_log(&dir);
     for (file, keys) in [
         ("capture.pcap", true),
         ("capture.pcapng", true),
@@ -357,11 +362,7 @@ fn one_rtt_packet_numbers_match_tshark() {
 #[test]
 fn http3_requests_match_the_client_log() {
     let Some(dir) = lab() else { return };
-    let gt: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("gt_quic.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let gt = client_log(&dir);
     let none = analyze(&dir, "capture.pcap", false);
     assert!(none.http.is_empty(), "no key, no row");
     for file in ["capture.pcap", "capture.pcapng"] {
