@@ -1,4 +1,12 @@
-//! A Parquet file written row group by row group whose memory does not grow with its pages.
+//! A Parquet file written row group by row group whose memory does not grow with its rows.
+//!
+//! Each frame of a table (at most 4096 rows) is encoded and compressed into the open row
+//! group's pages as it comes ([`ParquetFile::add_frame`]), with polars-parquet's own encoder
+//! (the same statistics and zstd); only those pages are kept until the row group ends
+//! ([`ParquetFile::end_row_group`]), never the frames, which are not concatenated. The pages of
+//! one column chunk come from several frames, so every column is PLAIN-encoded (zstd still
+//! compresses repeated values): polars would dictionary-encode each frame on its own, and a
+//! column chunk can hold one dictionary page only.
 //!
 //! polars' writer (`BatchedWriter`, polars-parquet's `FileWriter`) keeps, until the footer, a
 //! page specification for every page it wrote: the page's whole header, its statistics twice
@@ -7,7 +15,7 @@
 //! capture: 4.4 MB at 410 k HTTP rows, the largest part of what still grew (docs/performance.md,
 //! "The Parquet page index").
 //!
-//! [`ParquetFile`] writes each row group with polars-parquet's own writer, so the pages, the
+//! [`ParquetFile::end_row_group`] writes each row group with polars-parquet's own writer, so the pages, the
 //! column chunks, their statistics and the page index are polars' bytes, into the file at once
 //! through a [`Sink`] that shifts nothing and copies nothing: the row group's part of that
 //! writer's output (pages and column metadata) goes to the file, and only its page index (a
@@ -22,11 +30,12 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use polars::prelude::PolarsError;
+use polars::io::parquet::write::{get_encodings, StatisticsOptions};
+use polars::prelude::{CompatLevel, DataFrame, ParquetCompression, PolarsError};
 use polars_arrow::datatypes::ArrowSchema;
 use polars_parquet::write::{
-    CompressedPage, DynIter, DynStreamingIterator, FileWriter, KeyValue, SchemaDescriptor,
-    ThriftFileMetadata, WriteOptions,
+    array_to_columns, compress, to_parquet_schema, CompressedPage, DynIter, DynStreamingIterator,
+    Encoding, FileWriter, KeyValue, SchemaDescriptor, ThriftFileMetadata, Version, WriteOptions,
 };
 use polars_parquet_format::thrift::protocol::{TCompactInputProtocol, TCompactOutputProtocol};
 use polars_parquet_format::{OffsetIndex, RowGroup};
@@ -86,6 +95,12 @@ pub(crate) struct ParquetFile {
     schema: ArrowSchema,
     parquet_schema: SchemaDescriptor,
     options: WriteOptions,
+    /// The encoding of each column's leaves: PLAIN.
+    encodings: Vec<Vec<Encoding>>,
+    /// The open row group: the compressed pages of each leaf column, in order, and its rows.
+    pages: Vec<Vec<CompressedPage>>,
+    rows: usize,
+    /// The row groups written.
     row_groups: Vec<RowGroup>,
     /// Per row group, per column chunk.
     indexes: Vec<Vec<ChunkIndex>>,
@@ -102,14 +117,20 @@ fn signed<T: TryFrom<u64>>(v: u64) -> Result<T, PolarsError> {
 }
 
 impl ParquetFile {
-    /// Starts the file (its header) at `path`, already created as `file`.
+    /// Starts the file (its header) of a table of `schema` at `path`, already created as
+    /// `file`: zstd, polars' default statistics, Parquet 1 pages, as polars' own writer.
     pub(crate) fn new(
         path: PathBuf,
         file: File,
-        schema: ArrowSchema,
-        parquet_schema: SchemaDescriptor,
-        options: WriteOptions,
+        schema: &polars::prelude::Schema,
     ) -> Result<ParquetFile, Error> {
+        let schema = polars::prelude::SchemaExt::to_arrow(schema, CompatLevel::newest());
+        let parquet_schema = to_parquet_schema(&schema)?;
+        let encodings = get_encodings(&schema)
+            .iter()
+            .map(|leaves| vec![Encoding::Plain; leaves.len()])
+            .collect();
+        let leaves = parquet_schema.columns().len();
         let mut file = BufWriter::with_capacity(1 << 16, file);
         file.write_all(MAGIC).map_err(write_error(&path))?;
         Ok(ParquetFile {
@@ -118,33 +139,78 @@ impl ParquetFile {
             position: MAGIC.len() as u64,
             schema,
             parquet_schema,
-            options,
+            options: WriteOptions {
+                statistics: StatisticsOptions::default(),
+                compression: ParquetCompression::Zstd(None).into(),
+                version: Version::V1,
+                data_page_size: None,
+            },
+            encodings,
+            pages: (0..leaves).map(|_| Vec::new()).collect(),
+            rows: 0,
             row_groups: Vec::new(),
             indexes: Vec::new(),
         })
     }
 
-    /// The Parquet schema of the file.
-    pub(crate) fn parquet_schema(&self) -> &SchemaDescriptor {
-        &self.parquet_schema
+    /// Encodes and compresses the columns of `df` into the open row group's pages (the frame
+    /// is not kept).
+    pub(crate) fn add_frame(&mut self, df: &DataFrame) -> Result<(), Error> {
+        let parquet = |e: polars_parquet::parquet::error::ParquetError| {
+            PolarsError::ComputeError(e.to_string().into())
+        };
+        for batch in df.iter_chunks(CompatLevel::newest(), false) {
+            let mut leaf = 0;
+            for ((array, field), encoding) in batch
+                .columns()
+                .iter()
+                .zip(self.parquet_schema.fields())
+                .zip(&self.encodings)
+            {
+                let columns = array_to_columns(array, field.clone(), self.options, encoding)?;
+                for pages in columns {
+                    let kept = self.pages.get_mut(leaf).ok_or_else(|| {
+                        PolarsError::ComputeError("more Parquet leaves than the schema's".into())
+                    })?;
+                    for page in pages {
+                        let mut page = compress(page?, Vec::new(), self.options.compression)
+                            .map_err(parquet)?;
+                        // The compressor reserves its worst case (more than the page's
+                        // uncompressed size): kept pages keep only their bytes.
+                        match &mut page {
+                            CompressedPage::Data(data) => data.slice_mut().to_mut().shrink_to_fit(),
+                            // Only a dictionary-typed column would make one (no table has one).
+                            CompressedPage::Dict(_) => {
+                                return Err(PolarsError::ComputeError(
+                                    "a dictionary page in a streamed row group".into(),
+                                )
+                                .into())
+                            }
+                        }
+                        kept.push(page);
+                    }
+                    leaf += 1;
+                }
+            }
+            self.rows += batch.len();
+        }
+        Ok(())
     }
 
-    /// The Arrow schema of the file.
-    pub(crate) fn schema(&self) -> &ArrowSchema {
-        &self.schema
-    }
-
-    /// The options its pages are written with.
-    pub(crate) fn options(&self) -> WriteOptions {
-        self.options
+    /// Writes the open row group (if it has rows) and starts the next one.
+    pub(crate) fn end_row_group(&mut self) -> Result<(), Error> {
+        if self.rows > 0 {
+            let pages = std::mem::take(&mut self.pages);
+            let written = self.write_row_group(self.rows as u64, &pages);
+            self.pages = pages.into_iter().map(|_| Vec::new()).collect();
+            written?;
+        }
+        self.rows = 0;
+        Ok(())
     }
 
     /// Writes a row group of `rows` rows whose leaf columns have the pages `columns`.
-    pub(crate) fn write_row_group(
-        &mut self,
-        rows: u64,
-        columns: &[Vec<CompressedPage>],
-    ) -> Result<(), Error> {
+    fn write_row_group(&mut self, rows: u64, columns: &[Vec<CompressedPage>]) -> Result<(), Error> {
         let tail = Rc::new(Cell::new(false));
         let sink = Sink {
             file: &mut self.file,
@@ -259,9 +325,18 @@ impl ParquetFile {
         Ok(())
     }
 
-    /// Writes the page indexes of all row groups and the footer (polars' own for this schema,
-    /// with `metadata` as its key-value pairs), and syncs the file.
-    pub(crate) fn finish(mut self, metadata: Vec<KeyValue>) -> Result<(), Error> {
+    /// Writes the open row group, the page indexes of all row groups and the footer (polars'
+    /// own for this schema, with the Arrow schema and then `metadata` as its key-value pairs,
+    /// as polars' writer does), and syncs the file.
+    pub(crate) fn finish(mut self, metadata: Vec<(String, String)>) -> Result<(), Error> {
+        self.end_row_group()?;
+        // The Arrow schema first (the column types beyond Parquet's: durations, time zones).
+        let mut kv = vec![polars_parquet::write::schema_to_metadata_key(&self.schema)];
+        kv.extend(metadata.into_iter().map(|(key, value)| KeyValue {
+            key,
+            value: Some(value),
+        }));
+        let metadata = kv;
         // polars' footer for this schema and these pairs, from a file without rows.
         let mut empty = FileWriter::new_with_parquet_schema(
             Vec::new(),

@@ -10,11 +10,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use polars::io::parquet::write::{get_encodings, StatisticsOptions};
-use polars::prelude::{CompatLevel, DataFrame, ParquetCompression};
-use polars_parquet::write::{
-    array_to_columns, compress, CompressedPage, Encoding, ParquetType, Version, WriteOptions,
-};
+use polars::prelude::DataFrame;
 
 use pcapstat_core::{
     ConnectionRecord, DnsRecord, HttpRecord, QuicRecord, RecordSink, Records, TlsRecord,
@@ -165,7 +161,6 @@ enum Out {
     Parquet {
         path: PathBuf,
         writer: Box<ParquetFile>,
-        group: Box<RowGroup>,
     },
     Text {
         path: PathBuf,
@@ -196,7 +191,7 @@ impl Out {
     /// frame is not kept) or writes them (CSV, NDJSON).
     fn write(&mut self, df: &DataFrame) -> Result<(), Error> {
         match self {
-            Out::Parquet { group, .. } => group.add(df),
+            Out::Parquet { writer, .. } => writer.add_frame(df),
             Out::Text {
                 file,
                 format,
@@ -213,7 +208,7 @@ impl Out {
     /// Ends the open row group (Parquet): writes its pages.
     fn end_row_group(&mut self) -> Result<(), Error> {
         match self {
-            Out::Parquet { group, writer, .. } => group.end(writer),
+            Out::Parquet { writer, .. } => writer.end_row_group(),
             Out::Text { .. } => Ok(()),
         }
     }
@@ -222,24 +217,7 @@ impl Out {
     /// rows) and syncs the file.
     fn finish(self, empty: &DataFrame, metadata: Vec<(String, String)>) -> Result<(), Error> {
         match self {
-            Out::Parquet {
-                path: _,
-                mut writer,
-                mut group,
-            } => {
-                group.end(&mut writer)?;
-                // As polars' own writer does: the Arrow schema first (the column types beyond
-                // Parquet's: durations, time zones), then the pairs given.
-                let arrow = polars_parquet::write::schema_to_metadata_key(writer.schema());
-                let mut kv = vec![arrow];
-                kv.extend(metadata.into_iter().map(|(key, value)| {
-                    polars_parquet::write::KeyValue {
-                        key,
-                        value: Some(value),
-                    }
-                }));
-                writer.finish(kv)
-            }
+            Out::Parquet { writer, .. } => writer.finish(metadata),
             Out::Text {
                 path,
                 mut file,
@@ -256,98 +234,6 @@ impl Out {
                 file.sync_all().map_err(write_error(&path))
             }
         }
-    }
-}
-
-/// The Parquet row group being made: each frame's columns are encoded and compressed as they
-/// come, and only these pages are kept until the row group ends ([`ROW_GROUP_ROWS`] rows). The
-/// frames themselves are dropped at once and never concatenated, so what a table keeps while the
-/// capture is read is its compressed pages, not its rows (about a fifth of the memory). The
-/// pages of one column chunk come from several frames, so every column is PLAIN-encoded (zstd
-/// still compresses repeated values): polars would dictionary-encode each frame on its own,
-/// and a column chunk can hold one dictionary page only.
-struct RowGroup {
-    /// The Parquet types of the columns (polars' mapping of the table's schema).
-    fields: Vec<ParquetType>,
-    /// The encoding of each column's leaves: PLAIN.
-    encodings: Vec<Vec<Encoding>>,
-    options: WriteOptions,
-    /// The compressed pages of each leaf column, in order.
-    pages: Vec<Vec<CompressedPage>>,
-    rows: usize,
-}
-
-impl RowGroup {
-    fn new(writer: &ParquetFile, schema: &polars_arrow::datatypes::ArrowSchema) -> RowGroup {
-        let encodings = get_encodings(schema)
-            .iter()
-            .map(|leaves| vec![Encoding::Plain; leaves.len()])
-            .collect();
-        let fields = writer.parquet_schema().fields().to_vec();
-        let leaves = writer.parquet_schema().columns().len();
-        RowGroup {
-            fields,
-            encodings,
-            options: writer.options(),
-            pages: (0..leaves).map(|_| Vec::new()).collect(),
-            rows: 0,
-        }
-    }
-
-    /// Encodes and compresses the columns of `df` into the row group's pages.
-    fn add(&mut self, df: &DataFrame) -> Result<(), Error> {
-        let parquet = |e: polars_parquet::parquet::error::ParquetError| {
-            polars::error::PolarsError::ComputeError(e.to_string().into())
-        };
-        for batch in df.iter_chunks(CompatLevel::newest(), false) {
-            let mut leaf = 0;
-            for ((array, field), encoding) in batch
-                .columns()
-                .iter()
-                .zip(&self.fields)
-                .zip(&self.encodings)
-            {
-                let columns = array_to_columns(array, field.clone(), self.options, encoding)?;
-                for pages in columns {
-                    let kept = self.pages.get_mut(leaf).ok_or_else(|| {
-                        polars::error::PolarsError::ComputeError(
-                            "more Parquet leaves than the schema's".into(),
-                        )
-                    })?;
-                    for page in pages {
-                        let page = page?;
-                        let mut page = compress(page, Vec::new(), self.options.compression)
-                            .map_err(parquet)?;
-                        // The compressor reserves its worst case (more than the page's
-                        // uncompressed size): kept pages keep only their bytes.
-                        match &mut page {
-                            CompressedPage::Data(data) => data.slice_mut().to_mut().shrink_to_fit(),
-                            // Only a dictionary-typed column would make one (no table has one).
-                            CompressedPage::Dict(_) => {
-                                return Err(polars::error::PolarsError::ComputeError(
-                                    "a dictionary page in a streamed row group".into(),
-                                )
-                                .into())
-                            }
-                        }
-                        kept.push(page);
-                    }
-                    leaf += 1;
-                }
-            }
-            self.rows += batch.len();
-        }
-        Ok(())
-    }
-
-    /// Writes the row group (if it has rows) and starts the next one.
-    fn end(&mut self, writer: &mut ParquetFile) -> Result<(), Error> {
-        if self.rows > 0 {
-            writer.write_row_group(self.rows as u64, &self.pages)?;
-        }
-        self.pages.iter_mut().for_each(|p| *p = Vec::new());
-        self.rows = 0;
-        Ok(())
     }
 }
 
@@ -706,28 +592,14 @@ impl TableStream {
             let path = dir.join(format!("{file}.{ext}"));
             let created = File::create(&path).map_err(write_error(&path))?;
             outs.push(match format {
-                None => {
-                    let schema = polars::prelude::SchemaExt::to_arrow(
-                        &**self.empty[i].schema(),
-                        CompatLevel::newest(),
-                    );
-                    let parquet_schema = polars_parquet::write::to_parquet_schema(&schema)?;
-                    // As polars' writer (`ParquetWriter::new`) with our compression.
-                    let options = WriteOptions {
-                        statistics: StatisticsOptions::default(),
-                        compression: ParquetCompression::Zstd(None).into(),
-                        version: Version::V1,
-                        data_page_size: None,
-                    };
-                    let writer =
-                        ParquetFile::new(path.clone(), created, schema, parquet_schema, options)?;
-                    let group = RowGroup::new(&writer, writer.schema());
-                    Out::Parquet {
-                        path,
-                        writer: Box::new(writer),
-                        group: Box::new(group),
-                    }
-                }
+                None => Out::Parquet {
+                    writer: Box::new(ParquetFile::new(
+                        path.clone(),
+                        created,
+                        self.empty[i].schema(),
+                    )?),
+                    path,
+                },
                 Some(format) => Out::Text {
                     path,
                     file: BufWriter::new(created),
