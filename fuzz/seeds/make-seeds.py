@@ -56,6 +56,22 @@ write("http2", "gap-in-data.bin",
 # Upgrade: stream 1 answered in HTTP/2; small limits.
 write("http2", "upgraded-small-limits.bin",
       http2_input(2 | 8 | 16, PREFACE + SETTINGS, SETTINGS + OK + DATA))
+# RFC 8441: an extended CONNECT (literal fields) answered 200, WebSocket frames in padded DATA,
+# a close each way with END_STREAM, a second CONNECT reset.
+def lit(name, value):
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+def connect(stream, path):
+    block = (lit(b":method", b"CONNECT") + lit(b":protocol", b"websocket") + lit(b":scheme", b"https")
+             + lit(b":path", path) + lit(b":authority", b"ws.example"))
+    return frame(1, 4, stream, block)
+ws_hello = b"\x81\x85\x01\x02\x03\x04" + bytes(b ^ m for b, m in zip(b"hello", b"\x01\x02\x03\x04\x01"))
+ws_close_c = b"\x88\x82\x00\x00\x00\x00\x03\xe8"
+client = (PREFACE + SETTINGS + connect(1, b"/chat") + frame(0, 8, 1, b"\x02" + ws_hello + b"\x00\x00")
+          + connect(3, b"/feed") + frame(3, 0, 3, b"\x00\x00\x00\x08") + frame(0, 1, 1, ws_close_c))
+server = (frame(4, 0, 0, b"\x00\x08\x00\x00\x00\x01") + frame(1, 4, 1, b"\x88") + frame(0, 0, 1, b"\x81\x05hello")
+          + frame(1, 4, 3, b"\x88") + frame(0, 1, 1, b"\x88\x02\x03\xe8"))
+write("http2", "extended-connect-websocket.bin",
+      http2_input(0, client, server, bytes([0x3f, 0xbf, 0x05, 0x87])))
 # HPACK alone: RFC 7541 C.3 (no Huffman) then C.4 (Huffman) request blocks, a size update.
 c3 = [bytes.fromhex(h) for h in [
     "828684410f7777772e6578616d706c652e636f6d",

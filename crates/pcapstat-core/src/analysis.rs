@@ -724,7 +724,7 @@ impl Emitter<'_> {
         dns.sort_by_key(|d| (d.query_frame, d.query_ts));
         g.connections.sort_by_key(|c| c.conn_id);
         g.tls.sort_by_key(|t| t.conn_id);
-        g.websocket.sort_by_key(|w| w.conn_id);
+        g.websocket.sort_by_key(|w| (w.conn_id, w.stream_id));
         g.http.sort_by_key(|h| (h.conn_id, h.request_index));
         // Without a DNS message so far (all those of the frames below `frame` were fed) there
         // is no lookup to wait for.
@@ -976,7 +976,7 @@ impl Collect {
             mut websocket,
             mut quic,
         } = self.0;
-        websocket.sort_by_key(|w| w.conn_id);
+        websocket.sort_by_key(|w| (w.conn_id, w.stream_id));
         quic.sort_by_key(|q| q.conn_id);
         connections.sort_by_key(|c| c.conn_id);
         tls.sort_by_key(|t| t.conn_id);

@@ -22,6 +22,7 @@ use crate::pipeline::UdpConsumer;
 use crate::proto::dns::{DnsTcpParser, DnsTracker};
 use crate::proto::headers::HeaderLimits;
 use crate::proto::http::{HttpConfig, HttpParser, HttpStats};
+use crate::proto::http2::StreamWebSocket;
 use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
 use crate::proto::quic::QuicTracker;
 use crate::proto::tls::{
@@ -732,16 +733,43 @@ impl StreamSink for AppSink {
 }
 
 impl AppFactory {
-    /// The WebSocket row of a closed connection (`secure`: over decrypted TLS).
+    /// The WebSocket row of a closed connection (`secure`: over decrypted TLS): the
+    /// connection's own after an HTTP/1.1 `101`.
     fn push_websocket(&mut self, ws: WebSocketParser, conn: &ConnectionRecord, secure: bool) {
-        let (session, stats) = ws.finish(conn.end_ts);
+        self.push_ws_row(ws, conn, secure, None, conn.end_ts);
+    }
+
+    /// The WebSocket rows of an HTTP/2 connection's extended CONNECT streams (RFC 8441), each
+    /// ended with its stream (or the connection).
+    fn push_h2_websockets(
+        &mut self,
+        ws: Vec<StreamWebSocket>,
+        conn: &ConnectionRecord,
+        secure: bool,
+    ) {
+        for w in ws {
+            let end = w.end_ts.unwrap_or(conn.end_ts);
+            self.push_ws_row(w.parser, conn, secure, Some(w.stream_id), end);
+        }
+    }
+
+    fn push_ws_row(
+        &mut self,
+        ws: WebSocketParser,
+        conn: &ConnectionRecord,
+        secure: bool,
+        stream_id: Option<u32>,
+        end_ts: i64,
+    ) {
+        let (session, stats) = ws.finish(end_ts);
         self.stats.websocket.merge(&stats);
         self.websocket.push(WebSocketRecord {
             conn_id: conn.conn_id,
             client: conn.client(),
             server: conn.server(),
             secure,
-            end_ts: conn.end_ts,
+            stream_id,
+            end_ts,
             session,
         });
     }
@@ -870,11 +898,15 @@ impl SinkFactory for AppFactory {
                         if let Some(ws) = http.take_websocket() {
                             self.push_websocket(ws, record, true);
                         }
+                        let h2ws = http.take_h2_websockets();
+                        self.push_h2_websockets(h2ws, record, true);
                         push_http(&mut self.http, record, http.into_records(), taken);
                     }
-                    Inner::Http2(http) => {
+                    Inner::Http2(mut http) => {
                         self.stats.https2 += 1;
                         self.stats.http2_stats.merge(http.stats());
+                        let h2ws = http.take_websockets();
+                        self.push_h2_websockets(h2ws, record, true);
                         push_http(&mut self.http, record, http.into_records(), taken);
                     }
                     Inner::NotParsed => self.stats.tls_other_alpn += 1,
@@ -892,6 +924,8 @@ impl SinkFactory for AppFactory {
                 if let Some(ws) = p.take_websocket() {
                     self.push_websocket(ws, record, false);
                 }
+                let h2ws = p.take_h2_websockets();
+                self.push_h2_websockets(h2ws, record, false);
                 if let Some(s) = p.http2_stats() {
                     self.stats.h2c_upgrades += 1;
                     self.stats.http2_stats.merge(s);
@@ -899,9 +933,11 @@ impl SinkFactory for AppFactory {
                 self.stats.http_stats.merge(p.stats());
                 push_http(&mut self.http, record, p.into_records(), taken);
             }
-            State::Http2(p) => {
+            State::Http2(mut p) => {
                 self.stats.http2 += 1;
                 self.stats.http2_stats.merge(p.stats());
+                let h2ws = p.take_websockets();
+                self.push_h2_websockets(h2ws, record, false);
                 push_http(&mut self.http, record, p.into_records(), taken);
             }
             State::Dns(mut p, client, server) => {

@@ -298,8 +298,24 @@ pub fn http2(data: &[u8]) {
     }
     both(&mut |p| p.on_close(ts + 1, C2S));
     both(&mut |p| p.on_close(ts + 2, S2C));
+    // The WebSockets of extended CONNECT streams (RFC 8441): one per CONNECT row at most,
+    // each ended within the input's times.
+    let ws = p.take_websockets();
+    for w in ws.iter() {
+        assert!(w.end_ts.is_none_or(|t| t <= ts + 2));
+    }
+    let n_ws = ws.len();
+    for w in ws {
+        let end = w.end_ts.unwrap_or(ts + 2);
+        let (s, _) = w.parser.finish(end);
+        assert!(s.open_ts <= end, "a WebSocket opens before it ends");
+    }
     let (records, stats) = p.finish();
     assert!(records.len() as u64 <= stats.streams, "a record per stream");
+    assert!(
+        n_ws <= records.iter().filter(|r| r.upgraded).count(),
+        "a WebSocket per upgraded CONNECT row"
+    );
     check_http(records.iter(), Some(ts + 2));
     if let Some(q) = q {
         taken.extend(q.into_records());

@@ -630,7 +630,12 @@ pub struct WebSocketRecord {
     pub server: Endpoint,
     /// Over TLS (decrypted with a key log): `wss`.
     pub secure: bool,
-    /// Capture time of the connection's last packet.
+    /// The HTTP/2 stream of the extended CONNECT that opened it (RFC 8441); `None`: the
+    /// connection itself, after an HTTP/1.1 `101`.
+    pub stream_id: Option<u32>,
+    /// Capture time of the connection's last packet; over HTTP/2, of the stream's end (both
+    /// END_STREAMs or RST_STREAM), or the connection's last packet when the stream was still
+    /// open.
     pub end_ts: i64,
     /// What the parser saw.
     pub session: WebSocketSession,

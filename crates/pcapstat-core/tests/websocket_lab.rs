@@ -284,3 +284,149 @@ fn wss_without_keys_has_no_row() {
     assert_eq!(a.websocket.len(), 6);
     assert!(a.websocket.iter().all(|w| !w.secure));
 }
+
+/// WebSocket over HTTP/2 (RFC 8441), `testdata/lab/ws_h2` (`scripts/make-ws-h2.py`): headless
+/// Chromium and a client on the `h2` + `wsproto` libraries, both against hypercorn over TLS
+/// (keys in the capture's Decryption Secrets Block), against two oracles made outside pcapstat:
+///
+/// * each client's own log (`gt_ws.jsonl`: stream id, messages and bytes each way before
+///   compression, the close it received, ping round trips, open time);
+/// * `ws_frames.tsv`: the WebSocket frames the generating script cut (in Python) from the
+///   decrypted DATA payloads tshark 4.0 gives (tshark itself does not dissect WebSocket inside
+///   HTTP/2): frames per opcode and direction, and wire payload bytes (compressed).
+#[test]
+fn websocket_over_http2_matches_the_clients_and_the_frames() {
+    let dir = common::testdata().join("lab/ws_h2");
+    let gt: Vec<Value> = std::fs::read_to_string(dir.join("gt_ws.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(gt.len(), 5);
+    // (client port, stream, from client, opcode name) -> (frames, wire payload bytes)
+    let mut frames: BTreeMap<(u16, u32, bool, String), (u64, u64)> = BTreeMap::new();
+    for r in common::tsv(&dir.join("ws_frames.tsv")) {
+        let src: u16 = r["tcp.srcport"].parse().unwrap();
+        let dst: u16 = r["tcp.dstport"].parse().unwrap();
+        let from_client = r["masked"] == "1";
+        let port = if from_client { src } else { dst };
+        let e = frames
+            .entry((
+                port,
+                r["http2.streamid"].parse().unwrap(),
+                from_client,
+                r["opcode"].clone(),
+            ))
+            .or_default();
+        e.0 += 1;
+        e.1 += r["payload_length"].parse::<u64>().unwrap();
+    }
+    let mut results = Vec::new();
+    for threads in [1, 2] {
+        let a = Analyzer::new()
+            .threads(threads)
+            .analyze(Capture::open(dir.join("capture.pcapng")).unwrap())
+            .unwrap();
+        assert_eq!(a.websocket.len(), gt.len(), "one row per WebSocket");
+        for g in &gt {
+            let label = g["label"].as_str().unwrap();
+            let port = u16::try_from(g["local_port"].as_u64().unwrap()).unwrap();
+            let stream = u32::try_from(g["stream_id"].as_u64().unwrap()).unwrap();
+            let w = a
+                .websocket
+                .iter()
+                .find(|w| w.client.port == port && w.stream_id == Some(stream))
+                .unwrap_or_else(|| panic!("{label}: no row"));
+            let ctx = label;
+            assert_eq!(w.url(), g["url"].as_str().unwrap(), "{ctx}");
+            assert!(w.secure && !w.damaged, "{ctx}");
+            assert_eq!(w.deflate, g["compression"].as_bool().unwrap(), "{ctx}");
+            let (sent, recv) = (&g["sent"], &g["received"]);
+            let n = |v: &Value| v["messages"].as_u64().unwrap();
+            assert_eq!(w.from_client.messages, n(sent), "{ctx}");
+            assert_eq!(w.from_server.messages, n(recv), "{ctx}");
+            for (client, d, gt_dir) in [(true, &w.from_client, sent), (false, &w.from_server, recv)]
+            {
+                let f = |op: &str| {
+                    frames
+                        .get(&(port, stream, client, op.to_string()))
+                        .copied()
+                        .unwrap_or_default()
+                };
+                let data = ["text", "binary", "continuation"];
+                let all = ["text", "binary", "continuation", "close", "ping", "pong"];
+                let c = format!("{ctx}, client={client}");
+                assert_eq!(
+                    d.frames,
+                    all.iter().map(|o| f(o).0).sum::<u64>(),
+                    "{c}: frames"
+                );
+                assert_eq!((d.pings, d.pongs), (f("ping").0, f("pong").0), "{c}");
+                let wire: u64 = data.iter().map(|o| f(o).1).sum();
+                assert_eq!(d.payload_bytes, wire, "{c}: wire payload bytes");
+                if w.deflate {
+                    assert_eq!(d.compressed_messages, d.messages, "{c}");
+                } else {
+                    assert_eq!(d.payload_bytes, gt_dir["bytes"].as_u64().unwrap(), "{c}");
+                }
+            }
+            // The close: the one the client received (from the server, or its own echoed);
+            // none for the stream the client reset.
+            match g["close_received"].as_object() {
+                None => {
+                    assert!(w.abnormal(), "{ctx}");
+                    assert_eq!(w.close_code, None, "{ctx}");
+                }
+                Some(c) => {
+                    let side = match g["close_initiator"].as_str().unwrap() {
+                        "client" => Side::Client,
+                        _ => Side::Server,
+                    };
+                    assert_eq!(w.close_initiator, Some(side), "{ctx}");
+                    assert_eq!(w.close_code.map(u64::from), c["code"].as_u64(), "{ctx}");
+                    assert_eq!(w.close_reason.as_deref(), c["reason"].as_str(), "{ctx}");
+                }
+            }
+            let rtts: Vec<f64> = g["pings_rtt_ms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() * 1e6)
+                .collect();
+            assert_eq!(w.ping_rtts, rtts.len() as u64, "{ctx}");
+            if let Some(max) = w.ping_rtt_max_ns {
+                // The client times its pings around its event loop: longer than on the wire.
+                let gt_max = rtts.iter().copied().fold(0.0, f64::max);
+                assert!(max > 0 && (max as f64) <= gt_max + 50_000.0, "{ctx}");
+            }
+            // Open: the 200 HEADERS on the wire, before the client's open event (Chromium's
+            // JavaScript clock: 0.1 ms; its first socket's event came 16 ms late).
+            let t_open = (g["t_open"].as_f64().unwrap() * 1e9) as i64;
+            let d = t_open - w.open_ts;
+            assert!((-1_000_000..30_000_000).contains(&d), "{ctx}: open {d} ns");
+            assert!(w.end_ts >= w.open_ts, "{ctx}");
+            // Its CONNECT is an http row on the same stream, final at the 200.
+            let h = a
+                .http
+                .iter()
+                .find(|h| h.client.port == port && h.stream_id == Some(stream))
+                .unwrap_or_else(|| panic!("{ctx}: no http row"));
+            assert_eq!(h.method.as_deref(), Some("CONNECT"), "{ctx}");
+            assert_eq!(h.path.as_deref(), g["path"].as_str(), "{ctx}");
+            assert_eq!(
+                (h.status, h.upgraded, h.complete),
+                (Some(200), true, true),
+                "{ctx}"
+            );
+            assert_eq!(
+                h.response_body_bytes,
+                Some(0),
+                "{ctx}: tunnel bytes are not a body"
+            );
+        }
+        assert_eq!(a.stats.app.websocket.connections, 5);
+        assert_eq!(a.stats.app.websocket.protocol_errors, 0);
+        results.push(format!("{:?}", a.websocket));
+    }
+    assert_eq!(results[0], results[1], "the same rows for any thread count");
+}

@@ -161,7 +161,8 @@ pub fn dns_frame(capture: Option<&str>, records: &[DnsRecord]) -> Result<DataFra
 }
 
 /// The websocket table (see `docs/metrics.md`, section "websocket"): one row per WebSocket
-/// connection (an HTTP/1.1 connection upgraded by a `101` to `Upgrade: websocket`).
+/// connection: an HTTP/1.1 connection upgraded by a `101` to `Upgrade: websocket`, or an
+/// HTTP/2 stream of an extended CONNECT (RFC 8441).
 ///
 /// # Errors
 /// [`Error::Table`] if polars fails to build the frame.
@@ -176,6 +177,7 @@ pub fn websocket_frame(
     c.col("client_port", |r| r.client.port);
     c.str_fmt("server_ip", |r| Some(r.server.ip));
     c.col("server_port", |r| r.server.port);
+    c.col("stream_id", |r| r.stream_id);
     c.str("url", |r| Some(r.url()));
     c.str_ref("host", |r| r.host.as_deref().map(Into::into));
     c.str_ref("path", |r| r.path.as_deref().map(Into::into));

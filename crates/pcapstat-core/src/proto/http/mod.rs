@@ -32,7 +32,7 @@ use std::collections::VecDeque;
 use chunked::{Chunked, Step};
 
 use super::headers::{self, HeaderLimits, HeaderList, HttpHeaders};
-use super::http2::{Http2Config, Http2Parser, Http2Stats};
+use super::http2::{Http2Config, Http2Parser, Http2Stats, StreamWebSocket};
 use super::websocket::{has_deflate, WebSocketParser};
 use super::Probe;
 use crate::record::{HttpExchange, HttpVersion};
@@ -504,6 +504,15 @@ impl HttpParser {
     /// Takes the WebSocket parser (see [`websocket`](HttpParser::websocket)).
     pub fn take_websocket(&mut self) -> Option<WebSocketParser> {
         self.ws.take().map(|p| *p)
+    }
+
+    /// After an `Upgrade: h2c`: takes the WebSockets of the HTTP/2 parser's extended CONNECT
+    /// streams ([`Http2Parser::take_websockets`]).
+    pub fn take_h2_websockets(&mut self) -> Vec<StreamWebSocket> {
+        self.h2
+            .as_mut()
+            .map(|(p, _)| p.take_websockets())
+            .unwrap_or_default()
     }
 
     /// The records, one per request in the order sent. Requests still waiting for their

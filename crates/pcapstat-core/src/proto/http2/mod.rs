@@ -54,6 +54,7 @@ use crate::stats::counters;
 use std::collections::HashMap;
 
 use super::headers::{self, HeaderLimits, HeaderList, HttpHeaders};
+use super::websocket::{has_deflate, WebSocketParser};
 use super::Probe;
 use crate::record::{HttpExchange, HttpVersion};
 use crate::tcp::{Direction, StreamSink};
@@ -300,6 +301,9 @@ struct Reader {
     gapped: u64,
     /// Capture time of the segment with the frame's first byte.
     frame_ts: i64,
+    /// The frame is DATA of a tunnel ([`Tunnel`]): its data bytes go to the tunnel as they
+    /// arrive.
+    tunnel: bool,
     block: Option<Block>,
     hpack: hpack::Decoder,
     /// HPACK state lost: header blocks are no longer decoded.
@@ -333,6 +337,7 @@ impl Reader {
             buf: Vec::new(),
             gapped: 0,
             frame_ts: i64::MIN,
+            tunnel: false,
             block: None,
             hpack,
             hpack_lost: false,
@@ -350,6 +355,35 @@ struct Stream {
     resp_done: bool,
     got_final: bool,
     damaged: bool,
+    /// The request is a `CONNECT`: a 2xx makes the stream a [`Tunnel`].
+    connect: bool,
+    /// The request is an extended CONNECT with `:protocol: websocket` (RFC 8441 §4).
+    websocket: bool,
+}
+
+/// A stream after a 2xx answered its `CONNECT` (RFC 9113 §8.5, RFC 8441): its DATA frames
+/// carry another protocol, not a response body. Its row is final at the 2xx (as an HTTP/1
+/// `101` is); the stream stays here until both ends closed or it was reset.
+#[derive(Debug)]
+struct Tunnel {
+    /// The WebSocket inside (extended CONNECT with `:protocol: websocket`); `None`: a plain
+    /// CONNECT tunnel, whose bytes are not looked at.
+    ws: Option<Box<WebSocketParser>>,
+    /// END_STREAM seen from the client, from the server.
+    ended: [bool; 2],
+}
+
+/// A WebSocket carried by an HTTP/2 stream (RFC 8441), as [`Http2Parser::take_websockets`]
+/// gives it.
+#[derive(Debug)]
+pub struct StreamWebSocket {
+    /// The stream of the extended CONNECT.
+    pub stream_id: u32,
+    /// Capture time the stream ended (both END_STREAMs, or RST_STREAM); `None`: still open
+    /// when the connection ended.
+    pub end_ts: Option<i64>,
+    /// The WebSocket parser, fed with the stream's DATA payloads.
+    pub parser: WebSocketParser,
 }
 
 impl Stream {
@@ -369,6 +403,10 @@ struct Fields {
     authority: Option<String>,
     host: Option<String>,
     status: Option<u16>,
+    /// `:protocol` (extended CONNECT, RFC 8441 §4).
+    protocol: Option<String>,
+    /// A `sec-websocket-extensions` field accepts `permessage-deflate`.
+    deflate: bool,
     /// Every field, when header capture is on.
     list: Option<HeaderList>,
 }
@@ -405,6 +443,11 @@ pub struct Http2Parser {
     /// Streams no longer open, in the order they left it: their records are final (taken by
     /// [`take_finished`](Http2Parser::take_finished)).
     done: Vec<Stream>,
+    /// Streams whose `CONNECT` a 2xx answered, still open, by stream id (they count in
+    /// `max_open_streams` with `open`).
+    tunnels: HashMap<u32, Tunnel>,
+    /// WebSockets whose stream ended, in the order they ended.
+    ws_done: Vec<StreamWebSocket>,
     /// `seq` of the next stream.
     next_seq: u64,
     /// Highest client stream id seen in a HEADERS frame.
@@ -430,6 +473,8 @@ impl Http2Parser {
             s2c: Reader::new(RState::Header, cfg.max_table_bytes),
             open: HashMap::new(),
             done: Vec::new(),
+            tunnels: HashMap::new(),
+            ws_done: Vec::new(),
             next_seq: 0,
             last_client_stream: 0,
             next_index: 0,
@@ -469,6 +514,8 @@ impl Http2Parser {
                 resp_done: false,
                 got_final: false,
                 damaged: false,
+                connect: false,
+                websocket: false,
             },
         );
         p.last_client_stream = 1;
@@ -527,6 +574,24 @@ impl Http2Parser {
         self.open.len() + self.done.len()
     }
 
+    /// Takes the WebSockets carried by extended CONNECT streams (RFC 8441): those whose
+    /// stream ended, in the order they ended, then those still open (by stream id, `end_ts`
+    /// `None`). Call it when the connection is over; the parsers are not finished, so that the
+    /// caller finishes each at its stream's end or the connection's.
+    pub fn take_websockets(&mut self) -> Vec<StreamWebSocket> {
+        let mut v = std::mem::take(&mut self.ws_done);
+        let mut open: Vec<(u32, Tunnel)> = self.tunnels.drain().collect();
+        open.sort_unstable_by_key(|(id, _)| *id);
+        v.extend(open.into_iter().filter_map(|(stream_id, t)| {
+            t.ws.map(|ws| StreamWebSocket {
+                stream_id,
+                end_ts: None,
+                parser: *ws,
+            })
+        }));
+        v
+    }
+
     #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))] // used by tests and fuzzing
     /// Records and counters.
     pub fn finish(self) -> (Vec<HttpExchange>, Http2Stats) {
@@ -579,8 +644,33 @@ impl Http2Parser {
                     let n = d.len().min(r.left as usize);
                     let keep = r.keep.saturating_sub(r.buf.len()).min(n);
                     r.buf.extend_from_slice(&d[..keep]);
+                    // A tunnel's data bytes in this piece: the payload less the pad length
+                    // byte and the padding (known once the pad length byte was read).
+                    let tunnel = r.tunnel.then(|| {
+                        let len = r.frame.len as usize;
+                        let pos = len - r.left as usize;
+                        let (lo, hi) = if r.frame.flags & PADDED != 0 {
+                            let pad = r.buf.first().map_or(len, |&p| usize::from(p));
+                            (1usize, len.saturating_sub(pad))
+                        } else {
+                            (0usize, len)
+                        };
+                        (
+                            r.frame.stream,
+                            lo.saturating_sub(pos),
+                            hi.saturating_sub(pos).min(n),
+                        )
+                    });
                     r.left -= n as u32;
+                    if let Some((stream, lo, hi)) = tunnel.filter(|(_, lo, hi)| lo < hi) {
+                        let dir = direction(client);
+                        if let Some(ws) = self.tunnels.get_mut(&stream).and_then(|t| t.ws.as_mut())
+                        {
+                            ws.on_data(ts, dir, &d[lo..hi]);
+                        }
+                    }
                     d = &d[n..];
+                    let r = self.reader(client);
                     if r.left == 0 {
                         self.end_frame(client, ts);
                     }
@@ -593,8 +683,10 @@ impl Http2Parser {
     fn start_frame(&mut self, client: bool, ts: i64) {
         self.stats.frames += 1;
         let max_block = self.cfg.max_header_block_bytes;
+        let f = FrameHead::parse(&self.reader(client).hdr);
+        let tunnel = f.typ == DATA && self.tunnels.contains_key(&f.stream);
         let r = self.reader(client);
-        let f = FrameHead::parse(&r.hdr);
+        r.tunnel = tunnel;
         r.frame = f;
         r.left = f.len;
         r.buf.clear();
@@ -705,6 +797,10 @@ impl Http2Parser {
                     s.damaged = true;
                     self.done.push(s);
                 }
+                // A tunnel's reset ends it (its row was final at the 2xx).
+                if let Some(t) = self.tunnels.remove(&f.stream) {
+                    self.end_tunnel(f.stream, t, ts);
+                }
             }
             GOAWAY => self.stats.goaways += 1,
             PRIORITY | PING | WINDOW_UPDATE => {}
@@ -724,6 +820,13 @@ impl Http2Parser {
             }
         }
         let n = n.saturating_sub(gapped);
+        if self.tunnels.contains_key(&f.stream) {
+            // Its bytes went to the tunnel as they came (`feed`); only the end matters here.
+            if f.flags & END_STREAM != 0 {
+                self.tunnel_end_stream(f.stream, client, ts);
+            }
+            return;
+        }
         let Some(s) = self.open.get_mut(&f.stream) else {
             if !client && f.stream != 0 {
                 self.stats.unmatched_frames += 1;
@@ -821,6 +924,10 @@ impl Http2Parser {
                 b":path" => out.path = keep(value),
                 b":authority" => out.authority = keep(value),
                 b"host" => out.host = keep(value).map(|h| h.trim().to_string()),
+                b":protocol" => out.protocol = keep(value),
+                b"sec-websocket-extensions" => {
+                    out.deflate |= std::str::from_utf8(value).is_ok_and(has_deflate);
+                }
                 b":status" => {
                     out.status = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok());
                 }
@@ -849,6 +956,13 @@ impl Http2Parser {
     }
 
     fn client_block(&mut self, b: Block, fields: Option<Fields>, ts: i64) {
+        if self.tunnels.contains_key(&b.stream) {
+            // Trailers on a tunnel: only its end matters.
+            if b.end_stream {
+                self.tunnel_end_stream(b.stream, true, ts);
+            }
+            return;
+        }
         if let Some(s) = self.open.get_mut(&b.stream) {
             // Trailers (or a block after the upgrade's stream 1).
             s.r.request_header_bytes = s.r.request_header_bytes.saturating_add(b.encoded);
@@ -862,7 +976,7 @@ impl Http2Parser {
             return; // a block on a closed (or server) stream: nothing to attach it to
         }
         self.last_client_stream = b.stream;
-        if self.open.len() >= self.cfg.max_open_streams {
+        if self.open.len() + self.tunnels.len() >= self.cfg.max_open_streams {
             self.stats.streams_over_limit += 1;
             return;
         }
@@ -872,6 +986,11 @@ impl Http2Parser {
             return;
         };
         let lost = f.method.is_none();
+        let connect = f.method.as_deref() == Some("CONNECT");
+        let websocket = connect
+            && f.protocol
+                .as_deref()
+                .is_some_and(|p| p.eq_ignore_ascii_case("websocket"));
         let r = HttpExchange {
             request_index: self.next_index,
             stream_id: Some(b.stream),
@@ -903,11 +1022,19 @@ impl Http2Parser {
                 resp_done: false,
                 got_final: false,
                 damaged: lost,
+                connect,
+                websocket,
             },
         );
     }
 
     fn server_block(&mut self, b: Block, fields: Option<Fields>, ts: i64) {
+        if self.tunnels.contains_key(&b.stream) {
+            if b.end_stream {
+                self.tunnel_end_stream(b.stream, false, ts);
+            }
+            return;
+        }
         let Some(s) = self.open.get_mut(&b.stream) else {
             self.stats.unmatched_frames += 1;
             return;
@@ -940,7 +1067,58 @@ impl Http2Parser {
         s.r.response_end_ts = Some(ts);
         s.resp_done |= b.end_stream;
         s.damaged |= fields.is_none();
+        let tunnel = s.connect && s.got_final && status.is_some_and(|c| (200..300).contains(&c));
+        if tunnel {
+            // RFC 9113 §8.5 / RFC 8441 §5: the stream now carries the tunnel's bytes. The row
+            // is final here, as an HTTP/1 `101` row is: the request was its head, the
+            // response its head.
+            s.r.upgraded = true;
+            s.req_done = true;
+            let ended = [false, std::mem::replace(&mut s.resp_done, true)];
+            let ws = s.websocket.then(|| {
+                let deflate = fields.as_ref().is_some_and(|f| f.deflate);
+                Box::new(
+                    WebSocketParser::new(ts, deflate)
+                        .with_request(s.r.host.clone(), s.r.path.clone()),
+                )
+            });
+            self.maybe_close(b.stream);
+            let t = Tunnel { ws, ended };
+            if ended[1] {
+                self.end_tunnel(b.stream, t, ts);
+            } else {
+                self.tunnels.insert(b.stream, t);
+            }
+            return;
+        }
         self.maybe_close(b.stream);
+    }
+
+    /// END_STREAM on a tunnel from one side; the tunnel ends when both sides ended.
+    fn tunnel_end_stream(&mut self, stream: u32, client: bool, ts: i64) {
+        let Some(t) = self.tunnels.get_mut(&stream) else {
+            return;
+        };
+        t.ended[usize::from(!client)] = true;
+        if let Some(ws) = t.ws.as_mut() {
+            ws.on_close(ts, direction(client));
+        }
+        if t.ended == [true, true] {
+            if let Some(t) = self.tunnels.remove(&stream) {
+                self.end_tunnel(stream, t, ts);
+            }
+        }
+    }
+
+    /// A tunnel is over at `ts` (both ends closed, or reset).
+    fn end_tunnel(&mut self, stream_id: u32, t: Tunnel, ts: i64) {
+        if let Some(ws) = t.ws {
+            self.ws_done.push(StreamWebSocket {
+                stream_id,
+                end_ts: Some(ts),
+                parser: *ws,
+            });
+        }
     }
 
     /// Close a stream once both ends are closed: its record is final.
@@ -981,6 +1159,20 @@ impl Http2Parser {
         r.block = None;
         r.hpack_lost = true;
         self.damage_open();
+        // The tunnels' later bytes in this direction are lost: an unbounded gap in each.
+        for t in self.tunnels.values_mut() {
+            if let Some(ws) = t.ws.as_mut() {
+                ws.on_gap(i64::MIN, direction(client), u64::MAX);
+            }
+        }
+    }
+}
+
+fn direction(client: bool) -> Direction {
+    if client {
+        Direction::ClientToServer
+    } else {
+        Direction::ServerToClient
     }
 }
 
@@ -1024,6 +1216,13 @@ impl StreamSink for Http2Parser {
                 // Framing survives a gap inside a payload we do not need whole.
                 r.left -= u32::try_from(len).unwrap_or(r.left);
                 r.gapped += len;
+                if r.tunnel {
+                    let stream = r.frame.stream;
+                    if let Some(ws) = self.tunnels.get_mut(&stream).and_then(|t| t.ws.as_mut()) {
+                        ws.on_gap(ts_ns, dir, len);
+                    }
+                }
+                let r = self.reader(client);
                 if r.buf.len() < r.keep {
                     // What was to be read from it (SETTINGS, a DATA pad length) is lost.
                     r.keep = 0;
@@ -1041,7 +1240,7 @@ impl StreamSink for Http2Parser {
         }
     }
 
-    fn on_close(&mut self, _ts_ns: i64, dir: Direction) {
+    fn on_close(&mut self, ts_ns: i64, dir: Direction) {
         let client = dir == Direction::ClientToServer;
         let r = self.reader(client);
         let inside = match r.state {
@@ -1057,6 +1256,12 @@ impl StreamSink for Http2Parser {
         if inside || open_block {
             self.stats.truncated_frames += 1;
             self.damage_open();
+        }
+        // The tunnels' WebSocket frames cut by the end stay uncounted (as on HTTP/1).
+        for t in self.tunnels.values_mut() {
+            if let Some(ws) = t.ws.as_mut() {
+                ws.on_close(ts_ns, dir);
+            }
         }
     }
 }

@@ -1299,3 +1299,328 @@ fn kept_headers_are_bounded_and_counted() {
     assert!(h.request.heap_bytes() <= 1000 + 20 * 8);
     assert_eq!(h.response.iter().collect::<Vec<_>>(), [(":status", "200")]);
 }
+
+/// A masked WebSocket frame (mask 0x01020304) from the client.
+fn ws_masked(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [1u8, 2, 3, 4];
+    assert!(payload.len() < 126);
+    let mut v = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+    v.extend_from_slice(&mask);
+    v.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    v
+}
+
+/// An unmasked WebSocket frame from the server.
+fn ws_plain(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let mut v = vec![0x80 | opcode, payload.len() as u8];
+    v.extend_from_slice(payload);
+    v
+}
+
+/// Two extended CONNECTs (RFC 8441) on one connection beside a GET: stream 1 a WebSocket
+/// closed by the client with both END_STREAMs, stream 3 one reset without a close frame,
+/// stream 5 a plain GET, stream 7 a CONNECT refused with 404; DATA padded and split at every
+/// byte in one run.
+fn extended_connect_conversation() -> (Vec<(i64, Direction, Vec<u8>)>, u64) {
+    let mut enc = loona_hpack::Encoder::new();
+    let mut senc = loona_hpack::Encoder::new();
+    let connect = |enc: &mut loona_hpack::Encoder, path: &[u8]| {
+        enc.encode([
+            (&b":method"[..], &b"CONNECT"[..]),
+            (b":protocol", b"websocket"),
+            (b":scheme", b"https"),
+            (b":path", path),
+            (b":authority", b"ws.example"),
+            (b"sec-websocket-version", b"13"),
+            (b"sec-websocket-extensions", b"permessage-deflate"),
+        ])
+    };
+    let mut ev: Vec<(i64, Direction, Vec<u8>)> = Vec::new();
+    let mut c = PREFACE.to_vec();
+    c.extend(frame(SETTINGS, 0, 0, &[]));
+    c.extend(frame(HEADERS, END_HEADERS, 1, &connect(&mut enc, b"/chat")));
+    ev.push((100, C2S, c));
+    // SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (id 8), then 200 with permessage-deflate accepted.
+    let mut s = frame(SETTINGS, 0, 0, &[0, 8, 0, 0, 0, 1]);
+    let ok_deflate = senc.encode([
+        (&b":status"[..], &b"200"[..]),
+        (b"sec-websocket-extensions", b"permessage-deflate"),
+    ]);
+    s.extend(frame(HEADERS, END_HEADERS, 1, &ok_deflate));
+    ev.push((200, S2C, s));
+    // Two client messages in one padded DATA frame (3 bytes of padding), a ping.
+    let mut m = vec![3u8];
+    m.extend(ws_masked(1, b"hello"));
+    m.extend(ws_masked(2, &[0xaa; 40]));
+    m.extend([0, 0, 0]);
+    ev.push((300, C2S, frame(DATA, PADDED, 1, &m)));
+    ev.push((310, C2S, frame(DATA, 0, 1, &ws_masked(9, b"p1"))));
+    // The second WebSocket and a GET, while the first is open.
+    let mut c = frame(HEADERS, END_HEADERS, 3, &connect(&mut enc, b"/feed"));
+    c.extend(frame(
+        HEADERS,
+        END_HEADERS | END_STREAM,
+        5,
+        &enc.encode([
+            (&b":method"[..], &b"GET"[..]),
+            (b":scheme", b"https"),
+            (b":path", b"/index.html"),
+            (b":authority", b"ws.example"),
+        ]),
+    ));
+    ev.push((320, C2S, c));
+    let mut s = ws_plain(1, b"hello");
+    s.extend(ws_plain(10, b"p1"));
+    let mut s = frame(DATA, 0, 1, &s);
+    s.extend(frame(
+        HEADERS,
+        END_HEADERS,
+        3,
+        &senc.encode([(&b":status"[..], &b"200"[..])]),
+    ));
+    s.extend(frame(
+        HEADERS,
+        END_HEADERS,
+        5,
+        &senc.encode([(&b":status"[..], &b"200"[..])]),
+    ));
+    s.extend(frame(DATA, END_STREAM, 5, &[0; 1000]));
+    s.extend(frame(DATA, 0, 3, &ws_plain(2, &[1; 100])));
+    ev.push((400, S2C, s));
+    ev.push((450, C2S, frame(DATA, 0, 3, &ws_masked(1, b"x"))));
+    // Stream 3 reset by the client: no close frame.
+    ev.push((500, C2S, frame(RST_STREAM, 0, 3, &[0, 0, 0, 8])));
+    // A CONNECT refused.
+    ev.push((
+        510,
+        C2S,
+        frame(HEADERS, END_HEADERS, 7, &connect(&mut enc, b"/nope")),
+    ));
+    ev.push((
+        520,
+        S2C,
+        frame(
+            HEADERS,
+            END_HEADERS | END_STREAM,
+            7,
+            &senc.encode([(&b":status"[..], &b"404"[..])]),
+        ),
+    ));
+    // Stream 1: the client closes 1000 "bye", the server answers, both END_STREAM.
+    let mut close = vec![0x03, 0xe8];
+    close.extend_from_slice(b"bye");
+    ev.push((600, C2S, frame(DATA, END_STREAM, 1, &ws_masked(8, &close))));
+    ev.push((700, S2C, frame(DATA, END_STREAM, 1, &ws_plain(8, &close))));
+    ev.push((900, C2S, frame(PING, 0, 0, &[0; 8])));
+    (ev, 1000)
+}
+
+fn ws_rows(p: &mut Http2Parser) -> Vec<(u32, Option<i64>, crate::record::WebSocketSession)> {
+    p.take_websockets()
+        .into_iter()
+        .map(|w| {
+            let end = w.end_ts.unwrap_or(i64::MAX);
+            (w.stream_id, w.end_ts, w.parser.finish(end).0)
+        })
+        .collect()
+}
+
+#[test]
+fn websocket_over_extended_connect() {
+    use crate::record::Side;
+    let (ev, _) = extended_connect_conversation();
+    let mut p = Http2Parser::new(Http2Config::default());
+    for (t, d, b) in &ev {
+        p.on_data(*t, *d, b);
+    }
+    let ws = ws_rows(&mut p);
+    let (recs, stats) = p.finish();
+    // The rows: the CONNECTs final at their heads, not counting tunnel bytes as bodies.
+    let f = |r: &HttpExchange| {
+        (
+            r.stream_id,
+            r.method.clone().unwrap_or_default(),
+            r.path.clone().unwrap_or_default(),
+            r.status,
+            r.upgraded,
+            r.response_end_ts,
+            r.request_body_bytes,
+            r.response_body_bytes,
+            r.complete,
+        )
+    };
+    let got: Vec<_> = recs.iter().map(f).collect();
+    let c = |s: &str| s.to_string();
+    assert_eq!(
+        got,
+        vec![
+            (
+                Some(1),
+                c("CONNECT"),
+                c("/chat"),
+                Some(200),
+                true,
+                Some(200),
+                0,
+                Some(0),
+                true
+            ),
+            (
+                Some(3),
+                c("CONNECT"),
+                c("/feed"),
+                Some(200),
+                true,
+                Some(400),
+                0,
+                Some(0),
+                true
+            ),
+            (
+                Some(5),
+                c("GET"),
+                c("/index.html"),
+                Some(200),
+                false,
+                Some(400),
+                0,
+                Some(1000),
+                true
+            ),
+            (
+                Some(7),
+                c("CONNECT"),
+                c("/nope"),
+                Some(404),
+                false,
+                Some(520),
+                0,
+                Some(0),
+                false
+            ),
+        ]
+    );
+    assert_eq!((stats.unmatched_frames, stats.protocol_errors), (0, 0));
+    // The WebSockets: stream 3 ended first (reset), then stream 1.
+    assert_eq!(ws.len(), 2);
+    let (id, end, s) = &ws[0];
+    assert_eq!((*id, *end), (3, Some(500)));
+    assert_eq!(
+        (s.open_ts, s.deflate, s.close_initiator),
+        (400, false, None)
+    );
+    assert_eq!(
+        (s.from_server.messages, s.from_server.payload_bytes),
+        (1, 100)
+    );
+    assert_eq!(
+        (s.from_client.messages, s.from_client.payload_bytes),
+        (1, 1)
+    );
+    assert_eq!(s.path.as_deref(), Some("/feed"));
+    let (id, end, s) = &ws[1];
+    assert_eq!((*id, *end), (1, Some(700)));
+    assert_eq!((s.open_ts, s.deflate), (200, true));
+    assert_eq!(s.host.as_deref(), Some("ws.example"));
+    assert_eq!(
+        (
+            s.from_client.messages,
+            s.from_client.payload_bytes,
+            s.from_client.frames
+        ),
+        (2, 45, 4)
+    );
+    assert_eq!(
+        (s.from_server.messages, s.from_server.payload_bytes),
+        (1, 5)
+    );
+    assert_eq!((s.ping_rtts, s.ping_rtt_max_ns), (1, Some(90)));
+    assert_eq!(
+        (
+            s.close_initiator,
+            s.close_code,
+            s.close_reason.as_deref(),
+            s.close_ts
+        ),
+        (Some(Side::Client), Some(1000), Some("bye"), Some(600))
+    );
+    assert!(!s.damaged);
+}
+
+#[test]
+fn websocket_over_http2_whatever_the_segment_boundaries() {
+    let (ev, _) = extended_connect_conversation();
+    let whole = {
+        let mut p = Http2Parser::new(Http2Config::default());
+        for (t, d, b) in &ev {
+            p.on_data(*t, *d, b);
+        }
+        ws_rows(&mut p)
+    };
+    for cut in [1usize, 2, 3, 5, 7, 13] {
+        let mut p = Http2Parser::new(Http2Config::default());
+        for (t, d, b) in &ev {
+            for piece in b.chunks(cut) {
+                p.on_data(*t, *d, piece);
+            }
+        }
+        assert_eq!(ws_rows(&mut p), whole, "pieces of {cut} bytes");
+    }
+}
+
+#[test]
+fn websocket_over_http2_gaps_and_open_streams() {
+    let (ev, _) = extended_connect_conversation();
+    // Cut the capture before stream 1's close: its WebSocket is still open at the end.
+    let mut p = Http2Parser::new(Http2Config::default());
+    for (t, d, b) in ev.iter().filter(|(t, _, _)| *t < 600) {
+        p.on_data(*t, *d, b);
+    }
+    // A gap inside a tunnel's DATA payload: counted by the WebSocket, framing survives.
+    let mut big = vec![0x82u8, 126, 0, 200];
+    big.extend([5u8; 200]);
+    let d = frame(DATA, 0, 1, &big);
+    p.on_data(610, S2C, &d[..20]);
+    p.on_gap(620, S2C, 100);
+    p.on_data(630, S2C, &d[120..]);
+    p.on_data(640, S2C, &frame(DATA, 0, 1, &ws_plain(1, b"after")));
+    let ws = ws_rows(&mut p);
+    assert_eq!(ws.len(), 2);
+    assert_eq!((ws[0].0, ws[0].1), (3, Some(500)));
+    let (id, end, s) = &ws[1];
+    assert_eq!((*id, *end), (1, None), "open at the end");
+    assert_eq!(s.close_initiator, None);
+    assert!(s.damaged);
+    assert_eq!(
+        s.from_server.messages, 3,
+        "hello, the gapped message, after"
+    );
+    assert_eq!(s.from_server.payload_bytes, 5 + 200 + 5);
+    // A gap that loses the server's framing damages every open tunnel.
+    let mut p = Http2Parser::new(Http2Config::default());
+    for (t, d, b) in ev.iter().filter(|(t, _, _)| *t < 350) {
+        p.on_data(*t, *d, b);
+    }
+    p.on_data(360, S2C, &[0, 0]);
+    p.on_gap(370, S2C, 5);
+    let ws = ws_rows(&mut p);
+    assert_eq!(ws.len(), 1);
+    assert!(ws[0].2.damaged);
+}
+
+#[test]
+fn websocket_over_h2c_upgrade_and_limit_on_tunnels() {
+    // max_open_streams counts tunnels: a second CONNECT past the limit gets no row.
+    let (ev, _) = extended_connect_conversation();
+    let mut p = Http2Parser::new(Http2Config::default().with_max_open_streams(1));
+    for (t, d, b) in &ev {
+        p.on_data(*t, *d, b);
+    }
+    let ws = ws_rows(&mut p);
+    let (recs, stats) = p.finish();
+    assert_eq!(ws.len(), 1);
+    assert_eq!(ws[0].0, 1);
+    assert!(recs.iter().all(|r| r.stream_id != Some(3)));
+    assert!(stats.streams_over_limit >= 1);
+}

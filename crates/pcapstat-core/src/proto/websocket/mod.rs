@@ -1,5 +1,7 @@
 //! WebSocket (RFC 6455) on a connection after its HTTP/1.1 `101 Switching Protocols` to
-//! `Upgrade: websocket`: frames cut incrementally in each direction, whatever the segment
+//! `Upgrade: websocket`, or on an HTTP/2 stream after a 2xx to its extended CONNECT with
+//! `:protocol: websocket` (RFC 8441; the HTTP/2 parser feeds it the stream's DATA payloads):
+//! frames cut incrementally in each direction, whatever the segment
 //! boundaries, and folded into one [`WebSocketSession`] per connection (messages, bytes,
 //! frames, ping/pong round trips, the close handshake, the longest silence per direction).
 //!
@@ -49,7 +51,8 @@ counters! {
     #[derive(Debug, Clone, Default, PartialEq, Eq)]
     #[non_exhaustive]
     pub struct WebSocketStats {
-        /// Connections upgraded to WebSocket (a `101` to `Upgrade: websocket`).
+        /// WebSockets opened: HTTP/1.1 connections upgraded by a `101` to `Upgrade: websocket`,
+        /// and HTTP/2 extended CONNECT streams (RFC 8441) answered 2xx.
         pub connections: u64,
         /// Frames read whole, both directions.
         pub frames: u64,
