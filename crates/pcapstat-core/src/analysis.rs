@@ -345,6 +345,8 @@ impl Analyzer {
         }
         emitter.group(u64::MAX, Some(last), first);
         emitter.finish(end, first);
+        // WebSockets over HTTP/3 (RFC 9220) are the QUIC tracker's.
+        app.websocket.merge(emitter.quic.websocket_stats());
         let stats = Stats {
             decode: out.summary.decode.clone(),
             tcp: out.tcp,
@@ -711,6 +713,7 @@ impl Emitter<'_> {
         }
         let quic = self.quic.take_records();
         let h3 = self.quic.take_http();
+        let ws = self.quic.take_websockets();
         let mut g = g.unwrap_or_default();
         for m in std::mem::take(&mut g.dns_tcp) {
             self.dns
@@ -734,10 +737,10 @@ impl Emitter<'_> {
         if let Some((last, others)) = self.outs.split_last_mut() {
             for out in others {
                 out.group(g.clone(), dns.clone(), may_have_dns, upto, lookups, first);
-                out.quic(&quic, &h3, lookups, first);
+                out.quic(&quic, &h3, &ws, lookups, first);
             }
             last.group(g, dns, may_have_dns, upto, lookups, first);
-            last.quic(&quic, &h3, lookups, first);
+            last.quic(&quic, &h3, &ws, lookups, first);
         }
     }
 
@@ -748,15 +751,16 @@ impl Emitter<'_> {
         self.quic.end();
         let quic = self.quic.take_records();
         let h3 = self.quic.take_http();
+        let ws = self.quic.take_websockets();
         let mut dns = self.dns.take_records();
         dns.sort_by_key(|d| (d.query_frame, d.query_ts));
         let lookups = self.dns.lookups();
         if let Some((last, others)) = self.outs.split_last_mut() {
             for out in others {
-                out.quic(&quic, &h3, lookups, first);
+                out.quic(&quic, &h3, &ws, lookups, first);
                 out.finish(dns.clone(), lookups, first);
             }
-            last.quic(&quic, &h3, lookups, first);
+            last.quic(&quic, &h3, &ws, lookups, first);
             last.finish(dns, lookups, first);
         }
     }
@@ -770,6 +774,7 @@ impl Out<'_> {
         &mut self,
         quic: &[(QuicRecord, Option<TlsRecord>)],
         h3: &[(HttpRecord, Option<TlsRecord>)],
+        ws: &[WebSocketRecord],
         lookups: &DnsLookups,
         first: Option<i64>,
     ) {
@@ -780,6 +785,12 @@ impl Out<'_> {
                 out.quic.push(q.clone());
                 out.tls.extend(t.clone());
             }
+        }
+        // The WebSockets (RFC 9220) of the connections kept.
+        if !ws.is_empty() {
+            let kept: std::collections::HashSet<u64> = out.quic.iter().map(|q| q.conn_id).collect();
+            out.websocket
+                .extend(ws.iter().filter(|w| kept.contains(&w.conn_id)).cloned());
         }
         let mut tls = Vec::new();
         for (h, t) in h3 {

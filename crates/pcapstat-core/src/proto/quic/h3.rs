@@ -23,7 +23,9 @@ use super::qpack::{QpackError, Table};
 use super::reasm::{HoldBudget, OffsetReasm};
 use super::QuicStats;
 use crate::proto::headers::{self, HeaderLimits, HeaderList, HttpHeaders};
+use crate::proto::websocket::{has_deflate, WebSocketParser};
 use crate::record::{HttpExchange, HttpVersion};
+use crate::tcp::{Direction, StreamSink};
 
 /// Most bytes one connection holds for HTTP/3: STREAM data out of order, incomplete HEADERS
 /// frames and blocked field sections; past it the stream that needed more stops being read
@@ -126,6 +128,8 @@ struct Half {
     last_ts: Option<i64>,
     whole_ts: Option<i64>,
     reset: bool,
+    /// Capture time this side ended: made whole up to its FIN, or reset.
+    end_ts: Option<i64>,
     /// Bytes of a frame header (or a unidirectional stream type) not complete yet.
     head: Vec<u8>,
     /// The frame being read: type and bytes left.
@@ -147,6 +151,7 @@ impl Half {
             last_ts: None,
             whole_ts: None,
             reset: false,
+            end_ts: None,
             head: Vec::new(),
             frame: None,
             payload: None,
@@ -171,7 +176,11 @@ impl Half {
 #[derive(Debug)]
 enum Item {
     Headers(Vec<u8>),
-    Data(u64),
+    /// DATA payload bytes: `n` bytes at `at` in the bytes given to [`cut`].
+    Data {
+        at: usize,
+        n: usize,
+    },
     Settings(Vec<u8>),
     Encoder(Vec<u8>),
 }
@@ -187,6 +196,7 @@ fn cut(
     if h.broken {
         return items;
     }
+    let whole_len = bytes.len();
     if h.kind.is_none() {
         // A unidirectional stream's type: one varint.
         let need = 8usize.saturating_sub(h.head.len()).min(bytes.len());
@@ -269,7 +279,10 @@ fn cut(
                     p.extend_from_slice(now);
                 }
                 if ty == 0x00 && h.kind == Some(Kind::Request) {
-                    items.push(Item::Data(n as u64));
+                    items.push(Item::Data {
+                        at: whole_len - bytes.len(),
+                        n,
+                    });
                 }
                 bytes = rest;
                 let left = left - n as u64;
@@ -306,6 +319,24 @@ struct Req {
     request_fields: bool,
     response_final: bool,
     qpack_failed: bool,
+    /// The request is an extended CONNECT with `:protocol: websocket` (RFC 9220).
+    websocket: bool,
+    /// Capture time the request's field section was read.
+    request_head_ts: Option<i64>,
+    /// Capture time of the 2xx that answered a CONNECT: from then on the stream's DATA is a
+    /// tunnel (RFC 9114 §4.4), its row final at the 2xx.
+    tunnel_ts: Option<i64>,
+    /// The WebSocket inside the tunnel (RFC 9220), fed the DATA payloads.
+    ws: Option<Box<WebSocketParser>>,
+}
+
+/// A WebSocket carried by an HTTP/3 request stream (RFC 9220), taken from [`H3Conn`] when
+/// its stream ended (`end_ts`) or the connection did (`None`).
+#[derive(Debug)]
+pub(crate) struct H3WebSocket {
+    pub(crate) stream_id: u64,
+    pub(crate) end_ts: Option<i64>,
+    pub(crate) parser: WebSocketParser,
 }
 
 /// The HTTP/3 state of one connection (after its 1-RTT keys were found).
@@ -323,6 +354,8 @@ pub(crate) struct H3Conn {
     /// Request streams finished without a byte from the client (taken by the tracker:
     /// `QuicStats::h3_without_request`).
     pub(crate) without_request: u64,
+    /// WebSockets of extended CONNECT streams that ended (taken by the tracker).
+    pub(crate) websockets: Vec<H3WebSocket>,
     /// Bounds of the header capture (`Analyzer::capture_headers`); `None`: no field kept.
     headers: Option<HeaderLimits>,
 }
@@ -339,6 +372,7 @@ impl Default for H3Conn {
             stopped: false,
             finished: Vec::new(),
             without_request: 0,
+            websockets: Vec::new(),
             headers: None,
         }
     }
@@ -411,6 +445,10 @@ impl H3Conn {
                         request_fields: false,
                         response_final: false,
                         qpack_failed: false,
+                        websocket: false,
+                        request_head_ts: None,
+                        tunnel_ts: None,
+                        ws: None,
                     },
                 );
             } else {
@@ -448,8 +486,10 @@ impl H3Conn {
             }
         };
         let items = cut(half, &bytes, &mut budget, stats);
-        if half.reasm.whole() && half.whole_ts.is_none() {
+        let became_whole = half.reasm.whole() && half.whole_ts.is_none();
+        if became_whole {
             half.whole_ts = Some(ts);
+            half.end_ts = Some(ts);
         }
         let kind = half.kind;
         let mut retry = [false; 2];
@@ -481,7 +521,15 @@ impl H3Conn {
                         let reason = if behind {
                             Some(QpackError::Blocked)
                         } else {
-                            decode_into(r, dir, &p, &self.tables[dir], self.headers.as_ref(), stats)
+                            decode_into(
+                                r,
+                                dir,
+                                &p,
+                                ts,
+                                &self.tables[dir],
+                                self.headers.as_ref(),
+                                stats,
+                            )
                         };
                         {
                             match reason {
@@ -502,20 +550,31 @@ impl H3Conn {
                         }
                     }
                 }
-                Item::Data(n) => {
+                Item::Data { at, n } => {
                     if let Some(r) = self.reqs.get_mut(&id) {
-                        if dir == 0 {
-                            r.ex.request_body_bytes += n;
+                        if r.tunnel_ts.is_some() {
+                            // The tunnel's bytes: not a body (RFC 9114 §4.4).
+                            if let (Some(ws), Some(b)) = (r.ws.as_mut(), bytes.get(at..at + n)) {
+                                ws.on_data(ts, direction(dir), b);
+                            }
+                        } else if dir == 0 {
+                            r.ex.request_body_bytes += n as u64;
                         } else {
-                            *r.ex.response_body_bytes.get_or_insert(0) += n;
+                            *r.ex.response_body_bytes.get_or_insert(0) += n as u64;
                         }
                     }
                 }
             }
         }
+        if became_whole {
+            // This side's FIN: the tunnel's bytes from it are over.
+            if let Some(ws) = self.reqs.get_mut(&id).and_then(|r| r.ws.as_mut()) {
+                ws.on_close(ts, direction(dir));
+            }
+        }
         for (d, again) in retry.into_iter().enumerate() {
             if again {
-                self.unblock(d, total, stats);
+                self.unblock(d, ts, total, stats);
             }
         }
         if request {
@@ -523,13 +582,16 @@ impl H3Conn {
         }
     }
 
-    /// RESET_STREAM from direction `dir`.
-    pub(crate) fn on_reset(&mut self, dir: usize, id: u64, total: &mut usize) {
+    /// RESET_STREAM from direction `dir`, in the datagram captured at `ts`.
+    pub(crate) fn on_reset(&mut self, ts: i64, dir: usize, id: u64, total: &mut usize) {
         let mut budget = Budget {
             conn: &mut self.budget,
             total,
         };
         if let Some(r) = self.reqs.get_mut(&id) {
+            if !r.halves[dir].done() {
+                r.halves[dir].end_ts = Some(ts);
+            }
             r.halves[dir].reset = true;
             r.halves[dir].reasm.stop(&mut budget);
             self.finish_if_done(id, total);
@@ -540,14 +602,14 @@ impl H3Conn {
     }
 
     /// Decodes the blocked field sections of direction `dir` that can be now.
-    fn unblock(&mut self, dir: usize, total: &mut usize, stats: &mut QuicStats) {
+    fn unblock(&mut self, dir: usize, ts: i64, total: &mut usize, stats: &mut QuicStats) {
         let table = &self.tables[dir];
         let mut freed = 0;
         let mut ready = Vec::new();
         for (&id, r) in self.reqs.iter_mut() {
             while let Some(pos) = r.blocked.iter().position(|(d, _)| *d == dir) {
                 let p = std::mem::take(&mut r.blocked[pos].1);
-                match decode_into(r, dir, &p, table, self.headers.as_ref(), stats) {
+                match decode_into(r, dir, &p, ts, table, self.headers.as_ref(), stats) {
                     Some(QpackError::Blocked) => {
                         r.blocked[pos].1 = p;
                         break;
@@ -592,6 +654,14 @@ impl H3Conn {
                 h.release(&mut budget);
             }
             self.remember_done(id);
+            if let Some(ws) = r.ws.take() {
+                let end = r.halves.iter().filter_map(|h| h.end_ts.or(h.last_ts)).max();
+                self.websockets.push(H3WebSocket {
+                    stream_id: id,
+                    end_ts: end,
+                    parser: *ws,
+                });
+            }
             match exchange(r) {
                 Some(ex) => self.finished.push(ex),
                 None => self.without_request += 1,
@@ -624,9 +694,17 @@ impl H3Conn {
             conn: &mut self.budget,
             total,
         };
-        for (_, mut r) in std::mem::take(&mut self.reqs) {
+        for (id, mut r) in std::mem::take(&mut self.reqs) {
             for h in &mut r.halves {
                 h.release(&mut budget);
+            }
+            if let Some(ws) = r.ws.take() {
+                // Still open: it ends with the connection.
+                self.websockets.push(H3WebSocket {
+                    stream_id: id,
+                    end_ts: None,
+                    parser: *ws,
+                });
             }
             if !r.blocked.is_empty() {
                 if let Some(s) = stats.as_deref_mut() {
@@ -653,10 +731,12 @@ impl H3Conn {
 /// and of the final response's are kept in wire order, pseudo-header fields first as sent
 /// (those of 1xx interim responses and trailers are not); a section QPACK could not decode
 /// keeps none.
+#[allow(clippy::too_many_arguments)]
 fn decode_into(
     r: &mut Req,
     dir: usize,
     block: &[u8],
+    ts: i64,
     table: &Table,
     limits: Option<&HeaderLimits>,
     stats: &mut QuicStats,
@@ -666,6 +746,8 @@ fn decode_into(
     let mut authority = None;
     let mut host = None;
     let mut status = None;
+    let mut websocket = false;
+    let mut deflate = false;
     // Only a section whose fields can still be the row's: the request's first, the response's
     // until its final one.
     let wanted = if dir == 0 {
@@ -691,6 +773,10 @@ fn decode_into(
                     .ok()
                     .and_then(|s| s.parse::<u16>().ok())
             }
+            b":protocol" => websocket = value.eq_ignore_ascii_case(b"websocket"),
+            b"sec-websocket-extensions" => {
+                deflate |= std::str::from_utf8(value).is_ok_and(has_deflate);
+            }
             _ => {}
         }
     });
@@ -712,6 +798,10 @@ fn decode_into(
         }
     };
     if dir == 0 {
+        if !r.request_fields && res.is_ok() {
+            r.request_head_ts = Some(ts);
+            r.websocket = websocket && method.as_deref() == Some("CONNECT");
+        }
         if !r.request_fields {
             r.request_fields = true;
             r.ex.method = method;
@@ -725,6 +815,16 @@ fn decode_into(
             r.ex.status = Some(s);
             r.response_final = true;
             keep(r, true);
+            if r.ex.method.as_deref() == Some("CONNECT") && (200..300).contains(&s) {
+                // RFC 9114 §4.4, RFC 9220: the stream is now a tunnel.
+                r.tunnel_ts = Some(ts);
+                r.ex.upgraded = true;
+                if r.websocket {
+                    let p = WebSocketParser::new(ts, deflate)
+                        .with_request(r.ex.host.clone(), r.ex.path.clone());
+                    r.ws = Some(Box::new(p));
+                }
+            }
         }
     }
     res.err()
@@ -763,7 +863,23 @@ fn exchange(r: Req) -> Option<HttpExchange> {
         && !r.qpack_failed
         && r.request_fields
         && r.response_final;
+    if let Some(t) = r.tunnel_ts {
+        // A CONNECT answered 2xx: final at the 2xx (as an HTTP/1 `101`); what followed on
+        // the stream was the tunnel's.
+        ex.request_end_ts = r.request_head_ts.or(ex.request_end_ts);
+        ex.response_end_ts = Some(t);
+        ex.complete = !r.qpack_failed && r.request_fields && r.response_final;
+    }
     Some(ex)
+}
+
+/// Direction 0 (client) or 1 (server) as a [`Direction`].
+fn direction(dir: usize) -> Direction {
+    if dir == 0 {
+        Direction::ClientToServer
+    } else {
+        Direction::ServerToClient
+    }
 }
 
 /// Fuzzing (target `h3`, `fuzzing::h3`): `data[0]` bit 0 = QPACK alone (the rest as
@@ -799,7 +915,7 @@ pub(crate) fn fuzz(data: &[u8]) -> usize {
         let id = [0u64, 4, 8, 2, 3, 6, 7, 1][usize::from(o & 7)];
         let dir = usize::from(o & 0x80 != 0);
         if o & 0x20 != 0 {
-            h.on_reset(dir, id, &mut total);
+            h.on_reset(ts, dir, id, &mut total);
         } else {
             let offset = u64::from(u16::from_be_bytes([*a, *b]));
             h.on_stream(
@@ -835,6 +951,14 @@ pub(crate) fn fuzz(data: &[u8]) -> usize {
                         && v.len() <= limits.max_value_bytes));
             }
         }
+    }
+    // A WebSocket per upgraded CONNECT row (RFC 9220), opened before it ends.
+    let upgraded = h.finished.iter().filter(|r| r.upgraded).count();
+    assert!(h.websockets.len() <= upgraded);
+    for w in std::mem::take(&mut h.websockets) {
+        let end = w.end_ts.unwrap_or(ts);
+        let (s, _) = w.parser.finish(end);
+        assert!(s.open_ts <= end);
     }
     h.finished.len()
 }

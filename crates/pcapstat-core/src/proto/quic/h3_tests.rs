@@ -253,7 +253,7 @@ fn a_blocked_response_waits_for_the_encoder_stream_and_a_reset_ends_the_stream()
     assert!(rows[0].complete);
     // Stream 4: the client's request, then the server resets its side.
     f.stream(300, 0, 4, 0, &request_headers(), true);
-    f.h3.on_reset(1, 4, &mut f.total);
+    f.h3.on_reset(0, 1, 4, &mut f.total);
     let rows = std::mem::take(&mut f.h3.finished);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].request_index, 1);
@@ -333,7 +333,7 @@ fn a_stream_finished_mid_frame_or_past_its_fin_gives_its_buffers_back() {
     head.extend(varint(100));
     head.extend_from_slice(&[0; 10]);
     f.stream(1, 0, 0, 0, &head, false);
-    f.h3.on_reset(0, 0, &mut f.total);
+    f.h3.on_reset(0, 0, 0, &mut f.total);
     f.stream(2, 1, 0, 50, b"past the end", false);
     f.stream(3, 1, 0, 0, &frame(1, &[0, 0, 0xc0 | 25]), true);
     let rows = std::mem::take(&mut f.h3.finished);
@@ -345,4 +345,233 @@ fn a_stream_finished_mid_frame_or_past_its_fin_gives_its_buffers_back() {
         super::h3::MAX_H3_BUFFER_TOTAL,
         "all buffers given back"
     );
+}
+
+/// CONNECT https://a.test/chat with `:protocol websocket` (RFC 9220): :method CONNECT (static
+/// 15), :scheme https (23), :authority and :path with static names, `:protocol` a literal
+/// name.
+fn connect_websocket(path: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 0xc0 | 15, 0xc0 | 23, 0x50, 6];
+    b.extend_from_slice(b"a.test");
+    b.extend_from_slice(&[0x51, path.len() as u8]);
+    b.extend_from_slice(path);
+    b.extend_from_slice(&[0x27, 2]);
+    b.extend_from_slice(b":protocol");
+    b.push(9);
+    b.extend_from_slice(b"websocket");
+    frame(1, &b)
+}
+
+/// `:status 200` and `sec-websocket-extensions: permessage-deflate`.
+fn ok_deflate() -> Vec<u8> {
+    let mut b = vec![0, 0, 0xc0 | 25, 0x27, 17];
+    b.extend_from_slice(b"sec-websocket-extensions");
+    b.push(18);
+    b.extend_from_slice(b"permessage-deflate");
+    frame(1, &b)
+}
+
+fn ws_frame(opcode: u8, masked: bool, payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![
+        0x80 | opcode,
+        payload.len() as u8 | if masked { 0x80 } else { 0 },
+    ];
+    if masked {
+        v.extend_from_slice(&[9, 8, 7, 6]);
+        v.extend(
+            payload
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b ^ [9, 8, 7, 6][i % 4]),
+        );
+    } else {
+        v.extend_from_slice(payload);
+    }
+    v
+}
+
+/// Stream 0: a WebSocket over HTTP/3 whose 200 and first server message share a STREAM frame;
+/// two client messages in one DATA frame, a ping answered, the client's close 1000 "bye"
+/// answered, FIN both ways. Stream 4: a WebSocket the client resets without a close frame.
+/// Stream 8: a CONNECT refused with 403. Events: (ts, dir, stream, bytes, fin).
+fn websocket_h3_events() -> Vec<(i64, usize, u64, Vec<u8>, bool)> {
+    let mut ev = vec![(100, 0, 0u64, connect_websocket(b"/chat"), false)];
+    let mut s = ok_deflate();
+    s.extend(frame(0, &ws_frame(1, false, b"welcome")));
+    ev.push((200, 1, 0, s, false));
+    let mut two = ws_frame(1, true, b"hi");
+    two.extend(ws_frame(2, true, &[7; 60]));
+    ev.push((300, 0, 0, frame(0, &two), false));
+    ev.push((310, 0, 0, frame(0, &ws_frame(9, true, b"p")), false));
+    ev.push((320, 1, 0, frame(0, &ws_frame(10, false, b"p")), false));
+    ev.push((330, 0, 4, connect_websocket(b"/feed"), false));
+    ev.push((340, 1, 4, frame(1, &[0, 0, 0xc0 | 25]), false));
+    ev.push((350, 0, 4, frame(0, &ws_frame(1, true, b"x")), false));
+    ev.push((360, 0, 8, connect_websocket(b"/nope"), false));
+    ev.push((
+        370,
+        1,
+        8,
+        frame(1, &[0, 0, 0x5f, 0x09, 3, b'4', b'0', b'3']),
+        true,
+    ));
+    let mut close = vec![0x03, 0xe8];
+    close.extend_from_slice(b"bye");
+    ev.push((400, 0, 0, frame(0, &ws_frame(8, true, &close)), true));
+    ev.push((500, 1, 0, frame(0, &ws_frame(8, false, &close)), true));
+    ev
+}
+
+/// Feeds `ev` with each stream's bytes cut in pieces of `cut` (sent in order, each piece at
+/// its offset; the FIN on the last), the client's reset of stream 4 at 450; then ends.
+fn run_websocket_h3(ev: &[(i64, usize, u64, Vec<u8>, bool)], cut: usize) -> Feed {
+    let mut f = Feed::new();
+    let mut off = std::collections::HashMap::new();
+    for (ts, dir, id, bytes, fin) in ev {
+        if *ts == 400 {
+            f.h3.on_reset(450, 0, 4, &mut f.total);
+        }
+        let pieces: Vec<&[u8]> = bytes.chunks(cut).collect();
+        for (i, p) in pieces.iter().enumerate() {
+            let o = off.entry((*id, *dir)).or_insert(0u64);
+            let last = i + 1 == pieces.len();
+            f.stream(*ts, *dir, *id, *o, p, *fin && last);
+            *o += p.len() as u64;
+        }
+    }
+    f
+}
+
+#[test]
+fn websocket_over_http3_extended_connect() {
+    let ev = websocket_h3_events();
+    let mut f = run_websocket_h3(&ev, usize::MAX);
+    // Stream 4 was reset by the client only: it ends with the connection.
+    f.h3.end(&mut f.total, &mut f.stats);
+    let mut rows = std::mem::take(&mut f.h3.finished);
+    rows.sort_by_key(|r| r.stream_id);
+    let got: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.stream_id,
+                r.method.clone().unwrap_or_default(),
+                r.status,
+                r.upgraded,
+                r.request_end_ts,
+                r.response_end_ts,
+                r.request_body_bytes,
+                r.response_body_bytes,
+                r.complete,
+            )
+        })
+        .collect();
+    let c = String::from("CONNECT");
+    assert_eq!(
+        got,
+        vec![
+            (
+                Some(0),
+                c.clone(),
+                Some(200),
+                true,
+                Some(100),
+                Some(200),
+                0,
+                Some(0),
+                true
+            ),
+            (
+                Some(4),
+                c.clone(),
+                Some(200),
+                true,
+                Some(330),
+                Some(340),
+                0,
+                Some(0),
+                true
+            ),
+            (
+                Some(8),
+                c,
+                Some(403),
+                false,
+                Some(360),
+                Some(370),
+                0,
+                Some(0),
+                false
+            ),
+        ]
+    );
+    let ws = std::mem::take(&mut f.h3.websockets);
+    assert_eq!(ws.len(), 2);
+    let (w0, w4) = (&ws[0], &ws[1]);
+    assert_eq!((w0.stream_id, w0.end_ts), (0, Some(500)));
+    assert_eq!(
+        (w4.stream_id, w4.end_ts),
+        (4, None),
+        "open at the connection's end"
+    );
+    let mut out = Vec::new();
+    for w in ws {
+        out.push(w.parser.finish(w.end_ts.unwrap_or(600)).0);
+    }
+    let s = &out[0];
+    assert_eq!((s.open_ts, s.deflate), (200, true));
+    assert_eq!(
+        (s.host.as_deref(), s.path.as_deref()),
+        (Some("a.test"), Some("/chat"))
+    );
+    assert_eq!(
+        (
+            s.from_client.messages,
+            s.from_client.payload_bytes,
+            s.from_client.frames
+        ),
+        (2, 62, 4)
+    );
+    assert_eq!(
+        (s.from_server.messages, s.from_server.payload_bytes),
+        (1, 7)
+    );
+    assert_eq!((s.ping_rtts, s.ping_rtt_max_ns), (1, Some(10)));
+    assert_eq!(
+        (s.close_code, s.close_reason.as_deref(), s.close_ts),
+        (Some(1000), Some("bye"), Some(400))
+    );
+    assert_eq!(s.close_initiator, Some(crate::record::Side::Client));
+    let s = &out[1];
+    assert_eq!((s.from_client.messages, s.close_initiator), (1, None));
+    assert_eq!(
+        f.total,
+        super::h3::MAX_H3_BUFFER_TOTAL,
+        "all buffers given back"
+    );
+}
+
+#[test]
+fn websocket_over_http3_whatever_the_stream_frame_boundaries() {
+    let ev = websocket_h3_events();
+    let rows = |cut: usize| {
+        let mut f = run_websocket_h3(&ev, cut);
+        f.h3.end(&mut f.total, &mut f.stats);
+        let mut v: Vec<_> = std::mem::take(&mut f.h3.websockets)
+            .into_iter()
+            .map(|w| {
+                (
+                    w.stream_id,
+                    w.end_ts,
+                    w.parser.finish(w.end_ts.unwrap_or(600)).0,
+                )
+            })
+            .collect();
+        v.sort_by_key(|w| w.0);
+        v
+    };
+    let whole = rows(usize::MAX);
+    for cut in [1, 2, 3, 5, 8] {
+        assert_eq!(rows(cut), whole, "pieces of {cut}");
+    }
 }

@@ -37,7 +37,10 @@ use std::collections::{HashMap, VecDeque};
 use crate::flow::Endpoint;
 use crate::proto::headers::HeaderLimits;
 use crate::proto::tls::{Keys, TlsParser};
-use crate::record::{HttpRecord, QuicOutcome, QuicRecord, TlsHandshake, TlsRecord, TlsTransport};
+use crate::proto::websocket::WebSocketStats;
+use crate::record::{
+    HttpRecord, QuicOutcome, QuicRecord, TlsHandshake, TlsRecord, TlsTransport, WebSocketRecord,
+};
 use crate::stats::counters;
 use crate::tcp::{Direction, StreamSink};
 use reasm::OffsetReasm;
@@ -250,6 +253,9 @@ struct Conn {
     h3: Option<Box<h3::H3Conn>>,
     /// Bounds of the HTTP/3 header capture (the tracker's).
     headers: Option<HeaderLimits>,
+    /// WebSocket rows of its extended CONNECT streams that ended (RFC 9220), given out with
+    /// the connection's own record (so that a filter decides on both at once).
+    ws_rows: Vec<WebSocketRecord>,
 }
 
 /// The tracker of every QUIC connection of a capture (one, on the collecting thread).
@@ -264,6 +270,10 @@ pub struct QuicTracker {
     done: Vec<(QuicRecord, Option<TlsRecord>)>,
     /// HTTP/3 requests finished, with their connection's TLS record so far.
     http: Vec<(HttpRecord, Option<TlsRecord>)>,
+    /// WebSocket rows (RFC 9220) of the connections in `done`.
+    websocket: Vec<WebSocketRecord>,
+    /// Counters of those WebSockets' parsers.
+    ws_stats: WebSocketStats,
     /// Bytes all connections may still hold for HTTP/3 (`MAX_H3_BUFFER_TOTAL`).
     h3_total: usize,
     stats: QuicStats,
@@ -296,6 +306,8 @@ impl QuicTracker {
             max_connections: max_connections.max(1),
             done: Vec::new(),
             http: Vec::new(),
+            websocket: Vec::new(),
+            ws_stats: WebSocketStats::default(),
             h3_total: MAX_H3_BUFFER_TOTAL,
             stats: QuicStats::default(),
             headers: None,
@@ -332,6 +344,17 @@ impl QuicTracker {
         std::mem::take(&mut self.http)
     }
 
+    /// WebSocket rows (RFC 9220: extended CONNECT over HTTP/3) of the connections whose
+    /// records the last [`take_records`](QuicTracker::take_records) gave; take them with it.
+    pub fn take_websockets(&mut self) -> Vec<WebSocketRecord> {
+        std::mem::take(&mut self.websocket)
+    }
+
+    /// Counters of the WebSocket parsers of HTTP/3 streams so far.
+    pub fn websocket_stats(&self) -> &WebSocketStats {
+        &self.ws_stats
+    }
+
     /// Finishes every connection (end of capture); their records come out sorted by
     /// `conn_id`.
     pub fn end(&mut self) {
@@ -349,6 +372,7 @@ impl QuicTracker {
             h.end(&mut self.h3_total, &mut self.stats);
         }
         self.take_requests(&mut c);
+        self.websocket.append(&mut c.ws_rows);
         let r = finish(c);
         self.done.push(r);
     }
@@ -359,6 +383,20 @@ impl QuicTracker {
             return;
         };
         self.stats.h3_without_request += std::mem::take(&mut h.without_request);
+        for w in std::mem::take(&mut h.websockets) {
+            let end_ts = w.end_ts.unwrap_or(c.rec.end_ts);
+            let (session, st) = w.parser.finish(end_ts);
+            self.ws_stats.merge(&st);
+            c.ws_rows.push(WebSocketRecord {
+                conn_id: c.rec.conn_id,
+                client: c.rec.client,
+                server: c.rec.server,
+                secure: true,
+                stream_id: u32::try_from(w.stream_id).ok(),
+                end_ts,
+                session,
+            });
+        }
         if h.finished.is_empty() {
             return;
         }
@@ -441,10 +479,9 @@ impl QuicTracker {
             c.rec.bytes_s2c += u64::from(wire_len);
         }
         c.on_datagram(ts_ns, dir, payload, keys, h3_total, stats);
-        if c.h3
-            .as_ref()
-            .is_some_and(|h| !h.finished.is_empty() || h.without_request > 0)
-        {
+        if c.h3.as_ref().is_some_and(|h| {
+            !h.finished.is_empty() || h.without_request > 0 || !h.websockets.is_empty()
+        }) {
             if let Some(mut c) = self.conns.remove(&key) {
                 self.take_requests(&mut c);
                 self.conns.insert(key, c);
@@ -622,6 +659,7 @@ impl Conn {
             client_finished_exact: false,
             h3: None,
             headers: None,
+            ws_rows: Vec::new(),
         }
     }
 
@@ -798,7 +836,7 @@ impl Conn {
                 }
                 packet::Frame::ResetStream { id } => {
                     if let Some(h) = self.h3.as_mut() {
-                        h.on_reset(dir, id, h3_total);
+                        h.on_reset(ts, dir, id, h3_total);
                     }
                 }
                 packet::Frame::Close { code } => {
