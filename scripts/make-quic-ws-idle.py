@@ -51,7 +51,7 @@ Outputs (testdata/lab/quic_ws_idle/, relative to the repository root, or --out D
                    then RFC 6455 frames); checked against the frames each end logged as it sent
                    them
   qlog/            the server's qlog traces (one per connection, named by original DCID), only
-                   when they total 100 KB or less
+                   when they total 100 000 bytes or less (re-serialized without blank space)
   README.md        not written by the script: kept by hand
 
 Requirements: python3 with `pip install aioquic wsproto` (aioquic pulls pylsqpack, cryptography,
@@ -62,7 +62,7 @@ git):
     python3 scripts/make-quic-ws-idle.py [--out DIR] [--keep-tmp]
 
 Everything else goes to a temporary directory that is removed at the end (--keep-tmp keeps it:
-raw capture, both key logs, server log, all qlogs). Runs ~15 s.
+raw capture, both key logs, server log, all qlogs). Runs ~10 s.
 """
 
 import argparse

@@ -588,6 +588,15 @@ pub fn app_text(out: &mut impl Write, ctx: &Ctx, report: &Report) -> io::Result<
             quic.one_rtt_decrypted,
             quic.pn_gaps
         )?;
+        if !quic.ended.is_empty() {
+            writeln!(
+                out,
+                "  ended: {} closed by the client, {} by the server; {}",
+                quic.closed_by_client,
+                quic.closed_by_server,
+                counts(&quic.ended),
+            )?;
+        }
         phase(out, ctx, "handshake", quic.handshake)?;
     }
     Ok(())

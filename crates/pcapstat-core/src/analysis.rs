@@ -748,7 +748,7 @@ impl Emitter<'_> {
     /// requests held for the DNS join.
     fn finish(&mut self, end: i64, first: Option<i64>) {
         self.dns.end(end);
-        self.quic.end();
+        self.quic.end(end);
         let quic = self.quic.take_records();
         let h3 = self.quic.take_http();
         let ws = self.quic.take_websockets();

@@ -186,8 +186,31 @@ fn quic_run(data: &[u8]) -> Option<QuicOut> {
             t.on_icmp_unreachable(0, client, server);
         }
     }
-    t.end();
+    // The capture's end: the last datagram's time, or much later (every established
+    // connection with 1-RTT keys then ended by its idle timeout, if one was advertised).
+    t.end(
+        i64::try_from(frame)
+            .unwrap_or(0)
+            .saturating_add(i64::from(frame.is_multiple_of(3)) << 40),
+    );
+    let ws = t.take_websockets();
     let out = t.take_records();
+    for w in &ws {
+        assert!(
+            out.iter().any(|(q, _)| q.conn_id == w.conn_id),
+            "a WebSocket's connection"
+        );
+    }
+    for (q, _) in &out {
+        if q.ended_by
+            .is_some_and(|e| e != crate::record::QuicEnd::ConnectionClose)
+        {
+            assert!(
+                q.one_rtt_decrypted,
+                "how it ended is told from 1-RTT packets only"
+            );
+        }
+    }
     assert!(
         out.len() as u64 <= t.stats().connections,
         "a row per connection at most"

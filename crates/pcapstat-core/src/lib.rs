@@ -73,8 +73,8 @@ pub use proto::tls::{InferStats, KeyLog, KeyLogError, KeyLogStats, TlsDecryptSta
 pub use proto::websocket::WebSocketStats;
 pub use record::{
     Alert, ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpExchange,
-    HttpRecord, HttpVersion, Outcome, QuicOutcome, QuicRecord, RolesFrom, Side, TlsHandshake,
-    TlsRecord, TlsTransport, WebSocketRecord, WebSocketSession, WsDirection,
+    HttpRecord, HttpVersion, Outcome, QuicEnd, QuicOutcome, QuicRecord, RolesFrom, Side,
+    TlsHandshake, TlsRecord, TlsTransport, WebSocketRecord, WebSocketSession, WsDirection,
 };
 pub use stats::{Counters, Limit, LimitHit, Stats, LIMITS};
 pub use summary::{CaptureSummary, InputSummary};

@@ -690,6 +690,22 @@ named_enum! {
 }
 
 named_enum! {
+    /// How an established QUIC connection ended (`QuicRecord::ended_by`), told only when its
+    /// 1-RTT packets were decrypted (a CONNECTION_CLOSE is encrypted).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum QuicEnd: as_str {
+        /// A CONNECTION_CLOSE frame was read (`close_initiator` says whose).
+        ConnectionClose => "connection_close",
+        /// No CONNECTION_CLOSE, and the capture went on for at least the idle timeout after the
+        /// connection's last packet: both ends dropped it silently (RFC 9000 §10.1).
+        IdleTimeout => "idle_timeout",
+        /// No CONNECTION_CLOSE, and the capture ended (or the connection was evicted) less than
+        /// an idle timeout after its last packet: it may still have been open.
+        Open => "open",
+    }
+}
+
+named_enum! {
     /// How a QUIC connection attempt went, as far as the capture shows (`QuicRecord::outcome`).
     /// Exactly one applies, tested in this order.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -775,6 +791,17 @@ pub struct QuicRecord {
     /// Error code of a CONNECTION_CLOSE read in a decrypted packet (Initial, Handshake, or
     /// 1-RTT with the key log).
     pub close_error: Option<u64>,
+    /// Who sent the first CONNECTION_CLOSE read (any packet number space).
+    pub close_initiator: Option<Side>,
+    /// Capture time of the first CONNECTION_CLOSE read.
+    pub close_ts: Option<i64>,
+    /// The idle timeout in force (ns): the smaller of the two sides' non-zero
+    /// `max_idle_timeout` transport parameters (RFC 9000 §10.1); the client's alone when the
+    /// server's (in EncryptedExtensions, encrypted) was not read. `None`: none advertised.
+    pub idle_timeout_ns: Option<i64>,
+    /// How the connection ended; `None` when the capture cannot tell: not established, or its
+    /// 1-RTT packets were not decrypted (docs/quic.md, "Times and outcome").
+    pub ended_by: Option<QuicEnd>,
     /// 1-RTT packets were decrypted with `CLIENT/SERVER_TRAFFIC_SECRET_0` from the key log
     /// (the fields below need it).
     pub one_rtt_decrypted: bool,

@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use pcapstat_core::{Analysis, Analyzer, KeyLog, QuicOutcome, QuicRecord, TlsRecord, TlsTransport};
+use pcapstat_core::{
+    Analysis, Analyzer, KeyLog, QuicEnd, QuicOutcome, QuicRecord, Side, TlsRecord, TlsTransport,
+};
 
 mod common;
 
@@ -154,9 +156,30 @@ fn every_connection_matches_the_client_log() {
                 } else {
                     assert_eq!(q.client_bidi_streams, None, "{label}");
                 }
+                // How it ended: the client closed it (aioquic's `close()`: its log's t_close,
+                // taken just before the CONNECTION_CLOSE leaves). Without 1-RTT keys the close
+                // is encrypted: not told.
+                if keys {
+                    assert_eq!(q.ended_by, Some(QuicEnd::ConnectionClose), "{label}");
+                    assert_eq!(q.close_initiator, Some(Side::Client), "{label}");
+                    let t_close = (g["t_close"].as_f64().unwrap() * 1e9) as i64;
+                    let d = q.close_ts.unwrap() - t_close;
+                    assert!((0..20_000_000).contains(&d), "{label}: close {d} ns");
+                } else {
+                    assert_eq!(q.ended_by, None, "{label}");
+                }
+                // The smaller of the two max_idle_timeout transport parameters; tshark 4.0 with
+                // the key log reads 10 000 ms in every client's ClientHello and 60 000 ms in
+                // the servers' EncryptedExtensions. Without keys only the client's is read: the
+                // same value.
+                assert_eq!(q.idle_timeout_ns, Some(10_000_000_000), "{label}");
             } else {
                 assert_eq!(q.outcome, QuicOutcome::Unreachable, "{label}");
                 assert_eq!(q.handshake_done_ts, None, "{label}");
+                // Its client was run with a 3 s idle timeout (tshark: 3 000 ms in its
+                // ClientHello); nothing came back, so how it ended is not told.
+                assert_eq!(q.idle_timeout_ns, Some(3_000_000_000), "{label}");
+                assert_eq!(q.ended_by, None, "{label}");
             }
             match label {
                 "v2" => assert_eq!(q.first_version, Some(0x6b33_43cf)),

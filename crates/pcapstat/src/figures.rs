@@ -385,6 +385,8 @@ const TABLE: &[(&str, Unit, Better, &str, Get)] = {
         ("quic.failed", Count, Lower, "QUIC connections that did not establish: handshake_incomplete, version_negotiation, unreachable or no_response", N(|r| r.applications.quic.failed())),
         ("quic.version_negotiation", Count, Neither, "QUIC connections that got a Version Negotiation packet", N(|r| r.applications.quic.version_negotiation)),
         ("quic.retry", Count, Neither, "QUIC connections that got a Retry packet", N(|r| r.applications.quic.retry)),
+        ("quic.idle_timeouts", Count, Neither, "QUIC connections dropped silently at their idle timeout: ended_by idle_timeout (1-RTT packets decrypted both ways, no CONNECTION_CLOSE, the capture went on past the idle timeout)", N(|r| r.applications.quic.ended.get("idle_timeout").copied().unwrap_or(0))),
+        ("quic.closed_by_server", Count, Neither, "QUIC connections whose first CONNECTION_CLOSE read was the server's", N(|r| r.applications.quic.closed_by_server)),
         ("quic.pn_gaps", Count, Lower, "1-RTT packet numbers skipped (packets lost before the capture point), both directions, of the QUIC connections decrypted with the key log (0 without one)", N(|r| r.applications.quic.pn_gaps)),
         ("quic.handshake.*", Duration, Lower, "QUIC handshake (the client's first Initial to its Finished; docs/quic.md)", P(|r| r.applications.quic.handshake)),
     ]

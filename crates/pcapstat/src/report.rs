@@ -364,6 +364,13 @@ pub struct QuicReport {
     /// 1-RTT packet numbers skipped (lost before the capture point), both directions, over
     /// the connections decrypted.
     pub pn_gaps: u64,
+    /// Connections per `ended_by` (`connection_close`, `idle_timeout`, `open`; those that
+    /// cannot tell are left out).
+    pub ended: BTreeMap<String, u64>,
+    /// Connections whose first CONNECTION_CLOSE read was the client's.
+    pub closed_by_client: u64,
+    /// Connections whose first CONNECTION_CLOSE read was the server's.
+    pub closed_by_server: u64,
     /// Handshake time (first client Initial to the client's Finished).
     #[serde(serialize_with = "percentiles")]
     pub handshake: Option<Percentiles>,
@@ -856,6 +863,13 @@ impl ReportBuilder {
             r.handshake_decrypted += u64::from(q.handshake_decrypted);
             r.one_rtt_decrypted += u64::from(q.one_rtt_decrypted);
             r.pn_gaps += q.pn_gaps.iter().flatten().sum::<u64>();
+            if let Some(e) = q.ended_by {
+                count_in(&mut r.ended, e.as_str(), &mut self.keys_dropped, |n| {
+                    *n += 1
+                });
+            }
+            r.closed_by_client += u64::from(q.close_initiator == Some(Side::Client));
+            r.closed_by_server += u64::from(q.close_initiator == Some(Side::Server));
             if let Some(ns) = q.handshake_ns {
                 self.quic_handshake.push(ns);
             }

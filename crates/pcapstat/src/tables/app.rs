@@ -258,6 +258,12 @@ pub fn quic_frame(capture: Option<&str>, records: &[QuicRecord]) -> Result<DataF
         r.crypto_retransmitted_bytes
     });
     c.col("close_error", |r| r.close_error);
+    c.str_ref("close_initiator", |r| {
+        r.close_initiator.map(|s| s.as_str().into())
+    });
+    c.ts("close", |r| r.close_ts);
+    c.dur("idle_timeout", |r| r.idle_timeout_ns);
+    c.str_ref("ended_by", |r| r.ended_by.map(|e| e.as_str().into()));
     c.col("one_rtt_decrypted", |r| r.one_rtt_decrypted);
     c.ts("server_handshake_done_ts", |r| r.server_handshake_done_ts);
     c.col("key_updates", |r| r.key_updates);

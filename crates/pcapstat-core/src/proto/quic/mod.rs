@@ -39,7 +39,8 @@ use crate::proto::headers::HeaderLimits;
 use crate::proto::tls::{Keys, TlsParser};
 use crate::proto::websocket::WebSocketStats;
 use crate::record::{
-    HttpRecord, QuicOutcome, QuicRecord, TlsHandshake, TlsRecord, TlsTransport, WebSocketRecord,
+    HttpRecord, QuicEnd, QuicOutcome, QuicRecord, Side, TlsHandshake, TlsRecord, TlsTransport,
+    WebSocketRecord,
 };
 use crate::stats::counters;
 use crate::tcp::{Direction, StreamSink};
@@ -256,6 +257,10 @@ struct Conn {
     /// WebSocket rows of its extended CONNECT streams that ended (RFC 9220), given out with
     /// the connection's own record (so that a filter decides on both at once).
     ws_rows: Vec<WebSocketRecord>,
+    /// The server's `max_idle_timeout` (ms), from EncryptedExtensions (with the key log).
+    server_idle_timeout_ms: Option<u64>,
+    /// Capture time of the last datagram that could be opened with 1-RTT keys, per direction.
+    last_1rtt_ts: [Option<i64>; 2],
 }
 
 /// The tracker of every QUIC connection of a capture (one, on the collecting thread).
@@ -355,25 +360,27 @@ impl QuicTracker {
         &self.ws_stats
     }
 
-    /// Finishes every connection (end of capture); their records come out sorted by
-    /// `conn_id`.
-    pub fn end(&mut self) {
+    /// Finishes every connection at the end of a capture whose last packet was captured at
+    /// `capture_end_ts` (it tells an idle timeout from a connection still open); their
+    /// records come out sorted by `conn_id`.
+    pub fn end(&mut self, capture_end_ts: i64) {
         let mut all: Vec<Conn> = self.conns.drain().map(|(_, c)| c).collect();
         self.order.clear();
         all.sort_by_key(|c| c.rec.conn_id);
         for c in all {
-            self.finish_conn(c);
+            self.finish_conn(c, capture_end_ts);
         }
     }
 
-    /// Finishes `c`: its open HTTP/3 requests, then its records.
-    fn finish_conn(&mut self, mut c: Conn) {
+    /// Finishes `c`, seen by the capture up to `now`: its open HTTP/3 requests, then its
+    /// records.
+    fn finish_conn(&mut self, mut c: Conn, now: i64) {
         if let Some(h) = c.h3.as_mut() {
             h.end(&mut self.h3_total, &mut self.stats);
         }
         self.take_requests(&mut c);
         self.websocket.append(&mut c.ws_rows);
-        let r = finish(c);
+        let r = finish(c, now);
         self.done.push(r);
     }
 
@@ -460,7 +467,7 @@ impl QuicTracker {
         // connection (same ports reused).
         if dir == 0 && self.starts_new(&key, payload) {
             if let Some(old) = self.conns.remove(&key) {
-                self.finish_conn(old);
+                self.finish_conn(old, ts_ns);
             }
             self.open(key, frame, ts_ns);
         }
@@ -497,7 +504,7 @@ impl QuicTracker {
             if self.conns.get(&k).is_some_and(|c| c.rec.conn_id == id) {
                 if let Some(c) = self.conns.remove(&k) {
                     self.stats.evicted += 1;
-                    self.finish_conn(c);
+                    self.finish_conn(c, ts_ns);
                 }
             }
         }
@@ -535,7 +542,8 @@ impl QuicTracker {
     }
 }
 
-fn finish(c: Conn) -> (QuicRecord, Option<TlsRecord>) {
+/// The connection's record, the capture having reached `now`.
+fn finish(c: Conn, now: i64) -> (QuicRecord, Option<TlsRecord>) {
     let mut rec = c.rec;
     rec.outcome = if rec.server_1rtt_ts.is_some() || c.client_finished_exact {
         QuicOutcome::Established
@@ -547,6 +555,31 @@ fn finish(c: Conn) -> (QuicRecord, Option<TlsRecord>) {
         QuicOutcome::Unreachable
     } else {
         QuicOutcome::NoResponse
+    };
+    // RFC 9000 §10.1: the smaller of the advertised values; 0 (or absent) is none.
+    let idle_ms = [
+        c.tls.client_quic_idle_timeout_ms(),
+        c.server_idle_timeout_ms,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|&ms| ms > 0)
+    .min();
+    rec.idle_timeout_ns = idle_ms.and_then(|ms| i64::try_from(ms.saturating_mul(1_000_000)).ok());
+    // How it ended needs its 1-RTT packets read both ways: a CONNECTION_CLOSE after the
+    // handshake is encrypted.
+    let read_both = c.last_1rtt_ts.iter().all(Option::is_some);
+    rec.ended_by = if rec.close_ts.is_some() {
+        Some(QuicEnd::ConnectionClose)
+    } else if rec.outcome != QuicOutcome::Established || !read_both {
+        None
+    } else {
+        match rec.idle_timeout_ns {
+            Some(idle) if now.saturating_sub(rec.end_ts) >= idle => Some(QuicEnd::IdleTimeout),
+            Some(_) => Some(QuicEnd::Open),
+            // No idle timeout: it stays open until closed.
+            None => Some(QuicEnd::Open),
+        }
     };
     for (d, mut v) in c.rtt.into_iter().enumerate() {
         v.sort_unstable();
@@ -622,6 +655,10 @@ impl Conn {
                 bytes_s2c: 0,
                 crypto_retransmitted_bytes: 0,
                 close_error: None,
+                close_initiator: None,
+                close_ts: None,
+                idle_timeout_ns: None,
+                ended_by: None,
                 one_rtt_decrypted: false,
                 server_handshake_done_ts: None,
                 key_updates: 0,
@@ -660,6 +697,8 @@ impl Conn {
             h3: None,
             headers: None,
             ws_rows: Vec::new(),
+            server_idle_timeout_ms: None,
+            last_1rtt_ts: [None; 2],
         }
     }
 
@@ -773,6 +812,7 @@ impl Conn {
         };
         stats.one_rtt_decrypted += 1;
         self.rec.one_rtt_decrypted = true;
+        self.last_1rtt_ts[dir] = Some(ts);
         let gaps = self.rec.pn_gaps[dir].get_or_insert(0);
         match largest {
             Some(l) if o.pn > l => *gaps += o.pn - l - 1,
@@ -839,11 +879,18 @@ impl Conn {
                         h.on_reset(ts, dir, id, h3_total);
                     }
                 }
-                packet::Frame::Close { code } => {
-                    self.rec.close_error.get_or_insert(code);
-                }
+                packet::Frame::Close { code } => self.on_close(ts, dir, code),
                 _ => {}
             }
+        }
+    }
+
+    /// A CONNECTION_CLOSE from direction `dir`: the first one read is kept.
+    fn on_close(&mut self, ts: i64, dir: usize, code: u64) {
+        if self.rec.close_ts.is_none() {
+            self.rec.close_error = Some(code);
+            self.rec.close_ts = Some(ts);
+            self.rec.close_initiator = Some(if dir == 0 { Side::Client } else { Side::Server });
         }
     }
 
@@ -1077,9 +1124,7 @@ impl Conn {
                         }
                     }
                 }
-                packet::Frame::Close { code } => {
-                    self.rec.close_error.get_or_insert(code);
-                }
+                packet::Frame::Close { code } => self.on_close(ts, dir, code),
                 _ => {}
             }
         }
@@ -1127,6 +1172,8 @@ impl Conn {
                 if let Some(alpn) = alpn_of_encrypted_extensions(&msg) {
                     self.tls_alpn(alpn);
                 }
+                self.server_idle_timeout_ms =
+                    encrypted_extension(&msg, 57).and_then(max_idle_timeout_ms);
             }
             if ty == 20 && dir == 1 && !self.server_finished_exact {
                 self.server_finished_ts = Some(ts);
@@ -1144,6 +1191,39 @@ impl Conn {
         // the selection is set on its record here.
         self.tls.set_alpn(alpn);
     }
+}
+
+/// `max_idle_timeout` (id 0x01, milliseconds) of a `quic_transport_parameters` extension's
+/// data (RFC 9000 §18); `None` when absent or malformed. 0 means no idle timeout.
+pub(crate) fn max_idle_timeout_ms(mut params: &[u8]) -> Option<u64> {
+    while !params.is_empty() {
+        let mut pos = 0usize;
+        let id = packet::read_varint(params, &mut pos)?;
+        let len = usize::try_from(packet::read_varint(params, &mut pos)?).ok()?;
+        let value = params.get(pos..pos.checked_add(len)?)?;
+        if id == 0x01 {
+            let mut p = 0;
+            return packet::read_varint(value, &mut p);
+        }
+        params = params.get(pos + len..)?;
+    }
+    None
+}
+
+/// The data of an EncryptedExtensions message's extension of type `want`.
+fn encrypted_extension(msg: &[u8], want: u16) -> Option<&[u8]> {
+    let n = usize::from(u16::from_be_bytes([*msg.get(4)?, *msg.get(5)?]));
+    let mut ext = msg.get(6..6 + n)?;
+    while ext.len() >= 4 {
+        let ty = u16::from_be_bytes([ext[0], ext[1]]);
+        let len = usize::from(u16::from_be_bytes([ext[2], ext[3]]));
+        let data = ext.get(4..4 + len)?;
+        if ty == want {
+            return Some(data);
+        }
+        ext = ext.get(4 + len..)?;
+    }
+    None
 }
 
 /// The protocol of an EncryptedExtensions message's ALPN extension (RFC 7301).

@@ -178,7 +178,7 @@ fn tracker_reads_the_rfc_handshake_for_both_versions() {
         t.on_datagram(2_000, 8, s, c, &server, 135);
         // A 1-RTT packet from the server to the client's (empty) CID.
         t.on_datagram(3_000, 9, s, c, &[0x40, 1, 2, 3], 40);
-        t.end();
+        t.end(0);
         let out = t.take_records();
         assert_eq!(out.len(), 1);
         let (q, tls) = &out[0];
@@ -249,7 +249,7 @@ fn the_oldest_connection_is_evicted_at_the_bound() {
     assert_eq!(t.stats().evicted, 3);
     let evicted: Vec<u64> = t.take_records().iter().map(|(q, _)| q.conn_id).collect();
     assert_eq!(evicted, [0, 1, 2]);
-    t.end();
+    t.end(0);
     assert_eq!(t.take_records().len(), 2);
 }
 
@@ -261,7 +261,7 @@ fn every_prefix_and_bit_flip_of_a_datagram_is_handled() {
         let mut t = QuicTracker::new(Keys::default());
         t.on_datagram(0, 0, ep(1, 1), ep(2, 2), &client, 1200);
         t.on_datagram(1, 1, ep(2, 2), ep(1, 1), &server[..cut], 1);
-        t.end();
+        t.end(0);
         assert_eq!(t.take_records().len(), 1);
     }
     for i in 0..server.len() * 8 {
@@ -270,7 +270,7 @@ fn every_prefix_and_bit_flip_of_a_datagram_is_handled() {
         let mut t = QuicTracker::new(Keys::default());
         t.on_datagram(0, 0, ep(1, 1), ep(2, 2), &client, 1200);
         t.on_datagram(1, 1, ep(2, 2), ep(1, 1), &bad, 1);
-        t.end();
+        t.end(0);
         let out = t.take_records();
         // A flipped bit never decrypts: no ServerHello is read.
         assert!(out[0].1.as_ref().is_some_and(|t| t.version.is_none()));
@@ -287,7 +287,7 @@ fn version_negotiation_alone_is_its_outcome() {
     vn.extend_from_slice(&unhex(DCID));
     vn.extend_from_slice(&1u32.to_be_bytes());
     t.on_datagram(1, 1, ep(2, 2), ep(1, 1), &vn, 1);
-    t.end();
+    t.end(0);
     let (q, _) = &t.take_records()[0];
     assert!(q.version_negotiation);
     assert_eq!(q.vn_versions, [1]);
@@ -339,7 +339,7 @@ fn one_rtt_packets_open_with_the_key_log_and_follow_a_key_update() {
     header.push(0);
     let a0 = client_key.seal(&header, 0, &ack).expect("sealed");
     t.on_datagram(4_500, 4, c, s, &a0, 60);
-    t.end();
+    t.end(0);
     let (q, _) = &t.take_records()[0];
     assert!(q.one_rtt_decrypted);
     assert_eq!(q.server_handshake_done_ts, Some(3_000));
@@ -400,4 +400,48 @@ fn chacha20_poly1305_short_header_matches_rfc_9001_appendix_a5() {
         .open(&packet, 1, Some(654_360_563))
         .is_none());
     assert!(PacketKey::from_secret(VERSION_1, 0x1303, &secret[..31]).is_none());
+}
+
+/// The idle timeout in force: RFC 9001 A.2's ClientHello carries `max_idle_timeout` 30 000 ms
+/// (transport parameter 0x01, value `80 00 75 30`); the server's from EncryptedExtensions
+/// lowers it; 0 is no idle timeout; malformed lists give none. Without 1-RTT keys how the
+/// connection ended is not told.
+#[test]
+fn idle_timeout_from_the_transport_parameters() {
+    let (c, s) = (ep(1, 50_000), ep(2, 443));
+    let mut t = QuicTracker::new(Keys::default());
+    let (client, _, _) = client_initial(VERSION_1);
+    t.on_datagram(1_000, 7, c, s, &client, 1200);
+    t.on_datagram(2_000, 8, s, c, &unhex(SERVER_V1), 135);
+    t.on_datagram(3_000, 9, s, c, &[0x40, 1, 2, 3], 40);
+    t.end(i64::MAX);
+    let (q, _) = &t.take_records()[0];
+    assert_eq!(q.idle_timeout_ns, Some(30_000_000_000));
+    assert_eq!(q.outcome, QuicOutcome::Established);
+    assert_eq!(
+        q.ended_by, None,
+        "no 1-RTT keys: a CONNECTION_CLOSE would be unseen"
+    );
+    // The parameters themselves: another parameter first, 2-byte varint values.
+    assert_eq!(
+        max_idle_timeout_ms(&[0x04, 0x02, 0x40, 0x10, 0x01, 0x02, 0x47, 0xd0]),
+        Some(2000)
+    );
+    assert_eq!(max_idle_timeout_ms(&[0x01, 0x01, 0x00]), Some(0));
+    assert_eq!(max_idle_timeout_ms(&[0x04, 0x01, 0x00]), None, "absent");
+    assert_eq!(max_idle_timeout_ms(&[0x01, 0x08, 0x47]), None, "cut short");
+    // EncryptedExtensions (type 8) with ALPN h3 and transport parameters (57).
+    let mut ee = vec![8, 0, 0, 0];
+    let exts: Vec<u8> = [
+        &[0x00, 0x10, 0x00, 0x05, 0x00, 0x03, 0x02, b'h', b'3'][..],
+        &[0x00, 0x39, 0x00, 0x04, 0x01, 0x02, 0x53, 0x88][..],
+    ]
+    .concat();
+    ee.extend_from_slice(&u16::try_from(exts.len()).unwrap_or(0).to_be_bytes());
+    ee.extend_from_slice(&exts);
+    assert_eq!(alpn_of_encrypted_extensions(&ee).as_deref(), Some("h3"));
+    assert_eq!(
+        encrypted_extension(&ee, 57).and_then(max_idle_timeout_ms),
+        Some(5000)
+    );
 }

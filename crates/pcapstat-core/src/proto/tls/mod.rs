@@ -48,6 +48,9 @@ use fingerprint::{is_grease, md5_hex, raw_extensions, ClientHelloInfo};
 /// Largest record payload accepted (2^14 plus the 2048 bytes of expansion TLS 1.2 allows);
 /// a header claiming more is not TLS.
 const MAX_RECORD_LEN: usize = 16384 + 2048;
+/// The `quic_transport_parameters` extension (RFC 9001 §8.2).
+const QUIC_TRANSPORT_PARAMETERS: u16 = 57;
+
 /// Most entries kept in a record's ClientHello lists (`alpn_offered`, `versions_offered`);
 /// more set [`TlsHandshake::client_hello_truncated`](crate::record::TlsHandshake).
 pub const MAX_KEPT_LIST: usize = 64;
@@ -213,6 +216,8 @@ pub struct TlsParser {
     done: bool,
     keys: Keys,
     client_random: Option<[u8; 32]>,
+    /// QUIC: the ClientHello's `max_idle_timeout` transport parameter (ms; RFC 9000 §18.2).
+    client_quic_idle_timeout_ms: Option<u64>,
     crypto: Option<Box<Crypto>>,
     app_data: Vec<AppData>,
     app_data_bytes: usize,
@@ -321,6 +326,12 @@ impl TlsParser {
     /// The ClientHello's random, once read.
     pub(crate) fn client_random(&self) -> Option<[u8; 32]> {
         self.client_random
+    }
+
+    /// QUIC: the `max_idle_timeout` of the ClientHello's `quic_transport_parameters` (ms), once
+    /// read.
+    pub(crate) fn client_quic_idle_timeout_ms(&self) -> Option<u64> {
+        self.client_quic_idle_timeout_ms
     }
 
     /// Sets the selected ALPN (QUIC: read from EncryptedExtensions outside TLS records).
@@ -869,6 +880,12 @@ impl TlsParser {
                 r.client_hello_truncated = cut;
                 self.client_session_id = info.session_id;
                 self.client_random = ch.random.try_into().ok();
+                self.client_quic_idle_timeout_ms = raw_extensions(ch.ext.unwrap_or_default())
+                    .into_iter()
+                    .find(|(ty, _)| *ty == QUIC_TRANSPORT_PARAMETERS)
+                    .and_then(|(_, whole)| {
+                        crate::proto::quic::max_idle_timeout_ms(whole.get(4..)?)
+                    });
             }
             (true, 2) => return self.on_server_hello(ts, msg),
             (true, 11) if !self.tls13 => {
