@@ -319,6 +319,17 @@ enc = b"\x02" + bytes.fromhex("3fbd01") + b"\xd8\x03204"
 write("h3", "blocked-then-encoder.bin",
       b"\x00" + h3_op(0x03, 0, ctl) + h3_op(0x40, 0, H3_REQ) + h3_op(0xC0, 0, h3_frame(1, b"\x02\x00\x80") + h3_frame(0, b"ok"))
       + h3_op(0x84, 0, enc) + h3_op(0x41, 0, H3_REQ) + h3_op(0xA1, 0, b""))
+# RFC 9220: CONNECT :protocol websocket on stream 0 answered 200 with a WebSocket message in the
+# same STREAM frame; a masked client message, closes both ways with FIN; stream 4 the same
+# CONNECT reset by the client after 200.
+H3_WS = h3_frame(1, b"\x00\x00\xcf\xd7\x50\x06a.test\x51\x05/chat\x27\x02:protocol\x09websocket")
+ws_hi = b"\x81\x82\x01\x02\x03\x04" + bytes(b ^ m for b, m in zip(b"hi", b"\x01\x02"))
+write("h3", "websocket-extended-connect.bin",
+      b"\x00" + h3_op(0x00, 0, H3_WS) + h3_op(0x80, 0, h3_frame(1, b"\x00\x00\xd9") + h3_frame(0, b"\x81\x02yo"))
+      + h3_op(0x00, len(H3_WS), h3_frame(0, ws_hi))
+      + h3_op(0x40, len(H3_WS) + 2 + len(ws_hi), h3_frame(0, b"\x88\x82\x00\x00\x00\x00\x03\xe8"))
+      + h3_op(0xC0, 11, h3_frame(0, b"\x88\x02\x03\xe8"))
+      + h3_op(0x01, 0, H3_WS) + h3_op(0x81, 0, h3_frame(1, b"\x00\x00\xd9")) + h3_op(0x21, 0, b""))
 # QPACK alone: RFC 9204 B.2 (encoder bytes, then the section with post-base indices) and B.1.
 b2_enc = bytes.fromhex("3fbd01c00f7777772e6578616d706c652e636f6dc10c2f73616d706c652f70617468")
 write("h3", "qpack-rfc9204-b2.bin",

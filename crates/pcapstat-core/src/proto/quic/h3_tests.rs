@@ -315,6 +315,13 @@ fn the_fuzz_seeds_give_their_rows() {
         )),
         2
     );
+    // RFC 9220: two CONNECT rows (one closed, one reset).
+    assert_eq!(
+        seed(include_bytes!(
+            "../../../../../fuzz/seeds/h3/websocket-extended-connect.bin"
+        )),
+        2
+    );
     // QPACK alone: B.2's two fields and B.1's one.
     assert_eq!(
         seed(include_bytes!(
