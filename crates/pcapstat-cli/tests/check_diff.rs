@@ -753,3 +753,49 @@ fn check_websocket_figures() {
     assert!(line("websocket.max_idle.max").contains("1.5s"), "{text}");
     assert!(line("websocket.ping_rtt.p50").contains("pass"), "{text}");
 }
+
+#[test]
+fn check_gates_https_without_keys_on_the_inferred_figures() {
+    // d_tls_resumption without its key log: the lab's 12 HTTPS requests (one per connection,
+    // the nginx log) are inferred from the encrypted records; their figures are apart from the
+    // parsed ones (http.requests stays 0) and can be gated on.
+    let r = rules(
+        "inferred-pass",
+        r#"
+[[rule]]
+rule = 'http.inferred.requests == 12'
+[[rule]]
+rule = 'http.requests == 0'
+[[rule]]
+rule = 'http.inferred.wait.p95 < "50ms"'
+[[rule]]
+rule = 'http.inferred.total.p95 < "1s"'
+"#,
+    );
+    let out = run(&["check", TLS, "--rules", s(&r)]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    // The loopback lab answers in well under a millisecond: a 10 µs budget fails.
+    let r = rules(
+        "inferred-fail",
+        "[[rule]]\nrule = 'http.inferred.wait.p95 < \"10us\"'\n",
+    );
+    let out = run(&["check", TLS, "--rules", s(&r)]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("http.inferred.wait.p95"),
+        "{}",
+        stdout(&out)
+    );
+}
