@@ -1145,6 +1145,11 @@ pub struct UdpDns {
     /// [`MAX_QUIC_FLOWS`]; `quic_order` holds them oldest first (the oldest is forgotten).
     quic_flows: std::collections::HashSet<(Endpoint, Endpoint)>,
     quic_order: std::collections::VecDeque<(Endpoint, Endpoint)>,
+    /// The servers of those flows (the receiver of a client's Initial, the sender of a
+    /// Version Negotiation or Retry), at most [`MAX_QUIC_FLOWS`]: a short-header datagram to
+    /// or from one on a new 4-tuple may be a connection that moved (the tracker decides by
+    /// its connection ID).
+    quic_servers: std::collections::HashSet<Endpoint>,
     /// Short-header QUIC datagrams are sent on whole (a key log may open them), not cut to
     /// [`QUIC_SHORT_KEPT`] bytes; also from the first Decryption Secrets Block on.
     quic_whole: bool,
@@ -1198,6 +1203,7 @@ impl UdpDns {
             batch: Vec::new(),
             other_flows: std::collections::HashSet::new(),
             quic_flows: std::collections::HashSet::new(),
+            quic_servers: std::collections::HashSet::new(),
             quic_order: std::collections::VecDeque::new(),
             quic_whole: false,
             next_frame: 0,
@@ -1219,8 +1225,16 @@ impl UdpDns {
     /// Sends `d` on to the QUIC tracker when its flow is QUIC or it opens one.
     fn quic(&mut self, d: &UdpDatagram, src: Endpoint, dst: Endpoint) {
         if !self.is_quic_flow(src, dst) {
-            if !looks_like_quic(d.payload) {
+            let short = d.payload.first().is_some_and(|&b| b & 0xc0 == 0x40);
+            let to_known_server =
+                || self.quic_servers.contains(&dst) || self.quic_servers.contains(&src);
+            if short && to_known_server() {
+                // Maybe a connection on a new path (RFC 9000 §9): the tracker looks its
+                // connection ID up (a datagram it cannot place is an orphan there).
+            } else if !looks_like_quic(d.payload) {
                 return;
+            } else {
+                self.remember_server(d.payload, src, dst);
             }
             if self.quic_flows.len() >= MAX_QUIC_FLOWS {
                 if let Some(old) = self.quic_order.pop_front() {
@@ -1244,6 +1258,20 @@ impl UdpDns {
             payload: kept.to_vec(),
             wire_len: d.payload_len,
         });
+    }
+
+    /// The server of a flow opened by `payload` (a client's Initial: the receiver; a Version
+    /// Negotiation or Retry: the sender).
+    fn remember_server(&mut self, payload: &[u8], src: Endpoint, dst: Endpoint) {
+        use crate::proto::quic::packet;
+        if self.quic_servers.len() >= MAX_QUIC_FLOWS {
+            return;
+        }
+        let server = match packet::split_long(payload) {
+            Ok((p, _)) if p.version == 0 || p.ty == packet::LongType::Retry => src,
+            _ => dst,
+        };
+        self.quic_servers.insert(server);
     }
 
     fn send(&mut self, input: DnsInput) {

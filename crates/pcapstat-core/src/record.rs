@@ -825,6 +825,12 @@ pub struct QuicRecord {
     /// stream ID seen in a STREAM frame, divided by 4, plus one (streams of a type open in
     /// order, RFC 9000 §2.1). `None` without 1-RTT decryption or such a stream.
     pub client_bidi_streams: Option<u64>,
+    /// New paths the connection moved to after it started (RFC 9000 §9): a client address or
+    /// port not the first one, carrying short-header packets to one of the connection's IDs
+    /// (those of the handshake, and with the key log those issued in NEW_CONNECTION_ID).
+    pub migrations: u64,
+    /// The client's address and port on the last new path (`None`: it never moved).
+    pub migrated_client: Option<Endpoint>,
     /// STREAM frame data bytes [client → server, server → client] (copies sent again
     /// included).
     pub stream_bytes: [u64; 2],

@@ -261,6 +261,8 @@ pub const LIMITS: &[Limit] = &[
         "DNS queries forgotten as retry candidates within the retry window"),
     limit("QUIC connections", "quic.evicted", "proto::quic::MAX_QUIC_CONNECTIONS",
         "QUIC connections finished early because the tracker was full"),
+    limit("QUIC paths", "quic.paths_over_limit", "proto::quic::MAX_QUIC_PATHS",
+        "new paths of a QUIC connection not followed (its datagrams on them are orphans)"),
     limit("QUIC CRYPTO reassembly", "quic.crypto_limit_hits", "proto::quic::MAX_CRYPTO_BUFFER, MAX_CRYPTO_STREAM",
         "QUIC connections whose handshake stream was not read further"),
     limit("HTTP/3 buffer", "quic.h3_buffer_limit", "proto::quic::MAX_H3_BUFFER, MAX_H3_BUFFER_TOTAL",

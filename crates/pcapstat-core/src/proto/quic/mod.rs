@@ -56,6 +56,12 @@ pub use qpack::MAX_QPACK_CAPACITY;
 /// Most QUIC connections tracked at once; past it the oldest is finished early
 /// (`QuicStats::evicted`).
 pub const MAX_QUIC_CONNECTIONS: usize = 16_384;
+/// Most connection IDs remembered per connection (those of its long headers and of
+/// NEW_CONNECTION_ID frames): the IDs a migrated path is matched by.
+pub const MAX_QUIC_CIDS: usize = 16;
+/// Most new paths (client address and port) followed per connection
+/// (`QuicStats::paths_over_limit`).
+pub const MAX_QUIC_PATHS: usize = 16;
 /// Most CRYPTO bytes held out of order per connection (both directions and both packet number
 /// spaces); past it the connection stops reassembling (`QuicStats::crypto_limit_hits`).
 pub const MAX_CRYPTO_BUFFER: usize = 32 * 1024;
@@ -128,6 +134,11 @@ counters! {
         pub crypto_limit_hits: u64,
         /// Connections finished early at `MAX_QUIC_CONNECTIONS`.
         pub evicted: u64,
+        /// Connections that moved to a new client address or port (a short-header packet to
+        /// one of their connection IDs on a new UDP 4-tuple; RFC 9000 §9).
+        pub migrations: u64,
+        /// New paths not followed: past `MAX_QUIC_PATHS` of one connection.
+        pub paths_over_limit: u64,
         /// ICMP destination-unreachable errors quoting a QUIC client's datagram.
         pub icmp_unreachable: u64,
         /// HTTP/3 request streams given as http rows.
@@ -213,8 +224,13 @@ struct HsMessages {
 #[derive(Debug)]
 struct Conn {
     rec: QuicRecord,
-    /// Connection IDs seen in long headers (both sides), for matching short headers.
+    /// Connection IDs seen in long headers (both sides) and, with the key log, issued in
+    /// NEW_CONNECTION_ID frames, for matching short headers (at most `MAX_QUIC_CIDS`).
     cids: Vec<Vec<u8>>,
+    /// How many of `cids` the tracker's index holds.
+    indexed: usize,
+    /// The 4-tuples of its new paths, (client, server) (at most `MAX_QUIC_PATHS`).
+    paths: Vec<(Endpoint, Endpoint)>,
     /// The Initial keys in use: (version, client DCID, keys).
     initial: Option<(u32, Vec<u8>, InitialKeys)>,
     /// The SCID of the server's Retry: the client's next Initial goes to it, with keys
@@ -267,6 +283,12 @@ struct Conn {
 #[derive(Debug)]
 pub struct QuicTracker {
     conns: HashMap<(Endpoint, Endpoint), Conn>,
+    /// The connection of each connection ID remembered (`Conn::cids`), for a short header on
+    /// a new path (RFC 9000 §9), and the lengths of those IDs (a short header does not say).
+    cid_index: HashMap<Vec<u8>, (Endpoint, Endpoint)>,
+    cid_lens: Vec<usize>,
+    /// New paths: (client, server) 4-tuple → the connection's key.
+    paths: HashMap<(Endpoint, Endpoint), (Endpoint, Endpoint)>,
     /// (conn_id, key) in creation order, for evicting the oldest (entries of replaced
     /// connections are skipped).
     order: VecDeque<(u64, (Endpoint, Endpoint))>,
@@ -306,6 +328,9 @@ impl QuicTracker {
     pub fn with_limit(keys: Keys, max_connections: usize) -> Self {
         QuicTracker {
             conns: HashMap::new(),
+            cid_index: HashMap::new(),
+            cid_lens: Vec::new(),
+            paths: HashMap::new(),
             order: VecDeque::new(),
             keys,
             max_connections: max_connections.max(1),
@@ -375,6 +400,15 @@ impl QuicTracker {
     /// Finishes `c`, seen by the capture up to `now`: its open HTTP/3 requests, then its
     /// records.
     fn finish_conn(&mut self, mut c: Conn, now: i64) {
+        let key = (c.rec.client, c.rec.server);
+        for id in &c.cids[..c.indexed] {
+            if self.cid_index.get(id) == Some(&key) {
+                self.cid_index.remove(id);
+            }
+        }
+        for p in &c.paths {
+            self.paths.remove(p);
+        }
         if let Some(h) = c.h3.as_mut() {
             h.end(&mut self.h3_total, &mut self.stats);
         }
@@ -448,6 +482,12 @@ impl QuicTracker {
             ((src, dst), 0)
         } else if self.conns.contains_key(&(dst, src)) {
             ((dst, src), 1)
+        } else if let Some(&k) = self.paths.get(&(src, dst)) {
+            (k, 0)
+        } else if let Some(&k) = self.paths.get(&(dst, src)) {
+            (k, 1)
+        } else if let Some(found) = self.migrated(ts_ns, src, dst, payload) {
+            found
         } else {
             // Only a client's Initial, or a server's Version Negotiation or Retry, opens a
             // connection (the sender of a Handshake or 1-RTT packet could be either side).
@@ -486,6 +526,14 @@ impl QuicTracker {
             c.rec.bytes_s2c += u64::from(wire_len);
         }
         c.on_datagram(ts_ns, dir, payload, keys, h3_total, stats);
+        // Connection IDs learnt: into the index (a short header on a new path names one).
+        while let Some(id) = c.cids.get(c.indexed) {
+            if !self.cid_lens.contains(&id.len()) {
+                self.cid_lens.push(id.len());
+            }
+            self.cid_index.entry(id.clone()).or_insert(key);
+            c.indexed += 1;
+        }
         if c.h3.as_ref().is_some_and(|h| {
             !h.finished.is_empty() || h.without_request > 0 || !h.websockets.is_empty()
         }) {
@@ -494,6 +542,48 @@ impl QuicTracker {
                 self.conns.insert(key, c);
             }
         }
+    }
+
+    /// A short-header datagram on an unknown 4-tuple whose Destination Connection ID is one
+    /// of a connection's, between that connection's server and a new client address or port:
+    /// the connection moved (RFC 9000 §9: a client's migration or a NAT rebinding). Returns
+    /// the connection's key and the datagram's direction; the new path is remembered.
+    fn migrated(
+        &mut self,
+        ts_ns: i64,
+        src: Endpoint,
+        dst: Endpoint,
+        payload: &[u8],
+    ) -> Option<((Endpoint, Endpoint), usize)> {
+        if payload.first().is_none_or(|&b| b & 0xc0 != 0x40) {
+            return None;
+        }
+        let key = self.cid_lens.iter().find_map(|&n| {
+            let id = payload.get(1..1 + n)?;
+            self.cid_index.get(id).copied()
+        })?;
+        let (path, dir) = if dst == key.1 {
+            ((src, dst), 0)
+        } else if src == key.1 {
+            ((dst, src), 1)
+        } else {
+            // The server's address changed (a preferred address): not followed.
+            return None;
+        };
+        let c = self.conns.get_mut(&key)?;
+        if c.paths.len() >= MAX_QUIC_PATHS {
+            self.stats.paths_over_limit += 1;
+            return None;
+        }
+        if c.paths.is_empty() {
+            self.stats.migrations += 1;
+        }
+        c.paths.push(path);
+        c.rec.migrations += 1;
+        c.rec.migrated_client = Some(path.0);
+        c.rec.end_ts = c.rec.end_ts.max(ts_ns);
+        self.paths.insert(path, key);
+        Some((key, dir))
     }
 
     fn open(&mut self, key: (Endpoint, Endpoint), frame: u64, ts_ns: i64) {
@@ -655,6 +745,8 @@ impl Conn {
                 bytes_s2c: 0,
                 crypto_retransmitted_bytes: 0,
                 close_error: None,
+                migrations: 0,
+                migrated_client: None,
                 close_initiator: None,
                 close_ts: None,
                 idle_timeout_ns: None,
@@ -671,6 +763,8 @@ impl Conn {
                 stream_retransmitted_bytes: 0,
             },
             cids: Vec::new(),
+            indexed: 0,
+            paths: Vec::new(),
             initial: None,
             retry_scid: None,
             derivations: 0,
@@ -703,7 +797,8 @@ impl Conn {
     }
 
     fn remember_cid(&mut self, cid: &[u8]) {
-        if !cid.is_empty() && self.cids.len() < 8 && !self.cids.iter().any(|c| c == cid) {
+        if !cid.is_empty() && self.cids.len() < MAX_QUIC_CIDS && !self.cids.iter().any(|c| c == cid)
+        {
             self.cids.push(cid.to_vec());
         }
     }
@@ -880,6 +975,7 @@ impl Conn {
                     }
                 }
                 packet::Frame::Close { code } => self.on_close(ts, dir, code),
+                packet::Frame::NewConnectionId { cid } => self.remember_cid(cid),
                 _ => {}
             }
         }

@@ -598,6 +598,12 @@ pub enum Frame<'a> {
     },
     /// HANDSHAKE_DONE (0x1e).
     HandshakeDone,
+    /// NEW_CONNECTION_ID (0x18): a connection ID the sender issues for its peer to use as
+    /// Destination Connection ID (on a new path, say).
+    NewConnectionId {
+        /// The connection ID.
+        cid: &'a [u8],
+    },
 }
 
 impl Frame<'_> {
@@ -730,10 +736,14 @@ fn frame<'a>(p: &'a [u8], pos: &mut usize) -> Option<Frame<'a>> {
         // NEW_CONNECTION_ID: sequence, retire prior to, length, ID, 16-byte reset token.
         0x18 => {
             skip_varints(p, pos, 2)?;
-            let len = u64::from(*p.get(*pos)?);
+            let len = usize::from(*p.get(*pos)?);
             *pos += 1;
-            take(p, pos, len.checked_add(16)?)?;
-            Frame::Other
+            let at = *pos;
+            take(p, pos, u64::try_from(len).ok()?.checked_add(16)?)?;
+            match p.get(at..at + len) {
+                Some(cid) if (1..=MAX_CID_LEN).contains(&len) => Frame::NewConnectionId { cid },
+                _ => Frame::Other,
+            }
         }
         // PATH_CHALLENGE, PATH_RESPONSE: 8 bytes.
         0x1a | 0x1b => {

@@ -445,3 +445,48 @@ fn idle_timeout_from_the_transport_parameters() {
         Some(5000)
     );
 }
+
+/// RFC 9000 §9: after the RFC 9001 handshake, the client sends a short header to the server's
+/// connection ID (`f067a5502a4262b5`, its SCID) from a new port: the same connection, moved;
+/// the server's answer to the new port follows it. A short header with an unknown ID from
+/// another port, or one to another server, is not placed. The paths per connection are
+/// bounded.
+#[test]
+fn a_connection_that_moves_to_a_new_port_stays_one_row() {
+    let (c, s) = (ep(1, 50_000), ep(2, 443));
+    let moved = ep(1, 50_001);
+    let mut t = QuicTracker::new(Keys::default());
+    let (client, _, _) = client_initial(VERSION_1);
+    t.on_datagram(1_000, 7, c, s, &client, 1200);
+    t.on_datagram(2_000, 8, s, c, &unhex(SERVER_V1), 135);
+    t.on_datagram(3_000, 9, s, c, &[0x40, 1, 2, 3], 40);
+    let mut short = vec![0x41];
+    short.extend(unhex("f067a5502a4262b5"));
+    short.extend([9; 20]);
+    t.on_datagram(4_000, 10, moved, s, &short, 100);
+    t.on_datagram(5_000, 11, s, moved, &[0x40, 7, 7, 7], 60);
+    // Unknown ID from a third port; the known ID to another server.
+    let mut unknown = vec![0x41];
+    unknown.extend([0xee; 28]);
+    t.on_datagram(6_000, 12, ep(1, 50_002), s, &unknown, 100);
+    t.on_datagram(6_500, 13, ep(1, 50_003), ep(3, 443), &short, 100);
+    t.end(10_000);
+    let out = t.take_records();
+    assert_eq!(out.len(), 1, "one connection");
+    let (q, _) = &out[0];
+    assert_eq!((q.migrations, q.migrated_client), (1, Some(moved)));
+    assert_eq!((q.datagrams_c2s, q.datagrams_s2c), (2, 3));
+    assert_eq!(q.end_ts, 5_000);
+    assert_eq!(t.stats().migrations, 1);
+    assert_eq!(t.stats().orphans, 2);
+    // Paths past MAX_QUIC_PATHS are counted, not followed.
+    let mut t = QuicTracker::new(Keys::default());
+    t.on_datagram(1_000, 7, c, s, &client, 1200);
+    t.on_datagram(2_000, 8, s, c, &unhex(SERVER_V1), 135);
+    for i in 0..=MAX_QUIC_PATHS as u16 {
+        t.on_datagram(3_000, 9, ep(1, 40_000 + i), s, &short, 100);
+    }
+    t.end(10_000);
+    assert_eq!(t.take_records()[0].0.migrations, MAX_QUIC_PATHS as u64);
+    assert_eq!(t.stats().paths_over_limit, 1);
+}
