@@ -257,12 +257,12 @@ pub fn quic_frame(capture: Option<&str>, records: &[QuicRecord]) -> Result<DataF
     c.col("crypto_retransmitted_bytes", |r| {
         r.crypto_retransmitted_bytes
     });
+    c.col("close_error", |r| r.close_error);
     c.col("migrations", |r| r.migrations);
     c.str_fmt("migrated_client_ip", |r| r.migrated_client.map(|e| e.ip));
     c.col("migrated_client_port", |r| {
         r.migrated_client.map(|e| e.port)
     });
-    c.col("close_error", |r| r.close_error);
     c.str_ref("close_initiator", |r| {
         r.close_initiator.map(|s| s.as_str().into())
     });
