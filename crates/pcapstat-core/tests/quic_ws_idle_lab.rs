@@ -11,12 +11,12 @@
 //!   per opcode and direction, payload bytes.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
 
 use pcapstat_core::{Analyzer, Capture, QuicEnd, QuicOutcome, Side};
 use serde_json::Value;
 
 mod common;
+use common::ws;
 
 #[test]
 fn websocket_over_http3_and_how_connections_ended_match_the_client() {
@@ -27,22 +27,7 @@ fn websocket_over_http3_and_how_connections_ended_match_the_client() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(gt.len(), 5);
-    // (client port, stream, from client, opcode name) -> (frames, payload bytes)
-    let mut frames: BTreeMap<(u16, u32, bool, String), (u64, u64)> = BTreeMap::new();
-    for r in common::tsv(&dir.join("ws_frames.tsv")) {
-        let from_client = r["masked"] == "1";
-        let port: u16 = if from_client {
-            r["udp.srcport"].parse().unwrap()
-        } else {
-            r["udp.dstport"].parse().unwrap()
-        };
-        let stream = r["quic.stream.stream_id"].parse().unwrap();
-        let e = frames
-            .entry((port, stream, from_client, r["opcode"].clone()))
-            .or_default();
-        e.0 += 1;
-        e.1 += r["payload_length"].parse::<u64>().unwrap();
-    }
+    let frames = ws::frames(&dir.join("ws_frames.tsv"), "udp", "quic.stream.stream_id");
     let mut runs = Vec::new();
     for threads in [1, 2] {
         let a = Analyzer::new()
@@ -114,59 +99,20 @@ fn websocket_over_http3_and_how_connections_ended_match_the_client() {
                 assert!(w.secure && !w.damaged && !w.deflate, "{label}");
                 assert_eq!(w.path.as_deref(), st["path"].as_str(), "{label}");
                 let (sent, recv) = (&st["sent"], &st["received"]);
-                for (client, d, g_dir) in
-                    [(true, &w.from_client, sent), (false, &w.from_server, recv)]
-                {
-                    let c = format!("{label}, client={client}");
-                    assert_eq!(d.messages, g_dir["messages"].as_u64().unwrap(), "{c}");
-                    assert_eq!(d.payload_bytes, g_dir["bytes"].as_u64().unwrap(), "{c}");
-                    let f = |op: &str| {
-                        frames
-                            .get(&(port, stream, client, op.to_string()))
-                            .copied()
-                            .unwrap_or_default()
-                    };
-                    let all = ["text", "binary", "continuation", "close", "ping", "pong"];
-                    assert_eq!(d.frames, all.iter().map(|o| f(o).0).sum::<u64>(), "{c}");
-                    assert_eq!((d.pings, d.pongs), (f("ping").0, f("pong").0), "{c}");
-                    let data: u64 = ["text", "binary", "continuation"]
-                        .iter()
-                        .map(|o| f(o).1)
-                        .sum();
-                    assert_eq!(d.payload_bytes, data, "{c}: the frames' payloads");
+                for (d, g_dir) in [(&w.from_client, sent), (&w.from_server, recv)] {
+                    assert_eq!(d.messages, g_dir["messages"].as_u64().unwrap(), "{label}");
+                    assert_eq!(d.payload_bytes, g_dir["bytes"].as_u64().unwrap(), "{label}");
                 }
-                match st["close_initiator"].as_str().unwrap() {
-                    "none" => {
-                        assert!(w.abnormal(), "{label}");
-                        assert!(st["reset_sent"].is_object(), "{label}");
-                    }
-                    who => {
-                        let side = if who == "client" {
-                            Side::Client
-                        } else {
-                            Side::Server
-                        };
-                        assert_eq!(w.close_initiator, Some(side), "{label}");
-                        let c = if who == "client" {
-                            &st["close_sent"]
-                        } else {
-                            &st["close_received"]
-                        };
-                        assert_eq!(w.close_code.map(u64::from), c["code"].as_u64(), "{label}");
-                        assert_eq!(w.close_reason.as_deref(), c["reason"].as_str(), "{label}");
-                    }
+                ws::check_frames(w, &frames, port, stream, label);
+                // The close the client received (its own echoed, or the server's); none on
+                // the stream it reset.
+                let initiator =
+                    Some(st["close_initiator"].as_str().unwrap()).filter(|w| *w != "none");
+                if initiator.is_none() {
+                    assert!(st["reset_sent"].is_object(), "{label}");
                 }
-                let rtts: Vec<f64> = st["pings_rtt_ms"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_f64().unwrap() * 1e6)
-                    .collect();
-                assert_eq!(w.ping_rtts, rtts.len() as u64, "{label}");
-                if let Some(max) = w.ping_rtt_max_ns {
-                    let gt_max = rtts.iter().copied().fold(0.0, f64::max);
-                    assert!(max > 0 && (max as f64) <= gt_max + 50_000.0, "{label}");
-                }
+                ws::check_close(w, initiator, &st["close_received"], label);
+                ws::check_pings(w, &st["pings_rtt_ms"], label);
                 // Open: the 200 on the wire before the client's HEADERS event.
                 let t_open = (st["t_open"].as_f64().unwrap() * 1e9) as i64;
                 let d = t_open - w.open_ts;

@@ -18,6 +18,7 @@ use pcapstat_core::{Analyzer, Capture, KeyLog, Side, WebSocketRecord};
 use serde_json::Value;
 
 mod common;
+use common::ws;
 
 fn analyze(
     path: &std::path::Path,
@@ -118,44 +119,13 @@ fn check(a: &pcapstat_core::Analysis, dir: &std::path::Path, what: &str) {
             );
         }
         // Close: the initiator's frame.
-        match g["close_initiator"].as_str().unwrap() {
-            "none" => {
-                assert!(w.abnormal(), "{ctx}");
-                assert_eq!((w.close_code, &w.close_reason), (None, &None), "{ctx}");
-            }
-            who => {
-                let side = if who == "client" {
-                    Side::Client
-                } else {
-                    Side::Server
-                };
-                assert_eq!(w.close_initiator, Some(side), "{ctx}");
-                let c = &g["close_received"];
-                assert_eq!(w.close_code.map(u64::from), c["code"].as_u64(), "{ctx}");
-                assert_eq!(w.close_reason.as_deref(), c["reason"].as_str(), "{ctx}");
-            }
-        }
+        let initiator = Some(g["close_initiator"].as_str().unwrap()).filter(|w| *w != "none");
+        ws::check_close(w, initiator, &g["close_received"], &ctx);
         // Pings: every one answered; the capture sees the round trip without the client's
         // event loop, so it is shorter, never by a millisecond here.
-        let rtts: Vec<f64> = g["pings_rtt_ms"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap() * 1e6)
-            .collect();
-        assert_eq!(w.from_client.pings, rtts.len() as u64, "{ctx}");
-        assert_eq!(w.ping_rtts, rtts.len() as u64, "{ctx}");
-        if let Some(max) = w.ping_rtt_max_ns {
-            let gt_max = rtts.iter().copied().fold(0.0, f64::max);
-            assert!(
-                max > 0 && (max as f64) <= gt_max + 50_000.0,
-                "{ctx}: {max} vs {gt_max}"
-            );
-            let median = w.ping_rtt_median_ns.unwrap();
-            assert!(median > 0 && median <= max, "{ctx}");
-        } else {
-            assert!(rtts.is_empty(), "{ctx}");
-        }
+        let pings = g["pings_rtt_ms"].as_array().unwrap().len() as u64;
+        assert_eq!(w.from_client.pings, pings, "{ctx}");
+        ws::check_pings(w, &g["pings_rtt_ms"], &ctx);
         // Open time: the client's t_open is taken after it read the 101 (same clock as the
         // capture's timestamps), within a few ms of the 101 on the wire.
         let t_open = (g["t_open"].as_f64().unwrap() * 1e9) as i64;
@@ -303,24 +273,7 @@ fn websocket_over_http2_matches_the_clients_and_the_frames() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(gt.len(), 5);
-    // (client port, stream, from client, opcode name) -> (frames, wire payload bytes)
-    let mut frames: BTreeMap<(u16, u32, bool, String), (u64, u64)> = BTreeMap::new();
-    for r in common::tsv(&dir.join("ws_frames.tsv")) {
-        let src: u16 = r["tcp.srcport"].parse().unwrap();
-        let dst: u16 = r["tcp.dstport"].parse().unwrap();
-        let from_client = r["masked"] == "1";
-        let port = if from_client { src } else { dst };
-        let e = frames
-            .entry((
-                port,
-                r["http2.streamid"].parse().unwrap(),
-                from_client,
-                r["opcode"].clone(),
-            ))
-            .or_default();
-        e.0 += 1;
-        e.1 += r["payload_length"].parse::<u64>().unwrap();
-    }
+    let frames = ws::frames(&dir.join("ws_frames.tsv"), "tcp", "http2.streamid");
     let mut results = Vec::new();
     for threads in [1, 2] {
         let a = Analyzer::new()
@@ -345,60 +298,21 @@ fn websocket_over_http2_matches_the_clients_and_the_frames() {
             let n = |v: &Value| v["messages"].as_u64().unwrap();
             assert_eq!(w.from_client.messages, n(sent), "{ctx}");
             assert_eq!(w.from_server.messages, n(recv), "{ctx}");
-            for (client, d, gt_dir) in [(true, &w.from_client, sent), (false, &w.from_server, recv)]
-            {
-                let f = |op: &str| {
-                    frames
-                        .get(&(port, stream, client, op.to_string()))
-                        .copied()
-                        .unwrap_or_default()
-                };
-                let data = ["text", "binary", "continuation"];
-                let all = ["text", "binary", "continuation", "close", "ping", "pong"];
-                let c = format!("{ctx}, client={client}");
-                assert_eq!(
-                    d.frames,
-                    all.iter().map(|o| f(o).0).sum::<u64>(),
-                    "{c}: frames"
-                );
-                assert_eq!((d.pings, d.pongs), (f("ping").0, f("pong").0), "{c}");
-                let wire: u64 = data.iter().map(|o| f(o).1).sum();
-                assert_eq!(d.payload_bytes, wire, "{c}: wire payload bytes");
+            ws::check_frames(w, &frames, port, stream, ctx);
+            for (d, gt_dir) in [(&w.from_client, sent), (&w.from_server, recv)] {
                 if w.deflate {
-                    assert_eq!(d.compressed_messages, d.messages, "{c}");
+                    assert_eq!(d.compressed_messages, d.messages, "{ctx}");
                 } else {
-                    assert_eq!(d.payload_bytes, gt_dir["bytes"].as_u64().unwrap(), "{c}");
+                    assert_eq!(d.payload_bytes, gt_dir["bytes"].as_u64().unwrap(), "{ctx}");
                 }
             }
             // The close: the one the client received (from the server, or its own echoed);
             // none for the stream the client reset.
-            match g["close_received"].as_object() {
-                None => {
-                    assert!(w.abnormal(), "{ctx}");
-                    assert_eq!(w.close_code, None, "{ctx}");
-                }
-                Some(c) => {
-                    let side = match g["close_initiator"].as_str().unwrap() {
-                        "client" => Side::Client,
-                        _ => Side::Server,
-                    };
-                    assert_eq!(w.close_initiator, Some(side), "{ctx}");
-                    assert_eq!(w.close_code.map(u64::from), c["code"].as_u64(), "{ctx}");
-                    assert_eq!(w.close_reason.as_deref(), c["reason"].as_str(), "{ctx}");
-                }
-            }
-            let rtts: Vec<f64> = g["pings_rtt_ms"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_f64().unwrap() * 1e6)
-                .collect();
-            assert_eq!(w.ping_rtts, rtts.len() as u64, "{ctx}");
-            if let Some(max) = w.ping_rtt_max_ns {
-                // The client times its pings around its event loop: longer than on the wire.
-                let gt_max = rtts.iter().copied().fold(0.0, f64::max);
-                assert!(max > 0 && (max as f64) <= gt_max + 50_000.0, "{ctx}");
-            }
+            let initiator = g["close_received"]
+                .is_object()
+                .then(|| g["close_initiator"].as_str().unwrap());
+            ws::check_close(w, initiator, &g["close_received"], ctx);
+            ws::check_pings(w, &g["pings_rtt_ms"], ctx);
             // Open: the 200 HEADERS on the wire, before the client's open event (Chromium's
             // JavaScript clock: 0.1 ms; its first socket's event came 16 ms late).
             let t_open = (g["t_open"].as_f64().unwrap() * 1e9) as i64;

@@ -2,6 +2,8 @@
 //! captures are, and a full scan of one capture.
 #![allow(dead_code)]
 
+pub mod ws;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
