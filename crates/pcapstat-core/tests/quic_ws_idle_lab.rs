@@ -11,7 +11,6 @@
 //!   per opcode and direction, payload bytes.
 #![allow(clippy::unwrap_used)]
 
-
 use pcapstat_core::{Analyzer, Capture, QuicEnd, QuicOutcome, Side};
 use serde_json::Value;
 

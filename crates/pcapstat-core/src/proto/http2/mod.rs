@@ -54,7 +54,7 @@ use crate::stats::counters;
 use std::collections::HashMap;
 
 use super::headers::{self, HeaderLimits, HeaderList, HttpHeaders};
-use super::websocket::{has_deflate, WebSocketParser};
+use super::websocket::{has_deflate, WebSocketParser, MAX_STREAM_WEBSOCKETS};
 use super::Probe;
 use crate::record::{HttpExchange, HttpVersion};
 use crate::tcp::{Direction, StreamSink};
@@ -238,6 +238,9 @@ counters! {
         /// Header fields kept with their name or value cut (header capture on:
         /// `HeaderLimits::max_name_bytes`, `max_value_bytes`).
         pub kept_headers_truncated: u64,
+        /// WebSockets (extended CONNECT streams) that ended past
+        /// `proto::websocket::MAX_STREAM_WEBSOCKETS` kept by the connection: no row.
+        pub websockets_dropped: u64,
     }
 }
 
@@ -1112,6 +1115,10 @@ impl Http2Parser {
 
     /// A tunnel is over at `ts` (both ends closed, or reset).
     fn end_tunnel(&mut self, stream_id: u32, t: Tunnel, ts: i64) {
+        if t.ws.is_some() && self.ws_done.len() >= MAX_STREAM_WEBSOCKETS {
+            self.stats.websockets_dropped += 1;
+            return;
+        }
         if let Some(ws) = t.ws {
             self.ws_done.push(StreamWebSocket {
                 stream_id,

@@ -1624,3 +1624,38 @@ fn websocket_over_h2c_upgrade_and_limit_on_tunnels() {
     assert!(recs.iter().all(|r| r.stream_id != Some(3)));
     assert!(stats.streams_over_limit >= 1);
 }
+
+#[test]
+fn websockets_kept_by_a_connection_are_bounded() {
+    // MAX_STREAM_WEBSOCKETS + 2 extended CONNECTs, each answered 200 and reset: the rows past
+    // the bound are counted, not kept.
+    let mut enc = loona_hpack::Encoder::new();
+    let mut p = Http2Parser::new(Http2Config::default());
+    p.on_data(
+        1,
+        C2S,
+        &[PREFACE.to_vec(), frame(SETTINGS, 0, 0, &[])].concat(),
+    );
+    let n = MAX_STREAM_WEBSOCKETS as u32 + 2;
+    for i in 0..n {
+        let id = 1 + 2 * i;
+        let block = enc.encode([
+            (&b":method"[..], &b"CONNECT"[..]),
+            (b":protocol", b"websocket"),
+            (b":scheme", b"https"),
+            (b":path", b"/w"),
+            (b":authority", b"a"),
+        ]);
+        let t = i64::from(i) * 10;
+        p.on_data(t + 2, C2S, &frame(HEADERS, END_HEADERS, id, &block));
+        p.on_data(t + 3, S2C, &ok(id));
+        p.on_data(t + 4, C2S, &frame(RST_STREAM, 0, id, &[0, 0, 0, 8]));
+    }
+    assert_eq!(p.take_websockets().len(), MAX_STREAM_WEBSOCKETS);
+    assert_eq!(p.stats().websockets_dropped, 2);
+    assert_eq!(
+        p.into_records().len(),
+        n as usize,
+        "every CONNECT keeps its http row"
+    );
+}

@@ -149,6 +149,9 @@ counters! {
         pub h3_buffer_limit: u64,
         /// Connections whose HTTP/3 parsing stopped at `MAX_H3_STREAMS` open streams.
         pub h3_stream_limit: u64,
+        /// WebSockets over HTTP/3 that ended past `proto::websocket::MAX_STREAM_WEBSOCKETS`
+        /// kept by their connection: no row.
+        pub h3_websockets_dropped: u64,
         /// HEADERS frames over `MAX_H3_FIELD_SECTION`, skipped (their fields not read).
         pub h3_field_section_too_large: u64,
         /// Field sections or QPACK encoder streams that could not be decoded (a bad index,
@@ -425,6 +428,10 @@ impl QuicTracker {
         };
         self.stats.h3_without_request += std::mem::take(&mut h.without_request);
         for w in std::mem::take(&mut h.websockets) {
+            if c.ws_rows.len() >= crate::proto::websocket::MAX_STREAM_WEBSOCKETS {
+                self.stats.h3_websockets_dropped += 1;
+                continue;
+            }
             let end_ts = w.end_ts.unwrap_or(c.rec.end_ts);
             let (session, st) = w.parser.finish(end_ts);
             self.ws_stats.merge(&st);

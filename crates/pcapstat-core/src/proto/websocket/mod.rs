@@ -43,6 +43,11 @@ pub const MAX_PENDING_PINGS: usize = 16;
 /// and in `ping_rtts` (`WebSocketStats::rtt_samples_dropped`).
 pub const MAX_RTT_SAMPLES: usize = 64;
 
+/// WebSockets of one HTTP/2 or HTTP/3 connection (extended CONNECT streams) whose stream
+/// ended, kept until the connection ends; past it the next ones get no row
+/// (`Http2Stats::websockets_dropped`, `QuicStats::h3_websockets_dropped`).
+pub const MAX_STREAM_WEBSOCKETS: usize = 1024;
+
 /// Largest control frame payload (RFC 6455 §5.5).
 const MAX_CONTROL_PAYLOAD: usize = 125;
 
