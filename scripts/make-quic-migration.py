@@ -61,25 +61,25 @@ Everything else goes to a temporary directory that is removed at the end (--keep
 raw capture, both key logs, server log). Runs ~6 s.
 """
 
-import argparse
 import asyncio
-import hashlib
 import json
 import os
-import random
-import shutil
-import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import labkit  # noqa: E402
+
 IDLE = 30.0                # s, both ends
-H3_NO_ERROR = 0x100
+H3_NO_ERROR = labkit.H3_NO_ERROR
 GET_PATH = "/bytes/2000"
 QUIET = 0.3                # s of silence before a move / change of CID
 UA = b"make-quic-migration.py (aioquic)"
+SCENARIOS = [("rebind", ["get", "get", "move", "get", "get"]),
+             ("migrate-new-cid", ["cid", "get", "move", "get"]),
+             ("cid-only", ["get", "cid", "get"]),
+             ("migrate-active", ["get", "move+cid", "get"])]
 
 
 # --------------------------------------------------------------------------------------------
@@ -87,11 +87,9 @@ UA = b"make-quic-migration.py (aioquic)"
 
 def serve(ready, log_path, cert, key, keylog):
     from aioquic.asyncio import QuicConnectionProtocol
-    from aioquic.asyncio import serve as aq_serve
-    from aioquic.h3.connection import H3_ALPN, H3Connection
+    from aioquic.h3.connection import H3Connection
     from aioquic.h3.events import HeadersReceived
     from aioquic.quic import events as qev
-    from aioquic.quic.configuration import QuicConfiguration
 
     logf = open(log_path, "a", buffering=1)
 
@@ -104,11 +102,9 @@ def serve(ready, log_path, cert, key, keylog):
             self.h3 = None
             self.last_port = None
             q = self._quic
-            self.rec = {"event": "connection",
-                        "original_dcid": q.original_destination_connection_id.hex(),
-                        "server_cid": q.host_cid.hex(), "t_first": time.time(),
-                        "t_handshake_done": None, "t_end": None, "end": None,
-                        "paths": [], "cid_changes": [], "streams": [], "issued_cids": []}
+            self.rec = labkit.server_record(q, t_first=time.time(), t_handshake_done=None,
+                                            t_end=None, end=None, paths=[], cid_changes=[],
+                                            streams=[], issued_cids=[])
             self.seen = {"host_cid": q.host_cid, "peer_cid": None}
 
         def path(self, port):
@@ -156,18 +152,7 @@ def serve(ready, log_path, cert, key, keylog):
                  "client_port": self.last_port, "host_cid": self._quic.host_cid.hex(),
                  "t_headers": time.time(), "status": None}
             self.rec["streams"].append(r)
-            if hd.get(":method") == "GET" and path.startswith("/bytes/"):
-                n = int(path.rsplit("/", 1)[1])
-                body = random.Random(n).randbytes(n)
-                r["status"], r["body_bytes"] = 200, n
-                self.h3.send_headers(sid, [(b":status", b"200"),
-                                           (b"content-type", b"application/octet-stream"),
-                                           (b"content-length", str(n).encode()),
-                                           (b"server", UA)])
-                self.h3.send_data(sid, body, end_stream=True)
-            else:
-                r["status"] = 404
-                self.h3.send_headers(sid, [(b":status", b"404")], end_stream=True)
+            labkit.h3_answer(self.h3, sid, hd.get(":method"), path, r, UA)
 
         def quic_event_received(self, event):
             if isinstance(event, qev.ProtocolNegotiated):
@@ -176,12 +161,7 @@ def serve(ready, log_path, cert, key, keylog):
                 self.rec["t_handshake_done"] = time.time()
             elif isinstance(event, qev.ConnectionTerminated):
                 self.note()
-                self.rec["t_end"] = time.time()
-                self.rec["end"] = {"error_code": event.error_code,
-                                   "frame_type": event.frame_type,
-                                   "reason_phrase": event.reason_phrase}
-                self.rec["end_reason"] = ("idle_timeout" if event.reason_phrase == "Idle timeout"
-                                          else "close_received")
+                labkit.note_end(self.rec, event, server=True)
                 # the CIDs this server issued (sequence 0 is its handshake SCID)
                 self.rec["issued_cids"] = [{"seq": c.sequence_number, "cid": c.cid.hex()}
                                            for c in self._quic._host_cids]
@@ -191,24 +171,7 @@ def serve(ready, log_path, cert, key, keylog):
                     if isinstance(hev, HeadersReceived):
                         self.on_headers(hev)
 
-    cfg = QuicConfiguration(is_client=False, alpn_protocols=H3_ALPN, idle_timeout=IDLE,
-                            secrets_log_file=open(keylog, "a", buffering=1))
-    cfg.load_cert_chain(cert, key)
-
-    async def main():
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
-        loop.add_signal_handler(signal.SIGINT, stop.set)
-        server = await aq_serve("127.0.0.1", 0, configuration=cfg, create_protocol=Server)
-        port = server._transport.get_extra_info("sockname")[1]
-        with open(ready + ".tmp", "w") as f:
-            f.write(str(port))
-        os.rename(ready + ".tmp", ready)
-        await stop.wait()
-        server.close()
-
-    asyncio.run(main())
+    labkit.h3_serve(ready, labkit.h3_server_config(cert, key, keylog, IDLE), Server)
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,10 +179,6 @@ def serve(ready, log_path, cert, key, keylog):
 
 def make_client():
     import aioquic.asyncio.client as aq_client
-    from aioquic.asyncio import QuicConnectionProtocol
-    from aioquic.h3.connection import H3Connection
-    from aioquic.h3.events import DataReceived, HeadersReceived
-    from aioquic.quic import events as qev
     from aioquic.quic.connection import QuicConnection
 
     class ClientConn(QuicConnection):
@@ -242,61 +201,21 @@ def make_client():
         def datagram_received(self, data, addr):
             self.proto.datagram_received(data, addr)
 
-    class Client(QuicConnectionProtocol):
+
+    class Client(labkit.h3_client_base()):
         def __init__(self, *a, **kw):
             super().__init__(*a, **kw)
-            self.h3 = H3Connection(self._quic)
-            self.streams = {}
-            self.tick = asyncio.Event()
-            self.rec = {"t_handshake_done": None, "t_end": None, "end": None}
-            self.closing = False
             self.peer_cids = {}          # seq -> cid hex: every server CID the client learned
             self.extra_transports = []
-
-        async def until(self, pred, what, timeout=10.0):
-            deadline = time.monotonic() + timeout
-            while not pred():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError("client: waiting for " + what)
-                self.tick.clear()
-                try:
-                    await asyncio.wait_for(self.tick.wait(), left)
-                except asyncio.TimeoutError:
-                    pass
 
         def note_cids(self):
             q = self._quic
             for c in [q._peer_cid] + list(q._peer_cid_available):
                 self.peer_cids.setdefault(c.sequence_number, c.cid.hex())
 
-        def quic_event_received(self, event):
-            if isinstance(event, qev.HandshakeCompleted):
-                self.rec["t_handshake_done"] = time.time()
-                self.rec["alpn"] = event.alpn_protocol
-            elif isinstance(event, qev.ConnectionTerminated):
-                self.rec["t_end"] = time.time()
-                self.rec["end"] = {"error_code": event.error_code,
-                                   "frame_type": event.frame_type,
-                                   "reason_phrase": event.reason_phrase}
+        def on_quic_event(self, event):
             if self._quic._peer_cid is not None:
                 self.note_cids()
-            for hev in self.h3.handle_event(event):
-                st = self.streams.get(hev.stream_id)
-                if st is None:
-                    continue
-                now = time.time()
-                if isinstance(hev, HeadersReceived):
-                    hd = {k.decode(): v.decode() for k, v in hev.headers}
-                    st["status"] = int(hd[":status"])
-                    st["t_headers"] = now
-                elif isinstance(hev, DataReceived) and hev.data:
-                    if st["t_first_byte"] is None:
-                        st["t_first_byte"] = now
-                    st["body_bytes"] += len(hev.data)
-                if getattr(hev, "stream_ended", False):
-                    st["t_done"] = now
-            self.tick.set()
 
         def local_port(self):
             return self._transport.get_extra_info("sockname")[1]
@@ -314,53 +233,21 @@ def make_client():
             old.close()
             return transport.get_extra_info("sockname")[1]
 
-        async def get(self, path, authority):
-            sid = self._quic.get_next_available_stream_id()
-            rec = {"stream_id": sid, "path": path, "status": None, "body_bytes": 0,
-                   "local_port": self.local_port(), "dcid": self._quic._peer_cid.cid.hex(),
-                   "t_sent": time.time(), "t_headers": None, "t_first_byte": None,
-                   "t_done": None}
-            self.streams[sid] = rec
-            self.h3.send_headers(sid, [(b":method", b"GET"), (b":scheme", b"https"),
-                                       (b":path", path.encode()),
-                                       (b":authority", authority.encode()),
-                                       (b"user-agent", UA)], end_stream=True)
-            self.transmit()
-            await self.until(lambda: rec["t_done"] is not None, "GET " + path)
-            return rec
-
-        def close_h3(self):
-            self.closing = True
-            self.rec["t_close_sent"] = time.time()
-            self.close(error_code=H3_NO_ERROR)
-
     return Client
 
 
 async def client_main(port, keylog, cafile):
-    from aioquic.asyncio import connect
-    from aioquic.h3.connection import H3_ALPN
-    from aioquic.quic.configuration import QuicConfiguration
-
     Client = make_client()
     authority = "localhost:%d" % port
     kl = open(keylog, "a", buffering=1)
-    results = []
 
     async def connection(label, steps):
         """steps: "get", "move", "cid" (change_connection_id), "move+cid"."""
-        cfg = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN, idle_timeout=IDLE,
-                                secrets_log_file=kl, server_name="localhost")
-        cfg.load_verify_locations(cafile)
+        _, conn = labkit.h3_connect(port, Client, kl, cafile, IDLE)
         t_start = time.time()
-        async with connect("127.0.0.1", port, configuration=cfg,
-                           create_protocol=Client) as proto:
+        async with conn as proto:
             q = proto._quic
-            rec = {"label": label, "server_port": port,
-                   "original_dcid": q.original_destination_connection_id.hex(),
-                   "client_cid": q.host_cid.hex(), "server_cid": q._peer_cid.cid.hex(),
-                   "version": hex(q._version), "alpn": proto.rec["alpn"], "t_start": t_start,
-                   "t_handshake_done": proto.rec["t_handshake_done"], "steps": steps}
+            rec = labkit.client_record(label, proto, port, t_start, steps=steps)
             paths = [{"local_port": proto.local_port(), "t_switch": t_start,
                       "dcid_used": q._peer_cid.cid.hex(), "dcids": [q._peer_cid.cid.hex()]}]
             cid_changes, requests = [], []
@@ -368,7 +255,8 @@ async def client_main(port, keylog, cafile):
             await proto.until(lambda: q._peer_cid_available, "NEW_CONNECTION_ID")
             for step in steps:
                 if step == "get":
-                    r = await proto.get(GET_PATH, authority)
+                    r = await proto.get(GET_PATH, authority, UA, local_port=proto.local_port(),
+                                        dcid=q._peer_cid.cid.hex())
                     r["path_index"] = len(paths) - 1
                     requests.append(r)
                     continue
@@ -397,7 +285,7 @@ async def client_main(port, keylog, cafile):
                 # that follows (for "cid", the RETIRE_CONNECTION_ID goes out now)
                 proto.transmit()
             await asyncio.sleep(0.2)
-            rec["peer_settings"] = {str(k): v for k, v in proto.h3.received_settings.items()}
+            rec["peer_settings"] = labkit.peer_settings(proto.h3)
             rec["client_cids_issued"] = [{"seq": c.sequence_number, "cid": c.cid.hex()}
                                          for c in q._host_cids]
             proto.close_h3()
@@ -411,61 +299,24 @@ async def client_main(port, keylog, cafile):
         rec["server_cids_issued"] = [{"seq": s, "cid": c} for s, c in
                                      sorted(proto.peer_cids.items())]
         rec["server_cids_retired"] = getattr(q, "retired_log", [])
-        rec["t_close_sent"] = proto.rec.get("t_close_sent")
+        labkit.client_end(rec, proto)
         rec["close_local_port"] = paths[-1]["local_port"]
-        rec["t_end"] = proto.rec["t_end"]
-        rec["end"] = proto.rec["end"]
         rec["end_reason"] = "close_sent" if proto.closing else "close_received"
-        results.append(rec)
         print("%-16s ports %-12s dcids %s" % (
             label, "/".join(str(p["local_port"]) for p in paths),
             " ".join(",".join(p["dcids"]) for p in paths)), file=sys.stderr)
+        return rec
 
-    await connection("rebind", ["get", "get", "move", "get", "get"])
-    await asyncio.sleep(0.3)
-    await connection("migrate-new-cid", ["cid", "get", "move", "get"])
-    await asyncio.sleep(0.3)
-    await connection("cid-only", ["get", "cid", "get"])
-    await asyncio.sleep(0.3)
-    await connection("migrate-active", ["get", "move+cid", "get"])
+    results = []
+    for label, steps in SCENARIOS:
+        if results:
+            await asyncio.sleep(0.3)
+        results.append(await connection(label, steps))
     kl.close()
     return results
 
 
 # --------------------------------------------------------------------------------------------
-
-def run(cmd, **kw):
-    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, **kw).stdout
-
-
-def repo_root():
-    here = os.path.dirname(os.path.abspath(__file__))
-    return run(["git", "-C", here, "rev-parse", "--show-toplevel"]).strip()
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.time() + timeout
-    while not cond():
-        if time.time() > deadline:
-            raise TimeoutError("waiting for " + what)
-        time.sleep(0.05)
-
-
-def stop(proc, sig=signal.SIGTERM, timeout=10):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(sig)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def _list(v):
-    return v if isinstance(v, list) else [] if v is None else [v]
-
 
 def hexcid(v):
     return (v or "").replace(":", "")
@@ -477,62 +328,14 @@ TSHARK_FIELDS = ["frame.number", "frame.time_epoch", "udp.srcport", "udp.dstport
                  "quic.nci.sequence", "quic.nci.retire_prior_to", "quic.nci.connection_id",
                  "quic.rci.sequence", "quic.path_challenge.data", "quic.path_response.data",
                  "quic.stream.stream_id", "quic.cc.error_code.app"]
-
-
-def tshark_packets(cap):
-    """[(frame no., time, sport, dport, conn numbers, [quic packet dicts])], tshark -T json."""
-    txt = run(["tshark", "-r", cap, "-o", "tls.keylog_file:", "-2", "-Y", "quic", "-T", "json",
-               "--no-duplicate-keys",
-               "-J", "frame udp quic"])
-    out = []
-    for pkt in json.loads(txt):
-        lay = pkt["_source"]["layers"]
-        fr, udp = lay["frame"], lay["udp"]
-        out.append((int(fr["frame.number"]), float(fr["frame.time_epoch"]),
-                    int(udp["udp.srcport"]), int(udp["udp.dstport"]), _list(lay.get("quic"))))
-    return out
-
-
-def find_key(o, key):
-    """Every value of `key` anywhere below o (tshark JSON)."""
-    found = []
-
-    def walk(x):
-        if isinstance(x, dict):
-            for k, v in x.items():
-                if k == key:
-                    found.extend(_list(v))
-                else:
-                    walk(v)
-        elif isinstance(x, list):
-            for v in x:
-                walk(v)
-    walk(o)
-    return found
-
-
-def quic_frames(qpkt):
-    found = []
-
-    def walk(o):
-        if isinstance(o, dict):
-            if "quic.frame_type" in o:
-                found.append(o)
-                return
-            for v in o.values():
-                walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-    walk(qpkt)
-    return found
+NO_KEYLOG_PREF = ["-o", "tls.keylog_file:"]   # tshark's own key log file off: the DSB only
 
 
 def conn_numbers_without_keys(raw):
     """{frame number: [quic.connection.number]} of tshark on the capture without the key log."""
-    txt = run(["tshark", "-r", raw, "-o", "tls.keylog_file:", "-Y", "quic", "-T", "fields",
-               "-E", "occurrence=a", "-E", "aggregator=,", "-e", "frame.number",
-               "-e", "quic.connection.number"])
+    txt = labkit.run(["tshark", "-r", raw] + NO_KEYLOG_PREF
+                     + ["-Y", "quic", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
+                        "-e", "frame.number", "-e", "quic.connection.number"])
     out = {}
     for line in txt.splitlines():
         f, _, n = line.partition("\t")
@@ -541,17 +344,13 @@ def conn_numbers_without_keys(raw):
 
 
 def analyse_capture(cap, raw, port, gt, tsv_dest):
-    ver = run(["tshark", "--version"]).splitlines()[0]
+    ver = labkit.tshark_version()
     nokeys = conn_numbers_without_keys(raw)
-    txt = run(["tshark", "-r", cap, "-o", "tls.keylog_file:", "-2", "-Y", "quic", "-T", "fields",
-               "-E", "header=y", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=,"]
-              + sum((["-e", f] for f in TSHARK_FIELDS), []))
-    with open(tsv_dest, "w") as f:
-        f.write("# generated by scripts/make-quic-migration.py with %s, key log from the DSB "
-                "(-2, -T fields, one row per UDP datagram; several values of one field in a "
-                "row, one per QUIC packet or frame, are joined by ','; lists of different fields "
-                "do not line up by position)\n" % ver)
-        f.write(txt)
+    labkit.write_tshark_fields(
+        tsv_dest, "generated by scripts/make-quic-migration.py with %s, key log from the DSB "
+        "(-2, -T fields, one row per UDP datagram; several values of one field in a "
+        "row, one per QUIC packet or frame, are joined by ','; lists of different fields "
+        "do not line up by position)" % ver, cap, "quic", TSHARK_FIELDS, NO_KEYLOG_PREF)
 
     conn_of_port = {}
     for i, rec in enumerate(gt):
@@ -562,7 +361,8 @@ def analyse_capture(cap, raw, port, gt, tsv_dest):
             "c2s_dcids": {}, "s2c_dcids": {}, "unknown": 0, "nokeys_numbers": set(),
             "nokeys_unmatched": []} for _ in gt]
     stray = []
-    for fno, t, sp, dp, qpkts in tshark_packets(cap):
+    for fno, t, sp, dp, qpkts in labkit.quic_packets(cap, NO_KEYLOG_PREF):
+        t = float(t)
         cport = dp if sp == port else sp
         i = conn_of_port.get(cport)
         if i is None:
@@ -575,11 +375,11 @@ def analyse_capture(cap, raw, port, gt, tsv_dest):
             c["nokeys_unmatched"].append(fno)
         to_server = dp == port
         for qp in qpkts:
-            for n in find_key(qp, "quic.connection.number"):
+            for n in labkit.find_key(qp, "quic.connection.number"):
                 c["conn_numbers"].add(int(n))
-            c["unknown"] += len(find_key(qp, "quic.connection.unknown"))
-            frames = quic_frames(qp)
-            dcids = [hexcid(d) for d in find_key(qp, "quic.dcid")]
+            c["unknown"] += len(labkit.find_key(qp, "quic.connection.unknown"))
+            frames = labkit.quic_frames(qp)
+            dcids = [hexcid(d) for d in labkit.find_key(qp, "quic.dcid")]
             if "quic.short" in qp:
                 c["short"] += 1
                 if not frames:
@@ -691,71 +491,9 @@ def check(gt, srv, per, stray, port):
 
 
 def record(tmp, out):
-    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-         "-nodes", "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-    raw = os.path.join(tmp, "raw.pcap")
-    srv_log, ready = os.path.join(tmp, "server.jsonl"), os.path.join(tmp, "port")
-    kl_srv, kl_cli = os.path.join(tmp, "keylog-server.txt"), os.path.join(tmp, "keylog-client.txt")
-    procs = {}
-    try:
-        procs["server"] = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--serve", ready, srv_log, cert, key,
-             kl_srv],
-            stdout=open(os.path.join(tmp, "server.out"), "w"), stderr=subprocess.STDOUT)
-        wait_for(lambda: os.path.exists(ready), 20, "the server's port")
-        port = int(open(ready).read())
-        tcpdump_err = open(os.path.join(tmp, "tcpdump.err"), "w+")
-        procs["tcpdump"] = subprocess.Popen(
-            ["tcpdump", "-i", "lo", "-s", "0", "-Z", "root", "-U", "-w", raw,
-             "udp port %d" % port], stdout=subprocess.DEVNULL, stderr=tcpdump_err)
-        wait_for(lambda: "listening on" in open(tcpdump_err.name).read(), 10, "tcpdump")
-        time.sleep(0.5)
-        gt = asyncio.run(client_main(port, kl_cli, cert))
-        wait_for(lambda: os.path.exists(srv_log) and
-                 len(open(srv_log).read().splitlines()) >= len(gt), 10,
-                 "the server's end of every connection")
-        time.sleep(0.5)
-        stop(procs["server"], signal.SIGTERM, 10)
-        time.sleep(0.3)
-        stop(procs["tcpdump"], signal.SIGINT, 10)
-    finally:
-        for p in procs.values():
-            stop(p, signal.SIGKILL, 5)
-    srv_out = open(os.path.join(tmp, "server.out")).read()
-    if "Traceback" in srv_out or "Error" in srv_out:
-        raise RuntimeError("server errors:\n" + srv_out)
-
-    srv = {}
-    with open(srv_log) as f:
-        for line in f:
-            o = json.loads(line)
-            srv[o["original_dcid"]] = o
-
-    lines, seen = [], set()
-    for kl in (kl_cli, kl_srv):
-        with open(kl) as f:
-            for line in f:
-                line = line if line.endswith("\n") else line + "\n"
-                if line.strip() and line not in seen:
-                    seen.add(line)
-                    lines.append(line)
-    randoms = {line.split()[1] for line in lines}
-    if len(randoms) != len(gt):
-        raise RuntimeError("key log has %d client randoms for %d connections"
-                           % (len(randoms), len(gt)))
-
-    os.makedirs(out, exist_ok=True)
-    for name in ("capture.pcapng", "sslkeylog.txt", "gt.jsonl", "tshark_quic.tsv"):
-        p = os.path.join(out, name)
-        if os.path.exists(p):
-            os.remove(p)
-    keylog_out = os.path.join(out, "sslkeylog.txt")
-    with open(keylog_out, "w") as f:
-        f.writelines(lines)
-    cap = os.path.join(out, "capture.pcapng")
-    run(["editcap", "-F", "pcapng", "--inject-secrets", "tls," + keylog_out, raw, cap])
+    port, raw, gt, srv, lines = labkit.record_quic(__file__, tmp, client_main)
+    cap = labkit.write_capture(out, raw, lines, stale=("capture.pcapng", "sslkeylog.txt",
+                                                       "gt.jsonl", "tshark_quic.tsv"))
 
     ver, per, stray = analyse_capture(cap, raw, port, gt, os.path.join(out, "tshark_quic.tsv"))
     problems = check(gt, srv, per, stray, port)
@@ -785,10 +523,7 @@ def record(tmp, out):
         rec["server"] = {k: s.get(k) for k in (
             "server_cid", "t_first", "t_handshake_done", "paths", "cid_changes",
             "issued_cids", "streams", "t_end", "end_reason", "end")}
-    with open(os.path.join(out, "gt.jsonl"), "w") as f:
-        for rec in gt:
-            keys = [k for k in order if k in rec] + sorted(k for k in rec if k not in order)
-            f.write(json.dumps({k: rec[k] for k in keys}, ensure_ascii=False) + "\n")
+    labkit.write_jsonl(os.path.join(out, "gt.jsonl"), gt, order)
     return gt, per, ver
 
 
@@ -796,19 +531,7 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         serve(*sys.argv[2:7])
         return
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=None, help="output dir (default testdata/lab/quic_migration)")
-    ap.add_argument("--keep-tmp", action="store_true")
-    a = ap.parse_args()
-    out = a.out or os.path.join(repo_root(), "testdata", "lab", "quic_migration")
-    tmp = tempfile.mkdtemp(prefix="quic-migration-")
-    try:
-        gt, per, ver = record(tmp, out)
-    finally:
-        if a.keep_tmp:
-            print("kept", tmp, file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    out, (gt, per, ver) = labkit.lab_main(__doc__, "quic_migration", "quic-migration-", record)
     for rec, c in zip(gt, per):
         print("%-16s %s; cid changes %d; requests per port %s; tshark connection numbers %s; "
               "PATH_CHALLENGE frames %s" % (
@@ -825,13 +548,7 @@ def main():
                   rec["tshark"]["without_keys"]["datagrams_without_connection"],
                   rec["tshark"]["without_keys"]["first_frame_without_connection"]))
     print(ver)
-    for dirpath, _, names in sorted(os.walk(out)):
-        for name in sorted(names):
-            p = os.path.join(dirpath, name)
-            with open(p, "rb") as f:
-                b = f.read()
-            print("%-40s %7d %s" % (os.path.relpath(p, out), len(b),
-                                    hashlib.sha256(b).hexdigest()))
+    labkit.print_outputs(out)
 
 
 if __name__ == "__main__":

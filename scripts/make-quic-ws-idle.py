@@ -65,24 +65,20 @@ Everything else goes to a temporary directory that is removed at the end (--keep
 raw capture, both key logs, server log, all qlogs). Runs ~10 s.
 """
 
-import argparse
 import asyncio
 import dataclasses
-import hashlib
 import json
 import os
 import random
-import shutil
-import signal
-import ssl
-import subprocess
 import sys
-import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import labkit  # noqa: E402
 
 SHORT_IDLE = 2.0           # s: idle-timeout scenario, both ends
 DEFAULT_IDLE = 30.0        # s: every other connection
-H3_NO_ERROR = 0x100
+H3_NO_ERROR = labkit.H3_NO_ERROR
 H3_REQUEST_CANCELLED = 0x10C
 SERVER_CLOSE_AFTER = 2
 TEXTS = ["hello",
@@ -92,7 +88,7 @@ TEXTS = ["hello",
 BINARY = random.Random(9220).randbytes(3000)
 PINGS = [b"ping-one", b"ping-two-longer"]
 GET_PATH = "/bytes/1024"
-OPCODES = {0: "cont", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
+UA = b"make-quic-ws-idle.py (aioquic)"
 
 
 def ws_frame_info(data):
@@ -102,7 +98,27 @@ def ws_frame_info(data):
         n = int.from_bytes(data[2:4], "big")
     elif n == 127:
         n = int.from_bytes(data[2:10], "big")
-    return OPCODES.get(data[0] & 0x0F, str(data[0] & 0x0F)), n
+    return labkit.OPCODES.get(data[0] & 0x0F, str(data[0] & 0x0F)), n
+
+
+def send_ws(h3, st, event):
+    """One WebSocket frame (a wsproto event) in a DATA frame on st's stream, logged in
+    st["frames_sent"] as it is sent."""
+    data = st["ws"].send(event)
+    op, n = ws_frame_info(data)
+    st["frames_sent"].append({"opcode": op, "payload_length": n, "wire": len(data),
+                              "t": time.time()})
+    h3.send_data(st["sid"], data, end_stream=False)
+
+
+def note_stream_stop(streams, event):
+    """RESET_STREAM / STOP_SENDING received on one of streams ({stream id: {"rec": log}})."""
+    from aioquic.quic import events as qev
+    what = {qev.StreamReset: "reset_received",
+            qev.StopSendingReceived: "stop_sending_received"}.get(type(event))
+    r = streams.get(event.stream_id, {}).get("rec") if what else None
+    if r is not None:
+        r[what] = {"error_code": event.error_code, "t": time.time()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,11 +128,9 @@ def serve(ready, log_path, cert, key, keylog, qlog_dir):
     import aioquic.asyncio.server as aq_server
     from aioquic import tls
     from aioquic.asyncio import QuicConnectionProtocol
-    from aioquic.asyncio import serve as aq_serve
-    from aioquic.h3.connection import H3_ALPN, H3Connection
+    from aioquic.h3.connection import H3Connection
     from aioquic.h3.events import DataReceived, HeadersReceived
     from aioquic.quic import events as qev
-    from aioquic.quic.configuration import QuicConfiguration
     from aioquic.quic.connection import QuicConnection
     from aioquic.quic.logger import QuicFileLogger
     from wsproto.connection import Connection, ConnectionType
@@ -152,18 +166,13 @@ def serve(ready, log_path, cert, key, keylog, qlog_dir):
             super().__init__(*a, **kw)
             self.h3 = None
             self.streams = {}
-            self.rec = {"event": "connection",
-                        "original_dcid": self._quic.original_destination_connection_id.hex(),
-                        "server_cid": self._quic.host_cid.hex(), "client_port": None,
-                        "t_first": time.time(), "t_handshake_done": None, "alpn": None,
-                        "idle_timeout_ms": None, "t_end": None, "end": None, "streams": []}
+            self.rec = labkit.server_record(self._quic, client_port=None, t_first=time.time(),
+                                            t_handshake_done=None, alpn=None,
+                                            idle_timeout_ms=None, t_end=None, end=None,
+                                            streams=[])
 
         def send_ws(self, st, event):
-            data = st["ws"].send(event)
-            op, n = ws_frame_info(data)
-            st["frames_sent"].append({"opcode": op, "payload_length": n, "wire": len(data),
-                                      "t": time.time()})
-            self.h3.send_data(st["sid"], data, end_stream=False)
+            send_ws(self.h3, st, event)
 
         def maybe_fin(self, st):
             r = st["rec"]
@@ -191,24 +200,13 @@ def serve(ready, log_path, cert, key, keylog, qlog_dir):
                           "stop_sending_received": None, "t_fin_sent": None,
                           "t_fin_received": None, "status": 200})
                 self.h3.send_headers(sid, [(b":status", b"200"),
-                                           (b"server", b"make-quic-ws-idle.py (aioquic)")])
+                                           (b"server", UA)])
                 self.streams[sid] = {"sid": sid, "rec": r, "ws": Connection(ConnectionType.SERVER),
                                      "buf": b"", "fin_sent": False, "peer_fin": False,
                                      "frames_sent": []}
                 r["frames_sent"] = self.streams[sid]["frames_sent"]
-            elif hd.get(":method") == "GET" and path.startswith("/bytes/"):
-                n = int(path.rsplit("/", 1)[1])
-                body = random.Random(n).randbytes(n)
-                r["status"] = 200
-                r["body_bytes"] = n
-                self.h3.send_headers(sid, [(b":status", b"200"),
-                                           (b"content-type", b"application/octet-stream"),
-                                           (b"content-length", str(n).encode()),
-                                           (b"server", b"make-quic-ws-idle.py (aioquic)")])
-                self.h3.send_data(sid, body, end_stream=True)
             else:
-                r["status"] = 404
-                self.h3.send_headers(sid, [(b":status", b"404")], end_stream=True)
+                labkit.h3_answer(self.h3, sid, hd.get(":method"), path, r, UA)
 
         def on_data(self, ev):
             st = self.streams.get(ev.stream_id)
@@ -258,23 +256,10 @@ def serve(ready, log_path, cert, key, keylog, qlog_dir):
                     "local": int(self._quic._configuration.idle_timeout * 1000),
                     "peer": (None if self._quic._remote_max_idle_timeout is None
                              else int(self._quic._remote_max_idle_timeout * 1000))}
-            elif isinstance(event, qev.StreamReset):
-                r = self.streams.get(event.stream_id, {}).get("rec")
-                if r is not None:
-                    r["reset_received"] = {"error_code": event.error_code, "t": time.time()}
-            elif isinstance(event, qev.StopSendingReceived):
-                r = self.streams.get(event.stream_id, {}).get("rec")
-                if r is not None:
-                    r["stop_sending_received"] = {"error_code": event.error_code,
-                                                  "t": time.time()}
+            elif isinstance(event, (qev.StreamReset, qev.StopSendingReceived)):
+                note_stream_stop(self.streams, event)
             elif isinstance(event, qev.ConnectionTerminated):
-                self.rec["t_end"] = time.time()
-                self.rec["end"] = {"error_code": event.error_code,
-                                   "frame_type": event.frame_type,
-                                   "reason_phrase": event.reason_phrase}
-                # the server never closes a connection itself
-                self.rec["end_reason"] = ("idle_timeout" if event.reason_phrase == "Idle timeout"
-                                          else "close_received")
+                labkit.note_end(self.rec, event, server=True)
                 log(self.rec)
             if self.h3 is not None:
                 for hev in self.h3.handle_event(event):
@@ -288,135 +273,39 @@ def serve(ready, log_path, cert, key, keylog, qlog_dir):
                     self.rec["sent_settings"] = {str(k): v for k, v in
                                                  (self.h3.sent_settings or {}).items()}
 
-    cfg = QuicConfiguration(is_client=False, alpn_protocols=H3_ALPN, idle_timeout=DEFAULT_IDLE,
-                            secrets_log_file=open(keylog, "a", buffering=1),
-                            quic_logger=QuicFileLogger(qlog_dir))
-    cfg.load_cert_chain(cert, key)
-
-    async def main():
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
-        loop.add_signal_handler(signal.SIGINT, stop.set)
-        server = await aq_serve("127.0.0.1", 0, configuration=cfg, create_protocol=Server)
-        port = server._transport.get_extra_info("sockname")[1]
-        with open(ready + ".tmp", "w") as f:
-            f.write(str(port))
-        os.rename(ready + ".tmp", ready)
-        await stop.wait()
-        server.close()
-
-    asyncio.run(main())
+    labkit.h3_serve(ready, labkit.h3_server_config(cert, key, keylog, DEFAULT_IDLE,
+                                                   quic_logger=QuicFileLogger(qlog_dir)),
+                    Server)
 
 
 # --------------------------------------------------------------------------------------------
 # client
 
 def make_client_protocol():
-    from aioquic.asyncio import QuicConnectionProtocol
-    from aioquic.h3.connection import H3Connection
     from aioquic.h3.events import DataReceived, HeadersReceived
-    from aioquic.quic import events as qev
     from wsproto.connection import Connection, ConnectionType
-    from wsproto.events import (BytesMessage, CloseConnection, Ping, Pong, TextMessage)
 
-    class Client(QuicConnectionProtocol):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, **kw)
-            self.h3 = H3Connection(self._quic)
-            self.streams = {}
-            self.tick = asyncio.Event()
-            self.rec = {"t_handshake_done": None, "alpn": None, "t_end": None, "end": None}
-            self.closing = False
+    class Client(labkit.h3_client_base()):
+        def on_quic_event(self, event):
+            note_stream_stop(self.streams, event)
 
-        async def until(self, pred, what, timeout=10.0):
-            deadline = time.monotonic() + timeout
-            while not pred():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError("client: waiting for " + what)
-                self.tick.clear()
-                try:
-                    await asyncio.wait_for(self.tick.wait(), left)
-                except asyncio.TimeoutError:
-                    pass
-
-        def quic_event_received(self, event):
-            if isinstance(event, qev.HandshakeCompleted):
-                self.rec["t_handshake_done"] = time.time()
-                self.rec["alpn"] = event.alpn_protocol
-                self.rec["session_resumed"] = event.session_resumed
-            elif isinstance(event, qev.ConnectionTerminated):
-                self.rec["t_end"] = time.time()
-                self.rec["end"] = {"error_code": event.error_code,
-                                   "frame_type": event.frame_type,
-                                   "reason_phrase": event.reason_phrase}
-            elif isinstance(event, qev.StreamReset):
-                st = self.streams.get(event.stream_id)
-                if st is not None:
-                    st["rec"]["reset_received"] = {"error_code": event.error_code,
-                                                   "t": time.time()}
-            elif isinstance(event, qev.StopSendingReceived):
-                st = self.streams.get(event.stream_id)
-                if st is not None:
-                    st["rec"]["stop_sending_received"] = {"error_code": event.error_code,
-                                                          "t": time.time()}
-            for hev in self.h3.handle_event(event):
-                st = self.streams.get(hev.stream_id)
-                if st is None:
-                    continue
-                now = time.time()
-                if isinstance(hev, HeadersReceived):
-                    hd = {k.decode(): v.decode() for k, v in hev.headers}
-                    st["rec"]["status"] = int(hd[":status"])
-                    st["rec"]["t_headers"] = now
-                    if st["kind"] == "websocket":
-                        st["rec"]["t_open"] = now
-                elif isinstance(hev, DataReceived):
-                    if st["kind"] == "websocket":
-                        if hev.data:
-                            st["ws"].receive_data(hev.data)
-                        self.handle_ws(st, now)
-                    elif hev.data:
-                        if st["rec"]["t_first_byte"] is None:
-                            st["rec"]["t_first_byte"] = now
-                        st["rec"]["body_bytes"] += len(hev.data)
-                if hev.stream_ended:
-                    st["peer_fin"] = True
-                    st["rec"]["t_fin_received" if st["kind"] == "websocket" else "t_done"] = now
-            self.tick.set()
-
-        def handle_ws(self, st, now):
-            r = st["rec"]
-            for ev in st["ws"].events():
-                if isinstance(ev, (TextMessage, BytesMessage)):
-                    st["buf"] += ev.data.encode() if isinstance(ev, TextMessage) else ev.data
-                    if ev.message_finished:
-                        r["received"]["messages"] += 1
-                        r["received"]["bytes"] += len(st["buf"])
-                        r["received_sizes"].append(len(st["buf"]))
-                        st["inbox"].append(st["buf"])
-                        st["buf"] = b""
-                elif isinstance(ev, Pong):
-                    sent = st["pings"].pop(bytes(ev.payload), None)
-                    if sent is not None:
-                        r["pings_rtt_ms"].append(round((now - sent) * 1000, 3))
-                elif isinstance(ev, Ping):
-                    self.send_ws(st, ev.response())
-                elif isinstance(ev, CloseConnection):
-                    r["close_received"] = {"code": ev.code, "reason": ev.reason}
-                    if r["close_sent"] is None:
-                        r["close_initiator"] = "server"
-                        self.send_ws(st, ev.response())
-                        r["close_sent"] = {"code": ev.code, "reason": ev.reason}
-                    r["t_closed"] = now
+        def on_h3_event(self, st, hev, now):
+            if st["kind"] != "websocket":
+                return super().on_h3_event(st, hev, now)
+            if isinstance(hev, HeadersReceived):
+                hd = {k.decode(): v.decode() for k, v in hev.headers}
+                st["rec"]["status"] = int(hd[":status"])
+                st["rec"]["t_headers"] = st["rec"]["t_open"] = now
+            elif isinstance(hev, DataReceived):
+                if hev.data:
+                    st["ws"].receive_data(hev.data)
+                labkit.ws_client_events(st, lambda e: self.send_ws(st, e), now)
+            if hev.stream_ended:
+                st["peer_fin"] = True
+                st["rec"]["t_fin_received"] = now
 
         def send_ws(self, st, event, count=None):
-            data = st["ws"].send(event)
-            op, n = ws_frame_info(data)
-            st["frames_sent"].append({"opcode": op, "payload_length": n, "wire": len(data),
-                                      "t": time.time()})
-            self.h3.send_data(st["sid"], data, end_stream=False)
+            send_ws(self.h3, st, event)
             if count is not None:
                 st["rec"]["sent"]["messages"] += 1
                 st["rec"]["sent"]["bytes"] += count
@@ -444,72 +333,40 @@ def make_client_protocol():
                                        (b":scheme", b"https"), (b":path", path.encode()),
                                        (b":authority", authority.encode()),
                                        (b"sec-websocket-version", b"13"),
-                                       (b"user-agent", b"make-quic-ws-idle.py (aioquic)")])
+                                       (b"user-agent", UA)])
             self.transmit()
             await self.until(lambda: rec["status"] is not None, path + " response")
             if rec["status"] != 200:
                 raise RuntimeError("extended CONNECT %s answered %s" % (path, rec["status"]))
             return st
 
-        async def get(self, path, authority):
-            sid = self._quic.get_next_available_stream_id()
-            rec = {"kind": "get", "stream_id": sid, "path": path, "status": None,
-                   "body_bytes": 0, "t_sent": time.time(), "t_headers": None,
-                   "t_first_byte": None, "t_done": None}
-            st = {"sid": sid, "kind": "get", "rec": rec, "peer_fin": False}
-            self.streams[sid] = st
-            self.h3.send_headers(sid, [(b":method", b"GET"), (b":scheme", b"https"),
-                                       (b":path", path.encode()),
-                                       (b":authority", authority.encode()),
-                                       (b"user-agent", b"make-quic-ws-idle.py (aioquic)")],
-                                 end_stream=True)
-            self.transmit()
-            await self.until(lambda: st["peer_fin"], "GET " + path)
-            return rec
-
-        def close_h3(self):
-            self.closing = True
-            self.rec["t_close_sent"] = time.time()
-            self.close(error_code=H3_NO_ERROR)
-
     return Client
 
 
 async def client_main(port, keylog, cafile):
-    from aioquic.asyncio import connect
-    from aioquic.h3.connection import H3_ALPN
-    from aioquic.quic.configuration import QuicConfiguration
     from wsproto.events import CloseConnection, Message, Ping
 
     Client = make_client_protocol()
     authority = "localhost:%d" % port
     kl = open(keylog, "a", buffering=1)
-    results = []
 
     async def connection(label, idle, body):
-        cfg = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN, idle_timeout=idle,
-                                secrets_log_file=kl, server_name="localhost")
-        cfg.load_verify_locations(cafile)
+        cfg, conn = labkit.h3_connect(port, Client, kl, cafile, idle)
         t_start = time.time()
-        async with connect("127.0.0.1", port, configuration=cfg,
-                           create_protocol=Client) as proto:
+        async with conn as proto:
             q = proto._quic
-            rec = {"label": label, "local_port": proto._transport.get_extra_info("sockname")[1],
-                   "server_port": port, "original_dcid": q.original_destination_connection_id.hex(),
-                   "client_cid": q.host_cid.hex(), "server_cid": q._peer_cid.cid.hex(),
-                   "version": hex(q._version), "alpn": proto.rec["alpn"], "t_start": t_start,
-                   "t_handshake_done": proto.rec["t_handshake_done"]}
+            rec = labkit.client_record(
+                label, proto, port, t_start,
+                local_port=proto._transport.get_extra_info("sockname")[1])
             local = int(cfg.idle_timeout * 1000)
             peer = (None if q._remote_max_idle_timeout is None
                     else int(q._remote_max_idle_timeout * 1000))
             rec["idle_timeout_ms"] = local if peer is None else min(local, peer)
             rec["idle_timeout_local_ms"], rec["idle_timeout_peer_ms"] = local, peer
             rec["streams"] = await body(proto)
-            rec["peer_settings"] = {str(k): v for k, v in proto.h3.received_settings.items()}
+            rec["peer_settings"] = labkit.peer_settings(proto.h3)
             await proto.wait_closed()
-        rec["t_close_sent"] = proto.rec.get("t_close_sent")
-        rec["t_end"] = proto.rec["t_end"]
-        rec["end"] = proto.rec["end"]
+        labkit.client_end(rec, proto)
         if proto.closing:
             rec["end_reason"] = "close_sent"
         elif proto.rec["end"]["reason_phrase"] == "Idle timeout":
@@ -519,9 +376,9 @@ async def client_main(port, keylog, cafile):
         for sid, st in proto.streams.items():
             if "frames_sent" in st:
                 rec.setdefault("_frames_sent", {})[sid] = st["frames_sent"]
-        results.append(rec)
         print("%-20s port %-5s %s end %s" % (label, rec["local_port"], rec["client_cid"],
                                             rec["end_reason"]), file=sys.stderr)
+        return rec
 
     async def next_msg(proto, st, what):
         await proto.until(lambda: st["inbox"], what)
@@ -549,22 +406,22 @@ async def client_main(port, keylog, cafile):
         r["close_initiator"] = "client"
         r["close_sent"] = {"code": 1000, "reason": "bye"}
         proto.send_ws(st, CloseConnection(code=1000, reason="bye"))
-        await proto.until(lambda: r["close_received"] is not None, "close reply")
+        return await close_ws(proto, st, "close reply")
+
+    async def close_ws(proto, st, what):
+        """Waits for the close frame (what), ends the stream both ways, closes the connection."""
+        await proto.until(lambda: st["rec"]["close_received"] is not None, what)
         await finish_ws(proto, st)
         proto.close_h3()
-        return [r]
+        return [st["rec"]]
 
     async def ws_server_close(proto):
         st = await proto.open_ws("/server-close", authority)
-        r = st["rec"]
         for i in range(SERVER_CLOSE_AFTER):
             m = "message %d for the server-close socket" % (i + 1)
             proto.send_ws(st, Message(data=m), count=len(m.encode()))
             await next_msg(proto, st, "echo %d" % i)
-        await proto.until(lambda: r["close_received"] is not None, "server's close")
-        await finish_ws(proto, st)
-        proto.close_h3()
-        return [r]
+        return await close_ws(proto, st, "server's close")
 
     async def ws_reset(proto):
         st = await proto.open_ws("/echo", authority)
@@ -584,64 +441,33 @@ async def client_main(port, keylog, cafile):
         return [r]
 
     async def idle(proto):
-        r = await proto.get(GET_PATH, authority)
+        r = await proto.get(GET_PATH, authority, UA)
         # nothing more: wait for the idle timer (aioquic sends nothing when it fires)
         await proto.until(lambda: proto.rec["t_end"] is not None, "idle timeout", 15)
         return [r]
 
     async def normal(proto):
-        r = await proto.get(GET_PATH, authority)
+        r = await proto.get(GET_PATH, authority, UA)
         await asyncio.sleep(0.2)
         proto.close_h3()
         return [r]
 
-    await connection("ws-h3-echo", DEFAULT_IDLE, ws_echo)
-    await asyncio.sleep(0.3)
-    await connection("ws-h3-server-close", DEFAULT_IDLE, ws_server_close)
-    await asyncio.sleep(0.3)
-    await connection("ws-h3-reset", DEFAULT_IDLE, ws_reset)
-    await asyncio.sleep(0.3)
-    await connection("idle-timeout", SHORT_IDLE, idle)
-    await asyncio.sleep(1.2)  # the server's idle timer fires about when the client's does
-    await connection("normal-close", DEFAULT_IDLE, normal)
+    results = []
+    for label, idle_s, body, pause in [
+            ("ws-h3-echo", DEFAULT_IDLE, ws_echo, 0.3),
+            ("ws-h3-server-close", DEFAULT_IDLE, ws_server_close, 0.3),
+            ("ws-h3-reset", DEFAULT_IDLE, ws_reset, 0.3),
+            # the server's idle timer fires about when the client's does
+            ("idle-timeout", SHORT_IDLE, idle, 1.2),
+            ("normal-close", DEFAULT_IDLE, normal, 0)]:
+        results.append(await connection(label, idle_s, body))
+        if pause:
+            await asyncio.sleep(pause)
     kl.close()
     return results
 
 
 # --------------------------------------------------------------------------------------------
-
-def run(cmd, **kw):
-    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, **kw).stdout
-
-
-def repo_root():
-    here = os.path.dirname(os.path.abspath(__file__))
-    return run(["git", "-C", here, "rev-parse", "--show-toplevel"]).strip()
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.time() + timeout
-    while not cond():
-        if time.time() > deadline:
-            raise TimeoutError("waiting for " + what)
-        time.sleep(0.05)
-
-
-def stop(proc, sig=signal.SIGTERM, timeout=10):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(sig)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def _list(v):
-    return v if isinstance(v, list) else [] if v is None else [v]
-
 
 def read_varint(b, i):
     if i >= len(b):
@@ -655,55 +481,18 @@ def read_varint(b, i):
     return v, i + n
 
 
-def parse_ws(buf):
-    """Complete WebSocket frames at the start of buf: ([fields], bytes used)."""
-    out, i = [], 0
-    while len(buf) - i >= 2:
-        b0, b1 = buf[i], buf[i + 1]
-        n, j = b1 & 0x7F, i + 2
-        if n == 126:
-            if len(buf) - j < 2:
-                break
-            n, j = int.from_bytes(buf[j:j + 2], "big"), j + 2
-        elif n == 127:
-            if len(buf) - j < 8:
-                break
-            n, j = int.from_bytes(buf[j:j + 8], "big"), j + 8
-        masked = bool(b1 & 0x80)
-        key = b""
-        if masked:
-            if len(buf) - j < 4:
-                break
-            key, j = buf[j:j + 4], j + 4
-        if len(buf) - j < n:
-            break
-        payload = bytes(buf[j:j + n])
-        if masked:
-            payload = bytes(c ^ key[k % 4] for k, c in enumerate(payload))
-        op = b0 & 0x0F
-        f = {"fin": b0 >> 7, "rsv1": (b0 >> 6) & 1, "opcode": OPCODES.get(op, str(op)),
-             "masked": int(masked), "payload_length": n, "close_code": "", "close_reason": "",
-             "wire": j + n - i}
-        if op == 8 and n >= 2:
-            f["close_code"] = int.from_bytes(payload[:2], "big")
-            f["close_reason"] = payload[2:].decode("utf-8", "replace")
-        i = j + n
-        out.append(f)
-    return out, i
-
-
 class StreamSide:
-    """One direction of one QUIC bidirectional stream: reassembly, HTTP/3 frames, WebSocket."""
+    """One direction of one QUIC bidirectional stream: reassembly, HTTP/3 frames."""
 
     def __init__(self):
         self.data = bytearray()
         self.pending = {}
         self.h3_pos = 0
         self.h3_frames = []      # (type, length)
-        self.ws_buf = b""
         self.fin = False
 
     def add(self, off, chunk):
+        """The payload bytes of the HTTP/3 DATA frames this chunk completes."""
         self.pending[off] = chunk
         progressed = True
         while progressed:
@@ -717,7 +506,7 @@ class StreamSide:
                     del self.pending[o]
                     progressed = True
                     break
-        out = []
+        out = b""
         while True:
             t, i = read_varint(self.data, self.h3_pos)
             if t is None:
@@ -727,11 +516,8 @@ class StreamSide:
                 break
             self.h3_frames.append((t, n))
             if t == 0:  # DATA
-                self.ws_buf += bytes(self.data[i:i + n])
+                out += bytes(self.data[i:i + n])
             self.h3_pos = i + n
-        frames, used = parse_ws(self.ws_buf)
-        self.ws_buf = self.ws_buf[used:]
-        out.extend(frames)
         return out
 
 
@@ -744,67 +530,30 @@ TSHARK_FIELDS = ["frame.number", "frame.time_epoch", "udp.srcport", "udp.dstport
                  "quic.cc.error_code.app", "quic.cc.reason_phrase", "http3.frame_length",
                  "http3.settings.extended_connect"]
 WS_COLS = ["frame.number", "frame.time_epoch", "udp.srcport", "udp.dstport",
-           "quic.stream.stream_id", "ws_index", "fin", "rsv1", "opcode", "masked",
-           "payload_length", "close_code", "close_reason"]
-
-
-def tshark_packets(cap):
-    """[(frame no., time, sport, dport, [quic packet dicts])] from tshark -T json with the DSB."""
-    txt = run(["tshark", "-r", cap, "-2", "-Y", "quic", "-T", "json", "--no-duplicate-keys",
-               "-J", "frame udp quic"])
-    out = []
-    for pkt in json.loads(txt):
-        lay = pkt["_source"]["layers"]
-        fr, udp = lay["frame"], lay["udp"]
-        out.append((int(fr["frame.number"]), fr["frame.time_epoch"], int(udp["udp.srcport"]),
-                    int(udp["udp.dstport"]), _list(lay.get("quic"))))
-    return out
-
-
-def quic_frames(qpkt):
-    """The QUIC frames of one QUIC packet of tshark's JSON (they sit under a subtree)."""
-    found = []
-
-    def walk(o):
-        if isinstance(o, dict):
-            if "quic.frame_type" in o:
-                found.append(o)
-                return
-            for v in o.values():
-                walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-    walk(qpkt)
-    return found
+           "quic.stream.stream_id", "ws_index"] + labkit.WS_FIELDS
 
 
 def analyse_capture(cap, port, gt, ws_dest, tsv_dest):
-    ver = run(["tshark", "--version"]).splitlines()[0]
+    ver = labkit.tshark_version()
     # per-packet fields
-    txt = run(["tshark", "-r", cap, "-2", "-Y", "quic", "-T", "fields", "-E", "header=y",
-               "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=,"]
-              + sum((["-e", f] for f in TSHARK_FIELDS), []))
-    with open(tsv_dest, "w") as f:
-        f.write("# generated by scripts/make-quic-ws-idle.py with %s, key log from the DSB (-2, "
-                "-T fields, one row per UDP datagram; several values of one field in a row, "
-                "one per QUIC packet or frame, are joined by ','; tshark 4.0 does not decode "
-                "QPACK, so there are no HTTP/3 header fields, and it does not dissect "
-                "WebSocket inside HTTP/3)\n" % ver)
-        f.write(txt)
+    labkit.write_tshark_fields(
+        tsv_dest, "generated by scripts/make-quic-ws-idle.py with %s, key log from the DSB (-2, "
+        "-T fields, one row per UDP datagram; several values of one field in a row, "
+        "one per QUIC packet or frame, are joined by ','; tshark 4.0 does not decode "
+        "QPACK, so there are no HTTP/3 header fields, and it does not dissect "
+        "WebSocket inside HTTP/3)" % ver, cap, "quic", TSHARK_FIELDS)
 
     # tshark 4.0 does not decode QPACK: which streams are extended CONNECT tunnels comes from
     # the client's log (the server's log agrees, checked in record())
     ws_streams = {(rec["local_port"], st["stream_id"]) for rec in gt for st in rec["streams"]
                   if st["kind"] == "websocket"}
-    pkts = tshark_packets(cap)
-    sides, ws_rows, counts = {}, [], {}
+    sides, ws_rows, cutter = {}, [], labkit.WsCutter()
     checks = {"short_packets": 0, "short_undecrypted": 0, "close_frames": {}, "resets": [],
               "stop_sending": [], "extended_connect": set()}
-    for fno, t, sp, dp, qpkts in pkts:
+    for fno, t, sp, dp, qpkts in labkit.quic_packets(cap):
         client_port = dp if sp == port else sp
         for qp in qpkts:
-            frames = quic_frames(qp)
+            frames = labkit.quic_frames(qp)
             if "quic.short" in qp:
                 checks["short_packets"] += 1
                 if not frames:
@@ -830,110 +579,41 @@ def analyse_capture(cap, port, gt, ws_dest, tsv_dest):
                 chunk = bytes.fromhex(fr["quic.stream_data"].replace(":", ""))
                 key = (client_port, sid, sp)
                 side = sides.setdefault(key, StreamSide())
-                for w in side.add(off, chunk):
-                    counts[key] = counts.get(key, 0) + 1
-                    ws_rows.append([fno, t, sp, dp, sid, counts[key]]
-                                   + [w[c] for c in WS_COLS[6:]] + [w["wire"]])
+                for n, w in cutter.feed(key, side.add(off, chunk)):
+                    ws_rows.append([fno, t, sp, dp, sid, n]
+                                   + [w[c] for c in labkit.WS_FIELDS] + [w["wire"]])
     # SETTINGS with extended CONNECT = 1 from the server, per client port
-    txt = run(["tshark", "-r", cap, "-2", "-Y", "http3.settings.extended_connect == 1",
-               "-T", "fields", "-e", "udp.srcport", "-e", "udp.dstport"])
+    txt = labkit.run(["tshark", "-r", cap, "-2", "-Y", "http3.settings.extended_connect == 1",
+                      "-T", "fields", "-e", "udp.srcport", "-e", "udp.dstport"])
     for line in txt.splitlines():
         a, b = line.split("\t")
         if int(a) == port:
             checks["extended_connect"].add(int(b))
-    checks["http3_packets"] = len(run(["tshark", "-r", cap, "-2", "-Y", "http3"]).splitlines())
-    checks["websocket_packets"] = len(run(["tshark", "-r", cap, "-2", "-Y",
-                                           "websocket"]).splitlines())
-    left = {"%s/%s/%s" % k: len(s.ws_buf) for k, s in sides.items() if s.ws_buf}
-    with open(ws_dest, "w") as f:
-        f.write("# generated by scripts/make-quic-ws-idle.py: WebSocket frames parsed by the "
-                "script (not by tshark) from the QUIC STREAM data tshark decrypts with the DSB "
-                "(%s): the STREAM frames of the extended CONNECT streams (which streams they are "
-                "comes from the client's log: tshark 4.0 does not decode QPACK) reassembled by "
-                "offset per connection (udp port), stream and direction, cut into HTTP/3 frames, "
-                "the DATA frame payloads parsed as RFC 6455 frames. frame.number = the packet "
-                "where the WebSocket frame completes; ws_index counts frames per stream and "
-                "direction; payload_length and wire_length (header + mask key + payload) as on "
-                "the wire; matches the frames each endpoint logged as it sent them; bytes left "
-                "unparsed: %s\n" % (ver, left or "none"))
-        f.write("\t".join(WS_COLS + ["wire_length"]) + "\n")
-        for r in ws_rows:
-            f.write("\t".join(str(c) for c in r) + "\n")
+    checks["http3_packets"] = labkit.tshark_count(cap, "http3")
+    checks["websocket_packets"] = labkit.tshark_count(cap, "websocket")
+    left = {"%s/%s/%s" % k: n for k, n in cutter.left().items()}
+    labkit.write_tsv(
+        ws_dest, "generated by scripts/make-quic-ws-idle.py: WebSocket frames parsed by the "
+        "script (not by tshark) from the QUIC STREAM data tshark decrypts with the DSB "
+        "(%s): the STREAM frames of the extended CONNECT streams (which streams they are "
+        "comes from the client's log: tshark 4.0 does not decode QPACK) reassembled by "
+        "offset per connection (udp port), stream and direction, cut into HTTP/3 frames, "
+        "the DATA frame payloads parsed as RFC 6455 frames. frame.number = the packet "
+        "where the WebSocket frame completes; ws_index counts frames per stream and "
+        "direction; payload_length and wire_length (header + mask key + payload) as on "
+        "the wire; matches the frames each endpoint logged as it sent them; bytes left "
+        "unparsed: %s" % (ver, left or "none"), WS_COLS + ["wire_length"], ws_rows)
     return checks, sides, ws_rows
 
 
 def record(tmp, out):
-    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-         "-nodes", "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-    raw = os.path.join(tmp, "raw.pcap")
-    srv_log, ready = os.path.join(tmp, "server.jsonl"), os.path.join(tmp, "port")
-    kl_srv, kl_cli = os.path.join(tmp, "keylog-server.txt"), os.path.join(tmp, "keylog-client.txt")
     qlog_dir = os.path.join(tmp, "qlog")
     os.makedirs(qlog_dir)
-    procs = {}
-    try:
-        procs["server"] = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--serve", ready, srv_log, cert, key,
-             kl_srv, qlog_dir],
-            stdout=open(os.path.join(tmp, "server.out"), "w"), stderr=subprocess.STDOUT)
-        wait_for(lambda: os.path.exists(ready), 20, "the server's port")
-        port = int(open(ready).read())
-        tcpdump_err = open(os.path.join(tmp, "tcpdump.err"), "w+")
-        procs["tcpdump"] = subprocess.Popen(
-            ["tcpdump", "-i", "lo", "-s", "0", "-Z", "root", "-U", "-w", raw,
-             "udp port %d" % port], stdout=subprocess.DEVNULL, stderr=tcpdump_err)
-        wait_for(lambda: "listening on" in open(tcpdump_err.name).read(), 10, "tcpdump")
-        time.sleep(0.5)
-        gt = asyncio.run(client_main(port, kl_cli, cert))
-        # every connection over on the server too (qlogs are written then)
-        wait_for(lambda: os.path.exists(srv_log) and
-                 len(open(srv_log).read().splitlines()) >= len(gt), 10,
-                 "the server's end of every connection")
-        time.sleep(1.0)
-        stop(procs["server"], signal.SIGTERM, 10)
-        time.sleep(0.3)
-        stop(procs["tcpdump"], signal.SIGINT, 10)
-    finally:
-        for p in procs.values():
-            stop(p, signal.SIGKILL, 5)
-    srv_out = open(os.path.join(tmp, "server.out")).read()
-    if "Traceback" in srv_out or "Error" in srv_out:
-        raise RuntimeError("server errors:\n" + srv_out)
-
-    srv = {}
-    with open(srv_log) as f:
-        for line in f:
-            o = json.loads(line)
-            srv[o["original_dcid"]] = o
-
-    # key log: the client's and the server's lines, merged (they are the same secrets)
-    lines, seen = [], set()
-    for kl in (kl_cli, kl_srv):
-        with open(kl) as f:
-            for line in f:
-                line = line if line.endswith("\n") else line + "\n"
-                if line.strip() and line not in seen:
-                    seen.add(line)
-                    lines.append(line)
-    randoms = {line.split()[1] for line in lines}
-    if len(randoms) != len(gt):
-        raise RuntimeError("key log has %d client randoms for %d connections"
-                           % (len(randoms), len(gt)))
-
-    os.makedirs(out, exist_ok=True)
-    for name in ("capture.pcapng", "sslkeylog.txt", "gt.jsonl", "tshark_quic.tsv",
-                 "ws_frames.tsv"):
-        p = os.path.join(out, name)
-        if os.path.exists(p):
-            os.remove(p)
-    shutil.rmtree(os.path.join(out, "qlog"), ignore_errors=True)
-    keylog_out = os.path.join(out, "sslkeylog.txt")
-    with open(keylog_out, "w") as f:
-        f.writelines(lines)
-    cap = os.path.join(out, "capture.pcapng")
-    run(["editcap", "-F", "pcapng", "--inject-secrets", "tls," + keylog_out, raw, cap])
+    port, raw, gt, srv, lines = labkit.record_quic(__file__, tmp, client_main, [qlog_dir],
+                                                   settle=1.0)
+    cap = labkit.write_capture(out, raw, lines, stale=("capture.pcapng", "sslkeylog.txt",
+                                                       "gt.jsonl", "tshark_quic.tsv",
+                                                       "ws_frames.tsv", "qlog"))
 
     checks, sides, ws_rows = analyse_capture(cap, port, gt, os.path.join(out, "ws_frames.tsv"),
                                              os.path.join(out, "tshark_quic.tsv"))
@@ -1029,10 +709,7 @@ def record(tmp, out):
     if problems:
         raise RuntimeError("checks failed:\n  " + "\n  ".join(problems))
 
-    with open(os.path.join(out, "gt.jsonl"), "w") as f:
-        for rec in gt:
-            keys = [k for k in order if k in rec] + sorted(k for k in rec if k not in order)
-            f.write(json.dumps({k: rec[k] for k in keys}, ensure_ascii=False) + "\n")
+    labkit.write_jsonl(os.path.join(out, "gt.jsonl"), gt, order)
 
     # server qlogs, re-serialized without the spaces aioquic's json.dump puts after ',' and
     # ':' (same JSON): only when they total 100 000 bytes or less
@@ -1056,19 +733,7 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         serve(*sys.argv[2:8])
         return
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=None, help="output dir (default testdata/lab/quic_ws_idle)")
-    ap.add_argument("--keep-tmp", action="store_true")
-    a = ap.parse_args()
-    out = a.out or os.path.join(repo_root(), "testdata", "lab", "quic_ws_idle")
-    tmp = tempfile.mkdtemp(prefix="quic-ws-idle-")
-    try:
-        gt, checks = record(tmp, out)
-    finally:
-        if a.keep_tmp:
-            print("kept", tmp, file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    out, (gt, checks) = labkit.lab_main(__doc__, "quic_ws_idle", "quic-ws-idle-", record)
     for rec in gt:
         for st in rec["streams"]:
             print("%-19s port %-5s stream %-2s %-13s %s end %s idle %s ms" % (
@@ -1083,13 +748,7 @@ def main():
     print("1-RTT packets decrypted from the DSB: %d of %d; http3 packets %d; websocket %d"
           % (checks["short_packets"] - checks["short_undecrypted"], checks["short_packets"],
              checks["http3_packets"], checks["websocket_packets"]))
-    for dirpath, _, names in sorted(os.walk(out)):
-        for name in sorted(names):
-            p = os.path.join(dirpath, name)
-            with open(p, "rb") as f:
-                b = f.read()
-            print("%-40s %7d %s" % (os.path.relpath(p, out), len(b),
-                                    hashlib.sha256(b).hexdigest()))
+    labkit.print_outputs(out)
 
 
 if __name__ == "__main__":

@@ -60,9 +60,7 @@ Everything else goes to a temporary directory that is removed at the end (--keep
 it: raw capture, Chromium profile and net-log, server log).
 """
 
-import argparse
 import asyncio
-import hashlib
 import json
 import os
 import signal
@@ -70,8 +68,10 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import labkit  # noqa: E402
 
 PAGE_JS = r"""
 const PORT = location.port;
@@ -313,8 +313,8 @@ def h2_client(port, keylog, timeout=20.0):
     import h2.events
     import h2.settings
     from wsproto.connection import Connection, ConnectionType
-    from wsproto.events import (BytesMessage, CloseConnection, Message, Ping, Pong,
-                                TextMessage)
+    from wsproto.events import CloseConnection, Message, Ping
+
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
@@ -341,33 +341,8 @@ def h2_client(port, keylog, timeout=20.0):
             tls.sendall(data)
 
     def handle_ws(st):
-        for ev in st["ws"].events():
-            tnow = time.time()
-            rec = st["rec"]
-            if isinstance(ev, (TextMessage, BytesMessage)):
-                st["buf"] += ev.data.encode() if isinstance(ev, TextMessage) else ev.data
-                if ev.message_finished:
-                    rec["received"]["messages"] += 1
-                    rec["received"]["bytes"] += len(st["buf"])
-                    rec["received_sizes"].append(len(st["buf"]))
-                    st["inbox"].append(st["buf"])
-                    st["buf"] = b""
-            elif isinstance(ev, Pong):
-                sent = st["pings"].pop(bytes(ev.payload), None)
-                if sent is not None:
-                    rec["pings_rtt_ms"].append(round((tnow - sent) * 1000, 3))
-            elif isinstance(ev, Ping):
-                conn.send_data(st["sid"], st["ws"].send(ev.response()))
-            elif isinstance(ev, CloseConnection):
-                rec["close_received"] = {"code": ev.code, "reason": ev.reason}
-                if rec["close_sent"] is None:
-                    rec["close_initiator"] = "server"
-                    rec["close_rcvd_then_sent"] = True
-                    rec["close_sent"] = {"code": ev.code, "reason": ev.reason}
-                    conn.send_data(st["sid"], st["ws"].send(ev.response()))
-                else:
-                    rec["close_rcvd_then_sent"] = False
-                rec["t_closed"] = tnow
+        labkit.ws_client_events(st, lambda ev: conn.send_data(st["sid"], st["ws"].send(ev)),
+                                rcvd_then_sent=True)
 
     def pump(until, what, limit=timeout):
         deadline = time.time() + limit
@@ -544,40 +519,8 @@ def netlog_facts(path):
 
 # --------------------------------------------------------------------------------------------
 
-def run(cmd, **kw):
-    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, **kw).stdout
-
-
-def repo_root():
-    here = os.path.dirname(os.path.abspath(__file__))
-    return run(["git", "-C", here, "rev-parse", "--show-toplevel"]).strip()
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.time() + timeout
-    while not cond():
-        if time.time() > deadline:
-            raise TimeoutError("waiting for " + what)
-        time.sleep(0.05)
-
-
-def stop(proc, sig=signal.SIGTERM, timeout=10):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(sig)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def record(tmp, out):
-    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-         "-nodes", "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+    cert, key = labkit.make_cert(tmp, "IP:127.0.0.1,DNS:localhost")
     lsock = socket.socket()
     lsock.bind(("127.0.0.1", 0))
     lsock.listen(64)
@@ -589,16 +532,10 @@ def record(tmp, out):
     profile = os.path.join(tmp, "profile")
     procs = {}
     try:
-        procs["server"] = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--serve", str(lsock.fileno()), cert, key,
-             srv_log, report], pass_fds=(lsock.fileno(),),
-            stdout=open(os.path.join(tmp, "server.out"), "w"), stderr=subprocess.STDOUT)
-        tcpdump_err = open(os.path.join(tmp, "tcpdump.err"), "w+")
-        procs["tcpdump"] = subprocess.Popen(
-            ["tcpdump", "-i", "lo", "-s", "0", "-Z", "root", "-U", "-w", raw,
-             "tcp port %d" % port], stdout=subprocess.DEVNULL, stderr=tcpdump_err)
-        wait_for(lambda: "listening on" in open(tcpdump_err.name).read(), 10, "tcpdump")
-        time.sleep(0.5)
+        procs["server"] = labkit.start_server(
+            __file__, tmp, [lsock.fileno(), cert, key, srv_log, report],
+            pass_fds=(lsock.fileno(),))
+        procs["tcpdump"] = labkit.start_tcpdump(tmp, raw, "tcp port %d" % port)
 
         # client 1: Chromium
         env = dict(os.environ, SSLKEYLOGFILE=kl_chrome)
@@ -610,21 +547,21 @@ def record(tmp, out):
              "https://127.0.0.1:%d/" % port],
             env=env, stdout=open(os.path.join(tmp, "chromium.out"), "w"),
             stderr=subprocess.STDOUT)
-        wait_for(lambda: os.path.exists(report) and os.path.getsize(report) > 0, 60,
-                 "the page's report")
+        labkit.wait_for(lambda: os.path.exists(report) and os.path.getsize(report) > 0, 60,
+                        "the page's report")
         time.sleep(0.5)
-        stop(procs["chromium"], signal.SIGTERM, 20)
+        labkit.stop(procs["chromium"], signal.SIGTERM, 20)
         time.sleep(0.5)
 
         # client 2: h2 + wsproto
         h2_recs = h2_client(port, kl_h2)
         time.sleep(0.5)
-        stop(procs["server"], signal.SIGTERM, 15)
+        labkit.stop(procs["server"], signal.SIGTERM, 15)
         time.sleep(1.0)
-        stop(procs["tcpdump"], signal.SIGINT, 10)
+        labkit.stop(procs["tcpdump"], signal.SIGINT, 10)
     finally:
         for p in procs.values():
-            stop(p, signal.SIGKILL, 5)
+            labkit.stop(p, signal.SIGKILL, 5)
         lsock.close()
 
     with open(report) as f:
@@ -632,12 +569,7 @@ def record(tmp, out):
     if "error" in page:
         raise RuntimeError("page error: %s" % page["error"])
     nl = netlog_facts(netlog)
-    srv = {}
-    with open(srv_log) as f:
-        for line in f:
-            o = json.loads(line)
-            if o["event"] == "websocket":
-                srv[o["path"]] = o
+    srv = labkit.read_jsonl(srv_log, "path", event="websocket")
     gt = []
     for rec in page["sockets"]:
         facts = nl.get(rec["path"], {})
@@ -663,29 +595,9 @@ def record(tmp, out):
              "received_sizes"]
 
     # key log: only the lines of client randoms in the capture
-    randoms = set(run(["tshark", "-r", raw, "-Y", "tls.handshake.type == 1", "-T", "fields",
-                       "-e", "tls.handshake.random"]).split())
-    lines = []
-    for kl in (kl_chrome, kl_h2):
-        with open(kl) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) == 3 and parts[1].lower() in randoms:
-                    lines.append(line if line.endswith("\n") else line + "\n")
-    if not lines:
-        raise RuntimeError("no key log lines match the capture")
-
-    os.makedirs(out, exist_ok=True)
-    keylog_out = os.path.join(out, "sslkeylog.txt")
-    with open(keylog_out, "w") as f:
-        f.writelines(lines)
-    cap = os.path.join(out, "capture.pcapng")
-    run(["editcap", "-F", "pcapng", "--inject-secrets", "tls," + keylog_out, raw, cap])
-    with open(os.path.join(out, "gt_ws.jsonl"), "w") as f:
-        for rec in gt:
-            keys = [k for k in order if k in rec]
-            keys += sorted(k for k in rec if k not in order and k != "server") + ["server"]
-            f.write(json.dumps({k: rec[k] for k in keys}, ensure_ascii=False) + "\n")
+    lines = labkit.merge_keylogs([kl_chrome, kl_h2], labkit.capture_client_randoms(raw))
+    cap = labkit.write_capture(out, raw, lines)
+    labkit.write_jsonl(os.path.join(out, "gt_ws.jsonl"), gt, order, last=["server"])
     tunnels = write_tshark(cap, os.path.join(out, "tshark_ws.tsv"),
                            os.path.join(out, "ws_frames.tsv"))
     # the capture must show every socket as an extended CONNECT stream, and no HTTP/1.1 at all
@@ -694,7 +606,7 @@ def record(tmp, out):
         if got != ("CONNECT", "websocket", rec["path"]):
             raise RuntimeError("%s: capture shows %r on port %s stream %s"
                                % (rec["label"], got, rec["local_port"], rec["stream_id"]))
-    h1 = run(["tshark", "-r", cap, "-2", "-Y", "http.request or http.response"]).strip()
+    h1 = labkit.run(["tshark", "-r", cap, "-2", "-Y", "http.request or http.response"]).strip()
     if h1:
         raise RuntimeError("HTTP/1.x in the capture:\n" + h1)
     return gt, page
@@ -702,29 +614,21 @@ def record(tmp, out):
 
 H2_TYPES = {0: "DATA", 1: "HEADERS", 2: "PRIORITY", 3: "RST_STREAM", 4: "SETTINGS",
             5: "PUSH_PROMISE", 6: "PING", 7: "GOAWAY", 8: "WINDOW_UPDATE", 9: "CONTINUATION"}
-OPCODES = {0: "cont", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 TSHARK_COLS = ["frame.number", "frame.time_epoch", "tcp.stream", "tcp.srcport", "tcp.dstport",
                "http2.streamid", "http2.type", "http2.length", "http2.flags.end_stream",
                "detail"]
 WS_COLS = ["frame.number", "frame.time_epoch", "tcp.stream", "tcp.srcport", "tcp.dstport",
-           "http2.streamid", "ws_index", "fin", "rsv1", "opcode", "masked", "payload_length",
-           "close_code", "close_reason"]
-
-
-def _list(v):
-    return v if isinstance(v, list) else [] if v is None else [v]
+           "http2.streamid", "ws_index"] + labkit.WS_FIELDS
 
 
 def tshark_h2_frames(cap):
     """[(frame no., time, tcp.stream, sport, dport, {http2.stream fields})], tshark -T json."""
-    txt = run(["tshark", "-r", cap, "-2", "-Y", "http2", "-T", "json", "--no-duplicate-keys",
-               "-J", "frame tcp http2"])
     rows = []
-    for pkt in json.loads(txt):
+    for pkt in labkit.tshark_json(cap, "http2", "frame tcp http2"):
         lay = pkt["_source"]["layers"]
         fr, tcp = lay["frame"], lay["tcp"]
-        for h2l in _list(lay.get("http2")):
-            for st in _list(h2l.get("http2.stream")):
+        for h2l in labkit.as_list(lay.get("http2")):
+            for st in labkit.as_list(h2l.get("http2.stream")):
                 if "http2.type" not in st:
                     continue  # the connection preface
                 rows.append((int(fr["frame.number"]), fr["frame.time_epoch"], tcp["tcp.stream"],
@@ -737,7 +641,7 @@ def frame_detail(st):
     if t == 1:
         return " | ".join("%s: %s" % (h.get("http2.header.name", ""),
                                        h.get("http2.header.value", ""))
-                          for h in _list(st.get("http2.header")))
+                          for h in labkit.as_list(st.get("http2.header")))
     if t == 3:
         return "error=%s" % st.get("http2.rst_stream.error")
     if t == 7:
@@ -745,7 +649,7 @@ def frame_detail(st):
                                              st.get("http2.goaway.error"))
     if t == 4:
         out = []
-        for item in _list(st.get("http2.settings")):
+        for item in labkit.as_list(st.get("http2.settings")):
             vals = [v for k, v in item.items() if k != "http2.settings.id"]
             out.append("%s=%s" % (item.get("http2.settings.id"), vals[0] if vals else ""))
         ack = st.get("http2.flags_tree", {}).get("http2.flags.ack.settings") == "1"
@@ -758,57 +662,21 @@ def frame_detail(st):
     return ""
 
 
-def parse_ws(buf):
-    """Complete WebSocket frames at the start of buf: ([(end offset, fields)], rest offset)."""
-    out, i = [], 0
-    while len(buf) - i >= 2:
-        b0, b1 = buf[i], buf[i + 1]
-        n, j = b1 & 0x7F, i + 2
-        if n == 126:
-            if len(buf) - j < 2:
-                break
-            n, j = int.from_bytes(buf[j:j + 2], "big"), j + 2
-        elif n == 127:
-            if len(buf) - j < 8:
-                break
-            n, j = int.from_bytes(buf[j:j + 8], "big"), j + 8
-        masked = bool(b1 & 0x80)
-        key = b""
-        if masked:
-            if len(buf) - j < 4:
-                break
-            key, j = buf[j:j + 4], j + 4
-        if len(buf) - j < n:
-            break
-        payload = bytes(buf[j:j + n])
-        if masked:
-            payload = bytes(c ^ key[k % 4] for k, c in enumerate(payload))
-        op = b0 & 0x0F
-        f = {"fin": b0 >> 7, "rsv1": (b0 >> 6) & 1, "opcode": OPCODES.get(op, str(op)),
-             "masked": int(masked), "payload_length": n, "close_code": "", "close_reason": ""}
-        if op == 8 and n >= 2:
-            f["close_code"] = int.from_bytes(payload[:2], "big")
-            f["close_reason"] = payload[2:].decode("utf-8", "replace")
-        i = j + n
-        out.append((i, f))
-    return out, i
-
-
 def write_tshark(cap, dest, ws_dest):
     """tshark's HTTP/2 frames on the WebSocket streams (and stream 0), and the WebSocket frames
     the script parses out of tshark's decrypted DATA payloads."""
-    ver = run(["tshark", "--version"]).splitlines()[0]
-    n_ws = len(run(["tshark", "-r", cap, "-2", "-Y", "websocket"]).splitlines())
+    ver = labkit.tshark_version()
+    n_ws = labkit.tshark_count(cap, "websocket")
     frames = tshark_h2_frames(cap)
     ws_streams, tunnels = set(), {}
     for fno, _, tcps, sp, _, st in frames:
         hd = {h.get("http2.header.name"): h.get("http2.header.value")
-              for h in _list(st.get("http2.header"))}
+              for h in labkit.as_list(st.get("http2.header"))}
         if st["http2.type"] == "1" and ":protocol" in hd:
             ws_streams.add((tcps, st["http2.streamid"]))
             tunnels[(sp, st["http2.streamid"])] = (hd.get(":method"), hd[":protocol"],
                                                    hd.get(":path"))
-    rows, ws_rows, bufs, counts = [], [], {}, {}
+    rows, ws_rows, cutter = [], [], labkit.WsCutter()
     for fno, t, tcps, sp, dp, st in frames:
         sid = st["http2.streamid"]
         if sid != "0" and (tcps, sid) not in ws_streams:
@@ -820,31 +688,22 @@ def write_tshark(cap, dest, ws_dest):
         if typ == 0 and sid != "0":
             key = (tcps, sid, sp)
             data = st.get("http2.data.data", "")
-            buf = bufs.get(key, b"") + (bytes.fromhex(data.replace(":", "")) if data else b"")
-            done, used = parse_ws(buf)
-            bufs[key] = buf[used:]
-            for _, f in done:
-                counts[key] = counts.get(key, 0) + 1
-                ws_rows.append([fno, t, tcps, sp, dp, sid, counts[key]]
-                               + [f[c] for c in WS_COLS[7:]])
-    left = {k: len(v) for k, v in bufs.items() if v}
-    with open(dest, "w") as f:
-        f.write("# generated by scripts/make-ws-h2.py with %s, key log from the DSB (-2): one "
-                "row per HTTP/2 frame on stream 0 and on the extended CONNECT streams; "
-                "`-Y websocket` matches %d frames (tshark 4.0 does not dissect WebSocket "
-                "inside HTTP/2 DATA)\n" % (ver, n_ws))
-        f.write("\t".join(TSHARK_COLS) + "\n")
-        for r in rows:
-            f.write("\t".join(str(c) for c in r) + "\n")
-    with open(ws_dest, "w") as f:
-        f.write("# generated by scripts/make-ws-h2.py: WebSocket frames parsed by the script (not "
-                "by tshark) from the decrypted HTTP/2 DATA payloads tshark gives (%s), per "
-                "stream and direction; frame.number = the packet where the frame completes; "
-                "ws_index counts frames per stream and direction; payload_length is on the wire "
-                "(compressed when rsv1=1); bytes left unparsed: %s\n" % (ver, left or "none"))
-        f.write("\t".join(WS_COLS) + "\n")
-        for r in ws_rows:
-            f.write("\t".join(str(c) for c in r) + "\n")
+            chunk = bytes.fromhex(data.replace(":", "")) if data else b""
+            for n, f in cutter.feed(key, chunk):
+                ws_rows.append([fno, t, tcps, sp, dp, sid, n]
+                               + [f[c] for c in labkit.WS_FIELDS])
+    labkit.write_tsv(
+        dest, "generated by scripts/make-ws-h2.py with %s, key log from the DSB (-2): one "
+        "row per HTTP/2 frame on stream 0 and on the extended CONNECT streams; "
+        "`-Y websocket` matches %d frames (tshark 4.0 does not dissect WebSocket "
+        "inside HTTP/2 DATA)" % (ver, n_ws), TSHARK_COLS, rows)
+    labkit.write_tsv(
+        ws_dest, "generated by scripts/make-ws-h2.py: WebSocket frames parsed by the script "
+        "(not by tshark) from the decrypted HTTP/2 DATA payloads tshark gives (%s), per "
+        "stream and direction; frame.number = the packet where the frame completes; "
+        "ws_index counts frames per stream and direction; payload_length is on the wire "
+        "(compressed when rsv1=1); bytes left unparsed: %s" % (ver, cutter.left() or "none"),
+        WS_COLS, ws_rows)
     return tunnels
 
 
@@ -853,19 +712,7 @@ def main():
         fd, cert, key, log_path, report = sys.argv[2:7]
         serve(int(fd), cert, key, log_path, report)
         return
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=None, help="output dir (default testdata/lab/ws_h2)")
-    ap.add_argument("--keep-tmp", action="store_true")
-    a = ap.parse_args()
-    out = a.out or os.path.join(repo_root(), "testdata", "lab", "ws_h2")
-    tmp = tempfile.mkdtemp(prefix="ws-h2-")
-    try:
-        gt, page = record(tmp, out)
-    finally:
-        if a.keep_tmp:
-            print("kept", tmp, file=sys.stderr)
-        else:
-            subprocess.run(["rm", "-rf", tmp])
+    out, (gt, page) = labkit.lab_main(__doc__, "ws_h2", "ws-h2-", record)
     print("browser:", page.get("userAgent"))
     for rec in gt:
         print("%-16s %-8s %-17s stream %-3s port %-5s sent %d/%d recv %d/%d close %s by %s "
@@ -874,11 +721,7 @@ def main():
                           rec["received"]["messages"], rec["received"]["bytes"],
                           (rec["close_received"] or {}).get("code"), rec["close_initiator"],
                           rec.get("extensions")))
-    for name in sorted(os.listdir(out)):
-        p = os.path.join(out, name)
-        with open(p, "rb") as f:
-            b = f.read()
-        print("%-16s %7d %s" % (name, len(b), hashlib.sha256(b).hexdigest()))
+    labkit.print_outputs(out, 16)
 
 
 if __name__ == "__main__":
