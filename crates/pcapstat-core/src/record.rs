@@ -825,6 +825,16 @@ pub struct QuicRecord {
     /// stream ID seen in a STREAM frame, divided by 4, plus one (streams of a type open in
     /// order, RFC 9000 §2.1). `None` without 1-RTT decryption or such a stream.
     pub client_bidi_streams: Option<u64>,
+    /// 0-RTT packets the client sent (early data on a resumed session, RFC 9001 §4.6.1;
+    /// counted from their long headers, readable without keys).
+    pub zero_rtt_packets: u64,
+    /// Some of them were decrypted with the key log's `CLIENT_EARLY_TRAFFIC_SECRET`: their
+    /// STREAM frames (requests sent before the handshake ended) are read as HTTP/3.
+    pub zero_rtt_decrypted: bool,
+    /// Whether the server accepted the 0-RTT data: an `early_data` extension in its
+    /// EncryptedExtensions (read with the key log's Handshake keys). `None`: no 0-RTT packet,
+    /// or EncryptedExtensions not read.
+    pub zero_rtt_accepted: Option<bool>,
     /// New paths the connection moved to after it started (RFC 9000 §9): a client address or
     /// port not the first one, carrying short-header packets to one of the connection's IDs
     /// (those of the handshake, and with the key log those issued in NEW_CONNECTION_ID).

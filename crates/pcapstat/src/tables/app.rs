@@ -269,6 +269,9 @@ pub fn quic_frame(capture: Option<&str>, records: &[QuicRecord]) -> Result<DataF
     c.ts("close", |r| r.close_ts);
     c.dur("idle_timeout", |r| r.idle_timeout_ns);
     c.str_ref("ended_by", |r| r.ended_by.map(|e| e.as_str().into()));
+    c.col("zero_rtt_packets", |r| r.zero_rtt_packets);
+    c.col("zero_rtt_decrypted", |r| r.zero_rtt_decrypted);
+    c.col("zero_rtt_accepted", |r| r.zero_rtt_accepted);
     c.col("one_rtt_decrypted", |r| r.one_rtt_decrypted);
     c.ts("server_handshake_done_ts", |r| r.server_handshake_done_ts);
     c.col("key_updates", |r| r.key_updates);

@@ -115,6 +115,10 @@ counters! {
         /// 1-RTT packets that failed authentication with key-log secrets (with the current
         /// and the next key phase's keys).
         pub one_rtt_auth_failed: u64,
+        /// Client 0-RTT packets decrypted with the key log's `CLIENT_EARLY_TRAFFIC_SECRET`.
+        pub zero_rtt_decrypted: u64,
+        /// Client 0-RTT packets that failed authentication with it.
+        pub zero_rtt_auth_failed: u64,
         /// Version Negotiation packets.
         pub version_negotiation: u64,
         /// Retry packets.
@@ -251,6 +255,10 @@ struct Conn {
     /// Handshake keys from the key log: looked up once, after the ServerHello.
     hs_keys: Option<[Option<PacketKey>; 2]>,
     hs_looked_up: bool,
+    /// Candidate keys of the client's 0-RTT packets (`CLIENT_EARLY_TRAFFIC_SECRET`), the one
+    /// that opened a packet first; looked up once.
+    early_keys: Vec<PacketKey>,
+    early_looked_up: bool,
     hs_msgs: [HsMessages; 2],
     /// 1-RTT keys from the key log, per direction, and the next key phase's (derived when
     /// first needed).
@@ -278,6 +286,8 @@ struct Conn {
     ws_rows: Vec<WebSocketRecord>,
     /// The server's `max_idle_timeout` (ms), from EncryptedExtensions (with the key log).
     server_idle_timeout_ms: Option<u64>,
+    /// Whether EncryptedExtensions (with the key log) accepted early data.
+    early_data_accepted: Option<bool>,
     /// Capture time of the last datagram that could be opened with 1-RTT keys, per direction.
     last_1rtt_ts: [Option<i64>; 2],
 }
@@ -653,6 +663,7 @@ fn finish(c: Conn, now: i64) -> (QuicRecord, Option<TlsRecord>) {
     } else {
         QuicOutcome::NoResponse
     };
+    rec.zero_rtt_accepted = c.early_data_accepted.filter(|_| rec.zero_rtt_packets > 0);
     // RFC 9000 §10.1: the smaller of the advertised values; 0 (or absent) is none.
     let idle_ms = [
         c.tls.client_quic_idle_timeout_ms(),
@@ -754,6 +765,9 @@ impl Conn {
                 close_error: None,
                 migrations: 0,
                 migrated_client: None,
+                zero_rtt_packets: 0,
+                zero_rtt_decrypted: false,
+                zero_rtt_accepted: None,
                 close_initiator: None,
                 close_ts: None,
                 idle_timeout_ns: None,
@@ -783,6 +797,8 @@ impl Conn {
             client_random: None,
             hs_keys: None,
             hs_looked_up: false,
+            early_keys: Vec::new(),
+            early_looked_up: false,
             hs_msgs: Default::default(),
             app_keys: [None, None],
             app_next: [None, None],
@@ -799,6 +815,7 @@ impl Conn {
             headers: None,
             ws_rows: Vec::new(),
             server_idle_timeout_ms: None,
+            early_data_accepted: None,
             last_1rtt_ts: [None; 2],
         }
     }
@@ -833,7 +850,7 @@ impl Conn {
             match packet::split_long(rest) {
                 Ok((p, next)) => {
                     stats.long_packets += 1;
-                    self.on_long(ts, dir, &p, keys, stats);
+                    self.on_long(ts, dir, &p, keys, h3_total, stats);
                     rest = next;
                 }
                 Err(e) => {
@@ -923,7 +940,76 @@ impl Conn {
             _ => {}
         }
         self.largest_app[dir] = Some(largest.map_or(o.pn, |l| l.max(o.pn)));
-        let frames = match packet::frames(&o.payload) {
+        self.on_app_payload(ts, dir, o.pn, &o.payload, h3_total, stats);
+    }
+
+    /// A 0-RTT packet from the client (RFC 9001 §5.6): opened with the key log's
+    /// `CLIENT_EARLY_TRAFFIC_SECRET` (looked up once, the ClientHello's random being known; its
+    /// AEAD is the resumed session's, not yet told by a ServerHello: the secret's length
+    /// says SHA-384 or SHA-256, and for SHA-256 the tag tells AES-128-GCM from
+    /// ChaCha20-Poly1305). Its frames are application data, like 1-RTT ones.
+    fn open_zero_rtt(
+        &mut self,
+        ts: i64,
+        p: &packet::LongPacket<'_>,
+        keys: &Keys,
+        h3_total: &mut usize,
+        stats: &mut QuicStats,
+    ) {
+        if !self.early_looked_up && self.client_random.is_some() {
+            self.early_looked_up = true;
+            if let (Some(Some(s)), Some(version)) =
+                (keys.lookup(self.client_random.as_ref()), self.rec.version)
+            {
+                if let Some(secret) = s.client_early.as_deref() {
+                    let suites: &[u16] = if secret.len() == 48 {
+                        &[0x1302]
+                    } else {
+                        &[0x1301, 0x1303]
+                    };
+                    self.early_keys = suites
+                        .iter()
+                        .filter_map(|&c| PacketKey::from_secret(version, c, secret))
+                        .collect();
+                }
+            }
+        }
+        if self.early_keys.is_empty() {
+            return;
+        }
+        let largest = self.largest_app[0];
+        let opened = self
+            .early_keys
+            .iter()
+            .enumerate()
+            .find_map(|(i, k)| k.open(p.bytes, p.pn_offset, largest).map(|o| (i, o)));
+        let Some((i, o)) = opened else {
+            stats.zero_rtt_auth_failed += 1;
+            return;
+        };
+        // The suite that opened it is the one: keep only its key.
+        if i > 0 {
+            self.early_keys.swap(0, i);
+        }
+        self.early_keys.truncate(1);
+        stats.zero_rtt_decrypted += 1;
+        self.rec.zero_rtt_decrypted = true;
+        self.largest_app[0] = Some(largest.map_or(o.pn, |l| l.max(o.pn)));
+        self.on_app_payload(ts, 0, o.pn, &o.payload, h3_total, stats);
+    }
+
+    /// The frames of a decrypted application-data packet (1-RTT, or 0-RTT from the client)
+    /// of direction `dir`, packet number `pn`.
+    fn on_app_payload(
+        &mut self,
+        ts: i64,
+        dir: usize,
+        pn: u64,
+        payload: &[u8],
+        h3_total: &mut usize,
+        stats: &mut QuicStats,
+    ) {
+        let frames = match packet::frames(payload) {
             Ok(f) => f,
             Err(f) => {
                 stats.malformed_frames += 1;
@@ -935,7 +1021,7 @@ impl Conn {
             if sent.len() >= MAX_SENT_REMEMBERED {
                 sent.pop_front();
             }
-            sent.push_back((o.pn, ts));
+            sent.push_back((pn, ts));
         }
         for f in frames {
             match f {
@@ -1028,6 +1114,7 @@ impl Conn {
         dir: usize,
         p: &packet::LongPacket<'_>,
         keys: &Keys,
+        h3_total: &mut usize,
         stats: &mut QuicStats,
     ) {
         if p.version == 0 {
@@ -1092,6 +1179,13 @@ impl Conn {
                     // Without keys: the client's first Handshake packet after the server's.
                     self.rec.handshake_done_ts = Some(ts);
                 }
+            }
+            (LongType::ZeroRtt, 0) => {
+                self.rec.zero_rtt_packets += 1;
+                if packet::known_version(p.version) {
+                    self.open_zero_rtt(ts, p, keys, h3_total, stats);
+                }
+                return;
             }
             (LongType::ZeroRtt, _) => return,
         }
@@ -1277,6 +1371,9 @@ impl Conn {
                 }
                 self.server_idle_timeout_ms =
                     encrypted_extension(&msg, 57).and_then(max_idle_timeout_ms);
+                // RFC 8446 §4.2.10: the server accepts early data with an empty `early_data`
+                // extension in EncryptedExtensions.
+                self.early_data_accepted = Some(encrypted_extension(&msg, 42).is_some());
             }
             if ty == 20 && dir == 1 && !self.server_finished_exact {
                 self.server_finished_ts = Some(ts);

@@ -4,7 +4,8 @@
 //! One line per secret: `LABEL <client_random hex> <secret hex>`. Read: `CLIENT_RANDOM` (the
 //! TLS ≤ 1.2 master secret, 48 bytes), `CLIENT_HANDSHAKE_TRAFFIC_SECRET`,
 //! `SERVER_HANDSHAKE_TRAFFIC_SECRET`, `CLIENT_TRAFFIC_SECRET_0`, `SERVER_TRAFFIC_SECRET_0`
-//! (TLS 1.3). Other labels (`EXPORTER_SECRET`, `CLIENT_EARLY_TRAFFIC_SECRET`, `RSA`, …), blank
+//! (TLS 1.3), `CLIENT_EARLY_TRAFFIC_SECRET` (QUIC 0-RTT). Other labels (`EXPORTER_SECRET`,
+//! `RSA`, …), blank
 //! lines and `#` comments are ignored and counted; lines that do not have that shape (bad hex,
 //! a client random that is not 32 bytes, a secret of the wrong length) are counted as malformed
 //! and skipped — never an error: a key log is often appended to by several programs.
@@ -30,26 +31,30 @@ pub struct SessionSecrets {
     pub client_traffic: Option<Vec<u8>>,
     /// TLS 1.3 `SERVER_TRAFFIC_SECRET_0`.
     pub server_traffic: Option<Vec<u8>>,
+    /// TLS 1.3 `CLIENT_EARLY_TRAFFIC_SECRET` (the client's early data: QUIC 0-RTT packets).
+    pub client_early: Option<Vec<u8>>,
 }
 
 /// The key log labels of the secrets, in the order of [`SessionSecrets::slots`].
-const LABELS: [&str; 5] = [
+const LABELS: [&str; 6] = [
     "CLIENT_RANDOM",
     "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
     "SERVER_HANDSHAKE_TRAFFIC_SECRET",
     "CLIENT_TRAFFIC_SECRET_0",
     "SERVER_TRAFFIC_SECRET_0",
+    "CLIENT_EARLY_TRAFFIC_SECRET",
 ];
 
 impl SessionSecrets {
     /// Every secret, in the order of [`LABELS`].
-    fn slots(&mut self) -> [&mut Option<Vec<u8>>; 5] {
+    fn slots(&mut self) -> [&mut Option<Vec<u8>>; 6] {
         [
             &mut self.master_secret,
             &mut self.client_handshake,
             &mut self.server_handshake,
             &mut self.client_traffic,
             &mut self.server_traffic,
+            &mut self.client_early,
         ]
     }
 }
@@ -64,6 +69,7 @@ impl std::fmt::Debug for SessionSecrets {
             .field("server_handshake", &has(&self.server_handshake))
             .field("client_traffic", &has(&self.client_traffic))
             .field("server_traffic", &has(&self.server_traffic))
+            .field("client_early", &has(&self.client_early))
             .finish()
     }
 }
@@ -77,7 +83,7 @@ counters! {
         pub lines: u64,
         /// Secrets stored (one per used line; a repeated line replaces the earlier value).
         pub secrets: u64,
-        /// Well-formed lines with a label that is not used (`EXPORTER_SECRET`, early data, `RSA`…),
+        /// Well-formed lines with a label that is not used (`EXPORTER_SECRET`, `RSA`…),
         /// blank lines and comments.
         pub ignored: u64,
         /// Lines that are not `LABEL <64 hex> <hex>` with the right lengths.
@@ -147,6 +153,7 @@ fn overlay(dst: &mut SessionSecrets, src: &SessionSecrets) {
     take(&mut dst.server_handshake, &src.server_handshake);
     take(&mut dst.client_traffic, &src.client_traffic);
     take(&mut dst.server_traffic, &src.server_traffic);
+    take(&mut dst.client_early, &src.client_early);
 }
 
 /// The secrets embedded in a capture (pcapng Decryption Secrets Blocks) as one pipeline worker
@@ -436,12 +443,12 @@ mod tests {
             "# comment\n\nCLIENT_RANDOM {R} {ms}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {R} {s32}\n\
              EXPORTER_SECRET {R} {s32}\nCLIENT_RANDOM {R} 9c9c\nCLIENT_RANDOM zz {ms}\n\
              CLIENT_TRAFFIC_SECRET_0 {R}\nSERVER_TRAFFIC_SECRET_0 {R} {s32} extra\n\
-             client_traffic_secret_0 {R} {s32}\n"
+             client_traffic_secret_0 {R} {s32}\nCLIENT_EARLY_TRAFFIC_SECRET {R} {s32}\n"
         );
         let k = KeyLog::parse(&text);
         let st = k.stats();
-        assert_eq!(st.lines, 10);
-        assert_eq!(st.secrets, 2);
+        assert_eq!(st.lines, 11);
+        assert_eq!(st.secrets, 3);
         assert_eq!(
             st.ignored, 4,
             "comment, blank, EXPORTER_SECRET, unknown lower-case label"
@@ -452,6 +459,7 @@ mod tests {
         assert_eq!(s.master_secret, Some(vec![0x9c; 48]));
         assert_eq!(s.server_handshake, Some(vec![0xab; 32]));
         assert_eq!(s.client_traffic, None);
+        assert_eq!(s.client_early, Some(vec![0xab; 32]), "QUIC 0-RTT");
         assert!(k.get(&[0; 32]).is_none());
         assert_eq!(k.len(), 1);
     }
