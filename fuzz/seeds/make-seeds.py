@@ -291,6 +291,13 @@ write("quic", "v1-one-rtt-key-update.bin",
       bytes([4]) + quic_op(0x40 | 2, QUIC_CH) + quic_op(0xC0 | 1, QUIC_SH)
       + quic_op(0x80 | 0x50, ping_done) + quic_op(0x80 | 0x50 | 0x08 | 2, ping_done)
       + quic_op(0x50, ack2))
+# 0-RTT (data[0] bits 2 and 3): the client's ClientHello, then a 0-RTT packet (pn 0) with a
+# STREAM frame (type 0x0b: offset 0, length, FIN) on stream 0 holding an HTTP/3 HEADERS frame
+# (GET https://a.test/x), then the ServerHello.
+h3_get = bytes([0x01, 14, 0, 0, 0xd1, 0xd7, 0x50, 0x06]) + b"a.test" + b"\x51\x02/x"
+write("quic", "v1-zero-rtt-request.bin",
+      bytes([12]) + quic_op(0x40 | 2, QUIC_CH) + quic_op(0x50, bytes([0x0b, 0, len(h3_get)]) + h3_get)
+      + quic_op(0xC0 | 1, QUIC_SH))
 
 # --- h3 ----------------------------------------------------------------------------------
 # Operations: flag byte (bits 0-2: stream [0, 4, 8, 2, 3, 6, 7, 1]; bit 7: from the server;

@@ -60,6 +60,8 @@ pub fn h3(data: &[u8]) {
 /// the datagram comes from another client port (a second connection). With bit 2 of `data[0]`,
 /// a sealed op with bit 4 set is a 1-RTT packet instead (to the server's or the client's CID,
 /// 1-byte packet number `o & 0x07`; bit 3 = the key phase: sealed with the next phase's key).
+/// With bits 2 and 3 of `data[0]`, such a packet from the client is a 0-RTT long-header packet
+/// instead, sealed with the key log's `CLIENT_EARLY_TRAFFIC_SECRET`.
 pub fn quic(data: &[u8]) {
     let _ = quic_run(data);
 }
@@ -82,17 +84,21 @@ fn quic_run(data: &[u8]) -> Option<QuicOut> {
     let app = if one_rtt {
         let random = "ebf8fa56f12939b9584a3896472ec40bb863cfd3e86804fe3a47f06a2b69484c";
         let text = format!(
-            "CLIENT_TRAFFIC_SECRET_0 {random} {}\nSERVER_TRAFFIC_SECRET_0 {random} {}\n",
+            "CLIENT_TRAFFIC_SECRET_0 {random} {}\nSERVER_TRAFFIC_SECRET_0 {random} {}\n\
+             CLIENT_EARLY_TRAFFIC_SECRET {random} {}\n",
             "11".repeat(32),
-            "22".repeat(32)
+            "22".repeat(32),
+            "33".repeat(32)
         );
         let keys = crate::proto::tls::Keys::new(Some(Arc::new(KeyLog::parse(&text))), None);
         let c = PacketKey::from_secret(version, 0x1301, &[0x11; 32])?;
         let s = PacketKey::from_secret(version, 0x1301, &[0x22; 32])?;
-        Some((keys, [c, s]))
+        let e = PacketKey::from_secret(version, 0x1301, &[0x33; 32])?;
+        Some((keys, [c, s, e]))
     } else {
         None
     };
+    let zero_rtt = one_rtt && cfg & 8 != 0;
     let keylog = app.as_ref().map(|(k, _)| k.clone()).unwrap_or_default();
     let mut t = QuicTracker::with_limit(keylog, bound);
     let ip = std::net::IpAddr::from([10, 0, 0, 1]);
@@ -110,7 +116,28 @@ fn quic_run(data: &[u8]) -> Option<QuicOut> {
             ip,
             port: if o & 0x20 != 0 { 40_001 } else { 40_000 },
         };
-        let datagram = if let Some((_, keys)) = app.as_ref().filter(|_| o & 0x50 == 0x50) {
+        let datagram = if let Some((_, keys)) = app
+            .as_ref()
+            .filter(|_| o & 0x50 == 0x50 && zero_rtt && !from_server)
+        {
+            // 0-RTT: long header (type 1 in v1, 2 in v2), the Initial's CIDs, no token.
+            let pn = u64::from(o & 0x07);
+            let ty = if version == VERSION_2 { 0x02 } else { 0x01 };
+            let mut h = vec![0xc0 | (ty << 4), 0, 0, 0, 0];
+            h[1..5].copy_from_slice(&version.to_be_bytes());
+            h.push(u8::try_from(dcid.len()).unwrap_or(0));
+            h.extend_from_slice(&dcid);
+            h.push(0);
+            let mut frames = bytes.to_vec();
+            frames.resize(bytes.len().max(20), 0);
+            let body = 1 + frames.len() + 16;
+            h.extend_from_slice(&(0x4000u16 | u16::try_from(body).unwrap_or(0)).to_be_bytes());
+            h.push(u8::try_from(pn).unwrap_or(0));
+            match keys[2].seal(&h, pn, &frames) {
+                Some(p) => p,
+                None => continue,
+            }
+        } else if let Some((_, keys)) = app.as_ref().filter(|_| o & 0x50 == 0x50) {
             // 1-RTT: DCID of the receiver (the server's CID, or the client's empty one).
             let pn = u64::from(o & 0x07);
             let mut h = vec![0x40 | if o & 0x08 != 0 { 0x04 } else { 0 }];
@@ -1207,6 +1234,16 @@ mod tests {
             "{stats:?}"
         );
         assert!(out.iter().any(|(q, _)| q.version_negotiation && q.retry));
+        let (out, stats) =
+            quic_run(&std::fs::read(dir.join("v1-zero-rtt-request.bin")).unwrap()).unwrap();
+        assert_eq!(
+            (stats.zero_rtt_decrypted, stats.zero_rtt_auth_failed),
+            (1, 0),
+            "{stats:?}"
+        );
+        let q = &out[0].0;
+        assert!(q.zero_rtt_decrypted && q.zero_rtt_packets == 1);
+        assert_eq!(q.client_bidi_streams, Some(1), "its STREAM frame read");
     }
 
     /// The small `analyze` seed cut from the lab capture (one resumed TLS 1.2 connection and
