@@ -521,11 +521,14 @@ impl QuicTracker {
             (key, usize::from(from_server))
         };
         // A new client Initial on a tuple whose connection has ended its handshake: a new
-        // connection (same ports reused).
+        // connection (same ports reused). On a connection's new path, the new connection is
+        // the path's own tuple's (the moved connection ends there).
+        let mut key = key;
         if dir == 0 && self.starts_new(&key, payload) {
             if let Some(old) = self.conns.remove(&key) {
                 self.finish_conn(old, ts_ns);
             }
+            key = (src, dst);
             self.open(key, frame, ts_ns);
         }
         let keys = &self.keys;

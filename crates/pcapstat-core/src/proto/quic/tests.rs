@@ -490,3 +490,29 @@ fn a_connection_that_moves_to_a_new_port_stays_one_row() {
     assert_eq!(t.take_records()[0].0.migrations, MAX_QUIC_PATHS as u64);
     assert_eq!(t.stats().paths_over_limit, 1);
 }
+
+/// A new connection's Initial from a port a connection had moved to (the port reused): the
+/// moved connection ends, the new one is that port's own.
+#[test]
+fn a_new_initial_on_a_moved_path_is_a_new_connection_of_that_path() {
+    let (c, s) = (ep(1, 50_000), ep(2, 443));
+    let moved = ep(1, 50_001);
+    let mut t = QuicTracker::new(Keys::default());
+    let (client, _, _) = client_initial(VERSION_1);
+    t.on_datagram(1_000, 7, c, s, &client, 1200);
+    t.on_datagram(2_000, 8, s, c, &unhex(SERVER_V1), 135);
+    t.on_datagram(3_000, 9, s, c, &[0x40, 1, 2, 3], 40);
+    let mut short = vec![0x41];
+    short.extend(unhex("f067a5502a4262b5"));
+    short.extend([9; 20]);
+    t.on_datagram(4_000, 10, moved, s, &short, 100);
+    // The same client Initial bytes, but to another DCID: a new connection.
+    let mut other = client.clone();
+    other[6] ^= 0xff; // first byte of the DCID
+    t.on_datagram(5_000, 11, moved, s, &other, 1200);
+    t.end(10_000);
+    let out = t.take_records();
+    assert_eq!(out.len(), 2);
+    assert_eq!((out[0].0.client, out[0].0.migrations), (c, 1));
+    assert_eq!((out[1].0.client, out[1].0.conn_id), (moved, 11));
+}
