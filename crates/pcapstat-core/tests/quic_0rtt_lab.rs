@@ -15,11 +15,7 @@ mod common;
 #[test]
 fn requests_sent_in_0rtt_are_rows_and_early_data_is_told() {
     let dir = common::testdata().join("lab/quic_0rtt");
-    let gt: Vec<Value> = std::fs::read_to_string(dir.join("gt.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let gt: Vec<Value> = common::jsonl(&dir.join("gt.jsonl"));
     assert_eq!(gt.len(), 4);
     // tshark: 0-RTT packets (long packet type 1) per client port.
     let mut zero_rtt: BTreeMap<u64, u64> = BTreeMap::new();

@@ -16,11 +16,7 @@ mod common;
 #[test]
 fn a_connection_that_moves_is_one_row_with_all_its_datagrams() {
     let dir = common::testdata().join("lab/quic_migration");
-    let gt: Vec<Value> = std::fs::read_to_string(dir.join("gt.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let gt: Vec<Value> = common::jsonl(&dir.join("gt.jsonl"));
     assert_eq!(gt.len(), 4);
     let server_port = gt[0]["server_port"].as_u64().unwrap();
     // tshark: (connection number) -> [datagrams from the client, from the server], and the

@@ -20,11 +20,7 @@ use common::ws;
 #[test]
 fn websocket_over_http3_and_how_connections_ended_match_the_client() {
     let dir = common::testdata().join("lab/quic_ws_idle");
-    let gt: Vec<Value> = std::fs::read_to_string(dir.join("gt.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let gt: Vec<Value> = common::jsonl(&dir.join("gt.jsonl"));
     assert_eq!(gt.len(), 5);
     let frames = ws::frames(&dir.join("ws_frames.tsv"), "udp", "quic.stream.stream_id");
     let mut runs = Vec::new();

@@ -60,11 +60,7 @@ fn tshark_frames(dir: &std::path::Path) -> (FrameCounts, CloseCodes) {
 }
 
 fn check(a: &pcapstat_core::Analysis, dir: &std::path::Path, what: &str) {
-    let gt: Vec<Value> = std::fs::read_to_string(dir.join("gt_ws.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let gt: Vec<Value> = common::jsonl(&dir.join("gt_ws.jsonl"));
     assert_eq!(
         a.websocket.len(),
         gt.len(),
@@ -267,11 +263,7 @@ fn wss_without_keys_has_no_row() {
 #[test]
 fn websocket_over_http2_matches_the_clients_and_the_frames() {
     let dir = common::testdata().join("lab/ws_h2");
-    let gt: Vec<Value> = std::fs::read_to_string(dir.join("gt_ws.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let gt: Vec<Value> = common::jsonl(&dir.join("gt_ws.jsonl"));
     assert_eq!(gt.len(), 5);
     let frames = ws::frames(&dir.join("ws_frames.tsv"), "tcp", "http2.streamid");
     let mut results = Vec::new();

@@ -97,6 +97,15 @@ pub fn scan_bytes(bytes: Vec<u8>) -> Result<CaptureSummary, CaptureError> {
     CaptureSummary::scan(&mut capture, &mut Decoder::new(DecodeLimits::default()))
 }
 
+/// The JSON values of a JSON-lines file (a lab's client log).
+pub fn jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
 /// Rows of a TSV fixture (comment lines starting with `#` skipped), as header-keyed maps.
 pub fn tsv(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
     let text = std::fs::read_to_string(path)

@@ -1431,17 +1431,7 @@ fn encrypted_extension(msg: &[u8], want: u16) -> Option<&[u8]> {
 
 /// The protocol of an EncryptedExtensions message's ALPN extension (RFC 7301).
 fn alpn_of_encrypted_extensions(msg: &[u8]) -> Option<String> {
-    let n = usize::from(u16::from_be_bytes([*msg.get(4)?, *msg.get(5)?]));
-    let mut ext = msg.get(6..6 + n)?;
-    while ext.len() >= 4 {
-        let ty = u16::from_be_bytes([ext[0], ext[1]]);
-        let len = usize::from(u16::from_be_bytes([ext[2], ext[3]]));
-        let data = ext.get(4..4 + len)?;
-        if ty == 16 {
-            let l = usize::from(*data.get(2)?);
-            return Some(String::from_utf8_lossy(data.get(3..3 + l)?).into_owned());
-        }
-        ext = ext.get(4 + len..)?;
-    }
-    None
+    let data = encrypted_extension(msg, 16)?;
+    let l = usize::from(*data.get(2)?);
+    Some(String::from_utf8_lossy(data.get(3..3 + l)?).into_owned())
 }

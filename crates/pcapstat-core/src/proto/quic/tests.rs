@@ -446,15 +446,9 @@ fn idle_timeout_from_the_transport_parameters() {
     );
 }
 
-/// RFC 9000 §9: after the RFC 9001 handshake, the client sends a short header to the server's
-/// connection ID (`f067a5502a4262b5`, its SCID) from a new port: the same connection, moved;
-/// the server's answer to the new port follows it. A short header with an unknown ID from
-/// another port, or one to another server, is not placed. The paths per connection are
-/// bounded.
-#[test]
-fn a_connection_that_moves_to_a_new_port_stays_one_row() {
-    let (c, s) = (ep(1, 50_000), ep(2, 443));
-    let moved = ep(1, 50_001);
+/// The RFC 9001 handshake between `c` and `s` (frames 7-9), then a short header from `moved`
+/// to the server's connection ID (frame 10); the tracker and that short header.
+fn moved_connection(c: Endpoint, s: Endpoint, moved: Endpoint) -> (QuicTracker, Vec<u8>) {
     let mut t = QuicTracker::new(Keys::default());
     let (client, _, _) = client_initial(VERSION_1);
     t.on_datagram(1_000, 7, c, s, &client, 1200);
@@ -464,6 +458,18 @@ fn a_connection_that_moves_to_a_new_port_stays_one_row() {
     short.extend(unhex("f067a5502a4262b5"));
     short.extend([9; 20]);
     t.on_datagram(4_000, 10, moved, s, &short, 100);
+    (t, short)
+}
+
+/// RFC 9000 §9: after the RFC 9001 handshake, the client sends a short header to the server's
+/// connection ID (`f067a5502a4262b5`, its SCID) from a new port: the same connection, moved;
+/// the server's answer to the new port follows it. A short header with an unknown ID from
+/// another port, or one to another server, is not placed. The paths per connection are
+/// bounded.
+#[test]
+fn a_connection_that_moves_to_a_new_port_stays_one_row() {
+    let (c, s, moved) = (ep(1, 50_000), ep(2, 443), ep(1, 50_001));
+    let (mut t, short) = moved_connection(c, s, moved);
     t.on_datagram(5_000, 11, s, moved, &[0x40, 7, 7, 7], 60);
     // Unknown ID from a third port; the known ID to another server.
     let mut unknown = vec![0x41];
@@ -480,11 +486,9 @@ fn a_connection_that_moves_to_a_new_port_stays_one_row() {
     assert_eq!(t.stats().migrations, 1);
     assert_eq!(t.stats().orphans, 2);
     // Paths past MAX_QUIC_PATHS are counted, not followed.
-    let mut t = QuicTracker::new(Keys::default());
-    t.on_datagram(1_000, 7, c, s, &client, 1200);
-    t.on_datagram(2_000, 8, s, c, &unhex(SERVER_V1), 135);
-    for i in 0..=MAX_QUIC_PATHS as u16 {
-        t.on_datagram(3_000, 9, ep(1, 40_000 + i), s, &short, 100);
+    let (mut t, _) = moved_connection(c, s, ep(1, 40_000));
+    for i in 1..=MAX_QUIC_PATHS as u16 {
+        t.on_datagram(5_000, 11, ep(1, 40_000 + i), s, &short, 100);
     }
     t.end(10_000);
     assert_eq!(t.take_records()[0].0.migrations, MAX_QUIC_PATHS as u64);
@@ -495,18 +499,10 @@ fn a_connection_that_moves_to_a_new_port_stays_one_row() {
 /// moved connection ends, the new one is that port's own.
 #[test]
 fn a_new_initial_on_a_moved_path_is_a_new_connection_of_that_path() {
-    let (c, s) = (ep(1, 50_000), ep(2, 443));
-    let moved = ep(1, 50_001);
-    let mut t = QuicTracker::new(Keys::default());
-    let (client, _, _) = client_initial(VERSION_1);
-    t.on_datagram(1_000, 7, c, s, &client, 1200);
-    t.on_datagram(2_000, 8, s, c, &unhex(SERVER_V1), 135);
-    t.on_datagram(3_000, 9, s, c, &[0x40, 1, 2, 3], 40);
-    let mut short = vec![0x41];
-    short.extend(unhex("f067a5502a4262b5"));
-    short.extend([9; 20]);
-    t.on_datagram(4_000, 10, moved, s, &short, 100);
+    let (c, s, moved) = (ep(1, 50_000), ep(2, 443), ep(1, 50_001));
+    let (mut t, _) = moved_connection(c, s, moved);
     // The same client Initial bytes, but to another DCID: a new connection.
+    let (client, _, _) = client_initial(VERSION_1);
     let mut other = client.clone();
     other[6] ^= 0xff; // first byte of the DCID
     t.on_datagram(5_000, 11, moved, s, &other, 1200);
