@@ -610,7 +610,7 @@ fn websocket_text(out: &mut impl Write, ctx: &Ctx, ws: &WebSocketReport) -> io::
     writeln!(
         out,
         "{}; {} closed by the client, {} by the server, {} abnormal (no close frame)",
-        ctx.head(&format!("WebSocket connections  {}", ws.connections)),
+        ctx.head(&format!("WebSockets  {}", ws.connections)),
         ws.closed_by_client,
         ws.closed_by_server,
         ws.abnormal_closes,
