@@ -22,13 +22,12 @@ use crate::pipeline::UdpConsumer;
 use crate::proto::dns::{DnsTcpParser, DnsTracker};
 use crate::proto::headers::HeaderLimits;
 use crate::proto::http::{HttpConfig, HttpParser, HttpStats};
-use crate::proto::http2::StreamWebSocket;
 use crate::proto::http2::{Http2Config, Http2Parser, Http2Stats};
 use crate::proto::quic::QuicTracker;
 use crate::proto::tls::{
     AppData, EmbeddedKeys, InferStats, KeyLog, Keys, TlsDecryptStats, TlsParser,
 };
-use crate::proto::websocket::{WebSocketParser, WebSocketStats};
+use crate::proto::websocket::{StreamWebSocket, WebSocketParser, WebSocketStats};
 use crate::proto::Probe;
 use crate::record::{
     endpoint, ConnectionRecord, Failure, HttpExchange, HttpRecord, Outcome, RolesFrom, TlsRecord,
@@ -749,7 +748,7 @@ impl AppFactory {
     ) {
         for w in ws {
             let end = w.end_ts.unwrap_or(conn.end_ts);
-            self.push_ws_row(w.parser, conn, secure, Some(w.stream_id), end);
+            self.push_ws_row(w.parser, conn, secure, u32::try_from(w.stream_id).ok(), end);
         }
     }
 

@@ -63,6 +63,14 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// The direction whose sender is the client (`true`) or the server.
+    pub(crate) fn from_client(client: bool) -> Direction {
+        if client {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        }
+    }
     fn index(self) -> usize {
         match self {
             Direction::ClientToServer => 0,

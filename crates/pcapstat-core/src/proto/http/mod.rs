@@ -32,8 +32,8 @@ use std::collections::VecDeque;
 use chunked::{Chunked, Step};
 
 use super::headers::{self, HeaderLimits, HeaderList, HttpHeaders};
-use super::http2::{Http2Config, Http2Parser, Http2Stats, StreamWebSocket};
-use super::websocket::{has_deflate, WebSocketParser};
+use super::http2::{Http2Config, Http2Parser, Http2Stats};
+use super::websocket::{has_deflate, StreamWebSocket, WebSocketParser};
 use super::Probe;
 use crate::record::{HttpExchange, HttpVersion};
 use crate::tcp::{Direction, StreamSink};

@@ -54,7 +54,7 @@ use crate::stats::counters;
 use std::collections::HashMap;
 
 use super::headers::{self, HeaderLimits, HeaderList, HttpHeaders};
-use super::websocket::{has_deflate, WebSocketParser, MAX_STREAM_WEBSOCKETS};
+use super::websocket::{has_deflate, StreamWebSocket, WebSocketParser, MAX_STREAM_WEBSOCKETS};
 use super::Probe;
 use crate::record::{HttpExchange, HttpVersion};
 use crate::tcp::{Direction, StreamSink};
@@ -358,8 +358,6 @@ struct Stream {
     resp_done: bool,
     got_final: bool,
     damaged: bool,
-    /// The request is a `CONNECT`: a 2xx makes the stream a [`Tunnel`].
-    connect: bool,
     /// The request is an extended CONNECT with `:protocol: websocket` (RFC 8441 §4).
     websocket: bool,
 }
@@ -374,19 +372,6 @@ struct Tunnel {
     ws: Option<Box<WebSocketParser>>,
     /// END_STREAM seen from the client, from the server.
     ended: [bool; 2],
-}
-
-/// A WebSocket carried by an HTTP/2 stream (RFC 8441), as [`Http2Parser::take_websockets`]
-/// gives it.
-#[derive(Debug)]
-pub struct StreamWebSocket {
-    /// The stream of the extended CONNECT.
-    pub stream_id: u32,
-    /// Capture time the stream ended (both END_STREAMs, or RST_STREAM); `None`: still open
-    /// when the connection ended.
-    pub end_ts: Option<i64>,
-    /// The WebSocket parser, fed with the stream's DATA payloads.
-    pub parser: WebSocketParser,
 }
 
 impl Stream {
@@ -406,8 +391,8 @@ struct Fields {
     authority: Option<String>,
     host: Option<String>,
     status: Option<u16>,
-    /// `:protocol` (extended CONNECT, RFC 8441 §4).
-    protocol: Option<String>,
+    /// `:protocol` is `websocket` (extended CONNECT, RFC 8441 §4).
+    ws_protocol: bool,
     /// A `sec-websocket-extensions` field accepts `permessage-deflate`.
     deflate: bool,
     /// Every field, when header capture is on.
@@ -517,7 +502,6 @@ impl Http2Parser {
                 resp_done: false,
                 got_final: false,
                 damaged: false,
-                connect: false,
                 websocket: false,
             },
         );
@@ -587,7 +571,7 @@ impl Http2Parser {
         open.sort_unstable_by_key(|(id, _)| *id);
         v.extend(open.into_iter().filter_map(|(stream_id, t)| {
             t.ws.map(|ws| StreamWebSocket {
-                stream_id,
+                stream_id: u64::from(stream_id),
                 end_ts: None,
                 parser: *ws,
             })
@@ -666,7 +650,7 @@ impl Http2Parser {
                     });
                     r.left -= n as u32;
                     if let Some((stream, lo, hi)) = tunnel.filter(|(_, lo, hi)| lo < hi) {
-                        let dir = direction(client);
+                        let dir = Direction::from_client(client);
                         if let Some(ws) = self.tunnels.get_mut(&stream).and_then(|t| t.ws.as_mut())
                         {
                             ws.on_data(ts, dir, &d[lo..hi]);
@@ -927,7 +911,7 @@ impl Http2Parser {
                 b":path" => out.path = keep(value),
                 b":authority" => out.authority = keep(value),
                 b"host" => out.host = keep(value).map(|h| h.trim().to_string()),
-                b":protocol" => out.protocol = keep(value),
+                b":protocol" => out.ws_protocol = value.eq_ignore_ascii_case(b"websocket"),
                 b"sec-websocket-extensions" => {
                     out.deflate |= std::str::from_utf8(value).is_ok_and(has_deflate);
                 }
@@ -989,11 +973,7 @@ impl Http2Parser {
             return;
         };
         let lost = f.method.is_none();
-        let connect = f.method.as_deref() == Some("CONNECT");
-        let websocket = connect
-            && f.protocol
-                .as_deref()
-                .is_some_and(|p| p.eq_ignore_ascii_case("websocket"));
+        let websocket = f.ws_protocol && f.method.as_deref() == Some("CONNECT");
         let r = HttpExchange {
             request_index: self.next_index,
             stream_id: Some(b.stream),
@@ -1025,7 +1005,6 @@ impl Http2Parser {
                 resp_done: false,
                 got_final: false,
                 damaged: lost,
-                connect,
                 websocket,
             },
         );
@@ -1070,7 +1049,10 @@ impl Http2Parser {
         s.r.response_end_ts = Some(ts);
         s.resp_done |= b.end_stream;
         s.damaged |= fields.is_none();
-        let tunnel = s.connect && s.got_final && status.is_some_and(|c| (200..300).contains(&c));
+        // A 2xx to a CONNECT (RFC 9113 §8.5) makes the stream a tunnel.
+        let tunnel = s.r.method.as_deref() == Some("CONNECT")
+            && s.got_final
+            && status.is_some_and(|c| (200..300).contains(&c));
         if tunnel {
             // RFC 9113 §8.5 / RFC 8441 §5: the stream now carries the tunnel's bytes. The row
             // is final here, as an HTTP/1 `101` row is: the request was its head, the
@@ -1104,7 +1086,7 @@ impl Http2Parser {
         };
         t.ended[usize::from(!client)] = true;
         if let Some(ws) = t.ws.as_mut() {
-            ws.on_close(ts, direction(client));
+            ws.on_close(ts, Direction::from_client(client));
         }
         if t.ended == [true, true] {
             if let Some(t) = self.tunnels.remove(&stream) {
@@ -1121,7 +1103,7 @@ impl Http2Parser {
         }
         if let Some(ws) = t.ws {
             self.ws_done.push(StreamWebSocket {
-                stream_id,
+                stream_id: u64::from(stream_id),
                 end_ts: Some(ts),
                 parser: *ws,
             });
@@ -1169,17 +1151,9 @@ impl Http2Parser {
         // The tunnels' later bytes in this direction are lost: an unbounded gap in each.
         for t in self.tunnels.values_mut() {
             if let Some(ws) = t.ws.as_mut() {
-                ws.on_gap(i64::MIN, direction(client), u64::MAX);
+                ws.on_gap(i64::MIN, Direction::from_client(client), u64::MAX);
             }
         }
-    }
-}
-
-fn direction(client: bool) -> Direction {
-    if client {
-        Direction::ClientToServer
-    } else {
-        Direction::ServerToClient
     }
 }
 

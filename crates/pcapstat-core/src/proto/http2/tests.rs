@@ -1300,23 +1300,7 @@ fn kept_headers_are_bounded_and_counted() {
     assert_eq!(h.response.iter().collect::<Vec<_>>(), [(":status", "200")]);
 }
 
-/// A masked WebSocket frame (mask 0x01020304) from the client.
-fn ws_masked(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mask = [1u8, 2, 3, 4];
-    assert!(payload.len() < 126);
-    let mut v = vec![0x80 | opcode, 0x80 | payload.len() as u8];
-    v.extend_from_slice(&mask);
-    v.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    v
-}
-
-/// An unmasked WebSocket frame from the server.
-fn ws_plain(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    assert!(payload.len() < 126);
-    let mut v = vec![0x80 | opcode, payload.len() as u8];
-    v.extend_from_slice(payload);
-    v
-}
+use crate::proto::websocket::tests::{client_frame as ws_masked, server_frame as ws_plain};
 
 /// Two extended CONNECTs (RFC 8441) on one connection beside a GET: stream 1 a WebSocket
 /// closed by the client with both END_STREAMs, stream 3 one reset without a close frame,
@@ -1416,7 +1400,7 @@ fn extended_connect_conversation() -> (Vec<(i64, Direction, Vec<u8>)>, u64) {
     (ev, 1000)
 }
 
-fn ws_rows(p: &mut Http2Parser) -> Vec<(u32, Option<i64>, crate::record::WebSocketSession)> {
+fn ws_rows(p: &mut Http2Parser) -> Vec<(u64, Option<i64>, crate::record::WebSocketSession)> {
     p.take_websockets()
         .into_iter()
         .map(|w| {
@@ -1610,7 +1594,7 @@ fn websocket_over_http2_gaps_and_open_streams() {
 }
 
 #[test]
-fn websocket_over_h2c_upgrade_and_limit_on_tunnels() {
+fn tunnels_count_toward_max_open_streams() {
     // max_open_streams counts tunnels: a second CONNECT past the limit gets no row.
     let (ev, _) = extended_connect_conversation();
     let mut p = Http2Parser::new(Http2Config::default().with_max_open_streams(1));

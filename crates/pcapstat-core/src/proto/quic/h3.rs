@@ -23,7 +23,7 @@ use super::qpack::{QpackError, Table};
 use super::reasm::{HoldBudget, OffsetReasm};
 use super::QuicStats;
 use crate::proto::headers::{self, HeaderLimits, HeaderList, HttpHeaders};
-use crate::proto::websocket::{has_deflate, WebSocketParser};
+use crate::proto::websocket::{has_deflate, StreamWebSocket, WebSocketParser};
 use crate::record::{HttpExchange, HttpVersion};
 use crate::tcp::{Direction, StreamSink};
 
@@ -128,8 +128,9 @@ struct Half {
     last_ts: Option<i64>,
     whole_ts: Option<i64>,
     reset: bool,
-    /// Capture time this side ended: made whole up to its FIN, or reset.
-    end_ts: Option<i64>,
+    /// Capture time of the RESET_STREAM that ended this side (a side made whole ends at
+    /// `whole_ts`).
+    reset_ts: Option<i64>,
     /// Bytes of a frame header (or a unidirectional stream type) not complete yet.
     head: Vec<u8>,
     /// The frame being read: type and bytes left.
@@ -151,7 +152,7 @@ impl Half {
             last_ts: None,
             whole_ts: None,
             reset: false,
-            end_ts: None,
+            reset_ts: None,
             head: Vec::new(),
             frame: None,
             payload: None,
@@ -330,15 +331,6 @@ struct Req {
     ws: Option<Box<WebSocketParser>>,
 }
 
-/// A WebSocket carried by an HTTP/3 request stream (RFC 9220), taken from [`H3Conn`] when
-/// its stream ended (`end_ts`) or the connection did (`None`).
-#[derive(Debug)]
-pub(crate) struct H3WebSocket {
-    pub(crate) stream_id: u64,
-    pub(crate) end_ts: Option<i64>,
-    pub(crate) parser: WebSocketParser,
-}
-
 /// The HTTP/3 state of one connection (after its 1-RTT keys were found).
 #[derive(Debug)]
 pub(crate) struct H3Conn {
@@ -355,7 +347,7 @@ pub(crate) struct H3Conn {
     /// `QuicStats::h3_without_request`).
     pub(crate) without_request: u64,
     /// WebSockets of extended CONNECT streams that ended (taken by the tracker).
-    pub(crate) websockets: Vec<H3WebSocket>,
+    pub(crate) websockets: Vec<StreamWebSocket>,
     /// Bounds of the header capture (`Analyzer::capture_headers`); `None`: no field kept.
     headers: Option<HeaderLimits>,
 }
@@ -489,7 +481,6 @@ impl H3Conn {
         let became_whole = half.reasm.whole() && half.whole_ts.is_none();
         if became_whole {
             half.whole_ts = Some(ts);
-            half.end_ts = Some(ts);
         }
         let kind = half.kind;
         let mut retry = [false; 2];
@@ -555,7 +546,7 @@ impl H3Conn {
                         if r.tunnel_ts.is_some() {
                             // The tunnel's bytes: not a body (RFC 9114 §4.4).
                             if let (Some(ws), Some(b)) = (r.ws.as_mut(), bytes.get(at..at + n)) {
-                                ws.on_data(ts, direction(dir), b);
+                                ws.on_data(ts, Direction::from_client(dir == 0), b);
                             }
                         } else if dir == 0 {
                             r.ex.request_body_bytes += n as u64;
@@ -569,7 +560,7 @@ impl H3Conn {
         if became_whole {
             // This side's FIN: the tunnel's bytes from it are over.
             if let Some(ws) = self.reqs.get_mut(&id).and_then(|r| r.ws.as_mut()) {
-                ws.on_close(ts, direction(dir));
+                ws.on_close(ts, Direction::from_client(dir == 0));
             }
         }
         for (d, again) in retry.into_iter().enumerate() {
@@ -590,7 +581,7 @@ impl H3Conn {
         };
         if let Some(r) = self.reqs.get_mut(&id) {
             if !r.halves[dir].done() {
-                r.halves[dir].end_ts = Some(ts);
+                r.halves[dir].reset_ts = Some(ts);
             }
             r.halves[dir].reset = true;
             r.halves[dir].reasm.stop(&mut budget);
@@ -655,8 +646,12 @@ impl H3Conn {
             }
             self.remember_done(id);
             if let Some(ws) = r.ws.take() {
-                let end = r.halves.iter().filter_map(|h| h.end_ts.or(h.last_ts)).max();
-                self.websockets.push(H3WebSocket {
+                let end = r
+                    .halves
+                    .iter()
+                    .filter_map(|h| h.whole_ts.or(h.reset_ts).or(h.last_ts))
+                    .max();
+                self.websockets.push(StreamWebSocket {
                     stream_id: id,
                     end_ts: end,
                     parser: *ws,
@@ -700,7 +695,7 @@ impl H3Conn {
             }
             if let Some(ws) = r.ws.take() {
                 // Still open: it ends with the connection.
-                self.websockets.push(H3WebSocket {
+                self.websockets.push(StreamWebSocket {
                     stream_id: id,
                     end_ts: None,
                     parser: *ws,
@@ -871,15 +866,6 @@ fn exchange(r: Req) -> Option<HttpExchange> {
         ex.complete = !r.qpack_failed && r.request_fields && r.response_final;
     }
     Some(ex)
-}
-
-/// Direction 0 (client) or 1 (server) as a [`Direction`].
-fn direction(dir: usize) -> Direction {
-    if dir == 0 {
-        Direction::ClientToServer
-    } else {
-        Direction::ServerToClient
-    }
 }
 
 /// Fuzzing (target `h3`, `fuzzing::h3`): `data[0]` bit 0 = QPACK alone (the rest as

@@ -378,23 +378,14 @@ fn ok_deflate() -> Vec<u8> {
     frame(1, &b)
 }
 
+/// A WebSocket frame: the client's masked, the server's not.
 fn ws_frame(opcode: u8, masked: bool, payload: &[u8]) -> Vec<u8> {
-    let mut v = vec![
-        0x80 | opcode,
-        payload.len() as u8 | if masked { 0x80 } else { 0 },
-    ];
+    use crate::proto::websocket::tests::{client_frame, server_frame};
     if masked {
-        v.extend_from_slice(&[9, 8, 7, 6]);
-        v.extend(
-            payload
-                .iter()
-                .enumerate()
-                .map(|(i, b)| b ^ [9, 8, 7, 6][i % 4]),
-        );
+        client_frame(opcode, payload)
     } else {
-        v.extend_from_slice(payload);
+        server_frame(opcode, payload)
     }
-    v
 }
 
 /// Stream 0: a WebSocket over HTTP/3 whose 200 and first server message share a STREAM frame;

@@ -288,8 +288,6 @@ struct Conn {
     server_idle_timeout_ms: Option<u64>,
     /// Whether EncryptedExtensions (with the key log) accepted early data.
     early_data_accepted: Option<bool>,
-    /// Capture time of the last datagram that could be opened with 1-RTT keys, per direction.
-    last_1rtt_ts: [Option<i64>; 2],
 }
 
 /// The tracker of every QUIC connection of a capture (one, on the collecting thread).
@@ -679,7 +677,8 @@ fn finish(c: Conn, now: i64) -> (QuicRecord, Option<TlsRecord>) {
     rec.idle_timeout_ns = idle_ms.and_then(|ms| i64::try_from(ms.saturating_mul(1_000_000)).ok());
     // How it ended needs its 1-RTT packets read both ways: a CONNECTION_CLOSE after the
     // handshake is encrypted.
-    let read_both = c.last_1rtt_ts.iter().all(Option::is_some);
+    // (`pn_gaps` is set for a direction by its first decrypted 1-RTT packet.)
+    let read_both = rec.pn_gaps.iter().all(Option::is_some);
     rec.ended_by = if rec.close_ts.is_some() {
         Some(QuicEnd::ConnectionClose)
     } else if rec.outcome != QuicOutcome::Established || !read_both {
@@ -819,7 +818,6 @@ impl Conn {
             ws_rows: Vec::new(),
             server_idle_timeout_ms: None,
             early_data_accepted: None,
-            last_1rtt_ts: [None; 2],
         }
     }
 
@@ -934,7 +932,6 @@ impl Conn {
         };
         stats.one_rtt_decrypted += 1;
         self.rec.one_rtt_decrypted = true;
-        self.last_1rtt_ts[dir] = Some(ts);
         let gaps = self.rec.pn_gaps[dir].get_or_insert(0);
         match largest {
             Some(l) if o.pn > l => *gaps += o.pn - l - 1,

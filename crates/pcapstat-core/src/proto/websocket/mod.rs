@@ -29,7 +29,7 @@
 //! See `docs/websocket.md` for every field and rule.
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use crate::record::{Side, WebSocketSession, WsDirection};
 use crate::stats::counters;
@@ -47,6 +47,19 @@ pub const MAX_RTT_SAMPLES: usize = 64;
 /// ended, kept until the connection ends; past it the next ones get no row
 /// (`Http2Stats::websockets_dropped`, `QuicStats::h3_websockets_dropped`).
 pub const MAX_STREAM_WEBSOCKETS: usize = 1024;
+
+/// A WebSocket carried by one stream of an HTTP/2 (RFC 8441) or HTTP/3 (RFC 9220)
+/// connection, as its parser gives it when the stream or the connection ended.
+#[derive(Debug)]
+pub struct StreamWebSocket {
+    /// The stream of the extended CONNECT.
+    pub stream_id: u64,
+    /// Capture time the stream ended (HTTP/2: both END_STREAMs or RST_STREAM; HTTP/3: both
+    /// sides whole up to their FIN or reset); `None`: still open when the connection ended.
+    pub end_ts: Option<i64>,
+    /// The WebSocket parser, fed with the stream's DATA payloads.
+    pub parser: WebSocketParser,
+}
 
 /// Largest control frame payload (RFC 6455 §5.5).
 const MAX_CONTROL_PAYLOAD: usize = 125;

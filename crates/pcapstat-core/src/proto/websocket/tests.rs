@@ -36,6 +36,17 @@ fn frame(
     out
 }
 
+/// A whole frame from the client (masked, mask `01 02 03 04`), as other protocols' tests carry
+/// it (HTTP/2 and HTTP/3 extended CONNECT).
+pub(crate) fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    frame(true, 0, opcode, Some([1, 2, 3, 4]), payload, false)
+}
+
+/// A whole frame from the server (unmasked).
+pub(crate) fn server_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    frame(true, 0, opcode, None, payload, false)
+}
+
 /// (opcode, fin, len, control payload) of every frame, and the payload bytes counted.
 /// Frames (opcode, FIN, length, control payload), payload bytes, the end of the feeding.
 type Cut = (Vec<(u8, bool, u64, Vec<u8>)>, u64, Result<(), FrameError>);
