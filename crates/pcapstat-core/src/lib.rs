@@ -73,7 +73,7 @@ pub use proto::tls::{InferStats, KeyLog, KeyLogError, KeyLogStats, TlsDecryptSta
 pub use proto::websocket::WebSocketStats;
 pub use record::{
     Alert, ConnectionRecord, DirectionStats, DnsRecord, DnsTransport, Failure, HttpExchange,
-    HttpRecord, HttpVersion, Outcome, QuicEnd, QuicOutcome, QuicRecord, RolesFrom, Side,
+    HttpRecord, HttpVersion, Outcome, QuicEnd, QuicOutcome, QuicRecord, RolesFrom, Side, Text,
     TlsHandshake, TlsRecord, TlsTransport, WebSocketRecord, WebSocketSession, WsDirection,
 };
 pub use stats::{Counters, Limit, LimitHit, Stats, LIMITS};

@@ -4,6 +4,11 @@
 use std::net::IpAddr;
 
 use crate::flow::Endpoint;
+
+/// A short text of a record (an HTTP method, host or path): kept inline up to 24 bytes, so
+/// the common request makes no allocation for them (records are made on the tracking threads
+/// and freed on the collecting one). Reads as a `&str`.
+pub type Text = compact_str::CompactString;
 use crate::tcp::HandshakeOptions;
 use crate::wire::{
     named_enum, AlertDescription, AlertLevel, CipherSuite, DnsType, Rcode, TlsVersion,
@@ -445,11 +450,11 @@ pub struct HttpExchange {
     /// Capture time of the last byte of the response.
     pub response_end_ts: Option<i64>,
     /// Request method (HTTP/2: `:method`; `None` when a stream's `:method` was not read).
-    pub method: Option<String>,
+    pub method: Option<Text>,
     /// Host header (HTTP/2: `:authority`, else a `host` header).
-    pub host: Option<String>,
+    pub host: Option<Text>,
     /// Request target as sent (HTTP/2: `:path`; `None` when not read).
-    pub path: Option<String>,
+    pub path: Option<Text>,
     /// HTTP version.
     pub version: HttpVersion,
     /// Final response status (after any 1xx).

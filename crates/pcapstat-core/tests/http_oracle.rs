@@ -199,17 +199,17 @@ fn http_records_match_tshark() {
                         let fields = [
                             (
                                 "method",
-                                r.method.clone().unwrap_or_default(),
+                                r.method.as_deref().unwrap_or_default().to_string(),
                                 row["method"].clone(),
                             ),
                             (
                                 "path",
-                                r.path.clone().unwrap_or_default(),
+                                r.path.as_deref().unwrap_or_default().to_string(),
                                 row["uri"].clone(),
                             ),
                             (
                                 "host",
-                                r.host.clone().unwrap_or_default(),
+                                r.host.as_deref().unwrap_or_default().to_string(),
                                 row["host"].clone(),
                             ),
                             (

@@ -38,9 +38,9 @@ fn ours(name: &str) -> (Vec<Vec<String>>, common::Analysis) {
                 vec![
                     endpoint(c.client_ip, c.client_port),
                     endpoint(c.server_ip, c.server_port),
-                    h.method.clone().unwrap_or_default(),
-                    h.path.clone().unwrap_or_default(),
-                    h.host.clone().unwrap_or_default(),
+                    h.method.as_deref().unwrap_or_default().to_string(),
+                    h.path.as_deref().unwrap_or_default().to_string(),
+                    h.host.as_deref().unwrap_or_default().to_string(),
                     h.status.map(|s| s.to_string()).unwrap_or_default(),
                     time,
                 ],

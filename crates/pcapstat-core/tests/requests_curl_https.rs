@@ -189,7 +189,11 @@ fn https_rows_and_phases_agree_with_curl() {
                 let i = rows[k];
                 let (h, t) = (&run.http[i], &run.timings[i]);
                 let url = c["url_effective"].as_str().unwrap();
-                assert_eq!(h.path, Some(target(url)), "{scenario} {port} #{k}");
+                assert_eq!(
+                    h.path.as_deref(),
+                    Some(target(url).as_str()),
+                    "{scenario} {port} #{k}"
+                );
                 assert_eq!(h.status, c["http_code"].as_u64().map(|s| s as u16));
                 assert!(h.complete, "{scenario} {port} #{k}: incomplete");
                 let new_conn = c["num_connects"] == 1;

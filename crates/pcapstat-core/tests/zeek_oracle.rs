@@ -300,9 +300,21 @@ fn http_log_agrees() {
                                 (r.request_index + 1).to_string(),
                                 "trans_depth",
                             ),
-                            ("method", r.method.clone().unwrap_or_default(), "method"),
-                            ("host", r.host.clone().unwrap_or_default(), "host"),
-                            ("uri", r.path.clone().unwrap_or_default(), "uri"),
+                            (
+                                "method",
+                                r.method.as_deref().unwrap_or_default().to_string(),
+                                "method",
+                            ),
+                            (
+                                "host",
+                                r.host.as_deref().unwrap_or_default().to_string(),
+                                "host",
+                            ),
+                            (
+                                "uri",
+                                r.path.as_deref().unwrap_or_default().to_string(),
+                                "uri",
+                            ),
                             (
                                 "version",
                                 r.version.as_str().trim_start_matches("HTTP/").to_string(),

@@ -1215,9 +1215,9 @@ fn request_row(h: &HttpRecord, t: Option<&RequestTiming>) -> RequestRow {
         request_index: h.request_index,
         client: endpoint(&h.client.ip, h.client.port),
         server: endpoint(&h.server.ip, h.server.port),
-        method: h.method.clone(),
-        host: h.host.clone(),
-        path: h.path.clone(),
+        method: text(&h.method),
+        host: text(&h.host),
+        path: text(&h.path),
         status: h.status,
         complete: h.complete,
         request_start_ts: h.request_start_ts,
@@ -1391,6 +1391,11 @@ fn summary<S: Serializer>(s: &CaptureSummary, ser: S) -> Result<S::Ok, S::Error>
             damaged: i.damaged.as_ref().map(damage),
         }).collect::<Vec<_>>()),
     )
+}
+
+/// An owned copy of a record's text, for the report's own rows.
+fn text(t: &Option<pcapstat_core::Text>) -> Option<String> {
+    t.as_deref().map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -84,7 +84,11 @@ fn http_bytes(r: &HttpRecord) -> usize {
     std::mem::size_of::<HttpRecord>()
         + [&x.method, &x.host, &x.path]
             .into_iter()
-            .map(|s| s.as_ref().map_or(0, String::len))
+            .map(|s| {
+                s.as_ref()
+                    .filter(|s| s.is_heap_allocated())
+                    .map_or(0, |s| s.len())
+            })
             .sum::<usize>()
 }
 
@@ -953,7 +957,7 @@ pub(crate) mod tests {
         tables.start_capture("long");
         let n = 2000;
         for k in 0..n {
-            r.exchange.path = Some(format!("/{k}/{}", "x".repeat(60_000)));
+            r.exchange.path = Some(format!("/{k}/{}", "x".repeat(60_000)).into());
             let mut batch = Records::default();
             batch.http.push(r.clone());
             tables.records(batch);

@@ -310,6 +310,12 @@ fn decode_chunk(
         b.upto = upto;
     }
     let mut events = Vec::new();
+    // (lane, tracker within the lane) of each shard, without a division per segment.
+    let mut place = [(0u8, 0u8); SHARDS];
+    for (shard, p) in place.iter_mut().enumerate() {
+        // Below SHARDS (64): fits in a byte.
+        *p = ((shard % lanes.max(1)) as u8, (shard / lanes.max(1)) as u8);
+    }
     for (pos, f) in scanned.frames.iter().enumerate() {
         // The headers of a frame a few on: scanning touched its first cache line a while ago
         // (a chunk ago), the headers often run into the second.
@@ -334,9 +340,9 @@ fn decode_chunk(
         match decoded.transport {
             Some(Transport::Tcp(seg)) => {
                 let key = FlowKey::new(&seg.ip, seg.src_port, seg.dst_port);
-                let shard = key.shard(SHARDS);
-                if let Some(batch) = batches.get_mut(shard % lanes) {
-                    batch.push(&seg, key, shard / lanes, Some(bytes));
+                let (lane, local) = place[key.shard(SHARDS)];
+                if let Some(batch) = batches.get_mut(usize::from(lane)) {
+                    batch.push(&seg, key, usize::from(local), Some(bytes));
                 }
             }
             Some(Transport::Udp(d)) => events.push((

@@ -554,7 +554,7 @@ fn trimmed(h: &HttpRecord) -> HttpRecord {
     ] {
         if let Some(v) = field.as_mut() {
             if v.len() > MAX_TEXT {
-                *v = cut(v);
+                *v = cut(v).into();
             }
         }
     }
@@ -867,10 +867,10 @@ fn row(r: &RowAbs, ms: &impl Fn(i64) -> f64) -> Row {
         start_ms: ms(t.start_ts),
         end_ms: ms(end),
         segments: segs.iter().map(|&(p, a, b)| (p, ms(a), ms(b))).collect(),
-        method: h.method.clone(),
+        method: h.method.as_deref().map(str::to_owned),
         url: crate::har::url(h, tls),
-        host: h.host.clone(),
-        path: h.path.clone(),
+        host: h.host.as_deref().map(str::to_owned),
+        path: h.path.as_deref().map(str::to_owned),
         status: h.status,
         version: h.version.as_str(),
         client: endpoint(&h.client.ip, h.client.port),

@@ -456,9 +456,9 @@ fn hostile_strings_stay_in_the_data() {
             request_end_ts: Some(2_000),
             response_start_ts: Some(5_000),
             response_end_ts: Some(9_000),
-            method: Some(format!("GET{hostile}")),
+            method: Some(format!("GET{hostile}").into()),
             host: Some(hostile.into()),
-            path: Some(format!("/{hostile}")),
+            path: Some(format!("/{hostile}").into()),
             status: Some(404),
             ..Default::default()
         },
@@ -481,7 +481,7 @@ fn hostile_strings_stay_in_the_data() {
     let mut long = h.clone();
     long.request_index = 1;
     long.request_start_ts = 20_000;
-    long.path = Some(format!("/{}", "é".repeat(100_000)));
+    long.path = Some(format!("/{}", "é".repeat(100_000)).into());
     let mut t2 = t.clone();
     t2.http_index = 1;
     t2.start_ts = 20_000;

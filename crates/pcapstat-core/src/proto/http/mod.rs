@@ -35,7 +35,7 @@ use super::headers::{self, HeaderLimits, HeaderList, HttpHeaders};
 use super::http2::{Http2Config, Http2Parser, Http2Stats};
 use super::websocket::{has_deflate, StreamWebSocket, WebSocketParser};
 use super::Probe;
-use crate::record::{HttpExchange, HttpVersion};
+use crate::record::{HttpExchange, HttpVersion, Text};
 use crate::tcp::{Direction, StreamSink};
 
 /// Request methods recognised at the start of a request line (RFC 9110, WebDAV, PATCH).
@@ -941,9 +941,9 @@ impl HttpParser {
                         request_index: u32::try_from(self.recs.len()).unwrap_or(u32::MAX),
                         request_start_ts: ts,
                         request_end_ts: Some(ts),
-                        method: Some(method.to_string()),
+                        method: Some(method.into()),
                         host: None,
-                        path: Some(req.path.unwrap_or_default().to_string()),
+                        path: Some(req.path.unwrap_or_default().into()),
                         version: if version == 0 {
                             HttpVersion::Http10
                         } else {
@@ -1063,9 +1063,9 @@ impl HttpParser {
                 Err(()) => return HeadStep::Error,
             }
         };
-        // One copy: the lossy text is borrowed when the header is UTF-8 (as it is).
+        // Borrowed when the header is UTF-8 (as it is), then kept inline when short.
         let host =
-            header(req.headers, "host").map(|v| String::from_utf8_lossy(v).trim().to_string());
+            header(req.headers, "host").map(|v| Text::from(String::from_utf8_lossy(v).trim()));
         let h2c = has_token(req.headers, "upgrade", "h2c");
         let ws = has_token(req.headers, "upgrade", "websocket");
         let head_end = ts_at(chunks, at + n - 1);
@@ -1080,9 +1080,9 @@ impl HttpParser {
                 request_index: u32::try_from(self.recs.len()).unwrap_or(u32::MAX),
                 request_start_ts: ts_at(chunks, at),
                 request_end_ts: Some(head_end),
-                method: Some(method.to_string()),
+                method: Some(method.into()),
                 host,
-                path: Some(path.to_string()),
+                path: Some(path.into()),
                 version: if version == 0 {
                     HttpVersion::Http10
                 } else {
@@ -1203,7 +1203,7 @@ impl HttpParser {
                     .any(has_deflate);
                 let (host, path) = target
                     .and_then(|k| self.recs.get(k))
-                    .map_or((None, None), |r| (r.r.host.clone(), r.r.path.clone()));
+                    .map_or((None, None), |r| (r.r.host.as_deref(), r.r.path.as_deref()));
                 let mut p = WebSocketParser::new(head_end, deflate).with_request(host, path);
                 if let Some(tail) = d.get(n..).filter(|t| !t.is_empty()) {
                     p.on_data(head_end, Direction::ServerToClient, tail);

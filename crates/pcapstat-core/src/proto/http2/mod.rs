@@ -56,7 +56,7 @@ use std::collections::HashMap;
 use super::headers::{self, HeaderLimits, HeaderList, HttpHeaders};
 use super::websocket::{has_deflate, StreamWebSocket, WebSocketParser, MAX_STREAM_WEBSOCKETS};
 use super::Probe;
-use crate::record::{HttpExchange, HttpVersion};
+use crate::record::{HttpExchange, HttpVersion, Text};
 use crate::tcp::{Direction, StreamSink};
 
 /// The client connection preface (RFC 9113 §3.4).
@@ -979,9 +979,9 @@ impl Http2Parser {
             stream_id: Some(b.stream),
             request_start_ts: b.start_ts,
             request_end_ts: Some(ts),
-            method: f.method,
-            host: f.authority.or(f.host),
-            path: f.path,
+            method: f.method.map(Text::from),
+            host: f.authority.or(f.host).map(Text::from),
+            path: f.path.map(Text::from),
             version: HttpVersion::Http2,
             request_header_bytes: b.encoded,
             headers: f.list.map(|request| {
@@ -1064,7 +1064,7 @@ impl Http2Parser {
                 let deflate = fields.as_ref().is_some_and(|f| f.deflate);
                 Box::new(
                     WebSocketParser::new(ts, deflate)
-                        .with_request(s.r.host.clone(), s.r.path.clone()),
+                        .with_request(s.r.host.as_deref(), s.r.path.as_deref()),
                 )
             });
             self.maybe_close(b.stream);

@@ -24,7 +24,7 @@ use super::reasm::{HoldBudget, OffsetReasm};
 use super::QuicStats;
 use crate::proto::headers::{self, HeaderLimits, HeaderList, HttpHeaders};
 use crate::proto::websocket::{has_deflate, StreamWebSocket, WebSocketParser};
-use crate::record::{HttpExchange, HttpVersion};
+use crate::record::{HttpExchange, HttpVersion, Text};
 use crate::tcp::{Direction, StreamSink};
 
 /// Most bytes one connection holds for HTTP/3: STREAM data out of order, incomplete HEADERS
@@ -799,9 +799,9 @@ fn decode_into(
         }
         if !r.request_fields {
             r.request_fields = true;
-            r.ex.method = method;
-            r.ex.path = path;
-            r.ex.host = authority.or(host);
+            r.ex.method = method.map(Text::from);
+            r.ex.path = path.map(Text::from);
+            r.ex.host = authority.or(host).map(Text::from);
             keep(r, false);
         }
     } else if !r.response_final {
@@ -816,7 +816,7 @@ fn decode_into(
                 r.ex.upgraded = true;
                 if r.websocket {
                     let p = WebSocketParser::new(ts, deflate)
-                        .with_request(r.ex.host.clone(), r.ex.path.clone());
+                        .with_request(r.ex.host.as_deref(), r.ex.path.as_deref());
                     r.ws = Some(Box::new(p));
                 }
             }

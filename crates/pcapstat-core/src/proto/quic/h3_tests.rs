@@ -453,7 +453,7 @@ fn websocket_over_http3_extended_connect() {
         .map(|r| {
             (
                 r.stream_id,
-                r.method.clone().unwrap_or_default(),
+                r.method.as_deref().unwrap_or_default().to_string(),
                 r.status,
                 r.upgraded,
                 r.request_end_ts,

@@ -26,7 +26,7 @@
 //! (docs/http.md measures it). State per connection is a fixed handful of integers besides the
 //! finished rows; no record is buffered.
 
-use crate::record::{HttpExchange, HttpVersion};
+use crate::record::{HttpExchange, HttpVersion, Text};
 use crate::stats::counters;
 
 /// Estimated plaintext bytes at most which a record is taken for a TLS control message (TLS
@@ -361,7 +361,7 @@ impl Inference {
             response_start_ts: o.resp_start,
             response_end_ts: answered.then_some(o.resp_end),
             method: None,
-            host: self.host.clone(),
+            host: self.host.as_deref().map(Text::from),
             path: None,
             version: match self.proto {
                 Proto::Http1 | Proto::Undecided => HttpVersion::Http11,

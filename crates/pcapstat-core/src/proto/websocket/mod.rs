@@ -418,9 +418,9 @@ impl WebSocketParser {
     }
 
     /// Sets the request's `Host` and target.
-    pub fn with_request(mut self, host: Option<String>, path: Option<String>) -> Self {
-        self.session.host = host;
-        self.session.path = path;
+    pub fn with_request(mut self, host: Option<&str>, path: Option<&str>) -> Self {
+        self.session.host = host.map(str::to_owned);
+        self.session.path = path.map(str::to_owned);
         self
     }
 
