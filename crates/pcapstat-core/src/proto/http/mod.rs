@@ -362,53 +362,93 @@ fn starts_response(d: &[u8]) -> Option<bool> {
     }
 }
 
-/// The value of the first header `name` (case-insensitive).
-fn header<'h>(headers: &'h [httparse::Header<'_>], name: &str) -> Option<&'h [u8]> {
-    headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value)
+/// What the parser reads of a head's fields, found in one pass over them (a head has a
+/// few fields; a pass per name cost more than the rest of the head's handling).
+#[derive(Debug)]
+struct Fields<'h> {
+    /// The value of the first `Host`.
+    host: Option<&'h [u8]>,
+    /// The value of the last `Transfer-Encoding` (its last coding says chunked).
+    transfer_encoding: Option<&'h [u8]>,
+    /// `Content-Length`: `Ok(None)` when absent, `Err` when a value is not one decimal number
+    /// or two values differ.
+    content_length: Result<Option<u64>, ()>,
+    /// An `Upgrade` lists `h2c`.
+    upgrade_h2c: bool,
+    /// An `Upgrade` lists `websocket`.
+    upgrade_websocket: bool,
 }
 
-/// Whether a header `name` lists `token` (comma-separated, case-insensitive).
-fn has_token(headers: &[httparse::Header<'_>], name: &str, token: &str) -> bool {
-    headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case(name))
-        .filter_map(|h| std::str::from_utf8(h.value).ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
-}
-
-/// Whether the last transfer coding is `chunked`.
-fn is_chunked(headers: &[httparse::Header<'_>]) -> bool {
-    headers
-        .iter()
-        .rfind(|h| h.name.eq_ignore_ascii_case("transfer-encoding"))
-        .and_then(|h| std::str::from_utf8(h.value).ok())
-        .and_then(|v| v.rsplit(',').next())
-        .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
-}
-
-/// `Content-Length`: `Ok(None)` when absent, `Err` when present but not one decimal number
-/// (differing repeated values included).
-fn content_length(headers: &[httparse::Header<'_>]) -> Result<Option<u64>, ()> {
-    let mut found: Option<u64> = None;
-    for h in headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("content-length"))
-    {
-        let s = std::str::from_utf8(h.value).map_err(|_| ())?.trim();
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(());
+impl<'h> Fields<'h> {
+    fn of(headers: &[httparse::Header<'h>]) -> Fields<'h> {
+        let mut f = Fields {
+            host: None,
+            transfer_encoding: None,
+            content_length: Ok(None),
+            upgrade_h2c: false,
+            upgrade_websocket: false,
+        };
+        for h in headers {
+            // The length first: most fields are none of these.
+            match h.name.len() {
+                4 if h.name.eq_ignore_ascii_case("host") => {
+                    f.host.get_or_insert(h.value);
+                }
+                7 if h.name.eq_ignore_ascii_case("upgrade") => {
+                    f.upgrade_h2c |= lists_token(h.value, "h2c");
+                    f.upgrade_websocket |= lists_token(h.value, "websocket");
+                }
+                14 if h.name.eq_ignore_ascii_case("content-length") => {
+                    if let Ok(found) = f.content_length {
+                        f.content_length = match (decimal(h.value), found) {
+                            (Some(v), Some(seen)) if v != seen => Err(()),
+                            (Some(v), _) => Ok(Some(v)),
+                            (None, _) => Err(()),
+                        };
+                    }
+                }
+                17 if h.name.eq_ignore_ascii_case("transfer-encoding") => {
+                    f.transfer_encoding = Some(h.value);
+                }
+                _ => {}
+            }
         }
-        let v: u64 = s.parse().map_err(|_| ())?;
-        if found.is_some_and(|f| f != v) {
-            return Err(());
-        }
-        found = Some(v);
+        f
     }
-    Ok(found)
+
+    /// Whether the last transfer coding is `chunked`.
+    fn chunked(&self) -> bool {
+        self.transfer_encoding
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.rsplit(',').next())
+            .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
+    }
+}
+
+/// Whether a comma-separated field value lists `token` (case-insensitive).
+fn lists_token(value: &[u8], token: &str) -> bool {
+    std::str::from_utf8(value)
+        .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+}
+
+/// A `Content-Length` value: one decimal number, whitespace around it ignored.
+fn decimal(value: &[u8]) -> Option<u64> {
+    // The common value (ASCII digits, ASCII spaces around them) without `str::trim`; any
+    // other value as `str::trim` reads it (which also removes Unicode whitespace).
+    let ascii = value.trim_ascii();
+    let digits = if !ascii.is_empty() && ascii.iter().all(u8::is_ascii_digit) {
+        ascii
+    } else {
+        let s = std::str::from_utf8(value).ok()?.trim();
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.as_bytes()
+    };
+    // Digits only; past u64::MAX it fails.
+    digits.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 /// Sans-IO HTTP/1.x parser of one TCP connection (both directions). Feed it through
@@ -1055,19 +1095,20 @@ impl HttpParser {
         let method = req.method.unwrap_or_default();
         let path = req.path.unwrap_or_default();
         let version = req.version.unwrap_or_default();
-        let body = if is_chunked(req.headers) {
+        let fields = Fields::of(req.headers);
+        let body = if fields.chunked() {
             Body::Chunked(Chunked::new(self.cfg.max_head_bytes))
         } else {
-            match content_length(req.headers) {
+            match fields.content_length {
                 Ok(len) => Body::Length(len.unwrap_or(0)),
                 Err(()) => return HeadStep::Error,
             }
         };
         // Borrowed when the header is UTF-8 (as it is), then kept inline when short.
-        let host =
-            header(req.headers, "host").map(|v| Text::from(String::from_utf8_lossy(v).trim()));
-        let h2c = has_token(req.headers, "upgrade", "h2c");
-        let ws = has_token(req.headers, "upgrade", "websocket");
+        let host = fields
+            .host
+            .map(|v| Text::from(String::from_utf8_lossy(v).trim()));
+        let (h2c, ws) = (fields.upgrade_h2c, fields.upgrade_websocket);
         let head_end = ts_at(chunks, at + n - 1);
         let kept = self.cfg.headers.map(|lim| {
             Box::new(HttpHeaders {
@@ -1175,7 +1216,7 @@ impl HttpParser {
             let h2c = target
                 .and_then(|k| self.recs.get(k))
                 .is_some_and(|r| r.h2c && code == 101)
-                && has_token(resp.headers, "upgrade", "h2c");
+                && Fields::of(resp.headers).upgrade_h2c;
             if let (true, Some(k)) = (h2c, target) {
                 // RFC 7540 §3.2: the rest of the connection is HTTP/2; the request becomes
                 // stream 1. The server's HTTP/2 bytes may follow the 101 in this segment.
@@ -1191,7 +1232,7 @@ impl HttpParser {
             }
             let ws = code == 101
                 && target.and_then(|k| self.recs.get(k)).is_some_and(|r| r.ws)
-                && has_token(resp.headers, "upgrade", "websocket");
+                && Fields::of(resp.headers).upgrade_websocket;
             if ws {
                 // RFC 6455 §4.1: after the 101 both directions carry frames; the server's may
                 // follow the 101 in this segment.
@@ -1216,13 +1257,16 @@ impl HttpParser {
         let no_body = is_head || code == 204 || code == 304 || (100..200).contains(&code);
         let body = if no_body {
             Body::Length(0)
-        } else if is_chunked(resp.headers) {
-            Body::Chunked(Chunked::new(self.cfg.max_head_bytes))
         } else {
-            match content_length(resp.headers) {
-                Ok(Some(len)) => Body::Length(len),
-                // No length (or an unusable one): the body runs to the end of the stream.
-                Ok(None) | Err(()) => Body::UntilClose,
+            let fields = Fields::of(resp.headers);
+            if fields.chunked() {
+                Body::Chunked(Chunked::new(self.cfg.max_head_bytes))
+            } else {
+                match fields.content_length {
+                    Ok(Some(len)) => Body::Length(len),
+                    // No length (or an unusable one): the body runs to the end of the stream.
+                    Ok(None) | Err(()) => Body::UntilClose,
+                }
             }
         };
         if matches!(body, Body::Length(0)) {

@@ -956,3 +956,56 @@ fn kept_headers_are_bounded_and_counted() {
     assert!(h.response.heap_bytes() <= 400 + 10 * 8);
     assert!(recs[0].complete);
 }
+
+/// `Fields::of` reads in one pass what a pass per name read before: the first `Host`, the
+/// last `Transfer-Encoding`, every `Content-Length` (equal repeats allowed), any `Upgrade`.
+#[test]
+fn fields_are_read_in_one_pass_as_one_pass_per_name_read_them() {
+    fn read_fields(raw: &[(&'static str, &'static [u8])]) -> super::Fields<'static> {
+        let headers: Vec<httparse::Header<'static>> = raw
+            .iter()
+            .map(|&(name, value)| httparse::Header { name, value })
+            .collect();
+        super::Fields::of(&headers)
+    }
+    let f = read_fields(&[
+        ("HOST", b"a.example"),
+        ("Content-Length", b" 12 "),
+        ("host", b"b.example"),
+        ("content-length", b"12"),
+        ("Upgrade", b"foo, WebSocket"),
+        ("Transfer-Encoding", b"chunked"),
+        ("transfer-encoding", b"gzip"),
+    ]);
+    assert_eq!(f.host, Some(&b"a.example"[..]));
+    assert_eq!(f.content_length, Ok(Some(12)));
+    assert!(f.upgrade_websocket && !f.upgrade_h2c);
+    assert!(!f.chunked(), "the last Transfer-Encoding decides");
+    assert!(read_fields(&[("Transfer-Encoding", b"gzip, Chunked ")]).chunked());
+    // Differing values, a bad one (even after a good one), past u64, empty: unusable.
+    for bad in [
+        &[("Content-Length", &b"1"[..]), ("Content-Length", b"2")][..],
+        &[("Content-Length", b"1"), ("Content-Length", b"1x")],
+        &[("Content-Length", b"18446744073709551616")],
+        &[("Content-Length", b" ")],
+        &[("Content-Length", b"-1")],
+    ] {
+        assert_eq!(read_fields(bad).content_length, Err(()), "{bad:?}");
+    }
+    assert_eq!(
+        read_fields(&[("Content-Length", b"18446744073709551615")]).content_length,
+        Ok(Some(u64::MAX))
+    );
+    // Whitespace `str::trim` removes and `trim_ascii` does not (a vertical tab, a no-break
+    // space) is still removed, as before.
+    assert_eq!(
+        read_fields(&[("Content-Length", b"\x0b7")]).content_length,
+        Ok(Some(7))
+    );
+    assert_eq!(
+        read_fields(&[("Content-Length", "\u{a0}8\u{a0}".as_bytes())]).content_length,
+        Ok(Some(8))
+    );
+    assert_eq!(read_fields(&[]).content_length, Ok(None));
+    assert!(read_fields(&[("Upgrade", b"h2c")]).upgrade_h2c);
+}
