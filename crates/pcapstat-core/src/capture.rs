@@ -450,6 +450,35 @@ impl SharedBytes {
         matches!(&*self.0, Bytes::Map(_))
     }
 
+    /// Unmaps the pages wholly inside `[offset, offset + len)` of a mapped file
+    /// (`MADV_DONTNEED`): the pipeline is done with them, so they need not stay in the
+    /// process (they count in its resident memory, and unmapping all of them at the end would
+    /// take one thread tens of milliseconds on a capture of gigabytes). They stay in the page
+    /// cache. Best effort: nothing on owned bytes or other systems.
+    pub(crate) fn release(&self, offset: usize, len: usize) {
+        #[cfg(target_os = "linux")]
+        if let Bytes::Map(m) = &*self.0 {
+            const PAGE: usize = 4096;
+            let start = offset.div_ceil(PAGE).saturating_mul(PAGE);
+            let end = offset.saturating_add(len).min(m.len());
+            let end = end - end % PAGE;
+            if end > start {
+                // SAFETY: the map is read-only and backed by a file, never written through
+                // (its memory is only ever read as `&[u8]`), so dropping its pages frees no
+                // data: a later read of them faults them in again from the file, with the same
+                // bytes (the same contract as the map itself: the file must not change while
+                // it is read, `MmapChoice::auto`). No reference reads these pages any more
+                // anyway: the caller releases only what every thread is done with.
+                #[allow(unsafe_code)]
+                let _ = unsafe {
+                    m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+                };
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (offset, len);
+    }
+
     /// Maps the pages of `[offset, offset + len)` of a mapped file now (`MADV_POPULATE_READ`),
     /// so that the thread reading them does not take their page faults. Best effort: nothing
     /// on owned bytes, other systems, or kernels before Linux 5.14; `offset` is rounded down

@@ -58,6 +58,9 @@ const CHUNK_BYTES_IN_PLACE: usize = 8 << 20;
 /// capture, and how much at a time ([`Job::Populate`]).
 const POPULATE_AHEAD: usize = 64 << 20;
 const POPULATE_STEP: usize = 4 << 20;
+/// Bytes of a mapped capture that every lane is done with, unmapped at a time
+/// ([`SharedBytes::release`]).
+const RELEASE_STEP: usize = 32 << 20;
 /// Chunks scanned ahead of the slowest lane. With the DNS queue's bound (three ticks of
 /// inputs), committing never waits on a queue that only a waiting lane could drain: the
 /// inputs queued span at most a tick plus `CHUNKS_AHEAD + 1` chunks.
@@ -489,6 +492,14 @@ struct State {
     /// Bytes of a mapped capture read by the scanner, and mapped ahead of it so far.
     scan_at: usize,
     populated: usize,
+    /// (chunk, offset in a mapped capture where the scanner stood after it), for the chunks
+    /// not yet tracked by every lane.
+    chunk_ends: VecDeque<(u64, usize)>,
+    /// Bytes of a mapped capture unmapped so far (every lane tracked their chunks).
+    released: usize,
+    /// Bytes released at a time: [`RELEASE_STEP`], or one byte (as often as can be) when
+    /// tests read in tiny chunks (`chunk_frames`).
+    release_step: usize,
     spares: Spares,
 }
 
@@ -504,6 +515,34 @@ struct Spares {
 
 /// Most spare frame lists and batches kept (per lane for batches).
 const SPARES: usize = CHUNKS_AHEAD as usize + 2;
+
+/// The bytes of a mapped capture every lane is done with (`tracked`: chunks each lane has
+/// tracked; `chunk_ends`: where each chunk not yet tracked by all of them ends), past those
+/// `released` so far, once they reach `step`; marked released.
+fn releasable(
+    tracked: &[u64],
+    chunk_ends: &mut VecDeque<(u64, usize)>,
+    released: &mut usize,
+    step: usize,
+) -> Option<(usize, usize)> {
+    let slowest = tracked.iter().copied().min().unwrap_or(0);
+    let mut done = None;
+    while let Some(&(chunk, end)) = chunk_ends.front() {
+        if chunk >= slowest {
+            break;
+        }
+        done = Some((chunk, end));
+        chunk_ends.pop_front();
+    }
+    let (chunk, to) = done?;
+    if to < released.saturating_add(step) {
+        // Not yet a step: kept for the next time.
+        chunk_ends.push_front((chunk, to));
+        return None;
+    }
+    let from = std::mem::replace(released, to);
+    Some((from, to))
+}
 
 impl Spares {
     fn frames(&mut self) -> Vec<FrameRef> {
@@ -635,6 +674,10 @@ where
     // A mapped file's pages are mapped ahead of the scanner by threads with nothing else to do.
     let mapped = whole.as_ref().filter(|w| w.is_mapped());
     let decode_limits = reader.config.decode;
+    let release_step = match reader.config.chunk_frames {
+        0 => RELEASE_STEP,
+        _ => 1,
+    };
     let (out_tx, out_rx) = mpsc::channel::<Outputs<F>>();
     let (emit_tx, emit_rx) = mpsc::sync_channel::<Emit<H::Group>>(4 * lanes + 4);
     let shared = Shared {
@@ -653,6 +696,9 @@ where
             waiting: 0,
             scan_at: 0,
             populated: 0,
+            chunk_ends: VecDeque::new(),
+            released: 0,
+            release_step,
             spares: Spares::default(),
         }),
         changed: Condvar::new(),
@@ -837,7 +883,19 @@ fn lane<F, M, U, H>(
                 st.tracked[w] += 1;
                 st.spares.give_batch(batch, lanes);
                 st.spares.give_batch(extra, lanes);
+                let release = mapped.and_then(|_| {
+                    let st = &mut *st;
+                    releasable(
+                        &st.tracked,
+                        &mut st.chunk_ends,
+                        &mut st.released,
+                        st.release_step,
+                    )
+                });
                 State::changed(st, &shared.changed);
+                if let (Some(m), Some((from, to))) = (mapped, release) {
+                    m.release(from, to - from);
+                }
             }
             Job::Scan(frames, batches, buf) => {
                 let scanned = {
@@ -859,6 +917,9 @@ fn lane<F, M, U, H>(
                     let seq = st.scanned;
                     let chunk = match scanned {
                         Ok(Some(chunk)) => {
+                            if mapped.is_some() {
+                                st.chunk_ends.push_back((seq, scan_at));
+                            }
                             st.scanned += 1;
                             Some(chunk)
                         }
@@ -931,5 +992,42 @@ fn commit_ready<'s, U: UdpConsumer>(
         if st.waiting > 0 {
             shared.changed.notify_all();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pages are released only behind the slowest lane, in contiguous steps of at least
+    /// `step` bytes, each chunk's bytes once.
+    #[test]
+    fn releases_follow_the_slowest_lane_in_steps() {
+        let mut ends: VecDeque<(u64, usize)> = [(0, 100), (1, 200), (2, 300), (3, 320)].into();
+        let mut released = 0;
+        let mut step =
+            |tracked: &[u64], ends: &mut VecDeque<_>| releasable(tracked, ends, &mut released, 150);
+        // Lane 1 has tracked nothing: nothing is done.
+        assert_eq!(step(&[2, 0], &mut ends), None);
+        // Chunk 0 is done by both, but 100 bytes are less than a step: kept for later.
+        assert_eq!(step(&[2, 1], &mut ends), None);
+        assert_eq!(ends.front(), Some(&(0, 100)));
+        // Chunks 0 and 1: 200 bytes.
+        assert_eq!(step(&[3, 2], &mut ends), Some((0, 200)));
+        assert_eq!(ends, VecDeque::from([(2, 300), (3, 320)]));
+        // Chunk 2 alone is 100 bytes past what was released: not yet.
+        assert_eq!(step(&[3, 3], &mut ends), None);
+        // Chunk 3 too: 120 bytes, still less than a step.
+        assert_eq!(step(&[4, 4], &mut ends), None);
+        assert_eq!(ends, VecDeque::from([(3, 320)]));
+        // Nothing more to release when nothing more is done.
+        assert_eq!(step(&[4, 4], &mut ends), None);
+        let mut ends: VecDeque<(u64, usize)> = [(0, 100), (1, 400)].into();
+        let mut released = 0;
+        assert_eq!(
+            releasable(&[2, 2], &mut ends, &mut released, 1),
+            Some((0, 400))
+        );
+        assert_eq!((ends.len(), released), (0, 400));
     }
 }
