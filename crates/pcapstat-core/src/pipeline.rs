@@ -58,6 +58,12 @@ pub struct PipelineConfig {
 /// Frames between two progress updates ([`PipelineConfig::progress`]).
 pub const PROGRESS_EVERY: u64 = 4096;
 
+/// Bytes of a mapped capture every lane is done with, unmapped at a time when reading on
+/// several threads (`SharedBytes::release`): the map's pages would otherwise stay in the
+/// process (its resident memory grows with the file) until one thread unmaps them all at the
+/// end. Not on one thread: releasing behind its reading made it slower (docs/performance.md).
+const RELEASE_STEP: usize = 32 << 20;
+
 impl PipelineConfig {
     /// The thread count [`run_with_udp`] will use (resolving `0` to the number of cores).
     pub fn effective_threads(&self) -> usize {
