@@ -108,6 +108,7 @@ use etherparse::{IpNumber, LaxIpSlice, TcpHeaderSlice};
 use crate::capture::{Frame, LinkType};
 use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
 use crate::wire::named_enum;
+use std::net::{IpAddr, Ipv4Addr};
 
 use defrag::{FragKey, FragOutcome, FragPool};
 pub(crate) use stats::add_encapsulation;
@@ -315,6 +316,10 @@ pub struct Decoder {
     defer: bool,
     /// The encapsulation the last frame stopped on, when `defer` ([`Decoder::take_encapsulation`]).
     encapsulation: Option<Encapsulation>,
+    /// Tests turn the plain Ethernet/IPv4/TCP shortcut off, to compare it with the general
+    /// walk ([`Walk::plain_ipv4_tcp`]).
+    #[cfg(test)]
+    general_only: bool,
 }
 
 impl Decoder {
@@ -326,6 +331,8 @@ impl Decoder {
             stats: DecodeStats::default(),
             defer: false,
             encapsulation: None,
+            #[cfg(test)]
+            general_only: false,
         }
     }
 
@@ -414,7 +421,13 @@ impl Decoder {
             encapsulation: None,
         };
         walk.out.truncated = frame.data.len() < frame.orig_len as usize;
-        walk.link();
+        #[cfg(test)]
+        let shortcut = !self.general_only;
+        #[cfg(not(test))]
+        let shortcut = true;
+        if !(shortcut && walk.plain_ipv4_tcp()) {
+            walk.link();
+        }
         let out = walk.out;
         let encapsulation = walk.encapsulation;
 
@@ -579,6 +592,80 @@ impl<'a> Walk<'a, '_> {
             self.out.problem = Some(DecodeProblem::UndecodedEncapsulation);
             self.encapsulation = Some(e);
         }
+    }
+
+    /// The common frame, Ethernet II / IPv4 without options, not a fragment / TCP with its
+    /// header captured whole, decoded without the general walk; what the walk would make of it,
+    /// field for field (`plain_ipv4_tcp_is_what_the_general_walk_makes`). `false`, with nothing
+    /// done, for any other frame (a VLAN tag, IP options, a fragment, a length field of 0 or
+    /// shorter than the headers, a header cut by the snap length, ...).
+    fn plain_ipv4_tcp(&mut self) -> bool {
+        let d = self.frame.data;
+        if LinkType(self.frame.linktype.0 & 0xFFFF) != LinkType::ETHERNET
+            || be16(d, 12) != Some(ET_IPV4)
+            || d.get(14) != Some(&0x45)
+            || d.get(23) != Some(&(PROTO_TCP))
+            || be16(d, 20).is_none_or(|f| f & 0x3FFF != 0)
+        {
+            return false;
+        }
+        let rest = tail(d, 14);
+        let Some(total) = be16(rest, 2).map(usize::from) else {
+            return false;
+        };
+        let Some(&offset) = rest.get(32) else {
+            return false;
+        };
+        let hlen = usize::from(offset >> 4) * 4;
+        // The IP payload as captured, cut to the length field (Ethernet padding after it).
+        let ip_end = total.min(rest.len());
+        if hlen < 20 || 20 + hlen > ip_end {
+            return false;
+        }
+        let (Some(src), Some(dst)) = (rest.get(12..16), rest.get(16..20)) else {
+            return false;
+        };
+        let (Ok(src), Ok(dst)) = (<[u8; 4]>::try_from(src), <[u8; 4]>::try_from(dst)) else {
+            return false;
+        };
+        let data = rest.get(20..ip_end).unwrap_or(&[]);
+        // On the wire: the length field's, bounded by the frame's original length.
+        let wire_len = total.min(self.reported_len(rest)) - 20;
+        let payload_len = wire_len.saturating_sub(hlen);
+        let payload = tail(data, hlen);
+        let payload = payload.get(..payload_len).unwrap_or(payload);
+        let (Some(src_port), Some(dst_port), Some(seq), Some(ack), Some(flags), Some(window)) = (
+            be16(data, 0),
+            be16(data, 2),
+            be32(data, 4),
+            be32(data, 8),
+            be16(data, 12),
+            be16(data, 14),
+        ) else {
+            return false;
+        };
+        self.out.layers.0 |= Layers::IPV4 | Layers::TCP;
+        if total > rest.len() {
+            self.out.truncated = true;
+        }
+        self.out.transport = Some(Transport::Tcp(TcpSegment {
+            ts_ns: self.frame.ts_ns,
+            frame: self.frame.index,
+            ip: IpPair {
+                src: IpAddr::V4(Ipv4Addr::from(src)),
+                dst: IpAddr::V4(Ipv4Addr::from(dst)),
+            },
+            src_port,
+            dst_port,
+            seq,
+            ack,
+            flags: TcpFlags(flags & 0x01FF),
+            window,
+            options: data.get(20..hlen).unwrap_or(&[]),
+            payload,
+            payload_len: u32::try_from(payload_len).unwrap_or(u32::MAX),
+        }));
+        true
     }
 
     fn link(&mut self) {

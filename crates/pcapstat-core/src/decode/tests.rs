@@ -1134,3 +1134,142 @@ fn every_link_type_number_is_safe() {
         }
     }
 }
+
+/// Decodes `frames` with the shortcut and with the general walk only: the same `Decoded`
+/// (compared field by field through `Debug`) and the same counters.
+fn shortcut_matches(frames: &[(u32, Vec<u8>, u32)]) -> usize {
+    let mut fast = Decoder::new(DecodeLimits::default());
+    let mut general = Decoder::new(DecodeLimits::default());
+    general.general_only = true;
+    let mut shortcut = 0;
+    for (i, (linktype, data, orig_len)) in frames.iter().enumerate() {
+        let f = Frame {
+            orig_len: *orig_len,
+            ..frame_at(*linktype, data, i as u64, 1_000 * i as i64)
+        };
+        let a = format!("{:?}", fast.decode(&f));
+        let b = format!("{:?}", general.decode(&f));
+        assert_eq!(a, b, "frame {i}: {data:02x?} (orig_len {orig_len})");
+        let mut probe = Walk {
+            defer: false,
+            pool: None,
+            stats: &mut DecodeStats::default(),
+            limits: &DecodeLimits::default(),
+            frame: f,
+            out: Decoded::empty(),
+            encapsulation: None,
+        };
+        shortcut += usize::from(probe.plain_ipv4_tcp());
+    }
+    assert_eq!(fast.stats(), general.stats());
+    shortcut
+}
+
+/// The plain Ethernet/IPv4/TCP shortcut gives what the general walk gives, on frames made
+/// around each of its conditions (lengths, header lengths, flags, fragments, protocol, link
+/// type, snap length, original length) and on every frame of the bundled captures.
+#[test]
+fn plain_ipv4_tcp_is_what_the_general_walk_makes() {
+    // A deterministic generator (xorshift).
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut base = Vec::new();
+    PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .ipv4(V4_A, V4_B, 64)
+        .tcp(40000, 80, 1000, 512)
+        .ack(7)
+        .psh()
+        .options(&[const { etherparse::TcpOptionElement::Noop }; 4])
+        .unwrap()
+        .write(&mut base, &[0x41; 100])
+        .unwrap();
+    let mut frames = vec![(1, base.clone(), base.len() as u32)];
+    for _ in 0..20_000 {
+        let mut d = base.clone();
+        let r = next();
+        // A few fields at a time, often near their boundaries.
+        if r & 1 != 0 {
+            let total: u16 = match (r >> 8) % 6 {
+                0 => 0,
+                1 => ((r >> 16) % 64) as u16,
+                2 => (base.len() - 14) as u16 + ((r >> 16) % 5) as u16 - 2,
+                3 => ((r >> 16) % 200) as u16,
+                _ => (r >> 16) as u16,
+            };
+            d[16..18].copy_from_slice(&total.to_be_bytes());
+        }
+        if r & 2 != 0 {
+            d[14] = [0x45, 0x46, 0x44, 0x65, 0x4f, 0x40][((r >> 24) % 6) as usize];
+        }
+        if r & 4 != 0 {
+            let frag: u16 = [0x4000, 0x2000, 0x0001, 0x8000, 0x0000][((r >> 28) % 5) as usize];
+            d[20..22].copy_from_slice(&frag.to_be_bytes());
+        }
+        if r & 8 != 0 {
+            d[23] = [6, 17, 1, 6, 4][((r >> 32) % 5) as usize];
+        }
+        if r & 16 != 0 {
+            d[14 + 20 + 12] = ((((r >> 36) % 16) as u8) << 4) | (d[14 + 20 + 12] & 0x0f);
+        }
+        if r & 32 != 0 {
+            d[12..14].copy_from_slice(
+                &[[0x08, 0x00], [0x81, 0x00], [0x86, 0xdd]][((r >> 40) % 3) as usize],
+            );
+        }
+        if r & 64 != 0 {
+            d.truncate(((r >> 44) as usize) % (d.len() + 1));
+        }
+        let orig_len = d.len() as u32
+            + if r & 128 != 0 {
+                ((r >> 52) % 3000) as u32
+            } else {
+                0
+            };
+        let linktype = if r & 256 != 0 {
+            [1, 101, 0x1000_0001][((r >> 56) % 3) as usize]
+        } else {
+            1
+        };
+        frames.push((linktype, d, orig_len));
+    }
+    let taken = shortcut_matches(&frames);
+    // Both kinds were met: frames the shortcut takes and frames it leaves to the walk.
+    assert!(
+        taken > 1000 && taken < frames.len() - 1000,
+        "{taken} of {}",
+        frames.len()
+    );
+
+    // Every frame of the bundled captures.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+    let mut files = vec![root.clone()];
+    let mut bundled = Vec::new();
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else if p.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
+            bundled.push(p);
+        }
+    }
+    let mut taken = 0;
+    for p in &bundled {
+        let Ok(mut capture) = crate::capture::Capture::open(p) else {
+            continue;
+        };
+        let mut frames = Vec::new();
+        while let Ok(Some(f)) = capture.next_frame() {
+            frames.push((f.linktype.0, f.data.to_vec(), f.orig_len));
+        }
+        taken += shortcut_matches(&frames);
+    }
+    assert!(
+        taken > 1000,
+        "{taken} frames took the shortcut in {} captures",
+        bundled.len()
+    );
+}
