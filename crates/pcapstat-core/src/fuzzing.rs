@@ -38,6 +38,30 @@ use crate::record::{ConnectionRecord, HttpExchange, HttpRecord, Outcome, RolesFr
 const C2S: Direction = Direction::ClientToServer;
 const S2C: Direction = Direction::ServerToClient;
 
+/// Target `decode_shortcut`: one frame decoded with the plain Ethernet/IPv4/TCP shortcut and
+/// with the general walk only, which must give the same result and counters. Input: byte 0
+/// picks the link type (Ethernet, raw IP, Ethernet with FCS flags in the high bits), bytes 1–2
+/// (big-endian) are the bytes cut by the snap length (original length minus captured), the
+/// rest is the frame.
+pub fn decode_shortcut(data: &[u8]) {
+    let (Some(&lt), Some(&[a, b])) = (data.first(), data.get(1..3)) else {
+        return;
+    };
+    let linktype = [1u32, 101, 0x1000_0001][usize::from(lt % 3)];
+    let bytes = data.get(3..).unwrap_or_default();
+    let frame = crate::capture::Frame {
+        index: 0,
+        ts_ns: 1_000_000_000,
+        linktype: crate::capture::LinkType(linktype),
+        interface: 0,
+        data: bytes,
+        orig_len: u32::try_from(bytes.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(u32::from(u16::from_be_bytes([a, b]))),
+    };
+    crate::decode::compare_shortcut(&frame);
+}
+
 /// Target `h3`: HTTP/3 request and unidirectional streams from STREAM frames (reassembly,
 /// HTTP/3 frames, QPACK with the encoder stream) and QPACK field sections alone; the input
 /// format is `proto::quic::h3::fuzz`'s (`fuzz/seeds/README.md`). Checks that every buffer the
@@ -1274,7 +1298,8 @@ mod tests {
     #[test]
     fn seeds_replay_without_panic() {
         type Harness = fn(&[u8]);
-        let targets: [(&str, Harness); 9] = [
+        let targets: [(&str, Harness); 10] = [
+            ("decode_shortcut", decode_shortcut),
             ("http2", http2),
             ("h3", h3),
             ("websocket", websocket),

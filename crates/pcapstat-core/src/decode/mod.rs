@@ -318,7 +318,7 @@ pub struct Decoder {
     encapsulation: Option<Encapsulation>,
     /// Tests turn the plain Ethernet/IPv4/TCP shortcut off, to compare it with the general
     /// walk ([`Walk::plain_ipv4_tcp`]).
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     general_only: bool,
 }
 
@@ -331,7 +331,7 @@ impl Decoder {
             stats: DecodeStats::default(),
             defer: false,
             encapsulation: None,
-            #[cfg(test)]
+            #[cfg(any(test, feature = "fuzzing"))]
             general_only: false,
         }
     }
@@ -421,9 +421,9 @@ impl Decoder {
             encapsulation: None,
         };
         walk.out.truncated = frame.data.len() < frame.orig_len as usize;
-        #[cfg(test)]
+        #[cfg(any(test, feature = "fuzzing"))]
         let shortcut = !self.general_only;
-        #[cfg(not(test))]
+        #[cfg(not(any(test, feature = "fuzzing")))]
         let shortcut = true;
         if !(shortcut && walk.plain_ipv4_tcp()) {
             walk.link();
@@ -1619,4 +1619,30 @@ impl<'a> Walk<'a, '_> {
             quoted_dst_port: summary.ports.map(|p| p.1),
         });
     }
+}
+
+/// Decodes `frame` with the plain Ethernet/IPv4/TCP shortcut and with the general walk only,
+/// and panics unless both give the same result (compared through `Debug`) and counters: the
+/// `decode_shortcut` fuzz target and the tests.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn compare_shortcut(frame: &Frame<'_>) -> bool {
+    let mut fast = Decoder::new(DecodeLimits::default());
+    let mut general = Decoder::new(DecodeLimits::default());
+    general.general_only = true;
+    let a = format!("{:?}", fast.decode(frame));
+    let b = format!("{:?}", general.decode(frame));
+    assert_eq!(a, b, "{frame:?}");
+    assert_eq!(fast.stats(), general.stats(), "{frame:?}");
+    let mut stats = DecodeStats::default();
+    let limits = DecodeLimits::default();
+    let mut probe = Walk {
+        defer: false,
+        pool: None,
+        stats: &mut stats,
+        limits: &limits,
+        frame: *frame,
+        out: Decoded::empty(),
+        encapsulation: None,
+    };
+    probe.plain_ipv4_tcp()
 }
