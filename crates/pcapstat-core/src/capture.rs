@@ -412,6 +412,10 @@ pub(crate) fn prefetch(bytes: &[u8]) {
 #[derive(Clone)]
 pub(crate) struct SharedBytes(Arc<Bytes>);
 
+/// The page size `populate` and `release` round to.
+#[cfg(target_os = "linux")]
+const PAGE: usize = 4096;
+
 enum Bytes {
     Map(memmap2::Mmap),
     Owned(Vec<u8>),
@@ -458,7 +462,6 @@ impl SharedBytes {
     pub(crate) fn release(&self, offset: usize, len: usize) {
         #[cfg(target_os = "linux")]
         if let Bytes::Map(m) = &*self.0 {
-            const PAGE: usize = 4096;
             let start = offset.div_ceil(PAGE).saturating_mul(PAGE);
             let end = offset.saturating_add(len).min(m.len());
             let end = end - end % PAGE;
@@ -486,7 +489,6 @@ impl SharedBytes {
     pub(crate) fn populate(&self, offset: usize, len: usize) {
         #[cfg(target_os = "linux")]
         if let Bytes::Map(m) = &*self.0 {
-            const PAGE: usize = 4096;
             let start = offset - offset % PAGE;
             let end = offset.saturating_add(len).min(m.len());
             if end > start {

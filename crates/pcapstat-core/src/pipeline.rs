@@ -58,12 +58,6 @@ pub struct PipelineConfig {
 /// Frames between two progress updates ([`PipelineConfig::progress`]).
 pub const PROGRESS_EVERY: u64 = 4096;
 
-/// Bytes of a mapped capture every lane is done with, unmapped at a time when reading on
-/// several threads (`SharedBytes::release`): the map's pages would otherwise stay in the
-/// process (its resident memory grows with the file) until one thread unmaps them all at the
-/// end. Not on one thread: releasing behind its reading made it slower (docs/performance.md).
-const RELEASE_STEP: usize = 32 << 20;
-
 impl PipelineConfig {
     /// The thread count [`run_with_udp`] will use (resolving `0` to the number of cores).
     pub fn effective_threads(&self) -> usize {
@@ -559,23 +553,13 @@ fn merged<'b>(
     extra: &'b Batch,
     whole: &'b [u8],
 ) -> impl Iterator<Item = (usize, FlowKey, TcpSegment<'b>)> + 'b {
-    // Almost always no datagram was reassembled: then the batch alone, without the merge.
-    let (direct, merge) = if extra.segs.is_empty() {
-        (Some(batch.segments(whole)), None)
-    } else {
-        let mut a = batch.segments(whole).peekable();
-        let mut b = extra.segments(whole).peekable();
-        let merge = std::iter::from_fn(move || match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) if y.2.frame < x.2.frame => b.next(),
-            (Some(_), _) => a.next(),
-            (None, _) => b.next(),
-        });
-        (None, Some(merge))
-    };
-    direct
-        .into_iter()
-        .flatten()
-        .chain(merge.into_iter().flatten())
+    let mut a = batch.segments(whole).peekable();
+    let mut b = extra.segments(whole).peekable();
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if y.2.frame < x.2.frame => b.next(),
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
+    })
 }
 
 /// The collector's loop: hands on the lanes' groups in frame order, each once every lane has

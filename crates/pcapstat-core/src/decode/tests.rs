@@ -1256,3 +1256,24 @@ fn plain_ipv4_tcp_is_what_the_general_walk_makes() {
         bundled.len()
     );
 }
+
+/// A TCP header's checks come in etherparse's order: fewer than 20 bytes is a truncated
+/// header whatever its data offset says, then an offset below 5 words is a bad header, then
+/// a header cut before its offset's end is truncated.
+#[test]
+fn tcp_header_checks_keep_their_order() {
+    let cases = [
+        (18, 0x40, DecodeProblem::TruncatedTcpHeader),
+        (20, 0x40, DecodeProblem::BadTcpHeader),
+        (20, 0x60, DecodeProblem::TruncatedTcpHeader),
+    ];
+    for (len, offset, problem) in cases {
+        let mut pkt = ipv4_tcp(b"");
+        pkt[20 + 12] = offset;
+        pkt.truncate(20 + len);
+        let mut d = Decoder::new(DecodeLimits::default());
+        let out = d.decode(&frame(101, &pkt));
+        assert_eq!(out.problem, Some(problem), "{len} bytes, offset {offset:#x}");
+        assert!(out.transport.is_none());
+    }
+}

@@ -33,7 +33,7 @@ use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 
 use super::{
     merged, Batch, Emit, Harvest, Outputs, Reader, UdpConsumer, HEARTBEAT_FRAMES, PROGRESS_EVERY,
-    RELEASE_STEP, SHARDS,
+    SHARDS,
 };
 use crate::capture::{
     prefetch, Capture, CaptureError, CaptureItem, Frame, InPlace, LinkType, SharedBytes,
@@ -58,6 +58,12 @@ const CHUNK_BYTES_IN_PLACE: usize = 8 << 20;
 /// capture, and how much at a time ([`Job::Populate`]).
 const POPULATE_AHEAD: usize = 64 << 20;
 const POPULATE_STEP: usize = 4 << 20;
+/// Bytes of a mapped capture every lane is done with, unmapped at a time
+/// ([`SharedBytes::release`]): the map's pages would otherwise stay in the process (its
+/// resident memory grows with the file) until one thread unmaps them all at the end. Not with
+/// one thread (`run_inline`): releasing behind its reading made it slower
+/// (docs/performance.md).
+const RELEASE_STEP: usize = 32 << 20;
 /// Chunks scanned ahead of the slowest lane. With the DNS queue's bound (three ticks of
 /// inputs), committing never waits on a queue that only a waiting lane could drain: the
 /// inputs queued span at most a tick plus `CHUNKS_AHEAD + 1` chunks.
