@@ -1273,7 +1273,11 @@ fn tcp_header_checks_keep_their_order() {
         pkt.truncate(20 + len);
         let mut d = Decoder::new(DecodeLimits::default());
         let out = d.decode(&frame(101, &pkt));
-        assert_eq!(out.problem, Some(problem), "{len} bytes, offset {offset:#x}");
+        assert_eq!(
+            out.problem,
+            Some(problem),
+            "{len} bytes, offset {offset:#x}"
+        );
         assert!(out.transport.is_none());
     }
 }
