@@ -367,6 +367,8 @@ enum Source {
     Whole {
         bytes: SharedBytes,
         pos: usize,
+        /// How far [`SharedBytes::stream`] has asked for the cache lines.
+        streamed: usize,
     },
     Stream {
         reader: Box<dyn Read + Send>,
@@ -384,8 +386,8 @@ enum Source {
     },
 }
 
-/// How far ahead of the reading position [`SharedBytes::prefetch`] asks for a cache line:
-/// a few frames (best of 1, 4 and 8 KiB on both benchmark captures).
+/// How far ahead of the reading position [`SharedBytes::stream`] asks for the cache lines: a
+/// few frames (2, 4, 8 and 16 KiB were alike; 32 KiB slower; issue #13, 2026-12-07).
 const PREFETCH_AHEAD: usize = 4096;
 
 /// Asks the CPU to start loading the first cache line of `bytes` (a hint: nothing is read
@@ -438,15 +440,26 @@ impl SharedBytes {
         }
     }
 
-    /// Asks the CPU to start loading the cache line [`PREFETCH_AHEAD`] bytes past `pos`: the
-    /// header of a frame a few frames on, whose first touch would otherwise wait on memory
-    /// (the reading thread reads a whole capture in one pass, each frame header once). Saves
-    /// 5-10 % of the reading thread's time (`--threads 1`, page cache warm).
+    /// Asks the CPU to start loading every cache line up to [`PREFETCH_AHEAD`] bytes past
+    /// `pos` that it has not asked for yet (`streamed`: where it stopped last time). A reader
+    /// walks a capture from record header to record header, each known only once the previous
+    /// one is read: without this every header waits on memory in turn (80 % of the scan's
+    /// samples with `--threads 2`). One cache line a frame, `PREFETCH_AHEAD` on, was not
+    /// enough: the next headers fall on any of the lines between. Asking for all of them in
+    /// order (about ten a frame on the request-heavy benchmark) also sets the CPU's own
+    /// prefetcher streaming (docs/performance.md).
     #[inline]
-    pub(crate) fn prefetch(&self, pos: usize) {
-        if let Some(ahead) = self.as_slice().get(pos.saturating_add(PREFETCH_AHEAD)..) {
-            prefetch(ahead);
+    pub(crate) fn stream(&self, streamed: &mut usize, pos: usize) {
+        let all = self.as_slice();
+        let to = pos.saturating_add(PREFETCH_AHEAD).min(all.len());
+        let mut at = (*streamed).max(pos);
+        while at < to {
+            if let Some(line) = all.get(at..) {
+                prefetch(line);
+            }
+            at += 64;
         }
+        *streamed = at;
     }
 
     /// Whether the bytes are a memory-mapped file (whose pages are mapped on first touch).
@@ -519,7 +532,7 @@ impl Source {
     /// first. Returns how many are available.
     fn ensure(&mut self, need: usize) -> Result<usize, FillError> {
         match self {
-            Source::Whole { bytes, pos } => Ok(bytes.as_slice().len().saturating_sub(*pos)),
+            Source::Whole { bytes, pos, .. } => Ok(bytes.as_slice().len().saturating_sub(*pos)),
             Source::Stream {
                 reader,
                 buf,
@@ -566,7 +579,7 @@ impl Source {
     /// The available bytes from the current position.
     fn window(&self) -> &[u8] {
         match self {
-            Source::Whole { bytes, pos } => bytes.as_slice().get(*pos..).unwrap_or(&[]),
+            Source::Whole { bytes, pos, .. } => bytes.as_slice().get(*pos..).unwrap_or(&[]),
             Source::Stream {
                 buf, start, end, ..
             } => buf.get(*start..*end).unwrap_or(&[]),
@@ -575,9 +588,13 @@ impl Source {
 
     fn consume(&mut self, n: usize) {
         match self {
-            Source::Whole { bytes, pos } => {
+            Source::Whole {
+                bytes,
+                pos,
+                streamed,
+            } => {
                 *pos += n;
-                bytes.prefetch(*pos);
+                bytes.stream(streamed, *pos);
             }
             Source::Stream { start, end, .. } => *start = (*start + n).min(*end),
         }
@@ -1300,6 +1317,7 @@ impl Single {
                     Source::Whole {
                         bytes: SharedBytes::new(Bytes::Map(map)),
                         pos: 0,
+                        streamed: 0,
                     },
                     Compression::None,
                 );
@@ -1335,6 +1353,7 @@ impl Single {
                 Source::Whole {
                     bytes: SharedBytes::owned(bytes),
                     pos: 0,
+                    streamed: 0,
                 },
                 Compression::None,
             ),
@@ -1550,7 +1569,12 @@ impl Single {
     /// secrets, options, damage) is left to the general step ([`InPlace::Other`]), so that
     /// what it reports and how it numbers stays its own.
     fn frames_in_place<F: FnMut(Frame<'_>) -> bool>(&mut self, mut each: F) -> Option<InPlace> {
-        let Source::Whole { bytes, pos } = &mut self.source else {
+        let Source::Whole {
+            bytes,
+            pos,
+            streamed,
+        } = &mut self.source
+        else {
             return None;
         };
         if self.damage.is_some() {
@@ -1570,7 +1594,7 @@ impl Single {
             self.frames += 1;
             self.last_ts_ns = meta.ts_ns;
             *pos += len;
-            bytes.prefetch(*pos);
+            bytes.stream(streamed, *pos);
             let frame = Frame {
                 index: self.frames - 1,
                 ts_ns: meta.ts_ns,
@@ -2094,6 +2118,26 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streaming_asks_for_each_line_once_and_stops_at_the_end() {
+        let bytes = SharedBytes::owned(vec![0; 3 * PREFETCH_AHEAD]);
+        let mut streamed = 0;
+        bytes.stream(&mut streamed, 0);
+        assert_eq!(streamed, PREFETCH_AHEAD);
+        // Within what it has asked for: nothing more.
+        bytes.stream(&mut streamed, 100);
+        assert_eq!(streamed, PREFETCH_AHEAD + 128);
+        // A jump (a long record) starts again at the new position.
+        bytes.stream(&mut streamed, 2 * PREFETCH_AHEAD + 1);
+        assert_eq!(
+            streamed,
+            3 * PREFETCH_AHEAD + 1,
+            "the last line asked for ends past the end"
+        );
+        bytes.stream(&mut streamed, usize::MAX);
+        assert_eq!(streamed, usize::MAX);
+    }
 
     /// The frames of `bytes` as `next_item` gives them, and as `frames_in_place` does (taking
     /// `per` frames per call, the other records with `next_item`, as the pipeline's scan
