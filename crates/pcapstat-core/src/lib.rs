@@ -49,9 +49,9 @@ mod wire;
 pub use analysis::{Analysis, Analyzer, RecordSink, Records, StreamEnd};
 pub use app::AppStats;
 pub use capture::{
-    capture_files, looks_like_capture, merged_name, Capture, CaptureError, CaptureFormat,
-    CaptureItem, Compression, Damage, Damaged, DecryptionSecrets, Frame, Interface, LinkType,
-    MmapChoice,
+    capture_files, looks_like_capture, merged_name, widen_pipe, Capture, CaptureError,
+    CaptureFormat, CaptureItem, Compression, Damage, Damaged, DecryptionSecrets, Frame, Interface,
+    LinkType, MmapChoice,
 };
 pub use decode::{DecodeLimits, DecodeProblem, DecodeStats, Encapsulation, ProblemCounts};
 pub use expression::{line_col, split_expression, Op, Token};
