@@ -40,11 +40,18 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
 
 
-def timed(cmd, stdin_path=None, stdout_path=os.devnull):
+def timed(cmd, stdin_path=None, stdout_path=os.devnull, pipe=False):
     """Runs cmd under /usr/bin/time -v; returns wall seconds (measured here), peak RSS in KiB,
-    exit code and what the command printed (when stdout_path is None)."""
+    exit code and what the command printed (when stdout_path is None). With `pipe`, stdin_path
+    comes through a pipe from `cat` (a stream, as from tcpdump: pcapstat maps a file given as
+    standard input) and the figures are the command's alone."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
-        stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+        cat = None
+        if stdin_path and pipe:
+            cat = subprocess.Popen(["cat", stdin_path], stdout=subprocess.PIPE)
+            stdin = cat.stdout
+        else:
+            stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
         out = subprocess.PIPE if stdout_path is None else open(stdout_path, "wb")
         start = time.monotonic()
         p = subprocess.run(
@@ -56,6 +63,8 @@ def timed(cmd, stdin_path=None, stdout_path=os.devnull):
         wall = time.monotonic() - start
         if stdin_path:
             stdin.close()
+        if cat:
+            cat.wait()
         if stdout_path is not None:
             out.close()
         report = tf.read()
@@ -207,12 +216,12 @@ def main():
         for label, p in [("head", head), ("whole", path)]:
             by_path = timed([args.pcapstat, "analyze", p, "--format", "json"] + threads)
             by_stdin = timed([args.pcapstat, "analyze", "-", "--format", "json"] + threads,
-                             stdin_path=p)
+                             stdin_path=p, pipe=True)
             mem[label] = {"path_rss_kib": by_path["rss_kib"],
                           "stdin_rss_kib": by_stdin["rss_kib"],
                           "stdin_wall_s": by_stdin["wall_s"]}
             if "core-tcp" in runs:
-                ct = timed([args.core_tcp, "-"], stdin_path=p)
+                ct = timed([args.core_tcp, "-"], stdin_path=p, pipe=True)
                 mem[label]["core_tcp_stdin_rss_kib"] = ct["rss_kib"]
     info["memory"] = mem
 

@@ -548,6 +548,13 @@ pub(crate) fn run_one_into_each(
         let stdin = io::stdin();
         // A pipe (`tcpdump -w - |`): larger reads, fewer switches between writer and reader.
         pcapstat_core::widen_pipe(&stdin);
+        // A file (`- < f`): mapped as its path would be.
+        #[cfg(unix)]
+        if let Ok(fd) = std::os::fd::AsFd::as_fd(&stdin).try_clone_to_owned() {
+            return analyzer
+                .analyze_file_into_each(std::fs::File::from(fd), outs)
+                .context("reading standard input");
+        }
         analyzer
             .analyze_reader_into_each(stdin, outs)
             .context("reading standard input")

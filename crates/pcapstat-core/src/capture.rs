@@ -17,7 +17,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -907,6 +907,18 @@ impl Capture {
         Single::open_with(path, mmap).map(Capture::one)
     }
 
+    /// A capture from a file already open, such as standard input redirected from a file
+    /// (`pcapstat analyze - < f`): memory-mapped as by [`Capture::open_with`] when `mmap`
+    /// allows it and it is a plain regular file not yet read from; otherwise (a pipe, a
+    /// terminal, a compressed or partly read file) read as a stream from where it is, as
+    /// [`Capture::from_reader`] reads.
+    ///
+    /// # Errors
+    /// As [`Capture::open_with`].
+    pub fn from_file(file: File, mmap: MmapChoice) -> Result<Capture, CaptureError> {
+        Single::from_file(file, None, mmap).map(Capture::one)
+    }
+
     /// Reads a capture from a stream (for example standard input), decompressing gzip or zstd when
     /// the first bytes say so. Memory use is bounded by the largest block, not the stream's size.
     ///
@@ -1327,12 +1339,24 @@ impl Single {
     /// See [`Capture::open_with`].
     fn open_with(path: impl AsRef<Path>, mmap: MmapChoice) -> Result<Single, CaptureError> {
         let path = path.as_ref();
-        let mut file = File::open(path)?;
+        Self::from_file(File::open(path)?, Some(path), mmap)
+    }
+
+    /// See [`Capture::from_file`]; `path` is the file's, when it was opened by name (for the
+    /// secrets of a pcapng file read as a stream).
+    fn from_file(
+        mut file: File,
+        path: Option<&Path>,
+        mmap: MmapChoice,
+    ) -> Result<Single, CaptureError> {
+        // Mapped from its start only: a file already partly read (standard input after another
+        // program) is read on from where it is.
+        let at_start = file.stream_position().is_ok_and(|p| p == 0);
         let mut magic = [0u8; 4];
         let n = read_up_to(&mut file, &mut magic)?;
         let compression = compression_of(&magic[..n]);
         let is_regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
-        if compression == Compression::None && is_regular && mmap.0 {
+        if compression == Compression::None && is_regular && at_start && mmap.0 {
             // SAFETY: whoever made `mmap` with `MmapChoice::auto` promised that the file is not
             // modified or truncated while it is mapped (see there). The map is read-only and
             // private to this reader.
@@ -1352,7 +1376,7 @@ impl Single {
         let reader = io::Cursor::new(magic[..n].to_vec()).chain(file);
         let mut capture = Self::from_reader(reader)?;
         if compression == Compression::None && is_regular {
-            capture.path = Some(path.to_path_buf());
+            capture.path = path.map(Path::to_path_buf);
         }
         Ok(capture)
     }
@@ -2144,6 +2168,39 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_open_file_is_mapped_from_its_start_and_read_on_from_elsewhere() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/stream/connections.pcap"
+        );
+        let frames = |mut c: Capture| {
+            let mut n = 0;
+            while c.next_frame().unwrap().is_some() {
+                n += 1;
+            }
+            n
+        };
+        let expected = frames(Capture::open(path).unwrap());
+        // SAFETY: the bundled capture is not modified while the tests run.
+        #[allow(unsafe_code)]
+        let mmap = unsafe { MmapChoice::auto() };
+        let open = Capture::from_file(File::open(path).unwrap(), mmap).unwrap();
+        assert!(open.shared_bytes().is_some(), "mapped");
+        assert_eq!(frames(open), expected);
+        let read = Capture::from_file(File::open(path).unwrap(), MmapChoice::never()).unwrap();
+        assert!(
+            read.shared_bytes().is_none(),
+            "read when mapping is not allowed"
+        );
+        assert_eq!(frames(read), expected);
+        // Past its file header (another program read it): read on from there, not mapped from
+        // the start, so not a capture.
+        let mut partly = File::open(path).unwrap();
+        partly.seek(io::SeekFrom::Start(24)).unwrap();
+        assert!(Capture::from_file(partly, mmap).is_err());
+    }
 
     #[cfg(target_os = "linux")]
     #[test]

@@ -210,6 +210,21 @@ impl Analyzer {
         Ok(self.core.analyze_into_each(capture, outs)?)
     }
 
+    /// As [`Analyzer::analyze_path_into_each`] for a file already open, such as standard input
+    /// ([`Capture::from_file`]: mapped when it is a regular file and the analyzer maps files,
+    /// else read as a stream).
+    ///
+    /// # Errors
+    /// As [`Analyzer::analyze_path_into`].
+    pub fn analyze_file_into_each(
+        &self,
+        file: std::fs::File,
+        outs: &mut [(&Filter, &mut (dyn RecordSink + Send))],
+    ) -> Result<StreamEnd, Error> {
+        let capture = Capture::from_file(file, self.mmap)?;
+        Ok(self.core.analyze_into_each(capture, outs)?)
+    }
+
     /// As [`Analyzer::analyze_reader_into`] for several filters in one reading.
     ///
     /// # Errors
