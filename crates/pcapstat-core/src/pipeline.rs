@@ -21,7 +21,7 @@ use std::sync::{mpsc, Arc};
 
 mod parallel;
 
-use crate::capture::{prefetch, Capture, CaptureError, CaptureItem};
+use crate::capture::{prefetch, Capture, CaptureError, CaptureItem, Frame, InPlace};
 use crate::decode::{DecodeLimits, Decoder, IcmpError};
 use crate::flow::FlowKey;
 use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
@@ -348,7 +348,26 @@ fn read<U: UdpConsumer>(
     mut out: impl FnMut(Out<'_, '_>) -> bool,
 ) -> Result<(), CaptureError> {
     let progress = reader.config.progress.as_deref();
+    let whole = capture.shared_bytes();
     loop {
+        // A capture in memory: its common records in a loop of their own, as the parallel scan
+        // reads them (`Capture::frames_in_place`); any other record, the end and damage below.
+        if let Some(whole) = &whole {
+            let read = capture.frames_in_place(|frame| {
+                if frame.index.is_multiple_of(PROGRESS_EVERY) {
+                    if let Some(p) = progress {
+                        p.store(
+                            whole.offset_of(frame.data).unwrap_or(0) as u64,
+                            Ordering::Relaxed,
+                        );
+                    }
+                }
+                read_frame(&frame, decoder, summary, udp, &mut out)
+            });
+            if read == Some(InPlace::Stopped) {
+                break;
+            }
+        }
         if capture.frames_read().is_multiple_of(PROGRESS_EVERY) {
             if let Some(p) = progress {
                 p.store(capture.offset(), Ordering::Relaxed);
@@ -374,28 +393,8 @@ fn read<U: UdpConsumer>(
                 continue;
             }
         };
-        if frame.index > 0 && frame.index.is_multiple_of(HEARTBEAT_FRAMES) {
-            udp.flush();
-            if !out(Out::Tick(frame.index)) {
-                break;
-            }
-        }
-        summary.observe(&frame);
-        let decoded = decoder.decode(&frame);
-        if let Some(e) = &decoded.icmp_error {
-            udp.on_icmp_error(e);
-        }
-        match decoded.transport {
-            Some(Transport::Tcp(seg)) => {
-                udp.on_tcp_segment(&seg);
-                // The one key of the segment: its shard here, its flow-table entry in the worker.
-                let key = FlowKey::new(&seg.ip, seg.src_port, seg.dst_port);
-                if !out(Out::Segment(key.shard(SHARDS), key, &seg)) {
-                    break;
-                }
-            }
-            Some(Transport::Udp(d)) => udp.on_udp(&d),
-            None => {}
+        if !read_frame(&frame, decoder, summary, udp, &mut out) {
+            break;
         }
     }
     udp.flush();
@@ -403,6 +402,41 @@ fn read<U: UdpConsumer>(
         p.store(capture.offset(), Ordering::Relaxed);
     }
     Ok(())
+}
+
+/// One frame of [`read`]: the heartbeat tick due before it, the summary, decoding; UDP and ICMP
+/// go to `udp`, a TCP segment to `out`. `false` when `out` says stop.
+fn read_frame<U: UdpConsumer>(
+    frame: &Frame<'_>,
+    decoder: &mut Decoder,
+    summary: &mut SummaryBuilder,
+    udp: &mut U,
+    out: &mut impl FnMut(Out<'_, '_>) -> bool,
+) -> bool {
+    if frame.index > 0 && frame.index.is_multiple_of(HEARTBEAT_FRAMES) {
+        udp.flush();
+        if !out(Out::Tick(frame.index)) {
+            return false;
+        }
+    }
+    summary.observe(frame);
+    let decoded = decoder.decode(frame);
+    if let Some(e) = &decoded.icmp_error {
+        udp.on_icmp_error(e);
+    }
+    match decoded.transport {
+        Some(Transport::Tcp(seg)) => {
+            udp.on_tcp_segment(&seg);
+            // The one key of the segment: its shard here, its flow-table entry in the worker.
+            let key = FlowKey::new(&seg.ip, seg.src_port, seg.dst_port);
+            out(Out::Segment(key.shard(SHARDS), key, &seg))
+        }
+        Some(Transport::Udp(d)) => {
+            udp.on_udp(&d);
+            true
+        }
+        None => true,
+    }
 }
 
 /// A TCP segment without its borrowed bytes, which are in the batch's byte buffer.
