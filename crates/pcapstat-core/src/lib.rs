@@ -85,3 +85,15 @@ pub use units::{format_bytes, format_duration, format_number, parse_duration, Pa
 #[doc(hidden)]
 pub use values::ValueStore;
 pub use wire::{AlertDescription, AlertLevel, CipherSuite, DnsType, Rcode, TlsVersion};
+
+#[cfg(test)]
+mod testing {
+    /// The tests' deterministic generator (xorshift64): no dependency, the same numbers on
+    /// every machine. `state` must not be 0.
+    pub(crate) fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+}

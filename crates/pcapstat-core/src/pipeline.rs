@@ -21,7 +21,7 @@ use std::sync::{mpsc, Arc};
 
 mod parallel;
 
-use crate::capture::{prefetch, Capture, CaptureError, CaptureItem, Frame, InPlace};
+use crate::capture::{prefetch, Capture, CaptureError, CaptureItem, Frame, InPlace, SharedBytes};
 use crate::decode::{DecodeLimits, Decoder, IcmpError};
 use crate::flow::FlowKey;
 use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
@@ -354,14 +354,7 @@ fn read<U: UdpConsumer>(
         // reads them (`Capture::frames_in_place`); any other record, the end and damage below.
         if let Some(whole) = &whole {
             let read = capture.frames_in_place(|frame| {
-                if frame.index.is_multiple_of(PROGRESS_EVERY) {
-                    if let Some(p) = progress {
-                        p.store(
-                            whole.offset_of(frame.data).unwrap_or(0) as u64,
-                            Ordering::Relaxed,
-                        );
-                    }
-                }
+                progress_in_place(progress, whole, &frame);
                 read_frame(&frame, decoder, summary, udp, &mut out)
             });
             if read == Some(InPlace::Stopped) {
@@ -402,6 +395,19 @@ fn read<U: UdpConsumer>(
         p.store(capture.offset(), Ordering::Relaxed);
     }
     Ok(())
+}
+
+/// For the progress counter, every [`PROGRESS_EVERY`] frames: where a frame read in place
+/// (`Capture::frames_in_place`) lies in the capture, past its record header.
+fn progress_in_place(progress: Option<&AtomicU64>, whole: &SharedBytes, frame: &Frame<'_>) {
+    if frame.index.is_multiple_of(PROGRESS_EVERY) {
+        if let Some(p) = progress {
+            p.store(
+                whole.offset_of(frame.data).unwrap_or(0) as u64,
+                Ordering::Relaxed,
+            );
+        }
+    }
 }
 
 /// One frame of [`read`]: the heartbeat tick due before it, the summary, decoding; UDP and ICMP

@@ -1153,14 +1153,8 @@ fn shortcut_matches(frames: &[(u32, Vec<u8>, u32)]) -> usize {
 /// type, snap length, original length) and on every frame of the bundled captures.
 #[test]
 fn plain_ipv4_tcp_is_what_the_general_walk_makes() {
-    // A deterministic generator (xorshift).
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = move || crate::testing::xorshift(&mut state);
     let mut base = Vec::new();
     PacketBuilder::ethernet2(MAC_A, MAC_B)
         .ipv4(V4_A, V4_B, 64)

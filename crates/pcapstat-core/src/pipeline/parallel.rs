@@ -32,8 +32,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 
 use super::{
-    merged, Batch, Emit, Harvest, Outputs, Reader, UdpConsumer, HEARTBEAT_FRAMES, PROGRESS_EVERY,
-    SHARDS,
+    merged, progress_in_place, Batch, Emit, Harvest, Outputs, Reader, UdpConsumer,
+    HEARTBEAT_FRAMES, PROGRESS_EVERY, SHARDS,
 };
 use crate::capture::{
     prefetch, Capture, CaptureError, CaptureItem, Frame, InPlace, LinkType, SharedBytes,
@@ -189,11 +189,7 @@ impl Scanner<'_, '_, '_> {
                 let summary = &mut self.summary;
                 let mut outside = false;
                 let read = self.capture.frames_in_place(|frame| {
-                    if frame.index.is_multiple_of(PROGRESS_EVERY) {
-                        if let Some(p) = progress {
-                            p.store(whole_offset(whole, frame.data), Ordering::Relaxed);
-                        }
-                    }
+                    progress_in_place(progress, whole, &frame);
                     summary.observe(&frame);
                     let Some(at) = whole.offset_of(frame.data) else {
                         outside = true;
@@ -274,11 +270,6 @@ fn outside_error() -> CaptureError {
     CaptureError::Io(std::io::Error::other(
         "a frame lies outside the capture's bytes",
     ))
-}
-
-/// The offset in the capture of a frame's data (for the progress counter: past its header).
-fn whole_offset(whole: &SharedBytes, data: &[u8]) -> u64 {
-    whole.offset_of(data).unwrap_or(0) as u64
 }
 
 fn frame_of<'b>(f: &FrameRef, bytes: &'b [u8]) -> Frame<'b> {

@@ -146,12 +146,7 @@ mod tests {
     #[test]
     fn median_is_the_lower_median_of_the_first_limit_samples() {
         let mut x = 7u64;
-        let mut rng = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % 200_000) as i64
-        };
+        let mut rng = || (crate::testing::xorshift(&mut x) % 200_000) as i64;
         for (n, limit) in [
             (0, 16),
             (1, 16),
@@ -227,12 +222,7 @@ mod tests {
     #[test]
     fn marking_the_overlapping_run_gives_the_samples_of_a_full_scan() {
         let mut x = 0x9e37_79b9u64;
-        let mut rng = move |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rng = move |n: u64| crate::testing::xorshift(&mut x) % n;
         for round in 0..200 {
             let base = if round % 2 == 0 { 0 } else { u32::MAX - 40_000 };
             let (mut next, mut acked) = (base, base);

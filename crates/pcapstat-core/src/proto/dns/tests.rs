@@ -84,9 +84,7 @@ fn every_prefix_and_random_bytes_never_panic() {
     }
     let mut s = 0x2545_f491_4f6c_dd1du64;
     for _ in 0..20_000 {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
+        crate::testing::xorshift(&mut s);
         let len = (s % 80) as usize;
         let mut bytes: Vec<u8> = (0..len)
             .map(|k| (s.rotate_left(k as u32 * 7) ^ k as u64) as u8)

@@ -3,6 +3,7 @@
 use super::*;
 use crate::proto::headers::HeaderLimits;
 use crate::tcp::Direction::{ClientToServer as C2S, ServerToClient as S2C};
+use crate::testing::xorshift;
 
 fn parser() -> HttpParser {
     HttpParser::new(HttpConfig::default())
@@ -470,14 +471,6 @@ fn midstream_parser_skips_the_tail_of_an_earlier_response() {
     assert_eq!(stats.parse_errors, 0);
 }
 
-/// A small deterministic generator (no dependency needed).
-fn xorshift(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
-
 #[test]
 fn random_bytes_and_splits_never_panic() {
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
@@ -751,10 +744,7 @@ fn taking_finished_exchanges_changes_no_record_on_random_conversations() {
     struct Rng(u64);
     impl Rng {
         fn below(&mut self, n: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % n.max(1)
+            xorshift(&mut self.0) % n.max(1)
         }
     }
     type Events = Vec<(Direction, Option<Vec<u8>>)>;

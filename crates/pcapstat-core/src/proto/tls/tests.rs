@@ -398,12 +398,7 @@ fn truncated_streams_never_panic() {
 #[test]
 fn garbage_never_panics() {
     let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = move || crate::testing::xorshift(&mut state);
     let hello = record(22, &chrome_like_hello(&[5; 32], true));
     for round in 0..3000 {
         let len = (next() % 300) as usize;

@@ -881,12 +881,7 @@ fn split_handshake_stays_one_connection() {
 #[test]
 fn random_segments_never_panic_and_keep_invariants() {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut rnd = move |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n.max(1)
-    };
+    let mut rnd = move |n: u64| crate::testing::xorshift(&mut x) % n.max(1);
     let cfg = TcpConfig {
         idle_timeout_ns: 5_000_000_000,
         max_connections: 4,
