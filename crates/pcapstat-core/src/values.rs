@@ -17,8 +17,8 @@ use std::collections::binary_heap::{BinaryHeap, PeekMut};
 
 /// The smallest run made of a full buffer (2 KiB of buffer).
 const MIN_RUN: usize = 256;
-/// The largest run: the buffer holds at most this many values (256 KiB).
-const MAX_RUN: usize = 1 << 15;
+/// The largest run: the buffer holds at most this many values (64 KiB).
+const MAX_RUN: usize = 1 << 13;
 
 /// A multiset of `i64` values (any, duplicates kept) answering order statistics exactly:
 /// [`ValueStore::nth`], [`ValueStore::select`] (several ranks in one pass) and

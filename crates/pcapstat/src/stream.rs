@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use polars::prelude::DataFrame;
 
 use pcapstat_core::{
-    ConnectionRecord, DnsRecord, HttpRecord, QuicRecord, RecordSink, Records, TlsRecord,
+    ConnectionRecord, DnsRecord, HttpRecord, QuicRecord, RecordSink, Records, RequestTiming,
+    TlsRecord,
 };
 
 use crate::error::Error;
@@ -43,8 +44,10 @@ const FRAME_ROWS: usize = 4096;
 pub const ROW_GROUP_BYTES: usize = 16 << 20;
 
 /// Memory of one table's records gathered before they become a frame (estimated: the record
-/// and its strings); [`FRAME_ROWS`] bounds their number.
-const FRAME_BYTES: usize = 1 << 20;
+/// and its strings); [`FRAME_ROWS`] bounds their number. 512 KiB: a frame of connection rows
+/// (640 bytes each on x86_64) is 819 rows, one of HTTP rows with their timings (432 bytes)
+/// 1 213.
+const FRAME_BYTES: usize = 512 << 10;
 
 /// The tables, in the order they are written.
 const TABLES: [&str; 6] = ["connections", "tls", "http", "dns", "websocket", "quic"];
@@ -52,6 +55,26 @@ const TABLES: [&str; 6] = ["connections", "tls", "http", "dns", "websocket", "qu
 /// The first `k` values of `v` (all of them if fewer).
 fn front<T>(v: &[T], k: usize) -> &[T] {
     &v[..k.min(v.len())]
+}
+
+/// Makes room in `v` for `adding` records more: doubling as a `Vec` does, but never past a
+/// frame's rows (the fewer of [`FRAME_ROWS`] and [`FRAME_BYTES`] of rows of `row_bytes`),
+/// unless one batch is larger. A doubling `Vec` of 819 connection rows holds 1 024 (640 KiB
+/// for 512 KiB).
+fn reserve_frame<T>(v: &mut Vec<T>, adding: usize, row_bytes: usize) {
+    let need = v.len().saturating_add(adding);
+    if need > v.capacity() {
+        let frame = FRAME_ROWS.min(FRAME_BYTES / row_bytes.max(1)).max(1);
+        let target = need.max(v.capacity().saturating_mul(2).max(8).min(frame));
+        v.reserve_exact(target - v.len());
+    }
+}
+
+/// Moves the records of `from` to the end of `to` ([`reserve_frame`]); a row is `row_bytes`
+/// at least.
+fn append_capped<T>(to: &mut Vec<T>, from: &mut Vec<T>, row_bytes: usize) {
+    reserve_frame(to, from.len(), row_bytes.max(std::mem::size_of::<T>()));
+    to.append(from);
 }
 
 /// Removes the first `k` values of `v` (all of them if fewer); a whole buffer is given back.
@@ -452,18 +475,21 @@ impl TableStream {
         let b = &mut self.raw_bytes;
         b[0] += r.connections.iter().map(connection_bytes).sum::<usize>();
         b[1] += r.tls.iter().map(tls_bytes).sum::<usize>();
-        b[2] += r.http.iter().map(http_bytes).sum::<usize>();
+        b[2] += r.http.iter().map(http_bytes).sum::<usize>()
+            + r.timings.len() * std::mem::size_of::<RequestTiming>();
         b[3] += r.dns.iter().map(dns_bytes).sum::<usize>();
         b[4] += r.websocket.len() * WEBSOCKET_ROW_BYTES;
         b[5] += r.quic.iter().map(quic_bytes).sum::<usize>();
         let raw = &mut self.raw;
-        raw.connections.append(&mut r.connections);
-        raw.tls.append(&mut r.tls);
-        raw.http.append(&mut r.http);
-        raw.timings.append(&mut r.timings);
-        raw.dns.append(&mut r.dns);
-        raw.websocket.append(&mut r.websocket);
-        raw.quic.append(&mut r.quic);
+        // An HTTP row is its record and its timing (the two are made frames together).
+        let http_row = std::mem::size_of::<HttpRecord>() + std::mem::size_of::<RequestTiming>();
+        append_capped(&mut raw.connections, &mut r.connections, 0);
+        append_capped(&mut raw.tls, &mut r.tls, 0);
+        append_capped(&mut raw.http, &mut r.http, http_row);
+        append_capped(&mut raw.timings, &mut r.timings, http_row);
+        append_capped(&mut raw.dns, &mut r.dns, 0);
+        append_capped(&mut raw.websocket, &mut r.websocket, WEBSOCKET_ROW_BYTES);
+        append_capped(&mut raw.quic, &mut r.quic, 0);
         for i in 0..TABLES.len() {
             if self.raw_rows(i) >= FRAME_ROWS.min(self.row_group_rows.max(1))
                 || self.raw_bytes[i] >= FRAME_BYTES
@@ -972,6 +998,64 @@ pub(crate) mod tests {
         tables.commit().expect("commit");
         let got = read_parquet(&dir.join("pq/http.parquet"));
         assert_eq!(got.height(), n);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn records_waiting_for_a_frame_hold_at_most_a_frame() {
+        let a = Analyzer::new()
+            .analyze_path(testdata("link-null-http.pcap"))
+            .expect("capture");
+        let conn = a
+            .connection_records()
+            .first()
+            .expect("a connection")
+            .clone();
+        let http = a.http_records().first().expect("an http row").clone();
+        let timing = a.request_timings().first().expect("a timing").clone();
+        let dir = scratch("frame-capacity");
+        let out = TableOutputs {
+            parquet: Some(dir.join("pq")),
+            ..TableOutputs::default()
+        };
+        let mut tables = TableStream::begin(&out).expect("begin");
+        tables.start_capture("c");
+        let http_row = std::mem::size_of::<HttpRecord>() + std::mem::size_of::<RequestTiming>();
+        // A frame's rows, and the rest of the batch that completed it (at most two more).
+        let most = |row: usize| FRAME_ROWS.min(FRAME_BYTES / row) + 2;
+        let n = 5000;
+        for k in 0..n {
+            // Batches of one to three rows, as a live connection's finished requests come.
+            let mut batch = Records::default();
+            for _ in 0..1 + k % 3 {
+                batch.connections.push(conn.clone());
+                batch.http.push(http.clone());
+                batch.timings.push(timing.clone());
+            }
+            tables.records(batch);
+            let raw = &tables.raw;
+            // A doubling vector would reach the next power of two (1 024 connection rows for
+            // 819, 2 048 HTTP rows for 1 213).
+            assert!(
+                raw.connections.capacity() <= most(std::mem::size_of::<ConnectionRecord>()),
+                "batch {k}: {} connection rows",
+                raw.connections.capacity()
+            );
+            assert!(
+                raw.http.capacity() <= most(http_row) && raw.timings.capacity() <= most(http_row),
+                "batch {k}: {} http rows, {} timings",
+                raw.http.capacity(),
+                raw.timings.capacity()
+            );
+        }
+        tables.end_capture("c").expect("end");
+        tables.commit().expect("commit");
+        let rows = (0..n).map(|k| 1 + k % 3).sum::<usize>();
+        assert_eq!(
+            read_parquet(&dir.join("pq/connections.parquet")).height(),
+            rows
+        );
+        assert_eq!(read_parquet(&dir.join("pq/http.parquet")).height(), rows);
         std::fs::remove_dir_all(&dir).ok();
     }
 
