@@ -45,6 +45,13 @@ use crate::proto::tls::{EmbeddedKeys, KeyLog};
 use crate::summary::{CaptureSummary, SummaryBuilder};
 use crate::tcp::{SinkFactory, TcpConfig, TcpTracker};
 
+/// A lane hands what it finished to the collector every this many chunks (or sooner, at
+/// [`EMIT_GROUPS`] groups): each emit wakes the collector, a third thread on two cores, which
+/// then takes a core from a lane (a switch and its caches) once per emit.
+const EMIT_CHUNKS: usize = 4;
+/// ... or once it holds this many groups (a bound on what waits in the lane).
+const EMIT_GROUPS: usize = 4096;
+
 /// Most frames in a chunk; every multiple of it ends a chunk ([`HEARTBEAT_FRAMES`] is one).
 pub(super) const CHUNK_FRAMES: u64 = 4096;
 const _: () = assert!(HEARTBEAT_FRAMES.is_multiple_of(CHUNK_FRAMES));
@@ -799,6 +806,9 @@ fn lane<F, M, U, H>(
         .collect();
     let mut decoder = Decoder::deferring(limits);
     let mut groups = Vec::new();
+    // Chunks tracked since the last emit, and the frames they covered.
+    let mut unsent = 0usize;
+    let mut tracked_upto = 0u64;
     loop {
         let job = {
             let mut st = shared.lock();
@@ -842,6 +852,14 @@ fn lane<F, M, U, H>(
                 }
             }
             Job::Finish(end) => {
+                if harvest.is_some() && unsent > 0 {
+                    // What the last chunks finished, before the lane's end.
+                    let _ = emit_tx.send(Emit {
+                        worker: w,
+                        upto: tracked_upto,
+                        groups: std::mem::take(&mut groups),
+                    });
+                }
                 let out = shards
                     .into_iter()
                     .zip(trackers)
@@ -877,7 +895,9 @@ fn lane<F, M, U, H>(
                     }
                 }
                 let LaneItem { batch, extra, .. } = item;
-                if harvest.is_some() {
+                unsent += 1;
+                if harvest.is_some() && (unsent >= EMIT_CHUNKS || groups.len() >= EMIT_GROUPS) {
+                    unsent = 0;
                     let groups = std::mem::take(&mut groups);
                     let _ = emit_tx.send(Emit {
                         worker: w,
@@ -885,6 +905,7 @@ fn lane<F, M, U, H>(
                         groups,
                     });
                 }
+                tracked_upto = upto;
                 let mut st = shared.lock();
                 st.tracked[w] += 1;
                 st.spares.give_batch(batch, lanes);
