@@ -680,7 +680,11 @@ where
         _ => 1,
     };
     let (out_tx, out_rx) = mpsc::channel::<Outputs<F>>();
-    let (emit_tx, emit_rx) = mpsc::sync_channel::<Emit<H::Group>>(4 * lanes + 4);
+    // Emits waiting for the collector: about 4 chunks a lane and 4 more, as when a lane sent
+    // one a chunk (each now holds up to EMIT_CHUNKS chunks' groups: a SYN flood, whose
+    // collector is the slowest part, kept 4 times as many records waiting).
+    let (emit_tx, emit_rx) =
+        mpsc::sync_channel::<Emit<H::Group>>(((4 * lanes + 4) / EMIT_CHUNKS).max(1));
     let shared = Shared {
         state: Mutex::new(State {
             scanning: false,
