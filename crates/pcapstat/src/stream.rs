@@ -964,6 +964,18 @@ pub(crate) mod tests {
         assert!(got.equals_missing(want), "{what} {table}:\n{got}\n{want}");
     }
 
+    /// A stream writing Parquet into a fresh scratch directory `name`, capture `capture` begun.
+    fn parquet_stream(name: &str, capture: &str) -> (PathBuf, TableStream) {
+        let dir = scratch(name);
+        let out = TableOutputs {
+            parquet: Some(dir.join("pq")),
+            ..TableOutputs::default()
+        };
+        let mut tables = TableStream::begin(&out).expect("begin");
+        tables.start_capture(capture);
+        (dir, tables)
+    }
+
     /// Tables written while the capture is read hold the rows of the in-memory tables (sorted
     /// back into capture order), with their columns and types, for 1 and 2 threads.
     /// Rows with long strings (paths at the HTTP head limit) are written out by bytes, not
@@ -974,13 +986,7 @@ pub(crate) mod tests {
             .analyze_path(testdata("link-null-http.pcap"))
             .expect("capture");
         let mut r = a.http_records().first().expect("an http row").clone();
-        let dir = scratch("long-rows");
-        let out = TableOutputs {
-            parquet: Some(dir.join("pq")),
-            ..TableOutputs::default()
-        };
-        let mut tables = TableStream::begin(&out).expect("begin");
-        tables.start_capture("long");
+        let (dir, mut tables) = parquet_stream("long-rows", "long");
         let n = 2000;
         for k in 0..n {
             r.exchange.path = Some(format!("/{k}/{}", "x".repeat(60_000)).into());
@@ -1013,13 +1019,7 @@ pub(crate) mod tests {
             .clone();
         let http = a.http_records().first().expect("an http row").clone();
         let timing = a.request_timings().first().expect("a timing").clone();
-        let dir = scratch("frame-capacity");
-        let out = TableOutputs {
-            parquet: Some(dir.join("pq")),
-            ..TableOutputs::default()
-        };
-        let mut tables = TableStream::begin(&out).expect("begin");
-        tables.start_capture("c");
+        let (dir, mut tables) = parquet_stream("frame-capacity", "c");
         let http_row = std::mem::size_of::<HttpRecord>() + std::mem::size_of::<RequestTiming>();
         // A frame's rows, and the rest of the batch that completed it (at most two more).
         let most = |row: usize| FRAME_ROWS.min(FRAME_BYTES / row) + 2;
