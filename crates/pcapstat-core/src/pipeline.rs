@@ -551,7 +551,7 @@ impl Batch {
         };
         self.segs.iter().enumerate().map(move |(i, m)| {
             // The payloads read in place are in the mapped capture, not in a cache: ask for
-            // the first KiB (an HTTP head) of the one a few segments on while this one is
+            // the first lines (an HTTP head's start) of the one a few segments on while this one is
             // processed (without it the worker, which parses the heads, waits on memory).
             if let Some(next) = self.segs.get(i + PREFETCH_SEGMENTS) {
                 if next.in_place != COPIED {
@@ -653,10 +653,12 @@ struct Emit<G> {
 }
 
 /// How many segments ahead a worker asks for a payload read in place, and how many of its
-/// bytes ([`Batch::segments`]; best of 4/1 to 16/24 segments/cache lines on the request-heavy
-/// benchmark capture).
+/// bytes ([`Batch::segments`]; 8 segments the best of 4 to 16 on the request-heavy benchmark
+/// capture). 256 bytes (4 cache lines), not 1 KiB: most payloads of a bulk transfer are body
+/// bytes nobody reads, and asking for 16 lines of each cost bulk 9 % of its time (interleaved
+/// runs of 64, 128, 256, 512 and 1024 bytes: 256 the fastest on both benchmark captures).
 const PREFETCH_SEGMENTS: usize = 8;
-const PREFETCH_BYTES: usize = 1024;
+const PREFETCH_BYTES: usize = 256;
 
 /// Frames between two ticks ([`Out::Tick`]: the collector's `None` groups, and a flush of every
 /// lane when streaming, [`run_streaming`]).
