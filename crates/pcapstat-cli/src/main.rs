@@ -369,7 +369,8 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let width = term::width();
     for (i, target) in targets.iter().enumerate() {
         let name = target.name.clone();
-        let mut report = ReportBuilder::new(&ReportOptions { top: args.top });
+        let mut report =
+            ReportBuilder::new(&ReportOptions { top: args.top }).threads(args.analysis.threads);
         if let Some(t) = tables.as_mut() {
             t.start_capture(&name);
         }
