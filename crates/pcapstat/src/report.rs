@@ -748,39 +748,6 @@ pub struct ReportBuilder {
     hosts: HostsBuilder,
 }
 
-/// The percentiles of the report's own value stores ([`ReportBuilder::finish`]).
-struct StorePercentiles {
-    connect: Option<Percentiles>,
-    initial_rtt: Option<Percentiles>,
-    handshake: Option<Percentiles>,
-    wait: Option<Percentiles>,
-    total: Option<Percentiles>,
-    inferred_wait: Option<Percentiles>,
-    inferred_total: Option<Percentiles>,
-    latency: Option<Percentiles>,
-    ws_rtt: Option<Percentiles>,
-    ws_idle: Option<Percentiles>,
-    quic_handshake: Option<Percentiles>,
-}
-
-impl StorePercentiles {
-    fn of(b: &ReportBuilder) -> StorePercentiles {
-        StorePercentiles {
-            connect: Percentiles::of_store(&b.connect),
-            initial_rtt: Percentiles::of_store(&b.initial_rtt),
-            handshake: Percentiles::of_store(&b.handshake),
-            wait: Percentiles::of_store(&b.wait),
-            total: Percentiles::of_store(&b.total),
-            inferred_wait: Percentiles::of_store(&b.inferred_wait),
-            inferred_total: Percentiles::of_store(&b.inferred_total),
-            latency: Percentiles::of_store(&b.latency),
-            ws_rtt: Percentiles::of_store(&b.ws_rtt),
-            ws_idle: Percentiles::of_store(&b.ws_idle),
-            quic_handshake: Percentiles::of_store(&b.quic_handshake),
-        }
-    }
-}
-
 impl ReportBuilder {
     /// An empty report listing `options.top` rows per list.
     pub fn new(options: &ReportOptions) -> ReportBuilder {
@@ -1080,29 +1047,27 @@ impl ReportBuilder {
         // The percentiles are the one serial part left after the capture (every value of
         // every store decoded in one merge): on request-heavy traffic, with two threads, about
         // 5 % of the run. The per-server table's stores and the report's are independent:
-        // with more than one thread they are read side by side.
+        // with more than one thread the table's are read on a thread of their own while the
+        // report's are read below.
         let hosts = std::mem::take(&mut self.hosts);
         let threads = match self.threads {
             0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             n => n,
         };
-        let (done, p) = if threads > 1 {
-            std::thread::scope(|s| {
-                let h = s.spawn(move || hosts.finish(top));
-                let p = StorePercentiles::of(&self);
-                let done = h
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                (done, p)
+        let hosts_done: Box<dyn FnOnce() -> crate::hosts::HostsDone> = if threads > 1 {
+            let h = std::thread::spawn(move || hosts.finish(top));
+            Box::new(move || {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
         } else {
-            (hosts.finish(top), StorePercentiles::of(&self))
+            Box::new(move || hosts.finish(top))
         };
         let connections = ConnectionsReport {
             connections: self.connections,
             outcomes: self.outcomes,
-            connect: p.connect,
-            initial_rtt: p.initial_rtt,
+            connect: Percentiles::of_store(&self.connect),
+            initial_rtt: Percentiles::of_store(&self.initial_rtt),
             c2s: self.c2s,
             s2c: self.s2c,
             both: self.both,
@@ -1135,7 +1100,7 @@ impl ReportBuilder {
             resumed: self.resumed,
             alerts: self.alerts,
             decryption: stats.app.tls_decrypt.clone(),
-            handshake: p.handshake,
+            handshake: Percentiles::of_store(&self.handshake),
             top_snis: most(self.snis, top, |sni, handshakes| SniCount {
                 sni,
                 handshakes,
@@ -1151,8 +1116,8 @@ impl ReportBuilder {
             http2: stats.app.http2_stats.clone(),
             status: self.status,
             versions: self.http_versions,
-            wait: p.wait,
-            total: p.total,
+            wait: Percentiles::of_store(&self.wait),
+            total: Percentiles::of_store(&self.total),
             new_connections_per_server: most(self.per_server, top, |server, connections| {
                 ServerCount {
                     server,
@@ -1163,8 +1128,8 @@ impl ReportBuilder {
             inferred: InferredReport {
                 requests: self.inferred_requests,
                 connections: self.inferred_connections,
-                wait: p.inferred_wait,
-                total: p.inferred_total,
+                wait: Percentiles::of_store(&self.inferred_wait),
+                total: Percentiles::of_store(&self.inferred_total),
                 stats: stats.app.inferred.clone(),
             },
         };
@@ -1174,16 +1139,16 @@ impl ReportBuilder {
             slowest_names,
             hosts_dropped,
             join_dropped,
-        } = done;
+        } = hosts_done();
         let dns = DnsReport {
-            latency: p.latency,
+            latency: Percentiles::of_store(&self.latency),
             failed_names,
             slowest_names,
             ..self.dns
         };
         let websocket = WebSocketReport {
-            ping_rtt: p.ws_rtt,
-            max_idle: p.ws_idle,
+            ping_rtt: Percentiles::of_store(&self.ws_rtt),
+            max_idle: Percentiles::of_store(&self.ws_idle),
             ..self.websocket
         };
         let mut limits = limits(&stats);
@@ -1224,7 +1189,7 @@ impl ReportBuilder {
                 dns,
                 websocket,
                 quic: QuicReport {
-                    handshake: p.quic_handshake,
+                    handshake: Percentiles::of_store(&self.quic_handshake),
                     ..self.quic
                 },
             },

@@ -57,23 +57,18 @@ fn front<T>(v: &[T], k: usize) -> &[T] {
     &v[..k.min(v.len())]
 }
 
-/// Makes room in `v` for `adding` records more: doubling as a `Vec` does, but never past a
-/// frame's rows (the fewer of [`FRAME_ROWS`] and [`FRAME_BYTES`] of rows of `row_bytes`),
-/// unless one batch is larger. A doubling `Vec` of 819 connection rows holds 1 024 (640 KiB
-/// for 512 KiB).
-fn reserve_frame<T>(v: &mut Vec<T>, adding: usize, row_bytes: usize) {
-    let need = v.len().saturating_add(adding);
-    if need > v.capacity() {
-        let frame = FRAME_ROWS.min(FRAME_BYTES / row_bytes.max(1)).max(1);
-        let target = need.max(v.capacity().saturating_mul(2).max(8).min(frame));
-        v.reserve_exact(target - v.len());
-    }
-}
-
-/// Moves the records of `from` to the end of `to` ([`reserve_frame`]); a row is `row_bytes`
-/// at least.
+/// Moves the records of `from` to the end of `to`, a row being `row_bytes` at least (0: a
+/// `T`): `to` grows by doubling as a `Vec` does, but never past a frame's rows (the fewer of
+/// [`FRAME_ROWS`] and [`FRAME_BYTES`] of rows), unless one batch is larger. A doubling `Vec` of
+/// 819 connection rows holds 1 024 (640 KiB for 512 KiB).
 fn append_capped<T>(to: &mut Vec<T>, from: &mut Vec<T>, row_bytes: usize) {
-    reserve_frame(to, from.len(), row_bytes.max(std::mem::size_of::<T>()));
+    let need = to.len().saturating_add(from.len());
+    if need > to.capacity() {
+        let row = row_bytes.max(std::mem::size_of::<T>()).max(1);
+        let frame = FRAME_ROWS.min(FRAME_BYTES / row).max(1);
+        let target = need.max(to.capacity().saturating_mul(2).max(8).min(frame));
+        to.reserve_exact(target - to.len());
+    }
     to.append(from);
 }
 
