@@ -161,6 +161,12 @@ pub(crate) struct AnalysisArgs {
     /// pcapng file are used without this flag.
     #[arg(long, value_name = "FILE")]
     keylog: Option<PathBuf>,
+    /// Read capture files instead of memory-mapping them (standard input redirected from a
+    /// file too): for a file another program may cut short while it is read (a mapped file
+    /// cut short ends the process) or on a network file system. The same output; a little
+    /// slower on large files, less resident memory.
+    #[arg(long)]
+    no_mmap: bool,
 }
 
 impl AnalysisArgs {
@@ -172,9 +178,15 @@ impl AnalysisArgs {
             // have finished writing; if one is truncated while it is read, the process dies
             // (SIGBUS) instead of reporting damage: the trade-off ripgrep makes for the same
             // speed. A capture still being written is read from standard input
-            // (`tcpdump -w - | pcapstat analyze -`), which is never mapped.
+            // (`tcpdump -w - | pcapstat analyze -`), which is never mapped, and `--no-mmap`
+            // reads files instead of mapping them.
             #[allow(unsafe_code)]
             let mmap = unsafe { MmapChoice::auto() };
+            let mmap = if self.no_mmap {
+                MmapChoice::never()
+            } else {
+                mmap
+            };
             let analyzer = Analyzer::new()
                 .threads(self.threads)
                 .idle_timeout_ns((self.idle_timeout * 1e9).round() as i64)

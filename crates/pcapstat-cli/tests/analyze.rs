@@ -208,6 +208,20 @@ fn output_is_identical_for_any_thread_count() {
         let many = run(&["analyze", "--format", "json", "--threads", n, &file]);
         assert_eq!(one.stdout, many.stdout, "--threads {n}");
     }
+    // Read instead of mapped: the same (its frames stay in the reading buffers, which the
+    // chunks hold while the stream reads on into others).
+    for n in ["1", "2", "3"] {
+        let read = run(&[
+            "analyze",
+            "--format",
+            "json",
+            "--no-mmap",
+            "--threads",
+            n,
+            &file,
+        ]);
+        assert_eq!(one.stdout, read.stdout, "--no-mmap --threads {n}");
+    }
 }
 
 #[test]

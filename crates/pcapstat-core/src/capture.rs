@@ -362,6 +362,14 @@ const MAX_PACKET_LEN: u32 = 262_144;
 
 const READ_CHUNK: usize = 256 * 1024;
 
+/// The size of a stream's buffer once chunks of the pipeline hold the one before
+/// ([`Capture::stream_buffer`]): the frames of one buffer go out in place, as one chunk or a few.
+const STREAM_BUFFER: usize = 1 << 20;
+/// Earlier buffers of a stream kept for reuse (those chunks still hold are reused once they no
+/// longer do): a few more than the chunks in flight, so that a stream's reading stops
+/// allocating after its first buffers.
+const RETIRED_BUFFERS: usize = 12;
+
 /// The bytes behind a capture: a whole buffer (memory map or owned) or a bounded stream window.
 enum Source {
     Whole {
@@ -372,7 +380,12 @@ enum Source {
     },
     Stream {
         reader: Box<dyn Read + Send>,
-        buf: Vec<u8>,
+        /// The window's buffer (`start..end` of it), shared with the pipeline's chunks whose
+        /// frames lie in it ([`Capture::stream_buffer`]). While it is shared it is never
+        /// written again: reading on moves the unread bytes to a buffer nobody holds.
+        buf: Arc<Vec<u8>>,
+        /// Buffers the window left while chunks held them, reused once none does.
+        retired: Vec<Arc<Vec<u8>>>,
         start: usize,
         end: usize,
         eof: bool,
@@ -572,6 +585,7 @@ impl Source {
             Source::Stream {
                 reader,
                 buf,
+                retired,
                 start,
                 end,
                 eof,
@@ -585,6 +599,23 @@ impl Source {
                     }
                 }
                 while *end - *start < need && !*eof {
+                    if Arc::get_mut(buf).is_none() {
+                        // Chunks hold it: the unread bytes move to a buffer none holds.
+                        let unread = buf.get(*start..*end).unwrap_or_default();
+                        let next = unheld_buffer(retired, STREAM_BUFFER.max(need), unread);
+                        *base += *start as u64;
+                        *end -= *start;
+                        *start = 0;
+                        let held = std::mem::replace(buf, Arc::new(next));
+                        retired.push(held);
+                        if retired.len() > RETIRED_BUFFERS {
+                            retired.remove(0);
+                        }
+                    }
+                    // Nobody else holds it now (made just above, or not shared).
+                    let Some(buf) = Arc::get_mut(buf) else {
+                        break;
+                    };
                     if *start > 0 && (*start >= buf.len() / 2 || buf.len() - *start < need) {
                         buf.copy_within(*start..*end, 0);
                         *base += *start as u64;
@@ -595,7 +626,9 @@ impl Source {
                     if buf.len() < *end + want {
                         buf.resize(*end + want, 0);
                     }
-                    match reader.read(&mut buf[*end..]) {
+                    // One read, of all the room there is (a file fills it; a pipe gives what
+                    // it holds rather than waiting for more).
+                    match reader.read(buf.get_mut(*end..).unwrap_or_default()) {
                         Ok(0) => *eof = true,
                         Ok(n) => *end += n,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -642,6 +675,21 @@ impl Source {
             Source::Stream { start, base, .. } => *base + *start as u64,
         }
     }
+}
+
+/// A buffer of at least `size` bytes that no chunk holds (a retired one when there is, else a
+/// new one), starting with `unread`.
+fn unheld_buffer(retired: &mut Vec<Arc<Vec<u8>>>, size: usize, unread: &[u8]) -> Vec<u8> {
+    let unheld = retired.iter().position(|b| Arc::strong_count(b) == 1);
+    let next = unheld.and_then(|i| Arc::try_unwrap(retired.swap_remove(i)).ok());
+    let mut next = next.unwrap_or_default();
+    if next.len() < size {
+        next.resize(size, 0);
+    }
+    if let Some(to) = next.get_mut(..unread.len()) {
+        to.copy_from_slice(unread);
+    }
+    next
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1100,6 +1148,20 @@ impl Capture {
         }
     }
 
+    /// A single stream's buffer (its window lies in it; frames read from it borrow from it)
+    /// and the capture's offset of its first byte. The pipeline's chunks hold it (a clone)
+    /// instead of copying their frames; while one does, the stream reads on into another
+    /// buffer. `None` for a capture held in memory ([`Capture::shared_bytes`]) or a merge.
+    pub(crate) fn stream_buffer(&self) -> Option<(&Arc<Vec<u8>>, u64)> {
+        match &self.inner {
+            Inner::One(one) => match &one.source {
+                Source::Stream { buf, base, .. } => Some((buf, *base)),
+                Source::Whole { .. } => None,
+            },
+            Inner::Merged(_) => None,
+        }
+    }
+
     /// Number of frames delivered so far.
     pub fn frames_read(&self) -> u64 {
         match &self.inner {
@@ -1180,11 +1242,12 @@ impl Capture {
     }
 
     /// Hands the next frames to `each`, in file order, while it returns `true`: the frames
-    /// [`Capture::next_frame`] would return, numbered the same, read in a tight loop. For a
-    /// capture held whole in memory (mapped or bytes), whose frames need no copy; it reads the
-    /// common records only (see `Single::frames_in_place`) and stops before any other, which
-    /// the caller reads with [`Capture::next_item`] before calling this again. `None` (nothing
-    /// read) for a stream or a merge.
+    /// [`Capture::next_frame`] would return, numbered the same, read in a tight loop, in place:
+    /// in a capture held whole in memory (mapped or bytes), or in a stream's window (the bytes
+    /// read so far, [`Capture::stream_buffer`]). It reads the common records only (see
+    /// `Single::frames_in_place`) and stops before any other and before a record the window
+    /// cuts, which the caller reads with [`Capture::next_item`] before calling this again.
+    /// `None` (nothing read) for a merge.
     pub(crate) fn frames_in_place<F: FnMut(Frame<'_>) -> bool>(
         &mut self,
         each: F,
@@ -1629,19 +1692,28 @@ impl Single {
     /// secrets, options, damage) is left to the general step ([`InPlace::Other`]), so that
     /// what it reports and how it numbers stays its own.
     fn frames_in_place<F: FnMut(Frame<'_>) -> bool>(&mut self, mut each: F) -> Option<InPlace> {
-        let Source::Whole {
-            bytes,
-            pos,
-            streamed,
-        } = &mut self.source
-        else {
-            return None;
-        };
         if self.damage.is_some() {
             return Some(InPlace::Other);
         }
-        *pos += std::mem::take(&mut self.pending);
-        let all = bytes.as_slice();
+        let pending = std::mem::take(&mut self.pending);
+        // The bytes read so far: the whole capture, or a stream's window up to its end (a
+        // record cut by the window's end is left to the general step, which reads on).
+        let (all, pos, mut streaming) = match &mut self.source {
+            Source::Whole {
+                bytes,
+                pos,
+                streamed,
+            } => {
+                *pos += pending;
+                (bytes.as_slice(), pos, Some((&*bytes, streamed)))
+            }
+            Source::Stream {
+                buf, start, end, ..
+            } => {
+                *start = (*start + pending).min(*end);
+                (buf.get(..*end).unwrap_or_default(), start, None)
+            }
+        };
         loop {
             let rest = all.get(*pos..).unwrap_or_default();
             let Some((meta, data, len)) = common_record(&self.state, &self.interfaces, rest) else {
@@ -1654,7 +1726,9 @@ impl Single {
             self.frames += 1;
             self.last_ts_ns = meta.ts_ns;
             *pos += len;
-            bytes.stream(streamed, *pos);
+            if let Some((bytes, streamed)) = &mut streaming {
+                bytes.stream(streamed, *pos);
+            }
             let frame = Frame {
                 index: self.frames - 1,
                 ts_ns: meta.ts_ns,
@@ -2151,7 +2225,8 @@ impl From<FillError> for StepError {
 fn stream(reader: Box<dyn Read + Send>, compressed: bool) -> Source {
     Source::Stream {
         reader,
-        buf: Vec::new(),
+        buf: Arc::new(Vec::new()),
+        retired: Vec::new(),
         start: 0,
         end: 0,
         eof: false,
@@ -2256,7 +2331,43 @@ mod tests {
     /// The frames of `bytes` as `next_item` gives them, and as `frames_in_place` does (taking
     /// `per` frames per call, the other records with `next_item`, as the pipeline's scan
     /// does), each with the damage, offset and frame count at the end.
+    /// A reader giving 1 to 997 bytes a read (now and then all it is asked for), as a pipe.
+    struct Pieces {
+        data: io::Cursor<Vec<u8>>,
+        n: usize,
+    }
+
+    impl Read for Pieces {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.n = self.n % 997 + 1;
+            let k = if self.n.is_multiple_of(13) {
+                buf.len()
+            } else {
+                buf.len().min(self.n)
+            };
+            self.data.read(&mut buf[..k])
+        }
+    }
+
+    /// `both_ways_from` with the in-place loop over the bytes in memory, then over a stream
+    /// of them read in pieces (whose window cuts records anywhere).
     fn both_ways(bytes: &[u8], per: usize) -> Option<[String; 2]> {
+        let memory = both_ways_from(bytes, per, Capture::from_bytes(bytes.to_vec()).ok()?)?;
+        let pieces = Pieces {
+            data: io::Cursor::new(bytes.to_vec()),
+            n: 0,
+        };
+        let stream = both_ways_from(bytes, per, Capture::from_reader(pieces).ok()?)?;
+        assert_eq!(
+            memory[1], stream[1],
+            "in place in memory and in a stream's window"
+        );
+        Some(memory)
+    }
+
+    /// What the general step reads from `bytes`, and what `fast` reads with the in-place loop
+    /// (`per` frames a call) and the general step for the rest.
+    fn both_ways_from(bytes: &[u8], per: usize, mut fast: Capture) -> Option<[String; 2]> {
         let show = |f: &Frame<'_>| {
             format!(
                 "{} {} {:?} {} {} {:?}\n",
@@ -2274,7 +2385,6 @@ mod tests {
             one += &item(i);
         }
         one += &end(&general);
-        let mut fast = Capture::from_bytes(bytes.to_vec()).ok()?;
         let mut other = String::new();
         let mut in_place = 0;
         loop {
@@ -2299,7 +2409,8 @@ mod tests {
         Some([one, other])
     }
 
-    /// The in-place loop reads what the general step reads: the same frames, numbers, times,
+    /// The in-place loop reads what the general step reads, in memory and in a stream's window
+    /// (read in pieces): the same frames, numbers, times,
     /// secrets, damage and offsets, for every bundled and broken pcap and pcapng file and
     /// every cut of three of them (both byte orders, µs and ns), whatever the number of frames
     /// taken per call.
@@ -2345,9 +2456,9 @@ mod tests {
                 }
             }
         }
-        // Not in memory: left to the general step.
+        // A merge: left to the general step.
         let path = root.join("lab/f_refused_syndrop/capture.pcap");
-        let mut capture = Capture::open(path).unwrap();
+        let mut capture = Capture::open_merged(&[&path, &path], MmapChoice::never()).unwrap();
         assert!(capture.frames_in_place(|_| true).is_none());
     }
 

@@ -360,6 +360,21 @@ fn read<U: UdpConsumer>(
             if read == Some(InPlace::Stopped) {
                 break;
             }
+        } else if let Some((buf, base)) = capture.stream_buffer() {
+            // A stream: the common records already in its window, likewise.
+            let (from, base) = (buf.as_ptr() as usize, base);
+            let read = capture.frames_in_place(|frame| {
+                if frame.index.is_multiple_of(PROGRESS_EVERY) {
+                    if let Some(p) = progress {
+                        let at = (frame.data.as_ptr() as usize).saturating_sub(from);
+                        p.store(base.saturating_add(at as u64), Ordering::Relaxed);
+                    }
+                }
+                read_frame(&frame, decoder, summary, udp, &mut out)
+            });
+            if read == Some(InPlace::Stopped) {
+                break;
+            }
         }
         if capture.frames_read().is_multiple_of(PROGRESS_EVERY) {
             if let Some(p) = progress {
@@ -482,7 +497,7 @@ struct Batch {
     segs: Vec<SegMeta>,
     bytes: Vec<u8>,
     /// The bytes payloads are read in place from, when not the capture's own (a chunk of a
-    /// stream, copied out of the reading window).
+    /// stream: the reading window's buffer; of a merge: its frames' copy).
     src: Option<Arc<Vec<u8>>>,
     /// Every frame below this was read when the batch was made.
     upto: u64,

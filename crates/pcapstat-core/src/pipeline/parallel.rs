@@ -12,7 +12,8 @@
 //! pipeline's ticks fall between chunks. *Scanning* walks the container (the only part that
 //! must be sequential: a record's place is known once the previous one is read) and counts
 //! the frames in the summary; for a capture held in memory it only notes where each frame
-//! is, for a stream it copies the frames out of the reading window. *Decoding* (the
+//! is; for a stream, where it is in the reading window's buffer, which the chunk holds
+//! (`Scanner::scan_stream`); for a merge it copies the frames. *Decoding* (the
 //! link, IP and transport headers, the flow key) is spread over all threads: each TCP
 //! segment goes to the batch of the lane that owns its shard. *Committing*, in chunk order,
 //! hands UDP and ICMP to the consumer and decodes the IP fragments, which need the one
@@ -55,7 +56,7 @@ const EMIT_GROUPS: usize = 4096;
 /// Most frames in a chunk; every multiple of it ends a chunk ([`HEARTBEAT_FRAMES`] is one).
 pub(super) const CHUNK_FRAMES: u64 = 4096;
 const _: () = assert!(HEARTBEAT_FRAMES.is_multiple_of(CHUNK_FRAMES));
-/// Most bytes of frames copied into one chunk of a stream.
+/// Most bytes of frames copied into one chunk of a merge.
 const CHUNK_BYTES: usize = 1 << 20;
 /// Most bytes of frames in one chunk of a capture held in memory: the frames are not copied,
 /// but the datagrams their IP fragments complete are (into the lanes' batches), so this bounds
@@ -110,7 +111,8 @@ impl FrameRef {
 /// A chunk as the scanner read it.
 struct Scanned {
     frames: Vec<FrameRef>,
-    /// The frames' bytes, for a capture read as a stream (else they are in its shared bytes).
+    /// The buffer its frames lie in, for a stream (the window's) or a merge (their copy); else
+    /// they are in the capture's shared bytes.
     own: Option<Arc<Vec<u8>>>,
     /// Secrets of the DSBs met before its first frame (and after the previous chunk's last).
     secrets: Vec<Arc<KeyLog>>,
@@ -163,19 +165,24 @@ struct Scanner<'c, 'r, 'p> {
     whole: Option<SharedBytes>,
     /// DSBs read after the last frame of the previous chunk, for the next one.
     secrets: Vec<Arc<KeyLog>>,
+    /// A stream's frame read into the next buffer, for the next chunk (which holds that buffer).
+    carried: Option<(FrameRef, Arc<Vec<u8>>)>,
 }
 
 impl Scanner<'_, '_, '_> {
     /// The next chunk; `None` at the end of the capture (or at damage).
-    /// `frames`: an empty vector to fill; `buf`: one for a stream's bytes (both recycled, see
+    /// `frames`: an empty vector to fill; `buf`: one for a merge's bytes (both recycled, see
     /// [`Spares`]).
     fn scan(
         &mut self,
         mut frames: Vec<FrameRef>,
         buf: Vec<u8>,
     ) -> Result<Option<Scanned>, CaptureError> {
+        if self.whole.is_none() && self.capture.stream_buffer().is_some() {
+            return self.scan_stream(frames);
+        }
         let progress = self.reader.config.progress.as_deref();
-        // A stream's frames are copied into the chunk: room for the chunk's bytes and a frame
+        // A merge's frames are copied into the chunk: room for the chunk's bytes and a frame
         // more from the start, so that the copy is not copied again as the vector grows.
         let mut own = self.whole.is_none().then(|| {
             let mut buf = buf;
@@ -271,6 +278,150 @@ impl Scanner<'_, '_, '_> {
             secrets,
         }))
     }
+}
+
+impl Scanner<'_, '_, '_> {
+    /// The next chunk of a single stream (a pipe, a compressed file, a file read rather than
+    /// mapped): its frames stay where the stream read them, in the buffer of its window, which
+    /// the chunk holds ([`Capture::stream_buffer`]), so they are not copied. The chunk ends
+    /// where the stream reads on into another buffer (the one frame read there already is
+    /// carried to the next chunk), at a multiple of the chunk's frames, or at
+    /// `CHUNK_BYTES_IN_PLACE`.
+    fn scan_stream(&mut self, mut frames: Vec<FrameRef>) -> Result<Option<Scanned>, CaptureError> {
+        let progress = self.reader.config.progress.as_deref();
+        let per = match self.reader.config.chunk_frames {
+            0 => CHUNK_FRAMES,
+            n => n,
+        };
+        let mut secrets = std::mem::take(&mut self.secrets);
+        let mut held: Option<Arc<Vec<u8>>> = None;
+        let mut in_chunk = 0usize;
+        let full = |f: &FrameRef, in_chunk: usize| {
+            (f.index + 1).is_multiple_of(per) || in_chunk >= CHUNK_BYTES_IN_PLACE
+        };
+        if let Some((f, buf)) = self.carried.take() {
+            in_chunk += f.len;
+            frames.push(f);
+            held = Some(buf);
+            if full(&f, in_chunk) {
+                return Ok(Some(Scanned {
+                    frames,
+                    own: held,
+                    secrets,
+                }));
+            }
+        }
+        loop {
+            // The common records already in the window, in a loop of their own.
+            let Some((cur, base)) = self
+                .capture
+                .stream_buffer()
+                .map(|(b, base)| (Arc::clone(b), base))
+            else {
+                return Err(outside_error());
+            };
+            if held.as_ref().is_some_and(|h| !Arc::ptr_eq(h, &cur)) {
+                // The stream moved to another buffer: the next chunk holds that one.
+                break;
+            }
+            let summary = &mut self.summary;
+            let mut outside = false;
+            let read = self.capture.frames_in_place(|frame| {
+                let Some(at) = place_in(&cur, frame.data.as_ptr() as usize, frame.data.len())
+                else {
+                    outside = true;
+                    return false;
+                };
+                if frame.index.is_multiple_of(PROGRESS_EVERY) {
+                    if let Some(p) = progress {
+                        p.store(base.saturating_add(at as u64), Ordering::Relaxed);
+                    }
+                }
+                summary.observe(&frame);
+                let f = FrameRef::new(&frame, at);
+                frames.push(f);
+                in_chunk += f.len;
+                !full(&f, in_chunk)
+            });
+            if outside {
+                return Err(outside_error());
+            }
+            if held.is_none() && !frames.is_empty() {
+                held = Some(cur);
+            }
+            if read == Some(InPlace::Stopped) {
+                break;
+            }
+            // Any other record, the end or damage (reading on when the window ends in a record).
+            let capture = &mut *self.capture;
+            if capture.frames_read().is_multiple_of(PROGRESS_EVERY) {
+                if let Some(p) = progress {
+                    p.store(capture.offset(), Ordering::Relaxed);
+                }
+            }
+            let item = if self.reader.secrets {
+                capture.next_item()?
+            } else {
+                capture.next_frame()?.map(CaptureItem::Frame)
+            };
+            let (f, addr) = match item {
+                None => {
+                    if let Some(p) = progress {
+                        p.store(capture.offset(), Ordering::Relaxed);
+                    }
+                    break;
+                }
+                Some(CaptureItem::Frame(frame)) => {
+                    self.summary.observe(&frame);
+                    (FrameRef::new(&frame, 0), frame.data.as_ptr() as usize)
+                }
+                Some(CaptureItem::Secrets(dsb)) => {
+                    let mut keys = KeyLog::new();
+                    keys.add_capture_secrets(std::slice::from_ref(&dsb));
+                    self.reader.keylog.merge(keys.stats());
+                    if frames.is_empty() {
+                        secrets.push(Arc::new(keys));
+                        continue;
+                    }
+                    self.secrets.push(Arc::new(keys));
+                    break;
+                }
+            };
+            let Some((cur, _)) = self.capture.stream_buffer() else {
+                return Err(outside_error());
+            };
+            let at = place_in(cur, addr, f.len).ok_or_else(outside_error)?;
+            let f = FrameRef { at, ..f };
+            match &held {
+                Some(h) if !Arc::ptr_eq(h, cur) => {
+                    self.carried = Some((f, Arc::clone(cur)));
+                    break;
+                }
+                Some(_) => {}
+                None => held = Some(Arc::clone(cur)),
+            }
+            frames.push(f);
+            in_chunk += f.len;
+            if full(&f, in_chunk) {
+                break;
+            }
+        }
+        Ok((!frames.is_empty()).then(|| Scanned {
+            frames,
+            own: held,
+            secrets,
+        }))
+    }
+}
+
+/// Where the `len` bytes at address `addr` start in `base`, when they lie in it (an empty
+/// frame: at 0).
+fn place_in(base: &[u8], addr: usize, len: usize) -> Option<usize> {
+    if len == 0 {
+        return Some(0);
+    }
+    let start = addr.checked_sub(base.as_ptr() as usize)?;
+    (start.checked_add(len)? <= base.len()).then_some(start)
 }
 
 fn outside_error() -> CaptureError {
@@ -510,7 +661,7 @@ struct State {
 struct Spares {
     frames: Vec<Vec<FrameRef>>,
     batches: Vec<Batch>,
-    /// A stream's chunk buffers (a fresh one would be mapped and faulted in, 1 MiB a chunk).
+    /// A merge's chunk buffers (a fresh one would be mapped and faulted in, 1 MiB a chunk).
     bufs: Vec<Vec<u8>>,
 }
 
@@ -570,7 +721,8 @@ impl Spares {
     }
 
     fn give_batch(&mut self, mut batch: Batch, lanes: usize) {
-        // The last lane done with a stream's chunk gets its buffer back.
+        // The last lane done with a merge's chunk gets its buffer back (a stream's buffers go
+        // back to the stream, which keeps them: here only one it no longer kept).
         if let Some(buf) = batch.src.take().and_then(|b| Arc::try_unwrap(b).ok()) {
             if self.bufs.len() < SPARES {
                 self.bufs.push(buf);
@@ -713,6 +865,7 @@ where
             summary: SummaryBuilder::default(),
             whole: whole.clone(),
             secrets: Vec::new(),
+            carried: None,
         }),
         committer: Mutex::new(Committer {
             udp,
