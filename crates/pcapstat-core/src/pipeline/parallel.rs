@@ -406,7 +406,7 @@ impl Scanner<'_, '_, '_> {
                 break;
             }
         }
-        Ok((!frames.is_empty()).then(|| Scanned {
+        Ok((!frames.is_empty()).then_some(Scanned {
             frames,
             own: held,
             secrets,
