@@ -551,6 +551,10 @@ fn quic_mask(
 
 /// The items of `items` whose `mask` entry is true, moved.
 fn kept<T>(items: Vec<T>, mask: &[bool]) -> Vec<T> {
+    if mask.len() == items.len() && mask.iter().all(|&k| k) {
+        // No filter (or one every item passes): not moved through a filtering collect.
+        return items;
+    }
     items
         .into_iter()
         .zip(mask)

@@ -550,7 +550,8 @@ const LAB_KEYLOG: &str = include_str!("../../../testdata/lab/d_tls_resumption/ss
 /// sharded TCP pipeline on 2 threads (reading in chunks of 3 frames, so that chunk boundaries
 /// fall everywhere in small inputs), reassembly, the TLS (with decryption), HTTP/1, HTTP/2 and
 /// DNS parsers, DNS matching and the request join. For one input in eight, the same on one
-/// thread must give the same analysis.
+/// thread must give the same analysis; for another in eight, the same bytes read as a stream in
+/// small pieces.
 pub fn analyze(data: &[u8]) {
     let _ = analyze_run(data);
 }
@@ -572,6 +573,29 @@ fn analyze_run(data: &[u8]) -> Option<(crate::AppStats, Vec<HttpRecord>)> {
         WITHOUT.get_or_init(|| Analyzer::new().threads(2).chunk_frames(3))
     };
     let a = analyzer.analyze_bytes(data.to_vec()).ok()?;
+    if data.len() % 8 == 4 {
+        // The same bytes as a stream read in small pieces: its frames stay in the reading
+        // window's buffers, which the chunks hold while the stream reads on into others.
+        let streamed = analyzer
+            .analyze_reader(Pieces {
+                data: std::io::Cursor::new(data.to_vec()),
+                n: 0,
+            })
+            .ok()?;
+        assert_eq!(
+            format!("{:?}", (&a.summary, &a.connections, &a.http, &a.stats)),
+            format!(
+                "{:?}",
+                (
+                    &streamed.summary,
+                    &streamed.connections,
+                    &streamed.http,
+                    &streamed.stats
+                )
+            ),
+            "in memory and streamed disagree"
+        );
+    }
     if data.len().is_multiple_of(8) {
         let one = ONE_THREAD
             .get_or_init(|| {
@@ -613,6 +637,24 @@ fn analyze_run(data: &[u8]) -> Option<(crate::AppStats, Vec<HttpRecord>)> {
     // Capture timestamps need not be in order: only what holds whatever they are.
     check_http(a.http.iter().map(|r| &r.exchange), None);
     Some((a.stats.app, a.http))
+}
+
+/// A reader giving 1 to 97 bytes a read (now and then all it is asked for), as a pipe.
+struct Pieces {
+    data: std::io::Cursor<Vec<u8>>,
+    n: usize,
+}
+
+impl std::io::Read for Pieces {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.n = self.n % 97 + 1;
+        let k = if self.n.is_multiple_of(7) {
+            buf.len()
+        } else {
+            buf.len().min(self.n)
+        };
+        self.data.read(&mut buf[..k])
+    }
 }
 
 /// Cipher suites of target `tls_decrypt` (TLS 1.3 ones first).

@@ -264,15 +264,16 @@ impl IcmpError {
 }
 
 /// What the decoder found in one frame.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Decoded<'a> {
     /// Protocol headers found anywhere in the frame (tshark-compatible counting).
     pub layers: Layers,
     /// The TCP segment or UDP datagram to analyse (not ICMP-quoted; innermost for tunnels).
     /// For a datagram completed by reassembly, it borrows the decoder's buffer.
     pub transport: Option<Transport<'a>>,
-    /// The ICMP/ICMPv6 error carried by the frame, if any.
-    pub icmp_error: Option<IcmpError>,
+    /// The ICMP/ICMPv6 error carried by the frame, if any (boxed: rare, and 104 bytes that
+    /// every decoded frame would otherwise carry and move).
+    pub icmp_error: Option<Box<IcmpError>>,
     /// The frame was cut by the snap length, or an IP length field claims more bytes than
     /// were captured.
     pub truncated: bool,
@@ -1606,7 +1607,7 @@ impl<'a> Walk<'a, '_> {
             let expect = if v6 { Expect::V6 } else { Expect::V4 };
             self.ip(quoted, expect, depth.saturating_add(1), Ctx::Quoted)
         };
-        self.out.icmp_error = Some(IcmpError {
+        self.out.icmp_error = Some(Box::new(IcmpError {
             ts_ns: self.frame.ts_ns,
             frame: self.frame.index,
             ip,
@@ -1617,7 +1618,7 @@ impl<'a> Walk<'a, '_> {
             quoted_protocol: summary.protocol,
             quoted_src_port: summary.ports.map(|p| p.0),
             quoted_dst_port: summary.ports.map(|p| p.1),
-        });
+        }));
     }
 }
 

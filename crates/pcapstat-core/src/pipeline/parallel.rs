@@ -131,7 +131,7 @@ enum Event {
         payload_len: u32,
     },
     /// An ICMP error.
-    Icmp(IcmpError),
+    Icmp(Box<IcmpError>),
     /// An encapsulation that stopped decoding (counted in order: the map keeps the first kinds).
     Encapsulation(Encapsulation),
     /// A frame holding an IP fragment, decoded at commit.
