@@ -607,9 +607,14 @@ impl Source {
                         *end -= *start;
                         *start = 0;
                         let held = std::mem::replace(buf, Arc::new(next));
-                        retired.push(held);
-                        if retired.len() > RETIRED_BUFFERS {
-                            retired.remove(0);
+                        // Only buffers of the usual size are kept: one grown for a large
+                        // record is freed once its chunks are done (a stream of large
+                        // records would otherwise keep a dozen of them).
+                        if held.len() <= STREAM_BUFFER {
+                            retired.push(held);
+                            if retired.len() > RETIRED_BUFFERS {
+                                retired.remove(0);
+                            }
                         }
                     }
                     // Nobody else holds it now (made just above, or not shared).
@@ -684,6 +689,7 @@ fn unheld_buffer(retired: &mut Vec<Arc<Vec<u8>>>, size: usize, unread: &[u8]) ->
     let next = unheld.and_then(|i| Arc::try_unwrap(retired.swap_remove(i)).ok());
     let mut next = next.unwrap_or_default();
     if next.len() < size {
+        // Grown only for a record larger than the usual buffer (at most `MAX_BLOCK_LEN`).
         next.resize(size, 0);
     }
     if let Some(to) = next.get_mut(..unread.len()) {
@@ -2576,6 +2582,60 @@ mod tests {
             });
         }
         v.extend_from_slice(data);
+    }
+
+    /// A stream's buffers while chunks hold them (as the parallel scan's chunks do): every frame
+    /// stays as it was read while the stream reads on into other buffers, and a buffer grown for
+    /// a record larger than the usual one is not kept for reuse.
+    #[test]
+    fn held_stream_buffers_stay_whole_and_large_ones_are_not_kept() {
+        use std::collections::VecDeque;
+        let mut v = pcap_header(0xa1b2_c3d4, false, 4 << 20, 1);
+        let mut want = Vec::new();
+        for i in 0..60u32 {
+            let len = if i % 7 == 6 {
+                3 << 20
+            } else {
+                100 + i as usize * 997
+            };
+            let data: Vec<u8> = (0..len).map(|k| (k as u32 ^ i) as u8).collect();
+            pcap_record(&mut v, false, i, 0, &data, len as u32);
+            want.push(data);
+        }
+        let pieces = Pieces {
+            data: io::Cursor::new(v),
+            n: 0,
+        };
+        let mut c = Capture::from_reader(pieces).unwrap();
+        let mut held: VecDeque<(usize, Arc<Vec<u8>>, usize, usize)> = VecDeque::new();
+        let mut largest = 0;
+        let check = |(i, b, at, len): (usize, Arc<Vec<u8>>, usize, usize)| {
+            assert!(b.get(at..at + len) == Some(&want[i][..]), "frame {i}");
+        };
+        let mut i = 0;
+        loop {
+            let (addr, len) = match c.next_frame().unwrap() {
+                Some(f) => (f.data.as_ptr() as usize, f.data.len()),
+                None => break,
+            };
+            let (buf, _) = c.stream_buffer().unwrap();
+            largest = largest.max(buf.len());
+            held.push_back((i, Arc::clone(buf), addr - buf.as_ptr() as usize, len));
+            i += 1;
+            // Chunks in flight: the last eight frames' buffers; the older ones are done.
+            while held.len() > 8 {
+                check(held.pop_front().unwrap());
+            }
+            let Inner::One(one) = &c.inner else { panic!() };
+            let Source::Stream { retired, .. } = &one.source else {
+                panic!()
+            };
+            assert!(retired.len() <= RETIRED_BUFFERS);
+            assert!(retired.iter().all(|b| b.len() <= STREAM_BUFFER));
+        }
+        assert_eq!(i, want.len());
+        assert!(largest >= 3 << 20, "no buffer grew: {largest}");
+        held.into_iter().for_each(check);
     }
 
     fn read_all(c: &mut Capture) -> Vec<(u64, i64, Vec<u8>, u32)> {
