@@ -2613,11 +2613,11 @@ mod tests {
             assert!(b.get(at..at + len) == Some(&want[i][..]), "frame {i}");
         };
         let mut i = 0;
-        loop {
-            let (addr, len) = match c.next_frame().unwrap() {
-                Some(f) => (f.data.as_ptr() as usize, f.data.len()),
-                None => break,
-            };
+        while let Some((addr, len)) = c
+            .next_frame()
+            .unwrap()
+            .map(|f| (f.data.as_ptr() as usize, f.data.len()))
+        {
             let (buf, _) = c.stream_buffer().unwrap();
             largest = largest.max(buf.len());
             held.push_back((i, Arc::clone(buf), addr - buf.as_ptr() as usize, len));
