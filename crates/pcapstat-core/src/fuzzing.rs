@@ -657,6 +657,15 @@ impl std::io::Read for Pieces {
     }
 }
 
+/// [`crate::ValueStore::select`] by the k-way merge whatever the store's size (the benchmark
+/// `values` compares it with the counting `select` takes for a large store).
+pub fn select_by_merge<const N: usize>(
+    store: &crate::ValueStore,
+    ranks: [usize; N],
+) -> Option<[i64; N]> {
+    store.select_by_merge(ranks)
+}
+
 /// Cipher suites of target `tls_decrypt` (TLS 1.3 ones first).
 const SUITES: [u16; 6] = [0x1301, 0x1302, 0x1303, 0xc02f, 0xc030, 0xcca8];
 /// ALPN values the harness's server picks from.

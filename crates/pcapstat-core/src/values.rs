@@ -11,7 +11,10 @@
 //! what the final sort of a `Vec` cost. Runs are never merged while values come (merging cost
 //! the reading thread more than the sort it replaces), so a store of n values has at most
 //! n / [`MAX_RUN`] + 25 runs. Ranks are read in one k-way merge over the runs that decodes as
-//! it goes: nothing is ever expanded to 8 bytes per value.
+//! it goes (a store of up to 32 768 values), or, in a larger store, by counting the values in
+//! log-linear buckets in two passes in storage order and sorting only the values of the buckets
+//! that hold the ranks (each within about 3 % of the others): the store is never expanded to 8
+//! bytes per value, and a bucket of over 2^20 values is left to the merge.
 
 use std::collections::binary_heap::{BinaryHeap, PeekMut};
 
@@ -19,6 +22,14 @@ use std::collections::binary_heap::{BinaryHeap, PeekMut};
 const MIN_RUN: usize = 256;
 /// The largest run: the buffer holds at most this many values (64 KiB).
 const MAX_RUN: usize = 1 << 13;
+/// Stores of at most this many values answer [`ValueStore::select`] by the merge (cheap at
+/// that size); larger ones by counting values in buckets ([`ValueStore::select_by_buckets`]).
+const SELECT_BY_MERGE: usize = 4 * MAX_RUN;
+/// Most values gathered and sorted for one wanted bucket (8 bytes each): a bucket holding more
+/// (that many values within about 3 % of each other) leaves the ranks to the merge.
+const BUCKET_LIMIT: usize = 1 << 20;
+/// Buckets of [`bucket_of`]: 64 of width one, then 32 for each power of two up to 2^64.
+const BUCKETS: usize = 64 + 58 * 32;
 
 /// A multiset of `i64` values (any, duplicates kept) answering order statistics exactly:
 /// [`ValueStore::nth`], [`ValueStore::select`] (several ranks in one pass) and
@@ -78,11 +89,23 @@ impl ValueStore {
     }
 
     /// The values at the 0-based positions `ranks` (in any order) of the values sorted in
-    /// ascending order, read in one pass; `None` when a rank is `>= len()`.
+    /// ascending order; `None` when a rank is `>= len()`. A small store merges its runs up to
+    /// the largest rank; a large one counts its values in buckets, then sorts only the values
+    /// of the buckets holding the ranks (two passes in storage order, no merge).
     pub fn select<const N: usize>(&self, ranks: [usize; N]) -> Option<[i64; N]> {
         if ranks.iter().any(|&k| k >= self.len) {
             return None;
         }
+        if self.len > SELECT_BY_MERGE {
+            if let Some(out) = self.select_by_buckets(ranks, BUCKET_LIMIT) {
+                return Some(out);
+            }
+        }
+        self.select_by_merge(ranks)
+    }
+
+    /// [`ValueStore::select`] by one k-way merge of the runs, up to the largest rank.
+    pub(crate) fn select_by_merge<const N: usize>(&self, ranks: [usize; N]) -> Option<[i64; N]> {
         let mut order: [usize; N] = std::array::from_fn(|i| i);
         order.sort_unstable_by_key(|&i| ranks[i]);
         let mut out = [0; N];
@@ -101,6 +124,82 @@ impl ValueStore {
         }
         // Only reached with N = 0 or a store whose runs lost values (a bug): no answer.
         wanted.peek().is_none().then_some(out)
+    }
+
+    /// [`ValueStore::select`] by counting: the values (decoded in storage order, not sorted)
+    /// are counted in log-linear buckets of their distance to the smallest one (`bucket_of`:
+    /// exact below 64, then 32 buckets per power of two); the counts say which bucket holds
+    /// each rank and where in it; a second pass gathers the values of those buckets, which
+    /// are sorted. `None` (the caller merges instead) when a wanted bucket holds more than
+    /// `limit` values, or when the counts do not add up to the store's length.
+    fn select_by_buckets<const N: usize>(
+        &self,
+        ranks: [usize; N],
+        limit: usize,
+    ) -> Option<[i64; N]> {
+        // The smallest value: a run's first is its smallest.
+        let min = self
+            .runs
+            .iter()
+            .filter_map(|r| r.values().next())
+            .chain(self.buffer.iter().copied())
+            .min()?;
+        // `v >= min`: the difference modulo 2^64 is the exact distance.
+        let bucket = |v: i64| bucket_of((v as u64).wrapping_sub(min as u64));
+        let mut counts = vec![0usize; BUCKETS];
+        self.each(|v| {
+            if let Some(c) = counts.get_mut(bucket(v)) {
+                *c += 1;
+            }
+        });
+        // `before[b]`: the values in the buckets below `b`.
+        let mut before = Vec::with_capacity(BUCKETS + 1);
+        let mut sum = 0usize;
+        for &c in &counts {
+            before.push(sum);
+            sum += c;
+        }
+        if sum != self.len {
+            return None;
+        }
+        // Each rank's bucket: the last whose values start at or below it (a rank below
+        // `len` lies in a bucket that holds values).
+        let mut wanted = [0usize; N];
+        let mut slot = vec![usize::MAX; BUCKETS];
+        let mut gathered: Vec<Vec<i64>> = Vec::new();
+        for (i, &k) in ranks.iter().enumerate() {
+            let b = before.partition_point(|&s| s <= k).checked_sub(1)?;
+            if counts.get(b).is_none_or(|&c| c > limit) {
+                return None;
+            }
+            wanted[i] = b;
+            if slot[b] == usize::MAX {
+                slot[b] = gathered.len();
+                gathered.push(Vec::with_capacity(counts[b]));
+            }
+        }
+        self.each(|v| {
+            if let Some(g) = slot.get(bucket(v)).and_then(|&s| gathered.get_mut(s)) {
+                g.push(v);
+            }
+        });
+        for g in &mut gathered {
+            g.sort_unstable();
+        }
+        let mut out = [0; N];
+        for (i, &k) in ranks.iter().enumerate() {
+            let b = wanted[i];
+            out[i] = *gathered.get(slot[b])?.get(k - before[b])?;
+        }
+        Some(out)
+    }
+
+    /// Every value, run by run then the buffer's (not in order).
+    fn each(&self, mut f: impl FnMut(i64)) {
+        for run in &self.runs {
+            run.values().for_each(&mut f);
+        }
+        self.buffer.iter().copied().for_each(f);
     }
 
     /// Every value in ascending order, decoded as the iterator goes (a sorted copy of the
@@ -274,6 +373,19 @@ impl Iterator for Merge<'_> {
     }
 }
 
+/// The bucket of a distance `u` to the smallest value: `u` itself below 64; above, 32
+/// buckets for each power of two (the five bits after the leading one), so a bucket spans at
+/// most 1/32 of its values. Ascending with `u`; below [`BUCKETS`].
+fn bucket_of(u: u64) -> usize {
+    if u < 64 {
+        return u as usize;
+    }
+    // 6..=63: the leading one's place.
+    let e = 63 - u.leading_zeros() as usize;
+    let sub = ((u >> (e - 5)) & 31) as usize;
+    64 + (e - 6) * 32 + sub
+}
+
 fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
@@ -363,7 +475,13 @@ mod tests {
                     rank(95),
                     (n - 1) / 2,
                 ];
-                assert_eq!(store.select(ranks), Some(ranks.map(|k| sorted[k])));
+                let want = Some(ranks.map(|k| sorted[k]));
+                assert_eq!(store.select(ranks), want);
+                // Both ways, whichever `select` took.
+                assert_eq!(store.select_by_merge(ranks), want);
+                assert_eq!(store.select_by_buckets(ranks, BUCKET_LIMIT), want);
+                // A wanted bucket over the limit: no answer (`select` merges).
+                assert_eq!(store.select_by_buckets(ranks, 0), None);
                 assert_eq!(store.nth((n - 1) / 2), Some(sorted[(n - 1) / 2]));
                 assert_eq!(store.nth(n), None);
                 assert_eq!(store.select([0, n]), None);
@@ -480,6 +598,34 @@ mod tests {
         let few = store_of(&[120_000, 80_000, 95_000]);
         assert!(few.heap_bytes() <= 64, "{} B", few.heap_bytes());
         assert_eq!(ValueStore::new().heap_bytes(), 0);
+    }
+
+    /// Buckets ascend with the distance, cover every `u64` below `BUCKETS`, and span at most
+    /// 1/32 of their values above 64.
+    #[test]
+    fn buckets_ascend_and_stay_narrow() {
+        let mut edges = vec![0u64, 1, 63, 64, 65, 127, 128, u64::MAX - 1, u64::MAX];
+        for e in 6..64 {
+            for sub in 0..32u64 {
+                let start = (1u64 << e) + (sub << (e - 5));
+                edges.extend([start - 1, start, start + 1]);
+            }
+        }
+        edges.sort_unstable();
+        edges.dedup();
+        for w in edges.windows(2) {
+            assert!(bucket_of(w[0]) <= bucket_of(w[1]), "{} {}", w[0], w[1]);
+        }
+        assert_eq!(bucket_of(u64::MAX), BUCKETS - 1);
+        for e in 6..64 {
+            for sub in 0..32u64 {
+                let start = (1u64 << e) + (sub << (e - 5));
+                let last = start + ((1u64 << (e - 5)) - 1);
+                assert_eq!(bucket_of(start), bucket_of(last));
+                assert_eq!(bucket_of(start), 64 + (e - 6) * 32 + sub as usize);
+                assert!((last - start) as f64 / start as f64 <= 1.0 / 32.0);
+            }
+        }
     }
 
     #[test]
