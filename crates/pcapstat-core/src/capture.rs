@@ -2337,32 +2337,13 @@ mod tests {
     /// The frames of `bytes` as `next_item` gives them, and as `frames_in_place` does (taking
     /// `per` frames per call, the other records with `next_item`, as the pipeline's scan
     /// does), each with the damage, offset and frame count at the end.
-    /// A reader giving 1 to 997 bytes a read (now and then all it is asked for), as a pipe.
-    struct Pieces {
-        data: io::Cursor<Vec<u8>>,
-        n: usize,
-    }
-
-    impl Read for Pieces {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            self.n = self.n % 997 + 1;
-            let k = if self.n.is_multiple_of(13) {
-                buf.len()
-            } else {
-                buf.len().min(self.n)
-            };
-            self.data.read(&mut buf[..k])
-        }
-    }
+    use crate::fuzzing::Pieces;
 
     /// `both_ways_from` with the in-place loop over the bytes in memory, then over a stream
     /// of them read in pieces (whose window cuts records anywhere).
     fn both_ways(bytes: &[u8], per: usize) -> Option<[String; 2]> {
         let memory = both_ways_from(bytes, per, Capture::from_bytes(bytes.to_vec()).ok()?)?;
-        let pieces = Pieces {
-            data: io::Cursor::new(bytes.to_vec()),
-            n: 0,
-        };
+        let pieces = Pieces::new(bytes.to_vec(), 997);
         let stream = both_ways_from(bytes, per, Capture::from_reader(pieces).ok()?)?;
         assert_eq!(
             memory[1], stream[1],
@@ -2602,11 +2583,7 @@ mod tests {
             pcap_record(&mut v, false, i, 0, &data, len as u32);
             want.push(data);
         }
-        let pieces = Pieces {
-            data: io::Cursor::new(v),
-            n: 0,
-        };
-        let mut c = Capture::from_reader(pieces).unwrap();
+        let mut c = Capture::from_reader(Pieces::new(v, 997)).unwrap();
         let mut held: VecDeque<(usize, Arc<Vec<u8>>, usize, usize)> = VecDeque::new();
         let mut largest = 0;
         let check = |(i, b, at, len): (usize, Arc<Vec<u8>>, usize, usize)| {

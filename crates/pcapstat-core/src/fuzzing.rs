@@ -577,10 +577,7 @@ fn analyze_run(data: &[u8]) -> Option<(crate::AppStats, Vec<HttpRecord>)> {
         // The same bytes as a stream read in small pieces: its frames stay in the reading
         // window's buffers, which the chunks hold while the stream reads on into others.
         let streamed = analyzer
-            .analyze_reader(Pieces {
-                data: std::io::Cursor::new(data.to_vec()),
-                n: 0,
-            })
+            .analyze_reader(Pieces::new(data.to_vec(), 97))
             .ok()?;
         assert_eq!(
             format!("{:?}", (&a.summary, &a.connections, &a.http, &a.stats)),
@@ -639,16 +636,30 @@ fn analyze_run(data: &[u8]) -> Option<(crate::AppStats, Vec<HttpRecord>)> {
     Some((a.stats.app, a.http))
 }
 
-/// A reader giving 1 to 97 bytes a read (now and then all it is asked for), as a pipe.
-struct Pieces {
+/// A reader giving 1, 2, … up to `most` bytes a read in turn, and every 13th read all it is
+/// asked for: a pipe, for the tests and targets that read a stream in pieces.
+#[derive(Debug)]
+pub struct Pieces {
     data: std::io::Cursor<Vec<u8>>,
     n: usize,
+    most: usize,
+}
+
+impl Pieces {
+    /// `bytes` read in pieces of at most `most` bytes (but for every 13th read).
+    pub fn new(bytes: Vec<u8>, most: usize) -> Pieces {
+        Pieces {
+            data: std::io::Cursor::new(bytes),
+            n: 0,
+            most: most.max(1),
+        }
+    }
 }
 
 impl std::io::Read for Pieces {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.n = self.n % 97 + 1;
-        let k = if self.n.is_multiple_of(7) {
+        self.n = self.n % self.most + 1;
+        let k = if self.n.is_multiple_of(13) {
             buf.len()
         } else {
             buf.len().min(self.n)

@@ -376,24 +376,10 @@ fn read<U: UdpConsumer>(
                 break;
             }
         }
-        if capture.frames_read().is_multiple_of(PROGRESS_EVERY) {
-            if let Some(p) = progress {
-                p.store(capture.offset(), Ordering::Relaxed);
-            }
-        }
-        let item = if reader.secrets {
-            capture.next_item()?
-        } else {
-            capture.next_frame()?.map(CaptureItem::Frame)
-        };
-        let frame = match item {
-            None => break,
-            Some(CaptureItem::Frame(frame)) => frame,
-            Some(CaptureItem::Secrets(dsb)) => {
-                let mut keys = KeyLog::new();
-                keys.add_capture_secrets(std::slice::from_ref(&dsb));
-                reader.keylog.merge(keys.stats());
-                let keys = Arc::new(keys);
+        let frame = match next_general(capture, reader)? {
+            General::End => break,
+            General::Frame(frame) => frame,
+            General::Keys(keys) => {
                 udp.on_secrets(&keys);
                 if !out(Out::Secrets(keys)) {
                     break;
@@ -406,10 +392,54 @@ fn read<U: UdpConsumer>(
         }
     }
     udp.flush();
+    progress_at_end(capture, progress);
+    Ok(())
+}
+
+/// What the general step of a reading loop read.
+enum General<'c> {
+    Frame(Frame<'c>),
+    /// A DSB's secrets, parsed (and counted in the key log's statistics).
+    Keys(Arc<KeyLog>),
+    /// The end of the capture, or damage.
+    End,
+}
+
+/// The general step of the reading loops (`read`, the parallel scans): the record after those
+/// the in-place loop read (any record, the end, damage), with the progress counter kept every
+/// `PROGRESS_EVERY` frames.
+fn next_general<'c>(
+    capture: &'c mut Capture,
+    reader: &mut Reader<'_>,
+) -> Result<General<'c>, CaptureError> {
+    let progress = reader.config.progress.as_deref();
+    if capture.frames_read().is_multiple_of(PROGRESS_EVERY) {
+        if let Some(p) = progress {
+            p.store(capture.offset(), Ordering::Relaxed);
+        }
+    }
+    let item = if reader.secrets {
+        capture.next_item()?
+    } else {
+        capture.next_frame()?.map(CaptureItem::Frame)
+    };
+    Ok(match item {
+        None => General::End,
+        Some(CaptureItem::Frame(frame)) => General::Frame(frame),
+        Some(CaptureItem::Secrets(dsb)) => {
+            let mut keys = KeyLog::new();
+            keys.add_capture_secrets(std::slice::from_ref(&dsb));
+            reader.keylog.merge(keys.stats());
+            General::Keys(Arc::new(keys))
+        }
+    })
+}
+
+/// At the end of the capture: the progress counter at the last offset read.
+fn progress_at_end(capture: &Capture, progress: Option<&AtomicU64>) {
     if let Some(p) = progress {
         p.store(capture.offset(), Ordering::Relaxed);
     }
-    Ok(())
 }
 
 /// For the progress counter, every [`PROGRESS_EVERY`] frames: where a frame read in place

@@ -365,29 +365,10 @@ fn quic_batches_are_the_same_for_any_thread_count_and_chunking() {
 /// bytes not yet read into the next one. The batches are those of one thread.
 #[test]
 fn a_stream_read_in_small_pieces_gives_the_batches_of_one_thread() {
-    struct Trickle {
-        data: std::io::Cursor<Vec<u8>>,
-        n: usize,
-    }
-    impl std::io::Read for Trickle {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            // 1 to 997 bytes a read, and now and then a whole buffer.
-            self.n = self.n % 997 + 1;
-            let k = if self.n.is_multiple_of(13) {
-                buf.len()
-            } else {
-                buf.len().min(self.n)
-            };
-            self.data.read(&mut buf[..k])
-        }
-    }
     for path in captures() {
         let one = format!("{:?}", stream(&path, 1, &Filter::default()));
         for (threads, chunk) in [(2, 0), (3, 7), (2, 1)] {
-            let trickle = Trickle {
-                data: std::io::Cursor::new(std::fs::read(&path).unwrap()),
-                n: 0,
-            };
+            let trickle = pcapstat_core::fuzzing::Pieces::new(std::fs::read(&path).unwrap(), 997);
             let mut sink = Batches::default();
             analyzer(threads)
                 .chunk_frames(chunk)

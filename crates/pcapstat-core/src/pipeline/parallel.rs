@@ -33,12 +33,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 
 use super::{
-    merged, progress_in_place, Batch, Emit, Harvest, Outputs, Reader, UdpConsumer,
-    HEARTBEAT_FRAMES, PROGRESS_EVERY, SHARDS,
+    merged, next_general, progress_at_end, progress_in_place, Batch, Emit, General, Harvest,
+    Outputs, Reader, UdpConsumer, HEARTBEAT_FRAMES, PROGRESS_EVERY, SHARDS,
 };
-use crate::capture::{
-    prefetch, Capture, CaptureError, CaptureItem, Frame, InPlace, LinkType, SharedBytes,
-};
+use crate::capture::{prefetch, Capture, CaptureError, Frame, InPlace, LinkType, SharedBytes};
 use crate::decode::{DecodeLimits, DecodeProblem, DecodeStats, Decoder, Encapsulation, IcmpError};
 use crate::flow::FlowKey;
 use crate::packet::{IpPair, Transport, UdpDatagram};
@@ -220,35 +218,19 @@ impl Scanner<'_, '_, '_> {
                     break;
                 }
             }
-            let capture = &mut *self.capture;
-            if capture.frames_read().is_multiple_of(PROGRESS_EVERY) {
-                if let Some(p) = progress {
-                    p.store(capture.offset(), Ordering::Relaxed);
-                }
-            }
-            let item = if self.reader.secrets {
-                capture.next_item()?
-            } else {
-                capture.next_frame()?.map(CaptureItem::Frame)
-            };
-            let frame = match item {
-                None => {
-                    if let Some(p) = progress {
-                        p.store(capture.offset(), Ordering::Relaxed);
-                    }
+            let frame = match next_general(self.capture, self.reader)? {
+                General::End => {
+                    progress_at_end(self.capture, progress);
                     break;
                 }
-                Some(CaptureItem::Frame(frame)) => frame,
-                Some(CaptureItem::Secrets(dsb)) => {
-                    let mut keys = KeyLog::new();
-                    keys.add_capture_secrets(std::slice::from_ref(&dsb));
-                    self.reader.keylog.merge(keys.stats());
-                    if frames.is_empty() {
-                        secrets.push(Arc::new(keys));
-                        continue;
-                    }
+                General::Frame(frame) => frame,
+                General::Keys(keys) if frames.is_empty() => {
+                    secrets.push(keys);
+                    continue;
+                }
+                General::Keys(keys) => {
                     // For the frames after it: the next chunk.
-                    self.secrets.push(Arc::new(keys));
+                    self.secrets.push(keys);
                     break;
                 }
             };
@@ -353,37 +335,21 @@ impl Scanner<'_, '_, '_> {
                 break;
             }
             // Any other record, the end or damage (reading on when the window ends in a record).
-            let capture = &mut *self.capture;
-            if capture.frames_read().is_multiple_of(PROGRESS_EVERY) {
-                if let Some(p) = progress {
-                    p.store(capture.offset(), Ordering::Relaxed);
-                }
-            }
-            let item = if self.reader.secrets {
-                capture.next_item()?
-            } else {
-                capture.next_frame()?.map(CaptureItem::Frame)
-            };
-            let (f, addr) = match item {
-                None => {
-                    if let Some(p) = progress {
-                        p.store(capture.offset(), Ordering::Relaxed);
-                    }
+            let (f, addr) = match next_general(self.capture, self.reader)? {
+                General::End => {
+                    progress_at_end(self.capture, progress);
                     break;
                 }
-                Some(CaptureItem::Frame(frame)) => {
+                General::Frame(frame) => {
                     self.summary.observe(&frame);
                     (FrameRef::new(&frame, 0), frame.data.as_ptr() as usize)
                 }
-                Some(CaptureItem::Secrets(dsb)) => {
-                    let mut keys = KeyLog::new();
-                    keys.add_capture_secrets(std::slice::from_ref(&dsb));
-                    self.reader.keylog.merge(keys.stats());
-                    if frames.is_empty() {
-                        secrets.push(Arc::new(keys));
-                        continue;
-                    }
-                    self.secrets.push(Arc::new(keys));
+                General::Keys(keys) if frames.is_empty() => {
+                    secrets.push(keys);
+                    continue;
+                }
+                General::Keys(keys) => {
+                    self.secrets.push(keys);
                     break;
                 }
             };
