@@ -2334,13 +2334,10 @@ mod tests {
         assert_eq!(streamed, usize::MAX);
     }
 
-    /// The frames of `bytes` as `next_item` gives them, and as `frames_in_place` does (taking
-    /// `per` frames per call, the other records with `next_item`, as the pipeline's scan
-    /// does), each with the damage, offset and frame count at the end.
     use crate::fuzzing::Pieces;
 
     /// `both_ways_from` with the in-place loop over the bytes in memory, then over a stream
-    /// of them read in pieces (whose window cuts records anywhere).
+    /// of them read in pieces (whose window cuts records anywhere): the two must agree.
     fn both_ways(bytes: &[u8], per: usize) -> Option<[String; 2]> {
         let memory = both_ways_from(bytes, per, Capture::from_bytes(bytes.to_vec()).ok()?)?;
         let pieces = Pieces::new(bytes.to_vec(), 997);
@@ -2352,8 +2349,9 @@ mod tests {
         Some(memory)
     }
 
-    /// What the general step reads from `bytes`, and what `fast` reads with the in-place loop
-    /// (`per` frames a call) and the general step for the rest.
+    /// The frames of `bytes` as `next_item` gives them, and as `fast` does with
+    /// `frames_in_place` (taking `per` frames per call, the other records with `next_item`, as
+    /// the pipeline's scan does), each with the damage, offset and frame count at the end.
     fn both_ways_from(bytes: &[u8], per: usize, mut fast: Capture) -> Option<[String; 2]> {
         let show = |f: &Frame<'_>| {
             format!(

@@ -185,15 +185,12 @@ impl Scanner<'_, '_, '_> {
         let mut own = self.whole.is_none().then(|| {
             let mut buf = buf;
             buf.clear();
-            buf.reserve(CHUNK_BYTES + (64 << 10));
+            buf.reserve(SPARE_BUF);
             buf
         });
         let mut secrets = std::mem::take(&mut self.secrets);
         let mut in_chunk = 0usize;
-        let per = match self.reader.config.chunk_frames {
-            0 => CHUNK_FRAMES,
-            n => n,
-        };
+        let per = self.chunk_frames();
         loop {
             // A capture in memory: its common records in a tight loop (the scan is the one
             // sequential part of the reading); any other record, the end and damage below.
@@ -263,6 +260,14 @@ impl Scanner<'_, '_, '_> {
 }
 
 impl Scanner<'_, '_, '_> {
+    /// Most frames in a chunk: the configured number, else [`CHUNK_FRAMES`].
+    fn chunk_frames(&self) -> u64 {
+        match self.reader.config.chunk_frames {
+            0 => CHUNK_FRAMES,
+            n => n,
+        }
+    }
+
     /// The next chunk of a single stream (a pipe, a compressed file, a file read rather than
     /// mapped): its frames stay where the stream read them, in the buffer of its window, which
     /// the chunk holds ([`Capture::stream_buffer`]), so they are not copied. The chunk ends
@@ -271,10 +276,7 @@ impl Scanner<'_, '_, '_> {
     /// `CHUNK_BYTES_IN_PLACE`.
     fn scan_stream(&mut self, mut frames: Vec<FrameRef>) -> Result<Option<Scanned>, CaptureError> {
         let progress = self.reader.config.progress.as_deref();
-        let per = match self.reader.config.chunk_frames {
-            0 => CHUNK_FRAMES,
-            n => n,
-        };
+        let per = self.chunk_frames();
         let mut secrets = std::mem::take(&mut self.secrets);
         let mut held: Option<Arc<Vec<u8>>> = None;
         let mut in_chunk = 0usize;
@@ -295,21 +297,18 @@ impl Scanner<'_, '_, '_> {
         }
         loop {
             // The common records already in the window, in a loop of their own.
-            let Some((cur, base)) = self
-                .capture
-                .stream_buffer()
-                .map(|(b, base)| (Arc::clone(b), base))
-            else {
+            let Some((buf, base)) = self.capture.stream_buffer() else {
                 return Err(outside_error());
             };
-            if held.as_ref().is_some_and(|h| !Arc::ptr_eq(h, &cur)) {
+            if held.as_ref().is_some_and(|h| !Arc::ptr_eq(h, buf)) {
                 // The stream moved to another buffer: the next chunk holds that one.
                 break;
             }
+            let (from, size) = (buf.as_ptr() as usize, buf.len());
             let summary = &mut self.summary;
             let mut outside = false;
             let read = self.capture.frames_in_place(|frame| {
-                let Some(at) = place_in(&cur, frame.data.as_ptr() as usize, frame.data.len())
+                let Some(at) = place_in(from, size, frame.data.as_ptr() as usize, frame.data.len())
                 else {
                     outside = true;
                     return false;
@@ -329,7 +328,8 @@ impl Scanner<'_, '_, '_> {
                 return Err(outside_error());
             }
             if held.is_none() && !frames.is_empty() {
-                held = Some(cur);
+                // The loop reads no more bytes: still the buffer its frames lie in.
+                held = self.capture.stream_buffer().map(|(b, _)| Arc::clone(b));
             }
             if read == Some(InPlace::Stopped) {
                 break;
@@ -356,7 +356,8 @@ impl Scanner<'_, '_, '_> {
             let Some((cur, _)) = self.capture.stream_buffer() else {
                 return Err(outside_error());
             };
-            let at = place_in(cur, addr, f.len).ok_or_else(outside_error)?;
+            let at = place_in(cur.as_ptr() as usize, cur.len(), addr, f.len)
+                .ok_or_else(outside_error)?;
             let f = FrameRef { at, ..f };
             match &held {
                 Some(h) if !Arc::ptr_eq(h, cur) => {
@@ -380,14 +381,14 @@ impl Scanner<'_, '_, '_> {
     }
 }
 
-/// Where the `len` bytes at address `addr` start in `base`, when they lie in it (an empty
-/// frame: at 0).
-fn place_in(base: &[u8], addr: usize, len: usize) -> Option<usize> {
+/// Where the `len` bytes at address `addr` start in the `size` bytes at address `from`, when
+/// they lie in them (an empty frame: at 0).
+fn place_in(from: usize, size: usize, addr: usize, len: usize) -> Option<usize> {
     if len == 0 {
         return Some(0);
     }
-    let start = addr.checked_sub(base.as_ptr() as usize)?;
-    (start.checked_add(len)? <= base.len()).then_some(start)
+    let start = addr.checked_sub(from)?;
+    (start.checked_add(len)? <= size).then_some(start)
 }
 
 fn outside_error() -> CaptureError {
@@ -633,6 +634,8 @@ struct Spares {
 
 /// Most spare frame lists and batches kept (per lane for batches).
 const SPARES: usize = CHUNKS_AHEAD as usize + 2;
+/// The largest merge chunk buffer kept for reuse: the room a chunk reserves (`Scanner::scan`).
+const SPARE_BUF: usize = CHUNK_BYTES + (64 << 10);
 
 /// The bytes of a mapped capture every lane is done with (`tracked`: chunks each lane has
 /// tracked; `chunk_ends`: where each chunk not yet tracked by all of them ends), past those
@@ -687,10 +690,11 @@ impl Spares {
     }
 
     fn give_batch(&mut self, mut batch: Batch, lanes: usize) {
-        // The last lane done with a merge's chunk gets its buffer back (a stream's buffers go
-        // back to the stream, which keeps them: here only one it no longer kept).
+        // The last lane done with a merge's chunk gets its buffer back, unless a large frame
+        // grew it (a stream's buffers go back to the stream; here only one it did not keep,
+        // a grown one among them, which is not kept here either).
         if let Some(buf) = batch.src.take().and_then(|b| Arc::try_unwrap(b).ok()) {
-            if self.bufs.len() < SPARES {
+            if self.bufs.len() < SPARES && buf.capacity() <= SPARE_BUF {
                 self.bufs.push(buf);
             }
         }
@@ -1148,6 +1152,31 @@ fn commit_ready<'s, U: UdpConsumer>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A chunk buffer comes back for reuse when a merge's chunk is done, but not one a large
+    /// frame grew, nor one still held.
+    #[test]
+    fn only_usual_chunk_buffers_are_kept_for_reuse() {
+        let mut spares = Spares::default();
+        let batch = |buf: Vec<u8>| Batch {
+            src: Some(Arc::new(buf)),
+            ..Batch::default()
+        };
+        spares.give_batch(batch(Vec::with_capacity(SPARE_BUF)), 2);
+        assert_eq!(spares.bufs.len(), 1);
+        spares.give_batch(batch(Vec::with_capacity(4 * SPARE_BUF)), 2);
+        assert_eq!(spares.bufs.len(), 1);
+        let held = Arc::new(Vec::with_capacity(SPARE_BUF));
+        spares.give_batch(
+            Batch {
+                src: Some(Arc::clone(&held)),
+                ..Batch::default()
+            },
+            2,
+        );
+        assert_eq!(spares.bufs.len(), 1);
+        assert_eq!(spares.buf().capacity(), SPARE_BUF);
+    }
 
     /// Pages are released only behind the slowest lane, in contiguous steps of at least
     /// `step` bytes, each chunk's bytes once.
