@@ -6,8 +6,12 @@ generated SYN flood, with the issue's targets (ratios within this one run).
 
 Usually started through `benches/compare.sh --suite`, which makes the two captures with
 benches/make-capture.sh (PROFILE=requests, and the default bulk profile) when they are missing,
-and builds the release binaries. For each capture, after one read to warm the page cache, each
-program runs --repeat times (median wall clock kept) under /usr/bin/time -v:
+and builds the release binaries. For each capture, its page cache is first built afresh (its
+cached pages dropped with posix_fadvise(DONTNEED), then one sequential read: see `warm`), then the
+timed programs run in rounds, one run of each a round, --repeat rounds (the median wall clock of
+each is kept): the machine's slow and fast phases then fall on every program alike, and each
+ratio of two timed runs is also given as the median of its per-round ratios. Each run is under
+/usr/bin/time -v:
 
     pcapstat analyze FILE --format json --threads 2      and --threads 1
     pcapstat analyze - --format json --threads 2         (standard input: the file redirected,
@@ -43,30 +47,65 @@ def median_run(cmd, repeat, **kw):
     return r
 
 
-def warm(path):
+def warm(path, afresh=True):
+    """Puts the file in the page cache the way reading it afresh does. How its pages came into
+    the cache matters to every program that maps it (pcapstat, the floor): read in afresh, the
+    kernel's readahead holds it in large folios (Linux 6.18, ext4), which a map then maps and
+    unmaps in far fewer steps than the 4 KiB pages a file often stays cached in after it was
+    written (bulk benchmark, --threads 1: 0.82 s in 4 KiB pages, 0.52 s afresh; docs/performance.md).
+    So the cached pages are dropped first (only clean pages no process maps: nothing is lost),
+    and every program then meets the same cache from run to run."""
     with open(path, "rb") as f:
+        if afresh and hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
         while f.read(1 << 24):
             pass
 
 
+def rounds(cmds, repeat):
+    """Runs every command of `cmds` (label -> (command, timed's keywords)) once a round, `repeat`
+    rounds; returns label -> the median run (all walls kept) and the list of all runs."""
+    tries = {label: [] for label in cmds}
+    for _ in range(max(1, repeat)):
+        for label, (cmd, kw) in cmds.items():
+            tries[label].append(timed(cmd, **kw))
+    runs = {}
+    for label, ts in tries.items():
+        r = dict(sorted(ts, key=lambda t: t["wall_s"])[len(ts) // 2])
+        r["all_wall_s"] = [round(t["wall_s"], 3) for t in ts]
+        r["rss_kib"] = max(t["rss_kib"] for t in ts)
+        r.pop("stdout", None)
+        runs[label] = r
+    return runs, tries
+
+
 def capture_runs(path, args, tmp):
     pcapstat = [args.pcapstat, "analyze"]
-    warm(path)
-    runs = {}
-    runs["t2"] = median_run(pcapstat + [path, "--format", "json", "--threads", "2"], args.repeat)
-    runs["t1"] = median_run(pcapstat + [path, "--format", "json", "--threads", "1"], args.repeat)
-    runs["floor"] = median_run([args.floor, path], args.repeat)
+    warm(path, afresh=not args.keep_cache)
+    json2 = pcapstat + ["-", "--format", "json", "--threads", "2"]
+    cmds = {
+        "t2": (pcapstat + [path, "--format", "json", "--threads", "2"], {}),
+        "t1": (pcapstat + [path, "--format", "json", "--threads", "1"], {}),
+        "floor": ([args.floor, path], {}),
+        "stdin": (json2, {"stdin_path": path}),
+        # Through a pipe, as `tcpdump -w - | pcapstat analyze -` reads (cat writing it, on the
+        # same cores): the issue's own measure of standard input.
+        "pipe": (json2, {"stdin_path": path, "pipe": True}),
+    }
     if "tcptrace" not in args.skip:
-        runs["tcptrace"] = median_run(["tcptrace", "-l", "-r", path], args.repeat)
+        cmds["tcptrace"] = (["tcptrace", "-l", "-r", path], {})
+    runs, tries = rounds(cmds, args.repeat)
+    # Each round's own ratios (the same phase of the machine for both runs), their median kept.
+    paired = {}
+    for key, (num, den) in PAIRED.items():
+        if num not in tries or den not in tries:
+            continue
+        per_round = sorted(n["wall_s"] / d["wall_s"] for n, d in zip(tries[num], tries[den]))
+        paired[key] = {"median": per_round[len(per_round) // 2],
+                       "all": [round(x, 3) for x in per_round]}
     if "tshark" not in args.skip:
         runs["tshark"] = median_run(["tshark", "-r", path, "-q", "-z", "conv,tcp"], 1)
     out = os.path.join(tmp, "tables")
-    runs["stdin"] = median_run(pcapstat + ["-", "--format", "json", "--threads", "2"],
-                               args.repeat, stdin_path=path)
-    # Through a pipe, as `tcpdump -w - | pcapstat analyze -` reads (cat writing it, on the same
-    # cores): the issue's own measure of standard input.
-    runs["pipe"] = median_run(pcapstat + ["-", "--format", "json", "--threads", "2"],
-                              args.repeat, stdin_path=path, pipe=True)
     floor_out = subprocess.run([args.floor, path], capture_output=True, text=True).stdout
     kv = dict(line.split(" ", 1) for line in floor_out.splitlines() if " " in line)
     packets = int(kv.get("packets", 0))
@@ -90,7 +129,17 @@ def capture_runs(path, args, tmp):
     for r in runs.values():
         r.pop("stdout", None)
     return {"file": os.path.basename(path), "bytes": os.path.getsize(path), "packets": packets,
-            "runs": runs}
+            "runs": runs, "paired": paired}
+
+
+# Ratios of two runs of one round: (numerator, denominator) labels.
+PAIRED = {
+    "floor_x": ("t2", "floor"),
+    "threads_2_vs_1": ("t1", "t2"),
+    "stdin_vs_path": ("stdin", "t2"),
+    "pipe_vs_path": ("pipe", "t2"),
+    "tcptrace_x": ("tcptrace", "t2"),
+}
 
 
 def ratios(c):
@@ -108,6 +157,11 @@ def ratios(c):
         out["tcptrace_x"] = w["tcptrace"] / w["t2"]
     if "tshark" in w:
         out["tshark_x"] = w["tshark"] / w["t2"]
+    # The ratios of two timed runs: the median of the rounds' own ratios (the ratio of the
+    # medians kept beside it).
+    for key, p in c.get("paired", {}).items():
+        out[key + "_of_medians"] = out.get(key)
+        out[key] = p["median"]
     return out
 
 
@@ -142,6 +196,8 @@ def main():
     ap.add_argument("--pcapstat", default=os.path.join(RELEASE, "pcapstat"))
     ap.add_argument("--floor", default=os.path.join(RELEASE, "pcapstat-floor"))
     ap.add_argument("--skip", action="append", default=[], choices=["tshark", "tcptrace"])
+    ap.add_argument("--keep-cache", action="store_true",
+                    help="measure the page cache as it is (else each capture's is built afresh)")
     ap.add_argument("--json")
     args = ap.parse_args()
     info = {"machine": machine(), "commit": git_commit(),
