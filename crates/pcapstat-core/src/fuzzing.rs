@@ -677,6 +677,12 @@ pub fn select_by_merge<const N: usize>(
     store.select_by_merge(ranks)
 }
 
+/// The sort a [`crate::ValueStore`]'s buffer takes when it becomes a run (the benchmark
+/// `values` compares it with `sort_unstable`).
+pub fn sort_values(values: &mut [i64]) {
+    crate::values::sort_values(values);
+}
+
 /// Cipher suites of target `tls_decrypt` (TLS 1.3 ones first).
 const SUITES: [u16; 6] = [0x1301, 0x1302, 0x1303, 0xc02f, 0xc030, 0xcca8];
 /// ALPN values the harness's server picks from.

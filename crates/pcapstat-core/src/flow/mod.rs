@@ -30,6 +30,7 @@ pub struct FlowKey {
 
 impl FlowKey {
     /// The key of a packet from `ip.src:sport` to `ip.dst:dport`.
+    #[inline]
     pub fn new(ip: &IpPair, sport: u16, dport: u16) -> FlowKey {
         let a = Endpoint {
             ip: ip.src,
@@ -39,7 +40,15 @@ impl FlowKey {
             ip: ip.dst,
             port: dport,
         };
-        if a <= b {
+        let src_first = match (ip.src, ip.dst) {
+            // The common case, without comparing the enums field by field (a copy through the
+            // stack that cost 2 % of the request-heavy benchmark): two IPv4 addresses order
+            // as their numbers (as `Ipv4Addr`'s `Ord`, on the octets in order), then the ports
+            // (`src_first_is_the_endpoints_order`).
+            (IpAddr::V4(s), IpAddr::V4(d)) => (u32::from(s), sport) <= (u32::from(d), dport),
+            _ => a <= b,
+        };
+        if src_first {
             FlowKey { lo: a, hi: b }
         } else {
             FlowKey { lo: b, hi: a }
@@ -49,7 +58,9 @@ impl FlowKey {
     pub(crate) fn endpoints(&self) -> (Endpoint, Endpoint) {
         (self.lo, self.hi)
     }
-    /// The shard of this key ([`shard_of`]).
+    /// The shard of this key ([`shard_of`]). Inlined: the pipeline's shard count is a constant,
+    /// so the remainder is a mask, not a 64-bit division a segment.
+    #[inline]
     pub(crate) fn shard(&self, nshards: usize) -> usize {
         (self.stable_hash() % nshards.max(1) as u64) as usize
     }
@@ -57,6 +68,7 @@ impl FlowKey {
     /// and the direction of the packet: one multiply-xorshift round per 64-bit word (an IPv4
     /// endpoint is one word), then the splitmix64 finalizer. Made once per segment, by the
     /// reading thread (the shard); the worker's flow table has its own hasher.
+    #[inline]
     pub fn stable_hash(&self) -> u64 {
         fn mix(h: u64, word: u64) -> u64 {
             let x = (h ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -332,6 +344,51 @@ mod tests {
         IpPair {
             src: IpAddr::V4(Ipv4Addr::from(a)),
             dst: IpAddr::V4(Ipv4Addr::from(b)),
+        }
+    }
+
+    #[test]
+    fn src_first_is_the_endpoints_order() {
+        // Addresses that differ in each octet (the byte order of the fast comparison), equal
+        // addresses with ports either way, and IPv4 beside IPv6 (the general comparison).
+        let v4: Vec<IpAddr> = [
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            [9, 255, 255, 255],
+            [10, 0, 1, 0],
+        ]
+        .into_iter()
+        .chain([
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [1, 0, 0, 0],
+            [0, 0, 0, 1],
+        ])
+        .map(|a| IpAddr::V4(Ipv4Addr::from(a)))
+        .collect();
+        let v6 = [
+            IpAddr::from([0u16; 8]),
+            IpAddr::from([0xfe80, 0, 0, 0, 0, 0, 0, 1]),
+        ];
+        let ports = [0u16, 1, 80, 255, 256, 40000, u16::MAX];
+        for &src in v4.iter().chain(&v6) {
+            for &dst in v4.iter().chain(&v6) {
+                for &sport in &ports {
+                    for &dport in &ports {
+                        let a = Endpoint {
+                            ip: src,
+                            port: sport,
+                        };
+                        let b = Endpoint {
+                            ip: dst,
+                            port: dport,
+                        };
+                        let want = if a <= b { (a, b) } else { (b, a) };
+                        let key = FlowKey::new(&IpPair { src, dst }, sport, dport);
+                        assert_eq!(key.endpoints(), want, "{a:?} {b:?}");
+                    }
+                }
+            }
         }
     }
 
