@@ -479,8 +479,9 @@ fn read_frame<U: UdpConsumer>(
         Some(Transport::Tcp(seg)) => {
             udp.on_tcp_segment(&seg);
             // The one key of the segment: its shard here, its flow-table entry in the worker.
+            let shard = FlowKey::shard_for(&seg.ip, seg.src_port, seg.dst_port, SHARDS);
             let key = FlowKey::new(&seg.ip, seg.src_port, seg.dst_port);
-            out(Out::Segment(key.shard(SHARDS), key, &seg))
+            out(Out::Segment(shard, key, &seg))
         }
         Some(Transport::Udp(d)) => {
             udp.on_udp(&d);
@@ -494,12 +495,16 @@ fn read_frame<U: UdpConsumer>(
 #[derive(Debug, Clone, Copy)]
 ///
 /// Every segment crosses from the thread that decoded it to the one that tracks it in this
-/// form, so it is kept small (96 bytes): the addresses and ports are the key's, in the order
-/// `forward` says.
+/// form, so it is kept small (96 bytes).
 struct SegMeta {
     ts_ns: i64,
     frame: u64,
-    key: FlowKey,
+    /// The addresses as the segment has them (sender first): copied as they are into the
+    /// segment the lane rebuilds (rebuilt from the key's endpoints, the lane waited on copies
+    /// of 17-byte `IpAddr`s at odd offsets), its key made again from them in the lane.
+    ip: IpPair,
+    src_port: u16,
+    dst_port: u16,
     /// The payload is read in place in the capture's shared bytes at this offset, unless
     /// [`COPIED`].
     in_place: u64,
@@ -515,8 +520,6 @@ struct SegMeta {
     options_len: u16,
     /// Index of the tracker within the lane (below [`SHARDS`]).
     local: u8,
-    /// The sender is the key's first endpoint.
-    forward: bool,
 }
 
 /// [`SegMeta::in_place`] of a payload copied into the batch.
@@ -536,7 +539,7 @@ struct Batch {
 impl Batch {
     /// Adds `seg`; its payload is copied unless it lies in `base` (the bytes the lane reads
     /// in place: the capture's shared bytes, or `src`).
-    fn push(&mut self, seg: &TcpSegment, key: FlowKey, local: usize, base: Option<&[u8]>) {
+    fn push(&mut self, seg: &TcpSegment, local: usize, base: Option<&[u8]>) {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(seg.options);
         let in_place = base
@@ -545,11 +548,12 @@ impl Batch {
         if in_place == COPIED {
             self.bytes.extend_from_slice(seg.payload);
         }
-        let (first, _) = key.endpoints();
         self.segs.push(SegMeta {
             ts_ns: seg.ts_ns,
             frame: seg.frame,
-            key,
+            ip: seg.ip,
+            src_port: seg.src_port,
+            dst_port: seg.dst_port,
             in_place,
             seq: seg.seq,
             ack: seg.ack,
@@ -563,7 +567,6 @@ impl Batch {
             options_len: seg.options.len() as u16,
             // Below SHARDS (64).
             local: local as u8,
-            forward: first.ip == seg.ip.src && first.port == seg.src_port,
         });
     }
 
@@ -608,17 +611,12 @@ impl Batch {
             }
             let s = m.start as usize;
             let o = s + usize::from(m.options_len);
-            let (a, b) = m.key.endpoints();
-            let (src, dst) = if m.forward { (a, b) } else { (b, a) };
             let seg = TcpSegment {
                 ts_ns: m.ts_ns,
                 frame: m.frame,
-                ip: IpPair {
-                    src: src.ip,
-                    dst: dst.ip,
-                },
-                src_port: src.port,
-                dst_port: dst.port,
+                ip: m.ip,
+                src_port: m.src_port,
+                dst_port: m.dst_port,
                 seq: m.seq,
                 ack: m.ack,
                 flags: m.flags,
@@ -627,7 +625,8 @@ impl Batch {
                 payload: payload(m),
                 payload_len: m.payload_len,
             };
-            (m.local as usize, m.key, seg)
+            let key = FlowKey::new(&m.ip, m.src_port, m.dst_port);
+            (m.local as usize, key, seg)
         })
     }
 }
@@ -752,10 +751,10 @@ mod tests {
         let (hello, world) = (&whole.as_slice()[2..7], &whole.as_slice()[9..15]);
         for shared in [None, Some(whole.as_slice())] {
             let mut b = Batch::default();
-            b.push(&seg(1, &[1, 1, 8, 10], hello), key(), 3, shared);
-            b.push(&seg(2, &[], b""), key(), 0, shared);
-            b.push(&seg(3, &[2, 4, 5, 180], world), key(), 1, shared);
-            b.push(&seg(4, &[], b"elsewhere"), key(), 2, shared);
+            b.push(&seg(1, &[1, 1, 8, 10], hello), 3, shared);
+            b.push(&seg(2, &[], b""), 0, shared);
+            b.push(&seg(3, &[2, 4, 5, 180], world), 1, shared);
+            b.push(&seg(4, &[], b"elsewhere"), 2, shared);
             let in_place = b.segs.iter().filter(|m| m.in_place != COPIED).count();
             assert_eq!(in_place, if shared.is_some() { 2 } else { 0 });
             let got: Vec<_> = b.segments(whole.as_slice()).collect();

@@ -461,10 +461,10 @@ fn decode_chunk(
         }
         match decoded.transport {
             Some(Transport::Tcp(seg)) => {
-                let key = FlowKey::new(&seg.ip, seg.src_port, seg.dst_port);
-                let (lane, local) = place[key.shard(SHARDS)];
+                let shard = FlowKey::shard_for(&seg.ip, seg.src_port, seg.dst_port, SHARDS);
+                let (lane, local) = place[shard];
                 if let Some(batch) = batches.get_mut(usize::from(lane)) {
-                    batch.push(&seg, key, usize::from(local), Some(bytes));
+                    batch.push(&seg, usize::from(local), Some(bytes));
                 }
             }
             Some(Transport::Udp(d)) => events.push((
@@ -557,10 +557,10 @@ impl<U: UdpConsumer> Committer<'_, U> {
                     }
                     match decoded.transport {
                         Some(Transport::Tcp(seg)) => {
-                            let key = FlowKey::new(&seg.ip, seg.src_port, seg.dst_port);
-                            let shard = key.shard(SHARDS);
+                            let shard =
+                                FlowKey::shard_for(&seg.ip, seg.src_port, seg.dst_port, SHARDS);
                             if let Some(batch) = extra.get_mut(shard % lanes) {
-                                batch.push(&seg, key, shard / lanes, None);
+                                batch.push(&seg, shard / lanes, None);
                             }
                         }
                         Some(Transport::Udp(d)) => self.udp.on_udp(&d),
