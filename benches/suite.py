@@ -49,10 +49,11 @@ def median_run(cmd, repeat, **kw):
 
 def warm(path, afresh=True):
     """Puts the file in the page cache the way reading it afresh does. How its pages came into
-    the cache matters to every program that maps it (pcapstat, the floor): read in afresh, the
-    kernel's readahead holds it in large folios (Linux 6.18, ext4), which a map then maps and
-    unmaps in far fewer steps than the 4 KiB pages a file often stays cached in after it was
-    written (bulk benchmark, --threads 1: 0.82 s in 4 KiB pages, 0.52 s afresh; docs/performance.md).
+    the cache matters to every program that maps it (pcapstat, the floor): read in afresh (by
+    readahead: in large folios, we take it, on Linux 6.18 / ext4), a map of it costs the kernel
+    far less than of the file as it stayed cached after it was written (bulk benchmark,
+    --threads 1: 0.82 s as written, 0.52 s afresh, the kernel's share 16 % -> 1 %;
+    docs/performance.md, stop 31).
     So the cached pages are dropped first (only clean pages no process maps: nothing is lost),
     and every program then meets the same cache from run to run."""
     with open(path, "rb") as f:

@@ -499,9 +499,10 @@ fn read_frame<U: UdpConsumer>(
 struct SegMeta {
     ts_ns: i64,
     frame: u64,
-    /// The addresses as the segment has them (sender first): copied as they are into the
-    /// segment the lane rebuilds (rebuilt from the key's endpoints, the lane waited on copies
-    /// of 17-byte `IpAddr`s at odd offsets), its key made again from them in the lane.
+    /// The addresses and ports as the segment has them (sender first), copied as they are
+    /// into the segment the lane rebuilds, which makes the key again from them (rebuilding the
+    /// addresses from the key's endpoints made the lane wait on copies of 17-byte `IpAddr`s at
+    /// odd offsets).
     ip: IpPair,
     src_port: u16,
     dst_port: u16,

@@ -406,7 +406,7 @@ fn write_varint(out: &mut Vec<u8>, mut v: u64) {
 /// left to `sort_unstable`.
 const RADIX_FROM: usize = 2048;
 /// Bits of the radix sort's digit: 2 048 counters a pass (8 bits took 4 passes over a
-/// request-heavy run's range of 28 bits, and 30 % longer).
+/// request-heavy run's range of 28 bits, and 28 % longer: 51 µs against 40 µs).
 const DIGIT: u32 = 11;
 /// Most passes of [`sort_values`]' radix sort ([`DIGIT`] bits of the values' range each); a
 /// wider range is left to `sort_unstable`.

@@ -14,7 +14,7 @@
 //! the frames in the summary; for a capture held in memory it only notes where each frame
 //! is; for a stream, where it is in the reading window's buffer, which the chunk holds
 //! (`Scanner::scan_stream`); for a merge it copies the frames. *Decoding* (the
-//! link, IP and transport headers, the flow key) is spread over all threads: each TCP
+//! link, IP and transport headers, the shard) is spread over all threads: each TCP
 //! segment goes to the batch of the lane that owns its shard. *Committing*, in chunk order,
 //! hands UDP and ICMP to the consumer and decodes the IP fragments, which need the one
 //! reassembly pool in capture order (the decoding threads defer them,
@@ -221,13 +221,10 @@ impl Scanner<'_, '_, '_> {
                     break;
                 }
                 General::Frame(frame) => frame,
-                General::Keys(keys) if frames.is_empty() => {
-                    secrets.push(keys);
-                    continue;
-                }
                 General::Keys(keys) => {
-                    // For the frames after it: the next chunk.
-                    self.secrets.push(keys);
+                    if self.place_keys(keys, frames.is_empty(), &mut secrets) {
+                        continue;
+                    }
                     break;
                 }
             };
@@ -260,6 +257,23 @@ impl Scanner<'_, '_, '_> {
 }
 
 impl Scanner<'_, '_, '_> {
+    /// A DSB's keys met while scanning a chunk: the chunk's own (`secrets`) while it has no
+    /// frame yet, and scanning goes on (`true`); else they are for the frames after it, the
+    /// next chunk's, and the chunk ends here (`false`).
+    fn place_keys(
+        &mut self,
+        keys: Arc<KeyLog>,
+        chunk_empty: bool,
+        secrets: &mut Vec<Arc<KeyLog>>,
+    ) -> bool {
+        if chunk_empty {
+            secrets.push(keys);
+        } else {
+            self.secrets.push(keys);
+        }
+        chunk_empty
+    }
+
     /// Most frames in a chunk: the configured number, else [`CHUNK_FRAMES`].
     fn chunk_frames(&self) -> u64 {
         match self.reader.config.chunk_frames {
@@ -344,12 +358,10 @@ impl Scanner<'_, '_, '_> {
                     self.summary.observe(&frame);
                     (FrameRef::new(&frame, 0), frame.data.as_ptr() as usize)
                 }
-                General::Keys(keys) if frames.is_empty() => {
-                    secrets.push(keys);
-                    continue;
-                }
                 General::Keys(keys) => {
-                    self.secrets.push(keys);
+                    if self.place_keys(keys, frames.is_empty(), &mut secrets) {
+                        continue;
+                    }
                     break;
                 }
             };
