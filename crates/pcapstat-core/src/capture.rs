@@ -458,6 +458,24 @@ pub(crate) fn prefetch(bytes: &[u8]) {
     let _ = bytes;
 }
 
+/// Asks the CPU to bring the cache line at `at` into this core's cache, owned for writing
+/// (`prefetchw`): memory this thread is about to write which another core last held (a batch
+/// the other thread tracked), so that the stores do not wait for it one by one.
+#[inline]
+pub(crate) fn prefetch_write<T>(at: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `prefetchw` is a hint: it reads nothing into the program, writes nothing,
+        // never faults whatever the address, and is a no-op on the x86_64 CPUs without it.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::arch::asm!("prefetchw [{0}]", in(reg) at, options(nostack, preserves_flags, readonly));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
+}
+
 /// A whole capture in memory (mapped or owned), shared with the pipeline's workers, which read
 /// payloads in place ([`Capture::shared_bytes`]).
 #[derive(Clone)]

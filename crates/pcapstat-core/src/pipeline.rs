@@ -21,7 +21,11 @@ use std::sync::{mpsc, Arc};
 
 mod parallel;
 
-use crate::capture::{prefetch, Capture, CaptureError, CaptureItem, Frame, InPlace, SharedBytes};
+use parallel::RELEASE_STEP;
+
+use crate::capture::{
+    prefetch, prefetch_write, Capture, CaptureError, CaptureItem, Frame, InPlace, SharedBytes,
+};
 use crate::decode::{DecodeLimits, Decoder, IcmpError};
 use crate::flow::FlowKey;
 use crate::packet::{IpPair, TcpFlags, TcpSegment, Transport, UdpDatagram};
@@ -349,12 +353,19 @@ fn read<U: UdpConsumer>(
 ) -> Result<(), CaptureError> {
     let progress = reader.config.progress.as_deref();
     let whole = capture.shared_bytes();
+    let mut released = 0usize;
     loop {
         // A capture in memory: its common records in a loop of their own, as the parallel scan
         // reads them (`Capture::frames_in_place`); any other record, the end and damage below.
         if let Some(whole) = &whole {
             let read = capture.frames_in_place(|frame| {
-                progress_in_place(progress, whole, &frame);
+                if frame.index.is_multiple_of(PROGRESS_EVERY) {
+                    let at = whole.offset_of(frame.data).unwrap_or(0);
+                    if let Some(p) = progress {
+                        p.store(at as u64, Ordering::Relaxed);
+                    }
+                    release_behind(whole, &mut released, at);
+                }
                 read_frame(&frame, decoder, summary, udp, &mut out)
             });
             if read == Some(InPlace::Stopped) {
@@ -394,6 +405,28 @@ fn read<U: UdpConsumer>(
     udp.flush();
     progress_at_end(capture, progress);
     Ok(())
+}
+
+/// The pages of a mapped capture [`RELEASE_BEHIND`] bytes or more behind `at`, where the one
+/// reading thread is, past those `released` so far, unmapped once they make a
+/// [`RELEASE_STEP`] (`SharedBytes::release`): else the whole file's pages stay in the process
+/// until it unmaps them at the end (peak RSS the size of the file). Nothing reads them again
+/// (what a connection keeps of a payload is copied), and a read would only fault them in
+/// again from the file.
+fn release_behind(whole: &SharedBytes, released: &mut usize, at: usize) {
+    if !whole.is_mapped() {
+        return;
+    }
+    if let Some((from, to)) = behind(released, at) {
+        whole.release(from, to - from);
+    }
+}
+
+/// The bytes to release when the reader is at `at` (`[from, to)`), past `released`, which
+/// moves to `to`; `None` until they make a step.
+fn behind(released: &mut usize, at: usize) -> Option<(usize, usize)> {
+    let to = at.saturating_sub(RELEASE_BEHIND);
+    (to >= released.saturating_add(RELEASE_STEP)).then(|| (std::mem::replace(released, to), to))
 }
 
 /// What the general step of a reading loop read.
@@ -542,6 +575,8 @@ impl Batch {
     /// in place: the capture's shared bytes, or `src`).
     fn push(&mut self, seg: &TcpSegment, local: usize, base: Option<&[u8]>) {
         let start = self.bytes.len();
+        prefetch_write(self.segs.as_ptr().wrapping_add(self.segs.len() + 4));
+        prefetch_write(self.bytes.as_ptr().wrapping_add(start + 256));
         self.bytes.extend_from_slice(seg.options);
         let in_place = base
             .and_then(|b| parallel::offset_in(b, seg.payload))
@@ -702,6 +737,8 @@ struct Emit<G> {
 /// capture). 256 bytes (4 cache lines), not 1 KiB: most payloads of a bulk transfer are body
 /// bytes nobody reads, and asking for 16 lines of each cost bulk 9 % of its time (interleaved
 /// runs of 64, 128, 256, 512 and 1024 bytes: 256 the fastest on both benchmark captures).
+/// How far behind the one reading thread its capture's pages are unmapped ([`release_behind`]).
+const RELEASE_BEHIND: usize = 1 << 20;
 const PREFETCH_SEGMENTS: usize = 8;
 const PREFETCH_BYTES: usize = 256;
 
@@ -712,6 +749,29 @@ pub(crate) const HEARTBEAT_FRAMES: u64 = 1 << 14;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_reader_releases_behind_itself_in_steps() {
+        let mut released = 0;
+        // Less than a step behind the reader: nothing yet.
+        assert_eq!(behind(&mut released, RELEASE_BEHIND), None);
+        assert_eq!(
+            behind(&mut released, RELEASE_STEP + RELEASE_BEHIND - 1),
+            None
+        );
+        // A step: from the start to `RELEASE_BEHIND` short of the reader.
+        let at = RELEASE_STEP + RELEASE_BEHIND + 5;
+        assert_eq!(behind(&mut released, at), Some((0, RELEASE_STEP + 5)));
+        assert_eq!(released, RELEASE_STEP + 5);
+        // The next step starts where the last one ended; never backwards.
+        assert_eq!(behind(&mut released, at + RELEASE_STEP - 1), None);
+        assert_eq!(behind(&mut released, 0), None);
+        let at = at + 3 * RELEASE_STEP;
+        assert_eq!(
+            behind(&mut released, at),
+            Some((RELEASE_STEP + 5, at - RELEASE_BEHIND))
+        );
+    }
 
     fn seg<'a>(frame: u64, options: &'a [u8], payload: &'a [u8]) -> TcpSegment<'a> {
         TcpSegment {

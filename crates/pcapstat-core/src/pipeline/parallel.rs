@@ -66,10 +66,9 @@ const POPULATE_AHEAD: usize = 64 << 20;
 const POPULATE_STEP: usize = 4 << 20;
 /// Bytes of a mapped capture every lane is done with, unmapped at a time
 /// ([`SharedBytes::release`]): the map's pages would otherwise stay in the process (its
-/// resident memory grows with the file) until one thread unmaps them all at the end. Not with
-/// one thread (`run_inline`): releasing behind its reading made it slower
-/// (docs/performance.md).
-const RELEASE_STEP: usize = 32 << 20;
+/// resident memory grows with the file) until one thread unmaps them all at the end. The one
+/// thread's reader (`read`) releases behind itself in the same steps.
+pub(super) const RELEASE_STEP: usize = 32 << 20;
 /// Chunks scanned ahead of the slowest lane. With the DNS queue's bound (three ticks of
 /// inputs), committing never waits on a queue that only a waiting lane could drain: the
 /// inputs queued span at most a tick plus `CHUNKS_AHEAD + 1` chunks.
