@@ -458,6 +458,22 @@ pub(crate) fn prefetch(bytes: &[u8]) {
     let _ = bytes;
 }
 
+/// [`prefetch`] of the cache line at `at`, any address (a hint: never faults).
+#[inline]
+pub(crate) fn prefetch_any<T>(at: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: as for `prefetch`: a hint that never faults, whatever the address.
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(at.cast());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
+}
+
 /// Asks the CPU to bring the cache line at `at` into this core's cache, owned for writing
 /// (`prefetchw`): memory this thread is about to write which another core last held (a batch
 /// the other thread tracked), so that the stores do not wait for it one by one.
@@ -740,6 +756,7 @@ impl Endian {
 }
 
 /// Format-specific reading state.
+#[derive(Clone, Copy)]
 enum State {
     Pcap {
         endian: Endian,
@@ -1276,9 +1293,45 @@ impl Capture {
         &mut self,
         each: F,
     ) -> Option<InPlace> {
+        self.frames_in_place_with(None, each)
+    }
+
+    /// [`Capture::frames_in_place`], taking the records of `prescans` (regions another thread
+    /// walked, [`Walker::prescan`]) as they are from the first of them the reader stands at,
+    /// instead of reading their headers again: the same frames, as each record's successor
+    /// depends only on its place and the capture's bytes.
+    pub(crate) fn frames_in_place_with<F: FnMut(Frame<'_>) -> bool>(
+        &mut self,
+        prescans: Option<&mut Prescans>,
+        each: F,
+    ) -> Option<InPlace> {
         match &mut self.inner {
-            Inner::One(one) => one.frames_in_place(each),
+            Inner::One(one) => one.frames_in_place(prescans, each),
             Inner::Merged(_) => None,
+        }
+    }
+
+    /// A [`Walker`] for this capture: a legacy pcap file (not the modified format) held in
+    /// memory and not damaged so far; `None` for anything else.
+    pub(crate) fn walker(&self) -> Option<Walker> {
+        let Inner::One(one) = &self.inner else {
+            return None;
+        };
+        match (&one.source, one.state, &one.damage) {
+            (
+                Source::Whole { .. },
+                state @ State::Pcap {
+                    modified: false,
+                    max_caplen,
+                    ..
+                },
+                None,
+            ) => Some(Walker {
+                state,
+                iface: one.interfaces.first().copied()?,
+                max_caplen,
+            }),
+            _ => None,
         }
     }
 
@@ -1715,10 +1768,15 @@ impl Single {
     /// a known interface. Anything else (the first record, a new section, an interface,
     /// secrets, options, damage) is left to the general step ([`InPlace::Other`]), so that
     /// what it reports and how it numbers stays its own.
-    fn frames_in_place<F: FnMut(Frame<'_>) -> bool>(&mut self, mut each: F) -> Option<InPlace> {
+    fn frames_in_place<F: FnMut(Frame<'_>) -> bool>(
+        &mut self,
+        mut prescans: Option<&mut Prescans>,
+        mut each: F,
+    ) -> Option<InPlace> {
         if self.damage.is_some() {
             return Some(InPlace::Other);
         }
+        let linktype = self.interfaces.first().map_or(LinkType(0), |i| i.linktype);
         let pending = std::mem::take(&mut self.pending);
         // The bytes read so far: the whole capture, or a stream's window up to its end (a
         // record cut by the window's end is left to the general step, which reads on).
@@ -1739,6 +1797,36 @@ impl Single {
             }
         };
         loop {
+            // Records another thread walked from where the reader stands (legacy pcap in
+            // memory only: `Capture::walker`).
+            if let Some((pre, taken)) = prescans
+                .as_deref_mut()
+                .filter(|_| streaming.is_some())
+                .and_then(|p| p.at(*pos))
+            {
+                while let Some(rec) = pre.recs.get(pre.next) {
+                    *taken += 1;
+                    // The records were written by another core: asked for a few lines ahead.
+                    prefetch_any(pre.recs.as_ptr().wrapping_add(pre.next + 16));
+                    pre.next += 1;
+                    let data = rec.at.saturating_add(16)..rec.end();
+                    self.frames += 1;
+                    self.last_ts_ns = rec.ts_ns;
+                    *pos = rec.end();
+                    let frame = Frame {
+                        index: self.frames - 1,
+                        ts_ns: rec.ts_ns,
+                        linktype,
+                        interface: 0,
+                        data: all.get(data).unwrap_or_default(),
+                        orig_len: rec.orig_len,
+                    };
+                    if !each(frame) {
+                        return Some(InPlace::Stopped);
+                    }
+                }
+                continue;
+            }
             let rest = all.get(*pos..).unwrap_or_default();
             let Some((meta, data, len)) = common_record(&self.state, &self.interfaces, rest) else {
                 return Some(InPlace::Other);
@@ -2148,6 +2236,172 @@ fn units_per_sec(tsresol: u8) -> Option<u64> {
     }
 }
 
+/// One legacy pcap record found by [`Walker::prescan`].
+#[derive(Debug, Clone, Copy)]
+struct Rec {
+    /// Offset of its header in the capture.
+    at: usize,
+    caplen: u32,
+    orig_len: u32,
+    ts_ns: i64,
+}
+
+impl Rec {
+    /// Offset of the next record.
+    fn end(&self) -> usize {
+        self.at
+            .saturating_add(16)
+            .saturating_add(self.caplen as usize)
+    }
+}
+
+/// The records of one region of a capture in memory, walked by a thread other than the
+/// reader ([`Walker::prescan`]), in order.
+#[derive(Debug, Default)]
+pub(crate) struct Prescan {
+    recs: Vec<Rec>,
+    /// The first one the reader has not taken.
+    next: usize,
+}
+
+impl Prescan {
+    /// Offset of the record after the last one (where the reader stands after taking them).
+    pub(crate) fn end(&self) -> usize {
+        self.recs.last().map_or(0, Rec::end)
+    }
+
+    /// Offset of the first record (0 when there is none).
+    pub(crate) fn start(&self) -> usize {
+        self.recs.first().map_or(0, |r| r.at)
+    }
+}
+
+/// The regions walked ahead of the reader and not yet passed by it, in the order of their
+/// offsets.
+#[derive(Debug, Default)]
+pub(crate) struct Prescans {
+    regions: std::collections::VecDeque<Prescan>,
+    /// Records the reader took from them so far.
+    taken: u64,
+}
+
+impl Prescans {
+    /// Adds a walked region (any order; an empty one is dropped).
+    pub(crate) fn add(&mut self, p: Prescan) {
+        if p.recs.is_empty() {
+            return;
+        }
+        let at = self.regions.partition_point(|q| q.start() < p.start());
+        self.regions.insert(at, p);
+    }
+
+    /// Records the reader took from the regions so far.
+    #[cfg(test)]
+    fn taken(&self) -> u64 {
+        self.taken
+    }
+
+    /// The region holding a record that starts at `pos`, its next record that one (and the
+    /// count of records taken); the regions the reader has passed are dropped.
+    fn at(&mut self, pos: usize) -> Option<(&mut Prescan, &mut u64)> {
+        while self.regions.front().is_some_and(|p| p.end() <= pos) {
+            self.regions.pop_front();
+        }
+        let front = self.regions.front_mut()?;
+        let rest = front.recs.get(front.next..)?;
+        let i = rest.partition_point(|r| r.at < pos);
+        if rest.get(i)?.at != pos {
+            return None;
+        }
+        front.next += i;
+        Some((front, &mut self.taken))
+    }
+}
+
+/// Walks regions of a legacy pcap capture held in memory on another thread than the reader,
+/// ahead of it, the way [`Single::frames_in_place`] does ([`Capture::walker`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Walker {
+    state: State,
+    iface: Interface,
+    max_caplen: u32,
+}
+
+/// Records that must follow one another from an offset for [`Walker::prescan`] to start
+/// there.
+const CHAIN: usize = 8;
+
+impl Walker {
+    /// The common records from the first record boundary at or after `from` to the first
+    /// record that starts at or after `to` (excluded), or to the first record of any other
+    /// kind (or the end of the bytes). The boundary is not known: it is the first offset from
+    /// which [`CHAIN`] common records follow one another, each with a fraction of a second
+    /// below one second, a captured length within its original length, and timestamps within
+    /// an hour of each other. An offset inside a frame's bytes that happens to pass is harmless:
+    /// the reader takes records only from one that starts where it stands
+    /// ([`Capture::frames_in_place_with`]).
+    pub(crate) fn prescan(&self, bytes: &SharedBytes, from: usize, to: usize) -> Prescan {
+        let all = bytes.as_slice();
+        let iface = std::slice::from_ref(&self.iface);
+        let last = from
+            .saturating_add(16)
+            .saturating_add(self.max_caplen as usize)
+            .min(to)
+            .min(all.len());
+        let Some(mut at) = (from..last).find(|&p| self.chain_from(all, p)) else {
+            return Prescan::default();
+        };
+        let mut recs = Vec::with_capacity((to - from.min(to)) / 256);
+        let mut streamed = at;
+        while at < to {
+            let Some((meta, _, len)) =
+                common_record(&self.state, iface, all.get(at..).unwrap_or_default())
+            else {
+                break;
+            };
+            recs.push(Rec {
+                at,
+                caplen: (len - 16) as u32,
+                orig_len: meta.orig_len,
+                ts_ns: meta.ts_ns,
+            });
+            at += len;
+            bytes.stream(&mut streamed, at);
+        }
+        Prescan { recs, next: 0 }
+    }
+
+    /// Whether [`CHAIN`] plausible common records follow one another from `at`.
+    fn chain_from(&self, all: &[u8], mut at: usize) -> bool {
+        let State::Pcap {
+            endian, nanosecond, ..
+        } = self.state
+        else {
+            return false;
+        };
+        let iface = std::slice::from_ref(&self.iface);
+        let second: u32 = if nanosecond { 1_000_000_000 } else { 1_000_000 };
+        let mut prev: Option<i64> = None;
+        for _ in 0..CHAIN {
+            let rest = all.get(at..).unwrap_or_default();
+            let Some((meta, _, len)) = common_record(&self.state, iface, rest) else {
+                return false;
+            };
+            let frac = endian.u32(rest, 4).unwrap_or(u32::MAX);
+            let caplen = (len - 16) as u32;
+            if frac >= second
+                || caplen > meta.orig_len
+                || prev.is_some_and(|p| p.abs_diff(meta.ts_ns) > 3_600_000_000_000)
+            {
+                return false;
+            }
+            prev = Some(meta.ts_ns);
+            at += len;
+        }
+        true
+    }
+}
+
 /// A common record at the start of `rest` ([`Single::frames_in_place`]): a legacy pcap record
 /// with sound lengths, or a pcapng Enhanced Packet Block of this section's byte order, whole,
 /// without options, of a known interface. Its frame's metadata, the data's place in `rest`
@@ -2410,6 +2664,181 @@ mod tests {
         // A capture of more than a few frames has most read in place.
         assert!(fast.frames_read() < 10 || in_place > 0);
         Some([one, other])
+    }
+
+    /// The frames of `bytes` read in place by a reader that takes the records of `prescans`
+    /// (`per` frames a call, the other records by the general step), with the damage, offset
+    /// and frame count at the end, as `both_ways_from` shows them; and how many records it took
+    /// from the regions.
+    fn with_prescans(bytes: &[u8], per: usize, prescans: &mut Prescans) -> (String, u64) {
+        let mut fast = Capture::from_bytes(bytes.to_vec()).unwrap();
+        let mut out = String::new();
+        loop {
+            let mut taken = 0;
+            let read = fast.frames_in_place_with(Some(&mut *prescans), |f| {
+                out += &format!(
+                    "{} {} {:?} {} {} {:?}\n",
+                    f.index, f.ts_ns, f.linktype, f.interface, f.orig_len, f.data
+                );
+                taken += 1;
+                taken < per
+            });
+            if read == Some(InPlace::Stopped) {
+                continue;
+            }
+            match fast.next_item().unwrap() {
+                Some(CaptureItem::Frame(f)) => {
+                    out += &format!(
+                        "{} {} {:?} {} {} {:?}\n",
+                        f.index, f.ts_ns, f.linktype, f.interface, f.orig_len, f.data
+                    );
+                }
+                Some(CaptureItem::Secrets(s)) => out += &format!("{s:?}\n"),
+                None => break,
+            }
+        }
+        out += &format!(
+            "{:?} {} {}",
+            fast.damage(),
+            fast.offset(),
+            fast.frames_read()
+        );
+        (out, prescans.taken())
+    }
+
+    /// Regions walked ahead of the reader ([`Walker::prescan`]) give the reader the frames it
+    /// reads itself: every bundled legacy pcap file and cuts of two, regions of 1 byte to
+    /// 64 KiB at two phases, added in any order, 1, 3 or all frames a call; most frames are
+    /// taken from the regions (else the test would compare a reader with itself).
+    #[test]
+    fn prescanned_regions_give_the_frames_of_the_walk() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "pcap") {
+                    inputs.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        for name in [
+            "lab/f_refused_syndrop/capture.pcap",
+            "broken/pcap-ns-be-trunc-packet-data.pcap",
+        ] {
+            let bytes = std::fs::read(root.join(name)).unwrap();
+            for cut in (0..bytes.len()).step_by(331) {
+                inputs.push((format!("{name} cut at {cut}"), bytes[..cut].to_vec()));
+            }
+        }
+        inputs.sort();
+        let (mut walked, mut compared, mut frames, mut taken_all) = (0, 0, 0u64, 0u64);
+        for (name, bytes) in &inputs {
+            let Some([plain, _]) = both_ways(bytes, usize::MAX) else {
+                continue;
+            };
+            let Some(walker) = Capture::from_bytes(bytes.clone())
+                .ok()
+                .and_then(|c| c.walker())
+            else {
+                continue;
+            };
+            walked += 1;
+            let shared = SharedBytes(Arc::new(Bytes::Owned(bytes.clone())));
+            for region in [1, 64, 1000, 65536] {
+                for phase in [0, region / 3] {
+                    for per in [1, 3, usize::MAX] {
+                        let mut prescans = Prescans::default();
+                        let starts: Vec<usize> = (phase..bytes.len()).step_by(region).collect();
+                        // Added in any order (threads finish them in any order).
+                        for &from in starts.iter().rev() {
+                            prescans.add(walker.prescan(&shared, from, from + region));
+                        }
+                        let (got, taken) = with_prescans(bytes, per, &mut prescans);
+                        assert_eq!(
+                            got, plain,
+                            "{name}: regions of {region} from {phase}, {per} a call"
+                        );
+                        compared += 1;
+                        if region == 65536 && phase == 0 && per == usize::MAX {
+                            frames += plain.lines().count() as u64 - 1;
+                            taken_all += taken;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(walked >= 20, "only {walked} legacy pcap inputs");
+        assert!(compared >= 20 * 24);
+        // Regions of 64 KiB start at a record boundary most of the time: most frames are
+        // taken from them.
+        assert!(
+            taken_all * 10 >= frames * 9,
+            "{taken_all} of {frames} frames taken"
+        );
+    }
+
+    /// A walk that starts inside a frame whose bytes look like records (a capture of a
+    /// capture) finds those: the reader never stands at them, so none of them is taken, until
+    /// the false records end where a true one starts; from there on the records are the true
+    /// ones and are taken.
+    #[test]
+    fn a_walk_misled_by_records_inside_a_frame_gives_no_false_frame() {
+        let record = |ts: u32, data: &[u8]| {
+            let mut r = Vec::new();
+            for v in [ts, 5, data.len() as u32, data.len() as u32] {
+                r.extend_from_slice(&v.to_le_bytes());
+            }
+            r.extend_from_slice(data);
+            r
+        };
+        // Twelve records of 20 bytes each inside the data of a frame of 240 or 241 bytes.
+        let fake: Vec<u8> = (0..12)
+            .flat_map(|i| record(1_700_000_000 + i, &[7; 4]))
+            .collect();
+        for extra in [0usize, 1] {
+            let mut inner = fake.clone();
+            inner.extend(std::iter::repeat_n(0u8, extra));
+            let mut bytes = Vec::new();
+            for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+                if v == 0x0004_0002 {
+                    bytes.extend_from_slice(&2u16.to_le_bytes());
+                    bytes.extend_from_slice(&4u16.to_le_bytes());
+                } else {
+                    bytes.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+            bytes.truncate(24);
+            let first = bytes.len();
+            bytes.extend(record(1_700_000_100, &inner));
+            for i in 0..10 {
+                bytes.extend(record(1_700_000_101 + i, &[9; 60]));
+            }
+            let walker = Capture::from_bytes(bytes.clone())
+                .unwrap()
+                .walker()
+                .unwrap();
+            let shared = SharedBytes(Arc::new(Bytes::Owned(bytes.clone())));
+            // From inside the first frame's data: the false records are found first.
+            let pre = walker.prescan(&shared, first + 16, bytes.len());
+            assert_eq!(
+                pre.start(),
+                first + 16,
+                "the walk starts at the false records"
+            );
+            let [plain, _] = both_ways(&bytes, usize::MAX).unwrap();
+            assert_eq!(plain.lines().count(), 12, "11 frames and the end");
+            let mut prescans = Prescans::default();
+            prescans.add(pre);
+            let (got, taken) = with_prescans(&bytes, usize::MAX, &mut prescans);
+            assert_eq!(got, plain);
+            // Without the extra byte the false records end where the second true one
+            // starts: the ten true ones after it are taken from the walk.
+            assert_eq!(taken, if extra == 0 { 10 } else { 0 }, "extra {extra}");
+        }
     }
 
     /// The in-place loop reads what the general step reads, in memory and in a stream's window

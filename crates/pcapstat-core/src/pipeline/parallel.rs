@@ -36,7 +36,10 @@ use super::{
     merged, next_general, progress_at_end, progress_in_place, Batch, Emit, General, Harvest,
     Outputs, Reader, UdpConsumer, HEARTBEAT_FRAMES, PROGRESS_EVERY, SHARDS,
 };
-use crate::capture::{prefetch, Capture, CaptureError, Frame, InPlace, LinkType, SharedBytes};
+use crate::capture::{
+    prefetch, prefetch_write, Capture, CaptureError, Frame, InPlace, LinkType, Prescan, Prescans,
+    SharedBytes, Walker,
+};
 use crate::decode::{DecodeLimits, DecodeProblem, DecodeStats, Decoder, Encapsulation, IcmpError};
 use crate::flow::FlowKey;
 use crate::packet::{IpPair, Transport, UdpDatagram};
@@ -73,6 +76,11 @@ pub(super) const RELEASE_STEP: usize = 32 << 20;
 /// inputs), committing never waits on a queue that only a waiting lane could drain: the
 /// inputs queued span at most a tick plus `CHUNKS_AHEAD + 1` chunks.
 const CHUNKS_AHEAD: u64 = 4;
+/// Bytes of a region a thread walks ahead of the scanner ([`Job::Prescan`]) when it would
+/// otherwise wait for it; and how far past the chunk being scanned (its start and the last
+/// chunk's size) such regions are handed out.
+const PRESCAN_REGION: usize = 2 << 20;
+const PRESCAN_AHEAD: usize = 4 * PRESCAN_REGION;
 
 /// How many frames ahead decoding asks for a frame's headers.
 const PREFETCH_FRAMES: usize = 8;
@@ -164,6 +172,8 @@ struct Scanner<'c, 'r, 'p> {
     secrets: Vec<Arc<KeyLog>>,
     /// A stream's frame read into the next buffer, for the next chunk (which holds that buffer).
     carried: Option<(FrameRef, Arc<Vec<u8>>)>,
+    /// Regions other threads walked ahead of the scan ([`Job::Prescan`]), not yet passed.
+    prescans: Prescans,
 }
 
 impl Scanner<'_, '_, '_> {
@@ -196,17 +206,21 @@ impl Scanner<'_, '_, '_> {
             if let Some(whole) = &self.whole {
                 let summary = &mut self.summary;
                 let mut outside = false;
-                let read = self.capture.frames_in_place(|frame| {
-                    progress_in_place(progress, whole, &frame);
-                    summary.observe(&frame);
-                    let Some(at) = whole.offset_of(frame.data) else {
-                        outside = true;
-                        return false;
-                    };
-                    frames.push(FrameRef::new(&frame, at));
-                    in_chunk += frame.data.len();
-                    !((frame.index + 1).is_multiple_of(per) || in_chunk >= CHUNK_BYTES_IN_PLACE)
-                });
+                let read = self
+                    .capture
+                    .frames_in_place_with(Some(&mut self.prescans), |frame| {
+                        progress_in_place(progress, whole, &frame);
+                        summary.observe(&frame);
+                        let Some(at) = whole.offset_of(frame.data) else {
+                            outside = true;
+                            return false;
+                        };
+                        // A used list, last read by the thread that committed its chunk.
+                        prefetch_write(frames.as_ptr().wrapping_add(frames.len() + 4));
+                        frames.push(FrameRef::new(&frame, at));
+                        in_chunk += frame.data.len();
+                        !((frame.index + 1).is_multiple_of(per) || in_chunk >= CHUNK_BYTES_IN_PLACE)
+                    });
                 if outside {
                     return Err(outside_error());
                 }
@@ -622,6 +636,12 @@ struct State {
     /// Bytes of a mapped capture read by the scanner, and mapped ahead of it so far.
     scan_at: usize,
     populated: usize,
+    /// Bytes the last chunk spanned in a capture in memory.
+    chunk_span: usize,
+    /// Where the next region to walk ahead of the scanner starts, and the regions walked and
+    /// not yet handed to it.
+    prescan_next: usize,
+    prescans: Vec<Prescan>,
     /// (chunk, offset in a mapped capture where the scanner stood after it), for the chunks
     /// not yet tracked by every lane.
     chunk_ends: VecDeque<(u64, usize)>,
@@ -729,6 +749,15 @@ impl State {
 }
 
 struct Shared<'a, 'c, 'r, 'p, U> {
+    /// For walking regions ahead of the scanner: a legacy pcap capture in memory
+    /// ([`Capture::walker`]), its bytes, and the size of a region.
+    walk: Option<(Walker, SharedBytes, usize)>,
+    /// Whether a region past the next chunk is walked before a lane's chunk is tracked: with a
+    /// chunk size set (tests), so that they read most frames from walked regions. Else a
+    /// region is walked only by a thread that would wait: with two threads the wait for the
+    /// scan is short, and a walk on the other core costs more than it saves
+    /// (docs/performance.md, stop 32).
+    walk_first: bool,
     state: Mutex<State>,
     changed: Condvar,
     scanner: Mutex<Scanner<'c, 'r, 'p>>,
@@ -769,7 +798,12 @@ impl Drop for FailOnPanic<'_> {
 enum Job {
     Track(LaneItem),
     /// With an empty frame list and a batch per lane to fill.
-    Scan(Vec<FrameRef>, Vec<Batch>, Vec<u8>),
+    /// ... and the regions walked ahead of it since the last scan.
+    Scan(Vec<FrameRef>, Vec<Batch>, Vec<u8>, Vec<Prescan>),
+    /// Nothing else to do while another thread scans: walk the region from this offset ahead
+    /// of the scanner, which then takes its records without reading them again (the scan, one
+    /// thread at a time, waits mostly on memory for each record's header).
+    Prescan(usize),
     /// Nothing else to do: map `POPULATE_STEP` bytes of a mapped capture from this offset, so
     /// that the scanner (one thread at a time) does not take their page faults.
     Populate(usize),
@@ -818,7 +852,18 @@ where
     // collector is the slowest part, kept 4 times as many records waiting).
     let (emit_tx, emit_rx) =
         mpsc::sync_channel::<Emit<H::Group>>(((4 * lanes + 4) / EMIT_CHUNKS).max(1));
+    let region = match reader.config.chunk_frames {
+        0 => PRESCAN_REGION,
+        // Tests: regions of a few frames.
+        _ => 4096,
+    };
+    let walk = capture
+        .walker()
+        .zip(whole.clone())
+        .map(|(walker, bytes)| (walker, bytes, region));
     let shared = Shared {
+        walk,
+        walk_first: reader.config.chunk_frames != 0,
         state: Mutex::new(State {
             scanning: false,
             scanned: 0,
@@ -834,6 +879,9 @@ where
             waiting: 0,
             scan_at: 0,
             populated: 0,
+            chunk_span: 0,
+            prescan_next: 0,
+            prescans: Vec::new(),
             chunk_ends: VecDeque::new(),
             released: 0,
             release_step,
@@ -847,6 +895,7 @@ where
             whole: whole.clone(),
             secrets: Vec::new(),
             carried: None,
+            prescans: Prescans::default(),
         }),
         committer: Mutex::new(Committer {
             udp,
@@ -954,6 +1003,12 @@ fn lane<F, M, U, H>(
                 if st.failed {
                     break Job::Stop;
                 }
+                if shared.walk_first {
+                    let span = st.chunk_span;
+                    if let Some(from) = prescan_due(shared, &mut st, span) {
+                        break Job::Prescan(from);
+                    }
+                }
                 if let Some(item) = st.queues[w].pop_front() {
                     break Job::Track(item);
                 }
@@ -966,7 +1021,11 @@ fn lane<F, M, U, H>(
                     let frames = st.spares.frames();
                     let batches = st.spares.batches(lanes);
                     let buf = st.spares.buf();
-                    break Job::Scan(frames, batches, buf);
+                    let pre = std::mem::take(&mut st.prescans);
+                    break Job::Scan(frames, batches, buf, pre);
+                }
+                if let Some(from) = prescan_due(shared, &mut st, PRESCAN_AHEAD) {
+                    break Job::Prescan(from);
                 }
                 let mapped_len = mapped.map_or(0, |m| m.as_slice().len());
                 if st.populated < mapped_len.min(st.scan_at.saturating_add(POPULATE_AHEAD)) {
@@ -984,6 +1043,15 @@ fn lane<F, M, U, H>(
         };
         match job {
             Job::Stop => return,
+            Job::Prescan(from) => {
+                if let Some((walker, bytes, region)) = &shared.walk {
+                    let walked = walker.prescan(bytes, from, from.saturating_add(*region));
+                    let mut st = shared.lock();
+                    if walked.end() > st.scan_at {
+                        st.prescans.push(walked);
+                    }
+                }
+            }
             Job::Populate(from) => {
                 if let Some(m) = mapped {
                     m.populate(from, POPULATE_STEP);
@@ -1062,12 +1130,15 @@ fn lane<F, M, U, H>(
                     m.release(from, to - from);
                 }
             }
-            Job::Scan(frames, batches, buf) => {
+            Job::Scan(frames, batches, buf, pre) => {
                 let scanned = {
                     let mut scanner = shared
                         .scanner
                         .lock()
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    for p in pre {
+                        scanner.prescans.add(p);
+                    }
                     let scanned = scanner.scan(frames, buf);
                     let end_ts = scanner.summary.last_ts().unwrap_or(0);
                     let frames = scanner.capture.frames_read();
@@ -1078,6 +1149,7 @@ fn lane<F, M, U, H>(
                 let (seq, chunk) = {
                     let mut st = shared.lock();
                     st.scanning = false;
+                    st.chunk_span = scan_at.saturating_sub(st.scan_at);
                     st.scan_at = scan_at;
                     let seq = st.scanned;
                     let chunk = match scanned {
@@ -1118,6 +1190,30 @@ fn lane<F, M, U, H>(
             }
         }
     }
+}
+
+/// The start of the next region to walk ahead of the scanner, if it starts less than `ahead`
+/// bytes (at least a region, and the last chunk's span) past where the chunk being scanned
+/// (or the next) is expected to end; marked handed out. Only a legacy pcap capture in memory.
+fn prescan_due<U>(
+    shared: &Shared<'_, '_, '_, '_, U>,
+    st: &mut State,
+    ahead: usize,
+) -> Option<usize> {
+    let (_, bytes, region) = shared.walk.as_ref()?;
+    if st.scan_done {
+        return None;
+    }
+    let next_chunk = st.scan_at.saturating_add(st.chunk_span);
+    let from = st.prescan_next.max(next_chunk);
+    let upto = bytes
+        .as_slice()
+        .len()
+        .min(next_chunk.saturating_add(ahead.max(*region).max(st.chunk_span)));
+    (from < upto).then(|| {
+        st.prescan_next = from.saturating_add(*region);
+        from
+    })
 }
 
 /// Commits the decoded chunks that are next in order, unless another thread is committing
