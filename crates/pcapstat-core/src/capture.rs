@@ -443,28 +443,18 @@ pub fn widen_pipe(fd: &impl std::os::fd::AsFd) {
 /// into the program, and a bad address is ignored).
 #[inline]
 pub(crate) fn prefetch(bytes: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has (it is in the target's
-        // baseline); a prefetch is a hint that reads nothing into the program and never
-        // faults, and the address is that of a live slice anyway.
-        #[allow(unsafe_code)]
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().cast());
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = bytes;
+    prefetch_any(bytes.as_ptr());
 }
 
-/// [`prefetch`] of the cache line at `at`, any address (a hint: never faults).
+/// [`prefetch`] of the cache line at `at`, any address.
 #[inline]
 pub(crate) fn prefetch_any<T>(at: *const T) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: as for `prefetch`: a hint that never faults, whatever the address.
+        // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has (it is in the target's
+        // baseline); a prefetch is a hint that reads nothing into the program and never
+        // faults, whatever the address.
         #[allow(unsafe_code)]
         unsafe {
             _mm_prefetch::<_MM_HINT_T0>(at.cast());
@@ -2309,6 +2299,10 @@ impl Prescans {
         }
         let front = self.regions.front_mut()?;
         let rest = front.recs.get(front.next..)?;
+        if rest.first()?.at > pos {
+            // The reader has not reached the region (the usual case while it walks itself).
+            return None;
+        }
         let i = rest.partition_point(|r| r.at < pos);
         if rest.get(i)?.at != pos {
             return None;
@@ -2666,6 +2660,29 @@ mod tests {
         Some([one, other])
     }
 
+    /// The bundled captures (`testdata/`, every folder) whose extension is one of `exts`, in
+    /// order.
+    fn bundled(exts: &[&str]) -> Vec<PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        let mut files = Vec::new();
+        let mut dirs = vec![root];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path
+                    .extension()
+                    .is_some_and(|e| exts.iter().any(|x| e == *x))
+                {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
     /// The frames of `bytes` read in place by a reader that takes the records of `prescans`
     /// (`per` frames a call, the other records by the general step), with the damage, offset
     /// and frame count at the end, as `both_ways_from` shows them; and how many records it took
@@ -2713,18 +2730,10 @@ mod tests {
     #[test]
     fn prescanned_regions_give_the_frames_of_the_walk() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
-        let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
-        let mut dirs = vec![root.clone()];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path.extension().is_some_and(|e| e == "pcap") {
-                    inputs.push((path.display().to_string(), std::fs::read(&path).unwrap()));
-                }
-            }
-        }
+        let mut inputs: Vec<(String, Vec<u8>)> = bundled(&["pcap"])
+            .into_iter()
+            .map(|path| (path.display().to_string(), std::fs::read(&path).unwrap()))
+            .collect();
         for name in [
             "lab/f_refused_syndrop/capture.pcap",
             "broken/pcap-ns-be-trunc-packet-data.pcap",
@@ -2849,22 +2858,7 @@ mod tests {
     #[test]
     fn in_place_frames_equal_the_general_step() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
-        let mut files = Vec::new();
-        let mut dirs = vec![root.clone()];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path
-                    .extension()
-                    .is_some_and(|e| e == "pcap" || e == "pcapng")
-                {
-                    files.push(path);
-                }
-            }
-        }
-        files.sort();
+        let files = bundled(&["pcap", "pcapng"]);
         let mut compared = 0;
         for path in &files {
             let bytes = std::fs::read(path).unwrap();
