@@ -1301,6 +1301,19 @@ impl Capture {
         }
     }
 
+    /// Where the next record read in place starts in a capture held in memory (`None` for
+    /// anything else).
+    pub(crate) fn reading_at(&self) -> Option<usize> {
+        match &self.inner {
+            Inner::One(Single {
+                source: Source::Whole { pos, .. },
+                pending,
+                ..
+            }) => Some(pos.saturating_add(*pending)),
+            _ => None,
+        }
+    }
+
     /// A [`Walker`] for this capture: a legacy pcap file (not the modified format) held in
     /// memory and not damaged so far; `None` for anything else.
     pub(crate) fn walker(&self) -> Option<Walker> {
@@ -2264,6 +2277,11 @@ impl Prescan {
     pub(crate) fn start(&self) -> usize {
         self.recs.first().map_or(0, |r| r.at)
     }
+
+    /// How many records it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.recs.len()
+    }
 }
 
 /// The regions walked ahead of the reader and not yet passed by it, in the order of their
@@ -2286,8 +2304,7 @@ impl Prescans {
     }
 
     /// Records the reader took from the regions so far.
-    #[cfg(test)]
-    fn taken(&self) -> u64 {
+    pub(crate) fn taken(&self) -> u64 {
         self.taken
     }
 
@@ -2334,7 +2351,20 @@ impl Walker {
     /// an hour of each other. An offset inside a frame's bytes that happens to pass is harmless:
     /// the reader takes records only from one that starts where it stands
     /// ([`Capture::frames_in_place_with`]).
+    #[cfg(test)]
     pub(crate) fn prescan(&self, bytes: &SharedBytes, from: usize, to: usize) -> Prescan {
+        self.prescan_with(bytes, from, to, |_| {})
+    }
+
+    /// [`Walker::prescan`], handing `each` every record's frame as it is walked (its index the
+    /// record's place in the region: the region's frame numbers are not known yet).
+    pub(crate) fn prescan_with(
+        &self,
+        bytes: &SharedBytes,
+        from: usize,
+        to: usize,
+        mut each: impl FnMut(Frame<'_>),
+    ) -> Prescan {
         let all = bytes.as_slice();
         let iface = std::slice::from_ref(&self.iface);
         let last = from
@@ -2358,6 +2388,16 @@ impl Walker {
                 caplen: (len - 16) as u32,
                 orig_len: meta.orig_len,
                 ts_ns: meta.ts_ns,
+            });
+            each(Frame {
+                index: (recs.len() - 1) as u64,
+                ts_ns: meta.ts_ns,
+                linktype: meta.linktype,
+                interface: 0,
+                data: all
+                    .get(at.saturating_add(16)..at.saturating_add(len))
+                    .unwrap_or_default(),
+                orig_len: meta.orig_len,
             });
             at += len;
             bytes.stream(&mut streamed, at);

@@ -568,6 +568,9 @@ struct Batch {
     src: Option<Arc<Vec<u8>>>,
     /// Every frame below this was read when the batch was made.
     upto: u64,
+    /// Added to each segment's frame number: a region decoded as it was walked ahead of the
+    /// scan numbers its frames from 0 (`pipeline::parallel`, `Job::Prescan`).
+    frame_base: u64,
 }
 
 impl Batch {
@@ -612,6 +615,7 @@ impl Batch {
         self.bytes.clear();
         self.src = None;
         self.upto = 0;
+        self.frame_base = 0;
     }
 
     /// The segments, with the payloads read in place from `src`, else from `whole` (the bytes
@@ -649,7 +653,7 @@ impl Batch {
             let o = s + usize::from(m.options_len);
             let seg = TcpSegment {
                 ts_ns: m.ts_ns,
-                frame: m.frame,
+                frame: m.frame.saturating_add(self.frame_base),
                 ip: m.ip,
                 src_port: m.src_port,
                 dst_port: m.dst_port,

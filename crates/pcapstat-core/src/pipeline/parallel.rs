@@ -76,9 +76,9 @@ pub(super) const RELEASE_STEP: usize = 32 << 20;
 /// inputs), committing never waits on a queue that only a waiting lane could drain: the
 /// inputs queued span at most a tick plus `CHUNKS_AHEAD + 1` chunks.
 const CHUNKS_AHEAD: u64 = 4;
-/// Bytes of a region a thread walks ahead of the scanner ([`Job::Prescan`]) when it would
-/// otherwise wait for it; and how far past the chunk being scanned (its start and the last
-/// chunk's size) such regions are handed out.
+/// Bytes of a region a thread walks ahead of the scanner ([`Job::Prescan`]): before tracking
+/// up to the next chunk's expected span past the chunk being scanned, and up to
+/// `PRESCAN_AHEAD` when it would otherwise wait.
 const PRESCAN_REGION: usize = 2 << 20;
 const PRESCAN_AHEAD: usize = 4 * PRESCAN_REGION;
 
@@ -121,6 +121,8 @@ struct Scanned {
     own: Option<Arc<Vec<u8>>>,
     /// Secrets of the DSBs met before its first frame (and after the previous chunk's last).
     secrets: Vec<Arc<KeyLog>>,
+    /// Its frames decoded already: the chunk is a region walked ahead of the scan, taken whole.
+    walked: Option<(Decoding, DecodeStats)>,
 }
 
 /// What must be handed on in capture order, once a chunk is decoded.
@@ -172,8 +174,11 @@ struct Scanner<'c, 'r, 'p> {
     secrets: Vec<Arc<KeyLog>>,
     /// A stream's frame read into the next buffer, for the next chunk (which holds that buffer).
     carried: Option<(FrameRef, Arc<Vec<u8>>)>,
-    /// Regions other threads walked ahead of the scan ([`Job::Prescan`]), not yet passed.
+    /// Regions other threads walked ahead of the scan ([`Job::Prescan`]), not yet passed:
+    /// their records (to take from wherever the scan stands at one), and the whole regions
+    /// with their frames decoded (to take as a chunk when the scan stands at the first).
     prescans: Prescans,
+    walked: VecDeque<Walked>,
 }
 
 impl Scanner<'_, '_, '_> {
@@ -198,7 +203,17 @@ impl Scanner<'_, '_, '_> {
             buf
         });
         let mut secrets = std::mem::take(&mut self.secrets);
-        let mut in_chunk = 0usize;
+        if secrets.is_empty() {
+            if let Some(walked) = self.take_walked(&mut frames)? {
+                return Ok(Some(Scanned {
+                    frames,
+                    own: None,
+                    secrets,
+                    walked: Some(walked),
+                }));
+            }
+        }
+        let mut in_chunk = frames.iter().map(|f| f.len).sum::<usize>();
         let per = self.chunk_frames();
         loop {
             // A capture in memory: its common records in a tight loop (the scan is the one
@@ -206,6 +221,9 @@ impl Scanner<'_, '_, '_> {
             if let Some(whole) = &self.whole {
                 let summary = &mut self.summary;
                 let mut outside = false;
+                // The chunk ends where a walked region starts, so that the next one is that
+                // region, taken whole (`take_walked`).
+                let walked_at = self.walked.front().map_or(usize::MAX, |w| w.pre.start());
                 let read = self
                     .capture
                     .frames_in_place_with(Some(&mut self.prescans), |frame| {
@@ -219,7 +237,9 @@ impl Scanner<'_, '_, '_> {
                         prefetch_write(frames.as_ptr().wrapping_add(frames.len() + 4));
                         frames.push(FrameRef::new(&frame, at));
                         in_chunk += frame.data.len();
-                        !((frame.index + 1).is_multiple_of(per) || in_chunk >= CHUNK_BYTES_IN_PLACE)
+                        !((frame.index + 1).is_multiple_of(per)
+                            || in_chunk >= CHUNK_BYTES_IN_PLACE
+                            || at + frame.data.len() == walked_at)
                     });
                 if outside {
                     return Err(outside_error());
@@ -265,11 +285,68 @@ impl Scanner<'_, '_, '_> {
             frames,
             own: own.map(Arc::new),
             secrets,
+            walked: None,
         }))
     }
 }
 
 impl Scanner<'_, '_, '_> {
+    /// Keeps a region walked ahead, in the order of the regions' places.
+    fn add_walked(&mut self, w: Walked) {
+        let at = self
+            .walked
+            .partition_point(|v| v.pre.start() < w.pre.start());
+        self.walked.insert(at, w);
+    }
+
+    /// The chunk made of the walked region that starts where the scan stands, its frames
+    /// decoded already: taken whole when the scan takes every one of its records from the
+    /// walk (else the frames read so far stay in `frames` and the chunk goes on as usual).
+    /// Regions the scan stands past the start of give only their records.
+    fn take_walked(
+        &mut self,
+        frames: &mut Vec<FrameRef>,
+    ) -> Result<Option<(Decoding, DecodeStats)>, CaptureError> {
+        let Some((whole, at)) = self.whole.as_ref().zip(self.capture.reading_at()) else {
+            return Ok(None);
+        };
+        while self.walked.front().is_some_and(|w| w.pre.start() < at) {
+            if let Some(w) = self.walked.pop_front() {
+                self.prescans.add(w.pre);
+            }
+        }
+        if self.walked.front().is_none_or(|w| w.pre.start() != at) {
+            return Ok(None);
+        }
+        let Some(w) = self.walked.pop_front() else {
+            return Ok(None);
+        };
+        let progress = self.reader.config.progress.as_deref();
+        let n = w.pre.len();
+        let taken = self.prescans.taken();
+        self.prescans.add(w.pre);
+        let summary = &mut self.summary;
+        let mut outside = false;
+        self.capture
+            .frames_in_place_with(Some(&mut self.prescans), |frame| {
+                progress_in_place(progress, whole, &frame);
+                summary.observe(&frame);
+                let Some(at) = whole.offset_of(frame.data) else {
+                    outside = true;
+                    return false;
+                };
+                frames.push(FrameRef::new(&frame, at));
+                frames.len() < n
+            });
+        if outside {
+            return Err(outside_error());
+        }
+        Ok(
+            (frames.len() == n && self.prescans.taken() - taken == n as u64)
+                .then_some((w.dec, w.stats)),
+        )
+    }
+
     /// A DSB's keys met while scanning a chunk: the chunk's own (`secrets`) while it has no
     /// frame yet, and scanning goes on (`true`); else they are for the frames after it, the
     /// next chunk's, and the chunk ends here (`false`).
@@ -319,6 +396,7 @@ impl Scanner<'_, '_, '_> {
                     frames,
                     own: held,
                     secrets,
+                    walked: None,
                 }));
             }
         }
@@ -402,6 +480,7 @@ impl Scanner<'_, '_, '_> {
             frames,
             own: held,
             secrets,
+            walked: None,
         }))
     }
 }
@@ -441,58 +520,57 @@ pub(super) fn offset_in(base: &[u8], part: &[u8]) -> Option<usize> {
     (start.checked_add(part.len())? <= base.len()).then_some(start)
 }
 
-/// Decodes a scanned chunk (any thread): TCP segments into the batches of their lanes, the
-/// rest into events for the commit.
-fn decode_chunk(
-    scanned: Scanned,
-    whole: &[u8],
-    decoder: &mut Decoder,
-    mut batches: Vec<Batch>,
-    upto: u64,
-) -> ChunkOut {
-    let bytes: &[u8] = scanned.own.as_deref().map_or(whole, Vec::as_slice);
-    let lanes = batches.len();
-    for b in &mut batches {
-        b.src = scanned.own.clone();
-        b.upto = upto;
-    }
-    let mut events = Vec::new();
-    // (lane, tracker within the lane) of each shard, without a division per segment.
-    let mut place = [(0u8, 0u8); SHARDS];
-    for (shard, p) in place.iter_mut().enumerate() {
-        // Below SHARDS (64): fits in a byte.
-        *p = ((shard % lanes.max(1)) as u8, (shard / lanes.max(1)) as u8);
-    }
-    for (pos, f) in scanned.frames.iter().enumerate() {
-        // The headers of a frame a few on: scanning touched its first cache line a while ago
-        // (a chunk ago), the headers often run into the second.
-        if let Some(ahead) = scanned.frames.get(pos + PREFETCH_FRAMES) {
-            if let Some(head) = bytes.get(ahead.at..) {
-                prefetch(head);
-                if let Some(next) = head.get(64..) {
-                    prefetch(next);
-                }
-            }
+/// A chunk's decoding: TCP segments into the batches of their lanes, the rest into events
+/// for the commit; `done` frames so far (in order).
+struct Decoding {
+    batches: Vec<Batch>,
+    /// (position in the chunk's frames, event), in frame order.
+    events: Vec<(usize, Event)>,
+    /// (lane, tracker within the lane) of each shard, without a division per segment.
+    place: [(u8, u8); SHARDS],
+    done: usize,
+}
+
+impl Decoding {
+    fn new(batches: Vec<Batch>) -> Decoding {
+        let lanes = batches.len().max(1);
+        let mut place = [(0u8, 0u8); SHARDS];
+        for (shard, p) in place.iter_mut().enumerate() {
+            // Below SHARDS (64): fits in a byte.
+            *p = ((shard % lanes) as u8, (shard / lanes) as u8);
         }
-        let frame = frame_of(f, bytes);
-        let decoded = decoder.decode(&frame);
+        Decoding {
+            batches,
+            events: Vec::new(),
+            place,
+            done: 0,
+        }
+    }
+
+    /// Decodes the chunk's next frame (at `pos == self.done`), whose bytes lie in `bytes` (those
+    /// its segments' payloads are read from in place).
+    #[inline]
+    fn frame(&mut self, pos: usize, frame: &Frame<'_>, bytes: &[u8], decoder: &mut Decoder) {
+        debug_assert_eq!(pos, self.done, "frames are decoded in order");
+        self.done = pos + 1;
+        let decoded = decoder.decode(frame);
         if decoded.deferred {
-            events.push((pos, Event::Deferred));
-            continue;
+            self.events.push((pos, Event::Deferred));
+            return;
         }
         let encapsulation = decoded.problem == Some(DecodeProblem::UndecodedEncapsulation);
         if let Some(e) = decoded.icmp_error {
-            events.push((pos, Event::Icmp(e)));
+            self.events.push((pos, Event::Icmp(e)));
         }
         match decoded.transport {
             Some(Transport::Tcp(seg)) => {
                 let shard = FlowKey::shard_for(&seg.ip, seg.src_port, seg.dst_port, SHARDS);
-                let (lane, local) = place[shard];
-                if let Some(batch) = batches.get_mut(usize::from(lane)) {
+                let (lane, local) = self.place[shard];
+                if let Some(batch) = self.batches.get_mut(usize::from(lane)) {
                     batch.push(&seg, usize::from(local), Some(bytes));
                 }
             }
-            Some(Transport::Udp(d)) => events.push((
+            Some(Transport::Udp(d)) => self.events.push((
                 pos,
                 Event::Udp {
                     ip: d.ip,
@@ -507,17 +585,77 @@ fn decode_chunk(
         }
         if encapsulation {
             if let Some(e) = decoder.take_encapsulation() {
-                events.push((pos, Event::Encapsulation(e)));
+                self.events.push((pos, Event::Encapsulation(e)));
             }
         }
     }
-    let stats = decoder.take_stats();
-    ChunkOut {
-        scanned,
-        batches,
-        events,
-        stats,
+
+    /// The chunk's output, its frames numbered by `scanned`'s (the batches' segments and the
+    /// ICMP errors were numbered from 0 when the chunk was a region walked ahead of the scan).
+    fn finish(
+        mut self,
+        scanned: Scanned,
+        stats: DecodeStats,
+        upto: u64,
+        renumber: bool,
+    ) -> ChunkOut {
+        let base = scanned.frames.first().map_or(0, |f| f.index);
+        for b in &mut self.batches {
+            b.src = scanned.own.clone();
+            b.upto = upto;
+            if renumber {
+                b.frame_base = base;
+            }
+        }
+        if renumber {
+            for (pos, e) in &mut self.events {
+                if let (Event::Icmp(e), Some(f)) = (e, scanned.frames.get(*pos)) {
+                    e.frame = f.index;
+                }
+            }
+        }
+        ChunkOut {
+            scanned,
+            batches: self.batches,
+            events: self.events,
+            stats,
+        }
     }
+}
+
+/// Decodes a scanned chunk (any thread: the one that scanned it); its output for the commit.
+fn decode_chunk(
+    scanned: Scanned,
+    whole: &[u8],
+    decoder: &mut Decoder,
+    batches: Vec<Batch>,
+    upto: u64,
+) -> ChunkOut {
+    let bytes: &[u8] = scanned.own.as_deref().map_or(whole, Vec::as_slice);
+    let mut dec = Decoding::new(batches);
+    for (pos, f) in scanned.frames.iter().enumerate() {
+        // The headers of a frame a few on: scanning touched its first cache line a while ago
+        // (a chunk ago), the headers often run into the second.
+        if let Some(ahead) = scanned.frames.get(pos + PREFETCH_FRAMES) {
+            if let Some(head) = bytes.get(ahead.at..) {
+                prefetch(head);
+                if let Some(next) = head.get(64..) {
+                    prefetch(next);
+                }
+            }
+        }
+        dec.frame(pos, &frame_of(f, bytes), bytes, decoder);
+    }
+    let stats = decoder.take_stats();
+    dec.finish(scanned, stats, upto, false)
+}
+
+/// A region walked ahead of the scan ([`Job::Prescan`]), its frames decoded as they were
+/// walked (numbered from 0).
+struct Walked {
+    pre: Prescan,
+    dec: Decoding,
+    stats: DecodeStats,
 }
 
 /// The in-order side of the chunks, used by one thread at a time.
@@ -641,7 +779,7 @@ struct State {
     /// Where the next region to walk ahead of the scanner starts, and the regions walked and
     /// not yet handed to it.
     prescan_next: usize,
-    prescans: Vec<Prescan>,
+    prescans: Vec<Walked>,
     /// (chunk, offset in a mapped capture where the scanner stood after it), for the chunks
     /// not yet tracked by every lane.
     chunk_ends: VecDeque<(u64, usize)>,
@@ -752,12 +890,6 @@ struct Shared<'a, 'c, 'r, 'p, U> {
     /// For walking regions ahead of the scanner: a legacy pcap capture in memory
     /// ([`Capture::walker`]), its bytes, and the size of a region.
     walk: Option<(Walker, SharedBytes, usize)>,
-    /// Whether a region past the next chunk is walked before a lane's chunk is tracked: with a
-    /// chunk size set (tests), so that they read most frames from walked regions. Else a
-    /// region is walked only by a thread that would wait: with two threads the wait for the
-    /// scan is short, and a walk on the other core costs more than it saves
-    /// (docs/performance.md, stop 32).
-    walk_first: bool,
     state: Mutex<State>,
     changed: Condvar,
     scanner: Mutex<Scanner<'c, 'r, 'p>>,
@@ -799,11 +931,13 @@ enum Job {
     Track(LaneItem),
     /// With an empty frame list and a batch per lane to fill.
     /// ... and the regions walked ahead of it since the last scan.
-    Scan(Vec<FrameRef>, Vec<Batch>, Vec<u8>, Vec<Prescan>),
-    /// Nothing else to do while another thread scans: walk the region from this offset ahead
-    /// of the scanner, which then takes its records without reading them again (the scan, one
-    /// thread at a time, waits mostly on memory for each record's header).
-    Prescan(usize),
+    Scan(Vec<FrameRef>, Vec<Batch>, Vec<u8>, Vec<Walked>),
+    /// Walk the region from this offset ahead of the scanner and decode its frames into these
+    /// batches, while their headers are in this core's cache; the scanner then takes the region
+    /// whole as a chunk, or its records from wherever it stands at one (the scan, one thread
+    /// at a time, waits mostly on memory for each record's header; done this way the scan and
+    /// the decoding run on every thread).
+    Prescan(usize, Vec<Batch>),
     /// Nothing else to do: map `POPULATE_STEP` bytes of a mapped capture from this offset, so
     /// that the scanner (one thread at a time) does not take their page faults.
     Populate(usize),
@@ -863,7 +997,6 @@ where
         .map(|(walker, bytes)| (walker, bytes, region));
     let shared = Shared {
         walk,
-        walk_first: reader.config.chunk_frames != 0,
         state: Mutex::new(State {
             scanning: false,
             scanned: 0,
@@ -896,6 +1029,7 @@ where
             secrets: Vec::new(),
             carried: None,
             prescans: Prescans::default(),
+            walked: VecDeque::new(),
         }),
         committer: Mutex::new(Committer {
             udp,
@@ -1003,11 +1137,12 @@ fn lane<F, M, U, H>(
                 if st.failed {
                     break Job::Stop;
                 }
-                if shared.walk_first {
-                    let span = st.chunk_span;
-                    if let Some(from) = prescan_due(shared, &mut st, span) {
-                        break Job::Prescan(from);
-                    }
+                // The regions of the next chunk's span are walked (and decoded) before a lane's
+                // chunk is tracked, so that the scan finds them walked: it then only takes
+                // them (docs/tcp.md, "Parallelism").
+                let span = st.chunk_span;
+                if let Some(from) = prescan_due(shared, &mut st, span) {
+                    break Job::Prescan(from, st.spares.batches(lanes));
                 }
                 if let Some(item) = st.queues[w].pop_front() {
                     break Job::Track(item);
@@ -1025,7 +1160,7 @@ fn lane<F, M, U, H>(
                     break Job::Scan(frames, batches, buf, pre);
                 }
                 if let Some(from) = prescan_due(shared, &mut st, PRESCAN_AHEAD) {
-                    break Job::Prescan(from);
+                    break Job::Prescan(from, st.spares.batches(lanes));
                 }
                 let mapped_len = mapped.map_or(0, |m| m.as_slice().len());
                 if st.populated < mapped_len.min(st.scan_at.saturating_add(POPULATE_AHEAD)) {
@@ -1043,12 +1178,18 @@ fn lane<F, M, U, H>(
         };
         match job {
             Job::Stop => return,
-            Job::Prescan(from) => {
+            Job::Prescan(from, batches) => {
                 if let Some((walker, bytes, region)) = &shared.walk {
-                    let walked = walker.prescan(bytes, from, from.saturating_add(*region));
+                    // The frames decoded as they are walked, while their headers are in this
+                    // core's cache.
+                    let mut dec = Decoding::new(batches);
+                    let pre = walker.prescan_with(bytes, from, from.saturating_add(*region), |f| {
+                        dec.frame(dec.done, &f, whole, &mut decoder);
+                    });
+                    let stats = decoder.take_stats();
                     let mut st = shared.lock();
-                    if walked.end() > st.scan_at {
-                        st.prescans.push(walked);
+                    if pre.end() > st.scan_at {
+                        st.prescans.push(Walked { pre, dec, stats });
                     }
                 }
             }
@@ -1136,8 +1277,8 @@ fn lane<F, M, U, H>(
                         .scanner
                         .lock()
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    for p in pre {
-                        scanner.prescans.add(p);
+                    for w in pre {
+                        scanner.add_walked(w);
                     }
                     let scanned = scanner.scan(frames, buf);
                     let end_ts = scanner.summary.last_ts().unwrap_or(0);
@@ -1175,7 +1316,7 @@ fn lane<F, M, U, H>(
                     State::changed(st, &shared.changed);
                     (seq, chunk)
                 };
-                let Some(chunk) = chunk else {
+                let Some(mut chunk) = chunk else {
                     continue;
                 };
                 // The frames below the chunk's end were all read.
@@ -1183,8 +1324,17 @@ fn lane<F, M, U, H>(
                     .frames
                     .last()
                     .map_or(frames_read, |f| f.index.saturating_add(1));
-                let out = decode_chunk(chunk, whole, &mut decoder, batches, upto);
+                let (out, unused) = match chunk.walked.take() {
+                    Some((dec, stats)) => (dec.finish(chunk, stats, upto, true), batches),
+                    None => (
+                        decode_chunk(chunk, whole, &mut decoder, batches, upto),
+                        Vec::new(),
+                    ),
+                };
                 let mut st = shared.lock();
+                for b in unused {
+                    st.spares.give_batch(b, lanes);
+                }
                 st.decoded.insert(seq, out);
                 commit_ready(shared, st, whole, lanes);
             }
@@ -1259,6 +1409,85 @@ fn commit_ready<'s, U: UdpConsumer>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a chunk's output holds, frame numbers included, as text.
+    fn show(out: &ChunkOut, whole: &[u8]) -> String {
+        let mut s = String::new();
+        for (lane, b) in out.batches.iter().enumerate() {
+            for (local, key, seg) in b.segments(whole) {
+                s += &format!("{lane} {local} {key:?} {seg:?}\n");
+            }
+            s += &format!("upto {}\n", b.upto);
+        }
+        for (pos, e) in &out.events {
+            s += &match e {
+                Event::Udp { at, len, .. } => format!("{pos} udp {at} {len}\n"),
+                Event::Icmp(e) => format!("{pos} icmp {e:?}\n"),
+                Event::Encapsulation(e) => format!("{pos} encapsulation {e:?}\n"),
+                Event::Deferred => format!("{pos} deferred\n"),
+            };
+        }
+        s + &format!("{:?}", out.stats)
+    }
+
+    /// A region walked ahead of the scan and decoded as it is walked, its frames numbered from
+    /// 0, gives once renumbered the output of the scan's own chunk of the same frames: TCP
+    /// segments (frame numbers included), UDP datagrams, ICMP errors (whose frame numbers are
+    /// the renumbered ones) and counters; for a region starting at every frame of three captures
+    /// (DNS with ICMP port unreachable, the lab's DNS run, a refused connection).
+    #[test]
+    fn a_walked_region_decodes_as_the_scan_would() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        let mut regions = 0;
+        for name in [
+            "regress/dns/icmp-unreachable.pcap",
+            "lab/e_dns/capture.pcap",
+            "lab/f_refused_syndrop/capture.pcap",
+        ] {
+            let bytes = std::fs::read(root.join(name)).unwrap();
+            let mut capture = Capture::from_bytes(bytes).unwrap();
+            let walker = capture.walker().unwrap();
+            let shared = capture.shared_bytes().unwrap();
+            let whole = shared.as_slice();
+            let mut all = Vec::new();
+            while let Some(f) = capture.next_frame().unwrap() {
+                let at = shared.offset_of(f.data).unwrap();
+                all.push(FrameRef::new(&f, at));
+            }
+            for k in 0..all.len() {
+                let mut decoder = Decoder::deferring(DecodeLimits::default());
+                let mut dec = Decoding::new(vec![Batch::default(), Batch::default()]);
+                let pre = walker.prescan_with(&shared, all[k].at - 16, whole.len(), |f| {
+                    dec.frame(dec.done, &f, whole, &mut decoder);
+                });
+                if pre.len() == 0 {
+                    // Fewer than 8 records left: no boundary found.
+                    continue;
+                }
+                assert_eq!(pre.start(), all[k].at - 16, "{name}: frame {k}");
+                let frames = all[k..k + pre.len()].to_vec();
+                let scanned = |frames: Vec<FrameRef>| Scanned {
+                    frames,
+                    own: None,
+                    secrets: Vec::new(),
+                    walked: None,
+                };
+                let upto = k as u64 + pre.len() as u64;
+                let stats = decoder.take_stats();
+                let walked = dec.finish(scanned(frames.clone()), stats, upto, true);
+                let mut decoder = Decoder::deferring(DecodeLimits::default());
+                let batches = vec![Batch::default(), Batch::default()];
+                let scan = decode_chunk(scanned(frames), whole, &mut decoder, batches, upto);
+                assert_eq!(
+                    show(&walked, whole),
+                    show(&scan, whole),
+                    "{name}: from frame {k}"
+                );
+                regions += 1;
+            }
+        }
+        assert!(regions > 40, "{regions} regions compared");
+    }
 
     /// A chunk buffer comes back for reuse when a merge's chunk is done, but not one a large
     /// frame grew, nor one still held.
