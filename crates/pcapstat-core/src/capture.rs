@@ -2353,16 +2353,18 @@ impl Walker {
     /// ([`Capture::frames_in_place_with`]).
     #[cfg(test)]
     pub(crate) fn prescan(&self, bytes: &SharedBytes, from: usize, to: usize) -> Prescan {
-        self.prescan_with(bytes, from, to, |_| {})
+        self.prescan_with(bytes, from, to, usize::MAX, |_| {})
     }
 
-    /// [`Walker::prescan`], handing `each` every record's frame as it is walked (its index the
-    /// record's place in the region: the region's frame numbers are not known yet).
+    /// [`Walker::prescan`], at most `most` records, handing `each` every record's frame as it
+    /// is walked (its index the record's place in the region: the region's frame numbers are
+    /// not known yet).
     pub(crate) fn prescan_with(
         &self,
         bytes: &SharedBytes,
         from: usize,
         to: usize,
+        most: usize,
         mut each: impl FnMut(Frame<'_>),
     ) -> Prescan {
         let all = bytes.as_slice();
@@ -2377,7 +2379,7 @@ impl Walker {
         };
         let mut recs = Vec::with_capacity((to - from.min(to)) / 256);
         let mut streamed = at;
-        while at < to {
+        while at < to && recs.len() < most {
             let Some((meta, _, len)) =
                 common_record(&self.state, iface, all.get(at..).unwrap_or_default())
             else {

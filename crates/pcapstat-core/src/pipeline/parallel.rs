@@ -76,11 +76,14 @@ pub(super) const RELEASE_STEP: usize = 32 << 20;
 /// inputs), committing never waits on a queue that only a waiting lane could drain: the
 /// inputs queued span at most a tick plus `CHUNKS_AHEAD + 1` chunks.
 const CHUNKS_AHEAD: u64 = 4;
-/// Bytes of a region a thread walks ahead of the scanner ([`Job::Prescan`]): before tracking
-/// up to the next chunk's expected span past the chunk being scanned, and up to
-/// `PRESCAN_AHEAD` when it would otherwise wait.
+/// Most bytes of a region a thread walks ahead of the scanner ([`Job::Prescan`]; about a
+/// chunk's frames, at least `MIN_PRESCAN_REGION`): before tracking, up to the next chunk's
+/// expected span past the chunk being scanned, and a span further when it would otherwise
+/// wait (further ahead, the regions waiting for the scan held 50–70 MB more at the peak of a
+/// SYN flood).
 const PRESCAN_REGION: usize = 2 << 20;
-const PRESCAN_AHEAD: usize = 4 * PRESCAN_REGION;
+/// The fewest bytes of a region, whatever the records' sizes.
+const MIN_PRESCAN_REGION: usize = 64 << 10;
 
 /// How many frames ahead decoding asks for a frame's headers.
 const PREFETCH_FRAMES: usize = 8;
@@ -774,8 +777,9 @@ struct State {
     /// Bytes of a mapped capture read by the scanner, and mapped ahead of it so far.
     scan_at: usize,
     populated: usize,
-    /// Bytes the last chunk spanned in a capture in memory.
+    /// Bytes the last chunk spanned in a capture in memory, and per record.
     chunk_span: usize,
+    record_bytes: usize,
     /// Where the next region to walk ahead of the scanner starts, and the regions walked and
     /// not yet handed to it.
     prescan_next: usize,
@@ -886,10 +890,20 @@ impl State {
     }
 }
 
+/// How regions are walked ahead of the scanner ([`Job::Prescan`]).
+struct Walk {
+    walker: Walker,
+    bytes: SharedBytes,
+    /// Most bytes of a region (all of them when `fixed`), and most records: a chunk's frames.
+    region: usize,
+    fixed: bool,
+    frames: usize,
+}
+
 struct Shared<'a, 'c, 'r, 'p, U> {
     /// For walking regions ahead of the scanner: a legacy pcap capture in memory
-    /// ([`Capture::walker`]), its bytes, and the size of a region.
-    walk: Option<(Walker, SharedBytes, usize)>,
+    /// ([`Capture::walker`]).
+    walk: Option<Walk>,
     state: Mutex<State>,
     changed: Condvar,
     scanner: Mutex<Scanner<'c, 'r, 'p>>,
@@ -937,7 +951,7 @@ enum Job {
     /// whole as a chunk, or its records from wherever it stands at one (the scan, one thread
     /// at a time, waits mostly on memory for each record's header; done this way the scan and
     /// the decoding run on every thread).
-    Prescan(usize, Vec<Batch>),
+    Prescan(usize, usize, Vec<Batch>),
     /// Nothing else to do: map `POPULATE_STEP` bytes of a mapped capture from this offset, so
     /// that the scanner (one thread at a time) does not take their page faults.
     Populate(usize),
@@ -986,15 +1000,24 @@ where
     // collector is the slowest part, kept 4 times as many records waiting).
     let (emit_tx, emit_rx) =
         mpsc::sync_channel::<Emit<H::Group>>(((4 * lanes + 4) / EMIT_CHUNKS).max(1));
-    let region = match reader.config.chunk_frames {
-        0 => PRESCAN_REGION,
-        // Tests: regions of a few frames.
-        _ => 4096,
+    let per_chunk = match reader.config.chunk_frames {
+        0 => CHUNK_FRAMES,
+        n => n,
     };
     let walk = capture
         .walker()
         .zip(whole.clone())
-        .map(|(walker, bytes)| (walker, bytes, region));
+        .map(|(walker, bytes)| Walk {
+            walker,
+            bytes,
+            // Tests (a chunk size set): regions of 4 KiB, whatever their frames.
+            region: match reader.config.chunk_frames {
+                0 => PRESCAN_REGION,
+                _ => 4096,
+            },
+            fixed: reader.config.chunk_frames != 0,
+            frames: usize::try_from(per_chunk).unwrap_or(usize::MAX),
+        });
     let shared = Shared {
         walk,
         state: Mutex::new(State {
@@ -1013,6 +1036,7 @@ where
             scan_at: 0,
             populated: 0,
             chunk_span: 0,
+            record_bytes: 0,
             prescan_next: 0,
             prescans: Vec::new(),
             chunk_ends: VecDeque::new(),
@@ -1142,7 +1166,7 @@ fn lane<F, M, U, H>(
                 // them (docs/tcp.md, "Parallelism").
                 let span = st.chunk_span;
                 if let Some(from) = prescan_due(shared, &mut st, span) {
-                    break Job::Prescan(from, st.spares.batches(lanes));
+                    break Job::Prescan(from.0, from.1, st.spares.batches(lanes));
                 }
                 if let Some(item) = st.queues[w].pop_front() {
                     break Job::Track(item);
@@ -1159,8 +1183,10 @@ fn lane<F, M, U, H>(
                     let pre = std::mem::take(&mut st.prescans);
                     break Job::Scan(frames, batches, buf, pre);
                 }
-                if let Some(from) = prescan_due(shared, &mut st, PRESCAN_AHEAD) {
-                    break Job::Prescan(from, st.spares.batches(lanes));
+                // A thread that would wait walks one chunk's span further.
+                let span = st.chunk_span.saturating_mul(2);
+                if let Some(from) = prescan_due(shared, &mut st, span) {
+                    break Job::Prescan(from.0, from.1, st.spares.batches(lanes));
                 }
                 let mapped_len = mapped.map_or(0, |m| m.as_slice().len());
                 if st.populated < mapped_len.min(st.scan_at.saturating_add(POPULATE_AHEAD)) {
@@ -1178,14 +1204,16 @@ fn lane<F, M, U, H>(
         };
         match job {
             Job::Stop => return,
-            Job::Prescan(from, batches) => {
-                if let Some((walker, bytes, region)) = &shared.walk {
+            Job::Prescan(from, to, batches) => {
+                if let Some(walk) = &shared.walk {
                     // The frames decoded as they are walked, while their headers are in this
                     // core's cache.
                     let mut dec = Decoding::new(batches);
-                    let pre = walker.prescan_with(bytes, from, from.saturating_add(*region), |f| {
-                        dec.frame(dec.done, &f, whole, &mut decoder);
-                    });
+                    let pre = walk
+                        .walker
+                        .prescan_with(&walk.bytes, from, to, walk.frames, |f| {
+                            dec.frame(dec.done, &f, whole, &mut decoder);
+                        });
                     let stats = decoder.take_stats();
                     let mut st = shared.lock();
                     if pre.end() > st.scan_at {
@@ -1291,6 +1319,9 @@ fn lane<F, M, U, H>(
                     let mut st = shared.lock();
                     st.scanning = false;
                     st.chunk_span = scan_at.saturating_sub(st.scan_at);
+                    if let Ok(Some(chunk)) = &scanned {
+                        st.record_bytes = st.chunk_span / chunk.frames.len().max(1);
+                    }
                     st.scan_at = scan_at;
                     let seq = st.scanned;
                     let chunk = match scanned {
@@ -1349,20 +1380,29 @@ fn prescan_due<U>(
     shared: &Shared<'_, '_, '_, '_, U>,
     st: &mut State,
     ahead: usize,
-) -> Option<usize> {
-    let (_, bytes, region) = shared.walk.as_ref()?;
+) -> Option<(usize, usize)> {
+    let walk = shared.walk.as_ref()?;
     if st.scan_done {
         return None;
     }
+    // About a chunk's frames (a region is a chunk when the scan takes it whole), at most
+    // `walk.region` bytes.
+    let region = match (walk.fixed, st.record_bytes) {
+        (true, _) | (false, 0) => walk.region,
+        (false, n) => walk
+            .region
+            .min(n.saturating_mul(walk.frames).max(MIN_PRESCAN_REGION)),
+    };
     let next_chunk = st.scan_at.saturating_add(st.chunk_span);
     let from = st.prescan_next.max(next_chunk);
-    let upto = bytes
+    let upto = walk
+        .bytes
         .as_slice()
         .len()
-        .min(next_chunk.saturating_add(ahead.max(*region).max(st.chunk_span)));
+        .min(next_chunk.saturating_add(ahead.max(region).max(st.chunk_span)));
     (from < upto).then(|| {
-        st.prescan_next = from.saturating_add(*region);
-        from
+        st.prescan_next = from.saturating_add(region);
+        (from, st.prescan_next)
     })
 }
 
@@ -1457,9 +1497,10 @@ mod tests {
             for k in 0..all.len() {
                 let mut decoder = Decoder::deferring(DecodeLimits::default());
                 let mut dec = Decoding::new(vec![Batch::default(), Batch::default()]);
-                let pre = walker.prescan_with(&shared, all[k].at - 16, whole.len(), |f| {
-                    dec.frame(dec.done, &f, whole, &mut decoder);
-                });
+                let pre =
+                    walker.prescan_with(&shared, all[k].at - 16, whole.len(), usize::MAX, |f| {
+                        dec.frame(dec.done, &f, whole, &mut decoder);
+                    });
                 if pre.len() == 0 {
                     // Fewer than 8 records left: no boundary found.
                     continue;
