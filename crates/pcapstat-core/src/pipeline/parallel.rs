@@ -29,7 +29,7 @@
 //! time).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 
 use super::{
@@ -230,15 +230,11 @@ impl Scanner<'_, '_, '_> {
                 let read = self
                     .capture
                     .frames_in_place_with(Some(&mut self.prescans), |frame| {
-                        progress_in_place(progress, whole, &frame);
-                        summary.observe(&frame);
-                        let Some(at) = whole.offset_of(frame.data) else {
+                        let Some(at) = note_frame(progress, whole, summary, &mut frames, &frame)
+                        else {
                             outside = true;
                             return false;
                         };
-                        // A used list, last read by the thread that committed its chunk.
-                        prefetch_write(frames.as_ptr().wrapping_add(frames.len() + 4));
-                        frames.push(FrameRef::new(&frame, at));
                         in_chunk += frame.data.len();
                         !((frame.index + 1).is_multiple_of(per)
                             || in_chunk >= CHUNK_BYTES_IN_PLACE
@@ -332,13 +328,10 @@ impl Scanner<'_, '_, '_> {
         let mut outside = false;
         self.capture
             .frames_in_place_with(Some(&mut self.prescans), |frame| {
-                progress_in_place(progress, whole, &frame);
-                summary.observe(&frame);
-                let Some(at) = whole.offset_of(frame.data) else {
+                if note_frame(progress, whole, summary, frames, &frame).is_none() {
                     outside = true;
                     return false;
-                };
-                frames.push(FrameRef::new(&frame, at));
+                }
                 frames.len() < n
             });
         if outside {
@@ -496,6 +489,24 @@ fn place_in(from: usize, size: usize, addr: usize, len: usize) -> Option<usize> 
     }
     let start = addr.checked_sub(from)?;
     (start.checked_add(len)? <= size).then_some(start)
+}
+
+/// A frame the scan read in place: the progress counter, the summary, and the frame noted in
+/// `frames` at its place in the capture's bytes (returned; `None` when it is not in them).
+fn note_frame(
+    progress: Option<&AtomicU64>,
+    whole: &SharedBytes,
+    summary: &mut SummaryBuilder,
+    frames: &mut Vec<FrameRef>,
+    frame: &Frame<'_>,
+) -> Option<usize> {
+    progress_in_place(progress, whole, frame);
+    summary.observe(frame);
+    let at = whole.offset_of(frame.data)?;
+    // A used list, last read by the thread that committed its chunk.
+    prefetch_write(frames.as_ptr().wrapping_add(frames.len() + 4));
+    frames.push(FrameRef::new(frame, at));
+    Some(at)
 }
 
 fn outside_error() -> CaptureError {
