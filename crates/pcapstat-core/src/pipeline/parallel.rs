@@ -561,12 +561,12 @@ impl Decoding {
         }
     }
 
-    /// Decodes the chunk's next frame (at `pos == self.done`), whose bytes lie in `bytes` (those
-    /// its segments' payloads are read from in place).
+    /// Decodes the chunk's next frame (the `done`-th), whose bytes lie in `bytes` (those its
+    /// segments' payloads are read from in place).
     #[inline]
-    fn frame(&mut self, pos: usize, frame: &Frame<'_>, bytes: &[u8], decoder: &mut Decoder) {
-        debug_assert_eq!(pos, self.done, "frames are decoded in order");
-        self.done = pos + 1;
+    fn frame(&mut self, frame: &Frame<'_>, bytes: &[u8], decoder: &mut Decoder) {
+        let pos = self.done;
+        self.done += 1;
         let decoded = decoder.decode(frame);
         if decoded.deferred {
             self.events.push((pos, Event::Deferred));
@@ -658,7 +658,7 @@ fn decode_chunk(
                 }
             }
         }
-        dec.frame(pos, &frame_of(f, bytes), bytes, decoder);
+        dec.frame(&frame_of(f, bytes), bytes, decoder);
     }
     let stats = decoder.take_stats();
     dec.finish(scanned, stats, upto, false)
@@ -1223,7 +1223,7 @@ fn lane<F, M, U, H>(
                     let pre = walk
                         .walker
                         .prescan_with(&walk.bytes, from, to, walk.frames, |f| {
-                            dec.frame(dec.done, &f, whole, &mut decoder);
+                            dec.frame(&f, whole, &mut decoder);
                         });
                     let stats = decoder.take_stats();
                     let mut st = shared.lock();
@@ -1510,7 +1510,7 @@ mod tests {
                 let mut dec = Decoding::new(vec![Batch::default(), Batch::default()]);
                 let pre =
                     walker.prescan_with(&shared, all[k].at - 16, whole.len(), usize::MAX, |f| {
-                        dec.frame(dec.done, &f, whole, &mut decoder);
+                        dec.frame(&f, whole, &mut decoder);
                     });
                 if pre.len() == 0 {
                     // Fewer than 8 records left: no boundary found.
