@@ -487,7 +487,7 @@ pub(crate) fn prefetch_write<T>(at: *const T) {
 #[derive(Clone)]
 pub(crate) struct SharedBytes(Arc<Bytes>);
 
-/// The page size `populate` and `release` round to.
+/// The page size `release` rounds to.
 #[cfg(target_os = "linux")]
 const PAGE: usize = 4096;
 
@@ -562,23 +562,6 @@ impl SharedBytes {
                 let _ = unsafe {
                     m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
                 };
-            }
-        }
-        #[cfg(not(target_os = "linux"))]
-        let _ = (offset, len);
-    }
-
-    /// Maps the pages of `[offset, offset + len)` of a mapped file now (`MADV_POPULATE_READ`),
-    /// so that the thread reading them does not take their page faults. Best effort: nothing
-    /// on owned bytes, other systems, or kernels before Linux 5.14; `offset` is rounded down
-    /// to a page.
-    pub(crate) fn populate(&self, offset: usize, len: usize) {
-        #[cfg(target_os = "linux")]
-        if let Bytes::Map(m) = &*self.0 {
-            let start = offset - offset % PAGE;
-            let end = offset.saturating_add(len).min(m.len());
-            if end > start {
-                let _ = m.advise_range(memmap2::Advice::PopulateRead, start, end - start);
             }
         }
         #[cfg(not(target_os = "linux"))]

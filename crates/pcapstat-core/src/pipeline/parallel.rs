@@ -63,10 +63,6 @@ const CHUNK_BYTES: usize = 1 << 20;
 /// but the datagrams their IP fragments complete are (into the lanes' batches), so this bounds
 /// those copies too (with the reassembly pool's own limits).
 const CHUNK_BYTES_IN_PLACE: usize = 8 << 20;
-/// How far past the scanner a thread with nothing else to do maps the pages of a mapped
-/// capture, and how much at a time ([`Job::Populate`]).
-const POPULATE_AHEAD: usize = 64 << 20;
-const POPULATE_STEP: usize = 4 << 20;
 /// Bytes of a mapped capture every lane is done with, unmapped at a time
 /// ([`SharedBytes::release`]): the map's pages would otherwise stay in the process (its
 /// resident memory grows with the file) until one thread unmaps them all at the end. The one
@@ -785,9 +781,8 @@ struct State {
     error: Option<CaptureError>,
     /// Threads waiting for a change (notified only when some are).
     waiting: usize,
-    /// Bytes of a mapped capture read by the scanner, and mapped ahead of it so far.
+    /// Bytes of a mapped capture read by the scanner.
     scan_at: usize,
-    populated: usize,
     /// Bytes the last chunk spanned in a capture in memory, and per record.
     chunk_span: usize,
     record_bytes: usize,
@@ -963,9 +958,6 @@ enum Job {
     /// at a time, waits mostly on memory for each record's header; done this way the scan and
     /// the decoding run on every thread).
     Prescan(usize, usize, Vec<Batch>),
-    /// Nothing else to do: map `POPULATE_STEP` bytes of a mapped capture from this offset, so
-    /// that the scanner (one thread at a time) does not take their page faults.
-    Populate(usize),
     Finish(i64),
     Stop,
 }
@@ -998,7 +990,7 @@ where
     };
     let whole = capture.shared_bytes();
     let whole_bytes: &[u8] = whole.as_ref().map_or(&[], SharedBytes::as_slice);
-    // A mapped file's pages are mapped ahead of the scanner by threads with nothing else to do.
+    // A mapped file's pages are unmapped behind the lanes (`releasable`).
     let mapped = whole.as_ref().filter(|w| w.is_mapped());
     let decode_limits = reader.config.decode;
     let release_step = match reader.config.chunk_frames {
@@ -1045,7 +1037,6 @@ where
             error: None,
             waiting: 0,
             scan_at: 0,
-            populated: 0,
             chunk_span: 0,
             record_bytes: 0,
             prescan_next: 0,
@@ -1199,12 +1190,6 @@ fn lane<F, M, U, H>(
                 if let Some(from) = prescan_due(shared, &mut st, span) {
                     break Job::Prescan(from.0, from.1, st.spares.batches(lanes));
                 }
-                let mapped_len = mapped.map_or(0, |m| m.as_slice().len());
-                if st.populated < mapped_len.min(st.scan_at.saturating_add(POPULATE_AHEAD)) {
-                    let from = st.populated.max(st.scan_at);
-                    st.populated = from.saturating_add(POPULATE_STEP);
-                    break Job::Populate(from);
-                }
                 st.waiting += 1;
                 st = shared
                     .changed
@@ -1230,11 +1215,6 @@ fn lane<F, M, U, H>(
                     if pre.end() > st.scan_at {
                         st.prescans.push(Walked { pre, dec, stats });
                     }
-                }
-            }
-            Job::Populate(from) => {
-                if let Some(m) = mapped {
-                    m.populate(from, POPULATE_STEP);
                 }
             }
             Job::Finish(end) => {
