@@ -178,6 +178,8 @@ struct Scanner<'c, 'r, 'p> {
     /// with their frames decoded (to take as a chunk when the scan stands at the first).
     prescans: Prescans,
     walked: VecDeque<Walked>,
+    /// The batches of walked regions not taken whole (their decoding unused), for the spares.
+    passed: Vec<Batch>,
 }
 
 impl Scanner<'_, '_, '_> {
@@ -308,6 +310,7 @@ impl Scanner<'_, '_, '_> {
         while self.walked.front().is_some_and(|w| w.pre.start() < at) {
             if let Some(w) = self.walked.pop_front() {
                 self.prescans.add(w.pre);
+                self.passed.extend(w.dec.batches);
             }
         }
         if self.walked.front().is_none_or(|w| w.pre.start() != at) {
@@ -333,10 +336,12 @@ impl Scanner<'_, '_, '_> {
         if outside {
             return Err(outside_error());
         }
-        Ok(
-            (frames.len() == n && self.prescans.taken() - taken == n as u64)
-                .then_some((w.dec, w.stats)),
-        )
+        if frames.len() == n && self.prescans.taken() - taken == n as u64 {
+            Ok(Some((w.dec, w.stats)))
+        } else {
+            self.passed.extend(w.dec.batches);
+            Ok(None)
+        }
     }
 
     /// A DSB's keys met while scanning a chunk: the chunk's own (`secrets`) while it has no
@@ -1056,6 +1061,7 @@ where
             carried: None,
             prescans: Prescans::default(),
             walked: VecDeque::new(),
+            passed: Vec::new(),
         }),
         committer: Mutex::new(Committer {
             udp,
@@ -1303,12 +1309,16 @@ fn lane<F, M, U, H>(
                     let end_ts = scanner.summary.last_ts().unwrap_or(0);
                     let frames = scanner.capture.frames_read();
                     let at = usize::try_from(scanner.capture.offset()).unwrap_or(usize::MAX);
-                    (scanned, end_ts, frames, at)
+                    let passed = std::mem::take(&mut scanner.passed);
+                    (scanned, end_ts, frames, at, passed)
                 };
-                let (scanned, end_ts, frames_read, scan_at) = scanned;
+                let (scanned, end_ts, frames_read, scan_at, passed) = scanned;
                 let (seq, chunk) = {
                     let mut st = shared.lock();
                     st.scanning = false;
+                    for b in passed {
+                        st.spares.give_batch(b, lanes);
+                    }
                     st.chunk_span = scan_at.saturating_sub(st.scan_at);
                     if let Ok(Some(chunk)) = &scanned {
                         st.record_bytes = st.chunk_span / chunk.frames.len().max(1);
@@ -1519,6 +1529,78 @@ mod tests {
             }
         }
         assert!(regions > 40, "{regions} regions compared");
+    }
+
+    /// A walked region the scan stands past the start of gives back its batches (its
+    /// decoding unused, `Scanner::passed`, for the spares); the one it stands at is taken
+    /// whole with its decoding, and keeps its batches.
+    #[test]
+    fn passed_walked_regions_give_their_batches_back() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        let bytes = std::fs::read(root.join("lab/e_dns/capture.pcap")).unwrap();
+        // Where each record starts.
+        let mut probe = Capture::from_bytes(bytes.clone()).unwrap();
+        let probe_bytes = probe.shared_bytes().unwrap();
+        let mut recs = Vec::new();
+        while let Some(f) = probe.next_frame().unwrap() {
+            recs.push(probe_bytes.offset_of(f.data).unwrap() - 16);
+        }
+        assert!(recs.len() > 20, "{} frames", recs.len());
+        let mut capture = Capture::from_bytes(bytes).unwrap();
+        let walker = capture.walker().unwrap();
+        let shared = capture.shared_bytes().unwrap();
+        let walked = |from: usize, to: usize, marks: Vec<u8>| {
+            let mut decoder = Decoder::deferring(DecodeLimits::default());
+            // A segment-less batch is told by its spare capacity.
+            let batches = marks
+                .into_iter()
+                .map(|m| {
+                    let mut b = Batch::default();
+                    b.bytes.push(m);
+                    b
+                })
+                .collect();
+            let mut dec = Decoding::new(batches);
+            let pre = walker.prescan_with(&shared, from, to, usize::MAX, |f| {
+                dec.frame(&f, shared.as_slice(), &mut decoder);
+            });
+            let stats = decoder.take_stats();
+            Walked { pre, dec, stats }
+        };
+        // The scan stands at the third record.
+        for _ in 0..2 {
+            capture.next_frame().unwrap().unwrap();
+        }
+        let config = super::super::PipelineConfig::default();
+        let mut reader = Reader {
+            config: &config,
+            secrets: false,
+            keylog: Default::default(),
+        };
+        let mut scanner = Scanner {
+            whole: Some(shared.clone()),
+            capture: &mut capture,
+            reader: &mut reader,
+            summary: SummaryBuilder::default(),
+            secrets: Vec::new(),
+            carried: None,
+            prescans: Prescans::default(),
+            walked: VecDeque::new(),
+            passed: Vec::new(),
+        };
+        assert_eq!(scanner.capture.reading_at(), Some(recs[2]));
+        scanner.add_walked(walked(recs[2], recs[5], vec![2, 3]));
+        scanner.add_walked(walked(recs[1], recs[2], vec![0, 1]));
+        let mut frames = Vec::new();
+        let taken = scanner.take_walked(&mut frames).unwrap();
+        assert!(taken.is_some(), "the region at the scan is taken whole");
+        assert_eq!(frames.len(), 3);
+        let marks: Vec<_> = scanner.passed.iter().map(|b| b.bytes.clone()).collect();
+        assert_eq!(
+            marks,
+            [[0], [1]],
+            "the passed region's batches, not the taken one's"
+        );
     }
 
     /// A chunk buffer comes back for reuse when a merge's chunk is done, but not one a large
