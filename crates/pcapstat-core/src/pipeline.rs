@@ -545,7 +545,8 @@ struct SegMeta {
     seq: u32,
     ack: u32,
     payload_len: u32,
-    /// Start of the options in `Batch::bytes`; the payload follows them when copied.
+    /// Start of the options in `Batch::bytes` (the payload follows them when copied), or
+    /// [`OPTIONS_IN_PLACE`].
     start: u32,
     captured_len: u32,
     window: u16,
@@ -558,6 +559,9 @@ struct SegMeta {
 
 /// [`SegMeta::in_place`] of a payload copied into the batch.
 const COPIED: u64 = u64::MAX;
+/// [`SegMeta::start`] of options read in place, just before the payload read in place (as a
+/// TCP header's options lie in the frame): nothing of the segment is copied.
+const OPTIONS_IN_PLACE: u32 = u32::MAX;
 
 #[derive(Debug, Default)]
 struct Batch {
@@ -577,16 +581,29 @@ impl Batch {
     /// Adds `seg`; its payload is copied unless it lies in `base` (the bytes the lane reads
     /// in place: the capture's shared bytes, or `src`).
     fn push(&mut self, seg: &TcpSegment, local: usize, base: Option<&[u8]>) {
-        let start = self.bytes.len();
         prefetch_write(self.segs.as_ptr().wrapping_add(self.segs.len() + 4));
-        prefetch_write(self.bytes.as_ptr().wrapping_add(start + 256));
-        self.bytes.extend_from_slice(seg.options);
         let in_place = base
             .and_then(|b| parallel::offset_in(b, seg.payload))
             .map_or(COPIED, |at| at as u64);
-        if in_place == COPIED {
-            self.bytes.extend_from_slice(seg.payload);
-        }
+        // The options end where the payload starts (compared by address, nothing read):
+        // they are then the `options.len()` bytes before it in `base`.
+        let options_end = seg.options.as_ptr().wrapping_add(seg.options.len());
+        let start = if in_place != COPIED
+            && options_end == seg.payload.as_ptr()
+            && seg.options.len() as u64 <= in_place
+        {
+            OPTIONS_IN_PLACE
+        } else {
+            let start = self.bytes.len();
+            prefetch_write(self.bytes.as_ptr().wrapping_add(start + 256));
+            self.bytes.extend_from_slice(seg.options);
+            if in_place == COPIED {
+                self.bytes.extend_from_slice(seg.payload);
+            }
+            // A batch holds the options (at most 40 bytes each) of one chunk's frames and the
+            // payloads of at most one chunk's reassembled datagrams: far below u32::MAX.
+            start as u32
+        };
         self.segs.push(SegMeta {
             ts_ns: seg.ts_ns,
             frame: seg.frame,
@@ -597,9 +614,7 @@ impl Batch {
             seq: seg.seq,
             ack: seg.ack,
             payload_len: seg.payload_len,
-            // A batch holds the options (at most 40 bytes each) of one chunk's frames and the
-            // payloads of at most one chunk's reassembled datagrams: far below u32::MAX.
-            start: start as u32,
+            start,
             captured_len: seg.payload.len() as u32,
             window: seg.window,
             flags: seg.flags,
@@ -649,8 +664,15 @@ impl Batch {
                     }
                 }
             }
-            let s = m.start as usize;
-            let o = s + usize::from(m.options_len);
+            let options = match (m.start, usize::try_from(m.in_place)) {
+                (OPTIONS_IN_PLACE, Ok(at)) => {
+                    whole.get(at.saturating_sub(usize::from(m.options_len))..at)
+                }
+                (s, _) => {
+                    let s = s as usize;
+                    self.bytes.get(s..s + usize::from(m.options_len))
+                }
+            };
             let seg = TcpSegment {
                 ts_ns: m.ts_ns,
                 frame: m.frame.saturating_add(self.frame_base),
@@ -661,7 +683,7 @@ impl Batch {
                 ack: m.ack,
                 flags: m.flags,
                 window: m.window,
-                options: self.bytes.get(s..o).unwrap_or_default(),
+                options: options.unwrap_or_default(),
                 payload: payload(m),
                 payload_len: m.payload_len,
             };
@@ -836,6 +858,47 @@ mod tests {
             assert_eq!(got[2].2.frame, 3);
             assert_eq!(got[2].2.ts_ns, 1_003);
             assert_eq!(got[3].2.payload, b"elsewhere");
+        }
+    }
+
+    /// Options that end where a payload read in place starts (as in a frame) are read in place
+    /// too, and nothing of the segment is copied; options elsewhere are copied.
+    #[test]
+    fn options_before_a_payload_in_place_are_read_in_place() {
+        let whole = crate::capture::SharedBytes::owned(b"..hello..world!".to_vec());
+        let w = whole.as_slice();
+        for shared in [None, Some(w)] {
+            let mut b = Batch::default();
+            // Adjacent: "..", then "hello"; ".." then "world!"; ".." then an empty payload.
+            b.push(&seg(1, &w[0..2], &w[2..7]), 0, shared);
+            b.push(&seg(2, &w[7..9], &w[9..15]), 1, shared);
+            b.push(&seg(3, &w[7..9], &w[9..9]), 2, shared);
+            // Not adjacent: options elsewhere, before a payload in place.
+            b.push(&seg(4, &[1, 1, 8, 10], &w[2..7]), 3, shared);
+            // Options in place but not before their payload.
+            b.push(&seg(5, &w[0..2], &w[9..15]), 4, shared);
+            let in_place = b
+                .segs
+                .iter()
+                .filter(|m| m.start == OPTIONS_IN_PLACE)
+                .count();
+            assert_eq!(in_place, if shared.is_some() { 3 } else { 0 });
+            if shared.is_some() {
+                // Only the options of the last two were copied.
+                assert_eq!(b.bytes.len(), 4 + 2);
+            }
+            let got: Vec<_> = b
+                .segments(w)
+                .map(|(_, _, s)| (s.options, s.payload))
+                .collect();
+            let want: [(&[u8], &[u8]); 5] = [
+                (b"..", b"hello"),
+                (b"..", b"world!"),
+                (b"..", b""),
+                (&[1, 1, 8, 10], b"hello"),
+                (b"..", b"world!"),
+            ];
+            assert_eq!(got, want);
         }
     }
 }
