@@ -2644,29 +2644,52 @@ mod tests {
     /// `frames_in_place` (taking `per` frames per call, the other records with `next_item`, as
     /// the pipeline's scan does), each with the damage, offset and frame count at the end.
     fn both_ways_from(bytes: &[u8], per: usize, mut fast: Capture) -> Option<[String; 2]> {
-        let show = |f: &Frame<'_>| {
-            format!(
-                "{} {} {:?} {} {} {:?}\n",
-                f.index, f.ts_ns, f.linktype, f.interface, f.orig_len, f.data
-            )
-        };
-        let item = |i: CaptureItem<'_>| match i {
-            CaptureItem::Frame(f) => show(&f),
-            CaptureItem::Secrets(s) => format!("{s:?}\n"),
-        };
-        let end = |c: &Capture| format!("{:?} {} {}", c.damage(), c.offset(), c.frames_read());
         let mut general = Capture::from_bytes(bytes.to_vec()).ok()?;
         let mut one = String::new();
         while let Some(i) = general.next_item().ok()? {
-            one += &item(i);
+            one += &show_item(i);
         }
-        one += &end(&general);
-        let mut other = String::new();
+        one += &show_end(&general);
+        let (other, in_place) = read_in_place(&mut fast, per, None)?;
+        // A capture of more than a few frames has most read in place.
+        assert!(fast.frames_read() < 10 || in_place > 0);
+        Some([one, other])
+    }
+
+    /// A frame as the tests above compare it.
+    fn show_frame(f: &Frame<'_>) -> String {
+        format!(
+            "{} {} {:?} {} {} {:?}\n",
+            f.index, f.ts_ns, f.linktype, f.interface, f.orig_len, f.data
+        )
+    }
+
+    fn show_item(i: CaptureItem<'_>) -> String {
+        match i {
+            CaptureItem::Frame(f) => show_frame(&f),
+            CaptureItem::Secrets(s) => format!("{s:?}\n"),
+        }
+    }
+
+    /// The damage, offset and frame count at the end of a read.
+    fn show_end(c: &Capture) -> String {
+        format!("{:?} {} {}", c.damage(), c.offset(), c.frames_read())
+    }
+
+    /// `fast` read to its end as the pipeline's scan reads it: `per` frames a call in place
+    /// (taking the records of `prescans` where it stands at one), the other records with
+    /// `next_item`; shown, with the count of frames read in place.
+    fn read_in_place(
+        fast: &mut Capture,
+        per: usize,
+        mut prescans: Option<&mut Prescans>,
+    ) -> Option<(String, usize)> {
+        let mut out = String::new();
         let mut in_place = 0;
         loop {
             let mut taken = 0;
-            let read = fast.frames_in_place(|f| {
-                other += &show(&f);
+            let read = fast.frames_in_place_with(prescans.as_deref_mut(), |f| {
+                out += &show_frame(&f);
                 taken += 1;
                 taken < per
             });
@@ -2675,14 +2698,12 @@ mod tests {
                 continue;
             }
             match fast.next_item().ok()? {
-                Some(i) => other += &item(i),
+                Some(i) => out += &show_item(i),
                 None => break,
             }
         }
-        other += &end(&fast);
-        // A capture of more than a few frames has most read in place.
-        assert!(fast.frames_read() < 10 || in_place > 0);
-        Some([one, other])
+        out += &show_end(fast);
+        Some((out, in_place))
     }
 
     /// The bundled captures (`testdata/`, every folder) whose extension is one of `exts`, in
@@ -2714,37 +2735,7 @@ mod tests {
     /// from the regions.
     fn with_prescans(bytes: &[u8], per: usize, prescans: &mut Prescans) -> (String, u64) {
         let mut fast = Capture::from_bytes(bytes.to_vec()).unwrap();
-        let mut out = String::new();
-        loop {
-            let mut taken = 0;
-            let read = fast.frames_in_place_with(Some(&mut *prescans), |f| {
-                out += &format!(
-                    "{} {} {:?} {} {} {:?}\n",
-                    f.index, f.ts_ns, f.linktype, f.interface, f.orig_len, f.data
-                );
-                taken += 1;
-                taken < per
-            });
-            if read == Some(InPlace::Stopped) {
-                continue;
-            }
-            match fast.next_item().unwrap() {
-                Some(CaptureItem::Frame(f)) => {
-                    out += &format!(
-                        "{} {} {:?} {} {} {:?}\n",
-                        f.index, f.ts_ns, f.linktype, f.interface, f.orig_len, f.data
-                    );
-                }
-                Some(CaptureItem::Secrets(s)) => out += &format!("{s:?}\n"),
-                None => break,
-            }
-        }
-        out += &format!(
-            "{:?} {} {}",
-            fast.damage(),
-            fast.offset(),
-            fast.frames_read()
-        );
+        let (out, _) = read_in_place(&mut fast, per, Some(&mut *prescans)).unwrap();
         (out, prescans.taken())
     }
 

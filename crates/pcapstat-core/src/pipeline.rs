@@ -359,11 +359,7 @@ fn read<U: UdpConsumer>(
         // reads them (`Capture::frames_in_place`); any other record, the end and damage below.
         if let Some(whole) = &whole {
             let read = capture.frames_in_place(|frame| {
-                if frame.index.is_multiple_of(PROGRESS_EVERY) {
-                    let at = whole.offset_of(frame.data).unwrap_or(0);
-                    if let Some(p) = progress {
-                        p.store(at as u64, Ordering::Relaxed);
-                    }
+                if let Some(at) = progress_in_place(progress, whole, &frame) {
                     release_behind(whole, &mut released, at);
                 }
                 read_frame(&frame, decoder, summary, udp, &mut out)
@@ -406,6 +402,9 @@ fn read<U: UdpConsumer>(
     progress_at_end(capture, progress);
     Ok(())
 }
+
+/// How far behind the one reading thread its capture's pages are unmapped ([`release_behind`]).
+const RELEASE_BEHIND: usize = 1 << 20;
 
 /// The pages of a mapped capture [`RELEASE_BEHIND`] bytes or more behind `at`, where the one
 /// reading thread is, past those `released` so far, unmapped once they make a
@@ -476,16 +475,21 @@ fn progress_at_end(capture: &Capture, progress: Option<&AtomicU64>) {
 }
 
 /// For the progress counter, every [`PROGRESS_EVERY`] frames: where a frame read in place
-/// (`Capture::frames_in_place`) lies in the capture, past its record header.
-fn progress_in_place(progress: Option<&AtomicU64>, whole: &SharedBytes, frame: &Frame<'_>) {
-    if frame.index.is_multiple_of(PROGRESS_EVERY) {
-        if let Some(p) = progress {
-            p.store(
-                whole.offset_of(frame.data).unwrap_or(0) as u64,
-                Ordering::Relaxed,
-            );
-        }
+/// (`Capture::frames_in_place`) lies in the capture, past its record header; that offset then
+/// (the one reader releases its map behind it), else `None`.
+fn progress_in_place(
+    progress: Option<&AtomicU64>,
+    whole: &SharedBytes,
+    frame: &Frame<'_>,
+) -> Option<usize> {
+    if !frame.index.is_multiple_of(PROGRESS_EVERY) {
+        return None;
     }
+    let at = whole.offset_of(frame.data).unwrap_or(0);
+    if let Some(p) = progress {
+        p.store(at as u64, Ordering::Relaxed);
+    }
+    Some(at)
 }
 
 /// One frame of [`read`]: the heartbeat tick due before it, the summary, decoding; UDP and ICMP
@@ -763,8 +767,6 @@ struct Emit<G> {
 /// capture). 256 bytes (4 cache lines), not 1 KiB: most payloads of a bulk transfer are body
 /// bytes nobody reads, and asking for 16 lines of each cost bulk 9 % of its time (interleaved
 /// runs of 64, 128, 256, 512 and 1024 bytes: 256 the fastest on both benchmark captures).
-/// How far behind the one reading thread its capture's pages are unmapped ([`release_behind`]).
-const RELEASE_BEHIND: usize = 1 << 20;
 const PREFETCH_SEGMENTS: usize = 8;
 const PREFETCH_BYTES: usize = 256;
 

@@ -1220,6 +1220,12 @@ fn lane<F, M, U, H>(
                     let mut st = shared.lock();
                     if pre.end() > st.scan_at {
                         st.prescans.push(Walked { pre, dec, stats });
+                    } else {
+                        // The scan passed it meanwhile: its batches back to the spares, as
+                        // those of a region it passes later (`Scanner::passed`).
+                        for b in dec.batches {
+                            st.spares.give_batch(b, lanes);
+                        }
                     }
                 }
             }
