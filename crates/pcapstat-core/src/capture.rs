@@ -1284,6 +1284,33 @@ impl Capture {
         }
     }
 
+    /// The records of `region` (walked ahead by [`Walker::prescan_with`]) read at once, when
+    /// the reader stands exactly at its first one: the reader then stands after its last one,
+    /// with the frames counted as if it had read them (a record's successor depends only on
+    /// its place and the bytes, so from there they are the records it would read). The first
+    /// one's frame number; `None` (nothing read) when the reader stands anywhere else, the
+    /// region is empty, or the capture is not one held in memory, or is damaged.
+    pub(crate) fn take_region(&mut self, region: &Prescan) -> Option<u64> {
+        let Inner::One(one) = &mut self.inner else {
+            return None;
+        };
+        let (Some(first), Some(last)) = (region.recs.first(), region.recs.last()) else {
+            return None;
+        };
+        let Source::Whole { pos, .. } = &mut one.source else {
+            return None;
+        };
+        if one.damage.is_some() || pos.saturating_add(one.pending) != first.at {
+            return None;
+        }
+        *pos = last.end();
+        one.pending = 0;
+        let index = one.frames;
+        one.frames += region.recs.len() as u64;
+        one.last_ts_ns = last.ts_ns;
+        Some(index)
+    }
+
     /// Where the next record read in place starts in a capture held in memory (`None` for
     /// anything else).
     pub(crate) fn reading_at(&self) -> Option<usize> {
@@ -2265,6 +2292,14 @@ impl Prescan {
     pub(crate) fn len(&self) -> usize {
         self.recs.len()
     }
+
+    /// Its records: (offset, captured length, original length, time).
+    #[cfg(test)]
+    pub(crate) fn recs(&self) -> impl Iterator<Item = (usize, u32, u32, i64)> + '_ {
+        self.recs
+            .iter()
+            .map(|r| (r.at, r.caplen, r.orig_len, r.ts_ns))
+    }
 }
 
 /// The regions walked ahead of the reader and not yet passed by it, in the order of their
@@ -2803,6 +2838,84 @@ mod tests {
         assert!(
             taken_all * 10 >= frames * 9,
             "{taken_all} of {frames} frames taken"
+        );
+    }
+
+    /// A walked region taken at once where the reader stands at its first record
+    /// ([`Capture::take_region`]) leaves the reader as reading its frames would (the next
+    /// frames, their numbers, the offset and count at the end), and gives its first frame's
+    /// number; anywhere else it is refused and changes nothing: every bundled legacy pcap,
+    /// regions from each of its first 40 records, the reader standing at, before and after them.
+    #[test]
+    fn a_region_taken_at_once_reads_as_its_frames() {
+        let (mut inputs, mut taken) = (0, 0);
+        for path in bundled(&["pcap"]) {
+            let bytes = std::fs::read(&path).unwrap();
+            let Some([plain, _]) = both_ways(&bytes, usize::MAX) else {
+                continue;
+            };
+            let Some(walker) = Capture::from_bytes(bytes.clone())
+                .ok()
+                .and_then(|c| c.walker())
+            else {
+                continue;
+            };
+            inputs += 1;
+            let shared = SharedBytes(Arc::new(Bytes::Owned(bytes.clone())));
+            let mut starts = Vec::new();
+            let mut probe = Capture::from_bytes(bytes.clone()).unwrap();
+            let own = probe.shared_bytes().unwrap();
+            while let Some(f) = probe.next_frame().unwrap() {
+                starts.push(own.offset_of(f.data).unwrap() - 16);
+            }
+            let plain_lines: Vec<&str> = plain.lines().collect();
+            for (k, &start) in starts.iter().enumerate().take(40) {
+                let region = walker.prescan(&shared, start, start + 3000);
+                // No boundary found there (fewer than 8 plausible records follow).
+                if region.len() == 0 || region.start() != start {
+                    continue;
+                }
+                for stand in [k.saturating_sub(1), k, k + 1] {
+                    let mut c = Capture::from_bytes(bytes.clone()).unwrap();
+                    let mut out = String::new();
+                    for _ in 0..stand {
+                        match c.next_item().unwrap() {
+                            Some(i) => out += &show_item(i),
+                            None => break,
+                        }
+                    }
+                    let before = show_end(&c);
+                    match c.take_region(&region) {
+                        Some(first) => {
+                            assert_eq!((stand, first), (k, k as u64), "{}", path.display());
+                            // The region's frames, as plain reading shows them.
+                            for line in &plain_lines[k..k + region.len()] {
+                                out += line;
+                                out.push('\n');
+                            }
+                            taken += 1;
+                        }
+                        None => {
+                            assert!(stand != k || k >= starts.len(), "{}", path.display());
+                            assert_eq!(show_end(&c), before, "refused: nothing read");
+                        }
+                    }
+                    while let Some(i) = c.next_item().unwrap() {
+                        out += &show_item(i);
+                    }
+                    out += &show_end(&c);
+                    assert_eq!(
+                        out,
+                        plain,
+                        "{}: region at {k}, reader at {stand}",
+                        path.display()
+                    );
+                }
+            }
+        }
+        assert!(
+            inputs >= 20 && taken >= 200,
+            "{inputs} inputs, {taken} regions taken"
         );
     }
 

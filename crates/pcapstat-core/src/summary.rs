@@ -95,6 +95,8 @@ pub struct SummaryBuilder {
     captured_bytes: u64,
     first_ts: Option<i64>,
     last_ts: Option<i64>,
+    /// Timestamp of the first frame counted (for [`SummaryBuilder::merge`]).
+    head_ts: Option<i64>,
     prev_ts: Option<i64>,
     out_of_order: u64,
 }
@@ -118,7 +120,44 @@ impl SummaryBuilder {
         if self.prev_ts.is_some_and(|p| frame.ts_ns < p) {
             self.out_of_order += 1;
         }
+        if self.head_ts.is_none() {
+            self.head_ts = Some(frame.ts_ns);
+        }
         self.prev_ts = Some(frame.ts_ns);
+    }
+
+    /// Counts the frames `later` counted as if they had been observed here, after this one's
+    /// (a region of the capture counted by another thread, `pipeline::parallel`): the totals,
+    /// link types and times as [`SummaryBuilder::observe`] of each frame in turn would leave
+    /// them, the out-of-order count with the step between the two.
+    pub(crate) fn merge(&mut self, later: &SummaryBuilder) {
+        let Some(head) = later.head_ts else {
+            return;
+        };
+        self.frames += later.frames;
+        self.bytes += later.bytes;
+        self.captured_bytes += later.captured_bytes;
+        for (lt, n) in &later.link_types {
+            *self.link_types.entry(*lt).or_insert(0) += n;
+        }
+        if let Some((lt, n)) = later.run {
+            match &mut self.run {
+                Some((mine, m)) if *mine == lt => *m += n,
+                run => {
+                    if let Some((mine, m)) = run.replace((lt, n)) {
+                        *self.link_types.entry(mine).or_insert(0) += m;
+                    }
+                }
+            }
+        }
+        self.first_ts = self.first_ts.min(later.first_ts).or(later.first_ts);
+        self.last_ts = self.last_ts.max(later.last_ts);
+        if self.prev_ts.is_some_and(|p| head < p) {
+            self.out_of_order += 1;
+        }
+        self.out_of_order += later.out_of_order;
+        self.head_ts = self.head_ts.or(Some(head));
+        self.prev_ts = later.prev_ts;
     }
 
     /// Latest frame timestamp so far.
@@ -145,6 +184,81 @@ impl SummaryBuilder {
             decode,
             damaged: capture.damage().cloned(),
             inputs: capture.inputs(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a builder has counted, its last run of link types settled.
+    fn counted(mut b: SummaryBuilder) -> String {
+        if let Some((lt, n)) = b.run.take() {
+            *b.link_types.entry(lt).or_insert(0) += n;
+        }
+        format!(
+            "{:?} frames {} bytes {} captured {} first {:?} last {:?} out of order {}",
+            b.link_types,
+            b.frames,
+            b.bytes,
+            b.captured_bytes,
+            b.first_ts,
+            b.last_ts,
+            b.out_of_order
+        )
+    }
+
+    /// Counting frames in two parts and merging the second into the first counts as observing
+    /// them all in turn, wherever the split falls (and with a part empty): frames with times
+    /// out of order (at the split too), two link types in runs, captured shorter than original.
+    #[test]
+    fn merging_a_later_part_counts_as_observing_it() {
+        let data = [0u8; 64];
+        let frames: Vec<Frame<'_>> = [
+            (5, 1, 40),
+            (3, 1, 60),
+            (9, 1, 64),
+            (9, 113, 30),
+            (2, 113, 64),
+            (7, 1, 64),
+            (8, 1, 10),
+            (1, 1, 64),
+            (4, 113, 64),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, &(ts, lt, len))| Frame {
+            index: i as u64,
+            ts_ns: ts,
+            linktype: LinkType(lt),
+            interface: 0,
+            data: &data[..len],
+            orig_len: 64 + ts as u32,
+        })
+        .collect();
+        let mut all = SummaryBuilder::default();
+        for f in &frames {
+            all.observe(f);
+        }
+        let all = counted(all);
+        for split in 0..=frames.len() {
+            for first_split in 0..=split {
+                // Three parts: [0, first_split), [first_split, split), [split, end).
+                let mut parts = [
+                    SummaryBuilder::default(),
+                    SummaryBuilder::default(),
+                    SummaryBuilder::default(),
+                ];
+                for (i, f) in frames.iter().enumerate() {
+                    let k = usize::from(i >= first_split) + usize::from(i >= split);
+                    parts[k].observe(f);
+                }
+                let [mut a, b, c] = parts;
+                a.merge(&b);
+                a.merge(&c);
+                assert_eq!(counted(a), all, "split at {first_split} and {split}");
+            }
         }
     }
 }

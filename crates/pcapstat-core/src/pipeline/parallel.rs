@@ -122,6 +122,9 @@ struct Scanned {
     secrets: Vec<Arc<KeyLog>>,
     /// Its frames decoded already: the chunk is a region walked ahead of the scan, taken whole.
     walked: Option<(Decoding, DecodeStats)>,
+    /// To add to the frames' numbers: those of a region taken whole are numbered from 0 (set
+    /// outside the scanner's lock, `Job::Scan`).
+    rebase: u64,
 }
 
 /// What must be handed on in capture order, once a chunk is decoded.
@@ -180,6 +183,9 @@ struct Scanner<'c, 'r, 'p> {
     walked: VecDeque<Walked>,
     /// The batches of walked regions not taken whole (their decoding unused), for the spares.
     passed: Vec<Batch>,
+    /// Frame lists for the spares: those of walked regions not taken whole, and the empty ones
+    /// a region taken whole replaced.
+    passed_frames: Vec<Vec<FrameRef>>,
 }
 
 impl Scanner<'_, '_, '_> {
@@ -205,12 +211,13 @@ impl Scanner<'_, '_, '_> {
         });
         let mut secrets = std::mem::take(&mut self.secrets);
         if secrets.is_empty() {
-            if let Some(walked) = self.take_walked(&mut frames)? {
+            if let Some((dec, stats, rebase)) = self.take_walked(&mut frames)? {
                 return Ok(Some(Scanned {
                     frames,
                     own: None,
                     secrets,
-                    walked: Some(walked),
+                    walked: Some((dec, stats)),
+                    rebase,
                 }));
             }
         }
@@ -283,6 +290,7 @@ impl Scanner<'_, '_, '_> {
             own: own.map(Arc::new),
             secrets,
             walked: None,
+            rebase: 0,
         }))
     }
 }
@@ -297,13 +305,16 @@ impl Scanner<'_, '_, '_> {
     }
 
     /// The chunk made of the walked region that starts where the scan stands, its frames
-    /// decoded already: taken whole when the scan takes every one of its records from the
-    /// walk (else the frames read so far stay in `frames` and the chunk goes on as usual).
+    /// decoded already, and the number of its first frame (its frames are numbered from 0 in
+    /// `frames`): taken at once (`Capture::take_region`, its summary merged, its frame list
+    /// swapped for the empty `frames`), so that the scan's part of a walked region does not
+    /// grow with its frames; else, once the scan takes every one of its records from the
+    /// walk (the frames read so far stay in `frames` and the chunk goes on as usual).
     /// Regions the scan stands past the start of give only their records.
     fn take_walked(
         &mut self,
         frames: &mut Vec<FrameRef>,
-    ) -> Result<Option<(Decoding, DecodeStats)>, CaptureError> {
+    ) -> Result<Option<(Decoding, DecodeStats, u64)>, CaptureError> {
         let Some((whole, at)) = self.whole.as_ref().zip(self.capture.reading_at()) else {
             return Ok(None);
         };
@@ -311,15 +322,28 @@ impl Scanner<'_, '_, '_> {
             if let Some(w) = self.walked.pop_front() {
                 self.prescans.add(w.pre);
                 self.passed.extend(w.dec.batches);
+                self.passed_frames.push(w.frames);
             }
         }
         if self.walked.front().is_none_or(|w| w.pre.start() != at) {
             return Ok(None);
         }
-        let Some(w) = self.walked.pop_front() else {
+        let Some(mut w) = self.walked.pop_front() else {
             return Ok(None);
         };
         let progress = self.reader.config.progress.as_deref();
+        if frames.is_empty() && w.frames.len() == w.pre.len() {
+            if let Some(first) = self.capture.take_region(&w.pre) {
+                self.summary.merge(&w.summary);
+                if let Some(p) = progress {
+                    p.store(w.pre.end() as u64, Ordering::Relaxed);
+                }
+                std::mem::swap(frames, &mut w.frames);
+                self.passed_frames.push(w.frames);
+                return Ok(Some((w.dec, w.stats, first)));
+            }
+        }
+        self.passed_frames.push(std::mem::take(&mut w.frames));
         let n = w.pre.len();
         let taken = self.prescans.taken();
         self.prescans.add(w.pre);
@@ -337,7 +361,7 @@ impl Scanner<'_, '_, '_> {
             return Err(outside_error());
         }
         if frames.len() == n && self.prescans.taken() - taken == n as u64 {
-            Ok(Some((w.dec, w.stats)))
+            Ok(Some((w.dec, w.stats, 0)))
         } else {
             self.passed.extend(w.dec.batches);
             Ok(None)
@@ -394,6 +418,7 @@ impl Scanner<'_, '_, '_> {
                     own: held,
                     secrets,
                     walked: None,
+                    rebase: 0,
                 }));
             }
         }
@@ -478,6 +503,7 @@ impl Scanner<'_, '_, '_> {
             own: held,
             secrets,
             walked: None,
+            rebase: 0,
         }))
     }
 }
@@ -671,6 +697,10 @@ struct Walked {
     pre: Prescan,
     dec: Decoding,
     stats: DecodeStats,
+    /// Its frames, numbered from 0.
+    frames: Vec<FrameRef>,
+    /// Its frames counted.
+    summary: SummaryBuilder,
 }
 
 /// The in-order side of the chunks, used by one thread at a time.
@@ -863,7 +893,9 @@ impl Spares {
     }
 
     fn give_frames(&mut self, mut frames: Vec<FrameRef>) {
-        if self.frames.len() < SPARES {
+        // Besides the chunks', the lists of the regions walked ahead (a couple) and the empty
+        // ones their chunks replaced.
+        if self.frames.len() < SPARES + 4 {
             frames.clear();
             self.frames.push(frames);
         }
@@ -962,7 +994,7 @@ enum Job {
     /// whole as a chunk, or its records from wherever it stands at one (the scan, one thread
     /// at a time, waits mostly on memory for each record's header; done this way the scan and
     /// the decoding run on every thread).
-    Prescan(usize, usize, Vec<Batch>),
+    Prescan(usize, usize, Vec<Batch>, Vec<FrameRef>),
     Finish(i64),
     Stop,
 }
@@ -1062,6 +1094,7 @@ where
             prescans: Prescans::default(),
             walked: VecDeque::new(),
             passed: Vec::new(),
+            passed_frames: Vec::new(),
         }),
         committer: Mutex::new(Committer {
             udp,
@@ -1174,7 +1207,12 @@ fn lane<F, M, U, H>(
                 // them (docs/tcp.md, "Parallelism").
                 let span = st.chunk_span;
                 if let Some(from) = prescan_due(shared, &mut st, span) {
-                    break Job::Prescan(from.0, from.1, st.spares.batches(lanes));
+                    break Job::Prescan(
+                        from.0,
+                        from.1,
+                        st.spares.batches(lanes),
+                        st.spares.frames(),
+                    );
                 }
                 if let Some(item) = st.queues[w].pop_front() {
                     break Job::Track(item);
@@ -1194,7 +1232,12 @@ fn lane<F, M, U, H>(
                 // A thread that would wait walks one chunk's span further.
                 let span = st.chunk_span.saturating_mul(2);
                 if let Some(from) = prescan_due(shared, &mut st, span) {
-                    break Job::Prescan(from.0, from.1, st.spares.batches(lanes));
+                    break Job::Prescan(
+                        from.0,
+                        from.1,
+                        st.spares.batches(lanes),
+                        st.spares.frames(),
+                    );
                 }
                 st.waiting += 1;
                 st = shared
@@ -1206,27 +1249,46 @@ fn lane<F, M, U, H>(
         };
         match job {
             Job::Stop => return,
-            Job::Prescan(from, to, batches) => {
+            Job::Prescan(from, to, batches, mut frames) => {
                 if let Some(walk) = &shared.walk {
                     // The frames decoded as they are walked, while their headers are in this
-                    // core's cache.
+                    // core's cache; noted and counted for the scan (`Scanner::take_walked`).
                     let mut dec = Decoding::new(batches);
+                    let mut summary = SummaryBuilder::default();
                     let pre = walk
                         .walker
                         .prescan_with(&walk.bytes, from, to, walk.frames, |f| {
+                            summary.observe(&f);
+                            // The walk's frames lie in the capture's bytes, `whole`.
+                            let at = offset_in(whole, f.data).unwrap_or(0);
+                            prefetch_write(frames.as_ptr().wrapping_add(frames.len() + 4));
+                            frames.push(FrameRef::new(&f, at));
                             dec.frame(&f, whole, &mut decoder);
                         });
                     let stats = decoder.take_stats();
                     let mut st = shared.lock();
                     if pre.end() > st.scan_at {
-                        st.prescans.push(Walked { pre, dec, stats });
+                        st.prescans.push(Walked {
+                            pre,
+                            dec,
+                            stats,
+                            frames,
+                            summary,
+                        });
                     } else {
                         // The scan passed it meanwhile: its batches back to the spares, as
                         // those of a region it passes later (`Scanner::passed`).
                         for b in dec.batches {
                             st.spares.give_batch(b, lanes);
                         }
+                        st.spares.give_frames(frames);
                     }
+                } else {
+                    let mut st = shared.lock();
+                    for b in batches {
+                        st.spares.give_batch(b, lanes);
+                    }
+                    st.spares.give_frames(frames);
                 }
             }
             Job::Finish(end) => {
@@ -1316,14 +1378,18 @@ fn lane<F, M, U, H>(
                     let frames = scanner.capture.frames_read();
                     let at = usize::try_from(scanner.capture.offset()).unwrap_or(usize::MAX);
                     let passed = std::mem::take(&mut scanner.passed);
-                    (scanned, end_ts, frames, at, passed)
+                    let passed_frames = std::mem::take(&mut scanner.passed_frames);
+                    (scanned, end_ts, frames, at, (passed, passed_frames))
                 };
-                let (scanned, end_ts, frames_read, scan_at, passed) = scanned;
+                let (scanned, end_ts, frames_read, scan_at, (passed, passed_frames)) = scanned;
                 let (seq, chunk) = {
                     let mut st = shared.lock();
                     st.scanning = false;
                     for b in passed {
                         st.spares.give_batch(b, lanes);
+                    }
+                    for f in passed_frames {
+                        st.spares.give_frames(f);
                     }
                     st.chunk_span = scan_at.saturating_sub(st.scan_at);
                     if let Ok(Some(chunk)) = &scanned {
@@ -1357,6 +1423,11 @@ fn lane<F, M, U, H>(
                 let Some(mut chunk) = chunk else {
                     continue;
                 };
+                if chunk.rebase > 0 {
+                    for f in &mut chunk.frames {
+                        f.index += chunk.rebase;
+                    }
+                }
                 // The frames below the chunk's end were all read.
                 let upto = chunk
                     .frames
@@ -1519,6 +1590,7 @@ mod tests {
                     own: None,
                     secrets: Vec::new(),
                     walked: None,
+                    rebase: 0,
                 };
                 let upto = k as u64 + pre.len() as u64;
                 let stats = decoder.take_stats();
@@ -1571,7 +1643,28 @@ mod tests {
                 dec.frame(&f, shared.as_slice(), &mut decoder);
             });
             let stats = decoder.take_stats();
-            Walked { pre, dec, stats }
+            let mut frames = Vec::new();
+            let mut summary = SummaryBuilder::default();
+            for (i, r) in pre.recs().enumerate() {
+                let f = FrameRef {
+                    index: i as u64,
+                    ts_ns: r.3,
+                    linktype: LinkType(1),
+                    interface: 0,
+                    orig_len: r.2,
+                    at: r.0 + 16,
+                    len: r.1 as usize,
+                };
+                summary.observe(&frame_of(&f, shared.as_slice()));
+                frames.push(f);
+            }
+            Walked {
+                pre,
+                dec,
+                stats,
+                frames,
+                summary,
+            }
         };
         // The scan stands at the third record.
         for _ in 0..2 {
@@ -1593,14 +1686,32 @@ mod tests {
             prescans: Prescans::default(),
             walked: VecDeque::new(),
             passed: Vec::new(),
+            passed_frames: Vec::new(),
         };
         assert_eq!(scanner.capture.reading_at(), Some(recs[2]));
         scanner.add_walked(walked(recs[2], recs[5], vec![2, 3]));
         scanner.add_walked(walked(recs[1], recs[2], vec![0, 1]));
         let mut frames = Vec::new();
         let taken = scanner.take_walked(&mut frames).unwrap();
-        assert!(taken.is_some(), "the region at the scan is taken whole");
-        assert_eq!(frames.len(), 3);
+        let (_, _, first) = taken.expect("the region at the scan is taken whole");
+        // Its frames, numbered from 0, and the number of the first: the third frame's.
+        assert_eq!(first, 2);
+        let got: Vec<_> = frames.iter().map(|f| (f.index, f.at - 16)).collect();
+        assert_eq!(got, [(0, recs[2]), (1, recs[3]), (2, recs[4])]);
+        // The scan stands after them, with them counted.
+        assert_eq!(scanner.capture.reading_at(), Some(recs[5]));
+        assert_eq!(scanner.capture.frames_read(), 5);
+        let mut counted = SummaryBuilder::default();
+        let mut probe =
+            Capture::from_bytes(std::fs::read(root.join("lab/e_dns/capture.pcap")).unwrap())
+                .unwrap();
+        for k in 0..5 {
+            let f = probe.next_frame().unwrap().unwrap();
+            if k >= 2 {
+                counted.observe(&f);
+            }
+        }
+        assert_eq!(format!("{:?}", scanner.summary), format!("{counted:?}"));
         let marks: Vec<_> = scanner.passed.iter().map(|b| b.bytes.clone()).collect();
         assert_eq!(
             marks,
