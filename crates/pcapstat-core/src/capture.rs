@@ -2774,6 +2774,18 @@ mod tests {
         (out, prescans.taken())
     }
 
+    /// A capture a [`Walker`] walks: its frames as plain reading shows them, the walker, and
+    /// its bytes shared; `None` when it is not one (or not readable both ways).
+    fn walkable(bytes: &[u8]) -> Option<(String, Walker, SharedBytes)> {
+        let [plain, _] = both_ways(bytes, usize::MAX)?;
+        let walker = Capture::from_bytes(bytes.to_vec()).ok()?.walker()?;
+        Some((
+            plain,
+            walker,
+            SharedBytes(Arc::new(Bytes::Owned(bytes.to_vec()))),
+        ))
+    }
+
     /// Regions walked ahead of the reader ([`Walker::prescan`]) give the reader the frames it
     /// reads itself: every bundled legacy pcap file and cuts of two, regions of 1 byte to
     /// 64 KiB at two phases, added in any order, 1, 3 or all frames a call; most frames are
@@ -2797,17 +2809,10 @@ mod tests {
         inputs.sort();
         let (mut walked, mut compared, mut frames, mut taken_all) = (0, 0, 0u64, 0u64);
         for (name, bytes) in &inputs {
-            let Some([plain, _]) = both_ways(bytes, usize::MAX) else {
-                continue;
-            };
-            let Some(walker) = Capture::from_bytes(bytes.clone())
-                .ok()
-                .and_then(|c| c.walker())
-            else {
+            let Some((plain, walker, shared)) = walkable(bytes) else {
                 continue;
             };
             walked += 1;
-            let shared = SharedBytes(Arc::new(Bytes::Owned(bytes.clone())));
             for region in [1, 64, 1000, 65536] {
                 for phase in [0, region / 3] {
                     for per in [1, 3, usize::MAX] {
@@ -2851,17 +2856,10 @@ mod tests {
         let (mut inputs, mut taken) = (0, 0);
         for path in bundled(&["pcap"]) {
             let bytes = std::fs::read(&path).unwrap();
-            let Some([plain, _]) = both_ways(&bytes, usize::MAX) else {
-                continue;
-            };
-            let Some(walker) = Capture::from_bytes(bytes.clone())
-                .ok()
-                .and_then(|c| c.walker())
-            else {
+            let Some((plain, walker, shared)) = walkable(&bytes) else {
                 continue;
             };
             inputs += 1;
-            let shared = SharedBytes(Arc::new(Bytes::Owned(bytes.clone())));
             let mut starts = Vec::new();
             let mut probe = Capture::from_bytes(bytes.clone()).unwrap();
             let own = probe.shared_bytes().unwrap();
