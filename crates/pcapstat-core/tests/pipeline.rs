@@ -132,14 +132,13 @@ fn check_chunked(files: &[std::path::PathBuf], counts: &[usize], chunks: &[u64])
                     path.display()
                 );
                 // Held in memory (a compressed file is read as a stream all the same).
-                if let Ok(out) = run_in_memory(path, n, c) {
-                    assert!(
-                        fingerprint(&out) == want,
-                        "{}: in memory, output with {n} threads (chunks of {c} frames) differs \
-                         from 1 thread",
-                        path.display()
-                    );
-                }
+                let out = run_in_memory(path, n, c).unwrap();
+                assert!(
+                    fingerprint(&out) == want,
+                    "{}: in memory, output with {n} threads (chunks of {c} frames) differs from \
+                     1 thread",
+                    path.display()
+                );
             }
         }
     }

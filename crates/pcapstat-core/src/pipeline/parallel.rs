@@ -188,7 +188,26 @@ struct Scanner<'c, 'r, 'p> {
     passed_frames: Vec<Vec<FrameRef>>,
 }
 
-impl Scanner<'_, '_, '_> {
+impl<'c, 'r, 'p> Scanner<'c, 'r, 'p> {
+    fn new(
+        capture: &'c mut Capture,
+        reader: &'r mut Reader<'p>,
+        whole: Option<SharedBytes>,
+    ) -> Self {
+        Scanner {
+            capture,
+            reader,
+            summary: SummaryBuilder::default(),
+            whole,
+            secrets: Vec::new(),
+            carried: None,
+            prescans: Prescans::default(),
+            walked: VecDeque::new(),
+            passed: Vec::new(),
+            passed_frames: Vec::new(),
+        }
+    }
+
     /// The next chunk; `None` at the end of the capture (or at damage).
     /// `frames`: an empty vector to fill; `buf`: one for a merge's bytes (both recycled, see
     /// [`Spares`]).
@@ -308,14 +327,13 @@ impl Scanner<'_, '_, '_> {
     /// decoded already, and the number of its first frame (its frames are numbered from 0 in
     /// `frames`): taken at once (`Capture::take_region`, its summary merged, its frame list
     /// swapped for the empty `frames`), so that the scan's part of a walked region does not
-    /// grow with its frames; else, once the scan takes every one of its records from the
-    /// walk (the frames read so far stay in `frames` and the chunk goes on as usual).
-    /// Regions the scan stands past the start of give only their records.
+    /// grow with its frames. Regions the scan stands past the start of give only their
+    /// records.
     fn take_walked(
         &mut self,
         frames: &mut Vec<FrameRef>,
     ) -> Result<Option<(Decoding, DecodeStats, u64)>, CaptureError> {
-        let Some((whole, at)) = self.whole.as_ref().zip(self.capture.reading_at()) else {
+        let Some(at) = self.capture.reading_at() else {
             return Ok(None);
         };
         while self.walked.front().is_some_and(|w| w.pre.start() < at) {
@@ -331,11 +349,10 @@ impl Scanner<'_, '_, '_> {
         let Some(mut w) = self.walked.pop_front() else {
             return Ok(None);
         };
-        let progress = self.reader.config.progress.as_deref();
         if frames.is_empty() && w.frames.len() == w.pre.len() {
             if let Some(first) = self.capture.take_region(&w.pre) {
                 self.summary.merge(&w.summary);
-                if let Some(p) = progress {
+                if let Some(p) = self.reader.config.progress.as_deref() {
                     p.store(w.pre.end() as u64, Ordering::Relaxed);
                 }
                 std::mem::swap(frames, &mut w.frames);
@@ -343,29 +360,12 @@ impl Scanner<'_, '_, '_> {
                 return Ok(Some((w.dec, w.stats, first)));
             }
         }
-        self.passed_frames.push(std::mem::take(&mut w.frames));
-        let n = w.pre.len();
-        let taken = self.prescans.taken();
+        // Not met (the reader stands at its first record and it noted every frame): its
+        // records stay for the scan to take one by one, its decoding goes back.
         self.prescans.add(w.pre);
-        let summary = &mut self.summary;
-        let mut outside = false;
-        self.capture
-            .frames_in_place_with(Some(&mut self.prescans), |frame| {
-                if note_frame(progress, whole, summary, frames, &frame).is_none() {
-                    outside = true;
-                    return false;
-                }
-                frames.len() < n
-            });
-        if outside {
-            return Err(outside_error());
-        }
-        if frames.len() == n && self.prescans.taken() - taken == n as u64 {
-            Ok(Some((w.dec, w.stats, 0)))
-        } else {
-            self.passed.extend(w.dec.batches);
-            Ok(None)
-        }
+        self.passed.extend(w.dec.batches);
+        self.passed_frames.push(w.frames);
+        Ok(None)
     }
 
     /// A DSB's keys met while scanning a chunk: the chunk's own (`secrets`) while it has no
@@ -518,8 +518,9 @@ fn place_in(from: usize, size: usize, addr: usize, len: usize) -> Option<usize> 
     (start.checked_add(len)? <= size).then_some(start)
 }
 
-/// A frame the scan read in place: the progress counter, the summary, and the frame noted in
-/// `frames` at its place in the capture's bytes (returned; `None` when it is not in them).
+/// A frame the scan read in place, or a walk ahead of it: the progress counter, the summary,
+/// and the frame noted in `frames` at its place in the capture's bytes (returned; `None` when
+/// it is not in them).
 fn note_frame(
     progress: Option<&AtomicU64>,
     whole: &SharedBytes,
@@ -701,6 +702,36 @@ struct Walked {
     frames: Vec<FrameRef>,
     /// Its frames counted.
     summary: SummaryBuilder,
+}
+
+/// Walks the region `(from, to, most records)` of `bytes` ahead of the scan
+/// ([`Job::Prescan`]): its frames decoded into `batches` as they are walked, while their
+/// headers are in this core's cache, and noted in `frames` (numbered from 0) and counted, for
+/// the scan to take at once (`Scanner::take_walked`).
+fn walk_region(
+    walker: &Walker,
+    bytes: &SharedBytes,
+    (from, to, most): (usize, usize, usize),
+    batches: Vec<Batch>,
+    mut frames: Vec<FrameRef>,
+    decoder: &mut Decoder,
+) -> Walked {
+    let mut dec = Decoding::new(batches);
+    let mut summary = SummaryBuilder::default();
+    let pre = walker.prescan_with(bytes, from, to, most, |f| {
+        // The walk's frames lie in `bytes` (a frame not noted would keep the region from
+        // being taken at once).
+        let _ = note_frame(None, bytes, &mut summary, &mut frames, &f);
+        dec.frame(&f, bytes.as_slice(), decoder);
+    });
+    let stats = decoder.take_stats();
+    Walked {
+        pre,
+        dec,
+        stats,
+        frames,
+        summary,
+    }
 }
 
 /// The in-order side of the chunks, used by one thread at a time.
@@ -1084,18 +1115,7 @@ where
             spares: Spares::default(),
         }),
         changed: Condvar::new(),
-        scanner: Mutex::new(Scanner {
-            capture,
-            reader,
-            summary: SummaryBuilder::default(),
-            whole: whole.clone(),
-            secrets: Vec::new(),
-            carried: None,
-            prescans: Prescans::default(),
-            walked: VecDeque::new(),
-            passed: Vec::new(),
-            passed_frames: Vec::new(),
-        }),
+        scanner: Mutex::new(Scanner::new(capture, reader, whole.clone())),
         committer: Mutex::new(Committer {
             udp,
             decoder: Decoder::new(decode_limits),
@@ -1249,46 +1269,28 @@ fn lane<F, M, U, H>(
         };
         match job {
             Job::Stop => return,
-            Job::Prescan(from, to, batches, mut frames) => {
+            Job::Prescan(from, to, batches, frames) => {
+                // Handed out only with a walk (`prescan_due`).
                 if let Some(walk) = &shared.walk {
-                    // The frames decoded as they are walked, while their headers are in this
-                    // core's cache; noted and counted for the scan (`Scanner::take_walked`).
-                    let mut dec = Decoding::new(batches);
-                    let mut summary = SummaryBuilder::default();
-                    let pre = walk
-                        .walker
-                        .prescan_with(&walk.bytes, from, to, walk.frames, |f| {
-                            summary.observe(&f);
-                            // The walk's frames lie in the capture's bytes, `whole`.
-                            let at = offset_in(whole, f.data).unwrap_or(0);
-                            prefetch_write(frames.as_ptr().wrapping_add(frames.len() + 4));
-                            frames.push(FrameRef::new(&f, at));
-                            dec.frame(&f, whole, &mut decoder);
-                        });
-                    let stats = decoder.take_stats();
+                    let walked = walk_region(
+                        &walk.walker,
+                        &walk.bytes,
+                        (from, to, walk.frames),
+                        batches,
+                        frames,
+                        &mut decoder,
+                    );
                     let mut st = shared.lock();
-                    if pre.end() > st.scan_at {
-                        st.prescans.push(Walked {
-                            pre,
-                            dec,
-                            stats,
-                            frames,
-                            summary,
-                        });
+                    if walked.pre.end() > st.scan_at {
+                        st.prescans.push(walked);
                     } else {
                         // The scan passed it meanwhile: its batches back to the spares, as
                         // those of a region it passes later (`Scanner::passed`).
-                        for b in dec.batches {
+                        for b in walked.dec.batches {
                             st.spares.give_batch(b, lanes);
                         }
-                        st.spares.give_frames(frames);
+                        st.spares.give_frames(walked.frames);
                     }
-                } else {
-                    let mut st = shared.lock();
-                    for b in batches {
-                        st.spares.give_batch(b, lanes);
-                    }
-                    st.spares.give_frames(frames);
                 }
             }
             Job::Finish(end) => {
@@ -1574,17 +1576,34 @@ mod tests {
             }
             for k in 0..all.len() {
                 let mut decoder = Decoder::deferring(DecodeLimits::default());
-                let mut dec = Decoding::new(vec![Batch::default(), Batch::default()]);
-                let pre =
-                    walker.prescan_with(&shared, all[k].at - 16, whole.len(), usize::MAX, |f| {
-                        dec.frame(&f, whole, &mut decoder);
-                    });
+                let batches = vec![Batch::default(), Batch::default()];
+                let region = (all[k].at - 16, whole.len(), usize::MAX);
+                let Walked {
+                    pre,
+                    dec,
+                    stats,
+                    frames: noted,
+                    ..
+                } = walk_region(&walker, &shared, region, batches, Vec::new(), &mut decoder);
                 if pre.len() == 0 {
                     // Fewer than 8 records left: no boundary found.
                     continue;
                 }
                 assert_eq!(pre.start(), all[k].at - 16, "{name}: frame {k}");
                 let frames = all[k..k + pre.len()].to_vec();
+                // The walk's own notes of them, numbered from 0.
+                let renumbered: Vec<_> = noted
+                    .iter()
+                    .map(|f| FrameRef {
+                        index: f.index + k as u64,
+                        ..*f
+                    })
+                    .collect();
+                assert_eq!(
+                    format!("{renumbered:?}"),
+                    format!("{frames:?}"),
+                    "{name}: {k}"
+                );
                 let scanned = |frames: Vec<FrameRef>| Scanned {
                     frames,
                     own: None,
@@ -1593,7 +1612,6 @@ mod tests {
                     rebase: 0,
                 };
                 let upto = k as u64 + pre.len() as u64;
-                let stats = decoder.take_stats();
                 let walked = dec.finish(scanned(frames.clone()), stats, upto, true);
                 let mut decoder = Decoder::deferring(DecodeLimits::default());
                 let batches = vec![Batch::default(), Batch::default()];
@@ -1638,33 +1656,8 @@ mod tests {
                     b
                 })
                 .collect();
-            let mut dec = Decoding::new(batches);
-            let pre = walker.prescan_with(&shared, from, to, usize::MAX, |f| {
-                dec.frame(&f, shared.as_slice(), &mut decoder);
-            });
-            let stats = decoder.take_stats();
-            let mut frames = Vec::new();
-            let mut summary = SummaryBuilder::default();
-            for (i, r) in pre.recs().enumerate() {
-                let f = FrameRef {
-                    index: i as u64,
-                    ts_ns: r.3,
-                    linktype: LinkType(1),
-                    interface: 0,
-                    orig_len: r.2,
-                    at: r.0 + 16,
-                    len: r.1 as usize,
-                };
-                summary.observe(&frame_of(&f, shared.as_slice()));
-                frames.push(f);
-            }
-            Walked {
-                pre,
-                dec,
-                stats,
-                frames,
-                summary,
-            }
+            let region = (from, to, usize::MAX);
+            walk_region(&walker, &shared, region, batches, Vec::new(), &mut decoder)
         };
         // The scan stands at the third record.
         for _ in 0..2 {
@@ -1676,18 +1669,7 @@ mod tests {
             secrets: false,
             keylog: Default::default(),
         };
-        let mut scanner = Scanner {
-            whole: Some(shared.clone()),
-            capture: &mut capture,
-            reader: &mut reader,
-            summary: SummaryBuilder::default(),
-            secrets: Vec::new(),
-            carried: None,
-            prescans: Prescans::default(),
-            walked: VecDeque::new(),
-            passed: Vec::new(),
-            passed_frames: Vec::new(),
-        };
+        let mut scanner = Scanner::new(&mut capture, &mut reader, Some(shared.clone()));
         assert_eq!(scanner.capture.reading_at(), Some(recs[2]));
         scanner.add_walked(walked(recs[2], recs[5], vec![2, 3]));
         scanner.add_walked(walked(recs[1], recs[2], vec![0, 1]));
