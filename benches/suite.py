@@ -5,7 +5,8 @@ generated SYN flood, with the issue's targets (ratios within this one run).
     python3 benches/suite.py --requests REQ.pcap --bulk BULK.pcap [--synflood N] [--json out.json]
 
 Usually started through `benches/compare.sh --suite`, which makes the two captures with
-benches/make-capture.sh (PROFILE=requests, and the default bulk profile) when they are missing,
+benches/make-capture.sh (PROFILE=requests, and the default bulk profile with at least 2 GiB)
+when they are missing (a note follows the table when a capture is smaller than issue #13 asks),
 and builds the release binaries. For each capture, its page cache is first built afresh (its
 cached pages dropped with posix_fadvise(DONTNEED), then one sequential read: see `warm`), then the
 timed programs run in rounds, one run of each a round, --repeat rounds (the median wall clock of
@@ -224,6 +225,15 @@ def main():
         info["synflood"] = {"syns": args.synflood, "run": r, "evictions": evictions}
     info["captures"] = caps
 
+    # The captures the issue's targets are defined on (issue #13): say when these fall short.
+    short = []
+    if caps["bulk"]["bytes"] < 2_000_000_000:
+        short.append(f"the bulk capture holds {caps['bulk']['bytes'] / 1e9:.2f} GB, not the 2 GB "
+                     "or more of issue #13 (MIN_BYTES=2147483648 benches/make-capture.sh)")
+    if caps["requests"]["packets"] < 1_000_000:
+        short.append(f"the request-heavy capture holds {caps['requests']['packets']} packets, not "
+                     "the 1 M or more of issue #13 (PROFILE=requests benches/make-capture.sh)")
+    info["short_captures"] = short
     m = info["machine"]
     print(f"\nmachine: {m['nproc']} CPUs, {m['cpu']}, {m['mem_gib']} GiB; commit {info['commit']}")
     for name, c in caps.items():
@@ -245,6 +255,8 @@ def main():
         f"{name} --threads 1 {c['runs']['t1']['rss_kib'] / 1024:.0f}, "
         f"--threads 2 {c['runs']['t2']['rss_kib'] / 1024:.0f} ({c['bytes'] / 2**20:.0f} MiB file)"
         for name, c in caps.items()))
+    for line in short:
+        print(f"\nNOTE: {line}")
     s = info["synflood"]
     gib = s["run"]["rss_kib"] / 2**20
     print(f"\nSYN flood, {s['syns']:,} SYNs: {s['run']['wall_s']:.2f} s, peak RSS {gib:.2f} GiB "
