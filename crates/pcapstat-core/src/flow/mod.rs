@@ -193,6 +193,9 @@ struct Slot<V> {
 /// capture time) and the final [`FlowTable::drain_sorted`].
 #[derive(Debug)]
 pub struct FlowTable<V> {
+    /// Keyed per process (not [`FlowKey::stable_hash`], which the shard takes): a fixed hash
+    /// of addresses and ports a capture controls could be made to collide at will, and every
+    /// lookup would then walk one chain (docs/performance.md, stop 35, "Two hashes a segment").
     index: HashMap<FlowKey, u32, foldhash::fast::RandomState>,
     slots: Vec<Slot<V>>,
     /// Free slot numbers.
