@@ -228,7 +228,7 @@ def main():
     # The captures the issue's targets are defined on (issue #13): say when these fall short.
     short = []
     if caps["bulk"]["bytes"] < 2_000_000_000:
-        short.append(f"the bulk capture holds {caps['bulk']['bytes'] / 1e9:.2f} GB, not the 2 GB "
+        short.append(f"the bulk capture holds {caps['bulk']['bytes']:,} bytes, not the 2 GB "
                      "or more of issue #13 (MIN_BYTES=2147483648 benches/make-capture.sh)")
     if caps["requests"]["packets"] < 1_000_000:
         short.append(f"the request-heavy capture holds {caps['requests']['packets']} packets, not "
