@@ -95,8 +95,6 @@ pub struct SummaryBuilder {
     captured_bytes: u64,
     first_ts: Option<i64>,
     last_ts: Option<i64>,
-    /// Timestamp of the first frame counted (for [`SummaryBuilder::merge`]).
-    head_ts: Option<i64>,
     prev_ts: Option<i64>,
     out_of_order: u64,
 }
@@ -120,18 +118,16 @@ impl SummaryBuilder {
         if self.prev_ts.is_some_and(|p| frame.ts_ns < p) {
             self.out_of_order += 1;
         }
-        if self.head_ts.is_none() {
-            self.head_ts = Some(frame.ts_ns);
-        }
         self.prev_ts = Some(frame.ts_ns);
     }
 
     /// Counts the frames `later` counted as if they had been observed here, after this one's
     /// (a region of the capture counted by another thread, `pipeline::parallel`): the totals,
     /// link types and times as [`SummaryBuilder::observe`] of each frame in turn would leave
-    /// them, the out-of-order count with the step between the two.
-    pub(crate) fn merge(&mut self, later: &SummaryBuilder) {
-        let Some(head) = later.head_ts else {
+    /// them, the out-of-order count with the step between the two. `head` is the time of
+    /// `later`'s first frame (its caller holds the frames; `None`: `later` counted none).
+    pub(crate) fn merge(&mut self, later: &SummaryBuilder, head: Option<i64>) {
+        let Some(head) = head else {
             return;
         };
         self.frames += later.frames;
@@ -156,7 +152,6 @@ impl SummaryBuilder {
             self.out_of_order += 1;
         }
         self.out_of_order += later.out_of_order;
-        self.head_ts = self.head_ts.or(Some(head));
         self.prev_ts = later.prev_ts;
     }
 
@@ -255,8 +250,10 @@ mod tests {
                     parts[k].observe(f);
                 }
                 let [mut a, b, c] = parts;
-                a.merge(&b);
-                a.merge(&c);
+                // The first time of each later part (none when it is empty).
+                let head = |i: usize| frames.get(i).map(|f| f.ts_ns);
+                a.merge(&b, head(first_split).filter(|_| first_split < split));
+                a.merge(&c, head(split));
                 assert_eq!(counted(a), all, "split at {first_split} and {split}");
             }
         }

@@ -120,11 +120,10 @@ struct Scanned {
     own: Option<Arc<Vec<u8>>>,
     /// Secrets of the DSBs met before its first frame (and after the previous chunk's last).
     secrets: Vec<Arc<KeyLog>>,
-    /// Its frames decoded already: the chunk is a region walked ahead of the scan, taken whole.
-    walked: Option<(Decoding, DecodeStats)>,
-    /// To add to the frames' numbers: those of a region taken whole are numbered from 0 (set
-    /// outside the scanner's lock, `Job::Scan`).
-    rebase: u64,
+    /// Its frames decoded already: the chunk is a region walked ahead of the scan, taken whole;
+    /// with the number of its first frame, to add to its frames' numbers (they are numbered
+    /// from 0, and renumbered outside the scanner's lock, `Job::Scan`).
+    walked: Option<(Decoding, DecodeStats, u64)>,
 }
 
 /// What must be handed on in capture order, once a chunk is decoded.
@@ -230,13 +229,12 @@ impl<'c, 'r, 'p> Scanner<'c, 'r, 'p> {
         });
         let mut secrets = std::mem::take(&mut self.secrets);
         if secrets.is_empty() {
-            if let Some((dec, stats, rebase)) = self.take_walked(&mut frames)? {
+            if let Some(walked) = self.take_walked(&mut frames)? {
                 return Ok(Some(Scanned {
                     frames,
                     own: None,
                     secrets,
-                    walked: Some((dec, stats)),
-                    rebase,
+                    walked: Some(walked),
                 }));
             }
         }
@@ -309,7 +307,6 @@ impl<'c, 'r, 'p> Scanner<'c, 'r, 'p> {
             own: own.map(Arc::new),
             secrets,
             walked: None,
-            rebase: 0,
         }))
     }
 }
@@ -351,7 +348,8 @@ impl Scanner<'_, '_, '_> {
         };
         if frames.is_empty() && w.frames.len() == w.pre.len() {
             if let Some(first) = self.capture.take_region(&w.pre) {
-                self.summary.merge(&w.summary);
+                self.summary
+                    .merge(&w.summary, w.frames.first().map(|f| f.ts_ns));
                 if let Some(p) = self.reader.config.progress.as_deref() {
                     p.store(w.pre.end() as u64, Ordering::Relaxed);
                 }
@@ -418,7 +416,6 @@ impl Scanner<'_, '_, '_> {
                     own: held,
                     secrets,
                     walked: None,
-                    rebase: 0,
                 }));
             }
         }
@@ -503,7 +500,6 @@ impl Scanner<'_, '_, '_> {
             own: held,
             secrets,
             walked: None,
-            rebase: 0,
         }))
     }
 }
@@ -1425,9 +1421,10 @@ fn lane<F, M, U, H>(
                 let Some(mut chunk) = chunk else {
                     continue;
                 };
-                if chunk.rebase > 0 {
+                let walked = chunk.walked.take();
+                if let Some((_, _, first)) = &walked {
                     for f in &mut chunk.frames {
-                        f.index += chunk.rebase;
+                        f.index += first;
                     }
                 }
                 // The frames below the chunk's end were all read.
@@ -1435,8 +1432,8 @@ fn lane<F, M, U, H>(
                     .frames
                     .last()
                     .map_or(frames_read, |f| f.index.saturating_add(1));
-                let (out, unused) = match chunk.walked.take() {
-                    Some((dec, stats)) => (dec.finish(chunk, stats, upto, true), batches),
+                let (out, unused) = match walked {
+                    Some((dec, stats, _)) => (dec.finish(chunk, stats, upto, true), batches),
                     None => (
                         decode_chunk(chunk, whole, &mut decoder, batches, upto),
                         Vec::new(),
@@ -1609,7 +1606,6 @@ mod tests {
                     own: None,
                     secrets: Vec::new(),
                     walked: None,
-                    rebase: 0,
                 };
                 let upto = k as u64 + pre.len() as u64;
                 let walked = dec.finish(scanned(frames.clone()), stats, upto, true);
