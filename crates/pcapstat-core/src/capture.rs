@@ -2298,6 +2298,14 @@ impl Prescan {
     pub(crate) fn len(&self) -> usize {
         self.recs.len()
     }
+
+    /// The `i`-th record's frame: where its bytes start in the capture, how many were
+    /// captured, its original length and its time (`None` past the last).
+    #[inline]
+    pub(crate) fn frame_at(&self, i: usize) -> Option<(usize, u32, u32, i64)> {
+        let r = self.recs.get(i)?;
+        Some((r.at.saturating_add(16), r.caplen, r.orig_len, r.ts_ns))
+    }
 }
 
 /// The regions walked ahead of the reader and not yet passed by it, in the order of their

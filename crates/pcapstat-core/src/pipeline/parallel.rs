@@ -112,18 +112,77 @@ impl FrameRef {
     }
 }
 
+/// A chunk's frames.
+enum Frames {
+    /// Noted one by one by the scan, numbered as in the capture.
+    Noted(Vec<FrameRef>),
+    /// A region walked ahead of the scan and taken whole: read from its records when asked
+    /// (the walk writes no list of its frames: a frame is its record), numbered from `first`.
+    Walked {
+        pre: Prescan,
+        first: u64,
+        linktype: LinkType,
+    },
+}
+
+impl Frames {
+    fn len(&self) -> usize {
+        match self {
+            Frames::Noted(v) => v.len(),
+            Frames::Walked { pre, .. } => pre.len(),
+        }
+    }
+
+    /// The `pos`-th frame (`None` past the last).
+    #[inline]
+    fn get(&self, pos: usize) -> Option<FrameRef> {
+        match self {
+            Frames::Noted(v) => v.get(pos).copied(),
+            Frames::Walked {
+                pre,
+                first,
+                linktype,
+            } => {
+                let (at, caplen, orig_len, ts_ns) = pre.frame_at(pos)?;
+                Some(FrameRef {
+                    index: first.saturating_add(pos as u64),
+                    ts_ns,
+                    linktype: *linktype,
+                    interface: 0,
+                    orig_len,
+                    at,
+                    len: caplen as usize,
+                })
+            }
+        }
+    }
+
+    /// The frames the scan noted (none for a walked region, which is never decoded again).
+    fn noted(&self) -> &[FrameRef] {
+        match self {
+            Frames::Noted(v) => v,
+            Frames::Walked { .. } => &[],
+        }
+    }
+
+    /// The number of the last frame.
+    fn last_index(&self) -> Option<u64> {
+        self.get(self.len().checked_sub(1)?).map(|f| f.index)
+    }
+}
+
 /// A chunk as the scanner read it.
 struct Scanned {
-    frames: Vec<FrameRef>,
+    frames: Frames,
     /// The buffer its frames lie in, for a stream (the window's) or a merge (their copy); else
     /// they are in the capture's shared bytes.
     own: Option<Arc<Vec<u8>>>,
     /// Secrets of the DSBs met before its first frame (and after the previous chunk's last).
     secrets: Vec<Arc<KeyLog>>,
-    /// Its frames decoded already: the chunk is a region walked ahead of the scan, taken whole;
-    /// with the number of its first frame, to add to its frames' numbers (they are numbered
-    /// from 0, and renumbered outside the scanner's lock, `Job::Scan`).
-    walked: Option<(Decoding, DecodeStats, u64)>,
+    /// Its frames decoded already: the chunk is a region walked ahead of the scan, taken whole
+    /// (its frames are [`Frames::Walked`]; its segments and ICMP errors were numbered from 0
+    /// and are renumbered by [`Decoding::finish`]).
+    walked: Option<(Decoding, DecodeStats)>,
 }
 
 /// What must be handed on in capture order, once a chunk is decoded.
@@ -182,8 +241,7 @@ struct Scanner<'c, 'r, 'p> {
     walked: VecDeque<Walked>,
     /// The batches of walked regions not taken whole (their decoding unused), for the spares.
     passed: Vec<Batch>,
-    /// Frame lists for the spares: those of walked regions not taken whole, and the empty ones
-    /// a region taken whole replaced.
+    /// Frame lists for the spares: the empty ones a region taken whole replaced.
     passed_frames: Vec<Vec<FrameRef>>,
 }
 
@@ -228,13 +286,14 @@ impl<'c, 'r, 'p> Scanner<'c, 'r, 'p> {
             buf
         });
         let mut secrets = std::mem::take(&mut self.secrets);
-        if secrets.is_empty() {
-            if let Some(walked) = self.take_walked(&mut frames)? {
+        if secrets.is_empty() && frames.is_empty() {
+            if let Some((dec, stats, walked)) = self.take_walked()? {
+                self.passed_frames.push(frames);
                 return Ok(Some(Scanned {
-                    frames,
+                    frames: walked,
                     own: None,
                     secrets,
-                    walked: Some(walked),
+                    walked: Some((dec, stats)),
                 }));
             }
         }
@@ -303,7 +362,7 @@ impl<'c, 'r, 'p> Scanner<'c, 'r, 'p> {
             }
         }
         Ok((!frames.is_empty()).then(|| Scanned {
-            frames,
+            frames: Frames::Noted(frames),
             own: own.map(Arc::new),
             secrets,
             walked: None,
@@ -320,16 +379,12 @@ impl Scanner<'_, '_, '_> {
         self.walked.insert(at, w);
     }
 
-    /// The chunk made of the walked region that starts where the scan stands, its frames
-    /// decoded already, and the number of its first frame (its frames are numbered from 0 in
-    /// `frames`): taken at once (`Capture::take_region`, its summary merged, its frame list
-    /// swapped for the empty `frames`), so that the scan's part of a walked region does not
-    /// grow with its frames. Regions the scan stands past the start of give only their
-    /// records.
-    fn take_walked(
-        &mut self,
-        frames: &mut Vec<FrameRef>,
-    ) -> Result<Option<(Decoding, DecodeStats, u64)>, CaptureError> {
+    /// The chunk made of the walked region that starts where the scan stands: its decoding,
+    /// and its frames (its records, numbered from the number of the first), taken at once
+    /// (`Capture::take_region`, its summary merged), so that the scan's part of a walked region
+    /// does not grow with its frames. Regions the scan stands past the start of give only
+    /// their records.
+    fn take_walked(&mut self) -> Result<Option<(Decoding, DecodeStats, Frames)>, CaptureError> {
         let Some(at) = self.capture.reading_at() else {
             return Ok(None);
         };
@@ -337,32 +392,31 @@ impl Scanner<'_, '_, '_> {
             if let Some(w) = self.walked.pop_front() {
                 self.prescans.add(w.pre);
                 self.passed.extend(w.dec.batches);
-                self.passed_frames.push(w.frames);
             }
         }
         if self.walked.front().is_none_or(|w| w.pre.start() != at) {
             return Ok(None);
         }
-        let Some(mut w) = self.walked.pop_front() else {
+        let Some(w) = self.walked.pop_front() else {
             return Ok(None);
         };
-        if frames.is_empty() && w.frames.len() == w.pre.len() {
-            if let Some(first) = self.capture.take_region(&w.pre) {
-                self.summary
-                    .merge(&w.summary, w.frames.first().map(|f| f.ts_ns));
-                if let Some(p) = self.reader.config.progress.as_deref() {
-                    p.store(w.pre.end() as u64, Ordering::Relaxed);
-                }
-                std::mem::swap(frames, &mut w.frames);
-                self.passed_frames.push(w.frames);
-                return Ok(Some((w.dec, w.stats, first)));
+        if let Some(first) = self.capture.take_region(&w.pre) {
+            self.summary
+                .merge(&w.summary, w.pre.frame_at(0).map(|(.., ts)| ts));
+            if let Some(p) = self.reader.config.progress.as_deref() {
+                p.store(w.pre.end() as u64, Ordering::Relaxed);
             }
+            let frames = Frames::Walked {
+                pre: w.pre,
+                first,
+                linktype: w.linktype,
+            };
+            return Ok(Some((w.dec, w.stats, frames)));
         }
-        // Not met (the reader stands at its first record and it noted every frame): its
-        // records stay for the scan to take one by one, its decoding goes back.
+        // Not met (the reader stands at its first record): its records stay for the scan to
+        // take one by one, its decoding goes back.
         self.prescans.add(w.pre);
         self.passed.extend(w.dec.batches);
-        self.passed_frames.push(w.frames);
         Ok(None)
     }
 
@@ -412,7 +466,7 @@ impl Scanner<'_, '_, '_> {
             held = Some(buf);
             if full(&f, in_chunk) {
                 return Ok(Some(Scanned {
-                    frames,
+                    frames: Frames::Noted(frames),
                     own: held,
                     secrets,
                     walked: None,
@@ -496,7 +550,7 @@ impl Scanner<'_, '_, '_> {
             }
         }
         Ok((!frames.is_empty()).then_some(Scanned {
-            frames,
+            frames: Frames::Noted(frames),
             own: held,
             secrets,
             walked: None,
@@ -637,7 +691,7 @@ impl Decoding {
         upto: u64,
         renumber: bool,
     ) -> ChunkOut {
-        let base = scanned.frames.first().map_or(0, |f| f.index);
+        let base = scanned.frames.get(0).map_or(0, |f| f.index);
         for b in &mut self.batches {
             b.src = scanned.own.clone();
             b.upto = upto;
@@ -671,10 +725,11 @@ fn decode_chunk(
 ) -> ChunkOut {
     let bytes: &[u8] = scanned.own.as_deref().map_or(whole, Vec::as_slice);
     let mut dec = Decoding::new(batches);
-    for (pos, f) in scanned.frames.iter().enumerate() {
+    let frames = scanned.frames.noted();
+    for (pos, f) in frames.iter().enumerate() {
         // The headers of a frame a few on: scanning touched its first cache line a while ago
         // (a chunk ago), the headers often run into the second.
-        if let Some(ahead) = scanned.frames.get(pos + PREFETCH_FRAMES) {
+        if let Some(ahead) = frames.get(pos + PREFETCH_FRAMES) {
             if let Some(head) = bytes.get(ahead.at..) {
                 prefetch(head);
                 if let Some(next) = head.get(64..) {
@@ -691,33 +746,33 @@ fn decode_chunk(
 /// A region walked ahead of the scan ([`Job::Prescan`]), its frames decoded as they were
 /// walked (numbered from 0).
 struct Walked {
+    /// Its records: where its frames are.
     pre: Prescan,
     dec: Decoding,
     stats: DecodeStats,
-    /// Its frames, numbered from 0.
-    frames: Vec<FrameRef>,
+    /// Its frames' link type (the capture's).
+    linktype: LinkType,
     /// Its frames counted.
     summary: SummaryBuilder,
 }
 
 /// Walks the region `(from, to, most records)` of `bytes` ahead of the scan
 /// ([`Job::Prescan`]): its frames decoded into `batches` as they are walked, while their
-/// headers are in this core's cache, and noted in `frames` (numbered from 0) and counted, for
-/// the scan to take at once (`Scanner::take_walked`).
+/// headers are in this core's cache, and counted, for the scan to take at once
+/// (`Scanner::take_walked`; the frames are then read from the region's records).
 fn walk_region(
     walker: &Walker,
     bytes: &SharedBytes,
     (from, to, most): (usize, usize, usize),
     batches: Vec<Batch>,
-    mut frames: Vec<FrameRef>,
     decoder: &mut Decoder,
 ) -> Walked {
     let mut dec = Decoding::new(batches);
     let mut summary = SummaryBuilder::default();
+    let mut linktype = LinkType(0);
     let pre = walker.prescan_with(bytes, from, to, most, |f| {
-        // The walk's frames lie in `bytes` (a frame not noted would keep the region from
-        // being taken at once).
-        let _ = note_frame(None, bytes, &mut summary, &mut frames, &f);
+        summary.observe(&f);
+        linktype = f.linktype;
         dec.frame(&f, bytes.as_slice(), decoder);
     });
     let stats = decoder.take_stats();
@@ -725,7 +780,7 @@ fn walk_region(
         pre,
         dec,
         stats,
-        frames,
+        linktype,
         summary,
     }
 }
@@ -761,10 +816,12 @@ impl<U: UdpConsumer> Committer<'_, U> {
                 pos + 1
             };
             if upto > next {
-                self.pass_time(&frames[next..upto]);
+                self.pass_time(frames, next..upto);
             }
             next = next.max(pos + 1);
-            let f = &frames[pos];
+            let Some(f) = frames.get(pos) else {
+                continue;
+            };
             match event {
                 Event::Udp {
                     ip,
@@ -785,7 +842,7 @@ impl<U: UdpConsumer> Committer<'_, U> {
                 Event::Icmp(e) => self.udp.on_icmp_error(e),
                 Event::Encapsulation(e) => self.decoder.add_encapsulation(*e),
                 Event::Deferred => {
-                    let frame = frame_of(f, bytes);
+                    let frame = frame_of(&f, bytes);
                     let decoded = self.decoder.decode(&frame);
                     if let Some(e) = &decoded.icmp_error {
                         self.udp.on_icmp_error(e);
@@ -804,15 +861,15 @@ impl<U: UdpConsumer> Committer<'_, U> {
                 }
             }
         }
-        self.pass_time(&frames[next.min(frames.len())..]);
+        self.pass_time(frames, next..frames.len());
         // The chunk's DNS goes before any of its segments is tracked.
         self.udp.flush();
         extra
     }
 
-    fn pass_time(&mut self, frames: &[FrameRef]) {
+    fn pass_time(&mut self, frames: &Frames, range: std::ops::Range<usize>) {
         if self.decoder.pending_fragments() > 0 {
-            for f in frames {
+            for f in range.filter_map(|pos| frames.get(pos)) {
                 self.decoder.pass_time(f.ts_ns);
             }
         }
@@ -1021,7 +1078,7 @@ enum Job {
     /// whole as a chunk, or its records from wherever it stands at one (the scan, one thread
     /// at a time, waits mostly on memory for each record's header; done this way the scan and
     /// the decoding run on every thread).
-    Prescan(usize, usize, Vec<Batch>, Vec<FrameRef>),
+    Prescan(usize, usize, Vec<Batch>),
     Finish(i64),
     Stop,
 }
@@ -1223,12 +1280,7 @@ fn lane<F, M, U, H>(
                 // them (docs/tcp.md, "Parallelism").
                 let span = st.chunk_span;
                 if let Some(from) = prescan_due(shared, &mut st, span) {
-                    break Job::Prescan(
-                        from.0,
-                        from.1,
-                        st.spares.batches(lanes),
-                        st.spares.frames(),
-                    );
+                    break Job::Prescan(from.0, from.1, st.spares.batches(lanes));
                 }
                 if let Some(item) = st.queues[w].pop_front() {
                     break Job::Track(item);
@@ -1248,12 +1300,7 @@ fn lane<F, M, U, H>(
                 // A thread that would wait walks one chunk's span further.
                 let span = st.chunk_span.saturating_mul(2);
                 if let Some(from) = prescan_due(shared, &mut st, span) {
-                    break Job::Prescan(
-                        from.0,
-                        from.1,
-                        st.spares.batches(lanes),
-                        st.spares.frames(),
-                    );
+                    break Job::Prescan(from.0, from.1, st.spares.batches(lanes));
                 }
                 st.waiting += 1;
                 st = shared
@@ -1265,7 +1312,7 @@ fn lane<F, M, U, H>(
         };
         match job {
             Job::Stop => return,
-            Job::Prescan(from, to, batches, frames) => {
+            Job::Prescan(from, to, batches) => {
                 // Handed out only with a walk (`prescan_due`).
                 if let Some(walk) = &shared.walk {
                     let walked = walk_region(
@@ -1273,7 +1320,6 @@ fn lane<F, M, U, H>(
                         &walk.bytes,
                         (from, to, walk.frames),
                         batches,
-                        frames,
                         &mut decoder,
                     );
                     let mut st = shared.lock();
@@ -1285,7 +1331,6 @@ fn lane<F, M, U, H>(
                         for b in walked.dec.batches {
                             st.spares.give_batch(b, lanes);
                         }
-                        st.spares.give_frames(walked.frames);
                     }
                 }
             }
@@ -1422,18 +1467,13 @@ fn lane<F, M, U, H>(
                     continue;
                 };
                 let walked = chunk.walked.take();
-                if let Some((_, _, first)) = &walked {
-                    for f in &mut chunk.frames {
-                        f.index += first;
-                    }
-                }
                 // The frames below the chunk's end were all read.
                 let upto = chunk
                     .frames
-                    .last()
-                    .map_or(frames_read, |f| f.index.saturating_add(1));
+                    .last_index()
+                    .map_or(frames_read, |i| i.saturating_add(1));
                 let (out, unused) = match walked {
-                    Some((dec, stats, _)) => (dec.finish(chunk, stats, upto, true), batches),
+                    Some((dec, stats)) => (dec.finish(chunk, stats, upto, true), batches),
                     None => (
                         decode_chunk(chunk, whole, &mut decoder, batches, upto),
                         Vec::new(),
@@ -1514,7 +1554,9 @@ fn commit_ready<'s, U: UdpConsumer>(
                 extra,
             });
         }
-        st.spares.give_frames(scanned.frames);
+        if let Frames::Noted(frames) = scanned.frames {
+            st.spares.give_frames(frames);
+        }
         st.committed += 1;
         st.committing = false;
         if st.waiting > 0 {
@@ -1579,39 +1621,43 @@ mod tests {
                     pre,
                     dec,
                     stats,
-                    frames: noted,
+                    linktype,
                     ..
-                } = walk_region(&walker, &shared, region, batches, Vec::new(), &mut decoder);
+                } = walk_region(&walker, &shared, region, batches, &mut decoder);
                 if pre.len() == 0 {
                     // Fewer than 8 records left: no boundary found.
                     continue;
                 }
                 assert_eq!(pre.start(), all[k].at - 16, "{name}: frame {k}");
                 let frames = all[k..k + pre.len()].to_vec();
-                // The walk's own notes of them, numbered from 0.
-                let renumbered: Vec<_> = noted
-                    .iter()
-                    .map(|f| FrameRef {
-                        index: f.index + k as u64,
-                        ..*f
-                    })
+                let upto = k as u64 + pre.len() as u64;
+                // The region's frames as read from its records, numbered from the first's.
+                let walked_frames = Frames::Walked {
+                    pre,
+                    first: k as u64,
+                    linktype,
+                };
+                let read: Vec<_> = (0..=walked_frames.len())
+                    .map_while(|i| walked_frames.get(i))
                     .collect();
-                assert_eq!(
-                    format!("{renumbered:?}"),
-                    format!("{frames:?}"),
-                    "{name}: {k}"
-                );
-                let scanned = |frames: Vec<FrameRef>| Scanned {
+                assert_eq!(format!("{read:?}"), format!("{frames:?}"), "{name}: {k}");
+                assert_eq!(walked_frames.last_index(), Some(upto - 1));
+                let scanned = |frames: Frames| Scanned {
                     frames,
                     own: None,
                     secrets: Vec::new(),
                     walked: None,
                 };
-                let upto = k as u64 + pre.len() as u64;
-                let walked = dec.finish(scanned(frames.clone()), stats, upto, true);
+                let walked = dec.finish(scanned(walked_frames), stats, upto, true);
                 let mut decoder = Decoder::deferring(DecodeLimits::default());
                 let batches = vec![Batch::default(), Batch::default()];
-                let scan = decode_chunk(scanned(frames), whole, &mut decoder, batches, upto);
+                let scan = decode_chunk(
+                    scanned(Frames::Noted(frames)),
+                    whole,
+                    &mut decoder,
+                    batches,
+                    upto,
+                );
                 assert_eq!(
                     show(&walked, whole),
                     show(&scan, whole),
@@ -1653,7 +1699,7 @@ mod tests {
                 })
                 .collect();
             let region = (from, to, usize::MAX);
-            walk_region(&walker, &shared, region, batches, Vec::new(), &mut decoder)
+            walk_region(&walker, &shared, region, batches, &mut decoder)
         };
         // The scan stands at the third record.
         for _ in 0..2 {
@@ -1669,13 +1715,14 @@ mod tests {
         assert_eq!(scanner.capture.reading_at(), Some(recs[2]));
         scanner.add_walked(walked(recs[2], recs[5], vec![2, 3]));
         scanner.add_walked(walked(recs[1], recs[2], vec![0, 1]));
-        let mut frames = Vec::new();
-        let taken = scanner.take_walked(&mut frames).unwrap();
-        let (_, _, first) = taken.expect("the region at the scan is taken whole");
-        // Its frames, numbered from 0, and the number of the first: the third frame's.
-        assert_eq!(first, 2);
-        let got: Vec<_> = frames.iter().map(|f| (f.index, f.at - 16)).collect();
-        assert_eq!(got, [(0, recs[2]), (1, recs[3]), (2, recs[4])]);
+        let taken = scanner.take_walked().unwrap();
+        let (_, _, frames) = taken.expect("the region at the scan is taken whole");
+        // Its frames, numbered from the third frame's number.
+        let got: Vec<_> = (0..frames.len())
+            .filter_map(|i| frames.get(i))
+            .map(|f| (f.index, f.at - 16))
+            .collect();
+        assert_eq!(got, [(2, recs[2]), (3, recs[3]), (4, recs[4])]);
         // The scan stands after them, with them counted.
         assert_eq!(scanner.capture.reading_at(), Some(recs[5]));
         assert_eq!(scanner.capture.frames_read(), 5);
