@@ -25,6 +25,19 @@ ratio of two timed runs is also given as the median of its per-round ratios. Eac
                                                           median peak RSS of each is kept)
     pcapstat-floor FILE, tcptrace -l -r FILE, tshark -r FILE -q -z conv,tcp
 
+and, in the same rounds, what the machine allows the two targets that depend on it (not
+targets themselves):
+
+    two `pcapstat analyze FILE --format json --threads 1` at once
+                                                         (the machine's ceiling for --threads 2
+                                                          vs 1: twice the work of one --threads 1
+                                                          run by two independent processes, no
+                                                          hand-over at all; 2.0 when the two
+                                                          cores do not slow each other)
+    cat FILE into a 1 MiB pipe, read 1 MiB at a time and dropped
+                                                         (the pipe alone, nothing analysed:
+                                                          benches/pipe-floor.py's floor)
+
 The SYN flood (scripts/make-synflood.py N, default 5 M SYNs, in the temporary directory) is
 analysed from its path; its peak RSS and the evictions the report names are kept.
 """
@@ -34,9 +47,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import RELEASE, ROOT, git_commit, machine, sh, timed, version  # noqa: E402
+from importlib import import_module  # noqa: E402
+
+pipe_floor = import_module("pipe-floor")  # benches/pipe-floor.py
 
 
 def median_run(cmd, repeat, **kw):
@@ -70,7 +87,8 @@ def rounds(cmds, repeat):
     tries = {label: [] for label in cmds}
     for _ in range(max(1, repeat)):
         for label, (cmd, kw) in cmds.items():
-            tries[label].append(timed(cmd, **kw))
+            # A command, or a function timed here (the pipe alone).
+            tries[label].append(cmd() if callable(cmd) else timed(cmd, **kw))
     runs = {}
     for label, ts in tries.items():
         r = dict(sorted(ts, key=lambda t: t["wall_s"])[len(ts) // 2])
@@ -93,6 +111,11 @@ def capture_runs(path, args, tmp):
         # Through a pipe, as `tcpdump -w - | pcapstat analyze -` reads (cat writing it, on the
         # same cores): the issue's own measure of standard input.
         "pipe": (json2, {"stdin_path": path, "pipe": True}),
+        # What the machine allows: two independent --threads 1 runs at once, and the pipe alone.
+        "t1x2": (["sh", "-c", '"$0" analyze "$1" --format json --threads 1 >/dev/null & '
+                  '"$0" analyze "$1" --format json --threads 1 >/dev/null; wait',
+                  args.pcapstat, path], {}),
+        "pipe_alone": (lambda: {"wall_s": pipe_floor.through_pipe(path, None), "rss_kib": 0}, {}),
     }
     if "tcptrace" not in args.skip:
         cmds["tcptrace"] = (["tcptrace", "-l", "-r", path], {})
@@ -141,6 +164,8 @@ PAIRED = {
     "stdin_vs_path": ("stdin", "t2"),
     "pipe_vs_path": ("pipe", "t2"),
     "tcptrace_x": ("tcptrace", "t2"),
+    "one_vs_two_at_once": ("t1", "t1x2"),
+    "pipe_alone_vs_path": ("pipe_alone", "t2"),
 }
 
 
@@ -164,6 +189,10 @@ def ratios(c):
     for key, p in c.get("paired", {}).items():
         out[key + "_of_medians"] = out.get(key)
         out[key] = p["median"]
+    # The machine's ceiling for --threads 2 vs 1: the work of two --threads 1 runs in the time
+    # two independent processes take for it.
+    if "one_vs_two_at_once" in out:
+        out["ceiling_2_vs_1"] = 2 * out["one_vs_two_at_once"]
     return out
 
 
@@ -249,6 +278,12 @@ def main():
             v = caps[name]["ratios"].get(key)
             cells.append("—" if v is None else f"{v:.2f} ({op} {target:g}: {verdict(v, target, op)})")
         print(f"| {label} | {cells[0]} | {cells[1]} |")
+    # What the machine allows the two targets that depend on it (not targets).
+    print("\nwhat this machine allows (not targets): " + "; ".join(
+        f"{name}: two --threads 1 runs at once give {c['ratios'].get('ceiling_2_vs_1', 0):.2f}x "
+        f"one's throughput (--threads 2: {c['ratios']['threads_2_vs_1']:.2f}x), "
+        f"the pipe alone takes {c['ratios'].get('pipe_alone_vs_path', 0):.2f}x the path's analysis"
+        for name, c in caps.items()))
     # Not a target: the map of a capture read by path is unmapped behind the reading with
     # any number of threads, so its peak RSS stays far below the file's size.
     print("\npeak RSS by path (MiB, the largest of the runs): " + "; ".join(
