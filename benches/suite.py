@@ -47,7 +47,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import RELEASE, ROOT, git_commit, machine, sh, timed, version  # noqa: E402

@@ -2374,6 +2374,11 @@ pub(crate) struct Walker {
 const CHAIN: usize = 8;
 
 impl Walker {
+    /// The link type of every frame it walks (a legacy pcap file's one interface's).
+    pub(crate) fn linktype(&self) -> LinkType {
+        self.iface.linktype
+    }
+
     /// The common records from the first record boundary at or after `from` to the first
     /// record that starts at or after `to` (excluded), or to the first record of any other
     /// kind (or the end of the bytes). The boundary is not known: it is the first offset from

@@ -769,10 +769,8 @@ fn walk_region(
 ) -> Walked {
     let mut dec = Decoding::new(batches);
     let mut summary = SummaryBuilder::default();
-    let mut linktype = LinkType(0);
     let pre = walker.prescan_with(bytes, from, to, most, |f| {
         summary.observe(&f);
-        linktype = f.linktype;
         dec.frame(&f, bytes.as_slice(), decoder);
     });
     let stats = decoder.take_stats();
@@ -780,7 +778,7 @@ fn walk_region(
         pre,
         dec,
         stats,
-        linktype,
+        linktype: walker.linktype(),
         summary,
     }
 }
