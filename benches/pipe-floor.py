@@ -4,10 +4,11 @@
     benches/pipe-floor.py ROUNDS CAPTURE PCAPSTAT
 
 Runs, ROUNDS times in turn: `PCAPSTAT analyze CAPTURE --threads 2`; `cat CAPTURE | PCAPSTAT
-analyze -`; `cat CAPTURE` into a 1 MiB pipe read 1 MiB at a time and dropped (the pipe with
-nothing analysed; pcapstat widens its standard input's pipe to 1 MiB too); `cat CAPTURE >
-/dev/null`. Prints each one's median wall time and its ratio to the path's (docs/performance.md,
-stop 33). Warm the page cache first (benches/suite.py does, for its own runs).
+analyze -`; `cat CAPTURE` into a 1 MiB pipe read 256 KiB at a time into one buffer and dropped
+(the pipe with nothing analysed; pcapstat widens its standard input's pipe to 1 MiB too); `cat
+CAPTURE > /dev/null`. Prints each one's median wall time and its ratio to the path's
+(docs/performance.md, stops 33 and 37). Warm the page cache first (benches/suite.py does, for its
+own runs).
 """
 import fcntl
 import os
@@ -29,7 +30,11 @@ def through_pipe(capture, reader):
     cat = subprocess.Popen(["cat", capture], stdout=w)
     os.close(w)
     if reader is None:
-        while os.read(r, 1 << 20):
+        # One buffer read into again and again (a fresh 1 MiB object a read, as `os.read`
+        # makes, adds its page faults: about 0.2 s on 2.9 GB); 256 KiB a read was the fastest
+        # of 64 KiB to 1 MiB on this machine (docs/performance.md, stop 37).
+        buf = memoryview(bytearray(256 << 10))
+        while os.readv(r, [buf]):
             pass
     else:
         subprocess.run(reader, stdin=r, stdout=subprocess.DEVNULL, check=True)

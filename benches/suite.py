@@ -34,7 +34,7 @@ targets themselves):
                                                           run by two independent processes, no
                                                           hand-over at all; 2.0 when the two
                                                           cores do not slow each other)
-    cat FILE into a 1 MiB pipe, read 1 MiB at a time and dropped
+    cat FILE into a 1 MiB pipe, read 256 KiB at a time into one buffer and dropped
                                                          (the pipe alone, nothing analysed:
                                                           benches/pipe-floor.py's floor)
 
