@@ -35,7 +35,7 @@ mod tests;
 
 use crate::stats::counters;
 use crate::wire::{DnsType, Rcode};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -555,12 +555,26 @@ impl DnsTracker {
 /// Appends `idx` to a list of record indices from which entries that stopped waiting are
 /// dropped lazily: before the list would grow its allocation, they are pruned, and room for as
 /// many again is reserved (amortised O(1) per push; the list holds O(live entries)).
-fn push_pruned(list: &mut Vec<usize>, idx: usize, waiting: impl Fn(usize) -> bool) {
+fn push_pruned(list: &mut VecDeque<usize>, idx: usize, waiting: impl Fn(usize) -> bool) {
     if list.len() == list.capacity() && list.len() >= 16 {
         list.retain(|&i| waiting(i));
         list.reserve(list.len().max(16));
     }
-    list.push(idx);
+    list.push_back(idx);
+}
+
+/// Drops from both ends of `list` (record indices in query order) the entries that no longer
+/// wait; whether it is empty (its map entry can go). Amortised O(1): each entry is dropped
+/// once. An entry between two waiting ones stays until the ends reach it or the list grows
+/// ([`push_pruned`]), so a list holds O(its waiting entries) however many stopped.
+fn trim_stopped(list: &mut VecDeque<usize>, waiting: impl Fn(usize) -> bool) -> bool {
+    while list.front().is_some_and(|&i| !waiting(i)) {
+        list.pop_front();
+    }
+    while list.back().is_some_and(|&i| !waiting(i)) {
+        list.pop_back();
+    }
+    list.is_empty()
 }
 
 /// A question name with its hash computed once, from a keyed hasher. The matching maps hash
@@ -646,13 +660,16 @@ struct Matcher {
     /// to the question so that a response finds its queries in O(1) however many queries
     /// share its (client, server, id). Entries that stopped waiting (evicted, ICMP error) are
     /// dropped lazily: `Live::waiting` is the truth.
-    pending: Map<MatchKey, Map<(QName, u16), Vec<usize>>>,
+    pending: Map<MatchKey, Map<(QName, u16), VecDeque<usize>>>,
     /// Waiting queries in arrival order, for the `max_pending` bound (lazily pruned).
     order: std::collections::VecDeque<usize>,
     pending_count: usize,
     /// Waiting UDP queries per (client, server) socket pair, oldest first, for ICMP errors
-    /// (which quote no id); entries that stopped waiting are dropped lazily.
-    udp_pairs: Map<(Endpoint, Endpoint), Vec<usize>>,
+    /// (which quote no id). A query that stops waiting (answered, evicted, failed) leaves the
+    /// ends of its pair's list, and an empty list its entry ([`trim_stopped`]): a resolver
+    /// takes a new source port for every query, so a pair is usually seen once, and the map
+    /// would otherwise hold every pair of the capture.
+    udp_pairs: Map<(Endpoint, Endpoint), VecDeque<usize>>,
     /// The latest queries of each question (record indices, oldest first; at most
     /// `RETRY_CANDIDATES`): candidates for `retry_of` while `Live::candidate`.
     questions: Map<QuestionKey, std::collections::VecDeque<usize>>,
@@ -878,13 +895,11 @@ impl Matcher {
         }
     }
 
-    /// Drops the entry of record `i`, which stopped waiting without a response, from
-    /// `pending` when no query of its list still waits and the list is short: otherwise the
-    /// questions never answered (one each, as in a flood of distinct names) would stay in the
-    /// map for the whole capture. Long lists (one question resent many times) are pruned as
-    /// they grow ([`push_pruned`]). O(1).
+    /// Record `i` stopped waiting without a response: it leaves the ends of its lists in
+    /// `pending` and `udp_pairs`, and an emptied list its map entry ([`trim_stopped`]):
+    /// otherwise the questions never answered (one each, as in a flood of distinct names) and
+    /// their socket pairs would stay in the maps for the whole capture. Amortised O(1).
     fn unlist(&mut self, i: usize) {
-        const SHORT: usize = 16;
         let Some(live) = self.recs.get(&i) else {
             return;
         };
@@ -902,18 +917,33 @@ impl Matcher {
             id: r.id,
         };
         let question = (live.qname.clone(), r.qtype.0);
-        let Some(by_question) = self.pending.get_mut(&key) else {
-            return;
-        };
         let recs = &self.recs;
-        let stale = by_question
-            .get(&question)
-            .is_some_and(|l| l.len() <= SHORT && l.iter().all(|&k| !Self::is_waiting(recs, k)));
-        if stale {
-            by_question.remove(&question);
+        if let Some(by_question) = self.pending.get_mut(&key) {
+            if by_question
+                .get_mut(&question)
+                .is_some_and(|l| trim_stopped(l, |k| Self::is_waiting(recs, k)))
+            {
+                by_question.remove(&question);
+            }
             if by_question.is_empty() {
                 self.pending.remove(&key);
             }
+        }
+        if key.udp {
+            self.unlist_pair((key.client, key.server));
+        }
+    }
+
+    /// The queries of a socket pair that stopped waiting leave the ends of its list
+    /// ([`trim_stopped`]); an emptied list leaves the map.
+    fn unlist_pair(&mut self, pair: (Endpoint, Endpoint)) {
+        let recs = &self.recs;
+        if self
+            .udp_pairs
+            .get_mut(&pair)
+            .is_some_and(|l| trim_stopped(l, |k| Self::is_waiting(recs, k)))
+        {
+            self.udp_pairs.remove(&pair);
         }
     }
 
@@ -948,6 +978,7 @@ impl Matcher {
             (None, _) => by_question.drain().flat_map(|(_, l)| l).collect(),
             (Some(q), Some(t)) => by_question
                 .remove(&(QName::new(&self.names, q), t))
+                .map(Vec::from)
                 .unwrap_or_default(),
             (Some(_), None) => Vec::new(),
         };
@@ -964,7 +995,7 @@ impl Matcher {
             self.stats.unmatched_responses += 1;
             return;
         }
-        for i in matched {
+        for &i in &matched {
             self.remove_pending(i);
             let Some(l) = self.recs.get_mut(&i) else {
                 continue;
@@ -990,6 +1021,12 @@ impl Matcher {
                     self.stats.lookups_forgotten += 1;
                 }
             }
+        }
+        // Answered: the queries leave their socket pair's list, and are final.
+        if key.udp {
+            self.unlist_pair((key.client, key.server));
+        }
+        for i in matched {
             self.emit(i, None);
         }
     }
@@ -999,12 +1036,12 @@ impl Matcher {
         let pair = (e.src, e.dst);
         let mut latest = None;
         if let Some(list) = self.udp_pairs.get_mut(&pair) {
-            while let Some(&i) = list.last() {
+            while let Some(&i) = list.back() {
                 if Self::is_waiting(&self.recs, i) {
                     latest = Some(i);
                     break;
                 }
-                list.pop();
+                list.pop_back();
             }
             if list.is_empty() {
                 self.udp_pairs.remove(&pair);

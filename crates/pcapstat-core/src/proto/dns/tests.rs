@@ -712,3 +712,87 @@ fn what_the_matcher_holds_is_bounded_by_its_limits() {
     assert!(taken >= 19_700, "{taken}");
     assert_eq!(stats.pending_evicted, 20_000 - 100);
 }
+
+/// What the matching maps hold is the queries still waiting, not the capture's sockets or
+/// questions: a resolver takes a new source port (a new socket pair) for every query, and a
+/// question resent many times with one id leaves a long list. Answered, evicted and failed
+/// queries leave their lists, and emptied lists their entries (a socket pair used to stay for
+/// the whole capture: 1 M unanswered queries from distinct sockets, 204 MB of pairs).
+#[test]
+fn matching_maps_hold_only_what_still_waits() {
+    let s = ep("10.0.0.2", 53);
+    let client = |k: u64| {
+        ep(
+            &format!("10.1.{}.{}", (k >> 8) & 255, k & 255),
+            1024 + (k % 60_000) as u16,
+        )
+    };
+    let cfg = DnsConfig::default()
+        .with_max_pending(100)
+        .with_max_reorder(16);
+    let mut t = DnsTracker::new(cfg);
+    let mut taken = 0;
+    let n = 20_000u64;
+    for k in 0..n {
+        let name = format!("q{k}.test");
+        let c = client(k);
+        let id = (k & 0xffff) as u16;
+        t.on_udp(2 * k as i64, 2 * k, c, s, &query(id, &name, 1));
+        // Every other query answered; the rest evicted at max_pending.
+        if k % 2 == 0 {
+            t.on_udp(
+                2 * k as i64 + 1,
+                2 * k + 1,
+                s,
+                c,
+                &response(id, &name, 1, 0, false, &[[1, 2, 3, 4]]),
+            );
+        }
+        // ... and every 7th waiting one failed by ICMP.
+        if k % 14 == 7 {
+            t.on_icmp_unreachable(2 * k as i64 + 1, 2 * k + 1, c, s);
+        }
+        taken += t.take_records().len();
+        let m = &t.m;
+        assert!(
+            m.pending.len() <= 120,
+            "{} keys pending at {k}",
+            m.pending.len()
+        );
+        assert!(
+            m.udp_pairs.len() <= 120,
+            "{} socket pairs at {k}",
+            m.udp_pairs.len()
+        );
+    }
+    // One question resent 40 times on one socket with one id, for many sockets, never answered:
+    // long lists, all evicted.
+    for k in 0..2_000u64 {
+        let c = client(n + k);
+        for r in 0..40u64 {
+            let at = (2 * n + 40 * k + r) as i64;
+            t.on_udp(at, at as u64, c, s, &query(7, "resent.test", 1));
+        }
+        let m = &t.m;
+        assert!(
+            m.pending.len() <= 120,
+            "{} keys pending at {k}",
+            m.pending.len()
+        );
+        assert!(
+            m.udp_pairs.len() <= 120,
+            "{} socket pairs at {k}",
+            m.udp_pairs.len()
+        );
+        let held: usize = m
+            .pending
+            .values()
+            .flat_map(|q| q.values())
+            .map(|l| l.len())
+            .sum();
+        assert!(held <= 400, "{held} entries in the pending lists at {k}");
+    }
+    let (rest, stats) = t.finish(10 * n as i64);
+    assert_eq!(taken + rest.len(), n as usize + 80_000);
+    assert!(stats.pending_evicted > 0 && stats.icmp_matched > 0);
+}
