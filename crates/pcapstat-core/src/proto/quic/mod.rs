@@ -293,7 +293,10 @@ struct Conn {
 /// The tracker of every QUIC connection of a capture (one, on the collecting thread).
 #[derive(Debug)]
 pub struct QuicTracker {
-    conns: HashMap<(Endpoint, Endpoint), Conn>,
+    /// Boxed: a connection's state is about 2.7 KB, and a map of them inline held twice its
+    /// connections' worth of empty buckets and moved every connection at each growth (up to
+    /// 266 MB at the 16 384-connection bound; docs/performance.md stop 37).
+    conns: HashMap<(Endpoint, Endpoint), Box<Conn>>,
     /// The connection of each connection ID remembered (`Conn::cids`), for a short header on
     /// a new path (RFC 9000 §9), and the lengths of those IDs (a short header does not say).
     cid_index: HashMap<Vec<u8>, (Endpoint, Endpoint)>,
@@ -400,11 +403,11 @@ impl QuicTracker {
     /// `capture_end_ts` (it tells an idle timeout from a connection still open); their
     /// records come out sorted by `conn_id`.
     pub fn end(&mut self, capture_end_ts: i64) {
-        let mut all: Vec<Conn> = self.conns.drain().map(|(_, c)| c).collect();
+        let mut all: Vec<Box<Conn>> = self.conns.drain().map(|(_, c)| c).collect();
         self.order.clear();
         all.sort_by_key(|c| c.rec.conn_id);
         for c in all {
-            self.finish_conn(c, capture_end_ts);
+            self.finish_conn(*c, capture_end_ts);
         }
     }
 
@@ -524,7 +527,7 @@ impl QuicTracker {
         let mut key = key;
         if dir == 0 && self.starts_new(&key, payload) {
             if let Some(old) = self.conns.remove(&key) {
-                self.finish_conn(old, ts_ns);
+                self.finish_conn(*old, ts_ns);
             }
             key = (src, dst);
             self.open(key, frame, ts_ns);
@@ -612,7 +615,7 @@ impl QuicTracker {
             if self.conns.get(&k).is_some_and(|c| c.rec.conn_id == id) {
                 if let Some(c) = self.conns.remove(&k) {
                     self.stats.evicted += 1;
-                    self.finish_conn(c, ts_ns);
+                    self.finish_conn(*c, ts_ns);
                 }
             }
         }
@@ -625,7 +628,7 @@ impl QuicTracker {
         self.order.push_back((frame, key));
         let mut conn = Conn::new(frame, key.0, key.1, ts_ns);
         conn.headers = self.headers;
-        self.conns.insert(key, conn);
+        self.conns.insert(key, Box::new(conn));
     }
 
     /// Whether `payload` (from the client of `key`) is the Initial of a new connection: the
