@@ -658,8 +658,9 @@ struct Matcher {
     names: std::hash::RandomState,
     /// Waiting queries by key, then by question (record indices, oldest first). Keyed down
     /// to the question so that a response finds its queries in O(1) however many queries
-    /// share its (client, server, id). Entries that stopped waiting (evicted, ICMP error) are
-    /// dropped lazily: `Live::waiting` is the truth.
+    /// share its (client, server, id). Entries that stopped waiting (evicted, ICMP error)
+    /// leave from the lists' ends ([`Matcher::unlist`]); one between two waiting entries stays
+    /// until then: `Live::waiting` is the truth.
     pending: Map<MatchKey, Map<(QName, u16), VecDeque<usize>>>,
     /// Waiting queries in arrival order, for the `max_pending` bound (lazily pruned).
     order: std::collections::VecDeque<usize>,
@@ -947,8 +948,9 @@ impl Matcher {
         }
     }
 
-    /// Record `i` stops waiting (O(1): its entry in `pending` is dropped lazily); false if
-    /// it was not waiting.
+    /// Record `i` stops waiting (O(1): its entries in the lists are left to the caller,
+    /// [`Matcher::unlist`], or to a response, which takes its list); false if it was not
+    /// waiting.
     fn remove_pending(&mut self, i: usize) -> bool {
         match self.recs.get_mut(&i) {
             Some(l) if l.waiting => {
