@@ -215,7 +215,7 @@ pub const LIMITS: &[Limit] = &[
         "frames with more nested encapsulations than followed"),
     limit("flow table", "tcp.evictions", "TcpConfig::max_connections",
         "connections finished early because the flow table was full"),
-    limit("out-of-order buffer", "tcp.ooo_limit_hits", "TcpConfig::ooo_limit_bytes",
+    limit("out-of-order buffer", "tcp.ooo_limit_hits", "TcpConfig::ooo_limit_bytes, ooo_total_limit_bytes",
         "times an out-of-order buffer overflowed and its holes were given up"),
     limit("RTT samples", "tcp.rtt_sample_limit_hits", "TcpConfig::rtt_sample_limit",
         "RTT samples not kept for the median"),

@@ -116,6 +116,8 @@ pub const REORDERED_HANDSHAKE_WINDOW_NS: i64 = 1_000_000_000;
 pub const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
 /// Default out-of-order buffer per direction: 1 MiB.
 pub const DEFAULT_OOO_LIMIT_BYTES: usize = 1 << 20;
+/// Default out-of-order buffers of all connections together: 512 MiB.
+pub const DEFAULT_OOO_TOTAL_LIMIT_BYTES: usize = 512 << 20;
 /// Default number of RTT samples kept per direction for the median.
 pub const DEFAULT_RTT_SAMPLE_LIMIT: usize = 4096;
 /// Default number of unacknowledged data segments remembered per direction for RTT sampling.
@@ -148,6 +150,12 @@ pub struct TcpConfig {
     /// Out-of-order bytes buffered per direction; beyond it the holes are given up (gap events)
     /// and [`TcpStats::ooo_limit_hits`] counts it. Default 1 MiB.
     pub ooo_limit_bytes: usize,
+    /// Out-of-order bytes buffered by all the connections of a tracker (shard) together; a
+    /// direction that would buffer past it gives up its holes as at its own limit, counted in
+    /// [`TcpStats::ooo_limit_hits`] too. Without it memory would grow with the connections
+    /// times `ooo_limit_bytes` (262 144 connections × 2 MiB). Default 512 MiB
+    /// ([`crate::Analyzer`] divides it among its 64 shards: 8 MiB each).
+    pub ooo_total_limit_bytes: usize,
     /// RTT samples kept per direction for the median (min/max stay exact). Default
     /// 4096.
     pub rtt_sample_limit: usize,
@@ -164,6 +172,7 @@ impl Default for TcpConfig {
             close_grace_ns: DEFAULT_CLOSE_GRACE_NS,
             max_connections: DEFAULT_MAX_FLOWS,
             ooo_limit_bytes: DEFAULT_OOO_LIMIT_BYTES,
+            ooo_total_limit_bytes: DEFAULT_OOO_TOTAL_LIMIT_BYTES,
             rtt_sample_limit: DEFAULT_RTT_SAMPLE_LIMIT,
             unacked_limit: DEFAULT_UNACKED_LIMIT,
         }
@@ -449,6 +458,14 @@ impl<S: StreamSink> Conn<S> {
         matches!(self, Conn::Full(c) if c.over())
     }
 
+    /// Memory its out-of-order buffers hold ([`Connection::ooo_cost`]).
+    fn ooo_cost(&self) -> usize {
+        match self {
+            Conn::Full(c) => c.ooo_cost(),
+            _ => 0,
+        }
+    }
+
     /// Whether the connection was closed, reset or refused (a SYN-only one was not).
     fn ended(&self) -> bool {
         match self {
@@ -599,11 +616,24 @@ impl<S: StreamSink> Connection<S> {
         Some(mine.min(14))
     }
 
-    fn on_segment(&mut self, seg: &TcpSegment, cfg: &TcpConfig) -> u32 {
+    /// Memory both directions' out-of-order buffers hold (`Reassembler::buffered_cost`).
+    fn ooo_cost(&self) -> usize {
+        self.dirs.iter().map(|d| d.reasm.buffered_cost()).sum()
+    }
+
+    /// [`Connection::on_segment_with`] with at most `room` bytes of out-of-order buffers for both
+    /// directions together (the tracker's total limit less what its other connections hold).
+    fn on_segment_within(&mut self, seg: &TcpSegment, cfg: &TcpConfig, room: usize) -> u32 {
+        let [c, s] = &mut self.dirs;
+        let (cc, sc) = (c.reasm.buffered_cost(), s.reasm.buffered_cost());
+        c.reasm
+            .set_limit(cfg.ooo_limit_bytes.min(room.saturating_sub(sc)));
+        s.reasm
+            .set_limit(cfg.ooo_limit_bytes.min(room.saturating_sub(cc)));
         self.on_segment_with(seg, cfg, None)
     }
 
-    /// [`Connection::on_segment`], with the handshake options of a SYN given already parsed
+    /// One segment of the connection, with the handshake options of a SYN given already parsed
     /// (when replaying a [`SynOnly`]) rather than read from `seg.options`.
     fn on_segment_with(
         &mut self,
@@ -922,6 +952,9 @@ pub struct TcpTracker<F: SinkFactory = NullSinkFactory> {
     taken: bool,
     /// Capture time of the next sweep.
     next_sweep: i64,
+    /// Memory the out-of-order buffers of its connections hold together
+    /// ([`TcpConfig::ooo_total_limit_bytes`]).
+    ooo_held: usize,
     /// Test hook: (frame, analysis flags) of every segment.
     #[cfg(test)]
     trace: Option<Vec<(u64, u32)>>,
@@ -958,6 +991,7 @@ impl<F: SinkFactory> TcpTracker<F> {
             stats: TcpStats::default(),
             now: i64::MIN,
             next_sweep: i64::MIN,
+            ooo_held: 0,
             #[cfg(test)]
             trace: None,
         }
@@ -1056,13 +1090,15 @@ impl<F: SinkFactory> TcpTracker<F> {
             }
             None => {
                 if self.table.is_full() {
-                    let (factory, records, stats, cfg) = (
+                    let (factory, records, stats, cfg, held) = (
                         &mut self.factory,
                         &mut self.records,
                         &mut self.stats,
                         &self.cfg,
+                        &mut self.ooo_held,
                     );
                     self.table.make_room(|k, e| {
+                        *held = held.saturating_sub(e.value.ooo_cost());
                         if !matches!(e.value, Conn::Finished) {
                             stats.evictions += 1;
                             end_into(factory, records, stats, cfg, k, e, false);
@@ -1111,7 +1147,11 @@ impl<F: SinkFactory> TcpTracker<F> {
             return;
         };
         let was_ended = conn.terminal.is_some();
-        let _flags = conn.on_segment(seg, &self.cfg);
+        let before = conn.ooo_cost();
+        let others = self.ooo_held.saturating_sub(before);
+        let room = self.cfg.ooo_total_limit_bytes.saturating_sub(others);
+        let _flags = conn.on_segment_within(seg, &self.cfg, room);
+        self.ooo_held = others + conn.ooo_cost();
         if !was_ended && conn.terminal.is_some() {
             // Closed, reset or refused: it may stay for the linger time; keep it small.
             for d in &mut conn.dirs {
@@ -1167,6 +1207,7 @@ impl<F: SinkFactory> TcpTracker<F> {
     }
 
     fn end(&mut self, key: FlowKey, e: FlowEntry<Conn<F::Sink>>, reason: EndReason) {
+        self.ooo_held = self.ooo_held.saturating_sub(e.value.ooo_cost());
         let live = reason == EndReason::EndOfCapture;
         end_into(
             &mut self.factory,

@@ -132,9 +132,15 @@ impl Reassembler {
         }
     }
 
+    /// Sets the out-of-order limit for the next segments (the connection's share of its
+    /// tracker's total, `TcpConfig::ooo_total_limit_bytes`, when that is less than its own).
+    /// A limit below what is held gives up the holes at the next out-of-order piece.
+    pub(crate) fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
     /// Memory cost of the buffered out-of-order chunks (payload plus per-chunk overhead); never
-    /// above the limit.
-    #[cfg(test)]
+    /// above the limit in force when a chunk was added.
     pub(crate) fn buffered_cost(&self) -> usize {
         self.buffered
     }
