@@ -720,6 +720,18 @@ fn what_the_matcher_holds_is_bounded_by_its_limits() {
 /// the whole capture: 1 M unanswered queries from distinct sockets, 204 MB of pairs).
 #[test]
 fn matching_maps_hold_only_what_still_waits() {
+    fn small_maps(m: &super::Matcher, k: u64) {
+        assert!(
+            m.pending.len() <= 120,
+            "{} keys pending at {k}",
+            m.pending.len()
+        );
+        assert!(
+            m.udp_pairs.len() <= 120,
+            "{} socket pairs at {k}",
+            m.udp_pairs.len()
+        );
+    }
     let s = ep("10.0.0.2", 53);
     let client = |k: u64| {
         ep(
@@ -753,17 +765,7 @@ fn matching_maps_hold_only_what_still_waits() {
             t.on_icmp_unreachable(2 * k as i64 + 1, 2 * k + 1, c, s);
         }
         taken += t.take_records().len();
-        let m = &t.m;
-        assert!(
-            m.pending.len() <= 120,
-            "{} keys pending at {k}",
-            m.pending.len()
-        );
-        assert!(
-            m.udp_pairs.len() <= 120,
-            "{} socket pairs at {k}",
-            m.udp_pairs.len()
-        );
+        small_maps(&t.m, k);
     }
     // One question resent 40 times on one socket with one id, for many sockets, never answered:
     // long lists, all evicted.
@@ -774,16 +776,7 @@ fn matching_maps_hold_only_what_still_waits() {
             t.on_udp(at, at as u64, c, s, &query(7, "resent.test", 1));
         }
         let m = &t.m;
-        assert!(
-            m.pending.len() <= 120,
-            "{} keys pending at {k}",
-            m.pending.len()
-        );
-        assert!(
-            m.udp_pairs.len() <= 120,
-            "{} socket pairs at {k}",
-            m.udp_pairs.len()
-        );
+        small_maps(m, k);
         let held: usize = m
             .pending
             .values()
