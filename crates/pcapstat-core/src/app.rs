@@ -235,6 +235,24 @@ impl StreamSink for TlsConn {
         self.pump();
     }
 
+    fn held(&self) -> usize {
+        self.tls.held()
+            + match &self.inner {
+                Inner::Http(http) => http.held(),
+                Inner::Http2(http) => http.held(),
+                Inner::Undecided | Inner::NotParsed => 0,
+            }
+    }
+
+    fn shed(&mut self) {
+        self.tls.shed();
+        match &mut self.inner {
+            Inner::Http(http) => http.shed(),
+            Inner::Http2(http) => http.shed(),
+            Inner::Undecided | Inner::NotParsed => {}
+        }
+    }
+
     fn on_gap(&mut self, ts_ns: i64, dir: Direction, len: u64) {
         self.tls.on_gap(ts_ns, dir, len);
         self.pump();
@@ -435,6 +453,8 @@ pub struct AppSink {
     gave_up: bool,
     /// The probing buffer reached [`PROBE_LIMIT_BYTES`].
     probe_limit_hit: bool,
+    /// Room its parser holds for unfinished messages, as last measured ([`StreamSink::held`]).
+    held: usize,
     keys: Keys,
     /// TLS: the client's last bytes were one record small enough to be only an alert (a
     /// close_notify: 19 bytes encrypted in TLS 1.3, 26 in TLS 1.2 AES-GCM), not a request.
@@ -481,6 +501,7 @@ impl AppSink {
             lost_start: false,
             gave_up: false,
             probe_limit_hit: false,
+            held: 0,
             keys,
             client_tls_close: false,
             conn_id: meta.conn_id,
@@ -663,8 +684,34 @@ impl AppSink {
     }
 }
 
-impl StreamSink for AppSink {
-    fn on_data(&mut self, ts_ns: i64, dir: Direction, bytes: &[u8]) {
+impl AppSink {
+    /// What [`StreamSink::held`] reports, measured (the parser's buffers' room).
+    fn measure_held(&self) -> usize {
+        match &self.state {
+            State::Probing { buffered, .. } => *buffered,
+            State::Tls(p) => p.held(),
+            State::Http(p) => p.held(),
+            State::Http2(p) => p.held(),
+            State::Dns(p, _, _) => p.held(),
+            State::Other { .. } => 0,
+        }
+    }
+
+    fn shed_inner(&mut self) {
+        if let State::Probing { buffered, .. } = &self.state {
+            // As at the probing limit: the connection is left unparsed.
+            if *buffered > 0 {
+                self.probe_limit_hit = true;
+                self.state = State::Other { after_gap: false };
+            }
+            return;
+        }
+        if let Some(p) = self.parser() {
+            p.shed();
+        }
+    }
+
+    fn on_data_inner(&mut self, ts_ns: i64, dir: Direction, bytes: &[u8]) {
         if let State::Probing { events, buffered } = &mut self.state {
             if bytes.is_empty() {
                 return;
@@ -687,7 +734,7 @@ impl StreamSink for AppSink {
         }
     }
 
-    fn on_gap(&mut self, ts_ns: i64, dir: Direction, len: u64) {
+    fn on_gap_inner(&mut self, ts_ns: i64, dir: Direction, len: u64) {
         if let State::Probing { events, buffered } = &mut self.state {
             let client_data = events
                 .iter()
@@ -717,7 +764,7 @@ impl StreamSink for AppSink {
         }
     }
 
-    fn on_close(&mut self, ts_ns: i64, dir: Direction) {
+    fn on_close_inner(&mut self, ts_ns: i64, dir: Direction) {
         if let State::Probing { events, buffered } = &mut self.state {
             events.push(Event::Close(ts_ns, dir));
             *buffered += PROBE_EVENT_COST;
@@ -728,6 +775,35 @@ impl StreamSink for AppSink {
         if let Some(p) = self.parser() {
             p.on_close(ts_ns, dir);
         }
+    }
+}
+
+/// The parser's buffers change only when the sink is fed: what they hold is measured then and
+/// kept (`held`), so that the tracker's count after every segment (ACKs included) does not
+/// reach into the parser's memory.
+impl StreamSink for AppSink {
+    fn held(&self) -> usize {
+        self.held
+    }
+
+    fn shed(&mut self) {
+        self.shed_inner();
+        self.held = self.measure_held();
+    }
+
+    fn on_data(&mut self, ts_ns: i64, dir: Direction, bytes: &[u8]) {
+        self.on_data_inner(ts_ns, dir, bytes);
+        self.held = self.measure_held();
+    }
+
+    fn on_gap(&mut self, ts_ns: i64, dir: Direction, len: u64) {
+        self.on_gap_inner(ts_ns, dir, len);
+        self.held = self.measure_held();
+    }
+
+    fn on_close(&mut self, ts_ns: i64, dir: Direction) {
+        self.on_close_inner(ts_ns, dir);
+        self.held = self.measure_held();
     }
 }
 

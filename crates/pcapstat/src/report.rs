@@ -216,7 +216,7 @@ pub struct FailureCount {
 }
 
 /// The JSON `tracking` block: each name with the counter of the [`Stats`] tree it reads.
-const TRACKING: [(&str, &str); 15] = [
+const TRACKING: [(&str, &str); 16] = [
     ("midstream_connections", "tcp.midstream_connections"),
     ("port_reuses", "tcp.port_reuses"),
     ("reordered_handshakes", "tcp.reordered_handshakes"),
@@ -227,6 +227,7 @@ const TRACKING: [(&str, &str); 15] = [
     ("max_concurrent", "tcp.max_concurrent"),
     ("evictions", "tcp.evictions"),
     ("ooo_limit_hits", "tcp.ooo_limit_hits"),
+    ("app_total_limit_hits", "tcp.app_total_limit_hits"),
     ("rtt_sample_limit_hits", "tcp.rtt_sample_limit_hits"),
     ("unacked_limit_hits", "tcp.unacked_limit_hits"),
     ("probe_limit_hits", "app.probe_limit_hits"),

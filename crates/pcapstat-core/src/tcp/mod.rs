@@ -118,6 +118,9 @@ pub const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
 pub const DEFAULT_OOO_LIMIT_BYTES: usize = 1 << 20;
 /// Default out-of-order buffers of all connections together: 512 MiB.
 pub const DEFAULT_OOO_TOTAL_LIMIT_BYTES: usize = 512 << 20;
+/// Default bytes the application parsers of all connections together hold of unfinished
+/// messages: 512 MiB.
+pub const DEFAULT_APP_TOTAL_LIMIT_BYTES: usize = 512 << 20;
 /// Default number of RTT samples kept per direction for the median.
 pub const DEFAULT_RTT_SAMPLE_LIMIT: usize = 4096;
 /// Default number of unacknowledged data segments remembered per direction for RTT sampling.
@@ -156,6 +159,15 @@ pub struct TcpConfig {
     /// times `ooo_limit_bytes` (262 144 connections × 2 MiB). Default 512 MiB
     /// ([`crate::Analyzer`] divides it among its 64 shards: 8 MiB each).
     pub ooo_total_limit_bytes: usize,
+    /// Bytes of unfinished messages (an HTTP head, a TLS record or handshake message, an
+    /// HTTP/2 frame or header block, a DNS-over-TCP message, a probing buffer) held by the
+    /// application parsers of all the connections of a tracker (shard) together
+    /// ([`StreamSink::held`]); a connection whose parser would hold more past it drops its
+    /// unfinished messages ([`StreamSink::shed`]), counted in [`TcpStats::app_total_limit_hits`].
+    /// Each parser bounds its own buffers per connection; without this their sum would grow
+    /// with the connections holding one. Default 512 MiB ([`crate::Analyzer`] divides it among
+    /// its 64 shards).
+    pub app_total_limit_bytes: usize,
     /// RTT samples kept per direction for the median (min/max stay exact). Default
     /// 4096.
     pub rtt_sample_limit: usize,
@@ -173,6 +185,7 @@ impl Default for TcpConfig {
             max_connections: DEFAULT_MAX_FLOWS,
             ooo_limit_bytes: DEFAULT_OOO_LIMIT_BYTES,
             ooo_total_limit_bytes: DEFAULT_OOO_TOTAL_LIMIT_BYTES,
+            app_total_limit_bytes: DEFAULT_APP_TOTAL_LIMIT_BYTES,
             rtt_sample_limit: DEFAULT_RTT_SAMPLE_LIMIT,
             unacked_limit: DEFAULT_UNACKED_LIMIT,
         }
@@ -210,6 +223,9 @@ counters! {
         pub evictions: u64,
         /// Times an out-of-order buffer reached its limit.
         pub ooo_limit_hits: u64,
+        /// Times a connection's unfinished application messages were dropped because the
+        /// connections of its tracker together held `TcpConfig::app_total_limit_bytes`.
+        pub app_total_limit_hits: u64,
         /// RTT samples not kept for the median because the per-direction limit was reached.
         pub rtt_sample_limit_hits: u64,
         /// Data segments not tracked for RTT because the per-direction limit was reached.
@@ -462,6 +478,14 @@ impl<S: StreamSink> Conn<S> {
     fn ooo_cost(&self) -> usize {
         match self {
             Conn::Full(c) => c.ooo_cost(),
+            _ => 0,
+        }
+    }
+
+    /// Bytes its application parsers hold of unfinished messages ([`StreamSink::held`]).
+    fn app_held(&self) -> usize {
+        match self {
+            Conn::Full(c) => c.sink.held(),
             _ => 0,
         }
     }
@@ -955,6 +979,9 @@ pub struct TcpTracker<F: SinkFactory = NullSinkFactory> {
     /// Memory the out-of-order buffers of its connections hold together
     /// ([`TcpConfig::ooo_total_limit_bytes`]).
     ooo_held: usize,
+    /// Bytes the application parsers of its connections hold together
+    /// ([`TcpConfig::app_total_limit_bytes`]).
+    app_held: usize,
     /// Test hook: (frame, analysis flags) of every segment.
     #[cfg(test)]
     trace: Option<Vec<(u64, u32)>>,
@@ -992,6 +1019,7 @@ impl<F: SinkFactory> TcpTracker<F> {
             now: i64::MIN,
             next_sweep: i64::MIN,
             ooo_held: 0,
+            app_held: 0,
             #[cfg(test)]
             trace: None,
         }
@@ -1090,15 +1118,17 @@ impl<F: SinkFactory> TcpTracker<F> {
             }
             None => {
                 if self.table.is_full() {
-                    let (factory, records, stats, cfg, held) = (
+                    let (factory, records, stats, cfg, held, app_held) = (
                         &mut self.factory,
                         &mut self.records,
                         &mut self.stats,
                         &self.cfg,
                         &mut self.ooo_held,
+                        &mut self.app_held,
                     );
                     self.table.make_room(|k, e| {
                         *held = held.saturating_sub(e.value.ooo_cost());
+                        *app_held = app_held.saturating_sub(e.value.app_held());
                         if !matches!(e.value, Conn::Finished) {
                             stats.evictions += 1;
                             end_into(factory, records, stats, cfg, k, e, false);
@@ -1150,6 +1180,8 @@ impl<F: SinkFactory> TcpTracker<F> {
         let before = conn.ooo_cost();
         let others = self.ooo_held.saturating_sub(before);
         let room = self.cfg.ooo_total_limit_bytes.saturating_sub(others);
+        let app_before = conn.sink.held();
+        let app_others = self.app_held.saturating_sub(app_before);
         let _flags = conn.on_segment_within(seg, &self.cfg, room);
         self.ooo_held = others + conn.ooo_cost();
         if !was_ended && conn.terminal.is_some() {
@@ -1159,6 +1191,15 @@ impl<F: SinkFactory> TcpTracker<F> {
             }
         }
         self.taken |= self.factory.after_segment(&mut conn.sink);
+        let mut app_after = conn.sink.held();
+        if app_after > app_before
+            && app_others.saturating_add(app_after) > self.cfg.app_total_limit_bytes
+        {
+            conn.sink.shed();
+            self.stats.app_total_limit_hits += 1;
+            app_after = conn.sink.held();
+        }
+        self.app_held = app_others + app_after;
         #[cfg(test)]
         if let Some(t) = &mut self.trace {
             t.push((seg.frame, _flags));
@@ -1208,6 +1249,7 @@ impl<F: SinkFactory> TcpTracker<F> {
 
     fn end(&mut self, key: FlowKey, e: FlowEntry<Conn<F::Sink>>, reason: EndReason) {
         self.ooo_held = self.ooo_held.saturating_sub(e.value.ooo_cost());
+        self.app_held = self.app_held.saturating_sub(e.value.app_held());
         let live = reason == EndReason::EndOfCapture;
         end_into(
             &mut self.factory,

@@ -20,6 +20,16 @@ pub trait StreamSink {
     /// Direction `dir` ended (FIN reached in order, RST, or end of tracking). Called at most once
     /// per direction.
     fn on_close(&mut self, ts_ns: i64, dir: Direction);
+    /// Bytes the sink holds of messages not yet whole (an unfinished HTTP head, a TLS record or
+    /// handshake message, a probing buffer), counted against the tracker's total
+    /// (`TcpConfig::app_total_limit_bytes`). None by default.
+    fn held(&self) -> usize {
+        0
+    }
+    /// Drops what [`held`](StreamSink::held) counts, as at the sink's own limits (the unfinished
+    /// messages are given up and the parsing goes on, or stops, as after a gap): the
+    /// connections of a tracker together held more than their total.
+    fn shed(&mut self) {}
 }
 
 /// A sink that ignores everything.

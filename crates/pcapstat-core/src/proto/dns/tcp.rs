@@ -99,6 +99,20 @@ impl StreamSink for DnsTcpParser {
         f.lost = true;
     }
 
+    fn held(&self) -> usize {
+        self.dirs.iter().map(|f| f.buf.capacity()).sum()
+    }
+
+    fn shed(&mut self) {
+        for f in &mut self.dirs {
+            if !f.buf.is_empty() {
+                self.dropped_bytes += f.buf.len() as u64;
+                f.lost = true;
+            }
+            f.buf = Vec::new();
+        }
+    }
+
     fn on_close(&mut self, _ts_ns: i64, dir: Direction) {
         let f = &mut self.dirs[index(dir)];
         self.dropped_bytes += f.buf.len() as u64;

@@ -200,6 +200,11 @@ enum State {
     Stopped,
 }
 
+/// Room a direction's buffer keeps once emptied (bytes), and its list of segment times
+/// (entries): more is given back ([`Reader::reset_buffer`]).
+const KEPT_BUFFER: usize = 4096;
+const KEPT_CHUNKS: usize = 64;
+
 /// One direction's framing state and the bytes kept between segments (an incomplete head, or
 /// an incomplete line while resynchronising).
 #[derive(Debug)]
@@ -270,6 +275,14 @@ impl Reader {
     fn reset_buffer(&mut self) {
         self.buf.clear();
         self.chunks.clear();
+        // A large head's buffer is not kept once parsed: a connection that sent one would hold
+        // it until its end, uncounted (`StreamSink::held` counts the bytes held, not the room).
+        if self.buf.capacity() > KEPT_BUFFER {
+            self.buf.shrink_to(KEPT_BUFFER);
+        }
+        if self.chunks.capacity() > KEPT_CHUNKS {
+            self.chunks.shrink_to(KEPT_CHUNKS);
+        }
         self.head_scan = HeadScan::default();
     }
 }
@@ -720,8 +733,22 @@ impl HttpParser {
         if matches!(reader.state, State::Head) {
             self.stats.heads_too_large += 1;
         }
+        self.drop_buffer(client);
+    }
+
+    /// Drops the bytes one direction holds (an incomplete head, resync line or chunk trailer
+    /// line): they are skipped and the direction resynchronises.
+    fn drop_buffer(&mut self, client: bool) {
+        let reader = if client {
+            &mut self.req
+        } else {
+            &mut self.resp
+        };
         self.stats.skipped_bytes += reader.buf.len() as u64;
         reader.reset_buffer();
+        // Its memory too (a head at the limit held 64 KiB).
+        reader.buf = Vec::new();
+        reader.chunks = Vec::new();
         reader.line_start = false;
         reader.state = State::Resync;
         if client {
@@ -1338,6 +1365,34 @@ fn find_start(client: bool, d: &[u8], line_start: bool) -> Search {
 impl StreamSink for HttpParser {
     fn on_data(&mut self, ts_ns: i64, dir: Direction, bytes: &[u8]) {
         self.feed(ts_ns, dir, bytes);
+    }
+
+    fn held(&self) -> usize {
+        let own: usize = [&self.req, &self.resp]
+            .iter()
+            .map(|r| r.buf.capacity() + r.chunks.capacity() * std::mem::size_of::<(usize, i64)>())
+            .sum();
+        own + self.h2.as_ref().map_or(0, |(h2, _)| h2.held())
+    }
+
+    fn shed(&mut self) {
+        if let Some((h2, _)) = &mut self.h2 {
+            h2.shed();
+        }
+        for client in [true, false] {
+            let reader = if client {
+                &mut self.req
+            } else {
+                &mut self.resp
+            };
+            if reader.buf.is_empty() {
+                // Room only: given back, nothing lost.
+                reader.buf = Vec::new();
+                reader.chunks = Vec::new();
+            } else {
+                self.drop_buffer(client);
+            }
+        }
     }
 
     fn on_gap(&mut self, ts_ns: i64, dir: Direction, len: u64) {

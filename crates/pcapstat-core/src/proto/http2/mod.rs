@@ -1181,6 +1181,26 @@ impl StreamSink for Http2Parser {
         self.feed(ts_ns, dir == Direction::ClientToServer, bytes);
     }
 
+    fn held(&self) -> usize {
+        [&self.c2s, &self.s2c]
+            .iter()
+            .map(|r| r.buf.capacity() + r.block.as_ref().map_or(0, |b| b.bytes.capacity()))
+            .sum()
+    }
+
+    fn shed(&mut self) {
+        for client in [true, false] {
+            let r = self.reader(client);
+            if r.state != RState::Stopped && (!r.buf.is_empty() || r.block.is_some()) {
+                self.stats.directions_lost += 1;
+                self.stop(client);
+            } else if r.buf.is_empty() {
+                // Room only: given back, nothing lost.
+                r.buf = Vec::new();
+            }
+        }
+    }
+
     fn on_gap(&mut self, ts_ns: i64, dir: Direction, len: u64) {
         if len == 0 {
             return;

@@ -990,6 +990,26 @@ impl StreamSink for TlsParser {
         self.feed(ts_ns, dir_index(dir), bytes);
     }
 
+    fn held(&self) -> usize {
+        self.dirs
+            .iter()
+            .map(|d| d.buf.capacity() + d.hs.capacity())
+            .sum()
+    }
+
+    fn shed(&mut self) {
+        for d in 0..2 {
+            let st = &mut self.dirs[d];
+            if !st.stopped && (!st.buf.is_empty() || !st.hs.is_empty()) {
+                self.stop(d);
+            } else {
+                // Room only: given back, nothing lost.
+                st.buf = Vec::new();
+                st.hs = Vec::new();
+            }
+        }
+    }
+
     fn on_gap(&mut self, ts_ns: i64, dir: Direction, _len: u64) {
         let d = dir_index(dir);
         if (!self.done || self.decrypting(d) || self.infer.is_some()) && !self.dirs[d].stopped {

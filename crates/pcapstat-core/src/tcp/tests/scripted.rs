@@ -1248,3 +1248,88 @@ fn ooo_total_limit_bounds_the_buffers_of_all_connections() {
     // Every connection's hole is a gap in the end, given up or not.
     assert!(missed >= 20 * 1000, "{missed}");
 }
+
+/// The unfinished application messages of all the connections of a tracker together stay
+/// within `app_total_limit_bytes`: each HTTP head below is within its own 64 KiB limit, but
+/// twenty of them are not within the total. The tracker's count equals what its connections'
+/// parsers hold after every segment; the connection that would go past the total drops its
+/// unfinished head, counted.
+#[test]
+fn app_total_limit_bounds_the_unfinished_messages_of_all_connections() {
+    use crate::app::{AppConfig, AppFactory};
+    let run = |total: usize| {
+        let cfg = TcpConfig {
+            app_total_limit_bytes: total,
+            ..TcpConfig::default()
+        };
+        let mut tr = TcpTracker::with_sinks(cfg, AppFactory::new(AppConfig::default()));
+        let (c, s) = (
+            IpAddr::V4(Ipv4Addr::from(CIP)),
+            IpAddr::V4(Ipv4Addr::from(SIP)),
+        );
+        let mut frame = 0u64;
+        let mut send = |tr: &mut TcpTracker<AppFactory>,
+                        client: bool,
+                        port: u16,
+                        f: u16,
+                        seq: u32,
+                        ack: u32,
+                        data: &[u8]| {
+            let (ip, sp, dp) = if client {
+                (IpPair { src: c, dst: s }, port, 80)
+            } else {
+                (IpPair { src: s, dst: c }, 80, port)
+            };
+            frame += 1;
+            tr.on_segment(&TcpSegment {
+                ts_ns: 1_700_000_000_000_000_000 + frame as i64 * 1000,
+                frame,
+                ip,
+                src_port: sp,
+                dst_port: dp,
+                seq,
+                ack,
+                flags: TcpFlags(f),
+                window: 1000,
+                options: &[],
+                payload: data,
+                payload_len: data.len() as u32,
+            });
+        };
+        let (syn, ack, psh) = (TcpFlags::SYN, TcpFlags::ACK, TcpFlags::PSH);
+        for i in 0..20u16 {
+            let port = 40000 + i;
+            send(&mut tr, true, port, syn, 1000, 0, b"");
+            send(&mut tr, false, port, syn | ack, 5000, 1001, b"");
+            send(&mut tr, true, port, ack, 1001, 5001, b"");
+        }
+        let mut peak = 0;
+        for k in 0..40u32 {
+            for i in 0..20u16 {
+                let mut piece = vec![b'a'; 1000];
+                if k == 0 {
+                    piece[..21].copy_from_slice(b"GET / HTTP/1.1\r\nX-A: ");
+                }
+                send(
+                    &mut tr,
+                    true,
+                    40000 + i,
+                    psh | ack,
+                    1001 + 1000 * k,
+                    5001,
+                    &piece,
+                );
+                let held: usize = tr.table.entries().map(|e| e.value.app_held()).sum();
+                assert_eq!(held, tr.app_held, "at piece {k} of connection {i}");
+                peak = peak.max(held);
+            }
+        }
+        (peak, tr.stats().app_total_limit_hits)
+    };
+    let (peak, hits) = run(usize::MAX);
+    assert!(peak > 600_000, "{peak}");
+    assert_eq!(hits, 0);
+    let (peak, hits) = run(200_000);
+    assert!(peak <= 200_000, "{peak}");
+    assert!(hits > 0);
+}
