@@ -570,7 +570,18 @@ fn analyze_run(data: &[u8]) -> Option<(crate::AppStats, Vec<HttpRecord>)> {
                 .capture_headers(Some(fuzz_header_limits()))
         })
     } else {
-        WITHOUT.get_or_init(|| Analyzer::new().threads(2).chunk_frames(3))
+        // Totals of a few KiB per shard: the out-of-order and application buffers of all
+        // connections reach them, so giving up holes and shedding unfinished messages run.
+        WITHOUT.get_or_init(|| {
+            Analyzer::new()
+                .threads(2)
+                .chunk_frames(3)
+                .tcp_config(crate::tcp::TcpConfig {
+                    ooo_total_limit_bytes: 64 * 4096,
+                    app_total_limit_bytes: 64 * 4096,
+                    ..crate::tcp::TcpConfig::default()
+                })
+        })
     };
     let a = analyzer.analyze_bytes(data.to_vec()).ok()?;
     if data.len() % 8 == 4 {
