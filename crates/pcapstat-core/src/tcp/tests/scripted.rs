@@ -60,8 +60,8 @@ impl SinkFactory for Fac {
 }
 
 /// Builder: `c`/`s` send a segment from the client/server at `us` microseconds.
-struct Script {
-    tr: TcpTracker<Fac>,
+struct Script<F: SinkFactory = Fac> {
+    tr: TcpTracker<F>,
     frame: u64,
     cport: u16,
     sport: u16,
@@ -79,8 +79,14 @@ impl Script {
         Self::with(TcpConfig::default())
     }
     fn with(cfg: TcpConfig) -> Self {
+        Script::with_factory(cfg, Fac::default())
+    }
+}
+
+impl<F: SinkFactory> Script<F> {
+    fn with_factory(cfg: TcpConfig, factory: F) -> Self {
         Script {
-            tr: TcpTracker::with_sinks(cfg, Fac::default()),
+            tr: TcpTracker::with_sinks(cfg, factory),
             frame: 0,
             cport: 40000,
             sport: 80,
@@ -167,6 +173,31 @@ impl Script {
             .s(100, "SA", 5000, 1001, b"")
             .c(150, "A", 1001, 5001, b"")
     }
+    /// Twenty connections (client ports 40000–40019) through their handshakes, then forty
+    /// rounds of one client segment each, `(seq, payload)` from `segment(round)`; `after` is
+    /// called after every segment with the round and the connection.
+    fn twenty_clients(
+        &mut self,
+        segment: impl Fn(u32) -> (u32, Vec<u8>),
+        mut after: impl FnMut(&Self, u32, u16),
+    ) {
+        for i in 0..20u16 {
+            self.cport = 40000 + i;
+            self.handshake();
+        }
+        for k in 0..40u32 {
+            for i in 0..20u16 {
+                self.cport = 40000 + i;
+                let (seq, data) = segment(k);
+                let us = 10_000 + i64::from(k) * 100 + i64::from(i);
+                self.c(us, "PA", seq, 5001, &data);
+                after(self, k, i);
+            }
+        }
+    }
+}
+
+impl Script {
     fn finish(self) -> (Vec<(ConnectionRecord, Vec<Ev>)>, TcpStats) {
         let end = self.last_ts;
         let out = self.tr.finish(end);
@@ -1219,22 +1250,16 @@ fn ooo_total_limit_bounds_the_buffers_of_all_connections() {
             ..TcpConfig::default()
         };
         let mut t = Script::with(cfg);
-        for i in 0..20u16 {
-            t.cport = 40000 + i;
-            t.handshake();
-        }
         let mut peak = 0;
-        for k in 0..40u32 {
-            for i in 0..20u16 {
-                t.cport = 40000 + i;
-                // A hole at 1001: every piece waits beyond it.
-                let us = 10_000 + i64::from(k) * 100 + i64::from(i);
-                t.c(us, "PA", 1001 + 1000 * (k + 1), 5001, &[b'x'; 1000]);
+        // A hole at 1001: every piece waits beyond it.
+        t.twenty_clients(
+            |k| (1001 + 1000 * (k + 1), vec![b'x'; 1000]),
+            |t, k, i| {
                 let held: usize = t.tr.table.entries().map(|e| e.value.ooo_cost()).sum();
                 assert_eq!(held, t.tr.ooo_held, "at piece {k} of connection {i}");
                 peak = peak.max(held);
-            }
-        }
+            },
+        );
         let (v, stats) = t.finish();
         let missed: u64 = v.iter().map(|(r, _)| r.c2s.missed_bytes).sum();
         (peak, stats.ooo_limit_hits, missed)
@@ -1262,69 +1287,23 @@ fn app_total_limit_bounds_the_unfinished_messages_of_all_connections() {
             app_total_limit_bytes: total,
             ..TcpConfig::default()
         };
-        let mut tr = TcpTracker::with_sinks(cfg, AppFactory::new(AppConfig::default()));
-        let (c, s) = (
-            IpAddr::V4(Ipv4Addr::from(CIP)),
-            IpAddr::V4(Ipv4Addr::from(SIP)),
-        );
-        let mut frame = 0u64;
-        let mut send = |tr: &mut TcpTracker<AppFactory>,
-                        client: bool,
-                        port: u16,
-                        f: u16,
-                        seq: u32,
-                        ack: u32,
-                        data: &[u8]| {
-            let (ip, sp, dp) = if client {
-                (IpPair { src: c, dst: s }, port, 80)
-            } else {
-                (IpPair { src: s, dst: c }, 80, port)
-            };
-            frame += 1;
-            tr.on_segment(&TcpSegment {
-                ts_ns: 1_700_000_000_000_000_000 + frame as i64 * 1000,
-                frame,
-                ip,
-                src_port: sp,
-                dst_port: dp,
-                seq,
-                ack,
-                flags: TcpFlags(f),
-                window: 1000,
-                options: &[],
-                payload: data,
-                payload_len: data.len() as u32,
-            });
-        };
-        let (syn, ack, psh) = (TcpFlags::SYN, TcpFlags::ACK, TcpFlags::PSH);
-        for i in 0..20u16 {
-            let port = 40000 + i;
-            send(&mut tr, true, port, syn, 1000, 0, b"");
-            send(&mut tr, false, port, syn | ack, 5000, 1001, b"");
-            send(&mut tr, true, port, ack, 1001, 5001, b"");
-        }
+        let mut t = Script::with_factory(cfg, AppFactory::new(AppConfig::default()));
         let mut peak = 0;
-        for k in 0..40u32 {
-            for i in 0..20u16 {
+        t.twenty_clients(
+            |k| {
                 let mut piece = vec![b'a'; 1000];
                 if k == 0 {
                     piece[..21].copy_from_slice(b"GET / HTTP/1.1\r\nX-A: ");
                 }
-                send(
-                    &mut tr,
-                    true,
-                    40000 + i,
-                    psh | ack,
-                    1001 + 1000 * k,
-                    5001,
-                    &piece,
-                );
-                let held: usize = tr.table.entries().map(|e| e.value.app_held()).sum();
-                assert_eq!(held, tr.app_held, "at piece {k} of connection {i}");
+                (1001 + 1000 * k, piece)
+            },
+            |t, k, i| {
+                let held: usize = t.tr.table.entries().map(|e| e.value.app_held()).sum();
+                assert_eq!(held, t.tr.app_held, "at piece {k} of connection {i}");
                 peak = peak.max(held);
-            }
-        }
-        (peak, tr.stats().app_total_limit_hits)
+            },
+        );
+        (peak, t.tr.stats().app_total_limit_hits)
     };
     let (peak, hits) = run(usize::MAX);
     assert!(peak > 600_000, "{peak}");
