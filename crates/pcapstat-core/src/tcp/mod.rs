@@ -159,7 +159,7 @@ pub struct TcpConfig {
     /// times `ooo_limit_bytes` (262 144 connections × 2 MiB). Default 512 MiB
     /// ([`crate::Analyzer`] divides it among its 64 shards: 8 MiB each).
     pub ooo_total_limit_bytes: usize,
-    /// Bytes of unfinished messages (an HTTP head, a TLS record or handshake message, an
+    /// Memory for unfinished messages (an HTTP head, a TLS record or handshake message, an
     /// HTTP/2 frame or header block, a DNS-over-TCP message, a probing buffer) held by the
     /// application parsers of all the connections of a tracker (shard) together
     /// ([`StreamSink::held`]); a connection whose parser would hold more past it drops its
@@ -482,7 +482,7 @@ impl<S: StreamSink> Conn<S> {
         }
     }
 
-    /// Bytes its application parsers hold of unfinished messages ([`StreamSink::held`]).
+    /// Memory its application parsers hold for unfinished messages ([`StreamSink::held`]).
     fn app_held(&self) -> usize {
         match self {
             Conn::Full(c) => c.sink.held(),
@@ -979,7 +979,7 @@ pub struct TcpTracker<F: SinkFactory = NullSinkFactory> {
     /// Memory the out-of-order buffers of its connections hold together
     /// ([`TcpConfig::ooo_total_limit_bytes`]).
     ooo_held: usize,
-    /// Bytes the application parsers of its connections hold together
+    /// Memory the application parsers of its connections hold together
     /// ([`TcpConfig::app_total_limit_bytes`]).
     app_held: usize,
     /// Test hook: (frame, analysis flags) of every segment.

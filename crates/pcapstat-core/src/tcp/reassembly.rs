@@ -20,9 +20,10 @@ pub trait StreamSink {
     /// Direction `dir` ended (FIN reached in order, RST, or end of tracking). Called at most once
     /// per direction.
     fn on_close(&mut self, ts_ns: i64, dir: Direction);
-    /// Bytes the sink holds of messages not yet whole (an unfinished HTTP head, a TLS record or
-    /// handshake message, a probing buffer), counted against the tracker's total
-    /// (`TcpConfig::app_total_limit_bytes`). None by default.
+    /// Memory (the buffers' room, not only the bytes in them) the sink holds for messages not
+    /// yet whole (an unfinished HTTP head, a TLS record or handshake message, a probing
+    /// buffer), counted against the tracker's total (`TcpConfig::app_total_limit_bytes`). None
+    /// by default.
     fn held(&self) -> usize {
         0
     }

@@ -275,8 +275,8 @@ impl Reader {
     fn reset_buffer(&mut self) {
         self.buf.clear();
         self.chunks.clear();
-        // A large head's buffer is not kept once parsed: a connection that sent one would hold
-        // it until its end, uncounted (`StreamSink::held` counts the bytes held, not the room).
+        // A large head's room is not kept once parsed: a connection that sent one would hold
+        // it, idle, until its end, against its tracker's total (`StreamSink::held`).
         if self.buf.capacity() > KEPT_BUFFER {
             self.buf.shrink_to(KEPT_BUFFER);
         }
@@ -284,6 +284,12 @@ impl Reader {
             self.chunks.shrink_to(KEPT_CHUNKS);
         }
         self.head_scan = HeadScan::default();
+    }
+
+    /// Gives back the buffer's room (nothing in it is kept).
+    fn release(&mut self) {
+        self.buf = Vec::new();
+        self.chunks = Vec::new();
     }
 }
 
@@ -746,9 +752,8 @@ impl HttpParser {
         };
         self.stats.skipped_bytes += reader.buf.len() as u64;
         reader.reset_buffer();
-        // Its memory too (a head at the limit held 64 KiB).
-        reader.buf = Vec::new();
-        reader.chunks = Vec::new();
+        // Its room too (a head at the limit held 64 KiB).
+        reader.release();
         reader.line_start = false;
         reader.state = State::Resync;
         if client {
@@ -1387,8 +1392,7 @@ impl StreamSink for HttpParser {
             };
             if reader.buf.is_empty() {
                 // Room only: given back, nothing lost.
-                reader.buf = Vec::new();
-                reader.chunks = Vec::new();
+                reader.release();
             } else {
                 self.drop_buffer(client);
             }
