@@ -685,7 +685,7 @@ impl AppSink {
 }
 
 impl AppSink {
-    /// What [`StreamSink::held`] reports, measured (the parser's buffers' room).
+    /// What [`StreamSink::held`] reports, measured (the parser's buffers' room and records).
     fn measure_held(&self) -> usize {
         match &self.state {
             State::Probing { buffered, .. } => *buffered,
@@ -899,6 +899,9 @@ impl SinkFactory for AppFactory {
         if taken.is_empty() {
             return false;
         }
+        let (sni, tls_resumed) = tls.map_or((None, None), |h| (h.sni.clone(), h.resumed));
+        // The parser's records count in what it holds: measured again without them.
+        sink.held = sink.measure_held();
         let t = &mut sink.taken;
         // Inferred rows say nothing exact about a reset connection's failure (push_http).
         for x in taken.iter().filter(|x| !x.inferred) {
@@ -912,7 +915,6 @@ impl SinkFactory for AppFactory {
         if taken.is_empty() {
             return false;
         }
-        let (sni, tls_resumed) = tls.map_or((None, None), |h| (h.sni.clone(), h.resumed));
         let (client, server) = sink.endpoints();
         let conn_id = sink.conn_id;
         self.open.push(OpenRows {

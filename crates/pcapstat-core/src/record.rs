@@ -492,6 +492,28 @@ pub struct HttpExchange {
     pub inferred: bool,
 }
 
+impl HttpExchange {
+    /// Bytes of memory the record holds, itself and on the heap (its texts and kept header
+    /// fields): what a parser counts for the records it keeps ([`crate::tcp::StreamSink::held`]).
+    pub(crate) fn held_bytes(&self) -> usize {
+        fn text(t: &Option<Text>) -> usize {
+            t.as_ref()
+                .filter(|t| t.is_heap_allocated())
+                .map_or(0, Text::capacity)
+        }
+        std::mem::size_of::<HttpExchange>()
+            + text(&self.method)
+            + text(&self.host)
+            + text(&self.path)
+            + self.headers.as_ref().map_or(0, |h| {
+                std::mem::size_of::<crate::proto::headers::HttpHeaders>()
+                    + h.request.heap_bytes()
+                    + h.response.heap_bytes()
+                    + h.status_text.as_ref().map_or(0, String::capacity)
+            })
+    }
+}
+
 named_enum! {
     /// Transport of a DNS message.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -218,7 +218,7 @@ pub const LIMITS: &[Limit] = &[
     limit("out-of-order buffer", "tcp.ooo_limit_hits", "TcpConfig::ooo_limit_bytes, ooo_total_limit_bytes",
         "times an out-of-order buffer overflowed and its holes were given up"),
     limit("application buffers", "tcp.app_total_limit_hits", "TcpConfig::app_total_limit_bytes",
-        "connections whose unfinished application messages were dropped to keep all connections' buffers within their total"),
+        "connections whose unfinished application messages or waiting requests were given up to keep all connections' parsers within their total"),
     limit("RTT samples", "tcp.rtt_sample_limit_hits", "TcpConfig::rtt_sample_limit",
         "RTT samples not kept for the median"),
     limit("RTT unacknowledged segments", "tcp.unacked_limit_hits", "TcpConfig::unacked_limit",

@@ -160,12 +160,13 @@ pub struct TcpConfig {
     /// ([`crate::Analyzer`] divides it among its 64 shards: 8 MiB each).
     pub ooo_total_limit_bytes: usize,
     /// Memory for unfinished messages (an HTTP head, a TLS record or handshake message, an
-    /// HTTP/2 frame or header block, a DNS-over-TCP message, a probing buffer) held by the
-    /// application parsers of all the connections of a tracker (shard) together
-    /// ([`StreamSink::held`]); a connection whose parser would hold more past it drops its
-    /// unfinished messages ([`StreamSink::shed`]), counted in [`TcpStats::app_total_limit_hits`].
-    /// Each parser bounds its own buffers per connection; without this their sum would grow
-    /// with the connections holding one. Default 512 MiB ([`crate::Analyzer`] divides it among
+    /// HTTP/2 frame or header block, a DNS-over-TCP message, a probing buffer) and for the
+    /// request records kept (HTTP/1.x requests waiting for a response, HTTP/2 streams open,
+    /// final ones not yet taken) held by the application parsers of all the connections of a
+    /// tracker (shard) together ([`StreamSink::held`]); a connection whose parser would hold
+    /// more past it gives them up ([`StreamSink::shed`]), counted in
+    /// [`TcpStats::app_total_limit_hits`]. Each parser bounds its own per connection; without
+    /// this their sum would grow with the connections holding some. Default 512 MiB ([`crate::Analyzer`] divides it among
     /// its 64 shards).
     pub app_total_limit_bytes: usize,
     /// RTT samples kept per direction for the median (min/max stay exact). Default
@@ -223,8 +224,9 @@ counters! {
         pub evictions: u64,
         /// Times an out-of-order buffer reached its limit.
         pub ooo_limit_hits: u64,
-        /// Times a connection's unfinished application messages were dropped because the
-        /// connections of its tracker together held `TcpConfig::app_total_limit_bytes`.
+        /// Times a connection's unfinished application messages and waiting requests were
+        /// given up because the connections of its tracker together held
+        /// `TcpConfig::app_total_limit_bytes`.
         pub app_total_limit_hits: u64,
         /// RTT samples not kept for the median because the per-direction limit was reached.
         pub rtt_sample_limit_hits: u64,
@@ -1197,6 +1199,8 @@ impl<F: SinkFactory> TcpTracker<F> {
         {
             conn.sink.shed();
             self.stats.app_total_limit_hits += 1;
+            // What was given up is final: it leaves now.
+            self.taken |= self.factory.after_segment(&mut conn.sink);
             app_after = conn.sink.held();
         }
         self.app_held = app_others + app_after;

@@ -22,13 +22,16 @@ pub trait StreamSink {
     fn on_close(&mut self, ts_ns: i64, dir: Direction);
     /// Memory (the buffers' room, not only the bytes in them) the sink holds for messages not
     /// yet whole (an unfinished HTTP head, a TLS record or handshake message, a probing
-    /// buffer), counted against the tracker's total (`TcpConfig::app_total_limit_bytes`). None
-    /// by default.
+    /// buffer) and for the records it keeps (requests waiting for their response, HTTP/2
+    /// streams open, final ones not yet taken), counted against the tracker's total
+    /// (`TcpConfig::app_total_limit_bytes`). None by default.
     fn held(&self) -> usize {
         0
     }
     /// Drops what [`held`](StreamSink::held) counts, as at the sink's own limits (the unfinished
-    /// messages are given up and the parsing goes on, or stops, as after a gap): the
+    /// messages are given up and the parsing goes on, or stops, as after a gap; the records
+    /// still waiting are given up, final and incomplete, and leave at the next
+    /// [`SinkFactory::after_segment`](crate::tcp::SinkFactory::after_segment)): the
     /// connections of a tracker together held more than their total.
     fn shed(&mut self) {}
 }

@@ -203,6 +203,10 @@ enum State {
 /// Room a direction's buffer keeps once emptied (bytes), and its list of segment times
 /// (entries): more is given back ([`Reader::reset_buffer`]).
 const KEPT_BUFFER: usize = 4096;
+/// A kept record's memory besides its exchange (`Rec`'s own fields, and its slot in the
+/// parser's list).
+const REC_BOOKKEEPING: usize = std::mem::size_of::<Rec>() - std::mem::size_of::<HttpExchange>()
+    + std::mem::size_of::<Option<usize>>();
 const KEPT_CHUNKS: usize = 64;
 
 /// One direction's framing state and the bytes kept between segments (an incomplete head, or
@@ -337,6 +341,8 @@ impl Recs {
 #[derive(Debug)]
 struct Rec {
     r: HttpExchange,
+    /// Memory the record holds, as counted in `HttpParser::rec_bytes`.
+    cost: usize,
     req_done: bool,
     resp_done: bool,
     damaged: bool,
@@ -499,6 +505,13 @@ pub struct HttpParser {
     ws: Option<Box<WebSocketParser>>,
     /// The lenient httparse configuration (see [`lenient`]).
     hp: httparse::ParserConfig,
+    /// Memory the records kept hold (each record's `cost`), counted in
+    /// [`StreamSink::held`]: up to `max_pending` requests wait for their response, each with
+    /// its target and kept fields.
+    rec_bytes: usize,
+    /// The records kept were given up ([`StreamSink::shed`]): the next
+    /// [`take_finished`](HttpParser::take_finished) takes every final one, however few.
+    flush: bool,
 }
 
 impl HttpParser {
@@ -519,6 +532,8 @@ impl HttpParser {
             h2: None,
             ws: None,
             hp: lenient(),
+            rec_bytes: 0,
+            flush: false,
         }
     }
 
@@ -596,8 +611,8 @@ impl HttpParser {
             .collect()
     }
 
-    /// Takes the exchanges at the front that are over (request and response read to their
-    /// end, nothing waiting before them), once at least `min` records are kept, so that a long
+    /// Takes the exchanges at the front that are final (no later byte can change them: read to
+    /// their end, or damaged and given up; nothing still open before them), once at least `min` records are kept, so that a long
     /// keep-alive connection does not keep all its requests; `complete` is set as
     /// [`into_records`](HttpParser::into_records) would. After an `Upgrade: h2c`, the HTTP/2
     /// parser's finished streams are taken ([`Http2Parser::take_finished`]; the upgraded
@@ -607,6 +622,11 @@ impl HttpParser {
         if let Some((h2, _)) = &mut self.h2 {
             return h2.take_finished(min);
         }
+        let min = if std::mem::take(&mut self.flush) {
+            1
+        } else {
+            min
+        };
         if self.recs.items.len() < min.max(1) {
             return Vec::new();
         }
@@ -615,19 +635,24 @@ impl HttpParser {
         let mut out = Vec::with_capacity(self.recs.items.len());
         while let Some(front) = self.recs.items.front() {
             let k = self.recs.base;
+            // Only the request whose body is read, the response being read and the requests
+            // waiting for a response can still change. Any other record is final, over or
+            // not: one whose framing was lost, given up at `max_pending`, or whose response
+            // fell in a gap would otherwise hold every later record of the connection until
+            // it ends. A request asking for `Upgrade: h2c` whose response is over was not
+            // upgraded: the 101 that upgrades sets `h2` as it ends the response.
             let busy = self.cur_req == Some(k)
                 || self.cur_resp == Some(k)
-                || self.pending.contains(&Some(k));
-            // A request asking for `Upgrade: h2c` whose response is over was not upgraded:
-            // the 101 that upgrades sets `h2` as it ends the response.
-            if busy || !front.req_done || !front.resp_done {
+                || (!front.resp_done && self.pending.contains(&Some(k)));
+            if busy {
                 break;
             }
             let Some(mut rec) = self.recs.items.pop_front() else {
                 break;
             };
             self.recs.base += 1;
-            rec.r.complete = !rec.damaged;
+            self.rec_bytes = self.rec_bytes.saturating_sub(rec.cost);
+            rec.r.complete = rec.req_done && rec.resp_done && !rec.damaged;
             out.push(rec.r);
         }
         out
@@ -773,6 +798,15 @@ impl HttpParser {
             }
         }
         self.resp_after_resync = true;
+    }
+
+    /// Counts record `k` again after it was made or changed (`rec_bytes`).
+    fn recount(&mut self, k: usize) {
+        if let Some(rec) = self.recs.get_mut(k) {
+            let now = rec.r.held_bytes() + REC_BOOKKEEPING;
+            self.rec_bytes = self.rec_bytes.saturating_sub(rec.cost) + now;
+            rec.cost = now;
+        }
     }
 
     fn push_pending(&mut self, idx: Option<usize>) {
@@ -1031,10 +1065,12 @@ impl HttpParser {
                     is_connect: method.eq_ignore_ascii_case("CONNECT"),
                     h2c: false,
                     ws: false,
+                    cost: 0,
                 };
                 self.stats.requests += 1;
                 let idx = self.recs.len();
                 self.recs.push(rec);
+                self.recount(idx);
                 self.push_pending(Some(idx));
             }
             _ => {
@@ -1172,10 +1208,12 @@ impl HttpParser {
             is_connect: method.eq_ignore_ascii_case("CONNECT"),
             h2c,
             ws,
+            cost: 0,
         };
         self.stats.requests += 1;
         let idx = self.recs.len();
         self.recs.push(rec);
+        self.recount(idx);
         self.push_pending(Some(idx));
         self.cur_req = Some(idx);
         if matches!(body, Body::Length(0)) {
@@ -1234,6 +1272,7 @@ impl HttpParser {
                 h.response = list;
                 h.status_text = Some(reason);
             }
+            self.recount(k);
         }
         self.cur_resp = target;
         if upgraded {
@@ -1377,13 +1416,22 @@ impl StreamSink for HttpParser {
             .iter()
             .map(|r| r.buf.capacity() + r.chunks.capacity() * std::mem::size_of::<(usize, i64)>())
             .sum();
-        own + self.h2.as_ref().map_or(0, |(h2, _)| h2.held())
+        own + self.rec_bytes + self.h2.as_ref().map_or(0, |(h2, _)| h2.held())
     }
 
     fn shed(&mut self) {
         if let Some((h2, _)) = &mut self.h2 {
             h2.shed();
         }
+        // The requests waiting for a response are given up (their records final, incomplete;
+        // their responses are read and dropped, as those of requests lost in a gap), and the
+        // final records leave at the next take.
+        for slot in &mut self.pending {
+            if let Some(rec) = slot.take().and_then(|k| self.recs.get_mut(k)) {
+                rec.damaged = true;
+            }
+        }
+        self.flush = true;
         for client in [true, false] {
             let reader = if client {
                 &mut self.req

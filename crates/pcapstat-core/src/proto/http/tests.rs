@@ -999,3 +999,101 @@ fn fields_are_read_in_one_pass_as_one_pass_per_name_read_them() {
     assert_eq!(read_fields(&[]).content_length, Ok(None));
     assert!(read_fields(&[("Upgrade", b"h2c")]).upgrade_h2c);
 }
+
+/// What the parser counts for its records equals what they hold, record by record.
+fn assert_records_counted(p: &HttpParser) {
+    let sum: usize = p
+        .recs
+        .items
+        .iter()
+        .map(|r| {
+            assert_eq!(r.cost, r.r.held_bytes() + REC_BOOKKEEPING);
+            r.cost
+        })
+        .sum();
+    assert_eq!(p.rec_bytes, sum);
+}
+
+/// A request given up (past `max_pending`, or its response lost in a gap) never gets its
+/// response: it is final, and must not keep every later exchange of the connection until the
+/// connection ends (before: all 200 kept).
+#[test]
+fn given_up_requests_do_not_hold_the_later_exchanges() {
+    for lost in ["pending", "gap"] {
+        let mut p = HttpParser::new(HttpConfig::default().with_max_pending(4));
+        let mut t = 0;
+        match lost {
+            // Six pipelined requests: the first two are given up at the bound.
+            "pending" => {
+                for _ in 0..6 {
+                    p.on_data(t, C2S, GET_A);
+                    t += 1;
+                }
+                for _ in 0..4 {
+                    p.on_data(t, S2C, b"HTTP/1.1 204 No Content\r\n\r\n");
+                    t += 1;
+                }
+            }
+            // The first response falls in a gap.
+            _ => {
+                p.on_data(t, C2S, GET_A);
+                p.on_gap(t + 1, S2C, 40);
+                t += 2;
+            }
+        }
+        assert_eq!(p.stats.pending_dropped, u64::from(lost == "pending") * 2);
+        let mut taken = Vec::new();
+        for _ in 0..200 {
+            p.on_data(t, C2S, GET_B);
+            p.on_data(
+                t + 1,
+                S2C,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            );
+            t += 2;
+            taken.extend(p.take_finished(8));
+            assert!(
+                p.recs.items.len() <= 8,
+                "{lost}: {} kept",
+                p.recs.items.len()
+            );
+            assert_records_counted(&p);
+        }
+        let first = taken.first().expect("taken");
+        assert_eq!(first.path.as_deref(), Some("/a"));
+        assert!(!first.complete);
+        assert!(taken.iter().rev().take(100).all(|r| r.complete), "{lost}");
+    }
+}
+
+/// Shed at the tracker's total: the requests waiting are given up (final, incomplete) and all
+/// final records leave at the next take, however few; what the parser holds falls to its
+/// buffers' room; the late responses pair with nothing.
+#[test]
+fn shedding_gives_up_the_waiting_requests() {
+    let mut p = parser();
+    for i in 0..10 {
+        p.on_data(i, C2S, GET_A);
+    }
+    p.on_data(10, S2C, b"HTTP/1.1 204 No Content\r\n\r\n");
+    assert_records_counted(&p);
+    let before = p.held();
+    assert!(p.rec_bytes >= 10 * std::mem::size_of::<HttpExchange>());
+    assert!(p.take_finished(32).is_empty());
+    p.shed();
+    let taken = p.take_finished(32);
+    assert_eq!(taken.len(), 10);
+    assert!(taken[0].complete);
+    assert!(taken[1..].iter().all(|r| !r.complete && r.status.is_none()));
+    assert_eq!(p.rec_bytes, 0);
+    assert!(p.held() < before - 10 * std::mem::size_of::<HttpExchange>() + 16 * 10);
+    p.on_data(11, S2C, b"HTTP/1.1 204 No Content\r\n\r\n");
+    assert_eq!(p.stats.unmatched_responses, 1);
+    p.on_data(12, C2S, GET_B);
+    p.on_data(13, S2C, b"HTTP/1.1 204 No Content\r\n\r\n");
+    assert_eq!(
+        p.stats.unmatched_responses, 2,
+        "the next ones still wait behind the given up"
+    );
+    assert_records_counted(&p);
+}

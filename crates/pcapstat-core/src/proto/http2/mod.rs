@@ -360,6 +360,29 @@ struct Stream {
     damaged: bool,
     /// The request is an extended CONNECT with `:protocol: websocket` (RFC 8441 §4).
     websocket: bool,
+    /// Memory the stream holds, as counted in `Http2Parser::stream_bytes`.
+    cost: usize,
+}
+
+/// A kept stream's memory besides its record (its own fields, and its slot in a map).
+const STREAM_BOOKKEEPING: usize = std::mem::size_of::<Stream>()
+    - std::mem::size_of::<HttpExchange>()
+    + std::mem::size_of::<u32>();
+
+impl Stream {
+    fn new(r: HttpExchange, seq: u64, req_done: bool, damaged: bool, websocket: bool) -> Stream {
+        let cost = r.held_bytes() + STREAM_BOOKKEEPING;
+        Stream {
+            r,
+            seq,
+            req_done,
+            resp_done: false,
+            got_final: false,
+            damaged,
+            websocket,
+            cost,
+        }
+    }
 }
 
 /// A stream after a 2xx answered its `CONNECT` (RFC 9113 §8.5, RFC 8441): its DATA frames
@@ -445,6 +468,12 @@ pub struct Http2Parser {
     stats: Http2Stats,
     /// `max_decoded_header_bytes` was reached (counted once).
     budget_exhausted: bool,
+    /// Memory the streams kept (open and done) hold (each stream's `cost`), counted in
+    /// [`StreamSink::held`]: up to `max_open_streams` open, each with its record.
+    stream_bytes: usize,
+    /// The open streams were given up ([`StreamSink::shed`]): the next
+    /// [`take_finished`](Http2Parser::take_finished) takes every final one, however few.
+    flush: bool,
 }
 
 impl Http2Parser {
@@ -467,6 +496,8 @@ impl Http2Parser {
             last_client_stream: 0,
             next_index: 0,
             budget_exhausted: false,
+            stream_bytes: 0,
+            flush: false,
             stats: Http2Stats {
                 connections: 1,
                 ..Http2Stats::default()
@@ -493,18 +524,9 @@ impl Http2Parser {
         r.complete = false;
         p.next_index = r.request_index.saturating_add(1);
         p.next_seq = 1;
-        p.open.insert(
-            1,
-            Stream {
-                r,
-                seq: 0,
-                req_done: request_done,
-                resp_done: false,
-                got_final: false,
-                damaged: false,
-                websocket: false,
-            },
-        );
+        let s = Stream::new(r, 0, request_done, false, false);
+        p.stream_bytes += s.cost;
+        p.open.insert(1, s);
         p.last_client_stream = 1;
         p.stats.streams += 1;
         p
@@ -547,10 +569,17 @@ impl Http2Parser {
     /// all the records, taken or not, sorted by `request_index`, are those `into_records`
     /// would have returned without taking.
     pub fn take_finished(&mut self, min: usize) -> Vec<HttpExchange> {
+        let min = if std::mem::take(&mut self.flush) {
+            1
+        } else {
+            min
+        };
         if self.done.len() < min.max(1) {
             return Vec::new();
         }
         let mut v = std::mem::take(&mut self.done);
+        let taken: usize = v.iter().map(|s| s.cost).sum();
+        self.stream_bytes = self.stream_bytes.saturating_sub(taken);
         v.sort_unstable_by_key(|s| s.seq);
         v.into_iter().map(Stream::into_record).collect()
     }
@@ -996,18 +1025,9 @@ impl Http2Parser {
         self.stats.streams += 1;
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.open.insert(
-            b.stream,
-            Stream {
-                r,
-                seq,
-                req_done: b.end_stream,
-                resp_done: false,
-                got_final: false,
-                damaged: lost,
-                websocket,
-            },
-        );
+        let s = Stream::new(r, seq, b.end_stream, lost, websocket);
+        self.stream_bytes += s.cost;
+        self.open.insert(b.stream, s);
     }
 
     fn server_block(&mut self, b: Block, fields: Option<Fields>, ts: i64) {
@@ -1044,6 +1064,9 @@ impl Http2Parser {
                 h.response = list;
                 // After `Upgrade: h2c`, the 101's reason phrase is not this response's.
                 h.status_text = None;
+                let now = s.r.held_bytes() + STREAM_BOOKKEEPING;
+                self.stream_bytes = self.stream_bytes.saturating_sub(s.cost) + now;
+                s.cost = now;
             }
         }
         s.r.response_end_ts = Some(ts);
@@ -1185,10 +1208,20 @@ impl StreamSink for Http2Parser {
         [&self.c2s, &self.s2c]
             .iter()
             .map(|r| r.buf.capacity() + r.block.as_ref().map_or(0, |b| b.bytes.capacity()))
-            .sum()
+            .sum::<usize>()
+            + self.stream_bytes
     }
 
     fn shed(&mut self) {
+        // The open streams are given up: their records final, incomplete (later frames on
+        // them are not matched, as after a reset), taken at the next take.
+        let mut open: Vec<Stream> = self.open.drain().map(|(_, s)| s).collect();
+        open.sort_unstable_by_key(|s| s.seq);
+        for mut s in open {
+            s.damaged = true;
+            self.done.push(s);
+        }
+        self.flush = true;
         for client in [true, false] {
             let r = self.reader(client);
             if r.state != RState::Stopped && (!r.buf.is_empty() || r.block.is_some()) {

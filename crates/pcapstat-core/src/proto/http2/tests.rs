@@ -1643,3 +1643,52 @@ fn websockets_kept_by_a_connection_are_bounded() {
         "every CONNECT keeps its http row"
     );
 }
+
+/// Open streams count in what the parser holds (each its record and bookkeeping); shed at the
+/// tracker's total, they are closed as incomplete and leave at the next take, however few;
+/// their later frames are not matched.
+#[test]
+fn shedding_gives_up_the_open_streams() {
+    let mut p = Http2Parser::new(Http2Config::default());
+    let mut c = PREFACE.to_vec();
+    for s in 0..10 {
+        c.extend(get(2 * s + 1, END_STREAM | END_HEADERS));
+    }
+    p.on_data(1, C2S, &c);
+    p.on_data(
+        2,
+        S2C,
+        &frame(HEADERS, END_STREAM | END_HEADERS, 1, &[0x88]),
+    );
+    let counted = |p: &Http2Parser| {
+        p.open
+            .values()
+            .chain(&p.done)
+            .map(|s| {
+                assert_eq!(s.cost, s.r.held_bytes() + STREAM_BOOKKEEPING);
+                s.cost
+            })
+            .sum::<usize>()
+    };
+    assert_eq!(p.stream_bytes, counted(&p));
+    assert!(p.held() >= 10 * std::mem::size_of::<HttpExchange>());
+    assert!(p.take_finished(32).is_empty());
+    p.shed();
+    let taken = p.take_finished(32);
+    assert_eq!(taken.len(), 10);
+    assert!(taken[0].complete);
+    assert!(taken[1..].iter().all(|r| !r.complete));
+    assert_eq!((p.stream_bytes, p.open.len()), (0, 0));
+    p.on_data(3, S2C, &ok(3));
+    assert_eq!(p.stats.unmatched_frames, 1);
+    // New streams still get rows.
+    p.on_data(4, C2S, &get(21, END_STREAM | END_HEADERS));
+    p.on_data(
+        5,
+        S2C,
+        &frame(HEADERS, END_STREAM | END_HEADERS, 21, &[0x88]),
+    );
+    let (recs, _) = p.finish();
+    assert_eq!(recs.len(), 1);
+    assert!(recs[0].complete);
+}

@@ -120,6 +120,10 @@ pub(crate) struct Inference {
     next_index: u32,
     cut: bool,
     rows: Vec<HttpExchange>,
+    /// Memory the rows waiting to be taken hold (`HttpExchange::held_bytes` each).
+    rows_bytes: usize,
+    /// Given up at the tracker's total ([`Inference::flush`]): the next take takes every row.
+    flush: bool,
     stats: InferStats,
 }
 
@@ -158,6 +162,8 @@ impl Inference {
             next_index: 0,
             cut: false,
             rows: Vec::new(),
+            rows_bytes: 0,
+            flush: false,
             stats: InferStats {
                 connections: 1,
                 ..InferStats::default()
@@ -377,15 +383,33 @@ impl Inference {
             inferred: true,
             headers: None,
         });
+        self.rows_bytes += self.rows.last().map_or(0, HttpExchange::held_bytes);
         self.next_index = self.next_index.saturating_add(1);
         self.stats.exchanges += 1;
     }
 
+    /// Memory the rows waiting to be taken hold (counted in `StreamSink::held`).
+    pub fn held(&self) -> usize {
+        self.rows_bytes
+    }
+
+    /// The next [`take_finished`](Inference::take_finished) takes every row, however few (the
+    /// connections together held more than their total).
+    pub fn flush(&mut self) {
+        self.flush = true;
+    }
+
     /// The finished exchanges, when at least `min` (at least one) are waiting.
     pub fn take_finished(&mut self, min: usize) -> Vec<HttpExchange> {
+        let min = if std::mem::take(&mut self.flush) {
+            1
+        } else {
+            min
+        };
         if self.rows.len() < min.max(1) {
             return Vec::new();
         }
+        self.rows_bytes = 0;
         std::mem::take(&mut self.rows)
     }
 
@@ -455,6 +479,29 @@ mod tests {
                 [Some(30), Some(30), Some(40), Some(40), Some(200), Some(500)],
             ]
         );
+    }
+
+    /// The rows waiting to be taken count in what the parser holds; flushed (the connections'
+    /// total reached), the next take takes them however few.
+    #[test]
+    fn rows_waiting_are_counted_and_flushed() {
+        let mut i = Inference::new(Proto::Http1, false, 0xc02f, Some("a.example".repeat(9)));
+        for k in 0..5 {
+            i.on_record(10 * k, C, AD, 200);
+            i.on_record(10 * k + 5, S, AD, 1000);
+        }
+        assert_eq!(i.rows.len(), 4, "the fifth is still open");
+        let sum: usize = i.rows.iter().map(HttpExchange::held_bytes).sum();
+        assert_eq!(i.held(), sum);
+        assert!(
+            sum > 4 * std::mem::size_of::<HttpExchange>(),
+            "the host is on the heap"
+        );
+        assert!(i.take_finished(32).is_empty());
+        i.flush();
+        assert_eq!(i.take_finished(32).len(), 4);
+        assert_eq!(i.held(), 0);
+        assert!(i.take_finished(32).is_empty(), "a flush serves one take");
     }
 
     #[test]

@@ -994,10 +994,15 @@ impl StreamSink for TlsParser {
         self.dirs
             .iter()
             .map(|d| d.buf.capacity() + d.hs.capacity())
-            .sum()
+            .sum::<usize>()
+            + self.infer.as_ref().map_or(0, |i| i.held())
     }
 
     fn shed(&mut self) {
+        // The inferred rows waiting leave at the next take (they are final).
+        if let Some(i) = &mut self.infer {
+            i.flush();
+        }
         for d in 0..2 {
             let st = &mut self.dirs[d];
             if !st.stopped && (!st.buf.is_empty() || !st.hs.is_empty()) {

@@ -1312,3 +1312,44 @@ fn app_total_limit_bounds_the_unfinished_messages_of_all_connections() {
     assert!(peak <= 200_000, "{peak}");
     assert!(hits > 0);
 }
+
+/// The request records kept by the application parsers count in the same total: twenty
+/// connections each sending 40 requests of 1 000 bytes that get no response (each within
+/// `max_pending`) hold about 1 MB of records without it. With it, the connection that would go
+/// past the total gives its waiting requests up; they leave at once as final (incomplete)
+/// rows, and the tracker's count still equals what its connections hold after every segment.
+#[test]
+fn app_total_limit_bounds_the_waiting_requests_of_all_connections() {
+    use crate::app::{AppConfig, AppFactory};
+    let run = |total: usize| {
+        let cfg = TcpConfig {
+            app_total_limit_bytes: total,
+            ..TcpConfig::default()
+        };
+        let mut t = Script::with_factory(cfg, AppFactory::new(AppConfig::default()));
+        let mut peak = 0;
+        t.twenty_clients(
+            |k| {
+                let mut req = b"GET /".to_vec();
+                req.resize(987, b'a');
+                req.extend(b" HTTP/1.1\r\n\r\n");
+                (1001 + 1000 * k, req)
+            },
+            |t, k, i| {
+                let held: usize = t.tr.table.entries().map(|e| e.value.app_held()).sum();
+                assert_eq!(held, t.tr.app_held, "at request {k} of connection {i}");
+                peak = peak.max(held);
+            },
+        );
+        let hits = t.tr.stats().app_total_limit_hits;
+        let early: usize = t.tr.factory.open.iter().map(|o| o.http.len()).sum();
+        (peak, hits, early)
+    };
+    let (peak, hits, early) = run(usize::MAX);
+    assert!(peak > 800_000, "{peak}");
+    assert_eq!((hits, early), (0, 0));
+    let (peak, hits, early) = run(200_000);
+    assert!(peak <= 200_000, "{peak}");
+    assert!(hits > 0);
+    assert!(early > 400, "{early} rows left before the end");
+}
