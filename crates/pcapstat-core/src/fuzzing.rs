@@ -570,8 +570,9 @@ fn analyze_run(data: &[u8]) -> Option<(crate::AppStats, Vec<HttpRecord>)> {
                 .capture_headers(Some(fuzz_header_limits()))
         })
     } else {
-        // Totals of a few KiB per shard: the out-of-order and application buffers of all
-        // connections reach them, so giving up holes and shedding unfinished messages run.
+        // Totals of a few KiB per shard: the out-of-order and application buffers and the
+        // unacknowledged lists of all connections reach them, so giving up holes, shedding
+        // unfinished messages and refusing RTT entries run.
         WITHOUT.get_or_init(|| {
             Analyzer::new()
                 .threads(2)
@@ -579,6 +580,7 @@ fn analyze_run(data: &[u8]) -> Option<(crate::AppStats, Vec<HttpRecord>)> {
                 .tcp_config(crate::tcp::TcpConfig {
                     ooo_total_limit_bytes: 64 * 4096,
                     app_total_limit_bytes: 64 * 4096,
+                    unacked_total_limit_bytes: 64 * 4096,
                     ..crate::tcp::TcpConfig::default()
                 })
         })

@@ -230,6 +230,7 @@ where
     let mut tcp_cfg = config.tcp.clone();
     tcp_cfg.max_connections = tcp_cfg.max_connections.div_ceil(SHARDS).max(1);
     tcp_cfg.ooo_total_limit_bytes = tcp_cfg.ooo_total_limit_bytes.div_ceil(SHARDS).max(1);
+    tcp_cfg.unacked_total_limit_bytes = tcp_cfg.unacked_total_limit_bytes.div_ceil(SHARDS).max(1);
     tcp_cfg.app_total_limit_bytes = tcp_cfg.app_total_limit_bytes.div_ceil(SHARDS).max(1);
     let threads = config.effective_threads();
     let mut reader = Reader {

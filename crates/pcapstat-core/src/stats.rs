@@ -221,7 +221,7 @@ pub const LIMITS: &[Limit] = &[
         "connections whose unfinished application messages or waiting requests were given up to keep all connections' parsers within their total"),
     limit("RTT samples", "tcp.rtt_sample_limit_hits", "TcpConfig::rtt_sample_limit",
         "RTT samples not kept for the median"),
-    limit("RTT unacknowledged segments", "tcp.unacked_limit_hits", "TcpConfig::unacked_limit",
+    limit("RTT unacknowledged segments", "tcp.unacked_limit_hits", "TcpConfig::unacked_limit, unacked_total_limit_bytes",
         "data segments not tracked for RTT"),
     limit("protocol probing buffer", "app.probe_limit_hits", "app::PROBE_LIMIT_BYTES",
         "connections whose protocol probing buffer was full"),

@@ -125,6 +125,8 @@ pub const DEFAULT_APP_TOTAL_LIMIT_BYTES: usize = 512 << 20;
 pub const DEFAULT_RTT_SAMPLE_LIMIT: usize = 4096;
 /// Default number of unacknowledged data segments remembered per direction for RTT sampling.
 pub const DEFAULT_UNACKED_LIMIT: usize = 4096;
+/// Default memory of the unacknowledged lists of all connections together: 256 MiB.
+pub const DEFAULT_UNACKED_TOTAL_LIMIT_BYTES: usize = 256 << 20;
 
 /// TCP tracking options and limits ([`crate::Analyzer::tcp_config`]). Start from
 /// `TcpConfig::default()` and set fields.
@@ -175,6 +177,13 @@ pub struct TcpConfig {
     /// Unacknowledged segments remembered per direction for RTT sampling. Default
     /// 4096.
     pub unacked_limit: usize,
+    /// Memory of the unacknowledged-segment lists of all the connections of a tracker (shard)
+    /// together (24 bytes an entry, counted by the lists' room); a direction whose list would
+    /// grow past it remembers no more segments, counted in [`TcpStats::unacked_limit_hits`]
+    /// as at `unacked_limit`. Without it memory would grow with the connections times
+    /// `unacked_limit` (96 KiB a direction). Default 256 MiB ([`crate::Analyzer`] divides it
+    /// among its 64 shards: 4 MiB each).
+    pub unacked_total_limit_bytes: usize,
 }
 
 impl Default for TcpConfig {
@@ -189,6 +198,7 @@ impl Default for TcpConfig {
             app_total_limit_bytes: DEFAULT_APP_TOTAL_LIMIT_BYTES,
             rtt_sample_limit: DEFAULT_RTT_SAMPLE_LIMIT,
             unacked_limit: DEFAULT_UNACKED_LIMIT,
+            unacked_total_limit_bytes: DEFAULT_UNACKED_TOTAL_LIMIT_BYTES,
         }
     }
 }
@@ -484,6 +494,14 @@ impl<S: StreamSink> Conn<S> {
         }
     }
 
+    /// Memory its unacknowledged-segment lists hold ([`Connection::rtt_cost`]).
+    fn rtt_cost(&self) -> usize {
+        match self {
+            Conn::Full(c) => c.rtt_cost(),
+            _ => 0,
+        }
+    }
+
     /// Memory its application parsers hold for unfinished messages ([`StreamSink::held`]).
     fn app_held(&self) -> usize {
         match self {
@@ -647,15 +665,30 @@ impl<S: StreamSink> Connection<S> {
         self.dirs.iter().map(|d| d.reasm.buffered_cost()).sum()
     }
 
-    /// [`Connection::on_segment_with`] with at most `room` bytes of out-of-order buffers for both
-    /// directions together (the tracker's total limit less what its other connections hold).
-    fn on_segment_within(&mut self, seg: &TcpSegment, cfg: &TcpConfig, room: usize) -> u32 {
+    /// Memory both directions' unacknowledged-segment lists hold (`RttTracker::cost`).
+    fn rtt_cost(&self) -> usize {
+        self.dirs.iter().map(|d| d.rtt.cost()).sum()
+    }
+
+    /// [`Connection::on_segment_with`] with at most `room` bytes of out-of-order buffers and
+    /// `rtt_room` bytes of unacknowledged-segment lists for both directions together (the
+    /// tracker's total limits less what its other connections hold).
+    fn on_segment_within(
+        &mut self,
+        seg: &TcpSegment,
+        cfg: &TcpConfig,
+        room: usize,
+        rtt_room: usize,
+    ) -> u32 {
         let [c, s] = &mut self.dirs;
         let (cc, sc) = (c.reasm.buffered_cost(), s.reasm.buffered_cost());
         c.reasm
             .set_limit(cfg.ooo_limit_bytes.min(room.saturating_sub(sc)));
         s.reasm
             .set_limit(cfg.ooo_limit_bytes.min(room.saturating_sub(cc)));
+        let (cc, sc) = (c.rtt.cost(), s.rtt.cost());
+        c.rtt.set_room(rtt_room.saturating_sub(sc));
+        s.rtt.set_room(rtt_room.saturating_sub(cc));
         self.on_segment_with(seg, cfg, None)
     }
 
@@ -984,6 +1017,9 @@ pub struct TcpTracker<F: SinkFactory = NullSinkFactory> {
     /// Memory the application parsers of its connections hold together
     /// ([`TcpConfig::app_total_limit_bytes`]).
     app_held: usize,
+    /// Memory the unacknowledged-segment lists of its connections hold together
+    /// ([`TcpConfig::unacked_total_limit_bytes`]).
+    rtt_held: usize,
     /// Test hook: (frame, analysis flags) of every segment.
     #[cfg(test)]
     trace: Option<Vec<(u64, u32)>>,
@@ -1022,6 +1058,7 @@ impl<F: SinkFactory> TcpTracker<F> {
             next_sweep: i64::MIN,
             ooo_held: 0,
             app_held: 0,
+            rtt_held: 0,
             #[cfg(test)]
             trace: None,
         }
@@ -1120,17 +1157,19 @@ impl<F: SinkFactory> TcpTracker<F> {
             }
             None => {
                 if self.table.is_full() {
-                    let (factory, records, stats, cfg, held, app_held) = (
+                    let (factory, records, stats, cfg, held, app_held, rtt_held) = (
                         &mut self.factory,
                         &mut self.records,
                         &mut self.stats,
                         &self.cfg,
                         &mut self.ooo_held,
                         &mut self.app_held,
+                        &mut self.rtt_held,
                     );
                     self.table.make_room(|k, e| {
                         *held = held.saturating_sub(e.value.ooo_cost());
                         *app_held = app_held.saturating_sub(e.value.app_held());
+                        *rtt_held = rtt_held.saturating_sub(e.value.rtt_cost());
                         if !matches!(e.value, Conn::Finished) {
                             stats.evictions += 1;
                             end_into(factory, records, stats, cfg, k, e, false);
@@ -1184,7 +1223,12 @@ impl<F: SinkFactory> TcpTracker<F> {
         let room = self.cfg.ooo_total_limit_bytes.saturating_sub(others);
         let app_before = conn.sink.held();
         let app_others = self.app_held.saturating_sub(app_before);
-        let _flags = conn.on_segment_within(seg, &self.cfg, room);
+        let rtt_others = self.rtt_held.saturating_sub(conn.rtt_cost());
+        let rtt_room = self
+            .cfg
+            .unacked_total_limit_bytes
+            .saturating_sub(rtt_others);
+        let _flags = conn.on_segment_within(seg, &self.cfg, room, rtt_room);
         self.ooo_held = others + conn.ooo_cost();
         if !was_ended && conn.terminal.is_some() {
             // Closed, reset or refused: it may stay for the linger time; keep it small.
@@ -1192,6 +1236,7 @@ impl<F: SinkFactory> TcpTracker<F> {
                 d.rtt.compact();
             }
         }
+        self.rtt_held = rtt_others + conn.rtt_cost();
         self.taken |= self.factory.after_segment(&mut conn.sink);
         let mut app_after = conn.sink.held();
         if app_after > app_before
@@ -1254,6 +1299,7 @@ impl<F: SinkFactory> TcpTracker<F> {
     fn end(&mut self, key: FlowKey, e: FlowEntry<Conn<F::Sink>>, reason: EndReason) {
         self.ooo_held = self.ooo_held.saturating_sub(e.value.ooo_cost());
         self.app_held = self.app_held.saturating_sub(e.value.app_held());
+        self.rtt_held = self.rtt_held.saturating_sub(e.value.rtt_cost());
         let live = reason == EndReason::EndOfCapture;
         end_into(
             &mut self.factory,

@@ -17,9 +17,12 @@ struct Unacked {
     ambiguous: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct RttTracker {
     unacked: VecDeque<Unacked>,
+    /// Most memory the unacknowledged list may take (its room), set by the tracker before
+    /// each segment from the total of all its connections (`TcpConfig::unacked_total_limit_bytes`).
+    room: usize,
     high: Option<SeqNum>,
     /// The first `limit` samples (the median's).
     samples: ValueStore,
@@ -30,7 +33,51 @@ pub(crate) struct RttTracker {
     pub sample_limit_hits: u64,
 }
 
+impl Default for RttTracker {
+    fn default() -> Self {
+        RttTracker {
+            unacked: VecDeque::new(),
+            room: usize::MAX,
+            high: None,
+            samples: ValueStore::default(),
+            count: 0,
+            min: None,
+            max: None,
+            unacked_limit_hits: 0,
+            sample_limit_hits: 0,
+        }
+    }
+}
+
 impl RttTracker {
+    /// Memory the unacknowledged list holds (its room, not only its entries).
+    pub(crate) fn cost(&self) -> usize {
+        self.unacked.capacity() * std::mem::size_of::<Unacked>()
+    }
+
+    /// Most memory the unacknowledged list may hold from now on (at least what it holds).
+    pub(crate) fn set_room(&mut self, room: usize) {
+        self.room = room;
+    }
+
+    /// Room for one more entry: within the list's capacity, or a larger capacity (twice, at
+    /// most `limit` entries) whose memory is within `room`.
+    fn make_room(&mut self, limit: usize) -> bool {
+        let (len, cap) = (self.unacked.len(), self.unacked.capacity());
+        if len >= limit {
+            return false;
+        }
+        if len < cap {
+            return true;
+        }
+        let grown = (2 * cap).max(4).min(limit);
+        if grown * std::mem::size_of::<Unacked>() > self.room {
+            return false;
+        }
+        self.unacked.reserve_exact(grown - len);
+        true
+    }
+
     /// A data segment `[start, end)` of this direction was sent at `ts`.
     pub(crate) fn on_data(
         &mut self,
@@ -53,7 +100,7 @@ impl RttTracker {
                 }
                 u.ambiguous = true;
             }
-        } else if self.unacked.len() < limit {
+        } else if self.make_room(limit) {
             self.unacked.push_back(Unacked {
                 start,
                 end,

@@ -1353,3 +1353,37 @@ fn app_total_limit_bounds_the_waiting_requests_of_all_connections() {
     assert!(hits > 0);
     assert!(early > 400, "{early} rows left before the end");
 }
+
+/// The unacknowledged-segment lists (RTT sampling) of all the connections of a tracker together
+/// stay within `unacked_total_limit_bytes`: twenty connections each sending 40 segments that
+/// are never acknowledged hold about 30 KB of lists without it (a list grows to 96 KiB a
+/// direction at `unacked_limit`: 1 000 such connections held 100 MB). The tracker's count
+/// equals what its connections hold after every segment; a list that would grow past the
+/// total remembers no more segments, counted as at its own limit.
+#[test]
+fn unacked_total_limit_bounds_the_rtt_lists_of_all_connections() {
+    let run = |total: usize| {
+        let cfg = TcpConfig {
+            unacked_total_limit_bytes: total,
+            ..TcpConfig::default()
+        };
+        let mut t = Script::with(cfg);
+        let mut peak = 0;
+        t.twenty_clients(
+            |k| (1001 + 1000 * k, vec![b'x'; 1000]),
+            |t, k, i| {
+                let held: usize = t.tr.table.entries().map(|e| e.value.rtt_cost()).sum();
+                assert_eq!(held, t.tr.rtt_held, "at segment {k} of connection {i}");
+                peak = peak.max(held);
+            },
+        );
+        let (_, stats) = t.finish();
+        (peak, stats.unacked_limit_hits)
+    };
+    let (peak, hits) = run(usize::MAX);
+    assert!(peak > 25_000, "{peak}");
+    assert_eq!(hits, 0);
+    let (peak, hits) = run(10_000);
+    assert!(peak <= 10_000, "{peak}");
+    assert!(hits > 0);
+}
