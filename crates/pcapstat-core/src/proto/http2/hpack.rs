@@ -35,6 +35,14 @@ type Octets = Arc<[u8]>;
 
 /// Per-entry overhead in the table size (RFC 7541 §4.1).
 const ENTRY_OVERHEAD: usize = 32;
+/// Memory an entry's two shared strings take besides their octets: each a heap block with its
+/// reference counts (16 bytes) and the allocator's header and rounding (about 16).
+const ENTRY_HEAP_OVERHEAD: usize = 2 * 32;
+
+/// Memory an entry takes on the heap besides its slot in the table.
+fn entry_heap(name: &[u8], value: &[u8]) -> usize {
+    name.len() + value.len() + ENTRY_HEAP_OVERHEAD
+}
 
 /// One direction's HPACK decoding state.
 #[derive(Debug)]
@@ -48,6 +56,9 @@ pub(crate) struct Decoder {
     max_size: usize,
     /// Largest size an update may set (the decoding side's SETTINGS_HEADER_TABLE_SIZE, capped).
     allowed: usize,
+    /// Memory the entries take on the heap (`entry_heap` each; a name shared with another
+    /// entry counts in both).
+    heap: usize,
 }
 
 impl Decoder {
@@ -59,7 +70,15 @@ impl Decoder {
             size: 0,
             max_size: initial,
             allowed: initial,
+            heap: 0,
         }
+    }
+
+    /// Memory the table holds: its slots' room and its entries' strings. Tiny entries take
+    /// about three times their HPACK size (`name + value + 32`): a 64 KiB table of one-byte
+    /// names about 190 KB.
+    pub(crate) fn held(&self) -> usize {
+        self.heap + self.table.capacity() * std::mem::size_of::<(Octets, Octets)>()
     }
 
     /// The largest table size a size update may set from now on.
@@ -154,7 +173,10 @@ impl Decoder {
     fn evict(&mut self, extra: usize) {
         while self.size + extra > self.max_size {
             match self.table.pop_back() {
-                Some((n, v)) => self.size -= n.len() + v.len() + ENTRY_OVERHEAD,
+                Some((n, v)) => {
+                    self.size -= n.len() + v.len() + ENTRY_OVERHEAD;
+                    self.heap -= entry_heap(&n, &v);
+                }
                 None => break,
             }
         }
@@ -166,10 +188,12 @@ impl Decoder {
             // Not an error: the table is emptied (RFC 7541 §4.4).
             self.table.clear();
             self.size = 0;
+            self.heap = 0;
             return;
         }
         self.evict(size);
         self.size += size;
+        self.heap += entry_heap(&name, &value);
         self.table.push_front((name, value));
     }
 }
@@ -205,6 +229,8 @@ pub(crate) fn fuzz_blocks(data: &[u8]) -> usize {
             .map(|(n, v)| n.len() + v.len() + ENTRY_OVERHEAD)
             .sum();
         assert_eq!(size, dec.size, "table size bookkeeping");
+        let heap: usize = dec.table.iter().map(|(n, v)| entry_heap(n, v)).sum();
+        assert_eq!(heap, dec.heap, "table memory bookkeeping");
         assert!(dec.size <= dec.max_size, "table over its maximum size");
     }
     fields

@@ -1207,7 +1207,11 @@ impl StreamSink for Http2Parser {
     fn held(&self) -> usize {
         [&self.c2s, &self.s2c]
             .iter()
-            .map(|r| r.buf.capacity() + r.block.as_ref().map_or(0, |b| b.bytes.capacity()))
+            .map(|r| {
+                r.buf.capacity()
+                    + r.block.as_ref().map_or(0, |b| b.bytes.capacity())
+                    + r.hpack.held()
+            })
             .sum::<usize>()
             + self.stream_bytes
     }
@@ -1223,6 +1227,13 @@ impl StreamSink for Http2Parser {
         }
         self.flush = true;
         for client in [true, false] {
+            // The HPACK table (each direction's lives as long as the connection; tiny entries
+            // take about three times their HPACK size): given up, the direction's later header
+            // blocks are not decoded, as after a block too large.
+            if self.reader(client).hpack.held() > 0 {
+                self.reader(client).hpack = hpack::Decoder::new(0);
+                self.lose_hpack(client);
+            }
             let r = self.reader(client);
             if r.state != RState::Stopped && (!r.buf.is_empty() || r.block.is_some()) {
                 self.stats.directions_lost += 1;

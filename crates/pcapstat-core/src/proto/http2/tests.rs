@@ -1692,3 +1692,38 @@ fn shedding_gives_up_the_open_streams() {
     assert_eq!(recs.len(), 1);
     assert!(recs[0].complete);
 }
+
+/// Each direction's HPACK table lives as long as the connection and counts in what the parser
+/// holds: 1 000 one-byte names take about 97 KB (three times their HPACK size), so many
+/// connections filling theirs grew memory 23 times faster than the capture. Shed at the
+/// tracker's total, the table is given up: the direction's later blocks are not decoded
+/// (counted in `undecoded_streams`, as after a block too large).
+#[test]
+fn hpack_tables_count_and_are_given_up_when_shed() {
+    let mut p = Http2Parser::new(Http2Config::default());
+    // The server allows a 64 KiB table; the client sets it and inserts 1 000 entries.
+    p.on_data(1, S2C, &frame(SETTINGS, 0, 0, &[0, 1, 0, 1, 0, 0]));
+    let mut block = vec![0x3f, 0xe1, 0xff, 0x03, 0x82, 0x86, 0x84];
+    for _ in 0..1000 {
+        block.extend([0x40, 0x01, b'a', 0x00]);
+    }
+    let mut c = PREFACE.to_vec();
+    c.extend(frame(HEADERS, END_STREAM | END_HEADERS, 1, &block));
+    p.on_data(2, C2S, &c);
+    p.on_data(3, S2C, &ok(1));
+    let table = p.c2s.hpack.held();
+    assert!(table >= 1000 * 97, "{table}");
+    assert!(p.held() >= table);
+    p.shed();
+    assert!(p.held() < 1000, "{}", p.held());
+    p.on_data(4, C2S, &get(3, END_STREAM | END_HEADERS));
+    p.on_data(5, S2C, &ok(3));
+    let (recs, stats) = p.finish();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].method.as_deref(), Some("GET"));
+    assert!(!recs[0].complete, "open when shed: given up");
+    assert_eq!(
+        stats.undecoded_streams, 1,
+        "the client's later block is not decoded"
+    );
+}
