@@ -433,7 +433,8 @@ impl SynOnly {
             payload_len: 0,
         };
         let (mut c, _) = Connection::new(&seg, cfg, factory);
-        c.on_segment_with(&seg, cfg, Some(self.options));
+        // A SYN carries no data: no unacknowledged segment to count.
+        c.on_segment_with(&seg, cfg, Some(self.options), &mut 0);
         c
     }
 }
@@ -670,15 +671,16 @@ impl<S: StreamSink> Connection<S> {
         self.dirs.iter().map(|d| d.rtt.cost()).sum()
     }
 
-    /// [`Connection::on_segment_with`] with at most `room` bytes of out-of-order buffers and
-    /// `rtt_room` bytes of unacknowledged-segment lists for both directions together (the
-    /// tracker's total limits less what its other connections hold).
+    /// [`Connection::on_segment_with`] with at most `room` bytes of out-of-order buffers for both
+    /// directions together (the tracker's total limit less what its other connections hold);
+    /// `rtt_held`: the memory of the unacknowledged-segment lists of all the tracker's
+    /// connections, kept up to date.
     fn on_segment_within(
         &mut self,
         seg: &TcpSegment,
         cfg: &TcpConfig,
         room: usize,
-        rtt_room: usize,
+        rtt_held: &mut usize,
     ) -> u32 {
         let [c, s] = &mut self.dirs;
         let (cc, sc) = (c.reasm.buffered_cost(), s.reasm.buffered_cost());
@@ -686,10 +688,7 @@ impl<S: StreamSink> Connection<S> {
             .set_limit(cfg.ooo_limit_bytes.min(room.saturating_sub(sc)));
         s.reasm
             .set_limit(cfg.ooo_limit_bytes.min(room.saturating_sub(cc)));
-        let (cc, sc) = (c.rtt.cost(), s.rtt.cost());
-        c.rtt.set_room(rtt_room.saturating_sub(sc));
-        s.rtt.set_room(rtt_room.saturating_sub(cc));
-        self.on_segment_with(seg, cfg, None)
+        self.on_segment_with(seg, cfg, None, rtt_held)
     }
 
     /// One segment of the connection, with the handshake options of a SYN given already parsed
@@ -699,6 +698,7 @@ impl<S: StreamSink> Connection<S> {
         seg: &TcpSegment,
         cfg: &TcpConfig,
         syn_options: Option<HandshakeOptions>,
+        rtt_held: &mut usize,
     ) -> u32 {
         let dir = self.direction_of(seg);
         let d = dir.index();
@@ -849,7 +849,7 @@ impl<S: StreamSink> Connection<S> {
                     data_seq + seg.payload_len,
                     ts,
                     resent,
-                    cfg.unacked_limit,
+                    (cfg.unacked_limit, cfg.unacked_total_limit_bytes, rtt_held),
                 );
             }
         }
@@ -1223,20 +1223,14 @@ impl<F: SinkFactory> TcpTracker<F> {
         let room = self.cfg.ooo_total_limit_bytes.saturating_sub(others);
         let app_before = conn.sink.held();
         let app_others = self.app_held.saturating_sub(app_before);
-        let rtt_others = self.rtt_held.saturating_sub(conn.rtt_cost());
-        let rtt_room = self
-            .cfg
-            .unacked_total_limit_bytes
-            .saturating_sub(rtt_others);
-        let _flags = conn.on_segment_within(seg, &self.cfg, room, rtt_room);
+        let _flags = conn.on_segment_within(seg, &self.cfg, room, &mut self.rtt_held);
         self.ooo_held = others + conn.ooo_cost();
         if !was_ended && conn.terminal.is_some() {
             // Closed, reset or refused: it may stay for the linger time; keep it small.
             for d in &mut conn.dirs {
-                d.rtt.compact();
+                self.rtt_held = self.rtt_held.saturating_sub(d.rtt.compact());
             }
         }
-        self.rtt_held = rtt_others + conn.rtt_cost();
         self.taken |= self.factory.after_segment(&mut conn.sink);
         let mut app_after = conn.sink.held();
         if app_after > app_before

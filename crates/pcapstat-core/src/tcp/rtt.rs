@@ -17,12 +17,9 @@ struct Unacked {
     ambiguous: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct RttTracker {
     unacked: VecDeque<Unacked>,
-    /// Most memory the unacknowledged list may take (its room), set by the tracker before
-    /// each segment from the total of all its connections (`TcpConfig::unacked_total_limit_bytes`).
-    room: usize,
     high: Option<SeqNum>,
     /// The first `limit` samples (the median's).
     samples: ValueStore,
@@ -33,36 +30,16 @@ pub(crate) struct RttTracker {
     pub sample_limit_hits: u64,
 }
 
-impl Default for RttTracker {
-    fn default() -> Self {
-        RttTracker {
-            unacked: VecDeque::new(),
-            room: usize::MAX,
-            high: None,
-            samples: ValueStore::default(),
-            count: 0,
-            min: None,
-            max: None,
-            unacked_limit_hits: 0,
-            sample_limit_hits: 0,
-        }
-    }
-}
-
 impl RttTracker {
     /// Memory the unacknowledged list holds (its room, not only its entries).
     pub(crate) fn cost(&self) -> usize {
         self.unacked.capacity() * std::mem::size_of::<Unacked>()
     }
 
-    /// Most memory the unacknowledged list may hold from now on (at least what it holds).
-    pub(crate) fn set_room(&mut self, room: usize) {
-        self.room = room;
-    }
-
     /// Room for one more entry: within the list's capacity, or a larger capacity (twice, at
-    /// most `limit` entries) whose memory is within `room`.
-    fn make_room(&mut self, limit: usize) -> bool {
+    /// most `limit` entries) whose growth keeps `held` (the memory of all the lists of the
+    /// tracker, this one's included) within `total`; `held` counts the growth.
+    fn make_room(&mut self, limit: usize, total: usize, held: &mut usize) -> bool {
         let (len, cap) = (self.unacked.len(), self.unacked.capacity());
         if len >= limit {
             return false;
@@ -71,21 +48,25 @@ impl RttTracker {
             return true;
         }
         let grown = (2 * cap).max(4).min(limit);
-        if grown * std::mem::size_of::<Unacked>() > self.room {
+        let before = self.cost();
+        if held.saturating_sub(before) + grown * std::mem::size_of::<Unacked>() > total {
             return false;
         }
         self.unacked.reserve_exact(grown - len);
+        *held = held.saturating_sub(before) + self.cost();
         true
     }
 
-    /// A data segment `[start, end)` of this direction was sent at `ts`.
+    /// A data segment `[start, end)` of this direction was sent at `ts`. The list holds at most
+    /// `limit` entries, and grows only while `held` (the memory of all the lists of the
+    /// tracker, kept up to date here) stays within `total`.
     pub(crate) fn on_data(
         &mut self,
         start: SeqNum,
         end: SeqNum,
         ts: i64,
         resent: bool,
-        limit: usize,
+        (limit, total, held): (usize, usize, &mut usize),
     ) {
         let old = resent || self.high.is_some_and(|h| start.lt(h));
         if old {
@@ -100,7 +81,7 @@ impl RttTracker {
                 }
                 u.ambiguous = true;
             }
-        } else if self.make_room(limit) {
+        } else if self.make_room(limit, total, held) {
             self.unacked.push_back(Unacked {
                 start,
                 end,
@@ -161,11 +142,15 @@ impl RttTracker {
     /// Releases spare capacity (for a connection that is closed but not yet reported): the
     /// samples' buffer becomes a compressed run, an empty unacknowledged list frees its memory.
     /// Samples and segments may still come afterwards.
-    pub(crate) fn compact(&mut self) {
+    /// Returns the memory the unacknowledged list gave back.
+    pub(crate) fn compact(&mut self) -> usize {
         self.samples.compact();
         if self.unacked.is_empty() {
+            let freed = self.cost();
             self.unacked = VecDeque::new();
+            return freed;
         }
+        0
     }
 }
 
@@ -180,7 +165,7 @@ mod tests {
         for (i, &rtt) in rtts.iter().enumerate() {
             let start = SeqNum(i as u32 * 100);
             let end = SeqNum((i as u32 + 1) * 100);
-            t.on_data(start, end, ts, false, limit);
+            t.on_data(start, end, ts, false, (limit, usize::MAX, &mut 0));
             t.on_ack(end, ts + rtt, limit);
             ts += 1_000_000;
             if i == rtts.len() / 3 {
@@ -304,7 +289,13 @@ mod tests {
                 if ack {
                     t.on_ack(SeqNum(a), ts, usize::MAX);
                 } else {
-                    t.on_data(SeqNum(a), SeqNum(b), ts, resent, limit);
+                    t.on_data(
+                        SeqNum(a),
+                        SeqNum(b),
+                        ts,
+                        resent,
+                        (limit, usize::MAX, &mut 0),
+                    );
                 }
             }
             let expected = scanned_samples(&ops, limit);
