@@ -270,7 +270,7 @@ pub const LIMITS: &[Limit] = &[
     limit("QUIC CRYPTO reassembly", "quic.crypto_limit_hits", "proto::quic::MAX_CRYPTO_BUFFER, MAX_CRYPTO_STREAM",
         "QUIC connections whose handshake stream was not read further"),
     limit("HTTP/3 buffer", "quic.h3_buffer_limit", "proto::quic::MAX_H3_BUFFER, MAX_H3_BUFFER_TOTAL",
-        "HTTP/3 streams not read further (bytes held out of order, HEADERS, blocked field sections)"),
+        "HTTP/3 streams not read further (bytes held out of order, HEADERS, blocked field sections) or QPACK tables stopped"),
     limit("HTTP/3 WebSockets kept", "quic.h3_websockets_dropped", "proto::websocket::MAX_STREAM_WEBSOCKETS",
         "WebSockets over HTTP/3 given no row: past the ones a connection keeps until it ends"),
     limit("HTTP/3 streams", "quic.h3_stream_limit", "proto::quic::MAX_H3_STREAMS",

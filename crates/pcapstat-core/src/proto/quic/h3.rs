@@ -486,11 +486,29 @@ impl H3Conn {
         let mut retry = [false; 2];
         for item in items {
             match item {
-                Item::Encoder(b) => match self.tables[dir].on_encoder_stream(&b) {
-                    Ok(n) if n > 0 => retry[dir] = true,
-                    Ok(_) => {}
-                    Err(_) => stats.h3_qpack_errors += 1,
-                },
+                Item::Encoder(b) => {
+                    let t = &mut self.tables[dir];
+                    match t.on_encoder_stream(&b) {
+                        Ok(n) if n > 0 => retry[dir] = true,
+                        Ok(_) => {}
+                        Err(_) => stats.h3_qpack_errors += 1,
+                    }
+                    // The table's memory is held in the budgets as buffered bytes are (a tiny
+                    // entry takes about three times its QPACK size, and a table lives as long
+                    // as its connection): past either, the table stops.
+                    let now = t.held();
+                    if now <= t.charged {
+                        budget.give(t.charged - now);
+                        t.charged = now;
+                    } else if budget.take(now - t.charged) {
+                        t.charged = now;
+                    } else {
+                        t.stop();
+                        budget.give(t.charged);
+                        t.charged = 0;
+                        stats.h3_buffer_limit += 1;
+                    }
+                }
                 Item::Settings(p) if kind == Some(Kind::Control) => {
                     if let Some(cap) = qpack_capacity(&p) {
                         // The sender's decoder capacity: for the peer's encoder.
@@ -682,6 +700,13 @@ impl H3Conn {
     /// The connection ended: every open request finishes as it is (counted by `stats`).
     pub(crate) fn end(&mut self, total: &mut usize, stats: &mut QuicStats) {
         self.end_streams(total, Some(stats));
+        let mut budget = Budget {
+            conn: &mut self.budget,
+            total,
+        };
+        for t in &mut self.tables {
+            budget.give(std::mem::take(&mut t.charged));
+        }
     }
 
     fn end_streams(&mut self, total: &mut usize, mut stats: Option<&mut QuicStats>) {

@@ -275,6 +275,38 @@ fn a_blocked_response_waits_for_the_encoder_stream_and_a_reset_ends_the_stream()
     );
 }
 
+/// A QPACK table's memory (a tiny entry takes about three times its QPACK size, and the table
+/// lives as long as its connection) is held in the HTTP/3 budgets as buffered bytes are: past
+/// them the table stops (its later references fail) and the memory is given back.
+#[test]
+fn qpack_tables_are_held_in_the_budgets() {
+    let run = |total: usize| {
+        let mut f = Feed::new();
+        f.total = total;
+        // The client allows the server's encoder a 64 KiB table.
+        let mut ctl = vec![0x00];
+        ctl.extend(frame(4, &[0x01, 0x80, 0x01, 0x00, 0x00]));
+        f.stream(10, 0, 2, 0, &ctl, false);
+        // The server's encoder stream: capacity 64 KiB, then 1 000 entries of a one-byte name.
+        let mut enc = vec![0x02, 0x3f, 0xe1, 0xff, 0x03];
+        for _ in 0..1000 {
+            enc.extend_from_slice(&[0x41, b'a', 0x00]);
+        }
+        f.stream(20, 1, 3, 0, &enc, false);
+        let held = total - f.total;
+        let limited = f.stats.h3_buffer_limit;
+        f.h3.end(&mut f.total, &mut f.stats);
+        assert_eq!(f.total, total, "all given back");
+        (held, limited)
+    };
+    let (held, limited) = run(super::h3::MAX_H3_BUFFER_TOTAL);
+    assert!(held >= 1000 * 97, "{held}");
+    assert_eq!(limited, 0);
+    let (held, limited) = run(50_000);
+    assert!(held <= 50_000, "{held}");
+    assert_eq!(limited, 1);
+}
+
 #[test]
 fn limits_stop_reading_and_are_counted() {
     // Out-of-order bytes past the connection's budget.

@@ -23,6 +23,14 @@ pub const MAX_QPACK_INSTRUCTION: usize = 16 * 1024;
 
 /// Per-entry overhead (RFC 9204 §3.2.1).
 const ENTRY_OVERHEAD: usize = 32;
+/// Memory an entry's two shared strings take besides their octets: each a heap block with its
+/// reference counts (16 bytes) and the allocator's header and rounding (about 16).
+const ENTRY_HEAP_OVERHEAD: usize = 2 * 32;
+
+/// Memory an entry takes on the heap besides its slot in the table.
+fn entry_heap(name: &[u8], value: &[u8]) -> usize {
+    name.len() + value.len() + ENTRY_HEAP_OVERHEAD
+}
 
 /// Why a field section or an encoder instruction could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,12 +81,33 @@ pub struct Table {
     pending: Vec<u8>,
     /// Stopped by an error: nothing more is inserted.
     broken: bool,
+    /// Memory the entries take on the heap (`entry_heap` each).
+    heap: usize,
+    /// Memory charged to the HTTP/3 budgets for this table (`held` when last charged).
+    pub(crate) charged: usize,
 }
 
 impl Table {
     /// Inserts so far (the next entry's absolute index).
     pub fn inserts(&self) -> u64 {
         self.dropped + self.entries.len() as u64
+    }
+
+    /// Memory the table holds: its slots' room, its entries' strings and an unfinished
+    /// instruction. Tiny entries take about three times their QPACK size.
+    pub fn held(&self) -> usize {
+        self.heap
+            + self.entries.capacity() * std::mem::size_of::<(Octets, Octets)>()
+            + self.pending.capacity()
+    }
+
+    /// Stops the table (its memory is given back): its field sections' references to it
+    /// fail from now on, as after an encoder error.
+    pub fn stop(&mut self) {
+        self.broken = true;
+        self.entries = VecDeque::new();
+        self.pending = Vec::new();
+        self.heap = 0;
     }
 
     /// Sets the decoding side's SETTINGS_QPACK_MAX_TABLE_CAPACITY.
@@ -109,9 +138,11 @@ impl Table {
                 break;
             };
             self.size -= n.len() + v.len() + ENTRY_OVERHEAD;
+            self.heap -= entry_heap(&n, &v);
             self.dropped += 1;
         }
         self.size += size;
+        self.heap += entry_heap(&name, &value);
         self.entries.push_back((name, value));
         Ok(())
     }
@@ -126,6 +157,7 @@ impl Table {
                 break;
             };
             self.size -= n.len() + v.len() + ENTRY_OVERHEAD;
+            self.heap -= entry_heap(&n, &v);
             self.dropped += 1;
         }
         Ok(())
@@ -469,6 +501,8 @@ pub(crate) fn fuzz(data: &[u8]) -> usize {
     let mut t = Table::default();
     t.set_max_capacity(4096);
     let _ = t.on_encoder_stream(enc);
+    let heap: usize = t.entries.iter().map(|(n, v)| entry_heap(n, v)).sum();
+    assert_eq!(heap, t.heap, "table memory bookkeeping");
     let mut n = 0;
     while let Some((&len, more)) = blocks.split_first() {
         let len = usize::from(len).min(more.len());
