@@ -24,6 +24,20 @@ KIND is one of:
   connection is over (reset) well before the next ones, as when hellos come one after another
   rather than all at once (``tls`` puts them all within 30 ms, all held by the 3 s close grace).
 
+Totals of all connections (docs/limits.md, "Application buffers of all connections together"
+and "RTT unacknowledged segments of all connections together"); here SCALE is a count:
+
+* ``http1-pending`` -- ``SCALE`` HTTP/1.1 connections, each sending 1 100 pipelined requests with
+  a 30 000-byte target that get no response (about 33 MB per connection).
+* ``http1-pipelined`` -- one connection sending ``SCALE`` pipelined requests with a 100-byte
+  target that get no response (the first ones given up at ``max_pending``).
+* ``h2-streams`` -- ``SCALE`` h2c connections (prior knowledge), each opening 1 100 streams
+  with an 8 000-byte ``:path`` that get no response (about 9 MB per connection).
+* ``hpack-fill`` -- ``SCALE`` h2c connections whose client and server each allow a 64 KiB
+  HPACK table and fill it with 1 980 one-byte names (about 16 KB per connection).
+* ``rtt-unacked`` -- ``SCALE`` TCP connections, each sending 4 096 one-byte segments that are
+  never acknowledged (about 290 KB per connection).
+
 The sizes in ``cargo test`` are small (Rust generators in crates/pcapstat-core/tests/hostile.rs);
 this script makes the 1x / 10x inputs of docs/limits.md ("Measuring").
 """
@@ -212,13 +226,84 @@ def make_websocket(w, scale):
         t += US
 
 
+def _clients(w, n, t, sport):
+    """`n` connections after their handshakes, from distinct client addresses."""
+    cs = []
+    for i in range(n):
+        c = TcpConn("10.%d.%d.%d" % (i // 62500, (i // 250) % 250, i % 250 + 1), "10.250.0.2",
+                    40000 + i % 20000, sport)
+        for fr in c.handshake(t, 2 * US):
+            w.add(fr)
+        t += 10 * US
+        cs.append(c)
+    return cs, t
+
+
+def make_http1_pending(w, conns, reqs=1100, plen=30000):
+    cs, t = _clients(w, conns, T0, 80)
+    for i in range(reqs):
+        for c in cs:
+            w.add(c.send(t, "c", b"GET /" + b"%06d" % i + b"a" * plen + b" HTTP/1.1\r\nHost: x\r\n\r\n"))
+            t += US
+
+
+def make_http1_pipelined(w, reqs):
+    make_http1_pending(w, 1, reqs=reqs, plen=100)
+
+
+def h2_settings_table(size):
+    return h2frame(4, 0, 0, struct.pack(">HI", 1, size))
+
+
+def _h2_clients(w, conns, table=None):
+    cs, t = _clients(w, conns, T0, 80)
+    settings = h2frame(4, 0, 0, b"") if table is None else h2_settings_table(table)
+    for c in cs:
+        w.add(c.send(t, "c", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + settings))
+        w.add(c.send(t + US, "s", settings))
+        t += 2 * US
+    return cs, t
+
+
+def make_h2_streams(w, conns, streams=1100, plen=8000):
+    cs, t = _h2_clients(w, conns)
+    for i in range(streams):
+        for c in cs:
+            path = b"/" + b"%06d" % i + b"a" * plen
+            block = (bytes([0x82]) + hpack_int(4, 4, 0) + hpack_int(len(path), 7, 0) + path
+                     + bytes([0x86]) + hpack_int(1, 4, 0) + b"\x01x")
+            w.add(c.send(t, "c", h2frame(1, 4, 2 * i + 1, block)))
+            t += US
+
+
+def make_hpack_fill(w, conns, entries=1980):
+    cs, t = _h2_clients(w, conns, table=65536)
+    for c in cs:
+        fill = lambda name: b"".join(bytes([0x40, 0x01, name, 0x00]) for _ in range(entries))
+        block = hpack_int(65536, 5, 0x20) + bytes([0x82, 0x86, 0x84]) + fill(0x61)
+        w.add(c.send(t, "c", h2frame(1, 5, 1, block)))
+        block = hpack_int(65536, 5, 0x20) + bytes([0x88]) + fill(0x62)
+        w.add(c.send(t + US, "s", h2frame(1, 5, 1, block)))
+        t += 2 * US
+
+
+def make_rtt_unacked(w, conns, segs=4096):
+    cs, t = _clients(w, conns, T0, 443)
+    for _ in range(segs):
+        for c in cs:
+            w.add(c.send(t, "c", b"x"))
+            t += 1
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit(__doc__)
     kind, scale, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     gen = {"hpack": make_hpack, "http1": make_http1, "dns": make_dns, "tls": make_tls,
            "tls-spread": lambda w, scale: make_tls(w, scale, gap_us=30_000),
-           "websocket": make_websocket}[kind]
+           "websocket": make_websocket, "http1-pending": make_http1_pending,
+           "http1-pipelined": make_http1_pipelined, "h2-streams": make_h2_streams,
+           "hpack-fill": make_hpack_fill, "rtt-unacked": make_rtt_unacked}[kind]
     w = Writer(out)
     gen(w, scale)
     w.close()
