@@ -1274,41 +1274,45 @@ fn ooo_total_limit_bounds_the_buffers_of_all_connections() {
     assert!(missed >= 20 * 1000, "{missed}");
 }
 
+/// Twenty clients through the application parsers with `app_total_limit_bytes` = `total`, each
+/// sending `segment(k)` in turn; the tracker's count is checked against what its connections'
+/// parsers hold after every segment. Returns the peak held, the limit's hits and the rows
+/// taken from live connections.
+fn app_total_run(total: usize, segment: impl Fn(u32) -> (u32, Vec<u8>)) -> (usize, u64, usize) {
+    use crate::app::{AppConfig, AppFactory};
+    let cfg = TcpConfig {
+        app_total_limit_bytes: total,
+        ..TcpConfig::default()
+    };
+    let mut t = Script::with_factory(cfg, AppFactory::new(AppConfig::default()));
+    let mut peak = 0;
+    t.twenty_clients(segment, |t, k, i| {
+        let held: usize = t.tr.table.entries().map(|e| e.value.app_held()).sum();
+        assert_eq!(held, t.tr.app_held, "at segment {k} of connection {i}");
+        peak = peak.max(held);
+    });
+    let hits = t.tr.stats().app_total_limit_hits;
+    let early = t.tr.factory.open.iter().map(|o| o.http.len()).sum();
+    (peak, hits, early)
+}
+
 /// The unfinished application messages of all the connections of a tracker together stay
 /// within `app_total_limit_bytes`: each HTTP head below is within its own 64 KiB limit, but
-/// twenty of them are not within the total. The tracker's count equals what its connections'
-/// parsers hold after every segment; the connection that would go past the total drops its
-/// unfinished head, counted.
+/// twenty of them are not within the total. The connection that would go past the total drops
+/// its unfinished head, counted.
 #[test]
 fn app_total_limit_bounds_the_unfinished_messages_of_all_connections() {
-    use crate::app::{AppConfig, AppFactory};
-    let run = |total: usize| {
-        let cfg = TcpConfig {
-            app_total_limit_bytes: total,
-            ..TcpConfig::default()
-        };
-        let mut t = Script::with_factory(cfg, AppFactory::new(AppConfig::default()));
-        let mut peak = 0;
-        t.twenty_clients(
-            |k| {
-                let mut piece = vec![b'a'; 1000];
-                if k == 0 {
-                    piece[..21].copy_from_slice(b"GET / HTTP/1.1\r\nX-A: ");
-                }
-                (1001 + 1000 * k, piece)
-            },
-            |t, k, i| {
-                let held: usize = t.tr.table.entries().map(|e| e.value.app_held()).sum();
-                assert_eq!(held, t.tr.app_held, "at piece {k} of connection {i}");
-                peak = peak.max(held);
-            },
-        );
-        (peak, t.tr.stats().app_total_limit_hits)
+    let head = |k| {
+        let mut piece = vec![b'a'; 1000];
+        if k == 0 {
+            piece[..21].copy_from_slice(b"GET / HTTP/1.1\r\nX-A: ");
+        }
+        (1001 + 1000 * k, piece)
     };
-    let (peak, hits) = run(usize::MAX);
+    let (peak, hits, _) = app_total_run(usize::MAX, head);
     assert!(peak > 600_000, "{peak}");
     assert_eq!(hits, 0);
-    let (peak, hits) = run(200_000);
+    let (peak, hits, _) = app_total_run(200_000, head);
     assert!(peak <= 200_000, "{peak}");
     assert!(hits > 0);
 }
@@ -1316,39 +1320,19 @@ fn app_total_limit_bounds_the_unfinished_messages_of_all_connections() {
 /// The request records kept by the application parsers count in the same total: twenty
 /// connections each sending 40 requests of 1 000 bytes that get no response (each within
 /// `max_pending`) hold about 1 MB of records without it. With it, the connection that would go
-/// past the total gives its waiting requests up; they leave at once as final (incomplete)
-/// rows, and the tracker's count still equals what its connections hold after every segment.
+/// past the total gives its waiting requests up; they leave at once as final (incomplete) rows.
 #[test]
 fn app_total_limit_bounds_the_waiting_requests_of_all_connections() {
-    use crate::app::{AppConfig, AppFactory};
-    let run = |total: usize| {
-        let cfg = TcpConfig {
-            app_total_limit_bytes: total,
-            ..TcpConfig::default()
-        };
-        let mut t = Script::with_factory(cfg, AppFactory::new(AppConfig::default()));
-        let mut peak = 0;
-        t.twenty_clients(
-            |k| {
-                let mut req = b"GET /".to_vec();
-                req.resize(987, b'a');
-                req.extend(b" HTTP/1.1\r\n\r\n");
-                (1001 + 1000 * k, req)
-            },
-            |t, k, i| {
-                let held: usize = t.tr.table.entries().map(|e| e.value.app_held()).sum();
-                assert_eq!(held, t.tr.app_held, "at request {k} of connection {i}");
-                peak = peak.max(held);
-            },
-        );
-        let hits = t.tr.stats().app_total_limit_hits;
-        let early: usize = t.tr.factory.open.iter().map(|o| o.http.len()).sum();
-        (peak, hits, early)
+    let request = |k| {
+        let mut req = b"GET /".to_vec();
+        req.resize(987, b'a');
+        req.extend(b" HTTP/1.1\r\n\r\n");
+        (1001 + 1000 * k, req)
     };
-    let (peak, hits, early) = run(usize::MAX);
+    let (peak, hits, early) = app_total_run(usize::MAX, request);
     assert!(peak > 800_000, "{peak}");
     assert_eq!((hits, early), (0, 0));
-    let (peak, hits, early) = run(200_000);
+    let (peak, hits, early) = app_total_run(200_000, request);
     assert!(peak <= 200_000, "{peak}");
     assert!(hits > 0);
     assert!(early > 400, "{early} rows left before the end");
