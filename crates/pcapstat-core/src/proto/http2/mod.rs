@@ -474,6 +474,9 @@ pub struct Http2Parser {
     /// The open streams were given up ([`StreamSink::shed`]): the next
     /// [`take_finished`](Http2Parser::take_finished) takes every final one, however few.
     flush: bool,
+    /// Memory the WebSockets in `ws_done` hold (`WebSocketParser::held_bytes` each), counted in
+    /// [`StreamSink::held`].
+    ws_bytes: usize,
 }
 
 impl Http2Parser {
@@ -498,6 +501,7 @@ impl Http2Parser {
             budget_exhausted: false,
             stream_bytes: 0,
             flush: false,
+            ws_bytes: 0,
             stats: Http2Stats {
                 connections: 1,
                 ..Http2Stats::default()
@@ -595,6 +599,7 @@ impl Http2Parser {
     /// `None`). Call it when the connection is over; the parsers are not finished, so that the
     /// caller finishes each at its stream's end or the connection's.
     pub fn take_websockets(&mut self) -> Vec<StreamWebSocket> {
+        self.ws_bytes = 0;
         let mut v = std::mem::take(&mut self.ws_done);
         let mut open: Vec<(u32, Tunnel)> = self.tunnels.drain().collect();
         open.sort_unstable_by_key(|(id, _)| *id);
@@ -1125,6 +1130,7 @@ impl Http2Parser {
             return;
         }
         if let Some(ws) = t.ws {
+            self.ws_bytes += ws.held_bytes();
             self.ws_done.push(StreamWebSocket {
                 stream_id: u64::from(stream_id),
                 end_ts: Some(ts),
@@ -1214,6 +1220,7 @@ impl StreamSink for Http2Parser {
             })
             .sum::<usize>()
             + self.stream_bytes
+            + self.ws_bytes
     }
 
     fn shed(&mut self) {
@@ -1226,6 +1233,11 @@ impl StreamSink for Http2Parser {
             self.done.push(s);
         }
         self.flush = true;
+        // The WebSockets that ended, kept until the connection ends for their rows: given up,
+        // counted as past the ones a connection keeps.
+        self.stats.websockets_dropped += self.ws_done.len() as u64;
+        self.ws_done = Vec::new();
+        self.ws_bytes = 0;
         for client in [true, false] {
             // The HPACK table (each direction's lives as long as the connection; tiny entries
             // take about three times their HPACK size): given up, the direction's later header

@@ -417,6 +417,19 @@ impl WebSocketParser {
         }
     }
 
+    /// Bytes of memory the parser holds, itself and on the heap (its session's texts, the pings
+    /// waiting and the round trips kept): what an HTTP/2 connection counts for a WebSocket it
+    /// keeps until it ends (`StreamSink::held`).
+    pub(crate) fn held_bytes(&self) -> usize {
+        let text = |t: &Option<String>| t.as_ref().map_or(0, String::capacity);
+        std::mem::size_of::<Self>()
+            + text(&self.session.host)
+            + text(&self.session.path)
+            + text(&self.session.close_reason)
+            + self.pings.capacity() * std::mem::size_of::<Ping>()
+            + self.rtts.capacity() * std::mem::size_of::<i64>()
+    }
+
     /// Sets the request's `Host` and target.
     pub fn with_request(mut self, host: Option<&str>, path: Option<&str>) -> Self {
         self.session.host = host.map(str::to_owned);
