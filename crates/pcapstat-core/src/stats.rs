@@ -234,7 +234,7 @@ pub const LIMITS: &[Limit] = &[
     limit("HTTP/2 header block", "app.http2_stats.header_blocks_too_large", "Http2Config::max_header_block_bytes",
         "HTTP/2 header blocks too large to decode"),
     limit("HTTP/2 WebSockets kept", "app.http2_stats.websockets_dropped", "proto::websocket::MAX_STREAM_WEBSOCKETS",
-        "WebSockets over HTTP/2 given no row: past the ones a connection keeps until it ends"),
+        "WebSockets over HTTP/2 given no row: past the ones a connection keeps until it ends (or given up at the application total)"),
     limit("HTTP/2 open streams", "app.http2_stats.streams_over_limit", "Http2Config::max_open_streams",
         "HTTP/2 streams refused a row"),
     limit("HTTP/2 header list", "app.http2_stats.header_lists_truncated", "Http2Config::max_header_list_bytes, max_decoded_header_bytes",
