@@ -168,8 +168,8 @@ pub struct TcpConfig {
     /// tracker (shard) together ([`StreamSink::held`]); a connection whose parser would hold
     /// more past it gives them up ([`StreamSink::shed`]), counted in
     /// [`TcpStats::app_total_limit_hits`]. Each parser bounds its own per connection; without
-    /// this their sum would grow with the connections holding some. Default 512 MiB ([`crate::Analyzer`] divides it among
-    /// its 64 shards).
+    /// this their sum would grow with the connections holding some. Default 512 MiB
+    /// ([`crate::Analyzer`] divides it among its 64 shards).
     pub app_total_limit_bytes: usize,
     /// RTT samples kept per direction for the median (min/max stay exact). Default
     /// 4096.

@@ -612,8 +612,9 @@ impl HttpParser {
     }
 
     /// Takes the exchanges at the front that are final (no later byte can change them: read to
-    /// their end, or damaged and given up; nothing still open before them), once at least `min` records are kept, so that a long
-    /// keep-alive connection does not keep all its requests; `complete` is set as
+    /// their end, or damaged and given up; nothing still open before them), once at least
+    /// `min` records are kept, so that a long keep-alive connection does not keep all its
+    /// requests; `complete` is set as
     /// [`into_records`](HttpParser::into_records) would. After an `Upgrade: h2c`, the HTTP/2
     /// parser's finished streams are taken ([`Http2Parser::take_finished`]; the upgraded
     /// request is its stream 1, with its HTTP/1 `request_index`): the HTTP/1 records left are
