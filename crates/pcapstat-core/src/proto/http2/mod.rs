@@ -395,6 +395,8 @@ struct Tunnel {
     ws: Option<Box<WebSocketParser>>,
     /// END_STREAM seen from the client, from the server.
     ended: [bool; 2],
+    /// Memory counted for it in `Http2Parser::tunnel_bytes` while in `tunnels` (0 before).
+    cost: usize,
 }
 
 impl Stream {
@@ -477,6 +479,9 @@ pub struct Http2Parser {
     /// Memory the WebSockets in `ws_done` hold (`WebSocketParser::held_bytes` each), counted in
     /// [`StreamSink::held`].
     ws_bytes: usize,
+    /// Memory the open tunnels hold (each its `cost`: its WebSocket's, as it opened), counted in
+    /// [`StreamSink::held`].
+    tunnel_bytes: usize,
 }
 
 impl Http2Parser {
@@ -502,6 +507,7 @@ impl Http2Parser {
             stream_bytes: 0,
             flush: false,
             ws_bytes: 0,
+            tunnel_bytes: 0,
             stats: Http2Stats {
                 connections: 1,
                 ..Http2Stats::default()
@@ -600,6 +606,7 @@ impl Http2Parser {
     /// caller finishes each at its stream's end or the connection's.
     pub fn take_websockets(&mut self) -> Vec<StreamWebSocket> {
         self.ws_bytes = 0;
+        self.tunnel_bytes = 0;
         let mut v = std::mem::take(&mut self.ws_done);
         let mut open: Vec<(u32, Tunnel)> = self.tunnels.drain().collect();
         open.sort_unstable_by_key(|(id, _)| *id);
@@ -1096,10 +1103,13 @@ impl Http2Parser {
                 )
             });
             self.maybe_close(b.stream);
-            let t = Tunnel { ws, ended };
+            let mut t = Tunnel { ws, ended, cost: 0 };
             if ended[1] {
                 self.end_tunnel(b.stream, t, ts);
             } else {
+                t.cost =
+                    std::mem::size_of::<Tunnel>() + t.ws.as_ref().map_or(0, |w| w.held_bytes());
+                self.tunnel_bytes += t.cost;
                 self.tunnels.insert(b.stream, t);
             }
             return;
@@ -1125,6 +1135,7 @@ impl Http2Parser {
 
     /// A tunnel is over at `ts` (both ends closed, or reset).
     fn end_tunnel(&mut self, stream_id: u32, t: Tunnel, ts: i64) {
+        self.tunnel_bytes = self.tunnel_bytes.saturating_sub(t.cost);
         if t.ws.is_some() && self.ws_done.len() >= MAX_STREAM_WEBSOCKETS {
             self.stats.websockets_dropped += 1;
             return;
@@ -1221,6 +1232,7 @@ impl StreamSink for Http2Parser {
             .sum::<usize>()
             + self.stream_bytes
             + self.ws_bytes
+            + self.tunnel_bytes
     }
 
     fn shed(&mut self) {
@@ -1238,6 +1250,12 @@ impl StreamSink for Http2Parser {
         self.stats.websockets_dropped += self.ws_done.len() as u64;
         self.ws_done = Vec::new();
         self.ws_bytes = 0;
+        // The open tunnels too (their rows were final at the 2xx; their later DATA frames are
+        // not matched): a WebSocket among them gets no row.
+        for (_, t) in self.tunnels.drain() {
+            self.stats.websockets_dropped += u64::from(t.ws.is_some());
+        }
+        self.tunnel_bytes = 0;
         for client in [true, false] {
             // The HPACK table (each direction's lives as long as the connection; tiny entries
             // take about three times their HPACK size): given up, the direction's later header

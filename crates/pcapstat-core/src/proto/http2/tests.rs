@@ -1729,8 +1729,8 @@ fn hpack_tables_count_and_are_given_up_when_shed() {
 }
 
 /// The WebSockets that ended are kept until the connection ends (for their rows), up to
-/// `MAX_STREAM_WEBSOCKETS`: they count in what the parser holds, and a shed at the tracker's
-/// total gives them up, counted as past the bound.
+/// `MAX_STREAM_WEBSOCKETS`, and the open ones up to `max_open_streams`: they count in what the
+/// parser holds, and a shed at the tracker's total gives them up, counted as past the bound.
 #[test]
 fn ended_websockets_count_and_are_given_up_when_shed() {
     let mut enc = loona_hpack::Encoder::new();
@@ -1741,7 +1741,7 @@ fn ended_websockets_count_and_are_given_up_when_shed() {
         &[PREFACE.to_vec(), frame(SETTINGS, 0, 0, &[])].concat(),
     );
     let path = vec![b'w'; 4000];
-    for i in 0..20u32 {
+    for i in 0..25u32 {
         let id = 1 + 2 * i;
         let block = enc.encode([
             (&b":method"[..], &b"CONNECT"[..]),
@@ -1753,20 +1753,25 @@ fn ended_websockets_count_and_are_given_up_when_shed() {
         let t = i64::from(i) * 10;
         p.on_data(t + 2, C2S, &frame(HEADERS, END_HEADERS, id, &block));
         p.on_data(t + 3, S2C, &ok(id));
-        p.on_data(t + 4, C2S, &frame(RST_STREAM, 0, id, &[0, 0, 0, 8]));
+        if i < 20 {
+            p.on_data(t + 4, C2S, &frame(RST_STREAM, 0, id, &[0, 0, 0, 8]));
+        }
     }
     let kept: usize = p.ws_done.iter().map(|w| w.parser.held_bytes()).sum();
     assert_eq!((p.ws_done.len(), p.ws_bytes), (20, kept));
     assert!(kept > 20 * 4000, "{kept}");
-    assert!(p.held() >= kept);
+    let open: usize = p.tunnels.values().map(|t| t.cost).sum();
+    assert_eq!((p.tunnels.len(), p.tunnel_bytes), (5, open));
+    assert!(open > 5 * 4000, "{open}");
+    assert!(p.held() >= kept + open);
     p.shed();
-    assert_eq!(p.ws_bytes, 0);
+    assert_eq!((p.ws_bytes, p.tunnel_bytes, p.tunnels.len()), (0, 0, 0));
     assert_eq!(
         p.take_finished(32).len(),
-        20,
+        25,
         "the CONNECT rows leave at the next take"
     );
     assert!(p.held() < 20 * 4000, "{}", p.held());
     assert!(p.take_websockets().is_empty());
-    assert_eq!(p.stats().websockets_dropped, 20);
+    assert_eq!(p.stats().websockets_dropped, 25);
 }
