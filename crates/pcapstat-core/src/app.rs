@@ -453,8 +453,12 @@ pub struct AppSink {
     gave_up: bool,
     /// The probing buffer reached [`PROBE_LIMIT_BYTES`].
     probe_limit_hit: bool,
-    /// Room its parser holds for unfinished messages, as last measured ([`StreamSink::held`]).
+    /// Memory its parser holds for unfinished messages and kept records, as last measured
+    /// ([`StreamSink::held`]).
     held: usize,
+    /// Its parser gave up what it held ([`StreamSink::shed`]): the next
+    /// [`SinkFactory::after_segment`] takes every final record, however few.
+    flush: bool,
     keys: Keys,
     /// TLS: the client's last bytes were one record small enough to be only an alert (a
     /// close_notify: 19 bytes encrypted in TLS 1.3, 26 in TLS 1.2 AES-GCM), not a request.
@@ -502,6 +506,7 @@ impl AppSink {
             gave_up: false,
             probe_limit_hit: false,
             held: 0,
+            flush: false,
             keys,
             client_tls_close: false,
             conn_id: meta.conn_id,
@@ -788,6 +793,7 @@ impl StreamSink for AppSink {
 
     fn shed(&mut self) {
         self.shed_inner();
+        self.flush = true;
         self.held = self.measure_held();
     }
 
@@ -881,15 +887,21 @@ impl SinkFactory for AppFactory {
                 }));
             return true;
         }
-        // HTTP/1 (and HTTP/2 after its `Upgrade: h2c`) or HTTP/2, in clear or decrypted.
+        // HTTP/1 (and HTTP/2 after its `Upgrade: h2c`) or HTTP/2, in clear or decrypted. After
+        // a shed every final record leaves at once.
+        let min = if std::mem::take(&mut sink.flush) {
+            1
+        } else {
+            TAKE_FINISHED_AT
+        };
         let (mut taken, tls) = match &mut sink.state {
-            State::Http(p) => (p.take_finished(TAKE_FINISHED_AT), None),
-            State::Http2(p) => (p.take_finished(TAKE_FINISHED_AT), None),
+            State::Http(p) => (p.take_finished(min), None),
+            State::Http2(p) => (p.take_finished(min), None),
             State::Tls(t) => match &mut t.inner {
-                Inner::Http(p) => (p.take_finished(TAKE_FINISHED_AT), Some(t.tls.record())),
-                Inner::Http2(p) => (p.take_finished(TAKE_FINISHED_AT), Some(t.tls.record())),
+                Inner::Http(p) => (p.take_finished(min), Some(t.tls.record())),
+                Inner::Http2(p) => (p.take_finished(min), Some(t.tls.record())),
                 _ if t.tls.inferring() => {
-                    let rows = t.tls.take_inferred(TAKE_FINISHED_AT);
+                    let rows = t.tls.take_inferred(min);
                     (rows, Some(t.tls.record()))
                 }
                 _ => return false,

@@ -503,7 +503,8 @@ impl<S: StreamSink> Conn<S> {
         }
     }
 
-    /// Memory its application parsers hold for unfinished messages ([`StreamSink::held`]).
+    /// Memory its application parsers hold for unfinished messages and kept records
+    /// ([`StreamSink::held`]).
     fn app_held(&self) -> usize {
         match self {
             Conn::Full(c) => c.sink.held(),

@@ -203,11 +203,11 @@ enum State {
 /// Room a direction's buffer keeps once emptied (bytes), and its list of segment times
 /// (entries): more is given back ([`Reader::reset_buffer`]).
 const KEPT_BUFFER: usize = 4096;
+const KEPT_CHUNKS: usize = 64;
 /// A kept record's memory besides its exchange (`Rec`'s own fields, and its slot in the
 /// parser's list).
 const REC_BOOKKEEPING: usize = std::mem::size_of::<Rec>() - std::mem::size_of::<HttpExchange>()
     + std::mem::size_of::<Option<usize>>();
-const KEPT_CHUNKS: usize = 64;
 
 /// One direction's framing state and the bytes kept between segments (an incomplete head, or
 /// an incomplete line while resynchronising).
@@ -509,9 +509,6 @@ pub struct HttpParser {
     /// [`StreamSink::held`]: up to `max_pending` requests wait for their response, each with
     /// its target and kept fields.
     rec_bytes: usize,
-    /// The records kept were given up ([`StreamSink::shed`]): the next
-    /// [`take_finished`](HttpParser::take_finished) takes every final one, however few.
-    flush: bool,
 }
 
 impl HttpParser {
@@ -533,7 +530,6 @@ impl HttpParser {
             ws: None,
             hp: lenient(),
             rec_bytes: 0,
-            flush: false,
         }
     }
 
@@ -623,11 +619,6 @@ impl HttpParser {
         if let Some((h2, _)) = &mut self.h2 {
             return h2.take_finished(min);
         }
-        let min = if std::mem::take(&mut self.flush) {
-            1
-        } else {
-            min
-        };
         if self.recs.items.len() < min.max(1) {
             return Vec::new();
         }
@@ -1425,14 +1416,12 @@ impl StreamSink for HttpParser {
             h2.shed();
         }
         // The requests waiting for a response are given up (their records final, incomplete;
-        // their responses are read and dropped, as those of requests lost in a gap), and the
-        // final records leave at the next take.
+        // their responses are read and dropped, as those of requests lost in a gap).
         for slot in &mut self.pending {
             if let Some(rec) = slot.take().and_then(|k| self.recs.get_mut(k)) {
                 rec.damaged = true;
             }
         }
-        self.flush = true;
         for client in [true, false] {
             let reader = if client {
                 &mut self.req

@@ -39,8 +39,9 @@ const ENTRY_OVERHEAD: usize = 32;
 /// reference counts (16 bytes) and the allocator's header and rounding (about 16).
 const ENTRY_HEAP_OVERHEAD: usize = 2 * 32;
 
-/// Memory an entry takes on the heap besides its slot in the table.
-fn entry_heap(name: &[u8], value: &[u8]) -> usize {
+/// Memory an entry takes on the heap besides its slot in the table (QPACK's tables are made
+/// of the same shared strings).
+pub(crate) fn entry_heap(name: &[u8], value: &[u8]) -> usize {
     name.len() + value.len() + ENTRY_HEAP_OVERHEAD
 }
 

@@ -473,9 +473,6 @@ pub struct Http2Parser {
     /// Memory the streams kept (open and done) hold (each stream's `cost`), counted in
     /// [`StreamSink::held`]: up to `max_open_streams` open, each with its record.
     stream_bytes: usize,
-    /// The open streams were given up ([`StreamSink::shed`]): the next
-    /// [`take_finished`](Http2Parser::take_finished) takes every final one, however few.
-    flush: bool,
     /// Memory the WebSockets in `ws_done` hold (`WebSocketParser::held_bytes` each), counted in
     /// [`StreamSink::held`].
     ws_bytes: usize,
@@ -505,7 +502,6 @@ impl Http2Parser {
             next_index: 0,
             budget_exhausted: false,
             stream_bytes: 0,
-            flush: false,
             ws_bytes: 0,
             tunnel_bytes: 0,
             stats: Http2Stats {
@@ -579,11 +575,6 @@ impl Http2Parser {
     /// all the records, taken or not, sorted by `request_index`, are those `into_records`
     /// would have returned without taking.
     pub fn take_finished(&mut self, min: usize) -> Vec<HttpExchange> {
-        let min = if std::mem::take(&mut self.flush) {
-            1
-        } else {
-            min
-        };
         if self.done.len() < min.max(1) {
             return Vec::new();
         }
@@ -1237,14 +1228,13 @@ impl StreamSink for Http2Parser {
 
     fn shed(&mut self) {
         // The open streams are given up: their records final, incomplete (later frames on
-        // them are not matched, as after a reset), taken at the next take.
+        // them are not matched, as after a reset).
         let mut open: Vec<Stream> = self.open.drain().map(|(_, s)| s).collect();
         open.sort_unstable_by_key(|s| s.seq);
         for mut s in open {
             s.damaged = true;
             self.done.push(s);
         }
-        self.flush = true;
         // The WebSockets that ended, kept until the connection ends for their rows: given up,
         // counted as past the ones a connection keeps.
         self.stats.websockets_dropped += self.ws_done.len() as u64;

@@ -1609,10 +1609,9 @@ fn tunnels_count_toward_max_open_streams() {
     assert!(stats.streams_over_limit >= 1);
 }
 
-#[test]
-fn websockets_kept_by_a_connection_are_bounded() {
-    // MAX_STREAM_WEBSOCKETS + 2 extended CONNECTs, each answered 200 and reset: the rows past
-    // the bound are counted, not kept.
+/// A connection whose client opens `n` WebSockets (extended CONNECTs to `path`, each answered
+/// 200); the first `reset` of them are then reset (ended), the others stay open.
+fn websockets(n: u32, reset: u32, path: &[u8]) -> Http2Parser {
     let mut enc = loona_hpack::Encoder::new();
     let mut p = Http2Parser::new(Http2Config::default());
     p.on_data(
@@ -1620,21 +1619,31 @@ fn websockets_kept_by_a_connection_are_bounded() {
         C2S,
         &[PREFACE.to_vec(), frame(SETTINGS, 0, 0, &[])].concat(),
     );
-    let n = MAX_STREAM_WEBSOCKETS as u32 + 2;
     for i in 0..n {
         let id = 1 + 2 * i;
         let block = enc.encode([
             (&b":method"[..], &b"CONNECT"[..]),
             (b":protocol", b"websocket"),
             (b":scheme", b"https"),
-            (b":path", b"/w"),
+            (b":path", path),
             (b":authority", b"a"),
         ]);
         let t = i64::from(i) * 10;
         p.on_data(t + 2, C2S, &frame(HEADERS, END_HEADERS, id, &block));
         p.on_data(t + 3, S2C, &ok(id));
-        p.on_data(t + 4, C2S, &frame(RST_STREAM, 0, id, &[0, 0, 0, 8]));
+        if i < reset {
+            p.on_data(t + 4, C2S, &frame(RST_STREAM, 0, id, &[0, 0, 0, 8]));
+        }
     }
+    p
+}
+
+#[test]
+fn websockets_kept_by_a_connection_are_bounded() {
+    // MAX_STREAM_WEBSOCKETS + 2 extended CONNECTs, each answered 200 and reset: the rows past
+    // the bound are counted, not kept.
+    let n = MAX_STREAM_WEBSOCKETS as u32 + 2;
+    let mut p = websockets(n, n, b"/w");
     assert_eq!(p.take_websockets().len(), MAX_STREAM_WEBSOCKETS);
     assert_eq!(p.stats().websockets_dropped, 2);
     assert_eq!(
@@ -1645,8 +1654,8 @@ fn websockets_kept_by_a_connection_are_bounded() {
 }
 
 /// Open streams count in what the parser holds (each its record and bookkeeping); shed at the
-/// tracker's total, they are closed as incomplete and leave at the next take, however few;
-/// their later frames are not matched.
+/// tracker's total, they are closed as incomplete (final: a take takes them all); their later
+/// frames are not matched.
 #[test]
 fn shedding_gives_up_the_open_streams() {
     let mut p = Http2Parser::new(Http2Config::default());
@@ -1674,7 +1683,7 @@ fn shedding_gives_up_the_open_streams() {
     assert!(p.held() >= 10 * std::mem::size_of::<HttpExchange>());
     assert!(p.take_finished(32).is_empty());
     p.shed();
-    let taken = p.take_finished(32);
+    let taken = p.take_finished(1);
     assert_eq!(taken.len(), 10);
     assert!(taken[0].complete);
     assert!(taken[1..].iter().all(|r| !r.complete));
@@ -1733,30 +1742,7 @@ fn hpack_tables_count_and_are_given_up_when_shed() {
 /// parser holds, and a shed at the tracker's total gives them up, counted as past the bound.
 #[test]
 fn ended_websockets_count_and_are_given_up_when_shed() {
-    let mut enc = loona_hpack::Encoder::new();
-    let mut p = Http2Parser::new(Http2Config::default());
-    p.on_data(
-        1,
-        C2S,
-        &[PREFACE.to_vec(), frame(SETTINGS, 0, 0, &[])].concat(),
-    );
-    let path = vec![b'w'; 4000];
-    for i in 0..25u32 {
-        let id = 1 + 2 * i;
-        let block = enc.encode([
-            (&b":method"[..], &b"CONNECT"[..]),
-            (b":protocol", b"websocket"),
-            (b":scheme", b"https"),
-            (b":path", &path[..]),
-            (b":authority", b"a"),
-        ]);
-        let t = i64::from(i) * 10;
-        p.on_data(t + 2, C2S, &frame(HEADERS, END_HEADERS, id, &block));
-        p.on_data(t + 3, S2C, &ok(id));
-        if i < 20 {
-            p.on_data(t + 4, C2S, &frame(RST_STREAM, 0, id, &[0, 0, 0, 8]));
-        }
-    }
+    let mut p = websockets(25, 20, &[b'w'; 4000]);
     let kept: usize = p.ws_done.iter().map(|w| w.parser.held_bytes()).sum();
     assert_eq!((p.ws_done.len(), p.ws_bytes), (20, kept));
     assert!(kept > 20 * 4000, "{kept}");
@@ -1766,11 +1752,7 @@ fn ended_websockets_count_and_are_given_up_when_shed() {
     assert!(p.held() >= kept + open);
     p.shed();
     assert_eq!((p.ws_bytes, p.tunnel_bytes, p.tunnels.len()), (0, 0, 0));
-    assert_eq!(
-        p.take_finished(32).len(),
-        25,
-        "the CONNECT rows leave at the next take"
-    );
+    assert_eq!(p.take_finished(1).len(), 25, "the CONNECT rows are final");
     assert!(p.held() < 20 * 4000, "{}", p.held());
     assert!(p.take_websockets().is_empty());
     assert_eq!(p.stats().websockets_dropped, 25);

@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::proto::http2::hpack::{huffman_decode, integer, HpackError};
+use crate::proto::http2::hpack::{entry_heap, huffman_decode, integer, HpackError};
 
 /// Largest dynamic table capacity followed per direction (bytes, RFC 9204 §3.2.1 sizes);
 /// an encoder setting more stops its table (`QuicStats::qpack_errors`).
@@ -23,14 +23,6 @@ pub const MAX_QPACK_INSTRUCTION: usize = 16 * 1024;
 
 /// Per-entry overhead (RFC 9204 §3.2.1).
 const ENTRY_OVERHEAD: usize = 32;
-/// Memory an entry's two shared strings take besides their octets: each a heap block with its
-/// reference counts (16 bytes) and the allocator's header and rounding (about 16).
-const ENTRY_HEAP_OVERHEAD: usize = 2 * 32;
-
-/// Memory an entry takes on the heap besides its slot in the table.
-fn entry_heap(name: &[u8], value: &[u8]) -> usize {
-    name.len() + value.len() + ENTRY_HEAP_OVERHEAD
-}
 
 /// Why a field section or an encoder instruction could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

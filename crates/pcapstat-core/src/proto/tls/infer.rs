@@ -122,8 +122,6 @@ pub(crate) struct Inference {
     rows: Vec<HttpExchange>,
     /// Memory the rows waiting to be taken hold (`HttpExchange::held_bytes` each).
     rows_bytes: usize,
-    /// Given up at the tracker's total ([`Inference::flush`]): the next take takes every row.
-    flush: bool,
     stats: InferStats,
 }
 
@@ -163,7 +161,6 @@ impl Inference {
             cut: false,
             rows: Vec::new(),
             rows_bytes: 0,
-            flush: false,
             stats: InferStats {
                 connections: 1,
                 ..InferStats::default()
@@ -393,19 +390,8 @@ impl Inference {
         self.rows_bytes
     }
 
-    /// The next [`take_finished`](Inference::take_finished) takes every row, however few (the
-    /// connections together held more than their total).
-    pub fn flush(&mut self) {
-        self.flush = true;
-    }
-
     /// The finished exchanges, when at least `min` (at least one) are waiting.
     pub fn take_finished(&mut self, min: usize) -> Vec<HttpExchange> {
-        let min = if std::mem::take(&mut self.flush) {
-            1
-        } else {
-            min
-        };
         if self.rows.len() < min.max(1) {
             return Vec::new();
         }
@@ -481,10 +467,9 @@ mod tests {
         );
     }
 
-    /// The rows waiting to be taken count in what the parser holds; flushed (the connections'
-    /// total reached), the next take takes them however few.
+    /// The rows waiting to be taken count in what the parser holds, until taken.
     #[test]
-    fn rows_waiting_are_counted_and_flushed() {
+    fn rows_waiting_are_counted() {
         let mut i = Inference::new(Proto::Http1, false, 0xc02f, Some("a.example".repeat(9)));
         for k in 0..5 {
             i.on_record(10 * k, C, AD, 200);
@@ -498,10 +483,9 @@ mod tests {
             "the host is on the heap"
         );
         assert!(i.take_finished(32).is_empty());
-        i.flush();
-        assert_eq!(i.take_finished(32).len(), 4);
+        assert_eq!(i.held(), sum, "nothing taken");
+        assert_eq!(i.take_finished(1).len(), 4);
         assert_eq!(i.held(), 0);
-        assert!(i.take_finished(32).is_empty(), "a flush serves one take");
     }
 
     #[test]

@@ -999,10 +999,6 @@ impl StreamSink for TlsParser {
     }
 
     fn shed(&mut self) {
-        // The inferred rows waiting leave at the next take (they are final).
-        if let Some(i) = &mut self.infer {
-            i.flush();
-        }
         for d in 0..2 {
             let st = &mut self.dirs[d];
             if !st.stopped && (!st.buf.is_empty() || !st.hs.is_empty()) {

@@ -1320,7 +1320,8 @@ fn app_total_limit_bounds_the_unfinished_messages_of_all_connections() {
 /// The request records kept by the application parsers count in the same total: twenty
 /// connections each sending 40 requests of 1 000 bytes that get no response (each within
 /// `max_pending`) hold about 1 MB of records without it. With it, the connection that would go
-/// past the total gives its waiting requests up; they leave at once as final (incomplete) rows.
+/// past the total gives its waiting requests up; they leave at once as final (incomplete) rows
+/// (left until 32 are kept, as a live connection's are, the peak would pass 750 KB).
 #[test]
 fn app_total_limit_bounds_the_waiting_requests_of_all_connections() {
     let request = |k| {
